@@ -1,0 +1,57 @@
+/**
+ * An in-memory metadata store with an outage switch, for tests, benchmarks and embedding.
+ */
+import { ReadPathError, abortedError } from '../errors.js';
+import type { MetadataStore, ObjectLocation } from '../types.js';
+
+/** A metadata store that keeps location rows in memory. */
+export class MemoryMetadataStore implements MetadataStore {
+  /** Rows per key, kept sorted by createdAt (ties in insertion order). */
+  readonly #rows = new Map<string, ObjectLocation[]>();
+  #available = true;
+  /** Lookups made: tests read this. */
+  calls = 0;
+
+  /** Add a row; an existing `(objectKey, backendName)` row is replaced. */
+  add(location: ObjectLocation): void {
+    const rows = this.#rows.get(location.objectKey) ?? [];
+    const i = rows.findIndex((r) => r.backendName === location.backendName);
+    if (i >= 0) rows.splice(i, 1);
+    const row = { ...location };
+    // Insert after every row not newer than this one: stable ordering by createdAt.
+    let at = rows.length;
+    while (at > 0 && (rows[at - 1] as ObjectLocation).createdAt.getTime() > row.createdAt.getTime()) at--;
+    rows.splice(at, 0, row);
+    this.#rows.set(location.objectKey, rows);
+  }
+
+  /** Remove one row or every row of a key; true when something was removed. */
+  remove(objectKey: string, backendName?: string): boolean {
+    const rows = this.#rows.get(objectKey);
+    if (rows === undefined) return false;
+    if (backendName === undefined) return this.#rows.delete(objectKey);
+    const i = rows.findIndex((r) => r.backendName === backendName);
+    if (i < 0) return false;
+    rows.splice(i, 1);
+    if (rows.length === 0) this.#rows.delete(objectKey);
+    return true;
+  }
+
+  /** Simulate an outage: while unavailable every call throws DB_UNAVAILABLE. */
+  setAvailable(available: boolean): void {
+    this.#available = available;
+  }
+
+  async getAllObjectLocations(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectLocation[]> {
+    this.calls++;
+    if (opts?.signal?.aborted) throw abortedError(opts.signal);
+    if (!this.#available) throw new ReadPathError('DB_UNAVAILABLE', 'metadata store unavailable');
+    const rows = this.#rows.get(key);
+    if (rows === undefined || rows.length === 0) {
+      throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
+    }
+    return rows.slice();
+  }
+
+  async close(): Promise<void> {}
+}

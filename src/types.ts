@@ -1,0 +1,87 @@
+/**
+ * The shapes the failover core talks in (API.md §2): location rows, backend and store
+ * interfaces, and the probe contract.
+ */
+import type { Readable } from 'node:stream';
+import type { Recorder } from './accounting/recorder.js';
+
+/** One row of s3-orchestrator's `object_locations` table. */
+export interface ObjectLocation {
+  objectKey: string;
+  backendName: string;
+  sizeBytes: number;
+  createdAt: Date;
+  encrypted: boolean;
+  encryptionKey?: Uint8Array | null;
+  keyId?: string | null;
+  plaintextSize?: number | null;
+  /** Hex SHA-256 of the stored bytes, when known. */
+  contentHash?: string | null;
+}
+
+/** What a HEAD answers. */
+export interface HeadResult {
+  size: number;
+  etag?: string;
+  contentType?: string;
+  lastModified?: Date;
+  metadata?: Record<string, string>;
+}
+
+/** What a GET answers: the HEAD fields and a body stream the caller must consume or destroy. */
+export interface GetResult extends HeadResult {
+  body: Readable;
+}
+
+/** One S3-compatible backend. */
+export interface ObjectBackend {
+  readonly name: string;
+  head(key: string, opts?: { signal?: AbortSignal }): Promise<HeadResult>;
+  get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult>;
+}
+
+/** Where objects live: s3-orchestrator's metadata database. */
+export interface MetadataStore {
+  /**
+   * Rows for key ordered by createdAt ascending. Throws OBJECT_NOT_FOUND when there are none,
+   * DB_UNAVAILABLE when the store cannot be reached.
+   */
+  getAllObjectLocations(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectLocation[]>;
+  close?(): Promise<void>;
+}
+
+/** Remembers which backend served a key in degraded mode. */
+export interface LocationCache {
+  get(key: string): string | undefined;
+  set(key: string, backendName: string): void;
+}
+
+/** The configured fleet and its accounting, as the failover core sees them. */
+export interface Core {
+  backends(): ReadonlyMap<string, ObjectBackend>;
+  /** Backend names in configuration order: the degraded broadcast's order. */
+  backendOrder(): readonly string[];
+  acct(): Recorder;
+}
+
+/** One attempt to read a key from one backend. */
+export interface ProbeRequest {
+  signal: AbortSignal;
+  backendName: string;
+  /** The location row; null in degraded-mode broadcasts. */
+  location: ObjectLocation | null;
+  backend: ObjectBackend;
+}
+
+/** What a successful probe yields. `cleanup` releases per-attempt resources. */
+export interface ProbeResult<T> {
+  size: number;
+  value: T;
+  cleanup?: () => void;
+}
+
+/** A probe: read one copy. Rejects with a readpath error on failure. */
+export type Probe<T> = (req: ProbeRequest) => Promise<ProbeResult<T>>;
+
+/** A cleanup that does nothing. */
+export const noopCleanup = (): void => {};
