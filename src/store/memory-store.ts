@@ -4,6 +4,9 @@
 import { ReadPathError, abortedError } from '../errors.js';
 import type { MetadataStore, ObjectLocation } from '../types.js';
 
+/** One shared instance: an outage fails every lookup, and building an Error per call costs µs. */
+const UNAVAILABLE = new ReadPathError('DB_UNAVAILABLE', 'metadata store unavailable (simulated outage)');
+
 /** A metadata store that keeps location rows in memory. */
 export class MemoryMetadataStore implements MetadataStore {
   /** Rows per key, kept sorted by createdAt (ties in insertion order). */
@@ -45,7 +48,7 @@ export class MemoryMetadataStore implements MetadataStore {
   async getAllObjectLocations(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectLocation[]> {
     this.calls++;
     if (opts?.signal?.aborted) throw abortedError(opts.signal);
-    if (!this.#available) throw new ReadPathError('DB_UNAVAILABLE', 'metadata store unavailable');
+    if (!this.#available) throw UNAVAILABLE;
     const rows = this.#rows.get(key);
     if (rows === undefined || rows.length === 0) {
       throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);

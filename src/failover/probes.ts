@@ -1,0 +1,140 @@
+/**
+ * The built-in probes: HEAD and GET one copy, with the usage checks upstream makes (API
+ * requests before the call, egress for the returned size after a GET) and SHA-256
+ * verification before a copy may win. A body that fails its check is never returned.
+ */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { ReadPathError, UsageLimitSkipError, abortedError, backendStatusOf } from '../errors.js';
+import type { Recorder } from '../accounting/recorder.js';
+import type { HeadResult, Probe, ProbeRequest } from '../types.js';
+
+/** A fetched object: the HEAD fields and the whole body, verified when a hash was known. */
+export interface FetchedObject extends HeadResult {
+  body: Uint8Array;
+  /** True when the body matched the location's content_hash. */
+  verified: boolean;
+}
+
+/** Options of {@link getProbe}. */
+export interface GetProbeOptions {
+  range?: string;
+  /** Verify the body against the location's content_hash (default true). */
+  verify?: boolean;
+}
+
+function declineIfOver(acct: Recorder, name: string, api: number, egress: number): void {
+  const limit = acct.exceededLimit(name, api, egress, 0);
+  if (limit !== undefined) throw new UsageLimitSkipError(name, { limit });
+}
+
+/** A backend that answered at all (even with an error status) was billed for the request. */
+function recordFailedCall(acct: Recorder, name: string, err: unknown): void {
+  if (backendStatusOf(err) !== undefined) acct.record(name, 1, 0, 0);
+}
+
+/** Read a whole body into one unpooled Uint8Array, honouring `signal`; destroys the stream on failure. */
+export async function readBody(body: Readable, signal: AbortSignal, expectedSize?: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const onAbort = (): void => {
+    body.destroy(abortedError(signal));
+  };
+  if (signal.aborted) {
+    body.destroy();
+    throw abortedError(signal);
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of body) {
+      const c = chunk as Uint8Array;
+      chunks.push(c);
+      total += c.byteLength;
+    }
+  } catch (err) {
+    body.destroy();
+    if (signal.aborted) throw signal.reason instanceof ReadPathError ? signal.reason : abortedError(signal);
+    throw err instanceof ReadPathError ? err : new ReadPathError('BACKEND_ERROR', `reading body failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  if (expectedSize !== undefined && total !== expectedSize) {
+    throw new ReadPathError('BACKEND_ERROR', `body truncated: got ${total} of ${expectedSize} bytes`);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
+/** Hex SHA-256 of bytes. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Check a body against a location's hash. Returns true when verified, false when there was
+ * nothing to check; throws INTEGRITY_MISMATCH on a mismatch.
+ */
+export function verifyBody(req: Pick<ProbeRequest, 'backendName' | 'location'>, key: string, body: Uint8Array): boolean {
+  const expected = req.location?.contentHash;
+  if (expected === undefined || expected === null || expected === '') return false;
+  const actual = sha256Hex(body);
+  if (actual !== expected.toLowerCase()) {
+    throw new ReadPathError('INTEGRITY_MISMATCH', `${req.backendName}: ${key}: body hash ${actual} does not match stored ${expected}`);
+  }
+  return true;
+}
+
+/** A HEAD probe for `key`. */
+export function headProbe(acct: Recorder, key: string): Probe<HeadResult> {
+  return async (req) => {
+    declineIfOver(acct, req.backendName, 1, 0);
+    let h: HeadResult;
+    try {
+      h = await req.backend.head(key, { signal: req.signal });
+    } catch (err) {
+      recordFailedCall(acct, req.backendName, err);
+      throw err;
+    }
+    acct.record(req.backendName, 1, 0, 0);
+    return { size: h.size, value: h };
+  };
+}
+
+/** A GET probe for `key` that reads the whole body and verifies it before the copy may win. */
+export function getProbe(acct: Recorder, key: string, opts: GetProbeOptions = {}): Probe<FetchedObject> {
+  const verify = opts.verify ?? true;
+  const range = opts.range;
+  return async (req) => {
+    const name = req.backendName;
+    declineIfOver(acct, name, 1, 0);
+    let res;
+    try {
+      res = await req.backend.get(key, range === undefined ? { signal: req.signal } : { signal: req.signal, range });
+    } catch (err) {
+      recordFailedCall(acct, name, err);
+      throw err;
+    }
+    const limit = acct.exceededLimit(name, 1, res.size, 0);
+    if (limit !== undefined) {
+      res.body.destroy();
+      acct.record(name, 1, 0, 0);
+      throw new UsageLimitSkipError(name, { limit });
+    }
+    let body: Uint8Array;
+    try {
+      body = await readBody(res.body, req.signal, res.size);
+    } catch (err) {
+      acct.record(name, 1, 0, 0);
+      throw err;
+    }
+    acct.record(name, 1, body.byteLength, 0);
+    const verified = verify && range === undefined ? verifyBody(req, key, body) : false;
+    const { body: _stream, ...head } = res;
+    return { size: body.byteLength, value: { ...head, body, verified } };
+  };
+}

@@ -1,0 +1,339 @@
+/**
+ * The mechanics of trying copies: a rolling window of probes over an ordered candidate list,
+ * the first success wins, losers are cancelled and drained in the background with a bound.
+ * Policy (what a failure means, what the caller is told) lives in the failover layer.
+ *
+ * Cost matters here: this runs once per read. No listener is registered on any signal (the
+ * owner of the caller's signal calls {@link ProbeRun.abort} directly), children are aborted by
+ * calling their controllers, and the drain timer exists only while losers are still in flight.
+ */
+import { ReadPathError } from '../errors.js';
+import type { ObjectBackend, ObjectLocation, Probe, ProbeRequest, ProbeResult } from '../types.js';
+
+/** One copy to try. `backend` undefined means the location names an unconfigured backend. */
+export interface Candidate {
+  backendName: string;
+  backend: ObjectBackend | undefined;
+  location: ObjectLocation | null;
+}
+
+/** A failed attempt, in arrival order. */
+export interface ProbeFailure {
+  index: number;
+  backendName: string;
+  error: unknown;
+  /** False when no probe ran (unconfigured backend). */
+  probed: boolean;
+}
+
+/** How a run ended when it was not aborted. */
+export type RunOutcome<T> =
+  | { ok: true; index: number; backendName: string; result: ProbeResult<T>; failures: ProbeFailure[]; hedged: boolean }
+  | { ok: false; failures: ProbeFailure[] };
+
+/**
+ * Decides when to launch a probe before the current ones have failed (hedging). Called each
+ * time a probe is launched while the window still has room; returns the delay in ms before the
+ * next launch, or undefined for none. `allowHedge` is asked when the delay expires.
+ */
+export interface HedgePolicy {
+  delayMs(): number | undefined;
+  allowHedge(): boolean;
+  /** Notified of a successful probe's latency (ms), for adaptive delays. */
+  observe?(latencyMs: number): void;
+  onHedgeSent?(): void;
+  onHedgeWon?(): void;
+  onBudgetExhausted?(): void;
+}
+
+/** Timer functions, injectable for tests with fake clocks. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/** Options of one run. */
+export interface ProbeRunOptions<T> {
+  candidates: readonly Candidate[];
+  probe: Probe<T>;
+  /** Most probes in flight at once (>= 1). */
+  window: number;
+  /** How long losers may take to settle after the run ended. */
+  drainTimeoutMs: number;
+  /** Called once when the drain gave up on losers still in flight. */
+  onDrainTimeout?: () => void;
+  hedge?: HedgePolicy;
+  timers?: Timers;
+  /** Monotonic clock in ms (for hedge latency samples). */
+  now?: () => number;
+}
+
+/** The abort reason of a cancelled loser; one shared instance, since building an Error costs µs. */
+const LOSER_CANCELLED = new ReadPathError('ABORTED', 'probe cancelled: another copy won');
+
+/**
+ * The request handed to a probe. Its signal is created on first access: building an
+ * AbortSignal costs ~2 µs, and probes that never look at it (cache lookups, immediate
+ * answers) should not pay for it. A cancel before first access yields an already-aborted one.
+ */
+class LazyProbeRequest implements ProbeRequest {
+  readonly backendName: string;
+  readonly location: ObjectLocation | null;
+  readonly backend: ObjectBackend;
+  #ac: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
+
+  constructor(c: Candidate, backend: ObjectBackend) {
+    this.backendName = c.backendName;
+    this.location = c.location;
+    this.backend = backend;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#ac === undefined) {
+      this.#ac = new AbortController();
+      if (this.#aborted) this.#ac.abort(this.#reason);
+    }
+    return this.#ac.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#ac?.abort(reason);
+  }
+}
+
+function notConfigured(name: string): ReadPathError {
+  return new ReadPathError('BACKEND_NOT_FOUND', `backend ${name} is not configured`);
+}
+
+/** One read's attempt over its candidates. Start it once; abort it at most once. */
+export class ProbeRun<T> {
+  readonly #o: ProbeRunOptions<T>;
+  readonly #n: number;
+  #next = 0;
+  #inflight = 0;
+  #done = false;
+  #controllers: (LazyProbeRequest | undefined)[];
+  #started: number[] | undefined;
+  #hedgedIdx: Set<number> | undefined;
+  #failures: ProbeFailure[] = [];
+  #resolve!: (o: RunOutcome<T>) => void;
+  #reject!: (e: unknown) => void;
+  #drainPending = 0;
+  #drainTimer: unknown;
+  #drainGaveUp = false;
+  #hedgeTimer: unknown;
+  #winner = -1;
+  /** Probes that should be in flight: the window, or for hedged runs 1 plus the hedges sent. */
+  #target: number;
+
+  constructor(opts: ProbeRunOptions<T>) {
+    this.#o = opts;
+    this.#n = opts.candidates.length;
+    this.#controllers = new Array<LazyProbeRequest | undefined>(this.#n);
+    this.#target = opts.hedge === undefined ? opts.window : 1;
+    if (opts.hedge !== undefined) {
+      this.#started = new Array<number>(this.#n);
+      this.#hedgedIdx = new Set();
+    }
+  }
+
+  /** Launch the first probes; the promise settles when a probe wins or every candidate failed. */
+  start(): Promise<RunOutcome<T>> {
+    return new Promise<RunOutcome<T>>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      this.#fill(false);
+    });
+  }
+
+  /** Stop the run: abort every probe in flight, never launch another, reject with `err`. */
+  abort(err: unknown): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#cancelOthers(-1, err);
+    this.#reject(err);
+  }
+
+  /** True once the run has a result or was aborted. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  #fill(hedge: boolean): void {
+    const o = this.#o;
+    while (!this.#done && this.#inflight < this.#target && this.#next < this.#n) {
+      const i = this.#next++;
+      const c = o.candidates[i] as Candidate;
+      if (c.backend === undefined) {
+        this.#failures.push({ index: i, backendName: c.backendName, error: notConfigured(c.backendName), probed: false });
+        continue;
+      }
+      this.#launch(i, c, c.backend, hedge);
+      hedge = false;
+    }
+    if (this.#done) return;
+    if (this.#inflight === 0 && this.#next >= this.#n) {
+      this.#finish();
+      this.#resolve({ ok: false, failures: this.#failures });
+      return;
+    }
+    this.#armHedge();
+  }
+
+  #launch(i: number, c: Candidate, backend: ObjectBackend, hedged: boolean): void {
+    const req = new LazyProbeRequest(c, backend);
+    this.#controllers[i] = req;
+    this.#inflight++;
+    if (this.#started !== undefined) {
+      this.#started[i] = (this.#o.now ?? performance.now.bind(performance))();
+      if (hedged) this.#hedgedIdx?.add(i);
+    }
+    let p: Promise<ProbeResult<T>>;
+    try {
+      p = this.#o.probe(req);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (r) => this.#onSuccess(i, r),
+      (e: unknown) => this.#onFailure(i, e),
+    );
+  }
+
+  #armHedge(): void {
+    const h = this.#o.hedge;
+    if (h === undefined || this.#hedgeTimer !== undefined) return;
+    if (this.#inflight === 0 || this.#target >= this.#o.window || this.#next >= this.#n) return;
+    const delay = h.delayMs();
+    if (delay === undefined) return;
+    const timers = this.#o.timers ?? realTimers;
+    this.#hedgeTimer = timers.setTimeout(() => {
+      this.#hedgeTimer = undefined;
+      if (this.#done) return;
+      if (!h.allowHedge()) {
+        h.onBudgetExhausted?.();
+        return;
+      }
+      h.onHedgeSent?.();
+      this.#target++;
+      this.#fill(true);
+    }, delay);
+  }
+
+  #clearHedge(): void {
+    if (this.#hedgeTimer !== undefined) {
+      (this.#o.timers ?? realTimers).clearTimeout(this.#hedgeTimer);
+      this.#hedgeTimer = undefined;
+    }
+  }
+
+  #onSuccess(i: number, r: ProbeResult<T>): void {
+    this.#inflight--;
+    this.#controllers[i] = undefined;
+    if (this.#done) {
+      this.#late(r);
+      return;
+    }
+    this.#winner = i;
+    this.#finish();
+    const h = this.#o.hedge;
+    let hedged = false;
+    if (h !== undefined && this.#started !== undefined) {
+      h.observe?.((this.#o.now ?? performance.now.bind(performance))() - (this.#started[i] as number));
+      hedged = this.#hedgedIdx?.has(i) ?? false;
+      if (hedged) h.onHedgeWon?.();
+    }
+    // The winner's release runs once, now; its signal is never aborted by us.
+    if (r.cleanup !== undefined) {
+      try {
+        r.cleanup();
+      } catch {
+        // A throwing cleanup must not turn a won read into a failure.
+      }
+    }
+    this.#cancelOthers(i, undefined);
+    const c = this.#o.candidates[i] as Candidate;
+    this.#resolve({ ok: true, index: i, backendName: c.backendName, result: r, failures: this.#failures, hedged });
+  }
+
+  #onFailure(i: number, e: unknown): void {
+    this.#inflight--;
+    this.#controllers[i] = undefined;
+    if (this.#done) {
+      this.#late(undefined);
+      return;
+    }
+    const c = this.#o.candidates[i] as Candidate;
+    this.#failures.push({ index: i, backendName: c.backendName, error: e, probed: true });
+    // A failure launches the next candidate at once, hedge delay or not.
+    this.#clearHedge();
+    this.#fill(false);
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#clearHedge();
+  }
+
+  #cancelOthers(winner: number, reason: unknown): void {
+    if (this.#inflight === 0) return;
+    // Deferred by one microtask: losers whose answers are already queued settle first and need
+    // no abort (an abort costs ~5 µs of event dispatch); the rest are aborted before any I/O.
+    queueMicrotask(() => {
+      const cs = this.#controllers;
+      for (let j = 0; j < cs.length; j++) {
+        const ac = cs[j];
+        if (ac === undefined || j === winner) continue;
+        cs[j] = undefined;
+        ac.abort(reason ?? LOSER_CANCELLED);
+      }
+      if (this.#inflight > 0) this.#startDrain();
+    });
+  }
+
+  #startDrain(): void {
+    this.#drainPending = this.#inflight;
+    const timers = this.#o.timers ?? realTimers;
+    this.#drainTimer = timers.setTimeout(() => {
+      this.#drainTimer = undefined;
+      if (this.#drainPending === 0) return;
+      this.#drainGaveUp = true;
+      this.#o.onDrainTimeout?.();
+    }, this.#o.drainTimeoutMs);
+  }
+
+  #late(r: ProbeResult<T> | undefined): void {
+    if (this.#drainGaveUp) return; // Past the drain, a late success is the probe's own to release.
+    if (r?.cleanup !== undefined) {
+      try {
+        r.cleanup();
+      } catch {
+        // Releasing a loser must never throw into the runtime.
+      }
+    }
+    // Losers that settle before the drain starts (see #cancelOthers) are not counted in it.
+    if (this.#drainTimer !== undefined && --this.#drainPending === 0) {
+      (this.#o.timers ?? realTimers).clearTimeout(this.#drainTimer);
+      this.#drainTimer = undefined;
+    }
+  }
+
+  /** Index of the winning candidate, or -1. */
+  get winner(): number {
+    return this.#winner;
+  }
+}

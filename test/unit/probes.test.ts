@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { Recorder } from '../../src/accounting/recorder.js';
+import { MemoryBackend } from '../../src/backend/memory-backend.js';
+import { getProbe, headProbe, sha256Hex } from '../../src/failover/probes.js';
+import type { GetResult, ObjectBackend, ObjectLocation, ProbeRequest } from '../../src/types.js';
+import { loc } from '../helpers/core-world.js';
+
+function req(backend: ObjectBackend, location: ObjectLocation | null = null, signal = new AbortController().signal): ProbeRequest {
+  return { signal, backendName: backend.name, location, backend };
+}
+
+test('headProbe records one API request; declines before the call when over the request limit', async () => {
+  const acct = new Recorder({ limits: { b1: { apiRequests: 1 } } });
+  const b = new MemoryBackend('b1');
+  b.put('k', 'abc');
+  const r = await headProbe(acct, 'k')(req(b));
+  assert.equal(r.size, 3);
+  assert.equal(acct.usage.usage('b1').apiRequests, 1);
+  await assert.rejects(headProbe(acct, 'k')(req(b)), { code: 'USAGE_LIMIT_SKIP' });
+  assert.equal(b.calls.head, 1, 'the over-limit probe never called the backend');
+});
+
+test('getProbe reads and verifies the body, records API request and egress', async () => {
+  const acct = new Recorder();
+  const b = new MemoryBackend('b1');
+  b.put('k', 'payload');
+  const good = loc('k', 'b1', 1, { contentHash: sha256Hex(new TextEncoder().encode('payload')) });
+  const r = await getProbe(acct, 'k')(req(b, good));
+  assert.equal(new TextDecoder().decode(r.value.body), 'payload');
+  assert.equal(r.value.verified, true);
+  assert.deepEqual(acct.usage.usage('b1'), { apiRequests: 1, egressBytes: 7, ingressBytes: 0 });
+  const noHash = await getProbe(acct, 'k')(req(b, loc('k', 'b1', 1)));
+  assert.equal(noHash.value.verified, false, 'nothing to check');
+  const degraded = await getProbe(acct, 'k')(req(b, null));
+  assert.equal(degraded.value.verified, false);
+});
+
+test('getProbe never returns a body that fails its hash', async () => {
+  const b = new MemoryBackend('b1');
+  b.put('k', 'corrupted');
+  const bad = loc('k', 'b1', 1, { contentHash: sha256Hex(new TextEncoder().encode('original')) });
+  await assert.rejects(getProbe(new Recorder(), 'k')(req(b, bad)), { code: 'INTEGRITY_MISMATCH' });
+  const unchecked = await getProbe(new Recorder(), 'k', { verify: false })(req(b, bad));
+  assert.equal(unchecked.value.verified, false);
+});
+
+test('getProbe declines for egress after the GET and destroys the body', async () => {
+  const acct = new Recorder({ limits: { b1: { egressBytes: 4 } } });
+  let destroyed = false;
+  const backend: ObjectBackend = {
+    name: 'b1',
+    head: async () => ({ size: 10 }),
+    get: async (): Promise<GetResult> => {
+      const body = Readable.from([Buffer.from('0123456789')]);
+      body.on('close', () => { destroyed = true; });
+      return { size: 10, body };
+    },
+  };
+  await assert.rejects(getProbe(acct, 'k')(req(backend)), (e: unknown) => {
+    assert.equal((e as { code: string }).code, 'USAGE_LIMIT_SKIP');
+    assert.equal((e as { limit?: string }).limit, 'egress_bytes');
+    return true;
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(destroyed, true);
+  assert.equal(acct.usage.usage('b1').apiRequests, 1, 'the request itself was billed');
+  assert.equal(acct.usage.usage('b1').egressBytes, 0);
+});
+
+test('getProbe passes the range through and does not claim verification for a part', async () => {
+  const b = new MemoryBackend('b1');
+  b.put('k', 'abcdef');
+  const good = loc('k', 'b1', 1, { contentHash: sha256Hex(new TextEncoder().encode('abcdef')) });
+  const r = await getProbe(new Recorder(), 'k', { range: 'bytes=2-3' })(req(b, good));
+  assert.equal(new TextDecoder().decode(r.value.body), 'cd');
+  assert.equal(r.value.verified, false);
+});
+
+test('getProbe: a truncated body is a BACKEND_ERROR; an abort while reading is ABORTED', async () => {
+  const short: ObjectBackend = {
+    name: 'b1', head: async () => ({ size: 10 }),
+    get: async () => ({ size: 10, body: Readable.from([Buffer.from('01234')]) }),
+  };
+  await assert.rejects(getProbe(new Recorder(), 'k')(req(short)), { code: 'BACKEND_ERROR' });
+  const ac = new AbortController();
+  const endless: ObjectBackend = {
+    name: 'b1', head: async () => ({ size: 10 }),
+    get: async () => ({ size: 10, body: new Readable({ read() {} }) }),
+  };
+  const p = getProbe(new Recorder(), 'k')(req(endless, null, ac.signal));
+  setImmediate(() => ac.abort());
+  await assert.rejects(p, { code: 'ABORTED' });
+});

@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Recorder } from '../../src/accounting/recorder.js';
+import { UsageTracker, usagePeriod } from '../../src/accounting/usage-tracker.js';
+
+test('usage tracker: limits per kind, 0 = unlimited, baseline + deltas', () => {
+  const t = new UsageTracker({ limits: { b1: { apiRequests: 2, egressBytes: 100 } } });
+  assert.equal(t.withinLimits('b1', 1, 0, 0), true);
+  t.record('b1', 2, 50, 0);
+  assert.equal(t.exceededLimit('b1', 1, 0, 0), 'api_requests');
+  assert.equal(t.withinLimits('b2', 1e9, 1e9, 1e9), true, 'no limits configured');
+  t.setLimits('b1', { egressBytes: 100 });
+  assert.equal(t.exceededLimit('b1', 1, 51, 0), 'egress_bytes');
+  assert.equal(t.withinLimits('b1', 1, 50, 0), true);
+  t.setBaseline('b1', { apiRequests: 0, egressBytes: 40, ingressBytes: 0 });
+  assert.equal(t.exceededLimit('b1', 0, 11, 0), 'egress_bytes', 'stored total counts');
+  t.setLimits('b1', { ingressBytes: 5 });
+  assert.equal(t.exceededLimit('b1', 0, 0, 6), 'ingress_bytes');
+});
+
+test('usage tracker: takeDeltas/restoreDeltas lose nothing; the month rolls over by itself', () => {
+  let now = new Date('2026-11-30T23:59:00Z');
+  const t = new UsageTracker({ limits: { b1: { apiRequests: 10 } }, now: () => now });
+  t.record('b1', 7, 0, 0);
+  const taken = t.takeDeltas();
+  assert.deepEqual(taken, [{ backendName: 'b1', period: '2026-11', apiRequests: 7, egressBytes: 0, ingressBytes: 0 }]);
+  assert.equal(t.usage('b1').apiRequests, 0);
+  t.restoreDeltas(taken); // a failed flush
+  assert.equal(t.usage('b1').apiRequests, 7);
+  t.restoreDeltas(t.takeDeltas(), true); // a successful one folds into the baseline
+  assert.equal(t.usage('b1').apiRequests, 7);
+  assert.equal(t.withinLimits('b1', 4, 0, 0), false);
+  now = new Date('2026-12-01T00:00:01Z');
+  assert.equal(t.period(), '2026-12');
+  assert.equal(t.usage('b1').apiRequests, 0, 'new month, fresh budget');
+  assert.equal(t.withinLimits('b1', 10, 0, 0), true);
+  assert.equal(usagePeriod(new Date('2027-01-05T00:00:00Z')), '2027-01');
+});
+
+test('recorder: count sums over labels not given; histograms count samples', () => {
+  const r = new Recorder();
+  r.inc('degraded_reads_total', { operation: 'GetObject' });
+  r.inc('degraded_reads_total', { operation: 'GetObject' });
+  r.inc('degraded_reads_total', { operation: 'HeadObject' });
+  assert.equal(r.count('degraded_reads_total'), 3);
+  assert.equal(r.count('degraded_reads_total', { operation: 'GetObject' }), 2);
+  assert.equal(r.count('degraded_reads_total', { operation: 'Nope' }), 0);
+  r.observe('operation_duration_seconds', { operation: 'GetObject', backend: 'b1' }, 0.002);
+  r.observe('operation_duration_seconds', { operation: 'GetObject', backend: 'b2' }, 50);
+  assert.equal(r.count('operation_duration_seconds', { operation: 'GetObject' }), 2);
+  assert.equal(r.count('operation_duration_seconds', { backend: 'b2' }), 1);
+  const fam = r.families().find((f) => f.name === 'operation_duration_seconds');
+  assert.ok(fam && fam.kind === 'histogram');
+  assert.equal(fam.series.length, 2);
+  r.record('b1', 1, 10, 0);
+  assert.equal(r.usage.usage('b1').egressBytes, 10);
+});
