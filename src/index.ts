@@ -10,3 +10,17 @@ export { Failover, type FailoverOptions, type ReadOutcome, type ReadPathKind } f
 export { headProbe, getProbe, readBody, verifyBody, sha256Hex, type FetchedObject, type GetProbeOptions } from './failover/probes.js';
 export { ProbeRun, type Candidate, type ProbeFailure, type RunOutcome, type HedgePolicy, type Timers, type ProbeRunOptions } from './scheduler/probe-run.js';
 export { classifyBroadcastFailure, type BroadcastVerdict } from './broadcast/classify.js';
+export { S3Backend, mapS3Error, DEFAULT_BACKEND_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, type S3BackendOptions, type SocketStats } from './backend/s3-backend.js';
+export { CircuitBreakerBackend, classifyBackendError, isBreakerRejection, type BackendBreakerOptions, type BreakerState, type Verdict as BreakerVerdict } from './backend/backend-breaker.js';
+export { collectBody, discardBody, bodyError, readBody as readGetResultBody, type CollectBodyOptions } from './backend/body.js';
+export { SqliteMetadataStore, type SqliteMetadataStoreOptions } from './store/sqlite-store.js';
+export { PostgresMetadataStore, isPostgresUnavailable, postgresPoolConfig, type PostgresMetadataStoreOptions, type PostgresConnectionOptions, type PostgresSslMode } from './store/postgres-store.js';
+export { CircuitBreakerStore, isStoreOutage, type CircuitBreakerStoreOptions, type StoreBreakerState } from './store/store-breaker.js';
+export { MemoryUsageStore } from './store/memory-usage-store.js';
+export { type UsageStore } from './store/usage-store.js';
+export { UsageFlusher, type UsageFlusherOptions } from './accounting/usage-flusher.js';
+export { ReadPath, type GetOutcome, type HeadOutcome, type BatchOutcome, type ReadManyOptions, type OpenOptions } from './runtime/read-path.js';
+export { runBatch, type BatchError, type RunBatchOptions } from './runtime/coordinator.js';
+export { keyProblem, assertValidKey, MAX_KEY_BYTES } from './runtime/keys.js';
+export { MetricsExporter, METRIC_PREFIX } from './telemetry/metrics.js';
+export { createLogger } from './telemetry/logger.js';

@@ -1,0 +1,185 @@
+/**
+ * The batch coordinator: pulls keys lazily from any iterable, keeps at most `concurrency` keys
+ * in flight or waiting to be consumed, and yields exactly one outcome per key. A slot is freed
+ * only when its outcome has been taken by the consumer, so a slow consumer stops the pulling:
+ * memory stays bounded whatever the input's length.
+ */
+import { ReadPathError, abortedError, serializeError, type SerializedError } from '../errors.js';
+import { keyProblem } from './keys.js';
+
+/** The error half of a batch outcome. */
+export interface BatchError {
+  key: string;
+  ok: false;
+  error: SerializedError;
+}
+
+/** Options of {@link runBatch}. */
+export interface RunBatchOptions {
+  /** Most keys in flight or buffered at once (>= 1). */
+  concurrency: number;
+  signal?: AbortSignal;
+}
+
+type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
+
+function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
+  return x !== null && typeof x === 'object' && typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+}
+
+function isIterable(x: unknown): x is Iterable<unknown> {
+  return x !== null && x !== undefined && typeof (x as Iterable<unknown>)[Symbol.iterator] === 'function';
+}
+
+/**
+ * Run `readOne` over every key of `keys`, yielding one outcome per key as reads finish (not in
+ * input order). Invalid keys become INVALID_KEY outcomes without a read. Aborting the signal
+ * aborts every read in flight and ends the iteration with ABORTED; ending the iteration early
+ * (break) does the same without an error.
+ */
+export async function* runBatch<S extends { key: string; ok: true }>(
+  keys: Iterable<unknown> | AsyncIterable<unknown>,
+  readOne: (key: string, signal: AbortSignal) => Promise<Omit<S, 'key' | 'ok'>>,
+  opts: RunBatchOptions,
+): AsyncGenerator<S | BatchError, void, undefined> {
+  const concurrency = opts.concurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new ReadPathError('INVALID_CONFIG', `concurrency: expected an integer >= 1, got ${String(concurrency)}`);
+  }
+  const signal = opts.signal;
+  if (signal?.aborted) throw abortedError(signal);
+  let iterator: AnyIterator;
+  let isAsync: boolean;
+  if (isAsyncIterable(keys)) {
+    iterator = keys[Symbol.asyncIterator]();
+    isAsync = true;
+  } else if (isIterable(keys)) {
+    iterator = keys[Symbol.iterator]();
+    isAsync = false;
+  } else {
+    throw new ReadPathError('INVALID_KEY', 'keys: expected an iterable or async iterable of strings');
+  }
+
+  const ready: (S | BatchError)[] = [];
+  const inflight = new Set<AbortController>();
+  let active = 0;
+  let pulling = false;
+  let inputDone = false;
+  let inputError: unknown;
+  let aborted = false;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const settleKey = (key: string, ac: AbortController, p: Promise<Omit<S, 'key' | 'ok'>>): void => {
+    p.then(
+      (v) => ({ ...v, key, ok: true }) as S,
+      (err: unknown): BatchError => ({ key, ok: false, error: serializeError(err) }),
+    ).then((outcome) => {
+      active--;
+      inflight.delete(ac);
+      if (!aborted) ready.push(outcome);
+      pump();
+      notify();
+    });
+  };
+
+  const accept = (value: unknown): void => {
+    const problem = keyProblem(value);
+    const key = typeof value === 'string' ? value : String(value);
+    if (problem !== undefined) {
+      ready.push({ key, ok: false, error: serializeError(new ReadPathError('INVALID_KEY', `invalid key: ${problem}`)) });
+      return;
+    }
+    const ac = new AbortController();
+    inflight.add(ac);
+    active++;
+    let p: Promise<Omit<S, 'key' | 'ok'>>;
+    try {
+      p = readOne(key, ac.signal);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    settleKey(key, ac, p);
+  };
+
+  const pump = (): void => {
+    while (!pulling && !inputDone && !aborted && inputError === undefined && active + ready.length < concurrency) {
+      if (!isAsync) {
+        let r: IteratorResult<unknown>;
+        try {
+          r = (iterator as Iterator<unknown>).next();
+        } catch (err) {
+          inputError = err;
+          break;
+        }
+        if (r.done === true) inputDone = true;
+        else accept(r.value);
+        continue;
+      }
+      pulling = true;
+      let next: Promise<IteratorResult<unknown>>;
+      try {
+        next = Promise.resolve((iterator as AsyncIterator<unknown>).next());
+      } catch (err) {
+        next = Promise.reject(err);
+      }
+      next.then(
+        (r) => {
+          pulling = false;
+          if (r.done === true) inputDone = true;
+          else if (!aborted) accept(r.value);
+          pump();
+          notify();
+        },
+        (err: unknown) => {
+          pulling = false;
+          inputError = err;
+          notify();
+        },
+      );
+    }
+  };
+
+  const onAbort = (): void => {
+    aborted = true;
+    for (const ac of inflight) ac.abort(signal?.reason);
+    notify();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  try {
+    pump();
+    for (;;) {
+      if (aborted) throw abortedError(signal);
+      if (ready.length > 0) {
+        yield ready.shift() as S | BatchError;
+        pump();
+        continue;
+      }
+      if (inputError !== undefined) {
+        throw new ReadPathError('INVALID_KEY', `reading keys failed: ${(inputError as Error)?.message ?? String(inputError)}`, { cause: inputError });
+      }
+      if (inputDone && active === 0 && !pulling) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    aborted = true;
+    for (const ac of inflight) ac.abort(signal?.reason ?? new ReadPathError('ABORTED', 'batch ended before this read finished'));
+    if (!inputDone) {
+      // Let the input release what it holds (files, cursors); its own failure here is not ours.
+      try {
+        const ret = iterator.return?.();
+        if (ret !== undefined && typeof (ret as Promise<unknown>).then === 'function') (ret as Promise<unknown>).catch(() => {});
+      } catch {
+        // ignore
+      }
+    }
+  }
+}

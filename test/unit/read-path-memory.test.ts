@@ -1,0 +1,201 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
+import { openMemoryReadPath } from '../helpers/memory-readpath.js';
+import type { BatchOutcome } from '../../src/runtime/read-path.js';
+
+async function collect(it: AsyncIterable<BatchOutcome>): Promise<BatchOutcome[]> {
+  const out: BatchOutcome[] = [];
+  for await (const o of it) out.push(o);
+  return out;
+}
+
+test('get returns the verified body and the outcome flags; head the metadata', async () => {
+  const w = await openMemoryReadPath();
+  try {
+    w.seed('a/b.txt', 'hello');
+    const g = await w.rp.get('a/b.txt');
+    assert.equal(new TextDecoder().decode(g.body), 'hello');
+    assert.equal(g.key, 'a/b.txt');
+    assert.equal(g.backend, 'b1');
+    assert.equal(g.verified, true);
+    assert.equal(g.failover, false);
+    assert.equal(g.degraded, false);
+    assert.equal(g.size, 5);
+    const h = await w.rp.head('a/b.txt');
+    assert.equal(h.size, 5);
+    assert.equal(h.backend, 'b1');
+    assert.equal('body' in h, false);
+    const r = await w.rp.get('a/b.txt', { range: 'bytes=1-2' });
+    assert.equal(new TextDecoder().decode(r.body), 'el');
+    assert.equal(r.verified, false);
+  } finally {
+    await w.rp.close();
+  }
+});
+
+test('a corrupted first copy is never served: the verified second copy is', async () => {
+  const w = await openMemoryReadPath();
+  try {
+    w.seed('k', 'good bytes');
+    w.backend('b1').put('k', 'evil bytes');
+    const g = await w.rp.get('k');
+    assert.equal(g.backend, 'b2');
+    assert.equal(g.failover, true);
+    assert.equal(new TextDecoder().decode(g.body), 'good bytes');
+  } finally {
+    await w.rp.close();
+  }
+});
+
+test('invalid keys are rejected with INVALID_KEY; a 1024-byte key is valid, 1025 is not', async () => {
+  const w = await openMemoryReadPath();
+  try {
+    const k1024 = 'é'.repeat(512);
+    w.seed(k1024, 'x');
+    assert.equal((await w.rp.get(k1024)).size, 1);
+    for (const bad of ['', 'a\0b', `${k1024}a`, 'lone \uD800 surrogate']) {
+      await assert.rejects(w.rp.get(bad), { code: 'INVALID_KEY', httpStatus: 400 });
+      await assert.rejects(w.rp.head(bad), { code: 'INVALID_KEY' });
+    }
+  } finally {
+    await w.rp.close();
+  }
+});
+
+test('readMany yields exactly one outcome per key, errors as outcomes, never throwing for one key', async () => {
+  const w = await openMemoryReadPath();
+  try {
+    const keys: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      w.seed(`k${i}`, `v${i}`);
+      keys.push(`k${i}`);
+    }
+    keys.push('', 'missing', 'a\0b', 'k5');
+    const out = await collect(w.rp.readMany(keys, { concurrency: 7 }));
+    assert.equal(out.length, keys.length);
+    const byKey = new Map<string, BatchOutcome[]>();
+    for (const o of out) byKey.set(o.key, [...(byKey.get(o.key) ?? []), o]);
+    assert.equal(byKey.get('k5')?.length, 2, 'a duplicated key gets one outcome per occurrence');
+    const bad = byKey.get('')?.[0];
+    assert.ok(bad && !bad.ok && bad.error.code === 'INVALID_KEY');
+    const missing = byKey.get('missing')?.[0];
+    assert.ok(missing && !missing.ok && missing.error.code === 'OBJECT_NOT_FOUND' && missing.error.httpStatus === 404);
+    const ok = byKey.get('k199')?.[0];
+    assert.ok(ok && ok.ok && 'body' in ok && new TextDecoder().decode(ok.body) === 'v199');
+    const heads = await collect(w.rp.readMany(['k1', 'k2'], { op: 'head' }));
+    assert.ok(heads.every((h) => h.ok && !('body' in h)));
+  } finally {
+    await w.rp.close();
+  }
+});
+
+test('readMany pulls lazily: a huge generator is never materialised and memory stays bounded', async () => {
+  const w = await openMemoryReadPath();
+  try {
+    w.seed('same', 'v');
+    let pulled = 0;
+    function* endless() {
+      for (;;) {
+        pulled++;
+        yield 'same';
+      }
+    }
+    let consumed = 0;
+    for await (const o of w.rp.readMany(endless(), { concurrency: 4 })) {
+      assert.equal(o.ok, true);
+      consumed++;
+      assert.ok(pulled <= consumed + 4, `pulled ${pulled} with ${consumed} consumed`);
+      if (consumed === 1000) break;
+    }
+    assert.ok(pulled <= 1004);
+  } finally {
+    await w.rp.close();
+  }
+});
+
+test('readMany accepts async iterables and treats non-string keys as INVALID_KEY outcomes', async () => {
+  const w = await openMemoryReadPath();
+  try {
+    w.seed('a', '1');
+    async function* gen() {
+      yield 'a';
+      yield 42 as unknown as string;
+      yield 'a';
+    }
+    const out = await collect(w.rp.readMany(gen()));
+    assert.equal(out.length, 3);
+    assert.equal(out.filter((o) => o.ok).length, 2);
+    const bad = out.find((o) => !o.ok);
+    assert.ok(bad && !bad.ok && bad.error.code === 'INVALID_KEY' && bad.key === '42');
+  } finally {
+    await w.rp.close();
+  }
+});
+
+test('aborting readMany ends it with ABORTED after the outcomes already yielded, and the reader keeps working', async () => {
+  const w = await openMemoryReadPath();
+  try {
+    for (let i = 0; i < 50; i++) w.seed(`k${i}`, 'v');
+    const ac = new AbortController();
+    const seen: string[] = [];
+    await assert.rejects(async () => {
+      for await (const o of w.rp.readMany(Array.from({ length: 50 }, (_, i) => `k${i}`), { concurrency: 5, signal: ac.signal })) {
+        seen.push(o.key);
+        if (seen.length === 10) ac.abort();
+      }
+    }, { code: 'ABORTED' });
+    assert.equal(seen.length, 10);
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+    assert.equal((await w.rp.get('k49')).size, 1);
+  } finally {
+    await w.rp.close();
+  }
+});
+
+test('concurrent reads of one key share one backend read (single-flight); one caller leaving does not cancel the other', async () => {
+  const w = await openMemoryReadPath();
+  try {
+    w.seed('hot', 'value');
+    const before = w.backend('b1').calls.get;
+    const ac = new AbortController();
+    const a = w.rp.get('hot', { signal: ac.signal });
+    const b = w.rp.get('hot');
+    const c = w.rp.get('hot');
+    ac.abort();
+    await assert.rejects(a, { code: 'ABORTED' });
+    const [rb, rc] = await Promise.all([b, c]);
+    assert.equal(new TextDecoder().decode(rb.body), 'value');
+    assert.equal(rc.backend, 'b1');
+    assert.equal(w.backend('b1').calls.get - before, 1);
+  } finally {
+    await w.rp.close();
+  }
+});
+
+test('degraded reads through the facade: store down, broadcast, then cache', async () => {
+  const w = await openMemoryReadPath(3, { circuit_breaker: { parallel_broadcast: true } });
+  try {
+    w.seed('k', 'v', ['b2']);
+    w.store.setAvailable(false);
+    const g = await w.rp.get('k');
+    assert.equal(g.degraded, true);
+    assert.equal(g.backend, 'b2');
+    assert.equal(g.verified, false);
+    await w.rp.get('k');
+    assert.equal(w.rp.recorder.count('degraded_cache_hits_total'), 1);
+    const text = await w.rp.metrics();
+    assert.match(text, /readpath_degraded_reads_total\{operation="GetObject"\} 2/);
+    assert.match(text, /readpath_operation_duration_seconds_count\{operation="GetObject",backend="b2"\} 2/);
+    assert.match(text, /readpath_circuit_breaker_state\{breaker="store",backend=""\} \d/);
+  } finally {
+    await w.rp.close();
+  }
+});
+
+test('close is idempotent and later calls reject', async () => {
+  const w = await openMemoryReadPath();
+  await w.rp.close();
+  await w.rp.close();
+  await assert.rejects(w.rp.get('k'), { code: 'SERVICE_UNAVAILABLE' });
+});
