@@ -1,0 +1,119 @@
+/**
+ * One backend call's cancellation scope: the backend timeout and the caller's signal combined
+ * into a single AbortSignal, with the error that ended the call remembered so the caller can
+ * tell a timeout (`TIMEOUT`) from its own abort (`ABORTED`) whatever the SDK reports.
+ *
+ * Cheaper than `AbortSignal.any` + `AbortSignal.timeout` (one timer, at most one listener on
+ * the caller's signal, both released as soon as the call — body included — is over), and it
+ * can destroy an attached response body first, so the body's readers see the coded error.
+ */
+import type { Readable } from 'node:stream';
+import { ReadPathError, abortedError } from '../errors.js';
+
+/** The scope of one backend call. Create with {@link CallDeadline.start}. */
+export class CallDeadline {
+  readonly #controller = new AbortController();
+  readonly #caller: AbortSignal | undefined;
+  readonly #timeoutMs: number;
+  readonly #describe: () => string;
+  #timer: NodeJS.Timeout | undefined;
+  #body: Readable | undefined;
+  #failure: ReadPathError | undefined;
+  #released = false;
+
+  private constructor(caller: AbortSignal | undefined, timeoutMs: number, describe: () => string) {
+    this.#caller = caller;
+    this.#timeoutMs = timeoutMs;
+    this.#describe = describe;
+  }
+
+  /**
+   * Start a call bounded by `timeoutMs` (0 or less: no timeout) and by `caller`. When `caller`
+   * is already aborted the scope starts ended, with the `ABORTED` error as its failure.
+   */
+  static start(caller: AbortSignal | undefined, timeoutMs: number, describe: () => string): CallDeadline {
+    const d = new CallDeadline(caller, timeoutMs, describe);
+    if (caller?.aborted) {
+      d.#fire(abortedError(caller));
+      return d;
+    }
+    caller?.addEventListener('abort', d.#onCallerAbort, { once: true });
+    if (timeoutMs > 0) {
+      d.#timer = setTimeout(d.#onTimeout, timeoutMs);
+      // The in-flight socket keeps the process alive while it matters; the timer need not.
+      d.#timer.unref();
+    }
+    return d;
+  }
+
+  /** The combined signal to hand to the transport. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The `TIMEOUT`/`ABORTED` error that ended the call, if one did. */
+  get failure(): ReadPathError | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * Keep the scope alive until `body` ends, errors or closes: a timeout or caller abort
+   * meanwhile destroys it with the coded error. When the scope already ended, the body is
+   * destroyed at once and the failure is thrown.
+   */
+  attachBody(body: Readable): void {
+    if (this.#failure !== undefined) {
+      destroyQuietly(body, this.#failure);
+      throw this.#failure;
+    }
+    if (body.destroyed || body.readableEnded) {
+      this.release();
+      return;
+    }
+    this.#body = body;
+    body.once('end', this.release);
+    body.once('close', this.release);
+  }
+
+  /** Drop the timer and the caller listener. Idempotent. */
+  readonly release = (): void => {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#caller?.removeEventListener('abort', this.#onCallerAbort);
+    const body = this.#body;
+    if (body !== undefined) {
+      this.#body = undefined;
+      body.off('end', this.release);
+      body.off('close', this.release);
+    }
+  };
+
+  readonly #onTimeout = (): void => {
+    this.#fire(new ReadPathError('TIMEOUT', `${this.#describe()}: no complete answer within ${this.#timeoutMs} ms`));
+  };
+
+  readonly #onCallerAbort = (): void => {
+    this.#fire(abortedError(this.#caller));
+  };
+
+  #fire(err: ReadPathError): void {
+    if (this.#failure !== undefined || this.#released) return;
+    this.#failure = err;
+    const body = this.#body;
+    this.release();
+    // Body first: its readers must see the coded error, not the socket teardown the
+    // transport's own abort listener causes.
+    if (body !== undefined) destroyQuietly(body, err);
+    this.#controller.abort(err);
+  }
+}
+
+/** Destroy a stream with `err` without risking an unhandled 'error' event. */
+export function destroyQuietly(body: Readable, err?: Error): void {
+  if (body.destroyed) return;
+  if (err !== undefined && body.listenerCount('error') === 0) body.on('error', noop);
+  body.destroy(err);
+}
+
+function noop(): void {}

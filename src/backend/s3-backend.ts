@@ -1,0 +1,268 @@
+/**
+ * An ObjectBackend over any S3-compatible endpoint (AWS, MinIO, B2, R2, OCI, s3rver), on
+ * @aws-sdk/client-s3 with a keep-alive agent of bounded size.
+ *
+ * Failover is readpath's job, so the SDK never retries (`maxAttempts: 1`); checksums are only
+ * computed/validated when an operation requires them (s3rver would otherwise store aws-chunked
+ * framing). Every call is bounded by `timeoutMs` and the caller's signal; for GET the bound
+ * covers the body too, until it is read, destroyed or fails.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ReadPathError, abortedError, isReadPathErrorLike, messageOf } from '../errors.js';
+import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
+import { CallDeadline, destroyQuietly } from './call-deadline.js';
+import { withoutSdkNodeVersionWarning } from './sdk-warning.js';
+
+/** Default per-call bound (server.backend_timeout's default, 30s). */
+export const DEFAULT_BACKEND_TIMEOUT_MS = 30_000;
+/** Default keep-alive socket limit per backend. */
+export const DEFAULT_MAX_SOCKETS = 50;
+
+/** Options for {@link S3Backend}: API.md `backends[]` keys, camelCased, plus client tuning. */
+export interface S3BackendOptions {
+  name: string;
+  endpoint: string;
+  /** Default `us-east-1`. */
+  region?: string;
+  bucket: string;
+  /** With `secretAccessKey`: static credentials. Without both: the SDK's default chain. */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  /** Path-style addressing (MinIO, s3rver). Default false. */
+  forcePathStyle?: boolean;
+  /** Keep-alive sockets per backend. Default {@link DEFAULT_MAX_SOCKETS}. */
+  maxSockets?: number;
+  /**
+   * Bound on each call (server.backend_timeout), in ms; 0 disables it. Default
+   * {@link DEFAULT_BACKEND_TIMEOUT_MS}. Ends a call with `TIMEOUT`.
+   */
+  timeoutMs?: number;
+  /**
+   * Whether the timeout and the caller's signal keep bounding a GET body after `get`
+   * resolves, destroying it with `TIMEOUT`/`ABORTED`. Default true (API.md: the backend
+   * timeout bounds a whole probe, body included). Turn off to stream large bodies yourself.
+   */
+  timeoutCoversBody?: boolean;
+}
+
+/** Socket usage of one backend's agent. */
+export interface SocketStats {
+  /** Sockets carrying a request. */
+  active: number;
+  /** Idle keep-alive sockets. */
+  free: number;
+  /** Requests waiting for a socket. */
+  queued: number;
+}
+
+type Operation = 'HEAD' | 'GET';
+
+const SILENT_LOGGER = {
+  debug: (): void => {},
+  info: (): void => {},
+  warn: (): void => {},
+  error: (): void => {},
+};
+
+function invalid(field: string, why: string): ReadPathError {
+  return new ReadPathError('INVALID_CONFIG', `backends[].${field}: ${why}`);
+}
+
+function validate(o: S3BackendOptions): void {
+  if (typeof o?.name !== 'string' || o.name.trim() === '') throw invalid('name', 'must be a non-empty string');
+  const at = (f: string): string => `${f} (backend ${o.name})`;
+  if (typeof o.endpoint !== 'string' || o.endpoint === '') throw invalid(at('endpoint'), 'must be a URL');
+  let url: URL;
+  try {
+    url = new URL(o.endpoint);
+  } catch {
+    throw invalid(at('endpoint'), `not a URL: ${o.endpoint}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(at('endpoint'), 'must be http:// or https://');
+  if (typeof o.bucket !== 'string' || o.bucket === '') throw invalid(at('bucket'), 'must be a non-empty string');
+  if (o.region !== undefined && (typeof o.region !== 'string' || o.region === '')) throw invalid(at('region'), 'must be a non-empty string');
+  if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
+    throw invalid(at(o.accessKeyId === undefined ? 'access_key_id' : 'secret_access_key'), 'access_key_id and secret_access_key go together');
+  }
+  if (o.maxSockets !== undefined && !(Number.isSafeInteger(o.maxSockets) && o.maxSockets > 0)) {
+    throw invalid(at('max_sockets'), 'must be a positive integer');
+  }
+  if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 0)) {
+    throw invalid(at('timeout'), 'must be a finite number of ms >= 0');
+  }
+}
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/**
+ * Map an SDK/transport failure to a readpath error. A missing copy (404 / NotFound /
+ * NoSuchKey) is `BACKEND_ERROR` with `backendStatus: 404`; any other HTTP answer keeps its
+ * status as `backendStatus`; network and parse failures are `BACKEND_ERROR` without one.
+ */
+export function mapS3Error(err: unknown, backend: string, op: Operation, key: string): ReadPathError {
+  if (err instanceof ReadPathError) return err;
+  if (isReadPathErrorLike(err)) {
+    return new ReadPathError(err.code, err.message, err.backendStatus !== undefined ? { cause: err, backendStatus: err.backendStatus } : { cause: err });
+  }
+  const e = (err ?? {}) as SdkErrorShape;
+  const status = e.$metadata?.httpStatusCode;
+  const what = `${backend}: ${op} ${JSON.stringify(key)}`;
+  if (status === 404 || e.name === 'NotFound' || e.name === 'NoSuchKey') {
+    return new ReadPathError('BACKEND_ERROR', `${what}: not found (404 ${e.name ?? 'NotFound'})`, { cause: err, backendStatus: 404 });
+  }
+  if (typeof status === 'number' && status > 0) {
+    const label = e.Code ?? (e.name !== undefined && e.name !== 'Error' && e.name !== 'Unknown' ? e.name : undefined);
+    return new ReadPathError('BACKEND_ERROR', `${what}: HTTP ${status}${label ? ` ${label}` : ''}: ${firstLine(messageOf(err))}`, {
+      cause: err,
+      backendStatus: status,
+    });
+  }
+  if (e.name === 'AbortError') return new ReadPathError('ABORTED', `${what}: aborted`, { cause: err });
+  const code = typeof e.code === 'string' ? ` ${e.code}` : '';
+  return new ReadPathError('BACKEND_ERROR', `${what}: request failed${code}: ${firstLine(messageOf(err))}`, { cause: err });
+}
+
+function firstLine(s: string): string {
+  const i = s.indexOf('\n');
+  return i < 0 ? s : s.slice(0, i);
+}
+
+/** An S3-compatible backend. Call {@link S3Backend.close} to release its sockets. */
+export class S3Backend implements ObjectBackend {
+  readonly name: string;
+  readonly bucket: string;
+  readonly timeoutMs: number;
+  readonly #client: S3Client;
+  readonly #agent: http.Agent;
+  readonly #coversBody: boolean;
+  #closed = false;
+
+  constructor(options: S3BackendOptions) {
+    validate(options);
+    this.name = options.name;
+    this.bucket = options.bucket;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS;
+    this.#coversBody = options.timeoutCoversBody ?? true;
+    const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
+    const isHttps = new URL(options.endpoint).protocol === 'https:';
+    this.#agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets });
+    const config: S3ClientConfig = {
+      endpoint: options.endpoint,
+      region: options.region ?? 'us-east-1',
+      forcePathStyle: options.forcePathStyle ?? false,
+      maxAttempts: 1,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // Reuses the resolved middleware stack across sends: ~15% less client CPU per call.
+      cacheMiddleware: true,
+      logger: SILENT_LOGGER,
+      requestHandler: new NodeHttpHandler({
+        ...(isHttps ? { httpsAgent: this.#agent as https.Agent } : { httpAgent: this.#agent }),
+        // Without a logger the handler warns about socket saturation on the console.
+        logger: SILENT_LOGGER,
+      }),
+    };
+    if (options.accessKeyId !== undefined && options.secretAccessKey !== undefined) {
+      config.credentials = {
+        accessKeyId: options.accessKeyId,
+        secretAccessKey: options.secretAccessKey,
+        ...(options.sessionToken !== undefined ? { sessionToken: options.sessionToken } : {}),
+      };
+    }
+    this.#client = withoutSdkNodeVersionWarning(() => new S3Client(config));
+  }
+
+  /** Current socket usage of this backend's agent. */
+  sockets(): SocketStats {
+    const count = (m: NodeJS.ReadOnlyDict<unknown[]>): number => {
+      let n = 0;
+      for (const k in m) n += m[k]?.length ?? 0;
+      return n;
+    };
+    return { active: count(this.#agent.sockets), free: count(this.#agent.freeSockets), queued: count(this.#agent.requests) };
+  }
+
+  async head(key: string, opts?: { signal?: AbortSignal }): Promise<HeadResult> {
+    const call = this.#begin('HEAD', key, opts?.signal);
+    try {
+      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: call.signal });
+      if (call.failure !== undefined) throw call.failure;
+      return toHead(out);
+    } catch (err) {
+      throw call.failure ?? mapS3Error(err, this.name, 'HEAD', key);
+    } finally {
+      call.release();
+    }
+  }
+
+  async get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult> {
+    const call = this.#begin('GET', key, opts?.signal);
+    let body: Readable | undefined;
+    try {
+      const input = opts?.range !== undefined ? { Bucket: this.bucket, Key: key, Range: opts.range } : { Bucket: this.bucket, Key: key };
+      const out = await this.#client.send(new GetObjectCommand(input), { abortSignal: call.signal });
+      body = out.Body instanceof Readable ? out.Body : Readable.from([]);
+      const result: GetResult = { ...toHead(out), body };
+      if (this.#coversBody) call.attachBody(body);
+      else {
+        if (call.failure !== undefined) throw call.failure;
+        call.release();
+      }
+      return result;
+    } catch (err) {
+      call.release();
+      if (body !== undefined) destroyQuietly(body, call.failure);
+      throw call.failure ?? mapS3Error(err, this.name, 'GET', key);
+    }
+  }
+
+  /**
+   * Destroy the client and its agent (idle and in-flight sockets); resolves once every socket
+   * has closed. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const open: Socket[] = [];
+    for (const m of [this.#agent.sockets, this.#agent.freeSockets]) {
+      for (const k in m) for (const s of m[k] ?? []) if (!s.closed) open.push(s);
+    }
+    const closed = Promise.all(open.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
+    this.#client.destroy();
+    this.#agent.destroy();
+    await closed;
+  }
+
+  #begin(op: Operation, key: string, signal: AbortSignal | undefined): CallDeadline {
+    if (this.#closed) throw new ReadPathError('BACKEND_ERROR', `${this.name}: backend closed`);
+    if (signal?.aborted) throw abortedError(signal);
+    return CallDeadline.start(signal, this.timeoutMs, () => `${this.name}: ${op} ${JSON.stringify(key)}`);
+  }
+}
+
+function toHead(out: {
+  ContentLength?: number | undefined;
+  ETag?: string | undefined;
+  ContentType?: string | undefined;
+  LastModified?: Date | undefined;
+  Metadata?: Record<string, string> | undefined;
+}): HeadResult {
+  // -1: the backend did not announce a length (readBody then skips its length check).
+  const h: HeadResult = { size: out.ContentLength ?? -1 };
+  if (out.ETag !== undefined) h.etag = out.ETag;
+  if (out.ContentType !== undefined) h.contentType = out.ContentType;
+  if (out.LastModified !== undefined) h.lastModified = out.LastModified;
+  if (out.Metadata !== undefined) h.metadata = out.Metadata;
+  return h;
+}

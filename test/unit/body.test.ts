@@ -1,0 +1,83 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
+import { PassThrough, Readable } from 'node:stream';
+import { collectBody, discardBody, readBody } from '../../src/backend/body.js';
+import { ReadPathError, hasCode } from '../../src/errors.js';
+
+const is = (code: Parameters<typeof hasCode>[1]) => (e: unknown) => hasCode(e, code);
+
+describe('collectBody / readBody', () => {
+  it('reads chunks into one unpooled Uint8Array', async () => {
+    const s = Readable.from([Buffer.from('ab'), 'cd', Buffer.from('ef')], { objectMode: false });
+    const out = await collectBody(s);
+    assert.equal(Buffer.from(out).toString(), 'abcdef');
+    assert.equal(out.byteOffset, 0);
+    assert.equal(out.buffer.byteLength, 6, 'owns its buffer (transferable)');
+  });
+
+  it('checks the announced size: short is truncated, long is refused', async () => {
+    await assert.rejects(collectBody(Readable.from([Buffer.from('abc')]), { expectedSize: 5 }), (e: unknown) => is('BACKEND_ERROR')(e) && /truncated/.test((e as Error).message));
+    const long = Readable.from([Buffer.from('abcdef')]);
+    await assert.rejects(collectBody(long, { expectedSize: 3 }), is('BACKEND_ERROR'));
+    assert.ok(long.destroyed);
+    const exact = await readBody({ size: 3, body: Readable.from([Buffer.from('abc')]) });
+    assert.equal(exact.byteLength, 3);
+    const unknown = await readBody({ size: -1, body: Readable.from([Buffer.from('abcd')]) });
+    assert.equal(unknown.byteLength, 4, 'size -1 means unknown: no check');
+  });
+
+  it('enforces maxBytes', async () => {
+    await assert.rejects(collectBody(Readable.from([Buffer.alloc(10)]), { maxBytes: 4 }), is('BACKEND_ERROR'));
+    await assert.rejects(collectBody(Readable.from([Buffer.alloc(10)]), { maxBytes: 4, expectedSize: 10 }), is('BACKEND_ERROR'));
+  });
+
+  it('aborts: destroys the stream, rejects ABORTED, removes its listener', async () => {
+    const s = new PassThrough();
+    const ac = new AbortController();
+    const p = collectBody(s, { signal: ac.signal });
+    s.write('partial');
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 1);
+    ac.abort();
+    await assert.rejects(p, is('ABORTED'));
+    assert.ok(s.destroyed);
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+  });
+
+  it('an already-aborted signal destroys the stream without reading', async () => {
+    const s = new PassThrough();
+    await assert.rejects(collectBody(s, { signal: AbortSignal.abort() }), is('ABORTED'));
+    assert.ok(s.destroyed);
+  });
+
+  it('keeps a coded error the stream was destroyed with (e.g. TIMEOUT)', async () => {
+    const s = new PassThrough();
+    const p = collectBody(s);
+    s.destroy(new ReadPathError('TIMEOUT', 'slow'));
+    await assert.rejects(p, is('TIMEOUT'));
+    const gone = new PassThrough();
+    gone.on('error', () => {});
+    gone.destroy(new ReadPathError('TIMEOUT', 'slow'));
+    await assert.rejects(collectBody(gone), is('TIMEOUT'), 'already destroyed: its error is reported');
+  });
+
+  it('maps raw stream errors and premature closes to BACKEND_ERROR', async () => {
+    const s = new PassThrough();
+    const p = collectBody(s);
+    s.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    await assert.rejects(p, is('BACKEND_ERROR'));
+    const c = new PassThrough();
+    const q = collectBody(c);
+    c.destroy();
+    await assert.rejects(q, is('BACKEND_ERROR'));
+  });
+
+  it('discardBody destroys without an unhandled error', async () => {
+    const s = new PassThrough();
+    discardBody({ body: s }, new ReadPathError('ABORTED', 'loser'));
+    assert.ok(s.destroyed);
+    const t = new PassThrough();
+    discardBody(t);
+    assert.ok(t.destroyed);
+  });
+});
