@@ -24,3 +24,12 @@ export { runBatch, type BatchError, type RunBatchOptions } from './runtime/coord
 export { keyProblem, assertValidKey, MAX_KEY_BYTES } from './runtime/keys.js';
 export { MetricsExporter, METRIC_PREFIX } from './telemetry/metrics.js';
 export { createLogger } from './telemetry/logger.js';
+export { loadConfig, validateConfig, type LoadConfigOptions } from './config/load.js';
+export { maskConfig, renderConfigForDisplay, toConfigDocument, configSecrets, REDACTED } from './config/mask.js';
+export { InvalidConfigError, type ConfigIssue } from './config/issues.js';
+export { parseDuration, formatDuration } from './config/duration.js';
+export type {
+  ReadPathConfig, ReadPathConfigInput, ResolvedConfig, ResolvedBackendConfig, ResolvedDatabaseConfig,
+  ResolvedSqliteDatabase, ResolvedPostgresDatabase, ResolvedMemoryDatabase, PgSslMode, LogLevel,
+  BackendConfigInput, DatabaseConfigInput, DurationInput,
+} from './config/types.js';

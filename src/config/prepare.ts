@@ -1,0 +1,77 @@
+/**
+ * The pass before validation: copy the document, expand `${VAR}` references in the values
+ * readpath reads, and drop null-valued keys (YAML's `key:` with nothing after it means "not set",
+ * as it does for s3-orchestrator's Go structs).
+ *
+ * Sections and keys only s3-orchestrator uses are copied untouched: their `${VAR}` references
+ * name variables of upstream's environment (a UI secret, a Vault token) that readpath neither
+ * needs nor should demand.
+ */
+import { expandString, type ConfigEnv } from './env.js';
+import type { RawIssue } from './issues.js';
+import { UPSTREAM_ONLY_KEYS, UPSTREAM_ONLY_SECTIONS } from './schema.js';
+
+const MAX_DEPTH = 64;
+const IGNORED_SECTIONS: ReadonlySet<string> = new Set(UPSTREAM_ONLY_SECTIONS);
+const IGNORED_KEYS: Readonly<Record<string, ReadonlySet<string>>> = Object.fromEntries(
+  Object.entries(UPSTREAM_ONLY_KEYS).map(([section, keys]) => [section, new Set<string>(keys)]),
+);
+
+/** The prepared document and the problems found while expanding it. */
+export interface Prepared {
+  value: unknown;
+  issues: RawIssue[];
+}
+
+/** True for `{}`-style objects (not arrays, dates, maps or class instances). */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Expand and clean a config document (see the module comment). */
+export function prepareDocument(doc: unknown, env: ConfigEnv): Prepared {
+  const issues: RawIssue[] = [];
+  const value = walk(doc, [], 0, env, issues);
+  return { value, issues };
+}
+
+function isIgnored(path: readonly PropertyKey[], key: string): boolean {
+  if (path.length === 0) return IGNORED_SECTIONS.has(key);
+  const section = path[0];
+  if (typeof section !== 'string') return false;
+  if (!Object.hasOwn(IGNORED_KEYS, section)) return false;
+  const keys = IGNORED_KEYS[section] as ReadonlySet<string>;
+  // Section keys sit at depth 1, except in the `backends` list, whose entries sit at depth 2.
+  const depth = section === 'backends' ? 2 : 1;
+  return path.length === depth && keys.has(key);
+}
+
+function walk(v: unknown, path: PropertyKey[], depth: number, env: ConfigEnv, issues: RawIssue[]): unknown {
+  if (typeof v === 'string') {
+    const r = expandString(v, env);
+    if (r.malformed) issues.push({ path, message: 'malformed ${...} reference (use ${NAME}, ${NAME:-default}, or $$ for a literal $)' });
+    if (r.missing.length === 1) issues.push({ path, message: `environment variable ${r.missing[0] as string} is not set` });
+    else if (r.missing.length > 1) issues.push({ path, message: `environment variables ${r.missing.join(', ')} are not set` });
+    return r.value;
+  }
+  if (v === null || typeof v !== 'object') return v;
+  if (depth >= MAX_DEPTH) {
+    issues.push({ path, message: 'nested too deeply' });
+    return undefined;
+  }
+  if (Array.isArray(v)) {
+    return v.map((item, i) => walk(item, [...path, i], depth + 1, env, issues));
+  }
+  if (!isPlainObject(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(v)) {
+    const raw = v[key];
+    if (raw === null || raw === undefined) continue;
+    const value = isIgnored(path, key) ? raw : walk(raw, [...path, key], depth + 1, env, issues);
+    // defineProperty, so a `__proto__` key stays an ordinary (and then rejected) key.
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}

@@ -1,0 +1,138 @@
+/**
+ * Defaults and derived values: turns a validated snake_case document into the camelCased
+ * {@link ResolvedConfig}. Defaults follow API.md §3 (and s3-orchestrator where API.md is silent).
+ */
+import { availableParallelism } from 'node:os';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import type { ParsedConfig } from './schema.js';
+import type { ResolvedConfig, ResolvedDatabaseConfig } from './types.js';
+
+/** The defaults readpath applies (durations in ms). */
+export const CONFIG_DEFAULTS = Object.freeze({
+  region: 'us-east-1',
+  maxSockets: 50,
+  sqlitePath: 'readpath.db',
+  pgPort: 5432,
+  pgSslMode: 'require' as const,
+  pgMaxConns: 10,
+  statementTimeoutMs: 10_000,
+  failureThreshold: 3,
+  openTimeoutMs: 15_000,
+  cacheTtlMs: 60_000,
+  cacheMaxEntries: 100_000,
+  drainTimeoutMs: 30_000,
+  backendBreakerFailureThreshold: 10,
+  backendBreakerOpenTimeoutMs: 300_000,
+  backendTimeoutMs: 30_000,
+  tasksPerThread: 32,
+  maxDefaultThreads: 8,
+  hedgePercentile: 95,
+  hedgeMaxExtraLoad: 0.05,
+  usageFlushIntervalMs: 30_000,
+});
+
+/** Worker threads when `runtime.threads` is not set: one per core, at most 8. */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(CONFIG_DEFAULTS.maxDefaultThreads, availableParallelism()));
+}
+
+/** Where a config came from, for resolving relative paths. */
+export interface ResolveContext {
+  baseDir: string;
+  file: string | null;
+}
+
+/** Apply every default to a validated document. */
+export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedConfig {
+  const D = CONFIG_DEFAULTS;
+  const cb = c.circuit_breaker ?? {};
+  const bcb = c.backend_circuit_breaker ?? {};
+  const rt = c.runtime ?? {};
+  const hd = c.hedging ?? {};
+  const threads = rt.threads ?? defaultThreads();
+  const tasksPerThread = rt.tasks_per_thread ?? D.tasksPerThread;
+  return {
+    backends: c.backends.map((b, i) => ({
+      name: b.name ?? `backend-${i}`,
+      endpoint: b.endpoint,
+      region: b.region ?? D.region,
+      bucket: b.bucket,
+      credentialSource: b.credential_source ?? 'static',
+      accessKeyId: b.access_key_id ?? '',
+      secretAccessKey: b.secret_access_key ?? '',
+      forcePathStyle: b.force_path_style ?? false,
+      apiRequestLimit: b.api_request_limit ?? 0,
+      egressByteLimit: b.egress_byte_limit ?? 0,
+      ingressByteLimit: b.ingress_byte_limit ?? 0,
+      maxSockets: b.max_sockets ?? D.maxSockets,
+    })),
+    database: resolveDatabase(c.database ?? {}, ctx),
+    circuitBreaker: {
+      failureThreshold: cb.failure_threshold ?? D.failureThreshold,
+      openTimeoutMs: cb.open_timeout ?? D.openTimeoutMs,
+      cacheTtlMs: cb.cache_ttl ?? D.cacheTtlMs,
+      parallelBroadcast: cb.parallel_broadcast ?? false,
+      degradedBroadcastParallelism: cb.degraded_broadcast_parallelism ?? 0,
+      degradedReadsEnabled: cb.degraded_reads_enabled ?? true,
+      cacheMaxEntries: cb.cache_max_entries ?? D.cacheMaxEntries,
+      drainTimeoutMs: cb.drain_timeout ?? D.drainTimeoutMs,
+    },
+    backendCircuitBreaker: {
+      enabled: bcb.enabled ?? false,
+      failureThreshold: bcb.failure_threshold ?? D.backendBreakerFailureThreshold,
+      openTimeoutMs: bcb.open_timeout ?? D.backendBreakerOpenTimeoutMs,
+    },
+    server: { backendTimeoutMs: c.server?.backend_timeout ?? D.backendTimeoutMs },
+    integrity: { verifyOnRead: c.integrity?.verify_on_read ?? true },
+    runtime: {
+      mode: rt.mode ?? 'pool',
+      threads,
+      tasksPerThread,
+      maxInFlight: rt.max_in_flight ?? threads * tasksPerThread,
+    },
+    hedging: {
+      enabled: hd.enabled ?? false,
+      delayMs: hd.delay ?? 'auto',
+      percentile: hd.percentile ?? D.hedgePercentile,
+      maxExtraLoad: hd.max_extra_load ?? D.hedgeMaxExtraLoad,
+      locatedReads: hd.located_reads ?? false,
+    },
+    usage: { flushIntervalMs: c.usage?.flush_interval ?? D.usageFlushIntervalMs },
+    // s3-orchestrator keeps its level in server.log_level; a shared file can rely on that.
+    logging: { level: c.logging?.level ?? c.server?.log_level ?? 'info' },
+    source: { file: ctx.file, baseDir: ctx.baseDir },
+  };
+}
+
+function resolveDatabase(db: NonNullable<ParsedConfig['database']>, ctx: ResolveContext): ResolvedDatabaseConfig {
+  const D = CONFIG_DEFAULTS;
+  const statementTimeoutMs = db.statement_timeout ?? D.statementTimeoutMs;
+  const driver = db.driver ?? (db.url !== undefined || db.host !== undefined ? 'postgres' : 'sqlite');
+  switch (driver) {
+    case 'memory':
+      return { driver, statementTimeoutMs };
+    case 'sqlite': {
+      const p = db.path ?? D.sqlitePath;
+      const keep = p === ':memory:' || p.startsWith('file:') || isAbsolute(p);
+      return { driver, path: keep ? p : resolvePath(ctx.baseDir, p), statementTimeoutMs };
+    }
+    case 'postgres': {
+      const maxConns = db.max_conns ?? D.pgMaxConns;
+      if (db.url !== undefined) {
+        return { driver, url: db.url, host: null, port: null, database: null, user: null, password: null, sslMode: null, maxConns, statementTimeoutMs };
+      }
+      return {
+        driver,
+        url: null,
+        host: db.host ?? null,
+        port: db.port ?? D.pgPort,
+        database: db.database ?? null,
+        user: db.user ?? null,
+        password: db.password ?? null,
+        sslMode: db.ssl_mode ?? D.pgSslMode,
+        maxConns,
+        statementTimeoutMs,
+      };
+    }
+  }
+}

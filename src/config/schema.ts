@@ -1,0 +1,230 @@
+/**
+ * The zod schemas of a readpath config document (snake_case, s3-orchestrator's keys).
+ *
+ * Every section is a strict object: a key is either one readpath reads, one s3-orchestrator
+ * defines and readpath ignores (listed in {@link UPSTREAM_ONLY_KEYS} / {@link UPSTREAM_ONLY_SECTIONS},
+ * taken from upstream's internal/config structs), or an error. Messages never contain the value
+ * that failed, so a misplaced secret cannot leak through an error.
+ */
+import { z } from 'zod';
+import { durationToMs } from './duration.js';
+
+/** s3-orchestrator's top-level sections readpath does not use: accepted, not validated, ignored. */
+export const UPSTREAM_ONLY_SECTIONS = [
+  'buckets', 'telemetry', 'rebalance', 'replication', 'rate_limit', 'encryption', 'compression', 'ui',
+  'auth', 'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'cache', 'redis',
+  'notifications', 'debug', 'routing_strategy',
+] as const;
+
+/** Keys s3-orchestrator defines inside the sections readpath uses, which readpath ignores. */
+export const UPSTREAM_ONLY_KEYS = {
+  backends: [
+    'unsigned_payload', 'disable_checksum', 'strip_sdk_headers', 'quota_bytes', 'max_object_size',
+    'request_limits', 'unmetered', 'http',
+  ],
+  database: ['min_conns', 'max_conn_lifetime'],
+  circuit_breaker: [],
+  backend_circuit_breaker: [],
+  server: [
+    'listen_addr', 'max_object_size', 'spill_dir', 'max_concurrent_requests', 'max_concurrent_reads',
+    'max_concurrent_writes', 'max_header_bytes', 'max_header_value_count', 'load_shed_threshold',
+    'admission_wait', 'read_header_timeout', 'read_timeout', 'write_timeout', 'idle_timeout',
+    'shutdown_delay', 'tls',
+  ],
+  integrity: ['enabled', 'verify_on_replicate', 'scrubber_interval', 'scrubber_batch_size', 'scrubber_min_age'],
+} as const satisfies Record<string, readonly string[]>;
+
+const ignored = z.unknown().optional();
+
+function ignoredKeys(keys: readonly string[]): Record<string, typeof ignored> {
+  return Object.fromEntries(keys.map((k) => [k, ignored]));
+}
+
+const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const BOOL_WORDS: Readonly<Record<string, boolean>> = {
+  true: true, yes: true, on: true, false: false, no: false, off: false,
+};
+
+/** Strings are accepted for numbers and flags because `${VAR}` always expands to a string. */
+function coerceNumber(v: unknown): unknown {
+  return typeof v === 'string' && NUMERIC.test(v.trim()) ? Number(v.trim()) : v;
+}
+function coerceBoolean(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const word = v.trim().toLowerCase();
+  return Object.hasOwn(BOOL_WORDS, word) ? BOOL_WORDS[word] : v;
+}
+
+const flag = () => z.preprocess(coerceBoolean, z.boolean()).optional();
+
+/** An integer at least `min`. */
+const integer = (min: number, message?: string) =>
+  z.preprocess(coerceNumber, z.number().int().min(min, message ?? (min === 0 ? 'must not be negative' : `must be at least ${min}`))).optional();
+
+/** A byte count or monthly limit: a non-negative integer, 0 = unlimited. */
+const limit = () => integer(0);
+
+const text = () => z.string().min(1, 'must not be empty');
+
+type DurationRule = 'positive' | 'nonnegative';
+
+/** Validate one duration value, reporting a problem on `ctx`; `undefined` when it was bad. */
+function checkDuration(v: unknown, rule: DurationRule, ctx: z.RefinementCtx, hint = ''): number | undefined {
+  const r = durationToMs(v);
+  if (!r.ok) {
+    ctx.addIssue({ code: 'custom', message: r.message + hint });
+    return undefined;
+  }
+  if (rule === 'positive' && r.ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration greater than 0' });
+    return undefined;
+  }
+  if (r.ms < 0) {
+    ctx.addIssue({ code: 'custom', message: 'must not be negative' });
+    return undefined;
+  }
+  return r.ms;
+}
+
+/** A duration, resolved to milliseconds. */
+const durationMs = (rule: DurationRule) =>
+  z
+    .unknown()
+    .transform((v, ctx): number => checkDuration(v, rule, ctx) ?? z.NEVER)
+    .optional();
+
+/** A positive duration in milliseconds, or the literal `auto`. */
+const durationOrAuto = () =>
+  z
+    .unknown()
+    .transform((v, ctx): number | 'auto' => {
+      if (typeof v === 'string' && v.trim().toLowerCase() === 'auto') return 'auto';
+      return checkDuration(v, 'positive', ctx, ', or auto') ?? z.NEVER;
+    })
+    .optional();
+
+/** True for an absolute http(s) URL with a host. */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** True for a `postgres://` / `postgresql://` URL. */
+export function isPostgresUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'postgres:' || u.protocol === 'postgresql:';
+  } catch {
+    return false;
+  }
+}
+
+export const backendSchema = z.strictObject({
+  name: text().optional(),
+  endpoint: z.string().refine(isHttpUrl, 'expected an http(s) URL'),
+  region: text().optional(),
+  bucket: text(),
+  access_key_id: z.string().optional(),
+  secret_access_key: z.string().optional(),
+  credential_source: z.enum(['static', 'default_chain']).optional(),
+  force_path_style: flag(),
+  api_request_limit: limit(),
+  egress_byte_limit: limit(),
+  ingress_byte_limit: limit(),
+  max_sockets: integer(1),
+  ...ignoredKeys(UPSTREAM_ONLY_KEYS.backends),
+});
+
+export const PG_SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+export const databaseSchema = z.strictObject({
+  driver: z.enum(['sqlite', 'postgres', 'memory']).optional(),
+  path: text().optional(),
+  url: z.string().refine(isPostgresUrl, 'expected a postgres:// or postgresql:// URL').optional(),
+  host: text().optional(),
+  port: z.preprocess(coerceNumber, z.number().int().min(1, 'must be a port between 1 and 65535').max(65535, 'must be a port between 1 and 65535')).optional(),
+  database: text().optional(),
+  user: text().optional(),
+  password: z.string().optional(),
+  ssl_mode: z.enum(PG_SSL_MODES).optional(),
+  max_conns: integer(1),
+  statement_timeout: durationMs('positive'),
+  ...ignoredKeys(UPSTREAM_ONLY_KEYS.database),
+});
+
+export const circuitBreakerSchema = z.strictObject({
+  failure_threshold: integer(1),
+  open_timeout: durationMs('positive'),
+  cache_ttl: durationMs('positive'),
+  parallel_broadcast: flag(),
+  degraded_broadcast_parallelism: integer(0),
+  degraded_reads_enabled: flag(),
+  cache_max_entries: integer(1),
+  drain_timeout: durationMs('positive'),
+});
+
+export const backendCircuitBreakerSchema = z.strictObject({
+  enabled: flag(),
+  failure_threshold: integer(1),
+  open_timeout: durationMs('positive'),
+});
+
+export const UPSTREAM_LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export const serverSchema = z.strictObject({
+  backend_timeout: durationMs('positive'),
+  log_level: z.enum(UPSTREAM_LOG_LEVELS).optional(),
+  ...ignoredKeys(UPSTREAM_ONLY_KEYS.server),
+});
+
+export const integritySchema = z.strictObject({
+  verify_on_read: flag(),
+  ...ignoredKeys(UPSTREAM_ONLY_KEYS.integrity),
+});
+
+export const runtimeSchema = z.strictObject({
+  mode: z.enum(['pool', 'inline']).optional(),
+  threads: integer(1),
+  tasks_per_thread: integer(1),
+  max_in_flight: integer(1),
+});
+
+export const hedgingSchema = z.strictObject({
+  enabled: flag(),
+  delay: durationOrAuto(),
+  percentile: z.preprocess(coerceNumber, z.number().gt(0, 'must be in (0, 100]').max(100, 'must be in (0, 100]')).optional(),
+  max_extra_load: z.preprocess(coerceNumber, z.number().min(0, 'must be in [0, 1]').max(1, 'must be in [0, 1]')).optional(),
+  located_reads: flag(),
+});
+
+export const usageSchema = z.strictObject({
+  flush_interval: durationMs('positive'),
+});
+
+export const loggingSchema = z.strictObject({
+  level: z.enum(LOG_LEVELS).optional(),
+});
+
+export const configSchema = z.strictObject({
+  backends: z
+    .array(backendSchema, { error: (iss) => (iss.input === undefined ? 'at least one backend is required' : undefined) })
+    .min(1, 'at least one backend is required'),
+  database: databaseSchema.optional(),
+  circuit_breaker: circuitBreakerSchema.optional(),
+  backend_circuit_breaker: backendCircuitBreakerSchema.optional(),
+  server: serverSchema.optional(),
+  integrity: integritySchema.optional(),
+  runtime: runtimeSchema.optional(),
+  hedging: hedgingSchema.optional(),
+  usage: usageSchema.optional(),
+  logging: loggingSchema.optional(),
+  ...ignoredKeys(UPSTREAM_ONLY_SECTIONS),
+});
+
+/** The validated (not yet defaulted) document. */
+export type ParsedConfig = z.output<typeof configSchema>;

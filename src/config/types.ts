@@ -1,0 +1,264 @@
+/**
+ * The two shapes of a readpath configuration: {@link ReadPathConfig}, the snake_case document a
+ * user writes (s3-orchestrator's config.yaml keys plus readpath's own sections), and
+ * {@link ResolvedConfig}, the camelCased, fully defaulted, validated form the runtime consumes.
+ */
+
+/** A duration: a Go-style string (`500ms`, `30s`, `5m`, `1m30s`) or a number of milliseconds. */
+export type DurationInput = string | number;
+/** A count or byte size; a string is accepted so `${VAR}` references can fill it. */
+export type NumberInput = number | string;
+/** A flag; the strings `true/false/yes/no/on/off` are accepted so `${VAR}` references can fill it. */
+export type BooleanInput = boolean | string;
+
+/** One entry of `backends:`. */
+export interface BackendConfigInput {
+  /** Identifier used by location rows and metrics. Default `backend-<index>` (as upstream). */
+  name?: string;
+  /** S3-compatible endpoint, an http(s) URL. Required. */
+  endpoint: string;
+  /** Default `us-east-1`. */
+  region?: string;
+  /** Required. */
+  bucket: string;
+  /** Required with `credential_source: static` (the default); forbidden with `default_chain`. */
+  access_key_id?: string;
+  /** Required with `credential_source: static` (the default); forbidden with `default_chain`. */
+  secret_access_key?: string;
+  /** `static` (default) or `default_chain` (the AWS SDK's credential chain). */
+  credential_source?: 'static' | 'default_chain';
+  force_path_style?: BooleanInput;
+  /** Monthly API request limit, 0 = unlimited. */
+  api_request_limit?: NumberInput;
+  /** Monthly egress byte limit, 0 = unlimited. */
+  egress_byte_limit?: NumberInput;
+  /** Monthly ingress byte limit, 0 = unlimited. */
+  ingress_byte_limit?: NumberInput;
+  /** readpath's own: keep-alive socket pool size per backend client. Default 50. */
+  max_sockets?: NumberInput;
+  // s3-orchestrator keys readpath accepts and ignores:
+  unsigned_payload?: unknown; disable_checksum?: unknown; strip_sdk_headers?: unknown;
+  quota_bytes?: unknown; max_object_size?: unknown; request_limits?: unknown; unmetered?: unknown;
+  http?: unknown;
+}
+
+/** The `database:` section. */
+export interface DatabaseConfigInput {
+  /** `sqlite` (default), `postgres` (inferred when `host` or `url` is set) or `memory`. */
+  driver?: 'sqlite' | 'postgres' | 'memory';
+  /** SQLite file; relative paths resolve against the config file's directory. Default `readpath.db`. */
+  path?: string;
+  /** readpath's own: a whole `postgres://` connection URL, instead of host/port/database/user/password/ssl_mode. */
+  url?: string;
+  host?: string;
+  /** Default 5432. */
+  port?: NumberInput;
+  database?: string;
+  user?: string;
+  password?: string;
+  /** `disable|allow|prefer|require|verify-ca|verify-full`; default `require` (as upstream). */
+  ssl_mode?: string;
+  /** PostgreSQL pool size. Default 10. */
+  max_conns?: NumberInput;
+  /** readpath's own: bound on one metadata query. Default 10s. */
+  statement_timeout?: DurationInput;
+  // s3-orchestrator keys readpath accepts and ignores:
+  min_conns?: unknown; max_conn_lifetime?: unknown;
+}
+
+/** The `circuit_breaker:` section (the database breaker and degraded mode). */
+export interface CircuitBreakerConfigInput {
+  failure_threshold?: NumberInput;
+  open_timeout?: DurationInput;
+  cache_ttl?: DurationInput;
+  parallel_broadcast?: BooleanInput;
+  /** 0 = no cap. */
+  degraded_broadcast_parallelism?: NumberInput;
+  degraded_reads_enabled?: BooleanInput;
+  /** readpath's own: location cache bound. Default 100000. */
+  cache_max_entries?: NumberInput;
+  /** readpath's own: how long losers of a broadcast are drained. Default 30s. */
+  drain_timeout?: DurationInput;
+}
+
+/** The `backend_circuit_breaker:` section. */
+export interface BackendCircuitBreakerConfigInput {
+  enabled?: BooleanInput;
+  failure_threshold?: NumberInput;
+  open_timeout?: DurationInput;
+}
+
+/** The `server:` section; readpath uses `backend_timeout` (and `log_level` as a fallback). */
+export interface ServerConfigInput {
+  backend_timeout?: DurationInput;
+  /** Used when `logging.level` is not set: `debug|info|warn|error`. */
+  log_level?: string;
+  // s3-orchestrator keys readpath accepts and ignores:
+  listen_addr?: unknown; max_object_size?: unknown; spill_dir?: unknown; max_concurrent_requests?: unknown;
+  max_concurrent_reads?: unknown; max_concurrent_writes?: unknown; max_header_bytes?: unknown;
+  max_header_value_count?: unknown; load_shed_threshold?: unknown; admission_wait?: unknown;
+  read_header_timeout?: unknown; read_timeout?: unknown; write_timeout?: unknown; idle_timeout?: unknown;
+  shutdown_delay?: unknown; tls?: unknown;
+}
+
+/** The `integrity:` section. */
+export interface IntegrityConfigInput {
+  /** Default true (upstream's default is false; readpath never serves an unverified mismatch). */
+  verify_on_read?: BooleanInput;
+  // s3-orchestrator keys readpath accepts and ignores:
+  enabled?: unknown; verify_on_replicate?: unknown; scrubber_interval?: unknown;
+  scrubber_batch_size?: unknown; scrubber_min_age?: unknown;
+}
+
+/** readpath's own `runtime:` section: where probes run. */
+export interface RuntimeConfigInput {
+  /** `pool` (piscina workers, default) or `inline`. */
+  mode?: 'pool' | 'inline';
+  /** Worker threads. Default min(8, os.availableParallelism()). */
+  threads?: NumberInput;
+  /** Concurrent probes per worker. Default 32. */
+  tasks_per_thread?: NumberInput;
+  /** Global bound on in-flight probes. Default threads × tasks_per_thread. */
+  max_in_flight?: NumberInput;
+}
+
+/** readpath's own `hedging:` section. */
+export interface HedgingConfigInput {
+  /** Default false. */
+  enabled?: BooleanInput;
+  /** A fixed delay, or `auto` (the chosen percentile of recent probe latencies). Default `auto`. */
+  delay?: DurationInput;
+  /** Percentile for `delay: auto`, in (0, 100]. Default 95. */
+  percentile?: NumberInput;
+  /** Budget of extra requests as a fraction of primary requests, in [0, 1]. Default 0.05. */
+  max_extra_load?: NumberInput;
+  /** Hedge located reads too (not only degraded broadcasts). Default false. */
+  located_reads?: BooleanInput;
+}
+
+/** readpath's own `usage:` section. */
+export interface UsageConfigInput {
+  /** How often usage counters are flushed. Default 30s. */
+  flush_interval?: DurationInput;
+}
+
+/** readpath's own `logging:` section. */
+export interface LoggingConfigInput {
+  /** `trace|debug|info|warn|error|fatal|silent`. Default `server.log_level`, else `info`. */
+  level?: string;
+}
+
+/**
+ * A readpath configuration as written: the keys of s3-orchestrator's config.yaml (snake_case) plus
+ * readpath's own sections. Keys and sections s3-orchestrator defines but readpath does not use
+ * are accepted and ignored; anything else is rejected with `INVALID_CONFIG`.
+ */
+export interface ReadPathConfig {
+  backends: BackendConfigInput[];
+  database?: DatabaseConfigInput;
+  circuit_breaker?: CircuitBreakerConfigInput;
+  backend_circuit_breaker?: BackendCircuitBreakerConfigInput;
+  server?: ServerConfigInput;
+  integrity?: IntegrityConfigInput;
+  runtime?: RuntimeConfigInput;
+  hedging?: HedgingConfigInput;
+  usage?: UsageConfigInput;
+  logging?: LoggingConfigInput;
+  // s3-orchestrator sections readpath accepts and ignores:
+  buckets?: unknown; telemetry?: unknown; rebalance?: unknown; replication?: unknown; rate_limit?: unknown;
+  encryption?: unknown; compression?: unknown; ui?: unknown; auth?: unknown; cleanup_queue?: unknown;
+  write_path?: unknown; usage_flush?: unknown; lifecycle?: unknown; reconcile?: unknown; cache?: unknown;
+  redis?: unknown; notifications?: unknown; debug?: unknown; routing_strategy?: unknown;
+}
+
+/** The name `loadConfig`'s signature uses for {@link ReadPathConfig}. */
+export type ReadPathConfigInput = ReadPathConfig;
+
+/** A resolved backend. */
+export interface ResolvedBackendConfig {
+  name: string;
+  endpoint: string;
+  region: string;
+  bucket: string;
+  credentialSource: 'static' | 'default_chain';
+  /** Empty with `credentialSource: 'default_chain'`. */
+  accessKeyId: string;
+  /** Empty with `credentialSource: 'default_chain'`. */
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+  /** 0 = unlimited. */
+  apiRequestLimit: number;
+  /** 0 = unlimited. */
+  egressByteLimit: number;
+  /** 0 = unlimited. */
+  ingressByteLimit: number;
+  maxSockets: number;
+}
+
+/** PostgreSQL `sslmode` values. */
+export type PgSslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+
+/** A resolved SQLite metadata store. */
+export interface ResolvedSqliteDatabase {
+  driver: 'sqlite';
+  /** Absolute path (or `:memory:` / a `file:` URI, kept as written). */
+  path: string;
+  statementTimeoutMs: number;
+}
+/** A resolved PostgreSQL metadata store: either `url`, or the separate fields (then `url` is null). */
+export interface ResolvedPostgresDatabase {
+  driver: 'postgres';
+  url: string | null;
+  host: string | null;
+  port: number | null;
+  database: string | null;
+  user: string | null;
+  password: string | null;
+  sslMode: PgSslMode | null;
+  maxConns: number;
+  statementTimeoutMs: number;
+}
+/** The in-memory metadata store (tests, demos). */
+export interface ResolvedMemoryDatabase {
+  driver: 'memory';
+  statementTimeoutMs: number;
+}
+/** A resolved `database:` section. */
+export type ResolvedDatabaseConfig = ResolvedSqliteDatabase | ResolvedPostgresDatabase | ResolvedMemoryDatabase;
+
+/** Log levels readpath's logger understands. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** The validated configuration: camelCase, durations in ms (`…Ms`), every default applied. */
+export interface ResolvedConfig {
+  /** In config order, which is the BackendOrder of degraded broadcasts. */
+  backends: ResolvedBackendConfig[];
+  database: ResolvedDatabaseConfig;
+  circuitBreaker: {
+    failureThreshold: number;
+    openTimeoutMs: number;
+    cacheTtlMs: number;
+    parallelBroadcast: boolean;
+    /** 0 = no cap. */
+    degradedBroadcastParallelism: number;
+    degradedReadsEnabled: boolean;
+    cacheMaxEntries: number;
+    drainTimeoutMs: number;
+  };
+  backendCircuitBreaker: { enabled: boolean; failureThreshold: number; openTimeoutMs: number };
+  server: { backendTimeoutMs: number };
+  integrity: { verifyOnRead: boolean };
+  runtime: { mode: 'pool' | 'inline'; threads: number; tasksPerThread: number; maxInFlight: number };
+  hedging: {
+    enabled: boolean;
+    /** A fixed delay in ms, or `'auto'`. */
+    delayMs: number | 'auto';
+    percentile: number;
+    maxExtraLoad: number;
+    locatedReads: boolean;
+  };
+  usage: { flushIntervalMs: number };
+  logging: { level: LogLevel };
+  /** Where the configuration came from; relative paths were resolved against `baseDir`. */
+  source: { file: string | null; baseDir: string };
+}

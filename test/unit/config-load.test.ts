@@ -1,0 +1,356 @@
+// Loading: defaults, every key honoured, ${VAR} expansion and coercion, upstream-only keys and
+// sections accepted, YAML files (relative sqlite path, missing file, syntax errors), drivers.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load.js';
+import type { ResolvedConfig } from '../../src/config/types.js';
+import { baseConfig, expectInvalid, setAt } from './config-helpers.js';
+
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'config');
+
+describe('config defaults', () => {
+  it('fills every default of API.md §3', async () => {
+    const cfg = await loadConfig(baseConfig() as never, { env: {}, baseDir: '/srv/rp' });
+    const threads = Math.max(1, Math.min(8, availableParallelism()));
+    const expected: ResolvedConfig = {
+      backends: [{
+        name: 'b1', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', bucket: 'data', credentialSource: 'static',
+        accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI-K7MDENG', forcePathStyle: false,
+        apiRequestLimit: 0, egressByteLimit: 0, ingressByteLimit: 0, maxSockets: 50,
+      }],
+      database: { driver: 'sqlite', path: '/srv/rp/readpath.db', statementTimeoutMs: 10_000 },
+      circuitBreaker: {
+        failureThreshold: 3, openTimeoutMs: 15_000, cacheTtlMs: 60_000, parallelBroadcast: false,
+        degradedBroadcastParallelism: 0, degradedReadsEnabled: true, cacheMaxEntries: 100_000, drainTimeoutMs: 30_000,
+      },
+      backendCircuitBreaker: { enabled: false, failureThreshold: 10, openTimeoutMs: 300_000 },
+      server: { backendTimeoutMs: 30_000 },
+      integrity: { verifyOnRead: true },
+      runtime: { mode: 'pool', threads, tasksPerThread: 32, maxInFlight: threads * 32 },
+      hedging: { enabled: false, delayMs: 'auto', percentile: 95, maxExtraLoad: 0.05, locatedReads: false },
+      usage: { flushIntervalMs: 30_000 },
+      logging: { level: 'info' },
+      source: { file: null, baseDir: '/srv/rp' },
+    };
+    assert.deepEqual(cfg, expected);
+  });
+
+  it('treats null sections and null values as unset (YAML `key:` with no value)', async () => {
+    const cfg = baseConfig();
+    Object.assign(cfg, { circuit_breaker: null, server: { backend_timeout: null }, database: null });
+    const r = await loadConfig(cfg as never, { env: {} });
+    assert.equal(r.circuitBreaker.failureThreshold, 3);
+    assert.equal(r.server.backendTimeoutMs, 30_000);
+    assert.equal(r.database.driver, 'sqlite');
+  });
+
+  it('honours every key readpath reads', async () => {
+    const cfg = baseConfig();
+    Object.assign(cfg.backends[0] as object, {
+      region: 'eu-west-1', force_path_style: true, api_request_limit: 1000, egress_byte_limit: 2_000_000,
+      ingress_byte_limit: 3, max_sockets: 7,
+    });
+    Object.assign(cfg, {
+      circuit_breaker: {
+        failure_threshold: 5, open_timeout: '1m', cache_ttl: '90s', parallel_broadcast: true,
+        degraded_broadcast_parallelism: 2, degraded_reads_enabled: false, cache_max_entries: 10, drain_timeout: '2s',
+      },
+      backend_circuit_breaker: { enabled: true, failure_threshold: 4, open_timeout: '1m30s' },
+      server: { backend_timeout: '500ms' },
+      integrity: { verify_on_read: false },
+      runtime: { mode: 'inline', threads: 3, tasks_per_thread: 4, max_in_flight: 100 },
+      hedging: { enabled: true, delay: '50ms', percentile: 99, max_extra_load: 0.1, located_reads: true },
+      usage: { flush_interval: '5s' },
+      logging: { level: 'debug' },
+    });
+    const r = await loadConfig(cfg as never, { env: {} });
+    assert.deepEqual(r.backends[0], {
+      name: 'b1', endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', bucket: 'data', credentialSource: 'static',
+      accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI-K7MDENG', forcePathStyle: true,
+      apiRequestLimit: 1000, egressByteLimit: 2_000_000, ingressByteLimit: 3, maxSockets: 7,
+    });
+    assert.deepEqual(r.circuitBreaker, {
+      failureThreshold: 5, openTimeoutMs: 60_000, cacheTtlMs: 90_000, parallelBroadcast: true,
+      degradedBroadcastParallelism: 2, degradedReadsEnabled: false, cacheMaxEntries: 10, drainTimeoutMs: 2000,
+    });
+    assert.deepEqual(r.backendCircuitBreaker, { enabled: true, failureThreshold: 4, openTimeoutMs: 90_000 });
+    assert.deepEqual(r.server, { backendTimeoutMs: 500 });
+    assert.deepEqual(r.integrity, { verifyOnRead: false });
+    assert.deepEqual(r.runtime, { mode: 'inline', threads: 3, tasksPerThread: 4, maxInFlight: 100 });
+    assert.deepEqual(r.hedging, { enabled: true, delayMs: 50, percentile: 99, maxExtraLoad: 0.1, locatedReads: true });
+    assert.deepEqual(r.usage, { flushIntervalMs: 5000 });
+    assert.deepEqual(r.logging, { level: 'debug' });
+  });
+
+  it('derives max_in_flight from threads × tasks_per_thread', async () => {
+    const cfg = baseConfig();
+    setAt(cfg, 'runtime', { threads: 3, tasks_per_thread: 5 });
+    const r = await loadConfig(cfg as never, { env: {} });
+    assert.deepEqual(r.runtime, { mode: 'pool', threads: 3, tasksPerThread: 5, maxInFlight: 15 });
+  });
+
+  it('takes the log level from server.log_level when logging.level is absent', async () => {
+    const cfg = baseConfig();
+    setAt(cfg, 'server.log_level', 'warn');
+    assert.equal((await loadConfig(cfg as never, { env: {} })).logging.level, 'warn');
+    setAt(cfg, 'logging.level', 'trace');
+    assert.equal((await loadConfig(cfg as never, { env: {} })).logging.level, 'trace');
+  });
+
+  it('names unnamed backends backend-<index>, as upstream does', async () => {
+    const cfg = baseConfig();
+    delete cfg.backends[0]?.['name'];
+    assert.equal((await loadConfig(cfg as never, { env: {} })).backends[0]?.name, 'backend-0');
+  });
+
+  it('reads plain numbers as milliseconds and hedging.delay: auto', async () => {
+    const cfg = baseConfig();
+    setAt(cfg, 'server.backend_timeout', 1500);
+    setAt(cfg, 'hedging.delay', 'AUTO');
+    const r = await loadConfig(cfg as never, { env: {} });
+    assert.equal(r.server.backendTimeoutMs, 1500);
+    assert.equal(r.hedging.delayMs, 'auto');
+  });
+});
+
+describe('config ${VAR} expansion', () => {
+  it('expands references in every string readpath reads, and coerces numbers and flags', async () => {
+    const cfg = baseConfig();
+    Object.assign(cfg.backends[0] as object, {
+      endpoint: 'http://${S3_HOST}:${S3_PORT}', access_key_id: '${KEY}', secret_access_key: '${SECRET}',
+      force_path_style: '${FPS}', api_request_limit: '${LIMIT}',
+    });
+    setAt(cfg, 'circuit_breaker.open_timeout', '${OPEN}');
+    setAt(cfg, 'circuit_breaker.parallel_broadcast', '${PAR}');
+    setAt(cfg, 'hedging.max_extra_load', '${LOAD}');
+    const env = { S3_HOST: '127.0.0.1', S3_PORT: '9100', KEY: 'k', SECRET: 's3cr:et #x', FPS: 'yes', LIMIT: '100', OPEN: '2m', PAR: 'off', LOAD: '0.25' };
+    const r = await loadConfig(cfg as never, { env });
+    const b = r.backends[0];
+    assert.equal(b?.endpoint, 'http://127.0.0.1:9100');
+    assert.equal(b?.accessKeyId, 'k');
+    assert.equal(b?.secretAccessKey, 's3cr:et #x');
+    assert.equal(b?.forcePathStyle, true);
+    assert.equal(b?.apiRequestLimit, 100);
+    assert.equal(r.circuitBreaker.openTimeoutMs, 120_000);
+    assert.equal(r.circuitBreaker.parallelBroadcast, false);
+    assert.equal(r.hedging.maxExtraLoad, 0.25);
+  });
+
+  it('supports ${VAR:-fallback} and $$ as a literal $', async () => {
+    const cfg = baseConfig();
+    setAt(cfg, 'backends.0.bucket', '${BUCKET:-fallback-bucket}');
+    setAt(cfg, 'backends.0.secret_access_key', 'pa$$word-$${NOT_A_VAR}-$x');
+    setAt(cfg, 'backends.0.region', '${EMPTY:-dflt}');
+    const r = await loadConfig(cfg as never, { env: { EMPTY: '' } });
+    assert.equal(r.backends[0]?.bucket, 'fallback-bucket');
+    assert.equal(r.backends[0]?.secretAccessKey, 'pa$word-${NOT_A_VAR}-$x');
+    assert.equal(r.backends[0]?.region, 'dflt');
+  });
+
+  it('does not re-expand the value a variable expands to', async () => {
+    const cfg = baseConfig();
+    setAt(cfg, 'backends.0.secret_access_key', '${S}');
+    const r = await loadConfig(cfg as never, { env: { S: '${OTHER}$$' } });
+    assert.equal(r.backends[0]?.secretAccessKey, '${OTHER}$$');
+  });
+
+  it('reads process.env by default', async () => {
+    const name = `RP_CONFIG_TEST_${process.pid}`;
+    process.env[name] = 'from-process-env';
+    try {
+      const cfg = baseConfig();
+      setAt(cfg, 'backends.0.bucket', `\${${name}}`);
+      assert.equal((await loadConfig(cfg as never)).backends[0]?.bucket, 'from-process-env');
+    } finally {
+      delete process.env[name];
+    }
+  });
+
+  it('never expands inside upstream-only keys and sections', async () => {
+    const cfg = baseConfig();
+    Object.assign(cfg.backends[0] as object, { quota_bytes: '${QUOTA_UNSET}', http: { max_idle_conns: '${X_UNSET}' } });
+    Object.assign(cfg, {
+      ui: { enabled: true, admin_secret: '${UI_ADMIN_SECRET}' },
+      encryption: { vault: { token: '${VAULT_TOKEN}' } },
+      server: { listen_addr: '${LISTEN_UNSET}', tls: { cert_file: '${CERT_UNSET}' } },
+      database: { min_conns: '${MIN_UNSET}' },
+      integrity: { scrubber_interval: '${SCRUB_UNSET}' },
+    });
+    await loadConfig(cfg as never, { env: {} });
+  });
+});
+
+describe('config: upstream s3-orchestrator compatibility', () => {
+  it('accepts every upstream-only section and key, with any value', async () => {
+    const cfg = baseConfig();
+    const junk = { nested: [1, 'two', { three: null }], weird: true };
+    for (const section of ['buckets', 'telemetry', 'rebalance', 'replication', 'rate_limit', 'encryption', 'compression', 'ui', 'auth',
+      'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'cache', 'redis', 'notifications', 'debug', 'routing_strategy']) {
+      cfg[section] = junk;
+    }
+    Object.assign(cfg.backends[0] as object, {
+      unsigned_payload: true, disable_checksum: false, strip_sdk_headers: true, quota_bytes: 1, max_object_size: 2,
+      request_limits: [{ name: 'all', operations: ['*'], limit: 5 }], unmetered: ['HeadObject'], http: { force_http2: false },
+    });
+    Object.assign(cfg, {
+      database: { min_conns: 1, max_conn_lifetime: '5m' },
+      server: {
+        listen_addr: ':9000', max_object_size: 1, spill_dir: '/tmp', max_concurrent_requests: 1, max_concurrent_reads: 1,
+        max_concurrent_writes: 1, max_header_bytes: 1, max_header_value_count: 1, load_shed_threshold: 0.5, admission_wait: '1s',
+        read_header_timeout: '1s', read_timeout: '1s', write_timeout: '1s', idle_timeout: '1s', shutdown_delay: '1s', tls: {},
+      },
+      integrity: { enabled: true, verify_on_replicate: true, scrubber_interval: '6h', scrubber_batch_size: 100, scrubber_min_age: '24h' },
+    });
+    const r = await loadConfig(cfg as never, { env: {} });
+    assert.equal(r.backends.length, 1);
+    assert.ok(!('ui' in r) && !('buckets' in r), 'ignored sections do not reach the resolved config');
+  });
+
+  it('loads a config.yaml shared with s3-orchestrator, resolving the sqlite path against its directory', async () => {
+    const env = { OCI_KEY: 'ok', OCI_SECRET: 'os', B2_KEY: 'bk', B2_SECRET: 'bs' };
+    const file = join(FIXTURES, 'shared-with-upstream.yaml');
+    const r = await loadConfig(file, { env });
+    assert.deepEqual(r.source, { file, baseDir: FIXTURES });
+    assert.deepEqual(r.database, { driver: 'sqlite', path: join(FIXTURES, 'data', 'meta.db'), statementTimeoutMs: 10_000 });
+    assert.deepEqual(r.backends.map((b) => [b.name, b.region, b.forcePathStyle, b.apiRequestLimit, b.egressByteLimit]), [
+      ['oci', 'us-ashburn-1', true, 50000, 10737418240],
+      ['b2', 'us-west-004', false, 0, 0],
+    ]);
+    assert.equal(r.backends[1]?.secretAccessKey, 'bs');
+    assert.deepEqual(r.circuitBreaker, {
+      failureThreshold: 5, openTimeoutMs: 30_000, cacheTtlMs: 120_000, parallelBroadcast: true,
+      degradedBroadcastParallelism: 2, degradedReadsEnabled: true, cacheMaxEntries: 100_000, drainTimeoutMs: 30_000,
+    });
+    assert.deepEqual(r.backendCircuitBreaker, { enabled: true, failureThreshold: 4, openTimeoutMs: 90_000 });
+    assert.equal(r.server.backendTimeoutMs, 45_000);
+    assert.equal(r.integrity.verifyOnRead, false);
+    assert.equal(r.logging.level, 'warn');
+    assert.deepEqual(r.runtime, { mode: 'inline', threads: 3, tasksPerThread: 8, maxInFlight: 24 });
+    assert.deepEqual(r.hedging, { enabled: true, delayMs: 50, percentile: 95, maxExtraLoad: 0.05, locatedReads: true });
+    assert.equal(r.usage.flushIntervalMs, 10_000);
+  });
+});
+
+describe('config database drivers', () => {
+  const withDb = (db: Record<string, unknown>) => ({ ...baseConfig(), database: db });
+
+  it('infers postgres from host, with upstream defaults', async () => {
+    const r = await loadConfig(withDb({ host: 'db', database: 'meta', user: 'rp', password: 'pw' }) as never, { env: {} });
+    assert.deepEqual(r.database, {
+      driver: 'postgres', url: null, host: 'db', port: 5432, database: 'meta', user: 'rp', password: 'pw',
+      sslMode: 'require', maxConns: 10, statementTimeoutMs: 10_000,
+    });
+  });
+
+  it('infers postgres from url and keeps it whole', async () => {
+    const url = 'postgresql://rp:pw@127.0.0.1:5433/meta?sslmode=disable';
+    const r = await loadConfig(withDb({ url, max_conns: 4, statement_timeout: '2s' }) as never, { env: {} });
+    assert.deepEqual(r.database, {
+      driver: 'postgres', url, host: null, port: null, database: null, user: null, password: null, sslMode: null,
+      maxConns: 4, statementTimeoutMs: 2000,
+    });
+  });
+
+  it('accepts port as a string (from ${VAR}) and the memory driver', async () => {
+    const r = await loadConfig(withDb({ driver: 'postgres', host: 'h', database: 'd', user: 'u', port: '${PGPORT}', ssl_mode: 'disable' }) as never, { env: { PGPORT: '6543' } });
+    assert.equal(r.database.driver === 'postgres' && r.database.port, 6543);
+    const m = await loadConfig(withDb({ driver: 'memory' }) as never, { env: {} });
+    assert.deepEqual(m.database, { driver: 'memory', statementTimeoutMs: 10_000 });
+  });
+
+  it('resolves a relative sqlite path against baseDir and keeps absolute, :memory: and file: paths', async () => {
+    const at = async (p: string) => {
+      const r = await loadConfig(withDb({ path: p }) as never, { env: {}, baseDir: '/data/rp' });
+      return r.database.driver === 'sqlite' ? r.database.path : '';
+    };
+    assert.equal(await at('meta/x.db'), '/data/rp/meta/x.db');
+    assert.equal(await at('/abs/x.db'), '/abs/x.db');
+    assert.equal(await at(':memory:'), ':memory:');
+    assert.equal(await at('file:x.db?mode=ro'), 'file:x.db?mode=ro');
+  });
+});
+
+describe('config YAML files', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rp-config-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const write = async (name: string, text: string) => {
+    const p = join(dir, name);
+    await writeFile(p, text);
+    return p;
+  };
+
+  it('loads the minimal fixture with env credentials', async () => {
+    const file = join(FIXTURES, 'minimal.yaml');
+    const r = await loadConfig(file, { env: { B1_KEY: 'k', B1_SECRET: 's' } });
+    assert.equal(r.backends[0]?.forcePathStyle, true);
+    assert.equal(r.database.driver === 'sqlite' && r.database.path, join(FIXTURES, 'readpath.db'));
+  });
+
+  it('lets baseDir override the file directory', async () => {
+    const r = await loadConfig(join(FIXTURES, 'minimal.yaml'), { env: { B1_KEY: 'k', B1_SECRET: 's' }, baseDir: dir });
+    assert.equal(r.database.driver === 'sqlite' && r.database.path, join(dir, 'readpath.db'));
+  });
+
+  it('names the file when it is missing', async () => {
+    const missing = join(dir, 'nope.yaml');
+    const err = await expectInvalid(missing);
+    assert.equal(err.message, `${missing}: cannot read config file: file not found`);
+    assert.equal(err.file, missing);
+  });
+
+  it('rejects an empty path', async () => {
+    const err = await expectInvalid('  ');
+    assert.equal(err.message, 'the config file path is empty');
+  });
+
+  it('names the file when it is a directory', async () => {
+    const err = await expectInvalid(dir);
+    assert.match(err.message, /is a directory/);
+  });
+
+  it('names file, line and column of a YAML syntax error without quoting the line', async () => {
+    const file = join(FIXTURES, 'bad-syntax.yaml');
+    const err = await expectInvalid(file);
+    assert.match(err.message, /bad-syntax\.yaml: line 4, column \d+: YAML syntax error/);
+    assert.ok(!err.message.includes('hunter2'), err.message);
+    assert.ok(!JSON.stringify(err).includes('hunter2'));
+  });
+
+  it('rejects duplicate keys, several documents and an empty file', async () => {
+    let err = await expectInvalid(await write('dup.yaml', 'backends: []\nbackends: []\n'));
+    assert.match(err.message, /line 2, column 1: YAML syntax error: duplicate key/);
+    err = await expectInvalid(await write('multi.yaml', 'backends: []\n---\nserver: {}\n'));
+    assert.match(err.message, /more than one document/);
+    err = await expectInvalid(await write('empty.yaml', '# nothing here\n'));
+    assert.match(err.message, /empty\.yaml: \(root\): the configuration is empty/);
+  });
+
+  it('prefixes validation errors with the file name', async () => {
+    const file = await write('bad.yaml', 'backends:\n  - name: b1\n    endpoint: ftp://x\n    bucket: d\n    access_key_id: a\n    secret_access_key: s\n');
+    const err = await expectInvalid(file);
+    assert.equal(err.message, `${file}: backends[0].endpoint: expected an http(s) URL`);
+  });
+
+  it('expands ${VAR} after parsing, so values cannot change the YAML structure', async () => {
+    const file = await write('inject.yaml', 'backends:\n  - name: b1\n    endpoint: http://h\n    bucket: "${BUCKET}"\n    access_key_id: a\n    secret_access_key: s\n');
+    const r = await loadConfig(file, { env: { BUCKET: 'x\nserver: {backend_timeout: 1ms}' } });
+    assert.equal(r.backends[0]?.bucket, 'x\nserver: {backend_timeout: 1ms}');
+    assert.equal(r.server.backendTimeoutMs, 30_000);
+  });
+
+  it('survives an alias bomb', async () => {
+    const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 12; i++) lines.push(`a${i}: &a${i} [*a${i - 1}, *a${i - 1}, *a${i - 1}, *a${i - 1}, *a${i - 1}, *a${i - 1}, *a${i - 1}, *a${i - 1}, *a${i - 1}, *a${i - 1}]`);
+    const err = await expectInvalid(await write('bomb.yaml', `${lines.join('\n')}\n`));
+    assert.match(err.message, /alias/);
+  });
+});
