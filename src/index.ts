@@ -7,7 +7,7 @@ export { MemoryBackend, parseByteRange, type MemoryObjectMeta } from './backend/
 export { MemoryMetadataStore } from './store/memory-store.js';
 export { MemoryLocationCache, type MemoryLocationCacheOptions } from './cache/memory-location-cache.js';
 export { Failover, type FailoverOptions, type ReadOutcome, type ReadPathKind } from './failover/failover.js';
-export { headProbe, getProbe, readBody, verifyBody, sha256Hex, type FetchedObject, type GetProbeOptions } from './failover/probes.js';
+export { headProbe, getProbe, verifyBody, sha256Hex, type FetchedObject, type GetProbeOptions } from './failover/probes.js';
 export { ProbeRun, type Candidate, type ProbeFailure, type RunOutcome, type HedgePolicy, type Timers, type ProbeRunOptions } from './scheduler/probe-run.js';
 export { classifyBroadcastFailure, type BroadcastVerdict } from './broadcast/classify.js';
 export { S3Backend, mapS3Error, DEFAULT_BACKEND_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, type S3BackendOptions, type SocketStats } from './backend/s3-backend.js';

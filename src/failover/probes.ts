@@ -4,8 +4,8 @@
  * verification before a copy may win. A body that fails its check is never returned.
  */
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { ReadPathError, UsageLimitSkipError, abortedError, backendStatusOf } from '../errors.js';
+import { ReadPathError, UsageLimitSkipError, backendStatusOf } from '../errors.js';
+import { collectBody, discardBody } from '../backend/body.js';
 import type { Recorder } from '../accounting/recorder.js';
 import type { HeadResult, Probe, ProbeRequest } from '../types.js';
 
@@ -31,43 +31,6 @@ function declineIfOver(acct: Recorder, name: string, api: number, egress: number
 /** A backend that answered at all (even with an error status) was billed for the request. */
 function recordFailedCall(acct: Recorder, name: string, err: unknown): void {
   if (backendStatusOf(err) !== undefined) acct.record(name, 1, 0, 0);
-}
-
-/** Read a whole body into one unpooled Uint8Array, honouring `signal`; destroys the stream on failure. */
-export async function readBody(body: Readable, signal: AbortSignal, expectedSize?: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const onAbort = (): void => {
-    body.destroy(abortedError(signal));
-  };
-  if (signal.aborted) {
-    body.destroy();
-    throw abortedError(signal);
-  }
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    for await (const chunk of body) {
-      const c = chunk as Uint8Array;
-      chunks.push(c);
-      total += c.byteLength;
-    }
-  } catch (err) {
-    body.destroy();
-    if (signal.aborted) throw signal.reason instanceof ReadPathError ? signal.reason : abortedError(signal);
-    throw err instanceof ReadPathError ? err : new ReadPathError('BACKEND_ERROR', `reading body failed: ${(err as Error).message}`, { cause: err });
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-  if (expectedSize !== undefined && total !== expectedSize) {
-    throw new ReadPathError('BACKEND_ERROR', `body truncated: got ${total} of ${expectedSize} bytes`);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
 }
 
 /** Hex SHA-256 of bytes. */
@@ -121,13 +84,14 @@ export function getProbe(acct: Recorder, key: string, opts: GetProbeOptions = {}
     }
     const limit = acct.exceededLimit(name, 1, res.size, 0);
     if (limit !== undefined) {
-      res.body.destroy();
+      discardBody(res);
       acct.record(name, 1, 0, 0);
       throw new UsageLimitSkipError(name, { limit });
     }
     let body: Uint8Array;
     try {
-      body = await readBody(res.body, req.signal, res.size);
+      // size -1 = no Content-Length: nothing to check the length against.
+      body = await collectBody(res.body, { signal: req.signal, expectedSize: res.size });
     } catch (err) {
       acct.record(name, 1, 0, 0);
       throw err;
