@@ -1,0 +1,244 @@
+/**
+ * Turning `object_locations` rows from SQLite or PostgreSQL into {@link ObjectLocation}s.
+ *
+ * Both drivers hand back loosely typed values (SQLite: TEXT timestamps, 0/1 booleans, Buffers;
+ * pg: BIGINT as strings, Dates), and an s3-orchestrator database may hold rows written by
+ * several upstream versions. Every column is checked here, and a bad one becomes a
+ * METADATA_ERROR naming the key, backend and column, so one broken row fails only the lookup
+ * of its own key.
+ */
+import { ReadPathError } from '../errors.js';
+import type { ObjectLocation } from '../types.js';
+
+/** The raw column values of one `object_locations` row, as a driver returns them. */
+export interface RawLocationRow {
+  object_key: unknown;
+  backend_name: unknown;
+  size_bytes: unknown;
+  encrypted: unknown;
+  encryption_key: unknown;
+  key_id: unknown;
+  plaintext_size: unknown;
+  content_hash: unknown;
+  created_at: unknown;
+}
+
+/** A parsed timestamp: the Date (millisecond precision) and the nanoseconds below it, for ordering. */
+export interface ParsedTimestamp {
+  date: Date;
+  /** Nanoseconds past `date`'s millisecond, 0..999_999: RFC3339Nano keeps them, Date cannot. */
+  subMillisNanos: number;
+}
+
+// ISO-8601 / RFC 3339 with 'T' or a space, up to nanoseconds, and an optional zone: 'Z', ±HH,
+// ±HHMM, ±HH:MM. Also the layout Go's time.Time.String() prints (what some Go SQLite drivers
+// store for a time.Time): "2006-01-02 15:04:05.999999999 -0700 MST", monotonic suffix included.
+const TIMESTAMP_RE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)? ?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?(?: [A-Z]{1,5})?(?: m=[+-]\d+(?:\.\d+)?)?$/;
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Parse a textual timestamp as SQLite databases written by s3-orchestrator hold them
+ * (RFC3339Nano, or SQLite's own `YYYY-MM-DD HH:MM:SS[.fff]`). A timestamp without a zone is UTC,
+ * as SQLite's date functions assume. Returns undefined when the text is not a valid timestamp.
+ */
+export function parseTimestamp(text: string): ParsedTimestamp | undefined {
+  const fast = parseCanonical(text);
+  if (fast !== undefined) return { date: new Date(fast), subMillisNanos: 0 };
+  const m = TIMESTAMP_RE.exec(text.trim());
+  if (m === null) return undefined;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = m[4] === undefined ? 0 : Number(m[4]);
+  const minute = m[5] === undefined ? 0 : Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  if (month < 1 || month > 12 || day < 1 || day > (DAYS_IN_MONTH[month - 1] as number)) return undefined;
+  if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  const fraction = (m[7] ?? '').padEnd(9, '0');
+  const millis = Number(fraction.slice(0, 3));
+  const subMillisNanos = Number(fraction.slice(3));
+  let offsetMinutes = 0;
+  if (m[9] !== undefined) {
+    const oh = Number(m[10]);
+    const om = m[11] === undefined ? 0 : Number(m[11]);
+    if (oh > 23 || om > 59) return undefined;
+    offsetMinutes = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  // setUTCFullYear rather than Date.UTC: Date.UTC maps years 0..99 to 1900..1999.
+  const d = new Date(0);
+  d.setUTCFullYear(year, month - 1, day);
+  d.setUTCHours(hour, minute, second, millis);
+  const ms = d.getTime() - offsetMinutes * 60_000;
+  if (!Number.isFinite(ms)) return undefined;
+  return { date: new Date(ms), subMillisNanos };
+}
+
+function digits(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/**
+ * The hot path: `YYYY-MM-DDTHH:MM:SS.sssZ`, what readpath and upstream's SQLite defaults
+ * write. Parsed by hand (a regex costs several times more); anything else, or anything out
+ * of range, is left to the general parser, which decides.
+ */
+function parseCanonical(s: string): number | undefined {
+  if (s.length !== 24 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 ||
+    s.charCodeAt(16) !== 58 || s.charCodeAt(19) !== 46 || s.charCodeAt(23) !== 90) {
+    return undefined;
+  }
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  const ms = digits(s, 20, 3);
+  // Days past 28 need the month's length and years below 100 Date.UTC's quirk: slow path.
+  if (year < 100 || month < 1 || month > 12 || day < 1 || day > 28 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+    second < 0 || second > 59 || ms < 0) {
+    return undefined;
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
+/** The error a malformed column becomes. */
+export function badColumn(key: string, backend: unknown, column: string, problem: string, cause?: unknown): ReadPathError {
+  const where = typeof backend === 'string' ? ` on backend ${JSON.stringify(backend)}` : '';
+  return new ReadPathError(
+    'METADATA_ERROR',
+    `object_locations row for key ${JSON.stringify(key)}${where}: column ${column}: ${problem}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function show(value: unknown): string {
+  let s: string;
+  if (typeof value === 'string') s = JSON.stringify(value);
+  else if (value instanceof Uint8Array) s = `<${value.length} bytes>`;
+  else s = String(value);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function integer(key: string, backend: unknown, column: string, value: unknown, nullable: boolean): number | null {
+  if (value === null || value === undefined) {
+    if (nullable) return null;
+    throw badColumn(key, backend, column, 'is NULL');
+  }
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'bigint') n = Number(value);
+  // pg returns BIGINT columns as strings, since they may not fit a double.
+  else if (typeof value === 'string' && /^-?\d+$/.test(value)) n = Number(value);
+  else throw badColumn(key, backend, column, `not an integer: ${show(value)}`);
+  if (!Number.isSafeInteger(n) || n < 0) throw badColumn(key, backend, column, `not a non-negative safe integer: ${show(value)}`);
+  return n;
+}
+
+function optionalString(key: string, backend: unknown, column: string, value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  throw badColumn(key, backend, column, `not text: ${show(value)}`);
+}
+
+const HASH_RE = /^[0-9a-fA-F]{64}$/;
+
+/** The created_at of a row, whatever the driver handed back. */
+export function rowTimestamp(key: string, backend: unknown, value: unknown): ParsedTimestamp {
+  if (value instanceof Date) {
+    // pg maps 'infinity' to a non-Date and garbage to an Invalid Date: neither orders reads.
+    if (Number.isNaN(value.getTime())) throw badColumn(key, backend, 'created_at', 'invalid date');
+    return { date: value, subMillisNanos: 0 };
+  }
+  if (typeof value === 'string') {
+    const t = parseTimestamp(value);
+    if (t === undefined) throw badColumn(key, backend, 'created_at', `malformed timestamp ${show(value)}`);
+    return t;
+  }
+  if (value === null || value === undefined) throw badColumn(key, backend, 'created_at', 'is NULL');
+  throw badColumn(key, backend, 'created_at', `not a timestamp: ${show(value)}`);
+}
+
+/**
+ * Convert one raw row. `key` is the key the lookup asked for, so the error names it even when
+ * the row's own object_key column is what is broken.
+ */
+export function toObjectLocation(key: string, row: RawLocationRow, createdAt: ParsedTimestamp): ObjectLocation {
+  const backend = row.backend_name;
+  if (typeof backend !== 'string' || backend === '') throw badColumn(key, backend, 'backend_name', `not a backend name: ${show(backend)}`);
+  if (row.object_key !== key) throw badColumn(key, backend, 'object_key', `does not match the key looked up: ${show(row.object_key)}`);
+
+  const sizeBytes = integer(key, backend, 'size_bytes', row.size_bytes, false) as number;
+
+  let encrypted: boolean;
+  const e = row.encrypted;
+  if (e === true || e === 1 || e === 1n) encrypted = true;
+  else if (e === false || e === 0 || e === 0n || e === null || e === undefined) encrypted = false;
+  else throw badColumn(key, backend, 'encrypted', `not a boolean: ${show(e)}`);
+
+  let encryptionKey: Uint8Array | null = null;
+  const k = row.encryption_key;
+  if (k instanceof Uint8Array) {
+    // A copy on a plain Uint8Array: drivers hand out Buffers that may share a pooled slab,
+    // which would travel whole to a worker thread.
+    encryptionKey = new Uint8Array(k.length);
+    encryptionKey.set(k);
+  } else if (k !== null && k !== undefined) {
+    throw badColumn(key, backend, 'encryption_key', `not binary: ${show(k)}`);
+  }
+
+  let contentHash: string | null = null;
+  const h = row.content_hash;
+  if (typeof h === 'string') {
+    // Upstream writes '' for "no hash" in some versions: nothing to verify.
+    if (h !== '') {
+      if (!HASH_RE.test(h)) throw badColumn(key, backend, 'content_hash', `not a hex SHA-256: ${show(h)}`);
+      contentHash = h.toLowerCase();
+    }
+  } else if (h !== null && h !== undefined) {
+    throw badColumn(key, backend, 'content_hash', `not text: ${show(h)}`);
+  }
+
+  return {
+    objectKey: key,
+    backendName: backend,
+    sizeBytes,
+    createdAt: createdAt.date,
+    encrypted,
+    encryptionKey,
+    keyId: optionalString(key, backend, 'key_id', row.key_id),
+    plaintextSize: integer(key, backend, 'plaintext_size', row.plaintext_size, true),
+    contentHash,
+  };
+}
+
+/** Check a location before it is written (seeding, tests, the demo): bad input names its field. */
+export function checkLocationForWrite(loc: ObjectLocation): void {
+  const fail = (field: string, problem: string): never => {
+    throw new ReadPathError('METADATA_ERROR', `location for key ${JSON.stringify(loc.objectKey)}: ${field} ${problem}`);
+  };
+  if (typeof loc.objectKey !== 'string' || loc.objectKey === '') fail('objectKey', 'must be a non-empty string');
+  if (typeof loc.backendName !== 'string' || loc.backendName === '') fail('backendName', 'must be a non-empty string');
+  if (!Number.isSafeInteger(loc.sizeBytes) || loc.sizeBytes < 0) fail('sizeBytes', 'must be a non-negative integer');
+  if (!(loc.createdAt instanceof Date) || Number.isNaN(loc.createdAt.getTime())) fail('createdAt', 'must be a valid Date');
+  if (loc.plaintextSize !== undefined && loc.plaintextSize !== null && (!Number.isSafeInteger(loc.plaintextSize) || loc.plaintextSize < 0)) {
+    fail('plaintextSize', 'must be a non-negative integer or null');
+  }
+  if (loc.contentHash !== undefined && loc.contentHash !== null && !HASH_RE.test(loc.contentHash)) fail('contentHash', 'must be a hex SHA-256 or null');
+  if (loc.encryptionKey !== undefined && loc.encryptionKey !== null && !(loc.encryptionKey instanceof Uint8Array)) fail('encryptionKey', 'must be a Uint8Array or null');
+}
+
+/** Sort rows by created_at ascending, keeping the database's order for equal timestamps. */
+export function sortByCreatedAt<T extends { t: ParsedTimestamp }>(rows: T[]): T[] {
+  // Array.prototype.sort is stable, so ties keep the order the database returned.
+  return rows.sort((a, b) => a.t.date.getTime() - b.t.date.getTime() || a.t.subMillisNanos - b.t.subMillisNanos);
+}

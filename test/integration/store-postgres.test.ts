@@ -1,0 +1,264 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { PostgresMetadataStore, isPostgresUnavailable, postgresPoolConfig } from '../../src/store/postgres-store.js';
+import { hasCode } from '../../src/errors.js';
+import { freePort, PgCluster } from '../helpers/pg-cluster.js';
+import { metadataStoreSuite } from '../helpers/store-conformance.js';
+
+let cluster: PgCluster;
+before(async () => {
+  cluster = await PgCluster.create();
+});
+after(async () => {
+  await cluster?.destroy();
+});
+
+metadataStoreSuite('postgres', async () => {
+  const store = new PostgresMetadataStore({ url: cluster.url(), max_conns: 4 });
+  return { store, add: (l) => store.addLocation(l), close: () => store.close() };
+});
+
+// Upstream's PostgreSQL schema for the two tables readpath reads (00001_init_schema.sql plus
+// the encryption and content_hash migrations), foreign keys included.
+const UPSTREAM_SCHEMA = `
+CREATE TABLE backend_quotas (backend_name TEXT PRIMARY KEY, bytes_used BIGINT NOT NULL DEFAULT 0,
+  bytes_limit BIGINT NOT NULL, updated_at TIMESTAMPTZ DEFAULT NOW());
+CREATE TABLE object_locations (object_key TEXT NOT NULL, backend_name TEXT NOT NULL REFERENCES backend_quotas(backend_name),
+  size_bytes BIGINT NOT NULL, created_at TIMESTAMPTZ DEFAULT NOW(), PRIMARY KEY (object_key, backend_name));
+ALTER TABLE object_locations ADD COLUMN encrypted BOOLEAN NOT NULL DEFAULT FALSE, ADD COLUMN encryption_key BYTEA,
+  ADD COLUMN key_id TEXT, ADD COLUMN plaintext_size BIGINT;
+ALTER TABLE object_locations ADD COLUMN content_hash TEXT;
+CREATE TABLE backend_usage (backend_name TEXT NOT NULL REFERENCES backend_quotas(backend_name), period TEXT NOT NULL,
+  api_requests BIGINT NOT NULL DEFAULT 0, egress_bytes BIGINT NOT NULL DEFAULT 0, ingress_bytes BIGINT NOT NULL DEFAULT 0,
+  updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW(), PRIMARY KEY (backend_name, period));
+INSERT INTO backend_quotas (backend_name, bytes_limit) VALUES ('b1', 0), ('b2', 0);
+`;
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+describe('PostgresMetadataStore', () => {
+  it('creates upstream-named tables when absent', async () => {
+    const url = await cluster.createDatabase('fresh');
+    const store = await PostgresMetadataStore.open({ url });
+    await store.close();
+    const cols = await withClient(url, async (c) => {
+      const q = async (t: string): Promise<string[]> =>
+        (await c.query<{ column_name: string; data_type: string }>(
+          `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`, [t],
+        )).rows.map((r) => `${r.column_name}:${r.data_type}`);
+      return { ol: await q('object_locations'), bu: await q('backend_usage') };
+    });
+    assert.deepEqual(cols.ol, [
+      'object_key:text', 'backend_name:text', 'size_bytes:bigint', 'encrypted:boolean', 'encryption_key:bytea', 'key_id:text',
+      'plaintext_size:bigint', 'content_hash:text', 'created_at:timestamp with time zone',
+    ]);
+    assert.deepEqual(cols.bu, [
+      'backend_name:text', 'period:text', 'api_requests:bigint', 'egress_bytes:bigint', 'ingress_bytes:bigint', 'updated_at:timestamp with time zone',
+    ]);
+  });
+
+  it('creates the tables once when several stores start together', async () => {
+    const url = await cluster.createDatabase('racing');
+    const stores = Array.from({ length: 4 }, () => new PostgresMetadataStore({ url, max_conns: 2 }));
+    try {
+      const results = await Promise.allSettled(stores.map((s) => s.getAllObjectLocations('k')));
+      for (const r of results) assert.ok(r.status === 'rejected' && hasCode(r.reason, 'OBJECT_NOT_FOUND'), String((r as PromiseRejectedResult).reason));
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('reads an s3-orchestrator database unchanged, ordered by the full-precision timestamp', async () => {
+    const url = await cluster.createDatabase('upstream');
+    await withClient(url, async (c) => {
+      await c.query(UPSTREAM_SCHEMA);
+      await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at, content_hash, encrypted, encryption_key)
+        VALUES ('k', 'b1', 5, '2024-01-01 00:00:00.000900+00', NULL, true, '\\x00ff10'),
+               ('k', 'b2', 5, '2024-01-01 00:00:00.000100+00', '${'c'.repeat(64)}', false, NULL)`);
+    });
+    const store = new PostgresMetadataStore({ url });
+    try {
+      const rows = await store.getAllObjectLocations('k');
+      // Both fall in the same millisecond: the server's microsecond order decides.
+      assert.deepEqual(rows.map((r) => r.backendName), ['b2', 'b1']);
+      assert.deepEqual([...(rows[1]?.encryptionKey ?? [])], [0, 255, 16]);
+      assert.equal(Object.getPrototypeOf(rows[1]?.encryptionKey), Uint8Array.prototype);
+      assert.equal(rows[0]?.contentHash, 'c'.repeat(64));
+      assert.equal(typeof rows[0]?.sizeBytes, 'number');
+      // Usage flushes into upstream's backend_usage (backends exist in backend_quotas).
+      await store.flushUsage([{ backendName: 'b1', period: '2024-01', apiRequests: 2, egressBytes: 3, ingressBytes: 4 }]);
+      assert.deepEqual((await store.loadUsage('2024-01')).get('b1'), { apiRequests: 2, egressBytes: 3, ingressBytes: 4 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers METADATA_ERROR naming key and column for a malformed hash, and serves other keys', async () => {
+    const url = await cluster.createDatabase('malformed');
+    const store = await PostgresMetadataStore.open({ url });
+    try {
+      await withClient(url, (c) =>
+        c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, content_hash, created_at)
+          VALUES ('bad', 'b1', 1, 'zz', now()), ('good', 'b1', 1, NULL, now()), ('inf', 'b1', 1, NULL, 'infinity')`),
+      );
+      await assert.rejects(store.getAllObjectLocations('bad'), (err: unknown) => {
+        assert.ok(hasCode(err, 'METADATA_ERROR'));
+        assert.match((err as Error).message, /key "bad" on backend "b1": column content_hash/);
+        return true;
+      });
+      await assert.rejects(store.getAllObjectLocations('inf'), /column created_at/);
+      assert.equal((await store.getAllObjectLocations('good')).length, 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers DB_UNAVAILABLE when nothing listens, without waiting for a timeout', async () => {
+    const port = await freePort();
+    const store = new PostgresMetadataStore({ host: '127.0.0.1', port, database: 'postgres', user: 'postgres', connectTimeoutMs: 10_000 });
+    try {
+      await assert.rejects(store.getAllObjectLocations('k'), (err: unknown) => {
+        assert.ok(hasCode(err, 'DB_UNAVAILABLE'), String(err));
+        assert.equal((err as { httpStatus?: number }).httpStatus, 503);
+        return true;
+      });
+      await assert.rejects(PostgresMetadataStore.open({ url: `postgres://postgres@127.0.0.1:${port}/postgres` }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers DB_UNAVAILABLE when a statement runs past statement_timeout', async () => {
+    const url = await cluster.createDatabase('slow');
+    const store = await PostgresMetadataStore.open({ url, statementTimeoutMs: 150 });
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    try {
+      // An open transaction holding an exclusive lock makes the lookup wait.
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE object_locations IN ACCESS EXCLUSIVE MODE');
+      await assert.rejects(store.getAllObjectLocations('k'), (err: unknown) => {
+        assert.ok(hasCode(err, 'DB_UNAVAILABLE'), String(err));
+        assert.match((err as Error).message, /57014/);
+        return true;
+      });
+      await locker.query('ROLLBACK');
+      await assert.rejects(store.getAllObjectLocations('k'), (err: unknown) => hasCode(err, 'OBJECT_NOT_FOUND'));
+    } finally {
+      await locker.end();
+      await store.close();
+    }
+  });
+
+  it('stops waiting when the caller aborts mid-query', async () => {
+    const url = await cluster.createDatabase('abortable');
+    const store = await PostgresMetadataStore.open({ url, statementTimeoutMs: 5000 });
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE object_locations IN ACCESS EXCLUSIVE MODE');
+      const ac = new AbortController();
+      const pending = store.getAllObjectLocations('k', { signal: ac.signal });
+      // Abort once the lookup is waiting on the lock.
+      await waitFor(async () => (await locker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)).rows[0].n === 1);
+      ac.abort();
+      await assert.rejects(pending, (err: unknown) => hasCode(err, 'ABORTED'));
+      await locker.query('ROLLBACK');
+    } finally {
+      await locker.end();
+      await store.close();
+    }
+  });
+
+  it('answers DB_UNAVAILABLE while PostgreSQL is stopped mid-run, and works again once it is back', async () => {
+    const url = await cluster.createDatabase('outage');
+    const store = await PostgresMetadataStore.open({ url, max_conns: 3, connectTimeoutMs: 2000 });
+    try {
+      await store.addLocation({ objectKey: 'k', backendName: 'b1', sizeBytes: 1, createdAt: new Date(), encrypted: false });
+      // Warm several pooled connections so the shutdown hits idle clients too.
+      await Promise.all([1, 2, 3].map(() => store.getAllObjectLocations('k')));
+      await cluster.stop();
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(store.getAllObjectLocations('k'), (err: unknown) => {
+          assert.ok(hasCode(err, 'DB_UNAVAILABLE'), `attempt ${i}: ${String(err)}`);
+          return true;
+        });
+      }
+      await assert.rejects(store.loadUsage('2024-01'), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+      await assert.rejects(
+        store.flushUsage([{ backendName: 'b1', period: '2024-01', apiRequests: 1, egressBytes: 0, ingressBytes: 0 }]),
+        (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'),
+      );
+      await cluster.start();
+      assert.deepEqual((await store.getAllObjectLocations('k')).map((r) => r.backendName), ['b1']);
+    } finally {
+      if (!cluster.running) await cluster.start();
+      await store.close();
+    }
+  });
+
+  it('close is idempotent and later calls answer DB_UNAVAILABLE', async () => {
+    const store = new PostgresMetadataStore({ url: cluster.url() });
+    await Promise.all([store.close(), store.close()]);
+    await assert.rejects(store.getAllObjectLocations('k'), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+  });
+});
+
+describe('postgres configuration', () => {
+  it('maps upstream keys and rejects bad values naming the field', () => {
+    const cfg = postgresPoolConfig({ host: 'db', port: 6543, database: 'meta', user: 'ro', password: 's3cret', ssl_mode: 'require', max_conns: 7 });
+    assert.equal(cfg.host, 'db');
+    assert.equal(cfg.port, 6543);
+    assert.equal(cfg.max, 7);
+    assert.deepEqual(cfg.ssl, { rejectUnauthorized: false });
+    assert.equal(postgresPoolConfig({ url: 'postgres://x/y', ssl_mode: 'disable' }).ssl, false);
+    assert.equal((postgresPoolConfig({ url: 'postgres://x/y', ssl_mode: 'verify-full' }).ssl as { rejectUnauthorized: boolean }).rejectUnauthorized, true);
+    const bad = (o: object, field: RegExp): void => {
+      assert.throws(() => postgresPoolConfig(o as never), (err: unknown) => hasCode(err, 'INVALID_CONFIG') && field.test((err as Error).message));
+    };
+    bad({ url: 'postgres://x/y', ssl_mode: 'sometimes' }, /database\.ssl_mode/);
+    bad({ host: 'x', port: 0 }, /database\.port/);
+    bad({ host: 'x', max_conns: 1.5 }, /database\.max_conns/);
+    bad({ url: '' }, /database\.url/);
+    bad({ host: 'x', statementTimeoutMs: -1 }, /statement_timeout/);
+  });
+
+  it('classifies outage errors', () => {
+    for (const e of [
+      Object.assign(new Error('x'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+      Object.assign(new Error('x'), { code: '08006' }),
+      Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }),
+      new Error('Connection terminated unexpectedly'),
+      new Error('timeout exceeded when trying to connect'),
+      new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]),
+    ]) {
+      assert.ok(isPostgresUnavailable(e), String(e));
+    }
+    for (const e of [
+      Object.assign(new Error('relation does not exist'), { code: '42P01' }),
+      Object.assign(new Error('duplicate key'), { code: '23505' }),
+      new Error('something else'),
+    ]) {
+      assert.ok(!isPostgresUnavailable(e), String(e));
+    }
+  });
+});
+
+async function waitFor(cond: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error('condition never became true');
+}

@@ -1,0 +1,258 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteMetadataStore } from '../../src/store/sqlite-store.js';
+import { hasCode } from '../../src/errors.js';
+import { metadataStoreSuite } from '../helpers/store-conformance.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'readpath-sqlite-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const confPath = join(dir, 'conformance.db');
+metadataStoreSuite('sqlite', async () => {
+  const store = await SqliteMetadataStore.open({ path: confPath });
+  return { store, add: (l) => store.addLocation(l), close: () => store.close() };
+});
+
+// Upstream's SQLite schema (internal/store/sqlite/schema.sql), trimmed to the two tables
+// readpath reads, with its extra columns and foreign keys kept.
+const UPSTREAM_SCHEMA = `
+CREATE TABLE backend_quotas (
+    backend_name TEXT PRIMARY KEY, bytes_used INTEGER NOT NULL DEFAULT 0, bytes_limit INTEGER NOT NULL,
+    orphan_bytes INTEGER NOT NULL DEFAULT 0, updated_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));
+CREATE TABLE object_locations (
+    object_key TEXT NOT NULL, backend_name TEXT NOT NULL REFERENCES backend_quotas(backend_name),
+    size_bytes INTEGER NOT NULL, encrypted INTEGER NOT NULL DEFAULT 0, encryption_key BLOB, key_id TEXT,
+    plaintext_size INTEGER, content_hash TEXT, managed INTEGER NOT NULL DEFAULT 1, last_scrubbed_at TEXT,
+    created_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), PRIMARY KEY (object_key, backend_name));
+CREATE TABLE backend_usage (
+    backend_name TEXT NOT NULL REFERENCES backend_quotas(backend_name), period TEXT NOT NULL,
+    api_requests INTEGER NOT NULL DEFAULT 0, egress_bytes INTEGER NOT NULL DEFAULT 0, ingress_bytes INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), PRIMARY KEY (backend_name, period));
+INSERT INTO backend_quotas (backend_name, bytes_limit) VALUES ('b1', 0), ('b2', 0), ('b3', 0), ('b4', 0);
+`;
+
+function upstreamDb(name: string): { path: string; db: Database.Database } {
+  const path = join(dir, name);
+  const db = new Database(path);
+  db.exec(UPSTREAM_SCHEMA);
+  return { path, db };
+}
+
+const insertRaw = (db: Database.Database, key: string, backend: string, createdAt: unknown, extra: { hash?: unknown; size?: unknown } = {}): void => {
+  db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, content_hash, created_at) VALUES (?, ?, ?, ?, ?)`).run(
+    key, backend, extra.size ?? 1, extra.hash ?? null, createdAt,
+  );
+};
+
+describe('SqliteMetadataStore', () => {
+  it('creates upstream-named tables in WAL mode in a fresh file', async () => {
+    const path = join(dir, 'fresh.db');
+    const store = await SqliteMetadataStore.open({ path });
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      const cols = (t: string): string[] => (db.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name);
+      assert.deepEqual(cols('object_locations'), [
+        'object_key', 'backend_name', 'size_bytes', 'encrypted', 'encryption_key', 'key_id', 'plaintext_size', 'content_hash', 'created_at',
+      ]);
+      assert.deepEqual(cols('backend_usage'), ['backend_name', 'period', 'api_requests', 'egress_bytes', 'ingress_bytes', 'updated_at']);
+      const pk = (db.prepare(`PRAGMA table_info(object_locations)`).all() as { name: string; pk: number }[]).filter((c) => c.pk > 0).map((c) => c.name);
+      assert.deepEqual(pk, ['object_key', 'backend_name']);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('reads an s3-orchestrator database unchanged, ordering RFC3339Nano timestamps by time, not text', async () => {
+    const { path, db } = upstreamDb('upstream.db');
+    const key = 'photos/2024/cat.jpg';
+    // Text order would be b1 (".5Z" < "Z"), b4, b3, b2; time order is b4, b2, b1, b3.
+    insertRaw(db, key, 'b1', '2024-01-01T00:00:05.5Z');
+    insertRaw(db, key, 'b2', '2024-01-01T00:00:05Z');
+    insertRaw(db, key, 'b3', '2024-01-01 00:00:06'); // SQLite's CURRENT_TIMESTAMP layout, UTC
+    insertRaw(db, key, 'b4', '2024-01-01T02:00:04.999999999+02:00'); // 00:00:04.999999999Z
+    db.close();
+    const store = await SqliteMetadataStore.open({ path });
+    try {
+      const rows = await store.getAllObjectLocations(key);
+      assert.deepEqual(rows.map((r) => r.backendName), ['b4', 'b2', 'b1', 'b3']);
+      assert.equal(rows[0]?.createdAt.toISOString(), '2024-01-01T00:00:04.999Z');
+      assert.equal(rows[2]?.createdAt.toISOString(), '2024-01-01T00:00:05.500Z');
+    } finally {
+      await store.close();
+    }
+    // The upstream tables were left alone (extra columns still there).
+    const check = new Database(path, { readonly: true });
+    try {
+      const cols = (check.prepare(`PRAGMA table_info(object_locations)`).all() as { name: string }[]).map((c) => c.name);
+      assert.ok(cols.includes('managed') && cols.includes('last_scrubbed_at'));
+    } finally {
+      check.close();
+    }
+  });
+
+  it('orders sub-millisecond timestamps by their nanoseconds', async () => {
+    const { path, db } = upstreamDb('nanos.db');
+    insertRaw(db, 'k', 'b1', '2024-01-01T00:00:00.000000900Z');
+    insertRaw(db, 'k', 'b2', '2024-01-01T00:00:00.0000001Z');
+    db.close();
+    const store = await SqliteMetadataStore.open({ path });
+    try {
+      assert.deepEqual((await store.getAllObjectLocations('k')).map((r) => r.backendName), ['b2', 'b1']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers METADATA_ERROR naming key, backend and column for a malformed row, and keeps serving other keys', async () => {
+    const { path, db } = upstreamDb('malformed.db');
+    insertRaw(db, 'bad-date', 'b1', 'yesterday-ish');
+    insertRaw(db, 'bad-date', 'b2', '2024-01-01T00:00:00Z');
+    insertRaw(db, 'bad-feb', 'b1', '2023-02-29T00:00:00Z');
+    insertRaw(db, 'bad-hash', 'b1', '2024-01-01T00:00:00Z', { hash: 'not-hex' });
+    insertRaw(db, 'bad-size', 'b1', '2024-01-01T00:00:00Z', { size: 'big' });
+    insertRaw(db, 'null-date', 'b1', null);
+    insertRaw(db, 'good', 'b1', '2024-01-01T00:00:00Z', { hash: 'AB'.repeat(32) });
+    db.close();
+    const store = await SqliteMetadataStore.open({ path });
+    try {
+      const expectBad = async (key: string, column: string): Promise<void> => {
+        await assert.rejects(store.getAllObjectLocations(key), (err: unknown) => {
+          assert.ok(hasCode(err, 'METADATA_ERROR'), String(err));
+          const msg = (err as Error).message;
+          assert.ok(msg.includes(JSON.stringify(key)), msg);
+          assert.ok(msg.includes(`column ${column}`), msg);
+          assert.ok(msg.includes('"b1"'), msg);
+          return true;
+        });
+      };
+      await expectBad('bad-date', 'created_at');
+      await expectBad('bad-feb', 'created_at');
+      await expectBad('bad-hash', 'content_hash');
+      await expectBad('bad-size', 'size_bytes');
+      await expectBad('null-date', 'created_at');
+      const [good] = await store.getAllObjectLocations('good');
+      assert.equal(good?.contentHash, 'ab'.repeat(32)); // normalised to lower case
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers DB_UNAVAILABLE when the file cannot be opened, and recovers once it can', async () => {
+    const missingDir = join(dir, 'not-yet');
+    const path = join(missingDir, 'later.db');
+    await assert.rejects(SqliteMetadataStore.open({ path }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+    const lazy = new SqliteMetadataStore({ path });
+    try {
+      await assert.rejects(lazy.getAllObjectLocations('k'), (err: unknown) => {
+        assert.ok(hasCode(err, 'DB_UNAVAILABLE'));
+        assert.equal((err as { httpStatus?: number }).httpStatus, 503);
+        return true;
+      });
+      (await import('node:fs')).mkdirSync(missingDir);
+      await assert.rejects(lazy.getAllObjectLocations('k'), (err: unknown) => hasCode(err, 'OBJECT_NOT_FOUND'));
+    } finally {
+      await lazy.close();
+    }
+  });
+
+  it('answers DB_UNAVAILABLE for a file that is not a database', async () => {
+    const path = join(dir, 'garbage.db');
+    writeFileSync(path, Buffer.alloc(4096, 0x42));
+    await assert.rejects(SqliteMetadataStore.open({ path }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+  });
+
+  it('answers DB_UNAVAILABLE after close; close is idempotent', async () => {
+    const store = await SqliteMetadataStore.open({ path: join(dir, 'closed.db') });
+    await store.close();
+    await store.close();
+    await assert.rejects(store.getAllObjectLocations('k'), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+  });
+
+  it('opens read-only without writing, and refuses writes there', async () => {
+    const { path, db } = upstreamDb('ro.db');
+    insertRaw(db, 'k', 'b1', '2024-01-01T00:00:00Z');
+    db.close();
+    const store = await SqliteMetadataStore.open({ path, readonly: true });
+    try {
+      assert.equal((await store.getAllObjectLocations('k')).length, 1);
+      await assert.rejects(
+        store.addLocation({ objectKey: 'k2', backendName: 'b1', sizeBytes: 1, createdAt: new Date(), encrypted: false }),
+        (err: unknown) => hasCode(err, 'METADATA_ERROR'),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('rejects invalid locations before writing any of a batch', async () => {
+    const store = await SqliteMetadataStore.open({ path: join(dir, 'batch.db') });
+    try {
+      const good = { objectKey: 'ok', backendName: 'b1', sizeBytes: 1, createdAt: new Date(), encrypted: false };
+      await assert.rejects(store.addLocations([good, { ...good, objectKey: 'bad', createdAt: new Date('nope') }]), /createdAt must be a valid Date/);
+      await assert.rejects(store.addLocations([good, { ...good, objectKey: 'bad2', contentHash: 'xyz' }]), /contentHash/);
+      await assert.rejects(store.getAllObjectLocations('ok'), (err: unknown) => hasCode(err, 'OBJECT_NOT_FOUND'));
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('SqliteMetadataStore usage', () => {
+  let path: string;
+  before(() => {
+    path = join(dir, 'usage.db');
+  });
+
+  it('adds deltas to backend_usage and loads one period', async () => {
+    const store = await SqliteMetadataStore.open({ path });
+    try {
+      assert.equal((await store.loadUsage('2024-03')).size, 0);
+      await store.flushUsage([
+        { backendName: 'b1', period: '2024-03', apiRequests: 2, egressBytes: 100, ingressBytes: 0 },
+        { backendName: 'b2', period: '2024-03', apiRequests: 1, egressBytes: 0, ingressBytes: 7 },
+        { backendName: 'b1', period: '2024-02', apiRequests: 9, egressBytes: 9, ingressBytes: 9 },
+      ]);
+      await store.flushUsage([{ backendName: 'b1', period: '2024-03', apiRequests: 3, egressBytes: 2 ** 40, ingressBytes: 1 }]);
+      const m = await store.loadUsage('2024-03');
+      assert.deepEqual(m.get('b1'), { apiRequests: 5, egressBytes: 100 + 2 ** 40, ingressBytes: 1 });
+      assert.deepEqual(m.get('b2'), { apiRequests: 1, egressBytes: 0, ingressBytes: 7 });
+      assert.equal(m.size, 2);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('writes a flush all or nothing', async () => {
+    const store = await SqliteMetadataStore.open({ path: join(dir, 'usage-atomic.db') });
+    try {
+      await assert.rejects(
+        store.flushUsage([
+          { backendName: 'b1', period: '2024-03', apiRequests: 1, egressBytes: 0, ingressBytes: 0 },
+          { backendName: 'b1', period: 'March', apiRequests: 1, egressBytes: 0, ingressBytes: 0 },
+        ]),
+        /YYYY-MM/,
+      );
+      assert.equal((await store.loadUsage('2024-03')).size, 0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('flushes into an upstream database whose backend_usage has foreign keys', async () => {
+    const { path: up, db } = upstreamDb('upstream-usage.db');
+    db.close();
+    const store = await SqliteMetadataStore.open({ path: up });
+    try {
+      await store.flushUsage([{ backendName: 'b1', period: '2024-03', apiRequests: 4, egressBytes: 0, ingressBytes: 0 }]);
+      assert.equal((await store.loadUsage('2024-03')).get('b1')?.apiRequests, 4);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,69 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PostgresMetadataStore } from '../../src/store/postgres-store.js';
+import { UsageFlusher } from '../../src/accounting/usage-flusher.js';
+import { UsageTracker } from '../../src/accounting/usage-tracker.js';
+import { hasCode } from '../../src/errors.js';
+import { PgCluster } from '../helpers/pg-cluster.js';
+import { sharedStoreScenario } from '../helpers/usage-scenarios.js';
+
+const MARCH = new Date('2024-03-15T12:00:00Z');
+
+let cluster: PgCluster;
+before(async () => {
+  cluster = await PgCluster.create();
+});
+after(async () => {
+  await cluster?.destroy();
+});
+
+describe('usage persistence on PostgreSQL', () => {
+  it('two processes sharing one database add up exactly', async () => {
+    const url = await cluster.createDatabase('shared_usage');
+    await sharedStoreScenario(() => {
+      const store = new PostgresMetadataStore({ url, max_conns: 2 });
+      return { store, close: () => store.close() };
+    }, MARCH);
+  });
+
+  it('concurrent flushes of the same row never lose a delta', async () => {
+    const url = await cluster.createDatabase('concurrent_usage');
+    const stores = Array.from({ length: 4 }, () => new PostgresMetadataStore({ url, max_conns: 3 }));
+    try {
+      await stores[0]?.loadUsage('2024-03'); // tables created once, up front
+      await Promise.all(
+        stores.flatMap((s, i) =>
+          Array.from({ length: 10 }, () => s.flushUsage([{ backendName: 'b1', period: '2024-03', apiRequests: i + 1, egressBytes: 1, ingressBytes: 0 }])),
+        ),
+      );
+      assert.deepEqual((await stores[0]?.loadUsage('2024-03'))?.get('b1'), { apiRequests: 10 * (1 + 2 + 3 + 4), egressBytes: 40, ingressBytes: 0 });
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('keeps the deltas while PostgreSQL is down and writes them once it is back', async () => {
+    const url = await cluster.createDatabase('outage_usage');
+    const store = await PostgresMetadataStore.open({ url, connectTimeoutMs: 2000 });
+    const tracker = new UsageTracker({ now: () => MARCH });
+    const errors: string[] = [];
+    const flusher = new UsageFlusher({ tracker, store, intervalMs: 3_600_000, onError: (e, phase) => errors.push(`${phase}:${(e as { code?: string }).code}`) });
+    try {
+      await flusher.start();
+      tracker.record('b1', 3, 30, 0);
+      await flusher.flush();
+      await cluster.stop();
+      tracker.record('b1', 4, 40, 0);
+      await assert.rejects(flusher.flush({ reload: true }), (e: unknown) => hasCode(e, 'DB_UNAVAILABLE'));
+      assert.deepEqual(errors, ['flush:DB_UNAVAILABLE', 'load:DB_UNAVAILABLE']);
+      assert.equal(tracker.usage('b1').apiRequests, 7);
+      await cluster.start();
+      await flusher.close();
+      assert.deepEqual((await store.loadUsage('2024-03')).get('b1'), { apiRequests: 7, egressBytes: 70, ingressBytes: 0 });
+    } finally {
+      if (!cluster.running) await cluster.start();
+      await flusher.close();
+      await store.close();
+    }
+  });
+});

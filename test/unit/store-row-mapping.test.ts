@@ -1,0 +1,87 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseTimestamp, toObjectLocation, rowTimestamp, type RawLocationRow } from '../../src/store/row-mapping.js';
+import { hasCode } from '../../src/errors.js';
+
+const iso = (s: string): string | undefined => parseTimestamp(s)?.date.toISOString();
+
+describe('parseTimestamp', () => {
+  it('parses the layouts s3-orchestrator databases hold', () => {
+    assert.equal(iso('2024-03-01T10:20:30.123Z'), '2024-03-01T10:20:30.123Z'); // strftime default / toISOString
+    assert.equal(iso('2024-03-01T10:20:30Z'), '2024-03-01T10:20:30.000Z'); // RFC3339Nano, no fraction
+    assert.equal(iso('2024-03-01T10:20:30.5Z'), '2024-03-01T10:20:30.500Z'); // RFC3339Nano, trimmed
+    assert.equal(iso('2024-03-01T10:20:30.123456789Z'), '2024-03-01T10:20:30.123Z');
+    assert.equal(iso('2024-03-01T12:20:30+02:00'), '2024-03-01T10:20:30.000Z');
+    assert.equal(iso('2024-03-01T05:50:30-0430'), '2024-03-01T10:20:30.000Z');
+    assert.equal(iso('2024-03-01 10:20:30'), '2024-03-01T10:20:30.000Z'); // CURRENT_TIMESTAMP: UTC
+    assert.equal(iso('2024-03-01 10:20:30.25+00'), '2024-03-01T10:20:30.250Z'); // PostgreSQL text
+    assert.equal(iso('2024-03-01 10:20:30.123456789 +0000 UTC'), '2024-03-01T10:20:30.123Z'); // Go time.String()
+    assert.equal(iso('2024-03-01 11:20:30 +0100 CET m=+0.001'), '2024-03-01T10:20:30.000Z');
+    assert.equal(iso('2024-03-01'), '2024-03-01T00:00:00.000Z');
+    assert.equal(iso('2024-03-01 10:20'), '2024-03-01T10:20:00.000Z'); // SQLite's HH:MM form
+    assert.equal(iso('2024-02-29T00:00:00.000Z'), '2024-02-29T00:00:00.000Z');
+    assert.equal(iso('0099-01-01T00:00:00.000Z'), '0099-01-01T00:00:00.000Z'); // not 1999
+  });
+
+  it('keeps the nanoseconds below the millisecond for ordering', () => {
+    assert.equal(parseTimestamp('2024-03-01T10:20:30.123456789Z')?.subMillisNanos, 456789);
+    assert.equal(parseTimestamp('2024-03-01T10:20:30.1234Z')?.subMillisNanos, 400000);
+  });
+
+  it('rejects malformed and out-of-range timestamps', () => {
+    for (const s of [
+      '', 'yesterday', '2024-3-1', '2024-03-01T10', '2024-13-01T00:00:00Z', '2024-00-10T00:00:00Z', '2023-02-29T00:00:00.000Z',
+      '2024-04-31T00:00:00Z', '2024-03-01T24:00:00.000Z', '2024-03-01T23:60:00Z', '2024-03-01T23:59:60Z',
+      '2024-03-01T10:20:30.1234567890Z', '2024-03-01T10:20:30+25:00', '2024-03-01T10:20:30 junk', '1709288430',
+    ]) {
+      assert.equal(parseTimestamp(s), undefined, s);
+    }
+  });
+});
+
+describe('toObjectLocation', () => {
+  const base: RawLocationRow = {
+    object_key: 'k', backend_name: 'b1', size_bytes: '12', encrypted: 0, encryption_key: null,
+    key_id: null, plaintext_size: null, content_hash: '', created_at: '2024-03-01T00:00:00Z',
+  };
+  const map = (r: Partial<RawLocationRow>) => {
+    const row = { ...base, ...r };
+    return toObjectLocation('k', row, rowTimestamp('k', row.backend_name, row.created_at));
+  };
+
+  it('maps driver values: BIGINT strings, 0/1 booleans, empty hash as none, Buffers copied to Uint8Array', () => {
+    const key = Buffer.from([1, 2, 3]);
+    const l = map({ encrypted: 1, encryption_key: key, plaintext_size: 5n });
+    assert.equal(l.sizeBytes, 12);
+    assert.equal(l.encrypted, true);
+    assert.equal(l.contentHash, null);
+    assert.equal(l.plaintextSize, 5);
+    assert.equal(Object.getPrototypeOf(l.encryptionKey), Uint8Array.prototype);
+    key[0] = 9;
+    assert.deepEqual([...(l.encryptionKey as Uint8Array)], [1, 2, 3], 'a copy, not a view');
+    assert.equal(map({ created_at: new Date(5) }).createdAt.getTime(), 5);
+  });
+
+  it('names key, backend and column of a bad value', () => {
+    const bad = (r: Partial<RawLocationRow>, column: string): void => {
+      assert.throws(() => map(r), (err: unknown) => {
+        assert.ok(hasCode(err, 'METADATA_ERROR'));
+        assert.match((err as Error).message, new RegExp(`key "k".*column ${column}`));
+        return true;
+      });
+    };
+    bad({ size_bytes: -1 }, 'size_bytes');
+    bad({ size_bytes: '9007199254740993' }, 'size_bytes');
+    bad({ size_bytes: null }, 'size_bytes');
+    bad({ encrypted: 'yes' }, 'encrypted');
+    bad({ encryption_key: 'aGk=' }, 'encryption_key');
+    bad({ content_hash: 'g'.repeat(64) }, 'content_hash');
+    bad({ content_hash: 'a'.repeat(63) }, 'content_hash');
+    bad({ key_id: 7 }, 'key_id');
+    bad({ plaintext_size: 1.5 }, 'plaintext_size');
+    bad({ created_at: new Date(NaN) }, 'created_at');
+    bad({ created_at: Infinity }, 'created_at');
+    bad({ created_at: 1709288430 }, 'created_at');
+    bad({ backend_name: '' }, 'backend_name');
+  });
+});
