@@ -33,3 +33,6 @@ export type {
   ResolvedSqliteDatabase, ResolvedPostgresDatabase, ResolvedMemoryDatabase, PgSslMode, LogLevel,
   BackendConfigInput, DatabaseConfigInput, DurationInput,
 } from './config/types.js';
+export { createHedging, HEDGING_DEFAULTS, type HedgingOptions, type HedgingSnapshot, type HedgePolicyFactory } from './broadcast/hedging.js';
+export { LatencyWindow, type LatencyWindowOptions } from './broadcast/latency-window.js';
+export { HedgeBudget, type HedgeBudgetOptions } from './broadcast/hedge-budget.js';

@@ -27,12 +27,17 @@ export interface FailoverOptions {
   /** How long cancelled losers may take to settle; <= 0 means the default 30000. */
   drainTimeoutMs?: number;
   /**
-   * Hedging: asked once per probe run; a policy makes the run launch the next copy when the
-   * current one is slower than its delay. Undefined (default) = no hedging.
+   * Hedging: asked once per probe run over two or more copies; a policy makes the run launch
+   * the next copy when the current one is slower than its delay. A hedged degraded broadcast
+   * starts with one probe whatever `parallelBroadcast` says and grows up to the parallelism cap;
+   * a hedged located read may grow to every stored copy. Undefined (default) = no hedging.
+   * See `createHedging`.
    */
   hedgePolicy?: (operation: string, path: ReadPathKind) => HedgePolicy | undefined;
   /** Timers for the drain and hedges (tests pass fake ones). */
   timers?: Timers;
+  /** Monotonic clock in ms for hedge latency samples (tests pass fake ones). Default performance.now. */
+  now?: () => number;
 }
 
 /** What a successful read returns. */
@@ -62,6 +67,7 @@ export class Failover {
   readonly #drainMs: number;
   readonly #hedgePolicy: FailoverOptions['hedgePolicy'];
   readonly #timers: Timers | undefined;
+  readonly #now: (() => number) | undefined;
 
   constructor(opts: FailoverOptions) {
     this.#core = opts.core;
@@ -74,6 +80,7 @@ export class Failover {
     this.#drainMs = d > 0 ? d : DEFAULT_DRAIN_MS;
     this.#hedgePolicy = opts.hedgePolicy;
     this.#timers = opts.timers;
+    this.#now = opts.now;
   }
 
   /**
@@ -94,13 +101,22 @@ export class Failover {
   /** @internal */ get degradedEnabled(): boolean { return this.#degradedEnabled; }
   /** @internal */ get drainMs(): number { return this.#drainMs; }
   /** @internal */ get timers(): Timers | undefined { return this.#timers; }
-  /** @internal */ hedge(operation: string, path: ReadPathKind): HedgePolicy | undefined {
-    return this.#hedgePolicy?.(operation, path);
+  /** @internal */ get now(): (() => number) | undefined { return this.#now; }
+  /**
+   * @internal The hedge policy of a run over `candidates` copies. A single candidate cannot
+   * hedge, so the policy (whose every call counts a primary request in its budget) is not asked.
+   */
+  hedge(operation: string, path: ReadPathKind, candidates: number): HedgePolicy | undefined {
+    if (candidates < 2 || this.#hedgePolicy === undefined) return undefined;
+    return this.#hedgePolicy(operation, path);
   }
 
-  /** @internal The broadcast window for `eligible` backends. */
-  windowFor(eligible: number): number {
-    if (!this.#parallel || eligible < 2) return 1;
+  /**
+   * @internal The broadcast window for `eligible` backends. A hedged broadcast starts with one
+   * probe whatever `parallelBroadcast` says, and may grow to the parallelism cap.
+   */
+  windowFor(eligible: number, hedged = false): number {
+    if ((!this.#parallel && !hedged) || eligible < 2) return 1;
     const p = this.#parallelism;
     return p <= 0 || p > eligible ? eligible : p;
   }
@@ -174,7 +190,7 @@ class ReadJob<T> {
     this.#reject(err);
   }
 
-  #runProbes(candidates: Candidate[], window: number, path: ReadPathKind): Promise<RunOutcome<T>> {
+  #runProbes(candidates: Candidate[], window: number, hedge: HedgePolicy | undefined): Promise<RunOutcome<T>> {
     const f = this.#f;
     const run = new ProbeRun<T>({
       candidates,
@@ -182,8 +198,9 @@ class ReadJob<T> {
       window,
       drainTimeoutMs: f.drainMs,
       onDrainTimeout: () => f.core.acct().inc(METRIC.drainTimeouts, { operation: this.#op }),
-      hedge: f.hedge(this.#op, path),
+      hedge,
       timers: f.timers,
+      now: f.now,
     });
     this.#run = run;
     return run.start();
@@ -210,7 +227,9 @@ class ReadJob<T> {
       const loc = locs[i] as ObjectLocation;
       candidates[i] = { backendName: loc.backendName, backend: backends.get(loc.backendName), location: loc };
     }
-    this.#runProbes(candidates, 1, 'located').then((o) => {
+    // Hedged located reads may have every stored copy in flight; unhedged ones try one at a time.
+    const hedge = this.#f.hedge(this.#op, 'located', candidates.length);
+    this.#runProbes(candidates, hedge === undefined ? 1 : candidates.length, hedge).then((o) => {
       if (o.ok) {
         this.#win(o.backendName, o.result.value, o.result.size, o.index !== 0, false, false);
         return;
@@ -262,7 +281,7 @@ class ReadJob<T> {
       this.#broadcast();
       return;
     }
-    this.#runProbes([{ backendName: cached, backend: cachedBackend, location: null }], 1, 'degraded').then((o) => {
+    this.#runProbes([{ backendName: cached, backend: cachedBackend, location: null }], 1, undefined).then((o) => {
       if (this.#done) return;
       if (o.ok) {
         acct.inc(METRIC.degradedCacheHits, { operation: this.#op });
@@ -293,7 +312,8 @@ class ReadJob<T> {
       this.#fail(new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${this.#key} (no eligible backend in degraded mode)`));
       return;
     }
-    this.#runProbes(candidates, f.windowFor(candidates.length), 'degraded').then((o) => {
+    const hedge = f.hedge(this.#op, 'degraded', candidates.length);
+    this.#runProbes(candidates, f.windowFor(candidates.length, hedge !== undefined), hedge).then((o) => {
       if (this.#done) return;
       if (o.ok) {
         f.cache.set(this.#key, o.backendName);

@@ -1,0 +1,342 @@
+/**
+ * Hedged reads through the Failover, on a fake clock: probes are gates the test settles, time
+ * moves only when the test advances it, so "exactly at the delay" is checked to the millisecond.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReadPathError } from '../../src/errors.js';
+import type { Timers } from '../../src/scheduler/probe-run.js';
+import { createHedging, type HedgingOptions } from '../../src/broadcast/hedging.js';
+import { makeWorld, scriptedProbe, loc } from '../helpers/core-world.js';
+import { flush } from '../helpers/gate.js';
+
+/** Timers and a clock that only move when told to. */
+class FakeClock implements Timers {
+  t = 0;
+  #seq = 0;
+  readonly #pending = new Map<number, { at: number; fn: () => void }>();
+  readonly now = (): number => this.t;
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.#seq;
+    this.#pending.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+
+  clearTimeout(h: unknown): void {
+    this.#pending.delete(h as number);
+  }
+
+  /** Due times of the timers still pending. */
+  get pending(): number[] {
+    return [...this.#pending.values()].map((p) => p.at).sort((a, b) => a - b);
+  }
+
+  /** Move time forward by `ms`, firing due timers in order and letting promises settle after each. */
+  async advance(ms: number): Promise<void> {
+    const target = this.t + ms;
+    await flush();
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.#pending) if (e[1].at <= target && (next === undefined || e[1].at < next[1].at)) next = e;
+      if (next === undefined) break;
+      this.#pending.delete(next[0]);
+      this.t = next[1].at;
+      next[1].fn();
+      await flush();
+    }
+    this.t = target;
+    await flush();
+  }
+}
+
+const ok = (v: string) => ({ size: v.length, value: v });
+const boom = () => new ReadPathError('BACKEND_ERROR', 'scripted 500', { backendStatus: 500 });
+
+function hedgedWorld(names: string[], hedging: Partial<HedgingOptions>, opts: Parameters<typeof makeWorld>[1] = {}) {
+  const clock = new FakeClock();
+  // The recorder is made by makeWorld, so the factory is built after it and looked up lazily.
+  let factory: ReturnType<typeof createHedging> | undefined;
+  const w = makeWorld(names, {
+    timers: clock,
+    now: clock.now,
+    hedgePolicy: (op, path) => factory?.(op, path),
+    ...opts,
+  });
+  factory = createHedging({ enabled: true, delayMs: 50, recorder: w.recorder, ...hedging });
+  w.store.setAvailable(false);
+  return { ...w, clock, hedging: factory };
+}
+
+const sent = (w: { recorder: { count(n: string, l?: Record<string, string>): number } }) => w.recorder.count('hedges_sent_total', { operation: 'GetObject' });
+
+test('a hedge fires exactly at the delay, not a millisecond before; the hedge wins and the primary is cancelled', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 50 });
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(49);
+  assert.deepEqual(p.started(), ['b1'], 'no hedge before the delay');
+  await w.clock.advance(1);
+  assert.deepEqual(p.started(), ['b1', 'b2'], 'hedge at exactly 50 ms');
+  assert.equal(sent(w), 1);
+  p.calls[1]?.gate.resolve(ok('two'));
+  const out = await read;
+  assert.equal(out.backend, 'b2');
+  assert.equal(out.degraded, true);
+  await flush();
+  assert.equal(p.calls[0]?.signal.aborted, true, 'the slow primary is cancelled');
+  assert.equal(p.calls[1]?.signal.aborted, false, "the winner's signal is never aborted");
+  assert.equal(w.recorder.count('hedges_won_total', { operation: 'GetObject' }), 1);
+  assert.deepEqual(p.started(), ['b1', 'b2'], 'no third probe after the win');
+  p.calls[0]?.gate.reject(new ReadPathError('ABORTED', 'cancelled'));
+  await w.clock.advance(1000);
+  assert.deepEqual(w.clock.pending, [], 'no timer left behind');
+});
+
+test('a primary that answers before the delay wins alone: no hedge, no timer left', async () => {
+  const w = hedgedWorld(['b1', 'b2'], { delayMs: 50 });
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(30);
+  p.calls[0]?.gate.resolve(ok('one'));
+  assert.equal((await read).backend, 'b1');
+  await w.clock.advance(100);
+  assert.deepEqual(p.started(), ['b1']);
+  assert.equal(sent(w), 0);
+  assert.equal(w.recorder.count('hedges_won_total'), 0);
+  assert.deepEqual(w.clock.pending, []);
+});
+
+test('hedges keep coming one per delay up to the window cap, never beyond it', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3', 'b4'], { delayMs: 10 }, { degradedBroadcastParallelism: 3 });
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(10);
+  assert.deepEqual(p.started(), ['b1', 'b2']);
+  await w.clock.advance(9);
+  assert.deepEqual(p.started(), ['b1', 'b2']);
+  await w.clock.advance(1);
+  assert.deepEqual(p.started(), ['b1', 'b2', 'b3']);
+  await w.clock.advance(500);
+  assert.deepEqual(p.started(), ['b1', 'b2', 'b3'], 'the cap of 3 is never exceeded');
+  assert.deepEqual(w.clock.pending, [], 'no hedge timer armed at the cap');
+  assert.equal(sent(w), 2);
+  p.calls[2]?.gate.resolve(ok('three'));
+  assert.equal((await read).backend, 'b3');
+  await flush();
+  assert.equal(p.calls[0]?.signal.aborted, true);
+  assert.equal(p.calls[1]?.signal.aborted, true);
+});
+
+test('a failure launches the next copy at once, without waiting for the delay, and is not a hedge', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 50 });
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(10);
+  p.calls[0]?.gate.reject(boom());
+  await flush();
+  assert.deepEqual(p.started(), ['b1', 'b2'], 'b2 started at t=10 on the failure');
+  assert.equal(sent(w), 0, 'a failover is not a hedge');
+  // The delay restarts from b2's launch: the hedge to b3 is due at 10 + 50.
+  await w.clock.advance(49);
+  assert.deepEqual(p.started(), ['b1', 'b2']);
+  await w.clock.advance(1);
+  assert.deepEqual(p.started(), ['b1', 'b2', 'b3']);
+  assert.equal(sent(w), 1);
+  p.calls[1]?.gate.resolve(ok('two'));
+  assert.equal((await read).backend, 'b2');
+  await flush();
+  assert.equal(p.calls[2]?.signal.aborted, true, 'the hedge lost and is cancelled');
+  assert.equal(w.recorder.count('hedges_won_total'), 0);
+});
+
+test('no hedge when the budget is spent: the read waits for its probe and exhaustion is counted', async () => {
+  // A burst allowance of one hedge, refilled at 5% per primary read.
+  const w = hedgedWorld(['b1', 'b2'], { delayMs: 20, maxExtraLoad: 0.05, budgetCapacity: 1 });
+  const p1 = scriptedProbe();
+  const r1 = w.failover.read('GetObject', 'k1', p1.probe);
+  await w.clock.advance(20);
+  assert.deepEqual(p1.started(), ['b1', 'b2'], 'the one token buys a hedge');
+  p1.calls[1]?.gate.resolve(ok('two'));
+  await r1;
+  p1.calls[0]?.gate.reject(boom());
+
+  const p2 = scriptedProbe();
+  const r2 = w.failover.read('GetObject', 'k2', p2.probe);
+  await w.clock.advance(20);
+  assert.deepEqual(p2.started(), ['b1'], 'out of budget: no hedge');
+  assert.equal(w.recorder.count('hedge_budget_exhausted_total', { operation: 'GetObject' }), 1);
+  await w.clock.advance(1000);
+  assert.deepEqual(p2.started(), ['b1'], 'and no retry of the hedge later');
+  assert.deepEqual(w.clock.pending, []);
+  p2.calls[0]?.gate.resolve(ok('one'));
+  assert.equal((await r2).backend, 'b1');
+  assert.equal(sent(w), 1);
+
+  // Nineteen more primaries (each depositing 0.05) make up one token again.
+  const before = w.hedging.snapshot().budgetTokens;
+  assert.ok(before < 1);
+  for (let i = 0; i < 19; i++) {
+    const p = scriptedProbe();
+    const r = w.failover.read('GetObject', `fill${i}`, p.probe);
+    await flush();
+    p.calls[0]?.gate.resolve(ok('one'));
+    await r;
+  }
+  const p3 = scriptedProbe();
+  const r3 = w.failover.read('GetObject', 'k3', p3.probe);
+  await w.clock.advance(20);
+  assert.deepEqual(p3.started(), ['b1', 'b2'], 'the refilled token buys the next hedge');
+  p3.calls[0]?.gate.resolve(ok('one'));
+  await r3;
+  p3.calls[1]?.gate.reject(boom());
+  assert.equal(sent(w), 2);
+});
+
+test('max_extra_load 0 never hedges, and every due hedge counts as budget exhaustion', async () => {
+  const w = hedgedWorld(['b1', 'b2'], { delayMs: 5, maxExtraLoad: 0 });
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(100);
+  assert.deepEqual(p.started(), ['b1']);
+  assert.equal(w.recorder.count('hedge_budget_exhausted_total'), 1);
+  p.calls[0]?.gate.resolve(ok('one'));
+  await read;
+});
+
+test('hedging turns a parallel broadcast into a hedged one: one probe first, the next after the delay', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 30 }, { parallelBroadcast: true });
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(29);
+  assert.deepEqual(p.started(), ['b1']);
+  await w.clock.advance(1);
+  assert.deepEqual(p.started(), ['b1', 'b2']);
+  p.calls[0]?.gate.resolve(ok('one'));
+  assert.equal((await read).backend, 'b1');
+  await flush();
+  assert.equal(p.calls[1]?.signal.aborted, true);
+  assert.equal(w.recorder.count('hedges_won_total'), 0);
+});
+
+test('the auto delay starts at the fallback, then follows the chosen percentile of observed successes', async () => {
+  const w = hedgedWorld(['b1', 'b2'], { delayMs: 'auto', percentile: 90, fallbackDelayMs: 40, minSamples: 10, maxExtraLoad: 1 });
+  const p0 = scriptedProbe();
+  const r0 = w.failover.read('GetObject', 'k0', p0.probe);
+  await w.clock.advance(39);
+  assert.deepEqual(p0.started(), ['b1']);
+  await w.clock.advance(1);
+  assert.deepEqual(p0.started(), ['b1', 'b2'], 'before enough samples: the fallback delay');
+  p0.calls[0]?.gate.resolve(ok('one'));
+  await r0; // sample: 40 ms
+  p0.calls[1]?.gate.reject(boom());
+  // Latencies 1..9 ms, then the 40 above: 10 samples; p90 (nearest rank 9 of 10) = 9 ms.
+  for (let ms = 1; ms <= 9; ms++) {
+    const p = scriptedProbe();
+    const r = w.failover.read('GetObject', `k${ms}`, p.probe);
+    await w.clock.advance(ms);
+    p.calls[0]?.gate.resolve(ok('one'));
+    await r;
+  }
+  assert.equal(w.hedging.snapshot().operations['GetObject']?.delayMs, 9);
+  const p = scriptedProbe();
+  const r = w.failover.read('GetObject', 'next', p.probe);
+  await w.clock.advance(8);
+  assert.deepEqual(p.started(), ['b1']);
+  await w.clock.advance(1);
+  assert.deepEqual(p.started(), ['b1', 'b2'], 'the hedge now fires at the observed p90');
+  p.calls[1]?.gate.resolve(ok('two'));
+  assert.equal((await r).backend, 'b2');
+  p.calls[0]?.gate.reject(boom());
+});
+
+test('fast failures are not latency samples', async () => {
+  const w = hedgedWorld(['b1', 'b2'], { delayMs: 'auto', minSamples: 1, maxExtraLoad: 1 });
+  const p = scriptedProbe();
+  const r = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(1);
+  p.calls[0]?.gate.reject(boom());
+  await w.clock.advance(25);
+  p.calls[1]?.gate.resolve(ok('two'));
+  await r;
+  const snap = w.hedging.snapshot().operations['GetObject'];
+  assert.equal(snap?.samples, 1);
+  assert.equal(snap?.delayMs, 25, "only the winner's 25 ms was sampled, not the 1 ms failure");
+});
+
+test('located_reads: the second stored copy is tried after the delay, not only after a failure', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 20, locatedReads: true });
+  w.store.setAvailable(true);
+  w.store.add(loc('k', 'b2', 1));
+  w.store.add(loc('k', 'b1', 2));
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(19);
+  assert.deepEqual(p.started(), ['b2'], 'the first stored copy alone');
+  await w.clock.advance(1);
+  assert.deepEqual(p.started(), ['b2', 'b1'], 'the second copy at the delay');
+  assert.notEqual(p.calls[1]?.location, null, 'located probes carry their row');
+  p.calls[1]?.gate.resolve(ok('one'));
+  const out = await read;
+  assert.equal(out.backend, 'b1');
+  assert.equal(out.failover, true);
+  assert.equal(out.degraded, false);
+  await flush();
+  assert.equal(p.calls[0]?.signal.aborted, true);
+  assert.equal(w.recorder.count('hedges_won_total', { operation: 'GetObject' }), 1);
+});
+
+test('without located_reads the located path never hedges and does not spend budget', async () => {
+  const calls: string[] = [];
+  const w = hedgedWorld(['b1', 'b2'], { delayMs: 20 });
+  const inner = w.hedging;
+  const spyWorld = makeWorld(['b1', 'b2'], {
+    timers: w.clock,
+    hedgePolicy: (op, path) => {
+      calls.push(path);
+      return inner(op, path);
+    },
+  });
+  spyWorld.store.add(loc('k', 'b1', 1));
+  spyWorld.store.add(loc('k', 'b2', 2));
+  const tokens = inner.snapshot().budgetTokens;
+  const p = scriptedProbe();
+  const read = spyWorld.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(500);
+  assert.deepEqual(p.started(), ['b1']);
+  p.calls[0]?.gate.resolve(ok('one'));
+  await read;
+  assert.deepEqual(calls, ['located']);
+  assert.equal(inner.snapshot().budgetTokens, tokens, 'no deposit for a path that is not hedged');
+});
+
+test('single-candidate runs (one stored copy, a degraded cache hit) do not ask the policy', async () => {
+  const paths: string[] = [];
+  const clock = new FakeClock();
+  const w = makeWorld(['b1', 'b2'], { timers: clock, hedgePolicy: (_op, path) => { paths.push(path); return undefined; } });
+  w.store.add(loc('one', 'b1', 1));
+  const p = scriptedProbe({ b1: async () => ok('one'), b2: async () => ok('two') });
+  assert.equal((await w.failover.read('GetObject', 'one', p.probe)).backend, 'b1');
+  w.store.setAvailable(false);
+  w.cache.set('k', 'b2');
+  const out = await w.failover.read('GetObject', 'k', p.probe);
+  assert.equal(out.cacheHit, true);
+  assert.deepEqual(paths, [], 'a run that cannot hedge spends no budget');
+});
+
+test('a caller abort during a hedged read cancels every probe and leaves no timer', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 10 });
+  const p = scriptedProbe();
+  const ac = new AbortController();
+  const read = w.failover.read('GetObject', 'k', p.probe, { signal: ac.signal });
+  await w.clock.advance(10);
+  assert.deepEqual(p.started(), ['b1', 'b2']);
+  ac.abort();
+  await assert.rejects(read, (e: unknown) => (e as ReadPathError).code === 'ABORTED');
+  await flush();
+  assert.ok(p.calls.every((c) => c.signal.aborted));
+  for (const c of p.calls) c.gate.reject(new ReadPathError('ABORTED', 'x'));
+  await w.clock.advance(1000);
+  assert.deepEqual(p.started(), ['b1', 'b2'], 'no hedge after the abort');
+  assert.deepEqual(w.clock.pending, []);
+});
