@@ -52,6 +52,15 @@ export function verifyBody(req: Pick<ProbeRequest, 'backendName' | 'location'>, 
   return true;
 }
 
+/**
+ * readpath does not hold s3-orchestrator's key provider, so it cannot decrypt envelope-encrypted
+ * copies; serving ciphertext as the object would be wrong. 503, as upstream answers for
+ * encrypted objects it cannot decrypt; no backend is called.
+ */
+function encryptedUnsupported(key: string): ReadPathError {
+  return new ReadPathError('SERVICE_UNAVAILABLE', `${key} is stored encrypted; readpath cannot decrypt s3-orchestrator's envelope encryption`);
+}
+
 /** A HEAD probe for `key`. */
 export function headProbe(acct: Recorder, key: string): Probe<HeadResult> {
   return async (req) => {
@@ -64,6 +73,9 @@ export function headProbe(acct: Recorder, key: string): Probe<HeadResult> {
       throw err;
     }
     acct.record(req.backendName, 1, 0, 0);
+    // An encrypted copy's stored size is the ciphertext's; callers want the object's own.
+    const plain = req.location?.encrypted === true ? req.location.plaintextSize : undefined;
+    if (plain !== undefined && plain !== null) h = { ...h, size: plain };
     return { size: h.size, value: h };
   };
 }
@@ -74,6 +86,7 @@ export function getProbe(acct: Recorder, key: string, opts: GetProbeOptions = {}
   const range = opts.range;
   return async (req) => {
     const name = req.backendName;
+    if (req.location?.encrypted === true) throw encryptedUnsupported(key);
     declineIfOver(acct, name, 1, 0);
     let res;
     try {

@@ -93,3 +93,14 @@ test('getProbe: a truncated body is a BACKEND_ERROR; an abort while reading is A
   setImmediate(() => ac.abort());
   await assert.rejects(p, { code: 'ABORTED' });
 });
+
+test('encrypted copies: GET is SERVICE_UNAVAILABLE without a backend call; HEAD reports the plaintext size', async () => {
+  const b = new MemoryBackend('b1');
+  b.put('k', 'ciphertext-bytes');
+  const enc = loc('k', 'b1', 1, { encrypted: true, plaintextSize: 5 });
+  await assert.rejects(getProbe(new Recorder(), 'k')(req(b, enc)), { code: 'SERVICE_UNAVAILABLE', httpStatus: 503 });
+  assert.equal(b.calls.get, 0);
+  const h = await headProbe(new Recorder(), 'k')(req(b, enc));
+  assert.equal(h.size, 5);
+  assert.equal(h.value.size, 5);
+});
