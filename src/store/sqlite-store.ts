@@ -140,6 +140,8 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       db = new Database(this.#opts.path, { readonly: this.#opts.readonly, fileMustExist: this.#opts.readonly, timeout: this.#opts.busyTimeoutMs });
       if (!this.#opts.readonly) {
         db.pragma('journal_mode = WAL');
+        // As upstream runs it: durable at checkpoints, no fsync per usage flush.
+        db.pragma('synchronous = NORMAL');
         // Creating only what is missing: an existing upstream database is left as it is.
         const have = new Set(
           (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('object_locations', 'backend_usage')`).all() as { name: string }[]).map((r) => r.name),
