@@ -71,7 +71,9 @@ export async function openStore(config: ResolvedConfig): Promise<MetadataStore> 
           ...(ssl === undefined ? {} : { ssl_mode: ssl }),
         };
       }
-      return PostgresMetadataStore.open(opts);
+      // Connects on first use: a database that is down at startup must not stop readpath from
+      // opening, since degraded reads exist for exactly that.
+      return new PostgresMetadataStore(opts);
     }
   }
 }

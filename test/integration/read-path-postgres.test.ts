@@ -117,3 +117,21 @@ test('two readers sharing one PostgreSQL count usage into one exact total', asyn
     await check.close();
   }
 });
+
+test('a database that is down at startup does not stop open(): reads are degraded until it returns', async () => {
+  const seeded = await ReadPath.open(config());
+  await seed(seeded.store as PostgresMetadataStore, 'pg/startup', 'boot', ['b1']);
+  await seeded.close();
+  await pgc.stop();
+  const rp = await ReadPath.open(config());
+  try {
+    const g = await rp.get('pg/startup');
+    assert.equal(g.degraded, true);
+    assert.equal(new TextDecoder().decode(g.body), 'boot');
+    await pgc.start();
+    assert.ok(await until(async () => !(await rp.get('pg/startup')).degraded), 'located reads once the database is up');
+  } finally {
+    await pgc.start();
+    await rp.close();
+  }
+});
