@@ -1,0 +1,2 @@
+// Test transform: no default export function.
+export const value = 1;

@@ -1,0 +1,4 @@
+// Test transform: a result that cannot cross threads (a function inside).
+export default function uncloneable() {
+  return { fn: () => 1 };
+}
