@@ -30,7 +30,9 @@ export type Behaviour =
   /** Serve the object with its first byte flipped. */
   | { kind: 'corrupt' }
   /** In a worker: end the thread with process.exit(code) mid-probe. On the main thread: a BACKEND_ERROR. */
-  | { kind: 'exit'; code?: number };
+  | { kind: 'exit'; code?: number }
+  /** In a worker: an uncaught exception mid-probe (the worker dies). On the main thread: a BACKEND_ERROR. */
+  | { kind: 'uncaught' };
 
 /** A stored object. */
 export interface ScriptedObject {
@@ -130,6 +132,13 @@ class ScriptedBackend implements ObjectBackend {
           if (isMainThread) throw new ReadPathError('BACKEND_ERROR', `${this.name}: simulated crash`);
           // Mid-probe: the task is in flight when the thread goes.
           setImmediate(() => process.exit(beh.code ?? 3));
+          await this.#wait(signal, () => false);
+          break;
+        case 'uncaught':
+          if (isMainThread) throw new ReadPathError('BACKEND_ERROR', `${this.name}: simulated crash`);
+          setImmediate(() => {
+            throw new Error(`${this.name}: simulated uncaught exception`);
+          });
           await this.#wait(signal, () => false);
           break;
         default:

@@ -1,0 +1,22 @@
+/**
+ * Child process for the pool close test: opens a pool, runs probes (one cancelled, one left
+ * running into close), closes it, and must then exit by itself — no thread, port or timer may
+ * keep the process alive. Prints the active resources it sees after close as JSON.
+ */
+import { Recorder } from '../../src/accounting/recorder.js';
+import { PoolExecutor } from '../../src/runtime/pool-executor.js';
+import { SCRIPTED_BACKENDS_MODULE, ScriptedFleet } from './scripted-backends.js';
+
+const fleet = new ScriptedFleet([{ name: 'b', objects: { k: 'v', h: 'x' }, keys: { h: { kind: 'hang' } } }]);
+const backend = fleet.createBackends().get('b')!;
+const before = process.getActiveResourcesInfo();
+const pool = new PoolExecutor({ recorder: new Recorder(), backendModule: SCRIPTED_BACKENDS_MODULE, backendData: fleet.data, threads: 2, tasksPerThread: 4 });
+const req = (signal: AbortSignal) => ({ backendName: 'b', signal, location: null, backend });
+const ok = await pool.get('k')(req(new AbortController().signal));
+const ac = new AbortController();
+const cancelled = pool.get('h')(req(ac.signal)).catch((e: { code: string }) => e.code);
+ac.abort();
+const left = pool.get('h')(req(new AbortController().signal)).catch((e: { code: string }) => e.code);
+await pool.close({ timeoutMs: 50 });
+const after = process.getActiveResourcesInfo();
+process.stdout.write(JSON.stringify({ body: new TextDecoder().decode(ok.value.body), cancelled: await cancelled, left: await left, before, after }) + '\n');

@@ -1,0 +1,83 @@
+/**
+ * close(): drains in-flight probes up to a timeout, fails what is left, refuses new probes, and
+ * leaves nothing behind — the process exits by itself.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ReadPathError } from '../../src/errors.js';
+import type { ProbeRequest } from '../../src/types.js';
+import { executorWorld, until } from '../helpers/executor-world.js';
+
+const specs = [{ name: 'b', objects: { k: 'v', g: 'gated', h: 'x' }, keys: { g: { kind: 'gate' as const }, h: { kind: 'hang' as const } } }];
+
+/** Attach a handler at once: a probe may reject while the test awaits something else. */
+function caught<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+function world(opts: Parameters<typeof executorWorld>[2] = {}) {
+  const w = executorWorld('pool', specs, { threads: 1, ...opts });
+  const req = (signal = new AbortController().signal): ProbeRequest => ({ backendName: 'b', signal, location: null, backend: w.backends.get('b')! });
+  return { w, req };
+}
+
+test('close() lets in-flight probes finish, then resolves; probes built or started afterwards reject', async () => {
+  const { w, req } = world();
+  const running = w.executor.get('g')(req());
+  await until(() => w.fleet.calls('b') === 1, 'the gated probe to start');
+  const probeBuiltBefore = w.executor.get('k');
+  let closed = false;
+  const closing = w.executor.close({ timeoutMs: 60_000 }).then(() => { closed = true; });
+  await assert.rejects(w.executor.get('k')(req()), { code: 'BACKEND_ERROR', message: /closed/ });
+  await assert.rejects(probeBuiltBefore(req()), { code: 'BACKEND_ERROR', message: /closed/ });
+  assert.equal(closed, false, 'close waits for the running probe');
+  w.fleet.open('b');
+  const r = await running;
+  assert.equal(new TextDecoder().decode(r.value.body), 'gated');
+  await closing;
+  assert.equal(w.executor.close(), w.executor.close(), 'idempotent: the same promise');
+});
+
+test('close() gives up on probes still running after the timeout: they fail with BACKEND_ERROR', async () => {
+  const { w, req } = world();
+  const stuck = caught(w.executor.get('h')(req()));
+  await until(() => w.fleet.calls('b') === 1, 'the hanging probe to start');
+  await w.executor.close({ timeoutMs: 20 });
+  await assert.rejects(stuck, (e: ReadPathError) => {
+    assert.equal(e.code, 'BACKEND_ERROR');
+    assert.match(e.message, /closed before the probe finished/);
+    return true;
+  });
+});
+
+test('close() rejects probes waiting for capacity and releases capacity waiters', async () => {
+  const { w, req } = world({ maxInFlight: 1 });
+  const running = caught(w.executor.get('h')(req()));
+  const waiting = caught(w.executor.get('k')(req()));
+  assert.equal(w.executor.saturated(), true);
+  const capacity = w.executor.whenCapacity();
+  await until(() => w.fleet.calls('b') === 1, 'the first probe to start');
+  await w.executor.close({ timeoutMs: 10 });
+  await capacity;
+  await assert.rejects(waiting, { code: 'BACKEND_ERROR', message: /closed/ });
+  await assert.rejects(running, { code: 'BACKEND_ERROR' });
+  assert.equal(w.fleet.calls('b'), 1, 'the waiting probe was never dispatched');
+});
+
+test('a process that used a pool exits by itself after close(): no thread, port or timer outlives it', async () => {
+  const child = fileURLToPath(new URL('../helpers/pool-close-child.ts', import.meta.url));
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = execFile(process.execPath, [...process.execArgv.filter((a) => !a.startsWith('--test')), child], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : (p.exitCode ?? -1), stdout, stderr });
+    });
+  });
+  assert.equal(code, 0, `child failed or was killed: ${stderr}`);
+  const out = JSON.parse(stdout) as { body: string; cancelled: string; left: string; before: string[]; after: string[] };
+  assert.equal(out.body, 'v');
+  assert.equal(out.cancelled, 'ABORTED');
+  assert.equal(out.left, 'BACKEND_ERROR');
+  assert.deepEqual(out.after, out.before, 'no resource left after close');
+});

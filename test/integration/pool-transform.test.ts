@@ -1,0 +1,49 @@
+/**
+ * Transforms in the pool run inside the worker; their results must cross threads, and one that
+ * cannot is that read's error — never a dead worker.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { threadId } from 'node:worker_threads';
+import type { ReadPathError } from '../../src/errors.js';
+import { sha256Hex } from '../../src/failover/probes.js';
+import type { PoolExecutor } from '../../src/runtime/pool-executor.js';
+import type { ObjectLocation, ProbeRequest } from '../../src/types.js';
+import { executorWorld } from '../helpers/executor-world.js';
+
+const w = executorWorld('pool', [{ name: 'b', objects: { k: { body: 'hello', contentType: 'text/plain', metadata: { m: '1' } } } }]);
+const pool = w.executor as PoolExecutor;
+after(() => w.close());
+
+const loc: ObjectLocation = { objectKey: 'k', backendName: 'b', sizeBytes: 5, createdAt: new Date(0), encrypted: false, contentHash: sha256Hex(new TextEncoder().encode('hello')) };
+const req = (location: ObjectLocation | null = loc): ProbeRequest => ({ backendName: 'b', signal: new AbortController().signal, location, backend: w.backends.get('b')! });
+
+test('the transform runs in a worker thread and is told about the body it got', async () => {
+  const r = await w.executor.get('k', { transform: new URL('../helpers/transforms/thread-id.mjs', import.meta.url) })(req());
+  const v = r.value.value as { threadId: number; bytes: number; info: Record<string, unknown> };
+  assert.notEqual(v.threadId, threadId);
+  assert.ok(pool.threadIds().includes(v.threadId));
+  assert.equal(v.bytes, 5);
+  assert.deepEqual(v.info, { key: 'k', backend: 'b', size: 5, etag: '"b"', contentType: 'text/plain', metadata: { m: '1' }, verified: true });
+  assert.equal(r.value.contentType, 'text/plain');
+});
+
+test('a result that cannot cross threads is a BACKEND_ERROR of that read, and the worker lives on', async () => {
+  const threads = pool.threadIds().sort();
+  await assert.rejects(w.executor.get('k', { transform: new URL('../helpers/transforms/uncloneable.mjs', import.meta.url) })(req()), (e: ReadPathError) => {
+    assert.equal(e.code, 'BACKEND_ERROR');
+    assert.match(e.message, /cannot be sent to the main thread/);
+    return true;
+  });
+  assert.deepEqual(pool.threadIds().sort(), threads);
+  const ok = await w.executor.get('k')(req());
+  assert.equal(new TextDecoder().decode(ok.value.body), 'hello');
+});
+
+test('a missing transform module is INVALID_CONFIG naming it', async () => {
+  await assert.rejects(w.executor.get('k', { transform: '/nonexistent/transform.mjs' })(req()), (e: ReadPathError) => {
+    assert.equal(e.code, 'INVALID_CONFIG');
+    assert.match(e.message, /nonexistent\/transform\.mjs: cannot load/);
+    return true;
+  });
+});
