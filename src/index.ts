@@ -36,3 +36,7 @@ export type {
 export { createHedging, HEDGING_DEFAULTS, type HedgingOptions, type HedgingSnapshot, type HedgePolicyFactory } from './broadcast/hedging.js';
 export { LatencyWindow, type LatencyWindowOptions } from './broadcast/latency-window.js';
 export { HedgeBudget, type HedgeBudgetOptions } from './broadcast/hedge-budget.js';
+export { InlineExecutor, type ProbeExecutor, type ProbeGetOptions, type TransformedValue, type ExecutorStats, type ExecutorCloseOptions, type InlineExecutorOptions } from './runtime/executor.js';
+export { PoolExecutor, defaultPoolThreads, defaultWorkerFilename, s3OptionsFromConfig, DEFAULT_TASKS_PER_THREAD, DEFAULT_CLOSE_TIMEOUT_MS, type PoolExecutorOptions, type PoolFromConfigOptions } from './runtime/pool-executor.js';
+export { transformUrl, type TransformFn, type TransformInfo } from './runtime/probe-transform.js';
+export { type CreateBackends } from './runtime/probe-task.js';
