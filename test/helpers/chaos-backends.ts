@@ -234,6 +234,11 @@ function wait(ms: number, signal: AbortSignal | undefined, onTimeout: () => Erro
   });
 }
 
+/** S3's ETag of a single-part upload: the quoted hex MD5 of the object. */
+function etagOf(bytes: Uint8Array): string {
+  return `"${createHash('md5').update(bytes).digest('hex')}"`;
+}
+
 /** A body that announces `full.length` bytes and delivers half: ending early or erroring. */
 function truncatedBody(full: Uint8Array, erroring: boolean): Readable {
   const half = Buffer.from(full.subarray(0, Math.floor(full.length / 2)));
@@ -266,14 +271,14 @@ export class ChaosBackend implements ObjectBackend {
   }
 
   head(key: string, opts?: { signal?: AbortSignal }): Promise<HeadResult> {
-    return this.#call(key, opts?.signal, (bytes) => ({ size: bytes.byteLength, etag: `"${this.name}"` }));
+    return this.#call(key, opts?.signal, (bytes) => ({ size: bytes.byteLength, etag: etagOf(bytes) }));
   }
 
   get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult> {
     return this.#call(key, opts?.signal, (bytes, fault, i) => {
       const size = bytes.byteLength;
       if (fault === 'truncate') {
-        return { size, etag: `"${this.name}"`, body: truncatedBody(bytes, (mix(this.#plan.seed, i, 9) & 1) === 1) };
+        return { size, etag: etagOf(bytes), body: truncatedBody(bytes, (mix(this.#plan.seed, i, 9) & 1) === 1) };
       }
       let out = Buffer.from(bytes);
       if (fault === 'corrupt') {
@@ -281,7 +286,8 @@ export class ChaosBackend implements ObjectBackend {
         const at = mix(this.#plan.seed, i, 7) % size;
         out[at] = (out[at] as number) ^ 0x5a;
       }
-      return { size, etag: `"${this.name}"`, body: Readable.from([out]) };
+      // The ETag is the intact object's MD5, as S3 keeps it whatever happens to the bytes on the way.
+      return { size, etag: etagOf(bytes), body: Readable.from([out]) };
     });
   }
 
