@@ -40,3 +40,4 @@ export { InlineExecutor, type ProbeExecutor, type ProbeGetOptions, type Transfor
 export { PoolExecutor, defaultPoolThreads, defaultWorkerFilename, s3OptionsFromConfig, DEFAULT_TASKS_PER_THREAD, DEFAULT_CLOSE_TIMEOUT_MS, type PoolExecutorOptions, type PoolFromConfigOptions } from './runtime/pool-executor.js';
 export { transformUrl, type TransformFn, type TransformInfo } from './runtime/probe-transform.js';
 export { type CreateBackends } from './runtime/probe-task.js';
+export { benchMain, runBroadcastBench, toBenchJson, parseBenchArgs, resolveBenchOptions, BENCH_USAGE, formatBenchTable, renderCdfSvg, parseLatencySpec, parseStrategies, strategyName, DEFAULT_STRATEGIES, type BenchIO, type ParsedBenchArgs, type BenchOptions, type ResolvedBenchOptions, type BenchResult, type BenchReport, type SkippedCell, type ExecutorKind as BenchExecutorKind, type WorldKind as BenchWorldKind, type BackendModel, type Strategy as BenchStrategy } from './bench/index.js';

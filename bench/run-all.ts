@@ -1,0 +1,143 @@
+/**
+ * `npm run bench`: the broadcast benchmark's scenarios side by side, each strategy with the
+ * inline and the pool executor, then the issue-6 targets checked against what was measured.
+ * Writes a table per scenario to stdout, and to bench/out/: one JSON and one SVG chart per
+ * scenario plus broadcast.json (every cell) and targets.json.
+ *
+ *   npm run bench                         # = npm run build && node dist/bench/run-all.js
+ *   node dist/bench/run-all.js --only heavy-tail --quick --out /tmp/bench
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { formatBenchTable, runBroadcastBench, toBenchJson, type BenchOptions, type BenchReport, type BenchResult } from '../src/bench/index.js';
+
+interface Scenario {
+  name: string;
+  what: string;
+  options: BenchOptions;
+}
+
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const quick = args.includes('--quick');
+const only = flag('--only')?.split(',');
+const outDir = flag('--out') ?? path.join('bench', 'out');
+const executors = (flag('--executor') ?? 'inline,pool').split(',') as Array<'inline' | 'pool'>;
+const scale = (n: number): number => (quick ? Math.max(20, Math.round(n / 10)) : n);
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'fastest',
+    what: 'Parallel broadcast against the fastest backend alone (b2, 10 ms; b1 30 ms, b3 20 ms).',
+    options: {
+      latency: 'b1=const(30),b2=const(10),b3=const(20)',
+      strategies: 'direct:b2,sequential,parallel,window:2,hedged:auto,hedged:15',
+      reads: scale(2000),
+    },
+  },
+  {
+    name: 'first-down',
+    what: 'The first backend fails every read after 5 ms (a reset); the others answer in 10 ms.',
+    options: {
+      latency: 'b1=down(5),b2=const(10),b3=const(10)',
+      strategies: 'direct:b1,direct:b2,sequential,parallel,hedged:auto',
+      reads: scale(2000),
+    },
+  },
+  {
+    name: 'heavy-tail',
+    what: 'Every backend 10 ms, 2% of reads 10x slower: what each strategy buys against the tail, and what it costs.',
+    options: {
+      latency: '*=tail(10,0.02,10)',
+      strategies: 'sequential,parallel,window:2,hedged:auto,hedged:p99,hedged:15',
+      reads: scale(3000),
+    },
+  },
+  {
+    name: 's3',
+    what: 'Three s3rver backends behind latency proxies (b2 fastest), read over the real S3 protocol; direct:b2 is a plain @aws-sdk/client-s3 GET.',
+    options: {
+      world: 's3',
+      latency: 'b1=const(20),b2=const(10),b3=const(30)',
+      strategies: 'direct:b2,sequential,parallel,window:2,hedged:auto',
+      reads: scale(300),
+      rounds: quick ? 1 : 3,
+    },
+  },
+];
+
+function cell(r: BenchReport | undefined, strategy: string, executor = 'inline'): BenchResult | undefined {
+  return r?.results.find((x) => x.strategy === strategy && x.executor === executor);
+}
+
+interface TargetRow {
+  target: string;
+  executor: string;
+  measured: string;
+  limit: string;
+  ok: boolean;
+}
+
+function targets(reports: Map<string, BenchReport>): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const fmt = (n: number): string => n.toFixed(2);
+  for (const ex of executors) {
+    const fastest = reports.get('fastest');
+    const direct = cell(fastest, 'direct:b2');
+    const par = cell(fastest, 'parallel', ex);
+    if (direct && par) {
+      const limit = 1.1 * direct.p50Ms + 0.5;
+      rows.push({ target: 'parallel p50 ≤ 1.1 × fastest backend alone (+0.5 ms)', executor: ex, measured: `${fmt(par.p50Ms)} ms (fastest alone ${fmt(direct.p50Ms)} ms)`, limit: `${fmt(limit)} ms`, ok: par.p50Ms <= limit });
+    }
+    const down = reports.get('first-down');
+    const fail = cell(down, 'direct:b1');
+    const win = cell(down, 'direct:b2');
+    const seq = cell(down, 'sequential', ex);
+    if (fail && win && seq) {
+      const base = fail.p50Ms + win.p50Ms;
+      rows.push({ target: 'sequential, first down: p50 ≤ 1.02 × (failure time + winner latency)', executor: ex, measured: `${fmt(seq.p50Ms)} ms (${fmt(fail.p50Ms)} + ${fmt(win.p50Ms)} = ${fmt(base)} ms)`, limit: `${fmt(1.02 * base)} ms`, ok: seq.p50Ms <= 1.02 * base });
+    }
+    const tail = reports.get('heavy-tail');
+    const tseq = cell(tail, 'sequential', ex);
+    const hedged = cell(tail, 'hedged:auto', ex);
+    if (tseq && hedged) {
+      rows.push({ target: 'heavy tail: hedged:auto p99 ≤ 0.35 × sequential p99', executor: ex, measured: `${fmt(hedged.p99Ms)} ms vs ${fmt(tseq.p99Ms)} ms (${fmt(hedged.p99Ms / tseq.p99Ms)}×)`, limit: `${fmt(0.35 * tseq.p99Ms)} ms`, ok: hedged.p99Ms <= 0.35 * tseq.p99Ms });
+      rows.push({ target: 'heavy tail: hedged:auto ≤ 1.06 backend requests per read', executor: ex, measured: `${hedged.requestsPerRead.toFixed(3)}`, limit: '1.06', ok: hedged.requestsPerRead <= 1.06 });
+    }
+    const s3 = reports.get('s3');
+    const sdirect = cell(s3, 'direct:b2');
+    const spar = cell(s3, 'parallel', ex);
+    if (sdirect && spar) {
+      rows.push({ target: 's3: parallel p50 ≤ 1.15 × direct SDK GET against the fastest', executor: ex, measured: `${fmt(spar.p50Ms)} ms vs ${fmt(sdirect.p50Ms)} ms (${fmt(spar.p50Ms / sdirect.p50Ms)}×)`, limit: `${fmt(1.15 * sdirect.p50Ms)} ms`, ok: spar.p50Ms <= 1.15 * sdirect.p50Ms });
+    }
+  }
+  return rows;
+}
+
+await mkdir(outDir, { recursive: true });
+const reports = new Map<string, BenchReport>();
+const t0 = performance.now();
+for (const s of SCENARIOS) {
+  if (only !== undefined && !only.includes(s.name)) continue;
+  process.stderr.write(`\n== ${s.name}: ${s.what}\n`);
+  const report = await runBroadcastBench({
+    executors,
+    ...s.options,
+    scenario: `${s.name}: ${s.what.split(':')[0]?.replace(/\.$/, '')}`,
+    json: path.join(outDir, `broadcast-${s.name}.json`),
+    chart: path.join(outDir, `broadcast-${s.name}.svg`),
+    onProgress: (l) => process.stderr.write(`  ${l}\n`),
+  });
+  reports.set(s.name, report);
+  process.stdout.write(`\n${formatBenchTable(report)}`);
+}
+const all = [...reports.values()];
+await writeFile(path.join(outDir, 'broadcast.json'), JSON.stringify({ results: all.flatMap((r) => r.results), scenarios: all.map((r) => ({ ...toBenchJson(r), results: undefined })) }, null, 2) + '\n');
+const rows = targets(reports);
+await writeFile(path.join(outDir, 'targets.json'), JSON.stringify({ targets: rows }, null, 2) + '\n');
+process.stdout.write('\nTargets (issue 6)\n');
+for (const r of rows) process.stdout.write(`${r.ok ? 'PASS' : 'MISS'}  [${r.executor}] ${r.target}: ${r.measured}; limit ${r.limit}\n`);
+process.stdout.write(`\n${all.length} scenario(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s; JSON and charts in ${outDir}/\n`);
