@@ -74,6 +74,12 @@ export interface PoolExecutorOptions {
    * {@link PoolExecutor.whenCapacity} never gets near it.
    */
   maxWaiting?: number;
+  /**
+   * Niceness (0..19) of the worker threads (Linux; ignored elsewhere). Above 0, the main thread
+   * — the coordinator choosing winners and feeding the workers — gets the CPU first when the
+   * machine is saturated, which keeps its event loop responsive. Default 0.
+   */
+  workerNice?: number;
   /** Per-worker V8 heap limits; a worker over them dies and only its probes fail. */
   resourceLimits?: ResourceLimits;
   /** The worker entry (tests); default workers/probe-worker.{ts,js} next to this module. */
@@ -199,6 +205,12 @@ export class PoolExecutor implements ProbeExecutor {
     this.#freeSlots = Array.from({ length: maxInFlight }, (_, i) => maxInFlight - 1 - i);
     const channel = `readpath-probes-${randomUUID()}`;
     const data: ProbeWorkerData = { protocol: PROBE_PROTOCOL, channel, flags };
+    if (opts.workerNice !== undefined) {
+      if (!Number.isSafeInteger(opts.workerNice) || opts.workerNice < 0 || opts.workerNice > 19) {
+        throw new ReadPathError('INVALID_CONFIG', `runtime.worker_nice: must be an integer in 0..19, got ${String(opts.workerNice)}`);
+      }
+      data.nice = opts.workerNice;
+    }
     if (opts.backends !== undefined) data.s3 = opts.backends;
     if (opts.backendModule !== undefined) {
       data.backendModule = transformUrl(opts.backendModule);

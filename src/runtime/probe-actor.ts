@@ -11,6 +11,8 @@
  * piscina ever terminating the thread.
  */
 import { BroadcastChannel, type MessagePort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import v8 from 'node:v8';
 import { Piscina } from 'piscina';
 import { ReadPathError, abortedError, backendStatusOf, messageOf, serializeError, type UsageLimitKind } from '../errors.js';
@@ -22,6 +24,22 @@ import {
   PROBE_PROTOCOL, type ControlMessage, type CreateBackends, type OkVerdict, type ProbeTask, type ProbeWorkerData,
   type ReserveMessage, type Verdict, type WireHead, type WireUsage,
 } from './probe-task.js';
+
+/**
+ * Lower this thread's CPU priority (Linux: threads are tasks with their own nice value, found
+ * through /proc/thread-self). Best effort: elsewhere, or when refused, nothing changes. This is
+ * what piscina's `niceIncrement` does with an optional native module.
+ */
+export function niceThisThread(nice: number): boolean {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isSafeInteger(tid) || tid <= 0) return false;
+    setPriority(tid, Math.max(getPriority(tid), nice));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** What a task handler returns to piscina: a verdict, possibly wrapped to transfer its bytes. */
 export type ActorResult = Verdict | ReturnType<typeof Piscina.move>;
@@ -89,6 +107,7 @@ export class ProbeActor {
 
   constructor(data: ProbeWorkerData, port: MessagePort | null) {
     this.#protocol = data.protocol;
+    if (data.nice !== undefined && data.nice > 0) niceThisThread(data.nice);
     this.#flags = new Int32Array(data.flags);
     this.#port = port;
     this.#channel = new BroadcastChannel(data.channel);

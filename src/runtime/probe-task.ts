@@ -114,6 +114,8 @@ export interface ProbeWorkerData {
   backendModule?: string;
   /** Data handed to `createBackends`. */
   backendData?: unknown;
+  /** Niceness (1..19) the worker thread gives itself, so the main thread wins the CPU. */
+  nice?: number;
 }
 
 /** The shape of a backend module's factory: builds backends from data inside a worker. */

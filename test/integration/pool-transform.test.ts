@@ -20,7 +20,7 @@ const req = (location: ObjectLocation | null = loc): ProbeRequest => ({ backendN
 
 test('the transform runs in a worker thread and is told about the body it got', async () => {
   const r = await w.executor.get('k', { transform: new URL('../helpers/transforms/thread-id.mjs', import.meta.url) })(req());
-  const v = r.value.value as { threadId: number; bytes: number; info: Record<string, unknown> };
+  const v = r.value.value as { threadId: number; nice: number; bytes: number; info: Record<string, unknown> };
   assert.notEqual(v.threadId, threadId);
   assert.ok(pool.threadIds().includes(v.threadId));
   assert.equal(v.bytes, 5);
@@ -46,4 +46,19 @@ test('a missing transform module is INVALID_CONFIG naming it', async () => {
     assert.match(e.message, /nonexistent\/transform\.mjs: cannot load/);
     return true;
   });
+});
+
+test('workerNice lowers the worker threads\' priority, not the main thread\'s', { skip: process.platform !== 'linux' && 'per-thread nice values are Linux-only' }, async () => {
+  const { getPriority } = await import('node:os');
+  const mainNice = getPriority();
+  const niced = executorWorld('pool', [{ name: 'b', objects: { k: 'x' } }], { threads: 1, workerNice: Math.min(19, mainNice + 7) });
+  try {
+    const r = await niced.executor.get('k', { transform: new URL('../helpers/transforms/thread-id.mjs', import.meta.url) })(
+      { backendName: 'b', signal: new AbortController().signal, location: null, backend: niced.backends.get('b')! });
+    assert.equal((r.value.value as { nice: number }).nice, Math.min(19, mainNice + 7));
+    assert.equal(getPriority(), mainNice);
+  } finally {
+    await niced.close();
+  }
+  assert.throws(() => executorWorld('pool', [{ name: 'b' }], { workerNice: 20 }), { code: 'INVALID_CONFIG', message: /worker_nice/ });
 });
