@@ -51,7 +51,8 @@ export function classifyBackendError(err: unknown, callerAborted = false): Verdi
   if (callerAborted) return 'neutral';
   if (isBreakerRejection(err)) return 'neutral';
   if (hasCode(err, 'ABORTED') || hasCode(err, 'USAGE_LIMIT_SKIP') || hasCode(err, 'BACKEND_UNAVAILABLE')) return 'neutral';
-  if (hasCode(err, 'INVALID_KEY')) return 'neutral';
+  // Not the backend's doing: bad input, or a copy readpath declines to serve (encrypted).
+  if (hasCode(err, 'INVALID_KEY') || hasCode(err, 'SERVICE_UNAVAILABLE')) return 'neutral';
   const status = backendStatusOf(err);
   if (status === 404 || status === 416) return 'success';
   return 'failure';
@@ -116,6 +117,19 @@ export class CircuitBreakerBackend implements ObjectBackend {
     return this.#run(opts?.signal, (probe) => this.inner.get(key, opts).then((r) => {
       this.#settle(probe, 'success');
       this.#watchBody(r.body, opts?.signal);
+      return r;
+    }));
+  }
+
+  /**
+   * Run any call to this backend through the breaker: rejected with BACKEND_UNAVAILABLE while
+   * open, counted by {@link classifyBackendError} when it fails. For probes that reach the
+   * backend elsewhere (a worker thread's own client) while the breaker lives here.
+   */
+  guard<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    if (!this.#enabled) return call();
+    return this.#run(signal, (probe) => call().then((r) => {
+      this.#settle(probe, 'success');
       return r;
     }));
   }

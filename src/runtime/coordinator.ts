@@ -19,6 +19,8 @@ export interface RunBatchOptions {
   /** Most keys in flight or buffered at once (>= 1). */
   concurrency: number;
   signal?: AbortSignal;
+  /** When given, a new key is started only while `saturated()` is false (backpressure). */
+  capacity?: { saturated(): boolean; whenCapacity(): Promise<void> };
 }
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
@@ -106,8 +108,24 @@ export async function* runBatch<S extends { key: string; ok: true }>(
     settleKey(key, ac, p);
   };
 
+  const capacity = opts.capacity;
+  let waitingForCapacity = false;
   const pump = (): void => {
     while (!pulling && !inputDone && !aborted && inputError === undefined && active + ready.length < concurrency) {
+      if (capacity !== undefined && active > 0 && capacity.saturated()) {
+        // At least one read is in flight, so progress is guaranteed; resume when a slot frees.
+        if (!waitingForCapacity) {
+          waitingForCapacity = true;
+          capacity.whenCapacity().then(() => {
+            waitingForCapacity = false;
+            pump();
+            notify();
+          }, () => {
+            waitingForCapacity = false;
+          });
+        }
+        return;
+      }
       if (!isAsync) {
         let r: IteratorResult<unknown>;
         try {

@@ -4,10 +4,10 @@
 import type { Recorder } from '../accounting/recorder.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { FailoverOptions } from '../failover/failover.js';
+import { createHedging } from '../broadcast/hedging.js';
 
 /** The hedge policy factory for a configuration, or undefined when hedging is off. */
 export function createHedgePolicy(config: ResolvedConfig, recorder: Recorder): FailoverOptions['hedgePolicy'] {
-  void recorder;
   if (!config.hedging.enabled) return undefined;
-  return undefined;
+  return createHedging({ ...config.hedging, recorder });
 }

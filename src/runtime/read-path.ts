@@ -15,6 +15,7 @@ import { assemble, type PartOverrides, type Parts } from './assemble.js';
 import { runBatch } from './coordinator.js';
 import { assertValidKey } from './keys.js';
 import { createExecutor, type ProbeExecutor } from './executor-factory.js';
+import type { TransformedValue } from './executor.js';
 import { createLogger } from '../telemetry/logger.js';
 import { MetricsExporter } from '../telemetry/metrics.js';
 import { createHedgePolicy } from './hedge-wiring.js';
@@ -37,9 +38,16 @@ export interface GetOutcome extends HeadOutcome {
   verified: boolean;
 }
 
+/** What `get` with a `transform` returns: the transform's result instead of the body. */
+export interface TransformedOutcome<V = unknown> extends HeadOutcome {
+  /** What the transform module's default export returned for the verified body. */
+  value: V;
+  verified: boolean;
+}
+
 /** One outcome of `readMany`. */
 export type BatchOutcome =
-  | ({ key: string; ok: true } & (GetOutcome | HeadOutcome))
+  | ({ key: string; ok: true } & (GetOutcome | HeadOutcome | TransformedOutcome))
   | { key: string; ok: false; error: { code: ErrorCode; message: string; httpStatus: number } };
 
 /** Options of `readMany`. */
@@ -50,6 +58,8 @@ export interface ReadManyOptions {
   signal?: AbortSignal;
   /** GET only: byte range applied to every key. */
   range?: string;
+  /** GET only: a transform module run on every verified body (in the worker with the pool). */
+  transform?: string | URL;
 }
 
 /** Options of {@link ReadPath.open} beyond the configuration. */
@@ -106,7 +116,7 @@ export class ReadPath {
     const parts = await assemble(resolved, opts);
     let executor: ProbeExecutor;
     try {
-      executor = await createExecutor(resolved, parts, opts.backends !== undefined);
+      executor = await createExecutor(resolved, parts, opts.backends !== undefined, logger);
     } catch (err) {
       await parts.close();
       throw err;
@@ -141,13 +151,22 @@ export class ReadPath {
   }
 
   /** Read a whole object, verified against its stored hash before it is returned. */
-  get(key: string, opts: { signal?: AbortSignal; range?: string } = {}): Promise<GetOutcome> {
+  get(key: string, opts?: { signal?: AbortSignal; range?: string; transform?: undefined }): Promise<GetOutcome>;
+  /**
+   * Read an object and run a transform module's default export `(bytes, info)` on its verified
+   * body (inside the worker with the pool executor): decompress, parse, filter.
+   */
+  get<V = unknown>(key: string, opts: { signal?: AbortSignal; range?: string; transform: string | URL }): Promise<TransformedOutcome<V>>;
+  get(key: string, opts: { signal?: AbortSignal; range?: string; transform?: string | URL } = {}): Promise<GetOutcome | TransformedOutcome> {
     return this.#guard(key, opts.signal, () => {
-      const range = opts.range;
-      const sfKey = `g\u0000${range ?? ''}\u0000${key}`;
-      return this.#singleFlight(sfKey, opts.signal, (signal) => this.#read<FetchedObject>('GetObject', key,
-        this.#executor.get(key, { verify: this.#config.integrity.verifyOnRead, ...(range === undefined ? {} : { range }) }), signal)
-        .then((o): GetOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...o.value })));
+      const { range, transform } = opts;
+      const sfKey = `g\u0000${range ?? ''}\u0000${transform === undefined ? '' : String(transform)}\u0000${key}`;
+      const probeOpts = { verify: this.#config.integrity.verifyOnRead, ...(range === undefined ? {} : { range }) };
+      return this.#singleFlight(sfKey, opts.signal, (signal) => {
+        const probe = transform === undefined ? this.#executor.get(key, probeOpts) : this.#executor.get(key, { ...probeOpts, transform });
+        return this.#read<FetchedObject | TransformedValue>('GetObject', key, probe, signal)
+          .then((o): GetOutcome | TransformedOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...o.value }));
+      });
     });
   }
 
@@ -171,11 +190,17 @@ export class ReadPath {
       return failingIterable(new ReadPathError('INVALID_CONFIG', `op: expected "get" or "head", got ${JSON.stringify(op)}`));
     }
     if (this.#closing !== undefined) return failingIterable(closedError());
-    const readOne = op === 'get'
-      ? (key: string, signal: AbortSignal) => this.get(key, range === undefined ? { signal } : { signal, range })
-      : (key: string, signal: AbortSignal) => this.head(key, { signal });
-    const batch = runBatch<{ key: string; ok: true } & (GetOutcome | HeadOutcome)>(keys, (key, signal) => readOne(key, signal).then(stripKey), {
+    const transform = opts.transform;
+    const readOne = op === 'head'
+      ? (key: string, signal: AbortSignal): Promise<HeadOutcome> => this.head(key, { signal })
+      : transform === undefined
+        ? (key: string, signal: AbortSignal): Promise<GetOutcome> => this.get(key, range === undefined ? { signal } : { signal, range })
+        : (key: string, signal: AbortSignal): Promise<TransformedOutcome> => this.get(key, { signal, transform, ...(range === undefined ? {} : { range }) });
+    const batch = runBatch<{ key: string; ok: true } & (GetOutcome | HeadOutcome | TransformedOutcome)>(keys, (key, signal) => readOne(key, signal).then(stripKey), {
       concurrency,
+      // With the pool, a key is started only when a worker slot is free: backpressure
+      // reaches the key source instead of queueing without limit.
+      capacity: this.#executor,
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
     });
     return batch as AsyncIterable<BatchOutcome>;

@@ -52,7 +52,17 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * Real timers. The drain timer is background work and must not keep a process alive; a hedge
+ * timer is part of a read someone is waiting for, so it stays referenced (an unref'd hedge
+ * timer let a process whose only pending work was a hedged read exit under it).
+ */
 const realTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+const backgroundTimers: Timers = {
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
     t.unref();
@@ -307,7 +317,7 @@ export class ProbeRun<T> {
 
   #startDrain(): void {
     this.#drainPending = this.#inflight;
-    const timers = this.#o.timers ?? realTimers;
+    const timers = this.#o.timers ?? backgroundTimers;
     this.#drainTimer = timers.setTimeout(() => {
       this.#drainTimer = undefined;
       if (this.#drainPending === 0) return;
@@ -327,7 +337,7 @@ export class ProbeRun<T> {
     }
     // Losers that settle before the drain starts (see #cancelOthers) are not counted in it.
     if (this.#drainTimer !== undefined && --this.#drainPending === 0) {
-      (this.#o.timers ?? realTimers).clearTimeout(this.#drainTimer);
+      (this.#o.timers ?? backgroundTimers).clearTimeout(this.#drainTimer);
       this.#drainTimer = undefined;
     }
   }

@@ -1,4 +1,5 @@
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
+import { MemoryBackend } from '../../src/backend/memory-backend.js';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { CircuitBreakerBackend, classifyBackendError, isBreakerRejection, type BreakerState } from '../../src/backend/backend-breaker.js';
@@ -278,4 +279,24 @@ describe('CircuitBreakerBackend', () => {
     const states: BreakerState[] = ['closed', 'open', 'half-open'];
     assert.equal(states.length, 3);
   });
+});
+
+test('guard: calls made elsewhere (a worker\'s client) open and close the same breaker', async () => {
+  let now = 0;
+  const inner = new MemoryBackend('g1');
+  const b = new CircuitBreakerBackend(inner, { failureThreshold: 2, openTimeoutMs: 100, now: () => now });
+  const boom = () => Promise.reject(new ReadPathError('BACKEND_ERROR', 'worker saw a 500', { backendStatus: 500 }));
+  await assert.rejects(b.guard(undefined, boom), { code: 'BACKEND_ERROR' });
+  await assert.rejects(b.guard(undefined, boom), { code: 'BACKEND_ERROR' });
+  assert.equal(b.state(), 'open');
+  let called = 0;
+  await assert.rejects(b.guard(undefined, async () => { called++; return 1; }), { code: 'BACKEND_UNAVAILABLE' });
+  assert.equal(called, 0, 'open: the call is never made');
+  await assert.rejects(b.guard(undefined, () => Promise.reject(new ReadPathError('SERVICE_UNAVAILABLE', 'encrypted'))), { code: 'BACKEND_UNAVAILABLE' });
+  now = 100;
+  assert.equal(await b.guard(undefined, async () => 7), 7);
+  assert.equal(b.state(), 'closed');
+  await assert.rejects(b.guard(undefined, () => Promise.reject(new ReadPathError('SERVICE_UNAVAILABLE', 'encrypted'))));
+  await assert.rejects(b.guard(undefined, () => Promise.reject(new ReadPathError('SERVICE_UNAVAILABLE', 'encrypted'))));
+  assert.equal(b.state(), 'closed', 'declined encrypted copies are not backend failures');
 });

@@ -199,3 +199,22 @@ test('close is idempotent and later calls reject', async () => {
   await w.rp.close();
   await assert.rejects(w.rp.get('k'), { code: 'SERVICE_UNAVAILABLE' });
 });
+
+test('hedging from configuration: a hung first copy is hedged to the second after the delay', async () => {
+  const w = await openMemoryReadPath(2, { hedging: { enabled: true, delay: '5ms', located_reads: true, max_extra_load: 1 } });
+  try {
+    w.seed('slow', 'value', ['b1', 'b2']);
+    const b1 = w.backend('b1');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const realGet = b1.get.bind(b1);
+    b1.get = async (key, opts) => { await gate; return realGet(key, opts); };
+    const g = await w.rp.get('slow');
+    assert.equal(g.backend, 'b2');
+    assert.equal(w.rp.recorder.count('hedges_sent_total', { operation: 'GetObject' }), 1);
+    assert.equal(w.rp.recorder.count('hedges_won_total', { operation: 'GetObject' }), 1);
+    release();
+  } finally {
+    await w.rp.close();
+  }
+});
