@@ -1,11 +1,31 @@
 #!/usr/bin/env node
-/** The `readpath` command line. */
-import { runWalkthrough } from './walkthrough.js';
+/**
+ * The `readpath` executable: wires the process (argv, streams, signals, exit code) to
+ * {@link runCli}. Everything else lives in program.ts and commands/.
+ */
+import { runCli } from './program.js';
 
-const [cmd] = process.argv.slice(2);
-if (cmd === 'demo' || cmd === 'walkthrough') {
-  await runWalkthrough();
-} else {
-  process.stderr.write('usage: readpath demo\n');
-  process.exitCode = 2;
-}
+const controller = new AbortController();
+let interrupts = 0;
+const onSignal = (signal: NodeJS.Signals): void => {
+  interrupts++;
+  // A second Ctrl-C means "now": skip the cleanup.
+  if (interrupts > 1) process.exit(130);
+  controller.abort(new Error(`interrupted (${signal})`));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+const code = await runCli(process.argv.slice(2), {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+}, { signal: controller.signal });
+
+process.off('SIGINT', onSignal);
+process.off('SIGTERM', onSignal);
+process.exitCode = code;
+// Every command releases what it opened, so the process ends on its own. Should a library
+// handle linger anyway, the user still gets their prompt back.
+setTimeout(() => process.exit(code), 2000).unref();

@@ -1,0 +1,180 @@
+/**
+ * `readpath batch [-c CONFIG] [--keys FILE|-] [--op get|head] [--concurrency N] [--out DIR]
+ * [--ndjson]`: read every key of a key file (or stdin) with bounded concurrency.
+ *
+ * stdout: one line per key — an NDJSON record with --ndjson, a text line otherwise — and
+ * nothing else; bodies are never printed (with --out DIR each goes to DIR/<key>).
+ * stderr: a progress bar on a TTY, then the one-line summary.
+ * Keys stream from the input as reads finish: a huge key file is never held in memory.
+ */
+import { keyProblem, MAX_KEY_BYTES } from '../../runtime/keys.js';
+import type { BatchOutcome } from '../../runtime/read-path.js';
+import { hasCode, messageOf } from '../../errors.js';
+import { EXIT, UsageError, WRITE_FAILED } from '../errors.js';
+import { countKeys, isOverlong, openKeyFile, readKeyLines, type KeyLine } from '../key-source.js';
+import { outcomeRecord, outcomeText, type CliFailure, type OutcomeExtra, type PrintedOutcome } from '../outcome-format.js';
+import { OutDir, outPathError, outPathProblem } from '../out-path.js';
+import { Output } from '../output.js';
+import { createProgress } from '../progress.js';
+import { openReader } from '../reader.js';
+import { BatchStats, summaryLine } from '../summary.js';
+import type { CommandContext } from './context.js';
+
+/** Options of `batch`. */
+export interface BatchCommandOptions {
+  config?: string | undefined;
+  /** FILE, or `-` for stdin. Default: stdin, when it is not a terminal. */
+  keys?: string | undefined;
+  op: 'get' | 'head';
+  concurrency: number;
+  out?: string | undefined;
+  ndjson: boolean;
+  metricsPort?: number | undefined;
+}
+
+/** Run `batch`; resolves to the exit code. */
+export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOptions): Promise<number> {
+  const { io, reporter } = ctx;
+  if (opts.out !== undefined && opts.op !== 'get') throw new UsageError('--out DIR needs --op get (HEAD has no body to write)');
+  const keysArg = opts.keys ?? (io.stdin.isTTY === true ? undefined : '-');
+  if (keysArg === undefined) throw new UsageError('no keys: pass --keys FILE, or pipe keys on stdin (--keys -)');
+
+  let source: AsyncGenerator<KeyLine, void, undefined>;
+  if (keysArg === '-') {
+    source = readKeyLines(io.stdin as AsyncIterable<Uint8Array | string>);
+  } else {
+    try {
+      source = await openKeyFile(keysArg);
+    } catch (err) {
+      throw new UsageError(`--keys ${keysArg}: ${fsReason(err)}`, { cause: err });
+    }
+  }
+  let outDir: OutDir | undefined;
+  if (opts.out !== undefined) {
+    try {
+      outDir = await OutDir.open(opts.out);
+    } catch (err) {
+      await source.return(undefined);
+      throw new UsageError(`--out ${opts.out}: ${fsReason(err)}`, { cause: err });
+    }
+  }
+  let reader;
+  try {
+    reader = await openReader(reporter, { config: opts.config, metricsPort: opts.metricsPort });
+  } catch (err) {
+    await source.return(undefined);
+    throw err;
+  }
+  const rp = reader.rp;
+
+  const stdout = new Output(io.stdout);
+  const stop = new AbortController();
+  const onInterrupt = (): void => stop.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onInterrupt, { once: true });
+  let outputClosed = false;
+  stdout.onClosed(() => {
+    outputClosed = true;
+    stop.abort(new Error('stdout closed'));
+  });
+
+  const stats = new BatchStats();
+  const progress = createProgress(io.stderr, { label: opts.op });
+  reporter.setOverlay(progress);
+  const counting = new AbortController();
+  if (progress !== undefined && keysArg !== '-') {
+    countKeys(keysArg, counting.signal).then((n) => progress.setTotal(n), () => {});
+  }
+
+  const starts = new Map<string, number[]>();
+  const emit = async (o: PrintedOutcome, extra: OutcomeExtra): Promise<void> => {
+    stats.add(o, extra.ms);
+    progress?.tick(o.ok);
+    const line = opts.ndjson ? JSON.stringify(outcomeRecord(o, extra, reporter.scrubber)) : outcomeText(o, extra, reporter.scrubber);
+    progress?.clear();
+    await stdout.write(`${line}\n`);
+  };
+
+  // Lines that cannot be keys, and keys --out cannot store, are answered here without a read.
+  async function* keys(): AsyncGenerator<string, void, undefined> {
+    for await (const line of source) {
+      if (isOverlong(line)) {
+        await emit(failure(`${line.prefix}...`, 'INVALID_KEY', `key line is ${line.length} characters long, over the ${MAX_KEY_BYTES}-byte key limit`), {});
+        continue;
+      }
+      if (outDir !== undefined && keyProblem(line) === undefined) {
+        const problem = outPathProblem(line);
+        if (problem !== undefined) {
+          await emit(failure(line, 'INVALID_KEY', outPathError(line, problem).message), {});
+          continue;
+        }
+      }
+      const list = starts.get(line);
+      if (list === undefined) starts.set(line, [performance.now()]);
+      else list.push(performance.now());
+      yield line;
+    }
+  }
+  const latencyOf = (key: string): number | undefined => {
+    const list = starts.get(key);
+    const t = list?.shift();
+    if (list !== undefined && list.length === 0) starts.delete(key);
+    return t === undefined ? undefined : performance.now() - t;
+  };
+
+  let fatal: unknown;
+  try {
+    for await (const o of rp.readMany(keys(), { op: opts.op, concurrency: opts.concurrency, signal: stop.signal })) {
+      const ms = latencyOf(o.key);
+      if (o.ok && outDir !== undefined && 'body' in o) {
+        let written: string;
+        try {
+          written = await outDir.write(o.key, o.body);
+        } catch (err) {
+          await emit(hasCode(err, 'INVALID_KEY')
+            ? failure(o.key, 'INVALID_KEY', messageOf(err))
+            : failure(o.key, WRITE_FAILED, `read from ${o.backend} but not written under --out: ${messageOf(err)}`), { ...(ms === undefined ? {} : { ms }) });
+          continue;
+        }
+        await emit(o, { ...(ms === undefined ? {} : { ms }), path: written });
+        continue;
+      }
+      await emit(o as BatchOutcome, ms === undefined ? {} : { ms });
+    }
+  } catch (err) {
+    fatal = err;
+  } finally {
+    ctx.signal.removeEventListener('abort', onInterrupt);
+    counting.abort();
+    progress?.stop();
+    reporter.setOverlay(undefined);
+    stats.finish();
+  }
+  const cacheHits = rp.recorder.count('degraded_cache_hits_total');
+  await reader.close();
+
+  if (outputClosed) return stats.failed > 0 ? EXIT.FAILED : EXIT.OK;
+  const totals = stats.totals();
+  const interrupted = ctx.signal.aborted;
+  if (fatal !== undefined && !interrupted) reporter.error(fatal, 'batch stopped');
+  reporter.info('batch summary', { ...totals, cacheHits, ...(interrupted ? { interrupted: true } : {}) },
+    `${interrupted ? 'interrupted: ' : ''}${summaryLine(totals, { cacheHits })}`);
+  if (interrupted) return EXIT.INTERRUPTED;
+  return stats.failed > 0 || fatal !== undefined ? EXIT.FAILED : EXIT.OK;
+}
+
+function failure(key: string, code: string, message: string): CliFailure {
+  return { key, ok: false, error: { code, message, httpStatus: code === 'INVALID_KEY' ? 400 : 500 } };
+}
+
+function fsReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT': return 'file not found';
+    case 'EACCES':
+    case 'EPERM': return 'permission denied';
+    case 'EISDIR': return 'is a directory';
+    case 'ENOTDIR': return 'a parent of the path is not a directory';
+    case 'EEXIST': return 'exists and is not a directory';
+    default: return code ?? messageOf(err);
+  }
+}

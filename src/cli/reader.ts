@@ -1,0 +1,69 @@
+/**
+ * Opening a ReadPath for a command: the configuration file, the reader's logger (through the
+ * reporter, so secrets are scrubbed and the format follows --json), and the optional
+ * Prometheus endpoint. {@link OpenReader.close} releases all of it.
+ */
+import { configSecrets } from '../config/mask.js';
+import { InvalidConfigError } from '../config/issues.js';
+import { ReadPath } from '../runtime/read-path.js';
+import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-server.js';
+import { UsageError } from './errors.js';
+import type { Reporter } from './reporter.js';
+
+/** The config file used when `-c` is not given. */
+export const DEFAULT_CONFIG_PATH = './readpath.yaml';
+
+/** An open reader and what came with it. */
+export interface OpenReader {
+  rp: ReadPath;
+  metrics: MetricsServer | undefined;
+  /** Close the metrics endpoint, then the reader. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link openReader}. */
+export interface OpenReaderOptions {
+  /** `-c CONFIG`; undefined means {@link DEFAULT_CONFIG_PATH}. */
+  config: string | undefined;
+  /** `--metrics-port N`. */
+  metricsPort?: number | undefined;
+}
+
+/** Open the reader a command works with. Configuration errors are INVALID_CONFIG (exit 2). */
+export async function openReader(reporter: Reporter, opts: OpenReaderOptions): Promise<OpenReader> {
+  const path = opts.config ?? DEFAULT_CONFIG_PATH;
+  const logger = reporter.readerLogger();
+  let rp: ReadPath;
+  try {
+    rp = await ReadPath.open(path, { logger });
+  } catch (err) {
+    if (opts.config === undefined && err instanceof InvalidConfigError && err.issues.some((i) => i.message.includes('file not found'))) {
+      throw new InvalidConfigError(err.issues, { file: `${path} (the default; pass -c CONFIG to use another file)` });
+    }
+    throw err;
+  }
+  reporter.scrubber.add(configSecrets(rp.config));
+  reporter.applyConfiguredLevel(logger, rp.config.logging.level);
+  let metrics: MetricsServer | undefined;
+  if (opts.metricsPort !== undefined) {
+    try {
+      metrics = await startMetricsServer({ port: opts.metricsPort, render: () => rp.metrics(), contentType: rp.metricsContentType });
+    } catch (err) {
+      await rp.close();
+      throw new UsageError(`--metrics-port ${opts.metricsPort}: cannot listen on 127.0.0.1 (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    }
+    reporter.info('metrics endpoint listening', { url: metrics.url }, `metrics on ${metrics.url}`);
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    rp,
+    metrics,
+    close() {
+      closing ??= (async () => {
+        await metrics?.close();
+        await rp.close();
+      })();
+      return closing;
+    },
+  };
+}
