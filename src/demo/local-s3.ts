@@ -1,0 +1,191 @@
+/**
+ * Local S3 backends for the demo: s3rver instances on 127.0.0.1, each in its own temporary
+ * directory on an ephemeral port, each in its own child process (so the servers' work does
+ * not compete with the reader for one event loop). A backend can be stopped — its port then
+ * refuses connections, as a crashed server's would — and started again on the same port with
+ * the same data. Everything is removed by {@link LocalS3Fleet.close}.
+ *
+ * This ships in the product (`readpath demo`), so it does not reuse the test fleet helper.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** s3rver accepts any request signed with these. */
+export const LOCAL_S3_ACCESS_KEY = 'S3RVER';
+/** s3rver accepts any request signed with these. */
+export const LOCAL_S3_SECRET_KEY = 'S3RVER';
+const HOST = '127.0.0.1';
+const START_TIMEOUT_MS = 30_000;
+
+/** One local backend. */
+export interface LocalS3Backend {
+  readonly name: string;
+  /** `http://127.0.0.1:<port>`; stays the same across stop/start. */
+  readonly endpoint: string;
+  readonly directory: string;
+  /** False between {@link LocalS3Fleet.stop} and {@link LocalS3Fleet.start}. */
+  readonly running: boolean;
+}
+
+/** A set of running local backends. */
+export interface LocalS3Fleet {
+  readonly bucket: string;
+  readonly backends: readonly LocalS3Backend[];
+  /** Stop one backend: its port refuses connections from now on. */
+  stop(name: string): Promise<void>;
+  /** Start a stopped backend again on its port, with its data. */
+  start(name: string): Promise<void>;
+  /** Stop every backend and delete their directories. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface Member {
+  name: string;
+  endpoint: string;
+  directory: string;
+  port: number;
+  child: ChildProcess | undefined;
+  readonly running: boolean;
+}
+
+function serverEntry(): string {
+  const here = import.meta.url;
+  return fileURLToPath(new URL(`./s3-server-process${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
+}
+
+/**
+ * The parent's loader flags (tsx under tests and `node --import tsx`), without the flags that
+ * would turn the child into something else (`--test`, `--inspect`, `--watch`...).
+ */
+function childExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (/^--(import|require|loader|experimental-loader)=/.test(a)) out.push(a);
+    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(a) && i + 1 < argv.length) out.push(a, argv[++i] as string);
+  }
+  return out;
+}
+
+async function runServer(directory: string, port: number, bucket: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(serverEntry(), [JSON.stringify({ directory, port, bucket })], {
+    execArgv: childExecArgv(),
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (s: string) => {
+    stderr = (stderr + s).slice(-2000);
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`local S3 server did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    const done = (): void => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      child.off('error', fail);
+    };
+    function fail(err: Error): void {
+      done();
+      child.kill('SIGKILL');
+      reject(err);
+    }
+    function onMessage(m: unknown): void {
+      const msg = m as { type?: string; port?: number; message?: string };
+      if (msg.type === 'ready' && typeof msg.port === 'number') {
+        done();
+        resolve({ child, port: msg.port });
+      } else if (msg.type === 'error') {
+        fail(new Error(`local S3 server failed to start: ${msg.message ?? 'unknown error'}`));
+      }
+    }
+    function onExit(code: number | null): void {
+      fail(new Error(`local S3 server exited (code ${String(code)}) before it was ready${stderr === '' ? '' : `: ${stderr.trim().split('\n').pop() ?? ''}`}`));
+    }
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.once('error', fail);
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (child.connected) child.send({ type: 'stop' });
+  else child.kill('SIGTERM');
+  // A server that does not stop promptly is killed: the demo must not hang on cleanup.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(killer);
+}
+
+/**
+ * Start one s3rver backend per name, each with `bucket` created.
+ *
+ * @param tmpRoot where the per-backend directories are created (default: the OS temp dir).
+ */
+export async function startLocalS3Fleet(names: readonly string[], bucket: string, tmpRoot: string = os.tmpdir()): Promise<LocalS3Fleet> {
+  const members: Member[] = [];
+  let closed = false;
+
+  const startMember = async (name: string): Promise<Member> => {
+    const directory = await mkdtemp(path.join(tmpRoot, `readpath-demo-${name}-`));
+    try {
+      const { child, port } = await runServer(directory, 0, bucket);
+      const m: Member = {
+        name, directory, port, child, endpoint: `http://${HOST}:${port}`,
+        get running() { return m.child !== undefined; },
+      };
+      return m;
+    } catch (err) {
+      await rm(directory, { recursive: true, force: true });
+      throw err;
+    }
+  };
+
+  const closeMember = async (m: Member): Promise<void> => {
+    const child = m.child;
+    m.child = undefined;
+    if (child !== undefined) await stopServer(child);
+    await rm(m.directory, { recursive: true, force: true });
+  };
+
+  const started = await Promise.allSettled(names.map(startMember));
+  for (const r of started) if (r.status === 'fulfilled') members.push(r.value);
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.allSettled(members.map(closeMember));
+    throw failed.reason;
+  }
+
+  const member = (name: string): Member => {
+    const m = members.find((x) => x.name === name);
+    if (m === undefined) throw new Error(`no local backend named ${name}`);
+    return m;
+  };
+
+  return {
+    bucket,
+    backends: members,
+    async stop(name) {
+      const m = member(name);
+      const child = m.child;
+      m.child = undefined;
+      if (child !== undefined) await stopServer(child);
+    },
+    async start(name) {
+      const m = member(name);
+      if (m.child !== undefined || closed) return;
+      m.child = (await runServer(m.directory, m.port, bucket)).child;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled(members.map(closeMember));
+    },
+  };
+}
