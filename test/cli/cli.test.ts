@@ -1,0 +1,249 @@
+/**
+ * The `readpath` CLI as users run it: a child process (`node --import tsx src/cli/main.ts`)
+ * against an s3rver fleet and a SQLite metadata database in a temp directory.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sha256Hex } from '../../src/failover/probes.js';
+import { SqliteMetadataStore } from '../../src/store/sqlite-store.js';
+import type { ObjectLocation } from '../../src/types.js';
+import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = path.join(ROOT, 'src/cli/main.ts');
+const SDK_WARNING = /NodeVersionSupportWarning|NodeDeprecationWarning|AWS SDK/;
+const STACK_LINE = /^\s+at /m;
+
+interface Run { code: number | null; stdout: Buffer; stderr: string }
+
+/** Run the CLI; `input` is written to its stdin (stdin is a closed pipe otherwise). */
+function cli(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, READPATH_LOG_LEVEL: '', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => { err += s; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l !== '');
+}
+
+function assertClean(r: Run): void {
+  assert.doesNotMatch(r.stderr, SDK_WARNING, 'no AWS SDK warning reaches the terminal');
+  assert.ok(!r.stderr.includes('S3CR3T-test') && !r.stdout.includes('S3CR3T-test'), 'the secret never appears in output');
+}
+
+const BIN = Uint8Array.from({ length: 5000 }, (_, i) => (i * 131 + 17) & 0xff);
+const SECRET_ENV = { TEST_S3_SECRET: 'S3RVER', TEST_DB_PASSWORD: 'S3CR3T-test-password' };
+
+describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 }, () => {
+  let fleet: S3Fleet;
+  let tmp: string;
+  let config: string;
+
+  before(async () => {
+    fleet = await startS3Fleet({ count: 3 });
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-cli-'));
+    const rows: ObjectLocation[] = [];
+    let t = Date.UTC(2025, 0, 1);
+    const put = async (key: string, body: Uint8Array | string, on: string[], rowsOn: string[] = on): Promise<void> => {
+      const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+      await fleet.seed(key, bytes, on);
+      for (const b of rowsOn) rows.push({ objectKey: key, backendName: b, sizeBytes: bytes.byteLength, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(bytes) });
+    };
+    await put('hello.txt', 'hello, world\n', ['b1', 'b2']);
+    await put('space key .txt', 'spaces are kept\n', ['b2', 'b3']);
+    await put('dir/nested/file.bin', BIN, ['b1', 'b3']);
+    // Stored on b1 and b2, but b1's copy is gone: reads fail over to b2.
+    await put('first-missing', 'second copy\n', ['b2'], ['b1', 'b2']);
+    // For the symlink trap under --out.
+    await put('link/x', 'must not leave DIR\n', ['b3']);
+    const store = await SqliteMetadataStore.open({ path: path.join(tmp, 'meta.db') });
+    await store.addLocations(rows);
+    await store.close();
+    const backends = fleet.backends.map((b) => `  - name: ${b.name}
+    endpoint: "${b.endpoint}"
+    region: us-east-1
+    bucket: ${fleet.bucket}
+    access_key_id: S3RVER
+    secret_access_key: "\${TEST_S3_SECRET}"
+    force_path_style: true`).join('\n');
+    config = path.join(tmp, 'readpath.yaml');
+    await writeFile(config, `backends:\n${backends}\ndatabase:\n  driver: sqlite\n  path: meta.db\nruntime:\n  mode: inline\nserver:\n  backend_timeout: 5s\n`);
+  });
+
+  after(async () => {
+    await fleet?.close();
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('get writes the body to a file and one outcome line to stderr', async () => {
+    const out = path.join(tmp, 'hello.out');
+    const r = await cli(['get', 'hello.txt', '-c', config, '-o', out], { env: SECRET_ENV });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await readFile(out, 'utf8'), 'hello, world\n');
+    assert.equal(r.stdout.length, 0);
+    assert.equal(lines(r.stderr).length, 1, r.stderr);
+    assert.match(r.stderr, /^readpath: got hello\.txt from b1: 13 bytes, verified/);
+    assertClean(r);
+  });
+
+  it('get writes a binary body to stdout; a missing key is one error line and exit 1', async () => {
+    const [ok, missing] = await Promise.all([
+      cli(['get', 'dir/nested/file.bin', '--config', config], { env: SECRET_ENV }),
+      cli(['get', 'no/such/key', '-c', config], { env: SECRET_ENV }),
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(new Uint8Array(ok.stdout), BIN);
+    assertClean(ok);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stdout.length, 0);
+    assert.deepEqual(lines(missing.stderr).length, 1, missing.stderr);
+    assert.match(missing.stderr, /^readpath: error: OBJECT_NOT_FOUND: /);
+    assert.doesNotMatch(missing.stderr, STACK_LINE);
+    assertClean(missing);
+  });
+
+  it('head prints one JSON object; the failed-over copy is reported as such', async () => {
+    const r = await cli(['head', 'first-missing', '-c', config], { env: SECRET_ENV });
+    assert.equal(r.code, 0, r.stderr);
+    const all = lines(r.stdout.toString('utf8'));
+    assert.equal(all.length, 1);
+    const o = JSON.parse(all[0] as string) as Record<string, unknown>;
+    assert.equal(o['key'], 'first-missing');
+    assert.equal(o['backend'], 'b2');
+    assert.equal(o['size'], 12);
+    assert.equal(o['failover'], true);
+    assert.equal(o['degraded'], false);
+    assert.equal(r.stderr, '');
+  });
+
+  it('batch --ndjson: exactly one line per key, failures included, exit 1, summary on stderr', async () => {
+    const keyFile = path.join(tmp, 'keys.txt');
+    const overlong = 'x'.repeat(5000);
+    // A CRLF line, a duplicate, an empty line, a NUL key, a missing key, an overlong line.
+    await writeFile(keyFile, `hello.txt\r\nspace key .txt\n\nfirst-missing\nbad\u0000key\nno-such-key\nhello.txt\n${overlong}\ndir/nested/file.bin`);
+    const r = await cli(['batch', '-c', config, '--keys', keyFile, '--ndjson', '--concurrency', '2'], { env: SECRET_ENV });
+    assert.equal(r.code, 1, r.stderr);
+    const recs = lines(r.stdout.toString('utf8')).map((l) => JSON.parse(l) as { key: string; ok: boolean; backend?: string; failover?: boolean; verified?: boolean; error?: { code: string }; body?: unknown });
+    assert.equal(recs.length, 8, r.stdout.toString('utf8'));
+    const byKey = (k: string) => recs.filter((x) => x.key === k);
+    assert.equal(byKey('hello.txt').length, 2);
+    assert.ok(byKey('hello.txt').every((x) => x.ok && x.backend === 'b1' && x.verified === true));
+    assert.equal(byKey('space key .txt')[0]?.ok, true, 'spaces kept');
+    assert.equal(byKey('first-missing')[0]?.failover, true);
+    assert.equal(byKey('dir/nested/file.bin')[0]?.ok, true);
+    assert.equal(byKey('bad\u0000key')[0]?.error?.code, 'INVALID_KEY');
+    assert.equal(byKey('no-such-key')[0]?.error?.code, 'OBJECT_NOT_FOUND');
+    assert.equal(recs.filter((x) => x.key.startsWith('xxxx'))[0]?.error?.code, 'INVALID_KEY');
+    assert.ok(recs.every((x) => !('body' in x)), 'bodies are never printed');
+    const errLines = lines(r.stderr);
+    assert.equal(errLines.length, 1, r.stderr);
+    assert.match(errLines[0] as string, /^readpath: 8 reads, 5 ok, 3 failed \((INVALID_KEY 2, OBJECT_NOT_FOUND 1)\), 1 failover, 0 degraded, 0 cache hits, p50 [\d.]+ ms, p99 [\d.]+ ms/);
+    assertClean(r);
+  });
+
+  it('batch --out DIR never writes outside DIR, whatever the key', async () => {
+    const base = await mkdtemp(path.join(tmp, 'out-'));
+    const dir = path.join(base, 'dir');
+    const outside = path.join(base, 'outside');
+    await mkdir(dir);
+    await mkdir(outside);
+    await symlink(outside, path.join(dir, 'link'));
+    const keys = ['hello.txt', 'dir/nested/file.bin', '../../etc/passwd', '/abs', 'a/../../b', './x', 'a//b', 'trailing/', 'nul\u0000key', 'link/x', '..'];
+    const r = await cli(['batch', '-c', config, '--keys', '-', '--out', dir, '--ndjson'], { input: keys.join('\n'), env: SECRET_ENV });
+    assert.equal(r.code, 1, r.stderr);
+    const recs = lines(r.stdout.toString('utf8')).map((l) => JSON.parse(l) as { key: string; ok: boolean; path?: string; error?: { code: string; message: string } });
+    assert.equal(recs.length, keys.length);
+    const get = (k: string) => recs.find((x) => x.key === k);
+    assert.equal(get('hello.txt')?.path, 'hello.txt');
+    assert.equal(get('dir/nested/file.bin')?.path, 'dir/nested/file.bin');
+    for (const k of ['../../etc/passwd', '/abs', 'a/../../b', './x', 'a//b', 'trailing/', '..']) {
+      assert.equal(get(k)?.error?.code, 'INVALID_KEY', k);
+      assert.match(get(k)?.error?.message ?? '', /cannot be written under --out/, k);
+    }
+    assert.equal(get('nul\u0000key')?.error?.code, 'INVALID_KEY');
+    assert.equal(get('link/x')?.ok, false, 'a symlink inside DIR is not followed');
+    assert.equal(get('link/x')?.error?.code, 'WRITE_FAILED');
+    assert.equal(await readFile(path.join(dir, 'hello.txt'), 'utf8'), 'hello, world\n');
+    assert.deepEqual(new Uint8Array(await readFile(path.join(dir, 'dir/nested/file.bin'))), BIN);
+    // Nothing anywhere but the two files (and the planted link).
+    assert.deepEqual(await readdir(outside), []);
+    assert.deepEqual((await readdir(base)).sort(), ['dir', 'outside']);
+    assert.deepEqual((await readdir(dir)).sort(), ['dir', 'hello.txt', 'link']);
+    assertClean(r);
+  });
+
+  it('batch from stdin without --ndjson: text lines; all ok exits 0', async () => {
+    const r = await cli(['batch', '-c', config, '--op', 'head'], { input: 'hello.txt\nspace key .txt\n', env: SECRET_ENV });
+    assert.equal(r.code, 0, r.stderr);
+    const out = lines(r.stdout.toString('utf8'));
+    assert.equal(out.length, 2);
+    assert.ok(out.every((l) => l.startsWith('ok    ')), out.join('\n'));
+    assert.match(r.stderr, /^readpath: 2 reads, 2 ok, 0 failed, 0 failovers/);
+    assertClean(r);
+  });
+
+  it('validate prints the resolved config with secrets masked', async () => {
+    const pg = path.join(tmp, 'pg.yaml');
+    await writeFile(pg, `backends:
+  - name: b1
+    endpoint: "http://127.0.0.1:9"
+    bucket: data
+    access_key_id: AKIDEXAMPLE
+    secret_access_key: "S3CR3T-test-secret-key"
+database:
+  host: 127.0.0.1
+  database: readpath
+  user: readpath
+  password: "\${TEST_DB_PASSWORD}"
+`);
+    const r = await cli(['validate', '-c', pg], { env: SECRET_ENV });
+    assert.equal(r.code, 0, r.stderr);
+    const text = r.stdout.toString('utf8');
+    assert.match(text, /secret_access_key: "?\(redacted\)"?/);
+    assert.match(text, /password: "?\(redacted\)"?/);
+    assert.match(text, /driver: postgres/);
+    assertClean(r);
+  });
+
+  it('usage and configuration errors exit 2 with one line and no stack; --verbose adds it', async () => {
+    const bad = path.join(tmp, 'bad.yaml');
+    await writeFile(bad, 'backends:\n  - name: b1\n    endpoint: not-a-url\n    bucket: data\n    access_key_id: a\n    secret_access_key: "S3CR3T-test-x"\n');
+    const [cfg, flag, verbose, unknown] = await Promise.all([
+      cli(['batch', '-c', bad, '--keys', '-']),
+      cli(['batch', '-c', config, '--concurrency', '0']),
+      cli(['get', 'k', '-c', bad, '--verbose']),
+      cli(['frobnicate']),
+    ]);
+    for (const r of [cfg, flag, unknown]) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(lines(r.stderr).length, 1, r.stderr);
+      assert.match(r.stderr, /^readpath: error: /);
+      assert.doesNotMatch(r.stderr, STACK_LINE);
+      assert.equal(r.stdout.length, 0);
+      assertClean(r);
+    }
+    assert.match(cfg.stderr, /INVALID_CONFIG: .*bad\.yaml: backends\[0\]\.endpoint: /);
+    assert.match(flag.stderr, /--concurrency/);
+    assert.equal(verbose.code, 2);
+    assert.match(verbose.stderr, STACK_LINE);
+    assertClean(verbose);
+  });
+});
