@@ -179,7 +179,8 @@ export class PoolExecutor implements ProbeExecutor {
   readonly #threads: number;
   readonly #maxInFlight: number;
   readonly #maxWaiting: number;
-  readonly #running = new Set<Job>();
+  /** Dispatched probes by task id. */
+  readonly #running = new Map<number, Job>();
   readonly #waiting: Job[] = [];
   #capacityWaiters: (() => void)[] = [];
   #nextId = 1;
@@ -234,10 +235,12 @@ export class PoolExecutor implements ProbeExecutor {
     // A worker dying with no task in flight is reported here; without a listener it would crash the process.
     this.#pool.on('error', () => {});
     this.#pool.on('message', (m: unknown) => {
-      if (isReserveMessage(m)) {
-        const limit = this.#ledger.reserveEgress(m.id, m.backend, m.bytes);
-        this.#post({ t: 'grant', id: m.id, limit });
-      }
+      if (!isReserveMessage(m)) return;
+      // The request travels apart from the verdict: it may arrive after its probe ended (the
+      // worker stopped waiting on an abort). Reserving then would never be released.
+      const job = this.#running.get(m.id);
+      if (job === undefined || job.task.backend !== m.backend) return;
+      this.#post({ t: 'grant', id: m.id, limit: this.#ledger.reserveEgress(m.id, m.backend, m.bytes) });
     });
   }
 
@@ -344,7 +347,7 @@ export class PoolExecutor implements ProbeExecutor {
     job.task.slot = slot;
     job.task.id = this.#nextId++;
     job.started = true;
-    this.#running.add(job);
+    this.#running.set(job.task.id, job);
     this.#pool.run(job.task).then(
       (v) => this.#onVerdict(job, v),
       (err: unknown) => this.#onWorkerFailure(job, err),
@@ -379,7 +382,7 @@ export class PoolExecutor implements ProbeExecutor {
     job.settled = true;
     if (job.signal !== undefined) job.signal.removeEventListener('abort', job);
     if (job.started) {
-      this.#running.delete(job);
+      this.#running.delete(job.task.id);
       this.#freeSlots.push(job.task.slot);
     }
     this.#ledger.settle(job.task.id, job.task.backend, job.apiReserved, api, egress);
@@ -470,7 +473,7 @@ export class PoolExecutor implements ProbeExecutor {
       clearTimeout(timer);
       this.#drained = undefined;
     }
-    for (const job of [...this.#running]) {
+    for (const job of [...this.#running.values()]) {
       // Tell the worker too, in case destroying it takes a while; the probe fails now.
       Atomics.store(this.#flags, job.task.slot, 1);
       this.#finish(job, 0, 0);
