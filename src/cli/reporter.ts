@@ -110,7 +110,8 @@ export class Reporter {
 
   #write(text: string): void {
     this.#overlay?.clear();
-    this.#stderr.write(text);
+    // Every line, whatever built it, is scrubbed here (scrubbing twice is harmless).
+    this.#stderr.write(this.scrubber.scrub(text));
   }
 
   #jsonSink(): { write(line: string): void } {

@@ -1,0 +1,54 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { OutDir, outPathProblem } from '../../src/cli/out-path.js';
+
+describe('--out DIR containment', () => {
+  let base: string;
+  before(async () => { base = await mkdtemp(path.join(os.tmpdir(), 'readpath-out-')); });
+  after(async () => { await rm(base, { recursive: true, force: true }); });
+
+  it('keys that cannot map one-to-one inside DIR are refused', () => {
+    for (const key of ['../../etc/passwd', '/abs', 'a/../../b', '..', '.', './x', 'a/./b', 'a//b', 'dir/', '', 'nul\u0000', 'x'.repeat(1025)]) {
+      assert.ok(outPathProblem(key) !== undefined, JSON.stringify(key));
+    }
+    for (const key of ['a', 'a/b/c.txt', '...', '..a', 'a..', ' space /x', 'ünï', 'back\\slash']) {
+      assert.equal(outPathProblem(key), undefined, JSON.stringify(key));
+    }
+    assert.ok(outPathProblem('back\\slash', '\\') !== undefined, 'Windows path syntax');
+    assert.ok(outPathProblem('c:evil', '\\') !== undefined);
+  });
+
+  it('writes nested keys, overwrites, and refuses to follow symlinks anywhere on the way', async () => {
+    const dir = path.join(base, 'dir');
+    const outside = path.join(base, 'outside');
+    await mkdir(outside);
+    const out = await OutDir.open(dir);
+    assert.equal(await out.write('a/b/c.txt', Uint8Array.of(1, 2, 3)), 'a/b/c.txt');
+    await out.write('a/b/c.txt', Uint8Array.of(9));
+    assert.deepEqual([...await readFile(path.join(dir, 'a/b/c.txt'))], [9]);
+
+    await symlink(outside, path.join(dir, 'linkdir'));
+    await symlink(path.join(outside, 'target'), path.join(dir, 'linkfile'));
+    await assert.rejects(out.write('linkdir/x', Uint8Array.of(1)), { code: 'ELOOP' });
+    await assert.rejects(out.write('linkfile', Uint8Array.of(1)), { code: 'ELOOP' });
+    await assert.rejects(out.write('../escape', Uint8Array.of(1)), { code: 'INVALID_KEY' });
+    assert.deepEqual(await readdir(outside), []);
+
+    // A key that is another key's directory fails that key only.
+    await writeFile(path.join(dir, 'file'), 'x');
+    await assert.rejects(out.write('file/child', Uint8Array.of(1)), { code: 'ENOTDIR' });
+    assert.equal((await lstat(path.join(dir, 'a'))).isDirectory(), true);
+  });
+
+  it('DIR given through a symlink is resolved once and used', async () => {
+    const real = path.join(base, 'real');
+    await mkdir(real);
+    await symlink(real, path.join(base, 'alias'));
+    const out = await OutDir.open(path.join(base, 'alias'));
+    await out.write('k', Uint8Array.of(7));
+    assert.deepEqual([...await readFile(path.join(real, 'k'))], [7]);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * Traces: each ReadPath read is a `Manager <operation>` span with upstream's attribute names.
+ * The provider is registered *after* ReadPath's module was loaded (its tracer is taken at
+ * import time): the API's proxy tracer must still delegate to it.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { openMemoryReadPath } from '../helpers/memory-readpath.js';
+
+const exporter = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+
+function lastSpan(): ReadableSpan {
+  const spans = exporter.getFinishedSpans();
+  const span = spans[spans.length - 1];
+  assert.ok(span !== undefined, 'a span was recorded');
+  return span;
+}
+
+describe('tracing (in-memory OpenTelemetry provider)', () => {
+  before(() => {
+    assert.equal(trace.setGlobalTracerProvider(provider), true, 'provider registered');
+  });
+  after(async () => {
+    await provider.shutdown();
+    trace.disable();
+  });
+
+  it('a located GET is a "Manager GetObject" span with every s3o attribute', async () => {
+    const { rp, seed } = await openMemoryReadPath(3);
+    try {
+      seed('photos/cat.jpg', 'meow', ['b1', 'b2']);
+      exporter.reset();
+      await rp.get('photos/cat.jpg');
+      const span = lastSpan();
+      assert.equal(span.name, 'Manager GetObject');
+      assert.deepEqual(span.attributes, {
+        's3o.key': 'photos/cat.jpg',
+        's3o.backend.name': 'b1',
+        's3o.failover': false,
+        's3o.degraded_mode': false,
+        's3o.cache_hit': false,
+        's3o.parallel_broadcast': false,
+        's3o.object.size': 4,
+      });
+      assert.equal(span.status.code, SpanStatusCode.UNSET);
+      assert.equal(exporter.getFinishedSpans().length, 1, 'one span per read');
+    } finally {
+      await rp.close();
+    }
+  });
+
+  it('failover, HEAD, and a failed read', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(3);
+    try {
+      seed('k', 'bytes', ['b1', 'b2']);
+      backend('b1').delete('k');
+      exporter.reset();
+      await rp.get('k');
+      assert.equal(lastSpan().attributes['s3o.failover'], true);
+      assert.equal(lastSpan().attributes['s3o.backend.name'], 'b2');
+
+      await rp.head('k');
+      assert.equal(lastSpan().name, 'Manager HeadObject');
+      assert.equal(lastSpan().attributes['s3o.object.size'], 5);
+
+      await assert.rejects(rp.get('missing'));
+      const failed = lastSpan();
+      assert.equal(failed.name, 'Manager GetObject');
+      assert.equal(failed.attributes['s3o.key'], 'missing');
+      assert.equal(failed.attributes['s3o.error.code'], 'OBJECT_NOT_FOUND');
+      assert.equal(failed.status.code, SpanStatusCode.ERROR);
+    } finally {
+      await rp.close();
+    }
+  });
+
+  it('degraded mode: broadcast, then a location cache hit; parallel_broadcast follows the config', async () => {
+    for (const parallel of [false, true]) {
+      const { rp, seed, store } = await openMemoryReadPath(3, { circuit_breaker: { parallel_broadcast: parallel } });
+      try {
+        seed('k', 'bytes', ['b2']);
+        store.setAvailable(false);
+        exporter.reset();
+        await rp.get('k');
+        const first = lastSpan().attributes;
+        assert.equal(first['s3o.degraded_mode'], true);
+        assert.equal(first['s3o.cache_hit'], false);
+        assert.equal(first['s3o.backend.name'], 'b2');
+        assert.equal(first['s3o.parallel_broadcast'], parallel);
+        assert.equal(first['s3o.failover'], false);
+        await rp.get('k');
+        const second = lastSpan().attributes;
+        assert.equal(second['s3o.degraded_mode'], true);
+        assert.equal(second['s3o.cache_hit'], true);
+      } finally {
+        await rp.close();
+      }
+    }
+  });
+});
