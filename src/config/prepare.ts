@@ -33,7 +33,7 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Expand and clean a config document (see the module comment). */
 export function prepareDocument(doc: unknown, env: ConfigEnv): Prepared {
   const issues: RawIssue[] = [];
-  const value = walk(doc, [], 0, env, issues);
+  const value = walk(doc, [], 0, env, issues, new Set());
   return { value, issues };
 }
 
@@ -48,7 +48,11 @@ function isIgnored(path: readonly PropertyKey[], key: string): boolean {
   return path.length === depth && keys.has(key);
 }
 
-function walk(v: unknown, path: PropertyKey[], depth: number, env: ConfigEnv, issues: RawIssue[]): unknown {
+/**
+ * `ancestors` holds the objects on the path to `v`: a YAML alias inside its own anchor (`a: &a
+ * [*a, *a]`) is a cycle, and walking one with two branches down to MAX_DEPTH is 2^64 nodes.
+ */
+function walk(v: unknown, path: PropertyKey[], depth: number, env: ConfigEnv, issues: RawIssue[], ancestors: Set<object>): unknown {
   if (typeof v === 'string') {
     const r = expandString(v, env);
     if (r.malformed) issues.push({ path, message: 'malformed ${...} reference (use ${NAME}, ${NAME:-default}, or $$ for a literal $)' });
@@ -61,17 +65,26 @@ function walk(v: unknown, path: PropertyKey[], depth: number, env: ConfigEnv, is
     issues.push({ path, message: 'nested too deeply' });
     return undefined;
   }
-  if (Array.isArray(v)) {
-    return v.map((item, i) => walk(item, [...path, i], depth + 1, env, issues));
+  if (ancestors.has(v)) {
+    issues.push({ path, message: 'contains itself (a circular YAML alias or object reference)' });
+    return undefined;
   }
-  if (!isPlainObject(v)) return v;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(v)) {
-    const raw = v[key];
-    if (raw === null || raw === undefined) continue;
-    const value = isIgnored(path, key) ? raw : walk(raw, [...path, key], depth + 1, env, issues);
-    // defineProperty, so a `__proto__` key stays an ordinary (and then rejected) key.
-    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  ancestors.add(v);
+  try {
+    if (Array.isArray(v)) {
+      return v.map((item, i) => walk(item, [...path, i], depth + 1, env, issues, ancestors));
+    }
+    if (!isPlainObject(v)) return v;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(v)) {
+      const raw = v[key];
+      if (raw === null || raw === undefined) continue;
+      const value = isIgnored(path, key) ? raw : walk(raw, [...path, key], depth + 1, env, issues, ancestors);
+      // defineProperty, so a `__proto__` key stays an ordinary (and then rejected) key.
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  } finally {
+    ancestors.delete(v);
   }
-  return out;
 }
