@@ -4,7 +4,7 @@
  * cache and a broadcast over every configured backend. This module is policy: what counts as a
  * win, a skip or a failure, and what the caller is told. The mechanics live in ProbeRun.
  */
-import { ReadPathError, abortedError, hasCode } from '../errors.js';
+import { ReadPathError, abortedError, hasCode, messageOf } from '../errors.js';
 import { METRIC } from '../accounting/recorder.js';
 import type { Core, LocationCache, MetadataStore, ObjectLocation, Probe } from '../types.js';
 import { ProbeRun, type Candidate, type HedgePolicy, type ProbeFailure, type RunOutcome, type Timers } from '../scheduler/probe-run.js';
@@ -264,7 +264,9 @@ class ReadJob<T> {
       this.#degraded();
       return;
     }
-    this.#fail(new ReadPathError('METADATA_ERROR', `metadata lookup failed for ${this.#key}`, { cause: err }));
+    // The cause's message goes in too: batch outcomes and logs keep only the outer message, and
+    // the store's says what was wrong (e.g. which column of which row is malformed).
+    this.#fail(new ReadPathError('METADATA_ERROR', `metadata lookup failed for ${this.#key}: ${messageOf(err)}`, { cause: err }));
   }
 
   // --- degraded path ------------------------------------------------------------------
