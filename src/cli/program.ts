@@ -151,8 +151,8 @@ Examples:
 
   program.command('demo')
     .description('self-contained demo: local S3 backends, a SQLite database, failover and degraded reads')
-    .addOption(new Option('--objects <n>', 'objects to seed').argParser(positiveInt('--objects', 1_000_000)).default(3000))
-    .addOption(new Option('--concurrency <n>', 'reads in flight').argParser(positiveInt('--concurrency', 10_000)).default(32))
+    .addOption(new Option('--objects <n>', 'objects to seed').argParser(positiveInt('--objects', 1_000_000)).default(2000))
+    .addOption(new Option('--concurrency <n>', 'reads in flight').argParser(positiveInt('--concurrency', 10_000)).default(16))
     .addOption(new Option('--executor <mode>', 'where probes run').choices(['inline', 'pool']).default('inline'))
     .option('--json', 'JSON log lines on stderr, and the report as JSON at the end')
     .option('--verbose', 'add stack traces to errors')

@@ -25,9 +25,9 @@ import { renderTable } from './table.js';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
-  /** Objects to seed. Default 3000. */
+  /** Objects to seed. Default 2000. */
   objects?: number;
-  /** Reads in flight. Default 32. */
+  /** Reads in flight. Default 16. */
   concurrency?: number;
   /** Where probes run. Default `inline`. */
   executor?: 'inline' | 'pool';
@@ -79,8 +79,8 @@ const STOPPED = 'b1';
 
 /** Run the demo; see the module comment. */
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
-  const objects = opts.objects ?? 3000;
-  const concurrency = opts.concurrency ?? 32;
+  const objects = opts.objects ?? 2000;
+  const concurrency = opts.concurrency ?? 16;
   const executor = opts.executor ?? 'inline';
   const out = opts.out ?? ((line: string) => console.log(line));
   const signal = opts.signal;
@@ -102,7 +102,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     throwIfAborted(signal);
 
     const tSeed = performance.now();
-    const seeded = await seedDemo({ objects, replicas: REPLICAS, backends: fleet.backends, bucket: BUCKET, store: sqlite });
+    const seeded = await seedDemo({ objects, replicas: REPLICAS, backends: fleet.backends, bucket: BUCKET, store: sqlite, ...(signal === undefined ? {} : { signal }) });
     const seedMs = performance.now() - tSeed;
     const bytes = seeded.reduce((n, o) => n + o.size * o.replicas.length, 0);
     out(`  seeded      ${objects} objects = ${objects * REPLICAS} copies (${(bytes / 1048576).toFixed(1)} MiB) with SHA-256 content hashes in ${(seedMs / 1000).toFixed(1)} s`);

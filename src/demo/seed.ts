@@ -35,6 +35,8 @@ export interface SeedOptions {
   store: SqliteMetadataStore;
   /** PUTs in flight. Default 24. */
   concurrency?: number;
+  /** Stops seeding (rejecting with its reason). */
+  signal?: AbortSignal;
 }
 
 /** The demo's key for object `i`. */
@@ -86,6 +88,7 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoObject[]> {
     let next = 0;
     const worker = async (): Promise<void> => {
       for (;;) {
+        opts.signal?.throwIfAborted();
         const i = next++;
         if (i >= opts.objects) return;
         const key = demoKey(i);

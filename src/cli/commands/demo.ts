@@ -12,9 +12,7 @@ export interface DemoCommandOptions {
 
 /** Run the demo; resolves to the exit code (1 when any read failed). */
 export async function runDemoCommand(ctx: CommandContext, opts: DemoCommandOptions): Promise<number> {
-  const lines: string[] = [];
   const out = (line: string): void => {
-    lines.push(line);
     ctx.io.stdout.write(`${ctx.reporter.scrubber.scrub(line)}\n`);
   };
   try {
@@ -29,7 +27,10 @@ export async function runDemoCommand(ctx: CommandContext, opts: DemoCommandOptio
     if (ctx.reporter.json) ctx.reporter.info('demo report', { report });
     return report.phases.some((p) => p.totals.failed > 0 || p.mismatches > 0) ? EXIT.FAILED : EXIT.OK;
   } catch (err) {
-    if (ctx.signal.aborted) return EXIT.INTERRUPTED;
+    if (ctx.signal.aborted) {
+      ctx.reporter.info('demo interrupted', {}, 'demo interrupted');
+      return EXIT.INTERRUPTED;
+    }
     throw err;
   }
 }
