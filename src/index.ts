@@ -41,3 +41,4 @@ export { PoolExecutor, defaultPoolThreads, defaultWorkerFilename, s3OptionsFromC
 export { transformUrl, type TransformFn, type TransformInfo } from './runtime/probe-transform.js';
 export { type CreateBackends } from './runtime/probe-task.js';
 export { benchMain, runBroadcastBench, toBenchJson, parseBenchArgs, resolveBenchOptions, BENCH_USAGE, formatBenchTable, renderCdfSvg, parseLatencySpec, parseStrategies, strategyName, DEFAULT_STRATEGIES, type BenchIO, type ParsedBenchArgs, type BenchOptions, type ResolvedBenchOptions, type BenchResult, type BenchReport, type SkippedCell, type ExecutorKind as BenchExecutorKind, type WorldKind as BenchWorldKind, type BackendModel, type Strategy as BenchStrategy } from './bench/index.js';
+export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './telemetry/metrics-server.js';
