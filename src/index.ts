@@ -23,7 +23,7 @@ export { ReadPath, type GetOutcome, type HeadOutcome, type BatchOutcome, type Re
 export { runBatch, type BatchError, type RunBatchOptions } from './runtime/coordinator.js';
 export { keyProblem, assertValidKey, MAX_KEY_BYTES } from './runtime/keys.js';
 export { MetricsExporter, METRIC_PREFIX } from './telemetry/metrics.js';
-export { createLogger } from './telemetry/logger.js';
+export { createLogger, maskSecrets } from './telemetry/logger.js';
 export { loadConfig, validateConfig, type LoadConfigOptions } from './config/load.js';
 export { maskConfig, renderConfigForDisplay, toConfigDocument, configSecrets, REDACTED } from './config/mask.js';
 export { InvalidConfigError, type ConfigIssue } from './config/issues.js';

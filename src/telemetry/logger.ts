@@ -1,16 +1,35 @@
 /**
  * The logger: pino JSON on stderr, level from the configuration or READPATH_LOG_LEVEL, with
- * credentials redacted wherever they appear in a logged object.
+ * credentials masked wherever they sit in a logged object. pino's `redact` takes fixed paths
+ * only, and a configuration can be logged at any depth (`{ a: { config } }`), so every log
+ * object goes through a bounded deep mask instead.
  */
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
-/** Paths pino redacts: every place a secret can sit in objects readpath logs. */
-export const REDACT_PATHS = [
-  'secret_access_key', 'secretAccessKey', 'password', 'access_key_id', 'accessKeyId',
-  '*.secret_access_key', '*.secretAccessKey', '*.password', '*.accessKeyId', '*.access_key_id',
-  'backends[*].secret_access_key', 'backends[*].secretAccessKey', 'database.password', 'database.url',
-  'config.backends[*].secretAccessKey', 'config.database.password', 'config.database.url',
-];
+/** What masked values are replaced with. */
+export const MASK = '(redacted)';
+
+const SECRET_KEYS = new Set(['secret_access_key', 'secretaccesskey', 'password', 'session_token', 'sessiontoken']);
+const URL_CREDENTIALS = /^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/i;
+
+function isSecretKey(key: string): boolean {
+  return SECRET_KEYS.has(key.toLowerCase());
+}
+
+/** A copy of `value` with every secret-named field masked and URL passwords removed. */
+export function maskSecrets(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (typeof value === 'string') return URL_CREDENTIALS.test(value) ? value.replace(URL_CREDENTIALS, `$1${MASK}@`) : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 12 || seen.has(value)) return '[…]';
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, depth + 1, seen));
+  if (value instanceof Error) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = isSecretKey(k) && v !== '' && v !== null && v !== undefined ? MASK : maskSecrets(v, depth + 1, seen);
+  }
+  return out;
+}
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
@@ -19,7 +38,11 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
   const env = process.env['READPATH_LOG_LEVEL'];
   const chosen = env !== undefined && LEVELS.has(env) ? env : level;
   return pino(
-    { name: 'readpath', level: chosen as LevelWithSilent, redact: { paths: REDACT_PATHS, censor: '(redacted)' } },
+    {
+      name: 'readpath',
+      level: chosen as LevelWithSilent,
+      formatters: { log: (obj) => maskSecrets(obj) as Record<string, unknown> },
+    },
     destination as pino.DestinationStream,
   );
 }
