@@ -4,6 +4,7 @@
  * and the usage flusher. Each part is released by {@link Parts.close} in reverse order.
  */
 import { Recorder } from '../accounting/recorder.js';
+import { ReadPathError, messageOf } from '../errors.js';
 import { UsageFlusher } from '../accounting/usage-flusher.js';
 import { CircuitBreakerBackend } from '../backend/backend-breaker.js';
 import { S3Backend } from '../backend/s3-backend.js';
@@ -53,7 +54,13 @@ export async function openStore(config: ResolvedConfig): Promise<MetadataStore> 
     case 'memory':
       return new MemoryMetadataStore();
     case 'sqlite':
-      return SqliteMetadataStore.open({ path: db.path });
+      try {
+        return await SqliteMetadataStore.open({ path: db.path });
+      } catch (err) {
+        // A local file that cannot be opened at startup is a wrong path or permission, not an
+        // outage to ride out in degraded mode: say which setting to fix.
+        throw new ReadPathError('INVALID_CONFIG', `database.path: cannot open SQLite database ${JSON.stringify(db.path)}: ${messageOf(err)}`, { cause: err });
+      }
     case 'postgres': {
       const common = { statementTimeoutMs: db.statementTimeoutMs, max_conns: db.maxConns };
       const ssl = db.sslMode ?? undefined;

@@ -231,9 +231,7 @@ test('a YAML alias that contains itself is INVALID_CONFIG, not a runaway walk', 
   await assert.rejects(ReadPath.open(loop as never, { env: ENV }), { code: 'INVALID_CONFIG' });
 });
 
-test('a SQLite path that cannot be opened is INVALID_CONFIG naming database.path', {
-  todo: 'ReadPath.open rejects with DB_UNAVAILABLE (SqliteMetadataStore.open runs eagerly in assemble.ts); see the reliability report',
-}, async () => {
+test('a SQLite path that cannot be opened is INVALID_CONFIG naming database.path', async () => {
   for (const path of [join(dir, 'no-such-dir', 'meta.db'), dir]) {
     await assert.rejects(ReadPath.open({
       backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'd', access_key_id: 'a', secret_access_key: 's' }],
