@@ -52,6 +52,8 @@ function niceCeil(v: number): number {
 }
 
 const nines = (f: number): number => Math.min(MAX_NINES, -Math.log10(Math.max(1e-9, 1 - f)));
+/** The tail panel starts at the median: below it every strategy looks the same. */
+const TAIL_FROM = nines(0.5);
 
 /** Render the report's latency CDFs as an SVG document. */
 export function renderCdfSvg(report: BenchReport): string {
@@ -70,7 +72,7 @@ export function renderCdfSvg(report: BenchReport): string {
   const xMax = Math.max(niceCeil(hi * 1.02), xMin * 10);
   const lx = (v: number, x0: number): number => x0 + ((Math.log10(Math.max(v, xMin)) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * PANEL_W;
   const yCdf = (f: number): number => PANEL_TOP + PANEL_H - f * PANEL_H;
-  const yTail = (f: number): number => PANEL_TOP + PANEL_H - (nines(f) / MAX_NINES) * PANEL_H;
+  const yTail = (f: number): number => PANEL_TOP + PANEL_H - (Math.max(0, nines(f) - TAIL_FROM) / (MAX_NINES - TAIL_FROM)) * PANEL_H;
 
   const legendTop = PANEL_TOP + PANEL_H + 58;
   const H = legendTop + report.results.length * 20 + 8;
@@ -82,7 +84,7 @@ export function renderCdfSvg(report: BenchReport): string {
   parts.push(`<text x="${W / 2}" y="52" font-size="12" fill="#444" text-anchor="middle">${esc(sub)}</text>`);
 
   const ticks = logTicks(xMin, xMax);
-  for (const [x0, title] of [[LEFT_X, 'Latency CDF'], [RIGHT_X, 'Tail: percentile on a log (nines) scale']] as const) {
+  for (const [x0, title] of [[LEFT_X, 'Latency CDF'], [RIGHT_X, 'Tail from the median: percentile on a nines scale']] as const) {
     parts.push(`<text x="${x0 + PANEL_W / 2}" y="${PANEL_TOP - 10}" font-size="14" font-weight="bold" text-anchor="middle">${title}</text>`);
     parts.push(`<rect x="${x0}" y="${PANEL_TOP}" width="${PANEL_W}" height="${PANEL_H}" fill="#fafafa" stroke="#888"/>`);
     for (const t of ticks) {
@@ -98,7 +100,7 @@ export function renderCdfSvg(report: BenchReport): string {
     parts.push(`<text x="${LEFT_X - 6}" y="${(+y + 4).toFixed(1)}" font-size="11" text-anchor="end">${f}</text>`);
   }
   parts.push(`<text x="18" y="${PANEL_TOP + PANEL_H / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 18 ${PANEL_TOP + PANEL_H / 2})">fraction of reads ≤ latency</text>`);
-  for (const [f, label] of [[0, 'p0'], [0.5, 'p50'], [0.9, 'p90'], [0.99, 'p99'], [0.999, 'p99.9']] as const) {
+  for (const [f, label] of [[0.5, 'p50'], [0.75, 'p75'], [0.9, 'p90'], [0.95, 'p95'], [0.99, 'p99'], [0.999, 'p99.9']] as const) {
     const y = yTail(f).toFixed(1);
     parts.push(`<line x1="${RIGHT_X}" y1="${y}" x2="${RIGHT_X + PANEL_W}" y2="${y}" stroke="#e2e2e2"/>`);
     parts.push(`<text x="${RIGHT_X - 6}" y="${(+y + 4).toFixed(1)}" font-size="11" text-anchor="end">${label}</text>`);
