@@ -56,7 +56,7 @@ export interface ChaosSummary {
   ok: number;
   degraded: number;
   byCode: Record<string, number>;
-  /** Keys the replicas guarantee / could at best allow. */
+  /** Keys the replicas guarantee / could at best allow (not counting degraded serves of corrupted copies). */
   mustSucceed: number;
   mayAtBestSucceed: number;
   /** Good keys excused from the guarantee (their probe died with a killed worker). */
@@ -125,6 +125,7 @@ export function judgeChaos(keys: readonly string[], truth: (key: string) => KeyT
     assert.ok(LOCATED_FAILURES.has(o.error.code) || DEGRADED_FAILURES.has(o.error.code),
       `${key}: unexpected failure code ${o.error.code}: ${o.error.message}`);
   }
+  assert.ok(ok - unverifiedCorrupt <= atBest, `${ok - unverifiedCorrupt} verified successes, but the replicas allow at most ${atBest}`);
   return {
     keys: keys.length, ok, degraded, byCode, mustSucceed, mayAtBestSucceed: atBest, excused, unverifiedCorrupt,
     successRate: ok / keys.length, elapsedMs: r.elapsedMs,
