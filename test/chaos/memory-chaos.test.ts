@@ -75,16 +75,21 @@ for (const kind of chaosExecutors()) {
     const r = await runChaosBatch(rp, keys, { concurrency: 64, onProgress: schedule });
     store.setAvailable(true);
     const s = judgeChaos(keys, truthOf(plan), r, {
-      // A probe cut off by the dying worker never ended: its key may fail whatever its copies.
+      // A probe lost with the dying worker (running, or dispatched to it and not yet begun):
+      // its key may fail whatever its copies.
       excused: (key) => {
         const i = keys.indexOf(key);
-        return counters.starts(i) > counters.ends(i);
+        return counters.starts(i) > counters.ends(i) || rp.workerDeaths?.has(key) === true;
       },
     });
     console.log(formatSummary(`memory chaos (${kind})`, s));
     assert.ok(s.degraded > 0, 'the outages sent reads down the degraded path');
     assert.ok(s.byCode.OK !== undefined && s.ok >= s.mustSucceed - s.excused, 'every key with a good copy succeeded');
-    if (kind === 'pool') assert.equal(counters.killed, 1, 'a worker died mid-run');
+    if (kind === 'pool') {
+      assert.equal(counters.killed, 1, 'a worker died mid-run');
+      assert.ok((rp.workerDeaths?.size ?? 0) >= 1, 'probes were lost with it');
+      assert.ok(s.excused <= (rp.workerDeaths?.size ?? 0), 'only keys whose probe died with the worker are excused');
+    }
   });
 
   test(`chaos (${kind} executor): an abort mid-batch ends it without waiting for probes that ignore their signals; the reader keeps working`, async () => {

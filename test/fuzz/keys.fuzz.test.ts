@@ -9,12 +9,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import type { ReadPath, BatchOutcome } from '../../src/runtime/read-path.js';
+import type { BatchOutcome } from '../../src/runtime/read-path.js';
 import { MemoryMetadataStore } from '../../src/store/memory-store.js';
 import {
   chaosPlan, copyFault, expectations, hashOf, keyIndex, keyName, replicas, type ChaosPlan,
 } from '../helpers/chaos-backends.js';
-import { chaosExecutors, openChaosReader } from '../helpers/chaos-reader.js';
+import { chaosExecutors, openChaosReader, type ChaosReader } from '../helpers/chaos-reader.js';
 import { fcParams } from '../helpers/property-params.js';
 
 const SEEDED = 40;
@@ -84,7 +84,7 @@ function judgeValid(plan: ChaosPlan, k: string, o: BatchOutcome, op: 'get' | 'he
 }
 
 for (const kind of chaosExecutors()) describe(`${kind} executor`, () => {
-  let rp: ReadPath;
+  let rp: ChaosReader;
   const plan = chaosPlan({
     keys: SEEDED, seed: 0x4e75, faultRate: 0.35,
     faults: [['status503', 1], ['reset', 1], ['truncate', 1], ['corrupt', 1], ['missing', 1]],

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { BatchOutcome, ReadPath } from '../../src/runtime/read-path.js';
+import type { BatchOutcome } from '../../src/runtime/read-path.js';
+import type { ChaosReader } from './chaos-engine.js';
 
 /** What the test knows about one key before reading it. */
 export interface KeyTruth {
@@ -29,7 +30,7 @@ export interface ChaosResult {
  * Read `keys` with readMany, calling `onProgress(done)` after every outcome (outages and kills
  * are scheduled from there). Fails on a duplicate outcome.
  */
-export async function runChaosBatch(rp: ReadPath, keys: Iterable<string>, opts: {
+export async function runChaosBatch(rp: Pick<ChaosReader, 'readMany'>, keys: Iterable<string>, opts: {
   concurrency?: number;
   op?: 'get' | 'head';
   signal?: AbortSignal;
