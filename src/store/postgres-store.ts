@@ -13,7 +13,7 @@ import { ReadPathError, abortedError, messageOf } from '../errors.js';
 import type { MetadataStore, ObjectLocation } from '../types.js';
 import type { UsageDelta, UsageStat } from '../accounting/usage-tracker.js';
 import { checkLocationForWrite, rowTimestamp, toObjectLocation, type RawLocationRow } from './row-mapping.js';
-import { checkDeltas, checkPeriod, usageCount, type UsageStore } from './usage-store.js';
+import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
 
 /** libpq's sslmode values. */
 export type PostgresSslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
@@ -383,16 +383,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     } catch (err) {
       throw this.#wrap(err, `usage load for ${period}`);
     }
-    const out = new Map<string, UsageStat>();
-    for (const r of rows) {
-      const name = String(r.backend_name);
-      out.set(name, {
-        apiRequests: usageCount(r.api_requests, name, 'api_requests'),
-        egressBytes: usageCount(r.egress_bytes, name, 'egress_bytes'),
-        ingressBytes: usageCount(r.ingress_bytes, name, 'ingress_bytes'),
-      });
-    }
-    return out;
+    return usageRowsToMap(rows);
   }
 
   async flushUsage(deltas: readonly UsageDelta[]): Promise<void> {

@@ -10,7 +10,7 @@ import { ReadPathError, abortedError, messageOf } from '../errors.js';
 import type { MetadataStore, ObjectLocation } from '../types.js';
 import type { UsageDelta, UsageStat } from '../accounting/usage-tracker.js';
 import { checkLocationForWrite, rowTimestamp, sortByCreatedAt, toObjectLocation, type ParsedTimestamp, type RawLocationRow } from './row-mapping.js';
-import { checkDeltas, checkPeriod, usageCount, type UsageStore } from './usage-store.js';
+import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
 
 /** Options for {@link SqliteMetadataStore}. */
 export interface SqliteMetadataStoreOptions {
@@ -274,16 +274,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     } catch (err) {
       throw this.#wrap(err, `usage load for ${period}`);
     }
-    const out = new Map<string, UsageStat>();
-    for (const r of rows) {
-      const name = String(r.backend_name);
-      out.set(name, {
-        apiRequests: usageCount(r.api_requests, name, 'api_requests'),
-        egressBytes: usageCount(r.egress_bytes, name, 'egress_bytes'),
-        ingressBytes: usageCount(r.ingress_bytes, name, 'ingress_bytes'),
-      });
-    }
-    return out;
+    return usageRowsToMap(rows);
   }
 
   async flushUsage(deltas: readonly UsageDelta[]): Promise<void> {

@@ -49,3 +49,17 @@ export function usageCount(value: unknown, backend: string, column: string): num
   }
   return n;
 }
+
+/** Map `backend_usage` rows (one per backend) to usage stats, checking every counter. */
+export function usageRowsToMap(rows: readonly Record<string, unknown>[]): Map<string, UsageStat> {
+  const out = new Map<string, UsageStat>();
+  for (const r of rows) {
+    const name = String(r['backend_name']);
+    out.set(name, {
+      apiRequests: usageCount(r['api_requests'], name, 'api_requests'),
+      egressBytes: usageCount(r['egress_bytes'], name, 'egress_bytes'),
+      ingressBytes: usageCount(r['ingress_bytes'], name, 'ingress_bytes'),
+    });
+  }
+  return out;
+}
