@@ -1,0 +1,237 @@
+/**
+ * Soak: does resident memory stay flat as a batch grows? Each size runs `readMany` in a fresh
+ * child process over synthetic parts whose data costs no memory (the store computes a key's
+ * rows, the backends compute its bytes), so anything that grows with the key count is
+ * readpath's own. A tenth of the keys fail over (first copy 503), and the metadata store is down
+ * for 10% of the batch (degraded broadcasts, location-cache writes). The child samples RSS every
+ * 20 ms and reports its peak and the OS's maxRSS; the parent compares the sizes.
+ *
+ *   npm run build && node dist/bench/soak.js                       # 10,000 vs 1,000,000 keys
+ *   node dist/bench/soak.js --sizes 20000,200000 --json out.json
+ *   node dist/bench/soak.js --child --keys 50000                   # one run, JSON on stdout
+ *
+ * Options: --sizes LIST, --concurrency N (64), --op get|head (get), --cache-max N (the location
+ * cache bound, default: the config default), --outage F (the fraction of the batch during which
+ * the store is down, default 0.1), --json FILE, --max-ratio R (exit 1 when the largest run's peak
+ * RSS exceeds R times the smallest's; default 1.2).
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { ReadPath } from '../src/runtime/read-path.js';
+import { ReadPathError } from '../src/errors.js';
+import type { GetResult, HeadResult, MetadataStore, ObjectBackend, ObjectLocation } from '../src/types.js';
+
+const NAMES = ['b1', 'b2', 'b3'];
+const BODY_BYTES = 256;
+const UNAVAILABLE = new ReadPathError('DB_UNAVAILABLE', 'soak: simulated outage');
+
+function indexOf(key: string): number {
+  return Number(key.slice(key.lastIndexOf('/') + 1));
+}
+
+/** The bytes of key `i`: BODY_BYTES of a cheap deterministic sequence. */
+function bodyOf(i: number): Buffer {
+  const b = Buffer.allocUnsafe(BODY_BYTES);
+  let s = (i * 2654435761) >>> 0;
+  for (let j = 0; j < BODY_BYTES; j++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    b[j] = s >>> 24;
+  }
+  return b;
+}
+
+/** Rows computed per lookup: two copies, the first one 503s for every tenth key. */
+class SyntheticStore implements MetadataStore {
+  available = true;
+
+  async getAllObjectLocations(key: string): Promise<ObjectLocation[]> {
+    if (!this.available) throw UNAVAILABLE;
+    const i = indexOf(key);
+    const hash = createHash('sha256').update(bodyOf(i)).digest('hex');
+    const first = i % NAMES.length;
+    return [0, 1].map((j) => ({
+      objectKey: key, backendName: NAMES[(first + j) % NAMES.length] as string, sizeBytes: BODY_BYTES,
+      createdAt: new Date(1_700_000_000_000 + j), encrypted: false, contentHash: hash,
+    }));
+  }
+}
+
+/** A backend that holds every key it is the first or second copy of; the first copy of every tenth key answers 503. */
+class SyntheticBackend implements ObjectBackend {
+  readonly name: string;
+  readonly #n: number;
+
+  constructor(name: string) {
+    this.name = name;
+    this.#n = NAMES.indexOf(name);
+  }
+
+  #check(key: string, signal: AbortSignal | undefined): number {
+    if (signal?.aborted) throw new ReadPathError('ABORTED', 'aborted');
+    const i = indexOf(key);
+    const first = i % NAMES.length;
+    const copy = (this.#n - first + NAMES.length) % NAMES.length;
+    if (copy > 1) throw new ReadPathError('BACKEND_ERROR', `${this.name}: NoSuchKey`, { backendStatus: 404 });
+    if (copy === 0 && i % 10 === 0) throw new ReadPathError('BACKEND_ERROR', `${this.name}: HTTP 503 SlowDown`, { backendStatus: 503 });
+    return i;
+  }
+
+  async head(key: string, opts?: { signal?: AbortSignal }): Promise<HeadResult> {
+    this.#check(key, opts?.signal);
+    return { size: BODY_BYTES };
+  }
+
+  async get(key: string, opts?: { signal?: AbortSignal }): Promise<GetResult> {
+    const i = this.#check(key, opts?.signal);
+    return { size: BODY_BYTES, body: Readable.from([bodyOf(i)]) };
+  }
+}
+
+/** One run's figures. */
+export interface SoakRun {
+  keys: number;
+  ok: number;
+  failed: number;
+  degraded: number;
+  elapsedMs: number;
+  readsPerSec: number;
+  /** Highest RSS sampled during the batch (MiB). */
+  peakRssMiB: number;
+  /** The OS's peak resident set of the whole process (MiB). */
+  maxRssMiB: number;
+  /** RSS and heap after the batch and a full GC (MiB). */
+  endRssMiB: number;
+  endHeapMiB: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** Run one batch in this process. */
+export async function soakRun(keys: number, opts: { concurrency?: number; op?: 'get' | 'head'; cacheMax?: number; outage?: number } = {}): Promise<SoakRun> {
+  const store = new SyntheticStore();
+  const rp = await ReadPath.open({
+    backends: NAMES.map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
+    database: { driver: 'memory' },
+    circuit_breaker: {
+      failure_threshold: 3, open_timeout: '20ms', parallel_broadcast: true,
+      ...(opts.cacheMax === undefined ? {} : { cache_max_entries: opts.cacheMax }),
+    },
+    runtime: { mode: 'inline' },
+    logging: { level: 'silent' },
+  }, { backends: NAMES.map((n) => new SyntheticBackend(n)), store });
+  let peak = process.memoryUsage.rss();
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 20);
+  let ok = 0;
+  let failed = 0;
+  let degraded = 0;
+  let done = 0;
+  const outage = opts.outage ?? 0.1;
+  const outageFrom = Math.floor(keys * (0.5 - outage / 2));
+  const outageTo = Math.floor(keys * (0.5 + outage / 2));
+  function* input(): Generator<string> {
+    for (let i = 0; i < keys; i++) yield `soak/${i}`;
+  }
+  const t0 = performance.now();
+  try {
+    for await (const o of rp.readMany(input(), { concurrency: opts.concurrency ?? 64, op: opts.op ?? 'get' })) {
+      done++;
+      if (o.ok) {
+        ok++;
+        if (o.degraded) degraded++;
+      } else {
+        failed++;
+      }
+      store.available = done < outageFrom || done >= outageTo;
+    }
+  } finally {
+    clearInterval(sampler);
+  }
+  const elapsedMs = performance.now() - t0;
+  peak = Math.max(peak, process.memoryUsage.rss());
+  await rp.close();
+  (globalThis as { gc?: () => void }).gc?.();
+  const mu = process.memoryUsage();
+  return {
+    keys, ok, failed, degraded, elapsedMs, readsPerSec: keys / (elapsedMs / 1000),
+    peakRssMiB: peak / MiB, maxRssMiB: process.resourceUsage().maxRSS / 1024, endRssMiB: mu.rss / MiB, endHeapMiB: mu.heapUsed / MiB,
+  };
+}
+
+function arg(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** Run one size in a fresh child process (this file, `--child`), with the same node flags. */
+export function soakInChild(keys: number, extra: string[] = [], execArgv: string[] = process.execArgv): Promise<SoakRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...execArgv, '--expose-gc', fileURLToPath(import.meta.url), '--child', '--keys', String(keys), ...extra], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      out += d;
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code !== 0) {
+        reject(new Error(`soak child (${keys} keys) exited with ${code ?? signal}: ${out}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() as string) as SoakRun);
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const common: string[] = [];
+  for (const f of ['--concurrency', '--op', '--cache-max', '--outage']) {
+    const v = arg(args, f);
+    if (v !== undefined) common.push(f, v);
+  }
+  if (args.includes('--child')) {
+    const cacheMax = arg(args, '--cache-max');
+    const r = await soakRun(Number(arg(args, '--keys') ?? 10_000), {
+      concurrency: Number(arg(args, '--concurrency') ?? 64),
+      op: (arg(args, '--op') ?? 'get') as 'get' | 'head',
+      outage: Number(arg(args, '--outage') ?? 0.1),
+      ...(cacheMax === undefined ? {} : { cacheMax: Number(cacheMax) }),
+    });
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return;
+  }
+  const sizes = (arg(args, '--sizes') ?? '10000,1000000').split(',').map(Number);
+  const runs: SoakRun[] = [];
+  for (const n of sizes) {
+    const r = await soakInChild(n, common);
+    runs.push(r);
+    console.log(`${String(n).padStart(9)} keys: peak RSS ${r.peakRssMiB.toFixed(1)} MiB (maxRSS ${r.maxRssMiB.toFixed(1)}), after GC: RSS ${r.endRssMiB.toFixed(1)} MiB, heap ${r.endHeapMiB.toFixed(1)} MiB; ` +
+      `${r.ok} ok, ${r.failed} failed, ${r.degraded} degraded; ${(r.elapsedMs / 1000).toFixed(1)} s, ${Math.round(r.readsPerSec)} reads/s`);
+  }
+  const small = runs[0] as SoakRun;
+  const large = runs[runs.length - 1] as SoakRun;
+  const ratio = large.peakRssMiB / small.peakRssMiB;
+  const maxRatio = Number(arg(args, '--max-ratio') ?? 1.2);
+  console.log(`peak RSS ratio ${large.keys}/${small.keys} keys: ${ratio.toFixed(3)} (limit ${maxRatio})`);
+  const json = arg(args, '--json');
+  if (json !== undefined) writeFileSync(json, `${JSON.stringify({ runs, ratio, maxRatio }, null, 2)}\n`);
+  if (ratio > maxRatio) process.exitCode = 1;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
