@@ -46,23 +46,41 @@ function truthOf(plan: ChaosPlan): (key: string) => KeyTruth {
   };
 }
 
-const config = (plan: ChaosPlan): ReadPathConfig => ({
+/** How degraded broadcasts (and, hedged, located reads too) try copies. */
+type Strategy = 'parallel' | 'sequential' | 'hedged';
+
+const STRATEGIES: Record<Strategy, Pick<ReadPathConfig, 'circuit_breaker' | 'hedging'>> = {
+  parallel: { circuit_breaker: { parallel_broadcast: true, degraded_broadcast_parallelism: 2 } },
+  sequential: { circuit_breaker: { parallel_broadcast: false } },
+  // Hedge after 2 ms, located reads too: latency faults (1-3 ms) and hangs (25 ms) trigger hedges.
+  hedged: { circuit_breaker: { parallel_broadcast: false }, hedging: { enabled: true, delay: '2ms', max_extra_load: 0.5, located_reads: true } },
+};
+
+const config = (plan: ChaosPlan, strategy: Strategy): ReadPathConfig => ({
   backends: plan.names.map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
   database: { driver: 'memory' },
-  circuit_breaker: { failure_threshold: 3, open_timeout: '20ms', parallel_broadcast: true, degraded_broadcast_parallelism: 2 },
+  ...STRATEGIES[strategy],
+  circuit_breaker: { failure_threshold: 3, open_timeout: '20ms', ...STRATEGIES[strategy].circuit_breaker },
   logging: { level: 'silent' },
 });
+
+/** The runs: 20,000 keys (READPATH_CHAOS_KEYS) on each executor, smaller ones for the other strategies. */
+const RUNS: { kind: 'inline' | 'pool'; strategy: Strategy; keys: number }[] = chaosExecutors().flatMap((kind) => [
+  { kind, strategy: 'parallel' as const, keys: KEYS },
+  ...(kind === 'inline' ? [{ kind, strategy: 'sequential' as const, keys: Math.min(KEYS, 5000) }] : []),
+  { kind, strategy: 'hedged' as const, keys: Math.min(KEYS, 5000) },
+]);
 
 const closers: (() => Promise<void>)[] = [];
 after(async () => {
   for (const c of closers.splice(0)) await c();
 });
 
-for (const kind of chaosExecutors()) {
-  test(`chaos (${kind} executor): ${KEYS} keys, faulty copies, two store outages${kind === 'pool' ? ', a worker killed' : ''}`, async () => {
-    const plan = chaosPlan({ keys: KEYS, seed: SEED });
+for (const { kind, strategy, keys: n } of RUNS) {
+  test(`chaos (${kind} executor, ${strategy}): ${n} keys, faulty copies, two store outages${kind === 'pool' ? ', a worker killed' : ''}`, async () => {
+    const plan = chaosPlan({ keys: n, seed: SEED });
     const store = seedStore(plan);
-    const rp = await openChaosReader(kind, config(plan), plan, store);
+    const rp = await openChaosReader(kind, config(plan, strategy), plan, store);
     closers.push(() => rp.close());
     const counters = new ChaosCounters(plan);
     const keys = Array.from({ length: plan.keys }, (_, i) => keyName(i));
@@ -82,7 +100,7 @@ for (const kind of chaosExecutors()) {
         return counters.starts(i) > counters.ends(i) || rp.workerDeaths?.has(key) === true;
       },
     });
-    console.log(formatSummary(`memory chaos (${kind})`, s));
+    console.log(formatSummary(`memory chaos (${kind}, ${strategy})`, s));
     assert.ok(s.degraded > 0, 'the outages sent reads down the degraded path');
     assert.ok(s.byCode.OK !== undefined && s.ok >= s.mustSucceed - s.excused, 'every key with a good copy succeeded');
     if (kind === 'pool') {
@@ -92,11 +110,14 @@ for (const kind of chaosExecutors()) {
     }
   });
 
+}
+
+for (const kind of chaosExecutors()) {
   test(`chaos (${kind} executor): an abort mid-batch ends it without waiting for probes that ignore their signals; the reader keeps working`, async () => {
     // 2% of copies never answer and ignore their signal.
     const plan = chaosPlan({ keys: 4000, seed: SEED + 1, faultRate: 0.02, faults: [['blackhole', 1]] });
     const store = seedStore(plan);
-    const rp = await openChaosReader(kind, config(plan), plan, store);
+    const rp = await openChaosReader(kind, config(plan, 'parallel'), plan, store);
     closers.push(() => rp.close());
     const counters = new ChaosCounters(plan);
     const truth = truthOf(plan);

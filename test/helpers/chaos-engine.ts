@@ -10,6 +10,7 @@
 import { Recorder } from '../../src/accounting/recorder.js';
 import { MemoryLocationCache } from '../../src/cache/memory-location-cache.js';
 import { Failover } from '../../src/failover/failover.js';
+import { createHedging, type HedgingOptions } from '../../src/broadcast/hedging.js';
 import { PoolExecutor } from '../../src/runtime/pool-executor.js';
 import { runBatch } from '../../src/runtime/coordinator.js';
 import { CircuitBreakerStore } from '../../src/store/store-breaker.js';
@@ -30,7 +31,12 @@ export interface ChaosReader {
 }
 
 /** A pooled engine over the plan's backends and `store`. */
-export function openPoolEngine(plan: ChaosPlan, store: MetadataStore, opts: { threads?: number; parallelBroadcast?: boolean } = {}): ChaosReader {
+export function openPoolEngine(plan: ChaosPlan, store: MetadataStore, opts: {
+  threads?: number;
+  parallelBroadcast?: boolean;
+  degradedBroadcastParallelism?: number;
+  hedging?: HedgingOptions;
+} = {}): ChaosReader {
   const recorder = new Recorder();
   const backends = new Map(createBackends(plan).map((b) => [b.name, b]));
   const cache = new MemoryLocationCache({ ttlMs: 60_000, maxEntries: 100_000 });
@@ -40,7 +46,8 @@ export function openPoolEngine(plan: ChaosPlan, store: MetadataStore, opts: { th
     stores: breaker,
     cache,
     parallelBroadcast: opts.parallelBroadcast ?? true,
-    degradedBroadcastParallelism: 2,
+    degradedBroadcastParallelism: opts.degradedBroadcastParallelism ?? 0,
+    ...(opts.hedging === undefined ? {} : { hedgePolicy: createHedging({ ...opts.hedging, recorder }) }),
   });
   const executor = new PoolExecutor({ recorder, backendModule: CHAOS_BACKENDS_MODULE, backendData: plan, threads: opts.threads ?? 2 });
   const workerDeaths = new Set<string>();

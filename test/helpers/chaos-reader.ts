@@ -11,6 +11,14 @@ import type { MetadataStore } from '../../src/types.js';
 import { createBackends, type ChaosPlan } from './chaos-backends.js';
 import { openPoolEngine, type ChaosReader } from './chaos-engine.js';
 
+/** A test config's duration (`'2ms'`, `'1s'`, or ms as a number). */
+function durationMs(v: unknown): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(String(v));
+  if (m === null) throw new Error(`chaos-reader: unsupported duration ${String(v)}`);
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+}
+
 export type { ChaosReader } from './chaos-engine.js';
 
 /** Executors the chaos suites run on. */
@@ -24,8 +32,17 @@ export function chaosExecutors(): ChaosExecutor[] {
 /** Open a reader over the plan's backends and `store`. */
 export async function openChaosReader(kind: ChaosExecutor, config: ReadPathConfig, plan: ChaosPlan, store: MetadataStore): Promise<ChaosReader> {
   if (kind === 'pool') {
+    // The same knobs ReadPath would take from this config.
     const cb = config.circuit_breaker;
-    return openPoolEngine(plan, store, { parallelBroadcast: cb?.parallel_broadcast === true });
+    const h = config.hedging;
+    const p = cb?.degraded_broadcast_parallelism;
+    return openPoolEngine(plan, store, {
+      parallelBroadcast: cb?.parallel_broadcast === true,
+      ...(typeof p === 'number' ? { degradedBroadcastParallelism: p } : {}),
+      ...(h?.enabled === true ? {
+        hedging: { enabled: true, delayMs: h.delay === 'auto' ? 'auto' : durationMs(h.delay), locatedReads: h.located_reads === true, ...(typeof h.max_extra_load === 'number' ? { maxExtraLoad: h.max_extra_load } : {}) },
+      } : {}),
+    });
   }
   return ReadPath.open({ ...config, runtime: { mode: 'inline' } }, { backends: createBackends(plan), store });
 }
