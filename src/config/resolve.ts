@@ -83,7 +83,7 @@ export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedCon
       openTimeoutMs: bcb.open_timeout ?? D.backendBreakerOpenTimeoutMs,
     },
     server: { backendTimeoutMs: c.server?.backend_timeout ?? D.backendTimeoutMs },
-    integrity: { verifyOnRead: c.integrity?.verify_on_read ?? true },
+    integrity: { verifyOnRead: c.integrity?.verify_on_read ?? true, verifyEtag: c.integrity?.verify_etag ?? true },
     runtime: {
       mode: rt.mode ?? 'pool',
       threads,

@@ -184,6 +184,7 @@ export const serverSchema = z.strictObject({
 
 export const integritySchema = z.strictObject({
   verify_on_read: flag(),
+  verify_etag: flag(),
   ...ignoredKeys(UPSTREAM_ONLY_KEYS.integrity),
 });
 

@@ -105,6 +105,13 @@ export interface ServerConfigInput {
 export interface IntegrityConfigInput {
   /** Default true (upstream's default is false; readpath never serves an unverified mismatch). */
   verify_on_read?: BooleanInput;
+  /**
+   * readpath's own. Default true: when there is no content_hash to check (NULL column,
+   * degraded mode), a body must still match its backend's ETag when that ETag is a plain MD5
+   * (single-part upload). Turn off for backends whose ETags are not MD5s of the object
+   * (SSE-KMS / SSE-C encrypted buckets).
+   */
+  verify_etag?: BooleanInput;
   // s3-orchestrator keys readpath accepts and ignores:
   enabled?: unknown; verify_on_replicate?: unknown; scrubber_interval?: unknown;
   scrubber_batch_size?: unknown; scrubber_min_age?: unknown;
@@ -247,7 +254,7 @@ export interface ResolvedConfig {
   };
   backendCircuitBreaker: { enabled: boolean; failureThreshold: number; openTimeoutMs: number };
   server: { backendTimeoutMs: number };
-  integrity: { verifyOnRead: boolean };
+  integrity: { verifyOnRead: boolean; verifyEtag: boolean };
   runtime: { mode: 'pool' | 'inline'; threads: number; tasksPerThread: number; maxInFlight: number };
   hedging: {
     enabled: boolean;

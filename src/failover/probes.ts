@@ -21,6 +21,8 @@ export interface GetProbeOptions {
   range?: string;
   /** Verify the body against the location's content_hash (default true). */
   verify?: boolean;
+  /** With `verify`, and no content_hash to check: check a plain-MD5 ETag (default true). */
+  verifyEtag?: boolean;
 }
 
 function declineIfOver(acct: Recorder, name: string, api: number, egress: number): void {
@@ -38,13 +40,28 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+// A single-part upload's ETag is the MD5 of the object: quoted 32 hex digits, no `-N` suffix.
+const MD5_ETAG = /^"?([0-9a-fA-F]{32})"?$/;
+
 /**
- * Check a body against a location's hash. Returns true when verified, false when there was
- * nothing to check; throws INTEGRITY_MISMATCH on a mismatch.
+ * Check a body before its copy may win. With the location's content_hash: SHA-256, returning
+ * true when it matches. Without one (NULL column, degraded mode) and given the backend's
+ * ETag: when that ETag is a plain MD5, the body must match it (a copy damaged at rest keeps
+ * the ETag of what was written), returning false since nothing was checked against
+ * content_hash. Throws INTEGRITY_MISMATCH on a mismatch.
  */
-export function verifyBody(req: Pick<ProbeRequest, 'backendName' | 'location'>, key: string, body: Uint8Array): boolean {
+export function verifyBody(req: Pick<ProbeRequest, 'backendName' | 'location'>, key: string, body: Uint8Array, etag?: string): boolean {
   const expected = req.location?.contentHash;
-  if (expected === undefined || expected === null || expected === '') return false;
+  if (expected === undefined || expected === null || expected === '') {
+    const md5 = etag === undefined ? null : MD5_ETAG.exec(etag);
+    if (md5 !== null && md5[1] !== undefined) {
+      const actual = createHash('md5').update(body).digest('hex');
+      if (actual !== md5[1].toLowerCase()) {
+        throw new ReadPathError('INTEGRITY_MISMATCH', `${req.backendName}: ${key}: body MD5 ${actual} does not match the backend's ETag ${etag ?? ''}`);
+      }
+    }
+    return false;
+  }
   const actual = sha256Hex(body);
   if (actual !== expected.toLowerCase()) {
     throw new ReadPathError('INTEGRITY_MISMATCH', `${req.backendName}: ${key}: body hash ${actual} does not match stored ${expected}`);
@@ -83,6 +100,7 @@ export function headProbe(acct: Recorder, key: string): Probe<HeadResult> {
 /** A GET probe for `key` that reads the whole body and verifies it before the copy may win. */
 export function getProbe(acct: Recorder, key: string, opts: GetProbeOptions = {}): Probe<FetchedObject> {
   const verify = opts.verify ?? true;
+  const verifyEtag = opts.verifyEtag ?? true;
   const range = opts.range;
   return async (req) => {
     const name = req.backendName;
@@ -110,7 +128,7 @@ export function getProbe(acct: Recorder, key: string, opts: GetProbeOptions = {}
       throw err;
     }
     acct.record(name, 1, body.byteLength, 0);
-    const verified = verify && range === undefined ? verifyBody(req, key, body) : false;
+    const verified = verify && range === undefined ? verifyBody(req, key, body, verifyEtag ? res.etag : undefined) : false;
     const { body: _stream, ...head } = res;
     return { size: body.byteLength, value: { ...head, body, verified } };
   };

@@ -18,6 +18,8 @@ export interface ProbeGetOptions {
   range?: string;
   /** Verify the body against the location's content_hash before the copy may win. Default true. */
   verify?: boolean;
+  /** With `verify` and no content_hash to check: a plain-MD5 ETag must match. Default true. */
+  verifyEtag?: boolean;
   /**
    * A transform module (path or file: URL; relative paths resolve against the cwd) whose default
    * export `(bytes, info) => Uint8Array | object` runs on the verified body. See probe-transform.ts.
@@ -124,6 +126,7 @@ export class InlineExecutor implements ProbeExecutor {
     const inner = getProbe(this.#acct, key, {
       ...(opts.range !== undefined ? { range: opts.range } : {}),
       ...(opts.verify !== undefined ? { verify: opts.verify } : {}),
+      ...(opts.verifyEtag !== undefined ? { verifyEtag: opts.verifyEtag } : {}),
     });
     if (opts.transform === undefined) return coded(inner);
     let url: string;

@@ -271,12 +271,13 @@ export class PoolExecutor implements ProbeExecutor {
     } catch (err) {
       return rejectingProbe(err);
     }
-    const { range, verify } = opts;
+    const { range, verify, verifyEtag } = opts;
     const kind: Kind = transform === undefined ? 1 : 2;
     return (req) => {
       const task: ProbeTask = { op: 'get', id: 0, slot: -1, backend: req.backendName, key, location: null };
       if (range !== undefined) task.range = range;
       if (verify !== undefined) task.verify = verify;
+      if (verifyEtag !== undefined) task.verifyEtag = verifyEtag;
       if (transform !== undefined) task.transform = transform;
       return this.#dispatch(kind, task, req) as Promise<ProbeResult<FetchedObject | TransformedValue>>;
     };

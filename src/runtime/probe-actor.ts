@@ -181,7 +181,9 @@ export class ProbeActor {
     const body = await collectBody(res.body, res.size >= 0 ? { signal, expectedSize: res.size } : { signal });
     u.egress = body.byteLength;
     const verify = task.verify ?? true;
-    const verified = verify && task.range === undefined ? verifyBody({ backendName: task.backend, location: task.location as ObjectLocation | null }, task.key, body) : false;
+    const verified = verify && task.range === undefined
+      ? verifyBody({ backendName: task.backend, location: task.location as ObjectLocation | null }, task.key, body, (task.verifyEtag ?? true) ? res.etag : undefined)
+      : false;
     const head = headOf(res);
     const base: OkVerdict = { kind: 'ok', size: body.byteLength, objectSize: res.size, head, verified, api: 1, egress: body.byteLength };
     if (task.transform === undefined) {

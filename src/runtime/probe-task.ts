@@ -31,6 +31,8 @@ export interface ProbeTask {
   range?: string;
   /** Verify the body against `location.contentHash` (GET; default true). */
   verify?: boolean;
+  /** With `verify` and no content_hash: check a plain-MD5 ETag (default true). */
+  verifyEtag?: boolean;
   /** file: URL of a transform module (GET). */
   transform?: string;
   /**

@@ -161,7 +161,8 @@ export class ReadPath {
     return this.#guard(key, opts.signal, () => {
       const { range, transform } = opts;
       const sfKey = `g\u0000${range ?? ''}\u0000${transform === undefined ? '' : String(transform)}\u0000${key}`;
-      const probeOpts = { verify: this.#config.integrity.verifyOnRead, ...(range === undefined ? {} : { range }) };
+      const integrity = this.#config.integrity;
+      const probeOpts = { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, ...(range === undefined ? {} : { range }) };
       return this.#singleFlight(sfKey, opts.signal, (signal) => {
         const probe = transform === undefined ? this.#executor.get(key, probeOpts) : this.#executor.get(key, { ...probeOpts, transform });
         return this.#read<FetchedObject | TransformedValue>('GetObject', key, probe, signal)

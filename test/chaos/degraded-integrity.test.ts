@@ -7,8 +7,7 @@
  * S3 still says what the bytes should be: the ETag of a single-part upload is the MD5 of the
  * object, and a damaged copy keeps it. Checking a degraded body against such an ETag (quoted
  * 32 hex digits, no `-N` multipart suffix) would turn this into a failed probe and let the
- * broadcast pick the good copy. Until that lands this test is a `todo`: it runs and reports,
- * without failing the suite. The chaos suites count these serves ("unverified corrupt serves").
+ * broadcast pick the good copy: `integrity.verify_etag` (default on) does exactly that.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,9 +30,7 @@ class DamagingBackend extends MemoryBackend {
   }
 }
 
-test('a degraded read never serves bytes that contradict the backend\'s own MD5 ETag', {
-  todo: 'degraded GETs are served unverified (API.md); verifying against a single-part MD5 ETag would close this',
-}, async () => {
+test('a degraded read never serves bytes that contradict the backend\'s own MD5 ETag', async () => {
   const b1 = new DamagingBackend('b1');
   const b2 = new MemoryBackend('b2');
   const store = new MemoryMetadataStore();

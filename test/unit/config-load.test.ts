@@ -29,7 +29,7 @@ describe('config defaults', () => {
       },
       backendCircuitBreaker: { enabled: false, failureThreshold: 10, openTimeoutMs: 300_000 },
       server: { backendTimeoutMs: 30_000 },
-      integrity: { verifyOnRead: true },
+      integrity: { verifyOnRead: true, verifyEtag: true },
       runtime: { mode: 'pool', threads, tasksPerThread: 32, maxInFlight: threads * 32 },
       hedging: { enabled: false, delayMs: 'auto', percentile: 95, maxExtraLoad: 0.05, locatedReads: false },
       usage: { flushIntervalMs: 30_000 },
@@ -61,7 +61,7 @@ describe('config defaults', () => {
       },
       backend_circuit_breaker: { enabled: true, failure_threshold: 4, open_timeout: '1m30s' },
       server: { backend_timeout: '500ms' },
-      integrity: { verify_on_read: false },
+      integrity: { verify_on_read: false, verify_etag: false },
       runtime: { mode: 'inline', threads: 3, tasks_per_thread: 4, max_in_flight: 100 },
       hedging: { enabled: true, delay: '50ms', percentile: 99, max_extra_load: 0.1, located_reads: true },
       usage: { flush_interval: '5s' },
@@ -79,7 +79,7 @@ describe('config defaults', () => {
     });
     assert.deepEqual(r.backendCircuitBreaker, { enabled: true, failureThreshold: 4, openTimeoutMs: 90_000 });
     assert.deepEqual(r.server, { backendTimeoutMs: 500 });
-    assert.deepEqual(r.integrity, { verifyOnRead: false });
+    assert.deepEqual(r.integrity, { verifyOnRead: false, verifyEtag: false });
     assert.deepEqual(r.runtime, { mode: 'inline', threads: 3, tasksPerThread: 4, maxInFlight: 100 });
     assert.deepEqual(r.hedging, { enabled: true, delayMs: 50, percentile: 99, maxExtraLoad: 0.1, locatedReads: true });
     assert.deepEqual(r.usage, { flushIntervalMs: 5000 });

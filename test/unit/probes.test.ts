@@ -104,3 +104,19 @@ test('encrypted copies: GET is SERVICE_UNAVAILABLE without a backend call; HEAD 
   assert.equal(h.size, 5);
   assert.equal(h.value.size, 5);
 });
+
+test('without a content_hash, a plain-MD5 ETag must match the body; multipart ETags and verifyEtag:false skip the check', async () => {
+  const damaged: ObjectBackend = {
+    name: 'b1', head: async () => ({ size: 4 }),
+    // The ETag of what was written ("good"), the bytes of what is there now ("evil").
+    get: async () => ({ size: 4, etag: '"755f85c2723bb39381c7379a604160d8"', body: Readable.from([Buffer.from('evil')]) }),
+  };
+  await assert.rejects(getProbe(new Recorder(), 'k')(req(damaged, null)), { code: 'INTEGRITY_MISMATCH' });
+  const off = await getProbe(new Recorder(), 'k', { verifyEtag: false })(req(damaged, null));
+  assert.equal(new TextDecoder().decode(off.value.body), 'evil');
+  const multipart: ObjectBackend = { ...damaged, get: async () => ({ size: 4, etag: '"755f85c2723bb39381c7379a604160d8-3"', body: Readable.from([Buffer.from('evil')]) }) };
+  assert.equal((await getProbe(new Recorder(), 'k')(req(multipart, null))).value.verified, false);
+  const honest: ObjectBackend = { ...damaged, get: async () => ({ size: 4, etag: '"755f85c2723bb39381c7379a604160d8"', body: Readable.from([Buffer.from('good')]) }) };
+  const ok = await getProbe(new Recorder(), 'k')(req(honest, null));
+  assert.equal(ok.value.verified, false, 'verified speaks of content_hash only');
+});
