@@ -3,13 +3,13 @@
  * that misbehave per copy (latency, 503 SlowDown, hangs, resets, truncated, stalled and
  * corrupted bodies, invalid XML, missing copies, one-off 503s), location rows in a real
  * PostgreSQL that is stopped and started again in the middle of the batch, and — with the pool
- * executor — every worker thread killed while it holds probes in flight. Every key gets exactly
+ * executor — a worker thread killed while it holds probes in flight. Every key gets exactly
  * one outcome, bodies are checked against their seeded SHA-256, keys with a good copy are read.
  *
  * The kill is staged so that its victims are known: 16 keys (the batch's concurrency) whose
  * first copy is held at the proxy by a gate and whose second copy is good. Once all 16 are
- * waiting — the only reads in flight — the workers are terminated; each victim must fail over
- * to its second copy on the replacement workers and be served.
+ * waiting — the only reads in flight — a worker is terminated (and another, if the first held
+ * none of them); each victim it held must fail over to its second copy and be served.
  *
  * Sized for CI: s3rver, the S3 client and the proxies share one process here and sustain about
  * 450 healthy GETs/s (~130 keys/s with these faults), and seeding costs ~6 ms per key, so the
@@ -27,7 +27,7 @@ import { PgCluster } from '../helpers/pg-cluster.js';
 import { deferred } from '../helpers/gate.js';
 import { chaosPlan, copyFault, bodyOf, expectations, hashOf, keyName, mix, replicas, type ChaosPlan, type CopyFault } from '../helpers/chaos-backends.js';
 import { formatSummary, judgeChaos, runChaosBatch, type KeyTruth } from '../helpers/chaos-run.js';
-import { installWorkerSpy, killAllWorkers } from '../helpers/chaos-workers.js';
+import { installWorkerSpy, liveWorkers } from '../helpers/chaos-workers.js';
 
 const KEYS = Number(process.env.READPATH_CHAOS_HTTP_KEYS ?? 1000);
 const SEED = Number(process.env.READPATH_CHAOS_SEED ?? 0xc4a05);
@@ -69,6 +69,12 @@ function httpFault(fault: CopyFault, i: number, b: number): { fault: Fault; time
     default:
       return undefined;
   }
+}
+
+/** Counts requests for `ks` held at a gate from now on (earlier tests' requests are in the logs too). */
+function gateCounter(ks: readonly string[]): () => number {
+  const base = fleet.backends.map((b) => b.proxy.requestCount);
+  return () => fleet.backends.reduce((n, b, i) => n + b.proxy.requests().slice(base[i]).filter((q) => q.fault === 'gate' && ks.includes(q.key ?? '')).length, 0);
 }
 
 function truth(key: string): KeyTruth {
@@ -113,7 +119,7 @@ after(async () => {
 });
 
 for (const kind of ['inline', 'pool'] as const) {
-  test(`chaos over HTTP (${kind} executor): ${KEYS} keys on s3rver behind fault proxies, PostgreSQL stopped and restarted mid-batch${kind === 'pool' ? ', every worker killed mid-probe' : ''}`, async () => {
+  test(`chaos over HTTP (${kind} executor): ${KEYS} keys on s3rver behind fault proxies, PostgreSQL stopped and restarted mid-batch${kind === 'pool' ? ', a worker killed mid-probe' : ''}`, async () => {
     const config: ReadPathConfig = {
       backends: fleet.backends.map((b) => fleet.backendConfig(b.name)),
       database: { driver: 'postgres', url: `${url}?sslmode=disable`, statement_timeout: '2s' },
@@ -134,7 +140,14 @@ for (const kind of ['inline', 'pool'] as const) {
       const first = replicas(plan, indexOfKey.get(v) as number)[0] as string;
       fleet.backend(first).proxy.inject({ kind: 'gate', until: gate.promise }, { times: 1, match: { key: v, method: 'GET' } });
     }
-    const gated = (): number => fleet.backends.reduce((n, b) => n + b.proxy.requests().filter((q) => q.fault === 'gate' && victims.includes(q.key ?? '')).length, 0);
+    const gated = gateCounter(victims);
+    const base = fleet.backends.map((b) => b.proxy.requestCount);
+    /** GETs of the victims' second copies since this test started: failovers from a killed worker. */
+    const secondCopies = (): number => victims.reduce((n, v) => {
+      const second = replicas(plan, indexOfKey.get(v) as number)[1] as string;
+      const i = plan.names.indexOf(second);
+      return n + fleet.backend(second).proxy.requests().slice(base[i]).filter((q) => q.key === v && q.method === 'GET').length;
+    }, 0);
 
     const rp = await ReadPath.open(config);
     let killed = 0;
@@ -152,7 +165,17 @@ for (const kind of ['inline', 'pool'] as const) {
           if (Date.now() > deadline) throw new Error(`only ${gated()} of ${victims.length} victims reached their gate`);
           await new Promise((r) => setTimeout(r, 5));
         }
-        if (kind === 'pool') killed = await killAllWorkers();
+        if (kind !== 'pool') return;
+        // Kill one worker; if it held none of the victims (no second copy gets asked for),
+        // kill the next. Killing every worker at once would be a different test: a victim's
+        // failover could be dispatched to a worker that is itself being terminated.
+        for (const w of liveWorkers()) {
+          await w.terminate();
+          killed++;
+          const until = Date.now() + 3000;
+          while (secondCopies() === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+          if (secondCopies() > 0) break;
+        }
       })().finally(() => gate.resolve());
       const r = await runChaosBatch(rp, order, {
         concurrency: CONCURRENCY,
@@ -173,13 +196,61 @@ for (const kind of ['inline', 'pool'] as const) {
       assert.ok(s.degraded > 0, 'the database outage sent reads down the degraded path');
       for (const v of victims) {
         const o = r.outcomes.get(v);
-        assert.ok(o?.ok === true && !o.degraded, `victim ${v} was served by its second copy: ${JSON.stringify(o?.ok ? o.backend : o?.error)}`);
+        assert.ok(o?.ok === true && !o.degraded, `victim ${v} was served: ${JSON.stringify(o?.ok ? o.backend : o?.error)}`);
       }
-      if (kind === 'pool') assert.ok(killed >= 1, 'worker threads were killed mid-probe');
+      if (kind === 'pool') {
+        assert.ok(killed >= 1, 'a worker thread was killed mid-probe');
+        const failedOver = victims.filter((v) => { const o = r.outcomes.get(v); return o?.ok === true && o.failover; });
+        assert.ok(failedOver.length > 0, 'victims on the killed worker failed over to their second copy');
+        console.log(`HTTP chaos (pool): ${killed} worker(s) killed with victims in flight; ${failedOver.length} of ${victims.length} victims served by their second copy`);
+      }
       // The same reader keeps working on the located path.
       const good = order.find((k) => truth(k).good) as string;
       const g = await rp.get(good);
       assert.equal(g.verified, true);
+    } finally {
+      gate.resolve();
+      await rp.close();
+    }
+  });
+}
+
+for (const kind of ['inline', 'pool'] as const) {
+  test(`chaos over HTTP (${kind} executor): an abort while 16 requests hang ends the batch at once; the reader keeps working`, async () => {
+    const rp = await ReadPath.open({
+      backends: fleet.backends.map((b) => fleet.backendConfig(b.name)),
+      database: { driver: 'postgres', url: `${url}?sslmode=disable`, statement_timeout: '2s' },
+      server: { backend_timeout: '30s' },
+      runtime: kind === 'pool' ? { mode: 'pool', threads: 2 } : { mode: 'inline' },
+      logging: { level: 'silent' },
+    });
+    // 16 keys with a clean first copy, held at the proxy until the end of the test.
+    const held = keys.filter((_, i) => {
+      const r = replicas(plan, i);
+      return i >= 100 && copyFault(plan, r[0] as string, i) === 'none';
+    }).slice(0, CONCURRENCY);
+    const gate = deferred<void>();
+    for (const k of held) {
+      fleet.backend(replicas(plan, indexOfKey.get(k) as number)[0] as string).proxy.inject({ kind: 'gate', until: gate.promise }, { times: 1, match: { key: k, method: 'GET' } });
+    }
+    const heldNow = gateCounter(held);
+    try {
+      const clean = keys.filter((k, i) => !held.includes(k) && replicas(plan, i).every((b) => copyFault(plan, b, i) === 'none')).slice(0, 50);
+      const ac = new AbortController();
+      let abortedAt = 0;
+      let yielded = 0;
+      const batch = runChaosBatch(rp, [...clean, ...held], { concurrency: CONCURRENCY, signal: ac.signal, onProgress: (n) => { yielded = n; } });
+      const deadline = Date.now() + 60_000;
+      while (heldNow() < held.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(heldNow(), held.length, 'every held request reached its gate');
+      abortedAt = performance.now();
+      ac.abort(new Error('operator pressed ^C'));
+      await assert.rejects(batch, { code: 'ABORTED' });
+      const latencyMs = performance.now() - abortedAt;
+      assert.equal(gate.settled, false, 'the batch ended while every held request was still held');
+      console.log(`HTTP chaos abort (${kind}): batch ended ${latencyMs.toFixed(1)} ms after the abort, ${held.length} requests held, ${yielded} outcomes before it`);
+      const g = await rp.get(clean[0] as string);
+      assert.equal(g.verified, true, 'the reader keeps working');
     } finally {
       gate.resolve();
       await rp.close();
