@@ -3,8 +3,8 @@
  * default (READPATH_CHAOS_KEYS=100000 for the big run, READPATH_CHAOS_SEED=n for another
  * world) through one ReadPath, while the metadata store goes away and comes back twice and,
  * with the pool executor, a worker dies mid-probe. Every key gets exactly one outcome, no body
- * that fails its hash is served (a degraded read of a corrupted copy, which the contract serves
- * unverified, is counted and reported), and every key with a good copy is read.
+ * that fails its hash is served (degraded reads included: a damaged copy contradicts its MD5
+ * ETag), and every key with a good copy is read.
  *
  * Then an abort in the middle of a batch whose probes hang and ignore their signals: the batch
  * ends with ABORTED without waiting for them, and the same reader keeps working.
@@ -42,7 +42,7 @@ function truthOf(plan: ChaosPlan): (key: string) => KeyTruth {
   return (key) => {
     const i = byKey.get(key) as number;
     const e = expectations(plan, i);
-    return { hash: hashOf(plan, i), good: e.good, hopeless: e.hopeless, corruptOn: new Set(replicas(plan, i).filter((b) => copyFault(plan, b, i) === 'corrupt')) };
+    return { hash: hashOf(plan, i), good: e.good, hopeless: e.hopeless };
   };
 }
 

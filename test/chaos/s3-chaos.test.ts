@@ -80,7 +80,7 @@ function gateCounter(ks: readonly string[]): () => number {
 function truth(key: string): KeyTruth {
   const i = indexOfKey.get(key) as number;
   const e = expectations(plan, i);
-  return { hash: hashOf(plan, i), good: e.good, hopeless: e.hopeless, corruptOn: new Set(replicas(plan, i).filter((b) => copyFault(plan, b, i) === 'corrupt')) };
+  return { hash: hashOf(plan, i), good: e.good, hopeless: e.hopeless };
 }
 
 before(async () => {

@@ -13,10 +13,8 @@ export interface KeyTruth {
   hash: string;
   /** Some copy serves on every attempt: the read must succeed. */
   good: boolean;
-  /** Every copy is broken on every attempt: no verified read can succeed. */
+  /** Every copy is broken on every attempt: no read can succeed. */
   hopeless: boolean;
-  /** Backends whose copy is served corrupted (degraded reads cannot tell). */
-  corruptOn: ReadonlySet<string>;
 }
 
 /** A batch's outcomes, one per key. */
@@ -57,13 +55,11 @@ export interface ChaosSummary {
   ok: number;
   degraded: number;
   byCode: Record<string, number>;
-  /** Keys the replicas guarantee / could at best allow (not counting degraded serves of corrupted copies). */
+  /** Keys the replicas guarantee / could at best allow. */
   mustSucceed: number;
   mayAtBestSucceed: number;
   /** Good keys excused from the guarantee (their probe died with a killed worker). */
   excused: number;
-  /** Degraded reads that served a corrupted copy's bytes (verified: false): a known gap. */
-  unverifiedCorrupt: number;
   successRate: number;
   elapsedMs: number;
 }
@@ -72,10 +68,9 @@ const LOCATED_FAILURES = new Set(['BACKEND_ERROR', 'TIMEOUT', 'INTEGRITY_MISMATC
 const DEGRADED_FAILURES = new Set(['ALL_BACKENDS_FAILED', 'OBJECT_NOT_FOUND']);
 
 /**
- * Judge a batch: exactly one outcome per key; every GET body matches its seeded hash (the one
- * exception, counted, is a degraded read of a corrupted copy, which the contract serves
- * unverified); every key with a good copy succeeded unless `excused`; no verified read of a
- * hopeless key; failures carry only the codes this chaos can cause.
+ * Judge a batch: exactly one outcome per key; every GET body matches its seeded hash; every key
+ * with a good copy succeeded unless `excused`; no key whose copies are all broken succeeded;
+ * failures carry only the codes this chaos can cause.
  */
 export function judgeChaos(keys: readonly string[], truth: (key: string) => KeyTruth, r: ChaosResult, opts: {
   op?: 'get' | 'head';
@@ -89,7 +84,6 @@ export function judgeChaos(keys: readonly string[], truth: (key: string) => KeyT
   let mustSucceed = 0;
   let atBest = 0;
   let excused = 0;
-  let unverifiedCorrupt = 0;
   for (const key of keys) {
     const o = r.outcomes.get(key);
     assert.ok(o !== undefined, `no outcome for ${key}`);
@@ -105,13 +99,10 @@ export function judgeChaos(keys: readonly string[], truth: (key: string) => KeyT
         const verified = (o as { verified: boolean }).verified;
         const actual = createHash('sha256').update(body).digest('hex');
         if (!o.degraded) assert.equal(verified, true, `${key}: a located read with a stored hash must be verified`);
-        if (actual !== t.hash) {
-          assert.ok(o.degraded && !verified && t.corruptOn.has(o.backend),
-            `${key}: served a body that fails its hash from ${o.backend} (degraded ${o.degraded}, verified ${verified})`);
-          unverifiedCorrupt++;
-        } else {
-          if (t.hopeless) assert.ok(o.degraded, `${key}: every copy is broken, yet a located read succeeded`);
-        }
+        // Never a body that fails its hash: located reads check content_hash, degraded ones
+        // (no content_hash) the backend's MD5 ETag, which a damaged copy keeps.
+        assert.equal(actual, t.hash, `${key}: served a body that fails its hash from ${o.backend} (degraded ${o.degraded}, verified ${verified})`);
+        assert.ok(!t.hopeless, `${key}: every copy is broken, yet it was served`);
       }
       continue;
     }
@@ -126,9 +117,9 @@ export function judgeChaos(keys: readonly string[], truth: (key: string) => KeyT
     assert.ok(LOCATED_FAILURES.has(o.error.code) || DEGRADED_FAILURES.has(o.error.code),
       `${key}: unexpected failure code ${o.error.code}: ${o.error.message}`);
   }
-  assert.ok(ok - unverifiedCorrupt <= atBest, `${ok - unverifiedCorrupt} verified successes, but the replicas allow at most ${atBest}`);
+  assert.ok(ok <= atBest, `${ok} successes, but the replicas allow at most ${atBest}`);
   return {
-    keys: keys.length, ok, degraded, byCode, mustSucceed, mayAtBestSucceed: atBest, excused, unverifiedCorrupt,
+    keys: keys.length, ok, degraded, byCode, mustSucceed, mayAtBestSucceed: atBest, excused,
     successRate: ok / keys.length, elapsedMs: r.elapsedMs,
   };
 }
@@ -139,5 +130,5 @@ export function formatSummary(label: string, s: ChaosSummary): string {
   const codes = Object.entries(s.byCode).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c}=${n}`).join(' ');
   return `${label}: ${s.keys} keys in ${(s.elapsedMs / 1000).toFixed(2)}s — success ${pct(s.ok)} ` +
     `(replicas guarantee ${pct(s.mustSucceed)}, allow at best ${pct(s.mayAtBestSucceed)}); degraded ${s.degraded}; ` +
-    `excused ${s.excused}; unverified corrupt serves ${s.unverifiedCorrupt}; outcomes ${codes}`;
+    `excused ${s.excused}; outcomes ${codes}`;
 }
