@@ -18,10 +18,13 @@ import type { SqliteMetadataStore } from '../../src/store/sqlite-store.js';
 import { sha256Hex } from '../../src/failover/probes.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import type { GetResult, HeadResult, ObjectLocation } from '../../src/types.js';
+import { installWorkerSpy, liveWorkers } from '../helpers/chaos-workers.js';
 
 /** What the parent hands over. */
 export interface ExitChildConfig {
   config: ReadPathConfig;
+  /** Pool runs: terminate a worker thread in the middle of the first batch. */
+  killWorker?: boolean;
   /** Keys the parent seeded on the fleet (sqlite-fleet, postgres): key → backends holding it. */
   seeded?: Record<string, string[]>;
   /** Keys whose first copy hangs (the parent told the proxy). */
@@ -30,6 +33,7 @@ export interface ExitChildConfig {
 
 const mode = process.env.READPATH_EXIT_MODE ?? 'memory';
 const input = JSON.parse(process.env.READPATH_EXIT_CONFIG ?? '{}') as ExitChildConfig;
+if (input.killWorker === true) installWorkerSpy();
 const log = (m: string): void => {
   process.stdout.write(`${m}\n`);
 };
@@ -45,9 +49,16 @@ class BlackHole extends MemoryBackend {
   }
 }
 
-async function drain(it: AsyncIterable<BatchOutcome>): Promise<BatchOutcome[]> {
+async function drain(it: AsyncIterable<BatchOutcome>, killAt = -1): Promise<BatchOutcome[]> {
   const out: BatchOutcome[] = [];
-  for await (const o of it) out.push(o);
+  for await (const o of it) {
+    out.push(o);
+    if (out.length === killAt) {
+      const w = liveWorkers()[0];
+      assert.ok(w !== undefined, 'a pool worker to kill');
+      await w.terminate();
+    }
+  }
   return out;
 }
 
@@ -118,7 +129,11 @@ async function postgres(): Promise<void> {
     objectKey: key, backendName: b, sizeBytes: 0, createdAt: new Date(1_700_000_000_000 + j), encrypted: false,
   }))));
   const keys = Object.keys(seeded).filter((k) => !(input.hanging ?? []).includes(k));
-  assert.ok((await drain(rp.readMany(keys, { concurrency: 16 }))).every((o) => o.ok));
+  // With killWorker, a worker dies mid-batch: its probes fail over to the other copy.
+  const first = await drain(rp.readMany(keys, { concurrency: 16 }), input.killWorker === true ? 5 : -1);
+  // A key whose only good copy was being read on the dying worker may fail, with that reason.
+  const lost = (o: BatchOutcome): boolean => !o.ok && input.killWorker === true && /probe worker failed/.test(o.error.message);
+  assert.ok(first.every((o) => o.ok || lost(o)), JSON.stringify(first.find((o) => !o.ok && !lost(o))));
   await abortedBatch(rp, [...keys.slice(0, 4), ...(input.hanging ?? [])]);
   await ask('stop-db');
   const during = await drain(rp.readMany(keys, { concurrency: 16 }));

@@ -3,7 +3,8 @@
  * that opens a ReadPath, reads (failovers, an aborted batch over probes that never answer, a
  * metadata outage where one can be staged), closes it and returns from its module. The child
  * must then exit on its own, with code 0, within EXIT_BOUND_MS; if the parent has to kill it,
- * the test fails and shows what the child reported was keeping it alive.
+ * the test fails and shows what the child reported was keeping it alive. The pool run also
+ * terminates a worker thread in the middle of a batch.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -141,25 +142,35 @@ test('real fleet and SQLite: reads with failover, an aborted batch over hung req
   judge('sqlite-fleet', r);
 });
 
-test('real fleet and PostgreSQL: reads, aborted batches, the database stopped and restarted, close() → the process exits by itself', async () => {
-  const { fleet: f, seeded, hanging } = await sharedFleet();
-  const pgc = await PgCluster.create();
-  cleanups.push(() => pgc.destroy());
-  const url = await pgc.createDatabase('exit');
-  const r = await runChild('postgres', {
-    config: {
-      backends: f.backends.map((b) => f.backendConfig(b.name)),
-      database: { driver: 'postgres', url: `${url}?sslmode=disable`, statement_timeout: '2s' },
-      circuit_breaker: { failure_threshold: 2, open_timeout: '50ms', parallel_broadcast: true },
-      server: { backend_timeout: '5s' },
-      runtime: { mode: 'inline' },
-      logging: { level: 'silent' },
-    },
-    seeded,
-    hanging,
-  }, async (t) => {
-    if (t === 'stop-db') await pgc.stop();
-    if (t === 'start-db') await pgc.start();
+let pgc: PgCluster | undefined;
+let pgDb = 0;
+
+for (const runtime of ['inline', 'pool'] as const) {
+  test(`real fleet and PostgreSQL (${runtime}): reads, ${runtime === 'pool' ? 'a worker killed mid-batch, ' : ''}aborted batches, the database stopped and restarted, close() → the process exits by itself`, async () => {
+    const { fleet: f, seeded, hanging } = await sharedFleet();
+    if (pgc === undefined) {
+      const c = await PgCluster.create();
+      pgc = c;
+      cleanups.push(() => c.destroy());
+    }
+    const cluster = pgc;
+    const url = await cluster.createDatabase(`exit${++pgDb}`);
+    const r = await runChild('postgres', {
+      config: {
+        backends: f.backends.map((b) => f.backendConfig(b.name)),
+        database: { driver: 'postgres', url: `${url}?sslmode=disable`, statement_timeout: '2s' },
+        circuit_breaker: { failure_threshold: 2, open_timeout: '50ms', parallel_broadcast: true },
+        server: { backend_timeout: '5s' },
+        runtime: runtime === 'pool' ? { mode: 'pool', threads: 2 } : { mode: 'inline' },
+        logging: { level: 'silent' },
+      },
+      seeded,
+      hanging,
+      killWorker: runtime === 'pool',
+    }, async (t) => {
+      if (t === 'stop-db') await cluster.stop();
+      if (t === 'start-db') await cluster.start();
+    });
+    judge(`postgres (${runtime})`, r);
   });
-  judge('postgres', r);
-});
+}
