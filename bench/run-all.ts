@@ -13,6 +13,8 @@ import { formatBenchTable, runBroadcastBench, toBenchJson, type BenchOptions, ty
 
 interface Scenario {
   name: string;
+  /** Chart and table title. */
+  title: string;
   what: string;
   options: BenchOptions;
 }
@@ -31,6 +33,7 @@ const scale = (n: number): number => (quick ? Math.max(20, Math.round(n / 10)) :
 const SCENARIOS: Scenario[] = [
   {
     name: 'fastest',
+    title: 'fastest: parallel vs the fastest backend alone (sim)',
     what: 'Parallel broadcast against the fastest backend alone (b2, 10 ms; b1 30 ms, b3 20 ms).',
     options: {
       latency: 'b1=const(30),b2=const(10),b3=const(20)',
@@ -40,6 +43,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'first-down',
+    title: 'first-down: the first backend fails in 5 ms (sim)',
     what: 'The first backend fails every read after 5 ms (a reset); the others answer in 10 ms.',
     options: {
       latency: 'b1=down(5),b2=const(10),b3=const(10)',
@@ -49,6 +53,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'heavy-tail',
+    title: 'heavy-tail: 10 ms backends, 2% of reads 10x slower (sim)',
     what: 'Every backend 10 ms, 2% of reads 10x slower: what each strategy buys against the tail, and what it costs.',
     options: {
       latency: '*=tail(10,0.02,10)',
@@ -58,6 +63,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 's3',
+    title: 's3: three s3rver backends, fastest second (real S3 protocol)',
     what: 'Three s3rver backends behind latency proxies (b2 fastest), read over the real S3 protocol; direct:b2 is a plain @aws-sdk/client-s3 GET.',
     options: {
       world: 's3',
@@ -69,6 +75,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 's3-first',
+    title: 's3-first: three s3rver backends, fastest first (real S3 protocol)',
     what: 'The same fleet with the fastest backend first in order: sequential is then readpath alone on one S3 GET.',
     options: {
       world: 's3',
@@ -139,7 +146,7 @@ for (const s of SCENARIOS) {
   const report = await runBroadcastBench({
     executors,
     ...s.options,
-    scenario: `${s.name}: ${s.what.split(':')[0]?.replace(/\.$/, '')}`,
+    scenario: s.title,
     json: path.join(outDir, `broadcast-${s.name}.json`),
     chart: path.join(outDir, `broadcast-${s.name}.svg`),
     onProgress: (l) => process.stderr.write(`  ${l}\n`),

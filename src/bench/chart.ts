@@ -79,7 +79,9 @@ export function renderCdfSvg(report: BenchReport): string {
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT}>`);
   parts.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
-  parts.push(`<text x="${W / 2}" y="30" font-size="19" font-weight="bold" text-anchor="middle">${esc(report.scenario)}</text>`);
+  // Long scenario names shrink rather than run off the canvas.
+  const titleSize = Math.max(11, Math.min(19, Math.floor((19 * 80) / Math.max(1, report.scenario.length))));
+  parts.push(`<text x="${W / 2}" y="30" font-size="${titleSize}" font-weight="bold" text-anchor="middle">${esc(report.scenario)}</text>`);
   const sub = `${report.world} world · ${report.latency} · ${report.results[0]?.reads ?? 0} reads/cell · concurrency ${report.concurrency} · seed ${report.seed}`;
   parts.push(`<text x="${W / 2}" y="52" font-size="12" fill="#444" text-anchor="middle">${esc(sub)}</text>`);
 
@@ -113,15 +115,19 @@ export function renderCdfSvg(report: BenchReport): string {
     if (s === undefined || s.length === 0) return;
     const color = PALETTE[strategies.indexOf(r.strategy) % PALETTE.length] as string;
     const dash = r.executor === 'pool' ? ' stroke-dasharray="7 4"' : '';
-    const pts = cdfPoints(s, 500);
+    const pts = cdfPoints(s, 200);
     const path = (x0: number, y: (f: number) => number): string => {
-      // A step CDF: horizontal to each sample, then up.
-      let d = `M${lx(pts[0]?.[0] ?? xMin, x0).toFixed(1)},${y(0).toFixed(1)}`;
-      let prevF = 0;
+      // A step CDF: horizontal to each sample, then up; points that do not move are dropped.
+      let px = lx(pts[0]?.[0] ?? xMin, x0).toFixed(1);
+      let py = y(0).toFixed(1);
+      let d = `M${px},${py}`;
       for (const [v, f] of pts) {
         const x = lx(v, x0).toFixed(1);
-        d += `L${x},${y(prevF).toFixed(1)}L${x},${y(f).toFixed(1)}`;
-        prevF = f;
+        const yy = y(f).toFixed(1);
+        if (x !== px) d += `H${x}`;
+        if (yy !== py) d += `V${yy}`;
+        px = x;
+        py = yy;
       }
       return d;
     };
