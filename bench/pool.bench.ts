@@ -14,7 +14,7 @@ import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { availableParallelism, setPriority } from 'node:os';
+import { availableParallelism, loadavg, setPriority } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Bench } from 'tinybench';
 import { Recorder } from '../src/accounting/recorder.js';
@@ -124,13 +124,15 @@ interface Cell {
   reads: number;
   readsPerSec: number;
   mibPerSec: number;
+  /** CPU time of this process (main thread and workers, not the servers) per read, in ms. */
+  cpuMsPerRead: number;
   /** Main-thread event-loop utilization during the batch (1 = never idle). */
   mainElu: number;
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
 }
 
-interface Sample { ms: number; p99: number; max: number; elu: number }
+interface Sample { ms: number; p99: number; max: number; elu: number; cpuMs: number }
 
 async function batch(f: Failover, ex: ProbeExecutor, size: number, reads: number): Promise<Sample> {
   const h = monitorEventLoopDelay({ resolution: 1 });
@@ -144,12 +146,14 @@ async function batch(f: Failover, ex: ProbeExecutor, size: number, reads: number
   };
   h.enable();
   const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const ms = performance.now() - t0;
   const elu = performance.eventLoopUtilization(elu0).utilization;
+  const cpu = process.cpuUsage(cpu0);
   h.disable();
-  return { ms, p99: h.percentile(99) / 1e6, max: h.max / 1e6, elu };
+  return { ms, p99: h.percentile(99) / 1e6, max: h.max / 1e6, elu, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 async function s3Batches(kind: WorldKind, readsScale: number): Promise<Cell[]> {
@@ -208,6 +212,7 @@ async function s3Batches(kind: WorldKind, readsScale: number): Promise<Cell[]> {
           reads: n,
           readsPerSec: Math.round((n / totalMs) * 1000),
           mibPerSec: +(((n * s.size) / (1024 * 1024)) / (totalMs / 1000)).toFixed(1),
+          cpuMsPerRead: +(list.reduce((a, x) => a + x.cpuMs, 0) / n).toFixed(2),
           mainElu: +(list.reduce((a, x) => a + x.elu * x.ms, 0) / totalMs).toFixed(2),
           // The worst round's figure: the target is a bound, not an average.
           loopDelayP99Ms: +Math.max(...list.map((x) => x.p99)).toFixed(1),
@@ -224,13 +229,16 @@ async function s3Batches(kind: WorldKind, readsScale: number): Promise<Cell[]> {
   return cells;
 }
 
+const loadBefore = loadavg()[0] ?? 0;
 const overhead = await dispatchOverhead();
 console.table(overhead);
 const cells = [...(await s3Batches('stub', 1)), ...(await s3Batches('s3rver', S3RVER_SCALE))];
 console.table(cells);
+console.log(`load average (1 min): ${loadBefore.toFixed(2)} before, ${loadavg()[0]?.toFixed(2)} after, on ${availableParallelism()} cores`);
 const jsonAt = process.argv.indexOf('--json');
 const out = {
-  machine: { node: process.version, cpus: availableParallelism() },
+  // Other processes on the machine skew every figure: the 1-minute load average says how much.
+  machine: { node: process.version, cpus: availableParallelism(), loadBefore, loadAfter: loadavg()[0] },
   concurrency: CONCURRENCY, rounds: ROUNDS, workerNice: WORKER_NICE, serverNice: SERVER_NICE, overhead, s3: cells,
 };
 if (jsonAt > 0 && process.argv[jsonAt + 1]) {
