@@ -37,6 +37,8 @@ export type Behaviour =
 /** A stored object. */
 export interface ScriptedObject {
   body: string | Uint8Array;
+  /** The ETag to answer with (default `"<backend name>"`, which is not an MD5). */
+  etag?: string;
   contentType?: string;
   metadata?: Record<string, string>;
 }
@@ -177,7 +179,7 @@ class ScriptedBackend implements ObjectBackend {
   }
 
   #head(o: ScriptedObject, size: number): HeadResult {
-    const h: HeadResult = { size, etag: `"${this.name}"` };
+    const h: HeadResult = { size, etag: o.etag ?? `"${this.name}"` };
     if (o.contentType !== undefined) h.contentType = o.contentType;
     if (o.metadata !== undefined) h.metadata = { ...o.metadata };
     return h;

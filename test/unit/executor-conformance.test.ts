@@ -4,6 +4,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import type { ReadPathError } from '../../src/errors.js';
@@ -22,9 +23,10 @@ const records = [{ id: 1, msg: 'a' }, { id: 2, msg: 'b', tags: ['x'] }];
 const gz = gzipSync(Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n'));
 
 function specs(): ScriptedBackendSpec[] {
-  const common = { obj: 'payload', corrupt: 'payload-c', hang: 'x', throw: 'from-throw', gz: new Uint8Array(gz), badgz: 'not json\n' };
+  const md5 = `"${createHash('md5').update('payload-m').digest('hex')}"`;
+  const common = { obj: 'payload', md5obj: { body: 'payload-m', etag: md5 }, corrupt: 'payload-c', hang: 'x', throw: 'from-throw', gz: new Uint8Array(gz), badgz: 'not json\n' };
   return [
-    { name: 'b1', objects: { ...common, order: 'from-b1', mixed: 'x' }, keys: { order: { kind: 'fail', status: 500 }, corrupt: { kind: 'corrupt' }, hang: { kind: 'hang' }, throw: { kind: 'throw', message: 'socket hang up' }, mixed: { kind: 'fail', status: 404 } } },
+    { name: 'b1', objects: { ...common, order: 'from-b1', mixed: 'x' }, keys: { order: { kind: 'fail', status: 500 }, corrupt: { kind: 'corrupt' }, md5obj: { kind: 'corrupt' }, hang: { kind: 'hang' }, throw: { kind: 'throw', message: 'socket hang up' }, mixed: { kind: 'fail', status: 404 } } },
     { name: 'b2', objects: { ...common, order: 'from-b2', missing1: 'from-b2', mixed: 'x' }, keys: { mixed: { kind: 'fail', status: 500 } } },
     { name: 'b3', objects: { ...common, order: 'from-b3', missing1: 'from-b3' } },
     { name: 'u1', objects: { obj: 'payload' } },
@@ -204,6 +206,19 @@ function conformance(kind: ExecutorKind): void {
       const only = w.failover();
       only.store.add(loc('corrupt', 'b1', 1, { contentHash: hash }));
       await assert.rejects(only.failover.read('GetObject', 'corrupt', w.executor.get('corrupt')), { code: 'INTEGRITY_MISMATCH' });
+    });
+
+    test('without a content_hash (degraded), a body that does not match its plain-MD5 ETag fails that copy', async () => {
+      const { failover, store } = w.failover({ names: ['b1', 'b2'] });
+      store.setAvailable(false);
+      const out = await failover.read('GetObject', 'md5obj', w.executor.get('md5obj'));
+      assert.equal(out.backend, 'b2', 'b1 served corrupted bytes under the original ETag');
+      assert.equal(dec(out.value.body), 'payload-m');
+      assert.equal(out.value.verified, false, 'verified speaks of content_hash only');
+      const unchecked = w.failover({ names: ['b1', 'b2'] });
+      unchecked.store.setAvailable(false);
+      const raw = await unchecked.failover.read('GetObject', 'md5obj', w.executor.get('md5obj', { verifyEtag: false }));
+      assert.equal(raw.backend, 'b1');
     });
 
     test('a parallel broadcast keeps at most the window in flight; the first success cancels the losers', async () => {
