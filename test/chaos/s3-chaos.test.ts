@@ -159,7 +159,11 @@ for (const kind of ['inline', 'pool'] as const) {
       const startAt = Math.floor(plan.keys * 0.55);
       const settleAt = Math.floor(plan.keys * 0.8);
       // The kill: once every victim waits at its gate, terminate the workers, then open the gate.
+      // Polling starts when the batch nears its end (the victims come last), so that big runs
+      // (READPATH_CHAOS_HTTP_KEYS) do not run out the deadline while earlier keys are read.
+      const nearEnd = deferred<void>();
       const killer = (async () => {
+        await nearEnd.promise;
         const deadline = Date.now() + 60_000;
         while (gated() < victims.length) {
           if (Date.now() > deadline) throw new Error(`only ${gated()} of ${victims.length} victims reached their gate`);
@@ -180,6 +184,7 @@ for (const kind of ['inline', 'pool'] as const) {
       const r = await runChaosBatch(rp, order, {
         concurrency: CONCURRENCY,
         onProgress: async (done) => {
+          if (done >= order.length - 2 * CONCURRENCY) nearEnd.resolve();
           if (done === stopAt) transitions.push(pgc.stop());
           if (done === startAt) transitions.push(Promise.all(transitions).then(() => pgc.start()));
           if (done === settleAt) {
@@ -190,6 +195,7 @@ for (const kind of ['inline', 'pool'] as const) {
           }
         },
       });
+      nearEnd.resolve();
       await killer;
       const s = judgeChaos(order, truth, r);
       console.log(`${formatSummary(`HTTP chaos (${kind})`, s)}; seeding ${(seedMs / 1000).toFixed(1)}s; workers killed ${killed}`);
