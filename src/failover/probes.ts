@@ -4,7 +4,7 @@
  * verification before a copy may win. A body that fails its check is never returned.
  */
 import { createHash } from 'node:crypto';
-import { ReadPathError, UsageLimitSkipError, backendStatusOf } from '../errors.js';
+import { ReadPathError, UsageLimitSkipError, abortedError, backendStatusOf, hasCode } from '../errors.js';
 import { collectBody, discardBody } from '../backend/body.js';
 import type { Recorder } from '../accounting/recorder.js';
 import type { HeadResult, Probe, ProbeRequest } from '../types.js';
@@ -30,9 +30,21 @@ function declineIfOver(acct: Recorder, name: string, api: number, egress: number
   if (limit !== undefined) throw new UsageLimitSkipError(name, { limit });
 }
 
-/** A backend that answered at all (even with an error status) was billed for the request. */
+/**
+ * Whether a failed backend call still cost an API request. A request that was sent is billed
+ * by the provider whether it answered an error, timed out, or was cancelled as a broadcast
+ * loser; only calls that never left readpath (a breaker's rejection, a declined copy, bad
+ * input, a signal already aborted) are free. Counting a cancelled loser keeps parallel
+ * broadcasts honest against free-tier request limits; when in doubt this over-counts, the
+ * safe side of a limit. Shared by the inline probes and the pool's probe actors.
+ */
+export function isBilledFailure(err: unknown): boolean {
+  if (backendStatusOf(err) !== undefined) return true;
+  return !(hasCode(err, 'BACKEND_UNAVAILABLE') || hasCode(err, 'USAGE_LIMIT_SKIP') || hasCode(err, 'INVALID_KEY') || hasCode(err, 'SERVICE_UNAVAILABLE'));
+}
+
 function recordFailedCall(acct: Recorder, name: string, err: unknown): void {
-  if (backendStatusOf(err) !== undefined) acct.record(name, 1, 0, 0);
+  if (isBilledFailure(err)) acct.record(name, 1, 0, 0);
 }
 
 /** Hex SHA-256 of bytes. */
@@ -82,6 +94,7 @@ function encryptedUnsupported(key: string): ReadPathError {
 export function headProbe(acct: Recorder, key: string): Probe<HeadResult> {
   return async (req) => {
     declineIfOver(acct, req.backendName, 1, 0);
+    if (req.signal.aborted) throw abortedError(req.signal);
     let h: HeadResult;
     try {
       h = await req.backend.head(key, { signal: req.signal });
@@ -106,6 +119,7 @@ export function getProbe(acct: Recorder, key: string, opts: GetProbeOptions = {}
     const name = req.backendName;
     if (req.location?.encrypted === true) throw encryptedUnsupported(key);
     declineIfOver(acct, name, 1, 0);
+    if (req.signal.aborted) throw abortedError(req.signal);
     let res;
     try {
       res = await req.backend.get(key, range === undefined ? { signal: req.signal } : { signal: req.signal, range });

@@ -15,9 +15,9 @@ import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import v8 from 'node:v8';
 import { Piscina } from 'piscina';
-import { ReadPathError, abortedError, backendStatusOf, messageOf, serializeError, type UsageLimitKind } from '../errors.js';
+import { ReadPathError, abortedError, messageOf, serializeError, type UsageLimitKind } from '../errors.js';
 import { collectBody, discardBody } from '../backend/body.js';
-import { verifyBody } from '../failover/probes.js';
+import { isBilledFailure, verifyBody } from '../failover/probes.js';
 import type { GetResult, ObjectBackend, ObjectLocation } from '../types.js';
 import { importModule, runTransform } from './probe-transform.js';
 import {
@@ -79,7 +79,7 @@ function headOf(r: { etag?: string; contentType?: string; lastModified?: Date; m
 
 /** A backend that answered at all (even with an error status) was billed for the request. */
 function billedFailure(u: WireUsage, err: unknown): void {
-  if (backendStatusOf(err) !== undefined) u.api = 1;
+  if (isBilledFailure(err)) u.api = 1;
 }
 
 /** A Uint8Array that owns its whole ArrayBuffer, so transferring it moves exactly its bytes. */

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { Recorder } from '../../src/accounting/recorder.js';
 import { MemoryBackend } from '../../src/backend/memory-backend.js';
 import { getProbe, headProbe, sha256Hex } from '../../src/failover/probes.js';
+import { ReadPathError } from '../../src/errors.js';
 import type { GetResult, ObjectBackend, ObjectLocation, ProbeRequest } from '../../src/types.js';
 import { loc } from '../helpers/core-world.js';
 
@@ -119,4 +120,26 @@ test('without a content_hash, a plain-MD5 ETag must match the body; multipart ET
   const honest: ObjectBackend = { ...damaged, get: async () => ({ size: 4, etag: '"755f85c2723bb39381c7379a604160d8"', body: Readable.from([Buffer.from('good')]) }) };
   const ok = await getProbe(new Recorder(), 'k')(req(honest, null));
   assert.equal(ok.value.verified, false, 'verified speaks of content_hash only');
+});
+
+test('a sent request is billed however it ends; calls that never left readpath are not', async () => {
+  const failing = (err: unknown): ObjectBackend => ({ name: 'b1', head: async () => { throw err; }, get: async () => { throw err; } });
+  const cases: [unknown, number][] = [
+    [new ReadPathError('ABORTED', 'cancelled loser'), 1],
+    [new ReadPathError('TIMEOUT', 'timed out'), 1],
+    [new ReadPathError('BACKEND_ERROR', 'reset'), 1],
+    [new ReadPathError('BACKEND_ERROR', '404', { backendStatus: 404 }), 1],
+    [new ReadPathError('BACKEND_UNAVAILABLE', 'breaker open'), 0],
+  ];
+  for (const [err, billed] of cases) {
+    const acct = new Recorder();
+    await assert.rejects(getProbe(acct, 'k')(req(failing(err))));
+    await assert.rejects(headProbe(acct, 'k')(req(failing(err))));
+    assert.equal(acct.usage.usage('b1').apiRequests, 2 * billed, (err as Error).message);
+  }
+  const acct = new Recorder();
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(getProbe(acct, 'k')(req(failing(new Error('never called')), null, ac.signal)), { code: 'ABORTED' });
+  assert.equal(acct.usage.usage('b1').apiRequests, 0, 'aborted before the call: nothing sent');
 });
