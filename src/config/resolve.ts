@@ -31,9 +31,13 @@ export const CONFIG_DEFAULTS = Object.freeze({
   usageFlushIntervalMs: 30_000,
 });
 
-/** Worker threads when `runtime.threads` is not set: one per core, at most 8. */
+/**
+ * Worker threads when `runtime.threads` is not set: one per core but the main thread's, at
+ * least 1, at most 8. On the 2-core machine the pool bench measured one worker giving lower
+ * main-loop delay and less CPU per read than two (the coordinator needs a core too).
+ */
 export function defaultThreads(): number {
-  return Math.max(1, Math.min(CONFIG_DEFAULTS.maxDefaultThreads, availableParallelism()));
+  return Math.max(1, Math.min(CONFIG_DEFAULTS.maxDefaultThreads, availableParallelism() - 1));
 }
 
 /** Where a config came from, for resolving relative paths. */

@@ -121,7 +121,7 @@ export interface IntegrityConfigInput {
 export interface RuntimeConfigInput {
   /** `pool` (piscina workers, default) or `inline`. */
   mode?: 'pool' | 'inline';
-  /** Worker threads. Default min(8, os.availableParallelism()). */
+  /** Worker threads. Default availableParallelism() − 1, at least 1, at most 8. */
   threads?: NumberInput;
   /** Concurrent probes per worker. Default 32. */
   tasks_per_thread?: NumberInput;

@@ -15,7 +15,7 @@ const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures',
 describe('config defaults', () => {
   it('fills every default of API.md §3', async () => {
     const cfg = await loadConfig(baseConfig() as never, { env: {}, baseDir: '/srv/rp' });
-    const threads = Math.max(1, Math.min(8, availableParallelism()));
+    const threads = Math.max(1, Math.min(8, availableParallelism() - 1));
     const expected: ResolvedConfig = {
       backends: [{
         name: 'b1', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', bucket: 'data', credentialSource: 'static',
