@@ -16,7 +16,6 @@
  * - piscina does not fail tasks of workers it terminates in destroy(): the executor settles
  *   every outstanding probe itself before destroying the pool.
  */
-import { availableParallelism } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { ResourceLimits } from 'node:worker_threads';
@@ -26,6 +25,7 @@ import { ReadPathError, UsageLimitSkipError, abortedError, deserializeError, mes
 import type { Recorder } from '../accounting/recorder.js';
 import type { S3BackendOptions } from '../backend/s3-backend.js';
 import type { ResolvedConfig } from '../config/types.js';
+import { defaultThreads } from '../config/resolve.js';
 import type { FetchedObject } from '../failover/probes.js';
 import type { HeadResult, Probe, ProbeRequest, ProbeResult } from '../types.js';
 import {
@@ -43,9 +43,9 @@ export const DEFAULT_TASKS_PER_THREAD = 32;
 /** Default drain bound of {@link PoolExecutor.close}. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5000;
 
-/** Worker threads when none are configured: one per core, at most 8. */
+/** Worker threads when none are configured: the same default as `runtime.threads`. */
 export function defaultPoolThreads(): number {
-  return Math.max(1, Math.min(8, availableParallelism()));
+  return defaultThreads();
 }
 
 /** Options of {@link PoolExecutor}. */
@@ -62,7 +62,7 @@ export interface PoolExecutorOptions {
   backendModule?: string | URL;
   /** Structured-cloneable data for `backendModule` (SharedArrayBuffers are shared). */
   backendData?: unknown;
-  /** Worker threads (runtime.threads). Default min(8, os.availableParallelism()). */
+  /** Worker threads (runtime.threads). Default {@link defaultPoolThreads}. */
   threads?: number;
   /** Concurrent probes per worker (runtime.tasks_per_thread). Default 32. */
   tasksPerThread?: number;
