@@ -94,7 +94,16 @@ before(async () => {
     await Promise.all(keys.slice(from, from + 32).map(async (key, j) => {
       const i = from + j;
       const on = replicas(plan, i).filter((b) => copyFault(plan, b, i) !== 'missing');
-      if (on.length > 0) await fleet.seed(key, bodyOf(plan, i), on);
+      // The seeder makes one attempt per PUT; a keep-alive socket the server is just closing
+      // resets now and then over tens of thousands of PUTs: seeding retries, reading never does.
+      for (let attempt = 1; on.length > 0; attempt++) {
+        try {
+          await fleet.seed(key, bodyOf(plan, i), on);
+          break;
+        } catch (err) {
+          if (attempt >= 3) throw err;
+        }
+      }
     }));
   }
   const store = await PostgresMetadataStore.open({ url: `${url}?sslmode=disable` });
