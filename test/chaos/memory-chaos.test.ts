@@ -11,6 +11,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { ReadPath } from '../../src/runtime/read-path.js';
 import { MemoryMetadataStore } from '../../src/store/memory-store.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
@@ -141,6 +142,7 @@ for (const kind of chaosExecutors()) {
     const abortLatencyMs = performance.now() - abortedAt;
     console.log(`memory chaos abort (${kind}): batch ended ${abortLatencyMs.toFixed(1)} ms after the abort with ${counters.blackholes} probes still stuck; ${yielded} outcomes before it`);
     assert.ok(counters.blackholes > 0, 'the stuck probes are still stuck: the batch did not wait for them');
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0, 'no listener left on the caller signal');
     assert.ok(yielded >= 1000 && yielded < plan.keys);
 
     // The same reader keeps working: every key with a good copy, read again.
@@ -149,7 +151,9 @@ for (const kind of chaosExecutors()) {
     const again = await runChaosBatch(rp, good, { concurrency: 64 });
     const s = judgeChaos(good, truth, again);
     assert.equal(s.ok, good.length, 'after the abort every good key reads');
-    const one = await rp.get(good[0] as string);
+    const caller = new AbortController();
+    const one = await rp.get(good[0] as string, { signal: caller.signal });
     assert.equal(one.verified, true);
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 0, 'a finished read leaves no listener');
   });
 }
