@@ -40,7 +40,21 @@ function declineIfOver(acct: Recorder, name: string, api: number, egress: number
  */
 export function isBilledFailure(err: unknown): boolean {
   if (backendStatusOf(err) !== undefined) return true;
-  return !(hasCode(err, 'BACKEND_UNAVAILABLE') || hasCode(err, 'USAGE_LIMIT_SKIP') || hasCode(err, 'INVALID_KEY') || hasCode(err, 'SERVICE_UNAVAILABLE'));
+  if (hasCode(err, 'BACKEND_UNAVAILABLE') || hasCode(err, 'USAGE_LIMIT_SKIP') || hasCode(err, 'INVALID_KEY') || hasCode(err, 'SERVICE_UNAVAILABLE')) return false;
+  return !neverConnected(err);
+}
+
+// Socket errors that mean no connection was made, so no request reached the provider.
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function neverConnected(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; depth < 16 && cur !== null && typeof cur === 'object'; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_CONNECTED.has(code)) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 function recordFailedCall(acct: Recorder, name: string, err: unknown): void {

@@ -143,3 +143,13 @@ test('a sent request is billed however it ends; calls that never left readpath a
   await assert.rejects(getProbe(acct, 'k')(req(failing(new Error('never called')), null, ac.signal)), { code: 'ABORTED' });
   assert.equal(acct.usage.usage('b1').apiRequests, 0, 'aborted before the call: nothing sent');
 });
+
+test('a refused connection never reached the provider: not billed', async () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+  const err = new ReadPathError('BACKEND_ERROR', 'b1: connection refused', { cause: refused });
+  const backend: ObjectBackend = { name: 'b1', head: async () => { throw err; }, get: async () => { throw err; } };
+  const acct = new Recorder();
+  await assert.rejects(getProbe(acct, 'k')(req(backend)));
+  await assert.rejects(headProbe(acct, 'k')(req(backend)));
+  assert.equal(acct.usage.usage('b1').apiRequests, 0);
+});
