@@ -6,8 +6,8 @@
  * event log. Replay a failure: READPATH_FC_SEED=… READPATH_FC_PATH=… (see property-params.ts).
  *
  * Probes here are the test's own closures, so these properties are executor-independent; the
- * executors (inline, pool) are exercised with the same rules through ReadPath in
- * readmany.property.test.ts.
+ * executors (inline, pool) are held to the same outcome rules by the random key lists of
+ * test/fuzz/keys.fuzz.test.ts and the seeded runs of test/chaos/*.test.ts.
  */
 import { test } from 'node:test';
 import fc from 'fast-check';
