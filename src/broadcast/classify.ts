@@ -3,7 +3,7 @@
  * the last error; readpath also says "not there" when every probed backend answered 404, and
  * "over limits" when every probed backend declined for usage, as the located path does.
  */
-import { ReadPathError, backendStatusOf, hasCode } from '../errors.js';
+import { ReadPathError, backendStatusOf, hasCode, messageOf } from '../errors.js';
 import type { ProbeFailure } from '../scheduler/probe-run.js';
 
 /** The verdict on a broadcast in which every probe failed. */
@@ -40,7 +40,8 @@ export function classifyBroadcastFailure(key: string, failures: readonly ProbeFa
     };
   }
   return {
-    error: new ReadPathError('ALL_BACKENDS_FAILED', `all backends failed for ${key}`, { cause: last }),
+    // The last error's message goes in too: batch outcomes and logs keep only the outer message.
+    error: new ReadPathError('ALL_BACKENDS_FAILED', `all backends failed for ${key}${last === undefined ? '' : `; last error: ${messageOf(last)}`}`, { cause: last }),
     notFound: false, usageExceeded: false, mixed: notFound > 0,
   };
 }
