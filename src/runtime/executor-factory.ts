@@ -12,16 +12,35 @@ import { PoolExecutor } from './pool-executor.js';
 
 export type { ProbeExecutor } from './executor.js';
 
+/** What decides the executor beyond the configuration. */
+export interface ExecutorChoice {
+  /** Backends were given as objects: they cannot be shipped to workers, so probes run inline. */
+  customBackends?: boolean;
+  /** A module building the workers' backends (pool only). */
+  backendModule?: string | URL;
+  backendData?: unknown;
+  logger?: Logger;
+}
+
 /**
  * Build the executor the configuration asks for. Backends given as objects (embedding, tests)
  * cannot be shipped to worker threads, so they always run inline.
  */
-export async function createExecutor(config: ResolvedConfig, parts: Parts, customBackends: boolean, logger?: Logger): Promise<ProbeExecutor> {
-  if (config.runtime.mode === 'inline' || customBackends) {
-    if (config.runtime.mode === 'pool') logger?.debug('runtime.mode pool with backend objects given in code: probes run inline');
+export async function createExecutor(config: ResolvedConfig, parts: Parts, opts: ExecutorChoice = {}): Promise<ProbeExecutor> {
+  if (config.runtime.mode === 'inline' || opts.customBackends === true) {
+    if (config.runtime.mode === 'pool') opts.logger?.debug('runtime.mode pool with backend objects given in code: probes run inline');
     return new InlineExecutor({ recorder: parts.recorder });
   }
-  const pool = PoolExecutor.fromConfig(config, { recorder: parts.recorder });
+  const pool = opts.backendModule === undefined
+    ? PoolExecutor.fromConfig(config, { recorder: parts.recorder })
+    : new PoolExecutor({
+      recorder: parts.recorder,
+      backendModule: opts.backendModule,
+      backendData: opts.backendData,
+      threads: config.runtime.threads,
+      tasksPerThread: config.runtime.tasksPerThread,
+      maxInFlight: config.runtime.maxInFlight,
+    });
   const breakers = new Map<string, CircuitBreakerBackend>();
   for (const [name, b] of parts.backends) if (b instanceof CircuitBreakerBackend) breakers.set(name, b);
   return breakers.size === 0 ? pool : new BreakerGatedExecutor(pool, breakers);

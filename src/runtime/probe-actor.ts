@@ -77,7 +77,7 @@ function headOf(r: { etag?: string; contentType?: string; lastModified?: Date; m
   return h;
 }
 
-/** A backend that answered at all (even with an error status) was billed for the request. */
+/** Whether a failed call cost an API request: the same rule as the inline probes. */
 function billedFailure(u: WireUsage, err: unknown): void {
   if (isBilledFailure(err)) u.api = 1;
 }

@@ -66,6 +66,15 @@ export interface ReadManyOptions {
 export interface OpenOptions extends PartOverrides, LoadConfigOptions {
   /** Logger to use instead of one built from `logging.level`. */
   logger?: Logger;
+  /**
+   * With `runtime.mode: pool`: an ESM module (path or file: URL) whose `createBackends(data)`
+   * (or default export) builds the backends inside each worker, instead of S3 clients from
+   * `backends[]` — custom backends for the pool, where objects given in `backends` cannot go.
+   * Names must match the configured backends (which still give the order).
+   */
+  backendModule?: string | URL;
+  /** Structured-cloneable data handed to `backendModule` in every worker. */
+  backendData?: unknown;
 }
 
 const tracer = trace.getTracer('readpath');
@@ -116,7 +125,11 @@ export class ReadPath {
     const parts = await assemble(resolved, opts);
     let executor: ProbeExecutor;
     try {
-      executor = await createExecutor(resolved, parts, opts.backends !== undefined, logger);
+      executor = await createExecutor(resolved, parts, {
+        customBackends: opts.backends !== undefined,
+        ...(opts.backendModule === undefined ? {} : { backendModule: opts.backendModule, backendData: opts.backendData }),
+        logger,
+      });
     } catch (err) {
       await parts.close();
       throw err;

@@ -113,3 +113,28 @@ test('pool runtime: a transform runs on the verified body and the main thread ge
     await rp.close();
   }
 });
+
+test('pool runtime with a backend module: custom backends built inside the workers, through ReadPath', async () => {
+  const { ScriptedFleet, SCRIPTED_BACKENDS_MODULE } = await import('../helpers/scripted-backends.js');
+  const { MemoryMetadataStore } = await import('../../src/store/memory-store.js');
+  const sf = new ScriptedFleet([{ name: 's1', objects: {} }, { name: 's2', objects: { 'mod/k': 'from a worker' } }]);
+  const store = new MemoryMetadataStore();
+  store.add({ objectKey: 'mod/k', backendName: 's1', sizeBytes: 13, createdAt: new Date(1), encrypted: false });
+  store.add({ objectKey: 'mod/k', backendName: 's2', sizeBytes: 13, createdAt: new Date(2), encrypted: false });
+  const rp = await ReadPath.open({
+    backends: ['s1', 's2'].map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'd', access_key_id: 'a', secret_access_key: 's' })),
+    database: { driver: 'memory' },
+    runtime: { mode: 'pool', threads: 1 },
+    logging: { level: 'silent' },
+  }, { store, backendModule: SCRIPTED_BACKENDS_MODULE, backendData: sf.data });
+  try {
+    const g = await rp.get('mod/k');
+    assert.equal(new TextDecoder().decode(g.body), 'from a worker');
+    assert.equal(g.backend, 's2');
+    assert.equal(g.failover, true, 's1 (empty) answered 404 in the worker');
+    assert.equal(sf.calls('s1'), 1);
+    assert.equal(sf.calls('s2'), 1);
+  } finally {
+    await rp.close();
+  }
+});
