@@ -100,7 +100,7 @@ export function verifyBody(req: Pick<ProbeRequest, 'backendName' | 'location'>, 
  * copies; serving ciphertext as the object would be wrong. 503, as upstream answers for
  * encrypted objects it cannot decrypt; no backend is called.
  */
-function encryptedUnsupported(key: string): ReadPathError {
+export function encryptedUnsupported(key: string): ReadPathError {
   return new ReadPathError('SERVICE_UNAVAILABLE', `${key} is stored encrypted; readpath cannot decrypt s3-orchestrator's envelope encryption`);
 }
 

@@ -26,7 +26,7 @@ import type { Recorder } from '../accounting/recorder.js';
 import type { S3BackendOptions } from '../backend/s3-backend.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { defaultThreads } from '../config/resolve.js';
-import type { FetchedObject } from '../failover/probes.js';
+import { encryptedUnsupported, type FetchedObject } from '../failover/probes.js';
 import type { HeadResult, Probe, ProbeRequest, ProbeResult } from '../types.js';
 import {
   executorClosed, rejectingProbe, type ExecutorCloseOptions, type ExecutorStats, type ProbeExecutor, type ProbeGetOptions,
@@ -123,10 +123,6 @@ function positiveInt(v: unknown, field: string): number {
     throw new ReadPathError('INVALID_CONFIG', `runtime.${field}: must be a positive integer, got ${String(v)}`);
   }
   return v;
-}
-
-function encryptedUnsupported(key: string): ReadPathError {
-  return new ReadPathError('SERVICE_UNAVAILABLE', `${key} is stored encrypted; readpath cannot decrypt s3-orchestrator's envelope encryption`);
 }
 
 function cancelWhy(reason: unknown): string {
