@@ -13,10 +13,10 @@ import { METRIC } from '../../src/accounting/recorder.js';
 import { Failover } from '../../src/failover/failover.js';
 import { MemoryBackend } from '../../src/backend/memory-backend.js';
 import { createHedging } from '../../src/broadcast/hedging.js';
-import type { Timers } from '../../src/scheduler/probe-run.js';
 import type { Probe, ProbeRequest, ProbeResult } from '../../src/types.js';
 import { loc, makeWorld } from './core-world.js';
 import { deferred, flush, type Deferred } from './gate.js';
+import { FakeClock } from './fake-clock.js';
 
 /** How one probe call behaves. `at` is in ticks after its launch; 0 answers at once. */
 export type BehaviourKind = 'ok' | 'fail' | 'skip' | 'notfound' | 'unavail' | 'hang' | 'late' | 'throw';
@@ -99,45 +99,6 @@ export function scenarioArb(opts: { strategies?: Strategy['kind'][]; maxBackends
       eagerSignal: fc.boolean(),
     }) as fc.Arbitrary<Scenario>;
   });
-}
-
-/** Timers and a clock that only move when the driver says so. */
-export class FakeClock implements Timers {
-  t = 0;
-  #seq = 0;
-  readonly #pending = new Map<number, { at: number; fn: () => void }>();
-  readonly now = (): number => this.t;
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.#seq;
-    this.#pending.set(id, { at: this.t + Math.max(0, ms), fn });
-    return id;
-  }
-
-  clearTimeout(h: unknown): void {
-    this.#pending.delete(h as number);
-  }
-
-  /** Timers not yet fired or cleared. */
-  get pending(): number {
-    return this.#pending.size;
-  }
-
-  /**
-   * Move to `target` and fire every timer due by then, in due order, letting promises settle
-   * after each. The clock reads `target` throughout, so it always equals the driver's tick.
-   */
-  async advanceTo(target: number): Promise<void> {
-    this.t = Math.max(this.t, target);
-    for (;;) {
-      let best: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.#pending) if (e[1].at <= target && (best === undefined || e[1].at < best[1].at)) best = e;
-      if (best === undefined) break;
-      this.#pending.delete(best[0]);
-      best[1].fn();
-      await flush(1);
-    }
-  }
 }
 
 /** One probe call as the driver saw it. */
@@ -327,7 +288,7 @@ export async function runScenario(s: Scenario): Promise<Recording> {
     await flush(2);
     const due = entries.some((e) => e.settled === undefined && e.dueTick !== undefined);
     const abortLeft = ac !== undefined && s.abortAt !== undefined && s.abortAt > tick;
-    if (!due && !abortLeft && clock.pending === 0) {
+    if (!due && !abortLeft && clock.pendingCount === 0) {
       // Two quiet ticks: nothing can happen any more without a hang settling.
       if (quietSince < 0) quietSince = tick;
       else if (tick - quietSince >= 1) break;
@@ -336,7 +297,7 @@ export async function runScenario(s: Scenario): Promise<Recording> {
     }
   }
   rec.listenersAtEnd = listeners();
-  rec.timersAtEnd = clock.pending;
+  rec.timersAtEnd = clock.pendingCount;
   rec.drainTimeouts = w.recorder.count(METRIC.drainTimeouts);
   rec.storeCalls = w.store.calls;
   return rec;

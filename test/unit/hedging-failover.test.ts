@@ -5,50 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadPathError } from '../../src/errors.js';
-import type { Timers } from '../../src/scheduler/probe-run.js';
 import { createHedging, type HedgingOptions } from '../../src/broadcast/hedging.js';
 import { makeWorld, scriptedProbe, loc } from '../helpers/core-world.js';
 import { flush } from '../helpers/gate.js';
-
-/** Timers and a clock that only move when told to. */
-class FakeClock implements Timers {
-  t = 0;
-  #seq = 0;
-  readonly #pending = new Map<number, { at: number; fn: () => void }>();
-  readonly now = (): number => this.t;
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.#seq;
-    this.#pending.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-
-  clearTimeout(h: unknown): void {
-    this.#pending.delete(h as number);
-  }
-
-  /** Due times of the timers still pending. */
-  get pending(): number[] {
-    return [...this.#pending.values()].map((p) => p.at).sort((a, b) => a - b);
-  }
-
-  /** Move time forward by `ms`, firing due timers in order and letting promises settle after each. */
-  async advance(ms: number): Promise<void> {
-    const target = this.t + ms;
-    await flush();
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.#pending) if (e[1].at <= target && (next === undefined || e[1].at < next[1].at)) next = e;
-      if (next === undefined) break;
-      this.#pending.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-      await flush();
-    }
-    this.t = target;
-    await flush();
-  }
-}
+import { FakeClock } from '../helpers/fake-clock.js';
 
 const ok = (v: string) => ({ size: v.length, value: v });
 const boom = () => new ReadPathError('BACKEND_ERROR', 'scripted 500', { backendStatus: 500 });
@@ -90,7 +50,7 @@ test('a hedge fires exactly at the delay, not a millisecond before; the hedge wi
   assert.deepEqual(p.started(), ['b1', 'b2'], 'no third probe after the win');
   p.calls[0]?.gate.reject(new ReadPathError('ABORTED', 'cancelled'));
   await w.clock.advance(1000);
-  assert.deepEqual(w.clock.pending, [], 'no timer left behind');
+  assert.deepEqual(w.clock.pendingDue(), [], 'no timer left behind');
 });
 
 test('a primary that answers before the delay wins alone: no hedge, no timer left', async () => {
@@ -104,7 +64,7 @@ test('a primary that answers before the delay wins alone: no hedge, no timer lef
   assert.deepEqual(p.started(), ['b1']);
   assert.equal(sent(w), 0);
   assert.equal(w.recorder.count('hedges_won_total'), 0);
-  assert.deepEqual(w.clock.pending, []);
+  assert.deepEqual(w.clock.pendingDue(), []);
 });
 
 test('hedges keep coming one per delay up to the window cap, never beyond it', async () => {
@@ -119,7 +79,7 @@ test('hedges keep coming one per delay up to the window cap, never beyond it', a
   assert.deepEqual(p.started(), ['b1', 'b2', 'b3']);
   await w.clock.advance(500);
   assert.deepEqual(p.started(), ['b1', 'b2', 'b3'], 'the cap of 3 is never exceeded');
-  assert.deepEqual(w.clock.pending, [], 'no hedge timer armed at the cap');
+  assert.deepEqual(w.clock.pendingDue(), [], 'no hedge timer armed at the cap');
   assert.equal(sent(w), 2);
   p.calls[2]?.gate.resolve(ok('three'));
   assert.equal((await read).backend, 'b3');
@@ -168,7 +128,7 @@ test('no hedge when the budget is spent: the read waits for its probe and exhaus
   assert.equal(w.recorder.count('hedge_budget_exhausted_total', { operation: 'GetObject' }), 1);
   await w.clock.advance(1000);
   assert.deepEqual(p2.started(), ['b1'], 'and no retry of the hedge later');
-  assert.deepEqual(w.clock.pending, []);
+  assert.deepEqual(w.clock.pendingDue(), []);
   p2.calls[0]?.gate.resolve(ok('one'));
   assert.equal((await r2).backend, 'b1');
   assert.equal(sent(w), 1);
@@ -338,5 +298,5 @@ test('a caller abort during a hedged read cancels every probe and leaves no time
   for (const c of p.calls) c.gate.reject(new ReadPathError('ABORTED', 'x'));
   await w.clock.advance(1000);
   assert.deepEqual(p.started(), ['b1', 'b2'], 'no hedge after the abort');
-  assert.deepEqual(w.clock.pending, []);
+  assert.deepEqual(w.clock.pendingDue(), []);
 });
