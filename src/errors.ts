@@ -208,3 +208,15 @@ export function abortedError(signal?: AbortSignal): ReadPathError {
   const reason: unknown = signal?.reason;
   return new ReadPathError('ABORTED', 'read aborted by caller', reason === undefined ? undefined : { cause: reason });
 }
+
+/**
+ * `value` as a positive safe integer, or an INVALID_CONFIG error naming `field` (the setting's
+ * path as users write it, e.g. `runtime.threads`).
+ */
+export function requirePositiveInt(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+    throw new ReadPathError('INVALID_CONFIG', `${field}: must be a positive integer, got ${shown}`);
+  }
+  return value;
+}

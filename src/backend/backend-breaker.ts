@@ -13,7 +13,7 @@
  * Upstream once pinned a breaker open for days by counting its own half-open rejections.
  */
 import type { Readable } from 'node:stream';
-import { ReadPathError, abortedError, backendStatusOf, hasCode } from '../errors.js';
+import { ReadPathError, abortedError, backendStatusOf, hasCode, requirePositiveInt } from '../errors.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 
 /** The breaker's state as metrics report it. `half-open`: the next call (or the one in flight) is the probe. */
@@ -58,13 +58,6 @@ export function classifyBackendError(err: unknown, callerAborted = false): Verdi
   return 'failure';
 }
 
-function positiveInt(v: number, field: string): number {
-  if (!Number.isSafeInteger(v) || v < 1) {
-    throw new ReadPathError('INVALID_CONFIG', `backend_circuit_breaker.${field}: must be a positive integer, got ${String(v)}`);
-  }
-  return v;
-}
-
 /** An ObjectBackend behind a circuit breaker. */
 export class CircuitBreakerBackend implements ObjectBackend {
   readonly name: string;
@@ -83,7 +76,7 @@ export class CircuitBreakerBackend implements ObjectBackend {
     this.inner = inner;
     this.name = inner.name;
     this.#enabled = options.enabled ?? true;
-    this.#threshold = positiveInt(options.failureThreshold ?? 10, 'failure_threshold');
+    this.#threshold = requirePositiveInt(options.failureThreshold ?? 10, 'backend_circuit_breaker.failure_threshold');
     const t = options.openTimeoutMs ?? 300_000;
     if (!Number.isFinite(t) || t < 0) {
       throw new ReadPathError('INVALID_CONFIG', `backend_circuit_breaker.open_timeout: must be a duration >= 0, got ${String(t)}`);

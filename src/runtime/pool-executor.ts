@@ -21,7 +21,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import type { ResourceLimits } from 'node:worker_threads';
 import v8 from 'node:v8';
 import { Piscina } from 'piscina';
-import { ReadPathError, UsageLimitSkipError, abortedError, deserializeError, messageOf } from '../errors.js';
+import { ReadPathError, UsageLimitSkipError, abortedError, deserializeError, messageOf, requirePositiveInt } from '../errors.js';
 import type { Recorder } from '../accounting/recorder.js';
 import type { S3BackendOptions } from '../backend/s3-backend.js';
 import type { ResolvedConfig } from '../config/types.js';
@@ -118,13 +118,6 @@ export function s3OptionsFromConfig(config: ResolvedConfig): S3BackendOptions[] 
   });
 }
 
-function positiveInt(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
-    throw new ReadPathError('INVALID_CONFIG', `runtime.${field}: must be a positive integer, got ${String(v)}`);
-  }
-  return v;
-}
-
 function cancelWhy(reason: unknown): string {
   return reason !== null && typeof reason === 'object' && typeof (reason as { message?: unknown }).message === 'string'
     ? (reason as { message: string }).message
@@ -186,9 +179,9 @@ export class PoolExecutor implements ProbeExecutor {
 
   constructor(opts: PoolExecutorOptions) {
     if (opts?.recorder === undefined) throw new ReadPathError('INVALID_CONFIG', 'PoolExecutor: recorder is required');
-    const threads = positiveInt(opts.threads ?? defaultPoolThreads(), 'threads');
-    const perThread = positiveInt(opts.tasksPerThread ?? DEFAULT_TASKS_PER_THREAD, 'tasks_per_thread');
-    const maxInFlight = positiveInt(opts.maxInFlight ?? threads * perThread, 'max_in_flight');
+    const threads = requirePositiveInt(opts.threads ?? defaultPoolThreads(), 'runtime.threads');
+    const perThread = requirePositiveInt(opts.tasksPerThread ?? DEFAULT_TASKS_PER_THREAD, 'runtime.tasks_per_thread');
+    const maxInFlight = requirePositiveInt(opts.maxInFlight ?? threads * perThread, 'runtime.max_in_flight');
     this.#maxWaiting = opts.maxWaiting ?? maxInFlight * 16;
     if (opts.backends === undefined && opts.backendModule === undefined) {
       throw new ReadPathError('INVALID_CONFIG', 'PoolExecutor: give backends (S3 options) or a backendModule');

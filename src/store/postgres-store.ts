@@ -9,7 +9,7 @@
  */
 import pg from 'pg';
 import type { PoolClient, PoolConfig } from 'pg';
-import { ReadPathError, abortedError, messageOf } from '../errors.js';
+import { ReadPathError, abortedError, messageOf, requirePositiveInt } from '../errors.js';
 import type { MetadataStore, ObjectLocation } from '../types.js';
 import type { UsageDelta, UsageStat } from '../accounting/usage-tracker.js';
 import { checkLocationForWrite, rowTimestamp, toObjectLocation, type RawLocationRow } from './row-mapping.js';
@@ -130,11 +130,7 @@ export function isPostgresUnavailable(err: unknown): boolean {
 }
 
 function positiveInt(value: unknown, field: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new ReadPathError('INVALID_CONFIG', `${field}: must be a positive integer, got ${JSON.stringify(value)}`);
-  }
-  return value;
+  return value === undefined ? fallback : requirePositiveInt(value, field);
 }
 
 function sslFor(mode: unknown): PoolConfig['ssl'] | undefined {

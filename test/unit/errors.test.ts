@@ -75,3 +75,16 @@ test('serialize/deserialize round-trips code, status and backendStatus', () => {
   assert.equal(nf.backendStatus, 404);
   assert.deepEqual(serializeError(new TypeError('boom')), { code: 'BACKEND_ERROR', message: 'boom', httpStatus: 502 });
 });
+
+test('requirePositiveInt names the field and the value', async () => {
+  const { requirePositiveInt } = await import('../../src/errors.js');
+  assert.equal(requirePositiveInt(3, 'runtime.threads'), 3);
+  for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 60, '3', undefined]) {
+    assert.throws(() => requirePositiveInt(bad, 'runtime.threads'), (e: unknown) => {
+      assert.equal((e as ReadPathError).code, 'INVALID_CONFIG');
+      assert.match((e as Error).message, /^runtime\.threads: must be a positive integer, got /);
+      return true;
+    });
+  }
+  assert.throws(() => requirePositiveInt('3', 'x'), /got "3"/);
+});
