@@ -5,12 +5,12 @@
  * object goes through a bounded deep mask instead.
  */
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { REDACTED, maskUrl } from '../config/mask.js';
 
-/** What masked values are replaced with. */
-export const MASK = '(redacted)';
+/** What masked values are replaced with (the same text `readpath validate` prints). */
+export const MASK = REDACTED;
 
 const SECRET_KEYS = new Set(['secret_access_key', 'secretaccesskey', 'password', 'session_token', 'sessiontoken']);
-const URL_CREDENTIALS = /^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/i;
 
 function isSecretKey(key: string): boolean {
   return SECRET_KEYS.has(key.toLowerCase());
@@ -18,7 +18,7 @@ function isSecretKey(key: string): boolean {
 
 /** A copy of `value` with every secret-named field masked and URL passwords removed. */
 export function maskSecrets(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
-  if (typeof value === 'string') return URL_CREDENTIALS.test(value) ? value.replace(URL_CREDENTIALS, `$1${MASK}@`) : value;
+  if (typeof value === 'string') return maskUrl(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 12 || seen.has(value)) return '[…]';
   seen.add(value);
