@@ -146,7 +146,6 @@ export class ProbeRun<T> {
   #drainTimer: unknown;
   #drainGaveUp = false;
   #hedgeTimer: unknown;
-  #winner = -1;
   /** Probes that should be in flight: the window, or for hedged runs 1 plus the hedges sent. */
   #target: number;
 
@@ -258,7 +257,6 @@ export class ProbeRun<T> {
       this.#late(r);
       return;
     }
-    this.#winner = i;
     this.#finish();
     const h = this.#o.hedge;
     let hedged = false;
@@ -340,10 +338,5 @@ export class ProbeRun<T> {
       (this.#o.timers ?? backgroundTimers).clearTimeout(this.#drainTimer);
       this.#drainTimer = undefined;
     }
-  }
-
-  /** Index of the winning candidate, or -1. */
-  get winner(): number {
-    return this.#winner;
   }
 }
