@@ -125,6 +125,8 @@ class LazyProbeRequest implements ProbeRequest {
   }
 }
 
+const monotonicNow = (): number => performance.now();
+
 function notConfigured(name: string): ReadPathError {
   return new ReadPathError('BACKEND_NOT_FOUND', `backend ${name} is not configured`);
 }
@@ -146,6 +148,7 @@ export class ProbeRun<T> {
   #drainTimer: unknown;
   #drainGaveUp = false;
   #hedgeTimer: unknown;
+  readonly #now: () => number;
   /** Probes that should be in flight: the window, or for hedged runs 1 plus the hedges sent. */
   #target: number;
 
@@ -154,6 +157,7 @@ export class ProbeRun<T> {
     this.#n = opts.candidates.length;
     this.#controllers = new Array<LazyProbeRequest | undefined>(this.#n);
     this.#target = opts.hedge === undefined ? opts.window : 1;
+    this.#now = opts.now ?? monotonicNow;
     if (opts.hedge !== undefined) {
       this.#started = new Array<number>(this.#n);
       this.#hedgedIdx = new Set();
@@ -208,7 +212,7 @@ export class ProbeRun<T> {
     this.#controllers[i] = req;
     this.#inflight++;
     if (this.#started !== undefined) {
-      this.#started[i] = (this.#o.now ?? performance.now.bind(performance))();
+      this.#started[i] = this.#now();
       if (hedged) this.#hedgedIdx?.add(i);
     }
     let p: Promise<ProbeResult<T>>;
@@ -261,7 +265,7 @@ export class ProbeRun<T> {
     const h = this.#o.hedge;
     let hedged = false;
     if (h !== undefined && this.#started !== undefined) {
-      h.observe?.((this.#o.now ?? performance.now.bind(performance))() - (this.#started[i] as number));
+      h.observe?.(this.#now() - (this.#started[i] as number));
       hedged = this.#hedgedIdx?.has(i) ?? false;
       if (hedged) h.onHedgeWon?.();
     }
