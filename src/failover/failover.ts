@@ -9,6 +9,7 @@ import { METRIC } from '../accounting/recorder.js';
 import type { Core, LocationCache, MetadataStore, ObjectLocation, Probe } from '../types.js';
 import { ProbeRun, type Candidate, type HedgePolicy, type ProbeFailure, type RunOutcome, type Timers } from '../scheduler/probe-run.js';
 import { classifyBroadcastFailure } from '../broadcast/classify.js';
+import { BackendSpeed } from '../broadcast/backend-speed.js';
 
 /** Which path a hedge policy is asked for. */
 export type ReadPathKind = 'located' | 'degraded';
@@ -34,6 +35,20 @@ export interface FailoverOptions {
    * See `createHedging`.
    */
   hedgePolicy?: (operation: string, path: ReadPathKind) => HedgePolicy | undefined;
+  /**
+   * Launch order of a broadcast that sends to every eligible backend at once (parallel, no
+   * cap below the backend count): `fastest` (default) starts with the backend that has been
+   * answering fastest (learned from every read's probes), `config` keeps BackendOrder. Either
+   * way every backend is probed; sequential, capped and hedged broadcasts always follow
+   * BackendOrder, since there the order decides which backends are probed at all.
+   */
+  launchOrder?: 'fastest' | 'config';
+  /**
+   * When a broadcast launches several probes at once, send the first one's request before
+   * building the others' (see ProbeRunOptions.stagger). A first answer that arrives before
+   * the others are launched wins alone. Default true.
+   */
+  staggerLaunches?: boolean;
   /** Timers for the drain and hedges (tests pass fake ones). */
   timers?: Timers;
   /** Monotonic clock in ms for hedge latency samples (tests pass fake ones). Default performance.now. */
@@ -56,6 +71,8 @@ export interface ReadOutcome<T> {
 const DEFAULT_DRAIN_MS = 30_000;
 const now = (): number => performance.now();
 
+const nameOfCandidate = (c: Candidate): string => c.backendName;
+
 /** The read-failover orchestrator. */
 export class Failover {
   readonly #core: Core;
@@ -68,6 +85,8 @@ export class Failover {
   readonly #hedgePolicy: FailoverOptions['hedgePolicy'];
   readonly #timers: Timers | undefined;
   readonly #now: (() => number) | undefined;
+  readonly #speed: BackendSpeed | undefined;
+  readonly #stagger: boolean;
 
   constructor(opts: FailoverOptions) {
     this.#core = opts.core;
@@ -81,6 +100,12 @@ export class Failover {
     this.#hedgePolicy = opts.hedgePolicy;
     this.#timers = opts.timers;
     this.#now = opts.now;
+    const order = opts.launchOrder ?? 'fastest';
+    if (order !== 'fastest' && order !== 'config') {
+      throw new ReadPathError('INVALID_CONFIG', `launchOrder: expected 'fastest' or 'config', got ${JSON.stringify(order)}`);
+    }
+    this.#speed = order === 'fastest' ? new BackendSpeed() : undefined;
+    this.#stagger = opts.staggerLaunches ?? true;
   }
 
   /**
@@ -102,6 +127,9 @@ export class Failover {
   /** @internal */ get drainMs(): number { return this.#drainMs; }
   /** @internal */ get timers(): Timers | undefined { return this.#timers; }
   /** @internal */ get now(): (() => number) | undefined { return this.#now; }
+  /** @internal */ get stagger(): boolean { return this.#stagger; }
+  /** The learned backend latencies behind the `fastest` launch order (undefined with `config`). */
+  get speed(): BackendSpeed | undefined { return this.#speed; }
   /**
    * @internal The hedge policy of a run over `candidates` copies. A single candidate cannot
    * hedge, so the policy (whose every call counts a primary request in its budget) is not asked.
@@ -201,6 +229,9 @@ class ReadJob<T> {
       hedge,
       timers: f.timers,
       now: f.now,
+      stagger: f.stagger,
+      speed: f.speed,
+      operation: this.#op,
     });
     this.#run = run;
     return run.start();
@@ -315,7 +346,12 @@ class ReadJob<T> {
       return;
     }
     const hedge = f.hedge(this.#op, 'degraded', candidates.length);
-    this.#runProbes(candidates, f.windowFor(candidates.length, hedge !== undefined), hedge).then((o) => {
+    const window = f.windowFor(candidates.length, hedge !== undefined);
+    // Every backend gets a request either way: only then may the order follow speed, not config.
+    const ordered = hedge === undefined && window >= candidates.length && f.speed !== undefined
+      ? f.speed.order(this.#op, candidates, nameOfCandidate) as Candidate[]
+      : candidates;
+    this.#runProbes(ordered, window, hedge).then((o) => {
       if (this.#done) return;
       if (o.ok) {
         f.cache.set(this.#key, o.backendName);

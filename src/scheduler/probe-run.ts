@@ -46,6 +46,17 @@ export interface HedgePolicy {
   onBudgetExhausted?(): void;
 }
 
+/**
+ * Told how fast each backend answered, to order later broadcasts fastest first (see
+ * BackendSpeed). Failures are not reported: a fast failure says nothing about speed.
+ */
+export interface SpeedObserver {
+  /** A probe of `operation` on `backend` succeeded after `ms`. */
+  succeeded(operation: string, backend: string, ms: number): void;
+  /** A probe was cancelled after `elapsedMs` because another copy won in `winnerMs`. */
+  lost(operation: string, backend: string, elapsedMs: number, winnerMs: number): void;
+}
+
 /** Timer functions, injectable for tests with fake clocks. */
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
@@ -85,6 +96,19 @@ export interface ProbeRunOptions<T> {
   timers?: Timers;
   /** Monotonic clock in ms (for hedge latency samples). */
   now?: () => number;
+  /**
+   * When a fill launches several probes, launch the first at once and the rest once the
+   * microtask queue has drained. A remote probe spends its client CPU (request building,
+   * signing) in a chain of microtasks before its request is on the wire; launched together,
+   * the probes' chains interleave and even the first request leaves only after all of them are
+   * built. Staggered, the first (with the `fastest` launch order, the likely winner) leaves as
+   * soon as it is built.
+   */
+  stagger?: boolean;
+  /** Receives latency samples, labelled with `operation`. */
+  speed?: SpeedObserver;
+  /** The operation the samples given to `speed` are for. */
+  operation?: string;
 }
 
 /** The abort reason of a cancelled loser; one shared instance, since building an Error costs µs. */
@@ -127,6 +151,34 @@ class LazyProbeRequest implements ProbeRequest {
 
 const monotonicNow = (): number => performance.now();
 
+/*
+ * Callbacks to run once the microtask queue has drained: a tick queued from a microtask runs
+ * after the queue is empty, before any timer or I/O callback. Shared by every run, and a run
+ * that finishes first removes its entry, so a caller that keeps the microtask queue busy (a
+ * tight loop of reads answered from memory) does not pile up one pending tick per read.
+ */
+const afterDrain = new Set<() => void>();
+let afterDrainQueued = false;
+
+function runAfterDrain(): void {
+  afterDrainQueued = false;
+  const fns = [...afterDrain];
+  afterDrain.clear();
+  for (const fn of fns) fn();
+}
+
+const queueAfterDrainTick = (): void => {
+  process.nextTick(runAfterDrain);
+};
+
+function deferUntilDrained(fn: () => void): void {
+  afterDrain.add(fn);
+  if (!afterDrainQueued) {
+    afterDrainQueued = true;
+    queueMicrotask(queueAfterDrainTick);
+  }
+}
+
 function notConfigured(name: string): ReadPathError {
   return new ReadPathError('BACKEND_NOT_FOUND', `backend ${name} is not configured`);
 }
@@ -148,6 +200,11 @@ export class ProbeRun<T> {
   #drainTimer: unknown;
   #drainGaveUp = false;
   #hedgeTimer: unknown;
+  #staggered = false;
+  #winnerMs = 0;
+  /** The winner (-1: none) and abort reason the deferred loser cancel applies. */
+  #cancelWinner = -1;
+  #cancelReason: unknown;
   readonly #now: () => number;
   /** Probes that should be in flight: the window, or for hedged runs 1 plus the hedges sent. */
   #target: number;
@@ -158,10 +215,8 @@ export class ProbeRun<T> {
     this.#controllers = new Array<LazyProbeRequest | undefined>(this.#n);
     this.#target = opts.hedge === undefined ? opts.window : 1;
     this.#now = opts.now ?? monotonicNow;
-    if (opts.hedge !== undefined) {
-      this.#started = new Array<number>(this.#n);
-      this.#hedgedIdx = new Set();
-    }
+    if (opts.hedge !== undefined || opts.speed !== undefined) this.#started = new Array<number>(this.#n);
+    if (opts.hedge !== undefined) this.#hedgedIdx = new Set();
   }
 
   /** Launch the first probes; the promise settles when a probe wins or every candidate failed. */
@@ -186,9 +241,17 @@ export class ProbeRun<T> {
     return this.#done;
   }
 
-  #fill(hedge: boolean): void {
+  #fill(hedge: boolean, together = false): void {
     const o = this.#o;
+    let launched = false;
     while (!this.#done && this.#inflight < this.#target && this.#next < this.#n) {
+      if (launched && !together && o.stagger === true) {
+        if (!this.#staggered) {
+          this.#staggered = true;
+          deferUntilDrained(this.#launchStaggered);
+        }
+        return;
+      }
       const i = this.#next++;
       const c = o.candidates[i] as Candidate;
       if (c.backend === undefined) {
@@ -197,6 +260,7 @@ export class ProbeRun<T> {
       }
       this.#launch(i, c, c.backend, hedge);
       hedge = false;
+      launched = true;
     }
     if (this.#done) return;
     if (this.#inflight === 0 && this.#next >= this.#n) {
@@ -206,6 +270,16 @@ export class ProbeRun<T> {
     }
     this.#armHedge();
   }
+
+  // Runs once the microtask queue has drained: after the first probe's promise chain has built
+  // and sent its request, and before any timer or I/O callback (a macrotask hop such as
+  // setImmediate could let a fast first answer in first).
+  readonly #launchStaggered = (): void => {
+    this.#staggered = false;
+    // The first request is on the wire; the rest go together (one hop, not one per probe, so
+    // a fast first answer cannot overtake a chain of hops and leave backends unprobed).
+    if (!this.#done) this.#fill(false, true);
+  };
 
   #launch(i: number, c: Candidate, backend: ObjectBackend, hedged: boolean): void {
     const req = new LazyProbeRequest(c, backend);
@@ -258,16 +332,27 @@ export class ProbeRun<T> {
     this.#inflight--;
     this.#controllers[i] = undefined;
     if (this.#done) {
+      // A late winner's latency is a real sample too (it beat the cancel).
+      if (this.#started !== undefined && this.#o.speed !== undefined) {
+        this.#o.speed.succeeded(this.#o.operation ?? '', (this.#o.candidates[i] as Candidate).backendName, this.#now() - (this.#started[i] as number));
+      }
       this.#late(r);
       return;
     }
     this.#finish();
-    const h = this.#o.hedge;
+    const o = this.#o;
+    const c = o.candidates[i] as Candidate;
+    const h = o.hedge;
     let hedged = false;
-    if (h !== undefined && this.#started !== undefined) {
-      h.observe?.(this.#now() - (this.#started[i] as number));
-      hedged = this.#hedgedIdx?.has(i) ?? false;
-      if (hedged) h.onHedgeWon?.();
+    if (this.#started !== undefined) {
+      const ms = this.#now() - (this.#started[i] as number);
+      this.#winnerMs = ms;
+      o.speed?.succeeded(o.operation ?? '', c.backendName, ms);
+      if (h !== undefined) {
+        h.observe?.(ms);
+        hedged = this.#hedgedIdx?.has(i) ?? false;
+        if (hedged) h.onHedgeWon?.();
+      }
     }
     // The winner's release runs once, now; its signal is never aborted by us.
     if (r.cleanup !== undefined) {
@@ -278,7 +363,6 @@ export class ProbeRun<T> {
       }
     }
     this.#cancelOthers(i, undefined);
-    const c = this.#o.candidates[i] as Candidate;
     this.#resolve({ ok: true, index: i, backendName: c.backendName, result: r, failures: this.#failures, hedged });
   }
 
@@ -299,23 +383,38 @@ export class ProbeRun<T> {
   #finish(): void {
     this.#done = true;
     this.#clearHedge();
+    if (this.#staggered) {
+      this.#staggered = false;
+      afterDrain.delete(this.#launchStaggered);
+    }
   }
 
   #cancelOthers(winner: number, reason: unknown): void {
     if (this.#inflight === 0) return;
+    this.#cancelWinner = winner;
+    this.#cancelReason = reason;
     // Deferred by one microtask: losers whose answers are already queued settle first and need
     // no abort (an abort costs ~5 µs of event dispatch); the rest are aborted before any I/O.
-    queueMicrotask(() => {
-      const cs = this.#controllers;
-      for (let j = 0; j < cs.length; j++) {
-        const ac = cs[j];
-        if (ac === undefined || j === winner) continue;
-        cs[j] = undefined;
-        ac.abort(reason ?? LOSER_CANCELLED);
-      }
-      if (this.#inflight > 0) this.#startDrain();
-    });
+    queueMicrotask(this.#abortLosers);
   }
+
+  readonly #abortLosers = (): void => {
+    const winner = this.#cancelWinner;
+    const reason = this.#cancelReason;
+    const cs = this.#controllers;
+    const o = this.#o;
+    // Only a race lost to a winner says something about a loser's speed, not a caller abort.
+    const speed = reason === undefined ? o.speed : undefined;
+    const at = speed !== undefined ? this.#now() : 0;
+    for (let j = 0; j < cs.length; j++) {
+      const ac = cs[j];
+      if (ac === undefined || j === winner) continue;
+      cs[j] = undefined;
+      if (speed !== undefined) speed.lost(o.operation ?? '', ac.backendName, at - (this.#started?.[j] ?? at), this.#winnerMs);
+      ac.abort(reason ?? LOSER_CANCELLED);
+    }
+    if (this.#inflight > 0) this.#startDrain();
+  };
 
   #startDrain(): void {
     this.#drainPending = this.#inflight;
