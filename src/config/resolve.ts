@@ -101,6 +101,7 @@ export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedCon
       maxExtraLoad: hd.max_extra_load ?? D.hedgeMaxExtraLoad,
       locatedReads: hd.located_reads ?? false,
     },
+    broadcast: { launchOrder: c.broadcast?.launch_order ?? 'fastest', stagger: c.broadcast?.stagger ?? true },
     usage: { flushIntervalMs: c.usage?.flush_interval ?? D.usageFlushIntervalMs },
     // s3-orchestrator keeps its level in server.log_level; a shared file can rely on that.
     logging: { level: c.logging?.level ?? c.server?.log_level ?? 'info' },

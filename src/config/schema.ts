@@ -203,6 +203,11 @@ export const hedgingSchema = z.strictObject({
   located_reads: flag(),
 });
 
+export const broadcastSchema = z.strictObject({
+  launch_order: z.enum(['fastest', 'config']).optional(),
+  stagger: flag(),
+});
+
 export const usageSchema = z.strictObject({
   flush_interval: durationMs('positive'),
 });
@@ -222,6 +227,7 @@ export const configSchema = z.strictObject({
   integrity: integritySchema.optional(),
   runtime: runtimeSchema.optional(),
   hedging: hedgingSchema.optional(),
+  broadcast: broadcastSchema.optional(),
   usage: usageSchema.optional(),
   logging: loggingSchema.optional(),
   ...ignoredKeys(UPSTREAM_ONLY_SECTIONS),

@@ -143,6 +143,18 @@ export interface HedgingConfigInput {
   located_reads?: BooleanInput;
 }
 
+/** readpath's own `broadcast:` section: how a parallel broadcast launches its requests. */
+export interface BroadcastConfigInput {
+  /**
+   * `fastest` (default): a parallel broadcast that probes every backend starts with the one
+   * that has been answering fastest; `config`: always BackendOrder. Sequential, capped and
+   * hedged broadcasts follow BackendOrder either way.
+   */
+  launch_order?: 'fastest' | 'config';
+  /** Send the first request before building the others. Default true. */
+  stagger?: BooleanInput;
+}
+
 /** readpath's own `usage:` section. */
 export interface UsageConfigInput {
   /** How often usage counters are flushed. Default 30s. */
@@ -169,6 +181,7 @@ export interface ReadPathConfig {
   integrity?: IntegrityConfigInput;
   runtime?: RuntimeConfigInput;
   hedging?: HedgingConfigInput;
+  broadcast?: BroadcastConfigInput;
   usage?: UsageConfigInput;
   logging?: LoggingConfigInput;
   // s3-orchestrator sections readpath accepts and ignores:
@@ -264,6 +277,7 @@ export interface ResolvedConfig {
     maxExtraLoad: number;
     locatedReads: boolean;
   };
+  broadcast: { launchOrder: 'fastest' | 'config'; stagger: boolean };
   usage: { flushIntervalMs: number };
   logging: { level: LogLevel };
   /** Where the configuration came from; relative paths were resolved against `baseDir`. */

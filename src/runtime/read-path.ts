@@ -111,6 +111,8 @@ export class ReadPath {
       degradedReadsEnabled: cb.degradedReadsEnabled,
       drainTimeoutMs: cb.drainTimeoutMs,
       hedgePolicy: createHedgePolicy(config, parts.recorder),
+      launchOrder: config.broadcast.launchOrder,
+      staggerLaunches: config.broadcast.stagger,
     });
     this.#metrics = new MetricsExporter(parts.recorder, () => parts.breakerStates(), parts.order);
   }

@@ -32,6 +32,7 @@ describe('config defaults', () => {
       integrity: { verifyOnRead: true, verifyEtag: true },
       runtime: { mode: 'pool', threads, tasksPerThread: 32, maxInFlight: threads * 32 },
       hedging: { enabled: false, delayMs: 'auto', percentile: 95, maxExtraLoad: 0.05, locatedReads: false },
+      broadcast: { launchOrder: 'fastest', stagger: true },
       usage: { flushIntervalMs: 30_000 },
       logging: { level: 'info' },
       source: { file: null, baseDir: '/srv/rp' },
@@ -64,6 +65,7 @@ describe('config defaults', () => {
       integrity: { verify_on_read: false, verify_etag: false },
       runtime: { mode: 'inline', threads: 3, tasks_per_thread: 4, max_in_flight: 100 },
       hedging: { enabled: true, delay: '50ms', percentile: 99, max_extra_load: 0.1, located_reads: true },
+      broadcast: { launch_order: 'config', stagger: false },
       usage: { flush_interval: '5s' },
       logging: { level: 'debug' },
     });
@@ -82,6 +84,7 @@ describe('config defaults', () => {
     assert.deepEqual(r.integrity, { verifyOnRead: false, verifyEtag: false });
     assert.deepEqual(r.runtime, { mode: 'inline', threads: 3, tasksPerThread: 4, maxInFlight: 100 });
     assert.deepEqual(r.hedging, { enabled: true, delayMs: 50, percentile: 99, maxExtraLoad: 0.1, locatedReads: true });
+    assert.deepEqual(r.broadcast, { launchOrder: 'config', stagger: false });
     assert.deepEqual(r.usage, { flushIntervalMs: 5000 });
     assert.deepEqual(r.logging, { level: 'debug' });
   });

@@ -114,6 +114,10 @@ const cases: Case[] = [
   { set: 'hedging.max_extra_load', value: 1.5, path: 'hedging.max_extra_load', message: /^must be in \[0, 1\]$/ },
   { set: 'hedging.located_reads', value: 2, path: 'hedging.located_reads', message: /^expected a boolean/ },
   { set: 'hedging.dealy', value: '5ms', path: 'hedging.dealy', message: /^unknown key \(did you mean delay\?\)$/ },
+  // broadcast
+  { set: 'broadcast.launch_order', value: 'random', path: 'broadcast.launch_order', message: /^expected one of fastest, config$/ },
+  { set: 'broadcast.stagger', value: 'sometimes', path: 'broadcast.stagger', message: /^expected a boolean/ },
+  { set: 'broadcast.order', value: 'config', path: 'broadcast.order', message: /^unknown key/ },
   // usage, logging, top level
   { set: 'usage.flush_interval', value: '0s', path: 'usage.flush_interval', message: /greater than 0/ },
   { set: 'usage.interval', value: '1s', path: 'usage.interval', message: /^unknown key/ },
