@@ -6,6 +6,7 @@
  *
  *   npm run bench                         # = npm run build && node dist/bench/run-all.js
  *   node dist/bench/run-all.js --only heavy-tail --quick --out /tmp/bench
+ *   node dist/bench/run-all.js --threads 1          # pool cells with 1 worker (default 2)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -28,6 +29,9 @@ const quick = args.includes('--quick');
 const only = flag('--only')?.split(',');
 const outDir = flag('--out') ?? path.join('bench', 'out');
 const executors = (flag('--executor') ?? 'inline,pool').split(',') as Array<'inline' | 'pool'>;
+// Two workers by default, whatever the machine: the pool cells of one RESULTS table are then
+// comparable across machines. At ~4,000 sim probes/s one worker saturates on its own.
+const threads = Number(flag('--threads') ?? 2);
 const scale = (n: number): number => (quick ? Math.max(20, Math.round(n / 10)) : n);
 
 const SCENARIOS: Scenario[] = [
@@ -145,6 +149,7 @@ for (const s of SCENARIOS) {
   process.stderr.write(`\n== ${s.name}: ${s.what}\n`);
   const report = await runBroadcastBench({
     executors,
+    threads,
     ...s.options,
     scenario: s.title,
     json: path.join(outDir, `broadcast-${s.name}.json`),

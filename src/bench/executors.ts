@@ -17,6 +17,8 @@ export interface BenchExecutor {
   recorder: Recorder;
   probe(key: string): Probe<unknown>;
   close(): Promise<void>;
+  /** Worker threads (pool executors). */
+  threads?: number;
 }
 
 /** How pool workers build the world's backends. */
@@ -31,6 +33,7 @@ export interface PoolBackends {
 interface PoolLike {
   get(key: string, opts?: { verify?: boolean }): Probe<unknown>;
   close(): Promise<void>;
+  stats(): { threads: number };
 }
 type PoolCtor = new (opts: PoolBackends & { recorder: Recorder; threads?: number }) => PoolLike;
 
@@ -57,6 +60,7 @@ export async function openPoolExecutor(backends: PoolBackends, threads?: number)
   return {
     kind: 'pool',
     recorder,
+    threads: pool.stats().threads,
     probe: (key) => pool.get(key, { verify: false }),
     close: () => pool.close(),
   };

@@ -11,7 +11,7 @@ import type { BenchOptions, ExecutorKind, ResolvedBenchOptions, WorldKind } from
 export const BENCH_USAGE = `usage: readpath bench [--world sim|s3] [--backends N] [--latency SPEC] [--strategies LIST]
                       [--executor inline,pool] [--reads N] [--json FILE] [--chart FILE]
                       [--warmup N] [--concurrency N] [--rounds N] [--seed N] [--object-size BYTES]
-                      [--percentile P] [--max-extra-load F] [--scenario NAME]
+                      [--percentile P] [--max-extra-load F] [--threads N] [--scenario NAME]
 
   SPEC  comma list NAME=DIST over b1..bN (NAME * = every backend not named; default const(10))
         DIST: const(MS) | lognormal(MEDIAN_MS,SIGMA) | tail(MEDIAN_MS,P,FACTOR) | fail(P)
@@ -22,7 +22,8 @@ export const BENCH_USAGE = `usage: readpath bench [--world sim|s3] [--backends N
   --world sim   in-memory backends with those latencies (seeded: runs are reproducible)
   --world s3    s3rver backends behind latency proxies, over the real S3 protocol
   Defaults: 3 backends, 2000 reads (s3: 300) at concurrency 16 (s3: 1) in 1 round (s3: 3,
-  interleaving the cells), inline executor, hedged:auto at p95 with a 5% extra-load budget.
+  interleaving the cells), inline executor, hedged:auto at p95 with a 5% extra-load budget,
+  pool executor with runtime.threads' default (cores - 1, at least 1) worker threads.
 
   example: readpath bench --latency '*=tail(10,0.02,10)' --strategies sequential,parallel,hedged:auto \\
              --json bench.json --chart bench.svg
@@ -42,6 +43,7 @@ function bad(flag: string, why: string): ReadPathError {
 const FLAGS = new Set([
   '--world', '--backends', '--latency', '--strategies', '--executor', '--reads', '--warmup', '--concurrency',
   '--seed', '--rounds', '--object-size', '--percentile', '--max-extra-load', '--json', '--chart', '--scenario',
+  '--threads',
 ]);
 
 function integer(flag: string, text: string, min: number): number {
@@ -108,6 +110,7 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
       case '--object-size': o.objectSize = integer(flag, value, 0); break;
       case '--percentile': o.hedgePercentile = number(flag, value); break;
       case '--max-extra-load': o.maxExtraLoad = number(flag, value); break;
+      case '--threads': o.threads = integer(flag, value, 1); break;
       case '--json': o.json = value; break;
       case '--chart': o.chart = value; break;
       case '--scenario': o.scenario = value; break;
@@ -148,10 +151,12 @@ export function resolveBenchOptions(o: BenchOptions): ResolvedBenchOptions {
   check('--percentile', hedgePercentile > 0 && hedgePercentile <= 100, 'must be in (0, 100]', hedgePercentile);
   const maxExtraLoad = o.maxExtraLoad ?? 0.05;
   check('--max-extra-load', maxExtraLoad >= 0 && maxExtraLoad <= 1, 'must be in [0, 1]', maxExtraLoad);
+  const threads = o.threads;
+  check('--threads', threads === undefined || (Number.isSafeInteger(threads) && threads >= 1 && threads <= 64), 'must be an integer in [1, 64]', threads);
   const latency = formatLatencySpec(models);
   return {
     world, backends, models, latency, strategies, executors, reads, warmup, concurrency, seed, rounds, objectSize,
-    hedgePercentile, maxExtraLoad,
+    hedgePercentile, maxExtraLoad, threads,
     json: o.json, chart: o.chart,
     scenario: o.scenario ?? `${world}: ${latency}`,
   };

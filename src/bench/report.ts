@@ -29,7 +29,8 @@ export function formatBenchTable(report: BenchReport): string {
     cells.map((cell, i) => (COLUMNS[i]?.right ? cell.padStart(widths[i] as number) : cell.padEnd(widths[i] as number))).join('  ').trimEnd();
   const out = [
     `${report.scenario}`,
-    `  ${report.world} world, ${report.latency}, concurrency ${report.concurrency}, seed ${report.seed}, ${report.objectSize} B objects`,
+    `  ${report.world} world, ${report.latency}, concurrency ${report.concurrency}, seed ${report.seed}, ${report.objectSize} B objects` +
+      (report.poolThreads === null ? '' : `, pool ${report.poolThreads} thread(s)`),
     '',
     line(COLUMNS.map((c) => c.head)),
     line(widths.map((w) => '-'.repeat(w))),

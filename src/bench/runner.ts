@@ -285,7 +285,7 @@ export async function runBroadcastBench(options: BenchOptions): Promise<BenchRep
         for (const s of broadcast) cells.push(new Cell(o, world, s, inlineExecutor()));
         continue;
       }
-      const opened = await openPoolExecutor(world.pool);
+      const opened = await openPoolExecutor(world.pool, o.threads);
       if ('skip' in opened) {
         for (const s of broadcast) skipped.push({ strategy: strategyName(s), executor: kind, reason: opened.skip });
         progress?.(`skipped ${broadcast.length} ${kind} cell(s): ${opened.skip}`);
@@ -323,6 +323,7 @@ export async function runBroadcastBench(options: BenchOptions): Promise<BenchRep
     concurrency: o.concurrency,
     objectSize: o.objectSize,
     rounds: o.rounds,
+    poolThreads: executors.find((e) => e.kind === 'pool')?.threads ?? null,
     node: process.version,
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),

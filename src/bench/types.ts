@@ -39,6 +39,8 @@ export interface BenchOptions {
   hedgePercentile?: number;
   /** `--max-extra-load` of hedged strategies; default 0.05. */
   maxExtraLoad?: number;
+  /** `--threads`: worker threads of the pool executor; default runtime.threads' default. */
+  threads?: number;
   /** `--json FILE`: write the results there. */
   json?: string;
   /** `--chart FILE`: write the latency CDF chart (SVG) there. */
@@ -65,6 +67,8 @@ export interface ResolvedBenchOptions {
   objectSize: number;
   hedgePercentile: number;
   maxExtraLoad: number;
+  /** Undefined: the pool's default. */
+  threads: number | undefined;
   json: string | undefined;
   chart: string | undefined;
   scenario: string;
@@ -114,6 +118,8 @@ export interface BenchReport {
   concurrency: number;
   objectSize: number;
   rounds: number;
+  /** Worker threads of the pool executor's cells; null when no pool cell ran. */
+  poolThreads: number | null;
   node: string;
   startedAt: string;
   durationMs: number;

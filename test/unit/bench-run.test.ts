@@ -66,6 +66,15 @@ test('a tiny sim run writes the API.md §4 JSON shape, a chart, and counts reque
   assert.equal(table.trim().split('\n').length, 5 + 6, 'scenario, parameters, blank, header, rule, one row per cell');
 });
 
+test('pool cells run on --threads workers, and the report says how many', async () => {
+  const report = await runBroadcastBench({ latency: '*=const(1)', strategies: 'parallel', executors: ['inline', 'pool'], threads: 2, reads: 8, warmup: 0, concurrency: 2 });
+  assert.equal(report.poolThreads, 2);
+  assert.deepEqual(report.results.map((r) => [r.executor, r.reads, r.errors]), [['inline', 8, 0], ['pool', 8, 0]]);
+  assert.match(formatBenchTable(report), /pool 2 thread\(s\)/);
+  const inline = await runBroadcastBench({ latency: '*=const(1)', strategies: 'parallel', reads: 2, warmup: 0 });
+  assert.equal(inline.poolThreads, null, 'no pool cell, no thread count');
+});
+
 test('a down first backend: sequential fails over (2 requests per read) and no read fails; all down fails every read', async () => {
   const report = await runBroadcastBench({ latency: 'b1=down,b2=const(1)', backends: 2, strategies: 'sequential,direct:b1', reads: 10, warmup: 0, concurrency: 2 });
   const seq = report.results.find((r) => r.strategy === 'sequential');

@@ -82,7 +82,7 @@ test('parseBenchArgs: API.md §4 flags, both --flag value and --flag=value', () 
   const { help, options } = parseBenchArgs([
     '--world', 'sim', '--backends=4', '--latency', 'b1=down', '--strategies', 'sequential,parallel',
     '--executor', 'inline,pool', '--reads', '50', '--json', 'out.json', '--chart=out.svg', '--concurrency', '2',
-    '--seed', '9', '--percentile', '99', '--max-extra-load', '0.1', '--rounds', '2', '--warmup', '0',
+    '--seed', '9', '--percentile', '99', '--max-extra-load', '0.1', '--rounds', '2', '--warmup', '0', '--threads', '3',
   ]);
   assert.equal(help, false);
   assert.deepEqual(
@@ -90,13 +90,15 @@ test('parseBenchArgs: API.md §4 flags, both --flag value and --flag=value', () 
     {
       world: 'sim', backends: 4, latency: 'b1=down', strategies: 'sequential,parallel', executors: ['inline', 'pool'], reads: 50,
       json: 'out.json', chart: 'out.svg', concurrency: 2, seed: 9, hedgePercentile: 99, maxExtraLoad: 0.1, rounds: 2, warmup: 0,
+      threads: 3,
     },
   );
   const r = resolveBenchOptions(options);
   assert.equal(r.latency, 'b1=down,b2=const(10),b3=const(10),b4=const(10)');
   assert.equal(parseBenchArgs(['--help']).help, true);
   const d = resolveBenchOptions({});
-  assert.deepEqual([d.world, d.backends, d.reads, d.concurrency, d.rounds, d.executors], ['sim', 3, 2000, 16, 1, ['inline']]);
+  assert.deepEqual([d.world, d.backends, d.reads, d.concurrency, d.rounds, d.executors, d.threads], ['sim', 3, 2000, 16, 1, ['inline'], undefined]);
+  assert.equal(r.threads, 3);
   const s3 = resolveBenchOptions({ world: 's3' });
   assert.deepEqual([s3.reads, s3.concurrency, s3.rounds], [300, 1, 3]);
 });
@@ -111,6 +113,8 @@ test('parseBenchArgs: bad flags are INVALID_CONFIG errors naming the flag', () =
   rejectsWith(() => parseBenchArgs(['--executor', 'gpu']), '--executor', '"gpu"');
   rejectsWith(() => parseBenchArgs(['--max-extra-load', '2']), '--max-extra-load', '[0, 1]');
   rejectsWith(() => parseBenchArgs(['--percentile', '0']), '--percentile');
+  rejectsWith(() => parseBenchArgs(['--threads', '0']), '--threads', 'integer >= 1');
+  rejectsWith(() => resolveBenchOptions({ threads: 65 }), '--threads', '[1, 64]');
   rejectsWith(() => parseBenchArgs(['--backends', '2', '--latency', 'b3=const(1)']), '--latency', 'b3=const(1)');
   rejectsWith(() => parseBenchArgs(['--strategies', 'window:x']), '--strategies', 'window:x');
   rejectsWith(() => parseBenchArgs(['extra']), 'extra', 'unexpected argument');
