@@ -3,8 +3,10 @@
  * child process over synthetic parts whose data costs no memory (the store computes a key's
  * rows, the backends compute its bytes), so anything that grows with the key count is
  * readpath's own. A tenth of the keys fail over (first copy 503), and the metadata store is down
- * for 10% of the batch (degraded broadcasts, location-cache writes). The child samples RSS every
- * 20 ms and reports its peak and the OS's maxRSS; the parent compares the sizes.
+ * for 10% of the batch (degraded broadcasts, location-cache writes). The child samples RSS at
+ * most every 20 ms from the batch's consumer loop (a timer would never fire: parts this fast
+ * settle in microtasks and the batch is one macrotask) and reports its peak and the OS's
+ * maxRSS read as the batch ends (before close() and the forced GC); the parent compares sizes.
  *
  *   npm run build && node dist/bench/soak.js                       # 10,000 vs 1,000,000 keys
  *   node dist/bench/soak.js --sizes 20000,200000 --json out.json
@@ -13,13 +15,15 @@
  * Options: --sizes LIST, --concurrency N (64), --op get|head (get), --cache-max N (the location
  * cache bound, default: the config default), --outage F (the fraction of the batch during which
  * the store is down, default 0.1), --json FILE, --max-ratio R (exit 1 when the largest run's peak
- * RSS exceeds R times the smallest's; default 1.2).
+ * RSS exceeds R times the smallest's; default 1.2), --diag (also report V8's heap spaces,
+ * external memory and array buffers at the sampled peak and after the batch).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { ReadPath } from '../src/runtime/read-path.js';
 import { ReadPathError } from '../src/errors.js';
 import type { GetResult, HeadResult, MetadataStore, ObjectBackend, ObjectLocation } from '../src/types.js';
@@ -90,6 +94,8 @@ class SyntheticBackend implements ObjectBackend {
   }
 }
 
+const MiB = 1024 * 1024;
+
 /** One run's figures. */
 export interface SoakRun {
   keys: number;
@@ -98,19 +104,64 @@ export interface SoakRun {
   degraded: number;
   elapsedMs: number;
   readsPerSec: number;
+  /** RSS once ReadPath is open, before the batch (MiB). */
+  openRssMiB: number;
   /** Highest RSS sampled during the batch (MiB). */
   peakRssMiB: number;
-  /** The OS's peak resident set of the whole process (MiB). */
+  /** The OS's peak resident set of the whole process, read as the batch ends (MiB). */
   maxRssMiB: number;
-  /** RSS and heap after the batch and a full GC (MiB). */
+  /** RSS and heap after the batch, close() and a full GC (MiB). */
   endRssMiB: number;
   endHeapMiB: number;
+  /** With `diag`: memory by kind at the sampled peak and after the final GC. */
+  diag?: { peak: MemorySnapshot; end: MemorySnapshot };
 }
 
-const MiB = 1024 * 1024;
+/** Where resident memory is, by kind (MiB): V8 spaces as [committed, used]. */
+export interface MemorySnapshot {
+  rss: number;
+  heapCommitted: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  /** V8's own malloc'd memory (not the JS heap). */
+  malloced: number;
+  spaces: Record<string, [number, number]>;
+  /** Linux: resident anonymous memory (V8 heap, malloc) and file-backed (the node binary, libraries). */
+  anon?: number;
+  file?: number;
+}
+
+/** Anonymous and file-backed resident memory from /proc/self/smaps_rollup (Linux), in KiB. */
+function residentKinds(): { anon: number; file: number } | undefined {
+  try {
+    const text = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+    const rss = kib('Rss');
+    const anon = kib('Anonymous');
+    return Number.isFinite(rss) && Number.isFinite(anon) ? { anon, file: rss - anon } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function snapshot(): MemorySnapshot {
+  const r = (n: number): number => Math.round((n / MiB) * 10) / 10;
+  const mu = process.memoryUsage();
+  const spaces: Record<string, [number, number]> = {};
+  for (const sp of getHeapSpaceStatistics()) {
+    if (sp.space_size > 0) spaces[sp.space_name.replace(/_space$/, '')] = [r(sp.space_size), r(sp.space_used_size)];
+  }
+  const kinds = residentKinds();
+  return {
+    rss: r(mu.rss), heapCommitted: r(mu.heapTotal), heapUsed: r(mu.heapUsed), external: r(mu.external),
+    arrayBuffers: r(mu.arrayBuffers), malloced: r(getHeapStatistics().malloced_memory), spaces,
+    ...(kinds === undefined ? {} : { anon: r(kinds.anon * 1024), file: r(kinds.file * 1024) }),
+  };
+}
 
 /** Run one batch in this process. */
-export async function soakRun(keys: number, opts: { concurrency?: number; op?: 'get' | 'head'; cacheMax?: number; outage?: number } = {}): Promise<SoakRun> {
+export async function soakRun(keys: number, opts: { concurrency?: number; op?: 'get' | 'head'; cacheMax?: number; outage?: number; diag?: boolean } = {}): Promise<SoakRun> {
   const store = new SyntheticStore();
   const rp = await ReadPath.open({
     backends: NAMES.map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
@@ -122,10 +173,17 @@ export async function soakRun(keys: number, opts: { concurrency?: number; op?: '
     runtime: { mode: 'inline' },
     logging: { level: 'silent' },
   }, { backends: NAMES.map((n) => new SyntheticBackend(n)), store });
-  let peak = process.memoryUsage.rss();
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  }, 20);
+  const openRss = process.memoryUsage.rss();
+  let peak = openRss;
+  let peakSnap: MemorySnapshot | undefined;
+  let nextSample = 0;
+  const sample = (): void => {
+    const rss = process.memoryUsage.rss();
+    if (rss > peak) {
+      peak = rss;
+      if (opts.diag === true) peakSnap = snapshot();
+    }
+  };
   let ok = 0;
   let failed = 0;
   let degraded = 0;
@@ -137,28 +195,31 @@ export async function soakRun(keys: number, opts: { concurrency?: number; op?: '
     for (let i = 0; i < keys; i++) yield `soak/${i}`;
   }
   const t0 = performance.now();
-  try {
-    for await (const o of rp.readMany(input(), { concurrency: opts.concurrency ?? 64, op: opts.op ?? 'get' })) {
-      done++;
-      if (o.ok) {
-        ok++;
-        if (o.degraded) degraded++;
-      } else {
-        failed++;
-      }
-      store.available = done < outageFrom || done >= outageTo;
+  for await (const o of rp.readMany(input(), { concurrency: opts.concurrency ?? 64, op: opts.op ?? 'get' })) {
+    done++;
+    if (o.ok) {
+      ok++;
+      if (o.degraded) degraded++;
+    } else {
+      failed++;
     }
-  } finally {
-    clearInterval(sampler);
+    store.available = done < outageFrom || done >= outageTo;
+    const t = performance.now();
+    if (t >= nextSample) {
+      nextSample = t + 20;
+      sample();
+    }
   }
   const elapsedMs = performance.now() - t0;
-  peak = Math.max(peak, process.memoryUsage.rss());
+  sample();
+  const maxRss = process.resourceUsage().maxRSS * 1024;
   await rp.close();
   (globalThis as { gc?: () => void }).gc?.();
   const mu = process.memoryUsage();
   return {
     keys, ok, failed, degraded, elapsedMs, readsPerSec: keys / (elapsedMs / 1000),
-    peakRssMiB: peak / MiB, maxRssMiB: process.resourceUsage().maxRSS / 1024, endRssMiB: mu.rss / MiB, endHeapMiB: mu.heapUsed / MiB,
+    openRssMiB: openRss / MiB, peakRssMiB: peak / MiB, maxRssMiB: maxRss / MiB, endRssMiB: mu.rss / MiB, endHeapMiB: mu.heapUsed / MiB,
+    ...(opts.diag === true ? { diag: { peak: peakSnap ?? snapshot(), end: snapshot() } } : {}),
   };
 }
 
@@ -200,12 +261,14 @@ async function main(): Promise<void> {
     const v = arg(args, f);
     if (v !== undefined) common.push(f, v);
   }
+  if (args.includes('--diag')) common.push('--diag');
   if (args.includes('--child')) {
     const cacheMax = arg(args, '--cache-max');
     const r = await soakRun(Number(arg(args, '--keys') ?? 10_000), {
       concurrency: Number(arg(args, '--concurrency') ?? 64),
       op: (arg(args, '--op') ?? 'get') as 'get' | 'head',
       outage: Number(arg(args, '--outage') ?? 0.1),
+      diag: args.includes('--diag'),
       ...(cacheMax === undefined ? {} : { cacheMax: Number(cacheMax) }),
     });
     process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -216,8 +279,9 @@ async function main(): Promise<void> {
   for (const n of sizes) {
     const r = await soakInChild(n, common);
     runs.push(r);
-    console.log(`${String(n).padStart(9)} keys: peak RSS ${r.peakRssMiB.toFixed(1)} MiB (maxRSS ${r.maxRssMiB.toFixed(1)}), after GC: RSS ${r.endRssMiB.toFixed(1)} MiB, heap ${r.endHeapMiB.toFixed(1)} MiB; ` +
+    console.log(`${String(n).padStart(9)} keys: open ${r.openRssMiB.toFixed(1)} MiB, peak RSS ${r.peakRssMiB.toFixed(1)} MiB (maxRSS ${r.maxRssMiB.toFixed(1)}), after GC: RSS ${r.endRssMiB.toFixed(1)} MiB, heap ${r.endHeapMiB.toFixed(1)} MiB; ` +
       `${r.ok} ok, ${r.failed} failed, ${r.degraded} degraded; ${(r.elapsedMs / 1000).toFixed(1)} s, ${Math.round(r.readsPerSec)} reads/s`);
+    if (r.diag !== undefined) console.log(`  at peak: ${JSON.stringify(r.diag.peak)}\n  after GC: ${JSON.stringify(r.diag.end)}`);
   }
   const small = runs[0] as SoakRun;
   const large = runs[runs.length - 1] as SoakRun;
