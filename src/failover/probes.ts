@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { ReadPathError, UsageLimitSkipError, abortedError, backendStatusOf, hasCode } from '../errors.js';
 import { collectBody, discardBody } from '../backend/body.js';
 import type { Recorder } from '../accounting/recorder.js';
-import type { HeadResult, Probe, ProbeRequest } from '../types.js';
+import type { HeadResult, Probe, ProbeRequest, ProbeResult } from '../types.js';
 
 /** A fetched object: the HEAD fields and the whole body, verified when a hash was known. */
 export interface FetchedObject extends HeadResult {
@@ -104,6 +104,19 @@ export function encryptedUnsupported(key: string): ReadPathError {
   return new ReadPathError('SERVICE_UNAVAILABLE', `${key} is stored encrypted; readpath cannot decrypt s3-orchestrator's envelope encryption`);
 }
 
+/**
+ * A probe's result, as a plain object built without an object literal. A literal's allocation
+ * site is one V8 may pretenure (allocate in old space) once it sees its objects outlive a
+ * young-generation GC; a pretenured result that dies then holds the body it points to past
+ * every scavenge until the next full GC. See bench/RESULTS.md, Soak.
+ */
+function probeResult<T>(size: number, value: T): ProbeResult<T> {
+  const r = {} as ProbeResult<T>;
+  r.size = size;
+  r.value = value;
+  return r;
+}
+
 /** A HEAD probe for `key`. */
 export function headProbe(acct: Recorder, key: string): Probe<HeadResult> {
   return async (req) => {
@@ -120,7 +133,7 @@ export function headProbe(acct: Recorder, key: string): Probe<HeadResult> {
     // An encrypted copy's stored size is the ciphertext's; callers want the object's own.
     const plain = req.location?.encrypted === true ? req.location.plaintextSize : undefined;
     if (plain !== undefined && plain !== null) h = { ...h, size: plain };
-    return { size: h.size, value: h };
+    return probeResult(h.size, h);
   };
 }
 
@@ -158,6 +171,6 @@ export function getProbe(acct: Recorder, key: string, opts: GetProbeOptions = {}
     acct.record(name, 1, body.byteLength, 0);
     const verified = verify && range === undefined ? verifyBody(req, key, body, verifyEtag ? res.etag : undefined) : false;
     const { body: _stream, ...head } = res;
-    return { size: body.byteLength, value: { ...head, body, verified } };
+    return probeResult(body.byteLength, Object.assign(head, { body, verified }));
   };
 }

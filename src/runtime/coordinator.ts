@@ -4,6 +4,7 @@
  * only when its outcome has been taken by the consumer, so a slow consumer stops the pulling:
  * memory stays bounded whatever the input's length.
  */
+import { setMaxListeners } from 'node:events';
 import { ReadPathError, abortedError, serializeError, type SerializedError } from '../errors.js';
 import { keyProblem } from './keys.js';
 
@@ -63,7 +64,13 @@ export async function* runBatch<S extends { key: string; ok: true }>(
   }
 
   const ready: (S | BatchError)[] = [];
-  const inflight = new Set<AbortController>();
+  // One controller for the whole batch: reads are only ever aborted all together (caller abort,
+  // early end), and every AbortSignal Node creates costs a hidden class of its own in V8's old
+  // space, which per key kept a batch's garbage alive past young-generation GCs.
+  const batchAc = new AbortController();
+  const batchSignal = batchAc.signal;
+  // Each read in flight listens on it (up to `concurrency` at once): not a leak.
+  setMaxListeners(0, batchSignal);
   let active = 0;
   let pulling = false;
   let inputDone = false;
@@ -76,13 +83,14 @@ export async function* runBatch<S extends { key: string; ok: true }>(
     w?.();
   };
 
-  const settleKey = (key: string, ac: AbortController, p: Promise<Omit<S, 'key' | 'ok'>>): void => {
+  const settleKey = (key: string, p: Promise<Omit<S, 'key' | 'ok'>>): void => {
     p.then(
-      (v) => ({ ...v, key, ok: true }) as S,
+      // Not `{ ...v, key, ok }`: V8 gives every object built by a spread followed by new
+      // properties a hidden class of its own (see bench/RESULTS.md, Soak).
+      (v) => Object.assign({}, v, { key, ok: true }) as S,
       (err: unknown): BatchError => ({ key, ok: false, error: serializeError(err) }),
     ).then((outcome) => {
       active--;
-      inflight.delete(ac);
       if (!aborted) ready.push(outcome);
       pump();
       notify();
@@ -96,16 +104,14 @@ export async function* runBatch<S extends { key: string; ok: true }>(
       ready.push({ key, ok: false, error: serializeError(new ReadPathError('INVALID_KEY', `invalid key: ${problem}`)) });
       return;
     }
-    const ac = new AbortController();
-    inflight.add(ac);
     active++;
     let p: Promise<Omit<S, 'key' | 'ok'>>;
     try {
-      p = readOne(key, ac.signal);
+      p = readOne(key, batchSignal);
     } catch (err) {
       p = Promise.reject(err);
     }
-    settleKey(key, ac, p);
+    settleKey(key, p);
   };
 
   const capacity = opts.capacity;
@@ -164,7 +170,7 @@ export async function* runBatch<S extends { key: string; ok: true }>(
 
   const onAbort = (): void => {
     aborted = true;
-    for (const ac of inflight) ac.abort(signal?.reason);
+    batchAc.abort(signal?.reason);
     notify();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -189,7 +195,7 @@ export async function* runBatch<S extends { key: string; ok: true }>(
   } finally {
     signal?.removeEventListener('abort', onAbort);
     aborted = true;
-    for (const ac of inflight) ac.abort(signal?.reason ?? new ReadPathError('ABORTED', 'batch ended before this read finished'));
+    if (active > 0 && !batchAc.signal.aborted) batchAc.abort(signal?.reason ?? new ReadPathError('ABORTED', 'batch ended before this read finished'));
     if (!inputDone) {
       // Let the input release what it holds (files, cursors); its own failure here is not ours.
       try {
