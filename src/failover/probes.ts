@@ -2,11 +2,14 @@
  * The built-in probes: HEAD and GET one copy, with the usage checks upstream makes (API
  * requests before the call, egress for the returned size after a GET) and SHA-256
  * verification before a copy may win. A body that fails its check is never returned.
+ * For a backend with limits the checks reserve, as the pool's do, so concurrent reads cannot
+ * overshoot a limit by the number in flight.
  */
 import { createHash } from 'node:crypto';
 import { ReadPathError, UsageLimitSkipError, abortedError, backendStatusOf, hasCode } from '../errors.js';
 import { collectBody, discardBody } from '../backend/body.js';
 import type { Recorder } from '../accounting/recorder.js';
+import { UsageLedger } from '../accounting/usage-ledger.js';
 import type { HeadResult, Probe, ProbeRequest, ProbeResult } from '../types.js';
 
 /** A fetched object: the HEAD fields and the whole body, verified when a hash was known. */
@@ -25,9 +28,61 @@ export interface GetProbeOptions {
   verifyEtag?: boolean;
 }
 
-function declineIfOver(acct: Recorder, name: string, api: number, egress: number): void {
-  const limit = acct.exceededLimit(name, api, egress, 0);
-  if (limit !== undefined) throw new UsageLimitSkipError(name, { limit });
+// One ledger per Recorder: every inline probe of a reader reserves against the same counts.
+const inlineLedgers = new WeakMap<Recorder, UsageLedger>();
+let nextCallId = 0;
+
+/**
+ * One backend call's usage. For a backend with limits, starting the call reserves its API
+ * request (throwing USAGE_LIMIT_SKIP when that would exceed a limit) and `egress` reserves the
+ * announced body size; `settle` releases the reservations and records what was used, once.
+ * A backend without limits costs one Map lookup and records at settle.
+ */
+class CallUsage {
+  readonly #acct: Recorder;
+  readonly #name: string;
+  readonly #ledger: UsageLedger | undefined;
+  readonly #id: number;
+  #settled = false;
+
+  constructor(acct: Recorder, name: string) {
+    this.#acct = acct;
+    this.#name = name;
+    if (!acct.usage.hasLimits(name)) {
+      this.#ledger = undefined;
+      this.#id = 0;
+      return;
+    }
+    let ledger = inlineLedgers.get(acct);
+    if (ledger === undefined) {
+      ledger = new UsageLedger(acct);
+      inlineLedgers.set(acct, ledger);
+    }
+    const limit = ledger.reserveApi(name);
+    if (limit !== undefined) throw new UsageLimitSkipError(name, { limit });
+    this.#ledger = ledger;
+    this.#id = ++nextCallId;
+  }
+
+  /** Reserve `bytes` of egress; throws USAGE_LIMIT_SKIP (nothing reserved) when over a limit. */
+  egress(bytes: number): void {
+    if (this.#ledger === undefined) return;
+    const limit = this.#ledger.reserveEgress(this.#id, this.#name, Math.max(0, bytes));
+    if (limit !== null) throw new UsageLimitSkipError(this.#name, { limit });
+  }
+
+  /** Release the reservations and record what the call used. Idempotent. */
+  settle(api: number, egress: number): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (this.#ledger !== undefined) this.#ledger.settle(this.#id, this.#name, true, api, egress);
+    else if (api !== 0 || egress !== 0) this.#acct.record(this.#name, api, egress, 0);
+  }
+
+  /** The call failed with `err`: it cost a request only if one was sent. */
+  failed(err: unknown): void {
+    this.settle(isBilledFailure(err) ? 1 : 0, 0);
+  }
 }
 
 /**
@@ -57,9 +112,6 @@ function neverConnected(err: unknown): boolean {
   return false;
 }
 
-function recordFailedCall(acct: Recorder, name: string, err: unknown): void {
-  if (isBilledFailure(err)) acct.record(name, 1, 0, 0);
-}
 
 /** Hex SHA-256 of bytes. */
 export function sha256Hex(bytes: Uint8Array): string {
@@ -120,16 +172,16 @@ function probeResult<T>(size: number, value: T): ProbeResult<T> {
 /** A HEAD probe for `key`. */
 export function headProbe(acct: Recorder, key: string): Probe<HeadResult> {
   return async (req) => {
-    declineIfOver(acct, req.backendName, 1, 0);
     if (req.signal.aborted) throw abortedError(req.signal);
+    const usage = new CallUsage(acct, req.backendName);
     let h: HeadResult;
     try {
       h = await req.backend.head(key, { signal: req.signal });
     } catch (err) {
-      recordFailedCall(acct, req.backendName, err);
+      usage.failed(err);
       throw err;
     }
-    acct.record(req.backendName, 1, 0, 0);
+    usage.settle(1, 0);
     // An encrypted copy's stored size is the ciphertext's; callers want the object's own.
     const plain = req.location?.encrypted === true ? req.location.plaintextSize : undefined;
     if (plain !== undefined && plain !== null) h = { ...h, size: plain };
@@ -143,32 +195,32 @@ export function getProbe(acct: Recorder, key: string, opts: GetProbeOptions = {}
   const verifyEtag = opts.verifyEtag ?? true;
   const range = opts.range;
   return async (req) => {
-    const name = req.backendName;
     if (req.location?.encrypted === true) throw encryptedUnsupported(key);
-    declineIfOver(acct, name, 1, 0);
     if (req.signal.aborted) throw abortedError(req.signal);
+    const usage = new CallUsage(acct, req.backendName);
     let res;
     try {
       res = await req.backend.get(key, range === undefined ? { signal: req.signal } : { signal: req.signal, range });
     } catch (err) {
-      recordFailedCall(acct, name, err);
+      usage.failed(err);
       throw err;
     }
-    const limit = acct.exceededLimit(name, 1, res.size, 0);
-    if (limit !== undefined) {
+    try {
+      usage.egress(res.size);
+    } catch (err) {
       discardBody(res);
-      acct.record(name, 1, 0, 0);
-      throw new UsageLimitSkipError(name, { limit });
+      usage.settle(1, 0);
+      throw err;
     }
     let body: Uint8Array;
     try {
       // size -1 = no Content-Length: nothing to check the length against.
       body = await collectBody(res.body, { signal: req.signal, expectedSize: res.size });
     } catch (err) {
-      acct.record(name, 1, 0, 0);
+      usage.settle(1, 0);
       throw err;
     }
-    acct.record(name, 1, body.byteLength, 0);
+    usage.settle(1, body.byteLength);
     const verified = verify && range === undefined ? verifyBody(req, key, body, verifyEtag ? res.etag : undefined) : false;
     const { body: _stream, ...head } = res;
     return probeResult(body.byteLength, Object.assign(head, { body, verified }));

@@ -33,7 +33,7 @@ import {
   type TransformedValue,
 } from './executor.js';
 import { transformUrl } from './probe-transform.js';
-import { UsageLedger } from './pool-usage.js';
+import { UsageLedger } from '../accounting/usage-ledger.js';
 import {
   PROBE_PROTOCOL, isReserveMessage, type ControlMessage, type ProbeTask, type ProbeWorkerData, type Verdict,
 } from './probe-task.js';

@@ -1,24 +1,22 @@
 /**
- * Usage accounting for pooled probes. The main thread owns the Recorder: workers never touch
- * it, they report what a probe consumed in its verdict and the main thread records it, so the
- * counts stay exact however many threads run probes.
+ * Reservations of in-flight probes against backends with usage limits. Checks count what
+ * probes already in flight are about to use: one API request when a probe starts, and the
+ * body's announced size once its headers are in, so N concurrent probes against a backend with
+ * R requests left never make more than R calls. Backends without limits cost one Map lookup.
  *
- * For backends with limits, the ledger also reserves what in-flight probes are about to use:
- * one API request when a probe is dispatched, and the body's announced size when a worker asks
- * before reading it. Checks count reservations, so N concurrent probes against a backend with
- * R requests left never make more than R calls (the inline probes check recorded usage only, so
- * concurrent inline probes can overshoot by the number in flight). Backends without limits cost
- * one Map lookup.
+ * The pool executor keeps one ledger (the main thread owns the Recorder: workers report what a
+ * probe consumed in its verdict, and the ledger records it); the inline probes share one per
+ * Recorder (see `getProbe`).
  */
 import type { UsageLimitKind } from '../errors.js';
-import type { Recorder } from '../accounting/recorder.js';
+import type { Recorder } from './recorder.js';
 
 interface Pending {
   api: number;
   egress: number;
 }
 
-/** Reservations of in-flight pooled probes, per backend. */
+/** Reservations of in-flight probes, per backend. */
 export class UsageLedger {
   readonly #acct: Recorder;
   readonly #pending = new Map<string, Pending>();
