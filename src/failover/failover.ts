@@ -218,7 +218,7 @@ class ReadJob<T> {
     this.#reject(err);
   }
 
-  #runProbes(candidates: Candidate[], window: number, hedge: HedgePolicy | undefined): Promise<RunOutcome<T>> {
+  #runProbes(candidates: readonly Candidate[], window: number, hedge: HedgePolicy | undefined): Promise<RunOutcome<T>> {
     const f = this.#f;
     const run = new ProbeRun<T>({
       candidates,
@@ -349,7 +349,7 @@ class ReadJob<T> {
     const window = f.windowFor(candidates.length, hedge !== undefined);
     // Every backend gets a request either way: only then may the order follow speed, not config.
     const ordered = hedge === undefined && window >= candidates.length && f.speed !== undefined
-      ? f.speed.order(this.#op, candidates, nameOfCandidate) as Candidate[]
+      ? f.speed.order(this.#op, candidates, nameOfCandidate)
       : candidates;
     this.#runProbes(ordered, window, hedge).then((o) => {
       if (this.#done) return;

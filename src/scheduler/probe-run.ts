@@ -202,10 +202,9 @@ export class ProbeRun<T> {
   #hedgeTimer: unknown;
   #staggered = false;
   #winnerMs = 0;
-  /** The winner (-1: none) and abort reason the deferred loser cancel applies. */
-  #cancelWinner = -1;
-  #cancelReason: unknown;
   readonly #now: () => number;
+  /** The operation label of `speed` samples. */
+  readonly #op: string;
   /** Probes that should be in flight: the window, or for hedged runs 1 plus the hedges sent. */
   #target: number;
 
@@ -215,6 +214,7 @@ export class ProbeRun<T> {
     this.#controllers = new Array<LazyProbeRequest | undefined>(this.#n);
     this.#target = opts.hedge === undefined ? opts.window : 1;
     this.#now = opts.now ?? monotonicNow;
+    this.#op = opts.operation ?? '';
     if (opts.hedge !== undefined || opts.speed !== undefined) this.#started = new Array<number>(this.#n);
     if (opts.hedge !== undefined) this.#hedgedIdx = new Set();
   }
@@ -331,23 +331,20 @@ export class ProbeRun<T> {
   #onSuccess(i: number, r: ProbeResult<T>): void {
     this.#inflight--;
     this.#controllers[i] = undefined;
+    const o = this.#o;
+    const c = o.candidates[i] as Candidate;
+    // Latency samples: a late winner's too, it beat the cancel.
+    const ms = this.#started === undefined ? 0 : this.#now() - (this.#started[i] as number);
+    if (this.#started !== undefined) o.speed?.succeeded(this.#op, c.backendName, ms);
     if (this.#done) {
-      // A late winner's latency is a real sample too (it beat the cancel).
-      if (this.#started !== undefined && this.#o.speed !== undefined) {
-        this.#o.speed.succeeded(this.#o.operation ?? '', (this.#o.candidates[i] as Candidate).backendName, this.#now() - (this.#started[i] as number));
-      }
       this.#late(r);
       return;
     }
     this.#finish();
-    const o = this.#o;
-    const c = o.candidates[i] as Candidate;
     const h = o.hedge;
     let hedged = false;
     if (this.#started !== undefined) {
-      const ms = this.#now() - (this.#started[i] as number);
       this.#winnerMs = ms;
-      o.speed?.succeeded(o.operation ?? '', c.backendName, ms);
       if (h !== undefined) {
         h.observe?.(ms);
         hedged = this.#hedgedIdx?.has(i) ?? false;
@@ -391,30 +388,23 @@ export class ProbeRun<T> {
 
   #cancelOthers(winner: number, reason: unknown): void {
     if (this.#inflight === 0) return;
-    this.#cancelWinner = winner;
-    this.#cancelReason = reason;
     // Deferred by one microtask: losers whose answers are already queued settle first and need
     // no abort (an abort costs ~5 µs of event dispatch); the rest are aborted before any I/O.
-    queueMicrotask(this.#abortLosers);
+    queueMicrotask(() => {
+      const cs = this.#controllers;
+      // Only a race lost to a winner says something about a loser's speed, not a caller abort.
+      const speed = reason === undefined ? this.#o.speed : undefined;
+      const at = speed !== undefined ? this.#now() : 0;
+      for (let j = 0; j < cs.length; j++) {
+        const ac = cs[j];
+        if (ac === undefined || j === winner) continue;
+        cs[j] = undefined;
+        speed?.lost(this.#op, ac.backendName, at - (this.#started?.[j] ?? at), this.#winnerMs);
+        ac.abort(reason ?? LOSER_CANCELLED);
+      }
+      if (this.#inflight > 0) this.#startDrain();
+    });
   }
-
-  readonly #abortLosers = (): void => {
-    const winner = this.#cancelWinner;
-    const reason = this.#cancelReason;
-    const cs = this.#controllers;
-    const o = this.#o;
-    // Only a race lost to a winner says something about a loser's speed, not a caller abort.
-    const speed = reason === undefined ? o.speed : undefined;
-    const at = speed !== undefined ? this.#now() : 0;
-    for (let j = 0; j < cs.length; j++) {
-      const ac = cs[j];
-      if (ac === undefined || j === winner) continue;
-      cs[j] = undefined;
-      if (speed !== undefined) speed.lost(o.operation ?? '', ac.backendName, at - (this.#started?.[j] ?? at), this.#winnerMs);
-      ac.abort(reason ?? LOSER_CANCELLED);
-    }
-    if (this.#inflight > 0) this.#startDrain();
-  };
 
   #startDrain(): void {
     this.#drainPending = this.#inflight;
