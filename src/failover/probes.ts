@@ -32,57 +32,43 @@ export interface GetProbeOptions {
 const inlineLedgers = new WeakMap<Recorder, UsageLedger>();
 let nextCallId = 0;
 
-/**
- * One backend call's usage. For a backend with limits, starting the call reserves its API
- * request (throwing USAGE_LIMIT_SKIP when that would exceed a limit) and `egress` reserves the
- * announced body size; `settle` releases the reservations and records what was used, once.
- * A backend without limits costs one Map lookup and records at settle.
+function ledgerOf(acct: Recorder): UsageLedger {
+  let ledger = inlineLedgers.get(acct);
+  if (ledger === undefined) {
+    ledger = new UsageLedger(acct);
+    inlineLedgers.set(acct, ledger);
+  }
+  return ledger;
+}
+
+/*
+ * One backend call's usage, as a reservation id: 0 for a backend without limits (one Map
+ * lookup, nothing reserved, usage recorded at settle; no object per call on the hot path).
+ * For a backend with limits, `reserveCall` reserves the API request (USAGE_LIMIT_SKIP when
+ * that would exceed a limit), `reserveCallEgress` the announced body size, and `settleCall`
+ * (exactly once per call) releases both and records what was used.
  */
-class CallUsage {
-  readonly #acct: Recorder;
-  readonly #name: string;
-  readonly #ledger: UsageLedger | undefined;
-  readonly #id: number;
-  #settled = false;
+function reserveCall(acct: Recorder, name: string): number {
+  if (!acct.usage.hasLimits(name)) return 0;
+  const limit = ledgerOf(acct).reserveApi(name);
+  if (limit !== undefined) throw new UsageLimitSkipError(name, { limit });
+  return ++nextCallId;
+}
 
-  constructor(acct: Recorder, name: string) {
-    this.#acct = acct;
-    this.#name = name;
-    if (!acct.usage.hasLimits(name)) {
-      this.#ledger = undefined;
-      this.#id = 0;
-      return;
-    }
-    let ledger = inlineLedgers.get(acct);
-    if (ledger === undefined) {
-      ledger = new UsageLedger(acct);
-      inlineLedgers.set(acct, ledger);
-    }
-    const limit = ledger.reserveApi(name);
-    if (limit !== undefined) throw new UsageLimitSkipError(name, { limit });
-    this.#ledger = ledger;
-    this.#id = ++nextCallId;
-  }
+function reserveCallEgress(acct: Recorder, name: string, id: number, bytes: number): void {
+  if (id === 0) return;
+  const limit = ledgerOf(acct).reserveEgress(id, name, Math.max(0, bytes));
+  if (limit !== null) throw new UsageLimitSkipError(name, { limit });
+}
 
-  /** Reserve `bytes` of egress; throws USAGE_LIMIT_SKIP (nothing reserved) when over a limit. */
-  egress(bytes: number): void {
-    if (this.#ledger === undefined) return;
-    const limit = this.#ledger.reserveEgress(this.#id, this.#name, Math.max(0, bytes));
-    if (limit !== null) throw new UsageLimitSkipError(this.#name, { limit });
-  }
+function settleCall(acct: Recorder, name: string, id: number, api: number, egress: number): void {
+  if (id !== 0) ledgerOf(acct).settle(id, name, true, api, egress);
+  else if (api !== 0 || egress !== 0) acct.record(name, api, egress, 0);
+}
 
-  /** Release the reservations and record what the call used. Idempotent. */
-  settle(api: number, egress: number): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    if (this.#ledger !== undefined) this.#ledger.settle(this.#id, this.#name, true, api, egress);
-    else if (api !== 0 || egress !== 0) this.#acct.record(this.#name, api, egress, 0);
-  }
-
-  /** The call failed with `err`: it cost a request only if one was sent. */
-  failed(err: unknown): void {
-    this.settle(isBilledFailure(err) ? 1 : 0, 0);
-  }
+/** A failed call cost a request only if one was sent. */
+function settleFailedCall(acct: Recorder, name: string, id: number, err: unknown): void {
+  settleCall(acct, name, id, isBilledFailure(err) ? 1 : 0, 0);
 }
 
 /**
@@ -173,15 +159,16 @@ function probeResult<T>(size: number, value: T): ProbeResult<T> {
 export function headProbe(acct: Recorder, key: string): Probe<HeadResult> {
   return async (req) => {
     if (req.signal.aborted) throw abortedError(req.signal);
-    const usage = new CallUsage(acct, req.backendName);
+    const name = req.backendName;
+    const id = reserveCall(acct, name);
     let h: HeadResult;
     try {
       h = await req.backend.head(key, { signal: req.signal });
     } catch (err) {
-      usage.failed(err);
+      settleFailedCall(acct, name, id, err);
       throw err;
     }
-    usage.settle(1, 0);
+    settleCall(acct, name, id, 1, 0);
     // An encrypted copy's stored size is the ciphertext's; callers want the object's own.
     const plain = req.location?.encrypted === true ? req.location.plaintextSize : undefined;
     if (plain !== undefined && plain !== null) h = { ...h, size: plain };
@@ -197,19 +184,20 @@ export function getProbe(acct: Recorder, key: string, opts: GetProbeOptions = {}
   return async (req) => {
     if (req.location?.encrypted === true) throw encryptedUnsupported(key);
     if (req.signal.aborted) throw abortedError(req.signal);
-    const usage = new CallUsage(acct, req.backendName);
+    const name = req.backendName;
+    const id = reserveCall(acct, name);
     let res;
     try {
       res = await req.backend.get(key, range === undefined ? { signal: req.signal } : { signal: req.signal, range });
     } catch (err) {
-      usage.failed(err);
+      settleFailedCall(acct, name, id, err);
       throw err;
     }
     try {
-      usage.egress(res.size);
+      reserveCallEgress(acct, name, id, res.size);
     } catch (err) {
       discardBody(res);
-      usage.settle(1, 0);
+      settleCall(acct, name, id, 1, 0);
       throw err;
     }
     let body: Uint8Array;
@@ -217,10 +205,10 @@ export function getProbe(acct: Recorder, key: string, opts: GetProbeOptions = {}
       // size -1 = no Content-Length: nothing to check the length against.
       body = await collectBody(res.body, { signal: req.signal, expectedSize: res.size });
     } catch (err) {
-      usage.settle(1, 0);
+      settleCall(acct, name, id, 1, 0);
       throw err;
     }
-    usage.settle(1, body.byteLength);
+    settleCall(acct, name, id, 1, body.byteLength);
     const verified = verify && range === undefined ? verifyBody(req, key, body, verifyEtag ? res.etag : undefined) : false;
     const { body: _stream, ...head } = res;
     return probeResult(body.byteLength, Object.assign(head, { body, verified }));
