@@ -169,6 +169,7 @@ async function s3Batches(kind: WorldKind, readsScale: number): Promise<Cell[]> {
       store.add({ objectKey: key, backendName: name, sizeBytes: size, createdAt: new Date(i), encrypted: false, contentHash: hash });
     }
   }
+  await S3Backend.preload();
   const inlineBackends = opts.map((o) => new S3Backend(o));
   const stubs = new Map<string, ObjectBackend>(NAMES.map((n) => [n, { name: n } as ObjectBackend]));
   const variants: { name: string; ex: ProbeExecutor; f: Failover }[] = [];

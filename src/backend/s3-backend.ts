@@ -6,17 +6,20 @@
  * computed/validated when an operation requires them (s3rver would otherwise store aws-chunked
  * framing). Every call is bounded by `timeoutMs` and the caller's signal; for GET the bound
  * covers the body too, until it is read, destroyed or fails.
+ *
+ * The SDK is imported on first need (see s3-sdk.ts): a backend built before
+ * {@link S3Backend.preload} has resolved creates its client on its first call.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ReadPathError, abortedError, isReadPathErrorLike, messageOf } from '../errors.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { CallDeadline, destroyQuietly } from './call-deadline.js';
 import { withoutSdkNodeVersionWarning } from './sdk-warning.js';
+import { loadS3Sdk, loadedS3Sdk, type S3Sdk } from './s3-sdk.js';
 
 /** Default per-call bound (server.backend_timeout's default, 30s). */
 export const DEFAULT_BACKEND_TIMEOUT_MS = 30_000;
@@ -143,10 +146,21 @@ export class S3Backend implements ObjectBackend {
   readonly name: string;
   readonly bucket: string;
   readonly timeoutMs: number;
-  readonly #client: S3Client;
   readonly #agent: http.Agent;
+  readonly #isHttps: boolean;
+  readonly #config: S3ClientConfig;
   readonly #coversBody: boolean;
+  #sdk: S3Sdk | undefined;
+  #client: S3Client | undefined;
   #closed = false;
+
+  /**
+   * Load the AWS SDK now, so that backends built afterwards have their client from the start
+   * and the first call does not wait for the import. `ReadPath.open` calls it.
+   */
+  static async preload(): Promise<void> {
+    await loadS3Sdk();
+  }
 
   constructor(options: S3BackendOptions) {
     validate(options);
@@ -155,8 +169,8 @@ export class S3Backend implements ObjectBackend {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS;
     this.#coversBody = options.timeoutCoversBody ?? true;
     const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
-    const isHttps = new URL(options.endpoint).protocol === 'https:';
-    this.#agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets });
+    this.#isHttps = new URL(options.endpoint).protocol === 'https:';
+    this.#agent = this.#isHttps ? new https.Agent({ keepAlive: true, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets });
     const config: S3ClientConfig = {
       endpoint: options.endpoint,
       region: options.region ?? 'us-east-1',
@@ -167,11 +181,6 @@ export class S3Backend implements ObjectBackend {
       // Reuses the resolved middleware stack across sends: ~15% less client CPU per call.
       cacheMiddleware: true,
       logger: SILENT_LOGGER,
-      requestHandler: new NodeHttpHandler({
-        ...(isHttps ? { httpsAgent: this.#agent as https.Agent } : { httpAgent: this.#agent }),
-        // Without a logger the handler warns about socket saturation on the console.
-        logger: SILENT_LOGGER,
-      }),
     };
     if (options.accessKeyId !== undefined && options.secretAccessKey !== undefined) {
       config.credentials = {
@@ -180,7 +189,30 @@ export class S3Backend implements ObjectBackend {
         ...(options.sessionToken !== undefined ? { sessionToken: options.sessionToken } : {}),
       };
     }
-    this.#client = withoutSdkNodeVersionWarning(() => new S3Client(config));
+    this.#config = config;
+    const sdk = loadedS3Sdk();
+    if (sdk !== undefined) this.#build(sdk);
+  }
+
+  #build(sdk: S3Sdk): S3Client {
+    this.#sdk = sdk;
+    const client = withoutSdkNodeVersionWarning(() => new sdk.S3Client({
+      ...this.#config,
+      requestHandler: new sdk.NodeHttpHandler({
+        ...(this.#isHttps ? { httpsAgent: this.#agent as https.Agent } : { httpAgent: this.#agent }),
+        // Without a logger the handler warns about socket saturation on the console.
+        logger: SILENT_LOGGER,
+      }),
+    }));
+    this.#client = client;
+    return client;
+  }
+
+  /** The client, built once the SDK has loaded (at once when it already has). */
+  async #lazyClient(): Promise<S3Client> {
+    const sdk = await loadS3Sdk();
+    if (this.#closed) throw new ReadPathError('BACKEND_ERROR', `${this.name}: backend closed`);
+    return this.#client ?? this.#build(sdk);
   }
 
   /** Current socket usage of this backend's agent. */
@@ -196,7 +228,9 @@ export class S3Backend implements ObjectBackend {
   async head(key: string, opts?: { signal?: AbortSignal }): Promise<HeadResult> {
     const call = this.#begin('HEAD', key, opts?.signal);
     try {
-      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: call.signal });
+      const client = this.#client ?? (await this.#lazyClient());
+      const sdk = this.#sdk as S3Sdk;
+      const out = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: call.signal });
       if (call.failure !== undefined) throw call.failure;
       return toHead(out);
     } catch (err) {
@@ -211,7 +245,9 @@ export class S3Backend implements ObjectBackend {
     let body: Readable | undefined;
     try {
       const input = opts?.range !== undefined ? { Bucket: this.bucket, Key: key, Range: opts.range } : { Bucket: this.bucket, Key: key };
-      const out = await this.#client.send(new GetObjectCommand(input), { abortSignal: call.signal });
+      const client = this.#client ?? (await this.#lazyClient());
+      const sdk = this.#sdk as S3Sdk;
+      const out = await client.send(new sdk.GetObjectCommand(input), { abortSignal: call.signal });
       body = out.Body instanceof Readable ? out.Body : Readable.from([]);
       const result: GetResult = { ...toHead(out), body };
       if (this.#coversBody) call.attachBody(body);
@@ -239,7 +275,7 @@ export class S3Backend implements ObjectBackend {
       for (const k in m) for (const s of m[k] ?? []) if (!s.closed) open.push(s);
     }
     const closed = Promise.all(open.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
-    this.#client.destroy();
+    this.#client?.destroy();
     this.#agent.destroy();
     await closed;
   }

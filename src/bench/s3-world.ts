@@ -121,6 +121,7 @@ export async function startS3World(opts: S3WorldOptions): Promise<S3World> {
     secretAccessKey: SECRET_KEY,
     forcePathStyle: true,
   }));
+  await S3Backend.preload();
   const backends = backendOptions.map((o) => new S3Backend(o));
   const direct = new Map<string, { client: S3Client; agent: http.Agent }>();
   const directClient = (name: string): S3Client => {

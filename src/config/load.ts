@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { parseDocument } from 'yaml';
+import { yaml } from './yaml-lazy.js';
 import { z } from 'zod';
 import { crossFieldIssues } from './checks.js';
 import { kindOf } from './duration.js';
@@ -144,7 +144,7 @@ async function readYamlFile(display: string, file: string): Promise<unknown> {
     const reason = typeof code === 'string' ? FS_REASONS[code] ?? `cannot read (${code})` : 'cannot read';
     throw new InvalidConfigError([{ path: '', message: `cannot read config file: ${reason}` }], { file: display, cause: err });
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const doc = yaml().parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const first = doc.errors[0];
   if (first !== undefined) {
     // yaml's own message quotes the offending source line, which may hold a secret: build ours from its code.

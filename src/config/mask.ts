@@ -4,7 +4,7 @@
  * userinfo) are replaced, as s3-orchestrator's MarshalRedacted does. An unset secret stays empty,
  * so the output still shows which secrets are configured.
  */
-import { stringify } from 'yaml';
+import { yaml } from './yaml-lazy.js';
 import { formatDuration } from './duration.js';
 import type { ResolvedConfig } from './types.js';
 
@@ -97,5 +97,5 @@ export function renderConfigForDisplay(config: ResolvedConfig, opts: { format?: 
   const doc = toConfigDocument(maskConfig(config));
   const header = config.source.file === null ? '' : `# resolved from ${config.source.file}\n`;
   if (opts.format === 'json') return `${JSON.stringify(doc, null, 2)}\n`;
-  return header + stringify(doc, { lineWidth: 0 });
+  return header + yaml().stringify(doc, { lineWidth: 0 });
 }

@@ -80,6 +80,7 @@ export async function openStore(config: ResolvedConfig): Promise<MetadataStore> 
       }
       // Connects on first use: a database that is down at startup must not stop readpath from
       // opening, since degraded reads exist for exactly that.
+      await PostgresMetadataStore.preload();
       return new PostgresMetadataStore(opts);
     }
   }
@@ -91,6 +92,9 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   for (const b of config.backends) {
     recorder.usage.setLimits(b.name, { apiRequests: b.apiRequestLimit, egressBytes: b.egressByteLimit, ingressBytes: b.ingressByteLimit });
   }
+  // The SDK loads only for S3 backends, and before they are built, so their first call does
+  // not wait for it.
+  if (overrides.backends === undefined && config.backends.length > 0) await S3Backend.preload();
   const raw: ObjectBackend[] = overrides.backends !== undefined
     ? [...overrides.backends]
     : config.backends.map((b) => new S3Backend({

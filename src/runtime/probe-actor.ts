@@ -50,6 +50,7 @@ export async function buildWorkerBackends(data: ProbeWorkerData): Promise<Map<st
   if (data.s3 !== undefined && data.s3.length > 0) {
     // Loaded only when needed: the SDK costs ~100 ms of startup per worker.
     const { S3Backend } = (await importModule(new URL('../backend/s3-backend.js', import.meta.url).href)) as unknown as typeof import('../backend/s3-backend.js');
+    await S3Backend.preload();
     for (const o of data.s3) map.set(o.name, new S3Backend(o));
   }
   if (data.backendModule !== undefined) {

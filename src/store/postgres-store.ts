@@ -7,13 +7,32 @@
  * connections, admin shutdown, connect or statement timeouts — is DB_UNAVAILABLE, which the
  * store breaker counts and which sends reads to the degraded broadcast.
  */
-import pg from 'pg';
-import type { PoolClient, PoolConfig } from 'pg';
+import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { ReadPathError, abortedError, messageOf, requirePositiveInt } from '../errors.js';
 import type { MetadataStore, ObjectLocation } from '../types.js';
 import type { UsageDelta, UsageStat } from '../accounting/usage-tracker.js';
 import { checkLocationForWrite, rowTimestamp, toObjectLocation, type RawLocationRow } from './row-mapping.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
+
+/*
+ * pg is imported on first need: it keeps ~1.6 MiB on the JS heap for the life of the process,
+ * and V8 sizes its old generation as a multiple of the live heap (bench/RESULTS.md, Soak), so
+ * readers on SQLite or in memory, and programs that only import readpath, should not carry it.
+ */
+type PgModule = typeof import('pg').default;
+let pgLoaded: PgModule | undefined;
+let pgLoading: Promise<PgModule> | undefined;
+
+function loadPg(): Promise<PgModule> {
+  pgLoading ??= import('pg').then((m) => {
+    pgLoaded = m.default;
+    return pgLoaded;
+  }, (err: unknown) => {
+    pgLoading = undefined;
+    throw err;
+  });
+  return pgLoading;
+}
 
 /** libpq's sslmode values. */
 export type PostgresSslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
@@ -207,7 +226,9 @@ export function postgresPoolConfig(opts: PostgresMetadataStoreOptions): PoolConf
  * the first call that reaches the server. {@link PostgresMetadataStore.open} connects eagerly.
  */
 export class PostgresMetadataStore implements MetadataStore, UsageStore {
-  readonly #pool: pg.Pool;
+  readonly #cfg: PoolConfig;
+  #pool: Pool | undefined;
+  #poolLoading: Promise<Pool> | undefined;
   readonly #createTables: boolean;
   #schema: Promise<void> | undefined;
   #schemaReady = false;
@@ -215,12 +236,29 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   #closing: Promise<void> | undefined;
 
   constructor(opts: PostgresMetadataStoreOptions) {
-    const cfg = postgresPoolConfig(opts);
+    this.#cfg = postgresPoolConfig(opts);
     this.#createTables = opts.createTables ?? true;
-    this.#pool = new pg.Pool(cfg);
+    if (pgLoaded !== undefined) this.#buildPool(pgLoaded);
+  }
+
+  /** Load pg now, so that stores built afterwards have their pool from the start. */
+  static async preload(): Promise<void> {
+    await loadPg();
+  }
+
+  #buildPool(mod: PgModule): Pool {
+    const pool = new mod.Pool(this.#cfg);
     // An idle connection the server drops emits 'error' on the pool; unhandled, it would
     // crash the process. The next query reports the outage.
-    this.#pool.on('error', () => {});
+    pool.on('error', () => {});
+    this.#pool = pool;
+    return pool;
+  }
+
+  /** The pool, built once pg has loaded (at once when it already has). */
+  #lazyPool(): Promise<Pool> {
+    this.#poolLoading ??= loadPg().then((mod) => this.#pool ?? this.#buildPool(mod));
+    return this.#poolLoading;
   }
 
   /** Connect now and create the tables when absent; rejects DB_UNAVAILABLE when the server cannot be reached. */
@@ -273,7 +311,9 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     if (this.#closed) throw new ReadPathError('DB_UNAVAILABLE', 'PostgreSQL metadata store is closed');
     if (signal?.aborted) throw abortedError(signal);
     await this.#ensureSchema();
-    const pending = this.#pool.query<R>(name === undefined ? { text, values } : { name, text, values });
+    const pool = this.#pool ?? (await this.#lazyPool());
+    if (this.#closed) throw new ReadPathError('DB_UNAVAILABLE', 'PostgreSQL metadata store is closed');
+    const pending = pool.query<R>(name === undefined ? { text, values } : { name, text, values });
     if (signal === undefined) return (await pending).rows;
     if (signal.aborted) {
       pending.catch(() => {});
@@ -300,7 +340,9 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     if (this.#closed) throw new ReadPathError('DB_UNAVAILABLE', 'PostgreSQL metadata store is closed');
     let client: PoolClient;
     try {
-      client = await this.#pool.connect();
+      const pool = this.#pool ?? (await this.#lazyPool());
+      if (this.#closed) throw new ReadPathError('DB_UNAVAILABLE', 'PostgreSQL metadata store is closed');
+      client = await pool.connect();
     } catch (err) {
       throw this.#wrap(err, what);
     }
@@ -395,7 +437,9 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.#closed = true;
-      this.#closing = this.#pool.end().catch(() => {});
+      // A pool still being built (pg loading) is ended once it exists; none built, none to end.
+      const pool = this.#pool !== undefined ? Promise.resolve(this.#pool) : this.#poolLoading;
+      this.#closing = pool === undefined ? Promise.resolve() : pool.then((p) => p.end()).catch(() => {});
     }
     return this.#closing;
   }

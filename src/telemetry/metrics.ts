@@ -4,8 +4,29 @@
  * itself (a synchronous inc of well under a microsecond); this bridge turns them into
  * prom-client metric families at scrape time.
  */
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Recorder } from '../accounting/recorder.js';
+
+/**
+ * prom-client's text format content type (its `Registry.PROMETHEUS_CONTENT_TYPE`; a test
+ * checks they agree). A constant, so asking for it does not load prom-client.
+ */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/*
+ * prom-client is imported at the first render: it keeps ~0.7 MiB on the JS heap for the life
+ * of the process, and V8 sizes its old generation as a multiple of the live heap
+ * (bench/RESULTS.md, Soak). A reader nobody scrapes should not carry it.
+ */
+let loadingRegistry: Promise<typeof Registry> | undefined;
+
+function registryClass(): Promise<typeof Registry> {
+  loadingRegistry ??= import('prom-client').then((m) => m.Registry, (err: unknown) => {
+    loadingRegistry = undefined;
+    throw err;
+  });
+  return loadingRegistry;
+}
 
 /** The prefix every exported metric name carries. */
 export const METRIC_PREFIX = 'readpath_';
@@ -23,7 +44,7 @@ export class MetricsExporter {
   readonly #recorder: Recorder;
   readonly #breakers: BreakerSnapshot;
   readonly #backends: readonly string[];
-  readonly #registry = new Registry();
+  #registry: Registry | undefined;
 
   constructor(recorder: Recorder, breakers: BreakerSnapshot, backends: readonly string[]) {
     this.#recorder = recorder;
@@ -33,7 +54,7 @@ export class MetricsExporter {
 
   /** The exposition's content type. */
   get contentType(): string {
-    return this.#registry.contentType;
+    return PROMETHEUS_CONTENT_TYPE;
   }
 
   /** Every metric family, freshly collected. */
@@ -86,11 +107,13 @@ export class MetricsExporter {
 
   /** Prometheus text exposition. */
   async render(): Promise<string> {
-    this.#registry.clear();
+    const Reg = await registryClass();
+    const registry = (this.#registry ??= new Reg());
+    registry.clear();
     for (const f of this.families()) {
       const snapshot = { ...f, aggregator: 'sum' as const };
-      this.#registry.registerMetric({ name: f.name, help: f.help, type: f.type, aggregator: 'sum', get: async () => snapshot } as unknown as Parameters<Registry['registerMetric']>[0]);
+      registry.registerMetric({ name: f.name, help: f.help, type: f.type, aggregator: 'sum', get: async () => snapshot } as unknown as Parameters<Registry['registerMetric']>[0]);
     }
-    return this.#registry.metrics();
+    return registry.metrics();
   }
 }

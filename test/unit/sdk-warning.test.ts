@@ -62,6 +62,7 @@ describe('SDK Node-version warning suppression', () => {
         '--input-type=module',
         '-e',
         "import { S3Backend } from './src/backend/s3-backend.ts';" +
+          "await S3Backend.preload();" +
           "const b = new S3Backend({ name: 'x', endpoint: 'http://127.0.0.1:9', bucket: 'd' });" +
           "process.emitWarning('unrelated-warning'); await b.close();",
       ]),

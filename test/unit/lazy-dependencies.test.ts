@@ -1,0 +1,67 @@
+/**
+ * Heavy optional dependencies load only when used: the AWS SDK with S3 backends, pg with the
+ * PostgreSQL store, prom-client at the first metrics render, yaml with YAML configs. Each keeps
+ * its code on the JS heap for good, and V8 sizes its old generation as a multiple of the live
+ * heap, so a reader that does not use them would pay for them several times over in resident
+ * memory (bench/RESULTS.md, Soak). Runs a reader's life in a child process whose module hooks
+ * log every package resolved.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { PROMETHEUS_CONTENT_TYPE } from '../../src/telemetry/metrics.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CHILD = fileURLToPath(new URL('../helpers/lazy-deps-child.ts', import.meta.url));
+
+/** Packages loaded by the end of each step, from the child's log. */
+function loadedBySteps(text: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const seen = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('STEP ')) out.set(line.slice(5), new Set(seen));
+    else if (line !== '') seen.add(line);
+  }
+  return out;
+}
+
+describe('lazily loaded dependencies', () => {
+  it('the AWS SDK, pg, prom-client and yaml load only when a reader uses them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'readpath-lazy-'));
+    const log = join(dir, 'packages.log');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        execFile(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, timeout: 60_000, env: { ...process.env, READPATH_PACKAGE_LOG: log } }, (err, _out, stderr) => {
+          if (err !== null) reject(new Error(`child failed: ${err.message}\n${stderr}`));
+          else resolve();
+        });
+      });
+      const steps = loadedBySteps(readFileSync(log, 'utf8'));
+      const at = (step: string): Set<string> => {
+        const s = steps.get(step);
+        assert.ok(s !== undefined, `step ${step} logged`);
+        return s;
+      };
+      assert.ok(at('imported').has('zod'), 'the hooks see packages (zod validates configs)');
+      for (const pkg of ['@aws-sdk/client-s3', '@smithy/node-http-handler', 'pg', 'prom-client', 'yaml']) {
+        assert.ok(!at('read').has(pkg), `${pkg} not loaded by importing readpath and reading over in-memory parts`);
+      }
+      assert.ok(at('metrics').has('prom-client'), 'prom-client loads at the first metrics render');
+      assert.ok(!at('metrics').has('@aws-sdk/client-s3'));
+      assert.ok(at('s3-open').has('@aws-sdk/client-s3'), 'opening a reader with S3 backends loads the SDK');
+      assert.ok(!at('s3-open').has('pg'), 'pg only with the PostgreSQL store');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the exporter's content type is prom-client's", () => {
+    assert.equal(PROMETHEUS_CONTENT_TYPE, Registry.PROMETHEUS_CONTENT_TYPE);
+    assert.equal(PROMETHEUS_CONTENT_TYPE, new Registry().contentType);
+  });
+});
