@@ -3,7 +3,7 @@
  * a BACKEND_ERROR with backendStatus 404.
  */
 import { Readable } from 'node:stream';
-import { createHash } from 'node:crypto';
+import { digestHex } from '../crypto/digest.js';
 import { ReadPathError, abortedError } from '../errors.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 
@@ -58,7 +58,7 @@ export class MemoryBackend implements ObjectBackend {
     const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
     const obj: StoredObject = {
       bytes: data,
-      etag: `"${createHash('md5').update(data).digest('hex')}"`,
+      etag: `"${digestHex('md5', data)}"`,
       lastModified: new Date(),
     };
     if (meta?.contentType !== undefined) obj.contentType = meta.contentType;

@@ -5,7 +5,7 @@
  * For a backend with limits the checks reserve, as the pool's do, so concurrent reads cannot
  * overshoot a limit by the number in flight.
  */
-import { createHash } from 'node:crypto';
+import { digestHex } from '../crypto/digest.js';
 import { ReadPathError, UsageLimitSkipError, abortedError, backendStatusOf, hasCode } from '../errors.js';
 import { collectBody, discardBody } from '../backend/body.js';
 import type { Recorder } from '../accounting/recorder.js';
@@ -101,7 +101,7 @@ function neverConnected(err: unknown): boolean {
 
 /** Hex SHA-256 of bytes. */
 export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return digestHex('sha256', bytes);
 }
 
 // A single-part upload's ETag is the MD5 of the object: quoted 32 hex digits, no `-N` suffix.
@@ -119,7 +119,7 @@ export function verifyBody(req: Pick<ProbeRequest, 'backendName' | 'location'>, 
   if (expected === undefined || expected === null || expected === '') {
     const md5 = etag === undefined ? null : MD5_ETAG.exec(etag);
     if (md5 !== null && md5[1] !== undefined) {
-      const actual = createHash('md5').update(body).digest('hex');
+      const actual = digestHex('md5', body);
       if (actual !== md5[1].toLowerCase()) {
         throw new ReadPathError('INTEGRITY_MISMATCH', `${req.backendName}: ${key}: body MD5 ${actual} does not match the backend's ETag ${etag ?? ''}`);
       }

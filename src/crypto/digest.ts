@@ -1,0 +1,15 @@
+/** Hex digests of whole buffers. */
+import * as crypto from 'node:crypto';
+
+/*
+ * One-shot digests (`crypto.hash`, Node >= 20.12) build no Hash object: a Hash holds a native
+ * digest context that is freed only when its wrapper is collected, and a wrapper that outlives
+ * a young-generation GC keeps it until the next full one. Older Node 20 releases fall back to
+ * createHash.
+ */
+const oneShotHash = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'hex') => string }).hash;
+
+/** Hex digest of bytes with `algorithm` (sha256, md5). */
+export function digestHex(algorithm: string, bytes: Uint8Array): string {
+  return oneShotHash !== undefined ? oneShotHash(algorithm, bytes, 'hex') : crypto.createHash(algorithm).update(bytes).digest('hex');
+}
