@@ -22,7 +22,22 @@ export interface RunBatchOptions {
   signal?: AbortSignal;
   /** When given, a new key is started only while `saturated()` is false (backpressure). */
   capacity?: { saturated(): boolean; whenCapacity(): Promise<void> };
+  /**
+   * The longest the batch runs before it lets the event loop turn, in ms (default
+   * {@link DEFAULT_TIME_SLICE_MS}; 0 = after every outcome; Infinity = never forces a turn).
+   */
+  timeSliceMs?: number;
 }
+
+/**
+ * Default {@link RunBatchOptions.timeSliceMs}. Reads that settle without I/O (in-memory or
+ * cached parts, a synchronous SQLite lookup) chain microtask to microtask, so without a
+ * forced turn a whole batch would be one macrotask: timers, sockets, a metrics scrape and
+ * V8's own GC tasks would wait for its end. A turn costs a few microseconds.
+ */
+export const DEFAULT_TIME_SLICE_MS = 10;
+
+const turnEventLoop = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
@@ -48,6 +63,10 @@ export async function* runBatch<S extends { key: string; ok: true }>(
   const concurrency = opts.concurrency;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new ReadPathError('INVALID_CONFIG', `concurrency: expected an integer >= 1, got ${String(concurrency)}`);
+  }
+  const slice = opts.timeSliceMs ?? DEFAULT_TIME_SLICE_MS;
+  if (typeof slice !== 'number' || Number.isNaN(slice) || slice < 0) {
+    throw new ReadPathError('INVALID_CONFIG', `timeSliceMs: expected a number of ms >= 0, got ${String(slice)}`);
   }
   const signal = opts.signal;
   if (signal?.aborted) throw abortedError(signal);
@@ -175,11 +194,22 @@ export async function* runBatch<S extends { key: string; ok: true }>(
   };
   signal?.addEventListener('abort', onAbort, { once: true });
 
+  let sliceStart = performance.now();
+  let turned = false;
   try {
     pump();
     for (;;) {
       if (aborted) throw abortedError(signal);
       if (ready.length > 0) {
+        if (!turned && slice !== Number.POSITIVE_INFINITY && performance.now() - sliceStart >= slice) {
+          // Reads in flight keep settling meanwhile; new keys wait for the consumer as usual.
+          await turnEventLoop();
+          sliceStart = performance.now();
+          turned = true;
+          continue;
+        }
+        // At least one outcome per turn, so that a slice of 0 still makes progress.
+        turned = false;
         yield ready.shift() as S | BatchError;
         pump();
         continue;

@@ -12,7 +12,7 @@ import { Failover } from '../failover/failover.js';
 import type { FetchedObject } from '../failover/probes.js';
 import type { HeadResult, MetadataStore, Probe } from '../types.js';
 import { assemble, type PartOverrides, type Parts } from './assemble.js';
-import { runBatch } from './coordinator.js';
+import { runBatch, type RunBatchOptions } from './coordinator.js';
 import { assertValidKey } from './keys.js';
 import { createExecutor, type ProbeExecutor } from './executor-factory.js';
 import type { TransformedValue } from './executor.js';
@@ -58,6 +58,11 @@ export interface ReadManyOptions {
   signal?: AbortSignal;
   /** GET only: byte range applied to every key. */
   range?: string;
+  /**
+   * The longest the batch runs before it lets the event loop turn, in ms (default 10; see
+   * {@link RunBatchOptions.timeSliceMs}). Matters when reads settle without I/O.
+   */
+  timeSliceMs?: number;
   /** GET only: a transform module run on every verified body (in the worker with the pool). */
   transform?: string | URL;
 }
@@ -218,6 +223,7 @@ export class ReadPath {
       // reaches the key source instead of queueing without limit.
       capacity: this.#executor,
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      ...(opts.timeSliceMs === undefined ? {} : { timeSliceMs: opts.timeSliceMs }),
     });
     return batch as AsyncIterable<BatchOutcome>;
   }
