@@ -19,7 +19,7 @@ import { ReadPathError, abortedError, isReadPathErrorLike, messageOf } from '../
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { CallDeadline, destroyQuietly } from './call-deadline.js';
 import { withoutSdkNodeVersionWarning } from './sdk-warning.js';
-import { loadS3Sdk, loadedS3Sdk, type S3Sdk } from './s3-sdk.js';
+import { s3Sdk, type S3Sdk } from './s3-sdk.js';
 
 /** Default per-call bound (server.backend_timeout's default, 30s). */
 export const DEFAULT_BACKEND_TIMEOUT_MS = 30_000;
@@ -150,7 +150,6 @@ export class S3Backend implements ObjectBackend {
   readonly #isHttps: boolean;
   readonly #config: S3ClientConfig;
   readonly #coversBody: boolean;
-  #sdk: S3Sdk | undefined;
   #client: S3Client | undefined;
   #closed = false;
 
@@ -159,7 +158,7 @@ export class S3Backend implements ObjectBackend {
    * and the first call does not wait for the import. `ReadPath.open` calls it.
    */
   static async preload(): Promise<void> {
-    await loadS3Sdk();
+    await s3Sdk.load();
   }
 
   constructor(options: S3BackendOptions) {
@@ -190,12 +189,11 @@ export class S3Backend implements ObjectBackend {
       };
     }
     this.#config = config;
-    const sdk = loadedS3Sdk();
+    const sdk = s3Sdk.loaded();
     if (sdk !== undefined) this.#build(sdk);
   }
 
   #build(sdk: S3Sdk): S3Client {
-    this.#sdk = sdk;
     const client = withoutSdkNodeVersionWarning(() => new sdk.S3Client({
       ...this.#config,
       requestHandler: new sdk.NodeHttpHandler({
@@ -210,7 +208,7 @@ export class S3Backend implements ObjectBackend {
 
   /** The client, built once the SDK has loaded (at once when it already has). */
   async #lazyClient(): Promise<S3Client> {
-    const sdk = await loadS3Sdk();
+    const sdk = await s3Sdk.load();
     if (this.#closed) throw new ReadPathError('BACKEND_ERROR', `${this.name}: backend closed`);
     return this.#client ?? this.#build(sdk);
   }
@@ -229,7 +227,8 @@ export class S3Backend implements ObjectBackend {
     const call = this.#begin('HEAD', key, opts?.signal);
     try {
       const client = this.#client ?? (await this.#lazyClient());
-      const sdk = this.#sdk as S3Sdk;
+      // Loaded: a client exists only once the SDK has.
+      const sdk = s3Sdk.loaded() as S3Sdk;
       const out = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: call.signal });
       if (call.failure !== undefined) throw call.failure;
       return toHead(out);
@@ -246,7 +245,8 @@ export class S3Backend implements ObjectBackend {
     try {
       const input = opts?.range !== undefined ? { Bucket: this.bucket, Key: key, Range: opts.range } : { Bucket: this.bucket, Key: key };
       const client = this.#client ?? (await this.#lazyClient());
-      const sdk = this.#sdk as S3Sdk;
+      // Loaded: a client exists only once the SDK has.
+      const sdk = s3Sdk.loaded() as S3Sdk;
       const out = await client.send(new sdk.GetObjectCommand(input), { abortSignal: call.signal });
       body = out.Body instanceof Readable ? out.Body : Readable.from([]);
       const result: GetResult = { ...toHead(out), body };

@@ -13,26 +13,12 @@ import type { MetadataStore, ObjectLocation } from '../types.js';
 import type { UsageDelta, UsageStat } from '../accounting/usage-tracker.js';
 import { checkLocationForWrite, rowTimestamp, toObjectLocation, type RawLocationRow } from './row-mapping.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
+import { lazyModule } from '../lazy-module.js';
 
-/*
- * pg is imported on first need: it keeps ~1.6 MiB on the JS heap for the life of the process,
- * and V8 sizes its old generation as a multiple of the live heap (bench/RESULTS.md, Soak), so
- * readers on SQLite or in memory, and programs that only import readpath, should not carry it.
- */
+// pg is imported on first need (~1.6 MiB of heap kept for good; see lazy-module.ts): readers on
+// SQLite or in memory, and programs that only import readpath, should not carry it.
 type PgModule = typeof import('pg').default;
-let pgLoaded: PgModule | undefined;
-let pgLoading: Promise<PgModule> | undefined;
-
-function loadPg(): Promise<PgModule> {
-  pgLoading ??= import('pg').then((m) => {
-    pgLoaded = m.default;
-    return pgLoaded;
-  }, (err: unknown) => {
-    pgLoading = undefined;
-    throw err;
-  });
-  return pgLoading;
-}
+const pg = lazyModule<PgModule>(() => import('pg').then((m) => m.default));
 
 /** libpq's sslmode values. */
 export type PostgresSslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
@@ -238,12 +224,13 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   constructor(opts: PostgresMetadataStoreOptions) {
     this.#cfg = postgresPoolConfig(opts);
     this.#createTables = opts.createTables ?? true;
-    if (pgLoaded !== undefined) this.#buildPool(pgLoaded);
+    const mod = pg.loaded();
+    if (mod !== undefined) this.#buildPool(mod);
   }
 
   /** Load pg now, so that stores built afterwards have their pool from the start. */
   static async preload(): Promise<void> {
-    await loadPg();
+    await pg.load();
   }
 
   #buildPool(mod: PgModule): Pool {
@@ -257,7 +244,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
 
   /** The pool, built once pg has loaded (at once when it already has). */
   #lazyPool(): Promise<Pool> {
-    this.#poolLoading ??= loadPg().then((mod) => this.#pool ?? this.#buildPool(mod));
+    this.#poolLoading ??= pg.load().then((mod) => this.#pool ?? this.#buildPool(mod));
     return this.#poolLoading;
   }
 

@@ -6,6 +6,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { Recorder } from '../accounting/recorder.js';
+import { lazyModule } from '../lazy-module.js';
 
 /**
  * prom-client's text format content type (its `Registry.PROMETHEUS_CONTENT_TYPE`; a test
@@ -13,20 +14,9 @@ import type { Recorder } from '../accounting/recorder.js';
  */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-/*
- * prom-client is imported at the first render: it keeps ~0.7 MiB on the JS heap for the life
- * of the process, and V8 sizes its old generation as a multiple of the live heap
- * (bench/RESULTS.md, Soak). A reader nobody scrapes should not carry it.
- */
-let loadingRegistry: Promise<typeof Registry> | undefined;
-
-function registryClass(): Promise<typeof Registry> {
-  loadingRegistry ??= import('prom-client').then((m) => m.Registry, (err: unknown) => {
-    loadingRegistry = undefined;
-    throw err;
-  });
-  return loadingRegistry;
-}
+// prom-client is imported at the first render (~0.7 MiB of heap kept for good; see
+// lazy-module.ts): a reader nobody scrapes should not carry it.
+const promClient = lazyModule(() => import('prom-client'));
 
 /** The prefix every exported metric name carries. */
 export const METRIC_PREFIX = 'readpath_';
@@ -107,8 +97,8 @@ export class MetricsExporter {
 
   /** Prometheus text exposition. */
   async render(): Promise<string> {
-    const Reg = await registryClass();
-    const registry = (this.#registry ??= new Reg());
+    const { Registry } = await promClient.load();
+    const registry = (this.#registry ??= new Registry());
     registry.clear();
     for (const f of this.families()) {
       const snapshot = { ...f, aggregator: 'sum' as const };

@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { S3Backend } from '../../src/backend/s3-backend.js';
-import { loadedS3Sdk } from '../../src/backend/s3-sdk.js';
+import { s3Sdk } from '../../src/backend/s3-sdk.js';
 import { collectBody } from '../../src/backend/body.js';
 
 const server = createServer((req, res) => {
@@ -17,7 +17,7 @@ await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const opts = { name: 'b', endpoint, bucket: 'd', accessKeyId: 'k', secretAccessKey: 's', forcePathStyle: true, timeoutMs: 5_000 };
 
-const loadedBefore = loadedS3Sdk() !== undefined;
+const loadedBefore = s3Sdk.loaded() !== undefined;
 const b = new S3Backend(opts);
 const head = await b.head('k');
 const got = await b.get('k');
@@ -34,4 +34,4 @@ try {
   closedError = (err as Error).message;
 }
 server.close();
-process.stdout.write(`${JSON.stringify({ loadedBefore, loadedAfter: loadedS3Sdk() !== undefined, size: head.size, etag: head.etag, body, closedError })}\n`);
+process.stdout.write(`${JSON.stringify({ loadedBefore, loadedAfter: s3Sdk.loaded() !== undefined, size: head.size, etag: head.etag, body, closedError })}\n`);
