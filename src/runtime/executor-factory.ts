@@ -31,16 +31,10 @@ export async function createExecutor(config: ResolvedConfig, parts: Parts, opts:
     if (config.runtime.mode === 'pool') opts.logger?.debug('runtime.mode pool with backend objects given in code: probes run inline');
     return new InlineExecutor({ recorder: parts.recorder });
   }
-  const pool = opts.backendModule === undefined
-    ? PoolExecutor.fromConfig(config, { recorder: parts.recorder })
-    : new PoolExecutor({
-      recorder: parts.recorder,
-      backendModule: opts.backendModule,
-      backendData: opts.backendData,
-      threads: config.runtime.threads,
-      tasksPerThread: config.runtime.tasksPerThread,
-      maxInFlight: config.runtime.maxInFlight,
-    });
+  const pool = PoolExecutor.fromConfig(config, {
+    recorder: parts.recorder,
+    ...(opts.backendModule === undefined ? {} : { backendModule: opts.backendModule, backendData: opts.backendData }),
+  });
   const breakers = new Map<string, CircuitBreakerBackend>();
   for (const [name, b] of parts.backends) if (b instanceof CircuitBreakerBackend) breakers.set(name, b);
   return breakers.size === 0 ? pool : new BreakerGatedExecutor(pool, breakers);

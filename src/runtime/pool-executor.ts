@@ -233,11 +233,14 @@ export class PoolExecutor implements ProbeExecutor {
     });
   }
 
-  /** A pool over a resolved configuration's backends and `runtime` section. */
+  /**
+   * A pool over a resolved configuration's `runtime` section, its workers serving S3 clients
+   * built from `backends[]`, or with `opts.backendModule` the backends that module builds.
+   */
   static fromConfig(config: ResolvedConfig, opts: PoolFromConfigOptions): PoolExecutor {
     return new PoolExecutor({
       ...opts,
-      backends: s3OptionsFromConfig(config),
+      ...(opts.backendModule === undefined ? { backends: s3OptionsFromConfig(config) } : {}),
       threads: config.runtime.threads,
       tasksPerThread: config.runtime.tasksPerThread,
       maxInFlight: config.runtime.maxInFlight,
