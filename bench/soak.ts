@@ -137,10 +137,25 @@ export interface MemorySnapshot {
   mappings?: { v8Pages: number; v8PageCount: number; brk: number; otherAnon: number; lazyFree: number };
 }
 
-/** Resident anonymous memory by mapping kind, from /proc/self/smaps (Linux), in KiB. */
-function residentMappings(): { v8Pages: number; v8PageCount: number; brk: number; otherAnon: number; lazyFree: number } | undefined {
+interface ResidentKiB {
+  anon: number;
+  file: number;
+  v8Pages: number;
+  v8PageCount: number;
+  brk: number;
+  otherAnon: number;
+  lazyFree: number;
+}
+
+/**
+ * Resident memory from one read of /proc/self/smaps (Linux), in KiB: anonymous (V8 heap, malloc)
+ * and file-backed (the node binary, libraries) as smaps_rollup would sum them, and the anonymous
+ * part by mapping: V8's 256 KiB pages, malloc's main heap, the rest.
+ */
+function residentMemory(): ResidentKiB | undefined {
   try {
-    const out = { v8Pages: 0, v8PageCount: 0, brk: 0, otherAnon: 0, lazyFree: 0 };
+    const out: ResidentKiB = { anon: 0, file: 0, v8Pages: 0, v8PageCount: 0, brk: 0, otherAnon: 0, lazyFree: 0 };
+    let rssTotal = 0;
     let sizeKiB = 0;
     let name = '';
     for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
@@ -150,31 +165,23 @@ function residentMappings(): { v8Pages: number; v8PageCount: number; brk: number
         name = m[3] ?? '';
         continue;
       }
-      const lf = /^LazyFree:\s+(\d+) kB/.exec(line);
-      if (lf !== null) out.lazyFree += Number(lf[1]);
-      const r = /^Rss:\s+(\d+) kB/.exec(line);
-      if (r === null || name.startsWith('/')) continue;
-      const rss = Number(r[1]);
-      if (name === '[heap]') out.brk += rss;
-      else if (name === '' && sizeKiB === 256) {
-        out.v8Pages += rss;
-        out.v8PageCount++;
-      } else out.otherAnon += rss;
+      const field = /^(Rss|Anonymous|LazyFree):\s+(\d+) kB/.exec(line);
+      if (field === null) continue;
+      const kib = Number(field[2]);
+      if (field[1] === 'Anonymous') out.anon += kib;
+      else if (field[1] === 'LazyFree') out.lazyFree += kib;
+      else {
+        rssTotal += kib;
+        if (name.startsWith('/')) continue;
+        if (name === '[heap]') out.brk += kib;
+        else if (name === '' && sizeKiB === 256) {
+          out.v8Pages += kib;
+          out.v8PageCount++;
+        } else out.otherAnon += kib;
+      }
     }
+    out.file = rssTotal - out.anon;
     return out;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Anonymous and file-backed resident memory from /proc/self/smaps_rollup (Linux), in KiB. */
-function residentKinds(): { anon: number; file: number } | undefined {
-  try {
-    const text = readFileSync('/proc/self/smaps_rollup', 'utf8');
-    const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-    const rss = kib('Rss');
-    const anon = kib('Anonymous');
-    return Number.isFinite(rss) && Number.isFinite(anon) ? { anon, file: rss - anon } : undefined;
   } catch {
     return undefined;
   }
@@ -187,13 +194,14 @@ function snapshot(): MemorySnapshot {
   for (const sp of getHeapSpaceStatistics()) {
     if (sp.space_size > 0) spaces[sp.space_name.replace(/_space$/, '')] = [r(sp.space_size), r(sp.space_used_size)];
   }
-  const kinds = residentKinds();
-  const maps = residentMappings();
+  const res = residentMemory();
   return {
     rss: r(mu.rss), heapCommitted: r(mu.heapTotal), heapUsed: r(mu.heapUsed), external: r(mu.external),
     arrayBuffers: r(mu.arrayBuffers), malloced: r(getHeapStatistics().malloced_memory), spaces,
-    ...(kinds === undefined ? {} : { anon: r(kinds.anon * 1024), file: r(kinds.file * 1024) }),
-    ...(maps === undefined ? {} : { mappings: { v8Pages: r(maps.v8Pages * 1024), v8PageCount: maps.v8PageCount, brk: r(maps.brk * 1024), otherAnon: r(maps.otherAnon * 1024), lazyFree: r(maps.lazyFree * 1024) } }),
+    ...(res === undefined ? {} : {
+      anon: r(res.anon * 1024), file: r(res.file * 1024),
+      mappings: { v8Pages: r(res.v8Pages * 1024), v8PageCount: res.v8PageCount, brk: r(res.brk * 1024), otherAnon: r(res.otherAnon * 1024), lazyFree: r(res.lazyFree * 1024) },
+    }),
   };
 }
 
