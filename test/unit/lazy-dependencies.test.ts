@@ -8,15 +8,14 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { PROMETHEUS_CONTENT_TYPE } from '../../src/telemetry/metrics.js';
+import { runTsChild } from '../helpers/run-ts-child.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('../helpers/lazy-deps-child.ts', import.meta.url));
 
 /** Packages loaded by the end of each step, from the child's log. */
@@ -35,12 +34,7 @@ describe('lazily loaded dependencies', () => {
     const dir = mkdtempSync(join(tmpdir(), 'readpath-lazy-'));
     const log = join(dir, 'packages.log');
     try {
-      await new Promise<void>((resolve, reject) => {
-        execFile(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, timeout: 60_000, env: { ...process.env, READPATH_PACKAGE_LOG: log } }, (err, _out, stderr) => {
-          if (err !== null) reject(new Error(`child failed: ${err.message}\n${stderr}`));
-          else resolve();
-        });
-      });
+      await runTsChild(CHILD, { env: { ...process.env, READPATH_PACKAGE_LOG: log } });
       const steps = loadedBySteps(readFileSync(log, 'utf8'));
       const at = (step: string): Set<string> => {
         const s = steps.get(step);

@@ -5,20 +5,14 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runTsChild } from '../helpers/run-ts-child.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('../helpers/s3-lazy-child.ts', import.meta.url));
 
 describe('S3Backend before the SDK has loaded', () => {
   it('builds its client on the first call; HEAD and GET answer as usual; a closed backend refuses calls', async () => {
-    const out = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
-        if (err !== null) reject(new Error(`child failed: ${err.message}\n${stderr}`));
-        else resolve(stdout);
-      });
-    });
+    const out = await runTsChild(CHILD);
     const r = JSON.parse(out.trim().split('\n').pop() as string) as Record<string, unknown>;
     assert.equal(r['loadedBefore'], false, 'the SDK was not loaded when the backend was built');
     assert.equal(r['loadedAfter'], true);
