@@ -5,6 +5,6 @@
  *   npm run build && node dist/bench/broadcast.bench.js --latency '*=tail(10,0.02,10)' --json out.json --chart out.svg
  *   node --import tsx bench/broadcast.bench.ts --help
  */
-import { benchMain } from '../src/bench/index.js';
+import { benchMain } from './harness/index.js';
 
 process.exitCode = await benchMain(process.argv.slice(2));

@@ -9,11 +9,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
-import { Recorder } from '../src/accounting/recorder.js';
-import { MemoryBackend } from '../src/backend/memory-backend.js';
+import { Recorder } from '../src/telemetry/recorder.js';
+import { MemoryBackend } from '../src/backends/memory-backend.js';
 import { MemoryLocationCache } from '../src/cache/memory-location-cache.js';
-import { MemoryMetadataStore } from '../src/store/memory-store.js';
-import { Failover } from '../src/failover/failover.js';
+import { MemoryMetadataStore } from '../src/stores/memory-store.js';
+import { Failover } from '../src/engine/failover.js';
 import type { Core, ObjectBackend, Probe } from '../src/types.js';
 
 function world(parallel: boolean) {

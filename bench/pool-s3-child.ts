@@ -15,7 +15,7 @@ import path from 'node:path';
 import S3rver from 's3rver';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { withoutSdkNodeVersionWarning } from '../src/backend/sdk-warning.js';
+import { withoutSdkNodeVersionWarning } from '../src/backends/sdk-warning.js';
 
 /** Parent → child. */
 export interface StartRequest { type: 'start'; kind: 's3rver' | 'stub'; backends: string[]; bucket: string; objects: { key: string; size: number }[] }

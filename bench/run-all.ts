@@ -10,7 +10,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBenchTable, runBroadcastBench, toBenchJson, type BenchOptions, type BenchReport, type BenchResult } from '../src/bench/index.js';
+import { formatBenchTable, runBroadcastBench, toBenchJson, type BenchOptions, type BenchReport, type BenchResult } from './harness/index.js';
 
 interface Scenario {
   name: string;

@@ -22,12 +22,12 @@
  * mappings at the sampled peak and after the batch).
  */
 import { spawn } from 'node:child_process';
-import { sha256Hex } from '../src/failover/probes.js';
+import { sha256Hex } from '../src/probe/probes.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
-import { ReadPath } from '../src/runtime/read-path.js';
+import { ReadPath } from '../src/read-path.js';
 import { ReadPathError } from '../src/errors.js';
 import type { GetResult, HeadResult, MetadataStore, ObjectBackend, ObjectLocation } from '../src/types.js';
 

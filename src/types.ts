@@ -3,7 +3,7 @@
  * interfaces, and the probe contract.
  */
 import type { Readable } from 'node:stream';
-import type { Recorder } from './accounting/recorder.js';
+import type { Recorder } from './telemetry/recorder.js';
 
 /** One row of s3-orchestrator's `object_locations` table. */
 export interface ObjectLocation {

@@ -1,10 +1,10 @@
 /**
- * The piscina entry of the probe pool. Its logic lives in src/runtime/probe-actor.ts; this file
+ * The piscina entry of the probe pool. Its logic lives in src/executors/pool/actor.ts; this file
  * only wires the worker's data and parent port to it. Loaded as `.ts` under tsx (tests) and as
  * the compiled `dist/workers/probe-worker.js` otherwise (see pool-executor.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createProbeActor } from '../src/runtime/probe-actor.js';
-import type { ProbeWorkerData } from '../src/runtime/probe-task.js';
+import { createProbeActor } from '../src/executors/pool/actor.js';
+import type { ProbeWorkerData } from '../src/executors/pool/protocol.js';
 
 export default createProbeActor(workerData as ProbeWorkerData, parentPort);

@@ -14,7 +14,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ReadPathError } from '../errors.js';
-import { describeKey, keyProblem } from '../runtime/keys.js';
+import { describeKey, keyProblem } from '../engine/keys.js';
 
 /** Why `key` cannot be written under an output directory, or undefined when it can. */
 export function outPathProblem(key: string, sep: string = path.sep): string | undefined {

@@ -2,7 +2,7 @@
  * How outcomes are printed: NDJSON records for machines (never the body) and one text line per
  * key for people.
  */
-import type { BatchOutcome, GetOutcome, HeadOutcome } from '../runtime/read-path.js';
+import type { BatchOutcome, GetOutcome, HeadOutcome } from '../read-path.js';
 import type { Scrubber } from './errors.js';
 
 /** A failure the CLI itself reports for a key (a key file line that cannot be a key, a write that failed). */

@@ -5,7 +5,7 @@
  */
 import { configSecrets } from '../config/mask.js';
 import { InvalidConfigError } from '../config/issues.js';
-import { ReadPath } from '../runtime/read-path.js';
+import { ReadPath } from '../read-path.js';
 import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-server.js';
 import { UsageError } from './errors.js';
 import type { Reporter } from './reporter.js';

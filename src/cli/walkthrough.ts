@@ -3,12 +3,12 @@
  * protocol's main paths, each printed as it happens. Runs anywhere, needs nothing.
  */
 import { createHash } from 'node:crypto';
-import { Recorder } from '../accounting/recorder.js';
-import { MemoryBackend } from '../backend/memory-backend.js';
+import { Recorder } from '../telemetry/recorder.js';
+import { MemoryBackend } from '../backends/memory-backend.js';
 import { MemoryLocationCache } from '../cache/memory-location-cache.js';
-import { MemoryMetadataStore } from '../store/memory-store.js';
-import { Failover } from '../failover/failover.js';
-import { getProbe } from '../failover/probes.js';
+import { MemoryMetadataStore } from '../stores/memory-store.js';
+import { Failover } from '../engine/failover.js';
+import { getProbe } from '../probe/probes.js';
 import { messageOf } from '../errors.js';
 import type { Core, ObjectBackend } from '../types.js';
 

@@ -5,7 +5,7 @@
  * prom-client metric families at scrape time.
  */
 import type { Registry } from 'prom-client';
-import type { Recorder } from '../accounting/recorder.js';
+import type { Recorder } from './recorder.js';
 import { lazyModule } from '../lazy-module.js';
 
 /**

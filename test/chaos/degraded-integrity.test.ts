@@ -12,11 +12,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { MemoryBackend } from '../../src/backend/memory-backend.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
 import type { GetResult } from '../../src/types.js';
-import { MemoryMetadataStore } from '../../src/store/memory-store.js';
-import { ReadPath } from '../../src/runtime/read-path.js';
-import { sha256Hex } from '../../src/failover/probes.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
+import { ReadPath } from '../../src/read-path.js';
+import { sha256Hex } from '../../src/probe/probes.js';
 
 /** A backend whose GET bodies come back with one byte flipped, headers (ETag) intact. */
 class DamagingBackend extends MemoryBackend {

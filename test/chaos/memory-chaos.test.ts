@@ -12,8 +12,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { ReadPath } from '../../src/runtime/read-path.js';
-import { MemoryMetadataStore } from '../../src/store/memory-store.js';
+import { ReadPath } from '../../src/read-path.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import {
   ChaosCounters, chaosPlan, copyFault, createBackends, expectations, hashOf, keyName, replicas, type ChaosPlan,

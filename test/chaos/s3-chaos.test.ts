@@ -18,8 +18,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReadPath } from '../../src/runtime/read-path.js';
-import { PostgresMetadataStore } from '../../src/store/postgres-store.js';
+import { ReadPath } from '../../src/read-path.js';
+import { PostgresMetadataStore } from '../../src/stores/postgres-store.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import type { Fault } from '../helpers/fault-proxy.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';

@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sha256Hex } from '../../src/failover/probes.js';
-import { SqliteMetadataStore } from '../../src/store/sqlite-store.js';
+import { sha256Hex } from '../../src/probe/probes.js';
+import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import type { ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 

@@ -13,8 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { sha256Hex } from '../../src/failover/probes.js';
-import { SqliteMetadataStore } from '../../src/store/sqlite-store.js';
+import { sha256Hex } from '../../src/probe/probes.js';
+import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { fcParams } from '../helpers/property-params.js';
 

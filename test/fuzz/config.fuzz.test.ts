@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { ReadPath } from '../../src/runtime/read-path.js';
+import { ReadPath } from '../../src/read-path.js';
 import { fcParams } from '../helpers/property-params.js';
 
 const MARK = 'S3CRET-MARK';

@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import type { BatchOutcome } from '../../src/runtime/read-path.js';
-import { MemoryMetadataStore } from '../../src/store/memory-store.js';
+import type { BatchOutcome } from '../../src/read-path.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import {
   chaosPlan, copyFault, expectations, hashOf, keyIndex, keyName, replicas, type ChaosPlan,
 } from '../helpers/chaos-backends.js';

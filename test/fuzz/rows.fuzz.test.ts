@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { ReadPath, type BatchOutcome } from '../../src/runtime/read-path.js';
-import { MemoryBackend } from '../../src/backend/memory-backend.js';
-import { sha256Hex } from '../../src/failover/probes.js';
+import { ReadPath, type BatchOutcome } from '../../src/read-path.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
+import { sha256Hex } from '../../src/probe/probes.js';
 import { fcParams } from '../helpers/property-params.js';
 
 let dir: string;

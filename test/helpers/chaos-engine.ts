@@ -7,15 +7,15 @@
  * plan takes a worker down mid-probe. Replace with ReadPath once OpenOptions forwards a
  * `backendModule`/`backendData` to PoolExecutor.fromConfig.
  */
-import { Recorder } from '../../src/accounting/recorder.js';
+import { Recorder } from '../../src/telemetry/recorder.js';
 import { MemoryLocationCache } from '../../src/cache/memory-location-cache.js';
-import { Failover } from '../../src/failover/failover.js';
-import { createHedging, type HedgingOptions } from '../../src/broadcast/hedging.js';
-import { PoolExecutor } from '../../src/runtime/pool-executor.js';
-import { runBatch } from '../../src/runtime/coordinator.js';
-import { CircuitBreakerStore } from '../../src/store/store-breaker.js';
-import { assertValidKey } from '../../src/runtime/keys.js';
-import type { BatchOutcome, GetOutcome, HeadOutcome } from '../../src/runtime/read-path.js';
+import { Failover } from '../../src/engine/failover.js';
+import { createHedging, type HedgingOptions } from '../../src/policies/hedging.js';
+import { PoolExecutor } from '../../src/executors/pool/executor.js';
+import { runBatch } from '../../src/engine/batch.js';
+import { CircuitBreakerStore } from '../../src/policies/store-breaker.js';
+import { assertValidKey } from '../../src/engine/keys.js';
+import type { BatchOutcome, GetOutcome, HeadOutcome } from '../../src/read-path.js';
 import type { MetadataStore, Probe } from '../../src/types.js';
 import { messageOf } from '../../src/errors.js';
 import { CHAOS_BACKENDS_MODULE, createBackends, type ChaosPlan } from './chaos-backends.js';

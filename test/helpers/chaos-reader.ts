@@ -5,7 +5,7 @@
  * no backend module yet, so `pool` is the same engine assembled in chaos-engine.ts; once
  * ReadPath.open forwards `backendModule`/`backendData` to its pool, open a ReadPath here too.
  */
-import { ReadPath } from '../../src/runtime/read-path.js';
+import { ReadPath } from '../../src/read-path.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import type { MetadataStore } from '../../src/types.js';
 import { createBackends, type ChaosPlan } from './chaos-backends.js';

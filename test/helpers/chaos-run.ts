@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { BatchOutcome } from '../../src/runtime/read-path.js';
+import type { BatchOutcome } from '../../src/read-path.js';
 import type { ChaosReader } from './chaos-engine.js';
 
 /** What the test knows about one key before reading it. */

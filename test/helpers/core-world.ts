@@ -2,11 +2,11 @@
  * A small in-memory world for failover tests: configured backends, a store, a cache, and
  * scripted probes whose every call is logged and controllable through gates.
  */
-import { Recorder } from '../../src/accounting/recorder.js';
-import { MemoryBackend } from '../../src/backend/memory-backend.js';
+import { Recorder } from '../../src/telemetry/recorder.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
 import { MemoryLocationCache } from '../../src/cache/memory-location-cache.js';
-import { MemoryMetadataStore } from '../../src/store/memory-store.js';
-import { Failover, type FailoverOptions } from '../../src/failover/failover.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
+import { Failover, type FailoverOptions } from '../../src/engine/failover.js';
 import type { Core, ObjectBackend, ObjectLocation, Probe, ProbeRequest, ProbeResult } from '../../src/types.js';
 import { deferred, type Deferred } from './gate.js';
 

@@ -3,12 +3,12 @@
  * whose Core sees the fleet's backends — the same setup for inline and pool, so one suite's
  * assertions hold for both.
  */
-import { Recorder } from '../../src/accounting/recorder.js';
+import { Recorder } from '../../src/telemetry/recorder.js';
 import { MemoryLocationCache } from '../../src/cache/memory-location-cache.js';
-import { Failover, type FailoverOptions } from '../../src/failover/failover.js';
-import { InlineExecutor, type ProbeExecutor } from '../../src/runtime/executor.js';
-import { PoolExecutor, type PoolExecutorOptions } from '../../src/runtime/pool-executor.js';
-import { MemoryMetadataStore } from '../../src/store/memory-store.js';
+import { Failover, type FailoverOptions } from '../../src/engine/failover.js';
+import { InlineExecutor, type ProbeExecutor } from '../../src/executors/executor.js';
+import { PoolExecutor, type PoolExecutorOptions } from '../../src/executors/pool/executor.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import type { Core, ObjectBackend } from '../../src/types.js';
 import { SCRIPTED_BACKENDS_MODULE, ScriptedFleet, type ScriptedBackendSpec } from './scripted-backends.js';
 

@@ -2,10 +2,10 @@
  * A ReadPath over in-memory backends and store, for fast tests of the facade and the batch
  * coordinator.
  */
-import { ReadPath } from '../../src/runtime/read-path.js';
-import { MemoryBackend } from '../../src/backend/memory-backend.js';
-import { MemoryMetadataStore } from '../../src/store/memory-store.js';
-import { sha256Hex } from '../../src/failover/probes.js';
+import { ReadPath } from '../../src/read-path.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
+import { sha256Hex } from '../../src/probe/probes.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 
 /** Open a ReadPath over memory backends b1..bN and a memory store. */

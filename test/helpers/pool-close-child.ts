@@ -3,8 +3,8 @@
  * running into close), closes it, and must then exit by itself — no thread, port or timer may
  * keep the process alive. Prints the active resources it sees after close as JSON.
  */
-import { Recorder } from '../../src/accounting/recorder.js';
-import { PoolExecutor } from '../../src/runtime/pool-executor.js';
+import { Recorder } from '../../src/telemetry/recorder.js';
+import { PoolExecutor } from '../../src/executors/pool/executor.js';
 import { SCRIPTED_BACKENDS_MODULE, ScriptedFleet } from './scripted-backends.js';
 
 const fleet = new ScriptedFleet([{ name: 'b', objects: { k: 'v', h: 'x' }, keys: { h: { kind: 'hang' } } }]);

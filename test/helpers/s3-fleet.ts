@@ -16,8 +16,8 @@ import S3rver from 's3rver';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import http from 'node:http';
-import { withoutSdkNodeVersionWarning } from '../../src/backend/sdk-warning.js';
-import type { S3BackendOptions } from '../../src/backend/s3-backend.js';
+import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
+import type { S3BackendOptions } from '../../src/backends/s3-backend.js';
 import { FaultProxy } from './fault-proxy.js';
 
 /** s3rver's built-in credentials. */

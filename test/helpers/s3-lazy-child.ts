@@ -5,9 +5,9 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { S3Backend } from '../../src/backend/s3-backend.js';
-import { s3Sdk } from '../../src/backend/s3-sdk.js';
-import { collectBody } from '../../src/backend/body.js';
+import { S3Backend } from '../../src/backends/s3-backend.js';
+import { s3Sdk } from '../../src/backends/s3-sdk.js';
+import { collectBody } from '../../src/backends/body.js';
 
 const server = createServer((req, res) => {
   res.writeHead(200, { 'content-length': '5', etag: '"5d41402abc4b2a76b9719d911017c592"', 'content-type': 'text/plain' });

@@ -2,9 +2,9 @@
  * Usage persistence scenarios shared by the memory, SQLite and PostgreSQL tests.
  */
 import assert from 'node:assert/strict';
-import { UsageFlusher } from '../../src/accounting/usage-flusher.js';
-import { UsageTracker, usagePeriod } from '../../src/accounting/usage-tracker.js';
-import type { UsageStore } from '../../src/store/usage-store.js';
+import { UsageFlusher } from '../../src/policies/usage-flusher.js';
+import { UsageTracker, usagePeriod } from '../../src/policies/usage-tracker.js';
+import type { UsageStore } from '../../src/stores/usage-store.js';
 
 /** Opens one process's handle on the shared store. */
 export type OpenUsageStore = () => { store: UsageStore; close(): Promise<void> };

@@ -8,7 +8,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { runDemo, type DemoReport } from '../../src/demo/run-demo.js';
+import { runDemo, type DemoReport } from '../../src/cli/demo/run-demo.js';
 import { settleTcpHandles } from '../helpers/handles.js';
 
 describe('readpath demo', () => {

@@ -6,11 +6,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sha256Hex } from '../../src/failover/probes.js';
+import { sha256Hex } from '../../src/probe/probes.js';
 import type { UsageLimitSkipError } from '../../src/errors.js';
 import type { ObjectLocation, ProbeRequest } from '../../src/types.js';
 import type { ScriptedBackendSpec } from '../helpers/scripted-backends.js';
-import { PoolExecutor } from '../../src/runtime/pool-executor.js';
+import { PoolExecutor } from '../../src/executors/pool/executor.js';
 import { executorWorld, until, type ExecutorWorld } from '../helpers/executor-world.js';
 
 const specs: ScriptedBackendSpec[] = [

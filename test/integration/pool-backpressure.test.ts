@@ -42,7 +42,7 @@ test('beyond maxInFlight probes wait in the executor, are never dispatched when 
 });
 
 test('bad pool sizes are INVALID_CONFIG naming the runtime field', async () => {
-  const { PoolExecutor } = await import('../../src/runtime/pool-executor.js');
+  const { PoolExecutor } = await import('../../src/executors/pool/executor.js');
   assert.throws(() => new PoolExecutor({ recorder: w.recorder, backendModule: 'x.mjs', threads: 0 }), { code: 'INVALID_CONFIG', message: /runtime\.threads/ });
   assert.throws(() => new PoolExecutor({ recorder: w.recorder, backendModule: 'x.mjs', tasksPerThread: 1.5 }), { code: 'INVALID_CONFIG', message: /runtime\.tasks_per_thread/ });
   assert.throws(() => new PoolExecutor({ recorder: w.recorder }), { code: 'INVALID_CONFIG', message: /backends/ });

@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import type { ReadPathError } from '../../src/errors.js';
-import type { PoolExecutor } from '../../src/runtime/pool-executor.js';
+import type { PoolExecutor } from '../../src/executors/pool/executor.js';
 import type { ProbeRequest } from '../../src/types.js';
 import { executorWorld, until } from '../helpers/executor-world.js';
 

@@ -10,11 +10,11 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const built = new URL('../../dist/src/runtime/pool-executor.js', import.meta.url);
+const built = new URL('../../dist/src/executors/pool/executor.js', import.meta.url);
 
 const script = `
 const { PoolExecutor, defaultWorkerFilename } = await import(${JSON.stringify(built.href)});
-const { Recorder } = await import(${JSON.stringify(new URL('../../dist/src/accounting/recorder.js', import.meta.url).href)});
+const { Recorder } = await import(${JSON.stringify(new URL('../../dist/src/telemetry/recorder.js', import.meta.url).href)});
 const pool = new PoolExecutor({
   recorder: new Recorder(),
   backendModule: ${JSON.stringify(new URL('../helpers/plain-backends.mjs', import.meta.url).href)},

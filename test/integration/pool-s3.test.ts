@@ -5,14 +5,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Recorder } from '../../src/accounting/recorder.js';
+import { Recorder } from '../../src/telemetry/recorder.js';
 import { MemoryLocationCache } from '../../src/cache/memory-location-cache.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { ReadPathError } from '../../src/errors.js';
-import { Failover } from '../../src/failover/failover.js';
-import { sha256Hex } from '../../src/failover/probes.js';
-import { PoolExecutor } from '../../src/runtime/pool-executor.js';
-import { MemoryMetadataStore } from '../../src/store/memory-store.js';
+import { Failover } from '../../src/engine/failover.js';
+import { sha256Hex } from '../../src/probe/probes.js';
+import { PoolExecutor } from '../../src/executors/pool/executor.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import type { Core, ObjectBackend, ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { until } from '../helpers/executor-world.js';

@@ -6,8 +6,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { threadId } from 'node:worker_threads';
 import type { ReadPathError } from '../../src/errors.js';
-import { sha256Hex } from '../../src/failover/probes.js';
-import type { PoolExecutor } from '../../src/runtime/pool-executor.js';
+import { sha256Hex } from '../../src/probe/probes.js';
+import type { PoolExecutor } from '../../src/executors/pool/executor.js';
 import type { ObjectLocation, ProbeRequest } from '../../src/types.js';
 import { executorWorld } from '../helpers/executor-world.js';
 

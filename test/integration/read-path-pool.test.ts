@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ReadPath } from '../../src/runtime/read-path.js';
-import { SqliteMetadataStore } from '../../src/store/sqlite-store.js';
-import { sha256Hex } from '../../src/failover/probes.js';
+import { ReadPath } from '../../src/read-path.js';
+import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
+import { sha256Hex } from '../../src/probe/probes.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 
@@ -116,7 +116,7 @@ test('pool runtime: a transform runs on the verified body and the main thread ge
 
 test('pool runtime with a backend module: custom backends built inside the workers, through ReadPath', async () => {
   const { ScriptedFleet, SCRIPTED_BACKENDS_MODULE } = await import('../helpers/scripted-backends.js');
-  const { MemoryMetadataStore } = await import('../../src/store/memory-store.js');
+  const { MemoryMetadataStore } = await import('../../src/stores/memory-store.js');
   const sf = new ScriptedFleet([{ name: 's1', objects: {} }, { name: 's2', objects: { 'mod/k': 'from a worker' } }]);
   const store = new MemoryMetadataStore();
   store.add({ objectKey: 'mod/k', backendName: 's1', sizeBytes: 13, createdAt: new Date(1), encrypted: false });

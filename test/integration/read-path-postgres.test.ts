@@ -6,9 +6,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReadPath } from '../../src/runtime/read-path.js';
-import { PostgresMetadataStore } from '../../src/store/postgres-store.js';
-import { sha256Hex } from '../../src/failover/probes.js';
+import { ReadPath } from '../../src/read-path.js';
+import { PostgresMetadataStore } from '../../src/stores/postgres-store.js';
+import { sha256Hex } from '../../src/probe/probes.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { PgCluster } from '../helpers/pg-cluster.js';

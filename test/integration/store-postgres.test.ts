@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { PostgresMetadataStore, isPostgresUnavailable, postgresPoolConfig } from '../../src/store/postgres-store.js';
+import { PostgresMetadataStore, isPostgresUnavailable, postgresPoolConfig } from '../../src/stores/postgres-store.js';
 import { hasCode } from '../../src/errors.js';
 import { freePort, PgCluster } from '../helpers/pg-cluster.js';
 import { metadataStoreSuite } from '../helpers/store-conformance.js';

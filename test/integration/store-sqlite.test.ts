@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SqliteMetadataStore } from '../../src/store/sqlite-store.js';
+import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { hasCode } from '../../src/errors.js';
 import { metadataStoreSuite } from '../helpers/store-conformance.js';
 

@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PostgresMetadataStore } from '../../src/store/postgres-store.js';
-import { UsageFlusher } from '../../src/accounting/usage-flusher.js';
-import { UsageTracker } from '../../src/accounting/usage-tracker.js';
+import { PostgresMetadataStore } from '../../src/stores/postgres-store.js';
+import { UsageFlusher } from '../../src/policies/usage-flusher.js';
+import { UsageTracker } from '../../src/policies/usage-tracker.js';
 import { hasCode } from '../../src/errors.js';
 import { PgCluster } from '../helpers/pg-cluster.js';
 import { sharedStoreScenario } from '../helpers/usage-scenarios.js';

@@ -10,12 +10,12 @@
  * it alive, through an unref'd timer that cannot itself hold the process.
  */
 import assert from 'node:assert/strict';
-import { ReadPath, type BatchOutcome } from '../../src/runtime/read-path.js';
-import { MemoryBackend } from '../../src/backend/memory-backend.js';
-import type { MemoryMetadataStore } from '../../src/store/memory-store.js';
-import type { PostgresMetadataStore } from '../../src/store/postgres-store.js';
-import type { SqliteMetadataStore } from '../../src/store/sqlite-store.js';
-import { sha256Hex } from '../../src/failover/probes.js';
+import { ReadPath, type BatchOutcome } from '../../src/read-path.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
+import type { MemoryMetadataStore } from '../../src/stores/memory-store.js';
+import type { PostgresMetadataStore } from '../../src/stores/postgres-store.js';
+import type { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
+import { sha256Hex } from '../../src/probe/probes.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import type { GetResult, HeadResult, ObjectLocation } from '../../src/types.js';
 import { installWorkerSpy, liveWorkers } from '../helpers/chaos-workers.js';

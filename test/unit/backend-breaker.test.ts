@@ -1,8 +1,8 @@
 import { describe, it, test } from 'node:test';
-import { MemoryBackend } from '../../src/backend/memory-backend.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { CircuitBreakerBackend, classifyBackendError, isBreakerRejection, type BreakerState } from '../../src/backend/backend-breaker.js';
+import { CircuitBreakerBackend, classifyBackendError, isBreakerRejection, type BreakerState } from '../../src/policies/backend-breaker.js';
 import { ReadPathError, UsageLimitSkipError, hasCode } from '../../src/errors.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../../src/types.js';
 

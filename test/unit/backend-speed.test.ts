@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BackendSpeed } from '../../src/broadcast/backend-speed.js';
+import { BackendSpeed } from '../../src/policies/backend-speed.js';
 
 const name = (s: string): string => s;
 

@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runBatch, DEFAULT_TIME_SLICE_MS } from '../../src/runtime/coordinator.js';
+import { runBatch, DEFAULT_TIME_SLICE_MS } from '../../src/engine/batch.js';
 import { hasCode } from '../../src/errors.js';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { benchMain, runBroadcastBench, formatBenchTable } from '../../src/bench/index.js';
+import { benchMain, runBroadcastBench, formatBenchTable } from '../../bench/harness/index.js';
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'readpath-bench-test-'));
 after(() => rm(dir, { recursive: true, force: true }));

@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LatencyProxy, objectKeyOf } from '../../src/bench/latency-proxy.js';
-import { parseDist } from '../../src/bench/latency-spec.js';
-import { runBroadcastBench } from '../../src/bench/index.js';
+import { LatencyProxy, objectKeyOf } from '../../bench/harness/latency-proxy.js';
+import { parseDist } from '../../bench/harness/latency-spec.js';
+import { runBroadcastBench } from '../../bench/harness/index.js';
 
 async function upstream(): Promise<{ port: number; close(): Promise<void>; paths: string[] }> {
   const paths: string[] = [];

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseLatencySpec, parseDist, sampleModel, formatLatencySpec } from '../../src/bench/latency-spec.js';
-import { parseStrategies, strategyName } from '../../src/bench/strategies.js';
-import { parseBenchArgs, resolveBenchOptions } from '../../src/bench/options.js';
-import { Draws } from '../../src/bench/rng.js';
+import { parseLatencySpec, parseDist, sampleModel, formatLatencySpec } from '../../bench/harness/latency-spec.js';
+import { parseStrategies, strategyName } from '../../bench/harness/strategies.js';
+import { parseBenchArgs, resolveBenchOptions } from '../../bench/harness/options.js';
+import { Draws } from '../../bench/harness/rng.js';
 
 function rejectsWith(fn: () => unknown, ...fragments: string[]): void {
   assert.throws(fn, (e: unknown) => {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
-import { collectBody, discardBody, readBody } from '../../src/backend/body.js';
+import { collectBody, discardBody, readBody } from '../../src/backends/body.js';
 import { ReadPathError, hasCode } from '../../src/errors.js';
 
 const is = (code: Parameters<typeof hasCode>[1]) => (e: unknown) => hasCode(e, code);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { hasCode } from '../../src/errors.js';
-import { CallDeadline } from '../../src/backend/call-deadline.js';
+import { CallDeadline } from '../../src/backends/call-deadline.js';
 
 const describe = () => 'b1: GET "k"';
 

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { digestHex } from '../../src/crypto/digest.js';
-import { sha256Hex } from '../../src/failover/probes.js';
+import { digestHex } from '../../src/probe/digest.js';
+import { sha256Hex } from '../../src/probe/probes.js';
 
 describe('digestHex', () => {
   it('matches createHash for SHA-256 and MD5, empty and non-empty inputs', () => {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import type { ReadPathError } from '../../src/errors.js';
-import { sha256Hex, type FetchedObject } from '../../src/failover/probes.js';
+import { sha256Hex, type FetchedObject } from '../../src/probe/probes.js';
 import type { ObjectLocation } from '../../src/types.js';
 import { executorWorld, until, type ExecutorKind, type ExecutorWorld } from '../helpers/executor-world.js';
 import type { ScriptedBackendSpec } from '../helpers/scripted-backends.js';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { loadTransform, transformUrl, type TransformInfo } from '../../src/runtime/probe-transform.js';
+import { loadTransform, transformUrl, type TransformInfo } from '../../src/probe/transform.js';
 
 const info: TransformInfo = { key: 'logs/a.ndjson.gz', backend: 'b1', size: 0, verified: true };
 const url = transformUrl('examples/transforms/gunzip-ndjson.mjs');

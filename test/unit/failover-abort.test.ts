@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import type { ReadPathError } from '../../src/errors.js';
 import type { MetadataStore } from '../../src/types.js';
-import { Failover } from '../../src/failover/failover.js';
+import { Failover } from '../../src/engine/failover.js';
 import { loc, makeCore, makeWorld, scriptedProbe } from '../helpers/core-world.js';
 import { deferred, flush } from '../helpers/gate.js';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadPathError, UsageLimitSkipError } from '../../src/errors.js';
-import { MemoryMetadataStore } from '../../src/store/memory-store.js';
-import { Failover } from '../../src/failover/failover.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
+import { Failover } from '../../src/engine/failover.js';
 import type { MetadataStore, ObjectLocation } from '../../src/types.js';
 import { loc, makeCore, makeWorld, scriptedProbe } from '../helpers/core-world.js';
 import { flush } from '../helpers/gate.js';

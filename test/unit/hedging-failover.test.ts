@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadPathError } from '../../src/errors.js';
-import { createHedging, type HedgingOptions } from '../../src/broadcast/hedging.js';
+import { createHedging, type HedgingOptions } from '../../src/policies/hedging.js';
 import { makeWorld, scriptedProbe, loc } from '../helpers/core-world.js';
 import { flush } from '../helpers/gate.js';
 import { FakeClock } from '../helpers/fake-clock.js';

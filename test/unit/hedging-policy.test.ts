@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Recorder } from '../../src/accounting/recorder.js';
-import { LatencyWindow } from '../../src/broadcast/latency-window.js';
-import { HedgeBudget } from '../../src/broadcast/hedge-budget.js';
-import { createHedging, type HedgingOptions } from '../../src/broadcast/hedging.js';
+import { Recorder } from '../../src/telemetry/recorder.js';
+import { LatencyWindow } from '../../src/policies/latency-window.js';
+import { HedgeBudget } from '../../src/policies/hedge-budget.js';
+import { createHedging, type HedgingOptions } from '../../src/policies/hedging.js';
 import type { ReadPathError } from '../../src/errors.js';
 
 test('LatencyWindow reports nothing before minSamples, then the nearest-rank percentile', () => {

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadPathError, hasCode } from '../../src/errors.js';
-import { createHedging } from '../../src/broadcast/hedging.js';
+import { createHedging } from '../../src/policies/hedging.js';
 import type { Probe, ProbeResult } from '../../src/types.js';
 import { loc, makeWorld, scriptedProbe } from '../helpers/core-world.js';
 import { FakeClock } from '../helpers/fake-clock.js';

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { text } from 'node:stream/consumers';
-import { MemoryBackend, parseByteRange } from '../../src/backend/memory-backend.js';
+import { MemoryBackend, parseByteRange } from '../../src/backends/memory-backend.js';
 import { MemoryLocationCache } from '../../src/cache/memory-location-cache.js';
-import { MemoryMetadataStore } from '../../src/store/memory-store.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import type { ReadPathError } from '../../src/errors.js';
 import { loc } from '../helpers/core-world.js';
 

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PostgresMetadataStore } from '../../src/store/postgres-store.js';
+import { PostgresMetadataStore } from '../../src/stores/postgres-store.js';
 import { hasCode } from '../../src/errors.js';
 
 const URL = 'postgres://u:p@127.0.0.1:1/db';

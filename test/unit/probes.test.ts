@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { Recorder } from '../../src/accounting/recorder.js';
-import { MemoryBackend } from '../../src/backend/memory-backend.js';
-import { getProbe, headProbe, sha256Hex } from '../../src/failover/probes.js';
+import { Recorder } from '../../src/telemetry/recorder.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
+import { getProbe, headProbe, sha256Hex } from '../../src/probe/probes.js';
 import { ReadPathError } from '../../src/errors.js';
 import type { GetResult, ObjectBackend, ObjectLocation, ProbeRequest } from '../../src/types.js';
 import { loc } from '../helpers/core-world.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
-import type { BatchOutcome } from '../../src/runtime/read-path.js';
+import type { BatchOutcome } from '../../src/read-path.js';
 
 async function collect(it: AsyncIterable<BatchOutcome>): Promise<BatchOutcome[]> {
   const out: BatchOutcome[] = [];

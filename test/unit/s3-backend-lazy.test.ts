@@ -1,5 +1,5 @@
 /**
- * S3Backend loads the AWS SDK on first need (src/backend/s3-sdk.ts). A backend built before the
+ * S3Backend loads the AWS SDK on first need (src/backends/s3-sdk.ts). A backend built before the
  * SDK has loaded must work the same from its first call. Runs in a child process, where
  * nothing has loaded the SDK yet.
  */

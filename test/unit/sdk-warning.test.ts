@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { isSdkNodeVersionWarning, withoutSdkNodeVersionWarning } from '../../src/backend/sdk-warning.js';
+import { isSdkNodeVersionWarning, withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SDK_WARNS = Number(process.versions.node.split('.')[0]) < 22;
@@ -61,7 +61,7 @@ describe('SDK Node-version warning suppression', () => {
         'tsx',
         '--input-type=module',
         '-e',
-        "import { S3Backend } from './src/backend/s3-backend.ts';" +
+        "import { S3Backend } from './src/backends/s3-backend.ts';" +
           "await S3Backend.preload();" +
           "const b = new S3Backend({ name: 'x', endpoint: 'http://127.0.0.1:9', bucket: 'd' });" +
           "process.emitWarning('unrelated-warning'); await b.close();",

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CircuitBreakerStore, isStoreOutage, type StoreBreakerState } from '../../src/store/store-breaker.js';
-import { MemoryMetadataStore } from '../../src/store/memory-store.js';
+import { CircuitBreakerStore, isStoreOutage, type StoreBreakerState } from '../../src/policies/store-breaker.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import { ReadPathError, hasCode } from '../../src/errors.js';
 import type { MetadataStore, ObjectLocation } from '../../src/types.js';
 

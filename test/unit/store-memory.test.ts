@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryMetadataStore } from '../../src/store/memory-store.js';
-import { MemoryUsageStore } from '../../src/store/memory-usage-store.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
+import { MemoryUsageStore } from '../../src/stores/memory-usage-store.js';
 import { hasCode } from '../../src/errors.js';
 import { metadataStoreSuite } from '../helpers/store-conformance.js';
 

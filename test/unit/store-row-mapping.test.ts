@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTimestamp, toObjectLocation, rowTimestamp, type RawLocationRow } from '../../src/store/row-mapping.js';
+import { parseTimestamp, toObjectLocation, rowTimestamp, type RawLocationRow } from '../../src/stores/row-mapping.js';
 import { hasCode } from '../../src/errors.js';
 
 const iso = (s: string): string | undefined => parseTimestamp(s)?.date.toISOString();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Recorder } from '../../src/accounting/recorder.js';
-import { UsageTracker, usagePeriod } from '../../src/accounting/usage-tracker.js';
+import { Recorder } from '../../src/telemetry/recorder.js';
+import { UsageTracker, usagePeriod } from '../../src/policies/usage-tracker.js';
 
 test('usage tracker: limits per kind, 0 = unlimited, baseline + deltas', () => {
   const t = new UsageTracker({ limits: { b1: { apiRequests: 2, egressBytes: 100 } } });

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UsageFlusher } from '../../src/accounting/usage-flusher.js';
-import { UsageTracker, type UsageDelta, type UsageStat } from '../../src/accounting/usage-tracker.js';
-import { MemoryUsageStore } from '../../src/store/memory-usage-store.js';
-import { SqliteMetadataStore } from '../../src/store/sqlite-store.js';
-import type { UsageStore } from '../../src/store/usage-store.js';
+import { UsageFlusher } from '../../src/policies/usage-flusher.js';
+import { UsageTracker, type UsageDelta, type UsageStat } from '../../src/policies/usage-tracker.js';
+import { MemoryUsageStore } from '../../src/stores/memory-usage-store.js';
+import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
+import type { UsageStore } from '../../src/stores/usage-store.js';
 import { hasCode } from '../../src/errors.js';
 import { sharedStoreScenario } from '../helpers/usage-scenarios.js';
 

@@ -7,8 +7,8 @@
  * stderr: a progress bar on a TTY, then the one-line summary.
  * Keys stream from the input as reads finish: a huge key file is never held in memory.
  */
-import { keyProblem, MAX_KEY_BYTES } from '../../runtime/keys.js';
-import type { BatchOutcome } from '../../runtime/read-path.js';
+import { keyProblem, MAX_KEY_BYTES } from '../../engine/keys.js';
+import type { BatchOutcome } from '../../read-path.js';
 import { hasCode, messageOf } from '../../errors.js';
 import { EXIT, UsageError, WRITE_FAILED } from '../errors.js';
 import { countKeys, isOverlong, openKeyFile, readKeyLines, type KeyLine } from '../key-source.js';

@@ -1,5 +1,5 @@
-/** `readpath demo [--objects N] [--concurrency N]`: see src/demo/run-demo.ts. */
-import { runDemo } from '../../demo/run-demo.js';
+/** `readpath demo [--objects N] [--concurrency N]`: see src/cli/demo/run-demo.ts. */
+import { runDemo } from '../demo/run-demo.js';
 import { EXIT } from '../errors.js';
 import type { CommandContext } from './context.js';
 

@@ -1,0 +1,158 @@
+/**
+ * Builds the parts of a ReadPath from a resolved configuration: backends (with breakers),
+ * the metadata store (with its breaker), the location cache, the recorder with usage limits,
+ * and the usage flusher. Each part is released by {@link Parts.close} in reverse order.
+ */
+import { Recorder } from './telemetry/recorder.js';
+import { ReadPathError, messageOf } from './errors.js';
+import { UsageFlusher } from './policies/usage-flusher.js';
+import { CircuitBreakerBackend } from './policies/backend-breaker.js';
+import { S3Backend } from './backends/s3-backend.js';
+import { MemoryLocationCache } from './cache/memory-location-cache.js';
+import type { ResolvedConfig } from './config/types.js';
+import { MemoryMetadataStore } from './stores/memory-store.js';
+import { PostgresMetadataStore, type PostgresMetadataStoreOptions } from './stores/postgres-store.js';
+import { SqliteMetadataStore } from './stores/sqlite-store.js';
+import { CircuitBreakerStore, type StoreBreakerState } from './policies/store-breaker.js';
+import type { UsageStore } from './stores/usage-store.js';
+import type { MetadataStore, ObjectBackend } from './types.js';
+import type { BreakerState } from './policies/backend-breaker.js';
+
+/** Parts a caller may supply instead of building them from the configuration. */
+export interface PartOverrides {
+  /** Use these backends (by name) instead of S3 clients built from `backends[]`. */
+  backends?: readonly ObjectBackend[];
+  /** Use this metadata store instead of the configured database. */
+  store?: MetadataStore;
+  /** Use this recorder (shared metrics and usage). */
+  recorder?: Recorder;
+}
+
+/** The assembled parts. */
+export interface Parts {
+  recorder: Recorder;
+  /** Backends as probes call them: breaker-wrapped when the backend breaker is enabled. */
+  backends: Map<string, ObjectBackend>;
+  order: string[];
+  /** The raw metadata store (for seeding), and the breaker-wrapped one reads go through. */
+  rawStore: MetadataStore;
+  store: CircuitBreakerStore;
+  cache: MemoryLocationCache;
+  flusher: UsageFlusher | undefined;
+  breakerStates(): { store: StoreBreakerState; backends: Record<string, BreakerState> };
+  close(): Promise<void>;
+}
+
+function isUsageStore(s: unknown): s is UsageStore {
+  return s !== null && typeof s === 'object' && typeof (s as UsageStore).loadUsage === 'function' && typeof (s as UsageStore).flushUsage === 'function';
+}
+
+/** Open the configured metadata store. */
+export async function openStore(config: ResolvedConfig): Promise<MetadataStore> {
+  const db = config.database;
+  switch (db.driver) {
+    case 'memory':
+      return new MemoryMetadataStore();
+    case 'sqlite':
+      try {
+        return await SqliteMetadataStore.open({ path: db.path });
+      } catch (err) {
+        // A local file that cannot be opened at startup is a wrong path or permission, not an
+        // outage to ride out in degraded mode: say which setting to fix.
+        throw new ReadPathError('INVALID_CONFIG', `database.path: cannot open SQLite database ${JSON.stringify(db.path)}: ${messageOf(err)}`, { cause: err });
+      }
+    case 'postgres': {
+      const common = { statementTimeoutMs: db.statementTimeoutMs, max_conns: db.maxConns };
+      const ssl = db.sslMode ?? undefined;
+      let opts: PostgresMetadataStoreOptions;
+      if (db.url !== null) {
+        opts = { url: db.url, ...common, ...(ssl === undefined ? {} : { ssl_mode: ssl }) };
+      } else {
+        opts = {
+          ...common,
+          ...(db.host === null ? {} : { host: db.host }),
+          ...(db.port === null ? {} : { port: db.port }),
+          ...(db.database === null ? {} : { database: db.database }),
+          ...(db.user === null ? {} : { user: db.user }),
+          ...(db.password === null ? {} : { password: db.password }),
+          ...(ssl === undefined ? {} : { ssl_mode: ssl }),
+        };
+      }
+      // Connects on first use: a database that is down at startup must not stop readpath from
+      // opening, since degraded reads exist for exactly that.
+      await PostgresMetadataStore.preload();
+      return new PostgresMetadataStore(opts);
+    }
+  }
+}
+
+/** Build every part from the configuration (and overrides). */
+export async function assemble(config: ResolvedConfig, overrides: PartOverrides = {}): Promise<Parts> {
+  const recorder = overrides.recorder ?? new Recorder();
+  for (const b of config.backends) {
+    recorder.usage.setLimits(b.name, { apiRequests: b.apiRequestLimit, egressBytes: b.egressByteLimit, ingressBytes: b.ingressByteLimit });
+  }
+  // The SDK loads only for S3 backends, and before they are built, so their first call does
+  // not wait for it.
+  if (overrides.backends === undefined && config.backends.length > 0) await S3Backend.preload();
+  const raw: ObjectBackend[] = overrides.backends !== undefined
+    ? [...overrides.backends]
+    : config.backends.map((b) => new S3Backend({
+      name: b.name,
+      endpoint: b.endpoint,
+      region: b.region,
+      bucket: b.bucket,
+      ...(b.credentialSource === 'static' ? { accessKeyId: b.accessKeyId, secretAccessKey: b.secretAccessKey } : {}),
+      forcePathStyle: b.forcePathStyle,
+      maxSockets: b.maxSockets,
+      timeoutMs: config.server.backendTimeoutMs,
+    }));
+  const breakers = new Map<string, CircuitBreakerBackend>();
+  const backends = new Map<string, ObjectBackend>();
+  const bcb = config.backendCircuitBreaker;
+  for (const b of raw) {
+    if (bcb.enabled) {
+      const wrapped = new CircuitBreakerBackend(b, { enabled: true, failureThreshold: bcb.failureThreshold, openTimeoutMs: bcb.openTimeoutMs });
+      breakers.set(b.name, wrapped);
+      backends.set(b.name, wrapped);
+    } else {
+      backends.set(b.name, b);
+    }
+  }
+  const order = overrides.backends !== undefined ? raw.map((b) => b.name) : config.backends.map((b) => b.name);
+  const cb = config.circuitBreaker;
+  const cache = new MemoryLocationCache({ ttlMs: cb.cacheTtlMs, maxEntries: cb.cacheMaxEntries });
+  let rawStore: MetadataStore;
+  try {
+    rawStore = overrides.store ?? (await openStore(config));
+  } catch (err) {
+    await Promise.allSettled(raw.map((b) => (b as { close?: () => Promise<void> }).close?.()));
+    throw err;
+  }
+  // Stale degraded winners must not outlive the outage.
+  const store = new CircuitBreakerStore(rawStore, { failureThreshold: cb.failureThreshold, openTimeoutMs: cb.openTimeoutMs, onClose: () => cache.clear() });
+  let flusher: UsageFlusher | undefined;
+  if (isUsageStore(rawStore)) {
+    flusher = new UsageFlusher({ tracker: recorder.usage, store: rawStore, intervalMs: config.usage.flushIntervalMs });
+    await flusher.start();
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    recorder, backends, order, rawStore, store, cache, flusher,
+    breakerStates: () => ({
+      store: store.state(),
+      backends: Object.fromEntries([...backends.keys()].map((n) => [n, breakers.get(n)?.state() ?? 'closed'])),
+    }),
+    close: () => {
+      closed ??= (async () => {
+        // Usage first, while the store is still open: a final flush must not be lost.
+        if (flusher !== undefined) await flusher.close().catch(() => {});
+        if (overrides.store === undefined) await rawStore.close?.().catch(() => {});
+        if (overrides.backends === undefined) {
+          await Promise.allSettled(raw.map((b) => (b as { close?: () => Promise<void> }).close?.()));
+        }
+      })();
+      return closed;
+    },
+  };
+}

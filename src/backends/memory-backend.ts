@@ -1,0 +1,114 @@
+/**
+ * An in-memory backend, for tests, benchmarks and embedding. Missing keys answer like S3 does:
+ * a BACKEND_ERROR with backendStatus 404.
+ */
+import { Readable } from 'node:stream';
+import { digestHex } from '../probe/digest.js';
+import { ReadPathError, abortedError } from '../errors.js';
+import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
+
+interface StoredObject {
+  bytes: Uint8Array;
+  etag: string;
+  contentType?: string;
+  metadata?: Record<string, string>;
+  lastModified: Date;
+}
+
+/** Optional metadata for {@link MemoryBackend.put}. */
+export interface MemoryObjectMeta {
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+/** Parse an HTTP `Range: bytes=a-b` header against a size; undefined when unsatisfiable. */
+export function parseByteRange(range: string, size: number): { start: number; end: number } | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+  if (m === null) return undefined;
+  const [, a = '', b = ''] = m;
+  if (a === '' && b === '') return undefined;
+  let start: number;
+  let end: number;
+  if (a === '') {
+    const suffix = Number(b);
+    if (suffix === 0) return undefined;
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(a);
+    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  }
+  if (start >= size || end < start) return undefined;
+  return { start, end };
+}
+
+/** An S3-like backend that keeps objects in memory. */
+export class MemoryBackend implements ObjectBackend {
+  readonly name: string;
+  readonly #objects = new Map<string, StoredObject>();
+  /** Calls made, by kind: tests read these. */
+  readonly calls = { head: 0, get: 0 };
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Store an object (replacing any previous one). */
+  put(key: string, bytes: Uint8Array | string, meta?: MemoryObjectMeta): void {
+    const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
+    const obj: StoredObject = {
+      bytes: data,
+      etag: `"${digestHex('md5', data)}"`,
+      lastModified: new Date(),
+    };
+    if (meta?.contentType !== undefined) obj.contentType = meta.contentType;
+    if (meta?.metadata !== undefined) obj.metadata = { ...meta.metadata };
+    this.#objects.set(key, obj);
+  }
+
+  /** Remove an object; true when it existed. */
+  delete(key: string): boolean {
+    return this.#objects.delete(key);
+  }
+
+  /** True when the key is stored. */
+  has(key: string): boolean {
+    return this.#objects.has(key);
+  }
+
+  #lookup(key: string, signal: AbortSignal | undefined): StoredObject {
+    if (signal?.aborted) throw abortedError(signal);
+    const obj = this.#objects.get(key);
+    if (obj === undefined) {
+      throw new ReadPathError('BACKEND_ERROR', `${this.name}: ${key}: NoSuchKey`, { backendStatus: 404 });
+    }
+    return obj;
+  }
+
+  #head(obj: StoredObject, size: number): HeadResult {
+    const h: HeadResult = { size, etag: obj.etag, lastModified: obj.lastModified };
+    if (obj.contentType !== undefined) h.contentType = obj.contentType;
+    if (obj.metadata !== undefined) h.metadata = { ...obj.metadata };
+    return h;
+  }
+
+  async head(key: string, opts?: { signal?: AbortSignal }): Promise<HeadResult> {
+    this.calls.head++;
+    const obj = this.#lookup(key, opts?.signal);
+    return this.#head(obj, obj.bytes.byteLength);
+  }
+
+  async get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult> {
+    this.calls.get++;
+    const obj = this.#lookup(key, opts?.signal);
+    let bytes = obj.bytes;
+    if (opts?.range !== undefined) {
+      const r = parseByteRange(opts.range, bytes.byteLength);
+      if (r === undefined) {
+        throw new ReadPathError('BACKEND_ERROR', `${this.name}: ${key}: InvalidRange ${opts.range}`, { backendStatus: 416 });
+      }
+      bytes = bytes.subarray(r.start, r.end + 1);
+    }
+    return { ...this.#head(obj, bytes.byteLength), body: Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)], { objectMode: false }) };
+  }
+}

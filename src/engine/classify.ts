@@ -1,0 +1,47 @@
+/**
+ * What a failed degraded broadcast tells the caller. Upstream reports ALL_BACKENDS_FAILED with
+ * the last error; readpath also says "not there" when every probed backend answered 404, and
+ * "over limits" when every probed backend declined for usage, as the located path does.
+ */
+import { ReadPathError, backendStatusOf, hasCode, messageOf } from '../errors.js';
+import type { ProbeFailure } from './race.js';
+
+/** The verdict on a broadcast in which every probe failed. */
+export interface BroadcastVerdict {
+  error: ReadPathError;
+  /** Every probe answered 404. */
+  notFound: boolean;
+  /** Every probe declined for usage limits. */
+  usageExceeded: boolean;
+  /** A mix of 404s and other failures. */
+  mixed: boolean;
+}
+
+/** Classify the failures (in arrival order) of a broadcast where no probe succeeded. */
+export function classifyBroadcastFailure(key: string, failures: readonly ProbeFailure[]): BroadcastVerdict {
+  let notFound = 0;
+  let skips = 0;
+  for (const f of failures) {
+    if (hasCode(f.error, 'USAGE_LIMIT_SKIP')) skips++;
+    else if (backendStatusOf(f.error) === 404) notFound++;
+  }
+  const n = failures.length;
+  const last = failures[n - 1]?.error;
+  if (n > 0 && skips === n) {
+    return {
+      error: new ReadPathError('USAGE_LIMIT_EXCEEDED', `every backend declined ${key} for usage limits`, { cause: last }),
+      notFound: false, usageExceeded: true, mixed: false,
+    };
+  }
+  if (n > 0 && notFound === n) {
+    return {
+      error: new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key} (every backend answered 404)`, { cause: last }),
+      notFound: true, usageExceeded: false, mixed: false,
+    };
+  }
+  return {
+    // The last error's message goes in too: batch outcomes and logs keep only the outer message.
+    error: new ReadPathError('ALL_BACKENDS_FAILED', `all backends failed for ${key}${last === undefined ? '' : `; last error: ${messageOf(last)}`}`, { cause: last }),
+    notFound: false, usageExceeded: false, mixed: notFound > 0,
+  };
+}

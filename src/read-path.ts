@@ -1,0 +1,335 @@
+/**
+ * ReadPath: the product facade (API.md §3). One configuration in; `get`, `head` and
+ * `readMany` out. A thin public class over a private engine: validation at the edge, every
+ * async method rejects rather than throws, `close()` drains then destroys and is idempotent.
+ */
+import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import { ReadPathError, abortedError, messageOf, serializeError, type ErrorCode, type SerializedError } from './errors.js';
+import { loadConfig, type LoadConfigOptions } from './config/load.js';
+import type { ReadPathConfig, ResolvedConfig } from './config/types.js';
+import { Failover } from './engine/failover.js';
+import type { FetchedObject } from './probe/probes.js';
+import type { HeadResult, MetadataStore, Probe } from './types.js';
+import { assemble, type PartOverrides, type Parts } from './assemble.js';
+import { runBatch, type RunBatchOptions } from './engine/batch.js';
+import { assertValidKey } from './engine/keys.js';
+import { createExecutor, type ProbeExecutor } from './executors/factory.js';
+import type { TransformedValue } from './executors/executor.js';
+import { createLogger } from './telemetry/logger.js';
+import { MetricsExporter } from './telemetry/metrics.js';
+import { createHedgePolicy } from './policies/hedge-wiring.js';
+
+/** What `head` returns. */
+export interface HeadOutcome extends HeadResult {
+  key: string;
+  backend: string;
+  degraded: boolean;
+  failover: boolean;
+}
+
+/** What `get` returns. */
+export interface GetOutcome extends HeadOutcome {
+  body: Uint8Array;
+  /**
+   * True when the body matched the stored content_hash; false when there was none to check
+   * (NULL column, degraded mode). A mismatch is never served.
+   */
+  verified: boolean;
+}
+
+/** What `get` with a `transform` returns: the transform's result instead of the body. */
+export interface TransformedOutcome<V = unknown> extends HeadOutcome {
+  /** What the transform module's default export returned for the verified body. */
+  value: V;
+  verified: boolean;
+}
+
+/** One outcome of `readMany`. */
+export type BatchOutcome =
+  | ({ key: string; ok: true } & (GetOutcome | HeadOutcome | TransformedOutcome))
+  | { key: string; ok: false; error: { code: ErrorCode; message: string; httpStatus: number } };
+
+/** Options of `readMany`. */
+export interface ReadManyOptions {
+  op?: 'get' | 'head';
+  /** Keys in flight (or finished and not yet consumed) at once. Default 64. */
+  concurrency?: number;
+  signal?: AbortSignal;
+  /** GET only: byte range applied to every key. */
+  range?: string;
+  /**
+   * The longest the batch runs before it lets the event loop turn, in ms (default 10; see
+   * {@link RunBatchOptions.timeSliceMs}). Matters when reads settle without I/O.
+   */
+  timeSliceMs?: number;
+  /** GET only: a transform module run on every verified body (in the worker with the pool). */
+  transform?: string | URL;
+}
+
+/** Options of {@link ReadPath.open} beyond the configuration. */
+export interface OpenOptions extends PartOverrides, LoadConfigOptions {
+  /** Logger to use instead of one built from `logging.level`. */
+  logger?: Logger;
+  /**
+   * With `runtime.mode: pool`: an ESM module (path or file: URL) whose `createBackends(data)`
+   * (or default export) builds the backends inside each worker, instead of S3 clients from
+   * `backends[]` — custom backends for the pool, where objects given in `backends` cannot go.
+   * Names must match the configured backends (which still give the order).
+   */
+  backendModule?: string | URL;
+  /** Structured-cloneable data handed to `backendModule` in every worker. */
+  backendData?: unknown;
+}
+
+const tracer = trace.getTracer('readpath');
+
+interface Shared<T> {
+  promise: Promise<T>;
+  ac: AbortController;
+  joiners: number;
+}
+
+/** Reads replicated objects with failover, verification and degraded-mode broadcast. */
+export class ReadPath {
+  readonly #config: ResolvedConfig;
+  readonly #parts: Parts;
+  readonly #failover: Failover;
+  readonly #executor: ProbeExecutor;
+  readonly #logger: Logger;
+  readonly #metrics: MetricsExporter;
+  readonly #inflight = new Map<string, Shared<unknown>>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(config: ResolvedConfig, parts: Parts, executor: ProbeExecutor, logger: Logger) {
+    this.#config = config;
+    this.#parts = parts;
+    this.#executor = executor;
+    this.#logger = logger;
+    const cb = config.circuitBreaker;
+    this.#failover = new Failover({
+      core: { backends: () => parts.backends, backendOrder: () => parts.order, acct: () => parts.recorder },
+      stores: parts.store,
+      cache: parts.cache,
+      parallelBroadcast: cb.parallelBroadcast,
+      degradedBroadcastParallelism: cb.degradedBroadcastParallelism,
+      degradedReadsEnabled: cb.degradedReadsEnabled,
+      drainTimeoutMs: cb.drainTimeoutMs,
+      hedgePolicy: createHedgePolicy(config, parts.recorder),
+      launchOrder: config.broadcast.launchOrder,
+      staggerLaunches: config.broadcast.stagger,
+    });
+    this.#metrics = new MetricsExporter(parts.recorder, () => parts.breakerStates(), parts.order);
+  }
+
+  /**
+   * Open a reader from a configuration object or a YAML file path (s3-orchestrator-compatible
+   * keys). Rejects with INVALID_CONFIG naming the field at fault.
+   */
+  static async open(config: ReadPathConfig | string, opts: OpenOptions = {}): Promise<ReadPath> {
+    const resolved = await loadConfig(config, opts);
+    const logger = opts.logger ?? createLogger(resolved.logging.level);
+    const parts = await assemble(resolved, opts);
+    let executor: ProbeExecutor;
+    try {
+      executor = await createExecutor(resolved, parts, {
+        customBackends: opts.backends !== undefined,
+        ...(opts.backendModule === undefined ? {} : { backendModule: opts.backendModule, backendData: opts.backendData }),
+        logger,
+      });
+    } catch (err) {
+      await parts.close();
+      throw err;
+    }
+    logger.debug({ backends: parts.order, database: resolved.database.driver, runtime: resolved.runtime.mode }, 'readpath opened');
+    return new ReadPath(resolved, parts, executor, logger);
+  }
+
+  /** The resolved configuration (secrets included: do not log it; see maskConfig). */
+  get config(): ResolvedConfig {
+    return this.#config;
+  }
+
+  /** The metadata store reads go through (unwrapped), e.g. to seed a SQLite file. */
+  get store(): MetadataStore {
+    return this.#parts.rawStore;
+  }
+
+  /** The recorder: usage and the core's metrics. */
+  get recorder(): Parts['recorder'] {
+    return this.#parts.recorder;
+  }
+
+  /** Prometheus text exposition of every readpath metric. */
+  metrics(): Promise<string> {
+    return this.#metrics.render();
+  }
+
+  /** Content type of {@link metrics}' output. */
+  get metricsContentType(): string {
+    return this.#metrics.contentType;
+  }
+
+  /** Read a whole object, verified against its stored hash before it is returned. */
+  get(key: string, opts?: { signal?: AbortSignal; range?: string; transform?: undefined }): Promise<GetOutcome>;
+  /**
+   * Read an object and run a transform module's default export `(bytes, info)` on its verified
+   * body (inside the worker with the pool executor): decompress, parse, filter.
+   */
+  get<V = unknown>(key: string, opts: { signal?: AbortSignal; range?: string; transform: string | URL }): Promise<TransformedOutcome<V>>;
+  get(key: string, opts: { signal?: AbortSignal; range?: string; transform?: string | URL } = {}): Promise<GetOutcome | TransformedOutcome> {
+    return this.#guard(key, opts.signal, () => {
+      const { range, transform } = opts;
+      const sfKey = `g\u0000${range ?? ''}\u0000${transform === undefined ? '' : String(transform)}\u0000${key}`;
+      const integrity = this.#config.integrity;
+      const probeOpts = { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, ...(range === undefined ? {} : { range }) };
+      return this.#singleFlight(sfKey, opts.signal, (signal) => {
+        const probe = transform === undefined ? this.#executor.get(key, probeOpts) : this.#executor.get(key, { ...probeOpts, transform });
+        return this.#read<FetchedObject | TransformedValue>('GetObject', key, probe, signal)
+          .then((o): GetOutcome | TransformedOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...o.value }));
+      });
+    });
+  }
+
+  /** HEAD an object. */
+  head(key: string, opts: { signal?: AbortSignal } = {}): Promise<HeadOutcome> {
+    return this.#guard(key, opts.signal, () => this.#singleFlight(`h\u0000${key}`, opts.signal,
+      (signal) => this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), signal)
+        .then((o): HeadOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...o.value }))));
+  }
+
+  /**
+   * Read many keys with bounded concurrency. Yields exactly one outcome per input key (not in
+   * input order) and never throws for a per-key failure; pulls a key only when a slot frees.
+   * Aborting the signal ends the iteration with ABORTED.
+   */
+  readMany(keys: Iterable<string> | AsyncIterable<string>, opts: ReadManyOptions = {}): AsyncIterable<BatchOutcome> {
+    const op = opts.op ?? 'get';
+    const concurrency = opts.concurrency ?? 64;
+    const range = opts.range;
+    if (op !== 'get' && op !== 'head') {
+      return failingIterable(new ReadPathError('INVALID_CONFIG', `op: expected "get" or "head", got ${JSON.stringify(op)}`));
+    }
+    if (this.#closing !== undefined) return failingIterable(closedError());
+    const transform = opts.transform;
+    const readOne = op === 'head'
+      ? (key: string, signal: AbortSignal): Promise<HeadOutcome> => this.head(key, { signal })
+      : transform === undefined
+        ? (key: string, signal: AbortSignal): Promise<GetOutcome> => this.get(key, range === undefined ? { signal } : { signal, range })
+        : (key: string, signal: AbortSignal): Promise<TransformedOutcome> => this.get(key, { signal, transform, ...(range === undefined ? {} : { range }) });
+    const batch = runBatch<{ key: string; ok: true } & (GetOutcome | HeadOutcome | TransformedOutcome)>(keys, (key, signal) => readOne(key, signal).then(stripKey), {
+      concurrency,
+      // With the pool, a key is started only when a worker slot is free: backpressure
+      // reaches the key source instead of queueing without limit.
+      capacity: this.#executor,
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      ...(opts.timeSliceMs === undefined ? {} : { timeSliceMs: opts.timeSliceMs }),
+    });
+    return batch as AsyncIterable<BatchOutcome>;
+  }
+
+  /** Drain in-flight reads, then release workers, sockets and database handles. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#inflight.values()].map((s) => s.promise));
+      await this.#executor.close().catch((err: unknown) => this.#logger.warn({ err: messageOf(err) }, 'executor close failed'));
+      await this.#parts.close();
+      this.#logger.debug('readpath closed');
+      this.#logger.flush?.();
+    })();
+    return this.#closing;
+  }
+
+  #guard<T>(key: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    try {
+      if (this.#closing !== undefined) throw closedError();
+      assertValidKey(key);
+      if (signal?.aborted) throw abortedError(signal);
+      return fn();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Concurrent reads of the same key share one backend read. The shared read is cancelled
+   * only when every caller waiting on it has gone.
+   */
+  #singleFlight<T>(sfKey: string, signal: AbortSignal | undefined, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    let shared = this.#inflight.get(sfKey) as Shared<T> | undefined;
+    if (shared === undefined) {
+      const ac = new AbortController();
+      const s: Shared<T> = { ac, joiners: 0, promise: undefined as unknown as Promise<T> };
+      s.promise = start(ac.signal).finally(() => {
+        if (this.#inflight.get(sfKey) === s) this.#inflight.delete(sfKey);
+      });
+      // Callers may all leave; the shared promise's rejection must never go unhandled.
+      s.promise.catch(() => {});
+      this.#inflight.set(sfKey, s as Shared<unknown>);
+      shared = s;
+    }
+    const s = shared;
+    s.joiners++;
+    if (signal === undefined) {
+      return s.promise.finally(() => { s.joiners--; });
+    }
+    return new Promise<T>((resolve, reject) => {
+      let left = false;
+      const leave = (): void => {
+        if (left) return;
+        left = true;
+        signal.removeEventListener('abort', onAbort);
+        s.joiners--;
+      };
+      const onAbort = (): void => {
+        leave();
+        if (s.joiners === 0) {
+          s.ac.abort(signal.reason);
+          if (this.#inflight.get(sfKey) === s) this.#inflight.delete(sfKey);
+        }
+        reject(abortedError(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      s.promise.then((v) => { leave(); resolve(v); }, (e: unknown) => { leave(); reject(e); });
+    });
+  }
+
+  #read<T>(operation: string, key: string, probe: Probe<T>, signal: AbortSignal) {
+    const cb = this.#config.circuitBreaker;
+    return tracer.startActiveSpan(`Manager ${operation}`, { attributes: { 's3o.key': key } }, (span: Span) =>
+      this.#failover.read(operation, key, probe, { signal }).then((o) => {
+        span.setAttributes({
+          's3o.backend.name': o.backend,
+          's3o.failover': o.failover,
+          's3o.degraded_mode': o.degraded,
+          's3o.cache_hit': o.cacheHit,
+          's3o.parallel_broadcast': o.degraded && cb.parallelBroadcast,
+          's3o.object.size': o.size,
+        });
+        span.end();
+        return o;
+      }, (err: unknown) => {
+        const e: SerializedError = serializeError(err);
+        span.setAttribute('s3o.error.code', e.code);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
+        span.end();
+        if (e.code !== 'ABORTED' && e.code !== 'OBJECT_NOT_FOUND') this.#logger.debug({ key, code: e.code, msg: e.message }, `${operation} failed`);
+        throw err;
+      }));
+  }
+}
+
+function closedError(): ReadPathError {
+  return new ReadPathError('SERVICE_UNAVAILABLE', 'readpath is closed');
+}
+
+function stripKey<T extends { key: string }>(o: T): Omit<T, 'key'> {
+  const { key: _key, ...rest } = o;
+  return rest;
+}
+
+function failingIterable(err: unknown): AsyncIterable<BatchOutcome> {
+  return {
+    [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(err) }),
+  };
+}

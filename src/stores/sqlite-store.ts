@@ -1,0 +1,316 @@
+/**
+ * The embedded metadata store: s3-orchestrator's SQLite database, read with better-sqlite3.
+ *
+ * better-sqlite3 is synchronous, so every statement is prepared once and kept; a lookup is one
+ * indexed read (the primary key `(object_key, backend_name)` covers `object_key = ?`). The
+ * database runs in WAL mode, so readers in this and other processes never wait for a writer.
+ */
+import Database from 'better-sqlite3';
+import { ReadPathError, abortedError, messageOf } from '../errors.js';
+import type { MetadataStore, ObjectLocation } from '../types.js';
+import type { UsageDelta, UsageStat } from '../policies/usage-tracker.js';
+import { checkLocationForWrite, rowTimestamp, sortByCreatedAt, toObjectLocation, type ParsedTimestamp, type RawLocationRow } from './row-mapping.js';
+import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
+
+/** Options for {@link SqliteMetadataStore}. */
+export interface SqliteMetadataStoreOptions {
+  /** Database file (created when absent unless `readonly`); `:memory:` for a private in-memory database. */
+  path: string;
+  /** Open read-only: tables are neither created nor written. Default false. */
+  readonly?: boolean;
+  /** How long a write waits for another process's write lock, in ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+// Column types follow upstream's SQLite schema (TEXT timestamps in RFC 3339, INTEGER booleans,
+// BLOB keys), minus its foreign keys to backend_quotas, a table readpath does not own.
+const CREATE_OBJECT_LOCATIONS = `
+CREATE TABLE IF NOT EXISTS object_locations (
+    object_key     TEXT NOT NULL,
+    backend_name   TEXT NOT NULL,
+    size_bytes     INTEGER NOT NULL,
+    encrypted      INTEGER NOT NULL DEFAULT 0,
+    encryption_key BLOB,
+    key_id         TEXT,
+    plaintext_size INTEGER,
+    content_hash   TEXT,
+    created_at     TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (object_key, backend_name)
+)`;
+
+const CREATE_BACKEND_USAGE = `
+CREATE TABLE IF NOT EXISTS backend_usage (
+    backend_name  TEXT NOT NULL,
+    period        TEXT NOT NULL,
+    api_requests  INTEGER NOT NULL DEFAULT 0,
+    egress_bytes  INTEGER NOT NULL DEFAULT 0,
+    ingress_bytes INTEGER NOT NULL DEFAULT 0,
+    updated_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (backend_name, period)
+)`;
+
+const SELECT_LOCATIONS = `
+SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
+       key_id, plaintext_size, content_hash, created_at
+FROM object_locations
+WHERE object_key = ?`;
+
+const UPSERT_LOCATION = `
+INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, encryption_key,
+                              key_id, plaintext_size, content_hash, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (object_key, backend_name) DO UPDATE SET
+    size_bytes = excluded.size_bytes, encrypted = excluded.encrypted,
+    encryption_key = excluded.encryption_key, key_id = excluded.key_id,
+    plaintext_size = excluded.plaintext_size, content_hash = excluded.content_hash,
+    created_at = excluded.created_at`;
+
+const SELECT_USAGE = `
+SELECT backend_name, api_requests, egress_bytes, ingress_bytes
+FROM backend_usage
+WHERE period = ?`;
+
+const UPSERT_USAGE = `
+INSERT INTO backend_usage (backend_name, period, api_requests, egress_bytes, ingress_bytes, updated_at)
+VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+ON CONFLICT (backend_name, period) DO UPDATE SET
+    api_requests  = backend_usage.api_requests  + excluded.api_requests,
+    egress_bytes  = backend_usage.egress_bytes  + excluded.egress_bytes,
+    ingress_bytes = backend_usage.ingress_bytes + excluded.ingress_bytes,
+    updated_at    = excluded.updated_at`;
+
+// No ORDER BY: rows are ordered in JS by the parsed instant anyway (see getAllObjectLocations),
+// and without it SQLite reads the primary-key index with no sort step.
+
+// SQLite result codes that mean "the database cannot be used right now" rather than "this
+// query or row is wrong": the breaker counts them and reads go degraded.
+const UNAVAILABLE_CODES = /^SQLITE_(CANTOPEN|BUSY|LOCKED|IOERR|NOTADB|CORRUPT|FULL|PROTOCOL|NOLFS|AUTH)/;
+// After these the handle may be bound to a replaced or broken file: reopen on the next call.
+const REOPEN_CODES = /^SQLITE_(CANTOPEN|IOERR|NOTADB|CORRUPT)/;
+
+interface Connection {
+  db: Database.Database;
+  /** Raw mode: rows as arrays in SELECT_LOCATIONS' column order, ~40% cheaper than objects. */
+  select: Database.Statement<[string], unknown[]>;
+  selectUsage: Database.Statement<[string], Record<string, unknown>>;
+  upsertLocations: (locs: readonly ObjectLocation[]) => void;
+  flushUsage: (deltas: readonly UsageDelta[]) => void;
+}
+
+/**
+ * Reads s3-orchestrator's `object_locations` from a SQLite file, and keeps `backend_usage`.
+ *
+ * The constructor does not touch the file: the first call opens it (creating the tables when
+ * absent), and a call that cannot open it answers DB_UNAVAILABLE and the next one tries again.
+ * {@link SqliteMetadataStore.open} opens eagerly instead.
+ */
+export class SqliteMetadataStore implements MetadataStore, UsageStore {
+  readonly #opts: Required<SqliteMetadataStoreOptions>;
+  #conn: Connection | undefined;
+  #closed = false;
+
+  constructor(opts: SqliteMetadataStoreOptions) {
+    if (opts === null || typeof opts !== 'object' || typeof opts.path !== 'string' || opts.path === '') {
+      throw new ReadPathError('INVALID_CONFIG', 'database.path: a SQLite file path is required');
+    }
+    const busy = opts.busyTimeoutMs ?? 5000;
+    if (!Number.isInteger(busy) || busy < 0) {
+      throw new ReadPathError('INVALID_CONFIG', `database.busy_timeout: must be a non-negative integer of ms, got ${String(opts.busyTimeoutMs)}`);
+    }
+    this.#opts = { path: opts.path, readonly: opts.readonly ?? false, busyTimeoutMs: busy };
+  }
+
+  /** Open the database now (creating the tables when absent); rejects DB_UNAVAILABLE when it cannot. */
+  static async open(opts: SqliteMetadataStoreOptions): Promise<SqliteMetadataStore> {
+    const store = new SqliteMetadataStore(opts);
+    store.#connection();
+    return store;
+  }
+
+  /** The database file this store reads. */
+  get path(): string {
+    return this.#opts.path;
+  }
+
+  #connection(): Connection {
+    if (this.#closed) throw new ReadPathError('DB_UNAVAILABLE', 'SQLite metadata store is closed');
+    if (this.#conn !== undefined) return this.#conn;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(this.#opts.path, { readonly: this.#opts.readonly, fileMustExist: this.#opts.readonly, timeout: this.#opts.busyTimeoutMs });
+      if (!this.#opts.readonly) {
+        db.pragma('journal_mode = WAL');
+        // As upstream runs it: durable at checkpoints, no fsync per usage flush.
+        db.pragma('synchronous = NORMAL');
+        // Creating only what is missing: an existing upstream database is left as it is.
+        const have = new Set(
+          (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('object_locations', 'backend_usage')`).all() as { name: string }[]).map((r) => r.name),
+        );
+        if (!have.has('object_locations')) db.exec(CREATE_OBJECT_LOCATIONS);
+        if (!have.has('backend_usage')) db.exec(CREATE_BACKEND_USAGE);
+      }
+      this.#conn = this.#prepare(db);
+      return this.#conn;
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // Already failing: the open error is the one to report.
+      }
+      const code = sqliteCode(err);
+      // Anything that stops the file from opening is an outage, not a bad query; a missing
+      // table in a read-only database is a wrong database, reported as such.
+      if (code === 'SQLITE_ERROR') throw this.#wrap(err, 'open');
+      throw new ReadPathError('DB_UNAVAILABLE', `cannot open SQLite database ${this.#opts.path}: ${messageOf(err)}`, { cause: err });
+    }
+  }
+
+  #prepare(db: Database.Database): Connection {
+    const select = db.prepare<[string], unknown[]>(SELECT_LOCATIONS).raw(true);
+    const selectUsage = db.prepare<[string], Record<string, unknown>>(SELECT_USAGE);
+    if (this.#opts.readonly) {
+      const readOnly = (): never => {
+        throw new ReadPathError('METADATA_ERROR', `SQLite database ${this.#opts.path} is open read-only`);
+      };
+      return { db, select, selectUsage, upsertLocations: readOnly, flushUsage: readOnly };
+    }
+    const upsertLocation = db.prepare(UPSERT_LOCATION);
+    const upsertUsage = db.prepare(UPSERT_USAGE);
+    return {
+      db,
+      select,
+      selectUsage,
+      upsertLocations: db.transaction((locs: readonly ObjectLocation[]) => {
+        for (const l of locs) {
+          const key = l.encryptionKey ?? null;
+          upsertLocation.run(
+            l.objectKey,
+            l.backendName,
+            l.sizeBytes,
+            l.encrypted ? 1 : 0,
+            key === null ? null : Buffer.from(key.buffer, key.byteOffset, key.byteLength),
+            l.keyId ?? null,
+            l.plaintextSize ?? null,
+            l.contentHash ?? null,
+            // upstream's format: RFC 3339 in UTC, what strftime('%Y-%m-%dT%H:%M:%fZ') writes.
+            l.createdAt.toISOString(),
+          );
+        }
+      }),
+      flushUsage: db.transaction((deltas: readonly UsageDelta[]) => {
+        for (const d of deltas) upsertUsage.run(d.backendName, d.period, d.apiRequests, d.egressBytes, d.ingressBytes);
+      }),
+    };
+  }
+
+  /** Map a driver error: outages to DB_UNAVAILABLE (dropping a broken handle), the rest to METADATA_ERROR. */
+  #wrap(err: unknown, what: string): ReadPathError {
+    if (err instanceof ReadPathError) return err;
+    const code = sqliteCode(err);
+    if (code !== undefined && UNAVAILABLE_CODES.test(code)) {
+      if (REOPEN_CODES.test(code)) this.#dropConnection();
+      return new ReadPathError('DB_UNAVAILABLE', `SQLite ${what} failed (${code}): ${messageOf(err)}`, { cause: err });
+    }
+    return new ReadPathError('METADATA_ERROR', `SQLite ${what} failed${code === undefined ? '' : ` (${code})`}: ${messageOf(err)}`, { cause: err });
+  }
+
+  #dropConnection(): void {
+    const c = this.#conn;
+    this.#conn = undefined;
+    try {
+      c?.db.close();
+    } catch {
+      // The handle is being thrown away because it is broken.
+    }
+  }
+
+  async getAllObjectLocations(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectLocation[]> {
+    if (opts?.signal?.aborted) throw abortedError(opts.signal);
+    const conn = this.#connection();
+    let arrays: unknown[][];
+    try {
+      arrays = conn.select.all(key);
+    } catch (err) {
+      throw this.#wrap(err, `lookup of ${JSON.stringify(key)}`);
+    }
+    if (arrays.length === 0) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
+    if (arrays.length === 1) {
+      const r = fromArray(arrays[0] as unknown[]);
+      return [toObjectLocation(key, r, rowTimestamp(key, r.backend_name, r.created_at))];
+    }
+    // Text order is not time order for upstream's RFC3339Nano timestamps ("…05Z" sorts after
+    // "…05.5Z", and zones may differ), so order by the parsed instant; ties keep the
+    // primary-key (backend_name) order SQLite returns.
+    const rows: { r: RawLocationRow; t: ParsedTimestamp }[] = arrays.map((a) => {
+      const r = fromArray(a);
+      return { r, t: rowTimestamp(key, r.backend_name, r.created_at) };
+    });
+    return sortByCreatedAt(rows).map(({ r, t }) => toObjectLocation(key, r, t));
+  }
+
+  /** Insert or replace one location row (seeding, tests, the demo). */
+  async addLocation(location: ObjectLocation): Promise<void> {
+    await this.addLocations([location]);
+  }
+
+  /** Insert or replace location rows in one transaction: all or none are written. */
+  async addLocations(locations: Iterable<ObjectLocation>): Promise<void> {
+    const locs = [...locations];
+    locs.forEach(checkLocationForWrite);
+    const conn = this.#connection();
+    try {
+      conn.upsertLocations(locs);
+    } catch (err) {
+      throw this.#wrap(err, 'location upsert');
+    }
+  }
+
+  async loadUsage(period: string): Promise<Map<string, UsageStat>> {
+    checkPeriod(period);
+    const conn = this.#connection();
+    let rows: Record<string, unknown>[];
+    try {
+      rows = conn.selectUsage.all(period);
+    } catch (err) {
+      throw this.#wrap(err, `usage load for ${period}`);
+    }
+    return usageRowsToMap(rows);
+  }
+
+  async flushUsage(deltas: readonly UsageDelta[]): Promise<void> {
+    checkDeltas(deltas);
+    if (deltas.length === 0) return;
+    const conn = this.#connection();
+    try {
+      conn.flushUsage(deltas);
+    } catch (err) {
+      throw this.#wrap(err, 'usage flush');
+    }
+  }
+
+  /** Close the database. Idempotent; later calls answer DB_UNAVAILABLE. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#dropConnection();
+  }
+}
+
+function fromArray(a: unknown[]): RawLocationRow {
+  return {
+    object_key: a[0],
+    backend_name: a[1],
+    size_bytes: a[2],
+    encrypted: a[3],
+    encryption_key: a[4],
+    key_id: a[5],
+    plaintext_size: a[6],
+    content_hash: a[7],
+    created_at: a[8],
+  };
+}
+
+function sqliteCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
+}
