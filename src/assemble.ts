@@ -7,7 +7,7 @@ import { Recorder } from './telemetry/recorder.js';
 import { ReadPathError, messageOf } from './errors.js';
 import { UsageFlusher } from './policies/usage-flusher.js';
 import { CircuitBreakerBackend } from './policies/backend-breaker.js';
-import { S3Backend } from './backends/s3-backend.js';
+import { createS3Backend, preloadS3, s3OptionsFromConfig } from './backends/s3-options.js';
 import { MemoryLocationCache } from './cache/memory-location-cache.js';
 import type { ResolvedConfig } from './config/types.js';
 import { MemoryMetadataStore } from './stores/memory-store.js';
@@ -94,19 +94,10 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   }
   // The SDK loads only for S3 backends, and before they are built, so their first call does
   // not wait for it.
-  if (overrides.backends === undefined && config.backends.length > 0) await S3Backend.preload();
+  if (overrides.backends === undefined && config.backends.length > 0) await preloadS3();
   const raw: ObjectBackend[] = overrides.backends !== undefined
     ? [...overrides.backends]
-    : config.backends.map((b) => new S3Backend({
-      name: b.name,
-      endpoint: b.endpoint,
-      region: b.region,
-      bucket: b.bucket,
-      ...(b.credentialSource === 'static' ? { accessKeyId: b.accessKeyId, secretAccessKey: b.secretAccessKey } : {}),
-      forcePathStyle: b.forcePathStyle,
-      maxSockets: b.maxSockets,
-      timeoutMs: config.server.backendTimeoutMs,
-    }));
+    : s3OptionsFromConfig(config).map(createS3Backend);
   const breakers = new Map<string, CircuitBreakerBackend>();
   const backends = new Map<string, ObjectBackend>();
   const bcb = config.backendCircuitBreaker;

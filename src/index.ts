@@ -37,7 +37,7 @@ export { createHedging, HEDGING_DEFAULTS, type HedgingOptions, type HedgingSnaps
 export { LatencyWindow, type LatencyWindowOptions } from './policies/latency-window.js';
 export { HedgeBudget, type HedgeBudgetOptions } from './policies/hedge-budget.js';
 export { InlineExecutor, type ProbeExecutor, type ProbeGetOptions, type TransformedValue, type ExecutorStats, type ExecutorCloseOptions, type InlineExecutorOptions } from './executors/executor.js';
-export { PoolExecutor, defaultPoolThreads, defaultWorkerFilename, s3OptionsFromConfig, DEFAULT_TASKS_PER_THREAD, DEFAULT_CLOSE_TIMEOUT_MS, type PoolExecutorOptions, type PoolFromConfigOptions } from './executors/pool/executor.js';
+export { PoolExecutor, defaultPoolThreads, defaultWorkerFilename, DEFAULT_TASKS_PER_THREAD, DEFAULT_CLOSE_TIMEOUT_MS, type PoolExecutorOptions, type PoolFromConfigOptions } from './executors/pool/executor.js';
 export { transformUrl, type TransformFn, type TransformInfo } from './probe/transform.js';
 export { type CreateBackends } from './executors/pool/protocol.js';
 export { benchMain, runBroadcastBench, toBenchJson, parseBenchArgs, resolveBenchOptions, BENCH_USAGE, formatBenchTable, renderCdfSvg, parseLatencySpec, parseStrategies, strategyName, DEFAULT_STRATEGIES, type BenchIO, type ParsedBenchArgs, type BenchOptions, type ResolvedBenchOptions, type BenchResult, type BenchReport, type SkippedCell, type ExecutorKind as BenchExecutorKind, type WorldKind as BenchWorldKind, type BackendModel, type Strategy as BenchStrategy } from '../bench/harness/index.js';

@@ -49,9 +49,9 @@ export async function buildWorkerBackends(data: ProbeWorkerData): Promise<Map<st
   const map = new Map<string, ObjectBackend>();
   if (data.s3 !== undefined && data.s3.length > 0) {
     // Loaded only when needed: the SDK costs ~100 ms of startup per worker.
-    const { S3Backend } = (await importModule(new URL('../../backends/s3-backend.js', import.meta.url).href)) as unknown as typeof import('../../backends/s3-backend.js');
-    await S3Backend.preload();
-    for (const o of data.s3) map.set(o.name, new S3Backend(o));
+    const s3 = (await importModule(new URL('../../backends/s3-options.js', import.meta.url).href)) as unknown as typeof import('../../backends/s3-options.js');
+    await s3.preloadS3();
+    for (const o of data.s3) map.set(o.name, s3.createS3Backend(o));
   }
   if (data.backendModule !== undefined) {
     let mod: { createBackends?: unknown; default?: unknown };

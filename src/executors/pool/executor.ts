@@ -24,6 +24,7 @@ import { Piscina } from 'piscina';
 import { ReadPathError, UsageLimitSkipError, abortedError, deserializeError, messageOf, requirePositiveInt } from '../../errors.js';
 import type { Recorder } from '../../telemetry/recorder.js';
 import type { S3BackendOptions } from '../../backends/s3-backend.js';
+import { s3OptionsFromConfig } from '../../backends/s3-options.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { defaultThreads } from '../../config/resolve.js';
 import { encryptedUnsupported, type FetchedObject } from '../../probe/probes.js';
@@ -96,26 +97,6 @@ export type PoolFromConfigOptions = Omit<PoolExecutorOptions, 'backends' | 'thre
 export function defaultWorkerFilename(): string {
   const here = import.meta.url;
   return new URL(`../../../workers/probe-worker${here.endsWith('.ts') ? '.ts' : '.js'}`, here).href;
-}
-
-/** The S3 backend options of a resolved configuration, as workers build them. */
-export function s3OptionsFromConfig(config: ResolvedConfig): S3BackendOptions[] {
-  return config.backends.map((b) => {
-    const o: S3BackendOptions = {
-      name: b.name,
-      endpoint: b.endpoint,
-      region: b.region,
-      bucket: b.bucket,
-      forcePathStyle: b.forcePathStyle,
-      maxSockets: b.maxSockets,
-      timeoutMs: config.server.backendTimeoutMs,
-    };
-    if (b.credentialSource === 'static' && b.accessKeyId !== '' && b.secretAccessKey !== '') {
-      o.accessKeyId = b.accessKeyId;
-      o.secretAccessKey = b.secretAccessKey;
-    }
-    return o;
-  });
 }
 
 function cancelWhy(reason: unknown): string {
