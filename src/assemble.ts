@@ -1,7 +1,8 @@
 /**
- * Builds the parts of a ReadPath from a resolved configuration: backends (with breakers),
- * the metadata store (with its breaker), the location cache, the recorder with usage limits,
- * and the usage flusher. Each part is released by {@link Parts.close} in reverse order.
+ * Builds the parts of a ReadPath from a resolved configuration: the backends probes run against
+ * on this thread (none with the pool: its workers build their own), the backends' circuit
+ * breakers, the metadata store (with its breaker), the location cache, the recorder with usage
+ * limits, and the usage flusher. Each part is released by {@link Parts.close} in reverse order.
  */
 import { Recorder } from './telemetry/recorder.js';
 import { ReadPathError, messageOf } from './errors.js';
@@ -17,9 +18,15 @@ import { CircuitBreakerStore, type StoreBreakerState } from './policies/store-br
 import type { UsageStore } from './stores/usage-store.js';
 import type { MetadataStore, ObjectBackend } from './types.js';
 import type { BreakerState } from './policies/backend-breaker.js';
+import { PooledBackend } from './executors/pool/pooled-backend.js';
 
 /** Parts a caller may supply instead of building them from the configuration. */
 export interface PartOverrides {
+  /**
+   * With `runtime.mode: pool`: a module building the workers' backends (OpenOptions.backendModule);
+   * the main thread then holds backend names only, as with S3 backends in the pool.
+   */
+  backendModule?: string | URL;
   /** Use these backends (by name) instead of S3 clients built from `backends[]`. */
   backends?: readonly ObjectBackend[];
   /** Use this metadata store instead of the configured database. */
@@ -31,8 +38,15 @@ export interface PartOverrides {
 /** The assembled parts. */
 export interface Parts {
   recorder: Recorder;
-  /** Backends as probes call them: breaker-wrapped when the backend breaker is enabled. */
+  /**
+   * Backends by name, in the failover's view. With inline probes the real backends; with the
+   * pool, placeholders naming backends that live in the workers (see PooledBackend).
+   */
   backends: Map<string, ObjectBackend>;
+  /** True when probes run on this thread (inline executor). */
+  inline: boolean;
+  /** Circuit breakers by backend name (empty when `backend_circuit_breaker` is off), applied at dispatch. */
+  breakers: Map<string, CircuitBreakerBackend>;
   order: string[];
   /** The raw metadata store (for seeding), and the breaker-wrapped one reads go through. */
   rawStore: MetadataStore;
@@ -86,29 +100,35 @@ export async function openStore(config: ResolvedConfig): Promise<MetadataStore> 
   }
 }
 
+/**
+ * Whether probes run on this thread: `runtime.mode: inline`, or backends given as objects
+ * (embedding, tests), which cannot be shipped to worker threads.
+ */
+export function probesRunInline(config: ResolvedConfig, overrides: PartOverrides = {}): boolean {
+  return config.runtime.mode === 'inline' || overrides.backends !== undefined;
+}
+
 /** Build every part from the configuration (and overrides). */
 export async function assemble(config: ResolvedConfig, overrides: PartOverrides = {}): Promise<Parts> {
   const recorder = overrides.recorder ?? new Recorder();
   for (const b of config.backends) {
     recorder.usage.setLimits(b.name, { apiRequests: b.apiRequestLimit, egressBytes: b.egressByteLimit, ingressBytes: b.ingressByteLimit });
   }
-  // The SDK loads only for S3 backends, and before they are built, so their first call does
-  // not wait for it.
-  if (overrides.backends === undefined && config.backends.length > 0) await preloadS3();
+  const inline = probesRunInline(config, overrides);
+  // The main thread builds S3 clients only when it makes the calls itself.
+  const buildS3 = inline && overrides.backends === undefined;
+  if (buildS3 && config.backends.length > 0) await preloadS3();
   const raw: ObjectBackend[] = overrides.backends !== undefined
     ? [...overrides.backends]
-    : s3OptionsFromConfig(config).map(createS3Backend);
+    : buildS3
+      ? s3OptionsFromConfig(config).map(createS3Backend)
+      : config.backends.map((b) => new PooledBackend(b.name));
   const breakers = new Map<string, CircuitBreakerBackend>();
   const backends = new Map<string, ObjectBackend>();
   const bcb = config.backendCircuitBreaker;
   for (const b of raw) {
-    if (bcb.enabled) {
-      const wrapped = new CircuitBreakerBackend(b, { enabled: true, failureThreshold: bcb.failureThreshold, openTimeoutMs: bcb.openTimeoutMs });
-      breakers.set(b.name, wrapped);
-      backends.set(b.name, wrapped);
-    } else {
-      backends.set(b.name, b);
-    }
+    backends.set(b.name, b);
+    if (bcb.enabled) breakers.set(b.name, new CircuitBreakerBackend(b, { enabled: true, failureThreshold: bcb.failureThreshold, openTimeoutMs: bcb.openTimeoutMs }));
   }
   const order = overrides.backends !== undefined ? raw.map((b) => b.name) : config.backends.map((b) => b.name);
   const cb = config.circuitBreaker;
@@ -117,7 +137,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   try {
     rawStore = overrides.store ?? (await openStore(config));
   } catch (err) {
-    await Promise.allSettled(raw.map((b) => (b as { close?: () => Promise<void> }).close?.()));
+    if (buildS3) await Promise.allSettled(raw.map((b) => (b as { close?: () => Promise<void> }).close?.()));
     throw err;
   }
   // Stale degraded winners must not outlive the outage.
@@ -129,7 +149,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   }
   let closed: Promise<void> | undefined;
   return {
-    recorder, backends, order, rawStore, store, cache, flusher,
+    recorder, backends, inline, breakers, order, rawStore, store, cache, flusher,
     breakerStates: () => ({
       store: store.state(),
       backends: Object.fromEntries([...backends.keys()].map((n) => [n, breakers.get(n)?.state() ?? 'closed'])),
@@ -139,7 +159,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
         // Usage first, while the store is still open: a final flush must not be lost.
         if (flusher !== undefined) await flusher.close().catch(() => {});
         if (overrides.store === undefined) await rawStore.close?.().catch(() => {});
-        if (overrides.backends === undefined) {
+        if (buildS3) {
           await Promise.allSettled(raw.map((b) => (b as { close?: () => Promise<void> }).close?.()));
         }
       })();

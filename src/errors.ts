@@ -5,7 +5,12 @@
  * package still count.
  */
 
-/** Every error code readpath reports. */
+/**
+ * Every error code readpath reports. Beyond API.md §1: `EXECUTOR_CLOSED` (503, a probe built or
+ * run after its executor closed), `EXECUTOR_SATURATED` (503, the pool's wait queue is full),
+ * `WORKER_LOST` (502, the probe's worker thread died twice), `TRANSFORM_FAILED` (502, a transform
+ * module threw or its result could not be sent between threads).
+ */
 export type ErrorCode =
   | 'OBJECT_NOT_FOUND'
   | 'DB_UNAVAILABLE'
@@ -21,7 +26,11 @@ export type ErrorCode =
   | 'ABORTED'
   | 'INVALID_KEY'
   | 'INVALID_CONFIG'
-  | 'METADATA_ERROR';
+  | 'METADATA_ERROR'
+  | 'EXECUTOR_CLOSED'
+  | 'EXECUTOR_SATURATED'
+  | 'WORKER_LOST'
+  | 'TRANSFORM_FAILED';
 
 /** The HTTP status each code maps to (API.md §1). */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -40,6 +49,11 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   INVALID_KEY: 400,
   INVALID_CONFIG: 400,
   METADATA_ERROR: 502,
+  // Not a backend's failure, so not BACKEND_ERROR: where the probe runs, not the copy, failed.
+  EXECUTOR_CLOSED: 503,
+  EXECUTOR_SATURATED: 503,
+  WORKER_LOST: 502,
+  TRANSFORM_FAILED: 502,
 });
 
 /** True when `value` is one of the known error codes. */

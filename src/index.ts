@@ -36,7 +36,8 @@ export type {
 export { createHedging, HEDGING_DEFAULTS, type HedgingOptions, type HedgingSnapshot, type HedgePolicyFactory } from './policies/hedging.js';
 export { LatencyWindow, type LatencyWindowOptions } from './policies/latency-window.js';
 export { HedgeBudget, type HedgeBudgetOptions } from './policies/hedge-budget.js';
-export { InlineExecutor, type ProbeExecutor, type ProbeGetOptions, type TransformedValue, type ExecutorStats, type ExecutorCloseOptions, type InlineExecutorOptions } from './executors/executor.js';
+export { type ProbeExecutor, type ProbeGetOptions, type TransformedValue, type ExecutorStats, type ExecutorCloseOptions } from './executors/executor.js';
+export { InlineExecutor, type InlineExecutorOptions } from './executors/inline.js';
 export { PoolExecutor, defaultPoolThreads, defaultWorkerFilename, DEFAULT_TASKS_PER_THREAD, DEFAULT_CLOSE_TIMEOUT_MS, type PoolExecutorOptions, type PoolFromConfigOptions } from './executors/pool/executor.js';
 export { transformUrl, type TransformFn, type TransformInfo } from './probe/transform.js';
 export { type CreateBackends } from './executors/pool/protocol.js';

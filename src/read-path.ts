@@ -9,12 +9,13 @@ import { ReadPathError, abortedError, messageOf, serializeError, type ErrorCode,
 import { loadConfig, type LoadConfigOptions } from './config/load.js';
 import type { ReadPathConfig, ResolvedConfig } from './config/types.js';
 import { Failover } from './engine/failover.js';
-import type { FetchedObject } from './probe/probes.js';
+import type { FetchedObject } from './probe/decode.js';
 import type { HeadResult, MetadataStore, Probe } from './types.js';
 import { assemble, type PartOverrides, type Parts } from './assemble.js';
 import { runBatch, type RunBatchOptions } from './engine/batch.js';
 import { assertValidKey } from './engine/keys.js';
-import { createExecutor, type ProbeExecutor } from './executors/factory.js';
+import { createExecutor } from './executors/factory.js';
+import type { ProbeExecutor } from './executors/executor.js';
 import type { TransformedValue } from './executors/executor.js';
 import { createLogger } from './telemetry/logger.js';
 import { MetricsExporter } from './telemetry/metrics.js';
@@ -132,8 +133,7 @@ export class ReadPath {
     const parts = await assemble(resolved, opts);
     let executor: ProbeExecutor;
     try {
-      executor = await createExecutor(resolved, parts, {
-        customBackends: opts.backends !== undefined,
+      executor = createExecutor(resolved, parts, {
         ...(opts.backendModule === undefined ? {} : { backendModule: opts.backendModule, backendData: opts.backendData }),
         logger,
       });

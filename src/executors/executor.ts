@@ -1,16 +1,20 @@
 /**
- * The executor seam: where a probe runs. An executor is a factory of {@link Probe} closures, so
- * the failover policy and the probe scheduler are the same whichever executor built them:
- * `inline` runs probes on the calling thread, `pool` (see pool-executor.ts) sends each probe as
- * data to a piscina worker and rebuilds its verdict.
+ * The executor seam: where a probe runs. Every executor is a {@link DispatchingExecutor}: it
+ * builds {@link Probe} closures for the failover race, and applies the policies that belong at
+ * dispatch — the copy refusal, the backend's circuit breaker, usage admission and settlement,
+ * the verdict's decoding — the same way whichever executor it is. What differs is only how a
+ * {@link ProbeTask} is carried to `runProbe` and its {@link Verdict} back: on the calling thread
+ * (inline.ts) or to a pool worker (pool/executor.ts).
  */
-import { ReadPathError, toReadPathError } from '../errors.js';
+import { ReadPathError } from '../errors.js';
 import type { Recorder } from '../telemetry/recorder.js';
-import { getProbe, headProbe, type FetchedObject } from '../probe/probes.js';
-import type { HeadResult, Probe } from '../types.js';
-import { runTransform, transformUrl } from '../probe/transform.js';
+import { decode, type FetchedObject, type ProbeValue, type TransformedValue } from '../probe/decode.js';
+import { refusal } from '../probe/run.js';
+import { probeLocation, type ProbeTask, type Verdict } from '../probe/task.js';
+import { transformUrl } from '../probe/transform.js';
+import type { HeadResult, Probe, ProbeRequest, ProbeResult } from '../types.js';
 
-export type { FetchedObject } from '../probe/probes.js';
+export type { FetchedObject, TransformedValue } from '../probe/decode.js';
 
 /** Options of a GET probe. */
 export interface ProbeGetOptions {
@@ -22,16 +26,9 @@ export interface ProbeGetOptions {
   verifyEtag?: boolean;
   /**
    * A transform module (path or file: URL; relative paths resolve against the cwd) whose default
-   * export `(bytes, info) => Uint8Array | object` runs on the verified body. See probe-transform.ts.
+   * export `(bytes, info) => Uint8Array | object` runs on the verified body. See probe/transform.ts.
    */
   transform?: string | URL;
-}
-
-/** What a GET probe with a transform yields: the HEAD fields and the transform's result. */
-export interface TransformedValue<V = unknown> extends HeadResult {
-  value: V;
-  /** True when the body the transform received matched the stored content_hash. */
-  verified: boolean;
 }
 
 /** Load and capacity of an executor. */
@@ -53,7 +50,7 @@ export interface ExecutorCloseOptions {
   timeoutMs?: number;
 }
 
-/** Where probes run. Probes it builds after `close()` reject with `BACKEND_ERROR`. */
+/** Where probes run. Probes it builds after `close()` reject with `EXECUTOR_CLOSED`. */
 export interface ProbeExecutor {
   readonly kind: 'inline' | 'pool';
   /** A HEAD probe for `key`: declines over-limit backends, records one API request. */
@@ -68,13 +65,28 @@ export interface ProbeExecutor {
   /** Resolves when the executor has room for another probe (at once when not saturated). */
   whenCapacity(): Promise<void>;
   stats(): ExecutorStats;
+  /** Ids of the threads probes run on: the live pool workers, or the calling thread inline. */
+  threadIds(): number[];
   /** Drain in-flight probes (bounded by `timeoutMs`), then release threads. Idempotent. */
   close(opts?: ExecutorCloseOptions): Promise<void>;
 }
 
-/** The error probes built after close() reject with. */
-export function executorClosed(kind: string): ReadPathError {
-  return new ReadPathError('BACKEND_ERROR', `${kind} probe executor is closed`);
+/** A backend's circuit breaker as dispatch applies it (see policies/backend-breaker.ts). */
+export interface DispatchBreaker {
+  guard<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T>;
+}
+
+/** What every executor is built with. */
+export interface DispatchOptions {
+  /** Owns usage limits (its reservations) and metrics; only the main thread touches it. */
+  recorder: Recorder;
+  /** Circuit breakers by backend name, applied to every probe of that backend. */
+  breakers?: ReadonlyMap<string, DispatchBreaker>;
+}
+
+/** The error probes built or run after close() reject with. */
+export function executorClosed(kind: string, detail = 'is closed'): ReadPathError {
+  return new ReadPathError('EXECUTOR_CLOSED', `${kind} probe executor ${detail}`);
 }
 
 /** A probe that rejects with `err` (bad options must reject, never throw from a factory). */
@@ -82,93 +94,76 @@ export function rejectingProbe<T>(err: unknown): Probe<T> {
   return () => Promise.reject(err);
 }
 
-/** Options of {@link InlineExecutor}. */
-export interface InlineExecutorOptions {
-  /** Owns usage limits and metrics. */
-  recorder: Recorder;
-}
+/** The policies at dispatch, shared by every executor; subclasses only carry tasks. */
+export abstract class DispatchingExecutor implements ProbeExecutor {
+  abstract readonly kind: 'inline' | 'pool';
+  protected readonly recorder: Recorder;
+  readonly #breakers: ReadonlyMap<string, DispatchBreaker> | undefined;
 
-const resolvedCapacity = Promise.resolve();
-
-/**
- * A backend that fails with something other than a readpath error (a library's bare Error) is a
- * BACKEND_ERROR of that copy, as a pooled probe's failure is once it crosses threads.
- */
-function coded<T>(probe: Probe<T>): Probe<T> {
-  return (req) => probe(req).catch(rethrowCoded);
-}
-
-function rethrowCoded(err: unknown): never {
-  throw toReadPathError(err);
-}
-
-/** Runs probes on the calling thread: the built-in headProbe/getProbe, plus transforms. */
-export class InlineExecutor implements ProbeExecutor {
-  readonly kind = 'inline' as const;
-  readonly #acct: Recorder;
-  #closed = false;
-
-  constructor(opts: InlineExecutorOptions) {
-    if (opts?.recorder === undefined) throw new ReadPathError('INVALID_CONFIG', 'InlineExecutor: recorder is required');
-    this.#acct = opts.recorder;
+  constructor(opts: DispatchOptions, name: string) {
+    if (opts?.recorder === undefined) throw new ReadPathError('INVALID_CONFIG', `${name}: recorder is required`);
+    this.recorder = opts.recorder;
+    this.#breakers = opts.breakers !== undefined && opts.breakers.size > 0 ? opts.breakers : undefined;
   }
 
+  /** True once close() was called: new probes are refused. */
+  protected abstract get closed(): boolean;
+
+  /** Carry `task` to `runProbe` and its verdict back. Resolves with a verdict; never rejects. */
+  protected abstract carry(task: ProbeTask, req: ProbeRequest): Promise<Verdict>;
+
   head(key: string): Probe<HeadResult> {
-    if (this.#closed) return rejectingProbe(executorClosed(this.kind));
-    return coded(headProbe(this.#acct, key));
+    if (this.closed) return rejectingProbe(executorClosed(this.kind));
+    return (req) => this.#dispatch({ op: 'head', backend: req.backendName, key, location: probeLocation(req.location) }, req) as Promise<ProbeResult<HeadResult>>;
   }
 
   get(key: string, opts?: ProbeGetOptions & { transform?: undefined }): Probe<FetchedObject>;
   get(key: string, opts: ProbeGetOptions & { transform: string | URL }): Probe<TransformedValue>;
   get(key: string, opts?: ProbeGetOptions): Probe<FetchedObject | TransformedValue>;
   get(key: string, opts: ProbeGetOptions = {}): Probe<FetchedObject | TransformedValue> {
-    if (this.#closed) return rejectingProbe(executorClosed(this.kind));
-    const inner = getProbe(this.#acct, key, {
-      ...(opts.range !== undefined ? { range: opts.range } : {}),
-      ...(opts.verify !== undefined ? { verify: opts.verify } : {}),
-      ...(opts.verifyEtag !== undefined ? { verifyEtag: opts.verifyEtag } : {}),
-    });
-    if (opts.transform === undefined) return coded(inner);
-    let url: string;
+    if (this.closed) return rejectingProbe(executorClosed(this.kind));
+    let transform: string | undefined;
     try {
-      url = transformUrl(opts.transform);
+      if (opts.transform !== undefined) transform = transformUrl(opts.transform);
     } catch (err) {
       return rejectingProbe(err);
     }
-    const range = opts.range;
-    return async (req) => {
-      let r;
-      try {
-        r = await inner(req);
-      } catch (err) {
-        throw toReadPathError(err);
-      }
-      const { body, verified, ...head } = r.value;
-      const value = await runTransform(url, body, {
-        ...head,
-        key,
-        backend: req.backendName,
-        size: body.byteLength,
-        verified,
-        ...(range !== undefined ? { range } : {}),
-      });
-      return { size: r.size, value: { ...head, value, verified } };
+    const { range, verify, verifyEtag } = opts;
+    return (req) => {
+      const task: ProbeTask = { op: 'get', backend: req.backendName, key, location: probeLocation(req.location) };
+      if (range !== undefined) task.range = range;
+      if (verify !== undefined) task.verify = verify;
+      if (verifyEtag !== undefined) task.verifyEtag = verifyEtag;
+      if (transform !== undefined) task.transform = transform;
+      return this.#dispatch(task, req) as Promise<ProbeResult<FetchedObject | TransformedValue>>;
     };
   }
 
-  saturated(): boolean {
-    return false;
+  #dispatch(task: ProbeTask, req: ProbeRequest): Promise<ProbeResult<ProbeValue>> {
+    if (this.closed) return Promise.reject(executorClosed(this.kind));
+    const refused = refusal(task);
+    if (refused !== undefined) return Promise.reject(refused);
+    const breaker = this.#breakers?.get(task.backend);
+    if (breaker === undefined) return this.#admitted(task, req);
+    return breaker.guard(req.signal, () => this.#admitted(task, req));
   }
 
-  whenCapacity(): Promise<void> {
-    return resolvedCapacity;
+  #admitted(task: ProbeTask, req: ProbeRequest): Promise<ProbeResult<ProbeValue>> {
+    const ledger = this.recorder.reservations;
+    try {
+      ledger.admit(task);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.carry(task, req).then((v) => {
+      ledger.settle(task, v);
+      return decode(v, task, req.signal);
+    });
   }
 
-  stats(): ExecutorStats {
-    return { kind: this.kind, inFlight: 0, queued: 0, maxInFlight: Number.POSITIVE_INFINITY, threads: 0 };
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-  }
+  abstract saturated(): boolean;
+  abstract whenCapacity(): Promise<void>;
+  abstract stats(): ExecutorStats;
+  abstract threadIds(): number[];
+  abstract close(opts?: ExecutorCloseOptions): Promise<void>;
 }

@@ -1,14 +1,16 @@
 /**
- * Reservations of in-flight probes against backends with usage limits. Checks count what
- * probes already in flight are about to use: one API request when a probe starts, and the
- * body's announced size once its headers are in, so N concurrent probes against a backend with
- * R requests left never make more than R calls. Backends without limits cost one Map lookup.
+ * Usage limits applied at dispatch: reservations of in-flight probes against backends with
+ * monthly limits. A probe is admitted by reserving its API request, may reserve its body's
+ * announced size once the headers are in, and is settled exactly once with what it used — so N
+ * concurrent probes against a backend with R requests left never make more than R calls.
+ * Backends without limits cost one Map lookup and reserve nothing.
  *
- * The pool executor keeps one ledger (the main thread owns the Recorder: workers report what a
- * probe consumed in its verdict, and the ledger records it); the inline probes share one per
- * Recorder (see `getProbe`).
+ * One ledger per Recorder ({@link Recorder.reservations}): the inline executor and the pool
+ * (whose workers ask for egress by message) reserve against the same counts.
  */
-import type { UsageLimitKind } from '../errors.js';
+import { UsageLimitSkipError, type UsageLimitKind } from '../errors.js';
+import type { UsagePort } from '../probe/billing.js';
+import type { ProbeTask, ProbeUsage } from '../probe/task.js';
 import type { Recorder } from '../telemetry/recorder.js';
 
 interface Pending {
@@ -17,19 +19,15 @@ interface Pending {
 }
 
 /** Reservations of in-flight probes, per backend. */
-export class UsageLedger {
+export class UsageLedger implements UsagePort {
   readonly #acct: Recorder;
   readonly #pending = new Map<string, Pending>();
-  /** Egress reserved by each probe (by task id). */
+  /** Egress reserved by each probe (by usage id). */
   readonly #egressById = new Map<number, number>();
+  #nextId = 0;
 
   constructor(acct: Recorder) {
     this.#acct = acct;
-  }
-
-  /** True when the backend has any limit (then probes reserve). */
-  limited(backend: string): boolean {
-    return this.#acct.usage.hasLimits(backend);
   }
 
   #of(backend: string): Pending {
@@ -41,34 +39,44 @@ export class UsageLedger {
     return p;
   }
 
-  /** Reserve one API request; returns the limit it would exceed (nothing reserved then). */
-  reserveApi(backend: string): UsageLimitKind | undefined {
-    const p = this.#of(backend);
-    const limit = this.#acct.exceededLimit(backend, p.api + 1, p.egress, 0);
-    if (limit === undefined) p.api++;
-    return limit;
+  /**
+   * Admit a probe: on a backend with limits, reserve its API request (throwing
+   * USAGE_LIMIT_SKIP when that would exceed a limit) and give the task its usage id (0 = no
+   * reservation) and, when the backend limits egress, `egressLimited`.
+   */
+  admit(task: ProbeTask): void {
+    const name = task.backend;
+    const usage = this.#acct.usage;
+    if (!usage.hasLimits(name)) {
+      task.usageId = 0;
+      return;
+    }
+    const p = this.#of(name);
+    const limit = this.#acct.exceededLimit(name, p.api + 1, p.egress, 0);
+    if (limit !== undefined) throw new UsageLimitSkipError(name, { limit });
+    p.api++;
+    task.usageId = ++this.#nextId;
+    if (task.op === 'get' && usage.limitsOf(name).egressBytes > 0) task.egressLimited = true;
   }
 
-  /**
-   * Reserve `bytes` of egress for probe `id` (whose API request is already reserved); returns
-   * the limit it would exceed, or null when reserved.
-   */
-  reserveEgress(id: number, backend: string, bytes: number): UsageLimitKind | null {
-    const p = this.#of(backend);
-    const limit = this.#acct.exceededLimit(backend, p.api, p.egress + bytes, 0);
+  /** Reserve `bytes` of egress for an admitted probe; the limit it would exceed, or null when reserved. */
+  reserveEgress(task: ProbeTask, bytes: number): UsageLimitKind | null {
+    const id = task.usageId ?? 0;
+    if (id === 0) return null;
+    const p = this.#of(task.backend);
+    const limit = this.#acct.exceededLimit(task.backend, p.api, p.egress + bytes, 0);
     if (limit !== undefined) return limit;
     p.egress += bytes;
     this.#egressById.set(id, (this.#egressById.get(id) ?? 0) + bytes);
     return null;
   }
 
-  /**
-   * Probe `id` ended: drop its reservations (`apiReserved`: it reserved an API request at
-   * dispatch) and record what it actually used.
-   */
-  settle(id: number, backend: string, apiReserved: boolean, api: number, egress: number): void {
-    if (apiReserved) {
-      const p = this.#of(backend);
+  /** The probe ended: drop its reservations and record what it used. Call once per admitted probe. */
+  settle(task: ProbeTask, used: ProbeUsage): void {
+    const id = task.usageId ?? 0;
+    if (id !== 0) {
+      task.usageId = 0;
+      const p = this.#of(task.backend);
       p.api--;
       const e = this.#egressById.get(id);
       if (e !== undefined) {
@@ -76,10 +84,10 @@ export class UsageLedger {
         p.egress -= e;
       }
     }
-    if (api !== 0 || egress !== 0) this.#acct.record(backend, api, egress, 0);
+    if (used.api !== 0 || used.egress !== 0) this.#acct.record(task.backend, used.api, used.egress, 0);
   }
 
-  /** Reserved usage of a backend (tests). */
+  /** Usage reserved by probes in flight on a backend. */
   pending(backend: string): Readonly<Pending> {
     return { ...this.#of(backend) };
   }

@@ -6,7 +6,7 @@
  * Error codes, chosen so the failover does the useful thing:
  * - the module cannot be loaded or has no default function: `INVALID_CONFIG` (a setup error;
  *   every copy will fail the same way and the read reports it);
- * - the function throws or rejects: `BACKEND_ERROR` whose message is the module's, prefixed with
+ * - the function throws or rejects: `TRANSFORM_FAILED` whose message is the module's, prefixed with
  *   the transform and key. The read moves on to the next copy, which matters when the body was
  *   unverified (no content_hash) and this copy is the corrupt one; when every copy fails, the
  *   read's error is the last copy's, carrying the module's message.
@@ -101,6 +101,6 @@ export async function runTransform(url: string, bytes: Uint8Array, info: Transfo
   try {
     return await fn(bytes, info);
   } catch (err) {
-    throw new ReadPathError('BACKEND_ERROR', `transform ${path.basename(new URL(url).pathname)} failed on ${info.backend}: ${JSON.stringify(info.key)}: ${messageOf(err)}`, { cause: err });
+    throw new ReadPathError('TRANSFORM_FAILED', `transform ${path.basename(new URL(url).pathname)} failed on ${info.backend}: ${JSON.stringify(info.key)}: ${messageOf(err)}`, { cause: err });
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { UsageLimitKind } from '../errors.js';
 import { UsageTracker, type UsageTrackerOptions } from '../policies/usage-tracker.js';
+import { UsageLedger } from '../policies/usage-ledger.js';
 
 /** Label values of one series; callers pass label names in a fixed order per metric. */
 export type Labels = Readonly<Record<string, string>>;
@@ -67,12 +68,15 @@ function matches(series: Labels, want: Labels | undefined): boolean {
 export class Recorder {
   /** The monthly usage tracker (`withinLimits`, `record`). */
   readonly usage: UsageTracker;
+  /** Usage reserved by probes in flight, checked against the limits with what was recorded. */
+  readonly reservations: UsageLedger;
   readonly #counters = new Map<string, Map<string, CounterSeries>>();
   readonly #histograms = new Map<string, Map<string, HistogramSeries>>();
   readonly #buckets: readonly number[];
 
   constructor(opts: UsageTrackerOptions & { buckets?: readonly number[] } = {}) {
     this.usage = new UsageTracker(opts);
+    this.reservations = new UsageLedger(this);
     this.#buckets = opts.buckets ?? DEFAULT_BUCKETS;
   }
 

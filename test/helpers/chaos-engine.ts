@@ -17,7 +17,7 @@ import { CircuitBreakerStore } from '../../src/policies/store-breaker.js';
 import { assertValidKey } from '../../src/engine/keys.js';
 import type { BatchOutcome, GetOutcome, HeadOutcome } from '../../src/read-path.js';
 import type { MetadataStore, Probe } from '../../src/types.js';
-import { messageOf } from '../../src/errors.js';
+import { hasCode } from '../../src/errors.js';
 import { CHAOS_BACKENDS_MODULE, createBackends, type ChaosPlan } from './chaos-backends.js';
 
 /** The part of ReadPath the chaos suites use. */
@@ -53,7 +53,7 @@ export function openPoolEngine(plan: ChaosPlan, store: MetadataStore, opts: {
   const workerDeaths = new Set<string>();
   /** Note the keys whose probe was lost with a dying worker (dispatched to it, begun or not). */
   const watch = <T>(key: string, probe: Probe<T>): Probe<T> => (req) => probe(req).catch((err: unknown) => {
-    if (/probe worker failed/.test(messageOf(err))) workerDeaths.add(key);
+    if (hasCode(err, 'WORKER_LOST')) workerDeaths.add(key);
     throw err;
   });
   const get = (key: string, signal?: AbortSignal): Promise<GetOutcome> => {

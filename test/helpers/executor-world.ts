@@ -6,7 +6,8 @@
 import { Recorder } from '../../src/telemetry/recorder.js';
 import { MemoryLocationCache } from '../../src/cache/memory-location-cache.js';
 import { Failover, type FailoverOptions } from '../../src/engine/failover.js';
-import { InlineExecutor, type ProbeExecutor } from '../../src/executors/executor.js';
+import { InlineExecutor } from '../../src/executors/inline.js';
+import type { ProbeExecutor } from '../../src/executors/executor.js';
 import { PoolExecutor, type PoolExecutorOptions } from '../../src/executors/pool/executor.js';
 import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import type { Core, ObjectBackend } from '../../src/types.js';

@@ -29,8 +29,11 @@ export type Behaviour =
   | { kind: 'delay'; ms: number }
   /** Serve the object with its first byte flipped. */
   | { kind: 'corrupt' }
-  /** In a worker: end the thread with process.exit(code) mid-probe. On the main thread: a BACKEND_ERROR. */
-  | { kind: 'exit'; code?: number }
+  /**
+   * In a worker: end the thread with process.exit(code) mid-probe (with `once`, only the first
+   * time any key of this backend does it; later calls answer). On the main thread: a BACKEND_ERROR.
+   */
+  | { kind: 'exit'; code?: number; once?: boolean }
   /** In a worker: an uncaught exception mid-probe (the worker dies). On the main thread: a BACKEND_ERROR. */
   | { kind: 'uncaught' };
 
@@ -67,6 +70,7 @@ const MAX_ACTIVE = 3;
 const GATE = 4;
 const THREAD = 5;
 const FINISHED = 6;
+const CRASHED = 7;
 
 function raiseMax(c: Int32Array, at: number, v: number): void {
   for (;;) {
@@ -132,6 +136,7 @@ class ScriptedBackend implements ObjectBackend {
         }
         case 'exit':
           if (isMainThread) throw new ReadPathError('BACKEND_ERROR', `${this.name}: simulated crash`);
+          if (beh.once === true && Atomics.compareExchange(c, b + CRASHED, 0, 1) !== 0) break;
           // Mid-probe: the task is in flight when the thread goes.
           setImmediate(() => process.exit(beh.code ?? 3));
           await this.#wait(signal, () => false);

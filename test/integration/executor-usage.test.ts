@@ -10,7 +10,6 @@ import { sha256Hex } from '../../src/probe/probes.js';
 import type { UsageLimitSkipError } from '../../src/errors.js';
 import type { ObjectLocation, ProbeRequest } from '../../src/types.js';
 import type { ScriptedBackendSpec } from '../helpers/scripted-backends.js';
-import { PoolExecutor } from '../../src/executors/pool/executor.js';
 import { executorWorld, until, type ExecutorWorld } from '../helpers/executor-world.js';
 
 const specs: ScriptedBackendSpec[] = [
@@ -26,9 +25,9 @@ function req(w: ExecutorWorld, backendName: string, location: ObjectLocation | n
   return { backendName, signal: new AbortController().signal, location, backend: w.backends.get(backendName)! };
 }
 
-/** Reservations still held on a backend: the pool exposes them; inline ones are checked by effect. */
+/** Reservations still held on a backend (both executors reserve on the recorder's ledger). */
 function assertNothingReserved(w: ExecutorWorld, backend: string): void {
-  if (w.executor instanceof PoolExecutor) assert.deepEqual(w.executor.pendingUsage(backend), { api: 0, egress: 0 });
+  assert.deepEqual(w.recorder.reservations.pending(backend), { api: 0, egress: 0 });
 }
 
 type Settled = { ok: true } | { ok: false; e: UsageLimitSkipError };
@@ -38,7 +37,7 @@ for (const [kind, w] of Object.entries(worlds)) {
   test(`${kind}: 40 concurrent HEADs against 10 remaining API requests make exactly 10 calls; the rest are skipped before the call`, async () => {
     w.recorder.usage.setLimits('api', { apiRequests: 10 });
     const results = Array.from({ length: 40 }, () => settle(w.executor.head('k')(req(w, 'api'))));
-    if (w.executor instanceof PoolExecutor) assert.deepEqual(w.executor.pendingUsage('api'), { api: 10, egress: 0 });
+    assert.deepEqual(w.recorder.reservations.pending('api'), { api: 10, egress: 0 });
     try {
       await until(() => w.fleet.calls('api') >= 10, 'the admitted probes to reach the backend');
       await new Promise<void>((resolve) => setImmediate(resolve));

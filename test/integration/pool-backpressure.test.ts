@@ -26,7 +26,7 @@ test('beyond maxInFlight probes wait in the executor, are never dispatched when 
   const waiting = [settle(w.executor.get('g')(req(ac.signal))), settle(w.executor.get('g')(req()))];
   assert.deepEqual(w.executor.stats(), { kind: 'pool', inFlight: 4, queued: 2, maxInFlight: 4, threads: 1 });
   const refused = await settle(w.executor.get('g')(req()));
-  assert.equal(refused, 'BACKEND_ERROR', 'maxWaiting reached: refused, not queued without limit');
+  assert.equal(refused, 'EXECUTOR_SATURATED', 'maxWaiting reached: refused, not queued without limit');
   let capacity = false;
   const room = w.executor.whenCapacity().then(() => { capacity = true; });
   ac.abort();

@@ -31,8 +31,8 @@ test('close() lets in-flight probes finish, then resolves; probes built or start
   const probeBuiltBefore = w.executor.get('k');
   let closed = false;
   const closing = w.executor.close({ timeoutMs: 60_000 }).then(() => { closed = true; });
-  await assert.rejects(w.executor.get('k')(req()), { code: 'BACKEND_ERROR', message: /closed/ });
-  await assert.rejects(probeBuiltBefore(req()), { code: 'BACKEND_ERROR', message: /closed/ });
+  await assert.rejects(w.executor.get('k')(req()), { code: 'EXECUTOR_CLOSED', message: /closed/ });
+  await assert.rejects(probeBuiltBefore(req()), { code: 'EXECUTOR_CLOSED', message: /closed/ });
   assert.equal(closed, false, 'close waits for the running probe');
   w.fleet.open('b');
   const r = await running;
@@ -41,14 +41,14 @@ test('close() lets in-flight probes finish, then resolves; probes built or start
   assert.equal(w.executor.close(), w.executor.close(), 'idempotent: the same promise');
 });
 
-test('close() gives up on probes still running after the timeout: they fail with BACKEND_ERROR', async () => {
+test('close() gives up on probes still running after the timeout: they fail with EXECUTOR_CLOSED', async () => {
   const { w, req } = world();
   const stuck = caught(w.executor.get('h')(req()));
   await until(() => w.fleet.calls('b') === 1, 'the hanging probe to start');
   await w.executor.close({ timeoutMs: 20 });
   await assert.rejects(stuck, (e: ReadPathError) => {
-    assert.equal(e.code, 'BACKEND_ERROR');
-    assert.match(e.message, /closed before the probe finished/);
+    assert.equal(e.code, 'EXECUTOR_CLOSED');
+    assert.match(e.message, /closed before the probe on b finished/);
     return true;
   });
 });
@@ -62,8 +62,8 @@ test('close() rejects probes waiting for capacity and releases capacity waiters'
   await until(() => w.fleet.calls('b') === 1, 'the first probe to start');
   await w.executor.close({ timeoutMs: 10 });
   await capacity;
-  await assert.rejects(waiting, { code: 'BACKEND_ERROR', message: /closed/ });
-  await assert.rejects(running, { code: 'BACKEND_ERROR' });
+  await assert.rejects(waiting, { code: 'EXECUTOR_CLOSED', message: /closed/ });
+  await assert.rejects(running, { code: 'EXECUTOR_CLOSED' });
   assert.equal(w.fleet.calls('b'), 1, 'the waiting probe was never dispatched');
 });
 
@@ -78,6 +78,6 @@ test('a process that used a pool exits by itself after close(): no thread, port 
   const out = JSON.parse(stdout) as { body: string; cancelled: string; left: string; before: string[]; after: string[] };
   assert.equal(out.body, 'v');
   assert.equal(out.cancelled, 'ABORTED');
-  assert.equal(out.left, 'BACKEND_ERROR');
+  assert.equal(out.left, 'EXECUTOR_CLOSED');
   assert.deepEqual([...out.after].sort(), [...out.before].sort(), 'no resource left after close');
 });

@@ -1,6 +1,8 @@
 /**
- * A worker that dies (process.exit, an uncaught exception) fails only the probes it was
- * running, as BACKEND_ERROR, so the failover moves on to the next copy; piscina replaces it.
+ * A worker that dies (process.exit, an uncaught exception) takes only the probes it was running
+ * with it; piscina replaces it. Each of those probes is re-dispatched once to a live worker; a
+ * probe whose second worker dies too fails that copy with WORKER_LOST, and the failover moves on
+ * to the next copy.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +13,7 @@ import { executorWorld, until } from '../helpers/executor-world.js';
 
 const w = executorWorld('pool', [
   { name: 'b1', objects: { exit: 'x', uncaught: 'x', k: 'v1' }, keys: { exit: { kind: 'exit', code: 7 }, uncaught: { kind: 'uncaught' } }, default: { kind: 'gate' } },
+  { name: 'b3', objects: { once: 'survived' }, keys: { once: { kind: 'exit', code: 9, once: true } } },
   { name: 'b2', objects: { exit: 'from-b2', uncaught: 'from-b2', k: 'v2' } },
 ]);
 const pool = w.executor as PoolExecutor;
@@ -21,34 +24,42 @@ const loc = (key: string, backendName: string, t: number): ObjectLocation =>
 
 // First, while both initial workers are ready (a replacement takes the balancer's tasks only once
 // it has loaded): piscina's least-busy balancer spreads the gated probes over both.
-test('only the dead worker\'s in-flight probes fail; probes on the other worker complete', async () => {
-  const req = (signal: AbortSignal): ProbeRequest => ({ backendName: 'b1', signal, location: null, backend: w.backends.get('b1')! });
+test("a dead worker's in-flight probes are re-dispatched once to a live worker and complete", async () => {
+  const req = (backendName: string): ProbeRequest => ({ backendName, signal: new AbortController().signal, location: null, backend: w.backends.get(backendName)! });
   const calls = w.fleet.calls('b1');
   // Gated probes spread over both workers by piscina's least-busy balancer.
-  const gated = Array.from({ length: 8 }, () => w.executor.get('k')(req(new AbortController().signal)).then(
+  const gated = Array.from({ length: 8 }, () => w.executor.get('k')(req('b1')).then(
     (r) => ({ ok: true as const, body: new TextDecoder().decode(r.value.body) }),
     (e: ReadPathError) => ({ ok: false as const, e }),
   ));
   await until(() => w.fleet.calls('b1') - calls === 8, 'the gated probes to start');
-  const crash = w.executor.get('exit')(req(new AbortController().signal));
-  await assert.rejects(crash, (e: ReadPathError) => {
-    assert.equal(e.code, 'BACKEND_ERROR');
-    assert.match(e.message, /b1: probe worker failed: .*exited with code: 7/);
-    return true;
-  });
+  const threads = pool.threadIds();
+  // Kills whichever worker runs it, once: its retry on a live worker answers.
+  const crashOnce = await w.executor.get('once')(req('b3'));
+  assert.equal(new TextDecoder().decode(crashOnce.value.body), 'survived');
+  assert.equal(w.fleet.calls('b3'), 2, 'the probe ran twice: on the worker it killed, then on a live one');
+  await until(() => w.fleet.calls('b1') - calls > 8, 'the dead worker\'s gated probes to be re-dispatched');
   w.fleet.open('b1');
   const results = await Promise.all(gated);
-  const failed = results.filter((r) => !r.ok);
-  const served = results.filter((r) => r.ok);
-  assert.ok(failed.length > 0 && served.length > 0, `some probes shared the dead worker, some did not (${failed.length} failed)`);
-  for (const r of failed) assert.match(r.e.message, /probe worker failed/);
-  for (const r of served) assert.equal(r.body, 'v1');
+  for (const r of results) assert.deepEqual(r, { ok: true, body: 'v1' });
   await until(() => pool.threadIds().length === 2, 'the pool to replace the worker');
+  assert.equal(pool.threadIds().filter((id) => threads.includes(id)).length, 1, 'one worker died, one served on');
   assert.deepEqual(w.executor.stats().inFlight, 0);
 });
 
+test('a probe whose worker dies twice fails that copy with WORKER_LOST', async () => {
+  await until(() => pool.threadIds().length === 2, 'two live workers');
+  const crash = w.executor.get('exit')({ backendName: 'b1', signal: new AbortController().signal, location: null, backend: w.backends.get('b1')! });
+  await assert.rejects(crash, (e: ReadPathError) => {
+    assert.equal(e.code, 'WORKER_LOST');
+    assert.match(e.message, /b1: probe worker died twice: .*exited with code: 7/);
+    return true;
+  });
+  await until(() => pool.threadIds().length === 2, 'the pool to replace the workers');
+});
+
 for (const key of ['exit', 'uncaught']) {
-  test(`a worker dying mid-probe (${key}) fails that copy with BACKEND_ERROR and the read completes from the next copy`, async () => {
+  test(`a worker dying mid-probe (${key}), twice, fails that copy with WORKER_LOST and the read completes from the next copy`, async () => {
     await w.executor.get('k')({ backendName: 'b2', signal: new AbortController().signal, location: null, backend: w.backends.get('b2')! });
     const before = pool.threadIds();
     assert.equal(before.length, 2);
@@ -61,6 +72,6 @@ for (const key of ['exit', 'uncaught']) {
     assert.equal(new TextDecoder().decode(out.value.body), 'from-b2');
     await until(() => pool.threadIds().length === 2, 'the pool to replace the worker');
     const after = pool.threadIds();
-    assert.equal(after.filter((id) => before.includes(id)).length, 1, 'one worker survived, one is new');
+    assert.equal(after.filter((id) => before.includes(id)).length, 0, 'the probe was dispatched once more and took a second worker with it');
   });
 }

@@ -28,10 +28,10 @@ test('the transform runs in a worker thread and is told about the body it got', 
   assert.equal(r.value.contentType, 'text/plain');
 });
 
-test('a result that cannot cross threads is a BACKEND_ERROR of that read, and the worker lives on', async () => {
+test('a result that cannot cross threads is a TRANSFORM_FAILED of that read, and the worker lives on', async () => {
   const threads = pool.threadIds().sort();
   await assert.rejects(w.executor.get('k', { transform: new URL('../helpers/transforms/uncloneable.mjs', import.meta.url) })(req()), (e: ReadPathError) => {
-    assert.equal(e.code, 'BACKEND_ERROR');
+    assert.equal(e.code, 'TRANSFORM_FAILED');
     assert.match(e.message, /cannot be sent to the main thread/);
     return true;
   });

@@ -288,13 +288,13 @@ function conformance(kind: ExecutorKind): void {
       assert.equal((upper.value.value as Uint8Array).byteLength, gz.byteLength);
     });
 
-    test("a transform's error is the read's BACKEND_ERROR with the module's message; a bad module is INVALID_CONFIG", async () => {
+    test("a transform's error is the read's TRANSFORM_FAILED with the module's message; a bad module is INVALID_CONFIG", async () => {
       const { failover, store } = w.failover();
       store.add(loc('badgz', 'b1', 1));
       store.add(loc('badgz', 'b2', 2));
       const before = w.fleet.calls('b2');
       await assert.rejects(failover.read('GetObject', 'badgz', w.executor.get('badgz', { transform: GUNZIP_NDJSON })), (e: ReadPathError) => {
-        assert.equal(e.code, 'BACKEND_ERROR');
+        assert.equal(e.code, 'TRANSFORM_FAILED');
         assert.match(e.message, /gunzip-ndjson\.mjs failed on b2: "badgz": badgz: NDJSON line 1: /);
         return true;
       });
@@ -307,14 +307,14 @@ function conformance(kind: ExecutorKind): void {
       await assert.rejects(failover.read('GetObject', 'badgz', w.executor.get('badgz', { transform: '' })), { code: 'INVALID_CONFIG' });
     });
 
-    test('after close(), new probes reject with BACKEND_ERROR', async () => {
+    test('after close(), new probes reject with EXECUTOR_CLOSED', async () => {
       const other = executorWorld(kind, [{ name: 'z', objects: { k: 'v' } }], { threads: 1 });
       await other.close();
       await other.close();
       const { failover, store } = other.failover();
       store.add(loc('k', 'z', 1));
       await assert.rejects(failover.read('GetObject', 'k', other.executor.get('k')), (e: ReadPathError) => {
-        assert.equal(e.code, 'BACKEND_ERROR');
+        assert.equal(e.code, 'EXECUTOR_CLOSED');
         assert.match(e.message, /closed/);
         return true;
       });

@@ -1,9 +1,9 @@
 /**
- * The probe actor: what runs inside a pool worker. It builds the worker's backend clients once
- * (keep-alive sockets live here), runs one probe per task — the S3 call, the egress check, the
- * SHA-256 verification, an optional transform — and answers with a {@link Verdict}. It never
- * throws to piscina: a thrown task result is cloned as a bare Error, and a result that cannot be
- * posted kills the worker, so every outcome is turned into plain data here.
+ * The probe actor: what runs inside a pool worker. It builds the worker's backends once
+ * (keep-alive sockets live here) and, per task, calls `runProbe` — the same probe the inline
+ * executor runs — then sends the verdict back in its wire form. It never throws to piscina: a
+ * thrown task result is cloned as a bare Error, and a result that cannot be posted kills the
+ * worker, so every outcome is plain data here.
  *
  * Cancellation is cooperative. The main thread sets the task's flag in a shared Int32Array and
  * then broadcasts `{ t: 'cancel', id }`; the actor registers the task's AbortController before
@@ -16,14 +16,12 @@ import { getPriority, setPriority } from 'node:os';
 import v8 from 'node:v8';
 import { Piscina } from 'piscina';
 import { ReadPathError, abortedError, messageOf, serializeError, type UsageLimitKind } from '../../errors.js';
-import { collectBody, discardBody } from '../../backends/body.js';
-import { isBilledFailure, verifyBody } from '../../probe/probes.js';
-import type { GetResult, ObjectBackend, ObjectLocation } from '../../types.js';
-import { importModule, runTransform } from '../../probe/transform.js';
-import {
-  PROBE_PROTOCOL, type ControlMessage, type CreateBackends, type OkVerdict, type ProbeTask, type ProbeWorkerData,
-  type ReserveMessage, type Verdict, type WireHead, type WireUsage,
-} from './protocol.js';
+import type { UsagePort } from '../../probe/billing.js';
+import { runProbe } from '../../probe/run.js';
+import type { ProbeTask, Verdict } from '../../probe/task.js';
+import { importModule } from '../../probe/transform.js';
+import type { ObjectBackend } from '../../types.js';
+import { PROBE_PROTOCOL, type ControlMessage, type CreateBackends, type PooledTask, type ProbeWorkerData, type ReserveMessage } from './protocol.js';
 
 /**
  * Lower this thread's CPU priority (Linux: threads are tasks with their own nice value, found
@@ -69,20 +67,6 @@ export async function buildWorkerBackends(data: ProbeWorkerData): Promise<Map<st
   return map;
 }
 
-function headOf(r: { etag?: string; contentType?: string; lastModified?: Date; metadata?: Record<string, string> }): WireHead {
-  const h: WireHead = {};
-  if (r.etag !== undefined) h.etag = r.etag;
-  if (r.contentType !== undefined) h.contentType = r.contentType;
-  if (r.lastModified !== undefined) h.lastModified = r.lastModified;
-  if (r.metadata !== undefined) h.metadata = r.metadata;
-  return h;
-}
-
-/** Whether a failed call cost an API request: the same rule as the inline probes. */
-function billedFailure(u: WireUsage, err: unknown): void {
-  if (isBilledFailure(err)) u.api = 1;
-}
-
 /** A Uint8Array that owns its whole ArrayBuffer, so transferring it moves exactly its bytes. */
 function ownBytes(b: Uint8Array): Uint8Array {
   const buf = b.buffer;
@@ -96,8 +80,36 @@ function moving(v: Verdict, buffers: ArrayBuffer[]): ActorResult {
   return Piscina.move({ [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: v } as never);
 }
 
+/**
+ * A verdict in its wire form: the error as plain data; a body or transform result as bytes
+ * that are transferred, not copied. A transform result that cannot cross threads becomes this
+ * probe's TRANSFORM_FAILED here, rather than an exception that would kill the worker.
+ */
+export function toWire(v: Verdict, task: ProbeTask): ActorResult {
+  if (v.kind === 'error') return { kind: 'error', error: serializeError(v.error), api: v.api, egress: v.egress };
+  if (v.kind !== 'ok') return v;
+  if (v.body !== undefined) {
+    v.body = ownBytes(v.body);
+    return moving(v, [v.body.buffer as ArrayBuffer]);
+  }
+  if (!('value' in v)) return v;
+  const value = v.value;
+  delete v.value;
+  if (value instanceof Uint8Array) {
+    v.bytes = ownBytes(value);
+    return moving(v, [v.bytes.buffer as ArrayBuffer]);
+  }
+  try {
+    v.serialized = ownBytes(v8.serialize(value));
+  } catch (err) {
+    const error = new ReadPathError('TRANSFORM_FAILED', `transform result for ${JSON.stringify(task.key)} cannot be sent to the main thread: ${messageOf(err)}`, { cause: err });
+    return { kind: 'error', error: serializeError(error), api: v.api, egress: v.egress };
+  }
+  return moving(v, [v.serialized.buffer as ArrayBuffer]);
+}
+
 /** The worker side of one pool: a task handler plus its cancel and usage plumbing. */
-export class ProbeActor {
+export class ProbeActor implements UsagePort {
   readonly #flags: Int32Array;
   readonly #channel: BroadcastChannel;
   readonly #port: MessagePort | null;
@@ -121,8 +133,7 @@ export class ProbeActor {
   }
 
   /** piscina's task handler. */
-  readonly handle = async (task: ProbeTask): Promise<ActorResult> => {
-    const u: WireUsage = { api: 0, egress: 0 };
+  readonly handle = async (task: PooledTask): Promise<ActorResult> => {
     const ac = new AbortController();
     // Register before reading the flag: a cancel broadcast from now on finds the controller.
     this.#active.set(task.id, ac);
@@ -133,103 +144,30 @@ export class ProbeActor {
       if (backend === undefined) {
         throw new ReadPathError('BACKEND_NOT_FOUND', `backend ${task.backend} is not configured in the probe worker`);
       }
-      return task.op === 'head' ? await this.#head(task, backend, ac.signal, u) : await this.#get(task, backend, ac.signal, u);
+      return toWire(await runProbe(task, backend, ac.signal, this), task);
     } catch (err) {
-      const error = serializeError(err);
-      return { kind: 'error', error, notFound: error.backendStatus === 404, api: u.api, egress: u.egress };
+      return { kind: 'error', error: serializeError(err), api: 0, egress: 0 };
     } finally {
       this.#active.delete(task.id);
     }
   };
 
-  async #head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, u: WireUsage): Promise<ActorResult> {
-    if (signal.aborted) throw abortedError(signal);
-    let h;
-    try {
-      h = await backend.head(task.key, { signal });
-    } catch (err) {
-      billedFailure(u, err);
-      throw err;
-    }
-    u.api = 1;
-    return { kind: 'ok', size: h.size, objectSize: h.size, head: headOf(h), api: 1, egress: 0 };
-  }
-
-  async #get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, u: WireUsage): Promise<ActorResult> {
-    if (signal.aborted) throw abortedError(signal);
-    let res: GetResult;
-    try {
-      res = await backend.get(task.key, task.range === undefined ? { signal } : { signal, range: task.range });
-    } catch (err) {
-      billedFailure(u, err);
-      throw err;
-    }
-    u.api = 1;
-    if (task.egressLimited === true) {
-      let limit: UsageLimitKind | null;
-      try {
-        limit = await this.#reserve(task, res.size < 0 ? 0 : res.size, signal);
-      } catch (err) {
-        discardBody(res);
-        throw err;
-      }
-      if (limit !== null) {
-        discardBody(res);
-        return { kind: 'skip', limit, api: 1, egress: 0 };
-      }
-    }
-    // -1 means the backend announced no length: then there is nothing to check the body against.
-    const body = await collectBody(res.body, res.size >= 0 ? { signal, expectedSize: res.size } : { signal });
-    u.egress = body.byteLength;
-    const verify = task.verify ?? true;
-    const verified = verify && task.range === undefined
-      ? verifyBody({ backendName: task.backend, location: task.location as ObjectLocation | null }, task.key, body, (task.verifyEtag ?? true) ? res.etag : undefined)
-      : false;
-    const head = headOf(res);
-    const base: OkVerdict = { kind: 'ok', size: body.byteLength, objectSize: res.size, head, verified, api: 1, egress: body.byteLength };
-    if (task.transform === undefined) {
-      base.body = body;
-      return moving(base, [body.buffer as ArrayBuffer]);
-    }
-    const value = await runTransform(task.transform, body, {
-      ...head,
-      key: task.key,
-      backend: task.backend,
-      size: body.byteLength,
-      verified,
-      ...(task.range !== undefined ? { range: task.range } : {}),
-    });
-    if (value instanceof Uint8Array) {
-      base.bytes = ownBytes(value);
-      return moving(base, [base.bytes.buffer as ArrayBuffer]);
-    }
-    let bytes: Uint8Array;
-    try {
-      // Serialized here rather than cloned by postMessage: a value that cannot cross threads
-      // becomes this read's error instead of an exception that would kill the worker.
-      bytes = ownBytes(v8.serialize(value));
-    } catch (err) {
-      throw new ReadPathError('BACKEND_ERROR', `transform result for ${JSON.stringify(task.key)} cannot be sent to the main thread: ${messageOf(err)}`, { cause: err });
-    }
-    base.serialized = bytes;
-    return moving(base, [bytes.buffer as ArrayBuffer]);
-  }
-
-  /** Ask the main thread to reserve `bytes` of egress; resolves with the exceeded limit or null. */
-  #reserve(task: ProbeTask, bytes: number, signal: AbortSignal): Promise<UsageLimitKind | null> {
+  /** The usage port: ask the main thread, which owns the ledger, to reserve egress. */
+  reserveEgress(task: ProbeTask, bytes: number, signal: AbortSignal): Promise<UsageLimitKind | null> {
+    const id = (task as PooledTask).id;
     if (signal.aborted) return Promise.reject(abortedError(signal));
     if (this.#port === null) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
-        this.#grants.delete(task.id);
+        this.#grants.delete(id);
         reject(abortedError(signal));
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.#grants.set(task.id, (limit) => {
+      this.#grants.set(id, (limit) => {
         signal.removeEventListener('abort', onAbort);
         resolve(limit);
       });
-      const msg: ReserveMessage = { readpathReserve: true, id: task.id, backend: task.backend, bytes };
+      const msg: ReserveMessage = { readpathReserve: true, id, backend: task.backend, bytes };
       this.#port?.postMessage(msg);
     });
   }
@@ -248,6 +186,6 @@ export class ProbeActor {
 }
 
 /** Create the actor of one worker and return piscina's handler. */
-export function createProbeActor(data: ProbeWorkerData, port: MessagePort | null): (task: ProbeTask) => Promise<ActorResult> {
+export function createProbeActor(data: ProbeWorkerData, port: MessagePort | null): (task: PooledTask) => Promise<ActorResult> {
   return new ProbeActor(data, port).handle;
 }

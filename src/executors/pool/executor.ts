@@ -1,8 +1,9 @@
 /**
- * The pool executor: probes run as actors in a piscina worker pool. A probe built here sends a
- * task described by data to a worker, which makes the S3 call, checks egress, verifies the body
- * and runs the transform, and answers with a verdict; the main thread rebuilds the result or
- * the ReadPathError. The main event loop never parses a response, hashes a body or decodes one.
+ * The pool executor: a carrier of probe tasks to actors in a piscina worker pool. The policies at
+ * dispatch (breaker, usage, decoding) are the shared ones of {@link DispatchingExecutor}; this
+ * class only moves a {@link ProbeTask} to a worker, where `runProbe` makes the S3 call, checks
+ * egress, verifies the body and runs the transform, and brings the {@link Verdict} back. The main
+ * event loop never parses a response, hashes a body or decodes one; it holds no S3 client.
  *
  * Facts this is built on (measured here, see DESIGN.md):
  * - piscina `atomics: 'disabled'`: the default freezes an idle worker's loop, and with it its
@@ -19,25 +20,17 @@
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { ResourceLimits } from 'node:worker_threads';
-import v8 from 'node:v8';
 import { Piscina } from 'piscina';
-import { ReadPathError, UsageLimitSkipError, abortedError, deserializeError, messageOf, requirePositiveInt } from '../../errors.js';
-import type { Recorder } from '../../telemetry/recorder.js';
+import { ReadPathError, abortedError, messageOf, requirePositiveInt } from '../../errors.js';
 import type { S3BackendOptions } from '../../backends/s3-backend.js';
 import { s3OptionsFromConfig } from '../../backends/s3-options.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { defaultThreads } from '../../config/resolve.js';
-import { encryptedUnsupported, type FetchedObject } from '../../probe/probes.js';
-import type { HeadResult, Probe, ProbeRequest, ProbeResult } from '../../types.js';
-import {
-  executorClosed, rejectingProbe, type ExecutorCloseOptions, type ExecutorStats, type ProbeExecutor, type ProbeGetOptions,
-  type TransformedValue,
-} from '../executor.js';
+import type { ErrorVerdict, ProbeTask, Verdict } from '../../probe/task.js';
 import { transformUrl } from '../../probe/transform.js';
-import { UsageLedger } from '../../policies/usage-ledger.js';
-import {
-  PROBE_PROTOCOL, isReserveMessage, type ControlMessage, type ProbeTask, type ProbeWorkerData, type Verdict,
-} from './protocol.js';
+import type { ProbeRequest } from '../../types.js';
+import { DispatchingExecutor, executorClosed, type DispatchOptions, type ExecutorCloseOptions, type ExecutorStats } from '../executor.js';
+import { PROBE_PROTOCOL, isReserveMessage, type ControlMessage, type PooledTask, type ProbeWorkerData } from './protocol.js';
 
 /** Default concurrent probes per worker (runtime.tasks_per_thread). */
 export const DEFAULT_TASKS_PER_THREAD = 32;
@@ -50,9 +43,7 @@ export function defaultPoolThreads(): number {
 }
 
 /** Options of {@link PoolExecutor}. */
-export interface PoolExecutorOptions {
-  /** Owns usage limits and metrics; only the main thread touches it. */
-  recorder: Recorder;
+export interface PoolExecutorOptions extends DispatchOptions {
   /** S3 backends every worker builds once (its keep-alive sockets live in the worker). */
   backends?: S3BackendOptions[];
   /**
@@ -71,7 +62,7 @@ export interface PoolExecutorOptions {
   maxInFlight?: number;
   /**
    * Probes that may wait inside the executor beyond `maxInFlight` before new ones are refused
-   * with `BACKEND_ERROR`. Default 16 × maxInFlight. A coordinator honouring
+   * with `EXECUTOR_SATURATED`. Default 16 × maxInFlight. A coordinator honouring
    * {@link PoolExecutor.whenCapacity} never gets near it.
    */
   maxWaiting?: number;
@@ -105,30 +96,25 @@ function cancelWhy(reason: unknown): string {
     : 'probe cancelled';
 }
 
-type Kind = 0 | 1 | 2; // head | get | get with transform
+function failed(error: unknown): ErrorVerdict {
+  return { kind: 'error', error, api: 0, egress: 0 };
+}
 
 /** One probe between dispatch and verdict. Also the abort listener of its request's signal. */
 class Job {
-  readonly task: ProbeTask;
-  readonly kind: Kind;
-  readonly req: ProbeRequest;
-  readonly resolve: (r: ProbeResult<unknown>) => void;
-  readonly reject: (e: unknown) => void;
-  readonly apiReserved: boolean;
+  readonly task: PooledTask;
+  readonly resolve: (v: Verdict) => void;
   readonly #pool: PoolExecutor;
   signal: AbortSignal | undefined;
   settled = false;
   started = false;
+  /** Re-dispatched once after its worker died. */
+  retried = false;
 
-  constructor(pool: PoolExecutor, task: ProbeTask, kind: Kind, req: ProbeRequest, apiReserved: boolean,
-    resolve: (r: ProbeResult<unknown>) => void, reject: (e: unknown) => void) {
+  constructor(pool: PoolExecutor, task: PooledTask, resolve: (v: Verdict) => void) {
     this.#pool = pool;
     this.task = task;
-    this.kind = kind;
-    this.req = req;
-    this.apiReserved = apiReserved;
     this.resolve = resolve;
-    this.reject = reject;
   }
 
   /** The signal's abort listener (an object listener: no closure per probe). */
@@ -137,15 +123,13 @@ class Job {
   }
 }
 
-/** Runs probes as actors in a piscina worker pool. Call {@link PoolExecutor.close} when done. */
-export class PoolExecutor implements ProbeExecutor {
+/** Carries probes to actors in a piscina worker pool. Call {@link PoolExecutor.close} when done. */
+export class PoolExecutor extends DispatchingExecutor {
   readonly kind = 'pool' as const;
-  readonly #pool: Piscina<ProbeTask, Verdict>;
+  readonly #pool: Piscina<PooledTask, Verdict>;
   readonly #channel: BroadcastChannel;
   readonly #flags: Int32Array;
   readonly #freeSlots: number[];
-  readonly #ledger: UsageLedger;
-  readonly #acct: Recorder;
   readonly #threads: number;
   readonly #maxInFlight: number;
   readonly #maxWaiting: number;
@@ -159,7 +143,7 @@ export class PoolExecutor implements ProbeExecutor {
   #drained: (() => void) | undefined;
 
   constructor(opts: PoolExecutorOptions) {
-    if (opts?.recorder === undefined) throw new ReadPathError('INVALID_CONFIG', 'PoolExecutor: recorder is required');
+    super(opts, 'PoolExecutor');
     const threads = requirePositiveInt(opts.threads ?? defaultPoolThreads(), 'runtime.threads');
     const perThread = requirePositiveInt(opts.tasksPerThread ?? DEFAULT_TASKS_PER_THREAD, 'runtime.tasks_per_thread');
     const maxInFlight = requirePositiveInt(opts.maxInFlight ?? threads * perThread, 'runtime.max_in_flight');
@@ -167,8 +151,6 @@ export class PoolExecutor implements ProbeExecutor {
     if (opts.backends === undefined && opts.backendModule === undefined) {
       throw new ReadPathError('INVALID_CONFIG', 'PoolExecutor: give backends (S3 options) or a backendModule');
     }
-    this.#acct = opts.recorder;
-    this.#ledger = new UsageLedger(opts.recorder);
     this.#threads = threads;
     this.#maxInFlight = maxInFlight;
     const flags = new SharedArrayBuffer(4 * maxInFlight);
@@ -190,7 +172,7 @@ export class PoolExecutor implements ProbeExecutor {
     this.#channel = new BroadcastChannel(channel);
     this.#channel.unref();
     const filename = opts.workerFilename === undefined ? defaultWorkerFilename() : transformUrl(opts.workerFilename);
-    this.#pool = new Piscina<ProbeTask, Verdict>({
+    this.#pool = new Piscina<PooledTask, Verdict>({
       filename,
       minThreads: threads,
       maxThreads: threads,
@@ -210,7 +192,7 @@ export class PoolExecutor implements ProbeExecutor {
       // worker stopped waiting on an abort). Reserving then would never be released.
       const job = this.#running.get(m.id);
       if (job === undefined || job.task.backend !== m.backend) return;
-      this.#post({ t: 'grant', id: m.id, limit: this.#ledger.reserveEgress(m.id, m.backend, m.bytes) });
+      this.#post({ t: 'grant', id: m.id, limit: this.recorder.reservations.reserveEgress(job.task, m.bytes) });
     });
   }
 
@@ -228,32 +210,8 @@ export class PoolExecutor implements ProbeExecutor {
     });
   }
 
-  head(key: string): Probe<HeadResult> {
-    if (this.#closed) return rejectingProbe(executorClosed(this.kind));
-    return (req) => this.#dispatch(0, { op: 'head', id: 0, slot: -1, backend: req.backendName, key, location: null }, req) as Promise<ProbeResult<HeadResult>>;
-  }
-
-  get(key: string, opts?: ProbeGetOptions & { transform?: undefined }): Probe<FetchedObject>;
-  get(key: string, opts: ProbeGetOptions & { transform: string | URL }): Probe<TransformedValue>;
-  get(key: string, opts?: ProbeGetOptions): Probe<FetchedObject | TransformedValue>;
-  get(key: string, opts: ProbeGetOptions = {}): Probe<FetchedObject | TransformedValue> {
-    if (this.#closed) return rejectingProbe(executorClosed(this.kind));
-    let transform: string | undefined;
-    try {
-      if (opts.transform !== undefined) transform = transformUrl(opts.transform);
-    } catch (err) {
-      return rejectingProbe(err);
-    }
-    const { range, verify, verifyEtag } = opts;
-    const kind: Kind = transform === undefined ? 1 : 2;
-    return (req) => {
-      const task: ProbeTask = { op: 'get', id: 0, slot: -1, backend: req.backendName, key, location: null };
-      if (range !== undefined) task.range = range;
-      if (verify !== undefined) task.verify = verify;
-      if (verifyEtag !== undefined) task.verifyEtag = verifyEtag;
-      if (transform !== undefined) task.transform = transform;
-      return this.#dispatch(kind, task, req) as Promise<ProbeResult<FetchedObject | TransformedValue>>;
-    };
+  protected get closed(): boolean {
+    return this.#closed;
   }
 
   saturated(): boolean {
@@ -266,40 +224,30 @@ export class PoolExecutor implements ProbeExecutor {
   }
 
   stats(): ExecutorStats {
-    return { kind: this.kind, inFlight: this.#running.size, queued: this.#waiting.length, maxInFlight: this.#maxInFlight, threads: this.#threads };
+    return {
+      kind: this.kind,
+      inFlight: this.#running.size,
+      queued: this.#waiting.length,
+      maxInFlight: this.#maxInFlight,
+      threads: this.#threads,
+    };
   }
 
-  /** Thread ids of the live workers (tests: a cancelled probe must not cost a thread). */
   threadIds(): number[] {
     return this.#pool.threads.map((w) => w.threadId);
   }
 
-  /** Reserved usage of in-flight probes on a backend (tests). */
-  pendingUsage(backend: string): { api: number; egress: number } {
-    return this.#ledger.pending(backend);
-  }
-
-  #dispatch(kind: Kind, task: ProbeTask, req: ProbeRequest): Promise<ProbeResult<unknown>> {
-    if (this.#closed) return Promise.reject(executorClosed(this.kind));
-    const l = req.location;
-    // As getProbe: readpath cannot decrypt s3-orchestrator's envelope encryption (no backend call).
-    if (kind !== 0 && l?.encrypted === true) return Promise.reject(encryptedUnsupported(task.key));
-    const name = task.backend;
-    let apiReserved = false;
-    if (this.#ledger.limited(name)) {
-      const limit = this.#ledger.reserveApi(name);
-      if (limit !== undefined) return Promise.reject(new UsageLimitSkipError(name, { limit }));
-      apiReserved = true;
-      if (kind !== 0 && this.#acct.usage.limitsOf(name).egressBytes > 0) task.egressLimited = true;
-    }
-    if (l !== null) task.location = { contentHash: l.contentHash ?? null, sizeBytes: l.sizeBytes };
-    return new Promise<ProbeResult<unknown>>((resolve, reject) => {
-      const job = new Job(this, task, kind, req, apiReserved, resolve, reject);
-      // Reading req.signal creates it (ProbeRun builds signals lazily); the pool needs it to cancel.
+  protected carry(probe: ProbeTask, req: ProbeRequest): Promise<Verdict> {
+    if (this.#closed) return Promise.resolve(failed(executorClosed(this.kind)));
+    const task = probe as PooledTask;
+    task.id = 0;
+    task.slot = -1;
+    return new Promise<Verdict>((resolve) => {
+      const job = new Job(this, task, resolve);
+      // Reading req.signal creates it (the race builds signals lazily); the pool needs it to cancel.
       const signal = req.signal;
       if (signal.aborted) {
-        this.#finish(job, 0, 0);
-        reject(abortedError(signal));
+        resolve(failed(abortedError(signal)));
         return;
       }
       job.signal = signal;
@@ -307,8 +255,7 @@ export class PoolExecutor implements ProbeExecutor {
       if (this.#running.size < this.#maxInFlight && this.#waiting.length === 0) {
         this.#start(job);
       } else if (this.#waiting.length >= this.#maxWaiting) {
-        this.#finish(job, 0, 0);
-        reject(new ReadPathError('BACKEND_ERROR', `probe pool queue full: ${this.#waiting.length} probes waiting for ${this.#maxInFlight} slots`));
+        this.#settle(job, failed(new ReadPathError('EXECUTOR_SATURATED', `probe pool queue full: ${this.#waiting.length} probes waiting for ${this.#maxInFlight} slots`)));
       } else {
         this.#waiting.push(job);
       }
@@ -322,8 +269,12 @@ export class PoolExecutor implements ProbeExecutor {
     job.task.id = this.#nextId++;
     job.started = true;
     this.#running.set(job.task.id, job);
+    this.#run(job);
+  }
+
+  #run(job: Job): void {
     this.#pool.run(job.task).then(
-      (v) => this.#onVerdict(job, v),
+      (v) => this.#settle(job, v),
       (err: unknown) => this.#onWorkerFailure(job, err),
     );
   }
@@ -335,9 +286,7 @@ export class PoolExecutor implements ProbeExecutor {
     if (!job.started) {
       const i = this.#waiting.indexOf(job);
       if (i >= 0) this.#waiting.splice(i, 1);
-      this.#finish(job, 0, 0);
-      job.reject(abortedError(job.signal));
-      this.#pump();
+      this.#settle(job, failed(abortedError(job.signal)));
       return;
     }
     // Flag first, then broadcast: a worker that has not seen the task yet reads the flag when
@@ -350,60 +299,32 @@ export class PoolExecutor implements ProbeExecutor {
     this.#channel.postMessage(m);
   }
 
-  /** Release everything a job holds and record its usage. Idempotent per job. */
-  #finish(job: Job, api: number, egress: number): boolean {
-    if (job.settled) return false;
+  /** Release everything a job holds and hand its verdict back. Once per job. */
+  #settle(job: Job, v: Verdict): void {
+    if (job.settled) return;
     job.settled = true;
     if (job.signal !== undefined) job.signal.removeEventListener('abort', job);
     if (job.started) {
       this.#running.delete(job.task.id);
       this.#freeSlots.push(job.task.slot);
     }
-    this.#ledger.settle(job.task.id, job.task.backend, job.apiReserved, api, egress);
-    return true;
-  }
-
-  #onVerdict(job: Job, v: Verdict): void {
-    if (!this.#finish(job, v.api, v.egress)) return;
+    job.resolve(v);
     this.#pump();
-    if (v.kind === 'ok') {
-      let result: ProbeResult<unknown>;
-      try {
-        result = this.#result(job, v);
-      } catch (err) {
-        job.reject(new ReadPathError('BACKEND_ERROR', `${job.task.backend}: transform result could not be decoded: ${messageOf(err)}`, { cause: err }));
-        return;
-      }
-      job.resolve(result);
-      return;
-    }
-    if (v.kind === 'skip') {
-      job.reject(new UsageLimitSkipError(job.task.backend, { limit: v.limit }));
-      return;
-    }
-    const signal = job.signal;
-    job.reject(deserializeError(v.error, v.error.code === 'ABORTED' && signal?.aborted ? signal.reason : undefined));
-  }
-
-  #result(job: Job, v: Extract<Verdict, { kind: 'ok' }>): ProbeResult<unknown> {
-    const head: HeadResult = { size: v.objectSize, ...v.head };
-    if (job.kind === 0) {
-      // As headProbe: an encrypted copy's stored size is the ciphertext's; callers want the object's own.
-      const l = job.req.location;
-      const plain = l?.encrypted === true ? l.plaintextSize : undefined;
-      if (plain !== undefined && plain !== null) head.size = plain;
-      return { size: head.size, value: head };
-    }
-    if (job.kind === 1) return { size: v.size, value: { ...head, body: v.body ?? new Uint8Array(0), verified: v.verified ?? false } };
-    const value = v.bytes !== undefined ? v.bytes : v.serialized !== undefined ? v8.deserialize(v.serialized) : undefined;
-    return { size: v.size, value: { ...head, value, verified: v.verified ?? false } };
   }
 
   #onWorkerFailure(job: Job, err: unknown): void {
+    if (job.settled) return;
+    if (!job.retried && !this.#closed && job.signal?.aborted !== true) {
+      // Its worker died (its own fault or a neighbour's): once more, on a live worker.
+      job.retried = true;
+      this.#run(job);
+      return;
+    }
     // What the probe used before its worker died is unknown; nothing is recorded for it.
-    if (!this.#finish(job, 0, 0)) return;
-    this.#pump();
-    job.reject(new ReadPathError('BACKEND_ERROR', `${job.task.backend}: probe worker failed: ${messageOf(err)}`, { cause: err }));
+    const error = job.signal?.aborted === true
+      ? abortedError(job.signal)
+      : new ReadPathError('WORKER_LOST', `${job.task.backend}: probe worker died twice: ${messageOf(err)}`, { cause: err });
+    this.#settle(job, failed(error));
   }
 
   /** Start waiting probes while there is room, and wake capacity waiters. */
@@ -420,9 +341,9 @@ export class PoolExecutor implements ProbeExecutor {
   }
 
   /**
-   * Refuse new probes, reject the waiting ones, let running probes finish for up to
-   * `timeoutMs`, then fail what is left with `BACKEND_ERROR` and destroy the pool: no thread,
-   * port or timer outlives the returned promise. Idempotent.
+   * Refuse new probes, fail the waiting ones, let running probes finish for up to `timeoutMs`,
+   * then fail what is left with `EXECUTOR_CLOSED` and destroy the pool: no thread, port or
+   * timer outlives the returned promise. Idempotent.
    */
   close(opts: ExecutorCloseOptions = {}): Promise<void> {
     this.#closing ??= this.#close(opts.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
@@ -431,10 +352,7 @@ export class PoolExecutor implements ProbeExecutor {
 
   async #close(timeoutMs: number): Promise<void> {
     this.#closed = true;
-    for (const job of this.#waiting.splice(0)) {
-      this.#finish(job, 0, 0);
-      job.reject(executorClosed(this.kind));
-    }
+    for (const job of this.#waiting.splice(0)) this.#settle(job, failed(executorClosed(this.kind)));
     const ws = this.#capacityWaiters;
     this.#capacityWaiters = [];
     for (const w of ws) w();
@@ -450,8 +368,7 @@ export class PoolExecutor implements ProbeExecutor {
     for (const job of [...this.#running.values()]) {
       // Tell the worker too, in case destroying it takes a while; the probe fails now.
       Atomics.store(this.#flags, job.task.slot, 1);
-      this.#finish(job, 0, 0);
-      job.reject(new ReadPathError('BACKEND_ERROR', `${job.task.backend}: probe executor closed before the probe finished`));
+      this.#settle(job, failed(executorClosed(this.kind, `closed before the probe on ${job.task.backend} finished`)));
     }
     try {
       await this.#pool.destroy();

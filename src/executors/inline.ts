@@ -1,0 +1,52 @@
+/**
+ * The inline executor: probes run on the calling thread, `runProbe` called directly, the
+ * usage port being the recorder's own ledger.
+ */
+import { threadId } from 'node:worker_threads';
+import { runProbe } from '../probe/run.js';
+import type { ProbeTask, Verdict } from '../probe/task.js';
+import type { ProbeRequest } from '../types.js';
+import { DispatchingExecutor, type DispatchOptions, type ExecutorStats } from './executor.js';
+
+/** Options of {@link InlineExecutor}. */
+export type InlineExecutorOptions = DispatchOptions;
+
+const resolvedCapacity = Promise.resolve();
+
+/** Runs probes on the calling thread. */
+export class InlineExecutor extends DispatchingExecutor {
+  readonly kind = 'inline' as const;
+  #closed = false;
+
+  constructor(opts: InlineExecutorOptions) {
+    super(opts, 'InlineExecutor');
+  }
+
+  protected get closed(): boolean {
+    return this.#closed;
+  }
+
+  protected carry(task: ProbeTask, req: ProbeRequest): Promise<Verdict> {
+    return runProbe(task, req.backend, req.signal, this.recorder.reservations);
+  }
+
+  saturated(): boolean {
+    return false;
+  }
+
+  whenCapacity(): Promise<void> {
+    return resolvedCapacity;
+  }
+
+  stats(): ExecutorStats {
+    return { kind: this.kind, inFlight: 0, queued: 0, maxInFlight: Number.POSITIVE_INFINITY, threads: 0 };
+  }
+
+  threadIds(): number[] {
+    return [threadId];
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}

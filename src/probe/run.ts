@@ -1,0 +1,126 @@
+/**
+ * The probe, written once: read one copy as a {@link ProbeTask} says — HEAD, or GET with the
+ * egress check, the whole body, SHA-256 (or ETag) verification and an optional transform — and
+ * answer with a {@link Verdict}. The inline executor calls it on the calling thread; the pool's
+ * probe actors call it in a worker. It never throws: every outcome, failures included, is a
+ * verdict carrying what the probe used, so whoever admitted the probe can settle its usage.
+ */
+import { ReadPathError, abortedError, type UsageLimitKind } from '../errors.js';
+import { collectBody, discardBody } from '../backends/body.js';
+import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
+import { isBilledFailure, type UsagePort } from './billing.js';
+import type { ErrorVerdict, OkVerdict, ProbeTask, ProbeUsage, Verdict, VerdictHead } from './task.js';
+import { runTransform } from './transform.js';
+import { verifyBody } from './verify.js';
+
+/**
+ * readpath does not hold s3-orchestrator's key provider, so it cannot decrypt envelope-encrypted
+ * copies; serving ciphertext as the object would be wrong. 503, as upstream answers for
+ * encrypted objects it cannot decrypt; no backend is called.
+ */
+export function encryptedUnsupported(key: string): ReadPathError {
+  return new ReadPathError('SERVICE_UNAVAILABLE', `${key} is stored encrypted; readpath cannot decrypt s3-orchestrator's envelope encryption`);
+}
+
+/**
+ * Why this copy must not be read at all, decided from the task alone; undefined when it may.
+ * Executors ask before admitting a probe (a refused copy costs no usage and no dispatch), and
+ * {@link runProbe} asks again, so a task is refused wherever it runs.
+ */
+export function refusal(task: ProbeTask): ReadPathError | undefined {
+  return task.op === 'get' && task.location?.encrypted === true ? encryptedUnsupported(task.key) : undefined;
+}
+
+/** The HEAD fields of an answer, without `size` (that travels apart). */
+function headFields(r: HeadResult): VerdictHead {
+  const h: VerdictHead = {};
+  if (r.etag !== undefined) h.etag = r.etag;
+  if (r.contentType !== undefined) h.contentType = r.contentType;
+  if (r.lastModified !== undefined) h.lastModified = r.lastModified;
+  if (r.metadata !== undefined) h.metadata = r.metadata;
+  return h;
+}
+
+function ok(size: number, objectSize: number, head: VerdictHead, egress: number): OkVerdict {
+  return { kind: 'ok', size, objectSize, head, api: 1, egress };
+}
+
+/** Run one probe of `task` against `backend`. Resolves with its verdict; never rejects. */
+export async function runProbe(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort): Promise<Verdict> {
+  const used: ProbeUsage = { api: 0, egress: 0 };
+  try {
+    const refused = refusal(task);
+    if (refused !== undefined) throw refused;
+    if (signal.aborted) throw abortedError(signal);
+    return task.op === 'head' ? await head(task, backend, signal, used) : await get(task, backend, signal, usage, used);
+  } catch (err) {
+    const v: ErrorVerdict = { kind: 'error', error: err, api: used.api, egress: used.egress };
+    return v;
+  }
+}
+
+/** A failed backend call: record whether it cost a request, then rethrow. */
+function billed(used: ProbeUsage, err: unknown): never {
+  if (isBilledFailure(err)) used.api = 1;
+  throw err;
+}
+
+async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<Verdict> {
+  let h: HeadResult;
+  try {
+    h = await backend.head(task.key, { signal });
+  } catch (err) {
+    billed(used, err);
+  }
+  used.api = 1;
+  // An encrypted copy's stored size is the ciphertext's; callers want the object's own.
+  const l = task.location;
+  const size = l !== null && l.encrypted && l.plaintextSize !== null ? l.plaintextSize : h.size;
+  return ok(size, size, headFields(h), 0);
+}
+
+async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage): Promise<Verdict> {
+  const range = task.range;
+  let res: GetResult;
+  try {
+    res = await backend.get(task.key, range === undefined ? { signal } : { signal, range });
+  } catch (err) {
+    billed(used, err);
+  }
+  used.api = 1;
+  if (task.egressLimited === true) {
+    let limit: UsageLimitKind | null;
+    try {
+      limit = await usage.reserveEgress(task, res.size < 0 ? 0 : res.size, signal);
+    } catch (err) {
+      discardBody(res);
+      throw err;
+    }
+    if (limit !== null) {
+      discardBody(res);
+      return { kind: 'skip', limit, api: 1, egress: 0 };
+    }
+  }
+  // -1 means the backend announced no length: then there is nothing to check the body against.
+  const body = await collectBody(res.body, res.size >= 0 ? { signal, expectedSize: res.size } : { signal });
+  used.egress = body.byteLength;
+  const verified = (task.verify ?? true) && range === undefined
+    ? verifyBody({ backendName: task.backend, location: task.location }, task.key, body, (task.verifyEtag ?? true) ? res.etag : undefined)
+    : false;
+  const headOf = headFields(res);
+  const v = ok(body.byteLength, res.size, headOf, body.byteLength);
+  v.verified = verified;
+  if (task.transform === undefined) {
+    v.body = body;
+    return v;
+  }
+  v.value = await runTransform(task.transform, body, {
+    ...headOf,
+    key: task.key,
+    backend: task.backend,
+    size: body.byteLength,
+    verified,
+    ...(range !== undefined ? { range } : {}),
+  });
+  return v;
+}

@@ -1,0 +1,98 @@
+/**
+ * A probe as data: what to read from one copy ({@link ProbeTask}) and what came of it
+ * ({@link Verdict}). Both are plain objects, so the same task and verdict serve a probe run on
+ * the calling thread and one carried to a pool worker and back (see executors/).
+ */
+import type { UsageLimitKind } from '../errors.js';
+import type { HeadResult, ObjectLocation } from '../types.js';
+
+/** The part of a location row a probe needs. */
+export interface ProbeLocation {
+  contentHash: string | null;
+  sizeBytes: number;
+  encrypted: boolean;
+  plaintextSize: number | null;
+}
+
+/** One probe of one copy, described by data. */
+export interface ProbeTask {
+  op: 'head' | 'get';
+  /** Configured backend name. */
+  backend: string;
+  key: string;
+  /** Null in degraded-mode broadcasts. */
+  location: ProbeLocation | null;
+  /** GET: an HTTP `Range` (`bytes=a-b`). A ranged body is never verified. */
+  range?: string;
+  /** GET: verify the body against `location.contentHash` (default true). */
+  verify?: boolean;
+  /** GET with `verify` and no content_hash: check a plain-MD5 ETag (default true). */
+  verifyEtag?: boolean;
+  /** GET: file: URL of a transform module run on the verified body. */
+  transform?: string;
+  /**
+   * The backend has an egress limit: after the headers the probe asks its usage port to
+   * reserve the body's announced size before reading it.
+   */
+  egressLimited?: boolean;
+  /** Names this probe's usage reservation to the usage port. */
+  usageId?: number;
+}
+
+/** Usage a probe consumed: settled by whoever admitted it. */
+export interface ProbeUsage {
+  api: number;
+  egress: number;
+}
+
+/** HEAD fields of an answer (Dates survive structured clone). */
+export type VerdictHead = Omit<HeadResult, 'size'>;
+
+/** A probe that succeeded. */
+export interface OkVerdict extends ProbeUsage {
+  kind: 'ok';
+  /** Bytes read (GET) or the object's size (HEAD). */
+  size: number;
+  /** The object's size: as the backend reported it, or for an encrypted copy its plaintext size (HEAD). */
+  objectSize: number;
+  head: VerdictHead;
+  /** GET without transform: the whole body. */
+  body?: Uint8Array;
+  verified?: boolean;
+  /** GET with transform: the transform's result (on the thread that ran it). */
+  value?: unknown;
+  /** GET with transform, across threads: a bytes result (transferred). */
+  bytes?: Uint8Array;
+  /** GET with transform, across threads: any other result as `v8.serialize` bytes (transferred). */
+  serialized?: Uint8Array;
+}
+
+/** A probe declined for usage limits after its request was sent. */
+export interface SkipVerdict extends ProbeUsage {
+  kind: 'skip';
+  limit: UsageLimitKind;
+}
+
+/** A probe that failed. */
+export interface ErrorVerdict extends ProbeUsage {
+  kind: 'error';
+  /**
+   * What failed: the thrown value on the thread that ran the probe; a SerializedError once
+   * carried across threads (structured clone loses an Error's `code` and `cause`).
+   */
+  error: unknown;
+}
+
+/** What a probe answers. */
+export type Verdict = OkVerdict | SkipVerdict | ErrorVerdict;
+
+/** The probe's view of a location row (null in degraded mode). */
+export function probeLocation(l: ObjectLocation | null): ProbeLocation | null {
+  if (l === null) return null;
+  return {
+    contentHash: l.contentHash ?? null,
+    sizeBytes: l.sizeBytes,
+    encrypted: l.encrypted,
+    plaintextSize: l.plaintextSize ?? null,
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * Integrity checks a body passes before its copy may win: SHA-256 against the location's
+ * content_hash, or, with no hash to check, the backend's ETag when it is a plain MD5.
+ */
+import { ReadPathError } from '../errors.js';
+import { digestHex } from './digest.js';
+
+/** Hex SHA-256 of bytes. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return digestHex('sha256', bytes);
+}
+
+// A single-part upload's ETag is the MD5 of the object: quoted 32 hex digits, no `-N` suffix.
+const MD5_ETAG = /^"?([0-9a-fA-F]{32})"?$/;
+
+/** Where a body came from, for the check and its message. */
+export interface BodySource {
+  backendName: string;
+  location: { contentHash?: string | null } | null;
+}
+
+/**
+ * Check a body before its copy may win. With the location's content_hash: SHA-256, returning
+ * true when it matches. Without one (NULL column, degraded mode) and given the backend's
+ * ETag: when that ETag is a plain MD5, the body must match it (a copy damaged at rest keeps
+ * the ETag of what was written), returning false since nothing was checked against
+ * content_hash. Throws INTEGRITY_MISMATCH on a mismatch.
+ */
+export function verifyBody(src: BodySource, key: string, body: Uint8Array, etag?: string): boolean {
+  const expected = src.location?.contentHash;
+  if (expected === undefined || expected === null || expected === '') {
+    const md5 = etag === undefined ? null : MD5_ETAG.exec(etag);
+    if (md5 !== null && md5[1] !== undefined) {
+      const actual = digestHex('md5', body);
+      if (actual !== md5[1].toLowerCase()) {
+        throw new ReadPathError('INTEGRITY_MISMATCH', `${src.backendName}: ${key}: body MD5 ${actual} does not match the backend's ETag ${etag ?? ''}`);
+      }
+    }
+    return false;
+  }
+  const actual = sha256Hex(body);
+  if (actual !== expected.toLowerCase()) {
+    throw new ReadPathError('INTEGRITY_MISMATCH', `${src.backendName}: ${key}: body hash ${actual} does not match stored ${expected}`);
+  }
+  return true;
+}
