@@ -1,18 +1,20 @@
 /**
- * The read-failover protocol (the seed's `readpath` package): resolve a key's locations, try
- * the copies in stored order, and when the metadata store is down fall back to the location
- * cache and a broadcast over every configured backend. This module is policy: what counts as a
- * win, a skip or a failure, and what the caller is told. The mechanics live in ProbeRun.
+ * The read-failover protocol (the seed's `readpath` package) as one async function over a plan:
+ * resolve a key's locations and race the stored copies in order; when the metadata store is down,
+ * try the location cache's backend, then broadcast to every configured backend. Planning is in
+ * plan.ts, the race in race.ts, what a failure tells the caller in verdicts.ts, metrics in
+ * read-events.ts; this module only walks one read through them.
  */
 import { ReadPathError, abortedError, hasCode, messageOf } from '../errors.js';
-import { METRIC } from '../telemetry/recorder.js';
 import type { Core, LocationCache, MetadataStore, ObjectLocation, Probe } from '../types.js';
-import { ProbeRun, type Candidate, type HedgePolicy, type ProbeFailure, type RunOutcome, type Timers } from './race.js';
-import { classifyBroadcastFailure } from './classify.js';
 import { BackendSpeed } from '../policies/backend-speed.js';
+import { planBroadcast, planCacheHit, planLocated, type HedgePolicy, type Plan, type PlanSettings, type ReadPathKind } from './plan.js';
+import { ProbeRun, type RunOutcome } from './race.js';
+import { RecorderEvents, type ReadEvents } from './read-events.js';
+import type { Timers } from './timers.js';
+import { classifyBroadcastFailure, locatedFailure } from './verdicts.js';
 
-/** Which path a hedge policy is asked for. */
-export type ReadPathKind = 'located' | 'degraded';
+export type { ReadPathKind } from './plan.js';
 
 /** Options of {@link Failover}. */
 export interface FailoverOptions {
@@ -69,43 +71,46 @@ export interface ReadOutcome<T> {
 }
 
 const DEFAULT_DRAIN_MS = 30_000;
-const now = (): number => performance.now();
 
-const nameOfCandidate = (c: Candidate): string => c.backendName;
+/** Everything a read needs, resolved once per Failover. */
+interface Settings extends PlanSettings {
+  core: Core;
+  store: MetadataStore;
+  cache: LocationCache;
+  degradedEnabled: boolean;
+  drainMs: number;
+  timers: Timers | undefined;
+  now: (() => number) | undefined;
+  stagger: boolean;
+  events: ReadEvents;
+}
 
 /** The read-failover orchestrator. */
 export class Failover {
-  readonly #core: Core;
-  readonly #store: MetadataStore;
-  readonly #cache: LocationCache;
-  readonly #parallel: boolean;
-  readonly #parallelism: number;
-  readonly #degradedEnabled: boolean;
-  readonly #drainMs: number;
-  readonly #hedgePolicy: FailoverOptions['hedgePolicy'];
-  readonly #timers: Timers | undefined;
-  readonly #now: (() => number) | undefined;
-  readonly #speed: BackendSpeed | undefined;
-  readonly #stagger: boolean;
+  readonly #s: Settings;
 
   constructor(opts: FailoverOptions) {
-    this.#core = opts.core;
-    this.#store = opts.stores;
-    this.#cache = opts.cache;
-    this.#parallel = opts.parallelBroadcast ?? false;
-    this.#parallelism = opts.degradedBroadcastParallelism ?? 0;
-    this.#degradedEnabled = opts.degradedReadsEnabled ?? true;
-    const d = opts.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
-    this.#drainMs = d > 0 ? d : DEFAULT_DRAIN_MS;
-    this.#hedgePolicy = opts.hedgePolicy;
-    this.#timers = opts.timers;
-    this.#now = opts.now;
     const order = opts.launchOrder ?? 'fastest';
     if (order !== 'fastest' && order !== 'config') {
       throw new ReadPathError('INVALID_CONFIG', `launchOrder: expected 'fastest' or 'config', got ${JSON.stringify(order)}`);
     }
-    this.#speed = order === 'fastest' ? new BackendSpeed() : undefined;
-    this.#stagger = opts.staggerLaunches ?? true;
+    const d = opts.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
+    const core = opts.core;
+    this.#s = {
+      core,
+      store: opts.stores,
+      cache: opts.cache,
+      parallel: opts.parallelBroadcast ?? false,
+      parallelism: opts.degradedBroadcastParallelism ?? 0,
+      degradedEnabled: opts.degradedReadsEnabled ?? true,
+      drainMs: d > 0 ? d : DEFAULT_DRAIN_MS,
+      hedgePolicy: opts.hedgePolicy,
+      timers: opts.timers,
+      now: opts.now,
+      speed: order === 'fastest' ? new BackendSpeed() : undefined,
+      stagger: opts.staggerLaunches ?? true,
+      events: new RecorderEvents(() => core.acct()),
+    };
   }
 
   /**
@@ -115,256 +120,155 @@ export class Failover {
   read<T>(operation: string, key: string, probe: Probe<T>, opts?: { signal?: AbortSignal }): Promise<ReadOutcome<T>> {
     const signal = opts?.signal;
     if (signal?.aborted) return Promise.reject(abortedError(signal));
-    return new Promise<ReadOutcome<T>>((resolve, reject) => {
-      new ReadJob<T>(this, operation, key, probe, signal, resolve, reject).start();
-    });
+    return readKey(this.#s, operation, key, probe, signal === undefined ? undefined : new ReadScope(signal));
   }
 
-  /** @internal */ get core(): Core { return this.#core; }
-  /** @internal */ get store(): MetadataStore { return this.#store; }
-  /** @internal */ get cache(): LocationCache { return this.#cache; }
-  /** @internal */ get degradedEnabled(): boolean { return this.#degradedEnabled; }
-  /** @internal */ get drainMs(): number { return this.#drainMs; }
-  /** @internal */ get timers(): Timers | undefined { return this.#timers; }
-  /** @internal */ get now(): (() => number) | undefined { return this.#now; }
-  /** @internal */ get stagger(): boolean { return this.#stagger; }
   /** The learned backend latencies behind the `fastest` launch order (undefined with `config`). */
-  get speed(): BackendSpeed | undefined { return this.#speed; }
-  /**
-   * @internal The hedge policy of a run over `candidates` copies. A single candidate cannot
-   * hedge, so the policy (whose every call counts a primary request in its budget) is not asked.
-   */
-  hedge(operation: string, path: ReadPathKind, candidates: number): HedgePolicy | undefined {
-    if (candidates < 2 || this.#hedgePolicy === undefined) return undefined;
-    return this.#hedgePolicy(operation, path);
-  }
-
-  /**
-   * @internal The broadcast window for `eligible` backends. A hedged broadcast starts with one
-   * probe whatever `parallelBroadcast` says, and may grow to the parallelism cap.
-   */
-  windowFor(eligible: number, hedged = false): number {
-    if ((!this.#parallel && !hedged) || eligible < 2) return 1;
-    const p = this.#parallelism;
-    return p <= 0 || p > eligible ? eligible : p;
+  get speed(): BackendSpeed | undefined {
+    return this.#s.speed;
   }
 }
 
 /**
- * One read in progress. Holds the single abort listener a read may register, and forwards a
- * caller abort straight to the current probe run.
+ * A read's one listener on its caller's signal. An abort rejects the read at once — the race it
+ * is running, or the store lookup it awaits — even when a probe or the store ignores the signal.
  */
-class ReadJob<T> {
-  readonly #f: Failover;
-  readonly #op: string;
-  readonly #key: string;
-  readonly #probe: Probe<T>;
-  readonly #signal: AbortSignal | undefined;
-  readonly #resolve: (o: ReadOutcome<T>) => void;
-  readonly #reject: (e: unknown) => void;
-  readonly #start = now();
-  #done = false;
-  #run: ProbeRun<T> | undefined;
-  #onAbort: (() => void) | undefined;
-  #degradedStart = 0;
+class ReadScope {
+  /** The caller's signal. */
+  readonly signal: AbortSignal;
+  #aborted: ReadPathError | undefined;
+  #run: ProbeRun<unknown> | undefined;
+  #reject: ((err: unknown) => void) | undefined;
 
-  constructor(f: Failover, op: string, key: string, probe: Probe<T>, signal: AbortSignal | undefined,
-    resolve: (o: ReadOutcome<T>) => void, reject: (e: unknown) => void) {
-    this.#f = f;
-    this.#op = op;
-    this.#key = key;
-    this.#probe = probe;
-    this.#signal = signal;
-    this.#resolve = resolve;
-    this.#reject = reject;
+  constructor(signal: AbortSignal) {
+    this.signal = signal;
+    signal.addEventListener('abort', this, { once: true });
   }
 
-  start(): void {
-    const signal = this.#signal;
-    if (signal !== undefined) {
-      this.#onAbort = () => this.#abort();
-      signal.addEventListener('abort', this.#onAbort, { once: true });
-    }
-    let p: Promise<ObjectLocation[]>;
-    try {
-      p = this.#f.store.getAllObjectLocations(this.#key, signal === undefined ? undefined : { signal });
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then((locs) => this.#located(locs), (err: unknown) => this.#storeFailed(err));
-  }
-
-  #abort(): void {
-    if (this.#done) return;
-    const err = abortedError(this.#signal);
-    this.#finish();
-    // The run rejects its own promise; the job's promise is rejected here, at once, even when
-    // a probe ignores its signal.
+  /** The abort listener (an object listener: no closure per read). */
+  handleEvent(): void {
+    const err = abortedError(this.signal);
+    this.#aborted = err;
     this.#run?.abort(err);
-    this.#reject(err);
+    this.#reject?.(err);
   }
 
-  #finish(): void {
-    this.#done = true;
-    if (this.#onAbort !== undefined) {
-      this.#signal?.removeEventListener('abort', this.#onAbort);
-      this.#onAbort = undefined;
-    }
-  }
-
-  #fail(err: unknown): void {
-    if (this.#done) return;
-    this.#finish();
-    this.#reject(err);
-  }
-
-  #runProbes(candidates: readonly Candidate[], window: number, hedge: HedgePolicy | undefined): Promise<RunOutcome<T>> {
-    const f = this.#f;
-    const run = new ProbeRun<T>({
-      candidates,
-      probe: this.#probe,
-      window,
-      drainTimeoutMs: f.drainMs,
-      onDrainTimeout: () => f.core.acct().inc(METRIC.drainTimeouts, { operation: this.#op }),
-      hedge,
-      timers: f.timers,
-      now: f.now,
-      stagger: f.stagger,
-      speed: f.speed,
-      operation: this.#op,
+  /** `p`, or the abort error as soon as the caller aborts. */
+  guard<T>(p: Promise<T>): Promise<T> {
+    if (this.#aborted !== undefined) return Promise.reject(this.#aborted);
+    return new Promise<T>((resolve, reject) => {
+      this.#reject = reject;
+      p.then(resolve, reject);
     });
-    this.#run = run;
+  }
+
+  /** Start `run`, which this scope aborts when the caller does. */
+  start<T>(run: ProbeRun<T>): Promise<RunOutcome<T>> {
+    if (this.#aborted !== undefined) return Promise.reject(this.#aborted);
+    this.#run = run as ProbeRun<unknown>;
+    this.#reject = undefined;
     return run.start();
   }
 
-  #win(backend: string, value: T, size: number, failover: boolean, degraded: boolean, cacheHit: boolean): void {
-    if (this.#done) return;
-    this.#finish();
-    this.#f.core.acct().observe(METRIC.operationDuration, { operation: this.#op, backend }, (now() - this.#start) / 1000);
-    this.#resolve({ backend, value, size, failover, degraded, cacheHit });
+  /** The error the caller's abort ended the read with, once it did. */
+  get abortError(): ReadPathError | undefined {
+    return this.#aborted;
   }
 
-  // --- located path -------------------------------------------------------------------
-
-  #located(locs: ObjectLocation[]): void {
-    if (this.#done) return;
-    if (locs.length === 0) {
-      this.#fail(new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${this.#key}`));
-      return;
-    }
-    const backends = this.#f.core.backends();
-    const candidates: Candidate[] = new Array<Candidate>(locs.length);
-    for (let i = 0; i < locs.length; i++) {
-      const loc = locs[i] as ObjectLocation;
-      candidates[i] = { backendName: loc.backendName, backend: backends.get(loc.backendName), location: loc };
-    }
-    // Hedged located reads may have every stored copy in flight; unhedged ones try one at a time.
-    const hedge = this.#f.hedge(this.#op, 'located', candidates.length);
-    this.#runProbes(candidates, hedge === undefined ? 1 : candidates.length, hedge).then((o) => {
-      if (o.ok) {
-        this.#win(o.backendName, o.result.value, o.result.size, o.index !== 0, false, false);
-        return;
-      }
-      this.#fail(this.#locatedFailure(o.failures, locs.length));
-    }, (err: unknown) => this.#fail(err));
+  close(): void {
+    this.signal.removeEventListener('abort', this);
   }
+}
 
-  #locatedFailure(failures: ProbeFailure[], locations: number): unknown {
-    let skips = 0;
-    for (const fl of failures) if (hasCode(fl.error, 'USAGE_LIMIT_SKIP')) skips++;
-    if (skips > 0 && skips === locations) {
-      this.#f.core.acct().inc(METRIC.usageLimitRejections, { operation: this.#op, direction: 'read' });
-      return new ReadPathError('USAGE_LIMIT_EXCEEDED', `every copy of ${this.#key} is over its backend's usage limit`, {
-        cause: failures[failures.length - 1]?.error,
-      });
+function race<T>(s: Settings, operation: string, plan: Plan, probe: Probe<T>, scope: ReadScope | undefined): Promise<RunOutcome<T>> {
+  const run = new ProbeRun<T>({
+    candidates: plan.candidates,
+    window: plan.window,
+    hedge: plan.hedge,
+    probe,
+    drainTimeoutMs: s.drainMs,
+    onDrainTimeout: () => s.events.drainTimedOut(operation),
+    timers: s.timers,
+    now: s.now,
+    stagger: s.stagger,
+    speed: s.speed,
+    operation,
+  });
+  return scope === undefined ? run.start() : scope.start(run);
+}
+
+function outcome<T>(backend: string, value: T, size: number, failover: boolean, degraded: boolean, cacheHit: boolean): ReadOutcome<T> {
+  return { backend, value, size, failover, degraded, cacheHit };
+}
+
+async function readKey<T>(s: Settings, operation: string, key: string, probe: Probe<T>, scope: ReadScope | undefined): Promise<ReadOutcome<T>> {
+  const start = performance.now();
+  try {
+    let rows: ObjectLocation[] | undefined;
+    let lookupError: unknown;
+    try {
+      const lookup = s.store.getAllObjectLocations(key, scope === undefined ? undefined : { signal: scope.signal });
+      rows = await (scope === undefined ? lookup : scope.guard(lookup));
+    } catch (err) {
+      // Aborted while the lookup settled: the caller's abort is the read's outcome.
+      if (scope?.abortError !== undefined) throw scope.abortError;
+      lookupError = err;
     }
-    return failures[failures.length - 1]?.error ?? new ReadPathError('ALL_BACKENDS_FAILED', `no copy of ${this.#key} could be read`);
+    const o = rows !== undefined
+      ? await located(s, operation, key, probe, scope, rows)
+      : await degraded(s, operation, key, probe, scope, lookupError);
+    s.events.won(operation, o.backend, start);
+    return o;
+  } finally {
+    scope?.close();
   }
+}
 
-  #storeFailed(err: unknown): void {
-    if (this.#done) return;
-    if (hasCode(err, 'OBJECT_NOT_FOUND')) {
-      this.#fail(err);
-      return;
-    }
-    if (hasCode(err, 'DB_UNAVAILABLE')) {
-      if (!this.#f.degradedEnabled) {
-        this.#fail(new ReadPathError('SERVICE_UNAVAILABLE', 'metadata store unavailable and degraded reads are disabled', { cause: err }));
-        return;
-      }
-      this.#degraded();
-      return;
-    }
+async function located<T>(s: Settings, operation: string, key: string, probe: Probe<T>, scope: ReadScope | undefined, rows: ObjectLocation[]): Promise<ReadOutcome<T>> {
+  if (rows.length === 0) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
+  const o = await race(s, operation, planLocated(s, operation, rows, s.core.backends()), probe, scope);
+  if (o.ok) return outcome(o.backendName, o.result.value, o.result.size, o.index !== 0, false, false);
+  const f = locatedFailure(key, o.failures, rows.length);
+  if (f.usageExceeded) s.events.usageExceeded(operation);
+  throw f.error;
+}
+
+async function degraded<T>(s: Settings, operation: string, key: string, probe: Probe<T>, scope: ReadScope | undefined, lookupError: unknown): Promise<ReadOutcome<T>> {
+  if (hasCode(lookupError, 'OBJECT_NOT_FOUND')) throw lookupError;
+  if (!hasCode(lookupError, 'DB_UNAVAILABLE')) {
     // The cause's message goes in too: batch outcomes and logs keep only the outer message, and
     // the store's says what was wrong (e.g. which column of which row is malformed).
-    this.#fail(new ReadPathError('METADATA_ERROR', `metadata lookup failed for ${this.#key}: ${messageOf(err)}`, { cause: err }));
+    throw new ReadPathError('METADATA_ERROR', `metadata lookup failed for ${key}: ${messageOf(lookupError)}`, { cause: lookupError });
   }
-
-  // --- degraded path ------------------------------------------------------------------
-
-  #degraded(): void {
-    const f = this.#f;
-    const acct = f.core.acct();
-    acct.inc(METRIC.degradedReads, { operation: this.#op });
-    this.#degradedStart = now();
-    const backends = f.core.backends();
-    const cached = f.cache.get(this.#key);
-    const cachedBackend = cached === undefined ? undefined : backends.get(cached);
-    if (cached === undefined || cachedBackend === undefined) {
-      this.#broadcast();
-      return;
+  if (!s.degradedEnabled) {
+    throw new ReadPathError('SERVICE_UNAVAILABLE', 'metadata store unavailable and degraded reads are disabled', { cause: lookupError });
+  }
+  s.events.degraded(operation);
+  const start = performance.now();
+  const backends = s.core.backends();
+  const hit = planCacheHit(s.cache.get(key), backends);
+  if (hit !== undefined) {
+    const o = await race(s, operation, hit, probe, scope);
+    if (o.ok) {
+      s.events.broadcastEnded(operation, 'cache_hit', start);
+      return outcome(o.backendName, o.result.value, o.result.size, false, true, true);
     }
-    this.#runProbes([{ backendName: cached, backend: cachedBackend, location: null }], 1, undefined).then((o) => {
-      if (this.#done) return;
-      if (o.ok) {
-        acct.inc(METRIC.degradedCacheHits, { operation: this.#op });
-        this.#observeBroadcast('cache_hit');
-        this.#win(o.backendName, o.result.value, o.result.size, false, true, true);
-        return;
-      }
-      // A failed or stale hit is not part of the broadcast's tally: start it afresh.
-      this.#broadcast();
-    }, (err: unknown) => this.#fail(err));
+    // A failed or stale hit is not part of the broadcast's tally: start it afresh.
   }
-
-  #observeBroadcast(outcome: 'cache_hit' | 'success' | 'not_found' | 'error'): void {
-    this.#f.core.acct().observe(METRIC.broadcastDuration, { operation: this.#op, outcome }, (now() - this.#degradedStart) / 1000);
+  const plan = planBroadcast(s, operation, s.core.backendOrder(), backends);
+  if (plan === undefined) {
+    s.events.broadcastEnded(operation, 'not_found', start);
+    throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key} (no eligible backend in degraded mode)`);
   }
-
-  #broadcast(): void {
-    const f = this.#f;
-    const backends = f.core.backends();
-    const order = f.core.backendOrder();
-    const candidates: Candidate[] = [];
-    for (const name of order) {
-      const b = backends.get(name);
-      if (b !== undefined) candidates.push({ backendName: name, backend: b, location: null });
-    }
-    if (candidates.length === 0) {
-      this.#observeBroadcast('not_found');
-      this.#fail(new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${this.#key} (no eligible backend in degraded mode)`));
-      return;
-    }
-    const hedge = f.hedge(this.#op, 'degraded', candidates.length);
-    const window = f.windowFor(candidates.length, hedge !== undefined);
-    // Every backend gets a request either way: only then may the order follow speed, not config.
-    const ordered = hedge === undefined && window >= candidates.length && f.speed !== undefined
-      ? f.speed.order(this.#op, candidates, nameOfCandidate)
-      : candidates;
-    this.#runProbes(ordered, window, hedge).then((o) => {
-      if (this.#done) return;
-      if (o.ok) {
-        f.cache.set(this.#key, o.backendName);
-        this.#observeBroadcast('success');
-        this.#win(o.backendName, o.result.value, o.result.size, false, true, false);
-        return;
-      }
-      const verdict = classifyBroadcastFailure(this.#key, o.failures);
-      const acct = f.core.acct();
-      if (verdict.mixed) acct.inc(METRIC.mixedOutcomes, { operation: this.#op });
-      if (verdict.usageExceeded) acct.inc(METRIC.usageLimitRejections, { operation: this.#op, direction: 'read' });
-      this.#observeBroadcast(verdict.notFound ? 'not_found' : 'error');
-      this.#fail(verdict.error);
-    }, (err: unknown) => this.#fail(err));
+  const o = await race(s, operation, plan, probe, scope);
+  if (o.ok) {
+    s.cache.set(key, o.backendName);
+    s.events.broadcastEnded(operation, 'success', start);
+    return outcome(o.backendName, o.result.value, o.result.size, false, true, false);
   }
+  const verdict = classifyBroadcastFailure(key, o.failures);
+  if (verdict.mixed) s.events.mixedOutcomes(operation);
+  if (verdict.usageExceeded) s.events.usageExceeded(operation);
+  s.events.broadcastEnded(operation, verdict.notFound ? 'not_found' : 'error', start);
+  throw verdict.error;
 }

@@ -1,50 +1,30 @@
 /**
- * The mechanics of trying copies: a rolling window of probes over an ordered candidate list,
- * the first success wins, losers are cancelled and drained in the background with a bound.
- * Policy (what a failure means, what the caller is told) lives in the failover layer.
+ * The race over a plan: a rolling window of probes over the plan's ordered candidates, hedges
+ * launched on the plan's policy, the first success wins, losers are cancelled and drained in the
+ * background with a bound. Policy (what a failure means, what the caller is told) lives in
+ * failover.ts and verdicts.ts.
  *
  * Cost matters here: this runs once per read. No listener is registered on any signal (the
  * owner of the caller's signal calls {@link ProbeRun.abort} directly), children are aborted by
  * calling their controllers, and the drain timer exists only while losers are still in flight.
  */
 import { ReadPathError } from '../errors.js';
-import type { ObjectBackend, ObjectLocation, Probe, ProbeRequest, ProbeResult } from '../types.js';
-
-/** One copy to try. `backend` undefined means the location names an unconfigured backend. */
-export interface Candidate {
-  backendName: string;
-  backend: ObjectBackend | undefined;
-  location: ObjectLocation | null;
-}
+import type { ObjectBackend, Probe, ProbeResult } from '../types.js';
+import { LazyProbeRequest } from './probe-request.js';
+import type { Candidate, HedgePolicy } from './plan.js';
+import { backgroundTimers, deferUntilDrained, cancelDeferred, realTimers, type Timers } from './timers.js';
 
 /** A failed attempt, in arrival order. */
 export interface ProbeFailure {
   index: number;
   backendName: string;
   error: unknown;
-  /** False when no probe ran (unconfigured backend). */
-  probed: boolean;
 }
 
 /** How a run ended when it was not aborted. */
 export type RunOutcome<T> =
-  | { ok: true; index: number; backendName: string; result: ProbeResult<T>; failures: ProbeFailure[]; hedged: boolean }
+  | { ok: true; index: number; backendName: string; result: ProbeResult<T>; failures: ProbeFailure[] }
   | { ok: false; failures: ProbeFailure[] };
-
-/**
- * Decides when to launch a probe before the current ones have failed (hedging). Called each
- * time a probe is launched while the window still has room; returns the delay in ms before the
- * next launch, or undefined for none. `allowHedge` is asked when the delay expires.
- */
-export interface HedgePolicy {
-  delayMs(): number | undefined;
-  allowHedge(): boolean;
-  /** Notified of a successful probe's latency (ms), for adaptive delays. */
-  observe?(latencyMs: number): void;
-  onHedgeSent?(): void;
-  onHedgeWon?(): void;
-  onBudgetExhausted?(): void;
-}
 
 /**
  * Told how fast each backend answered, to order later broadcasts fastest first (see
@@ -57,31 +37,6 @@ export interface SpeedObserver {
   lost(operation: string, backend: string, elapsedMs: number, winnerMs: number): void;
 }
 
-/** Timer functions, injectable for tests with fake clocks. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/**
- * Real timers. The drain timer is background work and must not keep a process alive; a hedge
- * timer is part of a read someone is waiting for, so it stays referenced (an unref'd hedge
- * timer let a process whose only pending work was a hedged read exit under it).
- */
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
-
-const backgroundTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
-
 /** Options of one run. */
 export interface ProbeRunOptions<T> {
   candidates: readonly Candidate[];
@@ -92,8 +47,8 @@ export interface ProbeRunOptions<T> {
   drainTimeoutMs: number;
   /** Called once when the drain gave up on losers still in flight. */
   onDrainTimeout?: () => void;
-  hedge?: HedgePolicy;
-  timers?: Timers;
+  hedge?: HedgePolicy | undefined;
+  timers?: Timers | undefined;
   /** Monotonic clock in ms (for hedge latency samples). */
   now?: () => number;
   /**
@@ -114,70 +69,7 @@ export interface ProbeRunOptions<T> {
 /** The abort reason of a cancelled loser; one shared instance, since building an Error costs µs. */
 const LOSER_CANCELLED = new ReadPathError('ABORTED', 'probe cancelled: another copy won');
 
-/**
- * The request handed to a probe. Its signal is created on first access: building an
- * AbortSignal costs ~2 µs, and probes that never look at it (cache lookups, immediate
- * answers) should not pay for it. A cancel before first access yields an already-aborted one.
- */
-class LazyProbeRequest implements ProbeRequest {
-  readonly backendName: string;
-  readonly location: ObjectLocation | null;
-  readonly backend: ObjectBackend;
-  #ac: AbortController | undefined;
-  #reason: unknown;
-  #aborted = false;
-
-  constructor(c: Candidate, backend: ObjectBackend) {
-    this.backendName = c.backendName;
-    this.location = c.location;
-    this.backend = backend;
-  }
-
-  get signal(): AbortSignal {
-    if (this.#ac === undefined) {
-      this.#ac = new AbortController();
-      if (this.#aborted) this.#ac.abort(this.#reason);
-    }
-    return this.#ac.signal;
-  }
-
-  abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#ac?.abort(reason);
-  }
-}
-
 const monotonicNow = (): number => performance.now();
-
-/*
- * Callbacks to run once the microtask queue has drained: a tick queued from a microtask runs
- * after the queue is empty, before any timer or I/O callback. Shared by every run, and a run
- * that finishes first removes its entry, so a caller that keeps the microtask queue busy (a
- * tight loop of reads answered from memory) does not pile up one pending tick per read.
- */
-const afterDrain = new Set<() => void>();
-let afterDrainQueued = false;
-
-function runAfterDrain(): void {
-  afterDrainQueued = false;
-  const fns = [...afterDrain];
-  afterDrain.clear();
-  for (const fn of fns) fn();
-}
-
-const queueAfterDrainTick = (): void => {
-  process.nextTick(runAfterDrain);
-};
-
-function deferUntilDrained(fn: () => void): void {
-  afterDrain.add(fn);
-  if (!afterDrainQueued) {
-    afterDrainQueued = true;
-    queueMicrotask(queueAfterDrainTick);
-  }
-}
 
 function notConfigured(name: string): ReadPathError {
   return new ReadPathError('BACKEND_NOT_FOUND', `backend ${name} is not configured`);
@@ -255,7 +147,7 @@ export class ProbeRun<T> {
       const i = this.#next++;
       const c = o.candidates[i] as Candidate;
       if (c.backend === undefined) {
-        this.#failures.push({ index: i, backendName: c.backendName, error: notConfigured(c.backendName), probed: false });
+        this.#failures.push({ index: i, backendName: c.backendName, error: notConfigured(c.backendName) });
         continue;
       }
       this.#launch(i, c, c.backend, hedge);
@@ -342,13 +234,11 @@ export class ProbeRun<T> {
     }
     this.#finish();
     const h = o.hedge;
-    let hedged = false;
     if (this.#started !== undefined) {
       this.#winnerMs = ms;
       if (h !== undefined) {
         h.observe?.(ms);
-        hedged = this.#hedgedIdx?.has(i) ?? false;
-        if (hedged) h.onHedgeWon?.();
+        if (this.#hedgedIdx?.has(i) === true) h.onHedgeWon?.();
       }
     }
     // The winner's release runs once, now; its signal is never aborted by us.
@@ -360,7 +250,7 @@ export class ProbeRun<T> {
       }
     }
     this.#cancelOthers(i, undefined);
-    this.#resolve({ ok: true, index: i, backendName: c.backendName, result: r, failures: this.#failures, hedged });
+    this.#resolve({ ok: true, index: i, backendName: c.backendName, result: r, failures: this.#failures });
   }
 
   #onFailure(i: number, e: unknown): void {
@@ -371,7 +261,7 @@ export class ProbeRun<T> {
       return;
     }
     const c = this.#o.candidates[i] as Candidate;
-    this.#failures.push({ index: i, backendName: c.backendName, error: e, probed: true });
+    this.#failures.push({ index: i, backendName: c.backendName, error: e });
     // A failure launches the next candidate at once, hedge delay or not.
     this.#clearHedge();
     this.#fill(false);
@@ -382,7 +272,7 @@ export class ProbeRun<T> {
     this.#clearHedge();
     if (this.#staggered) {
       this.#staggered = false;
-      afterDrain.delete(this.#launchStaggered);
+      cancelDeferred(this.#launchStaggered);
     }
   }
 

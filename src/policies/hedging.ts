@@ -8,7 +8,7 @@
  */
 import { ReadPathError } from '../errors.js';
 import { METRIC, type Labels, type Recorder } from '../telemetry/recorder.js';
-import type { HedgePolicy } from '../engine/race.js';
+import type { HedgePolicy } from '../engine/plan.js';
 import type { ReadPathKind } from '../engine/failover.js';
 import { LatencyWindow } from './latency-window.js';
 import { HedgeBudget } from './hedge-budget.js';

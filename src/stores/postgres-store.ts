@@ -9,6 +9,7 @@
  */
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { ReadPathError, abortedError, messageOf, requirePositiveInt } from '../errors.js';
+import { isUnreachable } from '../net-errors.js';
 import type { MetadataStore, ObjectLocation } from '../types.js';
 import type { UsageDelta, UsageStat } from '../policies/usage-tracker.js';
 import { checkLocationForWrite, rowTimestamp, toObjectLocation, type RawLocationRow } from './row-mapping.js';
@@ -107,10 +108,6 @@ ON CONFLICT (backend_name, period) DO UPDATE SET
     ingress_bytes = backend_usage.ingress_bytes + EXCLUDED.ingress_bytes,
     updated_at    = NOW()`;
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
-  'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'ENOENT' /* unix socket gone */,
-]);
 // SQLSTATEs of a server that cannot serve now: admin/crash shutdown, starting up, too many
 // connections, out of resources, statement timeout (57014), auth or database-missing at connect.
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53000', '53100', '53200', '53300', '53400', '3D000']);
@@ -127,7 +124,8 @@ export function isPostgresUnavailable(err: unknown): boolean {
   if (err instanceof AggregateError && err.errors.some(isPostgresUnavailable)) return true;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') {
-    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code)) return true;
+    // ENOENT: a unix socket that is gone.
+    if (isUnreachable(err) || code === 'ENOENT' || UNAVAILABLE_SQLSTATES.has(code)) return true;
     // Class 08: connection exception; class 28: invalid authorization.
     if (/^(08|28)[0-9A-Z]{3}$/.test(code)) return true;
   }

@@ -1,7 +1,7 @@
 /**
  * Timers and a clock that only move when the test says so, for ProbeRun/Failover `timers`.
  */
-import type { Timers } from '../../src/engine/race.js';
+import type { Timers } from '../../src/engine/timers.js';
 import { flush } from './gate.js';
 
 interface Pending { at: number; fn: () => void }

@@ -1,7 +1,9 @@
 /**
- * What a failed degraded broadcast tells the caller. Upstream reports ALL_BACKENDS_FAILED with
- * the last error; readpath also says "not there" when every probed backend answered 404, and
- * "over limits" when every probed backend declined for usage, as the located path does.
+ * What a failed read tells the caller. A located read reports its last copy's error, or
+ * USAGE_LIMIT_EXCEEDED when every copy was declined for usage. A degraded broadcast reports
+ * ALL_BACKENDS_FAILED with the last error, as upstream does; readpath also says "not there" when
+ * every probed backend answered 404, and "over limits" when every probed backend declined for
+ * usage, as the located path does.
  */
 import { ReadPathError, backendStatusOf, hasCode, messageOf } from '../errors.js';
 import type { ProbeFailure } from './race.js';
@@ -44,4 +46,15 @@ export function classifyBroadcastFailure(key: string, failures: readonly ProbeFa
     error: new ReadPathError('ALL_BACKENDS_FAILED', `all backends failed for ${key}${last === undefined ? '' : `; last error: ${messageOf(last)}`}`, { cause: last }),
     notFound: false, usageExceeded: false, mixed: notFound > 0,
   };
+}
+
+/** The error of a located read in which every stored copy failed (`copies` rows). */
+export function locatedFailure(key: string, failures: readonly ProbeFailure[], copies: number): { error: unknown; usageExceeded: boolean } {
+  let skips = 0;
+  for (const f of failures) if (hasCode(f.error, 'USAGE_LIMIT_SKIP')) skips++;
+  const last = failures[failures.length - 1]?.error;
+  if (skips > 0 && skips === copies) {
+    return { error: new ReadPathError('USAGE_LIMIT_EXCEEDED', `every copy of ${key} is over its backend's usage limit`, { cause: last }), usageExceeded: true };
+  }
+  return { error: last ?? new ReadPathError('ALL_BACKENDS_FAILED', `no copy of ${key} could be read`), usageExceeded: false };
 }
