@@ -22,11 +22,7 @@ import { PooledBackend } from './executors/pool/pooled-backend.js';
 
 /** Parts a caller may supply instead of building them from the configuration. */
 export interface PartOverrides {
-  /**
-   * With `runtime.mode: pool`: a module building the workers' backends (OpenOptions.backendModule);
-   * the main thread then holds backend names only, as with S3 backends in the pool.
-   */
-  backendModule?: string | URL;
+
   /** Use these backends (by name) instead of S3 clients built from `backends[]`. */
   backends?: readonly ObjectBackend[];
   /** Use this metadata store instead of the configured database. */

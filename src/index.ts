@@ -1,47 +1,69 @@
-// Public entry point: re-exports only.
-export * from './errors.js';
-export * from './types.js';
-export { Recorder, METRIC, DEFAULT_BUCKETS, type Labels, type MetricFamily } from './telemetry/recorder.js';
-export { UsageTracker, usagePeriod, type UsageLimits, type UsageStat, type UsageDelta, type UsageTrackerOptions } from './policies/usage-tracker.js';
-export { MemoryBackend, parseByteRange, type MemoryObjectMeta } from './backends/memory-backend.js';
-export { MemoryMetadataStore } from './stores/memory-store.js';
-export { MemoryLocationCache, type MemoryLocationCacheOptions } from './cache/memory-location-cache.js';
-export { Failover, type FailoverOptions, type ReadOutcome, type ReadPathKind } from './engine/failover.js';
-export { headProbe, getProbe, verifyBody, sha256Hex, type FetchedObject, type GetProbeOptions } from './probe/probes.js';
-export { ProbeRun, type ProbeFailure, type RunOutcome, type ProbeRunOptions } from './engine/race.js';
-export type { Candidate, HedgePolicy } from './engine/plan.js';
+/**
+ * readpath's public entry: the contract of API.md, as an explicit list. Internals (the race,
+ * the probe, executors' plumbing), the CLI, the demo and the benchmark harness are not exported.
+ */
+
+// §1 Errors.
+export { ReadPathError, UsageLimitSkipError, hasCode, httpStatusOf, HTTP_STATUS, isErrorCode } from './errors.js';
+export type { ErrorCode, ReadPathErrorOptions, SerializedError, UsageLimitKind } from './errors.js';
+
+// §2 The read-failover core and its in-memory parts.
+export { noopCleanup } from './types.js';
+export type {
+  ObjectLocation, HeadResult, GetResult, ObjectBackend, MetadataStore, LocationCache, Core, ProbeRequest,
+  ProbeResult, Probe,
+} from './types.js';
+export { Failover } from './engine/failover.js';
+export type { FailoverOptions, ReadOutcome, ReadPathKind } from './engine/failover.js';
+export type { HedgePolicy } from './engine/plan.js';
 export type { Timers } from './engine/timers.js';
-export { classifyBroadcastFailure, type BroadcastVerdict } from './engine/verdicts.js';
-export { S3Backend, mapS3Error, DEFAULT_BACKEND_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, type S3BackendOptions, type SocketStats } from './backends/s3-backend.js';
-export { CircuitBreakerBackend, classifyBackendError, isBreakerRejection, type BackendBreakerOptions, type BreakerState, type Verdict as BreakerVerdict } from './policies/backend-breaker.js';
-export { collectBody, discardBody, bodyError, readBody as readGetResultBody, type CollectBodyOptions } from './backends/body.js';
-export { SqliteMetadataStore, type SqliteMetadataStoreOptions } from './stores/sqlite-store.js';
-export { PostgresMetadataStore, isPostgresUnavailable, postgresPoolConfig, type PostgresMetadataStoreOptions, type PostgresConnectionOptions, type PostgresSslMode } from './stores/postgres-store.js';
-export { CircuitBreakerStore, isStoreOutage, type CircuitBreakerStoreOptions, type StoreBreakerState } from './policies/store-breaker.js';
+export { Recorder, METRIC } from './telemetry/recorder.js';
+export type { Labels, MetricFamily } from './telemetry/recorder.js';
+export type { UsageTracker, UsageLimits, UsageStat } from './policies/usage-tracker.js';
+export { MemoryBackend } from './backends/memory-backend.js';
+export type { MemoryObjectMeta } from './backends/memory-backend.js';
+export { MemoryMetadataStore } from './stores/memory-store.js';
+export { MemoryLocationCache } from './cache/memory-location-cache.js';
+export type { MemoryLocationCacheOptions } from './cache/memory-location-cache.js';
+export { createHedging } from './policies/hedging.js';
+export type { HedgingOptions, HedgingSnapshot } from './policies/hedging.js';
+
+// Probes for the core: where they run.
+export { InlineExecutor } from './executors/inline.js';
+export { PoolExecutor } from './executors/pool/executor.js';
+export type { ProbeExecutor, ProbeGetOptions, ExecutorStats, ExecutorCloseOptions, FetchedObject, TransformedValue } from './executors/executor.js';
+export type { InlineExecutorOptions } from './executors/inline.js';
+export type { PoolExecutorOptions, PoolFromConfigOptions } from './executors/pool/executor.js';
+export type { CreateBackends } from './executors/pool/protocol.js';
+export type { TransformFn, TransformInfo } from './probe/transform.js';
+
+// §3 The product.
+export { ReadPath } from './read-path.js';
+export type { GetOutcome, HeadOutcome, TransformedOutcome, BatchOutcome, ReadManyOptions, OpenOptions } from './read-path.js';
+export { keyProblem, MAX_KEY_BYTES } from './engine/keys.js';
+
+// Stores and backends.
+export { SqliteMetadataStore } from './stores/sqlite-store.js';
+export type { SqliteMetadataStoreOptions } from './stores/sqlite-store.js';
+export { PostgresMetadataStore } from './stores/postgres-store.js';
+export type { PostgresMetadataStoreOptions, PostgresConnectionOptions, PostgresSslMode } from './stores/postgres-store.js';
 export { MemoryUsageStore } from './stores/memory-usage-store.js';
-export { type UsageStore } from './stores/usage-store.js';
-export { UsageFlusher, type UsageFlusherOptions } from './policies/usage-flusher.js';
-export { ReadPath, type GetOutcome, type HeadOutcome, type BatchOutcome, type ReadManyOptions, type OpenOptions } from './read-path.js';
-export { runBatch, type BatchError, type RunBatchOptions } from './engine/batch.js';
-export { keyProblem, assertValidKey, MAX_KEY_BYTES } from './engine/keys.js';
-export { MetricsExporter, METRIC_PREFIX } from './telemetry/metrics.js';
-export { createLogger, maskSecrets } from './telemetry/logger.js';
-export { loadConfig, validateConfig, type LoadConfigOptions } from './config/load.js';
-export { maskConfig, renderConfigForDisplay, toConfigDocument, configSecrets, REDACTED } from './config/mask.js';
-export { InvalidConfigError, type ConfigIssue } from './config/issues.js';
-export { parseDuration, formatDuration } from './config/duration.js';
+export type { UsageStore } from './stores/usage-store.js';
+export { CircuitBreakerStore } from './policies/store-breaker.js';
+export type { CircuitBreakerStoreOptions, StoreBreakerState } from './policies/store-breaker.js';
+export { S3Backend } from './backends/s3-backend.js';
+export type { S3BackendOptions, SocketStats } from './backends/s3-backend.js';
+export { CircuitBreakerBackend } from './policies/backend-breaker.js';
+export type { BackendBreakerOptions, BreakerState } from './policies/backend-breaker.js';
+
+// Configuration.
+export { loadConfig, validateConfig } from './config/load.js';
+export type { LoadConfigOptions } from './config/load.js';
+export { maskConfig } from './config/mask.js';
+export { InvalidConfigError } from './config/issues.js';
+export type { ConfigIssue } from './config/issues.js';
 export type {
   ReadPathConfig, ReadPathConfigInput, ResolvedConfig, ResolvedBackendConfig, ResolvedDatabaseConfig,
   ResolvedSqliteDatabase, ResolvedPostgresDatabase, ResolvedMemoryDatabase, PgSslMode, LogLevel,
   BackendConfigInput, DatabaseConfigInput, DurationInput,
 } from './config/types.js';
-export { createHedging, HEDGING_DEFAULTS, type HedgingOptions, type HedgingSnapshot, type HedgePolicyFactory } from './policies/hedging.js';
-export { LatencyWindow, type LatencyWindowOptions } from './policies/latency-window.js';
-export { HedgeBudget, type HedgeBudgetOptions } from './policies/hedge-budget.js';
-export { type ProbeExecutor, type ProbeGetOptions, type TransformedValue, type ExecutorStats, type ExecutorCloseOptions } from './executors/executor.js';
-export { InlineExecutor, type InlineExecutorOptions } from './executors/inline.js';
-export { PoolExecutor, defaultPoolThreads, defaultWorkerFilename, DEFAULT_TASKS_PER_THREAD, DEFAULT_CLOSE_TIMEOUT_MS, type PoolExecutorOptions, type PoolFromConfigOptions } from './executors/pool/executor.js';
-export { transformUrl, type TransformFn, type TransformInfo } from './probe/transform.js';
-export { type CreateBackends } from './executors/pool/protocol.js';
-export { benchMain, runBroadcastBench, toBenchJson, parseBenchArgs, resolveBenchOptions, BENCH_USAGE, formatBenchTable, renderCdfSvg, parseLatencySpec, parseStrategies, strategyName, DEFAULT_STRATEGIES, type BenchIO, type ParsedBenchArgs, type BenchOptions, type ResolvedBenchOptions, type BenchResult, type BenchReport, type SkippedCell, type ExecutorKind as BenchExecutorKind, type WorldKind as BenchWorldKind, type BackendModel, type Strategy as BenchStrategy } from '../bench/harness/index.js';
-export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './telemetry/metrics-server.js';

@@ -19,7 +19,8 @@ import type { ProbeExecutor } from './executors/executor.js';
 import type { TransformedValue } from './executors/executor.js';
 import { createLogger } from './telemetry/logger.js';
 import { MetricsExporter } from './telemetry/metrics.js';
-import { createHedgePolicy } from './policies/hedge-wiring.js';
+import { hedgingFromConfig } from './policies/hedging.js';
+import { SingleFlight } from './engine/single-flight.js';
 
 /** What `head` returns. */
 export interface HeadOutcome extends HeadResult {
@@ -85,12 +86,6 @@ export interface OpenOptions extends PartOverrides, LoadConfigOptions {
 
 const tracer = trace.getTracer('readpath');
 
-interface Shared<T> {
-  promise: Promise<T>;
-  ac: AbortController;
-  joiners: number;
-}
-
 /** Reads replicated objects with failover, verification and degraded-mode broadcast. */
 export class ReadPath {
   readonly #config: ResolvedConfig;
@@ -99,7 +94,7 @@ export class ReadPath {
   readonly #executor: ProbeExecutor;
   readonly #logger: Logger;
   readonly #metrics: MetricsExporter;
-  readonly #inflight = new Map<string, Shared<unknown>>();
+  readonly #flights = new SingleFlight();
   #closing: Promise<void> | undefined;
 
   private constructor(config: ResolvedConfig, parts: Parts, executor: ProbeExecutor, logger: Logger) {
@@ -116,7 +111,7 @@ export class ReadPath {
       degradedBroadcastParallelism: cb.degradedBroadcastParallelism,
       degradedReadsEnabled: cb.degradedReadsEnabled,
       drainTimeoutMs: cb.drainTimeoutMs,
-      hedgePolicy: createHedgePolicy(config, parts.recorder),
+      hedgePolicy: hedgingFromConfig(config, parts.recorder),
       launchOrder: config.broadcast.launchOrder,
       staggerLaunches: config.broadcast.stagger,
     });
@@ -183,7 +178,7 @@ export class ReadPath {
       const sfKey = `g\u0000${range ?? ''}\u0000${transform === undefined ? '' : String(transform)}\u0000${key}`;
       const integrity = this.#config.integrity;
       const probeOpts = { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, ...(range === undefined ? {} : { range }) };
-      return this.#singleFlight(sfKey, opts.signal, (signal) => {
+      return this.#flights.run(sfKey, opts.signal, (signal) => {
         const probe = transform === undefined ? this.#executor.get(key, probeOpts) : this.#executor.get(key, { ...probeOpts, transform });
         return this.#read<FetchedObject | TransformedValue>('GetObject', key, probe, signal)
           .then((o): GetOutcome | TransformedOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...o.value }));
@@ -193,7 +188,7 @@ export class ReadPath {
 
   /** HEAD an object. */
   head(key: string, opts: { signal?: AbortSignal } = {}): Promise<HeadOutcome> {
-    return this.#guard(key, opts.signal, () => this.#singleFlight(`h\u0000${key}`, opts.signal,
+    return this.#guard(key, opts.signal, () => this.#flights.run(`h\u0000${key}`, opts.signal,
       (signal) => this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), signal)
         .then((o): HeadOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...o.value }))));
   }
@@ -231,7 +226,7 @@ export class ReadPath {
   /** Drain in-flight reads, then release workers, sockets and database handles. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.allSettled([...this.#inflight.values()].map((s) => s.promise));
+      await this.#flights.settled();
       await this.#executor.close().catch((err: unknown) => this.#logger.warn({ err: messageOf(err) }, 'executor close failed'));
       await this.#parts.close();
       this.#logger.debug('readpath closed');
@@ -249,49 +244,6 @@ export class ReadPath {
     } catch (err) {
       return Promise.reject(err);
     }
-  }
-
-  /**
-   * Concurrent reads of the same key share one backend read. The shared read is cancelled
-   * only when every caller waiting on it has gone.
-   */
-  #singleFlight<T>(sfKey: string, signal: AbortSignal | undefined, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    let shared = this.#inflight.get(sfKey) as Shared<T> | undefined;
-    if (shared === undefined) {
-      const ac = new AbortController();
-      const s: Shared<T> = { ac, joiners: 0, promise: undefined as unknown as Promise<T> };
-      s.promise = start(ac.signal).finally(() => {
-        if (this.#inflight.get(sfKey) === s) this.#inflight.delete(sfKey);
-      });
-      // Callers may all leave; the shared promise's rejection must never go unhandled.
-      s.promise.catch(() => {});
-      this.#inflight.set(sfKey, s as Shared<unknown>);
-      shared = s;
-    }
-    const s = shared;
-    s.joiners++;
-    if (signal === undefined) {
-      return s.promise.finally(() => { s.joiners--; });
-    }
-    return new Promise<T>((resolve, reject) => {
-      let left = false;
-      const leave = (): void => {
-        if (left) return;
-        left = true;
-        signal.removeEventListener('abort', onAbort);
-        s.joiners--;
-      };
-      const onAbort = (): void => {
-        leave();
-        if (s.joiners === 0) {
-          s.ac.abort(signal.reason);
-          if (this.#inflight.get(sfKey) === s) this.#inflight.delete(sfKey);
-        }
-        reject(abortedError(signal));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      s.promise.then((v) => { leave(); resolve(v); }, (e: unknown) => { leave(); reject(e); });
-    });
   }
 
   #read<T>(operation: string, key: string, probe: Probe<T>, signal: AbortSignal) {

@@ -9,7 +9,8 @@
 import { ReadPathError } from '../errors.js';
 import { METRIC, type Labels, type Recorder } from '../telemetry/recorder.js';
 import type { HedgePolicy } from '../engine/plan.js';
-import type { ReadPathKind } from '../engine/failover.js';
+import type { ReadPathKind } from '../engine/plan.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { LatencyWindow } from './latency-window.js';
 import { HedgeBudget } from './hedge-budget.js';
 
@@ -186,4 +187,10 @@ export function createHedging(opts: HedgingOptions): HedgePolicyFactory {
     return { enabled, budgetTokens: shared.budget.tokens, operations };
   };
   return Object.assign(factory, { snapshot });
+}
+
+/** The hedge policy factory of a configuration's `hedging:` section, or undefined when hedging is off. */
+export function hedgingFromConfig(config: ResolvedConfig, recorder: Recorder): HedgePolicyFactory | undefined {
+  if (!config.hedging.enabled) return undefined;
+  return createHedging({ ...config.hedging, recorder });
 }

@@ -1,0 +1,65 @@
+/**
+ * Single flight: concurrent reads of the same key (and options) share one backend read. Each
+ * caller may leave with its own signal; the shared read is cancelled only when every caller
+ * waiting on it has gone.
+ */
+import { abortedError } from '../errors.js';
+
+interface Shared<T> {
+  promise: Promise<T>;
+  ac: AbortController;
+  joiners: number;
+}
+
+/** Reads in flight, by a key that names the read (key and options). */
+export class SingleFlight {
+  readonly #inflight = new Map<string, Shared<unknown>>();
+
+  /**
+   * Concurrent reads of the same key share one backend read. The shared read is cancelled
+   * only when every caller waiting on it has gone.
+   */
+  run<T>(sfKey: string, signal: AbortSignal | undefined, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    let shared = this.#inflight.get(sfKey) as Shared<T> | undefined;
+    if (shared === undefined) {
+      const ac = new AbortController();
+      const s: Shared<T> = { ac, joiners: 0, promise: undefined as unknown as Promise<T> };
+      s.promise = start(ac.signal).finally(() => {
+        if (this.#inflight.get(sfKey) === s) this.#inflight.delete(sfKey);
+      });
+      // Callers may all leave; the shared promise's rejection must never go unhandled.
+      s.promise.catch(() => {});
+      this.#inflight.set(sfKey, s as Shared<unknown>);
+      shared = s;
+    }
+    const s = shared;
+    s.joiners++;
+    if (signal === undefined) {
+      return s.promise.finally(() => { s.joiners--; });
+    }
+    return new Promise<T>((resolve, reject) => {
+      let left = false;
+      const leave = (): void => {
+        if (left) return;
+        left = true;
+        signal.removeEventListener('abort', onAbort);
+        s.joiners--;
+      };
+      const onAbort = (): void => {
+        leave();
+        if (s.joiners === 0) {
+          s.ac.abort(signal.reason);
+          if (this.#inflight.get(sfKey) === s) this.#inflight.delete(sfKey);
+        }
+        reject(abortedError(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      s.promise.then((v) => { leave(); resolve(v); }, (e: unknown) => { leave(); reject(e); });
+    });
+  }
+
+  /** Resolves once every read now in flight has settled. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#inflight.values()].map((s) => s.promise));
+  }
+}
