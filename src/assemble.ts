@@ -96,6 +96,16 @@ export async function openStore(config: ResolvedConfig): Promise<MetadataStore> 
   }
 }
 
+/** Close every backend that can be closed (S3 clients and their sockets). */
+async function closeAll(backends: readonly ObjectBackend[]): Promise<void> {
+  const closing: Promise<void>[] = [];
+  for (const b of backends) {
+    const close = (b as { close?: () => Promise<void> }).close;
+    if (typeof close === 'function') closing.push(close.call(b));
+  }
+  await Promise.allSettled(closing);
+}
+
 /**
  * Whether probes run on this thread: `runtime.mode: inline`, or backends given as objects
  * (embedding, tests), which cannot be shipped to worker threads.
@@ -133,7 +143,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   try {
     rawStore = overrides.store ?? (await openStore(config));
   } catch (err) {
-    if (buildS3) await Promise.allSettled(raw.map((b) => (b as { close?: () => Promise<void> }).close?.()));
+    if (buildS3) await closeAll(raw);
     throw err;
   }
   // Stale degraded winners must not outlive the outage.
@@ -156,7 +166,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
         if (flusher !== undefined) await flusher.close().catch(() => {});
         if (overrides.store === undefined) await rawStore.close?.().catch(() => {});
         if (buildS3) {
-          await Promise.allSettled(raw.map((b) => (b as { close?: () => Promise<void> }).close?.()));
+          await closeAll(raw);
         }
       })();
       return closed;

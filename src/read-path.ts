@@ -12,7 +12,7 @@ import { Failover } from './engine/failover.js';
 import type { FetchedObject } from './probe/decode.js';
 import type { HeadResult, MetadataStore, Probe } from './types.js';
 import { assemble, type PartOverrides, type Parts } from './assemble.js';
-import { runBatch, type RunBatchOptions } from './engine/batch.js';
+import { runBatch } from './engine/batch.js';
 import { assertValidKey } from './engine/keys.js';
 import { createExecutor } from './executors/factory.js';
 import type { ProbeExecutor } from './executors/executor.js';

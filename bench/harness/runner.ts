@@ -10,14 +10,14 @@ import { Recorder, METRIC } from '../../src/telemetry/recorder.js';
 import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import { Failover } from '../../src/engine/failover.js';
 import { messageOf } from '../../src/errors.js';
-import type { Core, LocationCache, ObjectBackend, Probe } from '../../src/types.js';
+import type { Core, LocationCache, ObjectBackend } from '../../src/types.js';
 import { createBackends, simWorldData, SIM_BACKEND_MODULE } from './sim-world.js';
 import { resolveBenchOptions } from './options.js';
 import { failoverOptionsFor, strategyName, type Strategy } from './strategies.js';
 import { mean, percentile, round } from './stats.js';
 import { renderCdfSvg } from './chart.js';
 import { inlineExecutor, openPoolExecutor, type BenchExecutor, type PoolBackends } from './executors.js';
-import type { BenchOptions, BenchReport, BenchResult, ExecutorKind, ResolvedBenchOptions, SkippedCell } from './types.js';
+import type { BenchOptions, BenchReport, BenchResult, ResolvedBenchOptions, SkippedCell } from './types.js';
 
 /** A world the cells read from. */
 interface World {
@@ -139,7 +139,7 @@ class Cell {
       cache: NO_CACHE,
       ...failoverOptionsFor(s, recorder, { percentile: o.hedgePercentile, maxExtraLoad: o.maxExtraLoad }),
     });
-    this.#read = (key) => failover.read('GetObject', key, exec.probe(key) as Probe<unknown>);
+    this.#read = (key) => failover.read('GetObject', key, exec.probe(key));
   }
 
   get name(): string {

@@ -44,7 +44,7 @@ async function start(req: Extract<FleetRequest, { type: 'start' }>): Promise<voi
   try {
     S3rver = (await import('s3rver')).default;
   } catch (err) {
-    throw new Error(`the s3 bench world needs the s3rver package (npm install s3rver): ${(err as Error).message}`);
+    throw new Error(`the s3 bench world needs the s3rver package (npm install s3rver): ${(err as Error).message}`, { cause: err });
   }
   for (const [index, model] of req.models.entries()) {
     const directory = await mkdtemp(path.join(os.tmpdir(), `readpath-bench-${model.name}-`));

@@ -134,7 +134,7 @@ export async function startS3World(opts: S3WorldOptions): Promise<S3World> {
       const client = withoutSdkNodeVersionWarning(
         () =>
           new S3Client({
-            endpoint: endpoints[i] as string,
+            endpoint: endpoints[i],
             region: 'us-east-1',
             forcePathStyle: true,
             credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },

@@ -36,6 +36,7 @@ export function isSdkNodeVersionWarning(warning: unknown): boolean {
  * `process.emitWarning` during `fn` their replacement is left in place.
  */
 export function withoutSdkNodeVersionWarning<T>(fn: () => T): T {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- put back as it was, and called with process as `this`
   const original = process.emitWarning;
   const filtered = function emitWarning(this: unknown, warning: string | Error, ...rest: unknown[]): void {
     if (isSdkNodeVersionWarning(warning)) return;

@@ -41,7 +41,7 @@ export function outcomeRecord(o: PrintedOutcome, extra: OutcomeExtra, scrubber?:
   let rec: Record<string, unknown>;
   if (o.ok) {
     const { key, ok: _ok, ...rest } = o;
-    rec = { key, ok: true, ...successFields({ key, ...rest } as HeadOutcome | GetOutcome) };
+    rec = { key, ok: true, ...successFields({ key, ...rest }) };
   } else {
     const error = { ...o.error, message: scrubber === undefined ? o.error.message : scrubber.scrub(o.error.message) };
     rec = { key: o.key, ok: false, error };
@@ -53,6 +53,7 @@ export function outcomeRecord(o: PrintedOutcome, extra: OutcomeExtra, scrubber?:
 
 /** A key as printed in text lines: as is, or JSON-quoted when it holds control characters. */
 export function printableKey(key: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
   return /[\u0000-\u001f\u007f\u2028\u2029]/.test(key) ? JSON.stringify(key) : key;
 }
 

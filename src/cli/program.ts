@@ -17,7 +17,8 @@ export interface RunCliOptions {
   signal?: AbortSignal;
 }
 
-function positiveInt(name: string, max: number) {
+// Commander names the option in its error message itself.
+function positiveInt(max: number) {
   return (value: string): number => {
     const n = Number(value);
     if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) {
@@ -121,7 +122,7 @@ export async function runCli(argv: readonly string[], io: CliIO, opts: RunCliOpt
     .description('read many keys: one outcome line per key on stdout, a summary on stderr')
     .option('--keys <file>', 'key file, one key per line ("-" for stdin; default stdin when piped)')
     .addOption(new Option('--op <op>', 'operation').choices(['get', 'head']).default('get'))
-    .addOption(new Option('--concurrency <n>', 'reads in flight').argParser(positiveInt('--concurrency', 10_000)).default(64))
+    .addOption(new Option('--concurrency <n>', 'reads in flight').argParser(positiveInt(10_000)).default(64))
     .option('--out <dir>', 'write each body to DIR/<key> (never outside DIR)')
     .option('--ndjson', 'one JSON object per key on stdout (machine-readable)'), true)
     .addHelpText('after', `
@@ -151,8 +152,8 @@ Examples:
 
   program.command('demo')
     .description('self-contained demo: local S3 backends, a SQLite database, failover and degraded reads')
-    .addOption(new Option('--objects <n>', 'objects to seed').argParser(positiveInt('--objects', 1_000_000)).default(2000))
-    .addOption(new Option('--concurrency <n>', 'reads in flight').argParser(positiveInt('--concurrency', 10_000)).default(16))
+    .addOption(new Option('--objects <n>', 'objects to seed').argParser(positiveInt(1_000_000)).default(2000))
+    .addOption(new Option('--concurrency <n>', 'reads in flight').argParser(positiveInt(10_000)).default(16))
     .addOption(new Option('--executor <mode>', 'where probes run').choices(['inline', 'pool']).default('inline'))
     .option('--json', 'JSON log lines on stderr, and the report as JSON at the end')
     .option('--verbose', 'add stack traces to errors')

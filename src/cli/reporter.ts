@@ -4,7 +4,7 @@
  * `--json` it writes pino JSON lines for machines. Either way every known secret is scrubbed
  * from the text, and an active progress bar is erased before a line is written.
  */
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type Logger } from 'pino';
 import { createLogger } from '../telemetry/logger.js';
 import { codeOf, formatError, oneLine, Scrubber } from './errors.js';
 
@@ -89,7 +89,7 @@ export class Reporter {
     const logger = createLogger(level, (this.json ? this.#jsonSink() : this.#humanSink()) as unknown as NodeJS.WritableStream);
     if (env !== undefined && env !== '' && env !== logger.level) {
       try {
-        logger.level = env as LevelWithSilent;
+        logger.level = env;
       } catch {
         // createLogger already ignored an unknown level name.
       }
@@ -102,7 +102,7 @@ export class Reporter {
     const env = this.#env['READPATH_LOG_LEVEL'];
     if (env !== undefined && env !== '') return;
     try {
-      logger.level = level as LevelWithSilent;
+      logger.level = level;
     } catch {
       // The configuration's schema only lets valid level names through.
     }

@@ -5,7 +5,7 @@
  * memory stays bounded whatever the input's length.
  */
 import { setMaxListeners } from 'node:events';
-import { ReadPathError, abortedError, serializeError, type SerializedError } from '../errors.js';
+import { ReadPathError, abortedError, messageOf, serializeError, type SerializedError } from '../errors.js';
 import { keyProblem } from './keys.js';
 
 /** The error half of a batch outcome. */
@@ -103,7 +103,8 @@ export async function* runBatch<S extends { key: string; ok: true }>(
   };
 
   const settleKey = (key: string, p: Promise<Omit<S, 'key' | 'ok'>>): void => {
-    p.then(
+    // Never rejects: both outcomes become a batch outcome.
+    void p.then(
       // Not `{ ...v, key, ok }`: V8 gives every object built by a spread followed by new
       // properties a hidden class of its own (see bench/RESULTS.md, Soak).
       (v) => Object.assign({}, v, { key, ok: true }) as S,
@@ -215,7 +216,7 @@ export async function* runBatch<S extends { key: string; ok: true }>(
         continue;
       }
       if (inputError !== undefined) {
-        throw new ReadPathError('INVALID_KEY', `reading keys failed: ${(inputError as Error)?.message ?? String(inputError)}`, { cause: inputError });
+        throw new ReadPathError('INVALID_KEY', `reading keys failed: ${messageOf(inputError)}`, { cause: inputError });
       }
       if (inputDone && active === 0 && !pulling) return;
       await new Promise<void>((resolve) => {

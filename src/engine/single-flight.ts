@@ -29,7 +29,7 @@ export class SingleFlight {
       });
       // Callers may all leave; the shared promise's rejection must never go unhandled.
       s.promise.catch(() => {});
-      this.#inflight.set(sfKey, s as Shared<unknown>);
+      this.#inflight.set(sfKey, s);
       shared = s;
     }
     const s = shared;

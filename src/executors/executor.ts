@@ -114,7 +114,7 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
 
   head(key: string): Probe<HeadResult> {
     if (this.closed) return rejectingProbe(executorClosed(this.kind));
-    return (req) => this.#dispatch({ op: 'head', backend: req.backendName, key, location: probeLocation(req.location) }, req) as Promise<ProbeResult<HeadResult>>;
+    return (req) => this.#dispatch({ op: 'head', backend: req.backendName, key, location: probeLocation(req.location) }, req);
   }
 
   get(key: string, opts?: ProbeGetOptions & { transform?: undefined }): Probe<FetchedObject>;

@@ -69,6 +69,6 @@ export class LatencyWindow {
     s.set(n === this.capacity ? this.#ring : this.#ring.subarray(0, n));
     s.sort();
     const rank = Math.min(n, Math.max(1, Math.ceil((this.percentile / 100) * n)));
-    this.#value = s[rank - 1] as number;
+    this.#value = s[rank - 1];
   }
 }

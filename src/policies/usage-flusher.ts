@@ -125,6 +125,7 @@ export class UsageFlusher {
   async #flushOnce(reload: boolean): Promise<void> {
     const deltas = this.#tracker.takeDeltas();
     let flushError: unknown;
+    let flushFailed = false;
     let flushed = false;
     if (deltas.length > 0) {
       try {
@@ -132,6 +133,7 @@ export class UsageFlusher {
         flushed = true;
       } catch (err) {
         this.#tracker.restoreDeltas(deltas);
+        flushFailed = true;
         flushError = err;
         this.#onError(err, 'flush');
       }
@@ -140,6 +142,6 @@ export class UsageFlusher {
     // into the baseline by hand so limits keep counting them.
     const loaded = reload ? await this.#load() : false;
     if (flushed && !loaded) this.#tracker.restoreDeltas(deltas, true);
-    if (flushError !== undefined) throw flushError;
+    if (flushFailed) throw flushError;
   }
 }

@@ -71,11 +71,11 @@ function transformed(v: OkVerdict): unknown {
 /** Decode a verdict for `task`: the probe's result, or throw its error. */
 export function decode(v: Verdict, task: ProbeTask, signal?: AbortSignal): ProbeResult<ProbeValue> {
   if (v.kind === 'ok') {
-    const head = Object.assign({ size: v.objectSize }, v.head) as HeadResult;
+    const head: HeadResult = Object.assign({ size: v.objectSize }, v.head);
     if (task.op === 'head') return probeResult(head.size, head);
     const verified = v.verified ?? false;
-    if (task.transform === undefined) return probeResult(v.size, Object.assign(head, { body: v.body ?? EMPTY, verified }) as FetchedObject);
-    return probeResult(v.size, Object.assign(head, { value: transformed(v), verified }) as TransformedValue);
+    if (task.transform === undefined) return probeResult<FetchedObject>(v.size, Object.assign(head, { body: v.body ?? EMPTY, verified }));
+    return probeResult<TransformedValue>(v.size, Object.assign(head, { value: transformed(v), verified }));
   }
   if (v.kind === 'skip') throw new UsageLimitSkipError(task.backend, { limit: v.limit });
   throw verdictError(v.error, signal);

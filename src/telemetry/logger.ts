@@ -4,7 +4,7 @@
  * only, and a configuration can be logged at any depth (`{ a: { config } }`), so every log
  * object goes through a bounded deep mask instead.
  */
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type Logger } from 'pino';
 import { REDACTED, maskUrl } from '../config/mask.js';
 
 /** What masked values are replaced with (the same text `readpath validate` prints). */
@@ -40,7 +40,7 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
   return pino(
     {
       name: 'readpath',
-      level: chosen as LevelWithSilent,
+      level: chosen,
       formatters: { log: (obj) => maskSecrets(obj) as Record<string, unknown> },
     },
     destination as pino.DestinationStream,

@@ -12,11 +12,10 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { ReadPath } from '../../src/read-path.js';
 import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import {
-  ChaosCounters, chaosPlan, copyFault, createBackends, expectations, hashOf, keyName, replicas, type ChaosPlan,
+  ChaosCounters, chaosPlan, copyFault, expectations, hashOf, keyName, replicas, type ChaosPlan,
 } from '../helpers/chaos-backends.js';
 import { formatSummary, judgeChaos, runChaosBatch, type KeyTruth } from '../helpers/chaos-run.js';
 import { chaosExecutors, openChaosReader } from '../helpers/chaos-reader.js';

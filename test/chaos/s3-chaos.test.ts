@@ -25,7 +25,7 @@ import type { Fault } from '../helpers/fault-proxy.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { PgCluster } from '../helpers/pg-cluster.js';
 import { deferred } from '../helpers/gate.js';
-import { chaosPlan, copyFault, bodyOf, expectations, hashOf, keyName, mix, replicas, type ChaosPlan, type CopyFault } from '../helpers/chaos-backends.js';
+import { chaosPlan, copyFault, bodyOf, expectations, hashOf, keyName, mix, replicas, type CopyFault } from '../helpers/chaos-backends.js';
 import { formatSummary, judgeChaos, runChaosBatch, type KeyTruth } from '../helpers/chaos-run.js';
 import { installWorkerSpy, liveWorkers } from '../helpers/chaos-workers.js';
 

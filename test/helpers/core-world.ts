@@ -7,7 +7,7 @@ import { MemoryBackend } from '../../src/backends/memory-backend.js';
 import { MemoryLocationCache } from '../../src/cache/memory-location-cache.js';
 import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import { Failover, type FailoverOptions } from '../../src/engine/failover.js';
-import type { Core, ObjectBackend, ObjectLocation, Probe, ProbeRequest, ProbeResult } from '../../src/types.js';
+import type { Core, ObjectLocation, Probe, ProbeRequest, ProbeResult } from '../../src/types.js';
 import { deferred, type Deferred } from './gate.js';
 
 /** Build a Core over backends named `names`, in that order. */
@@ -16,7 +16,7 @@ export function makeCore(names: readonly string[], recorder = new Recorder()): C
   for (const n of names) map.set(n, new MemoryBackend(n));
   return {
     map,
-    backends: () => map as ReadonlyMap<string, ObjectBackend>,
+    backends: () => map,
     backendOrder: () => names,
     acct: () => recorder,
   };
@@ -45,7 +45,7 @@ export function scriptedProbe(script: Record<string, (req: ProbeRequest) => Prom
     const gate = deferred<ProbeResult<string>>();
     calls.push({ backendName: req.backendName, location: req.location, signal: req.signal, gate });
     const s = script[req.backendName];
-    if (s !== undefined) s(req).then(gate.resolve, gate.reject);
+    if (s !== undefined) s(req).then((r) => gate.resolve(r), (e: unknown) => gate.reject(e));
     return gate.promise;
   };
   return { probe, calls, started: () => calls.map((c) => c.backendName) };

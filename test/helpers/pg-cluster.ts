@@ -125,7 +125,7 @@ export class PgCluster {
       } catch {
         // No log yet.
       }
-      throw new Error(`${bin} ${args.join(' ')} failed: ${e.message ?? ''}\n${e.stderr ?? ''}${e.stdout ?? ''}\n${log}`);
+      throw new Error(`${bin} ${args.join(' ')} failed: ${e.message ?? ''}\n${e.stderr ?? ''}${e.stdout ?? ''}\n${log}`, { cause: err });
     }
   }
 

@@ -97,7 +97,7 @@ export function scenarioArb(opts: { strategies?: Strategy['kind'][]; maxBackends
       signal: fc.boolean(),
       abortAt: fc.option(fc.integer({ min: 0, max: 14 }), { nil: undefined }),
       eagerSignal: fc.boolean(),
-    }) as fc.Arbitrary<Scenario>;
+    });
   });
 }
 

@@ -93,7 +93,7 @@ export function metadataStoreSuite(name: string, factory: StoreFactory): void {
         assert.ok(row);
         assert.equal(row.encrypted, true);
         assert.ok(row.encryptionKey instanceof Uint8Array);
-        assert.deepEqual([...(row.encryptionKey as Uint8Array)], [...bytes]);
+        assert.deepEqual([...(row.encryptionKey)], [...bytes]);
         assert.equal(row.keyId, 'kms/key-1');
         assert.equal(row.plaintextSize, 7);
         assert.equal(row.sizeBytes, 35);
@@ -182,11 +182,11 @@ export function metadataStoreSuite(name: string, factory: StoreFactory): void {
           const i = lookups[j] as number;
           if (j % 7 === 0) {
             assert.equal(r.status, 'rejected');
-            assert.ok(hasCode((r as PromiseRejectedResult).reason, 'OBJECT_NOT_FOUND'));
+            assert.ok(hasCode((r).reason, 'OBJECT_NOT_FOUND'));
             return;
           }
           assert.equal(r.status, 'fulfilled', String((r as PromiseRejectedResult).reason));
-          const rows = (r as PromiseFulfilledResult<ObjectLocation[]>).value;
+          const rows = (r).value;
           assert.deepEqual(rows.map((x) => [x.objectKey, x.backendName, x.sizeBytes]), [
             [k(`c/${i}`), 'b1', i],
             [k(`c/${i}`), 'b2', i],

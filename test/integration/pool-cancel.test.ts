@@ -30,7 +30,7 @@ test('the same worker threads survive hundreds of cancelled probes, and keep ser
   for (let round = 0; round < ROUNDS; round++) {
     const acs = Array.from({ length: PER_ROUND }, () => new AbortController());
     const called = w.fleet.calls('h');
-    const probes = acs.map((ac, i) => w.executor.get('k')(request('h', ac.signal)).then(
+    const probes = acs.map((ac) => w.executor.get('k')(request('h', ac.signal)).then(
       () => assert.fail('a hanging probe cannot succeed'),
       (e: ReadPathError) => e,
     ));

@@ -56,7 +56,7 @@ describe('progress bar', () => {
     t = 2000;
     for (let i = 0; i < 50; i++) p.tick(true);
     const line = p.render();
-    assert.match(line, /^get \[#+-+\]  50% 100\/200  5 failed  50\.0\/s  ETA 0:02$/);
+    assert.match(line, /^get \[#+-+\] {2}50% 100\/200 {2}5 failed {2}50\.0\/s {2}ETA 0:02$/);
     p.draw();
     p.stop();
     assert.equal(written.at(-1), '\r\x1b[2K');

@@ -35,7 +35,7 @@ describe('durationToMs', () => {
   it('reads finite numbers as milliseconds and rejects everything else', () => {
     assert.deepEqual(durationToMs(250), { ok: true, ms: 250 });
     assert.deepEqual(durationToMs('2m'), { ok: true, ms: 120_000 });
-    for (const v of [Infinity, NaN, true, null, {}, [], 5n]) assert.equal(durationToMs(v).ok, false, String(v));
+    for (const v of [Infinity, NaN, true, null, {}, [], 5n]) assert.equal(durationToMs(v).ok, false, typeof v === 'bigint' ? `${v}n` : JSON.stringify(v));
   });
 });
 

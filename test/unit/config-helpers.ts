@@ -42,7 +42,7 @@ export async function expectInvalid(input: unknown, opts: LoadConfigOptions = { 
     caught = err;
   }
   assert.ok(caught !== undefined, 'expected loadConfig to reject');
-  assert.ok(caught instanceof ReadPathError, `expected a ReadPathError, got ${String(caught)}`);
+  assert.ok(caught instanceof ReadPathError, `expected a ReadPathError, got ${caught instanceof Error ? caught.message : JSON.stringify(caught)}`);
   assert.ok(caught instanceof InvalidConfigError);
   assert.equal(caught.code, 'INVALID_CONFIG');
   assert.equal(caught.httpStatus, 400);

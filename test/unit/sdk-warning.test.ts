@@ -11,6 +11,7 @@ const SDK_TEXT = 'NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)\nve
 function runNode(args: string[]): Promise<{ stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { cwd: ROOT, timeout: 20_000 }, (err, _stdout, stderr) => {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- execFile's error is an Error
       if (err !== null && typeof err.code !== 'number') reject(err);
       else resolve({ stderr, code: err === null ? 0 : (err.code as number) });
     });
@@ -28,6 +29,7 @@ describe('SDK Node-version warning suppression', () => {
 
   it('drops the SDK warning, forwards every other warning, and restores process.emitWarning', () => {
     const seen: unknown[] = [];
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- saved to be put back as it was
     const original = process.emitWarning;
     const spy = ((w: string | Error) => {
       seen.push(w);
@@ -41,12 +43,14 @@ describe('SDK Node-version warning suppression', () => {
       });
       assert.equal(out, 42);
       assert.deepEqual(seen, ['other']);
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- compared, not called
       assert.equal(process.emitWarning, spy, 'restored');
       assert.throws(() =>
         withoutSdkNodeVersionWarning(() => {
           throw new Error('x');
         }),
       );
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- compared, not called
       assert.equal(process.emitWarning, spy, 'restored after a throw');
     } finally {
       process.emitWarning = original;

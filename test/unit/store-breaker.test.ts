@@ -92,6 +92,7 @@ describe('CircuitBreakerStore', () => {
 
   it('counts timeouts and raw connection errors, wrapping them as DB_UNAVAILABLE', async () => {
     const errors = [new ReadPathError('TIMEOUT', 'slow'), Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })];
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- every element is an Error
     const breaker = new CircuitBreakerStore({ getAllObjectLocations: () => Promise.reject(errors.shift()) }, { failureThreshold: 2, openTimeoutMs: 1000 });
     await assert.rejects(breaker.getAllObjectLocations('k'), (err: unknown) => isUnavailable(err) && hasCode((err as Error).cause, 'TIMEOUT'));
     await assert.rejects(breaker.getAllObjectLocations('k'), isUnavailable);

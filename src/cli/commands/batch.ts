@@ -8,7 +8,6 @@
  * Keys stream from the input as reads finish: a huge key file is never held in memory.
  */
 import { keyProblem, MAX_KEY_BYTES } from '../../engine/keys.js';
-import type { BatchOutcome } from '../../read-path.js';
 import { hasCode, messageOf } from '../../errors.js';
 import { EXIT, UsageError, WRITE_FAILED } from '../errors.js';
 import { countKeys, isOverlong, openKeyFile, readKeyLines, type KeyLine } from '../key-source.js';
@@ -138,7 +137,7 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
         await emit(o, { ...(ms === undefined ? {} : { ms }), path: written });
         continue;
       }
-      await emit(o as BatchOutcome, ms === undefined ? {} : { ms });
+      await emit(o, ms === undefined ? {} : { ms });
     }
   } catch (err) {
     fatal = err;
