@@ -1,5 +1,6 @@
 /**
- * A per-backend circuit breaker (`backend_circuit_breaker`) around any ObjectBackend.
+ * A per-backend circuit breaker (`backend_circuit_breaker`) around any ObjectBackend: the one
+ * {@link CircuitBreaker} with a backend's classifier and rejection.
  *
  * closed → open after `failureThreshold` consecutive failures; open answers
  * `BACKEND_UNAVAILABLE` without calling the backend; after `openTimeoutMs` exactly one call
@@ -13,11 +14,11 @@
  * Upstream once pinned a breaker open for days by counting its own half-open rejections.
  */
 import type { Readable } from 'node:stream';
-import { ReadPathError, abortedError, backendStatusOf, hasCode, requirePositiveInt } from '../errors.js';
+import { ReadPathError, backendStatusOf, hasCode } from '../errors.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
+import { CircuitBreaker, type BreakerState, type Verdict } from './circuit-breaker.js';
 
-/** The breaker's state as metrics report it. `half-open`: the next call (or the one in flight) is the probe. */
-export type BreakerState = 'closed' | 'open' | 'half-open';
+export type { BreakerState, Verdict } from './circuit-breaker.js';
 
 /** Options for {@link CircuitBreakerBackend} (`backend_circuit_breaker`, durations in ms). */
 export interface BackendBreakerOptions {
@@ -33,9 +34,8 @@ export interface BackendBreakerOptions {
   onStateChange?: (change: { backend: string; from: BreakerState; to: BreakerState }) => void;
 }
 
-/** What the failure classifier decided about one outcome. */
-export type Verdict = 'success' | 'failure' | 'neutral';
-
+// Module-level, not per breaker: a breaker wrapping another must recognise the inner one's
+// rejections, across any number of instances.
 const rejections = new WeakSet<object>();
 
 /** True when `err` is a rejection a breaker produced itself (never a backend failure). */
@@ -63,55 +63,53 @@ export class CircuitBreakerBackend implements ObjectBackend {
   readonly name: string;
   readonly inner: ObjectBackend;
   readonly #enabled: boolean;
-  readonly #threshold: number;
-  readonly #openTimeoutMs: number;
-  readonly #now: () => number;
-  readonly #onStateChange: BackendBreakerOptions['onStateChange'];
-  #state: 'closed' | 'open' | 'half-open' = 'closed';
-  #failures = 0;
-  #openedAt = 0;
-  #probeInFlight = false;
+  readonly #breaker: CircuitBreaker;
 
   constructor(inner: ObjectBackend, options: BackendBreakerOptions = {}) {
     this.inner = inner;
     this.name = inner.name;
     this.#enabled = options.enabled ?? true;
-    this.#threshold = requirePositiveInt(options.failureThreshold ?? 10, 'backend_circuit_breaker.failure_threshold');
-    const t = options.openTimeoutMs ?? 300_000;
-    if (!Number.isFinite(t) || t < 0) {
-      throw new ReadPathError('INVALID_CONFIG', `backend_circuit_breaker.open_timeout: must be a duration >= 0, got ${String(t)}`);
-    }
-    this.#openTimeoutMs = t;
-    this.#now = options.now ?? Date.now;
-    this.#onStateChange = options.onStateChange;
+    const onStateChange = options.onStateChange;
+    this.#breaker = new CircuitBreaker({
+      failureThreshold: options.failureThreshold ?? 10,
+      openTimeoutMs: options.openTimeoutMs ?? 300_000,
+      configPath: 'backend_circuit_breaker',
+      // Metrics list backends by state: 'once-due' shows a backend as half-open as soon as it
+      // would take a probe, and a cancelled probe (a broadcast loser) leaves it so.
+      halfOpen: 'once-due',
+      classify: classifyBackendError,
+      rejection: (state) => {
+        const err = new ReadPathError('BACKEND_UNAVAILABLE', `${this.name}: circuit breaker ${state === 'open' ? 'open' : 'half-open, probe in flight'}`);
+        rejections.add(err);
+        return err;
+      },
+      ...(options.now === undefined ? {} : { now: options.now }),
+      ...(onStateChange === undefined ? {} : { onStateChange: (to: BreakerState, from: BreakerState) => onStateChange({ backend: this.name, from, to }) }),
+    });
   }
 
   /** The current state; an open breaker whose timeout has elapsed reports `half-open`. */
   state(): BreakerState {
-    if (this.#state === 'open' && this.#now() - this.#openedAt >= this.#openTimeoutMs) return 'half-open';
-    return this.#state;
+    return this.#breaker.state();
   }
 
   /** Counters for metrics and tests. */
   stats(): { state: BreakerState; consecutiveFailures: number; probeInFlight: boolean } {
-    return { state: this.state(), consecutiveFailures: this.#failures, probeInFlight: this.#probeInFlight };
+    const s = this.#breaker.stats();
+    return { state: s.state, consecutiveFailures: s.consecutiveFailures, probeInFlight: s.probeInFlight };
   }
 
   head(key: string, opts?: { signal?: AbortSignal }): Promise<HeadResult> {
     if (!this.#enabled) return this.inner.head(key, opts);
-    return this.#run(opts?.signal, (probe) => this.inner.head(key, opts).then((r) => {
-      this.#settle(probe, 'success');
-      return r;
-    }));
+    return this.#breaker.execute(() => this.inner.head(key, opts), opts?.signal);
   }
 
   get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult> {
     if (!this.#enabled) return this.inner.get(key, opts);
-    return this.#run(opts?.signal, (probe) => this.inner.get(key, opts).then((r) => {
-      this.#settle(probe, 'success');
-      this.#watchBody(r.body, opts?.signal);
+    return this.#breaker.execute((signal, generation) => this.inner.get(key, opts).then((r) => {
+      this.#watchBody(r.body, signal, generation);
       return r;
-    }));
+    }), opts?.signal);
   }
 
   /**
@@ -121,10 +119,7 @@ export class CircuitBreakerBackend implements ObjectBackend {
    */
   guard<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
     if (!this.#enabled) return call();
-    return this.#run(signal, (probe) => call().then((r) => {
-      this.#settle(probe, 'success');
-      return r;
-    }));
+    return this.#breaker.execute(call, signal);
   }
 
   /** Close the wrapped backend when it can be closed. */
@@ -133,66 +128,16 @@ export class CircuitBreakerBackend implements ObjectBackend {
     if (typeof c === 'function') await c.call(this.inner);
   }
 
-  async #run<T>(signal: AbortSignal | undefined, call: (probe: boolean) => Promise<T>): Promise<T> {
-    if (signal?.aborted) throw abortedError(signal);
-    const probe = this.#admit();
-    try {
-      return await call(probe);
-    } catch (err) {
-      // Successes settle inside `call`; only the backend's errors get here (this breaker's own
-      // rejections are thrown by #admit, before the try).
-      this.#settle(probe, classifyBackendError(err, signal?.aborted === true));
-      throw err;
-    }
-  }
-
-  /** Admit a call or throw the breaker's rejection. Returns true when the call is the probe. */
-  #admit(): boolean {
-    if (this.#state === 'closed') return false;
-    if (this.#state === 'open') {
-      if (this.#now() - this.#openedAt < this.#openTimeoutMs) throw this.#reject('open');
-      this.#transition('half-open');
-    }
-    if (this.#probeInFlight) throw this.#reject('half-open, probe in flight');
-    this.#probeInFlight = true;
-    return true;
-  }
-
-  #reject(why: string): ReadPathError {
-    const err = new ReadPathError('BACKEND_UNAVAILABLE', `${this.name}: circuit breaker ${why}`);
-    rejections.add(err);
-    return err;
-  }
-
-  #settle(probe: boolean, verdict: Verdict): void {
-    if (probe) this.#probeInFlight = false;
-    if (verdict === 'neutral') return;
-    if (verdict === 'success') {
-      this.#failures = 0;
-      if (this.#state !== 'closed') this.#transition('closed');
-      return;
-    }
-    this.#failures++;
-    if (this.#state === 'half-open' || (this.#state === 'closed' && this.#failures >= this.#threshold)) {
-      this.#openedAt = this.#now();
-      this.#transition('open');
-    }
-  }
-
-  /** A body that breaks after `get` resolved (truncation, timeout) is a backend failure too. */
-  #watchBody(body: Readable, signal: AbortSignal | undefined): void {
+  /**
+   * A body that breaks after `get` resolved (truncation, timeout) is a backend failure too, if
+   * the breaker has not moved on since the GET was admitted.
+   */
+  #watchBody(body: Readable, signal: AbortSignal | undefined, generation: number): void {
     if (typeof body?.once !== 'function') return;
     const onError = (err: unknown): void => {
-      if (this.#state !== 'closed') return;
-      this.#settle(false, classifyBackendError(err, signal?.aborted === true));
+      this.#breaker.report(classifyBackendError(err, signal?.aborted === true), generation);
     };
     body.once('error', onError);
     body.once('close', () => body.off('error', onError));
-  }
-
-  #transition(to: 'closed' | 'open' | 'half-open'): void {
-    const from = this.#state;
-    this.#state = to;
-    if (from !== to) this.#onStateChange?.({ backend: this.name, from, to });
   }
 }
