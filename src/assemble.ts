@@ -7,7 +7,8 @@
 import { Recorder } from './telemetry/recorder.js';
 import { ReadPathError, messageOf } from './errors.js';
 import { UsageFlusher } from './policies/usage-flusher.js';
-import { CircuitBreakerBackend } from './policies/backend-breaker.js';
+import { backendBreaker } from './policies/backend-breaker.js';
+import type { CircuitBreaker } from './policies/circuit-breaker.js';
 import { createS3Backend, preloadS3, s3OptionsFromConfig } from './backends/s3-options.js';
 import { MemoryLocationCache } from './cache/memory-location-cache.js';
 import type { ResolvedConfig } from './config/types.js';
@@ -42,7 +43,7 @@ export interface Parts {
   /** True when probes run on this thread (inline executor). */
   inline: boolean;
   /** Circuit breakers by backend name (empty when `backend_circuit_breaker` is off), applied at dispatch. */
-  breakers: Map<string, CircuitBreakerBackend>;
+  breakers: Map<string, CircuitBreaker>;
   order: string[];
   /** The raw metadata store (for seeding), and the breaker-wrapped one reads go through. */
   rawStore: MetadataStore;
@@ -129,12 +130,12 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
     : buildS3
       ? s3OptionsFromConfig(config).map(createS3Backend)
       : config.backends.map((b) => new PooledBackend(b.name));
-  const breakers = new Map<string, CircuitBreakerBackend>();
+  const breakers = new Map<string, CircuitBreaker>();
   const backends = new Map<string, ObjectBackend>();
   const bcb = config.backendCircuitBreaker;
   for (const b of raw) {
     backends.set(b.name, b);
-    if (bcb.enabled) breakers.set(b.name, new CircuitBreakerBackend(b, { enabled: true, failureThreshold: bcb.failureThreshold, openTimeoutMs: bcb.openTimeoutMs }));
+    if (bcb.enabled) breakers.set(b.name, backendBreaker(b.name, { failureThreshold: bcb.failureThreshold, openTimeoutMs: bcb.openTimeoutMs }));
   }
   const order = overrides.backends !== undefined ? raw.map((b) => b.name) : config.backends.map((b) => b.name);
   const cb = config.circuitBreaker;

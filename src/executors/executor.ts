@@ -71,9 +71,9 @@ export interface ProbeExecutor {
   close(opts?: ExecutorCloseOptions): Promise<void>;
 }
 
-/** A backend's circuit breaker as dispatch applies it (see policies/backend-breaker.ts). */
+/** A backend's circuit breaker as dispatch applies it (policies/circuit-breaker.ts, made by backendBreaker). */
 export interface DispatchBreaker {
-  guard<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T>;
+  execute<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T>;
 }
 
 /** What every executor is built with. */
@@ -145,7 +145,7 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
     if (refused !== undefined) return Promise.reject(refused);
     const breaker = this.#breakers?.get(task.backend);
     if (breaker === undefined) return this.#admitted(task, req);
-    return breaker.guard(req.signal, () => this.#admitted(task, req));
+    return breaker.execute(() => this.#admitted(task, req), req.signal);
   }
 
   #admitted(task: ProbeTask, req: ProbeRequest): Promise<ProbeResult<ProbeValue>> {

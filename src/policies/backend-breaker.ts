@@ -51,14 +51,44 @@ export function classifyBackendError(err: unknown, callerAborted = false): Verdi
   if (callerAborted) return 'neutral';
   if (isBreakerRejection(err)) return 'neutral';
   if (hasCode(err, 'ABORTED') || hasCode(err, 'USAGE_LIMIT_SKIP') || hasCode(err, 'BACKEND_UNAVAILABLE')) return 'neutral';
-  // Not the backend's doing: bad input, or a copy readpath declines to serve (encrypted).
+  // Not the backend's doing: bad input, a copy readpath declines to serve (encrypted), where the
+  // probe runs (executor closed or full, worker lost), or a transform's failure on good bytes.
   if (hasCode(err, 'INVALID_KEY') || hasCode(err, 'SERVICE_UNAVAILABLE')) return 'neutral';
+  if (hasCode(err, 'EXECUTOR_CLOSED') || hasCode(err, 'EXECUTOR_SATURATED') || hasCode(err, 'WORKER_LOST') || hasCode(err, 'TRANSFORM_FAILED')) return 'neutral';
+  // The backend answered: a missing copy, an unsatisfiable range, or bytes damaged at rest
+  // (which say nothing about whether the backend can be reached).
+  if (hasCode(err, 'INTEGRITY_MISMATCH')) return 'success';
   const status = backendStatusOf(err);
   if (status === 404 || status === 416) return 'success';
   return 'failure';
 }
 
 /** An ObjectBackend behind a circuit breaker. */
+/**
+ * The breaker of one backend, as `backend_circuit_breaker` configures it: the one state machine
+ * (circuit-breaker.ts) with the backend classifier and BACKEND_UNAVAILABLE rejections. Executors
+ * apply it at dispatch; {@link CircuitBreakerBackend} wraps a backend object with it.
+ */
+export function backendBreaker(name: string, options: Omit<BackendBreakerOptions, 'enabled'> = {}): CircuitBreaker {
+  const onStateChange = options.onStateChange;
+  return new CircuitBreaker({
+    failureThreshold: options.failureThreshold ?? 10,
+    openTimeoutMs: options.openTimeoutMs ?? 300_000,
+    configPath: 'backend_circuit_breaker',
+    // Metrics list backends by state: 'once-due' shows a backend as half-open as soon as it
+    // would take a probe, and a cancelled probe (a broadcast loser) leaves it so.
+    halfOpen: 'once-due',
+    classify: classifyBackendError,
+    rejection: (state) => {
+      const err = new ReadPathError('BACKEND_UNAVAILABLE', `${name}: circuit breaker ${state === 'open' ? 'open' : 'half-open, probe in flight'}`);
+      rejections.add(err);
+      return err;
+    },
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(onStateChange === undefined ? {} : { onStateChange: (to: BreakerState, from: BreakerState) => onStateChange({ backend: name, from, to }) }),
+  });
+}
+
 export class CircuitBreakerBackend implements ObjectBackend {
   readonly name: string;
   readonly inner: ObjectBackend;
@@ -69,23 +99,7 @@ export class CircuitBreakerBackend implements ObjectBackend {
     this.inner = inner;
     this.name = inner.name;
     this.#enabled = options.enabled ?? true;
-    const onStateChange = options.onStateChange;
-    this.#breaker = new CircuitBreaker({
-      failureThreshold: options.failureThreshold ?? 10,
-      openTimeoutMs: options.openTimeoutMs ?? 300_000,
-      configPath: 'backend_circuit_breaker',
-      // Metrics list backends by state: 'once-due' shows a backend as half-open as soon as it
-      // would take a probe, and a cancelled probe (a broadcast loser) leaves it so.
-      halfOpen: 'once-due',
-      classify: classifyBackendError,
-      rejection: (state) => {
-        const err = new ReadPathError('BACKEND_UNAVAILABLE', `${this.name}: circuit breaker ${state === 'open' ? 'open' : 'half-open, probe in flight'}`);
-        rejections.add(err);
-        return err;
-      },
-      ...(options.now === undefined ? {} : { now: options.now }),
-      ...(onStateChange === undefined ? {} : { onStateChange: (to: BreakerState, from: BreakerState) => onStateChange({ backend: this.name, from, to }) }),
-    });
+    this.#breaker = backendBreaker(inner.name, options);
   }
 
   /** The current state; an open breaker whose timeout has elapsed reports `half-open`. */

@@ -9,6 +9,7 @@
  * as a probe, and its success closes the breaker again.
  */
 import { ReadPathError, hasCode } from '../errors.js';
+import { isUnreachable } from '../net-errors.js';
 import type { MetadataStore, ObjectLocation } from '../types.js';
 import { CircuitBreaker, type BreakerState, type FailureEffect, type Verdict } from './circuit-breaker.js';
 
@@ -33,17 +34,13 @@ export interface CircuitBreakerStoreOptions {
   random?: () => number;
 }
 
-// Raw connection errors from a store that does not map its own failures.
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-
 /**
  * True when an error says the store is down (as opposed to "no such object" or bad data):
- * DB_UNAVAILABLE, a TIMEOUT, or a raw connection error.
+ * DB_UNAVAILABLE, a TIMEOUT, or a raw connection error (from a store that does not map its own
+ * failures).
  */
 export function isStoreOutage(err: unknown): boolean {
-  if (hasCode(err, 'DB_UNAVAILABLE') || hasCode(err, 'TIMEOUT')) return true;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && CONNECTION_CODES.has(code);
+  return hasCode(err, 'DB_UNAVAILABLE') || hasCode(err, 'TIMEOUT') || isUnreachable(err);
 }
 
 /**

@@ -34,7 +34,7 @@ export function executorWorld(kind: ExecutorKind, specs: ScriptedBackendSpec[], 
   const recorder = new Recorder();
   const backends = fleet.createBackends();
   const executor: ProbeExecutor = kind === 'inline'
-    ? new InlineExecutor({ recorder })
+    ? new InlineExecutor({ recorder, ...(pool.breakers === undefined ? {} : { breakers: pool.breakers }) })
     : new PoolExecutor({
       recorder,
       backendModule: SCRIPTED_BACKENDS_MODULE,

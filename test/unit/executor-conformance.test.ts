@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ReadPathError } from '../../src/errors.js';
 import { sha256Hex, type FetchedObject } from '../../src/probe/probes.js';
 import type { ObjectLocation } from '../../src/types.js';
+import { backendBreaker } from '../../src/policies/backend-breaker.js';
 import { executorWorld, until, type ExecutorKind, type ExecutorWorld } from '../helpers/executor-world.js';
 import type { ScriptedBackendSpec } from '../helpers/scripted-backends.js';
 
@@ -305,6 +306,31 @@ function conformance(kind: ExecutorKind): void {
         return true;
       });
       await assert.rejects(failover.read('GetObject', 'badgz', w.executor.get('badgz', { transform: '' })), { code: 'INVALID_CONFIG' });
+    });
+
+    test('a backend breaker applies at dispatch: 404s and damaged bytes are answers, failures open it, then nothing is dispatched', async () => {
+      const breaker = backendBreaker('z', { failureThreshold: 2, openTimeoutMs: 3_600_000 });
+      const bw = executorWorld(kind, [{ name: 'z', objects: { k: 'v', bad: 'v', fail: 'v' }, keys: { bad: { kind: 'corrupt' }, fail: { kind: 'fail', status: 503 } } }],
+        { threads: 1, breakers: new Map([['z', breaker]]) });
+      try {
+        const { failover, store } = bw.failover();
+        store.add(loc('nope', 'z', 1));
+        store.add(loc('bad', 'z', 1, { contentHash: sha256Hex(enc('v')) }));
+        store.add(loc('fail', 'z', 1));
+        store.add(loc('k', 'z', 1));
+        for (let i = 0; i < 3; i++) {
+          await assert.rejects(failover.read('GetObject', 'nope', bw.executor.get('nope')), (e: ReadPathError) => e.backendStatus === 404);
+          await assert.rejects(failover.read('GetObject', 'bad', bw.executor.get('bad')), { code: 'INTEGRITY_MISMATCH' });
+        }
+        assert.equal(breaker.state(), 'closed', 'a missing copy and a damaged one are the backend answering');
+        for (let i = 0; i < 2; i++) await assert.rejects(failover.read('GetObject', 'fail', bw.executor.get('fail')), { code: 'BACKEND_ERROR' });
+        assert.equal(breaker.state(), 'open');
+        const calls = bw.fleet.calls('z');
+        await assert.rejects(failover.read('GetObject', 'k', bw.executor.get('k')), { code: 'BACKEND_UNAVAILABLE' });
+        assert.equal(bw.fleet.calls('z'), calls, 'an open breaker dispatches nothing');
+      } finally {
+        await bw.close();
+      }
     });
 
     test('after close(), new probes reject with EXECUTOR_CLOSED', async () => {
