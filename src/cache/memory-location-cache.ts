@@ -12,6 +12,9 @@
  * table of slots, keyed by a hash of the key's characters, is the index. A full 100,000-entry
  * cache of 11-character keys is ~5 MiB of array buffers and ~0 bytes of JS heap, against ~13 MiB
  * of heap for a Map of `{ backend, expiresAt }` objects.
+ *
+ * Over 300 lines on purpose: the arena, the recency list and the index are one data structure
+ * whose invariants (slot reuse, tombstones, compaction) hold only together.
  */
 import type { LocationCache } from '../types.js';
 

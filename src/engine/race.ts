@@ -7,6 +7,9 @@
  * Cost matters here: this runs once per read. No listener is registered on any signal (the
  * owner of the caller's signal calls {@link ProbeRun.abort} directly), children are aborted by
  * calling their controllers, and the drain timer exists only while losers are still in flight.
+ *
+ * Over 300 lines on purpose: the window, the hedge timer, the staggered launch, the cancel and
+ * the drain are one state machine; split, each piece would need the others' private state.
  */
 import { ReadPathError } from '../errors.js';
 import type { ObjectBackend, Probe, ProbeResult } from '../types.js';

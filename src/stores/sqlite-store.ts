@@ -4,6 +4,9 @@
  * better-sqlite3 is synchronous, so every statement is prepared once and kept; a lookup is one
  * indexed read (the primary key `(object_key, backend_name)` covers `object_key = ?`). The
  * database runs in WAL mode, so readers in this and other processes never wait for a writer.
+ *
+ * Over 300 lines on purpose: one class per database, its prepared statements and their row
+ * decoding side by side; row validation itself is shared with PostgreSQL in row-mapping.ts.
  */
 import Database from 'better-sqlite3';
 import { ReadPathError, abortedError, messageOf } from '../errors.js';

@@ -1,0 +1,132 @@
+/**
+ * How readpath reaches PostgreSQL: the connection options (upstream's `database:` keys or a
+ * URL), the pg pool configuration they validate into, and which pg errors mean "the database
+ * cannot be reached or used right now" (DB_UNAVAILABLE) rather than a bad query or bad data.
+ */
+import type { PoolConfig } from 'pg';
+import { ReadPathError, messageOf, requirePositiveInt } from '../errors.js';
+import { isUnreachable } from '../net-errors.js';
+
+/** libpq's sslmode values. */
+export type PostgresSslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+
+/** How to reach the database: a URL, or upstream's discrete `database:` keys. */
+export type PostgresConnectionOptions =
+  | { url: string; ssl_mode?: PostgresSslMode; max_conns?: number }
+  | {
+      host?: string;
+      port?: number;
+      database?: string;
+      user?: string;
+      password?: string;
+      ssl_mode?: PostgresSslMode;
+      max_conns?: number;
+    };
+
+/** Options for {@link PostgresMetadataStore}. */
+export type PostgresMetadataStoreOptions = PostgresConnectionOptions & {
+  /** Server-side statement_timeout, in ms. Default 5000. */
+  statementTimeoutMs?: number;
+  /** Client-side bound on one query (covers a server that stopped answering), in ms. Default statementTimeoutMs + 1000. */
+  queryTimeoutMs?: number;
+  /** Bound on acquiring a connection (pool wait plus connect), in ms. Default 5000. */
+  connectTimeoutMs?: number;
+  /** Idle connections are closed after this many ms. Default 30000. */
+  idleTimeoutMs?: number;
+  /** Create `object_locations` and `backend_usage` when absent. Default true. */
+  createTables?: boolean;
+};
+
+// SQLSTATEs of a server that cannot serve now: admin/crash shutdown, starting up, too many
+// connections, out of resources, statement timeout (57014), auth or database-missing at connect.
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53000', '53100', '53200', '53300', '53400', '3D000']);
+// pg and pg-pool report their own connection failures as plain Errors without a code.
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Cannot use a pool after calling end|Client was closed/i;
+
+/**
+ * True when a pg error means the database is unreachable or unusable right now (as opposed
+ * to a bad query or bad data).
+ */
+export function isPostgresUnavailable(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  if (err instanceof AggregateError && err.errors.some(isPostgresUnavailable)) return true;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    // ENOENT: a unix socket that is gone.
+    if (isUnreachable(err) || code === 'ENOENT' || UNAVAILABLE_SQLSTATES.has(code)) return true;
+    // Class 08: connection exception; class 28: invalid authorization.
+    if (/^(08|28)[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return UNAVAILABLE_MESSAGES.test(messageOf(err));
+}
+
+function positiveInt(value: unknown, field: string, fallback: number): number {
+  return value === undefined ? fallback : requirePositiveInt(value, field);
+}
+
+function sslFor(mode: unknown): PoolConfig['ssl'] | undefined {
+  switch (mode) {
+    case undefined:
+      return undefined;
+    // node-postgres cannot fall back from TLS to plain text, so the modes that do not
+    // require TLS connect without it.
+    case 'disable':
+    case 'allow':
+    case 'prefer':
+      return false;
+    case 'require':
+      return { rejectUnauthorized: false };
+    case 'verify-ca':
+      // Chain verified, host name not: what libpq's verify-ca checks.
+      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    case 'verify-full':
+      return { rejectUnauthorized: true };
+    default:
+      throw new ReadPathError(
+        'INVALID_CONFIG',
+        `database.ssl_mode: must be one of disable, allow, prefer, require, verify-ca, verify-full; got ${JSON.stringify(mode)}`,
+      );
+  }
+}
+
+/** Build the pg pool configuration, validating each field (INVALID_CONFIG names the one at fault). */
+export function postgresPoolConfig(opts: PostgresMetadataStoreOptions): PoolConfig {
+  if (opts === null || typeof opts !== 'object') throw new ReadPathError('INVALID_CONFIG', 'database: PostgreSQL options are required');
+  const statementTimeout = positiveInt(opts.statementTimeoutMs, 'database.statement_timeout', 5000);
+  const cfg: PoolConfig = {
+    max: positiveInt(opts.max_conns, 'database.max_conns', 10),
+    connectionTimeoutMillis: positiveInt(opts.connectTimeoutMs, 'database.connect_timeout', 5000),
+    idleTimeoutMillis: positiveInt(opts.idleTimeoutMs, 'database.idle_timeout', 30_000),
+    statement_timeout: statementTimeout,
+    query_timeout: positiveInt(opts.queryTimeoutMs, 'database.query_timeout', statementTimeout + 1000),
+    application_name: 'readpath',
+    // Idle pooled connections must not keep the process alive.
+    allowExitOnIdle: true,
+  };
+  const ssl = sslFor(opts.ssl_mode);
+  if (ssl !== undefined) cfg.ssl = ssl;
+  if ('url' in opts) {
+    if (typeof opts.url !== 'string' || opts.url === '') throw new ReadPathError('INVALID_CONFIG', 'database.url: must be a non-empty connection URL');
+    cfg.connectionString = opts.url;
+    return cfg;
+  }
+  const o = opts;
+  if (o.host !== undefined) {
+    if (typeof o.host !== 'string' || o.host === '') throw new ReadPathError('INVALID_CONFIG', 'database.host: must be a non-empty string');
+    cfg.host = o.host;
+  }
+  if (o.port !== undefined) {
+    if (typeof o.port !== 'number' || !Number.isInteger(o.port) || o.port < 1 || o.port > 65535) {
+      throw new ReadPathError('INVALID_CONFIG', `database.port: must be an integer in 1..65535, got ${JSON.stringify(o.port)}`);
+    }
+    cfg.port = o.port;
+  }
+  for (const f of ['database', 'user', 'password'] as const) {
+    const v = o[f];
+    if (v === undefined) continue;
+    if (typeof v !== 'string') throw new ReadPathError('INVALID_CONFIG', `database.${f}: must be a string`);
+    cfg[f] = v;
+  }
+  return cfg;
+}
