@@ -20,6 +20,9 @@
  * FILE, --max-ratio R (exit 1 when the largest size's peak RSS exceeds R times the smallest's;
  * default 1.2), --diag (also report V8's heap spaces, external memory, array buffers and resident
  * mappings at the sampled peak and after the batch).
+ *
+ * Over 300 lines on purpose: the parent and the child of one measurement, kept in one file so the
+ * child's protocol and the parent's reading of it cannot drift apart.
  */
 import { spawn } from 'node:child_process';
 import { sha256Hex } from '../src/probe/probes.js';

@@ -4,6 +4,8 @@
  * (`concurrency: 'task'`, `threshold` = reads in flight), after a warmup that also fills the
  * hedging latency window. Every cell reads the same keys, and a key's latency on a backend is a
  * function of (seed, backend, key), so every strategy meets exactly the same world.
+ *
+ * Over 300 lines on purpose: the cells, their warmup and the report are one benchmark run.
  */
 import { writeFile } from 'node:fs/promises';
 import { Recorder, METRIC } from '../../src/telemetry/recorder.js';

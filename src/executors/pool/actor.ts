@@ -1,8 +1,9 @@
 /**
  * The probe actor: what runs inside a pool worker. It builds the worker's backends once
- * (keep-alive sockets live here) and, per task, calls `runProbe` — the same probe the inline
- * executor runs — then sends the verdict back in its wire form. It never throws to piscina: a
- * thrown task result is cloned as a bare Error, and a result that cannot be posted kills the
+ * (keep-alive sockets live here) and, per task of a batch, calls `runProbe` — the same probe the
+ * inline executor runs — then sends the verdict back in its wire form, coalesced with the other
+ * verdicts that completed in the same turn of the worker's loop. It never throws to piscina: a
+ * thrown task result is cloned as a bare Error, and a message that cannot be posted kills the
  * worker, so every outcome is plain data here.
  *
  * Cancellation is cooperative. The main thread sets the task's flag in a shared Int32Array and
@@ -14,14 +15,15 @@ import { BroadcastChannel, type MessagePort } from 'node:worker_threads';
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import v8 from 'node:v8';
-import { Piscina } from 'piscina';
 import { ReadPathError, abortedError, messageOf, serializeError, type UsageLimitKind } from '../../errors.js';
 import type { UsagePort } from '../../probe/billing.js';
 import { runProbe } from '../../probe/run.js';
 import type { ProbeTask, Verdict } from '../../probe/task.js';
 import { importModule } from '../../probe/transform.js';
 import type { ObjectBackend } from '../../types.js';
-import { PROBE_PROTOCOL, type ControlMessage, type CreateBackends, type PooledTask, type ProbeWorkerData, type ReserveMessage } from './protocol.js';
+import {
+  PROBE_PROTOCOL, type ControlMessage, type CreateBackends, type PooledTask, type ProbeWorkerData, type ReserveMessage, type TaskBatch, type VerdictBatch,
+} from './protocol.js';
 
 /**
  * Lower this thread's CPU priority (Linux: threads are tasks with their own nice value, found
@@ -38,9 +40,6 @@ export function niceThisThread(nice: number): boolean {
     return false;
   }
 }
-
-/** What a task handler returns to piscina: a verdict, possibly wrapped to transfer its bytes. */
-export type ActorResult = Verdict | ReturnType<typeof Piscina.move>;
 
 /** Build the backends a worker serves, from its workerData. */
 export async function buildWorkerBackends(data: ProbeWorkerData): Promise<Map<string, ObjectBackend>> {
@@ -74,30 +73,27 @@ function ownBytes(b: Uint8Array): Uint8Array {
   return b.slice();
 }
 
-/** Wrap a verdict so piscina transfers `buffers` instead of copying them. */
-function moving(v: Verdict, buffers: ArrayBuffer[]): ActorResult {
-  if (buffers.length === 0) return v;
-  return Piscina.move({ [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: v } as never);
-}
-
 /**
  * A verdict in its wire form: the error as plain data; a body or transform result as bytes
- * that are transferred, not copied. A transform result that cannot cross threads becomes this
- * probe's TRANSFORM_FAILED here, rather than an exception that would kill the worker.
+ * that are transferred (pushed onto `transfer`), not copied. A transform result that cannot cross
+ * threads becomes this probe's TRANSFORM_FAILED here, rather than an exception that would kill
+ * the worker.
  */
-export function toWire(v: Verdict, task: ProbeTask): ActorResult {
+export function toWire(v: Verdict, task: ProbeTask, transfer: ArrayBuffer[]): Verdict {
   if (v.kind === 'error') return { kind: 'error', error: serializeError(v.error), api: v.api, egress: v.egress };
   if (v.kind !== 'ok') return v;
   if (v.body !== undefined) {
     v.body = ownBytes(v.body);
-    return moving(v, [v.body.buffer as ArrayBuffer]);
+    transfer.push(v.body.buffer as ArrayBuffer);
+    return v;
   }
   if (!('value' in v)) return v;
   const value = v.value;
   delete v.value;
   if (value instanceof Uint8Array) {
     v.bytes = ownBytes(value);
-    return moving(v, [v.bytes.buffer as ArrayBuffer]);
+    transfer.push(v.bytes.buffer as ArrayBuffer);
+    return v;
   }
   try {
     v.serialized = ownBytes(v8.serialize(value));
@@ -105,7 +101,8 @@ export function toWire(v: Verdict, task: ProbeTask): ActorResult {
     const error = new ReadPathError('TRANSFORM_FAILED', `transform result for ${JSON.stringify(task.key)} cannot be sent to the main thread: ${messageOf(err)}`, { cause: err });
     return { kind: 'error', error: serializeError(error), api: v.api, egress: v.egress };
   }
-  return moving(v, [v.serialized.buffer as ArrayBuffer]);
+  transfer.push(v.serialized.buffer as ArrayBuffer);
+  return v;
 }
 
 /** The worker side of one pool: a task handler plus its cancel and usage plumbing. */
@@ -117,9 +114,17 @@ export class ProbeActor implements UsagePort {
   readonly #active = new Map<number, AbortController>();
   readonly #grants = new Map<number, (limit: UsageLimitKind | null) => void>();
   readonly #protocol: number;
+  #ids: number[] = [];
+  #verdicts: Verdict[] = [];
+  #transfer: ArrayBuffer[] = [];
+  #flushQueued = false;
+  readonly #concurrency: number;
+  #runningCount = 0;
+  readonly #queue: (() => void)[] = [];
 
   constructor(data: ProbeWorkerData, port: MessagePort | null) {
     this.#protocol = data.protocol;
+    this.#concurrency = Number.isSafeInteger(data.concurrency) && data.concurrency > 0 ? data.concurrency : 1;
     if (data.nice !== undefined && data.nice > 0) niceThisThread(data.nice);
     this.#flags = new Int32Array(data.flags);
     this.#port = port;
@@ -132,11 +137,41 @@ export class ProbeActor implements UsagePort {
     this.#backends.catch(() => {});
   }
 
-  /** piscina's task handler. */
-  readonly handle = async (task: PooledTask): Promise<ActorResult> => {
+  /**
+   * piscina's task handler: runs a batch's probes concurrently, answering each verdict as it
+   * completes; resolves (with the batch's size) once every verdict has been posted.
+   */
+  readonly handle = async (batch: TaskBatch): Promise<number> => {
+    await Promise.all(batch.tasks.map((task) => this.#admit(task)));
+    this.#flush();
+    return batch.tasks.length;
+  };
+
+  /** Run `task` once fewer than `concurrency` probes are running here (in arrival order). */
+  #admit(task: PooledTask): Promise<void> {
+    if (this.#runningCount < this.#concurrency) return this.#run(task);
+    return new Promise<void>((resolve) => {
+      this.#queue.push(() => {
+        void this.#run(task).then(resolve);
+      });
+    });
+  }
+
+  async #run(task: PooledTask): Promise<void> {
+    this.#runningCount++;
+    try {
+      await this.#probe(task);
+    } finally {
+      this.#runningCount--;
+      this.#queue.shift()?.();
+    }
+  }
+
+  async #probe(task: PooledTask): Promise<void> {
     const ac = new AbortController();
     // Register before reading the flag: a cancel broadcast from now on finds the controller.
     this.#active.set(task.id, ac);
+    let v: Verdict;
     try {
       if (this.#protocol !== PROBE_PROTOCOL) throw new ReadPathError('BACKEND_ERROR', `probe worker speaks protocol ${this.#protocol}`);
       if (Atomics.load(this.#flags, task.slot) !== 0) ac.abort(new ReadPathError('ABORTED', 'probe cancelled before it started'));
@@ -144,12 +179,31 @@ export class ProbeActor implements UsagePort {
       if (backend === undefined) {
         throw new ReadPathError('BACKEND_NOT_FOUND', `backend ${task.backend} is not configured in the probe worker`);
       }
-      return toWire(await runProbe(task, backend, ac.signal, this), task);
+      v = await runProbe(task, backend, ac.signal, this);
     } catch (err) {
-      return { kind: 'error', error: serializeError(err), api: 0, egress: 0 };
+      v = { kind: 'error', error: err, api: 0, egress: 0 };
     } finally {
       this.#active.delete(task.id);
     }
+    this.#ids.push(task.id);
+    this.#verdicts.push(toWire(v, task, this.#transfer));
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  /** Post the verdicts completed since the last flush, as one message. */
+  readonly #flush = (): void => {
+    this.#flushQueued = false;
+    if (this.#ids.length === 0) return;
+    const msg: VerdictBatch = { readpathVerdicts: true, ids: this.#ids, verdicts: this.#verdicts };
+    const transfer = this.#transfer;
+    this.#ids = [];
+    this.#verdicts = [];
+    this.#transfer = [];
+    if (this.#port === null) return;
+    this.#port.postMessage(msg, transfer);
   };
 
   /** The usage port: ask the main thread, which owns the ledger, to reserve egress. */
@@ -186,6 +240,6 @@ export class ProbeActor implements UsagePort {
 }
 
 /** Create the actor of one worker and return piscina's handler. */
-export function createProbeActor(data: ProbeWorkerData, port: MessagePort | null): (task: PooledTask) => Promise<ActorResult> {
+export function createProbeActor(data: ProbeWorkerData, port: MessagePort | null): (batch: TaskBatch) => Promise<number> {
   return new ProbeActor(data, port).handle;
 }

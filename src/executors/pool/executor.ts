@@ -30,7 +30,8 @@ import { DispatchingExecutor, executorClosed, type ExecutorCloseOptions, type Ex
 import {
   DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_TASKS_PER_THREAD, defaultPoolThreads, defaultWorkerFilename, type PoolExecutorOptions, type PoolFromConfigOptions,
 } from './options.js';
-import { PROBE_PROTOCOL, isReserveMessage, type ControlMessage, type PooledTask, type ProbeWorkerData } from './protocol.js';
+import { deferUntilDrained } from '../../engine/timers.js';
+import { PROBE_PROTOCOL, isReserveMessage, isVerdictBatch, type ControlMessage, type PooledTask, type ProbeWorkerData, type TaskBatch } from './protocol.js';
 
 export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_TASKS_PER_THREAD, defaultPoolThreads, defaultWorkerFilename } from './options.js';
 export type { PoolExecutorOptions, PoolFromConfigOptions } from './options.js';
@@ -40,6 +41,9 @@ function cancelWhy(reason: unknown): string {
     ? (reason as { message: string }).message
     : 'probe cancelled';
 }
+
+/** Most probes sent to a worker in one message. */
+const MAX_BATCH = 64;
 
 function failed(error: unknown): ErrorVerdict {
   return { kind: 'error', error, api: 0, egress: 0 };
@@ -71,7 +75,7 @@ class Job {
 /** Carries probes to actors in a piscina worker pool. Call {@link PoolExecutor.close} when done. */
 export class PoolExecutor extends DispatchingExecutor {
   readonly kind = 'pool' as const;
-  readonly #pool: Piscina<PooledTask, Verdict>;
+  readonly #pool: Piscina<TaskBatch, number>;
   readonly #channel: BroadcastChannel;
   readonly #flags: Int32Array;
   readonly #freeSlots: number[];
@@ -81,6 +85,8 @@ export class PoolExecutor extends DispatchingExecutor {
   /** Dispatched probes by task id. */
   readonly #running = new Map<number, Job>();
   readonly #waiting: Job[] = [];
+  /** Started probes not yet sent to a worker: sent together once the microtask queue drains. */
+  #outbox: Job[] = [];
   #capacityWaiters: (() => void)[] = [];
   #nextId = 1;
   #closed = false;
@@ -102,7 +108,7 @@ export class PoolExecutor extends DispatchingExecutor {
     this.#flags = new Int32Array(flags);
     this.#freeSlots = Array.from({ length: maxInFlight }, (_, i) => maxInFlight - 1 - i);
     const channel = `readpath-probes-${randomUUID()}`;
-    const data: ProbeWorkerData = { protocol: PROBE_PROTOCOL, channel, flags };
+    const data: ProbeWorkerData = { protocol: PROBE_PROTOCOL, channel, flags, concurrency: perThread };
     if (opts.workerNice !== undefined) {
       if (!Number.isSafeInteger(opts.workerNice) || opts.workerNice < 0 || opts.workerNice > 19) {
         throw new ReadPathError('INVALID_CONFIG', `runtime.worker_nice: must be an integer in 0..19, got ${String(opts.workerNice)}`);
@@ -117,7 +123,7 @@ export class PoolExecutor extends DispatchingExecutor {
     this.#channel = new BroadcastChannel(channel);
     this.#channel.unref();
     const filename = opts.workerFilename === undefined ? defaultWorkerFilename() : transformUrl(opts.workerFilename);
-    this.#pool = new Piscina<PooledTask, Verdict>({
+    this.#pool = new Piscina<TaskBatch, number>({
       filename,
       minThreads: threads,
       maxThreads: threads,
@@ -132,6 +138,13 @@ export class PoolExecutor extends DispatchingExecutor {
     // A worker dying with no task in flight is reported here; without a listener it would crash the process.
     this.#pool.on('error', () => {});
     this.#pool.on('message', (m: unknown) => {
+      if (isVerdictBatch(m)) {
+        for (let i = 0; i < m.ids.length; i++) {
+          const job = this.#running.get(m.ids[i] as number);
+          if (job !== undefined) this.#settle(job, m.verdicts[i] as Verdict);
+        }
+        return;
+      }
       if (!isReserveMessage(m)) return;
       // The request travels apart from the verdict: it may arrive after its probe ended (the
       // worker stopped waiting on an abort). Reserving then would never be released.
@@ -214,15 +227,33 @@ export class PoolExecutor extends DispatchingExecutor {
     job.task.id = this.#nextId++;
     job.started = true;
     this.#running.set(job.task.id, job);
-    this.#run(job);
+    this.#send(job);
   }
 
-  #run(job: Job): void {
-    this.#pool.run(job.task).then(
-      (v) => this.#settle(job, v),
-      (err: unknown) => this.#onWorkerFailure(job, err),
-    );
+  /** Queue a started probe for the next batch. */
+  #send(job: Job): void {
+    this.#outbox.push(job);
+    if (this.#outbox.length === 1) deferUntilDrained(this.#flush);
   }
+
+  /**
+   * Send the outbox as batches, one piscina task each: as many batches as there are workers (so
+   * piscina's least-busy balancing spreads them), at most MAX_BATCH probes in one.
+   */
+  readonly #flush = (): void => {
+    const jobs = this.#outbox;
+    this.#outbox = [];
+    const size = Math.min(MAX_BATCH, Math.ceil(jobs.length / this.#threads));
+    for (let at = 0; at < jobs.length; at += size) {
+      const part = jobs.slice(at, at + size);
+      const tasks: PooledTask[] = [];
+      for (const job of part) if (!job.settled) tasks.push(job.task);
+      if (tasks.length === 0) continue;
+      // The verdicts come back on their own (see the 'message' listener); the batch's result
+      // only says its worker is done with it.
+      this.#pool.run({ tasks }).then(undefined, (err: unknown) => this.#onBatchLost(part, err));
+    }
+  };
 
   /** @internal The job's signal aborted: cancel it where it is. */
   cancel(job: Job): void {
@@ -257,19 +288,25 @@ export class PoolExecutor extends DispatchingExecutor {
     this.#pump();
   }
 
-  #onWorkerFailure(job: Job, err: unknown): void {
-    if (job.settled) return;
-    if (!job.retried && !this.#closed && job.signal?.aborted !== true) {
-      // Its worker died (its own fault or a neighbour's): once more, on a live worker.
-      job.retried = true;
-      this.#run(job);
-      return;
-    }
-    // What the probe used before its worker died is unknown; nothing is recorded for it.
-    const error = job.signal?.aborted === true
-      ? abortedError(job.signal)
-      : new ReadPathError('WORKER_LOST', `${job.task.backend}: probe worker died twice: ${messageOf(err)}`, { cause: err });
-    this.#settle(job, failed(error));
+  /** A batch's worker died: its unanswered probes go once more to a live worker, or fail. */
+  #onBatchLost(jobs: Job[], err: unknown): void {
+    // Verdicts the worker posted before it died may still be queued on its port: let them land.
+    setImmediate(() => {
+      for (const job of jobs) {
+        if (job.settled) continue;
+        if (!job.retried && !this.#closed && job.signal?.aborted !== true) {
+          // Its worker died (its own fault or a neighbour's): once more, on a live worker.
+          job.retried = true;
+          this.#send(job);
+          continue;
+        }
+        // What the probe used before its worker died is unknown; nothing is recorded for it.
+        const error = job.signal?.aborted === true
+          ? abortedError(job.signal)
+          : new ReadPathError('WORKER_LOST', `${job.task.backend}: probe worker died twice: ${messageOf(err)}`, { cause: err });
+        this.#settle(job, failed(error));
+      }
+    });
   }
 
   /** Start waiting probes while there is room, and wake capacity waiters. */

@@ -3,9 +3,15 @@
  * Everything here is plain data: a pooled task is a {@link ProbeTask} plus the carrier's own
  * routing fields, a verdict travels in its wire form (errors as SerializedError: structured clone
  * of Error subclasses loses `code` and `cause`; bodies and transform results transferred).
+ *
+ * Work travels in batches both ways, so a probe costs no message of its own: the tasks the main
+ * thread dispatches in one turn go to a worker as one piscina task (a {@link TaskBatch}), and a
+ * worker answers the verdicts that completed in one turn of its loop in one {@link VerdictBatch}
+ * on its parent port, as they complete — a slow probe never holds back the others' answers.
+ * The batch's own piscina result only says the worker is done with it.
  */
 import type { UsageLimitKind } from '../../errors.js';
-import type { ProbeTask } from '../../probe/task.js';
+import type { ProbeTask, Verdict } from '../../probe/task.js';
 import type { ObjectBackend } from '../../types.js';
 import type { S3BackendOptions } from '../../backends/s3-backend.js';
 
@@ -18,6 +24,24 @@ export interface PooledTask extends ProbeTask {
   id: number;
   /** Index of this probe's cancel flag in the shared flag array. */
   slot: number;
+}
+
+/** Main → a worker: probes dispatched together (one piscina task). */
+export interface TaskBatch {
+  tasks: PooledTask[];
+}
+
+/** Worker → main, on the worker's parent port: verdicts that completed together. */
+export interface VerdictBatch {
+  readpathVerdicts: true;
+  /** Task ids, in the order of `verdicts`. */
+  ids: number[];
+  verdicts: Verdict[];
+}
+
+/** True when `m` is a {@link VerdictBatch}. */
+export function isVerdictBatch(m: unknown): m is VerdictBatch {
+  return typeof m === 'object' && m !== null && (m as { readpathVerdicts?: unknown }).readpathVerdicts === true;
 }
 
 /** Main → workers, on the pool's broadcast channel. */
@@ -51,6 +75,8 @@ export interface ProbeWorkerData {
   backendModule?: string;
   /** Data handed to `createBackends`. */
   backendData?: unknown;
+  /** Probes a worker runs at once (runtime.tasks_per_thread); more wait in the worker, in order. */
+  concurrency: number;
   /** Niceness (1..19) the worker thread gives itself, so the main thread wins the CPU. */
   nice?: number;
 }
