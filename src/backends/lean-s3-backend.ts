@@ -176,7 +176,7 @@ export class LeanS3Backend implements ObjectBackend {
     try {
       const res = await this.#send('HEAD', key, opts, call);
       if (res.statusCode < 200 || res.statusCode >= 300) throw await this.#answerError(res);
-      res.body.resume();
+      res.body.on('error', noop).resume();
       if (call.failure !== undefined) throw call.failure;
       return headFromHeaders(res.headers);
     } catch (err) {
@@ -192,6 +192,12 @@ export class LeanS3Backend implements ObjectBackend {
     try {
       const res = await this.#send('GET', key, opts, call);
       body = res.body;
+      // As Node's IncomingMessage (the SDK's body) does: an error reaches the body's listeners
+      // but is never an uncaught 'error' event. Without this, a caller abort delivered from a
+      // macrotask (a pool cancel message) raced a reader removing its listener: the deadline
+      // destroys the body, the reader detaches, and the 'error' emitted on the next tick found
+      // nobody — an uncaught exception that killed the worker.
+      body.on('error', noop);
       if (res.statusCode < 200 || res.statusCode >= 300) throw await this.#answerError(res);
       const result = headFromHeaders(res.headers) as GetResult;
       result.body = body;
@@ -224,6 +230,8 @@ export class LeanS3Backend implements ObjectBackend {
     return CallDeadline.start(signal, this.timeoutMs, () => `${this.name}: ${op} ${JSON.stringify(key)}`);
   }
 }
+
+function noop(): void {}
 
 function noCredentials(): Promise<S3Credentials> {
   return Promise.reject(new ReadPathError('BACKEND_ERROR', 'no credentials configured'));

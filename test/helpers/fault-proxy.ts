@@ -67,8 +67,6 @@ export interface SeenRequest {
   /** The object key, when the path names one. */
   key: string | undefined;
   fault: Fault['kind'] | undefined;
-  /** The request headers as received (lower-cased names). */
-  headers: http.IncomingHttpHeaders;
 }
 
 interface Rule {
@@ -114,6 +112,7 @@ export class FaultProxy {
   readonly #timers = new Set<NodeJS.Timeout>();
   #rules: Rule[] = [];
   readonly #seen: SeenRequest[] = [];
+  readonly #headers: http.IncomingHttpHeaders[] = [];
   #waiters: { n: number; resolve: () => void }[] = [];
   #closed = false;
   #closedCount = 0;
@@ -154,6 +153,11 @@ export class FaultProxy {
   /** A copy of the request log. */
   requests(): SeenRequest[] {
     return this.#seen.slice();
+  }
+
+  /** The headers of every request seen (lower-cased names), in the order of {@link requests}. */
+  requestHeaders(): http.IncomingHttpHeaders[] {
+    return this.#headers.slice();
   }
 
   /** Client connections currently open. */
@@ -260,7 +264,8 @@ export class FaultProxy {
     const url = req.url ?? '/';
     const key = keyOf(url);
     const fault = this.#take(method, key);
-    this.#seen.push({ method, url, key, fault: fault?.kind, headers: { ...req.headers } });
+    this.#seen.push({ method, url, key, fault: fault?.kind });
+    this.#headers.push({ ...req.headers });
     if (this.#waiters.length > 0) {
       const ready = this.#waiters.filter((w) => this.#seen.length >= w.n);
       this.#waiters = this.#waiters.filter((w) => this.#seen.length < w.n);
