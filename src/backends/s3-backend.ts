@@ -105,6 +105,8 @@ function invalid(field: string, why: string): ReadPathError {
   return new ReadPathError('INVALID_CONFIG', `backends[].${field}: ${why}`);
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Check S3 backend options; throws `INVALID_CONFIG` naming the field. Shared by both transports. */
 export function validateS3BackendOptions(o: S3BackendOptions): void {
   if (typeof o?.name !== 'string' || o.name.trim() === '') throw invalid('name', 'must be a non-empty string');
@@ -118,6 +120,8 @@ export function validateS3BackendOptions(o: S3BackendOptions): void {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(at('endpoint'), 'must be http:// or https://');
   if (typeof o.bucket !== 'string' || o.bucket === '') throw invalid(at('bucket'), 'must be a non-empty string');
+  // A lone surrogate has no UTF-8 form: no request could ever name this bucket.
+  if (LONE_SURROGATE.test(o.bucket)) throw invalid(at('bucket'), 'must be well-formed Unicode');
   if (o.region !== undefined && (typeof o.region !== 'string' || o.region === '')) throw invalid(at('region'), 'must be a non-empty string');
   if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
     throw invalid(at(o.accessKeyId === undefined ? 'access_key_id' : 'secret_access_key'), 'access_key_id and secret_access_key go together');

@@ -52,3 +52,14 @@ describe('backends[].client', () => {
     }
   });
 });
+
+describe('S3 backend options shared by both transports', () => {
+  it('a bucket name that is not well-formed Unicode is INVALID_CONFIG on either transport (no request could name it)', () => {
+    for (const client of ['lean', 'sdk'] as const) {
+      assert.throws(
+        () => createS3Backend({ name: 'b', endpoint: 'http://127.0.0.1:9', bucket: 'x\ud800', accessKeyId: 'k', secretAccessKey: 's', client }),
+        (err: unknown) => (err as { code?: string }).code === 'INVALID_CONFIG' && /bucket \(backend b\): must be well-formed Unicode/.test((err as Error).message),
+      );
+    }
+  });
+});
