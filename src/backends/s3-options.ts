@@ -11,7 +11,7 @@ import { credentialProviders } from './s3-credentials.js';
 import type { ObjectBackend } from '../types.js';
 
 /** The transport a backend gets when `client` is not set. */
-export const DEFAULT_S3_CLIENT: S3ClientKind = 'sdk';
+export const DEFAULT_S3_CLIENT: S3ClientKind = 'lean';
 
 /**
  * The S3 backend options of a resolved configuration. Static keys are passed only when both
