@@ -3,6 +3,7 @@
  *
  * - `raw node:http`: a keep-alive `http.Agent` GET + SHA-256 of the body, no signing — the
  *   ceiling a Node client reaches on this machine;
+ * - `raw undici`: undici's Pool GET + SHA-256, no signing: what the lean transport is built on;
  * - `lean`: readpath's LeanS3Backend (SigV4 via @smithy/signature-v4 + undici Pool) + readBody
  *   + SHA-256;
  * - `sdk`: readpath's S3Backend (@aws-sdk/client-s3) + readBody + SHA-256;
@@ -13,7 +14,7 @@
  * each round a warm-up then a timed window; the table shows the median round and the range.
  *
  *   npm run bench:transport [-- --seconds N] [-- --rounds N] [-- --json FILE] [-- --quick]
- *                           [-- --only raw,lean,sdk] [-- --sizes 4KiB,1MiB]
+ *                           [-- --only node:http,undici,lean,sdk] [-- --sizes 4KiB,1MiB]
  *   (= npm run build && node dist/bench/transport.bench.js ...)
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -23,6 +24,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
 import { LeanS3Backend } from '../src/backends/lean-s3-backend.js';
 import { S3Backend, type S3BackendOptions } from '../src/backends/s3-backend.js';
 import { readBody } from '../src/backends/body.js';
@@ -97,6 +99,22 @@ function rawHttp(port: number): Variant {
         req.end();
       }),
     close: async () => agent.destroy(),
+  };
+}
+
+/** undici's Pool with no signing, no deadline, no readpath: the transport's own floor. */
+function rawUndici(port: number): Variant {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: IN_FLIGHT, headersTimeout: 0, bodyTimeout: 0 });
+  return {
+    name: 'raw undici',
+    get: async (key) => {
+      const res = await pool.request({ method: 'GET', path: `/${BUCKET}/${key}` });
+      const hash = createHash('sha256');
+      for await (const c of res.body) hash.update(c as Buffer);
+      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+      return hash.digest('hex');
+    },
+    close: () => pool.destroy(),
   };
 }
 
@@ -177,8 +195,8 @@ async function main(): Promise<void> {
   };
   await Promise.all([LeanS3Backend.preload(), S3Backend.preload()]);
   const only = arg('--only')?.split(',');
-  const variants: Variant[] = [rawHttp(ready.port), backendVariant('lean', new LeanS3Backend(opts)), backendVariant('sdk', new S3Backend(opts))]
-    .filter((v) => only === undefined || only.includes(v.name.split(' ')[0] as string));
+  const variants: Variant[] = [rawHttp(ready.port), rawUndici(ready.port), backendVariant('lean', new LeanS3Backend(opts)), backendVariant('sdk', new S3Backend(opts))]
+    .filter((v) => only === undefined || only.includes(v.name.replace('raw ', '')) || only.includes(v.name));
 
   const results: Record<string, unknown>[] = [];
   const load0 = loadavg()[0] ?? 0;
