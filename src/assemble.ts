@@ -124,11 +124,13 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   const inline = probesRunInline(config, overrides);
   // The main thread builds S3 clients only when it makes the calls itself.
   const buildS3 = inline && overrides.backends === undefined;
-  if (buildS3 && config.backends.length > 0) await preloadS3();
+  const s3 = buildS3 ? s3OptionsFromConfig(config) : [];
+  // Only the transports these backends use, loaded before they are built.
+  if (s3.length > 0) await preloadS3(s3);
   const raw: ObjectBackend[] = overrides.backends !== undefined
     ? [...overrides.backends]
     : buildS3
-      ? s3OptionsFromConfig(config).map(createS3Backend)
+      ? s3.map(createS3Backend)
       : config.backends.map((b) => new PooledBackend(b.name));
   const breakers = new Map<string, CircuitBreaker>();
   const backends = new Map<string, ObjectBackend>();

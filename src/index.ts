@@ -52,7 +52,9 @@ export type { UsageStore } from './stores/usage-store.js';
 export { CircuitBreakerStore } from './policies/store-breaker.js';
 export type { CircuitBreakerStoreOptions, StoreBreakerState } from './policies/store-breaker.js';
 export { S3Backend } from './backends/s3-backend.js';
-export type { S3BackendOptions, SocketStats } from './backends/s3-backend.js';
+export type { S3BackendOptions, S3ClientKind, S3Credentials, S3CredentialProvider, SocketStats } from './backends/s3-backend.js';
+export { LeanS3Backend } from './backends/lean-s3-backend.js';
+export { createS3Backend } from './backends/s3-options.js';
 export { CircuitBreakerBackend } from './policies/backend-breaker.js';
 export type { BackendBreakerOptions, BreakerState } from './policies/backend-breaker.js';
 

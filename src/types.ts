@@ -33,11 +33,34 @@ export interface GetResult extends HeadResult {
   body: Readable;
 }
 
+/**
+ * Conditional request headers (RFC 7232) a backend passes through to the server. A failed
+ * condition is a `BACKEND_ERROR` with `backendStatus` 304 (If-None-Match, If-Modified-Since) or
+ * 412 (If-Match, If-Unmodified-Since).
+ */
+export interface ConditionalOptions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  ifModifiedSince?: Date;
+  ifUnmodifiedSince?: Date;
+}
+
+/** Options of {@link ObjectBackend.head}. */
+export interface BackendHeadOptions extends ConditionalOptions {
+  signal?: AbortSignal;
+}
+
+/** Options of {@link ObjectBackend.get}. */
+export interface BackendGetOptions extends BackendHeadOptions {
+  /** An HTTP `Range` header value, e.g. `bytes=0-99`. */
+  range?: string;
+}
+
 /** One S3-compatible backend. */
 export interface ObjectBackend {
   readonly name: string;
-  head(key: string, opts?: { signal?: AbortSignal }): Promise<HeadResult>;
-  get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult>;
+  head(key: string, opts?: BackendHeadOptions): Promise<HeadResult>;
+  get(key: string, opts?: BackendGetOptions): Promise<GetResult>;
 }
 
 /** Where objects live: s3-orchestrator's metadata database. */

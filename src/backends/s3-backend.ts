@@ -12,11 +12,11 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ReadPathError, abortedError, isReadPathErrorLike, messageOf } from '../errors.js';
-import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
+import type { BackendGetOptions, BackendHeadOptions, ConditionalOptions, GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { CallDeadline, destroyQuietly } from './call-deadline.js';
 import { withoutSdkNodeVersionWarning } from './sdk-warning.js';
 import { s3Sdk, type S3Sdk } from './s3-sdk.js';
@@ -26,8 +26,28 @@ export const DEFAULT_BACKEND_TIMEOUT_MS = 30_000;
 /** Default keep-alive socket limit per backend. */
 export const DEFAULT_MAX_SOCKETS = 50;
 
+/** Which S3 transport a backend uses: `lean` (SigV4 + undici) or `sdk` (@aws-sdk/client-s3). */
+export type S3ClientKind = 'lean' | 'sdk';
+
+/** Credentials as the AWS SDK's identity providers return them. */
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** When they stop working; absent: they do not expire. */
+  expiration?: Date;
+}
+
+/** A source of credentials, called again when the last ones near their expiration. */
+export type S3CredentialProvider = () => Promise<S3Credentials>;
+
 /** Options for {@link S3Backend}: API.md `backends[]` keys, camelCased, plus client tuning. */
 export interface S3BackendOptions {
+  /**
+   * The transport {@link createS3Backend} builds (`backends[].client`). Default `lean`. The
+   * backend classes themselves ignore it.
+   */
+  client?: S3ClientKind;
   name: string;
   endpoint: string;
   /** Default `us-east-1`. */
@@ -37,6 +57,14 @@ export interface S3BackendOptions {
   accessKeyId?: string;
   secretAccessKey?: string;
   sessionToken?: string;
+  /**
+   * A credential source used instead of static keys and the default chain (tests, embedding;
+   * a function, so it does not cross into pool workers). Called again before the credentials'
+   * `expiration` (5 minutes ahead); concurrent calls share one refresh.
+   */
+  credentials?: S3CredentialProvider;
+  /** Resolve endpoint host names with this instead of DNS (tests, pinning). In-process only. */
+  lookup?: LookupFunction;
   /** Path-style addressing (MinIO, s3rver). Default false. */
   forcePathStyle?: boolean;
   /** Keep-alive sockets per backend. Default {@link DEFAULT_MAX_SOCKETS}. */
@@ -77,7 +105,10 @@ function invalid(field: string, why: string): ReadPathError {
   return new ReadPathError('INVALID_CONFIG', `backends[].${field}: ${why}`);
 }
 
-function validate(o: S3BackendOptions): void {
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Check S3 backend options; throws `INVALID_CONFIG` naming the field. Shared by both transports. */
+export function validateS3BackendOptions(o: S3BackendOptions): void {
   if (typeof o?.name !== 'string' || o.name.trim() === '') throw invalid('name', 'must be a non-empty string');
   const at = (f: string): string => `${f} (backend ${o.name})`;
   if (typeof o.endpoint !== 'string' || o.endpoint === '') throw invalid(at('endpoint'), 'must be a URL');
@@ -89,6 +120,8 @@ function validate(o: S3BackendOptions): void {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(at('endpoint'), 'must be http:// or https://');
   if (typeof o.bucket !== 'string' || o.bucket === '') throw invalid(at('bucket'), 'must be a non-empty string');
+  // A lone surrogate has no UTF-8 form: no request could ever name this bucket.
+  if (LONE_SURROGATE.test(o.bucket)) throw invalid(at('bucket'), 'must be well-formed Unicode');
   if (o.region !== undefined && (typeof o.region !== 'string' || o.region === '')) throw invalid(at('region'), 'must be a non-empty string');
   if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
     throw invalid(at(o.accessKeyId === undefined ? 'access_key_id' : 'secret_access_key'), 'access_key_id and secret_access_key go together');
@@ -99,6 +132,8 @@ function validate(o: S3BackendOptions): void {
   if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 0)) {
     throw invalid(at('timeout'), 'must be a finite number of ms >= 0');
   }
+  if (o.client !== undefined && o.client !== 'lean' && o.client !== 'sdk') throw invalid(at('client'), 'must be lean or sdk');
+  if (o.credentials !== undefined && typeof o.credentials !== 'function') throw invalid(at('credentials'), 'must be a function');
 }
 
 interface SdkErrorShape {
@@ -162,14 +197,15 @@ export class S3Backend implements ObjectBackend {
   }
 
   constructor(options: S3BackendOptions) {
-    validate(options);
+    validateS3BackendOptions(options);
     this.name = options.name;
     this.bucket = options.bucket;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS;
     this.#coversBody = options.timeoutCoversBody ?? true;
     const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
     this.#isHttps = new URL(options.endpoint).protocol === 'https:';
-    this.#agent = this.#isHttps ? new https.Agent({ keepAlive: true, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets });
+    const agentOptions = options.lookup !== undefined ? { keepAlive: true, maxSockets, lookup: options.lookup } : { keepAlive: true, maxSockets };
+    this.#agent = this.#isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     const config: S3ClientConfig = {
       endpoint: options.endpoint,
       region: options.region ?? 'us-east-1',
@@ -181,7 +217,10 @@ export class S3Backend implements ObjectBackend {
       cacheMiddleware: true,
       logger: SILENT_LOGGER,
     };
-    if (options.accessKeyId !== undefined && options.secretAccessKey !== undefined) {
+    if (options.credentials !== undefined) {
+      // The SDK memoizes it and refreshes 5 minutes before `expiration`, sharing one refresh.
+      config.credentials = options.credentials;
+    } else if (options.accessKeyId !== undefined && options.secretAccessKey !== undefined) {
       config.credentials = {
         accessKeyId: options.accessKeyId,
         secretAccessKey: options.secretAccessKey,
@@ -223,13 +262,13 @@ export class S3Backend implements ObjectBackend {
     return { active: count(this.#agent.sockets), free: count(this.#agent.freeSockets), queued: count(this.#agent.requests) };
   }
 
-  async head(key: string, opts?: { signal?: AbortSignal }): Promise<HeadResult> {
+  async head(key: string, opts?: BackendHeadOptions): Promise<HeadResult> {
     const call = this.#begin('HEAD', key, opts?.signal);
     try {
       const client = this.#client ?? (await this.#lazyClient());
       // Loaded: a client exists only once the SDK has.
       const sdk = s3Sdk.loaded() as S3Sdk;
-      const out = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: call.signal });
+      const out = await client.send(new sdk.HeadObjectCommand(withConditions({ Bucket: this.bucket, Key: key }, opts)), { abortSignal: call.signal });
       if (call.failure !== undefined) throw call.failure;
       return toHead(out);
     } catch (err) {
@@ -239,11 +278,11 @@ export class S3Backend implements ObjectBackend {
     }
   }
 
-  async get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult> {
+  async get(key: string, opts?: BackendGetOptions): Promise<GetResult> {
     const call = this.#begin('GET', key, opts?.signal);
     let body: Readable | undefined;
     try {
-      const input = opts?.range !== undefined ? { Bucket: this.bucket, Key: key, Range: opts.range } : { Bucket: this.bucket, Key: key };
+      const input = withConditions(opts?.range !== undefined ? { Bucket: this.bucket, Key: key, Range: opts.range } : { Bucket: this.bucket, Key: key }, opts);
       const client = this.#client ?? (await this.#lazyClient());
       // Loaded: a client exists only once the SDK has.
       const sdk = s3Sdk.loaded() as S3Sdk;
@@ -285,6 +324,19 @@ export class S3Backend implements ObjectBackend {
     if (signal?.aborted) throw abortedError(signal);
     return CallDeadline.start(signal, this.timeoutMs, () => `${this.name}: ${op} ${JSON.stringify(key)}`);
   }
+}
+
+/** The SDK's input fields for the conditional headers that are set. */
+function withConditions<T extends object>(input: T, c: ConditionalOptions | undefined): T & {
+  IfMatch?: string; IfNoneMatch?: string; IfModifiedSince?: Date; IfUnmodifiedSince?: Date;
+} {
+  if (c === undefined) return input;
+  const out: T & { IfMatch?: string; IfNoneMatch?: string; IfModifiedSince?: Date; IfUnmodifiedSince?: Date } = input;
+  if (c.ifMatch !== undefined) out.IfMatch = c.ifMatch;
+  if (c.ifNoneMatch !== undefined) out.IfNoneMatch = c.ifNoneMatch;
+  if (c.ifModifiedSince !== undefined) out.IfModifiedSince = c.ifModifiedSince;
+  if (c.ifUnmodifiedSince !== undefined) out.IfUnmodifiedSince = c.ifUnmodifiedSince;
+  return out;
 }
 
 function toHead(out: {

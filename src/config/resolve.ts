@@ -69,6 +69,7 @@ export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedCon
       egressByteLimit: b.egress_byte_limit ?? 0,
       ingressByteLimit: b.ingress_byte_limit ?? 0,
       maxSockets: b.max_sockets ?? D.maxSockets,
+      ...(b.client !== undefined ? { client: b.client } : {}),
     })),
     database: resolveDatabase(c.database ?? {}, ctx),
     circuitBreaker: {

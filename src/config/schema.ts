@@ -136,6 +136,7 @@ export const backendSchema = z.strictObject({
   egress_byte_limit: limit(),
   ingress_byte_limit: limit(),
   max_sockets: integer(1),
+  client: z.enum(['lean', 'sdk']).optional(),
   ...ignoredKeys(UPSTREAM_ONLY_KEYS.backends),
 });
 

@@ -36,6 +36,11 @@ export interface BackendConfigInput {
   ingress_byte_limit?: NumberInput;
   /** readpath's own: keep-alive socket pool size per backend client. Default 50. */
   max_sockets?: NumberInput;
+  /**
+   * readpath's own: the S3 transport. `lean` (SigV4 over an undici keep-alive pool, the
+   * default) or `sdk` (@aws-sdk/client-s3, for setups the lean one does not cover).
+   */
+  client?: 'lean' | 'sdk';
   // s3-orchestrator keys readpath accepts and ignores:
   unsigned_payload?: unknown; disable_checksum?: unknown; strip_sdk_headers?: unknown;
   quota_bytes?: unknown; max_object_size?: unknown; request_limits?: unknown; unmetered?: unknown;
@@ -213,6 +218,8 @@ export interface ResolvedBackendConfig {
   /** 0 = unlimited. */
   ingressByteLimit: number;
   maxSockets: number;
+  /** The S3 transport, when configured; unset means the default (s3-options.ts). */
+  client?: 'lean' | 'sdk';
 }
 
 /** PostgreSQL `sslmode` values. */

@@ -9,6 +9,7 @@
  * Faults are rules: `inject(fault, { times, match })` applies to the next `times` matching
  * requests (default: every one until `clear()`); the first rule that matches wins.
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -33,7 +34,23 @@ export type Fault =
   /** Flip one byte of the upstream body (at `offset`, default the middle); same length, same headers. */
   | { kind: 'corrupt'; offset?: number }
   /** Answer `status` (default 500) with a body that is not valid XML. */
-  | { kind: 'invalidXml'; status?: number };
+  | { kind: 'invalidXml'; status?: number }
+  /**
+   * Answer a redirect instead of forwarding: 301 as S3's `PermanentRedirect` error document,
+   * otherwise (302, 307, 308) `TemporaryRedirect` with a `Location` header (default: this
+   * proxy, same path). A client must not follow it.
+   */
+  | { kind: 'redirect'; status: 301 | 302 | 307 | 308; location?: string }
+  /**
+   * Forward, but announce `Content-Length` = real length + `delta`, send the whole body and cut
+   * the connection: with `delta` > 0 the client sees a body shorter than announced; with
+   * `delta` < 0 it reads a complete, shorter body (the surplus bytes arrive after the response).
+   */
+  | { kind: 'wrongLength'; delta: number }
+  /** Forward the body unchanged with another ETag header (default: the MD5 of different bytes). */
+  | { kind: 'etag'; etag?: string }
+  /** Forward the body chunked, without a Content-Length header. */
+  | { kind: 'chunked' };
 
 /** Which requests a rule applies to. */
 export interface FaultMatch {
@@ -95,8 +112,10 @@ export class FaultProxy {
   readonly #timers = new Set<NodeJS.Timeout>();
   #rules: Rule[] = [];
   readonly #seen: SeenRequest[] = [];
+  readonly #headers: http.IncomingHttpHeaders[] = [];
   #waiters: { n: number; resolve: () => void }[] = [];
   #closed = false;
+  #closedCount = 0;
 
   private constructor(opts: FaultProxyOptions) {
     this.#upstreamHost = opts.upstreamHost ?? HOST;
@@ -136,9 +155,19 @@ export class FaultProxy {
     return this.#seen.slice();
   }
 
+  /** The headers of every request seen (lower-cased names), in the order of {@link requests}. */
+  requestHeaders(): http.IncomingHttpHeaders[] {
+    return this.#headers.slice();
+  }
+
   /** Client connections currently open. */
   get openConnections(): number {
     return this.#sockets.size;
+  }
+
+  /** Client connections closed so far (by either side). */
+  get closedConnections(): number {
+    return this.#closedCount;
   }
 
   /** Point the proxy at another upstream port (e.g. after the server moved). */
@@ -203,7 +232,10 @@ export class FaultProxy {
     server.keepAliveTimeout = 5_000;
     server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
+      socket.once('close', () => {
+        this.#sockets.delete(socket);
+        this.#closedCount++;
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -233,6 +265,7 @@ export class FaultProxy {
     const key = keyOf(url);
     const fault = this.#take(method, key);
     this.#seen.push({ method, url, key, fault: fault?.kind });
+    this.#headers.push({ ...req.headers });
     if (this.#waiters.length > 0) {
       const ready = this.#waiters.filter((w) => this.#seen.length >= w.n);
       this.#waiters = this.#waiters.filter((w) => this.#seen.length < w.n);
@@ -276,9 +309,23 @@ export class FaultProxy {
       case 'reset':
         req.socket.resetAndDestroy();
         return;
+      case 'redirect': {
+        const location = fault.location ?? `${this.url}${url}`;
+        if (fault.status === 301) {
+          res.setHeader('location', location);
+          this.#sendXml(res, 301, s3ErrorXml('PermanentRedirect', 'The bucket you are attempting to access must be addressed using the specified endpoint.'));
+        } else {
+          res.setHeader('location', location);
+          this.#sendXml(res, fault.status, s3ErrorXml('TemporaryRedirect', 'Please re-send this request to the specified temporary endpoint.'));
+        }
+        return;
+      }
       case 'truncate':
       case 'stallBody':
       case 'corrupt':
+      case 'wrongLength':
+      case 'etag':
+      case 'chunked':
         this.#forward(req, res, fault);
         return;
     }
@@ -289,7 +336,7 @@ export class FaultProxy {
     res.end(body);
   }
 
-  #forward(req: http.IncomingMessage, res: http.ServerResponse, bodyFault?: Extract<Fault, { kind: 'truncate' | 'stallBody' | 'corrupt' }>): void {
+  #forward(req: http.IncomingMessage, res: http.ServerResponse, bodyFault?: Extract<Fault, { kind: 'truncate' | 'stallBody' | 'corrupt' | 'wrongLength' | 'etag' | 'chunked' }>): void {
     if (res.destroyed || res.writableEnded || this.#server === undefined) {
       res.destroy();
       return;
@@ -318,6 +365,31 @@ export class FaultProxy {
           const headers = { ...upRes.headers };
           delete headers['transfer-encoding'];
           if (req.method !== 'HEAD') headers['content-length'] = String(body.length);
+          if (bodyFault.kind === 'chunked') {
+            delete headers['content-length'];
+            res.writeHead(status, headers);
+            // Two writes: Node sends them as chunks (Transfer-Encoding: chunked).
+            res.write(body.subarray(0, body.length >> 1));
+            res.end(body.subarray(body.length >> 1));
+            return;
+          }
+          if (bodyFault.kind === 'etag') {
+            headers['etag'] = bodyFault.etag ?? `"${createHash('md5').update(body).update('other bytes').digest('hex')}"`;
+            res.writeHead(status, headers);
+            res.end(body);
+            return;
+          }
+          if (bodyFault.kind === 'wrongLength') {
+            if (req.method !== 'HEAD') headers['content-length'] = String(Math.max(0, body.length + bodyFault.delta));
+            headers['connection'] = 'close';
+            res.writeHead(status, headers);
+            res.flushHeaders();
+            // Raw socket write: the HTTP layer would refuse a body of another length.
+            const socket = res.socket;
+            if (socket === null) return;
+            socket.write(body, () => socket.destroy());
+            return;
+          }
           if (bodyFault.kind === 'corrupt') {
             if (body.length > 0) {
               const at = Math.min(Math.max(0, bodyFault.offset ?? Math.floor(body.length / 2)), body.length - 1);

@@ -1,13 +1,15 @@
 /**
  * Child of test/integration/pool-main-thread.test.ts, in a fresh process: a pooled ReadPath over
  * S3 backends reads an object (served by a plain HTTP server on loopback) while its main thread
- * never loads the AWS SDK — the workers hold the clients. Prints one JSON line.
+ * never loads an S3 transport (the lean one's undici and signer, or the AWS SDK) — the workers
+ * hold the clients. Prints one JSON line.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ReadPath } from '../../src/read-path.js';
 import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import { s3Sdk } from '../../src/backends/s3-sdk.js';
+import { leanS3Deps } from '../../src/backends/lean-s3-deps.js';
 
 const server = createServer((req, res) => {
   res.writeHead(200, { 'content-length': '5', 'content-type': 'text/plain' });
@@ -28,4 +30,4 @@ const got = await rp.get('k');
 const head = await rp.head('k');
 await rp.close();
 server.close();
-process.stdout.write(JSON.stringify({ body: new TextDecoder().decode(got.body), size: head.size, sdkOnMain: s3Sdk.loaded() !== undefined }) + '\n');
+process.stdout.write(JSON.stringify({ body: new TextDecoder().decode(got.body), size: head.size, sdkOnMain: s3Sdk.loaded() !== undefined, leanOnMain: leanS3Deps.loaded() !== undefined }) + '\n');

@@ -9,9 +9,10 @@ import { runTsChild } from '../helpers/run-ts-child.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/pool-main-child.ts', import.meta.url));
 
-test('a pooled reader reads over S3 without loading the AWS SDK on its main thread', async () => {
-  const out = JSON.parse(await runTsChild(CHILD)) as { body: string; size: number; sdkOnMain: boolean };
+test('a pooled reader reads over S3 without loading an S3 transport on its main thread', async () => {
+  const out = JSON.parse(await runTsChild(CHILD)) as { body: string; size: number; sdkOnMain: boolean; leanOnMain: boolean };
   assert.equal(out.body, 'hello', 'the workers made the S3 calls');
   assert.equal(out.size, 5);
   assert.equal(out.sdkOnMain, false, 'the main thread never loaded the SDK');
+  assert.equal(out.leanOnMain, false, 'nor the lean transport');
 });

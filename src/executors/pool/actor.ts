@@ -47,7 +47,7 @@ export async function buildWorkerBackends(data: ProbeWorkerData): Promise<Map<st
   if (data.s3 !== undefined && data.s3.length > 0) {
     // Loaded only when needed: the SDK costs ~100 ms of startup per worker.
     const s3 = (await importModule(new URL('../../backends/s3-options.js', import.meta.url).href)) as unknown as typeof import('../../backends/s3-options.js');
-    await s3.preloadS3();
+    await s3.preloadS3(data.s3);
     for (const o of data.s3) map.set(o.name, s3.createS3Backend(o));
   }
   if (data.backendModule !== undefined) {

@@ -1,0 +1,240 @@
+/**
+ * S3 transports side by side: GETs/s and client CPU per GET for
+ *
+ * - `raw node:http`: a keep-alive `http.Agent` GET + SHA-256 of the body, no signing — the
+ *   ceiling a Node client reaches on this machine;
+ * - `raw undici`: undici's Pool GET + SHA-256, no signing: what the lean transport is built on;
+ * - `lean`: readpath's LeanS3Backend (SigV4 via @smithy/signature-v4 + undici Pool) + readBody
+ *   + SHA-256;
+ * - `sdk`: readpath's S3Backend (@aws-sdk/client-s3) + readBody + SHA-256;
+ *
+ * against a fast local GET stub (objects in memory, no signature check) running in a child
+ * process at nice 10, so its CPU is not the client's. 64 GETs in flight (closed loop, 64
+ * sockets per client), for 4 KiB and 1 MiB objects. Variants run round-robin in one process,
+ * each round a warm-up then a timed window; the table shows the median round and the range.
+ *
+ *   npm run bench:transport [-- --seconds N] [-- --rounds N] [-- --json FILE] [-- --quick]
+ *                           [-- --only node:http,undici,lean,sdk] [-- --sizes 4KiB,1MiB]
+ *   (= npm run build && node dist/bench/transport.bench.js ...)
+ */
+import { messageOf } from '../src/errors.js';
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadavg, setPriority } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { LeanS3Backend } from '../src/backends/lean-s3-backend.js';
+import { S3Backend, type S3BackendOptions } from '../src/backends/s3-backend.js';
+import { readBody } from '../src/backends/body.js';
+import type { ObjectBackend } from '../src/types.js';
+
+const BUCKET = 'bench';
+const IN_FLIGHT = 64;
+const KEYS = 64;
+
+// --- the stub (child process) ---------------------------------------------------------------
+
+interface StubReady { port: number; sizes: Record<string, string[]> }
+
+async function runStub(sizes: number[]): Promise<void> {
+  const objects = new Map<string, { body: Buffer; etag: string }>();
+  const hashes: Record<string, string[]> = {};
+  for (const size of sizes) {
+    hashes[size] = [];
+    for (let i = 0; i < KEYS; i++) {
+      const body = randomBytes(size);
+      const key = `obj-${size}/${i}`;
+      objects.set(`/${BUCKET}/${key}`, { body, etag: `"${createHash('md5').update(body).digest('hex')}"` });
+      hashes[size]?.push(createHash('sha256').update(body).digest('hex'));
+    }
+  }
+  const lastModified = new Date().toUTCString();
+  const server = http.createServer((req, res) => {
+    const o = objects.get((req.url ?? '').split('?', 1)[0] ?? '');
+    if (o === undefined) {
+      res.writeHead(404, { 'content-type': 'application/xml' }).end('<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>no</Message></Error>');
+      return;
+    }
+    res.writeHead(200, { 'content-length': o.body.byteLength, 'content-type': 'application/octet-stream', etag: o.etag, 'last-modified': lastModified });
+    res.end(req.method === 'HEAD' ? undefined : o.body);
+  });
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 130_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    setPriority(10);
+  } catch {
+    // Not allowed here: the stub competes at equal priority.
+  }
+  process.send?.({ port: (server.address() as AddressInfo).port, sizes: hashes } satisfies StubReady);
+  process.on('disconnect', () => process.exit(0));
+}
+
+// --- the clients ----------------------------------------------------------------------------
+
+/** One GET + SHA-256 of the body; resolves with the hex digest. */
+type Getter = (key: string) => Promise<string>;
+
+interface Variant {
+  name: string;
+  get: Getter;
+  close(): Promise<void>;
+}
+
+function rawHttp(port: number): Variant {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
+  return {
+    name: 'raw node:http',
+    get: (key) =>
+      new Promise<string>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, path: `/${BUCKET}/${key}`, agent }, (res) => {
+          const hash = createHash('sha256');
+          res.on('data', (c: Buffer) => hash.update(c));
+          res.on('end', () => (res.statusCode === 200 ? resolve(hash.digest('hex')) : reject(new Error(`HTTP ${res.statusCode}`))));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      }),
+    close: async () => agent.destroy(),
+  };
+}
+
+/** undici's Pool with no signing, no deadline, no readpath: the transport's own floor. */
+function rawUndici(port: number): Variant {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: IN_FLIGHT, headersTimeout: 0, bodyTimeout: 0 });
+  return {
+    name: 'raw undici',
+    get: async (key) => {
+      const res = await pool.request({ method: 'GET', path: `/${BUCKET}/${key}` });
+      const hash = createHash('sha256');
+      for await (const c of res.body) hash.update(c as Buffer);
+      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+      return hash.digest('hex');
+    },
+    close: () => pool.destroy(),
+  };
+}
+
+function backendVariant(name: string, b: ObjectBackend & { close(): Promise<void> }): Variant {
+  return {
+    name,
+    get: async (key) => {
+      const r = await b.get(key);
+      return createHash('sha256').update(await readBody(r)).digest('hex');
+    },
+    close: () => b.close(),
+  };
+}
+
+interface Sample { getsPerSec: number; cpuMsPerGet: number; mibPerSec: number; gets: number }
+
+/** Run `get` closed-loop with IN_FLIGHT workers for `ms`; check every digest. */
+async function window(get: Getter, size: number, expected: string[], ms: number): Promise<Sample> {
+  let gets = 0;
+  let failed: unknown;
+  const stopAt = performance.now() + ms;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const worker = async (w: number): Promise<void> => {
+    let i = w;
+    while (performance.now() < stopAt && failed === undefined) {
+      const k = i % KEYS;
+      i += IN_FLIGHT;
+      try {
+        const digest = await get(`obj-${size}/${k}`);
+        if (digest !== expected[k]) throw new Error(`wrong body for obj-${size}/${k}`);
+        gets++;
+      } catch (err) {
+        failed = err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, (_, w) => worker(w)));
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  if (failed !== undefined) throw failed instanceof Error ? failed : new Error(messageOf(failed));
+  return {
+    gets,
+    getsPerSec: gets / elapsed,
+    cpuMsPerGet: (cpu.user + cpu.system) / 1000 / gets,
+    mibPerSec: (gets * size) / elapsed / (1024 * 1024),
+  };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+};
+const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const arg = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const quick = argv.includes('--quick');
+  const seconds = Number(arg('--seconds') ?? (quick ? 0.5 : 3));
+  const rounds = Number(arg('--rounds') ?? (quick ? 1 : 3));
+  const jsonFile = arg('--json');
+  const sizeFilter = arg('--sizes')?.split(',');
+  const sizes = [{ label: '4 KiB', size: 4 * 1024 }, { label: '1 MiB', size: 1024 * 1024 }]
+    .filter((s) => sizeFilter === undefined || sizeFilter.includes(s.label.replace(' ', '')));
+
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--stub', ...sizes.map((s) => String(s.size))], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = await new Promise<StubReady>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as StubReady));
+    child.once('exit', (code) => reject(new Error(`stub exited with ${code}`)));
+  });
+  const opts: S3BackendOptions = {
+    name: 'stub', endpoint: `http://127.0.0.1:${ready.port}`, bucket: BUCKET, region: 'us-east-1',
+    accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench-secret', forcePathStyle: true, maxSockets: IN_FLIGHT, timeoutMs: 30_000,
+  };
+  await Promise.all([LeanS3Backend.preload(), S3Backend.preload()]);
+  const only = arg('--only')?.split(',');
+  const variants: Variant[] = [rawHttp(ready.port), rawUndici(ready.port), backendVariant('lean', new LeanS3Backend(opts)), backendVariant('sdk', new S3Backend(opts))]
+    .filter((v) => only === undefined || only.includes(v.name.replace('raw ', '')) || only.includes(v.name));
+
+  const results: Record<string, unknown>[] = [];
+  const load0 = loadavg()[0] ?? 0;
+  try {
+    for (const { label, size } of sizes) {
+      const expected = ready.sizes[size] ?? [];
+      const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
+      for (let r = 0; r < rounds; r++) {
+        for (const v of variants) {
+          await window(v.get, size, expected, Math.min(500, seconds * 250)); // warm-up: sockets, JIT
+          samples.get(v.name)?.push(await window(v.get, size, expected, seconds * 1000));
+        }
+      }
+      for (const v of variants) {
+        const s = samples.get(v.name) ?? [];
+        const gps = s.map((x) => x.getsPerSec);
+        results.push({
+          size: label, client: v.name, rounds: s.length,
+          getsPerSec: median(gps), getsPerSecMin: Math.min(...gps), getsPerSecMax: Math.max(...gps),
+          cpuMsPerGet: median(s.map((x) => x.cpuMsPerGet)), mibPerSec: median(s.map((x) => x.mibPerSec)),
+          gets: s.reduce((a, x) => a + x.gets, 0),
+        });
+      }
+    }
+  } finally {
+    for (const v of variants) await v.close();
+    child.disconnect();
+  }
+
+  console.log(`\nS3 transports, ${IN_FLIGHT} GETs in flight, ${rounds} round(s) of ${seconds} s each, SHA-256 of every body checked (load ${fmt(load0, 1)} → ${fmt(loadavg()[0] ?? 0, 1)})\n`);
+  console.log('| size | client | GETs/s (median) | range | MiB/s | client CPU ms/GET |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  for (const r of results) {
+    console.log(`| ${String(r['size'])} | ${String(r['client'])} | ${fmt(r['getsPerSec'] as number)} | ${fmt(r['getsPerSecMin'] as number)}–${fmt(r['getsPerSecMax'] as number)} | ${fmt(r['mibPerSec'] as number, 1)} | ${fmt(r['cpuMsPerGet'] as number, 3)} |`);
+  }
+  if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify({ inFlight: IN_FLIGHT, seconds, rounds, results }, null, 2)}\n`);
+}
+
+if (process.argv[2] === '--stub') await runStub(process.argv.slice(3).map(Number));
+else await main();

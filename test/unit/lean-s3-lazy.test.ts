@@ -1,0 +1,57 @@
+/**
+ * The lean S3 transport loads undici and @smithy/signature-v4 on first need, the AWS credential
+ * providers only for a backend without keys, and never the AWS SDK client. A backend built
+ * before its dependencies have loaded works from its first call. In a fresh child process.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runTsChild } from '../helpers/run-ts-child.js';
+
+const CHILD = fileURLToPath(new URL('../helpers/lean-lazy-child.ts', import.meta.url));
+
+function loadedBySteps(text: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const seen = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('STEP ')) out.set(line.slice(5), new Set(seen));
+    else if (line !== '') seen.add(line);
+  }
+  return out;
+}
+
+describe('lean S3 transport loading', () => {
+  it('loads undici and the signer on first use, the credential providers only without keys, never the SDK client', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'readpath-lean-lazy-'));
+    const log = join(dir, 'packages.log');
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, READPATH_PACKAGE_LOG: log, AWS_ACCESS_KEY_ID: 'ENVKEY', AWS_SECRET_ACCESS_KEY: 'envsecret' };
+      for (const k of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_WEB_IDENTITY_TOKEN_FILE']) delete env[k];
+      const out = await runTsChild(CHILD, { env });
+      const r = JSON.parse(out.trim().split('\n').pop() as string) as Record<string, unknown>;
+      const steps = loadedBySteps(readFileSync(log, 'utf8'));
+      const at = (s: string): Set<string> => {
+        const v = steps.get(s);
+        assert.ok(v !== undefined, `step ${s} logged`);
+        return v;
+      };
+      for (const pkg of ['undici', '@smithy/signature-v4', '@aws-sdk/credential-providers', '@aws-sdk/client-s3']) {
+        assert.ok(!at('imported').has(pkg), `${pkg} not loaded by importing the backend modules`);
+      }
+      assert.equal(r['loadedBefore'], false);
+      assert.ok(at('used').has('undici') && at('used').has('@smithy/signature-v4'), 'loaded by the first call');
+      assert.ok(!at('preload-lean').has('@aws-sdk/credential-providers'), 'static keys need no credential providers');
+      assert.ok(at('preload-chain').has('@aws-sdk/credential-providers'), 'a backend without keys preloads them');
+      assert.ok(!at('chain').has('@aws-sdk/client-s3'), 'the lean transport never loads the SDK client');
+      assert.equal(r['size'], 5);
+      assert.equal(r['body'], 'hello');
+      assert.deepEqual(r['credentials'], ['STATICKEY', 'STATICKEY', 'ENVKEY'], 'the default chain found the environment keys');
+      assert.match(String(r['closedError']), /backend closed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
