@@ -16,6 +16,7 @@ import { outcomeRecord, outcomeText, type CliFailure, type OutcomeExtra, type Pr
 import { OutDir, outPathError, outPathProblem } from '../out-path.js';
 import { Output } from '../output.js';
 import { createProgress } from '../progress.js';
+import { shardOf, shardText, type Shard } from '../shard.js';
 import { openReader } from '../reader.js';
 import { BatchStats, summaryLine } from '../summary.js';
 import type { CommandContext } from './context.js';
@@ -30,6 +31,8 @@ export interface BatchCommandOptions {
   out?: string | undefined;
   ndjson: boolean;
   metricsPort?: number | undefined;
+  /** `--shard I/N`: only the keys of shard I are read; the others get no outcome. */
+  shard?: Shard | undefined;
 }
 
 /** Run `batch`; resolves to the exit code. */
@@ -82,7 +85,7 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   reporter.setOverlay(progress);
   const counting = new AbortController();
   if (progress !== undefined && keysArg !== '-') {
-    countKeys(keysArg, counting.signal).then((n) => progress.setTotal(n), () => {});
+    countKeys(keysArg, counting.signal, opts.shard).then((n) => progress.setTotal(n), () => {});
   }
 
   const starts = new Map<string, number[]>();
@@ -94,9 +97,21 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
     await stdout.write(`${line}\n`);
   };
 
+  // With --shard, keys of other shards are dropped here: no read, no outcome line.
+  const shard = opts.shard !== undefined && opts.shard.count > 1 ? opts.shard : undefined;
+  let inShard = 0;
+  let skipped = 0;
   // Lines that cannot be keys, and keys --out cannot store, are answered here without a read.
   async function* keys(): AsyncGenerator<string, void, undefined> {
     for await (const line of source) {
+      if (shard !== undefined) {
+        // An overlong line is not kept whole, so it cannot be hashed: shard 0 reports it.
+        if ((isOverlong(line) ? 0 : shardOf(line, shard.count)) !== shard.index) {
+          skipped++;
+          continue;
+        }
+        inShard++;
+      }
       if (isOverlong(line)) {
         await emit(failure(`${line.prefix}...`, 'INVALID_KEY', `key line is ${line.length} characters long, over the ${MAX_KEY_BYTES}-byte key limit`), {});
         continue;
@@ -156,8 +171,9 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   const totals = stats.totals();
   const interrupted = ctx.signal.aborted;
   if (fatal !== undefined && !interrupted) reporter.error(fatal, 'batch stopped');
-  reporter.info('batch summary', { ...totals, cacheHits, ...(interrupted ? { interrupted: true } : {}) },
-    `${interrupted ? 'interrupted: ' : ''}${summaryLine(totals, { cacheHits })}`);
+  const shardInfo = opts.shard === undefined ? undefined : { shard: shardText(opts.shard), keys: shard === undefined ? totals.reads : inShard, skipped };
+  reporter.info('batch summary', { ...totals, cacheHits, ...(shardInfo === undefined ? {} : { shard: shardInfo }), ...(interrupted ? { interrupted: true } : {}) },
+    `${interrupted ? 'interrupted: ' : ''}${summaryLine(totals, { cacheHits, ...(shardInfo === undefined ? {} : { shard: shardInfo }) })}`);
   if (interrupted) return EXIT.INTERRUPTED;
   return stats.failed > 0 || fatal !== undefined ? EXIT.FAILED : EXIT.OK;
 }
