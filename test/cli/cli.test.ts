@@ -167,13 +167,13 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     await mkdir(dir);
     await mkdir(outside);
     await symlink(outside, path.join(dir, 'link'));
-    const keys = ['hello.txt', 'dir/nested/file.bin', '../../etc/passwd', '/abs', 'a/../../b', './x', 'a//b', 'trailing/', 'nul\u0000key', 'link/x', '..'];
+    const keys = ['hello.txt', 'dir/nested/file.bin', '../../etc/passwd', '/abs', 'a/../../b', './x', 'a//b', 'trailing/', 'nul\u0000key', 'link/x', '..', 'hello.txt'];
     const r = await cli(['batch', '-c', config, '--keys', '-', '--out', dir, '--ndjson'], { input: keys.join('\n'), env: SECRET_ENV });
     assert.equal(r.code, 1, r.stderr);
     const recs = lines(r.stdout.toString('utf8')).map((l) => JSON.parse(l) as { key: string; ok: boolean; path?: string; error?: { code: string; message: string } });
     assert.equal(recs.length, keys.length);
     const get = (k: string) => recs.find((x) => x.key === k);
-    assert.equal(get('hello.txt')?.path, 'hello.txt');
+    assert.deepEqual(recs.filter((x) => x.key === 'hello.txt').map((x) => x.path), ['hello.txt', 'hello.txt'], 'a key given twice is written twice');
     assert.equal(get('dir/nested/file.bin')?.path, 'dir/nested/file.bin');
     for (const k of ['../../etc/passwd', '/abs', 'a/../../b', './x', 'a//b', 'trailing/', '..']) {
       assert.equal(get(k)?.error?.code, 'INVALID_KEY', k);
