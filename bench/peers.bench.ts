@@ -10,7 +10,8 @@
  *
  * Flags: --quick, --repeat N, --json FILE, --aws, --no-library, --backends N, --sets 4k,1m,
  * --small N (4 KiB objects), --large N (1 MiB objects), --stub-nice N,
- * --readpath-args "ARGS" (extra `readpath batch` arguments), --rclone-flags "FLAGS".
+ * --readpath-args "ARGS" (extra `readpath batch` arguments), --rclone-flags "FLAGS",
+ * --compare LABEL=PATH (also run another build's CLI, PATH = its dist/src/cli/main.js; repeatable).
  * Exit code 1 when a tool failed or a download did not match the data set.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -49,6 +50,13 @@ const tools: Tool[] = args.includes('--aws') ? ['rclone', 'aws', 'readpath'] : [
 const split = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(/\s+/).filter((x) => x !== ''));
 const readpathArgs = split(flag('--readpath-args'));
 const rcloneFlags = split(flag('--rclone-flags'));
+const compare: Record<string, string> = {};
+args.forEach((a, i) => {
+  if (a !== '--compare') return;
+  const m = /^([\w.-]+)=(.+)$/.exec(args[i + 1] ?? '');
+  if (m === null) throw new Error('--compare: expected LABEL=PATH');
+  compare[m[1] as string] = path.resolve(m[2] as string);
+});
 const repeat = num('--repeat');
 const backends = num('--backends');
 const stubNice = num('--stub-nice');
@@ -61,6 +69,7 @@ const opts: PeerBenchOptions = {
   ...(stubNice === undefined ? {} : { stubNice }),
   ...(readpathArgs === undefined ? {} : { readpathArgs }),
   ...(rcloneFlags === undefined ? {} : { rcloneFlags }),
+  compare,
 };
 
 const report = await runPeerBench(opts);

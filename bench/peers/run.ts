@@ -35,6 +35,8 @@ export interface PeerBenchOptions {
   backends?: number;
   /** Extra arguments for `readpath batch`. */
   readpathArgs?: string[];
+  /** Other builds of the readpath CLI to run beside this one: LABEL -> its `main.js` (rows `readpath@LABEL`). */
+  compare?: Record<string, string>;
   /** Extra flags for `rclone copy`. */
   rcloneFlags?: string[];
   /** Scheduling priority of the stub process. Default 0. */
@@ -122,7 +124,7 @@ async function download(tool: Tool, run: () => Promise<CommandRun>, dest: string
     verification,
   };
   if (r.code !== 0) out.stderr = r.stderr.slice(-2000);
-  if (tool === 'readpath') {
+  if (tool.startsWith('readpath')) {
     const line = r.stderr.trim().split('\n').pop();
     if (line !== undefined) out.summary = line;
   }
@@ -135,7 +137,8 @@ export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBen
   const quick = opts.quick === true;
   const repeat = Math.max(1, opts.repeat ?? 1);
   const sets = opts.sets ?? (quick ? QUICK_SETS : FULL_SETS);
-  const tools = opts.tools ?? ['rclone', 'readpath'];
+  const compare = opts.compare ?? {};
+  const tools: Tool[] = [...(opts.tools ?? ['rclone', 'readpath']), ...Object.keys(compare).map((label): Tool => `readpath@${label}`)];
   const backendCount = opts.backends ?? 3;
   const progress = opts.onProgress ?? ((): void => {});
   const report: PeerBenchReport = {
@@ -164,7 +167,7 @@ export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBen
             await mkdir(dest);
             const start = tool === 'rclone' ? () => runRclone(fleet, dest, setDir, opts.rcloneFlags)
               : tool === 'aws' ? () => runAws(fleet, dest, setDir)
-              : () => runReadpath(setup, dest, setDir, opts.readpathArgs);
+              : () => runReadpath(setup, dest, setDir, opts.readpathArgs, tool === 'readpath' ? undefined : compare[tool.slice('readpath@'.length)]);
             const r = await download(tool, start, dest, set, fleet.objects);
             (runs.get(tool) as DownloadRun[]).push(r);
             progress(`${set.name} round ${round + 1}/${repeat}: ${tool} ${r.objectsPerSec.toFixed(0)} objects/s, ${r.mibPerSec.toFixed(1)} MiB/s${r.verification.ok && r.exitCode === 0 ? '' : ` FAILED (exit ${String(r.exitCode)}, ${JSON.stringify(r.verification)})`}`);

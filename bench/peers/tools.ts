@@ -24,8 +24,8 @@ import { STUB_ACCESS_KEY, STUB_SECRET_KEY, type ReadpathSetup } from './readpath
 /** Transfers / requests in flight for every tool. */
 export const TRANSFERS = 64;
 
-/** The download tools. */
-export type Tool = 'rclone' | 'aws' | 'readpath';
+/** The download tools; `readpath@LABEL` is another build of the readpath CLI (see `--compare`). */
+export type Tool = 'rclone' | 'aws' | 'readpath' | `readpath@${string}`;
 
 /** A finished command. */
 export interface CommandRun {
@@ -126,9 +126,9 @@ export async function runAws(fleet: StubFleet, dest: string, scratch: string): P
   return runCommand(awsBinary(), ['--endpoint-url', fleet.endpoints[0] as string, 's3', 'cp', '--recursive', '--only-show-errors', '--no-progress', `s3://${fleet.buckets[0] as string}/`, dest], { env });
 }
 
-/** Download every key of the key file with `readpath batch --out`. */
-export async function runReadpath(setup: ReadpathSetup, dest: string, scratch: string, extraArgs: readonly string[] = []): Promise<CommandRun> {
-  const args = [...loaderExecArgv(), readpathMain(), 'batch', '-c', setup.config, '--keys', setup.keys, '--out', dest, ...extraArgs];
+/** Download every key of the key file with `readpath batch --out` (`main`: another build's CLI entry). */
+export async function runReadpath(setup: ReadpathSetup, dest: string, scratch: string, extraArgs: readonly string[] = [], main = readpathMain()): Promise<CommandRun> {
+  const args = [...(main.endsWith('.ts') ? loaderExecArgv() : []), main, 'batch', '-c', setup.config, '--keys', setup.keys, '--out', dest, ...extraArgs];
   return runCommand(process.execPath, args, { env: toolEnv({ READPATH_LOG_LEVEL: '' }), stdoutFile: path.join(scratch, 'outcomes.txt') });
 }
 
