@@ -24,13 +24,14 @@ export class WriteWindow {
   }
 
   /**
-   * Track `write` (which must not reject) of a body of `bytes`. Returns undefined when there is
-   * room for another write, else a promise that resolves once there is.
+   * Track `write` of a body of `bytes` (the caller handles its failure: a rejection here only
+   * frees its room). Returns undefined when there is room for another write, else a promise
+   * that resolves once there is.
    */
   add(write: Promise<void>, bytes: number): Promise<void> | undefined {
     this.#count++;
     this.#bytes += bytes;
-    void write.then(() => {
+    const settled = (): void => {
       this.#count--;
       this.#bytes -= bytes;
       const waiters = this.#waiters;
@@ -38,7 +39,8 @@ export class WriteWindow {
         this.#waiters = [];
         for (const wake of waiters) wake();
       }
-    });
+    };
+    void write.then(settled, settled);
     return this.#full() ? this.#until(() => !this.#full()) : undefined;
   }
 

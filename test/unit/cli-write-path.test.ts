@@ -54,6 +54,14 @@ describe('batch --out write path', () => {
     await w.drain();
   });
 
+  it('WriteWindow: a write that rejects still frees its room', async () => {
+    const w = new WriteWindow(1, 1 << 30);
+    const full = w.add(Promise.reject(new Error('disk on fire')), 1);
+    assert.ok(full !== undefined);
+    await full;
+    assert.equal(w.pending, 0);
+  });
+
   it('WriteWindow: bytes bound it too', async () => {
     const w = new WriteWindow(100, 1000);
     const a = deferred();
