@@ -35,6 +35,13 @@ export function outPathError(key: string, problem: string): ReadPathError {
   return new ReadPathError('INVALID_KEY', `key ${describeKey(key)} cannot be written under --out: ${problem}`);
 }
 
+/**
+ * Files written at once by default. Creating a file is mostly kernel work (inode, directory
+ * entry, journal); on a small machine several at a time only compete with the reads for the
+ * CPU, while the batch loop never waits for a write anyway (see commands/batch.ts).
+ */
+export const DEFAULT_WRITE_CONCURRENCY = 1;
+
 /** Writes bodies under one directory (see the module comment). */
 export class OutDir {
   readonly root: string;
@@ -43,18 +50,26 @@ export class OutDir {
   readonly #creating = new Map<string, Promise<void>>();
   /** Writes in flight by absolute path (the last one queued). */
   readonly #writing = new Map<string, Promise<string>>();
+  /** Files being written now, and those waiting for their turn. */
+  readonly #maxWriting: number;
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
 
-  private constructor(root: string) {
+  private constructor(root: string, maxWriting: number) {
     this.root = root;
+    this.#maxWriting = maxWriting;
   }
 
-  /** Create `dir` when absent and resolve it (symlinks included) once. */
-  static async open(dir: string): Promise<OutDir> {
+  /**
+   * Create `dir` when absent and resolve it (symlinks included) once. `writeConcurrency` files
+   * are written at a time (default {@link DEFAULT_WRITE_CONCURRENCY}); more writes wait their turn.
+   */
+  static async open(dir: string, opts: { writeConcurrency?: number } = {}): Promise<OutDir> {
     await mkdir(dir, { recursive: true });
     const root = await realpath(dir);
     const st = await lstat(root);
     if (!st.isDirectory()) throw new Error(`--out ${dir}: not a directory`);
-    return new OutDir(root);
+    return new OutDir(root, Math.max(1, opts.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY));
   }
 
   /**
@@ -76,7 +91,7 @@ export class OutDir {
     const slash = key.lastIndexOf('/');
     const parent = slash < 0 ? '' : key.slice(0, slash);
     const start = (): Promise<string> => {
-      const written = this.#dirs.has(parent) ? writeFileAt(target, key, body) : this.#ensureParents(key).then(() => writeFileAt(target, key, body));
+      const written = this.#dirs.has(parent) ? this.#limited(target, key, body) : this.#ensureParents(key).then(() => this.#limited(target, key, body));
       return written.then(() => key);
     };
     const before = this.#writing.get(target);
@@ -87,6 +102,26 @@ export class OutDir {
     };
     p.then(forget, forget);
     return p;
+  }
+
+  /** {@link writeFileAt}, at most `maxWriting` at a time. */
+  #limited(target: string, key: string, body: Uint8Array): Promise<void> {
+    // A finished write hands its slot straight to the next one waiting.
+    const release = (): void => {
+      const next = this.#waiting.shift();
+      if (next !== undefined) next();
+      else this.#running--;
+    };
+    const run = (): Promise<void> => {
+      const p = writeFileAt(target, key, body);
+      p.then(release, release);
+      return p;
+    };
+    if (this.#running < this.#maxWriting) {
+      this.#running++;
+      return run();
+    }
+    return new Promise<void>((resolve) => this.#waiting.push(resolve)).then(run);
   }
 
   async #ensureParents(key: string): Promise<void> {

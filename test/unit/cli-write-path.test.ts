@@ -121,6 +121,14 @@ describe('batch --out write path', () => {
     assert.ok(got.every((x) => x === 2));
   });
 
+  it('OutDir: many writes at once with one file written at a time all land, whole', async () => {
+    const out = await OutDir.open(path.join(tmp, 'many'), { writeConcurrency: 1 });
+    const bodies = Array.from({ length: 50 }, (_, i) => new Uint8Array(1000 + i).fill(i));
+    const paths = await Promise.all(bodies.map((b, i) => out.write(`m/${i % 5}/${i}`, b)));
+    assert.deepEqual(paths, bodies.map((_, i) => `m/${i % 5}/${i}`));
+    for (const [i, b] of bodies.entries()) assert.deepEqual(new Uint8Array(await readFile(path.join(tmp, 'many', `m/${i % 5}/${i}`))), b);
+  });
+
   it('OutDir: a FIFO where a file should go fails that key at once instead of hanging', async () => {
     const dir = path.join(tmp, 'fifo');
     const out = await OutDir.open(dir);
