@@ -14,7 +14,7 @@ export function formatPeerTable(r: PeerBenchReport): string {
   const lines: string[] = [];
   lines.push(`Peer benchmark: ${r.backends} stub backends, ${r.transfers} transfers, ${r.machine.cores} cores, Node ${r.machine.node}${r.repeat > 1 ? `, median of ${r.repeat} rounds` : ''}${r.quick ? ' (quick)' : ''}`);
   lines.push('');
-  const dl: string[][] = [['objects', 'tool', 'objects/s', 'MiB/s', 'x rclone', 'seconds', 'check']];
+  const dl: string[][] = [['objects', 'tool', 'objects/s', 'MiB/s', 'x rclone', 'seconds', 'cpu ms/object', 'check']];
   for (const d of r.downloads) {
     const bad = d.runs.find((x) => !x.verification.ok || x.exitCode !== 0);
     dl.push([
@@ -24,6 +24,7 @@ export function formatPeerTable(r: PeerBenchReport): string {
       d.mibPerSec.toFixed(1),
       d.ratioToRclone === undefined ? '-' : `${d.ratioToRclone.toFixed(2)}x`,
       d.seconds.toFixed(2),
+      d.cpuMsPerObject === undefined ? '-' : d.cpuMsPerObject.toFixed(3),
       bad === undefined ? `ok ${d.objects} files` : `FAILED ${JSON.stringify(bad.verification)} exit ${String(bad.exitCode)}`,
     ]);
   }

@@ -47,6 +47,8 @@ export interface PeerBenchOptions {
 /** One timed download. */
 export interface DownloadRun {
   seconds: number;
+  /** CPU the tool used (all threads, user + system) per object, ms; not the stub's. */
+  cpuMsPerObject?: number;
   objectsPerSec: number;
   mibPerSec: number;
   exitCode: number | null;
@@ -68,6 +70,8 @@ export interface DownloadRow {
   seconds: number;
   objectsPerSec: number;
   mibPerSec: number;
+  /** Median CPU per object, ms (undefined when not measured). */
+  cpuMsPerObject?: number;
   /** objectsPerSec / rclone's on the same set (undefined without an rclone row). */
   ratioToRclone?: number;
   /** Every round downloaded every object with the right bytes, and exited 0. */
@@ -123,6 +127,7 @@ async function download(tool: Tool, run: () => Promise<CommandRun>, dest: string
     exitCode: r.code,
     verification,
   };
+  if (r.cpuMs !== undefined) out.cpuMsPerObject = r.cpuMs / set.count;
   if (r.code !== 0) out.stderr = r.stderr.slice(-2000);
   if (tool.startsWith('readpath')) {
     const line = r.stderr.trim().split('\n').pop();
@@ -179,6 +184,7 @@ export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBen
           return {
             set: set.name, tool, objects: set.count, objectSize: set.size, bytes: set.count * set.size,
             ...medianRow(rs, ['seconds', 'objectsPerSec', 'mibPerSec']),
+            ...(rs.every((r) => r.cpuMsPerObject !== undefined) ? { cpuMsPerObject: median(rs.map((r) => r.cpuMsPerObject as number)) } : {}),
             verified: rs.every((r) => r.verification.ok && r.exitCode === 0),
             runs: rs,
           };

@@ -31,6 +31,8 @@ export type Tool = 'rclone' | 'aws' | 'readpath' | `readpath@${string}`;
 export interface CommandRun {
   code: number | null;
   ms: number;
+  /** CPU time of the command and its children (user + system), ms, when measured. */
+  cpuMs?: number;
   stderr: string;
 }
 
@@ -58,22 +60,45 @@ export function toolEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, NO_PROXY: '127.0.0.1,localhost', ...extra };
 }
 
-/** Run a command to its end; stdout goes to `stdoutFile` (or nowhere). */
-export async function runCommand(cmd: string, args: readonly string[], opts: { env: NodeJS.ProcessEnv; stdoutFile?: string }): Promise<CommandRun> {
+/**
+ * Run a command to its end; stdout goes to `stdoutFile` (or nowhere). With `cpu`, it runs under
+ * `bash`, whose `times` builtin then reports the CPU the command used (all its threads and
+ * children): a figure that machine load distorts far less than wall time.
+ */
+export async function runCommand(cmd: string, args: readonly string[], opts: { env: NodeJS.ProcessEnv; stdoutFile?: string; cpu?: boolean }): Promise<CommandRun> {
   const out = opts.stdoutFile === undefined ? undefined : await open(opts.stdoutFile, 'w');
+  // `times` prints the shell's own and its children's user/system times; fd 3 carries them.
+  const [file, argv] = opts.cpu === true ? ['bash', ['-c', '"$@"; c=$?; times >&3; exit $c', 'bash', cmd, ...args]] as const : [cmd, args] as const;
   try {
     return await new Promise<CommandRun>((resolve, reject) => {
       const t0 = performance.now();
-      const child = spawn(cmd, args, { env: opts.env, stdio: ['ignore', out === undefined ? 'ignore' : out.fd, 'pipe'] });
+      const child = spawn(file, argv, { env: opts.env, stdio: ['ignore', out === undefined ? 'ignore' : out.fd, 'pipe', 'pipe'] });
       let stderr = '';
+      let times = '';
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (s: string) => { stderr = (stderr + s).slice(-20_000); });
+      const fd3 = child.stdio[3] as NodeJS.ReadableStream | null;
+      fd3?.setEncoding('utf8');
+      fd3?.on('data', (s: string) => { times += s; });
       child.once('error', reject);
-      child.once('close', (code) => resolve({ code, ms: performance.now() - t0, stderr }));
+      child.once('close', (code) => {
+        const run: CommandRun = { code, ms: performance.now() - t0, stderr };
+        const cpu = childCpuMs(times);
+        if (cpu !== undefined) run.cpuMs = cpu;
+        resolve(run);
+      });
     });
   } finally {
     await out?.close();
   }
+}
+
+/** The children's line of bash's `times` (`0m1.234s 0m0.456s`) as user + system ms. */
+export function childCpuMs(times: string): number | undefined {
+  const line = times.trim().split('\n')[1];
+  const m = line === undefined ? null : /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(line.trim());
+  if (m === null) return undefined;
+  return Math.round((Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1000);
 }
 
 /** `sync(1)`: write back the previous run's dirty pages before the next run starts. */
@@ -108,7 +133,7 @@ export async function runRclone(fleet: StubFleet, dest: string, scratch: string,
     RCLONE_CONFIG_STUB_SECRET_ACCESS_KEY: STUB_SECRET_KEY,
     RCLONE_CONFIG_STUB_FORCE_PATH_STYLE: 'true',
   });
-  return runCommand('rclone', ['--config', conf, 'copy', `stub:${fleet.buckets[0] as string}`, dest, ...RCLONE_FLAGS, ...extraFlags], { env });
+  return runCommand('rclone', ['--config', conf, 'copy', `stub:${fleet.buckets[0] as string}`, dest, ...RCLONE_FLAGS, ...extraFlags], { env, cpu: true });
 }
 
 /** Download the first backend's bucket with `aws s3 cp --recursive`. */
@@ -123,13 +148,13 @@ export async function runAws(fleet: StubFleet, dest: string, scratch: string): P
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_PAGER: '',
   });
-  return runCommand(awsBinary(), ['--endpoint-url', fleet.endpoints[0] as string, 's3', 'cp', '--recursive', '--only-show-errors', '--no-progress', `s3://${fleet.buckets[0] as string}/`, dest], { env });
+  return runCommand(awsBinary(), ['--endpoint-url', fleet.endpoints[0] as string, 's3', 'cp', '--recursive', '--only-show-errors', '--no-progress', `s3://${fleet.buckets[0] as string}/`, dest], { env, cpu: true });
 }
 
 /** Download every key of the key file with `readpath batch --out` (`main`: another build's CLI entry). */
 export async function runReadpath(setup: ReadpathSetup, dest: string, scratch: string, extraArgs: readonly string[] = [], main = readpathMain()): Promise<CommandRun> {
   const args = [...(main.endsWith('.ts') ? loaderExecArgv() : []), main, 'batch', '-c', setup.config, '--keys', setup.keys, '--out', dest, ...extraArgs];
-  return runCommand(process.execPath, args, { env: toolEnv({ READPATH_LOG_LEVEL: '' }), stdoutFile: path.join(scratch, 'outcomes.txt') });
+  return runCommand(process.execPath, args, { env: toolEnv({ READPATH_LOG_LEVEL: '' }), stdoutFile: path.join(scratch, 'outcomes.txt'), cpu: true });
 }
 
 /** Compare `dir` with the data set, file by file (size and SHA-256). */

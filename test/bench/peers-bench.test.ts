@@ -52,6 +52,7 @@ test('the quick peer bench: rclone and readpath download every object; library r
       assert.ok(row.objectsPerSec > 0 && row.mibPerSec > 0 && row.seconds > 0, JSON.stringify(row));
       assert.ok((row.ratioToRclone ?? 0) > 0);
       assert.equal(row.verified, true, JSON.stringify(row.runs));
+      assert.ok((row.cpuMsPerObject ?? 0) > 0, 'the CPU per object is measured');
       for (const run of row.runs) {
         assert.equal(run.exitCode, 0, run.stderr);
         assert.deepEqual(run.verification, { files: row.objects, bytes: row.objects * size, missing: 0, wrong: 0, unexpected: 0, ok: true }, `${tool} ${set}`);

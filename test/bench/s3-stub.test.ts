@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createS3Stub, type StubObject } from '../../bench/peers/s3-stub.js';
-import { verifyDownload } from '../../bench/peers/tools.js';
+import { childCpuMs, runCommand, verifyDownload } from '../../bench/peers/tools.js';
 
 const keyOf = (i: number): string => `set/${String(i % 7).padStart(2, '0')}/${String(i).padStart(5, '0')}.bin`;
 const OBJECTS: StubObject[] = Array.from({ length: 2500 }, (_, i) => ({ key: keyOf(i), body: Buffer.from(`object ${i} `.repeat(1 + (i % 5))) }));
@@ -131,5 +131,13 @@ describe('peer bench S3 stub', () => {
     const v = await verifyDownload(dir, objects);
     assert.equal(v.ok, false);
     assert.deepEqual({ missing: v.missing, wrong: v.wrong, unexpected: v.unexpected, files: v.files }, { missing: 1, wrong: 1, unexpected: 1, files: 4 });
+  });
+
+  it('a command run with cpu: true reports the CPU it used (bash `times`)', async () => {
+    assert.equal(childCpuMs('0m0.001s 0m0.002s\n1m2.500s 0m0.250s\n'), 62_750);
+    assert.equal(childCpuMs('garbage'), undefined);
+    const r = await runCommand(process.execPath, ['-e', 'let x = 0; const end = Date.now() + 200; while (Date.now() < end) x++; process.exit(3)'], { env: process.env, cpu: true });
+    assert.equal(r.code, 3, 'the exit code comes through');
+    assert.ok(r.cpuMs !== undefined && r.cpuMs > 0, `cpu ${String(r.cpuMs)}`);
   });
 });
