@@ -37,10 +37,12 @@ export function outPathError(key: string, problem: string): ReadPathError {
 
 /**
  * Files written at once by default. Creating a file is mostly kernel work (inode, directory
- * entry, journal); on a small machine several at a time only compete with the reads for the
- * CPU, while the batch loop never waits for a write anyway (see commands/batch.ts).
+ * entry, journal) done on libuv's thread pool (4 threads): two at a time keep a write going
+ * while another waits on the kernel, and leave two threads for the rest of the process's file
+ * I/O (the key file is read through the same pool), which a queue of writes would otherwise
+ * stall. The batch loop does not wait for writes anyway (see commands/batch.ts).
  */
-export const DEFAULT_WRITE_CONCURRENCY = 1;
+export const DEFAULT_WRITE_CONCURRENCY = 2;
 
 /** Writes bodies under one directory (see the module comment). */
 export class OutDir {

@@ -22,7 +22,7 @@ import { openReader } from '../reader.js';
 import { BatchStats, summaryLine } from '../summary.js';
 import type { CommandContext } from './context.js';
 
-/** `--out` writes in flight at most (the thread pool runs 4 at a time; the rest wait queued). */
+/** `--out` writes handed to the writer at most (it writes a few at a time; the rest wait their turn). */
 const WRITES_IN_FLIGHT = 64;
 /** Bytes of bodies waiting to be written at most. */
 const WRITE_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
