@@ -17,6 +17,8 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
+import type { Hash } from 'node:crypto';
+import { digestShard, newShardHash, type Shard } from './shard.js';
 
 /** Longest line kept, in UTF-16 code units; well above the 1024-byte key limit. */
 export const MAX_LINE_CHARS = 4096;
@@ -117,15 +119,42 @@ export async function openKeyFile(path: string): Promise<AsyncGenerator<KeyLine,
 /**
  * Count the keys of a regular file (for the progress bar's ETA) by scanning it once more,
  * without keeping it. Resolves undefined for anything that is not a regular file (a pipe
- * cannot be read twice).
+ * cannot be read twice). With `shard`, counts only that shard's keys, hashing each line's bytes
+ * as it goes (exact for UTF-8 files; a line over {@link MAX_LINE_CHARS} bytes is taken to be
+ * overlong, and so in shard 0).
  */
-export async function countKeys(path: string, signal?: AbortSignal): Promise<number | undefined> {
+export async function countKeys(path: string, signal?: AbortSignal, shard?: Shard): Promise<number | undefined> {
   const st = await stat(path);
   if (!st.isFile()) return undefined;
+  const sharded = shard !== undefined && shard.count > 1 ? shard : undefined;
+  let hash: Hash | undefined = sharded === undefined ? undefined : newShardHash();
   let n = 0;
-  let len = 0; // bytes in the current line
-  let lastCR = false; // the current line's last byte is \r
+  let len = 0; // bytes in the current line, its \r included
+  let heldCR = false; // the current line's last byte so far is a \r, not yet hashed
   let start = true;
+  const endLine = (): void => {
+    // Same rule as readKeyLines: one final \r is dropped, then an empty line is ignored.
+    if (len > 1 || (len === 1 && !heldCR)) {
+      if (hash === undefined || sharded === undefined) n++;
+      else if (len > MAX_LINE_CHARS ? sharded.index === 0 : digestShard(hash.digest(), sharded.count) === sharded.index) n++;
+    }
+    if (hash !== undefined && len > 0) hash = newShardHash();
+    len = 0;
+    heldCR = false;
+  };
+  const CR = Uint8Array.of(0x0d);
+  const feed = (chunk: Uint8Array, from: number, to: number): void => {
+    if (to <= from) return;
+    len += to - from;
+    if (hash !== undefined) {
+      if (heldCR) hash.update(CR);
+      const last = chunk[to - 1] === 0x0d ? to - 1 : to;
+      if (last > from) hash.update(chunk.subarray(from, last));
+      heldCR = last < to;
+    } else {
+      heldCR = chunk[to - 1] === 0x0d;
+    }
+  };
   const stream = createReadStream(path, { highWaterMark: 256 * 1024, ...(signal === undefined ? {} : { signal }) });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let i = 0;
@@ -133,19 +162,13 @@ export async function countKeys(path: string, signal?: AbortSignal): Promise<num
       start = false;
       if (chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
     }
-    for (; i < chunk.length; i++) {
-      const b = chunk[i];
-      if (b === 0x0a) {
-        // Same rule as readKeyLines: one final \r is dropped, then an empty line is ignored.
-        if (len > 1 || (len === 1 && !lastCR)) n++;
-        len = 0;
-        lastCR = false;
-      } else {
-        len++;
-        lastCR = b === 0x0d;
-      }
+    for (let nl = chunk.indexOf(0x0a, i); nl >= 0; nl = chunk.indexOf(0x0a, i)) {
+      feed(chunk, i, nl);
+      endLine();
+      i = nl + 1;
     }
+    feed(chunk, i, chunk.length);
   }
-  if (len > 1 || (len === 1 && !lastCR)) n++;
+  endLine();
   return n;
 }

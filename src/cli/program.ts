@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { EXIT, UsageError, exitCodeFor } from './errors.js';
 import { Reporter, type CliIO, type GlobalOptions } from './reporter.js';
 import { DEFAULT_CONFIG_PATH } from './reader.js';
+import { parseShard, type Shard } from './shard.js';
 import type { CommandContext } from './commands/context.js';
 
 /** Options of {@link runCli}. */
@@ -26,6 +27,12 @@ function positiveInt(max: number) {
     }
     return n;
   };
+}
+
+function shardArg(value: string): Shard {
+  const s = parseShard(value.trim());
+  if ('problem' in s) throw new InvalidArgumentError(s.problem);
+  return s;
 }
 
 function port(value: string): number {
@@ -124,17 +131,25 @@ export async function runCli(argv: readonly string[], io: CliIO, opts: RunCliOpt
     .addOption(new Option('--op <op>', 'operation').choices(['get', 'head']).default('get'))
     .addOption(new Option('--concurrency <n>', 'reads in flight').argParser(positiveInt(10_000)).default(64))
     .option('--out <dir>', 'write each body to DIR/<key> (never outside DIR)')
-    .option('--ndjson', 'one JSON object per key on stdout (machine-readable)'), true)
+    .option('--ndjson', 'one JSON object per key on stdout (machine-readable)')
+    .addOption(new Option('--shard <I/N>', 'read only the keys of shard I of N (0-based), so N machines split one key list').argParser(shardArg)), true)
     .addHelpText('after', `
 Key files: one key per line, exactly as written (spaces kept); empty lines are ignored; a CRLF
 line ending loses its \\r; UTF-8. Keys that cannot be keys or cannot be stored under --out get a
 failed outcome line of their own (INVALID_KEY), like any read that fails.
 
+Shards: with --shard I/N a key is read (and gets an outcome line) only when H mod N = I, H being
+the first 8 bytes (big-endian) of the SHA-256 of its UTF-8 bytes; other keys are skipped without
+a read. Every machine gets the same key list and its own I (e.g. a Kubernetes Indexed Job's
+$JOB_COMPLETION_INDEX); together the N shards read every key exactly once. The summary says how
+many keys were in the shard and how many were skipped.
+
 Examples:
   readpath batch -c readpath.yaml --keys keys.txt --ndjson > outcomes.ndjson
   cat keys.txt | readpath batch --op head
-  readpath batch --keys keys.txt --out ./downloads --concurrency 128`)
-    .action(async (o: { config?: string; keys?: string; op: 'get' | 'head'; concurrency: number; out?: string; ndjson?: boolean; metricsPort?: number }) => {
+  readpath batch --keys keys.txt --out ./downloads --concurrency 128
+  readpath batch --keys keys.txt --out ./downloads --shard "$JOB_COMPLETION_INDEX/8"`)
+    .action(async (o: { config?: string; keys?: string; op: 'get' | 'head'; concurrency: number; out?: string; ndjson?: boolean; metricsPort?: number; shard?: Shard }) => {
       const { runBatchCommand } = await import('./commands/batch.js');
       await run(() => runBatchCommand(ctx, { ...o, ndjson: o.ndjson === true }))();
     });

@@ -158,12 +158,23 @@ export function formatByCode(byCode: Record<string, number>): string {
   return Object.entries(byCode).map(([code, n]) => `${code} ${n}`).join(', ');
 }
 
+/** What `batch --shard I/N` adds to the summary. */
+export interface ShardSummary {
+  /** `I/N`. */
+  shard: string;
+  /** Key lines of this shard (each read or answered). */
+  keys: number;
+  /** Key lines of the other shards, skipped without a read. */
+  skipped: number;
+}
+
 /**
  * The closing line: `3000 reads, 2990 ok, 10 failed (OBJECT_NOT_FOUND 7, INVALID_KEY 3),
  * 12 failovers, 0 degraded, p50 3.10 ms, p99 12.0 ms, 812 reads/s in 3.7 s`. Cache hits are
- * shown when given (they come from the reader's metrics, not from outcomes).
+ * shown when given (they come from the reader's metrics, not from outcomes); with a shard,
+ * `; shard 1/4: 2503 keys in this shard, 7497 skipped` ends the line.
  */
-export function summaryLine(t: BatchTotals, extra: { cacheHits?: number } = {}): string {
+export function summaryLine(t: BatchTotals, extra: { cacheHits?: number; shard?: ShardSummary } = {}): string {
   const failed = t.failed === 0 ? '0 failed' : `${t.failed} failed (${formatByCode(t.failedByCode)})`;
   const parts = [
     `${t.reads} reads`,
@@ -174,5 +185,6 @@ export function summaryLine(t: BatchTotals, extra: { cacheHits?: number } = {}):
   ];
   if (extra.cacheHits !== undefined) parts.push(`${extra.cacheHits} cache hit${extra.cacheHits === 1 ? '' : 's'}`);
   parts.push(`p50 ${formatMs(t.p50Ms)}`, `p99 ${formatMs(t.p99Ms)}`, `${t.readsPerSec} reads/s in ${(t.durationMs / 1000).toFixed(1)} s`);
-  return parts.join(', ');
+  const s = extra.shard;
+  return s === undefined ? parts.join(', ') : `${parts.join(', ')}; shard ${s.shard}: ${s.keys} key${s.keys === 1 ? '' : 's'} in this shard, ${s.skipped} skipped`;
 }

@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shardOf } from '../../src/cli/shard.js';
 import { sha256Hex } from '../../src/probe/probes.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import type { ObjectLocation } from '../../src/types.js';
@@ -166,13 +167,13 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     await mkdir(dir);
     await mkdir(outside);
     await symlink(outside, path.join(dir, 'link'));
-    const keys = ['hello.txt', 'dir/nested/file.bin', '../../etc/passwd', '/abs', 'a/../../b', './x', 'a//b', 'trailing/', 'nul\u0000key', 'link/x', '..'];
+    const keys = ['hello.txt', 'dir/nested/file.bin', '../../etc/passwd', '/abs', 'a/../../b', './x', 'a//b', 'trailing/', 'nul\u0000key', 'link/x', '..', 'hello.txt'];
     const r = await cli(['batch', '-c', config, '--keys', '-', '--out', dir, '--ndjson'], { input: keys.join('\n'), env: SECRET_ENV });
     assert.equal(r.code, 1, r.stderr);
     const recs = lines(r.stdout.toString('utf8')).map((l) => JSON.parse(l) as { key: string; ok: boolean; path?: string; error?: { code: string; message: string } });
     assert.equal(recs.length, keys.length);
     const get = (k: string) => recs.find((x) => x.key === k);
-    assert.equal(get('hello.txt')?.path, 'hello.txt');
+    assert.deepEqual(recs.filter((x) => x.key === 'hello.txt').map((x) => x.path), ['hello.txt', 'hello.txt'], 'a key given twice is written twice');
     assert.equal(get('dir/nested/file.bin')?.path, 'dir/nested/file.bin');
     for (const k of ['../../etc/passwd', '/abs', 'a/../../b', './x', 'a//b', 'trailing/', '..']) {
       assert.equal(get(k)?.error?.code, 'INVALID_KEY', k);
@@ -198,6 +199,52 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     assert.ok(out.every((l) => l.startsWith('ok    ')), out.join('\n'));
     assert.match(r.stderr, /^readpath: 2 reads, 2 ok, 0 failed, 0 failovers/);
     assertClean(r);
+  });
+
+  it('batch --shard I/N: the shards split the key list, disjoint and complete, the same from a file or stdin', async () => {
+    const keyFile = path.join(tmp, 'shard-keys.txt');
+    const present = ['hello.txt', 'space key .txt', 'dir/nested/file.bin', 'first-missing', 'link/x'];
+    const keys = [...present, ...Array.from({ length: 40 }, (_, i) => `missing/${i}`), 'hello.txt', 'bad\u0000key'];
+    await writeFile(keyFile, `${keys.join('\n')}\n`);
+    const outcomeKeys = (r: Run): string[] => lines(r.stdout.toString('utf8')).map((l) => (JSON.parse(l) as { key: string }).key);
+    const base = ['batch', '-c', config, '--op', 'head', '--ndjson'];
+    const [s0, s1, s2, s1again, s1stdin] = await Promise.all([
+      cli([...base, '--keys', keyFile, '--shard', '0/3'], { env: SECRET_ENV }),
+      cli([...base, '--keys', keyFile, '--shard', '1/3'], { env: SECRET_ENV }),
+      cli([...base, '--keys', keyFile, '--shard', '2/3'], { env: SECRET_ENV }),
+      cli([...base, '--keys', keyFile, '--shard', '1/3'], { env: SECRET_ENV }),
+      cli([...base, '--keys', '-', '--shard', '1/3'], { input: `${keys.join('\n')}\n`, env: SECRET_ENV }),
+    ]);
+    const shards = [s0, s1, s2].map(outcomeKeys);
+    shards.forEach((ks, i) => {
+      assert.ok(ks.length > 0, `shard ${i} has keys`);
+      for (const k of ks) assert.equal(shardOf(k, 3), i, `${JSON.stringify(k)} read by shard ${i}`);
+    });
+    // Complete: every key line has exactly one outcome over all shards (the duplicate twice).
+    assert.deepEqual(shards.flat().sort(), [...keys].sort());
+    // Disjoint.
+    const distinct = shards.map((ks) => new Set(ks));
+    for (let a = 0; a < 3; a++) for (let b = a + 1; b < 3; b++) for (const k of distinct[a] as Set<string>) assert.ok(!(distinct[b] as Set<string>).has(k), k);
+    // Stable across processes, and the same from stdin.
+    assert.deepEqual(outcomeKeys(s1again).sort(), [...(shards[1] as string[])].sort());
+    assert.deepEqual(outcomeKeys(s1stdin).sort(), [...(shards[1] as string[])].sort());
+    [s0, s1, s2].forEach((r, i) => {
+      const n = (shards[i] as string[]).length;
+      assert.match(r.stderr, new RegExp(`; shard ${i}/3: ${n} keys? in this shard, ${keys.length - n} skipped\\n$`), r.stderr);
+      assertClean(r);
+    });
+  });
+
+  it('batch --shard with --out writes only the keys of its shard', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'shard-out-'));
+    const keys = ['hello.txt', 'space key .txt', 'dir/nested/file.bin', 'first-missing'];
+    const want = keys.filter((k) => shardOf(k, 2) === 1);
+    assert.ok(want.length > 0 && want.length < keys.length, 'the keys fall in both shards');
+    const r = await cli(['batch', '-c', config, '--keys', '-', '--out', dir, '--ndjson', '--shard', '1/2'], { input: keys.join('\n'), env: SECRET_ENV });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout.toString('utf8')).map((l) => (JSON.parse(l) as { key: string }).key).sort(), [...want].sort());
+    const written = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+    assert.deepEqual(written, want.map((k) => k.split('/').pop() as string).sort());
   });
 
   it('validate prints the resolved config with secrets masked', async () => {

@@ -15,9 +15,16 @@ import { outcomeRecord, outcomeText, type CliFailure, type OutcomeExtra, type Pr
 import { OutDir, outPathError, outPathProblem } from '../out-path.js';
 import { Output } from '../output.js';
 import { createProgress } from '../progress.js';
+import { WriteWindow } from '../write-window.js';
+import { shardOf, shardText, type Shard } from '../shard.js';
 import { openReader } from '../reader.js';
 import { BatchStats, summaryLine } from '../summary.js';
 import type { CommandContext } from './context.js';
+
+/** `--out` writes handed to the writer at most (it writes a few at a time; the rest wait their turn). */
+const WRITES_IN_FLIGHT = 64;
+/** Bytes of bodies waiting to be written at most. */
+const WRITE_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
 /** Options of `batch`. */
 export interface BatchCommandOptions {
@@ -29,6 +36,8 @@ export interface BatchCommandOptions {
   out?: string | undefined;
   ndjson: boolean;
   metricsPort?: number | undefined;
+  /** `--shard I/N`: only the keys of shard I are read; the others get no outcome. */
+  shard?: Shard | undefined;
 }
 
 /** Run `batch`; resolves to the exit code. */
@@ -81,21 +90,38 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   reporter.setOverlay(progress);
   const counting = new AbortController();
   if (progress !== undefined && keysArg !== '-') {
-    countKeys(keysArg, counting.signal).then((n) => progress.setTotal(n), () => {});
+    countKeys(keysArg, counting.signal, opts.shard).then((n) => progress.setTotal(n), () => {});
   }
 
-  const starts = new Map<string, number[]>();
-  const emit = async (o: PrintedOutcome, extra: OutcomeExtra): Promise<void> => {
+  // When a key was handed to the reader: a number, or a list for a key given more than once.
+  const starts = new Map<string, number | number[]>();
+  // On a terminal each line is written as it comes; into a pipe or a file, the lines of one
+  // event-loop turn go out in one write.
+  const interactive = io.stdout.isTTY === true;
+  const emit = (o: PrintedOutcome, extra: OutcomeExtra): Promise<void> => {
     stats.add(o, extra.ms);
     progress?.tick(o.ok);
     const line = opts.ndjson ? JSON.stringify(outcomeRecord(o, extra, reporter.scrubber)) : outcomeText(o, extra, reporter.scrubber);
+    if (!interactive) return stdout.queue(`${line}\n`);
     progress?.clear();
-    await stdout.write(`${line}\n`);
+    return stdout.write(`${line}\n`);
   };
 
+  // With --shard, keys of other shards are dropped here: no read, no outcome line.
+  const shard = opts.shard !== undefined && opts.shard.count > 1 ? opts.shard : undefined;
+  let inShard = 0;
+  let skipped = 0;
   // Lines that cannot be keys, and keys --out cannot store, are answered here without a read.
   async function* keys(): AsyncGenerator<string, void, undefined> {
     for await (const line of source) {
+      if (shard !== undefined) {
+        // An overlong line is not kept whole, so it cannot be hashed: shard 0 reports it.
+        if ((isOverlong(line) ? 0 : shardOf(line, shard.count)) !== shard.index) {
+          skipped++;
+          continue;
+        }
+        inShard++;
+      }
       if (isOverlong(line)) {
         await emit(failure(`${line.prefix}...`, 'INVALID_KEY', `key line is ${line.length} characters long, over the ${MAX_KEY_BYTES}-byte key limit`), {});
         continue;
@@ -107,17 +133,37 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
           continue;
         }
       }
-      const list = starts.get(line);
-      if (list === undefined) starts.set(line, [performance.now()]);
-      else list.push(performance.now());
+      const now = performance.now();
+      const before = starts.get(line);
+      if (before === undefined) starts.set(line, now);
+      else if (typeof before === 'number') starts.set(line, [before, now]);
+      else before.push(now);
       yield line;
     }
   }
   const latencyOf = (key: string): number | undefined => {
-    const list = starts.get(key);
-    const t = list?.shift();
-    if (list !== undefined && list.length === 0) starts.delete(key);
+    const at = starts.get(key);
+    let t: number | undefined;
+    if (typeof at === 'number') {
+      t = at;
+      starts.delete(key);
+    } else if (at !== undefined) {
+      t = at.shift();
+      if (at.length === 0) starts.delete(key);
+    }
     return t === undefined ? undefined : performance.now() - t;
+  };
+  // Bodies being written under --out: the loop goes on taking outcomes meanwhile.
+  const writes = new WriteWindow(WRITES_IN_FLIGHT, WRITE_BYTES_IN_FLIGHT);
+  const writeOut = (dir: OutDir, o: { key: string; backend: string; body: Uint8Array } & PrintedOutcome, ms: number | undefined): Promise<void> | undefined => {
+    const timing = ms === undefined ? {} : { ms };
+    const done = dir.write(o.key, o.body).then(
+      (written) => emit(o, { ...timing, path: written }),
+      (err: unknown) => emit(hasCode(err, 'INVALID_KEY')
+        ? failure(o.key, 'INVALID_KEY', messageOf(err))
+        : failure(o.key, WRITE_FAILED, `read from ${o.backend} but not written under --out: ${messageOf(err)}`), timing),
+    );
+    return writes.add(done, o.body.byteLength);
   };
 
   let fatal: unknown;
@@ -125,16 +171,8 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
     for await (const o of rp.readMany(keys(), { op: opts.op, concurrency: opts.concurrency, signal: stop.signal })) {
       const ms = latencyOf(o.key);
       if (o.ok && outDir !== undefined && 'body' in o) {
-        let written: string;
-        try {
-          written = await outDir.write(o.key, o.body);
-        } catch (err) {
-          await emit(hasCode(err, 'INVALID_KEY')
-            ? failure(o.key, 'INVALID_KEY', messageOf(err))
-            : failure(o.key, WRITE_FAILED, `read from ${o.backend} but not written under --out: ${messageOf(err)}`), { ...(ms === undefined ? {} : { ms }) });
-          continue;
-        }
-        await emit(o, { ...(ms === undefined ? {} : { ms }), path: written });
+        const full = writeOut(outDir, o, ms);
+        if (full !== undefined) await full;
         continue;
       }
       await emit(o, ms === undefined ? {} : { ms });
@@ -142,6 +180,8 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   } catch (err) {
     fatal = err;
   } finally {
+    await writes.drain();
+    await stdout.flush();
     ctx.signal.removeEventListener('abort', onInterrupt);
     counting.abort();
     progress?.stop();
@@ -155,8 +195,9 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   const totals = stats.totals();
   const interrupted = ctx.signal.aborted;
   if (fatal !== undefined && !interrupted) reporter.error(fatal, 'batch stopped');
-  reporter.info('batch summary', { ...totals, cacheHits, ...(interrupted ? { interrupted: true } : {}) },
-    `${interrupted ? 'interrupted: ' : ''}${summaryLine(totals, { cacheHits })}`);
+  const shardInfo = opts.shard === undefined ? undefined : { shard: shardText(opts.shard), keys: shard === undefined ? totals.reads : inShard, skipped };
+  reporter.info('batch summary', { ...totals, cacheHits, ...(shardInfo === undefined ? {} : { shard: shardInfo }), ...(interrupted ? { interrupted: true } : {}) },
+    `${interrupted ? 'interrupted: ' : ''}${summaryLine(totals, { cacheHits, ...(shardInfo === undefined ? {} : { shard: shardInfo }) })}`);
   if (interrupted) return EXIT.INTERRUPTED;
   return stats.failed > 0 || fatal !== undefined ? EXIT.FAILED : EXIT.OK;
 }

@@ -1,0 +1,115 @@
+/**
+ * The parent side of the peer benchmark's S3 stub: forks stub-process in its own process (so
+ * the servers' CPU is not the measured client's event loop), waits for it to generate the data
+ * set and listen, and stops it. No server outlives {@link StubFleet.close} or the parent.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Parent → child. */
+export interface StubRequest {
+  type: 'start';
+  /** Data set name: the first segment of every key. */
+  set: string;
+  count: number;
+  size: number;
+  /** One server per bucket. */
+  buckets: string[];
+  /** Scheduling priority of the stub process (0 = unchanged). */
+  nice?: number;
+}
+
+/** What the stub serves, as the parent needs it to seed metadata and verify downloads. */
+export interface StubListedObject {
+  key: string;
+  size: number;
+  sha256: string;
+}
+
+/** Child → parent. */
+export type StubReply =
+  | { type: 'ready'; endpoints: string[]; objects: StubListedObject[] }
+  | { type: 'error'; message: string };
+
+/** A running stub process. */
+export interface StubFleet {
+  /** One per bucket, in the order given. */
+  readonly endpoints: readonly string[];
+  readonly buckets: readonly string[];
+  readonly objects: readonly StubListedObject[];
+  readonly pid: number | undefined;
+  close(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 120_000;
+
+function entry(): string {
+  const here = import.meta.url;
+  return fileURLToPath(new URL(`./stub-process${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
+}
+
+/** The parent's loader flags (tsx under tests), nothing else (`--test`, `--cpu-prof`...). */
+export function loaderExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (/^--(import|require|loader|experimental-loader)=/.test(a)) out.push(a);
+    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(a) && i + 1 < argv.length) out.push(a, argv[++i] as string);
+  }
+  return out;
+}
+
+/** Start a stub serving `count` random objects of `size` bytes in each of `buckets`. */
+export async function startStubFleet(req: Omit<StubRequest, 'type'>): Promise<StubFleet> {
+  const child: ChildProcess = fork(entry(), [], { execArgv: loaderExecArgv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+  const reply = await new Promise<StubReply & { type: 'ready' }>((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`S3 stub did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    const done = (): void => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      child.off('error', fail);
+    };
+    function fail(err: Error): void {
+      done();
+      child.kill('SIGKILL');
+      reject(err);
+    }
+    function onMessage(m: unknown): void {
+      const msg = m as StubReply;
+      if (msg.type === 'ready') {
+        done();
+        resolve(msg);
+      } else if (msg.type === 'error') {
+        fail(new Error(`S3 stub failed: ${msg.message}`));
+      }
+    }
+    function onExit(code: number | null): void {
+      fail(new Error(`S3 stub exited (code ${String(code)}) before it was ready`));
+    }
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.once('error', fail);
+    child.send({ type: 'start', ...req } satisfies StubRequest);
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    endpoints: reply.endpoints,
+    buckets: req.buckets,
+    objects: reply.objects,
+    pid: child.pid,
+    close() {
+      closing ??= (async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        if (child.connected) child.send({ type: 'stop' });
+        else child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(killer);
+      })();
+      return closing;
+    },
+  };
+}

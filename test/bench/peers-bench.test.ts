@@ -1,0 +1,72 @@
+/**
+ * `bench/peers.bench.ts --quick` end to end, as a child process: a real S3 stub process, real
+ * rclone (installed by .ci/install-rclone.sh), the real `readpath batch --out` CLI and the
+ * library rows. Asserts the JSON's shape, positive rates, and that every tool downloaded every
+ * object with the right bytes. No timing is asserted.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PeerBenchReport } from '../../bench/peers/run.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const dir = await mkdtemp(path.join(os.tmpdir(), 'readpath-peers-test-'));
+after(() => rm(dir, { recursive: true, force: true }));
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/peers.bench.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test('the quick peer bench: rclone and readpath download every object; library rows against the ceiling', async () => {
+  const json = path.join(dir, 'peers.json');
+  const r = await runBench(['--quick', '--json', json]);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /objects\/s/);
+  const report = JSON.parse(await readFile(json, 'utf8')) as PeerBenchReport;
+  assert.equal(report.bench, 'peers');
+  assert.equal(report.quick, true);
+
+  const expected = [['4k', 4096], ['1m', 1 << 20]] as const;
+  for (const [set, size] of expected) {
+    for (const tool of ['rclone', 'readpath'] as const) {
+      const row = report.downloads.find((d) => d.set === set && d.tool === tool);
+      assert.ok(row !== undefined, `a ${tool} row for ${set}`);
+      assert.equal(row.objectSize, size);
+      assert.ok(row.objects > 0);
+      assert.ok(row.objectsPerSec > 0 && row.mibPerSec > 0 && row.seconds > 0, JSON.stringify(row));
+      assert.ok((row.ratioToRclone ?? 0) > 0);
+      assert.equal(row.verified, true, JSON.stringify(row.runs));
+      assert.ok((row.cpuMsPerObject ?? 0) > 0, 'the CPU per object is measured');
+      for (const run of row.runs) {
+        assert.equal(run.exitCode, 0, run.stderr);
+        assert.deepEqual(run.verification, { files: row.objects, bytes: row.objects * size, missing: 0, wrong: 0, unexpected: 0, ok: true }, `${tool} ${set}`);
+      }
+    }
+  }
+  const readpath4k = report.downloads.find((d) => d.set === '4k' && d.tool === 'readpath');
+  assert.match(readpath4k?.runs[0]?.summary ?? '', new RegExp(`${readpath4k?.objects} reads, ${readpath4k?.objects} ok, 0 failed`));
+
+  assert.deepEqual(report.library.map((l) => l.variant), ['ceiling', 'readMany pool', 'readMany inline']);
+  for (const l of report.library) {
+    assert.ok(l.readsPerSec > 0 && (l.ratioToCeiling ?? 0) > 0, JSON.stringify(l));
+    assert.equal(l.ok, l.reads);
+    assert.equal(l.verified, l.reads, `${l.variant}: every body verified`);
+    assert.ok(Number.isFinite(l.loopP99Ms) && l.loopP99Ms >= 0);
+  }
+});
