@@ -9,7 +9,8 @@
  * Every error code readpath reports. Beyond API.md §1: `EXECUTOR_CLOSED` (503, a probe built or
  * run after its executor closed), `EXECUTOR_SATURATED` (503, the pool's wait queue is full),
  * `WORKER_LOST` (502, the probe's worker thread died twice), `TRANSFORM_FAILED` (502, a transform
- * module threw or its result could not be sent between threads).
+ * module threw or its result could not be sent between threads), `WRITE_FAILED` (500, a verified
+ * body could not be written where the read was asked to put it: readMany's `out`).
  */
 export type ErrorCode =
   | 'OBJECT_NOT_FOUND'
@@ -30,7 +31,8 @@ export type ErrorCode =
   | 'EXECUTOR_CLOSED'
   | 'EXECUTOR_SATURATED'
   | 'WORKER_LOST'
-  | 'TRANSFORM_FAILED';
+  | 'TRANSFORM_FAILED'
+  | 'WRITE_FAILED';
 
 /** The HTTP status each code maps to (API.md §1). */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -54,6 +56,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   EXECUTOR_SATURATED: 503,
   WORKER_LOST: 502,
   TRANSFORM_FAILED: 502,
+  WRITE_FAILED: 500,
 });
 
 /** True when `value` is one of the known error codes. */

@@ -16,7 +16,8 @@ import { runBatch } from './engine/batch.js';
 import { assertValidKey } from './engine/keys.js';
 import { createExecutor } from './executors/factory.js';
 import type { ProbeExecutor } from './executors/executor.js';
-import type { TransformedValue } from './executors/executor.js';
+import type { TransformedValue, WrittenObject } from './executors/executor.js';
+import { FileSink } from './sinks/file-sink.js';
 import { createLogger } from './telemetry/logger.js';
 import { MetricsExporter } from './telemetry/metrics.js';
 import { hedgingFromConfig } from './policies/hedging.js';
@@ -47,9 +48,16 @@ export interface TransformedOutcome<V = unknown> extends HeadOutcome {
   verified: boolean;
 }
 
+/** What `readMany` with `out` yields per key: where the verified body was written. */
+export interface WrittenOutcome extends HeadOutcome {
+  /** The file written, relative to the output directory: the key itself. */
+  path: string;
+  verified: boolean;
+}
+
 /** One outcome of `readMany`. */
 export type BatchOutcome =
-  | ({ key: string; ok: true } & (GetOutcome | HeadOutcome | TransformedOutcome))
+  | ({ key: string; ok: true } & (GetOutcome | HeadOutcome | TransformedOutcome | WrittenOutcome))
   | { key: string; ok: false; error: { code: ErrorCode; message: string; httpStatus: number } };
 
 /** Options of `readMany`. */
@@ -67,6 +75,13 @@ export interface ReadManyOptions {
   timeSliceMs?: number;
   /** GET only: a transform module run on every verified body (in the worker with the pool). */
   transform?: string | URL;
+  /**
+   * GET only: write each verified body to this directory at the key's path (created when absent;
+   * never outside it, whatever the key: see sinks/file-sink.ts), where it was read — in the
+   * probe's worker with the pool — instead of returning it. Outcomes carry `path`; a body that
+   * cannot be written is a WRITE_FAILED outcome (INVALID_KEY for a key that cannot map to a path).
+   */
+  out?: string;
 }
 
 /** Options of {@link ReadPath.open} beyond the configuration. */
@@ -95,6 +110,7 @@ export class ReadPath {
   readonly #logger: Logger;
   readonly #metrics: MetricsExporter;
   readonly #flights = new SingleFlight();
+  #batches = 0;
   #closing: Promise<void> | undefined;
 
   private constructor(config: ResolvedConfig, parts: Parts, executor: ProbeExecutor, logger: Logger) {
@@ -173,23 +189,55 @@ export class ReadPath {
    */
   get<V = unknown>(key: string, opts: { signal?: AbortSignal; range?: string; transform: string | URL }): Promise<TransformedOutcome<V>>;
   get(key: string, opts: { signal?: AbortSignal; range?: string; transform?: string | URL } = {}): Promise<GetOutcome | TransformedOutcome> {
-    return this.#guard(key, opts.signal, () => {
+    return this.#get(key, opts, opts.signal, undefined);
+  }
+
+  /**
+   * Join a shared read of `sfKey`. `batch` names the batch whose one signal every caller waits
+   * under (readMany): then the read runs under that signal itself and is shared only within the
+   * batch; otherwise each caller may leave alone (SingleFlight.run).
+   */
+  #join<T>(sfKey: string, signal: AbortSignal | undefined, batch: string | undefined, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (batch !== undefined && signal !== undefined) return this.#flights.runUnder(batch + sfKey, signal, start);
+    return this.#flights.run(sfKey, signal, start);
+  }
+
+  #get(key: string, opts: { range?: string | undefined; transform?: string | URL | undefined }, signal: AbortSignal | undefined, batch: string | undefined): Promise<GetOutcome | TransformedOutcome> {
+    return this.#guard(key, signal, () => {
       const { range, transform } = opts;
       const sfKey = `g\u0000${range ?? ''}\u0000${transform === undefined ? '' : String(transform)}\u0000${key}`;
       const integrity = this.#config.integrity;
       const probeOpts = { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, ...(range === undefined ? {} : { range }) };
-      return this.#flights.run(sfKey, opts.signal, (signal) => {
+      return this.#join(sfKey, signal, batch, (shared) => {
         const probe = transform === undefined ? this.#executor.get(key, probeOpts) : this.#executor.get(key, { ...probeOpts, transform });
-        return this.#read<FetchedObject | TransformedValue>('GetObject', key, probe, signal)
+        return this.#read<FetchedObject | TransformedValue>('GetObject', key, probe, shared)
           .then((o): GetOutcome | TransformedOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...o.value }));
       });
     });
   }
 
+  /** Read `key` and have the probe write its verified body under `root` (readMany's `out`). */
+  #getTo(key: string, root: string, signal: AbortSignal, batch: string): Promise<WrittenOutcome> {
+    return this.#guard(key, signal, () => this.#join(`w\u0000${root}\u0000${key}`, signal, batch, (shared) => {
+      const integrity = this.#config.integrity;
+      const probe = this.#executor.get(key, { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, out: root });
+      return this.#read<WrittenObject>('GetObject', key, probe, shared).then((o): WrittenOutcome => {
+        const { writeError, path, ...head } = o.value;
+        // The copy was read and verified; only putting it on disk failed: no other copy would help.
+        if (writeError !== undefined || path === undefined) throw writeError;
+        return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...head, path };
+      });
+    }));
+  }
+
   /** HEAD an object. */
   head(key: string, opts: { signal?: AbortSignal } = {}): Promise<HeadOutcome> {
-    return this.#guard(key, opts.signal, () => this.#flights.run(`h\u0000${key}`, opts.signal,
-      (signal) => this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), signal)
+    return this.#head(key, opts.signal, undefined);
+  }
+
+  #head(key: string, signal: AbortSignal | undefined, batch: string | undefined): Promise<HeadOutcome> {
+    return this.#guard(key, signal, () => this.#join(`h\u0000${key}`, signal, batch,
+      (shared) => this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared)
         .then((o): HeadOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...o.value }))));
   }
 
@@ -207,12 +255,25 @@ export class ReadPath {
     }
     if (this.#closing !== undefined) return failingIterable(closedError());
     const transform = opts.transform;
+    let root: string | undefined;
+    if (opts.out !== undefined) {
+      if (op !== 'get' || transform !== undefined || range !== undefined) {
+        return failingIterable(new ReadPathError('INVALID_CONFIG', 'out: whole GETs only (not with op head, a transform or a range)'));
+      }
+      try {
+        root = FileSink.open(opts.out).root;
+      } catch (err) {
+        return failingIterable(new ReadPathError('INVALID_CONFIG', `out: cannot use ${JSON.stringify(opts.out)} as the output directory: ${messageOf(err)}`, { cause: err }));
+      }
+    }
+    // The batch's reads share flights among themselves only, under the batch's one signal.
+    const scope = `b${++this.#batches}\u0001`;
     const readOne = op === 'head'
-      ? (key: string, signal: AbortSignal): Promise<HeadOutcome> => this.head(key, { signal })
-      : transform === undefined
-        ? (key: string, signal: AbortSignal): Promise<GetOutcome> => this.get(key, range === undefined ? { signal } : { signal, range })
-        : (key: string, signal: AbortSignal): Promise<TransformedOutcome> => this.get(key, { signal, transform, ...(range === undefined ? {} : { range }) });
-    const batch = runBatch<{ key: string; ok: true } & (GetOutcome | HeadOutcome | TransformedOutcome)>(keys, (key, signal) => readOne(key, signal).then(stripKey), {
+      ? (key: string, signal: AbortSignal): Promise<HeadOutcome> => this.#head(key, signal, scope)
+      : root !== undefined
+        ? (key: string, signal: AbortSignal): Promise<WrittenOutcome> => this.#getTo(key, root, signal, scope)
+        : (key: string, signal: AbortSignal): Promise<GetOutcome | TransformedOutcome> => this.#get(key, { range, transform }, signal, scope);
+    const batch = runBatch<{ key: string; ok: true } & (GetOutcome | HeadOutcome | TransformedOutcome | WrittenOutcome)>(keys, (key, signal) => readOne(key, signal).then(stripKey), {
       concurrency,
       // With the pool, a key is started only when a worker slot is free: backpressure
       // reaches the key source instead of queueing without limit.

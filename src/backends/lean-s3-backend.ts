@@ -162,7 +162,7 @@ export class LeanS3Backend implements ObjectBackend {
     if (call.failure !== undefined) throw call.failure;
     // reset: false — undici closes the connection after every HEAD by default (for servers
     // that send a body with it); S3 servers do not, and the socket is worth keeping.
-    return pool.request({ method, path, headers, signal: call.signal, reset: false });
+    return pool.request({ method, path, headers, signal: call.emitter, reset: false });
   }
 
   /** The error a non-2xx answer stands for; its body (an S3 XML document, or not) is consumed. */

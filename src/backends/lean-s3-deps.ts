@@ -5,17 +5,18 @@
  * {@link LeanS3Backend.preload} (through `preloadS3`) loads them before backends are built.
  */
 import type { Pool } from 'undici';
-import type { SignatureV4 } from '@smithy/signature-v4';
+import type { getSigningKey } from '@smithy/signature-v4';
 import { lazyModule } from '../lazy-module.js';
 
 /** The classes LeanS3Backend uses. */
 export interface LeanS3Deps {
   Pool: typeof Pool;
-  SignatureV4: typeof SignatureV4;
+  /** SigV4's key derivation (the SDK's own), for the signer's per-day key. */
+  getSigningKey: typeof getSigningKey;
 }
 
 /** The lean transport's dependencies, imported once per thread. */
 export const leanS3Deps = lazyModule<LeanS3Deps>(async () => {
   const [undici, sigv4] = await Promise.all([import('undici'), import('@smithy/signature-v4')]);
-  return { Pool: undici.Pool, SignatureV4: sigv4.SignatureV4 };
+  return { Pool: undici.Pool, getSigningKey: sigv4.getSigningKey };
 });

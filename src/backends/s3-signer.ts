@@ -1,15 +1,11 @@
 /**
- * SigV4 request signing for the lean S3 transport, with `@smithy/signature-v4` (the signer the
- * AWS SDK itself uses) over `node:crypto`.
- *
- * The signer caches derived signing keys per day, region, service and credentials (a module-wide
- * cache of 50 keys inside @smithy/signature-v4), so once warm a request costs three HMAC/SHA-256
- * operations: the credentials' cache key, the canonical request's hash and the signature. The
- * path is signed as given (`uriEscapePath: false`): S3 wants the once-encoded key
- * (s3-address.ts), and the payload is `UNSIGNED-PAYLOAD` (GET and HEAD carry none).
+ * SigV4 request signing for the lean S3 transport: `@smithy/signature-v4`'s key derivation (the
+ * AWS SDK's own) over `node:crypto`, the signing key kept per backend for its day, region and
+ * credentials, so a request costs two hash operations: the canonical request's SHA-256 and the
+ * signature's HMAC. The path is signed as given: S3 wants the once-encoded key (s3-address.ts),
+ * and the payload is `UNSIGNED-PAYLOAD` (GET and HEAD carry none).
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import type { SignatureV4 } from '@smithy/signature-v4';
 import type { S3Address } from './s3-address.js';
 import type { S3Credentials } from './s3-backend.js';
 import type { LeanS3Deps } from './lean-s3-deps.js';
@@ -55,21 +51,65 @@ export class NodeSha256 {
   }
 }
 
-/** Signs S3 GET/HEAD requests for one backend. */
+/** `YYYYMMDDTHHMMSSZ` of a time, as SigV4 writes it. */
+function amzDate(d: Date): string {
+  const iso = d.toISOString();
+  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+}
+
+/** A header value as SigV4 canonicalizes it (what @smithy/signature-v4's getCanonicalHeaders does). */
+function canonicalValue(v: string): string {
+  return v.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '');
+}
+
+/**
+ * Signs S3 GET/HEAD requests for one backend.
+ *
+ * The key derivation is @smithy/signature-v4's (`getSigningKey`); the canonical request and the
+ * signature over it are assembled here, synchronously, for the one request shape the transport
+ * sends (no query, no payload, a handful of headers). @smithy's general `sign()` costs ~35 us a
+ * request on this machine — each hash a promise, and an extra HMAC per request to look its key
+ * cache up — this costs a few (bench/RESULTS.md); test/unit/s3-signer.test.ts holds the two to
+ * the same signatures.
+ */
 export class S3Signer {
-  readonly #signer: SignatureV4;
+  readonly #deps: LeanS3Deps;
   readonly #address: S3Address;
+  readonly #region: string;
+  readonly #credentials: () => Promise<S3Credentials>;
+  /** The signing key of `#keyDay` for `#keyCreds`. */
+  #key: Uint8Array | undefined;
+  #keyDay = '';
+  #keyCreds: S3Credentials | undefined;
+  #scope = '';
+  /** The last second's `x-amz-date`, reused within that second. */
+  #dateSecond = -1;
+  #date = '';
 
   constructor(deps: LeanS3Deps, address: S3Address, region: string, credentials: () => Promise<S3Credentials>) {
+    this.#deps = deps;
     this.#address = address;
-    this.#signer = new deps.SignatureV4({
-      service: 's3',
-      region,
-      credentials,
-      sha256: NodeSha256,
-      uriEscapePath: false,
-      applyChecksum: false,
-    });
+    this.#region = region;
+    this.#credentials = credentials;
+  }
+
+  /** The address requests are signed for. */
+  get address(): S3Address {
+    return this.#address;
+  }
+
+  async #signingKey(creds: S3Credentials, day: string): Promise<Uint8Array> {
+    const k = this.#keyCreds;
+    if (this.#key !== undefined && this.#keyDay === day && k !== undefined && (k === creds || (k.accessKeyId === creds.accessKeyId
+      && k.secretAccessKey === creds.secretAccessKey && k.sessionToken === creds.sessionToken))) {
+      return this.#key;
+    }
+    const key = await this.#deps.getSigningKey(NodeSha256, creds, day, this.#region, 's3');
+    this.#key = key;
+    this.#keyDay = day;
+    this.#keyCreds = creds;
+    this.#scope = `${day}/${this.#region}/s3/aws4_request`;
+    return key;
   }
 
   /**
@@ -78,11 +118,33 @@ export class S3Signer {
    * `x-amz-content-sha256`; everything in it is signed.
    */
   async sign(method: string, path: string, headers: Record<string, string>, signingDate?: Date): Promise<Record<string, string>> {
-    const a = this.#address;
-    const signed = await this.#signer.sign(
-      { method, protocol: a.protocol, hostname: a.hostname, port: a.port, path, query: {}, headers },
-      signingDate !== undefined ? { signingDate } : {},
-    );
-    return signed.headers;
+    const creds = await this.#credentials();
+    let date: string;
+    if (signingDate !== undefined) {
+      date = amzDate(signingDate);
+    } else {
+      const now = Date.now();
+      const second = Math.floor(now / 1000);
+      if (second !== this.#dateSecond) {
+        this.#dateSecond = second;
+        this.#date = amzDate(new Date(second * 1000));
+      }
+      date = this.#date;
+    }
+    const key = await this.#signingKey(creds, date.slice(0, 8));
+    const out: Record<string, string> = {};
+    for (const n in headers) out[n.toLowerCase()] = headers[n] as string;
+    out['x-amz-date'] = date;
+    if (creds.sessionToken !== undefined) out['x-amz-security-token'] = creds.sessionToken;
+    const names = Object.keys(out).sort();
+    let canonicalHeaders = '';
+    for (const n of names) canonicalHeaders += `${n}:${canonicalValue(out[n] ?? '')}\n`;
+    const signedHeaders = names.join(';');
+    const canonicalRequest = `${method}\n${path}\n\n${canonicalHeaders}\n${signedHeaders}\n${out['x-amz-content-sha256'] ?? UNSIGNED_PAYLOAD}`;
+    const scope = this.#scope;
+    const stringToSign = `AWS4-HMAC-SHA256\n${date}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`;
+    const signature = createHmac('sha256', key).update(stringToSign).digest('hex');
+    out['authorization'] = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+    return out;
   }
 }

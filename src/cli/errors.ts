@@ -25,12 +25,6 @@ export class UsageError extends Error {
   }
 }
 
-/**
- * A code the CLI reports beside readpath's own: a body was read but could not be written
- * under `--out DIR` (disk full, a key that is also another key's directory...).
- */
-export const WRITE_FAILED = 'WRITE_FAILED';
-
 /** The exit code for an error that ended a command. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return EXIT.USAGE;

@@ -7,7 +7,8 @@ import { abortedError } from '../errors.js';
 
 interface Shared<T> {
   promise: Promise<T>;
-  ac: AbortController;
+  /** Undefined for reads run under their callers' one signal ({@link SingleFlight.runUnder}). */
+  ac: AbortController | undefined;
   joiners: number;
 }
 
@@ -48,7 +49,7 @@ export class SingleFlight {
       const onAbort = (): void => {
         leave();
         if (s.joiners === 0) {
-          s.ac.abort(signal.reason);
+          s.ac?.abort(signal.reason);
           if (this.#inflight.get(sfKey) === s) this.#inflight.delete(sfKey);
         }
         reject(abortedError(signal));
@@ -56,6 +57,23 @@ export class SingleFlight {
       signal.addEventListener('abort', onAbort, { once: true });
       s.promise.then((v) => { leave(); resolve(v); }, (e: unknown) => { leave(); reject(e); });
     });
+  }
+
+  /**
+   * Concurrent reads whose callers all wait under one signal — a batch's — share one backend
+   * read, run under that signal itself: no controller, listener or promise of their own (each
+   * costs microseconds, per key of a batch). `sfKey` must name that signal's scope, so that no
+   * caller under another signal ever joins (see ReadPath.readMany).
+   */
+  runUnder<T>(sfKey: string, signal: AbortSignal, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const shared = this.#inflight.get(sfKey) as Shared<T> | undefined;
+    if (shared !== undefined) return shared.promise;
+    const s: Shared<T> = { ac: undefined, joiners: 1, promise: undefined as unknown as Promise<T> };
+    s.promise = start(signal).finally(() => {
+      if (this.#inflight.get(sfKey) === s) this.#inflight.delete(sfKey);
+    });
+    this.#inflight.set(sfKey, s);
+    return s.promise;
   }
 
   /** Resolves once every read now in flight has settled. */

@@ -8,13 +8,14 @@
  */
 import { ReadPathError } from '../errors.js';
 import type { Recorder } from '../telemetry/recorder.js';
-import { decode, type FetchedObject, type ProbeValue, type TransformedValue } from '../probe/decode.js';
+import { decode, type FetchedObject, type ProbeValue, type TransformedValue, type WrittenObject } from '../probe/decode.js';
 import { refusal } from '../probe/run.js';
 import { probeLocation, type ProbeTask, type Verdict } from '../probe/task.js';
+import { onCancel, type CancellableRequest } from '../engine/probe-request.js';
 import { transformUrl } from '../probe/transform.js';
 import type { HeadResult, Probe, ProbeRequest, ProbeResult } from '../types.js';
 
-export type { FetchedObject, TransformedValue } from '../probe/decode.js';
+export type { FetchedObject, TransformedValue, WrittenObject } from '../probe/decode.js';
 
 /** Options of a GET probe. */
 export interface ProbeGetOptions {
@@ -29,6 +30,11 @@ export interface ProbeGetOptions {
    * export `(bytes, info) => Uint8Array | object` runs on the verified body. See probe/transform.ts.
    */
   transform?: string | URL;
+  /**
+   * A resolved output directory: the verified body is written there at the key's path, where it
+   * was read (see sinks/file-sink.ts), instead of being returned. Not with `transform`.
+   */
+  out?: string;
 }
 
 /** Load and capacity of an executor. */
@@ -56,10 +62,12 @@ export interface ProbeExecutor {
   /** A HEAD probe for `key`: declines over-limit backends, records one API request. */
   head(key: string): Probe<HeadResult>;
   /** A GET probe for `key`: whole body, verified, egress recorded. */
-  get(key: string, opts?: ProbeGetOptions & { transform?: undefined }): Probe<FetchedObject>;
+  get(key: string, opts?: ProbeGetOptions & { transform?: undefined; out?: undefined }): Probe<FetchedObject>;
   /** A GET probe whose verified body goes through a transform. */
   get(key: string, opts: ProbeGetOptions & { transform: string | URL }): Probe<TransformedValue>;
-  get(key: string, opts?: ProbeGetOptions): Probe<FetchedObject | TransformedValue>;
+  /** A GET probe whose verified body is written under a directory. */
+  get(key: string, opts: ProbeGetOptions & { out: string }): Probe<WrittenObject>;
+  get(key: string, opts?: ProbeGetOptions): Probe<FetchedObject | TransformedValue | WrittenObject>;
   /** True while new probes would wait for capacity: callers should hold new reads back. */
   saturated(): boolean;
   /** Resolves when the executor has room for another probe (at once when not saturated). */
@@ -82,6 +90,13 @@ export interface DispatchOptions {
   recorder: Recorder;
   /** Circuit breakers by backend name, applied to every probe of that backend. */
   breakers?: ReadonlyMap<string, DispatchBreaker>;
+}
+
+/** Whether and why a probe's request was cancelled, without building its signal when it can. */
+function cancelOf(req: ProbeRequest): { cancelled: boolean; reason: unknown } {
+  const c = req as Partial<CancellableRequest>;
+  if (typeof c[onCancel] === 'function') return { cancelled: c.cancelled === true, reason: c.cancelReason };
+  return { cancelled: req.signal.aborted, reason: req.signal.reason as unknown };
 }
 
 /** The error probes built or run after close() reject with. */
@@ -117,25 +132,30 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
     return (req) => this.#dispatch({ op: 'head', backend: req.backendName, key, location: probeLocation(req.location) }, req);
   }
 
-  get(key: string, opts?: ProbeGetOptions & { transform?: undefined }): Probe<FetchedObject>;
+  get(key: string, opts?: ProbeGetOptions & { transform?: undefined; out?: undefined }): Probe<FetchedObject>;
   get(key: string, opts: ProbeGetOptions & { transform: string | URL }): Probe<TransformedValue>;
-  get(key: string, opts?: ProbeGetOptions): Probe<FetchedObject | TransformedValue>;
-  get(key: string, opts: ProbeGetOptions = {}): Probe<FetchedObject | TransformedValue> {
+  get(key: string, opts: ProbeGetOptions & { out: string }): Probe<WrittenObject>;
+  get(key: string, opts?: ProbeGetOptions): Probe<FetchedObject | TransformedValue | WrittenObject>;
+  get(key: string, opts: ProbeGetOptions = {}): Probe<FetchedObject | TransformedValue | WrittenObject> {
     if (this.closed) return rejectingProbe(executorClosed(this.kind));
     let transform: string | undefined;
     try {
       if (opts.transform !== undefined) transform = transformUrl(opts.transform);
+      if (opts.out !== undefined && (transform !== undefined || typeof opts.out !== 'string' || opts.out === '')) {
+        throw new ReadPathError('INVALID_CONFIG', 'out: a resolved directory path, and not with a transform');
+      }
     } catch (err) {
       return rejectingProbe(err);
     }
-    const { range, verify, verifyEtag } = opts;
+    const { range, verify, verifyEtag, out } = opts;
     return (req) => {
       const task: ProbeTask = { op: 'get', backend: req.backendName, key, location: probeLocation(req.location) };
       if (range !== undefined) task.range = range;
       if (verify !== undefined) task.verify = verify;
       if (verifyEtag !== undefined) task.verifyEtag = verifyEtag;
       if (transform !== undefined) task.transform = transform;
-      return this.#dispatch(task, req) as Promise<ProbeResult<FetchedObject | TransformedValue>>;
+      if (out !== undefined) task.out = out;
+      return this.#dispatch(task, req) as Promise<ProbeResult<FetchedObject | TransformedValue | WrittenObject>>;
     };
   }
 
@@ -157,7 +177,7 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
     }
     return this.carry(task, req).then((v) => {
       ledger.settle(task, v);
-      return decode(v, task, req.signal);
+      return decode(v, task, () => cancelOf(req));
     });
   }
 

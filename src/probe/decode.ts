@@ -25,8 +25,17 @@ export interface TransformedValue<V = unknown> extends HeadResult {
   verified: boolean;
 }
 
+/** What a GET probe with `out` yields: the HEAD fields and where the verified body went. */
+export interface WrittenObject extends HeadResult {
+  /** The path written, relative to the output directory (undefined when the write failed). */
+  path?: string;
+  /** Why the body could not be written, as a readpath error (WRITE_FAILED or INVALID_KEY). */
+  writeError?: unknown;
+  verified: boolean;
+}
+
 /** What a decoded probe yields, by task kind. */
-export type ProbeValue = HeadResult | FetchedObject | TransformedValue;
+export type ProbeValue = HeadResult | FetchedObject | TransformedValue | WrittenObject;
 
 const EMPTY = new Uint8Array(0);
 
@@ -43,16 +52,24 @@ function probeResult<T>(size: number, value: T): ProbeResult<T> {
   return r;
 }
 
+/** Why the probe's caller cancelled it, if it did (asked only for an ABORTED verdict). */
+export type CancelReason = () => { cancelled: boolean; reason: unknown };
+
 /**
  * The error a failed verdict carries, as a readpath error. On the thread that ran the probe it
  * is the thrown value itself (its cause chain kept); across threads it is plain data. An
  * `ABORTED` that crossed threads takes the caller's abort reason back as its cause.
  */
-export function verdictError(error: unknown, signal?: AbortSignal): unknown {
+export function verdictError(error: unknown, cancel?: CancelReason): unknown {
   if (error instanceof Error) return toReadPathError(error);
   if (isReadPathErrorLike(error)) {
     const data = error as SerializedError;
-    return deserializeError(data, data.code === 'ABORTED' && signal?.aborted === true ? signal.reason : undefined);
+    let cause: unknown;
+    if (data.code === 'ABORTED' && cancel !== undefined) {
+      const c = cancel();
+      if (c.cancelled) cause = c.reason;
+    }
+    return deserializeError(data, cause);
   }
   return toReadPathError(error);
 }
@@ -69,14 +86,20 @@ function transformed(v: OkVerdict): unknown {
 }
 
 /** Decode a verdict for `task`: the probe's result, or throw its error. */
-export function decode(v: Verdict, task: ProbeTask, signal?: AbortSignal): ProbeResult<ProbeValue> {
+export function decode(v: Verdict, task: ProbeTask, cancel?: CancelReason): ProbeResult<ProbeValue> {
   if (v.kind === 'ok') {
     const head: HeadResult = Object.assign({ size: v.objectSize }, v.head);
     if (task.op === 'head') return probeResult(head.size, head);
     const verified = v.verified ?? false;
+    if (task.out !== undefined) {
+      const w: WrittenObject = Object.assign(head, { verified });
+      if (v.path !== undefined) w.path = v.path;
+      if (v.writeError !== undefined) w.writeError = verdictError(v.writeError, cancel);
+      return probeResult<WrittenObject>(v.size, w);
+    }
     if (task.transform === undefined) return probeResult<FetchedObject>(v.size, Object.assign(head, { body: v.body ?? EMPTY, verified }));
     return probeResult<TransformedValue>(v.size, Object.assign(head, { value: transformed(v), verified }));
   }
   if (v.kind === 'skip') throw new UsageLimitSkipError(task.backend, { limit: v.limit });
-  throw verdictError(v.error, signal);
+  throw verdictError(v.error, cancel);
 }

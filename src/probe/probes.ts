@@ -13,7 +13,7 @@ export { sha256Hex, verifyBody } from './verify.js';
 export type { FetchedObject } from './decode.js';
 
 /** Options of {@link getProbe}. */
-export type GetProbeOptions = Omit<ProbeGetOptions, 'transform'>;
+export type GetProbeOptions = Omit<ProbeGetOptions, 'transform' | 'out'>;
 
 /** A HEAD probe for `key` that runs on the calling thread. */
 export function headProbe(acct: Recorder, key: string): Probe<HeadResult> {

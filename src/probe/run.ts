@@ -5,7 +5,8 @@
  * probe actors call it in a worker. It never throws: every outcome, failures included, is a
  * verdict carrying what the probe used, so whoever admitted the probe can settle its usage.
  */
-import { ReadPathError, abortedError, type UsageLimitKind } from '../errors.js';
+import { ReadPathError, abortedError, hasCode, messageOf, type UsageLimitKind } from '../errors.js';
+import { sinkFor } from '../sinks/file-sink.js';
 import { collectBody, discardBody } from '../backends/body.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { isBilledFailure, type UsagePort } from './billing.js';
@@ -110,6 +111,16 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   const headOf = headFields(res);
   const v = ok(body.byteLength, res.size, headOf, body.byteLength);
   v.verified = verified;
+  if (task.out !== undefined) {
+    try {
+      v.path = sinkFor(task.out).write(task.key, body);
+    } catch (err) {
+      v.writeError = hasCode(err, 'INVALID_KEY')
+        ? err
+        : new ReadPathError('WRITE_FAILED', `read from ${task.backend} but not written under --out: ${messageOf(err)}`, { cause: err });
+    }
+    return v;
+  }
   if (task.transform === undefined) {
     v.body = body;
     return v;

@@ -31,6 +31,11 @@ export interface ProbeTask {
   /** GET: file: URL of a transform module run on the verified body. */
   transform?: string;
   /**
+   * GET: a resolved directory the verified body is written under, at the key's path (see
+   * sinks/file-sink.ts), instead of being returned.
+   */
+  out?: string;
+  /**
    * The backend has an egress limit: after the headers the probe asks its usage port to
    * reserve the body's announced size before reading it.
    */
@@ -58,6 +63,13 @@ export interface OkVerdict extends ProbeUsage {
   head: VerdictHead;
   /** GET without transform: the whole body. */
   body?: Uint8Array;
+  /** GET with `out`: the path written, relative to the directory. */
+  path?: string;
+  /**
+   * GET with `out`: why the verified body could not be written (the read itself succeeded) —
+   * the thrown value on the thread that ran the probe, a SerializedError across threads.
+   */
+  writeError?: unknown;
   verified?: boolean;
   /** GET with transform: the transform's result (on the thread that ran it). */
   value?: unknown;

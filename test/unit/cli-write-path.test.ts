@@ -1,6 +1,6 @@
 /**
- * The `batch --out` write path: the window that bounds writes in flight, stdout lines gathered
- * into few writes, and OutDir under concurrency (the same key twice, a FIFO in the way).
+ * The `batch --out` write path: stdout lines gathered into few writes, and the file sink under
+ * contention (the same key from two threads at once, a FIFO in the way).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,15 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { OutDir } from '../../src/cli/out-path.js';
+import { Worker } from 'node:worker_threads';
+import { FileSink } from '../../src/sinks/file-sink.js';
 import { Output } from '../../src/cli/output.js';
-import { WriteWindow } from '../../src/cli/write-window.js';
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => { resolve = r; });
-  return { promise, resolve };
-}
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -26,53 +20,6 @@ describe('batch --out write path', () => {
   let tmp: string;
   before(async () => { tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-write-path-')); });
   after(async () => { await rm(tmp, { recursive: true, force: true }); });
-
-  it('WriteWindow: room until maxCount writes are pending, then waits for one to finish', async () => {
-    const w = new WriteWindow(3, 1 << 30);
-    const gates = [deferred(), deferred(), deferred(), deferred()];
-    assert.equal(w.add(gates[0]!.promise, 10), undefined);
-    assert.equal(w.add(gates[1]!.promise, 10), undefined);
-    const full = w.add(gates[2]!.promise, 10);
-    assert.ok(full !== undefined, 'the third write fills the window');
-    let roomed = false;
-    void full.then(() => { roomed = true; });
-    await turn();
-    assert.equal(roomed, false);
-    gates[1]!.resolve();
-    await turn();
-    assert.equal(roomed, true);
-    assert.equal(w.pending, 2);
-    let drained = false;
-    void w.drain().then(() => { drained = true; });
-    gates[0]!.resolve();
-    await turn();
-    assert.equal(drained, false, 'one write still pending');
-    gates[2]!.resolve();
-    await turn();
-    assert.equal(drained, true);
-    assert.equal(w.pending, 0);
-    await w.drain();
-  });
-
-  it('WriteWindow: a write that rejects still frees its room', async () => {
-    const w = new WriteWindow(1, 1 << 30);
-    const full = w.add(Promise.reject(new Error('disk on fire')), 1);
-    assert.ok(full !== undefined);
-    await full;
-    assert.equal(w.pending, 0);
-  });
-
-  it('WriteWindow: bytes bound it too', async () => {
-    const w = new WriteWindow(100, 1000);
-    const a = deferred();
-    assert.equal(w.add(a.promise, 600), undefined);
-    const full = w.add(Promise.resolve(), 600);
-    assert.ok(full !== undefined, '1200 bytes pending is over 1000');
-    await full;
-    assert.equal(w.pending, 1);
-    a.resolve();
-    await w.drain();
-  });
 
   it('Output.queue gathers the lines of one turn into one write; flush writes at once', async () => {
     const writes: string[] = [];
@@ -110,30 +57,45 @@ describe('batch --out write path', () => {
     while (callbacks.length > 0) callbacks.shift()!();
   });
 
-  it('OutDir: the same key written concurrently ends with one whole body', async () => {
-    const out = await OutDir.open(path.join(tmp, 'dup'));
-    const a = new Uint8Array(300_000).fill(1);
-    const b = new Uint8Array(200_000).fill(2);
-    const results = await Promise.all([out.write('d/k', a), out.write('d/k', b), out.write('d/k', a), out.write('d/k', b)]);
-    assert.deepEqual(results, ['d/k', 'd/k', 'd/k', 'd/k']);
-    const got = await readFile(path.join(tmp, 'dup/d/k'));
-    assert.equal(got.byteLength, b.byteLength, 'the last write wins, whole');
-    assert.ok(got.every((x) => x === 2));
+  it('FileSink: the same key written from two threads at once ends with one whole body', async () => {
+    const dir = path.join(tmp, 'dup');
+    const root = FileSink.open(dir).root;
+    // Each thread writes the key 40 times with its own bytes: a reader must only ever find a
+    // whole body of one of them, never a mix or a truncated one.
+    const writer = (fill: number, size: number): Promise<void> => new Promise((resolve, reject) => {
+      // The compiled sink (npm test builds first): an eval'd worker on Node 20 gets no TypeScript loader.
+      const w = new Worker(`(async () => {
+        const { FileSink } = await import(${JSON.stringify(new URL('../../dist/src/sinks/file-sink.js', import.meta.url).href)});
+        const sink = new FileSink(${JSON.stringify(root)});
+        const body = new Uint8Array(${size}).fill(${fill});
+        for (let i = 0; i < 40; i++) sink.write('d/k', body);
+      })().catch((err) => { console.error(err); process.exit(1); });`, { eval: true });
+      w.once('error', reject);
+      w.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer exited ${code}`))));
+    });
+    await Promise.all([writer(1, 300_000), writer(2, 200_000)]);
+    const got = await readFile(path.join(dir, 'd/k'));
+    const fill = got[0];
+    assert.ok(fill === 1 || fill === 2);
+    assert.equal(got.byteLength, fill === 1 ? 300_000 : 200_000, 'whole');
+    assert.ok(got.every((x) => x === fill), 'one body, not a mix');
+    const { readdir } = await import('node:fs/promises');
+    assert.deepEqual(await readdir(path.join(dir, 'd')), ['k'], 'no temporary file left');
   });
 
-  it('OutDir: many writes at once with one file written at a time all land, whole', async () => {
-    const out = await OutDir.open(path.join(tmp, 'many'), { writeConcurrency: 1 });
+  it('FileSink: many keys in many directories all land, whole', async () => {
+    const out = FileSink.open(path.join(tmp, 'many'));
     const bodies = Array.from({ length: 50 }, (_, i) => new Uint8Array(1000 + i).fill(i));
-    const paths = await Promise.all(bodies.map((b, i) => out.write(`m/${i % 5}/${i}`, b)));
+    const paths = bodies.map((b, i) => out.write(`m/${i % 5}/${i}`, b));
     assert.deepEqual(paths, bodies.map((_, i) => `m/${i % 5}/${i}`));
     for (const [i, b] of bodies.entries()) assert.deepEqual(new Uint8Array(await readFile(path.join(tmp, 'many', `m/${i % 5}/${i}`))), b);
   });
 
-  it('OutDir: a FIFO where a file should go fails that key at once instead of hanging', async () => {
+  it('FileSink: a FIFO where a file should go fails that key at once instead of hanging', async () => {
     const dir = path.join(tmp, 'fifo');
-    const out = await OutDir.open(dir);
+    const out = FileSink.open(dir);
     await promisify(execFile)('mkfifo', [path.join(dir, 'pipe')]);
-    await assert.rejects(out.write('pipe', Uint8Array.of(1)), (err: NodeJS.ErrnoException) => err.code === 'ENXIO' || err.code === 'EEXIST');
-    assert.equal(await out.write('after', Uint8Array.of(1)), 'after');
+    assert.throws(() => out.write('pipe', Uint8Array.of(1)), (err: NodeJS.ErrnoException) => err.code === 'ENXIO' || err.code === 'EEXIST');
+    assert.equal(out.write('after', Uint8Array.of(1)), 'after');
   });
 });

@@ -5,13 +5,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { SignatureV4, getSigningKey } from '@smithy/signature-v4';
 import { Pool } from 'undici';
 import { NodeSha256, S3Signer, UNSIGNED_PAYLOAD } from '../../src/backends/s3-signer.js';
 import { s3Address } from '../../src/backends/s3-address.js';
 import type { S3Credentials } from '../../src/backends/s3-backend.js';
 
-const deps = { Pool, SignatureV4 };
+const deps = { Pool, getSigningKey };
 const EXAMPLE: S3Credentials = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -62,5 +62,44 @@ describe('S3Signer', () => {
     keyed = 0;
     await signer.sign(request, { signingDate: new Date(day.getTime() + 86_400_000) });
     assert.equal(keyed, 1 + 4 + 1, 'a new day derives a new key');
+  });
+
+  it("signs every request shape the transport sends exactly as @smithy/signature-v4's general signer does", async () => {
+    const paths = ['/data/k', '/data/dir%20with%20space/%C3%BCn%C3%AFcode', '/data/a%2Bb%25c~d', '/k', `/data/${'x'.repeat(1000)}`];
+    const extras: Record<string, string>[] = [
+      {},
+      { range: 'bytes=0-0' },
+      { range: 'bytes=-512', 'if-match': '"abc"' },
+      { 'if-none-match': '"a"', 'if-modified-since': new Date(0).toUTCString(), 'if-unmodified-since': 'Thu,  01 Jan 1970  00:00:00 GMT' },
+    ];
+    const credentials: S3Credentials[] = [EXAMPLE, { ...EXAMPLE, sessionToken: 'tok/en+with=chars' }];
+    const dates = [new Date('2026-03-01T00:00:00Z'), new Date('2026-03-01T23:59:59.999Z'), new Date('2026-03-02T00:00:01Z')];
+    let checked = 0;
+    for (const [endpoint, pathStyle] of [['http://127.0.0.1:9000', true], ['https://s3.eu-west-1.amazonaws.com', false]] as const) {
+      const address = s3Address(endpoint, 'data', pathStyle);
+      for (const creds of credentials) {
+        const fast = new S3Signer(deps, address, 'eu-west-1', async () => creds);
+        const reference = new SignatureV4({ service: 's3', region: 'eu-west-1', credentials: creds, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+        for (const method of ['GET', 'HEAD']) {
+          for (const path of paths) {
+            for (const extra of extras) {
+              for (const signingDate of dates) {
+                const headers = { host: address.host, 'x-amz-content-sha256': UNSIGNED_PAYLOAD, ...extra };
+                const mine = await fast.sign(method, path, headers, signingDate);
+                const theirs = (await reference.sign(
+                  { method, protocol: address.protocol, hostname: address.hostname, port: address.port, path, query: {}, headers: { ...headers } },
+                  { signingDate },
+                )).headers;
+                assert.equal(mine['authorization'], theirs['authorization'], `${method} ${path} ${JSON.stringify(extra)} ${signingDate.toISOString()}`);
+                assert.equal(mine['x-amz-date'], theirs['x-amz-date']);
+                assert.equal(mine['x-amz-security-token'], theirs['x-amz-security-token']);
+                checked++;
+              }
+            }
+          }
+        }
+      }
+    }
+    assert.equal(checked, 2 * 2 * 2 * paths.length * extras.length * dates.length);
   });
 });

@@ -8,23 +8,17 @@
  * Keys stream from the input as reads finish: a huge key file is never held in memory.
  */
 import { keyProblem, MAX_KEY_BYTES } from '../../engine/keys.js';
-import { hasCode, messageOf } from '../../errors.js';
-import { EXIT, UsageError, WRITE_FAILED } from '../errors.js';
+import { messageOf } from '../../errors.js';
+import { EXIT, UsageError } from '../errors.js';
 import { countKeys, isOverlong, openKeyFile, readKeyLines, type KeyLine } from '../key-source.js';
 import { outcomeRecord, outcomeText, type CliFailure, type OutcomeExtra, type PrintedOutcome } from '../outcome-format.js';
-import { OutDir, outPathError, outPathProblem } from '../out-path.js';
+import { FileSink, outPathError, outPathProblem } from '../../sinks/file-sink.js';
 import { Output } from '../output.js';
 import { createProgress } from '../progress.js';
-import { WriteWindow } from '../write-window.js';
 import { shardOf, shardText, type Shard } from '../shard.js';
 import { openReader } from '../reader.js';
 import { BatchStats, summaryLine } from '../summary.js';
 import type { CommandContext } from './context.js';
-
-/** `--out` writes handed to the writer at most (it writes a few at a time; the rest wait their turn). */
-const WRITES_IN_FLIGHT = 64;
-/** Bytes of bodies waiting to be written at most. */
-const WRITE_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
 /** Options of `batch`. */
 export interface BatchCommandOptions {
@@ -57,10 +51,12 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
       throw new UsageError(`--keys ${keysArg}: ${fsReason(err)}`, { cause: err });
     }
   }
-  let outDir: OutDir | undefined;
+  // With --out, each verified body is written where it was read (the probe's worker), through
+  // readMany's `out`; here the directory is only checked, for a usage error up front.
+  let outDir: FileSink | undefined;
   if (opts.out !== undefined) {
     try {
-      outDir = await OutDir.open(opts.out);
+      outDir = FileSink.open(opts.out);
     } catch (err) {
       await source.return(undefined);
       throw new UsageError(`--out ${opts.out}: ${fsReason(err)}`, { cause: err });
@@ -153,34 +149,18 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
     }
     return t === undefined ? undefined : performance.now() - t;
   };
-  // Bodies being written under --out: the loop goes on taking outcomes meanwhile.
-  const writes = new WriteWindow(WRITES_IN_FLIGHT, WRITE_BYTES_IN_FLIGHT);
-  const writeOut = (dir: OutDir, o: { key: string; backend: string; body: Uint8Array } & PrintedOutcome, ms: number | undefined): Promise<void> | undefined => {
-    const timing = ms === undefined ? {} : { ms };
-    const done = dir.write(o.key, o.body).then(
-      (written) => emit(o, { ...timing, path: written }),
-      (err: unknown) => emit(hasCode(err, 'INVALID_KEY')
-        ? failure(o.key, 'INVALID_KEY', messageOf(err))
-        : failure(o.key, WRITE_FAILED, `read from ${o.backend} but not written under --out: ${messageOf(err)}`), timing),
-    );
-    return writes.add(done, o.body.byteLength);
-  };
-
   let fatal: unknown;
   try {
-    for await (const o of rp.readMany(keys(), { op: opts.op, concurrency: opts.concurrency, signal: stop.signal })) {
+    const out = outDir === undefined ? {} : { out: outDir.root };
+    for await (const o of rp.readMany(keys(), { op: opts.op, concurrency: opts.concurrency, signal: stop.signal, ...out })) {
       const ms = latencyOf(o.key);
-      if (o.ok && outDir !== undefined && 'body' in o) {
-        const full = writeOut(outDir, o, ms);
-        if (full !== undefined) await full;
-        continue;
-      }
-      await emit(o, ms === undefined ? {} : { ms });
+      const extra: OutcomeExtra = ms === undefined ? {} : { ms };
+      if (o.ok && 'path' in o) extra.path = o.path;
+      await emit(o, extra);
     }
   } catch (err) {
     fatal = err;
   } finally {
-    await writes.drain();
     await stdout.flush();
     ctx.signal.removeEventListener('abort', onInterrupt);
     counting.abort();

@@ -82,6 +82,7 @@ function ownBytes(b: Uint8Array): Uint8Array {
 export function toWire(v: Verdict, task: ProbeTask, transfer: ArrayBuffer[]): Verdict {
   if (v.kind === 'error') return { kind: 'error', error: serializeError(v.error), api: v.api, egress: v.egress };
   if (v.kind !== 'ok') return v;
+  if (v.writeError !== undefined) v.writeError = serializeError(v.writeError);
   if (v.body !== undefined) {
     v.body = ownBytes(v.body);
     transfer.push(v.body.buffer as ArrayBuffer);

@@ -31,6 +31,7 @@ import {
   DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_TASKS_PER_THREAD, defaultPoolThreads, defaultWorkerFilename, type PoolExecutorOptions, type PoolFromConfigOptions,
 } from './options.js';
 import { deferUntilDrained } from '../../engine/timers.js';
+import { onCancel, type CancellableRequest } from '../../engine/probe-request.js';
 import { PROBE_PROTOCOL, isReserveMessage, isVerdictBatch, type ControlMessage, type PooledTask, type ProbeWorkerData, type TaskBatch } from './protocol.js';
 
 export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_TASKS_PER_THREAD, defaultPoolThreads, defaultWorkerFilename } from './options.js';
@@ -49,12 +50,15 @@ function failed(error: unknown): ErrorVerdict {
   return { kind: 'error', error, api: 0, egress: 0 };
 }
 
-/** One probe between dispatch and verdict. Also the abort listener of its request's signal. */
+/** One probe between dispatch and verdict. Also the cancel listener of its request. */
 class Job {
   readonly task: PooledTask;
   readonly resolve: (v: Verdict) => void;
   readonly #pool: PoolExecutor;
+  /** The request's signal, when the request offers no cheaper way to hear of a cancel. */
   signal: AbortSignal | undefined;
+  /** The request, when it does (the race's own requests: see onCancel). */
+  cancellable: CancellableRequest | undefined;
   settled = false;
   started = false;
   /** Re-dispatched once after its worker died. */
@@ -66,9 +70,23 @@ class Job {
     this.resolve = resolve;
   }
 
-  /** The signal's abort listener (an object listener: no closure per probe). */
+  /** The cancel listener (an object listener: no closure per probe). */
   handleEvent(): void {
     this.#pool.cancel(this);
+  }
+
+  get aborted(): boolean {
+    return this.cancellable?.cancelled ?? this.signal?.aborted ?? false;
+  }
+
+  get reason(): unknown {
+    return this.cancellable !== undefined ? this.cancellable.cancelReason : (this.signal?.reason as unknown);
+  }
+
+  /** The ABORTED error of a cancelled probe, with the cancel's reason as its cause. */
+  abortedError(): ReadPathError {
+    const reason = this.reason;
+    return new ReadPathError('ABORTED', 'read aborted by caller', reason === undefined ? undefined : { cause: reason });
   }
 }
 
@@ -202,14 +220,23 @@ export class PoolExecutor extends DispatchingExecutor {
     task.slot = -1;
     return new Promise<Verdict>((resolve) => {
       const job = new Job(this, task, resolve);
-      // Reading req.signal creates it (the race builds signals lazily); the pool needs it to cancel.
-      const signal = req.signal;
-      if (signal.aborted) {
-        resolve(failed(abortedError(signal)));
-        return;
+      const hook = (req as Partial<CancellableRequest>)[onCancel];
+      if (typeof hook === 'function') {
+        // The race's request tells the job of a cancel directly: no AbortSignal is built.
+        job.cancellable = req as CancellableRequest;
+        if (!hook.call(req, job)) {
+          resolve(failed(job.abortedError()));
+          return;
+        }
+      } else {
+        const signal = req.signal;
+        if (signal.aborted) {
+          resolve(failed(abortedError(signal)));
+          return;
+        }
+        job.signal = signal;
+        signal.addEventListener('abort', job, { once: true });
       }
-      job.signal = signal;
-      signal.addEventListener('abort', job, { once: true });
       if (this.#running.size < this.#maxInFlight && this.#waiting.length === 0) {
         this.#start(job);
       } else if (this.#waiting.length >= this.#maxWaiting) {
@@ -258,11 +285,11 @@ export class PoolExecutor extends DispatchingExecutor {
   /** @internal The job's signal aborted: cancel it where it is. */
   cancel(job: Job): void {
     if (job.settled) return;
-    const reason: unknown = job.signal?.reason;
+    const reason: unknown = job.reason;
     if (!job.started) {
       const i = this.#waiting.indexOf(job);
       if (i >= 0) this.#waiting.splice(i, 1);
-      this.#settle(job, failed(abortedError(job.signal)));
+      this.#settle(job, failed(job.abortedError()));
       return;
     }
     // Flag first, then broadcast: a worker that has not seen the task yet reads the flag when
@@ -294,15 +321,15 @@ export class PoolExecutor extends DispatchingExecutor {
     setImmediate(() => {
       for (const job of jobs) {
         if (job.settled) continue;
-        if (!job.retried && !this.#closed && job.signal?.aborted !== true) {
+        if (!job.retried && !this.#closed && !job.aborted) {
           // Its worker died (its own fault or a neighbour's): once more, on a live worker.
           job.retried = true;
           this.#send(job);
           continue;
         }
         // What the probe used before its worker died is unknown; nothing is recorded for it.
-        const error = job.signal?.aborted === true
-          ? abortedError(job.signal)
+        const error = job.aborted
+          ? job.abortedError()
           : new ReadPathError('WORKER_LOST', `${job.task.backend}: probe worker died twice: ${messageOf(err)}`, { cause: err });
         this.#settle(job, failed(error));
       }

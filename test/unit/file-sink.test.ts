@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { OutDir, outPathProblem } from '../../src/cli/out-path.js';
+import { FileSink, outPathProblem } from '../../src/sinks/file-sink.js';
 
 describe('--out DIR containment', () => {
   let base: string;
@@ -25,30 +25,33 @@ describe('--out DIR containment', () => {
     const dir = path.join(base, 'dir');
     const outside = path.join(base, 'outside');
     await mkdir(outside);
-    const out = await OutDir.open(dir);
-    assert.equal(await out.write('a/b/c.txt', Uint8Array.of(1, 2, 3)), 'a/b/c.txt');
-    await out.write('a/b/c.txt', Uint8Array.of(9));
+    const out = FileSink.open(dir);
+    assert.equal(out.write('a/b/c.txt', Uint8Array.of(1, 2, 3)), 'a/b/c.txt');
+    out.write('a/b/c.txt', Uint8Array.of(9));
     assert.deepEqual([...await readFile(path.join(dir, 'a/b/c.txt'))], [9]);
 
     await symlink(outside, path.join(dir, 'linkdir'));
     await symlink(path.join(outside, 'target'), path.join(dir, 'linkfile'));
-    await assert.rejects(out.write('linkdir/x', Uint8Array.of(1)), { code: 'ELOOP' });
-    await assert.rejects(out.write('linkfile', Uint8Array.of(1)), { code: 'ELOOP' });
-    await assert.rejects(out.write('../escape', Uint8Array.of(1)), { code: 'INVALID_KEY' });
+    assert.throws(() => out.write('linkdir/x', Uint8Array.of(1)), { code: 'ELOOP' });
+    assert.throws(() => out.write('linkfile', Uint8Array.of(1)), { code: 'ELOOP' });
+    assert.throws(() => out.write('../escape', Uint8Array.of(1)), { code: 'INVALID_KEY' });
     assert.deepEqual(await readdir(outside), []);
 
     // A key that is another key's directory fails that key only.
     await writeFile(path.join(dir, 'file'), 'x');
-    await assert.rejects(out.write('file/child', Uint8Array.of(1)), { code: 'ENOTDIR' });
+    assert.throws(() => out.write('file/child', Uint8Array.of(1)), { code: 'ENOTDIR' });
     assert.equal((await lstat(path.join(dir, 'a'))).isDirectory(), true);
+    // Nothing half-written or temporary is left behind, whatever failed.
+    assert.deepEqual((await readdir(path.join(dir, 'a/b'))).sort(), ['c.txt']);
+    assert.ok((await readdir(dir)).every((n) => !n.endsWith('.tmp')));
   });
 
   it('DIR given through a symlink is resolved once and used', async () => {
     const real = path.join(base, 'real');
     await mkdir(real);
     await symlink(real, path.join(base, 'alias'));
-    const out = await OutDir.open(path.join(base, 'alias'));
-    await out.write('k', Uint8Array.of(7));
+    const out = FileSink.open(path.join(base, 'alias'));
+    out.write('k', Uint8Array.of(7));
     assert.deepEqual([...await readFile(path.join(real, 'k'))], [7]);
   });
 });

@@ -1,0 +1,169 @@
+/**
+ * Writing verified bodies under an output directory (`batch --out DIR`), where the body is: in
+ * the probe that read it, on the thread that read it. Synchronous on purpose: a small file costs
+ * five system calls here (lstat, open, write, close, rename), while the same through libuv's
+ * thread pool cost ~8x the CPU in hand-offs between threads (measured: 60 vs 508 us per 4 KiB
+ * file, bench/RESULTS.md); the pool's workers and the inline executor can afford the few
+ * microseconds of blocking.
+ *
+ * A key maps to a path only when that mapping is one-to-one and stays inside DIR: its `/`
+ * separated segments must all be non-empty and not `.` or `..` (so no leading `/`, no `//`, no
+ * trailing `/`); on Windows `\` and `:` are refused too (INVALID_KEY). Beyond the name, the
+ * writer never follows a symbolic link: directories are created one level at a time and must be
+ * real directories, an existing entry at the file's path must be a regular file, and the body is
+ * written to a temporary file (O_CREAT|O_EXCL|O_NOFOLLOW) beside it, then renamed over it — so a
+ * reader never sees a partial file, and a failed write leaves none. DIR itself is resolved once
+ * (it may be a symlink). Someone else writing into DIR meanwhile is outside this guarantee.
+ */
+import { closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { ReadPathError } from '../errors.js';
+import { describeKey, keyProblem } from '../engine/keys.js';
+
+/** Why `key` cannot be written under an output directory, or undefined when it can. */
+export function outPathProblem(key: string, sep: string = path.sep): string | undefined {
+  const invalid = keyProblem(key);
+  if (invalid !== undefined) return invalid;
+  if (key.startsWith('/')) return 'it is an absolute path';
+  if (sep === '\\' && /[\\:]/.test(key)) return 'it contains "\\" or ":", which are path syntax on Windows';
+  const segments = key.split('/');
+  for (const s of segments) {
+    if (s === '') return 'it has an empty path segment ("//" or a trailing "/")';
+    if (s === '.' || s === '..') return `it has a "${s}" path segment`;
+  }
+  return undefined;
+}
+
+/** The INVALID_KEY error for a key that cannot be written under `--out`. */
+export function outPathError(key: string, problem: string): ReadPathError {
+  return new ReadPathError('INVALID_KEY', `key ${describeKey(key)} cannot be written under --out: ${problem}`);
+}
+
+function fsError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+let tempSeq = 0;
+
+/** Writes files under one resolved directory. */
+export class FileSink {
+  /** The directory, resolved (symlinks included). */
+  readonly root: string;
+  /** Directories known to be real directories inside root (relative paths). */
+  readonly #dirs = new Set<string>(['']);
+  /**
+   * Directories this sink created itself: whatever stands at a key's path in them, this sink
+   * put there — a regular file the rename replaces — unless someone else writes into DIR
+   * meanwhile (outside the guarantee), so the lstat of the target, a fifth of a small file's
+   * cost, is skipped there.
+   */
+  readonly #fresh = new Set<string>();
+
+  /** A sink over `root`, which must already be a resolved directory (see {@link FileSink.open}). */
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  /** Create `dir` when absent, resolve it once, and check it is a directory. */
+  static open(dir: string): FileSink {
+    mkdirSync(dir, { recursive: true });
+    const root = realpathSync(dir);
+    if (!lstatSync(root).isDirectory()) throw fsError(`--out ${dir}: not a directory`, 'ENOTDIR');
+    return new FileSink(root);
+  }
+
+  /**
+   * Write `body` to root/<key>, replacing an existing regular file. Returns `key`. Throws
+   * INVALID_KEY for keys that cannot map into root, and the filesystem's error (with its `code`:
+   * ELOOP for a symlink on the way, ENOTDIR, EEXIST for a non-regular file, ENOSPC...) otherwise.
+   */
+  write(key: string, body: Uint8Array): string {
+    const problem = outPathProblem(key);
+    if (problem !== undefined) throw outPathError(key, problem);
+    const target = path.join(this.root, key);
+    // Belt and braces: the segment rules above already make this impossible.
+    if (!target.startsWith(this.root + path.sep)) throw outPathError(key, 'it resolves outside the directory');
+    const slash = key.lastIndexOf('/');
+    if (slash >= 0) this.#ensureParents(key, slash);
+    const fresh = slash >= 0 && this.#fresh.has(key.slice(0, slash));
+    const existing = fresh ? undefined : lstatSync(target, { throwIfNoEntry: false });
+    if (existing !== undefined && !existing.isFile()) {
+      if (existing.isSymbolicLink()) throw fsError(`${key} is a symbolic link; refusing to follow it`, 'ELOOP');
+      throw fsError(`${key}: not a regular file`, 'EEXIST');
+    }
+    const dir = path.dirname(target);
+    const temp = path.join(dir, `.${path.basename(target)}.readpath-${process.pid}-${threadId}-${++tempSeq}.tmp`);
+    const fd = openSync(temp, TEMP_FLAGS, 0o644);
+    try {
+      for (let at = 0; at < body.byteLength;) at += writeSync(fd, body, at, body.byteLength - at);
+      closeSync(fd);
+    } catch (err) {
+      try {
+        closeSync(fd);
+      } catch {
+        // Already closed, or unusable: the temp file goes either way.
+      }
+      unlinkQuietly(temp);
+      throw err;
+    }
+    try {
+      renameSync(temp, target);
+    } catch (err) {
+      unlinkQuietly(temp);
+      throw err;
+    }
+    return key;
+  }
+
+  #ensureParents(key: string, lastSlash: number): void {
+    const parent = key.slice(0, lastSlash);
+    if (this.#dirs.has(parent)) return;
+    let at = 0;
+    for (;;) {
+      const next = key.indexOf('/', at);
+      if (next < 0 || next > lastSlash) break;
+      const rel = key.slice(0, next);
+      if (!this.#dirs.has(rel)) this.#makeDir(rel);
+      at = next + 1;
+    }
+  }
+
+  #makeDir(rel: string): void {
+    const abs = path.join(this.root, rel);
+    let created = false;
+    try {
+      mkdirSync(abs);
+      created = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const st = lstatSync(abs);
+    if (st.isSymbolicLink()) throw fsError(`${rel} is a symbolic link; refusing to follow it`, 'ELOOP');
+    if (!st.isDirectory()) throw fsError(`${rel} exists and is not a directory`, 'ENOTDIR');
+    this.#dirs.add(rel);
+    if (created) this.#fresh.add(rel);
+  }
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // Nothing to remove, or nothing more to do about it.
+  }
+}
+
+// One sink per directory and thread: the directories it created are remembered across probes.
+const sinks = new Map<string, FileSink>();
+
+/** The sink of a resolved output directory, shared by every probe on this thread. */
+export function sinkFor(root: string): FileSink {
+  let s = sinks.get(root);
+  if (s === undefined) {
+    s = new FileSink(root);
+    sinks.set(root, s);
+  }
+  return s;
+}

@@ -1,0 +1,116 @@
+/**
+ * readMany with `out`: each verified body is written where it was read — in the probe's worker
+ * with the pool, on the calling thread inline — under the directory, at the key's path, and only
+ * after it passed verification. Over s3rver backends behind the fault proxy and a SQLite file.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ReadPath } from '../../src/read-path.js';
+import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
+import { sha256Hex } from '../../src/probe/verify.js';
+import type { ReadPathConfig } from '../../src/config/types.js';
+import type { BatchOutcome } from '../../src/read-path.js';
+import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
+
+let fleet: S3Fleet;
+let dir: string;
+let t = Date.parse('2026-03-01T00:00:00Z');
+
+before(async () => {
+  fleet = await startS3Fleet({ count: 2 });
+  dir = mkdtempSync(join(tmpdir(), 'readpath-out-'));
+});
+after(async () => {
+  await fleet.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function seed(rp: ReadPath, key: string, body: string, on: string[]): Promise<void> {
+  const bytes = new TextEncoder().encode(body);
+  for (const name of on) await fleet.seed(key, bytes, [name]);
+  await (rp.store as SqliteMetadataStore).addLocations(on.map((name) => ({
+    objectKey: key, backendName: name, sizeBytes: bytes.byteLength, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(bytes),
+  })));
+}
+
+async function collect(it: AsyncIterable<BatchOutcome>): Promise<Map<string, BatchOutcome>> {
+  const out = new Map<string, BatchOutcome>();
+  for await (const o of it) out.set(o.key, o);
+  return out;
+}
+
+for (const mode of ['pool', 'inline'] as const) {
+  describe(`readMany with out (${mode})`, () => {
+    const config = (): ReadPathConfig => ({
+      backends: fleet.backends.map((b) => fleet.backendConfig(b.name)),
+      database: { driver: 'sqlite', path: join(dir, `meta-${mode}.db`) },
+      server: { backend_timeout: '2s' },
+      runtime: mode === 'pool' ? { mode, threads: 2 } : { mode },
+      logging: { level: 'silent' },
+    });
+
+    it('writes verified bodies at their keys, fails over past a corrupt copy, and never writes a bad one', async () => {
+      const rp = await ReadPath.open(config());
+      const out = join(dir, `out-${mode}`);
+      try {
+        await seed(rp, `${mode}/a.txt`, 'alpha', ['b1', 'b2']);
+        await seed(rp, `${mode}/deep/b.bin`, 'bravo', ['b1']);
+        await seed(rp, `${mode}/c`, 'charlie', ['b1', 'b2']);
+        await seed(rp, `${mode}/bad`, 'damaged everywhere', ['b1']);
+        fleet.backend('b1').proxy.inject({ kind: 'corrupt' }, { times: 1, match: { key: `${mode}/c` } });
+        fleet.backend('b1').proxy.inject({ kind: 'corrupt' }, { times: 1, match: { key: `${mode}/bad` } });
+        const got = await collect(rp.readMany([`${mode}/a.txt`, `${mode}/deep/b.bin`, `${mode}/c`, `${mode}/bad`, `${mode}/missing`], { out }));
+        for (const [key, body] of [[`${mode}/a.txt`, 'alpha'], [`${mode}/deep/b.bin`, 'bravo'], [`${mode}/c`, 'charlie']] as const) {
+          const o = got.get(key);
+          assert.ok(o?.ok === true && 'path' in o, JSON.stringify(o));
+          assert.equal(o.path, key);
+          assert.equal(o.verified, true);
+          assert.equal(readFileSync(join(out, key), 'utf8'), body);
+          assert.ok(!('body' in o), 'the body went to the file, not to the caller');
+        }
+        const c = got.get(`${mode}/c`);
+        assert.ok(c?.ok === true && c.backend === 'b2' && c.failover, 'the corrupt copy lost to the good one');
+        assert.equal((got.get(`${mode}/bad`) as { error: { code: string } }).error.code, 'INTEGRITY_MISMATCH');
+        assert.equal((got.get(`${mode}/missing`) as { error: { code: string } }).error.code, 'OBJECT_NOT_FOUND');
+        assert.deepEqual(readdirSync(join(out, mode)).sort(), ['a.txt', 'c', 'deep'], 'nothing for the damaged or missing keys, no temporary file');
+      } finally {
+        await rp.close();
+      }
+    });
+
+    it('a body that cannot be written is WRITE_FAILED, and no other copy is read for it', async () => {
+      const rp = await ReadPath.open(config());
+      const out = join(dir, `trap-${mode}`);
+      mkdirSync(join(out, mode), { recursive: true });
+      symlinkSync(dir, join(out, mode, 'link'));
+      try {
+        await seed(rp, `${mode}/link/x`, 'x', ['b1', 'b2']);
+        const before = fleet.backend('b2').proxy.requestCount;
+        const got = await collect(rp.readMany([`${mode}/link/x`], { out }));
+        const o = got.get(`${mode}/link/x`) as { ok: false; error: { code: string; message: string } };
+        assert.equal(o.ok, false);
+        assert.equal(o.error.code, 'WRITE_FAILED');
+        assert.match(o.error.message, /read from b1 but not written under --out: .*symbolic link/);
+        assert.equal(fleet.backend('b2').proxy.requestCount, before, 'the copy was good: no failover for a local write failure');
+      } finally {
+        await rp.close();
+      }
+    });
+  });
+}
+
+it('readMany with out refuses a range, a transform or HEAD, and an unusable directory, with INVALID_CONFIG', async () => {
+  const rp = await ReadPath.open({ backends: [fleet.backendConfig('b1')], database: { driver: 'memory' }, runtime: { mode: 'inline' }, logging: { level: 'silent' } });
+  try {
+    const file = join(dir, 'plain-file');
+    writeFileSync(file, 'not a directory');
+    for (const opts of [{ out: dir, range: 'bytes=0-1' }, { out: dir, op: 'head' as const }, { out: dir, transform: 'x.mjs' }, { out: file }]) {
+      await assert.rejects(collect(rp.readMany(['k'], opts)), { code: 'INVALID_CONFIG' });
+    }
+  } finally {
+    await rp.close();
+  }
+});
