@@ -40,14 +40,16 @@ function knownSize(n: number | undefined): n is number {
 }
 
 /**
- * Read a stream to one freshly allocated `Uint8Array` (never a view on a pooled slab, so it
- * can be transferred to another thread). Honours `signal`; on any failure the stream is
- * destroyed before the promise rejects.
+ * Read a stream chunk by chunk: `onChunk` gets each chunk as it arrives (synchronously; a throw
+ * fails the read), and the promise resolves with the byte count at the end. The same checks as
+ * {@link collectBody}: `signal`, `expectedSize` (truncated or over-long is BACKEND_ERROR),
+ * `maxBytes`; on any failure the stream is destroyed before the promise rejects.
  */
-export function collectBody(stream: Readable, opts: CollectBodyOptions = {}): Promise<Uint8Array> {
+export function readChunks(stream: Readable, onChunk: (bytes: Uint8Array, offset: number) => void, opts: CollectBodyOptions = {}): Promise<number> {
   const { signal, expectedSize } = opts;
   const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
-  return new Promise<Uint8Array>((resolve, reject) => {
+  const expected = knownSize(expectedSize) ? expectedSize : undefined;
+  return new Promise<number>((resolve, reject) => {
     if (signal?.aborted) {
       const err = abortedError(signal);
       destroyQuietly(stream, err);
@@ -64,15 +66,13 @@ export function collectBody(stream: Readable, opts: CollectBodyOptions = {}): Pr
       );
       return;
     }
-    if (knownSize(expectedSize) && expectedSize > maxBytes) {
-      const err = new ReadPathError('BACKEND_ERROR', `body of ${expectedSize} bytes exceeds the ${maxBytes}-byte limit`);
+    if (expected !== undefined && expected > maxBytes) {
+      const err = new ReadPathError('BACKEND_ERROR', `body of ${expected} bytes exceeds the ${maxBytes}-byte limit`);
       destroyQuietly(stream, err);
       reject(err);
       return;
     }
 
-    const prealloc = knownSize(expectedSize) ? new Uint8Array(expectedSize) : undefined;
-    const chunks: Uint8Array[] = [];
     let received = 0;
     let settled = false;
 
@@ -98,36 +98,27 @@ export function collectBody(stream: Readable, opts: CollectBodyOptions = {}): Pr
         fail(new ReadPathError('BACKEND_ERROR', `body exceeds the ${maxBytes}-byte limit`));
         return;
       }
-      if (prealloc !== undefined) {
-        if (next > prealloc.byteLength) {
-          fail(new ReadPathError('BACKEND_ERROR', `body longer than its announced ${prealloc.byteLength} bytes`));
-          return;
-        }
-        prealloc.set(bytes, received);
-      } else {
-        chunks.push(Uint8Array.from(bytes));
+      if (expected !== undefined && next > expected) {
+        fail(new ReadPathError('BACKEND_ERROR', `body longer than its announced ${expected} bytes`));
+        return;
+      }
+      try {
+        onChunk(bytes, received);
+      } catch (err) {
+        fail(err instanceof Error ? err : new ReadPathError('BACKEND_ERROR', messageOf(err)));
+        return;
       }
       received = next;
     };
     const onEnd = (): void => {
       if (settled) return;
-      if (prealloc !== undefined && received !== prealloc.byteLength) {
-        fail(new ReadPathError('BACKEND_ERROR', `body truncated: ${received} of ${prealloc.byteLength} bytes`));
+      if (expected !== undefined && received !== expected) {
+        fail(new ReadPathError('BACKEND_ERROR', `body truncated: ${received} of ${expected} bytes`));
         return;
       }
       settled = true;
       cleanup();
-      if (prealloc !== undefined) {
-        resolve(prealloc);
-        return;
-      }
-      const out = new Uint8Array(received);
-      let at = 0;
-      for (const c of chunks) {
-        out.set(c, at);
-        at += c.byteLength;
-      }
-      resolve(out);
+      resolve(received);
     };
     const onError = (err: unknown): void => fail(bodyError(err, signal));
     const onClose = (): void => {
@@ -142,6 +133,29 @@ export function collectBody(stream: Readable, opts: CollectBodyOptions = {}): Pr
     signal?.addEventListener('abort', onAbort, { once: true });
     stream.resume();
   });
+}
+
+/**
+ * Read a stream to one freshly allocated `Uint8Array` (never a view on a pooled slab, so it
+ * can be transferred to another thread). Honours `signal`; on any failure the stream is
+ * destroyed before the promise rejects.
+ */
+export async function collectBody(stream: Readable, opts: CollectBodyOptions = {}): Promise<Uint8Array> {
+  const expected = opts.expectedSize;
+  if (knownSize(expected)) {
+    const out = new Uint8Array(expected <= (opts.maxBytes ?? Number.POSITIVE_INFINITY) ? expected : 0);
+    await readChunks(stream, (bytes, at) => out.set(bytes, at), opts);
+    return out;
+  }
+  const chunks: Uint8Array[] = [];
+  const received = await readChunks(stream, (bytes) => chunks.push(Uint8Array.from(bytes)), opts);
+  const out = new Uint8Array(received);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 /**

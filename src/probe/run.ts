@@ -6,13 +6,13 @@
  * verdict carrying what the probe used, so whoever admitted the probe can settle its usage.
  */
 import { ReadPathError, abortedError, hasCode, messageOf, type UsageLimitKind } from '../errors.js';
-import { sinkFor } from '../sinks/file-sink.js';
-import { collectBody, discardBody } from '../backends/body.js';
+import { sinkFor, type FileWrite } from '../sinks/file-sink.js';
+import { collectBody, discardBody, readChunks } from '../backends/body.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { isBilledFailure, type UsagePort } from './billing.js';
 import type { ErrorVerdict, OkVerdict, ProbeTask, ProbeUsage, Verdict, VerdictHead } from './task.js';
 import { runTransform } from './transform.js';
-import { verifyBody } from './verify.js';
+import { BodyVerifier, verifyBody } from './verify.js';
 
 /**
  * readpath does not hold s3-orchestrator's key provider, so it cannot decrypt envelope-encrypted
@@ -102,6 +102,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
       return { kind: 'skip', limit, api: 1, egress: 0 };
     }
   }
+  if (task.out !== undefined) return toFile(task, task.out, res, signal, used);
   // -1 means the backend announced no length: then there is nothing to check the body against.
   const body = await collectBody(res.body, res.size >= 0 ? { signal, expectedSize: res.size } : { signal });
   used.egress = body.byteLength;
@@ -111,16 +112,6 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   const headOf = headFields(res);
   const v = ok(body.byteLength, res.size, headOf, body.byteLength);
   v.verified = verified;
-  if (task.out !== undefined) {
-    try {
-      v.path = sinkFor(task.out).write(task.key, body);
-    } catch (err) {
-      v.writeError = hasCode(err, 'INVALID_KEY')
-        ? err
-        : new ReadPathError('WRITE_FAILED', `read from ${task.backend} but not written under --out: ${messageOf(err)}`, { cause: err });
-    }
-    return v;
-  }
   if (task.transform === undefined) {
     v.body = body;
     return v;
@@ -133,5 +124,72 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     verified,
     ...(range !== undefined ? { range } : {}),
   });
+  return v;
+}
+
+/** A write under `out` that failed: the read's WRITE_FAILED (INVALID_KEY as it is). */
+function writeFailure(task: ProbeTask, err: unknown): unknown {
+  return hasCode(err, 'INVALID_KEY')
+    ? err
+    : new ReadPathError('WRITE_FAILED', `read from ${task.backend} but not written under --out: ${messageOf(err)}`, { cause: err });
+}
+
+/**
+ * GET with `out`: the body streams into a temporary file as it arrives, hashed on the way, and
+ * is renamed into place only once it is whole and verified — memory is one chunk whatever the
+ * object's size, and a failed or damaged read leaves no file.
+ */
+async function toFile(task: ProbeTask, root: string, res: GetResult, signal: AbortSignal, used: ProbeUsage): Promise<Verdict> {
+  const head = headFields(res);
+  let file: FileWrite;
+  try {
+    file = sinkFor(root).begin(task.key);
+  } catch (err) {
+    // Nowhere to put it: the body is not worth reading.
+    discardBody(res);
+    const v = ok(0, res.size, head, 0);
+    v.verified = false;
+    v.writeError = writeFailure(task, err);
+    return v;
+  }
+  const verify = task.verify ?? true;
+  const verifier = verify ? new BodyVerifier({ backendName: task.backend, location: task.location }, task.key, (task.verifyEtag ?? true) ? res.etag : undefined) : undefined;
+  let writeError: unknown;
+  let bytes: number;
+  try {
+    bytes = await readChunks(res.body, (chunk) => {
+      verifier?.update(chunk);
+      if (writeError !== undefined) return;
+      try {
+        file.write(chunk);
+      } catch (err) {
+        // Keep reading: the copy may still be good, and its verdict says the write failed.
+        writeError = err;
+      }
+    }, res.size >= 0 ? { signal, expectedSize: res.size } : { signal });
+  } catch (err) {
+    file.abort();
+    throw err;
+  }
+  used.egress = bytes;
+  let verified: boolean;
+  try {
+    verified = verifier?.finish() ?? false;
+  } catch (err) {
+    file.abort();
+    throw err;
+  }
+  const v = ok(bytes, res.size, head, bytes);
+  v.verified = verified;
+  if (writeError === undefined) {
+    try {
+      v.path = file.commit();
+    } catch (err) {
+      writeError = err;
+    }
+  } else {
+    file.abort();
+  }
+  if (writeError !== undefined) v.writeError = writeFailure(task, writeError);
   return v;
 }

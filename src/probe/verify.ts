@@ -2,6 +2,7 @@
  * Integrity checks a body passes before its copy may win: SHA-256 against the location's
  * content_hash, or, with no hash to check, the backend's ETag when it is a plain MD5.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { ReadPathError } from '../errors.js';
 import { digestHex } from './digest.js';
 
@@ -43,4 +44,49 @@ export function verifyBody(src: BodySource, key: string, body: Uint8Array, etag?
     throw new ReadPathError('INTEGRITY_MISMATCH', `${src.backendName}: ${key}: body hash ${actual} does not match stored ${expected}`);
   }
   return true;
+}
+
+/**
+ * {@link verifyBody} over a body that arrives in chunks (streamed to a file, never held whole):
+ * the same rules — SHA-256 against content_hash, else a plain-MD5 ETag, else nothing to check —
+ * decided up front, the digest fed as the chunks pass.
+ */
+export class BodyVerifier {
+  readonly #src: BodySource;
+  readonly #key: string;
+  readonly #expected: string | undefined;
+  readonly #etag: string | undefined;
+  readonly #hash: Hash | undefined;
+
+  constructor(src: BodySource, key: string, etag?: string) {
+    this.#src = src;
+    this.#key = key;
+    const hash = src.location?.contentHash;
+    if (hash !== undefined && hash !== null && hash !== '') {
+      this.#expected = hash.toLowerCase();
+      this.#hash = createHash('sha256');
+      return;
+    }
+    const md5 = etag === undefined ? null : MD5_ETAG.exec(etag);
+    if (md5 !== null && md5[1] !== undefined) {
+      this.#expected = md5[1].toLowerCase();
+      this.#etag = etag;
+      this.#hash = createHash('md5');
+    }
+  }
+
+  update(chunk: Uint8Array): void {
+    this.#hash?.update(chunk);
+  }
+
+  /** True when the body matched content_hash; false when there was none. Throws INTEGRITY_MISMATCH. */
+  finish(): boolean {
+    if (this.#hash === undefined || this.#expected === undefined) return false;
+    const actual = this.#hash.digest('hex');
+    if (actual === this.#expected) return this.#etag === undefined;
+    const b = this.#src.backendName;
+    throw this.#etag === undefined
+      ? new ReadPathError('INTEGRITY_MISMATCH', `${b}: ${this.#key}: body hash ${actual} does not match stored ${this.#expected}`)
+      : new ReadPathError('INTEGRITY_MISMATCH', `${b}: ${this.#key}: body MD5 ${actual} does not match the backend's ETag ${this.#etag}`);
+  }
 }

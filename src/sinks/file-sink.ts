@@ -80,6 +80,22 @@ export class FileSink {
    * ELOOP for a symlink on the way, ENOTDIR, EEXIST for a non-regular file, ENOSPC...) otherwise.
    */
   write(key: string, body: Uint8Array): string {
+    const w = this.begin(key);
+    try {
+      w.write(body);
+    } catch (err) {
+      w.abort();
+      throw err;
+    }
+    return w.commit();
+  }
+
+  /**
+   * Start writing root/<key>: its checks (see {@link write}) and its temporary file, now. Feed
+   * it with {@link FileWrite.write}, then {@link FileWrite.commit} (rename into place) or
+   * {@link FileWrite.abort} (nothing left behind).
+   */
+  begin(key: string): FileWrite {
     const problem = outPathProblem(key);
     if (problem !== undefined) throw outPathError(key, problem);
     const target = path.join(this.root, key);
@@ -95,26 +111,7 @@ export class FileSink {
     }
     const dir = path.dirname(target);
     const temp = path.join(dir, `.${path.basename(target)}.readpath-${process.pid}-${threadId}-${++tempSeq}.tmp`);
-    const fd = openSync(temp, TEMP_FLAGS, 0o644);
-    try {
-      for (let at = 0; at < body.byteLength;) at += writeSync(fd, body, at, body.byteLength - at);
-      closeSync(fd);
-    } catch (err) {
-      try {
-        closeSync(fd);
-      } catch {
-        // Already closed, or unusable: the temp file goes either way.
-      }
-      unlinkQuietly(temp);
-      throw err;
-    }
-    try {
-      renameSync(temp, target);
-    } catch (err) {
-      unlinkQuietly(temp);
-      throw err;
-    }
-    return key;
+    return new FileWrite(key, openSync(temp, TEMP_FLAGS, 0o644), temp, target);
   }
 
   #ensureParents(key: string, lastSlash: number): void {
@@ -144,6 +141,56 @@ export class FileSink {
     if (!st.isDirectory()) throw fsError(`${rel} exists and is not a directory`, 'ENOTDIR');
     this.#dirs.add(rel);
     if (created) this.#fresh.add(rel);
+  }
+}
+
+/** One file being written: a temporary file until {@link FileWrite.commit} renames it into place. */
+export class FileWrite {
+  readonly key: string;
+  readonly #temp: string;
+  readonly #target: string;
+  #fd: number | undefined;
+
+  constructor(key: string, fd: number, temp: string, target: string) {
+    this.key = key;
+    this.#fd = fd;
+    this.#temp = temp;
+    this.#target = target;
+  }
+
+  /** Append `bytes` (all of them). */
+  write(bytes: Uint8Array): void {
+    const fd = this.#fd;
+    if (fd === undefined) throw fsError(`${this.key}: write after the file was finished`, 'EBADF');
+    for (let at = 0; at < bytes.byteLength;) at += writeSync(fd, bytes, at, bytes.byteLength - at);
+  }
+
+  /** Close and rename into place; returns the key. On failure nothing is left behind. */
+  commit(): string {
+    const fd = this.#fd;
+    if (fd === undefined) throw fsError(`${this.key}: the file was already finished`, 'EBADF');
+    this.#fd = undefined;
+    try {
+      closeSync(fd);
+      renameSync(this.#temp, this.#target);
+    } catch (err) {
+      unlinkQuietly(this.#temp);
+      throw err;
+    }
+    return this.key;
+  }
+
+  /** Close and remove the temporary file. Idempotent; never throws. */
+  abort(): void {
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    this.#fd = undefined;
+    try {
+      closeSync(fd);
+    } catch {
+      // Already closed, or unusable: the temp file goes either way.
+    }
+    unlinkQuietly(this.#temp);
   }
 }
 
