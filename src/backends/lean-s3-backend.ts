@@ -85,7 +85,7 @@ export class LeanS3Backend implements ObjectBackend {
   #signer: S3Signer | undefined;
   #closed = false;
 
-  /** Load undici and the signer now, so backends built afterwards need not wait on their first call. */
+  /** Load undici's Pool now, so backends built afterwards need not wait on their first call. */
   static async preload(): Promise<void> {
     await leanS3Deps.load();
   }
@@ -125,7 +125,7 @@ export class LeanS3Backend implements ObjectBackend {
       bodyTimeout: 0,
       ...(this.#lookup !== undefined ? { connect: { lookup: this.#lookup } } : {}),
     });
-    this.#signer = new S3Signer(deps, this.#address, this.#region, this.#credentials);
+    this.#signer = new S3Signer(this.#address, this.#region, this.#credentials);
     this.#pool = pool;
     return pool;
   }

@@ -1,14 +1,21 @@
 /**
- * SigV4 request signing for the lean S3 transport: `@smithy/signature-v4`'s key derivation (the
- * AWS SDK's own) over `node:crypto`, the signing key kept per backend for its day, region and
- * credentials, so a request costs two hash operations: the canonical request's SHA-256 and the
- * signature's HMAC. The path is signed as given: S3 wants the once-encoded key (s3-address.ts),
- * and the payload is `UNSIGNED-PAYLOAD` (GET and HEAD carry none).
+ * SigV4 request signing for the lean S3 transport, over `node:crypto` alone: the signing key is
+ * derived here (kDate/kRegion/kService/kSigning, as AWS documents and `@smithy/signature-v4`'s
+ * `getSigningKey` does) and kept per backend for its day, region and credentials, so a request
+ * costs two hash operations: the canonical request's SHA-256 and the signature's HMAC. The path
+ * is signed as given: S3 wants the once-encoded key (s3-address.ts), and the payload is
+ * `UNSIGNED-PAYLOAD` (GET and HEAD carry none).
+ *
+ * Why not `@smithy/signature-v4`'s `getSigningKey`, as before: it was the only thing the lean
+ * transport used from the package, and importing the package costs 49–89 ms (measured on the
+ * 2-core dev machine, Node 20.20.2, @smithy/signature-v4 5.7.5) on every thread that signs —
+ * the main thread inline, and each pool worker — for four HMACs a day. That load dominated
+ * short `readpath batch` runs. The package stays the oracle: test/unit/s3-signer.test.ts holds
+ * our keys to its `getSigningKey` and our signatures to its `SignatureV4`.
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import type { S3Address } from './s3-address.js';
 import type { S3Credentials } from './s3-backend.js';
-import type { LeanS3Deps } from './lean-s3-deps.js';
 
 /** The header S3 reads the payload hash from; GET/HEAD send no payload. */
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
@@ -23,7 +30,8 @@ function toBuffer(data: SourceData): Buffer | string {
 
 /**
  * SHA-256 (or HMAC-SHA-256 when given a secret) over node:crypto, in the shape of the SDK's
- * `Checksum` constructors (`@smithy/hash-node`'s `Hash`, without its extra dependencies).
+ * `Checksum` constructors (`@smithy/hash-node`'s `Hash`, without its extra dependencies): what
+ * the tests hand `@smithy/signature-v4` when they use it as the oracle for this module.
  */
 export class NodeSha256 {
   readonly #secret: Buffer | string | undefined;
@@ -51,6 +59,39 @@ export class NodeSha256 {
   }
 }
 
+/**
+ * The SigV4 signing key of one day (`YYYYMMDD`), region, service and secret:
+ * HMAC(HMAC(HMAC(HMAC("AWS4" + secret, day), region), service), "aws4_request"), strings as
+ * UTF-8 — what @smithy/signature-v4's `getSigningKey` computes, synchronously and uncached.
+ */
+export function deriveSigningKey(secretAccessKey: string, day: string, region: string, service: string): Buffer {
+  let key: Buffer = createHmac('sha256', `AWS4${secretAccessKey}`).update(day).digest();
+  for (const part of [region, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+  return key;
+}
+
+/** How many derived keys the process keeps (@smithy/signature-v4 keeps 50 too). */
+const KEY_CACHE_SIZE = 50;
+/** Derived keys by day, region, service and secret, oldest first (see {@link signingKey}). */
+const keyCache = new Map<string, Buffer>();
+
+/**
+ * {@link deriveSigningKey}, cached per day, region, service and secret across the process, so
+ * backends that share credentials derive each day's key once, as @smithy/signature-v4's
+ * module-level cache did. The cache is bounded ({@link KEY_CACHE_SIZE}, oldest evicted first);
+ * its keys hold the secret, which the credentials they came from hold anyway.
+ */
+export function signingKey(secretAccessKey: string, day: string, region: string, service: string): Buffer {
+  const id = `${day}\n${region}\n${service}\n${secretAccessKey}`;
+  let key = keyCache.get(id);
+  if (key === undefined) {
+    key = deriveSigningKey(secretAccessKey, day, region, service);
+    keyCache.set(id, key);
+    while (keyCache.size > KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value as string);
+  }
+  return key;
+}
+
 /** `YYYYMMDDTHHMMSSZ` of a time, as SigV4 writes it. */
 function amzDate(d: Date): string {
   const iso = d.toISOString();
@@ -65,15 +106,14 @@ function canonicalValue(v: string): string {
 /**
  * Signs S3 GET/HEAD requests for one backend.
  *
- * The key derivation is @smithy/signature-v4's (`getSigningKey`); the canonical request and the
- * signature over it are assembled here, synchronously, for the one request shape the transport
- * sends (no query, no payload, a handful of headers). @smithy's general `sign()` costs ~35 us a
- * request on this machine — each hash a promise, and an extra HMAC per request to look its key
- * cache up — this costs a few (bench/RESULTS.md); test/unit/s3-signer.test.ts holds the two to
- * the same signatures.
+ * The key is {@link signingKey}'s; the canonical request and the signature over it are
+ * assembled here, synchronously, for the one request shape the transport sends (no query, no
+ * payload, a handful of headers). @smithy's general `sign()` costs ~35 us a request on this
+ * machine — each hash a promise, and an extra HMAC per request to look its key cache up — this
+ * costs a few (bench/RESULTS.md); test/unit/s3-signer.test.ts holds the two to the same
+ * signatures.
  */
 export class S3Signer {
-  readonly #deps: LeanS3Deps;
   readonly #address: S3Address;
   readonly #region: string;
   readonly #credentials: () => Promise<S3Credentials>;
@@ -86,8 +126,7 @@ export class S3Signer {
   #dateSecond = -1;
   #date = '';
 
-  constructor(deps: LeanS3Deps, address: S3Address, region: string, credentials: () => Promise<S3Credentials>) {
-    this.#deps = deps;
+  constructor(address: S3Address, region: string, credentials: () => Promise<S3Credentials>) {
     this.#address = address;
     this.#region = region;
     this.#credentials = credentials;
@@ -98,13 +137,13 @@ export class S3Signer {
     return this.#address;
   }
 
-  async #signingKey(creds: S3Credentials, day: string): Promise<Uint8Array> {
+  #signingKey(creds: S3Credentials, day: string): Uint8Array {
     const k = this.#keyCreds;
     if (this.#key !== undefined && this.#keyDay === day && k !== undefined && (k === creds || (k.accessKeyId === creds.accessKeyId
       && k.secretAccessKey === creds.secretAccessKey && k.sessionToken === creds.sessionToken))) {
       return this.#key;
     }
-    const key = await this.#deps.getSigningKey(NodeSha256, creds, day, this.#region, 's3');
+    const key = signingKey(creds.secretAccessKey, day, this.#region, 's3');
     this.#key = key;
     this.#keyDay = day;
     this.#keyCreds = creds;
@@ -131,7 +170,7 @@ export class S3Signer {
       }
       date = this.#date;
     }
-    const key = await this.#signingKey(creds, date.slice(0, 8));
+    const key = this.#signingKey(creds, date.slice(0, 8));
     const out: Record<string, string> = {};
     for (const n in headers) out[n.toLowerCase()] = headers[n] as string;
     out['x-amz-date'] = date;

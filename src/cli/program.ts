@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT, UsageError, exitCodeFor } from './errors.js';
 import { Reporter, type CliIO, type GlobalOptions } from './reporter.js';
-import { DEFAULT_CONFIG_PATH } from './reader.js';
+import { DEFAULT_CONFIG_PATH } from './config-path.js';
 import { parseShard, type Shard } from './shard.js';
 import type { CommandContext } from './commands/context.js';
 

@@ -4,8 +4,8 @@
  * `--json` it writes pino JSON lines for machines. Either way every known secret is scrubbed
  * from the text, and an active progress bar is erased before a line is written.
  */
-import { pino, type Logger } from 'pino';
-import { createLogger } from '../telemetry/logger.js';
+import type { Logger } from 'pino';
+import { createLogger, lazyPino } from '../telemetry/logger.js';
 import { codeOf, formatError, oneLine, Scrubber } from './errors.js';
 
 /** The streams a CLI run uses. */
@@ -48,7 +48,8 @@ export class Reporter {
     this.json = opts.json;
     this.verbose = opts.verbose;
     // The CLI's own events are command output, not logs: never filtered by the log level.
-    this.#events = opts.json ? pino({ name: 'readpath', level: 'info' }, this.#jsonSink()) : undefined;
+    // pino loads with the first line (telemetry/logger.ts): not at all for a quiet run.
+    this.#events = opts.json ? lazyPino({ name: 'readpath', level: 'info' }, this.#jsonSink()) : undefined;
   }
 
   /** Erase `overlay` before each line (the progress bar), or stop doing so (undefined). */

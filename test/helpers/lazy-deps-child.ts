@@ -4,9 +4,11 @@
  */
 import { appendFileSync } from 'node:fs';
 import { register } from 'node:module';
+import { logRequiredPackages } from './package-log-require.js';
 
 const log = process.env.READPATH_PACKAGE_LOG as string;
 register(new URL('./package-log-hooks.mjs', import.meta.url));
+logRequiredPackages(log);
 const step = (name: string): void => appendFileSync(log, `STEP ${name}\n`);
 
 const { ReadPath, MemoryBackend, MemoryMetadataStore } = await import('../../src/index.js');

@@ -7,9 +7,11 @@ import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { register } from 'node:module';
+import { logRequiredPackages } from './package-log-require.js';
 
 const log = process.env.READPATH_PACKAGE_LOG as string;
 register(new URL('./package-log-hooks.mjs', import.meta.url));
+logRequiredPackages(log);
 const step = (name: string): void => appendFileSync(log, `STEP ${name}\n`);
 
 const { createS3Backend, preloadS3 } = await import('../../src/backends/s3-options.js');

@@ -1,7 +1,8 @@
 /**
- * The lean S3 transport loads undici and @smithy/signature-v4 on first need, the AWS credential
- * providers only for a backend without keys, and never the AWS SDK client. A backend built
- * before its dependencies have loaded works from its first call. In a fresh child process.
+ * The lean S3 transport loads undici (its Pool, by the Pool's own file) on first need, the AWS
+ * credential providers only for a backend without keys, and never the AWS SDK client nor
+ * @smithy/signature-v4 (the signer derives its keys over node:crypto). A backend built before
+ * its dependencies have loaded works from its first call. In a fresh child process.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +25,7 @@ function loadedBySteps(text: string): Map<string, Set<string>> {
 }
 
 describe('lean S3 transport loading', () => {
-  it('loads undici and the signer on first use, the credential providers only without keys, never the SDK client', async () => {
+  it('loads undici on first use, the credential providers only without keys, never the SDK client or signer package', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'readpath-lean-lazy-'));
     const log = join(dir, 'packages.log');
     try {
@@ -42,7 +43,8 @@ describe('lean S3 transport loading', () => {
         assert.ok(!at('imported').has(pkg), `${pkg} not loaded by importing the backend modules`);
       }
       assert.equal(r['loadedBefore'], false);
-      assert.ok(at('used').has('undici') && at('used').has('@smithy/signature-v4'), 'loaded by the first call');
+      assert.ok(at('used').has('undici'), 'loaded by the first call');
+      assert.ok(!at('preload-lean').has('@smithy/signature-v4'), 'SigV4 needs no package: keys are derived over node:crypto');
       assert.ok(!at('preload-lean').has('@aws-sdk/credential-providers'), 'static keys need no credential providers');
       assert.ok(at('preload-chain').has('@aws-sdk/credential-providers'), 'a backend without keys preloads them');
       assert.ok(!at('chain').has('@aws-sdk/client-s3'), 'the lean transport never loads the SDK client');
