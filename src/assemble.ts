@@ -20,6 +20,8 @@ import type { UsageStore } from './stores/usage-store.js';
 import type { MetadataStore, ObjectBackend } from './types.js';
 import type { BreakerState } from './policies/backend-breaker.js';
 import { PooledBackend } from './executors/pool/pooled-backend.js';
+import { buildBackends, closeBackends } from './backends/build.js';
+import { transformUrl } from './probe/transform.js';
 
 /** Parts a caller may supply instead of building them from the configuration. */
 export interface PartOverrides {
@@ -30,6 +32,9 @@ export interface PartOverrides {
   store?: MetadataStore;
   /** Use this recorder (shared metrics and usage). */
   recorder?: Recorder;
+  /** Pool mode: the module that builds the workers' backends (the main thread's streams use it too). */
+  backendModule?: string | URL;
+  backendData?: unknown;
 }
 
 /** The assembled parts. */
@@ -51,6 +56,12 @@ export interface Parts {
   cache: MemoryLocationCache;
   flusher: UsageFlusher | undefined;
   breakerStates(): { store: StoreBreakerState; backends: Record<string, BreakerState> };
+  /**
+   * Backends that do I/O on this thread, for streams (whose bytes are read where they are
+   * consumed): the real backends inline; with the pool, a set of this thread's own, built on
+   * first use from the same configuration (or backend module) the workers use.
+   */
+  streamBackends(): Promise<ReadonlyMap<string, ObjectBackend>>;
   close(): Promise<void>;
 }
 
@@ -97,15 +108,7 @@ export async function openStore(config: ResolvedConfig): Promise<MetadataStore> 
   }
 }
 
-/** Close every backend that can be closed (S3 clients and their sockets). */
-async function closeAll(backends: readonly ObjectBackend[]): Promise<void> {
-  const closing: Promise<void>[] = [];
-  for (const b of backends) {
-    const close = (b as { close?: () => Promise<void> }).close;
-    if (typeof close === 'function') closing.push(close.call(b));
-  }
-  await Promise.allSettled(closing);
-}
+const closeAll = closeBackends;
 
 /**
  * Whether probes run on this thread: `runtime.mode: inline`, or backends given as objects
@@ -157,7 +160,17 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
     await flusher.start();
   }
   let closed: Promise<void> | undefined;
+  let own: Promise<Map<string, ObjectBackend>> | undefined;
+  const streamBackends = (): Promise<ReadonlyMap<string, ObjectBackend>> => {
+    if (inline) return Promise.resolve(backends);
+    if (closed !== undefined) return Promise.reject(new ReadPathError('SERVICE_UNAVAILABLE', 'readpath is closed'));
+    own ??= buildBackends(overrides.backendModule !== undefined
+      ? { backendModule: transformUrl(overrides.backendModule), backendData: overrides.backendData }
+      : { s3: s3OptionsFromConfig(config) });
+    return own;
+  };
   return {
+    streamBackends,
     recorder, backends, inline, breakers, order, rawStore, store, cache, flusher,
     breakerStates: () => ({
       store: store.state(),
@@ -171,6 +184,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
         if (buildS3) {
           await closeAll(raw);
         }
+        if (own !== undefined) await closeAll((await own.catch(() => new Map<string, ObjectBackend>())).values());
       })();
       return closed;
     },

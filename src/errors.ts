@@ -11,6 +11,9 @@
  * `WORKER_LOST` (502, the probe's worker thread died twice), `TRANSFORM_FAILED` (502, a transform
  * module threw or its result could not be sent between threads), `WRITE_FAILED` (500, a verified
  * body could not be written where the read was asked to put it: readMany's `out`).
+ * API.md §5 adds `OBJECT_TOO_LARGE` (413, `get` would buffer more than
+ * runtime.max_buffered_bytes) and `RANGE_NOT_SATISFIABLE` (416, a range starting at or past the
+ * object's end); `DECRYPTION_FAILED` comes with encryption.
  */
 export type ErrorCode =
   | 'OBJECT_NOT_FOUND'
@@ -32,7 +35,9 @@ export type ErrorCode =
   | 'EXECUTOR_SATURATED'
   | 'WORKER_LOST'
   | 'TRANSFORM_FAILED'
-  | 'WRITE_FAILED';
+  | 'WRITE_FAILED'
+  | 'OBJECT_TOO_LARGE'
+  | 'RANGE_NOT_SATISFIABLE';
 
 /** The HTTP status each code maps to (API.md §1). */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -57,6 +62,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   WORKER_LOST: 502,
   TRANSFORM_FAILED: 502,
   WRITE_FAILED: 500,
+  OBJECT_TOO_LARGE: 413,
+  RANGE_NOT_SATISFIABLE: 416,
 });
 
 /** True when `value` is one of the known error codes. */

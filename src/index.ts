@@ -39,7 +39,8 @@ export type { TransformFn, TransformInfo } from './probe/transform.js';
 
 // §3 The product.
 export { ReadPath } from './read-path.js';
-export type { GetOutcome, HeadOutcome, TransformedOutcome, BatchOutcome, ReadManyOptions, OpenOptions } from './read-path.js';
+export type { GetOutcome, HeadOutcome, StreamOutcome, WrittenOutcome, TransformedOutcome, BatchOutcome, ReadManyOptions, OpenOptions } from './read-path.js';
+export type { ByteSpan } from './streams/byte-range.js';
 export { keyProblem, MAX_KEY_BYTES } from './engine/keys.js';
 
 // Stores and backends.

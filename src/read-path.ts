@@ -4,13 +4,14 @@
  * async method rejects rather than throws, `close()` drains then destroys and is idempotent.
  */
 import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { ReadPathError, abortedError, messageOf, serializeError, type ErrorCode, type SerializedError } from './errors.js';
+import { ReadPathError, abortedError, hasCode, messageOf, serializeError, type ErrorCode, type SerializedError } from './errors.js';
 import { loadConfig, type LoadConfigOptions } from './config/load.js';
 import type { ReadPathConfig, ResolvedConfig } from './config/types.js';
 import { Failover } from './engine/failover.js';
 import type { FetchedObject } from './probe/decode.js';
-import type { HeadResult, MetadataStore, Probe } from './types.js';
+import type { HeadResult, MetadataStore, ObjectLocation, Probe } from './types.js';
 import { assemble, type PartOverrides, type Parts } from './assemble.js';
 import { runBatch } from './engine/batch.js';
 import { assertValidKey } from './engine/keys.js';
@@ -22,6 +23,9 @@ import { createLogger } from './telemetry/logger.js';
 import { MetricsExporter } from './telemetry/metrics.js';
 import { hedgingFromConfig } from './policies/hedging.js';
 import { SingleFlight } from './engine/single-flight.js';
+import { resolveRange, spanLength, type ByteSpan } from './streams/byte-range.js';
+import { openObjectStream, type StreamCopy, type StreamSource } from './streams/object-stream.js';
+import { openStripedStream, shouldStripe, stripeCopies } from './streams/striped-stream.js';
 
 /** What `head` returns. */
 export interface HeadOutcome extends HeadResult {
@@ -39,6 +43,22 @@ export interface GetOutcome extends HeadOutcome {
    * (NULL column, degraded mode). A mismatch is never served.
    */
   verified: boolean;
+}
+
+/** What `getStream` returns: the body as a stream, verified as it passes. */
+export interface StreamOutcome extends HeadOutcome {
+  /**
+   * The body. For a whole read with a content_hash it emits `'end'` only after the bytes matched
+   * it; on a mismatch it is destroyed with INTEGRITY_MISMATCH instead. A copy that fails
+   * mid-body is replaced by another at the same offset, unseen here but in `backends`.
+   */
+  body: Readable;
+  /** Settles when the body ends: true when the whole body matched content_hash; false otherwise. */
+  verified: Promise<boolean>;
+  /** Backends that served the body, in order (more than one after a mid-body failover). */
+  backends: readonly string[];
+  /** The span of the object the body holds (absolute offsets; `total` is the object's size). */
+  range: ByteSpan;
 }
 
 /** What `get` with a `transform` returns: the transform's result instead of the body. */
@@ -97,6 +117,11 @@ export interface OpenOptions extends PartOverrides, LoadConfigOptions {
   backendModule?: string | URL;
   /** Structured-cloneable data handed to `backendModule` in every worker. */
   backendData?: unknown;
+  /**
+   * Where probes run, whatever `runtime.mode` says: a reader that makes one read (the CLI's
+   * `get` and `head`) has no use for worker threads it would have to start first.
+   */
+  mode?: 'inline' | 'pool';
 }
 
 const tracer = trace.getTracer('readpath');
@@ -139,7 +164,8 @@ export class ReadPath {
    * keys). Rejects with INVALID_CONFIG naming the field at fault.
    */
   static async open(config: ReadPathConfig | string, opts: OpenOptions = {}): Promise<ReadPath> {
-    const resolved = await loadConfig(config, opts);
+    const loaded = await loadConfig(config, opts);
+    const resolved = opts.mode === undefined || opts.mode === loaded.runtime.mode ? loaded : { ...loaded, runtime: { ...loaded.runtime, mode: opts.mode } };
     const logger = opts.logger ?? createLogger(resolved.logging.level);
     const parts = await assemble(resolved, opts);
     let executor: ProbeExecutor;
@@ -207,7 +233,7 @@ export class ReadPath {
       const { range, transform } = opts;
       const sfKey = `g\u0000${range ?? ''}\u0000${transform === undefined ? '' : String(transform)}\u0000${key}`;
       const integrity = this.#config.integrity;
-      const probeOpts = { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, ...(range === undefined ? {} : { range }) };
+      const probeOpts = { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, maxBytes: this.#config.runtime.maxBufferedBytes, ...(range === undefined ? {} : { range }) };
       return this.#join(sfKey, signal, batch, (shared) => {
         const probe = transform === undefined ? this.#executor.get(key, probeOpts) : this.#executor.get(key, { ...probeOpts, transform });
         return this.#read<FetchedObject | TransformedValue>('GetObject', key, probe, shared)
@@ -228,6 +254,71 @@ export class ReadPath {
         return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...head, path };
       });
     }));
+  }
+
+  /**
+   * Stream an object in bounded memory, whatever its size (API.md §5). Resolves once a copy has
+   * answered; the body is read only as fast as it is consumed, hashed as it passes, and continued
+   * from another copy by Range if its copy fails mid-body. `range` is `bytes=a-b`, `bytes=a-` or
+   * `bytes=-n` (RANGE_NOT_SATISFIABLE past the end); a ranged body is not verified.
+   */
+  getStream(key: string, opts: { signal?: AbortSignal; range?: string } = {}): Promise<StreamOutcome> {
+    const signal = opts.signal;
+    return this.#guard(key, signal, async () => {
+      const src = await this.#streamSource(key, opts.range, signal);
+      const integrity = this.#config.integrity;
+      const policies = {
+        recorder: this.#parts.recorder,
+        breakers: this.#parts.breakers,
+        idleTimeoutMs: this.#config.runtime.streamIdleTimeoutMs,
+        verify: integrity.verifyOnRead,
+        verifyEtag: integrity.verifyEtag,
+      };
+      const striping = this.#config.striping;
+      const stripeOver = striping.enabled ? stripeCopies(src) : [];
+      const s = striping.enabled && shouldStripe(src, stripeOver, striping.minSize)
+        ? await openStripedStream(src, stripeOver, policies, { partSize: striping.partSize, partsInFlight: striping.partsInFlight }, signal)
+        : await openObjectStream(src, policies, signal);
+      const { backend, failover, body, verified, backends, ...head } = s;
+      return { ...head, key, backend, degraded: src.degraded, failover, size: spanLength(src.span), body, verified, backends, range: src.span };
+    });
+  }
+
+  /** The copies a stream may read, and the span it reads: from the rows, or by broadcast while the store is down. */
+  async #streamSource(key: string, range: string | undefined, signal: AbortSignal | undefined): Promise<StreamSource> {
+    const backends = await this.#parts.streamBackends();
+    let rows: ObjectLocation[];
+    try {
+      rows = await this.#parts.store.getAllObjectLocations(key, signal === undefined ? undefined : { signal });
+    } catch (err) {
+      if (signal?.aborted) throw abortedError(signal);
+      if (hasCode(err, 'OBJECT_NOT_FOUND')) throw err;
+      if (!hasCode(err, 'DB_UNAVAILABLE')) throw new ReadPathError('METADATA_ERROR', `metadata lookup failed for ${key}: ${messageOf(err)}`, { cause: err });
+      // Degraded: the failover's HEAD (location cache, then broadcast) finds a holder and its size.
+      const h = await this.#head(key, signal, undefined);
+      const span = resolveRange(range, h.size, key);
+      const copies: StreamCopy[] = [{ backendName: h.backend, backend: backends.get(h.backend), location: null }];
+      const others = this.#parts.order.filter((name) => name !== h.backend);
+      const striping = this.#config.striping;
+      if (striping.enabled && spanLength(span) >= striping.minSize) {
+        // Striping uses the backends that hold it: ask the others, and keep those that answer alike.
+        const heads = await Promise.all(others.map((name) => {
+          const b = backends.get(name);
+          return b === undefined ? Promise.resolve(undefined) : b.head(key, signal === undefined ? {} : { signal }).catch((): HeadResult | undefined => undefined);
+        }));
+        others.forEach((name, i) => {
+          const o = heads[i];
+          if (o !== undefined && o.size === h.size && o.etag === h.etag) copies.push({ backendName: name, backend: backends.get(name), location: null });
+        });
+      } else {
+        for (const name of others) copies.push({ backendName: name, backend: backends.get(name), location: null });
+      }
+      return { key, copies, span, whole: range === undefined, degraded: true, etag: h.etag };
+    }
+    const first = rows[0];
+    if (first === undefined) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
+    const copies = rows.map((r): StreamCopy => ({ backendName: r.backendName, backend: backends.get(r.backendName), location: r }));
+    return { key, copies, span: resolveRange(range, first.sizeBytes, key), whole: range === undefined, degraded: false };
   }
 
   /** HEAD an object. */

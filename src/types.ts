@@ -54,6 +54,12 @@ export interface BackendHeadOptions extends ConditionalOptions {
 export interface BackendGetOptions extends BackendHeadOptions {
   /** An HTTP `Range` header value, e.g. `bytes=0-99`. */
   range?: string;
+  /**
+   * Whether the backend's timeout bounds the body too (this call only; default: the backend's
+   * own setting). Streams pass false: their consumer sets the pace, and they watch for stalls
+   * themselves.
+   */
+  timeoutCoversBody?: boolean;
 }
 
 /** One S3-compatible backend. */

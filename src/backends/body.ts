@@ -19,7 +19,7 @@ export interface CollectBodyOptions {
    * (truncated) or runs long is a `BACKEND_ERROR`. Negative or non-integer means unknown.
    */
   expectedSize?: number;
-  /** Refuse bodies larger than this (`BACKEND_ERROR`); default unlimited. */
+  /** Refuse bodies larger than this (`OBJECT_TOO_LARGE`); default unlimited. */
   maxBytes?: number;
 }
 
@@ -33,6 +33,14 @@ export function bodyError(err: unknown, signal?: AbortSignal): Error {
   if (isReadPathErrorLike(err)) return new ReadPathError(err.code, err.message, { cause: err });
   if (signal?.aborted) return abortedError(signal);
   return new ReadPathError('BACKEND_ERROR', `reading body failed: ${messageOf(err)}`, { cause: err });
+}
+
+/**
+ * A body over a buffering limit: the object is too large to hold, not a failed copy (every copy
+ * has the same size), so the read stops with OBJECT_TOO_LARGE rather than trying elsewhere.
+ */
+export function tooLarge(size: number | undefined, maxBytes: number, hint = ''): ReadPathError {
+  return new ReadPathError('OBJECT_TOO_LARGE', `body${size === undefined ? '' : ` of ${size} bytes`} exceeds the ${maxBytes}-byte buffering limit${hint}`);
 }
 
 function knownSize(n: number | undefined): n is number {
@@ -67,7 +75,7 @@ export function readChunks(stream: Readable, onChunk: (bytes: Uint8Array, offset
       return;
     }
     if (expected !== undefined && expected > maxBytes) {
-      const err = new ReadPathError('BACKEND_ERROR', `body of ${expected} bytes exceeds the ${maxBytes}-byte limit`);
+      const err = tooLarge(expected, maxBytes);
       destroyQuietly(stream, err);
       reject(err);
       return;
@@ -95,7 +103,7 @@ export function readChunks(stream: Readable, onChunk: (bytes: Uint8Array, offset
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       const next = received + bytes.byteLength;
       if (next > maxBytes) {
-        fail(new ReadPathError('BACKEND_ERROR', `body exceeds the ${maxBytes}-byte limit`));
+        fail(tooLarge(undefined, maxBytes));
         return;
       }
       if (expected !== undefined && next > expected) {

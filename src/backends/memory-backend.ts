@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { digestHex } from '../probe/digest.js';
 import { ReadPathError, abortedError } from '../errors.js';
-import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
+import type { BackendGetOptions, GetResult, HeadResult, ObjectBackend } from '../types.js';
 
 interface StoredObject {
   bytes: Uint8Array;
@@ -98,9 +98,13 @@ export class MemoryBackend implements ObjectBackend {
     return this.#head(obj, obj.bytes.byteLength);
   }
 
-  async get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult> {
+  async get(key: string, opts?: BackendGetOptions): Promise<GetResult> {
     this.calls.get++;
     const obj = this.#lookup(key, opts?.signal);
+    // If-Match as S3 answers it: a copy whose ETag differs refuses with 412.
+    if (opts?.ifMatch !== undefined && opts.ifMatch !== obj.etag && opts.ifMatch !== '*') {
+      throw new ReadPathError('BACKEND_ERROR', `${this.name}: ${key}: PreconditionFailed (If-Match ${opts.ifMatch})`, { backendStatus: 412 });
+    }
     let bytes = obj.bytes;
     if (opts?.range !== undefined) {
       const r = parseByteRange(opts.range, bytes.byteLength);

@@ -20,6 +20,8 @@ export interface ProgressOptions {
   now?: () => number;
   /** Start the redraw timer. Default true; tests call {@link Progress.render} themselves. */
   autoRender?: boolean;
+  /** What is counted: keys (default, {@link Progress.tick}) or bytes ({@link Progress.advance}). */
+  unit?: 'keys' | 'bytes';
 }
 
 const RATE_WINDOW_MS = 5000;
@@ -39,6 +41,7 @@ export class Progress {
   #failed = 0;
   #drawn = false;
   #stopped = false;
+  readonly #bytes: boolean;
 
   constructor(stream: ProgressStream, opts: ProgressOptions = {}) {
     this.#stream = stream;
@@ -46,6 +49,7 @@ export class Progress {
     this.#now = opts.now ?? (() => performance.now());
     this.#started = this.#now();
     this.#intervalMs = opts.intervalMs ?? 100;
+    this.#bytes = opts.unit === 'bytes';
     if (opts.autoRender !== false) {
       // The timer covers quiet periods; tick() redraws when reads finish faster than timers
       // get a turn (a busy event loop delays them).
@@ -66,6 +70,12 @@ export class Progress {
     if (this.#timer !== undefined && this.#now() - this.#lastDraw >= this.#intervalMs) this.draw();
   }
 
+  /** Count `n` more bytes (unit `bytes`). */
+  advance(n: number): void {
+    this.#done += n;
+    if (this.#timer !== undefined && this.#now() - this.#lastDraw >= this.#intervalMs) this.draw();
+  }
+
   /** The line as it would be drawn now (without control characters). */
   render(): string {
     const now = this.#now();
@@ -78,14 +88,15 @@ export class Progress {
     // A terminal that reports no size (0, as some ptys do) is treated as 80 columns.
     const width = Math.max(40, (cols !== undefined && cols > 0 ? cols : 80) - 1);
     const failed = this.#failed > 0 ? `  ${this.#failed} failed` : '';
-    const rateText = `${formatRate(rate)}/s`;
+    const rateText = this.#bytes ? `${formatBytes(rate)}/s` : `${formatRate(rate)}/s`;
     const total = this.#total;
+    const count = (n: number): string => (this.#bytes ? formatBytes(n) : String(n));
     if (total === undefined || total < this.#done) {
-      return clip(`${this.#label} ${this.#done} keys${failed}  ${rateText}`, width);
+      return clip(`${this.#label} ${count(this.#done)}${this.#bytes ? '' : ' keys'}${failed}  ${rateText}`, width);
     }
     const fraction = total === 0 ? 1 : this.#done / total;
     const eta = rate > 0 ? formatEta((total - this.#done) / rate) : '--:--';
-    const tail = ` ${String(Math.floor(fraction * 100)).padStart(3)}% ${this.#done}/${total}${failed}  ${rateText}  ETA ${eta}`;
+    const tail = ` ${String(Math.floor(fraction * 100)).padStart(3)}% ${count(this.#done)}/${count(total)}${failed}  ${rateText}  ETA ${eta}`;
     const barWidth = Math.max(10, Math.min(40, width - this.#label.length - tail.length - 3));
     const filled = Math.round(fraction * barWidth);
     return clip(`${this.#label} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]${tail}`, width);
@@ -127,6 +138,18 @@ function formatRate(rate: number): string {
   if (rate >= 10_000) return `${(rate / 1000).toFixed(0)}k`;
   if (rate >= 100) return rate.toFixed(0);
   return rate.toFixed(1);
+}
+
+/** `512 B`, `1.5 KiB`, `12.3 MiB`, `1.00 GiB`. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${Math.round(v)} B` : `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[u] as string}`;
 }
 
 /** `1:05`, `1:02:03`. */

@@ -27,6 +27,8 @@ export interface OpenReaderOptions {
   config: string | undefined;
   /** `--metrics-port N`. */
   metricsPort?: number | undefined;
+  /** Run probes on the main thread whatever the configuration says (commands that make one read). */
+  inline?: boolean;
 }
 
 /** Open the reader a command works with. Configuration errors are INVALID_CONFIG (exit 2). */
@@ -35,7 +37,7 @@ export async function openReader(reporter: Reporter, opts: OpenReaderOptions): P
   const logger = reporter.readerLogger();
   let rp: ReadPath;
   try {
-    rp = await ReadPath.open(path, { logger });
+    rp = await ReadPath.open(path, opts.inline === true ? { logger, mode: 'inline' } : { logger });
   } catch (err) {
     if (opts.config === undefined && err instanceof InvalidConfigError && err.issues.some((i) => i.message.includes('file not found'))) {
       throw new InvalidConfigError(err.issues, { file: `${path} (the default; pass -c CONFIG to use another file)` });

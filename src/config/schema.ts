@@ -66,6 +66,40 @@ const limit = () => integer(0);
 
 const text = () => z.string().min(1, 'must not be empty');
 
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?$/i;
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+};
+
+/** A byte size: an integer, or a string with a unit (`256MiB`, `1.5GB`, `4096`); whole bytes. */
+export function parseByteSize(v: unknown): { ok: true; bytes: number } | { ok: false; message: string } {
+  const bad = { ok: false as const, message: 'must be a byte size: an integer, or a number with B/KB/MB/GB/TB/KiB/MiB/GiB/TiB (e.g. 256MiB)' };
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? { ok: true, bytes: v } : bad;
+  if (typeof v !== 'string') return bad;
+  const m = SIZE.exec(v.trim());
+  if (m === null) return bad;
+  const bytes = Math.round(Number(m[1]) * (SIZE_UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1));
+  return Number.isSafeInteger(bytes) ? { ok: true, bytes } : bad;
+}
+
+/** A byte size of at least `min` bytes. */
+const byteSize = (min: number) =>
+  z
+    .unknown()
+    .transform((v, ctx): number => {
+      const r = parseByteSize(v);
+      if (!r.ok) {
+        ctx.addIssue({ code: 'custom', message: r.message });
+        return z.NEVER;
+      }
+      if (r.bytes < min) {
+        ctx.addIssue({ code: 'custom', message: `must be at least ${min} bytes` });
+        return z.NEVER;
+      }
+      return r.bytes;
+    })
+    .optional();
+
 type DurationRule = 'positive' | 'nonnegative';
 
 /** Validate one duration value, reporting a problem on `ctx`; `undefined` when it was bad. */
@@ -194,6 +228,15 @@ export const runtimeSchema = z.strictObject({
   threads: integer(1),
   tasks_per_thread: integer(1),
   max_in_flight: integer(1),
+  max_buffered_bytes: byteSize(1),
+  stream_idle_timeout: durationMs('positive'),
+});
+
+export const stripingSchema = z.strictObject({
+  enabled: flag(),
+  min_size: byteSize(1),
+  part_size: byteSize(64 * 1024),
+  parts_in_flight: integer(1),
 });
 
 export const hedgingSchema = z.strictObject({
@@ -227,6 +270,7 @@ export const configSchema = z.strictObject({
   server: serverSchema.optional(),
   integrity: integritySchema.optional(),
   runtime: runtimeSchema.optional(),
+  striping: stripingSchema.optional(),
   hedging: hedgingSchema.optional(),
   broadcast: broadcastSchema.optional(),
   usage: usageSchema.optional(),

@@ -132,6 +132,28 @@ export interface RuntimeConfigInput {
   tasks_per_thread?: NumberInput;
   /** Global bound on in-flight probes. Default threads × tasks_per_thread. */
   max_in_flight?: NumberInput;
+  /**
+   * The largest body `get` buffers (bytes, or `256MiB`-style); bigger objects are refused with
+   * OBJECT_TOO_LARGE (use getStream). Default 256MiB.
+   */
+  max_buffered_bytes?: NumberInput;
+  /**
+   * How long a stream may wait for its next bytes from a backend (while its consumer wants
+   * more) before that copy counts as failed and the read moves on. Default: server.backend_timeout.
+   */
+  stream_idle_timeout?: DurationInput;
+}
+
+/** readpath's own `striping:` section: large objects read in parts from several copies at once. */
+export interface StripingConfigInput {
+  /** Default true. */
+  enabled?: BooleanInput;
+  /** Objects (or ranges) at least this big are striped. Default 32MiB. */
+  min_size?: NumberInput;
+  /** Bytes per part (at least 64KiB). Default 8MiB. */
+  part_size?: NumberInput;
+  /** Parts fetched ahead of the consumer (the reorder window: memory is about this × part_size). Default 8. */
+  parts_in_flight?: NumberInput;
 }
 
 /** readpath's own `hedging:` section. */
@@ -185,6 +207,7 @@ export interface ReadPathConfig {
   server?: ServerConfigInput;
   integrity?: IntegrityConfigInput;
   runtime?: RuntimeConfigInput;
+  striping?: StripingConfigInput;
   hedging?: HedgingConfigInput;
   broadcast?: BroadcastConfigInput;
   usage?: UsageConfigInput;
@@ -275,7 +298,17 @@ export interface ResolvedConfig {
   backendCircuitBreaker: { enabled: boolean; failureThreshold: number; openTimeoutMs: number };
   server: { backendTimeoutMs: number };
   integrity: { verifyOnRead: boolean; verifyEtag: boolean };
-  runtime: { mode: 'pool' | 'inline'; threads: number; tasksPerThread: number; maxInFlight: number };
+  runtime: {
+    mode: 'pool' | 'inline';
+    threads: number;
+    tasksPerThread: number;
+    maxInFlight: number;
+    /** `get` refuses bodies larger than this with OBJECT_TOO_LARGE. */
+    maxBufferedBytes: number;
+    /** A stream's longest wait for its next bytes, ms. */
+    streamIdleTimeoutMs: number;
+  };
+  striping: { enabled: boolean; minSize: number; partSize: number; partsInFlight: number };
   hedging: {
     enabled: boolean;
     /** A fixed delay in ms, or `'auto'`. */

@@ -35,6 +35,12 @@ export function classifyBroadcastFailure(key: string, failures: readonly ProbeFa
       notFound: false, usageExceeded: true, mixed: false,
     };
   }
+  const unsatisfiable = failures.filter((f) => hasCode(f.error, 'RANGE_NOT_SATISFIABLE')).length;
+  if (n > 0 && unsatisfiable + notFound === n && unsatisfiable > 0) {
+    // The backends that hold it said the range is past its end: that is the answer.
+    const e = failures.find((f) => hasCode(f.error, 'RANGE_NOT_SATISFIABLE'))?.error as ReadPathError;
+    return { error: e, notFound: false, usageExceeded: false, mixed: false };
+  }
   if (n > 0 && notFound === n) {
     return {
       error: new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key} (every backend answered 404)`, { cause: last }),

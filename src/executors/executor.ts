@@ -21,6 +21,8 @@ export type { FetchedObject, TransformedValue, WrittenObject } from '../probe/de
 export interface ProbeGetOptions {
   /** An HTTP `Range` (`bytes=a-b`). A ranged body is never verified (its hash is the whole object's). */
   range?: string;
+  /** The largest body to buffer (not with `out`): a bigger one is OBJECT_TOO_LARGE. Default unlimited. */
+  maxBytes?: number;
   /** Verify the body against the location's content_hash before the copy may win. Default true. */
   verify?: boolean;
   /** With `verify` and no content_hash to check: a plain-MD5 ETag must match. Default true. */
@@ -147,12 +149,13 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
     } catch (err) {
       return rejectingProbe(err);
     }
-    const { range, verify, verifyEtag, out } = opts;
+    const { range, verify, verifyEtag, out, maxBytes } = opts;
     return (req) => {
       const task: ProbeTask = { op: 'get', backend: req.backendName, key, location: probeLocation(req.location) };
       if (range !== undefined) task.range = range;
       if (verify !== undefined) task.verify = verify;
       if (verifyEtag !== undefined) task.verifyEtag = verifyEtag;
+      if (maxBytes !== undefined && out === undefined) task.maxBytes = maxBytes;
       if (transform !== undefined) task.transform = transform;
       if (out !== undefined) task.out = out;
       return this.#dispatch(task, req) as Promise<ProbeResult<FetchedObject | TransformedValue | WrittenObject>>;

@@ -57,7 +57,7 @@ export function classifyBackendError(err: unknown, callerAborted = false): Verdi
   if (hasCode(err, 'EXECUTOR_CLOSED') || hasCode(err, 'EXECUTOR_SATURATED') || hasCode(err, 'WORKER_LOST') || hasCode(err, 'TRANSFORM_FAILED')) return 'neutral';
   // The backend answered: a missing copy, an unsatisfiable range, or bytes damaged at rest
   // (which say nothing about whether the backend can be reached).
-  if (hasCode(err, 'INTEGRITY_MISMATCH')) return 'success';
+  if (hasCode(err, 'INTEGRITY_MISMATCH') || hasCode(err, 'OBJECT_TOO_LARGE') || hasCode(err, 'RANGE_NOT_SATISFIABLE')) return 'success';
   const status = backendStatusOf(err);
   if (status === 404 || status === 416) return 'success';
   return 'failure';

@@ -5,9 +5,9 @@
  * probe actors call it in a worker. It never throws: every outcome, failures included, is a
  * verdict carrying what the probe used, so whoever admitted the probe can settle its usage.
  */
-import { ReadPathError, abortedError, hasCode, messageOf, type UsageLimitKind } from '../errors.js';
+import { ReadPathError, abortedError, backendStatusOf, hasCode, messageOf, type UsageLimitKind } from '../errors.js';
 import { sinkFor, type FileWrite } from '../sinks/file-sink.js';
-import { collectBody, discardBody, readChunks } from '../backends/body.js';
+import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { isBilledFailure, type UsagePort } from './billing.js';
 import type { ErrorVerdict, OkVerdict, ProbeTask, ProbeUsage, Verdict, VerdictHead } from './task.js';
@@ -60,6 +60,11 @@ export async function runProbe(task: ProbeTask, backend: ObjectBackend, signal: 
   }
 }
 
+/** A backend's 416: the range starts at or past the object's end, on every copy alike. */
+function unsatisfiable(task: ProbeTask, err: unknown): ReadPathError {
+  return new ReadPathError('RANGE_NOT_SATISFIABLE', `${task.key}: range ${task.range ?? ''} is not satisfiable (${task.backend} answered 416)`, { cause: err, backendStatus: 416 });
+}
+
 /** A failed backend call: record whether it cost a request, then rethrow. */
 function billed(used: ProbeUsage, err: unknown): never {
   if (isBilledFailure(err)) used.api = 1;
@@ -82,11 +87,17 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
 
 async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage): Promise<Verdict> {
   const range = task.range;
+  const maxBytes = task.maxBytes;
+  const stored = task.location?.sizeBytes;
+  if (maxBytes !== undefined && range === undefined && stored !== undefined && stored > maxBytes) {
+    // The row says how big it is: no request is worth sending.
+    throw tooLarge(stored, maxBytes, ` (runtime.max_buffered_bytes): read ${task.key} with getStream`);
+  }
   let res: GetResult;
   try {
     res = await backend.get(task.key, range === undefined ? { signal } : { signal, range });
   } catch (err) {
-    billed(used, err);
+    billed(used, backendStatusOf(err) === 416 ? unsatisfiable(task, err) : err);
   }
   used.api = 1;
   if (task.egressLimited === true) {
@@ -103,8 +114,12 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     }
   }
   if (task.out !== undefined) return toFile(task, task.out, res, signal, used);
+  if (maxBytes !== undefined && res.size > maxBytes) {
+    discardBody(res);
+    throw tooLarge(res.size, maxBytes, ` (runtime.max_buffered_bytes): read ${task.key} with getStream`);
+  }
   // -1 means the backend announced no length: then there is nothing to check the body against.
-  const body = await collectBody(res.body, res.size >= 0 ? { signal, expectedSize: res.size } : { signal });
+  const body = await collectBody(res.body, res.size >= 0 ? { signal, expectedSize: res.size, ...(maxBytes === undefined ? {} : { maxBytes }) } : { signal, ...(maxBytes === undefined ? {} : { maxBytes }) });
   used.egress = body.byteLength;
   const verified = (task.verify ?? true) && range === undefined
     ? verifyBody({ backendName: task.backend, location: task.location }, task.key, body, (task.verifyEtag ?? true) ? res.etag : undefined)

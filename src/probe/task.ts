@@ -28,6 +28,11 @@ export interface ProbeTask {
   verify?: boolean;
   /** GET with `verify` and no content_hash: check a plain-MD5 ETag (default true). */
   verifyEtag?: boolean;
+  /**
+   * GET into memory: the largest body to buffer; a bigger one is OBJECT_TOO_LARGE, refused on
+   * its announced size before the body is read.
+   */
+  maxBytes?: number;
   /** GET: file: URL of a transform module run on the verified body. */
   transform?: string;
   /**

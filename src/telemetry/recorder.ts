@@ -23,6 +23,10 @@ export const METRIC = Object.freeze({
   hedgesSent: 'hedges_sent_total',
   hedgesWon: 'hedges_won_total',
   hedgeBudgetExhausted: 'hedge_budget_exhausted_total',
+  streamResumes: 'stream_resumes_total',
+  streamBytes: 'stream_bytes_total',
+  stripeParts: 'striped_parts_total',
+  stripeHedges: 'striped_part_hedges_total',
 } as const);
 
 /** Default histogram buckets, in seconds: fine at the low end, where in-memory reads live. */
@@ -49,6 +53,10 @@ const HELP: Record<string, string> = {
   [METRIC.hedgesSent]: 'Hedged probes launched because the current probe was slower than the hedge delay.',
   [METRIC.hedgesWon]: 'Reads won by a hedged probe.',
   [METRIC.hedgeBudgetExhausted]: 'Hedges not sent because the extra-load budget was spent.',
+  [METRIC.streamResumes]: 'Streams that lost their copy mid-body and continued from another copy by Range, by the backend that failed.',
+  [METRIC.streamBytes]: 'Body bytes streamed to consumers, by the backend that served them.',
+  [METRIC.stripeParts]: 'Parts of striped reads served, by backend.',
+  [METRIC.stripeHedges]: 'Parts of striped reads fetched again from another copy because the first fetch was slow, by the backend hedged to.',
 };
 
 function seriesKey(labels: Labels | undefined): string {

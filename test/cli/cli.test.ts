@@ -69,6 +69,8 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
       for (const b of rowsOn) rows.push({ objectKey: key, backendName: b, sizeBytes: bytes.byteLength, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(bytes) });
     };
     await put('hello.txt', 'hello, world\n', ['b1', 'b2']);
+    // Only the get -o fault test reads it (the faults it injects must not hit other tests).
+    await put('faulty.txt', 'hello, world\n', ['b1', 'b2']);
     await put('space key .txt', 'spaces are kept\n', ['b2', 'b3']);
     await put('dir/nested/file.bin', BIN, ['b1', 'b3']);
     // Stored on b1 and b2, but b1's copy is gone: reads fail over to b2.
@@ -103,6 +105,24 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     assert.equal(lines(r.stderr).length, 1, r.stderr);
     assert.match(r.stderr, /^readpath: got hello\.txt from b1: 13 bytes, verified/);
     assertClean(r);
+  });
+
+  it('get -o streams through a temporary file: a damaged body leaves no file and keeps what was there', async () => {
+    const out = path.join(tmp, 'damaged.out');
+    await writeFile(out, 'previous contents');
+    fleet.backend('b1').proxy.inject({ kind: 'corrupt' }, { times: 1, match: { method: 'GET', key: 'faulty.txt' } });
+    const r = await cli(['get', 'faulty.txt', '-c', config, '-o', out], { env: SECRET_ENV });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^readpath: error: INTEGRITY_MISMATCH: /);
+    assert.equal(await readFile(out, 'utf8'), 'previous contents');
+    assert.deepEqual((await readdir(tmp)).filter((f) => f.includes('.readpath-')), [], 'no temporary file left');
+    // A copy cut mid-body is continued from the next copy; the file is whole.
+    fleet.backend('b1').proxy.inject({ kind: 'truncate', keepBytes: 5 }, { times: 1, match: { method: 'GET', key: 'faulty.txt' } });
+    const ok = await cli(['get', 'faulty.txt', '-c', config, '-o', out], { env: SECRET_ENV });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(await readFile(out, 'utf8'), 'hello, world\n');
+    assert.match(ok.stderr, /verified, resumed on b2/);
+    assertClean(ok);
   });
 
   it('get writes a binary body to stdout; a missing key is one error line and exit 1', async () => {

@@ -28,8 +28,8 @@ describe('collectBody / readBody', () => {
   });
 
   it('enforces maxBytes', async () => {
-    await assert.rejects(collectBody(Readable.from([Buffer.alloc(10)]), { maxBytes: 4 }), is('BACKEND_ERROR'));
-    await assert.rejects(collectBody(Readable.from([Buffer.alloc(10)]), { maxBytes: 4, expectedSize: 10 }), is('BACKEND_ERROR'));
+    await assert.rejects(collectBody(Readable.from([Buffer.alloc(10)]), { maxBytes: 4 }), is('OBJECT_TOO_LARGE'));
+    await assert.rejects(collectBody(Readable.from([Buffer.alloc(10)]), { maxBytes: 4, expectedSize: 10 }), is('OBJECT_TOO_LARGE'));
   });
 
   it('aborts: destroys the stream, rejects ABORTED, removes its listener', async () => {

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchStats, LatencyHistogram, summaryLine } from '../../src/cli/summary.js';
-import { Progress, createProgress, formatEta } from '../../src/cli/progress.js';
+import { Progress, createProgress, formatBytes, formatEta } from '../../src/cli/progress.js';
+import { BYTE_PROGRESS_MIN_SIZE, createByteProgress } from '../../src/cli/byte-progress.js';
 
 describe('batch summary', () => {
   it('percentiles are within 1% and bounded by the true min and max', () => {
@@ -61,5 +62,30 @@ describe('progress bar', () => {
     p.stop();
     assert.equal(written.at(-1), '\r\x1b[2K');
     assert.equal(formatEta(3723), '1:02:03');
+  });
+});
+
+describe('byte progress (get -o)', () => {
+  it('counts bytes with sizes, rate and ETA', () => {
+    let t = 0;
+    const p = new Progress({ write: () => true, isTTY: true, columns: 120 }, { now: () => t, autoRender: false, label: 'big.iso', unit: 'bytes' });
+    p.setTotal(1024 * 1024 * 1024);
+    t = 2000;
+    p.advance(256 * 1024 * 1024);
+    assert.match(p.render(), /^big\.iso \[#+-+\] {2}25% 256 MiB\/1\.00 GiB {2}128 MiB\/s {2}ETA 0:06$/);
+    assert.equal(formatBytes(1536), '1.50 KiB');
+    assert.equal(formatBytes(999), '999 B');
+  });
+
+  it('draws only on a TTY and only for objects worth watching', () => {
+    const tty = { write: () => true, isTTY: true };
+    assert.equal(createByteProgress(tty, BYTE_PROGRESS_MIN_SIZE - 1, 'k'), undefined);
+    assert.equal(createByteProgress({ write: () => true, isTTY: false }, 1 << 30, 'k'), undefined);
+    const written: string[] = [];
+    const bar = createByteProgress({ write: (s: string) => written.push(s), isTTY: true }, 1 << 30, 'k', { autoRender: false });
+    assert.ok(bar !== undefined);
+    bar.add(10);
+    bar.stop();
+    assert.deepEqual(written, [], 'nothing drawn without a redraw, nothing to erase');
   });
 });

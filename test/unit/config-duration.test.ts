@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { durationToMs, formatDuration, parseDuration } from '../../src/config/duration.js';
+import { loadConfig } from '../../src/config/load.js';
+import { parseByteSize } from '../../src/config/schema.js';
 
 describe('parseDuration', () => {
   const good: [string, number][] = [
@@ -64,5 +66,25 @@ describe('formatDuration', () => {
         return r.ok && Math.round(r.ms * 1e6) === ns;
       }),
     );
+  });
+});
+
+describe('byte sizes (runtime.max_buffered_bytes)', () => {
+  it('reads integers and unit strings, binary and decimal', () => {
+    const cases: [unknown, number][] = [
+      [4096, 4096], ['4096', 4096], ['256MiB', 256 * 2 ** 20], ['1.5GiB', 1.5 * 2 ** 30], ['10 KB', 10_000],
+      ['2gb', 2e9], ['7b', 7], ['1TiB', 2 ** 40],
+    ];
+    for (const [input, bytes] of cases) assert.deepEqual(parseByteSize(input), { ok: true, bytes }, String(input));
+  });
+  it('refuses what is not a size', () => {
+    for (const input of ['', 'MiB', '-1', '1.5.2MB', '10 parsecs', -1, 1.5, true, null]) {
+      assert.equal(parseByteSize(input).ok, false, String(input));
+    }
+  });
+  it('resolves through the config, with the 256MiB default', async () => {
+    const base = { backends: [{ endpoint: 'http://127.0.0.1:1', bucket: 'b', access_key_id: 'a', secret_access_key: 's' }] };
+    assert.equal((await loadConfig(base)).runtime.maxBufferedBytes, 256 * 2 ** 20);
+    assert.equal((await loadConfig({ ...base, runtime: { max_buffered_bytes: '64KiB' } })).runtime.maxBufferedBytes, 65536);
   });
 });

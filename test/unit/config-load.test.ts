@@ -30,7 +30,8 @@ describe('config defaults', () => {
       backendCircuitBreaker: { enabled: false, failureThreshold: 10, openTimeoutMs: 300_000 },
       server: { backendTimeoutMs: 30_000 },
       integrity: { verifyOnRead: true, verifyEtag: true },
-      runtime: { mode: 'pool', threads, tasksPerThread: 32, maxInFlight: threads * 32 },
+      runtime: { mode: 'pool', threads, tasksPerThread: 32, maxInFlight: threads * 32, maxBufferedBytes: 256 * 2 ** 20, streamIdleTimeoutMs: 30_000 },
+      striping: { enabled: true, minSize: 32 * 2 ** 20, partSize: 8 * 2 ** 20, partsInFlight: 8 },
       hedging: { enabled: false, delayMs: 'auto', percentile: 95, maxExtraLoad: 0.05, locatedReads: false },
       broadcast: { launchOrder: 'fastest', stagger: true },
       usage: { flushIntervalMs: 30_000 },
@@ -63,7 +64,7 @@ describe('config defaults', () => {
       backend_circuit_breaker: { enabled: true, failure_threshold: 4, open_timeout: '1m30s' },
       server: { backend_timeout: '500ms' },
       integrity: { verify_on_read: false, verify_etag: false },
-      runtime: { mode: 'inline', threads: 3, tasks_per_thread: 4, max_in_flight: 100 },
+      runtime: { mode: 'inline', threads: 3, tasks_per_thread: 4, max_in_flight: 100, max_buffered_bytes: '1MiB', stream_idle_timeout: '2s' },
       hedging: { enabled: true, delay: '50ms', percentile: 99, max_extra_load: 0.1, located_reads: true },
       broadcast: { launch_order: 'config', stagger: false },
       usage: { flush_interval: '5s' },
@@ -82,7 +83,7 @@ describe('config defaults', () => {
     assert.deepEqual(r.backendCircuitBreaker, { enabled: true, failureThreshold: 4, openTimeoutMs: 90_000 });
     assert.deepEqual(r.server, { backendTimeoutMs: 500 });
     assert.deepEqual(r.integrity, { verifyOnRead: false, verifyEtag: false });
-    assert.deepEqual(r.runtime, { mode: 'inline', threads: 3, tasksPerThread: 4, maxInFlight: 100 });
+    assert.deepEqual(r.runtime, { mode: 'inline', threads: 3, tasksPerThread: 4, maxInFlight: 100, maxBufferedBytes: 2 ** 20, streamIdleTimeoutMs: 2000 });
     assert.deepEqual(r.hedging, { enabled: true, delayMs: 50, percentile: 99, maxExtraLoad: 0.1, locatedReads: true });
     assert.deepEqual(r.broadcast, { launchOrder: 'config', stagger: false });
     assert.deepEqual(r.usage, { flushIntervalMs: 5000 });
@@ -93,7 +94,7 @@ describe('config defaults', () => {
     const cfg = baseConfig();
     setAt(cfg, 'runtime', { threads: 3, tasks_per_thread: 5 });
     const r = await loadConfig(cfg as never, { env: {} });
-    assert.deepEqual(r.runtime, { mode: 'pool', threads: 3, tasksPerThread: 5, maxInFlight: 15 });
+    assert.deepEqual(r.runtime, { mode: 'pool', threads: 3, tasksPerThread: 5, maxInFlight: 15, maxBufferedBytes: 256 * 2 ** 20, streamIdleTimeoutMs: 30_000 });
   });
 
   it('takes the log level from server.log_level when logging.level is absent', async () => {
@@ -232,7 +233,7 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     assert.equal(r.server.backendTimeoutMs, 45_000);
     assert.equal(r.integrity.verifyOnRead, false);
     assert.equal(r.logging.level, 'warn');
-    assert.deepEqual(r.runtime, { mode: 'inline', threads: 3, tasksPerThread: 8, maxInFlight: 24 });
+    assert.deepEqual(r.runtime, { mode: 'inline', threads: 3, tasksPerThread: 8, maxInFlight: 24, maxBufferedBytes: 256 * 2 ** 20, streamIdleTimeoutMs: 45_000 });
     assert.deepEqual(r.hedging, { enabled: true, delayMs: 50, percentile: 95, maxExtraLoad: 0.05, locatedReads: true });
     assert.equal(r.usage.flushIntervalMs, 10_000);
   });

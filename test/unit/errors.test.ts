@@ -11,6 +11,7 @@ test('every code maps to its API.md status', () => {
     BACKEND_ERROR: 502, INTEGRITY_MISMATCH: 502, TIMEOUT: 504, ABORTED: 499, INVALID_KEY: 400,
     INVALID_CONFIG: 400, METADATA_ERROR: 502,
     EXECUTOR_CLOSED: 503, EXECUTOR_SATURATED: 503, WORKER_LOST: 502, TRANSFORM_FAILED: 502, WRITE_FAILED: 500,
+    OBJECT_TOO_LARGE: 413, RANGE_NOT_SATISFIABLE: 416,
   };
   assert.deepEqual({ ...HTTP_STATUS }, expected);
   for (const [code, status] of Object.entries(expected)) {

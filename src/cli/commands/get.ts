@@ -1,15 +1,21 @@
 /**
- * `readpath get KEY [-c CONFIG] [-o FILE|-]`: the body to FILE (or stdout), one outcome line
- * on stderr.
+ * `readpath get KEY [-c CONFIG] [-o FILE|-]`: the body streamed to FILE (or stdout) in
+ * bounded memory whatever its size, one outcome line on stderr, a progress bar on a TTY.
  */
-import { rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { StreamOutcome } from '../../read-path.js';
 import { hasCode } from '../../errors.js';
 import { EXIT, UsageError } from '../errors.js';
 import { successFields } from '../outcome-format.js';
 import { Output } from '../output.js';
 import { openReader } from '../reader.js';
 import { formatMs } from '../summary.js';
+import { createByteProgress } from '../byte-progress.js';
 import type { CommandContext } from './context.js';
 
 /** Options of `get`. */
@@ -26,12 +32,23 @@ export async function runGet(ctx: CommandContext, key: string, opts: GetCommandO
   const { reporter } = ctx;
   const toFile = opts.output !== undefined && opts.output !== '-' ? opts.output : undefined;
   if (toFile !== undefined) await checkOutputFile(toFile);
-  const reader = await openReader(reporter, { config: opts.config, metricsPort: opts.metricsPort });
+  // One read: worker threads would cost more to start than they could save.
+  const reader = await openReader(reporter, { config: opts.config, metricsPort: opts.metricsPort, inline: true });
   try {
     const t0 = performance.now();
-    let o;
+    let o: StreamOutcome;
+    let verified: boolean;
     try {
-      o = await reader.rp.get(key, { signal: ctx.signal, ...(opts.range === undefined ? {} : { range: opts.range }) });
+      o = await reader.rp.getStream(key, { signal: ctx.signal, ...(opts.range === undefined ? {} : { range: opts.range }) });
+      const progress = createByteProgress(ctx.io.stderr, o.size, key);
+      if (progress !== undefined) o.body.on('data', (chunk: Buffer) => progress.add(chunk.byteLength));
+      try {
+        if (toFile !== undefined) await streamToFile(toFile, o.body);
+        else await streamToStdout(ctx.io.stdout, o.body);
+      } finally {
+        progress?.stop();
+      }
+      verified = await o.verified;
     } catch (err) {
       if (ctx.signal.aborted) return EXIT.INTERRUPTED;
       reporter.error(err);
@@ -39,13 +56,10 @@ export async function runGet(ctx: CommandContext, key: string, opts: GetCommandO
       return hasCode(err, 'INVALID_KEY') ? EXIT.USAGE : EXIT.FAILED;
     }
     const ms = performance.now() - t0;
-    if (toFile !== undefined) {
-      await writeAtomically(toFile, o.body);
-    } else {
-      await new Output(ctx.io.stdout).write(o.body);
-    }
-    const flags = [o.verified ? 'verified' : 'not verified', ...(o.failover ? ['failover'] : []), ...(o.degraded ? ['degraded'] : [])];
-    reporter.info('get', { ...successFields(o), ms: Math.round(ms * 100) / 100, output: toFile ?? '-' },
+    const flags = [verified ? 'verified' : 'not verified', ...(o.failover ? ['failover'] : []), ...(o.degraded ? ['degraded'] : []),
+      ...(o.backends.length > 1 ? [`resumed on ${o.backends.slice(1).join(', ')}`] : [])];
+    const { body: _body, verified: _verified, backends: _backends, range: _range, ...head } = o;
+    reporter.info('get', { ...successFields(head), verified, ms: Math.round(ms * 100) / 100, output: toFile ?? '-', backends: [...o.backends] },
       `got ${o.key} from ${o.backend}: ${o.size} bytes, ${flags.join(', ')}, ${formatMs(ms)}${toFile === undefined ? '' : ` -> ${toFile}`}`);
     return EXIT.OK;
   } finally {
@@ -60,14 +74,30 @@ async function checkOutputFile(file: string): Promise<void> {
   if (dir?.isDirectory() !== true) throw new UsageError(`-o ${file}: directory ${path.dirname(file)} does not exist`);
 }
 
-/** Write to a temporary file beside `file`, then rename: no half-written file is ever left. */
-async function writeAtomically(file: string, body: Uint8Array): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.readpath-${process.pid}.tmp`);
+/**
+ * Stream the body into a temporary file beside `file` (created exclusively, so nothing else is
+ * overwritten through it), renamed into place only once the body ended — which a verified
+ * stream does only after its hash matched. A failed or damaged read leaves no file.
+ */
+async function streamToFile(file: string, body: Readable): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.readpath-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, body);
+    await pipeline(body, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
     await rename(tmp, file);
   } catch (err) {
     await unlink(tmp).catch(() => {});
     throw err;
+  }
+}
+
+/** Stream the body to stdout; a reader that goes away (`| head`) ends the read quietly. */
+async function streamToStdout(stdout: NodeJS.WritableStream, body: Readable): Promise<void> {
+  const out = new Output(stdout);
+  for await (const chunk of body) {
+    if (out.closed) {
+      body.destroy();
+      return;
+    }
+    await out.write(chunk as Buffer);
   }
 }

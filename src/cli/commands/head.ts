@@ -14,7 +14,7 @@ export interface HeadCommandOptions {
 
 /** Run `head`; resolves to the exit code. */
 export async function runHead(ctx: CommandContext, key: string, opts: HeadCommandOptions): Promise<number> {
-  const reader = await openReader(ctx.reporter, { config: opts.config, metricsPort: opts.metricsPort });
+  const reader = await openReader(ctx.reporter, { config: opts.config, metricsPort: opts.metricsPort, inline: true });
   try {
     let o;
     try {

@@ -19,10 +19,10 @@ import { ReadPathError, abortedError, messageOf, serializeError, type UsageLimit
 import type { UsagePort } from '../../probe/billing.js';
 import { runProbe } from '../../probe/run.js';
 import type { ProbeTask, Verdict } from '../../probe/task.js';
-import { importModule } from '../../probe/transform.js';
+import { buildBackends } from '../../backends/build.js';
 import type { ObjectBackend } from '../../types.js';
 import {
-  PROBE_PROTOCOL, type ControlMessage, type CreateBackends, type PooledTask, type ProbeWorkerData, type ReserveMessage, type TaskBatch, type VerdictBatch,
+  PROBE_PROTOCOL, type ControlMessage, type PooledTask, type ProbeWorkerData, type ReserveMessage, type TaskBatch, type VerdictBatch,
 } from './protocol.js';
 
 /**
@@ -42,28 +42,8 @@ export function niceThisThread(nice: number): boolean {
 }
 
 /** Build the backends a worker serves, from its workerData. */
-export async function buildWorkerBackends(data: ProbeWorkerData): Promise<Map<string, ObjectBackend>> {
-  const map = new Map<string, ObjectBackend>();
-  if (data.s3 !== undefined && data.s3.length > 0) {
-    // Loaded only when needed: the SDK costs ~100 ms of startup per worker.
-    const s3 = (await importModule(new URL('../../backends/s3-options.js', import.meta.url).href)) as unknown as typeof import('../../backends/s3-options.js');
-    await s3.preloadS3(data.s3);
-    for (const o of data.s3) map.set(o.name, s3.createS3Backend(o));
-  }
-  if (data.backendModule !== undefined) {
-    let mod: { createBackends?: unknown; default?: unknown };
-    try {
-      mod = await importModule(data.backendModule);
-    } catch (err) {
-      throw new ReadPathError('INVALID_CONFIG', `backendModule ${data.backendModule}: cannot load: ${messageOf(err)}`, { cause: err });
-    }
-    const create = (mod.createBackends ?? mod.default) as CreateBackends | undefined;
-    if (typeof create !== 'function') {
-      throw new ReadPathError('INVALID_CONFIG', `backendModule ${data.backendModule}: exports no createBackends function`);
-    }
-    for (const b of await create(data.backendData)) map.set(b.name, b);
-  }
-  return map;
+export function buildWorkerBackends(data: ProbeWorkerData): Promise<Map<string, ObjectBackend>> {
+  return buildBackends(data);
 }
 
 /** A Uint8Array that owns its whole ArrayBuffer, so transferring it moves exactly its bytes. */

@@ -12,7 +12,6 @@
  */
 import type { UsageLimitKind } from '../../errors.js';
 import type { ProbeTask, Verdict } from '../../probe/task.js';
-import type { ObjectBackend } from '../../types.js';
 import type { S3BackendOptions } from '../../backends/s3-backend.js';
 
 /** Version of this protocol; a worker refuses tasks of another version. */
@@ -82,4 +81,4 @@ export interface ProbeWorkerData {
 }
 
 /** The shape of a backend module's factory: builds backends from data inside a worker. */
-export type CreateBackends = (data: unknown) => Iterable<ObjectBackend> | Promise<Iterable<ObjectBackend>>;
+export type { CreateBackends } from '../../backends/build.js';

@@ -1,0 +1,60 @@
+/**
+ * HTTP byte ranges (RFC 9110 §14.1.2), single range only: what S3 GET accepts. Resolved against
+ * the object's size before any request, so every request a stream sends — the first and each
+ * resume — names absolute offsets.
+ */
+import { ReadPathError } from '../errors.js';
+
+/** An inclusive byte span of an object of `total` bytes. */
+export interface ByteSpan {
+  start: number;
+  /** Inclusive; `start - 1` for an empty span (a zero-byte object read whole). */
+  end: number;
+  total: number;
+}
+
+const RANGE = /^bytes=(\d*)-(\d*)$/;
+
+/**
+ * Resolve `range` (`bytes=a-b`, `bytes=a-`, `bytes=-n`) against an object of `total` bytes;
+ * no range is the whole object. An end past the object is clipped, as servers do. Throws
+ * INVALID_CONFIG naming the range for a malformed one, RANGE_NOT_SATISFIABLE when it starts
+ * at or past the end (or asks for the last 0 bytes).
+ */
+export function resolveRange(range: string | undefined, total: number, key: string): ByteSpan {
+  if (range === undefined) return { start: 0, end: total - 1, total };
+  const m = RANGE.exec(range.trim());
+  const a = m?.[1] ?? '';
+  const b = m?.[2] ?? '';
+  if (m === null || (a === '' && b === '')) {
+    throw new ReadPathError('INVALID_CONFIG', `range: expected bytes=START-END, bytes=START- or bytes=-SUFFIX, got ${JSON.stringify(range)}`);
+  }
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0 || total === 0) throw unsatisfiable(range, total, key);
+    return { start: Math.max(0, total - n), end: total - 1, total };
+  }
+  const start = Number(a);
+  const end = b === '' ? Number.MAX_SAFE_INTEGER : Number(b);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
+    throw new ReadPathError('INVALID_CONFIG', `range: ${JSON.stringify(range)} ends before it starts`);
+  }
+  if (start >= total) throw unsatisfiable(range, total, key);
+  return { start, end: Math.min(end, total - 1), total };
+}
+
+function unsatisfiable(range: string, total: number, key: string): ReadPathError {
+  return new ReadPathError('RANGE_NOT_SATISFIABLE', `${key}: range ${range} is not satisfiable for an object of ${total} bytes`, { backendStatus: 416 });
+}
+
+/** Bytes in a span. */
+export function spanLength(s: ByteSpan): number {
+  return s.end - s.start + 1;
+}
+
+/** The Range header for the part of `span` from `offset` bytes in, or undefined for a whole object from 0. */
+export function rangeHeader(span: ByteSpan, offset: number, whole: boolean): string | undefined {
+  const from = span.start + offset;
+  if (whole && from === 0) return undefined;
+  return `bytes=${from}-${span.end}`;
+}

@@ -1,0 +1,254 @@
+/**
+ * A streamed read (`ReadPath.getStream`): an object's body as a Node Readable in bounded memory,
+ * whatever its size, hashed as it passes and failing over mid-body.
+ *
+ * Where the bytes flow: on the thread that consumes them. A stream's consumer is on the main
+ * thread, so its socket is read there too — one copy of each chunk, no thread hop, and
+ * backpressure is the socket's own (the body is read only when the consumer wants more). The
+ * hash runs per chunk (~40 µs per 64 KiB with SHA-NI), far below the event-loop budget; see
+ * DESIGN notes in docs/architecture.md and the streaming rows of bench/RESULTS.md.
+ *
+ * Failover: a copy that fails after some bytes (reset, stall, 5xx on resume, truncation) is
+ * left, and the read continues from the next copy at the same offset with a Range request,
+ * feeding the same hash. Copies are the same bytes when their rows' content hash and size agree;
+ * without a content hash the resumed request carries `If-Match` with the first copy's ETag, so a
+ * server holding different bytes refuses instead of splicing them in. The consumer sees one
+ * body; the switch shows in metrics and the outcome's `backends`.
+ *
+ * Policies, per copy opened (a "segment"): the encrypted-copy refusal, the backend's circuit
+ * breaker (the open is its call; a body that breaks later is reported to it), usage admission,
+ * egress reservation of the segment's announced length, and settlement with the bytes read.
+ */
+import { Readable } from 'node:stream';
+import { ReadPathError, abortedError, messageOf } from '../errors.js';
+import { destroyQuietly } from '../backends/call-deadline.js';
+import { BodyVerifier } from '../probe/verify.js';
+import { classifyBroadcastFailure, locatedFailure } from '../engine/verdicts.js';
+import type { ProbeFailure } from '../engine/race.js';
+import { METRIC } from '../telemetry/recorder.js';
+import type { HeadResult } from '../types.js';
+import { rangeHeader, spanLength, type ByteSpan } from './byte-range.js';
+import { IdleWatch, finishSegment, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
+
+export type { StreamCopy, StreamPolicies } from './segment.js';
+
+/** What a stream reads. */
+export interface StreamSource {
+  key: string;
+  /** Copies in the order to try them. */
+  copies: readonly StreamCopy[];
+  /** The part of the object to read, resolved against its size. */
+  span: ByteSpan;
+  /** The whole object (no range was asked): the body is verified. */
+  whole: boolean;
+  /** Copies found by broadcast while the metadata store is down. */
+  degraded: boolean;
+  /** Degraded mode: the ETag the copies answered HEAD with (resumes must match it). */
+  etag?: string | undefined;
+}
+
+/** An opened stream. */
+export interface OpenedStream extends Omit<HeadResult, 'size'> {
+  /** The backend that answered first. */
+  backend: string;
+  /** The first copy to answer is not the first stored one. */
+  failover: boolean;
+  body: Readable;
+  /** Settles when the body ends: true when the whole body matched content_hash; false otherwise. */
+  verified: Promise<boolean>;
+  /** Backends that served the body, in order; grows when the read moves to another copy. */
+  backends: string[];
+}
+
+/** A segment and where it sits in the copy list. */
+interface Placed extends Segment {
+  index: number;
+}
+
+/** Open a stream of `src`: resolves once a copy has answered with headers. */
+export async function openObjectStream(src: StreamSource, p: StreamPolicies, signal: AbortSignal | undefined): Promise<OpenedStream> {
+  if (signal?.aborted) throw abortedError(signal);
+  const s = new StreamRun(src, p, signal);
+  const first = await s.open(0);
+  return s.start(first);
+}
+
+/** Whether two rows' content hashes prove the same bytes. */
+function sameHash(a: string | null, b: string | null | undefined): boolean {
+  return a !== null && b !== undefined && b !== null && b.toLowerCase() === a;
+}
+
+class StreamRun {
+  readonly #src: StreamSource;
+  readonly #p: StreamPolicies;
+  readonly #caller: AbortSignal | undefined;
+  readonly #controller = new AbortController();
+  readonly #failed = new Set<number>();
+  readonly #failures: ProbeFailure[] = [];
+  readonly #idle: IdleWatch;
+  readonly backends: string[] = [];
+  #verifier: BodyVerifier | undefined;
+  #current: Placed | undefined;
+  /** The first copy's identity, which copies resumed from must share. */
+  #hash: string | null = null;
+  #size = -1;
+  #etag: string | undefined;
+  #offset = 0;
+  #abortError: ReadPathError | undefined;
+  #out: Readable | undefined;
+
+  constructor(src: StreamSource, p: StreamPolicies, caller: AbortSignal | undefined) {
+    this.#src = src;
+    this.#p = p;
+    this.#caller = caller;
+    this.#etag = src.etag;
+    this.#idle = new IdleWatch(p.idleTimeoutMs, () => `${this.#current?.copy.backendName ?? ''}: ${src.key}`);
+    caller?.addEventListener('abort', this, { once: true });
+  }
+
+  #aborted(): ReadPathError | undefined {
+    return this.#abortError;
+  }
+
+  /** The caller aborted: stop reading, and end the body with ABORTED. */
+  handleEvent(): void {
+    const err = abortedError(this.#caller);
+    this.#abortError = err;
+    this.#controller.abort(err);
+    const seg = this.#current;
+    if (seg !== undefined) destroyQuietly(seg.res.body, err);
+    this.#out?.destroy(err);
+  }
+
+  /**
+   * Open the first copy that can serve the span from `offset` on. Throws the read's error when
+   * none can: at offset 0 as a read that never started would (last error, usage, not found);
+   * later as ALL_BACKENDS_FAILED naming the offset.
+   */
+  async open(offset: number): Promise<Placed> {
+    const copies = this.#src.copies;
+    for (let i = 0; i < copies.length; i++) {
+      if (this.#failed.has(i)) continue;
+      if (this.#abortError !== undefined) throw this.#abortError;
+      const copy = copies[i] as StreamCopy;
+      try {
+        const seg = await openSegment({
+          key: this.#src.key,
+          copy,
+          range: rangeHeader(this.#src.span, offset, this.#src.whole),
+          expected: spanLength(this.#src.span) - offset,
+          ifMatch: this.backends.length > 0 ? this.#sameBytesCondition(copy) : this.#etag,
+          signal: this.#controller.signal,
+        }, this.#p);
+        const placed: Placed = Object.assign(seg, { index: i });
+        this.#current = placed;
+        return placed;
+      } catch (err) {
+        // A method call, not the field: the narrowing from the loop's top does not survive the await.
+        const aborted = this.#aborted();
+        if (aborted !== undefined) throw aborted;
+        this.#failed.add(i);
+        this.#failures.push({ index: i, backendName: copy.backendName, error: err });
+      }
+    }
+    this.#release();
+    throw this.#noCopyLeft(offset);
+  }
+
+  #noCopyLeft(offset: number): unknown {
+    const key = this.#src.key;
+    if (offset === 0 && this.backends.length === 0) {
+      if (this.#src.degraded) return classifyBroadcastFailure(key, this.#failures).error;
+      return locatedFailure(key, this.#failures, this.#src.copies.length).error;
+    }
+    const last = this.#failures[this.#failures.length - 1]?.error;
+    return new ReadPathError('ALL_BACKENDS_FAILED', `${key}: no copy could continue the stream at byte ${this.#src.span.start + offset}${last === undefined ? '' : `; last error: ${messageOf(last)}`}`, { cause: last });
+  }
+
+  /**
+   * A resume from `copy`: the If-Match condition that proves it holds the same bytes, or
+   * undefined when the rows already prove it (same content hash and size). Throws when nothing
+   * can prove it.
+   */
+  #sameBytesCondition(copy: StreamCopy): string | undefined {
+    const l = copy.location;
+    if (sameHash(this.#hash, l?.contentHash) && l?.sizeBytes === this.#size) return undefined;
+    const h = l?.contentHash;
+    if (this.#hash !== null && h !== undefined && h !== null && h !== '') {
+      throw new ReadPathError('BACKEND_ERROR', `${copy.backendName}: ${this.#src.key}: its content hash or size differs from the copy being streamed; it cannot continue the stream`);
+    }
+    if (this.#etag === undefined) {
+      throw new ReadPathError('BACKEND_ERROR', `${copy.backendName}: ${this.#src.key}: no content hash or ETag proves it holds the same bytes; it cannot continue the stream`);
+    }
+    return this.#etag;
+  }
+
+  /** The stream, from its first open segment. */
+  start(first: Placed): OpenedStream {
+    const src = this.#src;
+    const loc = first.copy.location;
+    this.#hash = loc?.contentHash !== undefined && loc.contentHash !== null && loc.contentHash !== '' ? loc.contentHash.toLowerCase() : null;
+    this.#size = loc?.sizeBytes ?? src.span.total;
+    this.#etag ??= first.res.etag;
+    if (src.whole && this.#p.verify) {
+      this.#verifier = new BodyVerifier({ backendName: first.copy.backendName, location: loc }, src.key, this.#p.verifyEtag ? first.res.etag : undefined);
+    }
+    this.backends.push(first.copy.backendName);
+    let settle: (v: boolean) => void = () => {};
+    const verified = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
+    const body = Readable.from(this.#pump(settle), { objectMode: false, highWaterMark: 64 * 1024 });
+    this.#out = body;
+    // A consumer that destroys the body must free the socket now, not when the next chunk lands.
+    body.once('close', () => {
+      const seg = this.#current;
+      if (seg !== undefined && !seg.settled) destroyQuietly(seg.res.body, this.#abortError);
+      settle(false);
+    });
+    if (this.#abortError !== undefined) body.destroy(this.#abortError);
+    const { size: _size, body: _body, ...head } = first.res;
+    return { ...head, backend: first.copy.backendName, failover: first.index !== 0, body, verified, backends: this.backends };
+  }
+
+  async *#pump(settle: (v: boolean) => void): AsyncGenerator<Buffer> {
+    try {
+      for (;;) {
+        const seg = this.#current as Placed;
+        let failure: unknown;
+        try {
+          for await (const chunk of segmentChunks(seg, this.#idle)) {
+            this.#verifier?.update(chunk);
+            this.#offset += chunk.byteLength;
+            yield chunk;
+          }
+        } catch (err) {
+          failure = err;
+        }
+        finishSegment(seg, failure, this.#p, this.#abortError !== undefined);
+        if (failure === undefined) break;
+        if (this.#abortError !== undefined) throw this.#abortError;
+        this.#failed.add(seg.index);
+        this.#failures.push({ index: seg.index, backendName: seg.copy.backendName, error: failure });
+        this.#p.recorder.inc(METRIC.streamResumes, { backend: seg.copy.backendName });
+        const next = await this.open(this.#offset);
+        this.backends.push(next.copy.backendName);
+      }
+      const ok = this.#verifier?.finish() ?? false;
+      settle(ok);
+    } catch (err) {
+      settle(false);
+      throw err;
+    } finally {
+      this.#release();
+    }
+  }
+
+  /** The read is over: free the socket, the timer and the caller's signal. */
+  #release(): void {
+    const seg = this.#current;
+    if (seg !== undefined) finishSegment(seg, this.#abortError, this.#p, this.#abortError !== undefined);
+    this.#idle.stop();
+    this.#caller?.removeEventListener('abort', this);
+  }
+}

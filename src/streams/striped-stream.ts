@@ -1,0 +1,453 @@
+/**
+ * Striped reads: a large object read in `partSize` ranges from all its copies at once, so
+ * replication becomes bandwidth. Up to `partsInFlight` parts are fetched ahead of the consumer;
+ * each goes to the copy expected to finish it first (parts in flight there × its measured
+ * time per byte); the part the consumer waits on is hedged to another copy when it runs well
+ * past the usual part time; a part whose copy fails is fetched again elsewhere, and a copy that
+ * fails twice is dropped. Parts are emitted — and hashed — strictly in order, so memory is the
+ * reorder window (`partsInFlight` parts) whatever the object's size, and a consumer that reads
+ * slowly stops new fetches rather than buffering more.
+ *
+ * Only copies proven to hold the same bytes take part: rows with the first row's content hash
+ * and size, or, with no content hash, answers matching the first part's ETag (If-Match).
+ */
+import { Readable } from 'node:stream';
+import { ReadPathError, abortedError, backendStatusOf, hasCode, messageOf } from '../errors.js';
+import { destroyQuietly } from '../backends/call-deadline.js';
+import { BodyVerifier } from '../probe/verify.js';
+import { refusal } from '../probe/run.js';
+import { probeLocation } from '../probe/task.js';
+import { classifyBroadcastFailure, locatedFailure } from '../engine/verdicts.js';
+import type { ProbeFailure } from '../engine/race.js';
+import { METRIC } from '../telemetry/recorder.js';
+import { spanLength } from './byte-range.js';
+import type { OpenedStream, StreamSource } from './object-stream.js';
+import { IdleWatch, finishSegment, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
+
+/** How a striped read cuts and schedules. */
+export interface StripeSettings {
+  partSize: number;
+  partsInFlight: number;
+  /** How often the part the consumer waits on is checked for a hedge, ms. Default 25. */
+  hedgeCheckMs?: number;
+}
+
+/** A hedge goes out when the awaited part has run this many times the usual part time. */
+const HEDGE_FACTOR = 2;
+/** A copy that failed this many parts takes no more. */
+const MAX_COPY_FAILURES = 2;
+
+interface CopyState {
+  copy: StreamCopy;
+  inFlight: number;
+  /**
+   * The copy's measured speed: bytes received over the time it had fetches in flight (its
+   * parts share its bandwidth, so a per-fetch rate would make busy copies look slow).
+   */
+  bytes: number;
+  busyMs: number;
+  busySince: number;
+  failures: number;
+  dead: boolean;
+}
+
+interface Fetch {
+  part: Part;
+  copy: CopyState;
+  controller: AbortController;
+  seg: Segment | undefined;
+  started: number;
+  hedge: boolean;
+  /** Bytes received so far. */
+  received: number;
+}
+
+interface Part {
+  index: number;
+  start: number;
+  end: number;
+  buf: Buffer | undefined;
+  fetches: Fetch[];
+  tried: Set<CopyState>;
+  waiter: { resolve: (b: Buffer) => void; reject: (e: unknown) => void } | undefined;
+}
+
+/** The copies that may serve parts: configured, readable, and the same bytes as the first. */
+export function stripeCopies(src: StreamSource): StreamCopy[] {
+  const out: StreamCopy[] = [];
+  let hash: string | null | undefined;
+  let size: number | undefined;
+  for (const c of src.copies) {
+    if (c.backend === undefined) continue;
+    if (refusal({ op: 'get', backend: c.backendName, key: src.key, location: probeLocation(c.location) }) !== undefined) continue;
+    const l = c.location;
+    if (l !== null) {
+      const h = l.contentHash === undefined || l.contentHash === null || l.contentHash === '' ? null : l.contentHash.toLowerCase();
+      if (hash === undefined) {
+        hash = h;
+        size = l.sizeBytes;
+      } else if (h !== hash || l.sizeBytes !== size) {
+        continue;
+      }
+    }
+    out.push(c);
+  }
+  return out;
+}
+
+/**
+ * Open a striped read of `src` over `copies` (two or more, see {@link stripeCopies}): resolves
+ * once the first part's copy answered.
+ */
+export async function openStripedStream(src: StreamSource, copies: readonly StreamCopy[], p: StreamPolicies, st: StripeSettings, signal: AbortSignal | undefined): Promise<OpenedStream> {
+  if (signal?.aborted) throw abortedError(signal);
+  const run = new StripedRun(src, copies, p, st, signal);
+  await run.openFirst();
+  return run.start();
+}
+
+class StripedRun {
+  readonly #src: StreamSource;
+  readonly #p: StreamPolicies;
+  readonly #st: StripeSettings;
+  readonly #caller: AbortSignal | undefined;
+  readonly #copies: CopyState[];
+  readonly #parts: Part[] = [];
+  readonly #failures: ProbeFailure[] = [];
+  readonly backends: string[] = [];
+  #etag: string | undefined;
+  #head: OpenedStream | undefined;
+  #nextLaunch = 0;
+  #nextEmit = 0;
+  #fatal: Error | undefined;
+  #ended = false;
+  #hedgeTimer: NodeJS.Timeout | undefined;
+  #partMs: number[] = [];
+  #out: Readable | undefined;
+  #verifier: BodyVerifier | undefined;
+
+  constructor(src: StreamSource, copies: readonly StreamCopy[], p: StreamPolicies, st: StripeSettings, caller: AbortSignal | undefined) {
+    this.#src = src;
+    this.#p = p;
+    this.#st = st;
+    this.#caller = caller;
+    this.#etag = src.etag;
+    this.#copies = copies.map((copy) => ({ copy, inFlight: 0, bytes: 0, busyMs: 0, busySince: 0, failures: 0, dead: false }));
+    const span = src.span;
+    for (let at = span.start, i = 0; at <= span.end; at += st.partSize, i++) {
+      this.#parts.push({ index: i, start: at, end: Math.min(span.end, at + st.partSize - 1), buf: undefined, fetches: [], tried: new Set(), waiter: undefined });
+    }
+    caller?.addEventListener('abort', this, { once: true });
+  }
+
+  handleEvent(): void {
+    const err = abortedError(this.#caller);
+    this.#fail(err);
+    this.#out?.destroy(err);
+  }
+
+  /**
+   * Part 0, copy by copy in order, as a plain stream opens: the read fails as any read would
+   * when no copy answers; the answer's headers (and ETag, for If-Match) are the stream's.
+   */
+  async openFirst(): Promise<void> {
+    const part = this.#parts[0] as Part;
+    for (const c of this.#copies) {
+      if (this.#fatal !== undefined) throw this.#fatal;
+      const f = this.#newFetch(part, c, false);
+      try {
+        f.seg = await this.#open(f);
+      } catch (err) {
+        this.#forget(f, err);
+        this.#failures.push({ index: this.#copies.indexOf(c), backendName: c.copy.backendName, error: err });
+        c.failures++;
+        if (backendStatusOf(err) === 404 || backendStatusOf(err) === 412) c.dead = true;
+        continue;
+      }
+      const { size: _size, body: _body, ...head } = f.seg.res;
+      this.#etag ??= f.seg.res.etag;
+      this.#head = { ...head, backend: c.copy.backendName, failover: c !== this.#copies[0], body: undefined as unknown as Readable, verified: Promise.resolve(false), backends: this.backends };
+      this.#nextLaunch = 1;
+      void this.#drainInto(f);
+      return;
+    }
+    const key = this.#src.key;
+    this.#stop();
+    throw this.#src.degraded ? classifyBroadcastFailure(key, this.#failures).error : locatedFailure(key, this.#failures, this.#copies.length).error;
+  }
+
+  start(): OpenedStream {
+    const head = this.#head as OpenedStream;
+    const first = this.#copies.find((c) => c.copy.backendName === head.backend) as CopyState;
+    if (this.#src.whole && this.#p.verify) {
+      this.#verifier = new BodyVerifier({ backendName: head.backend, location: first.copy.location }, this.#src.key, this.#p.verifyEtag ? this.#etag : undefined);
+    }
+    let settle: (v: boolean) => void = () => {};
+    const verified = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
+    const body = Readable.from(this.#emit(settle), { objectMode: false, highWaterMark: 64 * 1024 });
+    this.#out = body;
+    body.once('close', () => {
+      if (!this.#ended) this.#fail(this.#fatal ?? new ReadPathError('ABORTED', `${this.#src.key}: the stream was closed by its consumer`));
+      settle(false);
+    });
+    this.#launch();
+    const check = this.#st.hedgeCheckMs ?? 25;
+    this.#hedgeTimer = setInterval(() => this.#maybeHedge(), check);
+    this.#hedgeTimer.unref();
+    return { ...head, body, verified };
+  }
+
+  async *#emit(settle: (v: boolean) => void): AsyncGenerator<Buffer> {
+    try {
+      for (let i = 0; i < this.#parts.length; i++) {
+        const part = this.#parts[i] as Part;
+        const buf = part.buf ?? (await new Promise<Buffer>((resolve, reject) => {
+          if (this.#fatal !== undefined) reject(this.#fatal);
+          else part.waiter = { resolve, reject };
+        }));
+        part.buf = undefined;
+        this.#nextEmit = i + 1;
+        this.#launch();
+        this.#verifier?.update(buf);
+        yield buf;
+      }
+      this.#ended = true;
+      settle(this.#verifier?.finish() ?? false);
+    } catch (err) {
+      settle(false);
+      throw err;
+    } finally {
+      this.#ended = true;
+      this.#stop();
+    }
+  }
+
+  /** Launch parts while the window has room. */
+  #launch(): void {
+    const limit = Math.min(this.#parts.length, this.#nextEmit + this.#st.partsInFlight);
+    while (this.#fatal === undefined && this.#nextLaunch < limit) {
+      const part = this.#parts[this.#nextLaunch] as Part;
+      const c = this.#pick(part);
+      if (c === undefined) {
+        this.#fail(this.#noCopyLeft(part));
+        return;
+      }
+      this.#nextLaunch++;
+      this.#fetch(part, c, false);
+    }
+  }
+
+  /** A copy's measured bytes per ms, or undefined before it delivered anything. */
+  #rate(c: CopyState, now: number): number | undefined {
+    if (c.bytes === 0) return undefined;
+    const ms = c.busyMs + (c.inFlight > 0 ? now - c.busySince : 0);
+    return ms > 0 ? c.bytes / ms : undefined;
+  }
+
+  /**
+   * The live copy expected to finish `part` first, among those that have not tried it: the
+   * bytes it already has in flight plus this part, over its measured speed (a copy not yet
+   * measured counts as fast as the fastest one, so every copy gets tried).
+   */
+  #pick(part: Part): CopyState | undefined {
+    const now = performance.now();
+    let fastest = 0;
+    for (const c of this.#copies) fastest = Math.max(fastest, this.#rate(c, now) ?? 0);
+    let best: CopyState | undefined;
+    let bestCost = Infinity;
+    for (const c of this.#copies) {
+      if (c.dead || part.tried.has(c)) continue;
+      const rate = this.#rate(c, now) ?? (fastest > 0 ? fastest : 1);
+      const cost = ((c.inFlight + 1) * this.#st.partSize) / rate;
+      if (cost < bestCost) {
+        best = c;
+        bestCost = cost;
+      }
+    }
+    return best;
+  }
+
+  #newFetch(part: Part, c: CopyState, hedge: boolean): Fetch {
+    const now = performance.now();
+    const f: Fetch = { part, copy: c, controller: new AbortController(), seg: undefined, started: now, hedge, received: 0 };
+    part.fetches.push(f);
+    part.tried.add(c);
+    if (c.inFlight++ === 0) c.busySince = now;
+    return f;
+  }
+
+  #open(f: Fetch): Promise<Segment> {
+    const { part, copy } = f;
+    const hashProves = copy.copy.location?.contentHash !== undefined && copy.copy.location.contentHash !== null && copy.copy.location.contentHash !== '';
+    return openSegment({
+      key: this.#src.key,
+      copy: copy.copy,
+      range: `bytes=${part.start}-${part.end}`,
+      expected: part.end - part.start + 1,
+      ifMatch: hashProves ? undefined : this.#etag,
+      signal: f.controller.signal,
+    }, this.#p);
+  }
+
+  #fetch(part: Part, c: CopyState, hedge: boolean): void {
+    const f = this.#newFetch(part, c, hedge);
+    if (hedge) this.#p.recorder.inc(METRIC.stripeHedges, { backend: c.copy.backendName });
+    this.#open(f).then((seg) => {
+      f.seg = seg;
+      if (part.buf !== undefined || this.#fatal !== undefined || f.controller.signal.aborted) {
+        this.#forget(f, undefined);
+        return;
+      }
+      void this.#drainInto(f);
+    }, (err: unknown) => this.#fetchFailed(f, err));
+  }
+
+  /** Read a fetch's body into its part's buffer. */
+  async #drainInto(f: Fetch): Promise<void> {
+    const seg = f.seg as Segment;
+    const part = f.part;
+    const buf = Buffer.allocUnsafe(part.end - part.start + 1);
+    const idle = new IdleWatch(this.#p.idleTimeoutMs, () => `${f.copy.copy.backendName}: ${this.#src.key} part ${part.index}`);
+    let at = 0;
+    try {
+      for await (const chunk of segmentChunks(seg, idle)) {
+        chunk.copy(buf, at);
+        at += chunk.byteLength;
+        f.received = at;
+        f.copy.bytes += chunk.byteLength;
+      }
+    } catch (err) {
+      idle.stop();
+      this.#fetchFailed(f, err);
+      return;
+    }
+    idle.stop();
+    this.#forget(f, undefined);
+    this.#partMs.push(performance.now() - f.started);
+    if (this.#partMs.length > 16) this.#partMs.shift();
+    if (part.buf !== undefined || this.#fatal !== undefined || this.#nextEmit > part.index) return;
+    this.#p.recorder.inc(METRIC.stripeParts, { backend: f.copy.copy.backendName });
+    if (!this.backends.includes(f.copy.copy.backendName)) this.backends.push(f.copy.copy.backendName);
+    // The other fetches of this part (a hedge, or what it hedged) lost.
+    for (const other of [...part.fetches]) this.#cancel(other);
+    const w = part.waiter;
+    part.waiter = undefined;
+    if (w !== undefined) w.resolve(buf);
+    else part.buf = buf;
+  }
+
+  #fetchFailed(f: Fetch, err: unknown): void {
+    const cancelled = f.controller.signal.aborted;
+    this.#forget(f, err);
+    const part = f.part;
+    if (this.#fatal !== undefined || cancelled || part.buf !== undefined || this.#nextEmit > part.index) return;
+    const c = f.copy;
+    c.failures++;
+    // 404 (gone) and 412 (other bytes) say the copy cannot serve any part.
+    if (c.failures >= MAX_COPY_FAILURES || backendStatusOf(err) === 404 || backendStatusOf(err) === 412 || hasCode(err, 'USAGE_LIMIT_SKIP')) c.dead = true;
+    this.#failures.push({ index: this.#copies.indexOf(c), backendName: c.copy.backendName, error: err });
+    this.#p.recorder.inc(METRIC.streamResumes, { backend: c.copy.backendName });
+    if (part.fetches.length > 0) return;
+    const next = this.#pick(part);
+    if (next === undefined) {
+      this.#fail(this.#noCopyLeft(part));
+      return;
+    }
+    this.#fetch(part, next, false);
+  }
+
+  /**
+   * Hedges, checked every few ms: the part the consumer waits on once it has run
+   * {@link HEDGE_FACTOR} times the usual part time; and at the tail (every part launched), a
+   * copy left idle takes over the in-flight part expected to finish last, when it would finish
+   * it sooner — so the slowest copy does not set the read's end. A part is hedged at most once.
+   */
+  #maybeHedge(): void {
+    if (this.#fatal !== undefined) return;
+    const head = this.#parts[this.#nextEmit];
+    if (head !== undefined && head.buf === undefined && head.fetches.length === 1 && this.#partMs.length > 0) {
+      const sorted = [...this.#partMs].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)] as number;
+      const f = head.fetches[0] as Fetch;
+      if (performance.now() - f.started >= HEDGE_FACTOR * median) {
+        const c = this.#pick(head);
+        if (c !== undefined) this.#fetch(head, c, true);
+      }
+    }
+    if (this.#nextLaunch < this.#parts.length) return;
+    const now = performance.now();
+    for (const idle of this.#copies) {
+      if (idle.dead || idle.inFlight > 0) continue;
+      const idleRate = this.#rate(idle, now);
+      if (idleRate === undefined) continue;
+      let worst: Fetch | undefined;
+      let worstLeft = 0;
+      for (let i = this.#nextEmit; i < this.#parts.length; i++) {
+        const part = this.#parts[i] as Part;
+        if (part.buf !== undefined || part.fetches.length !== 1 || part.tried.has(idle)) continue;
+        const f = part.fetches[0] as Fetch;
+        const rate = this.#rate(f.copy, now);
+        if (rate === undefined) continue;
+        // Its copy's bandwidth is shared by its fetches in flight.
+        const left = ((part.end - part.start + 1 - f.received) * f.copy.inFlight) / rate;
+        if (left > worstLeft) {
+          worst = f;
+          worstLeft = left;
+        }
+      }
+      if (worst !== undefined && (worst.part.end - worst.part.start + 1) / idleRate < worstLeft) this.#fetch(worst.part, idle, true);
+    }
+  }
+
+  #noCopyLeft(part: Part): ReadPathError {
+    const last = this.#failures[this.#failures.length - 1]?.error;
+    return new ReadPathError('ALL_BACKENDS_FAILED', `${this.#src.key}: no copy could serve bytes ${part.start}-${part.end} of the striped read${last === undefined ? '' : `; last error: ${messageOf(last)}`}`, { cause: last });
+  }
+
+  /** A fetch is over (succeeded, failed or cancelled): release its slot and settle its segment. */
+  #forget(f: Fetch, failure: unknown): void {
+    const i = f.part.fetches.indexOf(f);
+    if (i < 0) return;
+    f.part.fetches.splice(i, 1);
+    if (--f.copy.inFlight === 0) f.copy.busyMs += performance.now() - f.copy.busySince;
+    if (f.seg !== undefined) finishSegment(f.seg, failure, this.#p, f.controller.signal.aborted);
+  }
+
+  #cancel(f: Fetch): void {
+    const reason = new ReadPathError('ABORTED', 'part served by another copy');
+    f.controller.abort(reason);
+    if (f.seg !== undefined) destroyQuietly(f.seg.res.body, reason);
+  }
+
+  /** End the read with `err`: every fetch cancelled, the awaited part rejected. */
+  #fail(cause: unknown): void {
+    if (this.#fatal !== undefined) return;
+    const err = cause instanceof Error ? cause : new ReadPathError('ALL_BACKENDS_FAILED', `${this.#src.key}: ${messageOf(cause)}`, { cause });
+    this.#fatal = err;
+    for (const part of this.#parts) {
+      for (const f of [...part.fetches]) this.#cancel(f);
+      const w = part.waiter;
+      part.waiter = undefined;
+      w?.reject(err);
+    }
+    this.#stop();
+  }
+
+  #stop(): void {
+    if (this.#hedgeTimer !== undefined) clearInterval(this.#hedgeTimer);
+    this.#hedgeTimer = undefined;
+    this.#caller?.removeEventListener('abort', this);
+    if (this.#fatal === undefined && !this.#ended) return;
+    for (const part of this.#parts) {
+      part.buf = undefined;
+      for (const f of [...part.fetches]) this.#cancel(f);
+    }
+  }
+}
+
+/** True when the span is worth striping over the copies there are. */
+export function shouldStripe(src: StreamSource, copies: readonly StreamCopy[], minSize: number): boolean {
+  return copies.length >= 2 && spanLength(src.span) >= minSize;
+}

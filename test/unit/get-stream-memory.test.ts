@@ -1,0 +1,176 @@
+// getStream and the bounded get over memory backends: the contract's shapes and errors, fast.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { text } from 'node:stream/consumers';
+import { openMemoryReadPath } from '../helpers/memory-readpath.js';
+import { hasCode } from '../../src/errors.js';
+
+const is = (code: string) => (err: unknown) => hasCode(err, code as never);
+
+describe('getStream (memory backends)', () => {
+  it('streams a whole object, verified, with its head fields', async () => {
+    const { rp, seed } = await openMemoryReadPath();
+    seed('k', 'hello stream');
+    const o = await rp.getStream('k');
+    assert.equal(o.key, 'k');
+    assert.equal(o.backend, 'b1');
+    assert.equal(o.size, 12);
+    assert.equal(o.failover, false);
+    assert.equal(o.degraded, false);
+    assert.deepEqual(o.range, { start: 0, end: 11, total: 12 });
+    assert.match(o.etag ?? '', /^"[0-9a-f]{32}"$/);
+    assert.equal(await text(o.body), 'hello stream');
+    assert.equal(await o.verified, true);
+    assert.deepEqual(o.backends, ['b1']);
+    await rp.close();
+  });
+
+  it('serves ranges (not verified) and refuses one past the end with RANGE_NOT_SATISFIABLE', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath();
+    seed('k', '0123456789');
+    const mid = await rp.getStream('k', { range: 'bytes=2-5' });
+    assert.equal(await text(mid.body), '2345');
+    assert.equal(await mid.verified, false);
+    assert.deepEqual(mid.range, { start: 2, end: 5, total: 10 });
+    assert.equal(mid.size, 4);
+    assert.equal(await text((await rp.getStream('k', { range: 'bytes=-3' })).body), '789');
+    assert.equal(await text((await rp.getStream('k', { range: 'bytes=7-' })).body), '789');
+    assert.equal(await text((await rp.getStream('k', { range: 'bytes=8-100' })).body), '89');
+    const calls = backend('b1').calls.get;
+    await assert.rejects(rp.getStream('k', { range: 'bytes=10-' }), is('RANGE_NOT_SATISFIABLE'));
+    await assert.rejects(rp.getStream('k', { range: 'bytes=5-2' }), is('INVALID_CONFIG'));
+    await assert.rejects(rp.getStream('k', { range: 'lines=1-2' }), is('INVALID_CONFIG'));
+    assert.equal(backend('b1').calls.get, calls, 'a bad range costs no request');
+    await rp.close();
+  });
+
+  it('fails over at open when the first copy is missing', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath();
+    seed('k', 'abc');
+    backend('b1').delete('k');
+    const o = await rp.getStream('k');
+    assert.equal(o.backend, 'b2');
+    assert.equal(o.failover, true);
+    assert.equal(await text(o.body), 'abc');
+    await assert.rejects(rp.getStream('nope'), is('OBJECT_NOT_FOUND'));
+    await rp.close();
+  });
+
+  it('a damaged copy errors the body with INTEGRITY_MISMATCH before end', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath();
+    seed('k', 'good bytes');
+    backend('b1').put('k', new TextEncoder().encode('evil bytes'));
+    const o = await rp.getStream('k');
+    let ended = false;
+    o.body.on('end', () => {
+      ended = true;
+    });
+    await assert.rejects(text(o.body), is('INTEGRITY_MISMATCH'));
+    assert.equal(ended, false);
+    assert.equal(await o.verified, false);
+    await rp.close();
+  });
+
+  it('an aborted signal ends the stream with ABORTED', async () => {
+    const { rp, seed } = await openMemoryReadPath();
+    seed('k', 'x'.repeat(100));
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(rp.getStream('k', { signal: ac.signal }), is('ABORTED'));
+    await assert.rejects(rp.getStream('bad\u0000key'), is('INVALID_KEY'));
+    await rp.close();
+    await assert.rejects(rp.getStream('k'), is('SERVICE_UNAVAILABLE'));
+  });
+});
+
+describe('bounded get (runtime.max_buffered_bytes)', () => {
+  it('refuses an object over the limit with OBJECT_TOO_LARGE, without a request, and getStream reads it', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline', max_buffered_bytes: '1KiB' } });
+    seed('big', 'y'.repeat(2048));
+    seed('small', 'z'.repeat(1024));
+    const before = backend('b1').calls.get + backend('b2').calls.get;
+    await assert.rejects(rp.get('big'), (err: unknown) => is('OBJECT_TOO_LARGE')(err) && /getStream/.test((err as Error).message) && (err as { httpStatus?: number }).httpStatus === 413);
+    assert.equal(backend('b1').calls.get + backend('b2').calls.get, before, 'the row says the size: no request');
+    assert.equal((await rp.get('small')).body.byteLength, 1024);
+    assert.equal((await rp.get('big', { range: 'bytes=0-9' })).body.byteLength, 10);
+    assert.equal((await text((await rp.getStream('big')).body)).length, 2048);
+    // A batch keeps going: one outcome per key.
+    const outcomes = [];
+    for await (const o of rp.readMany(['big', 'small'])) outcomes.push(o);
+    assert.deepEqual(outcomes.map((o) => (o.ok ? 'ok' : o.error.code)).sort(), ['OBJECT_TOO_LARGE', 'ok']);
+    await rp.close();
+  });
+});
+
+describe('striped getStream (memory backends)', () => {
+  const striping = { min_size: '128KiB', part_size: '64KiB', parts_in_flight: 4 };
+  const object = (n: number) => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 8)) & 0xff;
+    return b;
+  };
+
+  it('reads parts from every copy, in order, verified', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(3, { runtime: { mode: 'inline' }, striping });
+    const bytes = object(1024 * 1024 + 123);
+    seed('big', bytes, ['b1', 'b2', 'b3']);
+    const o = await rp.getStream('big');
+    const chunks: Buffer[] = [];
+    for await (const c of o.body) chunks.push(c as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(bytes));
+    assert.equal(await o.verified, true);
+    const gets = ['b1', 'b2', 'b3'].map((n) => backend(n).calls.get);
+    assert.equal(gets.reduce((a, b) => a + b, 0), 17, '17 parts of 64 KiB, one GET each');
+    assert.ok(gets.every((g) => g > 0), `every copy served parts: ${gets.join(',')}`);
+    assert.ok(o.backends.length >= 2);
+    assert.equal(rp.recorder.count('striped_parts_total'), 17);
+    await rp.close();
+  });
+
+  it('a missing copy is dropped and its parts are fetched elsewhere', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(3, { runtime: { mode: 'inline' }, striping });
+    const bytes = object(600 * 1024);
+    seed('big', bytes, ['b1', 'b2', 'b3']);
+    backend('b2').delete('big');
+    const o = await rp.getStream('big');
+    const chunks: Buffer[] = [];
+    for await (const c of o.body) chunks.push(c as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(bytes));
+    assert.equal(await o.verified, true);
+    assert.ok(!o.backends.includes('b2'));
+    await rp.close();
+  });
+
+  it('damaged bytes on one copy fail the whole body with INTEGRITY_MISMATCH before end', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping });
+    const bytes = object(512 * 1024);
+    seed('big', bytes, ['b1', 'b2']);
+    const bad = Buffer.from(bytes);
+    bad[300_000] = (bad[300_000] ?? 0) ^ 0xff;
+    backend('b2').put('big', bad);
+    const o = await rp.getStream('big');
+    let ended = false;
+    o.body.on('end', () => {
+      ended = true;
+    });
+    await assert.rejects(text(o.body), is('INTEGRITY_MISMATCH'));
+    assert.equal(ended, false);
+    assert.equal(await o.verified, false);
+    await rp.close();
+  });
+
+  it('ranges are striped too, and objects under min_size are not', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping });
+    const bytes = object(1024 * 1024);
+    seed('big', bytes, ['b1', 'b2']);
+    const o = await rp.getStream('big', { range: 'bytes=1000-400000' });
+    const chunks: Buffer[] = [];
+    for await (const c of o.body) chunks.push(c as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(bytes.subarray(1000, 400001)));
+    assert.equal(backend('b1').calls.get + backend('b2').calls.get, 7);
+    const small = await rp.getStream('big', { range: 'bytes=0-99999' });
+    assert.equal((await text(small.body)).length > 0, true);
+    assert.equal(backend('b1').calls.get + backend('b2').calls.get, 8, 'one plain GET under min_size');
+    await rp.close();
+  });
+});
