@@ -28,7 +28,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
   maxDefaultThreads: 8,
   maxBufferedBytes: 256 * 2 ** 20,
   stripeMinSize: 32 * 2 ** 20,
-  stripePartSize: 8 * 2 ** 20,
+  stripePartSize: 4 * 2 ** 20,
   stripePartsInFlight: 8,
   hedgePercentile: 95,
   hedgeMaxExtraLoad: 0.05,

@@ -150,7 +150,7 @@ export interface StripingConfigInput {
   enabled?: BooleanInput;
   /** Objects (or ranges) at least this big are striped. Default 32MiB. */
   min_size?: NumberInput;
-  /** Bytes per part (at least 64KiB). Default 8MiB. */
+  /** Bytes per part (at least 64KiB). Default 4MiB. */
   part_size?: NumberInput;
   /** Parts fetched ahead of the consumer (the reorder window: memory is about this × part_size). Default 8. */
   parts_in_flight?: NumberInput;

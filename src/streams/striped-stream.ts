@@ -34,6 +34,11 @@ export interface StripeSettings {
 
 /** A hedge goes out when the awaited part has run this many times the usual part time. */
 const HEDGE_FACTOR = 2;
+/** A part's bytes are kept in buffers of this size. */
+const SLAB = 1024 * 1024;
+/** Bytes emitted between two turns of the event loop (~1 ms of hashing). */
+const TURN_BYTES = 1024 * 1024;
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 /** A copy that failed this many parts takes no more. */
 const MAX_COPY_FAILURES = 2;
 
@@ -66,10 +71,11 @@ interface Part {
   index: number;
   start: number;
   end: number;
-  buf: Buffer | undefined;
+  /** The part's bytes once a fetch completed it, in slabs. */
+  buf: Buffer[] | undefined;
   fetches: Fetch[];
   tried: Set<CopyState>;
-  waiter: { resolve: (b: Buffer) => void; reject: (e: unknown) => void } | undefined;
+  waiter: { resolve: (b: Buffer[]) => void; reject: (e: unknown) => void } | undefined;
 }
 
 /** The copies that may serve parts: configured, readable, and the same bytes as the first. */
@@ -200,18 +206,30 @@ class StripedRun {
   }
 
   async *#emit(settle: (v: boolean) => void): AsyncGenerator<Buffer> {
+    let sinceTurn = 0;
     try {
       for (let i = 0; i < this.#parts.length; i++) {
         const part = this.#parts[i] as Part;
-        const buf = part.buf ?? (await new Promise<Buffer>((resolve, reject) => {
+        const chunks = part.buf ?? (await new Promise<Buffer[]>((resolve, reject) => {
           if (this.#fatal !== undefined) reject(this.#fatal);
           else part.waiter = { resolve, reject };
         }));
         part.buf = undefined;
         this.#nextEmit = i + 1;
         this.#launch();
-        this.#verifier?.update(buf);
-        yield buf;
+        // Slab by slab: the hash and the consumer's work spread over many turns of the loop
+        // instead of one part-sized block.
+        for (const chunk of chunks) {
+          this.#verifier?.update(chunk);
+          yield chunk;
+          // Parts that are already whole would otherwise be hashed and consumed in one long
+          // stretch of microtasks: let the event loop turn every TURN_BYTES.
+          sinceTurn += chunk.byteLength;
+          if (sinceTurn >= TURN_BYTES) {
+            sinceTurn = 0;
+            await turn();
+          }
+        }
       }
       this.#ended = true;
       settle(this.#verifier?.finish() ?? false);
@@ -304,16 +322,33 @@ class StripedRun {
     }, (err: unknown) => this.#fetchFailed(f, err));
   }
 
-  /** Read a fetch's body into its part's buffer. */
+  /** Read a fetch's body: its chunks become the part's bytes when it completes first. */
   async #drainInto(f: Fetch): Promise<void> {
     const seg = f.seg as Segment;
     const part = f.part;
-    const buf = Buffer.allocUnsafe(part.end - part.start + 1);
+    // The bytes are copied into slabs of SLAB bytes: a socket's chunk can pin a read buffer
+    // several times its size, and a reorder window of such chunks would hold that much more.
+    const buf: Buffer[] = [];
+    let remaining = part.end - part.start + 1;
+    let slab: Buffer | undefined;
+    let slabAt = 0;
     const idle = new IdleWatch(this.#p.idleTimeoutMs, () => `${f.copy.copy.backendName}: ${this.#src.key} part ${part.index}`);
     let at = 0;
     try {
       for await (const chunk of segmentChunks(seg, idle)) {
-        chunk.copy(buf, at);
+        for (let off = 0; off < chunk.byteLength;) {
+          slab ??= Buffer.allocUnsafe(Math.min(SLAB, remaining));
+          const n = Math.min(chunk.byteLength - off, slab.byteLength - slabAt);
+          chunk.copy(slab, slabAt, off, off + n);
+          slabAt += n;
+          off += n;
+          remaining -= n;
+          if (slabAt === slab.byteLength) {
+            buf.push(slab);
+            slab = undefined;
+            slabAt = 0;
+          }
+        }
         at += chunk.byteLength;
         f.received = at;
         f.copy.bytes += chunk.byteLength;

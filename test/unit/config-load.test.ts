@@ -31,7 +31,7 @@ describe('config defaults', () => {
       server: { backendTimeoutMs: 30_000 },
       integrity: { verifyOnRead: true, verifyEtag: true },
       runtime: { mode: 'pool', threads, tasksPerThread: 32, maxInFlight: threads * 32, maxBufferedBytes: 256 * 2 ** 20, streamIdleTimeoutMs: 30_000 },
-      striping: { enabled: true, minSize: 32 * 2 ** 20, partSize: 8 * 2 ** 20, partsInFlight: 8 },
+      striping: { enabled: true, minSize: 32 * 2 ** 20, partSize: 4 * 2 ** 20, partsInFlight: 8 },
       hedging: { enabled: false, delayMs: 'auto', percentile: 95, maxExtraLoad: 0.05, locatedReads: false },
       broadcast: { launchOrder: 'fastest', stagger: true },
       usage: { flushIntervalMs: 30_000 },
