@@ -4,7 +4,7 @@
  * - `raw node:http`: a keep-alive `http.Agent` GET + SHA-256 of the body, no signing — the
  *   ceiling a Node client reaches on this machine;
  * - `raw undici`: undici's Pool GET + SHA-256, no signing: what the lean transport is built on;
- * - `lean`: readpath's LeanS3Backend (SigV4 via @smithy/signature-v4 + undici Pool) + readBody
+ * - `lean`: readpath's LeanS3Backend (its own SigV4 signer over node:crypto + undici Pool) + readBody
  *   + SHA-256;
  * - `sdk`: readpath's S3Backend (@aws-sdk/client-s3) + readBody + SHA-256;
  *
