@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { text } from 'node:stream/consumers';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
-import { hasCode } from '../../src/errors.js';
+import { ReadPathError, hasCode } from '../../src/errors.js';
+import { ReadPath } from '../../src/read-path.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
 
 const is = (code: string) => (err: unknown) => hasCode(err, code as never);
 
@@ -171,6 +173,35 @@ describe('striped getStream (memory backends)', () => {
     const small = await rp.getStream('big', { range: 'bytes=0-99999' });
     assert.equal((await text(small.body)).length > 0, true);
     assert.equal(backend('b1').calls.get + backend('b2').calls.get, 8, 'one plain GET under min_size');
+    await rp.close();
+  });
+});
+
+describe('getStream while the metadata store is down (degraded)', () => {
+  const down = {
+    getAllObjectLocations: () => Promise.reject(new ReadPathError('DB_UNAVAILABLE', 'store down')),
+  };
+
+  it('finds a holder by broadcast, stripes over the backends that answer HEAD alike, and verifies nothing it cannot', async () => {
+    const backends = ['b1', 'b2', 'b3'].map((n) => new MemoryBackend(n));
+    const bytes = Buffer.alloc(512 * 1024, 7);
+    for (const b of backends.slice(0, 2)) b.put('big', bytes);
+    backends[2]?.put('big', Buffer.alloc(512 * 1024, 9)); // same size, other bytes: another ETag
+    const rp = await ReadPath.open({
+      backends: backends.map((b) => ({ name: b.name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
+      database: { driver: 'memory' },
+      runtime: { mode: 'inline' },
+      striping: { min_size: '128KiB', part_size: '64KiB', parts_in_flight: 4 },
+      logging: { level: 'silent' },
+    }, { backends, store: down });
+    const o = await rp.getStream('big');
+    assert.equal(o.degraded, true);
+    const chunks: Buffer[] = [];
+    for await (const c of o.body) chunks.push(c as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(bytes));
+    assert.equal(await o.verified, false, 'no content hash in degraded mode (the MD5 ETag is checked)');
+    assert.equal(backends[2]?.calls.get, 0, 'a backend whose ETag differs serves no part');
+    assert.ok((backends[0]?.calls.get ?? 0) > 0 && (backends[1]?.calls.get ?? 0) > 0, 'both matching copies serve parts');
     await rp.close();
   });
 });
