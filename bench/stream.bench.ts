@@ -14,7 +14,6 @@
  *
  *   npm run bench:stream [-- --huge-mib 1024 --striped-mib 96 --cap-mib 24 --rounds 3 --base /tmp/base/dist]
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,6 +26,7 @@ import type { ReadPathConfig } from '../src/config/types.js';
 import type { ObjectLocation } from '../src/types.js';
 import { generatedSha256 } from './large/big-object-server.js';
 import { startRemoteServers, type RemoteObject } from './large/server-process.js';
+import { runWithPeakRss } from './large/peak-rss.js';
 
 const MiB = 1024 * 1024;
 
@@ -98,22 +98,12 @@ async function configFile(name: string, extra: Partial<ReadPathConfig> = {}): Pr
   return f;
 }
 
-/** Run node with a peak-RSS reporter; resolves with exit code, stdout, stderr, peak RSS (bytes). */
-function runNode(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; maxRss: number; ms: number }> {
-  const reporter = `data:text/javascript,${encodeURIComponent("import { writeSync } from 'node:fs'; process.on('exit', () => { try { writeSync(2, '\\nMAXRSS ' + process.resourceUsage().maxRSS + '\\n'); } catch {} });")}`;
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', reporter, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const m = /\nMAXRSS (\d+)\n/.exec(stderr);
-      resolve({ code, stdout, stderr: stderr.replace(/\nMAXRSS \d+\n/, ''), maxRss: m === null ? NaN : Number(m[1]) * 1024, ms: performance.now() - t0 });
-    });
-  });
+/** Run node on `args`: exit code, output, peak RSS (bytes) and wall time. */
+async function runNode(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; maxRss: number; ms: number }> {
+  const t0 = performance.now();
+  const [script, ...rest] = args as [string, ...string[]];
+  const r = await runWithPeakRss(script, rest, process.env, { timeoutMs: 600_000 });
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr, maxRss: r.maxRssBytes ?? NaN, ms: performance.now() - t0 };
 }
 
 const results: string[] = [];

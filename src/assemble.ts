@@ -108,7 +108,6 @@ export async function openStore(config: ResolvedConfig): Promise<MetadataStore> 
   }
 }
 
-const closeAll = closeBackends;
 
 /**
  * Whether probes run on this thread: `runtime.mode: inline`, or backends given as objects
@@ -149,7 +148,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   try {
     rawStore = overrides.store ?? (await openStore(config));
   } catch (err) {
-    if (buildS3) await closeAll(raw);
+    if (buildS3) await closeBackends(raw);
     throw err;
   }
   // Stale degraded winners must not outlive the outage.
@@ -182,9 +181,9 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
         if (flusher !== undefined) await flusher.close().catch(() => {});
         if (overrides.store === undefined) await rawStore.close?.().catch(() => {});
         if (buildS3) {
-          await closeAll(raw);
+          await closeBackends(raw);
         }
-        if (own !== undefined) await closeAll((await own.catch(() => new Map<string, ObjectBackend>())).values());
+        if (own !== undefined) await closeBackends((await own.catch(() => new Map<string, ObjectBackend>())).values());
       })();
       return closed;
     },

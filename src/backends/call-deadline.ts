@@ -109,6 +109,20 @@ export class CallDeadline {
     body.once('close', this.release);
   }
 
+  /**
+   * The answer's headers arrived with `body`: keep the scope for the body when the deadline
+   * covers it ({@link attachBody}); otherwise end the scope here — throwing the failure if one
+   * came first — and leave the body to its reader's own pace.
+   */
+  handOver(body: Readable, coversBody: boolean): void {
+    if (coversBody) {
+      this.attachBody(body);
+      return;
+    }
+    if (this.#failure !== undefined) throw this.#failure;
+    this.release();
+  }
+
   /** Drop the timer and the caller listener. Idempotent. */
   readonly release = (): void => {
     if (this.#released) return;

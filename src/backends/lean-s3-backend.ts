@@ -201,11 +201,7 @@ export class LeanS3Backend implements ObjectBackend {
       if (res.statusCode < 200 || res.statusCode >= 300) throw await this.#answerError(res);
       const result = headFromHeaders(res.headers) as GetResult;
       result.body = body;
-      if (opts?.timeoutCoversBody ?? this.#coversBody) call.attachBody(body);
-      else {
-        if (call.failure !== undefined) throw call.failure;
-        call.release();
-      }
+      call.handOver(body, opts?.timeoutCoversBody ?? this.#coversBody);
       return result;
     } catch (err) {
       call.release();

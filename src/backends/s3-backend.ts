@@ -289,11 +289,7 @@ export class S3Backend implements ObjectBackend {
       const out = await client.send(new sdk.GetObjectCommand(input), { abortSignal: call.signal });
       body = out.Body instanceof Readable ? out.Body : Readable.from([]);
       const result: GetResult = { ...toHead(out), body };
-      if (opts?.timeoutCoversBody ?? this.#coversBody) call.attachBody(body);
-      else {
-        if (call.failure !== undefined) throw call.failure;
-        call.release();
-      }
+      call.handOver(body, opts?.timeoutCoversBody ?? this.#coversBody);
       return result;
     } catch (err) {
       call.release();

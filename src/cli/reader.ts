@@ -7,11 +7,11 @@ import { configSecrets } from '../config/mask.js';
 import { InvalidConfigError } from '../config/issues.js';
 import { ReadPath } from '../read-path.js';
 import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-server.js';
+import { DEFAULT_CONFIG_PATH } from './config-path.js';
 import { UsageError } from './errors.js';
 import type { Reporter } from './reporter.js';
 
-/** The config file used when `-c` is not given. */
-export const DEFAULT_CONFIG_PATH = './readpath.yaml';
+export { DEFAULT_CONFIG_PATH };
 
 /** An open reader and what came with it. */
 export interface OpenReader {

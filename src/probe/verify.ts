@@ -14,6 +14,15 @@ export function sha256Hex(bytes: Uint8Array): string {
 // A single-part upload's ETag is the MD5 of the object: quoted 32 hex digits, no `-N` suffix.
 const MD5_ETAG = /^"?([0-9a-fA-F]{32})"?$/;
 
+/**
+ * A location's content_hash as the checks use it: lower-case hex, or null when the row has
+ * none (NULL, empty, degraded mode's missing row).
+ */
+export function storedHash(location: { contentHash?: string | null } | null | undefined): string | null {
+  const h = location?.contentHash;
+  return h === undefined || h === null || h === '' ? null : h.toLowerCase();
+}
+
 /** Where a body came from, for the check and its message. */
 export interface BodySource {
   backendName: string;
@@ -61,9 +70,9 @@ export class BodyVerifier {
   constructor(src: BodySource, key: string, etag?: string) {
     this.#src = src;
     this.#key = key;
-    const hash = src.location?.contentHash;
-    if (hash !== undefined && hash !== null && hash !== '') {
-      this.#expected = hash.toLowerCase();
+    const hash = storedHash(src.location);
+    if (hash !== null) {
+      this.#expected = hash;
       this.#hash = createHash('sha256');
       return;
     }

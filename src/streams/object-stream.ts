@@ -22,7 +22,7 @@
 import { Readable } from 'node:stream';
 import { ReadPathError, abortedError, messageOf } from '../errors.js';
 import { destroyQuietly } from '../backends/call-deadline.js';
-import { BodyVerifier } from '../probe/verify.js';
+import { BodyVerifier, storedHash } from '../probe/verify.js';
 import { classifyBroadcastFailure, locatedFailure } from '../engine/verdicts.js';
 import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
@@ -65,17 +65,48 @@ interface Placed extends Segment {
   index: number;
 }
 
+/**
+ * Why a read whose every copy failed before sending a byte failed: what a read that never
+ * started reports (the last copy's error, USAGE_LIMIT_EXCEEDED, or a broadcast's verdict).
+ * `copies`: how many copies were tried.
+ */
+export function openFailure(src: StreamSource, failures: readonly ProbeFailure[], copies = src.copies.length): unknown {
+  return src.degraded ? classifyBroadcastFailure(src.key, failures).error : locatedFailure(src.key, failures, copies).error;
+}
+
+/**
+ * The check a whole read's bytes get (undefined for a range, or with verification off): the
+ * first copy's content hash, else its plain-MD5 ETag.
+ */
+export function verifierFor(src: StreamSource, p: StreamPolicies, first: StreamCopy, etag: string | undefined): BodyVerifier | undefined {
+  if (!src.whole || !p.verify) return undefined;
+  return new BodyVerifier({ backendName: first.backendName, location: first.location }, src.key, p.verifyEtag ? etag : undefined);
+}
+
+/**
+ * A stream's body: a Readable over `pump`, which settles `verified` when the body ends; a body
+ * closed before then (an error, or a consumer that destroyed it) settles it false after
+ * `onClose` ran.
+ */
+export function streamBody(pump: (settle: (v: boolean) => void) => AsyncGenerator<Buffer>, onClose: () => void): { body: Readable; verified: Promise<boolean> } {
+  let settle: (v: boolean) => void = () => {};
+  const verified = new Promise<boolean>((resolve) => {
+    settle = resolve;
+  });
+  const body = Readable.from(pump(settle), { objectMode: false, highWaterMark: 64 * 1024 });
+  body.once('close', () => {
+    onClose();
+    settle(false);
+  });
+  return { body, verified };
+}
+
 /** Open a stream of `src`: resolves once a copy has answered with headers. */
 export async function openObjectStream(src: StreamSource, p: StreamPolicies, signal: AbortSignal | undefined): Promise<OpenedStream> {
   if (signal?.aborted) throw abortedError(signal);
   const s = new StreamRun(src, p, signal);
   const first = await s.open(0);
   return s.start(first);
-}
-
-/** Whether two rows' content hashes prove the same bytes. */
-function sameHash(a: string | null, b: string | null | undefined): boolean {
-  return a !== null && b !== undefined && b !== null && b.toLowerCase() === a;
 }
 
 class StreamRun {
@@ -157,10 +188,7 @@ class StreamRun {
 
   #noCopyLeft(offset: number): unknown {
     const key = this.#src.key;
-    if (offset === 0 && this.backends.length === 0) {
-      if (this.#src.degraded) return classifyBroadcastFailure(key, this.#failures).error;
-      return locatedFailure(key, this.#failures, this.#src.copies.length).error;
-    }
+    if (offset === 0 && this.backends.length === 0) return openFailure(this.#src, this.#failures);
     const last = this.#failures[this.#failures.length - 1]?.error;
     return new ReadPathError('ALL_BACKENDS_FAILED', `${key}: no copy could continue the stream at byte ${this.#src.span.start + offset}${last === undefined ? '' : `; last error: ${messageOf(last)}`}`, { cause: last });
   }
@@ -172,9 +200,9 @@ class StreamRun {
    */
   #sameBytesCondition(copy: StreamCopy): string | undefined {
     const l = copy.location;
-    if (sameHash(this.#hash, l?.contentHash) && l?.sizeBytes === this.#size) return undefined;
-    const h = l?.contentHash;
-    if (this.#hash !== null && h !== undefined && h !== null && h !== '') {
+    const h = storedHash(l);
+    if (this.#hash !== null && h === this.#hash && l?.sizeBytes === this.#size) return undefined;
+    if (this.#hash !== null && h !== null) {
       throw new ReadPathError('BACKEND_ERROR', `${copy.backendName}: ${this.#src.key}: its content hash or size differs from the copy being streamed; it cannot continue the stream`);
     }
     if (this.#etag === undefined) {
@@ -187,25 +215,17 @@ class StreamRun {
   start(first: Placed): OpenedStream {
     const src = this.#src;
     const loc = first.copy.location;
-    this.#hash = loc?.contentHash !== undefined && loc.contentHash !== null && loc.contentHash !== '' ? loc.contentHash.toLowerCase() : null;
+    this.#hash = storedHash(loc);
     this.#size = loc?.sizeBytes ?? src.span.total;
     this.#etag ??= first.res.etag;
-    if (src.whole && this.#p.verify) {
-      this.#verifier = new BodyVerifier({ backendName: first.copy.backendName, location: loc }, src.key, this.#p.verifyEtag ? first.res.etag : undefined);
-    }
+    this.#verifier = verifierFor(src, this.#p, first.copy, first.res.etag);
     this.backends.push(first.copy.backendName);
-    let settle: (v: boolean) => void = () => {};
-    const verified = new Promise<boolean>((resolve) => {
-      settle = resolve;
-    });
-    const body = Readable.from(this.#pump(settle), { objectMode: false, highWaterMark: 64 * 1024 });
-    this.#out = body;
     // A consumer that destroys the body must free the socket now, not when the next chunk lands.
-    body.once('close', () => {
+    const { body, verified } = streamBody((settle) => this.#pump(settle), () => {
       const seg = this.#current;
       if (seg !== undefined && !seg.settled) destroyQuietly(seg.res.body, this.#abortError);
-      settle(false);
     });
+    this.#out = body;
     if (this.#abortError !== undefined) body.destroy(this.#abortError);
     const { size: _size, body: _body, ...head } = first.res;
     return { ...head, backend: first.copy.backendName, failover: first.index !== 0, body, verified, backends: this.backends };

@@ -14,14 +14,14 @@
 import { Readable } from 'node:stream';
 import { ReadPathError, abortedError, backendStatusOf, hasCode, messageOf } from '../errors.js';
 import { destroyQuietly } from '../backends/call-deadline.js';
-import { BodyVerifier } from '../probe/verify.js';
+import { BodyVerifier, storedHash } from '../probe/verify.js';
 import { refusal } from '../probe/run.js';
 import { probeLocation } from '../probe/task.js';
-import { classifyBroadcastFailure, locatedFailure } from '../engine/verdicts.js';
 import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
+import type { HeadResult } from '../types.js';
 import { spanLength } from './byte-range.js';
-import type { OpenedStream, StreamSource } from './object-stream.js';
+import { openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
 import { IdleWatch, finishSegment, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 /** How a striped read cuts and schedules. */
@@ -67,6 +67,12 @@ interface Fetch {
   received: number;
 }
 
+/** The copy that answered part 0, and its headers (the stream's). */
+interface FirstAnswer {
+  copy: CopyState;
+  head: Omit<HeadResult, 'size'>;
+}
+
 interface Part {
   index: number;
   start: number;
@@ -88,7 +94,7 @@ export function stripeCopies(src: StreamSource): StreamCopy[] {
     if (refusal({ op: 'get', backend: c.backendName, key: src.key, location: probeLocation(c.location) }) !== undefined) continue;
     const l = c.location;
     if (l !== null) {
-      const h = l.contentHash === undefined || l.contentHash === null || l.contentHash === '' ? null : l.contentHash.toLowerCase();
+      const h = storedHash(l);
       if (hash === undefined) {
         hash = h;
         size = l.sizeBytes;
@@ -108,8 +114,7 @@ export function stripeCopies(src: StreamSource): StreamCopy[] {
 export async function openStripedStream(src: StreamSource, copies: readonly StreamCopy[], p: StreamPolicies, st: StripeSettings, signal: AbortSignal | undefined): Promise<OpenedStream> {
   if (signal?.aborted) throw abortedError(signal);
   const run = new StripedRun(src, copies, p, st, signal);
-  await run.openFirst();
-  return run.start();
+  return run.start(await run.openFirst());
 }
 
 class StripedRun {
@@ -122,7 +127,6 @@ class StripedRun {
   readonly #failures: ProbeFailure[] = [];
   readonly backends: string[] = [];
   #etag: string | undefined;
-  #head: OpenedStream | undefined;
   #nextLaunch = 0;
   #nextEmit = 0;
   #fatal: Error | undefined;
@@ -156,7 +160,7 @@ class StripedRun {
    * Part 0, copy by copy in order, as a plain stream opens: the read fails as any read would
    * when no copy answers; the answer's headers (and ETag, for If-Match) are the stream's.
    */
-  async openFirst(): Promise<void> {
+  async openFirst(): Promise<FirstAnswer> {
     const part = this.#parts[0] as Part;
     for (const c of this.#copies) {
       if (this.#fatal !== undefined) throw this.#fatal;
@@ -172,37 +176,26 @@ class StripedRun {
       }
       const { size: _size, body: _body, ...head } = f.seg.res;
       this.#etag ??= f.seg.res.etag;
-      this.#head = { ...head, backend: c.copy.backendName, failover: c !== this.#copies[0], body: undefined as unknown as Readable, verified: Promise.resolve(false), backends: this.backends };
       this.#nextLaunch = 1;
       void this.#drainInto(f);
-      return;
+      return { copy: c, head };
     }
-    const key = this.#src.key;
     this.#stop();
-    throw this.#src.degraded ? classifyBroadcastFailure(key, this.#failures).error : locatedFailure(key, this.#failures, this.#copies.length).error;
+    throw openFailure(this.#src, this.#failures, this.#copies.length);
   }
 
-  start(): OpenedStream {
-    const head = this.#head as OpenedStream;
-    const first = this.#copies.find((c) => c.copy.backendName === head.backend) as CopyState;
-    if (this.#src.whole && this.#p.verify) {
-      this.#verifier = new BodyVerifier({ backendName: head.backend, location: first.copy.location }, this.#src.key, this.#p.verifyEtag ? this.#etag : undefined);
-    }
-    let settle: (v: boolean) => void = () => {};
-    const verified = new Promise<boolean>((resolve) => {
-      settle = resolve;
-    });
-    const body = Readable.from(this.#emit(settle), { objectMode: false, highWaterMark: 64 * 1024 });
-    this.#out = body;
-    body.once('close', () => {
+  start(first: FirstAnswer): OpenedStream {
+    const backend = first.copy.copy.backendName;
+    this.#verifier = verifierFor(this.#src, this.#p, first.copy.copy, this.#etag);
+    const { body, verified } = streamBody((settle) => this.#emit(settle), () => {
       if (!this.#ended) this.#fail(this.#fatal ?? new ReadPathError('ABORTED', `${this.#src.key}: the stream was closed by its consumer`));
-      settle(false);
     });
+    this.#out = body;
     this.#launch();
     const check = this.#st.hedgeCheckMs ?? 25;
     this.#hedgeTimer = setInterval(() => this.#maybeHedge(), check);
     this.#hedgeTimer.unref();
-    return { ...head, body, verified };
+    return { ...first.head, backend, failover: first.copy !== this.#copies[0], body, verified, backends: this.backends };
   }
 
   async *#emit(settle: (v: boolean) => void): AsyncGenerator<Buffer> {
@@ -298,7 +291,7 @@ class StripedRun {
 
   #open(f: Fetch): Promise<Segment> {
     const { part, copy } = f;
-    const hashProves = copy.copy.location?.contentHash !== undefined && copy.copy.location.contentHash !== null && copy.copy.location.contentHash !== '';
+    const hashProves = storedHash(copy.copy.location) !== null;
     return openSegment({
       key: this.#src.key,
       copy: copy.copy,

@@ -11,7 +11,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { ReadPath } from '../../src/read-path.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/probes.js';
@@ -19,6 +18,7 @@ import { hasCode } from '../../src/errors.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { eventually } from '../helpers/handles.js';
+import { assertMismatchBeforeEnd, readAll } from '../helpers/streams.js';
 
 let fleet: S3Fleet;
 let dir: string;
@@ -36,12 +36,6 @@ function config(extra: Partial<ReadPathConfig> = {}): ReadPathConfig {
     logging: { level: 'silent' },
     ...extra,
   };
-}
-
-async function drain(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 before(async () => {
@@ -79,7 +73,7 @@ describe('getStream over s3rver (pool runtime)', () => {
     assert.equal(rp.config.runtime.mode, 'pool');
     const o = await rp.getStream('big.bin');
     assert.equal(o.size, SIZE);
-    const got = await drain(o.body);
+    const got = await readAll(o.body);
     assert.ok(got.equals(bytes));
     assert.equal(await o.verified, true);
     assert.deepEqual(o.backends, ['b1']);
@@ -90,7 +84,7 @@ describe('getStream over s3rver (pool runtime)', () => {
     fleet.backend('b1').proxy.inject({ kind: 'truncate', keepBytes: cut }, { times: 1, match: { method: 'GET', key: 'big.bin' } });
     const before2 = rp.recorder.count('stream_bytes_total', { backend: 'b2' });
     const o = await rp.getStream('big.bin');
-    const got = await drain(o.body);
+    const got = await readAll(o.body);
     assert.ok(got.equals(bytes), 'the consumer sees one whole, correct body');
     assert.equal(await o.verified, true);
     assert.deepEqual(o.backends, ['b1', 'b2']);
@@ -106,7 +100,7 @@ describe('getStream over s3rver (pool runtime)', () => {
   it('a stalled copy is left after the idle timeout and the read continues elsewhere', async () => {
     fleet.backend('b1').proxy.inject({ kind: 'stallBody', keepBytes: 1024 * 1024 }, { times: 1, match: { method: 'GET', key: 'big.bin' } });
     const o = await rp.getStream('big.bin');
-    const got = await drain(o.body);
+    const got = await readAll(o.body);
     assert.ok(got.equals(bytes));
     assert.equal(await o.verified, true);
     assert.deepEqual(o.backends, ['b1', 'b2']);
@@ -115,7 +109,7 @@ describe('getStream over s3rver (pool runtime)', () => {
   it('with no content hash, a resume must match the first copy\'s ETag (If-Match)', async () => {
     fleet.backend('b1').proxy.inject({ kind: 'truncate', keepBytes: 1000 }, { times: 1, match: { method: 'GET', key: 'nohash.bin' } });
     const o = await rp.getStream('nohash.bin');
-    const got = await drain(o.body);
+    const got = await readAll(o.body);
     assert.ok(got.equals(bytes));
     assert.equal(await o.verified, false, 'nothing to verify against');
     assert.deepEqual(o.backends, ['b1', 'b2']);
@@ -123,19 +117,13 @@ describe('getStream over s3rver (pool runtime)', () => {
     fleet.backend('b1').proxy.inject({ kind: 'truncate', keepBytes: 1000 }, { times: 1, match: { method: 'GET', key: 'nohash.bin' } });
     fleet.backend('b2').proxy.inject({ kind: 'status', status: 412, code: 'PreconditionFailed' }, { times: 1, match: { method: 'GET', key: 'nohash.bin' } });
     const bad = await rp.getStream('nohash.bin');
-    await assert.rejects(drain(bad.body), (err: unknown) => hasCode(err, 'ALL_BACKENDS_FAILED') && /byte 1000/.test((err as Error).message));
+    await assert.rejects(readAll(bad.body), (err: unknown) => hasCode(err, 'ALL_BACKENDS_FAILED') && /byte 1000/.test((err as Error).message));
   });
 
   it('a flipped byte errors the body with INTEGRITY_MISMATCH before end', async () => {
     fleet.backend('b1').proxy.inject({ kind: 'corrupt', offset: 2_000_000 }, { times: 1, match: { method: 'GET', key: 'big.bin' } });
     const o = await rp.getStream('big.bin');
-    let ended = false;
-    o.body.on('end', () => {
-      ended = true;
-    });
-    await assert.rejects(drain(o.body), (err: unknown) => hasCode(err, 'INTEGRITY_MISMATCH'));
-    assert.equal(ended, false);
-    assert.equal(await o.verified, false);
+    await assertMismatchBeforeEnd(o);
   });
 
   it('a paused consumer stops the reading: bytes read stay bounded while it waits', async () => {
@@ -187,9 +175,9 @@ describe('getStream sockets and bounded get (inline)', () => {
     const ac = new AbortController();
     const b = await rp.getStream('big.bin', { signal: ac.signal });
     b.body.once('data', () => ac.abort());
-    await assert.rejects(drain(b.body), (err: unknown) => hasCode(err, 'ABORTED'));
+    await assert.rejects(readAll(b.body), (err: unknown) => hasCode(err, 'ABORTED'));
     const c = await rp.getStream('big.bin', { range: 'bytes=100-199' });
-    assert.ok((await drain(c.body)).equals(bytes.subarray(100, 200)));
+    assert.ok((await readAll(c.body)).equals(bytes.subarray(100, 200)));
     await rp.close();
     // The proxies count the connections readpath holds to them: none once it closed.
     assert.ok(await eventually(() => fleet.backends.every((b) => b.proxy.openConnections === 0)),

@@ -55,3 +55,26 @@ test('an already aborted caller starts the call ended', async () => {
   await new Promise<void>((r) => setImmediate(r));
   assert.equal(call.signal.aborted, true);
 });
+
+test('handOver: with the body covered the scope lives until it ends; uncovered it ends now, or throws a failure that came first', async () => {
+  const covered = new AbortController();
+  const a = CallDeadline.start(covered.signal, 0, () => 'covered');
+  const body = new PassThrough();
+  a.handOver(body, true);
+  covered.abort();
+  assert.ok(hasCode(a.failure, 'ABORTED'), 'the caller still reaches a covered body');
+  assert.equal(body.destroyed, true);
+
+  const free = new AbortController();
+  const b = CallDeadline.start(free.signal, 0, () => 'free');
+  const own = new PassThrough();
+  b.handOver(own, false);
+  free.abort();
+  assert.equal(b.failure, undefined, 'the scope ended at the headers');
+  assert.equal(own.destroyed, false, 'the body is left to its reader');
+
+  const late = new AbortController();
+  const c = CallDeadline.start(late.signal, 0, () => 'late');
+  late.abort();
+  assert.throws(() => c.handOver(new PassThrough(), false), (err: unknown) => hasCode(err, 'ABORTED'));
+});

@@ -14,19 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONFIG_PATH } from '../../src/cli/config-path.js';
 import { DEFAULT_CONFIG_PATH as READER_DEFAULT } from '../../src/cli/reader.js';
 import { PINO_MATERIALIZED, createLogger, lazyPino } from '../../src/telemetry/logger.js';
+import { loadedBySteps } from '../helpers/package-steps.js';
 import { runTsChild } from '../helpers/run-ts-child.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/cli-startup-child.ts', import.meta.url));
-
-function loadedBySteps(text: string): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  const seen = new Set<string>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('STEP ')) out.set(line.slice(5), new Set(seen));
-    else if (line !== '') seen.add(line);
-  }
-  return out;
-}
 
 function sink(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();

@@ -14,20 +14,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { PROMETHEUS_CONTENT_TYPE } from '../../src/telemetry/metrics.js';
+import { loadedBySteps } from '../helpers/package-steps.js';
 import { runTsChild } from '../helpers/run-ts-child.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/lazy-deps-child.ts', import.meta.url));
-
-/** Packages loaded by the end of each step, from the child's log. */
-function loadedBySteps(text: string): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  const seen = new Set<string>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('STEP ')) out.set(line.slice(5), new Set(seen));
-    else if (line !== '') seen.add(line);
-  }
-  return out;
-}
 
 describe('lazily loaded dependencies', () => {
   it('the AWS SDK, pg, prom-client and yaml load only when a reader uses them', async () => {

@@ -10,19 +10,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadedBySteps } from '../helpers/package-steps.js';
 import { runTsChild } from '../helpers/run-ts-child.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/lean-lazy-child.ts', import.meta.url));
-
-function loadedBySteps(text: string): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  const seen = new Set<string>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('STEP ')) out.set(line.slice(5), new Set(seen));
-    else if (line !== '') seen.add(line);
-  }
-  return out;
-}
 
 describe('lean S3 transport loading', () => {
   it('loads undici on first use, the credential providers only without keys, never the SDK client or signer package', async () => {

@@ -7,7 +7,7 @@ import { configSecrets, renderConfigForDisplay } from '../../config/mask.js';
 import { InvalidConfigError } from '../../config/issues.js';
 import { EXIT } from '../errors.js';
 import { Output } from '../output.js';
-import { DEFAULT_CONFIG_PATH } from '../reader.js';
+import { DEFAULT_CONFIG_PATH } from '../config-path.js';
 import type { CommandContext } from './context.js';
 
 /** Options of `validate`. */
