@@ -23,8 +23,8 @@ export type Behaviour =
   /** A failure that is not a readpath error (a network library's). */
   | { kind: 'throw'; message?: string }
   | { kind: 'hang' }
-  /** Wait until the test opens this backend's gate, then answer. */
-  | { kind: 'gate' }
+  /** Wait until the test opens this backend's gate, then answer; `deaf`: ignoring its abort signal. */
+  | { kind: 'gate'; deaf?: boolean }
   /** Answer after `ms` (abortable). */
   | { kind: 'delay'; ms: number }
   /** Serve the object with its first byte flipped. */
@@ -127,7 +127,7 @@ class ScriptedBackend implements ObjectBackend {
           await this.#wait(signal, () => false);
           break;
         case 'gate':
-          await this.#wait(signal, () => Atomics.load(c, b + GATE) !== 0);
+          await this.#wait(beh.deaf === true ? undefined : signal, () => Atomics.load(c, b + GATE) !== 0);
           break;
         case 'delay': {
           const until = Date.now() + beh.ms;

@@ -10,7 +10,11 @@ import type { ReadPathError } from '../../src/errors.js';
 import type { ProbeRequest } from '../../src/types.js';
 import { executorWorld, until } from '../helpers/executor-world.js';
 
-const specs = [{ name: 'b', objects: { k: 'v', g: 'gated', h: 'x' }, keys: { g: { kind: 'gate' as const }, h: { kind: 'hang' as const } } }];
+const specs = [{
+  name: 'b',
+  objects: { k: 'v', g: 'gated', h: 'x', d: 'deaf' },
+  keys: { g: { kind: 'gate' as const }, h: { kind: 'hang' as const }, d: { kind: 'gate' as const, deaf: true } },
+}];
 
 /** Attach a handler at once: a probe may reject while the test awaits something else. */
 function caught<T>(p: Promise<T>): Promise<T> {
@@ -51,6 +55,17 @@ test('close() gives up on probes still running after the timeout: they fail with
     assert.match(e.message, /closed before the probe on b finished/);
     return true;
   });
+});
+
+test('a probe its caller cancelled ends ABORTED even when close() gives up on it before its verdict arrives', async () => {
+  const { w, req } = world();
+  const ac = new AbortController();
+  // A backend that ignores its signal: the worker cannot answer the cancel before close() gives up.
+  const cancelled = caught(w.executor.get('d')(req(ac.signal)));
+  await until(() => w.fleet.calls('b') === 1, 'the probe to start');
+  ac.abort();
+  await w.executor.close({ timeoutMs: 0 });
+  await assert.rejects(cancelled, { code: 'ABORTED' });
 });
 
 test('close() rejects probes waiting for capacity and releases capacity waiters', async () => {

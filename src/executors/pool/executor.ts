@@ -377,7 +377,9 @@ export class PoolExecutor extends DispatchingExecutor {
     for (const job of [...this.#running.values()]) {
       // Tell the worker too, in case destroying it takes a while; the probe fails now.
       Atomics.store(this.#flags, job.task.slot, 1);
-      this.#settle(job, failed(executorClosed(this.kind, `closed before the probe on ${job.task.backend} finished`)));
+      // A probe its caller had already cancelled ends as the cancel said, as on a worker's death:
+      // whether its verdict beat close() is a race the caller must not see.
+      this.#settle(job, failed(job.aborted ? job.abortedError() : executorClosed(this.kind, `closed before the probe on ${job.task.backend} finished`)));
     }
     try {
       await this.#pool.destroy();
