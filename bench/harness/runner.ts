@@ -152,6 +152,23 @@ class Cell {
     return { requests: await this.#world.requestCounts(), usage: usageOf(this.#exec.recorder, this.#world.names), hedges: hedgeCounts(this.#exec.recorder) };
   }
 
+  /**
+   * A snapshot once the backends' request counters have stopped moving: cancelled losers of the
+   * reads just finished (a warm-up's, or the round's) may reach their backends a little after
+   * the read itself resolved — later on a loaded machine — and must be counted on the right
+   * side of the round's boundary. Polls until two readings 10 ms apart agree (at most ~1 s).
+   */
+  async #settledSnap(): Promise<Snapshot> {
+    let last = await this.#world.requestCounts();
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      const now = await this.#world.requestCounts();
+      if (now.length === last.length && now.every((n, j) => n === last[j])) break;
+      last = now;
+    }
+    return this.#snap();
+  }
+
   /** Read `keys` (after `warmup` ones, not measured) with tinybench, adding to the totals. */
   async round(warmup: readonly string[], keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
@@ -188,7 +205,7 @@ class Cell {
         list = mode === 'run' ? keys : warmup;
         next = 0;
         if (mode !== 'run') return;
-        before = await this.#snap();
+        before = await this.#settledSnap();
         counting = true;
         t0 = performance.now();
       },
@@ -196,9 +213,7 @@ class Cell {
         if (mode !== 'run') return;
         this.#elapsedMs += performance.now() - t0;
         counting = false;
-        // Let cancelled losers reach their backends' counters before reading them.
-        await new Promise((r) => setTimeout(r, 20));
-        const after = await this.#snap();
+        const after = await this.#settledSnap();
         const b = before as NonNullable<typeof before>;
         after.requests.forEach((n, i) => {
           this.#requests[i] = (this.#requests[i] ?? 0) + n - (b.requests[i] ?? 0);
