@@ -80,6 +80,20 @@ export const configErrorMap: z.core.$ZodErrorMap = (iss) => {
   }
 };
 
+const FS_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'file not found',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a directory, not a file',
+  ENOTDIR: 'a parent of the path is not a directory',
+};
+
+/** Why a file could not be read, from a Node fs error (never the path or the file's content). */
+export function fsReason(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? FS_REASONS[code] ?? `cannot read (${code})` : 'cannot read';
+}
+
 /** A problem with its raw path, before ordering. */
 export interface RawIssue {
   path: PropertyKey[];

@@ -9,9 +9,10 @@ import { yaml } from './yaml-lazy.js';
 import { z } from 'zod';
 import { crossFieldIssues } from './checks.js';
 import { kindOf } from './duration.js';
+import { readEncryptionFiles } from './encryption-files.js';
 import type { ConfigEnv } from './env.js';
 import {
-  configErrorMap, formatPath, InvalidConfigError, sortByDocumentOrder, suggestKey, type ConfigIssue, type RawIssue,
+  configErrorMap, formatPath, fsReason, InvalidConfigError, sortByDocumentOrder, suggestKey, type ConfigIssue, type RawIssue,
 } from './issues.js';
 import { isPlainObject, prepareDocument } from './prepare.js';
 import { resolveConfig } from './resolve.js';
@@ -23,8 +24,8 @@ export interface LoadConfigOptions {
   /** Where `${VAR}` references are read from. Default `process.env`. */
   env?: Record<string, string | undefined>;
   /**
-   * The directory relative paths (a SQLite `path`) resolve against. Default: the config file's
-   * directory for a file, `process.cwd()` for an object.
+   * The directory relative paths (a SQLite `path`, the files `encryption:` names) resolve
+   * against. Default: the config file's directory for a file, `process.cwd()` for an object.
    */
   baseDir?: string;
 }
@@ -59,7 +60,10 @@ export interface ValidateContext {
   displayName?: string;
 }
 
-/** Validate and resolve an already-parsed document (synchronous core of {@link loadConfig}). */
+/**
+ * Validate and resolve an already-parsed document (synchronous core of {@link loadConfig}; the
+ * few files an enabled `encryption:` section names are read synchronously).
+ */
 export function validateConfig(doc: unknown, ctx: ValidateContext): ResolvedConfig {
   const display = ctx.displayName ?? ctx.file ?? undefined;
   if (!isPlainObject(doc)) {
@@ -70,15 +74,18 @@ export function validateConfig(doc: unknown, ctx: ValidateContext): ResolvedConf
   const parsed = configSchema.safeParse(prepared.value, { error: configErrorMap });
   const schemaIssues = parsed.success ? [] : zodIssues(parsed.error.issues);
   const crossIssues = crossFieldIssues(prepared.value);
+  const baseDir = resolvePath(ctx.baseDir);
+  // The files `encryption:` names (master_key_file, vault.ca_cert, vault.token_file), read now.
+  const encryptionFiles = readEncryptionFiles(prepared.value, baseDir);
   // A value whose ${VAR} did not expand also fails its type or format check; report the cause only.
   const unexpanded = new Set(prepared.issues.map((i) => formatPath(i.path)));
-  const rest = [...schemaIssues, ...crossIssues].filter((i) => !unexpanded.has(formatPath(i.path)));
+  const rest = [...schemaIssues, ...crossIssues, ...encryptionFiles.issues].filter((i) => !unexpanded.has(formatPath(i.path)));
   const all = sortByDocumentOrder([...prepared.issues, ...rest], prepared.value);
   if (all.length > 0 || !parsed.success) {
     const issues: ConfigIssue[] = dedupe(all.map((i) => ({ path: formatPath(i.path), message: i.message })));
     throw new InvalidConfigError(issues.length > 0 ? issues : [{ path: '(root)', message: 'invalid configuration' }], { file: display });
   }
-  return resolveConfig(parsed.data, { baseDir: resolvePath(ctx.baseDir), file: ctx.file });
+  return resolveConfig(parsed.data, { baseDir, file: ctx.file, encryptionFiles: encryptionFiles.files });
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
@@ -127,22 +134,12 @@ function unwrap(s: z.ZodType | undefined): z.ZodType | undefined {
   return cur;
 }
 
-const FS_REASONS: Readonly<Record<string, string>> = {
-  ENOENT: 'file not found',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'is a directory, not a file',
-  ENOTDIR: 'a parent of the path is not a directory',
-};
-
 async function readYamlFile(display: string, file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    const reason = typeof code === 'string' ? FS_REASONS[code] ?? `cannot read (${code})` : 'cannot read';
-    throw new InvalidConfigError([{ path: '', message: `cannot read config file: ${reason}` }], { file: display, cause: err });
+    throw new InvalidConfigError([{ path: '', message: `cannot read config file: ${fsReason(err)}` }], { file: display, cause: err });
   }
   const doc = yaml().parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const first = doc.errors[0];

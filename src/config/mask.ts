@@ -1,9 +1,11 @@
 /**
  * Showing a configuration without its secrets (`readpath validate`, logs): backend secret keys,
- * the database password, and any password inside a URL (a postgres `url`, an endpoint with
- * userinfo) are replaced, as s3-orchestrator's MarshalRedacted does. An unset secret stays empty,
- * so the output still shows which secrets are configured.
+ * the database password, any password inside a URL (a postgres `url`, an endpoint with
+ * userinfo, Vault's address), the encryption master keys and the Vault token are replaced, as
+ * s3-orchestrator's MarshalRedacted does. An unset secret stays empty, so the output still shows
+ * which secrets are configured.
  */
+import type { EncryptionSettings } from '../encryption/settings.js';
 import { yaml } from './yaml-lazy.js';
 import { formatDuration } from './duration.js';
 import type { ResolvedConfig } from './types.js';
@@ -25,9 +27,92 @@ export function maskUrl(url: string): string {
   return url.replace(URL_PASSWORD, (_m, head: string) => `${head}:${REDACTED}@`).replace(QUERY_PASSWORD, `$1${REDACTED}`);
 }
 
-/** A deep copy of `config` with every secret replaced by `(redacted)`. */
-export function maskConfig(config: ResolvedConfig): ResolvedConfig {
-  const copy = structuredClone(config);
+/**
+ * `encryption:` as a masked config (and the config document) shows it: upstream's keys
+ * (camelCased here, snake_case once printed) rather than the key bytes of
+ * {@link EncryptionSettings}. Key ids follow from the keys: `master_key` is `config-0`,
+ * `master_key_file` `file-0`, `previous_keys[i]` `config-<i+1>`. Unset entries are null.
+ */
+export interface EncryptionView {
+  enabled: true;
+  /** `(redacted)`, or the base64 key in an unmasked document. */
+  masterKey: string | null;
+  /** The key file's path is not kept: {@link KEY_FROM_FILE}. */
+  masterKeyFile: string | null;
+  /** `(redacted)` each, or the base64 keys in an unmasked document; null when there are none. */
+  previousKeys: string[] | null;
+  vault: {
+    address: string;
+    /** `(redacted)` when set (the token itself in an unmasked document). */
+    token: string | null;
+    tokenFile: string | null;
+    keyName: string;
+    mountPath: string;
+    /** A short note on the certificates read from `ca_cert` (the PEM is not repeated). */
+    caCert: string | null;
+    renewIntervalMs: number;
+    timeoutMs: number;
+  } | null;
+  keyCache: { maxEntries: number; ttlMs: number };
+}
+
+/** A resolved config with its secrets masked, as {@link maskConfig} returns it. */
+export type MaskedConfig = Omit<ResolvedConfig, 'encryption'> & { encryption: EncryptionView | null };
+
+/** What `master_key_file` shows: the key's bytes were read from the file at load, its path is not kept. */
+export const KEY_FROM_FILE = '(32-byte key read from the file at load)';
+
+/** A short note on PEM certificates: their count and size, not the PEM. */
+function caCertNote(pem: string): string {
+  const n = pem.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
+  return `(PEM, ${n} certificate${n === 1 ? '' : 's'}, ${Buffer.byteLength(pem)} bytes, read at load)`;
+}
+
+function base64(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('base64');
+}
+
+/** The view of `encryption:`, with key material and the Vault token masked or (for a loadable document) spelled out. */
+function encryptionView(e: EncryptionSettings, masked: boolean): EncryptionView {
+  const secret = (key: Uint8Array): string => (masked ? REDACTED : base64(key));
+  let masterKey: string | null = null;
+  let masterKeyFile: string | null = null;
+  const previousKeys: string[] = [];
+  for (const k of e.localKeys) {
+    if (k.id === 'config-0') masterKey = secret(k.key);
+    else if (k.id === 'file-0') masterKeyFile = KEY_FROM_FILE;
+    else previousKeys.push(secret(k.key));
+  }
+  const v = e.vault;
+  return {
+    enabled: true,
+    masterKey,
+    masterKeyFile,
+    previousKeys: previousKeys.length > 0 ? previousKeys : null,
+    vault: v === null ? null : {
+      address: masked ? maskUrl(v.address) : v.address,
+      token: masked ? redact(v.token) : v.token,
+      tokenFile: v.tokenFile,
+      keyName: v.keyName,
+      mountPath: v.mountPath,
+      caCert: v.caCert === null ? null : caCertNote(v.caCert),
+      renewIntervalMs: v.renewIntervalMs,
+      timeoutMs: v.timeoutMs,
+    },
+    keyCache: { maxEntries: e.keyCacheMaxEntries, ttlMs: e.keyCacheTtlMs },
+  };
+}
+
+/**
+ * A deep copy of `config` with every secret replaced by `(redacted)`; `encryption` becomes an
+ * {@link EncryptionView} (no key bytes at all).
+ */
+export function maskConfig(config: ResolvedConfig): MaskedConfig {
+  // Spreading keeps `encryption` where it sits in the resolved config.
+  const copy: MaskedConfig = {
+    ...structuredClone({ ...config, encryption: null }),
+    encryption: config.encryption === null ? null : encryptionView(config.encryption, true),
+  };
   for (const b of copy.backends) {
     b.secretAccessKey = redact(b.secretAccessKey);
     b.endpoint = maskUrl(b.endpoint);
@@ -42,6 +127,19 @@ export function maskConfig(config: ResolvedConfig): ResolvedConfig {
 /** Every secret value in a config, longest first: for scrubbing free text such as error output. */
 export function configSecrets(config: ResolvedConfig): string[] {
   const out = new Set<string>();
+  const enc = config.encryption;
+  if (enc !== null) {
+    for (const k of enc.localKeys) {
+      // Unpadded, so a padded or unpadded spelling is caught alike; hex too.
+      out.add(base64(k.key).replace(/=+$/, ''));
+      out.add(Buffer.from(k.key.buffer, k.key.byteOffset, k.key.byteLength).toString('hex'));
+    }
+    if (enc.vault !== null) {
+      if (enc.vault.token) out.add(enc.vault.token);
+      const m = URL_PASSWORD.exec(enc.vault.address);
+      if (m?.[2]) out.add(m[2]);
+    }
+  }
   for (const b of config.backends) {
     if (b.secretAccessKey !== '') out.add(b.secretAccessKey);
     const m = URL_PASSWORD.exec(b.endpoint);
@@ -81,12 +179,15 @@ function toDocument(value: unknown): unknown {
 
 /**
  * The snake_case config document a resolved config corresponds to (all defaults spelled out,
- * durations as Go-style strings). Loading it again gives the same resolved config. Secrets are
- * included: pass the result of {@link maskConfig} when it is meant for display.
+ * durations as Go-style strings). Loading it again gives the same resolved config, except for
+ * what `encryption:` read from files (`master_key_file`, `vault.ca_cert`), which the document
+ * only notes. Secrets are included: pass the result of {@link maskConfig} when it is meant for
+ * display.
  */
-export function toConfigDocument(config: ResolvedConfig): Record<string, unknown> {
+export function toConfigDocument(config: ResolvedConfig | MaskedConfig): Record<string, unknown> {
   const { source: _source, ...rest } = config;
-  return toDocument(rest) as Record<string, unknown>;
+  const e = rest.encryption;
+  return toDocument({ ...rest, encryption: e === null || !('localKeys' in e) ? e : encryptionView(e, false) }) as Record<string, unknown>;
 }
 
 /**

@@ -4,12 +4,14 @@
  * as it does for s3-orchestrator's Go structs).
  *
  * Sections and keys only s3-orchestrator uses are copied untouched: their `${VAR}` references
- * name variables of upstream's environment (a UI secret, a Vault token) that readpath neither
- * needs nor should demand.
+ * name variables of upstream's environment (a UI secret) that readpath neither needs nor should
+ * demand. So is a disabled `encryption:` section: it is reduced to its (expanded) `enabled`, as
+ * upstream validates nothing else in it, and a `master_key: "${MASTER_KEY}"` kept there for later
+ * must not require MASTER_KEY to be set.
  */
 import { expandString, type ConfigEnv } from './env.js';
 import type { RawIssue } from './issues.js';
-import { UPSTREAM_ONLY_KEYS, UPSTREAM_ONLY_SECTIONS } from './schema.js';
+import { encryptionEnabled, UPSTREAM_ONLY_KEYS, UPSTREAM_ONLY_SECTIONS } from './schema.js';
 
 const MAX_DEPTH = 64;
 const IGNORED_SECTIONS: ReadonlySet<string> = new Set(UPSTREAM_ONLY_SECTIONS);
@@ -79,7 +81,11 @@ function walk(v: unknown, path: PropertyKey[], depth: number, env: ConfigEnv, is
     for (const key of Object.keys(v)) {
       const raw = v[key];
       if (raw === null || raw === undefined) continue;
-      const value = isIgnored(path, key) ? raw : walk(raw, [...path, key], depth + 1, env, issues, ancestors);
+      const value = isIgnored(path, key)
+        ? raw
+        : path.length === 0 && key === 'encryption'
+          ? encryptionSection(raw, depth + 1, env, issues, ancestors)
+          : walk(raw, [...path, key], depth + 1, env, issues, ancestors);
       // defineProperty, so a `__proto__` key stays an ordinary (and then rejected) key.
       Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     }
@@ -87,4 +93,14 @@ function walk(v: unknown, path: PropertyKey[], depth: number, env: ConfigEnv, is
   } finally {
     ancestors.delete(v);
   }
+}
+
+/** `encryption:` expanded when it is enabled, otherwise reduced to `{ enabled }` (see the module comment). */
+function encryptionSection(v: unknown, depth: number, env: ConfigEnv, issues: RawIssue[], ancestors: Set<object>): unknown {
+  if (!isPlainObject(v)) return walk(v, ['encryption'], depth, env, issues, ancestors);
+  const rawEnabled = v['enabled'];
+  const enabled = rawEnabled === null || rawEnabled === undefined ? undefined : walk(rawEnabled, ['encryption', 'enabled'], depth + 1, env, issues, ancestors);
+  // An `enabled` that expanded to true had no problems to report, so walking it again adds none.
+  if (encryptionEnabled({ enabled })) return walk(v, ['encryption'], depth, env, issues, ancestors);
+  return enabled === undefined ? {} : { enabled };
 }

@@ -4,6 +4,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
+import type { EncryptionSettings, LocalMasterKey } from '../encryption/settings.js';
+import { NO_ENCRYPTION_FILES, type EncryptionFiles } from './encryption-files.js';
 import type { ParsedConfig } from './schema.js';
 import type { ResolvedConfig, ResolvedDatabaseConfig } from './types.js';
 
@@ -33,6 +35,13 @@ export const CONFIG_DEFAULTS = Object.freeze({
   hedgePercentile: 95,
   hedgeMaxExtraLoad: 0.05,
   usageFlushIntervalMs: 30_000,
+  /** upstream's `encryption.chunk_size` default (writers' setting; validated, not used for reads). */
+  encryptionChunkSize: 65_536,
+  vaultMountPath: 'transit',
+  vaultRenewIntervalMs: 300_000,
+  vaultTimeoutMs: 10_000,
+  keyCacheMaxEntries: 10_000,
+  keyCacheTtlMs: 300_000,
 });
 
 /**
@@ -48,6 +57,8 @@ export function defaultThreads(): number {
 export interface ResolveContext {
   baseDir: string;
   file: string | null;
+  /** What was read from the files `encryption:` names (encryption-files.ts); needed when it names any. */
+  encryptionFiles?: EncryptionFiles;
 }
 
 /** Apply every default to a validated document. */
@@ -118,6 +129,7 @@ export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedCon
     usage: { flushIntervalMs: c.usage?.flush_interval ?? D.usageFlushIntervalMs },
     // s3-orchestrator keeps its level in server.log_level; a shared file can rely on that.
     logging: { level: c.logging?.level ?? c.server?.log_level ?? 'info' },
+    encryption: resolveEncryption(c.encryption, ctx.encryptionFiles ?? NO_ENCRYPTION_FILES),
     source: { file: ctx.file, baseDir: ctx.baseDir },
   };
 }
@@ -153,4 +165,39 @@ function resolveDatabase(db: NonNullable<ParsedConfig['database']>, ctx: Resolve
       };
     }
   }
+}
+
+/**
+ * The `encryption:` settings, null unless enabled. Key ids as upstream labels what it wraps:
+ * `config-0` (master_key), `file-0` (master_key_file), `config-<i+1>` (previous_keys[i]);
+ * the current key first. checks.ts has made sure exactly one key source is set.
+ */
+function resolveEncryption(e: ParsedConfig['encryption'], files: EncryptionFiles): EncryptionSettings | null {
+  if (e?.enabled !== true) return null;
+  const D = CONFIG_DEFAULTS;
+  const localKeys: LocalMasterKey[] = [];
+  if (e.master_key !== undefined) localKeys.push({ id: 'config-0', key: e.master_key });
+  else if (e.master_key_file !== undefined && e.master_key_file !== '') {
+    if (files.masterKey === null) throw new Error('resolveConfig: encryption.master_key_file was not read (pass encryptionFiles)');
+    localKeys.push({ id: 'file-0', key: files.masterKey });
+  }
+  if (localKeys.length > 0) (e.previous_keys ?? []).forEach((key, i) => localKeys.push({ id: `config-${i + 1}`, key }));
+  const v = e.vault;
+  const tokenFileSet = v?.token_file !== undefined && v.token_file !== '';
+  if (v !== undefined && tokenFileSet && files.tokenFile === null) throw new Error('resolveConfig: encryption.vault.token_file was not checked (pass encryptionFiles)');
+  return {
+    localKeys,
+    vault: v === undefined ? null : {
+      address: (v.address ?? '').replace(/\/+$/, ''),
+      token: v.token === undefined || v.token === '' ? null : v.token,
+      tokenFile: tokenFileSet ? files.tokenFile : null,
+      keyName: v.key_name ?? '',
+      mountPath: v.mount_path === undefined || v.mount_path === '' ? D.vaultMountPath : v.mount_path,
+      caCert: files.caCert,
+      renewIntervalMs: v.renew_interval ?? D.vaultRenewIntervalMs,
+      timeoutMs: v.timeout ?? D.vaultTimeoutMs,
+    },
+    keyCacheMaxEntries: e.key_cache?.max_entries ?? D.keyCacheMaxEntries,
+    keyCacheTtlMs: e.key_cache?.ttl ?? D.keyCacheTtlMs,
+  };
 }

@@ -11,7 +11,7 @@ import { durationToMs } from './duration.js';
 
 /** s3-orchestrator's top-level sections readpath does not use: accepted, not validated, ignored. */
 export const UPSTREAM_ONLY_SECTIONS = [
-  'buckets', 'telemetry', 'rebalance', 'replication', 'rate_limit', 'encryption', 'compression', 'ui',
+  'buckets', 'telemetry', 'rebalance', 'replication', 'rate_limit', 'compression', 'ui',
   'auth', 'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'cache', 'redis',
   'notifications', 'debug', 'routing_strategy',
 ] as const;
@@ -260,6 +260,115 @@ export const loggingSchema = z.strictObject({
   level: z.enum(LOG_LEVELS).optional(),
 });
 
+/** upstream's `encryption.chunk_size` bounds (plaintext bytes per chunk; a power of two). */
+export const CHUNK_SIZE_MIN = 4096;
+export const CHUNK_SIZE_MAX = 1_048_576;
+/** AES-256: every master key is exactly this many bytes. */
+export const MASTER_KEY_BYTES = 32;
+
+/**
+ * Whether an `encryption:` section turns encryption on. As upstream, a section that does not
+ * (`enabled` absent or false) is not validated at all: prepare.ts reduces it to its `enabled`.
+ */
+export function encryptionEnabled(section: unknown): boolean {
+  if (section === null || typeof section !== 'object' || Array.isArray(section)) return false;
+  return coerceBoolean((section as Record<string, unknown>)['enabled']) === true;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * A master key as upstream reads one: standard base64 with padding (line breaks ignored, as Go's
+ * decoder does) of exactly 32 bytes. The message never echoes the text.
+ */
+export function decodeMasterKey(text: string): { ok: true; key: Uint8Array } | { ok: false; message: string } {
+  const s = text.replace(/[\r\n]/g, '');
+  if (!BASE64.test(s)) return { ok: false, message: `expected standard base64 (A-Z a-z 0-9 + /, = padding) of a ${MASTER_KEY_BYTES}-byte key` };
+  const bytes = Buffer.from(s, 'base64');
+  const n = bytes.length;
+  const key = new Uint8Array(bytes);
+  bytes.fill(0);
+  if (n !== MASTER_KEY_BYTES) {
+    key.fill(0);
+    return { ok: false, message: `must be a ${MASTER_KEY_BYTES}-byte (256-bit) key; it decodes to ${n} bytes` };
+  }
+  return { ok: true, key };
+}
+
+/** A base64 master key's bytes, or an issue on `ctx`. */
+function masterKeyBytes(v: string, ctx: z.RefinementCtx): Uint8Array {
+  const r = decodeMasterKey(v);
+  if (r.ok) return r.key;
+  ctx.addIssue({ code: 'custom', message: r.message });
+  return z.NEVER;
+}
+
+/** upstream's chunk size: 0 = the default, else a power of two in 4096..1048576. */
+const chunkSize = () =>
+  z
+    .preprocess(
+      coerceNumber,
+      z.number().int().superRefine((n, ctx) => {
+        if (n === 0) return;
+        if (n < CHUNK_SIZE_MIN || n > CHUNK_SIZE_MAX) {
+          ctx.addIssue({ code: 'custom', message: `must be between ${CHUNK_SIZE_MIN} (4KiB) and ${CHUNK_SIZE_MAX} (1MiB)` });
+        } else if ((n & (n - 1)) !== 0) {
+          ctx.addIssue({ code: 'custom', message: 'must be a power of two' });
+        }
+      }),
+    )
+    .optional();
+
+/** Vault's address: an http(s) base URL; `""` is "not set" (checks.ts then reports it as required). */
+function vaultAddressProblem(v: string): string | undefined {
+  if (v === '') return undefined;
+  if (!isHttpUrl(v)) return 'expected an http(s) URL';
+  const u = new URL(v);
+  return u.search !== '' || u.hash !== '' ? 'expected a base URL, without a query or fragment' : undefined;
+}
+
+/**
+ * `encryption.vault`. Which of its fields are required, and token/token_file being exclusive,
+ * are checks.ts's rules; reading token_file and ca_cert is encryption-files.ts's.
+ */
+export const vaultSchema = z.strictObject({
+  address: z.string().superRefine((v, ctx) => {
+    const problem = vaultAddressProblem(v);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }).optional(),
+  token: z.string().optional(),
+  token_file: z.string().optional(),
+  key_name: z.string().optional(),
+  mount_path: z.string().optional(),
+  ca_cert: z.string().optional(),
+  renew_interval: durationMs('positive'),
+  /** readpath's own. */
+  timeout: durationMs('positive'),
+});
+
+/** readpath's own `encryption.key_cache`: unwrapped data keys kept in memory. */
+export const keyCacheSchema = z.strictObject({
+  max_entries: integer(1),
+  ttl: durationMs('positive'),
+});
+
+/**
+ * `encryption:` with every key upstream defines for it (so the section is strict) plus readpath's
+ * `vault.timeout` and `key_cache`. Only an enabled section reaches it whole (see
+ * {@link encryptionEnabled}); "exactly one key source" and the like are checks.ts's rules.
+ */
+export const encryptionSchema = z.strictObject({
+  enabled: flag(),
+  /** Writers' setting: validated as upstream does, not used for reading (each object's header says). */
+  chunk_size: chunkSize(),
+  /** `""` is "not set", as upstream reads it. */
+  master_key: z.string().transform((v, ctx) => (v === '' ? undefined : masterKeyBytes(v, ctx))).optional(),
+  master_key_file: z.string().optional(),
+  previous_keys: z.array(z.string().transform(masterKeyBytes)).optional(),
+  vault: vaultSchema.optional(),
+  key_cache: keyCacheSchema.optional(),
+});
+
 export const configSchema = z.strictObject({
   backends: z
     .array(backendSchema, { error: (iss) => (iss.input === undefined ? 'at least one backend is required' : undefined) })
@@ -275,6 +384,7 @@ export const configSchema = z.strictObject({
   broadcast: broadcastSchema.optional(),
   usage: usageSchema.optional(),
   logging: loggingSchema.optional(),
+  encryption: encryptionSchema.optional(),
   ...ignoredKeys(UPSTREAM_ONLY_SECTIONS),
 });
 

@@ -4,6 +4,8 @@
  * {@link ResolvedConfig}, the camelCased, fully defaulted, validated form the runtime consumes.
  */
 
+import type { EncryptionSettings } from '../encryption/settings.js';
+
 /** A duration: a Go-style string (`500ms`, `30s`, `5m`, `1m30s`) or a number of milliseconds. */
 export type DurationInput = string | number;
 /** A count or byte size; a string is accepted so `${VAR}` references can fill it. */
@@ -194,6 +196,54 @@ export interface LoggingConfigInput {
   level?: string;
 }
 
+/** `encryption.vault`: HashiCorp Vault transit as the key provider (upstream's keys, plus `timeout`). */
+export interface VaultConfigInput {
+  /** Vault's base URL, http(s). Required. */
+  address?: string;
+  /** A Vault token; exactly one of `token` and `token_file`. */
+  token?: string;
+  /** A file holding the token (must exist and be non-empty at load); re-read every `renew_interval`. */
+  token_file?: string;
+  /** The transit key. Required. */
+  key_name?: string;
+  /** The transit mount. Default `transit`. */
+  mount_path?: string;
+  /** A PEM file of CA certificates to trust for Vault's TLS, read at load. Default: the system CAs. */
+  ca_cert?: string;
+  /** How often a static token is renewed, or the token file re-read. Default 5m. */
+  renew_interval?: DurationInput;
+  /** readpath's own: longest a Vault request may take. Default 10s. */
+  timeout?: DurationInput;
+}
+
+/** readpath's own `encryption.key_cache`: unwrapped data keys kept in memory (per thread). */
+export interface KeyCacheConfigInput {
+  /** Default 10000. */
+  max_entries?: NumberInput;
+  /** Default 5m. */
+  ttl?: DurationInput;
+}
+
+/**
+ * The `encryption:` section (upstream's keys): how encrypted copies are decrypted. Nothing in it
+ * is validated unless `enabled` is true; then exactly one of `master_key`, `master_key_file`,
+ * `vault` must be set.
+ */
+export interface EncryptionConfigInput {
+  /** Default false: encrypted copies are then refused (never served as ciphertext). */
+  enabled?: BooleanInput;
+  /** Writers' setting (readers take each object's from its header): 0 (= 65536) or a power of two in 4096..1048576. */
+  chunk_size?: NumberInput;
+  /** Standard base64 of a 32-byte key; key id `config-0`. `""` means not set. */
+  master_key?: string;
+  /** A file of exactly 32 raw bytes, read at load; key id `file-0`. `""` means not set. */
+  master_key_file?: string;
+  /** Earlier master keys (base64 of 32 bytes each), tried after the current one; key ids `config-<i+1>`. Local keys only. */
+  previous_keys?: string[];
+  vault?: VaultConfigInput;
+  key_cache?: KeyCacheConfigInput;
+}
+
 /**
  * A readpath configuration as written: the keys of s3-orchestrator's config.yaml (snake_case) plus
  * readpath's own sections. Keys and sections s3-orchestrator defines but readpath does not use
@@ -212,9 +262,10 @@ export interface ReadPathConfig {
   broadcast?: BroadcastConfigInput;
   usage?: UsageConfigInput;
   logging?: LoggingConfigInput;
+  encryption?: EncryptionConfigInput;
   // s3-orchestrator sections readpath accepts and ignores:
   buckets?: unknown; telemetry?: unknown; rebalance?: unknown; replication?: unknown; rate_limit?: unknown;
-  encryption?: unknown; compression?: unknown; ui?: unknown; auth?: unknown; cleanup_queue?: unknown;
+  compression?: unknown; ui?: unknown; auth?: unknown; cleanup_queue?: unknown;
   write_path?: unknown; usage_flush?: unknown; lifecycle?: unknown; reconcile?: unknown; cache?: unknown;
   redis?: unknown; notifications?: unknown; debug?: unknown; routing_strategy?: unknown;
 }
@@ -320,6 +371,12 @@ export interface ResolvedConfig {
   broadcast: { launchOrder: 'fastest' | 'config'; stagger: boolean };
   usage: { flushIntervalMs: number };
   logging: { level: LogLevel };
+  /**
+   * `encryption:`: the keys encrypted copies are decrypted with; null when the section is absent
+   * or not enabled. Plain data (key bytes as Uint8Array), so it can go to pool workers as is;
+   * it holds secrets: show it only through maskConfig.
+   */
+  encryption: EncryptionSettings | null;
   /** Where the configuration came from; relative paths were resolved against `baseDir`. */
   source: { file: string | null; baseDir: string };
 }

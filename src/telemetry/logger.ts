@@ -15,7 +15,11 @@ import { REDACTED, maskUrl } from '../config/mask.js';
 /** What masked values are replaced with (the same text `readpath validate` prints). */
 export const MASK = REDACTED;
 
-const SECRET_KEYS = new Set(['secret_access_key', 'secretaccesskey', 'password', 'session_token', 'sessiontoken']);
+const SECRET_KEYS = new Set([
+  'secret_access_key', 'secretaccesskey', 'password', 'session_token', 'sessiontoken',
+  // encryption: (as written, and as resolved) — master keys and the Vault token.
+  'token', 'master_key', 'masterkey', 'previous_keys', 'previouskeys', 'localkeys',
+]);
 
 function isSecretKey(key: string): boolean {
   return SECRET_KEYS.has(key.toLowerCase());
@@ -29,6 +33,8 @@ export function maskSecrets(value: unknown, depth = 0, seen = new WeakSet<object
   seen.add(value);
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, depth + 1, seen));
   if (value instanceof Error) return value;
+  // Raw bytes are never worth a log line, and may be key material: only their length is shown.
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `(${value.byteLength} bytes)`;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     out[k] = isSecretKey(k) && v !== '' && v !== null && v !== undefined ? MASK : maskSecrets(v, depth + 1, seen);

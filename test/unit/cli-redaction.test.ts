@@ -5,18 +5,49 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/load.js';
-import { configSecrets } from '../../src/config/mask.js';
+import { configSecrets, renderConfigForDisplay } from '../../src/config/mask.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { Reporter, type CliIO } from '../../src/cli/reporter.js';
 
 const SECRET = 'S3CR3T-key/with+chars"and\\quotes';
 const PASSWORD = 'pg-S3CR3T-password';
+/** encryption: a master key, a previous key, a Vault token. */
+const MASTER_KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) % 256);
+const PREVIOUS_KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 59 + 101) % 256);
+const VAULT_TOKEN = 'hvs.S3CR3T-vault-token';
+const b64 = (k: Uint8Array): string => Buffer.from(k).toString('base64');
 
 async function config() {
   return loadConfig({
     backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'd', access_key_id: 'AKID-visible', secret_access_key: SECRET }],
     database: { driver: 'postgres', host: '127.0.0.1', database: 'x', user: 'u', password: PASSWORD },
   });
+}
+
+/** Configs whose encryption: section holds local keys, then a Vault token; each with its secrets as text. */
+async function encryptionConfigs() {
+  const backends = [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'd', access_key_id: 'AKID-visible', secret_access_key: SECRET }];
+  return [
+    {
+      config: await loadConfig({ backends, encryption: { enabled: true, master_key: b64(MASTER_KEY), previous_keys: [b64(PREVIOUS_KEY)] } }),
+      mentions: `${b64(MASTER_KEY)} ${b64(PREVIOUS_KEY)} ${Buffer.from(MASTER_KEY).toString('hex')}`,
+    },
+    {
+      config: await loadConfig({ backends, encryption: { enabled: true, vault: { address: 'https://vault:8200', token: VAULT_TOKEN, key_name: 'k' } } }),
+      mentions: VAULT_TOKEN,
+    },
+  ];
+}
+
+/** A key as text could show it: base64 (padded or not), hex, its bytes as JSON numbers (array or object). */
+function keyForms(k: Uint8Array): string[] {
+  const bytes = [...k];
+  return [b64(k).replace(/=+$/, ''), Buffer.from(k).toString('hex'), bytes.join(','), bytes.slice(0, 4).map((b, i) => `"${i}":${b}`).join(',')];
+}
+
+function assertNoEncryptionSecret(text: string): void {
+  assert.ok(text.length > 0, 'something was written');
+  for (const s of [...keyForms(MASTER_KEY), ...keyForms(PREVIOUS_KEY), VAULT_TOKEN]) assert.ok(!text.includes(s), `secret ${s} leaked in: ${text}`);
 }
 
 function sink(): { text: () => string; stream: NodeJS.WritableStream & { isTTY?: boolean } } {
@@ -55,6 +86,42 @@ describe('secrets in logs', () => {
       reporter.error(new Error(`backend said ${SECRET}`));
       assertNoSecret(err.text());
       assert.match(err.text(), /AKID-visible|\(redacted\)/);
+    }
+  });
+
+  it('the CLI reporter scrubs encryption keys and the Vault token from free text', async () => {
+    for (const { config: c, mentions } of await encryptionConfigs()) {
+      for (const json of [true, false]) {
+        const err = sink();
+        const io: CliIO = { stdin: process.stdin, stdout: sink().stream, stderr: err.stream, env: {} };
+        const reporter = new Reporter(io, { json, verbose: true });
+        reporter.scrubber.add(configSecrets(c));
+        reporter.info(`event ${mentions}`, { some: { field: mentions } });
+        reporter.error(new Error(`vault said ${mentions}`));
+        assertNoEncryptionSecret(err.text());
+      }
+    }
+  });
+
+  it('readpath validate\'s output (the masked config, then the scrubber) holds no key and no token', async () => {
+    for (const { config: c } of await encryptionConfigs()) {
+      const out = sink();
+      const io: CliIO = { stdin: process.stdin, stdout: out.stream, stderr: sink().stream, env: {} };
+      const reporter = new Reporter(io, { json: false, verbose: false });
+      reporter.scrubber.add(configSecrets(c));
+      for (const format of ['yaml', 'json'] as const) out.stream.write(reporter.scrubber.scrub(renderConfigForDisplay(c, { format })));
+      assertNoEncryptionSecret(out.text());
+      assert.match(out.text(), /\(redacted\)/);
+    }
+  });
+
+  it('a logged config holds no encryption key and no Vault token', async () => {
+    for (const { config: c } of await encryptionConfigs()) {
+      const out = sink();
+      const logger = createLogger('info', out.stream);
+      logger.info({ config: c }, 'config');
+      logger.info({ encryption: c.encryption }, 'encryption');
+      assertNoEncryptionSecret(out.text());
     }
   });
 });

@@ -36,6 +36,7 @@ describe('config defaults', () => {
       broadcast: { launchOrder: 'fastest', stagger: true },
       usage: { flushIntervalMs: 30_000 },
       logging: { level: 'info' },
+      encryption: null,
       source: { file: null, baseDir: '/srv/rp' },
     };
     assert.deepEqual(cfg, expected);
@@ -192,10 +193,12 @@ describe('config: upstream s3-orchestrator compatibility', () => {
   it('accepts every upstream-only section and key, with any value', async () => {
     const cfg = baseConfig();
     const junk = { nested: [1, 'two', { three: null }], weird: true };
-    for (const section of ['buckets', 'telemetry', 'rebalance', 'replication', 'rate_limit', 'encryption', 'compression', 'ui', 'auth',
+    for (const section of ['buckets', 'telemetry', 'rebalance', 'replication', 'rate_limit', 'compression', 'ui', 'auth',
       'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'cache', 'redis', 'notifications', 'debug', 'routing_strategy']) {
       cfg[section] = junk;
     }
+    // readpath reads encryption:, but, as upstream, validates nothing in it unless it is enabled.
+    cfg['encryption'] = junk;
     Object.assign(cfg.backends[0] as object, {
       unsigned_payload: true, disable_checksum: false, strip_sdk_headers: true, quota_bytes: 1, max_object_size: 2,
       request_limits: [{ name: 'all', operations: ['*'], limit: 5 }], unmetered: ['HeadObject'], http: { force_http2: false },
@@ -212,6 +215,7 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     const r = await loadConfig(cfg as never, { env: {} });
     assert.equal(r.backends.length, 1);
     assert.ok(!('ui' in r) && !('buckets' in r), 'ignored sections do not reach the resolved config');
+    assert.equal(r.encryption, null);
   });
 
   it('loads a config.yaml shared with s3-orchestrator, resolving the sqlite path against its directory', async () => {
@@ -220,6 +224,7 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     const r = await loadConfig(file, { env });
     assert.deepEqual(r.source, { file, baseDir: FIXTURES });
     assert.deepEqual(r.database, { driver: 'sqlite', path: join(FIXTURES, 'data', 'meta.db'), statementTimeoutMs: 10_000 });
+    assert.equal(r.encryption, null, 'encryption: enabled: false, and its ${MASTER_KEY} (unset) is not expanded');
     assert.deepEqual(r.backends.map((b) => [b.name, b.region, b.forcePathStyle, b.apiRequestLimit, b.egressByteLimit]), [
       ['oci', 'us-ashburn-1', true, 50000, 10737418240],
       ['b2', 'us-west-004', false, 0, 0],

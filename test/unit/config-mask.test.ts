@@ -1,12 +1,51 @@
 // Secrets: masked for display, never in an error message, and the display form loads back.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { configSecrets, maskConfig, maskUrl, renderConfigForDisplay, toConfigDocument, REDACTED } from '../../src/config/mask.js';
+import { configSecrets, KEY_FROM_FILE, maskConfig, maskUrl, renderConfigForDisplay, toConfigDocument, REDACTED } from '../../src/config/mask.js';
 import { baseConfig, expectInvalid, setAt } from './config-helpers.js';
 
 const SECRET = 'Zq9-SECRET-value-7x';
+
+/** Encryption secrets: a master key, a previous key, a Vault token. */
+const MASTER = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) % 256);
+const PREVIOUS = Uint8Array.from({ length: 32 }, (_, i) => (i * 59 + 101) % 256);
+const VAULT_TOKEN = 'hvs.Zq9-SECRET-vault-token';
+const b64 = (k: Uint8Array): string => Buffer.from(k).toString('base64');
+
+/** Every spelling of a key that could reach output: base64 (padded or not), hex, its bytes as JSON numbers. */
+function keyForms(k: Uint8Array): string[] {
+  const bytes = [...k];
+  return [
+    b64(k).replace(/=+$/, ''), Buffer.from(k).toString('hex'), bytes.join(','),
+    bytes.slice(0, 4).map((b, i) => `"${i}":${b}`).join(','),
+  ];
+}
+
+function assertNoEncryptionSecret(text: string): void {
+  for (const s of [...keyForms(MASTER), ...keyForms(PREVIOUS), VAULT_TOKEN]) assert.ok(!text.includes(s), `${s} leaked in:\n${text}`);
+}
+
+const DIR = mkdtempSync(join(tmpdir(), 'readpath-config-mask-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
+writeFileSync(join(DIR, 'master.key'), MASTER);
+writeFileSync(join(DIR, 'token'), `${VAULT_TOKEN}\n`);
+
+async function localKeysConfig() {
+  const cfg = baseConfig();
+  setAt(cfg, 'encryption', { enabled: true, master_key: '${MASTER_KEY}', previous_keys: [b64(PREVIOUS)] });
+  return loadConfig(cfg as never, { env: { MASTER_KEY: b64(MASTER) } });
+}
+
+async function vaultConfig(vault: Record<string, unknown> = {}) {
+  const cfg = baseConfig();
+  setAt(cfg, 'encryption', { enabled: true, vault: { address: `https://rp:${SECRET}@vault:8200`, token: VAULT_TOKEN, key_name: 'k', ...vault } });
+  return loadConfig(cfg as never, { env: {}, baseDir: DIR });
+}
 
 describe('maskConfig', () => {
   it('replaces backend secrets, the database password and URL passwords, leaving the original intact', async () => {
@@ -45,6 +84,79 @@ describe('maskConfig', () => {
   });
 });
 
+describe('maskConfig: encryption', () => {
+  it('shows which keys are configured, never their bytes; the resolved config keeps them', async () => {
+    const r = await localKeysConfig();
+    const m = maskConfig(r);
+    assert.deepEqual(m.encryption, {
+      enabled: true, masterKey: REDACTED, masterKeyFile: null, previousKeys: [REDACTED], vault: null,
+      keyCache: { maxEntries: 10_000, ttlMs: 300_000 },
+    });
+    assertNoEncryptionSecret(JSON.stringify(m));
+    assert.deepEqual(r.encryption?.localKeys.map((k) => k.key), [MASTER, PREVIOUS], 'the input is not modified');
+    assert.deepEqual(Object.keys(m), Object.keys(r), 'encryption stays where it is');
+  });
+
+  it('master_key_file: noted, not printed', async () => {
+    const cfg = baseConfig();
+    setAt(cfg, 'encryption', { enabled: true, master_key_file: 'master.key', previous_keys: [b64(PREVIOUS)] });
+    const m = maskConfig(await loadConfig(cfg as never, { env: {}, baseDir: DIR }));
+    assert.equal(m.encryption?.masterKeyFile, KEY_FROM_FILE);
+    assert.deepEqual(m.encryption?.previousKeys, [REDACTED]);
+    assertNoEncryptionSecret(JSON.stringify(m));
+  });
+
+  it('vault: the token and a password in the address are masked, token_file shown', async () => {
+    const m = maskConfig(await vaultConfig());
+    assert.equal(m.encryption?.vault?.token, REDACTED);
+    assert.equal(m.encryption?.vault?.address, `https://rp:${REDACTED}@vault:8200`);
+    assert.ok(!JSON.stringify(m).includes(SECRET));
+    assertNoEncryptionSecret(JSON.stringify(m));
+    const f = maskConfig(await vaultConfig({ token: undefined, token_file: 'token' }));
+    assert.equal(f.encryption?.vault?.token, null, 'no token configured: nothing to mask');
+    assert.equal(f.encryption?.vault?.tokenFile, join(DIR, 'token'));
+  });
+
+  it('configSecrets lists the keys (base64 without padding, hex), the Vault token and the address password', async () => {
+    const local = configSecrets(await localKeysConfig());
+    for (const k of [MASTER, PREVIOUS]) {
+      assert.ok(local.includes(b64(k).replace(/=+$/, '')));
+      assert.ok(local.includes(Buffer.from(k).toString('hex')));
+    }
+    const vault = configSecrets(await vaultConfig());
+    assert.ok(vault.includes(VAULT_TOKEN) && vault.includes(SECRET));
+  });
+
+  it('renderConfigForDisplay prints upstream\'s keys, redacted, with durations', async () => {
+    const text = renderConfigForDisplay(await localKeysConfig());
+    assertNoEncryptionSecret(text);
+    const doc = parse(text) as { encryption: Record<string, unknown> };
+    assert.deepEqual(doc.encryption, {
+      enabled: true, master_key: REDACTED, previous_keys: [REDACTED], key_cache: { max_entries: 10_000, ttl: '5m' },
+    });
+    const vaultText = renderConfigForDisplay(await vaultConfig({ renew_interval: '90s' }), { format: 'json' });
+    assertNoEncryptionSecret(vaultText);
+    assert.ok(!vaultText.includes(SECRET));
+    assert.deepEqual((JSON.parse(vaultText) as { encryption: { vault: unknown } }).encryption.vault, {
+      address: `https://rp:${REDACTED}@vault:8200`, token: REDACTED, key_name: 'k', mount_path: 'transit', renew_interval: '1m30s', timeout: '10s',
+    });
+  });
+
+  it('error messages never carry a key or the token', async () => {
+    for (const encryption of [
+      { enabled: true, master_key: b64(MASTER).slice(0, -4) },
+      { enabled: true, master_key: b64(MASTER), previous_keys: [`${b64(PREVIOUS)}x`], chunk_size: VAULT_TOKEN },
+      { enabled: true, vault: { address: VAULT_TOKEN, token: VAULT_TOKEN, token_file: VAULT_TOKEN, key_name: 'k', timeout: VAULT_TOKEN } },
+    ]) {
+      const cfg = baseConfig();
+      setAt(cfg, 'encryption', encryption);
+      const err = await expectInvalid(cfg);
+      assertNoEncryptionSecret(`${err.message}\n${JSON.stringify(err.issues)}\n${String(err.stack)}`);
+      assert.ok(!err.message.includes(b64(MASTER).slice(0, -4)));
+    }
+  });
+});
+
 describe('renderConfigForDisplay', () => {
   it('prints snake_case YAML with durations and no secrets', async () => {
     const cfg = baseConfig();
@@ -75,6 +187,25 @@ describe('renderConfigForDisplay', () => {
     const first = await loadConfig(cfg as never, { env: {}, baseDir: '/x' });
     const again = await loadConfig(toConfigDocument(first) as never, { env: {}, baseDir: '/x' });
     assert.deepEqual(again, first);
+  });
+
+  it('toConfigDocument loads back with encryption too (local keys; vault with a token or a token file)', async () => {
+    const local = baseConfig();
+    setAt(local, 'encryption', {
+      enabled: true, master_key: b64(MASTER), previous_keys: [b64(PREVIOUS)], key_cache: { max_entries: 7, ttl: '90s' },
+    });
+    const vault = baseConfig();
+    setAt(vault, 'encryption', {
+      enabled: true, vault: { address: 'https://vault:8200/', token_file: 'token', key_name: 'k', mount_path: 'kms', renew_interval: '1m', timeout: '3s' },
+    });
+    for (const cfg of [local, vault]) {
+      const first = await loadConfig(cfg as never, { env: {}, baseDir: DIR });
+      const doc = toConfigDocument(first);
+      const again = await loadConfig(doc as never, { env: {}, baseDir: '/elsewhere' });
+      assert.deepEqual(again.encryption, first.encryption);
+    }
+    const withToken = await vaultConfig();
+    assert.deepEqual((await loadConfig(toConfigDocument(withToken) as never, { env: {} })).encryption, withToken.encryption);
   });
 });
 

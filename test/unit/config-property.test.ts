@@ -41,6 +41,7 @@ function richConfig(): Record<string, unknown> {
     usage: { flush_interval: '30s' },
     logging: { level: 'info' },
     ui: { admin_secret: '${UNSET_UPSTREAM_VAR}' },
+    encryption: { enabled: true, master_key: Buffer.alloc(32, 7).toString('base64'), previous_keys: [Buffer.alloc(32, 9).toString('base64')] },
   };
 }
 
@@ -55,7 +56,9 @@ const MUTABLE_PATHS = [
   'backend_circuit_breaker.enabled', 'backend_circuit_breaker.open_timeout', 'server', 'server.backend_timeout',
   'server.log_level', 'server.tls', 'integrity.verify_on_read', 'runtime', 'runtime.mode', 'runtime.threads',
   'runtime.max_in_flight', 'hedging.delay', 'hedging.percentile', 'hedging.max_extra_load', 'usage.flush_interval',
-  'logging.level', 'ui', 'unknown_section',
+  'logging.level', 'ui', 'unknown_section', 'encryption', 'encryption.enabled', 'encryption.master_key', 'encryption.master_key_file',
+  'encryption.previous_keys', 'encryption.previous_keys.0', 'encryption.chunk_size', 'encryption.vault', 'encryption.vault.address',
+  'encryption.vault.token', 'encryption.vault.token_file', 'encryption.vault.ca_cert', 'encryption.key_cache.ttl',
 ];
 
 const junk = fc.oneof(
@@ -82,6 +85,11 @@ function checkInvariants(r: ResolvedConfig): void {
   assert.ok(r.hedging.delayMs === 'auto' || r.hedging.delayMs > 0);
   assert.ok(r.hedging.percentile > 0 && r.hedging.percentile <= 100);
   assert.ok(r.hedging.maxExtraLoad >= 0 && r.hedging.maxExtraLoad <= 1);
+  if (r.encryption !== null) {
+    assert.ok((r.encryption.localKeys.length > 0) !== (r.encryption.vault !== null), 'exactly one key source');
+    for (const k of r.encryption.localKeys) assert.equal(k.key.length, 32);
+    assert.ok(r.encryption.keyCacheMaxEntries >= 1 && r.encryption.keyCacheTtlMs > 0);
+  }
 }
 
 describe('config fuzzing', () => {
@@ -95,7 +103,7 @@ describe('config fuzzing', () => {
   });
 
   it('random junk under the real section names only ever fails with INVALID_CONFIG', async () => {
-    const sections = ['backends', 'database', 'circuit_breaker', 'backend_circuit_breaker', 'server', 'integrity', 'runtime', 'hedging', 'usage', 'logging', 'buckets'];
+    const sections = ['backends', 'database', 'circuit_breaker', 'backend_circuit_breaker', 'server', 'integrity', 'runtime', 'hedging', 'usage', 'logging', 'buckets', 'encryption'];
     await fc.assert(
       fc.asyncProperty(fc.dictionary(fc.constantFrom(...sections), junk), async (doc) => {
         await loadOrInvalid(doc);
@@ -134,7 +142,7 @@ describe('config fuzzing', () => {
     const value = fc.letrec((tie) => ({
       v: fc.oneof({ depthSize: 'small' }, secretish, fc.integer(), fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(key, tie('v'), { maxKeys: 3 })),
     })).v;
-    const sections = ['backends', 'database', 'circuit_breaker', 'server', 'runtime', 'hedging', 'logging'];
+    const sections = ['backends', 'database', 'circuit_breaker', 'server', 'runtime', 'hedging', 'logging', 'encryption'];
     await fc.assert(
       fc.asyncProperty(fc.dictionary(fc.constantFrom(...sections), value), async (doc) => {
         try {
