@@ -22,6 +22,7 @@ import type { BreakerState } from './policies/backend-breaker.js';
 import { PooledBackend } from './executors/pool/pooled-backend.js';
 import { buildBackends, closeBackends } from './backends/build.js';
 import { transformUrl } from './probe/transform.js';
+import { KeyRing } from './encryption/key-ring.js';
 
 /** Parts a caller may supply instead of building them from the configuration. */
 export interface PartOverrides {
@@ -62,6 +63,11 @@ export interface Parts {
    * first use from the same configuration (or backend module) the workers use.
    */
   streamBackends(): Promise<ReadonlyMap<string, ObjectBackend>>;
+  /**
+   * This thread's keys when `encryption:` is configured (built on first use): inline probes and
+   * streams decrypt with them; pool workers hold their own.
+   */
+  keys(): KeyRing | undefined;
   close(): Promise<void>;
 }
 
@@ -160,6 +166,13 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   }
   let closed: Promise<void> | undefined;
   let own: Promise<Map<string, ObjectBackend>> | undefined;
+  let keyRing: KeyRing | undefined;
+  const encryption = config.encryption;
+  const keys = (): KeyRing | undefined => {
+    if (encryption === null) return undefined;
+    keyRing ??= new KeyRing(encryption);
+    return keyRing;
+  };
   const streamBackends = (): Promise<ReadonlyMap<string, ObjectBackend>> => {
     if (inline) return Promise.resolve(backends);
     if (closed !== undefined) return Promise.reject(new ReadPathError('SERVICE_UNAVAILABLE', 'readpath is closed'));
@@ -170,6 +183,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   };
   return {
     streamBackends,
+    keys,
     recorder, backends, inline, breakers, order, rawStore, store, cache, flusher,
     breakerStates: () => ({
       store: store.state(),
@@ -184,6 +198,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
           await closeBackends(raw);
         }
         if (own !== undefined) await closeBackends((await own.catch(() => new Map<string, ObjectBackend>())).values());
+        await keyRing?.close();
       })();
       return closed;
     },

@@ -13,7 +13,8 @@
  * body could not be written where the read was asked to put it: readMany's `out`).
  * API.md §5 adds `OBJECT_TOO_LARGE` (413, `get` would buffer more than
  * runtime.max_buffered_bytes) and `RANGE_NOT_SATISFIABLE` (416, a range starting at or past the
- * object's end); `DECRYPTION_FAILED` comes with encryption.
+ * object's end) and `DECRYPTION_FAILED` (502, an encrypted copy could not be decrypted with its row's
+ * key data: the next copy is tried).
  */
 export type ErrorCode =
   | 'OBJECT_NOT_FOUND'
@@ -37,7 +38,8 @@ export type ErrorCode =
   | 'TRANSFORM_FAILED'
   | 'WRITE_FAILED'
   | 'OBJECT_TOO_LARGE'
-  | 'RANGE_NOT_SATISFIABLE';
+  | 'RANGE_NOT_SATISFIABLE'
+  | 'DECRYPTION_FAILED';
 
 /** The HTTP status each code maps to (API.md §1). */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -64,6 +66,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   WRITE_FAILED: 500,
   OBJECT_TOO_LARGE: 413,
   RANGE_NOT_SATISFIABLE: 416,
+  DECRYPTION_FAILED: 502,
 });
 
 /** True when `value` is one of the known error codes. */

@@ -26,6 +26,7 @@ import { SingleFlight } from './engine/single-flight.js';
 import { resolveRange, spanLength, type ByteSpan } from './streams/byte-range.js';
 import { openObjectStream, type StreamCopy, type StreamSource } from './streams/object-stream.js';
 import { openStripedStream, shouldStripe, stripeCopies } from './streams/striped-stream.js';
+import { objectSizeOf } from './streams/segment.js';
 
 /** What `head` returns. */
 export interface HeadOutcome extends HeadResult {
@@ -273,9 +274,10 @@ export class ReadPath {
         idleTimeoutMs: this.#config.runtime.streamIdleTimeoutMs,
         verify: integrity.verifyOnRead,
         verifyEtag: integrity.verifyEtag,
+        keys: this.#parts.keys(),
       };
       const striping = this.#config.striping;
-      const stripeOver = striping.enabled ? stripeCopies(src) : [];
+      const stripeOver = striping.enabled ? stripeCopies(src, policies.keys !== undefined) : [];
       const s = striping.enabled && shouldStripe(src, stripeOver, striping.minSize)
         ? await openStripedStream(src, stripeOver, policies, { partSize: striping.partSize, partsInFlight: striping.partsInFlight }, signal)
         : await openObjectStream(src, policies, signal);
@@ -318,7 +320,7 @@ export class ReadPath {
     const first = rows[0];
     if (first === undefined) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
     const copies = rows.map((r): StreamCopy => ({ backendName: r.backendName, backend: backends.get(r.backendName), location: r }));
-    return { key, copies, span: resolveRange(range, first.sizeBytes, key), whole: range === undefined, degraded: false };
+    return { key, copies, span: resolveRange(range, objectSizeOf(first), key), whole: range === undefined, degraded: false };
   }
 
   /** HEAD an object. */

@@ -7,7 +7,8 @@
  * (inline.ts) or to a pool worker (pool/executor.ts).
  */
 import { ReadPathError } from '../errors.js';
-import type { Recorder } from '../telemetry/recorder.js';
+import { METRIC, type Recorder } from '../telemetry/recorder.js';
+import type { EncryptionSettings } from '../encryption/settings.js';
 import { decode, type FetchedObject, type ProbeValue, type TransformedValue, type WrittenObject } from '../probe/decode.js';
 import { refusal } from '../probe/run.js';
 import { probeLocation, type ProbeTask, type Verdict } from '../probe/task.js';
@@ -92,6 +93,11 @@ export interface DispatchOptions {
   recorder: Recorder;
   /** Circuit breakers by backend name, applied to every probe of that backend. */
   breakers?: ReadonlyMap<string, DispatchBreaker>;
+  /**
+   * The `encryption:` settings, when configured: encrypted copies are decrypted where probes
+   * run. Without them an encrypted copy is refused with SERVICE_UNAVAILABLE before dispatch.
+   */
+  encryption?: EncryptionSettings | null;
 }
 
 /** Whether and why a probe's request was cancelled, without building its signal when it can. */
@@ -116,10 +122,13 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
   abstract readonly kind: 'inline' | 'pool';
   protected readonly recorder: Recorder;
   readonly #breakers: ReadonlyMap<string, DispatchBreaker> | undefined;
+  /** Encryption is configured: encrypted copies are read and decrypted. */
+  protected readonly decrypts: boolean;
 
   constructor(opts: DispatchOptions, name: string) {
     if (opts?.recorder === undefined) throw new ReadPathError('INVALID_CONFIG', `${name}: recorder is required`);
     this.recorder = opts.recorder;
+    this.decrypts = opts.encryption !== undefined && opts.encryption !== null;
     this.#breakers = opts.breakers !== undefined && opts.breakers.size > 0 ? opts.breakers : undefined;
   }
 
@@ -164,7 +173,7 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
 
   #dispatch(task: ProbeTask, req: ProbeRequest): Promise<ProbeResult<ProbeValue>> {
     if (this.closed) return Promise.reject(executorClosed(this.kind));
-    const refused = refusal(task);
+    const refused = refusal(task, this.decrypts);
     if (refused !== undefined) return Promise.reject(refused);
     const breaker = this.#breakers?.get(task.backend);
     if (breaker === undefined) return this.#admitted(task, req);
@@ -180,6 +189,11 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
     }
     return this.carry(task, req).then((v) => {
       ledger.settle(task, v);
+      if (v.kind === 'ok') {
+        if (v.decrypted === true) this.recorder.inc(METRIC.decrypts, { backend: task.backend, kind: 'get' });
+      } else if (v.kind === 'error' && v.decryptFailure !== undefined) {
+        this.recorder.inc(METRIC.decryptFailures, { backend: task.backend, kind: v.decryptFailure });
+      }
       return decode(v, task, () => cancelOf(req));
     });
   }

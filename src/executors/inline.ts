@@ -7,9 +7,13 @@ import { runProbe } from '../probe/run.js';
 import type { ProbeTask, Verdict } from '../probe/task.js';
 import type { ProbeRequest } from '../types.js';
 import { DispatchingExecutor, type DispatchOptions, type ExecutorStats } from './executor.js';
+import { KeyRing } from '../encryption/key-ring.js';
 
 /** Options of {@link InlineExecutor}. */
-export type InlineExecutorOptions = DispatchOptions;
+export interface InlineExecutorOptions extends DispatchOptions {
+  /** Keys to decrypt with, shared with this thread's streams (else built from `encryption`). */
+  keys?: KeyRing | undefined;
+}
 
 const resolvedCapacity = Promise.resolve();
 
@@ -17,9 +21,16 @@ const resolvedCapacity = Promise.resolve();
 export class InlineExecutor extends DispatchingExecutor {
   readonly kind = 'inline' as const;
   #closed = false;
+  /** This thread's keys, when encryption is configured. */
+  readonly #keys: KeyRing | undefined;
+  /** The keys were built here, so close() closes them. */
+  readonly #ownKeys: boolean;
 
   constructor(opts: InlineExecutorOptions) {
     super(opts, 'InlineExecutor');
+    const settings = opts.encryption ?? null;
+    this.#ownKeys = opts.keys === undefined && settings !== null;
+    this.#keys = opts.keys ?? (settings === null ? undefined : new KeyRing(settings));
   }
 
   protected get closed(): boolean {
@@ -27,7 +38,7 @@ export class InlineExecutor extends DispatchingExecutor {
   }
 
   protected carry(task: ProbeTask, req: ProbeRequest): Promise<Verdict> {
-    return runProbe(task, req.backend, req.signal, this.recorder.reservations);
+    return runProbe(task, req.backend, req.signal, this.recorder.reservations, this.#keys);
   }
 
   saturated(): boolean {
@@ -48,5 +59,6 @@ export class InlineExecutor extends DispatchingExecutor {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#ownKeys) await this.#keys?.close();
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { UsageLimitKind } from '../errors.js';
 import type { HeadResult, ObjectLocation } from '../types.js';
+import type { DecryptFailureKind } from '../encryption/format.js';
 
 /** The part of a location row a probe needs. */
 export interface ProbeLocation {
@@ -12,6 +13,9 @@ export interface ProbeLocation {
   sizeBytes: number;
   encrypted: boolean;
   plaintextSize: number | null;
+  /** An encrypted copy's key data: base nonce then wrapped data key (null when not encrypted). */
+  encryptionKey?: Uint8Array | null;
+  keyId?: string | null;
 }
 
 /** One probe of one copy, described by data. */
@@ -82,6 +86,8 @@ export interface OkVerdict extends ProbeUsage {
   bytes?: Uint8Array;
   /** GET with transform, across threads: any other result as `v8.serialize` bytes (transferred). */
   serialized?: Uint8Array;
+  /** An encrypted copy was decrypted. */
+  decrypted?: true;
 }
 
 /** A probe declined for usage limits after its request was sent. */
@@ -93,6 +99,8 @@ export interface SkipVerdict extends ProbeUsage {
 /** A probe that failed. */
 export interface ErrorVerdict extends ProbeUsage {
   kind: 'error';
+  /** Why the copy could not be decrypted, for metrics (the kind does not survive serialization). */
+  decryptFailure?: DecryptFailureKind;
   /**
    * What failed: the thrown value on the thread that ran the probe; a SerializedError once
    * carried across threads (structured clone loses an Error's `code` and `cause`).
@@ -106,10 +114,15 @@ export type Verdict = OkVerdict | SkipVerdict | ErrorVerdict;
 /** The probe's view of a location row (null in degraded mode). */
 export function probeLocation(l: ObjectLocation | null): ProbeLocation | null {
   if (l === null) return null;
-  return {
+  const p: ProbeLocation = {
     contentHash: l.contentHash ?? null,
     sizeBytes: l.sizeBytes,
     encrypted: l.encrypted,
     plaintextSize: l.plaintextSize ?? null,
   };
+  if (l.encrypted) {
+    p.encryptionKey = l.encryptionKey ?? null;
+    p.keyId = l.keyId ?? null;
+  }
+  return p;
 }

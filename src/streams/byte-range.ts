@@ -51,10 +51,3 @@ function unsatisfiable(range: string, total: number, key: string): ReadPathError
 export function spanLength(s: ByteSpan): number {
   return s.end - s.start + 1;
 }
-
-/** The Range header for the part of `span` from `offset` bytes in, or undefined for a whole object from 0. */
-export function rangeHeader(span: ByteSpan, offset: number, whole: boolean): string | undefined {
-  const from = span.start + offset;
-  if (whole && from === 0) return undefined;
-  return `bytes=${from}-${span.end}`;
-}

@@ -27,8 +27,8 @@ import { classifyBroadcastFailure, locatedFailure } from '../engine/verdicts.js'
 import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
 import type { HeadResult } from '../types.js';
-import { rangeHeader, spanLength, type ByteSpan } from './byte-range.js';
-import { IdleWatch, finishSegment, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
+import type { ByteSpan } from './byte-range.js';
+import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 export type { StreamCopy, StreamPolicies } from './segment.js';
 
@@ -80,7 +80,9 @@ export function openFailure(src: StreamSource, failures: readonly ProbeFailure[]
  */
 export function verifierFor(src: StreamSource, p: StreamPolicies, first: StreamCopy, etag: string | undefined): BodyVerifier | undefined {
   if (!src.whole || !p.verify) return undefined;
-  return new BodyVerifier({ backendName: first.backendName, location: first.location }, src.key, p.verifyEtag ? etag : undefined);
+  // An encrypted copy's ETag is its ciphertext's MD5: nothing to check the plaintext against.
+  const useEtag = p.verifyEtag && first.location?.encrypted !== true;
+  return new BodyVerifier({ backendName: first.backendName, location: first.location }, src.key, useEtag ? etag : undefined);
 }
 
 /**
@@ -166,8 +168,9 @@ class StreamRun {
         const seg = await openSegment({
           key: this.#src.key,
           copy,
-          range: rangeHeader(this.#src.span, offset, this.#src.whole),
-          expected: spanLength(this.#src.span) - offset,
+          start: this.#src.span.start + offset,
+          end: this.#src.span.end,
+          whole: this.#src.whole,
           ifMatch: this.backends.length > 0 ? this.#sameBytesCondition(copy) : this.#etag,
           signal: this.#controller.signal,
         }, this.#p);
@@ -201,7 +204,7 @@ class StreamRun {
   #sameBytesCondition(copy: StreamCopy): string | undefined {
     const l = copy.location;
     const h = storedHash(l);
-    if (this.#hash !== null && h === this.#hash && l?.sizeBytes === this.#size) return undefined;
+    if (this.#hash !== null && h === this.#hash && l !== null && objectSizeOf(l) === this.#size) return undefined;
     if (this.#hash !== null && h !== null) {
       throw new ReadPathError('BACKEND_ERROR', `${copy.backendName}: ${this.#src.key}: its content hash or size differs from the copy being streamed; it cannot continue the stream`);
     }
@@ -216,7 +219,7 @@ class StreamRun {
     const src = this.#src;
     const loc = first.copy.location;
     this.#hash = storedHash(loc);
-    this.#size = loc?.sizeBytes ?? src.span.total;
+    this.#size = loc === null ? src.span.total : objectSizeOf(loc);
     this.#etag ??= first.res.etag;
     this.#verifier = verifierFor(src, this.#p, first.copy, first.res.etag);
     this.backends.push(first.copy.backendName);

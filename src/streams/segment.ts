@@ -4,6 +4,10 @@
  * backend's circuit breaker (the open is its call; a body that breaks later is reported to it),
  * usage admission, egress reservation of the bytes asked for, and settlement with the bytes
  * read. Streams and striped reads differ only in how they schedule segments.
+ *
+ * Segments speak plaintext: an encrypted copy is asked for the ciphertext chunks covering the
+ * span and its bytes are decrypted as they arrive (encryption/cipher-read.ts), so a stream may
+ * resume, or a striped read take parts, from copies with different data keys.
  */
 import type { Readable } from 'node:stream';
 import { ReadPathError, UsageLimitSkipError, hasCode } from '../errors.js';
@@ -12,7 +16,12 @@ import { discardBody } from '../backends/body.js';
 import type { CircuitBreaker } from '../policies/circuit-breaker.js';
 import { classifyBackendError } from '../policies/backend-breaker.js';
 import { isBilledFailure } from '../probe/billing.js';
-import { refusal } from '../probe/run.js';
+import { encryptedWithoutRow, refusal } from '../probe/run.js';
+import { planCipherRead } from '../encryption/cipher-read.js';
+import type { ChunkDecryptor } from '../encryption/chunk-decryptor.js';
+import { HEADER_SIZE, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
+import type { KeyRing } from '../encryption/key-ring.js';
+import { collectBody } from '../backends/body.js';
 import { probeLocation, type ProbeTask } from '../probe/task.js';
 import { METRIC, type Recorder } from '../telemetry/recorder.js';
 import type { BackendGetOptions, GetResult, ObjectBackend, ObjectLocation } from '../types.js';
@@ -26,6 +35,11 @@ export interface StreamCopy {
   location: ObjectLocation | null;
 }
 
+/** The object's size a row describes: the plaintext size of an encrypted copy. */
+export function objectSizeOf(l: ObjectLocation): number {
+  return l.encrypted && l.plaintextSize !== null && l.plaintextSize !== undefined ? l.plaintextSize : l.sizeBytes;
+}
+
 /** The policies a stream applies to each copy it opens. */
 export interface StreamPolicies {
   recorder: Recorder;
@@ -34,6 +48,8 @@ export interface StreamPolicies {
   idleTimeoutMs: number;
   verify: boolean;
   verifyEtag: boolean;
+  /** This thread's keys, when encryption is configured (else encrypted copies are refused). */
+  keys?: KeyRing | undefined;
 }
 
 /** An opened copy. */
@@ -43,20 +59,28 @@ export interface Segment {
   task: ProbeTask;
   breaker: CircuitBreaker | undefined;
   generation: number;
-  /** Bytes this segment must deliver. */
+  /** Bytes the backend must send (ciphertext for an encrypted copy). */
   expected: number;
+  /** Bytes the backend sent so far. */
   bytes: number;
   settled: boolean;
+  /** An encrypted copy's decryptor (its output is the segment's plaintext). */
+  decrypt: ChunkDecryptor | undefined;
+  /** Requests made besides the GET (an encrypted copy's header read). */
+  extraApi: number;
+  /** Degraded mode from byte 0: refuse the copy if its bytes begin like ciphertext. */
+  checkStart: boolean;
 }
 
 /** What to open. */
 export interface SegmentRequest {
   key: string;
   copy: StreamCopy;
-  /** The Range header, or undefined for the whole object. */
-  range: string | undefined;
-  /** The byte count the answer must announce. */
-  expected: number;
+  /** First and last byte of the object to read (inclusive; `end = start - 1` for nothing). */
+  start: number;
+  end: number;
+  /** The read is of the whole object: from byte 0 it needs no Range. */
+  whole: boolean;
   /** Proof the copy holds the same bytes, when its row cannot give it. */
   ifMatch?: string | undefined;
   signal: AbortSignal;
@@ -64,21 +88,39 @@ export interface SegmentRequest {
 
 /** Open one copy: resolves once it answered with headers that fit; throws the copy's failure. */
 export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise<Segment> {
-  const { key, copy, expected } = r;
+  const { key, copy } = r;
   const backend = copy.backend;
   if (backend === undefined) throw new ReadPathError('BACKEND_NOT_FOUND', `backend ${copy.backendName} is not configured`);
   const task: ProbeTask = { op: 'get', backend: copy.backendName, key, location: probeLocation(copy.location) };
-  const refused = refusal(task);
+  const refused = refusal(task, p.keys !== undefined);
   if (refused !== undefined) throw refused;
   const opts: BackendGetOptions = { signal: r.signal, timeoutCoversBody: false };
-  if (r.range !== undefined) opts.range = r.range;
+  let expected = r.end - r.start + 1;
+  if (!(r.whole && r.start === 0)) opts.range = `bytes=${r.start}-${r.end}`;
   if (r.ifMatch !== undefined) opts.ifMatch = r.ifMatch;
   const ledger = p.recorder.reservations;
   ledger.admit(task);
   const breaker = p.breakers.get(copy.backendName);
   let generation = 0;
   let res: GetResult;
+  let extraApi = 0;
+  let decrypt: ChunkDecryptor | undefined;
   try {
+    const l = copy.location;
+    if (l !== null && l.encrypted && p.keys !== undefined) {
+      const plan = await planCipherRead({
+        backend: copy.backendName, key, sizeBytes: l.sizeBytes, plaintextSize: l.plaintextSize ?? null,
+        encryptionKey: l.encryptionKey ?? null, keyId: l.keyId ?? null,
+      }, p.keys, r.start, r.end, async () => {
+        extraApi++;
+        const h = await backend.get(key, { signal: r.signal, range: `bytes=0-${HEADER_SIZE - 1}` });
+        return collectBody(h.body, { signal: r.signal, maxBytes: HEADER_SIZE });
+      }, r.signal);
+      decrypt = plan.decryptor;
+      expected = plan.cipherBytes;
+      if (plan.range === undefined) delete opts.range;
+      else opts.range = plan.range;
+    }
     res = breaker === undefined
       ? await backend.get(key, opts)
       : await breaker.execute((_s, g) => {
@@ -86,12 +128,13 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
         return backend.get(key, opts);
       }, r.signal);
   } catch (err) {
-    ledger.settle(task, { api: isBilledFailure(err) ? 1 : 0, egress: 0 });
+    ledger.settle(task, { api: extraApi + (isBilledFailure(err) ? 1 : 0), egress: 0 });
+    countDecryptFailure(p, copy.backendName, err);
     throw err;
   }
   const fail = (err: ReadPathError): never => {
     discardBody(res);
-    ledger.settle(task, { api: 1, egress: 0 });
+    ledger.settle(task, { api: 1 + extraApi, egress: 0 });
     throw err;
   };
   if (res.size >= 0 && res.size !== expected) {
@@ -101,7 +144,14 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
     const limit = ledger.reserveEgress(task, expected);
     if (limit !== null) fail(new UsageLimitSkipError(copy.backendName, { limit }));
   }
-  return { copy, res, task, breaker, generation, expected, bytes: 0, settled: false };
+  const checkStart = copy.location === null && r.start === 0;
+  return { copy, res, task, breaker, generation, expected, bytes: 0, settled: false, decrypt, extraApi, checkStart };
+}
+
+/** Count a decryption failure by kind; anything else is not counted. */
+function countDecryptFailure(p: StreamPolicies, backend: string, err: unknown): void {
+  const kind = decryptFailureKind(err);
+  if (kind !== undefined) p.recorder.inc(METRIC.decryptFailures, { backend, kind });
 }
 
 /**
@@ -112,8 +162,12 @@ export function finishSegment(seg: Segment, failure: unknown, p: StreamPolicies,
   if (seg.settled) return;
   seg.settled = true;
   if (failure !== undefined || !seg.res.body.readableEnded) destroyQuietly(seg.res.body, failure instanceof Error ? failure : undefined);
-  p.recorder.reservations.settle(seg.task, { api: 1, egress: seg.bytes });
+  p.recorder.reservations.settle(seg.task, { api: 1 + seg.extraApi, egress: seg.bytes });
   if (seg.bytes > 0) p.recorder.inc(METRIC.streamBytes, { backend: seg.copy.backendName }, seg.bytes);
+  if (seg.decrypt !== undefined) {
+    if (failure === undefined) p.recorder.inc(METRIC.decrypts, { backend: seg.copy.backendName, kind: 'stream' });
+    else countDecryptFailure(p, seg.copy.backendName, failure);
+  }
   if (failure !== undefined && seg.breaker !== undefined) {
     seg.breaker.report(classifyBackendError(failure, callerAborted || hasCode(failure, 'ABORTED')), seg.generation);
   }
@@ -175,10 +229,44 @@ export class IdleWatch {
 }
 
 /**
- * Yield a segment's bytes as they arrive, counting them; throws when the body fails, stalls
- * (via `idle`), or ends short or long of what the segment asked for.
+ * Yield a segment's bytes as they arrive (decrypted, for an encrypted copy), counting what the
+ * backend sent; throws when the body fails, stalls (via `idle`), ends short or long of what the
+ * segment asked for, fails to decrypt, or — degraded, from byte 0 — begins like ciphertext.
  */
 export async function* segmentChunks(seg: Segment, idle: IdleWatch): AsyncGenerator<Buffer> {
+  const dec = seg.decrypt;
+  if (dec === undefined && !seg.checkStart) {
+    yield* wireChunks(seg, idle);
+    return;
+  }
+  let start: Buffer | undefined = seg.checkStart ? Buffer.alloc(0) : undefined;
+  const plain: Buffer[] = [];
+  const sink = (b: Buffer): void => {
+    plain.push(b);
+  };
+  for await (const chunk of wireChunks(seg, idle)) {
+    if (start !== undefined) {
+      start = Buffer.concat([start, chunk.subarray(0, 5 - start.length)]);
+      if (start.length >= 5) {
+        if (looksEncrypted(start)) throw encryptedWithoutRow({ backend: seg.copy.backendName, key: seg.task.key });
+        start = undefined;
+      }
+    }
+    if (dec === undefined) {
+      yield chunk;
+      continue;
+    }
+    dec.push(chunk, sink);
+    while (plain.length > 0) yield plain.shift() as Buffer;
+  }
+  if (dec !== undefined) {
+    dec.end(sink);
+    while (plain.length > 0) yield plain.shift() as Buffer;
+  }
+}
+
+/** The backend's bytes of a segment, counted and checked against what was asked for. */
+async function* wireChunks(seg: Segment, idle: IdleWatch): AsyncGenerator<Buffer> {
   const body = seg.res.body;
   const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
   const name = seg.copy.backendName;

@@ -22,7 +22,7 @@ import { METRIC } from '../telemetry/recorder.js';
 import type { HeadResult } from '../types.js';
 import { spanLength } from './byte-range.js';
 import { openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
-import { IdleWatch, finishSegment, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
+import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 /** How a striped read cuts and schedules. */
 export interface StripeSettings {
@@ -84,21 +84,25 @@ interface Part {
   waiter: { resolve: (b: Buffer[]) => void; reject: (e: unknown) => void } | undefined;
 }
 
-/** The copies that may serve parts: configured, readable, and the same bytes as the first. */
-export function stripeCopies(src: StreamSource): StreamCopy[] {
+/**
+ * The copies that may serve parts: configured, readable (`decrypts`: encrypted copies can be
+ * decrypted here), and the same object as the first (content hash and size; for an encrypted
+ * copy its plaintext's).
+ */
+export function stripeCopies(src: StreamSource, decrypts: boolean): StreamCopy[] {
   const out: StreamCopy[] = [];
   let hash: string | null | undefined;
   let size: number | undefined;
   for (const c of src.copies) {
     if (c.backend === undefined) continue;
-    if (refusal({ op: 'get', backend: c.backendName, key: src.key, location: probeLocation(c.location) }) !== undefined) continue;
+    if (refusal({ op: 'get', backend: c.backendName, key: src.key, location: probeLocation(c.location) }, decrypts) !== undefined) continue;
     const l = c.location;
     if (l !== null) {
       const h = storedHash(l);
       if (hash === undefined) {
         hash = h;
-        size = l.sizeBytes;
-      } else if (h !== hash || l.sizeBytes !== size) {
+        size = objectSizeOf(l);
+      } else if (h !== hash || objectSizeOf(l) !== size) {
         continue;
       }
     }
@@ -295,8 +299,9 @@ class StripedRun {
     return openSegment({
       key: this.#src.key,
       copy: copy.copy,
-      range: `bytes=${part.start}-${part.end}`,
-      expected: part.end - part.start + 1,
+      start: part.start,
+      end: part.end,
+      whole: false,
       ifMatch: hashProves ? undefined : this.#etag,
       signal: f.controller.signal,
     }, this.#p);

@@ -27,6 +27,8 @@ export const METRIC = Object.freeze({
   streamBytes: 'stream_bytes_total',
   stripeParts: 'striped_parts_total',
   stripeHedges: 'striped_part_hedges_total',
+  decrypts: 'decrypt_operations_total',
+  decryptFailures: 'decrypt_failures_total',
 } as const);
 
 /** Default histogram buckets, in seconds: fine at the low end, where in-memory reads live. */
@@ -56,6 +58,8 @@ const HELP: Record<string, string> = {
   [METRIC.streamResumes]: 'Streams that lost their copy mid-body and continued from another copy by Range, by the backend that failed.',
   [METRIC.streamBytes]: 'Body bytes streamed to consumers, by the backend that served them.',
   [METRIC.stripeParts]: 'Parts of striped reads served, by backend.',
+  [METRIC.decrypts]: 'Encrypted copies decrypted, by backend and read kind (get, stream, part).',
+  [METRIC.decryptFailures]: 'Encrypted copies that could not be decrypted, by backend and kind (header, key_data, unknown_key, unwrap, key_service, nonce, tag, length).',
   [METRIC.stripeHedges]: 'Parts of striped reads fetched again from another copy because the first fetch was slow, by the backend hedged to.',
 };
 

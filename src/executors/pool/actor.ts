@@ -20,6 +20,7 @@ import type { UsagePort } from '../../probe/billing.js';
 import { runProbe } from '../../probe/run.js';
 import type { ProbeTask, Verdict } from '../../probe/task.js';
 import { buildBackends } from '../../backends/build.js';
+import { KeyRing } from '../../encryption/key-ring.js';
 import type { ObjectBackend } from '../../types.js';
 import {
   PROBE_PROTOCOL, type ControlMessage, type PooledTask, type ProbeWorkerData, type ReserveMessage, type TaskBatch, type VerdictBatch,
@@ -60,7 +61,11 @@ function ownBytes(b: Uint8Array): Uint8Array {
  * the worker.
  */
 export function toWire(v: Verdict, task: ProbeTask, transfer: ArrayBuffer[]): Verdict {
-  if (v.kind === 'error') return { kind: 'error', error: serializeError(v.error), api: v.api, egress: v.egress };
+  if (v.kind === 'error') {
+    const w: Verdict = { kind: 'error', error: serializeError(v.error), api: v.api, egress: v.egress };
+    if (v.decryptFailure !== undefined) w.decryptFailure = v.decryptFailure;
+    return w;
+  }
   if (v.kind !== 'ok') return v;
   if (v.writeError !== undefined) v.writeError = serializeError(v.writeError);
   if (v.body !== undefined) {
@@ -92,6 +97,8 @@ export class ProbeActor implements UsagePort {
   readonly #channel: BroadcastChannel;
   readonly #port: MessagePort | null;
   readonly #backends: Promise<Map<string, ObjectBackend>>;
+  /** This worker's keys, when encryption is configured. */
+  readonly #keys: KeyRing | undefined;
   readonly #active = new Map<number, AbortController>();
   readonly #grants = new Map<number, (limit: UsageLimitKind | null) => void>();
   readonly #protocol: number;
@@ -114,6 +121,7 @@ export class ProbeActor implements UsagePort {
     // The worker lives as long as piscina's port; the channel must not hold it.
     this.#channel.unref();
     this.#backends = buildWorkerBackends(data);
+    this.#keys = data.encryption === undefined ? undefined : new KeyRing(data.encryption);
     // Building failures are reported per task; never as an unhandled rejection that kills the worker.
     this.#backends.catch(() => {});
   }
@@ -160,7 +168,7 @@ export class ProbeActor implements UsagePort {
       if (backend === undefined) {
         throw new ReadPathError('BACKEND_NOT_FOUND', `backend ${task.backend} is not configured in the probe worker`);
       }
-      v = await runProbe(task, backend, ac.signal, this);
+      v = await runProbe(task, backend, ac.signal, this, this.#keys);
     } catch (err) {
       v = { kind: 'error', error: err, api: 0, egress: 0 };
     } finally {

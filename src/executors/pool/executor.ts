@@ -134,6 +134,7 @@ export class PoolExecutor extends DispatchingExecutor {
       data.nice = opts.workerNice;
     }
     if (opts.backends !== undefined) data.s3 = opts.backends;
+    if (opts.encryption !== undefined && opts.encryption !== null) data.encryption = opts.encryption;
     if (opts.backendModule !== undefined) {
       data.backendModule = transformUrl(opts.backendModule);
       data.backendData = opts.backendData;

@@ -13,6 +13,7 @@
 import type { UsageLimitKind } from '../../errors.js';
 import type { ProbeTask, Verdict } from '../../probe/task.js';
 import type { S3BackendOptions } from '../../backends/s3-backend.js';
+import type { EncryptionSettings } from '../../encryption/settings.js';
 
 /** Version of this protocol; a worker refuses tasks of another version. */
 export const PROBE_PROTOCOL = 2;
@@ -78,6 +79,8 @@ export interface ProbeWorkerData {
   concurrency: number;
   /** Niceness (1..19) the worker thread gives itself, so the main thread wins the CPU. */
   nice?: number;
+  /** The `encryption:` settings: the worker decrypts encrypted copies with keys of its own. */
+  encryption?: EncryptionSettings;
 }
 
 /** The shape of a backend module's factory: builds backends from data inside a worker. */

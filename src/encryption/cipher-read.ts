@@ -1,0 +1,83 @@
+/**
+ * From a plaintext span of an encrypted copy to the ciphertext request that covers it and the
+ * decryptor for what comes back — the one planner the buffered probe, streams and striped parts
+ * all use. A whole object is fetched with its header (the chunk size comes from it); any other
+ * span fetches only the covering chunks, which needs the copy's chunk size first: from the
+ * thread's cache, else from a 32-byte read of the header.
+ */
+import { ChunkDecryptor } from './chunk-decryptor.js';
+import { HEADER_SIZE, cipherSpanFor, decryptionFailed, parseHeader, rowKeyData } from './format.js';
+import { copyId, type KeyRing } from './key-ring.js';
+
+/** An encrypted copy as its row describes it. */
+export interface EncryptedCopy {
+  backend: string;
+  key: string;
+  /** Ciphertext size (`size_bytes`). */
+  sizeBytes: number;
+  plaintextSize: number | null;
+  encryptionKey: Uint8Array | null;
+  keyId: string | null;
+}
+
+/** What to request from a copy and how to decrypt the answer. */
+export interface CipherRead {
+  /** Range on the ciphertext; undefined for the whole object. */
+  range: string | undefined;
+  /** Ciphertext bytes the answer must carry. */
+  cipherBytes: number;
+  decryptor: ChunkDecryptor;
+}
+
+/** A copy's plaintext size: its row's `plaintext_size`. */
+export function plainSizeOf(c: { sizeBytes: number; plaintextSize: number | null }): number {
+  return c.plaintextSize ?? -1;
+}
+
+/**
+ * Plan the read of plaintext `start..end` (inclusive) of `c`. `readHeader` fetches the copy's
+ * first 32 bytes when its chunk size is not known yet. Throws DECRYPTION_FAILED for key data
+ * that cannot give a data key, or a header that is not one.
+ */
+export async function planCipherRead(
+  c: EncryptedCopy,
+  keys: KeyRing,
+  start: number,
+  end: number,
+  readHeader: () => Promise<Uint8Array>,
+  signal?: AbortSignal,
+): Promise<CipherRead> {
+  const where = `${c.backend}: ${c.key}`;
+  const plain = plainSizeOf(c);
+  if (plain < 0) throw decryptionFailed('key_data', `${where}: the row of an encrypted copy has no plaintext_size`);
+  const kd = rowKeyData(c.encryptionKey, c.keyId, where);
+  const dek = await keys.dataKey(kd, where, signal);
+  if (start === 0 && end >= plain - 1) {
+    return {
+      range: undefined,
+      cipherBytes: c.sizeBytes,
+      decryptor: new ChunkDecryptor({ dek, baseNonce: kd.baseNonce, header: true, take: plain, where }),
+    };
+  }
+  const id = copyId(c.backend, c.key, kd.baseNonce);
+  let cs = keys.chunkSize(id);
+  if (cs === undefined) {
+    const h = await readHeader();
+    if (h.length !== HEADER_SIZE) throw decryptionFailed('header', `${where}: header read returned ${h.length} bytes, not ${HEADER_SIZE}`);
+    const parsed = parseHeader(h, where);
+    if (!parsed.baseNonce.equals(kd.baseNonce)) {
+      throw decryptionFailed('header', `${where}: the header's base nonce is not the row's (the copy is not the one the row describes)`);
+    }
+    cs = parsed.chunkSize;
+    keys.rememberChunkSize(id, cs);
+  }
+  const s = cipherSpanFor(start, end, plain, cs);
+  if (s.end >= c.sizeBytes) {
+    throw decryptionFailed('length', `${where}: ${plain} plaintext bytes in chunks of ${cs} need more than the ${c.sizeBytes} bytes stored`);
+  }
+  return {
+    range: `bytes=${s.start}-${s.end}`,
+    cipherBytes: s.end - s.start + 1,
+    decryptor: new ChunkDecryptor({ dek, baseNonce: kd.baseNonce, header: false, chunkSize: cs, firstChunk: s.firstChunk, skip: s.skip, take: s.take, where }),
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Pieces every GET and HEAD probe answers with: the verdict of a success, the HEAD fields it
+ * carries, and the errors a backend's answer turns into.
+ */
+import { ReadPathError, hasCode, messageOf } from '../errors.js';
+import type { HeadResult } from '../types.js';
+import { isBilledFailure } from './billing.js';
+import type { OkVerdict, ProbeTask, ProbeUsage, Verdict, VerdictHead } from './task.js';
+import { runTransform } from './transform.js';
+
+/** The HEAD fields of an answer, without `size` (that travels apart). */
+export function headFields(r: HeadResult): VerdictHead {
+  const h: VerdictHead = {};
+  if (r.etag !== undefined) h.etag = r.etag;
+  if (r.contentType !== undefined) h.contentType = r.contentType;
+  if (r.lastModified !== undefined) h.lastModified = r.lastModified;
+  if (r.metadata !== undefined) h.metadata = r.metadata;
+  return h;
+}
+
+/**
+ * A success: `size` bytes read (or the object's size for HEAD), of an object of `objectSize`,
+ * having made `api` requests.
+ */
+export function ok(size: number, objectSize: number, head: VerdictHead, egress: number, api = 1): OkVerdict {
+  return { kind: 'ok', size, objectSize, head, api, egress };
+}
+
+/** A backend's 416: the range starts at or past the object's end, on every copy alike. */
+export function unsatisfiable(task: ProbeTask, err: unknown): ReadPathError {
+  return new ReadPathError('RANGE_NOT_SATISFIABLE', `${task.key}: range ${task.range ?? ''} is not satisfiable (${task.backend} answered 416)`, { cause: err, backendStatus: 416 });
+}
+
+/** A failed backend call: record whether it cost a request, then rethrow. */
+export function billed(used: ProbeUsage, err: unknown): never {
+  if (isBilledFailure(err)) used.api += 1;
+  throw err;
+}
+
+/** A write under `out` that failed: the read's WRITE_FAILED (INVALID_KEY as it is). */
+export function writeFailure(task: ProbeTask, err: unknown): unknown {
+  return hasCode(err, 'INVALID_KEY')
+    ? err
+    : new ReadPathError('WRITE_FAILED', `read from ${task.backend} but not written under --out: ${messageOf(err)}`, { cause: err });
+}
+
+/** A buffered GET's verdict: the body itself, or what the task's transform made of it. */
+export async function finishGet(task: ProbeTask, v: OkVerdict, body: Uint8Array, verified: boolean): Promise<Verdict> {
+  v.verified = verified;
+  if (task.transform === undefined) {
+    v.body = body;
+    return v;
+  }
+  v.value = await runTransform(task.transform, body, {
+    ...v.head,
+    key: task.key,
+    backend: task.backend,
+    size: body.byteLength,
+    verified,
+    ...(task.range !== undefined ? { range: task.range } : {}),
+  });
+  return v;
+}

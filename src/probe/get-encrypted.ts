@@ -1,0 +1,97 @@
+/**
+ * A GET probe of an encrypted copy: the row's key data gives the data key, the plaintext range
+ * maps to the ciphertext chunks that cover it, and the answer is decrypted chunk by chunk as it
+ * arrives (into the buffered body, or a file with `out`). A whole read's plaintext is hashed
+ * against content_hash; a range relies on each chunk's GCM tag. The ETag — the MD5 of the
+ * ciphertext — is never checked against plaintext. Egress is the ciphertext a backend sends.
+ */
+import { ReadPathError, backendStatusOf, type UsageLimitKind } from '../errors.js';
+import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
+import { planCipherRead, plainSizeOf, type CipherRead } from '../encryption/cipher-read.js';
+import { HEADER_SIZE } from '../encryption/format.js';
+import type { KeyRing } from '../encryption/key-ring.js';
+import { resolveRange } from '../streams/byte-range.js';
+import type { GetResult, ObjectBackend } from '../types.js';
+import type { UsagePort } from './billing.js';
+import type { ProbeLocation, ProbeTask, ProbeUsage, Verdict } from './task.js';
+import { billed, finishGet, headFields, ok, unsatisfiable } from './answer.js';
+import { toFile } from './to-file.js';
+import { BodyVerifier } from './verify.js';
+
+/** GET `task`'s encrypted copy `l` and decrypt it. Throws DECRYPTION_FAILED, or the backend's failure. */
+export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage, keys: KeyRing): Promise<Verdict> {
+  const plain = plainSizeOf(l);
+  const span = resolveRange(task.range, plain < 0 ? 0 : plain, task.key);
+  const length = span.end - span.start + 1;
+  if (task.maxBytes !== undefined && task.out === undefined && length > task.maxBytes) {
+    throw tooLarge(length, task.maxBytes, ` (runtime.max_buffered_bytes): read ${task.key} with getStream`);
+  }
+  const copy = {
+    backend: task.backend, key: task.key, sizeBytes: l.sizeBytes, plaintextSize: l.plaintextSize,
+    encryptionKey: l.encryptionKey ?? null, keyId: l.keyId ?? null,
+  };
+  const plan: CipherRead = await planCipherRead(copy, keys, span.start, span.end, async () => {
+    let h: GetResult;
+    try {
+      h = await backend.get(task.key, { signal, range: `bytes=0-${HEADER_SIZE - 1}` });
+    } catch (err) {
+      billed(used, err);
+    }
+    used.api += 1;
+    const bytes = await collectBody(h.body, { signal, maxBytes: HEADER_SIZE });
+    used.egress += bytes.byteLength;
+    return bytes;
+  }, signal);
+  let res: GetResult;
+  try {
+    res = await backend.get(task.key, plan.range === undefined ? { signal } : { signal, range: plan.range });
+  } catch (err) {
+    billed(used, backendStatusOf(err) === 416 ? unsatisfiable(task, err) : err);
+  }
+  used.api += 1;
+  if (res.size >= 0 && res.size !== plan.cipherBytes) {
+    discardBody(res);
+    throw new ReadPathError('BACKEND_ERROR', `${task.backend}: ${task.key}: answered ${res.size} ciphertext bytes where ${plan.cipherBytes} were asked for (the copy differs from its row)`);
+  }
+  if (task.egressLimited === true) {
+    let limit: UsageLimitKind | null;
+    try {
+      limit = await usage.reserveEgress(task, plan.cipherBytes, signal);
+    } catch (err) {
+      discardBody(res);
+      throw err;
+    }
+    if (limit !== null) {
+      discardBody(res);
+      return { kind: 'skip', limit, api: used.api, egress: used.egress };
+    }
+  }
+  const whole = task.range === undefined;
+  const verify = whole && (task.verify ?? true);
+  const verifier = verify ? new BodyVerifier({ backendName: task.backend, location: task.location }, task.key) : undefined;
+  const dec = plan.decryptor;
+  const read = async (onBytes: (b: Uint8Array) => void): Promise<number> => {
+    const n = await readChunks(res.body, (chunk) => dec.push(chunk, onBytes), { signal, expectedSize: plan.cipherBytes });
+    dec.end(onBytes);
+    return n;
+  };
+  // The ETag stays the backend's (the ciphertext's MD5), as HEAD reports it; it is never
+  // checked against the plaintext.
+  const head = headFields(res);
+  if (task.out !== undefined) {
+    const v = await toFile(task, task.out, { head, objectSize: plain, verifier, read, discard: () => discardBody(res) }, used);
+    if (v.kind === 'ok') v.decrypted = true;
+    return v;
+  }
+  const body = new Uint8Array(length);
+  let at = 0;
+  used.egress += await read((b) => {
+    body.set(b, at);
+    at += b.byteLength;
+  });
+  verifier?.update(body);
+  const verified = verifier?.finish() ?? false;
+  const v = ok(length, plain, head, used.egress, used.api);
+  v.decrypted = true;
+  return finishGet(task, v, body, verified);
+}

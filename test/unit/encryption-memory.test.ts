@@ -1,0 +1,229 @@
+/**
+ * Encrypted copies through the whole read path, fast: memory backends holding s3-orchestrator
+ * ciphertext, rows with their key data, readpath configured with master keys. Every way to read
+ * — get (whole, ranges, transform), head, getStream (whole, ranges, mid-body failover, striped)
+ * — yields the plaintext; a copy that will not decrypt is left for the next.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { ReadPath } from '../../src/read-path.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
+import { ReadPathError, hasCode } from '../../src/errors.js';
+import type { ReadPathConfig } from '../../src/config/types.js';
+import type { GetResult, ObjectBackend } from '../../src/types.js';
+import { encryptForRow, flipByte, type EncryptedRow } from '../helpers/senc-encoder.js';
+import { assertMismatchBeforeEnd, readAll } from '../helpers/streams.js';
+
+const is = (code: string) => (err: unknown) => hasCode(err, code as never);
+const MASTER = randomBytes(32);
+
+/** A backend that cuts every body it serves after `cutAt` bytes (while armed). */
+class CuttingBackend implements ObjectBackend {
+  readonly name: string;
+  cutAt = -1;
+  constructor(readonly inner: MemoryBackend) {
+    this.name = inner.name;
+  }
+  head(key: string, opts?: { signal?: AbortSignal }) {
+    return this.inner.head(key, opts);
+  }
+  async get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult> {
+    const res = await this.inner.get(key, opts);
+    if (this.cutAt < 0) return res;
+    const bytes = await readAll(res.body);
+    const cut = this.cutAt;
+    async function* gen(): AsyncGenerator<Buffer> {
+      yield bytes.subarray(0, cut);
+      throw new ReadPathError('BACKEND_ERROR', 'connection reset');
+    }
+    return { ...res, body: Readable.from(gen()) };
+  }
+}
+
+function open(extra: Partial<ReadPathConfig> = {}, n = 3) {
+  const mems = Array.from({ length: n }, (_, i) => new MemoryBackend(`b${i + 1}`));
+  const backends = mems.map((m) => new CuttingBackend(m));
+  const store = new MemoryMetadataStore();
+  const config: ReadPathConfig = {
+    backends: mems.map((b) => ({ name: b.name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
+    database: { driver: 'memory' },
+    runtime: { mode: 'inline' },
+    logging: { level: 'silent' },
+    striping: { enabled: false },
+    encryption: { enabled: true, master_key: MASTER.toString('base64') },
+    ...extra,
+  };
+  let t = 0;
+  /** Encrypt `plain` for each named backend with its own data key (and chunk size), and record the rows. */
+  const seed = (key: string, plain: Uint8Array, on: string[] = ['b1', 'b2'], chunkSizes: number[] = []): EncryptedRow[] => on.map((name, i) => {
+    const row = encryptForRow(plain, { masterKey: MASTER, chunkSize: chunkSizes[i] ?? 4096 });
+    mems.find((b) => b.name === name)?.put(key, row.body);
+    store.add({
+      objectKey: key, backendName: name, sizeBytes: row.sizeBytes, createdAt: new Date(++t), encrypted: true,
+      encryptionKey: row.encryptionKey, keyId: row.keyId, plaintextSize: row.plaintextSize, contentHash: row.contentHash,
+    });
+    return row;
+  });
+  return {
+    rp: () => ReadPath.open(config, { backends, store }),
+    seed,
+    mem: (name: string) => mems.find((b) => b.name === name) as MemoryBackend,
+    cutting: (name: string) => backends.find((b) => b.name === name) as CuttingBackend,
+  };
+}
+
+describe('encrypted copies (memory backends)', () => {
+  const plain = randomBytes(3 * 4096 + 777);
+
+  it('get: whole objects decrypt and verify; ranges map to the covering chunks; head reports the plaintext size', async () => {
+    const w = open();
+    w.seed('k', plain);
+    const rp = await w.rp();
+    const g = await rp.get('k');
+    assert.ok(Buffer.from(g.body).equals(plain));
+    assert.equal(g.verified, true);
+    assert.equal(g.size, plain.length);
+    const h = await rp.head('k');
+    assert.equal(h.size, plain.length);
+    const gets = w.mem('b1').calls.get;
+    const r = await rp.get('k', { range: 'bytes=5000-9000' });
+    assert.ok(Buffer.from(r.body).equals(plain.subarray(5000, 9001)));
+    assert.equal(r.verified, false);
+    assert.equal(w.mem('b1').calls.get - gets, 2, 'the header once, then the covering chunks');
+    const again = await rp.get('k', { range: 'bytes=-10' });
+    assert.ok(Buffer.from(again.body).equals(plain.subarray(plain.length - 10)));
+    assert.equal(w.mem('b1').calls.get - gets, 3, "the copy's chunk size is remembered");
+    assert.ok(Buffer.from((await rp.get('k', { range: 'bytes=4096-' })).body).equals(plain.subarray(4096)));
+    await assert.rejects(rp.get('k', { range: `bytes=${plain.length}-` }), is('RANGE_NOT_SATISFIABLE'));
+    assert.equal(rp.recorder.count('decrypt_operations_total', { backend: 'b1', kind: 'get' }) >= 4, true);
+    await rp.close();
+  });
+
+  it('a tampered first copy fails its tag and the read is served by the second, with its own key', async () => {
+    const w = open();
+    const rows = w.seed('k', plain);
+    w.mem('b1').put('k', flipByte(rows[0]!.body, 32 + 4096 + 28 + 100));
+    const rp = await w.rp();
+    const g = await rp.get('k');
+    assert.equal(g.backend, 'b2');
+    assert.equal(g.failover, true);
+    assert.ok(Buffer.from(g.body).equals(plain));
+    assert.equal(rp.recorder.count('decrypt_failures_total', { backend: 'b1', kind: 'tag' }), 1);
+    await rp.close();
+  });
+
+  it('a wrong master key is DECRYPTION_FAILED on every copy; without encryption configured the copy is refused, never served as ciphertext', async () => {
+    const w = open({ encryption: { enabled: true, master_key: randomBytes(32).toString('base64') } });
+    w.seed('k', plain);
+    const rp = await w.rp();
+    await assert.rejects(rp.get('k'), is('DECRYPTION_FAILED'));
+    await assert.rejects(rp.getStream('k'), is('DECRYPTION_FAILED'));
+    assert.equal(w.mem('b1').calls.get + w.mem('b2').calls.get, 0, 'no data key, no request');
+    await rp.close();
+    const off = open({ encryption: { enabled: false } });
+    off.seed('k', plain);
+    const rp2 = await off.rp();
+    await assert.rejects(rp2.get('k'), is('SERVICE_UNAVAILABLE'));
+    await assert.rejects(rp2.getStream('k'), is('SERVICE_UNAVAILABLE'));
+    await rp2.close();
+  });
+
+  it('a transform receives the plaintext', async () => {
+    const w = open();
+    w.seed('k', Buffer.from('secret words'));
+    const rp = await w.rp();
+    const o = await rp.get('k', { transform: new URL('../helpers/transforms/upper.mjs', import.meta.url) });
+    assert.equal(Buffer.from(o.value as Uint8Array).toString(), 'SECRET WORDS');
+    assert.equal(o.verified, true);
+    await rp.close();
+  });
+
+  it('getStream: whole and ranged streams decrypt; a copy cut mid-body resumes on a copy with another key and chunk size', async () => {
+    const w = open();
+    const big = randomBytes(300_000);
+    w.seed('big', big, ['b1', 'b2'], [4096, 65536]);
+    const rp = await w.rp();
+    const s = await rp.getStream('big');
+    assert.ok((await readAll(s.body)).equals(big));
+    assert.equal(await s.verified, true);
+    const r = await rp.getStream('big', { range: 'bytes=70000-200000' });
+    assert.ok((await readAll(r.body)).equals(big.subarray(70000, 200001)));
+    w.cutting('b1').cutAt = 100_000;
+    const cut = await rp.getStream('big');
+    assert.ok((await readAll(cut.body)).equals(big));
+    assert.equal(await cut.verified, true);
+    assert.deepEqual(cut.backends, ['b1', 'b2']);
+    assert.equal(rp.recorder.count('stream_resumes_total', { backend: 'b1' }), 1);
+    assert.ok(rp.recorder.count('decrypt_operations_total', { backend: 'b2', kind: 'stream' }) >= 1);
+    await rp.close();
+  });
+
+  it('getStream: damaged ciphertext mid-object never reaches end', async () => {
+    const w = open({}, 1);
+    const big = randomBytes(100_000);
+    const rows = w.seed('big', big, ['b1']);
+    w.mem('b1').put('big', flipByte(rows[0]!.body, 60_000));
+    const rp = await w.rp();
+    const s = await rp.getStream('big');
+    await assert.rejects(readAll(s.body), is('ALL_BACKENDS_FAILED'));
+    assert.equal(await s.verified, false);
+    await rp.close();
+  });
+
+  it('striped: parts from copies with different keys and chunk sizes, in order, verified', async () => {
+    const w = open({ striping: { enabled: true, min_size: '128KiB', part_size: '64KiB', parts_in_flight: 4 } });
+    const big = randomBytes(1024 * 1024 + 5);
+    w.seed('big', big, ['b1', 'b2', 'b3'], [4096, 65536, 16384]);
+    const rp = await w.rp();
+    const s = await rp.getStream('big');
+    assert.ok((await readAll(s.body)).equals(big));
+    assert.equal(await s.verified, true);
+    assert.ok(s.backends.length >= 2, s.backends.join());
+    const r = await rp.getStream('big', { range: 'bytes=100000-900000' });
+    assert.ok((await readAll(r.body)).equals(big.subarray(100000, 900001)));
+    await rp.close();
+  });
+
+  it('a wrong content_hash on the row is INTEGRITY_MISMATCH on the plaintext, for get and getStream', async () => {
+    const w = open({}, 1);
+    w.seed('k', plain, ['b1']);
+    const rp = await w.rp();
+    const store = (rp as unknown as { store: MemoryMetadataStore }).store;
+    const rows = await store.getAllObjectLocations('k');
+    store.add({ ...rows[0]!, contentHash: '00'.repeat(32) });
+    await assert.rejects(rp.get('k'), is('INTEGRITY_MISMATCH'));
+    await assertMismatchBeforeEnd(await rp.getStream('k'));
+    await rp.close();
+  });
+});
+
+describe('degraded mode: encrypted and plain objects side by side', () => {
+  it('plain objects are served; a copy that begins like ciphertext is refused with 503', async () => {
+    const backends = ['b1', 'b2'].map((n) => new MemoryBackend(n));
+    const row = encryptForRow(Buffer.from('secret'), { masterKey: MASTER });
+    for (const b of backends) {
+      b.put('enc', row.body);
+      b.put('plain', 'hello');
+    }
+    const down = { getAllObjectLocations: () => Promise.reject(new ReadPathError('DB_UNAVAILABLE', 'store down')) };
+    const rp = await ReadPath.open({
+      backends: backends.map((b) => ({ name: b.name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
+      database: { driver: 'memory' },
+      runtime: { mode: 'inline' },
+      logging: { level: 'silent' },
+      encryption: { enabled: true, master_key: MASTER.toString('base64') },
+    }, { backends, store: down });
+    const p = await rp.get('plain');
+    assert.equal(Buffer.from(p.body).toString(), 'hello');
+    assert.equal(p.degraded, true);
+    await assert.rejects(rp.get('enc'), (e: unknown) => hasCode(e, 'SERVICE_UNAVAILABLE') && (e as ReadPathError).httpStatus === 503);
+    await assert.rejects(rp.get('enc', { range: 'bytes=40-50' }), is('SERVICE_UNAVAILABLE'));
+    assert.equal(await readAll((await rp.getStream('plain')).body).then((b) => b.toString()), 'hello');
+    const s = await rp.getStream('enc');
+    await assert.rejects(readAll(s.body), is('SERVICE_UNAVAILABLE'));
+    await rp.close();
+  });
+});
