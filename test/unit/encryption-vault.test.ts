@@ -1,0 +1,132 @@
+/**
+ * The key ring with Vault transit as its provider, against the mock Vault over real HTTP(S):
+ * unwrap, the data-key cache (one Vault call per key), refused tokens, a token file rewritten
+ * under it, renewal, TLS with a private CA, an unreachable Vault — and no token in any error.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KeyRing } from '../../src/encryption/key-ring.js';
+import { decryptFailureKind, rowKeyData, type RowKeyData } from '../../src/encryption/format.js';
+import type { VaultSettings } from '../../src/encryption/settings.js';
+import { hasCode, messageOf } from '../../src/errors.js';
+import { startMockVault, type MockVault } from '../helpers/mock-vault.js';
+import { encryptForVaultRow } from '../helpers/senc-encoder.js';
+
+function vaultSettings(v: MockVault, over: Partial<VaultSettings> = {}): VaultSettings {
+  return {
+    address: v.address, token: v.token, tokenFile: null, keyName: 'readpath', mountPath: 'transit', caCert: null,
+    renewIntervalMs: 0, timeoutMs: 2000, ...over,
+  };
+}
+
+function ring(settings: VaultSettings): KeyRing {
+  return new KeyRing({ localKeys: [], vault: settings, keyCacheMaxEntries: 100, keyCacheTtlMs: 60_000 });
+}
+
+function keyData(v: MockVault, dek: Buffer): RowKeyData {
+  const row = encryptForVaultRow(Buffer.from('x'), v.wrap(dek), v.keyId(), { dek });
+  return rowKeyData(row.encryptionKey, row.keyId, 'b1: k');
+}
+
+const decrypts = (v: MockVault) => v.requests.filter((r) => r.path.includes('/decrypt/')).length;
+
+async function rejectsKind(p: Promise<unknown>, kind: string, secret?: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(hasCode(err, 'DECRYPTION_FAILED'), String(err));
+    assert.equal(decryptFailureKind(err), kind);
+    if (secret !== undefined) assert.ok(!messageOf(err).includes(secret), 'the token never appears in an error');
+    return true;
+  });
+}
+
+describe('Vault transit key ring', () => {
+  it('unwraps a data key once and serves it from the cache after', async () => {
+    const v = await startMockVault({ token: 'tok-1', keys: ['transit/readpath'] });
+    const r = ring(vaultSettings(v));
+    const dek = randomBytes(32);
+    const kd = keyData(v, dek);
+    assert.ok((await r.dataKey(kd, 'b1: k')).equals(dek));
+    await Promise.all([r.dataKey(kd, 'b1: k'), r.dataKey(kd, 'b1: k')]);
+    assert.equal(decrypts(v), 1);
+    // Concurrent first unwraps of one key share one request.
+    const other = keyData(v, randomBytes(32));
+    await Promise.all([r.dataKey(other, 'x'), r.dataKey(other, 'x'), r.dataKey(other, 'x')]);
+    assert.equal(decrypts(v), 2);
+    await r.close();
+    await v.close();
+  });
+
+  it('a refused token, an unknown key id and a local wrap are DECRYPTION_FAILED, without the token in the message', async () => {
+    const v = await startMockVault({ token: 'right-token', keys: ['transit/readpath'] });
+    const r = ring(vaultSettings(v, { token: 'wrong-token-123' }));
+    const kd = keyData(v, randomBytes(32));
+    await rejectsKind(r.dataKey(kd, 'b1: k'), 'key_service', 'wrong-token-123');
+    await rejectsKind(r.dataKey({ ...kd, keyId: 'config-0' }, 'b1: k'), 'unknown_key');
+    await rejectsKind(r.dataKey({ ...kd, wrapped: randomBytes(60) }, 'b1: k'), 'unknown_key');
+    // A failed unwrap is not cached: the right token works at once.
+    const ok = ring(vaultSettings(v, { token: 'right-token' }));
+    assert.equal((await ok.dataKey(kd, 'b1: k')).length, 32);
+    await r.close();
+    await ok.close();
+    await v.close();
+  });
+
+  it('a token file rewritten after Vault changed the token is re-read on the 403', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'readpath-vault-'));
+    const file = join(dir, 'token');
+    writeFileSync(file, 'tok-a\n');
+    const v = await startMockVault({ token: 'tok-a', keys: ['transit/readpath'] });
+    const r = ring(vaultSettings(v, { token: null, tokenFile: file }));
+    assert.equal((await r.dataKey(keyData(v, randomBytes(32)), 'x')).length, 32);
+    v.setToken('tok-b');
+    writeFileSync(file, 'tok-b\n');
+    assert.equal((await r.dataKey(keyData(v, randomBytes(32)), 'x')).length, 32);
+    const tokens = v.requests.filter((q) => q.path.includes('/decrypt/')).map((q) => `${q.token ?? ''}:${q.status}`);
+    assert.deepEqual(tokens, ['tok-a:200', 'tok-a:403', 'tok-b:200']);
+    await r.close();
+    await v.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('renews a static token with renew-self every renew_interval', async () => {
+    const v = await startMockVault({ token: 'tok', keys: ['transit/readpath'] });
+    const r = ring(vaultSettings(v, { renewIntervalMs: 20 }));
+    for (let i = 0; i < 200 && !v.requests.some((q) => q.path === '/v1/auth/token/renew-self'); i++) await new Promise((res) => setTimeout(res, 10));
+    assert.ok(v.requests.some((q) => q.path === '/v1/auth/token/renew-self' && q.token === 'tok' && q.status === 200));
+    await r.close();
+    await v.close();
+  });
+
+  it('speaks TLS to a Vault whose CA is given by ca_cert, and refuses it without', async () => {
+    const v = await startMockVault({ token: 'tok', keys: ['transit/readpath'], tls: true });
+    const ca = await readFile(v.caCertFile as string, 'utf8');
+    const kd = keyData(v, randomBytes(32));
+    const r = ring(vaultSettings(v, { caCert: ca }));
+    assert.equal((await r.dataKey(kd, 'x')).length, 32);
+    const untrusted = ring(vaultSettings(v));
+    await rejectsKind(untrusted.dataKey(kd, 'x'), 'key_service');
+    await r.close();
+    await untrusted.close();
+    await v.close();
+  });
+
+  it('an unreachable or failing Vault is key_service; a ciphertext Vault cannot open is unwrap', async () => {
+    const v = await startMockVault({ token: 'tok', keys: ['transit/readpath'] });
+    const kd = keyData(v, randomBytes(32));
+    const r = ring(vaultSettings(v));
+    v.failNext(503);
+    await rejectsKind(r.dataKey(kd, 'x'), 'key_service');
+    await rejectsKind(r.dataKey({ ...kd, wrapped: Buffer.from('vault:v1:AAAA') }, 'x'), 'unwrap');
+    const address = v.address;
+    await v.close();
+    const gone = ring(vaultSettings(v, { address }));
+    await rejectsKind(gone.dataKey(kd, 'x'), 'key_service');
+    await r.close();
+    await gone.close();
+  });
+});
