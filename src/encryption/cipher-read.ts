@@ -29,6 +29,16 @@ export interface CipherRead {
   decryptor: ChunkDecryptor;
 }
 
+/**
+ * The ETag an encrypted object is reported with. The backend's is the ciphertext's MD5, which a
+ * client checking ETags against the body it got would find wrong; this one is derived from the
+ * plaintext's SHA-256 in the multipart form (`"…-1"`), which no client takes for an MD5 — or
+ * none at all without a content hash.
+ */
+export function plaintextEtag(contentHash: string | null | undefined): string | undefined {
+  return contentHash === null || contentHash === undefined || contentHash.length < 32 ? undefined : `"${contentHash.slice(0, 32).toLowerCase()}-1"`;
+}
+
 /** A copy's plaintext size: its row's `plaintext_size`. */
 export function plainSizeOf(c: { sizeBytes: number; plaintextSize: number | null }): number {
   return c.plaintextSize ?? -1;

@@ -3,7 +3,8 @@
  * USAGE_LIMIT_EXCEEDED when every copy was declined for usage. A degraded broadcast reports
  * ALL_BACKENDS_FAILED with the last error, as upstream does; readpath also says "not there" when
  * every probed backend answered 404, and "over limits" when every probed backend declined for
- * usage, as the located path does.
+ * usage, as the located path does — and SERVICE_UNAVAILABLE (503) when a backend refused a copy
+ * it holds encrypted.
  */
 import { ReadPathError, backendStatusOf, hasCode, messageOf } from '../errors.js';
 import type { ProbeFailure } from './race.js';
@@ -47,9 +48,13 @@ export function classifyBroadcastFailure(key: string, failures: readonly ProbeFa
       notFound: true, usageExceeded: false, mixed: false,
     };
   }
+  // A backend that holds the object encrypted refused it (no key data without the database):
+  // that, not whichever 404 or mismatch came last, is why the read cannot be served — a 503.
+  const refused = failures.find((f) => hasCode(f.error, 'SERVICE_UNAVAILABLE'))?.error;
+  const cause = refused ?? last;
   return {
-    // The last error's message goes in too: batch outcomes and logs keep only the outer message.
-    error: new ReadPathError('ALL_BACKENDS_FAILED', `all backends failed for ${key}${last === undefined ? '' : `; last error: ${messageOf(last)}`}`, { cause: last }),
+    // The cause's message goes in too: batch outcomes and logs keep only the outer message.
+    error: new ReadPathError('ALL_BACKENDS_FAILED', `all backends failed for ${key}${cause === undefined ? '' : `; ${refused === undefined ? 'last error' : 'refused'}: ${messageOf(cause)}`}`, { cause }),
     notFound: false, usageExceeded: false, mixed: notFound > 0,
   };
 }

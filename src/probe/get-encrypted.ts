@@ -7,16 +7,28 @@
  */
 import { ReadPathError, backendStatusOf, type UsageLimitKind } from '../errors.js';
 import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
-import { planCipherRead, plainSizeOf, type CipherRead } from '../encryption/cipher-read.js';
+import { planCipherRead, plainSizeOf, plaintextEtag, type CipherRead } from '../encryption/cipher-read.js';
 import { HEADER_SIZE } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import { resolveRange } from '../streams/byte-range.js';
-import type { GetResult, ObjectBackend } from '../types.js';
+import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
-import type { ProbeLocation, ProbeTask, ProbeUsage, Verdict } from './task.js';
+import type { ProbeLocation, ProbeTask, ProbeUsage, Verdict, VerdictHead } from './task.js';
 import { billed, finishGet, headFields, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
 import { BodyVerifier } from './verify.js';
+
+/**
+ * The HEAD fields of an encrypted copy's answer: the backend's, but with an ETag that belongs to
+ * the plaintext (see {@link plaintextEtag}) instead of the ciphertext's MD5.
+ */
+export function encryptedHead(r: HeadResult, l: ProbeLocation): VerdictHead {
+  const h = headFields(r);
+  const etag = plaintextEtag(l.contentHash);
+  if (etag === undefined) delete h.etag;
+  else h.etag = etag;
+  return h;
+}
 
 /** GET `task`'s encrypted copy `l` and decrypt it. Throws DECRYPTION_FAILED, or the backend's failure. */
 export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage, keys: KeyRing): Promise<Verdict> {
@@ -75,9 +87,7 @@ export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: O
     dec.end(onBytes);
     return n;
   };
-  // The ETag stays the backend's (the ciphertext's MD5), as HEAD reports it; it is never
-  // checked against the plaintext.
-  const head = headFields(res);
+  const head = encryptedHead(res, l);
   if (task.out !== undefined) {
     const v = await toFile(task, task.out, { head, objectSize: plain, verifier, read, discard: () => discardBody(res) }, used);
     if (v.kind === 'ok') v.decrypted = true;

@@ -8,7 +8,7 @@
  */
 import { ReadPathError, abortedError, backendStatusOf, type UsageLimitKind } from '../errors.js';
 import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
-import { decryptFailureKind, looksEncrypted } from '../encryption/format.js';
+import { HEADER_SIZE, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
@@ -16,7 +16,7 @@ import type { ErrorVerdict, ProbeTask, ProbeUsage, Verdict } from './task.js';
 import { BodyVerifier, verifyBody } from './verify.js';
 import { billed, finishGet, headFields, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
-import { getEncrypted } from './get-encrypted.js';
+import { encryptedHead, getEncrypted } from './get-encrypted.js';
 
 /**
  * An encrypted copy where no key is configured: serving ciphertext as the object would be
@@ -57,7 +57,7 @@ export async function runProbe(task: ProbeTask, backend: ObjectBackend, signal: 
     if (signal.aborted) throw abortedError(signal);
     if (task.op === 'head') return await head(task, backend, signal, used);
     if (task.location?.encrypted === true && keys !== undefined) return await getEncrypted(task, task.location, backend, signal, usage, used, keys);
-    return await get(task, backend, signal, usage, used, keys !== undefined);
+    return await get(task, backend, signal, usage, used);
   } catch (err) {
     const v: ErrorVerdict = { kind: 'error', error: err, api: used.api, egress: used.egress };
     const kind = decryptFailureKind(err);
@@ -74,19 +74,22 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
     billed(used, err);
   }
   used.api = 1;
-  // An encrypted copy's stored size is the ciphertext's; callers want the object's own.
   const l = task.location;
-  const size = l !== null && l.encrypted && l.plaintextSize !== null ? l.plaintextSize : h.size;
-  return ok(size, size, headFields(h), 0);
+  // Degraded: an object big enough to be ciphertext is looked at before its size is believed.
+  if (l === null && h.size >= HEADER_SIZE) await refuseCiphertext(task, backend, signal, used);
+  // An encrypted copy's stored size is the ciphertext's; callers want the object's own.
+  if (l === null || !l.encrypted) return ok(h.size, h.size, headFields(h), used.egress, used.api);
+  const size = l.plaintextSize ?? h.size;
+  return ok(size, size, encryptedHead(h, l), used.egress, used.api);
 }
 
 /**
- * Degraded mode (no row) with `decrypts`: a range not starting at byte 0 cannot show the
- * header, so the first 5 bytes are read first — a request the database would have saved.
+ * Degraded mode (no row): read the copy's first bytes and refuse it if they are an encrypted
+ * object's header — for a HEAD (whose size would be the ciphertext's) and a range not starting
+ * at byte 0 (which cannot show the header). A request the database would have saved; never
+ * serving ciphertext, whether or not encryption is configured here, is worth it during an outage.
  */
-async function refuseCiphertextRange(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<void> {
-  const range = task.range;
-  if (range === undefined || /^\s*bytes=0-/.test(range)) return;
+async function refuseCiphertext(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<void> {
   let res: GetResult;
   try {
     res = await backend.get(task.key, { signal, range: 'bytes=0-4' });
@@ -100,7 +103,12 @@ async function refuseCiphertextRange(task: ProbeTask, backend: ObjectBackend, si
   if (looksEncrypted(start)) throw encryptedWithoutRow(task);
 }
 
-async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage, decrypts: boolean): Promise<Verdict> {
+/** A range that does not start at byte 0. */
+function offStart(range: string | undefined): boolean {
+  return range !== undefined && !/^\s*bytes=0-/.test(range);
+}
+
+async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage): Promise<Verdict> {
   const range = task.range;
   const maxBytes = task.maxBytes;
   const stored = task.location?.sizeBytes;
@@ -109,7 +117,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     throw tooLarge(stored, maxBytes, ` (runtime.max_buffered_bytes): read ${task.key} with getStream`);
   }
   const degraded = task.location === null;
-  if (degraded && decrypts) await refuseCiphertextRange(task, backend, signal, used);
+  if (degraded && offStart(range)) await refuseCiphertext(task, backend, signal, used);
   let res: GetResult;
   try {
     res = await backend.get(task.key, range === undefined ? { signal } : { signal, range });
@@ -131,7 +139,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     }
   }
   // Degraded mode: a body that begins like ciphertext is refused as its first bytes arrive.
-  const checkStart = degraded && (range === undefined || /^\s*bytes=0-/.test(range));
+  const checkStart = degraded && !offStart(range);
   if (task.out !== undefined) {
     const verify = task.verify ?? true;
     const sized = res.size >= 0 ? { signal, expectedSize: res.size } : { signal };

@@ -28,6 +28,7 @@ import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
 import type { HeadResult } from '../types.js';
 import type { ByteSpan } from './byte-range.js';
+import { plaintextEtag } from '../encryption/cipher-read.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 export type { StreamCopy, StreamPolicies } from './segment.js';
@@ -103,6 +104,20 @@ export function streamBody(pump: (settle: (v: boolean) => void) => AsyncGenerato
   return { body, verified };
 }
 
+/** An encrypted copy's answer reports the plaintext's ETag (see plaintextEtag), never the ciphertext's. */
+export function setPlaintextEtag(head: { etag?: string }, contentHash: string | null | undefined): void {
+  const etag = plaintextEtag(contentHash);
+  if (etag === undefined) delete head.etag;
+  else head.etag = etag;
+}
+
+/** True when `l` is an encrypted copy whose key data is exactly `first`. */
+function sameKeyData(first: Uint8Array | undefined, l: StreamCopy['location']): boolean {
+  if (first === undefined || l === null || !l.encrypted) return false;
+  const k = l.encryptionKey;
+  return k !== null && k !== undefined && k.length > 0 && Buffer.from(first).equals(Buffer.from(k));
+}
+
 /** Open a stream of `src`: resolves once a copy has answered with headers. */
 export async function openObjectStream(src: StreamSource, p: StreamPolicies, signal: AbortSignal | undefined): Promise<OpenedStream> {
   if (signal?.aborted) throw abortedError(signal);
@@ -127,6 +142,8 @@ class StreamRun {
   #size = -1;
   #etag: string | undefined;
   #offset = 0;
+  /** The first copy's key data, when it is encrypted. */
+  #firstKeyData: Uint8Array | undefined;
   #abortError: ReadPathError | undefined;
   #out: Readable | undefined;
 
@@ -191,7 +208,8 @@ class StreamRun {
 
   #noCopyLeft(offset: number): unknown {
     const key = this.#src.key;
-    if (offset === 0 && this.backends.length === 0) return openFailure(this.#src, this.#failures);
+    // Nothing was delivered yet: the read failed as one that never started would.
+    if (offset === 0) return openFailure(this.#src, this.#failures);
     const last = this.#failures[this.#failures.length - 1]?.error;
     return new ReadPathError('ALL_BACKENDS_FAILED', `${key}: no copy could continue the stream at byte ${this.#src.span.start + offset}${last === undefined ? '' : `; last error: ${messageOf(last)}`}`, { cause: last });
   }
@@ -208,6 +226,12 @@ class StreamRun {
     if (this.#hash !== null && h !== null) {
       throw new ReadPathError('BACKEND_ERROR', `${copy.backendName}: ${this.#src.key}: its content hash or size differs from the copy being streamed; it cannot continue the stream`);
     }
+    // Encrypted copies with key data of their own are different ciphertexts: an If-Match with the
+    // first copy's ETag would only come back 412. The same key data is the same bytes, replicated.
+    const first = this.#firstKeyData;
+    if ((first !== undefined || l?.encrypted === true) && !sameKeyData(first, l)) {
+      throw new ReadPathError('BACKEND_ERROR', `${copy.backendName}: ${this.#src.key}: an encrypted copy with its own data key and no content hash to prove it holds the same object; it cannot continue the stream`);
+    }
     if (this.#etag === undefined) {
       throw new ReadPathError('BACKEND_ERROR', `${copy.backendName}: ${this.#src.key}: no content hash or ETag proves it holds the same bytes; it cannot continue the stream`);
     }
@@ -219,6 +243,7 @@ class StreamRun {
     const src = this.#src;
     const loc = first.copy.location;
     this.#hash = storedHash(loc);
+    if (loc?.encrypted === true) this.#firstKeyData = loc.encryptionKey ?? new Uint8Array(0);
     this.#size = loc === null ? src.span.total : objectSizeOf(loc);
     this.#etag ??= first.res.etag;
     this.#verifier = verifierFor(src, this.#p, first.copy, first.res.etag);
@@ -231,6 +256,7 @@ class StreamRun {
     this.#out = body;
     if (this.#abortError !== undefined) body.destroy(this.#abortError);
     const { size: _size, body: _body, ...head } = first.res;
+    if (loc?.encrypted === true) setPlaintextEtag(head, loc.contentHash);
     return { ...head, backend: first.copy.backendName, failover: first.index !== 0, body, verified, backends: this.backends };
   }
 

@@ -21,7 +21,7 @@ import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
 import type { HeadResult } from '../types.js';
 import { spanLength } from './byte-range.js';
-import { openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
+import { openFailure, setPlaintextEtag, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 /** How a striped read cuts and schedules. */
@@ -99,6 +99,10 @@ export function stripeCopies(src: StreamSource, decrypts: boolean): StreamCopy[]
     const l = c.location;
     if (l !== null) {
       const h = storedHash(l);
+      // Without a content hash only If-Match proves copies alike, and an encrypted copy's ETag
+      // is its own ciphertext's: copies with their own data keys never match. Such an object
+      // is read from its first copy alone.
+      if (h === null && l.encrypted && out.length > 0) continue;
       if (hash === undefined) {
         hash = h;
         size = objectSizeOf(l);
@@ -179,6 +183,8 @@ class StripedRun {
         continue;
       }
       const { size: _size, body: _body, ...head } = f.seg.res;
+      const loc = c.copy.location;
+      if (loc?.encrypted === true) setPlaintextEtag(head, loc.contentHash);
       this.#etag ??= f.seg.res.etag;
       this.#nextLaunch = 1;
       void this.#drainInto(f);

@@ -58,7 +58,7 @@ const HELP: Record<string, string> = {
   [METRIC.streamResumes]: 'Streams that lost their copy mid-body and continued from another copy by Range, by the backend that failed.',
   [METRIC.streamBytes]: 'Body bytes streamed to consumers, by the backend that served them.',
   [METRIC.stripeParts]: 'Parts of striped reads served, by backend.',
-  [METRIC.decrypts]: 'Encrypted copies decrypted, by backend and read kind (get, stream, part).',
+  [METRIC.decrypts]: 'Encrypted copies decrypted, by backend and read kind (get: probes, buffered or to a file; stream: stream segments and striped parts).',
   [METRIC.decryptFailures]: 'Encrypted copies that could not be decrypted, by backend and kind (header, key_data, unknown_key, unwrap, key_service, nonce, tag, length).',
   [METRIC.stripeHedges]: 'Parts of striped reads fetched again from another copy because the first fetch was slow, by the backend hedged to.',
 };
