@@ -95,11 +95,12 @@ export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: O
   }
   const body = new Uint8Array(length);
   let at = 0;
+  // Hashed piece by piece as it is decrypted, while the piece is still in cache.
   used.egress += await read((b) => {
     body.set(b, at);
     at += b.byteLength;
+    verifier?.update(b);
   });
-  verifier?.update(body);
   const verified = verifier?.finish() ?? false;
   const v = ok(length, plain, head, used.egress, used.api);
   v.decrypted = true;
