@@ -29,15 +29,15 @@ export interface EncryptionFiles {
 /** No files: what a config without an enabled `encryption:` section reads. */
 export const NO_ENCRYPTION_FILES: EncryptionFiles = Object.freeze({ masterKey: null, caCert: null, tokenFile: null });
 
-/** A CA bundle or token file bigger than this is not one. */
-const MAX_TEXT_FILE_BYTES = 1024 * 1024;
+/** A CA bundle, certificate, key or token file bigger than this is not one. */
+export const MAX_TEXT_FILE_BYTES = 1024 * 1024;
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 const BASE64_KEY_TEXT = /^[A-Za-z0-9+/]{43}=\s*$/;
 
 type FileRead = { ok: true; data: Buffer } | { ok: false; message: string };
 
 /** A regular file's content, when it is at most `maxBytes` long (`tooBig` says why not otherwise). */
-function readRegularFile(path: string, maxBytes: number, tooBig: (size: number) => string): FileRead {
+export function readRegularFile(path: string, maxBytes: number, tooBig: (size: number) => string): FileRead {
   try {
     const st = statSync(path);
     if (st.isDirectory()) return { ok: false, message: 'is a directory, not a file' };
@@ -73,8 +73,12 @@ function readMasterKeyFile(path: string): { ok: true; key: Uint8Array } | { ok: 
   };
 }
 
-function readCaCert(path: string): { ok: true; pem: string } | { ok: false; message: string } {
-  const r = readRegularFile(path, MAX_TEXT_FILE_BYTES, () => 'is larger than 1MiB: not a PEM CA certificate file');
+/**
+ * The PEM certificates in a file (a CA bundle, or a certificate and its chain), each checked to
+ * parse, as PEM text without anything around them; also for gateway-files.ts.
+ */
+export function readPemCertificates(path: string): { ok: true; pem: string } | { ok: false; message: string } {
+  const r = readRegularFile(path, MAX_TEXT_FILE_BYTES, () => 'is larger than 1MiB: not a PEM certificate file');
   if (!r.ok) return r;
   const blocks = r.data.toString('utf8').match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) return { ok: false, message: 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)' };
@@ -117,7 +121,7 @@ export function readEncryptionFiles(doc: unknown, baseDir: string): { issues: Ra
   if (isPlainObject(vault)) {
     const ca = pathValue(vault['ca_cert']);
     if (ca !== undefined) {
-      const r = readCaCert(resolvePath(baseDir, ca));
+      const r = readPemCertificates(resolvePath(baseDir, ca));
       if (r.ok) files.caCert = r.pem;
       else issues.push({ path: ['encryption', 'vault', 'ca_cert'], message: r.message });
     }

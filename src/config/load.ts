@@ -11,6 +11,7 @@ import { crossFieldIssues } from './checks.js';
 import { kindOf } from './duration.js';
 import { readEncryptionFiles } from './encryption-files.js';
 import type { ConfigEnv } from './env.js';
+import { readGatewayFiles } from './gateway-files.js';
 import {
   configErrorMap, formatPath, fsReason, InvalidConfigError, sortByDocumentOrder, suggestKey, type ConfigIssue, type RawIssue,
 } from './issues.js';
@@ -24,7 +25,7 @@ export interface LoadConfigOptions {
   /** Where `${VAR}` references are read from. Default `process.env`. */
   env?: Record<string, string | undefined>;
   /**
-   * The directory relative paths (a SQLite `path`, the files `encryption:` names) resolve
+   * The directory relative paths (a SQLite `path`, the files `encryption:` and `server.tls` name) resolve
    * against. Default: the config file's directory for a file, `process.cwd()` for an object.
    */
   baseDir?: string;
@@ -62,7 +63,7 @@ export interface ValidateContext {
 
 /**
  * Validate and resolve an already-parsed document (synchronous core of {@link loadConfig}; the
- * few files an enabled `encryption:` section names are read synchronously).
+ * few files an enabled `encryption:` section and `server.tls` name are read synchronously).
  */
 export function validateConfig(doc: unknown, ctx: ValidateContext): ResolvedConfig {
   const display = ctx.displayName ?? ctx.file ?? undefined;
@@ -77,15 +78,17 @@ export function validateConfig(doc: unknown, ctx: ValidateContext): ResolvedConf
   const baseDir = resolvePath(ctx.baseDir);
   // The files `encryption:` names (master_key_file, vault.ca_cert, vault.token_file), read now.
   const encryptionFiles = readEncryptionFiles(prepared.value, baseDir);
+  // The files `server.tls` names (cert_file, key_file, client_ca_file), read now too.
+  const gatewayFiles = readGatewayFiles(prepared.value, baseDir);
   // A value whose ${VAR} did not expand also fails its type or format check; report the cause only.
   const unexpanded = new Set(prepared.issues.map((i) => formatPath(i.path)));
-  const rest = [...schemaIssues, ...crossIssues, ...encryptionFiles.issues].filter((i) => !unexpanded.has(formatPath(i.path)));
+  const rest = [...schemaIssues, ...crossIssues, ...encryptionFiles.issues, ...gatewayFiles.issues].filter((i) => !unexpanded.has(formatPath(i.path)));
   const all = sortByDocumentOrder([...prepared.issues, ...rest], prepared.value);
   if (all.length > 0 || !parsed.success) {
     const issues: ConfigIssue[] = dedupe(all.map((i) => ({ path: formatPath(i.path), message: i.message })));
     throw new InvalidConfigError(issues.length > 0 ? issues : [{ path: '(root)', message: 'invalid configuration' }], { file: display });
   }
-  return resolveConfig(parsed.data, { baseDir, file: ctx.file, encryptionFiles: encryptionFiles.files });
+  return resolveConfig(parsed.data, { baseDir, file: ctx.file, encryptionFiles: encryptionFiles.files, gatewayFiles: gatewayFiles.files });
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

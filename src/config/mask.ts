@@ -1,14 +1,15 @@
 /**
  * Showing a configuration without its secrets (`readpath validate`, logs): backend secret keys,
  * the database password, any password inside a URL (a postgres `url`, an endpoint with
- * userinfo, Vault's address), the encryption master keys and the Vault token are replaced, as
- * s3-orchestrator's MarshalRedacted does. An unset secret stays empty, so the output still shows
- * which secrets are configured.
+ * userinfo, Vault's address), the encryption master keys, the Vault token and the gateway's
+ * bucket secret keys are replaced, as s3-orchestrator's MarshalRedacted does; the gateway's TLS
+ * PEM texts are only noted (the private key is never printed). An unset secret stays empty, so
+ * the output still shows which secrets are configured.
  */
 import type { EncryptionSettings } from '../encryption/settings.js';
 import { yaml } from './yaml-lazy.js';
 import { formatDuration } from './duration.js';
-import type { ResolvedConfig } from './types.js';
+import type { ResolvedConfig, ResolvedGatewayConfig } from './types.js';
 
 /** What a masked secret reads as. */
 export const REDACTED = '(redacted)';
@@ -56,11 +57,23 @@ export interface EncryptionView {
   keyCache: { maxEntries: number; ttlMs: number };
 }
 
-/** A resolved config with its secrets masked, as {@link maskConfig} returns it. */
+/**
+ * A resolved config with its secrets masked, as {@link maskConfig} returns it. `gateway` keeps
+ * its shape, but `tls.cert`, `tls.key` and `tls.clientCa` hold short notes instead of PEM
+ * ({@link TLS_KEY_NOTE} for the key) and every bucket `secretAccessKey` is `(redacted)`.
+ */
 export type MaskedConfig = Omit<ResolvedConfig, 'encryption'> & { encryption: EncryptionView | null };
+
+/** What the gateway's TLS private key shows as: it is never printed, masked or not. */
+export const TLS_KEY_NOTE = '(PEM private key read at load)';
 
 /** What `master_key_file` shows: the key's bytes were read from the file at load, its path is not kept. */
 export const KEY_FROM_FILE = '(32-byte key read from the file at load)';
+
+/** Whether a text is PEM (as read from a file) rather than a note on it. */
+function isPem(text: string): boolean {
+  return text.startsWith('-----BEGIN ');
+}
 
 /** A short note on PEM certificates: their count and size, not the PEM. */
 function caCertNote(pem: string): string {
@@ -121,7 +134,28 @@ export function maskConfig(config: ResolvedConfig): MaskedConfig {
     copy.database.password = redact(copy.database.password);
     if (copy.database.url !== null) copy.database.url = maskUrl(copy.database.url);
   }
+  for (const b of copy.gateway.buckets) for (const c of b.credentials) c.secretAccessKey = redact(c.secretAccessKey);
+  copy.gateway.tls = tlsNotes(copy.gateway.tls);
   return copy;
+}
+
+/** The gateway's TLS with notes in place of PEM (notes already there are kept). */
+function tlsNotes(tls: ResolvedGatewayConfig['tls']): ResolvedGatewayConfig['tls'] {
+  if (tls === null) return null;
+  return {
+    cert: isPem(tls.cert) ? caCertNote(tls.cert) : tls.cert,
+    key: TLS_KEY_NOTE,
+    minVersion: tls.minVersion,
+    clientCa: tls.clientCa === null || !isPem(tls.clientCa) ? tls.clientCa : caCertNote(tls.clientCa),
+  };
+}
+
+const PEM_LINE = /^[A-Za-z0-9+/=]{16,}$/;
+
+/** A PEM private key as text could show it: whole, and each base64 line of its body (a partial print). */
+function pemForms(pem: string): string[] {
+  const lines = pem.split(/\r?\n/).map((l) => l.trim()).filter((l) => PEM_LINE.test(l));
+  return [pem.trim(), ...lines];
 }
 
 /** Every secret value in a config, longest first: for scrubbing free text such as error output. */
@@ -145,6 +179,9 @@ export function configSecrets(config: ResolvedConfig): string[] {
     const m = URL_PASSWORD.exec(b.endpoint);
     if (m?.[2]) out.add(m[2]);
   }
+  for (const b of config.gateway.buckets) for (const c of b.credentials) if (c.secretAccessKey !== '') out.add(c.secretAccessKey);
+  const tls = config.gateway.tls;
+  if (tls !== null && isPem(tls.key)) for (const s of pemForms(tls.key)) out.add(s);
   const db = config.database;
   if (db.driver === 'postgres') {
     if (db.password) out.add(db.password);
@@ -179,15 +216,36 @@ function toDocument(value: unknown): unknown {
 
 /**
  * The snake_case config document a resolved config corresponds to (all defaults spelled out,
- * durations as Go-style strings). Loading it again gives the same resolved config, except for
- * what `encryption:` read from files (`master_key_file`, `vault.ca_cert`), which the document
- * only notes. Secrets are included: pass the result of {@link maskConfig} when it is meant for
- * display.
+ * durations as Go-style strings; the gateway's settings as upstream's `server.*` and `buckets:`).
+ * Loading it again gives the same resolved config, except for what was read from files
+ * (`master_key_file`, `vault.ca_cert`, `server.tls`'s files), which the document only notes.
+ * Secrets are included (but never the TLS private key): pass the result of {@link maskConfig}
+ * when it is meant for display.
  */
 export function toConfigDocument(config: ResolvedConfig | MaskedConfig): Record<string, unknown> {
-  const { source: _source, ...rest } = config;
+  const { source: _source, gateway, ...rest } = config;
   const e = rest.encryption;
-  return toDocument({ ...rest, encryption: e === null || !('localKeys' in e) ? e : encryptionView(e, false) }) as Record<string, unknown>;
+  const tls = tlsNotes(gateway.tls);
+  return toDocument({
+    ...rest,
+    // The gateway's settings go back where upstream keeps them: server.* and buckets:.
+    server: {
+      ...rest.server,
+      listenAddr: gateway.listenAddr,
+      // The files' paths are not kept, only notes on what was read: a document with TLS does not load back as is.
+      tls: tls === null ? null : { certFile: tls.cert, keyFile: tls.key, minVersion: tls.minVersion.replace(/^TLSv/, ''), clientCaFile: tls.clientCa },
+      maxConcurrentReads: gateway.maxConcurrentReads,
+      readHeaderTimeoutMs: gateway.readHeaderTimeoutMs,
+      idleTimeoutMs: gateway.idleTimeoutMs,
+      shutdownDelayMs: gateway.shutdownDelayMs,
+      maxHeaderBytes: gateway.maxHeaderBytes,
+      region: gateway.region,
+      metricsPath: gateway.metricsPath,
+      healthPath: gateway.healthPath,
+    },
+    encryption: e === null || !('localKeys' in e) ? e : encryptionView(e, false),
+    buckets: gateway.buckets,
+  }) as Record<string, unknown>;
 }
 
 /**

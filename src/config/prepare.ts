@@ -5,7 +5,8 @@
  *
  * Sections and keys only s3-orchestrator uses are copied untouched: their `${VAR}` references
  * name variables of upstream's environment (a UI secret) that readpath neither needs nor should
- * demand. So is a disabled `encryption:` section: it is reduced to its (expanded) `enabled`, as
+ * demand; so is a bucket credential's legacy `token`, which readpath checks is there but never
+ * uses. So is a disabled `encryption:` section: it is reduced to its (expanded) `enabled`, as
  * upstream validates nothing else in it, and a `master_key: "${MASTER_KEY}"` kept there for later
  * must not require MASTER_KEY to be set.
  */
@@ -39,14 +40,20 @@ export function prepareDocument(doc: unknown, env: ConfigEnv): Prepared {
   return { value, issues };
 }
 
+/** Sections that are lists: their entries' keys sit at depth 2. */
+const LIST_SECTIONS: ReadonlySet<string> = new Set(['backends', 'buckets']);
+
 function isIgnored(path: readonly PropertyKey[], key: string): boolean {
   if (path.length === 0) return IGNORED_SECTIONS.has(key);
   const section = path[0];
   if (typeof section !== 'string') return false;
+  // A bucket credential's legacy `token`: validated (a credential needs SigV4 keys or a token),
+  // never used, so its ${VAR} is upstream's to expand, not readpath's to demand.
+  if (section === 'buckets' && path.length === 4 && path[2] === 'credentials' && key === 'token') return true;
   if (!Object.hasOwn(IGNORED_KEYS, section)) return false;
   const keys = IGNORED_KEYS[section] as ReadonlySet<string>;
-  // Section keys sit at depth 1, except in the `backends` list, whose entries sit at depth 2.
-  const depth = section === 'backends' ? 2 : 1;
+  // Section keys sit at depth 1, except in list sections, whose entries sit at depth 2.
+  const depth = LIST_SECTIONS.has(section) ? 2 : 1;
   return path.length === depth && keys.has(key);
 }
 

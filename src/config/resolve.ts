@@ -6,8 +6,9 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { EncryptionSettings, LocalMasterKey } from '../encryption/settings.js';
 import { NO_ENCRYPTION_FILES, type EncryptionFiles } from './encryption-files.js';
+import { NO_GATEWAY_FILES, type GatewayFiles } from './gateway-files.js';
 import type { ParsedConfig } from './schema.js';
-import type { ResolvedConfig, ResolvedDatabaseConfig } from './types.js';
+import type { ResolvedConfig, ResolvedDatabaseConfig, ResolvedGatewayConfig } from './types.js';
 
 /** The defaults readpath applies (durations in ms). */
 export const CONFIG_DEFAULTS = Object.freeze({
@@ -42,6 +43,25 @@ export const CONFIG_DEFAULTS = Object.freeze({
   vaultTimeoutMs: 10_000,
   keyCacheMaxEntries: 10_000,
   keyCacheTtlMs: 300_000,
+  /** The gateway's address when `server.listen_addr` is not set (upstream requires one): loopback only. */
+  listenAddr: '127.0.0.1:9000',
+  listenHost: '127.0.0.1',
+  listenPort: 9000,
+  tlsMinVersion: 'TLSv1.2' as const,
+  maxConcurrentReads: 0,
+  readHeaderTimeoutMs: 10_000,
+  idleTimeoutMs: 120_000,
+  shutdownDelayMs: 0,
+  /**
+   * 64 KiB: Node's own default (16 KiB) counts the request line too, and a presigned GET — a
+   * 1024-byte key percent-encoded to up to 3 KiB, an STS session token of several KiB, the other
+   * X-Amz-* parameters — plus a proxy's forwarding and tracing headers can pass it (431); Go's,
+   * upstream's, 1 MiB lets every slow client pin a MiB. 64 KiB is four times Node's and 1/16 of Go's.
+   */
+  maxHeaderBytes: 64 * 1024,
+  gatewayRegion: 'us-east-1',
+  metricsPath: '/metrics',
+  healthPath: '/health',
 });
 
 /**
@@ -59,6 +79,8 @@ export interface ResolveContext {
   file: string | null;
   /** What was read from the files `encryption:` names (encryption-files.ts); needed when it names any. */
   encryptionFiles?: EncryptionFiles;
+  /** What was read from the files `server.tls` names (gateway-files.ts); needed when it names any. */
+  gatewayFiles?: GatewayFiles;
 }
 
 /** Apply every default to a validated document. */
@@ -130,6 +152,7 @@ export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedCon
     // s3-orchestrator keeps its level in server.log_level; a shared file can rely on that.
     logging: { level: c.logging?.level ?? c.server?.log_level ?? 'info' },
     encryption: resolveEncryption(c.encryption, ctx.encryptionFiles ?? NO_ENCRYPTION_FILES),
+    gateway: resolveGateway(c, ctx.gatewayFiles ?? NO_GATEWAY_FILES),
     source: { file: ctx.file, baseDir: ctx.baseDir },
   };
 }
@@ -199,5 +222,48 @@ function resolveEncryption(e: ParsedConfig['encryption'], files: EncryptionFiles
     },
     keyCacheMaxEntries: e.key_cache?.max_entries ?? D.keyCacheMaxEntries,
     keyCacheTtlMs: e.key_cache?.ttl ?? D.keyCacheTtlMs,
+  };
+}
+
+/**
+ * The gateway's settings: `server.*` and `buckets:`. TLS is on when both `cert_file` and
+ * `key_file` are set (checks.ts has made sure it is both or neither); only SigV4 credentials are
+ * kept (a token-only credential never authenticates).
+ */
+function resolveGateway(c: ParsedConfig, files: GatewayFiles): ResolvedGatewayConfig {
+  const D = CONFIG_DEFAULTS;
+  const s = c.server ?? {};
+  const t = s.tls;
+  const tlsOn = t?.cert_file !== undefined && t.cert_file !== '' && t.key_file !== undefined && t.key_file !== '';
+  const caSet = t?.client_ca_file !== undefined && t.client_ca_file !== '';
+  if (tlsOn && (files.cert === null || files.key === null || (caSet && files.clientCa === null))) {
+    throw new Error('resolveConfig: server.tls files were not read (pass gatewayFiles)');
+  }
+  const addr = s.listen_addr;
+  return {
+    listenAddr: addr?.text ?? D.listenAddr,
+    host: addr?.host ?? D.listenHost,
+    port: addr?.port ?? D.listenPort,
+    tls: !tlsOn || files.cert === null || files.key === null ? null : {
+      cert: files.cert,
+      key: files.key,
+      minVersion: t?.min_version ?? D.tlsMinVersion,
+      clientCa: caSet ? files.clientCa : null,
+    },
+    maxConcurrentReads: s.max_concurrent_reads ?? D.maxConcurrentReads,
+    readHeaderTimeoutMs: s.read_header_timeout ?? D.readHeaderTimeoutMs,
+    idleTimeoutMs: s.idle_timeout ?? D.idleTimeoutMs,
+    shutdownDelayMs: s.shutdown_delay ?? D.shutdownDelayMs,
+    maxHeaderBytes: s.max_header_bytes ?? D.maxHeaderBytes,
+    region: s.region ?? D.gatewayRegion,
+    metricsPath: s.metrics_path ?? D.metricsPath,
+    healthPath: s.health_path ?? D.healthPath,
+    buckets: (c.buckets ?? []).map((b) => ({
+      name: b.name,
+      credentials: b.credentials.flatMap((cr) =>
+        cr.access_key_id !== undefined && cr.access_key_id !== '' && cr.secret_access_key !== undefined && cr.secret_access_key !== ''
+          ? [{ accessKeyId: cr.access_key_id, secretAccessKey: cr.secret_access_key }]
+          : []),
+    })),
   };
 }

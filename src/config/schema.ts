@@ -8,10 +8,11 @@
  */
 import { z } from 'zod';
 import { durationToMs } from './duration.js';
+import { parseListenAddr } from './listen-addr.js';
 
 /** s3-orchestrator's top-level sections readpath does not use: accepted, not validated, ignored. */
 export const UPSTREAM_ONLY_SECTIONS = [
-  'buckets', 'telemetry', 'rebalance', 'replication', 'rate_limit', 'compression', 'ui',
+  'telemetry', 'rebalance', 'replication', 'rate_limit', 'compression', 'ui',
   'auth', 'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'cache', 'redis',
   'notifications', 'debug', 'routing_strategy',
 ] as const;
@@ -26,11 +27,11 @@ export const UPSTREAM_ONLY_KEYS = {
   circuit_breaker: [],
   backend_circuit_breaker: [],
   server: [
-    'listen_addr', 'max_object_size', 'spill_dir', 'max_concurrent_requests', 'max_concurrent_reads',
-    'max_concurrent_writes', 'max_header_bytes', 'max_header_value_count', 'load_shed_threshold',
-    'admission_wait', 'read_header_timeout', 'read_timeout', 'write_timeout', 'idle_timeout',
-    'shutdown_delay', 'tls',
+    'max_object_size', 'spill_dir', 'max_concurrent_requests', 'max_concurrent_writes', 'max_header_value_count',
+    'load_shed_threshold', 'admission_wait', 'read_timeout', 'write_timeout',
   ],
+  /** Inside each `buckets[]` entry (a writers' setting). */
+  buckets: ['max_multipart_uploads'],
   integrity: ['enabled', 'verify_on_replicate', 'scrubber_interval', 'scrubber_batch_size', 'scrubber_min_age'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -211,9 +212,96 @@ export const backendCircuitBreakerSchema = z.strictObject({
 export const UPSTREAM_LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
+/** `server.listen_addr`, checked and split (listen-addr.ts); `text` is the address as written. */
+const listenAddr = () =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      const r = parseListenAddr(text);
+      if (r.ok) return { text, host: r.host, port: r.port };
+      ctx.addIssue({ code: 'custom', message: r.message });
+      return z.NEVER;
+    })
+    .optional();
+
+/** Upstream's `server.tls.min_version` spellings; YAML reads an unquoted `1.2` as a number. */
+export const TLS_MIN_VERSIONS = { '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' } as const;
+
+const tlsMinVersion = () =>
+  z
+    .preprocess(
+      (v) => (typeof v === 'number' ? String(v) : v),
+      z.string().transform((v, ctx): 'TLSv1.2' | 'TLSv1.3' | undefined => {
+        if (v === '') return undefined; // "not set", as upstream reads it: the default
+        if (v === '1.2' || v === '1.3') return TLS_MIN_VERSIONS[v];
+        ctx.addIssue({ code: 'custom', message: 'expected "1.2" or "1.3"' });
+        return z.NEVER;
+      }),
+    )
+    .optional();
+
+/**
+ * `server.tls` (upstream's keys). Empty strings are "not set", as upstream reads them, so
+ * `tls: { cert_file: "", key_file: "" }` is plain HTTP. "Both files or neither" and
+ * `client_ca_file` needing them are checks.ts's rules; reading the files is gateway-files.ts's.
+ */
+export const tlsSchema = z.strictObject({
+  cert_file: z.string().optional(),
+  key_file: z.string().optional(),
+  min_version: tlsMinVersion(),
+  client_ca_file: z.string().optional(),
+});
+
+/** The largest `server.max_header_bytes` readpath takes: a header section bigger than this is not a real S3 request. */
+export const MAX_HEADER_BYTES_LIMIT = 16 * 2 ** 20;
+export const MIN_HEADER_BYTES = 1024;
+
+const maxHeaderBytes = () =>
+  z
+    .unknown()
+    .transform((v, ctx): number => {
+      const r = parseByteSize(v);
+      if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message });
+      else if (r.bytes < MIN_HEADER_BYTES) ctx.addIssue({ code: 'custom', message: `must be at least ${MIN_HEADER_BYTES} bytes` });
+      else if (r.bytes > MAX_HEADER_BYTES_LIMIT) ctx.addIssue({ code: 'custom', message: 'must be at most 16MiB' });
+      else return r.bytes;
+      return z.NEVER;
+    })
+    .optional();
+
+/** A SigV4 region name: it sits in the credential scope (`…/REGION/s3/aws4_request`). */
+const REGION = /^[A-Za-z0-9._-]{1,64}$/;
+const region = () => z.string().regex(REGION, "expected a region name (letters, digits, '.', '_', '-'), e.g. us-east-1").optional();
+
+/** A path segment the gateway can match without decoding: unreserved characters only. */
+const PATH_SEGMENT = /^[A-Za-z0-9._~-]+$/;
+
+/** Whether `p` is an absolute URL path of one or more plain segments (`/metrics`, `/internal/health`). */
+export function isServicePath(p: string): boolean {
+  if (!p.startsWith('/') || p.length > 256) return false;
+  return p.slice(1).split('/').every((seg) => PATH_SEGMENT.test(seg) && seg !== '.' && seg !== '..');
+}
+
+/** A path the gateway serves outside the S3 namespace (`server.metrics_path`, `server.health_path`). */
+const servicePath = () =>
+  z.string().refine(isServicePath, "expected an absolute path such as /metrics: '/' then segments of letters, digits, '.', '_', '~', '-'").optional();
+
 export const serverSchema = z.strictObject({
   backend_timeout: durationMs('positive'),
   log_level: z.enum(UPSTREAM_LOG_LEVELS).optional(),
+  listen_addr: listenAddr(),
+  tls: tlsSchema.optional(),
+  max_concurrent_reads: integer(0),
+  read_header_timeout: durationMs('positive'),
+  idle_timeout: durationMs('positive'),
+  shutdown_delay: durationMs('nonnegative'),
+  max_header_bytes: maxHeaderBytes(),
+  /** readpath's own. */
+  region: region(),
+  /** readpath's own. */
+  metrics_path: servicePath(),
+  /** readpath's own. */
+  health_path: servicePath(),
   ...ignoredKeys(UPSTREAM_ONLY_KEYS.server),
 });
 
@@ -369,6 +457,28 @@ export const encryptionSchema = z.strictObject({
   key_cache: keyCacheSchema.optional(),
 });
 
+/**
+ * One of a bucket's client credentials (upstream's keys): SigV4 (`access_key_id` and
+ * `secret_access_key`) or upstream's legacy `token`. readpath's gateway speaks SigV4 only: a
+ * token-only credential is accepted (so a file shared with s3-orchestrator loads) but never
+ * authenticates, and its `token` is neither `${VAR}`-expanded nor kept (prepare.ts, resolve.ts).
+ * Which fields a credential needs, and access keys being unique, are checks.ts's rules.
+ */
+export const credentialSchema = z.strictObject({
+  access_key_id: z.string().optional(),
+  secret_access_key: z.string().optional(),
+  token: z.string().optional(),
+});
+
+/** A virtual bucket: upstream's rules only (a name, without '/', unique; at least one credential). */
+export const bucketSchema = z.strictObject({
+  name: z.string().min(1, 'must not be empty').refine((n) => !n.includes('/'), "must not contain '/'"),
+  credentials: z
+    .array(credentialSchema, { error: (iss) => (iss.input === undefined ? 'at least one credential is required' : undefined) })
+    .min(1, 'at least one credential is required'),
+  ...ignoredKeys(UPSTREAM_ONLY_KEYS.buckets),
+});
+
 export const configSchema = z.strictObject({
   backends: z
     .array(backendSchema, { error: (iss) => (iss.input === undefined ? 'at least one backend is required' : undefined) })
@@ -385,6 +495,7 @@ export const configSchema = z.strictObject({
   usage: usageSchema.optional(),
   logging: loggingSchema.optional(),
   encryption: encryptionSchema.optional(),
+  buckets: z.array(bucketSchema).optional(),
   ...ignoredKeys(UPSTREAM_ONLY_SECTIONS),
 });
 

@@ -95,17 +95,72 @@ export interface BackendCircuitBreakerConfigInput {
   open_timeout?: DurationInput;
 }
 
-/** The `server:` section; readpath uses `backend_timeout` (and `log_level` as a fallback). */
+/** `server.tls` (upstream's keys). Empty strings are "not set"; no files: plain HTTP. */
+export interface TlsConfigInput {
+  /** PEM certificate (then its chain), read at load; relative to the config file. With `key_file`. */
+  cert_file?: string;
+  /** Unencrypted PEM private key matching the certificate, read at load. With `cert_file`. */
+  key_file?: string;
+  /** `"1.2"` (default) or `"1.3"` (an unquoted YAML 1.2 is read as the same). */
+  min_version?: string | number;
+  /** PEM CA certificates, read at load: set, clients must present a certificate they signed (mTLS). */
+  client_ca_file?: string;
+}
+
+/**
+ * The `server:` section: `backend_timeout` (and `log_level` as a fallback) for every read, the
+ * rest for the S3 gateway (`readpath serve`).
+ */
 export interface ServerConfigInput {
   backend_timeout?: DurationInput;
   /** Used when `logging.level` is not set: `debug|info|warn|error`. */
   log_level?: string;
+  /** The gateway's `HOST:PORT` (`:9000` = every interface, `[::1]:9000` for IPv6). Default `127.0.0.1:9000`. */
+  listen_addr?: string;
+  tls?: TlsConfigInput;
+  /** Reads the gateway serves at once; over it, 503 SlowDown. 0 = unlimited (the default). */
+  max_concurrent_reads?: NumberInput;
+  /** Longest wait for a request's headers. Default 10s. */
+  read_header_timeout?: DurationInput;
+  /** How long an idle keep-alive connection stays open. Default 120s. */
+  idle_timeout?: DurationInput;
+  /** How long the gateway waits after SIGTERM/SIGINT before it stops accepting and drains (time for a load balancer to deregister it). Default 0. */
+  shutdown_delay?: DurationInput;
+  /** Largest request line plus headers (bytes, or `64KiB`-style; 1KiB..16MiB). Default 64KiB. */
+  max_header_bytes?: NumberInput;
+  /** readpath's own: the region GetBucketLocation reports. Default `us-east-1`. */
+  region?: string;
+  /** readpath's own: Prometheus metrics, outside the S3 namespace. Default `/metrics`. */
+  metrics_path?: string;
+  /** readpath's own: the health check, outside the S3 namespace. Default `/health`. */
+  health_path?: string;
   // s3-orchestrator keys readpath accepts and ignores:
-  listen_addr?: unknown; max_object_size?: unknown; spill_dir?: unknown; max_concurrent_requests?: unknown;
-  max_concurrent_reads?: unknown; max_concurrent_writes?: unknown; max_header_bytes?: unknown;
+  max_object_size?: unknown; spill_dir?: unknown; max_concurrent_requests?: unknown; max_concurrent_writes?: unknown;
   max_header_value_count?: unknown; load_shed_threshold?: unknown; admission_wait?: unknown;
-  read_header_timeout?: unknown; read_timeout?: unknown; write_timeout?: unknown; idle_timeout?: unknown;
-  shutdown_delay?: unknown; tls?: unknown;
+  read_timeout?: unknown; write_timeout?: unknown;
+}
+
+/**
+ * One client credential of a virtual bucket (upstream's keys): SigV4 (`access_key_id` and
+ * `secret_access_key`) or upstream's legacy `token`. The gateway authenticates SigV4 only: a
+ * token-only credential is accepted (a file shared with s3-orchestrator still loads) but never
+ * authenticates; the token is not `${VAR}`-expanded and not kept.
+ */
+export interface BucketCredentialConfigInput {
+  /** Unique across every bucket. */
+  access_key_id?: string;
+  secret_access_key?: string;
+  token?: string;
+}
+
+/** One entry of `buckets:`: a virtual bucket the gateway serves, and who may read it. */
+export interface BucketConfigInput {
+  /** Required, without '/', unique; objects are `{name}/{key}` in the metadata store. */
+  name: string;
+  /** At least one. */
+  credentials: BucketCredentialConfigInput[];
+  // s3-orchestrator key readpath accepts and ignores:
+  max_multipart_uploads?: unknown;
 }
 
 /** The `integrity:` section. */
@@ -263,8 +318,10 @@ export interface ReadPathConfig {
   usage?: UsageConfigInput;
   logging?: LoggingConfigInput;
   encryption?: EncryptionConfigInput;
+  /** The gateway's virtual buckets and their client credentials (upstream's keys). */
+  buckets?: BucketConfigInput[];
   // s3-orchestrator sections readpath accepts and ignores:
-  buckets?: unknown; telemetry?: unknown; rebalance?: unknown; replication?: unknown; rate_limit?: unknown;
+  telemetry?: unknown; rebalance?: unknown; replication?: unknown; rate_limit?: unknown;
   compression?: unknown; ui?: unknown; auth?: unknown; cleanup_queue?: unknown;
   write_path?: unknown; usage_flush?: unknown; lifecycle?: unknown; reconcile?: unknown; cache?: unknown;
   redis?: unknown; notifications?: unknown; debug?: unknown; routing_strategy?: unknown;
@@ -377,6 +434,63 @@ export interface ResolvedConfig {
    * it holds secrets: show it only through maskConfig.
    */
   encryption: EncryptionSettings | null;
+  /**
+   * The S3 gateway (`readpath serve`): `server.*` and `buckets:`. Always resolved (defaults when
+   * the keys are absent); only `serve` uses it. Holds secrets (credentials, the TLS key): show it
+   * only through maskConfig.
+   */
+  gateway: ResolvedGatewayConfig;
   /** Where the configuration came from; relative paths were resolved against `baseDir`. */
   source: { file: string | null; baseDir: string };
+}
+
+/** The gateway's TLS: PEM texts read from `server.tls`'s files at load. */
+export interface ResolvedGatewayTls {
+  /** The server's certificate, then its chain. */
+  cert: string;
+  /** Its private key (unencrypted PEM). A secret. */
+  key: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** Set: client certificates are required and verified against these CAs (requestCert + rejectUnauthorized). */
+  clientCa: string | null;
+}
+
+/** A virtual bucket and the SigV4 credentials that may read it. */
+export interface ResolvedBucketConfig {
+  name: string;
+  /** SigV4 credentials only (token-only ones never authenticate and are dropped); may be empty. Access key ids are unique across buckets. */
+  credentials: { accessKeyId: string; secretAccessKey: string }[];
+}
+
+/** The resolved gateway settings (`server.*` and `buckets:`). */
+export interface ResolvedGatewayConfig {
+  /** `server.listen_addr` as written, or `127.0.0.1:9000`. */
+  listenAddr: string;
+  /** From listenAddr, without brackets; `''` (from `:PORT`) = every interface, as Node's listen takes it. */
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+  /** null: plain HTTP. */
+  tls: ResolvedGatewayTls | null;
+  /** 0 = unlimited. */
+  maxConcurrentReads: number;
+  /**
+   * Node's `headersTimeout`. Node refuses one above `requestTimeout` (default 5 min): the
+   * server must set requestTimeout (e.g. 0) when this is longer.
+   */
+  readHeaderTimeoutMs: number;
+  /** Node's `keepAliveTimeout`. */
+  idleTimeoutMs: number;
+  /** After SIGTERM/SIGINT: wait this long (still serving) before it stops accepting and drains. */
+  shutdownDelayMs: number;
+  /** Node's `maxHeaderSize` (request line plus headers). */
+  maxHeaderBytes: number;
+  /** What GetBucketLocation reports. */
+  region: string;
+  /** Served outside the S3 namespace; no bucket is named like its first segment. */
+  metricsPath: string;
+  /** Served outside the S3 namespace; no bucket is named like its first segment. */
+  healthPath: string;
+  /** In config order; empty when `buckets:` is absent (then the gateway has nothing to serve). */
+  buckets: ResolvedBucketConfig[];
 }

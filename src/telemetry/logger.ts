@@ -1,6 +1,7 @@
 /**
  * The logger: pino JSON on stderr, level from the configuration or READPATH_LOG_LEVEL, with
- * credentials masked wherever they sit in a logged object. pino's `redact` takes fixed paths
+ * credentials masked wherever they sit in a logged object (by field name, and PEM private keys
+ * by content). pino's `redact` takes fixed paths
  * only, and a configuration can be logged at any depth (`{ a: { config } }`), so every log
  * object goes through a bounded deep mask instead.
  *
@@ -25,9 +26,18 @@ function isSecretKey(key: string): boolean {
   return SECRET_KEYS.has(key.toLowerCase());
 }
 
-/** A copy of `value` with every secret-named field masked and URL passwords removed. */
+/**
+ * A PEM private key (the gateway's `tls.key`), recognised by what it holds rather than by its
+ * field's name: `key` also names S3 object keys, which logs must keep.
+ */
+const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/**
+ * A copy of `value` with every secret-named field masked, every string holding a PEM private
+ * key masked, and URL passwords removed.
+ */
 export function maskSecrets(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
-  if (typeof value === 'string') return maskUrl(value);
+  if (typeof value === 'string') return PEM_PRIVATE_KEY.test(value) ? MASK : maskUrl(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 12 || seen.has(value)) return '[…]';
   seen.add(value);

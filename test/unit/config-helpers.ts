@@ -1,5 +1,8 @@
 // Shared fixtures for the config tests (not a test file itself: no `.test.ts` suffix).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfig, type LoadConfigOptions } from '../../src/config/load.js';
 import { InvalidConfigError } from '../../src/config/issues.js';
 import { ReadPathError, hasCode } from '../../src/errors.js';
@@ -49,4 +52,18 @@ export async function expectInvalid(input: unknown, opts: LoadConfigOptions = { 
   assert.ok(hasCode(caught, 'INVALID_CONFIG'));
   assert.ok(caught.issues.length > 0);
   return caught;
+}
+
+/**
+ * Writes a self-signed server certificate and its key (`server.pem`, `server.key`, EC P-256) and a
+ * client CA (`ca.pem`) into `dir`, made with the openssl CLI (as test/helpers/mock-vault.ts does);
+ * returns their PEM texts.
+ */
+export function writeTestTlsFiles(dir: string): { cert: string; key: string; ca: string } {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2'];
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  run('req', '-x509', ...ec, '-keyout', 'server.key', '-out', 'server.pem', '-subj', '/CN=readpath-gateway-test', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost');
+  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=readpath-client-ca', '-addext', 'basicConstraints=critical,CA:TRUE');
+  const read = (name: string) => readFileSync(join(dir, name), 'utf8');
+  return { cert: read('server.pem'), key: read('server.key'), ca: read('ca.pem') };
 }

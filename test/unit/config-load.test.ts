@@ -37,6 +37,11 @@ describe('config defaults', () => {
       usage: { flushIntervalMs: 30_000 },
       logging: { level: 'info' },
       encryption: null,
+      gateway: {
+        listenAddr: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, tls: null, maxConcurrentReads: 0,
+        readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536,
+        region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', buckets: [],
+      },
       source: { file: null, baseDir: '/srv/rp' },
     };
     assert.deepEqual(cfg, expected);
@@ -181,7 +186,8 @@ describe('config ${VAR} expansion', () => {
     Object.assign(cfg, {
       ui: { enabled: true, admin_secret: '${UI_ADMIN_SECRET}' },
       encryption: { vault: { token: '${VAULT_TOKEN}' } },
-      server: { listen_addr: '${LISTEN_UNSET}', tls: { cert_file: '${CERT_UNSET}' } },
+      server: { read_timeout: '${READ_TIMEOUT_UNSET}', spill_dir: '${SPILL_UNSET}' },
+      buckets: [{ name: 'b', credentials: [{ token: '${LEGACY_TOKEN_UNSET}' }], max_multipart_uploads: '${MPU_UNSET}' }],
       database: { min_conns: '${MIN_UNSET}' },
       integrity: { scrubber_interval: '${SCRUB_UNSET}' },
     });
@@ -193,7 +199,7 @@ describe('config: upstream s3-orchestrator compatibility', () => {
   it('accepts every upstream-only section and key, with any value', async () => {
     const cfg = baseConfig();
     const junk = { nested: [1, 'two', { three: null }], weird: true };
-    for (const section of ['buckets', 'telemetry', 'rebalance', 'replication', 'rate_limit', 'compression', 'ui', 'auth',
+    for (const section of ['telemetry', 'rebalance', 'replication', 'rate_limit', 'compression', 'ui', 'auth',
       'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'cache', 'redis', 'notifications', 'debug', 'routing_strategy']) {
       cfg[section] = junk;
     }
@@ -205,21 +211,22 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     });
     Object.assign(cfg, {
       database: { min_conns: 1, max_conn_lifetime: '5m' },
+      // readpath reads listen_addr, tls, max_concurrent_reads, max_header_bytes and the timeouts now (config-gateway.test.ts).
       server: {
-        listen_addr: ':9000', max_object_size: 1, spill_dir: '/tmp', max_concurrent_requests: 1, max_concurrent_reads: 1,
-        max_concurrent_writes: 1, max_header_bytes: 1, max_header_value_count: 1, load_shed_threshold: 0.5, admission_wait: '1s',
-        read_header_timeout: '1s', read_timeout: '1s', write_timeout: '1s', idle_timeout: '1s', shutdown_delay: '1s', tls: {},
+        max_object_size: junk, spill_dir: junk, max_concurrent_requests: junk, max_concurrent_writes: junk,
+        max_header_value_count: junk, load_shed_threshold: junk, admission_wait: junk, read_timeout: junk, write_timeout: junk,
       },
+      buckets: [{ name: 'b', credentials: [{ token: 't' }], max_multipart_uploads: junk }],
       integrity: { enabled: true, verify_on_replicate: true, scrubber_interval: '6h', scrubber_batch_size: 100, scrubber_min_age: '24h' },
     });
     const r = await loadConfig(cfg as never, { env: {} });
     assert.equal(r.backends.length, 1);
-    assert.ok(!('ui' in r) && !('buckets' in r), 'ignored sections do not reach the resolved config');
+    assert.ok(!('ui' in r) && !('telemetry' in r), 'ignored sections do not reach the resolved config');
     assert.equal(r.encryption, null);
   });
 
   it('loads a config.yaml shared with s3-orchestrator, resolving the sqlite path against its directory', async () => {
-    const env = { OCI_KEY: 'ok', OCI_SECRET: 'os', B2_KEY: 'bk', B2_SECRET: 'bs' };
+    const env = { OCI_KEY: 'ok', OCI_SECRET: 'os', B2_KEY: 'bk', B2_SECRET: 'bs', APP_KEY: 'ak', APP_SECRET: 'as' };
     const file = join(FIXTURES, 'shared-with-upstream.yaml');
     const r = await loadConfig(file, { env });
     assert.deepEqual(r.source, { file, baseDir: FIXTURES });
@@ -241,6 +248,12 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     assert.deepEqual(r.runtime, { mode: 'inline', threads: 3, tasksPerThread: 8, maxInFlight: 24, maxBufferedBytes: 256 * 2 ** 20, streamIdleTimeoutMs: 45_000 });
     assert.deepEqual(r.hedging, { enabled: true, delayMs: 50, percentile: 95, maxExtraLoad: 0.05, locatedReads: true });
     assert.equal(r.usage.flushIntervalMs, 10_000);
+    assert.deepEqual(r.gateway, {
+      listenAddr: '0.0.0.0:9000', host: '0.0.0.0', port: 9000, tls: null, maxConcurrentReads: 200,
+      readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536,
+      region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health',
+      buckets: [{ name: 'app', credentials: [{ accessKeyId: 'ak', secretAccessKey: 'as' }] }],
+    }, 'tls with empty cert_file and key_file is plain HTTP, as upstream');
   });
 });
 

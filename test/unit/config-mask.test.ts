@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { configSecrets, KEY_FROM_FILE, maskConfig, maskUrl, renderConfigForDisplay, toConfigDocument, REDACTED } from '../../src/config/mask.js';
-import { baseConfig, expectInvalid, setAt } from './config-helpers.js';
+import { configSecrets, KEY_FROM_FILE, maskConfig, maskUrl, renderConfigForDisplay, toConfigDocument, REDACTED, TLS_KEY_NOTE } from '../../src/config/mask.js';
+import { baseConfig, expectInvalid, setAt, writeTestTlsFiles } from './config-helpers.js';
 
 const SECRET = 'Zq9-SECRET-value-7x';
 
@@ -157,6 +157,90 @@ describe('maskConfig: encryption', () => {
   });
 });
 
+/** The gateway: two buckets' secret keys and a TLS key (with mTLS). */
+const BUCKET_SECRET = 'Zq9-SECRET-bucket-one';
+const BUCKET_SECRET_2 = 'Zq9-SECRET-bucket-two';
+const TLS = writeTestTlsFiles(DIR);
+/** The base64 lines of the TLS key's body: none may reach output. */
+const TLS_KEY_LINES = TLS.key.split('\n').filter((l) => /^[A-Za-z0-9+/=]{16,}$/.test(l));
+
+function assertNoGatewaySecret(text: string): void {
+  for (const s of [BUCKET_SECRET, BUCKET_SECRET_2, ...TLS_KEY_LINES]) assert.ok(!text.includes(s), `${s} leaked in:\n${text}`);
+  assert.ok(!text.includes('PRIVATE KEY'), `the TLS key leaked in:\n${text}`);
+}
+
+async function gatewayConfig(tls = true) {
+  const cfg = baseConfig();
+  setAt(cfg, 'server', {
+    listen_addr: '[::1]:9443', max_concurrent_reads: 8, idle_timeout: '1m', shutdown_delay: '5s', max_header_bytes: '32KiB', region: 'eu-west-3',
+    ...(tls ? { tls: { cert_file: 'server.pem', key_file: 'server.key', min_version: '1.3', client_ca_file: 'ca.pem' } } : {}),
+  });
+  setAt(cfg, 'buckets', [
+    { name: 'photos', credentials: [{ access_key_id: 'AKPHOTOS', secret_access_key: '${BUCKET_SECRET}' }, { token: 'legacy' }] },
+    { name: 'videos', credentials: [{ access_key_id: 'AKVIDEOS', secret_access_key: BUCKET_SECRET_2 }] },
+  ]);
+  return loadConfig(cfg as never, { env: { BUCKET_SECRET }, baseDir: DIR });
+}
+
+describe('maskConfig: gateway', () => {
+  it('redacts bucket secret keys and notes the TLS PEMs (the key is never shown); the resolved config keeps them', async () => {
+    const r = await gatewayConfig();
+    const m = maskConfig(r);
+    assert.deepEqual(m.gateway.buckets, [
+      { name: 'photos', credentials: [{ accessKeyId: 'AKPHOTOS', secretAccessKey: REDACTED }] },
+      { name: 'videos', credentials: [{ accessKeyId: 'AKVIDEOS', secretAccessKey: REDACTED }] },
+    ]);
+    assert.deepEqual(m.gateway.tls, {
+      cert: `(PEM, 1 certificate, ${Buffer.byteLength(TLS.cert)} bytes, read at load)`,
+      key: TLS_KEY_NOTE,
+      minVersion: 'TLSv1.3',
+      clientCa: `(PEM, 1 certificate, ${Buffer.byteLength(TLS.ca)} bytes, read at load)`,
+    });
+    assertNoGatewaySecret(JSON.stringify(m));
+    assert.equal(r.gateway.tls?.key, TLS.key, 'the input is not modified');
+    assert.equal(r.gateway.buckets[0]?.credentials[0]?.secretAccessKey, BUCKET_SECRET);
+    assert.deepEqual(maskConfig(m as never), m, 'masking twice changes nothing');
+  });
+
+  it('configSecrets lists the bucket secret keys and the TLS key (whole, and each line of its body)', async () => {
+    const secrets = configSecrets(await gatewayConfig());
+    for (const s of [BUCKET_SECRET, BUCKET_SECRET_2, TLS.key.trim(), ...TLS_KEY_LINES]) assert.ok(secrets.includes(s), s);
+    assert.ok(!secrets.some((s) => TLS.cert.includes(s) || s === 'AKPHOTOS'), 'certificates and access key ids are not secrets');
+    assert.ok(TLS_KEY_LINES.length >= 2);
+  });
+
+  it('renderConfigForDisplay prints the gateway as upstream\'s server.* and buckets:, redacted', async () => {
+    for (const format of ['yaml', 'json'] as const) {
+      const text = renderConfigForDisplay(await gatewayConfig(), { format });
+      assertNoGatewaySecret(text);
+      const doc = (format === 'json' ? JSON.parse(text) : parse(text)) as Record<string, unknown>;
+      assert.deepEqual(doc['server'], {
+        backend_timeout: '30s', listen_addr: '[::1]:9443',
+        tls: {
+          cert_file: `(PEM, 1 certificate, ${Buffer.byteLength(TLS.cert)} bytes, read at load)`, key_file: TLS_KEY_NOTE, min_version: '1.3',
+          client_ca_file: `(PEM, 1 certificate, ${Buffer.byteLength(TLS.ca)} bytes, read at load)`,
+        },
+        max_concurrent_reads: 8, read_header_timeout: '10s', idle_timeout: '1m', shutdown_delay: '5s', max_header_bytes: 32 * 1024,
+        region: 'eu-west-3', metrics_path: '/metrics', health_path: '/health',
+      });
+      assert.deepEqual(doc['buckets'], [
+        { name: 'photos', credentials: [{ access_key_id: 'AKPHOTOS', secret_access_key: REDACTED }] },
+        { name: 'videos', credentials: [{ access_key_id: 'AKVIDEOS', secret_access_key: REDACTED }] },
+      ]);
+      assert.ok(!('gateway' in doc));
+    }
+  });
+
+  it('toConfigDocument: without TLS the gateway loads back the same; an unmasked document never holds the TLS key', async () => {
+    const plain = await gatewayConfig(false);
+    assert.deepEqual(await loadConfig(toConfigDocument(plain) as never, { env: {}, baseDir: DIR }), plain);
+    const withTls = toConfigDocument(await gatewayConfig());
+    const text = JSON.stringify(withTls);
+    assert.ok(text.includes(BUCKET_SECRET), 'an unmasked document keeps the bucket secrets (it is meant to load back)');
+    assert.ok(!text.includes('PRIVATE KEY') && !TLS_KEY_LINES.some((l) => text.includes(l)), 'but never the TLS key');
+  });
+});
+
 describe('renderConfigForDisplay', () => {
   it('prints snake_case YAML with durations and no secrets', async () => {
     const cfg = baseConfig();
@@ -227,6 +311,14 @@ describe('secrets never appear in error messages', () => {
     ['logging.level', SECRET],
     ['backends.0.unknown_field', SECRET],
     ['backends.0.name', 7],
+    ['server.listen_addr', SECRET],
+    ['server.listen_addr', `${SECRET}:http`],
+    ['server.region', `${SECRET} x`],
+    ['server.metrics_path', SECRET],
+    ['server.max_header_bytes', SECRET],
+    ['server.tls', { cert_file: `${SECRET}.pem`, key_file: SECRET, min_version: SECRET, client_ca_file: SECRET }],
+    ['buckets', [{ name: `${SECRET}/x`, credentials: [{ access_key_id: SECRET, secret_access_key: 1 }, { access_key_id: SECRET, secret_access_key: SECRET }] }]],
+    ['buckets', [{ name: SECRET, credentials: [{ secret_access_key: SECRET }] }, { name: SECRET, credentials: [] }]],
   ];
   for (const [path, value] of cases) {
     it(`${path}`, async () => {

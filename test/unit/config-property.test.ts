@@ -34,7 +34,7 @@ function richConfig(): Record<string, unknown> {
     database: { driver: 'postgres', host: 'db', database: 'meta', user: 'rp', password: `${MARK}-db`, port: 5432 },
     circuit_breaker: { failure_threshold: 3, open_timeout: '15s', cache_ttl: '1m', parallel_broadcast: true, degraded_broadcast_parallelism: 2 },
     backend_circuit_breaker: { enabled: true, failure_threshold: 2, open_timeout: '5m' },
-    server: { backend_timeout: '30s', listen_addr: ':9000' },
+    server: { backend_timeout: '30s', listen_addr: ':9000', max_concurrent_reads: 4, region: 'us-east-1', metrics_path: '/metrics' },
     integrity: { verify_on_read: true },
     runtime: { mode: 'pool', threads: 2, tasks_per_thread: 8 },
     hedging: { enabled: true, delay: 'auto', percentile: 95, max_extra_load: 0.05 },
@@ -42,6 +42,7 @@ function richConfig(): Record<string, unknown> {
     logging: { level: 'info' },
     ui: { admin_secret: '${UNSET_UPSTREAM_VAR}' },
     encryption: { enabled: true, master_key: Buffer.alloc(32, 7).toString('base64'), previous_keys: [Buffer.alloc(32, 9).toString('base64')] },
+    buckets: [{ name: 'photos', credentials: [{ access_key_id: 'AKP', secret_access_key: `${MARK}-bucket` }, { token: `${MARK}-token` }] }],
   };
 }
 
@@ -59,6 +60,11 @@ const MUTABLE_PATHS = [
   'logging.level', 'ui', 'unknown_section', 'encryption', 'encryption.enabled', 'encryption.master_key', 'encryption.master_key_file',
   'encryption.previous_keys', 'encryption.previous_keys.0', 'encryption.chunk_size', 'encryption.vault', 'encryption.vault.address',
   'encryption.vault.token', 'encryption.vault.token_file', 'encryption.vault.ca_cert', 'encryption.key_cache.ttl',
+  'buckets', 'buckets.0', 'buckets.1', 'buckets.0.name', 'buckets.0.credentials', 'buckets.0.credentials.0',
+  'buckets.0.credentials.0.access_key_id', 'buckets.0.credentials.0.secret_access_key', 'buckets.0.credentials.1.token',
+  'buckets.0.max_multipart_uploads', 'server.listen_addr', 'server.max_concurrent_reads', 'server.metrics_path', 'server.health_path',
+  'server.region', 'server.max_header_bytes', 'server.idle_timeout', 'server.read_header_timeout', 'server.shutdown_delay',
+  'server.tls.cert_file', 'server.tls.key_file', 'server.tls.min_version', 'server.tls.client_ca_file',
 ];
 
 const junk = fc.oneof(
@@ -85,6 +91,21 @@ function checkInvariants(r: ResolvedConfig): void {
   assert.ok(r.hedging.delayMs === 'auto' || r.hedging.delayMs > 0);
   assert.ok(r.hedging.percentile > 0 && r.hedging.percentile <= 100);
   assert.ok(r.hedging.maxExtraLoad >= 0 && r.hedging.maxExtraLoad <= 1);
+  const g = r.gateway;
+  assert.ok(Number.isInteger(g.port) && g.port >= 0 && g.port <= 65535);
+  assert.ok(Number.isSafeInteger(g.maxConcurrentReads) && g.maxConcurrentReads >= 0);
+  assert.ok(g.readHeaderTimeoutMs > 0 && g.idleTimeoutMs > 0 && g.shutdownDelayMs >= 0);
+  assert.ok(g.maxHeaderBytes >= 1024 && g.maxHeaderBytes <= 16 * 2 ** 20);
+  assert.ok(g.metricsPath.startsWith('/') && g.healthPath.startsWith('/') && g.metricsPath !== g.healthPath);
+  const names = g.buckets.map((b) => b.name);
+  assert.equal(new Set(names).size, names.length);
+  for (const n of names) {
+    assert.ok(n !== '' && !n.includes('/'));
+    assert.ok(n !== g.metricsPath.split('/')[1] && n !== g.healthPath.split('/')[1]);
+  }
+  const ids = g.buckets.flatMap((b) => b.credentials.map((c) => c.accessKeyId));
+  assert.equal(new Set(ids).size, ids.length);
+  for (const b of g.buckets) for (const c of b.credentials) assert.ok(c.accessKeyId !== '' && c.secretAccessKey !== '');
   if (r.encryption !== null) {
     assert.ok((r.encryption.localKeys.length > 0) !== (r.encryption.vault !== null), 'exactly one key source');
     for (const k of r.encryption.localKeys) assert.equal(k.key.length, 32);
@@ -142,7 +163,7 @@ describe('config fuzzing', () => {
     const value = fc.letrec((tie) => ({
       v: fc.oneof({ depthSize: 'small' }, secretish, fc.integer(), fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(key, tie('v'), { maxKeys: 3 })),
     })).v;
-    const sections = ['backends', 'database', 'circuit_breaker', 'server', 'runtime', 'hedging', 'logging', 'encryption'];
+    const sections = ['backends', 'database', 'circuit_breaker', 'server', 'runtime', 'hedging', 'logging', 'encryption', 'buckets'];
     await fc.assert(
       fc.asyncProperty(fc.dictionary(fc.constantFrom(...sections), value), async (doc) => {
         try {
