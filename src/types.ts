@@ -69,6 +69,31 @@ export interface ObjectBackend {
   get(key: string, opts?: BackendGetOptions): Promise<GetResult>;
 }
 
+/** Options of {@link MetadataStore.listKeys}. */
+export interface ListKeysOptions {
+  /** Only keys that start with this string (default: every key). */
+  prefix?: string;
+  /** Only keys after this one, exclusive (S3's start-after / marker / continuation). */
+  startAfter?: string;
+  /** At most this many objects: a non-negative integer (0 answers an empty page). */
+  limit: number;
+  signal?: AbortSignal;
+}
+
+/** One object of a key listing: one entry per object key, whatever its number of copies. */
+export interface ListedObject {
+  key: string;
+  /**
+   * The object's size as a client reads it, from its first copy by createdAt (the copy reads
+   * try first): `plaintextSize` for an encrypted copy that has one, else `sizeBytes`.
+   */
+  size: number;
+  /** That copy's createdAt. */
+  lastModified: Date;
+  /** Not known to the metadata stores (there is no etag column): left undefined by them. */
+  etag?: string;
+}
+
 /** Where objects live: s3-orchestrator's metadata database. */
 export interface MetadataStore {
   /**
@@ -76,6 +101,17 @@ export interface MetadataStore {
    * DB_UNAVAILABLE when the store cannot be reached.
    */
   getAllObjectLocations(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectLocation[]>;
+  /**
+   * One page of a key listing: the distinct object keys greater than `startAfter` that start
+   * with `prefix`, ascending in UTF-8 byte order (S3's order; the same as code point order),
+   * at most `limit` of them. The next page starts after the last key answered; a page shorter
+   * than `limit` is the last. Throws DB_UNAVAILABLE when the store cannot be reached,
+   * METADATA_ERROR (naming key and column) for a row it cannot read.
+   *
+   * Optional, so stores written before listing existed still type-check: the built-in stores
+   * implement it, and the store circuit breaker has it exactly when its inner store does.
+   */
+  listKeys?(opts: ListKeysOptions): Promise<ListedObject[]>;
   close?(): Promise<void>;
 }
 

@@ -10,7 +10,7 @@
  */
 import { ReadPathError, hasCode } from '../errors.js';
 import { isUnreachable } from '../net-errors.js';
-import type { MetadataStore, ObjectLocation } from '../types.js';
+import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../types.js';
 import { CircuitBreaker, type BreakerState, type FailureEffect, type Verdict } from './circuit-breaker.js';
 
 /** The breaker's state, as metrics report it. */
@@ -63,11 +63,22 @@ export class CircuitBreakerStore implements MetadataStore {
   /** The outage that opened (or kept open) the breaker: the `cause` of its rejections. */
   #lastError: unknown;
 
+  /**
+   * A page of the inner store's key listing, through the same breaker as lookups (one
+   * database): an outage while listing counts toward opening it, and an open breaker answers
+   * DB_UNAVAILABLE without listing. Present exactly when the inner store lists keys.
+   */
+  declare readonly listKeys?: (opts: ListKeysOptions) => Promise<ListedObject[]>;
+
   constructor(inner: MetadataStore, opts: CircuitBreakerStoreOptions) {
     if (inner === null || typeof inner?.getAllObjectLocations !== 'function') {
       throw new ReadPathError('INVALID_CONFIG', 'store breaker: inner metadata store is required');
     }
     this.#inner = inner;
+    if (typeof inner.listKeys === 'function') {
+      const lister = inner as MetadataStore & Required<Pick<MetadataStore, 'listKeys'>>;
+      this.listKeys = (o) => this.#breaker.execute(() => lister.listKeys(o), o?.signal);
+    }
     const { onClose, onStateChange } = opts;
     this.#breaker = new CircuitBreaker({
       failureThreshold: opts.failureThreshold,

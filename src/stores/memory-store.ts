@@ -2,7 +2,8 @@
  * An in-memory metadata store with an outage switch, for tests, benchmarks and embedding.
  */
 import { ReadPathError, abortedError } from '../errors.js';
-import type { MetadataStore, ObjectLocation } from '../types.js';
+import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../types.js';
+import { checkListKeysOptions, compareKeys, keyRange } from './key-listing.js';
 
 /** One shared instance: an outage fails every lookup, and building an Error per call costs µs. */
 const UNAVAILABLE = new ReadPathError('DB_UNAVAILABLE', 'metadata store unavailable (simulated outage)');
@@ -11,6 +12,8 @@ const UNAVAILABLE = new ReadPathError('DB_UNAVAILABLE', 'metadata store unavaila
 export class MemoryMetadataStore implements MetadataStore {
   /** Rows per key, kept sorted by createdAt (ties in insertion order). */
   readonly #rows = new Map<string, ObjectLocation[]>();
+  /** Every key in UTF-8 byte order, for listings; rebuilt after a key is added or removed. */
+  #sorted: string[] | undefined;
   #available = true;
   /** Lookups made: tests read this. */
   calls = 0;
@@ -25,6 +28,7 @@ export class MemoryMetadataStore implements MetadataStore {
     let at = rows.length;
     while (at > 0 && (rows[at - 1] as ObjectLocation).createdAt.getTime() > row.createdAt.getTime()) at--;
     rows.splice(at, 0, row);
+    if (!this.#rows.has(location.objectKey)) this.#sorted = undefined;
     this.#rows.set(location.objectKey, rows);
   }
 
@@ -32,11 +36,17 @@ export class MemoryMetadataStore implements MetadataStore {
   remove(objectKey: string, backendName?: string): boolean {
     const rows = this.#rows.get(objectKey);
     if (rows === undefined) return false;
-    if (backendName === undefined) return this.#rows.delete(objectKey);
+    if (backendName === undefined) {
+      this.#sorted = undefined;
+      return this.#rows.delete(objectKey);
+    }
     const i = rows.findIndex((r) => r.backendName === backendName);
     if (i < 0) return false;
     rows.splice(i, 1);
-    if (rows.length === 0) this.#rows.delete(objectKey);
+    if (rows.length === 0) {
+      this.#rows.delete(objectKey);
+      this.#sorted = undefined;
+    }
     return true;
   }
 
@@ -54,6 +64,35 @@ export class MemoryMetadataStore implements MetadataStore {
       throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
     }
     return rows.slice();
+  }
+
+  /** A page of keys (see {@link MetadataStore.listKeys}); not counted in {@link calls}. */
+  async listKeys(opts: ListKeysOptions): Promise<ListedObject[]> {
+    const checked = checkListKeysOptions(opts);
+    if (opts.signal?.aborted) throw abortedError(opts.signal);
+    if (!this.#available) throw UNAVAILABLE;
+    const { prefix, limit } = checked;
+    const { from, inclusive } = keyRange(checked);
+    const keys = (this.#sorted ??= [...this.#rows.keys()].sort(compareKeys));
+    // Binary search for the page's first key.
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareKeys(keys[mid] as string, from);
+      if (c < 0 || (c === 0 && !inclusive)) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: ListedObject[] = [];
+    for (let i = lo; i < keys.length && out.length < limit; i++) {
+      const key = keys[i] as string;
+      // Keys with one prefix are contiguous in this order: the first that lacks it ends the page.
+      if (!key.startsWith(prefix)) break;
+      const first = (this.#rows.get(key) as ObjectLocation[])[0] as ObjectLocation;
+      const size = first.encrypted && first.plaintextSize !== null && first.plaintextSize !== undefined ? first.plaintextSize : first.sizeBytes;
+      out.push({ key, size, lastModified: new Date(first.createdAt.getTime()) });
+    }
+    return out;
   }
 
   async close(): Promise<void> {}

@@ -9,9 +9,10 @@
  */
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { ReadPathError, abortedError, messageOf } from '../errors.js';
-import type { MetadataStore, ObjectLocation } from '../types.js';
+import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../types.js';
 import type { UsageDelta, UsageStat } from '../policies/usage-tracker.js';
-import { checkLocationForWrite, rowTimestamp, toObjectLocation, type RawLocationRow } from './row-mapping.js';
+import { checkLocationForWrite, listedKey, rowTimestamp, toListedObject, toObjectLocation, type RawListedRow, type RawLocationRow } from './row-mapping.js';
+import { checkListKeysOptions, keyRange } from './key-listing.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
 import { lazyModule } from '../lazy-module.js';
 import { isPostgresUnavailable, postgresPoolConfig, type PostgresMetadataStoreOptions } from './postgres-connection.js';
@@ -66,6 +67,81 @@ ON CONFLICT (object_key, backend_name) DO UPDATE SET
     plaintext_size = EXCLUDED.plaintext_size, content_hash = EXCLUDED.content_hash,
     created_at = EXCLUDED.created_at`;
 
+/**
+ * One page of a key listing, in one statement: the page's distinct keys from a range scan that
+ * stops after LIMIT keys, then each key's first copy (by created_at, then backend_name) from a
+ * primary-key lookup. Keys compare bytewise: in the column's own collation when that is
+ * bytewise (C/POSIX: the primary-key index serves the range), else under COLLATE "C", which
+ * the primary key's index cannot serve (see {@link PostgresMetadataStore.listKeys}). Four
+ * variants: `>=` prefix or `>` start-after, with or without the prefix's upper bound.
+ * Parameters: $1 the lower bound, $2 the limit, $3 the upper bound when `bounded`. Exported for
+ * the query-plan tests.
+ */
+export function postgresListKeysSql(collateC: boolean, inclusive: boolean, bounded: boolean): string {
+  const k = collateC ? 'object_key COLLATE "C"' : 'object_key';
+  return `
+SELECT k.object_key, f.backend_name, f.size_bytes, f.encrypted, f.plaintext_size, f.created_at
+FROM (SELECT DISTINCT ON (${k}) object_key
+      FROM object_locations
+      WHERE ${k} ${inclusive ? '>=' : '>'} $1${bounded ? ` AND ${k} < $3` : ''}
+      ORDER BY ${k}
+      LIMIT $2) k
+CROSS JOIN LATERAL (
+    SELECT o.backend_name, o.size_bytes, o.encrypted, o.plaintext_size, o.created_at
+    FROM object_locations o
+    WHERE o.object_key = k.object_key
+    ORDER BY o.created_at ASC, o.backend_name
+    LIMIT 1) f
+ORDER BY k.${k}`;
+}
+
+/**
+ * The collation object_key compares in: its own, or the database's when it is 'default'
+ * (provider 'd'). Version-proof: to_jsonb reads columns that only newer servers have
+ * (datlocprovider: 15, datlocale/colllocale: 17) as NULL.
+ */
+const SELECT_KEY_COLLATION = `
+SELECT c.collprovider, c.collcollate, to_jsonb(c) ->> 'colllocale' AS colllocale,
+       d.datcollate, to_jsonb(d) ->> 'datlocprovider' AS datlocprovider, to_jsonb(d) ->> 'datlocale' AS datlocale
+FROM pg_attribute a
+JOIN pg_collation c ON c.oid = a.attcollation
+JOIN pg_database d ON d.datname = current_database()
+WHERE a.attrelid = to_regclass('object_locations') AND a.attname = 'object_key'`;
+
+/** The database's default collation, for a table created here (see ensureSchema). */
+const SELECT_DEFAULT_COLLATION = `
+SELECT 'd' AS collprovider, NULL AS collcollate, NULL AS colllocale,
+       d.datcollate, to_jsonb(d) ->> 'datlocprovider' AS datlocprovider, to_jsonb(d) ->> 'datlocale' AS datlocale
+FROM pg_database d WHERE d.datname = current_database()`;
+
+interface CollationRow {
+  collprovider: string | null;
+  collcollate: string | null;
+  colllocale: string | null;
+  datcollate: string | null;
+  datlocprovider: string | null;
+  datlocale: string | null;
+}
+
+/** True when a collation orders text as memcmp of its UTF-8 bytes, as S3 lists keys. */
+function isBytewise(r: CollationRow): boolean {
+  let provider = r.collprovider;
+  let locale = provider === 'b' ? r.colllocale : r.collcollate;
+  if (provider === 'd') {
+    // The database default: libc (c) before PostgreSQL 15, or whatever datlocprovider says.
+    provider = r.datlocprovider ?? 'c';
+    locale = provider === 'c' ? r.datcollate : r.datlocale;
+  }
+  // libc's C and POSIX are strcmp; the builtin provider's C and C.UTF-8 (17) are code point order.
+  if (provider === 'c') return locale === 'C' || locale === 'POSIX';
+  if (provider === 'b') return locale === 'C' || locale === 'C.UTF-8';
+  return false;
+}
+
+// Created with a table created here, when the database's collation is not bytewise: it serves
+// listings as the primary key's index would under C. Never created on an existing table.
+const CREATE_LIST_INDEX = `CREATE INDEX IF NOT EXISTS object_locations_object_key_c ON object_locations (object_key COLLATE "C")`;
+
 const SELECT_USAGE = `
 SELECT backend_name, api_requests, egress_bytes, ingress_bytes
 FROM backend_usage
@@ -97,6 +173,8 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   #schemaReady = false;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Whether listings need COLLATE "C" (object_key's collation is not bytewise); asked once. */
+  #listCollateC: Promise<boolean> | undefined;
 
   constructor(opts: PostgresMetadataStoreOptions) {
     this.#cfg = postgresPoolConfig(opts);
@@ -157,7 +235,11 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
         `SELECT to_regclass('object_locations')::text AS ol, to_regclass('backend_usage')::text AS bu`,
       );
       const r = rows[0];
-      if (r?.ol == null) await c.query(CREATE_OBJECT_LOCATIONS);
+      if (r?.ol == null) {
+        await c.query(CREATE_OBJECT_LOCATIONS);
+        const { rows: coll } = await c.query<CollationRow>(SELECT_DEFAULT_COLLATION);
+        if (coll[0] !== undefined && !isBytewise(coll[0])) await c.query(CREATE_LIST_INDEX);
+      }
       if (r?.bu == null) await c.query(CREATE_BACKEND_USAGE);
     }).then(
       () => {
@@ -244,6 +326,63 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     if (raw.length === 0) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
     // The server ordered by the full-precision timestamptz; Dates only keep milliseconds.
     return raw.map((r) => toObjectLocation(key, r, rowTimestamp(key, r.backend_name, r.created_at)));
+  }
+
+  /**
+   * One page of the key listing (see {@link MetadataStore.listKeys}), in one statement.
+   *
+   * Order is bytewise whatever the database's collation. When object_key's collation is C or
+   * POSIX (as with `initdb --locale=C`), the primary key's index serves the range and each
+   * page costs about `limit` index entries. Under any other collation (en_US.UTF-8, ICU...)
+   * the statement compares under COLLATE "C", which that index cannot serve: without an index
+   * on `object_key COLLATE "C"` every page scans and sorts the matching rows. A table created
+   * here gets that index; on an existing table it is left to its owner:
+   * `CREATE INDEX CONCURRENTLY object_locations_object_key_c ON object_locations (object_key COLLATE "C")`.
+   */
+  async listKeys(opts: ListKeysOptions): Promise<ListedObject[]> {
+    const checked = checkListKeysOptions(opts);
+    if (opts.signal?.aborted) throw abortedError(opts.signal);
+    // PostgreSQL text holds no NUL, so no key does: a prefix with one matches nothing, and
+    // "after a\0…" is "after a".
+    if (checked.prefix.includes('\0')) checked.limit = 0;
+    const nul = checked.startAfter?.indexOf('\0') ?? -1;
+    if (nul >= 0) checked.startAfter = checked.startAfter?.slice(0, nul);
+    const { from, inclusive, to } = keyRange(checked);
+    let raw: RawListedRow[];
+    try {
+      const collateC = await this.#keyCollation();
+      if (checked.limit === 0) return [];
+      const values: unknown[] = [from, checked.limit];
+      if (to !== undefined) values.push(to);
+      const name = `readpath_list_keys_${collateC ? 'c' : 'n'}${inclusive ? 'ge' : 'gt'}${to === undefined ? '' : 'lt'}`;
+      raw = await this.#query<RawListedRow>(postgresListKeysSql(collateC, inclusive, to !== undefined), values, opts.signal, name);
+    } catch (err) {
+      throw this.#wrap(err, `key listing after ${JSON.stringify(from)}`);
+    }
+    return raw.map((r) => {
+      const key = listedKey(r);
+      return toListedObject(key, r, rowTimestamp(key, r.backend_name, r.created_at));
+    });
+  }
+
+  /**
+   * Whether object_key needs COLLATE "C" to compare bytewise: asked once (a catalog read that
+   * takes no lock on the table), again after a failure. Shared by concurrent listings, so no
+   * caller's signal aborts it; the listing's own statement watches the signal.
+   */
+  #keyCollation(): Promise<boolean> {
+    this.#listCollateC ??= this.#query<CollationRow>(SELECT_KEY_COLLATION, []).then(
+      (rows) => {
+        const r = rows[0];
+        if (r === undefined) throw new ReadPathError('METADATA_ERROR', 'PostgreSQL key listing: table object_locations (column object_key) not found');
+        return !isBytewise(r);
+      },
+    );
+    const pending = this.#listCollateC;
+    pending.catch(() => {
+      if (this.#listCollateC === pending) this.#listCollateC = undefined;
+    });
+    return pending;
   }
 
   /** Insert or replace one location row (seeding, tests, the demo). */

@@ -8,7 +8,7 @@
  * of its own key.
  */
 import { ReadPathError } from '../errors.js';
-import type { ObjectLocation } from '../types.js';
+import type { ListedObject, ObjectLocation } from '../types.js';
 
 /** The raw column values of one `object_locations` row, as a driver returns them. */
 export interface RawLocationRow {
@@ -150,6 +150,12 @@ function optionalString(key: string, backend: unknown, column: string, value: un
   throw badColumn(key, backend, column, `not text: ${show(value)}`);
 }
 
+function boolean(key: string, backend: unknown, column: string, e: unknown): boolean {
+  if (e === true || e === 1 || e === 1n) return true;
+  if (e === false || e === 0 || e === 0n || e === null || e === undefined) return false;
+  throw badColumn(key, backend, column, `not a boolean: ${show(e)}`);
+}
+
 const HASH_RE = /^[0-9a-fA-F]{64}$/;
 
 /** The created_at of a row, whatever the driver handed back. */
@@ -179,11 +185,7 @@ export function toObjectLocation(key: string, row: RawLocationRow, createdAt: Pa
 
   const sizeBytes = integer(key, backend, 'size_bytes', row.size_bytes, false) as number;
 
-  let encrypted: boolean;
-  const e = row.encrypted;
-  if (e === true || e === 1 || e === 1n) encrypted = true;
-  else if (e === false || e === 0 || e === 0n || e === null || e === undefined) encrypted = false;
-  else throw badColumn(key, backend, 'encrypted', `not a boolean: ${show(e)}`);
+  const encrypted = boolean(key, backend, 'encrypted', row.encrypted);
 
   let encryptionKey: Uint8Array | null = null;
   const k = row.encryption_key;
@@ -241,4 +243,29 @@ export function checkLocationForWrite(loc: ObjectLocation): void {
 export function sortByCreatedAt<T extends { t: ParsedTimestamp }>(rows: T[]): T[] {
   // Array.prototype.sort is stable, so ties keep the order the database returned.
   return rows.sort((a, b) => a.t.date.getTime() - b.t.date.getTime() || a.t.subMillisNanos - b.t.subMillisNanos);
+}
+
+/** The columns of one `object_locations` row a key listing reads. */
+export type RawListedRow = Pick<RawLocationRow, 'object_key' | 'backend_name' | 'size_bytes' | 'encrypted' | 'plaintext_size' | 'created_at'>;
+
+/** The object_key of a listed row, checked: a key that is not text is a METADATA_ERROR. */
+export function listedKey(row: RawListedRow): string {
+  const key = row.object_key;
+  if (typeof key === 'string') return key;
+  const where = typeof row.backend_name === 'string' ? ` on backend ${JSON.stringify(row.backend_name)}` : '';
+  throw new ReadPathError('METADATA_ERROR', `object_locations row${where}: column object_key: not text: ${show(key)}`);
+}
+
+/**
+ * One listed object from its first copy's row (`key` already checked with {@link listedKey}):
+ * the size a client reads (the plaintext size of an encrypted copy that records one, as reads
+ * report it) and the copy's created_at. The columns read are checked as lookups check them.
+ */
+export function toListedObject(key: string, row: RawListedRow, createdAt: ParsedTimestamp): ListedObject {
+  const backend = row.backend_name;
+  if (typeof backend !== 'string' || backend === '') throw badColumn(key, backend, 'backend_name', `not a backend name: ${show(backend)}`);
+  const sizeBytes = integer(key, backend, 'size_bytes', row.size_bytes, false) as number;
+  const encrypted = boolean(key, backend, 'encrypted', row.encrypted);
+  const plaintextSize = integer(key, backend, 'plaintext_size', row.plaintext_size, true);
+  return { key, size: encrypted && plaintextSize !== null ? plaintextSize : sizeBytes, lastModified: createdAt.date };
 }

@@ -10,9 +10,13 @@
  */
 import Database from 'better-sqlite3';
 import { ReadPathError, abortedError, messageOf } from '../errors.js';
-import type { MetadataStore, ObjectLocation } from '../types.js';
+import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../types.js';
 import type { UsageDelta, UsageStat } from '../policies/usage-tracker.js';
-import { checkLocationForWrite, rowTimestamp, sortByCreatedAt, toObjectLocation, type ParsedTimestamp, type RawLocationRow } from './row-mapping.js';
+import {
+  checkLocationForWrite, listedKey, rowTimestamp, sortByCreatedAt, toListedObject, toObjectLocation, type ParsedTimestamp, type RawListedRow,
+  type RawLocationRow,
+} from './row-mapping.js';
+import { checkListKeysOptions, keyRange } from './key-listing.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
 
 /** Options for {@link SqliteMetadataStore}. */
@@ -85,6 +89,29 @@ ON CONFLICT (backend_name, period) DO UPDATE SET
 // No ORDER BY: rows are ordered in JS by the parsed instant anyway (see getAllObjectLocations),
 // and without it SQLite reads the primary-key index with no sort step.
 
+/**
+ * One page of a key listing: the page's distinct keys from a range scan of the primary-key
+ * index that stops after LIMIT keys, then every row of those keys (an index lookup each), in
+ * key then backend order. The first copy of each key is chosen in JS: created_at is TEXT in
+ * several layouts and zones (see getAllObjectLocations), so neither MIN(created_at) nor
+ * ORDER BY created_at is time order. BINARY collation is memcmp of UTF-8: S3's order. Four
+ * variants: `>=` prefix or `>` start-after, with or without the prefix's upper bound.
+ * Parameters: the lower bound, the upper bound when `bounded`, the limit. Exported for the
+ * query-plan tests.
+ */
+export function sqliteListKeysSql(inclusive: boolean, bounded: boolean): string {
+  const k = 'object_key COLLATE BINARY';
+  return `
+SELECT object_key, backend_name, size_bytes, encrypted, plaintext_size, created_at
+FROM object_locations
+WHERE object_key IN (
+    SELECT DISTINCT ${k} FROM object_locations
+    WHERE ${k} ${inclusive ? '>=' : '>'} ?${bounded ? ` AND ${k} < ?` : ''}
+    ORDER BY ${k}
+    LIMIT ?)
+ORDER BY ${k}, backend_name`;
+}
+
 // SQLite result codes that mean "the database cannot be used right now" rather than "this
 // query or row is wrong": the breaker counts them and reads go degraded.
 const UNAVAILABLE_CODES = /^SQLITE_(CANTOPEN|BUSY|LOCKED|IOERR|NOTADB|CORRUPT|FULL|PROTOCOL|NOLFS|AUTH)/;
@@ -103,6 +130,10 @@ interface Connection {
   /** Raw mode: rows as arrays in SELECT_LOCATIONS' column order, ~40% cheaper than objects. */
   select: Database.Statement<[string], unknown[]>;
   selectUsage: Database.Statement<[string], Record<string, unknown>>;
+  /** Listing statements by variant (see sqliteListKeysSql), prepared on first use. */
+  list: Map<string, Database.Statement<unknown[], unknown[]>>;
+  /** True when the database's text encoding is UTF-8: BINARY order is then byte order. */
+  utf8: boolean;
   upsertLocations: (locs: readonly ObjectLocation[]) => void;
   /** Several lookups in one read transaction: SQLite takes its read lock once, not per key. */
   selectMany: (lookups: readonly Lookup[]) => void;
@@ -190,11 +221,13 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
         }
       }
     });
+    const list = new Map<string, Database.Statement<unknown[], unknown[]>>();
+    const utf8 = db.pragma('encoding', { simple: true }) === 'UTF-8';
     if (this.#opts.readonly) {
       const readOnly = (): never => {
         throw new ReadPathError('METADATA_ERROR', `SQLite database ${this.#opts.path} is open read-only`);
       };
-      return { db, select, selectUsage, selectMany, upsertLocations: readOnly, flushUsage: readOnly };
+      return { db, select, selectUsage, selectMany, list, utf8, upsertLocations: readOnly, flushUsage: readOnly };
     }
     const upsertLocation = db.prepare(UPSERT_LOCATION);
     const upsertUsage = db.prepare(UPSERT_USAGE);
@@ -203,6 +236,8 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       select,
       selectUsage,
       selectMany,
+      list,
+      utf8,
       upsertLocations: db.transaction((locs: readonly ObjectLocation[]) => {
         for (const l of locs) {
           const key = l.encryptionKey ?? null;
@@ -301,6 +336,55 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     }
   };
 
+  /**
+   * One page of the key listing (see {@link MetadataStore.listKeys}): one statement, a range
+   * scan of the primary key bounded by the prefix and start-after, LIMIT in SQL.
+   */
+  async listKeys(opts: ListKeysOptions): Promise<ListedObject[]> {
+    const checked = checkListKeysOptions(opts);
+    if (opts.signal?.aborted) throw abortedError(opts.signal);
+    const conn = this.#connection();
+    if (!conn.utf8) {
+      // UTF-16 text compares as UTF-16 bytes: pages would not be in S3's order.
+      throw new ReadPathError('METADATA_ERROR', `SQLite database ${this.#opts.path}: key listing needs a UTF-8 database (PRAGMA encoding)`);
+    }
+    if (checked.limit === 0) return [];
+    const { from, inclusive, to } = keyRange(checked);
+    const variant = `${inclusive ? 'ge' : 'gt'}${to === undefined ? '' : '-lt'}`;
+    let arrays: unknown[][];
+    try {
+      let stmt = conn.list.get(variant);
+      if (stmt === undefined) {
+        stmt = conn.db.prepare<unknown[], unknown[]>(sqliteListKeysSql(inclusive, to !== undefined)).raw(true);
+        conn.list.set(variant, stmt);
+      }
+      arrays = to === undefined ? stmt.all(from, checked.limit) : stmt.all(from, to, checked.limit);
+    } catch (err) {
+      throw this.#wrap(err, `key listing after ${JSON.stringify(from)}`);
+    }
+    const out: ListedObject[] = [];
+    // Rows come grouped by key: pick each key's first copy by the parsed instant; ties keep
+    // backend order, as lookups do.
+    let i = 0;
+    while (i < arrays.length) {
+      const r = listedRow(arrays[i] as unknown[]);
+      const key = listedKey(r);
+      let best = r;
+      let bestT = rowTimestamp(key, r.backend_name, r.created_at);
+      for (i++; i < arrays.length; i++) {
+        const next = listedRow(arrays[i] as unknown[]);
+        if (next.object_key !== key) break;
+        const t = rowTimestamp(key, next.backend_name, next.created_at);
+        if (t.date.getTime() < bestT.date.getTime() || (t.date.getTime() === bestT.date.getTime() && t.subMillisNanos < bestT.subMillisNanos)) {
+          best = next;
+          bestT = t;
+        }
+      }
+      out.push(toListedObject(key, best, bestT));
+    }
+    return out;
+  }
+
   /** Insert or replace one location row (seeding, tests, the demo). */
   async addLocation(location: ObjectLocation): Promise<void> {
     await this.addLocations([location]);
@@ -361,6 +445,10 @@ function fromArray(a: unknown[]): RawLocationRow {
     content_hash: a[7],
     created_at: a[8],
   };
+}
+
+function listedRow(a: unknown[]): RawListedRow {
+  return { object_key: a[0], backend_name: a[1], size_bytes: a[2], encrypted: a[3], plaintext_size: a[4], created_at: a[5] };
 }
 
 function sqliteCode(err: unknown): string | undefined {

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { hasCode } from '../../src/errors.js';
-import type { MetadataStore, ObjectLocation } from '../../src/types.js';
+import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../../src/types.js';
 
 /** A store under test, how to seed it, and how to release it. */
 export interface StoreUnderTest {
@@ -27,6 +27,31 @@ function loc(objectKey: string, backendName: string, createdAt: Date, extra: Par
 
 const t0 = new Date('2024-03-01T10:00:00.000Z');
 const at = (ms: number): Date => new Date(t0.getTime() + ms);
+
+/** S3's order, computed independently of the stores: memcmp of UTF-8. */
+const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+/** The store's listKeys, which every built-in store has. */
+function lister(store: MetadataStore): (opts: ListKeysOptions) => Promise<ListedObject[]> {
+  assert.equal(typeof store.listKeys, 'function', 'store lists keys');
+  return (opts) => (store as Required<Pick<MetadataStore, 'listKeys'>>).listKeys(opts);
+}
+
+/** Every key under prefix, walked page by page (at most 10_000 pages). */
+async function listAll(store: MetadataStore, prefix: string, pageSize: number, pages?: number[]): Promise<string[]> {
+  const list = lister(store);
+  const keys: string[] = [];
+  let startAfter: string | undefined;
+  for (let n = 0; n < 10_000; n++) {
+    const page = await list({ prefix, limit: pageSize, ...(startAfter === undefined ? {} : { startAfter }) });
+    pages?.push(page.length);
+    assert.ok(page.length <= pageSize, `page of ${page.length} > limit ${pageSize}`);
+    keys.push(...page.map((o) => o.key));
+    if (page.length < pageSize) return keys;
+    startAfter = page[page.length - 1]?.key;
+  }
+  throw new Error('listing does not end');
+}
 
 /** Register the suite. Each test seeds keys under a prefix of its own, so data may persist. */
 export function metadataStoreSuite(name: string, factory: StoreFactory): void {
@@ -233,6 +258,190 @@ export function metadataStoreSuite(name: string, factory: StoreFactory): void {
         // A live signal does not change the answer.
         const rows = await s.store.getAllObjectLocations(key, { signal: new AbortController().signal });
         assert.equal(rows.length, 1);
+      });
+    });
+
+    describe('listKeys', () => {
+      it('lists distinct keys in UTF-8 byte order, not UTF-16 order', async () => {
+        await withStore(async (s) => {
+          const p = k('list-order/');
+          const tails = [
+            'a', 'B', 'b', 'a b', 'a!', 'a/b', 'a~', '~', ' ', '0', 'Z', 'é', 'ê', 'e\u0301', '\u00ff', '\u0100', '\u07ff', '\u0800',
+            '\ud7ff', '\ue000', '\ufffd', '\uffff', '\u{10000}', '😀', '\u{10ffff}', '日本', 'ab', 'abc', 'a', 'A', '\u0001', '\u007f',
+          ];
+          const keys = [...new Set(tails)].map((t) => p + t);
+          for (const [i, key] of keys.entries()) await s.add(loc(key, 'b1', at(i)));
+          await s.add(loc(p + 'a', 'b2', at(-1))); // a second copy: still one entry
+          const expected = [...keys].sort(byteOrder);
+          // The JS default order really differs here (U+E000..U+FFFF vs surrogate pairs).
+          assert.notDeepEqual([...keys].sort(), expected);
+          const listed = await lister(s.store)({ prefix: p, limit: 1000 });
+          assert.deepEqual(listed.map((o) => o.key), expected);
+        });
+      });
+
+      it('treats %, _ and \\ in a prefix literally', async () => {
+        await withStore(async (s) => {
+          const p = k('list-wild/');
+          const tails = ['p%', 'p%a', 'p%%', 'pa', 'pX', 'p_', 'p_b', 'pq', 'p\\', 'p\\\\', 'p\\z', 'p', 'q%', '%', '_', '\\'];
+          for (const t of tails) await s.add(loc(p + t, 'b1', t0));
+          const list = lister(s.store);
+          const expect = async (prefix: string): Promise<void> => {
+            const want = tails.filter((t) => (p + t).startsWith(prefix)).map((t) => p + t).sort(byteOrder);
+            const got = (await list({ prefix, limit: 100 })).map((o) => o.key);
+            assert.deepEqual(got, want, `prefix ${JSON.stringify(prefix)}`);
+          };
+          for (const prefix of ['p%', 'p%%', 'p_', 'p\\', 'p\\\\', '%', '_', '\\', 'p', 'pX', 'p%a', 'nope']) await expect(p + prefix);
+          assert.equal((await list({ prefix: p + 'p%', limit: 100 })).length, 3);
+          assert.equal((await list({ prefix: p + 'p_', limit: 100 })).length, 2);
+        });
+      });
+
+      it('lists exactly the keys of prefixes ending in U+D7FF, U+FFFF, U+10FFFF and multi-byte characters', async () => {
+        await withStore(async (s) => {
+          const p = k('list-edge/');
+          const tails = [
+            'x', 'x\ud7ff', 'x\ud7ffz', 'x\ue000', 'x\ufffe', 'x\uffff', 'x\uffffa', 'x\uffff\uffff', 'x\u{10000}', 'x\u{10ffff}', 'x\u{10ffff}a',
+            'x\u{10ffff}\u{10ffff}', 'y', 'é', 'éa', 'ê', 'é\u{10ffff}', '日', '日本', '旦',
+          ];
+          for (const t of tails) await s.add(loc(p + t, 'b1', t0));
+          const list = lister(s.store);
+          for (const prefix of ['x\ud7ff', 'x\uffff', 'x\ufffe', 'x\u{10000}', 'x\u{10ffff}', 'x\u{10ffff}\u{10ffff}', 'x', 'é', '日', 'ê']) {
+            const want = tails.map((t) => p + t).filter((key) => key.startsWith(p + prefix)).sort(byteOrder);
+            assert.ok(want.length > 0);
+            const got = (await list({ prefix: p + prefix, limit: 100 })).map((o) => o.key);
+            assert.deepEqual(got, want, `prefix ${JSON.stringify(prefix)}`);
+          }
+        });
+      });
+
+      it('starts after startAfter (exclusive), whether or not it is a key, and combines it with prefix', async () => {
+        await withStore(async (s) => {
+          const p = k('list-after/');
+          const tails = ['d/', 'd/1', 'd/2', 'd/3', 'd0', 'e'];
+          for (const t of tails) await s.add(loc(p + t, 'b1', t0));
+          const list = lister(s.store);
+          const keysOf = async (o: Omit<ListKeysOptions, 'limit'>): Promise<string[]> =>
+            (await list({ limit: 100, ...o })).map((x) => x.key.slice(p.length));
+          assert.deepEqual(await keysOf({ prefix: p }), tails);
+          assert.deepEqual(await keysOf({ prefix: p, startAfter: p + 'd/1' }), ['d/2', 'd/3', 'd0', 'e']);
+          assert.deepEqual(await keysOf({ prefix: p, startAfter: p + 'd/15' }), ['d/2', 'd/3', 'd0', 'e']);
+          // The prefix itself is a key: listed, unless it is the start-after key.
+          assert.deepEqual(await keysOf({ prefix: p + 'd/' }), ['d/', 'd/1', 'd/2', 'd/3']);
+          assert.deepEqual(await keysOf({ prefix: p + 'd/', startAfter: p + 'd/' }), ['d/1', 'd/2', 'd/3']);
+          // A start-after below the prefix changes nothing; one past every key leaves nothing.
+          assert.deepEqual(await keysOf({ prefix: p + 'd/', startAfter: p + 'a' }), ['d/', 'd/1', 'd/2', 'd/3']);
+          assert.deepEqual(await keysOf({ prefix: p + 'd/', startAfter: p + 'd/3' }), []);
+          assert.deepEqual(await keysOf({ prefix: p + 'd/', startAfter: p + 'z' }), []);
+          // Without a prefix: every key after startAfter, which may belong to other tests.
+          const rest = await list({ startAfter: p + 'd0', limit: 2 });
+          assert.equal(rest[0]?.key, p + 'e');
+          assert.ok(rest.length <= 2);
+          if (rest[1] !== undefined) assert.ok(byteOrder(rest[1].key, p + 'e') > 0);
+        });
+      });
+
+      it('answers at most limit keys; limit 0 answers none; a bad limit is INVALID_KEY', async () => {
+        await withStore(async (s) => {
+          const p = k('list-limit/');
+          for (let i = 0; i < 5; i++) await s.add(loc(`${p}${i}`, 'b1', t0));
+          const list = lister(s.store);
+          assert.deepEqual((await list({ prefix: p, limit: 1 })).map((o) => o.key), [`${p}0`]);
+          assert.equal((await list({ prefix: p, limit: 3 })).length, 3);
+          assert.equal((await list({ prefix: p, limit: 5 })).length, 5);
+          assert.equal((await list({ prefix: p, limit: 50 })).length, 5);
+          assert.deepEqual(await list({ prefix: p, limit: 0 }), []);
+          for (const limit of [-1, 1.5, Number.NaN, Infinity]) {
+            await assert.rejects(list({ prefix: p, limit }), (err: unknown) => hasCode(err, 'INVALID_KEY'), String(limit));
+          }
+          await assert.rejects(list({ prefix: 5 as unknown as string, limit: 1 }), (err: unknown) => hasCode(err, 'INVALID_KEY'));
+        });
+      });
+
+      it('walks a few hundred keys in pages of 7: each key once, in order', async () => {
+        await withStore(async (s) => {
+          const p = k('list-walk/');
+          const alphabet = ['a', 'Z', '0', '-', '/', 'é', '日', '😀', '\ufffd', ' ', '%', '_'];
+          const keys: string[] = [];
+          for (let i = 0; i < 300; i++) {
+            const a = alphabet[i % alphabet.length] as string;
+            const b = alphabet[(i * 7) % alphabet.length] as string;
+            keys.push(`${p}${a}${b}${i}`);
+          }
+          for (const [i, key] of keys.entries()) {
+            await s.add(loc(key, 'b1', at(i)));
+            if (i % 3 === 0) await s.add(loc(key, 'b2', at(i + 1)));
+            if (i % 5 === 0) await s.add(loc(key, 'b0', at(i - 1)));
+          }
+          // A neighbour just past the prefix must not leak into the walk.
+          await s.add(loc(k('list-walk0'), 'b1', t0));
+          const pages: number[] = [];
+          const walked = await listAll(s.store, p, 7, pages);
+          assert.deepEqual(walked, [...keys].sort(byteOrder));
+          assert.equal(new Set(walked).size, 300);
+          assert.deepEqual(pages, [...Array<number>(42).fill(7), 6]);
+        });
+      });
+
+      it('lists an object with several copies once, with its first copy by createdAt', async () => {
+        await withStore(async (s) => {
+          const p = k('list-copies/');
+          await s.add(loc(p + 'k', 'b1', at(2000), { sizeBytes: 10 }));
+          await s.add(loc(p + 'k', 'b2', at(1000), { sizeBytes: 20 }));
+          await s.add(loc(p + 'k', 'b3', at(3000), { sizeBytes: 30 }));
+          await s.add(loc(p + 'm', 'a9', at(5), { sizeBytes: 5 }));
+          await s.add(loc(p + 'm', 'a1', at(6), { sizeBytes: 6 }));
+          const listed = await lister(s.store)({ prefix: p, limit: 10 });
+          assert.deepEqual(listed.map((o) => [o.key, o.size, o.lastModified.getTime()]), [
+            [p + 'k', 20, at(1000).getTime()],
+            [p + 'm', 5, at(5).getTime()],
+          ]);
+          for (const o of listed) {
+            assert.ok(o.lastModified instanceof Date);
+            assert.equal(o.etag, undefined);
+          }
+        });
+      });
+
+      it('lists the plaintext size of an encrypted first copy, and keeps large sizes exact', async () => {
+        await withStore(async (s) => {
+          const p = k('list-enc/');
+          const big = 5 * 2 ** 40 + 3;
+          await s.add(loc(p + 'enc', 'b1', t0, { encrypted: true, encryptionKey: new Uint8Array([1]), keyId: 'k1', plaintextSize: 7, sizeBytes: 35 }));
+          await s.add(loc(p + 'enc', 'b2', at(1), { sizeBytes: 7 }));
+          await s.add(loc(p + 'enc-big', 'b1', t0, { encrypted: true, plaintextSize: big - 28, sizeBytes: big }));
+          await s.add(loc(p + 'enc-nosize', 'b1', t0, { encrypted: true, plaintextSize: null, sizeBytes: 99 }));
+          await s.add(loc(p + 'plain', 'b1', t0, { encrypted: false, plaintextSize: 3, sizeBytes: 4 }));
+          await s.add(loc(p + 'plain-then-enc', 'b1', t0, { sizeBytes: 12 }));
+          await s.add(loc(p + 'plain-then-enc', 'b2', at(1), { encrypted: true, plaintextSize: 12, sizeBytes: 40 }));
+          const listed = await lister(s.store)({ prefix: p, limit: 10 });
+          assert.deepEqual(listed.map((o) => [o.key.slice(p.length), o.size]), [
+            ['enc', 7],
+            ['enc-big', big - 28],
+            ['enc-nosize', 99],
+            ['plain', 4],
+            ['plain-then-enc', 12],
+          ]);
+        });
+      });
+
+      it('answers an empty page for a prefix without keys', async () => {
+        await withStore(async (s) => {
+          await s.add(loc(k('list-empty/a'), 'b1', t0));
+          assert.deepEqual(await lister(s.store)({ prefix: k('list-empty/b'), limit: 10 }), []);
+          assert.deepEqual(await lister(s.store)({ prefix: k('list-empty/a/'), limit: 10 }), []);
+        });
+      });
+
+      it('rejects with ABORTED when the signal is already aborted', async () => {
+        await withStore(async (s) => {
+          const p = k('list-aborted/');
+          await s.add(loc(p + 'a', 'b1', t0));
+          const ac = new AbortController();
+          ac.abort(new Error('caller gone'));
+          await assert.rejects(lister(s.store)({ prefix: p, limit: 10, signal: ac.signal }), (err: unknown) => hasCode(err, 'ABORTED'));
+          assert.equal((await lister(s.store)({ prefix: p, limit: 10, signal: new AbortController().signal })).length, 1);
+        });
       });
     });
   });

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { PostgresMetadataStore, isPostgresUnavailable, postgresPoolConfig } from '../../src/stores/postgres-store.js';
+import { PostgresMetadataStore, isPostgresUnavailable, postgresListKeysSql, postgresPoolConfig } from '../../src/stores/postgres-store.js';
 import { hasCode } from '../../src/errors.js';
 import { freePort, PgCluster } from '../helpers/pg-cluster.js';
 import { metadataStoreSuite } from '../helpers/store-conformance.js';
@@ -16,6 +16,21 @@ after(async () => {
 
 metadataStoreSuite('postgres', async () => {
   const store = new PostgresMetadataStore({ url: cluster.url(), max_conns: 4 });
+  return { store, add: (l) => store.addLocation(l), close: () => store.close() };
+});
+
+/** A database whose default collation is ICU's en-US: text does not sort bytewise there. */
+async function createIcuDatabase(name: string): Promise<string> {
+  await withClient(cluster.url(), (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'`));
+  return cluster.url(name);
+}
+
+// The same suite where listings must compare under COLLATE "C" (the table created here gets an
+// index for it).
+let icuUrl: string | undefined;
+metadataStoreSuite('postgres, ICU collation', async () => {
+  icuUrl ??= await createIcuDatabase('conformance_icu');
+  const store = new PostgresMetadataStore({ url: icuUrl, max_conns: 4 });
   return { store, add: (l) => store.addLocation(l), close: () => store.close() };
 });
 
@@ -43,6 +58,20 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
   } finally {
     await c.end();
   }
+}
+
+/** Seed `n` keys of two copies each, and let the planner know the table's size. */
+async function seedForPlans(c: pg.Client, n: number): Promise<void> {
+  await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at)
+    SELECT 'k/' || lpad(i::text, 6, '0'), b, i, now() FROM generate_series(1, $1::int) i, (VALUES ('b1'), ('b2')) v(b)`, [n]);
+  await c.query('VACUUM ANALYZE object_locations');
+}
+
+/** The plan of one listing statement: a page of 1000 keys in a table of many more. */
+async function listingPlan(c: pg.Client, collateC: boolean, inclusive: boolean, bounded: boolean): Promise<string> {
+  const values = bounded ? ['k/001000', 1000, 'k0'] : ['k/001000', 1000];
+  const { rows } = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${postgresListKeysSql(collateC, inclusive, bounded)}`, values);
+  return rows.map((r) => r['QUERY PLAN']).join('\n');
 }
 
 describe('PostgresMetadataStore', () => {
@@ -102,6 +131,93 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
+  it('lists through the primary key when the collation is C, through a COLLATE "C" index created with the table otherwise', async () => {
+    const variants = [[true, true], [true, false], [false, true], [false, false]] as const;
+    // The test cluster is initdb --locale=C: no extra index, the primary key serves the range.
+    const cUrl = await cluster.createDatabase('list_plan_c');
+    const cStore = await PostgresMetadataStore.open({ url: cUrl });
+    await cStore.close();
+    await withClient(cUrl, async (c) => {
+      const { rows } = await c.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'object_locations' ORDER BY 1`);
+      assert.deepEqual(rows.map((r) => r.indexname), ['object_locations_pkey']);
+      await seedForPlans(c, 20_000);
+      for (const [inclusive, bounded] of variants) {
+        const plan = await listingPlan(c, false, inclusive, bounded);
+        assert.match(plan, /Index (Only )?Scan using object_locations_pkey on object_locations\n\s+Index Cond: \(+object_key >/, plan);
+        assert.doesNotMatch(plan, /Seq Scan|Sort Key: object_locations\.object_key/, plan);
+      }
+    });
+    // ICU: the table created here gets the COLLATE "C" index, and the statement uses it.
+    const icu = await createIcuDatabase('list_plan_icu');
+    const icuStore = await PostgresMetadataStore.open({ url: icu });
+    try {
+      await icuStore.addLocation({ objectKey: 'a', backendName: 'b1', sizeBytes: 1, createdAt: new Date(0), encrypted: false });
+      assert.deepEqual((await icuStore.listKeys({ limit: 5 })).map((o) => o.key), ['a']);
+    } finally {
+      await icuStore.close();
+    }
+    await withClient(icu, async (c) => {
+      const { rows } = await c.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'object_locations' ORDER BY 1`);
+      assert.deepEqual(rows.map((r) => r.indexname), ['object_locations_object_key_c', 'object_locations_pkey']);
+      await seedForPlans(c, 20_000);
+      for (const [inclusive, bounded] of variants) {
+        const plan = await listingPlan(c, true, inclusive, bounded);
+        assert.match(plan, /Index (Only )?Scan using object_locations_object_key_c on object_locations\n/, plan);
+        assert.match(plan, /Index Scan using object_locations_pkey on object_locations o\n/, plan);
+        assert.doesNotMatch(plan, /Seq Scan|Sort Key: object_locations\.object_key/, plan);
+      }
+    });
+  });
+
+  it('lists an upstream table with a non-bytewise collation in byte order, without touching its schema', async () => {
+    const url = await cluster.createDatabase('list_upstream_icu');
+    await withClient(url, async (c) => {
+      // Upstream's table, with object_key in ICU's root collation ('a' < 'B' < 'b' there).
+      await c.query(UPSTREAM_SCHEMA.replace('object_key TEXT NOT NULL', 'object_key TEXT COLLATE "und-x-icu" NOT NULL'));
+      const keys = ['b', 'B', 'a', 'A', 'a-b', 'ab', 'é', 'e', '\uFFFD', '\u{1F600}', '_x', '%y'];
+      for (const [i, k] of keys.entries()) {
+        await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES ($1, 'b1', $2, '2024-01-01T00:00:00Z')`, [k, i]);
+      }
+      await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES ('a', 'b2', 99, '2023-01-01T00:00:00Z')`);
+      const icuOrder = (await c.query<{ object_key: string }>(`SELECT DISTINCT object_key FROM object_locations ORDER BY object_key`)).rows.map((r) => r.object_key);
+      assert.notDeepEqual(icuOrder, [...icuOrder].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))), 'the collation really differs');
+    });
+    const store = new PostgresMetadataStore({ url });
+    try {
+      const all = await store.listKeys({ limit: 100 });
+      assert.deepEqual(all.map((o) => o.key), ['%y', 'A', 'B', '_x', 'a', 'a-b', 'ab', 'b', 'e', 'é', '\uFFFD', '\u{1F600}']);
+      assert.deepEqual(all.find((o) => o.key === 'a')?.size, 99);
+      const pages: string[] = [];
+      let startAfter: string | undefined;
+      for (;;) {
+        const page = await store.listKeys({ limit: 5, ...(startAfter === undefined ? {} : { startAfter }) });
+        pages.push(...page.map((o) => o.key));
+        if (page.length < 5) break;
+        startAfter = page[page.length - 1]?.key;
+      }
+      assert.deepEqual(pages, all.map((o) => o.key));
+      assert.deepEqual((await store.listKeys({ prefix: 'a', limit: 10 })).map((o) => o.key), ['a', 'a-b', 'ab']);
+    } finally {
+      await store.close();
+    }
+    await withClient(url, async (c) => {
+      const { rows } = await c.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'object_locations'`);
+      assert.deepEqual(rows.map((r) => r.indexname), ['object_locations_pkey'], 'no index added to an existing table');
+    });
+  });
+
+  it('lists nothing for a prefix with NUL, and reads a start-after with NUL as its part before it', async () => {
+    const url = await cluster.createDatabase('list_nul');
+    const store = await PostgresMetadataStore.open({ url });
+    try {
+      for (const k of ['a', 'a0', 'b']) await store.addLocation({ objectKey: k, backendName: 'b1', sizeBytes: 1, createdAt: new Date(0), encrypted: false });
+      assert.deepEqual(await store.listKeys({ prefix: 'a\0', limit: 10 }), []);
+      assert.deepEqual((await store.listKeys({ startAfter: 'a\0zz', limit: 10 })).map((o) => o.key), ['a0', 'b']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('answers METADATA_ERROR naming key and column for a malformed hash, and serves other keys', async () => {
     const url = await cluster.createDatabase('malformed');
     const store = await PostgresMetadataStore.open({ url });
@@ -117,6 +233,14 @@ describe('PostgresMetadataStore', () => {
       });
       await assert.rejects(store.getAllObjectLocations('inf'), /column created_at/);
       assert.equal((await store.getAllObjectLocations('good')).length, 1);
+      // A listing reads no content_hash; an 'infinity' created_at fails its page, naming it.
+      assert.deepEqual((await store.listKeys({ prefix: 'bad', limit: 10 })).map((o) => o.key), ['bad']);
+      await assert.rejects(store.listKeys({ prefix: 'inf', limit: 10 }), (err: unknown) => {
+        assert.ok(hasCode(err, 'METADATA_ERROR'), String(err));
+        assert.match((err as Error).message, /key "inf" on backend "b1": column created_at/);
+        return true;
+      });
+      assert.deepEqual((await store.listKeys({ prefix: 'good', limit: 10 })).map((o) => o.key), ['good']);
     } finally {
       await store.close();
     }
@@ -127,6 +251,11 @@ describe('PostgresMetadataStore', () => {
     const store = new PostgresMetadataStore({ host: '127.0.0.1', port, database: 'postgres', user: 'postgres', connectTimeoutMs: 10_000 });
     try {
       await assert.rejects(store.getAllObjectLocations('k'), (err: unknown) => {
+        assert.ok(hasCode(err, 'DB_UNAVAILABLE'), String(err));
+        assert.equal((err as { httpStatus?: number }).httpStatus, 503);
+        return true;
+      });
+      await assert.rejects(store.listKeys({ limit: 10 }), (err: unknown) => {
         assert.ok(hasCode(err, 'DB_UNAVAILABLE'), String(err));
         assert.equal((err as { httpStatus?: number }).httpStatus, 503);
         return true;
@@ -151,8 +280,10 @@ describe('PostgresMetadataStore', () => {
         assert.match((err as Error).message, /57014/);
         return true;
       });
+      await assert.rejects(store.listKeys({ limit: 10 }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE') && /57014/.test((err as Error).message));
       await locker.query('ROLLBACK');
       await assert.rejects(store.getAllObjectLocations('k'), (err: unknown) => hasCode(err, 'OBJECT_NOT_FOUND'));
+      assert.deepEqual(await store.listKeys({ limit: 10 }), []);
     } finally {
       await locker.end();
       await store.close();
@@ -173,6 +304,16 @@ describe('PostgresMetadataStore', () => {
       await waitFor(async () => (await locker.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)).rows[0]?.n === 1);
       ac.abort();
       await assert.rejects(pending, (err: unknown) => hasCode(err, 'ABORTED'));
+      // A listing too: it waits on the lock, and its caller stops waiting.
+      const ac2 = new AbortController();
+      const listing = store.listKeys({ limit: 10, signal: ac2.signal });
+      // (The locker's transaction keeps a snapshot of pg_stat_activity until told to drop it.)
+      await waitFor(async () => {
+        await locker.query('SELECT pg_stat_clear_snapshot()');
+        return (await locker.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)).rows[0]?.n === 2;
+      });
+      ac2.abort();
+      await assert.rejects(listing, (err: unknown) => hasCode(err, 'ABORTED'));
       await locker.query('ROLLBACK');
     } finally {
       await locker.end();
@@ -187,12 +328,21 @@ describe('PostgresMetadataStore', () => {
       await store.addLocation({ objectKey: 'k', backendName: 'b1', sizeBytes: 1, createdAt: new Date(), encrypted: false });
       // Warm several pooled connections so the shutdown hits idle clients too.
       await Promise.all([1, 2, 3].map(() => store.getAllObjectLocations('k')));
+      assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => o.key), ['k']);
       await cluster.stop();
       for (let i = 0; i < 3; i++) {
         await assert.rejects(store.getAllObjectLocations('k'), (err: unknown) => {
           assert.ok(hasCode(err, 'DB_UNAVAILABLE'), `attempt ${i}: ${String(err)}`);
           return true;
         });
+      }
+      await assert.rejects(store.listKeys({ limit: 10 }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+      // A store that never listed before the outage: the listing's collation lookup fails the same way.
+      const fresh = new PostgresMetadataStore({ url, connectTimeoutMs: 2000 });
+      try {
+        await assert.rejects(fresh.listKeys({ limit: 10 }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+      } finally {
+        await fresh.close();
       }
       await assert.rejects(store.loadUsage('2024-01'), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
       await assert.rejects(
@@ -201,6 +351,7 @@ describe('PostgresMetadataStore', () => {
       );
       await cluster.start();
       assert.deepEqual((await store.getAllObjectLocations('k')).map((r) => r.backendName), ['b1']);
+      assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => o.key), ['k']);
     } finally {
       if (!cluster.running) await cluster.start();
       await store.close();
@@ -211,6 +362,7 @@ describe('PostgresMetadataStore', () => {
     const store = new PostgresMetadataStore({ url: cluster.url() });
     await Promise.all([store.close(), store.close()]);
     await assert.rejects(store.getAllObjectLocations('k'), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+    await assert.rejects(store.listKeys({ limit: 10 }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
   });
 });
 

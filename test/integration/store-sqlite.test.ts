@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
+import { SqliteMetadataStore, sqliteListKeysSql } from '../../src/stores/sqlite-store.js';
 import { hasCode } from '../../src/errors.js';
 import { metadataStoreSuite } from '../helpers/store-conformance.js';
 
@@ -138,6 +138,23 @@ describe('SqliteMetadataStore', () => {
       await expectBad('null-date', 'created_at');
       const [good] = await store.getAllObjectLocations('good');
       assert.equal(good?.contentHash, 'ab'.repeat(32)); // normalised to lower case
+      // Listing: a page holding a bad row fails naming key and column; others list.
+      const expectBadPage = async (prefix: string, key: string, column: string): Promise<void> => {
+        await assert.rejects(store.listKeys({ prefix, limit: 10 }), (err: unknown) => {
+          assert.ok(hasCode(err, 'METADATA_ERROR'), String(err));
+          const msg = (err as Error).message;
+          assert.ok(msg.includes(JSON.stringify(key)) && msg.includes(`column ${column}`), msg);
+          return true;
+        });
+      };
+      await expectBadPage('bad-d', 'bad-date', 'created_at');
+      await expectBadPage('bad-s', 'bad-size', 'size_bytes');
+      await expectBadPage('null', 'null-date', 'created_at');
+      // The content hash is not read by a listing.
+      assert.deepEqual((await store.listKeys({ prefix: 'bad-h', limit: 10 })).map((o) => o.key), ['bad-hash']);
+      assert.deepEqual((await store.listKeys({ prefix: 'good', limit: 10 })).map((o) => [o.key, o.lastModified.toISOString()]), [
+        ['good', '2024-01-01T00:00:00.000Z'],
+      ]);
     } finally {
       await store.close();
     }
@@ -154,8 +171,10 @@ describe('SqliteMetadataStore', () => {
         assert.equal((err as { httpStatus?: number }).httpStatus, 503);
         return true;
       });
+      await assert.rejects(lazy.listKeys({ limit: 10 }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
       (await import('node:fs')).mkdirSync(missingDir);
       await assert.rejects(lazy.getAllObjectLocations('k'), (err: unknown) => hasCode(err, 'OBJECT_NOT_FOUND'));
+      assert.deepEqual(await lazy.listKeys({ limit: 10 }), []);
     } finally {
       await lazy.close();
     }
@@ -172,6 +191,68 @@ describe('SqliteMetadataStore', () => {
     await store.close();
     await store.close();
     await assert.rejects(store.getAllObjectLocations('k'), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+    await assert.rejects(store.listKeys({ limit: 10 }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+  });
+
+  it('answers DB_UNAVAILABLE to a listing when the file turns out not to be a database', async () => {
+    const path = join(dir, 'garbage-lazy.db');
+    writeFileSync(path, Buffer.alloc(4096, 0x42));
+    const store = new SqliteMetadataStore({ path, readonly: true });
+    try {
+      await assert.rejects(store.listKeys({ limit: 10 }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('lists an s3-orchestrator database: first copy by parsed instant (not text), bytewise order, through the primary key', async () => {
+    const { path, db } = upstreamDb('upstream-list.db');
+    // Text order of created_at would pick b1 (".5Z" < "Z"); time order picks b4.
+    db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES (?, ?, ?, ?)`).run('k', 'b1', 1, '2024-01-01T00:00:05.5Z');
+    db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES (?, ?, ?, ?)`).run('k', 'b2', 2, '2024-01-01T00:00:05Z');
+    db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES (?, ?, ?, ?)`).run('k', 'b3', 3, '2024-01-01 00:00:06');
+    db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES (?, ?, ?, ?)`).run('k', 'b4', 4, '2024-01-01T02:00:04.999999999+02:00');
+    // Same millisecond: the nanoseconds decide.
+    db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES (?, ?, ?, ?)`).run('n', 'b1', 1, '2024-01-01T00:00:00.000000900Z');
+    db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES (?, ?, ?, ?)`).run('n', 'b2', 2, '2024-01-01T00:00:00.0000001Z');
+    for (const key of ['\u{1F600}', '\uFFFD', 'Z', 'a']) {
+      db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES (?, 'b1', 1, '2024-01-01T00:00:00Z')`).run(key);
+    }
+    // Every variant reads a range of the primary key's index (no scan, no sort).
+    for (const [inclusive, bounded] of [[true, true], [true, false], [false, true], [false, false]] as const) {
+      const args = bounded ? ['a', 'b', 5] : ['a', 5];
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sqliteListKeysSql(inclusive, bounded)}`).all(...args) as { detail: string }[]).map((r) => r.detail);
+      // (SQLite prints `>=` as `>` here.)
+      const range = `object_key>?${bounded ? ' AND object_key<?' : ''}`;
+      assert.ok(plan.includes(`SEARCH object_locations USING COVERING INDEX sqlite_autoindex_object_locations_1 (${range})`), plan.join('\n'));
+      assert.ok(plan.includes('SEARCH object_locations USING INDEX sqlite_autoindex_object_locations_1 (object_key=?)'), plan.join('\n'));
+      assert.ok(!plan.some((d) => /^SCAN|TEMP B-TREE/.test(d)), plan.join('\n'));
+    }
+    db.close();
+    const store = await SqliteMetadataStore.open({ path, readonly: true });
+    try {
+      const listed = await store.listKeys({ limit: 10 });
+      assert.deepEqual(listed.map((o) => [o.key, o.size]), [['Z', 1], ['a', 1], ['k', 4], ['n', 2], ['\uFFFD', 1], ['\u{1F600}', 1]]);
+      assert.equal(listed[2]?.lastModified.toISOString(), '2024-01-01T00:00:04.999Z');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses to list a UTF-16 database (its BINARY order is not S3 order)', async () => {
+    const path = join(dir, 'utf16.db');
+    const db = new Database(path);
+    db.pragma('encoding = "UTF-16le"');
+    db.exec(`CREATE TABLE object_locations (object_key TEXT NOT NULL, backend_name TEXT NOT NULL, size_bytes INTEGER NOT NULL,
+      encrypted INTEGER NOT NULL DEFAULT 0, encryption_key BLOB, key_id TEXT, plaintext_size INTEGER, content_hash TEXT, created_at TEXT,
+      PRIMARY KEY (object_key, backend_name))`);
+    db.close();
+    const store = await SqliteMetadataStore.open({ path });
+    try {
+      await assert.rejects(store.listKeys({ limit: 10 }), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /UTF-8/.test((err as Error).message));
+    } finally {
+      await store.close();
+    }
   });
 
   it('opens read-only without writing, and refuses writes there', async () => {

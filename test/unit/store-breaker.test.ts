@@ -232,6 +232,37 @@ describe('CircuitBreakerStore', () => {
     assert.equal(closed, 1);
   });
 
+  it('lists keys through the same breaker as lookups, and only when the inner store lists', async () => {
+    const { breaker, inner, changes } = setup({ threshold: 2 });
+    inner.add({ ...row, objectKey: 'k2' });
+    assert.equal(typeof breaker.listKeys, 'function');
+    const list = (breaker as Required<Pick<MetadataStore, 'listKeys'>>).listKeys;
+    assert.deepEqual((await list({ limit: 10 })).map((o) => o.key), ['k', 'k2']);
+    assert.deepEqual((await list({ prefix: 'k2', limit: 10 })).map((o) => [o.key, o.size, o.lastModified.getTime()]), [['k2', 1, 0]]);
+    // Outages while listing count toward opening the breaker, for lookups too.
+    inner.setAvailable(false);
+    await assert.rejects(list({ limit: 10 }), isUnavailable);
+    await assert.rejects(breaker.getAllObjectLocations('k'), (err: unknown) => isUnavailable(err) && /opened after 2/.test((err as Error).message));
+    assert.equal(breaker.state(), 'open');
+    inner.setAvailable(true);
+    await assert.rejects(list({ limit: 10 }), isUnavailable);
+    assert.deepEqual(changes, ['closed->open']);
+    // An aborted caller is neutral; a bad argument is an answer (the store is up).
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(list({ limit: 10, signal: ac.signal }), (err: unknown) => hasCode(err, 'ABORTED'));
+
+    const plain = new CircuitBreakerStore({ getAllObjectLocations: async () => [row] }, { failureThreshold: 1, openTimeoutMs: 1 });
+    assert.equal(plain.listKeys, undefined);
+    assert.ok(!('listKeys' in plain), 'no listKeys property at all on a breaker over a store that cannot list');
+    const raw = new CircuitBreakerStore(
+      { getAllObjectLocations: async () => [row], listKeys: () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })) },
+      { failureThreshold: 1, openTimeoutMs: 1000 },
+    );
+    await assert.rejects((raw as Required<Pick<MetadataStore, 'listKeys'>>).listKeys({ limit: 1 }), isUnavailable);
+    assert.equal(raw.state(), 'open');
+  });
+
   it('isStoreOutage tells outages from answers', () => {
     assert.ok(isStoreOutage(new ReadPathError('DB_UNAVAILABLE', 'x')));
     assert.ok(isStoreOutage(new ReadPathError('METADATA_ERROR', 'x', { cause: new ReadPathError('TIMEOUT', 'y') })));

@@ -10,6 +10,32 @@ metadataStoreSuite('memory', async () => {
   return { store, add: (l) => store.add(l), close: () => store.close() };
 });
 
+describe('MemoryMetadataStore listKeys', () => {
+  it('answers DB_UNAVAILABLE while switched off, and lists again once back', async () => {
+    const store = new MemoryMetadataStore();
+    store.add({ objectKey: 'a', backendName: 'b1', sizeBytes: 1, createdAt: new Date(0), encrypted: false });
+    store.setAvailable(false);
+    await assert.rejects(store.listKeys({ limit: 10 }), (e: unknown) => hasCode(e, 'DB_UNAVAILABLE'));
+    store.setAvailable(true);
+    assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => o.key), ['a']);
+  });
+
+  it('follows adds and removes', async () => {
+    const store = new MemoryMetadataStore();
+    const at = new Date(0);
+    for (const k of ['c', 'a', 'b']) store.add({ objectKey: k, backendName: 'b1', sizeBytes: 1, createdAt: at, encrypted: false });
+    assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => o.key), ['a', 'b', 'c']);
+    store.add({ objectKey: 'a', backendName: 'b2', sizeBytes: 1, createdAt: at, encrypted: false });
+    store.add({ objectKey: 'ab', backendName: 'b1', sizeBytes: 1, createdAt: at, encrypted: false });
+    store.remove('b');
+    store.remove('c', 'b1');
+    assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => o.key), ['a', 'ab']);
+    store.remove('a', 'b1');
+    assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => o.key), ['a', 'ab']);
+    assert.equal(store.calls, 0, 'listings are not lookups');
+  });
+});
+
 describe('MemoryUsageStore', () => {
   it('adds deltas per (backend, period) and loads one period', async () => {
     const s = new MemoryUsageStore();
