@@ -11,7 +11,7 @@ import { loadConfig, type LoadConfigOptions } from './config/load.js';
 import type { ReadPathConfig, ResolvedConfig } from './config/types.js';
 import { Failover } from './engine/failover.js';
 import type { FetchedObject } from './probe/decode.js';
-import type { HeadResult, MetadataStore, ObjectLocation, Probe } from './types.js';
+import type { HeadResult, ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, Probe } from './types.js';
 import { assemble, type PartOverrides, type Parts } from './assemble.js';
 import { runBatch } from './engine/batch.js';
 import { assertValidKey } from './engine/keys.js';
@@ -191,6 +191,23 @@ export class ReadPath {
   /** The metadata store reads go through (unwrapped), e.g. to seed a SQLite file. */
   get store(): MetadataStore {
     return this.#parts.rawStore;
+  }
+
+  /**
+   * One page of the metadata store's key listing (through the store's circuit breaker, so an
+   * outage answers DB_UNAVAILABLE at once while the breaker is open): distinct keys after
+   * `startAfter` that start with `prefix`, ascending in UTF-8 byte order, at most `limit`.
+   * INVALID_CONFIG when the store cannot list (a custom store without `listKeys`).
+   */
+  listKeys(opts: ListKeysOptions): Promise<ListedObject[]> {
+    const store = this.#parts.store;
+    if (typeof store.listKeys !== 'function') return Promise.reject(new ReadPathError('INVALID_CONFIG', 'the metadata store cannot list keys (it has no listKeys)'));
+    return store.listKeys(opts);
+  }
+
+  /** Circuit breaker states: the metadata store's and each backend's. */
+  breakerStates(): ReturnType<Parts['breakerStates']> {
+    return this.#parts.breakerStates();
   }
 
   /** The recorder: usage and the core's metrics. */

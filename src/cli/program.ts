@@ -154,6 +154,14 @@ Examples:
       await run(() => runBatchCommand(ctx, { ...o, ndjson: o.ndjson === true }))();
     });
 
+  common(program.command('serve')
+    .description('serve the objects as a read-only S3 endpoint (path style, SigV4 against buckets[].credentials)')
+    .option('--listen <host:port>', 'address to listen on (default server.listen_addr, else 127.0.0.1:9000; port 0 picks a free one)'), true)
+    .action(async (o: { config?: string; listen?: string; metricsPort?: number }) => {
+      const { runServe } = await import('./commands/serve.js');
+      await run(() => runServe(ctx, o))();
+    });
+
   program.command('validate')
     .description('check a configuration and print it resolved, secrets masked')
     .option('-c, --config <file>', `configuration file (default ${DEFAULT_CONFIG_PATH})`)

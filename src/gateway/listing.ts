@@ -1,0 +1,102 @@
+/**
+ * ListObjectsV2 and ListObjects (v1) from the metadata store: keys of one bucket (stored as
+ * `{bucket}/{key}`, as s3-orchestrator stores them) in S3's order, with prefix, delimiter
+ * (common prefixes), max-keys, start-after, continuation tokens and markers. One store query per
+ * page of the store; a common prefix is skipped over in the store, not key by key.
+ */
+import { ReadPathError } from '../errors.js';
+import type { ListPage, ListEntry } from './s3-xml.js';
+
+/** The store's listing, as the gateway uses it. */
+export type ListKeys = (opts: { prefix: string; startAfter?: string; limit: number; signal?: AbortSignal }) => Promise<{ key: string; size: number; lastModified: Date; etag?: string | undefined }[]>;
+
+/**
+ * Greater than every key that starts with a given prefix: keys are at most 1024 UTF-8 bytes, so
+ * no key beginning with the prefix reaches 256 of the largest code point after it.
+ */
+const PAST_PREFIX = '\u{10FFFF}'.repeat(256);
+
+/** What a listing request asks. */
+export interface ListRequest {
+  bucket: string;
+  prefix: string;
+  delimiter: string | undefined;
+  maxKeys: number;
+  /** Keys strictly after this (bucket-relative). */
+  after: string | undefined;
+  /** `after` names a common prefix whose keys are all skipped. */
+  afterPrefix: boolean;
+  encodeUrl: boolean;
+  signal?: AbortSignal | undefined;
+}
+
+/** A page of a listing, and where the next one starts. */
+export interface ListResult {
+  contents: ListEntry[];
+  commonPrefixes: string[];
+  truncated: boolean;
+  /** The last key or common prefix of this page (to continue after), when truncated. */
+  next: { after: string; prefix: boolean } | undefined;
+}
+
+/** Walk the store for one page of a listing. */
+export async function listPage(list: ListKeys, r: ListRequest): Promise<ListResult> {
+  const root = `${r.bucket}/`;
+  const full = root + r.prefix;
+  const contents: ListEntry[] = [];
+  const commonPrefixes: string[] = [];
+  let cursor: string | undefined = r.after === undefined ? undefined : root + r.after + (r.afterPrefix ? PAST_PREFIX : '');
+  if (r.maxKeys === 0) return { contents, commonPrefixes, truncated: false, next: undefined };
+  let last: { after: string; prefix: boolean } | undefined;
+  const batch = Math.min(1000, r.maxKeys + 1);
+  for (;;) {
+    const rows = await list({ prefix: full, ...(cursor === undefined ? {} : { startAfter: cursor }), limit: batch, ...(r.signal === undefined ? {} : { signal: r.signal }) });
+    let jumped = false;
+    for (const row of rows) {
+      if (!row.key.startsWith(full)) continue;
+      // One more entry than max-keys exists: the page is truncated after the last one taken.
+      if (contents.length + commonPrefixes.length >= r.maxKeys) return { contents, commonPrefixes, truncated: true, next: last };
+      const rel = row.key.slice(root.length);
+      const d = r.delimiter;
+      const at = d === undefined || d === '' ? -1 : rel.indexOf(d, r.prefix.length);
+      if (at >= 0 && d !== undefined) {
+        const cp = rel.slice(0, at + d.length);
+        commonPrefixes.push(cp);
+        last = { after: cp, prefix: true };
+        // Every other key under this prefix rolls up into it: continue past all of them.
+        cursor = root + cp + PAST_PREFIX;
+        jumped = true;
+        break;
+      }
+      const e: ListEntry = { key: rel, size: row.size, lastModified: row.lastModified };
+      if (row.etag !== undefined) e.etag = row.etag;
+      contents.push(e);
+      last = { after: rel, prefix: false };
+      cursor = row.key;
+    }
+    if (!jumped && rows.length < batch) return { contents, commonPrefixes, truncated: false, next: undefined };
+  }
+}
+
+/** An opaque continuation token for `next`. */
+export function continuationToken(next: { after: string; prefix: boolean }): string {
+  return Buffer.from(`${next.prefix ? 'p' : 'k'}${next.after}`, 'utf8').toString('base64url');
+}
+
+/** Decode a continuation token; 400 InvalidArgument when it is not one of ours. */
+export function parseContinuationToken(token: string): { after: string; prefix: boolean } {
+  const s = Buffer.from(token, 'base64url').toString('utf8');
+  const kind = s[0];
+  if ((kind !== 'p' && kind !== 'k') || Buffer.from(s, 'utf8').toString('base64url') !== token) {
+    throw new ReadPathError('INVALID_CONFIG', 'continuation-token: the continuation token provided is incorrect');
+  }
+  return { after: s.slice(1), prefix: kind === 'p' };
+}
+
+/** The XML page of a listing result. */
+export function toListPage(r: ListRequest, res: ListResult): ListPage {
+  return {
+    bucket: r.bucket, prefix: r.prefix, delimiter: r.delimiter, maxKeys: r.maxKeys, encodeUrl: r.encodeUrl,
+    contents: res.contents, commonPrefixes: res.commonPrefixes, truncated: res.truncated,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * GetObject and HeadObject: the object's body streams through `getStream` (bounded memory,
+ * backpressure from the client's socket, mid-body failover), with S3's headers, a single byte
+ * range, and the conditional headers in RFC 9110's order. A body that fails verification after
+ * the headers went out ends the connection without completing the response: the client sees a
+ * truncated body, never a wrong one.
+ */
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { ReadPath, HeadOutcome, StreamOutcome } from '../read-path.js';
+import { resolveRange, type ByteSpan } from '../streams/byte-range.js';
+
+/** A GET or HEAD of one object. */
+export interface ObjectRequest {
+  method: 'GET' | 'HEAD';
+  bucket: string;
+  key: string;
+  headers: IncomingHttpHeaders;
+  signal: AbortSignal;
+}
+
+const SINGLE_RANGE = /^\s*bytes=(\d*)-(\d*)\s*$/;
+
+/**
+ * The Range header when it is one S3 honours: a single `bytes=` range. Anything else (several
+ * ranges, other units, garbage) is ignored and the whole object served, as RFC 9110 lets a
+ * server do and S3 does.
+ */
+export function usableRange(h: string | undefined): string | undefined {
+  if (h === undefined) return undefined;
+  const m = SINGLE_RANGE.exec(h);
+  if (m === null || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] !== '' && m[2] !== '' && Number(m[2]) < Number(m[1])) return undefined;
+  return h.trim();
+}
+
+function header(h: IncomingHttpHeaders, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** A conditional header the object does not meet: S3's 412 PreconditionFailed. */
+export class PreconditionFailed extends Error {
+  constructor() {
+    super('At least one of the pre-conditions you specified did not hold');
+    this.name = 'PreconditionFailed';
+  }
+}
+
+/** An entity tag list (`If-Match`, `If-None-Match`) holds this ETag (weak comparison), or `*`. */
+function etagListHas(list: string, etag: string | undefined): boolean {
+  if (list.trim() === '*') return etag !== undefined;
+  if (etag === undefined) return false;
+  const bare = (t: string): string => t.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+  const mine = bare(etag);
+  return list.split(',').some((t) => bare(t) === mine);
+}
+
+function secondsOf(d: Date): number {
+  return Math.floor(d.getTime() / 1000);
+}
+
+/** The answer conditional headers give (RFC 9110 §13.2.2): undefined to serve normally. */
+export function conditionalStatus(h: IncomingHttpHeaders, etag: string | undefined, lastModified: Date | undefined): 304 | 412 | undefined {
+  const ifMatch = header(h, 'if-match');
+  const ifUnmodified = header(h, 'if-unmodified-since');
+  if (ifMatch !== undefined) {
+    if (!etagListHas(ifMatch, etag)) return 412;
+  } else if (ifUnmodified !== undefined && lastModified !== undefined) {
+    const t = Date.parse(ifUnmodified);
+    if (!Number.isNaN(t) && secondsOf(lastModified) > Math.floor(t / 1000)) return 412;
+  }
+  const ifNoneMatch = header(h, 'if-none-match');
+  const ifModified = header(h, 'if-modified-since');
+  if (ifNoneMatch !== undefined) {
+    if (etagListHas(ifNoneMatch, etag)) return 304;
+  } else if (ifModified !== undefined && lastModified !== undefined) {
+    const t = Date.parse(ifModified);
+    if (!Number.isNaN(t) && secondsOf(lastModified) <= Math.floor(t / 1000)) return 304;
+  }
+  return undefined;
+}
+
+/** The S3 response headers describing an object (not its length). */
+function objectHeaders(res: ServerResponse, o: HeadOutcome | StreamOutcome): void {
+  if (o.etag !== undefined) res.setHeader('ETag', o.etag);
+  if (o.lastModified !== undefined) res.setHeader('Last-Modified', o.lastModified.toUTCString());
+  res.setHeader('Content-Type', o.contentType ?? 'binary/octet-stream');
+  res.setHeader('Accept-Ranges', 'bytes');
+  if (o.metadata !== undefined) {
+    for (const [k, v] of Object.entries(o.metadata)) {
+      // Header values must be visible ASCII; metadata a client cannot read back is dropped.
+      if (/^[\x20-\x7e]*$/.test(v) && /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(k)) res.setHeader(`x-amz-meta-${k}`, v);
+    }
+  }
+}
+
+function lengthHeaders(res: ServerResponse, span: ByteSpan, ranged: boolean): void {
+  const n = span.end - span.start + 1;
+  res.setHeader('Content-Length', String(n));
+  if (ranged) res.setHeader('Content-Range', `bytes ${span.start}-${span.end}/${span.total}`);
+}
+
+/** Answer a conditional request's 304 or 412. */
+function notModifiedOr412(res: ServerResponse, status: 304 | 412, o: HeadOutcome | StreamOutcome): 'condition' {
+  if (status === 304) {
+    if (o.etag !== undefined) res.setHeader('ETag', o.etag);
+    if (o.lastModified !== undefined) res.setHeader('Last-Modified', o.lastModified.toUTCString());
+    res.writeHead(304);
+    res.end();
+    return 'condition';
+  }
+  throw new PreconditionFailed();
+}
+
+/** What an object request came to, for the access log. */
+export type ObjectResult = 'ok' | 'condition';
+
+/**
+ * Serve one GET or HEAD. Throws before anything was written (the caller answers with the S3
+ * error); after the headers, a failure destroys the response instead.
+ */
+export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerResponse): Promise<ObjectResult> {
+  const storeKey = `${r.bucket}/${r.key}`;
+  const range = usableRange(header(r.headers, 'range'));
+  if (r.method === 'HEAD') {
+    const o = await rp.head(storeKey, { signal: r.signal });
+    const cond = conditionalStatus(r.headers, o.etag, o.lastModified);
+    if (cond !== undefined) return notModifiedOr412(res, cond, o);
+    const span = resolveRange(range, o.size, storeKey);
+    objectHeaders(res, o);
+    lengthHeaders(res, span, range !== undefined);
+    res.writeHead(range === undefined ? 200 : 206);
+    res.end();
+    return 'ok';
+  }
+  const o = await rp.getStream(storeKey, { signal: r.signal, ...(range === undefined ? {} : { range }) });
+  const cond = conditionalStatus(r.headers, o.etag, o.lastModified);
+  if (cond !== undefined) {
+    o.body.destroy();
+    return notModifiedOr412(res, cond, o);
+  }
+  objectHeaders(res, o);
+  lengthHeaders(res, o.range, range !== undefined);
+  res.writeHead(range === undefined ? 200 : 206);
+  // A failure from here on (the body failed verification, every copy died mid-body) destroys
+  // the response: a client must see a short body, never a completed wrong one.
+  await pipeline(o.body, res);
+  return 'ok';
+}
+

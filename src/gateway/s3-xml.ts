@@ -1,0 +1,102 @@
+/**
+ * The S3 XML documents the gateway answers with: errors, bucket and object listings, the bucket
+ * location. Built as strings: the shapes are fixed and small, and an XML library would cost
+ * more per response than these few concatenations.
+ */
+
+const XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n';
+const NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+
+// XML 1.0 cannot carry these code points at all, even escaped.
+// eslint-disable-next-line no-control-regex
+const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
+
+/** Text escaped for an XML element or attribute. */
+export function xmlEscape(s: string): string {
+  return s.replace(NOT_XML, '\ufffd').replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&apos;'));
+}
+
+function el(name: string, value: string | number | boolean): string {
+  return `<${name}>${typeof value === 'string' ? xmlEscape(value) : String(value)}</${name}>`;
+}
+
+/** An S3 error document. */
+export function errorXml(code: string, message: string, resource: string, requestId: string, extra: Record<string, string> = {}): string {
+  let x = `${XML_HEAD}<Error>${el('Code', code)}${el('Message', message)}${el('Resource', resource)}${el('RequestId', requestId)}`;
+  for (const [k, v] of Object.entries(extra)) x += el(k, v);
+  return `${x}</Error>`;
+}
+
+/** One object in a listing. */
+export interface ListEntry {
+  key: string;
+  size: number;
+  lastModified: Date;
+  etag?: string | undefined;
+}
+
+/** What ListObjects (v1 or v2) answers. */
+export interface ListPage {
+  bucket: string;
+  prefix: string;
+  delimiter: string | undefined;
+  maxKeys: number;
+  encodeUrl: boolean;
+  contents: ListEntry[];
+  commonPrefixes: string[];
+  truncated: boolean;
+  // v2
+  keyCount?: number;
+  continuationToken?: string | undefined;
+  nextContinuationToken?: string | undefined;
+  startAfter?: string | undefined;
+  // v1
+  marker?: string;
+  nextMarker?: string | undefined;
+}
+
+/** `encoding-type=url`: keys and prefixes percent-encoded as S3 does (`/` kept). */
+export function s3UrlEncode(s: string): string {
+  return encodeURIComponent(s).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function listName(p: ListPage, s: string): string {
+  return p.encodeUrl ? s3UrlEncode(s) : s;
+}
+
+/** A ListBucketResult (v2 when `version` is 2). */
+export function listXml(p: ListPage, version: 1 | 2): string {
+  let x = `${XML_HEAD}<ListBucketResult xmlns="${NS}">${el('Name', p.bucket)}${el('Prefix', listName(p, p.prefix))}`;
+  if (version === 2) {
+    if (p.continuationToken !== undefined) x += el('ContinuationToken', p.continuationToken);
+    if (p.nextContinuationToken !== undefined) x += el('NextContinuationToken', p.nextContinuationToken);
+    if (p.startAfter !== undefined) x += el('StartAfter', listName(p, p.startAfter));
+    x += el('KeyCount', p.keyCount ?? p.contents.length + p.commonPrefixes.length);
+  } else {
+    x += el('Marker', listName(p, p.marker ?? ''));
+    if (p.nextMarker !== undefined) x += el('NextMarker', listName(p, p.nextMarker));
+  }
+  x += el('MaxKeys', p.maxKeys);
+  if (p.delimiter !== undefined) x += el('Delimiter', listName(p, p.delimiter));
+  if (p.encodeUrl) x += el('EncodingType', 'url');
+  x += el('IsTruncated', p.truncated);
+  for (const c of p.contents) {
+    x += `<Contents>${el('Key', listName(p, c.key))}${el('LastModified', c.lastModified.toISOString())}`;
+    if (c.etag !== undefined) x += el('ETag', c.etag);
+    x += `${el('Size', c.size)}${el('StorageClass', 'STANDARD')}</Contents>`;
+  }
+  for (const cp of p.commonPrefixes) x += `<CommonPrefixes>${el('Prefix', listName(p, cp))}</CommonPrefixes>`;
+  return `${x}</ListBucketResult>`;
+}
+
+/** ListAllMyBucketsResult. */
+export function bucketsXml(buckets: readonly string[], created: Date, owner: string): string {
+  let x = `${XML_HEAD}<ListAllMyBucketsResult xmlns="${NS}"><Owner>${el('ID', owner)}${el('DisplayName', owner)}</Owner><Buckets>`;
+  for (const b of buckets) x += `<Bucket>${el('Name', b)}${el('CreationDate', created.toISOString())}</Bucket>`;
+  return `${x}</Buckets></ListAllMyBucketsResult>`;
+}
+
+/** GetBucketLocation's answer (us-east-1 is the empty constraint, as S3 answers). */
+export function locationXml(region: string): string {
+  return `${XML_HEAD}<LocationConstraint xmlns="${NS}">${region === 'us-east-1' ? '' : xmlEscape(region)}</LocationConstraint>`;
+}

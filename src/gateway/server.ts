@@ -1,0 +1,340 @@
+/**
+ * `readpath serve`: a read-only S3 endpoint in front of a ReadPath, on node:http(s). Path-style
+ * addressing (`/{bucket}/{key}`, the store's key being `{bucket}/{key}` as s3-orchestrator
+ * stores it), SigV4 (header or presigned) against `buckets[].credentials` — a credential reads
+ * only its own buckets —, GetObject / HeadObject / ListObjects(V2) / ListBuckets / HeadBucket /
+ * GetBucketLocation, every write refused before any backend is asked. `/metrics` and a health
+ * endpoint live beside the S3 namespace on the same port. An admission limit answers 503
+ * SlowDown beyond `server.max_concurrent_reads`; close() stops accepting, lets requests in
+ * flight finish (bounded), and closes every connection.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ReadPath } from '../read-path.js';
+import { ReadPathError, hasCode } from '../errors.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { bucketsXml, errorXml, listXml, locationXml, type ListPage } from './s3-xml.js';
+import { s3ErrorOf, type S3Error } from './s3-errors.js';
+import { serveObject } from './objects.js';
+import { continuationToken, listPage, parseContinuationToken, toListPage, type ListKeys, type ListRequest } from './listing.js';
+import { SigV4Verifier, type GatewayCredential } from './sigv4-verify.js';
+import { decodePathComponent, decodeQueryComponent } from './canonical.js';
+
+/** The gateway's settings (`server:` and `buckets:` of the configuration). */
+export type GatewaySettings = ResolvedConfig['gateway'];
+
+/** Options of {@link startGateway}. */
+export interface GatewayOptions {
+  settings: GatewaySettings;
+  /** Access log and errors; silent when absent. */
+  logger?: Logger | undefined;
+  /** Override `settings.listenAddr`'s host and port (`--listen`). */
+  host?: string;
+  port?: number;
+  /** Clock for signature checks (tests). */
+  now?: () => number;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** `http(s)://HOST:PORT`, the port the server really listens on. */
+  readonly url: string;
+  readonly port: number;
+  /** Requests being served. */
+  inFlight(): number;
+  /** Stop accepting, drain requests in flight for up to `drainMs` (default 10 s), close. Idempotent. */
+  close(drainMs?: number): Promise<void>;
+}
+
+const MAX_URL_BYTES = 8192;
+const XML = 'application/xml';
+
+/** A request's S3 answer, as thrown by the routing (never with anything written yet). */
+class S3Refusal extends Error {
+  constructor(readonly s3: S3Error, readonly headers: Record<string, string> = {}) {
+    super(s3.message);
+  }
+}
+
+function refuse(status: number, code: string, message: string, headers?: Record<string, string>): never {
+  throw new S3Refusal({ status, code, message }, headers);
+}
+
+/** Decode a path component as the signature covered it; 400 InvalidURI when it is not valid percent-encoded UTF-8. */
+function decodePath(s: string): string {
+  const d = decodePathComponent(s);
+  if (d === null) refuse(400, 'InvalidURI', 'Couldn\'t parse the specified URI.');
+  return d;
+}
+
+/**
+ * Parse a query string exactly as the signature verifier canonicalized it (`+` is a space in a
+ * query, as form encoding has it): a value that signs the same must mean the same.
+ */
+function parseQuery(q: string): Map<string, string> {
+  const m = new Map<string, string>();
+  if (q === '') return m;
+  for (const part of q.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const k = decodeQueryComponent(eq < 0 ? part : part.slice(0, eq));
+    const v = eq < 0 ? '' : decodeQueryComponent(part.slice(eq + 1));
+    if (k === null || v === null) refuse(400, 'InvalidURI', 'Couldn\'t parse the specified URI.');
+    m.set(k, v);
+  }
+  return m;
+}
+
+function intParam(q: Map<string, string>, name: string, dflt: number, max: number): number {
+  const v = q.get(name);
+  if (v === undefined || v === '') return dflt;
+  if (!/^\d+$/.test(v)) refuse(400, 'InvalidArgument', `${name} must be a non-negative integer`);
+  return Math.min(Number(v), max);
+}
+
+/** Start the gateway for `rp`; resolves once it listens. */
+export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<Gateway> {
+  const s = opts.settings;
+  const log = opts.logger;
+  const creds: GatewayCredential[] = s.buckets.flatMap((b) => b.credentials.map((c) => ({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, buckets: [b.name] })));
+  // Any region a client signs with is accepted (rclone signs with whatever it was configured
+  // with); server.region is only what GetBucketLocation reports.
+  const verifier = new SigV4Verifier(creds, opts.now === undefined ? {} : { now: opts.now });
+  const bucketNames = new Set(s.buckets.map((b) => b.name));
+  const started = new Date();
+  const listKeys: ListKeys = (o) => rp.listKeys(o);
+  let inFlight = 0;
+  let closing = false;
+  const sockets = new Set<Socket>();
+  let drained: (() => void) | undefined;
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const reqId = randomBytes(8).toString('hex').toUpperCase();
+    const t0 = performance.now();
+    res.setHeader('x-amz-request-id', reqId);
+    res.setHeader('Server', 'readpath');
+    const ac = new AbortController();
+    // A client that goes away mid-read cancels it: its copy's socket is freed at once.
+    res.once('close', () => {
+      if (!res.writableFinished) ac.abort(new ReadPathError('ABORTED', 'client closed the connection'));
+    });
+    let op = 'unknown';
+    let access = '-';
+    const finish = (): void => {
+      inFlight--;
+      if (inFlight === 0 && drained !== undefined) drained();
+      log?.info({ reqId, method: req.method, path: (req.url ?? '').split('?')[0], op, status: res.statusCode, ms: Math.round(performance.now() - t0), accessKey: access }, 'request');
+    };
+    inFlight++;
+    res.once('close', finish);
+    const fail = (err: unknown): void => {
+      if (res.headersSent) {
+        // The body was under way: end the connection without completing the response.
+        res.destroy(err instanceof Error ? err : undefined);
+        return;
+      }
+      if (hasCode(err, 'ABORTED') && ac.signal.aborted) {
+        res.destroy();
+        return;
+      }
+      const e = err instanceof S3Refusal ? err.s3 : s3ErrorOf(err);
+      if (err instanceof S3Refusal) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+      if (e.status >= 500) log?.warn({ reqId, code: e.code, err: e.message }, 'request failed');
+      const resource = (req.url ?? '/').split('?')[0] ?? '/';
+      const body = req.method === 'HEAD' ? '' : errorXml(e.code, e.message, resource, reqId);
+      res.writeHead(e.status, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    try {
+      if (closing) {
+        res.setHeader('Connection', 'close');
+        refuse(503, 'ServiceUnavailable', 'The gateway is shutting down.');
+      }
+      const url = req.url ?? '/';
+      if (Buffer.byteLength(url) > MAX_URL_BYTES) refuse(414, 'RequestURITooLong', 'The request URI is too long.');
+      const q = url.indexOf('?');
+      const rawPath = q < 0 ? url : url.slice(0, q);
+      const method = req.method ?? 'GET';
+      if (rawPath === s.healthPath || rawPath === s.metricsPath) {
+        op = rawPath === s.healthPath ? 'health' : 'metrics';
+        void serveSide(rp, op, req, res).catch(fail);
+        return;
+      }
+      if (s.maxConcurrentReads > 0 && inFlight > s.maxConcurrentReads) {
+        refuse(503, 'SlowDown', 'Please reduce your request rate.');
+      }
+      const auth = verifier.verify({ method, rawUrl: url, headers: req.headers, rawHeaders: req.rawHeaders });
+      if (!auth.ok) refuse(auth.status, auth.code, auth.message);
+      access = auth.accessKeyId;
+      if (method !== 'GET' && method !== 'HEAD') {
+        // The request body (an upload) is never read: the connection goes with the answer.
+        res.setHeader('Connection', 'close');
+        refuse(405, 'MethodNotAllowed', 'readpath serve is read-only: the specified method is not allowed against this resource.', { Allow: 'GET, HEAD' });
+      }
+      const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
+      const slash = rawPath.indexOf('/', 1);
+      const bucket = decodePath(slash < 0 ? rawPath.slice(1) : rawPath.slice(1, slash));
+      const key = slash < 0 ? '' : decodePath(rawPath.slice(slash + 1));
+      const allowed = auth.credential.buckets;
+      if (bucket === '') {
+        op = 'ListBuckets';
+        const body = bucketsXml(allowed.filter((b) => bucketNames.has(b)), started, access);
+        res.writeHead(200, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
+        res.end(method === 'HEAD' ? undefined : body);
+        return;
+      }
+      if (!bucketNames.has(bucket)) refuse(404, 'NoSuchBucket', 'The specified bucket does not exist.');
+      if (!allowed.includes(bucket)) refuse(403, 'AccessDenied', 'Access Denied');
+      if (key === '') {
+        void serveBucket(bucket, method, query, res, ac.signal).then((name) => {
+          op = name;
+        }).catch(fail);
+        return;
+      }
+      if (query.size > 0 && [...query.keys()].some((k) => SUBRESOURCES.has(k))) refuse(501, 'NotImplemented', 'A header or parameter you provided implies functionality that is not implemented.');
+      op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
+      void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal }, res).catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  };
+
+  /** Bucket-level GETs and HEADs. Resolves with the operation's name. */
+  const serveBucket = async (bucket: string, method: string, q: Map<string, string>, res: ServerResponse, signal: AbortSignal): Promise<string> => {
+    if (method === 'HEAD') {
+      res.setHeader('x-amz-bucket-region', s.region);
+      res.writeHead(200);
+      res.end();
+      return 'HeadBucket';
+    }
+    if (q.has('location')) {
+      const body = locationXml(s.region);
+      res.writeHead(200, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+      return 'GetBucketLocation';
+    }
+    for (const k of q.keys()) if (SUBRESOURCES.has(k)) refuse(501, 'NotImplemented', `?${k} is not implemented by readpath serve.`);
+    const v2 = q.get('list-type') === '2';
+    const enc = q.get('encoding-type');
+    if (enc !== undefined && enc !== 'url') refuse(400, 'InvalidArgument', 'Invalid Encoding Method specified in Request');
+    const delimiter = q.get('delimiter');
+    const r: ListRequest = {
+      bucket, prefix: q.get('prefix') ?? '', delimiter: delimiter === '' ? undefined : delimiter,
+      maxKeys: intParam(q, 'max-keys', 1000, 1000), after: undefined, afterPrefix: false, encodeUrl: enc === 'url', signal,
+    };
+    let page: ListPage;
+    if (v2) {
+      const token = q.get('continuation-token');
+      const startAfter = q.get('start-after');
+      if (token !== undefined) {
+        let t: { after: string; prefix: boolean };
+        try {
+          t = parseContinuationToken(token);
+        } catch {
+          refuse(400, 'InvalidArgument', 'The continuation token provided is incorrect');
+        }
+        r.after = t.after;
+        r.afterPrefix = t.prefix;
+      } else if (startAfter !== undefined && startAfter !== '') {
+        r.after = startAfter;
+      }
+      const res2 = await listPage(listKeys, r);
+      page = toListPage(r, res2);
+      if (token !== undefined) page.continuationToken = token;
+      if (startAfter !== undefined) page.startAfter = startAfter;
+      if (res2.truncated && res2.next !== undefined) page.nextContinuationToken = continuationToken(res2.next);
+      page.keyCount = res2.contents.length + res2.commonPrefixes.length;
+    } else {
+      const marker = q.get('marker') ?? '';
+      if (marker !== '') {
+        r.after = marker;
+        // A marker that is a common prefix (what NextMarker gives with a delimiter) skips its keys.
+        r.afterPrefix = r.delimiter !== undefined && marker.endsWith(r.delimiter);
+      }
+      const res1 = await listPage(listKeys, r);
+      page = toListPage(r, res1);
+      page.marker = marker;
+      if (res1.truncated && r.delimiter !== undefined && res1.next !== undefined) page.nextMarker = res1.next.after;
+    }
+    const body = listXml(page, v2 ? 2 : 1);
+    res.writeHead(200, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+    return v2 ? 'ListObjectsV2' : 'ListObjects';
+  };
+
+  const server = s.tls === null
+    ? http.createServer({ maxHeaderSize: s.maxHeaderBytes, requestTimeout: 0 }, handle)
+    : https.createServer({
+      maxHeaderSize: s.maxHeaderBytes, requestTimeout: 0, cert: s.tls.cert, key: s.tls.key, minVersion: s.tls.minVersion,
+      ...(s.tls.clientCa === null ? {} : { ca: s.tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+    }, handle);
+  server.headersTimeout = s.readHeaderTimeoutMs;
+  server.keepAliveTimeout = s.idleTimeoutMs;
+  server.on('connection', (sock: Socket) => {
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
+  });
+  // A malformed request line or headers: answer 400 and drop the connection, never crash.
+  server.on('clientError', (_err, sock: Socket) => {
+    if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else sock.destroy();
+  });
+  const host = opts.host ?? s.host;
+  const port = opts.port ?? s.port;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `${s.tls === null ? 'http' : 'https'}://${shownHost}:${addr.port}`;
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port: addr.port,
+    inFlight: () => inFlight,
+    close: (drainMs = 10_000) => {
+      closed ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        if (inFlight > 0) {
+          await new Promise<void>((resolve) => {
+            drained = resolve;
+            const t = setTimeout(resolve, drainMs);
+            t.unref();
+          });
+        }
+        server.closeAllConnections();
+        for (const sock of sockets) sock.destroy();
+        await stopped;
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Bucket and object subresources S3 has and readpath does not serve. */
+const SUBRESOURCES = new Set([
+  'acl', 'policy', 'versioning', 'versions', 'uploads', 'uploadId', 'tagging', 'lifecycle', 'cors', 'website', 'logging',
+  'notification', 'replication', 'encryption', 'object-lock', 'retention', 'legal-hold', 'torrent', 'requestPayment',
+  'accelerate', 'analytics', 'inventory', 'metrics', 'ownershipControls', 'publicAccessBlock', 'intelligent-tiering', 'attributes', 'restore', 'select', 'partNumber',
+]);
+
+/** `/metrics` and the health endpoint. */
+async function serveSide(rp: ReadPath, op: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('method not allowed\n');
+    return;
+  }
+  const body = op === 'metrics' ? await rp.metrics() : `${JSON.stringify({ status: 'ok', breakers: rp.breakerStates() })}\n`;
+  res.writeHead(200, { 'Content-Type': op === 'metrics' ? rp.metricsContentType : 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
