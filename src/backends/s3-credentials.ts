@@ -13,7 +13,7 @@
  * to be, make callers wait for the refresh — and fail if it fails.
  */
 import { ReadPathError, messageOf } from '../errors.js';
-import { lazyModule } from '../lazy-module.js';
+import { lazyModule, type LazyModule } from '../lazy-module.js';
 import type { S3CredentialProvider, S3Credentials } from './s3-backend.js';
 
 /** How long before `expiration` credentials are refreshed (the SDK's 5 minutes). */
@@ -95,8 +95,17 @@ export class CredentialCache {
   }
 }
 
+/**
+ * What readpath uses of `@aws-sdk/credential-providers`. Declared here, not inferred from the
+ * SDK, so that readpath's public declarations do not pull the SDK's type tree into every
+ * program that compiles against readpath; the import below checks the SDK still fits.
+ */
+export interface SdkCredentialProviders {
+  fromNodeProviderChain(): S3CredentialProvider;
+}
+
 /** The AWS SDK's credential providers, imported only for backends without static keys. */
-export const credentialProviders = lazyModule(() => import('@aws-sdk/credential-providers'));
+export const credentialProviders: LazyModule<SdkCredentialProviders> = lazyModule<SdkCredentialProviders>(() => import('@aws-sdk/credential-providers'));
 
 let defaultChain: S3CredentialProvider | undefined;
 

@@ -3,7 +3,7 @@
  * URL), the pg pool configuration they validate into, and which pg errors mean "the database
  * cannot be reached or used right now" (DB_UNAVAILABLE) rather than a bad query or bad data.
  */
-import type { PoolConfig } from 'pg';
+import type { ConnectionOptions } from 'node:tls';
 import { ReadPathError, messageOf, requirePositiveInt } from '../errors.js';
 import { isUnreachable } from '../net-errors.js';
 
@@ -37,6 +37,30 @@ export type PostgresMetadataStoreOptions = PostgresConnectionOptions & {
   createTables?: boolean;
 };
 
+/**
+ * The pg pool configuration readpath builds: the part of pg's `PoolConfig` it sets, spelled out
+ * here so that readpath's public declarations need no `pg` types (they live in `@types/pg`,
+ * which a library user does not install). postgres-store.ts hands it to pg as a `PoolConfig`,
+ * so the compiler keeps the two compatible.
+ */
+export interface PostgresPoolSettings {
+  max: number;
+  connectionTimeoutMillis: number;
+  idleTimeoutMillis: number;
+  statement_timeout: number;
+  query_timeout: number;
+  application_name: string;
+  allowExitOnIdle: boolean;
+  /** `false`: no TLS; otherwise node:tls options. */
+  ssl?: false | ConnectionOptions;
+  connectionString?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+}
+
 // SQLSTATEs of a server that cannot serve now: admin/crash shutdown, starting up, too many
 // connections, out of resources, statement timeout (57014), auth or database-missing at connect.
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53000', '53100', '53200', '53300', '53400', '3D000']);
@@ -65,7 +89,7 @@ function positiveInt(value: unknown, field: string, fallback: number): number {
   return value === undefined ? fallback : requirePositiveInt(value, field);
 }
 
-function sslFor(mode: unknown): PoolConfig['ssl'] | undefined {
+function sslFor(mode: unknown): PostgresPoolSettings['ssl'] | undefined {
   switch (mode) {
     case undefined:
       return undefined;
@@ -91,10 +115,10 @@ function sslFor(mode: unknown): PoolConfig['ssl'] | undefined {
 }
 
 /** Build the pg pool configuration, validating each field (INVALID_CONFIG names the one at fault). */
-export function postgresPoolConfig(opts: PostgresMetadataStoreOptions): PoolConfig {
+export function postgresPoolConfig(opts: PostgresMetadataStoreOptions): PostgresPoolSettings {
   if (opts === null || typeof opts !== 'object') throw new ReadPathError('INVALID_CONFIG', 'database: PostgreSQL options are required');
   const statementTimeout = positiveInt(opts.statementTimeoutMs, 'database.statement_timeout', 5000);
-  const cfg: PoolConfig = {
+  const cfg: PostgresPoolSettings = {
     max: positiveInt(opts.max_conns, 'database.max_conns', 10),
     connectionTimeoutMillis: positiveInt(opts.connectTimeoutMs, 'database.connect_timeout', 5000),
     idleTimeoutMillis: positiveInt(opts.idleTimeoutMs, 'database.idle_timeout', 30_000),

@@ -462,7 +462,11 @@ function checkFailure(s: Scenario, r: Recording, main: ProbeEntry[], error: unkn
     assert.equal(err.httpStatus, 404);
   } else {
     assert.equal(err.code, 'ALL_BACKENDS_FAILED', `mixed failures ${kinds.join(',')} → ALL_BACKENDS_FAILED`);
-    assert.equal(err.cause, last?.settled?.error, 'cause = the last error to arrive');
-    assert.equal(err.httpStatus, last?.behaviour.kind === 'unavail' ? 503 : 502, 'a wrapped 503 stays 503');
+    // A copy refused as encrypted (503) is why the read cannot be served: the first such refusal
+    // to arrive is the cause; otherwise the last error to arrive.
+    const refused = failures.find((e) => e.behaviour.kind === 'unavail');
+    const cause = refused ?? last;
+    assert.equal(err.cause, cause?.settled?.error, refused === undefined ? 'cause = the last error to arrive' : 'cause = the first refusal to arrive');
+    assert.equal(err.httpStatus, refused !== undefined ? 503 : 502, 'a refused copy makes it a 503');
   }
 }

@@ -9,9 +9,11 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../errors.js';
 
 /** s3rver accepts any request signed with these. */
 export const LOCAL_S3_ACCESS_KEY = 'S3RVER';
@@ -19,6 +21,29 @@ export const LOCAL_S3_ACCESS_KEY = 'S3RVER';
 export const LOCAL_S3_SECRET_KEY = 'S3RVER';
 const HOST = '127.0.0.1';
 const START_TIMEOUT_MS = 30_000;
+
+/**
+ * The s3rver release the demo runs on (package.json's devDependencies; types/s3rver.d.ts).
+ * s3rver and its tree (koa, lodash, busboy, winston…) serve the demo only, so readpath does
+ * not install them for library users: the demo asks for it when it is missing.
+ */
+export const S3RVER_PACKAGE = 's3rver@3.7.1';
+
+/**
+ * Throw a {@link UsageError} saying how to install s3rver when it cannot be resolved from here
+ * (where the server processes will import it from).
+ */
+export function requireS3rver(resolve: (specifier: string) => string = (s) => createRequire(import.meta.url).resolve(s)): void {
+  try {
+    resolve('s3rver');
+  } catch (err) {
+    throw new UsageError(
+      'readpath demo needs s3rver for its local S3 backends, and it is not installed (readpath installs it for its own development, not for library users). ' +
+        `Run \`npm install --save-dev ${S3RVER_PACKAGE}\` in this project, then the demo again.`,
+      { cause: err },
+    );
+  }
+}
 
 /** One local backend. */
 export interface LocalS3Backend {
@@ -129,6 +154,7 @@ async function stopServer(child: ChildProcess): Promise<void> {
  * @param tmpRoot where the per-backend directories are created (default: the OS temp dir).
  */
 export async function startLocalS3Fleet(names: readonly string[], bucket: string, tmpRoot: string = os.tmpdir()): Promise<LocalS3Fleet> {
+  requireS3rver();
   const members: Member[] = [];
   let closed = false;
 

@@ -18,7 +18,7 @@ import { sha256Hex } from '../../probe/probes.js';
 import { ReadPath } from '../../read-path.js';
 import { SqliteMetadataStore } from '../../stores/sqlite-store.js';
 import { BatchStats, formatByCode, formatMs, type BatchTotals } from '../summary.js';
-import { LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY, startLocalS3Fleet, type LocalS3Fleet } from './local-s3.js';
+import { LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY, requireS3rver, startLocalS3Fleet, type LocalS3Fleet } from './local-s3.js';
 import { OutageStore } from './outage-store.js';
 import { demoBody, seedDemo, type DemoObject } from './seed.js';
 import { renderTable } from './table.js';
@@ -86,6 +86,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   const signal = opts.signal;
   const logger = opts.logger ?? pino({ name: 'readpath', level: 'warn' }, process.stderr);
   const t0 = performance.now();
+  // Before anything is printed or created: without s3rver there is no demo.
+  requireS3rver();
 
   const tmpDir = await mkdtemp(path.join(opts.tmpRoot ?? os.tmpdir(), 'readpath-demo-'));
   let fleet: LocalS3Fleet | undefined;
