@@ -87,16 +87,31 @@ export function verifierFor(src: StreamSource, p: StreamPolicies, first: StreamC
 }
 
 /**
+ * `chunks`, each handed on only once the next one arrived — the last only once the source ended
+ * without an error. A body that fails its check at the end (the check runs after the last chunk)
+ * so never delivers its last bytes: whoever forwards it as it comes (an HTTP response with a
+ * Content-Length, a file) is left short, never complete and wrong.
+ */
+export async function* holdLast(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let held: Buffer | undefined;
+  for await (const c of chunks) {
+    if (held !== undefined) yield held;
+    held = c;
+  }
+  if (held !== undefined) yield held;
+}
+
+/**
  * A stream's body: a Readable over `pump`, which settles `verified` when the body ends; a body
  * closed before then (an error, or a consumer that destroyed it) settles it false after
- * `onClose` ran.
+ * `onClose` ran. The last chunk waits for the end of `pump` ({@link holdLast}).
  */
 export function streamBody(pump: (settle: (v: boolean) => void) => AsyncGenerator<Buffer>, onClose: () => void): { body: Readable; verified: Promise<boolean> } {
   let settle: (v: boolean) => void = () => {};
   const verified = new Promise<boolean>((resolve) => {
     settle = resolve;
   });
-  const body = Readable.from(pump(settle), { objectMode: false, highWaterMark: 64 * 1024 });
+  const body = Readable.from(holdLast(pump(settle)), { objectMode: false, highWaterMark: 64 * 1024 });
   body.once('close', () => {
     onClose();
     settle(false);
