@@ -3,9 +3,11 @@
  * carries, and the errors a backend's answer turns into.
  */
 import { ReadPathError, hasCode, messageOf } from '../errors.js';
-import type { HeadResult } from '../types.js';
+import type { GetResult, HeadResult } from '../types.js';
+import { discardBody } from '../backends/body.js';
+import type { UsagePort } from './billing.js';
 import { isBilledFailure } from './billing.js';
-import type { OkVerdict, ProbeTask, ProbeUsage, Verdict, VerdictHead } from './task.js';
+import type { OkVerdict, ProbeTask, ProbeUsage, SkipVerdict, Verdict, VerdictHead } from './task.js';
 import { runTransform } from './transform.js';
 
 /** The HEAD fields of an answer, without `size` (that travels apart). */
@@ -60,4 +62,22 @@ export async function finishGet(task: ProbeTask, v: OkVerdict, body: Uint8Array,
     ...(task.range !== undefined ? { range: task.range } : {}),
   });
   return v;
+}
+
+/**
+ * On a backend with an egress limit, reserve the `bytes` an answer announced before its body is
+ * read: the skip verdict when the limit declines them (the body released unread), else undefined.
+ */
+export async function egressSkip(task: ProbeTask, usage: UsagePort, res: GetResult, bytes: number, signal: AbortSignal, used: ProbeUsage): Promise<SkipVerdict | undefined> {
+  if (task.egressLimited !== true) return undefined;
+  let limit;
+  try {
+    limit = await usage.reserveEgress(task, bytes, signal);
+  } catch (err) {
+    discardBody(res);
+    throw err;
+  }
+  if (limit === null) return undefined;
+  discardBody(res);
+  return { kind: 'skip', limit, api: used.api, egress: used.egress };
 }

@@ -5,7 +5,7 @@
  * against content_hash; a range relies on each chunk's GCM tag. The ETag — the MD5 of the
  * ciphertext — is never checked against plaintext. Egress is the ciphertext a backend sends.
  */
-import { ReadPathError, backendStatusOf, type UsageLimitKind } from '../errors.js';
+import { ReadPathError, backendStatusOf } from '../errors.js';
 import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
 import { planCipherRead, plainSizeOf, plaintextEtag, type CipherRead } from '../encryption/cipher-read.js';
 import { HEADER_SIZE } from '../encryption/format.js';
@@ -14,7 +14,7 @@ import { resolveRange } from '../streams/byte-range.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
 import type { ProbeLocation, ProbeTask, ProbeUsage, Verdict, VerdictHead } from './task.js';
-import { billed, finishGet, headFields, ok, unsatisfiable } from './answer.js';
+import { billed, egressSkip, finishGet, headFields, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
 import { BodyVerifier } from './verify.js';
 
@@ -65,19 +65,8 @@ export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: O
     discardBody(res);
     throw new ReadPathError('BACKEND_ERROR', `${task.backend}: ${task.key}: answered ${res.size} ciphertext bytes where ${plan.cipherBytes} were asked for (the copy differs from its row)`);
   }
-  if (task.egressLimited === true) {
-    let limit: UsageLimitKind | null;
-    try {
-      limit = await usage.reserveEgress(task, plan.cipherBytes, signal);
-    } catch (err) {
-      discardBody(res);
-      throw err;
-    }
-    if (limit !== null) {
-      discardBody(res);
-      return { kind: 'skip', limit, api: used.api, egress: used.egress };
-    }
-  }
+  const skip = await egressSkip(task, usage, res, plan.cipherBytes, signal, used);
+  if (skip !== undefined) return skip;
   const whole = task.range === undefined;
   const verify = whole && (task.verify ?? true);
   const verifier = verify ? new BodyVerifier({ backendName: task.backend, location: task.location }, task.key) : undefined;

@@ -6,7 +6,7 @@
  * outcome, failures included, is a verdict carrying what the probe used, so whoever admitted
  * the probe can settle its usage.
  */
-import { ReadPathError, abortedError, backendStatusOf, type UsageLimitKind } from '../errors.js';
+import { ReadPathError, abortedError, backendStatusOf } from '../errors.js';
 import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
 import { HEADER_SIZE, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
@@ -14,7 +14,7 @@ import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
 import type { ErrorVerdict, ProbeTask, ProbeUsage, Verdict } from './task.js';
 import { BodyVerifier, verifyBody } from './verify.js';
-import { billed, finishGet, headFields, ok, unsatisfiable } from './answer.js';
+import { billed, egressSkip, finishGet, headFields, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
 import { encryptedHead, getEncrypted } from './get-encrypted.js';
 
@@ -125,19 +125,8 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     billed(used, backendStatusOf(err) === 416 ? unsatisfiable(task, err) : err);
   }
   used.api += 1;
-  if (task.egressLimited === true) {
-    let limit: UsageLimitKind | null;
-    try {
-      limit = await usage.reserveEgress(task, res.size < 0 ? 0 : res.size, signal);
-    } catch (err) {
-      discardBody(res);
-      throw err;
-    }
-    if (limit !== null) {
-      discardBody(res);
-      return { kind: 'skip', limit, api: used.api, egress: used.egress };
-    }
-  }
+  const skip = await egressSkip(task, usage, res, res.size < 0 ? 0 : res.size, signal, used);
+  if (skip !== undefined) return skip;
   // Degraded mode: a body that begins like ciphertext is refused as its first bytes arrive.
   const checkStart = degraded && !offStart(range);
   if (task.out !== undefined) {
