@@ -20,18 +20,25 @@
  * egress reservation of the segment's announced length, and settlement with the bytes read.
  */
 import { Readable } from 'node:stream';
-import { ReadPathError, abortedError, messageOf } from '../errors.js';
+import { ReadPathError, abortedError, hasCode, messageOf } from '../errors.js';
 import { destroyQuietly } from '../backends/call-deadline.js';
 import { BodyVerifier, storedHash } from '../probe/verify.js';
 import { classifyBroadcastFailure, locatedFailure } from '../engine/verdicts.js';
 import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
 import type { HeadResult } from '../types.js';
-import type { ByteSpan } from './byte-range.js';
+import { spanLength, type ByteSpan } from './byte-range.js';
 import { plaintextEtag } from '../encryption/cipher-read.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 export type { StreamCopy, StreamPolicies } from './segment.js';
+
+/**
+ * Verified bodies up to this size are checked whole before any byte is handed on (and a damaged
+ * copy is replaced by the next, from byte 0); larger ones are handed on as they pass and a
+ * mismatch found at their end fails the body (its last chunk held back, see holdLast).
+ */
+export const VERIFY_WINDOW = 1024 * 1024;
 
 /** What a stream reads. */
 export interface StreamSource {
@@ -157,6 +164,9 @@ class StreamRun {
   #size = -1;
   #etag: string | undefined;
   #offset = 0;
+  /** The first copy and its ETag: what a restarted check is made from. */
+  #first: StreamCopy | undefined;
+  #firstEtag: string | undefined;
   /** The first copy's key data, when it is encrypted. */
   #firstKeyData: Uint8Array | undefined;
   #abortError: ReadPathError | undefined;
@@ -262,6 +272,8 @@ class StreamRun {
     this.#size = loc === null ? src.span.total : objectSizeOf(loc);
     this.#etag ??= first.res.etag;
     this.#verifier = verifierFor(src, this.#p, first.copy, first.res.etag);
+    this.#first = first.copy;
+    this.#firstEtag = first.res.etag;
     this.backends.push(first.copy.backendName);
     // A consumer that destroys the body must free the socket now, not when the next chunk lands.
     const { body, verified } = streamBody((settle) => this.#pump(settle), () => {
@@ -276,6 +288,11 @@ class StreamRun {
   }
 
   async *#pump(settle: (v: boolean) => void): AsyncGenerator<Buffer> {
+    // A verified body no bigger than the window is checked whole before a byte of it is handed
+    // on, so a damaged copy is left for the next one as a buffered get would: nothing was sent.
+    const windowed = this.#verifier !== undefined && spanLength(this.#src.span) <= VERIFY_WINDOW;
+    let held: Buffer[] = [];
+    let ok = false;
     try {
       for (;;) {
         const seg = this.#current as Placed;
@@ -284,8 +301,10 @@ class StreamRun {
           for await (const chunk of segmentChunks(seg, this.#idle)) {
             this.#verifier?.update(chunk);
             this.#offset += chunk.byteLength;
-            yield chunk;
+            if (windowed) held.push(chunk);
+            else yield chunk;
           }
+          if (windowed) ok = this.#verifier?.finish() ?? false;
         } catch (err) {
           failure = err;
         }
@@ -295,10 +314,17 @@ class StreamRun {
         this.#failed.add(seg.index);
         this.#failures.push({ index: seg.index, backendName: seg.copy.backendName, error: failure });
         this.#p.recorder.inc(METRIC.streamResumes, { backend: seg.copy.backendName });
+        if (windowed && hasCode(failure, 'INTEGRITY_MISMATCH')) {
+          // This copy's bytes are wrong: start over, whole, on the next.
+          held = [];
+          this.#offset = 0;
+          this.#verifier = verifierFor(this.#src, this.#p, this.#first as StreamCopy, this.#firstEtag);
+        }
         const next = await this.open(this.#offset);
         this.backends.push(next.copy.backendName);
       }
-      const ok = this.#verifier?.finish() ?? false;
+      if (!windowed) ok = this.#verifier?.finish() ?? false;
+      for (const chunk of held) yield chunk;
       settle(ok);
     } catch (err) {
       settle(false);
