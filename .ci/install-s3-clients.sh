@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Make sure the S3 clients the gateway's tests drive are installed: the aws CLI, rclone and
+# s3cmd (test/integration/gateway-clients.test.ts runs them against `readpath serve`; it fails,
+# never skips, when one is missing), and openssl (it makes the TLS test's self-signed
+# certificate). Idempotent: installs only what is missing. Debian 12 (apt's awscli provides
+# /usr/bin/aws), run as root.
+set -euo pipefail
+
+# command -> Debian package
+declare -A PACKAGES=([aws]=awscli [rclone]=rclone [s3cmd]=s3cmd [openssl]=openssl)
+COMMANDS=(aws rclone s3cmd openssl)
+
+# On PATH and able to run: a shim (pyenv's `aws`) may exist and still fail.
+works() {
+  command -v "$1" >/dev/null 2>&1 || return 1
+  case "$1" in
+    openssl) openssl version >/dev/null 2>&1 ;;
+    *) "$1" --version >/dev/null 2>&1 ;;
+  esac
+}
+
+missing=()
+for cmd in "${COMMANDS[@]}"; do
+  if works "$cmd"; then
+    echo "install-s3-clients: $cmd present ($(command -v "$cmd"))"
+  else
+    missing+=("${PACKAGES[$cmd]}")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-s3-clients: missing ${missing[*]} and not root: cannot apt-get install" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${missing[@]}"
+
+for cmd in "${COMMANDS[@]}"; do
+  if ! works "$cmd"; then
+    echo "install-s3-clients: $cmd still missing or broken after apt-get install (PATH=$PATH)" >&2
+    exit 1
+  fi
+done
+echo "install-s3-clients: installed ${missing[*]}"

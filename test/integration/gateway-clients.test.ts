@@ -1,0 +1,1032 @@
+/**
+ * `readpath serve` driven by S3 clients nobody here wrote — the aws CLI, rclone, s3cmd and the
+ * AWS SDK — over the s3rver fleet with rows in SQLite. The gateway runs as users run it: a
+ * child process (`node --import tsx src/cli/main.ts serve -c CONFIG --listen 127.0.0.1:0`)
+ * whose stderr line gives the URL. What needs a store that fails on demand, another `server:`
+ * setting or TLS runs on in-process gateways (startGateway) over the same fleet and database.
+ *
+ * The tools are never skipped: a missing one fails with a pointer to .ci/install-s3-clients.sh.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  GetBucketLocationCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsCommand,
+  type ListObjectsCommandOutput, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
+import { NodeSha256 } from '../../src/backends/s3-signer.js';
+import { ReadPath } from '../../src/read-path.js';
+import { ReadPathError } from '../../src/errors.js';
+import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
+import { sha256Hex } from '../../src/probe/probes.js';
+import { startGateway, type Gateway } from '../../src/gateway/server.js';
+import type { ReadPathConfig } from '../../src/config/types.js';
+import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../../src/types.js';
+import { startS3Fleet, type FleetBackend, type S3Fleet } from '../helpers/s3-fleet.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = path.join(ROOT, 'src/cli/main.ts');
+const REGION = 'us-east-1';
+
+// ---- tools -----------------------------------------------------------------------------------
+
+/** The executable `name` on PATH, or a clear failure (CI installs them; nothing here skips). */
+function tool(name: string): string {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const p = path.join(dir, name);
+    try {
+      if (!statSync(p).isFile()) continue;
+      accessSync(p, fsConstants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  throw new Error(`${name} is not on PATH: the gateway's client tests need awscli, rclone, s3cmd and openssl (bash .ci/install-s3-clients.sh installs them with apt-get). These tests never skip.`);
+}
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { env, cwd: os.tmpdir(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err !== null && typeof err.code !== 'number') {
+        reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
+        return;
+      }
+      resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
+    });
+  });
+}
+
+function ok(r: Run, what: string): Run {
+  assert.equal(r.code, 0, `${what} failed (exit ${String(r.code)}):\n${r.stderr}\n${r.stdout}`);
+  return r;
+}
+
+/** Our environment minus whatever would change a tool's behaviour (credentials, config, proxies). */
+function toolEnv(home: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(AWS_|RCLONE_|S3CMD)/.test(k) || /^(http_proxy|https_proxy|all_proxy|no_proxy)$/i.test(k)) continue;
+    env[k] = v;
+  }
+  return { ...env, HOME: home, NO_PROXY: '127.0.0.1,localhost', ...extra };
+}
+
+// ---- fixture ---------------------------------------------------------------------------------
+
+interface Cred { bucket: string; id: string; secret: string }
+const PHOTOS: Cred = { bucket: 'photos', id: 'AKIAPHOTOSREADER001', secret: 'photos/Secret+Key=0123456789abcdef' };
+const RC: Cred = { bucket: 'rc', id: 'AKIARCLONEREADER001', secret: 'rclone-secret-0123456789' };
+const MANY: Cred = { bucket: 'many', id: 'AKIAMANYKEYSREADER1', secret: 'many-keys-secret-0123' };
+const LOGS: Cred = { bucket: 'logs', id: 'AKIALOGSREADER00001', secret: 'logs-secret-0123456789' };
+const CREDS = [PHOTOS, RC, MANY, LOGS];
+
+function md5(b: Uint8Array): string {
+  return createHash('md5').update(b).digest('hex');
+}
+
+function damaged(b: Buffer, at: number): Buffer {
+  const c = Buffer.from(b);
+  c[at] = (c[at] ?? 0) ^ 0x5a;
+  return c;
+}
+
+/** S3's listing order (UTF-8 bytes). */
+function s3Order(keys: Iterable<string>): string[] {
+  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+const HELLO = Buffer.from('hello, gateway\n');
+const BIG = randomBytes(300_000);
+const GOOD_1M = randomBytes(1024 * 1024);
+const SMALL_GOOD = Buffer.from('twenty bytes of text');
+const SLOW = randomBytes(64 * 1024);
+const TREE: ReadonlyMap<string, Buffer> = new Map([
+  'a.txt', 'with space.txt', 'ünïcödé/日本語 ファイル.txt', 'a+b=c.txt', 'tilde~x.txt', 'sub/deep/file.bin', "it's (1) & more!.txt", 'emoji 😀.bin',
+].map((k, i) => [`tree/${k}`, randomBytes(100 + i * 997)]));
+/** Bucket `rc`: 50 objects for rclone, tricky names and an empty one among them. */
+const RC_OBJECTS: ReadonlyMap<string, Buffer> = new Map([
+  ...Array.from({ length: 43 }, (_, i) => [`file-${String(i).padStart(2, '0')}.bin`, randomBytes(1 + ((i * 7919) % 20_000))] as const),
+  ['dir/a b.txt', randomBytes(333)], ['dir/ünï.txt', randomBytes(444)], ['dir/x+y.txt', randomBytes(555)], ['dir/t~t.txt', randomBytes(666)],
+  ['deep/er/still/z.bin', randomBytes(40_000)], ['empty.txt', Buffer.alloc(0)], ['top level 😀.txt', randomBytes(77)],
+]);
+/** Bucket `many`: rows only (listings never touch a backend): 1100 flat keys, 4 directories, odd names. */
+const MANY_KEYS: readonly string[] = [
+  ...Array.from({ length: 1100 }, (_, i) => `flat/k${String(i).padStart(4, '0')}`),
+  ...Array.from({ length: 100 }, (_, i) => `d${Math.floor(i / 25)}/x${String(i % 25).padStart(2, '0')}`),
+  'sp ace/a', 'plus+/b', 'tilde~/c', 'ü/d', '\uE000/e', '😀/f', 'top-level.txt',
+];
+
+// ---- the gateway as a child process ----------------------------------------------------------
+
+interface Serve { url: string; child: ChildProcess; stderr: () => string; exit: Promise<number | string> }
+
+async function startServe(config: string): Promise<Serve> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '-c', config, '--listen', '127.0.0.1:0'], {
+    cwd: ROOT, env: { ...process.env, READPATH_LOG_LEVEL: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stdout?.resume();
+  child.stderr?.setEncoding('utf8');
+  const exit = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`readpath serve printed no listening line in 60 s:\n${err}`)), 60_000);
+    child.stderr?.on('data', (s: string) => {
+      err += s;
+      const m = /^readpath: serving S3 on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(err);
+      if (m?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    void exit.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`readpath serve exited (${String(code)}) before listening:\n${err}`));
+    });
+  });
+  return { url, child, stderr: () => err, exit };
+}
+
+// ---- SDK, presigning and raw HTTP ------------------------------------------------------------
+
+function sdk(url: string, cred: Cred, extra: Partial<S3ClientConfig> = {}): S3Client {
+  return withoutSdkNodeVersionWarning(() => new S3Client({
+    endpoint: url, region: REGION, forcePathStyle: true, maxAttempts: 1,
+    credentials: { accessKeyId: cred.id, secretAccessKey: cred.secret }, ...extra,
+  }));
+}
+
+/** SigV4's URI encoding (unreserved kept), `/` kept between segments. */
+function encodeKey(key: string): string {
+  return key.split('/').map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
+}
+
+/**
+ * A presigned GET as @aws-sdk/s3-request-presigner makes it (that package is not a dependency):
+ * @smithy/signature-v4's presign with `x-amz-content-sha256: UNSIGNED-PAYLOAD` hoisted into the query.
+ */
+async function presignGet(base: string, cred: Cred, key: string, opts: { expiresIn: number; signingDate?: Date }): Promise<string> {
+  const u = new URL(base);
+  const signer = new SignatureV4({
+    service: 's3', region: REGION, credentials: { accessKeyId: cred.id, secretAccessKey: cred.secret }, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false,
+  });
+  const p = `/${cred.bucket}/${encodeKey(key)}`;
+  const signed = await signer.presign({
+    method: 'GET', protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: p, query: { 'x-id': 'GetObject' },
+    headers: { host: u.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+  }, { expiresIn: opts.expiresIn, ...(opts.signingDate === undefined ? {} : { signingDate: opts.signingDate }) });
+  const query = signed.query ?? {};
+  const qs = Object.keys(query).sort().map((k) => {
+    const v = query[k];
+    return `${encodeKey(k)}=${encodeKey(String(Array.isArray(v) ? v[0] : v ?? ''))}`;
+  }).join('&');
+  return `${base}${p}?${qs}`;
+}
+
+interface Raw { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
+
+/** One request with the path sent exactly as given. */
+function raw(url: string, opts: { method?: string; headers?: Record<string, string>; ca?: string } = {}): Promise<Raw> {
+  const u = new URL(url);
+  const pathAndQuery = url.slice(url.indexOf('/', u.protocol.length + 2));
+  const mod = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request({
+      host: u.hostname, port: u.port, method: opts.method ?? 'GET', path: pathAndQuery, headers: opts.headers ?? {}, agent: false,
+      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Resolves once `proxy` has seen a GET of `key` (the store's key) beyond the first `since` requests. */
+async function sawGet(proxy: FleetBackend['proxy'], key: string, since: number): Promise<void> {
+  for (let n = since + 1; ; n++) {
+    await proxy.waitForRequests(n);
+    if (proxy.requests().slice(since).some((q) => q.method === 'GET' && q.key === key)) return;
+  }
+}
+
+/** The S3 error code of an XML error body. */
+function s3Code(body: Buffer | string): string | undefined {
+  return /<Code>([^<]*)<\/Code>/.exec(body.toString())?.[1];
+}
+
+/** An SDK call's failure: its name (the S3 code) and HTTP status. */
+async function sdkFailure(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { name: string; $metadata?: { httpStatusCode?: number } };
+    return { name: e.name, status: e.$metadata?.httpStatusCode };
+  }
+  assert.fail('expected the call to fail');
+}
+
+/** Every file under `dir` (relative paths with `/`) and its bytes. */
+async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else out.set(path.relative(dir, p).split(path.sep).join('/'), await readFile(p));
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+function assertSameFiles(got: Map<string, Buffer>, want: ReadonlyMap<string, Buffer>, what: string): void {
+  assert.deepEqual(s3Order(got.keys()), s3Order(want.keys()), `${what}: the same file names`);
+  for (const [k, v] of want) assert.ok(got.get(k)?.equals(v), `${what}: ${k} has the object's bytes`);
+}
+
+/** A store whose database can be taken down: every call then fails as an unreachable database does. */
+class SwitchableStore implements MetadataStore {
+  down = false;
+  constructor(private readonly inner: SqliteMetadataStore) {}
+
+  #check(): void {
+    if (this.down) throw new ReadPathError('DB_UNAVAILABLE', 'test: the metadata database is down');
+  }
+
+  async getAllObjectLocations(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectLocation[]> {
+    this.#check();
+    return this.inner.getAllObjectLocations(key, opts);
+  }
+
+  async listKeys(opts: ListKeysOptions): Promise<ListedObject[]> {
+    this.#check();
+    return this.inner.listKeys(opts);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+// ---- the tests -------------------------------------------------------------------------------
+
+describe('readpath serve with real S3 clients (s3rver fleet, SQLite)', () => {
+  let fleet: S3Fleet;
+  let tmp: string;
+  let home: string;
+  let dbPath: string;
+  let serve: Serve;
+  let url: string;
+  let aws: string;
+  let rclone: string;
+  let s3cmd: string;
+  let awsConfig: string;
+  let emptyFile: string;
+
+
+  before(async () => {
+    aws = tool('aws');
+    rclone = tool('rclone');
+    s3cmd = tool('s3cmd');
+    tool('openssl');
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-gw-clients-'));
+    home = path.join(tmp, 'home');
+    await mkdir(home);
+    emptyFile = path.join(tmp, 'empty.conf');
+    await writeFile(emptyFile, '');
+    awsConfig = path.join(tmp, 'aws-config');
+    // Path style, and SigV4 for presigned URLs too (aws CLI v1 presigns with SigV2 otherwise).
+    await writeFile(awsConfig, `[default]\nregion = ${REGION}\ns3 =\n    addressing_style = path\n    signature_version = s3v4\n`);
+    const version = await run(aws, ['--version'], toolEnv(home, {}));
+    assert.equal(version.code, 0, `\`aws --version\` failed: is awscli installed (bash .ci/install-s3-clients.sh)?\n${version.stderr}`);
+
+    fleet = await startS3Fleet({ count: 3 });
+    const rows: ObjectLocation[] = [];
+    let t = Date.UTC(2026, 0, 1);
+    const seeds: (() => Promise<void>)[] = [];
+    /** `bytes` under `{bucket}/{key}`; `stored` overrides what a backend holds (a damaged copy). */
+    const put = (bucket: string, key: string, bytes: Buffer, on: string[], stored: Record<string, Buffer> = {}): void => {
+      const storeKey = `${bucket}/${key}`;
+      for (const b of on) {
+        seeds.push(() => fleet.seed(storeKey, stored[b] ?? bytes, [b]));
+        rows.push({ objectKey: storeKey, backendName: b, sizeBytes: bytes.byteLength, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(bytes) });
+      }
+    };
+    put('photos', 'hello.txt', HELLO, ['b1', 'b2']);
+    put('photos', 'big.bin', BIG, ['b2', 'b3']);
+    put('photos', 'failover.txt', Buffer.from('still here when b1 is gone\n'), ['b1', 'b2']);
+    put('photos', 'damaged-one.bin', GOOD_1M, ['b1', 'b2'], { b1: damaged(GOOD_1M, 700_000) });
+    put('photos', 'damaged-all.bin', GOOD_1M, ['b1', 'b2'], { b1: damaged(GOOD_1M, 1000), b2: damaged(GOOD_1M, 1_000_000) });
+    put('photos', 'damaged-small.txt', SMALL_GOOD, ['b2', 'b3'], { b2: damaged(SMALL_GOOD, 3), b3: damaged(SMALL_GOOD, 17) });
+    put('photos', 'slow.bin', SLOW, ['b3']);
+    put('photos', 'gate.bin', SLOW, ['b3']);
+    // Past the 1 MiB verify window: its bytes are handed on as they come.
+    put('photos', 'abandon.bin', randomBytes(2 * 1024 * 1024 + 17), ['b2', 'b3']);
+    for (const [k, v] of TREE) put('photos', k, v, ['b1', 'b3']);
+    let i = 0;
+    const pairs = [['b1', 'b2'], ['b2', 'b3'], ['b3', 'b1']];
+    for (const [k, v] of RC_OBJECTS) put('rc', k, v, pairs[i++ % 3] as string[]);
+    put('logs', 'app.log', Buffer.from('log line\n'), ['b1']);
+    for (const k of MANY_KEYS) {
+      rows.push({ objectKey: `many/${k}`, backendName: 'b1', sizeBytes: 10, createdAt: new Date(t++), encrypted: false, contentHash: null });
+    }
+    // s3rver takes a few dozen PUTs at once without trouble.
+    for (let j = 0; j < seeds.length; j += 24) await Promise.all(seeds.slice(j, j + 24).map((f) => f()));
+    dbPath = path.join(tmp, 'meta.db');
+    const store = await SqliteMetadataStore.open({ path: dbPath });
+    await store.addLocations(rows);
+    await store.close();
+
+    const backends = fleet.backends.map((b) => `  - name: ${b.name}
+    endpoint: "${b.endpoint}"
+    region: ${REGION}
+    bucket: ${fleet.bucket}
+    access_key_id: S3RVER
+    secret_access_key: S3RVER
+    force_path_style: true`).join('\n');
+    const buckets = CREDS.map((c) => `  - name: ${c.bucket}
+    credentials:
+      - access_key_id: ${c.id}
+        secret_access_key: "${c.secret}"`).join('\n');
+    const config = path.join(tmp, 'readpath.yaml');
+    await writeFile(config, `backends:\n${backends}
+database:
+  driver: sqlite
+  path: meta.db
+server:
+  backend_timeout: 20s
+  listen_addr: "127.0.0.1:9"
+runtime:
+  threads: 1
+logging:
+  level: warn
+buckets:\n${buckets}\n`);
+    serve = await startServe(config);
+    url = serve.url;
+  });
+
+  after(async () => {
+    if (serve !== undefined && serve.child.exitCode === null && serve.child.signalCode === null) {
+      serve.child.kill('SIGKILL');
+      await serve.exit;
+    }
+    await fleet?.close();
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+  });
+
+  const awsEnv = (cred: Pick<Cred, 'id' | 'secret'>): NodeJS.ProcessEnv => toolEnv(home, {
+    AWS_ACCESS_KEY_ID: cred.id, AWS_SECRET_ACCESS_KEY: cred.secret, AWS_DEFAULT_REGION: REGION,
+    AWS_CONFIG_FILE: awsConfig, AWS_SHARED_CREDENTIALS_FILE: emptyFile, AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '',
+  });
+  const awsRun = (args: string[], cred: Pick<Cred, 'id' | 'secret'> = PHOTOS, endpoint = url): Promise<Run> =>
+    run(aws, ['--endpoint-url', endpoint, ...args], awsEnv(cred));
+
+  // The groups below inject no fault another group could meet: they run side by side, which
+  // matters for the aws CLI, whose every invocation costs a Python start-up of a second or more.
+  describe('clients side by side', { concurrency: true }, () => {
+    describe('aws CLI', { concurrency: 2 }, () => {
+      it('aws s3 cp downloads an object byte for byte', async () => {
+        const big = path.join(tmp, 'aws-big.bin');
+        ok(await awsRun(['s3', 'cp', 's3://photos/big.bin', big]), 'aws s3 cp big.bin');
+        assert.ok((await readFile(big)).equals(BIG));
+      });
+
+      it('aws s3 ls lists a prefix (common prefixes as PRE)', async () => {
+        const r = ok(await awsRun(['s3', 'ls', 's3://photos/tree/']), 'aws s3 ls');
+        const lines = r.stdout.split('\n').filter((l) => l !== '');
+        const pre = lines.filter((l) => /^\s+PRE /.test(l)).map((l) => l.trim().slice(4));
+        assert.deepEqual(s3Order(pre), s3Order(['sub/', 'ünïcödé/']), r.stdout);
+        const files = lines.filter((l) => !/^\s+PRE /.test(l)).map((l) => /^\S+ \S+\s+(\d+) (.*)$/.exec(l)).map((m) => [m?.[2], Number(m?.[1])]);
+        const direct = [...TREE].filter(([k]) => !k.slice('tree/'.length).includes('/')).map(([k, v]) => [k.slice('tree/'.length), v.length]);
+        assert.deepEqual(files.sort(), direct.sort(), r.stdout);
+      });
+
+      it('aws s3 ls --recursive lists every key under a prefix with its size', async () => {
+        const rec = ok(await awsRun(['s3', 'ls', '--recursive', 's3://photos/tree/']), 'aws s3 ls --recursive');
+        const all = rec.stdout.split('\n').filter((l) => l !== '').map((l) => /^\S+ \S+\s+(\d+) (.*)$/.exec(l)).map((m) => [m?.[2], Number(m?.[1])]);
+        assert.deepEqual(all, s3Order(TREE.keys()).map((k) => [k, TREE.get(k)?.length]), rec.stdout);
+      });
+
+      it('aws s3api head-object gives the length, ETag (the MD5) and Last-Modified', async () => {
+        const r = ok(await awsRun(['s3api', 'head-object', '--bucket', 'photos', '--key', 'big.bin']), 'head-object');
+        const h = JSON.parse(r.stdout) as { ContentLength: number; ETag: string; LastModified: string };
+        assert.equal(h.ContentLength, BIG.length);
+        assert.equal(h.ETag, `"${md5(BIG)}"`);
+        assert.ok(!Number.isNaN(Date.parse(h.LastModified)), h.LastModified);
+      });
+
+      it('aws s3api get-object --range bytes=10-99 returns exactly those bytes', async () => {
+        const out = path.join(tmp, 'aws-range.bin');
+        const r = ok(await awsRun(['s3api', 'get-object', '--bucket', 'photos', '--key', 'big.bin', '--range', 'bytes=10-99', out]), 'get-object --range');
+        const h = JSON.parse(r.stdout) as { ContentLength: number; ContentRange: string };
+        assert.equal(h.ContentLength, 90);
+        assert.equal(h.ContentRange, `bytes 10-99/${BIG.length}`);
+        assert.ok((await readFile(out)).equals(BIG.subarray(10, 100)));
+      });
+
+      it('aws s3 cp --recursive copies a prefix whose keys have spaces, unicode, +, ~ and sub-delimiters', async () => {
+        const dir = path.join(tmp, 'aws-tree');
+        ok(await awsRun(['s3', 'cp', '--recursive', 's3://photos/tree/', dir]), 'aws s3 cp --recursive');
+        const want = new Map([...TREE].map(([k, v]) => [k.slice('tree/'.length), v]));
+        assertSameFiles(await filesUnder(dir), want, 'aws s3 cp --recursive');
+      });
+
+      it('aws s3 cp of an upload is refused (405 MethodNotAllowed) and reaches no backend', async () => {
+        const src = path.join(tmp, 'upload.txt');
+        // Big enough that the gateway answers before the body is through (it never reads it).
+        await writeFile(src, randomBytes(3 * 1024 * 1024));
+        const writes = (): number[] => fleet.backends.map((b) => b.proxy.requests().filter((q) => q.method !== 'GET' && q.method !== 'HEAD').length);
+        const before = writes();
+        const r = await awsRun(['s3', 'cp', src, 's3://photos/uploaded.txt']);
+        assert.notEqual(r.code, 0, r.stdout);
+        assert.match(r.stderr + r.stdout, /MethodNotAllowed|405/);
+        assert.deepEqual(writes(), before, 'no write reached a backend');
+      });
+
+      it('a wrong secret is SignatureDoesNotMatch', async () => {
+        const wrong = await awsRun(['s3', 'ls', 's3://photos/'], { id: PHOTOS.id, secret: 'not-the-secret' });
+        assert.notEqual(wrong.code, 0);
+        assert.match(wrong.stderr, /SignatureDoesNotMatch/, wrong.stderr);
+      });
+
+      it('another bucket\'s credential is AccessDenied', async () => {
+        const other = await awsRun(['s3', 'ls', 's3://logs/'], PHOTOS);
+        assert.notEqual(other.code, 0);
+        assert.match(other.stderr, /AccessDenied/, other.stderr);
+      });
+
+      it('aws s3 presign makes a URL the gateway honours; once expired it is refused', async () => {
+        const r = ok(await awsRun(['s3', 'presign', 's3://photos/tree/with space.txt', '--expires-in', '6']), 'aws s3 presign');
+        const presigned = r.stdout.trim();
+        const signedAt = /X-Amz-Date=(\d{8}T\d{6}Z)/.exec(presigned)?.[1];
+        assert.ok(signedAt !== undefined && /X-Amz-Signature=/.test(presigned), `a SigV4 presigned URL: ${presigned}`);
+        const got = await raw(presigned);
+        assert.equal(got.status, 200, got.body.toString());
+        assert.ok(got.body.equals(TREE.get('tree/with space.txt') as Buffer));
+        const at = Date.parse(signedAt.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'));
+        await new Promise((res) => setTimeout(res, Math.max(0, at + 7_500 - Date.now())));
+        const late = await raw(presigned);
+        assert.equal(late.status, 403);
+        assert.equal(s3Code(late.body), 'AccessDenied');
+      });
+    });
+
+    describe('rclone', { concurrency: 1 }, () => {
+      const remote = (name: string, cred: Cred): Record<string, string> => ({
+        [`RCLONE_CONFIG_${name}_TYPE`]: 's3', [`RCLONE_CONFIG_${name}_PROVIDER`]: 'Other', [`RCLONE_CONFIG_${name}_ENDPOINT`]: url,
+        [`RCLONE_CONFIG_${name}_REGION`]: REGION, [`RCLONE_CONFIG_${name}_ACCESS_KEY_ID`]: cred.id,
+        [`RCLONE_CONFIG_${name}_SECRET_ACCESS_KEY`]: cred.secret, [`RCLONE_CONFIG_${name}_FORCE_PATH_STYLE`]: 'true',
+      });
+      const rcloneRun = (args: string[]): Promise<Run> => run(rclone, ['--config', emptyFile, '--low-level-retries', '1', '--retries', '1', ...args],
+        toolEnv(home, { ...remote('GWRC', RC), ...remote('GWMANY', MANY), ...remote('GWPHOTOS', PHOTOS) }));
+
+      it('rclone copy of a bucket of 50 objects: every file whole, its MD5 checks passing', async () => {
+        const dir = path.join(tmp, 'rclone-rc');
+        ok(await rcloneRun(['copy', 'gwrc:rc', dir, '--transfers', '8', '--checkers', '8']), 'rclone copy');
+        assertSameFiles(await filesUnder(dir), RC_OBJECTS, 'rclone copy');
+        // rclone check compares the gateway's MD5s (ETags) with the files' own: none may differ or be missing.
+        const check = ok(await rcloneRun(['check', 'gwrc:rc', dir, '--one-way']), 'rclone check');
+        assert.match(check.stderr, new RegExp(`${RC_OBJECTS.size} matching files`), check.stderr);
+        assert.match(check.stderr, / 0 differences found/, check.stderr);
+        assert.doesNotMatch(check.stderr, /could not be checked|ERROR/, check.stderr);
+      });
+
+      it('rclone md5sum reports each object\'s MD5; rclone ls its size', async () => {
+        const sums = ok(await rcloneRun(['md5sum', 'gwrc:rc']), 'rclone md5sum');
+        const got = new Map(sums.stdout.split('\n').filter((l) => l !== '').map((l) => [l.slice(34), l.slice(0, 32)]));
+        assert.deepEqual(got, new Map([...RC_OBJECTS].map(([k, v]) => [k, md5(v)])));
+        const ls = ok(await rcloneRun(['ls', 'gwrc:rc/dir']), 'rclone ls');
+        const sizes = new Map(ls.stdout.split('\n').filter((l) => l !== '').map((l) => /^\s*(\d+) (.*)$/.exec(l)).map((m) => [m?.[2], Number(m?.[1])]));
+        assert.deepEqual(sizes, new Map([...RC_OBJECTS].filter(([k]) => k.startsWith('dir/')).map(([k, v]) => [k.slice(4), v.length])));
+      });
+
+      it('rclone lsf --recursive lists 1207 keys through pages of 1000 (ListObjects v1 by directory, v2 with --fast-list)', async () => {
+        const want = s3Order(MANY_KEYS);
+        const v1 = ok(await rcloneRun(['lsf', '--recursive', '--files-only', 'gwmany:many']), 'rclone lsf');
+        assert.deepEqual(s3Order(v1.stdout.split('\n').filter((l) => l !== '')), want);
+        const v2 = ok(await rcloneRun(['lsf', '--recursive', '--files-only', '--fast-list', '--s3-list-version', '2', 'gwmany:many']), 'rclone lsf --fast-list');
+        assert.deepEqual(v2.stdout.split('\n').filter((l) => l !== ''), want, 'one listing in S3 order');
+        const v1fast = ok(await rcloneRun(['lsf', '--recursive', '--files-only', '--fast-list', '--s3-list-version', '1', 'gwmany:many']), 'rclone lsf v1 --fast-list');
+        assert.deepEqual(v1fast.stdout.split('\n').filter((l) => l !== ''), want);
+      });
+
+      it('rclone copyto of one object with tricky characters', async () => {
+        const out = path.join(tmp, 'rclone-one.txt');
+        ok(await rcloneRun(['copyto', 'gwphotos:photos/tree/ünïcödé/日本語 ファイル.txt', out]), 'rclone copyto');
+        assert.ok((await readFile(out)).equals(TREE.get('tree/ünïcödé/日本語 ファイル.txt') as Buffer));
+      });
+    });
+
+    describe('s3cmd', { concurrency: 1 }, () => {
+      const s3cmdRun = (args: string[], cred: Cred = PHOTOS): Promise<Run> => {
+        const host = new URL(url).host;
+        return run(s3cmd, ['-c', emptyFile, `--host=${host}`, `--host-bucket=${host}`, '--no-ssl', `--access_key=${cred.id}`, `--secret_key=${cred.secret}`,
+          `--region=${REGION}`, ...args], toolEnv(home, {}));
+      };
+
+      it('s3cmd get downloads objects (its MD5 check against the ETag passing)', async () => {
+        const out = path.join(tmp, 's3cmd-big.bin');
+        const r = ok(await s3cmdRun(['get', 's3://photos/big.bin', out]), 's3cmd get');
+        assert.doesNotMatch(r.stderr, /MD5 signatures do not match|WARNING/, r.stderr);
+        assert.ok((await readFile(out)).equals(BIG));
+        const spaced = path.join(tmp, 's3cmd-space.txt');
+        ok(await s3cmdRun(['get', 's3://photos/tree/with space.txt', spaced]), 's3cmd get (space)');
+        assert.ok((await readFile(spaced)).equals(TREE.get('tree/with space.txt') as Buffer));
+        const plus = path.join(tmp, 's3cmd-plus.txt');
+        ok(await s3cmdRun(['get', 's3://photos/tree/a+b=c.txt', plus]), 's3cmd get (plus)');
+        assert.ok((await readFile(plus)).equals(TREE.get('tree/a+b=c.txt') as Buffer));
+      });
+
+      it('s3cmd ls lists buckets, a prefix, and --recursive keys', async () => {
+        const buckets = ok(await s3cmdRun(['ls']), 's3cmd ls');
+        assert.match(buckets.stdout, /s3:\/\/photos\s*$/m);
+        assert.doesNotMatch(buckets.stdout, /s3:\/\/logs/);
+        const dir = ok(await s3cmdRun(['ls', 's3://photos/tree/']), 's3cmd ls prefix');
+        assert.match(dir.stdout, /DIR\s+s3:\/\/photos\/tree\/sub\//);
+        assert.match(dir.stdout, /s3:\/\/photos\/tree\/with space\.txt$/m);
+        const rec = ok(await s3cmdRun(['ls', '--recursive', 's3://rc/'], RC), 's3cmd ls --recursive');
+        const keys = rec.stdout.split('\n').filter((l) => l !== '').map((l) => /s3:\/\/rc\/(.*)$/.exec(l)?.[1]);
+        assert.deepEqual(keys, s3Order(RC_OBJECTS.keys()));
+      });
+
+      it('s3cmd put is refused', async () => {
+        const src = path.join(tmp, 's3cmd-up.txt');
+        await writeFile(src, 'no\n');
+        const r = await s3cmdRun(['put', src, 's3://photos/s3cmd-up.txt']);
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /405|MethodNotAllowed/, r.stderr);
+      });
+    });
+
+    describe('AWS SDK (@aws-sdk/client-s3)', () => {
+      let c: S3Client;
+      before(() => {
+        c = sdk(url, PHOTOS);
+      });
+      after(() => c.destroy());
+
+      it('ListObjectsV2 pages with continuation tokens (no delimiter) give every key once, in S3 order', async () => {
+        const m = sdk(url, MANY);
+        try {
+          const seen: string[] = [];
+          let token: string | undefined;
+          let pages = 0;
+          do {
+            const r = await m.send(new ListObjectsV2Command({ Bucket: 'many', MaxKeys: 97, ContinuationToken: token }));
+            pages++;
+            seen.push(...(r.Contents ?? []).map((o) => o.Key as string));
+            assert.equal(r.KeyCount, r.Contents?.length ?? 0);
+            token = r.IsTruncated === true ? r.NextContinuationToken : undefined;
+            if (r.IsTruncated === true) assert.ok(token !== undefined, 'a truncated page has a next token');
+          } while (token !== undefined);
+          assert.deepEqual(seen, s3Order(MANY_KEYS));
+          assert.equal(pages, Math.ceil(MANY_KEYS.length / 97));
+        } finally {
+          m.destroy();
+        }
+      });
+
+      it('ListObjectsV2 with a delimiter: common prefixes roll up, pages of 3 over them, start-after, a prefix, encoding-type=url', async () => {
+        const m = sdk(url, MANY);
+        try {
+          const keys: string[] = [];
+          const prefixes: string[] = [];
+          let token: string | undefined;
+          do {
+            const r = await m.send(new ListObjectsV2Command({ Bucket: 'many', Delimiter: '/', MaxKeys: 3, ContinuationToken: token }));
+            keys.push(...(r.Contents ?? []).map((o) => o.Key as string));
+            prefixes.push(...(r.CommonPrefixes ?? []).map((p) => p.Prefix as string));
+            assert.ok((r.Contents?.length ?? 0) + (r.CommonPrefixes?.length ?? 0) <= 3);
+            token = r.IsTruncated === true ? r.NextContinuationToken : undefined;
+          } while (token !== undefined);
+          assert.deepEqual(keys, ['top-level.txt']);
+          const wantPrefixes = s3Order(new Set(MANY_KEYS.filter((k) => k.includes('/')).map((k) => k.slice(0, k.indexOf('/') + 1))));
+          assert.deepEqual(prefixes, wantPrefixes);
+
+          const after = await m.send(new ListObjectsV2Command({ Bucket: 'many', Prefix: 'flat/', StartAfter: 'flat/k1095' }));
+          assert.deepEqual(after.Contents?.map((o) => o.Key), ['flat/k1096', 'flat/k1097', 'flat/k1098', 'flat/k1099']);
+          assert.equal(after.StartAfter, 'flat/k1095');
+
+          const d2 = await m.send(new ListObjectsV2Command({ Bucket: 'many', Prefix: 'd2/', MaxKeys: 1000 }));
+          assert.deepEqual(d2.Contents?.map((o) => o.Key), Array.from({ length: 25 }, (_, i) => `d2/x${String(i).padStart(2, '0')}`));
+          assert.equal(d2.IsTruncated, false);
+          assert.equal(d2.Contents?.[0]?.Size, 10);
+
+          // The SDK decodes url-encoded keys itself when it asked for them.
+          const enc = await m.send(new ListObjectsV2Command({ Bucket: 'many', EncodingType: 'url', Delimiter: '/' }));
+          assert.deepEqual(enc.CommonPrefixes?.map((p) => decodeURIComponent(p.Prefix as string)), wantPrefixes);
+        } finally {
+          m.destroy();
+        }
+      });
+
+      it('ListObjects (v1) pages with markers, with and without a delimiter', async () => {
+        const m = sdk(url, MANY);
+        try {
+          const seen: string[] = [];
+          let marker: string | undefined;
+          for (;;) {
+            const r = await m.send(new ListObjectsCommand({ Bucket: 'many', MaxKeys: 250, Marker: marker }));
+            const page = (r.Contents ?? []).map((o) => o.Key as string);
+            seen.push(...page);
+            if (r.IsTruncated !== true) break;
+            marker = r.NextMarker ?? page.at(-1);
+          }
+          assert.deepEqual(seen, s3Order(MANY_KEYS));
+
+          const entries: string[] = [];
+          marker = undefined;
+          for (;;) {
+            const r: ListObjectsCommandOutput = await m.send(new ListObjectsCommand({ Bucket: 'many', MaxKeys: 2, Delimiter: '/', Marker: marker }));
+            entries.push(...(r.Contents ?? []).map((o) => o.Key as string), ...(r.CommonPrefixes ?? []).map((p) => p.Prefix as string));
+            if (r.IsTruncated !== true) break;
+            assert.ok(r.NextMarker !== undefined, 'a truncated v1 page with a delimiter has NextMarker');
+            marker = r.NextMarker;
+          }
+          assert.deepEqual(s3Order(entries), s3Order(['top-level.txt', ...new Set(MANY_KEYS.filter((k) => k.includes('/')).map((k) => k.slice(0, k.indexOf('/') + 1)))]));
+          assert.equal(new Set(entries).size, entries.length, 'nothing listed twice');
+        } finally {
+          m.destroy();
+        }
+      });
+
+      it('ListBuckets, HeadBucket and GetBucketLocation', async () => {
+        const b = await c.send(new ListBucketsCommand({}));
+        assert.deepEqual(b.Buckets?.map((x) => x.Name), ['photos']);
+        const h = await c.send(new HeadBucketCommand({ Bucket: 'photos' }));
+        assert.equal(h.$metadata.httpStatusCode, 200);
+        const loc = await c.send(new GetBucketLocationCommand({ Bucket: 'photos' }));
+        assert.ok(loc.LocationConstraint === undefined || (loc.LocationConstraint as string) === '', String(loc.LocationConstraint));
+        assert.equal((await sdkFailure(c.send(new HeadBucketCommand({ Bucket: 'logs' })))).status, 403, 'another credential\'s bucket');
+        const missing = await sdkFailure(c.send(new ListObjectsV2Command({ Bucket: 'no-such-bucket' })));
+        assert.deepEqual(missing, { name: 'NoSuchBucket', status: 404 });
+      });
+
+      it('GetObject: whole, ranged (206, Content-Range), suffix range, 416 past the end, 404 NoSuchKey', async () => {
+        const whole = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin' }));
+        assert.ok(Buffer.from(await (whole.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))).equals(BIG));
+        assert.equal(whole.ETag, `"${md5(BIG)}"`);
+        assert.equal(whole.ContentLength, BIG.length);
+        assert.equal(whole.AcceptRanges, 'bytes');
+        assert.ok(whole.LastModified instanceof Date);
+
+        const ranged = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin', Range: 'bytes=1000-1999' }));
+        assert.equal(ranged.$metadata.httpStatusCode, 206);
+        assert.equal(ranged.ContentRange, `bytes 1000-1999/${BIG.length}`);
+        assert.ok(Buffer.from(await (ranged.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))).equals(BIG.subarray(1000, 2000)));
+
+        const suffix = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin', Range: 'bytes=-100' }));
+        assert.ok(Buffer.from(await (suffix.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))).equals(BIG.subarray(BIG.length - 100)));
+
+        const open = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin', Range: `bytes=${BIG.length - 5}-` }));
+        assert.ok(Buffer.from(await (open.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))).equals(BIG.subarray(BIG.length - 5)));
+
+        assert.deepEqual(await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin', Range: `bytes=${BIG.length}-` }))), { name: 'InvalidRange', status: 416 });
+        assert.deepEqual(await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'no/such/key' }))), { name: 'NoSuchKey', status: 404 });
+        assert.deepEqual(await sdkFailure(c.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'no/such/key' }))), { name: 'NotFound', status: 404 });
+        for (const [k, v] of TREE) {
+          const o = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: k }));
+          assert.ok(Buffer.from(await (o.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))).equals(v), k);
+        }
+        const empty = sdk(url, RC);
+        try {
+          const e = await empty.send(new GetObjectCommand({ Bucket: 'rc', Key: 'empty.txt' }));
+          assert.equal(e.ContentLength, 0);
+          assert.equal((await (e.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))).length, 0);
+        } finally {
+          empty.destroy();
+        }
+      });
+
+      it('conditional GETs: If-None-Match the ETag → 304, If-Match another → 412, If-Modified-Since the future → 304', async () => {
+        const etag = `"${md5(HELLO)}"`;
+        const hit = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt', IfMatch: etag }));
+        assert.equal(await hit.Body?.transformToString(), HELLO.toString());
+        assert.equal((await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt', IfNoneMatch: etag })))).status, 304);
+        assert.deepEqual(await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt', IfMatch: '"0123456789abcdef0123456789abcdef"' }))), { name: 'PreconditionFailed', status: 412 });
+        assert.equal((await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt', IfModifiedSince: new Date(Date.now() + 86_400_000) })))).status, 304);
+        assert.equal((await sdkFailure(c.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'hello.txt', IfNoneMatch: etag })))).status, 304);
+        const miss = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt', IfNoneMatch: '"0123456789abcdef0123456789abcdef"' }));
+        assert.equal(await miss.Body?.transformToString(), HELLO.toString());
+      });
+
+      it('presigned GET URLs: valid ones serve the object (tricky keys too); expired and tampered ones are refused', async () => {
+        for (const key of ['hello.txt', 'tree/a+b=c.txt', 'tree/ünïcödé/日本語 ファイル.txt', "tree/it's (1) & more!.txt", 'tree/tilde~x.txt']) {
+          const u = await presignGet(url, PHOTOS, key, { expiresIn: 300 });
+          const r = await raw(u);
+          assert.equal(r.status, 200, `${key}: ${r.body.toString()}`);
+          assert.ok(r.body.equals(key === 'hello.txt' ? HELLO : TREE.get(key) as Buffer), key);
+        }
+        const expired = await raw(await presignGet(url, PHOTOS, 'hello.txt', { expiresIn: 60, signingDate: new Date(Date.now() - 3_600_000) }));
+        assert.equal(expired.status, 403);
+        assert.equal(s3Code(expired.body), 'AccessDenied');
+        assert.match(expired.body.toString(), /expired/i);
+        const tampered = (await presignGet(url, PHOTOS, 'hello.txt', { expiresIn: 300 })).replace('hello.txt', 'failover.txt');
+        const t = await raw(tampered);
+        assert.equal(t.status, 403);
+        assert.equal(s3Code(t.body), 'SignatureDoesNotMatch');
+        const otherBucket = await raw(await presignGet(url, { ...PHOTOS, bucket: 'logs' }, 'app.log', { expiresIn: 300 }));
+        assert.equal(otherBucket.status, 403);
+        assert.equal(s3Code(otherBucket.body), 'AccessDenied');
+      });
+
+      it('every auth refusal: wrong secret, unknown key, another bucket, a skewed clock', async () => {
+        const wrong = sdk(url, { ...PHOTOS, secret: 'not-the-secret' });
+        const unknown = sdk(url, { ...PHOTOS, id: 'AKIANOSUCHKEY000000' });
+        const skewed = sdk(url, PHOTOS, { systemClockOffset: -3_600_000 });
+        try {
+          assert.deepEqual(await sdkFailure(wrong.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt' }))), { name: 'SignatureDoesNotMatch', status: 403 });
+          assert.deepEqual(await sdkFailure(unknown.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt' }))), { name: 'InvalidAccessKeyId', status: 403 });
+          assert.deepEqual(await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'logs', Key: 'app.log' }))), { name: 'AccessDenied', status: 403 });
+          assert.deepEqual(await sdkFailure(c.send(new ListObjectsV2Command({ Bucket: 'logs' }))), { name: 'AccessDenied', status: 403 });
+          assert.deepEqual(await sdkFailure(skewed.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt' }))), { name: 'RequestTimeTooSkewed', status: 403 });
+        } finally {
+          wrong.destroy();
+          unknown.destroy();
+          skewed.destroy();
+        }
+      });
+
+      it('anonymous requests and writes are refused; /health answers outside the S3 namespace', async () => {
+        const anon = await raw(`${url}/photos/hello.txt`);
+        assert.equal(anon.status, 403);
+        assert.equal(s3Code(anon.body), 'AccessDenied');
+        const put = await sdkFailure(c.send(new PutObjectCommand({ Bucket: 'photos', Key: 'new.txt', Body: 'x' })));
+        assert.equal(put.status === 405 || put.status === 501, true, JSON.stringify(put));
+        const health = await raw(`${url}/health`);
+        assert.equal(health.status, 200);
+        const metrics = await raw(`${url}/metrics`);
+        assert.equal(metrics.status, 200);
+        assert.match(metrics.body.toString(), /readpath_/);
+      });
+    });
+
+    // One at a time: the database outage must not overlap the other reads of this gateway.
+    describe('in-process gateways over the same fleet and database', { concurrency: 1 }, () => {
+      let rp: ReadPath;
+      let store: SwitchableStore;
+      let gw: Gateway;
+
+      const inProcessConfig = (extra: Partial<ReadPathConfig> = {}): ReadPathConfig => ({
+        backends: fleet.backends.map((b) => fleet.backendConfig(b.name)),
+        database: { driver: 'sqlite', path: dbPath },
+        server: { backend_timeout: '20s', listen_addr: '127.0.0.1:0' },
+        circuit_breaker: { failure_threshold: 1, open_timeout: '100ms' },
+        runtime: { mode: 'inline' },
+        logging: { level: 'silent' },
+        buckets: CREDS.map((c) => ({ name: c.bucket, credentials: [{ access_key_id: c.id, secret_access_key: c.secret }] })),
+        ...extra,
+      });
+
+      before(async () => {
+        store = new SwitchableStore(await SqliteMetadataStore.open({ path: dbPath }));
+        rp = await ReadPath.open(inProcessConfig(), { store });
+        gw = await startGateway(rp, { settings: rp.config.gateway });
+      });
+      after(async () => {
+        await gw?.close();
+        await rp?.close();
+      });
+
+      it('the database down: GETs and HEADs are served degraded, listings answer 503 ServiceUnavailable; back up, listings return', async () => {
+        const c = sdk(gw.url, PHOTOS);
+        try {
+          store.down = true;
+          const o = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt' }));
+          assert.equal(await o.Body?.transformToString(), HELLO.toString());
+          const big = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin', Range: 'bytes=10-99' }));
+          assert.ok(Buffer.from(await (big.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))).equals(BIG.subarray(10, 100)));
+          const h = await c.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'big.bin' }));
+          assert.equal(h.ContentLength, BIG.length);
+          assert.deepEqual(await sdkFailure(c.send(new ListObjectsV2Command({ Bucket: 'photos' }))), { name: 'ServiceUnavailable', status: 503 });
+          assert.deepEqual(await sdkFailure(c.send(new ListObjectsCommand({ Bucket: 'photos', Prefix: 'tree/' }))), { name: 'ServiceUnavailable', status: 503 });
+          const out = path.join(tmp, 'aws-degraded.txt');
+          ok(await awsRun(['s3', 'cp', 's3://photos/hello.txt', out], PHOTOS, gw.url), 'aws s3 cp with the database down');
+          assert.ok((await readFile(out)).equals(HELLO));
+          assert.ok(rp.recorder.count('degraded_reads_total') >= 3, 'the reads went degraded');
+        } finally {
+          store.down = false;
+        }
+        try {
+          let listed: string[] | undefined;
+          for (let i = 0; i < 100 && listed === undefined; i++) {
+            listed = await c.send(new ListObjectsV2Command({ Bucket: 'photos', Prefix: 'tree/' })).then((r) => r.Contents?.map((x) => x.Key as string), () => undefined);
+            if (listed === undefined) await new Promise((r) => setTimeout(r, 50));
+          }
+          assert.deepEqual(listed, s3Order(TREE.keys()));
+        } finally {
+          c.destroy();
+        }
+      });
+
+      it('server.max_concurrent_reads: 1 — with one stalled read in flight a second gets 503 SlowDown; then reads pass again', async () => {
+        const limited = await startGateway(rp, { settings: { ...rp.config.gateway, maxConcurrentReads: 1 } });
+        const c = sdk(limited.url, PHOTOS);
+        let release = (): void => {};
+        const gate = new Promise<void>((r) => { release = r; });
+        const b3 = fleet.backend('b3').proxy;
+        b3.inject({ kind: 'gate', until: gate }, { times: 1, match: { method: 'GET', key: 'photos/gate.bin' } });
+        const seen = b3.requestCount;
+        try {
+          const first = c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'gate.bin' })).then(async (o) => Buffer.from(await (o.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))));
+          await sawGet(b3, 'photos/gate.bin', seen);
+          assert.equal(limited.inFlight(), 1);
+          assert.deepEqual(await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt' }))), { name: 'SlowDown', status: 503 });
+          const health = await raw(`${limited.url}/health`);
+          assert.equal(health.status, 200, 'the health endpoint is outside the admission limit');
+          release();
+          assert.ok((await first).equals(SLOW));
+          const again = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt' }));
+          assert.equal(await again.Body?.transformToString(), HELLO.toString());
+        } finally {
+          release();
+          b3.clear();
+          c.destroy();
+          await limited.close();
+        }
+      });
+
+      it('a client that goes away mid-body frees the read at once (the backend copy stalls, nothing waits for a timeout)', async () => {
+        const proxies = ['b2', 'b3'].map((n) => fleet.backend(n).proxy);
+        for (const p of proxies) p.inject({ kind: 'stallBody', keepBytes: 64 * 1024 }, { times: 1, match: { method: 'GET', key: 'photos/abandon.bin' } });
+        try {
+          const u = new URL(await presignGet(gw.url, PHOTOS, 'abandon.bin', { expiresIn: 60 }));
+          const got = await new Promise<number>((resolve, reject) => {
+            const req = http.get({ host: u.hostname, port: u.port, path: u.pathname + u.search, agent: false }, (res) => {
+              let n = 0;
+              res.on('data', (c: Buffer) => {
+                n += c.length;
+                if (n >= 1024) {
+                  req.destroy();
+                  resolve(n);
+                }
+              });
+              res.on('error', () => {});
+            });
+            req.on('error', () => {});
+            setTimeout(() => reject(new Error('no body bytes arrived')), 15_000).unref();
+          });
+          assert.ok(got >= 1024);
+          const t0 = Date.now();
+          while (gw.inFlight() > 0 && Date.now() - t0 < 3_000) await new Promise((r) => setTimeout(r, 20));
+          assert.equal(gw.inFlight(), 0, 'the request is over within 3 s of the client leaving (backend_timeout is 20 s)');
+        } finally {
+          for (const p of proxies) p.clear();
+        }
+      });
+
+      it('TLS (server.tls with a self-signed certificate): the SDK trusting its CA and aws --ca-bundle read; untrusting clients are refused', async () => {
+        const dir = path.join(tmp, 'tls');
+        await mkdir(dir);
+        const cert = path.join(dir, 'cert.pem');
+        const key = path.join(dir, 'key.pem');
+        ok(await run(tool('openssl'), ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+          '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], toolEnv(home, {})), 'openssl req');
+        const tlsRp = await ReadPath.open(inProcessConfig({ server: { backend_timeout: '20s', listen_addr: '127.0.0.1:0', tls: { cert_file: cert, key_file: key } } }));
+        const tlsGw = await startGateway(tlsRp, { settings: tlsRp.config.gateway });
+        const ca = await readFile(cert, 'utf8');
+        const agent = new https.Agent({ ca, keepAlive: true });
+        const c = sdk(tlsGw.url, PHOTOS, { requestHandler: new NodeHttpHandler({ httpsAgent: agent }) });
+        const untrusting = sdk(tlsGw.url, PHOTOS, { requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ keepAlive: false }) }) });
+        try {
+          assert.match(tlsGw.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+          const o = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin' }));
+          assert.ok(Buffer.from(await (o.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))).equals(BIG));
+          const l = await c.send(new ListObjectsV2Command({ Bucket: 'photos', Prefix: 'tree/' }));
+          assert.deepEqual(l.Contents?.map((x) => x.Key), s3Order(TREE.keys()));
+          const presigned = await raw(await presignGet(tlsGw.url, PHOTOS, 'hello.txt', { expiresIn: 60 }), { ca });
+          assert.equal(presigned.status, 200);
+          assert.ok(presigned.body.equals(HELLO));
+          const out = path.join(tmp, 'aws-tls.bin');
+          ok(await run(aws, ['--endpoint-url', tlsGw.url, '--ca-bundle', cert, 's3', 'cp', 's3://photos/big.bin', out], awsEnv(PHOTOS)), 'aws s3 cp over TLS');
+          assert.ok((await readFile(out)).equals(BIG));
+          await assert.rejects(untrusting.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt' })), /self.signed|certificate/i);
+          await assert.rejects(raw(`${tlsGw.url.replace('https:', 'http:')}/photos/hello.txt`).then((r) => {
+            if (r.status === 200) throw new Error('plain HTTP served an object on the TLS port');
+            throw new Error('refused');
+          }));
+        } finally {
+          c.destroy();
+          untrusting.destroy();
+          agent.destroy();
+          await tlsGw.close();
+          await tlsRp.close();
+        }
+      });
+    });
+  });
+
+  describe('faults behind the gateway', () => {
+    it('a backend stopped mid-test: reads are served from the next copy', async () => {
+      const c = sdk(url, PHOTOS);
+      try {
+        const first = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'failover.txt' }));
+        assert.equal(await first.Body?.transformToString(), 'still here when b1 is gone\n');
+        await fleet.stop('b1');
+        try {
+          for (let i = 0; i < 3; i++) {
+            const o = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'failover.txt' }));
+            assert.equal(await o.Body?.transformToString(), 'still here when b1 is gone\n');
+          }
+          const h = await c.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'hello.txt' }));
+          assert.equal(h.ContentLength, HELLO.length);
+        } finally {
+          await fleet.start('b1');
+        }
+      } finally {
+        c.destroy();
+      }
+    });
+
+    it('one damaged copy of an object within the verify window (1 MiB): the client gets the good copy, checked before a byte was sent', async () => {
+      const c = sdk(url, PHOTOS);
+      try {
+        for (let i = 0; i < 2; i++) {
+          const o = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'damaged-one.bin' }));
+          const body = Buffer.from(await (o.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())));
+          assert.ok(body.equals(GOOD_1M), `read ${i}: ${body.length} bytes that are not the object's`);
+        }
+      } finally {
+        c.destroy();
+      }
+    });
+
+    it('every copy damaged: the response is cut short (SDK and aws CLI fail), never a complete wrong body', async () => {
+      const c = sdk(url, PHOTOS);
+      try {
+        for (const [key, good] of [['damaged-all.bin', GOOD_1M], ['damaged-small.txt', SMALL_GOOD]] as const) {
+          let body: Buffer | undefined;
+          let failure: unknown;
+          try {
+            const o = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: key }));
+            body = Buffer.from(await (o.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())));
+          } catch (err) {
+            failure = err;
+          }
+          assert.ok(body === undefined, `${key}: a complete ${body?.length ?? 0}-byte body was served (equal to the good bytes: ${String(body?.equals(good))})`);
+          assert.ok(failure !== undefined);
+          const r = await raw(await presignGet(url, PHOTOS, key, { expiresIn: 300 })).catch((err: unknown) => err);
+          if (!(r instanceof Error)) {
+            const got = r as Raw;
+            assert.ok(got.status >= 500 || got.body.length < good.length, `${key}: raw GET answered ${got.status} with ${got.body.length} bytes`);
+          }
+        }
+        const out = path.join(tmp, 'aws-damaged.bin');
+        const r = await awsRun(['s3', 'cp', 's3://photos/damaged-all.bin', out]);
+        assert.notEqual(r.code, 0, 'aws s3 cp must fail on a body cut short');
+        const written = await readFile(out).catch(() => undefined);
+        assert.ok(written === undefined || written.length < GOOD_1M.length, 'no complete file of wrong bytes');
+      } finally {
+        c.destroy();
+      }
+    });
+  });
+
+  // Last: it stops the child process.
+  it('SIGTERM while a slow GET is in flight: that request completes whole, new ones are turned away, the process exits 0', async () => {
+    const c = sdk(url, PHOTOS);
+    let release = (): void => {};
+    const gate = new Promise<void>((r) => { release = r; });
+    const b3 = fleet.backend('b3').proxy;
+    b3.inject({ kind: 'gate', until: gate }, { times: 1, match: { method: 'GET', key: 'photos/slow.bin' } });
+    const seen = b3.requestCount;
+    try {
+      const inFlight = c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'slow.bin' })).then(async (o) => Buffer.from(await (o.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))));
+      await sawGet(b3, 'photos/slow.bin', seen);
+      assert.ok(serve.child.kill('SIGTERM'));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(serve.child.exitCode, null, `the process waits for the request in flight:\n${serve.stderr()}`);
+      // A new request during the drain is not served (connection refused, or 503 on a kept-alive socket).
+      const late = await raw(await presignGet(url, PHOTOS, 'hello.txt', { expiresIn: 60 })).then((r) => r.status, (err: NodeJS.ErrnoException) => err.code);
+      assert.ok(late === 'ECONNREFUSED' || late === 503 || late === 'ECONNRESET', `a request after SIGTERM got ${String(late)}`);
+      release();
+      const body = await inFlight;
+      assert.ok(body.equals(SLOW), 'the request in flight completed whole');
+      const code = await Promise.race([serve.exit, new Promise((r) => setTimeout(() => r('still running 15 s after SIGTERM'), 15_000))]);
+      assert.equal(code, 0, serve.stderr());
+      assert.doesNotMatch(serve.stderr(), /photos\/Secret\+Key|rclone-secret|S3RVER"/, 'no secret in the output');
+    } finally {
+      release();
+      b3.clear();
+      c.destroy();
+    }
+  });
+});
