@@ -31,7 +31,7 @@ function config(extra: Partial<ReadPathConfig> = {}): ReadPathConfig {
     backends: fleet.backends.map((b) => ({ ...fleet.backendConfig(b.name) })),
     database: { driver: 'sqlite', path: join(dir, 'meta.db') },
     server: { backend_timeout: '5s' },
-    runtime: { threads: 1, stream_idle_timeout: '300ms' },
+    runtime: { threads: 1, stream_idle_timeout: '1500ms' },
     striping: { enabled: false },
     logging: { level: 'silent' },
     ...extra,
