@@ -109,13 +109,15 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-function medianRow<T extends object, K extends keyof T>(rows: readonly T[], fields: readonly K[]): Pick<T, K> {
+/** The medians of `fields` over `rows`. */
+export function medianRow<T extends object, K extends keyof T>(rows: readonly T[], fields: readonly K[]): Pick<T, K> {
   const out = {} as Pick<T, K>;
   for (const f of fields) out[f] = median(rows.map((r) => r[f] as number)) as T[K];
   return out;
 }
 
-async function download(tool: Tool, run: () => Promise<CommandRun>, dest: string, set: DataSet, objects: Parameters<typeof verifyDownload>[1]): Promise<DownloadRun> {
+/** One timed download of `set` into `dest` (after a `sync`), then checked file by file. */
+export async function download(tool: Tool, run: () => Promise<CommandRun>, dest: string, set: DataSet, objects: Parameters<typeof verifyDownload>[1]): Promise<DownloadRun> {
   await syncDisks();
   const r = await run();
   const verification = await verifyDownload(dest, objects).catch((): Verification => ({ files: 0, bytes: 0, missing: objects.length, wrong: 0, unexpected: 0, ok: false }));

@@ -48,8 +48,13 @@ export async function listPage(list: ListKeys, r: ListRequest): Promise<ListResu
   let cursor: string | undefined = r.after === undefined ? undefined : root + r.after + (r.afterPrefix ? PAST_PREFIX : '');
   if (r.maxKeys === 0) return { contents, commonPrefixes, truncated: false, next: undefined };
   let last: { after: string; prefix: boolean } | undefined;
-  const batch = Math.min(1000, r.maxKeys + 1);
+  const fullBatch = Math.min(1000, r.maxKeys + 1);
+  // Right after a common prefix the next one is likely near: ask for a few keys, not a page.
+  let batch = fullBatch;
+  let queries = 0;
   for (;;) {
+    // The store may answer synchronously (SQLite): let the event loop turn between queries.
+    if (queries++ > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const rows = await list({ prefix: full, ...(cursor === undefined ? {} : { startAfter: cursor }), limit: batch, ...(r.signal === undefined ? {} : { signal: r.signal }) });
     let jumped = false;
     for (const row of rows) {
@@ -75,6 +80,7 @@ export async function listPage(list: ListKeys, r: ListRequest): Promise<ListResu
       cursor = row.key;
     }
     if (!jumped && rows.length < batch) return { contents, commonPrefixes, truncated: false, next: undefined };
+    batch = jumped ? Math.min(8, fullBatch) : fullBatch;
   }
 }
 

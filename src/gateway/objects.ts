@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { ReadPath, HeadOutcome, StreamOutcome } from '../read-path.js';
 import { resolveRange, type ByteSpan } from '../streams/byte-range.js';
+import { VERIFY_WINDOW } from '../streams/object-stream.js';
 
 /** A GET or HEAD of one object. */
 export interface ObjectRequest {
@@ -139,6 +140,18 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
   if (cond !== undefined) {
     o.body.destroy();
     return notModifiedOr412(res, cond, o);
+  }
+  const n = o.range.end - o.range.start + 1;
+  if (n <= VERIFY_WINDOW) {
+    // Held whole (and checked) by the stream anyway: read it before any header goes out, so a
+    // failed read is still an S3 error, and send it in one write.
+    const chunks: Buffer[] = [];
+    for await (const c of o.body) chunks.push(c as Buffer);
+    objectHeaders(res, o);
+    lengthHeaders(res, o.range, range !== undefined);
+    res.writeHead(range === undefined ? 200 : 206);
+    res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    return 'ok';
   }
   objectHeaders(res, o);
   lengthHeaders(res, o.range, range !== undefined);

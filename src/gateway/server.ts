@@ -108,11 +108,14 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   const listKeys: ListKeys = (o) => rp.listKeys(o);
   let inFlight = 0;
   let closing = false;
+  // Request ids: unique per process start and request, without random bytes per request.
+  const idPrefix = randomBytes(4).toString('hex').toUpperCase();
+  let requests = 0;
   const sockets = new Set<Socket>();
   let drained: (() => void) | undefined;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const reqId = randomBytes(8).toString('hex').toUpperCase();
+    const reqId = `${idPrefix}${(++requests).toString(16).toUpperCase().padStart(8, '0')}`;
     const t0 = performance.now();
     res.setHeader('x-amz-request-id', reqId);
     res.setHeader('Server', 'readpath');

@@ -1,0 +1,326 @@
+/**
+ * The gateway benchmark (issue 16): rclone downloading one data set directly from a stub
+ * backend against rclone downloading it through `readpath serve` in front of the same stub, in
+ * the same run. Per data set: one stub process (bench/peers/stub-process.ts, `backends`
+ * buckets), the peers' SQLite rows and config plus one gateway bucket (setup.ts), one gateway
+ * process (gateway-process.ts, event-loop delay sampled by the preloaded loop-monitor.ts);
+ * an untimed warm-up of both paths (1% of the objects), then `repeat` rounds in which the two
+ * variants take turns going first. Each download goes into a fresh directory, timed from
+ * rclone's spawn to its exit, and is checked file by file (bench/peers/run.ts `download`).
+ *
+ * With `compare` (LABEL -> another build's CLI entry), each such build runs as a gateway process
+ * of its own beside this one, as variant `gateway@LABEL` in the same rounds (the variants take
+ * turns going first), judged alike but reported apart: what a change to src/ buys, same run.
+ *
+ * Targets: gateway/direct ≥ 0.6 on the 4 KiB set (objects/s), ≥ 0.8 on the 1 MiB set (MiB/s),
+ * the gateway's main-thread event-loop delay p99 ≤ 10 ms while it serves. Ratios are the
+ * median of the per-round ratios (each round's pair ran back to back, so drift in the
+ * machine's load cancels better than in a ratio of medians).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { download, median, medianRow, type DataSet, type DownloadRun } from '../peers/run.js';
+import { startStubFleet, type StubFleet } from '../peers/stub-fleet.js';
+import { runRclone, TRANSFERS } from '../peers/tools.js';
+import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import type { LoopWindow } from './loop-monitor.js';
+import { writeGatewaySetup } from './setup.js';
+
+/** The two ways rclone reads the data set. */
+export type Variant = 'direct' | 'gateway' | `gateway@${string}`;
+
+/** A data set and what the gateway must reach on it. */
+export interface GatewayDataSet extends DataSet {
+  /** The figure judged (gateway / direct, same run) and its minimum. */
+  target: { metric: 'objectsPerSec' | 'mibPerSec'; min: number };
+}
+
+export const LOOP_P99_TARGET_MS = 10;
+const T4K = { metric: 'objectsPerSec', min: 0.6 } as const;
+const T1M = { metric: 'mibPerSec', min: 0.8 } as const;
+export const FULL_SETS: GatewayDataSet[] = [
+  { name: '4k', count: 10_000, size: 4096, target: T4K },
+  { name: '1m', count: 300, size: 1 << 20, target: T1M },
+];
+export const QUICK_SETS: GatewayDataSet[] = [
+  { name: '4k', count: 200, size: 4096, target: T4K },
+  { name: '1m', count: 6, size: 1 << 20, target: T1M },
+];
+
+/** Options of {@link runGatewayBench}. */
+export interface GatewayBenchOptions {
+  /** QUICK_SETS and one round unless told otherwise: a smoke run of seconds. */
+  quick?: boolean;
+  /** Rounds; figures are medians. Default 5 (quick: 1). */
+  repeat?: number;
+  sets?: GatewayDataSet[];
+  /** Stub backends (buckets) the gateway reads from; rclone direct reads the first. Default 2. */
+  backends?: number;
+  /** The untimed warm-up of both paths. Default true. */
+  warmup?: boolean;
+  /** Extra flags for every `rclone copy`. */
+  rcloneFlags?: string[];
+  /** Extra node flags for the gateway process (e.g. `--cpu-prof --cpu-prof-dir DIR`). */
+  gatewayNodeArgs?: string[];
+  /** Another build's CLI entry to run as the gateway (its `dist/src/cli/main.js`); default this bench's. */
+  gatewayMain?: string;
+  /** Other builds to run as gateways beside it, in the same rounds: LABEL -> CLI entry (rows `gateway@LABEL`, not judged). */
+  compare?: Record<string, string>;
+  /** READPATH_LOG_LEVEL of the gateway; default unset (the configuration's `info`). */
+  gatewayLogLevel?: string;
+  /** Scheduling priority of the stub process. Default 0. */
+  stubNice?: number;
+  /** Scheduling priority of the gateway's main thread (negative: ahead of rclone and the stub; root only). Default 0. */
+  gatewayNice?: number;
+  onProgress?: (line: string) => void;
+}
+
+/** One timed download of one variant. */
+export interface VariantRun extends DownloadRun {
+  round: number;
+  /** The stub process's CPU during the download, ms per object (Linux /proc; undefined elsewhere). */
+  stubCpuMsPerObject?: number;
+  /** The gateway process during the download (gateway variant only). */
+  gateway?: LoopWindow & { cpuMsPerObject: number };
+}
+
+/** A variant over every round (medians). */
+export interface VariantRow {
+  variant: Variant;
+  seconds: number;
+  objectsPerSec: number;
+  mibPerSec: number;
+  /** rclone's CPU (all threads, user + system) per object, ms. */
+  cpuMsPerObject?: number;
+  stubCpuMsPerObject?: number;
+  /** Every round downloaded every object with the right bytes, and rclone exited 0. */
+  verified: boolean;
+  runs: VariantRun[];
+}
+
+/** One data set's result. */
+export interface GatewaySetResult {
+  set: string;
+  objects: number;
+  objectSize: number;
+  bytes: number;
+  direct: VariantRow;
+  gateway: VariantRow;
+  /** Gateway rate / direct rate, per round (objects/s and MiB/s give the same ratio). */
+  roundRatios: number[];
+  /** Median of `roundRatios`: the judged figure. */
+  ratio: number;
+  target: GatewayDataSet['target'];
+  /** The gateway process's CPU per object (main thread and workers), ms, median. */
+  gatewayCpuMsPerObject: number;
+  /** Main-thread event-loop utilization of the gateway while serving, median. */
+  gatewayElu: number;
+  /** The gateway's event-loop delay while serving: median and worst of the rounds' p99, the largest delay seen. */
+  loop: { p99Ms: number; worstP99Ms: number; maxMs: number };
+  /** The ratio and the loop's median p99 both meet their targets, every download verified. */
+  pass: boolean;
+}
+
+/** What {@link runGatewayBench} measured. */
+export interface GatewayBenchReport {
+  bench: 'gateway';
+  date: string;
+  machine: { cores: number; node: string; platform: string; rclone: string; loadavg: [number, number] };
+  quick: boolean;
+  repeat: number;
+  backends: number;
+  transfers: number;
+  gatewayNodeArgs: string[];
+  /** The CLI the gateway ran from when not this bench's own (`--gateway-main`). */
+  gatewayMain?: string;
+  /** Scheduling priority given to the gateway's main thread (0: unchanged). */
+  gatewayNice: number;
+  /** The gateway's READPATH_LOG_LEVEL ('' : the configuration's, `info`). */
+  gatewayLogLevel: string;
+  loopP99TargetMs: number;
+  sets: GatewaySetResult[];
+  /** The `compare` builds: LABEL -> CLI entry. */
+  compare: Record<string, string>;
+  /** The `compare` builds' results, judged alike but not counted in `pass`. */
+  compared: GatewaySetResult[];
+  pass: boolean;
+  seconds: number;
+}
+
+/** `rclone version`'s first line. */
+export function rcloneVersion(): string {
+  try {
+    return execFileSync('rclone', ['version'], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '' } }).split('\n')[0]?.trim() ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+let clockTicks: number | undefined;
+/** CPU (user + system) of process `pid` so far, ms, from /proc; undefined where there is none. */
+export function procCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A variant's row from its runs. */
+export function variantRow(variant: Variant, runs: VariantRun[]): VariantRow {
+  const row: VariantRow = {
+    variant,
+    ...medianRow(runs, ['seconds', 'objectsPerSec', 'mibPerSec']),
+    verified: runs.length > 0 && runs.every((r) => r.verification.ok && r.exitCode === 0),
+    runs,
+  };
+  if (runs.length > 0 && runs.every((r) => r.cpuMsPerObject !== undefined)) row.cpuMsPerObject = median(runs.map((r) => r.cpuMsPerObject as number));
+  if (runs.length > 0 && runs.every((r) => r.stubCpuMsPerObject !== undefined)) row.stubCpuMsPerObject = median(runs.map((r) => r.stubCpuMsPerObject as number));
+  return row;
+}
+
+/** Pair the rounds, compute the ratios and judge one data set. */
+export function judgeSet(set: GatewayDataSet, direct: VariantRun[], gateway: VariantRun[], variant: Variant = 'gateway', loopTargetMs = LOOP_P99_TARGET_MS): GatewaySetResult {
+  const d = variantRow('direct', direct);
+  const g = variantRow(variant, gateway);
+  const roundRatios = gateway.map((gr) => {
+    const dr = direct.find((x) => x.round === gr.round);
+    return dr === undefined ? Number.NaN : gr[set.target.metric] / dr[set.target.metric];
+  }).filter((x) => Number.isFinite(x));
+  const windows = gateway.map((r) => r.gateway).filter((w): w is NonNullable<VariantRun['gateway']> => w !== undefined);
+  const loop = {
+    p99Ms: windows.length === 0 ? Number.NaN : median(windows.map((w) => w.p99Ms)),
+    worstP99Ms: windows.length === 0 ? Number.NaN : Math.max(...windows.map((w) => w.p99Ms)),
+    maxMs: windows.length === 0 ? Number.NaN : Math.max(...windows.map((w) => w.maxMs)),
+  };
+  const ratio = roundRatios.length === 0 ? Number.NaN : median(roundRatios);
+  return {
+    set: set.name, objects: set.count, objectSize: set.size, bytes: set.count * set.size,
+    direct: d, gateway: g, roundRatios, ratio, target: set.target,
+    gatewayCpuMsPerObject: windows.length === 0 ? Number.NaN : median(windows.map((w) => w.cpuMsPerObject)),
+    gatewayElu: windows.length === 0 ? Number.NaN : median(windows.map((w) => w.elu)),
+    loop,
+    pass: d.verified && g.verified && ratio >= set.target.min && loop.p99Ms <= loopTargetMs,
+  };
+}
+
+/** Run the benchmark (see the module comment). */
+export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<GatewayBenchReport> {
+  const t0 = performance.now();
+  const quick = opts.quick === true;
+  const repeat = Math.max(1, opts.repeat ?? (quick ? 1 : 5));
+  const sets = opts.sets ?? (quick ? QUICK_SETS : FULL_SETS);
+  const backendCount = Math.max(1, opts.backends ?? 2);
+  const progress = opts.onProgress ?? ((): void => {});
+  const compare = opts.compare ?? {};
+  const rcloneFlags = opts.rcloneFlags ?? [];
+  const report: GatewayBenchReport = {
+    bench: 'gateway',
+    date: new Date().toISOString(),
+    machine: { cores: os.availableParallelism(), node: process.version, platform: `${os.platform()} ${os.release()}`, rclone: rcloneVersion(), loadavg: [os.loadavg()[0] ?? 0, 0] },
+    quick, repeat, backends: backendCount, transfers: TRANSFERS, gatewayNodeArgs: opts.gatewayNodeArgs ?? [],
+    gatewayNice: opts.gatewayNice ?? 0, gatewayLogLevel: opts.gatewayLogLevel ?? '',
+    ...(opts.gatewayMain === undefined ? {} : { gatewayMain: opts.gatewayMain }),
+    loopP99TargetMs: LOOP_P99_TARGET_MS, sets: [], compare, compared: [], pass: false, seconds: 0,
+  };
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'readpath-gateway-bench-'));
+  try {
+    for (const set of sets) {
+      progress(`${set.name}: starting the stub (${set.count} x ${set.size} bytes, ${backendCount} backends) and ${1 + Object.keys(compare).length} gateway(s)`);
+      const fleet = await startStubFleet({
+        set: set.name, count: set.count, size: set.size,
+        buckets: Array.from({ length: backendCount }, (_, i) => `bench-b${i + 1}`),
+        ...(opts.stubNice === undefined ? {} : { nice: opts.stubNice }),
+      });
+      try {
+        const setDir = path.join(scratch, set.name);
+        await mkdir(setDir);
+        const setup = await writeGatewaySetup(fleet, setDir, set.name);
+        // This build's gateway, then any `compare` builds: each its own process, idle unless measured.
+        const gateways = new Map<Variant, GatewayProcess>();
+        try {
+          const builds: [Variant, string | undefined][] = [['gateway', opts.gatewayMain], ...Object.entries(compare).map(([label, main]): [Variant, string] => [`gateway@${label}`, main])];
+          for (const [variant, main] of builds) {
+            const gw = await startGatewayProcess({
+              config: setup.gatewayConfig,
+              env: { READPATH_LOG_LEVEL: report.gatewayLogLevel },
+              ...(opts.gatewayNodeArgs === undefined ? {} : { nodeArgs: opts.gatewayNodeArgs }),
+              ...(main === undefined ? {} : { main }),
+            });
+            gateways.set(variant, gw);
+            // On Linux setpriority(pid) reaches the process's main thread only: the event loop measured.
+            if (opts.gatewayNice !== undefined && opts.gatewayNice !== 0 && gw.pid !== undefined) os.setPriority(gw.pid, opts.gatewayNice);
+          }
+          const variants: Variant[] = ['direct', ...gateways.keys()];
+          // rclone direct copies `bench-b1` (keys `{set}/NN/...`); through a gateway it copies
+          // bucket `{set}` (keys `NN/...`) into `DEST/{set}`: both trees are the set's keys. rclone
+          // signs with the stub's key pair, which is also the gateway bucket's credential.
+          const copy = (variant: Variant, dest: string, flags: readonly string[]) => () => {
+            const gw = gateways.get(variant);
+            if (gw === undefined) return runRclone(fleet, dest, setDir, flags);
+            const viaGateway: StubFleet = { ...fleet, endpoints: [gw.url], buckets: [setup.bucket] };
+            return runRclone(viaGateway, path.join(dest, set.name), setDir, flags);
+          };
+          const gatewayLog = (variant: Variant): string => gateways.get(variant)?.stderrTail().slice(-2000) ?? '';
+          if (opts.warmup !== false) {
+            for (const variant of variants) {
+              const dest = path.join(setDir, `warmup-${variant}`);
+              await mkdir(dest);
+              const r = await copy(variant, dest, [...rcloneFlags, '--include', '00/*'])();
+              if (r.code !== 0) throw new Error(`warm-up ${variant}: rclone exited ${String(r.code)}:\n${r.stderr.slice(-2000)}\n${gatewayLog(variant)}`);
+              await rm(dest, { recursive: true, force: true });
+            }
+          }
+          const runs = new Map<Variant, VariantRun[]>(variants.map((v) => [v, []]));
+          for (let round = 0; round < repeat; round++) {
+            // Each round starts with another variant (direct, gateway / gateway, direct for two).
+            const order = variants.map((_, i) => variants[(i + round) % variants.length] as Variant);
+            for (const variant of order) {
+              const dest = path.join(setDir, `${variant}-${round}`);
+              await mkdir(dest);
+              const gw = gateways.get(variant);
+              const stub0 = procCpuMs(fleet.pid);
+              const win = gw === undefined ? undefined : await gw.window();
+              const r: VariantRun = { round, ...await download('rclone', copy(variant, dest, rcloneFlags), dest, set, fleet.objects) };
+              const w = await win?.end();
+              const stub1 = procCpuMs(fleet.pid);
+              if (stub0 !== undefined && stub1 !== undefined) r.stubCpuMsPerObject = (stub1 - stub0) / set.count;
+              if (w !== undefined) r.gateway = { ...w, cpuMsPerObject: w.cpuMs / set.count };
+              if (r.exitCode !== 0 && gw !== undefined) r.stderr = `${r.stderr ?? ''}\n--- gateway stderr ---\n${gatewayLog(variant)}`;
+              runs.get(variant)?.push(r);
+              const ok = r.verification.ok && r.exitCode === 0;
+              progress(`${set.name} round ${round + 1}/${repeat}: ${variant} ${r.objectsPerSec.toFixed(0)} objects/s, ${r.mibPerSec.toFixed(1)} MiB/s`
+                + `${w === undefined ? '' : `, gateway loop p99 ${w.p99Ms.toFixed(1)} ms, ${(w.cpuMs / set.count).toFixed(3)} ms CPU/object`}`
+                + `${ok ? '' : ` FAILED (exit ${String(r.exitCode)}, ${JSON.stringify(r.verification)})`}`);
+              await rm(dest, { recursive: true, force: true });
+            }
+          }
+          const direct = runs.get('direct') ?? [];
+          report.sets.push(judgeSet(set, direct, runs.get('gateway') ?? []));
+          for (const variant of gateways.keys()) if (variant !== 'gateway') report.compared.push(judgeSet(set, direct, runs.get(variant) ?? [], variant));
+        } finally {
+          for (const [variant, gw] of gateways) {
+            const code = await gw.close();
+            if (code !== 0) progress(`${set.name}: ${variant}: readpath serve exited ${String(code)}:\n${gw.stderrTail().slice(-2000)}`);
+          }
+        }
+      } finally {
+        await fleet.close();
+      }
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  report.pass = report.sets.length > 0 && report.sets.every((s) => s.pass);
+  report.machine.loadavg[1] = os.loadavg()[0] ?? 0;
+  report.seconds = (performance.now() - t0) / 1000;
+  return report;
+}

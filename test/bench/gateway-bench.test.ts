@@ -1,0 +1,85 @@
+/**
+ * `bench/gateway.bench.ts --quick` end to end, as a child process: a real S3 stub process, a
+ * real `readpath serve` process (with the loop monitor preloaded), real rclone (installed by
+ * .ci/install-rclone.sh) directly and through the gateway. Asserts the JSON's shape, positive
+ * rates, a measured event-loop window, and that both variants downloaded every object with the
+ * right bytes. No timing is asserted. Plus the judging arithmetic on made-up rounds.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { judgeSet, type GatewayBenchReport, type VariantRun } from '../../bench/gateway/run.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const dir = await mkdtemp(path.join(os.tmpdir(), 'readpath-gateway-bench-test-'));
+after(() => rm(dir, { recursive: true, force: true }));
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/gateway.bench.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test('the quick gateway bench: rclone direct and through readpath serve download every object; the gateway loop is measured', async () => {
+  const json = path.join(dir, 'gateway.json');
+  const r = await runBench(['--quick', '--json', json]);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /rclone via gateway/);
+  const report = JSON.parse(await readFile(json, 'utf8')) as GatewayBenchReport;
+  assert.equal(report.bench, 'gateway');
+  assert.equal(report.quick, true);
+  assert.equal(report.loopP99TargetMs, 10);
+  assert.deepEqual(report.sets.map((s) => [s.set, s.objectSize, s.target.metric]), [['4k', 4096, 'objectsPerSec'], ['1m', 1 << 20, 'mibPerSec']]);
+  for (const s of report.sets) {
+    for (const v of [s.direct, s.gateway]) {
+      assert.ok(v.objectsPerSec > 0 && v.mibPerSec > 0 && v.seconds > 0, JSON.stringify(v));
+      assert.equal(v.verified, true, JSON.stringify(v.runs));
+      assert.ok((v.cpuMsPerObject ?? 0) > 0, 'rclone CPU is measured');
+      for (const run of v.runs) {
+        assert.equal(run.exitCode, 0, run.stderr);
+        assert.deepEqual(run.verification, { files: s.objects, bytes: s.objects * s.objectSize, missing: 0, wrong: 0, unexpected: 0, ok: true }, `${v.variant} ${s.set}`);
+      }
+    }
+    assert.equal(s.roundRatios.length, report.repeat);
+    assert.ok(s.ratio > 0 && Number.isFinite(s.ratio));
+    assert.ok(Number.isFinite(s.loop.p99Ms) && s.loop.p99Ms >= 0 && s.loop.maxMs >= s.loop.p99Ms, JSON.stringify(s.loop));
+    assert.ok(s.gatewayCpuMsPerObject > 0, 'the gateway process CPU is measured');
+    const w = s.gateway.runs[0]?.gateway;
+    assert.ok(w !== undefined && w.seconds > 0 && w.elu >= 0 && w.elu <= 1, JSON.stringify(w));
+    assert.equal(typeof s.pass, 'boolean');
+  }
+});
+
+test('judgeSet: per-round ratios, their median, the loop figures and pass/fail', () => {
+  const verification = { files: 1, bytes: 1, missing: 0, wrong: 0, unexpected: 0, ok: true };
+  const run = (round: number, objectsPerSec: number, p99Ms?: number): VariantRun => ({
+    round, seconds: 100 / objectsPerSec, objectsPerSec, mibPerSec: objectsPerSec / 256, exitCode: 0, verification,
+    ...(p99Ms === undefined ? {} : { gateway: { type: 'window', p50Ms: 1, p99Ms, maxMs: p99Ms * 2, cpuMs: 50, elu: 0.5, seconds: 1, cpuMsPerObject: 0.5 } }),
+  });
+  const set = { name: '4k', count: 100, size: 4096, target: { metric: 'objectsPerSec', min: 0.6 } } as const;
+  const direct = [run(0, 1000), run(1, 2000), run(2, 1000)];
+  const ok = judgeSet(set, direct, [run(0, 700, 4), run(1, 1000, 12), run(2, 800, 6)]);
+  assert.deepEqual(ok.roundRatios, [0.7, 0.5, 0.8]);
+  assert.equal(ok.ratio, 0.7);
+  assert.deepEqual(ok.loop, { p99Ms: 6, worstP99Ms: 12, maxMs: 24 });
+  assert.equal(ok.pass, true);
+  assert.equal(judgeSet(set, direct, [run(0, 500, 4), run(1, 1000, 4), run(2, 500, 4)]).pass, false, 'ratio 0.5 < 0.6');
+  assert.equal(judgeSet(set, direct, [run(0, 900, 11), run(1, 1900, 12), run(2, 900, 4)]).pass, false, 'loop p99 median 11 > 10');
+  const bad = judgeSet(set, direct, [run(0, 900, 4), { ...run(1, 1900, 4), exitCode: 1 }, run(2, 900, 4)]);
+  assert.equal(bad.gateway.verified, false);
+  assert.equal(bad.pass, false, 'a failed download fails the set');
+});
