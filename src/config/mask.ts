@@ -6,7 +6,7 @@
  * PEM texts are only noted (the private key is never printed). An unset secret stays empty, so
  * the output still shows which secrets are configured.
  */
-import type { EncryptionSettings } from '../encryption/settings.js';
+import type { EncryptionSettings, VaultSettings } from '../encryption/settings.js';
 import { yaml } from './yaml-lazy.js';
 import { formatDuration } from './duration.js';
 import type { ResolvedConfig, ResolvedGatewayConfig } from './types.js';
@@ -42,18 +42,9 @@ export interface EncryptionView {
   masterKeyFile: string | null;
   /** `(redacted)` each, or the base64 keys in an unmasked document; null when there are none. */
   previousKeys: string[] | null;
-  vault: {
-    address: string;
-    /** `(redacted)` when set (the token itself in an unmasked document). */
-    token: string | null;
-    tokenFile: string | null;
-    keyName: string;
-    mountPath: string;
-    /** A short note on the certificates read from `ca_cert` (the PEM is not repeated). */
-    caCert: string | null;
-    renewIntervalMs: number;
-    timeoutMs: number;
-  } | null;
+  /** The settings' own shape: `token` is `(redacted)` when set (the token itself in an unmasked
+   * document), `caCert` a short note on the certificates read (the PEM is not repeated). */
+  vault: VaultSettings | null;
   keyCache: { maxEntries: number; ttlMs: number };
 }
 

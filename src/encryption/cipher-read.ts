@@ -8,6 +8,8 @@
 import { ChunkDecryptor } from './chunk-decryptor.js';
 import { HEADER_SIZE, cipherSpanFor, decryptionFailed, parseHeader, rowKeyData } from './format.js';
 import { copyId, type KeyRing } from './key-ring.js';
+import { collectBody } from '../backends/body.js';
+import type { ObjectBackend } from '../types.js';
 
 /** An encrypted copy as its row describes it. */
 export interface EncryptedCopy {
@@ -37,6 +39,26 @@ export interface CipherRead {
  */
 export function plaintextEtag(contentHash: string | null | undefined): string | undefined {
   return contentHash === null || contentHash === undefined || contentHash.length < 32 ? undefined : `"${contentHash.slice(0, 32).toLowerCase()}-1"`;
+}
+
+/** An encrypted copy's ETag replaced by {@link plaintextEtag} (removed when there is none). */
+export function setPlaintextEtag(head: { etag?: string }, contentHash: string | null | undefined): void {
+  const etag = plaintextEtag(contentHash);
+  if (etag === undefined) delete head.etag;
+  else head.etag = etag;
+}
+
+/** The copy `backend` holds of `key`, as its row (or the probe's view of it) describes it. */
+export function encryptedCopy(backend: string, key: string, l: {
+  sizeBytes: number; plaintextSize?: number | null; encryptionKey?: Uint8Array | null; keyId?: string | null;
+}): EncryptedCopy {
+  return { backend, key, sizeBytes: l.sizeBytes, plaintextSize: l.plaintextSize ?? null, encryptionKey: l.encryptionKey ?? null, keyId: l.keyId ?? null };
+}
+
+/** Read a copy's 32-byte header (a ranged GET); the caller accounts for the request. */
+export async function readHeader(backend: ObjectBackend, key: string, signal: AbortSignal): Promise<Uint8Array> {
+  const h = await backend.get(key, { signal, range: `bytes=0-${HEADER_SIZE - 1}` });
+  return collectBody(h.body, { signal, maxBytes: HEADER_SIZE });
 }
 
 /** A copy's plaintext size: its row's `plaintext_size`. */

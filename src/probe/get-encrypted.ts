@@ -6,9 +6,8 @@
  * ciphertext — is never checked against plaintext. Egress is the ciphertext a backend sends.
  */
 import { ReadPathError, backendStatusOf } from '../errors.js';
-import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
-import { planCipherRead, plainSizeOf, plaintextEtag, type CipherRead } from '../encryption/cipher-read.js';
-import { HEADER_SIZE } from '../encryption/format.js';
+import { discardBody, readChunks, tooLarge } from '../backends/body.js';
+import { encryptedCopy, planCipherRead, plainSizeOf, readHeader, setPlaintextEtag, type CipherRead } from '../encryption/cipher-read.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import { resolveRange } from '../streams/byte-range.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
@@ -24,9 +23,7 @@ import { BodyVerifier } from './verify.js';
  */
 export function encryptedHead(r: HeadResult, l: ProbeLocation): VerdictHead {
   const h = headFields(r);
-  const etag = plaintextEtag(l.contentHash);
-  if (etag === undefined) delete h.etag;
-  else h.etag = etag;
+  setPlaintextEtag(h, l.contentHash);
   return h;
 }
 
@@ -38,19 +35,15 @@ export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: O
   if (task.maxBytes !== undefined && task.out === undefined && length > task.maxBytes) {
     throw tooLarge(length, task.maxBytes, ` (runtime.max_buffered_bytes): read ${task.key} with getStream`);
   }
-  const copy = {
-    backend: task.backend, key: task.key, sizeBytes: l.sizeBytes, plaintextSize: l.plaintextSize,
-    encryptionKey: l.encryptionKey ?? null, keyId: l.keyId ?? null,
-  };
+  const copy = encryptedCopy(task.backend, task.key, l);
   const plan: CipherRead = await planCipherRead(copy, keys, span.start, span.end, async () => {
-    let h: GetResult;
+    let bytes: Uint8Array;
     try {
-      h = await backend.get(task.key, { signal, range: `bytes=0-${HEADER_SIZE - 1}` });
+      bytes = await readHeader(backend, task.key, signal);
     } catch (err) {
       billed(used, err);
     }
     used.api += 1;
-    const bytes = await collectBody(h.body, { signal, maxBytes: HEADER_SIZE });
     used.egress += bytes.byteLength;
     return bytes;
   }, signal);

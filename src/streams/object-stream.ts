@@ -28,7 +28,7 @@ import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
 import type { HeadResult } from '../types.js';
 import { spanLength, type ByteSpan } from './byte-range.js';
-import { plaintextEtag } from '../encryption/cipher-read.js';
+import { setPlaintextEtag } from '../encryption/cipher-read.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 export type { StreamCopy, StreamPolicies } from './segment.js';
@@ -124,13 +124,6 @@ export function streamBody(pump: (settle: (v: boolean) => void) => AsyncGenerato
     settle(false);
   });
   return { body, verified };
-}
-
-/** An encrypted copy's answer reports the plaintext's ETag (see plaintextEtag), never the ciphertext's. */
-export function setPlaintextEtag(head: { etag?: string }, contentHash: string | null | undefined): void {
-  const etag = plaintextEtag(contentHash);
-  if (etag === undefined) delete head.etag;
-  else head.etag = etag;
 }
 
 /** True when `l` is an encrypted copy whose key data is exactly `first`. */

@@ -17,11 +17,10 @@ import type { CircuitBreaker } from '../policies/circuit-breaker.js';
 import { classifyBackendError } from '../policies/backend-breaker.js';
 import { isBilledFailure } from '../probe/billing.js';
 import { encryptedWithoutRow, refusal } from '../probe/run.js';
-import { planCipherRead } from '../encryption/cipher-read.js';
+import { encryptedCopy, planCipherRead, readHeader } from '../encryption/cipher-read.js';
 import type { ChunkDecryptor } from '../encryption/chunk-decryptor.js';
-import { HEADER_SIZE, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
+import { decryptFailureKind, looksEncrypted } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
-import { collectBody } from '../backends/body.js';
 import { probeLocation, type ProbeTask } from '../probe/task.js';
 import { METRIC, type Recorder } from '../telemetry/recorder.js';
 import type { BackendGetOptions, GetResult, ObjectBackend, ObjectLocation } from '../types.js';
@@ -108,13 +107,9 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   try {
     const l = copy.location;
     if (l !== null && l.encrypted && p.keys !== undefined) {
-      const plan = await planCipherRead({
-        backend: copy.backendName, key, sizeBytes: l.sizeBytes, plaintextSize: l.plaintextSize ?? null,
-        encryptionKey: l.encryptionKey ?? null, keyId: l.keyId ?? null,
-      }, p.keys, r.start, r.end, async () => {
+      const plan = await planCipherRead(encryptedCopy(copy.backendName, key, l), p.keys, r.start, r.end, () => {
         extraApi++;
-        const h = await backend.get(key, { signal: r.signal, range: `bytes=0-${HEADER_SIZE - 1}` });
-        return collectBody(h.body, { signal: r.signal, maxBytes: HEADER_SIZE });
+        return readHeader(backend, key, r.signal);
       }, r.signal);
       decrypt = plan.decryptor;
       expected = plan.cipherBytes;

@@ -21,7 +21,8 @@ import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
 import type { HeadResult } from '../types.js';
 import { spanLength } from './byte-range.js';
-import { openFailure, setPlaintextEtag, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
+import { setPlaintextEtag } from '../encryption/cipher-read.js';
+import { openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 /** How a striped read cuts and schedules. */
