@@ -16,14 +16,16 @@
  * --gateway-node-args "ARGS", --log-level LEVEL (the gateway's READPATH_LOG_LEVEL),
  * --gateway-main PATH (run another build's CLI as the gateway: PATH = its dist/src/cli/main.js),
  * --compare LABEL=PATH (also run another build's CLI as gateway `gateway@LABEL` in the same
- * rounds, reported beside, not judged; repeatable).
+ * rounds, reported beside, not judged; repeatable), --cpus client=LIST,gateway=LIST (Linux:
+ * rclone, the stub and the bench on one set of CPUs, the gateway on another, as if it had a host
+ * of its own; `taskset` lists, e.g. client=0,gateway=1).
  * Exit code 1 when a download failed or did not match the data set; the targets are reported,
  * not enforced (`--strict`: exit 2 when one is missed).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatGatewayTable } from './gateway/report.js';
-import { FULL_SETS, QUICK_SETS, runGatewayBench, type GatewayBenchOptions, type GatewayDataSet } from './gateway/run.js';
+import { FULL_SETS, QUICK_SETS, parseCpuSplit, runGatewayBench, type GatewayBenchOptions, type GatewayDataSet } from './gateway/run.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -60,6 +62,7 @@ const rcloneFlags = split(flag('--rclone-flags'));
 const gatewayNodeArgs = split(flag('--gateway-node-args'));
 const logLevel = flag('--log-level');
 const gatewayMain = flag('--gateway-main');
+const cpus = flag('--cpus');
 const compare: Record<string, string> = {};
 args.forEach((a, i) => {
   if (a !== '--compare') return;
@@ -79,6 +82,7 @@ const opts: GatewayBenchOptions = {
   ...(gatewayNodeArgs === undefined ? {} : { gatewayNodeArgs }),
   ...(logLevel === undefined ? {} : { gatewayLogLevel: logLevel }),
   ...(gatewayMain === undefined ? {} : { gatewayMain: path.resolve(gatewayMain) }),
+  ...(cpus === undefined ? {} : { cpus: parseCpuSplit(cpus) }),
 };
 
 const report = await runGatewayBench(opts);

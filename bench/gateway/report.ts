@@ -24,6 +24,7 @@ export function formatGatewayTable(r: GatewayBenchReport): string {
     r.gatewayNice === 0 ? '' : `gateway main thread nice ${r.gatewayNice}`,
     r.gatewayNodeArgs.length === 0 ? '' : `gateway node ${r.gatewayNodeArgs.join(' ')}`,
     r.gatewayMain === undefined ? '' : `gateway CLI ${r.gatewayMain}`,
+    r.cpus === undefined ? '' : `CPUs split: rclone, stub and bench on ${r.cpus.client}, gateway on ${r.cpus.gateway}`,
   ].filter((x) => x !== '');
   if (tweaks.length > 0) lines.push(`Not the defaults: ${tweaks.join('; ')}`);
   lines.push('');

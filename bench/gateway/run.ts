@@ -75,7 +75,31 @@ export interface GatewayBenchOptions {
   stubNice?: number;
   /** Scheduling priority of the gateway's main thread (negative: ahead of rclone and the stub; root only). Default 0. */
   gatewayNice?: number;
+  /**
+   * Split the machine's CPUs (Linux `taskset`): rclone, the stub and this process run on
+   * `client` only, every gateway process (all its threads) on `gateway` only. Models a gateway
+   * on a host of its own: the direct variant gets the same `client` CPUs. Default: no split.
+   */
+  cpus?: CpuSplit;
   onProgress?: (line: string) => void;
+}
+
+/** CPU lists (`taskset -c` syntax, e.g. "0" or "0-1") for the two sides of {@link GatewayBenchOptions.cpus}. */
+export interface CpuSplit {
+  client: string;
+  gateway: string;
+}
+
+/** Parse `client=LIST,gateway=LIST` (the bench's `--cpus`). */
+export function parseCpuSplit(text: string): CpuSplit {
+  const m = /^client=([\d,-]+),gateway=([\d,-]+)$/.exec(text.trim());
+  if (m === null) throw new Error(`--cpus: expected client=LIST,gateway=LIST (taskset lists, e.g. client=0,gateway=1), got ${text}`);
+  return { client: m[1] as string, gateway: m[2] as string };
+}
+
+/** Bind every thread of `pid` to `cpus` (children and threads started later inherit it). */
+export function pinProcess(pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 
 /** One timed download of one variant. */
@@ -138,6 +162,8 @@ export interface GatewayBenchReport {
   gatewayMain?: string;
   /** Scheduling priority given to the gateway's main thread (0: unchanged). */
   gatewayNice: number;
+  /** The CPU split, when one was asked for. */
+  cpus?: CpuSplit;
   /** The gateway's READPATH_LOG_LEVEL ('' : the configuration's, `info`). */
   gatewayLogLevel: string;
   loopP99TargetMs: number;
@@ -229,8 +255,11 @@ export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<G
     quick, repeat, backends: backendCount, transfers: TRANSFERS, gatewayNodeArgs: opts.gatewayNodeArgs ?? [],
     gatewayNice: opts.gatewayNice ?? 0, gatewayLogLevel: opts.gatewayLogLevel ?? '',
     ...(opts.gatewayMain === undefined ? {} : { gatewayMain: opts.gatewayMain }),
+    ...(opts.cpus === undefined ? {} : { cpus: opts.cpus }),
     loopP99TargetMs: LOOP_P99_TARGET_MS, sets: [], compare, compared: [], pass: false, seconds: 0,
   };
+  // The stub (forked) and every rclone (spawned) inherit this process's CPUs.
+  if (opts.cpus !== undefined) pinProcess(process.pid, opts.cpus.client);
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'readpath-gateway-bench-'));
   try {
     for (const set of sets) {
@@ -256,6 +285,7 @@ export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<G
               ...(main === undefined ? {} : { main }),
             });
             gateways.set(variant, gw);
+            if (opts.cpus !== undefined && gw.pid !== undefined) pinProcess(gw.pid, opts.cpus.gateway);
             // On Linux setpriority(pid) reaches the process's main thread only: the event loop measured.
             if (opts.gatewayNice !== undefined && opts.gatewayNice !== 0 && gw.pid !== undefined) os.setPriority(gw.pid, opts.gatewayNice);
           }

@@ -12,7 +12,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { judgeSet, type GatewayBenchReport, type VariantRun } from '../../bench/gateway/run.js';
+import { judgeSet, parseCpuSplit, type GatewayBenchReport, type VariantRun } from '../../bench/gateway/run.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = await mkdtemp(path.join(os.tmpdir(), 'readpath-gateway-bench-test-'));
@@ -36,10 +36,13 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
 
 test('the quick gateway bench: rclone direct and through readpath serve download every object; the gateway loop is measured', async () => {
   const json = path.join(dir, 'gateway.json');
-  const r = await runBench(['--quick', '--json', json]);
+  // Every process on CPU 0: the CPU split's pinning runs on any machine.
+  const r = await runBench(['--quick', '--json', json, '--cpus', 'client=0,gateway=0']);
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /rclone via gateway/);
+  assert.match(r.stdout, /CPUs split: rclone, stub and bench on 0, gateway on 0/);
   const report = JSON.parse(await readFile(json, 'utf8')) as GatewayBenchReport;
+  assert.deepEqual(report.cpus, { client: '0', gateway: '0' });
   assert.equal(report.bench, 'gateway');
   assert.equal(report.quick, true);
   assert.equal(report.loopP99TargetMs, 10);
@@ -61,6 +64,14 @@ test('the quick gateway bench: rclone direct and through readpath serve download
     const w = s.gateway.runs[0]?.gateway;
     assert.ok(w !== undefined && w.seconds > 0 && w.elu >= 0 && w.elu <= 1, JSON.stringify(w));
     assert.equal(typeof s.pass, 'boolean');
+  }
+});
+
+test('--cpus: client and gateway CPU lists, or a clear error', () => {
+  assert.deepEqual(parseCpuSplit('client=0,gateway=1'), { client: '0', gateway: '1' });
+  assert.deepEqual(parseCpuSplit('client=0-1,gateway=2,3'), { client: '0-1', gateway: '2,3' });
+  for (const bad of ['0,1', 'gateway=1,client=0', 'client=,gateway=1', 'client=a,gateway=1']) {
+    assert.throws(() => parseCpuSplit(bad), /--cpus: expected client=LIST,gateway=LIST/, bad);
   }
 });
 
