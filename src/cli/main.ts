@@ -3,7 +3,12 @@
  * The `readpath` executable: wires the process (argv, streams, signals, exit code) to
  * {@link runCli}. Everything else lives in program.ts and commands/.
  */
+import { setFlagsFromString } from 'node:v8';
 import { runCli } from './program.js';
+import { v8FlagsFor } from './v8-flags.js';
+
+// Flags are process-wide and read when wasm is compiled, which has not happened yet here.
+for (const flag of v8FlagsFor(process.argv.slice(2))) setFlagsFromString(flag);
 
 const controller = new AbortController();
 let interrupts = 0;

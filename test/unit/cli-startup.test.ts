@@ -104,3 +104,15 @@ describe('lazy pino logger', () => {
     assert.equal(lines[0]?.['name'], 'readpath');
   });
 });
+
+describe('V8 flags by command (src/cli/v8-flags.ts)', () => {
+  it('one-object commands keep the baseline wasm parser (no TurboFan compile to wait for at exit); the others keep V8\'s defaults', async () => {
+    const { v8FlagsFor } = await import('../../src/cli/v8-flags.js');
+    for (const args of [['get', 'k'], ['head', 'k'], ['--json', 'get', '-c', 'x.yaml', 'k'], ['--verbose', '--json', 'head', 'k']]) {
+      assert.deepEqual(v8FlagsFor(args), ['--wasm-tiering-budget=2000000000'], args.join(' '));
+    }
+    for (const args of [[], ['--version'], ['batch', '--keys', 'f'], ['serve'], ['--json', 'serve', '--listen', '127.0.0.1:0'], ['validate'], ['demo'], ['bench'], ['batch', 'get']]) {
+      assert.deepEqual(v8FlagsFor(args), [], args.join(' '));
+    }
+  });
+});
