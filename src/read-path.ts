@@ -3,7 +3,6 @@
  * `readMany` out. A thin public class over a private engine: validation at the edge, every
  * async method rejects rather than throws, `close()` drains then destroys and is idempotent.
  */
-import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ReadPathError, abortedError, hasCode, messageOf, serializeError, type ErrorCode, type SerializedError } from './errors.js';
@@ -21,6 +20,7 @@ import type { TransformedValue, WrittenObject } from './executors/executor.js';
 import { FileSink } from './sinks/file-sink.js';
 import { createLogger } from './telemetry/logger.js';
 import { MetricsExporter } from './telemetry/metrics.js';
+import { activeTracing } from './telemetry/tracing.js';
 import { hedgingFromConfig } from './policies/hedging.js';
 import { SingleFlight } from './engine/single-flight.js';
 import { resolveRange, spanLength, type ByteSpan } from './streams/byte-range.js';
@@ -125,7 +125,6 @@ export interface OpenOptions extends PartOverrides, LoadConfigOptions {
   mode?: 'inline' | 'pool';
 }
 
-const tracer = trace.getTracer('readpath');
 
 /** Reads replicated objects with failover, verification and degraded-mode broadcast. */
 export class ReadPath {
@@ -418,8 +417,16 @@ export class ReadPath {
   }
 
   #read<T>(operation: string, key: string, probe: Probe<T>, signal: AbortSignal) {
+    const tracing = activeTracing();
+    if (tracing === undefined) {
+      return this.#failover.read(operation, key, probe, { signal }).catch((err: unknown) => {
+        this.#readFailed(operation, key, serializeError(err));
+        throw err;
+      });
+    }
     const cb = this.#config.circuitBreaker;
-    return tracer.startActiveSpan(`Manager ${operation}`, { attributes: { 's3o.key': key } }, (span: Span) =>
+    // The read starts inside the span's context: whatever it traces is the span's child.
+    return tracing.tracer.startActiveSpan(`Manager ${operation}`, { attributes: { 's3o.key': key } }, (span) =>
       this.#failover.read(operation, key, probe, { signal }).then((o) => {
         span.setAttributes({
           's3o.backend.name': o.backend,
@@ -434,11 +441,15 @@ export class ReadPath {
       }, (err: unknown) => {
         const e: SerializedError = serializeError(err);
         span.setAttribute('s3o.error.code', e.code);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
+        span.setStatus({ code: tracing.api.SpanStatusCode.ERROR, message: e.message });
         span.end();
-        if (e.code !== 'ABORTED' && e.code !== 'OBJECT_NOT_FOUND') this.#logger.debug({ key, code: e.code, msg: e.message }, `${operation} failed`);
+        this.#readFailed(operation, key, e);
         throw err;
       }));
+  }
+
+  #readFailed(operation: string, key: string, e: SerializedError): void {
+    if (e.code !== 'ABORTED' && e.code !== 'OBJECT_NOT_FOUND') this.#logger.debug({ key, code: e.code, msg: e.message }, `${operation} failed`);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Heavy optional dependencies load only when used: the AWS SDK with S3 backends, pg with the
- * PostgreSQL store, prom-client at the first metrics render, yaml with YAML configs. Each keeps
+ * PostgreSQL store, prom-client at the first metrics render, yaml with YAML configs, the
+ * OpenTelemetry API once a tracer provider is registered (test/unit/tracing.test.ts reads with one). Each keeps
  * its code on the JS heap for good, and V8 sizes its old generation as a multiple of the live
  * heap, so a reader that does not use them would pay for them several times over in resident
  * memory (bench/RESULTS.md, Soak). Runs a reader's life in a child process whose module hooks
@@ -20,7 +21,7 @@ import { runTsChild } from '../helpers/run-ts-child.js';
 const CHILD = fileURLToPath(new URL('../helpers/lazy-deps-child.ts', import.meta.url));
 
 describe('lazily loaded dependencies', () => {
-  it('the AWS SDK, pg, prom-client and yaml load only when a reader uses them', async () => {
+  it('the AWS SDK, pg, prom-client, yaml and the OpenTelemetry API load only when a reader uses them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'readpath-lazy-'));
     const log = join(dir, 'packages.log');
     try {
@@ -32,7 +33,7 @@ describe('lazily loaded dependencies', () => {
         return s;
       };
       assert.ok(at('imported').has('zod'), 'the hooks see packages (zod validates configs)');
-      for (const pkg of ['@aws-sdk/client-s3', '@smithy/node-http-handler', 'pg', 'prom-client', 'yaml']) {
+      for (const pkg of ['@aws-sdk/client-s3', '@smithy/node-http-handler', 'pg', 'prom-client', 'yaml', '@opentelemetry/api']) {
         assert.ok(!at('read').has(pkg), `${pkg} not loaded by importing readpath and reading over in-memory parts`);
       }
       assert.ok(at('metrics').has('prom-client'), 'prom-client loads at the first metrics render');
