@@ -13,8 +13,19 @@
 /** Tier up only past ~2 GB of parsed input: never, for one object. */
 const NO_EARLY_TIER_UP = '--wasm-tiering-budget=2000000000';
 
-/** The flags for a CLI invocation with arguments `args` (process.argv without node and script). */
-export function v8FlagsFor(args: readonly string[]): string[] {
+/**
+ * V8 majors known to have `--wasm-tiering-budget` (Node 20: 11, Node 22: 12, Node 24: 13). V8
+ * prints "unrecognized flag" on stderr for a flag it does not know, so a later V8 gets none
+ * until checked.
+ */
+const KNOWN_V8_MAJORS = new Set([11, 12, 13]);
+
+/**
+ * The flags for a CLI invocation with arguments `args` (process.argv without node and script),
+ * on V8 version `v8Version` (default: this process's).
+ */
+export function v8FlagsFor(args: readonly string[], v8Version: string = process.versions.v8): string[] {
+  if (!KNOWN_V8_MAJORS.has(Number.parseInt(v8Version, 10))) return [];
   // Global options are flags without values, so the command is the first non-option argument.
   const command = args.find((a) => !a.startsWith('-'));
   return command === 'get' || command === 'head' ? [NO_EARLY_TIER_UP] : [];

@@ -114,5 +114,8 @@ describe('V8 flags by command (src/cli/v8-flags.ts)', () => {
     for (const args of [[], ['--version'], ['batch', '--keys', 'f'], ['serve'], ['--json', 'serve', '--listen', '127.0.0.1:0'], ['validate'], ['demo'], ['bench'], ['batch', 'get']]) {
       assert.deepEqual(v8FlagsFor(args), [], args.join(' '));
     }
+    assert.deepEqual(v8FlagsFor(['get', 'k'], '12.4.254.21-node.33'), ['--wasm-tiering-budget=2000000000'], 'Node 22');
+    assert.deepEqual(v8FlagsFor(['get', 'k'], '13.6.233.10-node.27'), ['--wasm-tiering-budget=2000000000'], 'Node 24');
+    assert.deepEqual(v8FlagsFor(['get', 'k'], '14.1.1'), [], 'a V8 not checked yet gets no flag (it would print "unrecognized flag")');
   });
 });
