@@ -48,9 +48,34 @@ export interface SencHeader {
   baseNonce: Buffer;
 }
 
+/** How many leading bytes tell an encrypted object (`SENC` and the version byte). */
+export const START_SIZE = 5;
+
 /** True when `bytes` begin like an encrypted object (`SENC` and version 1). */
 export function looksEncrypted(bytes: Uint8Array): boolean {
-  return bytes.length >= 5 && bytes[0] === 0x53 && bytes[1] === 0x45 && bytes[2] === 0x4e && bytes[3] === 0x43 && bytes[4] === VERSION;
+  return bytes.length >= START_SIZE && bytes[0] === 0x53 && bytes[1] === 0x45 && bytes[2] === 0x4e && bytes[3] === 0x43 && bytes[4] === VERSION;
+}
+
+/**
+ * Watches a body's first {@link START_SIZE} bytes, fed chunk by chunk in order however they are
+ * split, for an encrypted object's start: degraded reads (no row to say a copy is encrypted)
+ * refuse such a copy as soon as its first bytes arrive. Costs one comparison per chunk after.
+ */
+export class EncryptedStartSniffer {
+  readonly #start = Buffer.alloc(START_SIZE);
+  #have = 0;
+  #encrypted = false;
+
+  /** Feed the next chunk; true once the body is known to begin like ciphertext (and from then on). */
+  feed(chunk: Uint8Array): boolean {
+    if (this.#have < START_SIZE) {
+      const n = Math.min(START_SIZE - this.#have, chunk.byteLength);
+      this.#start.set(chunk.subarray(0, n), this.#have);
+      this.#have += n;
+      if (this.#have === START_SIZE) this.#encrypted = looksEncrypted(this.#start);
+    }
+    return this.#encrypted;
+  }
 }
 
 /** Parse and check a 32-byte header; throws DECRYPTION_FAILED (kind `header`). */

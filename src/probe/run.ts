@@ -8,7 +8,7 @@
  */
 import { ReadPathError, abortedError, backendStatusOf } from '../errors.js';
 import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
-import { HEADER_SIZE, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
+import { EncryptedStartSniffer, HEADER_SIZE, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
@@ -154,17 +154,11 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   return finishGet(task, ok(body.byteLength, res.size, headFields(res), used.egress, used.api), body, verified);
 }
 
-/** Pass bytes on, but refuse the copy once its first 5 bytes are an encrypted object's header. */
+/** Pass bytes on, but refuse the copy once its first bytes are an encrypted object's header. */
 function refuseEncryptedStart(task: ProbeTask, onBytes: (b: Uint8Array) => void): (b: Uint8Array) => void {
-  const start = Buffer.alloc(5);
-  let have = 0;
+  const sniffer = new EncryptedStartSniffer();
   return (b) => {
-    if (have < 5) {
-      const n = Math.min(5 - have, b.byteLength);
-      start.set(b.subarray(0, n), have);
-      have += n;
-      if (have === 5 && looksEncrypted(start)) throw encryptedWithoutRow(task);
-    }
+    if (sniffer.feed(b)) throw encryptedWithoutRow(task);
     onBytes(b);
   };
 }

@@ -19,7 +19,7 @@ import { isBilledFailure } from '../probe/billing.js';
 import { encryptedWithoutRow, refusal } from '../probe/run.js';
 import { encryptedCopy, planCipherRead, readHeader } from '../encryption/cipher-read.js';
 import type { ChunkDecryptor } from '../encryption/chunk-decryptor.js';
-import { decryptFailureKind, looksEncrypted } from '../encryption/format.js';
+import { EncryptedStartSniffer, decryptFailureKind } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import { probeLocation, type ProbeTask } from '../probe/task.js';
 import { METRIC, type Recorder } from '../telemetry/recorder.js';
@@ -234,19 +234,13 @@ export async function* segmentChunks(seg: Segment, idle: IdleWatch): AsyncGenera
     yield* wireChunks(seg, idle);
     return;
   }
-  let start: Buffer | undefined = seg.checkStart ? Buffer.alloc(0) : undefined;
+  const sniffer = seg.checkStart ? new EncryptedStartSniffer() : undefined;
   const plain: Buffer[] = [];
   const sink = (b: Buffer): void => {
     plain.push(b);
   };
   for await (const chunk of wireChunks(seg, idle)) {
-    if (start !== undefined) {
-      start = Buffer.concat([start, chunk.subarray(0, 5 - start.length)]);
-      if (start.length >= 5) {
-        if (looksEncrypted(start)) throw encryptedWithoutRow({ backend: seg.copy.backendName, key: seg.task.key });
-        start = undefined;
-      }
-    }
+    if (sniffer?.feed(chunk) === true) throw encryptedWithoutRow({ backend: seg.copy.backendName, key: seg.task.key });
     if (dec === undefined) {
       yield chunk;
       continue;

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { ChunkDecryptor } from '../../src/encryption/chunk-decryptor.js';
 import { planCipherRead, type EncryptedCopy } from '../../src/encryption/cipher-read.js';
 import {
+  EncryptedStartSniffer,
   cipherSpanFor, ciphertextSize, decryptFailureKind, parseHeader, plaintextSizeOf, type DecryptFailureKind,
 } from '../../src/encryption/format.js';
 import { KeyRing } from '../../src/encryption/key-ring.js';
@@ -244,5 +245,34 @@ describe('key ring', () => {
     assert.equal(await ring.dataKey(kd(rows[2]!), 'x') !== undefined, true);
     assert.ok(b.equals(rows[1]!.dek));
     await ring.close();
+  });
+});
+
+describe('EncryptedStartSniffer: the degraded-mode check of a body\'s first 5 bytes', () => {
+  const MAGIC = Buffer.from('SENC\x01', 'latin1');
+  const feedAll = (chunks: readonly Buffer[]): boolean[] => {
+    const s = new EncryptedStartSniffer();
+    return chunks.map((c) => s.feed(c));
+  };
+
+  it('finds the magic however the first bytes are split, as soon as the fifth arrives', () => {
+    const body = Buffer.concat([MAGIC, Buffer.from('rest of the header')]);
+    assert.deepEqual(feedAll([body]), [true]);
+    assert.deepEqual(feedAll([body.subarray(0, 1), body.subarray(1)]), [false, true]);
+    assert.deepEqual(feedAll([body.subarray(0, 2), body.subarray(2, 5), body.subarray(5)]), [false, true, true]);
+    assert.deepEqual(feedAll([...body.subarray(0, 6)].map((b) => Buffer.from([b]))), [false, false, false, false, true, true]);
+    assert.deepEqual(feedAll([Buffer.alloc(0), body.subarray(0, 3), Buffer.alloc(0), body.subarray(3, 5)]), [false, false, false, true]);
+  });
+
+  it('a plain start, another version byte, or a body shorter than 5 bytes is not refused', () => {
+    assert.deepEqual(feedAll([Buffer.from('hello world')]), [false]);
+    assert.deepEqual(feedAll([Buffer.from('SENC\x02...', 'latin1')]), [false]);
+    assert.deepEqual(feedAll([Buffer.from('SENC')]), [false], 'a prefix of the magic alone');
+    assert.deepEqual(feedAll([Buffer.from('SE'), Buffer.from('NC')]), [false, false]);
+  });
+
+  it('looks at the first 5 bytes only: the magic later in the body is not a start', () => {
+    assert.deepEqual(feedAll([Buffer.from('plain'), MAGIC]), [false, false]);
+    assert.deepEqual(feedAll([Buffer.from('pla'), Buffer.concat([Buffer.from('in'), MAGIC])]), [false, false]);
   });
 });
