@@ -22,57 +22,26 @@
  * Exit code 1 when a download failed or did not match the data set; the targets are reported,
  * not enforced (`--strict`: exit 2 when one is missed).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatGatewayTable } from './gateway/report.js';
-import { FULL_SETS, QUICK_SETS, parseCpuSplit, runGatewayBench, type GatewayBenchOptions, type GatewayDataSet } from './gateway/run.js';
+import { FULL_SETS, QUICK_SETS, parseCpuSplit, runGatewayBench, type GatewayBenchOptions } from './gateway/run.js';
+import { BenchArgs } from './peers/args.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  if (v === undefined) throw new Error(`${name} needs a value`);
-  return v;
-};
-const num = (name: string): number | undefined => {
-  const v = flag(name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected a non-negative integer, got ${v}`);
-  return n;
-};
-const split = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(/\s+/).filter((x) => x !== ''));
-
-const quick = args.includes('--quick');
-let sets: GatewayDataSet[] = (quick ? QUICK_SETS : FULL_SETS).map((s) => ({ ...s }));
-const only = flag('--sets')?.split(',');
-if (only !== undefined) sets = sets.filter((s) => only.includes(s.name));
-const small = num('--small');
-const large = num('--large');
-for (const s of sets) {
-  if (s.name === '4k' && small !== undefined) s.count = small;
-  if (s.name === '1m' && large !== undefined) s.count = large;
-}
-const repeat = num('--repeat');
-const backends = num('--backends');
-const stubNice = num('--stub-nice');
-const gatewayNice = flag('--gateway-nice');
-const rcloneFlags = split(flag('--rclone-flags'));
-const gatewayNodeArgs = split(flag('--gateway-node-args'));
-const logLevel = flag('--log-level');
-const gatewayMain = flag('--gateway-main');
-const cpus = flag('--cpus');
-const compare: Record<string, string> = {};
-args.forEach((a, i) => {
-  if (a !== '--compare') return;
-  const m = /^([\w.-]+)=(.+)$/.exec(args[i + 1] ?? '');
-  if (m === null) throw new Error('--compare: expected LABEL=PATH');
-  compare[m[1] as string] = path.resolve(m[2] as string);
-});
+const args = new BenchArgs();
+const quick = args.has('--quick');
+const sets = args.sets(QUICK_SETS, FULL_SETS);
+const repeat = args.count('--repeat');
+const backends = args.count('--backends');
+const stubNice = args.count('--stub-nice');
+const gatewayNice = args.value('--gateway-nice');
+const rcloneFlags = args.words('--rclone-flags');
+const gatewayNodeArgs = args.words('--gateway-node-args');
+const logLevel = args.value('--log-level');
+const gatewayMain = args.value('--gateway-main');
+const cpus = args.value('--cpus');
 const opts: GatewayBenchOptions = {
-  quick, sets, compare,
-  warmup: !args.includes('--no-warmup'),
+  quick, sets, compare: args.compare(),
+  warmup: !args.has('--no-warmup'),
   onProgress: (l) => process.stderr.write(`  ${l}\n`),
   ...(repeat === undefined ? {} : { repeat }),
   ...(backends === undefined ? {} : { backends }),
@@ -87,11 +56,6 @@ const opts: GatewayBenchOptions = {
 
 const report = await runGatewayBench(opts);
 process.stdout.write(formatGatewayTable(report));
-const json = flag('--json');
-if (json !== undefined) {
-  await mkdir(path.dirname(path.resolve(json)), { recursive: true });
-  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`JSON in ${json}\n`);
-}
+await args.writeJson(report);
 const failed = report.sets.some((s) => !s.direct.verified || !s.gateway.verified);
-process.exitCode = failed ? 1 : args.includes('--strict') && !report.pass ? 2 : 0;
+process.exitCode = failed ? 1 : args.has('--strict') && !report.pass ? 2 : 0;

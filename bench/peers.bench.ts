@@ -14,55 +14,24 @@
  * --compare LABEL=PATH (also run another build's CLI, PATH = its dist/src/cli/main.js; repeatable).
  * Exit code 1 when a tool failed or a download did not match the data set.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { BenchArgs } from './peers/args.js';
 import { formatPeerTable } from './peers/report.js';
-import { FULL_SETS, QUICK_SETS, runPeerBench, type DataSet, type PeerBenchOptions } from './peers/run.js';
+import { FULL_SETS, QUICK_SETS, runPeerBench, type PeerBenchOptions } from './peers/run.js';
 import type { Tool } from './peers/tools.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  if (v === undefined) throw new Error(`${name} needs a value`);
-  return v;
-};
-const num = (name: string): number | undefined => {
-  const v = flag(name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected a non-negative integer, got ${v}`);
-  return n;
-};
-
-const quick = args.includes('--quick');
-let sets: DataSet[] = (quick ? QUICK_SETS : FULL_SETS).map((s) => ({ ...s }));
-const only = flag('--sets')?.split(',');
-if (only !== undefined) sets = sets.filter((s) => only.includes(s.name));
-const small = num('--small');
-const large = num('--large');
-for (const s of sets) {
-  if (s.name === '4k' && small !== undefined) s.count = small;
-  if (s.name === '1m' && large !== undefined) s.count = large;
-}
-const tools: Tool[] = args.includes('--aws') ? ['rclone', 'aws', 'readpath'] : ['rclone', 'readpath'];
-const split = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(/\s+/).filter((x) => x !== ''));
-const readpathArgs = split(flag('--readpath-args'));
-const rcloneFlags = split(flag('--rclone-flags'));
-const compare: Record<string, string> = {};
-args.forEach((a, i) => {
-  if (a !== '--compare') return;
-  const m = /^([\w.-]+)=(.+)$/.exec(args[i + 1] ?? '');
-  if (m === null) throw new Error('--compare: expected LABEL=PATH');
-  compare[m[1] as string] = path.resolve(m[2] as string);
-});
-const repeat = num('--repeat');
-const backends = num('--backends');
-const stubNice = num('--stub-nice');
+const args = new BenchArgs();
+const quick = args.has('--quick');
+const sets = args.sets(QUICK_SETS, FULL_SETS);
+const tools: Tool[] = args.has('--aws') ? ['rclone', 'aws', 'readpath'] : ['rclone', 'readpath'];
+const readpathArgs = args.words('--readpath-args');
+const rcloneFlags = args.words('--rclone-flags');
+const compare = args.compare();
+const repeat = args.count('--repeat');
+const backends = args.count('--backends');
+const stubNice = args.count('--stub-nice');
 const opts: PeerBenchOptions = {
   quick, sets, tools,
-  library: !args.includes('--no-library'),
+  library: !args.has('--no-library'),
   onProgress: (l) => process.stderr.write(`  ${l}\n`),
   ...(repeat === undefined ? {} : { repeat }),
   ...(backends === undefined ? {} : { backends }),
@@ -74,11 +43,6 @@ const opts: PeerBenchOptions = {
 
 const report = await runPeerBench(opts);
 process.stdout.write(formatPeerTable(report));
-const json = flag('--json');
-if (json !== undefined) {
-  await mkdir(path.dirname(path.resolve(json)), { recursive: true });
-  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`JSON in ${json}\n`);
-}
+await args.writeJson(report);
 const failed = report.downloads.some((d) => !d.verified) || report.library.some((l) => l.verified !== l.reads);
 process.exitCode = failed ? 1 : 0;

@@ -23,7 +23,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { download, median, medianRow, type DataSet, type DownloadRun } from '../peers/run.js';
-import { startStubFleet, type StubFleet } from '../peers/stub-fleet.js';
+import { startSetStub, type StubFleet } from '../peers/stub-fleet.js';
 import { runRclone, TRANSFERS } from '../peers/tools.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import type { LoopWindow } from './loop-monitor.js';
@@ -264,11 +264,7 @@ export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<G
   try {
     for (const set of sets) {
       progress(`${set.name}: starting the stub (${set.count} x ${set.size} bytes, ${backendCount} backends) and ${1 + Object.keys(compare).length} gateway(s)`);
-      const fleet = await startStubFleet({
-        set: set.name, count: set.count, size: set.size,
-        buckets: Array.from({ length: backendCount }, (_, i) => `bench-b${i + 1}`),
-        ...(opts.stubNice === undefined ? {} : { nice: opts.stubNice }),
-      });
+      const fleet = await startSetStub(set, backendCount, opts.stubNice);
       try {
         const setDir = path.join(scratch, set.name);
         await mkdir(setDir);

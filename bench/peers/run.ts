@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCeiling, runReadMany, type LibraryRow } from './library.js';
 import { writeReadpathSetup } from './readpath-setup.js';
-import { startStubFleet } from './stub-fleet.js';
+import { startSetStub } from './stub-fleet.js';
 import { runAws, runRclone, runReadpath, syncDisks, verifyDownload, type CommandRun, type Tool, type Verification } from './tools.js';
 
 /** A data set: `count` random objects of `size` bytes. */
@@ -158,11 +158,7 @@ export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBen
   try {
     for (const set of sets) {
       progress(`${set.name}: starting the stub (${set.count} x ${set.size} bytes, ${backendCount} backends)`);
-      const fleet = await startStubFleet({
-        set: set.name, count: set.count, size: set.size,
-        buckets: Array.from({ length: backendCount }, (_, i) => `bench-b${i + 1}`),
-        ...(opts.stubNice === undefined ? {} : { nice: opts.stubNice }),
-      });
+      const fleet = await startSetStub(set, backendCount, opts.stubNice);
       try {
         const setDir = path.join(scratch, set.name);
         await mkdir(setDir);

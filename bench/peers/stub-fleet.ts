@@ -113,3 +113,12 @@ export async function startStubFleet(req: Omit<StubRequest, 'type'>): Promise<St
     },
   };
 }
+
+/** A data set's stub: `backends` buckets named bench-b1, bench-b2, ... serving `set`'s objects. */
+export function startSetStub(set: { name: string; count: number; size: number }, backends: number, nice?: number): Promise<StubFleet> {
+  return startStubFleet({
+    set: set.name, count: set.count, size: set.size,
+    buckets: Array.from({ length: backends }, (_, i) => `bench-b${i + 1}`),
+    ...(nice === undefined ? {} : { nice }),
+  });
+}

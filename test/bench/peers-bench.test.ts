@@ -6,31 +6,19 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PeerBenchReport } from '../../bench/peers/run.js';
+import { runTsScript } from '../helpers/run-ts-child.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = await mkdtemp(path.join(os.tmpdir(), 'readpath-peers-test-'));
 after(() => rm(dir, { recursive: true, force: true }));
 
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/peers.bench.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runBench(args: string[]): ReturnType<typeof runTsScript> {
+  return runTsScript(path.join(ROOT, 'bench/peers.bench.ts'), args);
 }
 
 test('the quick peer bench: rclone and readpath download every object; library rows against the ceiling', async () => {

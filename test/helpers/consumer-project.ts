@@ -12,11 +12,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-/** One entry of a lockfile's `packages`. */
-export interface LockEntry {
-  version?: string;
-  resolved?: string;
-  integrity?: string;
+/** What a package.json and a lockfile entry both say of a package. */
+interface PackageFields {
   license?: string;
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
@@ -24,6 +21,13 @@ export interface LockEntry {
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
   bin?: Record<string, string> | string;
   engines?: Record<string, string>;
+}
+
+/** One entry of a lockfile's `packages`. */
+export interface LockEntry extends PackageFields {
+  version?: string;
+  resolved?: string;
+  integrity?: string;
   os?: string[];
   cpu?: string[];
   dev?: boolean;
@@ -44,16 +48,9 @@ export interface Lockfile {
 }
 
 /** The fields of a package.json the lockfile needs. */
-export interface Manifest {
+export interface Manifest extends PackageFields {
   name: string;
   version: string;
-  license?: string;
-  dependencies?: Record<string, string>;
-  optionalDependencies?: Record<string, string>;
-  peerDependencies?: Record<string, string>;
-  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
-  bin?: Record<string, string> | string;
-  engines?: Record<string, string>;
 }
 
 interface Edge { name: string; optional: boolean }

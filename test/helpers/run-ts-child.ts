@@ -1,9 +1,10 @@
 /**
  * Run a TypeScript file in a fresh Node process (under tsx, from the repository root), for tests
- * that need a process where nothing has been imported yet. Resolves with its stdout; rejects
- * with its stderr when it fails or exceeds `timeoutMs`.
+ * that need a process where nothing has been imported yet. runTsChild resolves with its stdout
+ * and rejects with its stderr when it fails or exceeds `timeoutMs`; runTsScript resolves with
+ * the exit code and both outputs.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -13,6 +14,27 @@ export function runTsChild(file: string, opts: { env?: NodeJS.ProcessEnv; timeou
     execFile(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, timeout: opts.timeoutMs ?? 60_000, env: opts.env ?? process.env }, (err, stdout, stderr) => {
       if (err !== null) reject(new Error(`child ${file} failed: ${err.message}\n${stderr}`));
       else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * Run a TypeScript script with arguments (under tsx, from the repository root) to its end,
+ * whatever its exit code; killed after `timeoutMs`. For tests that judge the exit code and
+ * the output themselves (the bench smoke tests).
+ */
+export function runTsScript(file: string, args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 240_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
     });
   });
 }
