@@ -13,7 +13,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import http from 'node:http';
 import fc from 'fast-check';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from '../../src/backends/s3-signer.js';
@@ -22,6 +21,7 @@ import type { ReadPath } from '../../src/read-path.js';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 import { fcParams } from '../helpers/property-params.js';
 import { eventually } from '../helpers/handles.js';
+import { rawRequest as sendAsIs, type RawAnswer } from '../helpers/raw-request.js';
 
 const AKID = 'AKIAFUZZGATEWAY0001';
 const SECRET = 'fuzz/Secret+Key=0123456789';
@@ -203,10 +203,8 @@ const signer = new SignatureV4({
   service: 's3', region: 'us-east-1', credentials: { accessKeyId: AKID, secretAccessKey: SECRET }, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false,
 });
 
-interface Answer { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
-
 /** A header-signed request for `/{bucket}/{key}` with `query`; `extra` headers are sent unsigned. */
-async function signed(method: 'GET' | 'HEAD', bucket: string, key: string, query: Record<string, string>, extra: Record<string, string> = {}): Promise<Answer> {
+async function signed(method: 'GET' | 'HEAD', bucket: string, key: string, query: Record<string, string>, extra: Record<string, string> = {}): Promise<RawAnswer> {
   const path = key === '' ? `/${bucket}` : `/${bucket}/${key.split('/').map(sigv4Encode).join('/')}`;
   const host = `127.0.0.1:${port}`;
   const s = await signer.sign({
@@ -214,16 +212,7 @@ async function signed(method: 'GET' | 'HEAD', bucket: string, key: string, query
     headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
   });
   const qs = Object.entries(query).map(([k, v]) => `${sigv4Encode(k)}=${sigv4Encode(v)}`).join('&');
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: qs === '' ? path : `${path}?${qs}`, headers: { ...s.headers, ...extra }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return sendAsIs(`http://${host}${qs === '' ? path : `${path}?${qs}`}`, { method, headers: { ...(s.headers as Record<string, string>), ...extra } });
 }
 
 async function assertStillServes(): Promise<void> {
@@ -341,7 +330,7 @@ describe('gateway request fuzzing (raw sockets, in-process gateway over memory b
     );
     await fc.assert(
       fc.asyncProperty(op, async (o) => {
-        let r: Answer;
+        let r: RawAnswer;
         if (o.kind === 'object') {
           const extra: Record<string, string> = {};
           // Header values must be visible ASCII for node:http to send them.

@@ -34,6 +34,7 @@ import { startGateway, type Gateway } from '../../src/gateway/server.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type FleetBackend, type S3Fleet } from '../helpers/s3-fleet.js';
+import { rawRequest as raw, type RawAnswer } from '../helpers/raw-request.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
@@ -195,28 +196,6 @@ async function presignGet(base: string, cred: Cred, key: string, opts: { expires
     return `${encodeKey(k)}=${encodeKey(String(Array.isArray(v) ? v[0] : v ?? ''))}`;
   }).join('&');
   return `${base}${p}?${qs}`;
-}
-
-interface Raw { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
-
-/** One request with the path sent exactly as given. */
-function raw(url: string, opts: { method?: string; headers?: Record<string, string>; ca?: string } = {}): Promise<Raw> {
-  const u = new URL(url);
-  const pathAndQuery = url.slice(url.indexOf('/', u.protocol.length + 2));
-  const mod = u.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = mod.request({
-      host: u.hostname, port: u.port, method: opts.method ?? 'GET', path: pathAndQuery, headers: opts.headers ?? {}, agent: false,
-      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Resolves once `proxy` has seen a GET of `key` (the store's key) beyond the first `since` requests. */
@@ -985,7 +964,7 @@ buckets:\n${buckets}\n`);
           assert.ok(failure !== undefined);
           const r = await raw(await presignGet(url, PHOTOS, key, { expiresIn: 300 })).catch((err: unknown) => err);
           if (!(r instanceof Error)) {
-            const got = r as Raw;
+            const got = r as RawAnswer;
             assert.ok(got.status >= 500 || got.body.length < good.length, `${key}: raw GET answered ${got.status} with ${got.body.length} bytes`);
           }
         }
