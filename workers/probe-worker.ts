@@ -5,6 +5,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createProbeActor } from '../src/executors/pool/actor.js';
-import type { ProbeWorkerData } from '../src/executors/pool/protocol.js';
+import type { ProbeWorkerStart } from '../src/executors/pool/protocol.js';
 
-export default createProbeActor(workerData as ProbeWorkerData, parentPort);
+export default createProbeActor(workerData as ProbeWorkerStart, parentPort);

@@ -4,11 +4,23 @@
  * {@link runCli}. Everything else lives in program.ts and commands/.
  */
 import { setFlagsFromString } from 'node:v8';
-import { runCli } from './program.js';
+import { startsPoolEarly } from './early-start.js';
 import { v8FlagsFor } from './v8-flags.js';
 
+const args = process.argv.slice(2);
 // Flags are process-wide and read when wasm is compiled, which has not happened yet here.
-for (const flag of v8FlagsFor(process.argv.slice(2))) setFlagsFromString(flag);
+for (const flag of v8FlagsFor(args)) setFlagsFromString(flag);
+
+// The probe workers load (~0.2 s) while this thread loads the commands and the configuration;
+// the pool the configuration asks for adopts them if it has their shape (see prestart.ts).
+// Hence the dynamic import of program.js below: a static one would load everything first.
+const prestart = startsPoolEarly(args) ? await import('../executors/pool/prestart.js') : undefined;
+try {
+  prestart?.prestartProbePool();
+} catch {
+  // Only a head start: the pool starts its workers itself.
+}
+const { runCli } = await import('./program.js');
 
 const controller = new AbortController();
 let interrupts = 0;
@@ -21,12 +33,18 @@ const onSignal = (signal: NodeJS.Signals): void => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
-const code = await runCli(process.argv.slice(2), {
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-}, { signal: controller.signal });
+let code: number;
+try {
+  code = await runCli(args, {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  }, { signal: controller.signal });
+} finally {
+  // Unused (a configuration of another shape, or an error before the reader opened): stop it.
+  await prestart?.discardPrestartedPool();
+}
 
 process.off('SIGINT', onSignal);
 process.off('SIGTERM', onSignal);

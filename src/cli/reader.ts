@@ -6,6 +6,7 @@
 import { configSecrets } from '../config/mask.js';
 import { InvalidConfigError } from '../config/issues.js';
 import { ReadPath } from '../read-path.js';
+import { discardPrestartedPool } from '../executors/pool/prestart.js';
 import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-server.js';
 import { DEFAULT_CONFIG_PATH } from './config-path.js';
 import { UsageError } from './errors.js';
@@ -38,7 +39,10 @@ export async function openReader(reporter: Reporter, opts: OpenReaderOptions): P
   let rp: ReadPath;
   try {
     rp = await ReadPath.open(path, opts.inline === true ? { logger, mode: 'inline' } : { logger });
+    // Workers started ahead (main.ts) that the configuration did not want: don't keep them.
+    await discardPrestartedPool();
   } catch (err) {
+    await discardPrestartedPool();
     if (opts.config === undefined && err instanceof InvalidConfigError && err.issues.some((i) => i.message.includes('file not found'))) {
       throw new InvalidConfigError(err.issues, { file: `${path} (the default; pass -c CONFIG to use another file)` });
     }

@@ -10,6 +10,8 @@
  * the defaults.
  */
 
+import { commandOf } from './early-start.js';
+
 /** Tier up only past ~2 GB of parsed input: never, for one object. */
 const NO_EARLY_TIER_UP = '--wasm-tiering-budget=2000000000';
 
@@ -26,7 +28,6 @@ const KNOWN_V8_MAJORS = new Set([11, 12, 13]);
  */
 export function v8FlagsFor(args: readonly string[], v8Version: string = process.versions.v8): string[] {
   if (!KNOWN_V8_MAJORS.has(Number.parseInt(v8Version, 10))) return [];
-  // Global options are flags without values, so the command is the first non-option argument.
-  const command = args.find((a) => !a.startsWith('-'));
+  const command = commandOf(args);
   return command === 'get' || command === 'head' ? [NO_EARLY_TIER_UP] : [];
 }

@@ -2,11 +2,11 @@
  * Defaults and derived values: turns a validated snake_case document into the camelCased
  * {@link ResolvedConfig}. Defaults follow API.md §3 (and s3-orchestrator where API.md is silent).
  */
-import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { EncryptionSettings, LocalMasterKey } from '../encryption/settings.js';
 import { NO_ENCRYPTION_FILES, type EncryptionFiles } from './encryption-files.js';
 import { NO_GATEWAY_FILES, type GatewayFiles } from './gateway-files.js';
+import { DEFAULT_TASKS_PER_THREAD, MAX_DEFAULT_THREADS, defaultThreads } from './runtime-defaults.js';
 import type { ParsedConfig } from './schema.js';
 import type { ResolvedConfig, ResolvedDatabaseConfig, ResolvedGatewayConfig } from './types.js';
 
@@ -27,8 +27,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
   backendBreakerFailureThreshold: 10,
   backendBreakerOpenTimeoutMs: 300_000,
   backendTimeoutMs: 30_000,
-  tasksPerThread: 32,
-  maxDefaultThreads: 8,
+  tasksPerThread: DEFAULT_TASKS_PER_THREAD,
+  maxDefaultThreads: MAX_DEFAULT_THREADS,
   maxBufferedBytes: 256 * 2 ** 20,
   stripeMinSize: 32 * 2 ** 20,
   stripePartSize: 4 * 2 ** 20,
@@ -64,14 +64,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
   healthPath: '/health',
 });
 
-/**
- * Worker threads when `runtime.threads` is not set: one per core but the main thread's, at
- * least 1, at most 8. On the 2-core machine the pool bench measured one worker giving lower
- * main-loop delay and less CPU per read than two (the coordinator needs a core too).
- */
-export function defaultThreads(): number {
-  return Math.max(1, Math.min(CONFIG_DEFAULTS.maxDefaultThreads, availableParallelism() - 1));
-}
+export { defaultThreads };
 
 /** Where a config came from, for resolving relative paths. */
 export interface ResolveContext {

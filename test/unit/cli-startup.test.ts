@@ -119,3 +119,17 @@ describe('V8 flags by command (src/cli/v8-flags.ts)', () => {
     assert.deepEqual(v8FlagsFor(['get', 'k'], '14.1.1'), [], 'a V8 not checked yet gets no flag (it would print "unrecognized flag")');
   });
 });
+
+describe('what the CLI starts before loading its commands (src/cli/early-start.ts)', () => {
+  it('finds the command past global flags, and starts the probe pool early only for batch and serve', async () => {
+    const { commandOf, startsPoolEarly } = await import('../../src/cli/early-start.js');
+    assert.equal(commandOf(['--json', '--verbose', 'batch', '--keys', 'f']), 'batch');
+    assert.equal(commandOf(['--version']), undefined);
+    for (const args of [['batch', '--keys', 'f'], ['--json', 'batch', '-c', 'x.yaml', '--out', 'd'], ['serve'], ['--verbose', 'serve', '--listen', '127.0.0.1:0']]) {
+      assert.equal(startsPoolEarly(args), true, args.join(' '));
+    }
+    for (const args of [[], ['--version'], ['get', 'k'], ['head', 'k'], ['validate'], ['demo'], ['bench'], ['batch', '--help'], ['serve', '-h'], ['get', 'batch']]) {
+      assert.equal(startsPoolEarly(args), false, args.join(' '));
+    }
+  });
+});

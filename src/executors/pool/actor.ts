@@ -20,10 +20,12 @@ import type { UsagePort } from '../../probe/billing.js';
 import { runProbe } from '../../probe/run.js';
 import type { ProbeTask, Verdict } from '../../probe/task.js';
 import { buildBackends } from '../../backends/build.js';
+import { importModule } from '../../probe/transform.js';
 import { KeyRing } from '../../encryption/key-ring.js';
 import type { ObjectBackend } from '../../types.js';
 import {
-  PROBE_PROTOCOL, type ControlMessage, type PooledTask, type ProbeWorkerData, type ReserveMessage, type TaskBatch, type VerdictBatch,
+  PROBE_PROTOCOL, type ControlMessage, type PooledTask, type ProbeWorkerData, type ProbeWorkerStart, type ReadyMessage, type ReserveMessage, type TaskBatch,
+  type VerdictBatch,
 } from './protocol.js';
 
 /**
@@ -94,7 +96,6 @@ export function toWire(v: Verdict, task: ProbeTask, transfer: ArrayBuffer[]): Ve
 /** The worker side of one pool: a task handler plus its cancel and usage plumbing. */
 export class ProbeActor implements UsagePort {
   readonly #flags: Int32Array;
-  readonly #channel: BroadcastChannel;
   readonly #port: MessagePort | null;
   readonly #backends: Promise<Map<string, ObjectBackend>>;
   /** This worker's keys, when encryption is configured. */
@@ -116,14 +117,10 @@ export class ProbeActor implements UsagePort {
     if (data.nice !== undefined && data.nice > 0) niceThisThread(data.nice);
     this.#flags = new Int32Array(data.flags);
     this.#port = port;
-    this.#channel = new BroadcastChannel(data.channel);
-    this.#channel.onmessage = (ev: unknown) => this.#onControl((ev as { data: ControlMessage }).data);
-    // The worker lives as long as piscina's port; the channel must not hold it.
-    this.#channel.unref();
     this.#backends = buildWorkerBackends(data);
-    this.#keys = data.encryption === undefined ? undefined : new KeyRing(data.encryption);
     // Building failures are reported per task; never as an unhandled rejection that kills the worker.
     this.#backends.catch(() => {});
+    this.#keys = data.encryption === undefined ? undefined : new KeyRing(data.encryption);
   }
 
   /**
@@ -215,7 +212,9 @@ export class ProbeActor implements UsagePort {
     });
   }
 
-  #onControl(m: ControlMessage): void {
+  /** A message of the pool's channel (after init). */
+  control(m: ControlMessage): void {
+    if (m.t === 'init') return;
     if (m.t === 'cancel') {
       this.#active.get(m.id)?.abort(new ReadPathError('ABORTED', m.why));
       return;
@@ -228,7 +227,50 @@ export class ProbeActor implements UsagePort {
   }
 }
 
-/** Create the actor of one worker and return piscina's handler. */
-export function createProbeActor(data: ProbeWorkerData, port: MessagePort | null): (batch: TaskBatch) => Promise<number> {
-  return new ProbeActor(data, port).handle;
+/** The lean transport's code, loaded while the worker waits for its init (the default transport). */
+const WARM_TRANSPORT = [{ client: 'lean' as const, accessKeyId: 'warm-up', secretAccessKey: 'warm-up' }];
+
+/**
+ * Create the actor of one worker and return piscina's handler. The worker listens on the pool's
+ * channel, says it is ready and waits for its `init` (loading the default transport meanwhile
+ * when `start.warm`); tasks that arrive before the init wait for it. The first init wins: the executor repeats it
+ * for every worker that reports ready (including ones piscina starts to replace dead ones).
+ */
+export function createProbeActor(start: ProbeWorkerStart, port: MessagePort | null): (batch: TaskBatch) => Promise<number> {
+  const channel = new BroadcastChannel(start.channel);
+  // The worker lives as long as piscina's port; the channel must not hold it.
+  channel.unref();
+  let actor: ProbeActor | undefined;
+  let initialised!: (a: ProbeActor) => void;
+  let failed!: (err: unknown) => void;
+  const ready = new Promise<ProbeActor>((resolve, reject) => {
+    initialised = resolve;
+    failed = reject;
+  });
+  // Seen by the tasks that await it; not an unhandled rejection that would kill the worker.
+  ready.catch(() => {});
+  channel.onmessage = (ev: unknown) => {
+    const m = (ev as { data: ControlMessage }).data;
+    if (actor !== undefined) {
+      actor.control(m);
+    } else if (m.t === 'init') {
+      try {
+        actor = new ProbeActor(m.data, port);
+        initialised(actor);
+      } catch (err) {
+        // Thrown from this listener it would kill the worker and piscina would start another to
+        // die the same way; failing its tasks instead ends them as WORKER_LOST with this cause.
+        failed(err);
+      }
+    }
+  };
+  if (start.warm === true) {
+    // A failure here only means the init loads it again (and reports it).
+    importModule(new URL('../../backends/s3-options.js', import.meta.url).href)
+      .then((m) => (m as unknown as typeof import('../../backends/s3-options.js')).preloadS3(WARM_TRANSPORT))
+      .catch(() => {});
+  }
+  const hello: ReadyMessage = { readpathReady: true };
+  port?.postMessage(hello);
+  return async (batch: TaskBatch): Promise<number> => (actor ?? (await ready)).handle(batch);
 }

@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { ReadPathError, abortedError, messageOf, requirePositiveInt } from '../../errors.js';
 import { s3OptionsFromConfig } from '../../backends/s3-options.js';
 import type { ResolvedConfig } from '../../config/types.js';
@@ -32,7 +32,10 @@ import {
 } from './options.js';
 import { deferUntilDrained } from '../../engine/timers.js';
 import { onCancel, type CancellableRequest } from '../../engine/probe-request.js';
-import { PROBE_PROTOCOL, isReserveMessage, isVerdictBatch, type ControlMessage, type PooledTask, type ProbeWorkerData, type TaskBatch } from './protocol.js';
+import {
+  PROBE_PROTOCOL, isReadyMessage, isReserveMessage, isVerdictBatch, type ControlMessage, type PooledTask, type ProbeWorkerData, type TaskBatch,
+} from './protocol.js';
+import { newProbePiscina, takePrestartedPool, type PoolShape } from './prestart.js';
 
 export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_TASKS_PER_THREAD, defaultPoolThreads, defaultWorkerFilename } from './options.js';
 export type { PoolExecutorOptions, PoolFromConfigOptions } from './options.js';
@@ -95,6 +98,8 @@ export class PoolExecutor extends DispatchingExecutor {
   readonly kind = 'pool' as const;
   readonly #pool: Piscina<TaskBatch, number>;
   readonly #channel: BroadcastChannel;
+  /** The workers' configuration, sent to each as it reports ready. */
+  readonly #init: ControlMessage;
   readonly #flags: Int32Array;
   readonly #freeSlots: number[];
   readonly #threads: number;
@@ -125,8 +130,7 @@ export class PoolExecutor extends DispatchingExecutor {
     const flags = new SharedArrayBuffer(4 * maxInFlight);
     this.#flags = new Int32Array(flags);
     this.#freeSlots = Array.from({ length: maxInFlight }, (_, i) => maxInFlight - 1 - i);
-    const channel = `readpath-probes-${randomUUID()}`;
-    const data: ProbeWorkerData = { protocol: PROBE_PROTOCOL, channel, flags, concurrency: perThread };
+    const data: ProbeWorkerData = { protocol: PROBE_PROTOCOL, flags, concurrency: perThread };
     if (opts.workerNice !== undefined) {
       if (!Number.isSafeInteger(opts.workerNice) || opts.workerNice < 0 || opts.workerNice > 19) {
         throw new ReadPathError('INVALID_CONFIG', `runtime.worker_nice: must be an integer in 0..19, got ${String(opts.workerNice)}`);
@@ -139,24 +143,32 @@ export class PoolExecutor extends DispatchingExecutor {
       data.backendModule = transformUrl(opts.backendModule);
       data.backendData = opts.backendData;
     }
+    try {
+      // Checked here: the workers get it by message, and a failing post would throw later, in a listener.
+      structuredClone(data);
+    } catch (err) {
+      throw new ReadPathError('INVALID_CONFIG', `PoolExecutor: the workers' configuration cannot be sent to them (backendData must be structured-cloneable): ${messageOf(err)}`, { cause: err });
+    }
+    this.#init = { t: 'init', data };
+    const shape: PoolShape = {
+      filename: opts.workerFilename === undefined ? defaultWorkerFilename() : transformUrl(opts.workerFilename),
+      threads,
+      perThread,
+      maxQueue: maxInFlight,
+      resourceLimits: opts.resourceLimits,
+    };
+    // Workers started at the program's start, if they fit (see prestart.ts), else our own.
+    const adopted = takePrestartedPool(shape);
+    const channel = adopted?.channel ?? `readpath-probes-${randomUUID()}`;
     this.#channel = new BroadcastChannel(channel);
     this.#channel.unref();
-    const filename = opts.workerFilename === undefined ? defaultWorkerFilename() : transformUrl(opts.workerFilename);
-    this.#pool = new Piscina<TaskBatch, number>({
-      filename,
-      minThreads: threads,
-      maxThreads: threads,
-      concurrentTasksPerWorker: perThread,
-      atomics: 'disabled',
-      // Every dispatched probe must fit, including while a crashed worker is being replaced.
-      maxQueue: maxInFlight,
-      idleTimeout: Number.POSITIVE_INFINITY,
-      workerData: data,
-      ...(opts.resourceLimits !== undefined ? { resourceLimits: opts.resourceLimits } : {}),
-    });
-    // A worker dying with no task in flight is reported here; without a listener it would crash the process.
-    this.#pool.on('error', () => {});
+    this.#pool = adopted?.pool ?? newProbePiscina(shape, { protocol: PROBE_PROTOCOL, channel });
     this.#pool.on('message', (m: unknown) => {
+      if (isReadyMessage(m)) {
+        // A worker listens on the channel now: (re)send the configuration, which it takes once.
+        if (!this.#closed) this.#post(this.#init);
+        return;
+      }
       if (isVerdictBatch(m)) {
         for (let i = 0; i < m.ids.length; i++) {
           const job = this.#running.get(m.ids[i] as number);
@@ -171,6 +183,8 @@ export class PoolExecutor extends DispatchingExecutor {
       if (job === undefined || job.task.backend !== m.backend) return;
       this.#post({ t: 'grant', id: m.id, limit: this.recorder.reservations.reserveEgress(job.task, m.bytes) });
     });
+    // Workers of a prestarted pool may have said they were ready before we listened.
+    if (adopted !== undefined) this.#post(this.#init);
   }
 
   /**

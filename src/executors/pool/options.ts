@@ -3,11 +3,10 @@
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import type { S3BackendOptions } from '../../backends/s3-backend.js';
-import { defaultThreads } from '../../config/resolve.js';
+import { DEFAULT_TASKS_PER_THREAD, defaultThreads } from '../../config/runtime-defaults.js';
 import type { DispatchOptions } from '../executor.js';
 
-/** Default concurrent probes per worker (runtime.tasks_per_thread). */
-export const DEFAULT_TASKS_PER_THREAD = 32;
+export { DEFAULT_TASKS_PER_THREAD };
 /** Default drain bound of {@link PoolExecutor.close}. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5000;
 

@@ -16,7 +16,7 @@ import type { S3BackendOptions } from '../../backends/s3-backend.js';
 import type { EncryptionSettings } from '../../encryption/settings.js';
 
 /** Version of this protocol; a worker refuses tasks of another version. */
-export const PROBE_PROTOCOL = 2;
+export const PROBE_PROTOCOL = 3;
 
 /** A probe task as the pool carries it. */
 export interface PooledTask extends ProbeTask {
@@ -46,8 +46,22 @@ export function isVerdictBatch(m: unknown): m is VerdictBatch {
 
 /** Main → workers, on the pool's broadcast channel. */
 export type ControlMessage =
+  | { t: 'init'; data: ProbeWorkerData }
   | { t: 'cancel'; id: number; why: string }
   | { t: 'grant'; id: number; limit: UsageLimitKind | null };
+
+/**
+ * Worker → main, on the worker's parent port: the worker has loaded its code and listens on the
+ * channel; the executor answers with `init` (again: a worker ignores an init after its first).
+ */
+export interface ReadyMessage {
+  readpathReady: true;
+}
+
+/** True when `m` is a {@link ReadyMessage}. */
+export function isReadyMessage(m: unknown): m is ReadyMessage {
+  return typeof m === 'object' && m !== null && (m as { readpathReady?: unknown }).readpathReady === true;
+}
 
 /** Worker → main, on the worker's parent port: reserve egress before reading a body. */
 export interface ReserveMessage {
@@ -62,11 +76,21 @@ export function isReserveMessage(m: unknown): m is ReserveMessage {
   return typeof m === 'object' && m !== null && (m as { readpathReserve?: unknown }).readpathReserve === true;
 }
 
-/** What a worker is given at start (piscina `workerData`). */
+/**
+ * What a worker is given at start (piscina `workerData`): only where to hear its configuration.
+ * Workers are started before it is known (see prestart.ts), so it comes as an `init` message.
+ */
+export interface ProbeWorkerStart {
+  protocol: number;
+  /** Name of the pool's BroadcastChannel (init, cancels, egress grants). */
+  channel: string;
+  /** Load the default S3 transport while waiting for the init (workers started ahead of it). */
+  warm?: boolean;
+}
+
+/** A worker's configuration (the `init` message). */
 export interface ProbeWorkerData {
   protocol: number;
-  /** Name of the pool's BroadcastChannel (cancels, egress grants). */
-  channel: string;
   /** One Int32 cancel flag per slot; set to 1 before a cancel is broadcast. */
   flags: SharedArrayBuffer;
   /** S3 backends to build, in the shape `createS3Backend` takes. */

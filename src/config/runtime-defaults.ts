@@ -1,0 +1,20 @@
+/**
+ * The `runtime:` defaults, apart from the rest of the configuration code: the CLI's early pool
+ * start (executors/pool/prestart.ts) needs them before the schema and its validator are loaded.
+ */
+import { availableParallelism } from 'node:os';
+
+/** Default concurrent probes per worker (runtime.tasks_per_thread). */
+export const DEFAULT_TASKS_PER_THREAD = 32;
+
+/** Most worker threads chosen by default, whatever the core count. */
+export const MAX_DEFAULT_THREADS = 8;
+
+/**
+ * Worker threads when `runtime.threads` is not set: one per core but the main thread's, at
+ * least 1, at most 8. On the 2-core machine the pool bench measured one worker giving lower
+ * main-loop delay and less CPU per read than two (the coordinator needs a core too).
+ */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(MAX_DEFAULT_THREADS, availableParallelism() - 1));
+}
