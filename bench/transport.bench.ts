@@ -4,6 +4,10 @@
  * - `raw node:http`: a keep-alive `http.Agent` GET + SHA-256 of the body, no signing — the
  *   ceiling a Node client reaches on this machine;
  * - `raw undici`: undici's Pool GET + SHA-256, no signing: what the lean transport is built on;
+ * - `raw onread`: keep-alive `net` sockets that each read into one reused buffer (`onread`), a
+ *   minimal HTTP/1.1 response parser (Content-Length bodies only: enough for this stub) + SHA-256
+ *   of the body straight from that buffer — what a body path without a fresh ArrayBuffer per
+ *   socket read (Node's and undici's way) would cost; not a transport;
  * - `lean`: readpath's LeanS3Backend (its own SigV4 signer over node:crypto + undici Pool) + readBody
  *   + SHA-256;
  * - `sdk`: readpath's S3Backend (@aws-sdk/client-s3) + readBody + SHA-256;
@@ -14,7 +18,7 @@
  * each round a warm-up then a timed window; the table shows the median round and the range.
  *
  *   npm run bench:transport [-- --seconds N] [-- --rounds N] [-- --json FILE] [-- --quick]
- *                           [-- --only node:http,undici,lean,sdk] [-- --sizes 4KiB,1MiB]
+ *                           [-- --only node:http,undici,onread,lean,sdk] [-- --sizes 4KiB,1MiB]
  *   (= npm run build && node dist/bench/transport.bench.js ...)
  */
 import { messageOf } from '../src/errors.js';
@@ -22,6 +26,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { loadavg, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +124,107 @@ function rawUndici(port: number): Variant {
   };
 }
 
+/** One keep-alive socket reading into its own reused buffer; one GET at a time. */
+class OnreadConnection {
+  readonly #socket: net.Socket;
+  readonly #connected: Promise<void>;
+  #head = '';
+  #inBody = false;
+  #remaining = 0;
+  #hash = createHash('sha256');
+  #status = 0;
+  #done: ((err: Error | undefined, digest: string) => void) | undefined;
+
+  constructor(port: number) {
+    const buffer = Buffer.allocUnsafe(256 * 1024);
+    this.#socket = net.connect({ host: '127.0.0.1', port, onread: { buffer, callback: (n: number, buf: Uint8Array) => this.#onRead(n, buf as Buffer) } });
+    this.#connected = new Promise((resolve, reject) => {
+      this.#socket.once('connect', resolve);
+      this.#socket.once('error', reject);
+    });
+    this.#socket.on('error', (err) => this.#finish(err));
+  }
+
+  async get(path: string): Promise<string> {
+    await this.#connected;
+    return new Promise<string>((resolve, reject) => {
+      this.#done = (err, digest) => (err === undefined ? resolve(digest) : reject(err));
+      this.#hash = createHash('sha256');
+      this.#socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    });
+  }
+
+  /** onread's callback; true keeps reading. */
+  #onRead(n: number, buf: Buffer): boolean {
+    this.#consume(n, buf);
+    return true;
+  }
+
+  #consume(n: number, buf: Buffer): void {
+    let at = 0;
+    while (at < n && this.#done !== undefined) {
+      if (!this.#inBody) {
+        const text = this.#head + buf.toString('latin1', at, n);
+        const end = text.indexOf('\r\n\r\n');
+        if (end < 0) {
+          this.#head = text;
+          return;
+        }
+        const head = text.slice(0, end);
+        this.#status = Number(head.slice(9, 12));
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        if (length === null) {
+          this.#finish(new Error('no content-length'));
+          return;
+        }
+        at += end + 4 - this.#head.length;
+        this.#head = '';
+        this.#remaining = Number(length[1]);
+        this.#inBody = true;
+      }
+      const take = Math.min(this.#remaining, n - at);
+      // The bytes are only valid until this callback returns: hashed here, never kept.
+      this.#hash.update(buf.subarray(at, at + take));
+      at += take;
+      this.#remaining -= take;
+      if (this.#remaining === 0) {
+        this.#inBody = false;
+        this.#finish(this.#status === 200 ? undefined : new Error(`HTTP ${this.#status}`));
+      }
+    }
+  }
+
+  #finish(err: Error | undefined): void {
+    const done = this.#done;
+    this.#done = undefined;
+    done?.(err, err === undefined ? this.#hash.digest('hex') : '');
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+function rawOnread(port: number): Variant {
+  const idle = Array.from({ length: IN_FLIGHT }, () => new OnreadConnection(port));
+  const all = [...idle];
+  return {
+    name: 'raw onread',
+    get: async (key) => {
+      // The closed loop never has more than IN_FLIGHT GETs out, so one is always idle.
+      const c = idle.pop() as OnreadConnection;
+      try {
+        return await c.get(`/${BUCKET}/${key}`);
+      } finally {
+        idle.push(c);
+      }
+    },
+    close: async () => {
+      for (const c of all) c.close();
+    },
+  };
+}
+
 function backendVariant(name: string, b: ObjectBackend & { close(): Promise<void> }): Variant {
   return {
     name,
@@ -196,7 +302,7 @@ async function main(): Promise<void> {
   };
   await Promise.all([LeanS3Backend.preload(), S3Backend.preload()]);
   const only = arg('--only')?.split(',');
-  const variants: Variant[] = [rawHttp(ready.port), rawUndici(ready.port), backendVariant('lean', new LeanS3Backend(opts)), backendVariant('sdk', new S3Backend(opts))]
+  const variants: Variant[] = [rawHttp(ready.port), rawUndici(ready.port), rawOnread(ready.port), backendVariant('lean', new LeanS3Backend(opts)), backendVariant('sdk', new S3Backend(opts))]
     .filter((v) => only === undefined || only.includes(v.name.replace('raw ', '')) || only.includes(v.name));
 
   const results: Record<string, unknown>[] = [];
