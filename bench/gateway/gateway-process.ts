@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { waitForStart } from '../../src/cli/child-start.js';
 import { loaderExecArgv } from '../peers/stub-fleet.js';
 import { readpathMain, toolEnv } from '../peers/tools.js';
 import type { LoopReply, LoopRequest, LoopWindow } from './loop-monitor.js';
@@ -61,33 +62,8 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
   child.stderr?.on('data', (s: string) => { stderr = (stderr + s).slice(-20_000); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => fail(new Error(`readpath serve did not start within ${START_TIMEOUT_MS} ms:\n${stderr}`)), START_TIMEOUT_MS);
-    const onData = (s: string): void => {
-      seen = (seen + s).slice(-4096);
-      const m = SERVING.exec(seen);
-      if (m !== null) {
-        done();
-        resolve(m[1] as string);
-      }
-    };
-    const onExit = (code: number | null): void => fail(new Error(`readpath serve exited (code ${String(code)}) before serving:\n${stderr}`));
-    function done(): void {
-      clearTimeout(timer);
-      child.stderr?.off('data', onData);
-      child.off('exit', onExit);
-      child.off('error', fail);
-    }
-    function fail(err: Error): void {
-      done();
-      child.kill('SIGKILL');
-      reject(err);
-    }
-    child.stderr?.on('data', onData);
-    child.once('exit', onExit);
-    child.once('error', fail);
-  });
+  const started = await waitForStart(child, { what: 'readpath serve', match: SERVING, stream: 'stderr', timeoutMs: START_TIMEOUT_MS, stderrTailChars: 20_000 });
+  const url = started[1] as string;
 
   /** Send `m` to the loop monitor; resolves with its reply of type `want`. */
   const request = (want: LoopReply['type'], m: LoopRequest): Promise<LoopReply> => new Promise((resolve, reject) => {

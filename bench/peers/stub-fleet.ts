@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { waitForStart } from '../../src/cli/child-start.js';
 
 /** Parent → child. */
 export interface StubRequest {
@@ -63,36 +64,17 @@ export function loaderExecArgv(): string[] {
 /** Start a stub serving `count` random objects of `size` bytes in each of `buckets`. */
 export async function startStubFleet(req: Omit<StubRequest, 'type'>): Promise<StubFleet> {
   const child: ChildProcess = fork(entry(), [], { execArgv: loaderExecArgv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
-  const reply = await new Promise<StubReply & { type: 'ready' }>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`S3 stub did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-    const done = (): void => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      child.off('error', fail);
-    };
-    function fail(err: Error): void {
-      done();
-      child.kill('SIGKILL');
-      reject(err);
-    }
-    function onMessage(m: unknown): void {
+  const ready = waitForStart(child, {
+    what: 'S3 stub',
+    timeoutMs: START_TIMEOUT_MS,
+    match: (m) => {
       const msg = m as StubReply;
-      if (msg.type === 'ready') {
-        done();
-        resolve(msg);
-      } else if (msg.type === 'error') {
-        fail(new Error(`S3 stub failed: ${msg.message}`));
-      }
-    }
-    function onExit(code: number | null): void {
-      fail(new Error(`S3 stub exited (code ${String(code)}) before it was ready`));
-    }
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-    child.once('error', fail);
-    child.send({ type: 'start', ...req } satisfies StubRequest);
+      if (msg.type === 'error') throw new Error(`S3 stub failed: ${msg.message}`);
+      return msg.type === 'ready' ? msg : undefined;
+    },
   });
+  child.send({ type: 'start', ...req } satisfies StubRequest);
+  const reply = await ready;
   let closing: Promise<void> | undefined;
   return {
     endpoints: reply.endpoints,

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitForStart } from '../child-start.js';
 import { UsageError } from '../errors.js';
 
 /** s3rver accepts any request signed with these. */
@@ -101,40 +102,16 @@ async function runServer(directory: string, port: number, bucket: string): Promi
     execArgv: childExecArgv(),
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (s: string) => {
-    stderr = (stderr + s).slice(-2000);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`local S3 server did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-    const done = (): void => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      child.off('error', fail);
-    };
-    function fail(err: Error): void {
-      done();
-      child.kill('SIGKILL');
-      reject(err);
-    }
-    function onMessage(m: unknown): void {
+  const { port: ready } = await waitForStart(child, {
+    what: 'local S3 server',
+    timeoutMs: START_TIMEOUT_MS,
+    match: (m) => {
       const msg = m as { type?: string; port?: number; message?: string };
-      if (msg.type === 'ready' && typeof msg.port === 'number') {
-        done();
-        resolve({ child, port: msg.port });
-      } else if (msg.type === 'error') {
-        fail(new Error(`local S3 server failed to start: ${msg.message ?? 'unknown error'}`));
-      }
-    }
-    function onExit(code: number | null): void {
-      fail(new Error(`local S3 server exited (code ${String(code)}) before it was ready${stderr === '' ? '' : `: ${stderr.trim().split('\n').pop() ?? ''}`}`));
-    }
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-    child.once('error', fail);
+      if (msg.type === 'error') throw new Error(`local S3 server failed to start: ${msg.message ?? 'unknown error'}`);
+      return msg.type === 'ready' && typeof msg.port === 'number' ? { port: msg.port } : undefined;
+    },
   });
+  return { child, port: ready };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
