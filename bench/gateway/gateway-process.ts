@@ -8,8 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { waitForStart } from '../../src/cli/child-start.js';
-import { loaderExecArgv } from '../peers/stub-fleet.js';
+import { loaderExecArgv, waitForStart } from '../../src/cli/child-start.js';
 import { readpathMain, toolEnv } from '../peers/tools.js';
 import type { LoopReply, LoopRequest, LoopWindow } from './loop-monitor.js';
 

@@ -5,7 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { waitForStart } from '../../src/cli/child-start.js';
+import { loaderExecArgv, waitForStart } from '../../src/cli/child-start.js';
 
 /** Parent → child. */
 export interface StubRequest {
@@ -47,18 +47,6 @@ const START_TIMEOUT_MS = 120_000;
 function entry(): string {
   const here = import.meta.url;
   return fileURLToPath(new URL(`./stub-process${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
-}
-
-/** The parent's loader flags (tsx under tests), nothing else (`--test`, `--cpu-prof`...). */
-export function loaderExecArgv(): string[] {
-  const out: string[] = [];
-  const argv = process.execArgv;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (/^--(import|require|loader|experimental-loader)=/.test(a)) out.push(a);
-    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(a) && i + 1 < argv.length) out.push(a, argv[++i] as string);
-  }
-  return out;
 }
 
 /** Start a stub serving `count` random objects of `size` bytes in each of `buckets`. */

@@ -18,7 +18,7 @@ import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StubFleet, StubListedObject } from './stub-fleet.js';
-import { loaderExecArgv } from './stub-fleet.js';
+import { loaderExecArgv } from '../../src/cli/child-start.js';
 import { STUB_ACCESS_KEY, STUB_SECRET_KEY, type ReadpathSetup } from './readpath-setup.js';
 
 /** Transfers / requests in flight for every tool. */

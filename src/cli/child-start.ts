@@ -138,3 +138,18 @@ export function waitForStart<T>(child: ChildProcess, opts: LineStart | MessageSt
     if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode);
   });
 }
+
+/**
+ * The parent's loader flags (tsx under tests and `node --import tsx`), for a child that must
+ * load the same kind of files, without the flags that would turn the child into something else
+ * (`--test`, `--inspect`, `--watch`, `--cpu-prof`...).
+ */
+export function loaderExecArgv(argv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (/^--(import|require|loader|experimental-loader)=/.test(a)) out.push(a);
+    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(a) && i + 1 < argv.length) out.push(a, argv[++i] as string);
+  }
+  return out;
+}

@@ -31,6 +31,7 @@ import { ReadPathError } from '../../src/errors.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/probes.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
+import { waitForStart } from '../../src/cli/child-start.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type FleetBackend, type S3Fleet } from '../helpers/s3-fleet.js';
@@ -143,22 +144,12 @@ async function startServe(config: string): Promise<Serve> {
   let err = '';
   child.stdout?.resume();
   child.stderr?.setEncoding('utf8');
-  const exit = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`readpath serve printed no listening line in 60 s:\n${err}`)), 60_000);
-    child.stderr?.on('data', (s: string) => {
-      err += s;
-      const m = /^readpath: serving S3 on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(err);
-      if (m?.[1] !== undefined) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    void exit.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`readpath serve exited (${String(code)}) before listening:\n${err}`));
-    });
+  child.stderr?.on('data', (s: string) => {
+    err += s;
   });
+  const exit = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const started = await waitForStart(child, { what: 'readpath serve', match: /^readpath: serving S3 on (http:\/\/127\.0\.0\.1:\d+)$/, stream: 'stderr', timeoutMs: 60_000, stderrTailChars: 20_000 });
+  const url = started[1] as string;
   return { url, child, stderr: () => err, exit };
 }
 

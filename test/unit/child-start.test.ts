@@ -111,3 +111,13 @@ describe('waitForStart', () => {
     assert.equal((err as NodeJS.ErrnoException).code, 'ENOENT');
   });
 });
+
+describe('loaderExecArgv', () => {
+  it('keeps the loader flags, with their values, and drops everything else', async () => {
+    const { loaderExecArgv } = await import('../../src/cli/child-start.js');
+    assert.deepEqual(loaderExecArgv(['--import', 'tsx', '--test', '--cpu-prof', '--require=./a.cjs', '-r', 'b', '--inspect', '--loader', 'x.mjs', '--experimental-loader=y.mjs']),
+      ['--import', 'tsx', '--require=./a.cjs', '-r', 'b', '--loader', 'x.mjs', '--experimental-loader=y.mjs']);
+    assert.deepEqual(loaderExecArgv(['--watch', '--import']), [], 'a flag without its value is dropped');
+    assert.deepEqual(loaderExecArgv([]), []);
+  });
+});

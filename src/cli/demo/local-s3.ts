@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitForStart } from '../child-start.js';
+import { loaderExecArgv, waitForStart } from '../child-start.js';
 import { UsageError } from '../errors.js';
 
 /** s3rver accepts any request signed with these. */
@@ -82,24 +82,9 @@ function serverEntry(): string {
   return fileURLToPath(new URL(`./s3-server-process${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
 }
 
-/**
- * The parent's loader flags (tsx under tests and `node --import tsx`), without the flags that
- * would turn the child into something else (`--test`, `--inspect`, `--watch`...).
- */
-function childExecArgv(): string[] {
-  const out: string[] = [];
-  const argv = process.execArgv;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (/^--(import|require|loader|experimental-loader)=/.test(a)) out.push(a);
-    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(a) && i + 1 < argv.length) out.push(a, argv[++i] as string);
-  }
-  return out;
-}
-
 async function runServer(directory: string, port: number, bucket: string): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(serverEntry(), [JSON.stringify({ directory, port, bucket })], {
-    execArgv: childExecArgv(),
+    execArgv: loaderExecArgv(),
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   const { port: ready } = await waitForStart(child, {
