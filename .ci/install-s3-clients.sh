@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Make sure the S3 clients the gateway's tests drive are installed: the aws CLI, rclone and
-# s3cmd (test/integration/gateway-clients.test.ts runs them against `readpath serve`; it fails,
-# never skips, when one is missing), and openssl (it makes the TLS test's self-signed
-# certificate). Idempotent: installs only what is missing. Debian 12 (apt's awscli provides
+# Make sure the S3 clients the tests drive are installed: the aws CLI, rclone and s3cmd
+# (test/integration/gateway-clients.test.ts runs them against `readpath serve`, and the bench
+# smoke tests in test/bench/ run rclone; they fail, never skip, when one is missing), and
+# openssl (it makes the TLS test's self-signed certificate). Idempotent: installs only what is missing. Debian 12 (apt's awscli provides
 # /usr/bin/aws), run as root.
 set -euo pipefail
 

@@ -1,7 +1,7 @@
 /**
  * `bench/gateway.bench.ts --quick` end to end, as a child process: a real S3 stub process, a
  * real `readpath serve` process (with the loop monitor preloaded), real rclone (installed by
- * .ci/install-rclone.sh) directly and through the gateway. Asserts the JSON's shape, positive
+ * .ci/install-s3-clients.sh) directly and through the gateway. Asserts the JSON's shape, positive
  * rates, a measured event-loop window, and that both variants downloaded every object with the
  * right bytes. No timing is asserted. Plus the judging arithmetic on made-up rounds.
  */

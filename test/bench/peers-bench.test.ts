@@ -1,6 +1,6 @@
 /**
  * `bench/peers.bench.ts --quick` end to end, as a child process: a real S3 stub process, real
- * rclone (installed by .ci/install-rclone.sh), the real `readpath batch --out` CLI and the
+ * rclone (installed by .ci/install-s3-clients.sh), the real `readpath batch --out` CLI and the
  * library rows. Asserts the JSON's shape, positive rates, and that every tool downloaded every
  * object with the right bytes. No timing is asserted.
  */
