@@ -36,7 +36,7 @@ import { ReadPath } from '../src/read-path.js';
 import { SqliteMetadataStore } from '../src/stores/sqlite-store.js';
 import { ChunkDecryptor } from '../src/encryption/chunk-decryptor.js';
 import type { ReadPathConfig } from '../src/config/types.js';
-import { CHUNK_OVERHEAD, HEADER_SIZE, encryptForRow } from './encryption/encode.js';
+import { SENC_CHUNK_OVERHEAD, SENC_HEADER_SIZE, encryptForRow } from './encryption/encode.js';
 import { BUCKET, ENC_KEY, PLAIN_KEY, startEncryptionServer } from './encryption/server-process.js';
 
 const MiB = 1024 * 1024;
@@ -198,7 +198,7 @@ const plain = randomBytes(SIZE);
 const row = encryptForRow(plain, { masterKey, chunkSize: CHUNK });
 const cipher = row.body;
 const PIECE = 64 * 1024; // what a socket typically hands on
-const wire = CHUNK + CHUNK_OVERHEAD;
+const wire = CHUNK + SENC_CHUNK_OVERHEAD;
 const body = new Uint8Array(SIZE);
 const scratch = Buffer.allocUnsafe(wire);
 const decryptor = (): ChunkDecryptor => new ChunkDecryptor({ dek: row.dek, baseNonce: row.baseNonce, header: true, take: SIZE, where: 'bench' });
@@ -220,7 +220,7 @@ const microTasks: [string, () => void][] = [
     createHash('sha256').update(body).digest();
   }],
   ['bare AES-256-GCM open per chunk (node:crypto, no checks; chunk copied out first, as the decryptor does)', () => {
-    for (let at = HEADER_SIZE; at < cipher.length; at += wire) {
+    for (let at = SENC_HEADER_SIZE; at < cipher.length; at += wire) {
       const n = cipher.copy(scratch, 0, at, Math.min(at + wire, cipher.length));
       const c = scratch.subarray(0, n);
       const d = createDecipheriv('aes-256-gcm', row.dek, c.subarray(0, 12), { authTagLength: 16 });
