@@ -15,12 +15,11 @@ import { join } from 'node:path';
 import { ReadPath, type BatchOutcome } from '../../src/read-path.js';
 import { PostgresMetadataStore } from '../../src/stores/postgres-store.js';
 import { ReadPathError, hasCode, type ErrorCode } from '../../src/errors.js';
-import { sha256Hex } from '../../src/probe/verify.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
-import type { ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { PgCluster } from '../helpers/pg-cluster.js';
-import { chunkOffset, encryptForRow, flipByte, type EncryptedRow } from '../helpers/senc-encoder.js';
+import { chunkOffset, flipByte } from '../helpers/senc-encoder.js';
+import { EncryptedSeeding } from '../helpers/encrypted-seeding.js';
 import { readAll } from '../helpers/streams.js';
 
 const MASTER = randomBytes(32);
@@ -34,31 +33,8 @@ let fleet: S3Fleet;
 let pgc: PgCluster;
 let url: string;
 let dir: string;
-let t = Date.parse('2026-05-01T00:00:00Z');
 
 const is = (code: ErrorCode) => (err: unknown): boolean => hasCode(err, code);
-
-function locationOf(key: string, backend: string, row: EncryptedRow): ObjectLocation {
-  return {
-    objectKey: key, backendName: backend, sizeBytes: row.sizeBytes, createdAt: new Date(t++), encrypted: true,
-    encryptionKey: row.encryptionKey, keyId: row.keyId, plaintextSize: row.plaintextSize, contentHash: row.contentHash,
-  };
-}
-
-/** Each copy its own data key and base nonce; chunk sizes per copy; `body` may damage a copy. */
-async function putEncrypted(
-  rows: ObjectLocation[],
-  key: string,
-  plain: Uint8Array,
-  on: string[],
-  o: { chunkSizes?: number[]; masterKey?: Buffer; keyId?: string; body?: (row: EncryptedRow, backend: string) => Buffer } = {},
-): Promise<void> {
-  for (const [i, name] of on.entries()) {
-    const row = encryptForRow(plain, { masterKey: o.masterKey ?? MASTER, chunkSize: o.chunkSizes?.[i] ?? 4096, ...(o.keyId === undefined ? {} : { keyId: o.keyId }) });
-    await fleet.seed(key, o.body?.(row, name) ?? row.body, [name]);
-    rows.push(locationOf(key, name, row));
-  }
-}
 
 function config(mode: 'inline' | 'pool', extra: Partial<ReadPathConfig> = {}): ReadPathConfig {
   return {
@@ -91,26 +67,20 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'readpath-enc-pg-'));
   pgc = await PgCluster.create();
   url = await pgc.createDatabase('readpath');
-  const rows: ObjectLocation[] = [];
-  await putEncrypted(rows, 'pg/small', SMALL, ['b1', 'b2'], { chunkSizes: [4096, 65536] });
-  await putEncrypted(rows, 'pg/big', BIG, ['b1', 'b2', 'b3'], { chunkSizes: [65536, 4096, 16384] });
-  await putEncrypted(rows, 'pg/tampered', SMALL, ['b1', 'b3'], {
+  const seeding = new EncryptedSeeding((key, body, on) => fleet.seed(key, body, on), MASTER, { start: Date.parse('2026-05-01T00:00:00Z') });
+  await seeding.encrypted('pg/small', SMALL, ['b1', 'b2'], { chunkSizes: [4096, 65536] });
+  await seeding.encrypted('pg/big', BIG, ['b1', 'b2', 'b3'], { chunkSizes: [65536, 4096, 16384] });
+  await seeding.encrypted('pg/tampered', SMALL, ['b1', 'b3'], {
     chunkSizes: [4096, 16384],
     body: (row, name) => (name === 'b1' ? flipByte(row.body, chunkOffset(4096, 2) + 12 + 7) : row.body),
   });
-  await putEncrypted(rows, 'pg/rotated', SMALL, ['b2', 'b3'], { masterKey: OLD_MASTER, keyId: 'config-0' });
+  await seeding.encrypted('pg/rotated', SMALL, ['b2', 'b3'], { masterKey: OLD_MASTER, keyId: 'config-0' });
   // Byte-for-byte replicas on every backend (one row key data), for the degraded broadcast.
-  const same = encryptForRow(SMALL, { masterKey: MASTER, chunkSize: 4096 });
-  await fleet.seed('pg/same3', same.body, ['b1', 'b2', 'b3']);
-  for (const name of ['b1', 'b2', 'b3']) rows.push(locationOf('pg/same3', name, same));
-  const plain = new TextEncoder().encode(PLAIN);
-  await fleet.seed('pg/plain', plain, ['b1', 'b2', 'b3']);
-  for (const name of ['b1', 'b2', 'b3']) {
-    rows.push({ objectKey: 'pg/plain', backendName: name, sizeBytes: plain.byteLength, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(plain) });
-  }
+  await seeding.replicas('pg/same3', SMALL, ['b1', 'b2', 'b3']);
+  await seeding.plain('pg/plain', new TextEncoder().encode(PLAIN), ['b1', 'b2', 'b3']);
   const store = await PostgresMetadataStore.open({ url: `${url}?sslmode=disable` });
   try {
-    await store.addLocations(rows);
+    await store.addLocations(seeding.rows);
   } finally {
     await store.close();
   }

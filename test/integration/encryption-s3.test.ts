@@ -18,12 +18,11 @@ import { fileURLToPath } from 'node:url';
 import { ReadPath, type BatchOutcome } from '../../src/read-path.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { ReadPathError, hasCode, type ErrorCode, messageOf } from '../../src/errors.js';
-import { sha256Hex } from '../../src/probe/verify.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
-import type { ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { startMockVault, type MockVault } from '../helpers/mock-vault.js';
-import { chunkOffset, encryptForRow, encryptForVaultRow, flipByte, type EncryptedRow } from '../helpers/senc-encoder.js';
+import { chunkOffset, encryptForVaultRow, flipByte } from '../helpers/senc-encoder.js';
+import { EncryptedSeeding } from '../helpers/encrypted-seeding.js';
 import { readAll } from '../helpers/streams.js';
 
 const MASTER = randomBytes(32);
@@ -47,56 +46,19 @@ let vault: MockVault;
 let fileVault: MockVault;
 let tlsVault: MockVault;
 let tokenFile: string;
-let t = Date.parse('2026-04-01T00:00:00Z');
-const locations: ObjectLocation[] = [];
+let seeding: EncryptedSeeding;
 /** The ETag (MD5 of the ciphertext) each backend's copy of enc/nohash has. */
 const NOHASH_ETAGS = new Map<string, string>();
 
 const is = (code: ErrorCode) => (err: unknown): boolean => hasCode(err, code);
 
-function locationOf(key: string, backend: string, row: EncryptedRow): ObjectLocation {
-  return {
-    objectKey: key, backendName: backend, sizeBytes: row.sizeBytes, createdAt: new Date(t++), encrypted: true,
-    encryptionKey: row.encryptionKey, keyId: row.keyId, plaintextSize: row.plaintextSize, contentHash: row.contentHash,
-  };
-}
-
-/**
- * Encrypt `plain` once per backend in `on` (each copy its own data key and base nonce, and the
- * chunk size at the same index of `chunkSizes`), store what `body` makes of each ciphertext
- * (default: itself) and queue the rows.
- */
-async function putEncrypted(
-  key: string,
-  plain: Uint8Array,
-  on: string[],
-  o: { chunkSizes?: number[]; masterKey?: Buffer; keyId?: string; body?: (row: EncryptedRow, backend: string) => Buffer } = {},
-): Promise<EncryptedRow[]> {
-  const rows = on.map((_, i) => encryptForRow(plain, {
-    masterKey: o.masterKey ?? MASTER, chunkSize: o.chunkSizes?.[i] ?? 4096, ...(o.keyId === undefined ? {} : { keyId: o.keyId }),
-  }));
-  for (const [i, name] of on.entries()) {
-    const row = rows[i]!;
-    await fleet.seed(key, o.body?.(row, name) ?? row.body, [name]);
-    locations.push(locationOf(key, name, row));
-  }
-  return rows;
-}
-
+/** Each copy under its own data key, wrapped by Vault's transit key. */
 async function putVault(v: MockVault, key: string, plain: Uint8Array, on: string[]): Promise<void> {
   for (const name of on) {
     const dek = randomBytes(32);
     const row = encryptForVaultRow(plain, v.wrap(dek), v.keyId(), { dek, chunkSize: 4096 });
     await fleet.seed(key, row.body, [name]);
-    locations.push(locationOf(key, name, row));
-  }
-}
-
-async function putPlain(key: string, body: string, on: string[]): Promise<void> {
-  const bytes = new TextEncoder().encode(body);
-  await fleet.seed(key, bytes, on);
-  for (const name of on) {
-    locations.push({ objectKey: key, backendName: name, sizeBytes: bytes.byteLength, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(bytes) });
+    seeding.add(key, name, row);
   }
 }
 
@@ -143,6 +105,7 @@ function decryptRequests(v: MockVault): number {
 
 before(async () => {
   fleet = await startS3Fleet({ count: 3 });
+  seeding = new EncryptedSeeding((key, body, on) => fleet.seed(key, body, on), MASTER);
   dir = mkdtempSync(join(tmpdir(), 'readpath-enc-'));
   [vault, fileVault, tlsVault] = await Promise.all([
     startMockVault({ token: VAULT_TOKEN }),
@@ -153,34 +116,30 @@ before(async () => {
   writeFileSync(tokenFile, `${FILE_TOKEN_1}\n`);
 
   // Two copies: different data keys, base nonces and chunk sizes.
-  await putEncrypted('enc/small', SMALL, ['b1', 'b2'], { chunkSizes: [4096, 65536] });
+  await seeding.encrypted('enc/small', SMALL, ['b1', 'b2'], { chunkSizes: [4096, 65536] });
   // Three copies for striping, three chunk sizes.
-  await putEncrypted('enc/big', BIG, ['b1', 'b2', 'b3'], { chunkSizes: [4096, 65536, 16384] });
-  await putEncrypted('enc/empty', new Uint8Array(0), ['b1', 'b2']);
+  await seeding.encrypted('enc/big', BIG, ['b1', 'b2', 'b3'], { chunkSizes: [4096, 65536, 16384] });
+  await seeding.encrypted('enc/empty', new Uint8Array(0), ['b1', 'b2']);
   // The same ciphertext (and key data) on every backend, as a byte-for-byte replica would be.
-  const same = encryptForRow(SMALL, { masterKey: MASTER, chunkSize: 4096 });
-  await fleet.seed('enc/same3', same.body, ['b1', 'b2', 'b3']);
-  for (const name of ['b1', 'b2', 'b3']) locations.push(locationOf('enc/same3', name, same));
-  const sameBig = encryptForRow(BIG, { masterKey: MASTER, chunkSize: 65536 });
-  await fleet.seed('enc/same3-big', sameBig.body, ['b1', 'b2', 'b3']);
-  for (const name of ['b1', 'b2', 'b3']) locations.push(locationOf('enc/same3-big', name, sameBig));
+  await seeding.replicas('enc/same3', SMALL, ['b1', 'b2', 'b3']);
+  await seeding.replicas('enc/same3-big', BIG, ['b1', 'b2', 'b3'], 65536);
   // b1's copy has one ciphertext byte flipped (in chunk 1): its tag fails; b2's is good.
-  await putEncrypted('enc/tampered', TAMPERED, ['b1', 'b2'], {
+  await seeding.encrypted('enc/tampered', TAMPERED, ['b1', 'b2'], {
     chunkSizes: [4096, 65536],
     body: (row, name) => (name === 'b1' ? flipByte(row.body, chunkOffset(4096, 1) + 12 + 100) : row.body),
   });
   // Wrapped under the old master key, still labelled config-0 (upstream's documented rotation).
-  await putEncrypted('enc/rotated', ROTATED, ['b1', 'b2'], { masterKey: OLD_MASTER, keyId: 'config-0' });
+  await seeding.encrypted('enc/rotated', ROTATED, ['b1', 'b2'], { masterKey: OLD_MASTER, keyId: 'config-0' });
   // Wrapped under the old key with the id it has after rotation.
-  await putEncrypted('enc/rotated-labelled', ROTATED, ['b2'], { masterKey: OLD_MASTER, keyId: 'config-1' });
-  await putEncrypted('batch/one', Buffer.from('first batch object'), ['b1', 'b2'], { chunkSizes: [4096, 65536] });
-  await putEncrypted('batch/deep/two.bin', SMALL, ['b2', 'b3'], { chunkSizes: [65536, 4096] });
+  await seeding.encrypted('enc/rotated-labelled', ROTATED, ['b2'], { masterKey: OLD_MASTER, keyId: 'config-1' });
+  await seeding.encrypted('batch/one', Buffer.from('first batch object'), ['b1', 'b2'], { chunkSizes: [4096, 65536] });
+  await seeding.encrypted('batch/deep/two.bin', SMALL, ['b2', 'b3'], { chunkSizes: [65536, 4096] });
   // A multipart-completed object: no content_hash; three copies, three data keys and chunk sizes.
-  const nohash = await putEncrypted('enc/nohash', BIG, ['b1', 'b2', 'b3'], { chunkSizes: [4096, 65536, 16384] });
-  for (const l of locations.filter((x) => x.objectKey === 'enc/nohash')) l.contentHash = null;
+  const nohash = await seeding.encrypted('enc/nohash', BIG, ['b1', 'b2', 'b3'], { chunkSizes: [4096, 65536, 16384] });
+  for (const l of seeding.rows.filter((x) => x.objectKey === 'enc/nohash')) l.contentHash = null;
   nohash.forEach((row, i) => NOHASH_ETAGS.set(`b${i + 1}`, `"${createHash('md5').update(row.body).digest('hex')}"`));
-  await putPlain('plain/a', PLAIN, ['b1', 'b2']);
-  await putPlain('batch/plain.txt', PLAIN, ['b3']);
+  await seeding.plain('plain/a', new TextEncoder().encode(PLAIN), ['b1', 'b2']);
+  await seeding.plain('batch/plain.txt', new TextEncoder().encode(PLAIN), ['b3']);
   await putVault(vault, 'vault/a', SMALL, ['b1', 'b2']);
   await putVault(vault, 'vault/big', BIG, ['b2', 'b3']);
   await putVault(fileVault, 'vault-file/1', SMALL, ['b1']);
@@ -188,7 +147,7 @@ before(async () => {
   await putVault(tlsVault, 'vault-tls/a', SMALL, ['b3']);
 
   const store = await SqliteMetadataStore.open({ path: join(dir, 'meta.db') });
-  await store.addLocations(locations);
+  await store.addLocations(seeding.rows);
   await store.close();
 });
 

@@ -15,6 +15,7 @@ import { ReadPathError, hasCode } from '../../src/errors.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import type { GetResult, ObjectBackend } from '../../src/types.js';
 import { encryptForRow, flipByte, type EncryptedRow } from '../helpers/senc-encoder.js';
+import { EncryptedSeeding } from '../helpers/encrypted-seeding.js';
 import { assertMismatchBeforeEnd, readAll } from '../helpers/streams.js';
 
 const is = (code: string) => (err: unknown) => hasCode(err, code as never);
@@ -56,17 +57,12 @@ function open(extra: Partial<ReadPathConfig> = {}, n = 3) {
     encryption: { enabled: true, master_key: MASTER.toString('base64') },
     ...extra,
   };
-  let t = 0;
+  const seeding = new EncryptedSeeding((key, body, on) => {
+    for (const name of on) mems.find((b) => b.name === name)?.put(key, body);
+  }, MASTER, { start: 1, onRow: (row) => store.add(row) });
   /** Encrypt `plain` for each named backend with its own data key (and chunk size), and record the rows. */
-  const seed = (key: string, plain: Uint8Array, on: string[] = ['b1', 'b2'], chunkSizes: number[] = []): EncryptedRow[] => on.map((name, i) => {
-    const row = encryptForRow(plain, { masterKey: MASTER, chunkSize: chunkSizes[i] ?? 4096 });
-    mems.find((b) => b.name === name)?.put(key, row.body);
-    store.add({
-      objectKey: key, backendName: name, sizeBytes: row.sizeBytes, createdAt: new Date(++t), encrypted: true,
-      encryptionKey: row.encryptionKey, keyId: row.keyId, plaintextSize: row.plaintextSize, contentHash: row.contentHash,
-    });
-    return row;
-  });
+  const seed = (key: string, plain: Uint8Array, on: string[] = ['b1', 'b2'], chunkSizes: number[] = []): Promise<EncryptedRow[]> =>
+    seeding.encrypted(key, plain, on, { chunkSizes });
   return {
     rp: () => ReadPath.open(config, { backends, store }),
     seed,
@@ -80,7 +76,7 @@ describe('encrypted copies (memory backends)', () => {
 
   it('get: whole objects decrypt and verify; ranges map to the covering chunks; head reports the plaintext size', async () => {
     const w = open();
-    w.seed('k', plain);
+    await w.seed('k', plain);
     const rp = await w.rp();
     const g = await rp.get('k');
     assert.ok(Buffer.from(g.body).equals(plain));
@@ -104,7 +100,7 @@ describe('encrypted copies (memory backends)', () => {
 
   it('a tampered first copy fails its tag and the read is served by the second, with its own key', async () => {
     const w = open();
-    const rows = w.seed('k', plain);
+    const rows = await w.seed('k', plain);
     w.mem('b1').put('k', flipByte(rows[0]!.body, 32 + 4096 + 28 + 100));
     const rp = await w.rp();
     const g = await rp.get('k');
@@ -117,14 +113,14 @@ describe('encrypted copies (memory backends)', () => {
 
   it('a wrong master key is DECRYPTION_FAILED on every copy; without encryption configured the copy is refused, never served as ciphertext', async () => {
     const w = open({ encryption: { enabled: true, master_key: randomBytes(32).toString('base64') } });
-    w.seed('k', plain);
+    await w.seed('k', plain);
     const rp = await w.rp();
     await assert.rejects(rp.get('k'), is('DECRYPTION_FAILED'));
     await assert.rejects(rp.getStream('k'), is('DECRYPTION_FAILED'));
     assert.equal(w.mem('b1').calls.get + w.mem('b2').calls.get, 0, 'no data key, no request');
     await rp.close();
     const off = open({ encryption: { enabled: false } });
-    off.seed('k', plain);
+    await off.seed('k', plain);
     const rp2 = await off.rp();
     await assert.rejects(rp2.get('k'), is('SERVICE_UNAVAILABLE'));
     await assert.rejects(rp2.getStream('k'), is('SERVICE_UNAVAILABLE'));
@@ -133,7 +129,7 @@ describe('encrypted copies (memory backends)', () => {
 
   it('a transform receives the plaintext', async () => {
     const w = open();
-    w.seed('k', Buffer.from('secret words'));
+    await w.seed('k', Buffer.from('secret words'));
     const rp = await w.rp();
     const o = await rp.get('k', { transform: new URL('../helpers/transforms/upper.mjs', import.meta.url) });
     assert.equal(Buffer.from(o.value as Uint8Array).toString(), 'SECRET WORDS');
@@ -144,7 +140,7 @@ describe('encrypted copies (memory backends)', () => {
   it('getStream: whole and ranged streams decrypt; a copy cut mid-body resumes on a copy with another key and chunk size', async () => {
     const w = open();
     const big = randomBytes(300_000);
-    w.seed('big', big, ['b1', 'b2'], [4096, 65536]);
+    await w.seed('big', big, ['b1', 'b2'], [4096, 65536]);
     const rp = await w.rp();
     const s = await rp.getStream('big');
     assert.ok((await readAll(s.body)).equals(big));
@@ -164,7 +160,7 @@ describe('encrypted copies (memory backends)', () => {
   it('getStream: damaged ciphertext mid-object never reaches end', async () => {
     const w = open({}, 1);
     const big = randomBytes(100_000);
-    const rows = w.seed('big', big, ['b1']);
+    const rows = await w.seed('big', big, ['b1']);
     w.mem('b1').put('big', flipByte(rows[0]!.body, 60_000));
     const rp = await w.rp();
     const s = await rp.getStream('big');
@@ -176,7 +172,7 @@ describe('encrypted copies (memory backends)', () => {
   it('striped: parts from copies with different keys and chunk sizes, in order, verified', async () => {
     const w = open({ striping: { enabled: true, min_size: '128KiB', part_size: '64KiB', parts_in_flight: 4 } });
     const big = randomBytes(1024 * 1024 + 5);
-    w.seed('big', big, ['b1', 'b2', 'b3'], [4096, 65536, 16384]);
+    await w.seed('big', big, ['b1', 'b2', 'b3'], [4096, 65536, 16384]);
     const rp = await w.rp();
     const s = await rp.getStream('big');
     assert.ok((await readAll(s.body)).equals(big));
@@ -189,7 +185,7 @@ describe('encrypted copies (memory backends)', () => {
 
   it('a wrong content_hash on the row is INTEGRITY_MISMATCH on the plaintext, for get and getStream', async () => {
     const w = open({}, 1);
-    w.seed('k', plain, ['b1']);
+    await w.seed('k', plain, ['b1']);
     const rp = await w.rp();
     const store = (rp as unknown as { store: MemoryMetadataStore }).store;
     const rows = await store.getAllObjectLocations('k');
