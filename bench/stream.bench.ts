@@ -12,7 +12,10 @@
  * 5. With `--base DIST`: `readMany` of verified 1 MiB objects, this build vs another build's
  *    dist (alternating child processes), to show small reads are no slower.
  *
- *   npm run bench:stream [-- --huge-mib 1024 --striped-mib 96 --cap-mib 24 --rounds 3 --base /tmp/base/dist]
+ * `--rss-mib` lists the object sizes of part 1 (default: 64 and `--huge-mib`); e.g.
+ * `--rss-mib 64,256,1024,4096` shows where the peak stops growing with the size.
+ *
+ *   npm run bench:stream [-- --huge-mib 1024 --rss-mib 64,1024 --striped-mib 96 --cap-mib 24 --rounds 3 --base /tmp/base/dist]
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -45,6 +48,8 @@ const CAP_MIB = numArg('--cap-mib', 24);
 const ROUNDS = numArg('--rounds', 3);
 const SMALL = numArg('--small', 200);
 const BASE = strArg('--base');
+const RSS_MIB = (strArg('--rss-mib') ?? `64,${HUGE_MIB}`).split(',').map(Number);
+if (RSS_MIB.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--rss-mib: expected a comma-separated list of whole MiB counts');
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(HERE, '../src/cli/main.js');
 const LIB = path.join(HERE, '../src/index.js');
@@ -65,8 +70,10 @@ const objects = {
   striped: { key: 'large/striped.bin', size: STRIPED_MIB * MiB, seed: 'striped' },
 };
 
+/** Part 1's objects: the ones above where the size matches, else one of their own. */
+const rssObjects = RSS_MIB.map((mib) => Object.values(objects).find((o) => o.size === mib * MiB) ?? { key: `large/rss-${mib}.bin`, size: mib * MiB, seed: `rss-${mib}` });
 const smallKeys = Array.from({ length: SMALL }, (_, k) => `small/${String(k).padStart(4, '0')}.bin`);
-const all: RemoteObject[] = [...Object.values(objects), ...smallKeys.map((key) => ({ key, size: MiB, seed: key }))];
+const all: RemoteObject[] = [...new Set([...Object.values(objects), ...rssObjects]), ...smallKeys.map((key) => ({ key, size: MiB, seed: key }))];
 // The servers run in a process of their own: generating GiBs in this one would be measured as this loop's delay.
 const servers = await startRemoteServers(3, all);
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-stream-bench-'));
@@ -113,7 +120,7 @@ const results: string[] = [];
   const striped = await configFile('striped');
   const single = await configFile('single', { striping: { enabled: false } });
   results.push('', '### `readpath get -o`: peak RSS of the CLI process', '', '| object | striped (3 copies) | one copy at a time |', '|---|---:|---:|');
-  for (const o of [objects.mid, objects.huge]) {
+  for (const o of rssObjects) {
     const cells: string[] = [];
     for (const cfg of [striped, single]) {
       const rss: number[] = [];

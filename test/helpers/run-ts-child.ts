@@ -24,13 +24,25 @@ export function runTsChild(file: string, opts: { env?: NodeJS.ProcessEnv; timeou
  * the output themselves (the bench smoke tests).
  */
 export function runTsScript(file: string, args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runScript(['--import', 'tsx', file, ...args], opts.timeoutMs);
+}
+
+/**
+ * Run a compiled script (plain node, no loader) like runTsScript: for benches that start the
+ * compiled CLI next to themselves and so only work from dist/ (`npm test` builds it first).
+ */
+export function runJsScript(file: string, args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runScript([file, ...args], opts.timeoutMs);
+}
+
+function runScript(argv: readonly string[], timeoutMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
     child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 240_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
