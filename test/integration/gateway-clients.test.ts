@@ -9,15 +9,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
 import {
   GetBucketLocationCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsCommand,
   type ListObjectsCommandOutput, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig,
@@ -31,62 +29,13 @@ import { ReadPathError } from '../../src/errors.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/probes.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
-import { waitForStart } from '../../src/cli/child-start.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type FleetBackend, type S3Fleet } from '../helpers/s3-fleet.js';
 import { rawRequest as raw, type RawAnswer } from '../helpers/raw-request.js';
+import { S3Clients, assertSameFiles, filesUnder, killServe, ok, run, s3Order, startServe, tool, type Run, type Serve } from '../helpers/s3-clients.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = path.join(ROOT, 'src/cli/main.ts');
 const REGION = 'us-east-1';
-
-// ---- tools -----------------------------------------------------------------------------------
-
-/** The executable `name` on PATH, or a clear failure (CI installs them; nothing here skips). */
-function tool(name: string): string {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const p = path.join(dir, name);
-    try {
-      if (!statSync(p).isFile()) continue;
-      accessSync(p, fsConstants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  throw new Error(`${name} is not on PATH: the gateway's client tests need awscli, rclone, s3cmd and openssl (bash .ci/install-s3-clients.sh installs them with apt-get). These tests never skip.`);
-}
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { env, cwd: os.tmpdir(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err !== null && typeof err.code !== 'number') {
-        reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
-        return;
-      }
-      resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
-    });
-  });
-}
-
-function ok(r: Run, what: string): Run {
-  assert.equal(r.code, 0, `${what} failed (exit ${String(r.code)}):\n${r.stderr}\n${r.stdout}`);
-  return r;
-}
-
-/** Our environment minus whatever would change a tool's behaviour (credentials, config, proxies). */
-function toolEnv(home: string, extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(AWS_|RCLONE_|S3CMD)/.test(k) || /^(http_proxy|https_proxy|all_proxy|no_proxy)$/i.test(k)) continue;
-    env[k] = v;
-  }
-  return { ...env, HOME: home, NO_PROXY: '127.0.0.1,localhost', ...extra };
-}
 
 // ---- fixture ---------------------------------------------------------------------------------
 
@@ -105,11 +54,6 @@ function damaged(b: Buffer, at: number): Buffer {
   const c = Buffer.from(b);
   c[at] = (c[at] ?? 0) ^ 0x5a;
   return c;
-}
-
-/** S3's listing order (UTF-8 bytes). */
-function s3Order(keys: Iterable<string>): string[] {
-  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
 const HELLO = Buffer.from('hello, gateway\n');
@@ -132,26 +76,6 @@ const MANY_KEYS: readonly string[] = [
   ...Array.from({ length: 100 }, (_, i) => `d${Math.floor(i / 25)}/x${String(i % 25).padStart(2, '0')}`),
   'sp ace/a', 'plus+/b', 'tilde~/c', 'ü/d', '\uE000/e', '😀/f', 'top-level.txt',
 ];
-
-// ---- the gateway as a child process ----------------------------------------------------------
-
-interface Serve { url: string; child: ChildProcess; stderr: () => string; exit: Promise<number | string> }
-
-async function startServe(config: string): Promise<Serve> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '-c', config, '--listen', '127.0.0.1:0'], {
-    cwd: ROOT, env: { ...process.env, READPATH_LOG_LEVEL: '' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stdout?.resume();
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (s: string) => {
-    err += s;
-  });
-  const exit = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
-  const started = await waitForStart(child, { what: 'readpath serve', match: /^readpath: serving S3 on (http:\/\/127\.0\.0\.1:\d+)$/, stream: 'stderr', timeoutMs: 60_000, stderrTailChars: 20_000 });
-  const url = started[1] as string;
-  return { url, child, stderr: () => err, exit };
-}
 
 // ---- SDK, presigning and raw HTTP ------------------------------------------------------------
 
@@ -213,25 +137,6 @@ async function sdkFailure(p: Promise<unknown>): Promise<{ name: string; status: 
   assert.fail('expected the call to fail');
 }
 
-/** Every file under `dir` (relative paths with `/`) and its bytes. */
-async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else out.set(path.relative(dir, p).split(path.sep).join('/'), await readFile(p));
-    }
-  };
-  await walk(dir);
-  return out;
-}
-
-function assertSameFiles(got: Map<string, Buffer>, want: ReadonlyMap<string, Buffer>, what: string): void {
-  assert.deepEqual(s3Order(got.keys()), s3Order(want.keys()), `${what}: the same file names`);
-  for (const [k, v] of want) assert.ok(got.get(k)?.equals(v), `${what}: ${k} has the object's bytes`);
-}
-
 /** A store whose database can be taken down: every call then fails as an unreachable database does. */
 class SwitchableStore implements MetadataStore {
   down = false;
@@ -261,32 +166,18 @@ class SwitchableStore implements MetadataStore {
 describe('readpath serve with real S3 clients (s3rver fleet, SQLite)', () => {
   let fleet: S3Fleet;
   let tmp: string;
-  let home: string;
   let dbPath: string;
   let serve: Serve;
   let url: string;
   let aws: string;
-  let rclone: string;
-  let s3cmd: string;
-  let awsConfig: string;
-  let emptyFile: string;
+  let clients: S3Clients;
 
 
   before(async () => {
-    aws = tool('aws');
-    rclone = tool('rclone');
-    s3cmd = tool('s3cmd');
     tool('openssl');
     tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-gw-clients-'));
-    home = path.join(tmp, 'home');
-    await mkdir(home);
-    emptyFile = path.join(tmp, 'empty.conf');
-    await writeFile(emptyFile, '');
-    awsConfig = path.join(tmp, 'aws-config');
-    // Path style, and SigV4 for presigned URLs too (aws CLI v1 presigns with SigV2 otherwise).
-    await writeFile(awsConfig, `[default]\nregion = ${REGION}\ns3 =\n    addressing_style = path\n    signature_version = s3v4\n`);
-    const version = await run(aws, ['--version'], toolEnv(home, {}));
-    assert.equal(version.code, 0, `\`aws --version\` failed: is awscli installed (bash .ci/install-s3-clients.sh)?\n${version.stderr}`);
+    clients = await S3Clients.create(tmp);
+    aws = clients.aws;
 
     fleet = await startS3Fleet({ count: 3 });
     const rows: ObjectLocation[] = [];
@@ -325,20 +216,13 @@ describe('readpath serve with real S3 clients (s3rver fleet, SQLite)', () => {
     await store.addLocations(rows);
     await store.close();
 
-    const backends = fleet.backends.map((b) => `  - name: ${b.name}
-    endpoint: "${b.endpoint}"
-    region: ${REGION}
-    bucket: ${fleet.bucket}
-    access_key_id: S3RVER
-    secret_access_key: S3RVER
-    force_path_style: true`).join('\n');
+    const backends = stringify({ backends: fleet.backends.map((b) => fleet.backendConfig(b.name)) });
     const buckets = CREDS.map((c) => `  - name: ${c.bucket}
     credentials:
       - access_key_id: ${c.id}
         secret_access_key: "${c.secret}"`).join('\n');
     const config = path.join(tmp, 'readpath.yaml');
-    await writeFile(config, `backends:\n${backends}
-database:
+    await writeFile(config, `${backends}database:
   driver: sqlite
   path: meta.db
 server:
@@ -354,20 +238,13 @@ buckets:\n${buckets}\n`);
   });
 
   after(async () => {
-    if (serve !== undefined && serve.child.exitCode === null && serve.child.signalCode === null) {
-      serve.child.kill('SIGKILL');
-      await serve.exit;
-    }
+    await killServe(serve);
     await fleet?.close();
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
   });
 
-  const awsEnv = (cred: Pick<Cred, 'id' | 'secret'>): NodeJS.ProcessEnv => toolEnv(home, {
-    AWS_ACCESS_KEY_ID: cred.id, AWS_SECRET_ACCESS_KEY: cred.secret, AWS_DEFAULT_REGION: REGION,
-    AWS_CONFIG_FILE: awsConfig, AWS_SHARED_CREDENTIALS_FILE: emptyFile, AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '',
-  });
-  const awsRun = (args: string[], cred: Pick<Cred, 'id' | 'secret'> = PHOTOS, endpoint = url): Promise<Run> =>
-    run(aws, ['--endpoint-url', endpoint, ...args], awsEnv(cred));
+  const awsEnv = (cred: Pick<Cred, 'id' | 'secret'>): NodeJS.ProcessEnv => clients.awsEnv(cred);
+  const awsRun = (args: string[], cred: Pick<Cred, 'id' | 'secret'> = PHOTOS, endpoint = url): Promise<Run> => clients.awsRun(endpoint, cred, args);
 
   // The groups below inject no fault another group could meet: they run side by side, which
   // matters for the aws CLI, whose every invocation costs a Python start-up of a second or more.
@@ -460,13 +337,7 @@ buckets:\n${buckets}\n`);
     });
 
     describe('rclone', { concurrency: 1 }, () => {
-      const remote = (name: string, cred: Cred): Record<string, string> => ({
-        [`RCLONE_CONFIG_${name}_TYPE`]: 's3', [`RCLONE_CONFIG_${name}_PROVIDER`]: 'Other', [`RCLONE_CONFIG_${name}_ENDPOINT`]: url,
-        [`RCLONE_CONFIG_${name}_REGION`]: REGION, [`RCLONE_CONFIG_${name}_ACCESS_KEY_ID`]: cred.id,
-        [`RCLONE_CONFIG_${name}_SECRET_ACCESS_KEY`]: cred.secret, [`RCLONE_CONFIG_${name}_FORCE_PATH_STYLE`]: 'true',
-      });
-      const rcloneRun = (args: string[]): Promise<Run> => run(rclone, ['--config', emptyFile, '--low-level-retries', '1', '--retries', '1', ...args],
-        toolEnv(home, { ...remote('GWRC', RC), ...remote('GWMANY', MANY), ...remote('GWPHOTOS', PHOTOS) }));
+      const rcloneRun = (args: string[]): Promise<Run> => clients.rcloneRun({ gwrc: { url, cred: RC }, gwmany: { url, cred: MANY }, gwphotos: { url, cred: PHOTOS } }, args);
 
       it('rclone copy of a bucket of 50 objects: every file whole, its MD5 checks passing', async () => {
         const dir = path.join(tmp, 'rclone-rc');
@@ -506,11 +377,7 @@ buckets:\n${buckets}\n`);
     });
 
     describe('s3cmd', { concurrency: 1 }, () => {
-      const s3cmdRun = (args: string[], cred: Cred = PHOTOS): Promise<Run> => {
-        const host = new URL(url).host;
-        return run(s3cmd, ['-c', emptyFile, `--host=${host}`, `--host-bucket=${host}`, '--no-ssl', `--access_key=${cred.id}`, `--secret_key=${cred.secret}`,
-          `--region=${REGION}`, ...args], toolEnv(home, {}));
-      };
+      const s3cmdRun = (args: string[], cred: Cred = PHOTOS): Promise<Run> => clients.s3cmdRun(url, cred, args);
 
       it('s3cmd get downloads objects (its MD5 check against the ETag passing)', async () => {
         const out = path.join(tmp, 's3cmd-big.bin');
@@ -869,7 +736,7 @@ buckets:\n${buckets}\n`);
         const cert = path.join(dir, 'cert.pem');
         const key = path.join(dir, 'key.pem');
         ok(await run(tool('openssl'), ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-          '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], toolEnv(home, {})), 'openssl req');
+          '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { ...process.env, HOME: clients.home }), 'openssl req');
         const tlsRp = await ReadPath.open(inProcessConfig({ server: { backend_timeout: '20s', listen_addr: '127.0.0.1:0', tls: { cert_file: cert, key_file: key } } }));
         const tlsGw = await startGateway(tlsRp, { settings: tlsRp.config.gateway });
         const ca = await readFile(cert, 'utf8');
