@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Make sure the S3 clients the tests drive are installed: the aws CLI, rclone and s3cmd
-# (test/integration/gateway-clients.test.ts runs them against `readpath serve`, and the bench
+# Make sure the S3 clients the tests drive are installed: the aws CLI, rclone, s3cmd and curl
+# (test/integration/gateway-*.test.ts run them against `readpath serve` — curl for its own SigV4
+# signer, `--aws-sigv4` —, and the bench
 # smoke tests in test/bench/ run rclone; they fail, never skip, when one is missing), and
 # openssl (it makes the TLS test's self-signed certificate). Idempotent: installs only what is missing. Debian 12 (apt's awscli provides
 # /usr/bin/aws), run as root.
 set -euo pipefail
 
 # command -> Debian package
-declare -A PACKAGES=([aws]=awscli [rclone]=rclone [s3cmd]=s3cmd [openssl]=openssl)
-COMMANDS=(aws rclone s3cmd openssl)
+declare -A PACKAGES=([aws]=awscli [rclone]=rclone [s3cmd]=s3cmd [curl]=curl [openssl]=openssl)
+COMMANDS=(aws rclone s3cmd curl openssl)
 
 # On PATH and able to run: a shim (pyenv's `aws`) may exist and still fail.
 works() {

@@ -233,6 +233,7 @@ export function toConfigDocument(config: ResolvedConfig | MaskedConfig): Record<
       region: gateway.region,
       metricsPath: gateway.metricsPath,
       healthPath: gateway.healthPath,
+      virtualHostDomains: gateway.virtualHostDomains,
     },
     encryption: e === null || !('localKeys' in e) ? e : encryptionView(e, false),
     buckets: gateway.buckets,

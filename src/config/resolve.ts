@@ -251,6 +251,7 @@ function resolveGateway(c: ParsedConfig, files: GatewayFiles): ResolvedGatewayCo
     region: s.region ?? D.gatewayRegion,
     metricsPath: s.metrics_path ?? D.metricsPath,
     healthPath: s.health_path ?? D.healthPath,
+    virtualHostDomains: [...new Set((s.virtual_host_domains ?? []).map((d) => d.toLowerCase().replace(/\.$/, '')))],
     buckets: (c.buckets ?? []).map((b) => ({
       name: b.name,
       credentials: b.credentials.flatMap((cr) =>

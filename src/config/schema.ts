@@ -286,6 +286,16 @@ export function isServicePath(p: string): boolean {
 const servicePath = () =>
   z.string().refine(isServicePath, "expected an absolute path such as /metrics: '/' then segments of letters, digits, '.', '_', '~', '-'").optional();
 
+/** A DNS name (no port, not an IP address): letters, digits and '-' in dot-separated labels. */
+const DNS_NAME = /^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const IPV4 = /^\d+(\.\d+){3}\.?$/;
+
+/** The domains under which `{bucket}.{domain}` names a bucket (virtual-hosted style). */
+const virtualHostDomains = () =>
+  z.array(z.string().refine((d) => DNS_NAME.test(d) && !IPV4.test(d), 'expected a DNS name such as s3.example.com (no scheme, port or IP address)'))
+    .max(64, 'at most 64 domains')
+    .optional();
+
 export const serverSchema = z.strictObject({
   backend_timeout: durationMs('positive'),
   log_level: z.enum(UPSTREAM_LOG_LEVELS).optional(),
@@ -302,6 +312,8 @@ export const serverSchema = z.strictObject({
   metrics_path: servicePath(),
   /** readpath's own. */
   health_path: servicePath(),
+  /** readpath's own. */
+  virtual_host_domains: virtualHostDomains(),
   ...ignoredKeys(UPSTREAM_ONLY_KEYS.server),
 });
 

@@ -134,6 +134,12 @@ export interface ServerConfigInput {
   metrics_path?: string;
   /** readpath's own: the health check, outside the S3 namespace. Default `/health`. */
   health_path?: string;
+  /**
+   * readpath's own: domains under which the gateway also takes virtual-hosted-style requests
+   * (`Host: {bucket}.{domain}`, path `/{key}`), as DuckDB, Spark's S3A and the AWS SDKs send by
+   * default. Path style works whatever this says. Default: none.
+   */
+  virtual_host_domains?: string[];
   // s3-orchestrator keys readpath accepts and ignores:
   max_object_size?: unknown; spill_dir?: unknown; max_concurrent_requests?: unknown; max_concurrent_writes?: unknown;
   max_header_value_count?: unknown; load_shed_threshold?: unknown; admission_wait?: unknown;
@@ -491,6 +497,8 @@ export interface ResolvedGatewayConfig {
   metricsPath: string;
   /** Served outside the S3 namespace; no bucket is named like its first segment. */
   healthPath: string;
+  /** Lower case, without a trailing dot; empty: path style only. */
+  virtualHostDomains: string[];
   /** In config order; empty when `buckets:` is absent (then the gateway has nothing to serve). */
   buckets: ResolvedBucketConfig[];
 }

@@ -1,7 +1,7 @@
 /**
  * `readpath serve`: a read-only S3 endpoint in front of a ReadPath, on node:http(s). Path-style
  * addressing (`/{bucket}/{key}`, the store's key being `{bucket}/{key}` as s3-orchestrator
- * stores it), SigV4 (header or presigned) against `buckets[].credentials` — a credential reads
+ * stores it), and virtual-hosted style under `server.virtual_host_domains`, SigV4 (header or presigned) against `buckets[].credentials` — a credential reads
  * only its own buckets —, GetObject / HeadObject / ListObjects(V2) / ListBuckets / HeadBucket /
  * GetBucketLocation, every write refused before any backend is asked. `/metrics` and a health
  * endpoint live beside the S3 namespace on the same port. An admission limit answers 503
@@ -22,6 +22,7 @@ import { serveObject } from './objects.js';
 import { continuationToken, listPage, parseContinuationToken, toListPage, type ListKeys, type ListRequest } from './listing.js';
 import { SigV4Verifier, type GatewayCredential } from './sigv4-verify.js';
 import { decodePathComponent, decodeQueryComponent } from './canonical.js';
+import { addressOf, requestTarget, virtualHostBucket } from './addressing.js';
 
 /** The gateway's settings (`server:` and `buckets:` of the configuration). */
 export type GatewaySettings = ResolvedConfig['gateway'];
@@ -126,10 +127,12 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     });
     let op = 'unknown';
     let access = '-';
+    // Virtual-hosted requests name their bucket in the Host: the log keeps it beside the path.
+    let vhost: string | undefined;
     const finish = (): void => {
       inFlight--;
       if (inFlight === 0 && drained !== undefined) drained();
-      log?.info({ reqId, method: req.method, path: (req.url ?? '').split('?')[0], op, status: res.statusCode, ms: Math.round(performance.now() - t0), accessKey: access }, 'request');
+      log?.info({ reqId, method: req.method, ...(vhost === undefined ? {} : { host: vhost }), path: requestTarget(req.url ?? '', undefined).url.split('?')[0], op, status: res.statusCode, ms: Math.round(performance.now() - t0), accessKey: access }, 'request');
     };
     inFlight++;
     res.once('close', finish);
@@ -146,7 +149,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       const e = err instanceof S3Refusal ? err.s3 : s3ErrorOf(err);
       if (err instanceof S3Refusal) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
       if (e.status >= 500) log?.warn({ reqId, code: e.code, err: e.message }, 'request failed');
-      const resource = (req.url ?? '/').split('?')[0] ?? '/';
+      const resource = requestTarget(req.url ?? '/', undefined).url.split('?')[0] ?? '/';
       const body = req.method === 'HEAD' ? '' : errorXml(e.code, e.message, resource, reqId);
       res.writeHead(e.status, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
@@ -156,12 +159,15 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         res.setHeader('Connection', 'close');
         refuse(503, 'ServiceUnavailable', 'The gateway is shutting down.');
       }
-      const url = req.url ?? '/';
-      if (Buffer.byteLength(url) > MAX_URL_BYTES) refuse(414, 'RequestURITooLong', 'The request URI is too long.');
+      if (Buffer.byteLength(req.url ?? '/') > MAX_URL_BYTES) refuse(414, 'RequestURITooLong', 'The request URI is too long.');
+      const target = requestTarget(req.url ?? '/', req.headers.host);
+      const url = target.url;
       const q = url.indexOf('?');
       const rawPath = q < 0 ? url : url.slice(0, q);
       const method = req.method ?? 'GET';
-      if (rawPath === s.healthPath || rawPath === s.metricsPath) {
+      const vhostBucket = virtualHostBucket(target.host, s.virtualHostDomains);
+      if (vhostBucket !== undefined) vhost = target.host;
+      if (vhostBucket === undefined && (rawPath === s.healthPath || rawPath === s.metricsPath)) {
         op = rawPath === s.healthPath ? 'health' : 'metrics';
         void serveSide(rp, op, req, res).catch(fail);
         return;
@@ -178,9 +184,9 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         refuse(405, 'MethodNotAllowed', 'readpath serve is read-only: the specified method is not allowed against this resource.', { Allow: 'GET, HEAD' });
       }
       const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
-      const slash = rawPath.indexOf('/', 1);
-      const bucket = decodePath(slash < 0 ? rawPath.slice(1) : rawPath.slice(1, slash));
-      const key = slash < 0 ? '' : decodePath(rawPath.slice(slash + 1));
+      const address = addressOf(rawPath, vhostBucket);
+      const bucket = decodePath(address.bucket);
+      const key = decodePath(address.key);
       const allowed = auth.credential.buckets;
       if (bucket === '') {
         op = 'ListBuckets';

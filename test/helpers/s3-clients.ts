@@ -33,7 +33,7 @@ export function tool(name: string): string {
       // not here
     }
   }
-  throw new Error(`${name} is not on PATH: the gateway's client tests need awscli, rclone, s3cmd and openssl (bash .ci/install-s3-clients.sh installs them with apt-get). These tests never skip.`);
+  throw new Error(`${name} is not on PATH: the gateway's client tests need awscli, rclone, s3cmd, curl and openssl (bash .ci/install-s3-clients.sh installs them with apt-get). These tests never skip.`);
 }
 
 /** How a tool's run ended. */

@@ -56,7 +56,7 @@ const PHOTOS = { name: 'photos', credentials: [{ access_key_id: 'AKPHOTOS', secr
 const DEFAULTS: ResolvedGatewayConfig = {
   listenAddr: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, tls: null, maxConcurrentReads: 0,
   readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536,
-  region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', buckets: [],
+  region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [], buckets: [],
 };
 
 describe('config gateway: defaults', () => {
@@ -139,7 +139,7 @@ describe('config gateway: server keys', () => {
       server: {
         listen_addr: '0.0.0.0:8443', max_concurrent_reads: 64, read_header_timeout: '5s', idle_timeout: '1m',
         shutdown_delay: '15s', max_header_bytes: '1MiB', region: 'eu-central-1', metrics_path: '/_readpath/metrics',
-        health_path: '/_readpath/health',
+        health_path: '/_readpath/health', virtual_host_domains: ['S3.Example.com', 'gw.internal.', 's3.example.com'],
         // upstream's keys readpath still ignores:
         read_timeout: '5m', write_timeout: 'whatever', max_concurrent_requests: -1, admission_wait: [], spill_dir: 5,
       },
@@ -149,6 +149,7 @@ describe('config gateway: server keys', () => {
       listenAddr: '0.0.0.0:8443', host: '0.0.0.0', port: 8443, tls: null, maxConcurrentReads: 64,
       readHeaderTimeoutMs: 5000, idleTimeoutMs: 60_000, shutdownDelayMs: 15_000, maxHeaderBytes: 2 ** 20,
       region: 'eu-central-1', metricsPath: '/_readpath/metrics', healthPath: '/_readpath/health',
+      virtualHostDomains: ['s3.example.com', 'gw.internal'],
       buckets: [{ name: 'photos', credentials: [{ accessKeyId: 'AKPHOTOS', secretAccessKey: SECRET }] }],
     });
   });
@@ -199,7 +200,7 @@ describe('config gateway: server keys', () => {
     assert.deepEqual(g, {
       listenAddr: '[::1]:0', host: '::1', port: 0, tls: { cert: SERVER_CERT, key: SERVER_KEY, minVersion: 'TLSv1.3', clientCa: null },
       maxConcurrentReads: 12, readHeaderTimeoutMs: 3000, idleTimeoutMs: 30_000, shutdownDelayMs: 2000, maxHeaderBytes: 32 * 1024,
-      region: 'ap-south-1', metricsPath: '/prom', healthPath: '/healthz', buckets: [],
+      region: 'ap-south-1', metricsPath: '/prom', healthPath: '/healthz', virtualHostDomains: [], buckets: [],
     });
   });
 });
@@ -332,6 +333,12 @@ const cases: Case[] = [
   { name: 'health_path with a space', server: { health_path: '/he alth' }, issues: [['server.health_path', /^expected an absolute path/]] },
   { name: 'health_path with ..', server: { health_path: '/x/..' }, issues: [['server.health_path', /^expected an absolute path/]] },
   { name: 'health_path with a query', server: { health_path: '/health?x=1' }, issues: [['server.health_path', /^expected an absolute path/]] },
+  // virtual_host_domains
+  { name: 'a virtual host domain with a port', server: { virtual_host_domains: ['s3.local:9000'] }, issues: [['server.virtual_host_domains[0]', /^expected a DNS name such as s3\.example\.com/]] },
+  { name: 'a virtual host domain with a scheme', server: { virtual_host_domains: ['ok.example', 'http://s3.local'] }, issues: [['server.virtual_host_domains[1]', /^expected a DNS name/]] },
+  { name: 'an IP address as a virtual host domain', server: { virtual_host_domains: ['127.0.0.1'] }, issues: [['server.virtual_host_domains[0]', /^expected a DNS name/]] },
+  { name: 'a virtual host domain with an empty label', server: { virtual_host_domains: ['s3..local'] }, issues: [['server.virtual_host_domains[0]', /^expected a DNS name/]] },
+  { name: 'virtual_host_domains not a list', server: { virtual_host_domains: 's3.local' }, issues: [['server.virtual_host_domains', /^expected an array \(list\), got string$/]] },
   // listen_addr
   ...([
     ['9000', /^expected HOST:PORT \(e\.g\. 127\.0\.0\.1:9000, :9000, \[::1\]:9000\)$/],

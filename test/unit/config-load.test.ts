@@ -40,7 +40,7 @@ describe('config defaults', () => {
       gateway: {
         listenAddr: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, tls: null, maxConcurrentReads: 0,
         readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536,
-        region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', buckets: [],
+        region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [], buckets: [],
       },
       source: { file: null, baseDir: '/srv/rp' },
     };
@@ -251,7 +251,7 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     assert.deepEqual(r.gateway, {
       listenAddr: '0.0.0.0:9000', host: '0.0.0.0', port: 9000, tls: null, maxConcurrentReads: 200,
       readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536,
-      region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health',
+      region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [],
       buckets: [{ name: 'app', credentials: [{ accessKeyId: 'ak', secretAccessKey: 'as' }] }],
     }, 'tls with empty cert_file and key_file is plain HTTP, as upstream');
   });
