@@ -51,6 +51,8 @@ export interface Gateway {
 }
 
 const MAX_URL_BYTES = 8192;
+/** A caller's X-Request-Id the gateway adopts: 1–128 characters that need no escaping anywhere. */
+const CALLER_REQUEST_ID = /^[A-Za-z0-9._~:/+=@-]{1,128}$/;
 const XML = 'application/xml';
 
 /** A request's S3 answer, as thrown by the routing (never with anything written yet). */
@@ -116,7 +118,10 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   let drained: (() => void) | undefined;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const reqId = `${idPrefix}${(++requests).toString(16).toUpperCase().padStart(8, '0')}`;
+    // A caller's own correlation id (X-Request-Id) is used as the request id, as s3-orchestrator
+    // does, when it is short and plain enough to echo into headers, XML and logs.
+    const given = req.headers['x-request-id'];
+    const reqId = typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : `${idPrefix}${(++requests).toString(16).toUpperCase().padStart(8, '0')}`;
     const t0 = performance.now();
     res.setHeader('x-amz-request-id', reqId);
     res.setHeader('Server', 'readpath');

@@ -602,10 +602,18 @@ buckets:\n${buckets}\n`);
         }
       });
 
-      it('anonymous requests and writes are refused; /health answers outside the S3 namespace', async () => {
+      it('anonymous requests and writes are refused; X-Request-Id is adopted; /health answers outside the S3 namespace', async () => {
         const anon = await raw(`${url}/photos/hello.txt`);
         assert.equal(anon.status, 403);
         assert.equal(s3Code(anon.body), 'AccessDenied');
+        // A caller's correlation id becomes the request id (header and error XML); one that
+        // could not be echoed safely is replaced by the gateway's own.
+        assert.match(String(anon.headers['x-amz-request-id']), /^[0-9A-F]{16}$/);
+        const traced = await raw(`${url}/photos/hello.txt`, { headers: { 'X-Request-Id': 'trace-123:abc/def' } });
+        assert.equal(traced.headers['x-amz-request-id'], 'trace-123:abc/def');
+        assert.match(traced.body.toString(), /<RequestId>trace-123:abc\/def<\/RequestId>/);
+        const odd = await raw(`${url}/photos/hello.txt`, { headers: { 'X-Request-Id': 'a<b>"c"' } });
+        assert.match(String(odd.headers['x-amz-request-id']), /^[0-9A-F]{16}$/);
         const put = await sdkFailure(c.send(new PutObjectCommand({ Bucket: 'photos', Key: 'new.txt', Body: 'x' })));
         assert.equal(put.status === 405 || put.status === 501, true, JSON.stringify(put));
         const health = await raw(`${url}/health`);
