@@ -18,6 +18,45 @@ export interface ObjectRequest {
   key: string;
   headers: IncomingHttpHeaders;
   signal: AbortSignal;
+  /** Response headers the request's `response-*` query parameters set (see {@link responseOverrides}). */
+  overrides?: ReadonlyMap<string, string>;
+}
+
+/** S3's `response-*` query parameters and the response header each one sets. */
+const RESPONSE_OVERRIDES: ReadonlyMap<string, string> = new Map([
+  ['response-content-type', 'Content-Type'],
+  ['response-content-language', 'Content-Language'],
+  ['response-expires', 'Expires'],
+  ['response-cache-control', 'Cache-Control'],
+  ['response-content-disposition', 'Content-Disposition'],
+  ['response-content-encoding', 'Content-Encoding'],
+]);
+
+/** A header value Node sends as is and no client misreads: printable ASCII (and tabs). */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+
+/**
+ * The response headers a GET or HEAD's query asks for, as S3 honours them on signed requests
+ * (presigned download links set `response-content-disposition` to name the saved file). A
+ * value that cannot be a header is refused with `InvalidArgument` before anything is read.
+ */
+export function responseOverrides(query: ReadonlyMap<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [param, name] of RESPONSE_OVERRIDES) {
+    const v = query.get(param);
+    if (v === undefined) continue;
+    if (!HEADER_VALUE.test(v)) throw new InvalidOverride(param);
+    out.set(name, v);
+  }
+  return out;
+}
+
+/** A `response-*` parameter whose value cannot be sent as a header: S3's 400 InvalidArgument. */
+export class InvalidOverride extends Error {
+  constructor(readonly param: string) {
+    super(`${param}: a response header value must be printable ASCII (percent-encode a UTF-8 file name as filename*=UTF-8''…)`);
+    this.name = 'InvalidOverride';
+  }
 }
 
 const SINGLE_RANGE = /^\s*bytes=(\d*)-(\d*)\s*$/;
@@ -82,8 +121,8 @@ export function conditionalStatus(h: IncomingHttpHeaders, etag: string | undefin
   return undefined;
 }
 
-/** The S3 response headers describing an object (not its length). */
-function objectHeaders(res: ServerResponse, o: HeadOutcome | StreamOutcome): void {
+/** The S3 response headers describing an object (not its length), then the request's overrides. */
+function objectHeaders(res: ServerResponse, o: HeadOutcome | StreamOutcome, overrides: ReadonlyMap<string, string> | undefined): void {
   if (o.etag !== undefined) res.setHeader('ETag', o.etag);
   if (o.lastModified !== undefined) res.setHeader('Last-Modified', o.lastModified.toUTCString());
   res.setHeader('Content-Type', o.contentType ?? 'binary/octet-stream');
@@ -94,6 +133,7 @@ function objectHeaders(res: ServerResponse, o: HeadOutcome | StreamOutcome): voi
       if (/^[\x20-\x7e]*$/.test(v) && /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(k)) res.setHeader(`x-amz-meta-${k}`, v);
     }
   }
+  if (overrides !== undefined) for (const [name, v] of overrides) res.setHeader(name, v);
 }
 
 function lengthHeaders(res: ServerResponse, span: ByteSpan, ranged: boolean): void {
@@ -129,7 +169,7 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     const cond = conditionalStatus(r.headers, o.etag, o.lastModified);
     if (cond !== undefined) return notModifiedOr412(res, cond, o);
     const span = resolveRange(range, o.size, storeKey);
-    objectHeaders(res, o);
+    objectHeaders(res, o, r.overrides);
     lengthHeaders(res, span, range !== undefined);
     res.writeHead(range === undefined ? 200 : 206);
     res.end();
@@ -147,7 +187,7 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     // failed read is still an S3 error, and send it in one write.
     const chunks: Buffer[] = [];
     for await (const c of o.body) chunks.push(c as Buffer);
-    objectHeaders(res, o);
+    objectHeaders(res, o, r.overrides);
     lengthHeaders(res, o.range, range !== undefined);
     res.writeHead(range === undefined ? 200 : 206);
     // One writev of the chunks as they are: concatenating them would copy the body once more
@@ -157,7 +197,7 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     res.end();
     return 'ok';
   }
-  objectHeaders(res, o);
+  objectHeaders(res, o, r.overrides);
   lengthHeaders(res, o.range, range !== undefined);
   res.writeHead(range === undefined ? 200 : 206);
   // A failure from here on (the body failed verification, every copy died mid-body) destroys

@@ -18,7 +18,7 @@ import { ReadPathError, hasCode } from '../errors.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { bucketsXml, errorXml, listXml, locationXml, type ListPage } from './s3-xml.js';
 import { s3ErrorOf, type S3Error } from './s3-errors.js';
-import { serveObject } from './objects.js';
+import { responseOverrides, serveObject } from './objects.js';
 import { continuationToken, listPage, parseContinuationToken, toListPage, type ListKeys, type ListRequest } from './listing.js';
 import { SigV4Verifier, type GatewayCredential } from './sigv4-verify.js';
 import { decodePathComponent, decodeQueryComponent } from './canonical.js';
@@ -210,7 +210,13 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       }
       if (query.size > 0 && [...query.keys()].some((k) => SUBRESOURCES.has(k))) refuse(501, 'NotImplemented', 'A header or parameter you provided implies functionality that is not implemented.');
       op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
-      void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal }, res).catch(fail);
+      let overrides: Map<string, string>;
+      try {
+        overrides = responseOverrides(query);
+      } catch (err) {
+        refuse(400, 'InvalidArgument', (err as Error).message);
+      }
+      void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides }, res).catch(fail);
     } catch (err) {
       fail(err);
     }

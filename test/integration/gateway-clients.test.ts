@@ -61,6 +61,8 @@ const BIG = randomBytes(300_000);
 const GOOD_1M = randomBytes(1024 * 1024);
 const SMALL_GOOD = Buffer.from('twenty bytes of text');
 const SLOW = randomBytes(64 * 1024);
+/** Past the 1 MiB verify window (streamed after its headers); no test injects faults into it. */
+const STREAMED = randomBytes(1536 * 1024);
 const TREE: ReadonlyMap<string, Buffer> = new Map([
   'a.txt', 'with space.txt', 'ünïcödé/日本語 ファイル.txt', 'a+b=c.txt', 'tilde~x.txt', 'sub/deep/file.bin', "it's (1) & more!.txt", 'emoji 😀.bin',
 ].map((k, i) => [`tree/${k}`, randomBytes(100 + i * 997)]));
@@ -201,6 +203,7 @@ describe('readpath serve with real S3 clients (s3rver fleet, SQLite)', () => {
     put('photos', 'gate.bin', SLOW, ['b3']);
     // Past the 1 MiB verify window: its bytes are handed on as they come.
     put('photos', 'abandon.bin', randomBytes(2 * 1024 * 1024 + 17), ['b2', 'b3']);
+    put('photos', 'streamed.bin', STREAMED, ['b2', 'b3']);
     for (const [k, v] of TREE) put('photos', k, v, ['b1', 'b3']);
     let i = 0;
     const pairs = [['b1', 'b2'], ['b2', 'b3'], ['b3', 'b1']];
@@ -563,6 +566,39 @@ buckets:\n${buckets}\n`);
         assert.equal((await sdkFailure(c.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'hello.txt', IfNoneMatch: etag })))).status, 304);
         const miss = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt', IfNoneMatch: '"0123456789abcdef0123456789abcdef"' }));
         assert.equal(await miss.Body?.transformToString(), HELLO.toString());
+      });
+
+      it('response-* parameters set the response headers (GET, a ranged GET of a streamed body, HEAD); a value that cannot be a header is 400', async () => {
+        const disposition = 'attachment; filename="a b+c.txt"; filename*=UTF-8\'\'%C3%BC.txt';
+        const g = await c.send(new GetObjectCommand({
+          Bucket: 'photos', Key: 'hello.txt', ResponseContentDisposition: disposition, ResponseContentType: 'text/plain; charset=utf-8',
+          ResponseCacheControl: 'no-store', ResponseContentLanguage: 'de', ResponseContentEncoding: 'identity', ResponseExpires: new Date('2030-01-02T03:04:05Z'),
+        }));
+        assert.equal(await g.Body?.transformToString(), HELLO.toString());
+        assert.equal(g.ContentDisposition, disposition);
+        assert.equal(g.ContentType, 'text/plain; charset=utf-8');
+        assert.equal(g.CacheControl, 'no-store');
+        assert.equal(g.ContentLanguage, 'de');
+        assert.equal(g.ContentEncoding, 'identity');
+        assert.equal(g.ExpiresString, 'Wed, 02 Jan 2030 03:04:05 GMT');
+        // Past the verify window the body streams after the headers: they carry the overrides too.
+        const r = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'streamed.bin', Range: 'bytes=10-1048999', ResponseContentType: 'application/x-test' }));
+        assert.equal(r.ContentType, 'application/x-test');
+        assert.ok(Buffer.from(await r.Body!.transformToByteArray()).equals(STREAMED.subarray(10, 1_049_000)));
+        const h = await c.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'hello.txt', ResponseContentType: 'image/png' }));
+        assert.equal(h.ContentType, 'image/png');
+        assert.deepEqual(await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'hello.txt', ResponseContentDisposition: 'attachment; filename="ü.txt"' }))),
+          { name: 'InvalidArgument', status: 400 });
+      });
+
+      it('aws s3api get-object --response-content-disposition / --response-content-type', async () => {
+        const out = path.join(tmp, 'aws-overrides.txt');
+        const r = ok(await awsRun(['s3api', 'get-object', '--bucket', 'photos', '--key', 'hello.txt', '--response-content-disposition', 'attachment; filename="hi.txt"',
+          '--response-content-type', 'text/x-hello', out]), 'get-object --response-*');
+        const j = JSON.parse(r.stdout) as { ContentDisposition: string; ContentType: string };
+        assert.equal(j.ContentDisposition, 'attachment; filename="hi.txt"');
+        assert.equal(j.ContentType, 'text/x-hello');
+        assert.ok((await readFile(out)).equals(HELLO));
       });
 
       it('presigned GET URLs: valid ones serve the object (tricky keys too); expired and tampered ones are refused', async () => {
