@@ -131,6 +131,7 @@ export async function runCli(argv: readonly string[], io: CliIO, opts: RunCliOpt
     .addOption(new Option('--op <op>', 'operation').choices(['get', 'head']).default('get'))
     .addOption(new Option('--concurrency <n>', 'reads in flight').argParser(positiveInt(10_000)).default(64))
     .option('--out <dir>', 'write each body to DIR/<key> (never outside DIR)')
+    .option('--skip-existing', 'with --out: keys whose file is already in DIR are not read (an earlier run left it whole and verified)')
     .option('--ndjson', 'one JSON object per key on stdout (machine-readable)')
     .addOption(new Option('--shard <I/N>', 'read only the keys of shard I of N (0-based), so N machines split one key list').argParser(shardArg)), true)
     .addHelpText('after', `
@@ -144,14 +145,20 @@ a read. Every machine gets the same key list and its own I (e.g. a Kubernetes In
 $JOB_COMPLETION_INDEX); together the N shards read every key exactly once. The summary says how
 many keys were in the shard and how many were skipped.
 
+Resuming: files appear in DIR only once whole and verified, so after an interrupted batch
+--skip-existing reads only what is missing: a key whose DIR/<key> is a regular file gets a
+"skip" line (NDJSON: "skipped": "exists") and is not read. A file an earlier run wrote is kept
+as it is, even if the object has changed since.
+
 Examples:
   readpath batch -c readpath.yaml --keys keys.txt --ndjson > outcomes.ndjson
   cat keys.txt | readpath batch --op head
   readpath batch --keys keys.txt --out ./downloads --concurrency 128
-  readpath batch --keys keys.txt --out ./downloads --shard "$JOB_COMPLETION_INDEX/8"`)
-    .action(async (o: { config?: string; keys?: string; op: 'get' | 'head'; concurrency: number; out?: string; ndjson?: boolean; metricsPort?: number; shard?: Shard }) => {
+  readpath batch --keys keys.txt --out ./downloads --shard "$JOB_COMPLETION_INDEX/8"
+  readpath batch --keys keys.txt --out ./downloads --skip-existing   # resume`)
+    .action(async (o: { config?: string; keys?: string; op: 'get' | 'head'; concurrency: number; out?: string; ndjson?: boolean; skipExisting?: boolean; metricsPort?: number; shard?: Shard }) => {
       const { runBatchCommand } = await import('./commands/batch.js');
-      await run(() => runBatchCommand(ctx, { ...o, ndjson: o.ndjson === true }))();
+      await run(() => runBatchCommand(ctx, { ...o, ndjson: o.ndjson === true, skipExisting: o.skipExisting === true }))();
     });
 
   common(program.command('serve')

@@ -171,10 +171,11 @@ export interface ShardSummary {
 /**
  * The closing line: `3000 reads, 2990 ok, 10 failed (OBJECT_NOT_FOUND 7, INVALID_KEY 3),
  * 12 failovers, 0 degraded, p50 3.10 ms, p99 12.0 ms, 812 reads/s in 3.7 s`. Cache hits are
- * shown when given (they come from the reader's metrics, not from outcomes); with a shard,
+ * shown when given (they come from the reader's metrics, not from outcomes), then with
+ * --skip-existing `N already in DIR (not read)`; with a shard,
  * `; shard 1/4: 2503 keys in this shard, 7497 skipped` ends the line.
  */
-export function summaryLine(t: BatchTotals, extra: { cacheHits?: number; shard?: ShardSummary } = {}): string {
+export function summaryLine(t: BatchTotals, extra: { cacheHits?: number; existing?: number; shard?: ShardSummary } = {}): string {
   const failed = t.failed === 0 ? '0 failed' : `${t.failed} failed (${formatByCode(t.failedByCode)})`;
   const parts = [
     `${t.reads} reads`,
@@ -184,6 +185,7 @@ export function summaryLine(t: BatchTotals, extra: { cacheHits?: number; shard?:
     `${t.degraded} degraded`,
   ];
   if (extra.cacheHits !== undefined) parts.push(`${extra.cacheHits} cache hit${extra.cacheHits === 1 ? '' : 's'}`);
+  if (extra.existing !== undefined) parts.push(`${extra.existing} already in DIR (not read)`);
   parts.push(`p50 ${formatMs(t.p50Ms)}`, `p99 ${formatMs(t.p99Ms)}`, `${t.readsPerSec} reads/s in ${(t.durationMs / 1000).toFixed(1)} s`);
   const s = extra.shard;
   return s === undefined ? parts.join(', ') : `${parts.join(', ')}; shard ${s.shard}: ${s.keys} key${s.keys === 1 ? '' : 's'} in this shard, ${s.skipped} skipped`;

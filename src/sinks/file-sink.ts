@@ -114,6 +114,32 @@ export class FileSink {
     return new FileWrite(key, openSync(temp, TEMP_FLAGS, 0o644), temp, target);
   }
 
+  /**
+   * Whether root/<key> already holds a regular file reached through real directories only (no
+   * symbolic link on the way or at the end): what an earlier run left there, for `batch
+   * --skip-existing`. False for a key that cannot map into root, and for anything else at the
+   * path (the write then reports it). Directories found real are remembered.
+   */
+  hasFile(key: string): boolean {
+    if (outPathProblem(key) !== undefined) return false;
+    const slash = key.lastIndexOf('/');
+    if (slash >= 0 && !this.#dirs.has(key.slice(0, slash))) {
+      let at = 0;
+      for (;;) {
+        const next = key.indexOf('/', at);
+        if (next < 0 || next > slash) break;
+        const rel = key.slice(0, next);
+        if (!this.#dirs.has(rel)) {
+          const st = lstatSync(path.join(this.root, rel), { throwIfNoEntry: false });
+          if (st === undefined || !st.isDirectory()) return false;
+          this.#dirs.add(rel);
+        }
+        at = next + 1;
+      }
+    }
+    return lstatSync(path.join(this.root, key), { throwIfNoEntry: false })?.isFile() === true;
+  }
+
   #ensureParents(key: string, lastSlash: number): void {
     const parent = key.slice(0, lastSlash);
     if (this.#dirs.has(parent)) return;

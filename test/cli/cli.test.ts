@@ -274,6 +274,43 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     assert.deepEqual(written, want.map((k) => k.split('/').pop() as string).sort());
   });
 
+  it('batch --out --skip-existing reads only what an earlier run did not leave in DIR', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'resume-'));
+    const first = await cli(['batch', '-c', config, '--keys', '-', '--out', dir, '--ndjson'], { input: 'hello.txt\ndir/nested/file.bin\n', env: SECRET_ENV });
+    assert.equal(first.code, 0, first.stderr);
+    // Proof that a skipped key is not read again: its file keeps what we put there.
+    await writeFile(path.join(dir, 'hello.txt'), 'left by an earlier run\n');
+    const keys = ['hello.txt', 'dir/nested/file.bin', 'space key .txt', 'first-missing', 'missing/never'];
+    const r = await cli(['batch', '-c', config, '--keys', '-', '--out', dir, '--ndjson', '--skip-existing'], { input: keys.join('\n'), env: SECRET_ENV });
+    assert.equal(r.code, 1, r.stderr);
+    const recs = lines(r.stdout.toString('utf8')).map((l) => JSON.parse(l) as { key: string; ok: boolean; skipped?: string; path?: string; error?: { code: string } });
+    assert.deepEqual(recs.map((x) => x.key).sort(), [...keys].sort(), 'one line per key');
+    const get = (k: string) => recs.find((x) => x.key === k);
+    for (const k of ['hello.txt', 'dir/nested/file.bin']) assert.deepEqual(get(k), { key: k, ok: true, skipped: 'exists', path: k });
+    for (const k of ['space key .txt', 'first-missing']) {
+      assert.equal(get(k)?.ok, true, k);
+      assert.equal(get(k)?.skipped, undefined, k);
+      assert.equal(get(k)?.path, k);
+    }
+    assert.equal(get('missing/never')?.error?.code, 'OBJECT_NOT_FOUND');
+    assert.equal(await readFile(path.join(dir, 'hello.txt'), 'utf8'), 'left by an earlier run\n');
+    assert.equal(await readFile(path.join(dir, 'space key .txt'), 'utf8'), 'spaces are kept\n');
+    assert.equal(await readFile(path.join(dir, 'first-missing'), 'utf8'), 'second copy\n');
+    assert.match(r.stderr, /^readpath: 3 reads, 2 ok, 1 failed \(OBJECT_NOT_FOUND 1\), 1 failover, 0 degraded, 0 cache hits, 2 already in DIR \(not read\), p50 /);
+    assertClean(r);
+
+    // Text lines; a directory standing at a key's path is not a file: that key is read (and its write fails).
+    await mkdir(path.join(dir, 'link/x'), { recursive: true });
+    const text = await cli(['batch', '-c', config, '--keys', '-', '--out', dir, '--skip-existing'], { input: 'hello.txt\nlink/x\n', env: SECRET_ENV });
+    assert.equal(text.code, 1, text.stderr);
+    const textLines = lines(text.stdout.toString('utf8'));
+    assert.equal(textLines[0], 'skip  hello.txt  exists  -> hello.txt');
+    assert.match(textLines[1] ?? '', /^FAIL {2}link\/x {2}WRITE_FAILED: /);
+    const usage = await cli(['batch', '-c', config, '--keys', '-', '--skip-existing'], { input: 'hello.txt\n', env: SECRET_ENV });
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--skip-existing needs --out DIR/);
+  });
+
   it('validate prints the resolved config with secrets masked', async () => {
     const pg = path.join(tmp, 'pg.yaml');
     await writeFile(pg, `backends:

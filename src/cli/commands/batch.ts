@@ -1,6 +1,7 @@
 /**
- * `readpath batch [-c CONFIG] [--keys FILE|-] [--op get|head] [--concurrency N] [--out DIR]
- * [--ndjson]`: read every key of a key file (or stdin) with bounded concurrency.
+ * `readpath batch [-c CONFIG] [--keys FILE|-] [--op get|head] [--concurrency N] [--out DIR
+ * [--skip-existing]] [--ndjson] [--shard I/N]`: read every key of a key file (or stdin) with
+ * bounded concurrency.
  *
  * stdout: one line per key — an NDJSON record with --ndjson, a text line otherwise — and
  * nothing else; bodies are never printed (with --out DIR each goes to DIR/<key>).
@@ -11,7 +12,7 @@ import { keyProblem, MAX_KEY_BYTES } from '../../engine/keys.js';
 import { messageOf } from '../../errors.js';
 import { EXIT, UsageError } from '../errors.js';
 import { countKeys, isOverlong, openKeyFile, readKeyLines, type KeyLine } from '../key-source.js';
-import { outcomeRecord, outcomeText, type CliFailure, type OutcomeExtra, type PrintedOutcome } from '../outcome-format.js';
+import { outcomeRecord, outcomeText, printableKey, type CliFailure, type OutcomeExtra, type PrintedOutcome } from '../outcome-format.js';
 import { FileSink, outPathError, outPathProblem } from '../../sinks/file-sink.js';
 import { Output } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -32,12 +33,15 @@ export interface BatchCommandOptions {
   metricsPort?: number | undefined;
   /** `--shard I/N`: only the keys of shard I are read; the others get no outcome. */
   shard?: Shard | undefined;
+  /** With `out`: keys whose file is already in the directory get a `skip` line and are not read. */
+  skipExisting?: boolean | undefined;
 }
 
 /** Run `batch`; resolves to the exit code. */
 export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOptions): Promise<number> {
   const { io, reporter } = ctx;
   if (opts.out !== undefined && opts.op !== 'get') throw new UsageError('--out DIR needs --op get (HEAD has no body to write)');
+  if (opts.skipExisting === true && opts.out === undefined) throw new UsageError('--skip-existing needs --out DIR (it skips keys whose file is already there)');
   const keysArg = opts.keys ?? (io.stdin.isTTY === true ? undefined : '-');
   if (keysArg === undefined) throw new UsageError('no keys: pass --keys FILE, or pipe keys on stdin (--keys -)');
 
@@ -103,6 +107,17 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
     return stdout.write(`${line}\n`);
   };
 
+  // With --skip-existing, a key whose file an earlier run left gets a line of its own, no read.
+  let existing = 0;
+  const emitExisting = (key: string): Promise<void> => {
+    existing++;
+    progress?.tick(true);
+    const line = opts.ndjson ? JSON.stringify({ key, ok: true, skipped: 'exists', path: key }) : `skip  ${printableKey(key)}  exists  -> ${printableKey(key)}`;
+    if (!interactive) return stdout.queue(`${line}\n`);
+    progress?.clear();
+    return stdout.write(`${line}\n`);
+  };
+
   // With --shard, keys of other shards are dropped here: no read, no outcome line.
   const shard = opts.shard !== undefined && opts.shard.count > 1 ? opts.shard : undefined;
   let inShard = 0;
@@ -126,6 +141,10 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
         const problem = outPathProblem(line);
         if (problem !== undefined) {
           await emit(failure(line, 'INVALID_KEY', outPathError(line, problem).message), {});
+          continue;
+        }
+        if (opts.skipExisting === true && outDir.hasFile(line)) {
+          await emitExisting(line);
           continue;
         }
       }
@@ -176,8 +195,9 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   const interrupted = ctx.signal.aborted;
   if (fatal !== undefined && !interrupted) reporter.error(fatal, 'batch stopped');
   const shardInfo = opts.shard === undefined ? undefined : { shard: shardText(opts.shard), keys: shard === undefined ? totals.reads : inShard, skipped };
-  reporter.info('batch summary', { ...totals, cacheHits, ...(shardInfo === undefined ? {} : { shard: shardInfo }), ...(interrupted ? { interrupted: true } : {}) },
-    `${interrupted ? 'interrupted: ' : ''}${summaryLine(totals, { cacheHits, ...(shardInfo === undefined ? {} : { shard: shardInfo }) })}`);
+  const existingInfo = opts.skipExisting === true ? { existing } : {};
+  reporter.info('batch summary', { ...totals, cacheHits, ...existingInfo, ...(shardInfo === undefined ? {} : { shard: shardInfo }), ...(interrupted ? { interrupted: true } : {}) },
+    `${interrupted ? 'interrupted: ' : ''}${summaryLine(totals, { cacheHits, ...existingInfo, ...(shardInfo === undefined ? {} : { shard: shardInfo }) })}`);
   if (interrupted) return EXIT.INTERRUPTED;
   return stats.failed > 0 || fatal !== undefined ? EXIT.FAILED : EXIT.OK;
 }
