@@ -128,6 +128,7 @@ export async function runCli(argv: readonly string[], io: CliIO, opts: RunCliOpt
   common(program.command('batch')
     .description('read many keys: one outcome line per key on stdout, a summary on stderr')
     .option('--keys <file>', 'key file, one key per line ("-" for stdin; default stdin when piped)')
+    .option('--prefix <prefix>', 'read every key the metadata store lists under PREFIX ("" for all), instead of a key file')
     .addOption(new Option('--op <op>', 'operation').choices(['get', 'head']).default('get'))
     .addOption(new Option('--concurrency <n>', 'reads in flight').argParser(positiveInt(10_000)).default(64))
     .option('--out <dir>', 'write each body to DIR/<key> (never outside DIR)')
@@ -145,6 +146,10 @@ a read. Every machine gets the same key list and its own I (e.g. a Kubernetes In
 $JOB_COMPLETION_INDEX); together the N shards read every key exactly once. The summary says how
 many keys were in the shard and how many were skipped.
 
+Listing: --prefix P reads every key the metadata store has under P (in S3's order, a page of
+1000 at a time as reads finish) instead of a key file: with --out, "copy everything under P".
+It needs the database (a listing cannot be degraded).
+
 Resuming: files appear in DIR only once whole and verified, so after an interrupted batch
 --skip-existing reads only what is missing: a key whose DIR/<key> is a regular file gets a
 "skip" line (NDJSON: "skipped": "exists") and is not read. A file an earlier run wrote is kept
@@ -155,8 +160,9 @@ Examples:
   cat keys.txt | readpath batch --op head
   readpath batch --keys keys.txt --out ./downloads --concurrency 128
   readpath batch --keys keys.txt --out ./downloads --shard "$JOB_COMPLETION_INDEX/8"
-  readpath batch --keys keys.txt --out ./downloads --skip-existing   # resume`)
-    .action(async (o: { config?: string; keys?: string; op: 'get' | 'head'; concurrency: number; out?: string; ndjson?: boolean; skipExisting?: boolean; metricsPort?: number; shard?: Shard }) => {
+  readpath batch --keys keys.txt --out ./downloads --skip-existing   # resume
+  readpath batch --prefix photos/2024/ --out ./downloads`)
+    .action(async (o: { config?: string; keys?: string; prefix?: string; op: 'get' | 'head'; concurrency: number; out?: string; ndjson?: boolean; skipExisting?: boolean; metricsPort?: number; shard?: Shard }) => {
       const { runBatchCommand } = await import('./commands/batch.js');
       await run(() => runBatchCommand(ctx, { ...o, ndjson: o.ndjson === true, skipExisting: o.skipExisting === true }))();
     });

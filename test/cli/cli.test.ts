@@ -311,6 +311,28 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     assert.match(usage.stderr, /--skip-existing needs --out DIR/);
   });
 
+  it('batch --prefix reads what the store lists under the prefix (with --out: copies it); --prefix and --keys are exclusive', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'prefix-'));
+    const r = await cli(['batch', '-c', config, '--prefix', 'dir/', '--out', dir, '--ndjson'], { env: SECRET_ENV });
+    assert.equal(r.code, 0, r.stderr);
+    const recs = lines(r.stdout.toString('utf8')).map((l) => JSON.parse(l) as { key: string; ok: boolean; path?: string });
+    assert.deepEqual(recs.map((x) => [x.key, x.ok, x.path]), [['dir/nested/file.bin', true, 'dir/nested/file.bin']]);
+    assert.deepEqual(new Uint8Array(await readFile(path.join(dir, 'dir/nested/file.bin'))), BIN);
+    assert.match(r.stderr, /^readpath: 1 reads, 1 ok, 0 failed/);
+    // Keys listed under "s" (one: its two rows are one key), HEADs, text lines.
+    const heads = await cli(['batch', '-c', config, '--prefix', 's', '--op', 'head'], { env: SECRET_ENV });
+    assert.equal(heads.code, 0, heads.stderr);
+    assert.deepEqual(lines(heads.stdout.toString('utf8')).map((l) => /^ok {4}(.*?) {2}b[123] {2}/.exec(l)?.[1]), ['space key .txt']);
+    const none = await cli(['batch', '-c', config, '--prefix', 'no-such-prefix/', '--op', 'head'], { env: SECRET_ENV });
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stdout.length, 0);
+    assert.match(none.stderr, /^readpath: 0 reads, 0 ok, 0 failed/);
+    const both = await cli(['batch', '-c', config, '--prefix', 'dir/', '--keys', '-'], { input: 'hello.txt\n', env: SECRET_ENV });
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--prefix and --keys are exclusive/);
+    assertClean(r);
+  });
+
   it('validate prints the resolved config with secrets masked', async () => {
     const pg = path.join(tmp, 'pg.yaml');
     await writeFile(pg, `backends:

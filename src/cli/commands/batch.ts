@@ -1,7 +1,7 @@
 /**
  * `readpath batch [-c CONFIG] [--keys FILE|-] [--op get|head] [--concurrency N] [--out DIR
- * [--skip-existing]] [--ndjson] [--shard I/N]`: read every key of a key file (or stdin) with
- * bounded concurrency.
+ * [--skip-existing]] [--ndjson] [--shard I/N] [--prefix P]`: read every key of a key file (or
+ * stdin, or the metadata store's listing under a prefix) with bounded concurrency.
  *
  * stdout: one line per key — an NDJSON record with --ndjson, a text line otherwise — and
  * nothing else; bodies are never printed (with --out DIR each goes to DIR/<key>).
@@ -11,7 +11,7 @@
 import { keyProblem, MAX_KEY_BYTES } from '../../engine/keys.js';
 import { messageOf } from '../../errors.js';
 import { EXIT, UsageError } from '../errors.js';
-import { countKeys, isOverlong, openKeyFile, readKeyLines, type KeyLine } from '../key-source.js';
+import { countKeys, isOverlong, listedKeys, openKeyFile, readKeyLines, type KeyLine } from '../key-source.js';
 import { outcomeRecord, outcomeText, printableKey, type CliFailure, type OutcomeExtra, type PrintedOutcome } from '../outcome-format.js';
 import { FileSink, outPathError, outPathProblem } from '../../sinks/file-sink.js';
 import { Output } from '../output.js';
@@ -35,6 +35,8 @@ export interface BatchCommandOptions {
   shard?: Shard | undefined;
   /** With `out`: keys whose file is already in the directory get a `skip` line and are not read. */
   skipExisting?: boolean | undefined;
+  /** Read every key the metadata store lists under this prefix (`''`: every key), instead of a key file. */
+  prefix?: string | undefined;
 }
 
 /** Run `batch`; resolves to the exit code. */
@@ -42,13 +44,15 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   const { io, reporter } = ctx;
   if (opts.out !== undefined && opts.op !== 'get') throw new UsageError('--out DIR needs --op get (HEAD has no body to write)');
   if (opts.skipExisting === true && opts.out === undefined) throw new UsageError('--skip-existing needs --out DIR (it skips keys whose file is already there)');
-  const keysArg = opts.keys ?? (io.stdin.isTTY === true ? undefined : '-');
-  if (keysArg === undefined) throw new UsageError('no keys: pass --keys FILE, or pipe keys on stdin (--keys -)');
+  if (opts.prefix !== undefined && opts.keys !== undefined) throw new UsageError('--prefix and --keys are exclusive: the keys come from one or the other');
+  const keysArg = opts.prefix !== undefined ? undefined : opts.keys ?? (io.stdin.isTTY === true ? undefined : '-');
+  if (keysArg === undefined && opts.prefix === undefined) throw new UsageError('no keys: pass --keys FILE, pipe keys on stdin (--keys -), or list them with --prefix P');
 
-  let source: AsyncGenerator<KeyLine, void, undefined>;
+  // With --prefix the keys come from the store's listing, once the reader is open.
+  let source: AsyncGenerator<KeyLine, void, undefined> | undefined;
   if (keysArg === '-') {
     source = readKeyLines(io.stdin as AsyncIterable<Uint8Array | string>);
-  } else {
+  } else if (keysArg !== undefined) {
     try {
       source = await openKeyFile(keysArg);
     } catch (err) {
@@ -62,7 +66,7 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
     try {
       outDir = FileSink.open(opts.out);
     } catch (err) {
-      await source.return(undefined);
+      await source?.return(undefined);
       throw new UsageError(`--out ${opts.out}: ${fsReason(err)}`, { cause: err });
     }
   }
@@ -70,7 +74,7 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   try {
     reader = await openReader(reporter, { config: opts.config, metricsPort: opts.metricsPort });
   } catch (err) {
-    await source.return(undefined);
+    await source?.return(undefined);
     throw err;
   }
   const rp = reader.rp;
@@ -85,11 +89,12 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
     stop.abort(new Error('stdout closed'));
   });
 
+  const keySource = source ?? listedKeys((o) => rp.listKeys(o), opts.prefix ?? '', stop.signal);
   const stats = new BatchStats();
   const progress = createProgress(io.stderr, { label: opts.op });
   reporter.setOverlay(progress);
   const counting = new AbortController();
-  if (progress !== undefined && keysArg !== '-') {
+  if (progress !== undefined && keysArg !== undefined && keysArg !== '-') {
     countKeys(keysArg, counting.signal, opts.shard).then((n) => progress.setTotal(n), () => {});
   }
 
@@ -124,7 +129,7 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   let skipped = 0;
   // Lines that cannot be keys, and keys --out cannot store, are answered here without a read.
   async function* keys(): AsyncGenerator<string, void, undefined> {
-    for await (const line of source) {
+    for await (const line of keySource) {
       if (shard !== undefined) {
         // An overlong line is not kept whole, so it cannot be hashed: shard 0 reports it.
         if ((isOverlong(line) ? 0 : shardOf(line, shard.count)) !== shard.index) {
