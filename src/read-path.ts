@@ -18,6 +18,7 @@ import { createExecutor } from './executors/factory.js';
 import type { ProbeExecutor } from './executors/executor.js';
 import type { TransformedValue, WrittenObject } from './executors/executor.js';
 import { FileSink } from './sinks/file-sink.js';
+import { listAllKeys } from './stores/key-listing.js';
 import { createLogger } from './telemetry/logger.js';
 import { MetricsExporter } from './telemetry/metrics.js';
 import { activeTracing } from './telemetry/tracing.js';
@@ -202,6 +203,17 @@ export class ReadPath {
     const store = this.#parts.store;
     if (typeof store.listKeys !== 'function') return Promise.reject(new ReadPathError('INVALID_CONFIG', 'the metadata store cannot list keys (it has no listKeys)'));
     return store.listKeys(opts);
+  }
+
+  /**
+   * Every key the metadata store lists under `prefix` (`''`: every key), in S3's order, fetched
+   * a page of `pageSize` (default 1000) at a time as the loop asks for more — feed it to
+   * {@link readMany} to read a whole prefix in constant memory:
+   * `rp.readMany(rp.keysUnder('photos/2024/'), { out: './2024' })`. A page that fails
+   * (DB_UNAVAILABLE) throws to the loop; INVALID_CONFIG when the store cannot list.
+   */
+  keysUnder(prefix = '', opts: { signal?: AbortSignal; pageSize?: number } = {}): AsyncGenerator<string, void, undefined> {
+    return listAllKeys((o) => this.listKeys(o), prefix, opts);
   }
 
   /** Circuit breaker states: the metadata store's and each backend's. */

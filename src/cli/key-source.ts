@@ -1,6 +1,5 @@
 /**
- * Keys for `readpath batch --keys FILE|-`: one key per line, exactly as written, streamed; and
- * for `batch --prefix P`, the metadata store's listing page by page ({@link listedKeys}).
+ * Keys for `readpath batch --keys FILE|-`: one key per line, exactly as written, streamed.
  *
  * Rules (README "Key files"):
  * - Lines end at `\n`. One `\r` before it is dropped, so CRLF files work; a `\r` anywhere else
@@ -172,23 +171,4 @@ export async function countKeys(path: string, signal?: AbortSignal, shard?: Shar
   }
   endLine();
   return n;
-}
-
-/** One page of a key listing (ReadPath's `listKeys`). */
-export type ListPageFn = (opts: { prefix: string; limit: number; startAfter?: string; signal?: AbortSignal }) => Promise<readonly { key: string }[]>;
-
-/**
- * Every key a listing gives under `prefix` (`batch --prefix`), in its order, one page of
- * `pageSize` at a time as the consumer asks for more: a prefix of millions of keys is never
- * held in memory. A failed page (the database down) throws to the consumer.
- */
-export async function* listedKeys(list: ListPageFn, prefix: string, signal: AbortSignal, pageSize = 1000): AsyncGenerator<KeyLine, void, undefined> {
-  let after: string | undefined;
-  for (;;) {
-    const page = await list({ prefix, limit: pageSize, signal, ...(after === undefined ? {} : { startAfter: after }) });
-    for (const o of page) yield o.key;
-    const last = page[page.length - 1];
-    if (page.length < pageSize || last === undefined) return;
-    after = last.key;
-  }
 }

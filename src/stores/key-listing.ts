@@ -98,3 +98,24 @@ export function keyRange(opts: CheckedListKeysOptions): KeyRange {
   }
   return { from: opts.prefix, inclusive: true, to };
 }
+
+/** One page of a key listing (a store's or ReadPath's `listKeys`). */
+export type ListPageFn = (opts: ListKeysOptions) => Promise<readonly { key: string }[]>;
+
+/**
+ * Every key a listing gives under `prefix`, in its order, one page of `pageSize` at a time as
+ * the consumer asks for more: a prefix of millions of keys is never held in memory. A failed
+ * page (the database down) throws to the consumer.
+ */
+export async function* listAllKeys(list: ListPageFn, prefix: string, opts: { signal?: AbortSignal; pageSize?: number } = {}): AsyncGenerator<string, void, undefined> {
+  const pageSize = opts.pageSize ?? 1000;
+  if (!Number.isInteger(pageSize) || pageSize < 1) throw new ReadPathError('INVALID_CONFIG', `pageSize must be a positive integer, got ${String(pageSize)}`);
+  let after: string | undefined;
+  for (;;) {
+    const page = await list({ prefix, limit: pageSize, ...(opts.signal === undefined ? {} : { signal: opts.signal }), ...(after === undefined ? {} : { startAfter: after }) });
+    for (const o of page) yield o.key;
+    const last = page[page.length - 1];
+    if (page.length < pageSize || last === undefined) return;
+    after = last.key;
+  }
+}

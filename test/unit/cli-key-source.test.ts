@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { countKeys, isOverlong, listedKeys, openKeyFile, readKeyLines, type KeyLine } from '../../src/cli/key-source.js';
-import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
-import { ReadPathError } from '../../src/errors.js';
+import { countKeys, isOverlong, openKeyFile, readKeyLines, type KeyLine } from '../../src/cli/key-source.js';
 
 async function collect(chunks: (string | Uint8Array)[], max?: number): Promise<KeyLine[]> {
   async function* src() { for (const c of chunks) yield c; }
@@ -68,49 +66,5 @@ describe('key files', () => {
     assert.equal(await countKeys(file), keys.length);
     await assert.rejects(openKeyFile(path.join(dir, 'nope.txt')), { code: 'ENOENT' });
     await assert.rejects(openKeyFile(dir), { code: 'EISDIR' });
-  });
-});
-
-describe('listed keys (batch --prefix)', () => {
-  const store = new MemoryMetadataStore();
-  const keys = Array.from({ length: 2500 }, (_, i) => `p/${String(i).padStart(5, '0')}`);
-  let t = 0;
-  // Two copies of each key: the listing gives each key once.
-  for (const k of [...keys, 'other/x', 'p', 'q/y']) for (const b of ['b1', 'b2']) store.add({ objectKey: k, backendName: b, sizeBytes: 1, createdAt: new Date(++t), encrypted: false, contentHash: null });
-
-  it('every key under the prefix once, in order, a page at a time as the consumer pulls', async () => {
-    const pages: (string | undefined)[] = [];
-    const list = (o: Parameters<typeof store.listKeys>[0]) => {
-      pages.push(o.startAfter);
-      return store.listKeys(o);
-    };
-    const got: KeyLine[] = [];
-    const it = listedKeys(list, 'p/', new AbortController().signal, 1000);
-    for await (const k of it) {
-      got.push(k);
-      // Lazy: the second page is asked for only once the first is used up.
-      if (got.length === 1000) assert.equal(pages.length, 1);
-    }
-    assert.deepEqual(got, keys);
-    assert.deepEqual(pages, [undefined, 'p/00999', 'p/01999']);
-    const all: KeyLine[] = [];
-    for await (const k of listedKeys(list, '', new AbortController().signal, 7)) all.push(k);
-    assert.deepEqual(all, [...keys, 'other/x', 'p', 'q/y'].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
-  });
-
-  it('an exact multiple of the page size ends with one empty page; a failing page throws to the consumer', async () => {
-    const got: KeyLine[] = [];
-    for await (const k of listedKeys((o) => store.listKeys(o), 'p/00', new AbortController().signal, 250)) got.push(k);
-    assert.equal(got.length, 1000);
-    let n = 0;
-    const failing = async (o: Parameters<typeof store.listKeys>[0]) => {
-      if (++n === 2) throw new ReadPathError('DB_UNAVAILABLE', 'the database went away');
-      return store.listKeys(o);
-    };
-    const seen: KeyLine[] = [];
-    await assert.rejects(async () => {
-      for await (const k of listedKeys(failing, 'p/', new AbortController().signal, 100)) seen.push(k);
-    }, (err: unknown) => err instanceof ReadPathError && err.code === 'DB_UNAVAILABLE');
-    assert.equal(seen.length, 100);
   });
 });

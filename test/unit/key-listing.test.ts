@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkListKeysOptions, compareKeys, keyRange, prefixSuccessor } from '../../src/stores/key-listing.js';
-import { hasCode } from '../../src/errors.js';
+import { checkListKeysOptions, compareKeys, keyRange, listAllKeys, prefixSuccessor } from '../../src/stores/key-listing.js';
+import { ReadPathError, hasCode } from '../../src/errors.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 
 const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 const sign = (n: number): number => (n > 0 ? 1 : n < 0 ? -1 : 0);
@@ -69,5 +70,50 @@ describe('key listing helpers', () => {
     for (const bad of [{ limit: -1 }, { limit: 0.5 }, { limit: Number.NaN }, { prefix: 1, limit: 1 }, { startAfter: null, limit: 1 }, null]) {
       assert.throws(() => checkListKeysOptions(bad as never), (err: unknown) => hasCode(err, 'INVALID_KEY'), JSON.stringify(bad));
     }
+  });
+});
+
+describe('listAllKeys (ReadPath.keysUnder, batch --prefix)', () => {
+  const store = new MemoryMetadataStore();
+  const keys = Array.from({ length: 2500 }, (_, i) => `p/${String(i).padStart(5, '0')}`);
+  let t = 0;
+  // Two copies of each key: the listing gives each key once.
+  for (const k of [...keys, 'other/x', 'p', 'q/y']) for (const b of ['b1', 'b2']) store.add({ objectKey: k, backendName: b, sizeBytes: 1, createdAt: new Date(++t), encrypted: false, contentHash: null });
+
+  it('every key under the prefix once, in order, a page at a time as the consumer pulls', async () => {
+    const pages: (string | undefined)[] = [];
+    const list = (o: Parameters<typeof store.listKeys>[0]) => {
+      pages.push(o.startAfter);
+      return store.listKeys(o);
+    };
+    const got: string[] = [];
+    const it = listAllKeys(list, 'p/', { pageSize: 1000 });
+    for await (const k of it) {
+      got.push(k);
+      // Lazy: the second page is asked for only once the first is used up.
+      if (got.length === 1000) assert.equal(pages.length, 1);
+    }
+    assert.deepEqual(got, keys);
+    assert.deepEqual(pages, [undefined, 'p/00999', 'p/01999']);
+    const all: string[] = [];
+    for await (const k of listAllKeys(list, '', { pageSize: 7 })) all.push(k);
+    assert.deepEqual(all, [...keys, 'other/x', 'p', 'q/y'].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+  });
+
+  it('an exact multiple of the page size ends with one empty page; a failing page throws to the consumer; a bad page size is refused', async () => {
+    const got: string[] = [];
+    for await (const k of listAllKeys((o) => store.listKeys(o), 'p/00', { pageSize: 250 })) got.push(k);
+    assert.equal(got.length, 1000);
+    let n = 0;
+    const failing = async (o: Parameters<typeof store.listKeys>[0]) => {
+      if (++n === 2) throw new ReadPathError('DB_UNAVAILABLE', 'the database went away');
+      return store.listKeys(o);
+    };
+    const seen: string[] = [];
+    await assert.rejects(async () => {
+      for await (const k of listAllKeys(failing, 'p/', { pageSize: 100 })) seen.push(k);
+    }, (err: unknown) => err instanceof ReadPathError && err.code === 'DB_UNAVAILABLE');
+    assert.equal(seen.length, 100);
+    await assert.rejects(listAllKeys((o) => store.listKeys(o), 'p/', { pageSize: 0 }).next(), (err: unknown) => hasCode(err, 'INVALID_CONFIG'));
   });
 });

@@ -11,7 +11,7 @@
 import { keyProblem, MAX_KEY_BYTES } from '../../engine/keys.js';
 import { messageOf } from '../../errors.js';
 import { EXIT, UsageError } from '../errors.js';
-import { countKeys, isOverlong, listedKeys, openKeyFile, readKeyLines, type KeyLine } from '../key-source.js';
+import { countKeys, isOverlong, openKeyFile, readKeyLines, type KeyLine } from '../key-source.js';
 import { outcomeRecord, outcomeText, printableKey, type CliFailure, type OutcomeExtra, type PrintedOutcome } from '../outcome-format.js';
 import { FileSink, outPathError, outPathProblem } from '../../sinks/file-sink.js';
 import { Output } from '../output.js';
@@ -89,7 +89,7 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
     stop.abort(new Error('stdout closed'));
   });
 
-  const keySource = source ?? listedKeys((o) => rp.listKeys(o), opts.prefix ?? '', stop.signal);
+  const keySource = source ?? rp.keysUnder(opts.prefix ?? '', { signal: stop.signal });
   const stats = new BatchStats();
   const progress = createProgress(io.stderr, { label: opts.op });
   reporter.setOverlay(progress);
