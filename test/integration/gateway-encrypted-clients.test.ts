@@ -142,6 +142,15 @@ buckets:
       }
     });
 
+    it('aws s3 sync twice: the second run downloads nothing', async () => {
+      const dir = path.join(tmp, 'aws-sync');
+      const first = ok(await clients.awsRun(url, VAULT, ['s3', 'sync', 's3://vault/enc/', dir], 180_000), 'aws s3 sync');
+      assert.match(first.stdout, /download: /);
+      assertSameFiles(await filesUnder(dir), new Map([...want].filter(([k]) => k.startsWith('enc/')).map(([k, v]) => [k.slice(4), v])), 'aws s3 sync');
+      const second = ok(await clients.awsRun(url, VAULT, ['s3', 'sync', 's3://vault/enc/', dir], 120_000), 'aws s3 sync again');
+      assert.doesNotMatch(second.stdout, /download: /, second.stdout);
+    });
+
     it('aws s3 ls gives plaintext sizes; head-object the plaintext length and an ETag no client takes for an MD5', async () => {
       const ls = ok(await clients.awsRun(url, VAULT, ['s3', 'ls', '--recursive', 's3://vault/']), 'aws s3 ls');
       const sizes = new Map(ls.stdout.split('\n').filter((l) => l !== '').map((l) => /^\S+ \S+\s+(\d+) (.*)$/.exec(l)).map((m) => [m?.[2], Number(m?.[1])]));
@@ -169,6 +178,7 @@ buckets:
       const dir = path.join(tmp, 'rclone-all');
       const r = ok(await clients.rcloneRun(remotes(), ['copy', 'gw:vault', dir, '--transfers', '4', '--multi-thread-cutoff', '4M', '--multi-thread-streams', '4', '-v'], 180_000), 'rclone copy');
       assert.doesNotMatch(r.stderr, /ERROR|corrupted/, r.stderr);
+      assert.match(r.stderr, /: Copied \(new\)/, 'rclone -v names each file it copies');
       assertSameFiles(await filesUnder(dir), want, 'rclone copy');
       // rclone compares the gateway's listing with the files: same sizes, and no MD5 of the
       // encrypted objects to disagree with (their ETags are multipart-shaped).
@@ -177,6 +187,10 @@ buckets:
       // And byte for byte, downloading again through the gateway.
       const bytes = ok(await clients.rcloneRun(remotes(), ['check', 'gw:vault', dir, '--one-way', '--download'], 180_000), 'rclone check --download');
       assert.match(bytes.stderr, new RegExp(`${want.size} matching files`), bytes.stderr);
+      // Run again, nothing is transferred: the listing's sizes and times match what the first
+      // run left (rclone set each file's time from the gateway's answers).
+      const again = ok(await clients.rcloneRun(remotes(), ['copy', 'gw:vault', dir, '-v', '--stats-one-line'], 120_000), 'rclone copy again');
+      assert.doesNotMatch(again.stderr, /: Copied /, again.stderr);
     });
   });
 
