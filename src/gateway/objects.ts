@@ -20,6 +20,16 @@ export interface ObjectRequest {
   signal: AbortSignal;
   /** Response headers the request's `response-*` query parameters set (see {@link responseOverrides}). */
   overrides?: ReadonlyMap<string, string>;
+  /** The `partNumber` query parameter as sent, if any. */
+  partNumber?: string | undefined;
+}
+
+/** A request an object handler refuses with an S3 error, before anything was written. */
+export class ObjectRequestError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+    this.name = code;
+  }
 }
 
 /** S3's `response-*` query parameters and the response header each one sets. */
@@ -38,25 +48,19 @@ const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 /**
  * The response headers a GET or HEAD's query asks for, as S3 honours them on signed requests
  * (presigned download links set `response-content-disposition` to name the saved file). A
- * value that cannot be a header is refused with `InvalidArgument` before anything is read.
+ * value that cannot be a header is refused with 400 `InvalidArgument` before anything is read.
  */
 export function responseOverrides(query: ReadonlyMap<string, string>): Map<string, string> {
   const out = new Map<string, string>();
   for (const [param, name] of RESPONSE_OVERRIDES) {
     const v = query.get(param);
     if (v === undefined) continue;
-    if (!HEADER_VALUE.test(v)) throw new InvalidOverride(param);
+    if (!HEADER_VALUE.test(v)) {
+      throw new ObjectRequestError(400, 'InvalidArgument', `${param}: a response header value must be printable ASCII (percent-encode a UTF-8 file name as filename*=UTF-8''…)`);
+    }
     out.set(name, v);
   }
   return out;
-}
-
-/** A `response-*` parameter whose value cannot be sent as a header: S3's 400 InvalidArgument. */
-export class InvalidOverride extends Error {
-  constructor(readonly param: string) {
-    super(`${param}: a response header value must be printable ASCII (percent-encode a UTF-8 file name as filename*=UTF-8''…)`);
-    this.name = 'InvalidOverride';
-  }
 }
 
 const SINGLE_RANGE = /^\s*bytes=(\d*)-(\d*)\s*$/;
@@ -154,6 +158,23 @@ function notModifiedOr412(res: ServerResponse, status: 304 | 412, o: HeadOutcome
   throw new PreconditionFailed();
 }
 
+/**
+ * The part a `partNumber` query asks for: S3 serves part 1 of an object stored in one piece as
+ * the whole object in a 206 (a ranged answer covering all of it), and no part beyond it. The
+ * gateway serves every object as one piece — what the backends hold is not its business — so
+ * clients that download by part (the AWS SDKs' multipart downloaders ask for part 1, then for
+ * `x-amz-mp-parts-count` parts) get the object in one request. Returns undefined without the
+ * parameter; throws 400 for a malformed number or one given with a Range header.
+ */
+export function requestedPart(partNumber: string | undefined, range: string | undefined): number | undefined {
+  if (partNumber === undefined) return undefined;
+  if (!/^[0-9]{1,5}$/.test(partNumber) || Number(partNumber) < 1 || Number(partNumber) > 10_000) {
+    throw new ObjectRequestError(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
+  }
+  if (range !== undefined) throw new ObjectRequestError(400, 'InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+  return Number(partNumber);
+}
+
 /** What an object request came to, for the access log. */
 export type ObjectResult = 'ok' | 'condition';
 
@@ -164,14 +185,17 @@ export type ObjectResult = 'ok' | 'condition';
 export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerResponse): Promise<ObjectResult> {
   const storeKey = `${r.bucket}/${r.key}`;
   const range = usableRange(header(r.headers, 'range'));
-  if (r.method === 'HEAD') {
+  const part = requestedPart(r.partNumber, range);
+  if (r.method === 'HEAD' || (part !== undefined && part > 1)) {
     const o = await rp.head(storeKey, { signal: r.signal });
+    if (part !== undefined && part > 1) throw new ObjectRequestError(416, 'InvalidPartNumber', 'The requested partnumber is not satisfiable');
     const cond = conditionalStatus(r.headers, o.etag, o.lastModified);
     if (cond !== undefined) return notModifiedOr412(res, cond, o);
     const span = resolveRange(range, o.size, storeKey);
+    const ranged = range !== undefined || (part === 1 && o.size > 0);
     objectHeaders(res, o, r.overrides);
-    lengthHeaders(res, span, range !== undefined);
-    res.writeHead(range === undefined ? 200 : 206);
+    lengthHeaders(res, span, ranged);
+    res.writeHead(ranged ? 206 : 200);
     res.end();
     return 'ok';
   }
@@ -182,14 +206,16 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     return notModifiedOr412(res, cond, o);
   }
   const n = o.range.end - o.range.start + 1;
+  // Part 1 is the whole object, answered as a range covering all of it.
+  const ranged = range !== undefined || (part === 1 && n > 0);
   if (n <= VERIFY_WINDOW) {
     // Held whole (and checked) by the stream anyway: read it before any header goes out, so a
     // failed read is still an S3 error, and send it in one write.
     const chunks: Buffer[] = [];
     for await (const c of o.body) chunks.push(c as Buffer);
     objectHeaders(res, o, r.overrides);
-    lengthHeaders(res, o.range, range !== undefined);
-    res.writeHead(range === undefined ? 200 : 206);
+    lengthHeaders(res, o.range, ranged);
+    res.writeHead(ranged ? 206 : 200);
     // One writev of the chunks as they are: concatenating them would copy the body once more
     // and allocate a body-sized buffer per request (a fifth of the gateway's CPU at 1 MiB).
     res.cork();
@@ -198,8 +224,8 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     return 'ok';
   }
   objectHeaders(res, o, r.overrides);
-  lengthHeaders(res, o.range, range !== undefined);
-  res.writeHead(range === undefined ? 200 : 206);
+  lengthHeaders(res, o.range, ranged);
+  res.writeHead(ranged ? 206 : 200);
   // A failure from here on (the body failed verification, every copy died mid-body) destroys
   // the response: a client must see a short body, never a completed wrong one.
   await pipeline(o.body, res);

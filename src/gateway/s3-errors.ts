@@ -2,7 +2,7 @@
  * readpath's error codes as S3 answers: the status and S3 error code a client's SDK acts on
  * (retrying 5xx and SlowDown, treating NoSuchKey as absence, InvalidRange as past the end).
  */
-import { PreconditionFailed } from './objects.js';
+import { ObjectRequestError, PreconditionFailed } from './objects.js';
 import { findReadPathError, httpStatusOf, messageOf, type ErrorCode } from '../errors.js';
 
 /** An S3 error to answer. */
@@ -28,6 +28,7 @@ const BY_CODE: Partial<Record<ErrorCode, { status: number; code: string }>> = {
 /** The S3 error a failed read answers with. */
 export function s3ErrorOf(err: unknown): S3Error {
   if (err instanceof PreconditionFailed) return { status: 412, code: 'PreconditionFailed', message: err.message };
+  if (err instanceof ObjectRequestError) return { status: err.status, code: err.code, message: err.message };
   const e = findReadPathError(err);
   const mapped = e === undefined ? undefined : BY_CODE[e.code];
   if (mapped !== undefined && e !== undefined) return { ...mapped, message: e.message };

@@ -210,13 +210,8 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       }
       if (query.size > 0 && [...query.keys()].some((k) => SUBRESOURCES.has(k))) refuse(501, 'NotImplemented', 'A header or parameter you provided implies functionality that is not implemented.');
       op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
-      let overrides: Map<string, string>;
-      try {
-        overrides = responseOverrides(query);
-      } catch (err) {
-        refuse(400, 'InvalidArgument', (err as Error).message);
-      }
-      void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides }, res).catch(fail);
+      const overrides = responseOverrides(query);
+      void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides, partNumber: query.get('partNumber') }, res).catch(fail);
     } catch (err) {
       fail(err);
     }
@@ -344,7 +339,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
 const SUBRESOURCES = new Set([
   'acl', 'policy', 'versioning', 'versions', 'uploads', 'uploadId', 'tagging', 'lifecycle', 'cors', 'website', 'logging',
   'notification', 'replication', 'encryption', 'object-lock', 'retention', 'legal-hold', 'torrent', 'requestPayment',
-  'accelerate', 'analytics', 'inventory', 'metrics', 'ownershipControls', 'publicAccessBlock', 'intelligent-tiering', 'attributes', 'restore', 'select', 'partNumber',
+  'accelerate', 'analytics', 'inventory', 'metrics', 'ownershipControls', 'publicAccessBlock', 'intelligent-tiering', 'attributes', 'restore', 'select',
 ]);
 
 /** `/metrics` and the health endpoint. */

@@ -591,6 +591,37 @@ buckets:\n${buckets}\n`);
           { name: 'InvalidArgument', status: 400 });
       });
 
+      it('partNumber: part 1 is the whole object in a 206 (buffered, streamed, HEAD, empty: 200); later parts 416; with a Range 400', async () => {
+        for (const [key, bytes] of [['big.bin', BIG], ['streamed.bin', STREAMED]] as const) {
+          const g = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: key, PartNumber: 1 }));
+          assert.equal(g.$metadata.httpStatusCode, 206, key);
+          assert.equal(g.ContentRange, `bytes 0-${bytes.length - 1}/${bytes.length}`, key);
+          assert.equal(g.ContentLength, bytes.length, key);
+          assert.ok(Buffer.from(await g.Body!.transformToByteArray()).equals(bytes), key);
+        }
+        const h = await c.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'big.bin', PartNumber: 1 }));
+        assert.equal(h.$metadata.httpStatusCode, 206);
+        assert.equal(h.ContentLength, BIG.length);
+        const rc = sdk(url, RC);
+        try {
+          const empty = await rc.send(new GetObjectCommand({ Bucket: 'rc', Key: 'empty.txt', PartNumber: 1 }));
+          assert.equal(empty.$metadata.httpStatusCode, 200);
+          assert.equal((await empty.Body!.transformToByteArray()).length, 0);
+        } finally {
+          rc.destroy();
+        }
+        assert.deepEqual(await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin', PartNumber: 2 }))), { name: 'InvalidPartNumber', status: 416 });
+        assert.equal((await sdkFailure(c.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'big.bin', PartNumber: 3 })))).status, 416, 'a HEAD answers the status alone');
+        assert.deepEqual(await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'no-such-key', PartNumber: 2 }))), { name: 'NoSuchKey', status: 404 });
+        assert.deepEqual(await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin', PartNumber: 1, Range: 'bytes=0-9' }))), { name: 'InvalidRequest', status: 400 });
+        assert.deepEqual(await sdkFailure(c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin', PartNumber: 10_001 }))), { name: 'InvalidArgument', status: 400 });
+        // The aws CLI's --part-number.
+        const out = path.join(tmp, 'aws-part.bin');
+        const r = ok(await awsRun(['s3api', 'get-object', '--bucket', 'photos', '--key', 'big.bin', '--part-number', '1', out]), 'get-object --part-number 1');
+        assert.equal((JSON.parse(r.stdout) as { ContentRange: string }).ContentRange, `bytes 0-${BIG.length - 1}/${BIG.length}`);
+        assert.ok((await readFile(out)).equals(BIG));
+      });
+
       it('aws s3api get-object --response-content-disposition / --response-content-type', async () => {
         const out = path.join(tmp, 'aws-overrides.txt');
         const r = ok(await awsRun(['s3api', 'get-object', '--bucket', 'photos', '--key', 'hello.txt', '--response-content-disposition', 'attachment; filename="hi.txt"',

@@ -228,6 +228,13 @@ buckets:
       }
     });
 
+    it('partNumber=1 of the striped encrypted object: all of its plaintext in a 206', async () => {
+      const g = await sdk.send(new GetObjectCommand({ Bucket: VAULT.bucket, Key: OBJECTS.big.key, PartNumber: 1 }));
+      assert.equal(g.$metadata.httpStatusCode, 206);
+      assert.equal(g.ContentRange, `bytes 0-${OBJECTS.big.bytes.length - 1}/${OBJECTS.big.bytes.length}`);
+      assert.ok(Buffer.from(await g.Body!.transformToByteArray()).equals(OBJECTS.big.bytes));
+    });
+
     it('a copy damaged in one chunk: the whole small object comes from the next copy; its ETag is the plaintext\'s', async () => {
       const damagedCopy = fleet.backend('b1').proxy;
       const since = damagedCopy.requests().length;
