@@ -117,10 +117,20 @@ export class FileSink {
   /**
    * Whether root/<key> already holds a regular file reached through real directories only (no
    * symbolic link on the way or at the end): what an earlier run left there, for `batch
-   * --skip-existing`. False for a key that cannot map into root, and for anything else at the
-   * path (the write then reports it). Directories found real are remembered.
+   * --skip-existing`. False for a key that cannot map into root, for anything else at the path
+   * and when the file system will not say (the write then reports it). Directories found real
+   * are remembered.
    */
   hasFile(key: string): boolean {
+    try {
+      return this.#hasFile(key);
+    } catch {
+      // EACCES and the like: not known to be there, so the key is read and its write reports why.
+      return false;
+    }
+  }
+
+  #hasFile(key: string): boolean {
     if (outPathProblem(key) !== undefined) return false;
     const slash = key.lastIndexOf('/');
     if (slash >= 0 && !this.#dirs.has(key.slice(0, slash))) {

@@ -54,4 +54,28 @@ describe('--out DIR containment', () => {
     out.write('k', Uint8Array.of(7));
     assert.deepEqual([...await readFile(path.join(real, 'k'))], [7]);
   });
+
+  it('hasFile (--skip-existing): a regular file reached through real directories only; never throws', async () => {
+    const dir = path.join(base, 'has');
+    const outside = path.join(base, 'has-outside');
+    await mkdir(outside);
+    await writeFile(path.join(outside, 'x'), 'outside');
+    const out = FileSink.open(dir);
+    out.write('a/b/c.txt', Uint8Array.of(1));
+    assert.equal(out.hasFile('a/b/c.txt'), true);
+    assert.equal(out.hasFile('a/b'), false, 'a directory is not a file');
+    assert.equal(out.hasFile('a/b/missing'), false);
+    assert.equal(out.hasFile('missing/dir/x'), false);
+    assert.equal(out.hasFile('../has-outside/x'), false, 'a key that cannot map into DIR');
+    await symlink(outside, path.join(dir, 'linkdir'));
+    await symlink(path.join(outside, 'x'), path.join(dir, 'linkfile'));
+    assert.equal(out.hasFile('linkdir/x'), false, 'not through a symlinked directory');
+    assert.equal(out.hasFile('linkfile'), false, 'not a symlink to a file');
+    await writeFile(path.join(dir, 'plain'), 'x');
+    assert.equal(out.hasFile('plain/child'), false, 'a file where a directory would be');
+    // When the file system will not say (here ENAMETOOLONG: a 300-byte name), the answer is no:
+    // the key is read and its write reports why.
+    assert.equal(out.hasFile(`${'n'.repeat(300)}/x`), false);
+    assert.equal(out.hasFile('n'.repeat(300)), false);
+  });
 });
