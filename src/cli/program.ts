@@ -167,6 +167,23 @@ Examples:
       await run(() => runBatchCommand(ctx, { ...o, ndjson: o.ndjson === true, skipExisting: o.skipExisting === true }))();
     });
 
+  common(program.command('ls')
+    .description('list what the metadata store holds under a prefix: time, size and key of each object (no backend is asked)')
+    .argument('[prefix]', 'key prefix (default: every key)', '')
+    .option('--ndjson', 'one JSON object per key: {"key","size","lastModified"}')
+    .addOption(new Option('--max <n>', 'stop after N keys').argParser(positiveInt(1_000_000_000))), false)
+    .addHelpText('after', `
+Each key once, in S3's order (UTF-8 bytes), with the size a reader gets (the plaintext size of an
+encrypted object) and the created_at of the copy reads try first. Needs the database.
+
+Examples:
+  readpath ls photos/2024/
+  readpath ls --ndjson | jq -r 'select(.size > 1e9) | .key'`)
+    .action(async (prefix: string, o: { config?: string; ndjson?: boolean; max?: number }) => {
+      const { runLs } = await import('./commands/ls.js');
+      await run(() => runLs(ctx, prefix, { config: o.config, ndjson: o.ndjson === true, max: o.max }))();
+    });
+
   common(program.command('serve')
     .description('serve the objects as a read-only S3 endpoint (path style, SigV4 against buckets[].credentials)')
     .option('--listen <host:port>', 'address to listen on (default server.listen_addr, else 127.0.0.1:9000; port 0 picks a free one)'), true)

@@ -333,6 +333,26 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     assertClean(r);
   });
 
+  it('ls lists what the store holds under a prefix: each key once, S3 order, size and time; --ndjson, --max', async () => {
+    const all = await cli(['ls', '-c', config], { env: SECRET_ENV });
+    assert.equal(all.code, 0, all.stderr);
+    const rows = lines(all.stdout.toString('utf8')).map((l) => /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) +(\d+) {2}(.*)$/.exec(l));
+    assert.ok(rows.every((m) => m !== null), all.stdout.toString('utf8'));
+    assert.deepEqual(rows.map((m) => m?.[3]), ['dir/nested/file.bin', 'faulty.txt', 'first-missing', 'hello.txt', 'link/x', 'space key .txt']);
+    assert.equal(rows.find((m) => m?.[3] === 'dir/nested/file.bin')?.[2], String(BIN.length));
+    const nd = await cli(['ls', '-c', config, 'f', '--ndjson'], { env: SECRET_ENV });
+    assert.equal(nd.code, 0, nd.stderr);
+    const recs = lines(nd.stdout.toString('utf8')).map((l) => JSON.parse(l) as { key: string; size: number; lastModified: string });
+    assert.deepEqual(recs.map((r) => [r.key, r.size]), [['faulty.txt', 13], ['first-missing', 12]]);
+    assert.ok(recs.every((r) => !Number.isNaN(Date.parse(r.lastModified))));
+    const max = await cli(['ls', '-c', config, '--max', '2'], { env: SECRET_ENV });
+    assert.equal(lines(max.stdout.toString('utf8')).length, 2);
+    const none = await cli(['ls', '-c', config, 'zzz/'], { env: SECRET_ENV });
+    assert.equal(none.code, 0);
+    assert.equal(none.stdout.length, 0);
+    assertClean(all);
+  });
+
   it('validate prints the resolved config with secrets masked', async () => {
     const pg = path.join(tmp, 'pg.yaml');
     await writeFile(pg, `backends:
