@@ -42,6 +42,7 @@ export { ReadPath } from './read-path.js';
 export type { GetOutcome, HeadOutcome, StreamOutcome, WrittenOutcome, TransformedOutcome, BatchOutcome, ReadManyOptions, OpenOptions } from './read-path.js';
 export type { ByteSpan } from './streams/byte-range.js';
 export { keyProblem, MAX_KEY_BYTES } from './engine/keys.js';
+export { keysMissingFrom } from './sinks/missing-keys.js';
 
 // Stores and backends.
 export { SqliteMetadataStore } from './stores/sqlite-store.js';

@@ -13,6 +13,7 @@ import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/verify.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import type { BatchOutcome } from '../../src/read-path.js';
+import { keysMissingFrom } from '../../src/sinks/missing-keys.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 
 let fleet: S3Fleet;
@@ -95,6 +96,30 @@ for (const mode of ['pool', 'inline'] as const) {
         assert.equal(o.error.code, 'WRITE_FAILED');
         assert.match(o.error.message, /read from b1 but not written under --out: .*symbolic link/);
         assert.equal(fleet.backend('b2').proxy.requestCount, before, 'the copy was good: no failover for a local write failure');
+      } finally {
+        await rp.close();
+      }
+    });
+
+    it('resumed with keysMissingFrom and keysUnder: only the keys whose file is missing are read', async () => {
+      const rp = await ReadPath.open(config());
+      const out = join(dir, `resume-${mode}`);
+      try {
+        const keys = [0, 1, 2, 3, 4].map((i) => `${mode}/resume/k${i}`);
+        for (const k of keys) await seed(rp, k, `body of ${k}`, ['b1']);
+        // A first run that got only two keys done.
+        await collect(rp.readMany(keys.slice(0, 2), { out }));
+        writeFileSync(join(out, keys[0] as string), 'left by the first run');
+        const before = fleet.backend('b1').proxy.requests().length;
+        const skipped: string[] = [];
+        const got = await collect(rp.readMany(keysMissingFrom(out, rp.keysUnder(`${mode}/resume/`), (k) => skipped.push(k)), { out }));
+        assert.deepEqual([...got.keys()].sort(), keys.slice(2));
+        assert.ok([...got.values()].every((o) => o.ok));
+        assert.deepEqual(skipped, keys.slice(0, 2));
+        const gets = fleet.backend('b1').proxy.requests().slice(before).filter((q) => q.method === 'GET').map((q) => q.key).sort();
+        assert.deepEqual(gets, keys.slice(2), 'no read for a key whose file was there');
+        assert.equal(readFileSync(join(out, keys[0] as string), 'utf8'), 'left by the first run');
+        for (const k of keys.slice(1)) assert.equal(readFileSync(join(out, k), 'utf8'), `body of ${k}`);
       } finally {
         await rp.close();
       }
