@@ -1,8 +1,8 @@
 /**
  * `readpath serve`: a read-only S3 endpoint in front of a ReadPath, on node:http(s). Path-style
  * addressing (`/{bucket}/{key}`, the store's key being `{bucket}/{key}` as s3-orchestrator
- * stores it), and virtual-hosted style under `server.virtual_host_domains`, SigV4 (header or presigned) against `buckets[].credentials` — a credential reads
- * only its own buckets —, GetObject / HeadObject / ListObjects(V2) / ListBuckets / HeadBucket /
+ * stores it), and virtual-hosted style under `server.virtual_host_domains`, SigV4 (header or
+ * presigned) against `buckets[].credentials` — a credential reads only its own buckets —, GetObject / HeadObject / ListObjects(V2) / ListBuckets / HeadBucket /
  * GetBucketLocation, every write refused before any backend is asked. `/metrics` and a health
  * endpoint live beside the S3 namespace on the same port. An admission limit answers 503
  * SlowDown beyond `server.max_concurrent_reads`; close() stops accepting, lets requests in
@@ -132,12 +132,17 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     });
     let op = 'unknown';
     let access = '-';
+    // Parsed once: routing, SigV4, the access log and error bodies all use the origin form.
+    const target = requestTarget(req.url ?? '/', req.headers.host);
+    const url = target.url;
+    const q = url.indexOf('?');
+    const rawPath = q < 0 ? url : url.slice(0, q);
     // Virtual-hosted requests name their bucket in the Host: the log keeps it beside the path.
     let vhost: string | undefined;
     const finish = (): void => {
       inFlight--;
       if (inFlight === 0 && drained !== undefined) drained();
-      log?.info({ reqId, method: req.method, ...(vhost === undefined ? {} : { host: vhost }), path: requestTarget(req.url ?? '', undefined).url.split('?')[0], op, status: res.statusCode, ms: Math.round(performance.now() - t0), accessKey: access }, 'request');
+      log?.info({ reqId, method: req.method, ...(vhost === undefined ? {} : { host: vhost }), path: rawPath, op, status: res.statusCode, ms: Math.round(performance.now() - t0), accessKey: access }, 'request');
     };
     inFlight++;
     res.once('close', finish);
@@ -154,8 +159,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       const e = err instanceof S3Refusal ? err.s3 : s3ErrorOf(err);
       if (err instanceof S3Refusal) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
       if (e.status >= 500) log?.warn({ reqId, code: e.code, err: e.message }, 'request failed');
-      const resource = requestTarget(req.url ?? '/', undefined).url.split('?')[0] ?? '/';
-      const body = req.method === 'HEAD' ? '' : errorXml(e.code, e.message, resource, reqId);
+      const body = req.method === 'HEAD' ? '' : errorXml(e.code, e.message, rawPath, reqId);
       res.writeHead(e.status, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
     };
@@ -165,10 +169,6 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         refuse(503, 'ServiceUnavailable', 'The gateway is shutting down.');
       }
       if (Buffer.byteLength(req.url ?? '/') > MAX_URL_BYTES) refuse(414, 'RequestURITooLong', 'The request URI is too long.');
-      const target = requestTarget(req.url ?? '/', req.headers.host);
-      const url = target.url;
-      const q = url.indexOf('?');
-      const rawPath = q < 0 ? url : url.slice(0, q);
       const method = req.method ?? 'GET';
       const vhostBucket = virtualHostBucket(target.host, s.virtualHostDomains);
       if (vhostBucket !== undefined) vhost = target.host;

@@ -44,6 +44,11 @@ function fsError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
+/** The relative paths of `key`'s parent directories, outermost first (`a`, `a/b` for `a/b/c`). */
+function* parentDirs(key: string, lastSlash: number): Generator<string, void, undefined> {
+  for (let next = key.indexOf('/'); next >= 0 && next <= lastSlash; next = key.indexOf('/', next + 1)) yield key.slice(0, next);
+}
+
 const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 let tempSeq = 0;
 
@@ -134,33 +139,19 @@ export class FileSink {
     if (outPathProblem(key) !== undefined) return false;
     const slash = key.lastIndexOf('/');
     if (slash >= 0 && !this.#dirs.has(key.slice(0, slash))) {
-      let at = 0;
-      for (;;) {
-        const next = key.indexOf('/', at);
-        if (next < 0 || next > slash) break;
-        const rel = key.slice(0, next);
-        if (!this.#dirs.has(rel)) {
-          const st = lstatSync(path.join(this.root, rel), { throwIfNoEntry: false });
-          if (st === undefined || !st.isDirectory()) return false;
-          this.#dirs.add(rel);
-        }
-        at = next + 1;
+      for (const rel of parentDirs(key, slash)) {
+        if (this.#dirs.has(rel)) continue;
+        const st = lstatSync(path.join(this.root, rel), { throwIfNoEntry: false });
+        if (st === undefined || !st.isDirectory()) return false;
+        this.#dirs.add(rel);
       }
     }
     return lstatSync(path.join(this.root, key), { throwIfNoEntry: false })?.isFile() === true;
   }
 
   #ensureParents(key: string, lastSlash: number): void {
-    const parent = key.slice(0, lastSlash);
-    if (this.#dirs.has(parent)) return;
-    let at = 0;
-    for (;;) {
-      const next = key.indexOf('/', at);
-      if (next < 0 || next > lastSlash) break;
-      const rel = key.slice(0, next);
-      if (!this.#dirs.has(rel)) this.#makeDir(rel);
-      at = next + 1;
-    }
+    if (this.#dirs.has(key.slice(0, lastSlash))) return;
+    for (const rel of parentDirs(key, lastSlash)) if (!this.#dirs.has(rel)) this.#makeDir(rel);
   }
 
   #makeDir(rel: string): void {

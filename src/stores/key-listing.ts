@@ -100,22 +100,27 @@ export function keyRange(opts: CheckedListKeysOptions): KeyRange {
 }
 
 /** One page of a key listing (a store's or ReadPath's `listKeys`). */
-export type ListPageFn = (opts: ListKeysOptions) => Promise<readonly { key: string }[]>;
+export type ListPageFn<T extends { key: string } = { key: string }> = (opts: ListKeysOptions) => Promise<readonly T[]>;
 
 /**
- * Every key a listing gives under `prefix`, in its order, one page of `pageSize` at a time as
- * the consumer asks for more: a prefix of millions of keys is never held in memory. A failed
- * page (the database down) throws to the consumer.
+ * Every entry a listing gives under `prefix`, in its order, one page of `pageSize` (default
+ * 1000) at a time as the consumer asks for more: a prefix of millions of keys is never held in
+ * memory. A failed page (the database down) throws to the consumer.
  */
-export async function* listAllKeys(list: ListPageFn, prefix: string, opts: { signal?: AbortSignal; pageSize?: number } = {}): AsyncGenerator<string, void, undefined> {
+export async function* listAll<T extends { key: string }>(list: ListPageFn<T>, prefix: string, opts: { signal?: AbortSignal; pageSize?: number } = {}): AsyncGenerator<T, void, undefined> {
   const pageSize = opts.pageSize ?? 1000;
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new ReadPathError('INVALID_CONFIG', `pageSize must be a positive integer, got ${String(pageSize)}`);
   let after: string | undefined;
   for (;;) {
     const page = await list({ prefix, limit: pageSize, ...(opts.signal === undefined ? {} : { signal: opts.signal }), ...(after === undefined ? {} : { startAfter: after }) });
-    for (const o of page) yield o.key;
+    yield* page;
     const last = page[page.length - 1];
     if (page.length < pageSize || last === undefined) return;
     after = last.key;
   }
+}
+
+/** The keys of {@link listAll}'s entries. */
+export async function* listAllKeys(list: ListPageFn, prefix: string, opts: { signal?: AbortSignal; pageSize?: number } = {}): AsyncGenerator<string, void, undefined> {
+  for await (const o of listAll(list, prefix, opts)) yield o.key;
 }

@@ -115,23 +115,29 @@ export class S3Clients {
     return run(this.aws, ['--endpoint-url', url, ...args], this.awsEnv(cred), timeoutMs);
   }
 
-  /** `rclone ARGS…` with remotes named after the keys of `remotes` (a remote `gw` is `gw:bucket/key`). */
-  rcloneRun(remotes: Record<string, { url: string; cred: ClientCred }>, args: readonly string[], timeoutMs?: number): Promise<Run> {
-    const env: Record<string, string> = {};
-    for (const [name, { url, cred }] of Object.entries(remotes)) {
+  /**
+   * `rclone ARGS…` with remotes named after the keys of `remotes` (a remote `gw` is
+   * `gw:bucket/key`; path style unless `pathStyle: false`); `extraEnv` is added to its environment.
+   */
+  rcloneRun(remotes: Record<string, { url: string; cred: ClientCred; pathStyle?: boolean }>, args: readonly string[], timeoutMs?: number, extraEnv: Record<string, string> = {}): Promise<Run> {
+    const env: Record<string, string> = { ...extraEnv };
+    for (const [name, { url, cred, pathStyle }] of Object.entries(remotes)) {
       const p = `RCLONE_CONFIG_${name.toUpperCase()}_`;
       Object.assign(env, {
         [`${p}TYPE`]: 's3', [`${p}PROVIDER`]: 'Other', [`${p}ENDPOINT`]: url, [`${p}REGION`]: CLIENT_REGION,
-        [`${p}ACCESS_KEY_ID`]: cred.id, [`${p}SECRET_ACCESS_KEY`]: cred.secret, [`${p}FORCE_PATH_STYLE`]: 'true',
+        [`${p}ACCESS_KEY_ID`]: cred.id, [`${p}SECRET_ACCESS_KEY`]: cred.secret, [`${p}FORCE_PATH_STYLE`]: String(pathStyle ?? true),
       });
     }
     return run(this.rclone, ['--config', this.emptyFile, '--low-level-retries', '1', '--retries', '1', ...args], toolEnv(this.home, env), timeoutMs);
   }
 
-  /** `s3cmd ARGS…` against the plain-HTTP endpoint `url` as `cred`. */
-  s3cmdRun(url: string, cred: ClientCred, args: readonly string[], timeoutMs?: number): Promise<Run> {
+  /**
+   * `s3cmd ARGS…` against the plain-HTTP endpoint `url` as `cred`: path style, unless
+   * `o.hostBucket` gives s3cmd's `--host-bucket` template; `o.config` instead of an empty file.
+   */
+  s3cmdRun(url: string, cred: ClientCred, args: readonly string[], timeoutMs?: number, o: { hostBucket?: string; config?: string } = {}): Promise<Run> {
     const host = new URL(url).host;
-    return run(this.s3cmd, ['-c', this.emptyFile, `--host=${host}`, `--host-bucket=${host}`, '--no-ssl', `--access_key=${cred.id}`, `--secret_key=${cred.secret}`,
+    return run(this.s3cmd, ['-c', o.config ?? this.emptyFile, `--host=${host}`, `--host-bucket=${o.hostBucket ?? host}`, '--no-ssl', `--access_key=${cred.id}`, `--secret_key=${cred.secret}`,
       `--region=${CLIENT_REGION}`, ...args], toolEnv(this.home, {}), timeoutMs);
   }
 }

@@ -161,12 +161,8 @@ describe('readpath serve, virtual-hosted style (server.virtual_host_domains) wit
 
     it('rclone copy with force_path_style = false', async () => {
       const dir = path.join(tmp, 'rclone-vhost');
-      const env = {
-        RCLONE_CONFIG_VH_TYPE: 's3', RCLONE_CONFIG_VH_PROVIDER: 'Other', RCLONE_CONFIG_VH_ENDPOINT: `http://${DOMAIN}:${port}`, RCLONE_CONFIG_VH_REGION: CLIENT_REGION,
-        RCLONE_CONFIG_VH_ACCESS_KEY_ID: PHOTOS.id, RCLONE_CONFIG_VH_SECRET_ACCESS_KEY: PHOTOS.secret, RCLONE_CONFIG_VH_FORCE_PATH_STYLE: 'false',
-        HTTP_PROXY: proxy, NO_PROXY: '',
-      };
-      const r = ok(await run(clients.rclone, ['--config', clients.emptyFile, '--low-level-retries', '1', '--retries', '1', '--dump', 'headers', 'copy', 'vh:photos', dir], toolEnv(clients.home, env), 120_000), 'rclone copy');
+      const r = ok(await clients.rcloneRun({ vh: { url: `http://${DOMAIN}:${port}`, cred: PHOTOS, pathStyle: false } }, ['--dump', 'headers', 'copy', 'vh:photos', dir], 120_000,
+        { HTTP_PROXY: proxy, NO_PROXY: '' }), 'rclone copy');
       assertSameFiles(await filesUnder(dir), OBJECTS, 'rclone copy (virtual host)');
       assert.match(r.stderr, new RegExp(`Host: photos\\.${DOMAIN.replace('.', '\\.')}:${port}`), 'rclone addressed the bucket by host');
     });
@@ -174,10 +170,8 @@ describe('readpath serve, virtual-hosted style (server.virtual_host_domains) wit
     it('s3cmd get and ls with --host-bucket=%(bucket)s.gw.test', async () => {
       const cfg = path.join(tmp, 's3cmd-vhost.cfg');
       await writeFile(cfg, `[default]\nproxy_host = 127.0.0.1\nproxy_port = ${port}\n`);
-      const s3cmd = (args: string[]): Promise<Awaited<ReturnType<typeof run>>> => run(clients.s3cmd, [
-        '-c', cfg, `--host=${DOMAIN}:${port}`, `--host-bucket=%(bucket)s.${DOMAIN}:${port}`, '--no-ssl', `--access_key=${PHOTOS.id}`, `--secret_key=${PHOTOS.secret}`,
-        `--region=${CLIENT_REGION}`, '-d', ...args,
-      ], toolEnv(clients.home, {}));
+      const s3cmd = (args: string[]): Promise<Awaited<ReturnType<typeof run>>> => clients.s3cmdRun(`http://${DOMAIN}:${port}`, PHOTOS, ['-d', ...args], undefined,
+        { hostBucket: `%(bucket)s.${DOMAIN}:${port}`, config: cfg });
       const out = path.join(tmp, 's3cmd-vhost.bin');
       const g = ok(await s3cmd(['get', 's3://photos/dir/with space + plus.txt', out]), 's3cmd get');
       assert.ok((await readFile(out)).equals(OBJECTS.get('dir/with space + plus.txt') as Buffer));

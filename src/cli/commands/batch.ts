@@ -103,13 +103,15 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   // On a terminal each line is written as it comes; into a pipe or a file, the lines of one
   // event-loop turn go out in one write.
   const interactive = io.stdout.isTTY === true;
-  const emit = (o: PrintedOutcome, extra: OutcomeExtra): Promise<void> => {
-    stats.add(o, extra.ms);
-    progress?.tick(o.ok);
-    const line = opts.ndjson ? JSON.stringify(outcomeRecord(o, extra, reporter.scrubber)) : outcomeText(o, extra, reporter.scrubber);
+  const writeLine = (line: string): Promise<void> => {
     if (!interactive) return stdout.queue(`${line}\n`);
     progress?.clear();
     return stdout.write(`${line}\n`);
+  };
+  const emit = (o: PrintedOutcome, extra: OutcomeExtra): Promise<void> => {
+    stats.add(o, extra.ms);
+    progress?.tick(o.ok);
+    return writeLine(opts.ndjson ? JSON.stringify(outcomeRecord(o, extra, reporter.scrubber)) : outcomeText(o, extra, reporter.scrubber));
   };
 
   // With --skip-existing, a key whose file an earlier run left gets a line of its own, no read.
@@ -117,10 +119,7 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   const emitExisting = (key: string): Promise<void> => {
     existing++;
     progress?.tick(true);
-    const line = opts.ndjson ? JSON.stringify({ key, ok: true, skipped: 'exists', path: key }) : `skip  ${printableKey(key)}  exists  -> ${printableKey(key)}`;
-    if (!interactive) return stdout.queue(`${line}\n`);
-    progress?.clear();
-    return stdout.write(`${line}\n`);
+    return writeLine(opts.ndjson ? JSON.stringify({ key, ok: true, skipped: 'exists', path: key }) : `skip  ${printableKey(key)}  exists  -> ${printableKey(key)}`);
   };
 
   // With --shard, keys of other shards are dropped here: no read, no outcome line.

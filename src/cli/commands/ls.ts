@@ -4,6 +4,7 @@
  * encrypted object) and the time of the copy reads try first. Pages of 1000 from the store,
  * written as they come: any number of keys in constant memory. No backend is asked.
  */
+import { listAll } from '../../stores/key-listing.js';
 import { EXIT } from '../errors.js';
 import { printableKey } from '../outcome-format.js';
 import { Output } from '../output.js';
@@ -26,21 +27,14 @@ export async function runLs(ctx: CommandContext, prefix: string, opts: LsCommand
   const out = new Output(ctx.io.stdout);
   let listed = 0;
   try {
-    let after: string | undefined;
-    for (;;) {
-      const limit = opts.max === undefined ? PAGE : Math.min(PAGE, opts.max - listed);
-      if (limit <= 0) break;
-      const page = await reader.rp.listKeys({ prefix, limit, signal: ctx.signal, ...(after === undefined ? {} : { startAfter: after }) });
-      for (const o of page) {
-        const when = o.lastModified.toISOString();
-        await out.queue(opts.ndjson
-          ? `${JSON.stringify({ key: o.key, size: o.size, lastModified: when })}\n`
-          : `${when.slice(0, 19).replace('T', ' ')}  ${String(o.size).padStart(12)}  ${printableKey(o.key)}\n`);
-      }
-      listed += page.length;
-      const last = page[page.length - 1];
-      if (page.length < limit || last === undefined) break;
-      after = last.key;
+    // No page larger than --max asks for.
+    const pageSize = Math.min(PAGE, opts.max ?? PAGE);
+    for await (const o of listAll((p) => reader.rp.listKeys(p), prefix, { signal: ctx.signal, pageSize })) {
+      const when = o.lastModified.toISOString();
+      await out.queue(opts.ndjson
+        ? `${JSON.stringify({ key: o.key, size: o.size, lastModified: when })}\n`
+        : `${when.slice(0, 19).replace('T', ' ')}  ${String(o.size).padStart(12)}  ${printableKey(o.key)}\n`);
+      if (++listed === opts.max) break;
     }
     await out.flush();
     return EXIT.OK;
