@@ -28,7 +28,9 @@ export function setAt(obj: Record<string, unknown>, path: string, value: unknown
   let cur: Record<string, unknown> = obj;
   for (const p of parts.slice(0, -1)) {
     const next = cur[p];
-    if (next === undefined || next === null || typeof next !== 'object') cur[p] = {};
+    // A boxed primitive (new String(' ')) is an object whose index properties are read-only:
+    // it cannot hold a section either, so it is replaced like a primitive.
+    if (next === undefined || next === null || typeof next !== 'object' || next instanceof String || next instanceof Number || next instanceof Boolean) cur[p] = {};
     cur = cur[p] as Record<string, unknown>;
   }
   const last = parts[parts.length - 1] as string;
