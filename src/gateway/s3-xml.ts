@@ -100,3 +100,85 @@ export function bucketsXml(buckets: readonly string[], created: Date, owner: str
 export function locationXml(region: string): string {
   return `${XML_HEAD}<LocationConstraint xmlns="${NS}">${region === 'us-east-1' ? '' : xmlEscape(region)}</LocationConstraint>`;
 }
+
+/** An empty configuration document (`<Name xmlns=…/>`): what S3 answers for a setting never made. */
+export function emptyConfigXml(name: string): string {
+  return `${XML_HEAD}<${name} xmlns="${NS}"/>`;
+}
+
+/** RequestPaymentConfiguration: the bucket owner pays, as for every bucket never changed. */
+export function requestPaymentXml(): string {
+  return `${XML_HEAD}<RequestPaymentConfiguration xmlns="${NS}">${el('Payer', 'BucketOwner')}</RequestPaymentConfiguration>`;
+}
+
+/** An object's (empty) tag set. */
+export function taggingXml(): string {
+  return `${XML_HEAD}<Tagging xmlns="${NS}"><TagSet/></Tagging>`;
+}
+
+/**
+ * The access control policy of a bucket or object as the caller sees it through a read-only
+ * gateway: its owner (the caller's access key, as ListBuckets names it) may READ, nothing more.
+ */
+export function aclXml(owner: string): string {
+  const who = `${el('ID', owner)}${el('DisplayName', owner)}`;
+  return `${XML_HEAD}<AccessControlPolicy xmlns="${NS}"><Owner>${who}</Owner><AccessControlList><Grant>`
+    + `<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">${who}</Grantee>`
+    + `${el('Permission', 'READ')}</Grant></AccessControlList></AccessControlPolicy>`;
+}
+
+/** What ListMultipartUploads echoes back: the gateway never has an upload in progress. */
+export interface UploadsPage {
+  bucket: string;
+  prefix: string;
+  delimiter: string | undefined;
+  keyMarker: string;
+  uploadIdMarker: string;
+  maxUploads: number;
+  encodeUrl: boolean;
+}
+
+/** ListMultipartUploadsResult with no uploads. */
+export function uploadsXml(p: UploadsPage): string {
+  const name = (s: string): string => (p.encodeUrl ? s3UrlEncode(s) : s);
+  let x = `${XML_HEAD}<ListMultipartUploadsResult xmlns="${NS}">${el('Bucket', p.bucket)}${el('KeyMarker', name(p.keyMarker))}`
+    + `${el('UploadIdMarker', p.uploadIdMarker)}${el('NextKeyMarker', '')}${el('NextUploadIdMarker', '')}`;
+  if (p.prefix !== '') x += el('Prefix', name(p.prefix));
+  if (p.delimiter !== undefined) x += el('Delimiter', name(p.delimiter));
+  x += `${el('MaxUploads', p.maxUploads)}`;
+  if (p.encodeUrl) x += el('EncodingType', 'url');
+  return `${x}${el('IsTruncated', false)}</ListMultipartUploadsResult>`;
+}
+
+/** What ListObjectVersions answers besides the common fields of a listing. */
+export interface VersionsPage extends ListPage {
+  keyMarker: string;
+  versionIdMarker: string;
+  nextKeyMarker: string | undefined;
+  /** Set when the page ends on a key (its one version, `null`), not on a common prefix. */
+  nextVersionIdMarker: string | undefined;
+  owner: string;
+}
+
+/**
+ * ListVersionsResult for a bucket whose versioning was never enabled: each key has exactly one
+ * version, `null`, the latest, and there are no delete markers.
+ */
+export function versionsXml(p: VersionsPage): string {
+  let x = `${XML_HEAD}<ListVersionsResult xmlns="${NS}">${el('Name', p.bucket)}${el('Prefix', listName(p, p.prefix))}`
+    + `${el('KeyMarker', listName(p, p.keyMarker))}${el('VersionIdMarker', p.versionIdMarker)}`;
+  if (p.nextKeyMarker !== undefined) x += el('NextKeyMarker', listName(p, p.nextKeyMarker));
+  if (p.nextVersionIdMarker !== undefined) x += el('NextVersionIdMarker', p.nextVersionIdMarker);
+  x += el('MaxKeys', p.maxKeys);
+  if (p.delimiter !== undefined) x += el('Delimiter', listName(p, p.delimiter));
+  if (p.encodeUrl) x += el('EncodingType', 'url');
+  x += el('IsTruncated', p.truncated);
+  const owner = `<Owner>${el('ID', p.owner)}${el('DisplayName', p.owner)}</Owner>`;
+  for (const c of p.contents) {
+    x += `<Version>${el('Key', listName(p, c.key))}${el('VersionId', 'null')}${el('IsLatest', true)}${el('LastModified', c.lastModified.toISOString())}`;
+    if (c.etag !== undefined) x += el('ETag', c.etag);
+    x += `${el('Size', c.size)}${el('StorageClass', 'STANDARD')}${owner}</Version>`;
+  }
+  for (const cp of p.commonPrefixes) x += `<CommonPrefixes>${el('Prefix', listName(p, cp))}</CommonPrefixes>`;
+  return `${x}</ListVersionsResult>`;
+}

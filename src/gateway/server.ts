@@ -2,8 +2,10 @@
  * `readpath serve`: a read-only S3 endpoint in front of a ReadPath, on node:http(s). Path-style
  * addressing (`/{bucket}/{key}`, the store's key being `{bucket}/{key}` as s3-orchestrator
  * stores it), and virtual-hosted style under `server.virtual_host_domains`, SigV4 (header or
- * presigned) against `buckets[].credentials` — a credential reads only its own buckets —, GetObject / HeadObject / ListObjects(V2) / ListBuckets / HeadBucket /
- * GetBucketLocation, every write refused before any backend is asked. `/metrics` and a health
+ * presigned) against `buckets[].credentials` — a credential reads only its own buckets —,
+ * GetObject / HeadObject / ListObjects(V2) / ListObjectVersions / ListBuckets / HeadBucket /
+ * GetBucketLocation and the configuration subresources (./subresources.ts), every write refused
+ * before any backend is asked. `/metrics` and a health
  * endpoint live beside the S3 namespace on the same port. An admission limit answers 503
  * SlowDown beyond `server.max_concurrent_reads`; close() stops accepting, lets requests in
  * flight finish (bounded), and closes every connection.
@@ -16,13 +18,14 @@ import type { Logger } from 'pino';
 import type { ReadPath } from '../read-path.js';
 import { ReadPathError, hasCode } from '../errors.js';
 import type { ResolvedConfig } from '../config/types.js';
-import { bucketsXml, errorXml, listXml, locationXml, type ListPage } from './s3-xml.js';
+import { bucketsXml, errorXml, listXml, locationXml, uploadsXml, versionsXml, type ListPage } from './s3-xml.js';
 import { s3ErrorOf, type S3Error } from './s3-errors.js';
 import { responseOverrides, serveObject } from './objects.js';
 import { continuationToken, listPage, parseContinuationToken, toListPage, type ListKeys, type ListRequest } from './listing.js';
 import { SigV4Verifier, type GatewayCredential } from './sigv4-verify.js';
 import { decodePathComponent, decodeQueryComponent } from './canonical.js';
 import { addressOf, requestTarget, virtualHostBucket } from './addressing.js';
+import { bucketConfigDocument, bucketSubresource, checkVersionId, objectConfigDocument, objectSubresource, type Subresource } from './subresources.js';
 
 /** The gateway's settings (`server:` and `buckets:` of the configuration). */
 export type GatewaySettings = ResolvedConfig['gateway'];
@@ -203,12 +206,18 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       if (!bucketNames.has(bucket)) refuse(404, 'NoSuchBucket', 'The specified bucket does not exist.');
       if (!allowed.includes(bucket)) refuse(403, 'AccessDenied', 'Access Denied');
       if (key === '') {
-        void serveBucket(bucket, method, query, res, ac.signal).then((name) => {
-          op = name;
-        }).catch(fail);
+        const sub = method === 'HEAD' || query.size === 0 ? undefined : bucketSubresource(query);
+        op = method === 'HEAD' ? 'HeadBucket' : query.has('location') ? 'GetBucketLocation' : sub?.op ?? (query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects');
+        void serveBucket(bucket, method, query, sub, res, ac.signal, access).catch(fail);
         return;
       }
-      if (query.size > 0 && [...query.keys()].some((k) => SUBRESOURCES.has(k))) refuse(501, 'NotImplemented', 'A header or parameter you provided implies functionality that is not implemented.');
+      checkVersionId(query);
+      const sub = query.size === 0 ? undefined : objectSubresource(query);
+      if (sub !== undefined) {
+        op = sub.op;
+        void serveObjectConfig(sub, method, `${bucket}/${key}`, res, ac.signal, access).catch(fail);
+        return;
+      }
       op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
       const overrides = responseOverrides(query);
       void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides, partNumber: query.get('partNumber') }, res).catch(fail);
@@ -217,29 +226,48 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     }
   };
 
-  /** Bucket-level GETs and HEADs. Resolves with the operation's name. */
-  const serveBucket = async (bucket: string, method: string, q: Map<string, string>, res: ServerResponse, signal: AbortSignal): Promise<string> => {
+  /** An object's subresource (`?acl`, `?tagging`, …): 404 NoSuchKey unless the object exists. */
+  const serveObjectConfig = async (sub: Subresource, method: string, storeKey: string, res: ServerResponse, signal: AbortSignal, owner: string): Promise<void> => {
+    if (sub.name === 'uploadId') refuse(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+    await rp.head(storeKey, { signal });
+    sendXml(res, method, objectConfigDocument(sub, owner));
+  };
+
+  /** Bucket-level GETs and HEADs: listings, the location and the configuration subresources. */
+  const serveBucket = async (bucket: string, method: string, q: Map<string, string>, sub: Subresource | undefined, res: ServerResponse, signal: AbortSignal, owner: string): Promise<void> => {
     if (method === 'HEAD') {
       res.setHeader('x-amz-bucket-region', s.region);
       res.writeHead(200);
       res.end();
-      return 'HeadBucket';
+      return;
     }
     if (q.has('location')) {
-      const body = locationXml(s.region);
-      res.writeHead(200, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-      return 'GetBucketLocation';
+      sendXml(res, method, locationXml(s.region));
+      return;
     }
-    for (const k of q.keys()) if (SUBRESOURCES.has(k)) refuse(501, 'NotImplemented', `?${k} is not implemented by readpath serve.`);
-    const v2 = q.get('list-type') === '2';
     const enc = q.get('encoding-type');
     if (enc !== undefined && enc !== 'url') refuse(400, 'InvalidArgument', 'Invalid Encoding Method specified in Request');
     const delimiter = q.get('delimiter');
+    if (sub?.name === 'uploads') {
+      sendXml(res, method, uploadsXml({
+        bucket, prefix: q.get('prefix') ?? '', delimiter: delimiter === '' ? undefined : delimiter, keyMarker: q.get('key-marker') ?? '',
+        uploadIdMarker: q.get('upload-id-marker') ?? '', maxUploads: intParam(q, 'max-uploads', 1000, 1000), encodeUrl: enc === 'url',
+      }));
+      return;
+    }
+    if (sub !== undefined && sub.name !== 'versions') {
+      sendXml(res, method, bucketConfigDocument(sub, owner));
+      return;
+    }
     const r: ListRequest = {
       bucket, prefix: q.get('prefix') ?? '', delimiter: delimiter === '' ? undefined : delimiter,
       maxKeys: intParam(q, 'max-keys', 1000, 1000), after: undefined, afterPrefix: false, encodeUrl: enc === 'url', signal,
     };
+    if (sub !== undefined) {
+      sendXml(res, method, await versionsPage(r, q, owner));
+      return;
+    }
+    const v2 = q.get('list-type') === '2';
     let page: ListPage;
     if (v2) {
       const token = q.get('continuation-token');
@@ -274,10 +302,29 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       page.marker = marker;
       if (res1.truncated && r.delimiter !== undefined && res1.next !== undefined) page.nextMarker = res1.next.after;
     }
-    const body = listXml(page, v2 ? 2 : 1);
-    res.writeHead(200, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
-    res.end(body);
-    return v2 ? 'ListObjectsV2' : 'ListObjects';
+    sendXml(res, method, listXml(page, v2 ? 2 : 1));
+  };
+
+  /**
+   * ListObjectVersions: the listing with each key's one version, `null`. A key marker is where
+   * the previous page ended; a version-id marker, if given, can only be `null`, whose versions
+   * after it in the same key are none.
+   */
+  const versionsPage = async (r: ListRequest, q: Map<string, string>, owner: string): Promise<string> => {
+    const keyMarker = q.get('key-marker') ?? '';
+    const versionIdMarker = q.get('version-id-marker') ?? '';
+    if (versionIdMarker !== '' && keyMarker === '') refuse(400, 'InvalidArgument', 'A version-id marker cannot be specified without a key marker.');
+    if (versionIdMarker !== '' && versionIdMarker !== 'null') refuse(400, 'InvalidArgument', 'Invalid version id specified');
+    if (keyMarker !== '') {
+      r.after = keyMarker;
+      r.afterPrefix = r.delimiter !== undefined && keyMarker.endsWith(r.delimiter);
+    }
+    const res = await listPage(listKeys, r);
+    const next = res.truncated ? res.next : undefined;
+    return versionsXml({
+      ...toListPage(r, res), keyMarker, versionIdMarker, owner,
+      nextKeyMarker: next?.after, nextVersionIdMarker: next === undefined || next.prefix ? undefined : 'null',
+    });
   };
 
   const server = s.tls === null
@@ -335,12 +382,11 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   };
 }
 
-/** Bucket and object subresources S3 has and readpath does not serve. */
-const SUBRESOURCES = new Set([
-  'acl', 'policy', 'versioning', 'versions', 'uploads', 'uploadId', 'tagging', 'lifecycle', 'cors', 'website', 'logging',
-  'notification', 'replication', 'encryption', 'object-lock', 'retention', 'legal-hold', 'torrent', 'requestPayment',
-  'accelerate', 'analytics', 'inventory', 'metrics', 'ownershipControls', 'publicAccessBlock', 'intelligent-tiering', 'attributes', 'restore', 'select',
-]);
+/** A 200 with an XML document (no body for HEAD). */
+function sendXml(res: ServerResponse, method: string, body: string): void {
+  res.writeHead(200, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
+  res.end(method === 'HEAD' ? undefined : body);
+}
 
 /** `/metrics` and the health endpoint. */
 async function serveSide(rp: ReadPath, op: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
