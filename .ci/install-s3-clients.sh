@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the S3 clients the tests drive are installed: the aws CLI, rclone, s3cmd and curl
+# Make sure the S3 clients the tests drive are installed: the aws CLI, rclone, s3cmd, boto3 (for
+# Debian's /usr/bin/python3: test/integration/gateway-boto3.test.ts runs a Python reader) and curl
 # (test/integration/gateway-*.test.ts run them against `readpath serve` — curl for its own SigV4
 # signer, `--aws-sigv4` —, and the bench
 # smoke tests in test/bench/ run rclone; they fail, never skip, when one is missing), and
@@ -8,11 +9,13 @@
 set -euo pipefail
 
 # command -> Debian package
-declare -A PACKAGES=([aws]=awscli [rclone]=rclone [s3cmd]=s3cmd [curl]=curl [openssl]=openssl)
-COMMANDS=(aws rclone s3cmd curl openssl)
+declare -A PACKAGES=([aws]=awscli [rclone]=rclone [s3cmd]=s3cmd [curl]=curl [openssl]=openssl [boto3]=python3-boto3)
+COMMANDS=(aws rclone s3cmd curl openssl boto3)
 
 # On PATH and able to run: a shim (pyenv's `aws`) may exist and still fail.
 works() {
+  # Debian's python3-boto3 is importable by Debian's own interpreter, whatever python3 is first on PATH.
+  if [ "$1" = boto3 ]; then /usr/bin/python3 -c 'import boto3' >/dev/null 2>&1; return; fi
   command -v "$1" >/dev/null 2>&1 || return 1
   case "$1" in
     openssl) openssl version >/dev/null 2>&1 ;;
@@ -23,7 +26,7 @@ works() {
 missing=()
 for cmd in "${COMMANDS[@]}"; do
   if works "$cmd"; then
-    echo "install-s3-clients: $cmd present ($(command -v "$cmd"))"
+    echo "install-s3-clients: $cmd present ($(command -v "$cmd" || echo /usr/bin/python3))"
   else
     missing+=("${PACKAGES[$cmd]}")
   fi
