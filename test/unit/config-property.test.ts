@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { ResolvedConfig } from '../../src/config/types.js';
 import { ReadPathError } from '../../src/errors.js';
 import { setAt } from './config-helpers.js';
+import { fcParams } from '../helpers/property-params.js';
 
 const MARK = 'MARKSECRET';
 
@@ -119,7 +120,7 @@ describe('config fuzzing', () => {
       fc.asyncProperty(fc.anything({ maxDepth: 4, withBigInt: true, withDate: true, withMap: true, withNullPrototype: true, withSparseArray: true }), async (doc) => {
         await loadOrInvalid(doc);
       }),
-      { numRuns: 300 },
+      fcParams(300),
     );
   });
 
@@ -129,7 +130,7 @@ describe('config fuzzing', () => {
       fc.asyncProperty(fc.dictionary(fc.constantFrom(...sections), junk), async (doc) => {
         await loadOrInvalid(doc);
       }),
-      { numRuns: 300 },
+      fcParams(300),
     );
   });
 
@@ -147,7 +148,7 @@ describe('config fuzzing', () => {
           assert.ok(!err.message.includes(MARK), err.message);
         }
       }),
-      { numRuns: 400 },
+      fcParams(400),
     );
   });
 
@@ -173,7 +174,7 @@ describe('config fuzzing', () => {
           assert.ok(!err.message.includes(MARK), err.message);
         }
       }),
-      { numRuns: 300 },
+      fcParams(300),
     );
   });
 });
