@@ -10,6 +10,7 @@ import { loadConfig, type LoadConfigOptions } from './config/load.js';
 import type { ReadPathConfig, ResolvedConfig } from './config/types.js';
 import { Failover } from './engine/failover.js';
 import type { FetchedObject } from './probe/decode.js';
+import { storedSha256 } from './probe/verify.js';
 import type { HeadResult, ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, Probe } from './types.js';
 import { assemble, type PartOverrides, type Parts } from './assemble.js';
 import { runBatch } from './engine/batch.js';
@@ -35,6 +36,12 @@ export interface HeadOutcome extends HeadResult {
   backend: string;
   degraded: boolean;
   failover: boolean;
+  /**
+   * The object's SHA-256 (hex) as the metadata database holds it — the hash a whole body is
+   * verified against (of the plaintext, for encrypted objects) — when the serving copy's row has
+   * a well-formed one. Absent in degraded mode. The gateway sends it as `x-amz-checksum-sha256`.
+   */
+  contentSha256?: string;
 }
 
 /** What `get` returns. */
@@ -266,7 +273,7 @@ export class ReadPath {
       return this.#join(sfKey, signal, batch, (shared) => {
         const probe = transform === undefined ? this.#executor.get(key, probeOpts) : this.#executor.get(key, { ...probeOpts, transform });
         return this.#read<FetchedObject | TransformedValue>('GetObject', key, probe, shared)
-          .then((o): GetOutcome | TransformedOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...o.value }));
+          .then((o): GetOutcome | TransformedOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value }));
       });
     });
   }
@@ -280,7 +287,7 @@ export class ReadPath {
         const { writeError, path, ...head } = o.value;
         // The copy was read and verified; only putting it on disk failed: no other copy would help.
         if (writeError !== undefined || path === undefined) throw writeError;
-        return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...head, path };
+        return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...head, path };
       });
     }));
   }
@@ -310,7 +317,8 @@ export class ReadPath {
         ? await openStripedStream(src, stripeOver, policies, { partSize: striping.partSize, partsInFlight: striping.partsInFlight }, signal)
         : await openObjectStream(src, policies, signal);
       const { backend, failover, body, verified, backends, ...head } = s;
-      return { ...head, key, backend, degraded: src.degraded, failover, size: spanLength(src.span), body, verified, backends, range: src.span };
+      const served = src.copies.find((c) => c.backendName === backend)?.location;
+      return { ...head, key, backend, degraded: src.degraded, failover, ...sha256Field(served), size: spanLength(src.span), body, verified, backends, range: src.span };
     });
   }
 
@@ -359,7 +367,7 @@ export class ReadPath {
   #head(key: string, signal: AbortSignal | undefined, batch: string | undefined): Promise<HeadOutcome> {
     return this.#guard(key, signal, () => this.#join(`h\u0000${key}`, signal, batch,
       (shared) => this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared)
-        .then((o): HeadOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...o.value }))));
+        .then((o): HeadOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value }))));
   }
 
   /**
@@ -463,6 +471,12 @@ export class ReadPath {
   #readFailed(operation: string, key: string, e: SerializedError): void {
     if (e.code !== 'ABORTED' && e.code !== 'OBJECT_NOT_FOUND') this.#logger.debug({ key, code: e.code, msg: e.message }, `${operation} failed`);
   }
+}
+
+/** `{ contentSha256 }` when the row has a well-formed SHA-256, else nothing (the field stays absent). */
+function sha256Field(location: ObjectLocation | null | undefined): { contentSha256?: string } {
+  const h = storedSha256(location);
+  return h === undefined ? {} : { contentSha256: h };
 }
 
 function closedError(): ReadPathError {

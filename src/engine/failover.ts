@@ -68,6 +68,8 @@ export interface ReadOutcome<T> {
   degraded: boolean;
   /** Served by the location cache in degraded mode. */
   cacheHit: boolean;
+  /** The winning copy's metadata row (null in degraded mode, where there is none). */
+  location: ObjectLocation | null;
 }
 
 const DEFAULT_DRAIN_MS = 30_000;
@@ -197,8 +199,8 @@ function race<T>(s: Settings, operation: string, plan: Plan, probe: Probe<T>, sc
   return scope === undefined ? run.start() : scope.start(run);
 }
 
-function outcome<T>(backend: string, value: T, size: number, failover: boolean, degraded: boolean, cacheHit: boolean): ReadOutcome<T> {
-  return { backend, value, size, failover, degraded, cacheHit };
+function outcome<T>(backend: string, value: T, size: number, failover: boolean, degraded: boolean, cacheHit: boolean, location: ObjectLocation | null = null): ReadOutcome<T> {
+  return { backend, value, size, failover, degraded, cacheHit, location };
 }
 
 async function readKey<T>(s: Settings, operation: string, key: string, probe: Probe<T>, scope: ReadScope | undefined): Promise<ReadOutcome<T>> {
@@ -226,8 +228,9 @@ async function readKey<T>(s: Settings, operation: string, key: string, probe: Pr
 
 async function located<T>(s: Settings, operation: string, key: string, probe: Probe<T>, scope: ReadScope | undefined, rows: ObjectLocation[]): Promise<ReadOutcome<T>> {
   if (rows.length === 0) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
-  const o = await race(s, operation, planLocated(s, operation, rows, s.core.backends()), probe, scope);
-  if (o.ok) return outcome(o.backendName, o.result.value, o.result.size, o.index !== 0, false, false);
+  const plan = planLocated(s, operation, rows, s.core.backends());
+  const o = await race(s, operation, plan, probe, scope);
+  if (o.ok) return outcome(o.backendName, o.result.value, o.result.size, o.index !== 0, false, false, plan.candidates[o.index]?.location ?? null);
   const f = locatedFailure(key, o.failures, rows.length);
   if (f.usageExceeded) s.events.usageExceeded(operation);
   throw f.error;

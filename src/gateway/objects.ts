@@ -125,9 +125,18 @@ export function conditionalStatus(h: IncomingHttpHeaders, etag: string | undefin
   return undefined;
 }
 
-/** The S3 response headers describing an object (not its length), then the request's overrides. */
-function objectHeaders(res: ServerResponse, o: HeadOutcome | StreamOutcome, overrides: ReadonlyMap<string, string> | undefined): void {
+/**
+ * The S3 response headers describing an object (not its length), then the request's overrides.
+ * `checksum`: the answer is the whole object and the client asked for checksums
+ * (`x-amz-checksum-mode: ENABLED`): the stored SHA-256 the body was verified against goes out as
+ * `x-amz-checksum-sha256`, so the client checks the same hash readpath did, end to end.
+ */
+function objectHeaders(res: ServerResponse, o: HeadOutcome | StreamOutcome, overrides: ReadonlyMap<string, string> | undefined, checksum: boolean): void {
   if (o.etag !== undefined) res.setHeader('ETag', o.etag);
+  if (checksum && o.contentSha256 !== undefined) {
+    res.setHeader('x-amz-checksum-sha256', Buffer.from(o.contentSha256, 'hex').toString('base64'));
+    res.setHeader('x-amz-checksum-type', 'FULL_OBJECT');
+  }
   if (o.lastModified !== undefined) res.setHeader('Last-Modified', o.lastModified.toUTCString());
   res.setHeader('Content-Type', o.contentType ?? 'binary/octet-stream');
   res.setHeader('Accept-Ranges', 'bytes');
@@ -186,6 +195,8 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
   const storeKey = `${r.bucket}/${r.key}`;
   const range = usableRange(header(r.headers, 'range'));
   const part = requestedPart(r.partNumber, range);
+  // S3 gives a checksum only for a whole object (part 1 of a one-piece object is all of it).
+  const checksum = range === undefined && header(r.headers, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED';
   if (r.method === 'HEAD' || (part !== undefined && part > 1)) {
     const o = await rp.head(storeKey, { signal: r.signal });
     if (part !== undefined && part > 1) throw new ObjectRequestError(416, 'InvalidPartNumber', 'The requested partnumber is not satisfiable');
@@ -193,7 +204,7 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     if (cond !== undefined) return notModifiedOr412(res, cond, o);
     const span = resolveRange(range, o.size, storeKey);
     const ranged = range !== undefined || (part === 1 && o.size > 0);
-    objectHeaders(res, o, r.overrides);
+    objectHeaders(res, o, r.overrides, checksum);
     lengthHeaders(res, span, ranged);
     res.writeHead(ranged ? 206 : 200);
     res.end();
@@ -213,7 +224,7 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     // failed read is still an S3 error, and send it in one write.
     const chunks: Buffer[] = [];
     for await (const c of o.body) chunks.push(c as Buffer);
-    objectHeaders(res, o, r.overrides);
+    objectHeaders(res, o, r.overrides, checksum);
     lengthHeaders(res, o.range, ranged);
     res.writeHead(ranged ? 206 : 200);
     // One writev of the chunks as they are: concatenating them would copy the body once more
@@ -223,7 +234,7 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     res.end();
     return 'ok';
   }
-  objectHeaders(res, o, r.overrides);
+  objectHeaders(res, o, r.overrides, checksum);
   lengthHeaders(res, o.range, ranged);
   res.writeHead(ranged ? 206 : 200);
   // A failure from here on (the body failed verification, every copy died mid-body) destroys

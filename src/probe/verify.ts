@@ -23,6 +23,12 @@ export function storedHash(location: { contentHash?: string | null } | null | un
   return h === undefined || h === null || h === '' ? null : h.toLowerCase();
 }
 
+/** A location's content_hash when it is a well-formed SHA-256 (64 hex digits, lower-cased); undefined otherwise. */
+export function storedSha256(location: { contentHash?: string | null } | null | undefined): string | undefined {
+  const h = storedHash(location);
+  return h !== null && /^[0-9a-f]{64}$/.test(h) ? h : undefined;
+}
+
 /** Where a body came from, for the check and its message. */
 export interface BodySource {
   backendName: string;

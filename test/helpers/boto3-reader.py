@@ -75,6 +75,13 @@ report["head"] = {"length": h["ContentLength"], "etag": h["ETag"], "type": h["Co
 r = s3.get_object(Bucket=bucket, Key=job["range_key"], Range="bytes=5-20")
 report["range"] = {"sha": sha(r["Body"].read()), "content_range": r["ContentRange"], "length": r["ContentLength"]}
 
+# Checksum mode: botocore checks the body against x-amz-checksum-sha256 as it reads it.
+c = s3.get_object(Bucket=bucket, Key=job["range_key"], ChecksumMode="ENABLED")
+report["checksum_get"] = {"checksum": c.get("ChecksumSHA256"), "sha": sha(c["Body"].read())}
+c = s3.get_object(Bucket=bucket, Key=job["big_key"], ChecksumMode="ENABLED")
+report["checksum_big"] = {"checksum": c.get("ChecksumSHA256"), "sha": sha(c["Body"].read())}
+report["checksum_head"] = s3.head_object(Bucket=bucket, Key=job["range_key"], ChecksumMode="ENABLED").get("ChecksumSHA256")
+
 # s3transfer: a large object in ranged parts on 4 threads, and into a file object.
 cfg = TransferConfig(multipart_threshold=4 * 1024 * 1024, multipart_chunksize=4 * 1024 * 1024, max_concurrency=4)
 with tempfile.NamedTemporaryFile() as f:

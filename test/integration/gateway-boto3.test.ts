@@ -4,7 +4,7 @@
  * ListObjectVersions), get_object whole and ranged, head_object, s3transfer's multi-threaded
  * ranged download of a large object (to a file and to a file object), the resource API, a
  * presigned URL fetched with urllib (and a tampered one), boto3's own error codes for missing keys,
- * writes and a wrong secret, and virtual-hosted addressing (boto3's default) through the gateway
+ * writes and a wrong secret, checksum mode (botocore checking bodies against the stored SHA-256), and virtual-hosted addressing (boto3's default) through the gateway
  * as its HTTP proxy. The program is test/helpers/boto3-reader.py, run with Debian's python3 and
  * python3-boto3 (.ci/install-s3-clients.sh installs it); it reports, this file asserts.
  */
@@ -49,6 +49,9 @@ interface Report {
   bodies: Record<string, string>;
   head: { length: number; etag: string; type: string; ranges: string | null };
   range: { sha: string; content_range: string; length: number };
+  checksum_get: { checksum: string | null; sha: string };
+  checksum_big: { checksum: string | null; sha: string };
+  checksum_head: string | null;
   download_file: string;
   download_fileobj: string;
   resource_filter: string[];
@@ -128,6 +131,13 @@ describe('readpath serve with boto3 (a Python data pipeline\'s reads)', () => {
     assert.match(report.head.etag, /^"[0-9a-f]{32}"$/);
     assert.equal(report.head.ranges, 'bytes');
     assert.deepEqual(report.range, { sha: sha256Hex(range.subarray(5, 21)), content_range: `bytes 5-20/${range.length}`, length: 16 });
+  });
+
+  it('ChecksumMode ENABLED: x-amz-checksum-sha256 is the stored SHA-256, which botocore checks the body against (buffered and streamed bodies, HEAD)', () => {
+    const b64 = (k: string): string => Buffer.from(hashOf(k), 'hex').toString('base64');
+    assert.deepEqual(report.checksum_get, { checksum: b64('plain/range.bin'), sha: hashOf('plain/range.bin') });
+    assert.deepEqual(report.checksum_big, { checksum: b64(BIG), sha: hashOf(BIG) });
+    assert.equal(report.checksum_head, b64('plain/range.bin'));
   });
 
   it('s3transfer downloads the 18 MiB object in ranged parts on four threads, to a file and to a file object', () => {

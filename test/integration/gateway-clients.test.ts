@@ -63,6 +63,7 @@ const SMALL_GOOD = Buffer.from('twenty bytes of text');
 const SLOW = randomBytes(64 * 1024);
 /** Past the 1 MiB verify window (streamed after its headers); no test injects faults into it. */
 const STREAMED = randomBytes(1536 * 1024);
+const NOHASH = Buffer.from('a row with no content_hash\n');
 const TREE: ReadonlyMap<string, Buffer> = new Map([
   'a.txt', 'with space.txt', 'ünïcödé/日本語 ファイル.txt', 'a+b=c.txt', 'tilde~x.txt', 'sub/deep/file.bin', "it's (1) & more!.txt", 'emoji 😀.bin',
 ].map((k, i) => [`tree/${k}`, randomBytes(100 + i * 997)]));
@@ -209,6 +210,9 @@ describe('readpath serve with real S3 clients (s3rver fleet, SQLite)', () => {
     const pairs = [['b1', 'b2'], ['b2', 'b3'], ['b3', 'b1']];
     for (const [k, v] of RC_OBJECTS) put('rc', k, v, pairs[i++ % 3] as string[]);
     put('logs', 'app.log', Buffer.from('log line\n'), ['b1']);
+    // A row without content_hash (s3-orchestrator's NULL): served unverified, with no checksum to give.
+    seeds.push(() => fleet.seed('logs/nohash.log', NOHASH, ['b1']));
+    rows.push({ objectKey: 'logs/nohash.log', backendName: 'b1', sizeBytes: NOHASH.length, createdAt: new Date(t++), encrypted: false, contentHash: null });
     for (const k of MANY_KEYS) {
       rows.push({ objectKey: `many/${k}`, backendName: 'b1', sizeBytes: 10, createdAt: new Date(t++), encrypted: false, contentHash: null });
     }
@@ -553,6 +557,37 @@ buckets:\n${buckets}\n`);
           assert.equal((await (e.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))).length, 0);
         } finally {
           empty.destroy();
+        }
+      });
+
+      it('checksums (ChecksumMode ENABLED): the stored SHA-256 as x-amz-checksum-sha256 on whole GETs (buffered and streamed) and HEADs, which the SDK checks the body against; none for ranges, hashless rows, or without the mode', async () => {
+        const b64 = (b: Buffer): string => createHash('sha256').update(b).digest('base64');
+        for (const [key, bytes] of [['hello.txt', HELLO], ['streamed.bin', STREAMED]] as const) {
+          const g = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: key, ChecksumMode: 'ENABLED' }));
+          assert.equal(g.ChecksumSHA256, b64(bytes), key);
+          // The SDK validates the body against the header as it reads it: a mismatch would throw here.
+          assert.ok(Buffer.from(await g.Body!.transformToByteArray()).equals(bytes), key);
+          const h = await c.send(new HeadObjectCommand({ Bucket: 'photos', Key: key, ChecksumMode: 'ENABLED' }));
+          assert.equal(h.ChecksumSHA256, b64(bytes), key);
+        }
+        const ranged = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'streamed.bin', Range: 'bytes=0-99', ChecksumMode: 'ENABLED' }));
+        assert.equal(ranged.ChecksumSHA256, undefined, 'a range has no whole-object checksum');
+        await ranged.Body!.transformToByteArray();
+        const raw = async (key: string, mode: boolean): Promise<string | undefined> => {
+          const r = await fetch(await presignGet(url, PHOTOS, key, { expiresIn: 60 }), { headers: mode ? { 'x-amz-checksum-mode': 'enabled' } : {} });
+          assert.equal(r.status, 200);
+          await r.arrayBuffer();
+          return r.headers.get('x-amz-checksum-sha256') ?? undefined;
+        };
+        assert.equal(await raw('hello.txt', true), b64(HELLO));
+        assert.equal(await raw('hello.txt', false), undefined, 'only when asked for, as S3 does');
+        const logs = sdk(url, LOGS);
+        try {
+          const n = await logs.send(new GetObjectCommand({ Bucket: 'logs', Key: 'nohash.log', ChecksumMode: 'ENABLED' }));
+          assert.equal(n.ChecksumSHA256, undefined, 'a row without content_hash: no checksum to give');
+          assert.ok(Buffer.from(await n.Body!.transformToByteArray()).equals(NOHASH));
+        } finally {
+          logs.destroy();
         }
       });
 

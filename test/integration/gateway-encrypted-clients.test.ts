@@ -13,7 +13,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -245,6 +245,14 @@ buckets:
       const h = await sdk.send(new HeadObjectCommand({ Bucket: VAULT.bucket, Key: OBJECTS.small.key }));
       assert.equal(h.ContentLength, OBJECTS.small.bytes.length);
       assert.equal(h.ETag, plaintextEtag(OBJECTS.small.bytes));
+    });
+
+    it('ChecksumMode ENABLED: x-amz-checksum-sha256 is the plaintext\'s SHA-256 (small, and the striped 36 MiB object), which the SDK checks the decrypted body against', async () => {
+      for (const o of [OBJECTS.small, OBJECTS.big]) {
+        const g = await sdk.send(new GetObjectCommand({ Bucket: VAULT.bucket, Key: o.key, ChecksumMode: 'ENABLED' }));
+        assert.equal(g.ChecksumSHA256, createHash('sha256').update(o.bytes).digest('base64'), o.key);
+        assert.ok(Buffer.from(await g.Body!.transformToByteArray()).equals(o.bytes), o.key);
+      }
     });
 
     it('If-Match with the plaintext ETag serves; If-None-Match with it is 304; an empty encrypted object is empty', async () => {
