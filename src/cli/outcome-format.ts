@@ -29,6 +29,7 @@ export function successFields(o: HeadOutcome | GetOutcome): Record<string, unkno
   if ('verified' in o) rec['verified'] = o.verified;
   rec['failover'] = o.failover;
   rec['degraded'] = o.degraded;
+  if (o.contentSha256 !== undefined) rec['sha256'] = o.contentSha256;
   if (o.etag !== undefined) rec['etag'] = o.etag;
   if (o.contentType !== undefined) rec['contentType'] = o.contentType;
   if (o.lastModified !== undefined) rec['lastModified'] = o.lastModified instanceof Date ? o.lastModified.toISOString() : o.lastModified;

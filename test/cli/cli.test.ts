@@ -159,6 +159,7 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     assert.equal(o['size'], 12);
     assert.equal(o['failover'], true);
     assert.equal(o['degraded'], false);
+    assert.equal(o['sha256'], sha256Hex(Buffer.from('second copy\n')), 'the database\'s hash of the object');
     assert.equal(r.stderr, '');
   });
 
@@ -169,11 +170,11 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     await writeFile(keyFile, `hello.txt\r\nspace key .txt\n\nfirst-missing\nbad\u0000key\nno-such-key\nhello.txt\n${overlong}\ndir/nested/file.bin`);
     const r = await cli(['batch', '-c', config, '--keys', keyFile, '--ndjson', '--concurrency', '2'], { env: SECRET_ENV });
     assert.equal(r.code, 1, r.stderr);
-    const recs = lines(r.stdout.toString('utf8')).map((l) => JSON.parse(l) as { key: string; ok: boolean; backend?: string; failover?: boolean; verified?: boolean; error?: { code: string }; body?: unknown });
+    const recs = lines(r.stdout.toString('utf8')).map((l) => JSON.parse(l) as { key: string; ok: boolean; backend?: string; failover?: boolean; verified?: boolean; sha256?: string; error?: { code: string }; body?: unknown });
     assert.equal(recs.length, 8, r.stdout.toString('utf8'));
     const byKey = (k: string) => recs.filter((x) => x.key === k);
     assert.equal(byKey('hello.txt').length, 2);
-    assert.ok(byKey('hello.txt').every((x) => x.ok && x.backend === 'b1' && x.verified === true));
+    assert.ok(byKey('hello.txt').every((x) => x.ok && x.backend === 'b1' && x.verified === true && x.sha256 === sha256Hex(Buffer.from('hello, world\n'))));
     assert.equal(byKey('space key .txt')[0]?.ok, true, 'spaces kept');
     assert.equal(byKey('first-missing')[0]?.failover, true);
     assert.equal(byKey('dir/nested/file.bin')[0]?.ok, true);

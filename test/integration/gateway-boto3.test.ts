@@ -11,16 +11,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/verify.js';
-import type { ObjectLocation } from '../../src/types.js';
-import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
-import { CLIENT_REGION, killServe, ok, run, s3Order, startServe, toolEnv, type ClientCred, type Serve } from '../helpers/s3-clients.js';
+import { CLIENT_REGION, ok, run, s3Order, toolEnv, type ClientCred } from '../helpers/s3-clients.js';
+import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 
 const SCRIPT = fileURLToPath(new URL('../helpers/boto3-reader.py', import.meta.url));
 /** Debian's interpreter: python3-boto3 is installed for it, whichever python3 is first on PATH. */
@@ -67,48 +62,23 @@ interface Report {
 }
 
 describe('readpath serve with boto3 (a Python data pipeline\'s reads)', () => {
-  let fleet: S3Fleet;
-  let tmp: string;
-  let serve: Serve | undefined;
+  let fx: GatewayFixture;
   let report: Report;
 
   before(async () => {
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-gw-boto3-'));
-    fleet = await startS3Fleet({ count: 2 });
-    const rows: ObjectLocation[] = [];
-    let t = Date.UTC(2026, 0, 1);
-    for (const [k, v] of OBJECTS) {
-      const key = `${CRED.bucket}/${k}`;
-      await fleet.seed(key, v, ['b1', 'b2']);
-      for (const b of ['b1', 'b2']) rows.push({ objectKey: key, backendName: b, sizeBytes: v.length, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(v) });
-    }
-    const store = await SqliteMetadataStore.open({ path: path.join(tmp, 'meta.db') });
-    await store.addLocations(rows);
-    await store.close();
-    const config = path.join(tmp, 'readpath.yaml');
-    await writeFile(config, stringify({
-      backends: fleet.backends.map((b) => fleet.backendConfig(b.name)),
-      database: { driver: 'sqlite', path: 'meta.db' },
-      server: { virtual_host_domains: [DOMAIN] },
-      runtime: { threads: 1 },
-      logging: { level: 'warn' },
-      buckets: [{ name: CRED.bucket, credentials: [{ access_key_id: CRED.id, secret_access_key: CRED.secret }] }],
-    }));
-    serve = await startServe(config);
-    const port = new URL(serve.url).port;
+    fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-boto3-', buckets: [{ name: CRED.bucket, creds: [CRED], objects: OBJECTS }], server: { virtual_host_domains: [DOMAIN] } });
+    const port = new URL(fx.serve.url).port;
     const job = {
-      endpoint: serve.url, virtual_endpoint: `http://${DOMAIN}:${port}`, region: CLIENT_REGION, id: CRED.id, secret: CRED.secret, bucket: CRED.bucket,
+      endpoint: fx.serve.url, virtual_endpoint: `http://${DOMAIN}:${port}`, region: CLIENT_REGION, id: CRED.id, secret: CRED.secret, bucket: CRED.bucket,
       keys: [...OBJECTS.keys()].filter((k) => k !== BIG), big_key: BIG, range_key: 'plain/range.bin', other_key: 'plain/other.bin', prefix: 'plain/',
     };
-    const home = path.join(tmp, 'home');
+    const home = path.join(fx.tmp, 'home');
     const r = ok(await run(PYTHON, [SCRIPT, JSON.stringify(job)], toolEnv(home, {}), 180_000), `${PYTHON} boto3-reader.py (is python3-boto3 installed? bash .ci/install-s3-clients.sh)`);
     report = JSON.parse(r.stdout) as Report;
   });
 
   after(async () => {
-    await killServe(serve);
-    await fleet?.close();
-    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+    await fx?.close();
   });
 
   const hashOf = (k: string): string => sha256Hex(OBJECTS.get(k)!);

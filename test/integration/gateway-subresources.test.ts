@@ -9,10 +9,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { stringify } from 'yaml';
 import {
   GetBucketAclCommand, GetBucketCorsCommand, GetBucketEncryptionCommand, GetBucketLifecycleConfigurationCommand, GetBucketLoggingCommand,
   GetBucketPolicyCommand, GetBucketRequestPaymentCommand, GetBucketTaggingCommand, GetBucketVersioningCommand, GetObjectAclCommand,
@@ -21,11 +17,8 @@ import {
   type ListObjectVersionsCommandOutput,
 } from '@aws-sdk/client-s3';
 import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
-import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
-import { sha256Hex } from '../../src/probe/verify.js';
-import type { ObjectLocation } from '../../src/types.js';
-import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
-import { CLIENT_REGION, S3Clients, killServe, ok, s3Order, startServe, type ClientCred, type Serve } from '../helpers/s3-clients.js';
+import { CLIENT_REGION, S3Clients, ok, s3Order, type ClientCred, type Serve } from '../helpers/s3-clients.js';
+import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 
 const DOCS: ClientCred & { bucket: string } = { bucket: 'docs', id: 'AKIASUBRESDOCS000001', secret: 'subresources-secret-0123456789' };
 const OTHER: ClientCred & { bucket: string } = { bucket: 'other', id: 'AKIASUBRESOTHER00001', secret: 'other-secret-0123456789' };
@@ -40,38 +33,18 @@ const OBJECTS: ReadonlyMap<string, Buffer> = new Map([
 ]);
 
 describe('readpath serve: configuration subresources answered as a read-only, never-configured bucket', () => {
-  let fleet: S3Fleet;
-  let tmp: string;
+  let fx: GatewayFixture;
   let clients: S3Clients;
-  let serve: Serve | undefined;
+  let serve: Serve;
   let s3: S3Client;
   let other: S3Client;
 
   before(async () => {
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-gw-subres-'));
-    clients = await S3Clients.create(tmp);
-    fleet = await startS3Fleet({ count: 2 });
-    const rows: ObjectLocation[] = [];
-    let t = Date.UTC(2026, 0, 1);
-    for (const [k, v] of OBJECTS) {
-      const key = `${DOCS.bucket}/${k}`;
-      await fleet.seed(key, v, ['b1', 'b2']);
-      for (const b of ['b1', 'b2']) rows.push({ objectKey: key, backendName: b, sizeBytes: v.length, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(v) });
-    }
-    const store = await SqliteMetadataStore.open({ path: path.join(tmp, 'meta.db') });
-    await store.addLocations(rows);
-    await store.close();
-    const config = path.join(tmp, 'readpath.yaml');
-    await writeFile(config, stringify({
-      backends: fleet.backends.map((b) => fleet.backendConfig(b.name)),
-      database: { driver: 'sqlite', path: 'meta.db' },
-      runtime: { threads: 1 },
-      logging: { level: 'warn' },
-      buckets: [DOCS, OTHER].map((c) => ({ name: c.bucket, credentials: [{ access_key_id: c.id, secret_access_key: c.secret }] })),
-    }));
-    serve = await startServe(config);
+    fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-subres-', buckets: [{ name: DOCS.bucket, creds: [DOCS], objects: OBJECTS }, { name: OTHER.bucket, creds: [OTHER] }] });
+    serve = fx.serve;
+    clients = await S3Clients.create(fx.tmp);
     const sdk = (cred: ClientCred): S3Client => withoutSdkNodeVersionWarning(() => new S3Client({
-      endpoint: serve!.url, region: CLIENT_REGION, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: cred.id, secretAccessKey: cred.secret },
+      endpoint: serve.url, region: CLIENT_REGION, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: cred.id, secretAccessKey: cred.secret },
     }));
     s3 = sdk(DOCS);
     other = sdk(OTHER);
@@ -80,9 +53,7 @@ describe('readpath serve: configuration subresources answered as a read-only, ne
   after(async () => {
     s3?.destroy();
     other?.destroy();
-    await killServe(serve);
-    await fleet?.close();
-    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+    await fx?.close();
   });
 
   /** The promise rejects with this S3 error code and HTTP status. */
@@ -185,7 +156,7 @@ describe('readpath serve: configuration subresources answered as a read-only, ne
 
   it('aws s3api: get-bucket-versioning, get-bucket-acl, get-object-tagging, list-object-versions (all pages), get-bucket-policy\'s error', async () => {
     const json = async (args: string[]): Promise<Record<string, unknown>> => {
-      const r = ok(await clients.awsRun(serve!.url, DOCS, ['s3api', ...args, '--output', 'json']), `aws s3api ${args[0]}`);
+      const r = ok(await clients.awsRun(serve.url, DOCS, ['s3api', ...args, '--output', 'json']), `aws s3api ${args[0]}`);
       return r.stdout.trim() === '' ? {} : JSON.parse(r.stdout) as Record<string, unknown>;
     };
     assert.equal((await json(['get-bucket-versioning', '--bucket', DOCS.bucket])).Status, undefined);
@@ -196,18 +167,18 @@ describe('readpath serve: configuration subresources answered as a read-only, ne
     const versions = await json(['list-object-versions', '--bucket', DOCS.bucket, '--page-size', '2']) as { Versions?: { Key: string; VersionId: string }[] };
     assert.deepEqual(versions.Versions?.map((v) => v.Key), s3Order(OBJECTS.keys()));
     assert.ok(versions.Versions?.every((v) => v.VersionId === 'null'));
-    const policy = await clients.awsRun(serve!.url, DOCS, ['s3api', 'get-bucket-policy', '--bucket', DOCS.bucket]);
+    const policy = await clients.awsRun(serve.url, DOCS, ['s3api', 'get-bucket-policy', '--bucket', DOCS.bucket]);
     assert.notEqual(policy.code, 0);
     assert.match(policy.stderr, /NoSuchBucketPolicy/);
   });
 
   it('s3cmd info of the bucket and of an object: location, policy, CORS, lifecycle, ACL — all answered', async () => {
-    const b = ok(await clients.s3cmdRun(serve!.url, DOCS, ['info', `s3://${DOCS.bucket}`]), 's3cmd info (bucket)');
+    const b = ok(await clients.s3cmdRun(serve.url, DOCS, ['info', `s3://${DOCS.bucket}`]), 's3cmd info (bucket)');
     assert.match(b.stdout, /Location:\s+us-east-1/);
     assert.match(b.stdout, /Policy:\s+none/);
     assert.match(b.stdout, /CORS:\s+none/);
     assert.match(b.stdout, new RegExp(`ACL:\\s+${DOCS.id}: READ`));
-    const o = ok(await clients.s3cmdRun(serve!.url, DOCS, ['info', `s3://${DOCS.bucket}/a/1.bin`]), 's3cmd info (object)');
+    const o = ok(await clients.s3cmdRun(serve.url, DOCS, ['info', `s3://${DOCS.bucket}/a/1.bin`]), 's3cmd info (object)');
     assert.match(o.stdout, /File size:\s+100/);
     assert.match(o.stdout, new RegExp(`ACL:\\s+${DOCS.id}: READ`));
   });

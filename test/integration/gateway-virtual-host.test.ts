@@ -14,18 +14,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { LookupFunction } from 'node:net';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { stringify } from 'yaml';
 import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
-import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
-import { sha256Hex } from '../../src/probe/verify.js';
-import type { ObjectLocation } from '../../src/types.js';
-import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
-import { CLIENT_REGION, S3Clients, assertSameFiles, filesUnder, killServe, ok, run, s3Order, startServe, tool, toolEnv, type ClientCred, type Serve } from '../helpers/s3-clients.js';
+import { CLIENT_REGION, S3Clients, assertSameFiles, filesUnder, ok, run, s3Order, tool, toolEnv, type ClientCred, type Serve } from '../helpers/s3-clients.js';
+import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 
 const DOMAIN = 'gw.test';
 const PHOTOS: ClientCred & { bucket: string } = { bucket: 'photos', id: 'AKIAVHOSTPHOTOS00001', secret: 'vhost/Secret+Key=0123456789' };
@@ -40,46 +35,27 @@ const OBJECTS: ReadonlyMap<string, Buffer> = new Map([
 const DOTTED_OBJECT = Buffer.from('in a bucket whose name has dots\n');
 
 describe('readpath serve, virtual-hosted style (server.virtual_host_domains) with real clients', () => {
-  let fleet: S3Fleet;
+  let fx: GatewayFixture;
   let tmp: string;
   let clients: S3Clients;
-  let serve: Serve | undefined;
+  let serve: Serve;
   let port: number;
   let proxy: string;
 
   before(async () => {
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-gw-vhost-'));
+    fx = await startGatewayFixture({
+      tmpPrefix: 'readpath-gw-vhost-', server: { virtual_host_domains: [DOMAIN] },
+      buckets: [{ name: PHOTOS.bucket, creds: [PHOTOS], objects: OBJECTS }, { name: DOTTED.bucket, creds: [DOTTED], objects: new Map([['note.txt', DOTTED_OBJECT]]) }],
+    });
+    tmp = fx.tmp;
+    serve = fx.serve;
     clients = await S3Clients.create(tmp);
-    fleet = await startS3Fleet({ count: 2 });
-    const rows: ObjectLocation[] = [];
-    let t = Date.UTC(2026, 0, 1);
-    const put = async (key: string, bytes: Buffer): Promise<void> => {
-      await fleet.seed(key, bytes, ['b1', 'b2']);
-      for (const b of ['b1', 'b2']) rows.push({ objectKey: key, backendName: b, sizeBytes: bytes.length, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(bytes) });
-    };
-    for (const [k, v] of OBJECTS) await put(`${PHOTOS.bucket}/${k}`, v);
-    await put(`${DOTTED.bucket}/note.txt`, DOTTED_OBJECT);
-    const store = await SqliteMetadataStore.open({ path: path.join(tmp, 'meta.db') });
-    await store.addLocations(rows);
-    await store.close();
-    const config = path.join(tmp, 'readpath.yaml');
-    await writeFile(config, stringify({
-      backends: fleet.backends.map((b) => fleet.backendConfig(b.name)),
-      database: { driver: 'sqlite', path: 'meta.db' },
-      server: { virtual_host_domains: [DOMAIN] },
-      runtime: { threads: 1 },
-      logging: { level: 'warn' },
-      buckets: [PHOTOS, DOTTED].map((c) => ({ name: c.bucket, credentials: [{ access_key_id: c.id, secret_access_key: c.secret }] })),
-    }));
-    serve = await startServe(config);
     port = Number(new URL(serve.url).port);
     proxy = serve.url;
   });
 
   after(async () => {
-    await killServe(serve);
-    await fleet?.close();
-    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+    await fx?.close();
   });
 
   /** Every host name resolves to the gateway's loopback address. */
