@@ -53,6 +53,8 @@ export interface ListPage {
   // v1
   marker?: string;
   nextMarker?: string | undefined;
+  /** Each entry's owner, when the listing shows owners (always in v1, with `fetch-owner=true` in v2). */
+  owner?: string | undefined;
 }
 
 /** `encoding-type=url`: keys and prefixes percent-encoded as S3 does (`/` kept). */
@@ -83,7 +85,9 @@ export function listXml(p: ListPage, version: 1 | 2): string {
   for (const c of p.contents) {
     x += `<Contents>${el('Key', listName(p, c.key))}${el('LastModified', c.lastModified.toISOString())}`;
     if (c.etag !== undefined) x += el('ETag', c.etag);
-    x += `${el('Size', c.size)}${el('StorageClass', 'STANDARD')}</Contents>`;
+    x += `${el('Size', c.size)}${el('StorageClass', 'STANDARD')}`;
+    if (p.owner !== undefined) x += `<Owner>${el('ID', p.owner)}${el('DisplayName', p.owner)}</Owner>`;
+    x += '</Contents>';
   }
   for (const cp of p.commonPrefixes) x += `<CommonPrefixes>${el('Prefix', listName(p, cp))}</CommonPrefixes>`;
   return `${x}</ListBucketResult>`;
@@ -181,4 +185,20 @@ export function versionsXml(p: VersionsPage): string {
   }
   for (const cp of p.commonPrefixes) x += `<CommonPrefixes>${el('Prefix', listName(p, cp))}</CommonPrefixes>`;
   return `${x}</ListVersionsResult>`;
+}
+
+/**
+ * GetObjectAttributes' answer, with the attributes asked for, in S3's order. The ETag goes
+ * without its quotes, as S3 gives it here; the checksum is the database's SHA-256 when there is
+ * one. Every object is served as one piece, so there are no ObjectParts to list.
+ */
+export function objectAttributesXml(o: { etag?: string | undefined; size: number; contentSha256?: string | undefined }, wanted: ReadonlySet<string>): string {
+  let x = `${XML_HEAD}<GetObjectAttributesResponse xmlns="${NS}">`;
+  if (wanted.has('ETag') && o.etag !== undefined) x += el('ETag', o.etag.replace(/^"|"$/g, ''));
+  if (wanted.has('Checksum') && o.contentSha256 !== undefined) {
+    x += `<Checksum>${el('ChecksumSHA256', Buffer.from(o.contentSha256, 'hex').toString('base64'))}${el('ChecksumType', 'FULL_OBJECT')}</Checksum>`;
+  }
+  if (wanted.has('StorageClass')) x += el('StorageClass', 'STANDARD');
+  if (wanted.has('ObjectSize')) x += el('ObjectSize', o.size);
+  return `${x}</GetObjectAttributesResponse>`;
 }

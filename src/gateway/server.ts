@@ -18,14 +18,14 @@ import type { Logger } from 'pino';
 import type { ReadPath } from '../read-path.js';
 import { ReadPathError, hasCode } from '../errors.js';
 import type { ResolvedConfig } from '../config/types.js';
-import { bucketsXml, errorXml, listXml, locationXml, uploadsXml, versionsXml, type ListPage } from './s3-xml.js';
+import { bucketsXml, errorXml, listXml, locationXml, objectAttributesXml, uploadsXml, versionsXml, type ListPage } from './s3-xml.js';
 import { s3ErrorOf, type S3Error } from './s3-errors.js';
 import { responseOverrides, serveObject } from './objects.js';
 import { continuationToken, listPage, parseContinuationToken, toListPage, type ListKeys, type ListRequest } from './listing.js';
 import { SigV4Verifier, type GatewayCredential } from './sigv4-verify.js';
 import { decodePathComponent, decodeQueryComponent } from './canonical.js';
 import { addressOf, requestTarget, virtualHostBucket } from './addressing.js';
-import { bucketConfigDocument, bucketSubresource, checkVersionId, objectConfigDocument, objectSubresource, type Subresource } from './subresources.js';
+import { bucketConfigDocument, bucketSubresource, checkVersionId, objectConfigDocument, objectSubresource, requestedAttributes, type Subresource } from './subresources.js';
 
 /** The gateway's settings (`server:` and `buckets:` of the configuration). */
 export type GatewaySettings = ResolvedConfig['gateway'];
@@ -215,7 +215,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       const sub = query.size === 0 ? undefined : objectSubresource(query);
       if (sub !== undefined) {
         op = sub.op;
-        void serveObjectConfig(sub, method, `${bucket}/${key}`, res, ac.signal, access).catch(fail);
+        void serveObjectConfig(sub, method, `${bucket}/${key}`, req.headers, res, ac.signal, access).catch(fail);
         return;
       }
       op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
@@ -227,9 +227,16 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   };
 
   /** An object's subresource (`?acl`, `?tagging`, …): 404 NoSuchKey unless the object exists. */
-  const serveObjectConfig = async (sub: Subresource, method: string, storeKey: string, res: ServerResponse, signal: AbortSignal, owner: string): Promise<void> => {
+  const serveObjectConfig = async (sub: Subresource, method: string, storeKey: string, headers: IncomingMessage['headers'], res: ServerResponse, signal: AbortSignal, owner: string): Promise<void> => {
     if (sub.name === 'uploadId') refuse(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
-    await rp.head(storeKey, { signal });
+    // Checked before the read: a request S3 would refuse reaches no backend.
+    const attributes = sub.name === 'attributes' ? requestedAttributes(headers['x-amz-object-attributes']) : undefined;
+    const o = await rp.head(storeKey, { signal });
+    if (attributes !== undefined) {
+      if (o.lastModified !== undefined) res.setHeader('Last-Modified', o.lastModified.toUTCString());
+      sendXml(res, method, objectAttributesXml(o, attributes));
+      return;
+    }
     sendXml(res, method, objectConfigDocument(sub, owner));
   };
 
@@ -290,6 +297,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       if (startAfter !== undefined) page.startAfter = startAfter;
       if (res2.truncated && res2.next !== undefined) page.nextContinuationToken = continuationToken(res2.next);
       page.keyCount = res2.contents.length + res2.commonPrefixes.length;
+      if (q.get('fetch-owner') === 'true') page.owner = owner;
     } else {
       const marker = q.get('marker') ?? '';
       if (marker !== '') {
@@ -300,6 +308,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       const res1 = await listPage(listKeys, r);
       page = toListPage(r, res1);
       page.marker = marker;
+      page.owner = owner;
       if (res1.truncated && r.delimiter !== undefined && res1.next !== undefined) page.nextMarker = res1.next.after;
     }
     sendXml(res, method, listXml(page, v2 ? 2 : 1));

@@ -12,7 +12,7 @@ import { aclXml, emptyConfigXml, requestPaymentXml, taggingXml } from './s3-xml.
 
 /** Subresources S3 has that the gateway answers with 501 NotImplemented. */
 const NOT_IMPLEMENTED = new Set([
-  'torrent', 'select', 'restore', 'attributes', 'analytics', 'inventory', 'metrics', 'intelligent-tiering',
+  'torrent', 'select', 'restore', 'analytics', 'inventory', 'metrics', 'intelligent-tiering',
   'policyStatus', 'replication-metrics', 'session', 'renameObject',
 ]);
 
@@ -58,7 +58,30 @@ const OBJECT: ReadonlyMap<string, string> = new Map([
   ['retention', 'GetObjectRetention'],
   ['legal-hold', 'GetObjectLegalHold'],
   ['uploadId', 'ListParts'],
+  ['attributes', 'GetObjectAttributes'],
 ]);
+
+/** The attributes GetObjectAttributes can be asked for, as S3 names them. */
+export const OBJECT_ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
+/** One of {@link OBJECT_ATTRIBUTES}. */
+export type ObjectAttribute = (typeof OBJECT_ATTRIBUTES)[number];
+
+/**
+ * The attributes an `x-amz-object-attributes` header asks for (comma-separated, in any order,
+ * repeated headers joined). 400 InvalidArgument when it is missing, empty, or names one S3 does not have.
+ */
+export function requestedAttributes(header: string | string[] | undefined): Set<ObjectAttribute> {
+  const raw = Array.isArray(header) ? header.join(',') : header ?? '';
+  const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw new ObjectRequestError(400, 'InvalidArgument', 'x-amz-object-attributes: at least one of ETag, Checksum, ObjectParts, StorageClass, ObjectSize is required');
+  const out = new Set<ObjectAttribute>();
+  for (const n of names) {
+    const a = OBJECT_ATTRIBUTES.find((x) => x === n);
+    if (a === undefined) throw new ObjectRequestError(400, 'InvalidArgument', `x-amz-object-attributes: invalid attribute name ${JSON.stringify(n)}`);
+    out.add(a);
+  }
+  return out;
+}
 
 function unsupported(name: string): never {
   throw new ObjectRequestError(501, 'NotImplemented', `?${name} is not implemented by readpath serve.`);
@@ -111,6 +134,9 @@ export function objectConfigDocument(sub: Subresource, owner: string): string {
   switch (sub.name) {
     case 'acl': return aclXml(owner);
     case 'tagging': return taggingXml();
+    case 'attributes':
+      // Answered from the object's HEAD by the caller (objectAttributesXml).
+      return unsupported(sub.name);
     case 'retention':
     case 'legal-hold':
       throw new ObjectRequestError(404, 'NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration');

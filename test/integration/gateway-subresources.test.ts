@@ -8,13 +8,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   GetBucketAclCommand, GetBucketCorsCommand, GetBucketEncryptionCommand, GetBucketLifecycleConfigurationCommand, GetBucketLoggingCommand,
   GetBucketPolicyCommand, GetBucketRequestPaymentCommand, GetBucketTaggingCommand, GetBucketVersioningCommand, GetObjectAclCommand,
-  GetObjectCommand, GetObjectLockConfigurationCommand, GetObjectRetentionCommand, GetObjectTaggingCommand, GetObjectTorrentCommand,
-  HeadObjectCommand, ListMultipartUploadsCommand, ListObjectVersionsCommand, ListPartsCommand, PutBucketVersioningCommand, S3Client,
-  type ListObjectVersionsCommandOutput,
+  GetObjectAttributesCommand, GetObjectCommand, GetObjectLockConfigurationCommand, GetObjectRetentionCommand, GetObjectTaggingCommand, GetObjectTorrentCommand,
+  HeadObjectCommand, ListMultipartUploadsCommand, ListObjectVersionsCommand, ListObjectsCommand, ListObjectsV2Command, ListPartsCommand, PutBucketVersioningCommand, S3Client,
+  type ListObjectVersionsCommandOutput, type ObjectAttributes,
 } from '@aws-sdk/client-s3';
 import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
 import { CLIENT_REGION, S3Clients, ok, s3Order, type ClientCred, type Serve } from '../helpers/s3-clients.js';
@@ -154,7 +154,32 @@ describe('readpath serve: configuration subresources answered as a read-only, ne
     await rejectsWith(s3.send(new GetObjectCommand({ Bucket: DOCS.bucket, Key: 'a/2.bin', VersionId: '3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY' })), 'InvalidArgument', 400);
   });
 
-  it('aws s3api: get-bucket-versioning, get-bucket-acl, get-object-tagging, list-object-versions (all pages), get-bucket-policy\'s error', async () => {
+  it('GetObjectAttributes: the ETag (unquoted, as S3 gives it), the stored SHA-256 as its checksum, size and storage class, only those asked for; no parts; NoSuchKey; a bad attribute name is 400', async () => {
+    const bytes = OBJECTS.get('b/x y+z.bin')!;
+    const all = await s3.send(new GetObjectAttributesCommand({ Bucket: DOCS.bucket, Key: 'b/x y+z.bin', ObjectAttributes: ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] }));
+    assert.equal(all.ETag, createHash('md5').update(bytes).digest('hex'));
+    assert.equal(all.Checksum?.ChecksumSHA256, createHash('sha256').update(bytes).digest('base64'));
+    assert.equal(all.ObjectSize, bytes.length);
+    assert.equal(all.StorageClass, 'STANDARD');
+    assert.equal(all.ObjectParts, undefined, 'one piece: no parts');
+    assert.ok(all.LastModified instanceof Date);
+    const size = await s3.send(new GetObjectAttributesCommand({ Bucket: DOCS.bucket, Key: 'c.txt', ObjectAttributes: ['ObjectSize'] }));
+    assert.deepEqual([size.ObjectSize, size.ETag, size.Checksum, size.StorageClass], [50, undefined, undefined, undefined]);
+    await rejectsWith(s3.send(new GetObjectAttributesCommand({ Bucket: DOCS.bucket, Key: 'nope', ObjectAttributes: ['ObjectSize'] })), 'NoSuchKey', 404);
+    await rejectsWith(s3.send(new GetObjectAttributesCommand({ Bucket: DOCS.bucket, Key: 'c.txt', ObjectAttributes: ['Bogus' as ObjectAttributes] })), 'InvalidArgument', 400);
+  });
+
+  it('listing owners: ListObjects (v1) names each entry\'s owner, ListObjectsV2 only with FetchOwner', async () => {
+    const v2 = await s3.send(new ListObjectsV2Command({ Bucket: DOCS.bucket }));
+    assert.ok(v2.Contents?.every((c) => c.Owner === undefined));
+    const owned = await s3.send(new ListObjectsV2Command({ Bucket: DOCS.bucket, FetchOwner: true }));
+    assert.deepEqual(new Set(owned.Contents?.map((c) => c.Owner?.ID)), new Set([DOCS.id]));
+    const v1 = await s3.send(new ListObjectsCommand({ Bucket: DOCS.bucket }));
+    assert.equal(v1.Contents?.length, OBJECTS.size);
+    assert.ok(v1.Contents?.every((c) => c.Owner?.ID === DOCS.id));
+  });
+
+  it('aws s3api: get-bucket-versioning, get-bucket-acl, get-object-tagging, list-object-versions (all pages), get-object-attributes, get-bucket-policy\'s error', async () => {
     const json = async (args: string[]): Promise<Record<string, unknown>> => {
       const r = ok(await clients.awsRun(serve.url, DOCS, ['s3api', ...args, '--output', 'json']), `aws s3api ${args[0]}`);
       return r.stdout.trim() === '' ? {} : JSON.parse(r.stdout) as Record<string, unknown>;
@@ -167,6 +192,9 @@ describe('readpath serve: configuration subresources answered as a read-only, ne
     const versions = await json(['list-object-versions', '--bucket', DOCS.bucket, '--page-size', '2']) as { Versions?: { Key: string; VersionId: string }[] };
     assert.deepEqual(versions.Versions?.map((v) => v.Key), s3Order(OBJECTS.keys()));
     assert.ok(versions.Versions?.every((v) => v.VersionId === 'null'));
+    const attrs = await json(['get-object-attributes', '--bucket', DOCS.bucket, '--key', 'a/2.bin', '--object-attributes', 'ObjectSize', 'Checksum']) as { ObjectSize?: number; Checksum?: { ChecksumSHA256?: string } };
+    assert.equal(attrs.ObjectSize, 200);
+    assert.equal(attrs.Checksum?.ChecksumSHA256, createHash('sha256').update(OBJECTS.get('a/2.bin')!).digest('base64'));
     const policy = await clients.awsRun(serve.url, DOCS, ['s3api', 'get-bucket-policy', '--bucket', DOCS.bucket]);
     assert.notEqual(policy.code, 0);
     assert.match(policy.stderr, /NoSuchBucketPolicy/);
