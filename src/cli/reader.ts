@@ -11,12 +11,15 @@ import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-ser
 import { DEFAULT_CONFIG_PATH } from './config-path.js';
 import { UsageError } from './errors.js';
 import type { Reporter } from './reporter.js';
+import type { Logger } from 'pino';
 
 export { DEFAULT_CONFIG_PATH };
 
 /** An open reader and what came with it. */
 export interface OpenReader {
   rp: ReadPath;
+  /** The reader's logger (its level follows the configuration unless READPATH_LOG_LEVEL is set). */
+  logger: Logger;
   metrics: MetricsServer | undefined;
   /** Close the metrics endpoint, then the reader. Idempotent. */
   close(): Promise<void>;
@@ -63,6 +66,7 @@ export async function openReader(reporter: Reporter, opts: OpenReaderOptions): P
   let closing: Promise<void> | undefined;
   return {
     rp,
+    logger,
     metrics,
     close() {
       closing ??= (async () => {

@@ -51,6 +51,20 @@ export interface Gateway {
   inFlight(): number;
   /** Stop accepting, drain requests in flight for up to `drainMs` (default 10 s), close. Idempotent. */
   close(drainMs?: number): Promise<void>;
+  /**
+   * Take new settings without a restart (`readpath serve` on SIGHUP): buckets and their
+   * credentials, the TLS certificate and key, the admission limit, timeouts, region, paths and
+   * virtual-host domains apply to requests from now on; requests in flight finish as they began.
+   * Returns the settings that changed but need a restart to apply (the listen address, the header
+   * size limit, turning TLS on or off, the client CA), as configuration keys; those keep their
+   * current values.
+   */
+  reload(settings: GatewaySettings): string[];
+}
+
+/** The credentials SigV4 checks: each bucket's, reading that bucket only. */
+function credentialsOf(s: GatewaySettings): GatewayCredential[] {
+  return s.buckets.flatMap((b) => b.credentials.map((c) => ({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, buckets: [b.name] })));
 }
 
 const MAX_URL_BYTES = 8192;
@@ -103,13 +117,14 @@ function intParam(q: Map<string, string>, name: string, dflt: number, max: numbe
 
 /** Start the gateway for `rp`; resolves once it listens. */
 export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<Gateway> {
-  const s = opts.settings;
+  // Replaced whole by reload(): a request reads them once, at its start.
+  let s = opts.settings;
   const log = opts.logger;
-  const creds: GatewayCredential[] = s.buckets.flatMap((b) => b.credentials.map((c) => ({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, buckets: [b.name] })));
   // Any region a client signs with is accepted (rclone signs with whatever it was configured
   // with); server.region is only what GetBucketLocation reports.
-  const verifier = new SigV4Verifier(creds, opts.now === undefined ? {} : { now: opts.now });
-  const bucketNames = new Set(s.buckets.map((b) => b.name));
+  const newVerifier = (settings: GatewaySettings): SigV4Verifier => new SigV4Verifier(credentialsOf(settings), opts.now === undefined ? {} : { now: opts.now });
+  let verifier = newVerifier(s);
+  let bucketNames = new Set(s.buckets.map((b) => b.name));
   const started = new Date();
   const listKeys: ListKeys = (o) => rp.listKeys(o);
   let inFlight = 0;
@@ -366,9 +381,29 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${s.tls === null ? 'http' : 'https'}://${shownHost}:${addr.port}`;
   let closed: Promise<void> | undefined;
+  const reload = (next: GatewaySettings): string[] => {
+    const kept: string[] = [];
+    if (next.listenAddr !== s.listenAddr) kept.push('server.listen_addr');
+    if (next.maxHeaderBytes !== s.maxHeaderBytes) kept.push('server.max_header_bytes');
+    let tls = s.tls;
+    if ((next.tls === null) !== (s.tls === null)) kept.push('server.tls');
+    else if (next.tls !== null && s.tls !== null) {
+      if (next.tls.clientCa !== s.tls.clientCa) kept.push('server.tls.client_ca_file');
+      // The new certificate for new connections; open ones keep the session they have.
+      (server as https.Server).setSecureContext({ cert: next.tls.cert, key: next.tls.key, minVersion: next.tls.minVersion, ...(s.tls.clientCa === null ? {} : { ca: s.tls.clientCa }) });
+      tls = { ...next.tls, clientCa: s.tls.clientCa };
+    }
+    server.headersTimeout = next.readHeaderTimeoutMs;
+    server.keepAliveTimeout = next.idleTimeoutMs;
+    verifier = newVerifier(next);
+    bucketNames = new Set(next.buckets.map((b) => b.name));
+    s = { ...next, listenAddr: s.listenAddr, host: s.host, port: s.port, maxHeaderBytes: s.maxHeaderBytes, tls };
+    return kept;
+  };
   return {
     url,
     port: addr.port,
+    reload,
     inFlight: () => inFlight,
     close: (drainMs = 10_000) => {
       closed ??= (async () => {

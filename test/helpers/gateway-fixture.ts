@@ -24,6 +24,9 @@ export interface FixtureBucket {
 /** A running fixture; `close()` stops the gateway and the fleet and removes `tmp`. */
 export interface GatewayFixture {
   tmp: string;
+  /** The configuration file the gateway was started with, and what was written to it. */
+  configPath: string;
+  configDoc: Record<string, unknown>;
   fleet: S3Fleet;
   serve: Serve;
   close(): Promise<void>;
@@ -34,6 +37,8 @@ export async function startGatewayFixture(o: { tmpPrefix: string; buckets: reado
   const tmp = await mkdtemp(path.join(os.tmpdir(), o.tmpPrefix));
   let fleet: S3Fleet | undefined;
   let serve: Serve | undefined;
+  const configPath = path.join(tmp, 'readpath.yaml');
+  let configDoc: Record<string, unknown>;
   try {
     fleet = await startS3Fleet({ count: 2 });
     const rows: ObjectLocation[] = [];
@@ -48,17 +53,17 @@ export async function startGatewayFixture(o: { tmpPrefix: string; buckets: reado
     const store = await SqliteMetadataStore.open({ path: path.join(tmp, 'meta.db') });
     await store.addLocations(rows);
     await store.close();
-    const config = path.join(tmp, 'readpath.yaml');
     const f = fleet;
-    await writeFile(config, stringify({
+    configDoc = {
       backends: f.backends.map((b) => f.backendConfig(b.name)),
       database: { driver: 'sqlite', path: 'meta.db' },
       ...(o.server === undefined ? {} : { server: o.server }),
       runtime: { threads: 1 },
       logging: { level: 'warn' },
       buckets: o.buckets.map((b) => ({ name: b.name, credentials: b.creds.map((c) => ({ access_key_id: c.id, secret_access_key: c.secret })) })),
-    }));
-    serve = await startServe(config);
+    };
+    await writeFile(configPath, stringify(configDoc));
+    serve = await startServe(configPath);
   } catch (err) {
     await fleet?.close();
     await rm(tmp, { recursive: true, force: true });
@@ -66,7 +71,7 @@ export async function startGatewayFixture(o: { tmpPrefix: string; buckets: reado
   }
   const started = { fleet, serve };
   return {
-    tmp, ...started,
+    tmp, configPath, configDoc, ...started,
     close: async () => {
       await killServe(started.serve);
       await started.fleet.close();

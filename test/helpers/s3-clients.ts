@@ -160,7 +160,7 @@ export async function startServe(config: string): Promise<Serve> {
     err += s;
   });
   const exit = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
-  const started = await waitForStart(child, { what: 'readpath serve', match: /^readpath: serving S3 on (http:\/\/127\.0\.0\.1:\d+)$/, stream: 'stderr', timeoutMs: 60_000, stderrTailChars: 20_000 });
+  const started = await waitForStart(child, { what: 'readpath serve', match: /^readpath: serving S3 on (https?:\/\/127\.0\.0\.1:\d+)$/, stream: 'stderr', timeoutMs: 60_000, stderrTailChars: 20_000 });
   const url = started[1] as string;
   return { url, child, stderr: () => err, exit };
 }
