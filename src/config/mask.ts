@@ -237,6 +237,7 @@ export function toConfigDocument(config: ResolvedConfig | MaskedConfig): Record<
     },
     encryption: e === null || !('localKeys' in e) ? e : encryptionView(e, false),
     buckets: gateway.buckets,
+    rateLimit: gateway.rateLimit,
   }) as Record<string, unknown>;
 }
 

@@ -62,6 +62,11 @@ export const CONFIG_DEFAULTS = Object.freeze({
   gatewayRegion: 'us-east-1',
   metricsPath: '/metrics',
   healthPath: '/health',
+  /** `rate_limit:`, upstream's defaults. */
+  rateLimitRequestsPerSec: 100,
+  rateLimitBurst: 200,
+  rateLimitCleanupIntervalMs: 60_000,
+  rateLimitCleanupMaxAgeMs: 300_000,
 });
 
 export { defaultThreads };
@@ -259,5 +264,13 @@ function resolveGateway(c: ParsedConfig, files: GatewayFiles): ResolvedGatewayCo
           ? [{ accessKeyId: cr.access_key_id, secretAccessKey: cr.secret_access_key }]
           : []),
     })),
+    rateLimit: {
+      enabled: c.rate_limit?.enabled ?? false,
+      requestsPerSec: c.rate_limit?.requests_per_sec ?? D.rateLimitRequestsPerSec,
+      burst: c.rate_limit?.burst ?? D.rateLimitBurst,
+      trustedProxies: (c.rate_limit?.trusted_proxies ?? []).map((p) => p.trim()),
+      cleanupIntervalMs: c.rate_limit?.cleanup_interval ?? D.rateLimitCleanupIntervalMs,
+      cleanupMaxAgeMs: c.rate_limit?.cleanup_max_age ?? D.rateLimitCleanupMaxAgeMs,
+    },
   };
 }

@@ -9,10 +9,11 @@
 import { z } from 'zod';
 import { durationToMs } from './duration.js';
 import { parseListenAddr } from './listen-addr.js';
+import { parseCidr } from './cidr.js';
 
 /** s3-orchestrator's top-level sections readpath does not use: accepted, not validated, ignored. */
 export const UPSTREAM_ONLY_SECTIONS = [
-  'telemetry', 'rebalance', 'replication', 'rate_limit', 'compression', 'ui',
+  'telemetry', 'rebalance', 'replication', 'compression', 'ui',
   'auth', 'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'cache', 'redis',
   'notifications', 'debug', 'routing_strategy',
 ] as const;
@@ -317,6 +318,23 @@ export const serverSchema = z.strictObject({
   ...ignoredKeys(UPSTREAM_ONLY_KEYS.server),
 });
 
+/** A CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address. */
+const cidr = () => z.string().refine((s) => parseCidr(s.trim()) !== undefined, 'expected a CIDR such as 10.0.0.0/8 or fd00::/8 (or one address)');
+
+/**
+ * `rate_limit:` (s3-orchestrator's): per-client token buckets in front of the gateway. The
+ * trusted proxies' CIDRs are checked even while it is disabled, as upstream does, so a typo does
+ * not wait for the reload that enables it.
+ */
+export const rateLimitSchema = z.strictObject({
+  enabled: flag(),
+  requests_per_sec: z.preprocess(coerceNumber, z.number().gt(0, 'must be greater than 0')).optional(),
+  burst: integer(1),
+  trusted_proxies: z.array(cidr()).optional(),
+  cleanup_interval: durationMs('positive'),
+  cleanup_max_age: durationMs('positive'),
+});
+
 export const integritySchema = z.strictObject({
   verify_on_read: flag(),
   verify_etag: flag(),
@@ -508,6 +526,7 @@ export const configSchema = z.strictObject({
   logging: loggingSchema.optional(),
   encryption: encryptionSchema.optional(),
   buckets: z.array(bucketSchema).optional(),
+  rate_limit: rateLimitSchema.optional(),
   ...ignoredKeys(UPSTREAM_ONLY_SECTIONS),
 });
 

@@ -159,6 +159,22 @@ export interface BucketCredentialConfigInput {
   token?: string;
 }
 
+/** The `rate_limit:` section (s3-orchestrator's): per-client token buckets in front of the gateway. */
+export interface RateLimitConfigInput {
+  /** Default false. */
+  enabled?: BooleanInput;
+  /** Tokens a second per client (> 0). Default 100. */
+  requests_per_sec?: NumberInput;
+  /** The most tokens a client holds (≥ 1). Default 200. */
+  burst?: NumberInput;
+  /** CIDRs whose X-Forwarded-For is believed: the client is the rightmost address not in them. */
+  trusted_proxies?: string[];
+  /** How often idle clients are forgotten. Default 1m. */
+  cleanup_interval?: DurationInput;
+  /** A client idle this long is forgotten. Default 5m. */
+  cleanup_max_age?: DurationInput;
+}
+
 /** One entry of `buckets:`: a virtual bucket the gateway serves, and who may read it. */
 export interface BucketConfigInput {
   /** Required, without '/', unique; objects are `{name}/{key}` in the metadata store. */
@@ -326,8 +342,10 @@ export interface ReadPathConfig {
   encryption?: EncryptionConfigInput;
   /** The gateway's virtual buckets and their client credentials (upstream's keys). */
   buckets?: BucketConfigInput[];
+  /** Per-client rate limiting of the gateway (upstream's section). */
+  rate_limit?: RateLimitConfigInput;
   // s3-orchestrator sections readpath accepts and ignores:
-  telemetry?: unknown; rebalance?: unknown; replication?: unknown; rate_limit?: unknown;
+  telemetry?: unknown; rebalance?: unknown; replication?: unknown;
   compression?: unknown; ui?: unknown; auth?: unknown; cleanup_queue?: unknown;
   write_path?: unknown; usage_flush?: unknown; lifecycle?: unknown; reconcile?: unknown; cache?: unknown;
   redis?: unknown; notifications?: unknown; debug?: unknown; routing_strategy?: unknown;
@@ -468,7 +486,23 @@ export interface ResolvedBucketConfig {
   credentials: { accessKeyId: string; secretAccessKey: string }[];
 }
 
-/** The resolved gateway settings (`server.*` and `buckets:`). */
+/** The resolved `rate_limit:` settings (s3-orchestrator's section; defaults as upstream's). */
+export interface RateLimitSettings {
+  /** Default false. */
+  enabled: boolean;
+  /** Tokens a second per client. Default 100. */
+  requestsPerSec: number;
+  /** The most tokens a client holds (its burst). Default 200. */
+  burst: number;
+  /** CIDRs (`10.0.0.0/8`, `fd00::/8`) whose X-Forwarded-For is believed. Default none. */
+  trustedProxies: string[];
+  /** How often idle clients are forgotten. Default 1m. */
+  cleanupIntervalMs: number;
+  /** A client idle this long is forgotten. Default 5m. */
+  cleanupMaxAgeMs: number;
+}
+
+/** The resolved gateway settings (`server.*`, `buckets:` and `rate_limit:`). */
 export interface ResolvedGatewayConfig {
   /** `server.listen_addr` as written, or `127.0.0.1:9000`. */
   listenAddr: string;
@@ -501,4 +535,6 @@ export interface ResolvedGatewayConfig {
   virtualHostDomains: string[];
   /** In config order; empty when `buckets:` is absent (then the gateway has nothing to serve). */
   buckets: ResolvedBucketConfig[];
+  /** `rate_limit:`. */
+  rateLimit: RateLimitSettings;
 }

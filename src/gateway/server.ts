@@ -25,6 +25,8 @@ import { continuationToken, listPage, parseContinuationToken, toListPage, type L
 import { SigV4Verifier, type GatewayCredential } from './sigv4-verify.js';
 import { decodePathComponent, decodeQueryComponent } from './canonical.js';
 import { addressOf, requestTarget, virtualHostBucket } from './addressing.js';
+import { RateLimiter } from './rate-limit.js';
+import { METRIC } from '../telemetry/recorder.js';
 import { bucketConfigDocument, bucketSubresource, checkVersionId, objectConfigDocument, objectSubresource, requestedAttributes, type Subresource } from './subresources.js';
 
 /** The gateway's settings (`server:` and `buckets:` of the configuration). */
@@ -124,6 +126,8 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   // with); server.region is only what GetBucketLocation reports.
   const newVerifier = (settings: GatewaySettings): SigV4Verifier => new SigV4Verifier(credentialsOf(settings), opts.now === undefined ? {} : { now: opts.now });
   let verifier = newVerifier(s);
+  const newLimiter = (settings: GatewaySettings): RateLimiter | undefined => (settings.rateLimit.enabled ? new RateLimiter(settings.rateLimit, opts.now === undefined ? {} : { now: opts.now }) : undefined);
+  let limiter = newLimiter(s);
   let bucketNames = new Set(s.buckets.map((b) => b.name));
   const started = new Date();
   const listKeys: ListKeys = (o) => rp.listKeys(o);
@@ -194,6 +198,12 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         op = rawPath === s.healthPath ? 'health' : 'metrics';
         void serveSide(rp, op, req, res).catch(fail);
         return;
+      }
+      // Before the signature: a client over its rate costs a map lookup, not an HMAC.
+      if (limiter !== undefined && !limiter.allow(limiter.clientOf(req.socket.remoteAddress, req.headers['x-forwarded-for']))) {
+        op = 'RateLimited';
+        rp.recorder.inc(METRIC.gatewayRateLimited);
+        refuse(429, 'SlowDown', 'Rate limit exceeded');
       }
       if (s.maxConcurrentReads > 0 && inFlight > s.maxConcurrentReads) {
         refuse(503, 'SlowDown', 'Please reduce your request rate.');
@@ -396,6 +406,11 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     server.headersTimeout = next.readHeaderTimeoutMs;
     server.keepAliveTimeout = next.idleTimeoutMs;
     verifier = newVerifier(next);
+    if (JSON.stringify(next.rateLimit) !== JSON.stringify(s.rateLimit)) {
+      // New limits start every client afresh, with a full burst.
+      limiter?.close();
+      limiter = newLimiter(next);
+    }
     bucketNames = new Set(next.buckets.map((b) => b.name));
     s = { ...next, listenAddr: s.listenAddr, host: s.host, port: s.port, maxHeaderBytes: s.maxHeaderBytes, tls };
     return kept;
@@ -408,6 +423,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     close: (drainMs = 10_000) => {
       closed ??= (async () => {
         closing = true;
+        limiter?.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         if (inFlight > 0) {

@@ -29,6 +29,7 @@ export const METRIC = Object.freeze({
   stripeHedges: 'striped_part_hedges_total',
   decrypts: 'decrypt_operations_total',
   decryptFailures: 'decrypt_failures_total',
+  gatewayRateLimited: 'gateway_rate_limited_total',
 } as const);
 
 /** Default histogram buckets, in seconds: fine at the low end, where in-memory reads live. */
@@ -60,6 +61,7 @@ const HELP: Record<string, string> = {
   [METRIC.stripeParts]: 'Parts of striped reads served, by backend.',
   [METRIC.decrypts]: 'Encrypted copies decrypted, by backend and read kind (get: probes, buffered or to a file; stream: stream segments and striped parts).',
   [METRIC.decryptFailures]: 'Encrypted copies that could not be decrypted, by backend and kind (header, key_data, unknown_key, unwrap, key_service, nonce, tag, length).',
+  [METRIC.gatewayRateLimited]: 'Requests the S3 gateway refused with 429 SlowDown because their client was over rate_limit.',
   [METRIC.stripeHedges]: 'Parts of striped reads fetched again from another copy because the first fetch was slow, by the backend hedged to.',
 };
 

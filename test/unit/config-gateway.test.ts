@@ -57,6 +57,7 @@ const DEFAULTS: ResolvedGatewayConfig = {
   listenAddr: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, tls: null, maxConcurrentReads: 0,
   readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536,
   region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [], buckets: [],
+        rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },
 };
 
 describe('config gateway: defaults', () => {
@@ -151,6 +152,7 @@ describe('config gateway: server keys', () => {
       region: 'eu-central-1', metricsPath: '/_readpath/metrics', healthPath: '/_readpath/health',
       virtualHostDomains: ['s3.example.com', 'gw.internal'],
       buckets: [{ name: 'photos', credentials: [{ accessKeyId: 'AKPHOTOS', secretAccessKey: SECRET }] }],
+      rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },
     });
   });
 
@@ -201,6 +203,7 @@ describe('config gateway: server keys', () => {
       listenAddr: '[::1]:0', host: '::1', port: 0, tls: { cert: SERVER_CERT, key: SERVER_KEY, minVersion: 'TLSv1.3', clientCa: null },
       maxConcurrentReads: 12, readHeaderTimeoutMs: 3000, idleTimeoutMs: 30_000, shutdownDelayMs: 2000, maxHeaderBytes: 32 * 1024,
       region: 'ap-south-1', metricsPath: '/prom', healthPath: '/healthz', virtualHostDomains: [], buckets: [],
+      rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },
     });
   });
 });

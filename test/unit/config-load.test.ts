@@ -41,6 +41,7 @@ describe('config defaults', () => {
         listenAddr: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, tls: null, maxConcurrentReads: 0,
         readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536,
         region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [], buckets: [],
+        rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },
       },
       source: { file: null, baseDir: '/srv/rp' },
     };
@@ -199,7 +200,8 @@ describe('config: upstream s3-orchestrator compatibility', () => {
   it('accepts every upstream-only section and key, with any value', async () => {
     const cfg = baseConfig();
     const junk = { nested: [1, 'two', { three: null }], weird: true };
-    for (const section of ['telemetry', 'rebalance', 'replication', 'rate_limit', 'compression', 'ui', 'auth',
+    // rate_limit: is readpath's too now (test/unit/gateway-rate-limit.test.ts).
+    for (const section of ['telemetry', 'rebalance', 'replication', 'compression', 'ui', 'auth',
       'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'cache', 'redis', 'notifications', 'debug', 'routing_strategy']) {
       cfg[section] = junk;
     }
@@ -253,6 +255,7 @@ describe('config: upstream s3-orchestrator compatibility', () => {
       readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536,
       region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [],
       buckets: [{ name: 'app', credentials: [{ accessKeyId: 'ak', secretAccessKey: 'as' }] }],
+      rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },
     }, 'tls with empty cert_file and key_file is plain HTTP, as upstream');
   });
 });
