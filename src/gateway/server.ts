@@ -14,6 +14,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { ReadPath } from '../read-path.js';
 import { ReadPathError, hasCode } from '../errors.js';
@@ -62,6 +63,12 @@ export interface Gateway {
    * current values.
    */
   reload(settings: GatewaySettings): string[];
+  /**
+   * Stop reporting ready: `{health_path}/ready` answers 503 from now on while S3 requests are
+   * still served, so a load balancer stops sending new ones before close() (`readpath serve`
+   * calls it on SIGTERM, before `server.shutdown_delay`). close() implies it.
+   */
+  notReady(): void;
 }
 
 /** The credentials SigV4 checks: each bucket's, reading that bucket only. */
@@ -133,6 +140,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   const listKeys: ListKeys = (o) => rp.listKeys(o);
   let inFlight = 0;
   let closing = false;
+  let ready = true;
   // Request ids: unique per process start and request, without random bytes per request.
   const idPrefix = randomBytes(4).toString('hex').toUpperCase();
   let requests = 0;
@@ -194,9 +202,9 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       const method = req.method ?? 'GET';
       const vhostBucket = virtualHostBucket(target.host, s.virtualHostDomains);
       if (vhostBucket !== undefined) vhost = target.host;
-      if (vhostBucket === undefined && (rawPath === s.healthPath || rawPath === s.metricsPath)) {
-        op = rawPath === s.healthPath ? 'health' : 'metrics';
-        void serveSide(rp, op, req, res).catch(fail);
+      if (vhostBucket === undefined && (rawPath === s.healthPath || rawPath === s.metricsPath || rawPath === `${s.healthPath}/ready`)) {
+        op = rawPath === s.healthPath ? 'health' : rawPath === s.metricsPath ? 'metrics' : 'ready';
+        void serveSide(rp, op, req, res, ready && !closing).catch(fail);
         return;
       }
       // Before the signature: a client over its rate costs a map lookup, not an HMAC.
@@ -419,6 +427,9 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     url,
     port: addr.port,
     reload,
+    notReady: () => {
+      ready = false;
+    },
     inFlight: () => inFlight,
     close: (drainMs = 10_000) => {
       closed ??= (async () => {
@@ -448,14 +459,31 @@ function sendXml(res: ServerResponse, method: string, body: string): void {
   res.end(method === 'HEAD' ? undefined : body);
 }
 
-/** `/metrics` and the health endpoint. */
-async function serveSide(rp: ReadPath, op: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** This process, as health answers name it (several gateways behind one load balancer). */
+const INSTANCE = hostname();
+
+/**
+ * `/metrics`, the health endpoint and its readiness check, as s3-orchestrator answers them:
+ * health (liveness) is always 200, its status `degraded` while the metadata store's breaker is
+ * not closed (reads still work, listings do not); readiness is 200 until the gateway stops
+ * taking new work (SIGTERM), then 503.
+ */
+async function serveSide(rp: ReadPath, op: string, req: IncomingMessage, res: ServerResponse, ready: boolean): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('method not allowed\n');
     return;
   }
-  const body = op === 'metrics' ? await rp.metrics() : `${JSON.stringify({ status: 'ok', breakers: rp.breakerStates() })}\n`;
-  res.writeHead(200, { 'Content-Type': op === 'metrics' ? rp.metricsContentType : 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  let status = 200;
+  let body: string;
+  if (op === 'metrics') body = await rp.metrics();
+  else if (op === 'ready') {
+    status = ready ? 200 : 503;
+    body = `${JSON.stringify({ status: ready ? 'ready' : 'not ready', instance: INSTANCE })}\n`;
+  } else {
+    const breakers = rp.breakerStates();
+    body = `${JSON.stringify({ status: breakers.store === 'closed' ? 'ok' : 'degraded', instance: INSTANCE, breakers })}\n`;
+  }
+  res.writeHead(status, { 'Content-Type': op === 'metrics' ? rp.metricsContentType : 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

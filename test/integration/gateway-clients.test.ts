@@ -769,6 +769,11 @@ buckets:\n${buckets}\n`);
           ok(await awsRun(['s3', 'cp', 's3://photos/hello.txt', out], PHOTOS, gw.url), 'aws s3 cp with the database down');
           assert.ok((await readFile(out)).equals(HELLO));
           assert.ok(rp.recorder.count('degraded_reads_total') >= 3, 'the reads went degraded');
+          // Liveness stays 200 (the gateway still reads) and says it is degraded, as upstream's does.
+          const health = await raw(`${gw.url}/health`);
+          assert.equal(health.status, 200);
+          const h2 = JSON.parse(health.body.toString()) as { status: string; breakers: { store: string } };
+          assert.deepEqual([h2.status, h2.breakers.store === 'closed'], ['degraded', false]);
         } finally {
           store.down = false;
         }

@@ -183,4 +183,35 @@ describe('readpath serve: SIGHUP reloads the configuration', () => {
     }
     assert.equal(fx.serve.child.exitCode, null, 'still running');
   });
+
+  it('SIGTERM with a (reloaded) shutdown_delay: readiness fails at once while S3 requests and liveness are still served', async () => {
+    /** GET a side path over TLS: its status and JSON body. */
+    const side = (p: string): Promise<{ status: number; body: Record<string, unknown> }> => new Promise((resolve, reject) => {
+      https.get(`${url}${p}`, { ca, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { text += c; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
+      }).once('error', reject);
+    });
+    assert.deepEqual(await side('/health/ready'), { status: 200, body: { status: 'ready', instance: os.hostname() } });
+    await reloadWith(withDoc((d) => {
+      d['buckets'] = [{ name: 'docs', credentials: [{ access_key_id: NEW.id, secret_access_key: NEW.secret }] }];
+      d['server'] = { tls: { cert_file: certs.two, key_file: certs.keyTwo }, shutdown_delay: '10m' };
+    }), /configuration reloaded/);
+    assert.ok(fx.serve.child.kill('SIGTERM'));
+    // The flip happens when the signal is handled: ask until it shows (a deadline, not a timing check).
+    let ready = await side('/health/ready');
+    for (let i = 0; i < 200 && ready.status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      ready = await side('/health/ready');
+    }
+    assert.deepEqual(ready, { status: 503, body: { status: 'not ready', instance: os.hostname() } });
+    // Still inside the 10-minute delay: the gateway serves what the load balancer still sends.
+    assert.ok((await read(NEW, 'docs', 'doc.txt')).equals(DOC));
+    const live = await side('/health');
+    assert.equal(live.status, 200);
+    assert.equal(live.body['status'], 'ok');
+    assert.equal(fx.serve.child.exitCode, null, 'waiting out shutdown_delay');
+  });
 });

@@ -57,6 +57,8 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
     } finally {
       process.off('SIGHUP', onHup);
     }
+    // Leaving: readiness fails at once, so a load balancer stops sending new requests during the delay.
+    gw.notReady();
     await reloader.idle();
     // server.shutdown_delay (as last reloaded): keep serving while a load balancer notices the instance is leaving.
     const shutdownDelayMs = reloader.current.gateway.shutdownDelayMs;
