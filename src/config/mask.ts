@@ -226,6 +226,9 @@ export function toConfigDocument(config: ResolvedConfig | MaskedConfig): Record<
       // The files' paths are not kept, only notes on what was read: a document with TLS does not load back as is.
       tls: tls === null ? null : { certFile: tls.cert, keyFile: tls.key, minVersion: tls.minVersion.replace(/^TLSv/, ''), clientCaFile: tls.clientCa },
       maxConcurrentReads: gateway.maxConcurrentReads,
+      maxConcurrentRequests: gateway.maxConcurrentRequests,
+      admissionWaitMs: gateway.admissionWaitMs,
+      loadShedThreshold: gateway.loadShedThreshold,
       readHeaderTimeoutMs: gateway.readHeaderTimeoutMs,
       idleTimeoutMs: gateway.idleTimeoutMs,
       shutdownDelayMs: gateway.shutdownDelayMs,

@@ -28,8 +28,8 @@ export const UPSTREAM_ONLY_KEYS = {
   circuit_breaker: [],
   backend_circuit_breaker: [],
   server: [
-    'max_object_size', 'spill_dir', 'max_concurrent_requests', 'max_concurrent_writes', 'max_header_value_count',
-    'load_shed_threshold', 'admission_wait', 'read_timeout', 'write_timeout',
+    'max_object_size', 'spill_dir', 'max_concurrent_writes', 'max_header_value_count',
+    'read_timeout', 'write_timeout',
   ],
   /** Inside each `buckets[]` entry (a writers' setting). */
   buckets: ['max_multipart_uploads'],
@@ -303,6 +303,9 @@ export const serverSchema = z.strictObject({
   listen_addr: listenAddr(),
   tls: tlsSchema.optional(),
   max_concurrent_reads: integer(0),
+  max_concurrent_requests: integer(0),
+  admission_wait: durationMs('nonnegative'),
+  load_shed_threshold: z.preprocess(coerceNumber, z.number().min(0, 'must be in [0, 1): 0 = off').lt(1, 'must be in [0, 1): 0 = off')).optional(),
   read_header_timeout: durationMs('positive'),
   idle_timeout: durationMs('positive'),
   shutdown_delay: durationMs('nonnegative'),

@@ -120,6 +120,12 @@ export interface ServerConfigInput {
   tls?: TlsConfigInput;
   /** Reads the gateway serves at once; over it, 503 SlowDown. 0 = unlimited (the default). */
   max_concurrent_reads?: NumberInput;
+  /** Upstream's global limit: used when `max_concurrent_reads` is 0 (every request here is a read). 0 = unlimited (the default; upstream's is 1000). */
+  max_concurrent_requests?: NumberInput;
+  /** At the limit, how long a request may wait for a slot before 503 SlowDown. Default 0 (refuse at once). */
+  admission_wait?: DurationInput;
+  /** [0, 1): shed requests at random from this fraction of the limit (none there, all at the limit). Default 0 (off). */
+  load_shed_threshold?: NumberInput;
   /** Longest wait for a request's headers. Default 10s. */
   read_header_timeout?: DurationInput;
   /** How long an idle keep-alive connection stays open. Default 120s. */
@@ -141,9 +147,8 @@ export interface ServerConfigInput {
    */
   virtual_host_domains?: string[];
   // s3-orchestrator keys readpath accepts and ignores:
-  max_object_size?: unknown; spill_dir?: unknown; max_concurrent_requests?: unknown; max_concurrent_writes?: unknown;
-  max_header_value_count?: unknown; load_shed_threshold?: unknown; admission_wait?: unknown;
-  read_timeout?: unknown; write_timeout?: unknown;
+  max_object_size?: unknown; spill_dir?: unknown; max_concurrent_writes?: unknown;
+  max_header_value_count?: unknown; read_timeout?: unknown; write_timeout?: unknown;
 }
 
 /**
@@ -514,6 +519,12 @@ export interface ResolvedGatewayConfig {
   tls: ResolvedGatewayTls | null;
   /** 0 = unlimited. */
   maxConcurrentReads: number;
+  /** Upstream's global limit, used when maxConcurrentReads is 0. 0 = unlimited. */
+  maxConcurrentRequests: number;
+  /** How long a request waits for a slot at the limit; 0 = refused at once. */
+  admissionWaitMs: number;
+  /** [0, 1); 0 = no load shedding. */
+  loadShedThreshold: number;
   /**
    * Node's `headersTimeout`. Node refuses one above `requestTimeout` (default 5 min): the
    * server must set requestTimeout (e.g. 0) when this is longer.

@@ -27,6 +27,7 @@ import { SigV4Verifier, type GatewayCredential } from './sigv4-verify.js';
 import { decodePathComponent, decodeQueryComponent } from './canonical.js';
 import { addressOf, requestTarget, virtualHostBucket } from './addressing.js';
 import { RateLimiter } from './rate-limit.js';
+import { Admission, type Refusal } from './admission.js';
 import { METRIC } from '../telemetry/recorder.js';
 import { bucketConfigDocument, bucketSubresource, checkVersionId, objectConfigDocument, objectSubresource, requestedAttributes, type Subresource } from './subresources.js';
 
@@ -41,8 +42,10 @@ export interface GatewayOptions {
   /** Override `settings.listenAddr`'s host and port (`--listen`). */
   host?: string;
   port?: number;
-  /** Clock for signature checks (tests). */
+  /** Clock for signature checks and rate limits (tests). */
   now?: () => number;
+  /** Random numbers for load shedding (tests). */
+  random?: () => number;
 }
 
 /** A running gateway. */
@@ -133,6 +136,15 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   // with); server.region is only what GetBucketLocation reports.
   const newVerifier = (settings: GatewaySettings): SigV4Verifier => new SigV4Verifier(credentialsOf(settings), opts.now === undefined ? {} : { now: opts.now });
   let verifier = newVerifier(s);
+  const admission = new Admission(() => ({
+    limit: s.maxConcurrentReads > 0 ? s.maxConcurrentReads : s.maxConcurrentRequests, waitMs: s.admissionWaitMs, shedThreshold: s.loadShedThreshold,
+  }), opts.random === undefined ? {} : { random: opts.random });
+  const release = (): void => admission.release();
+  /** 503 SlowDown for a request not admitted, as upstream answers it (Retry-After: 1). */
+  const refuseAdmission = (why: Refusal): never => {
+    rp.recorder.inc(METRIC.gatewayAdmissionRejected, { reason: why === 'shed' ? 'load_shed' : 'full' });
+    refuse(503, 'SlowDown', 'Server at capacity', { 'Retry-After': '1' });
+  };
   const newLimiter = (settings: GatewaySettings): RateLimiter | undefined => (settings.rateLimit.enabled ? new RateLimiter(settings.rateLimit, opts.now === undefined ? {} : { now: opts.now }) : undefined);
   let limiter = newLimiter(s);
   let bucketNames = new Set(s.buckets.map((b) => b.name));
@@ -176,6 +188,8 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     };
     inFlight++;
     res.once('close', finish);
+    const method = req.method ?? 'GET';
+    const vhostBucket = virtualHostBucket(target.host, s.virtualHostDomains);
     const fail = (err: unknown): void => {
       if (res.headersSent) {
         // The body was under way: end the connection without completing the response.
@@ -199,8 +213,6 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         refuse(503, 'ServiceUnavailable', 'The gateway is shutting down.');
       }
       if (Buffer.byteLength(req.url ?? '/') > MAX_URL_BYTES) refuse(414, 'RequestURITooLong', 'The request URI is too long.');
-      const method = req.method ?? 'GET';
-      const vhostBucket = virtualHostBucket(target.host, s.virtualHostDomains);
       if (vhostBucket !== undefined) vhost = target.host;
       if (vhostBucket === undefined && (rawPath === s.healthPath || rawPath === s.metricsPath || rawPath === `${s.healthPath}/ready`)) {
         op = rawPath === s.healthPath ? 'health' : rawPath === s.metricsPath ? 'metrics' : 'ready';
@@ -213,49 +225,75 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         rp.recorder.inc(METRIC.gatewayRateLimited);
         refuse(429, 'SlowDown', 'Rate limit exceeded');
       }
-      if (s.maxConcurrentReads > 0 && inFlight > s.maxConcurrentReads) {
-        refuse(503, 'SlowDown', 'Please reduce your request rate.');
-      }
-      const auth = verifier.verify({ method, rawUrl: url, headers: req.headers, rawHeaders: req.rawHeaders });
-      if (!auth.ok) refuse(auth.status, auth.code, auth.message);
-      access = auth.accessKeyId;
-      if (method !== 'GET' && method !== 'HEAD') {
-        // The request body (an upload) is never read: the connection goes with the answer.
-        res.setHeader('Connection', 'close');
-        refuse(405, 'MethodNotAllowed', 'readpath serve is read-only: the specified method is not allowed against this resource.', { Allow: 'GET, HEAD' });
-      }
-      const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
-      const address = addressOf(rawPath, vhostBucket);
-      const bucket = decodePath(address.bucket);
-      const key = decodePath(address.key);
-      const allowed = auth.credential.buckets;
-      if (bucket === '') {
-        op = 'ListBuckets';
-        const body = bucketsXml(allowed.filter((b) => bucketNames.has(b)), started, access);
-        res.writeHead(200, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
-        res.end(method === 'HEAD' ? undefined : body);
+      // Every request is a read: the limit is max_concurrent_reads, else upstream's max_concurrent_requests.
+      const admitted = admission.tryAdmit();
+      if (admitted === true) {
+        res.once('close', release);
+        route();
         return;
       }
-      if (!bucketNames.has(bucket)) refuse(404, 'NoSuchBucket', 'The specified bucket does not exist.');
-      if (!allowed.includes(bucket)) refuse(403, 'AccessDenied', 'Access Denied');
-      if (key === '') {
-        const sub = method === 'HEAD' || query.size === 0 ? undefined : bucketSubresource(query);
-        op = method === 'HEAD' ? 'HeadBucket' : query.has('location') ? 'GetBucketLocation' : sub?.op ?? (query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects');
-        void serveBucket(bucket, method, query, sub, res, ac.signal, access).catch(fail);
-        return;
-      }
-      checkVersionId(query);
-      const sub = query.size === 0 ? undefined : objectSubresource(query);
-      if (sub !== undefined) {
-        op = sub.op;
-        void serveObjectConfig(sub, method, `${bucket}/${key}`, req.headers, res, ac.signal, access).catch(fail);
-        return;
-      }
-      op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
-      const overrides = responseOverrides(query);
-      void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides, partNumber: query.get('partNumber') }, res).catch(fail);
+      if (admitted !== undefined) refuseAdmission(admitted);
+      void admission.wait(ac.signal).then((r) => {
+        if (r === true) {
+          res.once('close', release);
+          route();
+        } else if (r === 'gone') res.destroy();
+        else {
+          try {
+            refuseAdmission(r);
+          } catch (err) {
+            fail(err);
+          }
+        }
+      });
     } catch (err) {
       fail(err);
+    }
+
+    /** Authenticate and answer an admitted S3 request. */
+    function route(): void {
+      try {
+          const auth = verifier.verify({ method, rawUrl: url, headers: req.headers, rawHeaders: req.rawHeaders });
+          if (!auth.ok) refuse(auth.status, auth.code, auth.message);
+          access = auth.accessKeyId;
+          if (method !== 'GET' && method !== 'HEAD') {
+            // The request body (an upload) is never read: the connection goes with the answer.
+            res.setHeader('Connection', 'close');
+            refuse(405, 'MethodNotAllowed', 'readpath serve is read-only: the specified method is not allowed against this resource.', { Allow: 'GET, HEAD' });
+          }
+          const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
+          const address = addressOf(rawPath, vhostBucket);
+          const bucket = decodePath(address.bucket);
+          const key = decodePath(address.key);
+          const allowed = auth.credential.buckets;
+          if (bucket === '') {
+            op = 'ListBuckets';
+            const body = bucketsXml(allowed.filter((b) => bucketNames.has(b)), started, access);
+            res.writeHead(200, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
+            res.end(method === 'HEAD' ? undefined : body);
+            return;
+          }
+          if (!bucketNames.has(bucket)) refuse(404, 'NoSuchBucket', 'The specified bucket does not exist.');
+          if (!allowed.includes(bucket)) refuse(403, 'AccessDenied', 'Access Denied');
+          if (key === '') {
+            const sub = method === 'HEAD' || query.size === 0 ? undefined : bucketSubresource(query);
+            op = method === 'HEAD' ? 'HeadBucket' : query.has('location') ? 'GetBucketLocation' : sub?.op ?? (query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects');
+            void serveBucket(bucket, method, query, sub, res, ac.signal, access).catch(fail);
+            return;
+          }
+          checkVersionId(query);
+          const sub = query.size === 0 ? undefined : objectSubresource(query);
+          if (sub !== undefined) {
+            op = sub.op;
+            void serveObjectConfig(sub, method, `${bucket}/${key}`, req.headers, res, ac.signal, access).catch(fail);
+            return;
+          }
+          op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
+          const overrides = responseOverrides(query);
+          void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides, partNumber: query.get('partNumber') }, res).catch(fail);
+      } catch (err) {
+        fail(err);
+      }
     }
   };
 

@@ -30,6 +30,7 @@ export const METRIC = Object.freeze({
   decrypts: 'decrypt_operations_total',
   decryptFailures: 'decrypt_failures_total',
   gatewayRateLimited: 'gateway_rate_limited_total',
+  gatewayAdmissionRejected: 'gateway_admission_rejections_total',
 } as const);
 
 /** Default histogram buckets, in seconds: fine at the low end, where in-memory reads live. */
@@ -61,6 +62,7 @@ const HELP: Record<string, string> = {
   [METRIC.stripeParts]: 'Parts of striped reads served, by backend.',
   [METRIC.decrypts]: 'Encrypted copies decrypted, by backend and read kind (get: probes, buffered or to a file; stream: stream segments and striped parts).',
   [METRIC.decryptFailures]: 'Encrypted copies that could not be decrypted, by backend and kind (header, key_data, unknown_key, unwrap, key_service, nonce, tag, length).',
+  [METRIC.gatewayAdmissionRejected]: 'Requests the S3 gateway refused with 503 SlowDown at its concurrency limit, by reason (full: no slot within admission_wait; load_shed: shed at random above load_shed_threshold).',
   [METRIC.gatewayRateLimited]: 'Requests the S3 gateway refused with 429 SlowDown because their client was over rate_limit.',
   [METRIC.stripeHedges]: 'Parts of striped reads fetched again from another copy because the first fetch was slow, by the backend hedged to.',
 };

@@ -38,7 +38,7 @@ describe('config defaults', () => {
       logging: { level: 'info' },
       encryption: null,
       gateway: {
-        listenAddr: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, tls: null, maxConcurrentReads: 0,
+        listenAddr: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, tls: null, maxConcurrentReads: 0, maxConcurrentRequests: 0, admissionWaitMs: 0, loadShedThreshold: 0,
         readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536,
         region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [], buckets: [],
         rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },
@@ -213,10 +213,11 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     });
     Object.assign(cfg, {
       database: { min_conns: 1, max_conn_lifetime: '5m' },
-      // readpath reads listen_addr, tls, max_concurrent_reads, max_header_bytes and the timeouts now (config-gateway.test.ts).
+      // readpath reads listen_addr, tls, the admission keys (max_concurrent_reads/_requests, admission_wait,
+      // load_shed_threshold), max_header_bytes and the timeouts now (config-gateway.test.ts).
       server: {
-        max_object_size: junk, spill_dir: junk, max_concurrent_requests: junk, max_concurrent_writes: junk,
-        max_header_value_count: junk, load_shed_threshold: junk, admission_wait: junk, read_timeout: junk, write_timeout: junk,
+        max_object_size: junk, spill_dir: junk, max_concurrent_writes: junk,
+        max_header_value_count: junk, read_timeout: junk, write_timeout: junk,
       },
       buckets: [{ name: 'b', credentials: [{ token: 't' }], max_multipart_uploads: junk }],
       integrity: { enabled: true, verify_on_replicate: true, scrubber_interval: '6h', scrubber_batch_size: 100, scrubber_min_age: '24h' },
@@ -251,7 +252,7 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     assert.deepEqual(r.hedging, { enabled: true, delayMs: 50, percentile: 95, maxExtraLoad: 0.05, locatedReads: true });
     assert.equal(r.usage.flushIntervalMs, 10_000);
     assert.deepEqual(r.gateway, {
-      listenAddr: '0.0.0.0:9000', host: '0.0.0.0', port: 9000, tls: null, maxConcurrentReads: 200,
+      listenAddr: '0.0.0.0:9000', host: '0.0.0.0', port: 9000, tls: null, maxConcurrentReads: 200, maxConcurrentRequests: 0, admissionWaitMs: 0, loadShedThreshold: 0,
       readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536,
       region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [],
       buckets: [{ name: 'app', credentials: [{ accessKeyId: 'ak', secretAccessKey: 'as' }] }],

@@ -221,7 +221,8 @@ describe('maskConfig: gateway', () => {
           cert_file: `(PEM, 1 certificate, ${Buffer.byteLength(TLS.cert)} bytes, read at load)`, key_file: TLS_KEY_NOTE, min_version: '1.3',
           client_ca_file: `(PEM, 1 certificate, ${Buffer.byteLength(TLS.ca)} bytes, read at load)`,
         },
-        max_concurrent_reads: 8, read_header_timeout: '10s', idle_timeout: '1m', shutdown_delay: '5s', max_header_bytes: 32 * 1024,
+        max_concurrent_reads: 8, max_concurrent_requests: 0, admission_wait: '0s', load_shed_threshold: 0,
+        read_header_timeout: '10s', idle_timeout: '1m', shutdown_delay: '5s', max_header_bytes: 32 * 1024,
         region: 'eu-west-3', metrics_path: '/metrics', health_path: '/health', virtual_host_domains: [],
       });
       assert.deepEqual(doc['buckets'], [
