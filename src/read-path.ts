@@ -3,7 +3,7 @@
  * `readMany` out. A thin public class over a private engine: validation at the edge, every
  * async method rejects rather than throws, `close()` drains then destroys and is idempotent.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ReadPathError, abortedError, hasCode, messageOf, serializeError, type ErrorCode, type SerializedError } from './errors.js';
 import { loadConfig, type LoadConfigOptions } from './config/load.js';
@@ -11,6 +11,8 @@ import type { ReadPathConfig, ResolvedConfig } from './config/types.js';
 import { Failover } from './engine/failover.js';
 import type { FetchedObject } from './probe/decode.js';
 import { storedSha256 } from './probe/verify.js';
+import { ObjectCache, type CachedObject } from './cache/object-cache.js';
+import { METRIC } from './telemetry/recorder.js';
 import type { HeadResult, ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, Probe } from './types.js';
 import { assemble, type PartOverrides, type Parts } from './assemble.js';
 import { runBatch } from './engine/batch.js';
@@ -143,6 +145,8 @@ export class ReadPath {
   readonly #logger: Logger;
   readonly #metrics: MetricsExporter;
   readonly #flights = new SingleFlight();
+  /** `cache:`: verified small bodies, used while their row's hash is unchanged. */
+  readonly #objects: ObjectCache | undefined;
   #batches = 0;
   #closing: Promise<void> | undefined;
 
@@ -165,6 +169,7 @@ export class ReadPath {
       staggerLaunches: config.broadcast.stagger,
     });
     this.#metrics = new MetricsExporter(parts.recorder, () => parts.breakerStates(), parts.order);
+    this.#objects = config.cache.enabled ? new ObjectCache(config.cache) : undefined;
   }
 
   /**
@@ -302,6 +307,19 @@ export class ReadPath {
     const signal = opts.signal;
     return this.#guard(key, signal, async () => {
       const src = await this.#streamSource(key, opts.range, signal);
+      // The object cache, only for a row with a hash to check the entry against (never degraded).
+      const cache = this.#objects;
+      const first = src.copies[0]?.location;
+      const size = src.degraded || first === undefined || first === null ? undefined : objectSizeOf(first);
+      const sha = cache === undefined || src.degraded ? undefined : storedSha256(first);
+      if (cache !== undefined && sha !== undefined && size !== undefined) {
+        const hit = cache.get(key, sha);
+        if (hit !== undefined && hit.body.length === size) {
+          this.#parts.recorder.inc(METRIC.objectCacheHits);
+          return fromCache(key, hit, src);
+        }
+        this.#parts.recorder.inc(METRIC.objectCacheMisses);
+      }
       const integrity = this.#config.integrity;
       const policies = {
         recorder: this.#parts.recorder,
@@ -318,7 +336,13 @@ export class ReadPath {
         : await openObjectStream(src, policies, signal);
       const { backend, failover, body, verified, backends, ...head } = s;
       const served = src.copies.find((c) => c.backendName === backend)?.location;
-      return { ...head, key, backend, degraded: src.degraded, failover, ...sha256Field(served), size: spanLength(src.span), body, verified, backends, range: src.span };
+      const keep = cache !== undefined && sha !== undefined && size !== undefined && src.whole && cache.fits(size)
+        ? (bytes: Buffer): void => cache.set(key, { sha256: sha, body: bytes, head: { etag: head.etag, contentType: head.contentType, lastModified: head.lastModified, metadata: head.metadata }, backend })
+        : undefined;
+      return {
+        ...head, key, backend, degraded: src.degraded, failover, ...sha256Field(served), size: spanLength(src.span),
+        body: keep === undefined ? body : keeping(body, verified, size as number, keep), verified, backends, range: src.span,
+      };
     });
   }
 
@@ -471,6 +495,41 @@ export class ReadPath {
   #readFailed(operation: string, key: string, e: SerializedError): void {
     if (e.code !== 'ABORTED' && e.code !== 'OBJECT_NOT_FOUND') this.#logger.debug({ key, code: e.code, msg: e.message }, `${operation} failed`);
   }
+}
+
+/** A stream outcome answered from the object cache: a copy of the cached bytes in the span asked for. */
+function fromCache(key: string, hit: CachedObject, src: StreamSource): StreamOutcome {
+  const span = src.span;
+  const n = spanLength(span);
+  // A copy: the consumer may do what it likes with its bytes, the cache's stay as they were.
+  const bytes = Buffer.from(hit.body.subarray(span.start, span.start + n));
+  const { etag, contentType, lastModified, metadata } = hit.head;
+  return {
+    key, backend: hit.backend, degraded: false, failover: false, contentSha256: hit.sha256, size: n,
+    ...(etag === undefined ? {} : { etag }), ...(contentType === undefined ? {} : { contentType }),
+    ...(lastModified === undefined ? {} : { lastModified }), ...(metadata === undefined ? {} : { metadata }),
+    body: Readable.from(n === 0 ? [] : [bytes], { objectMode: false }), verified: Promise.resolve(src.whole), backends: [hit.backend], range: span,
+  };
+}
+
+/**
+ * `body`, passing through unchanged, with a copy of its bytes handed to `keep` once the whole of
+ * it has passed and matched its hash (`verified`); a body cut short, destroyed or unverified
+ * keeps nothing.
+ */
+function keeping(body: Readable, verified: Promise<boolean>, size: number, keep: (bytes: Buffer) => void): Readable {
+  const copy = Buffer.allocUnsafe(size);
+  let at = 0;
+  async function* pass(): AsyncGenerator<Buffer> {
+    for await (const chunk of body) {
+      const c = chunk as Buffer;
+      if (at + c.length <= size) c.copy(copy, at);
+      at += c.length;
+      yield c;
+    }
+    if (at === size && (await verified)) keep(copy);
+  }
+  return Readable.from(pass(), { objectMode: false, highWaterMark: 64 * 1024 });
 }
 
 /** `{ contentSha256 }` when the row has a well-formed SHA-256, else nothing (the field stays absent). */

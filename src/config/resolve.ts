@@ -62,6 +62,10 @@ export const CONFIG_DEFAULTS = Object.freeze({
   gatewayRegion: 'us-east-1',
   metricsPath: '/metrics',
   healthPath: '/health',
+  /** `cache:`, upstream's defaults (its `256MB` and `10MB` are binary megabytes). */
+  objectCacheMaxSize: 256 * 2 ** 20,
+  objectCacheMaxObjectSize: 10 * 2 ** 20,
+  objectCacheTtlMs: 300_000,
   /** `rate_limit:`, upstream's defaults. */
   rateLimitRequestsPerSec: 100,
   rateLimitBurst: 200,
@@ -147,6 +151,12 @@ export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedCon
     },
     broadcast: { launchOrder: c.broadcast?.launch_order ?? 'fastest', stagger: c.broadcast?.stagger ?? true },
     usage: { flushIntervalMs: c.usage?.flush_interval ?? D.usageFlushIntervalMs },
+    cache: {
+      enabled: c.cache?.enabled ?? false,
+      maxSize: c.cache?.max_size ?? D.objectCacheMaxSize,
+      maxObjectSize: c.cache?.max_object_size ?? D.objectCacheMaxObjectSize,
+      ttlMs: c.cache?.ttl ?? D.objectCacheTtlMs,
+    },
     // s3-orchestrator keeps its level in server.log_level; a shared file can rely on that.
     logging: { level: c.logging?.level ?? c.server?.log_level ?? 'info' },
     encryption: resolveEncryption(c.encryption, ctx.encryptionFiles ?? NO_ENCRYPTION_FILES),

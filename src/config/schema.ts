@@ -14,7 +14,7 @@ import { parseCidr } from './cidr.js';
 /** s3-orchestrator's top-level sections readpath does not use: accepted, not validated, ignored. */
 export const UPSTREAM_ONLY_SECTIONS = [
   'telemetry', 'rebalance', 'replication', 'compression', 'ui',
-  'auth', 'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'cache', 'redis',
+  'auth', 'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'redis',
   'notifications', 'debug', 'routing_strategy',
 ] as const;
 
@@ -373,6 +373,14 @@ export const broadcastSchema = z.strictObject({
   stagger: flag(),
 });
 
+/** `cache:` (s3-orchestrator's object data cache). */
+export const cacheSchema = z.strictObject({
+  enabled: flag(),
+  max_size: byteSize(1),
+  max_object_size: byteSize(1),
+  ttl: durationMs('positive'),
+});
+
 export const usageSchema = z.strictObject({
   flush_interval: durationMs('positive'),
 });
@@ -526,6 +534,7 @@ export const configSchema = z.strictObject({
   hedging: hedgingSchema.optional(),
   broadcast: broadcastSchema.optional(),
   usage: usageSchema.optional(),
+  cache: cacheSchema.optional(),
   logging: loggingSchema.optional(),
   encryption: encryptionSchema.optional(),
   buckets: z.array(bucketSchema).optional(),

@@ -267,6 +267,21 @@ export interface BroadcastConfigInput {
 }
 
 /** readpath's own `usage:` section. */
+/**
+ * The `cache:` section (s3-orchestrator's object data cache): verified bodies of small objects
+ * kept in memory, used while the database still gives the same content hash.
+ */
+export interface CacheConfigInput {
+  /** Default false. */
+  enabled?: BooleanInput;
+  /** Total bytes kept (`256MiB`-style). Default 256 MiB. */
+  max_size?: NumberInput;
+  /** The largest object kept. Default 10 MiB. */
+  max_object_size?: NumberInput;
+  /** How long an entry may be used. Default 5m. */
+  ttl?: DurationInput;
+}
+
 export interface UsageConfigInput {
   /** How often usage counters are flushed. Default 30s. */
   flush_interval?: DurationInput;
@@ -343,6 +358,8 @@ export interface ReadPathConfig {
   hedging?: HedgingConfigInput;
   broadcast?: BroadcastConfigInput;
   usage?: UsageConfigInput;
+  /** The object data cache (upstream's section). */
+  cache?: CacheConfigInput;
   logging?: LoggingConfigInput;
   encryption?: EncryptionConfigInput;
   /** The gateway's virtual buckets and their client credentials (upstream's keys). */
@@ -352,7 +369,7 @@ export interface ReadPathConfig {
   // s3-orchestrator sections readpath accepts and ignores:
   telemetry?: unknown; rebalance?: unknown; replication?: unknown;
   compression?: unknown; ui?: unknown; auth?: unknown; cleanup_queue?: unknown;
-  write_path?: unknown; usage_flush?: unknown; lifecycle?: unknown; reconcile?: unknown; cache?: unknown;
+  write_path?: unknown; usage_flush?: unknown; lifecycle?: unknown; reconcile?: unknown;
   redis?: unknown; notifications?: unknown; debug?: unknown; routing_strategy?: unknown;
 }
 
@@ -456,6 +473,8 @@ export interface ResolvedConfig {
   };
   broadcast: { launchOrder: 'fastest' | 'config'; stagger: boolean };
   usage: { flushIntervalMs: number };
+  /** `cache:`, the object data cache. */
+  cache: { enabled: boolean; maxSize: number; maxObjectSize: number; ttlMs: number };
   logging: { level: LogLevel };
   /**
    * `encryption:`: the keys encrypted copies are decrypted with; null when the section is absent

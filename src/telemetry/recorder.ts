@@ -30,6 +30,8 @@ export const METRIC = Object.freeze({
   decrypts: 'decrypt_operations_total',
   decryptFailures: 'decrypt_failures_total',
   gatewayRateLimited: 'gateway_rate_limited_total',
+  objectCacheHits: 'object_cache_hits_total',
+  objectCacheMisses: 'object_cache_misses_total',
   gatewayAdmissionRejected: 'gateway_admission_rejections_total',
 } as const);
 
@@ -63,6 +65,8 @@ const HELP: Record<string, string> = {
   [METRIC.decrypts]: 'Encrypted copies decrypted, by backend and read kind (get: probes, buffered or to a file; stream: stream segments and striped parts).',
   [METRIC.decryptFailures]: 'Encrypted copies that could not be decrypted, by backend and kind (header, key_data, unknown_key, unwrap, key_service, nonce, tag, length).',
   [METRIC.gatewayAdmissionRejected]: 'Requests the S3 gateway refused with 503 SlowDown at its concurrency limit, by reason (full: no slot within admission_wait; load_shed: shed at random above load_shed_threshold).',
+  [METRIC.objectCacheHits]: 'Streamed reads answered from the object data cache (cache:), with no backend request.',
+  [METRIC.objectCacheMisses]: 'Streamed reads the object data cache could have answered but did not hold (or held for another content hash, or past its TTL).',
   [METRIC.gatewayRateLimited]: 'Requests the S3 gateway refused with 429 SlowDown because their client was over rate_limit.',
   [METRIC.stripeHedges]: 'Parts of striped reads fetched again from another copy because the first fetch was slow, by the backend hedged to.',
 };

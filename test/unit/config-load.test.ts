@@ -35,6 +35,7 @@ describe('config defaults', () => {
       hedging: { enabled: false, delayMs: 'auto', percentile: 95, maxExtraLoad: 0.05, locatedReads: false },
       broadcast: { launchOrder: 'fastest', stagger: true },
       usage: { flushIntervalMs: 30_000 },
+      cache: { enabled: false, maxSize: 256 * 2 ** 20, maxObjectSize: 10 * 2 ** 20, ttlMs: 300_000 },
       logging: { level: 'info' },
       encryption: null,
       gateway: {
@@ -200,9 +201,9 @@ describe('config: upstream s3-orchestrator compatibility', () => {
   it('accepts every upstream-only section and key, with any value', async () => {
     const cfg = baseConfig();
     const junk = { nested: [1, 'two', { three: null }], weird: true };
-    // rate_limit: is readpath's too now (test/unit/gateway-rate-limit.test.ts).
+    // rate_limit: and cache: are readpath's too now (gateway-rate-limit.test.ts, object-cache.test.ts).
     for (const section of ['telemetry', 'rebalance', 'replication', 'compression', 'ui', 'auth',
-      'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'cache', 'redis', 'notifications', 'debug', 'routing_strategy']) {
+      'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'redis', 'notifications', 'debug', 'routing_strategy']) {
       cfg[section] = junk;
     }
     // readpath reads encryption:, but, as upstream, validates nothing in it unless it is enabled.

@@ -74,7 +74,7 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
 const RESTART_SECTIONS: ReadonlyMap<keyof ResolvedConfig, string> = new Map<keyof ResolvedConfig, string>([
   ['backends', 'backends'], ['database', 'database'], ['circuitBreaker', 'circuit_breaker'], ['backendCircuitBreaker', 'backend_circuit_breaker'],
   ['server', 'server.backend_timeout'], ['integrity', 'integrity'], ['runtime', 'runtime'], ['striping', 'striping'], ['hedging', 'hedging'],
-  ['broadcast', 'broadcast'], ['usage', 'usage'], ['encryption', 'encryption'],
+  ['broadcast', 'broadcast'], ['usage', 'usage'], ['encryption', 'encryption'], ['cache', 'cache'],
 ]);
 
 /**
