@@ -275,12 +275,54 @@ export class ReadPath {
       const sfKey = `g\u0000${range ?? ''}\u0000${transform === undefined ? '' : String(transform)}\u0000${key}`;
       const integrity = this.#config.integrity;
       const probeOpts = { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, maxBytes: this.#config.runtime.maxBufferedBytes, ...(range === undefined ? {} : { range }) };
+      const cache = this.#objects;
+      if (cache !== undefined && range === undefined && transform === undefined) {
+        return this.#join(sfKey, signal, batch, (shared) => this.#cachedGet(cache, key, shared, () => this.#executor.get(key, probeOpts)));
+      }
       return this.#join(sfKey, signal, batch, (shared) => {
         const probe = transform === undefined ? this.#executor.get(key, probeOpts) : this.#executor.get(key, { ...probeOpts, transform });
         return this.#read<FetchedObject | TransformedValue>('GetObject', key, probe, shared)
           .then((o): GetOutcome | TransformedOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value }));
       });
     });
+  }
+
+  /**
+   * A whole `get` with the object cache: the row's hash picks the entry (a copy of its bytes is
+   * the answer, no backend asked); otherwise the read goes as usual and a verified body that
+   * fits is kept. The store is asked first only while its breaker is closed: an outage goes
+   * straight to the failover's degraded path, as without the cache.
+   */
+  async #cachedGet(cache: ObjectCache, key: string, signal: AbortSignal, probe: () => Probe<FetchedObject>): Promise<GetOutcome> {
+    let first: ObjectLocation | undefined;
+    if (this.#parts.breakerStates().store === 'closed') {
+      // A lookup that fails here is the failover's to report (or to read around, degraded).
+      first = (await this.#parts.store.getAllObjectLocations(key, { signal }).catch((): ObjectLocation[] => []))[0];
+    }
+    const sha = storedSha256(first);
+    const size = first === undefined ? undefined : objectSizeOf(first);
+    if (sha !== undefined && size !== undefined) {
+      const hit = cache.get(key, sha);
+      if (hit !== undefined && hit.body.length === size) {
+        this.#parts.recorder.inc(METRIC.objectCacheHits);
+        const { etag, contentType, lastModified, metadata } = hit.head;
+        return {
+          key, backend: hit.backend, degraded: false, failover: false, contentSha256: sha, size,
+          ...(etag === undefined ? {} : { etag }), ...(contentType === undefined ? {} : { contentType }),
+          ...(lastModified === undefined ? {} : { lastModified }), ...(metadata === undefined ? {} : { metadata }),
+          body: new Uint8Array(hit.body), verified: true,
+        };
+      }
+      this.#parts.recorder.inc(METRIC.objectCacheMisses);
+    }
+    const o = await this.#read<FetchedObject>('GetObject', key, probe(), signal);
+    const out: GetOutcome = { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value };
+    const v = o.value;
+    // Kept only when the body read is the one the looked-up row describes, and verified against it.
+    if (sha !== undefined && !o.degraded && v.verified && out.contentSha256 === sha && v.body.byteLength === size && cache.fits(size)) {
+      cache.set(key, { sha256: sha, body: Buffer.from(v.body.buffer, v.body.byteOffset, v.body.byteLength), head: { etag: v.etag, contentType: v.contentType, lastModified: v.lastModified, metadata: v.metadata }, backend: o.backend });
+    }
+    return out;
   }
 
   /** Read `key` and have the probe write its verified body under `root` (readMany's `out`). */

@@ -1,7 +1,7 @@
 /**
  * The object data cache (`cache:`): the cache itself (bytes bound, LRU, TTL on a clock the test
- * moves, entries tied to a content hash, copies in and out) and `getStream` over memory
- * backends with it on — hits cost no backend request; an overwritten object (a new hash in its
+ * moves, entries tied to a content hash, copies in and out), and `getStream` and `get` over
+ * memory backends with it on — hits cost no backend request; an overwritten object (a new hash in its
  * row) is read afresh; ranges come from the cached bytes; unverifiable, degraded, too large,
  * damaged or abandoned reads are never kept.
  */
@@ -153,6 +153,34 @@ describe('getStream with cache: enabled', () => {
       assert.equal(d.bytes.toString(), 'ranged object');
       assert.equal(d.o.degraded, true);
       assert.ok(m.backend('b1').calls.get + m.backend('b2').calls.get > before);
+    } finally {
+      await m.rp.close();
+    }
+  });
+
+  it('get shares the cache: a whole get is answered from it (a copy), fills it for getStream, and ranges or transforms go to a backend', async () => {
+    const m = await open();
+    try {
+      const v = randomBytes(300);
+      m.seed('g', v);
+      const first = await m.rp.get('g');
+      assert.equal(first.verified, true);
+      const n = m.backend('b1').calls.get + m.backend('b2').calls.get;
+      const second = await m.rp.get('g');
+      assert.ok(Buffer.from(second.body).equals(v));
+      assert.deepEqual([second.verified, second.contentSha256, second.size, second.etag], [true, sha(v), 300, first.etag]);
+      second.body.fill(0);
+      assert.ok(Buffer.from((await m.rp.get('g')).body).equals(v), 'the caller\'s copy is its own');
+      assert.ok((await read(m.rp, 'g')).bytes.equals(v), 'getStream finds what get kept');
+      assert.equal(m.backend('b1').calls.get + m.backend('b2').calls.get, n, 'no backend GET for any of them');
+      assert.ok(Buffer.from((await m.rp.get('g', { range: 'bytes=0-9' })).body).equals(v.subarray(0, 10)));
+      assert.equal(m.backend('b1').calls.get + m.backend('b2').calls.get, n + 1, 'a ranged get reads a backend');
+      // And the other way round: what getStream kept, get uses.
+      m.seed('s', 'streamed first');
+      await read(m.rp, 's');
+      const k = m.backend('b1').calls.get;
+      assert.equal(Buffer.from((await m.rp.get('s')).body).toString(), 'streamed first');
+      assert.equal(m.backend('b1').calls.get, k);
     } finally {
       await m.rp.close();
     }
