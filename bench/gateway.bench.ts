@@ -18,7 +18,9 @@
  * --compare LABEL=PATH (also run another build's CLI as gateway `gateway@LABEL` in the same
  * rounds, reported beside, not judged; repeatable), --cpus client=LIST,gateway=LIST (Linux:
  * rclone, the stub and the bench on one set of CPUs, the gateway on another, as if it had a host
- * of its own; `taskset` lists, e.g. client=0,gateway=1).
+ * of its own; `taskset` lists, e.g. client=0,gateway=1), --cache-variant (also this build's
+ * gateway with `cache:` enabled, row `gateway+cache`, not judged: after the first round it
+ * answers every object from memory).
  * Exit code 1 when a download failed or did not match the data set; the targets are reported,
  * not enforced (`--strict`: exit 2 when one is missed).
  */
@@ -40,7 +42,7 @@ const logLevel = args.value('--log-level');
 const gatewayMain = args.value('--gateway-main');
 const cpus = args.value('--cpus');
 const opts: GatewayBenchOptions = {
-  quick, sets, compare: args.compare(),
+  quick, sets, compare: args.compare(), cacheVariant: args.has('--cache-variant'),
   warmup: !args.has('--no-warmup'),
   onProgress: (l) => process.stderr.write(`  ${l}\n`),
   ...(repeat === undefined ? {} : { repeat }),

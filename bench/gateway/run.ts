@@ -19,7 +19,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { download, median, medianRow, type DataSet, type DownloadRun } from '../peers/run.js';
@@ -30,7 +30,7 @@ import type { LoopWindow } from './loop-monitor.js';
 import { writeGatewaySetup } from './setup.js';
 
 /** The two ways rclone reads the data set. */
-export type Variant = 'direct' | 'gateway' | `gateway@${string}`;
+export type Variant = 'direct' | 'gateway' | `gateway@${string}` | 'gateway+cache';
 
 /** A data set and what the gateway must reach on it. */
 export interface GatewayDataSet extends DataSet {
@@ -69,6 +69,12 @@ export interface GatewayBenchOptions {
   gatewayMain?: string;
   /** Other builds to run as gateways beside it, in the same rounds: LABEL -> CLI entry (rows `gateway@LABEL`, not judged). */
   compare?: Record<string, string>;
+  /**
+   * Also run this build's gateway with `cache:` enabled (room for the whole set), as variant
+   * `gateway+cache`, reported beside, not judged: rounds after the first read every object from
+   * memory, so it shows what the object cache does for hot objects, not what a first read costs.
+   */
+  cacheVariant?: boolean;
   /** READPATH_LOG_LEVEL of the gateway; default unset (the configuration's `info`). */
   gatewayLogLevel?: string;
   /** Scheduling priority of the stub process. Default 0. */
@@ -273,9 +279,16 @@ export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<G
         const gateways = new Map<Variant, GatewayProcess>();
         try {
           const builds: [Variant, string | undefined][] = [['gateway', opts.gatewayMain], ...Object.entries(compare).map(([label, main]): [Variant, string] => [`gateway@${label}`, main])];
+          let cacheConfig: string | undefined;
+          if (opts.cacheVariant === true) {
+            cacheConfig = `${setup.gatewayConfig}.cache.yaml`;
+            const room = set.count * set.size * 2;
+            await writeFile(cacheConfig, `${await readFile(setup.gatewayConfig, 'utf8')}cache:\n  enabled: true\n  max_size: ${room}\n  max_object_size: ${set.size}\n  ttl: 1h\n`);
+            builds.push(['gateway+cache', opts.gatewayMain]);
+          }
           for (const [variant, main] of builds) {
             const gw = await startGatewayProcess({
-              config: setup.gatewayConfig,
+              config: variant === 'gateway+cache' && cacheConfig !== undefined ? cacheConfig : setup.gatewayConfig,
               env: { READPATH_LOG_LEVEL: report.gatewayLogLevel },
               ...(opts.gatewayNodeArgs === undefined ? {} : { nodeArgs: opts.gatewayNodeArgs }),
               ...(main === undefined ? {} : { main }),
