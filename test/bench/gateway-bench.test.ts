@@ -1,7 +1,8 @@
 /**
  * `bench/gateway.bench.ts --quick` end to end, as a child process: a real S3 stub process, a
  * real `readpath serve` process (with the loop monitor preloaded), real rclone (installed by
- * .ci/install-s3-clients.sh) directly and through the gateway. Asserts the JSON's shape, positive
+ * .ci/install-s3-clients.sh) directly and through the gateway (and a second gateway with the object
+ * cache, `--cache-variant`). Asserts the JSON's shape, positive
  * rates, a measured event-loop window, and that both variants downloaded every object with the
  * right bytes. No timing is asserted. Plus the judging arithmetic on made-up rounds.
  */
@@ -25,7 +26,7 @@ function runBench(args: string[]): ReturnType<typeof runTsScript> {
 test('the quick gateway bench: rclone direct and through readpath serve download every object; the gateway loop is measured', async () => {
   const json = path.join(dir, 'gateway.json');
   // Every process on CPU 0: the CPU split's pinning runs on any machine.
-  const r = await runBench(['--quick', '--json', json, '--cpus', 'client=0,gateway=0']);
+  const r = await runBench(['--quick', '--json', json, '--cpus', 'client=0,gateway=0', '--cache-variant']);
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /rclone via gateway/);
   assert.match(r.stdout, /CPUs split: rclone, stub and bench on 0, gateway on 0/);
@@ -53,6 +54,9 @@ test('the quick gateway bench: rclone direct and through readpath serve download
     assert.ok(w !== undefined && w.seconds > 0 && w.elu >= 0 && w.elu <= 1, JSON.stringify(w));
     assert.equal(typeof s.pass, 'boolean');
   }
+  // --cache-variant: a gateway with cache: enabled, reported beside (not judged), every file right.
+  assert.deepEqual(report.compared.map((c) => [c.set, c.gateway.variant, c.gateway.verified]), [['4k', 'gateway+cache', true], ['1m', 'gateway+cache', true]]);
+  assert.match(r.stdout, /rclone via gateway\+cache/);
 });
 
 test('--cpus: client and gateway CPU lists, or a clear error', () => {
