@@ -168,8 +168,9 @@ export class ReadPath {
       launchOrder: config.broadcast.launchOrder,
       staggerLaunches: config.broadcast.stagger,
     });
-    this.#metrics = new MetricsExporter(parts.recorder, () => parts.breakerStates(), parts.order);
-    this.#objects = config.cache.enabled ? new ObjectCache(config.cache) : undefined;
+    const objects = config.cache.enabled ? new ObjectCache(config.cache) : undefined;
+    this.#objects = objects;
+    this.#metrics = new MetricsExporter(parts.recorder, () => parts.breakerStates(), parts.order, objects === undefined ? undefined : () => ({ bytes: objects.bytes, objects: objects.size }));
   }
 
   /**

@@ -34,12 +34,15 @@ export class MetricsExporter {
   readonly #recorder: Recorder;
   readonly #breakers: BreakerSnapshot;
   readonly #backends: readonly string[];
+  readonly #objectCache: (() => { bytes: number; objects: number }) | undefined;
   #registry: Registry | undefined;
 
-  constructor(recorder: Recorder, breakers: BreakerSnapshot, backends: readonly string[]) {
+  /** `objectCache`: what the object data cache holds, when `cache:` is enabled. */
+  constructor(recorder: Recorder, breakers: BreakerSnapshot, backends: readonly string[], objectCache?: () => { bytes: number; objects: number }) {
     this.#recorder = recorder;
     this.#breakers = breakers;
     this.#backends = backends;
+    this.#objectCache = objectCache;
   }
 
   /** The exposition's content type. */
@@ -92,6 +95,11 @@ export class MetricsExporter {
         ...Object.entries(b.backends).map(([backend, s]) => ({ labels: { breaker: 'backend', backend }, value: BREAKER_VALUE[s] })),
       ],
     });
+    if (this.#objectCache !== undefined) {
+      const c = this.#objectCache();
+      out.push({ name: `${METRIC_PREFIX}object_cache_bytes`, help: 'Bytes of verified bodies the object data cache (cache:) holds.', type: 'gauge', values: [{ labels: {}, value: c.bytes }] });
+      out.push({ name: `${METRIC_PREFIX}object_cache_objects`, help: 'Objects the object data cache (cache:) holds.', type: 'gauge', values: [{ labels: {}, value: c.objects }] });
+    }
     return out;
   }
 

@@ -55,6 +55,10 @@ describe('readpath serve with the object data cache', () => {
       assert.equal(second.checksum, createHash('sha256').update(bytes).digest('base64'));
     }
     assert.ok(m.rp.recorder.count('object_cache_hits_total') >= 2);
+    // What it holds is on /metrics: both objects, their bytes.
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(metrics, /^readpath_object_cache_objects 2$/m);
+    assert.match(metrics, new RegExp(`^readpath_object_cache_bytes ${13 + 2 * 1024 * 1024 + 5}$`, 'm'));
   });
 
   it('a row that changes (the object rewritten) is read from a backend at once', async () => {
