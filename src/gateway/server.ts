@@ -165,6 +165,8 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     const given = req.headers['x-request-id'];
     const reqId = typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : `${idPrefix}${(++requests).toString(16).toUpperCase().padStart(8, '0')}`;
     const t0 = performance.now();
+    // Kept now: the socket may be gone (and its address with it) when the log line is written.
+    const peer = req.socket.remoteAddress;
     res.setHeader('x-amz-request-id', reqId);
     res.setHeader('Server', 'readpath');
     const ac = new AbortController();
@@ -184,7 +186,9 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     const finish = (): void => {
       inFlight--;
       if (inFlight === 0 && drained !== undefined) drained();
-      log?.info({ reqId, method: req.method, ...(vhost === undefined ? {} : { host: vhost }), path: rawPath, op, status: res.statusCode, ms: Math.round(performance.now() - t0), accessKey: access }, 'request');
+      // The client as rate limiting counts it: behind trusted proxies, the forwarded address.
+      const client = limiter === undefined ? peer : limiter.clientOf(peer, req.headers['x-forwarded-for']);
+      log?.info({ reqId, method: req.method, ...(vhost === undefined ? {} : { host: vhost }), path: rawPath, op, status: res.statusCode, ms: Math.round(performance.now() - t0), accessKey: access, client }, 'request');
     };
     inFlight++;
     res.once('close', finish);

@@ -8,6 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { pino } from 'pino';
 import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
 import type { ReadPath } from '../../src/read-path.js';
@@ -119,6 +120,37 @@ describe('gateway rate_limit: per-client token buckets before the signature', ()
       assert.equal(await limitedCount(), before + 3);
     } finally {
       for (const c of [direct, alice, aliceViaTwoProxies, bob, retrying]) c.destroy();
+    }
+  });
+
+  it('the access log names the client as rate limiting counts it: the forwarded address behind a trusted proxy, else the peer', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l) as Record<string, unknown>); } });
+    t += 60_000;
+    const logged = await startGateway(rp, { settings: rp.config.gateway, logger, now: () => t });
+    const plain = await startGateway(rp, { settings: { ...rp.config.gateway, rateLimit: { ...rp.config.gateway.rateLimit, enabled: false } }, logger });
+    const via = (g: Gateway, xff: string): S3Client => {
+      const c = withoutSdkNodeVersionWarning(() => new S3Client({ endpoint: g.url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: AKID, secretAccessKey: SECRET } }));
+      c.middlewareStack.add((next) => (args) => {
+        (args.request as { headers: Record<string, string> }).headers['x-forwarded-for'] = xff;
+        return next(args);
+      }, { step: 'build' });
+      return c;
+    };
+    const a = via(logged, '198.51.100.42');
+    const b = via(plain, '198.51.100.43');
+    try {
+      assert.equal(await get(a), 'ok');
+      assert.equal(await get(b), 'ok');
+      await logged.close(1000);
+      await plain.close(1000);
+      const requests = lines.filter((l) => l['msg'] === 'request' && l['op'] === 'GetObject');
+      assert.deepEqual(requests.map((l) => l['client']).sort(), ['127.0.0.1', '198.51.100.42'], JSON.stringify(requests));
+    } finally {
+      a.destroy();
+      b.destroy();
+      await logged.close(1000);
+      await plain.close(1000);
     }
   });
 
