@@ -11,7 +11,7 @@ import type { ReadPathConfig, ResolvedConfig } from './config/types.js';
 import { Failover } from './engine/failover.js';
 import type { FetchedObject } from './probe/decode.js';
 import { storedSha256 } from './probe/verify.js';
-import { ObjectCache, type CachedObject } from './cache/object-cache.js';
+import { ObjectCache, type CachedHead, type CachedObject } from './cache/object-cache.js';
 import { METRIC } from './telemetry/recorder.js';
 import type { HeadResult, ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, Probe } from './types.js';
 import { assemble, type PartOverrides, type Parts } from './assemble.js';
@@ -295,26 +295,10 @@ export class ReadPath {
    * straight to the failover's degraded path, as without the cache.
    */
   async #cachedGet(cache: ObjectCache, key: string, signal: AbortSignal, probe: () => Probe<FetchedObject>): Promise<GetOutcome> {
-    let first: ObjectLocation | undefined;
-    if (this.#parts.breakerStates().store === 'closed') {
-      // A lookup that fails here is the failover's to report (or to read around, degraded).
-      first = (await this.#parts.store.getAllObjectLocations(key, { signal }).catch((): ObjectLocation[] => []))[0];
-    }
-    const sha = storedSha256(first);
-    const size = first === undefined ? undefined : objectSizeOf(first);
-    if (sha !== undefined && size !== undefined) {
-      const hit = cache.get(key, sha);
-      if (hit !== undefined && hit.body.length === size) {
-        this.#parts.recorder.inc(METRIC.objectCacheHits);
-        const { etag, contentType, lastModified, metadata } = hit.head;
-        return {
-          key, backend: hit.backend, degraded: false, failover: false, contentSha256: sha, size,
-          ...(etag === undefined ? {} : { etag }), ...(contentType === undefined ? {} : { contentType }),
-          ...(lastModified === undefined ? {} : { lastModified }), ...(metadata === undefined ? {} : { metadata }),
-          body: new Uint8Array(hit.body), verified: true,
-        };
-      }
-      this.#parts.recorder.inc(METRIC.objectCacheMisses);
+    const { hit, sha, size } = await this.#cachedEntry(cache, key, signal);
+    if (hit !== undefined && sha !== undefined && size !== undefined) {
+      // A copy: the caller may do what it likes with its bytes, the cache's stay as they were.
+      return { key, backend: hit.backend, degraded: false, failover: false, contentSha256: sha, size, ...definedHead(hit.head), body: new Uint8Array(hit.body), verified: true };
     }
     const o = await this.#read<FetchedObject>('GetObject', key, probe(), signal);
     const out: GetOutcome = { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value };
@@ -432,9 +416,38 @@ export class ReadPath {
   }
 
   #head(key: string, signal: AbortSignal | undefined, batch: string | undefined): Promise<HeadOutcome> {
-    return this.#guard(key, signal, () => this.#join(`h\u0000${key}`, signal, batch,
-      (shared) => this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared)
-        .then((o): HeadOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value }))));
+    return this.#guard(key, signal, () => this.#join(`h\u0000${key}`, signal, batch, async (shared) => {
+      // An object the cache holds for the row's hash is described by its entry: no backend HEAD.
+      const cached = this.#objects === undefined ? undefined : await this.#cachedEntry(this.#objects, key, shared);
+      if (cached?.hit !== undefined && cached.size !== undefined) {
+        const { hit, size } = cached;
+        return { key, backend: hit.backend, degraded: false, failover: false, contentSha256: hit.sha256, size, ...definedHead(hit.head) };
+      }
+      const o = await this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared);
+      return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value };
+    }));
+  }
+
+  /**
+   * The object cache's entry for `key` if the row (looked up while the store's breaker is closed)
+   * still gives its hash and size; with the row's hash and size either way, for a fill.
+   */
+  async #cachedEntry(cache: ObjectCache, key: string, signal: AbortSignal): Promise<{ hit: CachedObject | undefined; sha: string | undefined; size: number | undefined }> {
+    let first: ObjectLocation | undefined;
+    if (this.#parts.breakerStates().store === 'closed') {
+      // A lookup that fails here is the failover's to report (or to read around, degraded).
+      first = (await this.#parts.store.getAllObjectLocations(key, { signal }).catch((): ObjectLocation[] => []))[0];
+    }
+    const sha = storedSha256(first);
+    const size = first === undefined ? undefined : objectSizeOf(first);
+    if (sha === undefined || size === undefined) return { hit: undefined, sha, size };
+    const hit = cache.get(key, sha);
+    if (hit !== undefined && hit.body.length === size) {
+      this.#parts.recorder.inc(METRIC.objectCacheHits);
+      return { hit, sha, size };
+    }
+    this.#parts.recorder.inc(METRIC.objectCacheMisses);
+    return { hit: undefined, sha, size };
   }
 
   /**
@@ -546,11 +559,8 @@ function fromCache(key: string, hit: CachedObject, src: StreamSource): StreamOut
   const n = spanLength(span);
   // A copy: the consumer may do what it likes with its bytes, the cache's stay as they were.
   const bytes = Buffer.from(hit.body.subarray(span.start, span.start + n));
-  const { etag, contentType, lastModified, metadata } = hit.head;
   return {
-    key, backend: hit.backend, degraded: false, failover: false, contentSha256: hit.sha256, size: n,
-    ...(etag === undefined ? {} : { etag }), ...(contentType === undefined ? {} : { contentType }),
-    ...(lastModified === undefined ? {} : { lastModified }), ...(metadata === undefined ? {} : { metadata }),
+    key, backend: hit.backend, degraded: false, failover: false, contentSha256: hit.sha256, size: n, ...definedHead(hit.head),
     body: Readable.from(n === 0 ? [] : [bytes], { objectMode: false }), verified: Promise.resolve(src.whole), backends: [hit.backend], range: span,
   };
 }
@@ -573,6 +583,16 @@ function keeping(body: Readable, verified: Promise<boolean>, size: number, keep:
     if (at === size && (await verified)) keep(copy);
   }
   return Readable.from(pass(), { objectMode: false, highWaterMark: 64 * 1024 });
+}
+
+/** A cached entry's head fields, those it has (absent ones stay absent, as in a backend's answer). */
+function definedHead(h: CachedHead): Omit<Partial<HeadResult>, 'size'> {
+  const out: Omit<Partial<HeadResult>, 'size'> = {};
+  if (h.etag !== undefined) out.etag = h.etag;
+  if (h.contentType !== undefined) out.contentType = h.contentType;
+  if (h.lastModified !== undefined) out.lastModified = h.lastModified;
+  if (h.metadata !== undefined) out.metadata = h.metadata;
+  return out;
 }
 
 /** `{ contentSha256 }` when the row has a well-formed SHA-256, else nothing (the field stays absent). */

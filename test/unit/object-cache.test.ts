@@ -158,7 +158,7 @@ describe('getStream with cache: enabled', () => {
     }
   });
 
-  it('get shares the cache: a whole get is answered from it (a copy), fills it for getStream, and ranges or transforms go to a backend', async () => {
+  it('get and head share the cache: a whole get is answered from it (a copy), fills it for getStream, a head uses its entry; ranges go to a backend', async () => {
     const m = await open();
     try {
       const v = randomBytes(300);
@@ -173,6 +173,14 @@ describe('getStream with cache: enabled', () => {
       assert.ok(Buffer.from((await m.rp.get('g')).body).equals(v), 'the caller\'s copy is its own');
       assert.ok((await read(m.rp, 'g')).bytes.equals(v), 'getStream finds what get kept');
       assert.equal(m.backend('b1').calls.get + m.backend('b2').calls.get, n, 'no backend GET for any of them');
+      // A HEAD of a cached object is answered by its entry: no backend HEAD, the same fields.
+      const heads = m.backend('b1').calls.head + m.backend('b2').calls.head;
+      const h = await m.rp.head('g');
+      assert.deepEqual([h.size, h.etag, h.contentSha256, h.degraded], [300, first.etag, sha(v), false]);
+      assert.equal(m.backend('b1').calls.head + m.backend('b2').calls.head, heads);
+      m.seed('uncached', 'not read yet');
+      await m.rp.head('uncached');
+      assert.equal(m.backend('b1').calls.head + m.backend('b2').calls.head, heads + 1, 'an object not cached is HEADed');
       assert.ok(Buffer.from((await m.rp.get('g', { range: 'bytes=0-9' })).body).equals(v.subarray(0, 10)));
       assert.equal(m.backend('b1').calls.get + m.backend('b2').calls.get, n + 1, 'a ranged get reads a backend');
       // And the other way round: what getStream kept, get uses.
