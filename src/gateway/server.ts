@@ -224,7 +224,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         return;
       }
       // Before the signature: a client over its rate costs a map lookup, not an HMAC.
-      if (limiter !== undefined && !limiter.allow(limiter.clientOf(req.socket.remoteAddress, req.headers['x-forwarded-for']))) {
+      if (limiter !== undefined && !limiter.allow(limiter.clientOf(peer, req.headers['x-forwarded-for']))) {
         op = 'RateLimited';
         rp.recorder.inc(METRIC.gatewayRateLimited);
         refuse(429, 'SlowDown', 'Rate limit exceeded');
@@ -257,44 +257,44 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     /** Authenticate and answer an admitted S3 request. */
     function route(): void {
       try {
-          const auth = verifier.verify({ method, rawUrl: url, headers: req.headers, rawHeaders: req.rawHeaders });
-          if (!auth.ok) refuse(auth.status, auth.code, auth.message);
-          access = auth.accessKeyId;
-          if (method !== 'GET' && method !== 'HEAD') {
-            // The request body (an upload) is never read: the connection goes with the answer.
-            res.setHeader('Connection', 'close');
-            refuse(405, 'MethodNotAllowed', 'readpath serve is read-only: the specified method is not allowed against this resource.', { Allow: 'GET, HEAD' });
-          }
-          const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
-          const address = addressOf(rawPath, vhostBucket);
-          const bucket = decodePath(address.bucket);
-          const key = decodePath(address.key);
-          const allowed = auth.credential.buckets;
-          if (bucket === '') {
-            op = 'ListBuckets';
-            const body = bucketsXml(allowed.filter((b) => bucketNames.has(b)), started, access);
-            res.writeHead(200, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
-            res.end(method === 'HEAD' ? undefined : body);
-            return;
-          }
-          if (!bucketNames.has(bucket)) refuse(404, 'NoSuchBucket', 'The specified bucket does not exist.');
-          if (!allowed.includes(bucket)) refuse(403, 'AccessDenied', 'Access Denied');
-          if (key === '') {
-            const sub = method === 'HEAD' || query.size === 0 ? undefined : bucketSubresource(query);
-            op = method === 'HEAD' ? 'HeadBucket' : query.has('location') ? 'GetBucketLocation' : sub?.op ?? (query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects');
-            void serveBucket(bucket, method, query, sub, res, ac.signal, access).catch(fail);
-            return;
-          }
-          checkVersionId(query);
-          const sub = query.size === 0 ? undefined : objectSubresource(query);
-          if (sub !== undefined) {
-            op = sub.op;
-            void serveObjectConfig(sub, method, `${bucket}/${key}`, req.headers, res, ac.signal, access).catch(fail);
-            return;
-          }
-          op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
-          const overrides = responseOverrides(query);
-          void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides, partNumber: query.get('partNumber') }, res).catch(fail);
+        const auth = verifier.verify({ method, rawUrl: url, headers: req.headers, rawHeaders: req.rawHeaders });
+        if (!auth.ok) refuse(auth.status, auth.code, auth.message);
+        access = auth.accessKeyId;
+        if (method !== 'GET' && method !== 'HEAD') {
+          // The request body (an upload) is never read: the connection goes with the answer.
+          res.setHeader('Connection', 'close');
+          refuse(405, 'MethodNotAllowed', 'readpath serve is read-only: the specified method is not allowed against this resource.', { Allow: 'GET, HEAD' });
+        }
+        const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
+        const address = addressOf(rawPath, vhostBucket);
+        const bucket = decodePath(address.bucket);
+        const key = decodePath(address.key);
+        const allowed = auth.credential.buckets;
+        if (bucket === '') {
+          op = 'ListBuckets';
+          const body = bucketsXml(allowed.filter((b) => bucketNames.has(b)), started, access);
+          res.writeHead(200, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
+          res.end(method === 'HEAD' ? undefined : body);
+          return;
+        }
+        if (!bucketNames.has(bucket)) refuse(404, 'NoSuchBucket', 'The specified bucket does not exist.');
+        if (!allowed.includes(bucket)) refuse(403, 'AccessDenied', 'Access Denied');
+        if (key === '') {
+          const sub = method === 'HEAD' || query.size === 0 ? undefined : bucketSubresource(query);
+          op = method === 'HEAD' ? 'HeadBucket' : query.has('location') ? 'GetBucketLocation' : sub?.op ?? (query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects');
+          void serveBucket(bucket, method, query, sub, res, ac.signal, access).catch(fail);
+          return;
+        }
+        checkVersionId(query);
+        const sub = query.size === 0 ? undefined : objectSubresource(query);
+        if (sub !== undefined) {
+          op = sub.op;
+          void serveObjectConfig(sub, method, `${bucket}/${key}`, req.headers, res, ac.signal, access).catch(fail);
+          return;
+        }
+        op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
+        const overrides = responseOverrides(query);
+        void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides, partNumber: query.get('partNumber') }, res).catch(fail);
       } catch (err) {
         fail(err);
       }
