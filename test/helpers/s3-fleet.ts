@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import http from 'node:http';
 import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
@@ -187,7 +187,19 @@ export async function startS3Fleet(options: S3FleetOptions = {}): Promise<S3Flee
     },
     async seed(key, bytes, backends) {
       const body = typeof bytes === 'string' ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      await Promise.all(pick(backends).map((m) => m.seeder.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))));
+      await Promise.all(pick(backends).map(async (m) => {
+        await m.seeder.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+        // s3rver answers a PUT once the body has passed through it, not once its file is written
+        // (filesystem store: it resolves on the hashing transform's 'finish'), and serves the
+        // file's current size: a GET right after can read a short or empty object. Wait until
+        // the file is whole (its size is what HEAD reports).
+        for (let i = 0; ; i++) {
+          const h = await m.seeder.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+          if (h.ContentLength === body.byteLength) break;
+          if (i >= 2000) throw new Error(`seed ${m.name}/${key}: s3rver still holds ${String(h.ContentLength)} of ${body.byteLength} bytes`);
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      }));
     },
     async remove(key, backends) {
       await Promise.all(pick(backends).map((m) => m.seeder.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))));
