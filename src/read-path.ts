@@ -11,7 +11,7 @@ import type { ReadPathConfig, ResolvedConfig } from './config/types.js';
 import { Failover } from './engine/failover.js';
 import type { FetchedObject } from './probe/decode.js';
 import { storedSha256 } from './probe/verify.js';
-import { ObjectCache, type CachedHead, type CachedObject } from './cache/object-cache.js';
+import { ObjectCache, cachedHeadOf, type CachedHead, type CachedObject } from './cache/object-cache.js';
 import { METRIC } from './telemetry/recorder.js';
 import type { HeadResult, ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, Probe } from './types.js';
 import { assemble, type PartOverrides, type Parts } from './assemble.js';
@@ -305,7 +305,7 @@ export class ReadPath {
     const v = o.value;
     // Kept only when the body read is the one the looked-up row describes, and verified against it.
     if (sha !== undefined && !o.degraded && v.verified && out.contentSha256 === sha && v.body.byteLength === size && cache.fits(size)) {
-      cache.set(key, { sha256: sha, body: Buffer.from(v.body.buffer, v.body.byteOffset, v.body.byteLength), head: { etag: v.etag, contentType: v.contentType, lastModified: v.lastModified, metadata: v.metadata }, backend: o.backend });
+      cache.set(key, { sha256: sha, body: Buffer.from(v.body.buffer, v.body.byteOffset, v.body.byteLength), head: cachedHeadOf(v), backend: o.backend });
     }
     return out;
   }
@@ -336,17 +336,8 @@ export class ReadPath {
       const src = await this.#streamSource(key, opts.range, signal);
       // The object cache, only for a row with a hash to check the entry against (never degraded).
       const cache = this.#objects;
-      const first = src.copies[0]?.location;
-      const size = src.degraded || first === undefined || first === null ? undefined : objectSizeOf(first);
-      const sha = cache === undefined || src.degraded ? undefined : storedSha256(first);
-      if (cache !== undefined && sha !== undefined && size !== undefined) {
-        const hit = cache.get(key, sha);
-        if (hit !== undefined && hit.body.length === size) {
-          this.#parts.recorder.inc(METRIC.objectCacheHits);
-          return fromCache(key, hit, src);
-        }
-        this.#parts.recorder.inc(METRIC.objectCacheMisses);
-      }
+      const { hit, sha, size } = cache === undefined || src.degraded ? NO_ENTRY : this.#cacheEntryFor(cache, key, src.copies[0]?.location ?? undefined);
+      if (hit !== undefined) return fromCache(key, hit, src);
       const integrity = this.#config.integrity;
       const policies = {
         recorder: this.#parts.recorder,
@@ -364,7 +355,7 @@ export class ReadPath {
       const { backend, failover, body, verified, backends, ...head } = s;
       const served = src.copies.find((c) => c.backendName === backend)?.location;
       const keep = cache !== undefined && sha !== undefined && size !== undefined && src.whole && cache.fits(size)
-        ? (bytes: Buffer): void => cache.set(key, { sha256: sha, body: bytes, head: { etag: head.etag, contentType: head.contentType, lastModified: head.lastModified, metadata: head.metadata }, backend })
+        ? (bytes: Buffer): void => cache.set(key, { sha256: sha, body: bytes, head: cachedHeadOf(head), backend })
         : undefined;
       return {
         ...head, key, backend, degraded: src.degraded, failover, ...sha256Field(served), size: spanLength(src.span),
@@ -432,14 +423,19 @@ export class ReadPath {
    * The object cache's entry for `key` if the row (looked up while the store's breaker is closed)
    * still gives its hash and size; with the row's hash and size either way, for a fill.
    */
-  async #cachedEntry(cache: ObjectCache, key: string, signal: AbortSignal): Promise<{ hit: CachedObject | undefined; sha: string | undefined; size: number | undefined }> {
+  async #cachedEntry(cache: ObjectCache, key: string, signal: AbortSignal): Promise<CacheLookup> {
     let first: ObjectLocation | undefined;
     if (this.#parts.breakerStates().store === 'closed') {
       // A lookup that fails here is the failover's to report (or to read around, degraded).
       first = (await this.#parts.store.getAllObjectLocations(key, { signal }).catch((): ObjectLocation[] => []))[0];
     }
-    const sha = storedSha256(first);
-    const size = first === undefined ? undefined : objectSizeOf(first);
+    return this.#cacheEntryFor(cache, key, first);
+  }
+
+  /** The cache's entry for `key` if `row` gives its hash and size (counted as a hit or a miss); the row's hash and size either way. */
+  #cacheEntryFor(cache: ObjectCache, key: string, row: ObjectLocation | undefined): CacheLookup {
+    const sha = storedSha256(row);
+    const size = row === undefined ? undefined : objectSizeOf(row);
     if (sha === undefined || size === undefined) return { hit: undefined, sha, size };
     const hit = cache.get(key, sha);
     if (hit !== undefined && hit.body.length === size) {
@@ -552,6 +548,10 @@ export class ReadPath {
     if (e.code !== 'ABORTED' && e.code !== 'OBJECT_NOT_FOUND') this.#logger.debug({ key, code: e.code, msg: e.message }, `${operation} failed`);
   }
 }
+
+/** What the object cache gave for a key, and the row's hash and size it was looked up with. */
+interface CacheLookup { hit: CachedObject | undefined; sha: string | undefined; size: number | undefined }
+const NO_ENTRY: CacheLookup = Object.freeze({ hit: undefined, sha: undefined, size: undefined });
 
 /** A stream outcome answered from the object cache: a copy of the cached bytes in the span asked for. */
 function fromCache(key: string, hit: CachedObject, src: StreamSource): StreamOutcome {

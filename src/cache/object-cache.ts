@@ -22,6 +22,11 @@ export interface CachedHead {
   metadata?: Record<string, string> | undefined;
 }
 
+/** The head fields an entry keeps, taken from a backend's answer. */
+export function cachedHeadOf(h: CachedHead): CachedHead {
+  return { etag: h.etag, contentType: h.contentType, lastModified: h.lastModified, metadata: h.metadata };
+}
+
 /** One cached object. */
 export interface CachedObject {
   sha256: string;

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadPath, HeadOutcome, StreamOutcome } from '../read-path.js';
 import { resolveRange, type ByteSpan } from '../streams/byte-range.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
+import { checksumSha256 } from './s3-xml.js';
 
 /** A GET or HEAD of one object. */
 export interface ObjectRequest {
@@ -134,7 +135,7 @@ export function conditionalStatus(h: IncomingHttpHeaders, etag: string | undefin
 function objectHeaders(res: ServerResponse, o: HeadOutcome | StreamOutcome, overrides: ReadonlyMap<string, string> | undefined, checksum: boolean): void {
   if (o.etag !== undefined) res.setHeader('ETag', o.etag);
   if (checksum && o.contentSha256 !== undefined) {
-    res.setHeader('x-amz-checksum-sha256', Buffer.from(o.contentSha256, 'hex').toString('base64'));
+    res.setHeader('x-amz-checksum-sha256', checksumSha256(o.contentSha256));
     res.setHeader('x-amz-checksum-type', 'FULL_OBJECT');
   }
   if (o.lastModified !== undefined) res.setHeader('Last-Modified', o.lastModified.toUTCString());

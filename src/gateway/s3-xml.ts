@@ -105,6 +105,11 @@ export function locationXml(region: string): string {
   return `${XML_HEAD}<LocationConstraint xmlns="${NS}">${region === 'us-east-1' ? '' : xmlEscape(region)}</LocationConstraint>`;
 }
 
+/** S3's form of a SHA-256 checksum (`x-amz-checksum-sha256`, `ChecksumSHA256`): base64 of the digest, from its hex. */
+export function checksumSha256(hex: string): string {
+  return Buffer.from(hex, 'hex').toString('base64');
+}
+
 /** An empty configuration document (`<Name xmlns=…/>`): what S3 answers for a setting never made. */
 export function emptyConfigXml(name: string): string {
   return `${XML_HEAD}<${name} xmlns="${NS}"/>`;
@@ -196,7 +201,7 @@ export function objectAttributesXml(o: { etag?: string | undefined; size: number
   let x = `${XML_HEAD}<GetObjectAttributesResponse xmlns="${NS}">`;
   if (wanted.has('ETag') && o.etag !== undefined) x += el('ETag', o.etag.replace(/^"|"$/g, ''));
   if (wanted.has('Checksum') && o.contentSha256 !== undefined) {
-    x += `<Checksum>${el('ChecksumSHA256', Buffer.from(o.contentSha256, 'hex').toString('base64'))}${el('ChecksumType', 'FULL_OBJECT')}</Checksum>`;
+    x += `<Checksum>${el('ChecksumSHA256', checksumSha256(o.contentSha256))}${el('ChecksumType', 'FULL_OBJECT')}</Checksum>`;
   }
   if (wanted.has('StorageClass')) x += el('StorageClass', 'STANDARD');
   if (wanted.has('ObjectSize')) x += el('ObjectSize', o.size);

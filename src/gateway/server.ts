@@ -139,7 +139,6 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   const admission = new Admission(() => ({
     limit: s.maxConcurrentReads > 0 ? s.maxConcurrentReads : s.maxConcurrentRequests, waitMs: s.admissionWaitMs, shedThreshold: s.loadShedThreshold,
   }), opts.random === undefined ? {} : { random: opts.random });
-  const release = (): void => admission.release();
   /** 503 SlowDown for a request not admitted, as upstream answers it (Retry-After: 1). */
   const refuseAdmission = (why: Refusal): never => {
     rp.recorder.inc(METRIC.gatewayAdmissionRejected, { reason: why === 'shed' ? 'load_shed' : 'full' });
@@ -165,8 +164,11 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     const given = req.headers['x-request-id'];
     const reqId = typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : `${idPrefix}${(++requests).toString(16).toUpperCase().padStart(8, '0')}`;
     const t0 = performance.now();
-    // Kept now: the socket may be gone (and its address with it) when the log line is written.
-    const peer = req.socket.remoteAddress;
+    // Resolved now, once, for the rate limit and the log (the socket may be gone by the log line):
+    // behind trusted proxies, the forwarded address.
+    const client = limiter === undefined ? req.socket.remoteAddress : limiter.clientOf(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    /** This request holds an admission slot, given back when it ends. */
+    let admitted = false;
     res.setHeader('x-amz-request-id', reqId);
     res.setHeader('Server', 'readpath');
     const ac = new AbortController();
@@ -185,9 +187,8 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     let vhost: string | undefined;
     const finish = (): void => {
       inFlight--;
+      if (admitted) admission.release();
       if (inFlight === 0 && drained !== undefined) drained();
-      // The client as rate limiting counts it: behind trusted proxies, the forwarded address.
-      const client = limiter === undefined ? peer : limiter.clientOf(peer, req.headers['x-forwarded-for']);
       log?.info({ reqId, method: req.method, ...(vhost === undefined ? {} : { host: vhost }), path: rawPath, op, status: res.statusCode, ms: Math.round(performance.now() - t0), accessKey: access, client }, 'request');
     };
     inFlight++;
@@ -224,22 +225,22 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         return;
       }
       // Before the signature: a client over its rate costs a map lookup, not an HMAC.
-      if (limiter !== undefined && !limiter.allow(limiter.clientOf(peer, req.headers['x-forwarded-for']))) {
+      if (limiter !== undefined && !limiter.allow(client ?? '')) {
         op = 'RateLimited';
         rp.recorder.inc(METRIC.gatewayRateLimited);
         refuse(429, 'SlowDown', 'Rate limit exceeded');
       }
       // Every request is a read: the limit is max_concurrent_reads, else upstream's max_concurrent_requests.
-      const admitted = admission.tryAdmit();
-      if (admitted === true) {
-        res.once('close', release);
+      const now = admission.tryAdmit();
+      if (now === true) {
+        admitted = true;
         route();
         return;
       }
-      if (admitted !== undefined) refuseAdmission(admitted);
+      if (now !== undefined) refuseAdmission(now);
       void admission.wait(ac.signal).then((r) => {
         if (r === true) {
-          res.once('close', release);
+          admitted = true;
           route();
         } else if (r === 'gone') res.destroy();
         else {
@@ -272,9 +273,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         const allowed = auth.credential.buckets;
         if (bucket === '') {
           op = 'ListBuckets';
-          const body = bucketsXml(allowed.filter((b) => bucketNames.has(b)), started, access);
-          res.writeHead(200, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
-          res.end(method === 'HEAD' ? undefined : body);
+          sendXml(res, method, bucketsXml(allowed.filter((b) => bucketNames.has(b)), started, access));
           return;
         }
         if (!bucketNames.has(bucket)) refuse(404, 'NoSuchBucket', 'The specified bucket does not exist.');

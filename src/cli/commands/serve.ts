@@ -120,16 +120,12 @@ class Reloader {
   async #reload(): Promise<void> {
     const r = this.ctx.reporter;
     let next: ResolvedConfig;
+    let kept: string[];
     try {
       next = await loadConfig(this.path);
       if (next.gateway.buckets.length === 0) throw new Error('the configuration has no buckets');
-    } catch (err) {
-      r.warn(`SIGHUP: configuration reload failed, still serving the previous one: ${messageOf(err)}`, { path: this.path });
-      return;
-    }
-    r.scrubber.add(configSecrets(next));
-    let kept: string[];
-    try {
+      r.scrubber.add(configSecrets(next));
+      // Throws, changing nothing, when the new certificate and key do not go together.
       kept = this.gw.reload(next.gateway);
     } catch (err) {
       r.warn(`SIGHUP: configuration reload failed, still serving the previous one: ${messageOf(err)}`, { path: this.path });
