@@ -23,7 +23,7 @@ import type { TransformedValue, WrittenObject } from './executors/executor.js';
 import { FileSink } from './sinks/file-sink.js';
 import { listAllKeys } from './stores/key-listing.js';
 import { createLogger } from './telemetry/logger.js';
-import { MetricsExporter } from './telemetry/metrics.js';
+import { MetricsExporter, type Family } from './telemetry/metrics.js';
 import { activeTracing } from './telemetry/tracing.js';
 import { hedgingFromConfig } from './policies/hedging.js';
 import { SingleFlight } from './engine/single-flight.js';
@@ -242,6 +242,14 @@ export class ReadPath {
   /** Prometheus text exposition of every readpath metric. */
   metrics(): Promise<string> {
     return this.#metrics.render();
+  }
+
+  /**
+   * This process's metric families as plain data, for a process that combines several processes'
+   * (`readpath serve` with `server.processes` > 1; src/telemetry/metrics-aggregate.ts).
+   */
+  metricFamilies(): Family[] {
+    return this.#metrics.processFamilies();
   }
 
   /** Content type of {@link metrics}' output. */

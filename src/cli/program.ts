@@ -10,6 +10,7 @@ import { EXIT, UsageError, exitCodeFor } from './errors.js';
 import { Reporter, type CliIO, type GlobalOptions } from './reporter.js';
 import { DEFAULT_CONFIG_PATH } from './config-path.js';
 import { parseShard, type Shard } from './shard.js';
+import { MAX_PROCESSES } from '../config/runtime-defaults.js';
 import type { CommandContext } from './commands/context.js';
 
 /** Options of {@link runCli}. */
@@ -38,6 +39,12 @@ function shardArg(value: string): Shard {
 function port(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535 (0 picks a free one)');
+  return n;
+}
+
+function processes(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > MAX_PROCESSES) throw new InvalidArgumentError(`expected a count of processes from 1 to ${MAX_PROCESSES}, or 0 for one per core`);
   return n;
 }
 
@@ -186,8 +193,9 @@ Examples:
 
   common(program.command('serve')
     .description('serve the objects as a read-only S3 endpoint (path style, SigV4 against buckets[].credentials)')
-    .option('--listen <host:port>', 'address to listen on (default server.listen_addr, else 127.0.0.1:9000; port 0 picks a free one)'), true)
-    .action(async (o: { config?: string; listen?: string; metricsPort?: number }) => {
+    .option('--listen <host:port>', 'address to listen on (default server.listen_addr, else 127.0.0.1:9000; port 0 picks a free one)')
+    .addOption(new Option('--processes <n>', 'gateway processes sharing the port, 0 = one per core (default server.processes, else 1)').argParser(processes)), true)
+    .action(async (o: { config?: string; listen?: string; metricsPort?: number; processes?: number }) => {
       const { runServe } = await import('./commands/serve.js');
       await run(() => runServe(ctx, o))();
     });

@@ -233,6 +233,7 @@ export function toConfigDocument(config: ResolvedConfig | MaskedConfig): Record<
       idleTimeoutMs: gateway.idleTimeoutMs,
       shutdownDelayMs: gateway.shutdownDelayMs,
       maxHeaderBytes: gateway.maxHeaderBytes,
+      processes: gateway.processes,
       region: gateway.region,
       metricsPath: gateway.metricsPath,
       healthPath: gateway.healthPath,

@@ -18,3 +18,6 @@ export const MAX_DEFAULT_THREADS = 8;
 export function defaultThreads(): number {
   return Math.max(1, Math.min(MAX_DEFAULT_THREADS, availableParallelism() - 1));
 }
+
+/** The most gateway processes `server.processes` (and `serve --processes`) may ask for. */
+export const MAX_PROCESSES = 256;

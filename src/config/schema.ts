@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { durationToMs } from './duration.js';
 import { parseListenAddr } from './listen-addr.js';
 import { parseCidr } from './cidr.js';
+import { MAX_PROCESSES } from './runtime-defaults.js';
 
 /** s3-orchestrator's top-level sections readpath does not use: accepted, not validated, ignored. */
 export const UPSTREAM_ONLY_SECTIONS = [
@@ -310,6 +311,8 @@ export const serverSchema = z.strictObject({
   idle_timeout: durationMs('positive'),
   shutdown_delay: durationMs('nonnegative'),
   max_header_bytes: maxHeaderBytes(),
+  /** readpath's own: gateway processes sharing the port; 0 = one per core. */
+  processes: z.preprocess(coerceNumber, z.number().int().min(0, 'must be 0 (one per core) or a count of processes').max(MAX_PROCESSES, `at most ${MAX_PROCESSES}`)).optional(),
   /** readpath's own. */
   region: region(),
   /** readpath's own. */

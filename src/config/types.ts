@@ -134,6 +134,12 @@ export interface ServerConfigInput {
   shutdown_delay?: DurationInput;
   /** Largest request line plus headers (bytes, or `64KiB`-style; 1KiB..16MiB). Default 64KiB. */
   max_header_bytes?: NumberInput;
+  /**
+   * readpath's own: gateway processes serving one port (`readpath serve`), so the gateway uses
+   * more than one core; 0 = one per core. Default 1. Limits (`max_concurrent_reads`, `rate_limit`)
+   * stay the whole gateway's.
+   */
+  processes?: NumberInput;
   /** readpath's own: the region GetBucketLocation reports. Default `us-east-1`. */
   region?: string;
   /** readpath's own: Prometheus metrics, outside the S3 namespace. Default `/metrics`. */
@@ -555,6 +561,8 @@ export interface ResolvedGatewayConfig {
   shutdownDelayMs: number;
   /** Node's `maxHeaderSize` (request line plus headers). */
   maxHeaderBytes: number;
+  /** Gateway processes serving the port (`server.processes`, 0 resolved to the core count). */
+  processes: number;
   /** What GetBucketLocation reports. */
   region: string;
   /** Served outside the S3 namespace; no bucket is named like its first segment. */

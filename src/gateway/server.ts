@@ -46,6 +46,27 @@ export interface GatewayOptions {
   now?: () => number;
   /** Random numbers for load shedding (tests). */
   random?: () => number;
+  /**
+   * This process's place in a gateway of several (`server.processes`): it admits its share of
+   * the admission limit, and health answers name it.
+   */
+  process?: { index: number; count: number } | undefined;
+  /**
+   * The rate limit's decision, made for every process in one place (the primary's token buckets)
+   * instead of by this process's own; the client is resolved here (trusted proxies).
+   */
+  sharedRateLimit?: ((client: string) => Promise<boolean>) | undefined;
+  /** The `/metrics` exposition, instead of this process's own (a gateway of several processes). */
+  metrics?: (() => Promise<string>) | undefined;
+}
+
+/**
+ * Process `index`'s share of a limit over `count` processes: the limit split as evenly as
+ * whole numbers allow (shares add up to it), at least 1 each; 0 (unlimited) stays 0.
+ */
+export function shareOf(limit: number, index: number, count: number): number {
+  if (limit <= 0 || count <= 1) return limit;
+  return Math.max(1, Math.floor(limit / count) + (index < limit % count ? 1 : 0));
 }
 
 /** A running gateway. */
@@ -136,8 +157,9 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   // with); server.region is only what GetBucketLocation reports.
   const newVerifier = (settings: GatewaySettings): SigV4Verifier => new SigV4Verifier(credentialsOf(settings), opts.now === undefined ? {} : { now: opts.now });
   let verifier = newVerifier(s);
+  const place = opts.process ?? { index: 0, count: 1 };
   const admission = new Admission(() => ({
-    limit: s.maxConcurrentReads > 0 ? s.maxConcurrentReads : s.maxConcurrentRequests, waitMs: s.admissionWaitMs, shedThreshold: s.loadShedThreshold,
+    limit: shareOf(s.maxConcurrentReads > 0 ? s.maxConcurrentReads : s.maxConcurrentRequests, place.index, place.count), waitMs: s.admissionWaitMs, shedThreshold: s.loadShedThreshold,
   }), opts.random === undefined ? {} : { random: opts.random });
   /** 503 SlowDown for a request not admitted, as upstream answers it (Retry-After: 1). */
   const refuseAdmission = (why: Refusal): never => {
@@ -221,15 +243,40 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       if (vhostBucket !== undefined) vhost = target.host;
       if (vhostBucket === undefined && (rawPath === s.healthPath || rawPath === s.metricsPath || rawPath === `${s.healthPath}/ready`)) {
         op = rawPath === s.healthPath ? 'health' : rawPath === s.metricsPath ? 'metrics' : 'ready';
-        void serveSide(rp, op, req, res, ready && !closing).catch(fail);
+        void serveSide(rp, op, req, res, ready && !closing, opts).catch(fail);
         return;
       }
       // Before the signature: a client over its rate costs a map lookup, not an HMAC.
-      if (limiter !== undefined && !limiter.allow(client ?? '')) {
-        op = 'RateLimited';
-        rp.recorder.inc(METRIC.gatewayRateLimited);
-        refuse(429, 'SlowDown', 'Rate limit exceeded');
+      if (limiter !== undefined) {
+        if (opts.sharedRateLimit === undefined) {
+          if (!limiter.allow(client ?? '')) rateLimited();
+        } else {
+          void opts.sharedRateLimit(client ?? '').then((ok) => {
+            // Gone while the primary answered: nothing to admit (finish() has run).
+            if (res.destroyed) return;
+            try {
+              if (!ok) rateLimited();
+              admit();
+            } catch (err) {
+              fail(err);
+            }
+          }, fail);
+          return;
+        }
       }
+      admit();
+    } catch (err) {
+      fail(err);
+    }
+
+    function rateLimited(): never {
+      op = 'RateLimited';
+      rp.recorder.inc(METRIC.gatewayRateLimited);
+      refuse(429, 'SlowDown', 'Rate limit exceeded');
+    }
+
+    /** Take an admission slot (or wait for one, or refuse), then route. */
+    function admit(): void {
       // Every request is a read: the limit is max_concurrent_reads, else upstream's max_concurrent_requests.
       const now = admission.tryAdmit();
       if (now === true) {
@@ -251,8 +298,6 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
           }
         }
       });
-    } catch (err) {
-      fail(err);
     }
 
     /** Authenticate and answer an admitted S3 request. */
@@ -444,6 +489,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     const kept: string[] = [];
     if (next.listenAddr !== s.listenAddr) kept.push('server.listen_addr');
     if (next.maxHeaderBytes !== s.maxHeaderBytes) kept.push('server.max_header_bytes');
+    if (next.processes !== s.processes) kept.push('server.processes');
     let tls = s.tls;
     if ((next.tls === null) !== (s.tls === null)) kept.push('server.tls');
     else if (next.tls !== null && s.tls !== null) {
@@ -461,7 +507,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       limiter = newLimiter(next);
     }
     bucketNames = new Set(next.buckets.map((b) => b.name));
-    s = { ...next, listenAddr: s.listenAddr, host: s.host, port: s.port, maxHeaderBytes: s.maxHeaderBytes, tls };
+    s = { ...next, listenAddr: s.listenAddr, host: s.host, port: s.port, maxHeaderBytes: s.maxHeaderBytes, processes: s.processes, tls };
     return kept;
   };
   return {
@@ -509,7 +555,7 @@ const INSTANCE = hostname();
  * not closed (reads still work, listings do not); readiness is 200 until the gateway stops
  * taking new work (SIGTERM), then 503.
  */
-async function serveSide(rp: ReadPath, op: string, req: IncomingMessage, res: ServerResponse, ready: boolean): Promise<void> {
+async function serveSide(rp: ReadPath, op: string, req: IncomingMessage, res: ServerResponse, ready: boolean, opts: GatewayOptions): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('method not allowed\n');
@@ -517,13 +563,15 @@ async function serveSide(rp: ReadPath, op: string, req: IncomingMessage, res: Se
   }
   let status = 200;
   let body: string;
-  if (op === 'metrics') body = await rp.metrics();
+  // Which of several processes answered (server.processes): pid, and its place among them.
+  const who = opts.process === undefined ? { pid: process.pid } : { pid: process.pid, process: opts.process.index };
+  if (op === 'metrics') body = await (opts.metrics ?? (() => rp.metrics()))();
   else if (op === 'ready') {
     status = ready ? 200 : 503;
-    body = `${JSON.stringify({ status: ready ? 'ready' : 'not ready', instance: INSTANCE })}\n`;
+    body = `${JSON.stringify({ status: ready ? 'ready' : 'not ready', instance: INSTANCE, ...who })}\n`;
   } else {
     const breakers = rp.breakerStates();
-    body = `${JSON.stringify({ status: breakers.store === 'closed' ? 'ok' : 'degraded', instance: INSTANCE, breakers })}\n`;
+    body = `${JSON.stringify({ status: breakers.store === 'closed' ? 'ok' : 'degraded', instance: INSTANCE, ...who, breakers })}\n`;
   }
   res.writeHead(status, { 'Content-Type': op === 'metrics' ? rp.metricsContentType : 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
   res.end(req.method === 'HEAD' ? undefined : body);

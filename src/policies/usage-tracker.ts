@@ -98,6 +98,16 @@ export class UsageTracker {
     return { apiRequests: b.apiRequests + d.apiRequests, egressBytes: b.egressBytes + d.egressBytes, ingressBytes: b.ingressBytes + d.ingressBytes };
   }
 
+  /**
+   * This month's total for a backend in its two parts: the stored baseline (every process that
+   * shares the database sees the same, as of its last load) and this process's unflushed deltas.
+   * Processes of one gateway add up to baseline + the sum of their deltas.
+   */
+  usageParts(backendName: string): { baseline: UsageStat; unflushed: UsageStat } {
+    const p = this.#current();
+    return { baseline: { ...(this.#baseline.get(backendName) ?? zero()) }, unflushed: { ...(this.#deltas.get(p)?.get(backendName) ?? zero()) } };
+  }
+
   /** The limit a call of this size would exceed, or undefined when it fits. */
   exceededLimit(backendName: string, apiCalls: number, egressBytes: number, ingressBytes: number): UsageLimitKind | undefined {
     const l = this.#limits.get(backendName);

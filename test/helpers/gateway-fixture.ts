@@ -33,7 +33,13 @@ export interface GatewayFixture {
 }
 
 /** Start the fleet, write the database and configuration under a new temporary directory, start the gateway. */
-export async function startGatewayFixture(o: { tmpPrefix: string; buckets: readonly FixtureBucket[]; server?: Record<string, unknown> }): Promise<GatewayFixture> {
+export async function startGatewayFixture(o: {
+  tmpPrefix: string;
+  buckets: readonly FixtureBucket[];
+  server?: Record<string, unknown>;
+  /** More top-level sections of the configuration (`rate_limit:`, ...). */
+  sections?: Record<string, unknown>;
+}): Promise<GatewayFixture> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), o.tmpPrefix));
   let fleet: S3Fleet | undefined;
   let serve: Serve | undefined;
@@ -61,6 +67,7 @@ export async function startGatewayFixture(o: { tmpPrefix: string; buckets: reado
       runtime: { threads: 1 },
       logging: { level: 'warn' },
       buckets: o.buckets.map((b) => ({ name: b.name, credentials: b.creds.map((c) => ({ access_key_id: c.id, secret_access_key: c.secret })) })),
+      ...o.sections,
     };
     await writeFile(configPath, stringify(configDoc));
     serve = await startServe(configPath);

@@ -10,7 +10,7 @@ import https from 'node:https';
 export interface RawAnswer { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
 
 /** Send `url` as is, with `opts`, on a connection of its own. */
-export function rawRequest(url: string, opts: { method?: string; headers?: Record<string, string>; ca?: string } = {}): Promise<RawAnswer> {
+export function rawRequest(url: string, opts: { method?: string; headers?: Record<string, string>; ca?: string; timeoutMs?: number } = {}): Promise<RawAnswer> {
   const u = new URL(url);
   const pathAndQuery = url.slice(url.indexOf('/', u.protocol.length + 2));
   const mod = u.protocol === 'https:' ? https : http;
@@ -25,6 +25,7 @@ export function rawRequest(url: string, opts: { method?: string; headers?: Recor
       res.on('error', reject);
     });
     req.on('error', reject);
+    if (opts.timeoutMs !== undefined) req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`no answer from ${url} within ${opts.timeoutMs ?? 0} ms`)));
     req.end();
   });
 }

@@ -194,7 +194,7 @@ describe('readpath serve: SIGHUP reloads the configuration', () => {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
       }).once('error', reject);
     });
-    assert.deepEqual(await side('/health/ready'), { status: 200, body: { status: 'ready', instance: os.hostname() } });
+    assert.deepEqual(await side('/health/ready'), { status: 200, body: { status: 'ready', instance: os.hostname(), pid: fx.serve.child.pid } });
     await reloadWith(withDoc((d) => {
       d['buckets'] = [{ name: 'docs', credentials: [{ access_key_id: NEW.id, secret_access_key: NEW.secret }] }];
       d['server'] = { tls: { cert_file: certs.two, key_file: certs.keyTwo }, shutdown_delay: '10m' };
@@ -206,7 +206,7 @@ describe('readpath serve: SIGHUP reloads the configuration', () => {
       await new Promise((r) => setTimeout(r, 25));
       ready = await side('/health/ready');
     }
-    assert.deepEqual(ready, { status: 503, body: { status: 'not ready', instance: os.hostname() } });
+    assert.deepEqual(ready, { status: 503, body: { status: 'not ready', instance: os.hostname(), pid: fx.serve.child.pid } });
     // Still inside the 10-minute delay: the gateway serves what the load balancer still sends.
     assert.ok((await read(NEW, 'docs', 'doc.txt')).equals(DOC));
     const live = await side('/health');

@@ -1,27 +1,41 @@
 /**
- * `readpath serve [-c CONFIG] [--listen HOST:PORT]`: the read-only S3 gateway (src/gateway/).
- * Prints `readpath: serving S3 on http://HOST:PORT` on stderr once listening; SIGTERM or SIGINT
- * stops accepting, drains the requests in flight, closes, and exits 0. SIGHUP reloads the
- * configuration file, as s3-orchestrator does: credentials rotate and certificates renew without
- * a restart or a dropped connection.
+ * `readpath serve [-c CONFIG] [--listen HOST:PORT] [--processes N]`: the read-only S3 gateway
+ * (src/gateway/). Prints `readpath: serving S3 on http://HOST:PORT` on stderr once listening;
+ * SIGTERM or SIGINT stops accepting, drains the requests in flight, closes, and exits 0. SIGHUP
+ * reloads the configuration file, as s3-orchestrator does: credentials rotate and certificates
+ * renew without a restart or a dropped connection. With `server.processes` (or `--processes`)
+ * above 1 this process becomes the primary of that many gateway processes on one port
+ * (src/gateway/cluster-primary.ts), each of them this same command.
  */
+import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import { UsageError, EXIT } from '../errors.js';
 import { DEFAULT_CONFIG_PATH, openReader } from '../reader.js';
+import { availableParallelism } from 'node:os';
 import { loadConfig } from '../../config/load.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../../telemetry/metrics.js';
 import { configSecrets } from '../../config/mask.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { messageOf } from '../../errors.js';
 import type { Gateway } from '../../gateway/server.js';
 import { parseListenAddr } from '../../config/listen-addr.js';
 import type { CommandContext } from './context.js';
+import { PROCESS_ENV, processPlace } from '../../gateway/cluster-protocol.js';
+import type { PrimaryLink } from '../../gateway/cluster-link.js';
+import { discardPrestartedPool } from '../../executors/pool/prestart.js';
+import { startMetricsServer } from '../../telemetry/metrics-server.js';
 
 /** Options of `serve`. */
 export interface ServeCommandOptions {
   config?: string | undefined;
   listen?: string | undefined;
   metricsPort?: number | undefined;
+  /** `--processes N` (0 = one per core); overrides `server.processes`. */
+  processes?: number | undefined;
 }
+
+/** How long the primary waits for its processes to drain after SIGTERM, beyond the shutdown delay. */
+const PROCESS_DRAIN_MS = 60_000;
 
 /** `--listen HOST:PORT` (`[v6]:PORT` for IPv6), parsed as `server.listen_addr` is. */
 export function parseListen(s: string): { host: string; port: number } {
@@ -33,27 +47,40 @@ export function parseListen(s: string): { host: string; port: number } {
 /** Run `serve` until the process is told to stop; resolves to the exit code. */
 export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): Promise<number> {
   const listen = opts.listen === undefined ? undefined : parseListen(opts.listen);
-  const reader = await openReader(ctx.reporter, { config: opts.config, metricsPort: opts.metricsPort });
+  if (cluster.isPrimary) {
+    const primary = await primaryConfig(opts);
+    if (primary !== undefined) return runPrimary(ctx, opts, primary.config, primary.count);
+  }
+  // One of a primary's processes: its place, and the link that shares limits and metrics.
+  const place = cluster.isWorker ? processPlace(process.env[PROCESS_ENV]) : undefined;
+  const reader = await openReader(ctx.reporter, { config: opts.config, metricsPort: place === undefined ? opts.metricsPort : undefined });
+  let link: PrimaryLink | undefined;
   try {
+    if (place !== undefined) {
+      const { PrimaryLink: Link } = await import('../../gateway/cluster-link.js');
+      const rp = reader.rp;
+      link = new Link(() => rp.metricFamilies());
+    }
     const settings = reader.rp.config.gateway;
     if (settings.buckets.length === 0) {
       throw new UsageError('serve: the configuration has no buckets: add buckets[] with credentials (see README, "The S3 gateway")');
     }
     const { startGateway } = await import('../../gateway/server.js');
     const logger = ctx.reporter.readerLogger(reader.rp.config.logging.level);
-    const gw = await startGateway(reader.rp, { settings, logger, ...(listen ?? {}) }).catch((err: unknown) => {
+    const shared = link === undefined ? {} : { process: place, sharedRateLimit: link.allow.bind(link), metrics: link.metrics.bind(link) };
+    const gw = await startGateway(reader.rp, { settings, logger, ...(listen ?? {}), ...shared }).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       throw new UsageError(`serve: cannot listen on ${listen === undefined ? settings.listenAddr : opts.listen ?? ''} (${code})`, { cause: err });
     });
-    ctx.io.stderr.write(`readpath: serving S3 on ${gw.url}\n`);
+    // The primary says it once, when every process listens.
+    if (link === undefined) ctx.io.stderr.write(`readpath: serving S3 on ${gw.url}\n`);
+    else link.listening(gw.url);
     const reloader = new Reloader(ctx, opts.config ?? DEFAULT_CONFIG_PATH, reader.rp.config, gw, [logger, reader.logger]);
     const onHup = (): void => reloader.request();
     process.on('SIGHUP', onHup);
+    link?.onReload(onHup);
     try {
-      await new Promise<void>((resolve) => {
-        if (ctx.signal.aborted) resolve();
-        else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-      });
+      await Promise.race([stopSignal(ctx.signal), ...(link === undefined ? [] : [link.stopped])]);
     } finally {
       process.off('SIGHUP', onHup);
     }
@@ -66,8 +93,96 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
     await gw.close();
     return EXIT.OK;
   } finally {
+    link?.close();
     await reader.close();
+    // The channel to the primary would keep this process alive: leave it (as planned, so no forced exit).
+    cluster.worker?.disconnect();
   }
+}
+
+function stopSignal(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/**
+ * The configuration and process count when this process is to be a primary (more than one
+ * process asked for); undefined to serve in this process. A file that does not load is left
+ * to the one-process path, which reports it as every command does.
+ */
+async function primaryConfig(opts: ServeCommandOptions): Promise<{ config: ResolvedConfig; count: number } | undefined> {
+  if (opts.processes === 1) return undefined;
+  let config: ResolvedConfig;
+  try {
+    config = await loadConfig(opts.config ?? DEFAULT_CONFIG_PATH);
+  } catch {
+    return undefined;
+  }
+  const count = opts.processes === undefined ? config.gateway.processes : opts.processes === 0 ? availableParallelism() : opts.processes;
+  return count > 1 ? { config, count } : undefined;
+}
+
+/** The primary of `count` gateway processes: starts them, relays SIGHUP, drains them on SIGTERM. */
+async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config: ResolvedConfig, count: number): Promise<number> {
+  // Probe workers started ahead (main.ts) serve no one here: each gateway process has its own.
+  await discardPrestartedPool();
+  const r = ctx.reporter;
+  r.scrubber.add(configSecrets(config));
+  if (config.gateway.buckets.length === 0) {
+    throw new UsageError('serve: the configuration has no buckets: add buckets[] with credentials (see README, "The S3 gateway")');
+  }
+  const { GatewayPrimary, GatewayStartError } = await import('../../gateway/cluster-primary.js');
+  const primary = new GatewayPrimary({ count, settings: config.gateway, warn: (msg, fields) => r.warn(msg, fields) });
+  let url: string;
+  try {
+    url = await primary.start();
+  } catch (err) {
+    // The process that failed has said why on stderr.
+    if (err instanceof GatewayStartError) {
+      r.warn(`serve: ${err.message}`, { exitCode: err.exitCode });
+      return err.exitCode;
+    }
+    throw err;
+  }
+  const metrics = opts.metricsPort === undefined ? undefined : await startMetricsServer({ port: opts.metricsPort, render: () => primary.metrics(), contentType: PROMETHEUS_CONTENT_TYPE }).catch((err: unknown) => {
+    void primary.stop(PROCESS_DRAIN_MS);
+    throw new UsageError(`--metrics-port ${opts.metricsPort ?? ''}: cannot listen on 127.0.0.1 (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+  });
+  ctx.io.stderr.write(`readpath: serving S3 on ${url}\n`);
+  r.info('gateway processes started', { processes: count, pids: primary.pids() }, `${count} gateway processes (pids ${primary.pids().join(', ')})`);
+  let current = config;
+  const path = opts.config ?? DEFAULT_CONFIG_PATH;
+  let reloading = Promise.resolve();
+  const onHup = (): void => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = await loadConfig(path);
+        if (next.gateway.buckets.length === 0) throw new Error('the configuration has no buckets');
+        r.scrubber.add(configSecrets(next));
+        current = next;
+      } catch (err) {
+        // Nothing is sent on: every process keeps serving what it has.
+        r.warn(`SIGHUP: configuration reload failed, still serving the previous one: ${messageOf(err)}`, { path });
+        return;
+      }
+      primary.reload(current.gateway);
+    });
+  };
+  process.on('SIGHUP', onHup);
+  let gaveUp = false;
+  try {
+    await Promise.race([stopSignal(ctx.signal), primary.gaveUp.then(() => {
+      gaveUp = true;
+    })]);
+  } finally {
+    process.off('SIGHUP', onHup);
+  }
+  await reloading;
+  const code = await primary.stop(current.gateway.shutdownDelayMs + PROCESS_DRAIN_MS);
+  await metrics?.close();
+  return gaveUp ? EXIT.FAILED : code;
 }
 
 /** Sections of the configuration only a restart applies (the reader is built from them once), and their keys in the file. */

@@ -1,0 +1,132 @@
+/**
+ * A gateway process's side of the channel to `readpath serve`'s primary (see
+ * ./cluster-protocol.ts): it reports listening, asks the primary's shared token buckets whether a
+ * client may go on, asks for the whole gateway's metrics, answers the primary's collection of its
+ * own metric families, and hears `reload` and `stop`.
+ */
+import type { Family } from '../telemetry/metrics.js';
+import { isReadpathMessage, type ToPrimary, type ToWorker } from './cluster-protocol.js';
+
+/** The channel, as a cluster worker's `process` offers it (injectable for tests). */
+export interface Channel {
+  send?: ((message: ToPrimary) => boolean) | undefined;
+  on(event: 'message', listener: (m: unknown) => void): unknown;
+  off(event: 'message', listener: (m: unknown) => void): unknown;
+}
+
+/** How long an answer may take before the question is given up. */
+const METRICS_TIMEOUT_MS = 10_000;
+/** The rate limit fails open: a primary too busy to answer within this does not stop reads. */
+const ALLOW_TIMEOUT_MS = 1_000;
+
+interface Pending { resolve: (m: ToWorker) => void; timer: NodeJS.Timeout }
+
+/** The worker's link to the primary. */
+export class PrimaryLink {
+  readonly #channel: Channel;
+  readonly #families: () => Family[];
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 0;
+  #onReload: (() => void) | undefined;
+  readonly #stopped: Promise<void>;
+  #stop!: () => void;
+  readonly #listener = (m: unknown): void => this.#receive(m);
+
+  /** `families`: this process's metric families, collected when the primary asks. */
+  constructor(families: () => Family[], channel: Channel = process) {
+    this.#channel = channel;
+    this.#families = families;
+    this.#stopped = new Promise<void>((resolve) => {
+      this.#stop = resolve;
+    });
+    channel.on('message', this.#listener);
+  }
+
+  /** Resolves when the primary says stop. */
+  get stopped(): Promise<void> {
+    return this.#stopped;
+  }
+
+  /** Call `f` whenever the primary says reload (SIGHUP). */
+  onReload(f: () => void): void {
+    this.#onReload = f;
+  }
+
+  /** Tell the primary this process listens at `url`. */
+  listening(url: string): void {
+    this.#send({ rp: 'listening', url });
+  }
+
+  /** The shared rate limit's decision for `client` (true when the primary does not answer in time). */
+  async allow(client: string): Promise<boolean> {
+    const id = ++this.#nextId;
+    const answer = await this.#ask(id, { rp: 'allow', id, client }, ALLOW_TIMEOUT_MS);
+    return answer === undefined || answer.rp !== 'allow' || answer.ok;
+  }
+
+  /** The whole gateway's metrics, combined by the primary. */
+  async metrics(): Promise<string> {
+    const id = ++this.#nextId;
+    const answer = await this.#ask(id, { rp: 'metrics', id }, METRICS_TIMEOUT_MS);
+    if (answer === undefined) throw new Error('the primary did not answer the metrics request in time');
+    if (answer.rp !== 'metrics' || answer.text === undefined) throw new Error(`the primary could not collect the metrics: ${answer.rp === 'metrics' ? answer.error ?? 'no answer' : 'wrong answer'}`);
+    return answer.text;
+  }
+
+  /** Stop listening to the channel; questions pending are given up. */
+  close(): void {
+    this.#channel.off('message', this.#listener);
+    for (const p of this.#pending.values()) clearTimeout(p.timer);
+    this.#pending.clear();
+  }
+
+  #ask(id: number, message: ToPrimary, timeoutMs: number): Promise<ToWorker | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        resolve(undefined);
+      }, timeoutMs);
+      timer.unref();
+      this.#pending.set(id, { resolve, timer });
+      if (!this.#send(message)) {
+        clearTimeout(timer);
+        this.#pending.delete(id);
+        resolve(undefined);
+      }
+    });
+  }
+
+  #send(message: ToPrimary): boolean {
+    const send = this.#channel.send;
+    if (send === undefined) return false;
+    try {
+      send.call(this.#channel, message);
+      return true;
+    } catch {
+      // The channel closed: the primary is gone and node:cluster ends this process.
+      return false;
+    }
+  }
+
+  #receive(m: unknown): void {
+    if (!isReadpathMessage<ToWorker>(m)) return;
+    switch (m.rp) {
+      case 'families':
+        this.#send({ rp: 'families', id: m.id, families: this.#families() });
+        return;
+      case 'reload':
+        this.#onReload?.();
+        return;
+      case 'stop':
+        this.#stop();
+        return;
+      default: {
+        const p = this.#pending.get(m.id);
+        if (p === undefined) return;
+        this.#pending.delete(m.id);
+        clearTimeout(p.timer);
+        p.resolve(m);
+      }
+    }
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * `readpath serve` with `server.processes` > 1: the primary process. It forks that many gateway
+ * processes with node:cluster — each a whole `readpath serve` (its own reader, probe pool, caches
+ * and breakers) on the one port, node:cluster handing each new connection to the next process —
+ * so the gateway uses as many cores as it is given, as s3-orchestrator's Go server does.
+ *
+ * The primary serves no request itself. It keeps what must be one for the whole gateway: the
+ * rate limit's token buckets (each process asks it per request, so a client's allowance does not
+ * multiply with the processes its connections land on), the combined `/metrics` (any process's
+ * scrape answers for all), SIGHUP (read the file, then tell every process to reload) and
+ * SIGTERM (every process drains). A process that exits unexpectedly is replaced; one that keeps
+ * failing to come up ends the gateway rather than looping.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { GatewaySettings } from './server.js';
+import { RateLimiter } from './rate-limit.js';
+import { isReadpathMessage, PROCESS_ENV, type ToPrimary, type ToWorker } from './cluster-protocol.js';
+import { renderAggregated } from '../telemetry/metrics-aggregate.js';
+import type { Family } from '../telemetry/metrics.js';
+
+/** Options of {@link GatewayPrimary}. */
+export interface GatewayPrimaryOptions {
+  /** How many gateway processes. */
+  count: number;
+  /** The settings as loaded: the rate limit is applied here. */
+  settings: GatewaySettings;
+  /** A process exited and was replaced (or could not be). */
+  warn: (message: string, fields: Record<string, unknown>) => void;
+  /** Replacements in a row that die before they have served `healthyMs` before the gateway gives up. Default 5. */
+  maxQuickRestarts?: number;
+  /** A process up this long before it exits counts as healthy. Default 10 s. */
+  healthyMs?: number;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  startedAt: number;
+  listening: boolean;
+  /** Quick deaths in a row at this place. */
+  quickExits: number;
+  restartTimer: NodeJS.Timeout | undefined;
+}
+
+/** An error starting the gateway: a process exited before it listened (its own stderr says why). */
+export class GatewayStartError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+const COLLECT_TIMEOUT_MS = 5_000;
+
+/** The primary of a gateway of several processes. */
+export class GatewayPrimary {
+  readonly #o: Required<GatewayPrimaryOptions>;
+  readonly #slots: Slot[];
+  #limiter: RateLimiter | undefined;
+  #rateLimit: string;
+  #restarts = 0;
+  #stopping = false;
+  #url: string | undefined;
+  #started: { resolve: (url: string) => void; reject: (err: Error) => void } | undefined;
+  #stopped: (() => void) | undefined;
+  #exitCode = 0;
+  #gaveUp!: (why: string) => void;
+  readonly #gaveUpPromise: Promise<string>;
+  #nextId = 0;
+  readonly #collecting = new Map<number, (families: Family[]) => void>();
+
+  constructor(opts: GatewayPrimaryOptions) {
+    this.#o = { maxQuickRestarts: 5, healthyMs: 10_000, ...opts };
+    this.#slots = Array.from({ length: opts.count }, (_, index): Slot => ({ index, worker: undefined, startedAt: 0, listening: false, quickExits: 0, restartTimer: undefined }));
+    this.#limiter = newLimiter(opts.settings);
+    this.#rateLimit = JSON.stringify(opts.settings.rateLimit);
+    this.#gaveUpPromise = new Promise((resolve) => {
+      this.#gaveUp = resolve;
+    });
+  }
+
+  /** Fork every process; resolves with the gateway's URL once all of them listen. */
+  start(): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      this.#started = { resolve, reject };
+      for (const slot of this.#slots) this.#fork(slot);
+    });
+  }
+
+  /** Resolves (with why) when a process kept dying on restart and the gateway should end. */
+  get gaveUp(): Promise<string> {
+    return this.#gaveUpPromise;
+  }
+
+  /** The pids of the processes running now. */
+  pids(): number[] {
+    return this.#slots.flatMap((s) => (s.worker?.process.pid === undefined ? [] : [s.worker.process.pid]));
+  }
+
+  /** Processes replaced so far. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** SIGHUP: apply the new rate limit here, then have every process read the file again. */
+  reload(settings: GatewaySettings): void {
+    const next = JSON.stringify(settings.rateLimit);
+    if (next !== this.#rateLimit) {
+      // New limits start every client afresh, as a one-process gateway's reload does.
+      this.#limiter?.close();
+      this.#limiter = newLimiter(settings);
+      this.#rateLimit = next;
+    }
+    this.#broadcast({ rp: 'reload' });
+  }
+
+  /**
+   * Have every process drain and exit; resolves with the exit code (0 when all exited 0). After
+   * `timeoutMs` the ones still running are killed.
+   */
+  stop(timeoutMs: number): Promise<number> {
+    this.#stopping = true;
+    this.#limiter?.close();
+    for (const slot of this.#slots) {
+      clearTimeout(slot.restartTimer);
+      slot.restartTimer = undefined;
+      // A process still starting has no link to hear `stop` yet: it is told by signal.
+      if (slot.worker !== undefined && !slot.listening) slot.worker.process.kill('SIGTERM');
+    }
+    this.#broadcast({ rp: 'stop' });
+    if (this.#slots.every((s) => s.worker === undefined)) return Promise.resolve(this.#exitCode);
+    return new Promise<number>((resolve) => {
+      const timer = setTimeout(() => {
+        for (const s of this.#slots) s.worker?.process.kill('SIGKILL');
+      }, timeoutMs);
+      this.#stopped = () => {
+        clearTimeout(timer);
+        resolve(this.#exitCode);
+      };
+    });
+  }
+
+  /** The whole gateway's metrics: every process's families combined, with the primary's own. */
+  async metrics(): Promise<string> {
+    const live = this.#slots.filter((s) => s.listening && s.worker !== undefined);
+    const perProcess = await Promise.all(live.map((s) => this.#collect(s.worker as Worker)));
+    const own: Family[] = [
+      { name: 'readpath_gateway_processes', help: 'Gateway processes running (server.processes).', type: 'gauge', aggregator: 'first', values: [{ labels: {}, value: live.length }] },
+      { name: 'readpath_gateway_process_restarts_total', help: 'Gateway processes that exited unexpectedly and were replaced.', type: 'counter', aggregator: 'sum', values: [{ labels: {}, value: this.#restarts }] },
+    ];
+    return renderAggregated(perProcess.filter((f): f is Family[] => f !== undefined), own);
+  }
+
+  #collect(worker: Worker): Promise<Family[] | undefined> {
+    const id = ++this.#nextId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#collecting.delete(id);
+        resolve(undefined);
+      }, COLLECT_TIMEOUT_MS);
+      this.#collecting.set(id, (families) => {
+        clearTimeout(timer);
+        resolve(families);
+      });
+      if (!send(worker, { rp: 'families', id })) {
+        clearTimeout(timer);
+        this.#collecting.delete(id);
+        resolve(undefined);
+      }
+    });
+  }
+
+  #broadcast(m: ToWorker): void {
+    for (const s of this.#slots) if (s.worker !== undefined && s.listening) send(s.worker, m);
+  }
+
+  #fork(slot: Slot): void {
+    slot.listening = false;
+    slot.startedAt = performance.now();
+    const worker = cluster.fork({ [PROCESS_ENV]: `${slot.index}/${this.#slots.length}` });
+    slot.worker = worker;
+    worker.on('message', (m: unknown) => this.#receive(slot, worker, m));
+    worker.once('exit', (code, signal) => this.#exited(slot, worker, code, signal));
+  }
+
+  #receive(slot: Slot, worker: Worker, m: unknown): void {
+    if (!isReadpathMessage<ToPrimary>(m)) return;
+    switch (m.rp) {
+      case 'listening':
+        slot.listening = true;
+        this.#url ??= m.url;
+        if (this.#stopping) send(worker, { rp: 'stop' });
+        else if (this.#started !== undefined && this.#slots.every((s) => s.listening)) {
+          this.#started.resolve(this.#url);
+          this.#started = undefined;
+        }
+        return;
+      case 'allow':
+        send(worker, { rp: 'allow', id: m.id, ok: this.#limiter?.allow(m.client) ?? true });
+        return;
+      case 'metrics':
+        this.metrics().then(
+          (text) => send(worker, { rp: 'metrics', id: m.id, text }),
+          (err: unknown) => send(worker, { rp: 'metrics', id: m.id, error: err instanceof Error ? err.message : String(err) }),
+        );
+        return;
+      case 'families':
+        this.#collecting.get(m.id)?.(m.families);
+        this.#collecting.delete(m.id);
+        return;
+    }
+  }
+
+  #exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    slot.worker = undefined;
+    const wasListening = slot.listening;
+    slot.listening = false;
+    const how = signal === null ? `exit code ${code ?? '?'}` : `signal ${signal}`;
+    if (this.#stopping) {
+      if (code !== 0) this.#exitCode = Math.max(this.#exitCode, code ?? 1);
+      if (this.#slots.every((s) => s.worker === undefined)) this.#stopped?.();
+      return;
+    }
+    if (this.#started !== undefined) {
+      // Before the gateway was up: the configuration or the address is wrong for every process alike.
+      const started = this.#started;
+      this.#started = undefined;
+      this.#exitCode = code === null || code === 0 ? 1 : code;
+      void this.stop(10_000).then(() => started.reject(new GatewayStartError(`gateway process ${slot.index} (pid ${worker.process.pid ?? '?'}) exited before it listened (${how})`, this.#exitCode)));
+      return;
+    }
+    const quick = !wasListening || performance.now() - slot.startedAt < this.#o.healthyMs;
+    slot.quickExits = quick ? slot.quickExits + 1 : 0;
+    const fields = { process: slot.index, pid: worker.process.pid, code, signal };
+    if (slot.quickExits > this.#o.maxQuickRestarts) {
+      const why = `gateway process ${slot.index} exited ${slot.quickExits} times in a row soon after starting (last: ${how}); giving up`;
+      this.#o.warn(why, fields);
+      this.#exitCode = 1;
+      this.#gaveUp(why);
+      return;
+    }
+    this.#restarts++;
+    // Back off while it keeps dying young: 0.1 s, 0.2 s, ... up to 5 s.
+    const delay = slot.quickExits === 0 ? 0 : Math.min(5_000, 100 * 2 ** (slot.quickExits - 1));
+    this.#o.warn(`gateway process ${slot.index} (pid ${worker.process.pid ?? '?'}) exited (${how}); starting another${delay > 0 ? ` in ${delay} ms` : ''}`, fields);
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (!this.#stopping) this.#fork(slot);
+    }, delay);
+  }
+}
+
+function newLimiter(s: GatewaySettings): RateLimiter | undefined {
+  return s.rateLimit.enabled ? new RateLimiter(s.rateLimit) : undefined;
+}
+
+function send(worker: Worker, m: ToWorker): boolean {
+  try {
+    return worker.isConnected() && worker.send(m);
+  } catch {
+    // Gone between the check and the send: its exit is handled where it is reported.
+    return false;
+  }
+}
