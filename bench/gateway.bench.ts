@@ -20,7 +20,8 @@
  * rclone, the stub and the bench on one set of CPUs, the gateway on another, as if it had a host
  * of its own; `taskset` lists, e.g. client=0,gateway=1), --cache-variant (also this build's
  * gateway with `cache:` enabled, row `gateway+cache`, not judged: after the first round it
- * answers every object from memory).
+ * answers every object from memory), --processes-variant N (also this build's gateway with
+ * `server.processes: N`, row `gateway+processesN`, not judged).
  * Exit code 1 when a download failed or did not match the data set; the targets are reported,
  * not enforced (`--strict`: exit 2 when one is missed).
  */
@@ -41,6 +42,7 @@ const gatewayNodeArgs = args.words('--gateway-node-args');
 const logLevel = args.value('--log-level');
 const gatewayMain = args.value('--gateway-main');
 const cpus = args.value('--cpus');
+const processesVariant = args.count('--processes-variant');
 const opts: GatewayBenchOptions = {
   quick, sets, compare: args.compare(), cacheVariant: args.has('--cache-variant'),
   warmup: !args.has('--no-warmup'),
@@ -54,6 +56,7 @@ const opts: GatewayBenchOptions = {
   ...(logLevel === undefined ? {} : { gatewayLogLevel: logLevel }),
   ...(gatewayMain === undefined ? {} : { gatewayMain: path.resolve(gatewayMain) }),
   ...(cpus === undefined ? {} : { cpus: parseCpuSplit(cpus) }),
+  ...(processesVariant === undefined ? {} : { processesVariant }),
 };
 
 const report = await runGatewayBench(opts);

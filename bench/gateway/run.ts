@@ -30,7 +30,7 @@ import type { LoopWindow } from './loop-monitor.js';
 import { writeGatewaySetup } from './setup.js';
 
 /** The two ways rclone reads the data set. */
-export type Variant = 'direct' | 'gateway' | `gateway@${string}` | 'gateway+cache';
+export type Variant = 'direct' | 'gateway' | `gateway@${string}` | 'gateway+cache' | `gateway+processes${number}`;
 
 /** A data set and what the gateway must reach on it. */
 export interface GatewayDataSet extends DataSet {
@@ -75,6 +75,12 @@ export interface GatewayBenchOptions {
    * memory, so it shows what the object cache does for hot objects, not what a first read costs.
    */
   cacheVariant?: boolean;
+  /**
+   * Also run this build's gateway with `server.processes: N` as variant `gateway+processesN`,
+   * reported beside, not judged. Its loop p99 is the worst of its processes', its CPU all of
+   * theirs and the primary's (the loop monitor relays the windows to every process).
+   */
+  processesVariant?: number;
   /** READPATH_LOG_LEVEL of the gateway; default unset (the configuration's `info`). */
   gatewayLogLevel?: string;
   /** Scheduling priority of the stub process. Default 0. */
@@ -286,9 +292,18 @@ export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<G
             await writeFile(cacheConfig, `${await readFile(setup.gatewayConfig, 'utf8')}cache:\n  enabled: true\n  max_size: ${room}\n  max_object_size: ${set.size}\n  ttl: 1h\n`);
             builds.push(['gateway+cache', opts.gatewayMain]);
           }
+          const configs = new Map<Variant, string>();
+          if (cacheConfig !== undefined) configs.set('gateway+cache', cacheConfig);
+          if (opts.processesVariant !== undefined) {
+            const variant: Variant = `gateway+processes${opts.processesVariant}`;
+            const file = `${setup.gatewayConfig}.processes.yaml`;
+            await writeFile(file, `${await readFile(setup.gatewayConfig, 'utf8')}server:\n  processes: ${opts.processesVariant}\n`);
+            configs.set(variant, file);
+            builds.push([variant, opts.gatewayMain]);
+          }
           for (const [variant, main] of builds) {
             const gw = await startGatewayProcess({
-              config: variant === 'gateway+cache' && cacheConfig !== undefined ? cacheConfig : setup.gatewayConfig,
+              config: configs.get(variant) ?? setup.gatewayConfig,
               env: { READPATH_LOG_LEVEL: report.gatewayLogLevel },
               ...(opts.gatewayNodeArgs === undefined ? {} : { nodeArgs: opts.gatewayNodeArgs }),
               ...(main === undefined ? {} : { main }),
