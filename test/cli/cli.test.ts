@@ -380,13 +380,14 @@ database:
   it('usage and configuration errors exit 2 with one line and no stack; --verbose adds it', async () => {
     const bad = path.join(tmp, 'bad.yaml');
     await writeFile(bad, 'backends:\n  - name: b1\n    endpoint: not-a-url\n    bucket: data\n    access_key_id: a\n    secret_access_key: "S3CR3T-test-x"\n');
-    const [cfg, flag, verbose, unknown] = await Promise.all([
+    const [cfg, flag, verbose, unknown, processes] = await Promise.all([
       cli(['batch', '-c', bad, '--keys', '-']),
       cli(['batch', '-c', config, '--concurrency', '0']),
       cli(['get', 'k', '-c', bad, '--verbose']),
       cli(['frobnicate']),
+      cli(['serve', '-c', config, '--processes', '257']),
     ]);
-    for (const r of [cfg, flag, unknown]) {
+    for (const r of [cfg, flag, unknown, processes]) {
       assert.equal(r.code, 2, r.stderr);
       assert.equal(lines(r.stderr).length, 1, r.stderr);
       assert.match(r.stderr, /^readpath: error: /);
@@ -396,6 +397,7 @@ database:
     }
     assert.match(cfg.stderr, /INVALID_CONFIG: .*bad\.yaml: backends\[0\]\.endpoint: /);
     assert.match(flag.stderr, /--concurrency/);
+    assert.match(processes.stderr, /--processes.*from 1 to 256, or 0 for one per core/);
     assert.equal(verbose.code, 2);
     assert.match(verbose.stderr, STACK_LINE);
     assertClean(verbose);
