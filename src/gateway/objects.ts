@@ -211,7 +211,16 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     res.end();
     return 'ok';
   }
+  if (header(r.headers, 'if-none-match') !== undefined || header(r.headers, 'if-modified-since') !== undefined) {
+    // A revalidation (a browser's, a CDN's) is mostly answered 304: decided on a HEAD (or the
+    // object cache), no body is fetched only to be thrown away. If-Match alone (s3transfer sends
+    // it with every part) is mostly met, so it is checked on the GET's own answer below.
+    const h = await rp.head(storeKey, { signal: r.signal });
+    const early = conditionalStatus(r.headers, h.etag, h.lastModified);
+    if (early !== undefined) return notModifiedOr412(res, early, h);
+  }
   const o = await rp.getStream(storeKey, { signal: r.signal, ...(range === undefined ? {} : { range }) });
+  // Checked again on what is served: the object may have changed since the HEAD.
   const cond = conditionalStatus(r.headers, o.etag, o.lastModified);
   if (cond !== undefined) {
     o.body.destroy();
