@@ -17,6 +17,13 @@ export interface ObjectLocation {
   plaintextSize?: number | null;
   /** Hex SHA-256 of the stored bytes, when known. */
   contentHash?: string | null;
+  /**
+   * Where this copy's bytes are on its backend when that is not {@link objectKey}:
+   * s3-orchestrator (since its `storage_key` column) stores each write under a path of its own,
+   * `{object_key}!{id}`, so two writes of one key never share one. Absent, null or equal to the
+   * object key: the bytes are at the object key.
+   */
+  storageKey?: string | null;
 }
 
 /** What a HEAD answers. */

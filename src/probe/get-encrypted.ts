@@ -12,7 +12,7 @@ import type { KeyRing } from '../encryption/key-ring.js';
 import { resolveRange } from '../streams/byte-range.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
-import type { ProbeLocation, ProbeTask, ProbeUsage, Verdict, VerdictHead } from './task.js';
+import { backendKey, type ProbeLocation, type ProbeTask, type ProbeUsage, type Verdict, type VerdictHead } from './task.js';
 import { billed, egressSkip, finishGet, headFields, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
 import { BodyVerifier } from './verify.js';
@@ -39,7 +39,7 @@ export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: O
   const plan: CipherRead = await planCipherRead(copy, keys, span.start, span.end, async () => {
     let bytes: Uint8Array;
     try {
-      bytes = await readHeader(backend, task.key, signal);
+      bytes = await readHeader(backend, backendKey(task), signal);
     } catch (err) {
       billed(used, err);
     }
@@ -49,7 +49,7 @@ export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: O
   }, signal);
   let res: GetResult;
   try {
-    res = await backend.get(task.key, plan.range === undefined ? { signal } : { signal, range: plan.range });
+    res = await backend.get(backendKey(task), plan.range === undefined ? { signal } : { signal, range: plan.range });
   } catch (err) {
     billed(used, backendStatusOf(err) === 416 ? unsatisfiable(task, err) : err);
   }

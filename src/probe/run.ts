@@ -12,7 +12,7 @@ import { EncryptedStartSniffer, HEADER_SIZE, decryptFailureKind, looksEncrypted 
 import type { KeyRing } from '../encryption/key-ring.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
-import type { ErrorVerdict, ProbeTask, ProbeUsage, Verdict } from './task.js';
+import { backendKey, type ErrorVerdict, type ProbeTask, type ProbeUsage, type Verdict } from './task.js';
 import { BodyVerifier, verifyBody } from './verify.js';
 import { billed, egressSkip, finishGet, headFields, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
@@ -69,7 +69,7 @@ export async function runProbe(task: ProbeTask, backend: ObjectBackend, signal: 
 async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<Verdict> {
   let h: HeadResult;
   try {
-    h = await backend.head(task.key, { signal });
+    h = await backend.head(backendKey(task), { signal });
   } catch (err) {
     billed(used, err);
   }
@@ -92,7 +92,7 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
 async function refuseCiphertext(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<void> {
   let res: GetResult;
   try {
-    res = await backend.get(task.key, { signal, range: 'bytes=0-4' });
+    res = await backend.get(backendKey(task), { signal, range: 'bytes=0-4' });
   } catch (err) {
     if (backendStatusOf(err) === 416) return;
     billed(used, err);
@@ -120,7 +120,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   if (degraded && offStart(range)) await refuseCiphertext(task, backend, signal, used);
   let res: GetResult;
   try {
-    res = await backend.get(task.key, range === undefined ? { signal } : { signal, range });
+    res = await backend.get(backendKey(task), range === undefined ? { signal } : { signal, range });
   } catch (err) {
     billed(used, backendStatusOf(err) === 416 ? unsatisfiable(task, err) : err);
   }

@@ -16,6 +16,8 @@ export interface ProbeLocation {
   /** An encrypted copy's key data: base nonce then wrapped data key (null when not encrypted). */
   encryptionKey?: Uint8Array | null;
   keyId?: string | null;
+  /** Where the copy's bytes are on its backend, when not at the object key (see ObjectLocation.storageKey). */
+  storageKey?: string;
 }
 
 /** One probe of one copy, described by data. */
@@ -124,5 +126,15 @@ export function probeLocation(l: ObjectLocation | null): ProbeLocation | null {
     p.encryptionKey = l.encryptionKey ?? null;
     p.keyId = l.keyId ?? null;
   }
+  if (l.storageKey !== undefined && l.storageKey !== null) p.storageKey = l.storageKey;
   return p;
+}
+
+/**
+ * The key to ask the backend for: where the row says the copy's bytes are, else the object key
+ * (always in degraded mode, which has no row). Everything else — messages, `--out` paths,
+ * caches — goes by the object key.
+ */
+export function backendKey(task: Pick<ProbeTask, 'key' | 'location'>): string {
+  return task.location?.storageKey ?? task.key;
 }

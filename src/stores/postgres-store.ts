@@ -50,12 +50,23 @@ CREATE TABLE IF NOT EXISTS backend_usage (
     PRIMARY KEY (backend_name, period)
 )`;
 
-const SELECT_LOCATIONS = `
+/**
+ * The lookup of one key's rows. `storage_key` (s3-orchestrator's column for where each copy's
+ * bytes are) is read when the table has it: databases from before upstream added it do not.
+ */
+function selectLocationsSql(storageKey: boolean): string {
+  return `
 SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
-       key_id, plaintext_size, content_hash, created_at
+       key_id, plaintext_size, content_hash, created_at${storageKey ? ', storage_key' : ''}
 FROM object_locations
 WHERE object_key = $1
 ORDER BY created_at ASC`;
+}
+
+const HAS_STORAGE_KEY = `
+SELECT EXISTS (SELECT 1 FROM pg_attribute
+               WHERE attrelid = to_regclass('object_locations') AND attname = 'storage_key'
+                 AND attnum > 0 AND NOT attisdropped) AS has`;
 
 const UPSERT_LOCATION = `
 INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, encryption_key,
@@ -171,6 +182,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   readonly #createTables: boolean;
   #schema: Promise<void> | undefined;
   #schemaReady = false;
+  #storageKey: Promise<boolean> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   /** Whether listings need COLLATE "C" (object_key's collation is not bytewise); asked once. */
@@ -315,11 +327,24 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     }
   }
 
+  /** Whether object_locations has upstream's storage_key column: asked once (again after a failure). */
+  #hasStorageKey(signal: AbortSignal | undefined): Promise<boolean> {
+    this.#storageKey ??= this.#query<{ has: boolean }>(HAS_STORAGE_KEY, [], signal).then(
+      (rows) => rows[0]?.has === true,
+      (err: unknown) => {
+        this.#storageKey = undefined;
+        throw err;
+      },
+    );
+    return this.#storageKey;
+  }
+
   async getAllObjectLocations(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectLocation[]> {
     let raw: RawLocationRow[];
     try {
       // Named: prepared once per connection, then only bound and executed.
-      raw = await this.#query<RawLocationRow>(SELECT_LOCATIONS, [key], opts?.signal, 'readpath_get_all_object_locations');
+      const storageKey = await this.#hasStorageKey(opts?.signal);
+      raw = await this.#query<RawLocationRow>(selectLocationsSql(storageKey), [key], opts?.signal, storageKey ? 'readpath_get_all_object_locations_sk' : 'readpath_get_all_object_locations');
     } catch (err) {
       throw this.#wrap(err, `lookup of ${JSON.stringify(key)}`);
     }

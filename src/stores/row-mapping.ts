@@ -21,6 +21,8 @@ export interface RawLocationRow {
   plaintext_size: unknown;
   content_hash: unknown;
   created_at: unknown;
+  /** s3-orchestrator's `storage_key`, in databases that have the column. */
+  storage_key?: unknown;
 }
 
 /** A parsed timestamp: the Date (millisecond precision) and the nanoseconds below it, for ordering. */
@@ -210,6 +212,7 @@ export function toObjectLocation(key: string, row: RawLocationRow, createdAt: Pa
     throw badColumn(key, backend, 'content_hash', `not text: ${show(h)}`);
   }
 
+  const storageKey = storageKeyOf(key, backend, row.storage_key);
   return {
     objectKey: key,
     backendName: backend,
@@ -220,7 +223,20 @@ export function toObjectLocation(key: string, row: RawLocationRow, createdAt: Pa
     keyId: optionalString(key, backend, 'key_id', row.key_id),
     plaintextSize: integer(key, backend, 'plaintext_size', row.plaintext_size, true),
     contentHash,
+    ...(storageKey === undefined ? {} : { storageKey }),
   };
+}
+
+/**
+ * The copy's path on its backend when it is not the object key; undefined when it is (no
+ * column, NULL, '' — what upstream's migration backfills before it copies the key — or the key
+ * itself).
+ */
+function storageKeyOf(key: string, backend: string, v: unknown): string | undefined {
+  if (v === null || v === undefined || v === '' || v === key) return undefined;
+  if (typeof v !== 'string') throw badColumn(key, backend, 'storage_key', `not text: ${show(v)}`);
+  if (v.length > 4096) throw badColumn(key, backend, 'storage_key', `longer than any S3 key can be (${v.length} characters)`);
+  return v;
 }
 
 /** Check a location before it is written (seeding, tests, the demo): bad input names its field. */
@@ -237,6 +253,7 @@ export function checkLocationForWrite(loc: ObjectLocation): void {
   }
   if (loc.contentHash !== undefined && loc.contentHash !== null && !HASH_RE.test(loc.contentHash)) fail('contentHash', 'must be a hex SHA-256 or null');
   if (loc.encryptionKey !== undefined && loc.encryptionKey !== null && !(loc.encryptionKey instanceof Uint8Array)) fail('encryptionKey', 'must be a Uint8Array or null');
+  if (loc.storageKey !== undefined && loc.storageKey !== null && (typeof loc.storageKey !== 'string' || loc.storageKey === '')) fail('storageKey', 'must be a non-empty string or null');
 }
 
 /** Sort rows by created_at ascending, keeping the database's order for equal timestamps. */

@@ -56,11 +56,17 @@ CREATE TABLE IF NOT EXISTS backend_usage (
     PRIMARY KEY (backend_name, period)
 )`;
 
-const SELECT_LOCATIONS = `
+/**
+ * The lookup of one key's rows. `storage_key` (s3-orchestrator's column for where each copy's
+ * bytes are) is read when the table has it: databases from before upstream added it do not.
+ */
+function selectLocationsSql(storageKey: boolean): string {
+  return `
 SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
-       key_id, plaintext_size, content_hash, created_at
+       key_id, plaintext_size, content_hash, created_at${storageKey ? ', storage_key' : ''}
 FROM object_locations
 WHERE object_key = ?`;
+}
 
 const UPSERT_LOCATION = `
 INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, encryption_key,
@@ -127,7 +133,7 @@ interface Lookup {
 
 interface Connection {
   db: Database.Database;
-  /** Raw mode: rows as arrays in SELECT_LOCATIONS' column order, ~40% cheaper than objects. */
+  /** Raw mode: rows as arrays in selectLocationsSql's column order, ~40% cheaper than objects. */
   select: Database.Statement<[string], unknown[]>;
   selectUsage: Database.Statement<[string], Record<string, unknown>>;
   /** Listing statements by variant (see sqliteListKeysSql), prepared on first use. */
@@ -210,7 +216,8 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
   }
 
   #prepare(db: Database.Database): Connection {
-    const select = db.prepare<[string], unknown[]>(SELECT_LOCATIONS).raw(true);
+    const columns = new Set((db.prepare(`PRAGMA table_info(object_locations)`).all() as { name: string }[]).map((c) => c.name));
+    const select = db.prepare<[string], unknown[]>(selectLocationsSql(columns.has('storage_key'))).raw(true);
     const selectUsage = db.prepare<[string], Record<string, unknown>>(SELECT_USAGE);
     const selectMany = db.transaction((lookups: readonly Lookup[]) => {
       for (const l of lookups) {
@@ -447,6 +454,7 @@ function fromArray(a: unknown[]): RawLocationRow {
     plaintext_size: a[6],
     content_hash: a[7],
     created_at: a[8],
+    storage_key: a[9],
   };
 }
 

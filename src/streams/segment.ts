@@ -21,7 +21,7 @@ import { encryptedCopy, planCipherRead, readHeader } from '../encryption/cipher-
 import type { ChunkDecryptor } from '../encryption/chunk-decryptor.js';
 import { EncryptedStartSniffer, decryptFailureKind } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
-import { probeLocation, type ProbeTask } from '../probe/task.js';
+import { backendKey, probeLocation, type ProbeTask } from '../probe/task.js';
 import { METRIC, type Recorder } from '../telemetry/recorder.js';
 import type { BackendGetOptions, GetResult, ObjectBackend, ObjectLocation } from '../types.js';
 
@@ -109,18 +109,19 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
     if (l !== null && l.encrypted && p.keys !== undefined) {
       const plan = await planCipherRead(encryptedCopy(copy.backendName, key, l), p.keys, r.start, r.end, () => {
         extraApi++;
-        return readHeader(backend, key, r.signal);
+        return readHeader(backend, backendKey(task), r.signal);
       }, r.signal);
       decrypt = plan.decryptor;
       expected = plan.cipherBytes;
       if (plan.range === undefined) delete opts.range;
       else opts.range = plan.range;
     }
+    const at = backendKey(task);
     res = breaker === undefined
-      ? await backend.get(key, opts)
+      ? await backend.get(at, opts)
       : await breaker.execute((_s, g) => {
         generation = g;
-        return backend.get(key, opts);
+        return backend.get(at, opts);
       }, r.signal);
   } catch (err) {
     ledger.settle(task, { api: extraApi + (isBilledFailure(err) ? 1 : 0), egress: 0 });

@@ -131,6 +131,33 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
+  it('reads upstream\'s storage_key where the table has it (and not where it does not)', async () => {
+    const url = await cluster.createDatabase('upstream_storage_key');
+    await withClient(url, async (c) => {
+      await c.query(UPSTREAM_SCHEMA);
+      await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES ('k', 'b1', 5, '2024-01-01 00:00:01+00'), ('k', 'b2', 5, '2024-01-01 00:00:02+00')`);
+    });
+    // Before upstream's migration: no column, the bytes are at the object key.
+    let store = new PostgresMetadataStore({ url });
+    try {
+      assert.deepEqual((await store.getAllObjectLocations('k')).map((r) => r.storageKey), [undefined, undefined]);
+    } finally {
+      await store.close();
+    }
+    await withClient(url, async (c) => {
+      // Upstream's migration 00032: the column, backfilled with the object key; then a new write of b1.
+      await c.query(`ALTER TABLE object_locations ADD COLUMN storage_key TEXT NOT NULL DEFAULT ''`);
+      await c.query(`UPDATE object_locations SET storage_key = object_key`);
+      await c.query(`UPDATE object_locations SET storage_key = 'k!01JB7Q' WHERE backend_name = 'b1'`);
+    });
+    store = new PostgresMetadataStore({ url });
+    try {
+      assert.deepEqual((await store.getAllObjectLocations('k')).map((r) => r.storageKey), ['k!01JB7Q', undefined]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('lists through the primary key when the collation is C, through a COLLATE "C" index created with the table otherwise', async () => {
     const variants = [[true, true], [true, false], [false, true], [false, false]] as const;
     // The test cluster is initdb --locale=C: no extra index, the primary key serves the range.

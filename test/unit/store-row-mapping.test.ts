@@ -62,6 +62,11 @@ describe('toObjectLocation', () => {
     assert.equal(map({ created_at: new Date(5) }).createdAt.getTime(), 5);
   });
 
+  it('storage_key: kept when the bytes are elsewhere; absent when NULL, empty (not yet backfilled) or the key itself', () => {
+    assert.equal(map({ storage_key: 'k!01JB7Q' }).storageKey, 'k!01JB7Q');
+    for (const v of [null, undefined, '', 'k']) assert.equal('storageKey' in map({ storage_key: v }), false, String(v));
+  });
+
   it('names key, backend and column of a bad value', () => {
     const bad = (r: Partial<RawLocationRow>, column: string): void => {
       assert.throws(() => map(r), (err: unknown) => {
@@ -83,5 +88,7 @@ describe('toObjectLocation', () => {
     bad({ created_at: Infinity }, 'created_at');
     bad({ created_at: 1709288430 }, 'created_at');
     bad({ backend_name: '' }, 'backend_name');
+    bad({ storage_key: 42 }, 'storage_key');
+    bad({ storage_key: 'x'.repeat(4097) }, 'storage_key');
   });
 });
