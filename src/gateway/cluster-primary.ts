@@ -50,6 +50,8 @@ export class GatewayStartError extends Error {
 }
 
 const COLLECT_TIMEOUT_MS = 5_000;
+/** The exit code of a `readpath` interrupted by SIGINT/SIGTERM (EXIT.INTERRUPTED). */
+const INTERRUPTED = 130;
 
 /** The primary of a gateway of several processes. */
 export class GatewayPrimary {
@@ -217,7 +219,8 @@ export class GatewayPrimary {
     slot.listening = false;
     const how = signal === null ? `exit code ${code ?? '?'}` : `signal ${signal}`;
     if (this.#stopping) {
-      if (code !== 0) this.#exitCode = Math.max(this.#exitCode, code ?? 1);
+      // 130 is "interrupted": what a process still starting answers the SIGTERM it was sent.
+      if (code !== 0 && code !== INTERRUPTED) this.#exitCode = Math.max(this.#exitCode, code ?? 1);
       if (this.#slots.every((s) => s.worker === undefined)) this.#stopped?.();
       return;
     }
