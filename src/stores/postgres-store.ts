@@ -53,20 +53,25 @@ CREATE TABLE IF NOT EXISTS backend_usage (
 /**
  * The lookup of one key's rows. `storage_key` (s3-orchestrator's column for where each copy's
  * bytes are) is read when the table has it: databases from before upstream added it do not.
+ * Rows upstream marks unmanaged (`managed = false`: kept for their quota, never served) are left
+ * out where the column exists.
  */
-function selectLocationsSql(storageKey: boolean): string {
+function selectLocationsSql(c: UpstreamColumns): string {
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
-       key_id, plaintext_size, content_hash, created_at${storageKey ? ', storage_key' : ''}
+       key_id, plaintext_size, content_hash, created_at${c.storageKey ? ', storage_key' : ''}
 FROM object_locations
-WHERE object_key = $1
+WHERE object_key = $1${c.managed ? ' AND managed' : ''}
 ORDER BY created_at ASC`;
 }
 
-const HAS_STORAGE_KEY = `
-SELECT EXISTS (SELECT 1 FROM pg_attribute
-               WHERE attrelid = to_regclass('object_locations') AND attname = 'storage_key'
-                 AND attnum > 0 AND NOT attisdropped) AS has`;
+/** Which of upstream's later columns object_locations has. */
+interface UpstreamColumns { storageKey: boolean; managed: boolean }
+
+const UPSTREAM_COLUMNS = `
+SELECT attname FROM pg_attribute
+WHERE attrelid = to_regclass('object_locations') AND attname IN ('storage_key', 'managed')
+  AND attnum > 0 AND NOT attisdropped`;
 
 const UPSERT_LOCATION = `
 INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, encryption_key,
@@ -85,22 +90,24 @@ ON CONFLICT (object_key, backend_name) DO UPDATE SET
  * bytewise (C/POSIX: the primary-key index serves the range), else under COLLATE "C", which
  * the primary key's index cannot serve (see {@link PostgresMetadataStore.listKeys}). Four
  * variants: `>=` prefix or `>` start-after, with or without the prefix's upper bound.
- * Parameters: $1 the lower bound, $2 the limit, $3 the upper bound when `bounded`. Exported for
+ * Parameters: $1 the lower bound, $2 the limit, $3 the upper bound when `bounded`. With
+ * `managed` (upstream's column exists) unmanaged rows are skipped, in choosing the page's keys
+ * too, so a key with none but those is not listed and takes no place in the page. Exported for
  * the query-plan tests.
  */
-export function postgresListKeysSql(collateC: boolean, inclusive: boolean, bounded: boolean): string {
+export function postgresListKeysSql(collateC: boolean, inclusive: boolean, bounded: boolean, managed = false): string {
   const k = collateC ? 'object_key COLLATE "C"' : 'object_key';
   return `
 SELECT k.object_key, f.backend_name, f.size_bytes, f.encrypted, f.plaintext_size, f.created_at
 FROM (SELECT DISTINCT ON (${k}) object_key
       FROM object_locations
-      WHERE ${k} ${inclusive ? '>=' : '>'} $1${bounded ? ` AND ${k} < $3` : ''}
+      WHERE ${k} ${inclusive ? '>=' : '>'} $1${bounded ? ` AND ${k} < $3` : ''}${managed ? ' AND managed' : ''}
       ORDER BY ${k}
       LIMIT $2) k
 CROSS JOIN LATERAL (
     SELECT o.backend_name, o.size_bytes, o.encrypted, o.plaintext_size, o.created_at
     FROM object_locations o
-    WHERE o.object_key = k.object_key
+    WHERE o.object_key = k.object_key${managed ? ' AND o.managed' : ''}
     ORDER BY o.created_at ASC, o.backend_name
     LIMIT 1) f
 ORDER BY k.${k}`;
@@ -182,7 +189,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   readonly #createTables: boolean;
   #schema: Promise<void> | undefined;
   #schemaReady = false;
-  #storageKey: Promise<boolean> | undefined;
+  #columns: Promise<UpstreamColumns> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   /** Whether listings need COLLATE "C" (object_key's collation is not bytewise); asked once. */
@@ -327,24 +334,25 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     }
   }
 
-  /** Whether object_locations has upstream's storage_key column: asked once (again after a failure). */
-  #hasStorageKey(signal: AbortSignal | undefined): Promise<boolean> {
-    this.#storageKey ??= this.#query<{ has: boolean }>(HAS_STORAGE_KEY, [], signal).then(
-      (rows) => rows[0]?.has === true,
+  /** Which of upstream's later columns object_locations has: asked once (again after a failure). */
+  #upstreamColumns(signal: AbortSignal | undefined): Promise<UpstreamColumns> {
+    this.#columns ??= this.#query<{ attname: string }>(UPSTREAM_COLUMNS, [], signal).then(
+      (rows) => ({ storageKey: rows.some((r) => r.attname === 'storage_key'), managed: rows.some((r) => r.attname === 'managed') }),
       (err: unknown) => {
-        this.#storageKey = undefined;
+        this.#columns = undefined;
         throw err;
       },
     );
-    return this.#storageKey;
+    return this.#columns;
   }
 
   async getAllObjectLocations(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectLocation[]> {
     let raw: RawLocationRow[];
     try {
       // Named: prepared once per connection, then only bound and executed.
-      const storageKey = await this.#hasStorageKey(opts?.signal);
-      raw = await this.#query<RawLocationRow>(selectLocationsSql(storageKey), [key], opts?.signal, storageKey ? 'readpath_get_all_object_locations_sk' : 'readpath_get_all_object_locations');
+      const columns = await this.#upstreamColumns(opts?.signal);
+      const name = `readpath_get_all_object_locations${columns.storageKey ? '_sk' : ''}${columns.managed ? '_m' : ''}`;
+      raw = await this.#query<RawLocationRow>(selectLocationsSql(columns), [key], opts?.signal, name);
     } catch (err) {
       throw this.#wrap(err, `lookup of ${JSON.stringify(key)}`);
     }
@@ -377,10 +385,11 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     try {
       const collateC = await this.#keyCollation();
       if (checked.limit === 0) return [];
+      const { managed } = await this.#upstreamColumns(opts.signal);
       const values: unknown[] = [from, checked.limit];
       if (to !== undefined) values.push(to);
-      const name = `readpath_list_keys_${collateC ? 'c' : 'n'}${inclusive ? 'ge' : 'gt'}${to === undefined ? '' : 'lt'}`;
-      raw = await this.#query<RawListedRow>(postgresListKeysSql(collateC, inclusive, to !== undefined), values, opts.signal, name);
+      const name = `readpath_list_keys_${collateC ? 'c' : 'n'}${inclusive ? 'ge' : 'gt'}${to === undefined ? '' : 'lt'}${managed ? '_m' : ''}`;
+      raw = await this.#query<RawListedRow>(postgresListKeysSql(collateC, inclusive, to !== undefined, managed), values, opts.signal, name);
     } catch (err) {
       throw this.#wrap(err, `key listing after ${JSON.stringify(from)}`);
     }

@@ -59,13 +59,15 @@ CREATE TABLE IF NOT EXISTS backend_usage (
 /**
  * The lookup of one key's rows. `storage_key` (s3-orchestrator's column for where each copy's
  * bytes are) is read when the table has it: databases from before upstream added it do not.
+ * Rows upstream marks unmanaged (`managed = 0`: kept for their quota, never served) are left
+ * out where the column exists.
  */
-function selectLocationsSql(storageKey: boolean): string {
+function selectLocationsSql(storageKey: boolean, managed: boolean): string {
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
        key_id, plaintext_size, content_hash, created_at${storageKey ? ', storage_key' : ''}
 FROM object_locations
-WHERE object_key = ?`;
+WHERE object_key = ?${managed ? ' AND managed <> 0' : ''}`;
 }
 
 const UPSERT_LOCATION = `
@@ -102,19 +104,22 @@ ON CONFLICT (backend_name, period) DO UPDATE SET
  * several layouts and zones (see getAllObjectLocations), so neither MIN(created_at) nor
  * ORDER BY created_at is time order. BINARY collation is memcmp of UTF-8: S3's order. Four
  * variants: `>=` prefix or `>` start-after, with or without the prefix's upper bound.
- * Parameters: the lower bound, the upper bound when `bounded`, the limit. Exported for the
+ * Parameters: the lower bound, the upper bound when `bounded`, the limit. With `managed`
+ * (upstream's column exists) unmanaged rows are skipped, in choosing the page's keys too, so a
+ * key with none but those is not listed and takes no place in the page. Exported for the
  * query-plan tests.
  */
-export function sqliteListKeysSql(inclusive: boolean, bounded: boolean): string {
+export function sqliteListKeysSql(inclusive: boolean, bounded: boolean, managed = false): string {
   const k = 'object_key COLLATE BINARY';
+  const m = managed ? ' AND managed <> 0' : '';
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, plaintext_size, created_at
 FROM object_locations
 WHERE object_key IN (
     SELECT DISTINCT ${k} FROM object_locations
-    WHERE ${k} ${inclusive ? '>=' : '>'} ?${bounded ? ` AND ${k} < ?` : ''}
+    WHERE ${k} ${inclusive ? '>=' : '>'} ?${bounded ? ` AND ${k} < ?` : ''}${m}
     ORDER BY ${k}
-    LIMIT ?)
+    LIMIT ?)${m}
 ORDER BY ${k}, backend_name`;
 }
 
@@ -140,6 +145,8 @@ interface Connection {
   list: Map<string, Database.Statement<unknown[], unknown[]>>;
   /** True when the database's text encoding is UTF-8: BINARY order is then byte order. */
   utf8: boolean;
+  /** The table has upstream's `managed` column: unmanaged rows are skipped. */
+  managed: boolean;
   upsertLocations: (locs: readonly ObjectLocation[]) => void;
   /** Several lookups in one read transaction: SQLite takes its read lock once, not per key. */
   selectMany: (lookups: readonly Lookup[]) => void;
@@ -217,7 +224,8 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
 
   #prepare(db: Database.Database): Connection {
     const columns = new Set((db.prepare(`PRAGMA table_info(object_locations)`).all() as { name: string }[]).map((c) => c.name));
-    const select = db.prepare<[string], unknown[]>(selectLocationsSql(columns.has('storage_key'))).raw(true);
+    const managed = columns.has('managed');
+    const select = db.prepare<[string], unknown[]>(selectLocationsSql(columns.has('storage_key'), managed)).raw(true);
     const selectUsage = db.prepare<[string], Record<string, unknown>>(SELECT_USAGE);
     const selectMany = db.transaction((lookups: readonly Lookup[]) => {
       for (const l of lookups) {
@@ -234,7 +242,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       const readOnly = (): never => {
         throw new ReadPathError('METADATA_ERROR', `SQLite database ${this.#opts.path} is open read-only`);
       };
-      return { db, select, selectUsage, selectMany, list, utf8, upsertLocations: readOnly, flushUsage: readOnly };
+      return { db, select, selectUsage, selectMany, list, utf8, managed, upsertLocations: readOnly, flushUsage: readOnly };
     }
     const upsertLocation = db.prepare(UPSERT_LOCATION);
     const upsertUsage = db.prepare(UPSERT_USAGE);
@@ -245,6 +253,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       selectMany,
       list,
       utf8,
+      managed,
       upsertLocations: db.transaction((locs: readonly ObjectLocation[]) => {
         for (const l of locs) {
           const key = l.encryptionKey ?? null;
@@ -365,7 +374,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     try {
       let stmt = conn.list.get(variant);
       if (stmt === undefined) {
-        stmt = conn.db.prepare<unknown[], unknown[]>(sqliteListKeysSql(inclusive, to !== undefined)).raw(true);
+        stmt = conn.db.prepare<unknown[], unknown[]>(sqliteListKeysSql(inclusive, to !== undefined, conn.managed)).raw(true);
         conn.list.set(variant, stmt);
       }
       arrays = to === undefined ? stmt.all(from, checked.limit) : stmt.all(from, to, checked.limit);

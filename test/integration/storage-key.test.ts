@@ -61,6 +61,18 @@ describe('storage_key: each copy read where its row says', () => {
     await fleet.seed('legacy.txt', LEGACY, ['b1', 'b2']);
     insert.run('legacy.txt', 'b1', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:03Z', 'legacy.txt');
     insert.run('legacy.txt', 'b2', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:04Z', '');
+    // Rows upstream marks unmanaged (kept for their quota, never listed or served): one copy of
+    // photos/half.txt (its bytes would fail verification), every copy of unmanaged-only.txt.
+    const unmanaged = db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, content_hash, created_at, storage_key, managed) VALUES (?, ?, ?, ?, ?, ?, 0)`);
+    await fleet.seed('photos/half.txt', STALE, ['b1']);
+    await fleet.seed('photos/half.txt', LEGACY, ['b2']);
+    unmanaged.run('photos/half.txt', 'b1', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:05Z', 'photos/half.txt');
+    insert.run('photos/half.txt', 'b2', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:06Z', 'photos/half.txt');
+    await fleet.seed('unmanaged-only.txt', LEGACY, ['b1', 'b2']);
+    unmanaged.run('unmanaged-only.txt', 'b1', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:07Z', 'unmanaged-only.txt');
+    unmanaged.run('unmanaged-only.txt', 'b2', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:08Z', 'unmanaged-only.txt');
+    await fleet.seed('zzz.txt', LEGACY, ['b1']);
+    insert.run('zzz.txt', 'b1', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:09Z', 'zzz.txt');
     db.close();
   });
 
@@ -107,6 +119,23 @@ describe('storage_key: each copy read where its row says', () => {
       }
     });
   }
+
+  it('unmanaged rows are neither served nor listed, and take no place in a page', async () => {
+    const rp = await ReadPath.open(config('inline'));
+    try {
+      const half = await rp.get('photos/half.txt');
+      assert.ok(Buffer.from(half.body).equals(LEGACY));
+      assert.deepEqual([half.backend, half.failover], ['b2', false], 'the unmanaged copy was not even tried');
+      await assert.rejects(rp.get('unmanaged-only.txt'), (err: Error & { code?: string }) => err.code === 'OBJECT_NOT_FOUND');
+      const all = await rp.listKeys({ prefix: '', limit: 100 });
+      assert.deepEqual(all.map((o) => o.key), ['legacy.txt', 'photos/cat v2.txt', 'photos/half.txt', 'zzz.txt']);
+      // Its time is the managed copy's (the unmanaged one was written first).
+      assert.equal(all.find((o) => o.key === 'photos/half.txt')?.lastModified.toISOString(), '2026-01-01T00:00:06.000Z');
+      assert.deepEqual((await rp.listKeys({ prefix: '', startAfter: 'photos/half.txt', limit: 1 })).map((o) => o.key), ['zzz.txt']);
+    } finally {
+      await rp.close();
+    }
+  });
 
   it('a copy missing at its storage key fails over to the next copy\'s', async () => {
     await fleet.remove('photos/cat v2.txt!01JB7Q', ['b1']);

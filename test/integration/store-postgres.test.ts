@@ -131,7 +131,7 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
-  it('reads upstream\'s storage_key where the table has it (and not where it does not)', async () => {
+  it('reads upstream\'s storage_key where the table has it (and not where it does not), and skips unmanaged rows', async () => {
     const url = await cluster.createDatabase('upstream_storage_key');
     await withClient(url, async (c) => {
       await c.query(UPSTREAM_SCHEMA);
@@ -153,6 +153,24 @@ describe('PostgresMetadataStore', () => {
     store = new PostgresMetadataStore({ url });
     try {
       assert.deepEqual((await store.getAllObjectLocations('k')).map((r) => r.storageKey), ['k!01JB7Q', undefined]);
+    } finally {
+      await store.close();
+    }
+    await withClient(url, async (c) => {
+      // Upstream's managed column: unmanaged rows are kept for their quota, never listed or served.
+      await c.query(`ALTER TABLE object_locations ADD COLUMN managed BOOLEAN NOT NULL DEFAULT TRUE`);
+      await c.query(`UPDATE object_locations SET managed = false WHERE backend_name = 'b1'`);
+      await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at, storage_key, managed)
+        VALUES ('j', 'b1', 3, '2024-01-01 00:00:03+00', 'j', false), ('j', 'b2', 3, '2024-01-01 00:00:04+00', 'j', false),
+               ('m', 'b1', 4, '2024-01-01 00:00:05+00', 'm', true)`);
+    });
+    store = new PostgresMetadataStore({ url });
+    try {
+      assert.deepEqual((await store.getAllObjectLocations('k')).map((r) => r.backendName), ['b2']);
+      await assert.rejects(store.getAllObjectLocations('j'), (err: unknown) => hasCode(err, 'OBJECT_NOT_FOUND'));
+      const listed = await store.listKeys({ prefix: '', limit: 10 });
+      assert.deepEqual(listed.map((o) => [o.key, o.lastModified.toISOString()]), [['k', '2024-01-01T00:00:02.000Z'], ['m', '2024-01-01T00:00:05.000Z']]);
+      assert.deepEqual((await store.listKeys({ prefix: '', startAfter: 'k', limit: 1 })).map((o) => o.key), ['m'], 'j takes no place in the page');
     } finally {
       await store.close();
     }
