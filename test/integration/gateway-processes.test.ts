@@ -187,7 +187,35 @@ describe('readpath serve: server.processes with rate_limit', () => {
   });
 });
 
-describe('readpath serve: server.processes that cannot start', () => {
+describe('readpath serve: server.processes, started other ways', () => {
+  it('--processes 2 --metrics-port 0: the primary serves the whole gateway\'s metrics on its own port', async () => {
+    const fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-processes-mp-', buckets: [{ name: 'data', creds: [CRED], objects: OBJECTS }] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '-c', fx.configPath, '--listen', '127.0.0.1:0', '--processes', '2', '--metrics-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      err += s;
+    });
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await until('serve to start', () => Promise.resolve(/serving S3 on/.test(err) || child.exitCode !== null), 600);
+      const url = /^readpath: serving S3 on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(err)?.[1];
+      const metricsUrl = /^readpath: metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(err)?.[1];
+      assert.ok(url !== undefined && metricsUrl !== undefined, err);
+      const c = sdk(url, CRED);
+      for (let i = 0; i < 4; i++) await c.send(new HeadObjectCommand({ Bucket: 'data', Key: 'obj-2.bin' }));
+      const health = await healthOf(url, 4);
+      assert.deepEqual(new Set(health.map((h) => h.process)), new Set([0, 1]));
+      const text = (await rawRequest(metricsUrl, { timeoutMs: 10_000 })).body.toString();
+      assert.equal(sampleSum(text, 'readpath_operation_duration_seconds_count', 'HeadObject'), 4, text);
+      assert.equal(sampleSum(text, 'readpath_gateway_processes'), 2);
+      child.kill('SIGTERM');
+      assert.equal(await exit, 0, err);
+    } finally {
+      child.kill('SIGKILL');
+      await fx.close();
+    }
+  });
+
   it('a port in use: the processes\' own error, and the primary exits with its code', async () => {
     const holder = net.createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));

@@ -150,6 +150,7 @@ async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config
     void primary.stop(PROCESS_DRAIN_MS);
     throw new UsageError(`--metrics-port ${opts.metricsPort ?? ''}: cannot listen on 127.0.0.1 (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
   });
+  if (metrics !== undefined) r.info('metrics endpoint listening', { url: metrics.url }, `metrics on ${metrics.url}`);
   ctx.io.stderr.write(`readpath: serving S3 on ${url}\n`);
   r.info('gateway processes started', { processes: count, pids: primary.pids() }, `${count} gateway processes (pids ${primary.pids().join(', ')})`);
   let current = config;
