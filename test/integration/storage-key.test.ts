@@ -50,29 +50,33 @@ describe('storage_key: each copy read where its row says', () => {
     dbPath = join(dir, 'upstream.db');
     const db = new Database(dbPath);
     db.exec(UPSTREAM_SCHEMA);
-    const insert = db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, content_hash, created_at, storage_key) VALUES (?, ?, ?, ?, ?, ?)`);
+    const insert = db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, content_hash, created_at, storage_key, managed) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    let second = 0;
+    /** A row for `body` on `backend`, a second after the previous one; `at` is its storage_key. */
+    const row = (key: string, backend: string, body: Buffer, at: string, managed = true): void => {
+      insert.run(key, backend, body.length, sha256Hex(body), `2026-01-01T00:00:0${++second}Z`, at, managed ? 1 : 0);
+    };
     // Each copy of the new write under its own path; the object key holds other bytes.
     await fleet.seed('photos/cat v2.txt', STALE, ['b1', 'b2']);
     await fleet.seed('photos/cat v2.txt!01JB7Q', NEW, ['b1']);
     await fleet.seed('photos/cat v2.txt!01JB7R', NEW, ['b2']);
-    insert.run('photos/cat v2.txt', 'b1', NEW.length, sha256Hex(NEW), '2026-01-01T00:00:01Z', 'photos/cat v2.txt!01JB7Q');
-    insert.run('photos/cat v2.txt', 'b2', NEW.length, sha256Hex(NEW), '2026-01-01T00:00:02Z', 'photos/cat v2.txt!01JB7R');
+    row('photos/cat v2.txt', 'b1', NEW, 'photos/cat v2.txt!01JB7Q');
+    row('photos/cat v2.txt', 'b2', NEW, 'photos/cat v2.txt!01JB7R');
     // A row the migration backfilled with its own key, and one it had not reached yet ('').
     await fleet.seed('legacy.txt', LEGACY, ['b1', 'b2']);
-    insert.run('legacy.txt', 'b1', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:03Z', 'legacy.txt');
-    insert.run('legacy.txt', 'b2', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:04Z', '');
+    row('legacy.txt', 'b1', LEGACY, 'legacy.txt');
+    row('legacy.txt', 'b2', LEGACY, '');
     // Rows upstream marks unmanaged (kept for their quota, never listed or served): one copy of
     // photos/half.txt (its bytes would fail verification), every copy of unmanaged-only.txt.
-    const unmanaged = db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, content_hash, created_at, storage_key, managed) VALUES (?, ?, ?, ?, ?, ?, 0)`);
     await fleet.seed('photos/half.txt', STALE, ['b1']);
     await fleet.seed('photos/half.txt', LEGACY, ['b2']);
-    unmanaged.run('photos/half.txt', 'b1', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:05Z', 'photos/half.txt');
-    insert.run('photos/half.txt', 'b2', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:06Z', 'photos/half.txt');
+    row('photos/half.txt', 'b1', LEGACY, 'photos/half.txt', false);
+    row('photos/half.txt', 'b2', LEGACY, 'photos/half.txt');
     await fleet.seed('unmanaged-only.txt', LEGACY, ['b1', 'b2']);
-    unmanaged.run('unmanaged-only.txt', 'b1', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:07Z', 'unmanaged-only.txt');
-    unmanaged.run('unmanaged-only.txt', 'b2', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:08Z', 'unmanaged-only.txt');
+    row('unmanaged-only.txt', 'b1', LEGACY, 'unmanaged-only.txt', false);
+    row('unmanaged-only.txt', 'b2', LEGACY, 'unmanaged-only.txt', false);
     await fleet.seed('zzz.txt', LEGACY, ['b1']);
-    insert.run('zzz.txt', 'b1', LEGACY.length, sha256Hex(LEGACY), '2026-01-01T00:00:09Z', 'zzz.txt');
+    row('zzz.txt', 'b1', LEGACY, 'zzz.txt');
     db.close();
   });
 
