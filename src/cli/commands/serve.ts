@@ -95,8 +95,9 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
   } finally {
     link?.close();
     await reader.close();
-    // The channel to the primary would keep this process alive: leave it (as planned, so no forced exit).
-    cluster.worker?.disconnect();
+    // The channel to the primary would keep this process alive: leave it (as planned, so no
+    // forced exit). Only ours: a serve some other cluster forked keeps its channel.
+    if (place !== undefined) cluster.worker?.disconnect();
   }
 }
 
