@@ -54,14 +54,14 @@ CREATE TABLE IF NOT EXISTS backend_usage (
  * The lookup of one key's rows. `storage_key` (s3-orchestrator's column for where each copy's
  * bytes are) is read when the table has it: databases from before upstream added it do not.
  * Rows upstream marks unmanaged (`managed = false`: kept for their quota, never served) are left
- * out where the column exists.
+ * out where the column exists; a NULL there (upstream declares it NOT NULL) counts as managed.
  */
 function selectLocationsSql(c: UpstreamColumns): string {
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
        key_id, plaintext_size, content_hash, created_at${c.storageKey ? ', storage_key' : ''}
 FROM object_locations
-WHERE object_key = $1${c.managed ? ' AND managed' : ''}
+WHERE object_key = $1${c.managed ? ' AND managed IS NOT FALSE' : ''}
 ORDER BY created_at ASC`;
 }
 
@@ -101,13 +101,13 @@ export function postgresListKeysSql(collateC: boolean, inclusive: boolean, bound
 SELECT k.object_key, f.backend_name, f.size_bytes, f.encrypted, f.plaintext_size, f.created_at
 FROM (SELECT DISTINCT ON (${k}) object_key
       FROM object_locations
-      WHERE ${k} ${inclusive ? '>=' : '>'} $1${bounded ? ` AND ${k} < $3` : ''}${managed ? ' AND managed' : ''}
+      WHERE ${k} ${inclusive ? '>=' : '>'} $1${bounded ? ` AND ${k} < $3` : ''}${managed ? ' AND managed IS NOT FALSE' : ''}
       ORDER BY ${k}
       LIMIT $2) k
 CROSS JOIN LATERAL (
     SELECT o.backend_name, o.size_bytes, o.encrypted, o.plaintext_size, o.created_at
     FROM object_locations o
-    WHERE o.object_key = k.object_key${managed ? ' AND o.managed' : ''}
+    WHERE o.object_key = k.object_key${managed ? ' AND o.managed IS NOT FALSE' : ''}
     ORDER BY o.created_at ASC, o.backend_name
     LIMIT 1) f
 ORDER BY k.${k}`;

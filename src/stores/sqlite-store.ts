@@ -60,14 +60,14 @@ CREATE TABLE IF NOT EXISTS backend_usage (
  * The lookup of one key's rows. `storage_key` (s3-orchestrator's column for where each copy's
  * bytes are) is read when the table has it: databases from before upstream added it do not.
  * Rows upstream marks unmanaged (`managed = 0`: kept for their quota, never served) are left
- * out where the column exists.
+ * out where the column exists; a NULL there (upstream declares it NOT NULL) counts as managed.
  */
 function selectLocationsSql(storageKey: boolean, managed: boolean): string {
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
        key_id, plaintext_size, content_hash, created_at${storageKey ? ', storage_key' : ''}
 FROM object_locations
-WHERE object_key = ?${managed ? ' AND managed <> 0' : ''}`;
+WHERE object_key = ?${managed ? ' AND coalesce(managed, 1) <> 0' : ''}`;
 }
 
 const UPSERT_LOCATION = `
@@ -111,7 +111,7 @@ ON CONFLICT (backend_name, period) DO UPDATE SET
  */
 export function sqliteListKeysSql(inclusive: boolean, bounded: boolean, managed = false): string {
   const k = 'object_key COLLATE BINARY';
-  const m = managed ? ' AND managed <> 0' : '';
+  const m = managed ? ' AND coalesce(managed, 1) <> 0' : '';
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, plaintext_size, created_at
 FROM object_locations
