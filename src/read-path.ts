@@ -303,12 +303,12 @@ export class ReadPath {
    * straight to the failover's degraded path, as without the cache.
    */
   async #cachedGet(cache: ObjectCache, key: string, signal: AbortSignal, probe: () => Probe<FetchedObject>): Promise<GetOutcome> {
-    const { hit, sha, size } = await this.#cachedEntry(cache, key, signal);
+    const { hit, sha, size, rows } = await this.#cachedEntry(cache, key, signal);
     if (hit !== undefined && sha !== undefined && size !== undefined) {
       // A copy: the caller may do what it likes with its bytes, the cache's stay as they were.
       return { key, backend: hit.backend, degraded: false, failover: false, contentSha256: sha, size, ...definedHead(hit.head), body: new Uint8Array(hit.body), verified: true };
     }
-    const o = await this.#read<FetchedObject>('GetObject', key, probe(), signal);
+    const o = await this.#read<FetchedObject>('GetObject', key, probe(), signal, rows);
     const out: GetOutcome = { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value };
     const v = o.value;
     // Kept only when the body read is the one the looked-up row describes, and verified against it.
@@ -422,22 +422,21 @@ export class ReadPath {
         const { hit, size } = cached;
         return { key, backend: hit.backend, degraded: false, failover: false, contentSha256: hit.sha256, size, ...definedHead(hit.head) };
       }
-      const o = await this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared);
+      const o = await this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared, cached?.rows);
       return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value };
     }));
   }
 
   /**
    * The object cache's entry for `key` if the row (looked up while the store's breaker is closed)
-   * still gives its hash and size; with the row's hash and size either way, for a fill.
+   * still gives its hash and size; with the row's hash and size either way, for a fill, and the
+   * rows looked up, for the read a miss makes (the store is not asked again).
    */
-  async #cachedEntry(cache: ObjectCache, key: string, signal: AbortSignal): Promise<CacheLookup> {
-    let first: ObjectLocation | undefined;
-    if (this.#parts.breakerStates().store === 'closed') {
-      // A lookup that fails here is the failover's to report (or to read around, degraded).
-      first = (await this.#parts.store.getAllObjectLocations(key, { signal }).catch((): ObjectLocation[] => []))[0];
-    }
-    return this.#cacheEntryFor(cache, key, first);
+  async #cachedEntry(cache: ObjectCache, key: string, signal: AbortSignal): Promise<CacheLookup & { rows?: ObjectLocation[] }> {
+    if (this.#parts.breakerStates().store !== 'closed') return this.#cacheEntryFor(cache, key, undefined);
+    // A lookup that fails here is the failover's to report (or to read around, degraded): it asks again.
+    const rows = await this.#parts.store.getAllObjectLocations(key, { signal }).catch((): undefined => undefined);
+    return { ...this.#cacheEntryFor(cache, key, rows?.[0]), ...(rows === undefined ? {} : { rows }) };
   }
 
   /** The cache's entry for `key` if `row` gives its hash and size (counted as a hit or a miss); the row's hash and size either way. */
@@ -520,10 +519,10 @@ export class ReadPath {
     }
   }
 
-  #read<T>(operation: string, key: string, probe: Probe<T>, signal: AbortSignal) {
+  #read<T>(operation: string, key: string, probe: Probe<T>, signal: AbortSignal, rows?: ObjectLocation[]) {
     const tracing = activeTracing();
     if (tracing === undefined) {
-      return this.#failover.read(operation, key, probe, { signal }).catch((err: unknown) => {
+      return this.#failover.read(operation, key, probe, { signal, rows }).catch((err: unknown) => {
         this.#readFailed(operation, key, serializeError(err));
         throw err;
       });
@@ -531,7 +530,7 @@ export class ReadPath {
     const cb = this.#config.circuitBreaker;
     // The read starts inside the span's context: whatever it traces is the span's child.
     return tracing.tracer.startActiveSpan(`Manager ${operation}`, { attributes: { 's3o.key': key } }, (span) =>
-      this.#failover.read(operation, key, probe, { signal }).then((o) => {
+      this.#failover.read(operation, key, probe, { signal, rows }).then((o) => {
         span.setAttributes({
           's3o.backend.name': o.backend,
           's3o.failover': o.failover,

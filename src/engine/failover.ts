@@ -118,11 +118,13 @@ export class Failover {
   /**
    * Read `key` with `probe`, trying copies in stored order, or broadcasting when the metadata
    * store is down. Rejects with a ReadPathError (API.md §1); never throws synchronously.
+   * `rows`: the key's rows, when the caller has just looked them up itself (the object cache
+   * does, to compare its entry's hash): the store is not asked twice.
    */
-  read<T>(operation: string, key: string, probe: Probe<T>, opts?: { signal?: AbortSignal }): Promise<ReadOutcome<T>> {
+  read<T>(operation: string, key: string, probe: Probe<T>, opts?: { signal?: AbortSignal; rows?: ObjectLocation[] | undefined }): Promise<ReadOutcome<T>> {
     const signal = opts?.signal;
     if (signal?.aborted) return Promise.reject(abortedError(signal));
-    return readKey(this.#s, operation, key, probe, signal === undefined ? undefined : new ReadScope(signal));
+    return readKey(this.#s, operation, key, probe, signal === undefined ? undefined : new ReadScope(signal), opts?.rows);
   }
 
   /** The learned backend latencies behind the `fastest` launch order (undefined with `config`). */
@@ -203,18 +205,20 @@ function outcome<T>(backend: string, value: T, size: number, failover: boolean, 
   return { backend, value, size, failover, degraded, cacheHit, location };
 }
 
-async function readKey<T>(s: Settings, operation: string, key: string, probe: Probe<T>, scope: ReadScope | undefined): Promise<ReadOutcome<T>> {
+async function readKey<T>(s: Settings, operation: string, key: string, probe: Probe<T>, scope: ReadScope | undefined, known: ObjectLocation[] | undefined): Promise<ReadOutcome<T>> {
   const start = performance.now();
   try {
-    let rows: ObjectLocation[] | undefined;
+    let rows = known;
     let lookupError: unknown;
-    try {
-      const lookup = s.store.getAllObjectLocations(key, scope === undefined ? undefined : { signal: scope.signal });
-      rows = await (scope === undefined ? lookup : scope.guard(lookup));
-    } catch (err) {
-      // Aborted while the lookup settled: the caller's abort is the read's outcome.
-      if (scope?.abortError !== undefined) throw scope.abortError;
-      lookupError = err;
+    if (rows === undefined) {
+      try {
+        const lookup = s.store.getAllObjectLocations(key, scope === undefined ? undefined : { signal: scope.signal });
+        rows = await (scope === undefined ? lookup : scope.guard(lookup));
+      } catch (err) {
+        // Aborted while the lookup settled: the caller's abort is the read's outcome.
+        if (scope?.abortError !== undefined) throw scope.abortError;
+        lookupError = err;
+      }
     }
     const o = rows !== undefined
       ? await located(s, operation, key, probe, scope, rows)

@@ -194,6 +194,29 @@ describe('getStream with cache: enabled', () => {
     }
   });
 
+  it('a get or head the cache cannot answer asks the store once: the read uses the rows the cache looked up', async () => {
+    const m = await open();
+    try {
+      m.seed('once', 'looked up once');
+      m.seed('missing-hash', 'x');
+      let lookups = 0;
+      const lookup = m.store.getAllObjectLocations.bind(m.store);
+      m.store.getAllObjectLocations = (key, opts) => {
+        lookups++;
+        return lookup(key, opts);
+      };
+      assert.equal(Buffer.from((await m.rp.get('once')).body).toString(), 'looked up once');
+      assert.equal(lookups, 1, 'get: one lookup for the cache and the read');
+      await m.rp.head('missing-hash');
+      assert.equal(lookups, 2, 'head: one lookup');
+      // A key the store does not know: the failover asks again and reports it as it always does.
+      await assert.rejects(m.rp.get('nowhere'), (err: Error & { code?: string }) => err.code === 'OBJECT_NOT_FOUND');
+      assert.equal(lookups, 4);
+    } finally {
+      await m.rp.close();
+    }
+  });
+
   it('config: upstream\'s keys and defaults; sizes and the TTL are checked', async () => {
     const base = { backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'x', access_key_id: 'k', secret_access_key: 's' }], database: { driver: 'memory' } };
     assert.deepEqual((await loadConfig({ ...base, cache: { enabled: true } } as never, { env: {} })).cache, { enabled: true, maxSize: 256 * 2 ** 20, maxObjectSize: 10 * 2 ** 20, ttlMs: 300_000 });
