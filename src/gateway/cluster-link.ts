@@ -5,7 +5,7 @@
  * own metric families, and hears `reload` and `stop`.
  */
 import type { Family } from '../telemetry/metrics.js';
-import { isReadpathMessage, type ToPrimary, type ToWorker } from './cluster-protocol.js';
+import { AwaitedReplies, isReadpathMessage, type ToPrimary, type ToWorker } from './cluster-protocol.js';
 
 /** The channel, as a cluster worker's `process` offers it (injectable for tests). */
 export interface Channel {
@@ -19,14 +19,11 @@ const METRICS_TIMEOUT_MS = 10_000;
 /** The rate limit fails open: a primary too busy to answer within this does not stop reads. */
 const ALLOW_TIMEOUT_MS = 1_000;
 
-interface Pending { resolve: (m: ToWorker) => void; timer: NodeJS.Timeout }
-
 /** The worker's link to the primary. */
 export class PrimaryLink {
   readonly #channel: Channel;
   readonly #families: () => Family[];
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 0;
+  readonly #replies = new AwaitedReplies<ToWorker>();
   #onReload: (() => void) | undefined;
   readonly #stopped: Promise<void>;
   #stop!: () => void;
@@ -59,15 +56,13 @@ export class PrimaryLink {
 
   /** The shared rate limit's decision for `client` (true when the primary does not answer in time). */
   async allow(client: string): Promise<boolean> {
-    const id = ++this.#nextId;
-    const answer = await this.#ask(id, { rp: 'allow', id, client }, ALLOW_TIMEOUT_MS);
+    const answer = await this.#replies.ask((id) => this.#send({ rp: 'allow', id, client }), ALLOW_TIMEOUT_MS);
     return answer === undefined || answer.rp !== 'allow' || answer.ok;
   }
 
   /** The whole gateway's metrics, combined by the primary. */
   async metrics(): Promise<string> {
-    const id = ++this.#nextId;
-    const answer = await this.#ask(id, { rp: 'metrics', id }, METRICS_TIMEOUT_MS);
+    const answer = await this.#replies.ask((id) => this.#send({ rp: 'metrics', id }), METRICS_TIMEOUT_MS);
     if (answer === undefined) throw new Error('the primary did not answer the metrics request in time');
     if (answer.rp !== 'metrics' || answer.text === undefined) throw new Error(`the primary could not collect the metrics: ${answer.rp === 'metrics' ? answer.error ?? 'no answer' : 'wrong answer'}`);
     return answer.text;
@@ -76,24 +71,7 @@ export class PrimaryLink {
   /** Stop listening to the channel; questions pending are given up. */
   close(): void {
     this.#channel.off('message', this.#listener);
-    for (const p of this.#pending.values()) clearTimeout(p.timer);
-    this.#pending.clear();
-  }
-
-  #ask(id: number, message: ToPrimary, timeoutMs: number): Promise<ToWorker | undefined> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        resolve(undefined);
-      }, timeoutMs);
-      timer.unref();
-      this.#pending.set(id, { resolve, timer });
-      if (!this.#send(message)) {
-        clearTimeout(timer);
-        this.#pending.delete(id);
-        resolve(undefined);
-      }
-    });
+    this.#replies.forget();
   }
 
   #send(message: ToPrimary): boolean {
@@ -120,13 +98,8 @@ export class PrimaryLink {
       case 'stop':
         this.#stop();
         return;
-      default: {
-        const p = this.#pending.get(m.id);
-        if (p === undefined) return;
-        this.#pending.delete(m.id);
-        clearTimeout(p.timer);
-        p.resolve(m);
-      }
+      default:
+        this.#replies.answer(m.id, m);
     }
   }
 }

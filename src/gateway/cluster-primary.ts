@@ -14,7 +14,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { GatewaySettings } from './server.js';
 import { RateLimiter } from './rate-limit.js';
-import { isReadpathMessage, PROCESS_ENV, type ToPrimary, type ToWorker } from './cluster-protocol.js';
+import { AwaitedReplies, isReadpathMessage, PROCESS_ENV, type ToPrimary, type ToWorker } from './cluster-protocol.js';
 import { renderAggregated } from '../telemetry/metrics-aggregate.js';
 import type { Family } from '../telemetry/metrics.js';
 
@@ -67,8 +67,7 @@ export class GatewayPrimary {
   #exitCode = 0;
   #gaveUp!: (why: string) => void;
   readonly #gaveUpPromise: Promise<string>;
-  #nextId = 0;
-  readonly #collecting = new Map<number, (families: Family[]) => void>();
+  readonly #families = new AwaitedReplies<Family[]>();
 
   constructor(opts: GatewayPrimaryOptions) {
     this.#o = { maxQuickRestarts: 5, healthyMs: 10_000, ...opts };
@@ -144,31 +143,12 @@ export class GatewayPrimary {
   /** The whole gateway's metrics: every process's families combined, with the primary's own. */
   async metrics(): Promise<string> {
     const live = this.#slots.filter((s) => s.listening && s.worker !== undefined);
-    const perProcess = await Promise.all(live.map((s) => this.#collect(s.worker as Worker)));
+    const perProcess = await Promise.all(live.map((s) => this.#families.ask((id) => send(s.worker as Worker, { rp: 'families', id }), COLLECT_TIMEOUT_MS)));
     const own: Family[] = [
       { name: 'readpath_gateway_processes', help: 'Gateway processes running (server.processes).', type: 'gauge', aggregator: 'first', values: [{ labels: {}, value: live.length }] },
       { name: 'readpath_gateway_process_restarts_total', help: 'Gateway processes that exited unexpectedly and were replaced.', type: 'counter', aggregator: 'sum', values: [{ labels: {}, value: this.#restarts }] },
     ];
     return renderAggregated(perProcess.filter((f): f is Family[] => f !== undefined), own);
-  }
-
-  #collect(worker: Worker): Promise<Family[] | undefined> {
-    const id = ++this.#nextId;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#collecting.delete(id);
-        resolve(undefined);
-      }, COLLECT_TIMEOUT_MS);
-      this.#collecting.set(id, (families) => {
-        clearTimeout(timer);
-        resolve(families);
-      });
-      if (!send(worker, { rp: 'families', id })) {
-        clearTimeout(timer);
-        this.#collecting.delete(id);
-        resolve(undefined);
-      }
-    });
   }
 
   #broadcast(m: ToWorker): void {
@@ -206,8 +186,7 @@ export class GatewayPrimary {
         );
         return;
       case 'families':
-        this.#collecting.get(m.id)?.(m.families);
-        this.#collecting.delete(m.id);
+        this.#families.answer(m.id, m.families);
         return;
     }
   }

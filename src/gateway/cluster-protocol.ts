@@ -42,3 +42,43 @@ export function processPlace(value: string | undefined): { index: number; count:
 export function isReadpathMessage<T extends { rp: string }>(m: unknown): m is T {
   return typeof m === 'object' && m !== null && typeof (m as { rp?: unknown }).rp === 'string';
 }
+
+/**
+ * Questions sent over the channel and awaiting their answers, by id (either side asks: a
+ * process asks the primary for a rate-limit decision or the metrics, the primary asks each
+ * process for its metric families). A question resolves with its answer, or undefined when it
+ * could not be sent or no answer came in time.
+ */
+export class AwaitedReplies<A> {
+  #nextId = 0;
+  readonly #waiting = new Map<number, { resolve: (a: A | undefined) => void; timer: NodeJS.Timeout }>();
+
+  /** Ask: `send` sends the question with the id it is given (false: it could not be sent). */
+  ask(send: (id: number) => boolean, timeoutMs: number): Promise<A | undefined> {
+    const id = ++this.#nextId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        resolve(undefined);
+      }, timeoutMs);
+      timer.unref();
+      this.#waiting.set(id, { resolve, timer });
+      if (!send(id)) this.answer(id, undefined);
+    });
+  }
+
+  /** The answer to question `id`; ignored once it is no longer awaited (timed out, forgotten). */
+  answer(id: number, a: A | undefined): void {
+    const w = this.#waiting.get(id);
+    if (w === undefined) return;
+    this.#waiting.delete(id);
+    clearTimeout(w.timer);
+    w.resolve(a);
+  }
+
+  /** Stop waiting for any answer (the channel is being left). */
+  forget(): void {
+    for (const w of this.#waiting.values()) clearTimeout(w.timer);
+    this.#waiting.clear();
+  }
+}

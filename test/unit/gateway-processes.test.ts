@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { shareOf } from '../../src/gateway/server.js';
-import { processPlace, type ToPrimary } from '../../src/gateway/cluster-protocol.js';
+import { AwaitedReplies, processPlace, type ToPrimary } from '../../src/gateway/cluster-protocol.js';
 import { PrimaryLink } from '../../src/gateway/cluster-link.js';
 import { aggregateFamilies, combinedUsage } from '../../src/telemetry/metrics-aggregate.js';
 import { MetricsExporter, type Family } from '../../src/telemetry/metrics.js';
@@ -125,6 +125,21 @@ describe('gateway processes: the link to the primary', () => {
     assert.equal(stopped, true);
     link.close();
     assert.equal(ch.listenerCount('message'), 0);
+  });
+
+  it('awaited replies: each question gets its own answer; one that times out gets undefined and its late answer is dropped', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const replies = new AwaitedReplies<string>();
+    const sent: number[] = [];
+    const a = replies.ask((id) => sent.push(id) > 0, 1000);
+    const b = replies.ask((id) => sent.push(id) > 0, 5000);
+    assert.equal(new Set(sent).size, 2, 'distinct ids');
+    replies.answer(sent[1] as number, 'for b');
+    t.mock.timers.tick(1000);
+    assert.equal(await a, undefined);
+    assert.equal(await b, 'for b');
+    replies.answer(sent[0] as number, 'too late');
+    assert.equal(await replies.ask(() => false, 1000), undefined, 'not sent: undefined at once');
   });
 
   it('the rate limit fails open when the primary cannot be asked; metrics then fail', async () => {
