@@ -3,11 +3,10 @@
  * {@link ResolvedConfig}. Defaults follow API.md §3 (and s3-orchestrator where API.md is silent).
  */
 import { isAbsolute, resolve as resolvePath } from 'node:path';
-import { availableParallelism } from 'node:os';
 import type { EncryptionSettings, LocalMasterKey } from '../encryption/settings.js';
 import { NO_ENCRYPTION_FILES, type EncryptionFiles } from './encryption-files.js';
 import { NO_GATEWAY_FILES, type GatewayFiles } from './gateway-files.js';
-import { DEFAULT_TASKS_PER_THREAD, MAX_DEFAULT_THREADS, defaultThreads } from './runtime-defaults.js';
+import { DEFAULT_TASKS_PER_THREAD, MAX_DEFAULT_THREADS, defaultThreads, processCount } from './runtime-defaults.js';
 import type { ParsedConfig } from './schema.js';
 import type { ResolvedConfig, ResolvedDatabaseConfig, ResolvedGatewayConfig } from './types.js';
 
@@ -267,7 +266,7 @@ function resolveGateway(c: ParsedConfig, files: GatewayFiles): ResolvedGatewayCo
     idleTimeoutMs: s.idle_timeout ?? D.idleTimeoutMs,
     shutdownDelayMs: s.shutdown_delay ?? D.shutdownDelayMs,
     maxHeaderBytes: s.max_header_bytes ?? D.maxHeaderBytes,
-    processes: s.processes === 0 ? availableParallelism() : s.processes ?? 1,
+    processes: processCount(s.processes),
     region: s.region ?? D.gatewayRegion,
     metricsPath: s.metrics_path ?? D.metricsPath,
     healthPath: s.health_path ?? D.healthPath,

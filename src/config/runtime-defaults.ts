@@ -21,3 +21,8 @@ export function defaultThreads(): number {
 
 /** The most gateway processes `server.processes` (and `serve --processes`) may ask for. */
 export const MAX_PROCESSES = 256;
+
+/** Gateway processes for a `server.processes` / `--processes` value: 0 is one per core, unset is 1. */
+export function processCount(n: number | undefined): number {
+  return n === 0 ? availableParallelism() : n ?? 1;
+}

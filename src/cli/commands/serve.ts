@@ -11,7 +11,6 @@ import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import { UsageError, EXIT } from '../errors.js';
 import { DEFAULT_CONFIG_PATH, openReader } from '../reader.js';
-import { availableParallelism } from 'node:os';
 import { loadConfig } from '../../config/load.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../../telemetry/metrics.js';
 import { configSecrets } from '../../config/mask.js';
@@ -24,6 +23,8 @@ import { PROCESS_ENV, processPlace } from '../../gateway/cluster-protocol.js';
 import type { PrimaryLink } from '../../gateway/cluster-link.js';
 import { discardPrestartedPool } from '../../executors/pool/prestart.js';
 import { startMetricsServer } from '../../telemetry/metrics-server.js';
+import { processCount } from '../../config/runtime-defaults.js';
+import type { Reporter } from '../reporter.js';
 
 /** Options of `serve`. */
 export interface ServeCommandOptions {
@@ -62,9 +63,7 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
       link = new Link(() => rp.metricFamilies());
     }
     const settings = reader.rp.config.gateway;
-    if (settings.buckets.length === 0) {
-      throw new UsageError('serve: the configuration has no buckets: add buckets[] with credentials (see README, "The S3 gateway")');
-    }
+    requireBuckets(settings);
     const { startGateway } = await import('../../gateway/server.js');
     const logger = ctx.reporter.readerLogger(reader.rp.config.logging.level);
     const shared = link === undefined ? {} : { process: place, sharedRateLimit: link.allow.bind(link), metrics: link.metrics.bind(link) };
@@ -101,6 +100,29 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
   }
 }
 
+/** A gateway serves buckets: without any, `serve` is a usage error. */
+function requireBuckets(g: ResolvedConfig['gateway']): void {
+  if (g.buckets.length === 0) {
+    throw new UsageError('serve: the configuration has no buckets: add buckets[] with credentials (see README, "The S3 gateway")');
+  }
+}
+
+/**
+ * The configuration file read again on SIGHUP: it must load and name buckets, and its secrets
+ * are masked in whatever is printed from now on. Throws, changing nothing, otherwise.
+ */
+async function reloadedConfig(path: string, r: Reporter): Promise<ResolvedConfig> {
+  const next = await loadConfig(path);
+  if (next.gateway.buckets.length === 0) throw new Error('the configuration has no buckets');
+  r.scrubber.add(configSecrets(next));
+  return next;
+}
+
+/** SIGHUP's warning for a configuration that could not be applied: the previous one stays. */
+function reloadFailed(r: Reporter, path: string, err: unknown): void {
+  r.warn(`SIGHUP: configuration reload failed, still serving the previous one: ${messageOf(err)}`, { path });
+}
+
 function stopSignal(signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
@@ -121,7 +143,7 @@ async function primaryConfig(opts: ServeCommandOptions): Promise<{ config: Resol
   } catch {
     return undefined;
   }
-  const count = opts.processes === undefined ? config.gateway.processes : opts.processes === 0 ? availableParallelism() : opts.processes;
+  const count = opts.processes === undefined ? config.gateway.processes : processCount(opts.processes);
   return count > 1 ? { config, count } : undefined;
 }
 
@@ -131,9 +153,7 @@ async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config
   await discardPrestartedPool();
   const r = ctx.reporter;
   r.scrubber.add(configSecrets(config));
-  if (config.gateway.buckets.length === 0) {
-    throw new UsageError('serve: the configuration has no buckets: add buckets[] with credentials (see README, "The S3 gateway")');
-  }
+  requireBuckets(config.gateway);
   const { GatewayPrimary, GatewayStartError } = await import('../../gateway/cluster-primary.js');
   const primary = new GatewayPrimary({ count, settings: config.gateway, warn: (msg, fields) => r.warn(msg, fields) });
   let url: string;
@@ -160,13 +180,10 @@ async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config
   const onHup = (): void => {
     reloading = reloading.then(async () => {
       try {
-        const next = await loadConfig(path);
-        if (next.gateway.buckets.length === 0) throw new Error('the configuration has no buckets');
-        r.scrubber.add(configSecrets(next));
-        current = next;
+        current = await reloadedConfig(path, r);
       } catch (err) {
         // Nothing is sent on: every process keeps serving what it has.
-        r.warn(`SIGHUP: configuration reload failed, still serving the previous one: ${messageOf(err)}`, { path });
+        reloadFailed(r, path, err);
         return;
       }
       primary.reload(current.gateway);
@@ -239,13 +256,11 @@ class Reloader {
     let next: ResolvedConfig;
     let kept: string[];
     try {
-      next = await loadConfig(this.path);
-      if (next.gateway.buckets.length === 0) throw new Error('the configuration has no buckets');
-      r.scrubber.add(configSecrets(next));
+      next = await reloadedConfig(this.path, r);
       // Throws, changing nothing, when the new certificate and key do not go together.
       kept = this.gw.reload(next.gateway);
     } catch (err) {
-      r.warn(`SIGHUP: configuration reload failed, still serving the previous one: ${messageOf(err)}`, { path: this.path });
+      reloadFailed(r, this.path, err);
       return;
     }
     for (const l of this.loggers) r.applyConfiguredLevel(l, next.logging.level);
