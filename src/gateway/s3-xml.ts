@@ -86,7 +86,7 @@ export function listXml(p: ListPage, version: 1 | 2): string {
     x += `<Contents>${el('Key', listName(p, c.key))}${el('LastModified', c.lastModified.toISOString())}`;
     if (c.etag !== undefined) x += el('ETag', c.etag);
     x += `${el('Size', c.size)}${el('StorageClass', 'STANDARD')}`;
-    if (p.owner !== undefined) x += `<Owner>${el('ID', p.owner)}${el('DisplayName', p.owner)}</Owner>`;
+    if (p.owner !== undefined) x += ownerXml(p.owner);
     x += '</Contents>';
   }
   for (const cp of p.commonPrefixes) x += `<CommonPrefixes>${el('Prefix', listName(p, cp))}</CommonPrefixes>`;
@@ -95,7 +95,7 @@ export function listXml(p: ListPage, version: 1 | 2): string {
 
 /** ListAllMyBucketsResult. */
 export function bucketsXml(buckets: readonly string[], created: Date, owner: string): string {
-  let x = `${XML_HEAD}<ListAllMyBucketsResult xmlns="${NS}"><Owner>${el('ID', owner)}${el('DisplayName', owner)}</Owner><Buckets>`;
+  let x = `${XML_HEAD}<ListAllMyBucketsResult xmlns="${NS}">${ownerXml(owner)}<Buckets>`;
   for (const b of buckets) x += `<Bucket>${el('Name', b)}${el('CreationDate', created.toISOString())}</Bucket>`;
   return `${x}</Buckets></ListAllMyBucketsResult>`;
 }
@@ -103,6 +103,16 @@ export function bucketsXml(buckets: readonly string[], created: Date, owner: str
 /** GetBucketLocation's answer (us-east-1 is the empty constraint, as S3 answers). */
 export function locationXml(region: string): string {
   return `${XML_HEAD}<LocationConstraint xmlns="${NS}">${region === 'us-east-1' ? '' : xmlEscape(region)}</LocationConstraint>`;
+}
+
+/** An owner's ID and DisplayName: the caller's access key, the only identity the gateway knows. */
+function ownerFields(id: string): string {
+  return `${el('ID', id)}${el('DisplayName', id)}`;
+}
+
+/** `<Owner>` of a bucket, a listed object or a version. */
+function ownerXml(id: string): string {
+  return `<Owner>${ownerFields(id)}</Owner>`;
 }
 
 /** S3's form of a SHA-256 checksum (`x-amz-checksum-sha256`, `ChecksumSHA256`): base64 of the digest, from its hex. */
@@ -130,7 +140,7 @@ export function taggingXml(): string {
  * gateway: its owner (the caller's access key, as ListBuckets names it) may READ, nothing more.
  */
 export function aclXml(owner: string): string {
-  const who = `${el('ID', owner)}${el('DisplayName', owner)}`;
+  const who = ownerFields(owner);
   return `${XML_HEAD}<AccessControlPolicy xmlns="${NS}"><Owner>${who}</Owner><AccessControlList><Grant>`
     + `<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">${who}</Grantee>`
     + `${el('Permission', 'READ')}</Grant></AccessControlList></AccessControlPolicy>`;
@@ -182,7 +192,7 @@ export function versionsXml(p: VersionsPage): string {
   if (p.delimiter !== undefined) x += el('Delimiter', listName(p, p.delimiter));
   if (p.encodeUrl) x += el('EncodingType', 'url');
   x += el('IsTruncated', p.truncated);
-  const owner = `<Owner>${el('ID', p.owner)}${el('DisplayName', p.owner)}</Owner>`;
+  const owner = ownerXml(p.owner);
   for (const c of p.contents) {
     x += `<Version>${el('Key', listName(p, c.key))}${el('VersionId', 'null')}${el('IsLatest', true)}${el('LastModified', c.lastModified.toISOString())}`;
     if (c.etag !== undefined) x += el('ETag', c.etag);
