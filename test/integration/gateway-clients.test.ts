@@ -18,11 +18,11 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import {
   GetBucketLocationCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsCommand,
-  type ListObjectsCommandOutput, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig,
+  type ListObjectsCommandOutput, ListObjectsV2Command, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
+import { gatewaySdk } from '../helpers/gateway-sdk.js';
 import { NodeSha256 } from '../../src/backends/s3-signer.js';
 import { ReadPath } from '../../src/read-path.js';
 import { ReadPathError } from '../../src/errors.js';
@@ -82,12 +82,7 @@ const MANY_KEYS: readonly string[] = [
 
 // ---- SDK, presigning and raw HTTP ------------------------------------------------------------
 
-function sdk(url: string, cred: Cred, extra: Partial<S3ClientConfig> = {}): S3Client {
-  return withoutSdkNodeVersionWarning(() => new S3Client({
-    endpoint: url, region: REGION, forcePathStyle: true, maxAttempts: 1,
-    credentials: { accessKeyId: cred.id, secretAccessKey: cred.secret }, ...extra,
-  }));
-}
+const sdk = gatewaySdk;
 
 /** SigV4's URI encoding (unreserved kept), `/` kept between segments. */
 function encodeKey(key: string): string {

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
+import { gatewaySdk } from '../helpers/gateway-sdk.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 
@@ -29,9 +29,7 @@ describe('readpath serve: conditional GETs', () => {
     });
     m.seed('web/page.html', BODY);
     gw = await startGateway(m.rp, { settings: m.rp.config.gateway });
-    s3 = withoutSdkNodeVersionWarning(() => new S3Client({
-      endpoint: gw.url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: AKID, secretAccessKey: SECRET },
-    }));
+    s3 = gatewaySdk(gw.url, { id: AKID, secret: SECRET });
     const first = await s3.send(new GetObjectCommand({ Bucket: 'web', Key: 'page.html' }));
     assert.ok(Buffer.from(await first.Body!.transformToByteArray()).equals(BODY));
     etag = first.ETag ?? '';

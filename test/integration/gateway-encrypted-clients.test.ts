@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
+import { gatewaySdk } from '../helpers/gateway-sdk.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/verify.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
@@ -107,10 +107,7 @@ buckets:
 `);
     serve = await startServe(config);
     url = serve.url;
-    sdk = withoutSdkNodeVersionWarning(() => new S3Client({
-      endpoint: url, region: CLIENT_REGION, forcePathStyle: true, maxAttempts: 1,
-      credentials: { accessKeyId: VAULT.id, secretAccessKey: VAULT.secret },
-    }));
+    sdk = gatewaySdk(url, VAULT);
   });
 
   after(async () => {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
+import { gatewaySdk } from '../helpers/gateway-sdk.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 
@@ -26,9 +26,7 @@ describe('readpath serve with the object data cache', () => {
       cache: { enabled: true },
     });
     gw = await startGateway(m.rp, { settings: m.rp.config.gateway });
-    s3 = withoutSdkNodeVersionWarning(() => new S3Client({
-      endpoint: gw.url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: AKID, secretAccessKey: SECRET },
-    }));
+    s3 = gatewaySdk(gw.url, { id: AKID, secret: SECRET });
   });
 
   after(async () => {

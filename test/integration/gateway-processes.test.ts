@@ -14,8 +14,8 @@ import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { GetObjectCommand, HeadObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
-import { CLIENT_REGION, type ClientCred } from '../helpers/s3-clients.js';
+import { gatewaySdk } from '../helpers/gateway-sdk.js';
+import type { ClientCred } from '../helpers/s3-clients.js';
 import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 import { rawRequest } from '../helpers/raw-request.js';
 
@@ -25,10 +25,7 @@ const OBJECTS = new Map(Array.from({ length: 6 }, (_, i) => [`obj-${i}.bin`, Buf
 
 /** An SDK client on fresh connections (each request may land on either process), no retries. */
 function sdk(url: string, cred: ClientCred): S3Client {
-  return withoutSdkNodeVersionWarning(() => new S3Client({
-    endpoint: url, region: CLIENT_REGION, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: cred.id, secretAccessKey: cred.secret },
-    requestHandler: new NodeHttpHandler({ httpAgent: new http.Agent({ keepAlive: false }) }),
-  }));
+  return gatewaySdk(url, cred, { requestHandler: new NodeHttpHandler({ httpAgent: new http.Agent({ keepAlive: false }) }) });
 }
 
 /**

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
-import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
+import { gatewaySdk } from '../helpers/gateway-sdk.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
 import type { ReadPath } from '../../src/read-path.js';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
@@ -41,10 +41,7 @@ describe('gateway rate_limit: per-client token buckets before the signature', ()
 
   /** An SDK client; `forwardedFor` is sent as X-Forwarded-For on every request. */
   const sdk = (o: { forwardedFor?: string; maxAttempts?: number; secret?: string; via?: Gateway } = {}): S3Client => {
-    const c = withoutSdkNodeVersionWarning(() => new S3Client({
-      endpoint: (o.via ?? gw).url, region: 'us-east-1', forcePathStyle: true, maxAttempts: o.maxAttempts ?? 1,
-      credentials: { accessKeyId: AKID, secretAccessKey: o.secret ?? SECRET },
-    }));
+    const c = gatewaySdk((o.via ?? gw).url, { id: AKID, secret: o.secret ?? SECRET }, { maxAttempts: o.maxAttempts ?? 1 });
     if (o.forwardedFor !== undefined) {
       const xff = o.forwardedFor;
       c.middlewareStack.add((next) => (args) => {

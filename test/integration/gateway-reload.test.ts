@@ -16,8 +16,8 @@ import tls from 'node:tls';
 import { stringify } from 'yaml';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
-import { CLIENT_REGION, ok, run, tool, type ClientCred } from '../helpers/s3-clients.js';
+import { gatewaySdk } from '../helpers/gateway-sdk.js';
+import { ok, run, tool, type ClientCred } from '../helpers/s3-clients.js';
 import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 
 const OLD: ClientCred = { id: 'AKIARELOADOLDKEY0001', secret: 'old-secret-0123456789' };
@@ -63,10 +63,7 @@ describe('readpath serve: SIGHUP reloads the configuration', () => {
   });
 
   /** A client trusting both certificates, on fresh connections (each request sees the certificate in use). */
-  const sdk = (cred: ClientCred): S3Client => withoutSdkNodeVersionWarning(() => new S3Client({
-    endpoint: url, region: CLIENT_REGION, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: cred.id, secretAccessKey: cred.secret },
-    requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca, keepAlive: false }) }),
-  }));
+  const sdk = (cred: ClientCred): S3Client => gatewaySdk(url, cred, { requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca, keepAlive: false }) }) });
 
   /** The SHA-256 fingerprint of the certificate a new TLS connection is served. */
   const servedCert = (): Promise<string> => new Promise((resolve, reject) => {

@@ -16,8 +16,8 @@ import {
   HeadObjectCommand, ListMultipartUploadsCommand, ListObjectVersionsCommand, ListObjectsCommand, ListObjectsV2Command, ListPartsCommand, PutBucketVersioningCommand, S3Client,
   type ListObjectVersionsCommandOutput, type ObjectAttributes,
 } from '@aws-sdk/client-s3';
-import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
-import { CLIENT_REGION, S3Clients, ok, s3Order, type ClientCred, type Serve } from '../helpers/s3-clients.js';
+import { gatewaySdk } from '../helpers/gateway-sdk.js';
+import { S3Clients, ok, s3Order, type ClientCred, type Serve } from '../helpers/s3-clients.js';
 import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 
 const DOCS: ClientCred & { bucket: string } = { bucket: 'docs', id: 'AKIASUBRESDOCS000001', secret: 'subresources-secret-0123456789' };
@@ -43,9 +43,7 @@ describe('readpath serve: configuration subresources answered as a read-only, ne
     fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-subres-', buckets: [{ name: DOCS.bucket, creds: [DOCS], objects: OBJECTS }, { name: OTHER.bucket, creds: [OTHER] }] });
     serve = fx.serve;
     clients = await S3Clients.create(fx.tmp);
-    const sdk = (cred: ClientCred): S3Client => withoutSdkNodeVersionWarning(() => new S3Client({
-      endpoint: serve.url, region: CLIENT_REGION, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: cred.id, secretAccessKey: cred.secret },
-    }));
+    const sdk = (cred: ClientCred): S3Client => gatewaySdk(serve.url, cred);
     s3 = sdk(DOCS);
     other = sdk(OTHER);
   });

@@ -18,7 +18,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
+import { gatewaySdk } from '../helpers/gateway-sdk.js';
 import { CLIENT_REGION, S3Clients, assertSameFiles, filesUnder, ok, run, s3Order, tool, toolEnv, type ClientCred, type Serve } from '../helpers/s3-clients.js';
 import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 
@@ -70,10 +70,7 @@ describe('readpath serve, virtual-hosted style (server.virtual_host_domains) wit
       seen.push(host);
       loopback(host, opts, cb);
     } });
-    const sdk = (cred: ClientCred): S3Client => withoutSdkNodeVersionWarning(() => new S3Client({
-      endpoint: `http://${DOMAIN}:${port}`, region: CLIENT_REGION, forcePathStyle: false, maxAttempts: 1,
-      credentials: { accessKeyId: cred.id, secretAccessKey: cred.secret }, requestHandler: new NodeHttpHandler({ httpAgent: agent }),
-    }));
+    const sdk = (cred: ClientCred): S3Client => gatewaySdk(`http://${DOMAIN}:${port}`, cred, { forcePathStyle: false, requestHandler: new NodeHttpHandler({ httpAgent: agent }) });
     const s3 = sdk(PHOTOS);
     const dotted = sdk(DOTTED);
     try {
