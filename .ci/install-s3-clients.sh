@@ -4,13 +4,14 @@
 # (test/integration/gateway-*.test.ts run them against `readpath serve` — curl for its own SigV4
 # signer, `--aws-sigv4` —, and the bench
 # smoke tests in test/bench/ run rclone; they fail, never skip, when one is missing), and
-# openssl (it makes the TLS test's self-signed certificate). Idempotent: installs only what is missing. Debian 12 (apt's awscli provides
+# openssl (it makes the TLS test's self-signed certificate) and zstd (the compression tests write
+# s3-orchestrator's compressed layout with it, frame by frame, and check it decodes with it). Idempotent: installs only what is missing. Debian 12 (apt's awscli provides
 # /usr/bin/aws), run as root.
 set -euo pipefail
 
 # command -> Debian package
-declare -A PACKAGES=([aws]=awscli [rclone]=rclone [s3cmd]=s3cmd [curl]=curl [openssl]=openssl [boto3]=python3-boto3)
-COMMANDS=(aws rclone s3cmd curl openssl boto3)
+declare -A PACKAGES=([aws]=awscli [rclone]=rclone [s3cmd]=s3cmd [curl]=curl [openssl]=openssl [boto3]=python3-boto3 [zstd]=zstd)
+COMMANDS=(aws rclone s3cmd curl openssl boto3 zstd)
 
 # On PATH and able to run: a shim (pyenv's `aws`) may exist and still fail.
 works() {

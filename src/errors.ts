@@ -14,7 +14,8 @@
  * API.md §5 adds `OBJECT_TOO_LARGE` (413, `get` would buffer more than
  * runtime.max_buffered_bytes) and `RANGE_NOT_SATISFIABLE` (416, a range starting at or past the
  * object's end) and `DECRYPTION_FAILED` (502, an encrypted copy could not be decrypted with its row's
- * key data: the next copy is tried).
+ * key data: the next copy is tried) and `DECOMPRESSION_FAILED` (502, a copy s3-orchestrator stored
+ * compressed could not be decoded — a corrupt stream, an unknown algorithm: the next copy is tried).
  */
 export type ErrorCode =
   | 'OBJECT_NOT_FOUND'
@@ -39,7 +40,8 @@ export type ErrorCode =
   | 'WRITE_FAILED'
   | 'OBJECT_TOO_LARGE'
   | 'RANGE_NOT_SATISFIABLE'
-  | 'DECRYPTION_FAILED';
+  | 'DECRYPTION_FAILED'
+  | 'DECOMPRESSION_FAILED';
 
 /** The HTTP status each code maps to (API.md §1). */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -67,6 +69,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   OBJECT_TOO_LARGE: 413,
   RANGE_NOT_SATISFIABLE: 416,
   DECRYPTION_FAILED: 502,
+  DECOMPRESSION_FAILED: 502,
 });
 
 /** True when `value` is one of the known error codes. */

@@ -24,6 +24,17 @@ export interface ObjectLocation {
    * object key: the bytes are at the object key.
    */
   storageKey?: string | null;
+  /**
+   * s3-orchestrator's `compression_algorithm`: how the copy's bytes are encoded at rest
+   * (`'zstd'`, its seekable layout; see docs/compression.md). Absent, null or '': stored
+   * verbatim. `sizeBytes` is then the stored size (for an encrypted copy, `plaintextSize` is
+   * the compressed size) and {@link logicalSize} the object's own.
+   */
+  compression?: string | null;
+  /** `logical_size`: the object's size when the copy is stored compressed. */
+  logicalSize?: number | null;
+  /** `compression_format_version`: the layout's version (1); null when the row does not say. */
+  compressionVersion?: number | null;
 }
 
 /** What a HEAD answers. */

@@ -54,7 +54,7 @@ export function classifyBackendError(err: unknown, callerAborted = false): Verdi
   // Not the backend's doing: bad input, a copy readpath declines to serve (encrypted), where the
   // probe runs (executor closed or full, worker lost), a transform's failure on good bytes, or a
   // copy that would not decrypt (keys, key service, or damage the backend delivered faithfully).
-  if (hasCode(err, 'INVALID_KEY') || hasCode(err, 'SERVICE_UNAVAILABLE') || hasCode(err, 'DECRYPTION_FAILED')) return 'neutral';
+  if (hasCode(err, 'INVALID_KEY') || hasCode(err, 'SERVICE_UNAVAILABLE') || hasCode(err, 'DECRYPTION_FAILED') || hasCode(err, 'DECOMPRESSION_FAILED')) return 'neutral';
   if (hasCode(err, 'EXECUTOR_CLOSED') || hasCode(err, 'EXECUTOR_SATURATED') || hasCode(err, 'WORKER_LOST') || hasCode(err, 'TRANSFORM_FAILED')) return 'neutral';
   // The backend answered: a missing copy, an unsatisfiable range, or bytes damaged at rest
   // (which say nothing about whether the backend can be reached).

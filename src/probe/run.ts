@@ -16,7 +16,7 @@ import { backendKey, type ErrorVerdict, type ProbeTask, type ProbeUsage, type Ve
 import { BodyVerifier, verifyBody } from './verify.js';
 import { billed, egressSkip, finishGet, headFields, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
-import { encryptedHead, getEncrypted } from './get-encrypted.js';
+import { encryptedHead, getCompressed, getEncrypted } from './get-encrypted.js';
 
 /**
  * An encrypted copy where no key is configured: serving ciphertext as the object would be
@@ -56,6 +56,7 @@ export async function runProbe(task: ProbeTask, backend: ObjectBackend, signal: 
     if (refused !== undefined) throw refused;
     if (signal.aborted) throw abortedError(signal);
     if (task.op === 'head') return await head(task, backend, signal, used);
+    if (task.location?.compression !== undefined) return await getCompressed(task, task.location, backend, signal, usage, used, keys);
     if (task.location?.encrypted === true && keys !== undefined) return await getEncrypted(task, task.location, backend, signal, usage, used, keys);
     return await get(task, backend, signal, usage, used);
   } catch (err) {
@@ -77,9 +78,9 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
   const l = task.location;
   // Degraded: an object big enough to be ciphertext is looked at before its size is believed.
   if (l === null && h.size >= HEADER_SIZE) await refuseCiphertext(task, backend, signal, used);
-  // An encrypted copy's stored size is the ciphertext's; callers want the object's own.
-  if (l === null || !l.encrypted) return ok(h.size, h.size, headFields(h), used.egress, used.api);
-  const size = l.plaintextSize ?? h.size;
+  // An encrypted or compressed copy's stored size is not the object's; callers want its own.
+  if (l === null || (!l.encrypted && l.compression === undefined)) return ok(h.size, h.size, headFields(h), used.egress, used.api);
+  const size = l.compression !== undefined ? (l.logicalSize ?? h.size) : (l.plaintextSize ?? h.size);
   return ok(size, size, encryptedHead(h, l), used.egress, used.api);
 }
 

@@ -18,6 +18,10 @@ export interface ProbeLocation {
   keyId?: string | null;
   /** Where the copy's bytes are on its backend, when not at the object key (see ObjectLocation.storageKey). */
   storageKey?: string;
+  /** A compressed copy's `compression_algorithm` (absent: stored verbatim), logical size and layout version. */
+  compression?: string;
+  logicalSize?: number | null;
+  compressionVersion?: number | null;
 }
 
 /** One probe of one copy, described by data. */
@@ -90,6 +94,8 @@ export interface OkVerdict extends ProbeUsage {
   serialized?: Uint8Array;
   /** An encrypted copy was decrypted. */
   decrypted?: true;
+  /** A compressed copy was decoded. */
+  decompressed?: true;
 }
 
 /** A probe declined for usage limits after its request was sent. */
@@ -127,6 +133,11 @@ export function probeLocation(l: ObjectLocation | null): ProbeLocation | null {
     p.keyId = l.keyId ?? null;
   }
   if (l.storageKey !== undefined && l.storageKey !== null) p.storageKey = l.storageKey;
+  if (l.compression !== undefined && l.compression !== null && l.compression !== '') {
+    p.compression = l.compression;
+    p.logicalSize = l.logicalSize ?? null;
+    p.compressionVersion = l.compressionVersion ?? null;
+  }
   return p;
 }
 

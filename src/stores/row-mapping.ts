@@ -23,6 +23,10 @@ export interface RawLocationRow {
   created_at: unknown;
   /** s3-orchestrator's `storage_key`, in databases that have the column. */
   storage_key?: unknown;
+  /** s3-orchestrator's compression columns, in databases that have them. */
+  compression_algorithm?: unknown;
+  logical_size?: unknown;
+  compression_format_version?: unknown;
 }
 
 /** A parsed timestamp: the Date (millisecond precision) and the nanoseconds below it, for ordering. */
@@ -213,6 +217,7 @@ export function toObjectLocation(key: string, row: RawLocationRow, createdAt: Pa
   }
 
   const storageKey = storageKeyOf(key, backend, row.storage_key);
+  const compression = optionalString(key, backend, 'compression_algorithm', row.compression_algorithm);
   return {
     objectKey: key,
     backendName: backend,
@@ -224,6 +229,13 @@ export function toObjectLocation(key: string, row: RawLocationRow, createdAt: Pa
     plaintextSize: integer(key, backend, 'plaintext_size', row.plaintext_size, true),
     contentHash,
     ...(storageKey === undefined ? {} : { storageKey }),
+    // Upstream: "a NULL algorithm means the bytes are stored verbatim"; its code tests for ''.
+    ...(compression === null || compression === '' ? {} : {
+      compression,
+      // Upstream writes it with the algorithm; without it no read could say the object's size.
+      logicalSize: integer(key, backend, 'logical_size', row.logical_size, false),
+      compressionVersion: integer(key, backend, 'compression_format_version', row.compression_format_version, true),
+    }),
   };
 }
 
@@ -237,6 +249,28 @@ function storageKeyOf(key: string, backend: string, v: unknown): string | undefi
   if (typeof v !== 'string') throw badColumn(key, backend, 'storage_key', `not text: ${show(v)}`);
   if (v.length > 4096) throw badColumn(key, backend, 'storage_key', `longer than any S3 key can be (${v.length} characters)`);
   return v;
+}
+
+/** The row says its copy is stored compressed. */
+export function isCompressed(l: { compression?: string | null } | null): boolean {
+  return l !== null && l.compression !== undefined && l.compression !== null && l.compression !== '';
+}
+
+/**
+ * The copy's stored bytes are not the object's (encrypted or compressed): their ETag, the
+ * stored bytes' MD5, says nothing about the object a client reads.
+ */
+export function storedDiffers(l: { encrypted: boolean; compression?: string | null } | null): boolean {
+  return l !== null && (l.encrypted || isCompressed(l));
+}
+
+/**
+ * The object's size a row describes: the logical size of a compressed copy, the plaintext size
+ * of an encrypted one, else the stored size.
+ */
+export function objectSizeOf(l: Pick<ObjectLocation, 'sizeBytes' | 'encrypted' | 'plaintextSize' | 'compression' | 'logicalSize'>): number {
+  if (isCompressed(l) && l.logicalSize !== undefined && l.logicalSize !== null) return l.logicalSize;
+  return l.encrypted && l.plaintextSize !== null && l.plaintextSize !== undefined ? l.plaintextSize : l.sizeBytes;
 }
 
 /** Check a location before it is written (seeding, tests, the demo): bad input names its field. */
@@ -254,6 +288,9 @@ export function checkLocationForWrite(loc: ObjectLocation): void {
   if (loc.contentHash !== undefined && loc.contentHash !== null && !HASH_RE.test(loc.contentHash)) fail('contentHash', 'must be a hex SHA-256 or null');
   if (loc.encryptionKey !== undefined && loc.encryptionKey !== null && !(loc.encryptionKey instanceof Uint8Array)) fail('encryptionKey', 'must be a Uint8Array or null');
   if (loc.storageKey !== undefined && loc.storageKey !== null && (typeof loc.storageKey !== 'string' || loc.storageKey === '')) fail('storageKey', 'must be a non-empty string or null');
+  if (loc.compression !== undefined && loc.compression !== null && typeof loc.compression !== 'string') fail('compression', 'must be a string or null');
+  if (loc.logicalSize !== undefined && loc.logicalSize !== null && (!Number.isSafeInteger(loc.logicalSize) || loc.logicalSize < 0)) fail('logicalSize', 'must be a non-negative integer or null');
+  if (loc.compressionVersion !== undefined && loc.compressionVersion !== null && !Number.isSafeInteger(loc.compressionVersion)) fail('compressionVersion', 'must be an integer or null');
 }
 
 /** Sort rows by created_at ascending, keeping the database's order for equal timestamps. */
@@ -263,7 +300,7 @@ export function sortByCreatedAt<T extends { t: ParsedTimestamp }>(rows: T[]): T[
 }
 
 /** The columns of one `object_locations` row a key listing reads. */
-export type RawListedRow = Pick<RawLocationRow, 'object_key' | 'backend_name' | 'size_bytes' | 'encrypted' | 'plaintext_size' | 'created_at'>;
+export type RawListedRow = Pick<RawLocationRow, 'object_key' | 'backend_name' | 'size_bytes' | 'encrypted' | 'plaintext_size' | 'created_at' | 'compression_algorithm' | 'logical_size'>;
 
 /** The object_key of a listed row, checked: a key that is not text is a METADATA_ERROR. */
 export function listedKey(row: RawListedRow): string {
@@ -284,5 +321,8 @@ export function toListedObject(key: string, row: RawListedRow, createdAt: Parsed
   const sizeBytes = integer(key, backend, 'size_bytes', row.size_bytes, false) as number;
   const encrypted = boolean(key, backend, 'encrypted', row.encrypted);
   const plaintextSize = integer(key, backend, 'plaintext_size', row.plaintext_size, true);
-  return { key, size: encrypted && plaintextSize !== null ? plaintextSize : sizeBytes, lastModified: createdAt.date };
+  const compression = optionalString(key, backend, 'compression_algorithm', row.compression_algorithm);
+  const logicalSize = compression === null || compression === '' ? null : integer(key, backend, 'logical_size', row.logical_size, false);
+  const size = logicalSize ?? (encrypted && plaintextSize !== null ? plaintextSize : sizeBytes);
+  return { key, size, lastModified: createdAt.date };
 }

@@ -29,6 +29,7 @@ import { METRIC } from '../telemetry/recorder.js';
 import type { HeadResult } from '../types.js';
 import { spanLength, type ByteSpan } from './byte-range.js';
 import { setPlaintextEtag } from '../encryption/cipher-read.js';
+import { storedDiffers } from '../stores/row-mapping.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 export type { StreamCopy, StreamPolicies } from './segment.js';
@@ -88,8 +89,8 @@ export function openFailure(src: StreamSource, failures: readonly ProbeFailure[]
  */
 export function verifierFor(src: StreamSource, p: StreamPolicies, first: StreamCopy, etag: string | undefined): BodyVerifier | undefined {
   if (!src.whole || !p.verify) return undefined;
-  // An encrypted copy's ETag is its ciphertext's MD5: nothing to check the plaintext against.
-  const useEtag = p.verifyEtag && first.location?.encrypted !== true;
+  // An encrypted or compressed copy's ETag is its stored bytes' MD5: nothing to check the object against.
+  const useEtag = p.verifyEtag && !storedDiffers(first.location);
   return new BodyVerifier({ backendName: first.backendName, location: first.location }, src.key, useEtag ? etag : undefined);
 }
 
@@ -276,7 +277,7 @@ class StreamRun {
     this.#out = body;
     if (this.#abortError !== undefined) body.destroy(this.#abortError);
     const { size: _size, body: _body, ...head } = first.res;
-    if (loc?.encrypted === true) setPlaintextEtag(head, loc.contentHash);
+    if (storedDiffers(loc)) setPlaintextEtag(head, loc?.contentHash);
     return { ...head, backend: first.copy.backendName, failover: first.index !== 0, body, verified, backends: this.backends };
   }
 

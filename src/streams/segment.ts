@@ -12,13 +12,14 @@
 import type { Readable } from 'node:stream';
 import { ReadPathError, UsageLimitSkipError, hasCode } from '../errors.js';
 import { destroyQuietly } from '../backends/call-deadline.js';
-import { discardBody } from '../backends/body.js';
+import { collectBody, discardBody } from '../backends/body.js';
 import type { CircuitBreaker } from '../policies/circuit-breaker.js';
 import { classifyBackendError } from '../policies/backend-breaker.js';
 import { isBilledFailure } from '../probe/billing.js';
 import { encryptedWithoutRow, refusal } from '../probe/run.js';
 import { encryptedCopy, planCipherRead, readHeader } from '../encryption/cipher-read.js';
-import type { ChunkDecryptor } from '../encryption/chunk-decryptor.js';
+import { compressedCopy, planCompressedRead, type StoredDecoder } from '../compression/compressed-read.js';
+import { TAIL_PREFETCH } from '../compression/seek-table.js';
 import { EncryptedStartSniffer, decryptFailureKind } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import { backendKey, probeLocation, type ProbeTask } from '../probe/task.js';
@@ -34,10 +35,7 @@ export interface StreamCopy {
   location: ObjectLocation | null;
 }
 
-/** The object's size a row describes: the plaintext size of an encrypted copy. */
-export function objectSizeOf(l: ObjectLocation): number {
-  return l.encrypted && l.plaintextSize !== null && l.plaintextSize !== undefined ? l.plaintextSize : l.sizeBytes;
-}
+export { objectSizeOf } from '../stores/row-mapping.js';
 
 /** The policies a stream applies to each copy it opens. */
 export interface StreamPolicies {
@@ -63,10 +61,17 @@ export interface Segment {
   /** Bytes the backend sent so far. */
   bytes: number;
   settled: boolean;
-  /** An encrypted copy's decryptor (its output is the segment's plaintext). */
-  decrypt: ChunkDecryptor | undefined;
-  /** Requests made besides the GET (an encrypted copy's header read). */
+  /**
+   * An encrypted or compressed copy's decoder (decryptor, frame decoder, or both chained): its
+   * output is the segment's bytes of the object.
+   */
+  decode: StoredDecoder | undefined;
+  /** The copy is encrypted (for the decryption metrics). */
+  decrypting: boolean;
+  /** Requests made besides the GET (an encrypted copy's header, a compressed copy's seek table). */
   extraApi: number;
+  /** Bytes those requests read. */
+  extraEgress: number;
   /** Degraded mode from byte 0: refuse the copy if its bytes begin like ciphertext. */
   checkStart: boolean;
 }
@@ -103,15 +108,30 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   let generation = 0;
   let res: GetResult;
   let extraApi = 0;
-  let decrypt: ChunkDecryptor | undefined;
+  let extraEgress = 0;
+  let decode: StoredDecoder | undefined;
+  const l = copy.location;
+  const decrypting = l !== null && l.encrypted && p.keys !== undefined;
   try {
-    const l = copy.location;
-    if (l !== null && l.encrypted && p.keys !== undefined) {
-      const plan = await planCipherRead(encryptedCopy(copy.backendName, key, l), p.keys, r.start, r.end, () => {
+    if (l !== null && l.compression !== undefined && l.compression !== null && l.compression !== '') {
+      const encrypted = l.encrypted ? encryptedCopy(copy.backendName, key, l) : undefined;
+      const plan = await planCompressedRead(compressedCopy(copy.backendName, key, l, encrypted), p.keys, r.start, r.end, async (range) => {
+        extraApi++;
+        const extra = await backend.get(backendKey(task), { signal: r.signal, range });
+        const bytes = await collectBody(extra.body, { signal: r.signal, maxBytes: TAIL_PREFETCH * 1024 });
+        extraEgress += bytes.byteLength;
+        return bytes;
+      }, r.signal);
+      decode = plan.decoder;
+      expected = plan.storedBytes;
+      if (plan.range === undefined) delete opts.range;
+      else opts.range = plan.range;
+    } else if (decrypting) {
+      const plan = await planCipherRead(encryptedCopy(copy.backendName, key, l), p.keys as KeyRing, r.start, r.end, () => {
         extraApi++;
         return readHeader(backend, backendKey(task), r.signal);
       }, r.signal);
-      decrypt = plan.decryptor;
+      decode = plan.decryptor;
       expected = plan.cipherBytes;
       if (plan.range === undefined) delete opts.range;
       else opts.range = plan.range;
@@ -124,13 +144,13 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
         return backend.get(at, opts);
       }, r.signal);
   } catch (err) {
-    ledger.settle(task, { api: extraApi + (isBilledFailure(err) ? 1 : 0), egress: 0 });
+    ledger.settle(task, { api: extraApi + (isBilledFailure(err) ? 1 : 0), egress: extraEgress });
     countDecryptFailure(p, copy.backendName, err);
     throw err;
   }
   const fail = (err: ReadPathError): never => {
     discardBody(res);
-    ledger.settle(task, { api: 1 + extraApi, egress: 0 });
+    ledger.settle(task, { api: 1 + extraApi, egress: extraEgress });
     throw err;
   };
   if (res.size >= 0 && res.size !== expected) {
@@ -141,7 +161,7 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
     if (limit !== null) fail(new UsageLimitSkipError(copy.backendName, { limit }));
   }
   const checkStart = copy.location === null && r.start === 0;
-  return { copy, res, task, breaker, generation, expected, bytes: 0, settled: false, decrypt, extraApi, checkStart };
+  return { copy, res, task, breaker, generation, expected, bytes: 0, settled: false, decode, decrypting, extraApi, extraEgress, checkStart };
 }
 
 /** Count a decryption failure by kind; anything else is not counted. */
@@ -158,9 +178,9 @@ export function finishSegment(seg: Segment, failure: unknown, p: StreamPolicies,
   if (seg.settled) return;
   seg.settled = true;
   if (failure !== undefined || !seg.res.body.readableEnded) destroyQuietly(seg.res.body, failure instanceof Error ? failure : undefined);
-  p.recorder.reservations.settle(seg.task, { api: 1 + seg.extraApi, egress: seg.bytes });
+  p.recorder.reservations.settle(seg.task, { api: 1 + seg.extraApi, egress: seg.bytes + seg.extraEgress });
   if (seg.bytes > 0) p.recorder.inc(METRIC.streamBytes, { backend: seg.copy.backendName }, seg.bytes);
-  if (seg.decrypt !== undefined) {
+  if (seg.decrypting) {
     if (failure === undefined) p.recorder.inc(METRIC.decrypts, { backend: seg.copy.backendName, kind: 'stream' });
     else countDecryptFailure(p, seg.copy.backendName, failure);
   }
@@ -225,12 +245,12 @@ export class IdleWatch {
 }
 
 /**
- * Yield a segment's bytes as they arrive (decrypted, for an encrypted copy), counting what the
+ * Yield a segment's bytes as they arrive (decrypted and decoded, for an encrypted or compressed copy), counting what the
  * backend sent; throws when the body fails, stalls (via `idle`), ends short or long of what the
  * segment asked for, fails to decrypt, or — degraded, from byte 0 — begins like ciphertext.
  */
 export async function* segmentChunks(seg: Segment, idle: IdleWatch): AsyncGenerator<Buffer> {
-  const dec = seg.decrypt;
+  const dec = seg.decode;
   if (dec === undefined && !seg.checkStart) {
     yield* wireChunks(seg, idle);
     return;

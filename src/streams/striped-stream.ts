@@ -23,6 +23,7 @@ import type { HeadResult } from '../types.js';
 import { spanLength } from './byte-range.js';
 import { setPlaintextEtag } from '../encryption/cipher-read.js';
 import { openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
+import { storedDiffers } from '../stores/row-mapping.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 /** How a striped read cuts and schedules. */
@@ -103,7 +104,7 @@ export function stripeCopies(src: StreamSource, decrypts: boolean): StreamCopy[]
       // Without a content hash only If-Match proves copies alike, and an encrypted copy's ETag
       // is its own ciphertext's: copies with their own data keys never match. Such an object
       // is read from its first copy alone.
-      if (h === null && l.encrypted && out.length > 0) continue;
+      if (h === null && storedDiffers(l) && out.length > 0) continue;
       if (hash === undefined) {
         hash = h;
         size = objectSizeOf(l);
@@ -185,7 +186,7 @@ class StripedRun {
       }
       const { size: _size, body: _body, ...head } = f.seg.res;
       const loc = c.copy.location;
-      if (loc?.encrypted === true) setPlaintextEtag(head, loc.contentHash);
+      if (storedDiffers(loc)) setPlaintextEtag(head, loc?.contentHash);
       this.#etag ??= f.seg.res.etag;
       this.#nextLaunch = 1;
       void this.#drainInto(f);

@@ -1,0 +1,50 @@
+/**
+ * An s3-orchestrator SQLite database as a current upstream leaves it — `storage_key`, `managed`
+ * and the compression columns its migrations added (`compression_algorithm`,
+ * `compression_level`, `compression_format_version`, `logical_size`) — with rows inserted as
+ * upstream writes them. readpath's own store writes only the columns it creates, so tests of
+ * upstream's later columns seed through this.
+ */
+import Database from 'better-sqlite3';
+import type { ObjectLocation } from '../../src/types.js';
+
+const SCHEMA = `
+CREATE TABLE object_locations (
+    object_key TEXT NOT NULL, backend_name TEXT NOT NULL, size_bytes INTEGER NOT NULL,
+    encrypted INTEGER NOT NULL DEFAULT 0, encryption_key BLOB, key_id TEXT, plaintext_size INTEGER,
+    content_hash TEXT, managed INTEGER NOT NULL DEFAULT 1, last_scrubbed_at TEXT,
+    created_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    compression_algorithm TEXT, compression_level TEXT, compression_format_version INTEGER, logical_size INTEGER,
+    compression_probe_size INTEGER, compression_probe_level TEXT,
+    storage_key TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (object_key, backend_name));
+CREATE TABLE backend_usage (
+    backend_name TEXT NOT NULL, period TEXT NOT NULL, api_requests INTEGER NOT NULL DEFAULT 0,
+    egress_bytes INTEGER NOT NULL DEFAULT 0, ingress_bytes INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), PRIMARY KEY (backend_name, period));
+`;
+
+/** Create the database at `path` and return a row inserter; `close()` when done. */
+export function upstreamSqlite(path: string): { insert(l: ObjectLocation, level?: string): void; close(): void } {
+  const db = new Database(path);
+  db.exec(SCHEMA);
+  const stmt = db.prepare(`
+INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, encryption_key, key_id, plaintext_size,
+  content_hash, created_at, compression_algorithm, compression_level, compression_format_version, logical_size, storage_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  return {
+    insert(l, level = 'default') {
+      const compressed = l.compression !== undefined && l.compression !== null && l.compression !== '';
+      stmt.run(
+        l.objectKey, l.backendName, l.sizeBytes, l.encrypted ? 1 : 0,
+        l.encryptionKey === undefined || l.encryptionKey === null ? null : Buffer.from(l.encryptionKey),
+        l.keyId ?? null, l.plaintextSize ?? null, l.contentHash ?? null, l.createdAt.toISOString(),
+        l.compression ?? null, compressed ? level : null, l.compressionVersion ?? null, l.logicalSize ?? null,
+        l.storageKey ?? '',
+      );
+    },
+    close() {
+      db.close();
+    },
+  };
+}

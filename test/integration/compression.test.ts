@@ -1,0 +1,206 @@
+/**
+ * Copies s3-orchestrator stored compressed (its zstd seekable layout, `compression_algorithm`
+ * on the row, `logical_size` the object's size), read over an s3rver fleet and an
+ * upstream-schema SQLite file, with both executors: get, head, getStream (whole and ranged —
+ * a range fetches the seek table and only the frames it needs), readMany into a directory,
+ * listings at the logical size; copies compressed and then encrypted (upstream's order); a
+ * damaged frame, an algorithm readpath does not decode and a lying seek table each fail only
+ * their copy, and the read goes on from the next.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ReadPath } from '../../src/read-path.js';
+import { sha256Hex } from '../../src/probe/verify.js';
+import { clearSeekTables } from '../../src/compression/compressed-read.js';
+import type { ReadPathConfig } from '../../src/config/types.js';
+import type { ObjectLocation } from '../../src/types.js';
+import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
+import { readAll as collect } from '../helpers/streams.js';
+import { compressedRow, logLines, seekableZstd, type SeekableObject } from '../helpers/seekable-zstd.js';
+import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
+import { encryptForRow } from '../helpers/senc-encoder.js';
+
+const MASTER = randomBytes(32);
+const CHUNK = 64 * 1024;
+/** ~1.2 MiB of log lines: 19 frames of 64 KiB. */
+const LOG = logLines(1_250_000);
+const LOG_Z = seekableZstd(LOG, { chunkSize: CHUNK });
+const SECRET = logLines(400_000, 7);
+const SECRET_Z = seekableZstd(SECRET, { chunkSize: 16 * 1024 });
+const PLAIN = Buffer.from('stored verbatim: too small to be worth compressing\n');
+
+function damaged(s: SeekableObject, frame: number): Buffer {
+  const b = Buffer.from(s.body);
+  const f = s.frames[frame]!;
+  const at = f.storedOffset + Math.floor(f.storedSize / 2);
+  b[at] = b[at]! ^ 0x55;
+  return b;
+}
+
+describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3rver and SQLite', () => {
+  let fleet: S3Fleet;
+  let dir: string;
+  let dbPath: string;
+
+  before(async () => {
+    fleet = await startS3Fleet({ count: 2 });
+    dir = mkdtempSync(join(tmpdir(), 'readpath-compression-'));
+    dbPath = join(dir, 'upstream.db');
+    const db = upstreamSqlite(dbPath);
+    let t = Date.parse('2026-03-01T00:00:00Z');
+    const at = (): Date => new Date(t += 1000);
+    const put = async (l: ObjectLocation, body: Uint8Array): Promise<void> => {
+      await fleet.seed(l.storageKey ?? l.objectKey, body, [l.backendName]);
+      db.insert(l);
+    };
+    // Two copies, each under a storage key of its own.
+    await put(compressedRow('logs/app.log', 'b1', LOG, LOG_Z.body, at(), { storageKey: 'logs/app.log!01A' }), LOG_Z.body);
+    await put(compressedRow('logs/app.log', 'b2', LOG, LOG_Z.body, at(), { storageKey: 'logs/app.log!01B' }), LOG_Z.body);
+    // The first copy damaged in frame 5: whole reads and ranges over it fail over to b2.
+    await put(compressedRow('logs/damaged.log', 'b1', LOG, LOG_Z.body, at()), damaged(LOG_Z, 5));
+    await put(compressedRow('logs/damaged.log', 'b2', LOG, LOG_Z.body, at()), LOG_Z.body);
+    // A first copy in an algorithm readpath does not decode, one whose seek table lies about
+    // the object's size, then a good one.
+    await put(compressedRow('logs/odd.log', 'b1', LOG, LOG_Z.body, at(), { compression: 'lz4' }), LOG_Z.body);
+    await put(compressedRow('logs/odd.log', 'b2', LOG, LOG_Z.body, at()), LOG_Z.body);
+    await put(compressedRow('logs/short.log', 'b1', LOG, LOG_Z.body, at(), { logicalSize: LOG.length + 1 }), LOG_Z.body);
+    await put(compressedRow('logs/short.log', 'b2', LOG, LOG_Z.body, at()), LOG_Z.body);
+    // Compressed, then encrypted (upstream's order): plaintext_size is the compressed size,
+    // logical_size the object's, content_hash the object's. Each copy its own data key.
+    for (const [i, name] of ['b1', 'b2'].entries()) {
+      const enc = encryptForRow(SECRET_Z.body, { masterKey: MASTER, chunkSize: i === 0 ? 4096 : 65536 });
+      await put({
+        ...compressedRow('vault/secret.log', name, SECRET, enc.body, at()),
+        encrypted: true, encryptionKey: enc.encryptionKey, keyId: enc.keyId, plaintextSize: enc.plaintextSize,
+      }, enc.body);
+    }
+    await put({ objectKey: 'plain.txt', backendName: 'b1', sizeBytes: PLAIN.length, createdAt: at(), encrypted: false, contentHash: sha256Hex(PLAIN) }, PLAIN);
+    db.close();
+  });
+
+  after(async () => {
+    await fleet?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const config = (mode: 'inline' | 'pool'): ReadPathConfig => ({
+    backends: fleet.backends.map((b) => fleet.backendConfig(b.name)),
+    database: { driver: 'sqlite', path: dbPath },
+    runtime: mode === 'pool' ? { mode, threads: 1 } : { mode },
+    striping: { enabled: false },
+    encryption: { enabled: true, master_key: MASTER.toString('base64') },
+    logging: { level: 'silent' },
+  });
+
+  for (const mode of ['inline', 'pool'] as const) {
+    it(`${mode}: get, head, getStream, ranges and readMany give the object, verified`, async () => {
+      const rp = await ReadPath.open(config(mode));
+      try {
+        const rows = await rp.store.getAllObjectLocations('logs/app.log');
+        assert.deepEqual(rows.map((r) => [r.compression, r.logicalSize, r.compressionVersion, r.sizeBytes]), [
+          ['zstd', LOG.length, 1, LOG_Z.body.length], ['zstd', LOG.length, 1, LOG_Z.body.length],
+        ]);
+        const g = await rp.get('logs/app.log');
+        assert.ok(Buffer.from(g.body).equals(LOG));
+        assert.deepEqual([g.verified, g.backend, g.failover, g.size], [true, 'b1', false, LOG.length]);
+        const h = await rp.head('logs/app.log');
+        assert.equal(h.size, LOG.length);
+        assert.equal(h.etag, `"${sha256Hex(LOG).slice(0, 32)}-1"`, 'an ETag of the object, not of the stored bytes');
+        // A range across frames 2-4.
+        const r = await rp.get('logs/app.log', { range: `bytes=${2 * CHUNK + 100}-${4 * CHUNK + 5}` });
+        assert.ok(Buffer.from(r.body).equals(LOG.subarray(2 * CHUNK + 100, 4 * CHUNK + 6)));
+        const tail = await rp.get('logs/app.log', { range: 'bytes=-10' });
+        assert.ok(Buffer.from(tail.body).equals(LOG.subarray(LOG.length - 10)));
+        const s = await rp.getStream('logs/app.log');
+        assert.ok((await collect(s.body)).equals(LOG));
+        assert.equal(await s.verified, true);
+        assert.equal(s.size, LOG.length);
+        const sr = await rp.getStream('logs/app.log', { range: `bytes=${CHUNK - 1}-${CHUNK}` });
+        assert.ok((await collect(sr.body)).equals(LOG.subarray(CHUNK - 1, CHUNK + 1)));
+        // Compressed and encrypted: whole and a range.
+        const sec = await rp.get('vault/secret.log');
+        assert.ok(Buffer.from(sec.body).equals(SECRET));
+        assert.equal(sec.verified, true);
+        const secRange = await rp.get('vault/secret.log', { range: 'bytes=100000-150000' });
+        assert.ok(Buffer.from(secRange.body).equals(SECRET.subarray(100_000, 150_001)));
+        const secStream = await rp.getStream('vault/secret.log', { range: 'bytes=390000-' });
+        assert.ok((await collect(secStream.body)).equals(SECRET.subarray(390_000)));
+        assert.equal((await rp.head('vault/secret.log')).size, SECRET.length);
+        const out = join(dir, `out-${mode}`);
+        const outcomes = [];
+        for await (const o of rp.readMany(['logs/app.log', 'vault/secret.log', 'plain.txt'], { out })) outcomes.push(o);
+        assert.deepEqual(outcomes.map((o) => o.ok), [true, true, true], JSON.stringify(outcomes));
+        assert.ok(readFileSync(join(out, 'logs', 'app.log')).equals(LOG));
+        assert.ok(readFileSync(join(out, 'vault', 'secret.log')).equals(SECRET));
+        assert.ok(readFileSync(join(out, 'plain.txt')).equals(PLAIN));
+        const listed = await rp.listKeys({ prefix: '', limit: 100 });
+        assert.deepEqual(listed.map((o) => [o.key, o.size]), [
+          ['logs/app.log', LOG.length], ['logs/damaged.log', LOG.length], ['logs/odd.log', LOG.length],
+          ['logs/short.log', LOG.length + 1], ['plain.txt', PLAIN.length], ['vault/secret.log', SECRET.length],
+        ]);
+      } finally {
+        await rp.close();
+      }
+    });
+
+    it(`${mode}: a damaged frame, an unknown algorithm, a lying table: that copy fails, the next serves`, async () => {
+      clearSeekTables();
+      const rp = await ReadPath.open(config(mode));
+      try {
+        const d = await rp.get('logs/damaged.log');
+        assert.ok(Buffer.from(d.body).equals(LOG));
+        assert.deepEqual([d.backend, d.failover, d.verified], ['b2', true, true]);
+        // A range inside the damaged frame, and one that does not touch it (b1 serves that).
+        const inside = await rp.get('logs/damaged.log', { range: `bytes=${5 * CHUNK + 10}-${5 * CHUNK + 20}` });
+        assert.ok(Buffer.from(inside.body).equals(LOG.subarray(5 * CHUNK + 10, 5 * CHUNK + 21)));
+        assert.equal(inside.backend, 'b2');
+        const outside = await rp.get('logs/damaged.log', { range: `bytes=${7 * CHUNK}-${7 * CHUNK + 99}` });
+        assert.ok(Buffer.from(outside.body).equals(LOG.subarray(7 * CHUNK, 7 * CHUNK + 100)));
+        assert.equal(outside.backend, 'b1');
+        const s = await rp.getStream('logs/damaged.log');
+        assert.ok((await collect(s.body)).equals(LOG));
+        assert.equal(await s.verified, true);
+        const odd = await rp.get('logs/odd.log');
+        assert.deepEqual([odd.backend, odd.failover], ['b2', true]);
+        assert.ok(Buffer.from(odd.body).equals(LOG));
+        // The table says LOG.length; the row one more: a range needs the table, which is refused.
+        const short = await rp.get('logs/short.log', { range: 'bytes=0-9' });
+        assert.equal(short.backend, 'b2');
+        // Only copies that cannot be decoded: one error naming the code of each.
+        const outcomes = [];
+        for await (const o of rp.readMany(['logs/damaged.log', 'logs/odd.log'])) outcomes.push(o);
+        assert.deepEqual(outcomes.map((o) => o.ok), [true, true]);
+      } finally {
+        await rp.close();
+      }
+    });
+  }
+
+  it('a range fetches the seek table once, then only the frames that hold it', async () => {
+    clearSeekTables();
+    const rp = await ReadPath.open(config('inline'));
+    const proxy = fleet.backend('b1').proxy;
+    try {
+      const before = proxy.requestHeaders().length;
+      const a = 10 * CHUNK + 1;
+      const r = await rp.get('logs/app.log', { range: `bytes=${a}-${a + 1000}` });
+      assert.ok(Buffer.from(r.body).equals(LOG.subarray(a, a + 1001)));
+      await rp.get('logs/app.log', { range: `bytes=${a}-${a + 1000}` });
+      const ranges = proxy.requestHeaders().slice(before).map((h) => h.range);
+      const f = LOG_Z.frames[10]!;
+      const total = LOG_Z.body.length;
+      assert.deepEqual(ranges, [
+        `bytes=${total - 8192}-${total - 1}`,
+        `bytes=${f.storedOffset}-${f.storedOffset + f.storedSize - 1}`,
+        // The second read: the table is remembered.
+        `bytes=${f.storedOffset}-${f.storedOffset + f.storedSize - 1}`,
+      ]);
+    } finally {
+      await rp.close();
+    }
+  });
+});
