@@ -8,7 +8,7 @@
  */
 import { ReadPathError, abortedError, backendStatusOf } from '../errors.js';
 import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
-import { EncryptedStartSniffer, HEADER_SIZE, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
+import { EncryptedStartSniffer, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
@@ -17,6 +17,8 @@ import { BodyVerifier, verifyBody } from './verify.js';
 import { billed, egressSkip, finishGet, headFields, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
 import { encryptedHead, getCompressed, getEncrypted } from './get-encrypted.js';
+import { CompressedLayoutSniffer, compressedWithoutRow, endsLikeSeekable, startsLikeZstd } from '../compression/degraded.js';
+import { FOOTER_SIZE } from '../compression/seek-table.js';
 
 /**
  * An encrypted copy where no key is configured: serving ciphertext as the object would be
@@ -77,7 +79,7 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
   used.api = 1;
   const l = task.location;
   // Degraded: an object big enough to be ciphertext is looked at before its size is believed.
-  if (l === null && h.size >= HEADER_SIZE) await refuseCiphertext(task, backend, signal, used);
+  if (l === null && h.size >= FOOTER_SIZE) await refuseCiphertext(task, backend, signal, used, h.size);
   // An encrypted or compressed copy's stored size is not the object's; callers want its own.
   if (l === null || (!l.encrypted && l.compression === undefined)) return ok(h.size, h.size, headFields(h), used.egress, used.api);
   const size = l.compression !== undefined ? (l.logicalSize ?? h.size) : (l.plaintextSize ?? h.size);
@@ -86,22 +88,52 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
 
 /**
  * Degraded mode (no row): read the copy's first bytes and refuse it if they are an encrypted
- * object's header — for a HEAD (whose size would be the ciphertext's) and a range not starting
- * at byte 0 (which cannot show the header). A request the database would have saved; never
- * serving ciphertext, whether or not encryption is configured here, is worth it during an outage.
+ * object's header, or begin s3-orchestrator's compressed layout (then its footer is read too) —
+ * for a HEAD (whose size would be the stored bytes') and a range not starting at byte 0 (which
+ * cannot show the start). A request the database would have saved; never serving ciphertext or
+ * compressed bytes as the object, whether or not this reader could decode them, is worth it
+ * during an outage.
  */
-async function refuseCiphertext(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<void> {
+async function refuseCiphertext(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage, size?: number): Promise<void> {
+  const start = await fetchOptional(task, backend, 'bytes=0-4', signal, used);
+  if (start === undefined) return;
+  if (looksEncrypted(start)) throw encryptedWithoutRow(task);
+  if (startsLikeZstd(start)) await refuseCompressed(task, backend, signal, used, size);
+}
+
+/**
+ * Degraded mode, a body that began like zstd: refuse it if the object ends with a seek table.
+ * The footer is asked for by its offsets (after a HEAD when the size is not known yet): not
+ * every S3 server answers a suffix range right (s3rver serves `bytes=-9` as `bytes=0-9`).
+ */
+async function refuseCompressed(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage, size?: number): Promise<void> {
+  let total = size;
+  if (total === undefined) {
+    try {
+      total = (await backend.head(backendKey(task), { signal })).size;
+    } catch (err) {
+      billed(used, err);
+    }
+    used.api += 1;
+  }
+  if (total < FOOTER_SIZE) return;
+  const tail = await fetchOptional(task, backend, `bytes=${total - FOOTER_SIZE}-${total - 1}`, signal, used);
+  if (tail !== undefined && endsLikeSeekable(tail)) throw compressedWithoutRow(task);
+}
+
+/** A small ranged read, accounted; undefined when the object is too short for it (416). */
+async function fetchOptional(task: ProbeTask, backend: ObjectBackend, range: string, signal: AbortSignal, used: ProbeUsage): Promise<Uint8Array | undefined> {
   let res: GetResult;
   try {
-    res = await backend.get(backendKey(task), { signal, range: 'bytes=0-4' });
+    res = await backend.get(backendKey(task), { signal, range });
   } catch (err) {
-    if (backendStatusOf(err) === 416) return;
+    if (backendStatusOf(err) === 416) return undefined;
     billed(used, err);
   }
   used.api += 1;
-  const start = await collectBody(res.body, { signal, maxBytes: 64 });
-  used.egress += start.byteLength;
-  if (looksEncrypted(start)) throw encryptedWithoutRow(task);
+  const bytes = await collectBody(res.body, { signal, maxBytes: 64 });
+  used.egress += bytes.byteLength;
+  return bytes;
 }
 
 /** A range that does not start at byte 0. */
@@ -128,16 +160,22 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   used.api += 1;
   const skip = await egressSkip(task, usage, res, res.size < 0 ? 0 : res.size, signal, used);
   if (skip !== undefined) return skip;
-  // Degraded mode: a body that begins like ciphertext is refused as its first bytes arrive.
+  // Degraded mode: a body that begins like ciphertext is refused as its first bytes arrive; one
+  // that is s3-orchestrator's compressed layout once it is whole (before it is written or returned).
   const checkStart = degraded && !offStart(range);
   if (task.out !== undefined) {
     const verify = task.verify ?? true;
     const sized = res.size >= 0 ? { signal, expectedSize: res.size } : { signal };
+    const layout = checkStart ? new CompressedLayoutSniffer() : undefined;
     return toFile(task, task.out, {
       head: headFields(res),
       objectSize: res.size,
       verifier: verify ? new BodyVerifier({ backendName: task.backend, location: task.location }, task.key, (task.verifyEtag ?? true) ? res.etag : undefined) : undefined,
-      read: (onBytes) => readChunks(res.body, checkStart ? refuseEncryptedStart(task, onBytes) : onBytes, sized),
+      read: async (onBytes) => {
+        const n = await readChunks(res.body, layout !== undefined ? refuseStoredLayout(task, layout, onBytes) : onBytes, sized);
+        if (layout !== undefined) await refuseCompressedEnd(task, backend, layout, range === undefined ? res.size : undefined, signal, used);
+        return n;
+      },
       discard: () => discardBody(res),
     }, used);
   }
@@ -149,17 +187,40 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   const body = await collectBody(res.body, res.size >= 0 ? { signal, expectedSize: res.size, ...(maxBytes === undefined ? {} : { maxBytes }) } : { signal, ...(maxBytes === undefined ? {} : { maxBytes }) });
   used.egress += body.byteLength;
   if (checkStart && looksEncrypted(body)) throw encryptedWithoutRow(task);
+  if (checkStart) {
+    const layout = new CompressedLayoutSniffer();
+    layout.feed(body);
+    await refuseCompressedEnd(task, backend, layout, range === undefined ? body.byteLength : undefined, signal, used);
+  }
   const verified = (task.verify ?? true) && range === undefined
     ? verifyBody({ backendName: task.backend, location: task.location }, task.key, body, (task.verifyEtag ?? true) ? res.etag : undefined)
     : false;
   return finishGet(task, ok(body.byteLength, res.size, headFields(res), used.egress, used.api), body, verified);
 }
 
-/** Pass bytes on, but refuse the copy once its first bytes are an encrypted object's header. */
-function refuseEncryptedStart(task: ProbeTask, onBytes: (b: Uint8Array) => void): (b: Uint8Array) => void {
+/**
+ * Pass bytes on, but refuse the copy once its first bytes are an encrypted object's header;
+ * `layout` sees them all (for the compressed-layout check at the end).
+ */
+function refuseStoredLayout(task: ProbeTask, layout: CompressedLayoutSniffer, onBytes: (b: Uint8Array) => void): (b: Uint8Array) => void {
   const sniffer = new EncryptedStartSniffer();
   return (b) => {
     if (sniffer.feed(b)) throw encryptedWithoutRow(task);
+    layout.feed(b);
     onBytes(b);
   };
+}
+
+/**
+ * Degraded mode, a body read from byte 0: refuse it if it is s3-orchestrator's compressed layout
+ * — by its own last bytes when it is the whole object (`wholeSize` given), else by the object's
+ * footer (more requests, only for a body that began like zstd).
+ */
+async function refuseCompressedEnd(task: ProbeTask, backend: ObjectBackend, layout: CompressedLayoutSniffer, wholeSize: number | undefined, signal: AbortSignal, used: ProbeUsage): Promise<void> {
+  if (!layout.zstdStart) return;
+  if (wholeSize !== undefined) {
+    if (layout.wholeIsCompressed()) throw compressedWithoutRow(task);
+    return;
+  }
+  await refuseCompressed(task, backend, signal, used);
 }

@@ -70,6 +70,11 @@ export function seekableZstd(data: Uint8Array, o: SeekableOptions = {}): Seekabl
   return { body: Buffer.concat([...parts, table]), frames, tableSize: table.byteLength };
 }
 
+/** Plain zstd of `data` (what a client might upload as a `.zst` file): frames, no seek table. */
+export function zstdCliEncode(data: Uint8Array): Buffer {
+  return execFileSync('zstd', ['-q', '-c', '-3'], { input: data, maxBuffer: 256 * 1024 * 1024 });
+}
+
 /** Decode a stored stream with the `zstd` command (it skips the seek table's skippable frame). */
 export function zstdCliDecode(stored: Uint8Array): Buffer {
   return execFileSync('zstd', ['-q', '-d', '-c'], { input: stored, maxBuffer: 1024 * 1024 * 1024 });

@@ -20,7 +20,8 @@ import type { ReadPathConfig } from '../../src/config/types.js';
 import type { ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { readAll as collect } from '../helpers/streams.js';
-import { compressedRow, logLines, seekableZstd, type SeekableObject } from '../helpers/seekable-zstd.js';
+import { compressedRow, logLines, seekableZstd, zstdCliEncode, type SeekableObject } from '../helpers/seekable-zstd.js';
+import { ReadPathError, hasCode } from '../../src/errors.js';
 import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
 import { encryptForRow } from '../helpers/senc-encoder.js';
 
@@ -32,6 +33,8 @@ const LOG_Z = seekableZstd(LOG, { chunkSize: CHUNK });
 const SECRET = logLines(400_000, 7);
 const SECRET_Z = seekableZstd(SECRET, { chunkSize: 16 * 1024 });
 const PLAIN = Buffer.from('stored verbatim: too small to be worth compressing\n');
+/** A client's own .zst upload: zstd frames, no seek table — served as it is, degraded or not. */
+const USER_ZST = zstdCliEncode(logLines(100_000, 5));
 
 function damaged(s: SeekableObject, frame: number): Buffer {
   const b = Buffer.from(s.body);
@@ -79,6 +82,10 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
       }, enc.body);
     }
     await put({ objectKey: 'plain.txt', backendName: 'b1', sizeBytes: PLAIN.length, createdAt: at(), encrypted: false, contentHash: sha256Hex(PLAIN) }, PLAIN);
+    // Written by an upstream from before storage keys: the compressed bytes at the object key.
+    await put(compressedRow('old/compressed.log', 'b1', LOG, LOG_Z.body, at()), LOG_Z.body);
+    await put(compressedRow('old/compressed.log', 'b2', LOG, LOG_Z.body, at()), LOG_Z.body);
+    await put({ objectKey: 'user/data.zst', backendName: 'b1', sizeBytes: USER_ZST.length, createdAt: at(), encrypted: false, contentHash: sha256Hex(USER_ZST) }, USER_ZST);
     db.close();
   });
 
@@ -140,7 +147,8 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
         const listed = await rp.listKeys({ prefix: '', limit: 100 });
         assert.deepEqual(listed.map((o) => [o.key, o.size]), [
           ['logs/app.log', LOG.length], ['logs/damaged.log', LOG.length], ['logs/odd.log', LOG.length],
-          ['logs/short.log', LOG.length + 1], ['plain.txt', PLAIN.length], ['vault/secret.log', SECRET.length],
+          ['logs/short.log', LOG.length + 1], ['old/compressed.log', LOG.length], ['plain.txt', PLAIN.length],
+          ['user/data.zst', USER_ZST.length], ['vault/secret.log', SECRET.length],
         ]);
       } finally {
         await rp.close();
@@ -201,6 +209,44 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
       ]);
     } finally {
       await rp.close();
+    }
+  });
+
+  describe('degraded mode (metadata store down): the compressed layout is never served as the object', () => {
+    const down = {
+      getAllObjectLocations: () => Promise.reject(new ReadPathError('DB_UNAVAILABLE', 'metadata store down (test)')),
+    };
+    const unavailable = (err: unknown): boolean => hasCode(err, 'SERVICE_UNAVAILABLE') && /stored compressed/.test(String((err as Error).message) + String((err as { cause?: unknown }).cause));
+    /** The read's bytes, or its error. */
+    const settle = (p: Promise<Uint8Array>): Promise<{ ok: true; bytes: Buffer } | { ok: false; err: unknown }> =>
+      p.then((b) => ({ ok: true as const, bytes: Buffer.from(b) }), (err: unknown) => ({ ok: false as const, err }));
+
+    for (const mode of ['inline', 'pool'] as const) {
+      it(`${mode}: get, head, ranges, getStream and readMany refuse it (503); a client's .zst and plain objects are served`, async () => {
+        const rp = await ReadPath.open({ ...config(mode), database: { driver: 'memory' } }, { store: down });
+        try {
+          const results: [string, Awaited<ReturnType<typeof settle>>][] = [
+            ['get', await settle(rp.get('old/compressed.log').then((g) => g.body))],
+            ['get bytes=0-99', await settle(rp.get('old/compressed.log', { range: 'bytes=0-99' }).then((g) => g.body))],
+            ['get bytes=100-199', await settle(rp.get('old/compressed.log', { range: 'bytes=100-199' }).then((g) => g.body))],
+            ['head', await settle(rp.head('old/compressed.log').then(() => new Uint8Array(0)))],
+            ['getStream', await settle(rp.getStream('old/compressed.log').then((st) => collect(st.body)))],
+            ['getStream bytes=0-99', await settle(rp.getStream('old/compressed.log', { range: 'bytes=0-99' }).then((st) => collect(st.body)))],
+          ];
+          const wrong = results.filter(([, r]) => r.ok || !unavailable(r.err)).map(([what, r]) => `${what}: ${r.ok ? `served ${r.bytes.length} bytes` : String(r.err)}`);
+          assert.deepEqual(wrong, [], `expected SERVICE_UNAVAILABLE naming the compressed layout:\n${wrong.join('\n')}`);
+          const out = join(dir, `degraded-${mode}`);
+          const outcomes = new Map<string, { ok: boolean }>();
+          for await (const o of rp.readMany(['old/compressed.log', 'user/data.zst', 'plain.txt'], { out })) outcomes.set(o.key, o);
+          assert.deepEqual([...outcomes].map(([k, o]) => [k, o.ok]).sort(), [['old/compressed.log', false], ['plain.txt', true], ['user/data.zst', true]]);
+          assert.ok(readFileSync(join(out, 'user', 'data.zst')).equals(USER_ZST), 'a client\'s .zst is its bytes');
+          assert.equal((await rp.head('user/data.zst')).size, USER_ZST.length);
+          assert.ok(Buffer.from((await rp.get('user/data.zst', { range: 'bytes=0-99' })).body).equals(USER_ZST.subarray(0, 100)));
+          assert.ok((await collect((await rp.getStream('user/data.zst')).body)).equals(USER_ZST));
+        } finally {
+          await rp.close();
+        }
+      });
     }
   });
 });

@@ -176,6 +176,40 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
+  it('reads upstream\'s compression columns where the table has them: logical sizes in lookups and listings', async () => {
+    const url = await cluster.createDatabase('upstream_compression');
+    await withClient(url, async (c) => {
+      await c.query(UPSTREAM_SCHEMA);
+      await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES ('z', 'b1', 40, '2024-01-01 00:00:01+00'), ('p', 'b1', 7, '2024-01-01 00:00:02+00')`);
+    });
+    let store = new PostgresMetadataStore({ url });
+    try {
+      assert.deepEqual((await store.getAllObjectLocations('z')).map((r) => [r.compression, r.logicalSize]), [[undefined, undefined]]);
+    } finally {
+      await store.close();
+    }
+    await withClient(url, async (c) => {
+      // Upstream's migration: four nullable columns; NULL (or '') means stored verbatim.
+      await c.query(`ALTER TABLE object_locations ADD COLUMN compression_algorithm TEXT, ADD COLUMN compression_level TEXT,
+        ADD COLUMN compression_format_version SMALLINT, ADD COLUMN logical_size BIGINT`);
+      await c.query(`UPDATE object_locations SET compression_algorithm = 'zstd', compression_level = 'default', compression_format_version = 1, logical_size = 1000 WHERE object_key = 'z'`);
+      await c.query(`UPDATE object_locations SET compression_algorithm = '' WHERE object_key = 'p'`);
+      await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at, compression_algorithm, logical_size)
+        VALUES ('bad', 'b1', 9, '2024-01-01 00:00:03+00', 'zstd', NULL)`);
+    });
+    store = new PostgresMetadataStore({ url });
+    try {
+      assert.deepEqual((await store.getAllObjectLocations('z')).map((r) => [r.compression, r.logicalSize, r.compressionVersion, r.sizeBytes]), [['zstd', 1000, 1, 40]]);
+      assert.deepEqual((await store.getAllObjectLocations('p')).map((r) => [r.compression, r.sizeBytes]), [[undefined, 7]]);
+      // A compressed row without its logical size cannot say how big the object is.
+      await assert.rejects(store.getAllObjectLocations('bad'), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /logical_size/.test(String(err)));
+      assert.deepEqual((await store.listKeys({ prefix: 'p', limit: 5 })).map((o) => [o.key, o.size]), [['p', 7]]);
+      assert.deepEqual((await store.listKeys({ prefix: 'z', limit: 5 })).map((o) => [o.key, o.size]), [['z', 1000]]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('lists through the primary key when the collation is C, through a COLLATE "C" index created with the table otherwise', async () => {
     const variants = [[true, true], [true, false], [false, true], [false, false]] as const;
     // The test cluster is initdb --locale=C: no extra index, the primary key serves the range.

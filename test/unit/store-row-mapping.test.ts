@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTimestamp, toObjectLocation, rowTimestamp, type RawLocationRow } from '../../src/stores/row-mapping.js';
+import { objectSizeOf, parseTimestamp, toObjectLocation, rowTimestamp, type RawLocationRow } from '../../src/stores/row-mapping.js';
 import { hasCode } from '../../src/errors.js';
 
 const iso = (s: string): string | undefined => parseTimestamp(s)?.date.toISOString();
@@ -67,6 +67,21 @@ describe('toObjectLocation', () => {
     for (const v of [null, undefined, '', 'k']) assert.equal('storageKey' in map({ storage_key: v }), false, String(v));
   });
 
+  it('compression columns: kept for a compressed copy (its object size the logical one); none when NULL or empty', () => {
+    const z = map({ compression_algorithm: 'zstd', logical_size: '1000', compression_format_version: 1 });
+    assert.deepEqual([z.compression, z.logicalSize, z.compressionVersion, z.sizeBytes], ['zstd', 1000, 1, 12]);
+    assert.equal(objectSizeOf(z), 1000);
+    assert.equal(map({ compression_algorithm: 'zstd', logical_size: 30, compression_format_version: null }).compressionVersion, null);
+    for (const v of [null, undefined, '']) {
+      const l = map({ compression_algorithm: v, logical_size: 99 });
+      assert.equal('compression' in l, false, String(v));
+      assert.equal(objectSizeOf(l), 12);
+    }
+    // Encrypted and compressed: the object is the logical size, not the (compressed) plaintext's.
+    assert.equal(objectSizeOf(map({ encrypted: 1, plaintext_size: 20, compression_algorithm: 'zstd', logical_size: 50 })), 50);
+    assert.equal(objectSizeOf(map({ encrypted: 1, plaintext_size: 20 })), 20);
+  });
+
   it('names key, backend and column of a bad value', () => {
     const bad = (r: Partial<RawLocationRow>, column: string): void => {
       assert.throws(() => map(r), (err: unknown) => {
@@ -90,5 +105,9 @@ describe('toObjectLocation', () => {
     bad({ backend_name: '' }, 'backend_name');
     bad({ storage_key: 42 }, 'storage_key');
     bad({ storage_key: 'x'.repeat(4097) }, 'storage_key');
+    bad({ compression_algorithm: 3 }, 'compression_algorithm');
+    bad({ compression_algorithm: 'zstd', logical_size: null }, 'logical_size');
+    bad({ compression_algorithm: 'zstd', logical_size: -4 }, 'logical_size');
+    bad({ compression_algorithm: 'zstd', logical_size: 4, compression_format_version: 'one' }, 'compression_format_version');
   });
 });
