@@ -53,11 +53,6 @@ export class CompressedLayoutSniffer {
     }
   }
 
-  /** Enough of the body arrived to say whether it begins like zstd. */
-  get startKnown(): boolean {
-    return this.#have === 4;
-  }
-
   /** The body began with a zstd frame's magic. */
   get zstdStart(): boolean {
     return this.#have === 4 && startsLikeZstd(this.#start);

@@ -10,7 +10,7 @@
  * resume, or a striped read take parts, from copies with different data keys.
  */
 import type { Readable } from 'node:stream';
-import { ReadPathError, UsageLimitSkipError, backendStatusOf, hasCode } from '../errors.js';
+import { ReadPathError, UsageLimitSkipError, hasCode } from '../errors.js';
 import { destroyQuietly } from '../backends/call-deadline.js';
 import { collectBody, discardBody } from '../backends/body.js';
 import type { CircuitBreaker } from '../policies/circuit-breaker.js';
@@ -19,8 +19,7 @@ import { isBilledFailure } from '../probe/billing.js';
 import { encryptedWithoutRow, refusal } from '../probe/run.js';
 import { encryptedCopy, planCipherRead, readHeader } from '../encryption/cipher-read.js';
 import { compressedCopy, planCompressedRead, type StoredDecoder } from '../compression/compressed-read.js';
-import { FOOTER_SIZE, TAIL_PREFETCH } from '../compression/seek-table.js';
-import { CompressedLayoutSniffer, compressedWithoutRow, endsLikeSeekable } from '../compression/degraded.js';
+import { TAIL_PREFETCH } from '../compression/seek-table.js';
 import { EncryptedStartSniffer, decryptFailureKind } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import { backendKey, probeLocation, type ProbeTask } from '../probe/task.js';
@@ -74,12 +73,11 @@ export interface Segment {
   /** Bytes those requests read. */
   extraEgress: number;
   /**
-   * Degraded mode from byte 0: refuse the copy if its bytes begin like ciphertext, or are
-   * s3-orchestrator's compressed layout.
+   * Degraded mode from byte 0: refuse the copy if its bytes begin like ciphertext. (The
+   * compressed layout needs the object's end as well: a degraded stream's HEAD probe, which
+   * finds its first copy, refuses it before any segment opens.)
    */
   checkStart: boolean;
-  /** The request was for the whole object (no Range). */
-  wholeObject: boolean;
 }
 
 /** What to open. */
@@ -167,7 +165,7 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
     if (limit !== null) fail(new UsageLimitSkipError(copy.backendName, { limit }));
   }
   const checkStart = copy.location === null && r.start === 0;
-  return { copy, res, task, breaker, generation, expected, bytes: 0, settled: false, decode, decrypting, extraApi, extraEgress, checkStart, wholeObject: opts.range === undefined };
+  return { copy, res, task, breaker, generation, expected, bytes: 0, settled: false, decode, decrypting, extraApi, extraEgress, checkStart };
 }
 
 /** Count a decryption failure by kind; anything else is not counted. */
@@ -262,22 +260,12 @@ export async function* segmentChunks(seg: Segment, idle: IdleWatch): AsyncGenera
     return;
   }
   const sniffer = seg.checkStart ? new EncryptedStartSniffer() : undefined;
-  // Degraded: a body that begins like zstd is checked for the compressed layout before a byte of it is handed on.
-  const layout = seg.checkStart ? new CompressedLayoutSniffer() : undefined;
-  let layoutChecked = layout === undefined;
   const plain: Buffer[] = [];
   const sink = (b: Buffer): void => {
     plain.push(b);
   };
   for await (const chunk of wireChunks(seg, idle)) {
     if (sniffer?.feed(chunk) === true) throw encryptedWithoutRow({ backend: seg.copy.backendName, key: seg.task.key });
-    if (!layoutChecked && layout !== undefined) {
-      layout.feed(chunk);
-      if (layout.startKnown) {
-        layoutChecked = true;
-        if (layout.zstdStart) await refuseCompressedLayout(seg);
-      }
-    }
     if (dec === undefined) {
       yield chunk;
       continue;
@@ -289,35 +277,6 @@ export async function* segmentChunks(seg: Segment, idle: IdleWatch): AsyncGenera
     dec.end(sink);
     while (plain.length > 0) yield plain.shift() as Buffer;
   }
-}
-
-/**
- * Degraded mode, a segment from byte 0 that began like zstd: refuse it if the object ends with
- * a seek table (s3-orchestrator's compressed layout). The footer is asked for by its offsets —
- * after a HEAD unless the segment is the whole object — since not every S3 server answers a
- * suffix range right.
- */
-async function refuseCompressedLayout(seg: Segment): Promise<void> {
-  const backend = seg.copy.backend;
-  if (backend === undefined) return;
-  let tail: Uint8Array;
-  try {
-    let size = seg.wholeObject ? seg.res.size : -1;
-    if (size < 0) {
-      seg.extraApi++;
-      size = (await backend.head(backendKey(seg.task))).size;
-    }
-    if (size < FOOTER_SIZE) return;
-    seg.extraApi++;
-    const res = await backend.get(backendKey(seg.task), { range: `bytes=${size - FOOTER_SIZE}-${size - 1}` });
-    tail = await collectBody(res.body, { maxBytes: 64 });
-  } catch (err) {
-    // Too short to have a footer: not the layout. Any other failure fails the segment.
-    if (backendStatusOf(err) === 416) return;
-    throw err;
-  }
-  seg.extraEgress += tail.byteLength;
-  if (endsLikeSeekable(tail)) throw compressedWithoutRow({ backend: seg.copy.backendName, key: seg.task.key });
 }
 
 /** The backend's bytes of a segment, counted and checked against what was asked for. */
