@@ -7,9 +7,13 @@
  * server does no per-chunk work, so both objects cost it the same.
  *
  * {@link startEncryptionServer} forks this file and resolves with the URL and both rows' columns.
+ * Given a directory, it also serves every file in it, read into memory at start, as
+ * `data/<file name>` (the compression bench's objects).
  */
 import { fork } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setPriority } from 'node:os';
@@ -36,9 +40,13 @@ export interface EncryptionServer extends ServedObjects {
   close(): Promise<void>;
 }
 
-/** Fork the server: `size` plaintext bytes, encrypted under `masterKey` in chunks of `chunkSize`. */
-export async function startEncryptionServer(size: number, masterKey: Uint8Array, chunkSize: number): Promise<EncryptionServer> {
-  const child = fork(fileURLToPath(import.meta.url), [String(size), Buffer.from(masterKey).toString('base64'), String(chunkSize)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/**
+ * Fork the server: `size` plaintext bytes, encrypted under `masterKey` in chunks of `chunkSize`;
+ * and the files in `filesDir`, when given.
+ */
+export async function startEncryptionServer(size: number, masterKey: Uint8Array, chunkSize: number, filesDir?: string): Promise<EncryptionServer> {
+  const args = [String(size), Buffer.from(masterKey).toString('base64'), String(chunkSize), ...(filesDir === undefined ? [] : [filesDir])];
+  const child = fork(fileURLToPath(import.meta.url), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let waiting: ((v: unknown) => void) | undefined;
   const ready = new Promise<ServedObjects>((resolve, reject) => {
     child.once('message', (m) => resolve(m as ServedObjects));
@@ -82,7 +90,7 @@ function parseRange(h: string | undefined, size: number): [number, number] | und
   return a >= size || b < a ? 'bad' : [a, b];
 }
 
-async function serve(size: number, masterKey: Buffer, chunkSize: number): Promise<void> {
+async function serve(size: number, masterKey: Buffer, chunkSize: number, filesDir: string | undefined): Promise<void> {
   const plain = randomBytes(size);
   const row = encryptForRow(plain, { masterKey, chunkSize });
   const md5 = (b: Buffer): string => `"${createHash('md5').update(b).digest('hex')}"`;
@@ -90,6 +98,10 @@ async function serve(size: number, masterKey: Buffer, chunkSize: number): Promis
     [`/${BUCKET}/${PLAIN_KEY}`, { body: plain, etag: md5(plain) }],
     [`/${BUCKET}/${ENC_KEY}`, { body: row.body, etag: md5(row.body) }],
   ]);
+  for (const name of filesDir === undefined ? [] : readdirSync(filesDir)) {
+    const body = readFileSync(path.join(filesDir ?? '', name));
+    objects.set(`/${BUCKET}/${name}`, { body, etag: md5(body) });
+  }
   const lastModified = new Date().toUTCString();
   const server = http.createServer((req, res) => {
     req.resume();
@@ -139,6 +151,6 @@ async function serve(size: number, masterKey: Buffer, chunkSize: number): Promis
 }
 
 if (process.send !== undefined && process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [size, key, cs] = process.argv.slice(2);
-  await serve(Number(size), Buffer.from(key ?? '', 'base64'), Number(cs));
+  const [size, key, cs, dir] = process.argv.slice(2);
+  await serve(Number(size), Buffer.from(key ?? '', 'base64'), Number(cs), dir);
 }

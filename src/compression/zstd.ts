@@ -14,7 +14,12 @@ interface ZstdWasm {
 let loading: Promise<ZstdWasm> | undefined;
 let loaded: ZstdWasm | undefined;
 
-/** Load the decoder on this thread (once); reads of compressed copies await it before decoding. */
+/**
+ * Load the decoder on this thread (once); reads of compressed copies await it before decoding.
+ * Anything else in the process that uses the package must go through this too: its `init()`
+ * called a second time replaces the WebAssembly instance while the module keeps the first
+ * one's memory views, and decoding then reads garbage.
+ */
 export function loadZstd(): Promise<void> {
   loading ??= import('@bokuweb/zstd-wasm').then(async (m) => {
     const z = m as unknown as ZstdWasm;
