@@ -6,7 +6,7 @@
  * {@link ProbeTask} is carried to `runProbe` and its {@link Verdict} back: on the calling thread
  * (inline.ts) or to a pool worker (pool/executor.ts).
  */
-import { ReadPathError } from '../errors.js';
+import { ReadPathError, hasCode } from '../errors.js';
 import { METRIC, type Recorder } from '../telemetry/recorder.js';
 import type { EncryptionSettings } from '../encryption/settings.js';
 import { decode, type FetchedObject, type ProbeValue, type TransformedValue, type WrittenObject } from '../probe/decode.js';
@@ -191,8 +191,10 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
       ledger.settle(task, v);
       if (v.kind === 'ok') {
         if (v.decrypted === true) this.recorder.inc(METRIC.decrypts, { backend: task.backend, kind: 'get' });
-      } else if (v.kind === 'error' && v.decryptFailure !== undefined) {
-        this.recorder.inc(METRIC.decryptFailures, { backend: task.backend, kind: v.decryptFailure });
+        if (v.decompressed === true) this.recorder.inc(METRIC.decompressions, { backend: task.backend, kind: 'get' });
+      } else if (v.kind === 'error') {
+        if (v.decryptFailure !== undefined) this.recorder.inc(METRIC.decryptFailures, { backend: task.backend, kind: v.decryptFailure });
+        if (hasCode(v.error, 'DECOMPRESSION_FAILED')) this.recorder.inc(METRIC.decompressFailures, { backend: task.backend });
       }
       return decode(v, task, () => cancelOf(req));
     });

@@ -23,6 +23,7 @@ import { TAIL_PREFETCH } from '../compression/seek-table.js';
 import { EncryptedStartSniffer, decryptFailureKind } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import { backendKey, probeLocation, type ProbeTask } from '../probe/task.js';
+import { isCompressed } from '../stores/row-mapping.js';
 import { METRIC, type Recorder } from '../telemetry/recorder.js';
 import type { BackendGetOptions, GetResult, ObjectBackend, ObjectLocation } from '../types.js';
 
@@ -68,6 +69,8 @@ export interface Segment {
   decode: StoredDecoder | undefined;
   /** The copy is encrypted (for the decryption metrics). */
   decrypting: boolean;
+  /** The copy is compressed (for the decompression metrics). */
+  decompressing: boolean;
   /** Requests made besides the GET (an encrypted copy's header, a compressed copy's seek table). */
   extraApi: number;
   /** Bytes those requests read. */
@@ -116,8 +119,9 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   let decode: StoredDecoder | undefined;
   const l = copy.location;
   const decrypting = l !== null && l.encrypted && p.keys !== undefined;
+  const decompressing = isCompressed(l);
   try {
-    if (l !== null && l.compression !== undefined && l.compression !== null && l.compression !== '') {
+    if (l !== null && decompressing) {
       const encrypted = l.encrypted ? encryptedCopy(copy.backendName, key, l) : undefined;
       const plan = await planCompressedRead(compressedCopy(copy.backendName, key, l, encrypted), p.keys, r.start, r.end, async (range) => {
         extraApi++;
@@ -150,6 +154,7 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   } catch (err) {
     ledger.settle(task, { api: extraApi + (isBilledFailure(err) ? 1 : 0), egress: extraEgress });
     countDecryptFailure(p, copy.backendName, err);
+    if (hasCode(err, 'DECOMPRESSION_FAILED')) p.recorder.inc(METRIC.decompressFailures, { backend: copy.backendName });
     throw err;
   }
   const fail = (err: ReadPathError): never => {
@@ -165,7 +170,7 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
     if (limit !== null) fail(new UsageLimitSkipError(copy.backendName, { limit }));
   }
   const checkStart = copy.location === null && r.start === 0;
-  return { copy, res, task, breaker, generation, expected, bytes: 0, settled: false, decode, decrypting, extraApi, extraEgress, checkStart };
+  return { copy, res, task, breaker, generation, expected, bytes: 0, settled: false, decode, decrypting, decompressing, extraApi, extraEgress, checkStart };
 }
 
 /** Count a decryption failure by kind; anything else is not counted. */
@@ -187,6 +192,10 @@ export function finishSegment(seg: Segment, failure: unknown, p: StreamPolicies,
   if (seg.decrypting) {
     if (failure === undefined) p.recorder.inc(METRIC.decrypts, { backend: seg.copy.backendName, kind: 'stream' });
     else countDecryptFailure(p, seg.copy.backendName, failure);
+  }
+  if (seg.decompressing) {
+    if (failure === undefined) p.recorder.inc(METRIC.decompressions, { backend: seg.copy.backendName, kind: 'stream' });
+    else if (hasCode(failure, 'DECOMPRESSION_FAILED')) p.recorder.inc(METRIC.decompressFailures, { backend: seg.copy.backendName });
   }
   if (failure !== undefined && seg.breaker !== undefined) {
     seg.breaker.report(classifyBackendError(failure, callerAborted || hasCode(failure, 'ABORTED')), seg.generation);

@@ -144,6 +144,10 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
         assert.ok(readFileSync(join(out, 'logs', 'app.log')).equals(LOG));
         assert.ok(readFileSync(join(out, 'vault', 'secret.log')).equals(SECRET));
         assert.ok(readFileSync(join(out, 'plain.txt')).equals(PLAIN));
+        // Counted where they were decoded: probes (get) and stream segments.
+        assert.ok(rp.recorder.count('decompress_operations_total', { backend: 'b1', kind: 'get' }) >= 6);
+        assert.ok(rp.recorder.count('decompress_operations_total', { backend: 'b1', kind: 'stream' }) >= 3);
+        assert.equal(rp.recorder.count('decompress_failures_total', { backend: 'b1' }), 0);
         const listed = await rp.listKeys({ prefix: '', limit: 100 });
         assert.deepEqual(listed.map((o) => [o.key, o.size]), [
           ['logs/app.log', LOG.length], ['logs/damaged.log', LOG.length], ['logs/odd.log', LOG.length],
@@ -178,7 +182,9 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
         // The table says LOG.length; the row one more: a range needs the table, which is refused.
         const short = await rp.get('logs/short.log', { range: 'bytes=0-9' });
         assert.equal(short.backend, 'b2');
-        // Only copies that cannot be decoded: one error naming the code of each.
+        // The damaged copy (get, range, stream), the lz4 row, the lying table: each counted on b1.
+        assert.ok(rp.recorder.count('decompress_failures_total', { backend: 'b1' }) >= 5, String(rp.recorder.count('decompress_failures_total', { backend: 'b1' })));
+        assert.equal(rp.recorder.count('decompress_failures_total', { backend: 'b2' }), 0);
         const outcomes = [];
         for await (const o of rp.readMany(['logs/damaged.log', 'logs/odd.log'])) outcomes.push(o);
         assert.deepEqual(outcomes.map((o) => o.ok), [true, true]);
