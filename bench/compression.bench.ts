@@ -32,19 +32,13 @@ import { FrameDecoder } from '../src/compression/frame-decoder.js';
 import { loadZstd } from '../src/compression/zstd.js';
 import type { ReadPathConfig } from '../src/config/types.js';
 import { encryptForRow } from './encryption/encode.js';
+import { cpuMs, fmt, log, mean, numArg, strArg } from './encryption/bench-args.js';
 import { BUCKET, startEncryptionServer } from './encryption/server-process.js';
 import { encodeSeekable, logText } from './compression/encode.js';
 
 const MiB = 1024 * 1024;
 
-function numArg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : dflt;
-}
-const JSON_OUT = ((): string | undefined => {
-  const i = process.argv.indexOf('--json');
-  return i > 0 ? process.argv[i + 1] : undefined;
-})();
+const JSON_OUT = strArg('--json');
 const SIZE = Math.round(numArg('--mib', 64) * MiB);
 const ROUNDS = numArg('--rounds', 6);
 const WARMUP = numArg('--warmup', 1);
@@ -52,15 +46,6 @@ const ITERATIONS = numArg('--iterations', 1);
 const RANGE = Math.min(SIZE, Math.round(numArg('--range-mib', 1) * MiB));
 const MICRO_MS = numArg('--micro-ms', 300);
 
-const log = (s: string): void => {
-  process.stderr.write(`${s}\n`);
-};
-const mean = (xs: readonly number[]): number => xs.reduce((a, x) => a + x, 0) / xs.length;
-const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 // --- the objects and their rows ---------------------------------------------------------------

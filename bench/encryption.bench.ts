@@ -37,18 +37,11 @@ import { SqliteMetadataStore } from '../src/stores/sqlite-store.js';
 import { ChunkDecryptor } from '../src/encryption/chunk-decryptor.js';
 import type { ReadPathConfig } from '../src/config/types.js';
 import { SENC_CHUNK_OVERHEAD, SENC_HEADER_SIZE, encryptForRow } from './encryption/encode.js';
+import { cpuMs, fmt, log, mean, numArg, strArg } from './encryption/bench-args.js';
 import { BUCKET, ENC_KEY, PLAIN_KEY, startEncryptionServer } from './encryption/server-process.js';
 
 const MiB = 1024 * 1024;
 
-function numArg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : dflt;
-}
-function strArg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
 
 const SIZE = numArg('--mib', 64) * MiB;
 const CHUNK = numArg('--chunk', 65536);
@@ -63,15 +56,6 @@ const JSON_OUT = strArg('--json');
 const WHAT_IF = !process.argv.includes('--no-what-if');
 const TARGET = 1.3;
 
-const log = (s: string): void => {
-  process.stderr.write(`${s}\n`);
-};
-const mean = (xs: readonly number[]): number => xs.reduce((a, x) => a + x, 0) / xs.length;
-const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 // --- the objects, the rows, the readers -----------------------------------------------------
 

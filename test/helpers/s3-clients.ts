@@ -165,6 +165,33 @@ export async function startServe(config: string): Promise<Serve> {
   return { url, child, stderr: () => err, exit };
 }
 
+/**
+ * Write `dir/readpath.yaml` for a gateway over `backends` (config-shaped entries), rows in
+ * `dir/meta.db`, encrypted copies read with `masterKey`, one bucket readable by one credential;
+ * access logs on (info), one probe thread. Returns the file's path.
+ */
+export async function writeServeConfig(dir: string, backends: readonly object[], o: { masterKey: Uint8Array; bucket: string; cred: ClientCred }): Promise<string> {
+  const { stringify } = await import('yaml');
+  const file = path.join(dir, 'readpath.yaml');
+  await writeFile(file, stringify({
+    backends,
+    database: { driver: 'sqlite', path: 'meta.db' },
+    encryption: { enabled: true, master_key: Buffer.from(o.masterKey).toString('base64') },
+    server: { backend_timeout: '30s' },
+    runtime: { threads: 1 },
+    logging: { level: 'info' },
+    buckets: [{ name: o.bucket, credentials: [{ access_key_id: o.cred.id, secret_access_key: o.cred.secret }] }],
+  }));
+  return file;
+}
+
+/** The statuses of a gateway's access-log lines for GETs of `key` in `bucket` (`readpath: info: request (… status=206 …)` on stderr). */
+export function getStatuses(serve: Serve | undefined, bucket: string, key: string): number[] {
+  const want = `path=/${bucket}/${key} `;
+  return (serve?.stderr() ?? '').split('\n').filter((l) => l.startsWith('readpath: info: request (') && l.includes(' method=GET ') && l.includes(want))
+    .map((l) => Number(/ status=(\d+) /.exec(l)?.[1]));
+}
+
 /** Stop a `readpath serve` child that is still running (SIGKILL: the test is over). */
 export async function killServe(serve: Serve | undefined): Promise<void> {
   if (serve === undefined || serve.child.exitCode !== null || serve.child.signalCode !== null) return;

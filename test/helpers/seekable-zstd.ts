@@ -75,6 +75,16 @@ export function zstdCliEncode(data: Uint8Array): Buffer {
   return execFileSync('zstd', ['-q', '-c', '-3'], { input: data, maxBuffer: 256 * 1024 * 1024 });
 }
 
+/** A copy of a stored stream with one byte inside `frame`'s compressed data XORed with `mask`. */
+export function damagedFrame(s: SeekableObject, frame: number, mask = 0x55): Buffer {
+  const b = Buffer.from(s.body);
+  const f = s.frames[frame];
+  if (f === undefined) throw new RangeError(`no frame ${frame} (${s.frames.length} frames)`);
+  const at = f.storedOffset + Math.floor(f.storedSize / 2);
+  b[at] = b[at]! ^ mask;
+  return b;
+}
+
 /** Decode a stored stream with the `zstd` command (it skips the seek table's skippable frame). */
 export function zstdCliDecode(stored: Uint8Array): Buffer {
   return execFileSync('zstd', ['-q', '-d', '-c'], { input: stored, maxBuffer: 1024 * 1024 * 1024 });

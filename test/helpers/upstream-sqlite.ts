@@ -18,29 +18,41 @@ CREATE TABLE object_locations (
     compression_probe_size INTEGER, compression_probe_level TEXT,
     storage_key TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (object_key, backend_name));
+CREATE UNIQUE INDEX idx_object_locations_backend_storage_key ON object_locations(backend_name, storage_key);
 CREATE TABLE backend_usage (
     backend_name TEXT NOT NULL, period TEXT NOT NULL, api_requests INTEGER NOT NULL DEFAULT 0,
     egress_bytes INTEGER NOT NULL DEFAULT 0, ingress_bytes INTEGER NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), PRIMARY KEY (backend_name, period));
 `;
 
-/** Create the database at `path` and return a row inserter; `close()` when done. */
-export function upstreamSqlite(path: string): { insert(l: ObjectLocation, level?: string): void; close(): void } {
+/** How a row is written besides its location. */
+export interface UpstreamRowOptions {
+  /** `managed` (default true: upstream's unmanaged rows are kept for their quota, never served). */
+  managed?: boolean;
+  /** `compression_level` of a compressed row (default `default`). */
+  level?: string;
+}
+
+/**
+ * Create the database at `path` and return a row inserter; `close()` when done. A location
+ * without `storageKey` gets its object key there, as upstream's migration backfills it.
+ */
+export function upstreamSqlite(path: string): { insert(l: ObjectLocation, o?: UpstreamRowOptions): void; close(): void } {
   const db = new Database(path);
   db.exec(SCHEMA);
   const stmt = db.prepare(`
 INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, encryption_key, key_id, plaintext_size,
-  content_hash, created_at, compression_algorithm, compression_level, compression_format_version, logical_size, storage_key)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  content_hash, created_at, compression_algorithm, compression_level, compression_format_version, logical_size, storage_key, managed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   return {
-    insert(l, level = 'default') {
+    insert(l, o = {}) {
       const compressed = l.compression !== undefined && l.compression !== null && l.compression !== '';
       stmt.run(
         l.objectKey, l.backendName, l.sizeBytes, l.encrypted ? 1 : 0,
         l.encryptionKey === undefined || l.encryptionKey === null ? null : Buffer.from(l.encryptionKey),
         l.keyId ?? null, l.plaintextSize ?? null, l.contentHash ?? null, l.createdAt.toISOString(),
-        l.compression ?? null, compressed ? level : null, l.compressionVersion ?? null, l.logicalSize ?? null,
-        l.storageKey ?? '',
+        l.compression ?? null, compressed ? (o.level ?? 'default') : null, l.compressionVersion ?? null, l.logicalSize ?? null,
+        l.storageKey ?? l.objectKey, o.managed === false ? 0 : 1,
       );
     },
     close() {

@@ -20,7 +20,7 @@ import type { ReadPathConfig } from '../../src/config/types.js';
 import type { ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { readAll as collect } from '../helpers/streams.js';
-import { compressedRow, logLines, seekableZstd, zstdCliEncode, type SeekableObject } from '../helpers/seekable-zstd.js';
+import { compressedRow, damagedFrame, logLines, seekableZstd, zstdCliEncode } from '../helpers/seekable-zstd.js';
 import { ReadPathError, hasCode } from '../../src/errors.js';
 import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
 import { encryptForRow } from '../helpers/senc-encoder.js';
@@ -35,14 +35,6 @@ const SECRET_Z = seekableZstd(SECRET, { chunkSize: 16 * 1024 });
 const PLAIN = Buffer.from('stored verbatim: too small to be worth compressing\n');
 /** A client's own .zst upload: zstd frames, no seek table — served as it is, degraded or not. */
 const USER_ZST = zstdCliEncode(logLines(100_000, 5));
-
-function damaged(s: SeekableObject, frame: number): Buffer {
-  const b = Buffer.from(s.body);
-  const f = s.frames[frame]!;
-  const at = f.storedOffset + Math.floor(f.storedSize / 2);
-  b[at] = b[at]! ^ 0x55;
-  return b;
-}
 
 describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3rver and SQLite', () => {
   let fleet: S3Fleet;
@@ -64,7 +56,7 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
     await put(compressedRow('logs/app.log', 'b1', LOG, LOG_Z.body, at(), { storageKey: 'logs/app.log!01A' }), LOG_Z.body);
     await put(compressedRow('logs/app.log', 'b2', LOG, LOG_Z.body, at(), { storageKey: 'logs/app.log!01B' }), LOG_Z.body);
     // The first copy damaged in frame 5: whole reads and ranges over it fail over to b2.
-    await put(compressedRow('logs/damaged.log', 'b1', LOG, LOG_Z.body, at()), damaged(LOG_Z, 5));
+    await put(compressedRow('logs/damaged.log', 'b1', LOG, LOG_Z.body, at()), damagedFrame(LOG_Z, 5));
     await put(compressedRow('logs/damaged.log', 'b2', LOG, LOG_Z.body, at()), LOG_Z.body);
     // A first copy in an algorithm readpath does not decode, one whose seek table lies about
     // the object's size, then a good one.

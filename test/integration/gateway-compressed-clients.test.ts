@@ -16,14 +16,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { gatewaySdk } from '../helpers/gateway-sdk.js';
 import { sha256Hex } from '../../src/probe/verify.js';
 import type { ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
-import { CLIENT_REGION, S3Clients, assertSameFiles, filesUnder, killServe, ok, startServe, type ClientCred, type Serve } from '../helpers/s3-clients.js';
-import { compressedRow, logLines, seekableZstd, type SeekableObject } from '../helpers/seekable-zstd.js';
+import { CLIENT_REGION, S3Clients, assertSameFiles, filesUnder, getStatuses, killServe, ok, startServe, writeServeConfig, type ClientCred, type Serve } from '../helpers/s3-clients.js';
+import { compressedRow, damagedFrame, logLines, seekableZstd } from '../helpers/seekable-zstd.js';
 import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
 import { encryptForRow } from '../helpers/senc-encoder.js';
 
@@ -48,14 +47,6 @@ function objectEtag(bytes: Uint8Array): string {
   return `"${sha256Hex(bytes).slice(0, 32)}-1"`;
 }
 
-function damaged(s: SeekableObject, frame: number): Buffer {
-  const b = Buffer.from(s.body);
-  const f = s.frames[frame]!;
-  const at = f.storedOffset + Math.floor(f.storedSize / 2);
-  b[at] = b[at]! ^ 0x10;
-  return b;
-}
-
 describe('readpath serve: compressed objects through real S3 clients (s3rver fleet, SQLite)', () => {
   let fleet: S3Fleet;
   let tmp: string;
@@ -78,7 +69,7 @@ describe('readpath serve: compressed objects through real S3 clients (s3rver fle
     };
     const k = (o: { key: string }): string => `${LOGS.bucket}/${o.key}`;
     const app = seekableZstd(OBJECTS.app.bytes);
-    await put(compressedRow(k(OBJECTS.app), 'b1', OBJECTS.app.bytes, app.body, at(), { storageKey: `${k(OBJECTS.app)}!0001` }), damaged(app, 2));
+    await put(compressedRow(k(OBJECTS.app), 'b1', OBJECTS.app.bytes, app.body, at(), { storageKey: `${k(OBJECTS.app)}!0001` }), damagedFrame(app, 2, 0x10));
     await put(compressedRow(k(OBJECTS.app), 'b2', OBJECTS.app.bytes, app.body, at(), { storageKey: `${k(OBJECTS.app)}!0002` }), app.body);
     const big = seekableZstd(OBJECTS.big.bytes);
     await put(compressedRow(k(OBJECTS.big), 'b2', OBJECTS.big.bytes, big.body, at()), big.body);
@@ -93,26 +84,7 @@ describe('readpath serve: compressed objects through real S3 clients (s3rver fle
     await put({ objectKey: k(OBJECTS.plain), backendName: 'b2', sizeBytes: plain.length, createdAt: at(), encrypted: false, contentHash: sha256Hex(plain) }, plain);
     db.close();
 
-    const backends = stringify({ backends: fleet.backends.map((b) => fleet.backendConfig(b.name)) });
-    const config = path.join(tmp, 'readpath.yaml');
-    await writeFile(config, `${backends}database:
-  driver: sqlite
-  path: meta.db
-encryption:
-  enabled: true
-  master_key: "${MASTER.toString('base64')}"
-server:
-  backend_timeout: 30s
-runtime:
-  threads: 1
-logging:
-  level: info
-buckets:
-  - name: ${LOGS.bucket}
-    credentials:
-      - access_key_id: ${LOGS.id}
-        secret_access_key: "${LOGS.secret}"
-`);
+    const config = await writeServeConfig(tmp, fleet.backends.map((b) => fleet.backendConfig(b.name)), { masterKey: MASTER, bucket: LOGS.bucket, cred: LOGS });
     serve = await startServe(config);
     url = serve.url;
     sdk = gatewaySdk(url, LOGS);
@@ -130,8 +102,7 @@ buckets:
     const dir = path.join(tmp, 'aws-all');
     ok(await clients.awsRun(url, LOGS, ['s3', 'cp', '--recursive', 's3://logs/', dir], 180_000), 'aws s3 cp --recursive');
     assertSameFiles(await filesUnder(dir), want, 'aws s3 cp --recursive');
-    const parts = (serve?.stderr() ?? '').split('\n')
-      .filter((l) => l.startsWith('readpath: info: request (') && l.includes(' method=GET ') && l.includes(`path=/logs/${OBJECTS.big.key} `) && l.includes(' status=206 '));
+    const parts = getStatuses(serve, LOGS.bucket, OBJECTS.big.key).filter((st) => st === 206);
     assert.equal(parts.length, Math.ceil(OBJECTS.big.bytes.length / 5_300_000), 'one 206 per part in the access log');
   });
 

@@ -17,14 +17,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { gatewaySdk } from '../helpers/gateway-sdk.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/verify.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { EncryptedSeeding } from '../helpers/encrypted-seeding.js';
-import { CLIENT_REGION, S3Clients, assertSameFiles, filesUnder, killServe, ok, startServe, type ClientCred, type Serve } from '../helpers/s3-clients.js';
+import { CLIENT_REGION, S3Clients, assertSameFiles, filesUnder, getStatuses, killServe, ok, startServe, writeServeConfig, type ClientCred, type Serve } from '../helpers/s3-clients.js';
 
 const MiB = 1024 * 1024;
 const MASTER = randomBytes(32);
@@ -85,26 +84,7 @@ describe('readpath serve: encrypted and large objects through real S3 clients (s
     const store = await SqliteMetadataStore.open({ path: path.join(tmp, 'meta.db') });
     await store.addLocations(seeding.rows);
     await store.close();
-    const backends = stringify({ backends: fleet.backends.map((b) => fleet.backendConfig(b.name)) });
-    const config = path.join(tmp, 'readpath.yaml');
-    await writeFile(config, `${backends}database:
-  driver: sqlite
-  path: meta.db
-encryption:
-  enabled: true
-  master_key: "${MASTER.toString('base64')}"
-server:
-  backend_timeout: 30s
-runtime:
-  threads: 1
-logging:
-  level: info
-buckets:
-  - name: ${VAULT.bucket}
-    credentials:
-      - access_key_id: ${VAULT.id}
-        secret_access_key: "${VAULT.secret}"
-`);
+    const config = await writeServeConfig(tmp, fleet.backends.map((b) => fleet.backendConfig(b.name)), { masterKey: MASTER, bucket: VAULT.bucket, cred: VAULT });
     serve = await startServe(config);
     url = serve.url;
     sdk = gatewaySdk(url, VAULT);
@@ -117,12 +97,8 @@ buckets:
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
   });
 
-  /** The statuses of the gateway's access-log lines for GETs of `key` in bucket vault (`readpath: info: request (… status=206 …)` on stderr). */
-  function getStatuses(key: string): number[] {
-    const want = `path=/${VAULT.bucket}/${key} `;
-    return (serve?.stderr() ?? '').split('\n').filter((l) => l.startsWith('readpath: info: request (') && l.includes(' method=GET ') && l.includes(want))
-      .map((l) => Number(/ status=(\d+) /.exec(l)?.[1]));
-  }
+  /** The statuses of the gateway's access-log lines for GETs of `key` in bucket vault. */
+  const statuses = (key: string): number[] => getStatuses(serve, VAULT.bucket, key);
 
   const want = new Map<string, Buffer>(Object.values(OBJECTS).map((o) => [o.key, o.bytes]));
 
@@ -134,7 +110,7 @@ buckets:
       ok(await clients.awsRun(url, VAULT, ['s3', 'cp', '--recursive', 's3://vault/', dir], 180_000), 'aws s3 cp --recursive');
       assertSameFiles(await filesUnder(dir), want, 'aws s3 cp --recursive');
       for (const o of [OBJECTS.big, OBJECTS.scarred, OBJECTS.plainBig]) {
-        const parts = getStatuses(o.key).filter((st) => st === 206).length;
+        const parts = statuses(o.key).filter((st) => st === 206).length;
         assert.equal(parts, Math.ceil(o.bytes.length / 5_300_000), `${o.key}: one 206 per part in the access log`);
       }
     });

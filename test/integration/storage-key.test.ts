@@ -12,28 +12,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { ReadPath } from '../../src/read-path.js';
 import { sha256Hex } from '../../src/probe/verify.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { readAll as collect } from '../helpers/streams.js';
+import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
 
-// Upstream's SQLite object_locations after its storage_key migration (0020), trimmed.
-const UPSTREAM_SCHEMA = `
-CREATE TABLE object_locations (
-    object_key TEXT NOT NULL, backend_name TEXT NOT NULL, size_bytes INTEGER NOT NULL,
-    encrypted INTEGER NOT NULL DEFAULT 0, encryption_key BLOB, key_id TEXT, plaintext_size INTEGER,
-    content_hash TEXT, managed INTEGER NOT NULL DEFAULT 1, last_scrubbed_at TEXT,
-    created_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    storage_key TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (object_key, backend_name));
-CREATE UNIQUE INDEX idx_object_locations_backend_storage_key ON object_locations(backend_name, storage_key);
-CREATE TABLE backend_usage (
-    backend_name TEXT NOT NULL, period TEXT NOT NULL, api_requests INTEGER NOT NULL DEFAULT 0,
-    egress_bytes INTEGER NOT NULL DEFAULT 0, ingress_bytes INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), PRIMARY KEY (backend_name, period));
-`;
 
 const NEW = Buffer.from('the latest write, stored under a path of its own\n'.repeat(50));
 const STALE = Buffer.from('an earlier write left at the object key\n');
@@ -48,13 +33,14 @@ describe('storage_key: each copy read where its row says', () => {
     fleet = await startS3Fleet({ count: 2 });
     dir = mkdtempSync(join(tmpdir(), 'readpath-storage-key-'));
     dbPath = join(dir, 'upstream.db');
-    const db = new Database(dbPath);
-    db.exec(UPSTREAM_SCHEMA);
-    const insert = db.prepare(`INSERT INTO object_locations (object_key, backend_name, size_bytes, content_hash, created_at, storage_key, managed) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    const db = upstreamSqlite(dbPath);
     let second = 0;
     /** A row for `body` on `backend`, a second after the previous one; `at` is its storage_key. */
     const row = (key: string, backend: string, body: Buffer, at: string, managed = true): void => {
-      insert.run(key, backend, body.length, sha256Hex(body), `2026-01-01T00:00:0${++second}Z`, at, managed ? 1 : 0);
+      db.insert({
+        objectKey: key, backendName: backend, sizeBytes: body.length, contentHash: sha256Hex(body), encrypted: false,
+        createdAt: new Date(`2026-01-01T00:00:0${++second}Z`), storageKey: at,
+      }, { managed });
     };
     // Each copy of the new write under its own path; the object key holds other bytes.
     await fleet.seed('photos/cat v2.txt', STALE, ['b1', 'b2']);
