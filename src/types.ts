@@ -35,6 +35,15 @@ export interface ObjectLocation {
   logicalSize?: number | null;
   /** `compression_format_version`: the layout's version (1); null when the row does not say. */
   compressionVersion?: number | null;
+  /**
+   * s3-orchestrator's `etag` (since its object-identity columns): the ETag its clients were
+   * given — the MD5 of the object's bytes, or the multipart composite — quoted, whatever the
+   * copy's stored form. Reads report it instead of the backend's (which describes the stored
+   * bytes); absent or null when unknown (older rows).
+   */
+  etag?: string | null;
+  /** `content_type`: the Content-Type the object was written with; absent or null when unknown. */
+  contentType?: string | null;
 }
 
 /** What a HEAD answers. */
@@ -103,12 +112,13 @@ export interface ListedObject {
   key: string;
   /**
    * The object's size as a client reads it, from its first copy by createdAt (the copy reads
-   * try first): `plaintextSize` for an encrypted copy that has one, else `sizeBytes`.
+   * try first): `logicalSize` for a compressed copy, `plaintextSize` for an encrypted copy that
+   * has one, else `sizeBytes`.
    */
   size: number;
   /** That copy's createdAt. */
   lastModified: Date;
-  /** Not known to the metadata stores (there is no etag column): left undefined by them. */
+  /** That copy's row ETag (s3-orchestrator's `etag`, where the table has it and the row is not NULL). */
   etag?: string;
 }
 

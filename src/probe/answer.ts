@@ -9,6 +9,7 @@ import type { UsagePort } from './billing.js';
 import { isBilledFailure } from './billing.js';
 import type { OkVerdict, ProbeTask, ProbeUsage, SkipVerdict, Verdict, VerdictHead } from './task.js';
 import { runTransform } from './transform.js';
+import { setPlaintextEtag } from '../encryption/cipher-read.js';
 
 /** The HEAD fields of an answer, without `size` (that travels apart). */
 export function headFields(r: HeadResult): VerdictHead {
@@ -17,6 +18,30 @@ export function headFields(r: HeadResult): VerdictHead {
   if (r.contentType !== undefined) h.contentType = r.contentType;
   if (r.lastModified !== undefined) h.lastModified = r.lastModified;
   if (r.metadata !== undefined) h.metadata = r.metadata;
+  return h;
+}
+
+/** The parts of a row (or the probe's view of it) that say what a client is told about the object. */
+export interface IdentityRow {
+  encrypted: boolean;
+  compression?: string | null | undefined;
+  contentHash?: string | null | undefined;
+  etag?: string | null | undefined;
+  contentType?: string | null | undefined;
+}
+
+/**
+ * What a client is told about copy `l`'s object, over what its backend answered (`h`, changed in
+ * place and returned): the row's ETag and Content-Type where upstream recorded them (its clients
+ * were given those, whatever form the copy is stored in); else, for a copy stored encrypted or
+ * compressed, an ETag derived from content_hash (see plaintextEtag) instead of the stored bytes'
+ * MD5. Degraded mode (no row): the backend's, as they are.
+ */
+export function objectHead<T extends { etag?: string; contentType?: string }>(h: T, l: IdentityRow | null | undefined): T {
+  if (l === null || l === undefined) return h;
+  if (l.etag !== undefined && l.etag !== null && l.etag !== '') h.etag = l.etag;
+  else if (l.encrypted || (l.compression !== undefined && l.compression !== null && l.compression !== '')) setPlaintextEtag(h, l.contentHash);
+  if (l.contentType !== undefined && l.contentType !== null && l.contentType !== '') h.contentType = l.contentType;
   return h;
 }
 

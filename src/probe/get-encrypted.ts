@@ -9,7 +9,7 @@
  * encrypted, and decoded (compression/compressed-read.ts).
  */
 import { collectBody, tooLarge } from '../backends/body.js';
-import { encryptedCopy, planCipherRead, plainSizeOf, setPlaintextEtag, type CipherRead } from '../encryption/cipher-read.js';
+import { encryptedCopy, planCipherRead, plainSizeOf, type CipherRead } from '../encryption/cipher-read.js';
 import { HEADER_SIZE } from '../encryption/format.js';
 import { compressedCopy, planCompressedRead } from '../compression/compressed-read.js';
 import type { KeyRing } from '../encryption/key-ring.js';
@@ -17,17 +17,15 @@ import { resolveRange } from '../streams/byte-range.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
 import { backendKey, type ProbeLocation, type ProbeTask, type ProbeUsage, type Verdict, type VerdictHead } from './task.js';
-import { billed, headFields } from './answer.js';
+import { billed, headFields, objectHead } from './answer.js';
 import { getDecoded } from './get-decoded.js';
 
 /**
- * The HEAD fields of an encrypted or compressed copy's answer: the backend's, but with an ETag
- * that belongs to the object (see {@link plaintextEtag}) instead of the stored bytes' MD5.
+ * The HEAD fields of an encrypted or compressed copy's answer: the backend's, but with the
+ * object's ETag (the row's, else see {@link plaintextEtag}) instead of the stored bytes' MD5.
  */
 export function encryptedHead(r: HeadResult, l: ProbeLocation): VerdictHead {
-  const h = headFields(r);
-  setPlaintextEtag(h, l.contentHash);
-  return h;
+  return objectHead(headFields(r), l);
 }
 
 /** GET `task`'s encrypted copy `l` and decrypt it. Throws DECRYPTION_FAILED, or the backend's failure. */

@@ -14,7 +14,7 @@ import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
 import { backendKey, type ErrorVerdict, type ProbeTask, type ProbeUsage, type Verdict } from './task.js';
 import { BodyVerifier, verifyBody } from './verify.js';
-import { billed, egressSkip, finishGet, headFields, ok, unsatisfiable } from './answer.js';
+import { billed, egressSkip, finishGet, headFields, objectHead, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
 import { encryptedHead, getCompressed, getEncrypted } from './get-encrypted.js';
 import { CompressedLayoutSniffer, compressedWithoutRow, endsLikeSeekable, startsLikeZstd } from '../compression/degraded.js';
@@ -81,7 +81,7 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
   // Degraded: an object big enough to be ciphertext is looked at before its size is believed.
   if (l === null && h.size >= FOOTER_SIZE) await refuseCiphertext(task, backend, signal, used, h.size);
   // An encrypted or compressed copy's stored size is not the object's; callers want its own.
-  if (l === null || (!l.encrypted && l.compression === undefined)) return ok(h.size, h.size, headFields(h), used.egress, used.api);
+  if (l === null || (!l.encrypted && l.compression === undefined)) return ok(h.size, h.size, objectHead(headFields(h), l), used.egress, used.api);
   const size = l.compression !== undefined ? (l.logicalSize ?? h.size) : (l.plaintextSize ?? h.size);
   return ok(size, size, encryptedHead(h, l), used.egress, used.api);
 }
@@ -168,7 +168,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     const sized = res.size >= 0 ? { signal, expectedSize: res.size } : { signal };
     const layout = checkStart ? new CompressedLayoutSniffer() : undefined;
     return toFile(task, task.out, {
-      head: headFields(res),
+      head: objectHead(headFields(res), task.location),
       objectSize: res.size,
       verifier: verify ? new BodyVerifier({ backendName: task.backend, location: task.location }, task.key, (task.verifyEtag ?? true) ? res.etag : undefined) : undefined,
       read: async (onBytes) => {
@@ -195,7 +195,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   const verified = (task.verify ?? true) && range === undefined
     ? verifyBody({ backendName: task.backend, location: task.location }, task.key, body, (task.verifyEtag ?? true) ? res.etag : undefined)
     : false;
-  return finishGet(task, ok(body.byteLength, res.size, headFields(res), used.egress, used.api), body, verified);
+  return finishGet(task, ok(body.byteLength, res.size, objectHead(headFields(res), task.location), used.egress, used.api), body, verified);
 }
 
 /**

@@ -22,6 +22,9 @@ export interface ProbeLocation {
   compression?: string;
   logicalSize?: number | null;
   compressionVersion?: number | null;
+  /** The row's object identity (upstream's `etag`, `content_type`), when it has one. */
+  etag?: string;
+  contentType?: string;
 }
 
 /** One probe of one copy, described by data. */
@@ -138,6 +141,8 @@ export function probeLocation(l: ObjectLocation | null): ProbeLocation | null {
     p.logicalSize = l.logicalSize ?? null;
     p.compressionVersion = l.compressionVersion ?? null;
   }
+  if (l.etag !== undefined && l.etag !== null && l.etag !== '') p.etag = l.etag;
+  if (l.contentType !== undefined && l.contentType !== null && l.contentType !== '') p.contentType = l.contentType;
   return p;
 }
 

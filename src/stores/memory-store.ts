@@ -90,7 +90,7 @@ export class MemoryMetadataStore implements MetadataStore {
       // Keys with one prefix are contiguous in this order: the first that lacks it ends the page.
       if (!key.startsWith(prefix)) break;
       const first = (this.#rows.get(key) as ObjectLocation[])[0] as ObjectLocation;
-      out.push({ key, size: objectSizeOf(first), lastModified: new Date(first.createdAt.getTime()) });
+      out.push({ key, size: objectSizeOf(first), ...(first.etag === undefined || first.etag === null || first.etag === '' ? {} : { etag: first.etag }), lastModified: new Date(first.createdAt.getTime()) });
     }
     return out;
   }

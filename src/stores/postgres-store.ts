@@ -59,19 +59,19 @@ CREATE TABLE IF NOT EXISTS backend_usage (
 function selectLocationsSql(c: UpstreamColumns): string {
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
-       key_id, plaintext_size, content_hash, created_at${c.storageKey ? ', storage_key' : ''}${c.compressed ? ', compression_algorithm, logical_size, compression_format_version' : ''}
+       key_id, plaintext_size, content_hash, created_at${c.storageKey ? ', storage_key' : ''}${c.compressed ? ', compression_algorithm, logical_size, compression_format_version' : ''}${c.identity ? ', etag, content_type' : ''}
 FROM object_locations
 WHERE object_key = $1${c.managed ? ' AND managed IS NOT FALSE' : ''}
 ORDER BY created_at ASC`;
 }
 
 /** Which of upstream's later columns object_locations has. */
-interface UpstreamColumns { storageKey: boolean; managed: boolean; compressed: boolean }
+interface UpstreamColumns { storageKey: boolean; managed: boolean; compressed: boolean; identity: boolean }
 
 const UPSTREAM_COLUMNS = `
 SELECT attname FROM pg_attribute
 WHERE attrelid = to_regclass('object_locations')
-  AND attname IN ('storage_key', 'managed', 'compression_algorithm', 'logical_size', 'compression_format_version')
+  AND attname IN ('storage_key', 'managed', 'compression_algorithm', 'logical_size', 'compression_format_version', 'etag', 'content_type')
   AND attnum > 0 AND NOT attisdropped`;
 
 const UPSERT_LOCATION = `
@@ -92,22 +92,23 @@ ON CONFLICT (object_key, backend_name) DO UPDATE SET
  * the primary key's index cannot serve (see {@link PostgresMetadataStore.listKeys}). Four
  * variants: `>=` prefix or `>` start-after, with or without the prefix's upper bound.
  * Parameters: $1 the lower bound, $2 the limit, $3 the upper bound when `bounded`. `compressed`:
- * the table has upstream's compression columns (a compressed copy is listed at its logical size). With
+ * the table has upstream's compression columns (a compressed copy is listed at its logical size);
+ * `identity`: it has upstream's `etag` (listed with its ETag). With
  * `managed` (upstream's column exists) unmanaged rows are skipped, in choosing the page's keys
  * too, so a key with none but those is not listed and takes no place in the page. Exported for
  * the query-plan tests.
  */
-export function postgresListKeysSql(collateC: boolean, inclusive: boolean, bounded: boolean, managed = false, compressed = false): string {
+export function postgresListKeysSql(collateC: boolean, inclusive: boolean, bounded: boolean, managed = false, compressed = false, identity = false): string {
   const k = collateC ? 'object_key COLLATE "C"' : 'object_key';
   return `
-SELECT k.object_key, f.backend_name, f.size_bytes, f.encrypted, f.plaintext_size, f.created_at${compressed ? ', f.compression_algorithm, f.logical_size' : ''}
+SELECT k.object_key, f.backend_name, f.size_bytes, f.encrypted, f.plaintext_size, f.created_at${compressed ? ', f.compression_algorithm, f.logical_size' : ''}${identity ? ', f.etag' : ''}
 FROM (SELECT DISTINCT ON (${k}) object_key
       FROM object_locations
       WHERE ${k} ${inclusive ? '>=' : '>'} $1${bounded ? ` AND ${k} < $3` : ''}${managed ? ' AND managed IS NOT FALSE' : ''}
       ORDER BY ${k}
       LIMIT $2) k
 CROSS JOIN LATERAL (
-    SELECT o.backend_name, o.size_bytes, o.encrypted, o.plaintext_size, o.created_at${compressed ? ', o.compression_algorithm, o.logical_size' : ''}
+    SELECT o.backend_name, o.size_bytes, o.encrypted, o.plaintext_size, o.created_at${compressed ? ', o.compression_algorithm, o.logical_size' : ''}${identity ? ', o.etag' : ''}
     FROM object_locations o
     WHERE o.object_key = k.object_key${managed ? ' AND o.managed IS NOT FALSE' : ''}
     ORDER BY o.created_at ASC, o.backend_name
@@ -341,7 +342,11 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     this.#columns ??= this.#query<{ attname: string }>(UPSTREAM_COLUMNS, [], signal).then(
       (rows) => {
         const has = (name: string): boolean => rows.some((r) => r.attname === name);
-        return { storageKey: has('storage_key'), managed: has('managed'), compressed: has('compression_algorithm') && has('logical_size') && has('compression_format_version') };
+        return {
+          storageKey: has('storage_key'), managed: has('managed'),
+          compressed: has('compression_algorithm') && has('logical_size') && has('compression_format_version'),
+          identity: has('etag') && has('content_type'),
+        };
       },
       (err: unknown) => {
         this.#columns = undefined;
@@ -356,7 +361,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     try {
       // Named: prepared once per connection, then only bound and executed.
       const columns = await this.#upstreamColumns(opts?.signal);
-      const name = `readpath_get_all_object_locations${columns.storageKey ? '_sk' : ''}${columns.managed ? '_m' : ''}${columns.compressed ? '_z' : ''}`;
+      const name = `readpath_get_all_object_locations${columns.storageKey ? '_sk' : ''}${columns.managed ? '_m' : ''}${columns.compressed ? '_z' : ''}${columns.identity ? '_i' : ''}`;
       raw = await this.#query<RawLocationRow>(selectLocationsSql(columns), [key], opts?.signal, name);
     } catch (err) {
       throw this.#wrap(err, `lookup of ${JSON.stringify(key)}`);
@@ -390,11 +395,11 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     try {
       const collateC = await this.#keyCollation();
       if (checked.limit === 0) return [];
-      const { managed, compressed } = await this.#upstreamColumns(opts.signal);
+      const { managed, compressed, identity } = await this.#upstreamColumns(opts.signal);
       const values: unknown[] = [from, checked.limit];
       if (to !== undefined) values.push(to);
-      const name = `readpath_list_keys_${collateC ? 'c' : 'n'}${inclusive ? 'ge' : 'gt'}${to === undefined ? '' : 'lt'}${managed ? '_m' : ''}${compressed ? '_z' : ''}`;
-      raw = await this.#query<RawListedRow>(postgresListKeysSql(collateC, inclusive, to !== undefined, managed, compressed), values, opts.signal, name);
+      const name = `readpath_list_keys_${collateC ? 'c' : 'n'}${inclusive ? 'ge' : 'gt'}${to === undefined ? '' : 'lt'}${managed ? '_m' : ''}${compressed ? '_z' : ''}${identity ? '_i' : ''}`;
+      raw = await this.#query<RawListedRow>(postgresListKeysSql(collateC, inclusive, to !== undefined, managed, compressed, identity), values, opts.signal, name);
     } catch (err) {
       throw this.#wrap(err, `key listing after ${JSON.stringify(from)}`);
     }

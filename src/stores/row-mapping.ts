@@ -27,6 +27,9 @@ export interface RawLocationRow {
   compression_algorithm?: unknown;
   logical_size?: unknown;
   compression_format_version?: unknown;
+  /** s3-orchestrator's object-identity columns, in databases that have them. */
+  etag?: unknown;
+  content_type?: unknown;
 }
 
 /** A parsed timestamp: the Date (millisecond precision) and the nanoseconds below it, for ordering. */
@@ -236,7 +239,37 @@ export function toObjectLocation(key: string, row: RawLocationRow, createdAt: Pa
       logicalSize: integer(key, backend, 'logical_size', row.logical_size, false),
       compressionVersion: integer(key, backend, 'compression_format_version', row.compression_format_version, true),
     }),
+    ...identityOf(key, backend, row),
   };
+}
+
+/**
+ * The row's object identity: its `etag` (quoted, as upstream stores it and S3 sends it; NULL or
+ * '' is unknown) and `content_type` (NULL unknown; '' is a type the client set, and upstream
+ * then leaves the backend's).
+ */
+function identityOf(key: string, backend: string, row: Pick<RawLocationRow, 'etag' | 'content_type'>): { etag?: string; contentType?: string } {
+  const out: { etag?: string; contentType?: string } = {};
+  const etag = optionalString(key, backend, 'etag', row.etag);
+  if (etag !== null && etag !== '') {
+    if (etag.length > 1024 || !headerSafe(etag)) throw badColumn(key, backend, 'etag', `not an ETag: ${show(etag)}`);
+    out.etag = etag.startsWith('"') ? etag : `"${etag}"`;
+  }
+  const type = optionalString(key, backend, 'content_type', row.content_type);
+  if (type !== null && type !== '') {
+    if (type.length > 1024 || !headerSafe(type)) throw badColumn(key, backend, 'content_type', `not a media type: ${show(type)}`);
+    out.contentType = type;
+  }
+  return out;
+}
+
+/** No control characters: the value can be sent as an HTTP header. */
+function headerSafe(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return false;
+  }
+  return true;
 }
 
 /**
@@ -291,6 +324,8 @@ export function checkLocationForWrite(loc: ObjectLocation): void {
   if (loc.compression !== undefined && loc.compression !== null && typeof loc.compression !== 'string') fail('compression', 'must be a string or null');
   if (loc.logicalSize !== undefined && loc.logicalSize !== null && (!Number.isSafeInteger(loc.logicalSize) || loc.logicalSize < 0)) fail('logicalSize', 'must be a non-negative integer or null');
   if (loc.compressionVersion !== undefined && loc.compressionVersion !== null && !Number.isSafeInteger(loc.compressionVersion)) fail('compressionVersion', 'must be an integer or null');
+  if (loc.etag !== undefined && loc.etag !== null && typeof loc.etag !== 'string') fail('etag', 'must be a string or null');
+  if (loc.contentType !== undefined && loc.contentType !== null && typeof loc.contentType !== 'string') fail('contentType', 'must be a string or null');
 }
 
 /** Sort rows by created_at ascending, keeping the database's order for equal timestamps. */
@@ -300,7 +335,7 @@ export function sortByCreatedAt<T extends { t: ParsedTimestamp }>(rows: T[]): T[
 }
 
 /** The columns of one `object_locations` row a key listing reads. */
-export type RawListedRow = Pick<RawLocationRow, 'object_key' | 'backend_name' | 'size_bytes' | 'encrypted' | 'plaintext_size' | 'created_at' | 'compression_algorithm' | 'logical_size'>;
+export type RawListedRow = Pick<RawLocationRow, 'object_key' | 'backend_name' | 'size_bytes' | 'encrypted' | 'plaintext_size' | 'created_at' | 'compression_algorithm' | 'logical_size' | 'etag'>;
 
 /** The object_key of a listed row, checked: a key that is not text is a METADATA_ERROR. */
 export function listedKey(row: RawListedRow): string {
@@ -324,5 +359,6 @@ export function toListedObject(key: string, row: RawListedRow, createdAt: Parsed
   const compression = optionalString(key, backend, 'compression_algorithm', row.compression_algorithm);
   const logicalSize = compression === null || compression === '' ? null : integer(key, backend, 'logical_size', row.logical_size, false);
   const size = logicalSize ?? (encrypted && plaintextSize !== null ? plaintextSize : sizeBytes);
-  return { key, size, lastModified: createdAt.date };
+  const { etag } = identityOf(key, backend, { etag: row.etag, content_type: null });
+  return { key, size, lastModified: createdAt.date, ...(etag === undefined ? {} : { etag }) };
 }

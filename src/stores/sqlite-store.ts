@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS backend_usage (
  * Columns upstream added to `object_locations` over time that a read needs: each is selected
  * where the table has it, else as NULL, so a row has the same shape from every schema.
  */
-export const OPTIONAL_LOCATION_COLUMNS = ['storage_key', 'compression_algorithm', 'logical_size', 'compression_format_version'] as const;
+export const OPTIONAL_LOCATION_COLUMNS = ['storage_key', 'compression_algorithm', 'logical_size', 'compression_format_version', 'etag', 'content_type'] as const;
 
 /** `column`, or NULL in its place when the table does not have it. */
 function optionalColumn(columns: ReadonlySet<string>, column: string): string {
@@ -69,7 +69,8 @@ function optionalColumn(columns: ReadonlySet<string>, column: string): string {
 
 /**
  * The lookup of one key's rows: the base columns, then {@link OPTIONAL_LOCATION_COLUMNS}
- * (storage_key: where each copy's bytes are; the compression columns: how they are encoded).
+ * (storage_key: where each copy's bytes are; the compression columns: how they are encoded;
+ * etag and content_type: the object's identity as upstream's clients were given it).
  * Rows upstream marks unmanaged (`managed = 0`: kept for their quota, never served) are left
  * out where the column exists; a NULL there (upstream declares it NOT NULL) counts as managed.
  */
@@ -117,17 +118,18 @@ ON CONFLICT (backend_name, period) DO UPDATE SET
  * ORDER BY created_at is time order. BINARY collation is memcmp of UTF-8: S3's order. Four
  * variants: `>=` prefix or `>` start-after, with or without the prefix's upper bound.
  * Parameters: the lower bound, the upper bound when `bounded`, the limit. `compressed`: the
- * table has upstream's compression columns (a compressed copy is listed at its logical size). With `managed`
+ * table has upstream's compression columns (a compressed copy is listed at its logical size);
+ * `identity`: it has upstream's `etag` (listed with its ETag). With `managed`
  * (upstream's column exists) unmanaged rows are skipped, in choosing the page's keys too, so a
  * key with none but those is not listed and takes no place in the page. Exported for the
  * query-plan tests.
  */
-export function sqliteListKeysSql(inclusive: boolean, bounded: boolean, managed = false, compressed = false): string {
+export function sqliteListKeysSql(inclusive: boolean, bounded: boolean, managed = false, compressed = false, identity = false): string {
   const k = 'object_key COLLATE BINARY';
   const m = managed ? ' AND coalesce(managed, 1) <> 0' : '';
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, plaintext_size, created_at,
-       ${compressed ? 'compression_algorithm, logical_size' : 'NULL, NULL'}
+       ${compressed ? 'compression_algorithm, logical_size' : 'NULL, NULL'}, ${identity ? 'etag' : 'NULL'}
 FROM object_locations
 WHERE object_key IN (
     SELECT DISTINCT ${k} FROM object_locations
@@ -163,6 +165,8 @@ interface Connection {
   managed: boolean;
   /** The table has upstream's compression columns. */
   compressed: boolean;
+  /** The table has upstream's `etag` column. */
+  identity: boolean;
   upsertLocations: (locs: readonly ObjectLocation[]) => void;
   /** Several lookups in one read transaction: SQLite takes its read lock once, not per key. */
   selectMany: (lookups: readonly Lookup[]) => void;
@@ -242,6 +246,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     const columns = new Set((db.prepare(`PRAGMA table_info(object_locations)`).all() as { name: string }[]).map((c) => c.name));
     const managed = columns.has('managed');
     const compressed = columns.has('compression_algorithm') && columns.has('logical_size');
+    const identity = columns.has('etag');
     const select = db.prepare<[string], unknown[]>(selectLocationsSql(columns)).raw(true);
     const selectUsage = db.prepare<[string], Record<string, unknown>>(SELECT_USAGE);
     const selectMany = db.transaction((lookups: readonly Lookup[]) => {
@@ -259,7 +264,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       const readOnly = (): never => {
         throw new ReadPathError('METADATA_ERROR', `SQLite database ${this.#opts.path} is open read-only`);
       };
-      return { db, select, selectUsage, selectMany, list, utf8, managed, compressed, upsertLocations: readOnly, flushUsage: readOnly };
+      return { db, select, selectUsage, selectMany, list, utf8, managed, compressed, identity, upsertLocations: readOnly, flushUsage: readOnly };
     }
     const upsertLocation = db.prepare(UPSERT_LOCATION);
     const upsertUsage = db.prepare(UPSERT_USAGE);
@@ -272,6 +277,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       utf8,
       managed,
       compressed,
+      identity,
       upsertLocations: db.transaction((locs: readonly ObjectLocation[]) => {
         for (const l of locs) {
           const key = l.encryptionKey ?? null;
@@ -392,7 +398,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     try {
       let stmt = conn.list.get(variant);
       if (stmt === undefined) {
-        stmt = conn.db.prepare<unknown[], unknown[]>(sqliteListKeysSql(inclusive, to !== undefined, conn.managed, conn.compressed)).raw(true);
+        stmt = conn.db.prepare<unknown[], unknown[]>(sqliteListKeysSql(inclusive, to !== undefined, conn.managed, conn.compressed, conn.identity)).raw(true);
         conn.list.set(variant, stmt);
       }
       arrays = to === undefined ? stmt.all(from, checked.limit) : stmt.all(from, to, checked.limit);
@@ -485,11 +491,13 @@ function fromArray(a: unknown[]): RawLocationRow {
     compression_algorithm: a[10],
     logical_size: a[11],
     compression_format_version: a[12],
+    etag: a[13],
+    content_type: a[14],
   };
 }
 
 function listedRow(a: unknown[]): RawListedRow {
-  return { object_key: a[0], backend_name: a[1], size_bytes: a[2], encrypted: a[3], plaintext_size: a[4], created_at: a[5], compression_algorithm: a[6], logical_size: a[7] };
+  return { object_key: a[0], backend_name: a[1], size_bytes: a[2], encrypted: a[3], plaintext_size: a[4], created_at: a[5], compression_algorithm: a[6], logical_size: a[7], etag: a[8] };
 }
 
 function sqliteCode(err: unknown): string | undefined {

@@ -28,7 +28,7 @@ import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
 import type { HeadResult } from '../types.js';
 import { spanLength, type ByteSpan } from './byte-range.js';
-import { setPlaintextEtag } from '../encryption/cipher-read.js';
+import { objectHead } from '../probe/answer.js';
 import { storedDiffers } from '../stores/row-mapping.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
@@ -277,7 +277,7 @@ class StreamRun {
     this.#out = body;
     if (this.#abortError !== undefined) body.destroy(this.#abortError);
     const { size: _size, body: _body, ...head } = first.res;
-    if (storedDiffers(loc)) setPlaintextEtag(head, loc?.contentHash);
+    objectHead(head, loc);
     return { ...head, backend: first.copy.backendName, failover: first.index !== 0, body, verified, backends: this.backends };
   }
 

@@ -21,7 +21,7 @@ import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
 import type { HeadResult } from '../types.js';
 import { spanLength } from './byte-range.js';
-import { setPlaintextEtag } from '../encryption/cipher-read.js';
+import { objectHead } from '../probe/answer.js';
 import { openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
 import { storedDiffers } from '../stores/row-mapping.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
@@ -186,7 +186,7 @@ class StripedRun {
       }
       const { size: _size, body: _body, ...head } = f.seg.res;
       const loc = c.copy.location;
-      if (storedDiffers(loc)) setPlaintextEtag(head, loc?.contentHash);
+      objectHead(head, loc);
       this.#etag ??= f.seg.res.etag;
       this.#nextLaunch = 1;
       void this.#drainInto(f);

@@ -1,8 +1,8 @@
 /**
- * An s3-orchestrator SQLite database as a current upstream leaves it — `storage_key`, `managed`
- * and the compression columns its migrations added (`compression_algorithm`,
- * `compression_level`, `compression_format_version`, `logical_size`) — with rows inserted as
- * upstream writes them. readpath's own store writes only the columns it creates, so tests of
+ * An s3-orchestrator SQLite database as a current upstream leaves it — `storage_key`, `managed`,
+ * the compression columns its migrations added (`compression_algorithm`, `compression_level`,
+ * `compression_format_version`, `logical_size`) and the object-identity ones (`etag`,
+ * `content_type`, `user_metadata`) — with rows inserted as upstream writes them. readpath's own store writes only the columns it creates, so tests of
  * upstream's later columns seed through this.
  */
 import Database from 'better-sqlite3';
@@ -16,6 +16,7 @@ CREATE TABLE object_locations (
     created_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     compression_algorithm TEXT, compression_level TEXT, compression_format_version INTEGER, logical_size INTEGER,
     compression_probe_size INTEGER, compression_probe_level TEXT,
+    etag TEXT, content_type TEXT, user_metadata TEXT,
     storage_key TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (object_key, backend_name));
 CREATE UNIQUE INDEX idx_object_locations_backend_storage_key ON object_locations(backend_name, storage_key);
@@ -42,8 +43,9 @@ export function upstreamSqlite(path: string): { insert(l: ObjectLocation, o?: Up
   db.exec(SCHEMA);
   const stmt = db.prepare(`
 INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, encryption_key, key_id, plaintext_size,
-  content_hash, created_at, compression_algorithm, compression_level, compression_format_version, logical_size, storage_key, managed)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  content_hash, created_at, compression_algorithm, compression_level, compression_format_version, logical_size, storage_key, managed,
+  etag, content_type)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   return {
     insert(l, o = {}) {
       const compressed = l.compression !== undefined && l.compression !== null && l.compression !== '';
@@ -53,6 +55,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
         l.keyId ?? null, l.plaintextSize ?? null, l.contentHash ?? null, l.createdAt.toISOString(),
         l.compression ?? null, compressed ? (o.level ?? 'default') : null, l.compressionVersion ?? null, l.logicalSize ?? null,
         l.storageKey ?? l.objectKey, o.managed === false ? 0 : 1,
+        l.etag ?? null, l.contentType ?? null,
       );
     },
     close() {

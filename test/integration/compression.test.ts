@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,8 @@ const CHUNK = 64 * 1024;
 /** ~1.2 MiB of log lines: 19 frames of 64 KiB. */
 const LOG = logLines(1_250_000);
 const LOG_Z = seekableZstd(LOG, { chunkSize: CHUNK });
+/** The ETag upstream gave its clients: the object's MD5, quoted. */
+const LOG_ETAG = `"${createHash('md5').update(LOG).digest('hex')}"`;
 const SECRET = logLines(400_000, 7);
 const SECRET_Z = seekableZstd(SECRET, { chunkSize: 16 * 1024 });
 const PLAIN = Buffer.from('stored verbatim: too small to be worth compressing\n');
@@ -52,9 +54,10 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
       await fleet.seed(l.storageKey ?? l.objectKey, body, [l.backendName]);
       db.insert(l);
     };
-    // Two copies, each under a storage key of its own.
-    await put(compressedRow('logs/app.log', 'b1', LOG, LOG_Z.body, at(), { storageKey: 'logs/app.log!01A' }), LOG_Z.body);
-    await put(compressedRow('logs/app.log', 'b2', LOG, LOG_Z.body, at(), { storageKey: 'logs/app.log!01B' }), LOG_Z.body);
+    // Two copies, each under a storage key of its own, with the identity upstream's clients got.
+    const identity = { etag: LOG_ETAG, contentType: 'application/x-ndjson' };
+    await put(compressedRow('logs/app.log', 'b1', LOG, LOG_Z.body, at(), { storageKey: 'logs/app.log!01A', ...identity }), LOG_Z.body);
+    await put(compressedRow('logs/app.log', 'b2', LOG, LOG_Z.body, at(), { storageKey: 'logs/app.log!01B', ...identity }), LOG_Z.body);
     // The first copy damaged in frame 5: whole reads and ranges over it fail over to b2.
     await put(compressedRow('logs/damaged.log', 'b1', LOG, LOG_Z.body, at()), damagedFrame(LOG_Z, 5));
     await put(compressedRow('logs/damaged.log', 'b2', LOG, LOG_Z.body, at()), LOG_Z.body);
@@ -106,9 +109,13 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
         const g = await rp.get('logs/app.log');
         assert.ok(Buffer.from(g.body).equals(LOG));
         assert.deepEqual([g.verified, g.backend, g.failover, g.size], [true, 'b1', false, LOG.length]);
+        // The row's identity, not the stored bytes' ETag and type.
         const h = await rp.head('logs/app.log');
-        assert.equal(h.size, LOG.length);
-        assert.equal(h.etag, `"${sha256Hex(LOG).slice(0, 32)}-1"`, 'an ETag of the object, not of the stored bytes');
+        assert.deepEqual([h.size, h.etag, h.contentType], [LOG.length, LOG_ETAG, 'application/x-ndjson']);
+        assert.deepEqual([g.etag, g.contentType], [LOG_ETAG, 'application/x-ndjson']);
+        // Without a row ETag: one derived from the object's hash, never the stored bytes' MD5.
+        const hd = await rp.head('logs/damaged.log');
+        assert.equal(hd.etag, `"${sha256Hex(LOG).slice(0, 32)}-1"`);
         // A range across frames 2-4.
         const r = await rp.get('logs/app.log', { range: `bytes=${2 * CHUNK + 100}-${4 * CHUNK + 5}` });
         assert.ok(Buffer.from(r.body).equals(LOG.subarray(2 * CHUNK + 100, 4 * CHUNK + 6)));
@@ -117,7 +124,7 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
         const s = await rp.getStream('logs/app.log');
         assert.ok((await collect(s.body)).equals(LOG));
         assert.equal(await s.verified, true);
-        assert.equal(s.size, LOG.length);
+        assert.deepEqual([s.size, s.etag, s.contentType], [LOG.length, LOG_ETAG, 'application/x-ndjson']);
         const sr = await rp.getStream('logs/app.log', { range: `bytes=${CHUNK - 1}-${CHUNK}` });
         assert.ok((await collect(sr.body)).equals(LOG.subarray(CHUNK - 1, CHUNK + 1)));
         // Compressed and encrypted: whole and a range.
@@ -141,6 +148,7 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
         assert.ok(rp.recorder.count('decompress_operations_total', { backend: 'b1', kind: 'stream' }) >= 3);
         assert.equal(rp.recorder.count('decompress_failures_total', { backend: 'b1' }), 0);
         const listed = await rp.listKeys({ prefix: '', limit: 100 });
+        assert.deepEqual(listed.filter((o) => o.etag !== undefined).map((o) => [o.key, o.etag]), [['logs/app.log', LOG_ETAG]]);
         assert.deepEqual(listed.map((o) => [o.key, o.size]), [
           ['logs/app.log', LOG.length], ['logs/damaged.log', LOG.length], ['logs/odd.log', LOG.length],
           ['logs/short.log', LOG.length + 1], ['old/compressed.log', LOG.length], ['plain.txt', PLAIN.length],

@@ -12,7 +12,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,7 +42,12 @@ const OBJECTS = {
   plain: { key: 'plain.txt', bytes: Buffer.from('a small object, stored as it is\n') },
 } as const;
 
-/** The ETag the gateway gives an object whose stored bytes are not its own. */
+/** A single-part S3 ETag: the MD5 of the bytes, quoted. */
+function md5Etag(bytes: Uint8Array): string {
+  return `"${createHash('md5').update(bytes).digest('hex')}"`;
+}
+
+/** The ETag the gateway gives an object whose stored bytes are not its own and whose row has no `etag`. */
 function objectEtag(bytes: Uint8Array): string {
   return `"${sha256Hex(bytes).slice(0, 32)}-1"`;
 }
@@ -69,8 +74,10 @@ describe('readpath serve: compressed objects through real S3 clients (s3rver fle
     };
     const k = (o: { key: string }): string => `${LOGS.bucket}/${o.key}`;
     const app = seekableZstd(OBJECTS.app.bytes);
-    await put(compressedRow(k(OBJECTS.app), 'b1', OBJECTS.app.bytes, app.body, at(), { storageKey: `${k(OBJECTS.app)}!0001` }), damagedFrame(app, 2, 0x10));
-    await put(compressedRow(k(OBJECTS.app), 'b2', OBJECTS.app.bytes, app.body, at(), { storageKey: `${k(OBJECTS.app)}!0002` }), app.body);
+    // With the identity upstream recorded: the object's MD5 as its ETag, and its Content-Type.
+    const identity = { etag: md5Etag(OBJECTS.app.bytes), contentType: 'text/plain; charset=utf-8' };
+    await put(compressedRow(k(OBJECTS.app), 'b1', OBJECTS.app.bytes, app.body, at(), { storageKey: `${k(OBJECTS.app)}!0001`, ...identity }), damagedFrame(app, 2, 0x10));
+    await put(compressedRow(k(OBJECTS.app), 'b2', OBJECTS.app.bytes, app.body, at(), { storageKey: `${k(OBJECTS.app)}!0002`, ...identity }), app.body);
     const big = seekableZstd(OBJECTS.big.bytes);
     await put(compressedRow(k(OBJECTS.big), 'b2', OBJECTS.big.bytes, big.body, at()), big.body);
     await put(compressedRow(k(OBJECTS.big), 'b1', OBJECTS.big.bytes, big.body, at()), big.body);
@@ -110,11 +117,15 @@ describe('readpath serve: compressed objects through real S3 clients (s3rver fle
     const ls = ok(await clients.awsRun(url, LOGS, ['s3', 'ls', '--recursive', 's3://logs/']), 'aws s3 ls');
     const sizes = new Map(ls.stdout.split('\n').filter((l) => l !== '').map((l) => /^\S+ \S+\s+(\d+) (.*)$/.exec(l)).map((m) => [m?.[2], Number(m?.[1])]));
     assert.deepEqual(sizes, new Map([...want].map(([key, b]) => [key, b.length])), ls.stdout);
-    for (const o of [OBJECTS.app, OBJECTS.secret]) {
-      const h = JSON.parse(ok(await clients.awsRun(url, LOGS, ['s3api', 'head-object', '--bucket', 'logs', '--key', o.key]), 'head-object').stdout) as { ContentLength: number; ETag: string };
+    for (const [o, etag, type] of [[OBJECTS.app, md5Etag(OBJECTS.app.bytes), 'text/plain; charset=utf-8'], [OBJECTS.secret, objectEtag(OBJECTS.secret.bytes), undefined]] as const) {
+      const h = JSON.parse(ok(await clients.awsRun(url, LOGS, ['s3api', 'head-object', '--bucket', 'logs', '--key', o.key]), 'head-object').stdout) as { ContentLength: number; ETag: string; ContentType?: string };
       assert.equal(h.ContentLength, o.bytes.length);
-      assert.equal(h.ETag, objectEtag(o.bytes));
+      assert.equal(h.ETag, etag, o.key);
+      if (type !== undefined) assert.equal(h.ContentType, type);
     }
+    // Listings carry the row's ETag where upstream recorded one.
+    const l = JSON.parse(ok(await clients.awsRun(url, LOGS, ['s3api', 'list-objects-v2', '--bucket', 'logs', '--prefix', 'z/app']), 'list-objects-v2').stdout) as { Contents: { Key: string; ETag?: string }[] };
+    assert.deepEqual(l.Contents.map((c) => [c.Key, c.ETag]), [[OBJECTS.app.key, md5Etag(OBJECTS.app.bytes)]]);
   });
 
   it('aws s3api get-object --range across a frame boundary, on the damaged object and the encrypted one', async () => {
@@ -139,7 +150,7 @@ describe('readpath serve: compressed objects through real S3 clients (s3rver fle
     assert.match(bytes.stderr, new RegExp(`${want.size} matching files`), bytes.stderr);
   });
 
-  it('s3cmd get: the object, no MD5 warning', async () => {
+  it('s3cmd get: the object, its MD5 checked against the row\'s ETag, no warning', async () => {
     const out = path.join(tmp, 's3cmd-app.log');
     const r = ok(await clients.s3cmdRun(url, LOGS, ['get', `s3://logs/${OBJECTS.app.key}`, out], 120_000), 's3cmd get');
     assert.doesNotMatch(r.stderr, /MD5 signatures do not match|WARNING/, r.stderr);

@@ -176,7 +176,7 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
-  it('reads upstream\'s compression columns where the table has them: logical sizes in lookups and listings', async () => {
+  it('reads upstream\'s compression and identity columns where the table has them: logical sizes, ETags and types', async () => {
     const url = await cluster.createDatabase('upstream_compression');
     await withClient(url, async (c) => {
       await c.query(UPSTREAM_SCHEMA);
@@ -205,6 +205,20 @@ describe('PostgresMetadataStore', () => {
       await assert.rejects(store.getAllObjectLocations('bad'), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /logical_size/.test(String(err)));
       assert.deepEqual((await store.listKeys({ prefix: 'p', limit: 5 })).map((o) => [o.key, o.size]), [['p', 7]]);
       assert.deepEqual((await store.listKeys({ prefix: 'z', limit: 5 })).map((o) => [o.key, o.size]), [['z', 1000]]);
+    } finally {
+      await store.close();
+    }
+    await withClient(url, async (c) => {
+      // Upstream's object-identity migration: nullable etag, content_type, user_metadata (JSONB).
+      await c.query(`ALTER TABLE object_locations ADD COLUMN etag TEXT, ADD COLUMN content_type TEXT, ADD COLUMN user_metadata JSONB`);
+      await c.query(`UPDATE object_locations SET etag = '"0cc175b9c0f1b6a831c399e269772661"', content_type = 'application/json', user_metadata = '{}' WHERE object_key = 'z'`);
+    });
+    store = new PostgresMetadataStore({ url });
+    try {
+      assert.deepEqual((await store.getAllObjectLocations('z')).map((r) => [r.etag, r.contentType, r.logicalSize]), [['"0cc175b9c0f1b6a831c399e269772661"', 'application/json', 1000]]);
+      assert.deepEqual((await store.getAllObjectLocations('p')).map((r) => ['etag' in r, 'contentType' in r]), [[false, false]]);
+      assert.deepEqual((await store.listKeys({ prefix: 'p', limit: 5 })).map((o) => [o.key, o.size, o.etag]), [['p', 7, undefined]]);
+      assert.deepEqual((await store.listKeys({ prefix: 'z', limit: 5 })).map((o) => [o.key, o.size, o.etag]), [['z', 1000, '"0cc175b9c0f1b6a831c399e269772661"']]);
     } finally {
       await store.close();
     }

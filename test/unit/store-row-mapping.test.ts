@@ -82,6 +82,16 @@ describe('toObjectLocation', () => {
     assert.equal(objectSizeOf(map({ encrypted: 1, plaintext_size: 20 })), 20);
   });
 
+  it('object identity: the row\'s ETag (quoted as S3 sends it) and Content-Type; NULL or empty is unknown', () => {
+    const l = map({ etag: '"9e107d9d372bb6826bd81d3542a419d6"', content_type: 'application/x-ndjson' });
+    assert.deepEqual([l.etag, l.contentType], ['"9e107d9d372bb6826bd81d3542a419d6"', 'application/x-ndjson']);
+    assert.equal(map({ etag: '9e107d9d372bb6826bd81d3542a419d6-3' }).etag, '"9e107d9d372bb6826bd81d3542a419d6-3"');
+    for (const v of [null, undefined, '']) {
+      const u = map({ etag: v, content_type: v });
+      assert.deepEqual(['etag' in u, 'contentType' in u], [false, false], String(v));
+    }
+  });
+
   it('names key, backend and column of a bad value', () => {
     const bad = (r: Partial<RawLocationRow>, column: string): void => {
       assert.throws(() => map(r), (err: unknown) => {
@@ -109,5 +119,8 @@ describe('toObjectLocation', () => {
     bad({ compression_algorithm: 'zstd', logical_size: null }, 'logical_size');
     bad({ compression_algorithm: 'zstd', logical_size: -4 }, 'logical_size');
     bad({ compression_algorithm: 'zstd', logical_size: 4, compression_format_version: 'one' }, 'compression_format_version');
+    bad({ etag: 42 }, 'etag');
+    bad({ etag: '"abc"\r\nx-injected: 1' }, 'etag');
+    bad({ content_type: 'text/plain\n' }, 'content_type');
   });
 });
