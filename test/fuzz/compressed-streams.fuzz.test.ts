@@ -42,7 +42,7 @@ function judge(r: { out: Buffer; err: unknown }, want: Buffer, what: string): vo
     assert.ok(r.out.equals(want), `${what}: ${r.out.length} bytes delivered without an error, not the object's`);
     return;
   }
-  assert.ok(hasCode(r.err, 'DECOMPRESSION_FAILED'), `${what}: ${String(r.err)}`);
+  assert.ok(hasCode(r.err, 'DECOMPRESSION_FAILED'), `${what}: ${r.err instanceof Error ? r.err.message : JSON.stringify(r.err)}`);
   assert.ok(want.subarray(0, r.out.length).equals(r.out), `${what}: bytes delivered before the error are not the object's`);
 }
 
