@@ -28,6 +28,8 @@ export interface IdentityRow {
   contentHash?: string | null | undefined;
   etag?: string | null | undefined;
   contentType?: string | null | undefined;
+  /** The row's created_at (a Date, or ms since the epoch as the probe carries it). */
+  createdAt?: Date | number | undefined;
 }
 
 /**
@@ -35,10 +37,13 @@ export interface IdentityRow {
  * place and returned): the row's ETag and Content-Type where upstream recorded them (its clients
  * were given those, whatever form the copy is stored in); else, for a copy stored encrypted or
  * compressed, an ETag derived from content_hash (see plaintextEtag) instead of the stored bytes'
- * MD5. Degraded mode (no row): the backend's, as they are.
+ * MD5. Last-Modified is the serving copy's row created_at, as upstream answers since it stopped
+ * taking the backend's (which a rebalance or repair rewrites, so a revalidating client would see
+ * the object change when it did not). Degraded mode (no row): the backend's, as they are.
  */
-export function objectHead<T extends { etag?: string; contentType?: string }>(h: T, l: IdentityRow | null | undefined): T {
+export function objectHead<T extends { etag?: string; contentType?: string; lastModified?: Date }>(h: T, l: IdentityRow | null | undefined): T {
   if (l === null || l === undefined) return h;
+  if (l.createdAt !== undefined) h.lastModified = new Date(typeof l.createdAt === 'number' ? l.createdAt : l.createdAt.getTime());
   if (l.etag !== undefined && l.etag !== null && l.etag !== '') h.etag = l.etag;
   else if (l.encrypted || (l.compression !== undefined && l.compression !== null && l.compression !== '')) setPlaintextEtag(h, l.contentHash);
   if (l.contentType !== undefined && l.contentType !== null && l.contentType !== '') h.contentType = l.contentType;

@@ -25,6 +25,8 @@ export interface ProbeLocation {
   /** The row's object identity (upstream's `etag`, `content_type`), when it has one. */
   etag?: string;
   contentType?: string;
+  /** The row's created_at, ms since the epoch: the object's Last-Modified. */
+  createdAt?: number;
 }
 
 /** One probe of one copy, described by data. */
@@ -130,6 +132,7 @@ export function probeLocation(l: ObjectLocation | null): ProbeLocation | null {
     sizeBytes: l.sizeBytes,
     encrypted: l.encrypted,
     plaintextSize: l.plaintextSize ?? null,
+    createdAt: l.createdAt.getTime(),
   };
   if (l.encrypted) {
     p.encryptionKey = l.encryptionKey ?? null;

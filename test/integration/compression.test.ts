@@ -113,6 +113,11 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
         const h = await rp.head('logs/app.log');
         assert.deepEqual([h.size, h.etag, h.contentType], [LOG.length, LOG_ETAG, 'application/x-ndjson']);
         assert.deepEqual([g.etag, g.contentType], [LOG_ETAG, 'application/x-ndjson']);
+        // Last-Modified: the serving row's created_at (not when s3rver stored the bytes); here the
+        // first copy's, as listed.
+        const listedApp = (await rp.listKeys({ prefix: 'logs/app.log', limit: 1 }))[0];
+        assert.equal(h.lastModified?.toISOString(), '2026-03-01T00:00:01.000Z');
+        assert.deepEqual([g.lastModified?.toISOString(), listedApp?.lastModified.toISOString()], ['2026-03-01T00:00:01.000Z', '2026-03-01T00:00:01.000Z']);
         // Without a row ETag: one derived from the object's hash, never the stored bytes' MD5.
         const hd = await rp.head('logs/damaged.log');
         assert.equal(hd.etag, `"${sha256Hex(LOG).slice(0, 32)}-1"`);
@@ -124,7 +129,7 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
         const s = await rp.getStream('logs/app.log');
         assert.ok((await collect(s.body)).equals(LOG));
         assert.equal(await s.verified, true);
-        assert.deepEqual([s.size, s.etag, s.contentType], [LOG.length, LOG_ETAG, 'application/x-ndjson']);
+        assert.deepEqual([s.size, s.etag, s.contentType, s.lastModified?.toISOString()], [LOG.length, LOG_ETAG, 'application/x-ndjson', '2026-03-01T00:00:01.000Z']);
         const sr = await rp.getStream('logs/app.log', { range: `bytes=${CHUNK - 1}-${CHUNK}` });
         assert.ok((await collect(sr.body)).equals(LOG.subarray(CHUNK - 1, CHUNK + 1)));
         // Compressed and encrypted: whole and a range.
