@@ -15,6 +15,7 @@ import type { ResolvedConfig } from './config/types.js';
 import { MemoryMetadataStore } from './stores/memory-store.js';
 import { PostgresMetadataStore, type PostgresMetadataStoreOptions } from './stores/postgres-store.js';
 import { SqliteMetadataStore } from './stores/sqlite-store.js';
+import { unknownColumnsWarning } from './stores/row-mapping.js';
 import { CircuitBreakerStore, type StoreBreakerState } from './policies/store-breaker.js';
 import type { UsageStore } from './stores/usage-store.js';
 import type { MetadataStore, ObjectBackend } from './types.js';
@@ -36,6 +37,8 @@ export interface PartOverrides {
   /** Pool mode: the module that builds the workers' backends (the main thread's streams use it too). */
   backendModule?: string | URL;
   backendData?: unknown;
+  /** Where the parts' warnings go (the configured database's unknown columns). */
+  warn?: (message: string) => void;
 }
 
 /** The assembled parts. */
@@ -76,21 +79,22 @@ function isUsageStore(s: unknown): s is UsageStore {
 }
 
 /** Open the configured metadata store. */
-export async function openStore(config: ResolvedConfig): Promise<MetadataStore> {
+export async function openStore(config: ResolvedConfig, warn?: (message: string) => void): Promise<MetadataStore> {
   const db = config.database;
+  const onUnknownColumns = warn === undefined ? undefined : (columns: string[]): void => warn(unknownColumnsWarning(columns));
   switch (db.driver) {
     case 'memory':
       return new MemoryMetadataStore();
     case 'sqlite':
       try {
-        return await SqliteMetadataStore.open({ path: db.path });
+        return await SqliteMetadataStore.open({ path: db.path, ...(onUnknownColumns === undefined ? {} : { onUnknownColumns }) });
       } catch (err) {
         // A local file that cannot be opened at startup is a wrong path or permission, not an
         // outage to ride out in degraded mode: say which setting to fix.
         throw new ReadPathError('INVALID_CONFIG', `database.path: cannot open SQLite database ${JSON.stringify(db.path)}: ${messageOf(err)}`, { cause: err });
       }
     case 'postgres': {
-      const common = { statementTimeoutMs: db.statementTimeoutMs, max_conns: db.maxConns };
+      const common = { statementTimeoutMs: db.statementTimeoutMs, max_conns: db.maxConns, ...(onUnknownColumns === undefined ? {} : { onUnknownColumns }) };
       const ssl = db.sslMode ?? undefined;
       let opts: PostgresMetadataStoreOptions;
       if (db.url !== null) {
@@ -152,7 +156,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   const cache = new MemoryLocationCache({ ttlMs: cb.cacheTtlMs, maxEntries: cb.cacheMaxEntries });
   let rawStore: MetadataStore;
   try {
-    rawStore = overrides.store ?? (await openStore(config));
+    rawStore = overrides.store ?? (await openStore(config, overrides.warn));
   } catch (err) {
     if (buildS3) await closeBackends(raw);
     throw err;

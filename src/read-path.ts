@@ -181,7 +181,7 @@ export class ReadPath {
     const loaded = await loadConfig(config, opts);
     const resolved = opts.mode === undefined || opts.mode === loaded.runtime.mode ? loaded : { ...loaded, runtime: { ...loaded.runtime, mode: opts.mode } };
     const logger = opts.logger ?? createLogger(resolved.logging.level);
-    const parts = await assemble(resolved, opts);
+    const parts = await assemble(resolved, { ...opts, warn: opts.warn ?? ((m) => logger.warn(m)) });
     let executor: ProbeExecutor;
     try {
       executor = createExecutor(resolved, parts, {

@@ -35,6 +35,8 @@ export type PostgresMetadataStoreOptions = PostgresConnectionOptions & {
   idleTimeoutMs?: number;
   /** Create `object_locations` and `backend_usage` when absent. Default true. */
   createTables?: boolean;
+  /** Called once when `object_locations` has columns readpath does not know (see unknownLocationColumns). */
+  onUnknownColumns?: (columns: string[]) => void;
 };
 
 /**

@@ -11,7 +11,7 @@ import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { ReadPathError, abortedError, messageOf } from '../errors.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../types.js';
 import type { UsageDelta, UsageStat } from '../policies/usage-tracker.js';
-import { checkLocationForWrite, listedKey, rowTimestamp, toListedObject, toObjectLocation, type RawListedRow, type RawLocationRow } from './row-mapping.js';
+import { checkLocationForWrite, listedKey, rowTimestamp, toListedObject, toObjectLocation, unknownLocationColumns, type RawListedRow, type RawLocationRow } from './row-mapping.js';
 import { checkListKeysOptions, keyRange } from './key-listing.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
 import { lazyModule } from '../lazy-module.js';
@@ -70,9 +70,8 @@ interface UpstreamColumns { storageKey: boolean; managed: boolean; compressed: b
 
 const UPSTREAM_COLUMNS = `
 SELECT attname FROM pg_attribute
-WHERE attrelid = to_regclass('object_locations')
-  AND attname IN ('storage_key', 'managed', 'compression_algorithm', 'logical_size', 'compression_format_version', 'etag', 'content_type')
-  AND attnum > 0 AND NOT attisdropped`;
+WHERE attrelid = to_regclass('object_locations') AND attnum > 0 AND NOT attisdropped
+ORDER BY attnum`;
 
 const UPSERT_LOCATION = `
 INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, encryption_key,
@@ -193,6 +192,8 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   #schema: Promise<void> | undefined;
   #schemaReady = false;
   #columns: Promise<UpstreamColumns> | undefined;
+  readonly #onUnknownColumns: ((columns: string[]) => void) | undefined;
+  #warnedUnknown = false;
   #closed = false;
   #closing: Promise<void> | undefined;
   /** Whether listings need COLLATE "C" (object_key's collation is not bytewise); asked once. */
@@ -201,6 +202,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   constructor(opts: PostgresMetadataStoreOptions) {
     this.#cfg = postgresPoolConfig(opts);
     this.#createTables = opts.createTables ?? true;
+    this.#onUnknownColumns = opts.onUnknownColumns;
     const mod = pg.loaded();
     if (mod !== undefined) this.#buildPool(mod);
   }
@@ -342,6 +344,11 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     this.#columns ??= this.#query<{ attname: string }>(UPSTREAM_COLUMNS, [], signal).then(
       (rows) => {
         const has = (name: string): boolean => rows.some((r) => r.attname === name);
+        const unknown = unknownLocationColumns(rows.map((r) => r.attname));
+        if (unknown.length > 0 && !this.#warnedUnknown) {
+          this.#warnedUnknown = true;
+          this.#onUnknownColumns?.(unknown);
+        }
         return {
           storageKey: has('storage_key'), managed: has('managed'),
           compressed: has('compression_algorithm') && has('logical_size') && has('compression_format_version'),

@@ -10,6 +10,34 @@
 import { ReadPathError } from '../errors.js';
 import type { ListedObject, ObjectLocation } from '../types.js';
 
+/**
+ * Every `object_locations` column readpath knows the meaning of: the ones it reads, and the ones
+ * upstream added that do not change how a copy is read or described (`last_scrubbed_at`,
+ * `compression_level`, `compression_probe_*`, `user_metadata`: metadata comes from the backend,
+ * as upstream's GET takes it).
+ */
+export const KNOWN_LOCATION_COLUMNS: ReadonlySet<string> = new Set([
+  'object_key', 'backend_name', 'size_bytes', 'encrypted', 'encryption_key', 'key_id', 'plaintext_size', 'content_hash', 'created_at',
+  'storage_key', 'managed', 'last_scrubbed_at',
+  'compression_algorithm', 'compression_level', 'compression_format_version', 'logical_size', 'compression_probe_size', 'compression_probe_level',
+  'etag', 'content_type', 'user_metadata',
+]);
+
+/**
+ * Columns of `object_locations` readpath does not know, in the table's order: a newer
+ * s3-orchestrator may have added one that changes how copies must be read (as `storage_key`,
+ * the compression and identity columns each did).
+ */
+export function unknownLocationColumns(columns: Iterable<string>): string[] {
+  return [...columns].filter((c) => !KNOWN_LOCATION_COLUMNS.has(c));
+}
+
+/** The warning for {@link unknownLocationColumns}. */
+export function unknownColumnsWarning(columns: readonly string[]): string {
+  return `object_locations has column${columns.length === 1 ? '' : 's'} this readpath does not know: ${columns.join(', ')}. `
+    + 'A newer s3-orchestrator may store or describe objects in a way this version cannot read; reads go on with the columns it knows (upgrade readpath).';
+}
+
 /** The raw column values of one `object_locations` row, as a driver returns them. */
 export interface RawLocationRow {
   object_key: unknown;

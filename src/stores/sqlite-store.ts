@@ -13,7 +13,7 @@ import { ReadPathError, abortedError, messageOf } from '../errors.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../types.js';
 import type { UsageDelta, UsageStat } from '../policies/usage-tracker.js';
 import {
-  checkLocationForWrite, listedKey, rowTimestamp, sortByCreatedAt, toListedObject, toObjectLocation, type ParsedTimestamp, type RawListedRow,
+  checkLocationForWrite, listedKey, rowTimestamp, sortByCreatedAt, toListedObject, toObjectLocation, unknownLocationColumns, type ParsedTimestamp, type RawListedRow,
   type RawLocationRow,
 } from './row-mapping.js';
 import { checkListKeysOptions, keyRange } from './key-listing.js';
@@ -27,6 +27,8 @@ export interface SqliteMetadataStoreOptions {
   readonly?: boolean;
   /** How long a write waits for another process's write lock, in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /** Called once when `object_locations` has columns readpath does not know (see unknownLocationColumns). */
+  onUnknownColumns?: (columns: string[]) => void;
 }
 
 // Column types follow upstream's SQLite schema (TEXT timestamps in RFC 3339, INTEGER booleans,
@@ -181,7 +183,8 @@ interface Connection {
  * {@link SqliteMetadataStore.open} opens eagerly instead.
  */
 export class SqliteMetadataStore implements MetadataStore, UsageStore {
-  readonly #opts: Required<SqliteMetadataStoreOptions>;
+  readonly #opts: Required<Omit<SqliteMetadataStoreOptions, 'onUnknownColumns'>> & Pick<SqliteMetadataStoreOptions, 'onUnknownColumns'>;
+  #warnedUnknown = false;
   #lookups: Lookup[] = [];
   #conn: Connection | undefined;
   #closed = false;
@@ -194,7 +197,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     if (!Number.isInteger(busy) || busy < 0) {
       throw new ReadPathError('INVALID_CONFIG', `database.busy_timeout: must be a non-negative integer of ms, got ${String(opts.busyTimeoutMs)}`);
     }
-    this.#opts = { path: opts.path, readonly: opts.readonly ?? false, busyTimeoutMs: busy };
+    this.#opts = { path: opts.path, readonly: opts.readonly ?? false, busyTimeoutMs: busy, ...(opts.onUnknownColumns === undefined ? {} : { onUnknownColumns: opts.onUnknownColumns }) };
   }
 
   /** Open the database now (creating the tables when absent); rejects DB_UNAVAILABLE when it cannot. */
@@ -244,6 +247,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
 
   #prepare(db: Database.Database): Connection {
     const columns = new Set((db.prepare(`PRAGMA table_info(object_locations)`).all() as { name: string }[]).map((c) => c.name));
+    this.#warnUnknown(columns);
     const managed = columns.has('managed');
     const compressed = columns.has('compression_algorithm') && columns.has('logical_size');
     const identity = columns.has('etag');
@@ -466,6 +470,15 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     } catch (err) {
       throw this.#wrap(err, 'usage flush');
     }
+  }
+
+  /** Tell the caller, once per store, of columns readpath does not know. */
+  #warnUnknown(columns: Iterable<string>): void {
+    if (this.#warnedUnknown) return;
+    const unknown = unknownLocationColumns(columns);
+    if (unknown.length === 0) return;
+    this.#warnedUnknown = true;
+    this.#opts.onUnknownColumns?.(unknown);
   }
 
   /** Close the database. Idempotent; later calls answer DB_UNAVAILABLE. */

@@ -7,6 +7,8 @@ import Database from 'better-sqlite3';
 import { SqliteMetadataStore, sqliteListKeysSql } from '../../src/stores/sqlite-store.js';
 import { hasCode } from '../../src/errors.js';
 import { metadataStoreSuite } from '../helpers/store-conformance.js';
+import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
+import { ReadPath } from '../../src/read-path.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'readpath-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -269,6 +271,39 @@ describe('SqliteMetadataStore', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('warns once of object_locations columns it does not know; none for a current upstream schema', async () => {
+    const known = join(dir, 'upstream-known.db');
+    upstreamSqlite(known).close();
+    const future = join(dir, 'upstream-future.db');
+    const db = upstreamSqlite(future);
+    db.insert({ objectKey: 'k', backendName: 'b1', sizeBytes: 1, createdAt: new Date(1), encrypted: false });
+    db.close();
+    const raw = new Database(future);
+    raw.exec(`ALTER TABLE object_locations ADD COLUMN dedup_ref TEXT; ALTER TABLE object_locations ADD COLUMN chunk_codec TEXT`);
+    raw.close();
+    const seen: string[][] = [];
+    for (const [path, want] of [[known, []], [future, [['dedup_ref', 'chunk_codec']]]] as const) {
+      seen.length = 0;
+      const store = await SqliteMetadataStore.open({ path, onUnknownColumns: (c) => seen.push(c) });
+      try {
+        if (path === future) assert.equal((await store.getAllObjectLocations('k')).length, 1, 'reads go on');
+        await store.getAllObjectLocations('k').catch(() => undefined);
+        assert.deepEqual(seen, want, path);
+      } finally {
+        await store.close();
+      }
+    }
+    // Through ReadPath.open: the configured database's unknown columns are one warning.
+    const warnings: string[] = [];
+    const rp = await ReadPath.open({
+      backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' }],
+      database: { driver: 'sqlite', path: future }, runtime: { mode: 'inline' }, logging: { level: 'silent' },
+    }, { warn: (m) => warnings.push(m) });
+    await rp.close();
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0] ?? '', /object_locations has columns this readpath does not know: dedup_ref, chunk_codec\. A newer s3-orchestrator/);
   });
 
   it('rejects invalid locations before writing any of a batch', async () => {
