@@ -7,7 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import { ReadPathError, abortedError, isReadPathErrorLike, messageOf } from '../errors.js';
-import type { GetResult } from '../types.js';
+import type { GetResult, ObjectBackend } from '../types.js';
 import { destroyQuietly } from './call-deadline.js';
 
 /** Options for {@link collectBody}. */
@@ -188,3 +188,18 @@ export function discardBody(result: Pick<GetResult, 'body'> | Readable, reason?:
   destroyQuietly(body, reason);
 }
 
+/** The length of a `bytes=a-b` range (0 for any other form). */
+export function rangeLength(range: string): number {
+  const m = /^bytes=(\d+)-(\d+)$/.exec(range);
+  return m === null ? 0 : Number(m[2]) - Number(m[1]) + 1;
+}
+
+/**
+ * GET `range` (`bytes=a-b`) of `key` and return its bytes — never more than the range holds: the
+ * small extra reads a plan makes (an encrypted copy's header, a compressed copy's seek table).
+ * The caller accounts for the request.
+ */
+export async function readRange(backend: ObjectBackend, key: string, range: string, signal?: AbortSignal): Promise<Uint8Array> {
+  const res = await backend.get(key, signal === undefined ? { range } : { signal, range });
+  return collectBody(res.body, signal === undefined ? { maxBytes: rangeLength(range) } : { signal, maxBytes: rangeLength(range) });
+}

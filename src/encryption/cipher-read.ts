@@ -8,7 +8,7 @@
 import { ChunkDecryptor } from './chunk-decryptor.js';
 import { HEADER_SIZE, cipherSpanFor, decryptionFailed, parseHeader, rowKeyData } from './format.js';
 import { copyId, type KeyRing } from './key-ring.js';
-import { collectBody } from '../backends/body.js';
+import { readRange } from '../backends/body.js';
 import type { ObjectBackend } from '../types.js';
 
 /** An encrypted copy as its row describes it. */
@@ -56,9 +56,8 @@ export function encryptedCopy(backend: string, key: string, l: {
 }
 
 /** Read a copy's 32-byte header (a ranged GET); the caller accounts for the request. */
-export async function readHeader(backend: ObjectBackend, key: string, signal: AbortSignal): Promise<Uint8Array> {
-  const h = await backend.get(key, { signal, range: `bytes=0-${HEADER_SIZE - 1}` });
-  return collectBody(h.body, { signal, maxBytes: HEADER_SIZE });
+export function readHeader(backend: ObjectBackend, key: string, signal: AbortSignal): Promise<Uint8Array> {
+  return readRange(backend, key, `bytes=0-${HEADER_SIZE - 1}`, signal);
 }
 
 /** A copy's plaintext size: its row's `plaintext_size`. */

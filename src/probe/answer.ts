@@ -10,6 +10,7 @@ import { isBilledFailure } from './billing.js';
 import type { OkVerdict, ProbeTask, ProbeUsage, SkipVerdict, Verdict, VerdictHead } from './task.js';
 import { runTransform } from './transform.js';
 import { setPlaintextEtag } from '../encryption/cipher-read.js';
+import { nonEmpty, storedDiffers } from '../stores/row-mapping.js';
 
 /** The HEAD fields of an answer, without `size` (that travels apart). */
 export function headFields(r: HeadResult): VerdictHead {
@@ -44,9 +45,9 @@ export interface IdentityRow {
 export function objectHead<T extends { etag?: string; contentType?: string; lastModified?: Date }>(h: T, l: IdentityRow | null | undefined): T {
   if (l === null || l === undefined) return h;
   if (l.createdAt !== undefined) h.lastModified = new Date(typeof l.createdAt === 'number' ? l.createdAt : l.createdAt.getTime());
-  if (l.etag !== undefined && l.etag !== null && l.etag !== '') h.etag = l.etag;
-  else if (l.encrypted || (l.compression !== undefined && l.compression !== null && l.compression !== '')) setPlaintextEtag(h, l.contentHash);
-  if (l.contentType !== undefined && l.contentType !== null && l.contentType !== '') h.contentType = l.contentType;
+  if (nonEmpty(l.etag)) h.etag = l.etag;
+  else if (storedDiffers(l)) setPlaintextEtag(h, l.contentHash);
+  if (nonEmpty(l.contentType)) h.contentType = l.contentType;
   return h;
 }
 

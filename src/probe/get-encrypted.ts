@@ -8,25 +8,17 @@
  * encrypted): the frames that hold the span are fetched, decrypted first when the copy is also
  * encrypted, and decoded (compression/compressed-read.ts).
  */
-import { collectBody, tooLarge } from '../backends/body.js';
+import { collectBody, rangeLength, tooLarge } from '../backends/body.js';
 import { encryptedCopy, planCipherRead, plainSizeOf, type CipherRead } from '../encryption/cipher-read.js';
 import { HEADER_SIZE } from '../encryption/format.js';
 import { compressedCopy, planCompressedRead } from '../compression/compressed-read.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import { resolveRange } from '../streams/byte-range.js';
-import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
+import type { GetResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
-import { backendKey, type ProbeLocation, type ProbeTask, type ProbeUsage, type Verdict, type VerdictHead } from './task.js';
+import { backendKey, type ProbeLocation, type ProbeTask, type ProbeUsage, type Verdict } from './task.js';
 import { billed, headFields, objectHead } from './answer.js';
 import { getDecoded } from './get-decoded.js';
-
-/**
- * The HEAD fields of an encrypted or compressed copy's answer: the backend's, but with the
- * object's ETag (the row's, else see {@link plaintextEtag}) instead of the stored bytes' MD5.
- */
-export function encryptedHead(r: HeadResult, l: ProbeLocation): VerdictHead {
-  return objectHead(headFields(r), l);
-}
 
 /** GET `task`'s encrypted copy `l` and decrypt it. Throws DECRYPTION_FAILED, or the backend's failure. */
 export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage, keys: KeyRing): Promise<Verdict> {
@@ -44,7 +36,7 @@ export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: O
     decoder: plan.decryptor,
     objectSize: plain,
     length,
-    head: (res) => encryptedHead(res, l),
+    head: (res) => objectHead(headFields(res), l),
     mark: (v) => { v.decrypted = true; },
     what: 'ciphertext',
   }, backend, signal, usage, used);
@@ -67,12 +59,6 @@ export async function fetchStored(task: ProbeTask, backend: ObjectBackend, range
   return bytes;
 }
 
-/** The length of a `bytes=a-b` range. */
-function rangeLength(range: string): number {
-  const m = /^bytes=(\d+)-(\d+)$/.exec(range);
-  return m === null ? 0 : Number(m[2]) - Number(m[1]) + 1;
-}
-
 /**
  * GET `task`'s compressed copy `l` (encrypted too when its row says so: `keys` then given) and
  * decode it. Throws DECOMPRESSION_FAILED or DECRYPTION_FAILED, or the backend's failure.
@@ -89,7 +75,7 @@ export async function getCompressed(task: ProbeTask, l: ProbeLocation, backend: 
     ...plan,
     objectSize: copy.logicalSize,
     length,
-    head: (res) => encryptedHead(res, l),
+    head: (res) => objectHead(headFields(res), l),
     mark: (v) => {
       v.decompressed = true;
       if (l.encrypted) v.decrypted = true;

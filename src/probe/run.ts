@@ -16,7 +16,7 @@ import { backendKey, type ErrorVerdict, type ProbeTask, type ProbeUsage, type Ve
 import { BodyVerifier, verifyBody } from './verify.js';
 import { billed, egressSkip, finishGet, headFields, objectHead, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
-import { encryptedHead, getCompressed, getEncrypted } from './get-encrypted.js';
+import { getCompressed, getEncrypted } from './get-encrypted.js';
 import { CompressedLayoutSniffer, compressedWithoutRow, endsLikeSeekable, startsLikeZstd } from '../compression/degraded.js';
 import { FOOTER_SIZE } from '../compression/seek-table.js';
 
@@ -81,9 +81,8 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
   // Degraded: an object big enough to be ciphertext is looked at before its size is believed.
   if (l === null && h.size >= FOOTER_SIZE) await refuseCiphertext(task, backend, signal, used, h.size);
   // An encrypted or compressed copy's stored size is not the object's; callers want its own.
-  if (l === null || (!l.encrypted && l.compression === undefined)) return ok(h.size, h.size, objectHead(headFields(h), l), used.egress, used.api);
-  const size = l.compression !== undefined ? (l.logicalSize ?? h.size) : (l.plaintextSize ?? h.size);
-  return ok(size, size, encryptedHead(h, l), used.egress, used.api);
+  const size = l === null ? h.size : l.compression !== undefined ? (l.logicalSize ?? h.size) : l.encrypted ? (l.plaintextSize ?? h.size) : h.size;
+  return ok(size, size, objectHead(headFields(h), l), used.egress, used.api);
 }
 
 /**
@@ -173,7 +172,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
       verifier: verify ? new BodyVerifier({ backendName: task.backend, location: task.location }, task.key, (task.verifyEtag ?? true) ? res.etag : undefined) : undefined,
       read: async (onBytes) => {
         const n = await readChunks(res.body, layout !== undefined ? refuseStoredLayout(task, layout, onBytes) : onBytes, sized);
-        if (layout !== undefined) await refuseCompressedEnd(task, backend, layout, range === undefined ? res.size : undefined, signal, used);
+        if (layout !== undefined) await refuseCompressedEnd(task, backend, layout, range === undefined, signal, used);
         return n;
       },
       discard: () => discardBody(res),
@@ -190,7 +189,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   if (checkStart) {
     const layout = new CompressedLayoutSniffer();
     layout.feed(body);
-    await refuseCompressedEnd(task, backend, layout, range === undefined ? body.byteLength : undefined, signal, used);
+    await refuseCompressedEnd(task, backend, layout, range === undefined, signal, used);
   }
   const verified = (task.verify ?? true) && range === undefined
     ? verifyBody({ backendName: task.backend, location: task.location }, task.key, body, (task.verifyEtag ?? true) ? res.etag : undefined)
@@ -213,12 +212,12 @@ function refuseStoredLayout(task: ProbeTask, layout: CompressedLayoutSniffer, on
 
 /**
  * Degraded mode, a body read from byte 0: refuse it if it is s3-orchestrator's compressed layout
- * — by its own last bytes when it is the whole object (`wholeSize` given), else by the object's
- * footer (more requests, only for a body that began like zstd).
+ * — by its own last bytes when it is the `whole` object, else by the object's footer (more
+ * requests, only for a body that began like zstd).
  */
-async function refuseCompressedEnd(task: ProbeTask, backend: ObjectBackend, layout: CompressedLayoutSniffer, wholeSize: number | undefined, signal: AbortSignal, used: ProbeUsage): Promise<void> {
+async function refuseCompressedEnd(task: ProbeTask, backend: ObjectBackend, layout: CompressedLayoutSniffer, whole: boolean, signal: AbortSignal, used: ProbeUsage): Promise<void> {
   if (!layout.zstdStart) return;
-  if (wholeSize !== undefined) {
+  if (whole) {
     if (layout.wholeIsCompressed()) throw compressedWithoutRow(task);
     return;
   }

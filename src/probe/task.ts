@@ -6,6 +6,7 @@
 import type { UsageLimitKind } from '../errors.js';
 import type { HeadResult, ObjectLocation } from '../types.js';
 import type { DecryptFailureKind } from '../encryption/format.js';
+import { nonEmpty } from '../stores/row-mapping.js';
 
 /** The part of a location row a probe needs. */
 export interface ProbeLocation {
@@ -139,13 +140,13 @@ export function probeLocation(l: ObjectLocation | null): ProbeLocation | null {
     p.keyId = l.keyId ?? null;
   }
   if (l.storageKey !== undefined && l.storageKey !== null) p.storageKey = l.storageKey;
-  if (l.compression !== undefined && l.compression !== null && l.compression !== '') {
+  if (nonEmpty(l.compression)) {
     p.compression = l.compression;
     p.logicalSize = l.logicalSize ?? null;
     p.compressionVersion = l.compressionVersion ?? null;
   }
-  if (l.etag !== undefined && l.etag !== null && l.etag !== '') p.etag = l.etag;
-  if (l.contentType !== undefined && l.contentType !== null && l.contentType !== '') p.contentType = l.contentType;
+  if (nonEmpty(l.etag)) p.etag = l.etag;
+  if (nonEmpty(l.contentType)) p.contentType = l.contentType;
   return p;
 }
 

@@ -312,9 +312,14 @@ function storageKeyOf(key: string, backend: string, v: unknown): string | undefi
   return v;
 }
 
+/** A text column's value that says something: neither absent, NULL nor ''. */
+export function nonEmpty(v: string | null | undefined): v is string {
+  return v !== undefined && v !== null && v !== '';
+}
+
 /** The row says its copy is stored compressed. */
 export function isCompressed(l: { compression?: string | null } | null): boolean {
-  return l !== null && l.compression !== undefined && l.compression !== null && l.compression !== '';
+  return l !== null && nonEmpty(l.compression);
 }
 
 /**
@@ -385,8 +390,8 @@ export function toListedObject(key: string, row: RawListedRow, createdAt: Parsed
   const encrypted = boolean(key, backend, 'encrypted', row.encrypted);
   const plaintextSize = integer(key, backend, 'plaintext_size', row.plaintext_size, true);
   const compression = optionalString(key, backend, 'compression_algorithm', row.compression_algorithm);
-  const logicalSize = compression === null || compression === '' ? null : integer(key, backend, 'logical_size', row.logical_size, false);
-  const size = logicalSize ?? (encrypted && plaintextSize !== null ? plaintextSize : sizeBytes);
+  const logicalSize = nonEmpty(compression) ? integer(key, backend, 'logical_size', row.logical_size, false) : null;
+  const size = objectSizeOf({ sizeBytes, encrypted, plaintextSize, compression, logicalSize });
   const { etag } = identityOf(key, backend, { etag: row.etag, content_type: null });
   return { key, size, lastModified: createdAt.date, ...(etag === undefined ? {} : { etag }) };
 }

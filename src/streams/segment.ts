@@ -12,14 +12,13 @@
 import type { Readable } from 'node:stream';
 import { ReadPathError, UsageLimitSkipError, hasCode } from '../errors.js';
 import { destroyQuietly } from '../backends/call-deadline.js';
-import { collectBody, discardBody } from '../backends/body.js';
+import { discardBody, readRange } from '../backends/body.js';
 import type { CircuitBreaker } from '../policies/circuit-breaker.js';
 import { classifyBackendError } from '../policies/backend-breaker.js';
 import { isBilledFailure } from '../probe/billing.js';
 import { encryptedWithoutRow, refusal } from '../probe/run.js';
 import { encryptedCopy, planCipherRead, readHeader } from '../encryption/cipher-read.js';
 import { compressedCopy, planCompressedRead, type StoredDecoder } from '../compression/compressed-read.js';
-import { TAIL_PREFETCH } from '../compression/seek-table.js';
 import { EncryptedStartSniffer, decryptFailureKind } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import { backendKey, probeLocation, type ProbeTask } from '../probe/task.js';
@@ -125,8 +124,7 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
       const encrypted = l.encrypted ? encryptedCopy(copy.backendName, key, l) : undefined;
       const plan = await planCompressedRead(compressedCopy(copy.backendName, key, l, encrypted), p.keys, r.start, r.end, async (range) => {
         extraApi++;
-        const extra = await backend.get(backendKey(task), { signal: r.signal, range });
-        const bytes = await collectBody(extra.body, { signal: r.signal, maxBytes: TAIL_PREFETCH * 1024 });
+        const bytes = await readRange(backend, backendKey(task), range, r.signal);
         extraEgress += bytes.byteLength;
         return bytes;
       }, r.signal);
