@@ -32,7 +32,7 @@ import { FrameDecoder } from '../src/compression/frame-decoder.js';
 import { loadZstd } from '../src/compression/zstd.js';
 import type { ReadPathConfig } from '../src/config/types.js';
 import { encryptForRow } from './encryption/encode.js';
-import { cpuMs, fmt, log, mean, numArg, strArg } from './encryption/bench-args.js';
+import { fmt, log, mean, measureVariants, numArg, rotated, strArg } from './encryption/bench-args.js';
 import { BUCKET, startEncryptionServer } from './encryption/server-process.js';
 import { encodeSeekable, logText } from './compression/encode.js';
 
@@ -115,23 +115,11 @@ const t0 = performance.now();
 for (let round = 1 - WARMUP; round <= ROUNDS; round++) {
   const warm = round <= 0;
   for (const cell of cells) {
-    const bench = new Bench({ iterations: warm ? 1 : ITERATIONS, time: 0, warmup: false, retainSamples: true, throws: true });
-    const shift = (round + WARMUP) % VARIANTS.length;
-    const cpu: Record<string, number[]> = {};
-    for (const [variant, key] of [...VARIANTS.slice(shift), ...VARIANTS.slice(0, shift)]) {
-      bench.add(variant, async () => {
-        const c0 = cpuMs();
-        await cell.run(key);
-        (cpu[variant] ??= []).push(cpuMs() - c0);
-      });
-    }
-    await bench.run();
+    const got = await measureVariants(rotated(VARIANTS, round + WARMUP), cell.run, warm ? 1 : ITERATIONS, `${cell.read} ${cell.runtime}`);
     if (warm) continue;
-    for (const t of bench.tasks) {
-      const samples = (t.result as unknown as { latency?: { samples?: number[] } }).latency?.samples ?? [];
-      if (samples.length === 0) throw new Error(`${cell.read} ${cell.runtime} ${t.name}: no samples`);
-      (cell.ms[t.name] ??= []).push(...samples);
-      (cell.cpu[t.name] ??= []).push(...(cpu[t.name] ?? []));
+    for (const [name, m] of Object.entries(got)) {
+      (cell.ms[name] ??= []).push(...m.ms);
+      (cell.cpu[name] ??= []).push(...m.cpu);
     }
   }
   if (!warm) log(`round ${round}/${ROUNDS}`);

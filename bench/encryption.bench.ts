@@ -37,7 +37,7 @@ import { SqliteMetadataStore } from '../src/stores/sqlite-store.js';
 import { ChunkDecryptor } from '../src/encryption/chunk-decryptor.js';
 import type { ReadPathConfig } from '../src/config/types.js';
 import { SENC_CHUNK_OVERHEAD, SENC_HEADER_SIZE, encryptForRow } from './encryption/encode.js';
-import { cpuMs, fmt, log, mean, numArg, strArg } from './encryption/bench-args.js';
+import { fmt, log, mean, measureVariants, numArg, rotated, strArg } from './encryption/bench-args.js';
 import { BUCKET, ENC_KEY, PLAIN_KEY, startEncryptionServer } from './encryption/server-process.js';
 
 const MiB = 1024 * 1024;
@@ -144,28 +144,14 @@ const t0 = performance.now();
 for (let round = 1 - WARMUP; round <= ROUNDS; round++) {
   const warm = round <= 0;
   for (const cell of cells) {
-    const bench = new Bench({ iterations: warm ? 1 : ITERATIONS, time: 0, warmup: false, retainSamples: true, throws: true });
-    const order = (round + WARMUP) % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
-    const cpu: Record<string, number[]> = {};
-    for (const [variant, key] of order) {
-      bench.add(variant, async () => {
-        const c0 = cpuMs();
-        await cell.run(key);
-        (cpu[variant] ??= []).push(cpuMs() - c0);
-      });
-    }
-    await bench.run();
+    // Two variants: rotating is alternating which goes first.
+    const got = await measureVariants(rotated(VARIANTS, round + WARMUP), cell.run, warm ? 1 : ITERATIONS, `${cell.read} ${cell.runtime}`);
     if (warm) continue;
-    const roundMean: Record<string, number> = {};
-    for (const t of bench.tasks) {
-      const r = t.result as unknown as { latency?: { samples?: number[] } };
-      const samples = [...(r.latency?.samples ?? [])];
-      if (samples.length === 0) throw new Error(`${cell.read} ${cell.runtime} ${t.name}: no samples`);
-      (cell.ms[t.name] ??= []).push(...samples);
-      (cell.cpu[t.name] ??= []).push(...(cpu[t.name] ?? []));
-      roundMean[t.name] = mean(samples);
+    for (const [name, m] of Object.entries(got)) {
+      (cell.ms[name] ??= []).push(...m.ms);
+      (cell.cpu[name] ??= []).push(...m.cpu);
     }
-    cell.roundRatios.push((roundMean['encrypted'] ?? NaN) / (roundMean['plain'] ?? NaN));
+    cell.roundRatios.push(mean(got['encrypted']?.ms ?? []) / mean(got['plain']?.ms ?? []));
   }
   if (!warm) log(`round ${round}/${ROUNDS}, encrypted/plain: ${cells.map((c) => `${c.read.split(' ')[0]} ${c.runtime.replace(/ \(.*\)$/, '')} ${fmt(c.roundRatios.at(-1) ?? NaN, 2)}×`).join(', ')}`);
 }

@@ -1,7 +1,8 @@
 /**
  * The few helpers the encryption and compression benches share: flags, means, number
- * formatting and this process's CPU time.
+ * formatting, this process's CPU time, and one round of variants measured side by side.
  */
+import { Bench } from 'tinybench';
 
 /** `--name N` from the command line, else `dflt`. */
 export function numArg(name: string, dflt: number): number {
@@ -33,4 +34,42 @@ export function fmt(n: number, d = 0): string {
 export function cpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
+}
+
+/** `xs` rotated left by `n` places: each round starts with another variant. */
+export function rotated<T>(xs: readonly T[], n: number): T[] {
+  const k = ((n % xs.length) + xs.length) % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}
+
+/** What one variant measured in one round. */
+export interface VariantSamples {
+  /** Wall time per run, ms (tinybench's samples). */
+  ms: number[];
+  /** This process's CPU time per run, ms. */
+  cpu: number[];
+}
+
+/**
+ * One cell of one round: each variant (`[name, key, …]`, in `order`) read `iterations` times with
+ * `run`, by one tinybench; samples by variant. Throws when a variant has none (`what` names it).
+ */
+export async function measureVariants(order: readonly (readonly [string, string, ...unknown[]])[], run: (key: string) => Promise<void>, iterations: number, what: string): Promise<Record<string, VariantSamples>> {
+  const bench = new Bench({ iterations, time: 0, warmup: false, retainSamples: true, throws: true });
+  const cpu: Record<string, number[]> = {};
+  for (const [variant, key] of order) {
+    bench.add(variant, async () => {
+      const c0 = cpuMs();
+      await run(key);
+      (cpu[variant] ??= []).push(cpuMs() - c0);
+    });
+  }
+  await bench.run();
+  const out: Record<string, VariantSamples> = {};
+  for (const t of bench.tasks) {
+    const samples = [...((t.result as unknown as { latency?: { samples?: number[] } }).latency?.samples ?? [])];
+    if (samples.length === 0) throw new Error(`${what} ${t.name}: no samples`);
+    out[t.name] = { ms: samples, cpu: cpu[t.name] ?? [] };
+  }
+  return out;
 }
