@@ -32,7 +32,7 @@ import { FrameDecoder } from '../src/compression/frame-decoder.js';
 import { loadZstd } from '../src/compression/zstd.js';
 import type { ReadPathConfig } from '../src/config/types.js';
 import { encryptForRow } from './encryption/encode.js';
-import { fmt, log, mean, measureVariants, numArg, rotated, strArg } from './encryption/bench-args.js';
+import { fmt, log, mean, measureRound, numArg, rotated, strArg, type MeasuredCell } from './encryption/bench-args.js';
 import { BUCKET, startEncryptionServer } from './encryption/server-process.js';
 import { encodeSeekable, logText } from './compression/encode.js';
 
@@ -102,8 +102,7 @@ async function readRange(rp: ReadPath, key: string): Promise<void> {
   if (!Buffer.from(o.body).equals(logical.subarray(rangeStart, rangeStart + RANGE))) throw new Error(`get ${key} ${range}: wrong bytes`);
 }
 
-interface Cell { read: string; runtime: string; run: (key: string) => Promise<void>; ms: Record<string, number[]>; cpu: Record<string, number[]> }
-const cells: Cell[] = [
+const cells: MeasuredCell[] = [
   { read: 'get (buffered, verified)', runtime: 'inline', run: (k) => readGet(inline, k), ms: {}, cpu: {} },
   { read: 'get (buffered, verified)', runtime: `pool ×${pool.config.runtime.threads} (default)`, run: (k) => readGet(pool, k), ms: {}, cpu: {} },
   { read: 'getStream to the end (verified)', runtime: 'main thread (any mode)', run: (k) => readStream(inline, k), ms: {}, cpu: {} },
@@ -114,14 +113,7 @@ const load0 = os.loadavg()[0] ?? 0;
 const t0 = performance.now();
 for (let round = 1 - WARMUP; round <= ROUNDS; round++) {
   const warm = round <= 0;
-  for (const cell of cells) {
-    const got = await measureVariants(rotated(VARIANTS, round + WARMUP), cell.run, warm ? 1 : ITERATIONS, `${cell.read} ${cell.runtime}`);
-    if (warm) continue;
-    for (const [name, m] of Object.entries(got)) {
-      (cell.ms[name] ??= []).push(...m.ms);
-      (cell.cpu[name] ??= []).push(...m.cpu);
-    }
-  }
+  for (const cell of cells) await measureRound(cell, rotated(VARIANTS, round + WARMUP), warm ? 1 : ITERATIONS, !warm);
   if (!warm) log(`round ${round}/${ROUNDS}`);
 }
 const readSeconds = (performance.now() - t0) / 1000;

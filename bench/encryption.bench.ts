@@ -37,7 +37,7 @@ import { SqliteMetadataStore } from '../src/stores/sqlite-store.js';
 import { ChunkDecryptor } from '../src/encryption/chunk-decryptor.js';
 import type { ReadPathConfig } from '../src/config/types.js';
 import { SENC_CHUNK_OVERHEAD, SENC_HEADER_SIZE, encryptForRow } from './encryption/encode.js';
-import { fmt, log, mean, measureVariants, numArg, rotated, strArg } from './encryption/bench-args.js';
+import { fmt, log, mean, measureRound, numArg, rotated, strArg, type MeasuredCell } from './encryption/bench-args.js';
 import { BUCKET, ENC_KEY, PLAIN_KEY, startEncryptionServer } from './encryption/server-process.js';
 
 const MiB = 1024 * 1024;
@@ -118,12 +118,7 @@ const unhashed = WHAT_IF ? await ReadPath.open(config({ mode: 'inline' }, { inte
 
 // --- interleaved rounds ---------------------------------------------------------------------
 
-interface Cell {
-  read: string;
-  runtime: string;
-  run: (key: string) => Promise<void>;
-  ms: Record<string, number[]>;
-  cpu: Record<string, number[]>;
+interface Cell extends MeasuredCell {
   /** Per round: mean encrypted / mean plain. */
   roundRatios: number[];
 }
@@ -145,12 +140,8 @@ for (let round = 1 - WARMUP; round <= ROUNDS; round++) {
   const warm = round <= 0;
   for (const cell of cells) {
     // Two variants: rotating is alternating which goes first.
-    const got = await measureVariants(rotated(VARIANTS, round + WARMUP), cell.run, warm ? 1 : ITERATIONS, `${cell.read} ${cell.runtime}`);
+    const got = await measureRound(cell, rotated(VARIANTS, round + WARMUP), warm ? 1 : ITERATIONS, !warm);
     if (warm) continue;
-    for (const [name, m] of Object.entries(got)) {
-      (cell.ms[name] ??= []).push(...m.ms);
-      (cell.cpu[name] ??= []).push(...m.cpu);
-    }
     cell.roundRatios.push(mean(got['encrypted']?.ms ?? []) / mean(got['plain']?.ms ?? []));
   }
   if (!warm) log(`round ${round}/${ROUNDS}, encrypted/plain: ${cells.map((c) => `${c.read.split(' ')[0]} ${c.runtime.replace(/ \(.*\)$/, '')} ${fmt(c.roundRatios.at(-1) ?? NaN, 2)}×`).join(', ')}`);

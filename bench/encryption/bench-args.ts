@@ -50,17 +50,27 @@ export interface VariantSamples {
   cpu: number[];
 }
 
+/** A row of a side-by-side table: how it reads a variant's key, and its samples by variant so far. */
+export interface MeasuredCell {
+  read: string;
+  runtime: string;
+  run: (key: string) => Promise<void>;
+  ms: Record<string, number[]>;
+  cpu: Record<string, number[]>;
+}
+
 /**
  * One cell of one round: each variant (`[name, key, …]`, in `order`) read `iterations` times with
- * `run`, by one tinybench; samples by variant. Throws when a variant has none (`what` names it).
+ * the cell's `run`, by one tinybench; the samples are added to the cell's unless it is a warm-up
+ * round (`keep` false), and returned by variant. Throws when a variant has none.
  */
-export async function measureVariants(order: readonly (readonly [string, string, ...unknown[]])[], run: (key: string) => Promise<void>, iterations: number, what: string): Promise<Record<string, VariantSamples>> {
+export async function measureRound(cell: MeasuredCell, order: readonly (readonly [string, string, ...unknown[]])[], iterations: number, keep: boolean): Promise<Record<string, VariantSamples>> {
   const bench = new Bench({ iterations, time: 0, warmup: false, retainSamples: true, throws: true });
   const cpu: Record<string, number[]> = {};
   for (const [variant, key] of order) {
     bench.add(variant, async () => {
       const c0 = cpuMs();
-      await run(key);
+      await cell.run(key);
       (cpu[variant] ??= []).push(cpuMs() - c0);
     });
   }
@@ -68,8 +78,13 @@ export async function measureVariants(order: readonly (readonly [string, string,
   const out: Record<string, VariantSamples> = {};
   for (const t of bench.tasks) {
     const samples = [...((t.result as unknown as { latency?: { samples?: number[] } }).latency?.samples ?? [])];
-    if (samples.length === 0) throw new Error(`${what} ${t.name}: no samples`);
-    out[t.name] = { ms: samples, cpu: cpu[t.name] ?? [] };
+    if (samples.length === 0) throw new Error(`${cell.read} ${cell.runtime} ${t.name}: no samples`);
+    const got = { ms: samples, cpu: cpu[t.name] ?? [] };
+    out[t.name] = got;
+    if (keep) {
+      (cell.ms[t.name] ??= []).push(...got.ms);
+      (cell.cpu[t.name] ??= []).push(...got.cpu);
+    }
   }
   return out;
 }
