@@ -11,6 +11,7 @@ import type { ReadPathConfig, ResolvedConfig } from './config/types.js';
 import { Failover } from './engine/failover.js';
 import type { FetchedObject } from './probe/decode.js';
 import { storedSha256 } from './probe/verify.js';
+import { headFromRow } from './probe/answer.js';
 import { ObjectCache, cachedHeadOf, type CachedHead, type CachedObject } from './cache/object-cache.js';
 import { METRIC } from './telemetry/recorder.js';
 import type { HeadResult, ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, Probe } from './types.js';
@@ -44,6 +45,11 @@ export interface HeadOutcome extends HeadResult {
    * a well-formed one. Absent in degraded mode. The gateway sends it as `x-amz-checksum-sha256`.
    */
   contentSha256?: string;
+  /**
+   * A HEAD answered from the metadata alone (`head.from_metadata`: the object's first row carries
+   * its ETag): no backend was asked; `backend` names the copy the row describes.
+   */
+  fromMetadata?: true;
 }
 
 /** What `get` returns. */
@@ -416,13 +422,23 @@ export class ReadPath {
 
   #head(key: string, signal: AbortSignal | undefined, batch: string | undefined): Promise<HeadOutcome> {
     return this.#guard(key, signal, () => this.#join(`h\u0000${key}`, signal, batch, async (shared) => {
+      const fromMetadata = this.#config.head.fromMetadata;
+      const rows = this.#objects !== undefined || fromMetadata ? await this.#rowsAhead(key, shared) : undefined;
       // An object the cache holds for the row's hash is described by its entry: no backend HEAD.
-      const cached = this.#objects === undefined ? undefined : await this.#cachedEntry(this.#objects, key, shared);
-      if (cached?.hit !== undefined && cached.size !== undefined) {
-        const { hit, size } = cached;
-        return { key, backend: hit.backend, degraded: false, failover: false, contentSha256: hit.sha256, size, ...definedHead(hit.head) };
+      if (this.#objects !== undefined) {
+        const { hit, size } = this.#cacheEntryFor(this.#objects, key, rows?.[0]);
+        if (hit !== undefined && size !== undefined) {
+          return { key, backend: hit.backend, degraded: false, failover: false, contentSha256: hit.sha256, size, ...definedHead(hit.head) };
+        }
       }
-      const o = await this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared, cached?.rows);
+      // A row that carries the object's ETag describes it whole (upstream answers so too).
+      const first = rows?.[0];
+      const described = fromMetadata && first !== undefined ? headFromRow(first) : undefined;
+      if (described !== undefined && first !== undefined) {
+        this.#parts.recorder.inc(METRIC.headsFromMetadata);
+        return { key, backend: first.backendName, degraded: false, failover: false, fromMetadata: true, ...sha256Field(first), ...described };
+      }
+      const o = await this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared, rows);
       return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value };
     }));
   }
@@ -433,10 +449,17 @@ export class ReadPath {
    * rows looked up, for the read a miss makes (the store is not asked again).
    */
   async #cachedEntry(cache: ObjectCache, key: string, signal: AbortSignal): Promise<CacheLookup & { rows?: ObjectLocation[] }> {
-    if (this.#parts.breakerStates().store !== 'closed') return this.#cacheEntryFor(cache, key, undefined);
-    // A lookup that fails here is the failover's to report (or to read around, degraded): it asks again.
-    const rows = await this.#parts.store.getAllObjectLocations(key, { signal }).catch((): undefined => undefined);
+    const rows = await this.#rowsAhead(key, signal);
     return { ...this.#cacheEntryFor(cache, key, rows?.[0]), ...(rows === undefined ? {} : { rows }) };
+  }
+
+  /**
+   * `key`'s rows, looked up before a read when the store's breaker is closed; undefined when it
+   * is not or the lookup failed (the failover's to report, or to read around degraded: it asks again).
+   */
+  async #rowsAhead(key: string, signal: AbortSignal): Promise<ObjectLocation[] | undefined> {
+    if (this.#parts.breakerStates().store !== 'closed') return undefined;
+    return this.#parts.store.getAllObjectLocations(key, { signal }).catch((): undefined => undefined);
   }
 
   /** The cache's entry for `key` if `row` gives its hash and size (counted as a hit or a miss); the row's hash and size either way. */

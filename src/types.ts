@@ -44,6 +44,12 @@ export interface ObjectLocation {
   etag?: string | null;
   /** `content_type`: the Content-Type the object was written with; absent or null when unknown. */
   contentType?: string | null;
+  /**
+   * `user_metadata`: the object's user metadata (`x-amz-meta-*`, names without the prefix) as
+   * upstream recorded it; `{}` when it carries none, absent or null when never recorded. A HEAD
+   * answered from the row reports it (see `head.from_metadata`); GETs take the backend's.
+   */
+  userMetadata?: Readonly<Record<string, string>> | null;
 }
 
 /** What a HEAD answers. */

@@ -157,6 +157,7 @@ export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedCon
       maxObjectSize: c.cache?.max_object_size ?? D.objectCacheMaxObjectSize,
       ttlMs: c.cache?.ttl ?? D.objectCacheTtlMs,
     },
+    head: { fromMetadata: c.head?.from_metadata ?? true },
     // s3-orchestrator keeps its level in server.log_level; a shared file can rely on that.
     logging: { level: c.logging?.level ?? c.server?.log_level ?? 'info' },
     encryption: resolveEncryption(c.encryption, ctx.encryptionFiles ?? NO_ENCRYPTION_FILES),

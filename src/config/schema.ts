@@ -384,6 +384,11 @@ export const cacheSchema = z.strictObject({
   ttl: durationMs('positive'),
 });
 
+/** readpath's own `head:` section. */
+export const headSchema = z.strictObject({
+  from_metadata: flag(),
+});
+
 export const usageSchema = z.strictObject({
   flush_interval: durationMs('positive'),
 });
@@ -538,6 +543,7 @@ export const configSchema = z.strictObject({
   broadcast: broadcastSchema.optional(),
   usage: usageSchema.optional(),
   cache: cacheSchema.optional(),
+  head: headSchema.optional(),
   logging: loggingSchema.optional(),
   encryption: encryptionSchema.optional(),
   buckets: z.array(bucketSchema).optional(),

@@ -288,6 +288,16 @@ export interface CacheConfigInput {
   ttl?: DurationInput;
 }
 
+/** readpath's own `head:` section: how a HEAD is answered. */
+export interface HeadConfigInput {
+  /**
+   * Answer a HEAD from the metadata alone when the object's first row carries its ETag
+   * (s3-orchestrator's identity columns), as upstream does: no backend request. Default true;
+   * false: every HEAD asks a backend (which also shows a copy is there).
+   */
+  from_metadata?: BooleanInput;
+}
+
 export interface UsageConfigInput {
   /** How often usage counters are flushed. Default 30s. */
   flush_interval?: DurationInput;
@@ -366,6 +376,8 @@ export interface ReadPathConfig {
   usage?: UsageConfigInput;
   /** The object data cache (upstream's section). */
   cache?: CacheConfigInput;
+  /** How a HEAD is answered (readpath's own). */
+  head?: HeadConfigInput;
   logging?: LoggingConfigInput;
   encryption?: EncryptionConfigInput;
   /** The gateway's virtual buckets and their client credentials (upstream's keys). */
@@ -481,6 +493,8 @@ export interface ResolvedConfig {
   usage: { flushIntervalMs: number };
   /** `cache:`, the object data cache. */
   cache: { enabled: boolean; maxSize: number; maxObjectSize: number; ttlMs: number };
+  /** `head:`: a HEAD answered from the row when it carries the object's ETag. */
+  head: { fromMetadata: boolean };
   logging: { level: LogLevel };
   /**
    * `encryption:`: the keys encrypted copies are decrypted with; null when the section is absent

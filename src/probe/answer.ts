@@ -10,7 +10,8 @@ import { isBilledFailure } from './billing.js';
 import type { OkVerdict, ProbeTask, ProbeUsage, SkipVerdict, Verdict, VerdictHead } from './task.js';
 import { runTransform } from './transform.js';
 import { setPlaintextEtag } from '../encryption/cipher-read.js';
-import { nonEmpty, storedDiffers } from '../stores/row-mapping.js';
+import { nonEmpty, objectSizeOf, storedDiffers } from '../stores/row-mapping.js';
+import type { ObjectLocation } from '../types.js';
 
 /** The HEAD fields of an answer, without `size` (that travels apart). */
 export function headFields(r: HeadResult): VerdictHead {
@@ -48,6 +49,22 @@ export function objectHead<T extends { etag?: string; contentType?: string; last
   if (nonEmpty(l.etag)) h.etag = l.etag;
   else if (storedDiffers(l)) setPlaintextEtag(h, l.contentHash);
   if (nonEmpty(l.contentType)) h.contentType = l.contentType;
+  return h;
+}
+
+/**
+ * A HEAD answered from row `l` alone, when it carries the object's ETag (s3-orchestrator's
+ * identity columns): the object's size, that ETag, its Content-Type and user metadata where
+ * recorded, and the row's created_at as Last-Modified — what a backend HEAD through
+ * {@link objectHead} would report, less the backend's own Content-Type and metadata where the row
+ * has none. Undefined without an ETag: a HEAD must carry a validator, and only a backend has one
+ * then. Upstream answers the same way.
+ */
+export function headFromRow(l: ObjectLocation): HeadResult | undefined {
+  if (!nonEmpty(l.etag)) return undefined;
+  const h: HeadResult = { size: objectSizeOf(l), etag: l.etag, lastModified: l.createdAt };
+  if (nonEmpty(l.contentType)) h.contentType = l.contentType;
+  if (l.userMetadata !== undefined && l.userMetadata !== null) h.metadata = { ...l.userMetadata };
   return h;
 }
 

@@ -59,14 +59,14 @@ CREATE TABLE IF NOT EXISTS backend_usage (
 function selectLocationsSql(c: UpstreamColumns): string {
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
-       key_id, plaintext_size, content_hash, created_at${c.storageKey ? ', storage_key' : ''}${c.compressed ? ', compression_algorithm, logical_size, compression_format_version' : ''}${c.identity ? ', etag, content_type' : ''}
+       key_id, plaintext_size, content_hash, created_at${c.storageKey ? ', storage_key' : ''}${c.compressed ? ', compression_algorithm, logical_size, compression_format_version' : ''}${c.identity ? ', etag, content_type' : ''}${c.userMetadata ? ', user_metadata' : ''}
 FROM object_locations
 WHERE object_key = $1${c.managed ? ' AND managed IS NOT FALSE' : ''}
 ORDER BY created_at ASC`;
 }
 
 /** Which of upstream's later columns object_locations has. */
-interface UpstreamColumns { storageKey: boolean; managed: boolean; compressed: boolean; identity: boolean }
+interface UpstreamColumns { storageKey: boolean; managed: boolean; compressed: boolean; identity: boolean; userMetadata: boolean }
 
 const UPSTREAM_COLUMNS = `
 SELECT attname FROM pg_attribute
@@ -353,6 +353,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
           storageKey: has('storage_key'), managed: has('managed'),
           compressed: has('compression_algorithm') && has('logical_size') && has('compression_format_version'),
           identity: has('etag') && has('content_type'),
+          userMetadata: has('user_metadata'),
         };
       },
       (err: unknown) => {
@@ -368,7 +369,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     try {
       // Named: prepared once per connection, then only bound and executed.
       const columns = await this.#upstreamColumns(opts?.signal);
-      const name = `readpath_get_all_object_locations${columns.storageKey ? '_sk' : ''}${columns.managed ? '_m' : ''}${columns.compressed ? '_z' : ''}${columns.identity ? '_i' : ''}`;
+      const name = `readpath_get_all_object_locations${columns.storageKey ? '_sk' : ''}${columns.managed ? '_m' : ''}${columns.compressed ? '_z' : ''}${columns.identity ? '_i' : ''}${columns.userMetadata ? '_u' : ''}`;
       raw = await this.#query<RawLocationRow>(selectLocationsSql(columns), [key], opts?.signal, name);
     } catch (err) {
       throw this.#wrap(err, `lookup of ${JSON.stringify(key)}`);

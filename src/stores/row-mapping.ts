@@ -13,8 +13,7 @@ import type { ListedObject, ObjectLocation } from '../types.js';
 /**
  * Every `object_locations` column readpath knows the meaning of: the ones it reads, and the ones
  * upstream added that do not change how a copy is read or described (`last_scrubbed_at`,
- * `compression_level`, `compression_probe_*`, `user_metadata`: metadata comes from the backend,
- * as upstream's GET takes it).
+ * `compression_level`, `compression_probe_*`).
  */
 export const KNOWN_LOCATION_COLUMNS: ReadonlySet<string> = new Set([
   'object_key', 'backend_name', 'size_bytes', 'encrypted', 'encryption_key', 'key_id', 'plaintext_size', 'content_hash', 'created_at',
@@ -58,6 +57,7 @@ export interface RawLocationRow {
   /** s3-orchestrator's object-identity columns, in databases that have them. */
   etag?: unknown;
   content_type?: unknown;
+  user_metadata?: unknown;
 }
 
 /** A parsed timestamp: the Date (millisecond precision) and the nanoseconds below it, for ordering. */
@@ -276,8 +276,8 @@ export function toObjectLocation(key: string, row: RawLocationRow, createdAt: Pa
  * '' is unknown) and `content_type` (NULL unknown; '' is a type the client set, and upstream
  * then leaves the backend's).
  */
-function identityOf(key: string, backend: string, row: Pick<RawLocationRow, 'etag' | 'content_type'>): { etag?: string; contentType?: string } {
-  const out: { etag?: string; contentType?: string } = {};
+function identityOf(key: string, backend: string, row: Pick<RawLocationRow, 'etag' | 'content_type' | 'user_metadata'>): { etag?: string; contentType?: string; userMetadata?: Record<string, string> } {
+  const out: { etag?: string; contentType?: string; userMetadata?: Record<string, string> } = {};
   const etag = optionalString(key, backend, 'etag', row.etag);
   if (etag !== null && etag !== '') {
     if (etag.length > 1024 || !headerSafe(etag)) throw badColumn(key, backend, 'etag', `not an ETag: ${show(etag)}`);
@@ -287,6 +287,35 @@ function identityOf(key: string, backend: string, row: Pick<RawLocationRow, 'eta
   if (type !== null && type !== '') {
     if (type.length > 1024 || !headerSafe(type)) throw badColumn(key, backend, 'content_type', `not a media type: ${show(type)}`);
     out.contentType = type;
+  }
+  const meta = userMetadataOf(key, backend, row.user_metadata);
+  if (meta !== undefined) out.userMetadata = meta;
+  return out;
+}
+
+/**
+ * `user_metadata` as upstream writes it: a JSON object of strings (SQLite: TEXT, or a BLOB when
+ * its Go driver bound bytes; PostgreSQL: JSONB, which pg hands back parsed). NULL, '' and JSON
+ * `null` are "never recorded" (undefined); `{}` is "none".
+ */
+function userMetadataOf(key: string, backend: string, v: unknown): Record<string, string> | undefined {
+  if (v === null || v === undefined) return undefined;
+  let parsed: unknown = v;
+  if (typeof v === 'string' || v instanceof Uint8Array) {
+    const text = typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+    if (text === '') return undefined;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw badColumn(key, backend, 'user_metadata', `not JSON: ${show(text)}`);
+    }
+  }
+  if (parsed === null) return undefined;
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw badColumn(key, backend, 'user_metadata', `not a JSON object: ${show(typeof v === 'string' ? v : JSON.stringify(parsed))}`);
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (typeof value !== 'string') throw badColumn(key, backend, 'user_metadata', `value of ${JSON.stringify(name)} is not a string: ${show(value)}`);
+    out[name] = value;
   }
   return out;
 }
@@ -359,6 +388,11 @@ export function checkLocationForWrite(loc: ObjectLocation): void {
   if (loc.compressionVersion !== undefined && loc.compressionVersion !== null && !Number.isSafeInteger(loc.compressionVersion)) fail('compressionVersion', 'must be an integer or null');
   if (loc.etag !== undefined && loc.etag !== null && typeof loc.etag !== 'string') fail('etag', 'must be a string or null');
   if (loc.contentType !== undefined && loc.contentType !== null && typeof loc.contentType !== 'string') fail('contentType', 'must be a string or null');
+  const meta: unknown = loc.userMetadata;
+  if (meta !== undefined && meta !== null
+    && (typeof meta !== 'object' || Array.isArray(meta) || Object.values(meta).some((x) => typeof x !== 'string'))) {
+    fail('userMetadata', 'must be an object of strings or null');
+  }
 }
 
 /** Sort rows by created_at ascending, keeping the database's order for equal timestamps. */

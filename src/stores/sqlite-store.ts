@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS backend_usage (
  * Columns upstream added to `object_locations` over time that a read needs: each is selected
  * where the table has it, else as NULL, so a row has the same shape from every schema.
  */
-export const OPTIONAL_LOCATION_COLUMNS = ['storage_key', 'compression_algorithm', 'logical_size', 'compression_format_version', 'etag', 'content_type'] as const;
+export const OPTIONAL_LOCATION_COLUMNS = ['storage_key', 'compression_algorithm', 'logical_size', 'compression_format_version', 'etag', 'content_type', 'user_metadata'] as const;
 
 /** `column`, or NULL in its place when the table does not have it. */
 function optionalColumn(columns: ReadonlySet<string>, column: string): string {
@@ -72,7 +72,7 @@ function optionalColumn(columns: ReadonlySet<string>, column: string): string {
 /**
  * The lookup of one key's rows: the base columns, then {@link OPTIONAL_LOCATION_COLUMNS}
  * (storage_key: where each copy's bytes are; the compression columns: how they are encoded;
- * etag and content_type: the object's identity as upstream's clients were given it).
+ * etag, content_type and user_metadata: the object's identity as upstream's clients were given it).
  * Rows upstream marks unmanaged (`managed = 0`: kept for their quota, never served) are left
  * out where the column exists; a NULL there (upstream declares it NOT NULL) counts as managed.
  */
@@ -506,6 +506,7 @@ function fromArray(a: unknown[]): RawLocationRow {
     compression_format_version: a[12],
     etag: a[13],
     content_type: a[14],
+    user_metadata: a[15],
   };
 }
 

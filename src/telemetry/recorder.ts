@@ -34,6 +34,7 @@ export const METRIC = Object.freeze({
   gatewayRateLimited: 'gateway_rate_limited_total',
   objectCacheHits: 'object_cache_hits_total',
   objectCacheMisses: 'object_cache_misses_total',
+  headsFromMetadata: 'head_from_metadata_total',
   gatewayAdmissionRejected: 'gateway_admission_rejections_total',
 } as const);
 
@@ -71,6 +72,7 @@ const HELP: Record<string, string> = {
   [METRIC.gatewayAdmissionRejected]: 'Requests the S3 gateway refused with 503 SlowDown at its concurrency limit, by reason (full: no slot within admission_wait; load_shed: shed at random above load_shed_threshold).',
   [METRIC.objectCacheHits]: 'Streamed reads answered from the object data cache (cache:), with no backend request.',
   [METRIC.objectCacheMisses]: 'Streamed reads the object data cache could have answered but did not hold (or held for another content hash, or past its TTL).',
+  [METRIC.headsFromMetadata]: 'HEADs answered from the metadata alone (head.from_metadata: the row carries the object\'s ETag), with no backend request.',
   [METRIC.gatewayRateLimited]: 'Requests the S3 gateway refused with 429 SlowDown because their client was over rate_limit.',
   [METRIC.stripeHedges]: 'Parts of striped reads fetched again from another copy because the first fetch was slow, by the backend hedged to.',
 };

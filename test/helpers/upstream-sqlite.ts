@@ -32,6 +32,13 @@ export interface UpstreamRowOptions {
   managed?: boolean;
   /** `compression_level` of a compressed row (default `default`). */
   level?: string;
+  /**
+   * `user_metadata` as raw column text (default: the location's `userMetadata` as JSON, NULL when
+   * it has none), to write what a row could hold but no upstream writes.
+   */
+  rawUserMetadata?: string;
+  /** Store `user_metadata` as a BLOB, as upstream's Go driver binds a `[]byte`. */
+  userMetadataBlob?: boolean;
 }
 
 /**
@@ -44,11 +51,12 @@ export function upstreamSqlite(path: string): { insert(l: ObjectLocation, o?: Up
   const stmt = db.prepare(`
 INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, encryption_key, key_id, plaintext_size,
   content_hash, created_at, compression_algorithm, compression_level, compression_format_version, logical_size, storage_key, managed,
-  etag, content_type)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  etag, content_type, user_metadata)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   return {
     insert(l, o = {}) {
       const compressed = l.compression !== undefined && l.compression !== null && l.compression !== '';
+      const meta = o.rawUserMetadata ?? (l.userMetadata === undefined || l.userMetadata === null ? null : JSON.stringify(l.userMetadata));
       stmt.run(
         l.objectKey, l.backendName, l.sizeBytes, l.encrypted ? 1 : 0,
         l.encryptionKey === undefined || l.encryptionKey === null ? null : Buffer.from(l.encryptionKey),
@@ -56,6 +64,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
         l.compression ?? null, compressed ? (o.level ?? 'default') : null, l.compressionVersion ?? null, l.logicalSize ?? null,
         l.storageKey ?? l.objectKey, o.managed === false ? 0 : 1,
         l.etag ?? null, l.contentType ?? null,
+        meta !== null && o.userMetadataBlob === true ? Buffer.from(meta) : meta,
       );
     },
     close() {

@@ -211,7 +211,8 @@ describe('PostgresMetadataStore', () => {
     await withClient(url, async (c) => {
       // Upstream's object-identity migration: nullable etag, content_type, user_metadata (JSONB).
       await c.query(`ALTER TABLE object_locations ADD COLUMN etag TEXT, ADD COLUMN content_type TEXT, ADD COLUMN user_metadata JSONB`);
-      await c.query(`UPDATE object_locations SET etag = '"0cc175b9c0f1b6a831c399e269772661"', content_type = 'application/json', user_metadata = '{}' WHERE object_key = 'z'`);
+      await c.query(`UPDATE object_locations SET etag = '"0cc175b9c0f1b6a831c399e269772661"', content_type = 'application/json', user_metadata = '{"owner": "team-a"}' WHERE object_key = 'z'`);
+      await c.query(`UPDATE object_locations SET logical_size = 5, user_metadata = '{"n": 1}' WHERE object_key = 'bad'`);
     });
     // Every column so far is one readpath knows: no warning.
     const unknown: string[][] = [];
@@ -227,8 +228,10 @@ describe('PostgresMetadataStore', () => {
     });
     store = new PostgresMetadataStore({ url, onUnknownColumns: (c) => unknown.push(c) });
     try {
-      assert.deepEqual((await store.getAllObjectLocations('z')).map((r) => [r.etag, r.contentType, r.logicalSize]), [['"0cc175b9c0f1b6a831c399e269772661"', 'application/json', 1000]]);
-      assert.deepEqual((await store.getAllObjectLocations('p')).map((r) => ['etag' in r, 'contentType' in r]), [[false, false]]);
+      assert.deepEqual((await store.getAllObjectLocations('z')).map((r) => [r.etag, r.contentType, r.logicalSize, r.userMetadata]), [['"0cc175b9c0f1b6a831c399e269772661"', 'application/json', 1000, { owner: 'team-a' }]]);
+      assert.deepEqual((await store.getAllObjectLocations('p')).map((r) => ['etag' in r, 'contentType' in r, 'userMetadata' in r]), [[false, false, false]]);
+      // JSONB that is not an object of strings (no upstream writes one) names its column.
+      await assert.rejects(store.getAllObjectLocations('bad'), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /user_metadata/.test(String(err)));
       assert.deepEqual((await store.listKeys({ prefix: 'p', limit: 5 })).map((o) => [o.key, o.size, o.etag]), [['p', 7, undefined]]);
       assert.deepEqual((await store.listKeys({ prefix: 'z', limit: 5 })).map((o) => [o.key, o.size, o.etag]), [['z', 1000, '"0cc175b9c0f1b6a831c399e269772661"']]);
       // A column a newer upstream added: named once, and reads go on.

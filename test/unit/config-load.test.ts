@@ -36,6 +36,7 @@ describe('config defaults', () => {
       broadcast: { launchOrder: 'fastest', stagger: true },
       usage: { flushIntervalMs: 30_000 },
       cache: { enabled: false, maxSize: 256 * 2 ** 20, maxObjectSize: 10 * 2 ** 20, ttlMs: 300_000 },
+      head: { fromMetadata: true },
       logging: { level: 'info' },
       encryption: null,
       gateway: {
@@ -76,6 +77,7 @@ describe('config defaults', () => {
       hedging: { enabled: true, delay: '50ms', percentile: 99, max_extra_load: 0.1, located_reads: true },
       broadcast: { launch_order: 'config', stagger: false },
       usage: { flush_interval: '5s' },
+      head: { from_metadata: 'off' },
       logging: { level: 'debug' },
     });
     const r = await loadConfig(cfg as never, { env: {} });
@@ -95,6 +97,7 @@ describe('config defaults', () => {
     assert.deepEqual(r.hedging, { enabled: true, delayMs: 50, percentile: 99, maxExtraLoad: 0.1, locatedReads: true });
     assert.deepEqual(r.broadcast, { launchOrder: 'config', stagger: false });
     assert.deepEqual(r.usage, { flushIntervalMs: 5000 });
+    assert.deepEqual(r.head, { fromMetadata: false });
     assert.deepEqual(r.logging, { level: 'debug' });
   });
 

@@ -7,6 +7,7 @@ import { getProbe, headProbe, sha256Hex } from '../../src/probe/probes.js';
 import { ReadPathError } from '../../src/errors.js';
 import type { GetResult, ObjectBackend, ObjectLocation, ProbeRequest } from '../../src/types.js';
 import { loc } from '../helpers/core-world.js';
+import { headFromRow } from '../../src/probe/answer.js';
 
 function req(backend: ObjectBackend, location: ObjectLocation | null = null, signal = new AbortController().signal): ProbeRequest {
   return { signal, backendName: backend.name, location, backend };
@@ -152,4 +153,17 @@ test('a refused connection never reached the provider: not billed', async () => 
   await assert.rejects(getProbe(acct, 'k')(req(backend)));
   await assert.rejects(headProbe(acct, 'k')(req(backend)));
   assert.equal(acct.usage.usage('b1').apiRequests, 0);
+});
+
+test('headFromRow: the object a row describes when it carries the ETag; nothing without one', () => {
+  const at = new Date(Date.UTC(2026, 0, 2));
+  const base: ObjectLocation = { objectKey: 'k', backendName: 'b1', sizeBytes: 90, createdAt: at, encrypted: false };
+  assert.equal(headFromRow(base), undefined);
+  assert.equal(headFromRow({ ...base, etag: '', contentType: 'text/plain' }), undefined);
+  assert.deepEqual(headFromRow({ ...base, etag: '"a"' }), { size: 90, etag: '"a"', lastModified: at });
+  const meta = { k: 'v' };
+  const h = headFromRow({ ...base, etag: '"a"', contentType: '', userMetadata: meta, compression: 'zstd', logicalSize: 400 });
+  assert.deepEqual(h, { size: 400, etag: '"a"', lastModified: at, metadata: { k: 'v' } }, 'the logical size; an empty type is none');
+  assert.notEqual(h?.metadata, meta, 'a copy: a caller cannot change the row');
+  assert.equal(headFromRow({ ...base, etag: '"a"', encrypted: true, plaintextSize: 64 })?.size, 64);
 });

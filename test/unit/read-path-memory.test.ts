@@ -218,3 +218,29 @@ test('hedging from configuration: a hung first copy is hedged to the second afte
     await w.rp.close();
   }
 });
+
+test('head from the row (head.from_metadata): no backend call when the row carries the ETag; the object cache still answers first', async () => {
+  const w = await openMemoryReadPath(2, { cache: { enabled: true } });
+  try {
+    w.seed('plain', 'hello');
+    const rows = await w.store.getAllObjectLocations('plain');
+    const etag = '"5d41402abc4b2a76b9719d911017c592"';
+    for (const r of rows) w.store.add({ ...r, etag, contentType: 'text/plain', userMetadata: { a: '1' } });
+    // An encrypted row describes its plaintext: that is the size a HEAD from it reports.
+    w.store.add({ objectKey: 'sealed', backendName: 'b2', sizeBytes: 4096, createdAt: new Date(7), encrypted: true, encryptionKey: new Uint8Array(8), plaintextSize: 1000, etag: '"e-1"' });
+    const h = await w.rp.head('plain');
+    assert.deepEqual([h.fromMetadata, h.backend, h.size, h.etag, h.contentType, h.metadata, h.lastModified?.getTime()], [true, 'b1', 5, etag, 'text/plain', { a: '1' }, rows[0]?.createdAt.getTime()]);
+    const s = await w.rp.head('sealed');
+    assert.deepEqual([s.fromMetadata, s.backend, s.size, s.etag], [true, 'b2', 1000, '"e-1"']);
+    assert.deepEqual(w.backends.map((b) => b.calls.head), [0, 0]);
+    // Once a whole read put it in the object cache, the entry answers (and counts its hit).
+    await w.rp.get('plain');
+    const c = await w.rp.head('plain');
+    assert.equal(c.fromMetadata, undefined);
+    assert.equal(w.rp.recorder.count('object_cache_hits_total'), 1);
+    assert.equal(w.rp.recorder.count('head_from_metadata_total'), 2);
+    assert.deepEqual(w.backends.map((b) => b.calls.head), [0, 0]);
+  } finally {
+    await w.rp.close();
+  }
+});

@@ -92,6 +92,15 @@ describe('toObjectLocation', () => {
     }
   });
 
+  it('user_metadata: a JSON object of strings as TEXT, a BLOB or parsed JSONB; NULL, empty and JSON null are never recorded', () => {
+    const want = { owner: 'team-a', 'mtime': '1767225600.5', 'ünï': 'cödé' };
+    assert.deepEqual(map({ user_metadata: JSON.stringify(want) }).userMetadata, want);
+    assert.deepEqual(map({ user_metadata: Buffer.from(JSON.stringify(want)) }).userMetadata, want);
+    assert.deepEqual(map({ user_metadata: { ...want } }).userMetadata, want);
+    assert.deepEqual(map({ user_metadata: '{}' }).userMetadata, {}, '{}: carries none (an answer in itself)');
+    for (const v of [null, undefined, '', 'null', Buffer.alloc(0)]) assert.equal('userMetadata' in map({ user_metadata: v }), false, String(v));
+  });
+
   it('names key, backend and column of a bad value', () => {
     const bad = (r: Partial<RawLocationRow>, column: string): void => {
       assert.throws(() => map(r), (err: unknown) => {
@@ -122,5 +131,11 @@ describe('toObjectLocation', () => {
     bad({ etag: 42 }, 'etag');
     bad({ etag: '"abc"\r\nx-injected: 1' }, 'etag');
     bad({ content_type: 'text/plain\n' }, 'content_type');
+    bad({ user_metadata: '{"owner":' }, 'user_metadata');
+    bad({ user_metadata: '["a"]' }, 'user_metadata');
+    bad({ user_metadata: '"text"' }, 'user_metadata');
+    bad({ user_metadata: '{"n":1}' }, 'user_metadata');
+    bad({ user_metadata: { n: null } }, 'user_metadata');
+    bad({ user_metadata: 7 }, 'user_metadata');
   });
 });
