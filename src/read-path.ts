@@ -14,7 +14,7 @@ import { storedSha256 } from './probe/verify.js';
 import { headFromRow } from './probe/answer.js';
 import { ObjectCache, cachedHeadOf, type CachedHead, type CachedObject } from './cache/object-cache.js';
 import { METRIC } from './telemetry/recorder.js';
-import type { HeadResult, ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, Probe } from './types.js';
+import type { HeadResult, ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, ObjectTag, Probe } from './types.js';
 import { assemble, type PartOverrides, type Parts } from './assemble.js';
 import { runBatch } from './engine/batch.js';
 import { assertValidKey } from './engine/keys.js';
@@ -222,6 +222,22 @@ export class ReadPath {
     const store = this.#parts.store;
     if (typeof store.listKeys !== 'function') return Promise.reject(new ReadPathError('INVALID_CONFIG', 'the metadata store cannot list keys (it has no listKeys)'));
     return store.listKeys(opts);
+  }
+
+  /**
+   * An object's tag set (S3 object tagging, as s3-orchestrator keeps it in its `object_tags`
+   * table: the object's, whichever copy serves), ascending by tag key; `[]` for an untagged object
+   * (or a custom store that keeps no tags). From the database alone: OBJECT_NOT_FOUND when the
+   * object has no row, DB_UNAVAILABLE while the store is down (there is no copy to ask).
+   */
+  tags(key: string, opts: { signal?: AbortSignal } = {}): Promise<ObjectTag[]> {
+    const { signal } = opts;
+    return this.#guard(key, signal, async () => {
+      const store = this.#parts.store;
+      await store.getAllObjectLocations(key, signal === undefined ? undefined : { signal });
+      if (typeof store.getObjectTags !== 'function') return [];
+      return store.getObjectTags(key, signal === undefined ? undefined : { signal });
+    });
   }
 
   /**

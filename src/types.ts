@@ -128,6 +128,12 @@ export interface ListedObject {
   etag?: string;
 }
 
+/** One tag of an object's tag set (S3 object tagging; s3-orchestrator's `object_tags` table). */
+export interface ObjectTag {
+  key: string;
+  value: string;
+}
+
 /** Where objects live: s3-orchestrator's metadata database. */
 export interface MetadataStore {
   /**
@@ -146,6 +152,15 @@ export interface MetadataStore {
    * implement it, and the store circuit breaker has it exactly when its inner store does.
    */
   listKeys?(opts: ListKeysOptions): Promise<ListedObject[]>;
+  /**
+   * An object's tag set as s3-orchestrator keeps it (`object_tags`: the object's, shared by its
+   * copies), ascending by tag key; `[]` when it has none or the database has no such table. Does
+   * not say whether the object exists. DB_UNAVAILABLE when the store cannot be reached,
+   * METADATA_ERROR (naming key and column) for a row it cannot read.
+   *
+   * Optional, as {@link listKeys}: the built-in stores implement it.
+   */
+  getObjectTags?(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectTag[]>;
   close?(): Promise<void>;
 }
 

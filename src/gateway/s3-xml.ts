@@ -130,9 +130,10 @@ export function requestPaymentXml(): string {
   return `${XML_HEAD}<RequestPaymentConfiguration xmlns="${NS}">${el('Payer', 'BucketOwner')}</RequestPaymentConfiguration>`;
 }
 
-/** An object's (empty) tag set. */
-export function taggingXml(): string {
-  return `${XML_HEAD}<Tagging xmlns="${NS}"><TagSet/></Tagging>`;
+/** An object's tag set (GetObjectTagging), in the order given. */
+export function taggingXml(tags: readonly { key: string; value: string }[] = []): string {
+  if (tags.length === 0) return `${XML_HEAD}<Tagging xmlns="${NS}"><TagSet/></Tagging>`;
+  return `${XML_HEAD}<Tagging xmlns="${NS}"><TagSet>${tags.map((t) => `<Tag>${el('Key', t.key)}${el('Value', t.value)}</Tag>`).join('')}</TagSet></Tagging>`;
 }
 
 /**

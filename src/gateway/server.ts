@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import type { ReadPath } from '../read-path.js';
 import { ReadPathError, hasCode } from '../errors.js';
 import type { ResolvedConfig } from '../config/types.js';
-import { bucketsXml, errorXml, listXml, locationXml, objectAttributesXml, uploadsXml, versionsXml, type ListPage } from './s3-xml.js';
+import { bucketsXml, errorXml, listXml, locationXml, objectAttributesXml, taggingXml, uploadsXml, versionsXml, type ListPage } from './s3-xml.js';
 import { s3ErrorOf, type S3Error } from './s3-errors.js';
 import { responseOverrides, serveObject } from './objects.js';
 import { continuationToken, listPage, parseContinuationToken, toListPage, type ListKeys, type ListRequest } from './listing.js';
@@ -350,6 +350,11 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     if (sub.name === 'uploadId') refuse(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
     // Checked before the read: a request S3 would refuse reaches no backend.
     const attributes = sub.name === 'attributes' ? requestedAttributes(headers['x-amz-object-attributes']) : undefined;
+    if (sub.name === 'tagging') {
+      // The object's tags are upstream's object_tags rows; the lookup also says it exists.
+      sendXml(res, method, taggingXml(await rp.tags(storeKey, { signal })));
+      return;
+    }
     const o = await rp.head(storeKey, { signal });
     if (attributes !== undefined) {
       if (o.lastModified !== undefined) res.setHeader('Last-Modified', o.lastModified.toUTCString());

@@ -8,7 +8,7 @@
  * select, inventories) stay 501 NotImplemented.
  */
 import { ObjectRequestError } from './objects.js';
-import { aclXml, emptyConfigXml, requestPaymentXml, taggingXml } from './s3-xml.js';
+import { aclXml, emptyConfigXml, requestPaymentXml } from './s3-xml.js';
 
 /** Subresources S3 has that the gateway answers with 501 NotImplemented. */
 const NOT_IMPLEMENTED = new Set([
@@ -127,15 +127,14 @@ export function bucketConfigDocument(sub: Subresource, owner: string): string {
 
 /**
  * The document an object's subresource answers with, once the object is known to exist: its
- * ACL (the caller may READ), its empty tag set; an object never under Object Lock has no
- * retention or legal hold (404 NoSuchObjectLockConfiguration).
+ * ACL (the caller may READ); an object never under Object Lock has no retention or legal hold
+ * (404 NoSuchObjectLockConfiguration).
  */
 export function objectConfigDocument(sub: Subresource, owner: string): string {
   switch (sub.name) {
     case 'acl': return aclXml(owner);
-    case 'tagging': return taggingXml();
-    case 'attributes':
-      // Answered from the object's HEAD by the caller (objectAttributesXml).
+    case 'tagging': // answered from the store's tag set by the caller (taggingXml)
+    case 'attributes': // answered from the object's HEAD by the caller (objectAttributesXml)
       return unsupported(sub.name);
     case 'retention':
     case 'legal-hold':

@@ -10,7 +10,7 @@
  */
 import { ReadPathError, hasCode } from '../errors.js';
 import { isUnreachable } from '../net-errors.js';
-import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../types.js';
+import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, ObjectTag } from '../types.js';
 import { CircuitBreaker, type BreakerState, type FailureEffect, type Verdict } from './circuit-breaker.js';
 
 /** The breaker's state, as metrics report it. */
@@ -69,6 +69,8 @@ export class CircuitBreakerStore implements MetadataStore {
    * DB_UNAVAILABLE without listing. Present exactly when the inner store lists keys.
    */
   declare readonly listKeys?: (opts: ListKeysOptions) => Promise<ListedObject[]>;
+  /** An object's tag set, through the same breaker. Present exactly when the inner store has it. */
+  declare readonly getObjectTags?: (key: string, opts?: { signal?: AbortSignal }) => Promise<ObjectTag[]>;
 
   constructor(inner: MetadataStore, opts: CircuitBreakerStoreOptions) {
     if (inner === null || typeof inner?.getAllObjectLocations !== 'function') {
@@ -78,6 +80,10 @@ export class CircuitBreakerStore implements MetadataStore {
     if (typeof inner.listKeys === 'function') {
       const lister = inner as MetadataStore & Required<Pick<MetadataStore, 'listKeys'>>;
       this.listKeys = (o) => this.#breaker.execute(() => lister.listKeys(o), o?.signal);
+    }
+    if (typeof inner.getObjectTags === 'function') {
+      const tagger = inner as MetadataStore & Required<Pick<MetadataStore, 'getObjectTags'>>;
+      this.getObjectTags = (key, o) => this.#breaker.execute(() => tagger.getObjectTags(key, o), o?.signal);
     }
     const { onClose, onStateChange } = opts;
     this.#breaker = new CircuitBreaker({

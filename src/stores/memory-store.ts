@@ -2,7 +2,7 @@
  * An in-memory metadata store with an outage switch, for tests, benchmarks and embedding.
  */
 import { ReadPathError, abortedError } from '../errors.js';
-import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../types.js';
+import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, ObjectTag } from '../types.js';
 import { checkListKeysOptions, compareKeys, keyRange } from './key-listing.js';
 import { nonEmpty, objectSizeOf } from './row-mapping.js';
 
@@ -16,6 +16,7 @@ export class MemoryMetadataStore implements MetadataStore {
   /** Every key in UTF-8 byte order, for listings; rebuilt after a key is added or removed. */
   #sorted: string[] | undefined;
   #available = true;
+  readonly #tags = new Map<string, ObjectTag[]>();
   /** Lookups made: tests read this. */
   calls = 0;
 
@@ -49,6 +50,20 @@ export class MemoryMetadataStore implements MetadataStore {
       this.#sorted = undefined;
     }
     return true;
+  }
+
+  /** Replace an object's tag set (an empty one removes it). */
+  setTags(objectKey: string, tags: Readonly<Record<string, string>>): void {
+    const set = Object.entries(tags).map(([key, value]) => ({ key, value })).sort((a, b) => compareKeys(a.key, b.key));
+    if (set.length === 0) this.#tags.delete(objectKey);
+    else this.#tags.set(objectKey, set);
+  }
+
+  /** An object's tag set (see {@link MetadataStore.getObjectTags}); not counted in {@link calls}. */
+  async getObjectTags(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectTag[]> {
+    if (opts?.signal?.aborted) throw abortedError(opts.signal);
+    if (!this.#available) throw UNAVAILABLE;
+    return (this.#tags.get(key) ?? []).map((t) => ({ ...t }));
   }
 
   /** Simulate an outage: while unavailable every call throws DB_UNAVAILABLE. */

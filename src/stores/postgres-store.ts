@@ -9,9 +9,9 @@
  */
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { ReadPathError, abortedError, messageOf } from '../errors.js';
-import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../types.js';
+import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, ObjectTag } from '../types.js';
 import type { UsageDelta, UsageStat } from '../policies/usage-tracker.js';
-import { checkLocationForWrite, listedKey, rowTimestamp, toListedObject, toObjectLocation, unknownLocationColumns, type RawListedRow, type RawLocationRow } from './row-mapping.js';
+import { checkLocationForWrite, listedKey, rowTimestamp, toListedObject, toObjectLocation, toObjectTags, unknownLocationColumns, type RawListedRow, type RawLocationRow } from './row-mapping.js';
 import { checkListKeysOptions, keyRange } from './key-listing.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
 import { lazyModule } from '../lazy-module.js';
@@ -64,6 +64,9 @@ FROM object_locations
 WHERE object_key = $1${c.managed ? ' AND managed IS NOT FALSE' : ''}
 ORDER BY created_at ASC`;
 }
+
+/** An object's tags, as upstream reads them, in byte order whatever the database's collation. */
+const SELECT_TAGS = `SELECT tag_key, tag_value FROM object_tags WHERE object_key = $1 ORDER BY tag_key COLLATE "C"`;
 
 /** Which of upstream's later columns object_locations has. */
 interface UpstreamColumns { storageKey: boolean; managed: boolean; compressed: boolean; identity: boolean; userMetadata: boolean }
@@ -362,6 +365,22 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
       },
     );
     return this.#columns;
+  }
+
+  /**
+   * An object's tag set (see {@link MetadataStore.getObjectTags}) from upstream's `object_tags`,
+   * ordered by tag key in byte order (S3's); `[]` while the database has no such table.
+   */
+  async getObjectTags(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectTag[]> {
+    let rows: { tag_key: unknown; tag_value: unknown }[];
+    try {
+      rows = await this.#query<{ tag_key: unknown; tag_value: unknown }>(SELECT_TAGS, [key], opts?.signal, 'readpath_get_object_tags');
+    } catch (err) {
+      // 42P01 undefined_table: a database from before upstream's tags has none.
+      if ((err as { code?: unknown } | null)?.code === '42P01') return [];
+      throw this.#wrap(err, `tags of ${JSON.stringify(key)}`);
+    }
+    return toObjectTags(key, rows.map((r) => [r.tag_key, r.tag_value]));
   }
 
   async getAllObjectLocations(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectLocation[]> {

@@ -8,7 +8,7 @@
  * of its own key.
  */
 import { ReadPathError } from '../errors.js';
-import type { ListedObject, ObjectLocation } from '../types.js';
+import type { ListedObject, ObjectLocation, ObjectTag } from '../types.js';
 
 /**
  * Every `object_locations` column readpath knows the meaning of: the ones it reads, and the ones
@@ -428,4 +428,21 @@ export function toListedObject(key: string, row: RawListedRow, createdAt: Parsed
   const size = objectSizeOf({ sizeBytes, encrypted, plaintextSize, compression, logicalSize });
   const { etag } = identityOf(key, backend, { etag: row.etag, content_type: null });
   return { key, size, lastModified: createdAt.date, ...(etag === undefined ? {} : { etag }) };
+}
+
+/**
+ * `object_tags` rows (`tag_key`, `tag_value`, in that order) as a tag set: text both, else a
+ * METADATA_ERROR naming the key and column.
+ */
+export function toObjectTags(key: string, rows: readonly (readonly unknown[])[]): ObjectTag[] {
+  return rows.map((r) => {
+    const [k, v] = r;
+    if (typeof k !== 'string' || k === '') throw tagColumn(key, 'tag_key', k);
+    if (typeof v !== 'string') throw tagColumn(key, 'tag_value', v);
+    return { key: k, value: v };
+  });
+}
+
+function tagColumn(key: string, column: string, v: unknown): ReadPathError {
+  return new ReadPathError('METADATA_ERROR', `object_tags row for key ${JSON.stringify(key)}: column ${column}: not text: ${show(v)}`);
 }

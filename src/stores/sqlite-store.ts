@@ -10,10 +10,10 @@
  */
 import Database from 'better-sqlite3';
 import { ReadPathError, abortedError, messageOf } from '../errors.js';
-import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../types.js';
+import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, ObjectTag } from '../types.js';
 import type { UsageDelta, UsageStat } from '../policies/usage-tracker.js';
 import {
-  checkLocationForWrite, listedKey, rowTimestamp, sortByCreatedAt, toListedObject, toObjectLocation, unknownLocationColumns, type ParsedTimestamp, type RawListedRow,
+  checkLocationForWrite, listedKey, rowTimestamp, sortByCreatedAt, toListedObject, toObjectLocation, toObjectTags, unknownLocationColumns, type ParsedTimestamp, type RawListedRow,
   type RawLocationRow,
 } from './row-mapping.js';
 import { checkListKeysOptions, keyRange } from './key-listing.js';
@@ -84,6 +84,9 @@ SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
 FROM object_locations
 WHERE object_key = ?${columns.has('managed') ? ' AND coalesce(managed, 1) <> 0' : ''}`;
 }
+
+/** An object's tags, as upstream reads them: by tag key (BINARY: byte order, S3's). */
+const SELECT_TAGS = `SELECT tag_key, tag_value FROM object_tags WHERE object_key = ? ORDER BY tag_key`;
 
 const UPSERT_LOCATION = `
 INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, encryption_key,
@@ -169,6 +172,8 @@ interface Connection {
   compressed: boolean;
   /** The table has upstream's `etag` column. */
   identity: boolean;
+  /** The tag set lookup, once upstream's `object_tags` was found. */
+  selectTags?: Database.Statement<[string], unknown[]>;
   upsertLocations: (locs: readonly ObjectLocation[]) => void;
   /** Several lookups in one read transaction: SQLite takes its read lock once, not per key. */
   selectMany: (lookups: readonly Lookup[]) => void;
@@ -430,6 +435,27 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       out.push(toListedObject(key, best, bestT));
     }
     return out;
+  }
+
+  /**
+   * An object's tag set (see {@link MetadataStore.getObjectTags}) from upstream's `object_tags`;
+   * `[]` while the file has no such table (looked for again on each call: upstream creates it
+   * when it migrates, which may be after readpath opened the file).
+   */
+  async getObjectTags(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectTag[]> {
+    if (opts?.signal?.aborted) throw abortedError(opts.signal);
+    const conn = this.#connection();
+    let rows: unknown[][];
+    try {
+      if (conn.selectTags === undefined) {
+        if (conn.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'object_tags'`).get() === undefined) return [];
+        conn.selectTags = conn.db.prepare<[string], unknown[]>(SELECT_TAGS).raw(true);
+      }
+      rows = conn.selectTags.all(key);
+    } catch (err) {
+      throw this.#wrap(err, `tags of ${JSON.stringify(key)}`);
+    }
+    return toObjectTags(key, rows);
   }
 
   /** Insert or replace one location row (seeding, tests, the demo). */

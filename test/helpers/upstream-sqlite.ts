@@ -20,6 +20,8 @@ CREATE TABLE object_locations (
     storage_key TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (object_key, backend_name));
 CREATE UNIQUE INDEX idx_object_locations_backend_storage_key ON object_locations(backend_name, storage_key);
+CREATE TABLE object_tags (
+    object_key TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (object_key, tag_key));
 CREATE TABLE backend_usage (
     backend_name TEXT NOT NULL, period TEXT NOT NULL, api_requests INTEGER NOT NULL DEFAULT 0,
     egress_bytes INTEGER NOT NULL DEFAULT 0, ingress_bytes INTEGER NOT NULL DEFAULT 0,
@@ -45,7 +47,7 @@ export interface UpstreamRowOptions {
  * Create the database at `path` and return a row inserter; `close()` when done. A location
  * without `storageKey` gets its object key there, as upstream's migration backfills it.
  */
-export function upstreamSqlite(path: string): { insert(l: ObjectLocation, o?: UpstreamRowOptions): void; close(): void } {
+export function upstreamSqlite(path: string): { insert(l: ObjectLocation, o?: UpstreamRowOptions): void; tag(key: string, tags: Record<string, unknown>): void; close(): void } {
   const db = new Database(path);
   db.exec(SCHEMA);
   const stmt = db.prepare(`
@@ -53,7 +55,12 @@ INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, e
   content_hash, created_at, compression_algorithm, compression_level, compression_format_version, logical_size, storage_key, managed,
   etag, content_type, user_metadata)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const tagStmt = db.prepare(`INSERT INTO object_tags (object_key, tag_key, tag_value) VALUES (?, ?, ?)`);
   return {
+    /** Give `key` these tags (upstream's object_tags rows; values as given, to write bad ones too). */
+    tag(key, tags) {
+      for (const [k, v] of Object.entries(tags)) tagStmt.run(key, k, v);
+    },
     insert(l, o = {}) {
       const compressed = l.compression !== undefined && l.compression !== null && l.compression !== '';
       const meta = o.rawUserMetadata ?? (l.userMetadata === undefined || l.userMetadata === null ? null : JSON.stringify(l.userMetadata));

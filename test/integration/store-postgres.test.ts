@@ -236,6 +236,22 @@ describe('PostgresMetadataStore', () => {
       assert.deepEqual((await store.listKeys({ prefix: 'z', limit: 5 })).map((o) => [o.key, o.size, o.etag]), [['z', 1000, '"0cc175b9c0f1b6a831c399e269772661"']]);
       // A column a newer upstream added: named once, and reads go on.
       assert.deepEqual(unknown, [['dedup_ref']]);
+      // No object_tags table yet: every object is untagged.
+      assert.deepEqual(await store.getObjectTags('z'), []);
+    } finally {
+      await store.close();
+    }
+    await withClient(url, async (c) => {
+      // Upstream's object tags: the object's set, keyed by object rather than copy.
+      await c.query(`CREATE TABLE object_tags (object_key TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (object_key, tag_key))`);
+      await c.query(`INSERT INTO object_tags VALUES ('z', 'b', '2'), ('z', 'B', 'upper'), ('z', 'a', ''), ('p', 'only', 'one')`);
+    });
+    store = new PostgresMetadataStore({ url });
+    try {
+      // Byte order (S3's) whatever the database's collation: 'B' before 'a'.
+      assert.deepEqual(await store.getObjectTags('z'), [{ key: 'B', value: 'upper' }, { key: 'a', value: '' }, { key: 'b', value: '2' }]);
+      assert.deepEqual(await store.getObjectTags('p'), [{ key: 'only', value: 'one' }]);
+      assert.deepEqual(await store.getObjectTags('nothing-here'), []);
     } finally {
       await store.close();
     }

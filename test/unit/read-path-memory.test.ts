@@ -244,3 +244,25 @@ test('head from the row (head.from_metadata): no backend call when the row carri
     await w.rp.close();
   }
 });
+
+test('tags: the store\'s tag set, by key; [] untagged; OBJECT_NOT_FOUND without a row; DB_UNAVAILABLE through the store breaker', async () => {
+  const w = await openMemoryReadPath(2, { circuit_breaker: { failure_threshold: 1 } });
+  try {
+    w.seed('tagged', 'x');
+    w.seed('plain', 'y');
+    w.store.setTags('tagged', { z: '1', a: 'é', m: '' });
+    w.store.setTags('ghost', { left: 'over' });
+    assert.deepEqual(await w.rp.tags('tagged'), [{ key: 'a', value: 'é' }, { key: 'm', value: '' }, { key: 'z', value: '1' }]);
+    assert.deepEqual(await w.rp.tags('plain'), []);
+    await assert.rejects(w.rp.tags('ghost'), { code: 'OBJECT_NOT_FOUND' });
+    await assert.rejects(w.rp.tags('a\0b'), { code: 'INVALID_KEY' });
+    assert.deepEqual(w.backends.map((b) => b.calls.head + b.calls.get), [0, 0], 'no backend asked');
+    w.store.setAvailable(false);
+    await assert.rejects(w.rp.tags('tagged'), { code: 'DB_UNAVAILABLE' });
+    w.store.setAvailable(true);
+    // The breaker opened on the outage: it answers DB_UNAVAILABLE without asking the store.
+    await assert.rejects(w.rp.tags('tagged'), { code: 'DB_UNAVAILABLE' });
+  } finally {
+    await w.rp.close();
+  }
+});

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { objectSizeOf, parseTimestamp, toObjectLocation, rowTimestamp, type RawLocationRow } from '../../src/stores/row-mapping.js';
+import { objectSizeOf, parseTimestamp, toObjectLocation, toObjectTags, rowTimestamp, type RawLocationRow } from '../../src/stores/row-mapping.js';
+import { taggingXml } from '../../src/gateway/s3-xml.js';
 import { hasCode } from '../../src/errors.js';
 
 const iso = (s: string): string | undefined => parseTimestamp(s)?.date.toISOString();
@@ -137,5 +138,20 @@ describe('toObjectLocation', () => {
     bad({ user_metadata: '{"n":1}' }, 'user_metadata');
     bad({ user_metadata: { n: null } }, 'user_metadata');
     bad({ user_metadata: 7 }, 'user_metadata');
+  });
+});
+
+describe('object tags', () => {
+  it('toObjectTags: text keys and values (empty values are values); anything else names the column', () => {
+    assert.deepEqual(toObjectTags('k', [['a', '1'], ['b', '']]), [{ key: 'a', value: '1' }, { key: 'b', value: '' }]);
+    for (const [row, column] of [[['', 'v'], 'tag_key'], [[null, 'v'], 'tag_key'], [['a', null], 'tag_value'], [['a', Buffer.from('v')], 'tag_value'], [['a', 3], 'tag_value']] as const) {
+      assert.throws(() => toObjectTags('k', [row]), (e: unknown) => hasCode(e, 'METADATA_ERROR') && new RegExp(`key "k": column ${column}`).test(String(e)), JSON.stringify(row));
+    }
+  });
+
+  it('taggingXml: every tag in order, escaped; an empty set is <TagSet/>', () => {
+    assert.match(taggingXml([]), /<Tagging xmlns="[^"]+"><TagSet\/><\/Tagging>$/);
+    const x = taggingXml([{ key: 'a&b', value: '<v>' }, { key: 'z', value: '' }]);
+    assert.match(x, /<TagSet><Tag><Key>a&amp;b<\/Key><Value>&lt;v&gt;<\/Value><\/Tag><Tag><Key>z<\/Key><Value><\/Value><\/Tag><\/TagSet>/);
   });
 });

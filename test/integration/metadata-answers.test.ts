@@ -1,11 +1,14 @@
 /**
- * HEAD answered from the metadata alone (`head.from_metadata`, on by default), as s3-orchestrator
- * answers it: when an object's first row carries its ETag (upstream's identity columns), the row
- * gives its size, ETag, Content-Type, user metadata and Last-Modified and no backend is asked —
- * counted by the fault proxies in front of the s3rver fleet. Rows without an ETag, the setting
- * off, and the database down (degraded) still ask a backend. Both executors; `readMany` of HEADs;
- * and real clients of `readpath serve` (the aws CLI, s3cmd, the AWS SDK) reading the user
- * metadata upstream recorded.
+ * What s3-orchestrator's database answers on its own, as upstream answers it:
+ *
+ * - HEAD (`head.from_metadata`, on by default): when an object's first row carries its ETag
+ *   (upstream's identity columns), the row gives its size, ETag, Content-Type, user metadata and
+ *   Last-Modified and no backend is asked — counted by the fault proxies in front of the s3rver
+ *   fleet. Rows without an ETag, the setting off, and the database down (degraded) still ask a
+ *   backend. Both executors; `readMany` of HEADs.
+ * - Object tags (upstream's `object_tags`): `rp.tags(key)` and GetObjectTagging.
+ *
+ * And real clients of `readpath serve` (the aws CLI, s3cmd, the AWS SDK) reading both.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,13 +16,13 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectTaggingCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ReadPath } from '../../src/read-path.js';
 import { ReadPathError, hasCode } from '../../src/errors.js';
 import { sha256Hex } from '../../src/probe/verify.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
-import type { MetadataStore, ObjectLocation } from '../../src/types.js';
+import type { MetadataStore, ObjectLocation, ObjectTag } from '../../src/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { compressedRow, logLines, seekableZstd } from '../helpers/seekable-zstd.js';
 import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
@@ -36,6 +39,9 @@ const RAW = Buffer.from('a row without an etag: only a backend can say\n');
 const BUCKET = 'data';
 const CRED: ClientCred = { id: 'AKIAHEADREADER000001', secret: 'head/Secret+Key=0123456789abcdef' };
 const CREATED = Date.parse('2026-06-01T00:00:00Z');
+/** The report's tags, as upstream's PutObjectTagging left them (not in key order). */
+const TAGS = { project: 'apollo', 'cost-center': 'R&D <7>', empty: '' };
+const TAG_SET = [{ key: 'cost-center', value: 'R&D <7>' }, { key: 'empty', value: '' }, { key: 'project', value: 'apollo' }];
 
 /** The store a test can take down: DB_UNAVAILABLE while `down`. */
 class SwitchableStore implements MetadataStore {
@@ -45,12 +51,16 @@ class SwitchableStore implements MetadataStore {
     if (this.down) return Promise.reject(new ReadPathError('DB_UNAVAILABLE', 'test: the database is down'));
     return this.inner.getAllObjectLocations(key, opts);
   }
+  getObjectTags(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectTag[]> {
+    if (this.down) return Promise.reject(new ReadPathError('DB_UNAVAILABLE', 'test: the database is down'));
+    return this.inner.getObjectTags?.(key, opts) ?? Promise.resolve([]);
+  }
   close(): Promise<void> {
     return this.inner.close?.() ?? Promise.resolve();
   }
 }
 
-describe('HEAD from the metadata row (head.from_metadata) over s3rver and upstream-schema SQLite', () => {
+describe('HEADs and tags from the metadata (s3rver fleet, upstream-schema SQLite)', () => {
   let fleet: S3Fleet;
   let tmp: string;
   let dbPath: string;
@@ -80,6 +90,11 @@ describe('HEAD from the metadata row (head.from_metadata) over s3rver and upstre
     await put({ objectKey: k('id/raw.txt'), backendName: 'b1', sizeBytes: RAW.length, createdAt: at(), encrypted: false, contentHash: sha256Hex(RAW) }, RAW);
     // A row whose bytes no backend has: the metadata still answers its HEAD (upstream's rule too).
     db.insert({ ...csv('b1'), objectKey: k('id/gone.csv') });
+    db.tag(k('id/report.csv'), TAGS);
+    // Tags of a key with no row (upstream clears them with the object; here, a leftover).
+    db.tag(k('id/none'), { stale: 'yes' });
+    // A value no upstream writes (a BLOB): the lookup names the column.
+    db.tag(k('id/blob.csv'), { bad: Buffer.from('x') });
     db.close();
   });
 
@@ -183,7 +198,25 @@ describe('HEAD from the metadata row (head.from_metadata) over s3rver and upstre
     }
   });
 
-  describe('readpath serve: real clients read the row\'s identity and user metadata', () => {
+  it('tags: the object\'s set from object_tags, by key; none for an untagged object; errors coded', async () => {
+    const store = new SwitchableStore(await SqliteMetadataStore.open({ path: dbPath, readonly: true }));
+    const rp = await ReadPath.open(config('inline'), { store });
+    try {
+      const before = requests();
+      assert.deepEqual(await rp.tags(k('id/report.csv')), TAG_SET);
+      assert.deepEqual(await rp.tags(k('id/raw.txt')), []);
+      await assert.rejects(rp.tags(k('id/none')), (e: unknown) => hasCode(e, 'OBJECT_NOT_FOUND'));
+      await assert.rejects(rp.tags(k('id/blob.csv')), (e: unknown) => hasCode(e, 'METADATA_ERROR') && /object_tags.*column tag_value/.test(String(e)));
+      await assert.rejects(rp.tags(''), (e: unknown) => hasCode(e, 'INVALID_KEY'));
+      assert.equal(requests(), before, 'tags live in the database: no backend asked');
+      store.down = true;
+      await assert.rejects(rp.tags(k('id/report.csv')), (e: unknown) => hasCode(e, 'DB_UNAVAILABLE'));
+    } finally {
+      await rp.close();
+    }
+  });
+
+  describe('readpath serve: real clients read the row\'s identity, user metadata and tags', () => {
     let serve: Serve | undefined;
     let sdk: S3Client;
     let clients: S3Clients;
@@ -219,6 +252,20 @@ describe('HEAD from the metadata row (head.from_metadata) over s3rver and upstre
       const out = path.join(tmp, 'report.csv');
       ok(await clients.awsRun(url, CRED, ['s3', 'cp', `s3://${BUCKET}/id/report.csv`, out]), 'aws s3 cp');
       assert.ok((await import('node:fs')).readFileSync(out).equals(CSV));
+    });
+
+    it('aws s3api get-object-tagging and the SDK: the tag set upstream keeps; untagged and missing objects as S3 answers them', async () => {
+      const url = (serve as Serve).url;
+      const want = TAG_SET.map((t) => ({ Key: t.key, Value: t.value }));
+      const aws = JSON.parse(ok(await clients.awsRun(url, CRED, ['s3api', 'get-object-tagging', '--bucket', BUCKET, '--key', 'id/report.csv']), 'get-object-tagging').stdout) as { TagSet: unknown[] };
+      assert.deepEqual(aws.TagSet, want);
+      const t = await sdk.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'id/report.csv' }));
+      assert.deepEqual(t.TagSet, want);
+      assert.deepEqual((await sdk.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'id/raw.txt' }))).TagSet ?? [], []);
+      await assert.rejects(sdk.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'id/none' })), (e: unknown) => (e as { name?: string }).name === 'NoSuchKey');
+      const bad = await clients.awsRun(url, CRED, ['s3api', 'get-object-tagging', '--bucket', BUCKET, '--key', 'id/blob.csv']);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /\(BadGateway\)|502/);
     });
   });
 });
