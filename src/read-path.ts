@@ -328,6 +328,7 @@ export class ReadPath {
     const { hit, sha, size, rows } = await this.#cachedEntry(cache, key, signal);
     if (hit !== undefined && sha !== undefined && size !== undefined) {
       // A copy: the caller may do what it likes with its bytes, the cache's stay as they were.
+      this.#answeredLocally('GetObject', key, 'cache', size);
       return { key, backend: hit.backend, degraded: false, failover: false, contentSha256: sha, size, ...definedHead(hit.head), body: new Uint8Array(hit.body), verified: true };
     }
     const o = await this.#read<FetchedObject>('GetObject', key, probe(), signal, rows);
@@ -444,6 +445,7 @@ export class ReadPath {
       if (this.#objects !== undefined) {
         const { hit, size } = this.#cacheEntryFor(this.#objects, key, rows?.[0]);
         if (hit !== undefined && size !== undefined) {
+          this.#answeredLocally('HeadObject', key, 'cache', size);
           return { key, backend: hit.backend, degraded: false, failover: false, contentSha256: hit.sha256, size, ...definedHead(hit.head) };
         }
       }
@@ -452,6 +454,7 @@ export class ReadPath {
       const described = fromMetadata && first !== undefined ? headFromRow(first) : undefined;
       if (described !== undefined && first !== undefined) {
         this.#parts.recorder.inc(METRIC.headsFromMetadata);
+        this.#answeredLocally('HeadObject', key, 'metadata', described.size);
         return { key, backend: first.backendName, degraded: false, failover: false, fromMetadata: true, ...sha256Field(first), ...described };
       }
       const o = await this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared, rows);
@@ -588,6 +591,21 @@ export class ReadPath {
         this.#readFailed(operation, key, e);
         throw err;
       }));
+  }
+
+  /**
+   * The span of a read answered without the failover (the object cache, or a HEAD from the row):
+   * `s3o.backend.name` says where from, `cache` or `metadata`, as upstream's completion events do.
+   */
+  #answeredLocally(operation: string, key: string, from: 'cache' | 'metadata', size: number): void {
+    const tracing = activeTracing();
+    if (tracing === undefined) return;
+    tracing.tracer.startSpan(`Manager ${operation}`, {
+      attributes: {
+        's3o.key': key, 's3o.backend.name': from, 's3o.failover': false, 's3o.degraded_mode': false,
+        's3o.cache_hit': false, 's3o.parallel_broadcast': false, 's3o.object.size': size,
+      },
+    }).end();
   }
 
   #readFailed(operation: string, key: string, e: SerializedError): void {

@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
+import type { ObjectLocation } from '../../src/types.js';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 
@@ -72,6 +73,27 @@ describe('tracing (in-memory OpenTelemetry provider)', () => {
       assert.equal(failed.attributes['s3o.key'], 'missing');
       assert.equal(failed.attributes['s3o.error.code'], 'OBJECT_NOT_FOUND');
       assert.equal(failed.status.code, SpanStatusCode.ERROR);
+    } finally {
+      await rp.close();
+    }
+  });
+
+  it('reads answered without a backend: a HEAD from the row (metadata), get and head from the object cache (cache)', async () => {
+    const { rp, seed, store } = await openMemoryReadPath(2, { cache: { enabled: true } });
+    try {
+      seed('k', 'bytes', ['b1']);
+      const [row] = await store.getAllObjectLocations('k');
+      store.add({ ...(row as ObjectLocation), objectKey: 'e', etag: '"e"' });
+      exporter.reset();
+      await rp.head('e');
+      assert.deepEqual([lastSpan().name, lastSpan().attributes['s3o.backend.name'], lastSpan().attributes['s3o.object.size']], ['Manager HeadObject', 'metadata', 5]);
+      await rp.get('k');
+      assert.equal(lastSpan().attributes['s3o.backend.name'], 'b1', 'the first read fills the cache');
+      await rp.get('k');
+      assert.deepEqual([lastSpan().name, lastSpan().attributes['s3o.backend.name']], ['Manager GetObject', 'cache']);
+      await rp.head('k');
+      assert.deepEqual([lastSpan().name, lastSpan().attributes['s3o.backend.name']], ['Manager HeadObject', 'cache']);
+      assert.equal(exporter.getFinishedSpans().length, 4, 'one span per read');
     } finally {
       await rp.close();
     }
