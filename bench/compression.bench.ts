@@ -29,7 +29,7 @@ import { Bench } from 'tinybench';
 import { ReadPath } from '../src/read-path.js';
 import { MemoryMetadataStore } from '../src/stores/memory-store.js';
 import { FrameDecoder } from '../src/compression/frame-decoder.js';
-import { loadZstd, preferPackageDecoder, zstdDecoder } from '../src/compression/zstd.js';
+import { loadZstd } from '../src/compression/zstd.js';
 import type { ReadPathConfig } from '../src/config/types.js';
 import { encryptForRow } from './encryption/encode.js';
 import { fmt, log, mean, measureRound, numArg, rotated, strArg, type MeasuredCell } from './encryption/bench-args.js';
@@ -140,16 +140,6 @@ micro.add('FrameDecoder: the stored stream fed in 64 KiB pieces (libzstd, frames
   for (let at = 0; at < stored.byteLength; at += PIECE) d.push(stored.subarray(at, at + PIECE), count);
   d.end(count);
 });
-micro.add('the same through the package\'s decompress() (a libzstd context and two heap buffers per frame)', () => {
-  preferPackageDecoder(true);
-  try {
-    const d = new FrameDecoder({ where: 'bench', take: SIZE });
-    for (let at = 0; at < stored.byteLength; at += PIECE) d.push(stored.subarray(at, at + PIECE), count);
-    d.end(count);
-  } finally {
-    preferPackageDecoder(false);
-  }
-});
 micro.add('the same, each decoded piece hashed (a verified read\'s work)', () => {
   const h = createHash('sha256');
   const d = new FrameDecoder({ where: 'bench', take: SIZE });
@@ -181,7 +171,7 @@ for (const c of cells) {
   out.push(`| ${c.read} | ${c.runtime} | ${fmt(base, 1)} | ${cellOf('compressed', ms, base)} | ${cellOf('compressed+encrypted', ms, base)} | ${fmt(baseCpu, 1)} | ${cellOf('compressed', cpu, baseCpu)} | ${cellOf('compressed+encrypted', cpu, baseCpu)} |`);
   summary.push({ read: c.read, runtime: c.runtime, ms, cpuMs: cpu, samples: c.ms });
 }
-out.push('', `Micro: ${SIZE / MiB} MiB in memory, this process (tinybench, ${MICRO_MS} ms per row, median; frames decoded through the ${zstdDecoder() === 'heap' ? 'kept context and heap buffers' : 'package\'s decompress() (the kept context is unavailable)'}):`, '');
+out.push('', `Micro: ${SIZE / MiB} MiB in memory, this process (tinybench, ${MICRO_MS} ms per row, median):`, '');
 out.push('| work | median ms | MiB/s (of the object) |', '|---|---:|---:|');
 const microRows: Record<string, unknown>[] = [];
 for (const t of micro.tasks) {
