@@ -363,36 +363,42 @@ export class ReadPath {
    */
   getStream(key: string, opts: { signal?: AbortSignal; range?: string } = {}): Promise<StreamOutcome> {
     const signal = opts.signal;
-    return this.#guard(key, signal, async () => {
-      const src = await this.#streamSource(key, opts.range, signal);
-      // The object cache, only for a row with a hash to check the entry against (never degraded).
-      const cache = this.#objects;
-      const { hit, sha, size } = cache === undefined || src.degraded ? NO_ENTRY : this.#cacheEntryFor(cache, key, src.copies[0]?.location ?? undefined);
-      if (hit !== undefined) return fromCache(key, hit, src);
-      const integrity = this.#config.integrity;
-      const policies = {
-        recorder: this.#parts.recorder,
-        breakers: this.#parts.breakers,
-        idleTimeoutMs: this.#config.runtime.streamIdleTimeoutMs,
-        verify: integrity.verifyOnRead,
-        verifyEtag: integrity.verifyEtag,
-        keys: this.#parts.keys(),
-      };
-      const striping = this.#config.striping;
-      const stripeOver = striping.enabled ? stripeCopies(src, policies.keys !== undefined) : [];
-      const s = striping.enabled && shouldStripe(src, stripeOver, striping.minSize)
-        ? await openStripedStream(src, stripeOver, policies, { partSize: striping.partSize, partsInFlight: striping.partsInFlight }, signal)
-        : await openObjectStream(src, policies, signal);
-      const { backend, failover, body, verified, backends, ...head } = s;
-      const served = src.copies.find((c) => c.backendName === backend)?.location;
-      const keep = cache !== undefined && sha !== undefined && size !== undefined && src.whole && cache.fits(size)
-        ? (bytes: Buffer): void => cache.set(key, { sha256: sha, body: bytes, head: cachedHeadOf(head), backend })
-        : undefined;
-      return {
-        ...head, key, backend, degraded: src.degraded, failover, ...sha256Field(served), size: spanLength(src.span),
-        body: keep === undefined ? body : keeping(body, verified, size as number, keep), verified, backends, range: src.span,
-      };
-    });
+    // The span covers finding a copy and its answer (as upstream's GetObject span does), not the
+    // body's transfer, which the consumer paces.
+    return this.#guard(key, signal, () => this.#traced('GetObject', key, () => this.#openStream(key, opts.range, signal), (o) => ({
+      backend: FROM_CACHE.has(o) ? 'cache' : o.backend, failover: o.failover, degraded: o.degraded, cacheHit: false, size: o.size,
+    })));
+  }
+
+  async #openStream(key: string, range: string | undefined, signal: AbortSignal | undefined): Promise<StreamOutcome> {
+    const src = await this.#streamSource(key, range, signal);
+    // The object cache, only for a row with a hash to check the entry against (never degraded).
+    const cache = this.#objects;
+    const { hit, sha, size } = cache === undefined || src.degraded ? NO_ENTRY : this.#cacheEntryFor(cache, key, src.copies[0]?.location ?? undefined);
+    if (hit !== undefined) return fromCache(key, hit, src);
+    const integrity = this.#config.integrity;
+    const policies = {
+      recorder: this.#parts.recorder,
+      breakers: this.#parts.breakers,
+      idleTimeoutMs: this.#config.runtime.streamIdleTimeoutMs,
+      verify: integrity.verifyOnRead,
+      verifyEtag: integrity.verifyEtag,
+      keys: this.#parts.keys(),
+    };
+    const striping = this.#config.striping;
+    const stripeOver = striping.enabled ? stripeCopies(src, policies.keys !== undefined) : [];
+    const s = striping.enabled && shouldStripe(src, stripeOver, striping.minSize)
+      ? await openStripedStream(src, stripeOver, policies, { partSize: striping.partSize, partsInFlight: striping.partsInFlight }, signal)
+      : await openObjectStream(src, policies, signal);
+    const { backend, failover, body, verified, backends, ...head } = s;
+    const served = src.copies.find((c) => c.backendName === backend)?.location;
+    const keep = cache !== undefined && sha !== undefined && size !== undefined && src.whole && cache.fits(size)
+      ? (bytes: Buffer): void => cache.set(key, { sha256: sha, body: bytes, head: cachedHeadOf(head), backend })
+      : undefined;
+    return {
+      ...head, key, backend, degraded: src.degraded, failover, ...sha256Field(served), size: spanLength(src.span),
+      body: keep === undefined ? body : keeping(body, verified, size as number, keep), verified, backends, range: src.span,
+    };
   }
 
   /** The copies a stream may read, and the span it reads: from the rows, or by broadcast while the store is down. */
@@ -562,24 +568,33 @@ export class ReadPath {
   }
 
   #read<T>(operation: string, key: string, probe: Probe<T>, signal: AbortSignal, rows?: ObjectLocation[]) {
+    return this.#traced(operation, key, () => this.#failover.read(operation, key, probe, { signal, rows }), (o) => o);
+  }
+
+  /**
+   * Run one read in a span `Manager {operation}` when tracing is on (the read starts inside the
+   * span's context: whatever it traces is the span's child), with upstream's attributes from what
+   * `describe` says of its outcome; a failure is logged at debug either way.
+   */
+  #traced<O>(operation: string, key: string, run: () => Promise<O>, describe: (o: O) => { backend: string; failover: boolean; degraded: boolean; cacheHit: boolean; size: number }): Promise<O> {
     const tracing = activeTracing();
     if (tracing === undefined) {
-      return this.#failover.read(operation, key, probe, { signal, rows }).catch((err: unknown) => {
+      return run().catch((err: unknown) => {
         this.#readFailed(operation, key, serializeError(err));
         throw err;
       });
     }
     const cb = this.#config.circuitBreaker;
-    // The read starts inside the span's context: whatever it traces is the span's child.
     return tracing.tracer.startActiveSpan(`Manager ${operation}`, { attributes: { 's3o.key': key } }, (span) =>
-      this.#failover.read(operation, key, probe, { signal, rows }).then((o) => {
+      run().then((o) => {
+        const d = describe(o);
         span.setAttributes({
-          's3o.backend.name': o.backend,
-          's3o.failover': o.failover,
-          's3o.degraded_mode': o.degraded,
-          's3o.cache_hit': o.cacheHit,
-          's3o.parallel_broadcast': o.degraded && cb.parallelBroadcast,
-          's3o.object.size': o.size,
+          's3o.backend.name': d.backend,
+          's3o.failover': d.failover,
+          's3o.degraded_mode': d.degraded,
+          's3o.cache_hit': d.cacheHit,
+          's3o.parallel_broadcast': d.degraded && cb.parallelBroadcast,
+          's3o.object.size': d.size,
         });
         span.end();
         return o;
@@ -618,15 +633,20 @@ interface CacheLookup { hit: CachedObject | undefined; sha: string | undefined; 
 const NO_ENTRY: CacheLookup = Object.freeze({ hit: undefined, sha: undefined, size: undefined });
 
 /** A stream outcome answered from the object cache: a copy of the cached bytes in the span asked for. */
+/** Stream outcomes the object cache answered, for their span's `s3o.backend.name`. */
+const FROM_CACHE = new WeakSet<StreamOutcome>();
+
 function fromCache(key: string, hit: CachedObject, src: StreamSource): StreamOutcome {
   const span = src.span;
   const n = spanLength(span);
   // A copy: the consumer may do what it likes with its bytes, the cache's stay as they were.
   const bytes = Buffer.from(hit.body.subarray(span.start, span.start + n));
-  return {
+  const o: StreamOutcome = {
     key, backend: hit.backend, degraded: false, failover: false, contentSha256: hit.sha256, size: n, ...definedHead(hit.head),
     body: Readable.from(n === 0 ? [] : [bytes], { objectMode: false }), verified: Promise.resolve(src.whole), backends: [hit.backend], range: span,
   };
+  FROM_CACHE.add(o);
+  return o;
 }
 
 /**

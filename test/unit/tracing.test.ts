@@ -93,7 +93,32 @@ describe('tracing (in-memory OpenTelemetry provider)', () => {
       assert.deepEqual([lastSpan().name, lastSpan().attributes['s3o.backend.name']], ['Manager GetObject', 'cache']);
       await rp.head('k');
       assert.deepEqual([lastSpan().name, lastSpan().attributes['s3o.backend.name']], ['Manager HeadObject', 'cache']);
-      assert.equal(exporter.getFinishedSpans().length, 4, 'one span per read');
+      (await rp.getStream('k')).body.resume();
+      assert.deepEqual([lastSpan().name, lastSpan().attributes['s3o.backend.name']], ['Manager GetObject', 'cache']);
+      assert.equal(exporter.getFinishedSpans().length, 5, 'one span per read');
+    } finally {
+      await rp.close();
+    }
+  });
+
+  it('getStream (the gateway\'s GETs): a "Manager GetObject" span up to the answer, failover and failures included', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(3);
+    try {
+      seed('s', 'streamed bytes', ['b1', 'b2']);
+      backend('b1').delete('s');
+      exporter.reset();
+      const o = await rp.getStream('s', { range: 'bytes=2-5' });
+      const span = lastSpan();
+      assert.equal(span.name, 'Manager GetObject');
+      assert.deepEqual(
+        [span.attributes['s3o.key'], span.attributes['s3o.backend.name'], span.attributes['s3o.failover'], span.attributes['s3o.object.size']],
+        ['s', 'b2', true, 4],
+      );
+      o.body.resume();
+      await assert.rejects(rp.getStream('nope'));
+      assert.equal(lastSpan().attributes['s3o.error.code'], 'OBJECT_NOT_FOUND');
+      assert.equal(lastSpan().status.code, SpanStatusCode.ERROR);
+      assert.equal(exporter.getFinishedSpans().length, 2);
     } finally {
       await rp.close();
     }
