@@ -50,6 +50,8 @@ export interface HeadOutcome extends HeadResult {
    * its ETag): no backend was asked; `backend` names the copy the row describes.
    */
   fromMetadata?: true;
+  /** How many tags the object has (s3-orchestrator's `object_tags`), when it has any; see `tags()`. */
+  tagCount?: number;
 }
 
 /** What `get` returns. */
@@ -313,7 +315,7 @@ export class ReadPath {
       return this.#join(sfKey, signal, batch, (shared) => {
         const probe = transform === undefined ? this.#executor.get(key, probeOpts) : this.#executor.get(key, { ...probeOpts, transform });
         return this.#read<FetchedObject | TransformedValue>('GetObject', key, probe, shared)
-          .then((o): GetOutcome | TransformedOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value }));
+          .then((o): GetOutcome | TransformedOutcome => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...rowFields(o.location), ...o.value }));
       });
     });
   }
@@ -329,10 +331,10 @@ export class ReadPath {
     if (hit !== undefined && sha !== undefined && size !== undefined) {
       // A copy: the caller may do what it likes with its bytes, the cache's stay as they were.
       this.#answeredLocally('GetObject', key, 'cache', size);
-      return { key, backend: hit.backend, degraded: false, failover: false, contentSha256: sha, size, ...definedHead(hit.head), body: new Uint8Array(hit.body), verified: true };
+      return { key, backend: hit.backend, degraded: false, failover: false, ...rowFields(rows?.[0]), contentSha256: sha, size, ...definedHead(hit.head), body: new Uint8Array(hit.body), verified: true };
     }
     const o = await this.#read<FetchedObject>('GetObject', key, probe(), signal, rows);
-    const out: GetOutcome = { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value };
+    const out: GetOutcome = { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...rowFields(o.location), ...o.value };
     const v = o.value;
     // Kept only when the body read is the one the looked-up row describes, and verified against it.
     if (sha !== undefined && !o.degraded && v.verified && out.contentSha256 === sha && v.body.byteLength === size && cache.fits(size)) {
@@ -350,7 +352,7 @@ export class ReadPath {
         const { writeError, path, ...head } = o.value;
         // The copy was read and verified; only putting it on disk failed: no other copy would help.
         if (writeError !== undefined || path === undefined) throw writeError;
-        return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...head, path };
+        return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...rowFields(o.location), ...head, path };
       });
     }));
   }
@@ -396,7 +398,7 @@ export class ReadPath {
       ? (bytes: Buffer): void => cache.set(key, { sha256: sha, body: bytes, head: cachedHeadOf(head), backend })
       : undefined;
     return {
-      ...head, key, backend, degraded: src.degraded, failover, ...sha256Field(served), size: spanLength(src.span),
+      ...head, key, backend, degraded: src.degraded, failover, ...rowFields(served), size: spanLength(src.span),
       body: keep === undefined ? body : keeping(body, verified, size as number, keep), verified, backends, range: src.span,
     };
   }
@@ -452,7 +454,7 @@ export class ReadPath {
         const { hit, size } = this.#cacheEntryFor(this.#objects, key, rows?.[0]);
         if (hit !== undefined && size !== undefined) {
           this.#answeredLocally('HeadObject', key, 'cache', size);
-          return { key, backend: hit.backend, degraded: false, failover: false, contentSha256: hit.sha256, size, ...definedHead(hit.head) };
+          return { key, backend: hit.backend, degraded: false, failover: false, ...rowFields(rows?.[0]), contentSha256: hit.sha256, size, ...definedHead(hit.head) };
         }
       }
       // A row that carries the object's ETag describes it whole (upstream answers so too).
@@ -461,10 +463,10 @@ export class ReadPath {
       if (described !== undefined && first !== undefined) {
         this.#parts.recorder.inc(METRIC.headsFromMetadata);
         this.#answeredLocally('HeadObject', key, 'metadata', described.size);
-        return { key, backend: first.backendName, degraded: false, failover: false, fromMetadata: true, ...sha256Field(first), ...described };
+        return { key, backend: first.backendName, degraded: false, failover: false, fromMetadata: true, ...rowFields(first), ...described };
       }
       const o = await this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared, rows);
-      return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...sha256Field(o.location), ...o.value };
+      return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...rowFields(o.location), ...o.value };
     }));
   }
 
@@ -642,7 +644,7 @@ function fromCache(key: string, hit: CachedObject, src: StreamSource): StreamOut
   // A copy: the consumer may do what it likes with its bytes, the cache's stay as they were.
   const bytes = Buffer.from(hit.body.subarray(span.start, span.start + n));
   const o: StreamOutcome = {
-    key, backend: hit.backend, degraded: false, failover: false, contentSha256: hit.sha256, size: n, ...definedHead(hit.head),
+    key, backend: hit.backend, degraded: false, failover: false, ...rowFields(src.copies[0]?.location), contentSha256: hit.sha256, size: n, ...definedHead(hit.head),
     body: Readable.from(n === 0 ? [] : [bytes], { objectMode: false }), verified: Promise.resolve(src.whole), backends: [hit.backend], range: span,
   };
   FROM_CACHE.add(o);
@@ -679,10 +681,15 @@ function definedHead(h: CachedHead): Omit<Partial<HeadResult>, 'size'> {
   return out;
 }
 
-/** `{ contentSha256 }` when the row has a well-formed SHA-256, else nothing (the field stays absent). */
-function sha256Field(location: ObjectLocation | null | undefined): { contentSha256?: string } {
+/**
+ * What the serving copy's row adds to an outcome: `contentSha256` when it has a well-formed
+ * SHA-256, `tagCount` when the object has tags; absent fields stay absent.
+ */
+function rowFields(location: ObjectLocation | null | undefined): { contentSha256?: string; tagCount?: number } {
   const h = storedSha256(location);
-  return h === undefined ? {} : { contentSha256: h };
+  const out: { contentSha256?: string; tagCount?: number } = h === undefined ? {} : { contentSha256: h };
+  if (location?.tagCount !== undefined) out.tagCount = location.tagCount;
+  return out;
 }
 
 function closedError(): ReadPathError {

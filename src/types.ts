@@ -50,6 +50,11 @@ export interface ObjectLocation {
    * answered from the row reports it (see `head.from_metadata`); GETs take the backend's.
    */
   userMetadata?: Readonly<Record<string, string>> | null;
+  /**
+   * How many tags the object has (s3-orchestrator's `object_tags`, counted with the lookup where
+   * the database has the table); absent when none. GETs and HEADs report it (`x-amz-tagging-count`).
+   */
+  tagCount?: number;
 }
 
 /** What a HEAD answers. */

@@ -141,6 +141,7 @@ function objectHeaders(res: ServerResponse, o: HeadOutcome | StreamOutcome, over
   if (o.lastModified !== undefined) res.setHeader('Last-Modified', o.lastModified.toUTCString());
   res.setHeader('Content-Type', o.contentType ?? 'binary/octet-stream');
   res.setHeader('Accept-Ranges', 'bytes');
+  if (o.tagCount !== undefined) res.setHeader('x-amz-tagging-count', String(o.tagCount));
   if (o.metadata !== undefined) {
     for (const [k, v] of Object.entries(o.metadata)) {
       // Header values must be visible ASCII; metadata a client cannot read back is dropped.

@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS backend_usage (
 function selectLocationsSql(c: UpstreamColumns): string {
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
-       key_id, plaintext_size, content_hash, created_at${c.storageKey ? ', storage_key' : ''}${c.compressed ? ', compression_algorithm, logical_size, compression_format_version' : ''}${c.identity ? ', etag, content_type' : ''}${c.userMetadata ? ', user_metadata' : ''}
+       key_id, plaintext_size, content_hash, created_at${c.storageKey ? ', storage_key' : ''}${c.compressed ? ', compression_algorithm, logical_size, compression_format_version' : ''}${c.identity ? ', etag, content_type' : ''}${c.userMetadata ? ', user_metadata' : ''}${c.tags ? `,
+       (SELECT count(*) FROM object_tags t WHERE t.object_key = $1) AS tag_count` : ''}
 FROM object_locations
 WHERE object_key = $1${c.managed ? ' AND managed IS NOT FALSE' : ''}
 ORDER BY created_at ASC`;
@@ -69,12 +70,15 @@ ORDER BY created_at ASC`;
 const SELECT_TAGS = `SELECT tag_key, tag_value FROM object_tags WHERE object_key = $1 ORDER BY tag_key COLLATE "C"`;
 
 /** Which of upstream's later columns object_locations has. */
-interface UpstreamColumns { storageKey: boolean; managed: boolean; compressed: boolean; identity: boolean; userMetadata: boolean }
+interface UpstreamColumns { storageKey: boolean; managed: boolean; compressed: boolean; identity: boolean; userMetadata: boolean; tags: boolean }
 
 const UPSTREAM_COLUMNS = `
 SELECT attname FROM pg_attribute
 WHERE attrelid = to_regclass('object_locations') AND attnum > 0 AND NOT attisdropped
 ORDER BY attnum`;
+
+/** Whether upstream's object_tags table is there (its tag count then rides on each lookup). */
+const HAS_TAGS = `SELECT to_regclass('object_tags') IS NOT NULL AS tags`;
 
 const UPSERT_LOCATION = `
 INSERT INTO object_locations (object_key, backend_name, size_bytes, encrypted, encryption_key,
@@ -345,7 +349,9 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   /** Which of upstream's later columns object_locations has: asked once (again after a failure). */
   #upstreamColumns(signal: AbortSignal | undefined): Promise<UpstreamColumns> {
     this.#columns ??= this.#query<{ attname: string }>(UPSTREAM_COLUMNS, [], signal).then(
-      (rows) => {
+      async (rows) => [rows, await this.#query<{ tags: boolean }>(HAS_TAGS, [], signal)] as const,
+    ).then(
+      ([rows, tagRows]) => {
         const has = (name: string): boolean => rows.some((r) => r.attname === name);
         const unknown = unknownLocationColumns(rows.map((r) => r.attname));
         if (unknown.length > 0 && !this.#warnedUnknown) {
@@ -357,6 +363,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
           compressed: has('compression_algorithm') && has('logical_size') && has('compression_format_version'),
           identity: has('etag') && has('content_type'),
           userMetadata: has('user_metadata'),
+          tags: tagRows[0]?.tags === true,
         };
       },
       (err: unknown) => {
@@ -388,7 +395,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     try {
       // Named: prepared once per connection, then only bound and executed.
       const columns = await this.#upstreamColumns(opts?.signal);
-      const name = `readpath_get_all_object_locations${columns.storageKey ? '_sk' : ''}${columns.managed ? '_m' : ''}${columns.compressed ? '_z' : ''}${columns.identity ? '_i' : ''}${columns.userMetadata ? '_u' : ''}`;
+      const name = `readpath_get_all_object_locations${columns.storageKey ? '_sk' : ''}${columns.managed ? '_m' : ''}${columns.compressed ? '_z' : ''}${columns.identity ? '_i' : ''}${columns.userMetadata ? '_u' : ''}${columns.tags ? '_t' : ''}`;
       raw = await this.#query<RawLocationRow>(selectLocationsSql(columns), [key], opts?.signal, name);
     } catch (err) {
       throw this.#wrap(err, `lookup of ${JSON.stringify(key)}`);

@@ -58,6 +58,8 @@ export interface RawLocationRow {
   etag?: unknown;
   content_type?: unknown;
   user_metadata?: unknown;
+  /** How many tags the object has in upstream's `object_tags`, in databases that have the table. */
+  tag_count?: unknown;
 }
 
 /** A parsed timestamp: the Date (millisecond precision) and the nanoseconds below it, for ordering. */
@@ -268,7 +270,15 @@ export function toObjectLocation(key: string, row: RawLocationRow, createdAt: Pa
       compressionVersion: integer(key, backend, 'compression_format_version', row.compression_format_version, true),
     }),
     ...identityOf(key, backend, row),
+    ...tagCountOf(key, backend, row.tag_count),
   };
+}
+
+/** `{ tagCount }` when the object has tags (a count from the lookup), else nothing. */
+function tagCountOf(key: string, backend: string, v: unknown): { tagCount?: number } {
+  if (v === null || v === undefined) return {};
+  const n = integer(key, backend, 'tag_count', v, false) as number;
+  return n > 0 ? { tagCount: n } : {};
 }
 
 /**

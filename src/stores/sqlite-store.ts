@@ -75,12 +75,15 @@ function optionalColumn(columns: ReadonlySet<string>, column: string): string {
  * etag, content_type and user_metadata: the object's identity as upstream's clients were given it).
  * Rows upstream marks unmanaged (`managed = 0`: kept for their quota, never served) are left
  * out where the column exists; a NULL there (upstream declares it NOT NULL) counts as managed.
+ * With upstream's `object_tags` (when the file was opened), each row also carries the object's
+ * tag count.
  */
-function selectLocationsSql(columns: ReadonlySet<string>): string {
+function selectLocationsSql(columns: ReadonlySet<string>, tags: boolean): string {
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
        key_id, plaintext_size, content_hash, created_at,
-       ${OPTIONAL_LOCATION_COLUMNS.map((c) => optionalColumn(columns, c)).join(', ')}
+       ${OPTIONAL_LOCATION_COLUMNS.map((c) => optionalColumn(columns, c)).join(', ')},
+       ${tags ? '(SELECT count(*) FROM object_tags t WHERE t.object_key = object_locations.object_key)' : 'NULL'} AS tag_count
 FROM object_locations
 WHERE object_key = ?${columns.has('managed') ? ' AND coalesce(managed, 1) <> 0' : ''}`;
 }
@@ -256,7 +259,8 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     const managed = columns.has('managed');
     const compressed = columns.has('compression_algorithm') && columns.has('logical_size');
     const identity = columns.has('etag');
-    const select = db.prepare<[string], unknown[]>(selectLocationsSql(columns)).raw(true);
+    const tags = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'object_tags'`).get() !== undefined;
+    const select = db.prepare<[string], unknown[]>(selectLocationsSql(columns, tags)).raw(true);
     const selectUsage = db.prepare<[string], Record<string, unknown>>(SELECT_USAGE);
     const selectMany = db.transaction((lookups: readonly Lookup[]) => {
       for (const l of lookups) {
@@ -533,6 +537,7 @@ function fromArray(a: unknown[]): RawLocationRow {
     etag: a[13],
     content_type: a[14],
     user_metadata: a[15],
+    tag_count: a[16],
   };
 }
 

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { GetObjectTaggingCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ReadPath } from '../../src/read-path.js';
 import { ReadPathError, hasCode } from '../../src/errors.js';
 import { sha256Hex } from '../../src/probe/verify.js';
@@ -125,6 +125,7 @@ describe('HEADs and tags from the metadata (s3rver fleet, upstream-schema SQLite
           {
             key: k('id/report.csv'), backend: 'b1', degraded: false, failover: false, fromMetadata: true, contentSha256: sha256Hex(CSV),
             size: CSV.length, etag: CSV_ETAG, contentType: 'text/csv', metadata: META, lastModified: new Date(CREATED + 1000).toISOString(),
+            tagCount: Object.keys(TAGS).length,
           },
         );
         const z = await rp.head(k('id/app.log'));
@@ -141,7 +142,8 @@ describe('HEADs and tags from the metadata (s3rver fleet, upstream-schema SQLite
         // GETs still read a backend, and report the same identity.
         const g = await rp.get(k('id/report.csv'));
         assert.ok(Buffer.from(g.body).equals(CSV));
-        assert.deepEqual([g.etag, g.contentType, g.size], [CSV_ETAG, 'text/csv', CSV.length]);
+        assert.deepEqual([g.etag, g.contentType, g.size, g.tagCount], [CSV_ETAG, 'text/csv', CSV.length, 3]);
+        assert.equal('tagCount' in raw, false, 'an untagged object has no count');
         // The metadata describes an object whose bytes are gone; reading it finds out.
         assert.equal((await rp.head(k('id/gone.csv'))).fromMetadata, true);
         await assert.rejects(rp.get(k('id/gone.csv')), (e: unknown) => hasCode(e, 'BACKEND_ERROR') && /not found \(404/.test(String(e)));
@@ -263,6 +265,15 @@ describe('HEADs and tags from the metadata (s3rver fleet, upstream-schema SQLite
       assert.deepEqual(t.TagSet, want);
       assert.deepEqual((await sdk.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'id/raw.txt' }))).TagSet ?? [], []);
       await assert.rejects(sdk.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'id/none' })), (e: unknown) => (e as { name?: string }).name === 'NoSuchKey');
+      // x-amz-tagging-count on GETs and HEADs of a tagged object, counted with the row lookup.
+      const get = await sdk.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'id/report.csv' }));
+      assert.equal(get.TagCount, 3);
+      assert.ok(Buffer.from(await get.Body!.transformToByteArray()).equals(CSV));
+      const awsGet = JSON.parse(ok(await clients.awsRun(url, CRED, ['s3api', 'get-object', '--bucket', BUCKET, '--key', 'id/report.csv', path.join(tmp, 'tc.csv')]), 'get-object').stdout) as { TagCount?: number };
+      assert.equal(awsGet.TagCount, 3);
+      const plain = await sdk.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'id/raw.txt' }));
+      assert.equal(plain.TagCount, undefined);
+      await plain.Body!.transformToByteArray();
       const bad = await clients.awsRun(url, CRED, ['s3api', 'get-object-tagging', '--bucket', BUCKET, '--key', 'id/blob.csv']);
       assert.notEqual(bad.code, 0);
       assert.match(bad.stderr, /\(BadGateway\)|502/);

@@ -252,6 +252,9 @@ describe('PostgresMetadataStore', () => {
       assert.deepEqual(await store.getObjectTags('z'), [{ key: 'B', value: 'upper' }, { key: 'a', value: '' }, { key: 'b', value: '2' }]);
       assert.deepEqual(await store.getObjectTags('p'), [{ key: 'only', value: 'one' }]);
       assert.deepEqual(await store.getObjectTags('nothing-here'), []);
+      // The count rides on each lookup (one query): GETs and HEADs send it as x-amz-tagging-count.
+      assert.deepEqual((await store.getAllObjectLocations('z')).map((r) => r.tagCount), [3]);
+      assert.deepEqual((await store.getAllObjectLocations('p')).map((r) => r.tagCount), [1]);
     } finally {
       await store.close();
     }

@@ -102,6 +102,12 @@ describe('toObjectLocation', () => {
     for (const v of [null, undefined, '', 'null', Buffer.alloc(0)]) assert.equal('userMetadata' in map({ user_metadata: v }), false, String(v));
   });
 
+  it('tag_count: the object\'s tags, counted with the lookup (pg: a BIGINT string); none when 0 or no table', () => {
+    assert.equal(map({ tag_count: '3' }).tagCount, 3);
+    assert.equal(map({ tag_count: 2 }).tagCount, 2);
+    for (const v of [0, '0', null, undefined]) assert.equal('tagCount' in map({ tag_count: v }), false, String(v));
+  });
+
   it('names key, backend and column of a bad value', () => {
     const bad = (r: Partial<RawLocationRow>, column: string): void => {
       assert.throws(() => map(r), (err: unknown) => {
@@ -138,6 +144,7 @@ describe('toObjectLocation', () => {
     bad({ user_metadata: '{"n":1}' }, 'user_metadata');
     bad({ user_metadata: { n: null } }, 'user_metadata');
     bad({ user_metadata: 7 }, 'user_metadata');
+    bad({ tag_count: -1 }, 'tag_count');
   });
 });
 
