@@ -291,26 +291,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     const pool = this.#pool ?? (await this.#lazyPool());
     if (this.#closed) throw new ReadPathError('DB_UNAVAILABLE', 'PostgreSQL metadata store is closed');
     const pending = pool.query<R>(name === undefined ? { text, values } : { name, text, values });
-    if (signal === undefined) return (await pending).rows;
-    if (signal.aborted) {
-      pending.catch(() => {});
-      throw abortedError(signal);
-    }
-    // pg cannot cancel a running query: the caller stops waiting and the query finishes
-    // (or times out) on its own, returning its connection to the pool.
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(abortedError(signal));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return (await Promise.race([pending, aborted])).rows;
-    } catch (err) {
-      pending.catch(() => {});
-      throw err;
-    } finally {
-      signal.removeEventListener('abort', onAbort as () => void);
-    }
+    return (await untilAborted(pending, signal)).rows;
   }
 
   async #transaction(what: string, fn: (client: PoolClient) => Promise<void>): Promise<void> {
@@ -348,9 +329,12 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
 
   /** Which of upstream's later columns object_locations has: asked once (again after a failure). */
   #upstreamColumns(signal: AbortSignal | undefined): Promise<UpstreamColumns> {
-    this.#columns ??= this.#query<{ attname: string }>(UPSTREAM_COLUMNS, [], signal).then(
-      async (rows) => [rows, await this.#query<{ tags: boolean }>(HAS_TAGS, [], signal)] as const,
-    ).then(
+    // Asked without any caller's signal: the answer is shared, and one caller giving up must
+    // not fail the others waiting for it. Each caller stops waiting on its own signal.
+    this.#columns ??= Promise.all([
+      this.#query<{ attname: string }>(UPSTREAM_COLUMNS, []),
+      this.#query<{ tags: boolean }>(HAS_TAGS, []),
+    ]).then(
       ([rows, tagRows]) => {
         const has = (name: string): boolean => rows.some((r) => r.attname === name);
         const unknown = unknownLocationColumns(rows.map((r) => r.attname));
@@ -371,7 +355,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
         throw err;
       },
     );
-    return this.#columns;
+    return untilAborted(this.#columns, signal);
   }
 
   /**
@@ -523,5 +507,31 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
       this.#closing = pool === undefined ? Promise.resolve() : pool.then((p) => p.end()).catch(() => {});
     }
     return this.#closing;
+  }
+}
+
+/**
+ * `pending`'s answer, or ABORTED as soon as `signal` aborts. pg cannot cancel a running query:
+ * the caller stops waiting and the query finishes (or times out) on its own, returning its
+ * connection to the pool.
+ */
+async function untilAborted<T>(pending: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return pending;
+  if (signal.aborted) {
+    pending.catch(() => {});
+    throw abortedError(signal);
+  }
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortedError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([pending, aborted]);
+  } catch (err) {
+    pending.catch(() => {});
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort as () => void);
   }
 }

@@ -429,14 +429,17 @@ describe('PostgresMetadataStore', () => {
       await locker.query('LOCK TABLE object_locations IN ACCESS EXCLUSIVE MODE');
       const ac = new AbortController();
       const pending = store.getAllObjectLocations('k', { signal: ac.signal });
-      // Abort once the lookup is waiting on the lock.
-      await waitFor(async () => (await locker.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)).rows[0]?.n === 1);
+      // Abort once the lookup is waiting on the lock. (The locker's transaction keeps a
+      // snapshot of pg_stat_activity from its first look until told to drop it.)
+      await waitFor(async () => {
+        await locker.query('SELECT pg_stat_clear_snapshot()');
+        return (await locker.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)).rows[0]?.n === 1;
+      });
       ac.abort();
       await assert.rejects(pending, (err: unknown) => hasCode(err, 'ABORTED'));
       // A listing too: it waits on the lock, and its caller stops waiting.
       const ac2 = new AbortController();
       const listing = store.listKeys({ limit: 10, signal: ac2.signal });
-      // (The locker's transaction keeps a snapshot of pg_stat_activity until told to drop it.)
       await waitFor(async () => {
         await locker.query('SELECT pg_stat_clear_snapshot()');
         return (await locker.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)).rows[0]?.n === 2;
@@ -446,6 +449,25 @@ describe('PostgresMetadataStore', () => {
       await locker.query('ROLLBACK');
     } finally {
       await locker.end();
+      await store.close();
+    }
+  });
+
+  it('one caller giving up does not fail the others waiting for the same first lookup', async () => {
+    const url = await cluster.createDatabase('shared_first');
+    const store = await PostgresMetadataStore.open({ url });
+    try {
+      await withClient(url, (c) => c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES ('k', 'b1', 1, now())`));
+      // Both wait for the store's first look at the table's columns; only the first gives up.
+      const ac = new AbortController();
+      const first = store.getAllObjectLocations('k', { signal: ac.signal });
+      const second = store.getAllObjectLocations('k');
+      const listing = store.listKeys({ limit: 10 });
+      ac.abort();
+      await assert.rejects(first, (err: unknown) => hasCode(err, 'ABORTED'));
+      assert.deepEqual((await second).map((l) => l.backendName), ['b1']);
+      assert.deepEqual((await listing).map((o) => o.key), ['k']);
+    } finally {
       await store.close();
     }
   });
