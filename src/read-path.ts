@@ -482,11 +482,12 @@ export class ReadPath {
 
   /**
    * `key`'s rows, looked up before a read when the store's breaker is closed; undefined when it
-   * is not or the lookup failed (the failover's to report, or to read around degraded: it asks again).
+   * is not or the lookup failed (the failover's to report, or to read around degraded: it asks
+   * again). No rows is `[]`: the failover reports OBJECT_NOT_FOUND from those without asking again.
    */
   async #rowsAhead(key: string, signal: AbortSignal): Promise<ObjectLocation[] | undefined> {
     if (this.#parts.breakerStates().store !== 'closed') return undefined;
-    return this.#parts.store.getAllObjectLocations(key, { signal }).catch((): undefined => undefined);
+    return this.#parts.store.getAllObjectLocations(key, { signal }).catch((err: unknown): ObjectLocation[] | undefined => (hasCode(err, 'OBJECT_NOT_FOUND') ? [] : undefined));
   }
 
   /** The cache's entry for `key` if `row` gives its hash and size (counted as a hit or a miss); the row's hash and size either way. */
