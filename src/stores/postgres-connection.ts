@@ -37,6 +37,11 @@ export type PostgresMetadataStoreOptions = PostgresConnectionOptions & {
   createTables?: boolean;
   /** Called once when `object_locations` has columns readpath does not know (see unknownLocationColumns). */
   onUnknownColumns?: (columns: string[]) => void;
+  /**
+   * How often the store looks again at which of upstream's columns and tables the database has,
+   * in ms (upstream adds them when it migrates, which may be while readpath runs). Default 30000.
+   */
+  schemaRecheckMs?: number;
 };
 
 /**

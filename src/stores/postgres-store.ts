@@ -15,6 +15,7 @@ import { checkLocationForWrite, listedKey, rowTimestamp, toListedObject, toObjec
 import { checkListKeysOptions, keyRange } from './key-listing.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
 import { lazyModule } from '../lazy-module.js';
+import { checkRecheckMs } from './schema-recheck.js';
 import { isPostgresUnavailable, postgresPoolConfig, type PostgresMetadataStoreOptions } from './postgres-connection.js';
 
 export { isPostgresUnavailable, postgresPoolConfig } from './postgres-connection.js';
@@ -199,6 +200,9 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   #schema: Promise<void> | undefined;
   #schemaReady = false;
   #columns: Promise<UpstreamColumns> | undefined;
+  /** When #columns was asked (performance.now()). */
+  #columnsAt = 0;
+  readonly #schemaRecheckMs: number;
   readonly #onUnknownColumns: ((columns: string[]) => void) | undefined;
   #warnedUnknown = false;
   #closed = false;
@@ -210,6 +214,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     this.#cfg = postgresPoolConfig(opts);
     this.#createTables = opts.createTables ?? true;
     this.#onUnknownColumns = opts.onUnknownColumns;
+    this.#schemaRecheckMs = checkRecheckMs(opts.schemaRecheckMs, 30_000);
     const mod = pg.loaded();
     if (mod !== undefined) this.#buildPool(mod);
   }
@@ -327,8 +332,15 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     }
   }
 
-  /** Which of upstream's later columns object_locations has: asked once (again after a failure). */
+  /**
+   * Which of upstream's later columns object_locations has, and whether object_tags exists:
+   * asked again every `schemaRecheckMs` (upstream migrates a database readpath is reading when
+   * it is upgraded: a new column must not go unread until readpath restarts) and after a failure.
+   */
   #upstreamColumns(signal: AbortSignal | undefined): Promise<UpstreamColumns> {
+    const now = performance.now();
+    if (this.#columns !== undefined && now - this.#columnsAt >= this.#schemaRecheckMs) this.#columns = undefined;
+    if (this.#columns === undefined) this.#columnsAt = now;
     // Asked without any caller's signal: the answer is shared, and one caller giving up must
     // not fail the others waiting for it. Each caller stops waiting on its own signal.
     this.#columns ??= Promise.all([
@@ -535,3 +547,4 @@ async function untilAborted<T>(pending: Promise<T>, signal: AbortSignal | undefi
     signal.removeEventListener('abort', onAbort as () => void);
   }
 }
+

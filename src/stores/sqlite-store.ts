@@ -17,6 +17,7 @@ import {
   type RawLocationRow,
 } from './row-mapping.js';
 import { checkListKeysOptions, keyRange } from './key-listing.js';
+import { checkRecheckMs } from './schema-recheck.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
 
 /** Options for {@link SqliteMetadataStore}. */
@@ -29,6 +30,12 @@ export interface SqliteMetadataStoreOptions {
   busyTimeoutMs?: number;
   /** Called once when `object_locations` has columns readpath does not know (see unknownLocationColumns). */
   onUnknownColumns?: (columns: string[]) => void;
+  /**
+   * How often, at most, lookups, listings and tag reads check whether the file's schema changed
+   * (SQLite's schema cookie: upstream adds columns and tables when it migrates, which may be
+   * while readpath reads the file), in ms. Default 1000.
+   */
+  schemaRecheckMs?: number;
 }
 
 // Column types follow upstream's SQLite schema (TEXT timestamps in RFC 3339, INTEGER booleans,
@@ -75,7 +82,7 @@ function optionalColumn(columns: ReadonlySet<string>, column: string): string {
  * etag, content_type and user_metadata: the object's identity as upstream's clients were given it).
  * Rows upstream marks unmanaged (`managed = 0`: kept for their quota, never served) are left
  * out where the column exists; a NULL there (upstream declares it NOT NULL) counts as managed.
- * With upstream's `object_tags` (when the file was opened), each row also carries the object's
+ * With upstream's `object_tags` (when the statements were prepared), each row also carries the object's
  * tag count.
  */
 function selectLocationsSql(columns: ReadonlySet<string>, tags: boolean): string {
@@ -177,6 +184,11 @@ interface Connection {
   identity: boolean;
   /** The tag set lookup, once upstream's `object_tags` was found. */
   selectTags?: Database.Statement<[string], unknown[]>;
+  /** SQLite's schema cookie when the statements were prepared, and the statement reading it. */
+  schemaVersion: number;
+  readSchemaVersion: Database.Statement<[], number>;
+  /** When the cookie was last compared (performance.now()). */
+  checkedAt: number;
   upsertLocations: (locs: readonly ObjectLocation[]) => void;
   /** Several lookups in one read transaction: SQLite takes its read lock once, not per key. */
   selectMany: (lookups: readonly Lookup[]) => void;
@@ -205,7 +217,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     if (!Number.isInteger(busy) || busy < 0) {
       throw new ReadPathError('INVALID_CONFIG', `database.busy_timeout: must be a non-negative integer of ms, got ${String(opts.busyTimeoutMs)}`);
     }
-    this.#opts = { path: opts.path, readonly: opts.readonly ?? false, busyTimeoutMs: busy, ...(opts.onUnknownColumns === undefined ? {} : { onUnknownColumns: opts.onUnknownColumns }) };
+    this.#opts = { path: opts.path, readonly: opts.readonly ?? false, busyTimeoutMs: busy, schemaRecheckMs: checkRecheckMs(opts.schemaRecheckMs, 1000), ...(opts.onUnknownColumns === undefined ? {} : { onUnknownColumns: opts.onUnknownColumns }) };
   }
 
   /** Open the database now (creating the tables when absent); rejects DB_UNAVAILABLE when it cannot. */
@@ -253,7 +265,29 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     }
   }
 
+  /**
+   * The connection, its statements prepared again when the file's schema changed since (checked
+   * at most every `schemaRecheckMs`: reading the cookie takes the WAL read lock, ~2 µs).
+   */
+  #current(): Connection {
+    const conn = this.#connection();
+    const now = performance.now();
+    if (now - conn.checkedAt < this.#opts.schemaRecheckMs) return conn;
+    conn.checkedAt = now;
+    try {
+      if (conn.readSchemaVersion.get() === conn.schemaVersion) return conn;
+      this.#conn = this.#prepare(conn.db);
+    } catch (err) {
+      throw this.#wrap(err, 'schema check');
+    }
+    return this.#conn;
+  }
+
   #prepare(db: Database.Database): Connection {
+    // Read first: a change made while the statements are prepared is seen at the next check.
+    const readSchemaVersion = db.prepare<[], number>('PRAGMA schema_version').pluck();
+    const schemaVersion = readSchemaVersion.get() as number;
+    const checkedAt = performance.now();
     const columns = new Set((db.prepare(`PRAGMA table_info(object_locations)`).all() as { name: string }[]).map((c) => c.name));
     this.#warnUnknown(columns);
     const managed = columns.has('managed');
@@ -277,7 +311,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       const readOnly = (): never => {
         throw new ReadPathError('METADATA_ERROR', `SQLite database ${this.#opts.path} is open read-only`);
       };
-      return { db, select, selectUsage, selectMany, list, utf8, managed, compressed, identity, upsertLocations: readOnly, flushUsage: readOnly };
+      return { db, select, selectUsage, selectMany, list, utf8, managed, compressed, identity, schemaVersion, readSchemaVersion, checkedAt, upsertLocations: readOnly, flushUsage: readOnly };
     }
     const upsertLocation = db.prepare(UPSERT_LOCATION);
     const upsertUsage = db.prepare(UPSERT_USAGE);
@@ -291,6 +325,9 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       managed,
       compressed,
       identity,
+      schemaVersion,
+      readSchemaVersion,
+      checkedAt,
       upsertLocations: db.transaction((locs: readonly ObjectLocation[]) => {
         for (const l of locs) {
           const key = l.encryptionKey ?? null;
@@ -369,7 +406,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     this.#lookups = [];
     let conn: Connection;
     try {
-      conn = this.#connection();
+      conn = this.#current();
     } catch (err) {
       for (const l of lookups) l.reject(err);
       return;
@@ -399,7 +436,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
   async listKeys(opts: ListKeysOptions): Promise<ListedObject[]> {
     const checked = checkListKeysOptions(opts);
     if (opts.signal?.aborted) throw abortedError(opts.signal);
-    const conn = this.#connection();
+    const conn = this.#current();
     if (!conn.utf8) {
       // UTF-16 text compares as UTF-16 bytes: pages would not be in S3's order.
       throw new ReadPathError('METADATA_ERROR', `SQLite database ${this.#opts.path}: key listing needs a UTF-8 database (PRAGMA encoding)`);
@@ -448,7 +485,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
    */
   async getObjectTags(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectTag[]> {
     if (opts?.signal?.aborted) throw abortedError(opts.signal);
-    const conn = this.#connection();
+    const conn = this.#current();
     let rows: unknown[][];
     try {
       if (conn.selectTags === undefined) {

@@ -260,6 +260,47 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
+  it('reads the columns and tables upstream adds while readpath runs (a migration mid-run)', async () => {
+    const url = await cluster.createDatabase('migrated_mid_run');
+    await withClient(url, async (c) => {
+      await c.query(UPSTREAM_SCHEMA);
+      await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES ('k', 'b1', 10, '2026-01-01 00:00:00+00')`);
+    });
+    // Asked again on every call, and not within the hour.
+    const store = new PostgresMetadataStore({ url, schemaRecheckMs: 0 });
+    const lazy = new PostgresMetadataStore({ url, schemaRecheckMs: 3_600_000 });
+    try {
+      for (const s of [store, lazy]) {
+        const [before] = await s.getAllObjectLocations('k');
+        assert.equal(before?.compression ?? null, null);
+        assert.equal(before?.etag ?? null, null);
+        assert.equal(before?.tagCount, undefined);
+      }
+      await withClient(url, (c) => c.query(`
+        ALTER TABLE object_locations ADD COLUMN managed BOOLEAN NOT NULL DEFAULT TRUE,
+          ADD COLUMN compression_algorithm TEXT, ADD COLUMN logical_size BIGINT, ADD COLUMN compression_format_version INTEGER,
+          ADD COLUMN etag TEXT, ADD COLUMN content_type TEXT;
+        CREATE TABLE object_tags (object_key TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (object_key, tag_key));
+        UPDATE object_locations SET compression_algorithm = 'zstd', logical_size = 25, compression_format_version = 1, etag = '"e1"', content_type = 'text/plain';
+        INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at, managed) VALUES ('k', 'b2', 10, '2025-01-01 00:00:00+00', false);
+        INSERT INTO object_tags VALUES ('k', 'team', 'a'), ('k', 'env', 'b');`));
+      const after = await store.getAllObjectLocations('k');
+      assert.deepEqual(after.map((r) => r.backendName), ['b1'], 'the unmanaged row added with the column is skipped');
+      assert.equal(after[0]?.compression, 'zstd');
+      assert.equal(after[0]?.logicalSize, 25);
+      assert.equal(after[0]?.etag, '"e1"');
+      assert.equal(after[0]?.tagCount, 2);
+      assert.deepEqual(await store.listKeys({ limit: 10 }), [{ key: 'k', size: 25, lastModified: new Date('2026-01-01T00:00:00Z'), etag: '"e1"' }]);
+      const stale = await lazy.getAllObjectLocations('k');
+      assert.deepEqual(stale.map((r) => r.backendName), ['b2', 'b1'], 'the lazy store has not looked yet');
+      assert.equal(stale[1]?.compression ?? null, null);
+    } finally {
+      await store.close();
+      await lazy.close();
+    }
+    assert.throws(() => new PostgresMetadataStore({ url, schemaRecheckMs: Number.NaN }), (err: unknown) => hasCode(err, 'INVALID_CONFIG'));
+  });
+
   it('lists through the primary key when the collation is C, through a COLLATE "C" index created with the table otherwise', async () => {
     const variants = [[true, true], [true, false], [false, true], [false, false]] as const;
     // The test cluster is initdb --locale=C: no extra index, the primary key serves the range.

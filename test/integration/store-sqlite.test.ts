@@ -306,6 +306,52 @@ describe('SqliteMetadataStore', () => {
     assert.match(warnings[0] ?? '', /object_locations has columns this readpath does not know: dedup_ref, chunk_codec\. A newer s3-orchestrator/);
   });
 
+  it('reads the columns and tables upstream adds while the file is open (a migration mid-run)', async () => {
+    const { path, db } = upstreamDb('migrated-mid-run.db');
+    insertRaw(db, 'k', 'b1', '2026-01-01T00:00:00Z', { size: 10 });
+    const migrate = (): void => void db.exec(`
+      ALTER TABLE object_locations ADD COLUMN compression_algorithm TEXT;
+      ALTER TABLE object_locations ADD COLUMN logical_size INTEGER;
+      ALTER TABLE object_locations ADD COLUMN compression_format_version INTEGER;
+      ALTER TABLE object_locations ADD COLUMN etag TEXT;
+      ALTER TABLE object_locations ADD COLUMN content_type TEXT;
+      CREATE TABLE object_tags (object_key TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (object_key, tag_key));
+      UPDATE object_locations SET compression_algorithm = 'zstd', logical_size = 25, compression_format_version = 1, etag = '"e1"', content_type = 'text/plain';
+      INSERT INTO object_tags VALUES ('k', 'team', 'a'), ('k', 'env', 'b');`);
+    // Checked on every call: the statements follow the schema as soon as it changes.
+    const store = await SqliteMetadataStore.open({ path, schemaRecheckMs: 0 });
+    // Not checked again within the hour: what the statements were prepared with stays.
+    const lazy = await SqliteMetadataStore.open({ path, schemaRecheckMs: 3_600_000 });
+    try {
+      for (const s of [store, lazy]) {
+        const [before] = await s.getAllObjectLocations('k');
+        assert.equal(before?.etag ?? null, null);
+        assert.equal(before?.compression ?? null, null);
+        assert.equal(before?.tagCount, undefined);
+      }
+      assert.deepEqual(await store.getObjectTags('k'), []);
+      migrate();
+      const [after] = await store.getAllObjectLocations('k');
+      assert.equal(after?.compression, 'zstd');
+      assert.equal(after?.logicalSize, 25);
+      assert.equal(after?.etag, '"e1"');
+      assert.equal(after?.contentType, 'text/plain');
+      assert.equal(after?.tagCount, 2);
+      assert.deepEqual(await store.getObjectTags('k'), [{ key: 'env', value: 'b' }, { key: 'team', value: 'a' }]);
+      assert.deepEqual(await store.listKeys({ limit: 10 }), [{ key: 'k', size: 25, lastModified: new Date('2026-01-01T00:00:00Z'), etag: '"e1"' }]);
+      // Several lookups in one turn go through the batched statement: prepared anew too.
+      const many = await Promise.all([lazy, store, store].map((s) => s.getAllObjectLocations('k')));
+      assert.equal(many[0]?.[0]?.compression ?? null, null, 'the lazy store has not looked yet');
+      assert.equal(many[1]?.[0]?.compression, 'zstd');
+      assert.equal(many[2]?.[0]?.tagCount, 2);
+    } finally {
+      db.close();
+      await store.close();
+      await lazy.close();
+    }
+    assert.throws(() => new SqliteMetadataStore({ path, schemaRecheckMs: -1 }), (err: unknown) => hasCode(err, 'INVALID_CONFIG') && /schemaRecheckMs/.test((err as Error).message));
+  });
+
   it('rejects invalid locations before writing any of a batch', async () => {
     const store = await SqliteMetadataStore.open({ path: join(dir, 'batch.db') });
     try {
