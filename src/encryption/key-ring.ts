@@ -5,6 +5,7 @@
  * (for streams) hold their own, built from the same {@link EncryptionSettings}.
  */
 import { createDecipheriv } from 'node:crypto';
+import { SingleFlight } from '../engine/single-flight.js';
 import { BoundedCache } from './bounded-cache.js';
 import { NONCE_SIZE, TAG_SIZE, decryptionFailed, type RowKeyData } from './format.js';
 import type { EncryptionSettings, LocalMasterKey } from './settings.js';
@@ -32,7 +33,8 @@ export class KeyRing {
   readonly #local: readonly LocalMasterKey[];
   readonly #vault: VaultTransit | null;
   readonly #deks: BoundedCache<string, Buffer>;
-  readonly #pending = new Map<string, Promise<Buffer>>();
+  /** Unwraps in flight: shared by every caller of the same key, cancelled only when all have gone. */
+  readonly #unwraps = new SingleFlight();
   readonly #chunkSizes = new BoundedCache<string, number>(CHUNK_SIZE_ENTRIES, 0);
 
   constructor(settings: EncryptionSettings, now?: () => number) {
@@ -50,19 +52,13 @@ export class KeyRing {
     const id = `${k.keyId ?? ''}\u0000${k.wrapped.toString('base64')}`;
     const hit = this.#deks.get(id);
     if (hit !== undefined) return hit;
-    let p = this.#pending.get(id);
-    if (p === undefined) {
-      p = this.#unwrap(k, where, signal);
-      this.#pending.set(id, p);
-      const forget = (): void => {
-        this.#pending.delete(id);
-      };
-      p.then((dek) => {
-        this.#deks.set(id, dek);
-        forget();
-      }, forget);
-    }
-    return p;
+    // One caller giving up (a hedge's loser, a client that hung up) must not fail the others
+    // waiting for the same key: the shared unwrap is cancelled only when every one has gone.
+    return this.#unwraps.run(id, signal, async (shared) => {
+      const dek = await this.#unwrap(k, where, shared);
+      this.#deks.set(id, dek);
+      return dek;
+    });
   }
 
   /** The chunk size of a copy whose header was read before (see {@link copyId}). */

@@ -61,6 +61,33 @@ describe('Vault transit key ring', () => {
     await v.close();
   });
 
+  it('one caller giving up does not fail the others waiting for the same key', async () => {
+    const v = await startMockVault({ token: 'tok-1', keys: ['transit/readpath'] });
+    const r = ring(vaultSettings(v));
+    try {
+      const dek = randomBytes(32);
+      const kd = keyData(v, dek);
+      // The first caller (whose request it is) leaves; the second still gets the key.
+      const ac = new AbortController();
+      const first = r.dataKey(kd, 'b1: k', ac.signal);
+      const second = r.dataKey(kd, 'b2: k', new AbortController().signal);
+      ac.abort();
+      await assert.rejects(first, (err: unknown) => hasCode(err, 'ABORTED'));
+      assert.ok((await second).equals(dek));
+      assert.equal(decrypts(v), 1);
+      // When every caller leaves, the shared unwrap is given up; the next caller starts afresh.
+      const other = keyData(v, randomBytes(32));
+      const acs = [new AbortController(), new AbortController()];
+      const gone = acs.map((a) => r.dataKey(other, 'x', a.signal));
+      for (const a of acs) a.abort();
+      for (const g of gone) await assert.rejects(g, (err: unknown) => hasCode(err, 'ABORTED'));
+      assert.equal((await r.dataKey(other, 'x')).length, 32);
+    } finally {
+      await r.close();
+      await v.close();
+    }
+  });
+
   it('a refused token, an unknown key id and a local wrap are DECRYPTION_FAILED, without the token in the message', async () => {
     const v = await startMockVault({ token: 'right-token', keys: ['transit/readpath'] });
     const r = ring(vaultSettings(v, { token: 'wrong-token-123' }));
