@@ -635,10 +635,10 @@ export class ReadPath {
 interface CacheLookup { hit: CachedObject | undefined; sha: string | undefined; size: number | undefined }
 const NO_ENTRY: CacheLookup = Object.freeze({ hit: undefined, sha: undefined, size: undefined });
 
-/** A stream outcome answered from the object cache: a copy of the cached bytes in the span asked for. */
 /** Stream outcomes the object cache answered, for their span's `s3o.backend.name`. */
 const FROM_CACHE = new WeakSet<StreamOutcome>();
 
+/** A stream outcome answered from the object cache: a copy of the cached bytes in the span asked for. */
 function fromCache(key: string, hit: CachedObject, src: StreamSource): StreamOutcome {
   const span = src.span;
   const n = spanLength(span);
