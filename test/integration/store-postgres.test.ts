@@ -267,7 +267,8 @@ describe('PostgresMetadataStore', () => {
       await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES ('k', 'b1', 10, '2026-01-01 00:00:00+00')`);
     });
     // Asked again on every call, and not within the hour.
-    const store = new PostgresMetadataStore({ url, schemaRecheckMs: 0 });
+    const unknown: string[][] = [];
+    const store = new PostgresMetadataStore({ url, schemaRecheckMs: 0, onUnknownColumns: (c) => unknown.push(c) });
     const lazy = new PostgresMetadataStore({ url, schemaRecheckMs: 3_600_000 });
     try {
       for (const s of [store, lazy]) {
@@ -279,12 +280,14 @@ describe('PostgresMetadataStore', () => {
       await withClient(url, (c) => c.query(`
         ALTER TABLE object_locations ADD COLUMN managed BOOLEAN NOT NULL DEFAULT TRUE,
           ADD COLUMN compression_algorithm TEXT, ADD COLUMN logical_size BIGINT, ADD COLUMN compression_format_version INTEGER,
-          ADD COLUMN etag TEXT, ADD COLUMN content_type TEXT;
+          ADD COLUMN etag TEXT, ADD COLUMN content_type TEXT, ADD COLUMN dedup_ref TEXT;
         CREATE TABLE object_tags (object_key TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (object_key, tag_key));
         UPDATE object_locations SET compression_algorithm = 'zstd', logical_size = 25, compression_format_version = 1, etag = '"e1"', content_type = 'text/plain';
         INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at, managed) VALUES ('k', 'b2', 10, '2025-01-01 00:00:00+00', false);
         INSERT INTO object_tags VALUES ('k', 'team', 'a'), ('k', 'env', 'b');`));
+      assert.deepEqual(unknown, []);
       const after = await store.getAllObjectLocations('k');
+      assert.deepEqual(unknown, [['dedup_ref']], 'a column the migration added that readpath does not know is warned of');
       assert.deepEqual(after.map((r) => r.backendName), ['b1'], 'the unmanaged row added with the column is skipped');
       assert.equal(after[0]?.compression, 'zstd');
       assert.equal(after[0]?.logicalSize, 25);

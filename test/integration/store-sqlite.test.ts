@@ -315,11 +315,13 @@ describe('SqliteMetadataStore', () => {
       ALTER TABLE object_locations ADD COLUMN compression_format_version INTEGER;
       ALTER TABLE object_locations ADD COLUMN etag TEXT;
       ALTER TABLE object_locations ADD COLUMN content_type TEXT;
+      ALTER TABLE object_locations ADD COLUMN dedup_ref TEXT;
       CREATE TABLE object_tags (object_key TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (object_key, tag_key));
       UPDATE object_locations SET compression_algorithm = 'zstd', logical_size = 25, compression_format_version = 1, etag = '"e1"', content_type = 'text/plain';
       INSERT INTO object_tags VALUES ('k', 'team', 'a'), ('k', 'env', 'b');`);
     // Checked on every call: the statements follow the schema as soon as it changes.
-    const store = await SqliteMetadataStore.open({ path, schemaRecheckMs: 0 });
+    const unknown: string[][] = [];
+    const store = await SqliteMetadataStore.open({ path, schemaRecheckMs: 0, onUnknownColumns: (c) => unknown.push(c) });
     // Not checked again within the hour: what the statements were prepared with stays.
     const lazy = await SqliteMetadataStore.open({ path, schemaRecheckMs: 3_600_000 });
     try {
@@ -330,8 +332,10 @@ describe('SqliteMetadataStore', () => {
         assert.equal(before?.tagCount, undefined);
       }
       assert.deepEqual(await store.getObjectTags('k'), []);
+      assert.deepEqual(unknown, []);
       migrate();
       const [after] = await store.getAllObjectLocations('k');
+      assert.deepEqual(unknown, [['dedup_ref']], 'a column the migration added that readpath does not know is warned of');
       assert.equal(after?.compression, 'zstd');
       assert.equal(after?.logicalSize, 25);
       assert.equal(after?.etag, '"e1"');
