@@ -335,39 +335,46 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   /**
    * Which of upstream's later columns object_locations has, and whether object_tags exists:
    * asked again every `schemaRecheckMs` (upstream migrates a database readpath is reading when
-   * it is upgraded: a new column must not go unread until readpath restarts) and after a failure.
+   * it is upgraded: a new column must not go unread until readpath restarts). A first answer
+   * that failed is asked again at the next call; a later one that fails keeps the last answer
+   * (a catalog query's hiccup must not fail the lookups waiting for it) until the next recheck.
    */
   #upstreamColumns(signal: AbortSignal | undefined): Promise<UpstreamColumns> {
     const now = performance.now();
-    if (this.#columns !== undefined && now - this.#columnsAt >= this.#schemaRecheckMs) this.#columns = undefined;
-    if (this.#columns === undefined) this.#columnsAt = now;
-    // Asked without any caller's signal: the answer is shared, and one caller giving up must
-    // not fail the others waiting for it. Each caller stops waiting on its own signal.
-    this.#columns ??= Promise.all([
-      this.#query<{ attname: string }>(UPSTREAM_COLUMNS, []),
-      this.#query<{ tags: boolean }>(HAS_TAGS, []),
-    ]).then(
-      ([rows, tagRows]) => {
-        const has = (name: string): boolean => rows.some((r) => r.attname === name);
-        const unknown = unknownLocationColumns(rows.map((r) => r.attname));
-        if (unknown.length > 0 && !this.#warnedUnknown) {
-          this.#warnedUnknown = true;
-          this.#onUnknownColumns?.(unknown);
-        }
-        return {
-          storageKey: has('storage_key'), managed: has('managed'),
-          compressed: has('compression_algorithm') && has('logical_size') && has('compression_format_version'),
-          identity: has('etag') && has('content_type'),
-          userMetadata: has('user_metadata'),
-          tags: tagRows[0]?.tags === true,
-        };
-      },
-      (err: unknown) => {
+    if (this.#columns === undefined) {
+      this.#columnsAt = now;
+      this.#columns = this.#askColumns().catch((err: unknown) => {
         this.#columns = undefined;
         throw err;
-      },
-    );
+      });
+    } else if (now - this.#columnsAt >= this.#schemaRecheckMs) {
+      this.#columnsAt = now;
+      const last = this.#columns;
+      this.#columns = this.#askColumns().catch(() => last);
+    }
+    // Asked without any caller's signal: the answer is shared, and one caller giving up must
+    // not fail the others waiting for it. Each caller stops waiting on its own signal.
     return untilAborted(this.#columns, signal);
+  }
+
+  async #askColumns(): Promise<UpstreamColumns> {
+    const [rows, tagRows] = await Promise.all([
+      this.#query<{ attname: string }>(UPSTREAM_COLUMNS, []),
+      this.#query<{ tags: boolean }>(HAS_TAGS, []),
+    ]);
+    const has = (name: string): boolean => rows.some((r) => r.attname === name);
+    const unknown = unknownLocationColumns(rows.map((r) => r.attname));
+    if (unknown.length > 0 && !this.#warnedUnknown) {
+      this.#warnedUnknown = true;
+      this.#onUnknownColumns?.(unknown);
+    }
+    return {
+      storageKey: has('storage_key'), managed: has('managed'),
+      compressed: has('compression_algorithm') && has('logical_size') && has('compression_format_version'),
+      identity: has('etag') && has('content_type'),
+      userMetadata: has('user_metadata'),
+      tags: tagRows[0]?.tags === true,
+    };
   }
 
   /**
