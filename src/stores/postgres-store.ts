@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS backend_usage (
     PRIMARY KEY (backend_name, period)
 )`;
 
+/** The columns a lookup reads from object_locations `l`, the tag count counted for `key`. */
+function locationColumns(c: UpstreamColumns, key: string): string {
+  return `l.object_key, l.backend_name, l.size_bytes, l.encrypted, l.encryption_key,
+       l.key_id, l.plaintext_size, l.content_hash, l.created_at${c.storageKey ? ', l.storage_key' : ''}${c.compressed ? ', l.compression_algorithm, l.logical_size, l.compression_format_version' : ''}${c.identity ? ', l.etag, l.content_type' : ''}${c.userMetadata ? ', l.user_metadata' : ''}${c.tags ? `,
+       (SELECT count(*) FROM object_tags t WHERE t.object_key = ${key}) AS tag_count` : ''}`;
+}
+
 /**
  * The lookup of one key's rows. `storage_key` (s3-orchestrator's column for where each copy's
  * bytes are) and the compression columns (how they are encoded) are read when the table has
@@ -59,12 +66,38 @@ CREATE TABLE IF NOT EXISTS backend_usage (
  */
 function selectLocationsSql(c: UpstreamColumns): string {
   return `
-SELECT object_key, backend_name, size_bytes, encrypted, encryption_key,
-       key_id, plaintext_size, content_hash, created_at${c.storageKey ? ', storage_key' : ''}${c.compressed ? ', compression_algorithm, logical_size, compression_format_version' : ''}${c.identity ? ', etag, content_type' : ''}${c.userMetadata ? ', user_metadata' : ''}${c.tags ? `,
-       (SELECT count(*) FROM object_tags t WHERE t.object_key = $1) AS tag_count` : ''}
-FROM object_locations
-WHERE object_key = $1${c.managed ? ' AND managed IS NOT FALSE' : ''}
-ORDER BY created_at ASC`;
+SELECT ${locationColumns(c, '$1')}
+FROM object_locations l
+WHERE l.object_key = $1${c.managed ? ' AND l.managed IS NOT FALSE' : ''}
+ORDER BY l.created_at ASC`;
+}
+
+/**
+ * The lookup of several keys' rows in one statement ($1: the keys, distinct): each row comes
+ * with the key it was looked up by (`lookup_key`, compared as the one-key lookup compares), in
+ * created_at order overall, so each key's rows are in its order. A primary-key probe per key.
+ */
+function selectManyLocationsSql(c: UpstreamColumns): string {
+  return `
+SELECT q.key AS lookup_key, ${locationColumns(c, 'q.key')}
+FROM unnest($1::text[]) AS q(key)
+JOIN object_locations l ON l.object_key = q.key${c.managed ? ' AND l.managed IS NOT FALSE' : ''}
+ORDER BY l.created_at ASC`;
+}
+
+/** The statement name of a lookup for these columns (prepared once per connection, then only bound and executed). */
+function lookupStatementName(base: string, c: UpstreamColumns): string {
+  return `${base}${c.storageKey ? '_sk' : ''}${c.managed ? '_m' : ''}${c.compressed ? '_z' : ''}${c.identity ? '_i' : ''}${c.userMetadata ? '_u' : ''}${c.tags ? '_t' : ''}`;
+}
+
+/** The most keys one lookup statement carries; a turn with more sends several. */
+const MAX_KEYS_PER_LOOKUP = 500;
+
+/** A lookup waiting for the end of the turn. */
+interface PendingLookup {
+  key: string;
+  resolve: (rows: RawLocationRow[]) => void;
+  reject: (err: unknown) => void;
 }
 
 /** An object's tags, as upstream reads them, in byte order whatever the database's collation. */
@@ -207,6 +240,8 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   #warnedUnknown = false;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Lookups of this turn, sent together at its end (see getAllObjectLocations). */
+  #lookups: PendingLookup[] = [];
   /** Whether listings need COLLATE "C" (object_key's collation is not bytewise); asked once. */
   #listCollateC: Promise<boolean> | undefined;
 
@@ -393,19 +428,64 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     return toObjectTags(key, rows.map((r) => [r.tag_key, r.tag_value]));
   }
 
+  /**
+   * Lookups issued in one turn of the event loop go to the server together at its end
+   * (setImmediate), as one statement for all their keys: a query's client CPU in pg (~40-70 us)
+   * and the server's per-statement work are paid once per turn, not once per key — measured
+   * with 64 lookups in flight, 6-7 us of client CPU per key instead of 40-70. A turn with one
+   * lookup sends the one-key statement. Each caller stops waiting on its own signal; the
+   * statement, which pg cannot cancel, finishes for the others.
+   */
   async getAllObjectLocations(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectLocation[]> {
-    let raw: RawLocationRow[];
-    try {
-      // Named: prepared once per connection, then only bound and executed.
-      const columns = await this.#upstreamColumns(opts?.signal);
-      const name = `readpath_get_all_object_locations${columns.storageKey ? '_sk' : ''}${columns.managed ? '_m' : ''}${columns.compressed ? '_z' : ''}${columns.identity ? '_i' : ''}${columns.userMetadata ? '_u' : ''}${columns.tags ? '_t' : ''}`;
-      raw = await this.#query<RawLocationRow>(selectLocationsSql(columns), [key], opts?.signal, name);
-    } catch (err) {
-      throw this.#wrap(err, `lookup of ${JSON.stringify(key)}`);
-    }
+    if (opts?.signal?.aborted) throw abortedError(opts.signal);
+    const pending = new Promise<RawLocationRow[]>((resolve, reject) => {
+      this.#lookups.push({ key, resolve, reject });
+      if (this.#lookups.length === 1) setImmediate(this.#runLookups);
+    });
+    const raw = await untilAborted(pending, opts?.signal);
     if (raw.length === 0) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
     // The server ordered by the full-precision timestamptz; Dates only keep milliseconds.
     return raw.map((r) => toObjectLocation(key, r, rowTimestamp(key, r.backend_name, r.created_at)));
+  }
+
+  readonly #runLookups = (): void => {
+    const lookups = this.#lookups;
+    this.#lookups = [];
+    // PostgreSQL text holds no NUL: such a key goes alone, so that its error is its own.
+    const alone = lookups.filter((l) => l.key.includes('\0'));
+    const together = alone.length === 0 ? lookups : lookups.filter((l) => !l.key.includes('\0'));
+    for (const l of alone) void this.#lookUpOne(l);
+    if (together.length === 1) void this.#lookUpOne(together[0] as PendingLookup);
+    else for (let i = 0; i < together.length; i += MAX_KEYS_PER_LOOKUP) void this.#lookUpMany(together.slice(i, i + MAX_KEYS_PER_LOOKUP));
+  };
+
+  async #lookUpOne(l: PendingLookup): Promise<void> {
+    try {
+      const columns = await this.#upstreamColumns(undefined);
+      l.resolve(await this.#query<RawLocationRow>(selectLocationsSql(columns), [l.key], undefined, lookupStatementName('readpath_get_all_object_locations', columns)));
+    } catch (err) {
+      l.reject(this.#wrap(err, `lookup of ${JSON.stringify(l.key)}`));
+    }
+  }
+
+  async #lookUpMany(lookups: readonly PendingLookup[]): Promise<void> {
+    const keys = [...new Set(lookups.map((l) => l.key))];
+    let raw: (RawLocationRow & { lookup_key: string })[];
+    try {
+      const columns = await this.#upstreamColumns(undefined);
+      raw = await this.#query<RawLocationRow & { lookup_key: string }>(selectManyLocationsSql(columns), [keys], undefined, lookupStatementName('readpath_get_many_object_locations', columns));
+    } catch (err) {
+      // Each lookup's error names its own key, as a lookup alone would.
+      for (const l of lookups) l.reject(this.#wrap(err, `lookup of ${JSON.stringify(l.key)}`));
+      return;
+    }
+    const byKey = new Map<string, RawLocationRow[]>();
+    for (const r of raw) {
+      const rows = byKey.get(r.lookup_key);
+      if (rows === undefined) byKey.set(r.lookup_key, [r]);
+      else rows.push(r);
+    }
+    for (const l of lookups) l.resolve(byKey.get(l.key) ?? []);
   }
 
   /**

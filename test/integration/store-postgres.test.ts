@@ -304,6 +304,62 @@ describe('PostgresMetadataStore', () => {
     assert.throws(() => new PostgresMetadataStore({ url, schemaRecheckMs: Number.NaN }), (err: unknown) => hasCode(err, 'INVALID_CONFIG'));
   });
 
+  for (const icu of [false, true]) {
+    it(`looks up a turn's keys in one statement, each answered as alone${icu ? ' (ICU collation)' : ''}`, async () => {
+      const url = icu ? await createIcuDatabase('lookups_together_icu') : await cluster.createDatabase('lookups_together');
+      await withClient(url, async (c) => {
+        await c.query(UPSTREAM_SCHEMA);
+        await c.query(`ALTER TABLE object_locations ADD COLUMN managed BOOLEAN NOT NULL DEFAULT TRUE, ADD COLUMN etag TEXT, ADD COLUMN content_type TEXT`);
+        await c.query(`CREATE TABLE object_tags (object_key TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (object_key, tag_key))`);
+        await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at, content_hash, managed, etag) VALUES
+          ('two', 'b1', 3, '2024-01-01 00:00:02+00', NULL, true, NULL), ('two', 'b2', 3, '2024-01-01 00:00:01+00', NULL, true, '"e"'),
+          ('Two', 'b1', 4, '2024-01-01 00:00:00+00', NULL, true, NULL),
+          ('hidden', 'b1', 1, '2024-01-01 00:00:00+00', NULL, false, NULL), ('half', 'b1', 1, '2024-01-01 00:00:03+00', NULL, false, NULL),
+          ('half', 'b2', 1, '2024-01-01 00:00:04+00', NULL, true, NULL),
+          ('bad', 'b1', 1, '2024-01-01 00:00:00+00', 'not-a-hash', true, NULL),
+          ('ключ ✓', 'b2', 8, '2024-01-01 00:00:00+00', NULL, true, NULL)`);
+        await c.query(`INSERT INTO object_tags VALUES ('two', 'a', '1'), ('two', 'b', '2')`);
+      });
+      const store = new PostgresMetadataStore({ url, max_conns: 4 });
+      const keys = ['two', 'Two', 'missing', 'hidden', 'half', 'bad', 'ключ ✓', 'two', 'nul\0key'];
+      type Answer = { backends: string[]; tagCount?: number | undefined; etag?: string | undefined } | { code: string | undefined; message: string };
+      const answer = (p: Promise<import('../../src/types.js').ObjectLocation[]>): Promise<Answer> => p.then(
+        (rows) => ({ backends: rows.map((r) => r.backendName), tagCount: rows[0]?.tagCount, etag: rows[0]?.etag ?? undefined }),
+        (err: unknown) => ({ code: (err as { code?: string }).code, message: (err as Error).message }),
+      );
+      const locker = new pg.Client({ connectionString: url });
+      await locker.connect();
+      try {
+        // Alone, one turn each: what each key answers.
+        const alone: Answer[] = [];
+        for (const k of keys) alone.push(await answer(store.getAllObjectLocations(k)));
+        assert.deepEqual(alone[0], { backends: ['b2', 'b1'], tagCount: 2, etag: '"e"' });
+        assert.deepEqual(alone[1], { backends: ['b1'], tagCount: undefined, etag: undefined });
+        assert.equal((alone[2] as { code?: string }).code, 'OBJECT_NOT_FOUND');
+        assert.equal((alone[3] as { code?: string }).code, 'OBJECT_NOT_FOUND');
+        assert.deepEqual(alone[4], { backends: ['b2'], tagCount: undefined, etag: undefined });
+        assert.equal((alone[5] as { code?: string }).code, 'METADATA_ERROR');
+        assert.deepEqual(alone[6], { backends: ['b2'], tagCount: undefined, etag: undefined });
+        assert.equal((alone[8] as { code?: string }).code, 'METADATA_ERROR', 'PostgreSQL text holds no NUL');
+        // Together, in one turn, while the table is locked: the lookups wait as one statement
+        // (plus the NUL key's own), and each answers what it answered alone.
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE object_locations IN ACCESS EXCLUSIVE MODE');
+        const together = keys.map((k) => answer(store.getAllObjectLocations(k)));
+        const waiting = async (): Promise<number> => {
+          await locker.query('SELECT pg_stat_clear_snapshot()');
+          return (await locker.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'readpath'`)).rows[0]?.n ?? -1;
+        };
+        await waitFor(async () => (await waiting()) === 2);
+        await locker.query('ROLLBACK');
+        assert.deepEqual(await Promise.all(together), alone);
+      } finally {
+        await locker.end();
+        await store.close();
+      }
+    });
+  }
+
   it('lists through the primary key when the collation is C, through a COLLATE "C" index created with the table otherwise', async () => {
     const variants = [[true, true], [true, false], [false, true], [false, false]] as const;
     // The test cluster is initdb --locale=C: no extra index, the primary key serves the range.
