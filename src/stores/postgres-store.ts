@@ -75,14 +75,30 @@ ORDER BY l.created_at ASC`;
 /**
  * The lookup of several keys' rows in one statement ($1: the keys, distinct): each row comes
  * with the key it was looked up by (`lookup_key`, compared as the one-key lookup compares), in
- * created_at order overall, so each key's rows are in its order. A primary-key probe per key.
+ * created_at order overall, so each key's rows are in its order. The per-key subquery is kept
+ * apart from the join (OFFSET 0) so that each key is a primary-key probe whatever the planner
+ * estimates: joined flat, a table without statistics (freshly loaded) got a sequential scan and
+ * hash join per statement.
  */
 function selectManyLocationsSql(c: UpstreamColumns): string {
   return `
-SELECT q.key AS lookup_key, ${locationColumns(c, 'q.key')}
+SELECT q.key AS lookup_key, l.*
 FROM unnest($1::text[]) AS q(key)
-JOIN object_locations l ON l.object_key = q.key${c.managed ? ' AND l.managed IS NOT FALSE' : ''}
+CROSS JOIN LATERAL (
+  SELECT ${locationColumns(c, 'q.key')}
+  FROM object_locations l
+  WHERE l.object_key = q.key${c.managed ? ' AND l.managed IS NOT FALSE' : ''}
+  OFFSET 0
+) l
 ORDER BY l.created_at ASC`;
+}
+
+/**
+ * The statement looking up several keys at once ($1: text[]), for a table with none of
+ * upstream's later columns, or with `managed` and the tag count: for plan checks.
+ */
+export function postgresLookupManySql(upstream = false): string {
+  return selectManyLocationsSql({ storageKey: upstream, managed: upstream, compressed: upstream, identity: upstream, userMetadata: upstream, tags: upstream });
 }
 
 /** The statement name of a lookup for these columns (prepared once per connection, then only bound and executed). */

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { PostgresMetadataStore, isPostgresUnavailable, postgresListKeysSql, postgresPoolConfig } from '../../src/stores/postgres-store.js';
+import { PostgresMetadataStore, isPostgresUnavailable, postgresListKeysSql, postgresLookupManySql, postgresPoolConfig } from '../../src/stores/postgres-store.js';
 import { hasCode } from '../../src/errors.js';
 import { freePort, PgCluster } from '../helpers/pg-cluster.js';
 import { metadataStoreSuite } from '../helpers/store-conformance.js';
@@ -359,6 +359,34 @@ describe('PostgresMetadataStore', () => {
       }
     });
   }
+
+  it('looks up a turn\'s keys by primary-key probes, even in a table without statistics', async () => {
+    const url = await cluster.createDatabase('lookup_plan');
+    await withClient(url, async (c) => {
+      await c.query(UPSTREAM_SCHEMA);
+      await c.query(`ALTER TABLE object_locations ADD COLUMN storage_key TEXT, ADD COLUMN managed BOOLEAN NOT NULL DEFAULT TRUE,
+        ADD COLUMN compression_algorithm TEXT, ADD COLUMN logical_size BIGINT, ADD COLUMN compression_format_version INTEGER,
+        ADD COLUMN etag TEXT, ADD COLUMN content_type TEXT, ADD COLUMN user_metadata JSONB`);
+      await c.query(`CREATE TABLE object_tags (object_key TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (object_key, tag_key))`);
+      // Freshly loaded, never analysed: the planner guesses the table's size from its pages.
+      await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at)
+        SELECT 'k/' || lpad(i::text, 6, '0'), b, i, now() FROM generate_series(1, 20000) i, (VALUES ('b1'), ('b2')) v(b)`);
+      for (const upstream of [false, true]) {
+        const sql = postgresLookupManySql(upstream);
+        // The plan for these keys, and the generic plan a prepared statement may settle on.
+        const custom = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${sql}`, [['k/000001', 'k/000002', 'k/000003']])).rows.map((r) => r['QUERY PLAN']).join('\n');
+        await c.query(`SET plan_cache_mode = force_generic_plan`);
+        await c.query(`PREPARE many(text[]) AS ${sql}`);
+        const generic = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) EXECUTE many('{k/000001,k/000002}')`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+        await c.query(`DEALLOCATE many`);
+        await c.query(`RESET plan_cache_mode`);
+        for (const plan of [custom, generic]) {
+          assert.doesNotMatch(plan, /Seq Scan on object_locations/, plan);
+          assert.match(plan, /Index Cond: \(object_key = q\.key\)/, plan);
+        }
+      }
+    });
+  });
 
   it('lists through the primary key when the collation is C, through a COLLATE "C" index created with the table otherwise', async () => {
     const variants = [[true, true], [true, false], [false, true], [false, false]] as const;
