@@ -92,6 +92,18 @@ export function isPostgresUnavailable(err: unknown): boolean {
   return UNAVAILABLE_MESSAGES.test(messageOf(err));
 }
 
+/**
+ * True when a statement failed because the connection it was sent on broke under it (the server
+ * ended that session, the socket was reset), not because the server is unreachable or slow: a
+ * new connection may well serve it at once.
+ */
+export function isBrokenConnection(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const code = (err as { code?: unknown }).code;
+  if (code === '57P01' || code === '57P02' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  return /Connection terminated unexpectedly/i.test(messageOf(err));
+}
+
 function positiveInt(value: unknown, field: string, fallback: number): number {
   return value === undefined ? fallback : requirePositiveInt(value, field);
 }

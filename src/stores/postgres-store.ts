@@ -16,7 +16,7 @@ import { checkListKeysOptions, keyRange } from './key-listing.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
 import { lazyModule } from '../lazy-module.js';
 import { checkRecheckMs } from './schema-recheck.js';
-import { isPostgresUnavailable, postgresPoolConfig, type PostgresMetadataStoreOptions } from './postgres-connection.js';
+import { isBrokenConnection, isPostgresUnavailable, postgresPoolConfig, type PostgresMetadataStoreOptions } from './postgres-connection.js';
 
 export { isPostgresUnavailable, postgresPoolConfig } from './postgres-connection.js';
 export type { PostgresConnectionOptions, PostgresMetadataStoreOptions, PostgresSslMode } from './postgres-connection.js';
@@ -475,10 +475,26 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     else for (let i = 0; i < together.length; i += MAX_KEYS_PER_LOOKUP) void this.#lookUpMany(together.slice(i, i + MAX_KEYS_PER_LOOKUP));
   };
 
+  /**
+   * A lookup statement, sent once more when the connection it went on broke under it (a server
+   * restart, a session ended by an administrator or a pooler): a turn's lookups share one
+   * statement, and all of them failing at once would open the store breaker — three outage
+   * failures in a row — on what a fresh connection serves. Timeouts and unreachable servers are
+   * not retried: those are the outages the breaker is for.
+   */
+  async #lookupQuery<R extends object>(sql: (c: UpstreamColumns) => string, values: unknown[], name: string): Promise<R[]> {
+    const columns = await this.#upstreamColumns(undefined);
+    try {
+      return await this.#query<R>(sql(columns), values, undefined, lookupStatementName(name, columns));
+    } catch (err) {
+      if (!isBrokenConnection(err) || this.#closed) throw err;
+      return this.#query<R>(sql(columns), values, undefined, lookupStatementName(name, columns));
+    }
+  }
+
   async #lookUpOne(l: PendingLookup): Promise<void> {
     try {
-      const columns = await this.#upstreamColumns(undefined);
-      l.resolve(await this.#query<RawLocationRow>(selectLocationsSql(columns), [l.key], undefined, lookupStatementName('readpath_get_all_object_locations', columns)));
+      l.resolve(await this.#lookupQuery<RawLocationRow>(selectLocationsSql, [l.key], 'readpath_get_all_object_locations'));
     } catch (err) {
       l.reject(this.#wrap(err, `lookup of ${JSON.stringify(l.key)}`));
     }
@@ -488,8 +504,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     const keys = [...new Set(lookups.map((l) => l.key))];
     let raw: (RawLocationRow & { lookup_key: string })[];
     try {
-      const columns = await this.#upstreamColumns(undefined);
-      raw = await this.#query<RawLocationRow & { lookup_key: string }>(selectManyLocationsSql(columns), [keys], undefined, lookupStatementName('readpath_get_many_object_locations', columns));
+      raw = await this.#lookupQuery<RawLocationRow & { lookup_key: string }>(selectManyLocationsSql, [keys], 'readpath_get_many_object_locations');
     } catch (err) {
       // Each lookup's error names its own key, as a lookup alone would.
       for (const l of lookups) l.reject(this.#wrap(err, `lookup of ${JSON.stringify(l.key)}`));

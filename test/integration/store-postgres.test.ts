@@ -600,6 +600,57 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
+  it('sends a turn\'s lookups once more when the session they went on is ended under them', async () => {
+    const url = await cluster.createDatabase('ended_session');
+    const store = await PostgresMetadataStore.open({ url, max_conns: 4 });
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    try {
+      for (const k of ['k1', 'k2', 'k3']) await store.addLocation({ objectKey: k, backendName: 'b1', sizeBytes: 1, createdAt: new Date(), encrypted: false });
+      /** The pid of the readpath session waiting on the lock, once there is one other than `not`. */
+      const waiter = async (not?: number): Promise<number> => {
+        let pid = -1;
+        await waitFor(async () => {
+          await locker.query('SELECT pg_stat_clear_snapshot()');
+          const rows = (await locker.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'readpath' AND state = 'active'`)).rows;
+          pid = rows.find((r) => r.pid !== not)?.pid ?? -1;
+          return rows.length === 1 && pid !== -1;
+        });
+        return pid;
+      };
+      const end = (pid: number): Promise<unknown> => locker.query('SELECT pg_terminate_backend($1)', [pid]);
+      const turn = (): Promise<string[]>[] => ['k1', 'k2', 'k3'].map((k) => store.getAllObjectLocations(k).then(
+        (rows) => rows.map((r) => r.backendName),
+        (err: unknown) => [String((err as { code?: string }).code), (err as Error).message],
+      ));
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE object_locations IN ACCESS EXCLUSIVE MODE');
+      // Ended once: the statement goes again on another connection and serves every lookup.
+      const once = turn();
+      const first = await waiter();
+      await end(first);
+      await waiter(first);
+      await locker.query('ROLLBACK');
+      assert.deepEqual(await Promise.all(once), [['b1'], ['b1'], ['b1']]);
+      // Ended twice: an outage after all, each lookup's error naming its key.
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE object_locations IN ACCESS EXCLUSIVE MODE');
+      const twice = turn();
+      const a = await waiter();
+      await end(a);
+      await end(await waiter(a));
+      await locker.query('ROLLBACK');
+      const failed = await Promise.all(twice);
+      assert.deepEqual(failed.map((f) => f[0]), ['DB_UNAVAILABLE', 'DB_UNAVAILABLE', 'DB_UNAVAILABLE']);
+      failed.forEach((f, i) => assert.match(f[1] ?? '', new RegExp(`lookup of "k${i + 1}"`)));
+      // And the store serves again once the server lets it.
+      assert.deepEqual((await store.getAllObjectLocations('k2')).map((r) => r.backendName), ['b1']);
+    } finally {
+      await locker.end();
+      await store.close();
+    }
+  });
+
   it('answers DB_UNAVAILABLE while PostgreSQL is stopped mid-run, and works again once it is back', async () => {
     const url = await cluster.createDatabase('outage');
     const store = await PostgresMetadataStore.open({ url, max_conns: 3, connectTimeoutMs: 2000 });
