@@ -11,7 +11,7 @@ export type { ErrorCode, ReadPathErrorOptions, SerializedError, UsageLimitKind }
 export { noopCleanup } from './types.js';
 export type {
   ObjectLocation, HeadResult, GetResult, ObjectBackend, MetadataStore, LocationCache, Core, ProbeRequest,
-  ProbeResult, Probe, ListKeysOptions, ListedObject, ObjectTag,
+  ProbeResult, Probe, ListKeysOptions, ListedObject, ObjectTag, BackendListOptions, BackendListPage, BackendListedObject,
 } from './types.js';
 export { Failover } from './engine/failover.js';
 export type { FailoverOptions, ReadOutcome, ReadPathKind } from './engine/failover.js';

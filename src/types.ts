@@ -105,6 +105,40 @@ export interface ObjectBackend {
   readonly name: string;
   head(key: string, opts?: BackendHeadOptions): Promise<HeadResult>;
   get(key: string, opts?: BackendGetOptions): Promise<GetResult>;
+  /**
+   * One page of the bucket's keys under a prefix, in S3's order (UTF-8 bytes). Optional: degraded
+   * mode uses it to find where an object's latest write is stored (upstream's `{key}!{id}`
+   * storage keys); a backend without it is read at the object key.
+   */
+  list?(opts: BackendListOptions): Promise<BackendListPage>;
+}
+
+/** Options of {@link ObjectBackend.list}. */
+export interface BackendListOptions {
+  prefix: string;
+  /** Keys after this one (S3's `start-after`). */
+  startAfter?: string;
+  /** The previous page's {@link BackendListPage.nextToken}. */
+  continuationToken?: string;
+  /** At most this many keys (S3's `max-keys`; servers may answer fewer). */
+  maxKeys?: number;
+  signal?: AbortSignal;
+}
+
+/** One object of a backend listing. */
+export interface BackendListedObject {
+  key: string;
+  size: number;
+  lastModified?: Date;
+  etag?: string;
+}
+
+/** One page of a backend listing. */
+export interface BackendListPage {
+  objects: BackendListedObject[];
+  /** More keys follow: ask again with {@link nextToken} (or start after the last key). */
+  truncated: boolean;
+  nextToken?: string;
 }
 
 /** Options of {@link MetadataStore.listKeys}. */

@@ -16,7 +16,7 @@ import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import { ReadPathError, abortedError } from '../errors.js';
-import type { BackendGetOptions, BackendHeadOptions, ConditionalOptions, GetResult, HeadResult, ObjectBackend } from '../types.js';
+import type { BackendGetOptions, BackendHeadOptions, BackendListOptions, BackendListPage, ConditionalOptions, GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { CallDeadline, destroyQuietly } from './call-deadline.js';
 import { leanS3Deps, type LeanS3Deps } from './lean-s3-deps.js';
 import { objectPath, s3Address, type S3Address } from './s3-address.js';
@@ -31,9 +31,13 @@ import {
 } from './s3-backend.js';
 import { CredentialCache, defaultChainProvider } from './s3-credentials.js';
 import { S3ResponseError, locationOf, parseS3ErrorXml, readErrorBody } from './s3-error-xml.js';
-import { S3Signer, UNSIGNED_PAYLOAD } from './s3-signer.js';
+import { S3Signer, UNSIGNED_PAYLOAD, canonicalQuery } from './s3-signer.js';
+import { parseListObjectsV2 } from './s3-list-xml.js';
 
-type Operation = 'HEAD' | 'GET';
+type Operation = 'HEAD' | 'GET' | 'LIST';
+
+/** The most bytes of a listing page read (a page of 1,000 long keys is well under it). */
+const MAX_LIST_BYTES = 8 * 1024 * 1024;
 type ResponseHeaders = Record<string, string | string[] | undefined>;
 
 const META_PREFIX = 'x-amz-meta-';
@@ -155,14 +159,14 @@ export class LeanS3Backend implements ObjectBackend {
   }
 
   /** Send one signed request; resolves with the response once its headers have arrived. */
-  async #send(method: Operation, key: string, opts: BackendGetOptions | undefined, call: CallDeadline): Promise<Dispatcher.ResponseData> {
+  async #send(method: 'HEAD' | 'GET', key: string, opts: BackendGetOptions | undefined, call: CallDeadline, query?: string): Promise<Dispatcher.ResponseData> {
     const pool = this.#pool ?? (await this.#lazyPool());
-    const path = objectPath(this.#address, key);
-    const headers = await (this.#signer as S3Signer).sign(method, path, this.#headers(opts));
+    const path = query === undefined ? objectPath(this.#address, key) : this.#address.prefix;
+    const headers = await (this.#signer as S3Signer).sign(method, path, this.#headers(opts), undefined, query);
     if (call.failure !== undefined) throw call.failure;
     // reset: false — undici closes the connection after every HEAD by default (for servers
     // that send a body with it); S3 servers do not, and the socket is worth keeping.
-    return pool.request({ method, path, headers, signal: call.emitter, reset: false });
+    return pool.request({ method, path: query === undefined || query === '' ? path : `${path}?${query}`, headers, signal: call.emitter, reset: false });
   }
 
   /** The error a non-2xx answer stands for; its body (an S3 XML document, or not) is consumed. */
@@ -181,6 +185,30 @@ export class LeanS3Backend implements ObjectBackend {
       return headFromHeaders(res.headers);
     } catch (err) {
       throw call.failure ?? mapS3Error(err, this.name, 'HEAD', key);
+    } finally {
+      call.release();
+    }
+  }
+
+  /** One page of ListObjectsV2 (keys asked for URL-encoded: see s3-list-xml.ts). */
+  async list(opts: BackendListOptions): Promise<BackendListPage> {
+    const call = this.#begin('LIST', opts.prefix, opts.signal);
+    try {
+      const query = canonicalQuery({
+        'continuation-token': opts.continuationToken,
+        'encoding-type': 'url',
+        'list-type': '2',
+        'max-keys': opts.maxKeys === undefined ? undefined : String(opts.maxKeys),
+        prefix: opts.prefix,
+        'start-after': opts.startAfter,
+      });
+      const res = await this.#send('GET', '', undefined, call, query);
+      if (res.statusCode < 200 || res.statusCode >= 300) throw await this.#answerError(res);
+      const text = await readText(res.body, MAX_LIST_BYTES, this.name);
+      if (call.failure !== undefined) throw call.failure;
+      return parseListObjectsV2(text, this.name);
+    } catch (err) {
+      throw call.failure ?? mapS3Error(err, this.name, 'LIST', opts.prefix);
     } finally {
       call.release();
     }
@@ -228,6 +256,22 @@ export class LeanS3Backend implements ObjectBackend {
 }
 
 function noop(): void {}
+
+/** A response body as UTF-8 text, refused past `max` bytes. */
+async function readText(body: Readable, max: number, backend: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body) {
+    const b = c as Buffer;
+    size += b.byteLength;
+    if (size > max) {
+      destroyQuietly(body);
+      throw new ReadPathError('BACKEND_ERROR', `${backend}: LIST answered more than ${max} bytes`);
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 function noCredentials(): Promise<S3Credentials> {
   return Promise.reject(new ReadPathError('BACKEND_ERROR', 'no credentials configured'));

@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { digestHex } from '../probe/digest.js';
 import { ReadPathError, abortedError } from '../errors.js';
-import type { BackendGetOptions, GetResult, HeadResult, ObjectBackend } from '../types.js';
+import type { BackendGetOptions, BackendListOptions, BackendListPage, GetResult, HeadResult, ObjectBackend } from '../types.js';
 
 interface StoredObject {
   bytes: Uint8Array;
@@ -19,6 +19,13 @@ interface StoredObject {
 export interface MemoryObjectMeta {
   contentType?: string;
   metadata?: Record<string, string>;
+  /** Default: now. */
+  lastModified?: Date;
+}
+
+/** S3's key order: by UTF-8 bytes. */
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 /** Parse an HTTP `Range: bytes=a-b` header against a size; undefined when unsatisfiable. */
@@ -47,7 +54,7 @@ export class MemoryBackend implements ObjectBackend {
   readonly name: string;
   readonly #objects = new Map<string, StoredObject>();
   /** Calls made, by kind: tests read these. */
-  readonly calls = { head: 0, get: 0 };
+  readonly calls = { head: 0, get: 0, list: 0 };
 
   constructor(name: string) {
     this.name = name;
@@ -59,7 +66,7 @@ export class MemoryBackend implements ObjectBackend {
     const obj: StoredObject = {
       bytes: data,
       etag: `"${digestHex('md5', data)}"`,
-      lastModified: new Date(),
+      lastModified: meta?.lastModified ?? new Date(),
     };
     if (meta?.contentType !== undefined) obj.contentType = meta.contentType;
     if (meta?.metadata !== undefined) obj.metadata = { ...meta.metadata };
@@ -96,6 +103,24 @@ export class MemoryBackend implements ObjectBackend {
     this.calls.head++;
     const obj = this.#lookup(key, opts?.signal);
     return this.#head(obj, obj.bytes.byteLength);
+  }
+
+  /** A page of keys under `prefix` in UTF-8 byte order; the continuation token is the last key. */
+  async list(opts: BackendListOptions): Promise<BackendListPage> {
+    this.calls.list++;
+    if (opts.signal?.aborted) throw abortedError(opts.signal);
+    const after = opts.continuationToken ?? opts.startAfter;
+    const keys = [...this.#objects.keys()]
+      .filter((k) => k.startsWith(opts.prefix) && (after === undefined || compareUtf8(k, after) > 0))
+      .sort(compareUtf8);
+    const max = opts.maxKeys ?? 1000;
+    const page = keys.slice(0, max);
+    const objects = page.map((key) => {
+      const o = this.#objects.get(key) as StoredObject;
+      return { key, size: o.bytes.byteLength, lastModified: o.lastModified, etag: o.etag };
+    });
+    const truncated = keys.length > max;
+    return truncated ? { objects, truncated, nextToken: page.at(-1) as string } : { objects, truncated };
   }
 
   async get(key: string, opts?: BackendGetOptions): Promise<GetResult> {

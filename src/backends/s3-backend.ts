@@ -16,7 +16,7 @@ import type { LookupFunction, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ReadPathError, abortedError, isReadPathErrorLike, messageOf } from '../errors.js';
-import type { BackendGetOptions, BackendHeadOptions, ConditionalOptions, GetResult, HeadResult, ObjectBackend } from '../types.js';
+import type { BackendGetOptions, BackendHeadOptions, BackendListOptions, BackendListPage, BackendListedObject, ConditionalOptions, GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { CallDeadline, destroyQuietly } from './call-deadline.js';
 import { withoutSdkNodeVersionWarning } from './sdk-warning.js';
 import { s3Sdk, type S3Sdk } from './s3-sdk.js';
@@ -92,7 +92,7 @@ export interface SocketStats {
   queued: number;
 }
 
-type Operation = 'HEAD' | 'GET';
+type Operation = 'HEAD' | 'GET' | 'LIST';
 
 const SILENT_LOGGER = {
   debug: (): void => {},
@@ -273,6 +273,35 @@ export class S3Backend implements ObjectBackend {
       return toHead(out);
     } catch (err) {
       throw call.failure ?? mapS3Error(err, this.name, 'HEAD', key);
+    } finally {
+      call.release();
+    }
+  }
+
+  async list(opts: BackendListOptions): Promise<BackendListPage> {
+    const call = this.#begin('LIST', opts.prefix, opts.signal);
+    try {
+      const client = this.#client ?? (await this.#lazyClient());
+      // Loaded: a client exists only once the SDK has.
+      const sdk = s3Sdk.loaded() as S3Sdk;
+      const input: { Bucket: string; Prefix: string; StartAfter?: string; ContinuationToken?: string; MaxKeys?: number } = { Bucket: this.bucket, Prefix: opts.prefix };
+      if (opts.startAfter !== undefined) input.StartAfter = opts.startAfter;
+      if (opts.continuationToken !== undefined) input.ContinuationToken = opts.continuationToken;
+      if (opts.maxKeys !== undefined) input.MaxKeys = opts.maxKeys;
+      const out = await client.send(new sdk.ListObjectsV2Command(input), { abortSignal: call.signal });
+      if (call.failure !== undefined) throw call.failure;
+      const objects = (out.Contents ?? []).flatMap((c) => {
+        if (c.Key === undefined) return [];
+        const o: BackendListedObject = { key: c.Key, size: c.Size ?? 0 };
+        if (c.LastModified !== undefined) o.lastModified = c.LastModified;
+        if (c.ETag !== undefined) o.etag = c.ETag;
+        return [o];
+      });
+      const page: BackendListPage = { objects, truncated: out.IsTruncated === true };
+      if (out.NextContinuationToken !== undefined) page.nextToken = out.NextContinuationToken;
+      return page;
+    } catch (err) {
+      throw call.failure ?? mapS3Error(err, this.name, 'LIST', opts.prefix);
     } finally {
       call.release();
     }

@@ -5,7 +5,7 @@
  * client it never builds. {@link S3Backend.preload} (which `ReadPath.open` calls when it builds
  * S3 backends) loads it up front so the first read does not wait for the import.
  */
-import type { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { NodeHttpHandler } from '@smithy/node-http-handler';
 import { lazyModule } from '../lazy-module.js';
 
@@ -14,11 +14,12 @@ export interface S3Sdk {
   S3Client: typeof S3Client;
   GetObjectCommand: typeof GetObjectCommand;
   HeadObjectCommand: typeof HeadObjectCommand;
+  ListObjectsV2Command: typeof ListObjectsV2Command;
   NodeHttpHandler: typeof NodeHttpHandler;
 }
 
 /** The SDK, imported once per process. */
 export const s3Sdk = lazyModule<S3Sdk>(async () => {
   const [s3, handler] = await Promise.all([import('@aws-sdk/client-s3'), import('@smithy/node-http-handler')]);
-  return { S3Client: s3.S3Client, GetObjectCommand: s3.GetObjectCommand, HeadObjectCommand: s3.HeadObjectCommand, NodeHttpHandler: handler.NodeHttpHandler };
+  return { S3Client: s3.S3Client, GetObjectCommand: s3.GetObjectCommand, HeadObjectCommand: s3.HeadObjectCommand, ListObjectsV2Command: s3.ListObjectsV2Command, NodeHttpHandler: handler.NodeHttpHandler };
 });

@@ -154,9 +154,11 @@ export class S3Signer {
   /**
    * Sign a request: returns `headers` plus `x-amz-date`, `authorization` and, with session
    * credentials, `x-amz-security-token`. `headers` must hold `host` and
-   * `x-amz-content-sha256`; everything in it is signed.
+   * `x-amz-content-sha256`; everything in it is signed. `query`: the canonical query string
+   * (parameters sorted by name, names and values encoded as {@link encodeQueryValue} does), as
+   * it is sent.
    */
-  async sign(method: string, path: string, headers: Record<string, string>, signingDate?: Date): Promise<Record<string, string>> {
+  async sign(method: string, path: string, headers: Record<string, string>, signingDate?: Date, query = ''): Promise<Record<string, string>> {
     const creds = await this.#credentials();
     let date: string;
     if (signingDate !== undefined) {
@@ -179,11 +181,25 @@ export class S3Signer {
     let canonicalHeaders = '';
     for (const n of names) canonicalHeaders += `${n}:${canonicalValue(out[n] ?? '')}\n`;
     const signedHeaders = names.join(';');
-    const canonicalRequest = `${method}\n${path}\n\n${canonicalHeaders}\n${signedHeaders}\n${out['x-amz-content-sha256'] ?? UNSIGNED_PAYLOAD}`;
+    const canonicalRequest = `${method}\n${path}\n${query}\n${canonicalHeaders}\n${signedHeaders}\n${out['x-amz-content-sha256'] ?? UNSIGNED_PAYLOAD}`;
     const scope = this.#scope;
     const stringToSign = `AWS4-HMAC-SHA256\n${date}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`;
     const signature = createHmac('sha256', key).update(stringToSign).digest('hex');
     out['authorization'] = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return out;
   }
+}
+
+/** A query parameter's name or value as SigV4 canonicalises it: every byte but A-Z a-z 0-9 - . _ ~ percent-encoded. */
+export function encodeQueryValue(v: string): string {
+  return encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** The canonical query string of `params` (undefined values left out): sorted by name, encoded. */
+export function canonicalQuery(params: Record<string, string | undefined>): string {
+  return Object.keys(params)
+    .filter((k) => params[k] !== undefined)
+    .sort()
+    .map((k) => `${encodeQueryValue(k)}=${encodeQueryValue(params[k] as string)}`)
+    .join('&');
 }

@@ -87,6 +87,32 @@ function xmlEscape(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/**
+ * ListObjectsV2 as S3 answers it: keys under `prefix` in UTF-8 byte order after `start-after`
+ * or the continuation token (here the last key of the previous page), at most `max-keys`
+ * (default 1000), keys URL-encoded when `encoding-type=url` (spaces as `+`, as S3 does).
+ */
+function listObjectsV2(objects: ReadonlyMap<string, StubObject>, q: URLSearchParams): string {
+  if (q.get('list-type') !== '2') throw new S3Fail(400, 'InvalidArgument', 'only ListObjectsV2 (list-type=2) is served');
+  const prefix = q.get('prefix') ?? '';
+  const token = q.get('continuation-token');
+  const after = token !== null ? Buffer.from(token, 'base64url').toString('utf8') : q.get('start-after');
+  const max = Number(q.get('max-keys') ?? '1000');
+  const url = q.get('encoding-type') === 'url';
+  const keys = [...objects.keys()]
+    .filter((k) => k.startsWith(prefix) && (after === null || Buffer.compare(Buffer.from(k), Buffer.from(after)) > 0))
+    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const page = keys.slice(0, max);
+  const truncated = keys.length > page.length;
+  const enc = (k: string): string => xmlEscape(url ? encodeURIComponent(k).replace(/%20/g, '+') : k);
+  const contents = page.map((k) => {
+    const o = objects.get(k) as StubObject;
+    return `<Contents><Key>${enc(k)}</Key><LastModified>${o.lastModified.toISOString()}</LastModified><ETag>${xmlEscape(o.etag)}</ETag><Size>${o.bytes.byteLength}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
+  }).join('');
+  const next = truncated ? `<NextContinuationToken>${Buffer.from(page.at(-1) as string).toString('base64url')}</NextContinuationToken>` : '';
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix>${enc(prefix)}</Prefix><KeyCount>${page.length}</KeyCount><MaxKeys>${max}</MaxKeys>${url ? '<EncodingType>url</EncodingType>' : ''}<IsTruncated>${String(truncated)}</IsTruncated>${contents}${next}</ListBucketResult>`;
+}
+
 class S3Fail extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
@@ -209,6 +235,13 @@ export async function startS3Stub(options: S3StubOptions): Promise<S3Stub> {
       verifySigV4(req, rawPath, query, region, creds);
       if (req.method !== 'GET' && !head) throw new S3Fail(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
       if (bucket !== options.bucket) throw new S3Fail(404, 'NoSuchBucket', 'The specified bucket does not exist');
+      if (key === '' && !head) {
+        const xml = listObjectsV2(objects, new URLSearchParams(query));
+        entry.status = 200;
+        res.writeHead(200, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(xml)) });
+        res.end(xml);
+        return;
+      }
       const obj = objects.get(key);
       if (obj === undefined) throw new S3Fail(404, 'NoSuchKey', 'The specified key does not exist.');
       const base: Record<string, string> = { etag: obj.etag, 'last-modified': obj.lastModified.toUTCString() };
