@@ -5,6 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { storedKeyOf } from './probe/stored-copy.js';
 import { ReadPathError, abortedError, hasCode, messageOf, serializeError, type ErrorCode, type SerializedError } from './errors.js';
 import { loadConfig, type LoadConfigOptions } from './config/load.js';
 import type { ReadPathConfig, ResolvedConfig } from './config/types.js';
@@ -386,6 +387,7 @@ export class ReadPath {
       verify: integrity.verifyOnRead,
       verifyEtag: integrity.verifyEtag,
       keys: this.#parts.keys(),
+      storageKeys: this.#config.broadcast.storageKeys,
     };
     const striping = this.#config.striping;
     const stripeOver = striping.enabled ? stripeCopies(src, policies.keys !== undefined) : [];
@@ -423,7 +425,11 @@ export class ReadPath {
         // Striping uses the backends that hold it: ask the others, and keep those that answer alike.
         const heads = await Promise.all(others.map((name) => {
           const b = backends.get(name);
-          return b === undefined ? Promise.resolve(undefined) : b.head(key, signal === undefined ? {} : { signal }).catch((): HeadResult | undefined => undefined);
+          if (b === undefined) return Promise.resolve(undefined);
+          const s = signal ?? new AbortController().signal;
+          // Each backend's latest write of the key may be at a path of its own (stored-copy.ts).
+          const at = this.#config.broadcast.storageKeys ? storedKeyOf(b, key, s, () => {}) : Promise.resolve(key);
+          return at.then((k) => b.head(k, { signal: s })).catch((): HeadResult | undefined => undefined);
         }));
         others.forEach((name, i) => {
           const o = heads[i];

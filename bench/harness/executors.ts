@@ -6,7 +6,7 @@
  */
 import { Recorder } from '../../src/telemetry/recorder.js';
 import { messageOf } from '../../src/errors.js';
-import { getProbe } from '../../src/probe/probes.js';
+import { InlineExecutor } from '../../src/executors/inline.js';
 import type { S3BackendOptions } from '../../src/backends/s3-backend.js';
 import type { Probe } from '../../src/types.js';
 import type { ExecutorKind } from './types.js';
@@ -35,7 +35,14 @@ interface PoolLike {
   close(): Promise<void>;
   stats(): { threads: number };
 }
-type PoolCtor = new (opts: PoolBackends & { recorder: Recorder; threads?: number }) => PoolLike;
+type PoolCtor = new (opts: PoolBackends & { recorder: Recorder; threads?: number; storageKeys?: boolean }) => PoolLike;
+
+/**
+ * The worlds store every object at its key (no s3-orchestrator storage keys), so degraded probes
+ * read it at once (`broadcast.storage_keys: false`): the strategies are measured, not the listing
+ * a storage-key fleet adds before each backend's read.
+ */
+const STORAGE_KEYS = false;
 
 // A variable specifier: the harness compiles and runs whether or not the pool module exists.
 const POOL_MODULE = '../../src/executors/pool/executor.js';
@@ -53,7 +60,7 @@ export async function openPoolExecutor(backends: PoolBackends, threads?: number)
   const recorder = new Recorder();
   let pool: PoolLike;
   try {
-    pool = new ctor({ recorder, ...backends, ...(threads !== undefined ? { threads } : {}) });
+    pool = new ctor({ recorder, storageKeys: STORAGE_KEYS, ...backends, ...(threads !== undefined ? { threads } : {}) });
   } catch (err) {
     return { skip: `pool executor failed to start: ${messageOf(err)}` };
   }
@@ -69,5 +76,6 @@ export async function openPoolExecutor(backends: PoolBackends, threads?: number)
 /** Probes on the main thread (the built-in GET probe), with their own recorder. */
 export function inlineExecutor(): BenchExecutor {
   const recorder = new Recorder();
-  return { kind: 'inline', recorder, probe: (key) => getProbe(recorder, key, { verify: false }), close: async () => {} };
+  const executor = new InlineExecutor({ recorder, storageKeys: STORAGE_KEYS });
+  return { kind: 'inline', recorder, probe: (key) => executor.get(key, { verify: false }), close: async () => {} };
 }

@@ -149,7 +149,7 @@ export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedCon
       maxExtraLoad: hd.max_extra_load ?? D.hedgeMaxExtraLoad,
       locatedReads: hd.located_reads ?? false,
     },
-    broadcast: { launchOrder: c.broadcast?.launch_order ?? 'fastest', stagger: c.broadcast?.stagger ?? true },
+    broadcast: { launchOrder: c.broadcast?.launch_order ?? 'fastest', stagger: c.broadcast?.stagger ?? true, storageKeys: c.broadcast?.storage_keys ?? true },
     usage: { flushIntervalMs: c.usage?.flush_interval ?? D.usageFlushIntervalMs },
     cache: {
       enabled: c.cache?.enabled ?? false,

@@ -374,6 +374,7 @@ export const hedgingSchema = z.strictObject({
 export const broadcastSchema = z.strictObject({
   launch_order: z.enum(['fastest', 'config']).optional(),
   stagger: flag(),
+  storage_keys: flag(),
 });
 
 /** `cache:` (s3-orchestrator's object data cache). */

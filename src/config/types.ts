@@ -270,6 +270,13 @@ export interface BroadcastConfigInput {
   launch_order?: 'fastest' | 'config';
   /** Send the first request before building the others. Default true. */
   stagger?: BooleanInput;
+  /**
+   * Degraded reads find where each backend holds an object's latest write: a listing under the
+   * key, then the newest of the key itself and its `{key}!{id}` copies (s3-orchestrator's storage
+   * keys), as upstream reads degraded. Default true; `false` reads the key itself at once (one
+   * request less per backend tried), right only for data written before upstream's storage keys.
+   */
+  storage_keys?: BooleanInput;
 }
 
 /** readpath's own `usage:` section. */
@@ -489,7 +496,7 @@ export interface ResolvedConfig {
     maxExtraLoad: number;
     locatedReads: boolean;
   };
-  broadcast: { launchOrder: 'fastest' | 'config'; stagger: boolean };
+  broadcast: { launchOrder: 'fastest' | 'config'; stagger: boolean; storageKeys: boolean };
   usage: { flushIntervalMs: number };
   /** `cache:`, the object data cache. */
   cache: { enabled: boolean; maxSize: number; maxObjectSize: number; ttlMs: number };

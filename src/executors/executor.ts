@@ -98,6 +98,11 @@ export interface DispatchOptions {
    * run. Without them an encrypted copy is refused with SERVICE_UNAVAILABLE before dispatch.
    */
   encryption?: EncryptionSettings | null;
+  /**
+   * Degraded probes (no row) find the backend's latest write among the key's `{key}!{id}` copies
+   * by listing first (`broadcast.storage_keys`). Default true; false reads the key itself.
+   */
+  storageKeys?: boolean;
 }
 
 /** Whether and why a probe's request was cancelled, without building its signal when it can. */
@@ -124,11 +129,13 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
   readonly #breakers: ReadonlyMap<string, DispatchBreaker> | undefined;
   /** Encryption is configured: encrypted copies are read and decrypted. */
   protected readonly decrypts: boolean;
+  readonly #storageKeys: boolean;
 
   constructor(opts: DispatchOptions, name: string) {
     if (opts?.recorder === undefined) throw new ReadPathError('INVALID_CONFIG', `${name}: recorder is required`);
     this.recorder = opts.recorder;
     this.decrypts = opts.encryption !== undefined && opts.encryption !== null;
+    this.#storageKeys = opts.storageKeys ?? true;
     this.#breakers = opts.breakers !== undefined && opts.breakers.size > 0 ? opts.breakers : undefined;
   }
 
@@ -140,7 +147,7 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
 
   head(key: string): Probe<HeadResult> {
     if (this.closed) return rejectingProbe(executorClosed(this.kind));
-    return (req) => this.#dispatch({ op: 'head', backend: req.backendName, key, location: probeLocation(req.location) }, req);
+    return (req) => this.#dispatch(this.#task('head', req, key), req);
   }
 
   get(key: string, opts?: ProbeGetOptions & { transform?: undefined; out?: undefined }): Probe<FetchedObject>;
@@ -160,7 +167,7 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
     }
     const { range, verify, verifyEtag, out, maxBytes } = opts;
     return (req) => {
-      const task: ProbeTask = { op: 'get', backend: req.backendName, key, location: probeLocation(req.location) };
+      const task = this.#task('get', req, key);
       if (range !== undefined) task.range = range;
       if (verify !== undefined) task.verify = verify;
       if (verifyEtag !== undefined) task.verifyEtag = verifyEtag;
@@ -169,6 +176,13 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
       if (out !== undefined) task.out = out;
       return this.#dispatch(task, req) as Promise<ProbeResult<FetchedObject | TransformedValue | WrittenObject>>;
     };
+  }
+
+  #task(op: 'head' | 'get', req: ProbeRequest, key: string): ProbeTask {
+    const task: ProbeTask = { op, backend: req.backendName, key, location: probeLocation(req.location) };
+    // Degraded without looking for storage keys: the key itself is where the probe reads.
+    if (task.location === null && !this.#storageKeys) task.storedAt = key;
+    return task;
   }
 
   #dispatch(task: ProbeTask, req: ProbeRequest): Promise<ProbeResult<ProbeValue>> {

@@ -16,6 +16,7 @@ import { backendKey, type ErrorVerdict, type ProbeTask, type ProbeUsage, type Ve
 import { BodyVerifier, verifyBody } from './verify.js';
 import { billed, egressSkip, finishGet, headFields, objectHead, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
+import { storedKeyOf } from './stored-copy.js';
 import { getCompressed, getEncrypted } from './get-encrypted.js';
 import { CompressedLayoutSniffer, compressedWithoutRow, endsLikeSeekable, startsLikeZstd } from '../compression/degraded.js';
 import { FOOTER_SIZE } from '../compression/seek-table.js';
@@ -57,6 +58,10 @@ export async function runProbe(task: ProbeTask, backend: ObjectBackend, signal: 
     const refused = refusal(task, keys !== undefined);
     if (refused !== undefined) throw refused;
     if (signal.aborted) throw abortedError(signal);
+    // Degraded mode: find which of the key and its per-write copies this backend holds last.
+    if (task.location === null && task.storedAt === undefined) {
+      task = { ...task, storedAt: await storedKeyOf(backend, task.key, signal, () => (used.api += 1)) };
+    }
     if (task.op === 'head') return await head(task, backend, signal, used);
     if (task.location?.compression !== undefined) return await getCompressed(task, task.location, backend, signal, usage, used, keys);
     if (task.location?.encrypted === true && keys !== undefined) return await getEncrypted(task, task.location, backend, signal, usage, used, keys);
@@ -76,7 +81,7 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
   } catch (err) {
     billed(used, err);
   }
-  used.api = 1;
+  used.api += 1;
   const l = task.location;
   // Degraded: an object big enough to be ciphertext is looked at before its size is believed.
   if (l === null && h.size >= FOOTER_SIZE) await refuseCiphertext(task, backend, signal, used, h.size);

@@ -63,6 +63,11 @@ export interface ProbeTask {
   egressLimited?: boolean;
   /** Names this probe's usage reservation to the usage port. */
   usageId?: number;
+  /**
+   * Degraded mode: the key this backend holds the object's latest write at, once a listing
+   * found it (see probe/stored-copy.ts).
+   */
+  storedAt?: string;
 }
 
 /** Usage a probe consumed: settled by whoever admitted it. */
@@ -151,10 +156,10 @@ export function probeLocation(l: ObjectLocation | null): ProbeLocation | null {
 }
 
 /**
- * The key to ask the backend for: where the row says the copy's bytes are, else the object key
- * (always in degraded mode, which has no row). Everything else — messages, `--out` paths,
+ * The key to ask the backend for: where the row says the copy's bytes are, or in degraded mode
+ * where a listing found them, else the object key. Everything else — messages, `--out` paths,
  * caches — goes by the object key.
  */
-export function backendKey(task: Pick<ProbeTask, 'key' | 'location'>): string {
-  return task.location?.storageKey ?? task.key;
+export function backendKey(task: Pick<ProbeTask, 'key' | 'location' | 'storedAt'>): string {
+  return task.location?.storageKey ?? task.storedAt ?? task.key;
 }

@@ -22,6 +22,7 @@ import { compressedCopy, planCompressedRead, type StoredDecoder } from '../compr
 import { EncryptedStartSniffer, decryptFailureKind } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import { backendKey, probeLocation, type ProbeTask } from '../probe/task.js';
+import { storedKeyOf } from '../probe/stored-copy.js';
 import { isCompressed } from '../stores/row-mapping.js';
 import { METRIC, type Recorder } from '../telemetry/recorder.js';
 import type { BackendGetOptions, GetResult, ObjectBackend, ObjectLocation } from '../types.js';
@@ -47,6 +48,8 @@ export interface StreamPolicies {
   verifyEtag: boolean;
   /** This thread's keys, when encryption is configured (else encrypted copies are refused). */
   keys?: KeyRing | undefined;
+  /** Degraded copies: find the backend's latest write among `{key}!{id}` by listing (default true). */
+  storageKeys?: boolean;
 }
 
 /** An opened copy. */
@@ -120,6 +123,8 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   const decrypting = l !== null && l.encrypted && p.keys !== undefined;
   const decompressing = isCompressed(l);
   try {
+    // Degraded mode: find which of the key and its per-write copies this backend holds last.
+    if (l === null) task.storedAt = p.storageKeys === false ? key : await storedKeyOf(backend, key, r.signal, () => extraApi++);
     if (l !== null && decompressing) {
       const encrypted = l.encrypted ? encryptedCopy(copy.backendName, key, l) : undefined;
       const plan = await planCompressedRead(compressedCopy(copy.backendName, key, l, encrypted), p.keys, r.start, r.end, async (range) => {

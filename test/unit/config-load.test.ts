@@ -33,7 +33,7 @@ describe('config defaults', () => {
       runtime: { mode: 'pool', threads, tasksPerThread: 32, maxInFlight: threads * 32, maxBufferedBytes: 256 * 2 ** 20, streamIdleTimeoutMs: 30_000 },
       striping: { enabled: true, minSize: 32 * 2 ** 20, partSize: 4 * 2 ** 20, partsInFlight: 8 },
       hedging: { enabled: false, delayMs: 'auto', percentile: 95, maxExtraLoad: 0.05, locatedReads: false },
-      broadcast: { launchOrder: 'fastest', stagger: true },
+      broadcast: { launchOrder: 'fastest', stagger: true, storageKeys: true },
       usage: { flushIntervalMs: 30_000 },
       cache: { enabled: false, maxSize: 256 * 2 ** 20, maxObjectSize: 10 * 2 ** 20, ttlMs: 300_000 },
       head: { fromMetadata: true },
@@ -75,7 +75,7 @@ describe('config defaults', () => {
       integrity: { verify_on_read: false, verify_etag: false },
       runtime: { mode: 'inline', threads: 3, tasks_per_thread: 4, max_in_flight: 100, max_buffered_bytes: '1MiB', stream_idle_timeout: '2s' },
       hedging: { enabled: true, delay: '50ms', percentile: 99, max_extra_load: 0.1, located_reads: true },
-      broadcast: { launch_order: 'config', stagger: false },
+      broadcast: { launch_order: 'config', stagger: false, storage_keys: false },
       usage: { flush_interval: '5s' },
       head: { from_metadata: 'off' },
       logging: { level: 'debug' },
@@ -95,7 +95,7 @@ describe('config defaults', () => {
     assert.deepEqual(r.integrity, { verifyOnRead: false, verifyEtag: false });
     assert.deepEqual(r.runtime, { mode: 'inline', threads: 3, tasksPerThread: 4, maxInFlight: 100, maxBufferedBytes: 2 ** 20, streamIdleTimeoutMs: 2000 });
     assert.deepEqual(r.hedging, { enabled: true, delayMs: 50, percentile: 99, maxExtraLoad: 0.1, locatedReads: true });
-    assert.deepEqual(r.broadcast, { launchOrder: 'config', stagger: false });
+    assert.deepEqual(r.broadcast, { launchOrder: 'config', stagger: false, storageKeys: false });
     assert.deepEqual(r.usage, { flushIntervalMs: 5000 });
     assert.deepEqual(r.head, { fromMetadata: false });
     assert.deepEqual(r.logging, { level: 'debug' });

@@ -17,11 +17,22 @@ test('headProbe records one API request; declines before the call when over the 
   const acct = new Recorder({ limits: { b1: { apiRequests: 1 } } });
   const b = new MemoryBackend('b1');
   b.put('k', 'abc');
-  const r = await headProbe(acct, 'k')(req(b));
+  const r = await headProbe(acct, 'k')(req(b, loc('k', 'b1', 3)));
   assert.equal(r.size, 3);
   assert.equal(acct.usage.usage('b1').apiRequests, 1);
-  await assert.rejects(headProbe(acct, 'k')(req(b)), { code: 'USAGE_LIMIT_SKIP' });
+  await assert.rejects(headProbe(acct, 'k')(req(b, loc('k', 'b1', 3))), { code: 'USAGE_LIMIT_SKIP' });
   assert.equal(b.calls.head, 1, 'the over-limit probe never called the backend');
+});
+
+test('a degraded HEAD (no row) lists the key\'s copies first: two API requests', async () => {
+  const acct = new Recorder();
+  const b = new MemoryBackend('b1');
+  b.put('k', 'abc', { lastModified: new Date(1000) });
+  b.put('k!0123456789abcdef0123456789abcdef', 'newer', { lastModified: new Date(2000) });
+  const r = await headProbe(acct, 'k')(req(b, null));
+  assert.equal(r.size, 5, 'the newer copy');
+  assert.deepEqual([b.calls.list, b.calls.head], [1, 1]);
+  assert.equal(acct.usage.usage('b1').apiRequests, 2);
 });
 
 test('getProbe reads and verifies the body, records API request and egress', async () => {

@@ -162,11 +162,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       'PostgreSQL would be by an outage; the breaker, the broadcast and the cache above it are the real code.)',
       `The store's breaker opened after ${outage.refused} failed lookups; after that reads no longer wait on the database.`,
       'Each read broadcasts to the backends in order (b1, b2, b3) until one has the key; the winner is cached.',
+      'Without rows, a backend is first asked for a listing under the key (s3-orchestrator stores each write at',
+      '{key}!{id}); the newest of the key and its copies is read, so a read costs a listing and a GET.',
       'Degraded reads are not verified: without the database there is no content hash to check against.',
     ]);
     const refusedAfter3a = outage.refused;
     await phase('3b', 'database down, again', 'database still unreachable, same keys again', () => [
-      'The location cache remembers each key\'s winner: one request per read, no broadcast.',
+      'The location cache remembers each key\'s winner: no broadcast, the listing and the GET on that one backend.',
     ]);
     outage.setDown(false);
 
