@@ -19,6 +19,7 @@ import Database from 'better-sqlite3';
 import { Bench } from 'tinybench';
 import { ReadPath } from '../src/read-path.js';
 import { startStubFleet } from './peers/stub-fleet.js';
+import { median } from './peers/run.js';
 import { configYaml, writeReadpathSetup } from './peers/readpath-setup.js';
 import { cpuMs, fmt, log, numArg, rotated, strArg } from './encryption/bench-args.js';
 
@@ -33,12 +34,6 @@ export interface HeadRow {
   cpuUsPerHead: number[];
   loopP99Ms: number[];
   fromMetadata: number[];
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 const count = numArg('--count', 20_000);

@@ -30,6 +30,7 @@ import { ReadPath } from '../src/read-path.js';
 import { PostgresMetadataStore } from '../src/stores/postgres-store.js';
 import type { MetadataStore, ObjectLocation } from '../src/types.js';
 import { startStubFleet } from './peers/stub-fleet.js';
+import { median } from './peers/run.js';
 import { backendNames, configYaml, writeReadpathSetup } from './peers/readpath-setup.js';
 import { cpuMs, fmt, log, numArg, rotated, strArg } from './encryption/bench-args.js';
 import { PgCluster } from '../test/helpers/pg-cluster.js';
@@ -42,12 +43,6 @@ export interface LookupsRow {
   cpuUsPerObject: number[];
   machineBusy: number[];
   loopP99Ms: number[];
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 /** Idle and total jiffies of the whole machine, from /proc/stat. */
