@@ -353,6 +353,10 @@ describe('PostgresMetadataStore', () => {
         await waitFor(async () => (await waiting()) === 2);
         await locker.query('ROLLBACK');
         assert.deepEqual(await Promise.all(together), alone);
+        // Keys that array literals quote or escape travel in the array exactly.
+        const awkward = ['a"b', 'c\\d', '{e,f}', 'NULL', 'x,y', "'", 'tab\there', '""'];
+        await withClient(url, (c) => c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) SELECT k, 'b2', length(k), now() FROM unnest($1::text[]) AS k`, [awkward]));
+        assert.deepEqual(await Promise.all(awkward.map((k) => store.getAllObjectLocations(k).then((r) => r.map((l) => [l.objectKey, l.sizeBytes])))), awkward.map((k) => [[k, k.length]]));
       } finally {
         await locker.end();
         await store.close();
