@@ -58,6 +58,9 @@ function damaged(b: Buffer, at: number): Buffer {
 
 const HELLO = Buffer.from('hello, gateway\n');
 const BIG = randomBytes(300_000);
+/** An object stored under upstream's storage keys (`{key}!{id}`), one id per copy. */
+const V2 = Buffer.from('version two, at a storage key of its own\n'.repeat(30));
+const V2_IDS = ['4c3f9d2e8a7b6c5d4e3f2a1b0c9d8e7f', 'a0b1c2d3e4f5061728394a5b6c7d8e9f'] as const;
 const GOOD_1M = randomBytes(1024 * 1024);
 const SMALL_GOOD = Buffer.from('twenty bytes of text');
 const SLOW = randomBytes(64 * 1024);
@@ -205,6 +208,11 @@ describe('readpath serve with real S3 clients (s3rver fleet, SQLite)', () => {
     const pairs = [['b1', 'b2'], ['b2', 'b3'], ['b3', 'b1']];
     for (const [k, v] of RC_OBJECTS) put('rc', k, v, pairs[i++ % 3] as string[]);
     put('logs', 'app.log', Buffer.from('log line\n'), ['b1']);
+    // Written as s3-orchestrator now writes: each copy at a path of its own, nothing at the key.
+    for (const [b, id] of [['b1', V2_IDS[0]], ['b2', V2_IDS[1]]] as const) {
+      seeds.push(() => fleet.seed(`photos/v2.txt!${id}`, V2, [b]));
+      rows.push({ objectKey: 'photos/v2.txt', backendName: b, sizeBytes: V2.length, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(V2), storageKey: `photos/v2.txt!${id}` });
+    }
     // A row without content_hash (s3-orchestrator's NULL): served unverified, with no checksum to give.
     seeds.push(() => fleet.seed('logs/nohash.log', NOHASH, ['b1']));
     rows.push({ objectKey: 'logs/nohash.log', backendName: 'b1', sizeBytes: NOHASH.length, createdAt: new Date(t++), encrypted: false, contentHash: null });
@@ -763,6 +771,11 @@ buckets:\n${buckets}\n`);
           const out = path.join(tmp, 'aws-degraded.txt');
           ok(await awsRun(['s3', 'cp', 's3://photos/hello.txt', out], PHOTOS, gw.url), 'aws s3 cp with the database down');
           assert.ok((await readFile(out)).equals(HELLO));
+          // An object under storage keys: each backend listed under the key, its copy read.
+          const v2 = path.join(tmp, 'aws-degraded-v2.txt');
+          ok(await awsRun(['s3', 'cp', 's3://photos/v2.txt', v2], PHOTOS, gw.url), 'aws s3 cp of a storage-key object with the database down');
+          assert.ok((await readFile(v2)).equals(V2));
+          assert.equal((await c.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'v2.txt' }))).ContentLength, V2.length);
           assert.ok(rp.recorder.count('degraded_reads_total') >= 3, 'the reads went degraded');
           // Liveness stays 200 (the gateway still reads) and says it is degraded, as upstream's does.
           const health = await raw(`${gw.url}/health`);
