@@ -11,7 +11,7 @@
  * character but the space, so a short page nearly always holds them all, and pages are followed
  * only while they may still hold one.
  */
-import { ReadPathError } from '../errors.js';
+import { ReadPathError, backendStatusOf } from '../errors.js';
 import type { BackendListedObject, BackendListPage, ObjectBackend } from '../types.js';
 import { isBilledFailure } from './billing.js';
 
@@ -19,6 +19,8 @@ import { isBilledFailure } from './billing.js';
 const COPY_ID = /^[0-9a-f]{32}$/;
 /** Keys asked for a page. */
 const PAGE_KEYS = 100;
+/** A listing refused for good (forbidden, not allowed, not implemented): the key is read instead. */
+const NOT_LISTABLE: ReadonlySet<number> = new Set([403, 405, 501]);
 /** Pages followed at most (a key with that many near-namesakes before its copies is read at the candidates seen). */
 const MAX_PAGES = 10;
 
@@ -47,7 +49,7 @@ export function newestCopy(key: string, candidates: readonly BackendListedObject
 
 /**
  * The key `backend` holds `key`'s latest write at: the object key itself when the backend cannot
- * list. Throws BACKEND_ERROR with backendStatus 404 when neither the key nor a copy is there (the
+ * list (no list(), or a listing refused with 403, 405 or 501). Throws BACKEND_ERROR with backendStatus 404 when neither the key nor a copy is there (the
  * backend's own answer for a missing object), or the listing's failure. `onRequest` is called
  * for each listing request the backend bills (answered, or failed after it was sent).
  */
@@ -63,6 +65,9 @@ export async function storedKeyOf(backend: ObjectBackend, key: string, signal: A
       p = await backend.list({ prefix: key, maxKeys: PAGE_KEYS, signal, ...(token === undefined ? {} : { continuationToken: token }) });
     } catch (err) {
       if (isBilledFailure(err)) onRequest();
+      // Credentials that may read but not list (no s3:ListBucket), or a server without
+      // ListObjectsV2: read the key itself, as before storage keys, rather than not at all.
+      if (page === 0 && NOT_LISTABLE.has(backendStatusOf(err) ?? 0)) return key;
       throw err;
     }
     onRequest();

@@ -115,7 +115,7 @@ describe('degraded reads find the latest write among the key\'s storage-key copi
     }
   });
 
-  it('a backend whose listing fails is passed over like one that cannot serve', async () => {
+  it('a backend that refuses the listing (and the read) is passed over like one that cannot serve', async () => {
     // b1 now refuses every signature: its listing fails (403), and b2's copy is read.
     b1.setCredentials([{ accessKeyId: 'someone-else', secretAccessKey: 'x' }]);
     const rp = await ReadPath.open(config('inline', 'lean'), { store: down });

@@ -82,6 +82,12 @@ describe('storedKeyOf: the newest of the key and its per-write copies', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     await assert.rejects(storedKeyOf(failing(refused), 'k', new AbortController().signal, () => billed++), (e: unknown) => e === refused);
     assert.equal(billed, 1, 'a connection never made is not');
+    // Allowed to read but not to list (no s3:ListBucket), or no ListObjectsV2 at all: the key itself.
+    for (const status of [403, 405, 501]) {
+      const forbidden = new ReadPathError('BACKEND_ERROR', `f: LIST: HTTP ${status}`, { backendStatus: status });
+      assert.equal(await storedKeyOf(failing(forbidden), 'k', new AbortController().signal, () => billed++), 'k', String(status));
+    }
+    assert.equal(billed, 4, 'each refused listing was still a request');
   });
 
   it('newestCopy of nothing is undefined; entries without a time count as oldest', () => {
