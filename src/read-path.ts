@@ -426,10 +426,9 @@ export class ReadPath {
         const heads = await Promise.all(others.map((name) => {
           const b = backends.get(name);
           if (b === undefined) return Promise.resolve(undefined);
-          const s = signal ?? new AbortController().signal;
           // Each backend's latest write of the key may be at a path of its own (stored-copy.ts).
-          const at = this.#config.broadcast.storageKeys ? storedKeyOf(b, key, s, () => {}) : Promise.resolve(key);
-          return at.then((k) => b.head(k, { signal: s })).catch((): HeadResult | undefined => undefined);
+          const at = this.#config.broadcast.storageKeys ? storedKeyOf(b, key, signal) : Promise.resolve(key);
+          return at.then((k) => b.head(k, signal === undefined ? {} : { signal })).catch((): HeadResult | undefined => undefined);
         }));
         others.forEach((name, i) => {
           const o = heads[i];

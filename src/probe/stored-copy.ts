@@ -49,11 +49,12 @@ export function newestCopy(key: string, candidates: readonly BackendListedObject
 
 /**
  * The key `backend` holds `key`'s latest write at: the object key itself when the backend cannot
- * list (no list(), or a listing refused with 403, 405 or 501). Throws BACKEND_ERROR with backendStatus 404 when neither the key nor a copy is there (the
- * backend's own answer for a missing object), or the listing's failure. `onRequest` is called
- * for each listing request the backend bills (answered, or failed after it was sent).
+ * list (no list(), or a listing refused with 403, 405 or 501). Throws BACKEND_ERROR with
+ * backendStatus 404 when neither the key nor a copy is there (the backend's own answer for a
+ * missing object), or the listing's failure. `onRequest` is called for each listing request the
+ * backend bills (answered, or failed after it was sent).
  */
-export async function storedKeyOf(backend: ObjectBackend, key: string, signal: AbortSignal, onRequest: () => void): Promise<string> {
+export async function storedKeyOf(backend: ObjectBackend, key: string, signal?: AbortSignal, onRequest: () => void = () => {}): Promise<string> {
   if (backend.list === undefined) return key;
   const candidates: BackendListedObject[] = [];
   // Past every copy of key: key + '!' + 'f' * 32 is the greatest; the next character after '!' is '"'.
@@ -62,7 +63,7 @@ export async function storedKeyOf(backend: ObjectBackend, key: string, signal: A
   for (let page = 0; page < MAX_PAGES; page++) {
     let p: BackendListPage;
     try {
-      p = await backend.list({ prefix: key, maxKeys: PAGE_KEYS, signal, ...(token === undefined ? {} : { continuationToken: token }) });
+      p = await backend.list({ prefix: key, maxKeys: PAGE_KEYS, ...(signal === undefined ? {} : { signal }), ...(token === undefined ? {} : { continuationToken: token }) });
     } catch (err) {
       if (isBilledFailure(err)) onRequest();
       // Credentials that may read but not list (no s3:ListBucket), or a server without

@@ -18,6 +18,7 @@ import {
 } from './row-mapping.js';
 import { checkListKeysOptions, keyRange } from './key-listing.js';
 import { checkRecheckMs } from './schema-recheck.js';
+import { TurnBatch, type Pending } from './turn-batch.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
 
 /** Options for {@link SqliteMetadataStore}. */
@@ -95,6 +96,11 @@ FROM object_locations
 WHERE object_key = ?${columns.has('managed') ? ' AND coalesce(managed, 1) <> 0' : ''}`;
 }
 
+/** Whether the file has upstream's `object_tags` table. */
+function hasObjectTags(db: Database.Database): boolean {
+  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'object_tags'`).get() !== undefined;
+}
+
 /** An object's tags, as upstream reads them: by tag key (BINARY: byte order, S3's). */
 const SELECT_TAGS = `SELECT tag_key, tag_value FROM object_tags WHERE object_key = ? ORDER BY tag_key`;
 
@@ -161,11 +167,7 @@ const UNAVAILABLE_CODES = /^SQLITE_(CANTOPEN|BUSY|LOCKED|IOERR|NOTADB|CORRUPT|FU
 const REOPEN_CODES = /^SQLITE_(CANTOPEN|IOERR|NOTADB|CORRUPT)/;
 
 /** A lookup waiting for the next batch (see SqliteMetadataStore.getAllObjectLocations). */
-interface Lookup {
-  key: string;
-  resolve: (rows: unknown[][]) => void;
-  reject: (err: unknown) => void;
-}
+type Lookup = Pending<unknown[][]>;
 
 interface Connection {
   db: Database.Database;
@@ -205,7 +207,7 @@ interface Connection {
 export class SqliteMetadataStore implements MetadataStore, UsageStore {
   readonly #opts: Required<Omit<SqliteMetadataStoreOptions, 'onUnknownColumns'>> & Pick<SqliteMetadataStoreOptions, 'onUnknownColumns'>;
   #warnedUnknown = false;
-  #lookups: Lookup[] = [];
+  readonly #lookups = new TurnBatch<unknown[][]>((lookups) => this.#runLookups(lookups));
   #conn: Connection | undefined;
   #closed = false;
 
@@ -293,7 +295,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     const managed = columns.has('managed');
     const compressed = columns.has('compression_algorithm') && columns.has('logical_size');
     const identity = columns.has('etag');
-    const tags = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'object_tags'`).get() !== undefined;
+    const tags = hasObjectTags(db);
     const select = db.prepare<[string], unknown[]>(selectLocationsSql(columns, tags)).raw(true);
     const selectUsage = db.prepare<[string], Record<string, unknown>>(SELECT_USAGE);
     const selectMany = db.transaction((lookups: readonly Lookup[]) => {
@@ -373,19 +375,13 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
   }
 
   /**
-   * Lookups issued in one turn of the event loop run together at its end (setImmediate), in one
+   * Lookups issued in one turn of the event loop run together at its end (turn-batch.ts), in one
    * read transaction: each statement on its own takes and releases SQLite's WAL read lock, most
-   * of a lookup's cost (11-14 µs a key alone, 4-5 µs in a transaction of 64). Not at the end of
-   * the microtask queue: in a running batch each key starts when a verdict settles, every one
-   * in a chain of its own, so that would run them one at a time (measured on 20,000 keys: 20,000
-   * runs of one; a turn's end gathers ~35).
+   * of a lookup's cost (11-14 µs a key alone, 4-5 µs in a transaction of 64).
    */
   async getAllObjectLocations(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectLocation[]> {
     if (opts?.signal?.aborted) throw abortedError(opts.signal);
-    const arrays = await new Promise<unknown[][]>((resolve, reject) => {
-      this.#lookups.push({ key, resolve, reject });
-      if (this.#lookups.length === 1) setImmediate(this.#runLookups);
-    });
+    const arrays = await this.#lookups.add(key);
     if (arrays.length === 0) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
     if (arrays.length === 1) {
       const r = fromArray(arrays[0] as unknown[]);
@@ -401,9 +397,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     return sortByCreatedAt(rows).map(({ r, t }) => toObjectLocation(key, r, t));
   }
 
-  readonly #runLookups = (): void => {
-    const lookups = this.#lookups;
-    this.#lookups = [];
+  #runLookups(lookups: readonly Lookup[]): void {
     let conn: Connection;
     try {
       conn = this.#current();
@@ -427,7 +421,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       const e = this.#wrap(err, `lookup of ${lookups.length} keys`);
       for (const l of lookups) l.reject(e);
     }
-  };
+  }
 
   /**
    * One page of the key listing (see {@link MetadataStore.listKeys}): one statement, a range
@@ -489,7 +483,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     let rows: unknown[][];
     try {
       if (conn.selectTags === undefined) {
-        if (conn.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'object_tags'`).get() === undefined) return [];
+        if (!hasObjectTags(conn.db)) return [];
         conn.selectTags = conn.db.prepare<[string], unknown[]>(SELECT_TAGS).raw(true);
       }
       rows = conn.selectTags.all(key);
