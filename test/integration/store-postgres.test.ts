@@ -346,11 +346,7 @@ describe('PostgresMetadataStore', () => {
         await locker.query('BEGIN');
         await locker.query('LOCK TABLE object_locations IN ACCESS EXCLUSIVE MODE');
         const together = keys.map((k) => answer(store.getAllObjectLocations(k)));
-        const waiting = async (): Promise<number> => {
-          await locker.query('SELECT pg_stat_clear_snapshot()');
-          return (await locker.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'readpath'`)).rows[0]?.n ?? -1;
-        };
-        await waitFor(async () => (await waiting()) === 2);
+        await waitFor(async () => (await lockWaiters(locker)).length === 2);
         await locker.query('ROLLBACK');
         assert.deepEqual(await Promise.all(together), alone);
         // Keys that array literals quote or escape travel in the array exactly.
@@ -561,21 +557,14 @@ describe('PostgresMetadataStore', () => {
       await locker.query('LOCK TABLE object_locations IN ACCESS EXCLUSIVE MODE');
       const ac = new AbortController();
       const pending = store.getAllObjectLocations('k', { signal: ac.signal });
-      // Abort once the lookup is waiting on the lock. (The locker's transaction keeps a
-      // snapshot of pg_stat_activity from its first look until told to drop it.)
-      await waitFor(async () => {
-        await locker.query('SELECT pg_stat_clear_snapshot()');
-        return (await locker.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)).rows[0]?.n === 1;
-      });
+      // Abort once the lookup is waiting on the lock.
+      await waitFor(async () => (await lockWaiters(locker)).length === 1);
       ac.abort();
       await assert.rejects(pending, (err: unknown) => hasCode(err, 'ABORTED'));
       // A listing too: it waits on the lock, and its caller stops waiting.
       const ac2 = new AbortController();
       const listing = store.listKeys({ limit: 10, signal: ac2.signal });
-      await waitFor(async () => {
-        await locker.query('SELECT pg_stat_clear_snapshot()');
-        return (await locker.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)).rows[0]?.n === 2;
-      });
+      await waitFor(async () => (await lockWaiters(locker)).length === 2);
       ac2.abort();
       await assert.rejects(listing, (err: unknown) => hasCode(err, 'ABORTED'));
       await locker.query('ROLLBACK');
@@ -615,10 +604,9 @@ describe('PostgresMetadataStore', () => {
       const waiter = async (not?: number): Promise<number> => {
         let pid = -1;
         await waitFor(async () => {
-          await locker.query('SELECT pg_stat_clear_snapshot()');
-          const rows = (await locker.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'readpath' AND state = 'active'`)).rows;
-          pid = rows.find((r) => r.pid !== not)?.pid ?? -1;
-          return rows.length === 1 && pid !== -1;
+          const pids = await lockWaiters(locker);
+          pid = pids.find((p) => p !== not) ?? -1;
+          return pids.length === 1 && pid !== -1;
         });
         return pid;
       };
@@ -740,6 +728,17 @@ describe('postgres configuration', () => {
     }
   });
 });
+
+/**
+ * The pids of readpath's sessions waiting on a lock, as `locker` sees them now. (A transaction
+ * keeps a snapshot of pg_stat_activity from its first look until told to drop it: the locker
+ * holding the lock is in one.)
+ */
+async function lockWaiters(locker: pg.Client): Promise<number[]> {
+  await locker.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await locker.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'readpath' AND state = 'active'`);
+  return rows.map((r) => r.pid);
+}
 
 async function waitFor(cond: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 500; i++) {
