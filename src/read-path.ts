@@ -33,6 +33,7 @@ import { resolveRange, spanLength, type ByteSpan } from './streams/byte-range.js
 import { openObjectStream, type StreamCopy, type StreamSource } from './streams/object-stream.js';
 import { openStripedStream, shouldStripe, stripeCopies } from './streams/striped-stream.js';
 import { objectSizeOf } from './streams/segment.js';
+import type { StoredAs } from './compression/degraded.js';
 
 /** What `head` returns. */
 export interface HeadOutcome extends HeadResult {
@@ -53,6 +54,12 @@ export interface HeadOutcome extends HeadResult {
   fromMetadata?: true;
   /** How many tags the object has (s3-orchestrator's `object_tags`), when it has any; see `tags()`. */
   tagCount?: number;
+  /**
+   * Degraded mode: the copy that answered is stored in s3-orchestrator's compressed layout, found
+   * from its own bytes (no row said so) and decoded; `size` is the object's, this the stored
+   * stream's size and where it is. The ETag is then the stored one in multipart form (`"…-1"`).
+   */
+  storedAs?: StoredAs;
 }
 
 /** What `get` returns. */
@@ -418,8 +425,19 @@ export class ReadPath {
       // Degraded: the failover's HEAD (location cache, then broadcast) finds a holder and its size.
       const h = await this.#head(key, signal, undefined);
       const span = resolveRange(range, h.size, key);
-      const copies: StreamCopy[] = [{ backendName: h.backend, backend: backends.get(h.backend), location: null }];
       const others = this.#parts.order.filter((name) => name !== h.backend);
+      const stored = h.storedAs;
+      if (stored !== undefined) {
+        // Stored compressed: every copy is read as the layout the first was found in (replicas
+        // hold the same stored bytes; a resume proves it with If-Match on their ETag).
+        const row = degradedCompressedRow(key, h, stored);
+        const copies: StreamCopy[] = [{ backendName: h.backend, backend: backends.get(h.backend), location: row }];
+        for (const name of others) {
+          copies.push({ backendName: name, backend: backends.get(name), location: { ...row, backendName: name, storageKey: null }, findStorageKey: true });
+        }
+        return { key, copies, span, whole: range === undefined, degraded: true, etag: stored.etag };
+      }
+      const copies: StreamCopy[] = [{ backendName: h.backend, backend: backends.get(h.backend), location: null }];
       const striping = this.#config.striping;
       if (striping.enabled && spanLength(span) >= striping.minSize) {
         // Striping uses the backends that hold it: ask the others, and keep those that answer alike.
@@ -696,6 +714,19 @@ function rowFields(location: ObjectLocation | null | undefined): { contentSha256
   const out: { contentSha256?: string; tagCount?: number } = h === undefined ? {} : { contentSha256: h };
   if (location?.tagCount !== undefined) out.tagCount = location.tagCount;
   return out;
+}
+
+/**
+ * The row a degraded copy found stored compressed would have had, as far as its HEAD shows: what
+ * a stream needs to plan its reads (sizes, layout, where the bytes are) and to describe the
+ * object (the ETag in multipart form, the backend's Last-Modified). No content hash.
+ */
+function degradedCompressedRow(key: string, h: HeadOutcome, stored: StoredAs): ObjectLocation {
+  return {
+    objectKey: key, backendName: h.backend, sizeBytes: stored.storedSize, createdAt: h.lastModified ?? new Date(0), encrypted: false,
+    contentHash: null, storageKey: stored.storageKey, compression: stored.compression, logicalSize: h.size, compressionVersion: null,
+    etag: h.etag ?? null,
+  };
 }
 
 function closedError(): ReadPathError {

@@ -35,6 +35,8 @@ export interface CompressedCopy {
   contentHash: string | null;
   /** The copy's encryption, when it is encrypted (then `keys` must be given). */
   encrypted: EncryptedCopy | undefined;
+  /** Its seek table, when already read (degraded mode reads it to recognise the layout). */
+  table?: SeekTable;
 }
 
 /** Stored bytes in, decoded bytes out, in pieces of any size. */
@@ -131,6 +133,7 @@ export async function planCompressedRead(
 
 /** The copy's seek table: from this thread's cache, else from the end of its compressed stream. */
 async function seekTable(c: CompressedCopy, keys: KeyRing | undefined, fetch: FetchStored, signal?: AbortSignal): Promise<SeekTable> {
+  if (c.table !== undefined) return c.table;
   const where = `${c.backend}: ${c.key}`;
   const id = cacheKey(c);
   const cached = tables.get(id);

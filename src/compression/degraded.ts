@@ -1,16 +1,24 @@
 /**
- * Degraded mode (no row says how a copy is stored) must never serve s3-orchestrator's
- * compressed layout as the object, as it never serves its ciphertext. The layout is known by
- * both ends: it begins with a Zstandard frame and ends with the seek table's footer. The frame
- * magic alone would also match a `.zst` file a client uploaded, which is served as it is; plain
- * zstd never writes the footer (upstream's InspectStored tells them apart the same way).
+ * Degraded mode (no row says how a copy is stored): s3-orchestrator's compressed layout is
+ * recognised from the copy's own bytes and decoded, as upstream's degraded reads do — never
+ * served as the object. The layout is known by both ends: it begins with a Zstandard frame and
+ * ends with the seek table's footer. The frame magic alone would also match a `.zst` file a
+ * client uploaded, which is served as it is; plain zstd never writes the footer.
  */
-import { ReadPathError } from '../errors.js';
 import { FOOTER_SIZE, FRAME_MAGIC, SEEKABLE_MAGIC } from './seek-table.js';
 
-/** A degraded-mode copy stored compressed: without its row (logical size, layout) it is refused (503). */
-export function compressedWithoutRow(task: { backend: string; key: string }): ReadPathError {
-  return new ReadPathError('SERVICE_UNAVAILABLE', `${task.backend}: ${task.key} is stored compressed (s3-orchestrator's zstd layout); reading it needs its row in the metadata store, which is unavailable`);
+/**
+ * How a copy found in degraded mode is stored, when it is s3-orchestrator's compressed layout:
+ * what a row would have said. Carried on the HEAD outcome so a stream can plan its reads.
+ */
+export interface StoredAs {
+  compression: 'zstd';
+  /** The stored (compressed) stream's size; the outcome's `size` is the object's. */
+  storedSize: number;
+  /** Where the copy's bytes are on the backend that answered. */
+  storageKey: string;
+  /** The stored bytes' ETag as the backend gave it (what a resume's If-Match must name). */
+  etag?: string;
 }
 
 /** `bytes` begin with a Zstandard frame's magic number. */
@@ -26,43 +34,31 @@ export function endsLikeSeekable(tail: Uint8Array): boolean {
 }
 
 /**
- * Watches a body from byte 0, fed chunk by chunk in order however they are split: whether it
- * begins like zstd, and its last {@link FOOTER_SIZE} bytes (the footer, when the body is the
- * whole object). Costs a copy of at most 9 bytes per chunk.
+ * The ETag a decoded copy is reported with when no row gives the object's: the backend's is the
+ * compressed bytes' MD5, which a client checking ETags against the body it got would find wrong.
+ * The same digest in the multipart form (`"…-1"`, which no client takes for an MD5) stays a
+ * validator that changes when the stored bytes do; a multipart ETag is kept as it is. Undefined
+ * for anything else.
  */
-export class CompressedLayoutSniffer {
+export function decodedEtag(stored: string | undefined): string | undefined {
+  const m = stored === undefined ? null : /^(?:W\/)?"?([0-9a-fA-F]{32})(-\d+)?"?$/.exec(stored);
+  if (m === null || m[1] === undefined) return undefined;
+  return `"${m[1].toLowerCase()}${m[2] ?? '-1'}"`;
+}
+
+/**
+ * Watches a body's first bytes, fed chunk by chunk in order however they are split: true from
+ * the chunk that completes a Zstandard frame magic at byte 0.
+ */
+export class ZstdStartSniffer {
   readonly #start = Buffer.alloc(4);
   #have = 0;
-  readonly #tail = Buffer.alloc(FOOTER_SIZE);
-  #tailFill = 0;
 
-  feed(chunk: Uint8Array): void {
-    if (this.#have < 4) {
-      const n = Math.min(4 - this.#have, chunk.byteLength);
-      this.#start.set(chunk.subarray(0, n), this.#have);
-      this.#have += n;
-    }
-    if (chunk.byteLength >= FOOTER_SIZE) {
-      this.#tail.set(chunk.subarray(chunk.byteLength - FOOTER_SIZE));
-      this.#tailFill = FOOTER_SIZE;
-    } else {
-      const keep = Math.min(this.#tailFill, FOOTER_SIZE - chunk.byteLength);
-      this.#tail.copy(this.#tail, 0, this.#tailFill - keep, this.#tailFill);
-      this.#tail.set(chunk, keep);
-      this.#tailFill = keep + chunk.byteLength;
-    }
-  }
-
-  /** The body began with a zstd frame's magic. */
-  get zstdStart(): boolean {
+  feed(chunk: Uint8Array): boolean {
+    if (this.#have >= 4) return false;
+    const n = Math.min(4 - this.#have, chunk.byteLength);
+    this.#start.set(chunk.subarray(0, n), this.#have);
+    this.#have += n;
     return this.#have === 4 && startsLikeZstd(this.#start);
-  }
-
-  /**
-   * The body is the whole object: whether it is the compressed layout. For part of an object
-   * from byte 0, ask the object's own footer instead.
-   */
-  wholeIsCompressed(): boolean {
-    return this.zstdStart && endsLikeSeekable(this.#tail.subarray(0, this.#tailFill));
   }
 }

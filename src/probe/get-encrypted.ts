@@ -19,6 +19,7 @@ import type { UsagePort } from './billing.js';
 import { backendKey, type ProbeLocation, type ProbeTask, type ProbeUsage, type Verdict } from './task.js';
 import { billed, headFields, objectHead } from './answer.js';
 import { getDecoded } from './get-decoded.js';
+import type { FoundCompressed } from './degraded-copy.js';
 
 /** GET `task`'s encrypted copy `l` and decrypt it. Throws DECRYPTION_FAILED, or the backend's failure. */
 export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage, keys: KeyRing): Promise<Verdict> {
@@ -61,10 +62,12 @@ export async function fetchStored(task: ProbeTask, backend: ObjectBackend, range
 
 /**
  * GET `task`'s compressed copy `l` (encrypted too when its row says so: `keys` then given) and
- * decode it. Throws DECOMPRESSION_FAILED or DECRYPTION_FAILED, or the backend's failure.
+ * decode it. `found`: degraded mode's view of the copy (`l` is then its stand-in row), whose seek
+ * table was read already. Throws DECOMPRESSION_FAILED or DECRYPTION_FAILED, or the backend's failure.
  */
-export async function getCompressed(task: ProbeTask, l: ProbeLocation, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage, keys: KeyRing | undefined): Promise<Verdict> {
+export async function getCompressed(task: ProbeTask, l: ProbeLocation, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage, keys: KeyRing | undefined, found?: FoundCompressed): Promise<Verdict> {
   const copy = compressedCopy(task.backend, task.key, l, l.encrypted ? encryptedCopy(task.backend, task.key, l) : undefined);
+  if (found !== undefined) copy.table = found.table;
   const span = resolveRange(task.range, copy.logicalSize, task.key);
   const length = span.end - span.start + 1;
   if (task.maxBytes !== undefined && task.out === undefined && length > task.maxBytes) {
@@ -75,7 +78,7 @@ export async function getCompressed(task: ProbeTask, l: ProbeLocation, backend: 
     ...plan,
     objectSize: copy.logicalSize,
     length,
-    head: (res) => objectHead(headFields(res), l),
+    head: (res) => (found === undefined ? objectHead(headFields(res), l) : { ...objectHead(headFields(res), l), storedAs: found.storedAs }),
     mark: (v) => {
       v.decompressed = true;
       if (l.encrypted) v.decrypted = true;

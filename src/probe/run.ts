@@ -1,7 +1,8 @@
 /**
  * The probe, written once: read one copy as a {@link ProbeTask} says — HEAD, or GET with the
- * egress check, the whole body, SHA-256 (or ETag) verification, decryption of an encrypted copy
- * and an optional transform — and answer with a {@link Verdict}. The inline executor calls it on
+ * egress check, the whole body, SHA-256 (or ETag) verification, decryption of an encrypted copy,
+ * decoding of a compressed one (found from its bytes in degraded mode) and an optional
+ * transform — and answer with a {@link Verdict}. The inline executor calls it on
  * the calling thread; the pool's probe actors call it in a worker. It never throws: every
  * outcome, failures included, is a verdict carrying what the probe used, so whoever admitted
  * the probe can settle its usage.
@@ -18,8 +19,9 @@ import { billed, egressSkip, finishGet, headFields, objectHead, ok, unsatisfiabl
 import { toFile } from './to-file.js';
 import { storedKeyOf } from './stored-copy.js';
 import { getCompressed, getEncrypted } from './get-encrypted.js';
-import { CompressedLayoutSniffer, compressedWithoutRow, endsLikeSeekable, startsLikeZstd } from '../compression/degraded.js';
+import { ZstdStartSniffer, endsLikeSeekable, startsLikeZstd } from '../compression/degraded.js';
 import { FOOTER_SIZE } from '../compression/seek-table.js';
+import { compressedEnd, decodeWhole, encryptedWithoutRow, inspectCopy, offStart } from './degraded-copy.js';
 
 /**
  * An encrypted copy where no key is configured: serving ciphertext as the object would be
@@ -27,15 +29,6 @@ import { FOOTER_SIZE } from '../compression/seek-table.js';
  */
 export function encryptedUnsupported(key: string): ReadPathError {
   return new ReadPathError('SERVICE_UNAVAILABLE', `${key} is stored encrypted and readpath has no key for it: configure the encryption: section (see README, Encryption)`);
-}
-
-/**
- * A degraded-mode copy whose bytes begin like s3-orchestrator's ciphertext: without the
- * database there is no key data, so this copy is refused (503) while plaintext objects are
- * still served.
- */
-export function encryptedWithoutRow(task: { backend: string; key: string }): ReadPathError {
-  return new ReadPathError('SERVICE_UNAVAILABLE', `${task.backend}: ${task.key} is stored encrypted; its key data is in the metadata store, which is unavailable`);
 }
 
 /**
@@ -83,69 +76,32 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
   }
   used.api += 1;
   const l = task.location;
-  // Degraded: an object big enough to be ciphertext is looked at before its size is believed.
-  if (l === null && h.size >= FOOTER_SIZE) await refuseCiphertext(task, backend, signal, used, h.size);
+  // Degraded: an object big enough to be ciphertext or compressed is looked at before its size is believed.
+  if (l === null && h.size >= FOOTER_SIZE) {
+    const found = await inspectCopy(task, backend, signal, used, h);
+    if (found !== undefined) {
+      const size = found.table.logicalSize;
+      return ok(size, size, { ...objectHead(headFields(h), found.location), storedAs: found.storedAs }, used.egress, used.api);
+    }
+  }
   // An encrypted or compressed copy's stored size is not the object's; callers want its own.
   const size = l === null ? h.size : l.compression !== undefined ? (l.logicalSize ?? h.size) : l.encrypted ? (l.plaintextSize ?? h.size) : h.size;
   return ok(size, size, objectHead(headFields(h), l), used.egress, used.api);
 }
 
-/**
- * Degraded mode (no row): read the copy's first bytes and refuse it if they are an encrypted
- * object's header, or begin s3-orchestrator's compressed layout (then its footer is read too) —
- * for a HEAD (whose size would be the stored bytes') and a range not starting at byte 0 (which
- * cannot show the start). A request the database would have saved; never serving ciphertext or
- * compressed bytes as the object, whether or not this reader could decode them, is worth it
- * during an outage.
- */
-async function refuseCiphertext(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage, size?: number): Promise<void> {
-  const start = await fetchOptional(task, backend, 'bytes=0-4', signal, used);
-  if (start === undefined) return;
-  if (looksEncrypted(start)) throw encryptedWithoutRow(task);
-  if (startsLikeZstd(start)) await refuseCompressed(task, backend, signal, used, size);
+/** Thrown from a degraded body read into a file as soon as its first bytes begin like zstd. */
+class ZstdStart extends Error {
+  constructor(readonly bytes: number) {
+    super('the body begins like zstd');
+  }
 }
 
 /**
- * Degraded mode, a body that began like zstd: refuse it if the object ends with a seek table.
- * The footer is asked for by its offsets (after a HEAD when the size is not known yet): not
- * every S3 server answers a suffix range right (s3rver serves `bytes=-9` as `bytes=0-9`).
+ * GET the copy: buffered, or into a file. Degraded mode (no row) looks at the copy's bytes too
+ * (degraded-copy.ts): ciphertext is refused as its first bytes arrive; the compressed layout is
+ * decoded. `plain`: the copy was found not to be the compressed layout, though it begins like zstd.
  */
-async function refuseCompressed(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage, size?: number): Promise<void> {
-  let total = size;
-  if (total === undefined) {
-    try {
-      total = (await backend.head(backendKey(task), { signal })).size;
-    } catch (err) {
-      billed(used, err);
-    }
-    used.api += 1;
-  }
-  if (total < FOOTER_SIZE) return;
-  const tail = await fetchOptional(task, backend, `bytes=${total - FOOTER_SIZE}-${total - 1}`, signal, used);
-  if (tail !== undefined && endsLikeSeekable(tail)) throw compressedWithoutRow(task);
-}
-
-/** A small ranged read, accounted; undefined when the object is too short for it (416). */
-async function fetchOptional(task: ProbeTask, backend: ObjectBackend, range: string, signal: AbortSignal, used: ProbeUsage): Promise<Uint8Array | undefined> {
-  let res: GetResult;
-  try {
-    res = await backend.get(backendKey(task), { signal, range });
-  } catch (err) {
-    if (backendStatusOf(err) === 416) return undefined;
-    billed(used, err);
-  }
-  used.api += 1;
-  const bytes = await collectBody(res.body, { signal, maxBytes: 64 });
-  used.egress += bytes.byteLength;
-  return bytes;
-}
-
-/** A range that does not start at byte 0. */
-function offStart(range: string | undefined): boolean {
-  return range !== undefined && !/^\s*bytes=0-/.test(range);
-}
-
-async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage): Promise<Verdict> {
+async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage, plain = false): Promise<Verdict> {
   const range = task.range;
   const maxBytes = task.maxBytes;
   const stored = task.location?.sizeBytes;
@@ -154,7 +110,10 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     throw tooLarge(stored, maxBytes, ` (runtime.max_buffered_bytes): read ${task.key} with getStream`);
   }
   const degraded = task.location === null;
-  if (degraded && offStart(range)) await refuseCiphertext(task, backend, signal, used);
+  if (degraded && offStart(range)) {
+    const found = await inspectCopy(task, backend, signal, used);
+    if (found !== undefined) return getCompressed(task, found.location, backend, signal, usage, used, undefined, found);
+  }
   let res: GetResult;
   try {
     res = await backend.get(backendKey(task), range === undefined ? { signal } : { signal, range });
@@ -164,24 +123,27 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   used.api += 1;
   const skip = await egressSkip(task, usage, res, res.size < 0 ? 0 : res.size, signal, used);
   if (skip !== undefined) return skip;
-  // Degraded mode: a body that begins like ciphertext is refused as its first bytes arrive; one
-  // that is s3-orchestrator's compressed layout once it is whole (before it is written or returned).
   const checkStart = degraded && !offStart(range);
   if (task.out !== undefined) {
     const verify = task.verify ?? true;
     const sized = res.size >= 0 ? { signal, expectedSize: res.size } : { signal };
-    const layout = checkStart ? new CompressedLayoutSniffer() : undefined;
-    return toFile(task, task.out, {
-      head: objectHead(headFields(res), task.location),
-      objectSize: res.size,
-      verifier: verify ? new BodyVerifier({ backendName: task.backend, location: task.location }, task.key, (task.verifyEtag ?? true) ? res.etag : undefined) : undefined,
-      read: async (onBytes) => {
-        const n = await readChunks(res.body, layout !== undefined ? refuseStoredLayout(task, layout, onBytes) : onBytes, sized);
-        if (layout !== undefined) await refuseCompressedEnd(task, backend, layout, range === undefined, signal, used);
-        return n;
-      },
-      discard: () => discardBody(res),
-    }, used);
+    const watch = checkStart ? startWatch(task, !plain) : undefined;
+    try {
+      return await toFile(task, task.out, {
+        head: objectHead(headFields(res), task.location),
+        objectSize: res.size,
+        verifier: verify ? new BodyVerifier({ backendName: task.backend, location: task.location }, task.key, (task.verifyEtag ?? true) ? res.etag : undefined) : undefined,
+        read: (onBytes) => readChunks(res.body, watch === undefined ? onBytes : watch(onBytes), sized),
+        discard: () => discardBody(res),
+      }, used);
+    } catch (err) {
+      if (!(err instanceof ZstdStart)) throw err;
+      // Nothing was written: find out what the copy is, then read it as that.
+      used.egress += err.bytes;
+      const found = await compressedEnd(task, backend, signal, used, range === undefined && res.size >= 0 ? res : undefined);
+      if (found !== undefined) return getCompressed(task, found.location, backend, signal, usage, used, undefined, found);
+      return get(task, backend, signal, usage, used, true);
+    }
   }
   if (maxBytes !== undefined && res.size > maxBytes) {
     discardBody(res);
@@ -190,41 +152,40 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   // -1 means the backend announced no length: then there is nothing to check the body against.
   const body = await collectBody(res.body, res.size >= 0 ? { signal, expectedSize: res.size, ...(maxBytes === undefined ? {} : { maxBytes }) } : { signal, ...(maxBytes === undefined ? {} : { maxBytes }) });
   used.egress += body.byteLength;
+  const verify = task.verify ?? true;
+  const etag = (task.verifyEtag ?? true) ? res.etag : undefined;
   if (checkStart && looksEncrypted(body)) throw encryptedWithoutRow(task);
-  if (checkStart) {
-    const layout = new CompressedLayoutSniffer();
-    layout.feed(body);
-    await refuseCompressedEnd(task, backend, layout, range === undefined, signal, used);
+  if (checkStart && !plain && startsLikeZstd(body)) {
+    if (range === undefined && endsLikeSeekable(body)) {
+      // The whole stored stream is here: its own end is its seek table.
+      if (verify) verifyBody({ backendName: task.backend, location: null }, task.key, body, etag);
+      const { body: decoded, found } = await decodeWhole(task, body, res);
+      const v = ok(decoded.byteLength, decoded.byteLength, { ...objectHead(headFields(res), found.location), storedAs: found.storedAs }, used.egress, used.api);
+      v.decompressed = true;
+      return finishGet(task, v, decoded, false);
+    }
+    if (range !== undefined) {
+      const found = await compressedEnd(task, backend, signal, used);
+      if (found !== undefined) return getCompressed(task, found.location, backend, signal, usage, used, undefined, found);
+    }
   }
-  const verified = (task.verify ?? true) && range === undefined
-    ? verifyBody({ backendName: task.backend, location: task.location }, task.key, body, (task.verifyEtag ?? true) ? res.etag : undefined)
-    : false;
+  const verified = verify && range === undefined ? verifyBody({ backendName: task.backend, location: task.location }, task.key, body, etag) : false;
   return finishGet(task, ok(body.byteLength, res.size, objectHead(headFields(res), task.location), used.egress, used.api), body, verified);
 }
 
 /**
- * Pass bytes on, but refuse the copy once its first bytes are an encrypted object's header;
- * `layout` sees them all (for the compressed-layout check at the end).
+ * Degraded mode, a body read into a file from byte 0: pass bytes on, but refuse the copy once its
+ * first bytes are an encrypted object's header, and (`zstd`) stop at once when they begin like
+ * zstd — the copy may be the compressed layout, whose stored bytes must not reach the file.
  */
-function refuseStoredLayout(task: ProbeTask, layout: CompressedLayoutSniffer, onBytes: (b: Uint8Array) => void): (b: Uint8Array) => void {
-  const sniffer = new EncryptedStartSniffer();
-  return (b) => {
-    if (sniffer.feed(b)) throw encryptedWithoutRow(task);
-    layout.feed(b);
+function startWatch(task: ProbeTask, zstd: boolean): (onBytes: (b: Uint8Array) => void) => (b: Uint8Array) => void {
+  const encrypted = new EncryptedStartSniffer();
+  const compressed = zstd ? new ZstdStartSniffer() : undefined;
+  let seen = 0;
+  return (onBytes) => (b) => {
+    if (encrypted.feed(b)) throw encryptedWithoutRow(task);
+    seen += b.byteLength;
+    if (compressed?.feed(b) === true) throw new ZstdStart(seen);
     onBytes(b);
   };
-}
-
-/**
- * Degraded mode, a body read from byte 0: refuse it if it is s3-orchestrator's compressed layout
- * — by its own last bytes when it is the `whole` object, else by the object's footer (more
- * requests, only for a body that began like zstd).
- */
-async function refuseCompressedEnd(task: ProbeTask, backend: ObjectBackend, layout: CompressedLayoutSniffer, whole: boolean, signal: AbortSignal, used: ProbeUsage): Promise<void> {
-  if (!layout.zstdStart) return;
-  if (whole) {
-    if (layout.wholeIsCompressed()) throw compressedWithoutRow(task);
-    return;
-  }
-  await refuseCompressed(task, backend, signal, used);
 }

@@ -6,6 +6,7 @@
 import type { UsageLimitKind } from '../errors.js';
 import type { HeadResult, ObjectLocation } from '../types.js';
 import type { DecryptFailureKind } from '../encryption/format.js';
+import type { StoredAs } from '../compression/degraded.js';
 import { nonEmpty } from '../stores/row-mapping.js';
 
 /** The part of a location row a probe needs. */
@@ -77,7 +78,10 @@ export interface ProbeUsage {
 }
 
 /** HEAD fields of an answer (Dates survive structured clone). */
-export type VerdictHead = Omit<HeadResult, 'size'>;
+export type VerdictHead = Omit<HeadResult, 'size'> & {
+  /** Degraded mode: the copy is stored in s3-orchestrator's compressed layout (found from its bytes). */
+  storedAs?: StoredAs;
+};
 
 /** A probe that succeeded. */
 export interface OkVerdict extends ProbeUsage {

@@ -16,7 +16,8 @@ import { discardBody, readRange } from '../backends/body.js';
 import type { CircuitBreaker } from '../policies/circuit-breaker.js';
 import { classifyBackendError } from '../policies/backend-breaker.js';
 import { isBilledFailure } from '../probe/billing.js';
-import { encryptedWithoutRow, refusal } from '../probe/run.js';
+import { refusal } from '../probe/run.js';
+import { encryptedWithoutRow } from '../probe/degraded-copy.js';
 import { encryptedCopy, planCipherRead, readHeader } from '../encryption/cipher-read.js';
 import { compressedCopy, planCompressedRead, type StoredDecoder } from '../compression/compressed-read.js';
 import { EncryptedStartSniffer, decryptFailureKind } from '../encryption/format.js';
@@ -32,8 +33,16 @@ export interface StreamCopy {
   backendName: string;
   /** Undefined when the row names a backend that is not configured. */
   backend: ObjectBackend | undefined;
-  /** The location row; null in degraded mode. */
+  /**
+   * The location row; null in degraded mode, or there a stand-in for a copy found stored
+   * compressed (see `findStorageKey`).
+   */
   location: ObjectLocation | null;
+  /**
+   * Degraded mode: `location` stands in for a row (the layout the first copy was found in) and
+   * this backend's own storage key is still to be found by listing.
+   */
+  findStorageKey?: true;
 }
 
 export { objectSizeOf } from '../stores/row-mapping.js';
@@ -119,12 +128,19 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   let extraApi = 0;
   let extraEgress = 0;
   let decode: StoredDecoder | undefined;
-  const l = copy.location;
+  let l = copy.location;
   const decrypting = l !== null && l.encrypted && p.keys !== undefined;
   const decompressing = isCompressed(l);
   try {
     // Degraded mode: find which of the key and its per-write copies this backend holds last.
-    if (l === null) task.storedAt = p.storageKeys === false ? key : await storedKeyOf(backend, key, r.signal, () => extraApi++);
+    if (l === null || copy.findStorageKey === true) {
+      const at = p.storageKeys === false ? key : await storedKeyOf(backend, key, r.signal, () => extraApi++);
+      if (l === null) task.storedAt = at;
+      else {
+        l = { ...l, storageKey: at };
+        task.location = probeLocation(l);
+      }
+    }
     if (l !== null && decompressing) {
       const encrypted = l.encrypted ? encryptedCopy(copy.backendName, key, l) : undefined;
       const plan = await planCompressedRead(compressedCopy(copy.backendName, key, l, encrypted), p.keys, r.start, r.end, async (range) => {
@@ -137,7 +153,7 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
       expected = plan.storedBytes;
       if (plan.range === undefined) delete opts.range;
       else opts.range = plan.range;
-    } else if (decrypting) {
+    } else if (decrypting && l !== null) {
       const plan = await planCipherRead(encryptedCopy(copy.backendName, key, l), p.keys as KeyRing, r.start, r.end, () => {
         extraApi++;
         return readHeader(backend, backendKey(task), r.signal);

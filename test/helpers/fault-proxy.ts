@@ -58,6 +58,8 @@ export interface FaultMatch {
   method?: string;
   /** The object key (path after the bucket, decoded). */
   key?: string;
+  /** The Range header: a value to equal, or null for requests without one (whole-object GETs). */
+  range?: string | null;
 }
 
 /** One request the proxy saw. */
@@ -248,11 +250,12 @@ export class FaultProxy {
     this.#server = server;
   }
 
-  #take(method: string, key: string | undefined): Fault | undefined {
+  #take(method: string, key: string | undefined, range: string | undefined): Fault | undefined {
     for (const rule of this.#rules) {
       if (rule.remaining <= 0) continue;
       if (rule.match?.method !== undefined && rule.match.method !== method) continue;
       if (rule.match?.key !== undefined && rule.match.key !== key) continue;
+      if (rule.match?.range !== undefined && rule.match.range !== (range ?? null)) continue;
       rule.remaining--;
       return rule.fault;
     }
@@ -263,7 +266,7 @@ export class FaultProxy {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const key = keyOf(url);
-    const fault = this.#take(method, key);
+    const fault = this.#take(method, key, req.headers.range);
     this.#seen.push({ method, url, key, fault: fault?.kind });
     this.#headers.push({ ...req.headers });
     if (this.#waiters.length > 0) {

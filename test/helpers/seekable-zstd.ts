@@ -85,6 +85,17 @@ export function damagedFrame(s: SeekableObject, frame: number, mask = 0x55): Buf
   return b;
 }
 
+/**
+ * A copy of a stored stream whose seek table lies: its first entry claims one compressed byte
+ * more than the frame has, so the table no longer adds up to the stream.
+ */
+export function lyingTable(s: SeekableObject): Buffer {
+  const b = Buffer.from(s.body);
+  const entry = b.byteLength - s.tableSize + 8;
+  b.writeUInt32LE(b.readUInt32LE(entry) + 1, entry);
+  return b;
+}
+
 /** Decode a stored stream with the `zstd` command (it skips the seek table's skippable frame). */
 export function zstdCliDecode(stored: Uint8Array): Buffer {
   return execFileSync('zstd', ['-q', '-d', '-c'], { input: stored, maxBuffer: 1024 * 1024 * 1024 });

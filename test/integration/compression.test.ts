@@ -5,7 +5,8 @@
  * a range fetches the seek table and only the frames it needs), readMany into a directory,
  * listings at the logical size; copies compressed and then encrypted (upstream's order); a
  * damaged frame, an algorithm readpath does not decode and a lying seek table each fail only
- * their copy, and the read goes on from the next.
+ * their copy, and the read goes on from the next. With the database down, copies are recognised
+ * from their bytes and decoded (upstream's degraded reads), a client's `.zst` served as it is.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,8 +21,8 @@ import type { ReadPathConfig } from '../../src/config/types.js';
 import type { ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { readAll as collect } from '../helpers/streams.js';
-import { compressedRow, damagedFrame, logLines, seekableZstd, zstdCliEncode } from '../helpers/seekable-zstd.js';
-import { ReadPathError, hasCode } from '../../src/errors.js';
+import { compressedRow, damagedFrame, logLines, lyingTable, seekableZstd, zstdCliEncode } from '../helpers/seekable-zstd.js';
+import { ReadPathError } from '../../src/errors.js';
 import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
 import { encryptForRow } from '../helpers/senc-encoder.js';
 
@@ -37,6 +38,8 @@ const SECRET_Z = seekableZstd(SECRET, { chunkSize: 16 * 1024 });
 const PLAIN = Buffer.from('stored verbatim: too small to be worth compressing\n');
 /** A client's own .zst upload: zstd frames, no seek table — served as it is, degraded or not. */
 const USER_ZST = zstdCliEncode(logLines(100_000, 5));
+/** A well-formed per-write copy id (upstream's storage keys: `{key}!{id}`). */
+const COPY_ID = '0123456789abcdef0123456789abcdef';
 
 describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3rver and SQLite', () => {
   let fleet: S3Fleet;
@@ -81,6 +84,11 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
     await put(compressedRow('old/compressed.log', 'b1', LOG, LOG_Z.body, at()), LOG_Z.body);
     await put(compressedRow('old/compressed.log', 'b2', LOG, LOG_Z.body, at()), LOG_Z.body);
     await put({ objectKey: 'user/data.zst', backendName: 'b1', sizeBytes: USER_ZST.length, createdAt: at(), encrypted: false, contentHash: sha256Hex(USER_ZST) }, USER_ZST);
+    // Only on the backends, for degraded mode: a copy under upstream's storage key on both; one
+    // whose seek table claims one frame less on b1, and a good one on b2.
+    await fleet.seed(`new/compressed.log!${COPY_ID}`, SECRET_Z.body, ['b1', 'b2']);
+    await fleet.seed('lying/compressed.log', lyingTable(LOG_Z), ['b1']);
+    await fleet.seed('lying/compressed.log', LOG_Z.body, ['b2']);
     db.close();
   });
 
@@ -223,41 +231,101 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
     }
   });
 
-  describe('degraded mode (metadata store down): the compressed layout is never served as the object', () => {
+  describe('degraded mode (metadata store down): copies are recognised from their bytes and decoded, as upstream does', () => {
     const down = {
       getAllObjectLocations: () => Promise.reject(new ReadPathError('DB_UNAVAILABLE', 'metadata store down (test)')),
     };
-    const unavailable = (err: unknown): boolean => hasCode(err, 'SERVICE_UNAVAILABLE') && /stored compressed/.test(String((err as Error).message) + String((err as { cause?: unknown }).cause));
-    /** The read's bytes, or its error. */
-    const settle = (p: Promise<Uint8Array>): Promise<{ ok: true; bytes: Buffer } | { ok: false; err: unknown }> =>
-      p.then((b) => ({ ok: true as const, bytes: Buffer.from(b) }), (err: unknown) => ({ ok: false as const, err }));
+    const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
+    /** What a decoded copy is reported with: the stored bytes' MD5 in multipart form, never an MD5 of other bytes. */
+    const DECODED_ETAG = `"${md5(LOG_Z.body)}-1"`;
+    const storedAs = (storageKey: string, body: Uint8Array): unknown => ({ compression: 'zstd', storedSize: body.length, storageKey, etag: `"${md5(body)}"` });
+    const across = `bytes=${CHUNK - 10}-${CHUNK + 10}`;
 
     for (const mode of ['inline', 'pool'] as const) {
-      it(`${mode}: get, head, ranges, getStream and readMany refuse it (503); a client's .zst and plain objects are served`, async () => {
+      it(`${mode}: get, head, ranges, getStream and readMany decode it; a client's .zst and plain objects are served as they are`, async () => {
+        clearSeekTables();
         const rp = await ReadPath.open({ ...config(mode), database: { driver: 'memory' } }, { store: down });
         try {
-          const results: [string, Awaited<ReturnType<typeof settle>>][] = [
-            ['get', await settle(rp.get('old/compressed.log').then((g) => g.body))],
-            ['get bytes=0-99', await settle(rp.get('old/compressed.log', { range: 'bytes=0-99' }).then((g) => g.body))],
-            ['get bytes=100-199', await settle(rp.get('old/compressed.log', { range: 'bytes=100-199' }).then((g) => g.body))],
-            ['head', await settle(rp.head('old/compressed.log').then(() => new Uint8Array(0)))],
-            ['getStream', await settle(rp.getStream('old/compressed.log').then((st) => collect(st.body)))],
-            ['getStream bytes=0-99', await settle(rp.getStream('old/compressed.log', { range: 'bytes=0-99' }).then((st) => collect(st.body)))],
-          ];
-          const wrong = results.filter(([, r]) => r.ok || !unavailable(r.err)).map(([what, r]) => `${what}: ${r.ok ? `served ${r.bytes.length} bytes` : String(r.err)}`);
-          assert.deepEqual(wrong, [], `expected SERVICE_UNAVAILABLE naming the compressed layout:\n${wrong.join('\n')}`);
+          const g = await rp.get('old/compressed.log');
+          assert.ok(Buffer.from(g.body).equals(LOG), 'the object, not its stored frames');
+          assert.deepEqual([g.degraded, g.verified, g.size, g.etag, g.storedAs], [true, false, LOG.length, DECODED_ETAG, storedAs('old/compressed.log', LOG_Z.body)]);
+          const h = await rp.head('old/compressed.log');
+          assert.deepEqual([h.size, h.etag, h.storedAs], [LOG.length, DECODED_ETAG, storedAs('old/compressed.log', LOG_Z.body)], 'the logical size');
+          for (const [range, want] of [
+            ['bytes=0-99', LOG.subarray(0, 100)], ['bytes=100-199', LOG.subarray(100, 200)],
+            [across, LOG.subarray(CHUNK - 10, CHUNK + 11)], ['bytes=-10', LOG.subarray(LOG.length - 10)],
+          ] as const) {
+            const r = await rp.get('old/compressed.log', { range });
+            assert.ok(Buffer.from(r.body).equals(want), `get ${range}`);
+            const st = await rp.getStream('old/compressed.log', { range });
+            assert.ok((await collect(st.body)).equals(want), `getStream ${range}`);
+          }
+          const st = await rp.getStream('old/compressed.log');
+          assert.equal(st.etag, DECODED_ETAG);
+          assert.ok((await collect(st.body)).equals(LOG));
+          assert.equal(await st.verified, false, 'no content hash to verify against');
+          // Upstream's storage keys: the copy under key!<id>, decoded likewise.
+          const n = await rp.get('new/compressed.log');
+          assert.ok(Buffer.from(n.body).equals(SECRET));
+          assert.deepEqual(n.storedAs, storedAs(`new/compressed.log!${COPY_ID}`, SECRET_Z.body));
+          assert.ok(Buffer.from((await rp.get('new/compressed.log', { range: 'bytes=20000-20099' })).body).equals(SECRET.subarray(20000, 20100)));
+
           const out = join(dir, `degraded-${mode}`);
           const outcomes = new Map<string, { ok: boolean }>();
-          for await (const o of rp.readMany(['old/compressed.log', 'user/data.zst', 'plain.txt'], { out })) outcomes.set(o.key, o);
-          assert.deepEqual([...outcomes].map(([k, o]) => [k, o.ok]).sort(), [['old/compressed.log', false], ['plain.txt', true], ['user/data.zst', true]]);
+          for await (const o of rp.readMany(['old/compressed.log', 'new/compressed.log', 'user/data.zst', 'plain.txt'], { out })) outcomes.set(o.key, o);
+          assert.deepEqual([...outcomes].map(([k, o]) => [k, o.ok]).sort(), [['new/compressed.log', true], ['old/compressed.log', true], ['plain.txt', true], ['user/data.zst', true]]);
+          assert.ok(readFileSync(join(out, 'old', 'compressed.log')).equals(LOG), 'decoded into the file');
+          assert.ok(readFileSync(join(out, 'new', 'compressed.log')).equals(SECRET));
           assert.ok(readFileSync(join(out, 'user', 'data.zst')).equals(USER_ZST), 'a client\'s .zst is its bytes');
-          assert.equal((await rp.head('user/data.zst')).size, USER_ZST.length);
+          assert.ok(readFileSync(join(out, 'plain.txt')).equals(PLAIN));
+
+          const z = await rp.head('user/data.zst');
+          assert.deepEqual([z.size, z.etag, z.storedAs], [USER_ZST.length, `"${md5(USER_ZST)}"`, undefined]);
+          assert.ok(Buffer.from((await rp.get('user/data.zst')).body).equals(USER_ZST));
           assert.ok(Buffer.from((await rp.get('user/data.zst', { range: 'bytes=0-99' })).body).equals(USER_ZST.subarray(0, 100)));
+          assert.ok(Buffer.from((await rp.get('user/data.zst', { range: 'bytes=100-199' })).body).equals(USER_ZST.subarray(100, 200)));
           assert.ok((await collect((await rp.getStream('user/data.zst')).body)).equals(USER_ZST));
+          assert.ok(rp.recorder.count('decompress_operations_total', { backend: 'b1', kind: 'get' }) >= 6);
+          assert.ok(rp.recorder.count('decompress_operations_total', { backend: 'b1', kind: 'stream' }) >= 5);
         } finally {
           await rp.close();
         }
       });
     }
+
+    it('a stream cut mid-body goes on from the other backend\'s copy, found by its own listing and proved by If-Match', async () => {
+      const rp = await ReadPath.open({ ...config('inline'), database: { driver: 'memory' } }, { store: down });
+      const p1 = fleet.backend('b1').proxy;
+      const p2 = fleet.backend('b2').proxy;
+      try {
+        const stored = `new/compressed.log!${COPY_ID}`;
+        p1.failNext(1, { kind: 'truncate', keepBytes: Math.floor(SECRET_Z.body.length / 2) }, { method: 'GET', key: stored, range: null });
+        const before = p2.requestHeaders().length;
+        const st = await rp.getStream('new/compressed.log');
+        assert.ok((await collect(st.body)).equals(SECRET));
+        assert.deepEqual(st.backends, ['b1', 'b2']);
+        // b2 was asked for its listing, its seek table and the frames from where b1 stopped.
+        const b2 = p2.requests().slice(before);
+        assert.ok(b2.some((r) => r.key === undefined || r.url.includes('list-type=2')), JSON.stringify(b2));
+        const resumed = p2.requestHeaders().slice(before).filter((h) => h['if-match'] !== undefined);
+        assert.ok(resumed.length >= 1 && resumed.every((h) => h['if-match'] === `"${md5(SECRET_Z.body)}"`), JSON.stringify(resumed));
+      } finally {
+        p1.clear();
+        await rp.close();
+      }
+    });
+
+    it('a copy whose seek table does not describe it fails that copy only (DECOMPRESSION_FAILED); the other is read', async () => {
+      const rp = await ReadPath.open({ ...config('inline'), database: { driver: 'memory' } }, { store: down });
+      try {
+        const g = await rp.get('lying/compressed.log');
+        assert.ok(Buffer.from(g.body).equals(LOG));
+        assert.equal(g.backend, 'b2');
+        const h = await rp.head('lying/compressed.log');
+        assert.deepEqual([h.backend, h.size], ['b2', LOG.length]);
+      } finally {
+        await rp.close();
+      }
+    });
   });
 });

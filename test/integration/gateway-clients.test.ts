@@ -33,6 +33,7 @@ import type { ReadPathConfig } from '../../src/config/types.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type FleetBackend, type S3Fleet } from '../helpers/s3-fleet.js';
 import { rawRequest as raw, type RawAnswer } from '../helpers/raw-request.js';
+import { logLines, seekableZstd } from '../helpers/seekable-zstd.js';
 import { S3Clients, assertSameFiles, filesUnder, killServe, ok, run, s3Order, startServe, tool, type Run, type Serve } from '../helpers/s3-clients.js';
 
 const REGION = 'us-east-1';
@@ -60,6 +61,9 @@ const HELLO = Buffer.from('hello, gateway\n');
 const BIG = randomBytes(300_000);
 /** An object stored under upstream's storage keys (`{key}!{id}`), one id per copy. */
 const V2 = Buffer.from('version two, at a storage key of its own\n'.repeat(30));
+/** Stored by s3-orchestrator compressed (zstd seekable, 64 KiB frames) at a storage key, with no row: read only degraded. */
+const ZLOG = logLines(300_000, 4);
+const ZLOG_Z = seekableZstd(ZLOG, { chunkSize: 64 * 1024 });
 const V2_IDS = ['4c3f9d2e8a7b6c5d4e3f2a1b0c9d8e7f', 'a0b1c2d3e4f5061728394a5b6c7d8e9f'] as const;
 const GOOD_1M = randomBytes(1024 * 1024);
 const SMALL_GOOD = Buffer.from('twenty bytes of text');
@@ -213,6 +217,7 @@ describe('readpath serve with real S3 clients (s3rver fleet, SQLite)', () => {
       seeds.push(() => fleet.seed(`photos/v2.txt!${id}`, V2, [b]));
       rows.push({ objectKey: 'photos/v2.txt', backendName: b, sizeBytes: V2.length, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(V2), storageKey: `photos/v2.txt!${id}` });
     }
+    seeds.push(() => fleet.seed('photos/zlog.txt!00000000000000000000000000000abc', ZLOG_Z.body, ['b2']));
     // A row without content_hash (s3-orchestrator's NULL): served unverified, with no checksum to give.
     seeds.push(() => fleet.seed('logs/nohash.log', NOHASH, ['b1']));
     rows.push({ objectKey: 'logs/nohash.log', backendName: 'b1', sizeBytes: NOHASH.length, createdAt: new Date(t++), encrypted: false, contentHash: null });
@@ -776,6 +781,16 @@ buckets:\n${buckets}\n`);
           ok(await awsRun(['s3', 'cp', 's3://photos/v2.txt', v2], PHOTOS, gw.url), 'aws s3 cp of a storage-key object with the database down');
           assert.ok((await readFile(v2)).equals(V2));
           assert.equal((await c.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'v2.txt' }))).ContentLength, V2.length);
+          // Stored compressed (found from its bytes, as upstream's degraded reads do): the object
+          // itself, its own size, an ETag no client takes for the body's MD5, a range across frames.
+          const zl = path.join(tmp, 'aws-degraded-zlog.txt');
+          ok(await awsRun(['s3', 'cp', 's3://photos/zlog.txt', zl], PHOTOS, gw.url), 'aws s3 cp of a compressed object with the database down');
+          assert.ok((await readFile(zl)).equals(ZLOG));
+          const zh = await c.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'zlog.txt' }));
+          assert.equal(zh.ContentLength, ZLOG.length);
+          assert.match(zh.ETag ?? '', /^"[0-9a-f]{32}-1"$/);
+          const zr = await c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'zlog.txt', Range: 'bytes=65500-65599' }));
+          assert.ok(Buffer.from(await (zr.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))).equals(ZLOG.subarray(65500, 65600)));
           assert.ok(rp.recorder.count('degraded_reads_total') >= 3, 'the reads went degraded');
           // Liveness stays 200 (the gateway still reads) and says it is degraded, as upstream's does.
           const health = await raw(`${gw.url}/health`);

@@ -11,7 +11,8 @@ import { FrameDecoder } from '../../src/compression/frame-decoder.js';
 import { framesFor, parseSeekTable, tableSizeFromFooter } from '../../src/compression/seek-table.js';
 import { loadZstd } from '../../src/compression/zstd.js';
 import { compressedCopy } from '../../src/compression/compressed-read.js';
-import { logLines, seekableZstd, zstdCliDecode } from '../helpers/seekable-zstd.js';
+import { logLines, seekableZstd, zstdCliDecode, zstdCliEncode } from '../helpers/seekable-zstd.js';
+import { ZstdStartSniffer, decodedEtag, endsLikeSeekable, startsLikeZstd } from '../../src/compression/degraded.js';
 import { fcParams } from '../helpers/property-params.js';
 
 const WHERE = 'b1: k';
@@ -146,5 +147,34 @@ describe('compressed copies: seek table and frame decoder', () => {
     // Fewer bytes than a span asked for.
     const short = new FrameDecoder({ where: WHERE, frames: t.frames.slice(0, 2), take: 40_000 });
     assert.throws(() => decode(s.body.subarray(0, t.frames[1]!.storedOffset), short), failed(/1 of the 2 frames/));
+  });
+});
+
+describe('degraded mode: the compressed layout recognised from its bytes', () => {
+  it('a zstd start is seen however the first bytes are split; anything else is not', () => {
+    const s = seekableZstd(logLines(10_000), { chunkSize: 4096 });
+    for (const cut of [1, 2, 3, 4, 9]) {
+      const sniffer = new ZstdStartSniffer();
+      const seen = [sniffer.feed(s.body.subarray(0, cut)), sniffer.feed(s.body.subarray(cut, cut + 5)), sniffer.feed(s.body.subarray(cut + 5))];
+      assert.deepEqual(seen, [cut >= 4, cut < 4, false], `cut at ${cut}`);
+    }
+    const plain = new ZstdStartSniffer();
+    assert.deepEqual([plain.feed(Buffer.from('{"ts":')), plain.feed(s.body)], [false, false]);
+    assert.equal(startsLikeZstd(s.body), true);
+    assert.equal(endsLikeSeekable(s.body), true);
+    assert.equal(endsLikeSeekable(zstdCliEncode(logLines(1000))), false, 'plain zstd has no seek table');
+    // The footer's reserved descriptor bits set: not the layout.
+    const reserved = Buffer.from(s.body);
+    reserved[reserved.byteLength - 5] = reserved[reserved.byteLength - 5]! | 0x04;
+    assert.equal(endsLikeSeekable(reserved), false);
+  });
+
+  it('a decoded copy\'s ETag: the stored MD5 in multipart form, a multipart ETag kept, nothing else', () => {
+    const md5 = '0123456789ABCDEF0123456789abcdef';
+    assert.equal(decodedEtag(`"${md5}"`), '"0123456789abcdef0123456789abcdef-1"');
+    assert.equal(decodedEtag(md5), '"0123456789abcdef0123456789abcdef-1"');
+    assert.equal(decodedEtag(`W/"${md5}"`), '"0123456789abcdef0123456789abcdef-1"');
+    assert.equal(decodedEtag(`"${md5}-12"`), '"0123456789abcdef0123456789abcdef-12"');
+    for (const odd of [undefined, '', '"abc"', `"${md5}0"`, `"${md5}-"`, 'not an etag']) assert.equal(decodedEtag(odd), undefined, String(odd));
   });
 });

@@ -1,0 +1,140 @@
+/**
+ * What a copy read in degraded mode (no row) is, from its own bytes: s3-orchestrator's
+ * ciphertext (refused: its key data is in the database), its compressed layout (decoded, as
+ * upstream's degraded reads do: the seek table gives the object's size and the frames a range
+ * needs), or the object's bytes as they are — a client's own `.zst` upload among them.
+ *
+ * Looking costs requests the row would have saved, and only for copies that need it: a whole
+ * buffered GET sees both ends in its body; a HEAD, a range past byte 0 and a read into a file
+ * look at the first bytes, and at the end only when those begin like zstd.
+ */
+import { ReadPathError, backendStatusOf } from '../errors.js';
+import { collectBody, tooLarge } from '../backends/body.js';
+import { looksEncrypted } from '../encryption/format.js';
+import { decodedEtag, endsLikeSeekable, startsLikeZstd, type StoredAs } from '../compression/degraded.js';
+import { FrameDecoder } from '../compression/frame-decoder.js';
+import { FOOTER_SIZE, TAIL_PREFETCH, ZSTD, decompressionFailed, parseSeekTable, tableSizeFromFooter, type SeekTable } from '../compression/seek-table.js';
+import { loadZstd } from '../compression/zstd.js';
+import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
+import { backendKey, type ProbeLocation, type ProbeTask, type ProbeUsage } from './task.js';
+import { billed } from './answer.js';
+
+/**
+ * A degraded-mode copy whose bytes begin like s3-orchestrator's ciphertext: without the
+ * database there is no key data, so this copy is refused (503) while plaintext objects are
+ * still served.
+ */
+export function encryptedWithoutRow(task: { backend: string; key: string }): ReadPathError {
+  return new ReadPathError('SERVICE_UNAVAILABLE', `${task.backend}: ${task.key} is stored encrypted; its key data is in the metadata store, which is unavailable`);
+}
+
+/** A degraded copy found stored compressed: the row it would have had, and its seek table. */
+export interface FoundCompressed {
+  location: ProbeLocation;
+  table: SeekTable;
+  storedAs: StoredAs;
+}
+
+/** What a backend said of a copy besides its bytes. */
+type Described = Pick<HeadResult, 'size' | 'etag' | 'lastModified'>;
+
+/** A range that does not start at byte 0. */
+export function offStart(range: string | undefined): boolean {
+  return range !== undefined && !/^\s*bytes=0-/.test(range);
+}
+
+/**
+ * Look at a degraded copy's first bytes (and its end when they begin like zstd). Throws
+ * {@link encryptedWithoutRow} for ciphertext; resolves with the layout when it is compressed,
+ * undefined when its bytes are the object's. `described`: its HEAD, when already made.
+ */
+export async function inspectCopy(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage, described?: Described): Promise<FoundCompressed | undefined> {
+  const start = await fetchSmall(task, backend, 'bytes=0-4', signal, used);
+  if (start === undefined) return undefined;
+  if (looksEncrypted(start)) throw encryptedWithoutRow(task);
+  return startsLikeZstd(start) ? compressedEnd(task, backend, signal, used, described) : undefined;
+}
+
+/**
+ * A degraded copy whose first bytes began like zstd: its layout when it ends with a seek table
+ * (read from its end: after a HEAD when its size is not known yet, since not every S3 server
+ * answers a suffix range right — s3rver serves `bytes=-9` as `bytes=0-9`), else undefined.
+ * A table that does not describe the copy is DECOMPRESSION_FAILED (the next copy is tried).
+ */
+export async function compressedEnd(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage, described?: Described): Promise<FoundCompressed | undefined> {
+  let d = described;
+  if (d === undefined) {
+    try {
+      d = await backend.head(backendKey(task), { signal });
+    } catch (err) {
+      billed(used, err);
+    }
+    used.api += 1;
+  }
+  const size = d.size;
+  if (size < FOOTER_SIZE) return undefined;
+  const n = Math.min(TAIL_PREFETCH, size);
+  let tail = await fetchSmall(task, backend, `bytes=${size - n}-${size - 1}`, signal, used, n);
+  if (tail === undefined || !endsLikeSeekable(tail)) return undefined;
+  const where = `${task.backend}: ${task.key}`;
+  const tableSize = tableSizeFromFooter(tail, where);
+  if (tableSize > tail.byteLength && tableSize <= size) {
+    tail = await fetchSmall(task, backend, `bytes=${size - tableSize}-${size - 1}`, signal, used, tableSize);
+    if (tail === undefined) throw decompressionFailed(`${where}: the seek table's end could not be read`);
+  }
+  const table = parseSeekTable(tail, size, where);
+  return found(task, size, table, d);
+}
+
+/**
+ * A whole degraded body (`stored`, as `res` announced it) that is the compressed layout, decoded
+ * in memory. The stored bytes were checked against a plain-MD5 ETag first when asked
+ * (`etag`); the frames' checksums and the seek table check the rest.
+ */
+export async function decodeWhole(task: ProbeTask, stored: Uint8Array, res: GetResult): Promise<{ body: Uint8Array; found: FoundCompressed }> {
+  const where = `${task.backend}: ${task.key}`;
+  const table = parseSeekTable(stored, stored.byteLength, where);
+  const size = table.logicalSize;
+  if (task.maxBytes !== undefined && size > task.maxBytes) throw tooLarge(size, task.maxBytes, ` (runtime.max_buffered_bytes): read ${task.key} with getStream`);
+  await loadZstd();
+  const body = new Uint8Array(size);
+  let at = 0;
+  const put = (b: Uint8Array): void => {
+    if (at + b.byteLength > size) throw decompressionFailed(`${where}: decoded more than the ${size} bytes its seek table describes`);
+    body.set(b, at);
+    at += b.byteLength;
+  };
+  const dec = new FrameDecoder({ where, take: size });
+  dec.push(stored, put);
+  dec.end(put);
+  return { body, found: found(task, stored.byteLength, table, res) };
+}
+
+function found(task: ProbeTask, storedSize: number, table: SeekTable, d: Pick<HeadResult, 'etag' | 'lastModified'>): FoundCompressed {
+  const storageKey = backendKey(task);
+  const location: ProbeLocation = {
+    contentHash: null, sizeBytes: storedSize, encrypted: false, plaintextSize: null,
+    storageKey, compression: ZSTD, logicalSize: table.logicalSize, compressionVersion: null,
+  };
+  const etag = decodedEtag(d.etag);
+  if (etag !== undefined) location.etag = etag;
+  if (d.lastModified !== undefined) location.createdAt = d.lastModified.getTime();
+  const storedAs: StoredAs = { compression: ZSTD, storedSize, storageKey };
+  if (d.etag !== undefined) storedAs.etag = d.etag;
+  return { location, table, storedAs };
+}
+
+/** A small ranged read, accounted; undefined when the object is too short for it (416). */
+async function fetchSmall(task: ProbeTask, backend: ObjectBackend, range: string, signal: AbortSignal, used: ProbeUsage, maxBytes = 64): Promise<Uint8Array | undefined> {
+  let res: GetResult;
+  try {
+    res = await backend.get(backendKey(task), { signal, range });
+  } catch (err) {
+    if (backendStatusOf(err) === 416) return undefined;
+    billed(used, err);
+  }
+  used.api += 1;
+  const bytes = await collectBody(res.body, { signal, maxBytes });
+  used.egress += bytes.byteLength;
+  return bytes;
+}
