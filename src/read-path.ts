@@ -55,9 +55,11 @@ export interface HeadOutcome extends HeadResult {
   /** How many tags the object has (s3-orchestrator's `object_tags`), when it has any; see `tags()`. */
   tagCount?: number;
   /**
-   * Degraded mode: the copy that answered is stored in s3-orchestrator's compressed layout, found
-   * from its own bytes (no row said so) and decoded; `size` is the object's, this the stored
-   * stream's size and where it is. The ETag is then the stored one in multipart form (`"…-1"`).
+   * Degraded mode (no row; on HEAD outcomes, and GET outcomes of a decoded copy): where and how
+   * the copy that answered is stored — its storage key (the
+   * key, or upstream's `{key}!{id}` copy the listing found) and stored size, and `compression`
+   * when it is s3-orchestrator's compressed layout, found from its own bytes and decoded (`size` is
+   * then the object's, and the ETag the stored one in multipart form, `"…-1"`).
    */
   storedAs?: StoredAs;
 }
@@ -427,17 +429,18 @@ export class ReadPath {
       const span = resolveRange(range, h.size, key);
       const others = this.#parts.order.filter((name) => name !== h.backend);
       const stored = h.storedAs;
-      if (stored !== undefined) {
+      if (stored?.compression !== undefined) {
         // Stored compressed: every copy is read as the layout the first was found in (replicas
         // hold the same stored bytes; a resume proves it with If-Match on their ETag).
-        const row = degradedCompressedRow(key, h, stored);
+        const row = degradedCompressedRow(key, h, stored, stored.compression);
         const copies: StreamCopy[] = [{ backendName: h.backend, backend: backends.get(h.backend), location: row }];
         for (const name of others) {
           copies.push({ backendName: name, backend: backends.get(name), location: { ...row, backendName: name, storageKey: null }, findStorageKey: true });
         }
         return { key, copies, span, whole: range === undefined, degraded: true, etag: stored.etag };
       }
-      const copies: StreamCopy[] = [{ backendName: h.backend, backend: backends.get(h.backend), location: null }];
+      // The HEAD found where the copy is: its segment need not list the backend again.
+      const copies: StreamCopy[] = [{ backendName: h.backend, backend: backends.get(h.backend), location: null, ...(stored === undefined ? {} : { storedAt: stored.storageKey }) }];
       const striping = this.#config.striping;
       if (striping.enabled && spanLength(span) >= striping.minSize) {
         // Striping uses the backends that hold it: ask the others, and keep those that answer alike.
@@ -721,10 +724,10 @@ function rowFields(location: ObjectLocation | null | undefined): { contentSha256
  * a stream needs to plan its reads (sizes, layout, where the bytes are) and to describe the
  * object (the ETag in multipart form, the backend's Last-Modified). No content hash.
  */
-function degradedCompressedRow(key: string, h: HeadOutcome, stored: StoredAs): ObjectLocation {
+function degradedCompressedRow(key: string, h: HeadOutcome, stored: StoredAs, compression: string): ObjectLocation {
   return {
     objectKey: key, backendName: h.backend, sizeBytes: stored.storedSize, createdAt: h.lastModified ?? new Date(0), encrypted: false,
-    contentHash: null, storageKey: stored.storageKey, compression: stored.compression, logicalSize: h.size, compressionVersion: null,
+    contentHash: null, storageKey: stored.storageKey, compression, logicalSize: h.size, compressionVersion: null,
     etag: h.etag ?? null,
   };
 }

@@ -8,15 +8,17 @@
 import { FOOTER_SIZE, FRAME_MAGIC, SEEKABLE_MAGIC } from './seek-table.js';
 
 /**
- * How a copy found in degraded mode is stored, when it is s3-orchestrator's compressed layout:
- * what a row would have said. Carried on the HEAD outcome so a stream can plan its reads.
+ * Where and how the copy that answered a degraded-mode read is stored — what a row would have
+ * said. Carried on the HEAD outcome, so a stream opens that copy without listing its backend
+ * again and plans a compressed copy's reads.
  */
 export interface StoredAs {
-  compression: 'zstd';
-  /** The stored (compressed) stream's size; the outcome's `size` is the object's. */
-  storedSize: number;
-  /** Where the copy's bytes are on the backend that answered. */
+  /** Where the copy's bytes are on the backend that answered (the key, or a `{key}!{id}` copy). */
   storageKey: string;
+  /** The stored bytes' size: the object's, unless the copy is compressed. */
+  storedSize: number;
+  /** The copy is s3-orchestrator's compressed layout (decoded; the outcome's `size` is the object's). */
+  compression?: 'zstd';
   /** The stored bytes' ETag as the backend gave it (what a resume's If-Match must name). */
   etag?: string;
 }

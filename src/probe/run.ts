@@ -19,7 +19,7 @@ import { billed, egressSkip, finishGet, headFields, objectHead, ok, unsatisfiabl
 import { toFile } from './to-file.js';
 import { storedKeyOf } from './stored-copy.js';
 import { getCompressed, getEncrypted } from './get-encrypted.js';
-import { ZstdStartSniffer, endsLikeSeekable, startsLikeZstd } from '../compression/degraded.js';
+import { ZstdStartSniffer, endsLikeSeekable, startsLikeZstd, type StoredAs } from '../compression/degraded.js';
 import { FOOTER_SIZE } from '../compression/seek-table.js';
 import { compressedEnd, decodeWhole, encryptedWithoutRow, inspectCopy, offStart } from './degraded-copy.js';
 
@@ -84,8 +84,14 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
       return ok(size, size, { ...objectHead(headFields(h), found.location), storedAs: found.storedAs }, used.egress, used.api);
     }
   }
+  if (l === null) {
+    // Degraded: say where the copy was found, so a stream reads it without listing again.
+    const storedAs: StoredAs = { storageKey: backendKey(task), storedSize: h.size };
+    if (h.etag !== undefined) storedAs.etag = h.etag;
+    return ok(h.size, h.size, { ...headFields(h), storedAs }, used.egress, used.api);
+  }
   // An encrypted or compressed copy's stored size is not the object's; callers want its own.
-  const size = l === null ? h.size : l.compression !== undefined ? (l.logicalSize ?? h.size) : l.encrypted ? (l.plaintextSize ?? h.size) : h.size;
+  const size = l.compression !== undefined ? (l.logicalSize ?? h.size) : l.encrypted ? (l.plaintextSize ?? h.size) : h.size;
   return ok(size, size, objectHead(headFields(h), l), used.egress, used.api);
 }
 

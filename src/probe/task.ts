@@ -79,7 +79,7 @@ export interface ProbeUsage {
 
 /** HEAD fields of an answer (Dates survive structured clone). */
 export type VerdictHead = Omit<HeadResult, 'size'> & {
-  /** Degraded mode: the copy is stored in s3-orchestrator's compressed layout (found from its bytes). */
+  /** Degraded mode: where and how the copy that answered is stored (found by listing and from its bytes). */
   storedAs?: StoredAs;
 };
 

@@ -43,6 +43,8 @@ export interface StreamCopy {
    * this backend's own storage key is still to be found by listing.
    */
   findStorageKey?: true;
+  /** Degraded mode: where this backend's copy is, when a HEAD already found it (no listing then). */
+  storedAt?: string;
 }
 
 export { objectSizeOf } from '../stores/row-mapping.js';
@@ -134,7 +136,7 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   try {
     // Degraded mode: find which of the key and its per-write copies this backend holds last.
     if (l === null || copy.findStorageKey === true) {
-      const at = p.storageKeys === false ? key : await storedKeyOf(backend, key, r.signal, () => extraApi++);
+      const at = copy.storedAt ?? (p.storageKeys === false ? key : await storedKeyOf(backend, key, r.signal, () => extraApi++));
       if (l === null) task.storedAt = at;
       else {
         l = { ...l, storageKey: at };

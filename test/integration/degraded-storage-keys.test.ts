@@ -102,6 +102,21 @@ describe('degraded reads find the latest write among the key\'s storage-key copi
     }
   }
 
+  it('a degraded stream lists each backend once: the HEAD that found the copy says where it is', async () => {
+    const rp = await ReadPath.open(config('inline', 'lean'), { store: down });
+    const lists = (): number => b1.requests().filter((r) => r.key === '').length;
+    try {
+      const h = await rp.head('docs/report v2.txt');
+      assert.deepEqual(h.storedAs, { storageKey: `docs/report v2.txt!${ID1}`, storedSize: NEW.length, etag: h.etag });
+      const before = lists();
+      const st = await rp.getStream('docs/report v2.txt');
+      assert.ok((await collect(st.body)).equals(NEW));
+      assert.equal(lists() - before, 1, 'one listing: the HEAD\'s, not the segment\'s too');
+    } finally {
+      await rp.close();
+    }
+  });
+
   it('broadcast.storage_keys: false reads the key itself at once (data written before storage keys)', async () => {
     const rp = await ReadPath.open(config('inline', 'lean', false), { store: down });
     const lists = (): number => b1.requests().filter((r) => r.key === '').length;
