@@ -7,7 +7,8 @@
  * `--mib` MiB, stored three ways by the encryption bench's S3 stand-in (a process of its own,
  * nice 10): verbatim; in upstream's layout (1 MiB zstd frames, level 3, seek table); and that
  * layout encrypted (SENC, 64 KiB chunks). Rows in a memory store, one backend, default
- * configuration plus the master key. Side by side in interleaved rounds (each round one tinybench
+ * configuration plus the master key; and the compressed copy read with the database down
+ * (degraded mode: no row, the layout recognised from the copy's bytes and decoded unverified). Side by side in interleaved rounds (each round one tinybench
  * per cell, the variants' order rotated), after `--warmup` rounds not counted:
  *
  * - `rp.get(key)` — buffered, SHA-256 verified — inline and with the pool (its default threads);
@@ -27,6 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Bench } from 'tinybench';
 import { ReadPath } from '../src/read-path.js';
+import { ReadPathError } from '../src/errors.js';
 import { MemoryMetadataStore } from '../src/stores/memory-store.js';
 import { FrameDecoder } from '../src/compression/frame-decoder.js';
 import { loadZstd } from '../src/compression/zstd.js';
@@ -58,8 +60,13 @@ const sealed = encryptForRow(stored, { masterKey, chunkSize: 65536 });
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-compression-bench-'));
 const files = path.join(tmp, 'objects');
 await mkdir(files);
-const VARIANTS = [['verbatim', 'plain.log', logical], ['compressed', 'z.log', stored], ['compressed+encrypted', 'zenc.log', sealed.body]] as const;
-for (const [, name, body] of VARIANTS) await writeFile(path.join(files, name), body);
+/** `down:` keys are read with the database down: the copy recognised from its bytes (degraded mode). */
+const DOWN = 'down:';
+const VARIANTS = [
+  ['verbatim', 'plain.log', logical], ['compressed', 'z.log', stored], ['compressed+encrypted', 'zenc.log', sealed.body],
+  ['compressed, database down', `${DOWN}z.log`, stored],
+] as const;
+for (const [, name, body] of VARIANTS) if (!name.startsWith(DOWN)) await writeFile(path.join(files, name), body);
 const server = await startEncryptionServer(1, masterKey, 65536, files);
 
 const store = new MemoryMetadataStore();
@@ -74,6 +81,8 @@ store.add({
 
 function config(runtime: ReadPathConfig['runtime']): ReadPathConfig {
   return {
+    // The stand-in answers no ListObjectsV2: degraded reads go to the key itself.
+    broadcast: { storage_keys: false },
     backends: [{ name: 'b1', endpoint: server.url, bucket: BUCKET, access_key_id: 'k', secret_access_key: 's', force_path_style: true }],
     database: { driver: 'memory' },
     runtime: { max_buffered_bytes: Math.max(256 * MiB, 2 * SIZE), ...runtime },
@@ -82,29 +91,41 @@ function config(runtime: ReadPathConfig['runtime']): ReadPathConfig {
     logging: { level: 'warn' },
   };
 }
-const inline = await ReadPath.open(config({ mode: 'inline' }), { store });
-const pool = await ReadPath.open(config({ mode: 'pool' }), { store });
+const down = { getAllObjectLocations: (): Promise<never> => Promise.reject(new ReadPathError('DB_UNAVAILABLE', 'database down (bench)')) };
+const both = async (runtime: ReadPathConfig['runtime']): Promise<{ up: ReadPath; down: ReadPath }> => ({
+  up: await ReadPath.open(config(runtime), { store }),
+  down: await ReadPath.open(config(runtime), { store: down }),
+});
+const inline = await both({ mode: 'inline' });
+const pool = await both({ mode: 'pool' });
+/** The instance that reads `key`, and the key it reads. */
+const pick = (rps: { up: ReadPath; down: ReadPath }, key: string): [ReadPath, string, boolean] =>
+  (key.startsWith(DOWN) ? [rps.down, key.slice(DOWN.length), true] : [rps.up, key, false]);
 const rangeStart = Math.max(0, Math.floor(SIZE / 2) - Math.floor(RANGE / 2) - 1000);
 const range = `bytes=${rangeStart}-${rangeStart + RANGE - 1}`;
 
-async function readGet(rp: ReadPath, key: string): Promise<void> {
+// Degraded reads have no content hash to verify against (the frames' checksums are checked).
+async function readGet(rps: { up: ReadPath; down: ReadPath }, k: string): Promise<void> {
+  const [rp, key, degraded] = pick(rps, k);
   const o = await rp.get(key);
-  if (o.body.byteLength !== SIZE || !o.verified) throw new Error(`get ${key}: ${o.body.byteLength} bytes, verified ${o.verified}`);
+  if (o.body.byteLength !== SIZE || o.verified === degraded || o.degraded !== degraded) throw new Error(`get ${k}: ${o.body.byteLength} bytes, verified ${o.verified}`);
 }
-async function readStream(rp: ReadPath, key: string): Promise<void> {
+async function readStream(rps: { up: ReadPath; down: ReadPath }, k: string): Promise<void> {
+  const [rp, key, degraded] = pick(rps, k);
   const o = await rp.getStream(key);
   let n = 0;
   for await (const c of o.body) n += (c as Buffer).byteLength;
-  if (n !== SIZE || !(await o.verified)) throw new Error(`getStream ${key}: ${n} bytes`);
+  if (n !== SIZE || (await o.verified) === degraded) throw new Error(`getStream ${k}: ${n} bytes`);
 }
-async function readRange(rp: ReadPath, key: string): Promise<void> {
+async function readRange(rps: { up: ReadPath; down: ReadPath }, k: string): Promise<void> {
+  const [rp, key] = pick(rps, k);
   const o = await rp.get(key, { range });
   if (!Buffer.from(o.body).equals(logical.subarray(rangeStart, rangeStart + RANGE))) throw new Error(`get ${key} ${range}: wrong bytes`);
 }
 
 const cells: MeasuredCell[] = [
   { read: 'get (buffered, verified)', runtime: 'inline', run: (k) => readGet(inline, k), ms: {}, cpu: {} },
-  { read: 'get (buffered, verified)', runtime: `pool ×${pool.config.runtime.threads} (default)`, run: (k) => readGet(pool, k), ms: {}, cpu: {} },
+  { read: 'get (buffered, verified)', runtime: `pool ×${pool.up.config.runtime.threads} (default)`, run: (k) => readGet(pool, k), ms: {}, cpu: {} },
   { read: 'getStream to the end (verified)', runtime: 'main thread (any mode)', run: (k) => readStream(inline, k), ms: {}, cpu: {} },
   { read: `get ${fmt(RANGE / MiB, 2)} MiB range from the middle`, runtime: 'inline', run: (k) => readRange(inline, k), ms: {}, cpu: {} },
 ];
@@ -117,8 +138,7 @@ for (let round = 1 - WARMUP; round <= ROUNDS; round++) {
   if (!warm) log(`round ${round}/${ROUNDS}`);
 }
 const readSeconds = (performance.now() - t0) / 1000;
-await inline.close();
-await pool.close();
+for (const rp of [inline.up, inline.down, pool.up, pool.down]) await rp.close();
 await server.close();
 await rm(tmp, { recursive: true, force: true });
 
@@ -159,8 +179,8 @@ out.push(`## Compressed copies — ${cmd}`, '');
 out.push(`${os.availableParallelism()} cores (nproc), Node ${process.version}; ${SIZE / MiB} MiB of log lines, stored ${fmt(stored.byteLength / MiB, 2)} MiB compressed (${fmt((stored.byteLength / SIZE) * 100, 1)}%, 1 MiB frames, level 3); `
   + `${ROUNDS} interleaved rounds × ${ITERATIONS} read(s) per variant per cell after ${WARMUP} warm-up round(s); one server process${server.niced ? ' at nice 10' : ''}; `
   + `load ${fmt(load0, 1)} → ${fmt(load1, 1)}; reads took ${fmt(readSeconds, 0)} s.`, '');
-out.push('| read | runtime | verbatim ms | compressed ms (×) | compressed+encrypted ms (×) | verbatim CPU ms | compressed CPU ms (×) | compressed+encrypted CPU ms (×) |');
-out.push('|---|---|---:|---:|---:|---:|---:|---:|');
+out.push('| read | runtime | verbatim ms | compressed ms (×) | compressed+encrypted ms (×) | compressed, database down ms (×) | verbatim CPU ms | compressed CPU ms (×) | compressed+encrypted CPU ms (×) | compressed, database down CPU ms (×) |');
+out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 const summary: Record<string, unknown>[] = [];
 for (const c of cells) {
   const ms = Object.fromEntries(VARIANTS.map(([v]) => [v, mean(c.ms[v] ?? [])]));
@@ -168,7 +188,8 @@ for (const c of cells) {
   const base = ms['verbatim'] ?? NaN;
   const baseCpu = cpu['verbatim'] ?? NaN;
   const cellOf = (v: string, m: Record<string, number>, b: number): string => `${fmt(m[v] ?? NaN, 1)} (${fmt((m[v] ?? NaN) / b, 2)}×)`;
-  out.push(`| ${c.read} | ${c.runtime} | ${fmt(base, 1)} | ${cellOf('compressed', ms, base)} | ${cellOf('compressed+encrypted', ms, base)} | ${fmt(baseCpu, 1)} | ${cellOf('compressed', cpu, baseCpu)} | ${cellOf('compressed+encrypted', cpu, baseCpu)} |`);
+  const down = VARIANTS[3][0];
+  out.push(`| ${c.read} | ${c.runtime} | ${fmt(base, 1)} | ${cellOf('compressed', ms, base)} | ${cellOf('compressed+encrypted', ms, base)} | ${cellOf(down, ms, base)} | ${fmt(baseCpu, 1)} | ${cellOf('compressed', cpu, baseCpu)} | ${cellOf('compressed+encrypted', cpu, baseCpu)} | ${cellOf(down, cpu, baseCpu)} |`);
   summary.push({ read: c.read, runtime: c.runtime, ms, cpuMs: cpu, samples: c.ms });
 }
 out.push('', `Micro: ${SIZE / MiB} MiB in memory, this process (tinybench, ${MICRO_MS} ms per row, median):`, '');
