@@ -34,6 +34,8 @@ export function successFields(o: HeadOutcome | GetOutcome): Record<string, unkno
   if (o.contentType !== undefined) rec['contentType'] = o.contentType;
   if (o.lastModified !== undefined) rec['lastModified'] = o.lastModified instanceof Date ? o.lastModified.toISOString() : o.lastModified;
   if (o.metadata !== undefined && Object.keys(o.metadata).length > 0) rec['metadata'] = o.metadata;
+  // Degraded: where the copy was found, and whether it was decoded from the compressed layout.
+  if (o.storedAs !== undefined) rec['storedAs'] = o.storedAs;
   return rec;
 }
 

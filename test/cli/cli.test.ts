@@ -5,6 +5,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import { sha256Hex } from '../../src/probe/probes.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import type { ObjectLocation } from '../../src/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
+import { logLines, seekableZstd } from '../helpers/seekable-zstd.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
@@ -50,6 +53,9 @@ function assertClean(r: Run): void {
   assert.ok(!r.stderr.includes('S3CR3T-test') && !r.stdout.includes('S3CR3T-test'), 'the secret never appears in output');
 }
 
+/** Stored by s3-orchestrator compressed (zstd seekable), read only with the database down. */
+const ZLOG = logLines(200_000, 2);
+const ZLOG_Z = seekableZstd(ZLOG, { chunkSize: 64 * 1024 });
 const BIN = Uint8Array.from({ length: 5000 }, (_, i) => (i * 131 + 17) & 0xff);
 const SECRET_ENV = { TEST_S3_SECRET: 'S3RVER', TEST_DB_PASSWORD: 'S3CR3T-test-password' };
 
@@ -401,5 +407,38 @@ database:
     assert.equal(verbose.code, 2);
     assert.match(verbose.stderr, STACK_LINE);
     assertClean(verbose);
+  });
+
+  it('the database down: head, get -o and batch --out read degraded, a compressed copy decoded; the outcome says where it was found', async () => {
+    // A PostgreSQL address nothing listens on: every lookup is DB_UNAVAILABLE.
+    const closed = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    const stored = `zlog.txt!${'7'.repeat(32)}`;
+    await fleet.seed(stored, ZLOG_Z.body, ['b3']);
+    const down = path.join(tmp, 'down.yaml');
+    const text = await readFile(config, 'utf8');
+    await writeFile(down, text.replace(/database:\n  driver: sqlite\n  path: meta.db\n/, `database:\n  driver: postgres\n  url: "postgres://readpath@127.0.0.1:${closed}/meta?connect_timeout=2"\n`));
+    const h = await cli(['head', 'zlog.txt', '-c', down], { env: SECRET_ENV });
+    assert.equal(h.code, 0, h.stderr);
+    const o = JSON.parse(h.stdout.toString()) as Record<string, unknown>;
+    assert.deepEqual([o['size'], o['degraded'], o['backend']], [ZLOG.length, true, 'b3']);
+    assert.deepEqual(o['storedAs'], { storageKey: stored, storedSize: ZLOG_Z.body.length, compression: 'zstd', etag: `"${createHash('md5').update(ZLOG_Z.body).digest('hex')}"` });
+    const file = path.join(tmp, 'zlog.out');
+    const g = await cli(['get', 'zlog.txt', '-c', down, '-o', file], { env: SECRET_ENV });
+    assert.equal(g.code, 0, g.stderr);
+    assert.ok((await readFile(file)).equals(ZLOG), 'the object, not its stored frames');
+    const dir = path.join(tmp, 'down-out');
+    const b = await cli(['batch', '-c', down, '--out', dir, '--ndjson'], { env: SECRET_ENV, input: 'zlog.txt\nhello.txt\n' });
+    assert.equal(b.code, 0, b.stderr);
+    const recs = lines(b.stdout.toString()).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(recs.map((r) => [r['key'], r['ok'], r['degraded']]).sort(), [['hello.txt', true, true], ['zlog.txt', true, true]]);
+    assert.equal((recs.find((r) => r['key'] === 'zlog.txt')?.['storedAs'] as { compression?: string } | undefined)?.compression, 'zstd');
+    assert.ok((await readFile(path.join(dir, 'zlog.txt'))).equals(ZLOG));
+    assert.equal(await readFile(path.join(dir, 'hello.txt'), 'utf8'), 'hello, world\n');
+    assertClean(b);
   });
 });
