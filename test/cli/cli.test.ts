@@ -421,7 +421,7 @@ database:
     await fleet.seed(stored, ZLOG_Z.body, ['b3']);
     const down = path.join(tmp, 'down.yaml');
     const text = await readFile(config, 'utf8');
-    await writeFile(down, text.replace(/database:\n  driver: sqlite\n  path: meta.db\n/, `database:\n  driver: postgres\n  url: "postgres://readpath@127.0.0.1:${closed}/meta?connect_timeout=2"\n`));
+    await writeFile(down, text.replace('database:\n  driver: sqlite\n  path: meta.db\n', `database:\n  driver: postgres\n  url: "postgres://readpath@127.0.0.1:${closed}/meta?connect_timeout=2"\n`));
     const h = await cli(['head', 'zlog.txt', '-c', down], { env: SECRET_ENV });
     assert.equal(h.code, 0, h.stderr);
     const o = JSON.parse(h.stdout.toString()) as Record<string, unknown>;
