@@ -56,10 +56,10 @@ export interface HeadOutcome extends HeadResult {
   tagCount?: number;
   /**
    * Degraded mode (no row; on HEAD outcomes, and GET outcomes of a decoded copy): where and how
-   * the copy that answered is stored — its storage key (the
-   * key, or upstream's `{key}!{id}` copy the listing found) and stored size, and `compression`
-   * when it is s3-orchestrator's compressed layout, found from its own bytes and decoded (`size` is
-   * then the object's, and the ETag the stored one in multipart form, `"…-1"`).
+   * the copy that answered is stored — its storage key (the key, or upstream's `{key}!{id}` copy
+   * the listing found) and stored size, and `compression` when it is s3-orchestrator's compressed
+   * layout, found from its own bytes and decoded (`size` is then the object's, and the ETag the
+   * stored one in multipart form, `"…-1"`).
    */
   storedAs?: StoredAs;
 }

@@ -33,6 +33,8 @@ export interface CompressedCopy {
   /** The compressed stream's size: `size_bytes`, or an encrypted copy's `plaintext_size`. */
   storedSize: number;
   contentHash: string | null;
+  /** The row's ETag (the object's; in degraded mode derived from the stored bytes'), for the cache. */
+  etag: string | null;
   /** The copy's encryption, when it is encrypted (then `keys` must be given). */
   encrypted: EncryptedCopy | undefined;
   /** Its seek table, when already read (degraded mode reads it to recognise the layout). */
@@ -64,6 +66,7 @@ const tables = new BoundedCache<string, SeekTable>(1024, 10 * 60_000);
 export function compressedCopy(backend: string, key: string, l: {
   sizeBytes: number; encrypted: boolean; plaintextSize?: number | null; contentHash?: string | null;
   compression?: string | null; logicalSize?: number | null; compressionVersion?: number | null; storageKey?: string | null;
+  etag?: string | null;
 }, encrypted: EncryptedCopy | undefined): CompressedCopy {
   const where = `${backend}: ${key}`;
   const algorithm = l.compression ?? '';
@@ -75,7 +78,7 @@ export function compressedCopy(backend: string, key: string, l: {
   if (storedSize === undefined || storedSize === null) throw decompressionFailed(`${where}: the row of an encrypted, compressed copy has no plaintext_size`);
   return {
     backend, key, storageKey: l.storageKey ?? key, algorithm, version, logicalSize: l.logicalSize, storedSize,
-    contentHash: l.contentHash ?? null, encrypted,
+    contentHash: l.contentHash ?? null, etag: l.etag ?? null, encrypted,
   };
 }
 
@@ -178,11 +181,12 @@ function need(keys: KeyRing | undefined): KeyRing {
 
 /**
  * What identifies one stored stream: a current upstream writes each under a path of its own,
- * and sizes, hash and an encrypted copy's base nonce tell older rows' rewrites apart.
+ * and sizes, hash, ETag and an encrypted copy's base nonce tell older rows' rewrites apart (in
+ * degraded mode, with no hash, the ETag derived from the stored bytes' does).
  */
 function cacheKey(c: CompressedCopy): string {
   const nonce = c.encrypted?.encryptionKey === null || c.encrypted === undefined ? '' : Buffer.from(c.encrypted.encryptionKey.subarray(0, 12)).toString('hex');
-  return [c.backend, c.storageKey, c.storedSize, c.logicalSize, c.contentHash ?? '', nonce].join('\0');
+  return [c.backend, c.storageKey, c.storedSize, c.logicalSize, c.contentHash ?? '', c.etag ?? '', nonce].join('\0');
 }
 
 /** Forget every remembered seek table (tests). */
