@@ -69,6 +69,11 @@ export interface HeadResult {
 /** What a GET answers: the HEAD fields and a body stream the caller must consume or destroy. */
 export interface GetResult extends HeadResult {
   body: Readable;
+  /**
+   * A ranged answer (206): the whole object's size, from its `Content-Range` (`bytes a-b/N`).
+   * Absent for a whole answer, or when the server did not say (`/*`).
+   */
+  totalSize?: number;
 }
 
 /**

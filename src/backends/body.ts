@@ -188,6 +188,14 @@ export function discardBody(result: Pick<GetResult, 'body'> | Readable, reason?:
   destroyQuietly(body, reason);
 }
 
+/** The object's size a `Content-Range: bytes a-b/N` header gives (undefined for `/*` or any other form). */
+export function contentRangeTotal(value: string | undefined): number | undefined {
+  const m = value === undefined ? null : /^\s*bytes\s+\d+-\d+\/(\d+)\s*$/i.exec(value);
+  if (m === null || m[1] === undefined) return undefined;
+  const n = Number(m[1]);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** The length of a `bytes=a-b` range (0 for any other form). */
 export function rangeLength(range: string): number {
   const m = /^bytes=(\d+)-(\d+)$/.exec(range);

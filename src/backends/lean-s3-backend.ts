@@ -18,6 +18,7 @@ import type { Dispatcher, Pool } from 'undici';
 import { ReadPathError, abortedError } from '../errors.js';
 import type { BackendGetOptions, BackendHeadOptions, BackendListOptions, BackendListPage, ConditionalOptions, GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { CallDeadline, destroyQuietly } from './call-deadline.js';
+import { contentRangeTotal } from './body.js';
 import { leanS3Deps, type LeanS3Deps } from './lean-s3-deps.js';
 import { objectPath, s3Address, type S3Address } from './s3-address.js';
 import {
@@ -229,6 +230,8 @@ export class LeanS3Backend implements ObjectBackend {
       if (res.statusCode < 200 || res.statusCode >= 300) throw await this.#answerError(res);
       const result = headFromHeaders(res.headers) as GetResult;
       result.body = body;
+      const total = res.statusCode === 206 ? contentRangeTotal(header(res.headers, 'content-range')) : undefined;
+      if (total !== undefined) result.totalSize = total;
       call.handOver(body, opts?.timeoutCoversBody ?? this.#coversBody);
       return result;
     } catch (err) {

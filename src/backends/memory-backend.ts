@@ -138,6 +138,8 @@ export class MemoryBackend implements ObjectBackend {
       }
       bytes = bytes.subarray(r.start, r.end + 1);
     }
-    return { ...this.#head(obj, bytes.byteLength), body: Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)], { objectMode: false }) };
+    const res: GetResult = { ...this.#head(obj, bytes.byteLength), body: Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)], { objectMode: false }) };
+    if (opts?.range !== undefined) res.totalSize = obj.bytes.byteLength;
+    return res;
   }
 }

@@ -18,6 +18,7 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ReadPathError, abortedError, isReadPathErrorLike, messageOf } from '../errors.js';
 import type { BackendGetOptions, BackendHeadOptions, BackendListOptions, BackendListPage, BackendListedObject, ConditionalOptions, GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { CallDeadline, destroyQuietly } from './call-deadline.js';
+import { contentRangeTotal } from './body.js';
 import { withoutSdkNodeVersionWarning } from './sdk-warning.js';
 import { s3Sdk, type S3Sdk } from './s3-sdk.js';
 
@@ -318,6 +319,8 @@ export class S3Backend implements ObjectBackend {
       const out = await client.send(new sdk.GetObjectCommand(input), { abortSignal: call.signal });
       body = out.Body instanceof Readable ? out.Body : Readable.from([]);
       const result: GetResult = { ...toHead(out), body };
+      const total = contentRangeTotal(out.ContentRange);
+      if (total !== undefined) result.totalSize = total;
       call.handOver(body, opts?.timeoutCoversBody ?? this.#coversBody);
       return result;
     } catch (err) {

@@ -9,7 +9,7 @@
  * look at the first bytes, and at the end only when those begin like zstd.
  */
 import { ReadPathError, backendStatusOf } from '../errors.js';
-import { collectBody, tooLarge } from '../backends/body.js';
+import { collectBody, readChunks, tooLarge } from '../backends/body.js';
 import { looksEncrypted } from '../encryption/format.js';
 import { decodedEtag, endsLikeSeekable, startsLikeZstd, type StoredAs } from '../compression/degraded.js';
 import { FrameDecoder } from '../compression/frame-decoder.js';
@@ -17,7 +17,7 @@ import { FOOTER_SIZE, TAIL_PREFETCH, ZSTD, decompressionFailed, parseSeekTable, 
 import { loadZstd } from '../compression/zstd.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { backendKey, type ProbeLocation, type ProbeTask, type ProbeUsage } from './task.js';
-import { billed } from './answer.js';
+import { billed, headFields } from './answer.js';
 
 /**
  * A degraded-mode copy whose bytes begin like s3-orchestrator's ciphertext: without the
@@ -46,14 +46,78 @@ export function offStart(range: string | undefined): boolean {
 /**
  * Look at a degraded copy's first bytes (and its end when they begin like zstd). Throws
  * {@link encryptedWithoutRow} for ciphertext; resolves with the layout when it is compressed,
- * undefined when its bytes are the object's. `described`: its HEAD, when already made.
+ * undefined when its bytes are the object's.
  */
-export async function inspectCopy(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage, described?: Described): Promise<FoundCompressed | undefined> {
-  const start = await fetchSmall(task, backend, 'bytes=0-4', signal, used);
-  if (start === undefined) return undefined;
-  if (looksEncrypted(start)) throw encryptedWithoutRow(task);
-  return startsLikeZstd(start) ? compressedEnd(task, backend, signal, used, described) : undefined;
+export async function inspectCopy(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<FoundCompressed | undefined> {
+  const s = await startOf(task, backend, signal, used);
+  if (s === undefined) return undefined;
+  if (looksEncrypted(s.bytes)) throw encryptedWithoutRow(task);
+  return startsLikeZstd(s.bytes) ? compressedEnd(task, backend, signal, used, s.described) : undefined;
 }
+
+/**
+ * A degraded HEAD: the copy's first bytes by a ranged GET, whose Content-Range gives the object's
+ * size and whose headers the HEAD's fields — one request where a HEAD and that GET were two —
+ * then its end when they begin like zstd. A HEAD is asked only when the answer does not say the
+ * size (416 for an empty object; a server that reports no total). Throws
+ * {@link encryptedWithoutRow} for ciphertext.
+ */
+export async function degradedHead(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<{ described: HeadResult; found: FoundCompressed | undefined }> {
+  const s = await startOf(task, backend, signal, used);
+  let described = s?.described;
+  if (described === undefined) {
+    try {
+      described = await backend.head(backendKey(task), { signal });
+    } catch (err) {
+      billed(used, err);
+    }
+    used.api += 1;
+  }
+  if (s === undefined) return { described, found: undefined };
+  if (looksEncrypted(s.bytes)) throw encryptedWithoutRow(task);
+  const found = startsLikeZstd(s.bytes) && described.size >= FOOTER_SIZE ? await compressedEnd(task, backend, signal, used, described) : undefined;
+  return { described, found };
+}
+
+/** Bytes a degraded copy's first bytes are read for: the SENC header's magic, a zstd frame's. */
+const START = 5;
+
+/**
+ * A degraded copy's first {@link START} bytes, by a ranged GET, and what its answer says of the
+ * object when it says its size: `Content-Range`'s total, or a whole answer's length from a server
+ * that ignored the range (its body then released after the first bytes). Undefined for a 416 (an
+ * empty object).
+ */
+async function startOf(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<{ bytes: Uint8Array; described: HeadResult | undefined } | undefined> {
+  let res: GetResult;
+  try {
+    res = await backend.get(backendKey(task), { signal, range: `bytes=0-${START - 1}` });
+  } catch (err) {
+    if (backendStatusOf(err) !== 416) billed(used, err);
+    used.api += 1;
+    return undefined;
+  }
+  used.api += 1;
+  const parts: Buffer[] = [];
+  let have = 0;
+  try {
+    await readChunks(res.body, (b) => {
+      parts.push(Buffer.from(b));
+      have += b.byteLength;
+      // More than the range holds: a whole answer, not worth reading on.
+      if (have > START) throw new Enough();
+    }, { signal });
+  } catch (err) {
+    if (!(err instanceof Enough)) throw err;
+  }
+  used.egress += have;
+  // Without a total, an answer longer than the range is the whole object; a short one says nothing.
+  const size = res.totalSize ?? (res.size > START ? res.size : undefined);
+  return { bytes: Buffer.concat(parts).subarray(0, START), described: size === undefined ? undefined : { ...headFields(res), size } };
+}
+
+/** Thrown to stop reading a body once its first bytes are in. */
+class Enough extends Error {}
 
 /**
  * A degraded copy whose first bytes began like zstd: its layout when it ends with a seek table

@@ -20,8 +20,7 @@ import { toFile } from './to-file.js';
 import { storedKeyOf } from './stored-copy.js';
 import { getCompressed, getEncrypted } from './get-encrypted.js';
 import { ZstdStartSniffer, endsLikeSeekable, startsLikeZstd, type StoredAs } from '../compression/degraded.js';
-import { FOOTER_SIZE } from '../compression/seek-table.js';
-import { compressedEnd, decodeWhole, encryptedWithoutRow, inspectCopy, offStart } from './degraded-copy.js';
+import { compressedEnd, decodeWhole, degradedHead, encryptedWithoutRow, inspectCopy, offStart } from './degraded-copy.js';
 
 /**
  * An encrypted copy where no key is configured: serving ciphertext as the object would be
@@ -68,6 +67,19 @@ export async function runProbe(task: ProbeTask, backend: ObjectBackend, signal: 
 }
 
 async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<Verdict> {
+  const l = task.location;
+  if (l === null) {
+    // Degraded: the copy's first bytes are looked at before its size is believed (ciphertext,
+    // the compressed layout), and the outcome says where it was found.
+    const { described: h, found } = await degradedHead(task, backend, signal, used);
+    if (found !== undefined) {
+      const size = found.table.logicalSize;
+      return ok(size, size, { ...objectHead(headFields(h), found.location), storedAs: found.storedAs }, used.egress, used.api);
+    }
+    const storedAs: StoredAs = { storageKey: backendKey(task), storedSize: h.size };
+    if (h.etag !== undefined) storedAs.etag = h.etag;
+    return ok(h.size, h.size, { ...headFields(h), storedAs }, used.egress, used.api);
+  }
   let h: HeadResult;
   try {
     h = await backend.head(backendKey(task), { signal });
@@ -75,21 +87,6 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
     billed(used, err);
   }
   used.api += 1;
-  const l = task.location;
-  // Degraded: an object big enough to be ciphertext or compressed is looked at before its size is believed.
-  if (l === null && h.size >= FOOTER_SIZE) {
-    const found = await inspectCopy(task, backend, signal, used, h);
-    if (found !== undefined) {
-      const size = found.table.logicalSize;
-      return ok(size, size, { ...objectHead(headFields(h), found.location), storedAs: found.storedAs }, used.egress, used.api);
-    }
-  }
-  if (l === null) {
-    // Degraded: say where the copy was found, so a stream reads it without listing again.
-    const storedAs: StoredAs = { storageKey: backendKey(task), storedSize: h.size };
-    if (h.etag !== undefined) storedAs.etag = h.etag;
-    return ok(h.size, h.size, { ...headFields(h), storedAs }, used.egress, used.api);
-  }
   // An encrypted or compressed copy's stored size is not the object's; callers want its own.
   const size = l.compression !== undefined ? (l.logicalSize ?? h.size) : l.encrypted ? (l.plaintextSize ?? h.size) : h.size;
   return ok(size, size, objectHead(headFields(h), l), used.egress, used.api);

@@ -272,12 +272,19 @@ export function s3TransportConformance(label: string, factory: ConformanceFactor
         ['bytes=10-999', 'abcdefghij', 10],
       ];
       for (const [range, body, size] of cases) {
-        it(`${range}: ${size} byte(s), announced size ${size}`, async () => {
+        it(`${range}: ${size} byte(s), announced size ${size}, the object's from Content-Range`, async () => {
           const r = await strict().get(SMALL, { range });
           assert.equal(r.size, size);
+          assert.equal(r.totalSize, 20);
           assert.equal(text(await readBody(r)), body);
         });
       }
+
+      it('a whole answer carries no total size', async () => {
+        const r = await strict().get(SMALL);
+        assert.equal(r.totalSize, undefined);
+        await readBody(r);
+      });
 
       it('a range starting past the end is BACKEND_ERROR with backendStatus 416 (stub and s3rver)', async () => {
         await assert.rejects(strict().get(SMALL, { range: 'bytes=20-' }), isCode('BACKEND_ERROR', 416));
@@ -287,6 +294,7 @@ export function s3TransportConformance(label: string, factory: ConformanceFactor
       it('a middle range from s3rver', async () => {
         const r = await s3rver().get(SMALL, { range: 'bytes=6-10' });
         assert.equal(r.size, 5);
+        assert.ok(r.totalSize !== undefined && r.totalSize > 10, String(r.totalSize));
         assert.equal(text(await readBody(r)), '6789a');
       });
     });

@@ -105,13 +105,17 @@ describe('degraded reads find the latest write among the key\'s storage-key copi
   it('a degraded stream lists each backend once: the HEAD that found the copy says where it is', async () => {
     const rp = await ReadPath.open(config('inline', 'lean'), { store: down });
     const lists = (): number => b1.requests().filter((r) => r.key === '').length;
+    const heads = (): number => b1.requests().filter((r) => r.method === 'HEAD').length;
     try {
+      const before = heads();
       const h = await rp.head('docs/report v2.txt');
       assert.deepEqual(h.storedAs, { storageKey: `docs/report v2.txt!${ID1}`, storedSize: NEW.length, etag: h.etag });
-      const before = lists();
+      assert.deepEqual([h.size, h.lastModified instanceof Date], [NEW.length, true]);
+      assert.equal(heads(), before, 'the size from the first bytes\' Content-Range: no HEAD request');
+      const listed = lists();
       const st = await rp.getStream('docs/report v2.txt');
       assert.ok((await collect(st.body)).equals(NEW));
-      assert.equal(lists() - before, 1, 'one listing: the HEAD\'s, not the segment\'s too');
+      assert.equal(lists() - listed, 1, 'one listing: the HEAD\'s, not the segment\'s too');
     } finally {
       await rp.close();
     }

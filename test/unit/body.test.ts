@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
-import { collectBody, discardBody, readBody } from '../../src/backends/body.js';
+import { collectBody, contentRangeTotal, discardBody, readBody } from '../../src/backends/body.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
 import { ReadPathError, hasCode } from '../../src/errors.js';
 
 const is = (code: Parameters<typeof hasCode>[1]) => (e: unknown) => hasCode(e, code);
@@ -79,5 +80,26 @@ describe('collectBody / readBody', () => {
     const t = new PassThrough();
     discardBody(t);
     assert.ok(t.destroyed);
+  });
+});
+
+describe('contentRangeTotal', () => {
+  it('the object size a Content-Range gives; nothing for an unknown total or another form', () => {
+    assert.equal(contentRangeTotal('bytes 0-4/20'), 20);
+    assert.equal(contentRangeTotal('Bytes 10-19/9007199254740991'), 9007199254740991);
+    for (const odd of [undefined, '', 'bytes 0-4/*', 'bytes */20', 'bytes 0-4/2e3', 'items 0-4/20', 'bytes 0-4/99999999999999999999']) {
+      assert.equal(contentRangeTotal(odd), undefined, String(odd));
+    }
+  });
+
+  it('the memory backend reports it for ranged answers only', async () => {
+    const m = new MemoryBackend('m');
+    m.put('k', new TextEncoder().encode('0123456789'));
+    const ranged = await m.get('k', { range: 'bytes=2-4' });
+    assert.deepEqual([ranged.size, ranged.totalSize], [3, 10]);
+    await readBody(ranged);
+    const whole = await m.get('k');
+    assert.equal(whole.totalSize, undefined);
+    await readBody(whole);
   });
 });
