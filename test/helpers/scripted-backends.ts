@@ -197,13 +197,15 @@ class ScriptedBackend implements ObjectBackend {
   get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult> {
     return this.#call(key, opts?.signal, (o, corrupt) => {
       let bytes = Buffer.from(bytesOf(o.body));
+      const total = bytes.byteLength;
       if (opts?.range !== undefined) {
         const m = /^bytes=(\d+)-(\d+)$/.exec(opts.range);
         if (m === null) throw new ReadPathError('BACKEND_ERROR', `${this.name}: InvalidRange`, { backendStatus: 416 });
         bytes = bytes.subarray(Number(m[1]), Number(m[2]) + 1);
       }
       if (corrupt && bytes.length > 0) bytes[0] = (bytes[0] as number) ^ 0xff;
-      return { ...this.#head(o, bytes.byteLength), body: Readable.from([bytes]) };
+      // As S3 answers a range: the object's size in Content-Range.
+      return { ...this.#head(o, bytes.byteLength), body: Readable.from([bytes]), ...(opts?.range === undefined ? {} : { totalSize: total }) };
     });
   }
 }

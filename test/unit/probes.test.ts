@@ -24,14 +24,14 @@ test('headProbe records one API request; declines before the call when over the 
   assert.equal(b.calls.head, 1, 'the over-limit probe never called the backend');
 });
 
-test('a degraded HEAD (no row) lists the key\'s copies first: two API requests', async () => {
+test('a degraded HEAD (no row) lists the key\'s copies first, then reads the first bytes (their Content-Range gives the size): two API requests', async () => {
   const acct = new Recorder();
   const b = new MemoryBackend('b1');
   b.put('k', 'abc', { lastModified: new Date(1000) });
   b.put('k!0123456789abcdef0123456789abcdef', 'newer', { lastModified: new Date(2000) });
   const r = await headProbe(acct, 'k')(req(b, null));
   assert.equal(r.size, 5, 'the newer copy');
-  assert.deepEqual([b.calls.list, b.calls.head], [1, 1]);
+  assert.deepEqual([b.calls.list, b.calls.head, b.calls.get], [1, 0, 1]);
   assert.equal(acct.usage.usage('b1').apiRequests, 2);
 });
 
