@@ -71,7 +71,8 @@ export interface GetResult extends HeadResult {
   body: Readable;
   /**
    * A ranged answer (206): the whole object's size, from its `Content-Range` (`bytes a-b/N`).
-   * Absent for a whole answer, or when the server did not say (`/*`).
+   * Absent for a whole answer, or when the server did not say (`/*`). A degraded HEAD learns the
+   * size from it (one ranged GET); a backend that leaves it out costs a HEAD request as well.
    */
   totalSize?: number;
 }
