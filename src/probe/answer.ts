@@ -3,7 +3,7 @@
  * carries, and the errors a backend's answer turns into.
  */
 import { ReadPathError, hasCode, messageOf } from '../errors.js';
-import type { GetResult, HeadResult } from '../types.js';
+import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { discardBody } from '../backends/body.js';
 import type { UsagePort } from './billing.js';
 import { isBilledFailure } from './billing.js';
@@ -85,6 +85,18 @@ export function unsatisfiable(task: ProbeTask, err: unknown): ReadPathError {
 export function billed(used: ProbeUsage, err: unknown): never {
   if (isBilledFailure(err)) used.api += 1;
   throw err;
+}
+
+/** HEAD the copy at `key` with its request accounted (a failed one when it was billed). */
+export async function headBilled(backend: ObjectBackend, key: string, signal: AbortSignal, used: ProbeUsage): Promise<HeadResult> {
+  let h: HeadResult;
+  try {
+    h = await backend.head(key, { signal });
+  } catch (err) {
+    billed(used, err);
+  }
+  used.api += 1;
+  return h;
 }
 
 /** A write under `out` that failed: the read's WRITE_FAILED (INVALID_KEY as it is). */

@@ -9,7 +9,7 @@
  * look at the first bytes, and at the end only when those begin like zstd.
  */
 import { ReadPathError, backendStatusOf } from '../errors.js';
-import { collectBody, readChunks, tooLarge } from '../backends/body.js';
+import { readChunks, tooLarge } from '../backends/body.js';
 import { looksEncrypted } from '../encryption/format.js';
 import { decodedEtag, endsLikeSeekable, startsLikeZstd, type StoredAs } from '../compression/degraded.js';
 import { FrameDecoder } from '../compression/frame-decoder.js';
@@ -17,7 +17,8 @@ import { FOOTER_SIZE, TAIL_PREFETCH, ZSTD, decompressionFailed, parseSeekTable, 
 import { loadZstd } from '../compression/zstd.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { backendKey, type ProbeLocation, type ProbeTask, type ProbeUsage } from './task.js';
-import { billed, headFields } from './answer.js';
+import { billed, headBilled, headFields } from './answer.js';
+import { fetchStored } from './get-encrypted.js';
 
 /**
  * A degraded-mode copy whose bytes begin like s3-orchestrator's ciphertext: without the
@@ -64,18 +65,10 @@ export async function inspectCopy(task: ProbeTask, backend: ObjectBackend, signa
  */
 export async function degradedHead(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<{ described: HeadResult; found: FoundCompressed | undefined }> {
   const s = await startOf(task, backend, signal, used);
-  let described = s?.described;
-  if (described === undefined) {
-    try {
-      described = await backend.head(backendKey(task), { signal });
-    } catch (err) {
-      billed(used, err);
-    }
-    used.api += 1;
-  }
+  const described = s?.described ?? await headBilled(backend, backendKey(task), signal, used);
   if (s === undefined) return { described, found: undefined };
   if (looksEncrypted(s.bytes)) throw encryptedWithoutRow(task);
-  const found = startsLikeZstd(s.bytes) && described.size >= FOOTER_SIZE ? await compressedEnd(task, backend, signal, used, described) : undefined;
+  const found = startsLikeZstd(s.bytes) ? await compressedEnd(task, backend, signal, used, described) : undefined;
   return { described, found };
 }
 
@@ -126,24 +119,16 @@ class Enough extends Error {}
  * A table that does not describe the copy is DECOMPRESSION_FAILED (the next copy is tried).
  */
 export async function compressedEnd(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage, described?: Described): Promise<FoundCompressed | undefined> {
-  let d = described;
-  if (d === undefined) {
-    try {
-      d = await backend.head(backendKey(task), { signal });
-    } catch (err) {
-      billed(used, err);
-    }
-    used.api += 1;
-  }
+  const d = described ?? await headBilled(backend, backendKey(task), signal, used);
   const size = d.size;
   if (size < FOOTER_SIZE) return undefined;
   const n = Math.min(TAIL_PREFETCH, size);
-  let tail = await fetchSmall(task, backend, `bytes=${size - n}-${size - 1}`, signal, used, n);
+  let tail = await fetchTail(task, backend, `bytes=${size - n}-${size - 1}`, signal, used);
   if (tail === undefined || !endsLikeSeekable(tail)) return undefined;
   const where = `${task.backend}: ${task.key}`;
   const tableSize = tableSizeFromFooter(tail, where);
   if (tableSize > tail.byteLength && tableSize <= size) {
-    tail = await fetchSmall(task, backend, `bytes=${size - tableSize}-${size - 1}`, signal, used, tableSize);
+    tail = await fetchTail(task, backend, `bytes=${size - tableSize}-${size - 1}`, signal, used);
     if (tail === undefined) throw decompressionFailed(`${where}: the seek table's end could not be read`);
   }
   const table = parseSeekTable(tail, size, where);
@@ -188,17 +173,10 @@ function found(task: ProbeTask, storedSize: number, table: SeekTable, d: Pick<He
   return { location, table, storedAs };
 }
 
-/** A small ranged read, accounted; undefined when the object is too short for it (416). */
-async function fetchSmall(task: ProbeTask, backend: ObjectBackend, range: string, signal: AbortSignal, used: ProbeUsage, maxBytes = 64): Promise<Uint8Array | undefined> {
-  let res: GetResult;
-  try {
-    res = await backend.get(backendKey(task), { signal, range });
-  } catch (err) {
+/** {@link fetchStored}, undefined when the object is too short for the range (416). */
+function fetchTail(task: ProbeTask, backend: ObjectBackend, range: string, signal: AbortSignal, used: ProbeUsage): Promise<Uint8Array | undefined> {
+  return fetchStored(task, backend, range, signal, used).catch((err: unknown) => {
     if (backendStatusOf(err) === 416) return undefined;
-    billed(used, err);
-  }
-  used.api += 1;
-  const bytes = await collectBody(res.body, { signal, maxBytes });
-  used.egress += bytes.byteLength;
-  return bytes;
+    throw err;
+  });
 }

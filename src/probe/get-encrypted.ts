@@ -61,6 +61,14 @@ export async function fetchStored(task: ProbeTask, backend: ObjectBackend, range
 }
 
 /**
+ * Degraded mode: GET a copy found stored compressed (degraded-copy.ts) and decode it, its
+ * stand-in row and the seek table already read standing for the row.
+ */
+export function getFound(task: ProbeTask, found: FoundCompressed, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage): Promise<Verdict> {
+  return getCompressed(task, found.location, backend, signal, usage, used, undefined, found);
+}
+
+/**
  * GET `task`'s compressed copy `l` (encrypted too when its row says so: `keys` then given) and
  * decode it. `found`: degraded mode's view of the copy (`l` is then its stand-in row), whose seek
  * table was read already. Throws DECOMPRESSION_FAILED or DECRYPTION_FAILED, or the backend's failure.

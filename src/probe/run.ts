@@ -11,14 +11,14 @@ import { ReadPathError, abortedError, backendStatusOf } from '../errors.js';
 import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
 import { EncryptedStartSniffer, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
-import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
+import type { GetResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
 import { backendKey, type ErrorVerdict, type ProbeTask, type ProbeUsage, type Verdict } from './task.js';
 import { BodyVerifier, verifyBody } from './verify.js';
-import { billed, egressSkip, finishGet, headFields, objectHead, ok, unsatisfiable } from './answer.js';
+import { billed, egressSkip, finishGet, headBilled, headFields, objectHead, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
 import { storedKeyOf } from './stored-copy.js';
-import { getCompressed, getEncrypted } from './get-encrypted.js';
+import { getCompressed, getEncrypted, getFound } from './get-encrypted.js';
 import { ZstdStartSniffer, endsLikeSeekable, startsLikeZstd, type StoredAs } from '../compression/degraded.js';
 import { compressedEnd, decodeWhole, degradedHead, encryptedWithoutRow, inspectCopy, offStart } from './degraded-copy.js';
 
@@ -80,13 +80,7 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
     if (h.etag !== undefined) storedAs.etag = h.etag;
     return ok(h.size, h.size, { ...headFields(h), storedAs }, used.egress, used.api);
   }
-  let h: HeadResult;
-  try {
-    h = await backend.head(backendKey(task), { signal });
-  } catch (err) {
-    billed(used, err);
-  }
-  used.api += 1;
+  const h = await headBilled(backend, backendKey(task), signal, used);
   // An encrypted or compressed copy's stored size is not the object's; callers want its own.
   const size = l.compression !== undefined ? (l.logicalSize ?? h.size) : l.encrypted ? (l.plaintextSize ?? h.size) : h.size;
   return ok(size, size, objectHead(headFields(h), l), used.egress, used.api);
@@ -115,7 +109,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   const degraded = task.location === null;
   if (degraded && offStart(range)) {
     const found = await inspectCopy(task, backend, signal, used);
-    if (found !== undefined) return getCompressed(task, found.location, backend, signal, usage, used, undefined, found);
+    if (found !== undefined) return getFound(task, found, backend, signal, usage, used);
   }
   let res: GetResult;
   try {
@@ -144,7 +138,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
       // Nothing was written: find out what the copy is, then read it as that.
       used.egress += err.bytes;
       const found = await compressedEnd(task, backend, signal, used, range === undefined && res.size >= 0 ? res : undefined);
-      if (found !== undefined) return getCompressed(task, found.location, backend, signal, usage, used, undefined, found);
+      if (found !== undefined) return getFound(task, found, backend, signal, usage, used);
       return get(task, backend, signal, usage, used, true);
     }
   }
@@ -169,7 +163,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     }
     if (range !== undefined) {
       const found = await compressedEnd(task, backend, signal, used);
-      if (found !== undefined) return getCompressed(task, found.location, backend, signal, usage, used, undefined, found);
+      if (found !== undefined) return getFound(task, found, backend, signal, usage, used);
     }
   }
   const verified = verify && range === undefined ? verifyBody({ backendName: task.backend, location: task.location }, task.key, body, etag) : false;
