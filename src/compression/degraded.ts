@@ -6,6 +6,7 @@
  * client uploaded, which is served as it is; plain zstd never writes the footer.
  */
 import { FOOTER_SIZE, FRAME_MAGIC, SEEKABLE_MAGIC } from './seek-table.js';
+import { StartSniffer } from '../start-sniffer.js';
 
 /**
  * Where and how the copy that answered a degraded-mode read is stored — what a row would have
@@ -48,19 +49,9 @@ export function decodedEtag(stored: string | undefined): string | undefined {
   return `"${m[1].toLowerCase()}${m[2] ?? '-1'}"`;
 }
 
-/**
- * Watches a body's first bytes, fed chunk by chunk in order however they are split: true from
- * the chunk that completes a Zstandard frame magic at byte 0.
- */
-export class ZstdStartSniffer {
-  readonly #start = Buffer.alloc(4);
-  #have = 0;
-
-  feed(chunk: Uint8Array): boolean {
-    if (this.#have >= 4) return false;
-    const n = Math.min(4 - this.#have, chunk.byteLength);
-    this.#start.set(chunk.subarray(0, n), this.#have);
-    this.#have += n;
-    return this.#have === 4 && startsLikeZstd(this.#start);
+/** Watches a body's first 4 bytes for a Zstandard frame magic at byte 0 (see {@link StartSniffer}). */
+export class ZstdStartSniffer extends StartSniffer {
+  constructor() {
+    super(4, startsLikeZstd);
   }
 }

@@ -4,6 +4,7 @@
  * except the last. The arithmetic and checks every reader of the format shares live here.
  */
 import { ReadPathError } from '../errors.js';
+import { StartSniffer } from '../start-sniffer.js';
 
 export const HEADER_SIZE = 32;
 export const NONCE_SIZE = 12;
@@ -61,20 +62,9 @@ export function looksEncrypted(bytes: Uint8Array): boolean {
  * split, for an encrypted object's start: degraded reads (no row to say a copy is encrypted)
  * refuse such a copy as soon as its first bytes arrive. Costs one comparison per chunk after.
  */
-export class EncryptedStartSniffer {
-  readonly #start = Buffer.alloc(START_SIZE);
-  #have = 0;
-  #encrypted = false;
-
-  /** Feed the next chunk; true once the body is known to begin like ciphertext (and from then on). */
-  feed(chunk: Uint8Array): boolean {
-    if (this.#have < START_SIZE) {
-      const n = Math.min(START_SIZE - this.#have, chunk.byteLength);
-      this.#start.set(chunk.subarray(0, n), this.#have);
-      this.#have += n;
-      if (this.#have === START_SIZE) this.#encrypted = looksEncrypted(this.#start);
-    }
-    return this.#encrypted;
+export class EncryptedStartSniffer extends StartSniffer {
+  constructor() {
+    super(START_SIZE, looksEncrypted);
   }
 }
 
