@@ -210,7 +210,8 @@ export class ReadPath {
       await parts.close();
       throw err;
     }
-    logger.debug({ backends: parts.order, database: resolved.database.driver, runtime: resolved.runtime.mode }, 'readpath opened');
+    const rt = resolved.runtime;
+    logger.debug({ backends: parts.order, database: resolved.database.driver, runtime: rt.mode, ...(rt.mode === 'pool' ? { threads: rt.threads } : {}) }, 'readpath opened');
     return new ReadPath(resolved, parts, executor, logger);
   }
 

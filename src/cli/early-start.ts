@@ -1,6 +1,7 @@
 /**
  * What the CLI starts before it has loaded its commands, decided from argv alone.
  */
+import { batchThreads, defaultThreads } from '../config/runtime-defaults.js';
 
 /**
  * The command of a CLI invocation with arguments `args` (process.argv without node and script).
@@ -18,4 +19,13 @@ export function commandOf(args: readonly string[]): string | undefined {
 export function startsPoolEarly(args: readonly string[]): boolean {
   const command = commandOf(args);
   return (command === 'batch' || command === 'serve') && !args.includes('--help') && !args.includes('-h');
+}
+
+/**
+ * The worker threads a command's pool has when its configuration does not set
+ * `runtime.threads`: one per core for `batch` (its main thread only dispatches), else one per
+ * core but the main thread's. The prestarted pool has this many, so the reader adopts it.
+ */
+export function poolThreadsFor(args: readonly string[]): number {
+  return commandOf(args) === 'batch' ? batchThreads() : defaultThreads();
 }

@@ -4,7 +4,7 @@
  * {@link runCli}. Everything else lives in program.ts and commands/.
  */
 import { setFlagsFromString } from 'node:v8';
-import { startsPoolEarly } from './early-start.js';
+import { poolThreadsFor, startsPoolEarly } from './early-start.js';
 import { v8FlagsFor } from './v8-flags.js';
 
 const args = process.argv.slice(2);
@@ -16,7 +16,7 @@ for (const flag of v8FlagsFor(args)) setFlagsFromString(flag);
 // Hence the dynamic import of program.js below: a static one would load everything first.
 const prestart = startsPoolEarly(args) ? await import('../executors/pool/prestart.js') : undefined;
 try {
-  prestart?.prestartProbePool();
+  prestart?.prestartProbePool(prestart.defaultPoolShape(poolThreadsFor(args)));
 } catch {
   // Only a head start: the pool starts its workers itself.
 }

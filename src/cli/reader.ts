@@ -33,6 +33,8 @@ export interface OpenReaderOptions {
   metricsPort?: number | undefined;
   /** Run probes on the main thread whatever the configuration says (commands that make one read). */
   inline?: boolean;
+  /** Worker threads when the configuration does not set `runtime.threads`. */
+  defaultThreads?: number;
 }
 
 /** Open the reader a command works with. Configuration errors are INVALID_CONFIG (exit 2). */
@@ -41,7 +43,11 @@ export async function openReader(reporter: Reporter, opts: OpenReaderOptions): P
   const logger = reporter.readerLogger();
   let rp: ReadPath;
   try {
-    rp = await ReadPath.open(path, opts.inline === true ? { logger, mode: 'inline' } : { logger });
+    rp = await ReadPath.open(path, {
+      logger,
+      ...(opts.inline === true ? { mode: 'inline' } : {}),
+      ...(opts.defaultThreads === undefined ? {} : { defaultThreads: opts.defaultThreads }),
+    });
     // Workers started ahead (main.ts) that the configuration did not want: don't keep them.
     await discardPrestartedPool();
   } catch (err) {

@@ -29,6 +29,12 @@ export interface LoadConfigOptions {
    * against. Default: the config file's directory for a file, `process.cwd()` for an object.
    */
   baseDir?: string;
+  /**
+   * Worker threads when the configuration does not set `runtime.threads`. Default: one per core
+   * but the main thread's (at least 1, at most 8). A program whose main thread has little to do
+   * (the CLI's `batch`) may ask for one per core.
+   */
+  defaultThreads?: number;
 }
 
 /**
@@ -45,9 +51,9 @@ export async function loadConfig(input: ReadPathConfigInput | string, opts: Load
     if (input.trim() === '') throw new InvalidConfigError([{ path: '', message: 'the config file path is empty' }]);
     const file = resolvePath(input);
     const doc = await readYamlFile(input, file);
-    return validateConfig(doc, { env, baseDir: opts.baseDir ?? dirname(file), file, displayName: input });
+    return validateConfig(doc, { env, baseDir: opts.baseDir ?? dirname(file), file, displayName: input, defaultThreads: opts.defaultThreads });
   }
-  return validateConfig(input, { env, baseDir: opts.baseDir ?? process.cwd(), file: null });
+  return validateConfig(input, { env, baseDir: opts.baseDir ?? process.cwd(), file: null, defaultThreads: opts.defaultThreads });
 }
 
 /** Context for {@link validateConfig}. */
@@ -59,6 +65,8 @@ export interface ValidateContext {
   file: string | null;
   /** How the file is named in messages (default: `file`). */
   displayName?: string;
+  /** See {@link LoadConfigOptions.defaultThreads}. */
+  defaultThreads?: number | undefined;
 }
 
 /**
@@ -88,7 +96,7 @@ export function validateConfig(doc: unknown, ctx: ValidateContext): ResolvedConf
     const issues: ConfigIssue[] = dedupe(all.map((i) => ({ path: formatPath(i.path), message: i.message })));
     throw new InvalidConfigError(issues.length > 0 ? issues : [{ path: '(root)', message: 'invalid configuration' }], { file: display });
   }
-  return resolveConfig(parsed.data, { baseDir, file: ctx.file, encryptionFiles: encryptionFiles.files, gatewayFiles: gatewayFiles.files });
+  return resolveConfig(parsed.data, { baseDir, file: ctx.file, encryptionFiles: encryptionFiles.files, gatewayFiles: gatewayFiles.files, defaultThreads: ctx.defaultThreads });
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

@@ -83,6 +83,8 @@ export interface ResolveContext {
   encryptionFiles?: EncryptionFiles;
   /** What was read from the files `server.tls` names (gateway-files.ts); needed when it names any. */
   gatewayFiles?: GatewayFiles;
+  /** Worker threads when `runtime.threads` is not set (default {@link defaultThreads}). */
+  defaultThreads?: number | undefined;
 }
 
 /** Apply every default to a validated document. */
@@ -92,7 +94,7 @@ export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedCon
   const bcb = c.backend_circuit_breaker ?? {};
   const rt = c.runtime ?? {};
   const hd = c.hedging ?? {};
-  const threads = rt.threads ?? defaultThreads();
+  const threads = rt.threads ?? ctx.defaultThreads ?? defaultThreads();
   const tasksPerThread = rt.tasks_per_thread ?? D.tasksPerThread;
   return {
     backends: c.backends.map((b, i) => ({

@@ -225,6 +225,32 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     assertClean(r);
   });
 
+  it('batch runs one probe worker per core unless runtime.threads says otherwise; head and get run inline', async () => {
+    const opened = (r: Run): { runtime?: string; threads?: number } => {
+      const line = lines(r.stderr).map((l) => JSON.parse(l) as { msg?: string; runtime?: string; threads?: number }).find((l) => l.msg === 'readpath opened');
+      assert.ok(line !== undefined, r.stderr);
+      return line;
+    };
+    const debug = { ...SECRET_ENV, READPATH_LOG_LEVEL: 'debug' };
+    // This file's configuration runs inline; these two use the pool, with and without a thread count.
+    const text = await readFile(config, 'utf8');
+    assert.ok(text.includes('runtime:\n  mode: inline\n'));
+    const pool = path.join(tmp, 'pool-default.yaml');
+    await writeFile(pool, text.replace('runtime:\n  mode: inline\n', ''));
+    const two = path.join(tmp, 'pool-threads-2.yaml');
+    await writeFile(two, text.replace('runtime:\n  mode: inline\n', 'runtime:\n  threads: 2\n  tasks_per_thread: 4\n'));
+    const batch = await cli(['batch', '-c', pool, '--json'], { input: 'hello.txt\n', env: debug });
+    assert.equal(batch.code, 0, batch.stderr);
+    assert.deepEqual(opened(batch), { ...opened(batch), runtime: 'pool', threads: Math.min(8, os.availableParallelism()) });
+    const set = await cli(['batch', '-c', two, '--json'], { input: 'hello.txt\n', env: debug });
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(opened(set).threads, 2, 'the configuration\'s runtime.threads wins');
+    const head = await cli(['head', '-c', pool, '--json', 'hello.txt'], { env: debug });
+    assert.equal(head.code, 0, head.stderr);
+    assert.deepEqual(opened(head), { ...opened(head), runtime: 'inline' });
+    assert.equal(opened(head).threads, undefined);
+  });
+
   it('batch from stdin without --ndjson: text lines; all ok exits 0', async () => {
     const r = await cli(['batch', '-c', config, '--op', 'head'], { input: 'hello.txt\nspace key .txt\n', env: SECRET_ENV });
     assert.equal(r.code, 0, r.stderr);

@@ -18,6 +18,7 @@ import { Output } from '../output.js';
 import { createProgress } from '../progress.js';
 import { shardOf, shardText, type Shard } from '../shard.js';
 import { openReader } from '../reader.js';
+import { batchThreads } from '../../config/runtime-defaults.js';
 import { BatchStats, summaryLine } from '../summary.js';
 import type { CommandContext } from './context.js';
 
@@ -72,7 +73,7 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   }
   let reader;
   try {
-    reader = await openReader(reporter, { config: opts.config, metricsPort: opts.metricsPort });
+    reader = await openReader(reporter, { config: opts.config, metricsPort: opts.metricsPort, defaultThreads: batchThreads() });
   } catch (err) {
     await source?.return(undefined);
     throw err;

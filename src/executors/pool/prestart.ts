@@ -49,9 +49,11 @@ export function newProbePiscina(shape: PoolShape, start: ProbeWorkerStart): Pisc
   return pool;
 }
 
-/** The shape of a pool built from a configuration without a `runtime` section. */
-export function defaultPoolShape(): PoolShape {
-  const threads = defaultPoolThreads();
+/**
+ * The shape of a pool built from a configuration without a `runtime` section (`threads`: the
+ * default the program opens its configuration with).
+ */
+export function defaultPoolShape(threads = defaultPoolThreads()): PoolShape {
   return { filename: defaultWorkerFilename(), threads, perThread: DEFAULT_TASKS_PER_THREAD, maxQueue: threads * DEFAULT_TASKS_PER_THREAD };
 }
 
