@@ -14,7 +14,9 @@ import { ReadPath } from '../../src/read-path.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/probes.js';
 import { defaultWorkerFilename } from '../../src/executors/pool/options.js';
-import { discardPrestartedPool, hasPrestartedPool, prestartProbePool, type PoolShape } from '../../src/executors/pool/prestart.js';
+import { defaultPoolShape, discardPrestartedPool, hasPrestartedPool, prestartProbePool, type PoolShape } from '../../src/executors/pool/prestart.js';
+import { poolThreadsFor } from '../../src/cli/early-start.js';
+import { batchThreads, defaultThreads } from '../../src/config/runtime-defaults.js';
 import { isReadyMessage } from '../../src/executors/pool/protocol.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
@@ -109,4 +111,24 @@ test('prestarting twice keeps the first pool; discarding with none is a no-op', 
   await discardPrestartedPool();
   await discardPrestartedPool();
   assert.equal(hasPrestartedPool(), false);
+});
+
+test('the CLI prestarts the shape its batch and serve readers open with, so each adopts its workers', async () => {
+  for (const [command, threads, defaults] of [['batch', batchThreads(), { defaultThreads: batchThreads() }], ['serve', defaultThreads(), {}]] as const) {
+    assert.equal(poolThreadsFor([command, '-c', 'readpath.yaml']), threads, command);
+    const pool = prestartProbePool(defaultPoolShape(poolThreadsFor([command, '-c', 'readpath.yaml'])));
+    const c = config(1);
+    // No thread or task count: the defaults decide, as in a configuration without them.
+    c.runtime = { mode: 'pool' };
+    const rp = await ReadPath.open(c, defaults);
+    try {
+      assert.equal(hasPrestartedPool(), false, `${command}: the reader took the prestarted pool`);
+      assert.equal(rp.config.runtime.threads, threads, command);
+      await seed(rp, `pre/${command}`, `read by ${command}'s prestarted workers`);
+      assert.equal(new TextDecoder().decode((await rp.get(`pre/${command}`)).body), `read by ${command}'s prestarted workers`);
+      assert.equal(pool.threads.length, threads, command);
+    } finally {
+      await rp.close();
+    }
+  }
 });

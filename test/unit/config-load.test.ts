@@ -108,6 +108,14 @@ describe('config defaults', () => {
     assert.deepEqual(r.runtime, { mode: 'pool', threads: 3, tasksPerThread: 5, maxInFlight: 15, maxBufferedBytes: 256 * 2 ** 20, streamIdleTimeoutMs: 30_000 });
   });
 
+  it('a program\'s default thread count applies only where runtime.threads is not set', async () => {
+    const none = await loadConfig(baseConfig() as never, { env: {}, defaultThreads: 5 });
+    assert.deepEqual(none.runtime, { mode: 'pool', threads: 5, tasksPerThread: 32, maxInFlight: 160, maxBufferedBytes: 256 * 2 ** 20, streamIdleTimeoutMs: 30_000 });
+    const cfg = baseConfig();
+    setAt(cfg, 'runtime', { threads: 3 });
+    assert.equal((await loadConfig(cfg as never, { env: {}, defaultThreads: 5 })).runtime.threads, 3);
+  });
+
   it('takes the log level from server.log_level when logging.level is absent', async () => {
     const cfg = baseConfig();
     setAt(cfg, 'server.log_level', 'warn');
