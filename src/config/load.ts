@@ -47,6 +47,10 @@ export interface LoadConfigOptions {
  */
 export async function loadConfig(input: ReadPathConfigInput | string, opts: LoadConfigOptions = {}): Promise<ResolvedConfig> {
   const env = opts.env ?? process.env;
+  const t = opts.defaultThreads;
+  if (t !== undefined && !(Number.isSafeInteger(t) && t >= 1)) {
+    throw new InvalidConfigError([{ path: 'defaultThreads', message: `expected a whole number of threads, at least 1; got ${String(t)}` }]);
+  }
   if (typeof input === 'string') {
     if (input.trim() === '') throw new InvalidConfigError([{ path: '', message: 'the config file path is empty' }]);
     const file = resolvePath(input);

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
+import { InvalidConfigError } from '../../src/config/issues.js';
 import type { ResolvedConfig } from '../../src/config/types.js';
 import { baseConfig, expectInvalid, setAt } from './config-helpers.js';
 
@@ -114,6 +115,14 @@ describe('config defaults', () => {
     const cfg = baseConfig();
     setAt(cfg, 'runtime', { threads: 3 });
     assert.equal((await loadConfig(cfg as never, { env: {}, defaultThreads: 5 })).runtime.threads, 3);
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      await assert.rejects(loadConfig(baseConfig() as never, { env: {}, defaultThreads: bad }), (err: unknown) => {
+        assert.ok(err instanceof InvalidConfigError, String(err));
+        assert.equal(err.code, 'INVALID_CONFIG');
+        assert.equal(err.issues[0]?.path, 'defaultThreads');
+        return true;
+      }, String(bad));
+    }
   });
 
   it('takes the log level from server.log_level when logging.level is absent', async () => {
