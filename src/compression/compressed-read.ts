@@ -189,7 +189,31 @@ function cacheKey(c: CompressedCopy): string {
   return [c.backend, c.storageKey, c.storedSize, c.logicalSize, c.contentHash ?? '', c.etag ?? '', nonce].join('\0');
 }
 
+/**
+ * Seek tables of copies found stored compressed in degraded mode, per thread, by what a GET of
+ * their first bytes shows: backend, storage key, stored size and the stored bytes' ETag (no row
+ * gives their logical size, which {@link cacheKey} includes). A degraded range of a copy read
+ * before then asks for its first bytes and its frames only, not the end of the stream again.
+ * No ETag, nothing remembered: the ETag is what tells a rewritten copy apart.
+ */
+const foundTables = new BoundedCache<string, SeekTable>(1024, 10 * 60_000);
+
+function foundKey(backend: string, storageKey: string, storedSize: number, storedEtag: string): string {
+  return [backend, storageKey, storedSize, storedEtag].join('\0');
+}
+
+/** The seek table remembered for a copy found compressed in degraded mode, if any. */
+export function foundSeekTable(backend: string, storageKey: string, storedSize: number, storedEtag: string | undefined): SeekTable | undefined {
+  return storedEtag === undefined ? undefined : foundTables.get(foundKey(backend, storageKey, storedSize, storedEtag));
+}
+
+/** Remember the seek table of a copy found compressed in degraded mode (see {@link foundSeekTable}). */
+export function rememberFoundSeekTable(backend: string, storageKey: string, storedSize: number, storedEtag: string | undefined, table: SeekTable): void {
+  if (storedEtag !== undefined) foundTables.set(foundKey(backend, storageKey, storedSize, storedEtag), table);
+}
+
 /** Forget every remembered seek table (tests). */
 export function clearSeekTables(): void {
   tables.clear();
+  foundTables.clear();
 }

@@ -13,6 +13,7 @@ import { readChunks, tooLarge } from '../backends/body.js';
 import { looksEncrypted } from '../encryption/format.js';
 import { decodedEtag, endsLikeSeekable, startsLikeZstd, type StoredAs } from '../compression/degraded.js';
 import { FrameDecoder } from '../compression/frame-decoder.js';
+import { foundSeekTable, rememberFoundSeekTable } from '../compression/compressed-read.js';
 import { FOOTER_SIZE, TAIL_PREFETCH, ZSTD, decompressionFailed, parseSeekTable, tableSizeFromFooter, type SeekTable } from '../compression/seek-table.js';
 import { loadZstd } from '../compression/zstd.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
@@ -122,6 +123,9 @@ export async function compressedEnd(task: ProbeTask, backend: ObjectBackend, sig
   const d = described ?? await headBilled(backend, backendKey(task), signal, used);
   const size = d.size;
   if (size < FOOTER_SIZE) return undefined;
+  const storageKey = backendKey(task);
+  const known = foundSeekTable(task.backend, storageKey, size, d.etag);
+  if (known !== undefined) return found(task, size, known, d);
   const n = Math.min(TAIL_PREFETCH, size);
   let tail = await fetchTail(task, backend, `bytes=${size - n}-${size - 1}`, signal, used);
   if (tail === undefined || !endsLikeSeekable(tail)) return undefined;
@@ -132,6 +136,7 @@ export async function compressedEnd(task: ProbeTask, backend: ObjectBackend, sig
     if (tail === undefined) throw decompressionFailed(`${where}: the seek table's end could not be read`);
   }
   const table = parseSeekTable(tail, size, where);
+  rememberFoundSeekTable(task.backend, storageKey, size, d.etag, table);
   return found(task, size, table, d);
 }
 
@@ -156,6 +161,8 @@ export async function decodeWhole(task: ProbeTask, stored: Uint8Array, res: GetR
   const dec = new FrameDecoder({ where, take: size });
   dec.push(stored, put);
   dec.end(put);
+  // Decoded as the table says: worth remembering for this copy's ranges.
+  rememberFoundSeekTable(task.backend, backendKey(task), stored.byteLength, res.etag, table);
   return { body, found: found(task, stored.byteLength, table, res) };
 }
 

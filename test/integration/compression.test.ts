@@ -293,6 +293,38 @@ describe('compressed copies (s3-orchestrator compression: zstd seekable) over s3
       });
     }
 
+    it('a degraded range of a copy read before asks for its first bytes and its frames only: the seek table is remembered by the stored ETag', async () => {
+      clearSeekTables();
+      const rp = await ReadPath.open({ ...config('inline'), database: { driver: 'memory' } }, { store: down });
+      const proxy = fleet.backend('b1').proxy;
+      const f = LOG_Z.frames[10]!;
+      const frames = `bytes=${f.storedOffset}-${f.storedOffset + f.storedSize - 1}`;
+      const total = LOG_Z.body.length;
+      const a = 10 * CHUNK + 1;
+      const rangesOf = async (read: () => Promise<unknown>): Promise<(string | undefined)[]> => {
+        const before = proxy.requests().length;
+        const heads = proxy.requestHeaders().length;
+        await read();
+        // Only this key's GETs (a listing has no key): which bytes each asked for.
+        const seen = proxy.requests().slice(before);
+        return proxy.requestHeaders().slice(heads).filter((_, i) => seen[i]?.key === 'old/compressed.log' && seen[i]?.method === 'GET').map((h) => h.range);
+      };
+      const range = async (): Promise<void> => {
+        const r = await rp.get('old/compressed.log', { range: `bytes=${a}-${a + 1000}` });
+        assert.ok(Buffer.from(r.body).equals(LOG.subarray(a, a + 1001)));
+      };
+      try {
+        assert.deepEqual(await rangesOf(range), ['bytes=0-4', `bytes=${total - 8192}-${total - 1}`, frames], 'the first read finds the table at the end');
+        assert.deepEqual(await rangesOf(range), ['bytes=0-4', frames], 'the second remembers it');
+        // A whole read decodes the body it holds, and remembers that copy's table for the next range.
+        clearSeekTables();
+        assert.ok(Buffer.from((await rp.get('old/compressed.log')).body).equals(LOG));
+        assert.deepEqual(await rangesOf(range), ['bytes=0-4', frames], 'a whole read\'s table is remembered as well');
+      } finally {
+        await rp.close();
+      }
+    });
+
     it('a stream cut mid-body goes on from the other backend\'s copy, found by its own listing and proved by If-Match', async () => {
       const rp = await ReadPath.open({ ...config('inline'), database: { driver: 'memory' } }, { store: down });
       const p1 = fleet.backend('b1').proxy;
