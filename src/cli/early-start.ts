@@ -21,11 +21,27 @@ export function startsPoolEarly(args: readonly string[]): boolean {
   return (command === 'batch' || command === 'serve') && !args.includes('--help') && !args.includes('-h');
 }
 
+/** The most worker threads `batch --threads` accepts. */
+export const MAX_THREADS_FLAG = 256;
+
+/** `--threads N` (or `--threads=N`) when argv has a valid one: a whole number from 1 to {@link MAX_THREADS_FLAG}. */
+export function threadsFlag(args: readonly string[]): number | undefined {
+  let value: string | undefined;
+  args.forEach((a, i) => {
+    if (a === '--threads') value = args[i + 1];
+    else if (a.startsWith('--threads=')) value = a.slice('--threads='.length);
+  });
+  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 1 && n <= MAX_THREADS_FLAG ? n : undefined;
+}
+
 /**
  * The worker threads a command's pool has when its configuration does not set
- * `runtime.threads`: one per core for `batch` (its main thread only dispatches), else one per
- * core but the main thread's. The prestarted pool has this many, so the reader adopts it.
+ * `runtime.threads`: for `batch` its `--threads N`, else one per core (its main thread only
+ * dispatches); for `serve` one per core but the main thread's. The prestarted pool has this
+ * many, so the reader adopts it.
  */
 export function poolThreadsFor(args: readonly string[]): number {
-  return commandOf(args) === 'batch' ? batchThreads() : defaultThreads();
+  return commandOf(args) === 'batch' ? threadsFlag(args) ?? batchThreads() : defaultThreads();
 }

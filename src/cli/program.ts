@@ -11,6 +11,7 @@ import { Reporter, type CliIO, type GlobalOptions } from './reporter.js';
 import { DEFAULT_CONFIG_PATH } from './config-path.js';
 import { parseShard, type Shard } from './shard.js';
 import { MAX_PROCESSES } from '../config/runtime-defaults.js';
+import { MAX_THREADS_FLAG } from './early-start.js';
 import type { CommandContext } from './commands/context.js';
 
 /** Options of {@link runCli}. */
@@ -138,6 +139,7 @@ export async function runCli(argv: readonly string[], io: CliIO, opts: RunCliOpt
     .option('--prefix <prefix>', 'read every key the metadata store lists under PREFIX ("" for all), instead of a key file')
     .addOption(new Option('--op <op>', 'operation').choices(['get', 'head']).default('get'))
     .addOption(new Option('--concurrency <n>', 'reads in flight').argParser(positiveInt(10_000)).default(64))
+    .addOption(new Option('--threads <n>', `probe worker threads (default: runtime.threads, else one per core, at most 8)`).argParser(positiveInt(MAX_THREADS_FLAG)))
     .option('--out <dir>', 'write each body to DIR/<key> (never outside DIR)')
     .option('--skip-existing', 'with --out: keys whose file is already in DIR are not read (an earlier run left it whole and verified)')
     .option('--ndjson', 'one JSON object per key on stdout (machine-readable)')
@@ -169,7 +171,7 @@ Examples:
   readpath batch --keys keys.txt --out ./downloads --shard "$JOB_COMPLETION_INDEX/8"
   readpath batch --keys keys.txt --out ./downloads --skip-existing   # resume
   readpath batch --prefix photos/2024/ --out ./downloads`)
-    .action(async (o: { config?: string; keys?: string; prefix?: string; op: 'get' | 'head'; concurrency: number; out?: string; ndjson?: boolean; skipExisting?: boolean; metricsPort?: number; shard?: Shard }) => {
+    .action(async (o: { config?: string; keys?: string; prefix?: string; op: 'get' | 'head'; concurrency: number; threads?: number; out?: string; ndjson?: boolean; skipExisting?: boolean; metricsPort?: number; shard?: Shard }) => {
       const { runBatchCommand } = await import('./commands/batch.js');
       await run(() => runBatchCommand(ctx, { ...o, ndjson: o.ndjson === true, skipExisting: o.skipExisting === true }))();
     });

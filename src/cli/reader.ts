@@ -35,6 +35,8 @@ export interface OpenReaderOptions {
   inline?: boolean;
   /** Worker threads when the configuration does not set `runtime.threads`. */
   defaultThreads?: number;
+  /** Worker threads whatever the configuration says (`--threads N`). */
+  threads?: number | undefined;
 }
 
 /** Open the reader a command works with. Configuration errors are INVALID_CONFIG (exit 2). */
@@ -47,6 +49,7 @@ export async function openReader(reporter: Reporter, opts: OpenReaderOptions): P
       logger,
       ...(opts.inline === true ? { mode: 'inline' } : {}),
       ...(opts.defaultThreads === undefined ? {} : { defaultThreads: opts.defaultThreads }),
+      ...(opts.threads === undefined ? {} : { threads: opts.threads }),
     });
     // Workers started ahead (main.ts) that the configuration did not want: don't keep them.
     await discardPrestartedPool();

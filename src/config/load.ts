@@ -35,6 +35,11 @@ export interface LoadConfigOptions {
    * (the CLI's `batch`) may ask for one per core.
    */
   defaultThreads?: number;
+  /**
+   * Worker threads whatever `runtime.threads` says: a program's own override (the CLI's
+   * `batch --threads N`). `runtime.max_in_flight`, when not set, follows it.
+   */
+  threads?: number;
 }
 
 /**
@@ -47,17 +52,19 @@ export interface LoadConfigOptions {
  */
 export async function loadConfig(input: ReadPathConfigInput | string, opts: LoadConfigOptions = {}): Promise<ResolvedConfig> {
   const env = opts.env ?? process.env;
-  const t = opts.defaultThreads;
-  if (t !== undefined && !(Number.isSafeInteger(t) && t >= 1)) {
-    throw new InvalidConfigError([{ path: 'defaultThreads', message: `expected a whole number of threads, at least 1; got ${String(t)}` }]);
+  for (const [name, t] of [['defaultThreads', opts.defaultThreads], ['threads', opts.threads]] as const) {
+    if (t !== undefined && !(Number.isSafeInteger(t) && t >= 1)) {
+      throw new InvalidConfigError([{ path: name, message: `expected a whole number of threads, at least 1; got ${String(t)}` }]);
+    }
   }
+  const threads = { defaultThreads: opts.defaultThreads, threads: opts.threads };
   if (typeof input === 'string') {
     if (input.trim() === '') throw new InvalidConfigError([{ path: '', message: 'the config file path is empty' }]);
     const file = resolvePath(input);
     const doc = await readYamlFile(input, file);
-    return validateConfig(doc, { env, baseDir: opts.baseDir ?? dirname(file), file, displayName: input, defaultThreads: opts.defaultThreads });
+    return validateConfig(doc, { env, baseDir: opts.baseDir ?? dirname(file), file, displayName: input, ...threads });
   }
-  return validateConfig(input, { env, baseDir: opts.baseDir ?? process.cwd(), file: null, defaultThreads: opts.defaultThreads });
+  return validateConfig(input, { env, baseDir: opts.baseDir ?? process.cwd(), file: null, ...threads });
 }
 
 /** Context for {@link validateConfig}. */
@@ -71,6 +78,8 @@ export interface ValidateContext {
   displayName?: string;
   /** See {@link LoadConfigOptions.defaultThreads}. */
   defaultThreads?: number | undefined;
+  /** See {@link LoadConfigOptions.threads}. */
+  threads?: number | undefined;
 }
 
 /**
@@ -100,7 +109,7 @@ export function validateConfig(doc: unknown, ctx: ValidateContext): ResolvedConf
     const issues: ConfigIssue[] = dedupe(all.map((i) => ({ path: formatPath(i.path), message: i.message })));
     throw new InvalidConfigError(issues.length > 0 ? issues : [{ path: '(root)', message: 'invalid configuration' }], { file: display });
   }
-  return resolveConfig(parsed.data, { baseDir, file: ctx.file, encryptionFiles: encryptionFiles.files, gatewayFiles: gatewayFiles.files, defaultThreads: ctx.defaultThreads });
+  return resolveConfig(parsed.data, { baseDir, file: ctx.file, encryptionFiles: encryptionFiles.files, gatewayFiles: gatewayFiles.files, defaultThreads: ctx.defaultThreads, threads: ctx.threads });
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

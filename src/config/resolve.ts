@@ -85,6 +85,8 @@ export interface ResolveContext {
   gatewayFiles?: GatewayFiles;
   /** Worker threads when `runtime.threads` is not set (default {@link defaultThreads}). */
   defaultThreads?: number | undefined;
+  /** Worker threads whatever `runtime.threads` says (a command-line override). */
+  threads?: number | undefined;
 }
 
 /** Apply every default to a validated document. */
@@ -94,7 +96,7 @@ export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedCon
   const bcb = c.backend_circuit_breaker ?? {};
   const rt = c.runtime ?? {};
   const hd = c.hedging ?? {};
-  const threads = rt.threads ?? ctx.defaultThreads ?? defaultThreads();
+  const threads = ctx.threads ?? rt.threads ?? ctx.defaultThreads ?? defaultThreads();
   const tasksPerThread = rt.tasks_per_thread ?? D.tasksPerThread;
   return {
     backends: c.backends.map((b, i) => ({

@@ -225,7 +225,7 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     assertClean(r);
   });
 
-  it('batch runs one probe worker per core unless runtime.threads says otherwise; head and get run inline', async () => {
+  it('batch runs one probe worker per core unless runtime.threads or --threads says otherwise; head and get run inline', async () => {
     const opened = (r: Run): { runtime?: string; threads?: number } => {
       const line = lines(r.stderr).map((l) => JSON.parse(l) as { msg?: string; runtime?: string; threads?: number }).find((l) => l.msg === 'readpath opened');
       assert.ok(line !== undefined, r.stderr);
@@ -245,6 +245,12 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     const set = await cli(['batch', '-c', two, '--json'], { input: 'hello.txt\n', env: debug });
     assert.equal(set.code, 0, set.stderr);
     assert.equal(opened(set).threads, 2, 'the configuration\'s runtime.threads wins');
+    const flag = await cli(['batch', '-c', two, '--json', '--threads', '3'], { input: 'hello.txt\n', env: debug });
+    assert.equal(flag.code, 0, flag.stderr);
+    assert.equal(opened(flag).threads, 3, '--threads wins over runtime.threads');
+    const zero = await cli(['batch', '-c', pool, '--threads', '0'], { input: 'hello.txt\n' });
+    assert.equal(zero.code, 2, zero.stderr);
+    assert.match(zero.stderr, /--threads/);
     const head = await cli(['head', '-c', pool, '--json', 'hello.txt'], { env: debug });
     assert.equal(head.code, 0, head.stderr);
     assert.deepEqual(opened(head), { ...opened(head), runtime: 'inline' });

@@ -114,9 +114,15 @@ test('prestarting twice keeps the first pool; discarding with none is a no-op', 
 });
 
 test('the CLI prestarts the shape its batch and serve readers open with, so each adopts its workers', async () => {
-  for (const [command, threads, defaults] of [['batch', batchThreads(), { defaultThreads: batchThreads() }], ['serve', defaultThreads(), {}]] as const) {
-    assert.equal(poolThreadsFor([command, '-c', 'readpath.yaml']), threads, command);
-    const pool = prestartProbePool(defaultPoolShape(poolThreadsFor([command, '-c', 'readpath.yaml'])));
+  const cases = [
+    [['batch', '-c', 'readpath.yaml'], batchThreads(), { defaultThreads: batchThreads() }],
+    [['batch', '--threads', '3', '-c', 'readpath.yaml'], 3, { defaultThreads: batchThreads(), threads: 3 }],
+    [['serve', '-c', 'readpath.yaml'], defaultThreads(), {}],
+  ] as const;
+  for (const [args, threads, defaults] of cases) {
+    const command = args.join(' ');
+    assert.equal(poolThreadsFor(args), threads, command);
+    const pool = prestartProbePool(defaultPoolShape(poolThreadsFor(args)));
     const c = config(1);
     // No thread or task count: the defaults decide, as in a configuration without them.
     c.runtime = { mode: 'pool' };
@@ -124,8 +130,9 @@ test('the CLI prestarts the shape its batch and serve readers open with, so each
     try {
       assert.equal(hasPrestartedPool(), false, `${command}: the reader took the prestarted pool`);
       assert.equal(rp.config.runtime.threads, threads, command);
-      await seed(rp, `pre/${command}`, `read by ${command}'s prestarted workers`);
-      assert.equal(new TextDecoder().decode((await rp.get(`pre/${command}`)).body), `read by ${command}'s prestarted workers`);
+      const key = `pre/${args[0]}-${threads}`;
+      await seed(rp, key, `read by ${command}'s prestarted workers`);
+      assert.equal(new TextDecoder().decode((await rp.get(key)).body), `read by ${command}'s prestarted workers`);
       assert.equal(pool.threads.length, threads, command);
     } finally {
       await rp.close();

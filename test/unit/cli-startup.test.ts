@@ -132,4 +132,17 @@ describe('what the CLI starts before loading its commands (src/cli/early-start.t
       assert.equal(startsPoolEarly(args), false, args.join(' '));
     }
   });
+
+  it('prestarts as many workers as the command will ask for: batch --threads N, else a batch\'s or serve\'s default', async () => {
+    const { poolThreadsFor, threadsFlag } = await import('../../src/cli/early-start.js');
+    const { batchThreads, defaultThreads } = await import('../../src/config/runtime-defaults.js');
+    assert.equal(poolThreadsFor(['batch', '--keys', 'f']), batchThreads());
+    assert.equal(poolThreadsFor(['batch', '--threads', '3', '--keys', 'f']), 3);
+    assert.equal(poolThreadsFor(['--json', 'batch', '--threads=5']), 5);
+    assert.equal(poolThreadsFor(['serve', '--threads', '3']), defaultThreads(), 'serve has no --threads');
+    // What the option parser refuses starts the default (the command then fails with a usage error).
+    for (const bad of ['0', '-1', '2.5', 'two', '257', '']) assert.equal(threadsFlag(['batch', '--threads', bad]), undefined, bad);
+    assert.equal(threadsFlag(['batch', '--threads']), undefined);
+    assert.equal(threadsFlag(['batch', '--threads', '256']), 256);
+  });
 });

@@ -116,13 +116,25 @@ describe('config defaults', () => {
     setAt(cfg, 'runtime', { threads: 3 });
     assert.equal((await loadConfig(cfg as never, { env: {}, defaultThreads: 5 })).runtime.threads, 3);
     for (const bad of [0, -1, 1.5, Number.NaN]) {
-      await assert.rejects(loadConfig(baseConfig() as never, { env: {}, defaultThreads: bad }), (err: unknown) => {
-        assert.ok(err instanceof InvalidConfigError, String(err));
-        assert.equal(err.code, 'INVALID_CONFIG');
-        assert.equal(err.issues[0]?.path, 'defaultThreads');
-        return true;
-      }, String(bad));
+      for (const name of ['defaultThreads', 'threads'] as const) {
+        await assert.rejects(loadConfig(baseConfig() as never, { env: {}, [name]: bad }), (err: unknown) => {
+          assert.ok(err instanceof InvalidConfigError, String(err));
+          assert.equal(err.code, 'INVALID_CONFIG');
+          assert.equal(err.issues[0]?.path, name);
+          return true;
+        }, `${name} ${String(bad)}`);
+      }
     }
+  });
+
+  it('a program\'s thread override wins over runtime.threads; max_in_flight follows it unless set', async () => {
+    const cfg = baseConfig();
+    setAt(cfg, 'runtime', { threads: 3, tasks_per_thread: 4 });
+    const r = await loadConfig(cfg as never, { env: {}, threads: 6, defaultThreads: 5 });
+    assert.deepEqual([r.runtime.threads, r.runtime.maxInFlight], [6, 24]);
+    setAt(cfg, 'runtime', { threads: 3, tasks_per_thread: 4, max_in_flight: 10 });
+    const set = await loadConfig(cfg as never, { env: {}, threads: 6 });
+    assert.deepEqual([set.runtime.threads, set.runtime.maxInFlight], [6, 10]);
   });
 
   it('takes the log level from server.log_level when logging.level is absent', async () => {

@@ -38,6 +38,8 @@ export interface BatchCommandOptions {
   skipExisting?: boolean | undefined;
   /** Read every key the metadata store lists under this prefix (`''`: every key), instead of a key file. */
   prefix?: string | undefined;
+  /** `--threads N`: probe worker threads, whatever `runtime.threads` says. */
+  threads?: number | undefined;
 }
 
 /** Run `batch`; resolves to the exit code. */
@@ -73,7 +75,7 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   }
   let reader;
   try {
-    reader = await openReader(reporter, { config: opts.config, metricsPort: opts.metricsPort, defaultThreads: batchThreads() });
+    reader = await openReader(reporter, { config: opts.config, metricsPort: opts.metricsPort, defaultThreads: batchThreads(), threads: opts.threads });
   } catch (err) {
     await source?.return(undefined);
     throw err;
