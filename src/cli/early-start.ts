@@ -24,6 +24,16 @@ export function startsPoolEarly(args: readonly string[]): boolean {
 /** The most worker threads `batch --threads` accepts. */
 export const MAX_THREADS_FLAG = 256;
 
+/**
+ * A count option's value as the CLI accepts it: a whole number from 1 to `max` (spaces around
+ * it allowed), else undefined. The option parser (program.ts) and the argv scan below share it,
+ * so the workers started early are the ones the command will ask for.
+ */
+export function countArg(value: string, max: number): number | undefined {
+  const n = Number(value);
+  return /^\d+$/.test(value.trim()) && Number.isSafeInteger(n) && n >= 1 && n <= max ? n : undefined;
+}
+
 /** `--threads N` (or `--threads=N`) when argv has a valid one: a whole number from 1 to {@link MAX_THREADS_FLAG}. */
 export function threadsFlag(args: readonly string[]): number | undefined {
   let value: string | undefined;
@@ -31,9 +41,7 @@ export function threadsFlag(args: readonly string[]): number | undefined {
     if (a === '--threads') value = args[i + 1];
     else if (a.startsWith('--threads=')) value = a.slice('--threads='.length);
   });
-  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
-  const n = Number(value);
-  return Number.isSafeInteger(n) && n >= 1 && n <= MAX_THREADS_FLAG ? n : undefined;
+  return value === undefined ? undefined : countArg(value, MAX_THREADS_FLAG);
 }
 
 /**

@@ -11,7 +11,7 @@ import { Reporter, type CliIO, type GlobalOptions } from './reporter.js';
 import { DEFAULT_CONFIG_PATH } from './config-path.js';
 import { parseShard, type Shard } from './shard.js';
 import { MAX_PROCESSES } from '../config/runtime-defaults.js';
-import { MAX_THREADS_FLAG } from './early-start.js';
+import { MAX_THREADS_FLAG, countArg } from './early-start.js';
 import type { CommandContext } from './commands/context.js';
 
 /** Options of {@link runCli}. */
@@ -23,10 +23,8 @@ export interface RunCliOptions {
 // Commander names the option in its error message itself.
 function positiveInt(max: number) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) {
-      throw new InvalidArgumentError(`expected an integer from 1 to ${max}`);
-    }
+    const n = countArg(value, max);
+    if (n === undefined) throw new InvalidArgumentError(`expected an integer from 1 to ${max}`);
     return n;
   };
 }

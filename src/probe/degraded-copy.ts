@@ -120,10 +120,10 @@ class Enough extends Error {}
  * A table that does not describe the copy is DECOMPRESSION_FAILED (the next copy is tried).
  */
 export async function compressedEnd(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage, described?: Described): Promise<FoundCompressed | undefined> {
-  const d = described ?? await headBilled(backend, backendKey(task), signal, used);
+  const storageKey = backendKey(task);
+  const d = described ?? await headBilled(backend, storageKey, signal, used);
   const size = d.size;
   if (size < FOOTER_SIZE) return undefined;
-  const storageKey = backendKey(task);
   const known = foundSeekTable(task.backend, storageKey, size, d.etag);
   if (known !== undefined) return found(task, size, known, d);
   const n = Math.min(TAIL_PREFETCH, size);
