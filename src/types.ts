@@ -104,6 +104,13 @@ export interface BackendGetOptions extends BackendHeadOptions {
    * themselves.
    */
   timeoutCoversBody?: boolean;
+  /**
+   * A buffer the backend may read a body of known length no larger than it into, instead of
+   * allocating memory per socket read (the lean transport does, over plain HTTP; others ignore
+   * it). The body's chunks are then views of `into`, in order from its byte 0: the caller must
+   * not reuse `into` while the body or any of its chunks is still in use.
+   */
+  into?: Buffer;
 }
 
 /** One S3-compatible backend. */

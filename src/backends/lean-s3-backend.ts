@@ -14,7 +14,7 @@
  */
 import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
-import type { Dispatcher, Pool } from 'undici';
+import type { Pool } from 'undici';
 import { ReadPathError, abortedError } from '../errors.js';
 import type { BackendGetOptions, BackendHeadOptions, BackendListOptions, BackendListPage, ConditionalOptions, GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { CallDeadline, destroyQuietly } from './call-deadline.js';
@@ -34,12 +34,20 @@ import { CredentialCache, defaultChainProvider } from './s3-credentials.js';
 import { S3ResponseError, locationOf, parseS3ErrorXml, readErrorBody } from './s3-error-xml.js';
 import { S3Signer, UNSIGNED_PAYLOAD, canonicalQuery } from './s3-signer.js';
 import { parseListObjectsV2 } from './s3-list-xml.js';
+import { RawHttpPool } from './raw-http.js';
 
 type Operation = 'HEAD' | 'GET' | 'LIST';
 
 /** The most bytes of a listing page read (a page of 1,000 long keys is well under it). */
 const MAX_LIST_BYTES = 8 * 1024 * 1024;
 type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/** What {@link LeanS3Backend}'s two ways of sending answer with. */
+interface Answer {
+  statusCode: number;
+  headers: ResponseHeaders;
+  body: Readable;
+}
 
 const META_PREFIX = 'x-amz-meta-';
 
@@ -87,6 +95,8 @@ export class LeanS3Backend implements ObjectBackend {
   /** The credential cache, when the credentials come from a provider. */
   readonly credentialCache: CredentialCache | undefined;
   #pool: Pool | undefined;
+  /** Connections for GETs read into a caller's buffer (plain HTTP only); built on first use. */
+  #raw: RawHttpPool | undefined;
   #signer: S3Signer | undefined;
   #closed = false;
 
@@ -147,7 +157,8 @@ export class LeanS3Backend implements ObjectBackend {
     const pool = this.#pool;
     if (pool === undefined || this.#closed) return { active: 0, free: 0, queued: 0 };
     const s = pool.stats;
-    return { active: s.connected - s.free, free: s.free, queued: s.queued };
+    const r = this.#raw?.stats ?? { connected: 0, free: 0, queued: 0 };
+    return { active: s.connected - s.free + r.connected - r.free, free: s.free + r.free, queued: s.queued + r.queued };
   }
 
   /** The request headers before signing. */
@@ -160,18 +171,28 @@ export class LeanS3Backend implements ObjectBackend {
   }
 
   /** Send one signed request; resolves with the response once its headers have arrived. */
-  async #send(method: 'HEAD' | 'GET', key: string, opts: BackendGetOptions | undefined, call: CallDeadline, query?: string): Promise<Dispatcher.ResponseData> {
+  async #send(method: 'HEAD' | 'GET', key: string, opts: BackendGetOptions | undefined, call: CallDeadline, query?: string): Promise<Answer> {
     const pool = this.#pool ?? (await this.#lazyPool());
     const path = query === undefined ? objectPath(this.#address, key) : this.#address.prefix;
     const headers = await (this.#signer as S3Signer).sign(method, path, this.#headers(opts), undefined, query);
     if (call.failure !== undefined) throw call.failure;
+    const into = opts?.into;
+    if (into !== undefined && query === undefined && this.#address.origin.startsWith('http:')) {
+      return (this.#raw ??= this.#rawPool()).request({ method, path, headers, signal: call.emitter, into });
+    }
     // reset: false — undici closes the connection after every HEAD by default (for servers
     // that send a body with it); S3 servers do not, and the socket is worth keeping.
     return pool.request({ method, path: query === undefined || query === '' ? path : `${path}?${query}`, headers, signal: call.emitter, reset: false });
   }
 
+  #rawPool(): RawHttpPool {
+    const url = new URL(this.#address.origin);
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    return new RawHttpPool(host, url.port === '' ? 80 : Number(url.port), { connections: this.#connections, lookup: this.#lookup });
+  }
+
   /** The error a non-2xx answer stands for; its body (an S3 XML document, or not) is consumed. */
-  async #answerError(res: Dispatcher.ResponseData): Promise<S3ResponseError> {
+  async #answerError(res: Answer): Promise<S3ResponseError> {
     const text = await readErrorBody(res.body);
     return new S3ResponseError(res.statusCode, parseS3ErrorXml(text), res.statusCode < 400 ? locationOf(res.headers) : undefined, text);
   }
@@ -248,7 +269,7 @@ export class LeanS3Backend implements ObjectBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#pool?.destroy();
+    await Promise.all([this.#pool?.destroy(), this.#raw?.close()]);
   }
 
   #begin(op: Operation, key: string, signal: AbortSignal | undefined): CallDeadline {

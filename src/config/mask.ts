@@ -234,6 +234,7 @@ export function toConfigDocument(config: ResolvedConfig | MaskedConfig): Record<
       shutdownDelayMs: gateway.shutdownDelayMs,
       maxHeaderBytes: gateway.maxHeaderBytes,
       processes: gateway.processes,
+      bodyBuffers: gateway.bodyBuffers,
       region: gateway.region,
       metricsPath: gateway.metricsPath,
       healthPath: gateway.healthPath,

@@ -60,6 +60,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
    */
   maxHeaderBytes: 64 * 1024,
   gatewayRegion: 'us-east-1',
+  bodyBuffers: 64,
   metricsPath: '/metrics',
   healthPath: '/health',
   /** `cache:`, upstream's defaults (its `256MB` and `10MB` are binary megabytes). */
@@ -272,6 +273,7 @@ function resolveGateway(c: ParsedConfig, files: GatewayFiles): ResolvedGatewayCo
     shutdownDelayMs: s.shutdown_delay ?? D.shutdownDelayMs,
     maxHeaderBytes: s.max_header_bytes ?? D.maxHeaderBytes,
     processes: processCount(s.processes),
+    bodyBuffers: s.body_buffers ?? D.bodyBuffers,
     region: s.region ?? D.gatewayRegion,
     metricsPath: s.metrics_path ?? D.metricsPath,
     healthPath: s.health_path ?? D.healthPath,

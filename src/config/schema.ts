@@ -12,6 +12,9 @@ import { parseListenAddr } from './listen-addr.js';
 import { parseCidr } from './cidr.js';
 import { MAX_PROCESSES } from './runtime-defaults.js';
 
+/** The most `server.body_buffers`: 4 GiB of buffers per process is past any sensible setting. */
+const MAX_BODY_BUFFERS = 4096;
+
 /** s3-orchestrator's top-level sections readpath does not use: accepted, not validated, ignored. */
 export const UPSTREAM_ONLY_SECTIONS = [
   'telemetry', 'rebalance', 'replication', 'compression', 'ui',
@@ -313,6 +316,8 @@ export const serverSchema = z.strictObject({
   max_header_bytes: maxHeaderBytes(),
   /** readpath's own: gateway processes sharing the port; 0 = one per core. */
   processes: z.preprocess(coerceNumber, z.number().int().min(0, 'must be 0 (one per core) or a count of processes').max(MAX_PROCESSES, `at most ${MAX_PROCESSES}`)).optional(),
+  /** readpath's own: 1 MiB body buffers kept for reuse; 0 = none. */
+  body_buffers: z.preprocess(coerceNumber, z.number().int().min(0, 'must be 0 (none kept) or a count of buffers').max(MAX_BODY_BUFFERS, `at most ${MAX_BODY_BUFFERS}`)).optional(),
   /** readpath's own. */
   region: region(),
   /** readpath's own. */

@@ -140,6 +140,12 @@ export interface ServerConfigInput {
    * stay the whole gateway's.
    */
   processes?: NumberInput;
+  /**
+   * readpath's own: how many 1 MiB buffers each gateway process keeps to read object bodies of up
+   * to 1 MiB into, reused from response to response (0: none, every body read allocates).
+   * Default 64. Memory held: at most this many MiB per process, once that many were in use.
+   */
+  body_buffers?: NumberInput;
   /** readpath's own: the region GetBucketLocation reports. Default `us-east-1`. */
   region?: string;
   /** readpath's own: Prometheus metrics, outside the S3 namespace. Default `/metrics`. */
@@ -584,6 +590,8 @@ export interface ResolvedGatewayConfig {
   maxHeaderBytes: number;
   /** Gateway processes serving the port (`server.processes`, 0 resolved to the core count). */
   processes: number;
+  /** Body buffers kept for reuse per process (`server.body_buffers`). */
+  bodyBuffers: number;
   /** What GetBucketLocation reports. */
   region: string;
   /** Served outside the S3 namespace; no bucket is named like its first segment. */

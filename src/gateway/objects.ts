@@ -11,6 +11,7 @@ import type { ReadPath, HeadOutcome, StreamOutcome } from '../read-path.js';
 import { resolveRange, type ByteSpan } from '../streams/byte-range.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { checksumSha256 } from './s3-xml.js';
+import type { BodyBuffers } from './body-buffers.js';
 
 /** A GET or HEAD of one object. */
 export interface ObjectRequest {
@@ -193,7 +194,7 @@ export type ObjectResult = 'ok' | 'condition';
  * Serve one GET or HEAD. Throws before anything was written (the caller answers with the S3
  * error); after the headers, a failure destroys the response instead.
  */
-export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerResponse): Promise<ObjectResult> {
+export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerResponse, buffers?: BodyBuffers): Promise<ObjectResult> {
   const storeKey = `${r.bucket}/${r.key}`;
   const range = usableRange(header(r.headers, 'range'));
   const part = requestedPart(r.partNumber, range);
@@ -220,7 +221,15 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     const early = conditionalStatus(r.headers, h.etag, h.lastModified);
     if (early !== undefined) return notModifiedOr412(res, early, h);
   }
-  const o = await rp.getStream(storeKey, { signal: r.signal, ...(range === undefined ? {} : { range }) });
+  const into = buffers?.acquire();
+  let o: StreamOutcome;
+  try {
+    o = await rp.getStream(storeKey, { signal: r.signal, ...(range === undefined ? {} : { range }), ...(into === undefined ? {} : { into }) });
+  } catch (err) {
+    if (into !== undefined) buffers?.releaseUnused(into);
+    throw err;
+  }
+  if (into !== undefined) buffers?.releaseAfter(into, o.body, res);
   // Checked again on what is served: the object may have changed since the HEAD.
   const cond = conditionalStatus(r.headers, o.etag, o.lastModified);
   if (cond !== undefined) {

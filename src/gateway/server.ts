@@ -28,6 +28,8 @@ import { decodePathComponent, decodeQueryComponent } from './canonical.js';
 import { addressOf, requestTarget, virtualHostBucket } from './addressing.js';
 import { RateLimiter } from './rate-limit.js';
 import { Admission, type Refusal } from './admission.js';
+import { BodyBuffers } from './body-buffers.js';
+import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { METRIC } from '../telemetry/recorder.js';
 import { bucketConfigDocument, bucketSubresource, checkVersionId, objectConfigDocument, objectSubresource, requestedAttributes, type Subresource } from './subresources.js';
 
@@ -157,6 +159,8 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   // with); server.region is only what GetBucketLocation reports.
   const newVerifier = (settings: GatewaySettings): SigV4Verifier => new SigV4Verifier(credentialsOf(settings), opts.now === undefined ? {} : { now: opts.now });
   let verifier = newVerifier(s);
+  // Bodies up to the verify window are read whole before they are sent: into these, reused.
+  const bodyBuffers = new BodyBuffers(VERIFY_WINDOW, s.bodyBuffers);
   const place = opts.process ?? { index: 0, count: 1 };
   const admission = new Admission(() => ({
     limit: shareOf(s.maxConcurrentReads > 0 ? s.maxConcurrentReads : s.maxConcurrentRequests, place.index, place.count), waitMs: s.admissionWaitMs, shedThreshold: s.loadShedThreshold,
@@ -338,7 +342,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         }
         op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
         const overrides = responseOverrides(query);
-        void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides, partNumber: query.get('partNumber') }, res).catch(fail);
+        void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides, partNumber: query.get('partNumber') }, res, bodyBuffers).catch(fail);
       } catch (err) {
         fail(err);
       }
@@ -506,6 +510,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     server.headersTimeout = next.readHeaderTimeoutMs;
     server.keepAliveTimeout = next.idleTimeoutMs;
     verifier = newVerifier(next);
+    bodyBuffers.keep = next.bodyBuffers;
     if (JSON.stringify(next.rateLimit) !== JSON.stringify(s.rateLimit)) {
       // New limits start every client afresh, with a full burst.
       limiter?.close();

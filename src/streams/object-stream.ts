@@ -54,6 +54,11 @@ export interface StreamSource {
   degraded: boolean;
   /** Degraded mode: the ETag the copies answered HEAD with (resumes must match it). */
   etag?: string | undefined;
+  /**
+   * Memory the span's bytes may be read into (no smaller than the span): byte `i` of the span
+   * at `into[i]`, whichever copy sends it (see `BackendGetOptions.into`).
+   */
+  into?: Buffer | undefined;
 }
 
 /** An opened stream. */
@@ -207,6 +212,7 @@ class StreamRun {
           start: this.#src.span.start + offset,
           end: this.#src.span.end,
           whole: this.#src.whole,
+          into: this.#src.into?.subarray(offset),
           ifMatch: this.backends.length > 0 ? this.#sameBytesCondition(copy) : this.#etag,
           signal: this.#controller.signal,
         }, this.#p);

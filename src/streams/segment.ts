@@ -107,6 +107,8 @@ export interface SegmentRequest {
   whole: boolean;
   /** Proof the copy holds the same bytes, when its row cannot give it. */
   ifMatch?: string | undefined;
+  /** Where the segment's bytes may land (from its first byte on), when they fit. */
+  into?: Buffer | undefined;
   signal: AbortSignal;
 }
 
@@ -165,6 +167,8 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
       if (plan.range === undefined) delete opts.range;
       else opts.range = plan.range;
     }
+    // Only a copy whose bytes are the object's: a decoder's input is not the span's bytes.
+    if (r.into !== undefined && decode === undefined && expected <= r.into.length) opts.into = r.into.subarray(0, expected);
     const at = backendKey(task);
     res = breaker === undefined
       ? await backend.get(at, opts)

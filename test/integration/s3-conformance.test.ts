@@ -8,11 +8,50 @@ import { LeanS3Backend } from '../../src/backends/lean-s3-backend.js';
 import { S3Backend } from '../../src/backends/s3-backend.js';
 import { createS3Backend } from '../../src/backends/s3-options.js';
 import { readBody } from '../../src/backends/body.js';
-import { s3TransportConformance } from '../helpers/s3-backend-conformance.js';
+import { s3TransportConformance, type ConformanceBackend } from '../helpers/s3-backend-conformance.js';
+import type { BackendGetOptions, BackendHeadOptions, BackendListOptions, BackendListPage, GetResult, HeadResult } from '../../src/types.js';
+import type { SocketStats } from '../../src/backends/s3-backend.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 
 s3TransportConformance('lean (SigV4 + undici)', (o) => new LeanS3Backend(o));
 s3TransportConformance('sdk (@aws-sdk/client-s3)', (o) => new S3Backend(o));
+
+/**
+ * The lean transport with a buffer to read into given to every GET: its GETs then go over its
+ * own HTTP/1.1 connections (src/backends/raw-http.ts). The buffer is larger than every object
+ * the suite reads, so every 2xx body of known length lands in it (test/integration/raw-http.test.ts
+ * checks that the chunks are views of it).
+ */
+class ReadingInto implements ConformanceBackend {
+  readonly name: string;
+  readonly #lean: LeanS3Backend;
+
+  constructor(lean: LeanS3Backend) {
+    this.#lean = lean;
+    this.name = lean.name;
+  }
+
+  head(key: string, opts?: BackendHeadOptions): Promise<HeadResult> {
+    return this.#lean.head(key, opts);
+  }
+
+  get(key: string, opts?: BackendGetOptions): Promise<GetResult> {
+    return this.#lean.get(key, { ...opts, into: Buffer.alloc(256 * 1024) });
+  }
+
+  list(opts: BackendListOptions): Promise<BackendListPage> {
+    return this.#lean.list(opts);
+  }
+
+  sockets(): SocketStats {
+    return this.#lean.sockets();
+  }
+
+  close(): Promise<void> {
+    return this.#lean.close();
+  }
+}
+s3TransportConformance('lean, GETs read into a caller buffer (own HTTP/1.1 connections)', (o) => new ReadingInto(new LeanS3Backend(o)));
 
 describe('lean and sdk transports answer alike', () => {
   let fleet: S3Fleet;

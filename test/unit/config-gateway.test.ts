@@ -55,7 +55,7 @@ const PHOTOS = { name: 'photos', credentials: [{ access_key_id: 'AKPHOTOS', secr
 
 const DEFAULTS: ResolvedGatewayConfig = {
   listenAddr: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, tls: null, maxConcurrentReads: 0, maxConcurrentRequests: 0, admissionWaitMs: 0, loadShedThreshold: 0,
-  readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536, processes: 1,
+  readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536, processes: 1, bodyBuffers: 64,
   region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [], buckets: [],
         rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },
 };
@@ -141,7 +141,7 @@ describe('config gateway: server keys', () => {
         listen_addr: '0.0.0.0:8443', max_concurrent_reads: 64, read_header_timeout: '5s', idle_timeout: '1m',
         shutdown_delay: '15s', max_header_bytes: '1MiB', region: 'eu-central-1', metrics_path: '/_readpath/metrics',
         health_path: '/_readpath/health', virtual_host_domains: ['S3.Example.com', 'gw.internal.', 's3.example.com'],
-        max_concurrent_requests: 500, admission_wait: '250ms', load_shed_threshold: 0.8, processes: 3,
+        max_concurrent_requests: 500, admission_wait: '250ms', load_shed_threshold: 0.8, processes: 3, body_buffers: 16,
         // upstream's keys readpath still ignores:
         read_timeout: '5m', write_timeout: 'whatever', spill_dir: 5,
       },
@@ -149,7 +149,7 @@ describe('config gateway: server keys', () => {
     });
     assert.deepEqual(g, {
       listenAddr: '0.0.0.0:8443', host: '0.0.0.0', port: 8443, tls: null, maxConcurrentReads: 64, maxConcurrentRequests: 500, admissionWaitMs: 250, loadShedThreshold: 0.8,
-      readHeaderTimeoutMs: 5000, idleTimeoutMs: 60_000, shutdownDelayMs: 15_000, maxHeaderBytes: 2 ** 20, processes: 3,
+      readHeaderTimeoutMs: 5000, idleTimeoutMs: 60_000, shutdownDelayMs: 15_000, maxHeaderBytes: 2 ** 20, processes: 3, bodyBuffers: 16,
       region: 'eu-central-1', metricsPath: '/_readpath/metrics', healthPath: '/_readpath/health',
       virtualHostDomains: ['s3.example.com', 'gw.internal'],
       buckets: [{ name: 'photos', credentials: [{ accessKeyId: 'AKPHOTOS', secretAccessKey: SECRET }] }],
@@ -191,6 +191,15 @@ describe('config gateway: server keys', () => {
     }
   });
 
+  it('body_buffers: a count (0 = none kept), default 64, refused when negative, fractional or over the cap', async () => {
+    assert.equal((await load({})).bodyBuffers, 64);
+    assert.equal((await load({ server: { body_buffers: 0 } })).bodyBuffers, 0);
+    assert.equal((await load({ server: { body_buffers: '8' } })).bodyBuffers, 8);
+    for (const bad of [-1, 2.5, 4097, 'lots']) {
+      await assert.rejects(load({ server: { body_buffers: bad } }), (err: Error) => /server\.body_buffers/.test(err.message), `body_buffers: ${String(bad)}`);
+    }
+  });
+
   it('a bucket may be named like a path segment once that path moved', async () => {
     const g = await load({ server: { metrics_path: '/-/metrics', health_path: '/-/health' }, buckets: [{ ...PHOTOS, name: 'metrics' }, { name: 'health', credentials: [{ token: 't' }] }] });
     assert.deepEqual(g.buckets.map((b) => b.name), ['metrics', 'health']);
@@ -202,15 +211,15 @@ describe('config gateway: server keys', () => {
         server: {
           listen_addr: '${LISTEN}', max_concurrent_reads: '${READS}', read_header_timeout: '${RHT}', idle_timeout: '${IDLE}',
           shutdown_delay: '${DELAY:-2s}', max_header_bytes: '${MHB}', region: '${REGION}', metrics_path: '${METRICS}',
-          health_path: '${HEALTH:-/healthz}', processes: '${PROCS}',
+          health_path: '${HEALTH:-/healthz}', processes: '${PROCS}', body_buffers: '${BUFS}',
           tls: { cert_file: '${CERT}', key_file: '${KEY}', min_version: '${TLS_MIN}', client_ca_file: '${CLIENT_CA:-}' },
         },
       },
-      { LISTEN: '[::1]:0', READS: '12', RHT: '3s', IDLE: '30s', MHB: '32KiB', PROCS: '4', REGION: 'ap-south-1', METRICS: '/prom', CERT: 'server.pem', KEY: 'server.key', TLS_MIN: '1.3' },
+      { LISTEN: '[::1]:0', READS: '12', RHT: '3s', IDLE: '30s', MHB: '32KiB', PROCS: '4', BUFS: '32', REGION: 'ap-south-1', METRICS: '/prom', CERT: 'server.pem', KEY: 'server.key', TLS_MIN: '1.3' },
     );
     assert.deepEqual(g, {
       listenAddr: '[::1]:0', host: '::1', port: 0, tls: { cert: SERVER_CERT, key: SERVER_KEY, minVersion: 'TLSv1.3', clientCa: null },
-      maxConcurrentReads: 12, maxConcurrentRequests: 0, admissionWaitMs: 0, loadShedThreshold: 0, readHeaderTimeoutMs: 3000, idleTimeoutMs: 30_000, shutdownDelayMs: 2000, maxHeaderBytes: 32 * 1024, processes: 4,
+      maxConcurrentReads: 12, maxConcurrentRequests: 0, admissionWaitMs: 0, loadShedThreshold: 0, readHeaderTimeoutMs: 3000, idleTimeoutMs: 30_000, shutdownDelayMs: 2000, maxHeaderBytes: 32 * 1024, processes: 4, bodyBuffers: 32,
       region: 'ap-south-1', metricsPath: '/prom', healthPath: '/healthz', virtualHostDomains: [], buckets: [],
       rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },
     });

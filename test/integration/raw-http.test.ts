@@ -1,0 +1,316 @@
+/**
+ * The lean transport's own HTTP/1.1 connections (src/backends/raw-http.ts): bodies read into the
+ * caller's buffer against s3rver, and the protocol's edges against hand-written servers on
+ * loopback (a head split byte by byte, 100 Continue, chunked and close-delimited bodies, a kept
+ * connection the server closed, bytes after a body, backpressure, aborts in the queue).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import type { Readable } from 'node:stream';
+import { LeanS3Backend } from '../../src/backends/lean-s3-backend.js';
+import { AbortEmitter } from '../../src/backends/call-deadline.js';
+import { RawHttpPool, type RawResponse } from '../../src/backends/raw-http.js';
+import { hasCode } from '../../src/errors.js';
+import { eventually } from '../helpers/handles.js';
+import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+async function chunksOf(body: Readable): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const c of body) out.push(c as Buffer);
+  return out;
+}
+
+/** A loopback server whose every connection is handled by `onConnection`; counts connections. */
+async function rawServer(onConnection: (s: net.Socket, n: number) => void): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+  let n = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    onConnection(s, ++n);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections: () => n,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Call `answer(request head)` for each request on the connection (one at a time). */
+function onRequests(s: net.Socket, answer: (head: string, index: number) => void): void {
+  let buf = '';
+  let i = 0;
+  s.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+      const head = buf.slice(0, end);
+      buf = buf.slice(end + 4);
+      answer(head, i++);
+    }
+  });
+}
+
+const GET = (path = '/x'): { method: 'GET'; path: string; headers: Record<string, string> } => ({ method: 'GET', path, headers: { host: '127.0.0.1' } });
+
+describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
+  let fleet: S3Fleet;
+  const body = Buffer.from(Array.from({ length: 300 * 1024 + 5 }, (_, i) => (i * 7 + 3) & 0xff));
+  before(async () => {
+    fleet = await startS3Fleet({ count: 1 });
+    await fleet.seed('big.bin', body);
+  });
+  after(() => fleet.close());
+
+  it('a body that fits lands in the buffer: every chunk a view of it, in order, no copy', async () => {
+    const b = new LeanS3Backend(fleet.backendOptions('b1'));
+    try {
+      const into = Buffer.alloc(body.length + 100);
+      const r = await b.get('big.bin', { into });
+      assert.equal(r.size, body.length);
+      const chunks = await chunksOf(r.body);
+      assert.ok(chunks.length > 1, 'several reads');
+      let at = 0;
+      for (const c of chunks) {
+        assert.equal(c.buffer, into.buffer, 'a view of the buffer given');
+        assert.equal(c.byteOffset, into.byteOffset + at, 'in order from byte 0');
+        at += c.byteLength;
+      }
+      assert.equal(at, body.length);
+      assert.equal(sha(into.subarray(0, body.length)), sha(body));
+      assert.ok(await eventually(() => b.sockets().active === 0 && b.sockets().free === 1), 'the connection is kept');
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a body larger than the buffer is read whole, into memory of its own (the buffer untouched)', async () => {
+    const b = new LeanS3Backend(fleet.backendOptions('b1'));
+    try {
+      const into = Buffer.alloc(1024, 0xee);
+      const r = await b.get('big.bin', { into });
+      const chunks = await chunksOf(r.body);
+      for (const c of chunks) assert.notEqual(c.buffer, into.buffer);
+      assert.equal(sha(Buffer.concat(chunks)), sha(body));
+      assert.ok(into.every((x) => x === 0xee), 'the buffer was not written');
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a range into the buffer, and a missing key is the 404 verdict', async () => {
+    const b = new LeanS3Backend(fleet.backendOptions('b1'));
+    try {
+      const into = Buffer.alloc(64 * 1024);
+      const r = await b.get('big.bin', { into, range: 'bytes=1000-1999' });
+      assert.equal(r.totalSize, body.length);
+      assert.deepEqual(Buffer.concat(await chunksOf(r.body)), body.subarray(1000, 2000));
+      await assert.rejects(b.get('missing', { into }), (err: unknown) => hasCode(err, 'BACKEND_ERROR') && (err as { backendStatus?: number }).backendStatus === 404);
+      assert.ok(await eventually(() => b.sockets().active === 0), 'both answers gave the connection back');
+      assert.equal(b.sockets().free, 1, 'one connection served both');
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('RawHttpPool: the protocol edges', () => {
+  it('a head and body sent a byte at a time, after a 100 Continue', async () => {
+    const answer = Buffer.from('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Two: a\r\nx-two: b\r\n\r\nhello');
+    const srv = await rawServer((s) => onRequests(s, () => {
+      let i = 0;
+      const next = (): void => {
+        if (i < answer.length) s.write(answer.subarray(i, ++i), () => setImmediate(next));
+      };
+      next();
+    }));
+    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
+    try {
+      const into = Buffer.alloc(16);
+      const r = await pool.request({ ...GET(), into });
+      assert.equal(r.statusCode, 200);
+      assert.deepEqual(r.headers['x-two'], ['a', 'b']);
+      assert.equal(Buffer.concat(await chunksOf(r.body)).toString(), 'hello');
+      assert.equal(into.subarray(0, 5).toString(), 'hello', 'the body landed in the buffer');
+    } finally {
+      await pool.close();
+      await srv.close();
+    }
+  });
+
+  it('a chunked body (extensions, trailers) reads whole, and the connection is kept for the next', async () => {
+    const srv = await rawServer((s) => onRequests(s, (_h, i) => {
+      s.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n${i === 0 ? 'A' : 'a'}\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n`);
+    }));
+    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 4 });
+    try {
+      for (let n = 0; n < 2; n++) {
+        const r = await pool.request({ ...GET(), into: Buffer.alloc(64) });
+        assert.equal(Buffer.concat(await chunksOf(r.body)).toString(), 'abc0123456789');
+      }
+      assert.equal(srv.connections(), 1, 'one connection for both');
+      assert.equal(pool.stats.free, 1);
+    } finally {
+      await pool.close();
+      await srv.close();
+    }
+  });
+
+  it('a body without a length runs to the close, and that connection is not reused', async () => {
+    const srv = await rawServer((s) => onRequests(s, () => {
+      s.write('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npart one, ');
+      setImmediate(() => s.end('part two'));
+    }));
+    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 4 });
+    try {
+      for (let n = 0; n < 2; n++) {
+        const r = await pool.request(GET());
+        assert.equal(Buffer.concat(await chunksOf(r.body)).toString(), 'part one, part two');
+      }
+      assert.equal(srv.connections(), 2);
+      assert.ok(await eventually(() => pool.stats.connected === 0));
+    } finally {
+      await pool.close();
+      await srv.close();
+    }
+  });
+
+  it('a kept connection the server closed while idle: the next request goes again on a new one', async () => {
+    const srv = await rawServer((s) => onRequests(s, () => {
+      // Answers, then closes the idle connection the way a keep-alive timeout does.
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', () => setTimeout(() => s.destroy(), 5));
+    }));
+    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
+    try {
+      const first = await pool.request(GET());
+      assert.equal(Buffer.concat(await chunksOf(first.body)).toString(), 'ok');
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const second = await pool.request(GET());
+      assert.equal(Buffer.concat(await chunksOf(second.body)).toString(), 'ok');
+      assert.equal(srv.connections(), 2);
+    } finally {
+      await pool.close();
+      await srv.close();
+    }
+  });
+
+  it('a send the server drops at once on a kept connection is retried once; on a new connection it fails', async () => {
+    const srv = await rawServer((s, n) => onRequests(s, (_h, i) => {
+      if (n === 1 && i === 0) s.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1');
+      else if (n === 1) s.destroy(); // the kept connection dies under the second request
+      else s.destroy(); // and so does every new one
+    }));
+    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
+    try {
+      await chunksOf((await pool.request(GET())).body);
+      await assert.rejects(pool.request(GET()), (err: unknown) => (err as { code?: string }).code === 'ECONNRESET');
+      assert.equal(srv.connections(), 2, 'retried once, on one new connection');
+    } finally {
+      await pool.close();
+      await srv.close();
+    }
+  });
+
+  it('bytes after a body end that connection; the next request opens another', async () => {
+    const srv = await rawServer((s) => onRequests(s, () => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcEXTRA');
+    }));
+    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
+    try {
+      const r = await pool.request({ ...GET(), into: Buffer.alloc(8) });
+      assert.equal(Buffer.concat(await chunksOf(r.body)).toString(), 'abc');
+      assert.ok(await eventually(() => pool.stats.connected === 0), 'the out-of-step connection is closed');
+      const r2 = await pool.request(GET());
+      assert.equal(Buffer.concat(await chunksOf(r2.body)).toString(), 'abc');
+      assert.equal(srv.connections(), 2);
+    } finally {
+      await pool.close();
+      await srv.close();
+    }
+  });
+
+  it('a malformed status line, or Content-Length, is an error with a code', async () => {
+    const srv = await rawServer((s, n) => onRequests(s, () => {
+      s.write(n === 1 ? 'HTTP/2 200 OK\r\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n');
+    }));
+    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
+    try {
+      await assert.rejects(pool.request(GET()), (err: unknown) => (err as { code?: string }).code === 'ERR_BAD_RESPONSE' && /status line/.test((err as Error).message));
+      await assert.rejects(pool.request(GET()), (err: unknown) => (err as { code?: string }).code === 'ERR_BAD_RESPONSE' && /Content-Length/.test((err as Error).message));
+    } finally {
+      await pool.close();
+      await srv.close();
+    }
+  });
+
+  it('a body not read holds the socket back: the server cannot finish writing until it is read', async () => {
+    const big = Buffer.alloc(32 * 1024 * 1024, 1);
+    let server: net.Socket | undefined;
+    let written = false;
+    const srv = await rawServer((s) => onRequests(s, () => {
+      server = s;
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n`);
+      s.write(big, () => {
+        written = true;
+      });
+    }));
+    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
+    try {
+      const r: RawResponse = await pool.request(GET());
+      assert.ok(await eventually(() => r.body.readableLength >= r.body.readableHighWaterMark), 'the body buffered up to its mark');
+      for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(r.body.readableLength < 1024 * 1024, `no more than a little over the mark was read (${r.body.readableLength})`);
+      assert.equal(written, false, 'the server is still writing');
+      assert.ok((server?.writableLength ?? 0) > 0);
+      let n = 0;
+      for await (const c of r.body) n += (c as Buffer).byteLength;
+      assert.equal(n, big.length);
+      assert.ok(await eventually(() => written));
+    } finally {
+      await pool.close();
+      await srv.close();
+    }
+  });
+
+  it('an abort while queued for a connection rejects with its reason and leaves the queue', async () => {
+    const srv = await rawServer((s) => onRequests(s, () => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n');
+    }));
+    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
+    try {
+      const busy = await pool.request(GET()); // holds the only connection: its body never ends
+      const signal = new AbortEmitter();
+      const queued = pool.request({ ...GET(), signal });
+      assert.ok(await eventually(() => pool.stats.queued === 1));
+      const reason = new Error('caller gave up');
+      signal.abort(reason);
+      await assert.rejects(queued, (err: unknown) => err === reason);
+      assert.equal(pool.stats.queued, 0);
+      assert.equal(signal.listenerCount('abort'), 0);
+      busy.body.destroy();
+    } finally {
+      await pool.close();
+      await srv.close();
+    }
+  });
+
+  it('a header value with a line break is refused before anything is sent', async () => {
+    const srv = await rawServer(() => {});
+    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
+    try {
+      await assert.rejects(pool.request({ method: 'GET', path: '/x', headers: { host: 'h', 'if-match': 'a\r\nx-injected: 1' } }), (err: unknown) => (err as { code?: string }).code === 'ERR_INVALID_HEADER');
+      assert.equal(srv.connections(), 0);
+    } finally {
+      await pool.close();
+      await srv.close();
+    }
+  });
+});
