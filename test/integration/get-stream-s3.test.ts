@@ -184,3 +184,63 @@ describe('getStream sockets and bounded get (inline)', () => {
       `open: ${fleet.backends.map((b) => `${b.name}=${b.proxy.openConnections}`).join(' ')}`);
   });
 });
+
+describe('getStream into a caller buffer (lean transport over s3rver)', () => {
+  let rp: ReadPath;
+  const SMALL = 700 * 1024 + 3;
+  const small = randomBytes(SMALL);
+
+  before(async () => {
+    rp = await ReadPath.open(config({ runtime: { mode: 'inline', stream_idle_timeout: '1500ms' } }));
+    await fleet.seed('small.bin', small, ['b1', 'b2', 'b3']);
+    await (rp.store as SqliteMetadataStore).addLocations(['b1', 'b2', 'b3'].map((name) => ({
+      objectKey: 'small.bin', backendName: name, sizeBytes: SMALL, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(small),
+    })));
+  });
+  after(async () => {
+    await rp.close();
+    for (const b of fleet.backends) b.proxy.clear();
+  });
+
+  /** The body's chunks, each checked to be the next bytes of `into`. */
+  async function viewsOf(body: NodeJS.ReadableStream, into: Buffer): Promise<Buffer> {
+    let at = 0;
+    for await (const c of body) {
+      const b = c as Buffer;
+      assert.equal(b.buffer, into.buffer, 'a view of the buffer given');
+      assert.equal(b.byteOffset, into.byteOffset + at, 'at its place in the span');
+      at += b.byteLength;
+    }
+    return into.subarray(0, at);
+  }
+
+  it('a copy cut at 40% continues from the next copy into the same buffer, at the same offset', async () => {
+    const cut = Math.floor(SIZE * 0.4);
+    fleet.backend('b1').proxy.inject({ kind: 'truncate', keepBytes: cut }, { times: 1, match: { method: 'GET', key: 'big.bin' } });
+    const into = Buffer.alloc(SIZE + 10);
+    const o = await rp.getStream('big.bin', { into });
+    assert.ok((await viewsOf(o.body, into)).equals(bytes));
+    assert.equal(await o.verified, true);
+    assert.deepEqual(o.backends, ['b1', 'b2']);
+  });
+
+  it('a damaged copy of a small object is read again whole from the next, into the same buffer', async () => {
+    fleet.backend('b1').proxy.inject({ kind: 'corrupt', offset: 500_000 }, { times: 1, match: { method: 'GET', key: 'small.bin' } });
+    const into = Buffer.alloc(1024 * 1024);
+    const o = await rp.getStream('small.bin', { into });
+    assert.ok((await viewsOf(o.body, into)).equals(small));
+    assert.equal(await o.verified, true);
+    assert.deepEqual(o.backends, ['b1', 'b2']);
+  });
+
+  it('a range lands at the buffer\'s start; a span larger than the buffer does not use it', async () => {
+    const into = Buffer.alloc(4096, 0xab);
+    const r = await rp.getStream('small.bin', { into, range: 'bytes=1000-2999' });
+    assert.ok((await viewsOf(r.body, into)).equals(small.subarray(1000, 3000)));
+    const before = Buffer.from(into);
+    const o = await rp.getStream('small.bin', { into });
+    const got = await readAll(o.body);
+    assert.ok(got.equals(small));
+    assert.ok(into.equals(before), 'the buffer was not written');
+  });
+});
