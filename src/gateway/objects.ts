@@ -11,7 +11,7 @@ import type { ReadPath, HeadOutcome, StreamOutcome } from '../read-path.js';
 import { resolveRange, type ByteSpan } from '../streams/byte-range.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { checksumSha256 } from './s3-xml.js';
-import type { BodyBuffers } from './body-buffers.js';
+import type { BodyBuffers } from '../backends/body-buffers.js';
 
 /** A GET or HEAD of one object. */
 export interface ObjectRequest {

@@ -28,7 +28,7 @@ import { decodePathComponent, decodeQueryComponent } from './canonical.js';
 import { addressOf, requestTarget, virtualHostBucket } from './addressing.js';
 import { RateLimiter } from './rate-limit.js';
 import { Admission, type Refusal } from './admission.js';
-import { BodyBuffers } from './body-buffers.js';
+import { BodyBuffers } from '../backends/body-buffers.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { METRIC } from '../telemetry/recorder.js';
 import { bucketConfigDocument, bucketSubresource, checkVersionId, objectConfigDocument, objectSubresource, requestedAttributes, type Subresource } from './subresources.js';

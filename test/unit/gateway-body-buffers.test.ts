@@ -1,14 +1,13 @@
 /**
- * The gateway's body buffers (src/gateway/body-buffers.ts): one goes back for reuse only once
+ * Body buffers (src/backends/body-buffers.ts): one goes back for reuse only once
  * both the body read into it and the response written from it have closed, at most `keep` are
  * held, and `readpath serve` hands the same few to getStream request after request.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { BodyBuffers } from '../../src/gateway/body-buffers.js';
+import { BodyBuffers } from '../../src/backends/body-buffers.js';
 import { startGateway } from '../../src/gateway/server.js';
 import type { ReadPath } from '../../src/read-path.js';
 import { gatewaySdk } from '../helpers/gateway-sdk.js';
@@ -27,7 +26,7 @@ describe('BodyBuffers', () => {
       assert.equal(buf.length, 1024);
       const body = new PassThrough();
       const res = new PassThrough();
-      b.releaseAfter(buf, body, res as unknown as ServerResponse);
+      b.releaseAfter(buf, body, res);
       await closeOf(bodyFirst ? body : res);
       assert.equal(b.idle, 0, 'still in use by the other');
       await closeOf(bodyFirst ? res : body);
@@ -42,7 +41,7 @@ describe('BodyBuffers', () => {
     const res = new PassThrough();
     await closeOf(body);
     await closeOf(res);
-    b.releaseAfter(b.acquire() as Buffer, body, res as unknown as ServerResponse);
+    b.releaseAfter(b.acquire() as Buffer, body, res);
     assert.equal(b.idle, 1);
     b.releaseUnused(b.acquire() as Buffer);
     assert.equal(b.idle, 1);

@@ -1,14 +1,20 @@
 /**
- * Buffers the gateway reads object bodies into (`getStream`'s `into`), reused once a response is
- * done with one. Reading a body into memory that already exists is what keeps the gateway's
- * event loop free of the garbage collections fresh socket buffers cause at a few hundred MiB/s
- * (bench/RESULTS.md, issue 16): external memory that does not grow starts no collection.
+ * Buffers object bodies are read into (`BackendGetOptions.into`, `getStream`'s `into`), reused
+ * once whatever used one is done with it: the gateway's responses, the batch's file writes.
+ * Reading a body into memory that already exists is what keeps a thread free of the garbage
+ * collections fresh socket buffers cause at a few hundred MiB/s (bench/RESULTS.md, issue 16):
+ * external memory that does not grow starts no collection.
  *
- * A buffer goes back only when both the body read into it and the response written from it have
- * closed: after that no socket read lands in it and no write still refers to it.
+ * A buffer goes back only when every stream that used it has closed — the body read into it
+ * (no socket read lands in it after that) and, for the gateway, the response written from it
+ * (no write still refers to it).
  */
-import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+
+/** A stream that says when it has closed (a Readable, a ServerResponse). */
+export interface Closable {
+  readonly closed: boolean;
+  once(event: 'close', listener: () => void): unknown;
+}
 
 /** Kept-for-reuse buffers of one size. */
 export class BodyBuffers {
@@ -41,18 +47,18 @@ export class BodyBuffers {
   }
 
   /**
-   * Give `buf` back once `body` and `res` have both closed (either may close first; a
-   * response that never started still closes when its request ends).
+   * Give `buf` back once every one of `users` has closed, in any order (a gateway response that
+   * never started still closes when its request ends).
    */
-  releaseAfter(buf: Buffer, body: Readable, res: ServerResponse): void {
-    let open = 2;
+  releaseAfter(buf: Buffer, ...users: Closable[]): void {
+    let open = users.length;
     const done = (): void => {
       if (--open === 0) this.#release(buf);
     };
-    if (body.closed) done();
-    else body.once('close', done);
-    if (res.closed) done();
-    else res.once('close', done);
+    for (const u of users) {
+      if (u.closed) done();
+      else u.once('close', done);
+    }
   }
 
   /** Give back a buffer nothing was read into. */
