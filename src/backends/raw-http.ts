@@ -547,14 +547,7 @@ class RawConnection {
    */
   #fail(err: unknown, aborted = false): void {
     if (this.#dead) return;
-    this.#dead = true;
-    const reject = this.#reject;
-    const body = this.#body;
-    this.#resolve = undefined;
-    this.#reject = undefined;
-    this.#body = undefined;
-    this.#finishRequest();
-    this.#socket.destroy();
+    const { reject, body } = this.#close();
     if (reject !== undefined) {
       // Nothing of the answer arrived on a connection that had answered before: stale.
       const stale = !aborted && this.#seen === 0 && this.#answers > 0 && this.#connected;
@@ -567,18 +560,23 @@ class RawConnection {
   /** Close the socket; resolves once it has. */
   destroy(): Promise<void> {
     if (!this.#dead) {
-      this.#dead = true;
-      const reject = this.#reject;
-      const body = this.#body;
-      this.#resolve = undefined;
-      this.#reject = undefined;
-      this.#body = undefined;
-      this.#finishRequest();
-      this.#socket.destroy();
+      const { reject, body } = this.#close();
       reject?.(connectionError('connection closed', 'ECONNRESET'));
       body?.destroy(connectionError('connection closed', 'ECONNRESET'));
     }
     return this.#closedP;
+  }
+
+  /** Mark the connection dead and destroy its socket; returns who was waiting on it. */
+  #close(): { reject: ((err: unknown) => void) | undefined; body: RawBody | undefined } {
+    this.#dead = true;
+    const waiting = { reject: this.#reject, body: this.#body };
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    this.#body = undefined;
+    this.#finishRequest();
+    this.#socket.destroy();
+    return waiting;
   }
 }
 

@@ -45,6 +45,18 @@ async function rawServer(onConnection: (s: net.Socket, n: number) => void): Prom
   };
 }
 
+/** Run `fn` with a pool of `connections` to a fresh {@link rawServer}; both closed after. */
+async function withPool(onConnection: (s: net.Socket, n: number) => void, connections: number, fn: (pool: RawHttpPool, srv: Awaited<ReturnType<typeof rawServer>>) => Promise<void>): Promise<void> {
+  const srv = await rawServer(onConnection);
+  const pool = new RawHttpPool('127.0.0.1', srv.port, { connections });
+  try {
+    await fn(pool, srv);
+  } finally {
+    await pool.close();
+    await srv.close();
+  }
+}
+
 /** Call `answer(request head)` for each request on the connection (one at a time). */
 function onRequests(s: net.Socket, answer: (head: string, index: number) => void): void {
   let buf = '';
@@ -125,145 +137,108 @@ describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
 describe('RawHttpPool: the protocol edges', () => {
   it('a head and body sent a byte at a time, after a 100 Continue', async () => {
     const answer = Buffer.from('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Two: a\r\nx-two: b\r\n\r\nhello');
-    const srv = await rawServer((s) => onRequests(s, () => {
+    await withPool((s) => onRequests(s, () => {
       let i = 0;
       const next = (): void => {
         if (i < answer.length) s.write(answer.subarray(i, ++i), () => setImmediate(next));
       };
       next();
-    }));
-    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
-    try {
+    }), 1, async (pool) => {
       const into = Buffer.alloc(16);
       const r = await pool.request({ ...GET(), into });
       assert.equal(r.statusCode, 200);
       assert.deepEqual(r.headers['x-two'], ['a', 'b']);
       assert.equal(Buffer.concat(await chunksOf(r.body)).toString(), 'hello');
       assert.equal(into.subarray(0, 5).toString(), 'hello', 'the body landed in the buffer');
-    } finally {
-      await pool.close();
-      await srv.close();
-    }
+    });
   });
 
   it('a chunked body (extensions, trailers) reads whole, and the connection is kept for the next', async () => {
-    const srv = await rawServer((s) => onRequests(s, (_h, i) => {
+    await withPool((s) => onRequests(s, (_h, i) => {
       s.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n${i === 0 ? 'A' : 'a'}\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n`);
-    }));
-    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 4 });
-    try {
+    }), 4, async (pool, srv) => {
       for (let n = 0; n < 2; n++) {
         const r = await pool.request({ ...GET(), into: Buffer.alloc(64) });
         assert.equal(Buffer.concat(await chunksOf(r.body)).toString(), 'abc0123456789');
       }
       assert.equal(srv.connections(), 1, 'one connection for both');
       assert.equal(pool.stats.free, 1);
-    } finally {
-      await pool.close();
-      await srv.close();
-    }
+    });
   });
 
   it('a body without a length runs to the close, and that connection is not reused', async () => {
-    const srv = await rawServer((s) => onRequests(s, () => {
+    await withPool((s) => onRequests(s, () => {
       s.write('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npart one, ');
       setImmediate(() => s.end('part two'));
-    }));
-    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 4 });
-    try {
+    }), 4, async (pool, srv) => {
       for (let n = 0; n < 2; n++) {
         const r = await pool.request(GET());
         assert.equal(Buffer.concat(await chunksOf(r.body)).toString(), 'part one, part two');
       }
       assert.equal(srv.connections(), 2);
       assert.ok(await eventually(() => pool.stats.connected === 0));
-    } finally {
-      await pool.close();
-      await srv.close();
-    }
+    });
   });
 
   it('a kept connection the server closed while idle: the next request goes again on a new one', async () => {
-    const srv = await rawServer((s) => onRequests(s, () => {
+    await withPool((s) => onRequests(s, () => {
       // Answers, then closes the idle connection the way a keep-alive timeout does.
       s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', () => setTimeout(() => s.destroy(), 5));
-    }));
-    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
-    try {
+    }), 1, async (pool, srv) => {
       const first = await pool.request(GET());
       assert.equal(Buffer.concat(await chunksOf(first.body)).toString(), 'ok');
       await new Promise((resolve) => setTimeout(resolve, 30));
       const second = await pool.request(GET());
       assert.equal(Buffer.concat(await chunksOf(second.body)).toString(), 'ok');
       assert.equal(srv.connections(), 2);
-    } finally {
-      await pool.close();
-      await srv.close();
-    }
+    });
   });
 
   it('a send the server drops at once on a kept connection is retried once; on a new connection it fails', async () => {
-    const srv = await rawServer((s, n) => onRequests(s, (_h, i) => {
+    await withPool((s, n) => onRequests(s, (_h, i) => {
       if (n === 1 && i === 0) s.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1');
       else if (n === 1) s.destroy(); // the kept connection dies under the second request
       else s.destroy(); // and so does every new one
-    }));
-    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
-    try {
+    }), 1, async (pool, srv) => {
       await chunksOf((await pool.request(GET())).body);
       await assert.rejects(pool.request(GET()), (err: unknown) => (err as { code?: string }).code === 'ECONNRESET');
       assert.equal(srv.connections(), 2, 'retried once, on one new connection');
-    } finally {
-      await pool.close();
-      await srv.close();
-    }
+    });
   });
 
   it('bytes after a body end that connection; the next request opens another', async () => {
-    const srv = await rawServer((s) => onRequests(s, () => {
+    await withPool((s) => onRequests(s, () => {
       s.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcEXTRA');
-    }));
-    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
-    try {
+    }), 1, async (pool, srv) => {
       const r = await pool.request({ ...GET(), into: Buffer.alloc(8) });
       assert.equal(Buffer.concat(await chunksOf(r.body)).toString(), 'abc');
       assert.ok(await eventually(() => pool.stats.connected === 0), 'the out-of-step connection is closed');
       const r2 = await pool.request(GET());
       assert.equal(Buffer.concat(await chunksOf(r2.body)).toString(), 'abc');
       assert.equal(srv.connections(), 2);
-    } finally {
-      await pool.close();
-      await srv.close();
-    }
+    });
   });
 
   it('a malformed status line, or Content-Length, is an error with a code', async () => {
-    const srv = await rawServer((s, n) => onRequests(s, () => {
+    await withPool((s, n) => onRequests(s, () => {
       s.write(n === 1 ? 'HTTP/2 200 OK\r\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n');
-    }));
-    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
-    try {
+    }), 1, async (pool) => {
       await assert.rejects(pool.request(GET()), (err: unknown) => (err as { code?: string }).code === 'ERR_BAD_RESPONSE' && /status line/.test((err as Error).message));
       await assert.rejects(pool.request(GET()), (err: unknown) => (err as { code?: string }).code === 'ERR_BAD_RESPONSE' && /Content-Length/.test((err as Error).message));
-    } finally {
-      await pool.close();
-      await srv.close();
-    }
+    });
   });
 
   it('a body not read holds the socket back: the server cannot finish writing until it is read', async () => {
     const big = Buffer.alloc(32 * 1024 * 1024, 1);
     let server: net.Socket | undefined;
     let written = false;
-    const srv = await rawServer((s) => onRequests(s, () => {
+    await withPool((s) => onRequests(s, () => {
       server = s;
       s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n`);
       s.write(big, () => {
         written = true;
       });
-    }));
-    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
-    try {
+    }), 1, async (pool) => {
       const r: RawResponse = await pool.request(GET());
       assert.ok(await eventually(() => r.body.readableLength >= r.body.readableHighWaterMark), 'the body buffered up to its mark');
       for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -274,18 +249,13 @@ describe('RawHttpPool: the protocol edges', () => {
       for await (const c of r.body) n += (c as Buffer).byteLength;
       assert.equal(n, big.length);
       assert.ok(await eventually(() => written));
-    } finally {
-      await pool.close();
-      await srv.close();
-    }
+    });
   });
 
   it('an abort while queued for a connection rejects with its reason and leaves the queue', async () => {
-    const srv = await rawServer((s) => onRequests(s, () => {
+    await withPool((s) => onRequests(s, () => {
       s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n');
-    }));
-    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
-    try {
+    }), 1, async (pool) => {
       const busy = await pool.request(GET()); // holds the only connection: its body never ends
       const signal = new AbortEmitter();
       const queued = pool.request({ ...GET(), signal });
@@ -296,21 +266,13 @@ describe('RawHttpPool: the protocol edges', () => {
       assert.equal(pool.stats.queued, 0);
       assert.equal(signal.listenerCount('abort'), 0);
       busy.body.destroy();
-    } finally {
-      await pool.close();
-      await srv.close();
-    }
+    });
   });
 
   it('a header value with a line break is refused before anything is sent', async () => {
-    const srv = await rawServer(() => {});
-    const pool = new RawHttpPool('127.0.0.1', srv.port, { connections: 1 });
-    try {
+    await withPool(() => {}, 1, async (pool, srv) => {
       await assert.rejects(pool.request({ method: 'GET', path: '/x', headers: { host: 'h', 'if-match': 'a\r\nx-injected: 1' } }), (err: unknown) => (err as { code?: string }).code === 'ERR_INVALID_HEADER');
       assert.equal(srv.connections(), 0);
-    } finally {
-      await pool.close();
-      await srv.close();
-    }
+    });
   });
 });
