@@ -169,7 +169,7 @@ export class RawHttpPool {
       w.resolve((reusable ? conn : this.#open()).take());
       return;
     }
-    if (reusable) this.#idle.push(conn);
+    if (reusable) this.#idle.push(conn.rest());
   }
 
   /** Destroy every connection and fail queued requests; resolves once every socket closed. */
@@ -265,6 +265,12 @@ class RawConnection {
   /** Handed to a request: keeps the process alive while it runs. */
   take(): this {
     this.#socket.ref();
+    return this;
+  }
+
+  /** Idle in the pool: does not keep the process alive. */
+  rest(): this {
+    this.#socket.unref();
     return this;
   }
 
@@ -502,7 +508,6 @@ class RawConnection {
     this.#finishRequest();
     const reusable = this.#keepAlive && !this.#dead;
     if (!reusable) void this.destroy();
-    else this.#socket.unref();
     if (body !== undefined) {
       if (last !== undefined && last.length > 0) body.push(last);
       body.push(null);
