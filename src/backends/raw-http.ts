@@ -52,6 +52,12 @@ export interface RawPoolStats {
   queued: number;
 }
 
+/**
+ * An idle connection is closed after this long unused (undici's default too): servers close
+ * theirs after a while (Node's after 5 s), and one closed under a request costs a retry.
+ */
+export const IDLE_CONNECTION_MS = 4000;
+
 /** Longest response head accepted (status line and headers). */
 const MAX_HEAD_BYTES = 64 * 1024;
 /**
@@ -88,6 +94,7 @@ export class RawHttpPool {
   readonly #idle: RawConnection[] = [];
   readonly #waiters: Waiter[] = [];
   #closed = false;
+  #sweep: NodeJS.Timeout | undefined;
 
   constructor(host: string, port: number, opts: { connections: number; lookup?: LookupFunction | undefined }) {
     this.#host = host;
@@ -124,8 +131,10 @@ export class RawHttpPool {
   #acquire(signal: AbortEmitter | undefined, fresh = false): Promise<RawConnection> {
     if (this.#closed) return Promise.reject(connectionError('connection pool closed', 'ERR_POOL_CLOSED'));
     if (!fresh) {
+      const now = Date.now();
       for (let c = this.#idle.pop(); c !== undefined; c = this.#idle.pop()) {
-        if (c.usable) return Promise.resolve(c.take());
+        if (c.usable && now - c.restedAt < IDLE_CONNECTION_MS) return Promise.resolve(c.take());
+        this.#drop(c);
       }
     }
     if (this.#all.size < this.#max || fresh) return Promise.resolve(this.#open().take());
@@ -169,12 +178,33 @@ export class RawHttpPool {
       w.resolve((reusable ? conn : this.#open()).take());
       return;
     }
-    if (reusable) this.#idle.push(conn.rest());
+    if (reusable) {
+      this.#idle.push(conn.rest());
+      this.#sweep ??= setTimeout(this.#sweepIdle, IDLE_CONNECTION_MS).unref();
+    }
+  }
+
+  /** Close the connections idle for IDLE_CONNECTION_MS; look again while any are idle. */
+  readonly #sweepIdle = (): void => {
+    this.#sweep = undefined;
+    const now = Date.now();
+    // Oldest first: the idle list is a stack, its bottom rested longest.
+    let n = 0;
+    while (n < this.#idle.length && now - (this.#idle[n] as RawConnection).restedAt >= IDLE_CONNECTION_MS) n++;
+    for (const c of this.#idle.splice(0, n)) this.#drop(c);
+    const oldest = this.#idle[0];
+    if (oldest !== undefined && !this.#closed) this.#sweep = setTimeout(this.#sweepIdle, IDLE_CONNECTION_MS - (now - oldest.restedAt)).unref();
+  };
+
+  #drop(c: RawConnection): void {
+    this.#all.delete(c);
+    void c.destroy();
   }
 
   /** Destroy every connection and fail queued requests; resolves once every socket closed. */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#sweep !== undefined) clearTimeout(this.#sweep);
     for (const w of this.#waiters.splice(0)) w.reject(connectionError('connection pool closed', 'ERR_POOL_CLOSED'));
     const all = [...this.#all];
     this.#all.clear();
@@ -268,8 +298,12 @@ class RawConnection {
     return this;
   }
 
+  /** When it last went idle (ms since the epoch). */
+  restedAt = 0;
+
   /** Idle in the pool: does not keep the process alive. */
   rest(): this {
+    this.restedAt = Date.now();
     this.#socket.unref();
     return this;
   }

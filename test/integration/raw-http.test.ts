@@ -4,14 +4,14 @@
  * loopback (a head split byte by byte, 100 Continue, chunked and close-delimited bodies, a kept
  * connection the server closed, bytes after a body, backpressure, aborts in the queue).
  */
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { LeanS3Backend } from '../../src/backends/lean-s3-backend.js';
 import { AbortEmitter } from '../../src/backends/call-deadline.js';
-import { RawHttpPool, type RawResponse } from '../../src/backends/raw-http.js';
+import { IDLE_CONNECTION_MS, RawHttpPool, type RawResponse } from '../../src/backends/raw-http.js';
 import { hasCode } from '../../src/errors.js';
 import { eventually } from '../helpers/handles.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
@@ -203,6 +203,30 @@ describe('RawHttpPool: the protocol edges', () => {
       await chunksOf((await pool.request(GET())).body);
       await assert.rejects(pool.request(GET()), (err: unknown) => (err as { code?: string }).code === 'ECONNRESET');
       assert.equal(srv.connections(), 2, 'retried once, on one new connection');
+    });
+  });
+
+  it(`a connection idle for ${IDLE_CONNECTION_MS} ms is closed; one used meanwhile is kept`, async () => {
+    let closed = 0;
+    await withPool((s) => {
+      s.on('close', () => closed++);
+      onRequests(s, () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    }, 2, async (pool, srv) => {
+      mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+      try {
+        await chunksOf((await pool.request(GET())).body);
+        assert.equal(pool.stats.free, 1);
+        mock.timers.tick(IDLE_CONNECTION_MS - 1);
+        await chunksOf((await pool.request(GET())).body);
+        assert.equal(srv.connections(), 1, 'reused before the idle time ran out');
+        mock.timers.tick(IDLE_CONNECTION_MS - 1);
+        assert.equal(pool.stats.connected, 1, 'used again since: still open');
+        mock.timers.tick(1);
+        assert.equal(pool.stats.connected, 0);
+        assert.ok(await eventually(() => closed === 1), 'the server saw it close');
+      } finally {
+        mock.timers.reset();
+      }
     });
   });
 
