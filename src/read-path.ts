@@ -376,11 +376,12 @@ export class ReadPath {
    *
    * `into`: memory the body may be read into when the span fits it (a plain copy over the lean
    * transport and plain HTTP: no allocation per socket read, which spares the reading thread
-   * garbage collections at high rates). The body's chunks are then views of `into`; do not
-   * reuse it until the body has closed and none of its chunks is needed any more. The gateway
-   * reads objects up to 1 MiB this way.
+   * garbage collections at high rates) — a buffer, or a function given the span's length once it
+   * is known that returns one (or undefined for none). The body's chunks are then views of it;
+   * do not reuse it until the body has closed and none of its chunks is needed any more. The
+   * gateway reads objects up to 1 MiB this way.
    */
-  getStream(key: string, opts: { signal?: AbortSignal; range?: string; into?: Buffer } = {}): Promise<StreamOutcome> {
+  getStream(key: string, opts: { signal?: AbortSignal; range?: string; into?: Buffer | ((spanLength: number) => Buffer | undefined) } = {}): Promise<StreamOutcome> {
     const signal = opts.signal;
     // The span covers finding a copy and its answer (as upstream's GetObject span does), not the
     // body's transfer, which the consumer paces.
@@ -389,9 +390,11 @@ export class ReadPath {
     })));
   }
 
-  async #openStream(key: string, range: string | undefined, signal: AbortSignal | undefined, into: Buffer | undefined): Promise<StreamOutcome> {
+  async #openStream(key: string, range: string | undefined, signal: AbortSignal | undefined, into: Buffer | ((spanLength: number) => Buffer | undefined) | undefined): Promise<StreamOutcome> {
     const src = await this.#streamSource(key, range, signal);
-    if (into !== undefined && spanLength(src.span) <= into.length) src.into = into;
+    const n = spanLength(src.span);
+    const buf = typeof into === 'function' ? into(n) : into;
+    if (buf !== undefined && n <= buf.length) src.into = buf;
     // The object cache, only for a row with a hash to check the entry against (never degraded).
     const cache = this.#objects;
     const { hit, sha, size } = cache === undefined || src.degraded ? NO_ENTRY : this.#cacheEntryFor(cache, key, src.copies[0]?.location ?? undefined);

@@ -70,3 +70,32 @@ export class BodyBuffers {
     if (this.#free.length < this.#keep) this.#free.push(buf);
   }
 }
+
+/**
+ * Body buffers in size classes (ascending): a body takes the smallest that holds it, so small
+ * objects do not each hold the largest size.
+ */
+export class SizedBodyBuffers {
+  readonly #classes: BodyBuffers[];
+
+  /** `sizes` ascending; each class keeps up to `keep` idle buffers. */
+  constructor(sizes: readonly number[], keep: number) {
+    this.#classes = sizes.map((size) => new BodyBuffers(size, keep));
+  }
+
+  /** Idle buffers held, all classes together. */
+  get idle(): number {
+    return this.#classes.reduce((n, c) => n + c.idle, 0);
+  }
+
+  set keep(n: number) {
+    for (const c of this.#classes) c.keep = n;
+  }
+
+  /** A buffer of at least `n` bytes and the class it goes back to; undefined past the largest (or with none kept). */
+  take(n: number): { buf: Buffer; pool: BodyBuffers } | undefined {
+    const pool = this.#classes.find((c) => c.size >= n);
+    const buf = pool?.acquire();
+    return pool === undefined || buf === undefined ? undefined : { buf, pool };
+  }
+}

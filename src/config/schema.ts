@@ -316,7 +316,7 @@ export const serverSchema = z.strictObject({
   max_header_bytes: maxHeaderBytes(),
   /** readpath's own: gateway processes sharing the port; 0 = one per core. */
   processes: z.preprocess(coerceNumber, z.number().int().min(0, 'must be 0 (one per core) or a count of processes').max(MAX_PROCESSES, `at most ${MAX_PROCESSES}`)).optional(),
-  /** readpath's own: 1 MiB body buffers kept for reuse; 0 = none. */
+  /** readpath's own: body buffers kept for reuse per size class; 0 = none. */
   body_buffers: z.preprocess(coerceNumber, z.number().int().min(0, 'must be 0 (none kept) or a count of buffers').max(MAX_BODY_BUFFERS, `at most ${MAX_BODY_BUFFERS}`)).optional(),
   /** readpath's own. */
   region: region(),

@@ -141,9 +141,9 @@ export interface ServerConfigInput {
    */
   processes?: NumberInput;
   /**
-   * readpath's own: how many 1 MiB buffers each gateway process keeps to read object bodies of up
-   * to 1 MiB into, reused from response to response (0: none, every body read allocates).
-   * Default 64. Memory held: at most this many MiB per process, once that many were in use.
+   * readpath's own: how many buffers each gateway process keeps per size (64 KiB and 1 MiB) to
+   * read object bodies of up to 1 MiB into, reused from response to response (0: none, every
+   * body read allocates). Default 64. Memory held: at most this many × 1.06 MiB per process.
    */
   body_buffers?: NumberInput;
   /** readpath's own: the region GetBucketLocation reports. Default `us-east-1`. */

@@ -11,7 +11,7 @@ import type { ReadPath, HeadOutcome, StreamOutcome } from '../read-path.js';
 import { resolveRange, type ByteSpan } from '../streams/byte-range.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { checksumSha256 } from './s3-xml.js';
-import type { BodyBuffers } from '../backends/body-buffers.js';
+import type { BodyBuffers, SizedBodyBuffers } from '../backends/body-buffers.js';
 
 /** A GET or HEAD of one object. */
 export interface ObjectRequest {
@@ -194,7 +194,7 @@ export type ObjectResult = 'ok' | 'condition';
  * Serve one GET or HEAD. Throws before anything was written (the caller answers with the S3
  * error); after the headers, a failure destroys the response instead.
  */
-export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerResponse, buffers?: BodyBuffers): Promise<ObjectResult> {
+export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerResponse, buffers?: SizedBodyBuffers): Promise<ObjectResult> {
   const storeKey = `${r.bucket}/${r.key}`;
   const range = usableRange(header(r.headers, 'range'));
   const part = requestedPart(r.partNumber, range);
@@ -221,15 +221,21 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     const early = conditionalStatus(r.headers, h.etag, h.lastModified);
     if (early !== undefined) return notModifiedOr412(res, early, h);
   }
-  const into = buffers?.acquire();
+  // A buffer of the size class the span needs, taken once the row said how long it is.
+  let into: { buf: Buffer; pool: BodyBuffers } | undefined;
+  const pick = buffers === undefined ? undefined : (n: number): Buffer | undefined => {
+    into = buffers.take(n);
+    return into?.buf;
+  };
   let o: StreamOutcome;
   try {
-    o = await rp.getStream(storeKey, { signal: r.signal, ...(range === undefined ? {} : { range }), ...(into === undefined ? {} : { into }) });
+    o = await rp.getStream(storeKey, { signal: r.signal, ...(range === undefined ? {} : { range }), ...(pick === undefined ? {} : { into: pick }) });
   } catch (err) {
-    if (into !== undefined) buffers?.releaseUnused(into);
+    // The copies tried were closed before this rejects: none still reads into the buffer.
+    into?.pool.releaseUnused(into.buf);
     throw err;
   }
-  if (into !== undefined) buffers?.releaseAfter(into, o.body, res);
+  into?.pool.releaseAfter(into.buf, o.body, res);
   // Checked again on what is served: the object may have changed since the HEAD.
   const cond = conditionalStatus(r.headers, o.etag, o.lastModified);
   if (cond !== undefined) {

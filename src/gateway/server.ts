@@ -28,7 +28,7 @@ import { decodePathComponent, decodeQueryComponent } from './canonical.js';
 import { addressOf, requestTarget, virtualHostBucket } from './addressing.js';
 import { RateLimiter } from './rate-limit.js';
 import { Admission, type Refusal } from './admission.js';
-import { BodyBuffers } from '../backends/body-buffers.js';
+import { SizedBodyBuffers } from '../backends/body-buffers.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { METRIC } from '../telemetry/recorder.js';
 import { bucketConfigDocument, bucketSubresource, checkVersionId, objectConfigDocument, objectSubresource, requestedAttributes, type Subresource } from './subresources.js';
@@ -160,7 +160,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   const newVerifier = (settings: GatewaySettings): SigV4Verifier => new SigV4Verifier(credentialsOf(settings), opts.now === undefined ? {} : { now: opts.now });
   let verifier = newVerifier(s);
   // Bodies up to the verify window are read whole before they are sent: into these, reused.
-  const bodyBuffers = new BodyBuffers(VERIFY_WINDOW, s.bodyBuffers);
+  const bodyBuffers = new SizedBodyBuffers([64 * 1024, VERIFY_WINDOW], s.bodyBuffers);
   const place = opts.process ?? { index: 0, count: 1 };
   const admission = new Admission(() => ({
     limit: shareOf(s.maxConcurrentReads > 0 ? s.maxConcurrentReads : s.maxConcurrentRequests, place.index, place.count), waitMs: s.admissionWaitMs, shedThreshold: s.loadShedThreshold,

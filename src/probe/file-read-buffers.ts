@@ -4,16 +4,13 @@
  * file, instead of into a fresh buffer per socket read that is written and dropped. Two sizes,
  * so 4 KiB objects do not each hold a mebibyte.
  */
-import { BodyBuffers } from '../backends/body-buffers.js';
+import { SizedBodyBuffers, type BodyBuffers } from '../backends/body-buffers.js';
 import type { ProbeTask } from './task.js';
 
-const SMALL = 64 * 1024;
-const LARGE = 1024 * 1024;
 /** Idle buffers kept per size: a worker's probes in flight (`runtime.tasks_per_thread`) rarely exceed it. */
 const KEEP = 64;
 
-const small = new BodyBuffers(SMALL, KEEP);
-const large = new BodyBuffers(LARGE, KEEP);
+const buffers = new SizedBodyBuffers([64 * 1024, 1024 * 1024], KEEP);
 
 /**
  * A buffer for the whole body of `task`'s copy and the pool it goes back to, when the row says
@@ -23,8 +20,5 @@ const large = new BodyBuffers(LARGE, KEEP);
 export function fileReadBuffer(task: ProbeTask): { buf: Buffer; pool: BodyBuffers } | undefined {
   const l = task.location;
   if (l === null || task.range !== undefined || l.encrypted || l.compression !== undefined) return undefined;
-  const size = l.sizeBytes;
-  const pool = size <= SMALL ? small : size <= LARGE ? large : undefined;
-  const buf = pool?.acquire();
-  return pool === undefined || buf === undefined ? undefined : { buf, pool };
+  return buffers.take(l.sizeBytes);
 }

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { BodyBuffers } from '../../src/backends/body-buffers.js';
+import { BodyBuffers, SizedBodyBuffers } from '../../src/backends/body-buffers.js';
 import { startGateway } from '../../src/gateway/server.js';
 import type { ReadPath } from '../../src/read-path.js';
 import { gatewaySdk } from '../helpers/gateway-sdk.js';
@@ -60,6 +60,21 @@ describe('BodyBuffers', () => {
   });
 });
 
+describe('SizedBodyBuffers', () => {
+  it('the smallest class that holds the body; none past the largest; keep applies to every class', () => {
+    const b = new SizedBodyBuffers([16, 64], 2);
+    assert.equal(b.take(0)?.buf.length, 16);
+    assert.equal(b.take(16)?.buf.length, 16);
+    const mid = b.take(17);
+    assert.equal(mid?.buf.length, 64);
+    assert.equal(b.take(65), undefined);
+    mid?.pool.releaseUnused(mid.buf);
+    assert.equal(b.take(40)?.buf, mid?.buf, 'back in its own class');
+    b.keep = 0;
+    assert.equal(b.take(1), undefined);
+  });
+});
+
 describe('readpath serve reads bodies into its body buffers', () => {
   const AKID = 'AKIABODYBUFFERS00001';
   const SECRET = 'body-buffers-secret-0123456789';
@@ -73,8 +88,17 @@ describe('readpath serve reads bodies into its body buffers', () => {
     const intos: (Buffer | undefined)[] = [];
     const getStream = rp.getStream.bind(rp);
     rp.getStream = (key, opts) => {
-      intos.push(opts?.into);
-      return getStream(key, opts);
+      const into = opts?.into;
+      if (typeof into !== 'function') {
+        intos.push(into);
+        return getStream(key, opts);
+      }
+      // The gateway picks the buffer once the span's length is known: note which it picked.
+      return getStream(key, { ...opts, into: (n) => {
+        const b = into(n);
+        intos.push(b);
+        return b;
+      } });
     };
     const gw = await startGateway(rp, { settings: rp.config.gateway });
     const s3 = gatewaySdk(gw.url, { id: AKID, secret: SECRET });
@@ -93,8 +117,13 @@ describe('readpath serve reads bodies into its body buffers', () => {
       objects.forEach((o, i) => seed(`o${i}`, o));
       for (let i = 0; i < objects.length; i++) assert.ok((await get(`o${i}`)).equals(objects[i] as Buffer));
       assert.equal(intos.length, 6);
-      assert.ok(intos.every((b) => b !== undefined && b.length === 1024 * 1024));
+      assert.ok(intos.every((b) => b !== undefined && b.length === 64 * 1024), 'the small class for small objects');
       assert.equal(new Set(intos).size, 1, 'one buffer served the sequential GETs');
+      const big = Buffer.alloc(700 * 1024, 7);
+      seed('big', big);
+      assert.ok((await get('big')).equals(big));
+      assert.equal(intos.at(-1)?.length, 1024 * 1024, 'the 1 MiB class for a larger one');
+      intos.length = 6;
       const got = await Promise.all(objects.map((_, i) => get(`o${i}`)));
       got.forEach((g, i) => assert.ok(g.equals(objects[i] as Buffer), `o${i}`));
       assert.ok(new Set(intos).size <= 6);
