@@ -10,6 +10,9 @@
  *   socket read (Node's and undici's way) would cost; not a transport;
  * - `lean`: readpath's LeanS3Backend (its own SigV4 signer over node:crypto + undici Pool) + readBody
  *   + SHA-256;
+ * - `lean into`: the same backend given a reused buffer per GET to read into
+ *   (`BackendGetOptions.into`: its own HTTP/1.1 connections reading with `onread`), SHA-256 of
+ *   the bytes where they landed — the gateway's and the batch's path for bodies up to 1 MiB;
  * - `sdk`: readpath's S3Backend (@aws-sdk/client-s3) + readBody + SHA-256;
  *
  * against a fast local GET stub (objects in memory, no signature check) running in a child
@@ -18,7 +21,7 @@
  * each round a warm-up then a timed window; the table shows the median round and the range.
  *
  *   npm run bench:transport [-- --seconds N] [-- --rounds N] [-- --json FILE] [-- --quick]
- *                           [-- --only node:http,undici,onread,lean,sdk] [-- --sizes 4KiB,1MiB]
+ *                           [-- --only node:http,undici,onread,lean,'lean into',sdk] [-- --sizes 4KiB,1MiB]
  *   (= npm run build && node dist/bench/transport.bench.js ...)
  */
 import { messageOf } from '../src/errors.js';
@@ -225,6 +228,26 @@ function rawOnread(port: number): Variant {
   };
 }
 
+/** The lean backend reading each body into one of IN_FLIGHT reused buffers. */
+function leanIntoVariant(b: LeanS3Backend, size: number): Variant {
+  const free: Buffer[] = Array.from({ length: IN_FLIGHT }, () => Buffer.allocUnsafeSlow(size));
+  return {
+    name: 'lean into',
+    get: async (key) => {
+      const into = free.pop() as Buffer;
+      try {
+        const r = await b.get(key, { into });
+        let n = 0;
+        for await (const c of r.body) n += (c as Buffer).byteLength;
+        return createHash('sha256').update(into.subarray(0, n)).digest('hex');
+      } finally {
+        free.push(into);
+      }
+    },
+    close: () => b.close(),
+  };
+}
+
 function backendVariant(name: string, b: ObjectBackend & { close(): Promise<void> }): Variant {
   return {
     name,
@@ -302,7 +325,7 @@ async function main(): Promise<void> {
   };
   await Promise.all([LeanS3Backend.preload(), S3Backend.preload()]);
   const only = arg('--only')?.split(',');
-  const variants: Variant[] = [rawHttp(ready.port), rawUndici(ready.port), rawOnread(ready.port), backendVariant('lean', new LeanS3Backend(opts)), backendVariant('sdk', new S3Backend(opts))]
+  const variants: Variant[] = [rawHttp(ready.port), rawUndici(ready.port), rawOnread(ready.port), backendVariant('lean', new LeanS3Backend(opts)), leanIntoVariant(new LeanS3Backend(opts), Math.max(...sizes.map((s) => s.size))), backendVariant('sdk', new S3Backend(opts))]
     .filter((v) => only === undefined || only.includes(v.name.replace('raw ', '')) || only.includes(v.name));
 
   const results: Record<string, unknown>[] = [];
