@@ -39,7 +39,7 @@ export type { TransformFn, TransformInfo } from './probe/transform.js';
 
 // §3 The product.
 export { ReadPath } from './read-path.js';
-export type { GetOutcome, HeadOutcome, StreamOutcome, WrittenOutcome, TransformedOutcome, BatchOutcome, ReadManyOptions, OpenOptions } from './read-path.js';
+export type { GetOutcome, HeadOutcome, StreamOutcome, StreamInto, WrittenOutcome, TransformedOutcome, BatchOutcome, ReadManyOptions, OpenOptions } from './read-path.js';
 export type { StoredAs } from './compression/degraded.js';
 export type { ByteSpan } from './streams/byte-range.js';
 export { keyProblem, MAX_KEY_BYTES } from './engine/keys.js';

@@ -74,6 +74,9 @@ export interface GetOutcome extends HeadOutcome {
   verified: boolean;
 }
 
+/** `getStream`'s `into`: a buffer, or one picked once the span's length is known (undefined: none). */
+export type StreamInto = Buffer | ((spanLength: number) => Buffer | undefined);
+
 /** What `getStream` returns: the body as a stream, verified as it passes. */
 export interface StreamOutcome extends HeadOutcome {
   /**
@@ -381,7 +384,7 @@ export class ReadPath {
    * do not reuse it until the body has closed and none of its chunks is needed any more. The
    * gateway reads objects up to 1 MiB this way.
    */
-  getStream(key: string, opts: { signal?: AbortSignal; range?: string; into?: Buffer | ((spanLength: number) => Buffer | undefined) } = {}): Promise<StreamOutcome> {
+  getStream(key: string, opts: { signal?: AbortSignal; range?: string; into?: StreamInto } = {}): Promise<StreamOutcome> {
     const signal = opts.signal;
     // The span covers finding a copy and its answer (as upstream's GetObject span does), not the
     // body's transfer, which the consumer paces.
@@ -390,7 +393,7 @@ export class ReadPath {
     })));
   }
 
-  async #openStream(key: string, range: string | undefined, signal: AbortSignal | undefined, into: Buffer | ((spanLength: number) => Buffer | undefined) | undefined): Promise<StreamOutcome> {
+  async #openStream(key: string, range: string | undefined, signal: AbortSignal | undefined, into: StreamInto | undefined): Promise<StreamOutcome> {
     const src = await this.#streamSource(key, range, signal);
     const n = spanLength(src.span);
     const buf = typeof into === 'function' ? into(n) : into;

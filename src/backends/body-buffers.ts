@@ -83,11 +83,6 @@ export class SizedBodyBuffers {
     this.#classes = sizes.map((size) => new BodyBuffers(size, keep));
   }
 
-  /** Idle buffers held, all classes together. */
-  get idle(): number {
-    return this.#classes.reduce((n, c) => n + c.idle, 0);
-  }
-
   set keep(n: number) {
     for (const c of this.#classes) c.keep = n;
   }

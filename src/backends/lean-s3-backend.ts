@@ -20,7 +20,7 @@ import type { BackendGetOptions, BackendHeadOptions, BackendListOptions, Backend
 import { CallDeadline, destroyQuietly } from './call-deadline.js';
 import { contentRangeTotal } from './body.js';
 import { leanS3Deps, type LeanS3Deps } from './lean-s3-deps.js';
-import { objectPath, s3Address, type S3Address } from './s3-address.js';
+import { bareHost, objectPath, s3Address, type S3Address } from './s3-address.js';
 import {
   DEFAULT_BACKEND_TIMEOUT_MS,
   DEFAULT_MAX_SOCKETS,
@@ -177,7 +177,7 @@ export class LeanS3Backend implements ObjectBackend {
     const headers = await (this.#signer as S3Signer).sign(method, path, this.#headers(opts), undefined, query);
     if (call.failure !== undefined) throw call.failure;
     const into = opts?.into;
-    if (into !== undefined && query === undefined && this.#address.origin.startsWith('http:')) {
+    if (into !== undefined && query === undefined && this.#address.protocol === 'http:') {
       return (this.#raw ??= this.#rawPool()).request({ method, path, headers, signal: call.emitter, into });
     }
     // reset: false — undici closes the connection after every HEAD by default (for servers
@@ -186,9 +186,8 @@ export class LeanS3Backend implements ObjectBackend {
   }
 
   #rawPool(): RawHttpPool {
-    const url = new URL(this.#address.origin);
-    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    return new RawHttpPool(host, url.port === '' ? 80 : Number(url.port), { connections: this.#connections, lookup: this.#lookup });
+    const { hostname, port } = this.#address;
+    return new RawHttpPool(bareHost(hostname), port ?? 80, { connections: this.#connections, lookup: this.#lookup });
   }
 
   /** The error a non-2xx answer stands for; its body (an S3 XML document, or not) is consumed. */

@@ -350,11 +350,6 @@ class RawConnection {
       this.#landed();
       return !this.#dead;
     }
-    if (this.#phase === 'idle') {
-      // Bytes nobody asked for (a body longer than its Content-Length): the stream is out of step.
-      this.#fail(connectionError('unexpected bytes from the server between answers', 'ERR_UNEXPECTED_DATA'));
-      return false;
-    }
     this.#consume(buf.subarray(0, n));
     return !this.#dead;
   }
@@ -398,6 +393,7 @@ class RawConnection {
           break;
         }
         case 'idle':
+          // Bytes nobody asked for (a body longer than its Content-Length): the stream is out of step.
           this.#fail(connectionError('unexpected bytes from the server between answers', 'ERR_UNEXPECTED_DATA'));
           return;
       }

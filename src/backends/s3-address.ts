@@ -30,6 +30,11 @@ export interface S3Address {
 
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** A URL's host name as sockets take it: an IPv6 address without its brackets. */
+export function bareHost(hostname: string): string {
+  return hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+}
+
 /** True when `bucket` can be a host name label (S3's virtual-hostable bucket rule). */
 export function isVirtualHostableBucket(bucket: string, allowDots: boolean): boolean {
   if (bucket.length < 3 || bucket.length > 63) return false;
@@ -55,7 +60,7 @@ export function encodeKey(key: string): string {
 export function s3Address(endpoint: string, bucket: string, forcePathStyle: boolean): S3Address {
   const url = new URL(endpoint);
   const basePath = url.pathname.replace(/\/+$/, '');
-  const hostnameBare = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const hostnameBare = bareHost(url.hostname);
   const virtualHost =
     !forcePathStyle && isIP(hostnameBare) === 0 && isVirtualHostableBucket(bucket, url.protocol === 'http:');
   const hostname = virtualHost ? `${bucket}.${url.hostname}` : url.hostname;
