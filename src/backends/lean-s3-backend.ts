@@ -94,10 +94,11 @@ export class LeanS3Backend implements ObjectBackend {
   readonly #credentials: () => Promise<S3Credentials> = noCredentials;
   /** The credential cache, when the credentials come from a provider. */
   readonly credentialCache: CredentialCache | undefined;
+  /** TLS origins: undici's pool, built once undici has loaded. */
   #pool: Pool | undefined;
-  /** Connections for GETs read into a caller's buffer (plain HTTP only); built on first use. */
-  #raw: RawHttpPool | undefined;
-  #signer: S3Signer | undefined;
+  /** Plain-HTTP origins: every request goes on readpath's own HTTP/1.1 connections. */
+  readonly #raw: RawHttpPool | undefined;
+  readonly #signer: S3Signer;
   #closed = false;
 
   /** Load undici's Pool now, so backends built afterwards need not wait on their first call. */
@@ -128,8 +129,15 @@ export class LeanS3Backend implements ObjectBackend {
     }
     this.credentialCache = cache;
     if (cache !== undefined) this.#credentials = () => cache.get();
-    const deps = leanS3Deps.loaded();
-    if (deps !== undefined) this.#build(deps);
+    this.#signer = new S3Signer(this.#address, this.#region, this.#credentials);
+    if (this.#address.protocol === 'http:') {
+      // One client, one connection limit, for everything this backend sends: undici's pool beside
+      // it would hold max_sockets more, and costs more CPU per request (bench:transport).
+      this.#raw = new RawHttpPool(bareHost(this.#address.hostname), this.#address.port ?? 80, { connections: this.#connections, lookup: this.#lookup });
+    } else {
+      const deps = leanS3Deps.loaded();
+      if (deps !== undefined) this.#build(deps);
+    }
   }
 
   #build(deps: LeanS3Deps): Pool {
@@ -140,7 +148,6 @@ export class LeanS3Backend implements ObjectBackend {
       bodyTimeout: 0,
       ...(this.#lookup !== undefined ? { connect: { lookup: this.#lookup } } : {}),
     });
-    this.#signer = new S3Signer(this.#address, this.#region, this.#credentials);
     this.#pool = pool;
     return pool;
   }
@@ -152,13 +159,11 @@ export class LeanS3Backend implements ObjectBackend {
     return this.#pool ?? this.#build(deps);
   }
 
-  /** Current socket usage of this backend's pool. */
+  /** Current socket usage of this backend's connections. */
   sockets(): SocketStats {
-    const pool = this.#pool;
-    if (pool === undefined || this.#closed) return { active: 0, free: 0, queued: 0 };
-    const s = pool.stats;
-    const r = this.#raw?.stats ?? { connected: 0, free: 0, queued: 0 };
-    return { active: s.connected - s.free + r.connected - r.free, free: s.free + r.free, queued: s.queued + r.queued };
+    const s = this.#closed ? undefined : (this.#raw?.stats ?? this.#pool?.stats);
+    if (s === undefined) return { active: 0, free: 0, queued: 0 };
+    return { active: s.connected - s.free, free: s.free, queued: s.queued };
   }
 
   /** The request headers before signing. */
@@ -172,22 +177,15 @@ export class LeanS3Backend implements ObjectBackend {
 
   /** Send one signed request; resolves with the response once its headers have arrived. */
   async #send(method: 'HEAD' | 'GET', key: string, opts: BackendGetOptions | undefined, call: CallDeadline, query?: string): Promise<Answer> {
-    const pool = this.#pool ?? (await this.#lazyPool());
+    const pool = this.#raw === undefined ? (this.#pool ?? (await this.#lazyPool())) : undefined;
     const path = query === undefined ? objectPath(this.#address, key) : this.#address.prefix;
-    const headers = await (this.#signer as S3Signer).sign(method, path, this.#headers(opts), undefined, query);
+    const headers = await this.#signer.sign(method, path, this.#headers(opts), undefined, query);
     if (call.failure !== undefined) throw call.failure;
-    const into = opts?.into;
-    if (into !== undefined && query === undefined && this.#address.protocol === 'http:') {
-      return (this.#raw ??= this.#rawPool()).request({ method, path, headers, signal: call.emitter, into });
-    }
+    const target = query === undefined || query === '' ? path : `${path}?${query}`;
+    if (pool === undefined) return (this.#raw as RawHttpPool).request({ method, path: target, headers, signal: call.emitter, into: opts?.into });
     // reset: false — undici closes the connection after every HEAD by default (for servers
     // that send a body with it); S3 servers do not, and the socket is worth keeping.
-    return pool.request({ method, path: query === undefined || query === '' ? path : `${path}?${query}`, headers, signal: call.emitter, reset: false });
-  }
-
-  #rawPool(): RawHttpPool {
-    const { hostname, port } = this.#address;
-    return new RawHttpPool(bareHost(hostname), port ?? 80, { connections: this.#connections, lookup: this.#lookup });
+    return pool.request({ method, path: target, headers, signal: call.emitter, reset: false });
   }
 
   /** The error a non-2xx answer stands for; its body (an S3 XML document, or not) is consumed. */

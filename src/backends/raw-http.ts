@@ -1,6 +1,7 @@
 /**
- * A small HTTP/1.1 client for one origin, used by the lean transport for the GETs whose caller
- * gives a buffer to read the body into (`BackendGetOptions.into`).
+ * A small HTTP/1.1 client for one origin: the lean transport sends every request to a plain-HTTP
+ * origin on it (TLS origins use undici), and reads bodies straight into a caller's buffer when
+ * one is given (`BackendGetOptions.into`).
  *
  * Why not undici: every socket read in Node (and so in undici) lands in a fresh ArrayBuffer.
  * V8 counts those as external memory and starts a collection whenever it has grown by its limit:
@@ -8,8 +9,10 @@
  * thread that reads — the gateway's event loop (bench/RESULTS.md, "The gateway's loop at 1 MiB").
  * Here each connection reads with `net`'s `onread` into memory it chooses: the response head
  * into one small buffer of its own, a body of known length straight into the caller's buffer,
- * so a body costs no allocation per read and no copy. Bodies that do not fit, chunked ones and
- * error answers are read through the connection's buffer and copied out.
+ * so a body costs no allocation per read and no copy. Other bodies of known length (no buffer
+ * given, one too small, error answers) are read into windows of up to 256 KiB allocated as they
+ * fill — an allocation per window, not per read; chunked and close-delimited ones are read
+ * through the connection's buffer and copied out.
  *
  * What it does: keep-alive connections (at most `connections`, requests queue beyond), one
  * request at a time per connection (no pipelining), Content-Length, chunked and
@@ -72,6 +75,8 @@ const READ_BYTES = 16 * 1024;
  * would cost every layer above (hashing, failover, the response) a promise and a call each.
  */
 const HAND_ON_BYTES = 256 * 1024;
+/** The largest window allocated for a body read without a caller's buffer. */
+const BODY_WINDOW_BYTES = HAND_ON_BYTES;
 
 /** An error of the connection: the socket's own, or one of these, with a `code` like Node's. */
 function connectionError(message: string, code: string): Error {
@@ -258,7 +263,7 @@ class RawConnection {
   /** The body runs to the connection's end. */
   #untilClose = false;
   #keepAlive = true;
-  /** Where a fitting body lands, and how much of it has. */
+  /** Where a body of known length lands (the caller's buffer, or a window of our own), and how much of it has. */
   #into: Buffer | undefined;
   #filled = 0;
   /** Bytes of `#into` handed on so far. */
@@ -335,7 +340,7 @@ class RawConnection {
   #nextBuffer(): Buffer {
     const into = this.#into;
     if (this.#phase === 'body' && into !== undefined && this.#remaining > 0) {
-      return into.subarray(this.#filled, this.#filled + Math.min(this.#remaining, READ_BYTES));
+      return into.subarray(this.#filled, this.#filled + Math.min(this.#remaining, READ_BYTES, into.length - this.#filled));
     }
     return this.#scratch;
   }
@@ -368,7 +373,8 @@ class RawConnection {
           at += take;
           this.#remaining -= take;
           if (this.#into !== undefined) {
-            // The start of a fitting body, read with its head: copied to where the rest goes.
+            // The start of a body of known length, read with its head (at most a read, so it
+            // fits the first window): copied to where the rest goes.
             part.copy(this.#into, this.#filled);
             this.#filled += take;
             this.#landed();
@@ -465,6 +471,7 @@ class RawConnection {
       this.#remaining = length;
       const into = req.into;
       if (statusCode >= 200 && statusCode < 300 && into !== undefined && length <= into.length) this.#into = into;
+      else if (length > 0) this.#into = Buffer.allocUnsafe(Math.min(length, BODY_WINDOW_BYTES));
     } else {
       this.#phase = 'body';
       this.#untilClose = true;
@@ -501,13 +508,19 @@ class RawConnection {
     return nl + 1;
   }
 
-  /** Bytes landed in the caller's buffer: hand them on now, or by the end of this iteration. */
+  /** Bytes landed in the body's buffer: hand them on now, or by the end of this iteration. */
   #landed(): void {
     const into = this.#into as Buffer;
     if (this.#remaining === 0) {
       const last = into.subarray(this.#shown, this.#filled);
       this.#shown = this.#filled;
       this.#bodyDone(last);
+    } else if (this.#filled === into.length) {
+      // A window of our own is full (a caller's buffer holds the whole body): on to a new one.
+      this.#handOn();
+      this.#into = Buffer.allocUnsafe(Math.min(this.#remaining, BODY_WINDOW_BYTES));
+      this.#filled = 0;
+      this.#shown = 0;
     } else if (this.#filled - this.#shown >= HAND_ON_BYTES) this.#handOn();
     else if (!this.#handOnScheduled) {
       this.#handOnScheduled = true;

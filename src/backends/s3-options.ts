@@ -38,23 +38,37 @@ export function s3OptionsFromConfig(config: ResolvedConfig): S3BackendOptions[] 
   });
 }
 
-/** What {@link preloadS3} needs to know of a backend. */
-export type PreloadS3Options = Pick<S3BackendOptions, 'client' | 'accessKeyId' | 'secretAccessKey' | 'credentials'>;
+/**
+ * What {@link preloadS3} needs to know of a backend. Without an `endpoint`, a lean backend is
+ * taken to need undici (as one over TLS does).
+ */
+export type PreloadS3Options = Pick<S3BackendOptions, 'client' | 'accessKeyId' | 'secretAccessKey' | 'credentials'> & { endpoint?: string };
 
 /**
  * Load what S3 backends need before the first is built, so its first call does not wait.
- * Given the backends' options, only their transports (and, for lean backends without keys,
- * the AWS credential providers); without them, both transports.
+ * Given the backends' options, only their transports (undici only for lean backends over TLS:
+ * plain HTTP needs no package; and, for lean backends without keys, the AWS credential
+ * providers); without them, both transports.
  */
 export async function preloadS3(backends?: readonly PreloadS3Options[]): Promise<void> {
   const list: readonly PreloadS3Options[] = backends ?? [{ client: 'lean', accessKeyId: '', secretAccessKey: '' }, { client: 'sdk' }];
   const loads: Promise<unknown>[] = [];
   const kinds = new Set(list.map((b) => b.client ?? DEFAULT_S3_CLIENT));
   if (kinds.has('sdk')) loads.push(S3Backend.preload());
-  if (kinds.has('lean')) loads.push(LeanS3Backend.preload());
+  if (list.some((b) => (b.client ?? DEFAULT_S3_CLIENT) === 'lean' && !plainHttp(b.endpoint))) loads.push(LeanS3Backend.preload());
   const chain = list.some((b) => (b.client ?? DEFAULT_S3_CLIENT) === 'lean' && b.credentials === undefined && (b.accessKeyId === undefined || b.secretAccessKey === undefined));
   if (chain) loads.push(credentialProviders.load());
   await Promise.all(loads);
+}
+
+/** Whether an endpoint is plain HTTP (a malformed one is left for the backend to refuse). */
+function plainHttp(endpoint: string | undefined): boolean {
+  if (endpoint === undefined) return false;
+  try {
+    return new URL(endpoint).protocol === 'http:';
+  } catch {
+    return false;
+  }
 }
 
 /** Build the S3 backend one set of options describes, on the transport its `client` names. */

@@ -16,14 +16,11 @@
  * can be injected at runtime; every request is recorded.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { selfSigned } from './self-signed.js';
 
 /** Options for {@link startMockVault}. */
 export interface MockVaultOptions {
@@ -162,27 +159,6 @@ function envelope(parts: { data?: unknown; auth?: unknown }): Record<string, unk
   };
 }
 
-/** A self-signed certificate for 127.0.0.1/localhost made with the openssl CLI in a temp dir. */
-async function selfSigned(): Promise<{ dir: string; key: string; cert: string; certFile: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'mock-vault-'));
-  const keyFile = join(dir, 'key.pem');
-  const certFile = join(dir, 'cert.pem');
-  try {
-    // EC keys generate in milliseconds (RSA can take a second). The certificate is its own CA,
-    // so clients trust it by passing it as `ca`; the SANs make hostname checks pass.
-    await promisify(execFile)('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=mock-vault',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-addext', 'basicConstraints=critical,CA:TRUE',
-    ]);
-    return { dir, key: await readFile(keyFile, 'utf8'), cert: await readFile(certFile, 'utf8'), certFile };
-  } catch (e) {
-    await rm(dir, { recursive: true, force: true });
-    throw e;
-  }
-}
-
 /** Starts a mock Vault on 127.0.0.1 on a free port. */
 export async function startMockVault(opts: MockVaultOptions = {}): Promise<MockVault> {
   let token = opts.token ?? 'test-vault-token';
@@ -192,7 +168,7 @@ export async function startMockVault(opts: MockVaultOptions = {}): Promise<MockV
   const faults: { status: number; left: number }[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
-  const tls = opts.tls ? await selfSigned() : undefined;
+  const tls = opts.tls ? await selfSigned('mock-vault') : undefined;
 
   const answer = async (req: http.IncomingMessage): Promise<{ status: number; body: unknown; json: unknown }> => {
     let body: unknown;

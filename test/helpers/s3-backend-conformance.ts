@@ -717,6 +717,37 @@ export function s3TransportConformance(label: string, factory: ConformanceFactor
         assert.ok(b.sockets().free <= 2);
       });
 
+      it('maxSockets bounds the connections of every kind of request together: HEAD, GET, ranged GET, LIST', async () => {
+        // A proxy of its own: its connection counts are this backend's alone.
+        const proxy = await FaultProxy.start({ upstreamPort: stub.port });
+        try {
+          const b = track(factory({
+            name: 'stub', endpoint: proxy.url, region: REGION, bucket: BUCKET, forcePathStyle: true,
+            accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY, timeoutMs: 5_000, maxSockets: 2,
+          }));
+          assert.ok(b.list !== undefined, 'the transport lists');
+          const list = b.list.bind(b);
+          const gate = deferred();
+          proxy.failNext(2, { kind: 'gate', until: gate.promise });
+          const calls = [
+            b.head(KEY).then((h) => h.size),
+            b.get(KEY).then(async (r) => sha(await readBody(r))),
+            b.get(KEY, { range: 'bytes=0-99' }).then(async (r) => (await readBody(r)).byteLength),
+            list({ prefix: SMALL }).then((page) => page.objects.map((o) => o.key).join()),
+            b.head(SMALL).then((h) => h.size),
+            b.get(SMALL).then(async (r) => text(await readBody(r))),
+          ];
+          await proxy.waitForRequests(2);
+          assert.ok(await eventually(() => b.sockets().queued === 4), `4 requests wait for a connection: ${JSON.stringify(b.sockets())}`);
+          assert.equal(proxy.openConnections, 2);
+          gate.resolve();
+          assert.deepEqual(await Promise.all(calls), [OBJ.byteLength, sha(OBJ), 100, SMALL, SMALL_BODY.length, SMALL_BODY]);
+          assert.ok(proxy.openConnections + proxy.closedConnections <= 2, `at most 2 connections ever opened, saw ${proxy.openConnections + proxy.closedConnections}`);
+        } finally {
+          await proxy.close();
+        }
+      });
+
       it('close() closes every socket, is idempotent, and later calls fail as closed', async () => {
         const b = factory(fleet.backendOptions('b1', { timeoutMs: 5_000 }));
         await b.head(KEY);

@@ -227,8 +227,12 @@ export class ProbeActor implements UsagePort {
   }
 }
 
-/** The lean transport's code, loaded while the worker waits for its init (the default transport). */
-const WARM_TRANSPORT = [{ client: 'lean' as const, accessKeyId: 'warm-up', secretAccessKey: 'warm-up' }];
+/**
+ * The lean transport's code, loaded while the worker waits for its init (the default
+ * transport). Over plain HTTP, which needs no package: undici, for TLS backends, is loaded by
+ * the init that names one rather than guessed at here, on a core the main thread is loading on.
+ */
+const WARM_TRANSPORT = [{ client: 'lean' as const, endpoint: 'http://127.0.0.1', accessKeyId: 'warm-up', secretAccessKey: 'warm-up' }];
 
 /**
  * Create the actor of one worker and return piscina's handler. The worker listens on the pool's
