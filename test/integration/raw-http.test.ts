@@ -1,6 +1,6 @@
 /**
  * The lean transport's own HTTP/1.1 connections (src/backends/raw-http.ts): bodies read into the
- * caller's buffer against s3rver, and the protocol's edges against hand-written servers on
+ * caller's buffer, or into windows of its own, against s3rver, and the protocol's edges against hand-written servers on
  * loopback (a head split byte by byte, 100 Continue, chunked and close-delimited bodies, a kept
  * connection the server closed, bytes after a body, backpressure, aborts in the queue).
  */
@@ -113,6 +113,19 @@ describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
       for (const c of chunks) assert.notEqual(c.buffer, into.buffer);
       assert.equal(sha(Buffer.concat(chunks)), sha(body));
       assert.ok(into.every((x) => x === 0xee), 'the buffer was not written');
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a body read without a buffer lands in windows of up to 256 KiB, one allocation each, none reused', async () => {
+    const b = new LeanS3Backend(fleet.backendOptions('b1'));
+    try {
+      const chunks = await chunksOf((await b.get('big.bin')).body);
+      assert.ok(chunks.every((c) => c.byteLength <= 256 * 1024));
+      // Read whole before comparing: a window written again would show here.
+      assert.equal(sha(Buffer.concat(chunks)), sha(body));
+      assert.equal(new Set(chunks.map((c) => c.buffer)).size, Math.ceil(body.length / (256 * 1024)), 'one buffer per window, not one per socket read');
     } finally {
       await b.close();
     }
