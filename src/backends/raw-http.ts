@@ -77,6 +77,29 @@ const READ_BYTES = 16 * 1024;
 const HAND_ON_BYTES = 256 * 1024;
 /** The largest window allocated for a body read without a caller's buffer. */
 const BODY_WINDOW_BYTES = HAND_ON_BYTES;
+/**
+ * Windows up to this size are cut from a shared slab instead (as Node's Buffer pool does for
+ * under 4 KiB): one ArrayBuffer, which V8 tracks as external memory, per 64 KiB of small bodies
+ * rather than per body (4 KiB GETs: 0.040–0.045 vs 0.044–0.050 ms of CPU in 2 of 3 alternating
+ * bench:transport runs). A body kept alive keeps its slab, as one undici reads keeps its
+ * 64 KiB socket read.
+ */
+const SLAB_PIECE_BYTES = 16 * 1024;
+const SLAB_BYTES = 64 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabUsed = 0;
+
+/** Memory for `n` bytes of a body (at most BODY_WINDOW_BYTES), never handed out twice. */
+function bodyWindow(n: number): Buffer {
+  if (n > SLAB_PIECE_BYTES) return Buffer.allocUnsafeSlow(n);
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const piece = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += (n + 7) & ~7;
+  return piece;
+}
 
 /** An error of the connection: the socket's own, or one of these, with a `code` like Node's. */
 function connectionError(message: string, code: string): Error {
@@ -471,7 +494,7 @@ class RawConnection {
       this.#remaining = length;
       const into = req.into;
       if (statusCode >= 200 && statusCode < 300 && into !== undefined && length <= into.length) this.#into = into;
-      else if (length > 0) this.#into = Buffer.allocUnsafe(Math.min(length, BODY_WINDOW_BYTES));
+      else if (length > 0) this.#into = bodyWindow(Math.min(length, BODY_WINDOW_BYTES));
     } else {
       this.#phase = 'body';
       this.#untilClose = true;
@@ -518,7 +541,7 @@ class RawConnection {
     } else if (this.#filled === into.length) {
       // A window of our own is full (a caller's buffer holds the whole body): on to a new one.
       this.#handOn();
-      this.#into = Buffer.allocUnsafe(Math.min(this.#remaining, BODY_WINDOW_BYTES));
+      this.#into = bodyWindow(Math.min(this.#remaining, BODY_WINDOW_BYTES));
       this.#filled = 0;
       this.#shown = 0;
     } else if (this.#filled - this.#shown >= HAND_ON_BYTES) this.#handOn();

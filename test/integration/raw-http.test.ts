@@ -73,12 +73,17 @@ function onRequests(s: net.Socket, answer: (head: string, index: number) => void
 
 const GET = (path = '/x'): { method: 'GET'; path: string; headers: Record<string, string> } => ({ method: 'GET', path, headers: { host: '127.0.0.1' } });
 
+const SMALL_COUNT = 30;
+/** 5,000 bytes of their own for each small object: 30 of them span more than one 64 KiB slab. */
+const smallBody = (i: number): Buffer => Buffer.alloc(5000, i + 1);
+
 describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
   let fleet: S3Fleet;
   const body = Buffer.from(Array.from({ length: 300 * 1024 + 5 }, (_, i) => (i * 7 + 3) & 0xff));
   before(async () => {
     fleet = await startS3Fleet({ count: 1 });
     await fleet.seed('big.bin', body);
+    for (let i = 0; i < SMALL_COUNT; i++) await fleet.seed(`small-${i}`, smallBody(i));
   });
   after(() => fleet.close());
 
@@ -126,6 +131,18 @@ describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
       // Read whole before comparing: a window written again would show here.
       assert.equal(sha(Buffer.concat(chunks)), sha(body));
       assert.equal(new Set(chunks.map((c) => c.buffer)).size, Math.ceil(body.length / (256 * 1024)), 'one buffer per window, not one per socket read');
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('small bodies read without a buffer share slabs, never memory: all intact once all are read', async () => {
+    const b = new LeanS3Backend({ ...fleet.backendOptions('b1'), maxSockets: 8 });
+    try {
+      const bodies = await Promise.all(Array.from({ length: SMALL_COUNT }, async (_, i) => chunksOf((await b.get(`small-${i}`)).body)));
+      bodies.forEach((chunks, i) => assert.ok(Buffer.concat(chunks).equals(smallBody(i)), `small-${i} intact`));
+      const buffers = new Set(bodies.flat().map((c) => c.buffer));
+      assert.ok(buffers.size > 1 && buffers.size < SMALL_COUNT, `cut from a few slabs: ${buffers.size} buffers for ${SMALL_COUNT} bodies`);
     } finally {
       await b.close();
     }
