@@ -3,15 +3,16 @@
  *
  * - `raw node:http`: a keep-alive `http.Agent` GET + SHA-256 of the body, no signing — the
  *   ceiling a Node client reaches on this machine;
- * - `raw undici`: undici's Pool GET + SHA-256, no signing: what the lean transport is built on;
+ * - `raw undici`: undici's Pool GET + SHA-256, no signing: what the lean transport sends on to
+ *   TLS endpoints (and, before 2026-12-06, to every endpoint);
  * - `raw onread`: keep-alive `net` sockets that each read into one reused buffer (`onread`), a
  *   minimal HTTP/1.1 response parser (Content-Length bodies only: enough for this stub) + SHA-256
  *   of the body straight from that buffer — what a body path without a fresh ArrayBuffer per
  *   socket read (Node's and undici's way) would cost; not a transport;
- * - `lean`: readpath's LeanS3Backend (its own SigV4 signer over node:crypto + undici Pool) + readBody
- *   + SHA-256;
+ * - `lean`: readpath's LeanS3Backend (its own SigV4 signer over node:crypto, its own HTTP/1.1
+ *   connections reading with `onread` into windows it allocates) + readBody + SHA-256;
  * - `lean into`: the same backend given a reused buffer per GET to read into
- *   (`BackendGetOptions.into`: its own HTTP/1.1 connections reading with `onread`), SHA-256 of
+ *   (`BackendGetOptions.into`), SHA-256 of
  *   the bytes where they landed — the gateway's and the batch's path for bodies up to 1 MiB;
  * - `sdk`: readpath's S3Backend (@aws-sdk/client-s3) + readBody + SHA-256;
  *

@@ -1,7 +1,8 @@
 /**
  * The lean S3 transport: an ObjectBackend that signs GET/HEAD with SigV4 (s3-signer.ts) and
- * sends them over one undici keep-alive `Pool` per backend, without the AWS SDK's middleware
- * stack (~0.1 ms of client CPU per GET instead of ~1.2 ms; bench/RESULTS.md).
+ * sends them, without the AWS SDK's middleware stack (~0.1 ms of client CPU per GET instead of
+ * ~1.2 ms; bench/RESULTS.md), on one set of keep-alive connections per backend: readpath's own
+ * HTTP/1.1 client (raw-http.ts) to a plain-HTTP endpoint, undici's `Pool` to a TLS one.
  *
  * It behaves as {@link S3Backend} does, error for error: non-2xx answers (3xx included: a
  * redirect is not followed) become SDK-shaped errors mapped by {@link mapS3Error}, so a missing
@@ -9,7 +10,7 @@
  * network failures are `BACKEND_ERROR` without one; the call deadline (`timeoutMs` and the
  * caller's signal, {@link CallDeadline}) covers the body until it is read or destroyed, and
  * ends the call with `TIMEOUT`/`ABORTED`. A destroyed body aborts its request, which frees the
- * socket. A body that ends short of its Content-Length errors (undici reports the early close),
+ * socket. A body that ends short of its Content-Length errors (both clients report the early close),
  * so readBody/collectBody see a `BACKEND_ERROR`.
  */
 import type { LookupFunction } from 'node:net';
@@ -81,7 +82,7 @@ export function headFromHeaders(h: ResponseHeaders): HeadResult {
   return out;
 }
 
-/** An S3-compatible backend over SigV4 + undici. Call {@link LeanS3Backend.close} to release its sockets. */
+/** An S3-compatible backend over SigV4 and its own HTTP/1.1 client (undici for TLS endpoints). Call {@link LeanS3Backend.close} to release its sockets. */
 export class LeanS3Backend implements ObjectBackend {
   readonly name: string;
   readonly bucket: string;

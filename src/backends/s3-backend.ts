@@ -27,7 +27,7 @@ export const DEFAULT_BACKEND_TIMEOUT_MS = 30_000;
 /** Default keep-alive socket limit per backend. */
 export const DEFAULT_MAX_SOCKETS = 50;
 
-/** Which S3 transport a backend uses: `lean` (SigV4 + undici) or `sdk` (@aws-sdk/client-s3). */
+/** Which S3 transport a backend uses: `lean` (SigV4 over readpath's own HTTP/1.1 client; undici for TLS) or `sdk` (@aws-sdk/client-s3). */
 export type S3ClientKind = 'lean' | 'sdk';
 
 /** Credentials as the AWS SDK's identity providers return them. */

@@ -1,5 +1,5 @@
 /**
- * One conformance suite for S3 transports (the lean SigV4+undici one and the AWS SDK one): run
+ * One conformance suite for S3 transports (the lean one, SigV4 over its own HTTP/1.1 client and the AWS SDK one): run
  * `s3TransportConformance(label, factory)` from a test file once per transport.
  *
  * Two servers, each behind its own {@link FaultProxy}:

@@ -13,7 +13,7 @@ import type { BackendGetOptions, BackendHeadOptions, BackendListOptions, Backend
 import type { SocketStats } from '../../src/backends/s3-backend.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 
-s3TransportConformance('lean (SigV4 + undici)', (o) => new LeanS3Backend(o));
+s3TransportConformance('lean (SigV4, own HTTP/1.1 connections)', (o) => new LeanS3Backend(o));
 s3TransportConformance('sdk (@aws-sdk/client-s3)', (o) => new S3Backend(o));
 
 /**
