@@ -17,8 +17,9 @@ const backends = [new MemoryBackend('b1')];
 backends[0]?.put('k', 'hello');
 const store = new MemoryMetadataStore();
 store.add({ objectKey: 'k', backendName: 'b1', sizeBytes: 5, createdAt: new Date(0), encrypted: false, contentHash: null });
+const s3Backend = { name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'd', access_key_id: 'k', secret_access_key: 's' };
 const s3Config = {
-  backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'd', access_key_id: 'k', secret_access_key: 's' }],
+  backends: [s3Backend],
   database: { driver: 'memory' as const },
   runtime: { mode: 'inline' as const },
   logging: { level: 'silent' as const },
@@ -33,3 +34,6 @@ await rp.close();
 const s3 = await ReadPath.open(s3Config, { store });
 step('s3-open');
 await s3.close();
+const tls = await ReadPath.open({ ...s3Config, backends: [{ ...s3Backend, endpoint: 'https://127.0.0.1:9' }] }, { store });
+step('s3-tls-open');
+await tls.close();

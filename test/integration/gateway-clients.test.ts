@@ -849,7 +849,9 @@ buckets:\n${buckets}\n`);
 
       it('a client that goes away mid-body frees the read at once (the backend copy stalls, nothing waits for a timeout)', async () => {
         const proxies = ['b2', 'b3'].map((n) => fleet.backend(n).proxy);
-        for (const p of proxies) p.inject({ kind: 'stallBody', keepBytes: 64 * 1024 }, { times: 1, match: { method: 'GET', key: 'photos/abandon.bin' } });
+        // More than one of the transport's chunks (up to 256 KiB each): a stream holds its last
+        // chunk back until the next arrives (holdLast), so the client sees the first.
+        for (const p of proxies) p.inject({ kind: 'stallBody', keepBytes: 512 * 1024 }, { times: 1, match: { method: 'GET', key: 'photos/abandon.bin' } });
         try {
           const u = new URL(await presignGet(gw.url, PHOTOS, 'abandon.bin', { expiresIn: 60 }));
           const got = await new Promise<number>((resolve, reject) => {

@@ -38,8 +38,10 @@ describe('lazily loaded dependencies', () => {
       }
       assert.ok(at('metrics').has('prom-client'), 'prom-client loads at the first metrics render');
       assert.ok(!at('metrics').has('@aws-sdk/client-s3'));
-      // The default transport is the lean one (issue 13): undici and our SigV4 signer, not the SDK.
-      assert.ok(at('s3-open').has('undici'), 'opening a reader with S3 backends loads their transport');
+      // The default transport is the lean one (issue 13): our SigV4 signer and HTTP/1.1 client
+      // (undici for TLS endpoints), not the SDK.
+      assert.ok(!at('s3-open').has('undici'), 'plain-HTTP backends need no transport package');
+      assert.ok(at('s3-tls-open').has('undici'), 'opening a reader with TLS backends loads undici');
       assert.ok(!at('s3-open').has('@smithy/signature-v4'), 'the lean signer derives its keys over node:crypto');
       assert.ok(!at('s3-open').has('@aws-sdk/client-s3'), 'the SDK only with client: sdk');
       assert.ok(!at('s3-open').has('pg'), 'pg only with the PostgreSQL store');
