@@ -391,21 +391,21 @@ class RawConnection {
           at = this.#readHead(data, at);
           break;
         case 'body': {
-          const take = this.#untilClose ? data.length - at : Math.min(this.#remaining, data.length - at);
-          const part = data.subarray(at, at + take);
-          at += take;
-          this.#remaining -= take;
-          if (this.#into !== undefined) {
-            // The start of a body of known length, read with its head (at most a read, so it
-            // fits the first window): copied to where the rest goes.
-            part.copy(this.#into, this.#filled);
-            this.#filled += take;
-            this.#landed();
+          if (this.#untilClose) {
+            // Close-delimited: every byte up to the connection's end is the body's.
+            this.#push(Buffer.from(data.subarray(at)));
+            at = data.length;
             break;
           }
-          const out = Buffer.from(part);
-          if (!this.#untilClose && this.#remaining === 0) this.#bodyDone(out);
-          else this.#push(out);
+          // The start of a body of known length (which always has a buffer or window), read
+          // with its head: at most a read, so it fits the first window. Copied to where the
+          // rest goes.
+          const take = Math.min(this.#remaining, data.length - at);
+          data.copy(this.#into as Buffer, this.#filled, at, at + take);
+          at += take;
+          this.#remaining -= take;
+          this.#filled += take;
+          this.#landed();
           break;
         }
         case 'chunk-size':
