@@ -102,7 +102,7 @@ export class LeanS3Backend implements ObjectBackend {
   readonly #signer: S3Signer;
   #closed = false;
 
-  /** Load undici's Pool now, so backends built afterwards need not wait on their first call. */
+  /** Load undici's Pool now, so TLS backends built afterwards need not wait on their first call (plain-HTTP ones need no package). */
   static async preload(): Promise<void> {
     await leanS3Deps.load();
   }

@@ -1,9 +1,10 @@
 /**
- * What the lean S3 transport needs from npm — undici's `Pool` — imported on first need, like
- * the AWS SDK (s3-sdk.ts): a reader over in-memory or custom backends, or a pool worker that
- * serves none, does not load it. {@link LeanS3Backend.preload} (through `preloadS3`) loads it
- * before backends are built. (SigV4 needs nothing from npm: s3-signer.ts derives its keys over
- * node:crypto.)
+ * What the lean S3 transport needs from npm for TLS endpoints — undici's `Pool` — imported on
+ * first need, like the AWS SDK (s3-sdk.ts): a reader over plain-HTTP, in-memory or custom
+ * backends, or a pool worker that serves none, does not load it (plain HTTP goes on
+ * raw-http.ts). {@link LeanS3Backend.preload} (through `preloadS3`, for backends over TLS) loads
+ * it before backends are built. (SigV4 needs nothing from npm: s3-signer.ts derives its keys
+ * over node:crypto.)
  *
  * Only the `Pool` is loaded, from its own file: every thread that reads from S3 (the main
  * thread inline, each pool worker) pays for what it loads, and undici's index loads the whole
