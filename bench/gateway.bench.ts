@@ -21,7 +21,9 @@
  * of its own; `taskset` lists, e.g. client=0,gateway=1), --cache-variant (also this build's
  * gateway with `cache:` enabled, row `gateway+cache`, not judged: after the first round it
  * answers every object from memory), --processes-variant N (also this build's gateway with
- * `server.processes: N`, row `gateway+processesN`, not judged).
+ * `server.processes: N`, row `gateway+processesN`, not judged), --dest DIR (rclone downloads
+ * under DIR, e.g. a tmpfs, instead of the OS's temporary directory; every download is kept until
+ * the end, see bench/peers/download-dirs.ts).
  * Exit code 1 when a download failed or did not match the data set; the targets are reported,
  * not enforced (`--strict`: exit 2 when one is missed).
  */
@@ -43,6 +45,7 @@ const logLevel = args.value('--log-level');
 const gatewayMain = args.value('--gateway-main');
 const cpus = args.value('--cpus');
 const processesVariant = args.count('--processes-variant');
+const dest = args.value('--dest');
 const opts: GatewayBenchOptions = {
   quick, sets, compare: args.compare(), cacheVariant: args.has('--cache-variant'),
   warmup: !args.has('--no-warmup'),
@@ -57,6 +60,7 @@ const opts: GatewayBenchOptions = {
   ...(gatewayMain === undefined ? {} : { gatewayMain: path.resolve(gatewayMain) }),
   ...(cpus === undefined ? {} : { cpus: parseCpuSplit(cpus) }),
   ...(processesVariant === undefined ? {} : { processesVariant }),
+  ...(dest === undefined ? {} : { dest }),
 };
 
 const report = await runGatewayBench(opts);

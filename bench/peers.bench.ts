@@ -11,7 +11,9 @@
  * Flags: --quick, --repeat N, --json FILE, --aws, --no-library, --backends N, --sets 4k,1m,
  * --small N (4 KiB objects), --large N (1 MiB objects), --stub-nice N,
  * --readpath-args "ARGS" (extra `readpath batch` arguments), --rclone-flags "FLAGS",
- * --compare LABEL=PATH (also run another build's CLI, PATH = its dist/src/cli/main.js; repeatable).
+ * --compare LABEL=PATH (also run another build's CLI, PATH = its dist/src/cli/main.js; repeatable),
+ * --dest DIR (download under DIR, e.g. a tmpfs, instead of the OS's temporary directory; every
+ * download is kept until the end, see bench/peers/download-dirs.ts).
  * Exit code 1 when a tool failed or a download did not match the data set.
  */
 import { BenchArgs } from './peers/args.js';
@@ -29,6 +31,7 @@ const compare = args.compare();
 const repeat = args.count('--repeat');
 const backends = args.count('--backends');
 const stubNice = args.count('--stub-nice');
+const dest = args.value('--dest');
 const opts: PeerBenchOptions = {
   quick, sets, tools,
   library: !args.has('--no-library'),
@@ -38,6 +41,7 @@ const opts: PeerBenchOptions = {
   ...(stubNice === undefined ? {} : { stubNice }),
   ...(readpathArgs === undefined ? {} : { readpathArgs }),
   ...(rcloneFlags === undefined ? {} : { rcloneFlags }),
+  ...(dest === undefined ? {} : { dest }),
   compare,
 };
 

@@ -1,4 +1,5 @@
 /** The gateway benchmark's table for people (the JSON is the report object itself). */
+import { destinationLine } from '../peers/report.js';
 import type { GatewayBenchReport, GatewaySetResult, VariantRow } from './run.js';
 
 function pad(cells: readonly string[][]): string {
@@ -19,6 +20,7 @@ function check(v: VariantRow, objects: number): string {
 export function formatGatewayTable(r: GatewayBenchReport): string {
   const lines: string[] = [];
   lines.push(`Gateway benchmark: rclone direct vs rclone through readpath serve (${r.backends} stub backends), ${r.transfers} transfers, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.machine.rclone}${r.repeat > 1 ? `, median of ${r.repeat} rounds` : ''}${r.quick ? ' (quick)' : ''}`);
+  lines.push(destinationLine(r.destination));
   const tweaks = [
     r.gatewayLogLevel === '' ? '' : `gateway log level ${r.gatewayLogLevel}`,
     r.gatewayNice === 0 ? '' : `gateway main thread nice ${r.gatewayNice}`,

@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { DownloadDirs, type DownloadDestination } from '../peers/download-dirs.js';
 import { download, median, medianRow, type DataSet, type DownloadRun } from '../peers/run.js';
 import { startSetStub, type StubFleet } from '../peers/stub-fleet.js';
 import { runRclone, TRANSFERS } from '../peers/tools.js';
@@ -59,6 +60,8 @@ export interface GatewayBenchOptions {
   sets?: GatewayDataSet[];
   /** Stub backends (buckets) the gateway reads from; rclone direct reads the first. Default 2. */
   backends?: number;
+  /** The directory rclone's downloads go under (`--dest`; default the OS's temporary directory). */
+  dest?: string;
   /** The untimed warm-up of both paths. Default true. */
   warmup?: boolean;
   /** Extra flags for every `rclone copy`. */
@@ -165,6 +168,8 @@ export interface GatewayBenchReport {
   bench: 'gateway';
   date: string;
   machine: { cores: number; node: string; platform: string; rclone: string; loadavg: [number, number] };
+  /** Where rclone's downloads went (kept until the end of the run, see bench/peers/download-dirs.ts). */
+  destination: DownloadDestination;
   quick: boolean;
   repeat: number;
   backends: number;
@@ -253,6 +258,15 @@ export function judgeSet(set: GatewayDataSet, direct: VariantRun[], gateway: Var
 /** Run the benchmark (see the module comment). */
 export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<GatewayBenchReport> {
   const t0 = performance.now();
+  const downloads = await DownloadDirs.open(opts.dest, 'readpath-gateway-downloads-');
+  try {
+    return await runSets(opts, downloads, t0);
+  } finally {
+    await downloads.close();
+  }
+}
+
+async function runSets(opts: GatewayBenchOptions, downloads: DownloadDirs, t0: number): Promise<GatewayBenchReport> {
   const quick = opts.quick === true;
   const repeat = Math.max(1, opts.repeat ?? (quick ? 1 : 5));
   const sets = opts.sets ?? (quick ? QUICK_SETS : FULL_SETS);
@@ -264,6 +278,7 @@ export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<G
     bench: 'gateway',
     date: new Date().toISOString(),
     machine: { cores: os.availableParallelism(), node: process.version, platform: `${os.platform()} ${os.release()}`, rclone: rcloneVersion(), loadavg: [os.loadavg()[0] ?? 0, 0] },
+    destination: downloads.destination,
     quick, repeat, backends: backendCount, transfers: TRANSFERS, gatewayNodeArgs: opts.gatewayNodeArgs ?? [],
     gatewayNice: opts.gatewayNice ?? 0, gatewayLogLevel: opts.gatewayLogLevel ?? '',
     ...(opts.gatewayMain === undefined ? {} : { gatewayMain: opts.gatewayMain }),
@@ -326,11 +341,9 @@ export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<G
           const gatewayLog = (variant: Variant): string => gateways.get(variant)?.stderrTail().slice(-2000) ?? '';
           if (opts.warmup !== false) {
             for (const variant of variants) {
-              const dest = path.join(setDir, `warmup-${variant}`);
-              await mkdir(dest);
+              const dest = await downloads.dir(`${set.name}/warmup-${variant}`);
               const r = await copy(variant, dest, [...rcloneFlags, '--include', '00/*'])();
               if (r.code !== 0) throw new Error(`warm-up ${variant}: rclone exited ${String(r.code)}:\n${r.stderr.slice(-2000)}\n${gatewayLog(variant)}`);
-              await rm(dest, { recursive: true, force: true });
             }
           }
           const runs = new Map<Variant, VariantRun[]>(variants.map((v) => [v, []]));
@@ -338,8 +351,7 @@ export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<G
             // Each round starts with another variant (direct, gateway / gateway, direct for two).
             const order = variants.map((_, i) => variants[(i + round) % variants.length] as Variant);
             for (const variant of order) {
-              const dest = path.join(setDir, `${variant}-${round}`);
-              await mkdir(dest);
+              const dest = await downloads.dir(`${set.name}/${variant}-${round}`);
               const gw = gateways.get(variant);
               const stub0 = procCpuMs(fleet.pid);
               const win = gw === undefined ? undefined : await gw.window();
@@ -354,7 +366,6 @@ export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<G
               progress(`${set.name} round ${round + 1}/${repeat}: ${variant} ${r.objectsPerSec.toFixed(0)} objects/s, ${r.mibPerSec.toFixed(1)} MiB/s`
                 + `${w === undefined ? '' : `, gateway loop p99 ${w.p99Ms.toFixed(1)} ms, ${(w.cpuMs / set.count).toFixed(3)} ms CPU/object`}`
                 + `${ok ? '' : ` FAILED (exit ${String(r.exitCode)}, ${JSON.stringify(r.verification)})`}`);
-              await rm(dest, { recursive: true, force: true });
             }
           }
           const direct = runs.get('direct') ?? [];

@@ -1,4 +1,6 @@
 /** The peer benchmark's table for people (the JSON is the report object itself). */
+import path from 'node:path';
+import type { DownloadDestination } from './download-dirs.js';
 import type { PeerBenchReport } from './run.js';
 
 function pad(cells: readonly string[][]): string {
@@ -9,10 +11,16 @@ function pad(cells: readonly string[][]): string {
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const size = (bytes: number): string => (bytes >= 1 << 20 ? `${bytes / (1 << 20)} MiB` : `${bytes / 1024} KiB`);
 
+/** Where a bench's downloads went, for the line under its title. */
+export function destinationLine(d: DownloadDestination): string {
+  return `Downloads under ${path.dirname(d.path)} (${d.fs}), each kept until the end of the run`;
+}
+
 /** Both tables, plain text. */
 export function formatPeerTable(r: PeerBenchReport): string {
   const lines: string[] = [];
   lines.push(`Peer benchmark: ${r.backends} stub backends, ${r.transfers} transfers, ${r.machine.cores} cores, Node ${r.machine.node}${r.repeat > 1 ? `, median of ${r.repeat} rounds` : ''}${r.quick ? ' (quick)' : ''}`);
+  lines.push(destinationLine(r.destination));
   lines.push('');
   const dl: string[][] = [['objects', 'tool', 'objects/s', 'MiB/s', 'x rclone', 'seconds', 'cpu ms/object', 'check']];
   for (const d of r.downloads) {

@@ -7,6 +7,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { DownloadDirs, type DownloadDestination } from './download-dirs.js';
 import { runCeiling, runReadMany, type LibraryRow } from './library.js';
 import { writeReadpathSetup } from './readpath-setup.js';
 import { startSetStub } from './stub-fleet.js';
@@ -41,6 +42,8 @@ export interface PeerBenchOptions {
   rcloneFlags?: string[];
   /** Scheduling priority of the stub process. Default 0. */
   stubNice?: number;
+  /** The directory the downloads go under (`--dest`; default the OS's temporary directory). */
+  dest?: string;
   onProgress?: (line: string) => void;
 }
 
@@ -91,6 +94,8 @@ export interface PeerBenchReport {
   date: string;
   /** `loadavg` is the 1-minute load average before and after the run (other work on the machine skews figures). */
   machine: { cores: number; node: string; platform: string; loadavg: [number, number] };
+  /** Where the downloads went (kept until the end of the run, see download-dirs.ts). */
+  destination: DownloadDestination;
   quick: boolean;
   repeat: number;
   backends: number;
@@ -141,6 +146,15 @@ export async function download(tool: Tool, run: () => Promise<CommandRun>, dest:
 /** Run the benchmark (see the module comment). */
 export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBenchReport> {
   const t0 = performance.now();
+  const downloads = await DownloadDirs.open(opts.dest, 'readpath-peers-downloads-');
+  try {
+    return await runSets(opts, downloads, t0);
+  } finally {
+    await downloads.close();
+  }
+}
+
+async function runSets(opts: PeerBenchOptions, downloads: DownloadDirs, t0: number): Promise<PeerBenchReport> {
   const quick = opts.quick === true;
   const repeat = Math.max(1, opts.repeat ?? 1);
   const sets = opts.sets ?? (quick ? QUICK_SETS : FULL_SETS);
@@ -152,6 +166,7 @@ export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBen
     bench: 'peers',
     date: new Date().toISOString(),
     machine: { cores: os.availableParallelism(), node: process.version, platform: `${os.platform()} ${os.release()}`, loadavg: [os.loadavg()[0] ?? 0, 0] },
+    destination: downloads.destination,
     quick, repeat, backends: backendCount, transfers: 64, downloads: [], library: [], seconds: 0,
   };
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'readpath-peers-'));
@@ -166,15 +181,13 @@ export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBen
         const runs = new Map<Tool, DownloadRun[]>(tools.map((t) => [t, []]));
         for (let round = 0; round < repeat; round++) {
           for (const tool of tools) {
-            const dest = path.join(setDir, `${tool}-${round}`);
-            await mkdir(dest);
+            const dest = await downloads.dir(`${set.name}/${tool}-${round}`);
             const start = tool === 'rclone' ? () => runRclone(fleet, dest, setDir, opts.rcloneFlags)
               : tool === 'aws' ? () => runAws(fleet, dest, setDir)
               : () => runReadpath(setup, dest, setDir, opts.readpathArgs, tool === 'readpath' ? undefined : compare[tool.slice('readpath@'.length)]);
             const r = await download(tool, start, dest, set, fleet.objects);
             (runs.get(tool) as DownloadRun[]).push(r);
             progress(`${set.name} round ${round + 1}/${repeat}: ${tool} ${r.objectsPerSec.toFixed(0)} objects/s, ${r.mibPerSec.toFixed(1)} MiB/s${r.verification.ok && r.exitCode === 0 ? '' : ` FAILED (exit ${String(r.exitCode)}, ${JSON.stringify(r.verification)})`}`);
-            await rm(dest, { recursive: true, force: true });
           }
         }
         const rows: DownloadRow[] = tools.map((tool) => {

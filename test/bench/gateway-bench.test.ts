@@ -8,7 +8,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,12 +26,17 @@ function runBench(args: string[]): ReturnType<typeof runTsScript> {
 test('the quick gateway bench: rclone direct and through readpath serve download every object; the gateway loop is measured', async () => {
   const json = path.join(dir, 'gateway.json');
   // Every process on CPU 0: the CPU split's pinning runs on any machine.
-  const r = await runBench(['--quick', '--json', json, '--cpus', 'client=0,gateway=0', '--cache-variant']);
+  const dest = path.join(dir, 'dest');
+  await mkdir(dest);
+  const r = await runBench(['--quick', '--json', json, '--cpus', 'client=0,gateway=0', '--cache-variant', '--dest', dest]);
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.deepEqual(await readdir(dest), [], 'every download under --dest removed at the end');
   assert.match(r.stdout, /rclone via gateway/);
   assert.match(r.stdout, /CPUs split: rclone, stub and bench on 0, gateway on 0/);
   const report = JSON.parse(await readFile(json, 'utf8')) as GatewayBenchReport;
   assert.deepEqual(report.cpus, { client: '0', gateway: '0' });
+  assert.equal(path.dirname(report.destination.path), dest);
+  assert.match(r.stdout, /Downloads under .* \(.+\), each kept until the end of the run/);
   assert.equal(report.bench, 'gateway');
   assert.equal(report.quick, true);
   assert.equal(report.loopP99TargetMs, 10);

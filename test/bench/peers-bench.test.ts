@@ -6,10 +6,11 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fileSystemName } from '../../bench/peers/download-dirs.js';
 import type { PeerBenchReport } from '../../bench/peers/run.js';
 import { runTsScript } from '../helpers/run-ts-child.js';
 
@@ -23,10 +24,17 @@ function runBench(args: string[]): ReturnType<typeof runTsScript> {
 
 test('the quick peer bench: rclone and readpath download every object; library rows against the ceiling', async () => {
   const json = path.join(dir, 'peers.json');
-  const r = await runBench(['--quick', '--json', json]);
+  const dest = path.join(dir, 'dest');
+  await mkdir(dest);
+  const r = await runBench(['--quick', '--json', json, '--dest', dest]);
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /objects\/s/);
   const report = JSON.parse(await readFile(json, 'utf8')) as PeerBenchReport;
+  // The downloads went under --dest, and were all removed at the end.
+  assert.equal(path.dirname(report.destination.path), dest);
+  assert.equal(report.destination.fs, fileSystemName((await statfs(dest)).type));
+  assert.ok(r.stdout.includes(`Downloads under ${dest} (${report.destination.fs})`), r.stdout);
+  assert.deepEqual(await readdir(dest), []);
   assert.equal(report.bench, 'peers');
   assert.equal(report.quick, true);
 
