@@ -30,6 +30,7 @@ import { activeTracing } from './telemetry/tracing.js';
 import { hedgingFromConfig } from './policies/hedging.js';
 import { SingleFlight } from './engine/single-flight.js';
 import { resolveRange, spanLength, type ByteSpan } from './streams/byte-range.js';
+import type { DigestThread, OffloadedDigest } from './streams/digest-thread.js';
 import { openObjectStream, type StreamCopy, type StreamSource } from './streams/object-stream.js';
 import { openStripedStream, shouldStripe, stripeCopies } from './streams/striped-stream.js';
 import { objectSizeOf } from './streams/segment.js';
@@ -383,21 +384,28 @@ export class ReadPath {
    * is known that returns one (or undefined for none). The body's chunks are then views of it;
    * do not reuse it until the body has closed and none of its chunks is needed any more. The
    * gateway reads objects up to 1 MiB this way.
+   *
+   * `digest`: with `into`, computes the check's digest of a body held whole in it (up to 1 MiB)
+   * instead of this thread — a {@link DigestThread}'s, over `into` in a SharedArrayBuffer. The
+   * gateway's main thread hands its bodies' SHA-256 to one this way.
    */
-  getStream(key: string, opts: { signal?: AbortSignal; range?: string; into?: StreamInto } = {}): Promise<StreamOutcome> {
+  getStream(key: string, opts: { signal?: AbortSignal; range?: string; into?: StreamInto; digest?: OffloadedDigest } = {}): Promise<StreamOutcome> {
     const signal = opts.signal;
     // The span covers finding a copy and its answer (as upstream's GetObject span does), not the
     // body's transfer, which the consumer paces.
-    return this.#guard(key, signal, () => this.#traced('GetObject', key, () => this.#openStream(key, opts.range, signal, opts.into), (o) => ({
+    return this.#guard(key, signal, () => this.#traced('GetObject', key, () => this.#openStream(key, opts.range, signal, opts.into, opts.digest), (o) => ({
       backend: FROM_CACHE.has(o) ? 'cache' : o.backend, failover: o.failover, degraded: o.degraded, cacheHit: false, size: o.size,
     })));
   }
 
-  async #openStream(key: string, range: string | undefined, signal: AbortSignal | undefined, into: StreamInto | undefined): Promise<StreamOutcome> {
+  async #openStream(key: string, range: string | undefined, signal: AbortSignal | undefined, into: StreamInto | undefined, digest: OffloadedDigest | undefined): Promise<StreamOutcome> {
     const src = await this.#streamSource(key, range, signal);
     const n = spanLength(src.span);
     const buf = typeof into === 'function' ? into(n) : into;
-    if (buf !== undefined && n <= buf.length) src.into = buf;
+    if (buf !== undefined && n <= buf.length) {
+      src.into = buf;
+      src.digest = digest;
+    }
     // The object cache, only for a row with a hash to check the entry against (never degraded).
     const cache = this.#objects;
     const { hit, sha, size } = cache === undefined || src.degraded ? NO_ENTRY : this.#cacheEntryFor(cache, key, src.copies[0]?.location ?? undefined);

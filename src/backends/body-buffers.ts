@@ -9,6 +9,7 @@
  * (no socket read lands in it after that) and, for the gateway, the response written from it
  * (no write still refers to it).
  */
+import type { DigestThread } from '../streams/digest-thread.js';
 
 /** A stream that says when it has closed (a Readable, a ServerResponse). */
 export interface Closable {
@@ -23,10 +24,17 @@ export class BodyBuffers {
   #keep: number;
   readonly #free: Buffer[] = [];
 
-  /** `keep`: how many idle buffers to hold for reuse (0: none, each read allocates). */
-  constructor(size: number, keep: number) {
+  readonly #shared: boolean;
+
+  /**
+   * `keep`: how many idle buffers to hold for reuse (0: none, each read allocates). `shared`:
+   * buffers over SharedArrayBuffers, whose bytes another thread can read in place (a
+   * {@link DigestThread} hashing them).
+   */
+  constructor(size: number, keep: number, shared = false) {
     this.size = size;
     this.#keep = keep;
+    this.#shared = shared;
   }
 
   /** How many idle buffers are held. */
@@ -43,7 +51,7 @@ export class BodyBuffers {
   /** A buffer, reused when one is idle; undefined when none are kept at all. */
   acquire(): Buffer | undefined {
     if (this.#keep === 0) return undefined;
-    return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+    return this.#free.pop() ?? (this.#shared ? Buffer.from(new SharedArrayBuffer(this.size)) : Buffer.allocUnsafeSlow(this.size));
   }
 
   /**
@@ -78,9 +86,9 @@ export class BodyBuffers {
 export class SizedBodyBuffers {
   readonly #classes: BodyBuffers[];
 
-  /** `sizes` ascending; each class keeps up to `keep` idle buffers. */
-  constructor(sizes: readonly number[], keep: number) {
-    this.#classes = sizes.map((size) => new BodyBuffers(size, keep));
+  /** `sizes` ascending; each class keeps up to `keep` idle buffers; `shared`: see {@link BodyBuffers}. */
+  constructor(sizes: readonly number[], keep: number, shared = false) {
+    this.#classes = sizes.map((size) => new BodyBuffers(size, keep, shared));
   }
 
   set keep(n: number) {

@@ -12,6 +12,7 @@ import { resolveRange, type ByteSpan } from '../streams/byte-range.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { checksumSha256 } from './s3-xml.js';
 import type { BodyBuffers, SizedBodyBuffers } from '../backends/body-buffers.js';
+import type { OffloadedDigest } from '../streams/digest-thread.js';
 
 /** A GET or HEAD of one object. */
 export interface ObjectRequest {
@@ -194,7 +195,7 @@ export type ObjectResult = 'ok' | 'condition';
  * Serve one GET or HEAD. Throws before anything was written (the caller answers with the S3
  * error); after the headers, a failure destroys the response instead.
  */
-export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerResponse, buffers?: SizedBodyBuffers): Promise<ObjectResult> {
+export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerResponse, buffers?: SizedBodyBuffers, digest?: OffloadedDigest): Promise<ObjectResult> {
   const storeKey = `${r.bucket}/${r.key}`;
   const range = usableRange(header(r.headers, 'range'));
   const part = requestedPart(r.partNumber, range);
@@ -229,7 +230,7 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
   };
   let o: StreamOutcome;
   try {
-    o = await rp.getStream(storeKey, { signal: r.signal, ...(range === undefined ? {} : { range }), ...(pick === undefined ? {} : { into: pick }) });
+    o = await rp.getStream(storeKey, { signal: r.signal, ...(range === undefined ? {} : { range }), ...(pick === undefined ? {} : { into: pick }), ...(digest === undefined ? {} : { digest }) });
   } catch (err) {
     // The copies tried were closed before this rejects: none still reads into the buffer.
     into?.pool.releaseUnused(into.buf);

@@ -29,6 +29,7 @@ import { addressOf, requestTarget, virtualHostBucket } from './addressing.js';
 import { RateLimiter } from './rate-limit.js';
 import { Admission, type Refusal } from './admission.js';
 import { SizedBodyBuffers } from '../backends/body-buffers.js';
+import { lazyDigestThread } from '../streams/digest-thread.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { METRIC } from '../telemetry/recorder.js';
 import { bucketConfigDocument, bucketSubresource, checkVersionId, objectConfigDocument, objectSubresource, requestedAttributes, type Subresource } from './subresources.js';
@@ -160,7 +161,10 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   const newVerifier = (settings: GatewaySettings): SigV4Verifier => new SigV4Verifier(credentialsOf(settings), opts.now === undefined ? {} : { now: opts.now });
   let verifier = newVerifier(s);
   // Bodies up to the verify window are read whole before they are sent: into these, reused.
-  const bodyBuffers = new SizedBodyBuffers([64 * 1024, VERIFY_WINDOW], s.bodyBuffers);
+  // In shared memory, so that a body's SHA-256 can be computed by the digest thread in place.
+  const bodyBuffers = new SizedBodyBuffers([64 * 1024, VERIFY_WINDOW], s.bodyBuffers, true);
+  // Started by the first body big enough to hand over (see DigestThread.minBytes).
+  const digests = lazyDigestThread();
   const place = opts.process ?? { index: 0, count: 1 };
   const admission = new Admission(() => ({
     limit: shareOf(s.maxConcurrentReads > 0 ? s.maxConcurrentReads : s.maxConcurrentRequests, place.index, place.count), waitMs: s.admissionWaitMs, shedThreshold: s.loadShedThreshold,
@@ -342,7 +346,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         }
         op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
         const overrides = responseOverrides(query);
-        void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides, partNumber: query.get('partNumber') }, res, bodyBuffers).catch(fail);
+        void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides, partNumber: query.get('partNumber') }, res, bodyBuffers, digests.digest).catch(fail);
       } catch (err) {
         fail(err);
       }
@@ -544,6 +548,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         server.closeAllConnections();
         for (const sock of sockets) sock.destroy();
         await stopped;
+        await digests.close();
       })();
       return closed;
     },

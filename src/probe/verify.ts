@@ -71,7 +71,8 @@ export class BodyVerifier {
   readonly #key: string;
   readonly #expected: string | undefined;
   readonly #etag: string | undefined;
-  readonly #hash: Hash | undefined;
+  readonly #algorithm: 'sha256' | 'md5' | undefined;
+  #hash: Hash | undefined;
 
   constructor(src: BodySource, key: string, etag?: string) {
     this.#src = src;
@@ -79,25 +80,40 @@ export class BodyVerifier {
     const hash = storedHash(src.location);
     if (hash !== null) {
       this.#expected = hash;
-      this.#hash = createHash('sha256');
+      this.#algorithm = 'sha256';
       return;
     }
     const md5 = etag === undefined ? null : MD5_ETAG.exec(etag);
     if (md5 !== null && md5[1] !== undefined) {
       this.#expected = md5[1].toLowerCase();
       this.#etag = etag;
-      this.#hash = createHash('md5');
+      this.#algorithm = 'md5';
     }
   }
 
+  /** The digest the check compares (undefined: nothing to check), for a caller that computes it elsewhere ({@link check}). */
+  get algorithm(): 'sha256' | 'md5' | undefined {
+    return this.#algorithm;
+  }
+
   update(chunk: Uint8Array): void {
-    this.#hash?.update(chunk);
+    if (this.#algorithm === undefined) return;
+    // Made on the first chunk: a body whose digest is computed elsewhere never builds one.
+    (this.#hash ??= createHash(this.#algorithm)).update(chunk);
   }
 
   /** True when the body matched content_hash; false when there was none. Throws INTEGRITY_MISMATCH. */
   finish(): boolean {
-    if (this.#hash === undefined || this.#expected === undefined) return false;
-    const actual = this.#hash.digest('hex');
+    if (this.#algorithm === undefined) return false;
+    return this.check((this.#hash ?? createHash(this.#algorithm)).digest('hex'));
+  }
+
+  /**
+   * {@link finish} with the body's hex digest (of {@link algorithm}) computed by the caller, for
+   * a body hashed off this thread; the verifier's own digest is not used.
+   */
+  check(actual: string): boolean {
+    if (this.#expected === undefined) return false;
     if (actual === this.#expected) return this.#etag === undefined;
     const b = this.#src.backendName;
     throw this.#etag === undefined

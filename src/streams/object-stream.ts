@@ -28,6 +28,7 @@ import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
 import type { HeadResult } from '../types.js';
 import { spanLength, type ByteSpan } from './byte-range.js';
+import type { OffloadedDigest } from './digest-thread.js';
 import { objectHead } from '../probe/answer.js';
 import { storedDiffers } from '../stores/row-mapping.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
@@ -59,6 +60,11 @@ export interface StreamSource {
    * at `into[i]`, whichever copy sends it (see `BackendGetOptions.into`).
    */
   into?: Buffer | undefined;
+  /**
+   * Computes the check's digest of a body held whole in `into` elsewhere (a thread of its own,
+   * {@link DigestThread}); the body is then not hashed on this thread as it passes.
+   */
+  digest?: OffloadedDigest | undefined;
 }
 
 /** An opened stream. */
@@ -291,6 +297,8 @@ class StreamRun {
     // A verified body no bigger than the window is checked whole before a byte of it is handed
     // on, so a damaged copy is left for the next one as a buffered get would: nothing was sent.
     const windowed = this.#verifier !== undefined && spanLength(this.#src.span) <= VERIFY_WINDOW;
+    // A held body in `into` can be hashed elsewhere once whole (see #checkHeld).
+    const offload = windowed && this.#src.into !== undefined ? this.#src.digest : undefined;
     let held: Buffer[] = [];
     let ok = false;
     try {
@@ -299,12 +307,12 @@ class StreamRun {
         let failure: unknown;
         try {
           for await (const chunk of segmentChunks(seg, this.#idle)) {
-            this.#verifier?.update(chunk);
+            if (offload === undefined) this.#verifier?.update(chunk);
             this.#offset += chunk.byteLength;
             if (windowed) held.push(chunk);
             else yield chunk;
           }
-          if (windowed) ok = this.#verifier?.finish() ?? false;
+          if (windowed) ok = offload === undefined ? this.#verifier?.finish() ?? false : await this.#checkHeld(held, offload);
         } catch (err) {
           failure = err;
         }
@@ -332,6 +340,27 @@ class StreamRun {
     } finally {
       this.#release();
     }
+  }
+
+  /**
+   * The check of a held body with its digest computed by `digest`, given the body's place in
+   * `into` when every chunk is the next bytes of it (a plain copy read into it, resumed or not);
+   * otherwise (chunks a decryption or decompression made) hashed here, as they would have been.
+   */
+  async #checkHeld(held: readonly Buffer[], digest: OffloadedDigest): Promise<boolean> {
+    const verifier = this.#verifier as BodyVerifier;
+    const into = this.#src.into as Buffer;
+    const algorithm = verifier.algorithm;
+    if (algorithm === undefined) return false;
+    let at = 0;
+    for (const c of held) {
+      if (c.buffer !== into.buffer || c.byteOffset !== into.byteOffset + at) {
+        for (const h of held) verifier.update(h);
+        return verifier.finish();
+      }
+      at += c.byteLength;
+    }
+    return verifier.check(await digest(algorithm, into.subarray(0, at)));
   }
 
   /** The read is over: free the socket, the timer and the caller's signal. */

@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ReadPath } from '../../src/read-path.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/probes.js';
+import { DigestThread } from '../../src/streams/digest-thread.js';
 import { hasCode } from '../../src/errors.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
@@ -231,6 +232,41 @@ describe('getStream into a caller buffer (lean transport over s3rver)', () => {
     assert.ok((await viewsOf(o.body, into)).equals(small));
     assert.equal(await o.verified, true);
     assert.deepEqual(o.backends, ['b1', 'b2']);
+  });
+
+  it('with a digest thread: the body in shared memory is checked there, a damaged copy is still left for the next', async () => {
+    const thread = DigestThread.start();
+    try {
+      const into = Buffer.from(new SharedArrayBuffer(1024 * 1024));
+      const ok = await rp.getStream('small.bin', { into, digest: thread.digest });
+      assert.ok((await viewsOf(ok.body, into)).equals(small));
+      assert.equal(await ok.verified, true);
+      assert.equal(thread.answered, 1, 'the SHA-256 was computed by the thread');
+
+      fleet.backend('b1').proxy.inject({ kind: 'corrupt', offset: 500_000 }, { times: 1, match: { method: 'GET', key: 'small.bin' } });
+      const o = await rp.getStream('small.bin', { into, digest: thread.digest });
+      assert.ok((await viewsOf(o.body, into)).equals(small));
+      assert.equal(await o.verified, true);
+      assert.deepEqual(o.backends, ['b1', 'b2'], 'the thread\'s digest of the damaged copy failed its check');
+      assert.equal(thread.answered, 3);
+    } finally {
+      await thread.close();
+    }
+  });
+
+  it('with a digest thread, a body not in shared memory is hashed on the reading thread, damage caught the same', async () => {
+    const thread = DigestThread.start();
+    try {
+      fleet.backend('b1').proxy.inject({ kind: 'corrupt', offset: 10 }, { times: 1, match: { method: 'GET', key: 'small.bin' } });
+      const into = Buffer.alloc(1024 * 1024);
+      const o = await rp.getStream('small.bin', { into, digest: thread.digest });
+      assert.ok((await viewsOf(o.body, into)).equals(small));
+      assert.equal(await o.verified, true);
+      assert.deepEqual(o.backends, ['b1', 'b2']);
+      assert.equal(thread.answered, 0);
+    } finally {
+      await thread.close();
+    }
   });
 
   it('a range lands at the buffer\'s start; a span larger than the buffer does not use it', async () => {
