@@ -30,7 +30,7 @@ import { activeTracing } from './telemetry/tracing.js';
 import { hedgingFromConfig } from './policies/hedging.js';
 import { SingleFlight } from './engine/single-flight.js';
 import { resolveRange, spanLength, type ByteSpan } from './streams/byte-range.js';
-import type { DigestThread, OffloadedDigest } from './streams/digest-thread.js';
+import type { OffloadedDigest } from './streams/digest-thread.js';
 import { openObjectStream, type StreamCopy, type StreamSource } from './streams/object-stream.js';
 import { openStripedStream, shouldStripe, stripeCopies } from './streams/striped-stream.js';
 import { objectSizeOf } from './streams/segment.js';
@@ -386,7 +386,7 @@ export class ReadPath {
    * gateway reads objects up to 1 MiB this way.
    *
    * `digest`: with `into`, computes the check's digest of a body held whole in it (up to 1 MiB)
-   * instead of this thread — a {@link DigestThread}'s, over `into` in a SharedArrayBuffer. The
+   * instead of this thread — a `DigestThread`'s, over `into` in a SharedArrayBuffer. The
    * gateway's main thread hands its bodies' SHA-256 to one this way.
    */
   getStream(key: string, opts: { signal?: AbortSignal; range?: string; into?: StreamInto; digest?: OffloadedDigest } = {}): Promise<StreamOutcome> {

@@ -9,7 +9,6 @@
  * (no socket read lands in it after that) and, for the gateway, the response written from it
  * (no write still refers to it).
  */
-import type { DigestThread } from '../streams/digest-thread.js';
 
 /** A stream that says when it has closed (a Readable, a ServerResponse). */
 export interface Closable {
@@ -29,7 +28,7 @@ export class BodyBuffers {
   /**
    * `keep`: how many idle buffers to hold for reuse (0: none, each read allocates). `shared`:
    * buffers over SharedArrayBuffers, whose bytes another thread can read in place (a
-   * {@link DigestThread} hashing them).
+   * `DigestThread` hashing them).
    */
   constructor(size: number, keep: number, shared = false) {
     this.size = size;

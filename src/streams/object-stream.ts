@@ -62,7 +62,7 @@ export interface StreamSource {
   into?: Buffer | undefined;
   /**
    * Computes the check's digest of a body held whole in `into` elsewhere (a thread of its own,
-   * {@link DigestThread}); the body is then not hashed on this thread as it passes.
+   * `DigestThread`); the body is then not hashed on this thread as it passes.
    */
   digest?: OffloadedDigest | undefined;
 }
