@@ -258,12 +258,7 @@ export function judgeSet(set: GatewayDataSet, direct: VariantRun[], gateway: Var
 /** Run the benchmark (see the module comment). */
 export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<GatewayBenchReport> {
   const t0 = performance.now();
-  const downloads = await DownloadDirs.open(opts.dest, 'readpath-gateway-downloads-');
-  try {
-    return await runSets(opts, downloads, t0);
-  } finally {
-    await downloads.close();
-  }
+  return DownloadDirs.during(opts.dest, 'readpath-gateway-downloads-', (downloads) => runSets(opts, downloads, t0));
 }
 
 async function runSets(opts: GatewayBenchOptions, downloads: DownloadDirs, t0: number): Promise<GatewayBenchReport> {

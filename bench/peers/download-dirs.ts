@@ -56,6 +56,16 @@ export class DownloadDirs {
     return new DownloadDirs({ path: root, fs: fileSystemName(type) });
   }
 
+  /** `run` with download directories under `dest` (see {@link open}), all removed once it settles. */
+  static async during<T>(dest: string | undefined, prefix: string, run: (dirs: DownloadDirs) => Promise<T>): Promise<T> {
+    const dirs = await DownloadDirs.open(dest, prefix);
+    try {
+      return await run(dirs);
+    } finally {
+      await dirs.close();
+    }
+  }
+
   /** A new, empty directory for one download (`name`: unique within the bench, may contain `/`). */
   async dir(name: string): Promise<string> {
     const d = path.join(this.destination.path, name);

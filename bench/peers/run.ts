@@ -146,12 +146,7 @@ export async function download(tool: Tool, run: () => Promise<CommandRun>, dest:
 /** Run the benchmark (see the module comment). */
 export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBenchReport> {
   const t0 = performance.now();
-  const downloads = await DownloadDirs.open(opts.dest, 'readpath-peers-downloads-');
-  try {
-    return await runSets(opts, downloads, t0);
-  } finally {
-    await downloads.close();
-  }
+  return DownloadDirs.during(opts.dest, 'readpath-peers-downloads-', (downloads) => runSets(opts, downloads, t0));
 }
 
 async function runSets(opts: PeerBenchOptions, downloads: DownloadDirs, t0: number): Promise<PeerBenchReport> {

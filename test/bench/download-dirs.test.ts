@@ -32,6 +32,18 @@ test('downloads stay until close(), which removes them all; the destination name
   assert.deepEqual(await readdir(base), [], 'close() removed every download and the run directory');
 });
 
+test('during() removes the downloads when its run settles, and passes on what it threw', async () => {
+  let made = '';
+  await assert.rejects(DownloadDirs.during(base, 'bench-', async (dirs) => {
+    made = await dirs.dir('x');
+    throw new Error('the bench failed');
+  }), /the bench failed/);
+  assert.ok(made.startsWith(base));
+  assert.deepEqual(await readdir(base), []);
+  assert.equal(await DownloadDirs.during(base, 'bench-', async (dirs) => path.dirname(dirs.destination.path)), base);
+  assert.deepEqual(await readdir(base), []);
+});
+
 test('file systems by statfs type: the usual ones by name, others as hex', () => {
   assert.equal(fileSystemName(0xef53), 'ext2/3/4');
   assert.equal(fileSystemName(0x01021994), 'tmpfs');
