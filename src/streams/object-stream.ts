@@ -360,7 +360,11 @@ class StreamRun {
       }
       at += c.byteLength;
     }
-    return verifier.check(await digest(algorithm, into.subarray(0, at)));
+    const actual = await digest(algorithm, into.subarray(0, at));
+    // A consumer that left meanwhile gave the buffer back: it may hold another body's bytes by
+    // now, so the digest judges nothing — least of all the copy (no failover, no failure counted).
+    if (this.#out?.destroyed === true) return false;
+    return verifier.check(actual);
   }
 
   /** The read is over: free the socket, the timer and the caller's signal. */

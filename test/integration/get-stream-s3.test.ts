@@ -254,6 +254,32 @@ describe('getStream into a caller buffer (lean transport over s3rver)', () => {
     }
   });
 
+  it('a consumer that leaves while the held body\'s digest is computed elsewhere: the copy is not judged, no other copy is read', async () => {
+    let release: (hex: string) => void = () => {};
+    let asked = 0;
+    const digest = (): Promise<string> => {
+      asked++;
+      return new Promise<string>((resolve) => {
+        release = resolve;
+      });
+    };
+    const resumes = rp.recorder.count('stream_resumes_total', { backend: 'b1' });
+    const bytesFromB2 = rp.recorder.count('stream_bytes_total', { backend: 'b2' });
+    const into = Buffer.alloc(1024 * 1024);
+    const o = await rp.getStream('small.bin', { into, digest });
+    o.body.resume();
+    assert.ok(await eventually(() => asked === 1, 10_000), 'the digest was asked for');
+    o.body.destroy();
+    // The buffer may hold anything now: a wrong digest must not count against b1.
+    release('0'.repeat(64));
+    assert.equal(await o.verified, false);
+    // Time for a wrongly judged copy to be replaced (a local request takes a few milliseconds).
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(o.backends, ['b1']);
+    assert.equal(rp.recorder.count('stream_resumes_total', { backend: 'b1' }), resumes);
+    assert.equal(rp.recorder.count('stream_bytes_total', { backend: 'b2' }), bytesFromB2);
+  });
+
   it('with a digest thread, a body not in shared memory is hashed on the reading thread, damage caught the same', async () => {
     const thread = DigestThread.start();
     try {
