@@ -257,8 +257,9 @@ describe('getStream into a caller buffer (lean transport over s3rver)', () => {
   it('a consumer that leaves while the held body\'s digest is computed elsewhere: the copy is not judged, no other copy is read', async () => {
     let release: (hex: string) => void = () => {};
     let asked = 0;
+    // The first digest waits for the test; any later one (a copy wrongly read again) is wrong at once.
     const digest = (): Promise<string> => {
-      asked++;
+      if (asked++ > 0) return Promise.resolve('f'.repeat(64));
       return new Promise<string>((resolve) => {
         release = resolve;
       });
@@ -276,6 +277,7 @@ describe('getStream into a caller buffer (lean transport over s3rver)', () => {
     // Time for a wrongly judged copy to be replaced (a local request takes a few milliseconds).
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(o.backends, ['b1']);
+    assert.equal(asked, 1);
     assert.equal(rp.recorder.count('stream_resumes_total', { backend: 'b1' }), resumes);
     assert.equal(rp.recorder.count('stream_bytes_total', { backend: 'b2' }), bytesFromB2);
   });
