@@ -82,8 +82,12 @@ export class DigestThread {
     return bytes.byteLength >= minBytes && bytes.buffer instanceof SharedArrayBuffer;
   }
 
-  /** Digests answered by the thread so far (for tests and metrics). */
-  answered = 0;
+  #answered = 0;
+
+  /** Digests the thread has computed so far. */
+  get answered(): number {
+    return this.#answered;
+  }
 
   /**
    * The hex digest of `bytes`: on the thread when they lie in a SharedArrayBuffer, are at least
@@ -111,7 +115,7 @@ export class DigestThread {
     if (p === undefined) return;
     this.#pending.delete(id);
     if (this.#pending.size === 0) this.#worker.unref();
-    this.answered++;
+    this.#answered++;
     // An answer the thread could not compute (it should not happen) is computed here.
     if (hex === null) {
       try {
