@@ -9,7 +9,10 @@ import * as crypto from 'node:crypto';
  */
 const oneShotHash = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'hex') => string }).hash;
 
-/** Hex digest of bytes with `algorithm` (sha256, md5). */
-export function digestHex(algorithm: string, bytes: Uint8Array): string {
+/** The algorithms the checks use (BodyVerifier: SHA-256 against content_hash, MD5 against an ETag). */
+export type DigestAlgorithm = 'sha256' | 'md5';
+
+/** Hex digest of bytes with `algorithm`. */
+export function digestHex(algorithm: DigestAlgorithm, bytes: Uint8Array): string {
   return oneShotHash !== undefined ? oneShotHash(algorithm, bytes, 'hex') : crypto.createHash(algorithm).update(bytes).digest('hex');
 }

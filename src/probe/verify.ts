@@ -4,7 +4,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { ReadPathError } from '../errors.js';
-import { digestHex } from './digest.js';
+import { digestHex, type DigestAlgorithm } from './digest.js';
 
 /** Hex SHA-256 of bytes. */
 export function sha256Hex(bytes: Uint8Array): string {
@@ -71,7 +71,7 @@ export class BodyVerifier {
   readonly #key: string;
   readonly #expected: string | undefined;
   readonly #etag: string | undefined;
-  readonly #algorithm: 'sha256' | 'md5' | undefined;
+  readonly #algorithm: DigestAlgorithm | undefined;
   #hash: Hash | undefined;
 
   constructor(src: BodySource, key: string, etag?: string) {
@@ -92,7 +92,7 @@ export class BodyVerifier {
   }
 
   /** The digest the check compares (undefined: nothing to check), for a caller that computes it elsewhere ({@link check}). */
-  get algorithm(): 'sha256' | 'md5' | undefined {
+  get algorithm(): DigestAlgorithm | undefined {
     return this.#algorithm;
   }
 

@@ -12,11 +12,10 @@
  * file beside the build and starts the same from source and from dist/. Bytes outside shared
  * memory, or a thread that failed, are hashed here instead: the answer is the same either way.
  */
-import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { digestHex, type DigestAlgorithm } from '../probe/digest.js';
 
-/** The algorithms the checks use (BodyVerifier: SHA-256 against content_hash, MD5 against an ETag). */
-export type DigestAlgorithm = 'sha256' | 'md5';
+export type { DigestAlgorithm };
 
 /** An asynchronous hex digest of `bytes`; `bytes` must stay unchanged until it settles. */
 export type OffloadedDigest = (algorithm: DigestAlgorithm, bytes: Uint8Array) => Promise<string>;
@@ -37,10 +36,6 @@ parentPort.on('message', (m) => {
 
 const DEFAULT_MIN_BYTES = 128 * 1024;
 
-function digestHere(algorithm: DigestAlgorithm, bytes: Uint8Array): string {
-  return createHash(algorithm).update(bytes).digest('hex');
-}
-
 interface Pending {
   algorithm: DigestAlgorithm;
   bytes: Uint8Array;
@@ -48,11 +43,21 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/** Settle `p` with its digest computed on this thread; `why`, when the thread reported a failure, names it if this fails too. */
+function settleHere(p: Pending, why?: string): void {
+  try {
+    p.resolve(digestHex(p.algorithm, p.bytes));
+  } catch (err) {
+    p.reject(why === undefined ? (err as Error) : new Error(`digest thread: ${why}`));
+  }
+}
+
 /** One digest thread. Start it with {@link DigestThread.start}; {@link DigestThread.close} ends it. */
 export class DigestThread {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   #next = 0;
+  #answered = 0;
   /** The thread exited or failed: every digest from then on is computed on the caller's thread. */
   #gone = false;
 
@@ -82,8 +87,6 @@ export class DigestThread {
     return bytes.byteLength >= minBytes && bytes.buffer instanceof SharedArrayBuffer;
   }
 
-  #answered = 0;
-
   /** Digests the thread has computed so far. */
   get answered(): number {
     return this.#answered;
@@ -94,7 +97,7 @@ export class DigestThread {
    * {@link minBytes} long and the thread is up; else here. Bound, so it can be passed around as an {@link OffloadedDigest}.
    */
   readonly digest: OffloadedDigest = (algorithm, bytes) => {
-    if (this.#gone || !DigestThread.wouldTake(bytes, this.minBytes)) return Promise.resolve(digestHere(algorithm, bytes));
+    if (this.#gone || !DigestThread.wouldTake(bytes, this.minBytes)) return Promise.resolve(digestHex(algorithm, bytes));
     const id = this.#next++;
     return new Promise<string>((resolve, reject) => {
       if (this.#pending.size === 0) this.#worker.ref();
@@ -117,13 +120,8 @@ export class DigestThread {
     if (this.#pending.size === 0) this.#worker.unref();
     this.#answered++;
     // An answer the thread could not compute (it should not happen) is computed here.
-    if (hex === null) {
-      try {
-        p.resolve(digestHere(p.algorithm, p.bytes));
-      } catch {
-        p.reject(new Error(`digest thread: ${message ?? 'failed'}`));
-      }
-    } else p.resolve(hex);
+    if (hex === null) settleHere(p, message ?? 'failed');
+    else p.resolve(hex);
   }
 
   // The bytes are still there (the caller keeps them until the digest settles): what the thread
@@ -134,16 +132,9 @@ export class DigestThread {
   }
 
   #computeHere(): void {
-    for (const p of this.#pending.values()) {
-      try {
-        p.resolve(digestHere(p.algorithm, p.bytes));
-      } catch (err) {
-        p.reject(err as Error);
-      }
-    }
+    for (const p of this.#pending.values()) settleHere(p);
     this.#pending.clear();
   }
-
 }
 
 /** A digest thread started by the first input it would take (see {@link lazyDigestThread}). */
@@ -163,7 +154,7 @@ export function lazyDigestThread(): LazyDigestThread {
   let thread: DigestThread | undefined;
   return {
     digest: (algorithm, bytes) => {
-      if (thread === undefined && !DigestThread.wouldTake(bytes)) return Promise.resolve(digestHere(algorithm, bytes));
+      if (thread === undefined && !DigestThread.wouldTake(bytes)) return Promise.resolve(digestHex(algorithm, bytes));
       thread ??= DigestThread.start();
       return thread.digest(algorithm, bytes);
     },
