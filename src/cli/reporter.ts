@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { createLogger, lazyPino } from '../telemetry/logger.js';
+import { CoalescedWriter } from './coalesced-writer.js';
 import { codeOf, formatError, oneLine, Scrubber } from './errors.js';
 
 /** The streams a CLI run uses. */
@@ -41,6 +42,7 @@ export class Reporter {
   readonly #env: NodeJS.ProcessEnv;
   readonly #events: Logger | undefined;
   #overlay: Overlay | undefined;
+  #coalesced: CoalescedWriter | undefined;
 
   constructor(io: CliIO, opts: GlobalOptions) {
     this.#stderr = io.stderr;
@@ -54,7 +56,29 @@ export class Reporter {
 
   /** Erase `overlay` before each line (the progress bar), or stop doing so (undefined). */
   setOverlay(overlay: Overlay | undefined): void {
+    // The overlay draws straight on stderr: lines held back would land after it.
+    this.#coalesced?.flush();
     this.#overlay = overlay;
+  }
+
+  /**
+   * From now until the returned function is called, lines written in one turn of the event loop
+   * reach stderr as one write (see CoalescedWriter): for `serve`, whose access log has a line per
+   * request. Anything written to stderr other than through this reporter must flush first (the
+   * returned function does, and so does {@link Reporter.flush}).
+   */
+  coalesce(): () => void {
+    const writer = (this.#coalesced ??= new CoalescedWriter(this.#stderr));
+    return () => {
+      if (this.#coalesced !== writer) return;
+      this.#coalesced = undefined;
+      writer.close();
+    };
+  }
+
+  /** Write any lines held back by {@link Reporter.coalesce} now. */
+  flush(): void {
+    this.#coalesced?.flush();
   }
 
   /** A human line (`readpath: text`) or, with --json, an info event with `fields`. */
@@ -112,7 +136,9 @@ export class Reporter {
   #write(text: string): void {
     this.#overlay?.clear();
     // Every line, whatever built it, is scrubbed here (scrubbing twice is harmless).
-    this.#stderr.write(this.scrubber.scrub(text));
+    const line = this.scrubber.scrub(text);
+    if (this.#coalesced !== undefined) this.#coalesced.write(line);
+    else this.#stderr.write(line);
   }
 
   #jsonSink(): { write(line: string): void } {

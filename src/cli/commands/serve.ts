@@ -56,6 +56,7 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
   const place = cluster.isWorker ? processPlace(process.env[PROCESS_ENV]) : undefined;
   const reader = await openReader(ctx.reporter, { config: opts.config, metricsPort: place === undefined ? opts.metricsPort : undefined });
   let link: PrimaryLink | undefined;
+  let uncoalesce: (() => void) | undefined;
   try {
     if (place !== undefined) {
       const { PrimaryLink: Link } = await import('../../gateway/cluster-link.js');
@@ -74,6 +75,8 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
     // The primary says it once, when every process listens.
     if (link === undefined) ctx.io.stderr.write(`readpath: serving S3 on ${gw.url}\n`);
     else link.listening(gw.url);
+    // An access-log line per request: the lines of one turn of the loop go out as one write.
+    uncoalesce = ctx.reporter.coalesce();
     const reloader = new Reloader(ctx, opts.config ?? DEFAULT_CONFIG_PATH, reader.rp.config, gw, [logger, reader.logger]);
     const onHup = (): void => reloader.request();
     process.on('SIGHUP', onHup);
@@ -92,6 +95,7 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
     await gw.close();
     return EXIT.OK;
   } finally {
+    uncoalesce?.();
     link?.close();
     await reader.close();
     // The channel to the primary would keep this process alive: leave it (as planned, so no
