@@ -32,12 +32,21 @@ function isSecretKey(key: string): boolean {
  */
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
+/** What any string {@link maskString} changes contains (one test for the common case: none). */
+const MAYBE_SECRET = /-----BEGIN|:\/\/|pass|pwd/i;
+
+/** A string as {@link maskSecrets} logs it: a PEM private key masked whole, URL passwords removed. */
+export function maskString(value: string): string {
+  if (!MAYBE_SECRET.test(value)) return value;
+  return PEM_PRIVATE_KEY.test(value) ? MASK : maskUrl(value);
+}
+
 /**
  * A copy of `value` with every secret-named field masked, every string holding a PEM private
  * key masked, and URL passwords removed.
  */
 export function maskSecrets(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
-  if (typeof value === 'string') return PEM_PRIVATE_KEY.test(value) ? MASK : maskUrl(value);
+  if (typeof value === 'string') return maskString(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 12 || seen.has(value)) return '[…]';
   seen.add(value);

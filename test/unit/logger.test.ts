@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { createLogger, maskSecrets } from '../../src/telemetry/logger.js';
+import fc from 'fast-check';
+import { createLogger, MASK, maskSecrets, maskString } from '../../src/telemetry/logger.js';
+import { maskUrl } from '../../src/config/mask.js';
 import { loadConfig } from '../../src/config/load.js';
 
 test('secrets are masked at any depth, in config objects and URLs', async () => {
@@ -25,4 +27,21 @@ test('secrets are masked at any depth, in config objects and URLs', async () => 
   const cyclic: Record<string, unknown> = { password: 'p' };
   cyclic['self'] = cyclic;
   assert.deepEqual(maskSecrets(cyclic), { password: '(redacted)', self: '[…]' });
+});
+
+test('maskString answers a string as the full check does, its one-test shortcut included', () => {
+  // The full check, as maskSecrets made it before the shortcut: PEM private key, URL password.
+  const full = (v: string): string => (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(v) ? MASK : maskUrl(v));
+  const crafted = [
+    '', '/docs/a.bin', 'https://user:pw@example.test/x', 'HTTPS://U:P@EXAMPLE.TEST', 'postgres://u:secret@db/x',
+    '/docs/a&password=hunter2', '/x?PWD=1&b=2', '?Pass=abc', '-----BEGIN RSA PRIVATE KEY-----\nabc', '-----BEGIN CERTIFICATE-----',
+    'passing through', 'a://b', '://:@',
+  ];
+  for (const v of crafted) assert.equal(maskString(v), full(v), v);
+  assert.equal(maskString('/docs/a&password=hunter2'), `/docs/a&password=${MASK}`);
+  const pieces = fc.constantFrom('://', ':', '@', '/', '?', '&', '=', 'pass', 'PWD', 'password', 'Password', '-----BEGIN ', 'PRIVATE KEY-----', 'x', ' ', 'https');
+  fc.assert(fc.property(fc.array(pieces, { maxLength: 12 }).map((a) => a.join('')), fc.string(), (crafted2, any) => {
+    assert.equal(maskString(crafted2), full(crafted2));
+    assert.equal(maskString(any), full(any));
+  }), { numRuns: 2000 });
 });
