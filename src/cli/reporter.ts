@@ -64,8 +64,8 @@ export class Reporter {
   /**
    * From now until the returned function is called, lines written in one turn of the event loop
    * reach stderr as one write (see CoalescedWriter): for `serve`, whose access log has a line per
-   * request. Anything written to stderr other than through this reporter must flush first (the
-   * returned function does, and so does {@link Reporter.flush}).
+   * request. Anything written to stderr other than through this reporter should wait for the
+   * returned function, which writes what is pending.
    */
   coalesce(): () => void {
     const writer = (this.#coalesced ??= new CoalescedWriter(this.#stderr));
@@ -74,11 +74,6 @@ export class Reporter {
       this.#coalesced = undefined;
       writer.close();
     };
-  }
-
-  /** Write any lines held back by {@link Reporter.coalesce} now. */
-  flush(): void {
-    this.#coalesced?.flush();
   }
 
   /** A human line (`readpath: text`) or, with --json, an info event with `fields`. */
