@@ -23,13 +23,16 @@
  * answers every object from memory), --processes-variant N (also this build's gateway with
  * `server.processes: N`, row `gateway+processesN`, not judged), --dest DIR (rclone downloads
  * under DIR, e.g. a tmpfs, instead of the OS's temporary directory; every download is kept until
- * the end, see bench/peers/download-dirs.ts).
+ * the end, see bench/peers/download-dirs.ts), --floor-variant (also a bare Node proxy in front of
+ * the stub, row `gateway@floor`, not judged: forwarding with no SigV4 check, lookup,
+ * verification or log, what any Node gateway costs here; bench/gateway/floor-proxy.ts).
  * Exit code 1 when a download failed or did not match the data set; the targets are reported,
  * not enforced (`--strict`: exit 2 when one is missed).
  */
 import path from 'node:path';
 import { formatGatewayTable } from './gateway/report.js';
 import { FULL_SETS, QUICK_SETS, parseCpuSplit, runGatewayBench, type GatewayBenchOptions } from './gateway/run.js';
+import { floorProxyEntry } from './gateway/gateway-process.js';
 import { BenchArgs } from './peers/args.js';
 
 const args = new BenchArgs();
@@ -47,7 +50,7 @@ const cpus = args.value('--cpus');
 const processesVariant = args.count('--processes-variant');
 const dest = args.value('--dest');
 const opts: GatewayBenchOptions = {
-  quick, sets, compare: args.compare(), cacheVariant: args.has('--cache-variant'),
+  quick, sets, compare: { ...args.compare(), ...(args.has('--floor-variant') ? { floor: floorProxyEntry() } : {}) }, cacheVariant: args.has('--cache-variant'),
   warmup: !args.has('--no-warmup'),
   onProgress: (l) => process.stderr.write(`  ${l}\n`),
   ...(repeat === undefined ? {} : { repeat }),

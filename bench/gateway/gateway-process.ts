@@ -44,6 +44,12 @@ export function loopMonitorEntry(): string {
   return fileURLToPath(new URL(`./loop-monitor${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
 }
 
+/** The floor proxy next to this file (`--floor-variant`, see floor-proxy.ts): a stand-in `main`. */
+export function floorProxyEntry(): string {
+  const here = import.meta.url;
+  return fileURLToPath(new URL(`./floor-proxy${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
+}
+
 /** Start `readpath serve`; resolves once it prints its URL. */
 export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<GatewayProcess> {
   const main = opts.main ?? readpathMain();

@@ -2,7 +2,7 @@
  * `bench/gateway.bench.ts --quick` end to end, as a child process: a real S3 stub process, a
  * real `readpath serve` process (with the loop monitor preloaded), real rclone (installed by
  * .ci/install-s3-clients.sh) directly and through the gateway (and a second gateway with the object
- * cache, `--cache-variant`). Asserts the JSON's shape, positive
+ * cache, `--cache-variant`, and the bare Node proxy, `--floor-variant`). Asserts the JSON's shape, positive
  * rates, a measured event-loop window, and that both variants downloaded every object with the
  * right bytes. No timing is asserted. Plus the judging arithmetic on made-up rounds.
  */
@@ -28,7 +28,7 @@ test('the quick gateway bench: rclone direct and through readpath serve download
   // Every process on CPU 0: the CPU split's pinning runs on any machine.
   const dest = path.join(dir, 'dest');
   await mkdir(dest);
-  const r = await runBench(['--quick', '--json', json, '--cpus', 'client=0,gateway=0', '--cache-variant', '--dest', dest]);
+  const r = await runBench(['--quick', '--json', json, '--cpus', 'client=0,gateway=0', '--cache-variant', '--floor-variant', '--dest', dest]);
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.deepEqual(await readdir(dest), [], 'every download under --dest removed at the end');
   assert.match(r.stdout, /rclone via gateway/);
@@ -59,9 +59,14 @@ test('the quick gateway bench: rclone direct and through readpath serve download
     assert.ok(w !== undefined && w.seconds > 0 && w.elu >= 0 && w.elu <= 1, JSON.stringify(w));
     assert.equal(typeof s.pass, 'boolean');
   }
-  // --cache-variant: a gateway with cache: enabled, reported beside (not judged), every file right.
-  assert.deepEqual(report.compared.map((c) => [c.set, c.gateway.variant, c.gateway.verified]), [['4k', 'gateway+cache', true], ['1m', 'gateway+cache', true]]);
+  // --cache-variant: a gateway with cache: enabled; --floor-variant: the bare Node proxy in its
+  // place (bench/gateway/floor-proxy.ts). Reported beside (not judged), every file right.
+  const compared = report.compared.map((c) => [c.set, c.gateway.variant, c.gateway.verified]).sort((a, b) => String(a).localeCompare(String(b)));
+  assert.deepEqual(compared, [['1m', 'gateway@floor', true], ['1m', 'gateway+cache', true], ['4k', 'gateway@floor', true], ['4k', 'gateway+cache', true]]);
+  for (const c of report.compared) assert.ok(c.gatewayCpuMsPerObject > 0, `${c.gateway.variant}: its process CPU is measured`);
   assert.match(r.stdout, /rclone via gateway\+cache/);
+  assert.match(r.stdout, /rclone via gateway@floor/);
+  assert.match(r.stdout, /gateway@floor: .*floor-proxy\.ts/);
 });
 
 test('--cpus: client and gateway CPU lists, or a clear error', () => {
