@@ -14,14 +14,9 @@
  * ListObjects (v1 and v2) only, the stub's answers passed on as they are.
  */
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { parse } from 'yaml';
-
-interface FloorConfig {
-  backends: { endpoint: string; bucket: string }[];
-  buckets: { name: string }[];
-}
+import { loadConfig } from '../../src/config/load.js';
+import { parseListenAddr } from '../../src/config/listen-addr.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -29,18 +24,20 @@ const flag = (name: string): string | undefined => {
   return i < 0 ? undefined : args[i + 1];
 };
 const configPath = flag('-c');
-const listen = flag('--listen') ?? '127.0.0.1:0';
-if (args[0] !== 'serve' || configPath === undefined) {
+const listen = parseListenAddr(flag('--listen') ?? '127.0.0.1:0');
+if (args[0] !== 'serve' || configPath === undefined || !listen.ok) {
   process.stderr.write('usage: floor-proxy serve -c CONFIG [--listen HOST:PORT]\n');
   process.exit(2);
 }
-const config = parse(readFileSync(configPath, 'utf8')) as FloorConfig;
+// Read as readpath serve reads it, so both serve the same bucket from the same backend.
+const config = await loadConfig(configPath);
 const backend = config.backends[0];
-const bucket = config.buckets[0]?.name;
+const bucket = config.gateway.buckets[0]?.name;
 if (backend === undefined || bucket === undefined) {
   process.stderr.write('floor-proxy: the configuration needs backends[0] and buckets[0]\n');
   process.exit(2);
 }
+const backendBucket = backend.bucket;
 const upstream = new URL(backend.endpoint);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const FORWARDED = ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
@@ -59,15 +56,15 @@ function upstreamPath(url: string): { path: string; listing: boolean } {
       if (p !== 'prefix' && !params.has(p)) continue;
       params.set(p, inBucket + (params.get(p) ?? ''));
     }
-    return { path: `/${backend?.bucket ?? ''}?${params.toString()}`, listing: true };
+    return { path: `/${backendBucket}?${params.toString()}`, listing: true };
   }
-  return { path: `/${backend?.bucket ?? ''}${pathPart}${q < 0 ? '' : url.slice(q)}`, listing: false };
+  return { path: `/${backendBucket}${pathPart}${q < 0 ? '' : url.slice(q)}`, listing: false };
 }
 
 /** A stub listing as the gateway's bucket: its name, and keys and prefixes without `BUCKET/`. */
 function asBucketListing(xml: string): string {
   return xml
-    .replaceAll(`<Name>${backend?.bucket ?? ''}</Name>`, `<Name>${bucket ?? ''}</Name>`)
+    .replaceAll(`<Name>${backendBucket}</Name>`, `<Name>${bucket}</Name>`)
     .replace(/<(Key|Prefix|StartAfter|Marker|NextMarker)>([^<]*)<\/\1>/g, (_m, tag: string, v: string) => `<${tag}>${v.startsWith(inBucket) ? v.slice(inBucket.length) : v}</${tag}>`);
 }
 
@@ -102,8 +99,7 @@ const server = http.createServer((req, res) => {
   up.end();
 });
 
-const sep = listen.lastIndexOf(':');
-server.listen(Number(listen.slice(sep + 1)), listen.slice(0, sep), () => {
+server.listen(listen.port, listen.host, () => {
   const a = server.address() as AddressInfo;
   process.stderr.write(`readpath: serving S3 on http://${a.address}:${a.port}\n`);
 });

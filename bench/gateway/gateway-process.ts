@@ -38,16 +38,20 @@ export interface GatewayProcess {
 const START_TIMEOUT_MS = 60_000;
 const SERVING = /readpath: serving S3 on (\S+)/;
 
+/** A script next to this file: its source under tsx, its build in dist/. */
+function sibling(name: string): string {
+  const here = import.meta.url;
+  return fileURLToPath(new URL(`./${name}${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
+}
+
 /** The loop monitor next to this file (source under tsx, dist when built). */
 export function loopMonitorEntry(): string {
-  const here = import.meta.url;
-  return fileURLToPath(new URL(`./loop-monitor${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
+  return sibling('loop-monitor');
 }
 
 /** The floor proxy next to this file (`--floor-variant`, see floor-proxy.ts): a stand-in `main`. */
 export function floorProxyEntry(): string {
-  const here = import.meta.url;
-  return fileURLToPath(new URL(`./floor-proxy${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
+  return sibling('floor-proxy');
 }
 
 /** Start `readpath serve`; resolves once it prints its URL. */

@@ -2,7 +2,8 @@
  * Lines written in one turn of the event loop leave in one write. The gateway logs a line per
  * request, and on a pipe or a file (journald, a container runtime, `2> log`) Node writes stderr
  * synchronously: one system call per line, and on a pipe a wake-up of the reader too. At 4 KiB
- * objects that was 12% of the gateway's busy CPU (`npm run bench:gateway`, bench/RESULTS.md).
+ * objects that write was the largest item of a `--cpu-prof` of the gateway; one write per turn
+ * took 4–6% off its CPU per object (`npm run bench:gateway`, bench/RESULTS.md).
  *
  * Nothing is held longer than the turn that wrote it (a `setImmediate`), or past `maxBytes`;
  * what is pending when the process exits — `process.exit()`, an uncaught exception, the loop
@@ -59,7 +60,7 @@ export class CoalescedWriter {
       this.#scheduled = undefined;
     }
     if (this.#parts.length === 0) return;
-    const text = this.#parts.length === 1 ? (this.#parts[0] ?? '') : this.#parts.join('');
+    const text = this.#parts.join('');
     this.#parts = [];
     this.#length = 0;
     this.#target.write(text);
