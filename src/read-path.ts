@@ -425,14 +425,15 @@ export class ReadPath {
     const s = striping.enabled && shouldStripe(src, stripeOver, striping.minSize)
       ? await openStripedStream(src, stripeOver, policies, { partSize: striping.partSize, partsInFlight: striping.partsInFlight }, signal)
       : await openObjectStream(src, policies, signal);
-    const { backend, failover, body, verified, backends, ...head } = s;
+    const { backend, body, verified, head } = s;
     const served = src.copies.find((c) => c.backendName === backend)?.location;
     const keep = cache !== undefined && sha !== undefined && size !== undefined && src.whole && cache.fits(size)
       ? (bytes: Buffer): void => cache.set(key, { sha256: sha, body: bytes, head: cachedHeadOf(head), backend })
       : undefined;
+    // Spreads after the first property: a literal that begins with one takes V8's slow path.
     return {
-      ...head, key, backend, degraded: src.degraded, failover, ...rowFields(served), size: spanLength(src.span),
-      body: keep === undefined ? body : keeping(body, verified, size as number, keep), verified, backends, range: src.span,
+      key, backend, degraded: src.degraded, failover: s.failover, ...rowFields(served), size: spanLength(src.span), ...head,
+      body: keep === undefined ? body : keeping(body, verified, size as number, keep), verified, backends: s.backends, range: src.span,
     };
   }
 

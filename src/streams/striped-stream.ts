@@ -19,9 +19,9 @@ import { refusal } from '../probe/run.js';
 import { probeLocation } from '../probe/task.js';
 import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
-import type { HeadResult } from '../types.js';
 import { spanLength } from './byte-range.js';
-import { objectHead } from '../probe/answer.js';
+import { headFields, objectHead } from '../probe/answer.js';
+import type { VerdictHead } from '../probe/task.js';
 import { openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
 import { storedDiffers } from '../stores/row-mapping.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
@@ -72,7 +72,7 @@ interface Fetch {
 /** The copy that answered part 0, and its headers (the stream's). */
 interface FirstAnswer {
   copy: CopyState;
-  head: Omit<HeadResult, 'size'>;
+  head: VerdictHead;
 }
 
 interface Part {
@@ -184,9 +184,7 @@ class StripedRun {
         if (backendStatusOf(err) === 404 || backendStatusOf(err) === 412) c.dead = true;
         continue;
       }
-      const { size: _size, body: _body, ...head } = f.seg.res;
-      const loc = c.copy.location;
-      objectHead(head, loc);
+      const head = objectHead(headFields(f.seg.res), c.copy.location);
       this.#etag ??= f.seg.res.etag;
       this.#nextLaunch = 1;
       void this.#drainInto(f);
@@ -207,7 +205,7 @@ class StripedRun {
     const check = this.#st.hedgeCheckMs ?? 25;
     this.#hedgeTimer = setInterval(() => this.#maybeHedge(), check);
     this.#hedgeTimer.unref();
-    return { ...first.head, backend, failover: first.copy !== this.#copies[0], body, verified, backends: this.backends };
+    return { head: first.head, backend, failover: first.copy !== this.#copies[0], body, verified, backends: this.backends };
   }
 
   async *#emit(settle: (v: boolean) => void): AsyncGenerator<Buffer> {
