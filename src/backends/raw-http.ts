@@ -63,6 +63,8 @@ export const IDLE_CONNECTION_MS = 4000;
 
 /** Longest response head accepted (status line and headers). */
 const MAX_HEAD_BYTES = 64 * 1024;
+/** The end of a head: the blank line after its last header. */
+const BLANK_LINE = Buffer.from('\r\n\r\n', 'latin1');
 /**
  * The most bytes one socket read takes. libuv reads a ready socket up to 32 times per loop
  * iteration, so this bounds one iteration's work per connection; 16 KiB measured the lowest
@@ -429,21 +431,37 @@ class RawConnection {
     }
   }
 
-  /** Gather the head; once whole, start the answer. Returns where the head ended in `data`. */
+  /**
+   * Gather the head; once whole, start the answer. Returns where the head ended in `data`. Only
+   * the head's bytes are decoded: a small body usually arrives in the same read, and turning it
+   * into a string only to slice it off again cost a body-sized string per answer.
+   */
   #readHead(data: Buffer, at: number): number {
     const before = this.#headText.length;
-    // Latin-1 keeps one character per byte, so string offsets are byte offsets.
-    this.#headText += data.toString('latin1', at, Math.min(data.length, at + MAX_HEAD_BYTES + 4));
-    // The blank line may straddle reads: look from 3 bytes back.
-    const end = this.#headText.indexOf('\r\n\r\n', Math.max(0, before - 3));
-    if (end < 0) {
+    const limit = Math.min(data.length, at + MAX_HEAD_BYTES + 4);
+    if (before > 0) {
+      // The blank line may straddle reads: the head so far may end in up to 3 of its bytes.
+      const tail = Math.min(3, before);
+      const joint = this.#headText.slice(before - tail) + data.toString('latin1', at, Math.min(limit, at + 3));
+      const j = joint.indexOf('\r\n\r\n');
+      if (j >= 0) {
+        const text = (this.#headText + data.toString('latin1', at, at + j + 4 - tail)).slice(0, before - tail + j);
+        this.#headText = '';
+        this.#startAnswer(text);
+        return at + j + 4 - tail;
+      }
+    }
+    const end = data.indexOf(BLANK_LINE, at);
+    if (end < 0 || end >= limit) {
+      // Latin-1 keeps one character per byte, so string lengths are byte counts.
+      this.#headText += data.toString('latin1', at, limit);
       if (this.#headText.length > MAX_HEAD_BYTES) this.#fail(connectionError(`response head over ${MAX_HEAD_BYTES} bytes`, 'ERR_HEAD_TOO_LARGE'));
       return data.length;
     }
-    const text = this.#headText.slice(0, end);
+    const text = before === 0 ? data.toString('latin1', at, end) : this.#headText + data.toString('latin1', at, end);
     this.#headText = '';
     this.#startAnswer(text);
-    return at + end + 4 - before;
+    return end + 4;
   }
 
   #startAnswer(text: string): void {

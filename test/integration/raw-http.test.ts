@@ -183,6 +183,26 @@ describe('RawHttpPool: the protocol edges', () => {
     });
   });
 
+  it('a body holding a blank line is not taken for the end of the head, wherever the reads split them', async () => {
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A: 1';
+    const answer = Buffer.from(`${head}\r\n\r\nab\r\n\r\ncd\r\n\r\n`, 'latin1');
+    const blank = head.length;
+    // Whole in one write (-1; with and without a buffer to read into), then split before each
+    // byte from the head's last header to the body's first blank line.
+    const plan: { at: number; into?: Buffer }[] = [{ at: -1 }, { at: -1, into: Buffer.alloc(64) }, ...Array.from({ length: 12 }, (_, k) => ({ at: blank - 3 + k }))];
+    await withPool((s) => onRequests(s, (_h, i) => {
+      const at = (plan[i] as { at: number }).at;
+      if (at < 0) s.write(answer);
+      else s.write(answer.subarray(0, at), () => setTimeout(() => s.write(answer.subarray(at)), 5));
+    }), 1, async (pool) => {
+      for (const { at, into } of plan) {
+        const r = await pool.request(into === undefined ? GET() : { ...GET(), into });
+        assert.equal(r.headers['x-a'], '1', `split at ${at}`);
+        assert.equal(Buffer.concat(await chunksOf(r.body)).toString('latin1'), 'ab\r\n\r\ncd\r\n\r\n', `split at ${at}`);
+      }
+    });
+  });
+
   it('a chunked body (extensions, trailers) reads whole, and the connection is kept for the next', async () => {
     await withPool((s) => onRequests(s, (_h, i) => {
       s.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n${i === 0 ? 'A' : 'a'}\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n`);
