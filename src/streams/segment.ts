@@ -10,7 +10,7 @@
  * resume, or a striped read take parts, from copies with different data keys.
  */
 import type { Readable } from 'node:stream';
-import { ReadPathError, UsageLimitSkipError, hasCode } from '../errors.js';
+import { ReadPathError, UsageLimitSkipError, hasCode, messageOf } from '../errors.js';
 import { destroyQuietly } from '../backends/call-deadline.js';
 import { discardBody, readRange } from '../backends/body.js';
 import type { CircuitBreaker } from '../policies/circuit-breaker.js';
@@ -341,8 +341,9 @@ export function drainSegment(seg: Segment, idle: IdleWatch, take: (chunk: Buffer
       body.off('close', onClose);
       if (err === undefined) resolve();
       else {
-        destroyQuietly(body, err instanceof Error ? err : undefined);
-        reject(err);
+        const e = err instanceof Error ? err : new Error(messageOf(err));
+        destroyQuietly(body, e);
+        reject(e);
       }
     };
     const onData = (c: Buffer | string): void => {
