@@ -56,7 +56,7 @@ export function encryptedCopy(backend: string, key: string, l: {
 }
 
 /** Read a copy's 32-byte header (a ranged GET); the caller accounts for the request. */
-export function readHeader(backend: ObjectBackend, key: string, signal: AbortSignal): Promise<Uint8Array> {
+export function readHeader(backend: ObjectBackend, key: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
   return readRange(backend, key, `bytes=0-${HEADER_SIZE - 1}`, signal);
 }
 

@@ -109,7 +109,8 @@ export interface SegmentRequest {
   ifMatch?: string | undefined;
   /** Where the segment's bytes may land (from its first byte on), when they fit. */
   into?: Buffer | undefined;
-  signal: AbortSignal;
+  /** The caller's signal (none: the read is not cancellable but by destroying its body). */
+  signal: AbortSignal | undefined;
 }
 
 /** Open one copy: resolves once it answered with headers that fit; throws the copy's failure. */
@@ -120,7 +121,8 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   const task: ProbeTask = { op: 'get', backend: copy.backendName, key, location: probeLocation(copy.location) };
   const refused = refusal(task, p.keys !== undefined);
   if (refused !== undefined) throw refused;
-  const opts: BackendGetOptions = { signal: r.signal, timeoutCoversBody: false };
+  const opts: BackendGetOptions = { timeoutCoversBody: false };
+  if (r.signal !== undefined) opts.signal = r.signal;
   let expected = r.end - r.start + 1;
   if (!(r.whole && r.start === 0)) opts.range = `bytes=${r.start}-${r.end}`;
   if (r.ifMatch !== undefined) opts.ifMatch = r.ifMatch;
