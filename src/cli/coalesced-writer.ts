@@ -1,11 +1,12 @@
 /**
- * Lines written in one turn of the event loop leave in one write. The gateway logs a line per
+ * Lines written close together leave in one write: those of one turn of the event loop, or with
+ * `holdMs`, of that many milliseconds (as nginx's `access_log … buffer= flush=`). The gateway logs a line per
  * request, and on a pipe or a file (journald, a container runtime, `2> log`) Node writes stderr
  * synchronously: one system call per line, and on a pipe a wake-up of the reader too. At 4 KiB
  * objects that write was the largest item of a `--cpu-prof` of the gateway; one write per turn
  * took 4–6% off its CPU per object (`npm run bench:gateway`, bench/RESULTS.md).
  *
- * Nothing is held longer than the turn that wrote it (a `setImmediate`), or past `maxBytes`;
+ * Nothing is held longer than the turn that wrote it (a `setImmediate`) or `holdMs`, or past `maxBytes`;
  * what is pending when the process exits — `process.exit()`, an uncaught exception, the loop
  * running dry — is written by the `exit` handler, synchronously as stderr is written there.
  */
@@ -19,21 +20,29 @@ export interface LineTarget {
 export interface CoalescedWriterOptions {
   /** Pending text that is written at once rather than at the end of the turn. Default 64 KiB. */
   maxBytes?: number;
+  /**
+   * Hold lines up to this long, ms, rather than to the end of the turn (default 0: the turn). A
+   * busy gateway finishes one or two requests a turn, so a turn still cost a write per request
+   * or two; 50 ms gathers a few hundred lines into a write.
+   */
+  holdMs?: number;
 }
 
 /** See the module comment. */
 export class CoalescedWriter {
   readonly #target: LineTarget;
   readonly #maxBytes: number;
+  readonly #holdMs: number;
   #parts: string[] = [];
   #length = 0;
-  #scheduled: NodeJS.Immediate | undefined;
+  #scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   #closed = false;
   readonly #onExit = (): void => this.flush();
 
   constructor(target: LineTarget, opts: CoalescedWriterOptions = {}) {
     this.#target = target;
     this.#maxBytes = opts.maxBytes ?? 64 * 1024;
+    this.#holdMs = opts.holdMs ?? 0;
     process.on('exit', this.#onExit);
   }
 
@@ -47,16 +56,21 @@ export class CoalescedWriter {
     // UTF-16 length: a bound on buffering, not a byte count, is all this needs.
     this.#length += text.length;
     if (this.#length >= this.#maxBytes) this.flush();
-    else this.#scheduled ??= setImmediate(() => {
-      this.#scheduled = undefined;
-      this.flush();
-    });
+    // Unreferenced: pending lines never keep the process alive (the exit handler writes them).
+    else this.#scheduled ??= this.#holdMs > 0 ? setTimeout(this.#due, this.#holdMs).unref() : setImmediate(this.#due);
   }
+
+  readonly #due = (): void => {
+    this.#scheduled = undefined;
+    this.flush();
+  };
 
   /** Write what is pending now, as one write. */
   flush(): void {
-    if (this.#scheduled !== undefined) {
-      clearImmediate(this.#scheduled);
+    const scheduled = this.#scheduled;
+    if (scheduled !== undefined) {
+      if (this.#holdMs > 0) clearTimeout(scheduled as NodeJS.Timeout);
+      else clearImmediate(scheduled as NodeJS.Immediate);
       this.#scheduled = undefined;
     }
     if (this.#parts.length === 0) return;

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { createLogger, lazyPino } from '../telemetry/logger.js';
-import { CoalescedWriter } from './coalesced-writer.js';
+import { CoalescedWriter, type CoalescedWriterOptions } from './coalesced-writer.js';
 import { codeOf, formatError, oneLine, Scrubber } from './errors.js';
 
 /** The streams a CLI run uses. */
@@ -63,12 +63,12 @@ export class Reporter {
 
   /**
    * From now until the returned function is called, lines written in one turn of the event loop
-   * reach stderr as one write (see CoalescedWriter): for `serve`, whose access log has a line per
-   * request. Anything written to stderr other than through this reporter should wait for the
-   * returned function, which writes what is pending.
+   * (or within `opts.holdMs`) reach stderr as one write (see CoalescedWriter): for `serve`, whose
+   * access log has a line per request. Anything written to stderr other than through this
+   * reporter should wait for the returned function, which writes what is pending.
    */
-  coalesce(): () => void {
-    const writer = (this.#coalesced ??= new CoalescedWriter(this.#stderr));
+  coalesce(opts: CoalescedWriterOptions = {}): () => void {
+    const writer = (this.#coalesced ??= new CoalescedWriter(this.#stderr, opts));
     return () => {
       if (this.#coalesced !== writer) return;
       this.#coalesced = undefined;

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { CoalescedWriter } from '../../src/cli/coalesced-writer.js';
@@ -59,10 +59,35 @@ describe('CoalescedWriter', () => {
     assert.deepEqual(t.writes, ['a\n', 'b\n'], 'nothing left scheduled');
   });
 
-  for (const [how, code] of [['exit', 3], ['throw', 1], ['dry', 0]] as const) {
-    it(`loses nothing when the process ends before the turn does (${how})`, async () => {
+  it('with holdMs, holds the lines of several turns until that long after the first, then writes them as one', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    const t = target();
+    const w = new CoalescedWriter(t, { holdMs: 50 });
+    try {
+      w.write('a\n');
+      await turn();
+      w.write('b\n');
+      mock.timers.tick(49);
+      assert.deepEqual(t.writes, [], 'nothing before holdMs');
+      mock.timers.tick(1);
+      assert.deepEqual(t.writes, ['a\nb\n']);
+      w.write('c\n');
+      mock.timers.tick(50);
+      assert.deepEqual(t.writes, ['a\nb\n', 'c\n'], 'the next lines wait from their own first');
+      w.write('d\n');
+      w.flush();
+      mock.timers.tick(50);
+      assert.deepEqual(t.writes, ['a\nb\n', 'c\n', 'd\n'], 'a flush cancels the pending timer');
+    } finally {
+      w.close();
+      mock.timers.reset();
+    }
+  });
+
+  for (const [how, code, hold] of [['exit', 3, '0'], ['throw', 1, '0'], ['dry', 0, '0'], ['dry', 0, '2000000000']] as const) {
+    it(`loses nothing when the process ends before the turn does (${how}${hold === '0' ? '' : ', lines held for days: the timer keeps nothing alive'})`, async () => {
       const child = fileURLToPath(new URL('../helpers/coalesced-exit-child.ts', import.meta.url));
-      const r = await runTsScript(child, [how], { timeoutMs: 60_000 });
+      const r = await runTsScript(child, [how, hold], { timeoutMs: 60_000 });
       assert.equal(r.code, code, r.stderr);
       assert.match(r.stderr, /line 0\nline 1\nline 2\nline 3\nline 4\n/);
       if (how === 'throw') assert.match(r.stderr, /uncaught on purpose/);

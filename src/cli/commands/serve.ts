@@ -37,6 +37,13 @@ export interface ServeCommandOptions {
 
 /** How long the primary waits for its processes to drain after SIGTERM, beyond the shutdown delay. */
 const PROCESS_DRAIN_MS = 60_000;
+/**
+ * How long access-log lines (and other stderr lines) may wait to be written with the next ones.
+ * One write per turn of the loop still cost a write per request or two under load (~15 µs of a
+ * ~0.3 ms request at 4 KiB); 50 ms is unnoticeable in a log and makes it one write per few
+ * hundred lines. Lines pending at exit are written then.
+ */
+const ACCESS_LOG_HOLD_MS = 50;
 
 /** `--listen HOST:PORT` (`[v6]:PORT` for IPv6), parsed as `server.listen_addr` is. */
 export function parseListen(s: string): { host: string; port: number } {
@@ -75,8 +82,8 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
     // The primary says it once, when every process listens.
     if (link === undefined) ctx.io.stderr.write(`readpath: serving S3 on ${gw.url}\n`);
     else link.listening(gw.url);
-    // An access-log line per request: the lines of one turn of the loop go out as one write.
-    uncoalesce = ctx.reporter.coalesce();
+    // An access-log line per request: the lines of ACCESS_LOG_HOLD_MS go out as one write.
+    uncoalesce = ctx.reporter.coalesce({ holdMs: ACCESS_LOG_HOLD_MS });
     const reloader = new Reloader(ctx, opts.config ?? DEFAULT_CONFIG_PATH, reader.rp.config, gw, [logger, reader.logger]);
     const onHup = (): void => reloader.request();
     process.on('SIGHUP', onHup);
