@@ -14,6 +14,7 @@
  * our keys to its `getSigningKey` and our signatures to its `SignatureV4`.
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { digestHex } from '../probe/digest.js';
 import type { S3Address } from './s3-address.js';
 import type { S3Credentials } from './s3-backend.js';
 
@@ -183,7 +184,7 @@ export class S3Signer {
     const signedHeaders = names.join(';');
     const canonicalRequest = `${method}\n${path}\n${query}\n${canonicalHeaders}\n${signedHeaders}\n${out['x-amz-content-sha256'] ?? UNSIGNED_PAYLOAD}`;
     const scope = this.#scope;
-    const stringToSign = `AWS4-HMAC-SHA256\n${date}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`;
+    const stringToSign = `AWS4-HMAC-SHA256\n${date}\n${scope}\n${digestHex('sha256', canonicalRequest)}`;
     const signature = createHmac('sha256', key).update(stringToSign).digest('hex');
     out['authorization'] = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return out;

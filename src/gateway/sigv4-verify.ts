@@ -71,7 +71,8 @@
  * InvalidURI. Whether a credential may read the bucket asked for is the server's decision:
  * `credential.buckets` in the result.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { digestHex } from '../probe/digest.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { deriveSigningKey } from '../backends/s3-signer.js';
 import {
@@ -482,7 +483,7 @@ export class SigV4Verifier {
     const query = canonicalQueryString(params, claim.presigned ? Q_SIGNATURE : undefined);
     const signedHeaders = claim.signedHeaders.join(';');
     const canonicalRequest = `${input.method}\n${uri}\n${query}\n${canonicalHeaders(claim.signedHeaders, headers, input.rawHeaders)}\n${signedHeaders}\n${payloadHash}`;
-    const stringToSign = `${ALGORITHM}\n${stamp}\n${claim.scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`;
+    const stringToSign = `${ALGORITHM}\n${stamp}\n${claim.scope}\n${digestHex('sha256', canonicalRequest)}`;
     const expected = createHmac('sha256', this.#signingKey(cred, claim.day, claim.region)).update(stringToSign).digest();
     if (!SIGNATURE.test(claim.signature) || !timingSafeEqual(expected, Buffer.from(claim.signature, 'hex'))) {
       return fail(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
