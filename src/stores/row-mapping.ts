@@ -407,8 +407,23 @@ export function checkLocationForWrite(loc: ObjectLocation): void {
 
 /** Sort rows by created_at ascending, keeping the database's order for equal timestamps. */
 export function sortByCreatedAt<T extends { t: ParsedTimestamp }>(rows: T[]): T[] {
+  const before = (a: T, b: T): number => a.t.date.getTime() - b.t.date.getTime() || a.t.subMillisNanos - b.t.subMillisNanos;
+  // A key has a few copies: an insertion sort (stable) allocates nothing, where the builtin sort
+  // allocates a work array per call — per lookup of every read.
+  if (rows.length <= 8) {
+    for (let i = 1; i < rows.length; i++) {
+      const r = rows[i] as T;
+      let j = i - 1;
+      while (j >= 0 && before(rows[j] as T, r) > 0) {
+        rows[j + 1] = rows[j] as T;
+        j--;
+      }
+      rows[j + 1] = r;
+    }
+    return rows;
+  }
   // Array.prototype.sort is stable, so ties keep the order the database returned.
-  return rows.sort((a, b) => a.t.date.getTime() - b.t.date.getTime() || a.t.subMillisNanos - b.t.subMillisNanos);
+  return rows.sort(before);
 }
 
 /** The columns of one `object_locations` row a key listing reads. */

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { objectSizeOf, parseTimestamp, toObjectLocation, toObjectTags, rowTimestamp, type RawLocationRow } from '../../src/stores/row-mapping.js';
+import fc from 'fast-check';
+import { objectSizeOf, parseTimestamp, sortByCreatedAt, toObjectLocation, toObjectTags, rowTimestamp, type RawLocationRow } from '../../src/stores/row-mapping.js';
 import { taggingXml } from '../../src/gateway/s3-xml.js';
 import { hasCode } from '../../src/errors.js';
 
@@ -160,5 +161,17 @@ describe('object tags', () => {
     assert.match(taggingXml([]), /<Tagging xmlns="[^"]+"><TagSet\/><\/Tagging>$/);
     const x = taggingXml([{ key: 'a&b', value: '<v>' }, { key: 'z', value: '' }]);
     assert.match(x, /<TagSet><Tag><Key>a&amp;b<\/Key><Value>&lt;v&gt;<\/Value><\/Tag><Tag><Key>z<\/Key><Value><\/Value><\/Tag><\/TagSet>/);
+  });
+});
+
+describe('sortByCreatedAt', () => {
+  it('orders rows by instant, then sub-millisecond nanoseconds, keeping the given order of ties (small lists by insertion, large by the builtin)', () => {
+    // Few distinct instants, so ties are common; lengths on both sides of the insertion-sort bound.
+    const row = fc.record({ ms: fc.integer({ min: 0, max: 3 }), ns: fc.integer({ min: 0, max: 2 }) });
+    fc.assert(fc.property(fc.array(row, { maxLength: 14 }), (specs) => {
+      const rows = specs.map((x, i) => ({ i, t: { date: new Date(x.ms), subMillisNanos: x.ns } }));
+      const expected = [...rows].sort((a, b) => a.t.date.getTime() - b.t.date.getTime() || a.t.subMillisNanos - b.t.subMillisNanos || a.i - b.i).map((r) => r.i);
+      assert.deepEqual(sortByCreatedAt([...rows]).map((r) => r.i), expected);
+    }), { numRuns: 2000 });
   });
 });
