@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { loaderExecArgv, waitForStart } from '../../src/cli/child-start.js';
 import { readpathMain, toolEnv } from '../peers/tools.js';
 import type { LoopReply, LoopRequest, LoopWindow } from './loop-monitor.js';
+import { siblingModule } from '../../src/sibling-module.js';
 
 /** Options of {@link startGatewayProcess}. */
 export interface GatewayProcessOptions {
@@ -40,8 +41,7 @@ const SERVING = /readpath: serving S3 on (\S+)/;
 
 /** A script next to this file: its source under tsx, its build in dist/. */
 function sibling(name: string): string {
-  const here = import.meta.url;
-  return fileURLToPath(new URL(`./${name}${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
+  return fileURLToPath(siblingModule(import.meta.url, `./${name}`));
 }
 
 /** The loop monitor next to this file (source under tsx, dist when built). */

@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loaderExecArgv, waitForStart } from '../../src/cli/child-start.js';
+import { siblingModule } from '../../src/sibling-module.js';
 
 /** Parent → child. */
 export interface StubRequest {
@@ -45,8 +46,7 @@ export interface StubFleet {
 const START_TIMEOUT_MS = 120_000;
 
 function entry(): string {
-  const here = import.meta.url;
-  return fileURLToPath(new URL(`./stub-process${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
+  return fileURLToPath(siblingModule(import.meta.url, './stub-process'));
 }
 
 /** Start a stub serving `count` random objects of `size` bytes in each of `buckets`. */

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { StubFleet, StubListedObject } from './stub-fleet.js';
 import { loaderExecArgv } from '../../src/cli/child-start.js';
 import { STUB_ACCESS_KEY, STUB_SECRET_KEY, type ReadpathSetup } from './readpath-setup.js';
+import { siblingModule } from '../../src/sibling-module.js';
 
 /** Transfers / requests in flight for every tool. */
 export const TRANSFERS = 64;
@@ -113,8 +114,7 @@ export function awsBinary(): string {
 
 /** The readpath CLI entry next to this bench (source under tsx, dist when built). */
 export function readpathMain(): string {
-  const here = import.meta.url;
-  return fileURLToPath(new URL(`../../src/cli/main${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
+  return fileURLToPath(siblingModule(import.meta.url, '../../src/cli/main'));
 }
 
 /** The rclone flags the rows use (besides source and destination). */

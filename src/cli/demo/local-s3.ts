@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loaderExecArgv, waitForStart } from '../child-start.js';
 import { UsageError } from '../errors.js';
+import { siblingModule } from '../../sibling-module.js';
 
 /** s3rver accepts any request signed with these. */
 export const LOCAL_S3_ACCESS_KEY = 'S3RVER';
@@ -78,8 +79,7 @@ interface Member {
 }
 
 function serverEntry(): string {
-  const here = import.meta.url;
-  return fileURLToPath(new URL(`./s3-server-process${here.endsWith('.ts') ? '.ts' : '.js'}`, here));
+  return fileURLToPath(siblingModule(import.meta.url, './s3-server-process'));
 }
 
 async function runServer(directory: string, port: number, bucket: string): Promise<{ child: ChildProcess; port: number }> {

@@ -5,6 +5,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import type { S3BackendOptions } from '../../backends/s3-backend.js';
 import { DEFAULT_TASKS_PER_THREAD, defaultThreads } from '../../config/runtime-defaults.js';
 import type { DispatchOptions } from '../executor.js';
+import { siblingModule } from '../../sibling-module.js';
 
 export { DEFAULT_TASKS_PER_THREAD };
 /** Default drain bound of {@link PoolExecutor.close}. */
@@ -59,6 +60,5 @@ export type PoolFromConfigOptions = Omit<PoolExecutorOptions, 'backends' | 'thre
  * threads inherit its `--import`), the compiled `.js` in dist/.
  */
 export function defaultWorkerFilename(): string {
-  const here = import.meta.url;
-  return new URL(`../../../workers/probe-worker${here.endsWith('.ts') ? '.ts' : '.js'}`, here).href;
+  return siblingModule(import.meta.url, '../../../workers/probe-worker').href;
 }
