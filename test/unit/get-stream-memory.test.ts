@@ -1,6 +1,8 @@
 // getStream and the bounded get over memory backends: the contract's shapes and errors, fast.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 import { assertMismatchBeforeEnd, readAll } from '../helpers/streams.js';
@@ -70,6 +72,31 @@ describe('getStream (memory backends)', () => {
     backend('b2').put('k', new TextEncoder().encode('evil bytes'));
     const o = await rp.getStream('k');
     await assertMismatchBeforeEnd(o);
+    await rp.close();
+  });
+
+  it('a consumer that leaves a body held for its check frees the copy and opens no other', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath();
+    seed('k', 'x'.repeat(1000));
+    const b1 = backend('b1');
+    const get = b1.get.bind(b1);
+    const stalled = new PassThrough();
+    // b1 sends half the body, then nothing: the read is waiting for the rest when the consumer leaves.
+    b1.get = async (key, opts) => {
+      const r = await get(key, opts);
+      r.body.destroy();
+      stalled.write(Buffer.alloc(500, 'x'));
+      return { ...r, body: stalled };
+    };
+    const o = await rp.getStream('k');
+    o.body.resume();
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(stalled.readableLength, 0, 'the half sent was taken');
+    o.body.destroy();
+    await once(o.body, 'close');
+    assert.equal(await o.verified, false);
+    assert.ok(stalled.destroyed, "the copy's body is destroyed");
+    assert.equal(backend('b2').calls.get, 0, 'no other copy was opened for a consumer that left');
     await rp.close();
   });
 
