@@ -15,6 +15,7 @@
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { digestHex } from '../probe/digest.js';
+import { byCodeUnits, insertionSort } from '../small-sort.js';
 import type { S3Address } from './s3-address.js';
 import type { S3Credentials } from './s3-backend.js';
 
@@ -178,17 +179,7 @@ export class S3Signer {
     for (const n in headers) out[n.toLowerCase()] = headers[n] as string;
     out['x-amz-date'] = date;
     if (creds.sessionToken !== undefined) out['x-amz-security-token'] = creds.sessionToken;
-    const names = Object.keys(out);
-    // A handful of names: sorted in place without the builtin sort's work array per request.
-    for (let i = 1; i < names.length; i++) {
-      const n = names[i] as string;
-      let j = i - 1;
-      while (j >= 0 && (names[j] as string) > n) {
-        names[j + 1] = names[j] as string;
-        j--;
-      }
-      names[j + 1] = n;
-    }
+    const names = insertionSort(Object.keys(out), byCodeUnits);
     let canonicalHeaders = '';
     for (const n of names) canonicalHeaders += `${n}:${canonicalValue(out[n] ?? '')}\n`;
     const signedHeaders = names.join(';');

@@ -9,6 +9,7 @@
  */
 import { ReadPathError } from '../errors.js';
 import type { ListedObject, ObjectLocation, ObjectTag } from '../types.js';
+import { insertionSort } from '../small-sort.js';
 
 /**
  * Every `object_locations` column readpath knows the meaning of: the ones it reads, and the ones
@@ -407,23 +408,13 @@ export function checkLocationForWrite(loc: ObjectLocation): void {
 
 /** Sort rows by created_at ascending, keeping the database's order for equal timestamps. */
 export function sortByCreatedAt<T extends { t: ParsedTimestamp }>(rows: T[]): T[] {
-  const before = (a: T, b: T): number => a.t.date.getTime() - b.t.date.getTime() || a.t.subMillisNanos - b.t.subMillisNanos;
-  // A key has a few copies: an insertion sort (stable) allocates nothing, where the builtin sort
-  // allocates a work array per call — per lookup of every read.
-  if (rows.length <= 8) {
-    for (let i = 1; i < rows.length; i++) {
-      const r = rows[i] as T;
-      let j = i - 1;
-      while (j >= 0 && before(rows[j] as T, r) > 0) {
-        rows[j + 1] = rows[j] as T;
-        j--;
-      }
-      rows[j + 1] = r;
-    }
-    return rows;
-  }
-  // Array.prototype.sort is stable, so ties keep the order the database returned.
-  return rows.sort(before);
+  // A key has a few copies: sorted without the builtin's work array per lookup (both are stable,
+  // so ties keep the order the database returned).
+  return rows.length <= 8 ? insertionSort(rows, byCreatedAt) : rows.sort(byCreatedAt);
+}
+
+function byCreatedAt(a: { t: ParsedTimestamp }, b: { t: ParsedTimestamp }): number {
+  return a.t.date.getTime() - b.t.date.getTime() || a.t.subMillisNanos - b.t.subMillisNanos;
 }
 
 /** The columns of one `object_locations` row a key listing reads. */

@@ -350,9 +350,8 @@ export function drainSegment(seg: Segment, idle: IdleWatch, take: (chunk: Buffer
     };
     const onData = (c: Buffer | string): void => {
       const chunk = typeof c === 'string' ? Buffer.from(c) : c;
-      seg.bytes += chunk.byteLength;
       try {
-        if (seg.bytes > seg.expected) throw new ReadPathError('BACKEND_ERROR', `${name}: ${seg.task.key}: body longer than the ${seg.expected} bytes asked for`);
+        countWire(seg, chunk);
         if (sniffer?.feed(chunk) === true) throw encryptedWithoutRow({ backend: name, key: seg.task.key });
         if (dec === undefined) take(chunk);
         else dec.push(chunk, take);
@@ -364,7 +363,7 @@ export function drainSegment(seg: Segment, idle: IdleWatch, take: (chunk: Buffer
     };
     const onEnd = (): void => {
       try {
-        if (seg.bytes !== seg.expected) throw new ReadPathError('BACKEND_ERROR', `${name}: ${seg.task.key}: body truncated: ${seg.bytes} of ${seg.expected} bytes`);
+        checkWireEnd(seg);
         dec?.end(take);
       } catch (err) {
         finish(err);
@@ -391,7 +390,6 @@ function prematureClose(): Error {
 async function* wireChunks(seg: Segment, idle: IdleWatch): AsyncGenerator<Buffer> {
   const body = seg.res.body;
   const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-  const name = seg.copy.backendName;
   for (;;) {
     idle.arm(body);
     let r: IteratorResult<Buffer | string>;
@@ -402,11 +400,21 @@ async function* wireChunks(seg: Segment, idle: IdleWatch): AsyncGenerator<Buffer
     }
     if (r.done === true) break;
     const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
-    seg.bytes += chunk.byteLength;
-    if (seg.bytes > seg.expected) throw new ReadPathError('BACKEND_ERROR', `${name}: ${seg.task.key}: body longer than the ${seg.expected} bytes asked for`);
+    countWire(seg, chunk);
     yield chunk;
   }
+  checkWireEnd(seg);
+}
+
+/** Count a chunk the backend sent; throws when the segment now has more than it asked for. */
+function countWire(seg: Segment, chunk: Buffer): void {
+  seg.bytes += chunk.byteLength;
+  if (seg.bytes > seg.expected) throw new ReadPathError('BACKEND_ERROR', `${seg.copy.backendName}: ${seg.task.key}: body longer than the ${seg.expected} bytes asked for`);
+}
+
+/** The backend's body ended: throws when it sent less than the segment asked for. */
+function checkWireEnd(seg: Segment): void {
   if (seg.bytes !== seg.expected) {
-    throw new ReadPathError('BACKEND_ERROR', `${name}: ${seg.task.key}: body truncated: ${seg.bytes} of ${seg.expected} bytes`);
+    throw new ReadPathError('BACKEND_ERROR', `${seg.copy.backendName}: ${seg.task.key}: body truncated: ${seg.bytes} of ${seg.expected} bytes`);
   }
 }
