@@ -111,6 +111,15 @@ export interface BackendGetOptions extends BackendHeadOptions {
    * not reuse `into` while the body or any of its chunks is still in use.
    */
   into?: Buffer;
+  /**
+   * The body's chunks may be views of memory the backend reuses once they have been emitted:
+   * each is valid only until the body's 'data' listeners it was emitted to return. For callers
+   * that take a body synchronously in 'data' events (hash it, write it to a file), never with
+   * `read()` or async iteration. The lean transport then reads a body of known length that does
+   * not fit `into` through one buffer per connection, so a body costs no memory of its own and
+   * the pages are touched once; other backends ignore it.
+   */
+  transient?: boolean;
 }
 
 /** One S3-compatible backend. */

@@ -183,7 +183,7 @@ export class LeanS3Backend implements ObjectBackend {
     const headers = await this.#signer.sign(method, path, this.#headers(opts), undefined, query);
     if (call.failure !== undefined) throw call.failure;
     const target = query === undefined || query === '' ? path : `${path}?${query}`;
-    if (pool === undefined) return (this.#raw as RawHttpPool).request({ method, path: target, headers, signal: call.emitter, into: opts?.into });
+    if (pool === undefined) return (this.#raw as RawHttpPool).request({ method, path: target, headers, signal: call.emitter, into: opts?.into, transient: opts?.transient });
     // reset: false — undici closes the connection after every HEAD by default (for servers
     // that send a body with it); S3 servers do not, and the socket is worth keeping.
     return pool.request({ method, path: target, headers, signal: call.emitter, reset: false });

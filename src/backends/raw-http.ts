@@ -46,6 +46,12 @@ export interface RawRequest {
    * are then views of this buffer, in order, from byte 0.
    */
   into?: Buffer | undefined;
+  /**
+   * A 2xx body of known length that does not fit `into` is read through the connection's own
+   * buffer, reused once its chunks have been emitted: each chunk is valid only until the 'data'
+   * listeners it was emitted to return (BackendGetOptions.transient).
+   */
+  transient?: boolean | undefined;
 }
 
 /** Socket counts, as the lean transport reports them. */
@@ -77,6 +83,11 @@ const READ_BYTES = 16 * 1024;
  * would cost every layer above (hashing, failover, the response) a promise and a call each.
  */
 const HAND_ON_BYTES = 256 * 1024;
+/**
+ * A connection's reused body buffer (`transient` reads): chunks are handed on when it is full, so
+ * one hand-on's worth.
+ */
+const RING_BYTES = HAND_ON_BYTES;
 /** The largest window allocated for a body read without a caller's buffer. */
 const BODY_WINDOW_BYTES = HAND_ON_BYTES;
 /**
@@ -294,6 +305,9 @@ class RawConnection {
   /** Bytes of `#into` handed on so far. */
   #shown = 0;
   #handOnScheduled = false;
+  /** The buffer `transient` bodies are read through, and the body whose chunks were last in it. */
+  #ring: Buffer | undefined;
+  #ringUser: RawBody | undefined;
   #line = '';
   #onAbort: (() => void) | undefined;
 
@@ -511,7 +525,9 @@ class RawConnection {
       this.#phase = 'body';
       this.#remaining = length;
       const into = req.into;
-      if (statusCode >= 200 && statusCode < 300 && into !== undefined && length <= into.length) this.#into = into;
+      const ok = statusCode >= 200 && statusCode < 300;
+      if (ok && into !== undefined && length <= into.length) this.#into = into;
+      else if (ok && req.transient === true && length > 0) this.#into = this.#takeRing(body);
       else if (length > 0) this.#into = bodyWindow(Math.min(length, BODY_WINDOW_BYTES));
     } else {
       this.#phase = 'body';
@@ -557,9 +573,10 @@ class RawConnection {
       this.#shown = this.#filled;
       this.#bodyDone(last);
     } else if (this.#filled === into.length) {
-      // A window of our own is full (a caller's buffer holds the whole body): on to a new one.
+      // A window of our own is full (a caller's buffer holds the whole body): on to a new one,
+      // or round again through the connection's.
       this.#handOn();
-      this.#into = bodyWindow(Math.min(this.#remaining, BODY_WINDOW_BYTES));
+      this.#into = into === this.#ring ? this.#takeRing(this.#body as RawBody) : bodyWindow(Math.min(this.#remaining, BODY_WINDOW_BYTES));
       this.#filled = 0;
       this.#shown = 0;
     } else if (this.#filled - this.#shown >= HAND_ON_BYTES) this.#handOn();
@@ -567,6 +584,19 @@ class RawConnection {
       this.#handOnScheduled = true;
       setImmediate(this.#handOnLater);
     }
+  }
+
+  /**
+   * The connection's body buffer, to be read into from byte 0 for `body`. Its bytes are free once
+   * every chunk handed on from it has been emitted; one still waiting in its body's queue (a
+   * consumer not flowing, or before its first 'data' listener) keeps them, and a fresh buffer
+   * takes over.
+   */
+  #takeRing(body: RawBody): Buffer {
+    const last = this.#ringUser;
+    if (this.#ring === undefined || (last !== undefined && last.readableLength > 0)) this.#ring = Buffer.allocUnsafeSlow(RING_BYTES);
+    this.#ringUser = body;
+    return this.#ring;
   }
 
   readonly #handOnLater = (): void => {

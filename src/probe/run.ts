@@ -17,7 +17,6 @@ import { backendKey, type ErrorVerdict, type ProbeTask, type ProbeUsage, type Ve
 import { BodyVerifier, verifyBody } from './verify.js';
 import { billed, egressSkip, finishGet, headBilled, headFields, objectHead, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
-import { fileReadBuffer } from './file-read-buffers.js';
 import { storedKeyOf } from './stored-copy.js';
 import { getCompressed, getEncrypted, getFound } from './get-encrypted.js';
 import { ZstdStartSniffer, endsLikeSeekable, startsLikeZstd, type StoredAs } from '../compression/degraded.js';
@@ -113,15 +112,14 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     if (found !== undefined) return getFound(task, found, backend, signal, usage, used);
   }
   let res: GetResult;
-  // Into a file: the body may land in a buffer of this thread's, reused once the body closes.
-  const reuse = task.out !== undefined ? fileReadBuffer(task) : undefined;
+  // Into a file, the body is taken chunk by chunk in 'data' events (readChunks): its bytes may
+  // pass through memory the backend reuses.
+  const opts = task.out === undefined ? { signal } : { signal, transient: true };
   try {
-    res = await backend.get(backendKey(task), range === undefined ? { signal, ...(reuse === undefined ? {} : { into: reuse.buf }) } : { signal, range });
+    res = await backend.get(backendKey(task), range === undefined ? opts : { ...opts, range });
   } catch (err) {
-    if (reuse !== undefined) reuse.pool.releaseUnused(reuse.buf);
     billed(used, backendStatusOf(err) === 416 ? unsatisfiable(task, err) : err);
   }
-  if (reuse !== undefined) reuse.pool.releaseAfter(reuse.buf, res.body);
   used.api += 1;
   const skip = await egressSkip(task, usage, res, res.size < 0 ? 0 : res.size, signal, used);
   if (skip !== undefined) return skip;

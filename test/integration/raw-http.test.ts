@@ -7,6 +7,7 @@
 import { after, before, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { LeanS3Backend } from '../../src/backends/lean-s3-backend.js';
@@ -80,9 +81,12 @@ const smallBody = (i: number): Buffer => Buffer.alloc(5000, i + 1);
 describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
   let fleet: S3Fleet;
   const body = Buffer.from(Array.from({ length: 300 * 1024 + 5 }, (_, i) => (i * 7 + 3) & 0xff));
+  /** Over 4 times the connection's 256 KiB buffer for transient reads. */
+  const huge = Buffer.from(Array.from({ length: 1024 * 1024 + 777 }, (_, i) => (i * 13 + 5) & 0xff));
   before(async () => {
     fleet = await startS3Fleet({ count: 1 });
     await fleet.seed('big.bin', body);
+    await fleet.seed('huge.bin', huge);
     for (let i = 0; i < SMALL_COUNT; i++) await fleet.seed(`small-${i}`, smallBody(i));
   });
   after(() => fleet.close());
@@ -143,6 +147,71 @@ describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
       bodies.forEach((chunks, i) => assert.ok(Buffer.concat(chunks).equals(smallBody(i)), `small-${i} intact`));
       const buffers = new Set(bodies.flat().map((c) => c.buffer));
       assert.ok(buffers.size > 1 && buffers.size < SMALL_COUNT, `cut from a few slabs: ${buffers.size} buffers for ${SMALL_COUNT} bodies`);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('transient bodies pass through one buffer per connection, taken in data events: whole, and the same buffer body after body', async () => {
+    const b = new LeanS3Backend({ ...fleet.backendOptions('b1'), maxSockets: 1 });
+    try {
+      const buffers = new Set<ArrayBufferLike>();
+      for (const [key, want] of [['huge.bin', huge], ['big.bin', body], ['huge.bin', huge]] as const) {
+        const r = await b.get(key, { transient: true });
+        const h = createHash('sha256');
+        let chunks = 0;
+        r.body.on('data', (c: Buffer) => {
+          h.update(c);
+          buffers.add(c.buffer);
+          chunks++;
+        });
+        await once(r.body, 'end');
+        assert.equal(h.digest('hex'), sha(want), key);
+        assert.ok(chunks > 1, 'several chunks');
+      }
+      assert.equal(buffers.size, 1, 'every chunk of the three bodies was in one buffer');
+      const [only] = buffers;
+      assert.equal(only?.byteLength, 256 * 1024, 'the connection\'s buffer, not one per body');
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a transient body still queued unread is not written over by the next answer on its connection', async () => {
+    const b = new LeanS3Backend({ ...fleet.backendOptions('b1'), maxSockets: 1 });
+    try {
+      // Nothing listens to the first body yet: its bytes wait in its queue while the second
+      // request takes the connection and its answer arrives.
+      const first = await b.get('small-0', { transient: true });
+      const second = await b.get('small-1', { transient: true });
+      const seconds: Buffer[] = [];
+      second.body.on('data', (c: Buffer) => seconds.push(Buffer.from(c)));
+      await once(second.body, 'end');
+      const firsts: Buffer[] = [];
+      first.body.on('data', (c: Buffer) => firsts.push(Buffer.from(c)));
+      await once(first.body, 'end');
+      assert.equal(sha(Buffer.concat(firsts)), sha(smallBody(0)), 'the queued body is intact');
+      assert.equal(sha(Buffer.concat(seconds)), sha(smallBody(1)));
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a transient body whose consumer pauses mid-way arrives whole', async () => {
+    const b = new LeanS3Backend({ ...fleet.backendOptions('b1'), maxSockets: 1 });
+    try {
+      const r = await b.get('huge.bin', { transient: true });
+      const h = createHash('sha256');
+      let n = 0;
+      r.body.on('data', (c: Buffer) => {
+        h.update(c);
+        if (n++ % 2 === 0) {
+          r.body.pause();
+          setTimeout(() => r.body.resume(), 5);
+        }
+      });
+      await once(r.body, 'end');
+      assert.equal(h.digest('hex'), sha(huge));
     } finally {
       await b.close();
     }
