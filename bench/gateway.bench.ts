@@ -11,7 +11,8 @@
  *   node dist/bench/gateway.bench.js --gateway-node-args "--cpu-prof --cpu-prof-dir bench/out/gw-prof"
  *
  * Flags: --quick, --repeat N, --json FILE, --sets 4k,1m, --small N (4 KiB objects),
- * --large N (1 MiB objects), --backends N, --no-warmup, --stub-nice N, --gateway-nice N (may be
+ * --large N (1 MiB objects), --backends N, --warmup N (untimed objects per path before the rounds,
+ * in whole copies of the set; default 3000), --no-warmup, --stub-nice N, --gateway-nice N (may be
  * negative: the gateway's main thread ahead of rclone and the stub), --rclone-flags "FLAGS",
  * --gateway-node-args "ARGS", --log-level LEVEL (the gateway's READPATH_LOG_LEVEL),
  * --gateway-main PATH (run another build's CLI as the gateway: PATH = its dist/src/cli/main.js),
@@ -48,10 +49,11 @@ const logLevel = args.value('--log-level');
 const gatewayMain = args.value('--gateway-main');
 const cpus = args.value('--cpus');
 const processesVariant = args.count('--processes-variant');
+const warmup = args.count('--warmup');
 const dest = args.value('--dest');
 const opts: GatewayBenchOptions = {
   quick, sets, compare: { ...args.compare(), ...(args.has('--floor-variant') ? { floor: floorProxyEntry() } : {}) }, cacheVariant: args.has('--cache-variant'),
-  warmup: !args.has('--no-warmup'),
+  ...(args.has('--no-warmup') ? { warmupObjects: 0 } : warmup === undefined ? {} : { warmupObjects: warmup }),
   onProgress: (l) => process.stderr.write(`  ${l}\n`),
   ...(repeat === undefined ? {} : { repeat }),
   ...(backends === undefined ? {} : { backends }),

@@ -20,6 +20,8 @@ function check(v: VariantRow, objects: number): string {
 export function formatGatewayTable(r: GatewayBenchReport): string {
   const lines: string[] = [];
   lines.push(`Gateway benchmark: rclone direct vs rclone through readpath serve (${r.backends} stub backends), ${r.transfers} transfers, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.machine.rclone}${r.repeat > 1 ? `, median of ${r.repeat} rounds` : ''}${r.quick ? ' (quick)' : ''}`);
+  const warm = Object.entries(r.warmupCopies).map(([set, n]) => `${set} ${n}`).join(', ');
+  lines.push(`Untimed warm-up, whole copies of each set through each path first: ${warm === '' ? 'none' : warm}`);
   lines.push(destinationLine(r.destination));
   const tweaks = [
     r.gatewayLogLevel === '' ? '' : `gateway log level ${r.gatewayLogLevel}`,

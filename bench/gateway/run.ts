@@ -4,7 +4,9 @@
  * the same run. Per data set: one stub process (bench/peers/stub-process.ts, `backends`
  * buckets), the peers' SQLite rows and config plus one gateway bucket (setup.ts), one gateway
  * process (gateway-process.ts, event-loop delay sampled by the preloaded loop-monitor.ts);
- * an untimed warm-up of both paths (1% of the objects), then `repeat` rounds in which the two
+ * an untimed warm-up of both paths (whole copies of the set, at least `warmupObjects` objects:
+ * a gateway runs for hours, and V8 was still optimising its code after a thousand 1 MiB
+ * requests), then `repeat` rounds in which the two
  * variants take turns going first. Each download goes into a fresh directory, timed from
  * rclone's spawn to its exit, and is checked file by file (bench/peers/run.ts `download`).
  *
@@ -62,8 +64,11 @@ export interface GatewayBenchOptions {
   backends?: number;
   /** The directory rclone's downloads go under (`--dest`; default the OS's temporary directory). */
   dest?: string;
-  /** The untimed warm-up of both paths. Default true. */
-  warmup?: boolean;
+  /**
+   * Untimed objects through each path before the rounds, in whole copies of the set (0: none).
+   * Default {@link DEFAULT_WARMUP_OBJECTS}; the quick run's 1.
+   */
+  warmupObjects?: number;
   /** Extra flags for every `rclone copy`. */
   rcloneFlags?: string[];
   /** Extra node flags for the gateway process (e.g. `--cpu-prof --cpu-prof-dir DIR`). */
@@ -172,6 +177,8 @@ export interface GatewayBenchReport {
   destination: DownloadDestination;
   quick: boolean;
   repeat: number;
+  /** Untimed copies of each set through each path before its rounds, per set name. */
+  warmupCopies: Record<string, number>;
   backends: number;
   transfers: number;
   gatewayNodeArgs: string[];
@@ -261,6 +268,19 @@ export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<G
   return DownloadDirs.during(opts.dest, 'readpath-gateway-downloads-', (downloads) => runSets(opts, downloads, t0));
 }
 
+/**
+ * Objects each path serves untimed before the rounds, by default. The gateway's CPU per MiB fell
+ * from 5.4 to 2.3 ms over its first ten copies of the 300 × 1 MiB set, the last few copies
+ * within the noise of each other (RESULTS.md, seventeenth session); 3,000 objects is ten copies
+ * of that set and one of the 4 KiB set.
+ */
+export const DEFAULT_WARMUP_OBJECTS = 3000;
+
+/** Whole copies of a set of `count` objects that serve at least `objects` (0 for none). */
+export function warmupCopies(count: number, objects: number): number {
+  return objects <= 0 || count <= 0 ? 0 : Math.ceil(objects / count);
+}
+
 async function runSets(opts: GatewayBenchOptions, downloads: DownloadDirs, t0: number): Promise<GatewayBenchReport> {
   const quick = opts.quick === true;
   const repeat = Math.max(1, opts.repeat ?? (quick ? 1 : 5));
@@ -274,7 +294,7 @@ async function runSets(opts: GatewayBenchOptions, downloads: DownloadDirs, t0: n
     date: new Date().toISOString(),
     machine: { cores: os.availableParallelism(), node: process.version, platform: `${os.platform()} ${os.release()}`, rclone: rcloneVersion(), loadavg: [os.loadavg()[0] ?? 0, 0] },
     destination: downloads.destination,
-    quick, repeat, backends: backendCount, transfers: TRANSFERS, gatewayNodeArgs: opts.gatewayNodeArgs ?? [],
+    quick, repeat, warmupCopies: {}, backends: backendCount, transfers: TRANSFERS, gatewayNodeArgs: opts.gatewayNodeArgs ?? [],
     gatewayNice: opts.gatewayNice ?? 0, gatewayLogLevel: opts.gatewayLogLevel ?? '',
     ...(opts.gatewayMain === undefined ? {} : { gatewayMain: opts.gatewayMain }),
     ...(opts.cpus === undefined ? {} : { cpus: opts.cpus }),
@@ -334,12 +354,15 @@ async function runSets(opts: GatewayBenchOptions, downloads: DownloadDirs, t0: n
             return runRclone(viaGateway, path.join(dest, set.name), setDir, flags);
           };
           const gatewayLog = (variant: Variant): string => gateways.get(variant)?.stderrTail().slice(-2000) ?? '';
-          if (opts.warmup !== false) {
+          const copies = warmupCopies(set.count, opts.warmupObjects ?? (quick ? 1 : DEFAULT_WARMUP_OBJECTS));
+          report.warmupCopies[set.name] = copies;
+          for (let c = 0; c < copies; c++) {
             for (const variant of variants) {
-              const dest = await downloads.dir(`${set.name}/warmup-${variant}`);
-              const r = await copy(variant, dest, [...rcloneFlags, '--include', '00/*'])();
+              const dest = await downloads.dir(`${set.name}/warmup-${variant}-${c}`);
+              const r = await copy(variant, dest, rcloneFlags)();
               if (r.code !== 0) throw new Error(`warm-up ${variant}: rclone exited ${String(r.code)}:\n${r.stderr.slice(-2000)}\n${gatewayLog(variant)}`);
             }
+            progress(`${set.name} warm-up ${c + 1}/${copies} done`);
           }
           const runs = new Map<Variant, VariantRun[]>(variants.map((v) => [v, []]));
           for (let round = 0; round < repeat; round++) {

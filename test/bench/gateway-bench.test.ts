@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { judgeSet, parseCpuSplit, type GatewayBenchReport, type VariantRun } from '../../bench/gateway/run.js';
+import { DEFAULT_WARMUP_OBJECTS, judgeSet, parseCpuSplit, warmupCopies, type GatewayBenchReport, type VariantRun } from '../../bench/gateway/run.js';
 import { runTsScript } from '../helpers/run-ts-child.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -39,6 +39,8 @@ test('the quick gateway bench: rclone direct and through readpath serve download
   assert.match(r.stdout, /Downloads under .* \(.+\), each kept until the end of the run/);
   assert.equal(report.bench, 'gateway');
   assert.equal(report.quick, true);
+  assert.deepEqual(report.warmupCopies, { '4k': 1, '1m': 1 }, 'the quick run warms each path with one copy of each set');
+  assert.match(r.stdout, /Untimed warm-up, whole copies of each set through each path first: 4k 1, 1m 1/);
   assert.equal(report.loopP99TargetMs, 10);
   assert.deepEqual(report.sets.map((s) => [s.set, s.objectSize, s.target.metric]), [['4k', 4096, 'objectsPerSec'], ['1m', 1 << 20, 'mibPerSec']]);
   for (const s of report.sets) {
@@ -67,6 +69,14 @@ test('the quick gateway bench: rclone direct and through readpath serve download
   assert.match(r.stdout, /rclone via gateway\+cache/);
   assert.match(r.stdout, /rclone via gateway@floor/);
   assert.match(r.stdout, /gateway@floor: .*floor-proxy\.ts/);
+});
+
+test('warm-up: whole copies of a set serving at least the objects asked for, or none', () => {
+  assert.equal(warmupCopies(300, DEFAULT_WARMUP_OBJECTS), 10);
+  assert.equal(warmupCopies(10_000, DEFAULT_WARMUP_OBJECTS), 1);
+  assert.equal(warmupCopies(7, 15), 3);
+  assert.equal(warmupCopies(300, 0), 0);
+  assert.equal(warmupCopies(0, 3000), 0);
 });
 
 test('--cpus: client and gateway CPU lists, or a clear error', () => {
