@@ -30,7 +30,10 @@ after(async () => {
 });
 
 async function seed(rp: ReadPath, key: string, body: string, on: string[]): Promise<void> {
-  const bytes = new TextEncoder().encode(body);
+  await seedBytes(rp, key, new TextEncoder().encode(body), on);
+}
+
+async function seedBytes(rp: ReadPath, key: string, bytes: Uint8Array, on: string[]): Promise<void> {
   for (const name of on) await fleet.seed(key, bytes, [name]);
   await (rp.store as SqliteMetadataStore).addLocations(on.map((name) => ({
     objectKey: key, backendName: name, sizeBytes: bytes.byteLength, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(bytes),
@@ -96,6 +99,36 @@ for (const mode of ['pool', 'inline'] as const) {
         assert.equal(o.error.code, 'WRITE_FAILED');
         assert.match(o.error.message, /read from b1 but not written under --out: .*symbolic link/);
         assert.equal(fleet.backend('b2').proxy.requestCount, before, 'the copy was good: no failover for a local write failure');
+      } finally {
+        await rp.close();
+      }
+    });
+
+    it('bodies several times the connection\'s 256 KiB buffer are written whole through it, past copies cut or damaged deep inside', async () => {
+      const rp = await ReadPath.open(config());
+      const out = join(dir, `large-${mode}`);
+      try {
+        const size = 1024 * 1024 + 333;
+        const bodyOf = (n: number): Buffer => Buffer.from(Array.from({ length: size }, (_, i) => (i * (n + 3) + n) & 0xff));
+        const keys = [0, 1, 2, 3, 4, 5].map((n) => `${mode}/large/k${n}`);
+        for (const [n, k] of keys.entries()) await seedBytes(rp, k, bodyOf(n), ['b1', 'b2']);
+        // On b1: k1 cut after 600 KiB (the connection closed), k2 damaged past the first two
+        // turns of the buffer, k3 stalled mid-body (the backend timeout), k4 reset before its
+        // head; k0 and k5 are good on both.
+        fleet.backend('b1').proxy.inject({ kind: 'truncate', keepBytes: 600 * 1024 }, { times: 1, match: { key: keys[1] as string } });
+        fleet.backend('b1').proxy.inject({ kind: 'corrupt', offset: 700_000 }, { times: 1, match: { key: keys[2] as string } });
+        fleet.backend('b1').proxy.inject({ kind: 'stallBody', keepBytes: 300 * 1024 }, { times: 1, match: { key: keys[3] as string } });
+        fleet.backend('b1').proxy.inject({ kind: 'reset' }, { times: 1, match: { key: keys[4] as string } });
+        for (let round = 0; round < 2; round++) {
+          const got = await collect(rp.readMany(keys, { out }));
+          for (const [n, k] of keys.entries()) {
+            const o = got.get(k);
+            assert.ok(o?.ok === true && 'path' in o && o.verified, `${k}: ${JSON.stringify(o)}`);
+            if (round === 0 && n >= 1 && n <= 4) assert.equal(o.backend, 'b2', `${k}: the damaged copy lost to the good one`);
+            assert.equal(sha256Hex(readFileSync(join(out, k))), sha256Hex(bodyOf(n)), `${k}, round ${round}`);
+          }
+        }
+        assert.deepEqual(readdirSync(join(out, mode, 'large')).sort(), keys.map((k) => k.slice(k.lastIndexOf('/') + 1)), 'no temporary file left');
       } finally {
         await rp.close();
       }
