@@ -78,6 +78,14 @@ const SMALL_COUNT = 30;
 /** 5,000 bytes of their own for each small object: 30 of them span more than one 64 KiB slab. */
 const smallBody = (i: number): Buffer => Buffer.alloc(5000, i + 1);
 
+/** Copies of a body's chunks as they are emitted (a transient chunk is valid only then), once it ended. */
+async function copiesOf(body: Readable): Promise<Buffer> {
+  const copies: Buffer[] = [];
+  body.on('data', (c: Buffer) => copies.push(Buffer.from(c)));
+  await once(body, 'end');
+  return Buffer.concat(copies);
+}
+
 describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
   let fleet: S3Fleet;
   const body = Buffer.from(Array.from({ length: 300 * 1024 + 5 }, (_, i) => (i * 7 + 3) & 0xff));
@@ -90,6 +98,16 @@ describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
     for (let i = 0; i < SMALL_COUNT; i++) await fleet.seed(`small-${i}`, smallBody(i));
   });
   after(() => fleet.close());
+
+  /** Run `fn` with a lean backend of one connection to b1, closed after. */
+  async function withOneConnection(fn: (b: LeanS3Backend) => Promise<void>): Promise<void> {
+    const b = new LeanS3Backend({ ...fleet.backendOptions('b1'), maxSockets: 1 });
+    try {
+      await fn(b);
+    } finally {
+      await b.close();
+    }
+  }
 
   it('a body that fits lands in the buffer: every chunk a view of it, in order, no copy', async () => {
     const b = new LeanS3Backend(fleet.backendOptions('b1'));
@@ -153,8 +171,7 @@ describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
   });
 
   it('transient bodies pass through one buffer per connection, taken in data events: whole, and the same buffer body after body', async () => {
-    const b = new LeanS3Backend({ ...fleet.backendOptions('b1'), maxSockets: 1 });
-    try {
+    await withOneConnection(async (b) => {
       const buffers = new Set<ArrayBufferLike>();
       for (const [key, want] of [['huge.bin', huge], ['big.bin', body], ['huge.bin', huge]] as const) {
         const r = await b.get(key, { transient: true });
@@ -172,34 +189,23 @@ describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
       assert.equal(buffers.size, 1, 'every chunk of the three bodies was in one buffer');
       const [only] = buffers;
       assert.equal(only?.byteLength, 256 * 1024, 'the connection\'s buffer, not one per body');
-    } finally {
-      await b.close();
-    }
+    });
   });
 
   it('a transient body still queued unread is not written over by the next answer on its connection', async () => {
-    const b = new LeanS3Backend({ ...fleet.backendOptions('b1'), maxSockets: 1 });
-    try {
+    await withOneConnection(async (b) => {
       // Nothing listens to the first body yet: its bytes wait in its queue while the second
       // request takes the connection and its answer arrives.
       const first = await b.get('small-0', { transient: true });
       const second = await b.get('small-1', { transient: true });
-      const seconds: Buffer[] = [];
-      second.body.on('data', (c: Buffer) => seconds.push(Buffer.from(c)));
-      await once(second.body, 'end');
-      const firsts: Buffer[] = [];
-      first.body.on('data', (c: Buffer) => firsts.push(Buffer.from(c)));
-      await once(first.body, 'end');
-      assert.equal(sha(Buffer.concat(firsts)), sha(smallBody(0)), 'the queued body is intact');
-      assert.equal(sha(Buffer.concat(seconds)), sha(smallBody(1)));
-    } finally {
-      await b.close();
-    }
+      const seconds = await copiesOf(second.body);
+      assert.equal(sha(await copiesOf(first.body)), sha(smallBody(0)), 'the queued body is intact');
+      assert.equal(sha(seconds), sha(smallBody(1)));
+    });
   });
 
   it('a transient body whose consumer pauses mid-way arrives whole', async () => {
-    const b = new LeanS3Backend({ ...fleet.backendOptions('b1'), maxSockets: 1 });
-    try {
+    await withOneConnection(async (b) => {
       const r = await b.get('huge.bin', { transient: true });
       const h = createHash('sha256');
       let n = 0;
@@ -212,9 +218,7 @@ describe('lean transport: GETs read into a caller buffer (s3rver)', () => {
       });
       await once(r.body, 'end');
       assert.equal(h.digest('hex'), sha(huge));
-    } finally {
-      await b.close();
-    }
+    });
   });
 
   it('a range into the buffer, and a missing key is the 404 verdict', async () => {
