@@ -11,7 +11,7 @@ import { ReadPathError, abortedError, backendStatusOf } from '../errors.js';
 import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
 import { EncryptedStartSniffer, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
 import type { KeyRing } from '../encryption/key-ring.js';
-import type { GetResult, ObjectBackend } from '../types.js';
+import type { BackendGetOptions, GetResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
 import { backendKey, type ErrorVerdict, type ProbeTask, type ProbeUsage, type Verdict } from './task.js';
 import { BodyVerifier, verifyBody } from './verify.js';
@@ -112,11 +112,13 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     if (found !== undefined) return getFound(task, found, backend, signal, usage, used);
   }
   let res: GetResult;
+  const opts: BackendGetOptions = { signal };
+  if (range !== undefined) opts.range = range;
   // Into a file, the body is taken chunk by chunk in 'data' events (readChunks): its bytes may
   // pass through memory the backend reuses.
-  const opts = task.out === undefined ? { signal } : { signal, transient: true };
+  if (task.out !== undefined) opts.transient = true;
   try {
-    res = await backend.get(backendKey(task), range === undefined ? opts : { ...opts, range });
+    res = await backend.get(backendKey(task), opts);
   } catch (err) {
     billed(used, backendStatusOf(err) === 416 ? unsatisfiable(task, err) : err);
   }

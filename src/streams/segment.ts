@@ -295,18 +295,13 @@ export async function* segmentChunks(seg: Segment, idle: IdleWatch): AsyncGenera
     yield* wireChunks(seg, idle);
     return;
   }
-  const sniffer = seg.checkStart ? new EncryptedStartSniffer() : undefined;
+  const passOn = chunkPasser(seg);
   const plain: Buffer[] = [];
   const sink = (b: Buffer): void => {
     plain.push(b);
   };
   for await (const chunk of wireChunks(seg, idle)) {
-    if (sniffer?.feed(chunk) === true) throw encryptedWithoutRow({ backend: seg.copy.backendName, key: seg.task.key });
-    if (dec === undefined) {
-      yield chunk;
-      continue;
-    }
-    dec.push(chunk, sink);
+    passOn(chunk, sink);
     while (plain.length > 0) yield plain.shift() as Buffer;
   }
   if (dec !== undefined) {
@@ -325,8 +320,7 @@ export async function* segmentChunks(seg: Segment, idle: IdleWatch): AsyncGenera
 export function drainSegment(seg: Segment, idle: IdleWatch, take: (chunk: Buffer) => void): Promise<void> {
   const body = seg.res.body;
   const dec = seg.decode;
-  const sniffer = seg.checkStart ? new EncryptedStartSniffer() : undefined;
-  const name = seg.copy.backendName;
+  const passOn = chunkPasser(seg);
   return new Promise<void>((resolve, reject) => {
     if (body.destroyed) {
       reject(body.errored ?? prematureClose());
@@ -352,9 +346,7 @@ export function drainSegment(seg: Segment, idle: IdleWatch, take: (chunk: Buffer
       const chunk = typeof c === 'string' ? Buffer.from(c) : c;
       try {
         countWire(seg, chunk);
-        if (sniffer?.feed(chunk) === true) throw encryptedWithoutRow({ backend: name, key: seg.task.key });
-        if (dec === undefined) take(chunk);
-        else dec.push(chunk, take);
+        passOn(chunk, take);
       } catch (err) {
         finish(err);
         return;
@@ -380,6 +372,21 @@ export function drainSegment(seg: Segment, idle: IdleWatch, take: (chunk: Buffer
     body.once('close', onClose);
     idle.arm(body);
   });
+}
+
+/**
+ * What a segment does with each chunk the backend sent, before handing it on: refuse the copy
+ * once its first bytes are an encrypted object's header (degraded, from byte 0), and decrypt or
+ * decode an encoded copy (its output may be none, one or several chunks).
+ */
+function chunkPasser(seg: Segment): (chunk: Buffer, out: (b: Buffer) => void) => void {
+  const dec = seg.decode;
+  const sniffer = seg.checkStart ? new EncryptedStartSniffer() : undefined;
+  return (chunk, out) => {
+    if (sniffer?.feed(chunk) === true) throw encryptedWithoutRow({ backend: seg.copy.backendName, key: seg.task.key });
+    if (dec === undefined) out(chunk);
+    else dec.push(chunk, out);
+  };
 }
 
 function prematureClose(): Error {
