@@ -37,16 +37,40 @@ export function runJsScript(file: string, args: readonly string[], opts: { timeo
 
 function runScript(argv: readonly string[], timeoutMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own: on timeout the script goes with everything it started (S3
+    // stubs, gateways, rclone). Killing the script alone can leave a stub that inherited its
+    // output holding the pipes open, and waiting for them to close then hangs the test until its
+    // own timeout, which reports it cancelled without the script's output.
+    const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
     child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    // Whatever the script left running goes with it, so that its output ends too.
+    child.once('exit', () => killGroup(child.pid));
     child.once('close', (code) => {
       clearTimeout(timer);
+      if (timedOut) stderr += `\n[runScript: killed with its process group after ${timeoutMs} ms]`;
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** SIGKILL a process group (the script's), if it still has members. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
 }
