@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runProcess } from '../helpers/run-ts-child.js';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -25,24 +25,21 @@ const STACK_LINE = /^\s+at /m;
 
 interface Run { code: number | null; stdout: Buffer; stderr: string }
 
-/** Run the CLI; `input` is written to its stdin (stdin is a closed pipe otherwise). */
+/**
+ * Run the CLI; `input` is written to its stdin (stdin is a closed pipe otherwise). A run that
+ * hangs is killed after 3 minutes and fails its test with its output.
+ */
 function cli(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-      cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, READPATH_LOG_LEVEL: '', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => { err += s; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
-    child.stdin.end(opts.input ?? '');
+  return runProcess(['--import', 'tsx', MAIN, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, READPATH_LOG_LEVEL: '', ...opts.env },
+    ...(opts.input === undefined ? {} : { input: opts.input }),
+    timeoutMs: CLI_TIMEOUT_MS,
   });
 }
+
+/** Far above any run here, below the test runner's 300 s (which would report no output). */
+const CLI_TIMEOUT_MS = 180_000;
 
 function lines(text: string): string[] {
   return text.split('\n').filter((l) => l !== '');

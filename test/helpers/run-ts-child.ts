@@ -36,17 +36,40 @@ export function runJsScript(file: string, args: readonly string[], opts: { timeo
 }
 
 function runScript(argv: readonly string[], timeoutMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runProcess(argv, { timeoutMs }).then((r) => ({ ...r, stdout: r.stdout.toString('utf8') }));
+}
+
+/** How {@link runProcess} runs its process. */
+export interface RunProcessOptions {
+  /** Killed (with everything it started) after this long; default 240 s. */
+  timeoutMs?: number;
+  /** Written to its stdin, which is then closed (default: nothing, closed). */
+  input?: string | Buffer;
+  env?: NodeJS.ProcessEnv;
+  /** Default: the repository root. */
+  cwd?: string;
+}
+
+/**
+ * Run `node ...argv` to its end and resolve with its exit code (null when killed) and outputs.
+ * It runs in a process group of its own: on timeout it goes with everything it started (S3
+ * stubs, gateways, rclone, probe or gateway processes), and so does whatever it leaves running
+ * when it exits. Killing the process alone can leave a child that inherited its output holding
+ * the pipes open; waiting for them to close then hangs the test until its own timeout, which
+ * reports it cancelled without the output. A timeout is said at the end of stderr.
+ */
+export function runProcess(argv: readonly string[], opts: RunProcessOptions = {}): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const timeoutMs = opts.timeoutMs ?? 240_000;
   return new Promise((resolve, reject) => {
-    // A process group of its own: on timeout the script goes with everything it started (S3
-    // stubs, gateways, rclone). Killing the script alone can leave a stub that inherited its
-    // output holding the pipes open, and waiting for them to close then hangs the test until its
-    // own timeout, which reports it cancelled without the script's output.
-    const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
+    const child = spawn(process.execPath, argv, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const stdout: Buffer[] = [];
     let stderr = '';
     let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    child.stdout.on('data', (b: Buffer) => stdout.push(b));
     child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    // A child that exits without reading its input must not fail the call.
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child.pid);
@@ -55,12 +78,11 @@ function runScript(argv: readonly string[], timeoutMs = 240_000): Promise<{ code
       clearTimeout(timer);
       reject(err);
     });
-    // Whatever the script left running goes with it, so that its output ends too.
     child.once('exit', () => killGroup(child.pid));
     child.once('close', (code) => {
       clearTimeout(timer);
-      if (timedOut) stderr += `\n[runScript: killed with its process group after ${timeoutMs} ms]`;
-      resolve({ code, stdout, stderr });
+      if (timedOut) stderr += `\n[runProcess: killed with its process group after ${timeoutMs} ms]`;
+      resolve({ code, stdout: Buffer.concat(stdout), stderr });
     });
   });
 }

@@ -37,6 +37,6 @@ test('a script that exits while a process it started holds its output: the call 
 test('a script past its timeout: killed with everything it started, its output kept, and the timeout said', async () => {
   const r = await runTsScript(SCRIPT, ['hang'], { timeoutMs: 3_000 });
   assert.equal(r.code, null, 'killed, not exited');
-  assert.match(r.stderr, /\[runScript: killed with its process group after 3000 ms\]/);
+  assert.match(r.stderr, /\[runProcess: killed with its process group after 3000 ms\]/);
   assert.equal(alive(grandchildOf(r.stdout)), false);
 });
