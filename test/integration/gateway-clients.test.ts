@@ -35,6 +35,7 @@ import { startS3Fleet, type FleetBackend, type S3Fleet } from '../helpers/s3-fle
 import { rawRequest as raw, type RawAnswer } from '../helpers/raw-request.js';
 import { logLines, seekableZstd } from '../helpers/seekable-zstd.js';
 import { S3Clients, assertSameFiles, filesUnder, killServe, ok, run, s3Order, startServe, tool, type Run, type Serve } from '../helpers/s3-clients.js';
+import { within } from '../helpers/within.js';
 
 const REGION = 'us-east-1';
 
@@ -1005,7 +1006,7 @@ buckets:\n${buckets}\n`);
       release();
       const body = await inFlight;
       assert.ok(body.equals(SLOW), 'the request in flight completed whole');
-      const code = await Promise.race([serve.exit, new Promise((r) => setTimeout(() => r('still running 15 s after SIGTERM'), 15_000))]);
+      const code = await within(serve.exit, 15_000, 'the gateway to exit after SIGTERM');
       assert.equal(code, 0, serve.stderr());
       assert.doesNotMatch(serve.stderr(), /photos\/Secret\+Key|rclone-secret|S3RVER"/, 'no secret in the output');
     } finally {

@@ -18,6 +18,7 @@ import { gatewaySdk } from '../helpers/gateway-sdk.js';
 import type { ClientCred } from '../helpers/s3-clients.js';
 import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 import { rawRequest } from '../helpers/raw-request.js';
+import { within } from '../helpers/within.js';
 
 const CRED: ClientCred = { id: 'AKIAPROCESSES0000001', secret: 'processes-secret-0123456789' };
 const NEXT: ClientCred = { id: 'AKIAPROCESSES0000002', secret: 'processes-next-secret-0123456789' };
@@ -151,7 +152,7 @@ describe('readpath serve: server.processes', () => {
     const pids = new Set((await healthOf(fx.serve.url, 4)).map((h) => h.pid));
     assert.equal(pids.size, 2);
     fx.serve.child.kill('SIGTERM');
-    assert.equal(await fx.serve.exit, 0, fx.serve.stderr());
+    assert.equal(await within(fx.serve.exit, 60_000, 'the gateway to exit after SIGTERM'), 0, fx.serve.stderr());
     for (const pid of pids) await until(`process ${pid} to exit`, () => Promise.resolve(!alive(pid)));
   });
 });
@@ -206,7 +207,7 @@ describe('readpath serve: server.processes, started other ways', () => {
       assert.equal(sampleSum(text, 'readpath_operation_duration_seconds_count', 'HeadObject'), 4, text);
       assert.equal(sampleSum(text, 'readpath_gateway_processes'), 2);
       child.kill('SIGTERM');
-      assert.equal(await exit, 0, err);
+      assert.equal(await within(exit, 60_000, 'the gateway to exit after SIGTERM'), 0, err);
     } finally {
       child.kill('SIGKILL');
       await fx.close();
@@ -225,7 +226,8 @@ describe('readpath serve: server.processes, started other ways', () => {
       child.stderr.setEncoding('utf8').on('data', (s: string) => {
         err += s;
       });
-      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      const code = await within(new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c))), 60_000, 'the gateway to exit');
+      if (typeof code === 'string') child.kill('SIGKILL');
       assert.equal(code, 2, err);
       assert.match(err, /cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/);
       assert.match(err, /gateway process \d \(pid \d+\) exited before it listened \(exit code 2\)/);
