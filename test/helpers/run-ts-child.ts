@@ -2,7 +2,8 @@
  * Run a TypeScript file in a fresh Node process (under tsx, from the repository root), for tests
  * that need a process where nothing has been imported yet. runTsChild resolves with its stdout
  * and rejects with its stderr when it fails or exceeds `timeoutMs`; runTsScript resolves with
- * the exit code and both outputs.
+ * the exit code and both outputs. runProcess, under both of the latter, runs any `node` command
+ * line that way (the CLI tests' runs of readpath too).
  */
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
