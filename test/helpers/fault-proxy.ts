@@ -344,6 +344,17 @@ export class FaultProxy {
       res.destroy();
       return;
     }
+    this.#sendUpstream(req, res, bodyFault, true);
+  }
+
+  /**
+   * Send `req` on to the upstream and play its answer to `res` (with `bodyFault`, if any).
+   * `retry`: a GET or HEAD whose reused keep-alive connection fails before any answer is sent
+   * once more on a new connection, as HTTP clients do. The upstream may be closing an idle
+   * connection just as the request goes out on it; without this, a copy the test serves as
+   * good now and then became a 502 that no rule asked for (a chaos run failed that way).
+   */
+  #sendUpstream(req: http.IncomingMessage, res: http.ServerResponse, bodyFault: Extract<Fault, { kind: 'truncate' | 'stallBody' | 'corrupt' | 'wrongLength' | 'etag' | 'chunked' }> | undefined, retry: boolean): void {
     const up = http.request(
       {
         host: this.#upstreamHost,
@@ -414,14 +425,23 @@ export class FaultProxy {
         });
       },
     );
+    const bodiless = req.method === 'GET' || req.method === 'HEAD';
+    // A client that gives up (timeout, abort) must not leave the upstream request running.
+    const onClientClose = (): void => {
+      if (!res.writableFinished) up.destroy();
+    };
     up.on('error', () => {
+      res.off('close', onClientClose);
+      if (retry && bodiless && up.reusedSocket && !res.headersSent && !res.destroyed && this.#server !== undefined) {
+        this.#sendUpstream(req, res, bodyFault, false);
+        return;
+      }
       if (!res.headersSent && !res.destroyed) this.#sendXml(res, 502, s3ErrorXml('BadGateway', 'upstream unreachable'));
       else res.destroy();
     });
-    // A client that gives up (timeout, abort) must not leave the upstream request running.
-    res.on('close', () => {
-      if (!res.writableFinished) up.destroy();
-    });
-    req.pipe(up);
+    res.on('close', onClientClose);
+    // A GET or HEAD has no body to pipe (and a retry could not read it again).
+    if (bodiless) up.end();
+    else req.pipe(up);
   }
 }

@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { settleTcpHandles } from '../helpers/handles.js';
 
@@ -162,5 +162,57 @@ describe('FaultProxy', () => {
     await assert.rejects(hung);
     await assert.rejects(stalled);
     await proxy.start();
+  });
+});
+
+describe('FaultProxy: an upstream that closes a kept-alive connection as a request arrives', () => {
+  /**
+   * Answers the first request on each connection (keep-alive) and drops the connection, without
+   * an answer, when a second request arrives on it: what a server closing an idle connection
+   * does to a request that was already on its way.
+   */
+  let upstream: net.Server;
+  let connections = 0;
+  let answered = 0;
+  let proxy: FaultProxy;
+
+  before(async () => {
+    upstream = net.createServer((socket) => {
+      connections++;
+      let requests = 0;
+      let head = '';
+      socket.on('data', (b: Buffer) => {
+        head += b.toString('latin1');
+        while (head.includes('\r\n\r\n')) {
+          const method = head.slice(0, head.indexOf(' '));
+          head = head.slice(head.indexOf('\r\n\r\n') + 4);
+          if (++requests > 1) {
+            socket.destroy();
+            return;
+          }
+          answered++;
+          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${BODY.length}\r\nConnection: keep-alive\r\n\r\n`);
+          if (method !== 'HEAD') socket.write(BODY);
+        }
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
+    proxy = await FaultProxy.start({ upstreamPort: (upstream.address() as AddressInfo).port });
+  });
+
+  after(async () => {
+    await proxy.close();
+    await new Promise<void>((resolve) => upstream.close(() => resolve()));
+  });
+
+  it('a GET whose reused connection fails before its answer is sent again on a new one: no 502 nobody asked for', async () => {
+    for (const method of ['GET', 'HEAD', 'GET']) {
+      const r = await request(`${proxy.url}/bucket/k`, method);
+      assert.equal(r.status, 200, `${method}: ${r.body.toString()}`);
+      assert.deepEqual(r.body, method === 'HEAD' ? Buffer.alloc(0) : BODY);
+    }
+    assert.equal(answered, 3);
+    assert.equal(connections, 3, 'the second and third requests each found the kept connection closing, and went again on a new one');
   });
 });
