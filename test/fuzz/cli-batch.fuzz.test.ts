@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runProcess } from '../helpers/run-ts-child.js';
+import { runTsScript } from '../helpers/run-ts-child.js';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,8 +58,7 @@ after(async () => {
 });
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return runProcess(['--import', 'tsx', MAIN, ...args], { env: { ...process.env, READPATH_LOG_LEVEL: '' }, timeoutMs: 180_000 })
-    .then((r) => ({ ...r, stdout: r.stdout.toString('utf8') }));
+  return runTsScript(MAIN, args, { env: { ...process.env, READPATH_LOG_LEVEL: '' }, timeoutMs: 180_000 });
 }
 
 /** One line of a key file, as bytes (some are not UTF-8). */

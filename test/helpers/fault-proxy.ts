@@ -339,14 +339,6 @@ export class FaultProxy {
     res.end(body);
   }
 
-  #forward(req: http.IncomingMessage, res: http.ServerResponse, bodyFault?: Extract<Fault, { kind: 'truncate' | 'stallBody' | 'corrupt' | 'wrongLength' | 'etag' | 'chunked' }>): void {
-    if (res.destroyed || res.writableEnded || this.#server === undefined) {
-      res.destroy();
-      return;
-    }
-    this.#sendUpstream(req, res, bodyFault, true);
-  }
-
   /**
    * Send `req` on to the upstream and play its answer to `res` (with `bodyFault`, if any).
    * `retry`: a GET or HEAD whose reused keep-alive connection fails before any answer is sent
@@ -354,7 +346,11 @@ export class FaultProxy {
    * connection just as the request goes out on it; without this, a copy the test serves as
    * good now and then became a 502 that no rule asked for (a chaos run failed that way).
    */
-  #sendUpstream(req: http.IncomingMessage, res: http.ServerResponse, bodyFault: Extract<Fault, { kind: 'truncate' | 'stallBody' | 'corrupt' | 'wrongLength' | 'etag' | 'chunked' }> | undefined, retry: boolean): void {
+  #forward(req: http.IncomingMessage, res: http.ServerResponse, bodyFault?: Extract<Fault, { kind: 'truncate' | 'stallBody' | 'corrupt' | 'wrongLength' | 'etag' | 'chunked' }>, retry = true): void {
+    if (res.destroyed || res.writableEnded || this.#server === undefined) {
+      res.destroy();
+      return;
+    }
     const up = http.request(
       {
         host: this.#upstreamHost,
@@ -433,7 +429,7 @@ export class FaultProxy {
     up.on('error', () => {
       res.off('close', onClientClose);
       if (retry && bodiless && up.reusedSocket && !res.headersSent && !res.destroyed && this.#server !== undefined) {
-        this.#sendUpstream(req, res, bodyFault, false);
+        this.#forward(req, res, bodyFault, false);
         return;
       }
       if (!res.headersSent && !res.destroyed) this.#sendXml(res, 502, s3ErrorXml('BadGateway', 'upstream unreachable'));

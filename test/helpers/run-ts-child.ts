@@ -24,8 +24,8 @@ export function runTsChild(file: string, opts: { env?: NodeJS.ProcessEnv; timeou
  * whatever its exit code; killed after `timeoutMs`. For tests that judge the exit code and
  * the output themselves (the bench smoke tests).
  */
-export function runTsScript(file: string, args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return runScript(['--import', 'tsx', file, ...args], opts.timeoutMs);
+export function runTsScript(file: string, args: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runScript(['--import', 'tsx', file, ...args], opts);
 }
 
 /**
@@ -33,11 +33,11 @@ export function runTsScript(file: string, args: readonly string[], opts: { timeo
  * compiled CLI next to themselves and so only work from dist/ (`npm test` builds it first).
  */
 export function runJsScript(file: string, args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return runScript([file, ...args], opts.timeoutMs);
+  return runScript([file, ...args], opts);
 }
 
-function runScript(argv: readonly string[], timeoutMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return runProcess(argv, { timeoutMs }).then((r) => ({ ...r, stdout: r.stdout.toString('utf8') }));
+function runScript(argv: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runProcess(argv, opts).then((r) => ({ ...r, stdout: r.stdout.toString('utf8') }));
 }
 
 /** How {@link runProcess} runs its process. */
