@@ -186,7 +186,15 @@ export class LeanS3Backend implements ObjectBackend {
     if (pool === undefined) return (this.#raw as RawHttpPool).request({ method, path: target, headers, signal: call.emitter, into: opts?.into, transient: opts?.transient });
     // reset: false — undici closes the connection after every HEAD by default (for servers
     // that send a body with it); S3 servers do not, and the socket is worth keeping.
-    return pool.request({ method, path: target, headers, signal: call.emitter, reset: false });
+    const request = { method, path: target, headers, signal: call.emitter, reset: false };
+    try {
+      return await pool.request(request);
+    } catch (err) {
+      // undici fails a request lost to a stale kept connection rather than sending it again
+      // (raw-http.ts does, for plain HTTP): send it once more, as HTTP clients do.
+      if (!isStaleTlsConnection(err) || call.failure !== undefined) throw err;
+      return pool.request(request);
+    }
   }
 
   /** The error a non-2xx answer stands for; its body (an S3 XML document, or not) is consumed. */
@@ -305,4 +313,16 @@ function addConditions(h: Record<string, string>, c: ConditionalOptions): void {
   if (c.ifNoneMatch !== undefined) h['if-none-match'] = c.ifNoneMatch;
   if (c.ifModifiedSince !== undefined) h['if-modified-since'] = c.ifModifiedSince.toUTCString();
   if (c.ifUnmodifiedSince !== undefined) h['if-unmodified-since'] = c.ifUnmodifiedSince.toUTCString();
+}
+
+/**
+ * Whether undici failed a request because its connection closed before any answer to it, on a
+ * connection that had carried answers before (undici's socket counts bytes of the TLS session's
+ * data: a new connection has read none). Such a request never reached the server's handler.
+ * undici cannot tell half an answer on that connection from none, so a GET or HEAD whose answer
+ * broke off within its head is sent again too — harmless for requests that change nothing.
+ */
+function isStaleTlsConnection(err: unknown): boolean {
+  const e = err as { code?: unknown; socket?: { bytesRead?: unknown } } | null;
+  return e?.code === 'UND_ERR_SOCKET' && typeof e.socket?.bytesRead === 'number' && e.socket.bytesRead > 0;
 }

@@ -2,7 +2,8 @@
  * An ObjectBackend over any S3-compatible endpoint (AWS, MinIO, B2, R2, OCI, s3rver), on
  * @aws-sdk/client-s3 with a keep-alive agent of bounded size.
  *
- * Failover is readpath's job, so the SDK never retries (`maxAttempts: 1`); checksums are only
+ * Failover is readpath's job, so the SDK never retries (`maxAttempts: 1`); a request lost to a
+ * stale keep-alive connection is sent once more (stale-socket.ts), as any HTTP client does. Checksums are only
  * computed/validated when an operation requires them (s3rver would otherwise store aws-chunked
  * framing). Every call is bounded by `timeoutMs` and the caller's signal; for GET the bound
  * covers the body too, until it is read, destroyed or fails.
@@ -10,8 +11,8 @@
  * The SDK is imported on first need (see s3-sdk.ts): a backend built before
  * {@link S3Backend.preload} has resolved creates its client on its first call.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
 import type { LookupFunction, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
@@ -21,6 +22,7 @@ import { CallDeadline, destroyQuietly } from './call-deadline.js';
 import { contentRangeTotal } from './body.js';
 import { withoutSdkNodeVersionWarning } from './sdk-warning.js';
 import { s3Sdk, type S3Sdk } from './s3-sdk.js';
+import { StaleAwareHttpAgent, StaleAwareHttpsAgent, retryStale } from './stale-socket.js';
 
 /** Default per-call bound (server.backend_timeout's default, 30s). */
 export const DEFAULT_BACKEND_TIMEOUT_MS = 30_000;
@@ -206,7 +208,7 @@ export class S3Backend implements ObjectBackend {
     const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
     this.#isHttps = new URL(options.endpoint).protocol === 'https:';
     const agentOptions = options.lookup !== undefined ? { keepAlive: true, maxSockets, lookup: options.lookup } : { keepAlive: true, maxSockets };
-    this.#agent = this.#isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.#agent = this.#isHttps ? new StaleAwareHttpsAgent(agentOptions) : new StaleAwareHttpAgent(agentOptions);
     const config: S3ClientConfig = {
       endpoint: options.endpoint,
       region: options.region ?? 'us-east-1',
@@ -269,7 +271,8 @@ export class S3Backend implements ObjectBackend {
       const client = this.#client ?? (await this.#lazyClient());
       // Loaded: a client exists only once the SDK has.
       const sdk = s3Sdk.loaded() as S3Sdk;
-      const out = await client.send(new sdk.HeadObjectCommand(withConditions({ Bucket: this.bucket, Key: key }, opts)), { abortSignal: call.signal });
+      const input = withConditions({ Bucket: this.bucket, Key: key }, opts);
+      const out = await retryStale(call.signal, () => client.send(new sdk.HeadObjectCommand(input), { abortSignal: call.signal }));
       if (call.failure !== undefined) throw call.failure;
       return toHead(out);
     } catch (err) {
@@ -289,7 +292,7 @@ export class S3Backend implements ObjectBackend {
       if (opts.startAfter !== undefined) input.StartAfter = opts.startAfter;
       if (opts.continuationToken !== undefined) input.ContinuationToken = opts.continuationToken;
       if (opts.maxKeys !== undefined) input.MaxKeys = opts.maxKeys;
-      const out = await client.send(new sdk.ListObjectsV2Command(input), { abortSignal: call.signal });
+      const out = await retryStale(call.signal, () => client.send(new sdk.ListObjectsV2Command(input), { abortSignal: call.signal }));
       if (call.failure !== undefined) throw call.failure;
       const objects = (out.Contents ?? []).flatMap((c) => {
         if (c.Key === undefined) return [];
@@ -316,7 +319,7 @@ export class S3Backend implements ObjectBackend {
       const client = this.#client ?? (await this.#lazyClient());
       // Loaded: a client exists only once the SDK has.
       const sdk = s3Sdk.loaded() as S3Sdk;
-      const out = await client.send(new sdk.GetObjectCommand(input), { abortSignal: call.signal });
+      const out = await retryStale(call.signal, () => client.send(new sdk.GetObjectCommand(input), { abortSignal: call.signal }));
       body = out.Body instanceof Readable ? out.Body : Readable.from([]);
       const result: GetResult = { ...toHead(out), body };
       const total = contentRangeTotal(out.ContentRange);
