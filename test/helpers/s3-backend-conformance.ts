@@ -28,7 +28,7 @@ import { deferred } from './gate.js';
 import { eventually, settleTcpHandles } from './handles.js';
 import { startS3Fleet, S3RVER_ACCESS_KEY, S3RVER_SECRET_KEY, type S3Fleet } from './s3-fleet.js';
 import { startS3Stub, type S3Stub } from './s3-stub.js';
-import { OK_ANSWER, scriptedServer } from './scripted-http-server.js';
+import { OK_ANSWER, scriptedServer, type ScriptedServer } from './scripted-http-server.js';
 
 /** What the suite needs of a transport. */
 export interface ConformanceBackend extends ObjectBackend {
@@ -479,34 +479,37 @@ export function s3TransportConformance(label: string, factory: ConformanceFactor
       });
 
       describe('a kept connection that dies under the next request', () => {
-        /** A backend of the transport on `url`, with one connection, so the second GET reuses the first's. */
-        const onScripted = (url: string): ConformanceBackend => track(factory({
-          name: 'scripted', endpoint: url, region: REGION, bucket: BUCKET, forcePathStyle: true,
-          accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY, timeoutMs: 5_000, maxSockets: 1,
-        }));
-
-        it('is sent once more, on a new connection, and reads', async () => {
-          const srv = await scriptedServer((s, connection, request) => {
-            if (connection === 1 && request === 2) s.destroy(); // the server timed the idle connection out just now
-            else s.write(OK_ANSWER);
-          });
+        /**
+         * Run `fn` with a backend of the transport on a {@link scriptedServer}, with one
+         * connection, so that a second GET goes out on the first one's kept connection.
+         */
+        const onScripted = async (onRequest: Parameters<typeof scriptedServer>[0], fn: (b: ConformanceBackend, srv: ScriptedServer) => Promise<void>): Promise<void> => {
+          const srv = await scriptedServer(onRequest);
           try {
-            const b = onScripted(srv.url);
-            assert.equal(text(await readBody(await b.get(SMALL))), 'ok');
-            assert.equal(text(await readBody(await b.get(SMALL))), 'ok', 'the second GET is read from a new connection');
-            assert.equal(srv.connections(), 2);
+            await fn(track(factory({
+              name: 'scripted', endpoint: srv.url, region: REGION, bucket: BUCKET, forcePathStyle: true,
+              accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY, timeoutMs: 5_000, maxSockets: 1,
+            })), srv);
           } finally {
             await srv.close();
           }
-        });
+        };
 
-        it('is sent once more only: a new connection that fails too fails the call', async () => {
-          const srv = await scriptedServer((s, connection, request) => {
+        it('is sent once more, on a new connection, and reads', () =>
+          onScripted((s, connection, request) => {
+            if (connection === 1 && request === 2) s.destroy(); // the server timed the idle connection out just now
+            else s.write(OK_ANSWER);
+          }, async (b, srv) => {
+            assert.equal(text(await readBody(await b.get(SMALL))), 'ok');
+            assert.equal(text(await readBody(await b.get(SMALL))), 'ok', 'the second GET is read from a new connection');
+            assert.equal(srv.connections(), 2);
+          }));
+
+        it('is sent once more only: a new connection that fails too fails the call', () =>
+          onScripted((s, connection, request) => {
             if (connection === 1 && request === 1) s.write(OK_ANSWER);
             else s.destroy();
-          });
-          try {
-            const b = onScripted(srv.url);
+          }, async (b, srv) => {
             await readBody(await b.get(SMALL));
             await assert.rejects(b.get(SMALL), (err: unknown) => {
               isCode('BACKEND_ERROR')(err);
@@ -514,35 +517,23 @@ export function s3TransportConformance(label: string, factory: ConformanceFactor
               return true;
             });
             assert.equal(srv.connections(), 2, 'one new connection, not more');
-          } finally {
-            await srv.close();
-          }
-        });
+          }));
 
-        it('a new connection dropped under its first request is not sent again', async () => {
-          const srv = await scriptedServer((s) => s.destroy());
-          try {
-            await assert.rejects(onScripted(srv.url).get(SMALL), isCode('BACKEND_ERROR'));
+        it('a new connection dropped under its first request is not sent again', () =>
+          onScripted((s) => s.destroy(), async (b, srv) => {
+            await assert.rejects(b.get(SMALL), isCode('BACKEND_ERROR'));
             assert.equal(srv.connections(), 1);
-          } finally {
-            await srv.close();
-          }
-        });
+          }));
 
-        it('a kept connection dropped after the answer began is not sent again', async () => {
-          const srv = await scriptedServer((s, connection, request) => {
+        it('a kept connection dropped after the answer began is not sent again', () =>
+          onScripted((s, connection, request) => {
             if (connection === 1 && request === 1) s.write(OK_ANSWER);
             else s.end('HTTP/1.1 200 OK\r\nContent-Le'); // half a head, then the connection ends
-          });
-          try {
-            const b = onScripted(srv.url);
+          }, async (b, srv) => {
             await readBody(await b.get(SMALL));
             await assert.rejects(b.get(SMALL), isCode('BACKEND_ERROR'));
             assert.equal(srv.connections(), 1);
-          } finally {
-            await srv.close();
-          }
-        });
+          }));
       });
 
       it('a refused connection is BACKEND_ERROR naming ECONNREFUSED; the backend works once the server is back', async () => {
