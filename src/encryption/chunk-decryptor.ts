@@ -6,7 +6,7 @@
  */
 import { createDecipheriv } from 'node:crypto';
 import {
-  CHUNK_OVERHEAD, HEADER_SIZE, NONCE_SIZE, TAG_SIZE, chunkNonce, decryptionFailed, parseHeader,
+  CHUNK_OVERHEAD, HEADER_SIZE, NONCE_SIZE, TAG_SIZE, checkCipherSize, chunkNonce, decryptionFailed, parseHeader,
 } from './format.js';
 
 /** What to decrypt. */
@@ -24,8 +24,16 @@ export interface DecryptorOptions {
   firstChunk?: number;
   /** Plaintext bytes of the first chunk to drop (a range starting mid-chunk). */
   skip?: number;
-  /** Plaintext bytes to deliver; the end checks exactly these came. Undefined: no check. */
+  /**
+   * Plaintext bytes to deliver; the end checks exactly these came, and a chunk arriving once
+   * they have is refused. Undefined: no check.
+   */
   take?: number;
+  /**
+   * A whole object (`header`): its stored size per its row. Once the header gives the chunk
+   * size, `take` plaintext bytes must be exactly this many stored bytes.
+   */
+  cipherSize?: number;
   /** Names the copy in errors (`backend: key`). */
   where: string;
 }
@@ -44,6 +52,7 @@ export class ChunkDecryptor {
   #index: number;
   #skip: number;
   readonly #take: number | undefined;
+  readonly #cipherSize: number | undefined;
   #delivered = 0;
   /** The header still to read (a whole object), else null. */
   #header: Buffer | null;
@@ -58,6 +67,7 @@ export class ChunkDecryptor {
     this.#index = o.firstChunk ?? 0;
     this.#skip = o.skip ?? 0;
     this.#take = o.take;
+    this.#cipherSize = o.cipherSize;
     this.#header = o.header ? Buffer.alloc(HEADER_SIZE) : null;
     if (!o.header) {
       const cs = o.chunkSize ?? 0;
@@ -141,6 +151,7 @@ export class ChunkDecryptor {
       throw decryptionFailed('header', `${this.#where}: the header's base nonce is not the row's (the copy is not the one the row describes)`);
     }
     this.#setChunkSize(parsed.chunkSize);
+    if (this.#take !== undefined && this.#cipherSize !== undefined) checkCipherSize(this.#take, parsed.chunkSize, this.#cipherSize, this.#where);
   }
 
   /** Check and decrypt one chunk (`nonce | ciphertext | tag`), then hand on the part wanted. */
@@ -166,7 +177,9 @@ export class ChunkDecryptor {
     }
     if (this.#take !== undefined) {
       const room = this.#take - this.#delivered;
-      if (room <= 0) return;
+      if (room <= 0) {
+        throw decryptionFailed('length', `${this.#where}: chunk ${i} arrived after the ${this.#take} plaintext bytes expected`);
+      }
       if (plain.length > room) plain = plain.subarray(0, room);
     }
     if (plain.length === 0) return;

@@ -6,7 +6,7 @@
  * thread's cache, else from a 32-byte read of the header.
  */
 import { ChunkDecryptor } from './chunk-decryptor.js';
-import { HEADER_SIZE, cipherSpanFor, decryptionFailed, parseHeader, rowKeyData } from './format.js';
+import { HEADER_SIZE, checkCipherSize, cipherSpanFor, decryptionFailed, parseHeader, rowKeyData } from './format.js';
 import { copyId, type KeyRing } from './key-ring.js';
 import { readRange } from '../backends/body.js';
 import type { ObjectBackend } from '../types.js';
@@ -87,7 +87,7 @@ export async function planCipherRead(
     return {
       range: undefined,
       cipherBytes: c.sizeBytes,
-      decryptor: new ChunkDecryptor({ dek, baseNonce: kd.baseNonce, header: true, take: plain, where }),
+      decryptor: new ChunkDecryptor({ dek, baseNonce: kd.baseNonce, header: true, take: plain, cipherSize: c.sizeBytes, where }),
     };
   }
   const id = copyId(c.backend, c.key, kd.baseNonce);
@@ -102,10 +102,8 @@ export async function planCipherRead(
     cs = parsed.chunkSize;
     keys.rememberChunkSize(id, cs);
   }
+  checkCipherSize(plain, cs, c.sizeBytes, where);
   const s = cipherSpanFor(start, end, plain, cs);
-  if (s.end >= c.sizeBytes) {
-    throw decryptionFailed('length', `${where}: ${plain} plaintext bytes in chunks of ${cs} need more than the ${c.sizeBytes} bytes stored`);
-  }
   return {
     range: `bytes=${s.start}-${s.end}`,
     cipherBytes: s.end - s.start + 1,

@@ -97,6 +97,20 @@ export function ciphertextSize(plain: number, cs: number): number {
   return HEADER_SIZE + Math.floor(plain / cs) * (cs + CHUNK_OVERHEAD) + (rest > 0 ? rest + CHUNK_OVERHEAD : 0);
 }
 
+/**
+ * Check that a row's sizes fit a copy in chunks of `cs`: `plain` plaintext bytes take exactly
+ * `cipher` stored bytes (ENCRYPTION.md: a reader checks both lengths itself). A row whose
+ * plaintext_size is too small would otherwise be read as a shorter object without complaint
+ * wherever there is no content hash to catch it (upstream's multipart objects have none).
+ * Throws DECRYPTION_FAILED (`length`).
+ */
+export function checkCipherSize(plain: number, cs: number, cipher: number, where: string): void {
+  const expected = ciphertextSize(plain, cs);
+  if (expected !== cipher) {
+    throw decryptionFailed('length', `${where}: ${plain} plaintext bytes in chunks of ${cs} are ${expected} bytes stored, but the row says ${cipher} (size_bytes and plaintext_size disagree)`);
+  }
+}
+
 /** Plaintext size of a `cipher`-byte object in chunks of `cs`, or -1 when no plaintext has that size. */
 export function plaintextSizeOf(cipher: number, cs: number): number {
   const body = cipher - HEADER_SIZE;

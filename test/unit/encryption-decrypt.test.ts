@@ -202,6 +202,32 @@ describe('what a decryptor refuses', () => {
     failsWith('length', () => decryptAll(whole(), truncate(row.body, chunkOffset(cs, 3) + 20)));
   });
 
+  it("a row whose plaintext_size disagrees with size_bytes: refused at the header, never read as a shorter or longer object", async () => {
+    const ring = new KeyRing(settings([{ id: 'config-0', key: master }]));
+    const copy: EncryptedCopy = { backend: 'b1', key: 'k', sizeBytes: row.sizeBytes, plaintextSize: plain.length, encryptionKey: row.encryptionKey, keyId: 'config-0' };
+    for (const wrongPlain of [plain.length - 100, cs, plain.length + 1]) {
+      const bad = { ...copy, plaintextSize: wrongPlain };
+      // A whole read: the decryptor learns the chunk size from the header, before any plaintext.
+      const whole = await planCipherRead(bad, ring, 0, wrongPlain - 1, () => assert.fail('a whole read needs no header read'));
+      const got: Buffer[] = [];
+      assert.throws(() => {
+        whole.decryptor.push(row.body, (b) => got.push(b));
+        whole.decryptor.end((b) => got.push(b));
+      }, (e: unknown) => decryptFailureKind(e) === 'length' && /size_bytes and plaintext_size disagree/.test(String(e)));
+      assert.equal(got.length, 0, `${wrongPlain}: no plaintext handed on`);
+      // A range: refused once the chunk size is known, before any request for the span.
+      await rejectsWith('length', planCipherRead(bad, ring, 10, 20, async () => row.body.subarray(0, 32)));
+    }
+    const good = await planCipherRead(copy, ring, 10, 20, async () => row.body.subarray(0, 32));
+    assert.equal(good.cipherBytes, 12 + 4096 + 16, 'the consistent row still reads');
+    await ring.close();
+  });
+
+  it('a chunk arriving after the plaintext asked for is refused, not dropped', () => {
+    const d = new ChunkDecryptor({ dek, baseNonce: row.baseNonce, header: true, take: cs, where: 'b1: k' });
+    failsWith('length', () => decryptAll(d, row.body));
+  });
+
   it('a wrong master key, an unknown key id, key data too short', async () => {
     const copy: EncryptedCopy = { backend: 'b1', key: 'k', sizeBytes: row.sizeBytes, plaintextSize: plain.length, encryptionKey: row.encryptionKey, keyId: 'config-0' };
     const wrong = new KeyRing(settings([{ id: 'config-0', key: randomBytes(32) }]));
