@@ -97,11 +97,9 @@ function encryptionIssues(enc: unknown): RawIssue[] {
   const [first, ...others] = sources;
   if (first === undefined) issues.push({ path: ['encryption'], message: `no key source configured: ${ONE_SOURCE}` });
   for (const k of others) issues.push({ path: ['encryption', k], message: `not allowed together with encryption.${first as string}: ${ONE_SOURCE}` });
+  // previous_keys go with any source, Vault included (upstream keeps them for objects wrapped
+  // locally before a move to Vault).
   const vault = enc['vault'];
-  const previous = enc['previous_keys'];
-  if (vault !== undefined && Array.isArray(previous) && previous.length > 0) {
-    issues.push({ path: ['encryption', 'previous_keys'], message: 'only valid with a local master key (master_key or master_key_file), not with encryption.vault' });
-  }
   if (isPlainObject(vault)) {
     if (!isSet(vault['address'])) issues.push({ path: ['encryption', 'vault', 'address'], message: 'required with encryption.vault' });
     const token = isSet(vault['token']);

@@ -207,7 +207,8 @@ function resolveDatabase(db: NonNullable<ParsedConfig['database']>, ctx: Resolve
 /**
  * The `encryption:` settings, null unless enabled. Key ids as upstream labels what it wraps:
  * `config-0` (master_key), `file-0` (master_key_file), `config-<i+1>` (previous_keys[i]);
- * the current key first. checks.ts has made sure exactly one key source is set.
+ * the current key first. checks.ts has made sure exactly one key source is set; previous_keys
+ * go with any of them, Vault included.
  */
 function resolveEncryption(e: ParsedConfig['encryption'], files: EncryptionFiles): EncryptionSettings | null {
   if (e?.enabled !== true) return null;
@@ -218,7 +219,8 @@ function resolveEncryption(e: ParsedConfig['encryption'], files: EncryptionFiles
     if (files.masterKey === null) throw new Error('resolveConfig: encryption.master_key_file was not read (pass encryptionFiles)');
     localKeys.push({ id: 'file-0', key: files.masterKey });
   }
-  if (localKeys.length > 0) (e.previous_keys ?? []).forEach((key, i) => localKeys.push({ id: `config-${i + 1}`, key }));
+  // With Vault too: upstream unwraps what they wrapped before the move to Vault.
+  (e.previous_keys ?? []).forEach((key, i) => localKeys.push({ id: `config-${i + 1}`, key }));
   const v = e.vault;
   const tokenFileSet = v?.token_file !== undefined && v.token_file !== '';
   if (v !== undefined && tokenFileSet && files.tokenFile === null) throw new Error('resolveConfig: encryption.vault.token_file was not checked (pass encryptionFiles)');

@@ -79,12 +79,14 @@ export class KeyRing {
 
   async #unwrap(k: RowKeyData, where: string, signal: AbortSignal | undefined): Promise<Buffer> {
     const keyId = k.keyId ?? '';
-    if (this.#vault !== null) {
+    // With Vault, as upstream: a key id of previous_keys is theirs (objects wrapped locally before
+    // the move to Vault); Vault's own and unknown ids go to Vault, when the wrap is Vault's.
+    if (this.#vault !== null && !this.#local.some((m) => m.id === keyId)) {
       const text = k.wrapped.toString('utf8');
-      if (!keyId.startsWith('vault:') || !text.startsWith('vault:')) {
-        throw decryptionFailed('unknown_key', `${where}: data key wrapped under key id ${JSON.stringify(keyId)}, but the configured provider is Vault transit ${this.#vault.keyId}`);
+      if (text.startsWith('vault:')) return this.#vault.unwrap(text, where, signal);
+      if (this.#local.length === 0 || keyId.startsWith('vault:')) {
+        throw decryptionFailed('unknown_key', `${where}: data key wrapped under key id ${JSON.stringify(keyId)} is no Vault ciphertext, and the configured provider is Vault transit ${this.#vault.keyId}${this.#local.length === 0 ? ' (no previous_keys)' : ''}`);
       }
-      return this.#vault.unwrap(text, where, signal);
     }
     if (k.wrapped.length !== LOCAL_WRAPPED_SIZE) {
       throw decryptionFailed('key_data', `${where}: wrapped data key of ${k.wrapped.length} bytes (key id ${JSON.stringify(keyId)}); a master-key wrap is ${LOCAL_WRAPPED_SIZE}`);

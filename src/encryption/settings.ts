@@ -34,7 +34,7 @@ export interface VaultSettings {
 export interface EncryptionSettings {
   /** Local master keys in trial order: the current key first, then previous_keys in order. */
   localKeys: LocalMasterKey[];
-  /** Vault transit, when that is the key provider (then `localKeys` is empty). */
+  /** Vault transit, when that is the key provider (then `localKeys` holds only previous_keys, if any). */
   vault: VaultSettings | null;
   /** Unwrapped data keys kept in memory at most (per thread). Default 10000. */
   keyCacheMaxEntries: number;

@@ -181,6 +181,12 @@ describe('config encryption: valid shapes', () => {
   it('previous_keys: [] is fine with vault', async () => {
     assert.deepEqual((await load({ enabled: true, vault: VAULT, previous_keys: [] })).encryption?.localKeys, []);
   });
+
+  it('previous_keys with vault, as upstream: the keys objects were wrapped with before the move to Vault, labelled config-<i+1>', async () => {
+    const r = await load({ enabled: true, vault: VAULT, previous_keys: [b64(K0), b64(K1)] });
+    assert.deepEqual(r.encryption?.localKeys.map((k) => [k.id, Buffer.from(k.key).toString('base64')]), [['config-1', b64(K0)], ['config-2', b64(K1)]]);
+    assert.equal(r.encryption?.vault?.keyName, VAULT.key_name);
+  });
 });
 
 interface Case {
@@ -240,7 +246,7 @@ const cases: Case[] = [
       ['encryption.previous_keys[3]', /decodes to 0 bytes$/],
     ],
   },
-  { name: 'previous_keys with vault', encryption: { enabled: true, vault: VAULT, previous_keys: [b64(K1)] }, issues: [['encryption.previous_keys', /^only valid with a local master key \(master_key or master_key_file\), not with encryption\.vault$/]] },
+  { name: 'previous_keys with vault, one not a key', encryption: { enabled: true, vault: VAULT, previous_keys: [b64(K1), BAD_KEY] }, issues: [['encryption.previous_keys[1]', /decodes to 9 bytes$/]] },
   // vault
   { name: 'vault without a token', encryption: { enabled: true, vault: { address: VAULT.address, key_name: 'k' } }, issues: [['encryption.vault.token', /^required with encryption\.vault \(or set encryption\.vault\.token_file\)$/]] },
   { name: 'vault with an empty token', encryption: { enabled: true, vault: { ...VAULT, token: '' } }, issues: [['encryption.vault.token', /^required/]] },

@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyRing } from '../../src/encryption/key-ring.js';
 import { decryptFailureKind, rowKeyData, type RowKeyData } from '../../src/encryption/format.js';
-import type { VaultSettings } from '../../src/encryption/settings.js';
+import type { LocalMasterKey, VaultSettings } from '../../src/encryption/settings.js';
 import { hasCode, messageOf } from '../../src/errors.js';
 import { startMockVault, type MockVault } from '../helpers/mock-vault.js';
-import { encryptForVaultRow } from '../helpers/senc-encoder.js';
+import { encryptForRow, encryptForVaultRow } from '../helpers/senc-encoder.js';
 
 function vaultSettings(v: MockVault, over: Partial<VaultSettings> = {}): VaultSettings {
   return {
@@ -24,8 +24,8 @@ function vaultSettings(v: MockVault, over: Partial<VaultSettings> = {}): VaultSe
   };
 }
 
-function ring(settings: VaultSettings): KeyRing {
-  return new KeyRing({ localKeys: [], vault: settings, keyCacheMaxEntries: 100, keyCacheTtlMs: 60_000 });
+function ring(settings: VaultSettings, localKeys: LocalMasterKey[] = []): KeyRing {
+  return new KeyRing({ localKeys, vault: settings, keyCacheMaxEntries: 100, keyCacheTtlMs: 60_000 });
 }
 
 function keyData(v: MockVault, dek: Buffer): RowKeyData {
@@ -93,7 +93,8 @@ describe('Vault transit key ring', () => {
     const r = ring(vaultSettings(v, { token: 'wrong-token-123' }));
     const kd = keyData(v, randomBytes(32));
     await rejectsKind(r.dataKey(kd, 'b1: k'), 'key_service', 'wrong-token-123');
-    await rejectsKind(r.dataKey({ ...kd, keyId: 'config-0' }, 'b1: k'), 'unknown_key');
+    // An id of no local key with a wrap that is not Vault's: no provider could open it.
+    await rejectsKind(r.dataKey({ ...kd, keyId: 'config-0', wrapped: randomBytes(60) }, 'b1: k'), 'unknown_key');
     await rejectsKind(r.dataKey({ ...kd, wrapped: randomBytes(60) }, 'b1: k'), 'unknown_key');
     // A failed unwrap is not cached: the right token works at once.
     const ok = ring(vaultSettings(v, { token: 'right-token' }));
@@ -101,6 +102,30 @@ describe('Vault transit key ring', () => {
     await r.close();
     await ok.close();
     await v.close();
+  });
+
+  it('with previous_keys, as upstream after a move from a local key to Vault: config-<i+1> objects unwrap locally, Vault\'s (and unknown ids with a Vault wrap) through Vault', async () => {
+    const v = await startMockVault({ token: 'tok-1', keys: ['transit/readpath'] });
+    const old = randomBytes(32);
+    const r = ring(vaultSettings(v), [{ id: 'config-1', key: old }]);
+    try {
+      const before = encryptForRow(Buffer.from('wrapped locally before the move'), { masterKey: old, chunkSize: 4096 });
+      const local = rowKeyData(before.encryptionKey, 'config-1', 'b1: old');
+      assert.ok((await r.dataKey(local, 'b1: old')).equals(before.dek), 'a previous key unwraps its objects');
+      assert.equal(decrypts(v), 0, 'without asking Vault');
+      // Upstream labels a rotated local key's objects config-0: every local key is tried.
+      assert.ok((await r.dataKey({ ...local, keyId: 'config-0' }, 'b1: old')).equals(before.dek));
+      assert.equal(decrypts(v), 0);
+      const dek = randomBytes(32);
+      assert.ok((await r.dataKey(keyData(v, dek), 'b1: new')).equals(dek), 'objects wrapped by Vault go to Vault');
+      const other = randomBytes(32);
+      assert.ok((await r.dataKey({ ...keyData(v, other), keyId: 'kms-7' }, 'b1: x')).equals(other), 'an unknown id with a Vault wrap goes to Vault, the primary');
+      assert.equal(decrypts(v), 2);
+      await rejectsKind(r.dataKey(rowKeyData(encryptForRow(Buffer.from('x'), { masterKey: randomBytes(32), chunkSize: 4096 }).encryptionKey, 'config-1', 'b1: y'), 'b1: y'), 'unwrap');
+    } finally {
+      await r.close();
+      await v.close();
+    }
   });
 
   it('a token file rewritten after Vault changed the token is re-read on the 403', async () => {
