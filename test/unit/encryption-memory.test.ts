@@ -67,12 +67,35 @@ function open(extra: Partial<ReadPathConfig> = {}, n = 3) {
     rp: () => ReadPath.open(config, { backends, store }),
     seed,
     mem: (name: string) => mems.find((b) => b.name === name) as MemoryBackend,
+    store,
     cutting: (name: string) => backends.find((b) => b.name === name) as CuttingBackend,
   };
 }
 
 describe('encrypted copies (memory backends)', () => {
   const plain = randomBytes(3 * 4096 + 777);
+
+  it('head of a row without plaintext_size is refused for that copy (as a get is), with no request; the next copy answers', async () => {
+    const w = open();
+    await w.seed('k', plain);
+    const rows = await w.store.getAllObjectLocations('k');
+    w.store.remove('k');
+    for (const r of rows) w.store.add(r.backendName === 'b1' ? { ...r, plaintextSize: null } : r);
+    const rp = await w.rp();
+    const heads = w.mem('b1').calls.head;
+    const h = await rp.head('k');
+    assert.equal(h.size, plain.length);
+    assert.equal(h.backend, 'b2');
+    assert.equal(w.mem('b1').calls.head, heads, 'b1 was not asked: its row cannot give the size');
+    assert.equal(rp.recorder.count('decrypt_failures_total', { backend: 'b1', kind: 'key_data' }), 1);
+    await rp.close();
+    w.store.remove('k');
+    for (const r of rows) w.store.add({ ...r, plaintextSize: null });
+    const none = await w.rp();
+    await assert.rejects(none.head('k'), is('DECRYPTION_FAILED'), 'as a get of it is');
+    await assert.rejects(none.get('k'), is('DECRYPTION_FAILED'));
+    await none.close();
+  });
 
   it('get: whole objects decrypt and verify; ranges map to the covering chunks; head reports the plaintext size', async () => {
     const w = open();
