@@ -3,7 +3,8 @@
  * `admission_wait`, a second GET waits for the first instead of being refused and both are
  * served whole; without a wait it is refused with 503 SlowDown and `Retry-After: 1`, counted by
  * reason; `max_concurrent_requests` is the limit when `max_concurrent_reads` is 0. A backend
- * gate holds the first read: nothing here depends on how long anything takes.
+ * gate holds the first read: nothing here depends on how long anything takes. And a read that
+ * every backend's usage limit refuses (USAGE_LIMIT_EXCEEDED) is 503 SlowDown too.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +22,15 @@ const AKID = 'AKIAADMISSION0000001';
 const SECRET = 'admission-secret-0123456789';
 const SLOW = Buffer.from('held by the gate until the test opens it\n');
 const FAST = Buffer.from('served as soon as it is admitted\n');
+
+const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: AKID, secretAccessKey: SECRET }, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+
+/** A header-signed GET of `/photos/{key}` from the gateway on `port`, on a connection of its own. */
+async function signedGet(port: number, key: string): Promise<RawAnswer> {
+  const host = `127.0.0.1:${port}`;
+  const signed = await signer.sign({ method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port, path: `/photos/${key}`, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+  return rawRequest(`http://${host}/photos/${key}`, { headers: signed.headers });
+}
 
 /** A memory backend whose GETs of `photos/slow.txt` wait for the test to open a gate. */
 class GatedBackend implements ObjectBackend {
@@ -87,13 +97,7 @@ describe('gateway admission: one slot, admission_wait, Retry-After', () => {
     await rp?.close();
   });
 
-  const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: AKID, secretAccessKey: SECRET }, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
-  /** A header-signed GET of `/photos/{key}`, each on a connection of its own. */
-  const get = async (key: string): Promise<RawAnswer> => {
-    const host = `127.0.0.1:${gw.port}`;
-    const signed = await signer.sign({ method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port: gw.port, path: `/photos/${key}`, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
-    return rawRequest(`http://${host}/photos/${key}`, { headers: signed.headers });
-  };
+  const get = (key: string): Promise<RawAnswer> => signedGet(gw.port, key);
   const rejected = async (reason: string): Promise<number> => {
     const m = new RegExp(`^readpath_gateway_admission_rejections_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(await rp.metrics());
     return Number(m?.[1] ?? 0);
@@ -143,3 +147,44 @@ describe('gateway admission: one slot, admission_wait, Retry-After', () => {
     assert.equal((await first).status, 200);
   });
 });
+
+describe('gateway: every copy over its backend\'s usage limit', () => {
+  let rp: ReadPath;
+  let gw: Gateway;
+
+  before(async () => {
+    const store = new MemoryMetadataStore();
+    const backends = ['b1', 'b2'].map((name) => new MemoryBackend(name));
+    for (const b of backends) {
+      b.put('photos/fast.txt', FAST);
+      store.add({ objectKey: 'photos/fast.txt', backendName: b.name, sizeBytes: FAST.length, createdAt: new Date(b.name === 'b1' ? 1 : 2), encrypted: false, contentHash: sha256Hex(FAST) });
+    }
+    rp = await ReadPath.open({
+      backends: backends.map((b) => ({ name: b.name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', api_request_limit: 1 })),
+      database: { driver: 'memory' },
+      runtime: { mode: 'inline' },
+      logging: { level: 'silent' },
+      buckets: [{ name: 'photos', credentials: [{ access_key_id: AKID, secret_access_key: SECRET }] }],
+      server: { listen_addr: '127.0.0.1:0' },
+    }, { backends, store });
+    gw = await startGateway(rp, { settings: rp.config.gateway });
+  });
+
+  after(async () => {
+    await gw?.close(1000);
+    await rp?.close();
+  });
+
+  it('is 503 SlowDown (USAGE_LIMIT_EXCEEDED), once each backend has spent its one request', async () => {
+    for (let i = 0; i < 2; i++) {
+      const ok = await signedGet(gw.port, 'fast.txt');
+      assert.equal(ok.status, 200, `read ${i + 1}: a backend with its request left`);
+      assert.ok(ok.body.equals(FAST));
+    }
+    const over = await signedGet(gw.port, 'fast.txt');
+    assert.equal(over.status, 503);
+    assert.match(over.body.toString(), /<Code>SlowDown<\/Code>/);
+    assert.match(over.body.toString(), /<Message>every copy of photos\/fast\.txt is over its backend&apos;s usage limit<\/Message>/);
+  });
+});
+
