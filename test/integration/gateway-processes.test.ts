@@ -186,6 +186,21 @@ describe('readpath serve: server.processes with rate_limit', () => {
 });
 
 describe('readpath serve: server.processes, started other ways', () => {
+  for (const processes of [1, 2]) {
+    it(`SIGINT (Ctrl-C) stops a gateway of ${processes} process${processes === 1 ? '' : 'es'} as SIGTERM does: it drains and exits 0`, async () => {
+      const fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-sigint-', buckets: [{ name: 'data', creds: [CRED], objects: OBJECTS }], server: { processes } });
+      try {
+        const c = sdk(fx.serve.url, CRED);
+        assert.equal((await c.send(new HeadObjectCommand({ Bucket: 'data', Key: 'obj-1.bin' }))).ContentLength, OBJECTS.get('obj-1.bin')?.length);
+        c.destroy();
+        assert.ok(fx.serve.child.kill('SIGINT'));
+        assert.equal(await within(fx.serve.exit, 60_000, 'the gateway to exit after SIGINT'), 0, fx.serve.stderr());
+      } finally {
+        await fx.close();
+      }
+    });
+  }
+
   it('--processes 2 --metrics-port 0: the primary serves the whole gateway\'s metrics on its own port', async () => {
     const fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-processes-mp-', buckets: [{ name: 'data', creds: [CRED], objects: OBJECTS }] });
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '-c', fx.configPath, '--listen', '127.0.0.1:0', '--processes', '2', '--metrics-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
