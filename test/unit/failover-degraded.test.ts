@@ -246,6 +246,27 @@ test('ALL_BACKENDS_FAILED is 503 when the last error\'s chain holds SERVICE_UNAV
   await assert.rejects(w.failover.read('GetObject', 'k', p.probe), { code: 'ALL_BACKENDS_FAILED', httpStatus: 503 });
 });
 
+test('a copy refused as encrypted (SERVICE_UNAVAILABLE) is the cause, and the status 503, even when another error arrives after it', async () => {
+  // API.md §1 names the last error as the cause; a refusal of an encrypted copy takes its place
+  // because it, not a later 404 or 500, is why the read cannot be served without the database.
+  const w = degradedWorld(['b1', 'b2'], { parallelBroadcast: true });
+  const p = scriptedProbe();
+  const r = w.failover.read('GetObject', 'k', p.probe);
+  await flush();
+  const refused = new ReadPathError('SERVICE_UNAVAILABLE', 'b1: encrypted copy without its row');
+  p.calls[0]?.gate.reject(refused);
+  await flush();
+  p.calls[1]?.gate.reject(new ReadPathError('BACKEND_ERROR', 'b2: HTTP 500', { backendStatus: 500 }));
+  await assert.rejects(r, (e: unknown) => {
+    const err = e as ReadPathError;
+    assert.equal(err.code, 'ALL_BACKENDS_FAILED');
+    assert.equal(err.httpStatus, 503);
+    assert.equal(err.cause, refused);
+    assert.match(err.message, /refused: b1: encrypted copy without its row$/);
+    return true;
+  });
+});
+
 test('every probed backend declining for usage is USAGE_LIMIT_EXCEEDED (429), counted', async () => {
   const w = degradedWorld(['b1', 'b2'], { parallelBroadcast: true });
   const skip = (n: string) => async (): Promise<ProbeResult<string>> => { throw new UsageLimitSkipError(n); };
