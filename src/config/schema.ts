@@ -77,23 +77,32 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
   b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
 };
 
-/** A byte size: an integer, or a string with a unit (`256MiB`, `1.5GB`, `4096`); whole bytes. */
-export function parseByteSize(v: unknown): { ok: true; bytes: number } | { ok: false; message: string } {
+/**
+ * Units as s3-orchestrator reads them in its own `cache:` section: KB, MB and GB are binary
+ * there (its `256MB` default is 256 MiB), so the same file means the same sizes to both.
+ */
+const UPSTREAM_SIZE_UNITS: Readonly<Record<string, number>> = { ...SIZE_UNITS, kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30, tb: 2 ** 40 };
+
+/**
+ * A byte size: an integer, or a string with a unit (`256MiB`, `1.5GB`, `4096`); whole bytes.
+ * KB/MB/GB/TB are decimal unless `units` says otherwise.
+ */
+export function parseByteSize(v: unknown, units: Readonly<Record<string, number>> = SIZE_UNITS): { ok: true; bytes: number } | { ok: false; message: string } {
   const bad = { ok: false as const, message: 'must be a byte size: an integer, or a number with B/KB/MB/GB/TB/KiB/MiB/GiB/TiB (e.g. 256MiB)' };
   if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? { ok: true, bytes: v } : bad;
   if (typeof v !== 'string') return bad;
   const m = SIZE.exec(v.trim());
   if (m === null) return bad;
-  const bytes = Math.round(Number(m[1]) * (SIZE_UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1));
+  const bytes = Math.round(Number(m[1]) * (units[(m[2] ?? 'b').toLowerCase()] ?? 1));
   return Number.isSafeInteger(bytes) ? { ok: true, bytes } : bad;
 }
 
-/** A byte size of at least `min` bytes. */
-const byteSize = (min: number) =>
+/** A byte size of at least `min` bytes (KB/MB/GB in `units`). */
+const byteSize = (min: number, units: Readonly<Record<string, number>> = SIZE_UNITS) =>
   z
     .unknown()
     .transform((v, ctx): number => {
-      const r = parseByteSize(v);
+      const r = parseByteSize(v, units);
       if (!r.ok) {
         ctx.addIssue({ code: 'custom', message: r.message });
         return z.NEVER;
@@ -385,8 +394,9 @@ export const broadcastSchema = z.strictObject({
 /** `cache:` (s3-orchestrator's object data cache). */
 export const cacheSchema = z.strictObject({
   enabled: flag(),
-  max_size: byteSize(1),
-  max_object_size: byteSize(1),
+  // Upstream's section, read with upstream's units.
+  max_size: byteSize(1, UPSTREAM_SIZE_UNITS),
+  max_object_size: byteSize(1, UPSTREAM_SIZE_UNITS),
   ttl: durationMs('positive'),
 });
 

@@ -223,6 +223,12 @@ describe('getStream with cache: enabled', () => {
     const base = { backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'x', access_key_id: 'k', secret_access_key: 's' }], database: { driver: 'memory' } };
     assert.deepEqual((await loadConfig({ ...base, cache: { enabled: true } } as never, { env: {} })).cache, { enabled: true, maxSize: 256 * 2 ** 20, maxObjectSize: 10 * 2 ** 20, ttlMs: 300_000 });
     await assert.rejects(loadConfig({ ...base, cache: { enabled: true, max_size: 'lots' } } as never, { env: {} }), /cache\.max_size: must be a byte size/);
+    // As upstream reads its own section: KB/MB/GB are binary there (readpath's other sizes are decimal).
+    assert.deepEqual(
+      (await loadConfig({ ...base, cache: { enabled: true, max_size: '1GB', max_object_size: '512KB' } } as never, { env: {} })).cache,
+      { enabled: true, maxSize: 2 ** 30, maxObjectSize: 512 * 2 ** 10, ttlMs: 300_000 },
+    );
+    assert.equal((await loadConfig({ ...base, cache: { enabled: true, max_size: '3MiB', max_object_size: 100 } } as never, { env: {} })).cache.maxSize, 3 * 2 ** 20);
     await assert.rejects(loadConfig({ ...base, cache: { ttl: '-1s' } } as never, { env: {} }), /cache\.ttl/);
   });
 });
