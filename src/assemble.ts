@@ -29,16 +29,16 @@ import { KeyRing } from './encryption/key-ring.js';
 export interface PartOverrides {
 
   /** Use these backends (by name) instead of S3 clients built from `backends[]`. */
-  backends?: readonly ObjectBackend[];
+  backends?: readonly ObjectBackend[] | undefined;
   /** Use this metadata store instead of the configured database. */
-  store?: MetadataStore;
+  store?: MetadataStore | undefined;
   /** Use this recorder (shared metrics and usage). */
-  recorder?: Recorder;
+  recorder?: Recorder | undefined;
   /** Pool mode: the module that builds the workers' backends (the main thread's streams use it too). */
-  backendModule?: string | URL;
+  backendModule?: string | URL | undefined;
   backendData?: unknown;
   /** Where the parts' warnings go (the configured database's unknown columns). */
-  warn?: (message: string) => void;
+  warn?: ((message: string) => void) | undefined;
 }
 
 /** The assembled parts. */

@@ -115,46 +115,46 @@ export type BatchOutcome =
 
 /** Options of `readMany`. */
 export interface ReadManyOptions {
-  op?: 'get' | 'head';
+  op?: 'get' | 'head' | undefined;
   /** Keys in flight (or finished and not yet consumed) at once. Default 64. */
-  concurrency?: number;
-  signal?: AbortSignal;
+  concurrency?: number | undefined;
+  signal?: AbortSignal | undefined;
   /** GET only: byte range applied to every key. */
-  range?: string;
+  range?: string | undefined;
   /**
    * The longest the batch runs before it lets the event loop turn, in ms (default 10; see
    * {@link RunBatchOptions.timeSliceMs}). Matters when reads settle without I/O.
    */
-  timeSliceMs?: number;
+  timeSliceMs?: number | undefined;
   /** GET only: a transform module run on every verified body (in the worker with the pool). */
-  transform?: string | URL;
+  transform?: string | URL | undefined;
   /**
    * GET only: write each verified body to this directory at the key's path (created when absent;
    * never outside it, whatever the key: see sinks/file-sink.ts), where it was read — in the
    * probe's worker with the pool — instead of returning it. Outcomes carry `path`; a body that
    * cannot be written is a WRITE_FAILED outcome (INVALID_KEY for a key that cannot map to a path).
    */
-  out?: string;
+  out?: string | undefined;
 }
 
 /** Options of {@link ReadPath.open} beyond the configuration. */
 export interface OpenOptions extends PartOverrides, LoadConfigOptions {
   /** Logger to use instead of one built from `logging.level`. */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /**
    * With `runtime.mode: pool`: an ESM module (path or file: URL) whose `createBackends(data)`
    * (or default export) builds the backends inside each worker, instead of S3 clients from
    * `backends[]` — custom backends for the pool, where objects given in `backends` cannot go.
    * Names must match the configured backends (which still give the order).
    */
-  backendModule?: string | URL;
+  backendModule?: string | URL | undefined;
   /** Structured-cloneable data handed to `backendModule` in every worker. */
   backendData?: unknown;
   /**
    * Where probes run, whatever `runtime.mode` says: a reader that makes one read (the CLI's
    * `get` and `head`) has no use for worker threads it would have to start first.
    */
-  mode?: 'inline' | 'pool';
+  mode?: 'inline' | 'pool' | undefined;
 }
 
 
@@ -264,7 +264,7 @@ export class ReadPath {
    * `rp.readMany(rp.keysUnder('photos/2024/'), { out: './2024' })`. A page that fails
    * (DB_UNAVAILABLE) throws to the loop; INVALID_CONFIG when the store cannot list.
    */
-  keysUnder(prefix = '', opts: { signal?: AbortSignal; pageSize?: number } = {}): AsyncGenerator<string, void, undefined> {
+  keysUnder(prefix = '', opts: { signal?: AbortSignal | undefined; pageSize?: number | undefined } = {}): AsyncGenerator<string, void, undefined> {
     return listAllKeys((o) => this.listKeys(o), prefix, opts);
   }
 
@@ -297,13 +297,13 @@ export class ReadPath {
   }
 
   /** Read a whole object, verified against its stored hash before it is returned. */
-  get(key: string, opts?: { signal?: AbortSignal; range?: string; transform?: undefined }): Promise<GetOutcome>;
+  get(key: string, opts?: { signal?: AbortSignal | undefined; range?: string | undefined; transform?: undefined }): Promise<GetOutcome>;
   /**
    * Read an object and run a transform module's default export `(bytes, info)` on its verified
    * body (inside the worker with the pool executor): decompress, parse, filter.
    */
-  get<V = unknown>(key: string, opts: { signal?: AbortSignal; range?: string; transform: string | URL }): Promise<TransformedOutcome<V>>;
-  get(key: string, opts: { signal?: AbortSignal; range?: string; transform?: string | URL } = {}): Promise<GetOutcome | TransformedOutcome> {
+  get<V = unknown>(key: string, opts: { signal?: AbortSignal | undefined; range?: string | undefined; transform: string | URL }): Promise<TransformedOutcome<V>>;
+  get(key: string, opts: { signal?: AbortSignal | undefined; range?: string | undefined; transform?: string | URL | undefined } = {}): Promise<GetOutcome | TransformedOutcome> {
     return this.#get(key, opts, opts.signal, undefined);
   }
 
@@ -389,7 +389,7 @@ export class ReadPath {
    * instead of this thread — a `DigestThread`'s, over `into` in a SharedArrayBuffer. The
    * gateway's main thread hands its bodies' SHA-256 to one this way.
    */
-  getStream(key: string, opts: { signal?: AbortSignal; range?: string; into?: StreamInto; digest?: OffloadedDigest } = {}): Promise<StreamOutcome> {
+  getStream(key: string, opts: { signal?: AbortSignal | undefined; range?: string | undefined; into?: StreamInto | undefined; digest?: OffloadedDigest | undefined } = {}): Promise<StreamOutcome> {
     const signal = opts.signal;
     // The span covers finding a copy and its answer (as upstream's GetObject span does), not the
     // body's transfer, which the consumer paces.
@@ -490,7 +490,7 @@ export class ReadPath {
   }
 
   /** HEAD an object. */
-  head(key: string, opts: { signal?: AbortSignal } = {}): Promise<HeadOutcome> {
+  head(key: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<HeadOutcome> {
     return this.#head(key, opts.signal, undefined);
   }
 

@@ -28,18 +28,18 @@ export interface LoadConfigOptions {
    * The directory relative paths (a SQLite `path`, the files `encryption:` and `server.tls` name) resolve
    * against. Default: the config file's directory for a file, `process.cwd()` for an object.
    */
-  baseDir?: string;
+  baseDir?: string | undefined;
   /**
    * Worker threads when the configuration does not set `runtime.threads`. Default: one per core
    * but the main thread's (at least 1, at most 8). A program whose main thread has little to do
    * (the CLI's `batch`) may ask for one per core.
    */
-  defaultThreads?: number;
+  defaultThreads?: number | undefined;
   /**
    * Worker threads whatever `runtime.threads` says: a program's own override (the CLI's
    * `batch --threads N`). `runtime.max_in_flight`, when not set, follows it.
    */
-  threads?: number;
+  threads?: number | undefined;
 }
 
 /**

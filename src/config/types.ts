@@ -16,33 +16,33 @@ export type BooleanInput = boolean | string;
 /** One entry of `backends:`. */
 export interface BackendConfigInput {
   /** Identifier used by location rows and metrics. Default `backend-<index>` (as upstream). */
-  name?: string;
+  name?: string | undefined;
   /** S3-compatible endpoint, an http(s) URL. Required. */
   endpoint: string;
   /** Default `us-east-1`. */
-  region?: string;
+  region?: string | undefined;
   /** Required. */
   bucket: string;
   /** Required with `credential_source: static` (the default); forbidden with `default_chain`. */
-  access_key_id?: string;
+  access_key_id?: string | undefined;
   /** Required with `credential_source: static` (the default); forbidden with `default_chain`. */
-  secret_access_key?: string;
+  secret_access_key?: string | undefined;
   /** `static` (default) or `default_chain` (the AWS SDK's credential chain). */
-  credential_source?: 'static' | 'default_chain';
-  force_path_style?: BooleanInput;
+  credential_source?: 'static' | 'default_chain' | undefined;
+  force_path_style?: BooleanInput | undefined;
   /** Monthly API request limit, 0 = unlimited. */
-  api_request_limit?: NumberInput;
+  api_request_limit?: NumberInput | undefined;
   /** Monthly egress byte limit, 0 = unlimited. */
-  egress_byte_limit?: NumberInput;
+  egress_byte_limit?: NumberInput | undefined;
   /** Monthly ingress byte limit, 0 = unlimited. */
-  ingress_byte_limit?: NumberInput;
+  ingress_byte_limit?: NumberInput | undefined;
   /** readpath's own: keep-alive socket pool size per backend client. Default 50. */
-  max_sockets?: NumberInput;
+  max_sockets?: NumberInput | undefined;
   /**
    * readpath's own: the S3 transport. `lean` (SigV4 over an undici keep-alive pool, the
    * default) or `sdk` (@aws-sdk/client-s3, for setups the lean one does not cover).
    */
-  client?: 'lean' | 'sdk';
+  client?: 'lean' | 'sdk' | undefined;
   // s3-orchestrator keys readpath accepts and ignores:
   unsigned_payload?: unknown; disable_checksum?: unknown; strip_sdk_headers?: unknown;
   quota_bytes?: unknown; max_object_size?: unknown; request_limits?: unknown; unmetered?: unknown;
@@ -52,59 +52,59 @@ export interface BackendConfigInput {
 /** The `database:` section. */
 export interface DatabaseConfigInput {
   /** `sqlite` (default), `postgres` (inferred when `host` or `url` is set) or `memory`. */
-  driver?: 'sqlite' | 'postgres' | 'memory';
+  driver?: 'sqlite' | 'postgres' | 'memory' | undefined;
   /** SQLite file; relative paths resolve against the config file's directory. Default `readpath.db`. */
-  path?: string;
+  path?: string | undefined;
   /** readpath's own: a whole `postgres://` connection URL, instead of host/port/database/user/password/ssl_mode. */
-  url?: string;
-  host?: string;
+  url?: string | undefined;
+  host?: string | undefined;
   /** Default 5432. */
-  port?: NumberInput;
-  database?: string;
-  user?: string;
-  password?: string;
+  port?: NumberInput | undefined;
+  database?: string | undefined;
+  user?: string | undefined;
+  password?: string | undefined;
   /** `disable|allow|prefer|require|verify-ca|verify-full`; default `require` (as upstream). */
-  ssl_mode?: string;
+  ssl_mode?: string | undefined;
   /** PostgreSQL pool size. Default 10. */
-  max_conns?: NumberInput;
+  max_conns?: NumberInput | undefined;
   /** readpath's own: bound on one metadata query. Default 10s. */
-  statement_timeout?: DurationInput;
+  statement_timeout?: DurationInput | undefined;
   // s3-orchestrator keys readpath accepts and ignores:
   min_conns?: unknown; max_conn_lifetime?: unknown;
 }
 
 /** The `circuit_breaker:` section (the database breaker and degraded mode). */
 export interface CircuitBreakerConfigInput {
-  failure_threshold?: NumberInput;
-  open_timeout?: DurationInput;
-  cache_ttl?: DurationInput;
-  parallel_broadcast?: BooleanInput;
+  failure_threshold?: NumberInput | undefined;
+  open_timeout?: DurationInput | undefined;
+  cache_ttl?: DurationInput | undefined;
+  parallel_broadcast?: BooleanInput | undefined;
   /** 0 = no cap. */
-  degraded_broadcast_parallelism?: NumberInput;
-  degraded_reads_enabled?: BooleanInput;
+  degraded_broadcast_parallelism?: NumberInput | undefined;
+  degraded_reads_enabled?: BooleanInput | undefined;
   /** readpath's own: location cache bound. Default 100000. */
-  cache_max_entries?: NumberInput;
+  cache_max_entries?: NumberInput | undefined;
   /** readpath's own: how long losers of a broadcast are drained. Default 30s. */
-  drain_timeout?: DurationInput;
+  drain_timeout?: DurationInput | undefined;
 }
 
 /** The `backend_circuit_breaker:` section. */
 export interface BackendCircuitBreakerConfigInput {
-  enabled?: BooleanInput;
-  failure_threshold?: NumberInput;
-  open_timeout?: DurationInput;
+  enabled?: BooleanInput | undefined;
+  failure_threshold?: NumberInput | undefined;
+  open_timeout?: DurationInput | undefined;
 }
 
 /** `server.tls` (upstream's keys). Empty strings are "not set"; no files: plain HTTP. */
 export interface TlsConfigInput {
   /** PEM certificate (then its chain), read at load; relative to the config file. With `key_file`. */
-  cert_file?: string;
+  cert_file?: string | undefined;
   /** Unencrypted PEM private key matching the certificate, read at load. With `cert_file`. */
-  key_file?: string;
+  key_file?: string | undefined;
   /** `"1.2"` (default) or `"1.3"` (an unquoted YAML 1.2 is read as the same). */
-  min_version?: string | number;
+  min_version?: string | number | undefined;
   /** PEM CA certificates, read at load: set, clients must present a certificate they signed (mTLS). */
-  client_ca_file?: string;
+  client_ca_file?: string | undefined;
 }
 
 /**
@@ -112,52 +112,52 @@ export interface TlsConfigInput {
  * rest for the S3 gateway (`readpath serve`).
  */
 export interface ServerConfigInput {
-  backend_timeout?: DurationInput;
+  backend_timeout?: DurationInput | undefined;
   /** Used when `logging.level` is not set: `debug|info|warn|error`. */
-  log_level?: string;
+  log_level?: string | undefined;
   /** The gateway's `HOST:PORT` (`:9000` = every interface, `[::1]:9000` for IPv6). Default `127.0.0.1:9000`. */
-  listen_addr?: string;
-  tls?: TlsConfigInput;
+  listen_addr?: string | undefined;
+  tls?: TlsConfigInput | undefined;
   /** Reads the gateway serves at once; over it, 503 SlowDown. 0 = unlimited (the default). */
-  max_concurrent_reads?: NumberInput;
+  max_concurrent_reads?: NumberInput | undefined;
   /** Upstream's global limit: used when `max_concurrent_reads` is 0 (every request here is a read). 0 = unlimited (the default; upstream's is 1000). */
-  max_concurrent_requests?: NumberInput;
+  max_concurrent_requests?: NumberInput | undefined;
   /** At the limit, how long a request may wait for a slot before 503 SlowDown. Default 0 (refuse at once). */
-  admission_wait?: DurationInput;
+  admission_wait?: DurationInput | undefined;
   /** [0, 1): shed requests at random from this fraction of the limit (none there, all at the limit). Default 0 (off). */
-  load_shed_threshold?: NumberInput;
+  load_shed_threshold?: NumberInput | undefined;
   /** Longest wait for a request's headers. Default 10s. */
-  read_header_timeout?: DurationInput;
+  read_header_timeout?: DurationInput | undefined;
   /** How long an idle keep-alive connection stays open. Default 120s. */
-  idle_timeout?: DurationInput;
+  idle_timeout?: DurationInput | undefined;
   /** How long the gateway waits after SIGTERM/SIGINT before it stops accepting and drains (time for a load balancer to deregister it). Default 0. */
-  shutdown_delay?: DurationInput;
+  shutdown_delay?: DurationInput | undefined;
   /** Largest request line plus headers (bytes, or `64KiB`-style; 1KiB..16MiB). Default 64KiB. */
-  max_header_bytes?: NumberInput;
+  max_header_bytes?: NumberInput | undefined;
   /**
    * readpath's own: gateway processes serving one port (`readpath serve`), so the gateway uses
    * more than one core; 0 = one per core. Default 1. Limits (`max_concurrent_reads`, `rate_limit`)
    * stay the whole gateway's.
    */
-  processes?: NumberInput;
+  processes?: NumberInput | undefined;
   /**
    * readpath's own: how many buffers each gateway process keeps per size (64 KiB and 1 MiB) to
    * read object bodies of up to 1 MiB into, reused from response to response (0: none, every
    * body read allocates). Default 64. Memory held: at most this many × 1.06 MiB per process.
    */
-  body_buffers?: NumberInput;
+  body_buffers?: NumberInput | undefined;
   /** readpath's own: the region GetBucketLocation reports. Default `us-east-1`. */
-  region?: string;
+  region?: string | undefined;
   /** readpath's own: Prometheus metrics, outside the S3 namespace. Default `/metrics`. */
-  metrics_path?: string;
+  metrics_path?: string | undefined;
   /** readpath's own: the health check, outside the S3 namespace. Default `/health`. */
-  health_path?: string;
+  health_path?: string | undefined;
   /**
    * readpath's own: domains under which the gateway also takes virtual-hosted-style requests
    * (`Host: {bucket}.{domain}`, path `/{key}`), as DuckDB, Spark's S3A and the AWS SDKs send by
    * default. Path style works whatever this says. Default: none.
    */
-  virtual_host_domains?: string[];
+  virtual_host_domains?: string[] | undefined;
   // s3-orchestrator keys readpath accepts and ignores:
   max_object_size?: unknown; spill_dir?: unknown; max_concurrent_writes?: unknown;
   max_header_value_count?: unknown; read_timeout?: unknown; write_timeout?: unknown;
@@ -171,25 +171,25 @@ export interface ServerConfigInput {
  */
 export interface BucketCredentialConfigInput {
   /** Unique across every bucket. */
-  access_key_id?: string;
-  secret_access_key?: string;
-  token?: string;
+  access_key_id?: string | undefined;
+  secret_access_key?: string | undefined;
+  token?: string | undefined;
 }
 
 /** The `rate_limit:` section (s3-orchestrator's): per-client token buckets in front of the gateway. */
 export interface RateLimitConfigInput {
   /** Default false. */
-  enabled?: BooleanInput;
+  enabled?: BooleanInput | undefined;
   /** Tokens a second per client (> 0). Default 100. */
-  requests_per_sec?: NumberInput;
+  requests_per_sec?: NumberInput | undefined;
   /** The most tokens a client holds (≥ 1). Default 200. */
-  burst?: NumberInput;
+  burst?: NumberInput | undefined;
   /** CIDRs whose X-Forwarded-For is believed: the client is the rightmost address not in them. */
-  trusted_proxies?: string[];
+  trusted_proxies?: string[] | undefined;
   /** How often idle clients are forgotten. Default 1m. */
-  cleanup_interval?: DurationInput;
+  cleanup_interval?: DurationInput | undefined;
   /** A client idle this long is forgotten. Default 5m. */
-  cleanup_max_age?: DurationInput;
+  cleanup_max_age?: DurationInput | undefined;
 }
 
 /** One entry of `buckets:`: a virtual bucket the gateway serves, and who may read it. */
@@ -205,14 +205,14 @@ export interface BucketConfigInput {
 /** The `integrity:` section. */
 export interface IntegrityConfigInput {
   /** Default true (upstream's default is false; readpath never serves an unverified mismatch). */
-  verify_on_read?: BooleanInput;
+  verify_on_read?: BooleanInput | undefined;
   /**
    * readpath's own. Default true: when there is no content_hash to check (NULL column,
    * degraded mode), a body must still match its backend's ETag when that ETag is a plain MD5
    * (single-part upload). Turn off for backends whose ETags are not MD5s of the object
    * (SSE-KMS / SSE-C encrypted buckets).
    */
-  verify_etag?: BooleanInput;
+  verify_etag?: BooleanInput | undefined;
   // s3-orchestrator keys readpath accepts and ignores:
   enabled?: unknown; verify_on_replicate?: unknown; scrubber_interval?: unknown;
   scrubber_batch_size?: unknown; scrubber_min_age?: unknown;
@@ -221,49 +221,49 @@ export interface IntegrityConfigInput {
 /** readpath's own `runtime:` section: where probes run. */
 export interface RuntimeConfigInput {
   /** `pool` (piscina workers, default) or `inline`. */
-  mode?: 'pool' | 'inline';
+  mode?: 'pool' | 'inline' | undefined;
   /** Worker threads. Default availableParallelism() − 1, at least 1, at most 8. */
-  threads?: NumberInput;
+  threads?: NumberInput | undefined;
   /** Concurrent probes per worker. Default 32. */
-  tasks_per_thread?: NumberInput;
+  tasks_per_thread?: NumberInput | undefined;
   /** Global bound on in-flight probes. Default threads × tasks_per_thread. */
-  max_in_flight?: NumberInput;
+  max_in_flight?: NumberInput | undefined;
   /**
    * The largest body `get` buffers (bytes, or `256MiB`-style); bigger objects are refused with
    * OBJECT_TOO_LARGE (use getStream). Default 256MiB.
    */
-  max_buffered_bytes?: NumberInput;
+  max_buffered_bytes?: NumberInput | undefined;
   /**
    * How long a stream may wait for its next bytes from a backend (while its consumer wants
    * more) before that copy counts as failed and the read moves on. Default: server.backend_timeout.
    */
-  stream_idle_timeout?: DurationInput;
+  stream_idle_timeout?: DurationInput | undefined;
 }
 
 /** readpath's own `striping:` section: large objects read in parts from several copies at once. */
 export interface StripingConfigInput {
   /** Default true. */
-  enabled?: BooleanInput;
+  enabled?: BooleanInput | undefined;
   /** Objects (or ranges) at least this big are striped. Default 32MiB. */
-  min_size?: NumberInput;
+  min_size?: NumberInput | undefined;
   /** Bytes per part (at least 64KiB). Default 4MiB. */
-  part_size?: NumberInput;
+  part_size?: NumberInput | undefined;
   /** Parts fetched ahead of the consumer (the reorder window: memory is about this × part_size). Default 8. */
-  parts_in_flight?: NumberInput;
+  parts_in_flight?: NumberInput | undefined;
 }
 
 /** readpath's own `hedging:` section. */
 export interface HedgingConfigInput {
   /** Default false. */
-  enabled?: BooleanInput;
+  enabled?: BooleanInput | undefined;
   /** A fixed delay, or `auto` (the chosen percentile of recent probe latencies). Default `auto`. */
-  delay?: DurationInput;
+  delay?: DurationInput | undefined;
   /** Percentile for `delay: auto`, in (0, 100]. Default 95. */
-  percentile?: NumberInput;
+  percentile?: NumberInput | undefined;
   /** Budget of extra requests as a fraction of primary requests, in [0, 1]. Default 0.05. */
-  max_extra_load?: NumberInput;
+  max_extra_load?: NumberInput | undefined;
   /** Hedge located reads too (not only degraded broadcasts). Default false. */
-  located_reads?: BooleanInput;
+  located_reads?: BooleanInput | undefined;
 }
 
 /** readpath's own `broadcast:` section: how a parallel broadcast launches its requests. */
@@ -273,16 +273,16 @@ export interface BroadcastConfigInput {
    * that has been answering fastest; `config`: always BackendOrder. Sequential, capped and
    * hedged broadcasts follow BackendOrder either way.
    */
-  launch_order?: 'fastest' | 'config';
+  launch_order?: 'fastest' | 'config' | undefined;
   /** Send the first request before building the others. Default true. */
-  stagger?: BooleanInput;
+  stagger?: BooleanInput | undefined;
   /**
    * Degraded reads find where each backend holds an object's latest write: a listing under the
    * key, then the newest of the key itself and its `{key}!{id}` copies (s3-orchestrator's storage
    * keys), as upstream reads degraded. Default true; `false` reads the key itself at once (one
    * request less per backend tried), right only for data written before upstream's storage keys.
    */
-  storage_keys?: BooleanInput;
+  storage_keys?: BooleanInput | undefined;
 }
 
 /** readpath's own `usage:` section. */
@@ -292,13 +292,13 @@ export interface BroadcastConfigInput {
  */
 export interface CacheConfigInput {
   /** Default false. */
-  enabled?: BooleanInput;
+  enabled?: BooleanInput | undefined;
   /** Total bytes kept (`256MiB`-style). Default 256 MiB. */
-  max_size?: NumberInput;
+  max_size?: NumberInput | undefined;
   /** The largest object kept. Default 10 MiB. */
-  max_object_size?: NumberInput;
+  max_object_size?: NumberInput | undefined;
   /** How long an entry may be used. Default 5m. */
-  ttl?: DurationInput;
+  ttl?: DurationInput | undefined;
 }
 
 /** readpath's own `head:` section: how a HEAD is answered. */
@@ -308,46 +308,46 @@ export interface HeadConfigInput {
    * (s3-orchestrator's identity columns), as upstream does: no backend request. Default true;
    * false: every HEAD asks a backend (which also shows a copy is there).
    */
-  from_metadata?: BooleanInput;
+  from_metadata?: BooleanInput | undefined;
 }
 
 export interface UsageConfigInput {
   /** How often usage counters are flushed. Default 30s. */
-  flush_interval?: DurationInput;
+  flush_interval?: DurationInput | undefined;
 }
 
 /** readpath's own `logging:` section. */
 export interface LoggingConfigInput {
   /** `trace|debug|info|warn|error|fatal|silent`. Default `server.log_level`, else `info`. */
-  level?: string;
+  level?: string | undefined;
 }
 
 /** `encryption.vault`: HashiCorp Vault transit as the key provider (upstream's keys, plus `timeout`). */
 export interface VaultConfigInput {
   /** Vault's base URL, http(s). Required. */
-  address?: string;
+  address?: string | undefined;
   /** A Vault token; exactly one of `token` and `token_file`. */
-  token?: string;
+  token?: string | undefined;
   /** A file holding the token (must exist and be non-empty at load); re-read every `renew_interval`. */
-  token_file?: string;
+  token_file?: string | undefined;
   /** The transit key. Required. */
-  key_name?: string;
+  key_name?: string | undefined;
   /** The transit mount. Default `transit`. */
-  mount_path?: string;
+  mount_path?: string | undefined;
   /** A PEM file of CA certificates to trust for Vault's TLS, read at load. Default: the system CAs. */
-  ca_cert?: string;
+  ca_cert?: string | undefined;
   /** How often a static token is renewed, or the token file re-read. Default 5m. */
-  renew_interval?: DurationInput;
+  renew_interval?: DurationInput | undefined;
   /** readpath's own: longest a Vault request may take. Default 10s. */
-  timeout?: DurationInput;
+  timeout?: DurationInput | undefined;
 }
 
 /** readpath's own `encryption.key_cache`: unwrapped data keys kept in memory (per thread). */
 export interface KeyCacheConfigInput {
   /** Default 10000. */
-  max_entries?: NumberInput;
+  max_entries?: NumberInput | undefined;
   /** Default 5m. */
-  ttl?: DurationInput;
+  ttl?: DurationInput | undefined;
 }
 
 /**
@@ -357,17 +357,17 @@ export interface KeyCacheConfigInput {
  */
 export interface EncryptionConfigInput {
   /** Default false: encrypted copies are then refused (never served as ciphertext). */
-  enabled?: BooleanInput;
+  enabled?: BooleanInput | undefined;
   /** Writers' setting (readers take each object's from its header): 0 (= 65536) or a power of two in 4096..1048576. */
-  chunk_size?: NumberInput;
+  chunk_size?: NumberInput | undefined;
   /** Standard base64 of a 32-byte key; key id `config-0`. `""` means not set. */
-  master_key?: string;
+  master_key?: string | undefined;
   /** A file of exactly 32 raw bytes, read at load; key id `file-0`. `""` means not set. */
-  master_key_file?: string;
+  master_key_file?: string | undefined;
   /** Earlier master keys (base64 of 32 bytes each), tried after the current one; key ids `config-<i+1>`. Local keys only. */
-  previous_keys?: string[];
-  vault?: VaultConfigInput;
-  key_cache?: KeyCacheConfigInput;
+  previous_keys?: string[] | undefined;
+  vault?: VaultConfigInput | undefined;
+  key_cache?: KeyCacheConfigInput | undefined;
 }
 
 /**
@@ -377,26 +377,26 @@ export interface EncryptionConfigInput {
  */
 export interface ReadPathConfig {
   backends: BackendConfigInput[];
-  database?: DatabaseConfigInput;
-  circuit_breaker?: CircuitBreakerConfigInput;
-  backend_circuit_breaker?: BackendCircuitBreakerConfigInput;
-  server?: ServerConfigInput;
-  integrity?: IntegrityConfigInput;
-  runtime?: RuntimeConfigInput;
-  striping?: StripingConfigInput;
-  hedging?: HedgingConfigInput;
-  broadcast?: BroadcastConfigInput;
-  usage?: UsageConfigInput;
+  database?: DatabaseConfigInput | undefined;
+  circuit_breaker?: CircuitBreakerConfigInput | undefined;
+  backend_circuit_breaker?: BackendCircuitBreakerConfigInput | undefined;
+  server?: ServerConfigInput | undefined;
+  integrity?: IntegrityConfigInput | undefined;
+  runtime?: RuntimeConfigInput | undefined;
+  striping?: StripingConfigInput | undefined;
+  hedging?: HedgingConfigInput | undefined;
+  broadcast?: BroadcastConfigInput | undefined;
+  usage?: UsageConfigInput | undefined;
   /** The object data cache (upstream's section). */
-  cache?: CacheConfigInput;
+  cache?: CacheConfigInput | undefined;
   /** How a HEAD is answered (readpath's own). */
-  head?: HeadConfigInput;
-  logging?: LoggingConfigInput;
-  encryption?: EncryptionConfigInput;
+  head?: HeadConfigInput | undefined;
+  logging?: LoggingConfigInput | undefined;
+  encryption?: EncryptionConfigInput | undefined;
   /** The gateway's virtual buckets and their client credentials (upstream's keys). */
-  buckets?: BucketConfigInput[];
+  buckets?: BucketConfigInput[] | undefined;
   /** Per-client rate limiting of the gateway (upstream's section). */
-  rate_limit?: RateLimitConfigInput;
+  rate_limit?: RateLimitConfigInput | undefined;
   // s3-orchestrator sections readpath accepts and ignores:
   telemetry?: unknown; rebalance?: unknown; replication?: unknown;
   compression?: unknown; ui?: unknown; auth?: unknown; cleanup_queue?: unknown;

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { consumerLockfile, fileIntegrity, type Lockfile, type Manifest } from '../helpers/consumer-project.js';
+import { readmeExamples } from '../helpers/readme-examples.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -133,7 +134,9 @@ const pgOptions: PostgresMetadataStoreOptions = { url: 'postgres://reader@db.inv
 await new PostgresMetadataStore(pgOptions).close();
 const s3Options: S3BackendOptions = { name: 'b9', endpoint: 'http://127.0.0.1:9', bucket: 'data', accessKeyId: 'k', secretAccessKey: 's' };
 const rp = await ReadPath.open(config, { backends, store });
-const got: GetOutcome = await rp.get('greeting.txt');
+// With exactOptionalPropertyTypes an option may still be passed as possibly undefined.
+const signal: AbortSignal | undefined = process.env['READPATH_NO_SUCH_VAR'] === undefined ? undefined : AbortSignal.timeout(10_000);
+const got: GetOutcome = await rp.get('greeting.txt', { signal, range: undefined });
 let missing = 0;
 try {
   await rp.get('no/such/key');
@@ -261,6 +264,20 @@ describe('readpath installed from its tarball', { timeout: 240_000 }, () => {
     assert.deepEqual(JSON.parse(r.stdout), {
       name: 'readpath', backend: 'b2', verified: true, failover: false, text: 'hello from a consumer', missing: 404, backends: 2, s3: 'function', s3Name: 'b9',
     });
+  });
+
+  it("the README's TypeScript examples type-check against the installed package (strict, exactOptionalPropertyTypes)", async () => {
+    const examples = readmeExamples(readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+    assert.ok(examples.length >= 4, `the README's ts blocks: ${examples.length}`);
+    for (const e of examples) writeFileSync(path.join(project, e.name), e.source);
+    writeFileSync(path.join(project, 'tsconfig.readme.json'), JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022', lib: ['ES2023'], module: 'NodeNext', moduleResolution: 'NodeNext', types: ['node'], noEmit: true,
+        strict: true, skipLibCheck: false, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true,
+      },
+      files: examples.map((e) => e.name),
+    }));
+    await timed('tsc README', () => mustRun(process.execPath, [TSC, '-p', 'tsconfig.readme.json'], project, { timeoutMs: 120_000 }));
   });
 
   it('npx readpath --help and --version work from the installed package', async () => {
