@@ -47,3 +47,11 @@ export function readmeExamples(markdown: string): ReadmeExample[] {
     return { name: `readme-example-${i + 1}.ts`, source };
   });
 }
+
+/** The README's ```yaml blocks, as written (with the line each starts on, for messages). */
+export function readmeYamlBlocks(markdown: string): { line: number; text: string }[] {
+  return [...markdown.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => ({
+    line: markdown.slice(0, m.index).split('\n').length,
+    text: m[1] ?? '',
+  }));
+}
