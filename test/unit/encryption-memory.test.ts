@@ -68,6 +68,8 @@ function open(extra: Partial<ReadPathConfig> = {}, n = 3) {
     seed,
     mem: (name: string) => mems.find((b) => b.name === name) as MemoryBackend,
     store,
+    config,
+    backends,
     cutting: (name: string) => backends.find((b) => b.name === name) as CuttingBackend,
   };
 }
@@ -95,6 +97,12 @@ describe('encrypted copies (memory backends)', () => {
     await assert.rejects(none.head('k'), is('DECRYPTION_FAILED'), 'as a get of it is');
     await assert.rejects(none.get('k'), is('DECRYPTION_FAILED'));
     await none.close();
+    // Answered from the row (head.from_metadata, the row carrying its ETag): not from it either.
+    w.store.remove('k');
+    for (const r of rows) w.store.add({ ...r, plaintextSize: null, etag: '"0123456789abcdef0123456789abcdef"' });
+    const fromRow = await ReadPath.open({ ...w.config, head: { from_metadata: true } }, { backends: w.backends, store: w.store });
+    await assert.rejects(fromRow.head('k'), is('DECRYPTION_FAILED'), 'the row cannot give the size: the copies are asked, and refused');
+    await fromRow.close();
   });
 
   it('get: whole objects decrypt and verify; ranges map to the covering chunks; head reports the plaintext size', async () => {
