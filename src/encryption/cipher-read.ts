@@ -6,7 +6,7 @@
  * thread's cache, else from a 32-byte read of the header.
  */
 import { ChunkDecryptor } from './chunk-decryptor.js';
-import { HEADER_SIZE, checkCipherSize, cipherSpanFor, decryptionFailed, parseHeader, rowKeyData } from './format.js';
+import { HEADER_SIZE, checkCipherSize, cipherSpanFor, decryptionFailed, parseHeader, rowKeyData, type DecryptFailure } from './format.js';
 import { copyId, type KeyRing } from './key-ring.js';
 import { readRange } from '../backends/body.js';
 import type { ObjectBackend } from '../types.js';
@@ -60,6 +60,11 @@ export function readHeader(backend: ObjectBackend, key: string, signal: AbortSig
   return readRange(backend, key, `bytes=0-${HEADER_SIZE - 1}`, signal);
 }
 
+/** Why a copy whose row has no plaintext_size is not read (`where`: `backend: key`). */
+export function noPlaintextSize(where: string): DecryptFailure {
+  return decryptionFailed('key_data', `${where}: the row of an encrypted copy has no plaintext_size`);
+}
+
 /** A copy's plaintext size: its row's `plaintext_size`. */
 export function plainSizeOf(c: { sizeBytes: number; plaintextSize: number | null }): number {
   return c.plaintextSize ?? -1;
@@ -80,7 +85,7 @@ export async function planCipherRead(
 ): Promise<CipherRead> {
   const where = `${c.backend}: ${c.key}`;
   const plain = plainSizeOf(c);
-  if (plain < 0) throw decryptionFailed('key_data', `${where}: the row of an encrypted copy has no plaintext_size`);
+  if (plain < 0) throw noPlaintextSize(where);
   const kd = rowKeyData(c.encryptionKey, c.keyId, where);
   const dek = await keys.dataKey(kd, where, signal);
   if (start === 0 && end >= plain - 1) {

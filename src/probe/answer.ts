@@ -10,7 +10,7 @@ import { isBilledFailure } from './billing.js';
 import type { OkVerdict, ProbeTask, ProbeUsage, SkipVerdict, Verdict, VerdictHead } from './task.js';
 import { runTransform } from './transform.js';
 import { setPlaintextEtag } from '../encryption/cipher-read.js';
-import { isCompressed, nonEmpty, objectSizeOf, storedDiffers } from '../stores/row-mapping.js';
+import { lacksPlaintextSize, nonEmpty, objectSizeOf, storedDiffers } from '../stores/row-mapping.js';
 import type { ObjectLocation } from '../types.js';
 
 /** The HEAD fields of an answer, without `size` (that travels apart). */
@@ -64,7 +64,7 @@ export function objectHead<T extends { etag?: string; contentType?: string; last
 export function headFromRow(l: ObjectLocation): HeadResult | undefined {
   if (!nonEmpty(l.etag)) return undefined;
   // Its size would be the ciphertext's: the probe refuses such a copy, as a GET of it is refused.
-  if (l.encrypted && !isCompressed(l) && (l.plaintextSize ?? null) === null) return undefined;
+  if (lacksPlaintextSize(l)) return undefined;
   const h: HeadResult = { size: objectSizeOf(l), etag: l.etag, lastModified: l.createdAt };
   if (nonEmpty(l.contentType)) h.contentType = l.contentType;
   if (l.userMetadata !== undefined && l.userMetadata !== null) h.metadata = { ...l.userMetadata };

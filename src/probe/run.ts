@@ -9,7 +9,9 @@
  */
 import { ReadPathError, abortedError, backendStatusOf } from '../errors.js';
 import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
-import { EncryptedStartSniffer, decryptFailureKind, decryptionFailed, looksEncrypted } from '../encryption/format.js';
+import { EncryptedStartSniffer, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
+import { noPlaintextSize } from '../encryption/cipher-read.js';
+import { lacksPlaintextSize } from '../stores/row-mapping.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import type { BackendGetOptions, GetResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
@@ -80,10 +82,8 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
     if (h.etag !== undefined) storedAs.etag = h.etag;
     return ok(h.size, h.size, { ...headFields(h), storedAs }, used.egress, used.api);
   }
-  if (l.encrypted && l.compression === undefined && (l.plaintextSize ?? null) === null) {
-    // As a GET of it is refused: the stored size is the ciphertext's, not the object's.
-    throw decryptionFailed('key_data', `${task.backend}: ${task.key}: the row of an encrypted copy has no plaintext_size`);
-  }
+  // As a GET of it is refused: the stored size is the ciphertext's, not the object's.
+  if (lacksPlaintextSize(l)) throw noPlaintextSize(`${task.backend}: ${task.key}`);
   const h = await headBilled(backend, backendKey(task), signal, used);
   // An encrypted or compressed copy's stored size is not the object's; callers want its own.
   const size = l.compression !== undefined ? (l.logicalSize ?? h.size) : l.encrypted ? (l.plaintextSize as number) : h.size;

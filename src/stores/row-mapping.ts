@@ -363,6 +363,14 @@ export function isCompressed(l: { compression?: string | null } | null): boolean
 }
 
 /**
+ * An encrypted copy stored whole (not compressed) whose row has no plaintext_size: nothing can
+ * give its object's size, so neither a GET nor a HEAD of it is answered.
+ */
+export function lacksPlaintextSize(l: { encrypted: boolean; compression?: string | null; plaintextSize?: number | null }): boolean {
+  return l.encrypted && !isCompressed(l) && (l.plaintextSize ?? null) === null;
+}
+
+/**
  * The copy's stored bytes are not the object's (encrypted or compressed): their ETag, the
  * stored bytes' MD5, says nothing about the object a client reads.
  */
