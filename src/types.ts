@@ -92,6 +92,13 @@ export interface ConditionalOptions {
 /** Options of {@link ObjectBackend.head}. */
 export interface BackendHeadOptions extends ConditionalOptions {
   signal?: AbortSignal;
+  /**
+   * When the operation this call is part of began, as `performance.now()` on the calling thread:
+   * a backend with a timeout counts it from then, so the calls of one probe (an encrypted copy's
+   * header and body, a degraded key's listing and GET) share one `server.backend_timeout`, and a
+   * call that would start past it fails with `TIMEOUT` unsent. Backends without a timeout ignore it.
+   */
+  since?: number;
 }
 
 /** Options of {@link ObjectBackend.get}. */
@@ -145,6 +152,8 @@ export interface BackendListOptions {
   /** At most this many keys (S3's `max-keys`; servers may answer fewer). */
   maxKeys?: number;
   signal?: AbortSignal;
+  /** As {@link BackendHeadOptions.since}. */
+  since?: number;
 }
 
 /** One object of a backend listing. */

@@ -35,6 +35,8 @@ export class CallDeadline {
   readonly #caller: AbortSignal | undefined;
   readonly #timeoutMs: number;
   readonly #describe: () => string;
+  /** The timeout is a probe's, shared with the calls before this one. */
+  readonly #shared: boolean;
   #timer: NodeJS.Timeout | undefined;
   #body: Readable | undefined;
   #failure: ReadPathError | undefined;
@@ -42,25 +44,34 @@ export class CallDeadline {
   #aborted: ReadPathError | undefined;
   #released = false;
 
-  private constructor(caller: AbortSignal | undefined, timeoutMs: number, describe: () => string) {
+  private constructor(caller: AbortSignal | undefined, timeoutMs: number, describe: () => string, shared: boolean) {
     this.#caller = caller;
     this.#timeoutMs = timeoutMs;
     this.#describe = describe;
+    this.#shared = shared;
   }
 
   /**
    * Start a call bounded by `timeoutMs` (0 or less: no timeout) and by `caller`. When `caller`
    * is already aborted the scope starts ended, with the `ABORTED` error as its failure.
+   * `since` (`performance.now()`): the timeout counts from then, not from now — the call is one
+   * of several sharing it — and when it has already run out this throws its `TIMEOUT`, so no
+   * request is sent.
    */
-  static start(caller: AbortSignal | undefined, timeoutMs: number, describe: () => string): CallDeadline {
-    const d = new CallDeadline(caller, timeoutMs, describe);
+  static start(caller: AbortSignal | undefined, timeoutMs: number, describe: () => string, since?: number): CallDeadline {
+    let left = timeoutMs;
+    if (since !== undefined && timeoutMs > 0) {
+      left = timeoutMs - (performance.now() - since);
+      if (left <= 0) throw timeoutError(describe, timeoutMs, true);
+    }
+    const d = new CallDeadline(caller, timeoutMs, describe, since !== undefined);
     if (caller?.aborted) {
       d.#fire(abortedError(caller));
       return d;
     }
     caller?.addEventListener('abort', d.#onCallerAbort, { once: true });
     if (timeoutMs > 0) {
-      d.#timer = setTimeout(d.#onTimeout, timeoutMs);
+      d.#timer = setTimeout(d.#onTimeout, left);
       // The in-flight socket keeps the process alive while it matters; the timer need not.
       d.#timer.unref();
     }
@@ -138,7 +149,7 @@ export class CallDeadline {
   };
 
   readonly #onTimeout = (): void => {
-    this.#fire(new ReadPathError('TIMEOUT', `${this.#describe()}: no complete answer within ${this.#timeoutMs} ms`));
+    this.#fire(timeoutError(this.#describe, this.#timeoutMs, this.#shared));
   };
 
   readonly #onCallerAbort = (): void => {
@@ -165,6 +176,12 @@ export class CallDeadline {
     this.#controller?.abort(err);
     this.#emitter?.abort(err);
   };
+}
+
+function timeoutError(describe: () => string, timeoutMs: number, shared: boolean): ReadPathError {
+  return new ReadPathError('TIMEOUT', shared
+    ? `${describe()}: the probe had no complete answer within ${timeoutMs} ms (server.backend_timeout bounds its requests together)`
+    : `${describe()}: no complete answer within ${timeoutMs} ms`);
 }
 
 /** Destroy a stream with `err` without risking an unhandled 'error' event. */

@@ -204,7 +204,7 @@ export class LeanS3Backend implements ObjectBackend {
   }
 
   async head(key: string, opts?: BackendHeadOptions): Promise<HeadResult> {
-    const call = this.#begin('HEAD', key, opts?.signal);
+    const call = this.#begin('HEAD', key, opts?.signal, opts?.since);
     try {
       const res = await this.#send('HEAD', key, opts, call);
       if (res.statusCode < 200 || res.statusCode >= 300) throw await this.#answerError(res);
@@ -220,7 +220,7 @@ export class LeanS3Backend implements ObjectBackend {
 
   /** One page of ListObjectsV2 (keys asked for URL-encoded: see s3-list-xml.ts). */
   async list(opts: BackendListOptions): Promise<BackendListPage> {
-    const call = this.#begin('LIST', opts.prefix, opts.signal);
+    const call = this.#begin('LIST', opts.prefix, opts.signal, opts.since);
     try {
       const query = canonicalQuery({
         'continuation-token': opts.continuationToken,
@@ -243,7 +243,7 @@ export class LeanS3Backend implements ObjectBackend {
   }
 
   async get(key: string, opts?: BackendGetOptions): Promise<GetResult> {
-    const call = this.#begin('GET', key, opts?.signal);
+    const call = this.#begin('GET', key, opts?.signal, opts?.since);
     let body: Readable | undefined;
     try {
       const res = await this.#send('GET', key, opts, call);
@@ -278,10 +278,10 @@ export class LeanS3Backend implements ObjectBackend {
     await Promise.all([this.#pool?.destroy(), this.#raw?.close()]);
   }
 
-  #begin(op: Operation, key: string, signal: AbortSignal | undefined): CallDeadline {
+  #begin(op: Operation, key: string, signal: AbortSignal | undefined, since: number | undefined): CallDeadline {
     if (this.#closed) throw new ReadPathError('BACKEND_ERROR', `${this.name}: backend closed`);
     if (signal?.aborted) throw abortedError(signal);
-    return CallDeadline.start(signal, this.timeoutMs, () => `${this.name}: ${op} ${JSON.stringify(key)}`);
+    return CallDeadline.start(signal, this.timeoutMs, () => `${this.name}: ${op} ${JSON.stringify(key)}`, since);
   }
 }
 

@@ -73,8 +73,9 @@ export interface S3BackendOptions {
   /** Keep-alive sockets per backend. Default {@link DEFAULT_MAX_SOCKETS}. */
   maxSockets?: number;
   /**
-   * Bound on each call (server.backend_timeout), in ms; 0 disables it. Default
-   * {@link DEFAULT_BACKEND_TIMEOUT_MS}. Ends a call with `TIMEOUT`.
+   * Bound on each call (server.backend_timeout), in ms, counted from the call's `since` when it
+   * has one (a probe's calls share it); 0 disables it. Default {@link DEFAULT_BACKEND_TIMEOUT_MS}.
+   * Ends a call with `TIMEOUT`.
    */
   timeoutMs?: number;
   /**
@@ -266,7 +267,7 @@ export class S3Backend implements ObjectBackend {
   }
 
   async head(key: string, opts?: BackendHeadOptions): Promise<HeadResult> {
-    const call = this.#begin('HEAD', key, opts?.signal);
+    const call = this.#begin('HEAD', key, opts?.signal, opts?.since);
     try {
       const client = this.#client ?? (await this.#lazyClient());
       // Loaded: a client exists only once the SDK has.
@@ -283,7 +284,7 @@ export class S3Backend implements ObjectBackend {
   }
 
   async list(opts: BackendListOptions): Promise<BackendListPage> {
-    const call = this.#begin('LIST', opts.prefix, opts.signal);
+    const call = this.#begin('LIST', opts.prefix, opts.signal, opts.since);
     try {
       const client = this.#client ?? (await this.#lazyClient());
       // Loaded: a client exists only once the SDK has.
@@ -312,7 +313,7 @@ export class S3Backend implements ObjectBackend {
   }
 
   async get(key: string, opts?: BackendGetOptions): Promise<GetResult> {
-    const call = this.#begin('GET', key, opts?.signal);
+    const call = this.#begin('GET', key, opts?.signal, opts?.since);
     let body: Readable | undefined;
     try {
       const input = withConditions(opts?.range !== undefined ? { Bucket: this.bucket, Key: key, Range: opts.range } : { Bucket: this.bucket, Key: key }, opts);
@@ -350,10 +351,10 @@ export class S3Backend implements ObjectBackend {
     await closed;
   }
 
-  #begin(op: Operation, key: string, signal: AbortSignal | undefined): CallDeadline {
+  #begin(op: Operation, key: string, signal: AbortSignal | undefined, since: number | undefined): CallDeadline {
     if (this.#closed) throw new ReadPathError('BACKEND_ERROR', `${this.name}: backend closed`);
     if (signal?.aborted) throw abortedError(signal);
-    return CallDeadline.start(signal, this.timeoutMs, () => `${this.name}: ${op} ${JSON.stringify(key)}`);
+    return CallDeadline.start(signal, this.timeoutMs, () => `${this.name}: ${op} ${JSON.stringify(key)}`, since);
   }
 }
 

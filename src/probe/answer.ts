@@ -7,7 +7,7 @@ import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { discardBody } from '../backends/body.js';
 import type { UsagePort } from './billing.js';
 import { isBilledFailure } from './billing.js';
-import type { OkVerdict, ProbeTask, ProbeUsage, SkipVerdict, Verdict, VerdictHead } from './task.js';
+import type { OkVerdict, ProbeTally, ProbeTask, ProbeUsage, SkipVerdict, Verdict, VerdictHead } from './task.js';
 import { runTransform } from './transform.js';
 import { setPlaintextEtag } from '../encryption/cipher-read.js';
 import { lacksPlaintextSize, nonEmpty, objectSizeOf, storedDiffers } from '../stores/row-mapping.js';
@@ -91,10 +91,10 @@ export function billed(used: ProbeUsage, err: unknown): never {
 }
 
 /** HEAD the copy at `key` with its request accounted (a failed one when it was billed). */
-export async function headBilled(backend: ObjectBackend, key: string, signal: AbortSignal, used: ProbeUsage): Promise<HeadResult> {
+export async function headBilled(backend: ObjectBackend, key: string, signal: AbortSignal, used: ProbeTally): Promise<HeadResult> {
   let h: HeadResult;
   try {
-    h = await backend.head(key, { signal });
+    h = await backend.head(key, { signal, since: used.since });
   } catch (err) {
     billed(used, err);
   }

@@ -17,7 +17,7 @@ import { foundSeekTable, rememberFoundSeekTable } from '../compression/compresse
 import { FOOTER_SIZE, TAIL_PREFETCH, ZSTD, decompressionFailed, parseSeekTable, tableSizeFromFooter, type SeekTable } from '../compression/seek-table.js';
 import { loadZstd } from '../compression/zstd.js';
 import type { GetResult, HeadResult, ObjectBackend } from '../types.js';
-import { backendKey, type ProbeLocation, type ProbeTask, type ProbeUsage } from './task.js';
+import { backendKey, type ProbeLocation, type ProbeTask, type ProbeTally } from './task.js';
 import { billed, headBilled, headFields } from './answer.js';
 import { fetchStored } from './get-encrypted.js';
 
@@ -50,7 +50,7 @@ export function offStart(range: string | undefined): boolean {
  * {@link encryptedWithoutRow} for ciphertext; resolves with the layout when it is compressed,
  * undefined when its bytes are the object's.
  */
-export async function inspectCopy(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<FoundCompressed | undefined> {
+export async function inspectCopy(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeTally): Promise<FoundCompressed | undefined> {
   const s = await startOf(task, backend, signal, used);
   if (s === undefined) return undefined;
   if (looksEncrypted(s.bytes)) throw encryptedWithoutRow(task);
@@ -64,7 +64,7 @@ export async function inspectCopy(task: ProbeTask, backend: ObjectBackend, signa
  * size (416 for an empty object; a server that reports no total). Throws
  * {@link encryptedWithoutRow} for ciphertext.
  */
-export async function degradedHead(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<{ described: HeadResult; found: FoundCompressed | undefined }> {
+export async function degradedHead(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeTally): Promise<{ described: HeadResult; found: FoundCompressed | undefined }> {
   const s = await startOf(task, backend, signal, used);
   const described = s?.described ?? await headBilled(backend, backendKey(task), signal, used);
   if (s === undefined) return { described, found: undefined };
@@ -82,10 +82,10 @@ const START = 5;
  * that ignored the range (its body then released after the first bytes). Undefined for a 416 (an
  * empty object).
  */
-async function startOf(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<{ bytes: Uint8Array; described: HeadResult | undefined } | undefined> {
+async function startOf(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeTally): Promise<{ bytes: Uint8Array; described: HeadResult | undefined } | undefined> {
   let res: GetResult;
   try {
-    res = await backend.get(backendKey(task), { signal, range: `bytes=0-${START - 1}` });
+    res = await backend.get(backendKey(task), { signal, range: `bytes=0-${START - 1}`, since: used.since });
   } catch (err) {
     if (backendStatusOf(err) !== 416) billed(used, err);
     used.api += 1;
@@ -119,7 +119,7 @@ class Enough extends Error {}
  * answers a suffix range right — s3rver serves `bytes=-9` as `bytes=0-9`), else undefined.
  * A table that does not describe the copy is DECOMPRESSION_FAILED (the next copy is tried).
  */
-export async function compressedEnd(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage, described?: Described): Promise<FoundCompressed | undefined> {
+export async function compressedEnd(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeTally, described?: Described): Promise<FoundCompressed | undefined> {
   const storageKey = backendKey(task);
   const d = described ?? await headBilled(backend, storageKey, signal, used);
   const size = d.size;
@@ -181,7 +181,7 @@ function found(task: ProbeTask, storedSize: number, table: SeekTable, d: Pick<He
 }
 
 /** {@link fetchStored}, undefined when the object is too short for the range (416). */
-function fetchTail(task: ProbeTask, backend: ObjectBackend, range: string, signal: AbortSignal, used: ProbeUsage): Promise<Uint8Array | undefined> {
+function fetchTail(task: ProbeTask, backend: ObjectBackend, range: string, signal: AbortSignal, used: ProbeTally): Promise<Uint8Array | undefined> {
   return fetchStored(task, backend, range, signal, used).catch((err: unknown) => {
     if (backendStatusOf(err) === 416) return undefined;
     throw err;

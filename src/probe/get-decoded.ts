@@ -10,7 +10,7 @@ import { discardBody, readChunks } from '../backends/body.js';
 import type { StoredDecoder } from '../compression/compressed-read.js';
 import type { GetResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
-import { backendKey, type OkVerdict, type ProbeTask, type ProbeUsage, type Verdict, type VerdictHead } from './task.js';
+import { backendKey, type OkVerdict, type ProbeTally, type ProbeTask, type Verdict, type VerdictHead } from './task.js';
 import { billed, egressSkip, finishGet, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
 import { BodyVerifier } from './verify.js';
@@ -35,10 +35,10 @@ export interface DecodedRead {
 }
 
 /** GET `task`'s copy as `plan` says and decode it. Throws the backend's or the decoder's failure. */
-export async function getDecoded(task: ProbeTask, plan: DecodedRead, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage): Promise<Verdict> {
+export async function getDecoded(task: ProbeTask, plan: DecodedRead, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeTally): Promise<Verdict> {
   let res: GetResult;
   try {
-    res = await backend.get(backendKey(task), plan.range === undefined ? { signal } : { signal, range: plan.range });
+    res = await backend.get(backendKey(task), plan.range === undefined ? { signal, since: used.since } : { signal, range: plan.range, since: used.since });
   } catch (err) {
     billed(used, backendStatusOf(err) === 416 ? unsatisfiable(task, err) : err);
   }

@@ -16,13 +16,13 @@ import type { KeyRing } from '../encryption/key-ring.js';
 import { resolveRange } from '../streams/byte-range.js';
 import type { GetResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
-import { backendKey, type ProbeLocation, type ProbeTask, type ProbeUsage, type Verdict } from './task.js';
+import { backendKey, type ProbeLocation, type ProbeTask, type ProbeTally, type Verdict } from './task.js';
 import { billed, headFields, objectHead } from './answer.js';
 import { getDecoded } from './get-decoded.js';
 import type { FoundCompressed } from './degraded-copy.js';
 
 /** GET `task`'s encrypted copy `l` and decrypt it. Throws DECRYPTION_FAILED, or the backend's failure. */
-export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage, keys: KeyRing): Promise<Verdict> {
+export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeTally, keys: KeyRing): Promise<Verdict> {
   const plain = plainSizeOf(l);
   const span = resolveRange(task.range, plain < 0 ? 0 : plain, task.key);
   const length = span.end - span.start + 1;
@@ -47,10 +47,10 @@ export async function getEncrypted(task: ProbeTask, l: ProbeLocation, backend: O
  * A ranged GET of a copy's stored bytes a plan needs besides its main request (an encrypted
  * copy's header, a compressed copy's seek table), accounted to the probe.
  */
-export async function fetchStored(task: ProbeTask, backend: ObjectBackend, range: string, signal: AbortSignal, used: ProbeUsage): Promise<Uint8Array> {
+export async function fetchStored(task: ProbeTask, backend: ObjectBackend, range: string, signal: AbortSignal, used: ProbeTally): Promise<Uint8Array> {
   let res: GetResult;
   try {
-    res = await backend.get(backendKey(task), { signal, range });
+    res = await backend.get(backendKey(task), { signal, range, since: used.since });
   } catch (err) {
     billed(used, err);
   }
@@ -64,7 +64,7 @@ export async function fetchStored(task: ProbeTask, backend: ObjectBackend, range
  * Degraded mode: GET a copy found stored compressed (degraded-copy.ts) and decode it, its
  * stand-in row and the seek table already read standing for the row.
  */
-export function getFound(task: ProbeTask, found: FoundCompressed, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage): Promise<Verdict> {
+export function getFound(task: ProbeTask, found: FoundCompressed, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeTally): Promise<Verdict> {
   return getCompressed(task, found.location, backend, signal, usage, used, undefined, found);
 }
 
@@ -73,7 +73,7 @@ export function getFound(task: ProbeTask, found: FoundCompressed, backend: Objec
  * decode it. `found`: degraded mode's view of the copy (`l` is then its stand-in row), whose seek
  * table was read already. Throws DECOMPRESSION_FAILED or DECRYPTION_FAILED, or the backend's failure.
  */
-export async function getCompressed(task: ProbeTask, l: ProbeLocation, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage, keys: KeyRing | undefined, found?: FoundCompressed): Promise<Verdict> {
+export async function getCompressed(task: ProbeTask, l: ProbeLocation, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeTally, keys: KeyRing | undefined, found?: FoundCompressed): Promise<Verdict> {
   const copy = compressedCopy(task.backend, task.key, l, l.encrypted ? encryptedCopy(task.backend, task.key, l) : undefined);
   if (found !== undefined) copy.table = found.table;
   const span = resolveRange(task.range, copy.logicalSize, task.key);

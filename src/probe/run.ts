@@ -15,7 +15,7 @@ import { lacksPlaintextSize } from '../stores/row-mapping.js';
 import type { KeyRing } from '../encryption/key-ring.js';
 import type { BackendGetOptions, GetResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
-import { backendKey, type ErrorVerdict, type ProbeTask, type ProbeUsage, type Verdict } from './task.js';
+import { backendKey, type ErrorVerdict, type ProbeTally, type ProbeTask, type Verdict } from './task.js';
 import { BodyVerifier, verifyBody } from './verify.js';
 import { billed, egressSkip, finishGet, headBilled, headFields, objectHead, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
@@ -47,14 +47,14 @@ export function refusal(task: ProbeTask, decrypts: boolean): ReadPathError | und
  * configured. Resolves with its verdict; never rejects.
  */
 export async function runProbe(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, keys?: KeyRing): Promise<Verdict> {
-  const used: ProbeUsage = { api: 0, egress: 0 };
+  const used: ProbeTally = { api: 0, egress: 0, since: performance.now() };
   try {
     const refused = refusal(task, keys !== undefined);
     if (refused !== undefined) throw refused;
     if (signal.aborted) throw abortedError(signal);
     // Degraded mode: find which of the key and its per-write copies this backend holds last.
     if (task.location === null && task.storedAt === undefined) {
-      task = { ...task, storedAt: await storedKeyOf(backend, task.key, signal, () => (used.api += 1)) };
+      task = { ...task, storedAt: await storedKeyOf(backend, task.key, signal, () => (used.api += 1), used.since) };
     }
     if (task.op === 'head') return await head(task, backend, signal, used);
     if (task.location?.compression !== undefined) return await getCompressed(task, task.location, backend, signal, usage, used, keys);
@@ -68,7 +68,7 @@ export async function runProbe(task: ProbeTask, backend: ObjectBackend, signal: 
   }
 }
 
-async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeUsage): Promise<Verdict> {
+async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeTally): Promise<Verdict> {
   const l = task.location;
   if (l === null) {
     // Degraded: the copy's first bytes are looked at before its size is believed (ciphertext,
@@ -102,7 +102,7 @@ class ZstdStart extends Error {
  * (degraded-copy.ts): ciphertext is refused as its first bytes arrive; the compressed layout is
  * decoded. `plain`: the copy was found not to be the compressed layout, though it begins like zstd.
  */
-async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeUsage, plain = false): Promise<Verdict> {
+async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, used: ProbeTally, plain = false): Promise<Verdict> {
   const range = task.range;
   const maxBytes = task.maxBytes;
   const stored = task.location?.sizeBytes;
@@ -116,7 +116,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     if (found !== undefined) return getFound(task, found, backend, signal, usage, used);
   }
   let res: GetResult;
-  const opts: BackendGetOptions = { signal };
+  const opts: BackendGetOptions = { signal, since: used.since };
   if (range !== undefined) opts.range = range;
   // Into a file, the body is taken chunk by chunk in 'data' events (readChunks): its bytes may
   // pass through memory the backend reuses.

@@ -54,7 +54,7 @@ export function newestCopy(key: string, candidates: readonly BackendListedObject
  * missing object), or the listing's failure. `onRequest` is called for each listing request the
  * backend bills (answered, or failed after it was sent).
  */
-export async function storedKeyOf(backend: ObjectBackend, key: string, signal?: AbortSignal, onRequest: () => void = () => {}): Promise<string> {
+export async function storedKeyOf(backend: ObjectBackend, key: string, signal?: AbortSignal, onRequest: () => void = () => {}, since?: number): Promise<string> {
   if (backend.list === undefined) return key;
   const candidates: BackendListedObject[] = [];
   // Past every copy of key: key + '!' + 'f' * 32 is the greatest; the next character after '!' is '"'.
@@ -63,7 +63,7 @@ export async function storedKeyOf(backend: ObjectBackend, key: string, signal?: 
   for (let page = 0; page < MAX_PAGES; page++) {
     let p: BackendListPage;
     try {
-      p = await backend.list({ prefix: key, maxKeys: PAGE_KEYS, ...(signal === undefined ? {} : { signal }), ...(token === undefined ? {} : { continuationToken: token }) });
+      p = await backend.list({ prefix: key, maxKeys: PAGE_KEYS, ...(signal === undefined ? {} : { signal }), ...(since === undefined ? {} : { since }), ...(token === undefined ? {} : { continuationToken: token }) });
     } catch (err) {
       if (isBilledFailure(err)) onRequest();
       // Credentials that may read but not list (no s3:ListBucket), or a server without

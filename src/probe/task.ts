@@ -77,6 +77,15 @@ export interface ProbeUsage {
   egress: number;
 }
 
+/**
+ * One running probe's tally: its usage so far, and when it began (`performance.now()` where it
+ * runs), which every backend call it makes passes on as `since` — `server.backend_timeout`
+ * bounds the probe's requests together, not each alone.
+ */
+export interface ProbeTally extends ProbeUsage {
+  readonly since: number;
+}
+
 /** HEAD fields of an answer (Dates survive structured clone). */
 export type VerdictHead = Omit<HeadResult, 'size'> & {
   /** Degraded mode: where and how the copy that answered is stored (found by listing and from its bytes). */

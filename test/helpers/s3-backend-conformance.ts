@@ -630,6 +630,39 @@ export function s3TransportConformance(label: string, factory: ConformanceFactor
           assert.ok(await eventually(() => b.sockets().active === 0, 100), 'the hung socket was given up');
         }));
 
+      it('since: the timeout counts from the probe\'s start, so a hanging call ends when the probe\'s budget does', () =>
+        withMockedTimers(async () => {
+          const b = s3rver({ timeoutMs: 10_000 });
+          const proxy = proxyOf('s3rver');
+          proxy.failNext(1, { kind: 'hang' });
+          const seen = proxy.requestCount;
+          // The probe began 9 s ago (real clock): 1 s of its 10 s is left for this call.
+          const p = b.get(KEY, { since: performance.now() - 9_000 });
+          let settled = false;
+          p.then(() => (settled = true), () => (settled = true));
+          await proxy.waitForRequests(seen + 1);
+          mock.timers.tick(800);
+          await new Promise((resolve) => setImmediate(resolve));
+          assert.equal(settled, false, 'not before the probe\'s budget is spent');
+          mock.timers.tick(200);
+          await assert.rejects(p, (err: unknown) => isCode('TIMEOUT')(err) && /the probe had no complete answer within 10000 ms/.test((err as Error).message));
+          assert.ok(await eventually(() => b.sockets().active === 0, 100), 'the hung socket was given up');
+        }));
+
+      it('since: a call whose probe\'s timeout has run out fails with TIMEOUT and sends nothing (GET, HEAD, LIST)', async () => {
+        const b = s3rver({ timeoutMs: 5_000 });
+        const proxy = proxyOf('s3rver');
+        const seen = proxy.requestCount;
+        const since = performance.now() - 5_001;
+        await assert.rejects(b.get(KEY, { since }), isCode('TIMEOUT'));
+        await assert.rejects(b.head(KEY, { since }), isCode('TIMEOUT'));
+        await assert.rejects(b.list?.({ prefix: 'k', since }) ?? Promise.reject(new Error('no list')), isCode('TIMEOUT'));
+        assert.equal(proxy.requestCount, seen);
+        // A backend without a timeout has nothing to run out of.
+        const unbounded = s3rver({ timeoutMs: 0 });
+        assert.equal(sha(await readBody(await unbounded.get(KEY, { since }))), sha(OBJ));
+      });
+
       it('a stalled body ends with TIMEOUT: the timeout covers the body', () =>
         withMockedTimers(async () => {
           const b = s3rver({ timeoutMs: 200 });

@@ -25,13 +25,17 @@ const MASTER = randomBytes(32);
 class CuttingBackend implements ObjectBackend {
   readonly name: string;
   cutAt = -1;
+  /** Each call's `since` and the moment it was made, in order. */
+  readonly calls: { since: number | undefined; at: number }[] = [];
   constructor(readonly inner: MemoryBackend) {
     this.name = inner.name;
   }
-  head(key: string, opts?: { signal?: AbortSignal }) {
+  head(key: string, opts?: { signal?: AbortSignal; since?: number }) {
+    this.calls.push({ since: opts?.since, at: performance.now() });
     return this.inner.head(key, opts);
   }
-  async get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult> {
+  async get(key: string, opts?: { signal?: AbortSignal; range?: string; since?: number }): Promise<GetResult> {
+    this.calls.push({ since: opts?.since, at: performance.now() });
     const res = await this.inner.get(key, opts);
     if (this.cutAt < 0) return res;
     const bytes = await readAll(res.body);
@@ -126,6 +130,27 @@ describe('encrypted copies (memory backends)', () => {
     assert.ok(Buffer.from((await rp.get('k', { range: 'bytes=4096-' })).body).equals(plain.subarray(4096)));
     await assert.rejects(rp.get('k', { range: `bytes=${plain.length}-` }), is('RANGE_NOT_SATISFIABLE'));
     assert.equal(rp.recorder.count('decrypt_operations_total', { backend: 'b1', kind: 'get' }) >= 4, true);
+    await rp.close();
+  });
+
+  it("a probe's requests (the header, then the covering chunks) carry the moment the probe began: server.backend_timeout bounds them together", async () => {
+    const w = open();
+    await w.seed('k', plain);
+    const rp = await w.rp();
+    const b1 = w.cutting('b1');
+    const before = performance.now();
+    const r = await rp.get('k', { range: 'bytes=5000-9000' });
+    assert.ok(Buffer.from(r.body).equals(plain.subarray(5000, 9001)));
+    const calls = b1.calls.filter((c) => c.at >= before);
+    assert.equal(calls.length, 2, 'the header, then the chunks');
+    const since = calls[0]?.since;
+    assert.equal(typeof since, 'number');
+    assert.ok((since as number) >= before && (since as number) <= (calls[0]?.at as number), 'the probe began before its first request');
+    assert.equal(calls[1]?.since, since, 'the second request counts from the same start');
+    // The next probe has a start of its own.
+    await rp.head('k');
+    const last = b1.calls.at(-1);
+    assert.ok(last?.since !== undefined && last.since > (since as number));
     await rp.close();
   });
 

@@ -90,6 +90,27 @@ describe('storedKeyOf: the newest of the key and its per-write copies', () => {
     assert.equal(billed, 4, 'each refused listing was still a request');
   });
 
+  it("every listing page carries the probe's since (its requests share one timeout); without one, none is sent", async () => {
+    const b = new MemoryBackend('b1');
+    for (let i = 0; i < 150; i++) b.put(`key ${String(i).padStart(3, '0')}`, 'x');
+    b.put(`key!${NEW}`, 'x');
+    const seen: (number | undefined)[] = [];
+    const listing: ObjectBackend = {
+      name: 'b1',
+      head: (k, o) => b.head(k, o),
+      get: (k, o) => b.get(k, o),
+      list: (o: BackendListOptions) => {
+        seen.push(o.since);
+        return b.list(o);
+      },
+    };
+    assert.equal(await storedKeyOf(listing, 'key', new AbortController().signal, () => {}, 1234.5), `key!${NEW}`);
+    assert.deepEqual(seen, [1234.5, 1234.5], 'two pages, one start');
+    seen.length = 0;
+    await storedKeyOf(listing, 'key', new AbortController().signal);
+    assert.deepEqual(seen, [undefined, undefined]);
+  });
+
   it('newestCopy of nothing is undefined; entries without a time count as oldest', () => {
     assert.equal(newestCopy('k', []), undefined);
     assert.equal(newestCopy('k', [{ key: `k!${NEW}`, size: 1 }, { key: 'k', size: 1, lastModified: at(0) }])?.key, 'k');
