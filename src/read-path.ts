@@ -88,8 +88,16 @@ export interface StreamOutcome extends HeadOutcome {
   body: Readable;
   /** Settles when the body ends: true when the whole body matched content_hash; false otherwise. */
   verified: Promise<boolean>;
-  /** Backends that served the body, in order (more than one after a mid-body failover). */
+  /**
+   * Backends that served the body, in order: more than one after a mid-body failover, or when
+   * the body was {@link striped}.
+   */
   backends: readonly string[];
+  /**
+   * The body was read in parts from several copies at once (`striping:`): every copy that served
+   * a part is in `backends`, failover or not.
+   */
+  striped: boolean;
   /** The span of the object the body holds (absolute offsets; `total` is the object's size). */
   range: ByteSpan;
 }
@@ -422,7 +430,8 @@ export class ReadPath {
     };
     const striping = this.#config.striping;
     const stripeOver = striping.enabled ? stripeCopies(src, policies.keys !== undefined) : [];
-    const s = striping.enabled && shouldStripe(src, stripeOver, striping.minSize)
+    const striped = striping.enabled && shouldStripe(src, stripeOver, striping.minSize);
+    const s = striped
       ? await openStripedStream(src, stripeOver, policies, { partSize: striping.partSize, partsInFlight: striping.partsInFlight }, signal)
       : await openObjectStream(src, policies, signal);
     const { backend, body, verified, head } = s;
@@ -433,7 +442,7 @@ export class ReadPath {
     // Spreads after the first property: a literal that begins with one takes V8's slow path.
     return {
       key, backend, degraded: src.degraded, failover: s.failover, ...rowFields(served), size: spanLength(src.span), ...head,
-      body: keep === undefined ? body : keeping(body, verified, size as number, keep), verified, backends: s.backends, range: src.span,
+      body: keep === undefined ? body : keeping(body, verified, size as number, keep), verified, backends: s.backends, striped, range: src.span,
     };
   }
 
@@ -695,7 +704,7 @@ function fromCache(key: string, hit: CachedObject, src: StreamSource): StreamOut
   const bytes = Buffer.from(hit.body.subarray(span.start, span.start + n));
   const o: StreamOutcome = {
     key, backend: hit.backend, degraded: false, failover: false, ...rowFields(src.copies[0]?.location), contentSha256: hit.sha256, size: n, ...definedHead(hit.head),
-    body: Readable.from(n === 0 ? [] : [bytes], { objectMode: false }), verified: Promise.resolve(src.whole), backends: [hit.backend], range: span,
+    body: Readable.from(n === 0 ? [] : [bytes], { objectMode: false }), verified: Promise.resolve(src.whole), backends: [hit.backend], striped: false, range: span,
   };
   FROM_CACHE.add(o);
   return o;

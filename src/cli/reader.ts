@@ -62,6 +62,9 @@ export async function openReader(reporter: Reporter, opts: OpenReaderOptions): P
   }
   reporter.scrubber.add(configSecrets(rp.config));
   reporter.applyConfiguredLevel(logger, rp.config.logging.level);
+  if (opts.threads !== undefined && rp.config.runtime.mode === 'inline') {
+    reporter.warn(`--threads ${opts.threads} has no effect: runtime.mode is inline (probes run on the main thread); set runtime.mode: pool to use worker threads`, { threads: opts.threads, mode: 'inline' });
+  }
   let metrics: MetricsServer | undefined;
   if (opts.metricsPort !== undefined) {
     try {

@@ -216,7 +216,10 @@ export async function* runBatch<S extends { key: string; ok: true }>(
         continue;
       }
       if (inputError !== undefined) {
-        throw new ReadPathError('INVALID_KEY', `reading keys failed: ${messageOf(inputError)}`, { cause: inputError });
+        // A coded failure keeps its code (a key listing's DB_UNAVAILABLE); anything else the
+        // input threw is about the keys.
+        const code = inputError instanceof ReadPathError ? inputError.code : 'INVALID_KEY';
+        throw new ReadPathError(code, `reading keys failed: ${messageOf(inputError)}`, { cause: inputError });
       }
       if (inputDone && active === 0 && !pulling) return;
       await new Promise<void>((resolve) => {

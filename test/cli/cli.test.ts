@@ -245,6 +245,11 @@ describe('readpath CLI (child process, s3rver fleet, SQLite)', { concurrency: 3 
     const flag = await cli(['batch', '-c', two, '--json', '--threads', '3'], { input: 'hello.txt\n', env: debug });
     assert.equal(flag.code, 0, flag.stderr);
     assert.equal(opened(flag).threads, 3, '--threads wins over runtime.threads');
+    assert.doesNotMatch(flag.stderr, /has no effect/);
+    // This file's own configuration runs inline: --threads cannot apply, and says so.
+    const inline = await cli(['batch', '-c', config, '--threads', '3'], { input: 'hello.txt\n', env: SECRET_ENV });
+    assert.equal(inline.code, 0, inline.stderr);
+    assert.match(inline.stderr, /^readpath: warning: --threads 3 has no effect: runtime\.mode is inline/m);
     const zero = await cli(['batch', '-c', pool, '--threads', '0'], { input: 'hello.txt\n' });
     assert.equal(zero.code, 2, zero.stderr);
     assert.match(zero.stderr, /--threads/);
@@ -469,5 +474,54 @@ database:
     assert.ok((await readFile(path.join(dir, 'zlog.txt'))).equals(ZLOG));
     assert.equal(await readFile(path.join(dir, 'hello.txt'), 'utf8'), 'hello, world\n');
     assertClean(b);
+    // A listing needs the database: batch --prefix and ls stop, each with the listing's own code
+    // and how far it got.
+    const listed = await cli(['batch', '-c', down, '--prefix', 'dir/'], { env: SECRET_ENV });
+    assert.equal(listed.code, 1, listed.stderr);
+    assert.match(listed.stderr, /^readpath: error: batch stopped after 0 keys: DB_UNAVAILABLE: reading keys failed: /m);
+    const ls = await cli(['ls', '-c', down], { env: SECRET_ENV });
+    assert.equal(ls.code, 1, ls.stderr);
+    assert.match(ls.stderr, /^readpath: error: ls stopped after 0 keys: DB_UNAVAILABLE: /m);
+  });
+
+  it('get --range that cannot be a range is a usage error (exit 2, nothing read); one past the object is a failed read (exit 1)', async () => {
+    for (const range of ['0-4', 'bytes=0-1,3-4', 'bytes=5-2', 'bytes=-']) {
+      const r = await cli(['get', 'hello.txt', '-c', config, '--range', range], { env: SECRET_ENV });
+      assert.equal(r.code, 2, `${range}: ${r.stderr}`);
+      assert.match(r.stderr, /^readpath: error: --range /, range);
+      assert.equal(r.stdout.length, 0);
+    }
+    const past = await cli(['get', 'hello.txt', '-c', config, '--range', 'bytes=100-'], { env: SECRET_ENV });
+    assert.equal(past.code, 1, past.stderr);
+    assert.match(past.stderr, /RANGE_NOT_SATISFIABLE/);
+    const ok = await cli(['get', 'hello.txt', '-c', config, '--range', 'bytes=0-4'], { env: SECRET_ENV });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout.toString(), 'hello');
+  });
+
+  it('get of a striped object says which copies served parts, not that it resumed', async () => {
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7) & 0xff);
+    await fleet.seed('striped.bin', big, ['b1', 'b2', 'b3']);
+    const store = await SqliteMetadataStore.open({ path: path.join(tmp, 'meta.db') });
+    let t = Date.UTC(2025, 5, 1);
+    await store.addLocations(['b1', 'b2', 'b3'].map((b) => ({ objectKey: 'striped.bin', backendName: b, sizeBytes: big.byteLength, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(big) })));
+    await store.close();
+    const striping = path.join(tmp, 'striping.yaml');
+    await writeFile(striping, `${await readFile(config, 'utf8')}striping:\n  min_size: 1MiB\n  part_size: 256KiB\n`);
+    const out = path.join(tmp, 'striped.out');
+    const r = await cli(['get', 'striped.bin', '-c', striping, '-o', out, '--json'], { env: SECRET_ENV });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((await readFile(out)).equals(big));
+    const line = JSON.parse(lines(r.stderr)[0] ?? '{}') as { striped?: boolean; backends?: string[]; msg?: string };
+    assert.equal(line.striped, true);
+    assert.ok((line.backends?.length ?? 0) >= 2, `parts from several copies: ${r.stderr}`);
+    const text = await cli(['get', 'striped.bin', '-c', striping, '-o', out], { env: SECRET_ENV });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stderr, /verified, striped over b\d(, b\d)+, /);
+    assert.doesNotMatch(text.stderr, /resumed/);
+    // Not striped (below min_size): one copy, as before.
+    const plain = await cli(['get', 'striped.bin', '-c', config, '-o', out], { env: SECRET_ENV });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stderr, /from b1: 3145728 bytes, verified, [\d.]+ m?s -> /);
   });
 });

@@ -200,7 +200,7 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   if (outputClosed) return stats.failed > 0 ? EXIT.FAILED : EXIT.OK;
   const totals = stats.totals();
   const interrupted = ctx.signal.aborted;
-  if (fatal !== undefined && !interrupted) reporter.error(fatal, 'batch stopped');
+  if (fatal !== undefined && !interrupted) reporter.error(fatal, `batch stopped after ${totals.reads} key${totals.reads === 1 ? '' : 's'}`);
   const shardInfo = opts.shard === undefined ? undefined : { shard: shardText(opts.shard), keys: shard === undefined ? totals.reads : inShard, skipped };
   const existingInfo = opts.skipExisting === true ? { existing } : {};
   reporter.info('batch summary', { ...totals, cacheHits, ...existingInfo, ...(shardInfo === undefined ? {} : { shard: shardInfo }), ...(interrupted ? { interrupted: true } : {}) },

@@ -16,6 +16,7 @@ import { Output } from '../output.js';
 import { openReader } from '../reader.js';
 import { formatMs } from '../summary.js';
 import { createByteProgress } from '../byte-progress.js';
+import { resolveRange } from '../../streams/byte-range.js';
 import type { CommandContext } from './context.js';
 
 /** Options of `get`. */
@@ -31,6 +32,7 @@ export interface GetCommandOptions {
 export async function runGet(ctx: CommandContext, key: string, opts: GetCommandOptions): Promise<number> {
   const { reporter } = ctx;
   const toFile = opts.output !== undefined && opts.output !== '-' ? opts.output : undefined;
+  if (opts.range !== undefined) checkRange(opts.range, key);
   if (toFile !== undefined) await checkOutputFile(toFile);
   // One read: worker threads would cost more to start than they could save.
   const reader = await openReader(reporter, { config: opts.config, metricsPort: opts.metricsPort, inline: true });
@@ -57,13 +59,22 @@ export async function runGet(ctx: CommandContext, key: string, opts: GetCommandO
     }
     const ms = performance.now() - t0;
     const flags = [verified ? 'verified' : 'not verified', ...(o.failover ? ['failover'] : []), ...(o.degraded ? ['degraded'] : []),
-      ...(o.backends.length > 1 ? [`resumed on ${o.backends.slice(1).join(', ')}`] : [])];
-    const { body: _body, verified: _verified, backends: _backends, range: _range, ...head } = o;
-    reporter.info('get', { ...successFields(head), verified, ms: Math.round(ms * 100) / 100, output: toFile ?? '-', backends: [...o.backends] },
+      ...(o.striped ? [`striped over ${o.backends.join(', ')}`] : o.backends.length > 1 ? [`resumed on ${o.backends.slice(1).join(', ')}`] : [])];
+    const { body: _body, verified: _verified, backends: _backends, striped: _striped, range: _range, ...head } = o;
+    reporter.info('get', { ...successFields(head), verified, ms: Math.round(ms * 100) / 100, output: toFile ?? '-', backends: [...o.backends], striped: o.striped },
       `got ${o.key} from ${o.backend}: ${o.size} bytes, ${flags.join(', ')}, ${formatMs(ms)}${toFile === undefined ? '' : ` -> ${toFile}`}`);
     return EXIT.OK;
   } finally {
     await reader.close();
+  }
+}
+
+/** A range that cannot be one whatever the object (its syntax, an end before its start) is a usage error. */
+function checkRange(range: string, key: string): void {
+  try {
+    resolveRange(range, Number.MAX_SAFE_INTEGER, key);
+  } catch (err) {
+    if (hasCode(err, 'INVALID_CONFIG')) throw new UsageError(`--range ${(err as Error).message.replace(/^range: /, '')}`);
   }
 }
 
