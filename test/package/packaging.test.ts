@@ -204,6 +204,7 @@ describe('readpath installed from its tarball', { timeout: 240_000 }, () => {
   it('package.json is what tools expect: exports (types first, ./package.json), engines, bin', () => {
     const exp = manifest.exports as Record<string, unknown>;
     assert.deepEqual(Object.keys(exp['.'] as object)[0], 'types', 'the types condition comes first');
+    assert.deepEqual(exp['.'], { types: './dist/index.d.ts', import: './dist/index.js' }, 'the entry API.md names');
     assert.equal(exp['./package.json'], './package.json');
     assert.match(String(manifest.engines?.node), />=\s*20/);
     assert.deepEqual(Object.keys(manifest.bin as object), ['readpath']);
@@ -211,11 +212,11 @@ describe('readpath installed from its tarball', { timeout: 240_000 }, () => {
   });
 
   it('the tarball holds what runs, and no tests, benchmarks, fixtures or source maps', () => {
-    for (const f of ['package.json', 'README.md', 'bin/readpath.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js',
+    for (const f of ['package.json', 'README.md', 'bin/readpath.js', 'dist/index.js', 'dist/index.d.ts', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js',
       'dist/workers/probe-worker.js', 'dist/bench/harness/index.js', 'dist/bench/harness/s3-fleet-process.js']) {
       assert.ok(packed.includes(f), `${f} is packed`);
     }
-    const stray = packed.filter((f) => !/^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/(src|workers|bench\/harness)\/.+\.(js|d\.ts))$/.test(f));
+    const stray = packed.filter((f) => !/^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/index\.(js|d\.ts)|dist\/(src|workers|bench\/harness)\/.+\.(js|d\.ts))$/.test(f));
     assert.deepEqual(stray, [], 'files outside the runtime (tests, bench fixtures, maps, sources)');
   });
 
