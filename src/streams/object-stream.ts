@@ -335,6 +335,9 @@ class StreamRun {
     const onClose = (): void => {
       const seg = this.#current;
       if (seg !== undefined && !seg.settled) destroyQuietly(seg.res.body, this.#abortError);
+      // A body destroyed before it was read never ran the pump, whose finally releases the read:
+      // its request would go unbilled, its reservation held and the caller's listener kept.
+      this.#release();
     };
     // A verified body no bigger than the window is checked whole before a byte of it is handed
     // on, so a damaged copy is left for the next one as a buffered get would: nothing was sent.

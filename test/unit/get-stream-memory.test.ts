@@ -1,7 +1,7 @@
 // getStream and the bounded get over memory backends: the contract's shapes and errors, fast.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
@@ -97,6 +97,25 @@ describe('getStream (memory backends)', () => {
     assert.equal(await o.verified, false);
     assert.ok(stalled.destroyed, "the copy's body is destroyed");
     assert.equal(backend('b2').calls.get, 0, 'no other copy was opened for a consumer that left');
+    await rp.close();
+  });
+
+  it('a body destroyed before it is read releases its read: the caller\'s listener, the usage reservation, the request billed', async () => {
+    const { rp, seed } = await openMemoryReadPath(2, {
+      backends: ['b1', 'b2'].map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', api_request_limit: name === 'b1' ? 5 : 0 })),
+    });
+    seed('small', 'hello');
+    seed('large', 'y'.repeat(3 * 1024 * 1024));
+    const ac = new AbortController();
+    for (const key of ['small', 'large', 'small']) {
+      const o = await rp.getStream(key, { signal: ac.signal });
+      o.body.destroy();
+      await once(o.body, 'close');
+      assert.equal(await o.verified, false);
+    }
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0, 'no listener left on the caller\'s signal');
+    assert.deepEqual(rp.recorder.reservations.pending('b1'), { api: 0, egress: 0 }, 'nothing held');
+    assert.equal(rp.recorder.usage.usage('b1').apiRequests, 3, 'each GET sent was billed');
     await rp.close();
   });
 
