@@ -30,6 +30,17 @@ export interface ListRequest {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * `marker` is one of this listing's common prefixes — past `prefix`, it holds the delimiter
+ * once, at its end — so a listing after it skips every key under it, as NextMarker means. A
+ * marker equal to the prefix, or one that only ends in the delimiter, is an ordinary key.
+ */
+export function isCommonPrefix(marker: string, prefix: string, delimiter: string | undefined): boolean {
+  if (delimiter === undefined || delimiter === '' || marker.length <= prefix.length || !marker.startsWith(prefix)) return false;
+  const at = marker.indexOf(delimiter, prefix.length);
+  return at >= 0 && at + delimiter.length === marker.length;
+}
+
 /** A page of a listing, and where the next one starts. */
 export interface ListResult {
   contents: ListEntry[];

@@ -8,7 +8,8 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { ReadPath, HeadOutcome, StreamOutcome } from '../read-path.js';
-import { resolveRange, type ByteSpan } from '../streams/byte-range.js';
+import { RangeNotSatisfiableError, resolveRange, type ByteSpan } from '../streams/byte-range.js';
+import { hasCode } from '../errors.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { checksumSha256 } from './s3-xml.js';
 import type { BodyBuffers, SizedBodyBuffers } from '../backends/body-buffers.js';
@@ -30,10 +31,29 @@ export interface ObjectRequest {
 
 /** A request an object handler refuses with an S3 error, before anything was written. */
 export class ObjectRequestError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  /**
+   * `extra`: elements the error document carries besides Code, Message, Resource and RequestId;
+   * `headers`: response headers that go with it.
+   */
+  constructor(readonly status: number, readonly code: string, message: string, readonly extra: Readonly<Record<string, string>> = {}, readonly headers: Readonly<Record<string, string>> = {}) {
     super(message);
     this.name = code;
   }
+}
+
+/**
+ * A failed read of `key` as S3 words it: NoSuchKey names the key; InvalidRange the range asked
+ * for and the object's size (with `Content-Range: bytes *\/size`, RFC 9110 §15.5.17). Other
+ * failures pass through.
+ */
+function asS3Failure(err: unknown, key: string, range: string | undefined): unknown {
+  if (err instanceof RangeNotSatisfiableError) {
+    const extra: Record<string, string> = { ActualObjectSize: String(err.objectSize) };
+    if (range !== undefined) extra['RangeRequested'] = range;
+    return new ObjectRequestError(416, 'InvalidRange', 'The requested range is not satisfiable', extra, { 'Content-Range': `bytes */${err.objectSize}` });
+  }
+  if (hasCode(err, 'OBJECT_NOT_FOUND')) return new ObjectRequestError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key });
+  return err;
 }
 
 /** S3's `response-*` query parameters and the response header each one sets. */
@@ -95,13 +115,16 @@ export class PreconditionFailed extends Error {
   }
 }
 
-/** An entity tag list (`If-Match`, `If-None-Match`) holds this ETag (weak comparison), or `*`. */
-function etagListHas(list: string, etag: string | undefined): boolean {
+/**
+ * An entity tag list holds this ETag, or is `*`. `strong` (If-Match, RFC 9110 §13.1.1): a weak
+ * tag in the list never matches; If-None-Match compares weakly.
+ */
+function etagListHas(list: string, etag: string | undefined, strong: boolean): boolean {
   if (list.trim() === '*') return etag !== undefined;
   if (etag === undefined) return false;
   const bare = (t: string): string => t.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
   const mine = bare(etag);
-  return list.split(',').some((t) => bare(t) === mine);
+  return list.split(',').some((t) => !(strong && t.trim().startsWith('W/')) && bare(t) === mine);
 }
 
 function secondsOf(d: Date): number {
@@ -113,7 +136,7 @@ export function conditionalStatus(h: IncomingHttpHeaders, etag: string | undefin
   const ifMatch = header(h, 'if-match');
   const ifUnmodified = header(h, 'if-unmodified-since');
   if (ifMatch !== undefined) {
-    if (!etagListHas(ifMatch, etag)) return 412;
+    if (!etagListHas(ifMatch, etag, true)) return 412;
   } else if (ifUnmodified !== undefined && lastModified !== undefined) {
     const t = Date.parse(ifUnmodified);
     if (!Number.isNaN(t) && secondsOf(lastModified) > Math.floor(t / 1000)) return 412;
@@ -121,7 +144,7 @@ export function conditionalStatus(h: IncomingHttpHeaders, etag: string | undefin
   const ifNoneMatch = header(h, 'if-none-match');
   const ifModified = header(h, 'if-modified-since');
   if (ifNoneMatch !== undefined) {
-    if (etagListHas(ifNoneMatch, etag)) return 304;
+    if (etagListHas(ifNoneMatch, etag, false)) return 304;
   } else if (ifModified !== undefined && lastModified !== undefined) {
     const t = Date.parse(ifModified);
     if (!Number.isNaN(t) && secondsOf(lastModified) <= Math.floor(t / 1000)) return 304;
@@ -197,6 +220,14 @@ export type ObjectResult = 'ok' | 'condition';
  * error); after the headers, a failure destroys the response instead.
  */
 export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerResponse, buffers?: SizedBodyBuffers, digest?: OffloadedDigest): Promise<ObjectResult> {
+  try {
+    return await serve(rp, r, res, buffers, digest);
+  } catch (err) {
+    throw res.headersSent ? err : asS3Failure(err, r.key, usableRange(header(r.headers, 'range')));
+  }
+}
+
+async function serve(rp: ReadPath, r: ObjectRequest, res: ServerResponse, buffers?: SizedBodyBuffers, digest?: OffloadedDigest): Promise<ObjectResult> {
   const storeKey = `${r.bucket}/${r.key}`;
   const range = usableRange(header(r.headers, 'range'));
   const part = requestedPart(r.partNumber, range);
@@ -208,7 +239,8 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     const cond = conditionalStatus(r.headers, o.etag, o.lastModified);
     if (cond !== undefined) return notModifiedOr412(res, cond, o);
     const span = resolveRange(range, o.size, storeKey);
-    const ranged = range !== undefined || (part === 1 && o.size > 0);
+    // Nothing to range over (a suffix of an empty object): the whole, empty object, as S3 answers.
+    const ranged = (range !== undefined || part === 1) && o.size > 0;
     objectHeaders(res, o, r.overrides, checksum);
     lengthHeaders(res, span, ranged);
     res.writeHead(ranged ? 206 : 200);
@@ -235,6 +267,11 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
   } catch (err) {
     // The copies tried were closed before this rejects: none still reads into the buffer.
     into?.pool.releaseUnused(into.buf);
+    // Preconditions come before the range (RFC 9110 §13.2.2): a failed If-Match is 412, not 416.
+    if (hasCode(err, 'RANGE_NOT_SATISFIABLE') && (header(r.headers, 'if-match') !== undefined || header(r.headers, 'if-unmodified-since') !== undefined)) {
+      const h = await rp.head(storeKey, { signal: r.signal });
+      if (conditionalStatus(r.headers, h.etag, h.lastModified) === 412) throw new PreconditionFailed();
+    }
     throw err;
   }
   into?.pool.releaseAfter(into.buf, o.body, res);
@@ -245,8 +282,9 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
     return notModifiedOr412(res, cond, o);
   }
   const n = o.range.end - o.range.start + 1;
-  // Part 1 is the whole object, answered as a range covering all of it.
-  const ranged = range !== undefined || (part === 1 && n > 0);
+  // Part 1 is the whole object, answered as a range covering all of it; an empty span (a suffix
+  // of an empty object) is the whole, empty object.
+  const ranged = (range !== undefined || part === 1) && n > 0;
   if (n <= VERIFY_WINDOW) {
     // Held whole (and checked) by the stream anyway: read it before any header goes out, so a
     // failed read is still an S3 error, and send it in one write.

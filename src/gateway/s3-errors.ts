@@ -10,6 +10,8 @@ export interface S3Error {
   status: number;
   code: string;
   message: string;
+  /** Elements of the error document besides Code, Message, Resource and RequestId. */
+  extra?: Readonly<Record<string, string>> | undefined;
 }
 
 const BY_CODE: Partial<Record<ErrorCode, { status: number; code: string }>> = {
@@ -28,7 +30,7 @@ const BY_CODE: Partial<Record<ErrorCode, { status: number; code: string }>> = {
 /** The S3 error a failed read answers with. */
 export function s3ErrorOf(err: unknown): S3Error {
   if (err instanceof PreconditionFailed) return { status: 412, code: 'PreconditionFailed', message: err.message };
-  if (err instanceof ObjectRequestError) return { status: err.status, code: err.code, message: err.message };
+  if (err instanceof ObjectRequestError) return { status: err.status, code: err.code, message: err.message, extra: err.extra };
   const e = findReadPathError(err);
   const mapped = e === undefined ? undefined : BY_CODE[e.code];
   if (mapped !== undefined && e !== undefined) return { ...mapped, message: e.message };

@@ -20,6 +20,14 @@ function el(name: string, value: string | number | boolean): string {
   return `<${name}>${typeof value === 'string' ? xmlEscape(value) : String(value)}</${name}>`;
 }
 
+/**
+ * A listing's time as S3 writes it: whole seconds (`.000Z`), as the object's Last-Modified
+ * header has them — a client comparing the two must not see a change that is not there.
+ */
+function s3Time(d: Date): string {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString();
+}
+
 /** An S3 error document. */
 export function errorXml(code: string, message: string, resource: string, requestId: string, extra: Record<string, string> = {}): string {
   let x = `${XML_HEAD}<Error>${el('Code', code)}${el('Message', message)}${el('Resource', resource)}${el('RequestId', requestId)}`;
@@ -83,7 +91,7 @@ export function listXml(p: ListPage, version: 1 | 2): string {
   if (p.encodeUrl) x += el('EncodingType', 'url');
   x += el('IsTruncated', p.truncated);
   for (const c of p.contents) {
-    x += `<Contents>${el('Key', listName(p, c.key))}${el('LastModified', c.lastModified.toISOString())}`;
+    x += `<Contents>${el('Key', listName(p, c.key))}${el('LastModified', s3Time(c.lastModified))}`;
     if (c.etag !== undefined) x += el('ETag', c.etag);
     x += `${el('Size', c.size)}${el('StorageClass', 'STANDARD')}`;
     if (p.owner !== undefined) x += ownerXml(p.owner);
@@ -195,7 +203,7 @@ export function versionsXml(p: VersionsPage): string {
   x += el('IsTruncated', p.truncated);
   const owner = ownerXml(p.owner);
   for (const c of p.contents) {
-    x += `<Version>${el('Key', listName(p, c.key))}${el('VersionId', 'null')}${el('IsLatest', true)}${el('LastModified', c.lastModified.toISOString())}`;
+    x += `<Version>${el('Key', listName(p, c.key))}${el('VersionId', 'null')}${el('IsLatest', true)}${el('LastModified', s3Time(c.lastModified))}`;
     if (c.etag !== undefined) x += el('ETag', c.etag);
     x += `${el('Size', c.size)}${el('StorageClass', 'STANDARD')}${owner}</Version>`;
   }

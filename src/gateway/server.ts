@@ -21,8 +21,8 @@ import { ReadPathError, hasCode } from '../errors.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { bucketsXml, errorXml, listXml, locationXml, objectAttributesXml, taggingXml, uploadsXml, versionsXml, type ListPage } from './s3-xml.js';
 import { s3ErrorOf, type S3Error } from './s3-errors.js';
-import { responseOverrides, serveObject } from './objects.js';
-import { continuationToken, listPage, parseContinuationToken, toListPage, type ListKeys, type ListRequest } from './listing.js';
+import { ObjectRequestError, responseOverrides, serveObject } from './objects.js';
+import { continuationToken, isCommonPrefix, listPage, parseContinuationToken, toListPage, type ListKeys, type ListRequest } from './listing.js';
 import { SigV4Verifier, type GatewayCredential } from './sigv4-verify.js';
 import { decodePathComponent, decodeQueryComponent } from './canonical.js';
 import { addressOf, requestTarget, virtualHostBucket } from './addressing.js';
@@ -148,6 +148,8 @@ function intParam(q: Map<string, string>, name: string, dflt: number, max: numbe
   const v = q.get(name);
   if (v === undefined || v === '') return dflt;
   if (!/^\d+$/.test(v)) refuse(400, 'InvalidArgument', `${name} must be a non-negative integer`);
+  // As S3: beyond a 32-bit integer it is not capped but refused.
+  if (v.replace(/^0+/, '').length > 10 || Number(v) > 2_147_483_647) refuse(400, 'InvalidArgument', `Provided ${name} not an integer or within integer range`);
   return Math.min(Number(v), max);
 }
 
@@ -236,9 +238,9 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         return;
       }
       const e = err instanceof S3Refusal ? err.s3 : s3ErrorOf(err);
-      if (err instanceof S3Refusal) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+      if (err instanceof S3Refusal || err instanceof ObjectRequestError) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
       if (e.status >= 500) log?.warn({ reqId, code: e.code, err: e.message }, 'request failed');
-      const body = req.method === 'HEAD' ? '' : errorXml(e.code, e.message, rawPath, reqId);
+      const body = req.method === 'HEAD' ? '' : errorXml(e.code, e.message, rawPath, reqId, e.extra);
       res.writeHead(e.status, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
     };
@@ -312,7 +314,9 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     function route(): void {
       try {
         const auth = verifier.verify({ method, rawUrl: url, headers: req.headers, rawHeaders: req.rawHeaders });
-        if (!auth.ok) refuse(auth.status, auth.code, auth.message);
+        // As S3 does, the refusal's details (the canonical request and string to sign the
+        // gateway computed, the times compared) go in the error document.
+        if (!auth.ok) throw new S3Refusal({ status: auth.status, code: auth.code, message: auth.message, extra: auth.details });
         access = auth.accessKeyId;
         if (method !== 'GET' && method !== 'HEAD') {
           // The request body (an upload) is never read: the connection goes with the answer.
@@ -435,7 +439,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       if (marker !== '') {
         r.after = marker;
         // A marker that is a common prefix (what NextMarker gives with a delimiter) skips its keys.
-        r.afterPrefix = r.delimiter !== undefined && marker.endsWith(r.delimiter);
+        r.afterPrefix = isCommonPrefix(marker, r.prefix, r.delimiter);
       }
       const res1 = await listPage(listKeys, r);
       page = toListPage(r, res1);
@@ -458,7 +462,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     if (versionIdMarker !== '' && versionIdMarker !== 'null') refuse(400, 'InvalidArgument', 'Invalid version id specified');
     if (keyMarker !== '') {
       r.after = keyMarker;
-      r.afterPrefix = r.delimiter !== undefined && keyMarker.endsWith(r.delimiter);
+      r.afterPrefix = isCommonPrefix(keyMarker, r.prefix, r.delimiter);
     }
     const res = await listPage(listKeys, r);
     const next = res.truncated ? res.next : undefined;

@@ -453,7 +453,8 @@ export class SigV4Verifier {
         return fail(400, malformed, `X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGNED_EXPIRES_S}, got ${expires}.`);
       }
       if (!(time - now <= this.#maxSkewMs)) {
-        return fail(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.', skewDetails());
+        // A URL signed for later is not valid yet: S3's own words for it.
+        return fail(403, 'AccessDenied', 'Request is not yet valid', { 'X-Amz-Date': stamp, ServerTime: isoTime(now) });
       }
       if (!(now <= time + expires * 1000)) {
         return fail(403, 'AccessDenied', 'Request has expired', {

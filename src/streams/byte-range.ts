@@ -31,20 +31,47 @@ export function resolveRange(range: string | undefined, total: number, key: stri
   }
   if (a === '') {
     const n = Number(b);
-    if (n === 0 || total === 0) throw unsatisfiable(range, total, key);
+    if (n === 0) throw unsatisfiable(range, total, key);
+    // The last n bytes of nothing are nothing: satisfiable (RFC 9110 §14.1.1), and S3 serves it.
     return { start: Math.max(0, total - n), end: total - 1, total };
   }
+  if (beyondSafe(a)) throw unsatisfiable(range, total, key);
   const start = Number(a);
-  const end = b === '' ? Number.MAX_SAFE_INTEGER : Number(b);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
-    throw new ReadPathError('INVALID_CONFIG', `range: ${JSON.stringify(range)} ends before it starts`);
-  }
+  // An end past what a number holds exactly is past every object: clipped like any other (the AWS
+  // SDK for Java v1 asks for `bytes=N-9223372036854775806` to mean "from N on").
+  const end = b === '' || beyondSafe(b) ? Number.MAX_SAFE_INTEGER : Number(b);
+  if (end < start) throw new ReadPathError('INVALID_CONFIG', `range: ${JSON.stringify(range)} ends before it starts`);
   if (start >= total) throw unsatisfiable(range, total, key);
   return { start, end: Math.min(end, total - 1), total };
 }
 
+/**
+ * Throw resolveRange's INVALID_CONFIG when `range` cannot be a range of any object (its syntax,
+ * an end before its start); whether it fits a given object is left to that object.
+ */
+export function checkRangeSyntax(range: string): void {
+  try {
+    resolveRange(range, Number.MAX_SAFE_INTEGER, '');
+  } catch (err) {
+    if (err instanceof ReadPathError && err.code === 'INVALID_CONFIG') throw err;
+  }
+}
+
+/** A run of digits too long for an exact number. */
+function beyondSafe(digits: string): boolean {
+  const d = digits.replace(/^0+/, '');
+  return d.length > 16 || !Number.isSafeInteger(Number(d));
+}
+
+/** RANGE_NOT_SATISFIABLE from a range resolved against the object's size, which it carries. */
+export class RangeNotSatisfiableError extends ReadPathError {
+  constructor(message: string, readonly objectSize: number) {
+    super('RANGE_NOT_SATISFIABLE', message, { backendStatus: 416 });
+  }
+}
+
 function unsatisfiable(range: string, total: number, key: string): ReadPathError {
-  return new ReadPathError('RANGE_NOT_SATISFIABLE', `${key}: range ${range} is not satisfiable for an object of ${total} bytes`, { backendStatus: 416 });
+  return new RangeNotSatisfiableError(`${key}: range ${range} is not satisfiable for an object of ${total} bytes`, total);
 }
 
 /** Bytes in a span. */

@@ -82,7 +82,10 @@ export interface SencVector {
   };
 }
 
-/** One range vector from vectors.json: a 416, or the ciphertext bytes that cover the range. */
+/**
+ * One range vector from vectors.json: a 416, a suffix of an empty object (200: all of it,
+ * nothing), or the ciphertext bytes that cover the range.
+ */
 export type SencRangeVector = {
   object: string;
   chunkSize: number;
@@ -90,10 +93,11 @@ export type SencRangeVector = {
   ciphertextSize: number;
   /** The request's `Range` header, e.g. `bytes=5000-9000`, `bytes=100-`, `bytes=-17`. */
   range: string;
-  contentRange: string;
 } & (
-  | { status: 416 }
+  | { status: 416; contentRange: string }
+  | { status: 200; first: number; last: number }
   | {
+    contentRange: string;
     status: 206;
     first: number;
     last: number;

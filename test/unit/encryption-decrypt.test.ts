@@ -90,7 +90,7 @@ describe('known answers (Python cryptography)', () => {
   }
 
   for (const r of file.ranges) {
-    it(`${r.object} ${r.range}: ${r.status === 416 ? '416' : r.ciphertextRange}`, async () => {
+    it(`${r.object} ${r.range}: ${r.status === 416 ? '416' : r.status === 200 ? 'empty' : r.ciphertextRange}`, async () => {
       const v = file.vectors.find((x) => x.id === r.object);
       assert.ok(v !== undefined);
       if (r.status === 416) {
@@ -99,6 +99,8 @@ describe('known answers (Python cryptography)', () => {
       }
       const span = resolveRange(r.range, r.plaintextSize, r.object);
       assert.deepEqual([span.start, span.end], [r.first, r.last]);
+      // A suffix of an empty object: all of it, nothing — no chunk to plan.
+      if (r.status === 200) return;
       const s = cipherSpanFor(span.start, span.end, r.plaintextSize, r.chunkSize);
       assert.deepEqual([s.start, s.end, s.firstChunk, s.skip, s.take], [r.ciphertextFirst, r.ciphertextLast, r.firstChunk, r.skip, r.length]);
       const cipher = cipherOf(v);
