@@ -29,7 +29,7 @@ import { MetricsExporter, type Family } from './telemetry/metrics.js';
 import { activeTracing } from './telemetry/tracing.js';
 import { hedgingFromConfig } from './policies/hedging.js';
 import { SingleFlight } from './engine/single-flight.js';
-import { resolveRange, spanLength, type ByteSpan } from './streams/byte-range.js';
+import { checkRangeSyntax, resolveRange, spanLength, type ByteSpan } from './streams/byte-range.js';
 import type { OffloadedDigest } from './streams/digest-thread.js';
 import { openObjectStream, type StreamCopy, type StreamSource } from './streams/object-stream.js';
 import { openStripedStream, shouldStripe, stripeCopies } from './streams/striped-stream.js';
@@ -166,6 +166,18 @@ export interface OpenOptions extends PartOverrides, LoadConfigOptions {
 }
 
 
+/**
+ * What a caller that joined another's read gets: an outcome of its own, and a body of its own —
+ * the same bytes, but writing to one caller's body must not change another's. (A transform's
+ * value is the transform's to share or not.)
+ */
+function ownCopy<T extends object>(o: T): T {
+  const copy = { ...o };
+  const body = (copy as { body?: unknown }).body;
+  if (body instanceof Uint8Array) (copy as { body: Uint8Array }).body = new Uint8Array(body);
+  return copy;
+}
+
 /** Reads replicated objects with failover, verification and degraded-mode broadcast. */
 export class ReadPath {
   readonly #config: ResolvedConfig;
@@ -244,6 +256,7 @@ export class ReadPath {
    * INVALID_CONFIG when the store cannot list (a custom store without `listKeys`).
    */
   listKeys(opts: ListKeysOptions): Promise<ListedObject[]> {
+    if (this.#closing !== undefined) return Promise.reject(closedError());
     const store = this.#parts.store;
     if (typeof store.listKeys !== 'function') return Promise.reject(new ReadPathError('INVALID_CONFIG', 'the metadata store cannot list keys (it has no listKeys)'));
     return store.listKeys(opts);
@@ -320,14 +333,16 @@ export class ReadPath {
    * under (readMany): then the read runs under that signal itself and is shared only within the
    * batch; otherwise each caller may leave alone (SingleFlight.run).
    */
-  #join<T>(sfKey: string, signal: AbortSignal | undefined, batch: string | undefined, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    if (batch !== undefined && signal !== undefined) return this.#flights.runUnder(batch + sfKey, signal, start);
-    return this.#flights.run(sfKey, signal, start);
+  #join<T extends object>(sfKey: string, signal: AbortSignal | undefined, batch: string | undefined, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (batch !== undefined && signal !== undefined) return this.#flights.runUnder(batch + sfKey, signal, start, ownCopy);
+    return this.#flights.run(sfKey, signal, start, ownCopy);
   }
 
   #get(key: string, opts: { range?: string | undefined; transform?: string | URL | undefined }, signal: AbortSignal | undefined, batch: string | undefined): Promise<GetOutcome | TransformedOutcome> {
     return this.#guard(key, signal, () => {
       const { range, transform } = opts;
+      // As getStream refuses it: a range no object has is not sent to the copies to interpret.
+      if (range !== undefined) checkRangeSyntax(range);
       const sfKey = `g\u0000${range ?? ''}\u0000${transform === undefined ? '' : String(transform)}\u0000${key}`;
       const integrity = this.#config.integrity;
       const probeOpts = { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, maxBytes: this.#config.runtime.maxBufferedBytes, ...(range === undefined ? {} : { range }) };
@@ -469,7 +484,7 @@ export class ReadPath {
         for (const name of others) {
           copies.push({ backendName: name, backend: backends.get(name), location: { ...row, backendName: name, storageKey: null }, findStorageKey: true });
         }
-        return { key, copies, span, whole: range === undefined, degraded: true, etag: stored.etag };
+        return { key, copies, span, whole: range === undefined || span.total === 0, degraded: true, etag: stored.etag };
       }
       // The HEAD found where the copy is: its segment need not list the backend again.
       const copies: StreamCopy[] = [{ backendName: h.backend, backend: backends.get(h.backend), location: null, ...(stored === undefined ? {} : { storedAt: stored.storageKey }) }];
@@ -490,12 +505,14 @@ export class ReadPath {
       } else {
         for (const name of others) copies.push({ backendName: name, backend: backends.get(name), location: null });
       }
-      return { key, copies, span, whole: range === undefined, degraded: true, etag: h.etag };
+      return { key, copies, span, whole: range === undefined || span.total === 0, degraded: true, etag: h.etag };
     }
     const first = rows[0];
     if (first === undefined) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
     const copies = rows.map((r): StreamCopy => ({ backendName: r.backendName, backend: backends.get(r.backendName), location: r }));
-    return { key, copies, span: resolveRange(range, objectSizeOf(first), key), whole: range === undefined, degraded: false };
+    const span = resolveRange(range, objectSizeOf(first), key);
+    // A range of an empty object (a suffix: all there is) reads it whole, checked as a whole.
+    return { key, copies, span, whole: range === undefined || span.total === 0, degraded: false };
   }
 
   /** HEAD an object. */
@@ -575,6 +592,17 @@ export class ReadPath {
       return failingIterable(new ReadPathError('INVALID_CONFIG', `op: expected "get" or "head", got ${JSON.stringify(op)}`));
     }
     if (this.#closing !== undefined) return failingIterable(closedError());
+    if (typeof keys === 'string') {
+      // A string is iterable — by character: surely not what was meant.
+      return failingIterable(new ReadPathError('INVALID_CONFIG', 'keys: an iterable of keys is expected, not one string (pass [key] for one key)'));
+    }
+    if (range !== undefined) {
+      try {
+        checkRangeSyntax(range);
+      } catch (err) {
+        return failingIterable(err);
+      }
+    }
     const transform = opts.transform;
     let root: string | undefined;
     if (opts.out !== undefined) {

@@ -5,7 +5,7 @@
  * memory stays bounded whatever the input's length.
  */
 import { setMaxListeners } from 'node:events';
-import { ReadPathError, abortedError, messageOf, serializeError, type SerializedError } from '../errors.js';
+import { ReadPathError, abortedError, findReadPathError, messageOf, serializeError, type SerializedError } from '../errors.js';
 import { keyProblem } from './keys.js';
 
 /** The error half of a batch outcome. */
@@ -215,10 +215,12 @@ export async function* runBatch<S extends { key: string; ok: true }>(
         pump();
         continue;
       }
-      if (inputError !== undefined) {
-        // A coded failure keeps its code (a key listing's DB_UNAVAILABLE); anything else the
-        // input threw is about the keys.
-        const code = inputError instanceof ReadPathError ? inputError.code : 'INVALID_KEY';
+      // The input failed: the keys it gave are still read, each to its outcome, and then the
+      // batch ends with the input's failure.
+      if (inputError !== undefined && active === 0) {
+        // A coded failure keeps its code (a key listing's DB_UNAVAILABLE), recognised by its
+        // shape as hasCode does; anything else the input threw is about the keys.
+        const code = findReadPathError(inputError)?.code ?? 'INVALID_KEY';
         throw new ReadPathError(code, `reading keys failed: ${messageOf(inputError)}`, { cause: inputError });
       }
       if (inputDone && active === 0 && !pulling) return;

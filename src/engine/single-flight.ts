@@ -18,10 +18,13 @@ export class SingleFlight {
 
   /**
    * Concurrent reads of the same key share one backend read. The shared read is cancelled
-   * only when every caller waiting on it has gone.
+   * only when every caller waiting on it has gone. `share` makes each caller that joined a read
+   * another started its own copy of the value (a body it may write to).
    */
-  run<T>(sfKey: string, signal: AbortSignal | undefined, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  run<T>(sfKey: string, signal: AbortSignal | undefined, start: (signal: AbortSignal) => Promise<T>, share?: (v: T) => T): Promise<T> {
     let shared = this.#inflight.get(sfKey) as Shared<T> | undefined;
+    // A caller joining a read another started gets its own copy of the value.
+    const own = shared === undefined ? undefined : share;
     if (shared === undefined) {
       const ac = new AbortController();
       const s: Shared<T> = { ac, joiners: 0, promise: undefined as unknown as Promise<T> };
@@ -36,7 +39,8 @@ export class SingleFlight {
     const s = shared;
     s.joiners++;
     if (signal === undefined) {
-      return s.promise.finally(() => { s.joiners--; });
+      const p = s.promise.finally(() => { s.joiners--; });
+      return own === undefined ? p : p.then(own);
     }
     return new Promise<T>((resolve, reject) => {
       let left = false;
@@ -55,7 +59,7 @@ export class SingleFlight {
         reject(abortedError(signal));
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      s.promise.then((v) => { leave(); resolve(v); }, (e: unknown) => { leave(); reject(e); });
+      s.promise.then((v) => { leave(); resolve(own === undefined ? v : own(v)); }, (e: unknown) => { leave(); reject(e); });
     });
   }
 
@@ -65,9 +69,9 @@ export class SingleFlight {
    * costs microseconds, per key of a batch). `sfKey` must name that signal's scope, so that no
    * caller under another signal ever joins (see ReadPath.readMany).
    */
-  runUnder<T>(sfKey: string, signal: AbortSignal, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  runUnder<T>(sfKey: string, signal: AbortSignal, start: (signal: AbortSignal) => Promise<T>, share?: (v: T) => T): Promise<T> {
     const shared = this.#inflight.get(sfKey) as Shared<T> | undefined;
-    if (shared !== undefined) return shared.promise;
+    if (shared !== undefined) return share === undefined ? shared.promise : shared.promise.then(share);
     const s: Shared<T> = { ac: undefined, joiners: 1, promise: undefined as unknown as Promise<T> };
     s.promise = start(signal).finally(() => {
       if (this.#inflight.get(sfKey) === s) this.#inflight.delete(sfKey);

@@ -42,6 +42,12 @@ export function classifyBroadcastFailure(key: string, failures: readonly ProbeFa
     const e = failures.find((f) => hasCode(f.error, 'RANGE_NOT_SATISFIABLE'))?.error as ReadPathError;
     return { error: e, notFound: false, usageExceeded: false, mixed: false };
   }
+  const tooLarge = failures.find((f) => hasCode(f.error, 'OBJECT_TOO_LARGE'))?.error;
+  if (tooLarge !== undefined && failures.every((f) => hasCode(f.error, 'OBJECT_TOO_LARGE') || backendStatusOf(f.error) === 404)) {
+    // The holders answered with a size over runtime.max_buffered_bytes: the object is too large
+    // to buffer (413, read it with getStream), not a failure of the backends.
+    return { error: tooLarge as ReadPathError, notFound: false, usageExceeded: false, mixed: false };
+  }
   if (n > 0 && notFound === n) {
     return {
       error: new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key} (every backend answered 404)`, { cause: last }),

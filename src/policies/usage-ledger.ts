@@ -52,7 +52,11 @@ export class UsageLedger implements UsagePort {
       return;
     }
     const p = this.#of(name);
-    const limit = this.#acct.exceededLimit(name, p.api + 1, p.egress, 0);
+    // A whole GET of a copy whose row gives its size: a backend that cannot serve that much more
+    // egress is skipped now, before a request it would be billed for (the bytes themselves are
+    // reserved once the answer's headers say how many).
+    const known = task.op === 'get' && task.range === undefined ? (task.location?.sizeBytes ?? 0) : 0;
+    const limit = this.#acct.exceededLimit(name, p.api + 1, p.egress + known, 0);
     if (limit !== undefined) throw new UsageLimitSkipError(name, { limit });
     p.api++;
     task.usageId = ++this.#nextId;

@@ -85,6 +85,11 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
   // As a GET of it is refused: the stored size is the ciphertext's, not the object's.
   if (lacksPlaintextSize(l)) throw noPlaintextSize(`${task.backend}: ${task.key}`);
   const h = await headBilled(backend, backendKey(task), signal, used);
+  // A copy whose stored size is not its row's is another object than the row describes: a GET of
+  // it is refused (its hash or length check fails), and so is its HEAD — the next copy answers.
+  if (h.size >= 0 && h.size !== l.sizeBytes) {
+    throw new ReadPathError('BACKEND_ERROR', `${task.backend}: ${task.key}: HEAD answered ${h.size} stored bytes where the row says ${l.sizeBytes} (the copy differs from its row)`);
+  }
   // An encrypted or compressed copy's stored size is not the object's; callers want its own.
   const size = l.compression !== undefined ? (l.logicalSize ?? h.size) : l.encrypted ? (l.plaintextSize as number) : h.size;
   return ok(size, size, objectHead(headFields(h), l), used.egress, used.api);

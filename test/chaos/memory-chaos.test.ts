@@ -15,7 +15,7 @@ import { getEventListeners } from 'node:events';
 import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
 import {
-  ChaosCounters, chaosPlan, copyFault, expectations, hashOf, keyName, replicas, type ChaosPlan,
+  ChaosCounters, bodyOf, chaosPlan, copyFault, expectations, hashOf, keyName, replicas, type ChaosPlan,
 } from '../helpers/chaos-backends.js';
 import { formatSummary, judgeChaos, runChaosBatch, type KeyTruth } from '../helpers/chaos-run.js';
 import { chaosExecutors, openChaosReader } from '../helpers/chaos-reader.js';
@@ -30,7 +30,7 @@ function seedStore(plan: ChaosPlan): MemoryMetadataStore {
     const hash = hashOf(plan, i);
     const key = keyName(i);
     replicas(plan, i).forEach((b, j) => store.add({
-      objectKey: key, backendName: b, sizeBytes: 0, createdAt: new Date(t0 + j), encrypted: false, contentHash: hash,
+      objectKey: key, backendName: b, sizeBytes: bodyOf(plan, i).byteLength, createdAt: new Date(t0 + j), encrypted: false, contentHash: hash,
     }));
   }
   return store;

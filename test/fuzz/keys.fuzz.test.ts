@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import type { BatchOutcome } from '../../src/read-path.js';
 import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import {
-  chaosPlan, copyFault, expectations, hashOf, keyIndex, keyName, replicas, type ChaosPlan,
+  bodyOf, chaosPlan, copyFault, expectations, hashOf, keyIndex, keyName, replicas, type ChaosPlan,
 } from '../helpers/chaos-backends.js';
 import { chaosExecutors, openChaosReader, type ChaosReader } from '../helpers/chaos-reader.js';
 import { fcParams } from '../helpers/property-params.js';
@@ -40,7 +40,7 @@ function storeFor(plan: ChaosPlan): MemoryMetadataStore {
   const store = new MemoryMetadataStore();
   for (let i = 0; i < plan.keys; i++) {
     replicas(plan, i).forEach((b, j) => store.add({
-      objectKey: keyName(i), backendName: b, sizeBytes: 0, createdAt: new Date(1_700_000_000_000 + j), encrypted: false, contentHash: hashOf(plan, i),
+      objectKey: keyName(i), backendName: b, sizeBytes: bodyOf(plan, i).byteLength, createdAt: new Date(1_700_000_000_000 + j), encrypted: false, contentHash: hashOf(plan, i),
     }));
   }
   return store;

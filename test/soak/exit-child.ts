@@ -111,7 +111,7 @@ async function sqliteFleet(): Promise<void> {
   const store = rp.store as SqliteMetadataStore;
   const seeded = input.seeded ?? {};
   await store.addLocations(Object.entries(seeded).flatMap(([key, on]) => on.map((b, j) => ({
-    objectKey: key, backendName: b, sizeBytes: 0, createdAt: new Date(1_700_000_000_000 + j), encrypted: false,
+    objectKey: key, backendName: b, sizeBytes: Buffer.byteLength(`bytes of ${key}`), createdAt: new Date(1_700_000_000_000 + j), encrypted: false,
   }))));
   const keys = Object.keys(seeded).filter((k) => !(input.hanging ?? []).includes(k));
   const all = await drain(rp.readMany(keys, { concurrency: 16 }));
@@ -126,7 +126,7 @@ async function postgres(): Promise<void> {
   const store = rp.store as PostgresMetadataStore;
   const seeded = input.seeded ?? {};
   await store.addLocations(Object.entries(seeded).flatMap(([key, on]) => on.map((b, j) => ({
-    objectKey: key, backendName: b, sizeBytes: 0, createdAt: new Date(1_700_000_000_000 + j), encrypted: false,
+    objectKey: key, backendName: b, sizeBytes: Buffer.byteLength(`bytes of ${key}`), createdAt: new Date(1_700_000_000_000 + j), encrypted: false,
   }))));
   const keys = Object.keys(seeded).filter((k) => !(input.hanging ?? []).includes(k));
   // With killWorker, a worker dies mid-batch: its probes fail over to the other copy.

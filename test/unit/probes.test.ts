@@ -17,10 +17,10 @@ test('headProbe records one API request; declines before the call when over the 
   const acct = new Recorder({ limits: { b1: { apiRequests: 1 } } });
   const b = new MemoryBackend('b1');
   b.put('k', 'abc');
-  const r = await headProbe(acct, 'k')(req(b, loc('k', 'b1', 3)));
+  const r = await headProbe(acct, 'k')(req(b, loc('k', 'b1', 3, { sizeBytes: 3 })));
   assert.equal(r.size, 3);
   assert.equal(acct.usage.usage('b1').apiRequests, 1);
-  await assert.rejects(headProbe(acct, 'k')(req(b, loc('k', 'b1', 3))), { code: 'USAGE_LIMIT_SKIP' });
+  await assert.rejects(headProbe(acct, 'k')(req(b, loc('k', 'b1', 3, { sizeBytes: 3 }))), { code: 'USAGE_LIMIT_SKIP' });
   assert.equal(b.calls.head, 1, 'the over-limit probe never called the backend');
 });
 
@@ -110,7 +110,7 @@ test('getProbe: a truncated body is a BACKEND_ERROR; an abort while reading is A
 test('encrypted copies: GET is SERVICE_UNAVAILABLE without a backend call; HEAD reports the plaintext size', async () => {
   const b = new MemoryBackend('b1');
   b.put('k', 'ciphertext-bytes');
-  const enc = loc('k', 'b1', 1, { encrypted: true, plaintextSize: 5 });
+  const enc = loc('k', 'b1', 1, { encrypted: true, plaintextSize: 5, sizeBytes: 16 });
   await assert.rejects(getProbe(new Recorder(), 'k')(req(b, enc)), { code: 'SERVICE_UNAVAILABLE', httpStatus: 503 });
   assert.equal(b.calls.get, 0);
   const h = await headProbe(new Recorder(), 'k')(req(b, enc));

@@ -16,7 +16,7 @@ import { Output } from '../output.js';
 import { openReader } from '../reader.js';
 import { formatMs } from '../summary.js';
 import { createByteProgress } from '../byte-progress.js';
-import { resolveRange } from '../../streams/byte-range.js';
+import { checkRangeSyntax } from '../../streams/byte-range.js';
 import type { CommandContext } from './context.js';
 
 /** Options of `get`. */
@@ -32,7 +32,7 @@ export interface GetCommandOptions {
 export async function runGet(ctx: CommandContext, key: string, opts: GetCommandOptions): Promise<number> {
   const { reporter } = ctx;
   const toFile = opts.output !== undefined && opts.output !== '-' ? opts.output : undefined;
-  if (opts.range !== undefined) checkRange(opts.range, key);
+  if (opts.range !== undefined) checkRange(opts.range);
   if (toFile !== undefined) await checkOutputFile(toFile);
   // One read: worker threads would cost more to start than they could save.
   const reader = await openReader(reporter, { config: opts.config, metricsPort: opts.metricsPort, inline: true });
@@ -70,11 +70,11 @@ export async function runGet(ctx: CommandContext, key: string, opts: GetCommandO
 }
 
 /** A range that cannot be one whatever the object (its syntax, an end before its start) is a usage error. */
-function checkRange(range: string, key: string): void {
+function checkRange(range: string): void {
   try {
-    resolveRange(range, Number.MAX_SAFE_INTEGER, key);
+    checkRangeSyntax(range);
   } catch (err) {
-    if (hasCode(err, 'INVALID_CONFIG')) throw new UsageError(`--range ${(err as Error).message.replace(/^range: /, '')}`);
+    throw new UsageError(`--range ${(err as Error).message.replace(/^range: /, '')}`);
   }
 }
 

@@ -1,0 +1,133 @@
+/**
+ * The library's contract at its edges, each found by an audit against API.md: a readMany whose
+ * input fails, callers that share a read, ranges no object has, a buffered get of an object too
+ * large found by broadcast, egress limits before a request, a HEAD of a copy unlike its row, and
+ * calls after close. Memory backends and store.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { openMemoryReadPath } from '../helpers/memory-readpath.js';
+import { hasCode } from '../../src/errors.js';
+import type { BatchOutcome } from '../../src/read-path.js';
+
+const is = (code: string) => (err: unknown) => hasCode(err, code as never);
+
+/** Every outcome a readMany yields, and how it ended. */
+async function drain(it: AsyncIterable<BatchOutcome>): Promise<{ outcomes: BatchOutcome[]; error: unknown }> {
+  const outcomes: BatchOutcome[] = [];
+  try {
+    for await (const o of it) outcomes.push(o);
+  } catch (error) {
+    return { outcomes, error };
+  }
+  return { outcomes, error: undefined };
+}
+
+describe('the library contract at its edges (memory backends)', () => {
+  it('readMany whose input fails: the keys it gave are read to their outcomes first, then the input\'s failure (its own code when it has one)', async () => {
+    const { rp, seed } = await openMemoryReadPath();
+    for (const k of ['k0', 'k1', 'k2']) seed(k, `body of ${k}`);
+    async function* failing(err: unknown): AsyncGenerator<string> {
+      yield 'k0';
+      yield 'k1';
+      yield 'k2';
+      throw err;
+    }
+    const plain = await drain(rp.readMany(failing(Object.assign(new Error('EIO: key file'), { code: 'EIO' }))));
+    assert.deepEqual(plain.outcomes.map((o) => [o.key, o.ok]).sort(), [['k0', true], ['k1', true], ['k2', true]]);
+    assert.ok(hasCode(plain.error, 'INVALID_KEY'), String(plain.error));
+    assert.match((plain.error as Error).message, /reading keys failed: EIO: key file/);
+    // A readpath error from another copy of the library (recognised by its shape, not its class).
+    const shaped = Object.assign(new Error('listing failed'), { code: 'DB_UNAVAILABLE', httpStatus: 503 });
+    const coded = await drain(rp.readMany(failing(shaped)));
+    assert.equal(coded.outcomes.length, 3);
+    assert.ok(hasCode(coded.error, 'DB_UNAVAILABLE'), String(coded.error));
+    // A string is not a list of keys.
+    await assert.rejects(drain(rp.readMany('k0k1')).then((r) => { throw r.error; }), (err: unknown) => is('INVALID_CONFIG')(err) && /not one string/.test((err as Error).message));
+    await rp.close();
+  });
+
+  it('callers that share one read each get their own outcome and body: writing to one changes no other', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath();
+    seed('k', 'hello');
+    const gets = backend('b1').calls.get;
+    const [a, b, c] = await Promise.all([rp.get('k'), rp.get('k'), rp.get('k')]);
+    assert.equal(backend('b1').calls.get - gets, 1, 'one read, shared');
+    assert.notEqual(a, b);
+    assert.notEqual(a.body, b.body);
+    a.body[0] = 0x4a;
+    assert.equal(Buffer.from(b.body).toString(), 'hello');
+    assert.equal(Buffer.from(c.body).toString(), 'hello');
+    const [h1, h2] = await Promise.all([rp.head('k'), rp.head('k')]);
+    assert.notEqual(h1, h2);
+    assert.deepEqual(h1, h2);
+    // Within a batch too: the same key twice.
+    const twice = await drain(rp.readMany(['k', 'k']));
+    const bodies = twice.outcomes.map((o) => (o.ok && 'body' in o ? o.body : undefined));
+    assert.ok(bodies[0] !== undefined && bodies[1] !== undefined && bodies[0] !== bodies[1]);
+    await rp.close();
+  });
+
+  it('a range no object has is INVALID_CONFIG for get as for getStream, and reaches no backend; readMany refuses it up front', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath();
+    seed('k', 'hello world');
+    const gets = backend('b1').calls.get + backend('b2').calls.get;
+    for (const range of ['foo', 'bytes=0-1,3-4', 'Bytes=1-2', 'bytes=5-2', 'bytes=-']) {
+      await assert.rejects(rp.get('k', { range }), is('INVALID_CONFIG'), range);
+      await assert.rejects(rp.getStream('k', { range }), is('INVALID_CONFIG'), range);
+    }
+    assert.equal(backend('b1').calls.get + backend('b2').calls.get, gets, 'no request sent');
+    const batch = await drain(rp.readMany(['k'], { range: 'bytes=9-1' }));
+    assert.deepEqual(batch.outcomes, []);
+    assert.ok(hasCode(batch.error, 'INVALID_CONFIG'));
+    assert.equal(Buffer.from((await rp.get('k', { range: 'bytes=6-99999999999999999999' })).body).toString(), 'world');
+    await rp.close();
+  });
+
+  it('degraded: a get over runtime.max_buffered_bytes is OBJECT_TOO_LARGE (413), as with the database up', async () => {
+    const { rp, seed, store } = await openMemoryReadPath(2, { runtime: { mode: 'inline', max_buffered_bytes: 100 } });
+    seed('big', 'x'.repeat(200));
+    await assert.rejects(rp.get('big'), (err: unknown) => is('OBJECT_TOO_LARGE')(err) && (err as { httpStatus?: number }).httpStatus === 413);
+    store.setAvailable(false);
+    await assert.rejects(rp.get('big'), (err: unknown) => is('OBJECT_TOO_LARGE')(err) && (err as { httpStatus?: number }).httpStatus === 413);
+    store.setAvailable(true);
+    await rp.close();
+  });
+
+  it('a backend that cannot serve a copy\'s known size within its egress limit is skipped before a request', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(2, {
+      backends: ['b1', 'b2'].map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', egress_byte_limit: name === 'b1' ? 12 : 0 })),
+    });
+    seed('k', 'hello');
+    const served: string[] = [];
+    for (let i = 0; i < 4; i++) served.push((await rp.get('k')).backend);
+    assert.deepEqual(served, ['b1', 'b1', 'b2', 'b2'], 'b1 serves 10 of its 12 bytes, then not 5 more');
+    assert.equal(backend('b1').calls.get, 2, 'b1 was asked only for what it could serve');
+    assert.equal(rp.recorder.usage.usage('b1').apiRequests, 2);
+    await rp.close();
+  });
+
+  it('a HEAD of a copy whose stored size is not its row\'s is refused for that copy; the next copy answers, as a GET would', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath();
+    seed('k', 'ten bytes!');
+    backend('b1').put('k', 'short');
+    const h = await rp.head('k');
+    assert.equal(h.backend, 'b2');
+    assert.equal(h.size, 10);
+    assert.equal(h.failover, true);
+    assert.equal((await rp.get('k')).backend, 'b2');
+    await rp.close();
+  });
+
+  it('after close, listKeys and keysUnder are refused like every other call', async () => {
+    const { rp, seed } = await openMemoryReadPath();
+    seed('a/k', 'x');
+    assert.deepEqual((await rp.listKeys({ prefix: 'a/', limit: 10 })).map((o) => o.key), ['a/k']);
+    await rp.close();
+    await assert.rejects(rp.listKeys({ prefix: 'a/', limit: 10 }), (err: unknown) => is('SERVICE_UNAVAILABLE')(err) && /closed/.test((err as Error).message));
+    await assert.rejects((async () => {
+      for await (const k of rp.keysUnder('a/')) assert.fail(`listed ${k}`);
+    })(), is('SERVICE_UNAVAILABLE'));
+    await assert.rejects(rp.get('a/k'), is('SERVICE_UNAVAILABLE'));
+  });
+});
