@@ -5,7 +5,7 @@
  * limits, and the usage flusher. Each part is released by {@link Parts.close} in reverse order.
  */
 import { Recorder } from './telemetry/recorder.js';
-import { ReadPathError, messageOf } from './errors.js';
+import { ReadPathError, hasCode, messageOf } from './errors.js';
 import { UsageFlusher } from './policies/usage-flusher.js';
 import { backendBreaker } from './policies/backend-breaker.js';
 import type { CircuitBreaker } from './policies/circuit-breaker.js';
@@ -165,7 +165,21 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   const store = new CircuitBreakerStore(rawStore, { failureThreshold: cb.failureThreshold, openTimeoutMs: cb.openTimeoutMs, onClose: () => cache.clear() });
   let flusher: UsageFlusher | undefined;
   if (isUsageStore(rawStore)) {
-    flusher = new UsageFlusher({ tracker: recorder.usage, store: rawStore, intervalMs: config.usage.flushIntervalMs });
+    // A failure other than an outage (which reads already report, and which ends by itself) is
+    // told, each distinct one once: a backend upstream's database refuses (backend_usage's
+    // foreign key to backend_quotas) would otherwise keep its usage unshared in silence.
+    const told = new Set<string>();
+    const warn = overrides.warn;
+    flusher = new UsageFlusher({
+      tracker: recorder.usage, store: rawStore, intervalMs: config.usage.flushIntervalMs,
+      onError: (err, phase) => {
+        if (hasCode(err, 'DB_UNAVAILABLE')) return;
+        const message = `usage ${phase === 'flush' ? 'flush to' : 'load from'} the database failed: ${messageOf(err)}`;
+        if (warn === undefined || told.has(message)) return;
+        told.add(message);
+        warn(`${message} (usage is still counted in this process; tried again every flush)`);
+      },
+    });
     await flusher.start();
   }
   let closed: Promise<void> | undefined;

@@ -4,12 +4,13 @@
  * each other's usage against one limit.
  *
  * Nothing is lost on a failed flush: the store writes a flush all or nothing, and the deltas
- * go back into the tracker for the next attempt. (A flush whose commit reached the database
+ * go back into the tracker for the next attempt. A flush that fails is tried again backend by
+ * backend, so a backend the database refuses holds back only its own usage. (A flush whose commit reached the database
  * but whose acknowledgement was lost is retried and counted twice: over-counting is the safe
  * side of a usage limit.)
  */
 import { ReadPathError } from '../errors.js';
-import type { UsageTracker } from './usage-tracker.js';
+import type { UsageDelta, UsageTracker } from './usage-tracker.js';
 import type { UsageStore } from '../stores/usage-store.js';
 
 /** Options for {@link UsageFlusher}. */
@@ -37,6 +38,8 @@ export class UsageFlusher {
   #started = false;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Deltas the flush in progress wrote. */
+  #written: UsageDelta[] = [];
 
   constructor(opts: UsageFlusherOptions) {
     const interval = opts.intervalMs ?? 30_000;
@@ -83,7 +86,7 @@ export class UsageFlusher {
       this.#closed = true;
       if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = undefined;
-      this.#closing = this.#run(() => this.#flushOnce(false)).catch(() => {});
+      this.#closing = this.#run(() => this.#flushOnce(false, true)).catch(() => {});
     }
     return this.#closing;
   }
@@ -122,26 +125,64 @@ export class UsageFlusher {
     }
   }
 
-  async #flushOnce(reload: boolean): Promise<void> {
+  async #flushOnce(reload: boolean, final = false): Promise<void> {
     const deltas = this.#tracker.takeDeltas();
     let flushError: unknown;
     let flushFailed = false;
     let flushed = false;
     if (deltas.length > 0) {
       try {
-        await this.#store.flushUsage(deltas);
+        await this.#store.flushUsage(deltas, { final });
+        this.#written = [...deltas];
         flushed = true;
       } catch (err) {
-        this.#tracker.restoreDeltas(deltas);
-        flushFailed = true;
-        flushError = err;
-        this.#onError(err, 'flush');
+        // One backend the database refuses (upstream's backend_usage has a foreign key to its
+        // backend_quotas: a backend upstream no longer knows) must not keep the others' usage
+        // from being shared: each backend's deltas are tried on their own, and only what
+        // still fails is kept for the next attempt.
+        const failed = await this.#flushEach(deltas, err, final);
+        if (failed.length > 0) {
+          this.#tracker.restoreDeltas(failed);
+          flushFailed = true;
+          flushError = err;
+        }
+        flushed = failed.length < deltas.length;
       }
     }
     // A load after the flush already holds the flushed deltas; without one they are folded
     // into the baseline by hand so limits keep counting them.
     const loaded = reload ? await this.#load() : false;
-    if (flushed && !loaded) this.#tracker.restoreDeltas(deltas, true);
+    if (flushed && !loaded) this.#tracker.restoreDeltas(this.#written, true);
+    this.#written = [];
     if (flushFailed) throw flushError;
+  }
+
+  /**
+   * After a flush of `deltas` failed with `first`: write each backend's deltas alone. Returns the
+   * deltas still not written; every failure goes to onError (the whole flush's, when all failed
+   * alike).
+   */
+  async #flushEach(deltas: readonly UsageDelta[], first: unknown, final: boolean): Promise<UsageDelta[]> {
+    const byBackend = new Map<string, UsageDelta[]>();
+    for (const d of deltas) {
+      const list = byBackend.get(d.backendName);
+      if (list === undefined) byBackend.set(d.backendName, [d]);
+      else list.push(d);
+    }
+    if (byBackend.size === 1) {
+      this.#onError(first, 'flush');
+      return [...deltas];
+    }
+    const failed: UsageDelta[] = [];
+    for (const group of byBackend.values()) {
+      try {
+        await this.#store.flushUsage(group, { final });
+        this.#written.push(...group);
+      } catch (err) {
+        failed.push(...group);
+        this.#onError(err, 'flush');
+      }
+    }
+    return failed;
   }
 }

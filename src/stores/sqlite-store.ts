@@ -16,7 +16,7 @@ import {
   checkLocationForWrite, listedKey, rowTimestamp, sortByCreatedAt, toListedObject, toObjectLocation, toObjectTags, unknownLocationColumns, type ParsedTimestamp, type RawListedRow,
   type RawLocationRow,
 } from './row-mapping.js';
-import { checkListKeysOptions, keyRange } from './key-listing.js';
+import { checkListKeysOptions, compareKeys, keyRange } from './key-listing.js';
 import { checkRecheckMs } from './schema-recheck.js';
 import { TurnBatch, type Pending } from './turn-batch.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
@@ -204,6 +204,9 @@ interface Connection {
  * absent), and a call that cannot open it answers DB_UNAVAILABLE and the next one tries again.
  * {@link SqliteMetadataStore.open} opens eagerly instead.
  */
+/** How long a periodic usage flush waits for upstream's write lock, in ms (see flushUsage). */
+const FLUSH_BUSY_MS = 50;
+
 export class SqliteMetadataStore implements MetadataStore, UsageStore {
   readonly #opts: Required<Omit<SqliteMetadataStoreOptions, 'onUnknownColumns'>> & Pick<SqliteMetadataStoreOptions, 'onUnknownColumns'>;
   #warnedUnknown = false;
@@ -469,6 +472,16 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       }
       out.push(toListedObject(key, best, bestT));
     }
+    // Keys whose bytes are not UTF-8 (upstream stores what its clients sent) reach us decoded,
+    // with U+FFFD in place of those bytes: out of the byte order the page was read in, and
+    // several keys as one. A page that does not go forward would be asked for again and again.
+    let prev = inclusive ? undefined : from;
+    for (const o of out) {
+      if (prev !== undefined && compareKeys(o.key, prev) <= 0) {
+        throw new ReadPathError('METADATA_ERROR', `SQLite database ${this.#opts.path}: a key after ${JSON.stringify(prev)} is not valid UTF-8 (read as ${JSON.stringify(o.key)}); readpath cannot list past it`);
+      }
+      prev = o.key;
+    }
     return out;
   }
 
@@ -522,14 +535,21 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     return usageRowsToMap(rows);
   }
 
-  async flushUsage(deltas: readonly UsageDelta[]): Promise<void> {
+  async flushUsage(deltas: readonly UsageDelta[], opts?: { final?: boolean }): Promise<void> {
     checkDeltas(deltas);
     if (deltas.length === 0) return;
     const conn = this.#connection();
+    // better-sqlite3 waits for a lock on the calling thread: while upstream holds the write lock,
+    // a flush waiting the whole busy timeout would stop every read for that long. A periodic
+    // flush waits briefly and is retried at the next interval; the last one may wait it all.
+    const brief = opts?.final !== true && this.#opts.busyTimeoutMs > FLUSH_BUSY_MS;
     try {
+      if (brief) conn.db.pragma(`busy_timeout = ${FLUSH_BUSY_MS}`);
       conn.flushUsage(deltas);
     } catch (err) {
       throw this.#wrap(err, 'usage flush');
+    } finally {
+      if (brief) conn.db.pragma(`busy_timeout = ${this.#opts.busyTimeoutMs}`);
     }
   }
 

@@ -12,8 +12,10 @@ export interface UsageStore {
   /**
    * Add deltas to the stored totals (upsert adding, as upstream does), all or nothing: a flush
    * that rejects has written none of them, so its caller can hand them back and retry.
+   * `opts.final`: the last flush before close, which may wait for the database as long as its
+   * settings allow; a periodic one may give up sooner, as it will be tried again.
    */
-  flushUsage(deltas: readonly UsageDelta[]): Promise<void>;
+  flushUsage(deltas: readonly UsageDelta[], opts?: { final?: boolean }): Promise<void>;
 }
 
 const PERIOD_RE = /^\d{4}-(0[1-9]|1[0-2])$/;

@@ -1,16 +1,22 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { SqliteMetadataStore, sqliteListKeysSql } from '../../src/stores/sqlite-store.js';
 import { hasCode } from '../../src/errors.js';
 import { metadataStoreSuite } from '../helpers/store-conformance.js';
 import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
 import { ReadPath } from '../../src/read-path.js';
+import { UsageFlusher } from '../../src/policies/usage-flusher.js';
+import { UsageTracker } from '../../src/policies/usage-tracker.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'readpath-sqlite-'));
+/** The repository, where better-sqlite3 is installed (for a child that locks a database). */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const confPath = join(dir, 'conformance.db');
@@ -241,6 +247,33 @@ describe('SqliteMetadataStore', () => {
     }
   });
 
+  it('a key that is not valid UTF-8 (upstream keeps the bytes its clients sent) stops a listing with METADATA_ERROR, never the same page again and again', async () => {
+    const { path, db } = upstreamDb('upstream-bad-utf8.db');
+    db.exec(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES
+      ('a/z', 'b1', 1, '2024-01-01T00:00:00Z'),
+      (CAST(x'612FFE' AS TEXT), 'b1', 1, '2024-01-01T00:00:00Z'),
+      (CAST(x'612FFF' AS TEXT), 'b1', 1, '2024-01-01T00:00:00Z')`);
+    db.close();
+    const store = await SqliteMetadataStore.open({ path, readonly: true });
+    try {
+      const seen: string[] = [];
+      const walk = async (): Promise<void> => {
+        let after: string | undefined;
+        for (let page = 0; page < 10; page++) {
+          const got = await store.listKeys({ prefix: 'a/', limit: 1, ...(after === undefined ? {} : { startAfter: after }) });
+          if (got.length === 0) return;
+          seen.push(...got.map((o) => o.key));
+          after = got[got.length - 1]?.key;
+        }
+        assert.fail(`a listing that never ends: ${JSON.stringify(seen)}`);
+      };
+      await assert.rejects(walk(), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /not valid UTF-8/.test((err as Error).message));
+      assert.deepEqual(seen, ['a/z', 'a/\uFFFD']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses to list a UTF-16 database (its BINARY order is not S3 order)', async () => {
     const path = join(dir, 'utf16.db');
     const db = new Database(path);
@@ -410,6 +443,34 @@ describe('SqliteMetadataStore usage', () => {
     }
   });
 
+  it('a periodic usage flush waits only briefly for the write lock upstream holds (the thread would stop for the whole busy timeout); the final flush waits for it', async () => {
+    const { path: up, db } = upstreamDb('upstream-busy.db');
+    db.pragma('journal_mode = WAL');
+    db.close();
+    const store = await SqliteMetadataStore.open({ path: up, busyTimeoutMs: 20_000 });
+    // Upstream, in another process, holds the write lock for 3 s once it says so.
+    const holder = spawn(process.execPath, ['-e', `
+      const Database = require('better-sqlite3');
+      const db = new Database(${JSON.stringify(up)});
+      db.exec('BEGIN IMMEDIATE');
+      process.stdout.write('locked\\n');
+      setTimeout(() => { db.exec('COMMIT'); db.close(); }, 3000);
+    `], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on('data', (d: Buffer) => { if (d.toString().includes('locked')) resolve(); });
+        holder.once('exit', (code) => reject(new Error(`the lock holder exited (${String(code)}) before locking`)));
+      });
+      const delta = { backendName: 'b1', period: '2024-03', apiRequests: 2, egressBytes: 0, ingressBytes: 0 };
+      await assert.rejects(store.flushUsage([delta]), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE') && /SQLITE_BUSY/.test((err as Error).message), 'gave up while the lock is held');
+      await store.flushUsage([delta], { final: true });
+      assert.equal((await store.loadUsage('2024-03')).get('b1')?.apiRequests, 2, 'written once the lock was released');
+    } finally {
+      holder.kill();
+      await store.close();
+    }
+  });
+
   it('flushes into an upstream database whose backend_usage has foreign keys', async () => {
     const { path: up, db } = upstreamDb('upstream-usage.db');
     db.close();
@@ -417,6 +478,19 @@ describe('SqliteMetadataStore usage', () => {
     try {
       await store.flushUsage([{ backendName: 'b1', period: '2024-03', apiRequests: 4, egressBytes: 0, ingressBytes: 0 }]);
       assert.equal((await store.loadUsage('2024-03')).get('b1')?.apiRequests, 4);
+      // A backend upstream's backend_quotas does not hold is refused by the foreign key; through
+      // the flusher it holds back only its own usage.
+      const tracker = new UsageTracker({ now: () => new Date('2024-03-15T00:00:00Z') });
+      const told: string[] = [];
+      const flusher = new UsageFlusher({ tracker, store, onError: (e) => told.push((e as Error).message) });
+      tracker.record('b2', 3, 0, 0);
+      tracker.record('b9', 5, 0, 0);
+      await assert.rejects(flusher.flush(), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /FOREIGN KEY/.test((err as Error).message));
+      assert.equal((await store.loadUsage('2024-03')).get('b2')?.apiRequests, 3, 'b2 written');
+      assert.equal((await store.loadUsage('2024-03')).get('b9'), undefined);
+      assert.equal(told.length, 1);
+      assert.equal(tracker.usage('b9').apiRequests, 5, 'b9 still counted here');
+      await flusher.close();
     } finally {
       await store.close();
     }

@@ -8,7 +8,7 @@ import { UsageTracker, type UsageDelta, type UsageStat } from '../../src/policie
 import { MemoryUsageStore } from '../../src/stores/memory-usage-store.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import type { UsageStore } from '../../src/stores/usage-store.js';
-import { hasCode } from '../../src/errors.js';
+import { ReadPathError, hasCode } from '../../src/errors.js';
 import { sharedStoreScenario } from '../helpers/usage-scenarios.js';
 
 const MARCH = new Date('2024-03-15T12:00:00Z');
@@ -178,6 +178,38 @@ describe('UsageFlusher', () => {
     assert.equal(store.get('b1', '2024-04').apiRequests, 2);
     assert.equal(tracker.usage('b1').apiRequests, 2);
     await flusher.close();
+  });
+
+  it('a backend the database refuses holds back only its own usage: the others are written, its deltas kept and the failure told', async () => {
+    const inner = new MemoryUsageStore();
+    const calls: string[] = [];
+    // As upstream's backend_usage refuses a backend missing from backend_quotas (a foreign key).
+    const store: UsageStore = {
+      loadUsage: (period) => inner.loadUsage(period),
+      flushUsage: async (deltas, opts) => {
+        calls.push(`${deltas.map((d) => d.backendName).join('+')}${opts?.final === true ? ' (final)' : ''}`);
+        if (deltas.some((d) => d.backendName === 'gone')) throw new ReadPathError('METADATA_ERROR', 'FOREIGN KEY constraint failed');
+        return inner.flushUsage(deltas);
+      },
+    };
+    const tracker = new UsageTracker({ now: () => MARCH });
+    const errors: string[] = [];
+    const flusher = new UsageFlusher({ tracker, store, intervalMs: 1000, reloadBaseline: false, onError: (e, phase) => errors.push(`${phase}:${(e as Error).message}`) });
+    await flusher.start();
+    tracker.record('b1', 4, 10, 0);
+    tracker.record('gone', 2, 0, 0);
+    tracker.record('b2', 1, 0, 0);
+    mock.timers.tick(1000);
+    await flusher.idle();
+    assert.deepEqual(calls, ['b1+gone+b2', 'b1', 'gone', 'b2']);
+    assert.deepEqual(errors, ['flush:FOREIGN KEY constraint failed']);
+    assert.equal(inner.get('b1', '2024-03').apiRequests, 4);
+    assert.equal(inner.get('b2', '2024-03').apiRequests, 1);
+    assert.equal(inner.get('gone', '2024-03').apiRequests, 0);
+    assert.deepEqual([tracker.usage('b1').apiRequests, tracker.usage('gone').apiRequests], [4, 2], 'everything still counts here, nothing twice');
+    await flusher.close();
+    assert.deepEqual(calls.slice(4), ['gone (final)'], 'only what failed is tried again, the last time as final');
+    assert.equal(inner.get('b1', '2024-03').apiRequests, 4, 'b1 was not written twice');
   });
 
   it('rejects a bad interval', () => {
