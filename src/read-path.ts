@@ -491,16 +491,18 @@ export class ReadPath {
       const striping = this.#config.striping;
       if (striping.enabled && spanLength(span) >= striping.minSize) {
         // Striping uses the backends that hold it: ask the others, and keep those that answer alike.
-        const heads = await Promise.all(others.map((name) => {
+        // Without an ETag nothing proves the others hold the same bytes: the first copy alone.
+        const heads = h.etag === undefined ? [] : await Promise.all(others.map((name) => {
           const b = backends.get(name);
           if (b === undefined) return Promise.resolve(undefined);
           // Each backend's latest write of the key may be at a path of its own (stored-copy.ts).
           const at = this.#config.broadcast.storageKeys ? storedKeyOf(b, key, signal) : Promise.resolve(key);
-          return at.then((k) => b.head(k, signal === undefined ? {} : { signal })).catch((): HeadResult | undefined => undefined);
+          return at.then((k) => b.head(k, signal === undefined ? {} : { signal }).then((o) => ({ o, k }))).catch(() => undefined);
         }));
         others.forEach((name, i) => {
-          const o = heads[i];
-          if (o !== undefined && o.size === h.size && o.etag === h.etag) copies.push({ backendName: name, backend: backends.get(name), location: null });
+          const found = heads[i];
+          // Where its HEAD found it: each part's request need not list the backend again.
+          if (found !== undefined && found.o.size === h.size && found.o.etag === h.etag) copies.push({ backendName: name, backend: backends.get(name), location: null, storedAt: found.k });
         });
       } else {
         for (const name of others) copies.push({ backendName: name, backend: backends.get(name), location: null });

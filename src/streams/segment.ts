@@ -192,6 +192,12 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   if (res.size >= 0 && res.size !== expected) {
     fail(new ReadPathError('BACKEND_ERROR', `${copy.backendName}: ${key}: answered ${res.size} bytes where ${expected} were asked for (the copy differs from the stored size)`));
   }
+  // A ranged answer says how big the stored object is: another size than the row's is another
+  // object, whose bytes must not be spliced into this one (a range is not hash-checked).
+  const stored = copy.location?.sizeBytes;
+  if (res.totalSize !== undefined && stored !== undefined && res.totalSize !== stored) {
+    fail(new ReadPathError('BACKEND_ERROR', `${copy.backendName}: ${key}: holds ${res.totalSize} stored bytes where the row says ${stored} (the copy differs from its row)`));
+  }
   if (task.egressLimited === true) {
     const limit = ledger.reserveEgress(task, expected);
     if (limit !== null) fail(new UsageLimitSkipError(copy.backendName, { limit }));

@@ -22,7 +22,7 @@ import { METRIC } from '../telemetry/recorder.js';
 import { spanLength } from './byte-range.js';
 import { headFields, objectHead } from '../probe/answer.js';
 import type { VerdictHead } from '../probe/task.js';
-import { openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
+import { VERIFY_WINDOW, openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
 import { storedDiffers } from '../stores/row-mapping.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
@@ -186,6 +186,11 @@ class StripedRun {
       }
       const head = objectHead(headFields(f.seg.res), c.copy.location);
       this.#etag ??= f.seg.res.etag;
+      // Nothing proves the other copies hold these bytes — no content hash, no ETag for If-Match:
+      // the parts come from this copy alone, as a plain stream would refuse to resume elsewhere.
+      if (this.#etag === undefined) {
+        for (const other of this.#copies) if (other !== c && storedHash(other.copy.location) === null) other.dead = true;
+      }
       this.#nextLaunch = 1;
       void this.#drainInto(f);
       return { copy: c, head };
@@ -488,5 +493,7 @@ class StripedRun {
 
 /** True when the span is worth striping over the copies there are. */
 export function shouldStripe(src: StreamSource, copies: readonly StreamCopy[], minSize: number): boolean {
-  return copies.length >= 2 && spanLength(src.span) >= minSize;
+  // A span the plain stream holds whole and checks before handing on a byte is left to it: a
+  // damaged copy is then replaced by the next, where a striped read could only fail.
+  return copies.length >= 2 && spanLength(src.span) >= minSize && spanLength(src.span) > VERIFY_WINDOW;
 }

@@ -175,7 +175,7 @@ describe('striped getStream (memory backends)', () => {
 
   it('a missing copy is dropped and its parts are fetched elsewhere', async () => {
     const { rp, seed, backend } = await openMemoryReadPath(3, { runtime: { mode: 'inline' }, striping });
-    const bytes = object(600 * 1024);
+    const bytes = object(1600 * 1024);
     seed('big', bytes, ['b1', 'b2', 'b3']);
     backend('b2').delete('big');
     const o = await rp.getStream('big');
@@ -187,10 +187,10 @@ describe('striped getStream (memory backends)', () => {
 
   it('damaged bytes on one copy fail the whole body with INTEGRITY_MISMATCH before end', async () => {
     const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping });
-    const bytes = object(512 * 1024);
+    const bytes = object(1536 * 1024);
     seed('big', bytes, ['b1', 'b2']);
     const bad = Buffer.from(bytes);
-    bad[300_000] = (bad[300_000] ?? 0) ^ 0xff;
+    for (let at = 0; at < bad.length; at += 64 * 1024) bad[at + 7] = (bad[at + 7] ?? 0) ^ 0xff;
     backend('b2').put('big', bad);
     const o = await rp.getStream('big');
     await assertMismatchBeforeEnd(o);
@@ -199,14 +199,68 @@ describe('striped getStream (memory backends)', () => {
 
   it('ranges are striped too, and objects under min_size are not', async () => {
     const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping });
-    const bytes = object(1024 * 1024);
+    const bytes = object(2 * 1024 * 1024);
     seed('big', bytes, ['b1', 'b2']);
-    const o = await rp.getStream('big', { range: 'bytes=1000-400000' });
-    assert.ok((await readAll(o.body)).equals(bytes.subarray(1000, 400001)));
-    assert.equal(backend('b1').calls.get + backend('b2').calls.get, 7);
+    const o = await rp.getStream('big', { range: 'bytes=1000-1400000' });
+    assert.ok((await readAll(o.body)).equals(bytes.subarray(1000, 1400001)));
+    const parts = Math.ceil(1_399_001 / (64 * 1024));
+    assert.equal(backend('b1').calls.get + backend('b2').calls.get, parts);
     const small = await rp.getStream('big', { range: 'bytes=0-99999' });
     assert.equal((await text(small.body)).length > 0, true);
-    assert.equal(backend('b1').calls.get + backend('b2').calls.get, 8, 'one plain GET under min_size');
+    assert.equal(backend('b1').calls.get + backend('b2').calls.get, parts + 1, 'one plain GET under min_size');
+    await rp.close();
+  });
+
+  it('a span the plain stream checks whole before a byte goes out (up to 1 MiB) is not striped, whatever min_size: a damaged copy is replaced by the next', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping });
+    const bytes = object(1024 * 1024);
+    seed('mib', bytes, ['b1', 'b2']);
+    const bad = Buffer.from(bytes);
+    bad[5] = (bad[5] ?? 0) ^ 0xff;
+    backend('b1').put('mib', bad);
+    const o = await rp.getStream('mib');
+    assert.ok((await readAll(o.body)).equals(bytes));
+    assert.equal(await o.verified, true);
+    assert.equal(o.striped, false);
+    assert.deepEqual(o.backends, ['b1', 'b2'], 'b1 checked and left, b2 served');
+    await rp.close();
+  });
+
+  it('without a content hash or an ETag to prove the copies alike, the parts come from the first copy alone', async () => {
+    const { rp, store, backends } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping });
+    const bytes = object(2 * 1024 * 1024);
+    const other = Buffer.from(bytes).fill(0x55, 300_000, 600_000);
+    const [b1, b2] = backends as [MemoryBackend, MemoryBackend];
+    b1.put('k', bytes);
+    b2.put('k', other);
+    store.add({ objectKey: 'k', backendName: 'b1', sizeBytes: bytes.length, createdAt: new Date(1), encrypted: false, contentHash: null });
+    store.add({ objectKey: 'k', backendName: 'b2', sizeBytes: bytes.length, createdAt: new Date(2), encrypted: false, contentHash: null });
+    // Servers that send no ETag.
+    for (const b of [b1, b2]) {
+      const get = b.get.bind(b);
+      b.get = async (key, opts) => {
+        const r = await get(key, opts);
+        delete r.etag;
+        return r;
+      };
+    }
+    const gets = b2.calls.get;
+    const o = await rp.getStream('k');
+    assert.ok((await readAll(o.body)).equals(bytes), 'b1\'s bytes only');
+    assert.deepEqual(o.backends, ['b1']);
+    assert.equal(b2.calls.get, gets, 'b2 was never asked for a part');
+    await rp.close();
+  });
+
+  it('a ranged read refuses a copy whose stored size is not its row\'s (Content-Range says so): its bytes are another object\'s', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' } });
+    const bytes = object(4096);
+    seed('k', bytes, ['b1', 'b2']);
+    backend('b1').put('k', Buffer.concat([object(4096).fill(1), Buffer.alloc(10)]));
+    const o = await rp.getStream('k', { range: 'bytes=100-199' });
+    assert.ok((await readAll(o.body)).equals(bytes.subarray(100, 200)));
+    assert.deepEqual(o.backends, ['b2']);
+    assert.equal(o.failover, true);
     await rp.close();
   });
 });
@@ -218,9 +272,9 @@ describe('getStream while the metadata store is down (degraded)', () => {
 
   it('finds a holder by broadcast, stripes over the backends that answer HEAD alike, and verifies nothing it cannot', async () => {
     const backends = ['b1', 'b2', 'b3'].map((n) => new MemoryBackend(n));
-    const bytes = Buffer.alloc(512 * 1024, 7);
+    const bytes = Buffer.alloc(1536 * 1024, 7);
     for (const b of backends.slice(0, 2)) b.put('big', bytes);
-    backends[2]?.put('big', Buffer.alloc(512 * 1024, 9)); // same size, other bytes: another ETag
+    backends[2]?.put('big', Buffer.alloc(1536 * 1024, 9)); // same size, other bytes: another ETag
     const rp = await ReadPath.open({
       backends: backends.map((b) => ({ name: b.name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
       database: { driver: 'memory' },
@@ -234,6 +288,40 @@ describe('getStream while the metadata store is down (degraded)', () => {
     assert.equal(await o.verified, false, 'no content hash in degraded mode (the MD5 ETag is checked)');
     assert.equal(backends[2]?.calls.get, 0, 'a backend whose ETag differs serves no part');
     assert.ok((backends[0]?.calls.get ?? 0) > 0 && (backends[1]?.calls.get ?? 0) > 0, 'both matching copies serve parts');
+    await rp.close();
+  });
+
+  it('servers that send no ETag: nothing proves the holders alike, so the first one found serves every part', async () => {
+    const backends = ['b1', 'b2'].map((n) => new MemoryBackend(n));
+    const bytes = Buffer.alloc(1536 * 1024, 7);
+    backends[0]?.put('big', bytes);
+    backends[1]?.put('big', Buffer.alloc(1536 * 1024, 9));
+    for (const b of backends) {
+      const get = b.get.bind(b);
+      const head = b.head.bind(b);
+      b.get = async (key, opts) => {
+        const r = await get(key, opts);
+        delete r.etag;
+        return r;
+      };
+      b.head = async (key, opts) => {
+        const r = await head(key, opts);
+        delete r.etag;
+        return r;
+      };
+    }
+    const rp = await ReadPath.open({
+      backends: backends.map((b) => ({ name: b.name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
+      database: { driver: 'memory' },
+      runtime: { mode: 'inline' },
+      striping: { min_size: '128KiB', part_size: '64KiB', parts_in_flight: 4 },
+      logging: { level: 'silent' },
+    }, { backends, store: down });
+    const o = await rp.getStream('big');
+    assert.equal(o.degraded, true);
+    assert.ok((await readAll(o.body)).equals(bytes), "b1's bytes, none of b2's");
+    assert.deepEqual(o.backends, ['b1']);
+    assert.equal(o.striped, false);
     await rp.close();
   });
 });
