@@ -22,7 +22,7 @@ import { METRIC } from '../telemetry/recorder.js';
 import { spanLength } from './byte-range.js';
 import { headFields, objectHead } from '../probe/answer.js';
 import type { VerdictHead } from '../probe/task.js';
-import { VERIFY_WINDOW, openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
+import { openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
 import { storedDiffers } from '../stores/row-mapping.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
@@ -493,7 +493,5 @@ class StripedRun {
 
 /** True when the span is worth striping over the copies there are. */
 export function shouldStripe(src: StreamSource, copies: readonly StreamCopy[], minSize: number): boolean {
-  // A span the plain stream holds whole and checks before handing on a byte is left to it: a
-  // damaged copy is then replaced by the next, where a striped read could only fail.
-  return copies.length >= 2 && spanLength(src.span) >= minSize && spanLength(src.span) > VERIFY_WINDOW;
+  return copies.length >= 2 && spanLength(src.span) >= minSize;
 }
