@@ -12,6 +12,22 @@ import { MemoryBackend } from '../../src/backends/memory-backend.js';
 
 const is = (code: string) => (err: unknown) => hasCode(err, code as never);
 
+/** Make `b` answer as a server that sends no ETag (GET and HEAD). */
+function withoutEtags(b: MemoryBackend): void {
+  const get = b.get.bind(b);
+  const head = b.head.bind(b);
+  b.get = async (key, opts) => {
+    const r = await get(key, opts);
+    delete r.etag;
+    return r;
+  };
+  b.head = async (key, opts) => {
+    const r = await head(key, opts);
+    delete r.etag;
+    return r;
+  };
+}
+
 describe('getStream (memory backends)', () => {
   it('streams a whole object, verified, with its head fields', async () => {
     const { rp, seed } = await openMemoryReadPath();
@@ -221,14 +237,7 @@ describe('striped getStream (memory backends)', () => {
     store.add({ objectKey: 'k', backendName: 'b1', sizeBytes: bytes.length, createdAt: new Date(1), encrypted: false, contentHash: null });
     store.add({ objectKey: 'k', backendName: 'b2', sizeBytes: bytes.length, createdAt: new Date(2), encrypted: false, contentHash: null });
     // Servers that send no ETag.
-    for (const b of [b1, b2]) {
-      const get = b.get.bind(b);
-      b.get = async (key, opts) => {
-        const r = await get(key, opts);
-        delete r.etag;
-        return r;
-      };
-    }
+    for (const b of [b1, b2]) withoutEtags(b);
     const gets = b2.calls.get;
     const o = await rp.getStream('k');
     assert.ok((await readAll(o.body)).equals(bytes), 'b1\'s bytes only');
@@ -255,18 +264,21 @@ describe('getStream while the metadata store is down (degraded)', () => {
     getAllObjectLocations: () => Promise.reject(new ReadPathError('DB_UNAVAILABLE', 'store down')),
   };
 
+  /** A striping reader over `backends` whose store is down. */
+  const openDegraded = (backends: MemoryBackend[]): Promise<ReadPath> => ReadPath.open({
+    backends: backends.map((b) => ({ name: b.name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
+    database: { driver: 'memory' },
+    runtime: { mode: 'inline' },
+    striping: { min_size: '128KiB', part_size: '64KiB', parts_in_flight: 4 },
+    logging: { level: 'silent' },
+  }, { backends, store: down });
+
   it('finds a holder by broadcast, stripes over the backends that answer HEAD alike, and verifies nothing it cannot', async () => {
     const backends = ['b1', 'b2', 'b3'].map((n) => new MemoryBackend(n));
     const bytes = Buffer.alloc(1536 * 1024, 7);
     for (const b of backends.slice(0, 2)) b.put('big', bytes);
     backends[2]?.put('big', Buffer.alloc(1536 * 1024, 9)); // same size, other bytes: another ETag
-    const rp = await ReadPath.open({
-      backends: backends.map((b) => ({ name: b.name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
-      database: { driver: 'memory' },
-      runtime: { mode: 'inline' },
-      striping: { min_size: '128KiB', part_size: '64KiB', parts_in_flight: 4 },
-      logging: { level: 'silent' },
-    }, { backends, store: down });
+    const rp = await openDegraded(backends);
     const o = await rp.getStream('big');
     assert.equal(o.degraded, true);
     assert.ok((await readAll(o.body)).equals(bytes));
@@ -281,27 +293,8 @@ describe('getStream while the metadata store is down (degraded)', () => {
     const bytes = Buffer.alloc(1536 * 1024, 7);
     backends[0]?.put('big', bytes);
     backends[1]?.put('big', Buffer.alloc(1536 * 1024, 9));
-    for (const b of backends) {
-      const get = b.get.bind(b);
-      const head = b.head.bind(b);
-      b.get = async (key, opts) => {
-        const r = await get(key, opts);
-        delete r.etag;
-        return r;
-      };
-      b.head = async (key, opts) => {
-        const r = await head(key, opts);
-        delete r.etag;
-        return r;
-      };
-    }
-    const rp = await ReadPath.open({
-      backends: backends.map((b) => ({ name: b.name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
-      database: { driver: 'memory' },
-      runtime: { mode: 'inline' },
-      striping: { min_size: '128KiB', part_size: '64KiB', parts_in_flight: 4 },
-      logging: { level: 'silent' },
-    }, { backends, store: down });
+    for (const b of backends) withoutEtags(b);
+    const rp = await openDegraded(backends);
     const o = await rp.getStream('big');
     assert.equal(o.degraded, true);
     assert.ok((await readAll(o.body)).equals(bytes), "b1's bytes, none of b2's");
