@@ -178,6 +178,14 @@ function ownCopy<T extends object>(o: T): T {
   return copy;
 }
 
+/**
+ * Whether a stream reads (and checks) its object whole: no range, or a range of an empty object
+ * (a suffix: all there is).
+ */
+function readsWhole(range: string | undefined, span: ByteSpan): boolean {
+  return range === undefined || span.total === 0;
+}
+
 /** Reads replicated objects with failover, verification and degraded-mode broadcast. */
 export class ReadPath {
   readonly #config: ResolvedConfig;
@@ -484,7 +492,7 @@ export class ReadPath {
         for (const name of others) {
           copies.push({ backendName: name, backend: backends.get(name), location: { ...row, backendName: name, storageKey: null }, findStorageKey: true });
         }
-        return { key, copies, span, whole: range === undefined || span.total === 0, degraded: true, etag: stored.etag };
+        return { key, copies, span, whole: readsWhole(range, span), degraded: true, etag: stored.etag };
       }
       // The HEAD found where the copy is: its segment need not list the backend again.
       const copies: StreamCopy[] = [{ backendName: h.backend, backend: backends.get(h.backend), location: null, ...(stored === undefined ? {} : { storedAt: stored.storageKey }) }];
@@ -507,14 +515,13 @@ export class ReadPath {
       } else {
         for (const name of others) copies.push({ backendName: name, backend: backends.get(name), location: null });
       }
-      return { key, copies, span, whole: range === undefined || span.total === 0, degraded: true, etag: h.etag };
+      return { key, copies, span, whole: readsWhole(range, span), degraded: true, etag: h.etag };
     }
     const first = rows[0];
     if (first === undefined) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
     const copies = rows.map((r): StreamCopy => ({ backendName: r.backendName, backend: backends.get(r.backendName), location: r }));
     const span = resolveRange(range, objectSizeOf(first), key);
-    // A range of an empty object (a suffix: all there is) reads it whole, checked as a whole.
-    return { key, copies, span, whole: range === undefined || span.total === 0, degraded: false };
+    return { key, copies, span, whole: readsWhole(range, span), degraded: false };
   }
 
   /** HEAD an object. */

@@ -38,8 +38,6 @@ export class UsageFlusher {
   #started = false;
   #closed = false;
   #closing: Promise<void> | undefined;
-  /** Deltas the flush in progress wrote. */
-  #written: UsageDelta[] = [];
 
   constructor(opts: UsageFlusherOptions) {
     const interval = opts.intervalMs ?? 30_000;
@@ -129,31 +127,29 @@ export class UsageFlusher {
     const deltas = this.#tracker.takeDeltas();
     let flushError: unknown;
     let flushFailed = false;
-    let flushed = false;
+    let written: readonly UsageDelta[] = [];
     if (deltas.length > 0) {
       try {
         await this.#store.flushUsage(deltas, { final });
-        this.#written = [...deltas];
-        flushed = true;
+        written = deltas;
       } catch (err) {
         // One backend the database refuses (upstream's backend_usage has a foreign key to its
         // backend_quotas: a backend upstream no longer knows) must not keep the others' usage
         // from being shared: each backend's deltas are tried on their own, and only what
         // still fails is kept for the next attempt.
         const failed = await this.#flushEach(deltas, err, final);
+        written = deltas.filter((d) => !failed.includes(d));
         if (failed.length > 0) {
           this.#tracker.restoreDeltas(failed);
           flushFailed = true;
           flushError = err;
         }
-        flushed = failed.length < deltas.length;
       }
     }
     // A load after the flush already holds the flushed deltas; without one they are folded
     // into the baseline by hand so limits keep counting them.
     const loaded = reload ? await this.#load() : false;
-    if (flushed && !loaded) this.#tracker.restoreDeltas(this.#written, true);
-    this.#written = [];
+    if (written.length > 0 && !loaded) this.#tracker.restoreDeltas(written, true);
     if (flushFailed) throw flushError;
   }
 
@@ -177,7 +173,6 @@ export class UsageFlusher {
     for (const group of byBackend.values()) {
       try {
         await this.#store.flushUsage(group, { final });
-        this.#written.push(...group);
       } catch (err) {
         failed.push(...group);
         this.#onError(err, 'flush');

@@ -197,6 +197,9 @@ interface Connection {
   flushUsage: (deltas: readonly UsageDelta[]) => void;
 }
 
+/** How long a periodic usage flush waits for upstream's write lock, in ms (see flushUsage). */
+const FLUSH_BUSY_MS = 50;
+
 /**
  * Reads s3-orchestrator's `object_locations` from a SQLite file, and keeps `backend_usage`.
  *
@@ -204,8 +207,6 @@ interface Connection {
  * absent), and a call that cannot open it answers DB_UNAVAILABLE and the next one tries again.
  * {@link SqliteMetadataStore.open} opens eagerly instead.
  */
-/** How long a periodic usage flush waits for upstream's write lock, in ms (see flushUsage). */
-const FLUSH_BUSY_MS = 50;
 
 export class SqliteMetadataStore implements MetadataStore, UsageStore {
   readonly #opts: Required<Omit<SqliteMetadataStoreOptions, 'onUnknownColumns'>> & Pick<SqliteMetadataStoreOptions, 'onUnknownColumns'>;
