@@ -7,40 +7,30 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { gatewaySdk } from '../helpers/gateway-sdk.js';
-import { startGateway, type Gateway } from '../../src/gateway/server.js';
-import { openMemoryReadPath } from '../helpers/memory-readpath.js';
+import { startMemoryGateway, type MemoryGateway } from '../helpers/memory-gateway.js';
 
 const AKID = 'AKIACONDITIONAL00001';
 const SECRET = 'conditional-secret-0123456789';
 const BODY = Buffer.from('revalidated, not refetched\n'.repeat(100));
 
 describe('readpath serve: conditional GETs', () => {
-  let m: Awaited<ReturnType<typeof openMemoryReadPath>>;
-  let gw: Gateway;
+  let g: MemoryGateway;
+  let m: MemoryGateway['m'];
   let s3: S3Client;
   let etag: string;
   let lastModified: Date;
 
   before(async () => {
-    m = await openMemoryReadPath(2, {
-      buckets: [{ name: 'web', credentials: [{ access_key_id: AKID, secret_access_key: SECRET }] }],
-      server: { listen_addr: '127.0.0.1:0' },
-    });
+    g = await startMemoryGateway('web', { id: AKID, secret: SECRET });
+    ({ m, s3 } = g);
     m.seed('web/page.html', BODY);
-    gw = await startGateway(m.rp, { settings: m.rp.config.gateway });
-    s3 = gatewaySdk(gw.url, { id: AKID, secret: SECRET });
     const first = await s3.send(new GetObjectCommand({ Bucket: 'web', Key: 'page.html' }));
     assert.ok(Buffer.from(await first.Body!.transformToByteArray()).equals(BODY));
     etag = first.ETag ?? '';
     lastModified = first.LastModified ?? new Date(0);
   });
 
-  after(async () => {
-    s3?.destroy();
-    await gw?.close(1000);
-    await m?.rp.close();
-  });
+  after(() => g?.close());
 
   const calls = (): { get: number; head: number } => ({ get: m.backend('b1').calls.get + m.backend('b2').calls.get, head: m.backend('b1').calls.head + m.backend('b2').calls.head });
   /** The status a conditional GET came to, and its body. */

@@ -7,33 +7,22 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { gatewaySdk } from '../helpers/gateway-sdk.js';
-import { startGateway, type Gateway } from '../../src/gateway/server.js';
-import { openMemoryReadPath } from '../helpers/memory-readpath.js';
+import { startMemoryGateway, type MemoryGateway } from '../helpers/memory-gateway.js';
 
 const AKID = 'AKIAOBJECTCACHE00001';
 const SECRET = 'object-cache-secret-0123456789';
 
 describe('readpath serve with the object data cache', () => {
-  let m: Awaited<ReturnType<typeof openMemoryReadPath>>;
-  let gw: Gateway;
+  let g: MemoryGateway;
+  let m: MemoryGateway['m'];
   let s3: S3Client;
 
   before(async () => {
-    m = await openMemoryReadPath(2, {
-      buckets: [{ name: 'hot', credentials: [{ access_key_id: AKID, secret_access_key: SECRET }] }],
-      server: { listen_addr: '127.0.0.1:0' },
-      cache: { enabled: true },
-    });
-    gw = await startGateway(m.rp, { settings: m.rp.config.gateway });
-    s3 = gatewaySdk(gw.url, { id: AKID, secret: SECRET });
+    g = await startMemoryGateway('hot', { id: AKID, secret: SECRET }, { cache: { enabled: true } });
+    ({ m, s3 } = g);
   });
 
-  after(async () => {
-    s3?.destroy();
-    await gw?.close(1000);
-    await m?.rp.close();
-  });
+  after(() => g?.close());
 
   const gets = (): number => m.backend('b1').calls.get + m.backend('b2').calls.get;
   const get = async (key: string): Promise<{ bytes: Buffer; etag: string | undefined; checksum: string | undefined }> => {
@@ -54,7 +43,7 @@ describe('readpath serve with the object data cache', () => {
     }
     assert.ok(m.rp.recorder.count('object_cache_hits_total') >= 2);
     // What it holds is on /metrics: both objects, their bytes.
-    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    const metrics = await (await fetch(`${g.gw.url}/metrics`)).text();
     assert.match(metrics, /^readpath_object_cache_objects 2$/m);
     assert.match(metrics, new RegExp(`^readpath_object_cache_bytes ${13 + 2 * 1024 * 1024 + 5}$`, 'm'));
   });

@@ -8,41 +8,31 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, ListObjectVersionsCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { gatewaySdk } from '../helpers/gateway-sdk.js';
 import { sdkPresign } from '../helpers/sigv4-requests.js';
 import { rawRequest, type RawAnswer } from '../helpers/raw-request.js';
-import { startGateway, type Gateway } from '../../src/gateway/server.js';
-import { openMemoryReadPath } from '../helpers/memory-readpath.js';
+import { startMemoryGateway, type MemoryGateway } from '../helpers/memory-gateway.js';
 
 const AKID = 'AKIAS3ANSWERS0000001';
 const SECRET = 's3-answers-secret-0123456789';
 const BODY = Buffer.from('twenty-three bytes long');
 
 describe('readpath serve: answers as S3 gives them', () => {
-  let m: Awaited<ReturnType<typeof openMemoryReadPath>>;
-  let gw: Gateway;
+  let g: MemoryGateway;
   let s3: S3Client;
   let etag: string;
 
   before(async () => {
-    m = await openMemoryReadPath(2, {
-      buckets: [{ name: 'web', credentials: [{ access_key_id: AKID, secret_access_key: SECRET }] }],
-      server: { listen_addr: '127.0.0.1:0' },
-    });
+    g = await startMemoryGateway('web', { id: AKID, secret: SECRET });
+    s3 = g.s3;
+    const m = g.m;
     m.seed('web/obj', BODY);
     m.seed('web/empty', new Uint8Array(0));
     for (const k of ['dir/a.txt', 'dir/b.txt', 'dir/sub/c.txt', 'other.txt']) m.seed(`web/${k}`, k);
-    gw = await startGateway(m.rp, { settings: m.rp.config.gateway });
-    s3 = gatewaySdk(gw.url, { id: AKID, secret: SECRET });
     etag = (await s3.send(new HeadObjectCommand({ Bucket: 'web', Key: 'obj' }))).ETag ?? '';
     assert.match(etag, /^"[0-9a-f]{32}"$/);
   });
 
-  after(async () => {
-    s3?.destroy();
-    await gw?.close(1000);
-    await m?.rp.close();
-  });
+  after(() => g?.close());
 
   /** A presigned GET (or HEAD) of `key` sent with `headers`, answered as it came. */
   const raw = async (key: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET'): Promise<RawAnswer> => {
