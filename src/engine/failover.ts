@@ -184,7 +184,13 @@ class ReadScope {
   }
 }
 
-function race<T>(s: Settings, operation: string, plan: Plan, probe: Probe<T>, scope: ReadScope | undefined): Promise<RunOutcome<T>> {
+/**
+ * In a broadcast, a copy too large to buffer answers for the others: they are the same object
+ * (no rows say otherwise), so asking each holder for it again would only send more GETs.
+ */
+const tooLargeForAll = (e: unknown): boolean => hasCode(e, 'OBJECT_TOO_LARGE');
+
+function race<T>(s: Settings, operation: string, plan: Plan, probe: Probe<T>, scope: ReadScope | undefined, endsRun?: (e: unknown) => boolean): Promise<RunOutcome<T>> {
   const run = new ProbeRun<T>({
     candidates: plan.candidates,
     window: plan.window,
@@ -197,6 +203,7 @@ function race<T>(s: Settings, operation: string, plan: Plan, probe: Probe<T>, sc
     stagger: s.stagger,
     speed: s.speed,
     operation,
+    endsRun,
   });
   return scope === undefined ? run.start() : scope.start(run);
 }
@@ -260,6 +267,11 @@ async function degraded<T>(s: Settings, operation: string, key: string, probe: P
       s.events.broadcastEnded(operation, 'cache_hit', start);
       return outcome(o.backendName, o.result.value, o.result.size, false, true, true);
     }
+    const ended = o.failures.find((f) => tooLargeForAll(f.error));
+    if (ended !== undefined) {
+      s.events.broadcastEnded(operation, 'error', start);
+      throw ended.error;
+    }
     // A failed or stale hit is not part of the broadcast's tally: start it afresh.
   }
   const plan = planBroadcast(s, operation, s.core.backendOrder(), backends);
@@ -267,11 +279,16 @@ async function degraded<T>(s: Settings, operation: string, key: string, probe: P
     s.events.broadcastEnded(operation, 'not_found', start);
     throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key} (no eligible backend in degraded mode)`);
   }
-  const o = await race(s, operation, plan, probe, scope);
+  const o = await race(s, operation, plan, probe, scope, tooLargeForAll);
   if (o.ok) {
     s.cache.set(key, o.backendName);
     s.events.broadcastEnded(operation, 'success', start);
     return outcome(o.backendName, o.result.value, o.result.size, false, true, false);
+  }
+  const ended = o.failures.at(-1);
+  if (ended !== undefined && tooLargeForAll(ended.error)) {
+    s.events.broadcastEnded(operation, 'error', start);
+    throw ended.error;
   }
   const verdict = classifyBroadcastFailure(key, o.failures);
   if (verdict.mixed) s.events.mixedOutcomes(operation);

@@ -67,10 +67,19 @@ export interface ProbeRunOptions<T> {
   speed?: SpeedObserver;
   /** The operation the samples given to `speed` are for. */
   operation?: string;
+  /**
+   * A failure that answers for every candidate (the object is too large to buffer, found by a
+   * broadcast): the run ends with it at once, probes in flight are cancelled and no other
+   * candidate is launched.
+   */
+  endsRun?: (error: unknown) => boolean;
 }
 
 /** The abort reason of a cancelled loser; one shared instance, since building an Error costs µs. */
 const LOSER_CANCELLED = new ReadPathError('ABORTED', 'probe cancelled: another copy won');
+
+/** The abort reason of probes cancelled because another's failure ended the run. */
+const RUN_ENDED = new ReadPathError('ABORTED', 'probe cancelled: another copy\'s answer ended the read');
 
 const monotonicNow = (): number => performance.now();
 
@@ -265,6 +274,12 @@ export class ProbeRun<T> {
     }
     const c = this.#o.candidates[i] as Candidate;
     this.#failures.push({ index: i, backendName: c.backendName, error: e });
+    if (this.#o.endsRun?.(e) === true) {
+      this.#finish();
+      this.#cancelOthers(-1, RUN_ENDED);
+      this.#resolve({ ok: false, failures: this.#failures });
+      return;
+    }
     // A failure launches the next candidate at once, hedge delay or not.
     this.#clearHedge();
     this.#fill(false);

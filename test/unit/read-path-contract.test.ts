@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
-import { hasCode } from '../../src/errors.js';
+import { ReadPathError, hasCode } from '../../src/errors.js';
 import type { BatchOutcome } from '../../src/read-path.js';
 
 const is = (code: string) => (err: unknown) => hasCode(err, code as never);
@@ -84,12 +84,64 @@ describe('the library contract at its edges (memory backends)', () => {
     await rp.close();
   });
 
-  it('degraded: a get over runtime.max_buffered_bytes is OBJECT_TOO_LARGE (413), as with the database up', async () => {
-    const { rp, seed, store } = await openMemoryReadPath(2, { runtime: { mode: 'inline', max_buffered_bytes: 100 } });
-    seed('big', 'x'.repeat(200));
-    await assert.rejects(rp.get('big'), (err: unknown) => is('OBJECT_TOO_LARGE')(err) && (err as { httpStatus?: number }).httpStatus === 413);
+  it('degraded: a get over runtime.max_buffered_bytes is OBJECT_TOO_LARGE (413), as with the database up, and the first holder\'s answer ends the broadcast', async () => {
+    const { rp, seed, store, backend } = await openMemoryReadPath(3, { runtime: { mode: 'inline', max_buffered_bytes: 100 } });
+    seed('big', 'x'.repeat(200), ['b1', 'b2', 'b3']);
+    const tooLarge = (err: unknown) => is('OBJECT_TOO_LARGE')(err) && (err as { httpStatus?: number }).httpStatus === 413;
+    await assert.rejects(rp.get('big'), tooLarge);
     store.setAvailable(false);
-    await assert.rejects(rp.get('big'), (err: unknown) => is('OBJECT_TOO_LARGE')(err) && (err as { httpStatus?: number }).httpStatus === 413);
+    const asked = () => ['b1', 'b2', 'b3'].map((b) => backend(b).calls.get + backend(b).calls.list);
+    const before = asked();
+    await assert.rejects(rp.get('big'), tooLarge);
+    const after = asked();
+    assert.ok(after[0]! > before[0]!, 'the first holder was asked');
+    assert.deepEqual(after.slice(1), before.slice(1), 'the other holders were not: the same object would be as large there');
+    // Behind a 500 from the first backend, the second's answer is still the verdict.
+    const b1 = backend('b1');
+    const get = b1.get.bind(b1);
+    b1.get = async () => {
+      b1.get = get;
+      throw new ReadPathError('BACKEND_ERROR', 'b1: InternalError', { backendStatus: 500 });
+    };
+    await assert.rejects(rp.get('big'), tooLarge);
+    assert.equal(backend('b3').calls.get + backend('b3').calls.list, before[2], 'b3 still not asked');
+    store.setAvailable(true);
+    await rp.close();
+  });
+
+  it('degraded parallel broadcast: the first too-large answer cancels the probes still in flight', async () => {
+    const { rp, seed, store, backend } = await openMemoryReadPath(3, { runtime: { mode: 'inline', max_buffered_bytes: 100 }, circuit_breaker: { parallel_broadcast: true } });
+    seed('big', 'x'.repeat(200), ['b1', 'b2', 'b3']);
+    store.setAvailable(false);
+    const started = new Set<string>();
+    const aborted = new Set<string>();
+    const release: (() => void)[] = [];
+    for (const name of ['b2', 'b3']) {
+      const b = backend(name);
+      // Held until cancelled (or released by the test if the read never cancels it).
+      b.get = (_key, opts) => new Promise((_resolve, reject) => {
+        started.add(name);
+        const fail = () => reject(new ReadPathError('ABORTED', `${name} cancelled`));
+        release.push(fail);
+        opts?.signal?.addEventListener('abort', () => { aborted.add(name); fail(); }, { once: true });
+      });
+    }
+    // b1 answers (too large) once the others are in flight.
+    const b1 = backend('b1');
+    const get = b1.get.bind(b1);
+    b1.get = async (key, opts) => {
+      for (let i = 0; i < 200 && started.size < 2; i++) await new Promise((r) => setImmediate(r));
+      return get(key, opts);
+    };
+    let settled = false;
+    const read = rp.get('big');
+    read.then(() => { settled = true; }, () => { settled = true; });
+    for (let i = 0; i < 200 && !settled; i++) await new Promise((r) => setImmediate(r));
+    if (!settled) for (const r of release) r();
+    assert.ok(settled, 'the read ended without waiting for the holders in flight');
+    await assert.rejects(read, is('OBJECT_TOO_LARGE'));
+    assert.deepEqual([...started].sort(), ['b2', 'b3'], 'the broadcast was parallel');
+    assert.deepEqual([...aborted].sort(), ['b2', 'b3']);
     store.setAvailable(true);
     await rp.close();
   });
