@@ -446,6 +446,7 @@ export class ReadPath {
       recorder: this.#parts.recorder,
       breakers: this.#parts.breakers,
       idleTimeoutMs: this.#config.runtime.streamIdleTimeoutMs,
+      openTimeoutMs: this.#config.server.backendTimeoutMs,
       verify: integrity.verifyOnRead,
       verifyEtag: integrity.verifyEtag,
       keys: this.#parts.keys(),

@@ -132,6 +132,12 @@ export interface BackendGetOptions extends BackendHeadOptions {
 /** One S3-compatible backend. */
 export interface ObjectBackend {
   readonly name: string;
+  /**
+   * True when the backend bounds its own calls by `server.backend_timeout`, counted from each
+   * call's `since` (readpath's S3 transports do). For any other backend, the runtime bounds each
+   * probe itself: past the timeout the probe fails with `TIMEOUT` and its calls' signal is aborted.
+   */
+  readonly boundsCalls?: boolean;
   head(key: string, opts?: BackendHeadOptions): Promise<HeadResult>;
   get(key: string, opts?: BackendGetOptions): Promise<GetResult>;
   /**

@@ -85,6 +85,8 @@ export function headFromHeaders(h: ResponseHeaders): HeadResult {
 /** An S3-compatible backend over SigV4 and its own HTTP/1.1 client (undici for TLS endpoints). Call {@link LeanS3Backend.close} to release its sockets. */
 export class LeanS3Backend implements ObjectBackend {
   readonly name: string;
+  /** Its calls share the probe's `server.backend_timeout`, counted from their `since`. */
+  readonly boundsCalls = true;
   readonly bucket: string;
   readonly timeoutMs: number;
   readonly #address: S3Address;

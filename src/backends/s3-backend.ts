@@ -183,6 +183,8 @@ function firstLine(s: string): string {
 /** An S3-compatible backend. Call {@link S3Backend.close} to release its sockets. */
 export class S3Backend implements ObjectBackend {
   readonly name: string;
+  /** Its calls share the probe's `server.backend_timeout`, counted from their `since`. */
+  readonly boundsCalls = true;
   readonly bucket: string;
   readonly timeoutMs: number;
   readonly #agent: http.Agent;

@@ -22,7 +22,7 @@ export function createExecutor(config: ResolvedConfig, parts: Parts, opts: Execu
   const common = { recorder: parts.recorder, breakers: parts.breakers, encryption: config.encryption, storageKeys: config.broadcast.storageKeys };
   if (parts.inline) {
     if (config.runtime.mode === 'pool') opts.logger?.debug('runtime.mode pool with backend objects given in code: probes run inline');
-    return new InlineExecutor({ ...common, keys: parts.keys() });
+    return new InlineExecutor({ ...common, keys: parts.keys(), probeTimeoutMs: config.server.backendTimeoutMs });
   }
   return PoolExecutor.fromConfig(config, {
     ...common,

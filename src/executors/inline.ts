@@ -8,11 +8,18 @@ import type { ProbeTask, Verdict } from '../probe/task.js';
 import type { ProbeRequest } from '../types.js';
 import { DispatchingExecutor, type DispatchOptions, type ExecutorStats } from './executor.js';
 import { KeyRing } from '../encryption/key-ring.js';
+import { boundCall } from '../engine/bounded-call.js';
+import { describeKey } from '../engine/keys.js';
 
 /** Options of {@link InlineExecutor}. */
 export interface InlineExecutorOptions extends DispatchOptions {
   /** Keys to decrypt with, shared with this thread's streams (else built from `encryption`). */
   keys?: KeyRing | undefined;
+  /**
+   * `server.backend_timeout` in ms (0: none): the bound of a probe on a backend that does not
+   * bound its own calls ({@link ObjectBackend.boundsCalls}) — backend objects given in code.
+   */
+  probeTimeoutMs?: number;
 }
 
 const resolvedCapacity = Promise.resolve();
@@ -25,12 +32,14 @@ export class InlineExecutor extends DispatchingExecutor {
   readonly #keys: KeyRing | undefined;
   /** The keys were built here, so close() closes them. */
   readonly #ownKeys: boolean;
+  readonly #probeTimeoutMs: number;
 
   constructor(opts: InlineExecutorOptions) {
     super(opts, 'InlineExecutor');
     const settings = opts.encryption ?? null;
     this.#ownKeys = opts.keys === undefined && settings !== null;
     this.#keys = opts.keys ?? (settings === null ? undefined : new KeyRing(settings));
+    this.#probeTimeoutMs = opts.probeTimeoutMs ?? 0;
   }
 
   protected get closed(): boolean {
@@ -38,7 +47,19 @@ export class InlineExecutor extends DispatchingExecutor {
   }
 
   protected carry(task: ProbeTask, req: ProbeRequest): Promise<Verdict> {
+    if (this.#probeTimeoutMs > 0 && req.backend.boundsCalls !== true) return this.#bounded(task, req, this.#probeTimeoutMs);
     return runProbe(task, req.backend, req.signal, this.recorder.reservations, this.#keys);
+  }
+
+  /**
+   * A probe on a backend that does not bound its own calls: its verdict is TIMEOUT once `ms`
+   * pass, whether or not the backend heeds the abort it is then sent (a late answer is dropped).
+   * The request it was waiting on is billed; bytes it may have sent are not known.
+   */
+  #bounded(task: ProbeTask, req: ProbeRequest, ms: number): Promise<Verdict> {
+    const describe = (): string => `${task.backend}: ${task.op.toUpperCase()} ${describeKey(task.key)}`;
+    return boundCall(req.backend, ms, req.signal, describe, (signal) => runProbe(task, req.backend, signal as AbortSignal, this.recorder.reservations, this.#keys))
+      .catch((error: unknown): Verdict => ({ kind: 'error', error, api: 1, egress: 0 }));
   }
 
   saturated(): boolean {

@@ -9,6 +9,8 @@
  * span and its bytes are decrypted as they arrive (encryption/cipher-read.ts), so a stream may
  * resume, or a striped read take parts, from copies with different data keys.
  */
+import { boundCall } from '../engine/bounded-call.js';
+import { describeKey } from '../engine/keys.js';
 import type { Readable } from 'node:stream';
 import { ReadPathError, UsageLimitSkipError, hasCode, messageOf } from '../errors.js';
 import { destroyQuietly } from '../backends/call-deadline.js';
@@ -55,6 +57,11 @@ export interface StreamPolicies {
   breakers: ReadonlyMap<string, CircuitBreaker>;
   /** Longest wait for a copy's next bytes while the consumer wants more, ms (0: no limit). */
   idleTimeoutMs: number;
+  /**
+   * `server.backend_timeout`: how long opening a copy may take on a backend that does not bound
+   * its own calls (ms; 0 or absent: no limit).
+   */
+  openTimeoutMs?: number;
   verify: boolean;
   verifyEtag: boolean;
   /** This thread's keys, when encryption is configured (else encrypted copies are refused). */
@@ -138,46 +145,51 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   const decrypting = l !== null && l.encrypted && p.keys !== undefined;
   const decompressing = isCompressed(l);
   try {
-    // Degraded mode: find which of the key and its per-write copies this backend holds last.
-    if (l === null || copy.findStorageKey === true) {
-      const at = copy.storedAt ?? (p.storageKeys === false ? key : await storedKeyOf(backend, key, r.signal, () => extraApi++));
-      if (l === null) task.storedAt = at;
-      else {
-        l = { ...l, storageKey: at };
-        task.location = probeLocation(l);
+    // A backend given in code that does not bound its own calls is timed here (the body is
+    // the stream's to watch for stalls).
+    res = await boundCall(backend, p.openTimeoutMs ?? 0, r.signal, () => `${copy.backendName}: GET ${describeKey(key)}`, async (signal) => {
+      if (signal !== undefined) opts.signal = signal;
+      // Degraded mode: find which of the key and its per-write copies this backend holds last.
+      if (l === null || copy.findStorageKey === true) {
+        const at = copy.storedAt ?? (p.storageKeys === false ? key : await storedKeyOf(backend, key, signal, () => extraApi++));
+        if (l === null) task.storedAt = at;
+        else {
+          l = { ...l, storageKey: at };
+          task.location = probeLocation(l);
+        }
       }
-    }
-    if (l !== null && decompressing) {
-      const encrypted = l.encrypted ? encryptedCopy(copy.backendName, key, l) : undefined;
-      const plan = await planCompressedRead(compressedCopy(copy.backendName, key, l, encrypted), p.keys, r.start, r.end, async (range) => {
-        extraApi++;
-        const bytes = await readRange(backend, backendKey(task), range, r.signal);
-        extraEgress += bytes.byteLength;
-        return bytes;
-      }, r.signal);
-      decode = plan.decoder;
-      expected = plan.storedBytes;
-      if (plan.range === undefined) delete opts.range;
-      else opts.range = plan.range;
-    } else if (decrypting && l !== null) {
-      const plan = await planCipherRead(encryptedCopy(copy.backendName, key, l), p.keys as KeyRing, r.start, r.end, () => {
-        extraApi++;
-        return readHeader(backend, backendKey(task), r.signal);
-      }, r.signal);
-      decode = plan.decryptor;
-      expected = plan.cipherBytes;
-      if (plan.range === undefined) delete opts.range;
-      else opts.range = plan.range;
-    }
-    // Only a copy whose bytes are the object's: a decoder's input is not the span's bytes.
-    if (r.into !== undefined && decode === undefined && expected <= r.into.length) opts.into = r.into.subarray(0, expected);
-    const at = backendKey(task);
-    res = breaker === undefined
-      ? await backend.get(at, opts)
-      : await breaker.execute((_s, g) => {
-        generation = g;
-        return backend.get(at, opts);
-      }, r.signal);
+      if (l !== null && decompressing) {
+        const encrypted = l.encrypted ? encryptedCopy(copy.backendName, key, l) : undefined;
+        const plan = await planCompressedRead(compressedCopy(copy.backendName, key, l, encrypted), p.keys, r.start, r.end, async (range) => {
+          extraApi++;
+          const bytes = await readRange(backend, backendKey(task), range, signal);
+          extraEgress += bytes.byteLength;
+          return bytes;
+        }, signal);
+        decode = plan.decoder;
+        expected = plan.storedBytes;
+        if (plan.range === undefined) delete opts.range;
+        else opts.range = plan.range;
+      } else if (decrypting && l !== null) {
+        const plan = await planCipherRead(encryptedCopy(copy.backendName, key, l), p.keys as KeyRing, r.start, r.end, () => {
+          extraApi++;
+          return readHeader(backend, backendKey(task), signal);
+        }, signal);
+        decode = plan.decryptor;
+        expected = plan.cipherBytes;
+        if (plan.range === undefined) delete opts.range;
+        else opts.range = plan.range;
+      }
+      // Only a copy whose bytes are the object's: a decoder's input is not the span's bytes.
+      if (r.into !== undefined && decode === undefined && expected <= r.into.length) opts.into = r.into.subarray(0, expected);
+      const at = backendKey(task);
+      return breaker === undefined
+        ? await backend.get(at, opts)
+        : await breaker.execute((_s, g) => {
+          generation = g;
+          return backend.get(at, opts);
+        }, signal);
+    }, discardBody);
   } catch (err) {
     ledger.settle(task, { api: extraApi + (isBilledFailure(err) ? 1 : 0), egress: extraEgress });
     countDecryptFailure(p, copy.backendName, err);

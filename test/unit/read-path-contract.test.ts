@@ -4,7 +4,7 @@
  * large found by broadcast, egress limits before a request, a HEAD of a copy unlike its row, and
  * calls after close. Memory backends and store.
  */
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 import { ReadPathError, hasCode } from '../../src/errors.js';
@@ -143,6 +143,60 @@ describe('the library contract at its edges (memory backends)', () => {
     assert.deepEqual([...started].sort(), ['b2', 'b3'], 'the broadcast was parallel');
     assert.deepEqual([...aborted].sort(), ['b2', 'b3']);
     store.setAvailable(true);
+    await rp.close();
+  });
+
+  it('server.backend_timeout bounds a probe, and a stream\'s open, on a backend given in code that never answers; the next copy serves; a backend that bounds its own calls is left to do so', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(2, { server: { backend_timeout: '5s' } });
+    seed('k', 'hello');
+    const b1 = backend('b1');
+    const get = b1.get.bind(b1);
+    let heard: unknown;
+    let calls = 0;
+    // Never answers, and ignores its signal beyond noting the abort.
+    b1.get = (_key, opts) => {
+      calls++;
+      opts?.signal?.addEventListener('abort', () => { heard = opts.signal?.reason; }, { once: true });
+      return new Promise(() => {});
+    };
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const read = rp.get('k');
+      for (let i = 0; i < 50 && calls === 0; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(calls, 1, 'b1 was asked');
+      mock.timers.tick(5000);
+      const o = await read;
+      assert.equal(o.backend, 'b2');
+      assert.equal(o.failover, true);
+      assert.ok(hasCode(heard, 'TIMEOUT'), `b1's signal was aborted with TIMEOUT: ${String(heard)}`);
+      assert.match((heard as Error).message, /b1: GET "?k"? had no complete answer within 5000 ms \(server\.backend_timeout\)/);
+      // A stream's open is bounded the same way; the next copy serves it.
+      const stream = rp.getStream('k');
+      for (let i = 0; i < 50 && calls === 1; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(calls, 2, 'b1 was asked to open the stream');
+      mock.timers.tick(5000);
+      const opened = await stream;
+      assert.equal(opened.backend, 'b2');
+      const chunks: Buffer[] = [];
+      for await (const c of opened.body) chunks.push(c as Buffer);
+      assert.equal(Buffer.concat(chunks).toString(), 'hello');
+      // The same backend, now saying it bounds its own calls: the runtime sets no timer for it.
+      Object.defineProperty(b1, 'boundsCalls', { value: true });
+      const ac = new AbortController();
+      const own = rp.get('k', { signal: ac.signal });
+      for (let i = 0; i < 50 && calls === 2; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(calls, 3);
+      mock.timers.tick(60_000);
+      let settled = false;
+      own.then(() => { settled = true; }, () => { settled = true; });
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(settled, false, 'no runtime timeout for a backend that bounds its own calls');
+      ac.abort();
+      await assert.rejects(own, is('ABORTED'));
+    } finally {
+      mock.timers.reset();
+      b1.get = get;
+    }
     await rp.close();
   });
 
