@@ -8,8 +8,7 @@ import type { ProbeTask, Verdict } from '../probe/task.js';
 import type { ProbeRequest } from '../types.js';
 import { DispatchingExecutor, type DispatchOptions, type ExecutorStats } from './executor.js';
 import { KeyRing } from '../encryption/key-ring.js';
-import { boundCall } from '../engine/bounded-call.js';
-import { describeKey } from '../engine/keys.js';
+import { boundProbe } from '../engine/bounded-call.js';
 
 /** Options of {@link InlineExecutor}. */
 export interface InlineExecutorOptions extends DispatchOptions {
@@ -47,19 +46,10 @@ export class InlineExecutor extends DispatchingExecutor {
   }
 
   protected carry(task: ProbeTask, req: ProbeRequest): Promise<Verdict> {
-    if (this.#probeTimeoutMs > 0 && req.backend.boundsCalls !== true) return this.#bounded(task, req, this.#probeTimeoutMs);
+    if (this.#probeTimeoutMs > 0 && req.backend.boundsCalls !== true) {
+      return boundProbe(task, req.backend, this.#probeTimeoutMs, req.signal, (signal) => runProbe(task, req.backend, signal, this.recorder.reservations, this.#keys));
+    }
     return runProbe(task, req.backend, req.signal, this.recorder.reservations, this.#keys);
-  }
-
-  /**
-   * A probe on a backend that does not bound its own calls: its verdict is TIMEOUT once `ms`
-   * pass, whether or not the backend heeds the abort it is then sent (a late answer is dropped).
-   * The request it was waiting on is billed; bytes it may have sent are not known.
-   */
-  #bounded(task: ProbeTask, req: ProbeRequest, ms: number): Promise<Verdict> {
-    const describe = (): string => `${task.backend}: ${task.op.toUpperCase()} ${describeKey(task.key)}`;
-    return boundCall(req.backend, ms, req.signal, describe, (signal) => runProbe(task, req.backend, signal as AbortSignal, this.recorder.reservations, this.#keys))
-      .catch((error: unknown): Verdict => ({ kind: 'error', error, api: 1, egress: 0 }));
   }
 
   saturated(): boolean {

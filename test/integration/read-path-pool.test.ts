@@ -138,3 +138,32 @@ test('pool runtime with a backend module: custom backends built inside the worke
     await rp.close();
   }
 });
+
+test('pool runtime with a backend module: server.backend_timeout bounds a probe on a backend that never answers; the next copy serves', async () => {
+  const { ScriptedFleet, SCRIPTED_BACKENDS_MODULE } = await import('../helpers/scripted-backends.js');
+  const { MemoryMetadataStore } = await import('../../src/stores/memory-store.js');
+  const sf = new ScriptedFleet([
+    { name: 's1', objects: { 'slow/k': 'never sent' }, keys: { 'slow/k': { kind: 'hang' } } },
+    { name: 's2', objects: { 'slow/k': 'from s2' } },
+  ]);
+  const store = new MemoryMetadataStore();
+  store.add({ objectKey: 'slow/k', backendName: 's1', sizeBytes: 7, createdAt: new Date(1), encrypted: false });
+  store.add({ objectKey: 'slow/k', backendName: 's2', sizeBytes: 7, createdAt: new Date(2), encrypted: false });
+  const rp = await ReadPath.open({
+    backends: ['s1', 's2'].map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'd', access_key_id: 'a', secret_access_key: 's' })),
+    database: { driver: 'memory' },
+    server: { backend_timeout: '100ms' },
+    runtime: { mode: 'pool', threads: 1 },
+    logging: { level: 'silent' },
+  }, { store, backendModule: SCRIPTED_BACKENDS_MODULE, backendData: sf.data });
+  try {
+    const g = await rp.get('slow/k');
+    assert.equal(new TextDecoder().decode(g.body), 'from s2');
+    assert.equal(g.failover, true);
+    assert.equal(sf.calls('s1'), 1);
+    assert.equal(sf.aborts('s1'), 1, 's1 was told to stop (TIMEOUT)');
+    assert.equal(rp.recorder.usage.usage('s1').apiRequests, 1, 'the timed-out request is billed');
+  } finally {
+    await rp.close();
+  }
+});

@@ -18,6 +18,7 @@ import v8 from 'node:v8';
 import { ReadPathError, abortedError, messageOf, serializeError, type UsageLimitKind } from '../../errors.js';
 import type { UsagePort } from '../../probe/billing.js';
 import { runProbe } from '../../probe/run.js';
+import { boundProbe } from '../../engine/bounded-call.js';
 import type { ProbeTask, Verdict } from '../../probe/task.js';
 import { buildBackends } from '../../backends/build.js';
 import { importModule } from '../../probe/transform.js';
@@ -108,6 +109,8 @@ export class ProbeActor implements UsagePort {
   #transfer: ArrayBuffer[] = [];
   #flushQueued = false;
   readonly #concurrency: number;
+  /** server.backend_timeout for backends that do not bound their own calls (0: none). */
+  readonly #probeTimeoutMs: number;
   #runningCount = 0;
   readonly #queue: (() => void)[] = [];
 
@@ -121,6 +124,7 @@ export class ProbeActor implements UsagePort {
     // Building failures are reported per task; never as an unhandled rejection that kills the worker.
     this.#backends.catch(() => {});
     this.#keys = data.encryption === undefined ? undefined : new KeyRing(data.encryption);
+    this.#probeTimeoutMs = data.probeTimeoutMs ?? 0;
   }
 
   /**
@@ -165,7 +169,9 @@ export class ProbeActor implements UsagePort {
       if (backend === undefined) {
         throw new ReadPathError('BACKEND_NOT_FOUND', `backend ${task.backend} is not configured in the probe worker`);
       }
-      v = await runProbe(task, backend, ac.signal, this, this.#keys);
+      v = this.#probeTimeoutMs > 0 && backend.boundsCalls !== true
+        ? await boundProbe(task, backend, this.#probeTimeoutMs, ac.signal, (signal) => runProbe(task, backend, signal, this, this.#keys))
+        : await runProbe(task, backend, ac.signal, this, this.#keys);
     } catch (err) {
       v = { kind: 'error', error: err, api: 0, egress: 0 };
     } finally {

@@ -143,6 +143,7 @@ export class PoolExecutor extends DispatchingExecutor {
       data.backendModule = transformUrl(opts.backendModule);
       data.backendData = opts.backendData;
     }
+    if (opts.probeTimeoutMs !== undefined && opts.probeTimeoutMs > 0) data.probeTimeoutMs = opts.probeTimeoutMs;
     try {
       // Checked here: the workers get it by message, and a failing post would throw later, in a listener.
       structuredClone(data);
@@ -195,6 +196,7 @@ export class PoolExecutor extends DispatchingExecutor {
     return new PoolExecutor({
       ...opts,
       ...(opts.backendModule === undefined ? { backends: s3OptionsFromConfig(config) } : {}),
+      probeTimeoutMs: config.server.backendTimeoutMs,
       threads: config.runtime.threads,
       tasksPerThread: config.runtime.tasksPerThread,
       maxInFlight: config.runtime.maxInFlight,

@@ -28,6 +28,11 @@ export interface PoolExecutorOptions extends DispatchOptions {
   backendModule?: string | URL;
   /** Structured-cloneable data for `backendModule` (SharedArrayBuffers are shared). */
   backendData?: unknown;
+  /**
+   * `server.backend_timeout` in ms (0 or absent: none): the bound of a probe on a backend that
+   * does not bound its own calls — those `backendModule` builds.
+   */
+  probeTimeoutMs?: number;
   /** Worker threads (runtime.threads). Default {@link defaultPoolThreads}. */
   threads?: number;
   /** Concurrent probes per worker (runtime.tasks_per_thread). Default 32. */

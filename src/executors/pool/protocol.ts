@@ -105,6 +105,11 @@ export interface ProbeWorkerData {
   nice?: number;
   /** The `encryption:` settings: the worker decrypts encrypted copies with keys of its own. */
   encryption?: EncryptionSettings;
+  /**
+   * `server.backend_timeout` in ms: the bound of a probe on a backend `backendModule` built that
+   * does not bound its own calls (ObjectBackend.boundsCalls).
+   */
+  probeTimeoutMs?: number;
 }
 
 /** The shape of a backend module's factory: builds backends from data inside a worker. */
