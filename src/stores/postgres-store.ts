@@ -11,7 +11,10 @@ import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { ReadPathError, abortedError, messageOf } from '../errors.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, ObjectTag } from '../types.js';
 import type { UsageDelta, UsageStat } from '../policies/usage-tracker.js';
-import { checkLocationForWrite, listedKey, rowTimestamp, toListedObject, toObjectLocation, toObjectTags, unknownLocationColumns, type RawListedRow, type RawLocationRow } from './row-mapping.js';
+import {
+  checkLocationForWrite, listedKey, rowTimestamp, toListedObject, toObjectLocation, toObjectTags, undatedTimestamp, unknownLocationColumns, type ParsedTimestamp, type RawListedRow,
+  type RawLocationRow,
+} from './row-mapping.js';
 import { checkListKeysOptions, keyRange } from './key-listing.js';
 import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usage-store.js';
 import { lazyModule } from '../lazy-module.js';
@@ -52,6 +55,17 @@ CREATE TABLE IF NOT EXISTS backend_usage (
     PRIMARY KEY (backend_name, period)
 )`;
 
+/**
+ * A key's copies in the order lookups try them and listings describe the first of (row-mapping's
+ * compareCopies): created_at ascending to the microsecond, NULL after every date (as upstream's
+ * `ORDER BY created_at ASC` puts it), ties by backend_name in byte order whatever the database's
+ * collation. Without the tie-break equal timestamps come in plan order: with upstream's index on
+ * (object_key, created_at), the heap's.
+ */
+function copyOrder(t: string): string {
+  return `${t}.created_at ASC NULLS LAST, ${t}.backend_name COLLATE "C"`;
+}
+
 /** The columns a lookup reads from object_locations `l`, the tag count counted for `key`. */
 function locationColumns(c: UpstreamColumns, key: string): string {
   return `l.object_key, l.backend_name, l.size_bytes, l.encrypted, l.encryption_key,
@@ -70,13 +84,13 @@ function selectLocationsSql(c: UpstreamColumns): string {
 SELECT ${locationColumns(c, '$1')}
 FROM object_locations l
 WHERE l.object_key = $1${c.managed ? ' AND l.managed IS NOT FALSE' : ''}
-ORDER BY l.created_at ASC`;
+ORDER BY ${copyOrder('l')}`;
 }
 
 /**
  * The lookup of several keys' rows in one statement ($1: the keys, distinct): each row comes
  * with the key it was looked up by (`lookup_key`, compared as the one-key lookup compares), in
- * created_at order overall, so each key's rows are in its order. The per-key subquery is kept
+ * copy order overall, so each key's rows are in its order. The per-key subquery is kept
  * apart from the join (OFFSET 0) so that each key is a primary-key probe whatever the planner
  * estimates: joined flat, a table without statistics (freshly loaded) got a sequential scan and
  * hash join per statement.
@@ -91,7 +105,7 @@ CROSS JOIN LATERAL (
   WHERE l.object_key = q.key${c.managed ? ' AND l.managed IS NOT FALSE' : ''}
   OFFSET 0
 ) l
-ORDER BY l.created_at ASC`;
+ORDER BY ${copyOrder('l')}`;
 }
 
 /**
@@ -139,7 +153,7 @@ ON CONFLICT (object_key, backend_name) DO UPDATE SET
 
 /**
  * One page of a key listing, in one statement: the page's distinct keys from a range scan that
- * stops after LIMIT keys, then each key's first copy (by created_at, then backend_name) from a
+ * stops after LIMIT keys, then each key's first copy (the one its lookup tries first) from a
  * primary-key lookup. Keys compare bytewise: in the column's own collation when that is
  * bytewise (C/POSIX: the primary-key index serves the range), else under COLLATE "C", which
  * the primary key's index cannot serve (see {@link PostgresMetadataStore.listKeys}). Four
@@ -164,7 +178,7 @@ CROSS JOIN LATERAL (
     SELECT o.backend_name, o.size_bytes, o.encrypted, o.plaintext_size, o.created_at${compressed ? ', o.compression_algorithm, o.logical_size' : ''}${identity ? ', o.etag' : ''}
     FROM object_locations o
     WHERE o.object_key = k.object_key${managed ? ' AND o.managed IS NOT FALSE' : ''}
-    ORDER BY o.created_at ASC, o.backend_name
+    ORDER BY ${copyOrder('o')}
     LIMIT 1) f
 ORDER BY k.${k}`;
 }
@@ -453,8 +467,14 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     if (opts?.signal?.aborted) throw abortedError(opts.signal);
     const raw = await untilAborted(this.#lookups.add(key), opts?.signal);
     if (raw.length === 0) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
-    // The server ordered by the full-precision timestamptz; Dates only keep milliseconds.
-    return raw.map((r) => toObjectLocation(key, r, rowTimestamp(key, r.backend_name, r.created_at)));
+    // The server ordered by the full-precision timestamptz (Dates only keep milliseconds), NULLs
+    // last: each undated copy gets the newest dated copy's time (see undatedTimestamp).
+    let newest: ParsedTimestamp | undefined;
+    return raw.map((r) => {
+      const t = rowTimestamp(key, r.backend_name, r.created_at);
+      if (t !== null) newest = t;
+      return toObjectLocation(key, r, t ?? undatedTimestamp(newest));
+    });
   }
 
   #runLookups(lookups: readonly PendingLookup[]): void {
@@ -546,7 +566,8 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     }
     return raw.map((r) => {
       const key = listedKey(r);
-      return toListedObject(key, r, rowTimestamp(key, r.backend_name, r.created_at));
+      // An undated first copy: every copy is undated (NULLs sort last).
+      return toListedObject(key, r, rowTimestamp(key, r.backend_name, r.created_at) ?? undatedTimestamp(undefined));
     });
   }
 

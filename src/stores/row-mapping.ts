@@ -10,6 +10,7 @@
 import { ReadPathError } from '../errors.js';
 import type { ListedObject, ObjectLocation, ObjectTag } from '../types.js';
 import { insertionSort } from '../small-sort.js';
+import { compareKeys } from './key-listing.js';
 
 /**
  * Every `object_locations` column readpath knows the meaning of: the ones it reads, and the ones
@@ -198,8 +199,13 @@ function boolean(key: string, backend: unknown, column: string, e: unknown): boo
 
 const HASH_RE = /^[0-9a-fA-F]{64}$/;
 
-/** The created_at of a row, whatever the driver handed back. */
-export function rowTimestamp(key: string, backend: unknown, value: unknown): ParsedTimestamp {
+/**
+ * The created_at of a row, whatever the driver handed back; null when it is NULL: an undated
+ * copy (upstream declares the column nullable, and neither engine fills one in for a row
+ * inserted with an explicit NULL). Such a copy is still read: see {@link compareCopies} for
+ * where it goes and {@link undatedTimestamp} for the time it is given.
+ */
+export function rowTimestamp(key: string, backend: unknown, value: unknown): ParsedTimestamp | null {
   if (value instanceof Date) {
     // pg maps 'infinity' to a non-Date and garbage to an Invalid Date: neither orders reads.
     if (Number.isNaN(value.getTime())) throw badColumn(key, backend, 'created_at', 'invalid date');
@@ -210,8 +216,26 @@ export function rowTimestamp(key: string, backend: unknown, value: unknown): Par
     if (t === undefined) throw badColumn(key, backend, 'created_at', `malformed timestamp ${show(value)}`);
     return t;
   }
-  if (value === null || value === undefined) throw badColumn(key, backend, 'created_at', 'is NULL');
+  if (value === null || value === undefined) return null;
   throw badColumn(key, backend, 'created_at', `not a timestamp: ${show(value)}`);
+}
+
+/**
+ * The time given to an undated copy (NULL created_at), `newest` being the newest created_at
+ * among its key's dated copies, if any. Upstream, on PostgreSQL, reads NULL as Go's zero time
+ * (year 1); readpath does not, because that time becomes the object's Last-Modified and a
+ * listing's LastModified:
+ * - with dated copies, the newest of their times. Every copy of a key holds the same write (an
+ *   overwrite replaces them all), so the other copies' time is the object's, as a client would
+ *   expect; the newest, because the undated copy is ordered after every dated one and the copies
+ *   stay in ascending createdAt, as the MetadataStore contract says they are;
+ * - with none, the Unix epoch: a fixed time (a listing or HEAD answers the same every time, so
+ *   sync tools comparing times do not copy the object again and again), recognisable as
+ *   "unknown", and the zero of the Unix times clients and sync tools keep, where year 1 is a
+ *   large negative one.
+ */
+export function undatedTimestamp(newest: ParsedTimestamp | undefined): ParsedTimestamp {
+  return newest === undefined ? { date: new Date(0), subMillisNanos: 0 } : { date: new Date(newest.date.getTime()), subMillisNanos: newest.subMillisNanos };
 }
 
 /**
@@ -414,15 +438,39 @@ export function checkLocationForWrite(loc: ObjectLocation): void {
   }
 }
 
-/** Sort rows by created_at ascending, keeping the database's order for equal timestamps. */
-export function sortByCreatedAt<T extends { t: ParsedTimestamp }>(rows: T[]): T[] {
-  // A key has a few copies: sorted without the builtin's work array per lookup (both are stable,
-  // so ties keep the order the database returned).
-  return rows.length <= 8 ? insertionSort(rows, byCreatedAt) : rows.sort(byCreatedAt);
+/** One copy of a key as {@link compareCopies} orders it. */
+export interface OrderedCopy {
+  /** Its created_at; null when NULL. */
+  t: ParsedTimestamp | null;
+  /** Its backend_name (checked when the row is converted; anything but text orders as ''). */
+  backend: unknown;
 }
 
-function byCreatedAt(a: { t: ParsedTimestamp }, b: { t: ParsedTimestamp }): number {
-  return a.t.date.getTime() - b.t.date.getTime() || a.t.subMillisNanos - b.t.subMillisNanos;
+/**
+ * The order a key's copies are tried in, and the copy a listing describes (its first): the same
+ * in lookups and listings, in SQLite and PostgreSQL.
+ * - created_at ascending, to the nanosecond a timestamp keeps;
+ * - NULL after every date, where upstream's `ORDER BY created_at ASC` puts it on PostgreSQL
+ *   (on SQLite upstream cannot read such a row at all: it scans created_at into a string);
+ * - ties (equal instants, NULLs among themselves) by backend_name in byte order (SQLite's
+ *   BINARY, PostgreSQL's COLLATE "C"). Upstream leaves ties to the plan (an index's or the
+ *   heap's order, which updates and table rewrites change), so there is no order of its own to
+ *   match; a fixed one keeps a GET serving the copy its listing described, request after request.
+ */
+export function compareCopies(a: OrderedCopy, b: OrderedCopy): number {
+  if (a.t !== b.t) {
+    if (a.t === null) return 1;
+    if (b.t === null) return -1;
+    const d = a.t.date.getTime() - b.t.date.getTime() || a.t.subMillisNanos - b.t.subMillisNanos;
+    if (d !== 0) return d;
+  }
+  return compareKeys(typeof a.backend === 'string' ? a.backend : '', typeof b.backend === 'string' ? b.backend : '');
+}
+
+/** Sort a key's copies into {@link compareCopies} order, in place. */
+export function sortCopies<T extends OrderedCopy>(rows: T[]): T[] {
+  // A key has a few copies: sorted without the builtin's work array per lookup.
+  return rows.length <= 8 ? insertionSort(rows, compareCopies) : rows.sort(compareCopies);
 }
 
 /** The columns of one `object_locations` row a key listing reads. */

@@ -13,8 +13,8 @@ import { ReadPathError, abortedError, messageOf } from '../errors.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, ObjectTag } from '../types.js';
 import type { UsageDelta, UsageStat } from '../policies/usage-tracker.js';
 import {
-  checkLocationForWrite, listedKey, rowTimestamp, sortByCreatedAt, toListedObject, toObjectLocation, toObjectTags, unknownLocationColumns, type ParsedTimestamp, type RawListedRow,
-  type RawLocationRow,
+  checkLocationForWrite, compareCopies, listedKey, rowTimestamp, sortCopies, toListedObject, toObjectLocation, toObjectTags, undatedTimestamp, unknownLocationColumns,
+  type ParsedTimestamp, type RawListedRow, type RawLocationRow,
 } from './row-mapping.js';
 import { checkListKeysOptions, compareKeys, keyRange } from './key-listing.js';
 import { checkRecheckMs } from './schema-recheck.js';
@@ -128,15 +128,15 @@ ON CONFLICT (backend_name, period) DO UPDATE SET
     ingress_bytes = backend_usage.ingress_bytes + excluded.ingress_bytes,
     updated_at    = excluded.updated_at`;
 
-// No ORDER BY: rows are ordered in JS by the parsed instant anyway (see getAllObjectLocations),
-// and without it SQLite reads the primary-key index with no sort step.
+// No ORDER BY: a key's rows are ordered in JS anyway (see getAllObjectLocations), and without
+// it SQLite reads them from an index on object_key with no sort step.
 
 /**
  * One page of a key listing: the page's distinct keys from a range scan of the primary-key
  * index that stops after LIMIT keys, then every row of those keys (an index lookup each), in
- * key then backend order. The first copy of each key is chosen in JS: created_at is TEXT in
- * several layouts and zones (see getAllObjectLocations), so neither MIN(created_at) nor
- * ORDER BY created_at is time order. BINARY collation is memcmp of UTF-8: S3's order. Four
+ * key then backend order. The first copy of each key is chosen in JS, as lookups order copies
+ * (compareCopies): created_at is TEXT in several layouts and zones (see getAllObjectLocations),
+ * so neither MIN(created_at) nor ORDER BY created_at is time order. BINARY collation is memcmp of UTF-8: S3's order. Four
  * variants: `>=` prefix or `>` start-after, with or without the prefix's upper bound.
  * Parameters: the lower bound, the upper bound when `bounded`, the limit. `compressed`: the
  * table has upstream's compression columns (a compressed copy is listed at its logical size);
@@ -389,16 +389,26 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     if (arrays.length === 0) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
     if (arrays.length === 1) {
       const r = fromArray(arrays[0] as unknown[]);
-      return [toObjectLocation(key, r, rowTimestamp(key, r.backend_name, r.created_at))];
+      return [toObjectLocation(key, r, rowTimestamp(key, r.backend_name, r.created_at) ?? undatedTimestamp(undefined))];
     }
-    // Text order is not time order for upstream's RFC3339Nano timestamps ("…05Z" sorts after
-    // "…05.5Z", and zones may differ), so order by the parsed instant; ties keep the
-    // primary-key (backend_name) order SQLite returns.
-    const rows: { r: RawLocationRow; t: ParsedTimestamp }[] = arrays.map((a) => {
+    // Ordered here rather than by the database: text order is not time order for the layouts a
+    // file may hold (SQLite's "YYYY-MM-DD HH:MM:SS", zone offsets, RFC3339Nano: "…05Z" sorts
+    // after "…05.5Z"), and rows come in whichever index's order the plan picks (with
+    // upstream's indexes, rowid order for equal keys). See compareCopies. Upstream's SQLite
+    // store orders by the text; what it writes (Go's RFC3339Nano in UTC) differs from time
+    // order only for two copies stamped in one second with one fraction, trailing zeros trimmed,
+    // a prefix of the other's: time order is what upstream means ("oldest first") and does on
+    // PostgreSQL.
+    const rows: { r: RawLocationRow; t: ParsedTimestamp | null; backend: unknown }[] = arrays.map((a) => {
       const r = fromArray(a);
-      return { r, t: rowTimestamp(key, r.backend_name, r.created_at) };
+      return { r, t: rowTimestamp(key, r.backend_name, r.created_at), backend: r.backend_name };
     });
-    return sortByCreatedAt(rows).map(({ r, t }) => toObjectLocation(key, r, t));
+    // Undated copies come last: each gets the newest dated copy's time (see undatedTimestamp).
+    let newest: ParsedTimestamp | undefined;
+    return sortCopies(rows).map(({ r, t }) => {
+      if (t !== null) newest = t;
+      return toObjectLocation(key, r, t ?? undatedTimestamp(newest));
+    });
   }
 
   #runLookups(lookups: readonly Lookup[]): void {
@@ -454,23 +464,24 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       throw this.#wrap(err, `key listing after ${JSON.stringify(from)}`);
     }
     const out: ListedObject[] = [];
-    // Rows come grouped by key: pick each key's first copy by the parsed instant; ties keep
-    // backend order, as lookups do.
+    // Rows come grouped by key: each key's first copy is the one its lookup tries first.
     let i = 0;
     while (i < arrays.length) {
       const r = listedRow(arrays[i] as unknown[]);
       const key = listedKey(r);
       let best = r;
-      let bestT = rowTimestamp(key, r.backend_name, r.created_at);
+      let bestCopy = { t: rowTimestamp(key, r.backend_name, r.created_at), backend: r.backend_name };
       for (i++; i < arrays.length; i++) {
         const next = listedRow(arrays[i] as unknown[]);
         if (next.object_key !== key) break;
-        const t = rowTimestamp(key, next.backend_name, next.created_at);
-        if (t.date.getTime() < bestT.date.getTime() || (t.date.getTime() === bestT.date.getTime() && t.subMillisNanos < bestT.subMillisNanos)) {
+        const copy = { t: rowTimestamp(key, next.backend_name, next.created_at), backend: next.backend_name };
+        if (compareCopies(copy, bestCopy) < 0) {
           best = next;
-          bestT = t;
+          bestCopy = copy;
         }
       }
+      // Undated first copy: every copy is undated (they sort after dated ones).
+      const bestT = bestCopy.t ?? undatedTimestamp(undefined);
       out.push(toListedObject(key, best, bestT));
     }
     // Keys whose bytes are not UTF-8 (upstream stores what its clients sent) reach us decoded,

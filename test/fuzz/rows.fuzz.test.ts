@@ -44,7 +44,6 @@ const DAMAGES: Damage[] = [
   { column: 'created_at', value: '2026-13-01T00:00:00Z', code: 'METADATA_ERROR', words: /created_at/ },
   { column: 'created_at', value: '2026-02-30 10:00:00', code: 'METADATA_ERROR', words: /created_at/ },
   { column: 'created_at', value: '', code: 'METADATA_ERROR', words: /created_at/ },
-  { column: 'created_at', value: null, code: 'METADATA_ERROR', words: /created_at/ },
   { column: 'created_at', value: 1.5, code: 'METADATA_ERROR', words: /created_at/ },
   { column: 'size_bytes', value: -1, code: 'METADATA_ERROR', words: /size_bytes/ },
   { column: 'size_bytes', value: 1.5, code: 'METADATA_ERROR', words: /size_bytes/ },

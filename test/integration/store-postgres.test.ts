@@ -50,6 +50,12 @@ CREATE TABLE backend_usage (backend_name TEXT NOT NULL REFERENCES backend_quotas
 INSERT INTO backend_quotas (backend_name, bytes_limit) VALUES ('b1', 0), ('b2', 0);
 `;
 
+/**
+ * Upstream's index for its listings (00006): with it, a key's rows can come in created_at order
+ * straight from the index, equal timestamps in heap order.
+ */
+const UPSTREAM_KEY_CREATED_INDEX = `CREATE INDEX idx_object_locations_key_created ON object_locations(object_key, created_at)`;
+
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
@@ -130,6 +136,67 @@ describe('PostgresMetadataStore', () => {
       await store.close();
     }
   });
+
+  it('reads a NULL created_at: that copy after the dated ones (NULLS LAST), at the newest one\'s time (the epoch when none is dated), in lookups and listings', async () => {
+    const url = await cluster.createDatabase('null_dates');
+    await withClient(url, async (c) => {
+      await c.query(UPSTREAM_SCHEMA);
+      await c.query(UPSTREAM_KEY_CREATED_INDEX);
+      await c.query(`INSERT INTO backend_quotas (backend_name, bytes_limit) VALUES ('b3', 0)`);
+      await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES
+        ('mixed', 'b1', 1, NULL), ('mixed', 'b2', 2, '2024-01-01 00:00:07.000250+00'), ('mixed', 'b3', 3, '2024-01-01 00:00:06+00'),
+        ('undated', 'b3', 3, NULL), ('undated', 'b2', 2, NULL), ('alone', 'b1', 1, NULL)`);
+    });
+    const store = new PostgresMetadataStore({ url, max_conns: 2 });
+    try {
+      const expected = {
+        mixed: [['b3', '2024-01-01T00:00:06.000Z'], ['b2', '2024-01-01T00:00:07.000Z'], ['b1', '2024-01-01T00:00:07.000Z']],
+        undated: [['b2', '1970-01-01T00:00:00.000Z'], ['b3', '1970-01-01T00:00:00.000Z']],
+        alone: [['b1', '1970-01-01T00:00:00.000Z']],
+      };
+      const copies = (rows: import('../../src/types.js').ObjectLocation[]): string[][] => rows.map((r) => [r.backendName, r.createdAt.toISOString()]);
+      // Alone (the one-key statement) and together (one statement for the turn's keys).
+      for (const [key, want] of Object.entries(expected)) assert.deepEqual(copies(await store.getAllObjectLocations(key)), want, key);
+      const together = await Promise.all(Object.keys(expected).map((k) => store.getAllObjectLocations(k)));
+      assert.deepEqual(together.map(copies), Object.values(expected));
+      // A listing describes the copy a lookup tries first.
+      assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => [o.key, o.size, o.lastModified.toISOString()]), [
+        ['alone', 1, '1970-01-01T00:00:00.000Z'],
+        ['mixed', 3, '2024-01-01T00:00:06.000Z'],
+        ['undated', 2, '1970-01-01T00:00:00.000Z'],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  for (const icu of [false, true]) {
+    it(`breaks created_at ties by backend name in byte order, in lookups and listings alike${icu ? ' (ICU collation)' : ''}`, async () => {
+      const url = icu ? await createIcuDatabase('ties_icu') : await cluster.createDatabase('ties');
+      await withClient(url, async (c) => {
+        await c.query(UPSTREAM_SCHEMA);
+        await c.query(UPSTREAM_KEY_CREATED_INDEX);
+        await c.query(`INSERT INTO backend_quotas (backend_name, bytes_limit) VALUES ('B3', 0)`);
+        // Heap order b2, b1, B3; the collation's (en-US) b1, b2, B3; byte order B3, b1, b2.
+        await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES
+          ('tied', 'b2', 2, '2024-01-01 00:00:05.123456+00'), ('tied', 'b1', 1, '2024-01-01 00:00:05.123456+00'),
+          ('tied', 'B3', 3, '2024-01-01 00:00:05.123456+00'),
+          ('undated', 'b2', 2, NULL), ('undated', 'b1', 1, NULL), ('undated', 'B3', 3, NULL)`);
+        await c.query('ANALYZE object_locations');
+      });
+      const store = new PostgresMetadataStore({ url, max_conns: 2 });
+      try {
+        const backends = (rows: import('../../src/types.js').ObjectLocation[]): string[] => rows.map((r) => r.backendName);
+        assert.deepEqual(backends(await store.getAllObjectLocations('tied')), ['B3', 'b1', 'b2']);
+        assert.deepEqual(backends(await store.getAllObjectLocations('undated')), ['B3', 'b1', 'b2']);
+        const together = await Promise.all(['tied', 'undated'].map((k) => store.getAllObjectLocations(k)));
+        assert.deepEqual(together.map(backends), [['B3', 'b1', 'b2'], ['B3', 'b1', 'b2']]);
+        assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => [o.key, o.size]), [['tied', 3], ['undated', 3]]);
+      } finally {
+        await store.close();
+      }
+    });
+  }
 
   it('reads upstream\'s storage_key where the table has it (and not where it does not), and skips unmanaged rows', async () => {
     const url = await cluster.createDatabase('upstream_storage_key');

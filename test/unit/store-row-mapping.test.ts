@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { objectSizeOf, parseTimestamp, sortByCreatedAt, toObjectLocation, toObjectTags, rowTimestamp, type RawLocationRow } from '../../src/stores/row-mapping.js';
+import { objectSizeOf, parseTimestamp, sortCopies, toObjectLocation, toObjectTags, rowTimestamp, undatedTimestamp, type RawLocationRow } from '../../src/stores/row-mapping.js';
 import { taggingXml } from '../../src/gateway/s3-xml.js';
 import { hasCode } from '../../src/errors.js';
 
@@ -48,7 +48,7 @@ describe('toObjectLocation', () => {
   };
   const map = (r: Partial<RawLocationRow>) => {
     const row = { ...base, ...r };
-    return toObjectLocation('k', row, rowTimestamp('k', row.backend_name, row.created_at));
+    return toObjectLocation('k', row, rowTimestamp('k', row.backend_name, row.created_at) ?? undatedTimestamp(undefined));
   };
 
   it('maps driver values: BIGINT strings, 0/1 booleans, empty hash as none, Buffers copied to Uint8Array', () => {
@@ -164,14 +164,38 @@ describe('object tags', () => {
   });
 });
 
-describe('sortByCreatedAt', () => {
-  it('orders rows by instant, then sub-millisecond nanoseconds, keeping the given order of ties (small lists by insertion, large by the builtin)', () => {
-    // Few distinct instants, so ties are common; lengths on both sides of the insertion-sort bound.
-    const row = fc.record({ ms: fc.integer({ min: 0, max: 3 }), ns: fc.integer({ min: 0, max: 2 }) });
-    fc.assert(fc.property(fc.array(row, { maxLength: 14 }), (specs) => {
-      const rows = specs.map((x, i) => ({ i, t: { date: new Date(x.ms), subMillisNanos: x.ns } }));
-      const expected = [...rows].sort((a, b) => a.t.date.getTime() - b.t.date.getTime() || a.t.subMillisNanos - b.t.subMillisNanos || a.i - b.i).map((r) => r.i);
-      assert.deepEqual(sortByCreatedAt([...rows]).map((r) => r.i), expected);
+describe('sortCopies', () => {
+  it('orders copies by instant, then sub-millisecond nanoseconds, NULL last, ties by backend name in UTF-8 byte order', () => {
+    // Few distinct instants and names, so ties are common; lengths on both sides of the insertion-sort bound.
+    const copy = fc.record({
+      t: fc.option(fc.record({ ms: fc.integer({ min: 0, max: 3 }), ns: fc.integer({ min: 0, max: 2 }) }), { nil: null }),
+      backend: fc.constantFrom('b1', 'b2', 'B1', 'é', '\u{1F600}', '\uFFFD'),
+    });
+    const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
+    fc.assert(fc.property(fc.array(copy, { maxLength: 14 }), (specs) => {
+      const rows = specs.map((x, i) => ({ i, backend: x.backend, t: x.t === null ? null : { date: new Date(x.t.ms), subMillisNanos: x.t.ns } }));
+      const key = (r: (typeof rows)[number]): number => (r.t === null ? Number.POSITIVE_INFINITY : r.t.date.getTime() * 1e6 + r.t.subMillisNanos);
+      const sorted = sortCopies([...rows]);
+      for (let j = 1; j < sorted.length; j++) {
+        const a = sorted[j - 1] as (typeof rows)[number];
+        const b = sorted[j] as (typeof rows)[number];
+        const ka = key(a);
+        const kb = key(b);
+        assert.ok(ka < kb || (ka === kb && Buffer.compare(bytes(a.backend), bytes(b.backend)) <= 0), JSON.stringify([a, b]));
+      }
+      assert.deepEqual(sorted.map((r) => r.i).sort((x, y) => x - y), rows.map((r) => r.i));
     }), { numRuns: 2000 });
+  });
+});
+
+describe('rowTimestamp and undatedTimestamp', () => {
+  it('reads a NULL created_at as an undated copy, given the newest dated copy\'s time, else the epoch', () => {
+    assert.equal(rowTimestamp('k', 'b1', null), null);
+    assert.equal(rowTimestamp('k', 'b1', undefined), null);
+    assert.equal(undatedTimestamp(undefined).date.toISOString(), '1970-01-01T00:00:00.000Z');
+    const newest = { date: new Date('2024-01-01T00:00:05.123Z'), subMillisNanos: 456 };
+    const t = undatedTimestamp(newest);
+    assert.deepEqual([t.date.toISOString(), t.subMillisNanos], ['2024-01-01T00:00:05.123Z', 456]);
+    assert.notEqual(t.date, newest.date, 'a Date of its own: callers may modify what they are given');
   });
 });
