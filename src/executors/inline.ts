@@ -5,7 +5,9 @@
 import { threadId } from 'node:worker_threads';
 import { runProbe } from '../probe/run.js';
 import type { ProbeTask, Verdict } from '../probe/task.js';
-import type { ProbeRequest } from '../types.js';
+import type { ObjectBackend, ProbeRequest } from '../types.js';
+import { onCancel, type CancellableRequest } from '../engine/probe-request.js';
+import { SpareControllers } from './spare-controllers.js';
 import { DispatchingExecutor, type DispatchOptions, type ExecutorStats } from './executor.js';
 import { KeyRing } from '../encryption/key-ring.js';
 import { boundProbe } from '../engine/bounded-call.js';
@@ -23,6 +25,25 @@ export interface InlineExecutorOptions extends DispatchOptions {
 
 const resolvedCapacity = Promise.resolve();
 
+/** Probes' controllers kept for reuse: about the reads a batch keeps in flight. */
+const SPARE_CONTROLLERS = 256;
+
+/** Passes a request's cancel to the controller its probe runs under, until the probe ended. */
+class CancelLink {
+  done = false;
+  readonly #ac: AbortController;
+  readonly #req: CancellableRequest;
+
+  constructor(ac: AbortController, req: CancellableRequest) {
+    this.#ac = ac;
+    this.#req = req;
+  }
+
+  handleEvent(): void {
+    if (!this.done) this.#ac.abort(this.#req.cancelReason);
+  }
+}
+
 /** Runs probes on the calling thread. */
 export class InlineExecutor extends DispatchingExecutor {
   readonly kind = 'inline' as const;
@@ -32,6 +53,7 @@ export class InlineExecutor extends DispatchingExecutor {
   /** The keys were built here, so close() closes them. */
   readonly #ownKeys: boolean;
   readonly #probeTimeoutMs: number;
+  readonly #spare = new SpareControllers(SPARE_CONTROLLERS);
 
   constructor(opts: InlineExecutorOptions) {
     super(opts, 'InlineExecutor');
@@ -46,10 +68,25 @@ export class InlineExecutor extends DispatchingExecutor {
   }
 
   protected carry(task: ProbeTask, req: ProbeRequest): Promise<Verdict> {
-    if (this.#probeTimeoutMs > 0 && req.backend.boundsCalls !== true) {
-      return boundProbe(task, req.backend, this.#probeTimeoutMs, req.signal, (signal) => runProbe(task, req.backend, signal, this.recorder.reservations, this.#keys));
+    const c = req as Partial<CancellableRequest>;
+    if (typeof c[onCancel] !== 'function') return this.#run(task, req.backend, req.signal);
+    // The race's request tells of a cancel without building its own AbortSignal: the probe runs
+    // under a spare controller, linked to the request for as long as the probe runs.
+    const ac = this.#spare.take();
+    const link = new CancelLink(ac, req as CancellableRequest);
+    if (!(req as CancellableRequest)[onCancel](link)) ac.abort(c.cancelReason);
+    return this.#run(task, req.backend, ac.signal).then((v) => {
+      link.done = true;
+      this.#spare.give(ac);
+      return v;
+    });
+  }
+
+  #run(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal): Promise<Verdict> {
+    if (this.#probeTimeoutMs > 0 && backend.boundsCalls !== true) {
+      return boundProbe(task, backend, this.#probeTimeoutMs, signal, (s) => runProbe(task, backend, s, this.recorder.reservations, this.#keys));
     }
-    return runProbe(task, req.backend, req.signal, this.recorder.reservations, this.#keys);
+    return runProbe(task, backend, signal, this.recorder.reservations, this.#keys);
   }
 
   saturated(): boolean {
