@@ -34,6 +34,7 @@ import type { OffloadedDigest } from './streams/digest-thread.js';
 import { openObjectStream, type StreamCopy, type StreamSource } from './streams/object-stream.js';
 import { openStripedStream, shouldStripe, stripeCopies } from './streams/striped-stream.js';
 import { objectSizeOf } from './streams/segment.js';
+import { LiveStreams } from './streams/live-streams.js';
 import type { StoredAs } from './compression/degraded.js';
 
 /** What `head` returns. */
@@ -197,6 +198,8 @@ export class ReadPath {
   readonly #flights = new SingleFlight();
   /** `cache:`: verified small bodies, used while their row's hash is unchanged. */
   readonly #objects: ObjectCache | undefined;
+  /** Streams being read: `close()` ends them with the closed reader's error. */
+  readonly #streams = new LiveStreams();
   #batches = 0;
   #closing: Promise<void> | undefined;
 
@@ -431,6 +434,8 @@ export class ReadPath {
 
   async #openStream(key: string, range: string | undefined, signal: AbortSignal | undefined, into: StreamInto | undefined, digest: OffloadedDigest | undefined): Promise<StreamOutcome> {
     const src = await this.#streamSource(key, range, signal);
+    // Closed while the copies were looked up: no copy is opened on closing backends.
+    if (this.#closing !== undefined) throw closedError();
     const n = spanLength(src.span);
     const buf = typeof into === 'function' ? into(n) : into;
     if (buf !== undefined && n <= buf.length) {
@@ -451,6 +456,7 @@ export class ReadPath {
       verifyEtag: integrity.verifyEtag,
       keys: this.#parts.keys(),
       storageKeys: this.#config.broadcast.storageKeys,
+      live: this.#streams,
     };
     const striping = this.#config.striping;
     const stripeOver = striping.enabled ? stripeCopies(src, policies.keys !== undefined) : [];
@@ -643,9 +649,15 @@ export class ReadPath {
     return batch as AsyncIterable<BatchOutcome>;
   }
 
-  /** Drain in-flight reads, then release workers, sockets and database handles. Idempotent. */
+  /**
+   * Drain in-flight reads, then release workers, sockets and database handles. Idempotent.
+   * Streams still being read are not waited for (their consumers set the pace): they end now with
+   * the error any call after close() gets, SERVICE_UNAVAILABLE `readpath is closed`, not with
+   * the failures of the copies closing under them.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#streams.cutAll(closedError());
       await this.#flights.settled();
       await this.#executor.close().catch((err: unknown) => this.#logger.warn({ err: messageOf(err) }, 'executor close failed'));
       await this.#parts.close();

@@ -31,6 +31,7 @@ import type { OffloadedDigest } from './digest-thread.js';
 import { headFields, objectHead } from '../probe/answer.js';
 import type { VerdictHead } from '../probe/task.js';
 import { storedDiffers } from '../stores/row-mapping.js';
+import type { CuttableStream } from './live-streams.js';
 import { IdleWatch, drainSegment, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 export type { StreamCopy, StreamPolicies } from './segment.js';
@@ -203,7 +204,7 @@ export async function openObjectStream(src: StreamSource, p: StreamPolicies, sig
   return s.start(first);
 }
 
-class StreamRun {
+class StreamRun implements CuttableStream {
   readonly #src: StreamSource;
   readonly #p: StreamPolicies;
   readonly #caller: AbortSignal | undefined;
@@ -223,6 +224,10 @@ class StreamRun {
   #firstEtag: string | undefined;
   /** The first copy's key data, when it is encrypted. */
   #firstKeyData: Uint8Array | undefined;
+  /**
+   * Why the read was stopped from outside — the caller's abort (ABORTED), or its reader's close
+   * (the closed reader's error) — whatever its copies do after: the error the read ends with.
+   */
   #abortError: ReadPathError | undefined;
   #out: Readable | undefined;
 
@@ -233,6 +238,7 @@ class StreamRun {
     this.#etag = src.etag;
     this.#idle = new IdleWatch(p.idleTimeoutMs, () => `${this.#current?.copy.backendName ?? ''}: ${src.key}`);
     caller?.addEventListener('abort', this, { once: true });
+    p.live?.add(this);
   }
 
   #aborted(): ReadPathError | undefined {
@@ -242,10 +248,20 @@ class StreamRun {
   /** The caller aborted: stop reading, and end the body with ABORTED. */
   handleEvent(): void {
     const err = abortedError(this.#caller);
-    this.#abortError = err;
-    const seg = this.#current;
-    if (seg !== undefined) destroyQuietly(seg.res.body, err);
+    this.cut(err);
     this.#out?.destroy(err);
+  }
+
+  /**
+   * Stop reading (the reader closed): the copy's socket, usage, timer and the caller's listener
+   * are released now, and the body ends with `err` when it is next read — a body nobody is
+   * reading is not made to emit an error nobody listens for. Nothing the copy does after is held
+   * against it, and no other copy is tried.
+   */
+  cut(err: ReadPathError): void {
+    if (this.#abortError !== undefined) return;
+    this.#abortError = err;
+    this.#release();
   }
 
   /**
@@ -257,7 +273,10 @@ class StreamRun {
     const copies = this.#src.copies;
     for (let i = 0; i < copies.length; i++) {
       if (this.#failed.has(i)) continue;
-      if (this.#abortError !== undefined) throw this.#abortError;
+      if (this.#abortError !== undefined) {
+        this.#release();
+        throw this.#abortError;
+      }
       const copy = copies[i] as StreamCopy;
       try {
         const seg = await openSegment({
@@ -274,11 +293,17 @@ class StreamRun {
         }, this.#p);
         const placed: Placed = Object.assign(seg, { index: i });
         this.#current = placed;
+        // Cut while it was opening (the reader closed: the request itself was not aborted).
+        const cut = this.#aborted();
+        if (cut !== undefined) throw cut;
         return placed;
       } catch (err) {
         // A method call, not the field: the narrowing from the loop's top does not survive the await.
         const aborted = this.#aborted();
-        if (aborted !== undefined) throw aborted;
+        if (aborted !== undefined) {
+          this.#release();
+          throw aborted;
+        }
         this.#failed.add(i);
         this.#failures.push({ index: i, backendName: copy.backendName, error: err });
       }
@@ -452,11 +477,12 @@ class StreamRun {
     return verifier.check(actual);
   }
 
-  /** The read is over: free the socket, the timer and the caller's signal. */
+  /** The read is over: free the socket, the timer, the caller's signal and its place among the reader's streams. */
   #release(): void {
     const seg = this.#current;
     if (seg !== undefined) finishSegment(seg, this.#abortError, this.#p, this.#abortError !== undefined);
     this.#idle.stop();
     this.#caller?.removeEventListener('abort', this);
+    this.#p.live?.delete(this);
   }
 }

@@ -28,6 +28,7 @@ import { backendKey, probeLocation, type ProbeTask } from '../probe/task.js';
 import { storedKeyOf } from '../probe/stored-copy.js';
 import { isCompressed } from '../stores/row-mapping.js';
 import { METRIC, type Recorder } from '../telemetry/recorder.js';
+import type { LiveStreams } from './live-streams.js';
 import type { BackendGetOptions, GetResult, ObjectBackend, ObjectLocation } from '../types.js';
 
 /** One copy a stream may read from. */
@@ -68,6 +69,8 @@ export interface StreamPolicies {
   keys?: KeyRing | undefined;
   /** Degraded copies: find the backend's latest write among `{key}!{id}` by listing (default true). */
   storageKeys?: boolean;
+  /** The reader's open streams: a stream joins while it reads, so that closing the reader ends it. */
+  live?: LiveStreams | undefined;
 }
 
 /** An opened copy. */

@@ -24,6 +24,7 @@ import { headFields, objectHead } from '../probe/answer.js';
 import type { VerdictHead } from '../probe/task.js';
 import { openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
 import { storedDiffers } from '../stores/row-mapping.js';
+import type { CuttableStream } from './live-streams.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
 
 /** How a striped read cuts and schedules. */
@@ -127,7 +128,7 @@ export async function openStripedStream(src: StreamSource, copies: readonly Stre
   return run.start(await run.openFirst());
 }
 
-class StripedRun {
+class StripedRun implements CuttableStream {
   readonly #src: StreamSource;
   readonly #p: StreamPolicies;
   readonly #st: StripeSettings;
@@ -158,12 +159,23 @@ class StripedRun {
       this.#parts.push({ index: i, start: at, end: Math.min(span.end, at + st.partSize - 1), buf: undefined, fetches: [], tried: new Set(), waiter: undefined });
     }
     caller?.addEventListener('abort', this, { once: true });
+    p.live?.add(this);
   }
 
   handleEvent(): void {
     const err = abortedError(this.#caller);
     this.#fail(err);
     this.#out?.destroy(err);
+  }
+
+  /** Stop reading (the reader closed): every fetch cancelled now; the body ends with `err` when it is next read. */
+  cut(err: ReadPathError): void {
+    this.#fail(err);
+  }
+
+  /** The error the read was ended with, if it was. */
+  #stopped(): Error | undefined {
+    return this.#fatal;
   }
 
   /**
@@ -179,10 +191,19 @@ class StripedRun {
         f.seg = await this.#open(f);
       } catch (err) {
         this.#forget(f, err);
+        // A method call, not the field: the narrowing from the loop's top does not survive the await.
+        const stopped = this.#stopped();
+        if (stopped !== undefined) throw stopped;
         this.#failures.push({ index: this.#copies.indexOf(c), backendName: c.copy.backendName, error: err });
         c.failures++;
         if (backendStatusOf(err) === 404 || backendStatusOf(err) === 412) c.dead = true;
         continue;
+      }
+      // Cut while it was opening (the reader closed: the request itself was not aborted).
+      const cut = this.#stopped();
+      if (cut !== undefined) {
+        this.#forget(f, cut);
+        throw cut;
       }
       const head = objectHead(headFields(f.seg.res), c.copy.location);
       this.#etag ??= f.seg.res.etag;
@@ -483,6 +504,7 @@ class StripedRun {
     if (this.#hedgeTimer !== undefined) clearInterval(this.#hedgeTimer);
     this.#hedgeTimer = undefined;
     this.#caller?.removeEventListener('abort', this);
+    this.#p.live?.delete(this);
     if (this.#fatal === undefined && !this.#ended) return;
     for (const part of this.#parts) {
       part.buf = undefined;

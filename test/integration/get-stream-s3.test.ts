@@ -20,12 +20,19 @@ import type { ReadPathConfig } from '../../src/config/types.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { eventually } from '../helpers/handles.js';
 import { assertMismatchBeforeEnd, readAll } from '../helpers/streams.js';
+import { encryptForRow } from '../helpers/senc-encoder.js';
+import { compressedRow, logLines, seekableZstd } from '../helpers/seekable-zstd.js';
+import { deferred } from '../helpers/gate.js';
 
 let fleet: S3Fleet;
 let dir: string;
 let t = Date.parse('2026-01-01T00:00:00Z');
 const SIZE = 3 * 1024 * 1024 + 17;
 const bytes = randomBytes(SIZE);
+const MASTER = randomBytes(32);
+/** Stored compressed (s3-orchestrator's seekable zstd): random bytes keep it about as big as `bytes`. */
+const LOGICAL_Z = Buffer.concat([logLines(200_000), randomBytes(SIZE)]);
+const STORED_Z = seekableZstd(LOGICAL_Z, { chunkSize: 256 * 1024 }).body;
 
 function config(extra: Partial<ReadPathConfig> = {}): ReadPathConfig {
   return {
@@ -52,6 +59,17 @@ before(async () => {
   await db.addLocations(['b1', 'b2'].map((name) => ({
     objectKey: 'nohash.bin', backendName: name, sizeBytes: SIZE, createdAt: new Date(t++), encrypted: false, contentHash: null,
   })));
+  // Encrypted (each copy its own data key) and compressed copies, for close() mid-stream.
+  for (const name of ['b1', 'b2']) {
+    const enc = encryptForRow(bytes, { masterKey: MASTER, chunkSize: 65536 });
+    await fleet.seed('enc.bin', enc.body, [name]);
+    await db.addLocations([{
+      objectKey: 'enc.bin', backendName: name, sizeBytes: enc.sizeBytes, createdAt: new Date(t++), encrypted: true,
+      encryptionKey: enc.encryptionKey, keyId: enc.keyId, plaintextSize: enc.plaintextSize, contentHash: enc.contentHash,
+    }]);
+    await fleet.seed('z.log', STORED_Z, [name]);
+    await db.addLocations([compressedRow('z.log', name, LOGICAL_Z, STORED_Z, new Date(t++))]);
+  }
   await seeder.close();
 });
 
@@ -306,5 +324,66 @@ describe('getStream into a caller buffer (lean transport over s3rver)', () => {
     const got = await readAll(o.body);
     assert.ok(got.equals(small));
     assert.ok(into.equals(before), 'the buffer was not written');
+  });
+});
+
+describe('close() while streams are read', () => {
+  const encryption = { enabled: true, master_key: MASTER.toString('base64') };
+  const striping = { enabled: true, min_size: '1MiB', part_size: '256KiB', parts_in_flight: 2 };
+  const cases = [
+    { name: 'plain (pool runtime: the stream\'s own backends)', key: 'big.bin', want: bytes, extra: {} },
+    { name: 'plain (inline)', key: 'big.bin', want: bytes, extra: { runtime: { mode: 'inline' as const } } },
+    { name: 'striped', key: 'big.bin', want: bytes, extra: { runtime: { mode: 'inline' as const }, striping } },
+    { name: 'encrypted', key: 'enc.bin', want: bytes, extra: { runtime: { mode: 'inline' as const }, encryption } },
+    { name: 'compressed', key: 'z.log', want: LOGICAL_Z, extra: { runtime: { mode: 'inline' as const }, encryption } },
+  ];
+  after(() => {
+    for (const b of fleet.backends) b.proxy.clear();
+  });
+
+  for (const c of cases) {
+    it(`${c.name}: a stream cut by close() ends with SERVICE_UNAVAILABLE (readpath is closed), and no other copy is asked`, async () => {
+      const rp = await ReadPath.open(config(c.extra));
+      const o = await rp.getStream(c.key);
+      // Some of the body taken, then the consumer waits while the reader closes.
+      const first = await new Promise<Buffer>((resolve) => o.body.once('readable', () => resolve(o.body.read() as Buffer)));
+      assert.ok(first.byteLength > 0 && first.byteLength < c.want.length, 'mid-body');
+      const asked = fleet.backends.map((b) => b.proxy.requestCount);
+      const closing = rp.close();
+      await assert.rejects(readAll(o.body), (err: unknown) => hasCode(err, 'SERVICE_UNAVAILABLE') && !hasCode(err, 'ALL_BACKENDS_FAILED') && /readpath is closed/.test((err as Error).message));
+      assert.equal(await o.verified, false);
+      await closing;
+      assert.deepEqual(fleet.backends.map((b) => b.proxy.requestCount), asked, 'no copy was asked to continue');
+      assert.ok(await eventually(() => fleet.backends.every((b) => b.proxy.openConnections === 0)),
+        `open: ${fleet.backends.map((b) => `${b.name}=${b.proxy.openConnections}`).join(' ')}`);
+    });
+  }
+
+  it('a stream still opening when close() is called is refused with SERVICE_UNAVAILABLE', async () => {
+    const rp = await ReadPath.open(config({ runtime: { mode: 'inline' } }));
+    const gate = deferred();
+    fleet.backend('b1').proxy.inject({ kind: 'gate', until: gate.promise }, { times: 1, match: { method: 'GET', key: 'big.bin' } });
+    const opening = rp.getStream('big.bin');
+    assert.ok(await eventually(() => fleet.backend('b1').proxy.requests().some((r) => r.key === 'big.bin' && r.fault === 'gate')), 'the GET reached b1');
+    const closing = rp.close();
+    await assert.rejects(opening, (err: unknown) => hasCode(err, 'SERVICE_UNAVAILABLE') && /readpath is closed/.test((err as Error).message));
+    gate.resolve();
+    await closing;
+  });
+
+  it('a get() in flight when close() is called is drained: it gets its whole body', async () => {
+    const rp = await ReadPath.open(config({ runtime: { mode: 'inline' } }));
+    const gate = deferred();
+    fleet.backend('b1').proxy.inject({ kind: 'gate', until: gate.promise }, { times: 1, match: { method: 'GET', key: 'big.bin' } });
+    const reading = rp.get('big.bin');
+    assert.ok(await eventually(() => fleet.backend('b1').proxy.requests().some((r) => r.key === 'big.bin' && r.fault === 'gate')), 'the GET reached b1');
+    const closing = rp.close();
+    gate.resolve();
+    const g = await reading;
+    assert.ok(Buffer.from(g.body).equals(bytes));
+    assert.equal(g.verified, true);
+    assert.equal(g.backend, 'b1');
+    await closing;
+    await assert.rejects(rp.get('big.bin'), (err: unknown) => hasCode(err, 'SERVICE_UNAVAILABLE'));
   });
 });

@@ -147,6 +147,76 @@ describe('getStream (memory backends)', () => {
   });
 });
 
+describe('getStream and close()', () => {
+  const closed = (err: unknown): boolean => hasCode(err, 'SERVICE_UNAVAILABLE') && /readpath is closed/.test((err as Error).message);
+
+  it('streams open when the reader closes end with SERVICE_UNAVAILABLE, even on backends it does not close; their reads are released', async () => {
+    // Memory backends given to open() are the caller's: close() leaves them open, so nothing
+    // but the cut itself ends these streams.
+    const { rp, seed, backend } = await openMemoryReadPath(3, { runtime: { mode: 'inline' }, striping: { min_size: '2MiB', part_size: '64KiB', parts_in_flight: 2 } });
+    seed('held', 'h'.repeat(1000));
+    // Past the verify window (handed on as it passes; a held body is read whole first), under min_size.
+    seed('big', 'b'.repeat(1536 * 1024), ['b1', 'b2']);
+    seed('striped', Buffer.alloc(2 * 1024 * 1024, 3), ['b1', 'b2', 'b3']);
+    // b1 sends part of 'big', then waits: the stream is mid-body when the reader closes.
+    const b1 = backend('b1');
+    const get = b1.get.bind(b1);
+    const stalled = new PassThrough();
+    b1.get = async (key, opts) => {
+      const r = await get(key, opts);
+      if (key !== 'big') return r;
+      r.body.destroy();
+      stalled.write(Buffer.alloc(15_000, 'b'));
+      return { ...r, body: stalled };
+    };
+    const ac = new AbortController();
+    const held = await rp.getStream('held', { signal: ac.signal });
+    const big = await rp.getStream('big', { signal: ac.signal });
+    const striped = await rp.getStream('striped', { signal: ac.signal });
+    // A second chunk, once the first was taken: a stream hands a chunk on once the next one came.
+    const readable = new Promise((resolve) => big.body.once('readable', resolve));
+    for (let i = 0; i < 5 && stalled.readableLength > 0; i++) await new Promise((r) => setImmediate(r));
+    stalled.write(Buffer.alloc(15_000, 'b'));
+    await readable;
+    const gets = ['b1', 'b2', 'b3'].map((n) => backend(n).calls.get);
+    const closing = rp.close();
+    for (const [name, o] of Object.entries({ held, big, striped })) {
+      await assert.rejects(readAll(o.body), closed, name);
+      assert.equal(await o.verified, false);
+    }
+    await closing;
+    assert.deepEqual(['b1', 'b2', 'b3'].map((n) => backend(n).calls.get), gets, 'no other copy was opened');
+    assert.ok(stalled.destroyed, 'the copy being read was let go');
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0, 'no listener left on the caller\'s signal');
+    assert.deepEqual(['b1', 'b2', 'b3'].map((n) => rp.recorder.reservations.pending(n)), ['b1', 'b2', 'b3'].map(() => ({ api: 0, egress: 0 })), 'nothing held');
+  });
+
+  it('a stream whose copy is still answering when the reader closes is refused with SERVICE_UNAVAILABLE', async () => {
+    for (const striping of [{ enabled: false }, { min_size: '128KiB', part_size: '64KiB' }]) {
+      const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping });
+      seed('k', Buffer.alloc(256 * 1024, 1));
+      const b1 = backend('b1');
+      const get = b1.get.bind(b1);
+      let answer: () => void = () => {};
+      const asked = new Promise<void>((resolve) => {
+        b1.get = (key, opts) => {
+          resolve();
+          return new Promise((r) => {
+            answer = () => r(get(key, opts));
+          });
+        };
+      });
+      const opening = rp.getStream('k');
+      await asked;
+      const closing = rp.close();
+      answer();
+      await assert.rejects(opening, closed, JSON.stringify(striping));
+      await closing;
+      assert.equal(backend('b2').calls.get, 0, 'no other copy was tried');
+    }
+  });
+});
+
 describe('bounded get (runtime.max_buffered_bytes)', () => {
   it('refuses an object over the limit with OBJECT_TOO_LARGE, without a request, and getStream reads it', async () => {
     const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline', max_buffered_bytes: '1KiB' } });
