@@ -91,12 +91,16 @@ export interface StreamOutcome extends HeadOutcome {
   verified: Promise<boolean>;
   /**
    * Backends that served the body, in order: more than one after a mid-body failover, or when
-   * the body was {@link striped}.
+   * the body was {@link striped} (then in the order of the first part each served, `backend`
+   * first; it grows as the body is read).
    */
   backends: readonly string[];
   /**
    * The body was read in parts from several copies at once (`striping:`): every copy that served
-   * a part is in `backends`, failover or not.
+   * a part is in `backends`, failover or not, and only those. `backend` is the copy that served
+   * the first part — the first byte — which is not always the first to answer: a copy whose
+   * first part was cut is left and the part fetched again elsewhere (`failover` then says the
+   * first byte came from a copy after the first stored one).
    */
   striped: boolean;
   /** The span of the object the body holds (absolute offsets; `total` is the object's size). */
@@ -408,9 +412,11 @@ export class ReadPath {
 
   /**
    * Stream an object in bounded memory, whatever its size (API.md §5). Resolves once a copy has
-   * answered; the body is read only as fast as it is consumed, hashed as it passes, and continued
-   * from another copy by Range if its copy fails mid-body. `range` is `bytes=a-b`, `bytes=a-` or
-   * `bytes=-n` (RANGE_NOT_SATISFIABLE past the end); a ranged body is not verified.
+   * answered — a striped read once its first part is whole (its bytes come first anyway), so that
+   * the outcome names the copy that served them. The body is read only as fast as it is consumed,
+   * hashed as it passes, and continued from another copy by Range if its copy fails mid-body.
+   * `range` is `bytes=a-b`, `bytes=a-` or `bytes=-n` (RANGE_NOT_SATISFIABLE past the end); a
+   * ranged body is not verified.
    *
    * `into`: memory the body may be read into when the span fits it (a plain copy over the lean
    * transport and plain HTTP: no allocation per socket read, which spares the reading thread

@@ -70,7 +70,7 @@ interface Fetch {
   received: number;
 }
 
-/** The copy that answered part 0, and its headers (the stream's). */
+/** The copy that served part 0, and its headers (the stream's). */
 interface FirstAnswer {
   copy: CopyState;
   head: VerdictHead;
@@ -82,6 +82,8 @@ interface Part {
   end: number;
   /** The part's bytes once a fetch completed it, in slabs. */
   buf: Buffer[] | undefined;
+  /** The copy whose fetch completed it: the one whose bytes the consumer gets. */
+  servedBy: CopyState | undefined;
   fetches: Fetch[];
   tried: Set<CopyState>;
   waiter: { resolve: (b: Buffer[]) => void; reject: (e: unknown) => void } | undefined;
@@ -120,12 +122,14 @@ export function stripeCopies(src: StreamSource, decrypts: boolean): StreamCopy[]
 
 /**
  * Open a striped read of `src` over `copies` (two or more, see {@link stripeCopies}): resolves
- * once the first part's copy answered.
+ * once the first part is whole (its bytes are the first the consumer gets; the other parts are
+ * fetched meanwhile), described by the copy that served it.
  */
 export async function openStripedStream(src: StreamSource, copies: readonly StreamCopy[], p: StreamPolicies, st: StripeSettings, signal: AbortSignal | undefined): Promise<OpenedStream> {
   if (signal?.aborted) throw abortedError(signal);
   const run = new StripedRun(src, copies, p, st, signal);
-  return run.start(await run.openFirst());
+  run.start(await run.openFirst());
+  return run.served();
 }
 
 class StripedRun implements CuttableStream {
@@ -145,7 +149,13 @@ class StripedRun implements CuttableStream {
   #hedgeTimer: NodeJS.Timeout | undefined;
   #partMs: number[] = [];
   #out: Readable | undefined;
+  #verified: Promise<boolean> | undefined;
+  /** The body was handed to the consumer (part 0 is whole): errors reach it through the body. */
+  #handedOut = false;
   #verifier: BodyVerifier | undefined;
+  /** Settles once part 0 is whole (with the copy that served it), or the read failed before. */
+  readonly #firstPart: Promise<FirstAnswer>;
+  #settleFirst: { resolve: (a: FirstAnswer) => void; reject: (e: unknown) => void } = { resolve: () => {}, reject: () => {} };
 
   constructor(src: StreamSource, copies: readonly StreamCopy[], p: StreamPolicies, st: StripeSettings, caller: AbortSignal | undefined) {
     this.#src = src;
@@ -156,8 +166,13 @@ class StripedRun implements CuttableStream {
     this.#copies = copies.map((copy) => ({ copy, inFlight: 0, bytes: 0, busyMs: 0, busySince: 0, failures: 0, dead: false }));
     const span = src.span;
     for (let at = span.start, i = 0; at <= span.end; at += st.partSize, i++) {
-      this.#parts.push({ index: i, start: at, end: Math.min(span.end, at + st.partSize - 1), buf: undefined, fetches: [], tried: new Set(), waiter: undefined });
+      this.#parts.push({ index: i, start: at, end: Math.min(span.end, at + st.partSize - 1), buf: undefined, servedBy: undefined, fetches: [], tried: new Set(), waiter: undefined });
     }
+    this.#firstPart = new Promise<FirstAnswer>((resolve, reject) => {
+      this.#settleFirst = { resolve, reject };
+    });
+    // Awaited only once the read has started (served()): a failure before then is the opening's to report.
+    this.#firstPart.catch(() => {});
     caller?.addEventListener('abort', this, { once: true });
     p.live?.add(this);
   }
@@ -165,7 +180,8 @@ class StripedRun implements CuttableStream {
   handleEvent(): void {
     const err = abortedError(this.#caller);
     this.#fail(err);
-    this.#out?.destroy(err);
+    // A body not handed out yet has no consumer to tell: served() rejects instead.
+    if (this.#handedOut) this.#out?.destroy(err);
   }
 
   /** Stop reading (the reader closed): every fetch cancelled now; the body ends with `err` when it is next read. */
@@ -180,9 +196,10 @@ class StripedRun implements CuttableStream {
 
   /**
    * Part 0, copy by copy in order, as a plain stream opens: the read fails as any read would
-   * when no copy answers; the answer's headers (and ETag, for If-Match) are the stream's.
+   * when no copy answers. The answer's ETag is the one parts are asked to match (If-Match); the
+   * stream is described by the copy that completes part 0 ({@link served}).
    */
-  async openFirst(): Promise<FirstAnswer> {
+  async openFirst(): Promise<CopyState> {
     const part = this.#parts[0] as Part;
     for (const c of this.#copies) {
       if (this.#fatal !== undefined) throw this.#fatal;
@@ -205,7 +222,6 @@ class StripedRun implements CuttableStream {
         this.#forget(f, cut);
         throw cut;
       }
-      const head = objectHead(headFields(f.seg.res), c.copy.location);
       this.#etag ??= f.seg.res.etag;
       // Nothing proves the other copies hold these bytes — no content hash, no ETag for If-Match:
       // the parts come from this copy alone, as a plain stream would refuse to resume elsewhere.
@@ -214,24 +230,45 @@ class StripedRun implements CuttableStream {
       }
       this.#nextLaunch = 1;
       void this.#drainInto(f);
-      return { copy: c, head };
+      return c;
     }
     this.#stop();
     throw openFailure(this.#src, this.#failures, this.#copies.length);
   }
 
-  start(first: FirstAnswer): OpenedStream {
-    const backend = first.copy.copy.backendName;
-    this.#verifier = verifierFor(this.#src, this.#p, first.copy.copy, this.#etag);
+  /** Part 0 answered: the body is made, and the other parts are launched. */
+  start(first: CopyState): void {
+    this.#verifier = verifierFor(this.#src, this.#p, first.copy, this.#etag);
     const { body, verified } = streamBody((settle) => this.#emit(settle), () => {
       if (!this.#ended) this.#fail(this.#fatal ?? new ReadPathError('ABORTED', `${this.#src.key}: the stream was closed by its consumer`));
     });
     this.#out = body;
+    this.#verified = verified;
     this.#launch();
     const check = this.#st.hedgeCheckMs ?? 25;
     this.#hedgeTimer = setInterval(() => this.#maybeHedge(), check);
     this.#hedgeTimer.unref();
-    return { head: first.head, backend, failover: first.copy !== this.#copies[0], body, verified, backends: this.backends };
+  }
+
+  /**
+   * The stream, once part 0 is whole, described by the copy that served it — not the one that
+   * answered first, whose body may have been cut and part 0 fetched again elsewhere: `backend`
+   * (and `failover`, and the head fields its row gives) name the copy the first byte came from,
+   * and `backends` starts with it. The consumer gets no byte before part 0 is whole anyway. A
+   * read that fails before then rejects, as a read that never started does.
+   */
+  async served(): Promise<OpenedStream> {
+    let first: FirstAnswer;
+    try {
+      first = await this.#firstPart;
+    } catch (err) {
+      this.#out?.destroy();
+      throw err;
+    }
+    this.#handedOut = true;
+    const backend = first.copy.copy.backendName;
+    this.backends.push(backend);
+    return { head: first.head, backend, failover: first.copy !== this.#copies[0], body: this.#out as Readable, verified: this.#verified as Promise<boolean>, backends: this.backends };
   }
 
   async *#emit(settle: (v: boolean) => void): AsyncGenerator<Buffer> {
@@ -244,6 +281,9 @@ class StripedRun implements CuttableStream {
           else part.waiter = { resolve, reject };
         }));
         part.buf = undefined;
+        // The copies that served what the consumer got, in the order of the parts they served first.
+        const by = part.servedBy?.copy.backendName;
+        if (by !== undefined && !this.backends.includes(by)) this.backends.push(by);
         this.#nextEmit = i + 1;
         this.#launch();
         // Slab by slab: the hash and the consumer's work spread over many turns of the loop
@@ -394,7 +434,8 @@ class StripedRun implements CuttableStream {
     if (this.#partMs.length > 16) this.#partMs.shift();
     if (part.buf !== undefined || this.#fatal !== undefined || this.#nextEmit > part.index) return;
     this.#p.recorder.inc(METRIC.stripeParts, { backend: f.copy.copy.backendName });
-    if (!this.backends.includes(f.copy.copy.backendName)) this.backends.push(f.copy.copy.backendName);
+    part.servedBy = f.copy;
+    if (part.index === 0) this.#settleFirst.resolve({ copy: f.copy, head: objectHead(headFields(seg.res), f.copy.copy.location) });
     // The other fetches of this part (a hedge, or what it hedged) lost.
     for (const other of [...part.fetches]) this.#cancel(other);
     const w = part.waiter;
@@ -491,6 +532,7 @@ class StripedRun implements CuttableStream {
     if (this.#fatal !== undefined) return;
     const err = cause instanceof Error ? cause : new ReadPathError('ALL_BACKENDS_FAILED', `${this.#src.key}: ${messageOf(cause)}`, { cause });
     this.#fatal = err;
+    this.#settleFirst.reject(err);
     for (const part of this.#parts) {
       for (const f of [...part.fetches]) this.#cancel(f);
       const w = part.waiter;

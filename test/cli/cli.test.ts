@@ -524,4 +524,35 @@ database:
     assert.equal(plain.code, 0, plain.stderr);
     assert.match(plain.stderr, /from b1: 3145728 bytes, verified, [\d.]+ m?s -> /);
   });
+
+  it('get of a striped object whose first copy\'s part 0 was cut names the copies that served the bytes', async () => {
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 13) & 0xff);
+    await fleet.seed('striped-cut.bin', big, ['b1', 'b2', 'b3']);
+    const store = await SqliteMetadataStore.open({ path: path.join(tmp, 'meta.db') });
+    let t = Date.UTC(2025, 6, 1);
+    await store.addLocations(['b1', 'b2', 'b3'].map((b) => ({ objectKey: 'striped-cut.bin', backendName: b, sizeBytes: big.byteLength, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(big) })));
+    await store.close();
+    const striping = path.join(tmp, 'striping-cut.yaml');
+    await writeFile(striping, `${await readFile(config, 'utf8')}striping:\n  min_size: 1MiB\n  part_size: 256KiB\n`);
+    const out = path.join(tmp, 'striped-cut.out');
+    const run = async (json: boolean): Promise<Run> => {
+      // b1 answers part 0 first, and its body is cut: part 0 comes from another copy.
+      fleet.backend('b1').proxy.inject({ kind: 'truncate', keepBytes: 1000 }, { times: 1, match: { method: 'GET', key: 'striped-cut.bin', range: 'bytes=0-262143' } });
+      const r = await cli(['get', 'striped-cut.bin', '-c', striping, '-o', out, ...(json ? ['--json'] : [])], { env: SECRET_ENV });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok((await readFile(out)).equals(big));
+      assert.ok(fleet.backend('b1').proxy.requests().some((q) => q.key === 'striped-cut.bin' && q.fault === 'truncate'), 'the cut happened');
+      return r;
+    };
+    const line = JSON.parse(lines((await run(true)).stderr)[0] ?? '{}') as { backend?: string; backends?: string[]; striped?: boolean; failover?: boolean };
+    assert.equal(line.striped, true);
+    assert.notEqual(line.backend, 'b1', `b1 served none of part 0: ${JSON.stringify(line)}`);
+    assert.equal(line.backends?.[0], line.backend, 'the first copy listed is the one the first byte came from');
+    assert.equal(line.failover, true);
+    const text = (await run(false)).stderr;
+    const m = /got striped-cut\.bin from (b\d): 3145728 bytes, verified, failover, striped over (b\d(?:, b\d)*), /.exec(text);
+    assert.ok(m !== null, text);
+    assert.notEqual(m[1], 'b1', text);
+    assert.equal(m[2]?.split(', ')[0], m[1], text);
+  });
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getEventListeners, once } from 'node:events';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 import { assertMismatchBeforeEnd, readAll } from '../helpers/streams.js';
@@ -256,6 +256,40 @@ describe('striped getStream (memory backends)', () => {
     assert.ok(gets.every((g) => g > 0), `every copy served parts: ${gets.join(',')}`);
     assert.ok(o.backends.length >= 2);
     assert.equal(rp.recorder.count('striped_parts_total'), 17);
+    await rp.close();
+  });
+
+  it('a first copy whose part 0 is cut: the outcome names the copy the first byte came from, and backends every copy that served a part', async () => {
+    const { rp, seed, backend, store } = await openMemoryReadPath(3, { runtime: { mode: 'inline' }, striping });
+    const bytes = object(1024 * 1024 + 123);
+    seed('big', bytes, ['b1', 'b2', 'b3']);
+    // b1 answers part 0 first, then its body is cut: part 0 is fetched again from another copy.
+    const b1 = backend('b1');
+    const get = b1.get.bind(b1);
+    let cut = 0;
+    b1.get = async (key, opts) => {
+      const r = await get(key, opts);
+      if (opts?.range !== 'bytes=0-65535') return r;
+      cut++;
+      const whole = await readAll(r.body);
+      async function* cutShort(): AsyncGenerator<Buffer> {
+        yield whole.subarray(0, 1000);
+        throw new ReadPathError('BACKEND_ERROR', 'connection reset');
+      }
+      return { ...r, body: Readable.from(cutShort()) };
+    };
+    const o = await rp.getStream('big');
+    assert.equal(cut, 1, "b1's part 0 was cut");
+    assert.notEqual(o.backend, 'b1', 'b1 served none of part 0');
+    assert.equal(o.failover, true, 'the first byte came from a copy after the first stored one');
+    assert.deepEqual(o.backends, [o.backend]);
+    const row = (await store.getAllObjectLocations('big')).find((l) => l.backendName === o.backend);
+    assert.deepEqual(o.lastModified, row?.createdAt, "Last-Modified is the serving copy's row's");
+    assert.ok((await readAll(o.body)).equals(bytes));
+    assert.equal(await o.verified, true);
+    assert.equal(o.backends[0], o.backend);
+    const served = ['b1', 'b2', 'b3'].filter((n) => rp.recorder.count('striped_parts_total', { backend: n }) > 0);
+    assert.deepEqual([...o.backends].sort(), served, 'backends: exactly the copies that served parts');
     await rp.close();
   });
 
