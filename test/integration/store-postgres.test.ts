@@ -5,6 +5,7 @@ import { PostgresMetadataStore, isPostgresUnavailable, postgresListKeysSql, post
 import { hasCode } from '../../src/errors.js';
 import { freePort, PgCluster } from '../helpers/pg-cluster.js';
 import { metadataStoreSuite } from '../helpers/store-conformance.js';
+import { assertUndatedCopies } from '../helpers/undated-copies.js';
 
 let cluster: PgCluster;
 before(async () => {
@@ -149,22 +150,7 @@ describe('PostgresMetadataStore', () => {
     });
     const store = new PostgresMetadataStore({ url, max_conns: 2 });
     try {
-      const expected = {
-        mixed: [['b3', '2024-01-01T00:00:06.000Z'], ['b2', '2024-01-01T00:00:07.000Z'], ['b1', '2024-01-01T00:00:07.000Z']],
-        undated: [['b2', '1970-01-01T00:00:00.000Z'], ['b3', '1970-01-01T00:00:00.000Z']],
-        alone: [['b1', '1970-01-01T00:00:00.000Z']],
-      };
-      const copies = (rows: import('../../src/types.js').ObjectLocation[]): string[][] => rows.map((r) => [r.backendName, r.createdAt.toISOString()]);
-      // Alone (the one-key statement) and together (one statement for the turn's keys).
-      for (const [key, want] of Object.entries(expected)) assert.deepEqual(copies(await store.getAllObjectLocations(key)), want, key);
-      const together = await Promise.all(Object.keys(expected).map((k) => store.getAllObjectLocations(k)));
-      assert.deepEqual(together.map(copies), Object.values(expected));
-      // A listing describes the copy a lookup tries first.
-      assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => [o.key, o.size, o.lastModified.toISOString()]), [
-        ['alone', 1, '1970-01-01T00:00:00.000Z'],
-        ['mixed', 3, '2024-01-01T00:00:06.000Z'],
-        ['undated', 2, '1970-01-01T00:00:00.000Z'],
-      ]);
+      await assertUndatedCopies(store);
     } finally {
       await store.close();
     }

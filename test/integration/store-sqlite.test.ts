@@ -13,6 +13,7 @@ import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
 import { ReadPath } from '../../src/read-path.js';
 import { UsageFlusher } from '../../src/policies/usage-flusher.js';
 import { UsageTracker } from '../../src/policies/usage-tracker.js';
+import { assertUndatedCopies } from '../helpers/undated-copies.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'readpath-sqlite-'));
 /** The repository, where better-sqlite3 is installed (for a child that locks a database). */
@@ -140,22 +141,7 @@ describe('SqliteMetadataStore', () => {
     db.close();
     const store = await SqliteMetadataStore.open({ path, readonly: true });
     try {
-      const expected = {
-        mixed: [['b3', '2024-01-01T00:00:06.000Z'], ['b2', '2024-01-01T00:00:07.000Z'], ['b1', '2024-01-01T00:00:07.000Z']],
-        undated: [['b2', '1970-01-01T00:00:00.000Z'], ['b3', '1970-01-01T00:00:00.000Z']],
-        alone: [['b1', '1970-01-01T00:00:00.000Z']],
-      };
-      const copies = (rows: import('../../src/types.js').ObjectLocation[]): string[][] => rows.map((r) => [r.backendName, r.createdAt.toISOString()]);
-      // Alone (one statement each) and together (one read transaction).
-      for (const [key, want] of Object.entries(expected)) assert.deepEqual(copies(await store.getAllObjectLocations(key)), want, key);
-      const together = await Promise.all(Object.keys(expected).map((k) => store.getAllObjectLocations(k)));
-      assert.deepEqual(together.map(copies), Object.values(expected));
-      // A listing describes the copy a lookup tries first.
-      assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => [o.key, o.size, o.lastModified.toISOString()]), [
-        ['alone', 1, '1970-01-01T00:00:00.000Z'],
-        ['mixed', 3, '2024-01-01T00:00:06.000Z'],
-        ['undated', 2, '1970-01-01T00:00:00.000Z'],
-      ]);
+      await assertUndatedCopies(store);
     } finally {
       await store.close();
     }
