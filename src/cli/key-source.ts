@@ -8,7 +8,7 @@
  * - Everything else is kept: leading and trailing spaces, tabs, `#`.
  * - Empty lines (and lines holding only the `\r` of a CRLF) are ignored.
  * - The input is UTF-8; a byte-order mark at the very start is dropped.
- * - A line longer than {@link MAX_LINE_CHARS} cannot be a key (S3 allows 1024 bytes); it is not
+ * - A line longer than {@link MAX_LINE_CHARS} cannot be a key (keys are at most 1088 bytes); it is not
  *   buffered whole but reported as an {@link OverlongLine}, so a file without newlines cannot
  *   exhaust memory.
  *
@@ -20,7 +20,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Hash } from 'node:crypto';
 import { digestShard, newShardHash, type Shard } from './shard.js';
 
-/** Longest line kept, in UTF-16 code units; well above the 1024-byte key limit. */
+/** Longest line kept, in UTF-16 code units; well above the 1088-byte key limit (MAX_KEY_BYTES). */
 export const MAX_LINE_CHARS = 4096;
 
 /** A line too long to be a key. */

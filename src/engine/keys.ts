@@ -3,8 +3,19 @@
  */
 import { ReadPathError } from '../errors.js';
 
-/** The longest key S3 accepts, in UTF-8 bytes. */
-export const MAX_KEY_BYTES = 1024;
+/** The longest key S3 accepts, in UTF-8 bytes: what a client of the gateway may ask for. */
+export const S3_MAX_KEY_BYTES = 1024;
+
+/** The longest bucket name S3 accepts, in bytes. */
+export const S3_MAX_BUCKET_NAME_BYTES = 63;
+
+/**
+ * The longest key readpath reads, in UTF-8 bytes. A key is s3-orchestrator's `object_key`,
+ * which is `{bucket}/{key}` — its S3 client's bucket, a slash, then the S3 key — so an object
+ * whose S3 key takes S3's 1024 bytes in a bucket whose name takes S3's 63 has a 1088-byte key.
+ * (It was 1024, S3's limit for the S3 key alone, which made long S3 keys unreadable.)
+ */
+export const MAX_KEY_BYTES = S3_MAX_KEY_BYTES + S3_MAX_BUCKET_NAME_BYTES + 1;
 
 // A lone surrogate has no UTF-8 encoding: it would silently become U+FFFD on the wire and read
 // a different object than the one asked for.

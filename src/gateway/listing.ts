@@ -5,16 +5,17 @@
  * page of the store; a common prefix is skipped over in the store, not key by key.
  */
 import { ReadPathError } from '../errors.js';
+import { MAX_KEY_BYTES } from '../engine/keys.js';
 import type { ListPage, ListEntry } from './s3-xml.js';
 
 /** The store's listing, as the gateway uses it. */
 export type ListKeys = (opts: { prefix: string; startAfter?: string; limit: number; signal?: AbortSignal }) => Promise<{ key: string; size: number; lastModified: Date; etag?: string | undefined }[]>;
 
 /**
- * Greater than every key that starts with a given prefix: keys are at most 1024 UTF-8 bytes, so
- * no key beginning with the prefix reaches 256 of the largest code point after it.
+ * Greater than every key that starts with a given prefix: keys are at most MAX_KEY_BYTES UTF-8
+ * bytes, so none has room after a prefix for this many of the largest code point (4 bytes each).
  */
-const PAST_PREFIX = '\u{10FFFF}'.repeat(256);
+const PAST_PREFIX = '\u{10FFFF}'.repeat(Math.ceil(MAX_KEY_BYTES / 4));
 
 /** What a listing request asks. */
 export interface ListRequest {

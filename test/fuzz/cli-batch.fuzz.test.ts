@@ -1,6 +1,6 @@
 /**
  * Random key files through `readpath batch --ndjson [--out DIR]`, as users run it (a child
- * process): blank lines, CRLF and lone CRs, huge lines, 1025-byte keys, NULs, bytes that are not
+ * process): blank lines, CRLF and lone CRs, huge lines, 1089-byte keys, NULs, bytes that are not
  * UTF-8, a byte-order mark, `..`/`.`/absolute/empty path segments, spaces — mixed with keys that
  * exist. Each run must exit 0 or 1 (never crash), print exactly one NDJSON outcome per non-empty
  * line and nothing else on stdout, and never write outside DIR.
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { sha256Hex } from '../../src/probe/probes.js';
+import { MAX_KEY_BYTES } from '../../src/engine/keys.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
 import { fcParams } from '../helpers/property-params.js';
@@ -66,7 +67,7 @@ const lineArb: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...Object.keys(SEEDED)).map((k) => Buffer.from(k)) },
   { weight: 2, arbitrary: fc.constantFrom('', '', '\r', 'a.txt\r', 'c\rd', '   ', '\t#comment') .map((s) => Buffer.from(s)) },
   { weight: 4, arbitrary: fc.constantFrom('..', '.', '../x', 'a/../../b', '../../etc/passwd', './x', '/abs/x', 'a//b', 'trail/', 'deep/x/..', 'x/./y').map((s) => Buffer.from(s)) },
-  { weight: 2, arbitrary: fc.constantFrom('x'.repeat(1025), 'y'.repeat(MAX_LINE_CHARS + 10), 'é'.repeat(600), 'z'.repeat(1024), 'n\u0000ul').map((s) => Buffer.from(s)) },
+  { weight: 2, arbitrary: fc.constantFrom('x'.repeat(1089), 'y'.repeat(MAX_LINE_CHARS + 10), 'é'.repeat(600), 'z'.repeat(1088), 'n\u0000ul').map((s) => Buffer.from(s)) },
   { weight: 1, arbitrary: fc.constantFrom(Buffer.from([0xff, 0xfe, 0x41]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80])) },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }).filter((s) => !s.includes('\n')).map((s) => Buffer.from(s)) },
   { weight: 1, arbitrary: fc.constant(Buffer.from('no/such/key')) },
@@ -134,6 +135,8 @@ test('random key files through `readpath batch`: one outcome per non-empty line,
       } else {
         assert.ok(['INVALID_KEY', 'OBJECT_NOT_FOUND'].includes(x.error?.code ?? ''), `${JSON.stringify(x.key)}: ${x.error?.code} ${x.error?.message}`);
         if (useOut && /(^|\/)\.{1,2}(\/|$)|^\/|\/\/|\/$/.test(x.key)) assert.equal(x.error?.code, 'INVALID_KEY', `${x.key} cannot map under --out`);
+        // Up to MAX_KEY_BYTES a key is read (and, never stored here, not found); past it, refused.
+        if (/^(x{1089}|z{1088})$/.test(x.key)) assert.equal(x.error?.code, x.key.length > MAX_KEY_BYTES ? 'INVALID_KEY' : 'OBJECT_NOT_FOUND', `${x.key.length}-byte key`);
       }
     }
     // Nothing anywhere but the key file, the output directory and the untouched sentinel.

@@ -1,6 +1,7 @@
 /**
  * Bad keys, and random key lists through readMany. Valid and invalid keys, duplicates,
- * non-strings a JavaScript caller might pass, keys of exactly 1024 and 1025 UTF-8 bytes, lone
+ * non-strings a JavaScript caller might pass, keys of exactly 1088 and 1089 UTF-8 bytes (the longest
+ * `{bucket}/{key}`: a 1024-byte S3 key in a 63-byte bucket), lone
  * surrogates — over chaos backends with faulty copies. Every input item gets exactly one
  * outcome; an invalid key is INVALID_KEY naming its problem and costs no backend call; valid
  * keys get what their copies make possible, whatever sits next to them in the list.
@@ -24,9 +25,9 @@ const INVALID: [unknown, RegExp][] = [
   ['', /empty/],
   ['a\u0000b', /NUL/],
   ['\u0000', /NUL/],
-  ['x'.repeat(1025), /1025 UTF-8 bytes/],
-  ['é'.repeat(513), /1026 UTF-8 bytes/],
-  ['€'.repeat(342), /1026 UTF-8 bytes/],
+  ['x'.repeat(1089), /1089 UTF-8 bytes, over the 1088-byte limit/],
+  ['é'.repeat(545), /1090 UTF-8 bytes/],
+  ['€'.repeat(363), /1089 UTF-8 bytes/],
   ['\uD800', /surrogate/],
   ['a\uDC00b', /surrogate/],
   ['\uDBFF\uDBFF\uDFFF', /surrogate/],
@@ -52,14 +53,14 @@ const itemArb: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 2, arbitrary: fc.integer({ min: SEEDED, max: 10_000 }).map(keyName) },
   { weight: 2, arbitrary: fc.constantFrom(...INVALID.map(([k]) => k)) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }) },
-  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', minLength: 1020, maxLength: 1030 }) },
-  { weight: 1, arbitrary: fc.constantFrom('x'.repeat(1024), 'é'.repeat(512), '😀'.repeat(256), '😀'.repeat(256) + 'x') },
+  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', minLength: 1080, maxLength: 1095 }) },
+  { weight: 1, arbitrary: fc.constantFrom('x'.repeat(1088), 'é'.repeat(544), '😀'.repeat(272), '😀'.repeat(272) + 'x', 'x'.repeat(1025)) },
 );
 
 function problemOf(k: unknown): 'invalid' | 'valid' {
   if (typeof k !== 'string' || k === '' || k.includes('\0')) return 'invalid';
   if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(k)) return 'invalid';
-  return Buffer.byteLength(k, 'utf8') > 1024 ? 'invalid' : 'valid';
+  return Buffer.byteLength(k, 'utf8') > 1088 ? 'invalid' : 'valid';
 }
 
 /** A valid key's outcome: what its copies make possible. */
@@ -109,8 +110,8 @@ for (const kind of chaosExecutors()) describe(`${kind} executor`, () => {
       });
       await assert.rejects(rp.head(k as string), { code: 'INVALID_KEY' });
     }
-    // 1024 bytes exactly is a valid key (not stored here: OBJECT_NOT_FOUND, not INVALID_KEY).
-    await assert.rejects(rp.get('é'.repeat(512)), { code: 'OBJECT_NOT_FOUND' });
+    // 1088 bytes exactly is a valid key (not stored here: OBJECT_NOT_FOUND, not INVALID_KEY).
+    await assert.rejects(rp.get('é'.repeat(544)), { code: 'OBJECT_NOT_FOUND' });
     const out: BatchOutcome[] = [];
     for await (const o of rp.readMany(INVALID.map(([k]) => k) as string[], { concurrency: 3 })) out.push(o);
     assert.equal(out.length, INVALID.length);

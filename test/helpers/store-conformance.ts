@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { hasCode } from '../../src/errors.js';
+import { MAX_KEY_BYTES } from '../../src/engine/keys.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation } from '../../src/types.js';
 
 /** A store under test, how to seed it, and how to release it. */
@@ -178,13 +179,13 @@ export function metadataStoreSuite(name: string, factory: StoreFactory): void {
       });
     });
 
-    it('stores 1024-byte keys, ASCII and multi-byte', async () => {
+    it('stores keys of MAX_KEY_BYTES (1088: a 1024-byte S3 key in a 63-byte bucket), ASCII and multi-byte', async () => {
       await withStore(async (s) => {
         const prefix = k('');
-        const ascii = prefix + 'x'.repeat(1024 - Buffer.byteLength(prefix));
-        const multi = prefix + 'é'.repeat((1024 - Buffer.byteLength(prefix)) / 2 | 0);
-        assert.equal(Buffer.byteLength(ascii), 1024);
-        assert.ok(Buffer.byteLength(multi) >= 1023 && Buffer.byteLength(multi) <= 1024);
+        const ascii = prefix + 'x'.repeat(MAX_KEY_BYTES - Buffer.byteLength(prefix));
+        const multi = prefix + 'é'.repeat((MAX_KEY_BYTES - Buffer.byteLength(prefix)) / 2 | 0);
+        assert.equal(Buffer.byteLength(ascii), MAX_KEY_BYTES);
+        assert.ok(Buffer.byteLength(multi) >= MAX_KEY_BYTES - 1 && Buffer.byteLength(multi) <= MAX_KEY_BYTES);
         await s.add(loc(ascii, 'b1', t0));
         await s.add(loc(multi, 'b2', t0));
         assert.equal((await s.store.getAllObjectLocations(ascii))[0]?.objectKey, ascii);

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import { continuationToken, listPage, parseContinuationToken, type ListKeys, type ListRequest } from '../../src/gateway/listing.js';
 import { fcParams } from '../helpers/property-params.js';
+import { MAX_KEY_BYTES } from '../../src/engine/keys.js';
 
 function storeWith(keys: string[]): { list: ListKeys; queries: () => number } {
   const s = new MemoryMetadataStore();
@@ -49,7 +50,8 @@ async function walk(list: ListKeys, base: Omit<ListRequest, 'after' | 'afterPref
   let pages = 0;
   for (;;) {
     const r = await listPage(list, { ...base, after: next?.after, afterPrefix: next?.prefix ?? false });
-    pages++;
+    // No listing here has 100 entries: a walk past that many pages goes round in circles.
+    assert.ok(++pages <= 100, 'the walk by continuation ends');
     // Contents and common prefixes come back apart; merged in order they are the model's sequence.
     const page = [...r.contents.map((c) => ({ entry: c.key, prefix: false })), ...r.commonPrefixes.map((p) => ({ entry: p, prefix: true }))]
       .sort((a, b) => Buffer.compare(Buffer.from(a.entry), Buffer.from(b.entry)));
@@ -77,6 +79,19 @@ describe('gateway listing', () => {
     const sub = await listPage(list, { bucket: 'photos', prefix: 'dir/', delimiter: '/', maxKeys: 1000, after: undefined, afterPrefix: false, encodeUrl: false });
     assert.deepEqual(sub.contents.map((c) => c.key), ['dir/b.txt', 'dir/c.txt']);
     assert.deepEqual(sub.commonPrefixes, ['dir/sub/']);
+  });
+
+  it('skips past a common prefix whatever the keys under it hold, up to the longest key (MAX_KEY_BYTES)', async () => {
+    // A key made of the largest code point as far as MAX_KEY_BYTES allows still sorts before the skip.
+    const top = '\u{10FFFF}';
+    const room = MAX_KEY_BYTES - Buffer.byteLength('b/d/');
+    const keys = [`b/d/${top.repeat(room / 4 | 0)}`, `b/d/${top.repeat(256)}x`, `b/d/${top.repeat(255)}${'x'.repeat(room - 1020)}`, 'b/e'];
+    assert.ok(keys.every((k) => Buffer.byteLength(k) <= MAX_KEY_BYTES));
+    const { list } = storeWith(keys);
+    for (const maxKeys of [1000, 1]) {
+      const got = await walk(list, { bucket: 'b', prefix: '', delimiter: '/', maxKeys, encodeUrl: false });
+      assert.deepEqual(got.entries, [{ entry: 'd/', prefix: true }, { entry: 'e', prefix: false }], `max-keys ${maxKeys}`);
+    }
   });
 
   it('max-keys 0 answers an empty, untruncated page; a bad continuation token is refused', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 import type { BatchOutcome } from '../../src/read-path.js';
+import { MAX_KEY_BYTES } from '../../src/index.js';
 
 async function collect(it: AsyncIterable<BatchOutcome>): Promise<BatchOutcome[]> {
   const out: BatchOutcome[] = [];
@@ -48,13 +49,16 @@ test('a corrupted first copy is never served: the verified second copy is', asyn
   }
 });
 
-test('invalid keys are rejected with INVALID_KEY; a 1024-byte key is valid, 1025 is not', async () => {
+test('invalid keys are rejected with INVALID_KEY; a 1088-byte key (a 1024-byte S3 key in a 63-byte bucket) is valid, 1089 is not', async () => {
   const w = await openMemoryReadPath();
   try {
-    const k1024 = 'é'.repeat(512);
-    w.seed(k1024, 'x');
-    assert.equal((await w.rp.get(k1024)).size, 1);
-    for (const bad of ['', 'a\0b', `${k1024}a`, 'lone \uD800 surrogate']) {
+    assert.equal(MAX_KEY_BYTES, 1088);
+    const longest = `${'b'.repeat(63)}/${'é'.repeat(512)}`;
+    assert.equal(Buffer.byteLength(longest), 1088);
+    w.seed(longest, 'x');
+    assert.equal((await w.rp.get(longest)).size, 1);
+    assert.equal((await w.rp.head(longest)).size, 1);
+    for (const bad of ['', 'a\0b', `${longest}a`, `${'é'.repeat(544)}a`, 'lone \uD800 surrogate']) {
       await assert.rejects(w.rp.get(bad), { code: 'INVALID_KEY', httpStatus: 400 });
       await assert.rejects(w.rp.head(bad), { code: 'INVALID_KEY' });
     }
