@@ -10,6 +10,7 @@
  * accept it; a client sends it to something it takes for a proxy) is read as its origin form,
  * and its authority, not the Host header, is the host.
  */
+import { MAX_KEY_BYTES, S3_MAX_KEY_BYTES } from '../engine/keys.js';
 
 /** A request's target split into what the gateway routes on. */
 export interface RequestTarget {
@@ -77,4 +78,13 @@ export function addressOf(rawPath: string, vhostBucket: string | undefined): Raw
   if (vhostBucket !== undefined) return { bucket: vhostBucket, key: rawPath.slice(1), virtualHosted: true };
   const slash = rawPath.indexOf('/', 1);
   return { bucket: slash < 0 ? rawPath.slice(1) : rawPath.slice(1, slash), key: slash < 0 ? '' : rawPath.slice(slash + 1), virtualHosted: false };
+}
+
+/**
+ * The most UTF-8 bytes an S3 key may take in `bucket`: S3's 1024 — the store's key,
+ * `{bucket}/{key}`, then fits MAX_KEY_BYTES for any bucket name S3 allows — or what is left of
+ * MAX_KEY_BYTES after a longer name (s3-orchestrator's configuration does not bound its length).
+ */
+export function maxS3KeyBytes(bucket: string): number {
+  return Math.min(S3_MAX_KEY_BYTES, MAX_KEY_BYTES - Buffer.byteLength(bucket, 'utf8') - 1);
 }

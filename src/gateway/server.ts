@@ -25,7 +25,7 @@ import { ObjectRequestError, responseOverrides, serveObject } from './objects.js
 import { continuationToken, isCommonPrefix, listPage, parseContinuationToken, toListPage, type ListKeys, type ListRequest } from './listing.js';
 import { SigV4Verifier, type GatewayCredential } from './sigv4-verify.js';
 import { decodePathComponent, decodeQueryComponent } from './canonical.js';
-import { addressOf, requestTarget, virtualHostBucket } from './addressing.js';
+import { addressOf, maxS3KeyBytes, requestTarget, virtualHostBucket } from './addressing.js';
 import { RateLimiter } from './rate-limit.js';
 import { Admission, type Refusal } from './admission.js';
 import { SizedBodyBuffers } from '../backends/body-buffers.js';
@@ -124,6 +124,16 @@ function decodePath(s: string): string {
   const d = decodePathComponent(s);
   if (d === null) refuse(400, 'InvalidURI', 'Couldn\'t parse the specified URI.');
   return d;
+}
+
+/**
+ * A key S3 could not hold is refused as S3 refuses it, before the store or a backend is asked:
+ * past S3's 1024 bytes no S3 client can have written it (see {@link maxS3KeyBytes}).
+ */
+function checkKeyLength(bucket: string, key: string): void {
+  const size = Buffer.byteLength(key, 'utf8');
+  const allowed = maxS3KeyBytes(bucket);
+  if (size > allowed) throw new S3Refusal({ status: 400, code: 'KeyTooLongError', message: 'Your key is too long', extra: { Size: String(size), MaxSizeAllowed: String(allowed) } });
 }
 
 /**
@@ -343,12 +353,12 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         }
         checkVersionId(query);
         const sub = query.size === 0 ? undefined : objectSubresource(query);
+        op = sub?.op ?? (method === 'HEAD' ? 'HeadObject' : 'GetObject');
+        checkKeyLength(bucket, key);
         if (sub !== undefined) {
-          op = sub.op;
           void serveObjectConfig(sub, method, `${bucket}/${key}`, req.headers, res, ac.signal, access).catch(fail);
           return;
         }
-        op = method === 'HEAD' ? 'HeadObject' : 'GetObject';
         const overrides = responseOverrides(query);
         void serveObject(rp, { method, bucket, key, headers: req.headers, signal: ac.signal, overrides, partNumber: query.get('partNumber') }, res, bodyBuffers, digests.digest).catch(fail);
       } catch (err) {

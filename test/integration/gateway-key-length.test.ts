@@ -1,11 +1,17 @@
 /**
  * `readpath serve` and S3's key-length limit. The store's key is s3-orchestrator's `object_key`,
  * `{bucket}/{key}`: an S3 key of up to 1024 UTF-8 bytes in a bucket whose name takes S3's 63 is
- * served, listed and continued after. Over memory backends, with the AWS SDK.
+ * served, listed and continued after; a longer S3 key is refused as S3 refuses it (400
+ * KeyTooLongError) before the store or a backend is asked. Over memory backends, with the AWS
+ * SDK and presigned URLs read as raw HTTP (to see the error document as sent).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, S3Client, S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { sdkPresign } from '../helpers/sigv4-requests.js';
+import { rawRequest } from '../helpers/raw-request.js';
 import { startMemoryGateway, type MemoryGateway } from '../helpers/memory-gateway.js';
 import { gatewaySdk, type GatewayCred } from '../helpers/gateway-sdk.js';
 
@@ -27,7 +33,7 @@ const MULTI_1024 = 'é'.repeat(512);
 const ASCII_1025 = 'x'.repeat(1025);
 const MULTI_1025 = `${'é'.repeat(512)}x`;
 
-describe('readpath serve: S3 keys of up to 1024 bytes in any bucket', () => {
+describe('readpath serve: S3 keys of up to 1024 bytes in any bucket, longer ones KeyTooLongError', () => {
   let g: MemoryGateway;
   /** A client of each bucket, by name. */
   const clients = new Map<string, S3Client>();
@@ -56,6 +62,20 @@ describe('readpath serve: S3 keys of up to 1024 bytes in any bucket', () => {
     clients.get(HUGE)?.destroy();
     await g?.close();
   });
+
+  /** Lookups the store answered and requests the backends saw, so far. */
+  const touched = (): number => g.m.store.calls + g.m.backends.reduce((n, b) => n + b.calls.get + b.calls.head + b.calls.list, 0);
+
+  /** The S3 error a command fails with. */
+  const failure = async (p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> => {
+    try {
+      await p;
+    } catch (err) {
+      if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
+      throw err;
+    }
+    assert.fail('the request succeeded');
+  };
 
   it('GET and HEAD serve a 1024-byte S3 key in a bucket with a 63-byte name', async () => {
     for (const [key, body] of [[ASCII_1024, 'ascii 1024'], [MULTI_1024, 'multi 1024']] as const) {
@@ -86,5 +106,44 @@ describe('readpath serve: S3 keys of up to 1024 bytes in any bucket', () => {
     const rolled = await client(LONG).send(new ListObjectsV2Command({ Bucket: LONG, Delimiter: '/' }));
     assert.deepEqual((rolled.CommonPrefixes ?? []).map((c) => c.Prefix), ['deep/']);
     assert.deepEqual((rolled.Contents ?? []).map((c) => c.Key), [MULTI_1024]);
+  });
+
+  it('an S3 key over 1024 bytes is 400 KeyTooLongError from GET, HEAD and subresources, before the store or a backend is asked', async () => {
+    const before = touched();
+    for (const bucket of [LONG, SHORT]) {
+      for (const key of [ASCII_1025, MULTI_1025]) {
+        const what = `${bucket.slice(0, 10)}…/${key.slice(0, 10)}…`;
+        assert.deepEqual(await failure(client(bucket).send(new GetObjectCommand({ Bucket: bucket, Key: key }))), { name: 'KeyTooLongError', status: 400 }, `GET ${what}`);
+        assert.deepEqual(await failure(client(bucket).send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-0' }))), { name: 'KeyTooLongError', status: 400 }, `ranged GET ${what}`);
+        assert.equal((await failure(client(bucket).send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).status, 400, `HEAD ${what}`);
+        assert.deepEqual(await failure(client(bucket).send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }))), { name: 'KeyTooLongError', status: 400 }, `GET ?tagging ${what}`);
+      }
+    }
+    assert.equal(touched(), before, 'no store lookup, no backend request');
+  });
+
+  it('the KeyTooLongError document gives the key\'s size and the size allowed, as S3\'s does', async () => {
+    const url = await sdkPresign(client(SHORT), new GetObjectCommand({ Bucket: SHORT, Key: MULTI_1025 }) as unknown as Parameters<typeof sdkPresign>[1], { expiresIn: 300 });
+    const r = await rawRequest(url);
+    assert.equal(r.status, 400);
+    const doc = r.body.toString();
+    assert.match(doc, /<Code>KeyTooLongError<\/Code><Message>Your key is too long<\/Message>/);
+    assert.match(doc, /<Size>1025<\/Size>/);
+    assert.match(doc, /<MaxSizeAllowed>1024<\/MaxSizeAllowed>/);
+  });
+
+  it('in a bucket whose name is longer than S3 allows, the S3 key may be as long as the store key leaves room for', async () => {
+    // The library reads keys of up to 1088 bytes (1024 + 63 + '/'): a 100-byte name leaves 987.
+    const fits = 'f'.repeat(1088 - 100 - 1);
+    g.m.seed(`${HUGE}/${fits}`, 'fits');
+    assert.equal(await (await client(HUGE).send(new GetObjectCommand({ Bucket: HUGE, Key: fits }))).Body?.transformToString(), 'fits');
+    const before = touched();
+    assert.deepEqual(await failure(client(HUGE).send(new GetObjectCommand({ Bucket: HUGE, Key: `${fits}f` }))), { name: 'KeyTooLongError', status: 400 });
+    const url = await sdkPresign(client(HUGE), new GetObjectCommand({ Bucket: HUGE, Key: ASCII_1024 }) as unknown as Parameters<typeof sdkPresign>[1], { expiresIn: 300 });
+    const doc = (await rawRequest(url)).body.toString();
+    assert.match(doc, /<Code>KeyTooLongError<\/Code>/);
+    assert.match(doc, /<Size>1024<\/Size>/);
+    assert.match(doc, /<MaxSizeAllowed>987<\/MaxSizeAllowed>/);
+    assert.equal(touched(), before, 'no store lookup, no backend request');
   });
 });
