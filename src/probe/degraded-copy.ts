@@ -40,9 +40,18 @@ export interface FoundCompressed {
 /** What a backend said of a copy besides its bytes. */
 type Described = Pick<HeadResult, 'size' | 'etag' | 'lastModified'>;
 
-/** A range that does not start at byte 0. */
-export function offStart(range: string | undefined): boolean {
-  return range !== undefined && !/^\s*bytes=0-/.test(range);
+/**
+ * A range whose bytes cannot show what a degraded copy is: one that does not start at byte 0, or
+ * one from byte 0 shorter than the {@link START} bytes an encrypted header or a zstd frame is
+ * recognised by (`bytes=0-2` of ciphertext is `SEN`, not the object). Such a copy is looked at
+ * first ({@link inspectCopy}).
+ */
+export function inspectsFirst(range: string | undefined): boolean {
+  if (range === undefined) return false;
+  const m = /^\s*bytes=0-(\d*)\s*$/.exec(range);
+  if (m === null) return true;
+  const end = m[1] as string;
+  return end !== '' && Number(end) < START - 1;
 }
 
 /**

@@ -22,7 +22,7 @@ import { toFile } from './to-file.js';
 import { storedKeyOf } from './stored-copy.js';
 import { getCompressed, getEncrypted, getFound } from './get-encrypted.js';
 import { ZstdStartSniffer, endsLikeSeekable, startsLikeZstd, type StoredAs } from '../compression/degraded.js';
-import { compressedEnd, decodeWhole, degradedHead, encryptedWithoutRow, inspectCopy, offStart } from './degraded-copy.js';
+import { compressedEnd, decodeWhole, degradedHead, encryptedWithoutRow, inspectCopy, inspectsFirst } from './degraded-copy.js';
 
 /**
  * An encrypted copy where no key is configured: serving ciphertext as the object would be
@@ -116,7 +116,8 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     throw tooLarge(stored, maxBytes, ` (runtime.max_buffered_bytes): read ${task.key} with getStream`);
   }
   const degraded = task.location === null;
-  if (degraded && offStart(range)) {
+  const inspected = degraded && inspectsFirst(range);
+  if (inspected) {
     const found = await inspectCopy(task, backend, signal, used);
     if (found !== undefined) return getFound(task, found, backend, signal, usage, used);
   }
@@ -134,7 +135,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   used.api += 1;
   const skip = await egressSkip(task, usage, res, res.size < 0 ? 0 : res.size, signal, used);
   if (skip !== undefined) return skip;
-  const checkStart = degraded && !offStart(range);
+  const checkStart = degraded && !inspected;
   if (task.out !== undefined) {
     const verify = task.verify ?? true;
     const sized = res.size >= 0 ? { signal, expectedSize: res.size } : { signal };
