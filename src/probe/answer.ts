@@ -84,6 +84,18 @@ export function unsatisfiable(task: ProbeTask, err: unknown): ReadPathError {
   return new ReadPathError('RANGE_NOT_SATISFIABLE', `${task.key}: range ${task.range ?? ''} is not satisfiable (${task.backend} answered 416)`, { cause: err, backendStatus: 416 });
 }
 
+/**
+ * A ranged answer says how many bytes the copy holds (Content-Range's total): another size than
+ * its row's is another object than the row describes, whose bytes must not be served as this one's
+ * (a range is not hash-checked). The body is released and the copy refused.
+ */
+export function differsFromRow(task: ProbeTask, res: GetResult): void {
+  const stored = task.location?.sizeBytes;
+  if (res.totalSize === undefined || stored === undefined || res.totalSize === stored) return;
+  discardBody(res);
+  throw new ReadPathError('BACKEND_ERROR', `${task.backend}: ${task.key}: holds ${res.totalSize} stored bytes where the row says ${stored} (the copy differs from its row)`);
+}
+
 /** A failed backend call: record whether it cost a request, then rethrow. */
 export function billed(used: ProbeUsage, err: unknown): never {
   if (isBilledFailure(err)) used.api += 1;

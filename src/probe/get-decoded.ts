@@ -11,7 +11,7 @@ import type { StoredDecoder } from '../compression/compressed-read.js';
 import type { GetResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
 import { backendKey, type OkVerdict, type ProbeTally, type ProbeTask, type Verdict, type VerdictHead } from './task.js';
-import { billed, egressSkip, finishGet, ok, unsatisfiable } from './answer.js';
+import { billed, differsFromRow, egressSkip, finishGet, ok } from './answer.js';
 import { toFile } from './to-file.js';
 import { BodyVerifier } from './verify.js';
 
@@ -40,13 +40,19 @@ export async function getDecoded(task: ProbeTask, plan: DecodedRead, backend: Ob
   try {
     res = await backend.get(backendKey(task), plan.range === undefined ? { signal, since: used.since } : { signal, range: plan.range, since: used.since });
   } catch (err) {
-    billed(used, backendStatusOf(err) === 416 ? unsatisfiable(task, err) : err);
+    // The object's range was checked against its own size when the read was planned: a 416 for
+    // the stored range means this copy holds fewer stored bytes than its row says, not that the
+    // range is past the object's end. The next copy may hold them.
+    billed(used, backendStatusOf(err) === 416
+      ? new ReadPathError('BACKEND_ERROR', `${task.backend}: ${task.key}: answered 416 for ${plan.what} bytes ${plan.range ?? ''} the row says it holds (the copy differs from its row)`, { cause: err, backendStatus: 416 })
+      : err);
   }
   used.api += 1;
   if (res.size >= 0 && res.size !== plan.storedBytes) {
     discardBody(res);
     throw new ReadPathError('BACKEND_ERROR', `${task.backend}: ${task.key}: answered ${res.size} ${plan.what} bytes where ${plan.storedBytes} were asked for (the copy differs from its row)`);
   }
+  differsFromRow(task, res);
   const skip = await egressSkip(task, usage, res, plan.storedBytes, signal, used);
   if (skip !== undefined) return skip;
   const verify = task.range === undefined && (task.verify ?? true);

@@ -17,7 +17,7 @@ import type { BackendGetOptions, GetResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
 import { backendKey, type ErrorVerdict, type ProbeTally, type ProbeTask, type Verdict } from './task.js';
 import { BodyVerifier, verifyBody } from './verify.js';
-import { billed, egressSkip, finishGet, headBilled, headFields, objectHead, ok, unsatisfiable } from './answer.js';
+import { billed, differsFromRow, egressSkip, finishGet, headBilled, headFields, objectHead, ok, unsatisfiable } from './answer.js';
 import { toFile } from './to-file.js';
 import { storedKeyOf } from './stored-copy.js';
 import { getCompressed, getEncrypted, getFound } from './get-encrypted.js';
@@ -133,6 +133,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     billed(used, backendStatusOf(err) === 416 ? unsatisfiable(task, err) : err);
   }
   used.api += 1;
+  differsFromRow(task, res);
   const skip = await egressSkip(task, usage, res, res.size < 0 ? 0 : res.size, signal, used);
   if (skip !== undefined) return skip;
   const checkStart = degraded && !inspected;

@@ -167,6 +167,22 @@ describe('encrypted copies (memory backends)', () => {
     await rp.close();
   });
 
+  it('a copy cut short of its row: a range it cannot hold is that copy\'s failure (502), not 416; a range it holds is refused too; the next copy serves both', async () => {
+    const w = open();
+    const rows = await w.seed('k', plain);
+    const cut = (body: Uint8Array): Uint8Array => body.subarray(0, 32 + 2 * (4096 + 28));
+    w.mem('b1').put('k', cut(rows[0]!.body));
+    const rp = await w.rp();
+    for (const [range, want] of [['bytes=8192-', plain.subarray(8192)], ['bytes=-5', plain.subarray(plain.length - 5)], ['bytes=0-10', plain.subarray(0, 11)]] as const) {
+      const g = await rp.get('k', { range });
+      assert.deepEqual([g.backend, g.failover], ['b2', true], range);
+      assert.ok(Buffer.from(g.body).equals(want), range);
+    }
+    w.mem('b2').put('k', cut(rows[1]!.body));
+    await assert.rejects(rp.get('k', { range: 'bytes=8192-' }), (e: unknown) => is('BACKEND_ERROR')(e) && (e as ReadPathError).httpStatus === 502 && /differs from its row/.test((e as Error).message));
+    await rp.close();
+  });
+
   it('a wrong master key is DECRYPTION_FAILED on every copy; without encryption configured the copy is refused, never served as ciphertext', async () => {
     const w = open({ encryption: { enabled: true, master_key: randomBytes(32).toString('base64') } });
     await w.seed('k', plain);

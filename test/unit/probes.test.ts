@@ -85,10 +85,13 @@ test('getProbe declines for egress after the GET and destroys the body', async (
 test('getProbe passes the range through and does not claim verification for a part', async () => {
   const b = new MemoryBackend('b1');
   b.put('k', 'abcdef');
-  const good = loc('k', 'b1', 1, { contentHash: sha256Hex(new TextEncoder().encode('abcdef')) });
+  const good = loc('k', 'b1', 1, { sizeBytes: 6, contentHash: sha256Hex(new TextEncoder().encode('abcdef')) });
   const r = await getProbe(new Recorder(), 'k', { range: 'bytes=2-3' })(req(b, good));
   assert.equal(new TextDecoder().decode(r.value.body), 'cd');
   assert.equal(r.value.verified, false);
+  // A copy whose Content-Range total is not its row's size is another object: its range is refused.
+  const other = loc('k', 'b1', 1, { sizeBytes: 7, contentHash: sha256Hex(new TextEncoder().encode('abcdefg')) });
+  await assert.rejects(getProbe(new Recorder(), 'k', { range: 'bytes=2-3' })(req(b, other)), (e: unknown) => (e as { code?: string }).code === 'BACKEND_ERROR' && /holds 6 stored bytes where the row says 7/.test((e as Error).message));
 });
 
 test('getProbe: a truncated body is a BACKEND_ERROR; an abort while reading is ABORTED', async () => {
