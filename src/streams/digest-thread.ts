@@ -67,11 +67,12 @@ export class DigestThread {
   private constructor(minBytes: number) {
     this.minBytes = minBytes;
     this.#worker = new Worker(THREAD_SOURCE, { eval: true });
-    // Idle, the thread must not keep the process alive; it is ref'd while digests are pending.
-    this.#worker.unref();
     this.#worker.on('message', (m: [number, string | null, string?]) => this.#answer(m));
     this.#worker.on('error', () => this.#fail());
     this.#worker.on('exit', () => this.#fail());
+    // Idle, the thread must not keep the process alive; it is ref'd while digests are pending.
+    // After the listeners: adding a 'message' listener refs the worker again.
+    this.#worker.unref();
   }
 
   /**

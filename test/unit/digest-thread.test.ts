@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomFillSync } from 'node:crypto';
 import { DigestThread, lazyDigestThread, type DigestAlgorithm } from '../../src/streams/digest-thread.js';
+import { runTsChild } from '../helpers/run-ts-child.js';
 
 function shared(n: number): Buffer {
   return randomFillSync(Buffer.from(new SharedArrayBuffer(n)));
@@ -81,4 +82,10 @@ test('the lazy thread starts only for an input worth handing over', async () => 
   } finally {
     await lazy.close();
   }
+});
+
+test('a digest thread started and never used (or never closed) does not keep its process alive', async () => {
+  // The child ends only if nothing holds its event loop; runTsChild rejects when it is killed at the bound.
+  const out = await runTsChild('test/helpers/digest-thread-idle-child.ts', { timeoutMs: 30_000 });
+  assert.equal(out.trim(), 'started');
 });
