@@ -253,7 +253,8 @@ Examples:
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
+      // `--help`, `help [command]` (commander.help) and `--version` are answers, not usage errors.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return EXIT.OK;
       // commander has already reported it (through outputError): one line.
       return EXIT.USAGE;
     }

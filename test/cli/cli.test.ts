@@ -417,6 +417,15 @@ database:
     assertClean(r);
   });
 
+  it('help, asked for in any of its forms, exits 0 with the help on stdout', async () => {
+    const runs = await Promise.all([['--help'], ['help'], ['help', 'batch'], ['batch', '--help']].map((args) => cli(args)));
+    for (const r of runs) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout.toString(), /^Usage: readpath/m);
+    }
+    assert.match(runs[2]!.stdout.toString(), /--keys/, 'help batch is batch\'s help');
+  });
+
   it('usage and configuration errors exit 2 with one line and no stack; --verbose adds it', async () => {
     const bad = path.join(tmp, 'bad.yaml');
     await writeFile(bad, 'backends:\n  - name: b1\n    endpoint: not-a-url\n    bucket: data\n    access_key_id: a\n    secret_access_key: "S3CR3T-test-x"\n');
