@@ -24,8 +24,6 @@ const CONTEXT = `
   logKeys: Iterable<string>,
   keysFromSomewhere: () => AsyncIterable<string>,
   handle: (key: string, body: Uint8Array | undefined) => void,
-  pipeline: typeof import('node:stream/promises').pipeline,
-  createWriteStream: typeof import('node:fs').createWriteStream,
 `;
 
 /** The ```ts blocks of `markdown` as type-checkable modules. */

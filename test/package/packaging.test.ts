@@ -213,10 +213,10 @@ describe('readpath installed from its tarball', { timeout: 240_000 }, () => {
 
   it('the tarball holds what runs, and no tests, benchmarks, fixtures or source maps', () => {
     for (const f of ['package.json', 'README.md', 'bin/readpath.js', 'dist/index.js', 'dist/index.d.ts', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js',
-      'dist/workers/probe-worker.js', 'dist/bench/harness/index.js', 'dist/bench/harness/s3-fleet-process.js']) {
+      'dist/workers/probe-worker.js', 'dist/bench/harness/index.js', 'dist/bench/harness/s3-fleet-process.js', 'examples/transforms/gunzip-ndjson.mjs']) {
       assert.ok(packed.includes(f), `${f} is packed`);
     }
-    const stray = packed.filter((f) => !/^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/index\.(js|d\.ts)|dist\/(src|workers|bench\/harness)\/.+\.(js|d\.ts))$/.test(f));
+    const stray = packed.filter((f) => !/^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/index\.(js|d\.ts)|dist\/(src|workers|bench\/harness)\/.+\.(js|d\.ts)|examples\/.+\.mjs)$/.test(f));
     assert.deepEqual(stray, [], 'files outside the runtime (tests, bench fixtures, maps, sources)');
   });
 
