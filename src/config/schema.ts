@@ -35,8 +35,11 @@ export const UPSTREAM_ONLY_KEYS = {
     'max_object_size', 'spill_dir', 'max_concurrent_writes', 'max_header_value_count',
     'read_timeout', 'write_timeout',
   ],
-  /** Inside each `buckets[]` entry (a writers' setting). */
-  buckets: ['max_multipart_uploads'],
+  /**
+   * Inside each `buckets[]` entry: a writers' setting, and the bucket's browser CORS rules
+   * (upstream answers preflights with them; readpath's gateway sends no CORS headers).
+   */
+  buckets: ['max_multipart_uploads', 'cors'],
   integrity: ['enabled', 'verify_on_replicate', 'scrubber_interval', 'scrubber_batch_size', 'scrubber_min_age'],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -198,8 +198,8 @@ export interface BucketConfigInput {
   name: string;
   /** At least one. */
   credentials: BucketCredentialConfigInput[];
-  // s3-orchestrator key readpath accepts and ignores:
-  max_multipart_uploads?: unknown;
+  // s3-orchestrator keys readpath accepts and ignores:
+  max_multipart_uploads?: unknown; cors?: unknown;
 }
 
 /** The `integrity:` section. */

@@ -120,6 +120,24 @@ describe('config gateway: buckets', () => {
     assert.deepEqual((await load({ buckets: [{ ...PHOTOS, max_multipart_uploads: { weird: [1] } }] })).buckets.length, 1);
   });
 
+  it('a bucket\'s cors rules are upstream\'s (browser CORS): accepted as written, unexpanded, and ignored', async () => {
+    const cors = [
+      { allowed_origins: ['https://app.example.com', '${ORIGIN_UNSET}'], allowed_methods: ['GET', 'PUT'], allowed_headers: ['content-type', 'x-amz-*'], expose_headers: ['ETag'], max_age: 3600 },
+    ];
+    const g = await load({ buckets: [{ ...PHOTOS, cors }] });
+    assert.deepEqual(g.buckets, [{ name: 'photos', credentials: [{ accessKeyId: 'AKPHOTOS', secretAccessKey: SECRET }] }]);
+    // A key upstream does not define is still refused, with the nearest one suggested.
+    const err = await expectInvalid(withGateway({ buckets: [{ ...PHOTOS, corss: [{ allowed_origins: ['*'], allowed_methods: ['GET'] }] }] }), { env: {}, baseDir: DIR });
+    assert.deepEqual(err.issues, [{ path: 'buckets[0].corss', message: 'unknown key (did you mean cors?)' }]);
+  });
+
+  it('a top-level admin: section is refused: upstream\'s config defines none (its admin credential is auth.root)', async () => {
+    const err = await expectInvalid({ ...baseConfig(), admin: { token: 'x' } });
+    assert.deepEqual(err.issues.map((i) => [i.path, i.message]), [['admin', 'unknown key']]);
+    // auth: (auth.root, the admin credential upstream does define) is accepted and ignored.
+    await loadConfig({ ...baseConfig(), auth: { root: { access_key_id: 'AKROOT', secret_access_key: '${ROOT_SECRET_UNSET}' } } } as never, { env: {} });
+  });
+
   it('${VAR} expansion in names and keys', async () => {
     const g = await load(
       { buckets: [{ name: '${BUCKET}', credentials: [{ access_key_id: '${CLIENT_KEY}', secret_access_key: '${CLIENT_SECRET}' }] }] },
