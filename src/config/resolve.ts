@@ -8,7 +8,7 @@ import { NO_ENCRYPTION_FILES, type EncryptionFiles } from './encryption-files.js
 import { NO_GATEWAY_FILES, type GatewayFiles } from './gateway-files.js';
 import { DEFAULT_TASKS_PER_THREAD, MAX_DEFAULT_THREADS, defaultThreads, processCount } from './runtime-defaults.js';
 import type { ParsedConfig } from './schema.js';
-import type { ResolvedConfig, ResolvedDatabaseConfig, ResolvedGatewayConfig } from './types.js';
+import type { RateLimitSettings, ResolvedConfig, ResolvedDatabaseConfig, ResolvedGatewayConfig } from './types.js';
 
 /** The defaults readpath applies (durations in ms). */
 export const CONFIG_DEFAULTS = Object.freeze({
@@ -287,13 +287,23 @@ function resolveGateway(c: ParsedConfig, files: GatewayFiles): ResolvedGatewayCo
           ? [{ accessKeyId: cr.access_key_id, secretAccessKey: cr.secret_access_key }]
           : []),
     })),
-    rateLimit: {
-      enabled: c.rate_limit?.enabled ?? false,
-      requestsPerSec: c.rate_limit?.requests_per_sec ?? D.rateLimitRequestsPerSec,
-      burst: c.rate_limit?.burst ?? D.rateLimitBurst,
-      trustedProxies: (c.rate_limit?.trusted_proxies ?? []).map((p) => p.trim()),
-      cleanupIntervalMs: c.rate_limit?.cleanup_interval ?? D.rateLimitCleanupIntervalMs,
-      cleanupMaxAgeMs: c.rate_limit?.cleanup_max_age ?? D.rateLimitCleanupMaxAgeMs,
-    },
+    rateLimit: resolveRateLimit(c.rate_limit),
+  };
+}
+
+/**
+ * `rate_limit:` with upstream's defaults for what is 0 (or, in a disabled section, which upstream
+ * does not check, anything below): schema.ts refused negatives in an enabled one.
+ */
+function resolveRateLimit(r: ParsedConfig['rate_limit']): RateLimitSettings {
+  const D = CONFIG_DEFAULTS;
+  const set = (v: number | undefined): number | undefined => (v !== undefined && v > 0 ? v : undefined);
+  return {
+    enabled: r?.enabled ?? false,
+    requestsPerSec: set(r?.requests_per_sec) ?? D.rateLimitRequestsPerSec,
+    burst: set(r?.burst) ?? D.rateLimitBurst,
+    trustedProxies: (r?.trusted_proxies ?? []).map((p) => p.trim()),
+    cleanupIntervalMs: set(r?.cleanup_interval) ?? D.rateLimitCleanupIntervalMs,
+    cleanupMaxAgeMs: set(r?.cleanup_max_age) ?? D.rateLimitCleanupMaxAgeMs,
   };
 }

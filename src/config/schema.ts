@@ -70,6 +70,15 @@ const flag = () => z.preprocess(coerceBoolean, z.boolean()).optional();
 const integer = (min: number, message?: string) =>
   z.preprocess(coerceNumber, z.number().int().min(min, message ?? (min === 0 ? 'must not be negative' : `must be at least ${min}`))).optional();
 
+/**
+ * An upstream count where 0 means "the default", as s3-orchestrator reads it (`cmp.Or`,
+ * `defaulted`): a non-negative integer, 0 read as not set.
+ */
+const countOrDefault = () =>
+  z.preprocess(coerceNumber, z.number().int().min(0, 'must not be negative (0 = the default)'))
+    .transform((n): number | undefined => (n === 0 ? undefined : n))
+    .optional();
+
 /** A byte count or monthly limit: a non-negative integer, 0 = unlimited. */
 const limit = () => integer(0);
 
@@ -145,6 +154,22 @@ const durationMs = (rule: DurationRule) =>
     .transform((v, ctx): number => checkDuration(v, rule, ctx) ?? z.NEVER)
     .optional();
 
+/**
+ * An upstream duration where 0 means "the default", as s3-orchestrator reads it (`== 0` checks,
+ * `cmp.Or`): non-negative, 0 read as not set.
+ */
+const durationOrDefault = () =>
+  z
+    .unknown()
+    .transform((v, ctx): number | undefined => {
+      const r = durationToMs(v);
+      if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message });
+      else if (r.ms < 0) ctx.addIssue({ code: 'custom', message: 'must not be negative (0 = the default)' });
+      else return r.ms === 0 ? undefined : r.ms;
+      return z.NEVER;
+    })
+    .optional();
+
 /** A positive duration in milliseconds, or the literal `auto`. */
 const durationOrAuto = () =>
   z
@@ -204,17 +229,23 @@ export const databaseSchema = z.strictObject({
   user: text().optional(),
   password: z.string().optional(),
   ssl_mode: z.enum(PG_SSL_MODES).optional(),
-  max_conns: integer(1),
+  /** 0 = the default, as upstream. */
+  max_conns: countOrDefault(),
   statement_timeout: durationMs('positive'),
   ...ignoredKeys(UPSTREAM_ONLY_KEYS.database),
 });
 
+/** Upstream's: 0 (and, as upstream normalises it, any negative) = every backend at once. */
+const broadcastParallelism = () =>
+  z.preprocess(coerceNumber, z.number().int()).transform((n) => Math.max(0, n)).optional();
+
+/** As upstream: a 0 threshold or timeout is the default. */
 export const circuitBreakerSchema = z.strictObject({
-  failure_threshold: integer(1),
-  open_timeout: durationMs('positive'),
-  cache_ttl: durationMs('positive'),
+  failure_threshold: countOrDefault(),
+  open_timeout: durationOrDefault(),
+  cache_ttl: durationOrDefault(),
   parallel_broadcast: flag(),
-  degraded_broadcast_parallelism: integer(0),
+  degraded_broadcast_parallelism: broadcastParallelism(),
   degraded_reads_enabled: flag(),
   cache_max_entries: integer(1),
   drain_timeout: durationMs('positive'),
@@ -222,8 +253,8 @@ export const circuitBreakerSchema = z.strictObject({
 
 export const backendCircuitBreakerSchema = z.strictObject({
   enabled: flag(),
-  failure_threshold: integer(1),
-  open_timeout: durationMs('positive'),
+  failure_threshold: countOrDefault(),
+  open_timeout: durationOrDefault(),
 });
 
 export const UPSTREAM_LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -276,9 +307,10 @@ export const MIN_HEADER_BYTES = 1024;
 const maxHeaderBytes = () =>
   z
     .unknown()
-    .transform((v, ctx): number => {
+    .transform((v, ctx): number | undefined => {
       const r = parseByteSize(v);
       if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message });
+      else if (r.bytes === 0) return undefined; // upstream's "not set": the default
       else if (r.bytes < MIN_HEADER_BYTES) ctx.addIssue({ code: 'custom', message: `must be at least ${MIN_HEADER_BYTES} bytes` });
       else if (r.bytes > MAX_HEADER_BYTES_LIMIT) ctx.addIssue({ code: 'custom', message: 'must be at most 16MiB' });
       else return r.bytes;
@@ -313,8 +345,9 @@ const virtualHostDomains = () =>
     .max(64, 'at most 64 domains')
     .optional();
 
+/** As upstream, a 0 timeout (`backend_timeout`, `read_header_timeout`, `idle_timeout`) or `max_header_bytes` is the default. */
 export const serverSchema = z.strictObject({
-  backend_timeout: durationMs('positive'),
+  backend_timeout: durationOrDefault(),
   log_level: z.enum(UPSTREAM_LOG_LEVELS).optional(),
   listen_addr: listenAddr(),
   tls: tlsSchema.optional(),
@@ -322,8 +355,8 @@ export const serverSchema = z.strictObject({
   max_concurrent_requests: integer(0),
   admission_wait: durationMs('nonnegative'),
   load_shed_threshold: z.preprocess(coerceNumber, z.number().min(0, 'must be in [0, 1): 0 = off').lt(1, 'must be in [0, 1): 0 = off')).optional(),
-  read_header_timeout: durationMs('positive'),
-  idle_timeout: durationMs('positive'),
+  read_header_timeout: durationOrDefault(),
+  idle_timeout: durationOrDefault(),
   shutdown_delay: durationMs('nonnegative'),
   max_header_bytes: maxHeaderBytes(),
   /** readpath's own: gateway processes sharing the port; 0 = one per core. */
@@ -344,19 +377,43 @@ export const serverSchema = z.strictObject({
 /** A CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address. */
 const cidr = () => z.string().refine((s) => parseCidr(s.trim()) !== undefined, 'expected a CIDR such as 10.0.0.0/8 or fd00::/8 (or one address)');
 
+/** A duration of any sign, in milliseconds: where the sign is checked only in some cases. */
+const signedDurationMs = () =>
+  z
+    .unknown()
+    .transform((v, ctx): number => {
+      const r = durationToMs(v);
+      if (r.ok) return r.ms;
+      ctx.addIssue({ code: 'custom', message: r.message });
+      return z.NEVER;
+    })
+    .optional();
+
 /**
- * `rate_limit:` (s3-orchestrator's): per-client token buckets in front of the gateway. The
- * trusted proxies' CIDRs are checked even while it is disabled, as upstream does, so a typo does
- * not wait for the reload that enables it.
+ * `rate_limit:` (s3-orchestrator's): per-client token buckets in front of the gateway. As
+ * upstream: the trusted proxies' CIDRs are checked even while it is disabled, so a typo does not
+ * wait for the reload that enables it; the rest only while enabled, where 0 is the default
+ * (resolve.ts applies it, and every default of a disabled section).
  */
-export const rateLimitSchema = z.strictObject({
-  enabled: flag(),
-  requests_per_sec: z.preprocess(coerceNumber, z.number().gt(0, 'must be greater than 0')).optional(),
-  burst: integer(1),
-  trusted_proxies: z.array(cidr()).optional(),
-  cleanup_interval: durationMs('positive'),
-  cleanup_max_age: durationMs('positive'),
-});
+export const rateLimitSchema = z
+  .strictObject({
+    enabled: flag(),
+    requests_per_sec: z.preprocess(coerceNumber, z.number()).optional(),
+    burst: z.preprocess(coerceNumber, z.number().int()).optional(),
+    trusted_proxies: z.array(cidr()).optional(),
+    cleanup_interval: signedDurationMs(),
+    cleanup_max_age: signedDurationMs(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.enabled !== true) return;
+    const negative = (key: string, v: number | undefined, message: string): void => {
+      if (v !== undefined && v < 0) ctx.addIssue({ code: 'custom', path: [key], message });
+    };
+    negative('requests_per_sec', r.requests_per_sec, 'must be greater than 0 (0 = the default)');
+    negative('burst', r.burst, 'must be at least 1 (0 = the default)');
+    negative('cleanup_interval', r.cleanup_interval, 'must not be negative (0 = the default)');
+    negative('cleanup_max_age', r.cleanup_max_age, 'must not be negative (0 = the default)');
+  });
 
 export const integritySchema = z.strictObject({
   verify_on_read: flag(),
@@ -400,7 +457,8 @@ export const cacheSchema = z.strictObject({
   // Upstream's section, read with upstream's units.
   max_size: byteSize(1, UPSTREAM_SIZE_UNITS),
   max_object_size: byteSize(1, UPSTREAM_SIZE_UNITS),
-  ttl: durationMs('positive'),
+  /** 0 = the default, as upstream. */
+  ttl: durationOrDefault(),
 });
 
 /** readpath's own `head:` section. */
@@ -497,7 +555,8 @@ export const vaultSchema = z.strictObject({
   key_name: z.string().optional(),
   mount_path: z.string().optional(),
   ca_cert: z.string().optional(),
-  renew_interval: durationMs('positive'),
+  /** 0 = the default, as upstream. */
+  renew_interval: durationOrDefault(),
   /** readpath's own. */
   timeout: durationMs('positive'),
 });

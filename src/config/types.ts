@@ -65,7 +65,7 @@ export interface DatabaseConfigInput {
   password?: string | undefined;
   /** `disable|allow|prefer|require|verify-ca|verify-full`; default `require` (as upstream). */
   ssl_mode?: string | undefined;
-  /** PostgreSQL pool size. Default 10. */
+  /** PostgreSQL pool size. Default 10 (0 = the default, as upstream). */
   max_conns?: NumberInput | undefined;
   /** readpath's own: bound on one metadata query. Default 10s. */
   statement_timeout?: DurationInput | undefined;
@@ -75,11 +75,14 @@ export interface DatabaseConfigInput {
 
 /** The `circuit_breaker:` section (the database breaker and degraded mode). */
 export interface CircuitBreakerConfigInput {
+  /** Default 3; 0 = the default, as upstream (so for open_timeout and cache_ttl). */
   failure_threshold?: NumberInput | undefined;
+  /** Default 15s. */
   open_timeout?: DurationInput | undefined;
+  /** Default 60s. */
   cache_ttl?: DurationInput | undefined;
   parallel_broadcast?: BooleanInput | undefined;
-  /** 0 = no cap. */
+  /** 0 = no cap; a negative one too, as upstream normalises it. */
   degraded_broadcast_parallelism?: NumberInput | undefined;
   degraded_reads_enabled?: BooleanInput | undefined;
   /** readpath's own: location cache bound. Default 100000. */
@@ -91,6 +94,7 @@ export interface CircuitBreakerConfigInput {
 /** The `backend_circuit_breaker:` section. */
 export interface BackendCircuitBreakerConfigInput {
   enabled?: BooleanInput | undefined;
+  /** Default 10 (open_timeout: 5m); 0 = the default, as upstream. */
   failure_threshold?: NumberInput | undefined;
   open_timeout?: DurationInput | undefined;
 }
@@ -112,6 +116,7 @@ export interface TlsConfigInput {
  * rest for the S3 gateway (`readpath serve`).
  */
 export interface ServerConfigInput {
+  /** Default 30s; 0 = the default, as upstream (so for the other timeouts and max_header_bytes). */
   backend_timeout?: DurationInput | undefined;
   /** Used when `logging.level` is not set: `debug|info|warn|error`. */
   log_level?: string | undefined;
@@ -178,11 +183,11 @@ export interface BucketCredentialConfigInput {
 
 /** The `rate_limit:` section (s3-orchestrator's): per-client token buckets in front of the gateway. */
 export interface RateLimitConfigInput {
-  /** Default false. */
+  /** Default false. The rest is checked only while enabled, as upstream; 0 = the default. */
   enabled?: BooleanInput | undefined;
-  /** Tokens a second per client (> 0). Default 100. */
+  /** Tokens a second per client. Default 100. */
   requests_per_sec?: NumberInput | undefined;
-  /** The most tokens a client holds (≥ 1). Default 200. */
+  /** The most tokens a client holds. Default 200. */
   burst?: NumberInput | undefined;
   /** CIDRs whose X-Forwarded-For is believed: the client is the rightmost address not in them. */
   trusted_proxies?: string[] | undefined;
@@ -297,7 +302,7 @@ export interface CacheConfigInput {
   max_size?: NumberInput | undefined;
   /** The largest object kept. Default 10 MiB. */
   max_object_size?: NumberInput | undefined;
-  /** How long an entry may be used. Default 5m. */
+  /** How long an entry may be used. Default 5m (0 = the default, as upstream). */
   ttl?: DurationInput | undefined;
 }
 

@@ -261,7 +261,7 @@ const cases: Case[] = [
   { name: 'vault ca_cert missing', encryption: { enabled: true, vault: { ...VAULT, ca_cert: 'no-such.pem' } }, issues: [['encryption.vault.ca_cert', /^file not found$/]] },
   { name: 'vault ca_cert not PEM', encryption: { enabled: true, vault: { ...VAULT, ca_cert: 'not-pem.txt' } }, issues: [['encryption.vault.ca_cert', /^holds no PEM certificate/]] },
   { name: 'vault ca_cert a broken PEM', encryption: { enabled: true, vault: { ...VAULT, ca_cert: 'bad.pem' } }, issues: [['encryption.vault.ca_cert', /^certificate 1 of 1 in the file does not parse$/]] },
-  { name: 'vault renew_interval 0', encryption: { enabled: true, vault: { ...VAULT, renew_interval: '0s' } }, issues: [['encryption.vault.renew_interval', /^must be a duration greater than 0$/]] },
+  { name: 'vault renew_interval negative', encryption: { enabled: true, vault: { ...VAULT, renew_interval: '-1s' } }, issues: [['encryption.vault.renew_interval', /^must not be negative \(0 = the default\)$/]] },
   { name: 'vault timeout without a unit', encryption: { enabled: true, vault: { ...VAULT, timeout: '10' } }, issues: [['encryption.vault.timeout', /^missing unit/]] },
   { name: 'vault unknown key', encryption: { enabled: true, vault: { ...VAULT, tokn: 'x' } }, issues: [['encryption.vault.tokn', /^unknown key \(did you mean token\?\)$/]] },
   { name: 'vault not a mapping', encryption: { enabled: true, vault: 'https://vault' }, issues: [['encryption.vault', /^expected an object \(mapping\), got string$/]] },

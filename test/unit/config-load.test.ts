@@ -261,6 +261,47 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     assert.equal(r.encryption, null);
   });
 
+  it('reads a 0 as upstream does, as the default, where upstream does (and a negative broadcast window as 0)', async () => {
+    const zeros = {
+      ...baseConfig(),
+      server: { backend_timeout: '0s', read_header_timeout: 0, idle_timeout: '0s', max_header_bytes: 0 },
+      circuit_breaker: { failure_threshold: 0, open_timeout: '0s', cache_ttl: 0, degraded_broadcast_parallelism: -1 },
+      backend_circuit_breaker: { enabled: true, failure_threshold: 0, open_timeout: '0s' },
+      cache: { enabled: true, ttl: '0s' },
+      database: { host: 'db', database: 'meta', user: 'reader', max_conns: 0 },
+      rate_limit: { enabled: true, requests_per_sec: 0, burst: 0, cleanup_interval: 0, cleanup_max_age: '0s' },
+      encryption: { enabled: true, vault: { address: 'https://vault:8200', token: 't', key_name: 'k', renew_interval: '0s' } },
+    };
+    const unset = {
+      ...baseConfig(), database: { host: 'db', database: 'meta', user: 'reader' }, backend_circuit_breaker: { enabled: true }, cache: { enabled: true }, rate_limit: { enabled: true },
+      encryption: { enabled: true, vault: { address: 'https://vault:8200', token: 't', key_name: 'k' } },
+    };
+    const [r, d] = await Promise.all([loadConfig(zeros as never, { env: {} }), loadConfig(unset as never, { env: {} })]);
+    assert.deepEqual(r.server, d.server);
+    assert.equal(r.runtime.streamIdleTimeoutMs, d.runtime.streamIdleTimeoutMs, 'stream_idle_timeout follows the defaulted backend_timeout');
+    assert.deepEqual(r.circuitBreaker, d.circuitBreaker);
+    assert.equal(r.circuitBreaker.degradedBroadcastParallelism, 0);
+    assert.deepEqual(r.backendCircuitBreaker, d.backendCircuitBreaker);
+    assert.deepEqual(r.cache, d.cache);
+    assert.deepEqual(r.database, d.database);
+    assert.deepEqual(r.gateway, d.gateway);
+    assert.deepEqual(r.encryption, d.encryption);
+    assert.equal(r.encryption?.vault?.renewIntervalMs, 300_000);
+    assert.equal(r.server.backendTimeoutMs, 30_000);
+    assert.equal(r.gateway.readHeaderTimeoutMs, 10_000);
+    assert.equal(r.circuitBreaker.failureThreshold, 3);
+  });
+
+  it('checks rate_limit\'s rate, burst and cleanup times only while it is enabled, as upstream', async () => {
+    const off = { ...baseConfig(), rate_limit: { enabled: false, requests_per_sec: 0, burst: -5, cleanup_interval: '-1s', cleanup_max_age: 0 } };
+    const r = await loadConfig(off as never, { env: {} });
+    assert.deepEqual(r.gateway.rateLimit, { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 });
+    const err = await expectInvalid({ ...off, rate_limit: { ...off.rate_limit, enabled: true, requests_per_sec: -1 } });
+    assert.deepEqual(err.issues.map((i) => i.path), ['rate_limit.requests_per_sec', 'rate_limit.burst', 'rate_limit.cleanup_interval']);
+    // Types are checked either way (upstream's YAML decoding would fail on them too).
+    assert.deepEqual((await expectInvalid({ ...off, rate_limit: { enabled: false, burst: 'lots' } })).issues.map((i) => i.path), ['rate_limit.burst']);
+  });
+
   it('loads a config.yaml shared with s3-orchestrator, resolving the sqlite path against its directory', async () => {
     const env = { OCI_KEY: 'ok', OCI_SECRET: 'os', B2_KEY: 'bk', B2_SECRET: 'bs', APP_KEY: 'ak', APP_SECRET: 'as' };
     const file = join(FIXTURES, 'shared-with-upstream.yaml');

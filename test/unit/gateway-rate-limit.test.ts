@@ -97,11 +97,11 @@ describe('config: rate_limit', () => {
     assert.equal((await load(undefined)).gateway.rateLimit.enabled, false);
   });
 
-  it('a bad CIDR is an error even while disabled; a rate or burst that would never admit anything is an error', async () => {
+  it('a bad CIDR is an error even while disabled; while enabled, a negative rate or burst is an error (0 is the default)', async () => {
     assert.deepEqual(await issues({ enabled: false, trusted_proxies: ['10.0.0.0/33'] }), ['rate_limit.trusted_proxies[0]: expected a CIDR such as 10.0.0.0/8 or fd00::/8 (or one address)']);
     assert.match((await issues({ enabled: true, trusted_proxies: ['10.0.0.0/8', 'proxy.example'] })).join('\n'), /rate_limit\.trusted_proxies\[1\]: expected a CIDR/);
-    assert.match((await issues({ enabled: true, requests_per_sec: 0 })).join('\n'), /rate_limit\.requests_per_sec: must be greater than 0/);
-    assert.match((await issues({ enabled: true, burst: 0 })).join('\n'), /rate_limit\.burst: must be at least 1/);
+    assert.match((await issues({ enabled: true, requests_per_sec: -1 })).join('\n'), /rate_limit\.requests_per_sec: must be greater than 0/);
+    assert.match((await issues({ enabled: true, burst: -1 })).join('\n'), /rate_limit\.burst: must be at least 1/);
     assert.match((await issues({ enabled: true, burst: 1.5 })).join('\n'), /rate_limit\.burst/);
     assert.match((await issues({ enabled: true, bogus: 1 })).join('\n'), /rate_limit/);
   });
