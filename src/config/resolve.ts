@@ -155,7 +155,8 @@ export function resolveConfig(c: ParsedConfig, ctx: ResolveContext): ResolvedCon
       locatedReads: hd.located_reads ?? false,
     },
     broadcast: { launchOrder: c.broadcast?.launch_order ?? 'fastest', stagger: c.broadcast?.stagger ?? true, storageKeys: c.broadcast?.storage_keys ?? true },
-    usage: { flushIntervalMs: c.usage?.flush_interval ?? D.usageFlushIntervalMs },
+    // readpath's own key first, then the one a file shared with s3-orchestrator sets for both.
+    usage: { flushIntervalMs: c.usage?.flush_interval ?? c.usage_flush?.interval ?? D.usageFlushIntervalMs },
     cache: {
       enabled: c.cache?.enabled ?? false,
       maxSize: c.cache?.max_size ?? D.objectCacheMaxSize,

@@ -18,7 +18,7 @@ const MAX_BODY_BUFFERS = 4096;
 /** s3-orchestrator's top-level sections readpath does not use: accepted, not validated, ignored. */
 export const UPSTREAM_ONLY_SECTIONS = [
   'telemetry', 'rebalance', 'replication', 'compression', 'ui',
-  'auth', 'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'redis',
+  'auth', 'cleanup_queue', 'write_path', 'lifecycle', 'reconcile', 'redis',
   'notifications', 'debug', 'routing_strategy',
 ] as const;
 
@@ -41,6 +41,8 @@ export const UPSTREAM_ONLY_KEYS = {
    */
   buckets: ['max_multipart_uploads', 'cors'],
   integrity: ['enabled', 'verify_on_replicate', 'scrubber_interval', 'scrubber_batch_size', 'scrubber_min_age'],
+  /** Upstream's adaptive flushing (a shorter interval near a usage limit). */
+  usage_flush: ['adaptive_enabled', 'adaptive_threshold', 'fast_interval'],
 } as const satisfies Record<string, readonly string[]>;
 
 const ignored = z.unknown().optional();
@@ -470,6 +472,13 @@ export const usageSchema = z.strictObject({
   flush_interval: durationMs('positive'),
 });
 
+/** `usage_flush:` (upstream's): its `interval` is used when readpath's own `usage.flush_interval` is not set. */
+export const usageFlushSchema = z.strictObject({
+  /** 0 = the default, as upstream. */
+  interval: durationOrDefault(),
+  ...ignoredKeys(UPSTREAM_ONLY_KEYS.usage_flush),
+});
+
 export const loggingSchema = z.strictObject({
   level: z.enum(LOG_LEVELS).optional(),
 });
@@ -620,6 +629,7 @@ export const configSchema = z.strictObject({
   hedging: hedgingSchema.optional(),
   broadcast: broadcastSchema.optional(),
   usage: usageSchema.optional(),
+  usage_flush: usageFlushSchema.optional(),
   cache: cacheSchema.optional(),
   head: headSchema.optional(),
   logging: loggingSchema.optional(),

@@ -290,7 +290,6 @@ export interface BroadcastConfigInput {
   storage_keys?: BooleanInput | undefined;
 }
 
-/** readpath's own `usage:` section. */
 /**
  * The `cache:` section (s3-orchestrator's object data cache): verified bodies of small objects
  * kept in memory, used while the database still gives the same content hash.
@@ -316,9 +315,18 @@ export interface HeadConfigInput {
   from_metadata?: BooleanInput | undefined;
 }
 
+/** readpath's own `usage:` section. */
 export interface UsageConfigInput {
-  /** How often usage counters are flushed. Default 30s. */
+  /** How often usage counters are flushed. Default: `usage_flush.interval`, else 30s. */
   flush_interval?: DurationInput | undefined;
+}
+
+/** The `usage_flush:` section (s3-orchestrator's). */
+export interface UsageFlushConfigInput {
+  /** Upstream's flush interval, used when `usage.flush_interval` is not set; 0 = the default (30s). */
+  interval?: DurationInput | undefined;
+  // s3-orchestrator keys readpath accepts and ignores:
+  adaptive_enabled?: unknown; adaptive_threshold?: unknown; fast_interval?: unknown;
 }
 
 /** readpath's own `logging:` section. */
@@ -392,6 +400,8 @@ export interface ReadPathConfig {
   hedging?: HedgingConfigInput | undefined;
   broadcast?: BroadcastConfigInput | undefined;
   usage?: UsageConfigInput | undefined;
+  /** Upstream's usage flushing: its `interval` when `usage.flush_interval` is not set. */
+  usage_flush?: UsageFlushConfigInput | undefined;
   /** The object data cache (upstream's section). */
   cache?: CacheConfigInput | undefined;
   /** How a HEAD is answered (readpath's own). */
@@ -405,7 +415,7 @@ export interface ReadPathConfig {
   // s3-orchestrator sections readpath accepts and ignores:
   telemetry?: unknown; rebalance?: unknown; replication?: unknown;
   compression?: unknown; ui?: unknown; auth?: unknown; cleanup_queue?: unknown;
-  write_path?: unknown; usage_flush?: unknown; lifecycle?: unknown; reconcile?: unknown;
+  write_path?: unknown; lifecycle?: unknown; reconcile?: unknown;
   redis?: unknown; notifications?: unknown; debug?: unknown; routing_strategy?: unknown;
 }
 

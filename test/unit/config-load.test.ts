@@ -235,7 +235,7 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     const junk = { nested: [1, 'two', { three: null }], weird: true };
     // rate_limit: and cache: are readpath's too now (gateway-rate-limit.test.ts, object-cache.test.ts).
     for (const section of ['telemetry', 'rebalance', 'replication', 'compression', 'ui', 'auth',
-      'cleanup_queue', 'write_path', 'usage_flush', 'lifecycle', 'reconcile', 'redis', 'notifications', 'debug', 'routing_strategy']) {
+      'cleanup_queue', 'write_path', 'lifecycle', 'reconcile', 'redis', 'notifications', 'debug', 'routing_strategy']) {
       cfg[section] = junk;
     }
     // readpath reads encryption:, but, as upstream, validates nothing in it unless it is enabled.
@@ -300,6 +300,21 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     assert.deepEqual(err.issues.map((i) => i.path), ['rate_limit.requests_per_sec', 'rate_limit.burst', 'rate_limit.cleanup_interval']);
     // Types are checked either way (upstream's YAML decoding would fail on them too).
     assert.deepEqual((await expectInvalid({ ...off, rate_limit: { enabled: false, burst: 'lots' } })).issues.map((i) => i.path), ['rate_limit.burst']);
+  });
+
+  it('flushes usage every usage_flush.interval (upstream\'s key) unless usage.flush_interval (readpath\'s) is set', async () => {
+    const flush = async (doc: Record<string, unknown>, env: Record<string, string> = {}): Promise<number> =>
+      (await loadConfig({ ...baseConfig(), ...doc } as never, { env })).usage.flushIntervalMs;
+    const adaptive = { adaptive_enabled: true, adaptive_threshold: '${THRESHOLD_UNSET}', fast_interval: { any: 'value' } };
+    assert.equal(await flush({ usage_flush: { interval: '${FLUSH}', ...adaptive } }, { FLUSH: '10s' }), 10_000);
+    assert.equal(await flush({ usage_flush: { interval: '10s' }, usage: { flush_interval: '45s' } }), 45_000, 'readpath\'s own key wins');
+    assert.equal(await flush({ usage_flush: { interval: 0 } }), 30_000, '0 is the default, as upstream');
+    assert.equal(await flush({ usage_flush: adaptive }), 30_000);
+    const err = await expectInvalid({ ...baseConfig(), usage_flush: { interval: '-1s', fast_intervall: '5s' } });
+    assert.deepEqual(err.issues.map((i) => [i.path, i.message]), [
+      ['usage_flush.interval', 'must not be negative (0 = the default)'],
+      ['usage_flush.fast_intervall', 'unknown key (did you mean fast_interval?)'],
+    ]);
   });
 
   it('loads a config.yaml shared with s3-orchestrator, resolving the sqlite path against its directory', async () => {
