@@ -1,12 +1,20 @@
 /**
- * `${VAR}` expansion in config string values.
+ * Environment references in config string values, recognised as s3-orchestrator recognises them:
+ * it runs Go's `os.Expand` over its config file, so the same forms start a reference here, and one
+ * file means the same to both programs.
  *
  * Expansion runs on parsed values, not on the raw YAML text as s3-orchestrator does, so a secret
  * holding `: ` or `#` cannot change the document's structure. Syntax:
- * - `${NAME}` — the variable's value; an unset variable is an error naming it.
- * - `${NAME:-fallback}` — the fallback when the variable is unset or empty.
- * - `$$` — a literal `$` (so `$${NAME}` is the literal text `${NAME}`).
- * - any other `$` is kept as written.
+ * - `${NAME}` and `$NAME` (NAME: letters, digits, `_`, not starting with a digit) — the variable's
+ *   value; an unset variable is an error naming it, where upstream would silently substitute `""`.
+ * - `$$`, `$1`, `$?` … and `${$}`, `${1}` … (a `$` before one of `*#$@!?-0123456789`) — the
+ *   variable of that one-character name, as upstream reads them: never set in practice, so an
+ *   error. In particular `$$` is not an escaped `$` (upstream has no escape): a value that must
+ *   hold such a `$` goes in an environment variable, whose value is not expanded again.
+ * - `${NAME:-fallback}` — readpath's own: the fallback when the variable is unset or empty.
+ * - `${` without its `}`, `${}` and `${anything else}` — malformed: an error (upstream silently
+ *   drops `${` and `${}` and reads `${a b}` as the variable `a b`).
+ * - any other `$` (before a space, `.`, `/` …, or at the end) is kept as written, as upstream keeps it.
  */
 
 /** The environment variables are read from. */
@@ -22,6 +30,14 @@ export interface ExpandResult {
 }
 
 const REF = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+/** Go's isShellSpecialVar: `$` before one of these names the one-character variable. */
+const SPECIAL = '*#$@!?-0123456789';
+
+/** Whether `name` is one of the one-character special names (`$`, `1`, `?` …). */
+export function isSpecialName(name: string): boolean {
+  return name.length === 1 && SPECIAL.includes(name);
+}
 
 /** Expand the references in one string. */
 export function expandString(text: string, env: ConfigEnv): ExpandResult {
@@ -29,45 +45,56 @@ export function expandString(text: string, env: ConfigEnv): ExpandResult {
   let out = '';
   const missing: string[] = [];
   let malformed = false;
+  // An unset variable's reference stays as written: the value is refused anyway, and an empty
+  // string there would read as "not set" to the checks that run beside this one.
+  const lookup = (name: string, ref: string, fallback?: string): string => {
+    const value = Object.prototype.hasOwnProperty.call(env, name) ? env[name] : undefined;
+    if (fallback !== undefined) return value === undefined || value === '' ? fallback : value;
+    if (value !== undefined) return value;
+    if (!missing.includes(name)) missing.push(name);
+    return ref;
+  };
   let i = 0;
   while (i < text.length) {
-    const ch = text[i];
-    if (ch !== '$') {
+    const ch = text[i] as string;
+    const next = text[i + 1];
+    if (ch !== '$' || next === undefined) {
       out += ch;
       i++;
       continue;
     }
-    const next = text[i + 1];
-    if (next === '$') {
-      out += '$';
+    if (next === '{') {
+      const special = text[i + 2];
+      if (special !== undefined && SPECIAL.includes(special) && text[i + 3] === '}') {
+        out += lookup(special, text.slice(i, i + 4));
+        i += 4;
+        continue;
+      }
+      const close = text.indexOf('}', i + 2);
+      const m = close < 0 ? null : REF.exec(text.slice(i + 2, close));
+      if (m === null) {
+        malformed = true;
+        out += '$';
+        i++;
+        continue;
+      }
+      out += lookup(m[1] as string, text.slice(i, close + 1), m[2]);
+      i = close + 1;
+      continue;
+    }
+    if (SPECIAL.includes(next)) {
+      out += lookup(next, text.slice(i, i + 2));
       i += 2;
       continue;
     }
-    if (next !== '{') {
+    const name = NAME.exec(text.slice(i + 1))?.[0];
+    if (name === undefined) {
       out += '$';
       i++;
       continue;
     }
-    const close = text.indexOf('}', i + 2);
-    const m = close < 0 ? null : REF.exec(text.slice(i + 2, close));
-    if (m === null) {
-      malformed = true;
-      out += '$';
-      i++;
-      continue;
-    }
-    const name = m[1] as string;
-    const fallback = m[2];
-    const value = Object.prototype.hasOwnProperty.call(env, name) ? env[name] : undefined;
-    if (fallback !== undefined) {
-      out += value === undefined || value === '' ? fallback : value;
-    } else if (value === undefined) {
-      if (!missing.includes(name)) missing.push(name);
-      out += text.slice(i, close + 1);
-    } else {
-      out += value;
-    }
-    i = close + 1;
+    out += lookup(name, text.slice(i, i + 1 + name.length));
+    i += 1 + name.length;
   }
   return { value: out, missing, malformed };
 }

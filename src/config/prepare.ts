@@ -1,5 +1,5 @@
 /**
- * The pass before validation: copy the document, expand `${VAR}` references in the values
+ * The pass before validation: copy the document, expand `${VAR}` / `$VAR` references in the values
  * readpath reads, and drop null-valued keys (YAML's `key:` with nothing after it means "not set",
  * as it does for s3-orchestrator's Go structs).
  *
@@ -10,7 +10,7 @@
  * upstream validates nothing else in it, and a `master_key: "${MASTER_KEY}"` kept there for later
  * must not require MASTER_KEY to be set.
  */
-import { expandString, type ConfigEnv } from './env.js';
+import { expandString, isSpecialName, type ConfigEnv } from './env.js';
 import type { RawIssue } from './issues.js';
 import { encryptionEnabled, UPSTREAM_ONLY_KEYS, UPSTREAM_ONLY_SECTIONS } from './schema.js';
 
@@ -64,9 +64,8 @@ function isIgnored(path: readonly PropertyKey[], key: string): boolean {
 function walk(v: unknown, path: PropertyKey[], depth: number, env: ConfigEnv, issues: RawIssue[], ancestors: Set<object>): unknown {
   if (typeof v === 'string') {
     const r = expandString(v, env);
-    if (r.malformed) issues.push({ path, message: 'malformed ${...} reference (use ${NAME}, ${NAME:-default}, or $$ for a literal $)' });
-    if (r.missing.length === 1) issues.push({ path, message: `environment variable ${r.missing[0] as string} is not set` });
-    else if (r.missing.length > 1) issues.push({ path, message: `environment variables ${r.missing.join(', ')} are not set` });
+    if (r.malformed) issues.push({ path, message: 'malformed ${...} reference (use ${NAME}, $NAME or ${NAME:-default})' });
+    if (r.missing.length > 0) issues.push({ path, message: missingMessage(r.missing) });
     return r.value;
   }
   if (v === null || typeof v !== 'object') return v;
@@ -100,6 +99,14 @@ function walk(v: unknown, path: PropertyKey[], depth: number, env: ConfigEnv, is
   } finally {
     ancestors.delete(v);
   }
+}
+
+/** The problem with a value whose references name unset variables. */
+function missingMessage(names: readonly string[]): string {
+  const base = names.length === 1 ? `environment variable ${names[0] as string} is not set` : `environment variables ${names.join(', ')} are not set`;
+  if (!names.some(isSpecialName)) return base;
+  // `$$`, `$1`, `$?`: what a reader most likely meant is a literal `$`, which neither program has.
+  return `${base} ($ before $, a digit or one of *#@!?- names a variable, as s3-orchestrator expands the file: there is no escape for a literal $; put such a value in an environment variable)`;
 }
 
 /** `encryption:` expanded when it is enabled, otherwise reduced to `{ enabled }` (see the module comment). */

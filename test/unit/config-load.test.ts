@@ -184,15 +184,49 @@ describe('config ${VAR} expansion', () => {
     assert.equal(r.hedging.maxExtraLoad, 0.25);
   });
 
-  it('supports ${VAR:-fallback} and $$ as a literal $', async () => {
+  it('supports ${VAR:-fallback}', async () => {
     const cfg = baseConfig();
     setAt(cfg, 'backends.0.bucket', '${BUCKET:-fallback-bucket}');
-    setAt(cfg, 'backends.0.secret_access_key', 'pa$$word-$${NOT_A_VAR}-$x');
     setAt(cfg, 'backends.0.region', '${EMPTY:-dflt}');
     const r = await loadConfig(cfg as never, { env: { EMPTY: '' } });
     assert.equal(r.backends[0]?.bucket, 'fallback-bucket');
-    assert.equal(r.backends[0]?.secretAccessKey, 'pa$word-${NOT_A_VAR}-$x');
     assert.equal(r.backends[0]?.region, 'dflt');
+  });
+
+  it('expands $VAR as well as ${VAR}, as s3-orchestrator (Go\'s os.Expand) does, and refuses an unset one', async () => {
+    const cfg = baseConfig();
+    setAt(cfg, 'backends.0.secret_access_key', '$SECRET');
+    setAt(cfg, 'backends.0.bucket', 'data-$ENV_1.x-${ENV_1}_$ENV_1_');
+    setAt(cfg, 'backends.0.endpoint', 'http://$HOST:9000/');
+    const env = { SECRET: 'from-env', ENV_1: 'prod', ENV_1_: 'p2', HOST: '127.0.0.1' };
+    const r = await loadConfig(cfg as never, { env });
+    assert.equal(r.backends[0]?.secretAccessKey, 'from-env');
+    assert.equal(r.backends[0]?.bucket, 'data-prod.x-prod_p2', 'a name runs as far as letters, digits and _ go');
+    assert.equal(r.backends[0]?.endpoint, 'http://127.0.0.1:9000/');
+    setAt(cfg, 'database', { host: 'db', database: 'meta', user: 'reader', password: '$PGPASS' });
+    const err = await expectInvalid(cfg, { env });
+    assert.deepEqual(err.issues.map((i) => [i.path, i.message]), [['database.password', 'environment variable PGPASS is not set']]);
+  });
+
+  it('keeps a $ that starts no reference, as upstream, and refuses $$, $1, ${}, ${ (no escape: upstream has none)', async () => {
+    const cfg = baseConfig();
+    setAt(cfg, 'backends.0.secret_access_key', 'US$ 5, 3$/h, $.x, $%, trailing$');
+    assert.equal((await loadConfig(cfg as never, { env: {} })).backends[0]?.secretAccessKey, 'US$ 5, 3$/h, $.x, $%, trailing$');
+    // What upstream reads as one-character variables (never set): an error, not "" as upstream substitutes.
+    for (const [text, name] of [['pa$$word', '$'], ['a$1b', '1'], ['x$?', '?'], ['${*}', '*'], ['$-', '-']] as const) {
+      setAt(cfg, 'backends.0.secret_access_key', text);
+      const err = await expectInvalid(cfg);
+      assert.equal(err.issues.length, 1, text);
+      assert.equal(err.issues[0]?.path, 'backends[0].secret_access_key');
+      assert.ok(err.issues[0]?.message.startsWith(`environment variable ${name} is not set ($ before $, a digit`), err.issues[0]?.message);
+    }
+    for (const text of ['${}', 'a${b', '${a b}', '${NAME:x}']) {
+      setAt(cfg, 'backends.0.secret_access_key', text);
+      assert.deepEqual((await expectInvalid(cfg)).issues.map((i) => i.message), ['malformed ${...} reference (use ${NAME}, $NAME or ${NAME:-default})'], text);
+    }
+    // A value holding such a $ comes from a variable: what it expands to is not expanded again.
+    setAt(cfg, 'backends.0.secret_access_key', '$S');
+    assert.equal((await loadConfig(cfg as never, { env: { S: 'pa$$word$1' } })).backends[0]?.secretAccessKey, 'pa$$word$1');
   });
 
   it('does not re-expand the value a variable expands to', async () => {
