@@ -21,6 +21,11 @@ export interface CollectBodyOptions {
   expectedSize?: number;
   /** Refuse bodies larger than this (`OBJECT_TOO_LARGE`); default unlimited. */
   maxBytes?: number;
+  /**
+   * Set to the bytes that came from the backend when the read ends, failed or not: a body that
+   * fails midway was still sent, and is billed for what arrived.
+   */
+  received?: { bytes: number };
 }
 
 /**
@@ -82,6 +87,8 @@ export function readChunks(stream: Readable, onChunk: (bytes: Uint8Array, offset
     }
 
     let received = 0;
+    /** Bytes the stream gave, the chunk being refused included. */
+    let wire = 0;
     let settled = false;
 
     const cleanup = (): void => {
@@ -94,6 +101,7 @@ export function readChunks(stream: Readable, onChunk: (bytes: Uint8Array, offset
     const fail = (err: Error): void => {
       if (settled) return;
       settled = true;
+      if (opts.received !== undefined) opts.received.bytes = wire;
       cleanup();
       // destroy(err) re-emits err once our listener is gone: it must not go unhandled.
       destroyQuietly(stream, err);
@@ -101,6 +109,7 @@ export function readChunks(stream: Readable, onChunk: (bytes: Uint8Array, offset
     };
     const onData = (chunk: Buffer | string): void => {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      wire += bytes.byteLength;
       const next = received + bytes.byteLength;
       if (next > maxBytes) {
         fail(tooLarge(undefined, maxBytes));
@@ -126,6 +135,7 @@ export function readChunks(stream: Readable, onChunk: (bytes: Uint8Array, offset
       }
       settled = true;
       cleanup();
+      if (opts.received !== undefined) opts.received.bytes = received;
       resolve(received);
     };
     const onError = (err: unknown): void => fail(bodyError(err, signal));

@@ -8,7 +8,8 @@
  * the probe can settle its usage.
  */
 import { ReadPathError, abortedError, backendStatusOf } from '../errors.js';
-import { collectBody, discardBody, readChunks, tooLarge } from '../backends/body.js';
+import { collectBody, discardBody, readChunks, tooLarge, type CollectBodyOptions } from '../backends/body.js';
+import { billedRead } from './billing.js';
 import { EncryptedStartSniffer, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
 import { noPlaintextSize } from '../encryption/cipher-read.js';
 import { lacksPlaintextSize } from '../stores/row-mapping.js';
@@ -97,7 +98,7 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
 
 /** Thrown from a degraded body read into a file as soon as its first bytes begin like zstd. */
 class ZstdStart extends Error {
-  constructor(readonly bytes: number) {
+  constructor() {
     super('the body begins like zstd');
   }
 }
@@ -139,20 +140,20 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   const checkStart = degraded && !inspected;
   if (task.out !== undefined) {
     const verify = task.verify ?? true;
-    const sized = res.size >= 0 ? { signal, expectedSize: res.size } : { signal };
+    const sized: CollectBodyOptions = { signal, received: { bytes: 0 } };
+    if (res.size >= 0) sized.expectedSize = res.size;
     const watch = checkStart ? startWatch(task, !plain) : undefined;
     try {
       return await toFile(task, task.out, {
         head: objectHead(headFields(res), task.location),
         objectSize: res.size,
         verifier: verify ? new BodyVerifier({ backendName: task.backend, location: task.location }, task.key, (task.verifyEtag ?? true) ? res.etag : undefined) : undefined,
-        read: (onBytes) => readChunks(res.body, watch === undefined ? onBytes : watch(onBytes), sized),
+        read: (onBytes) => billedRead(readChunks(res.body, watch === undefined ? onBytes : watch(onBytes), sized), sized, used),
         discard: () => discardBody(res),
       }, used);
     } catch (err) {
       if (!(err instanceof ZstdStart)) throw err;
-      // Nothing was written: find out what the copy is, then read it as that.
-      used.egress += err.bytes;
+      // Nothing was written (what came was billed by billedRead): find out what the copy is, then read it as that.
       const found = await compressedEnd(task, backend, signal, used, range === undefined && res.size >= 0 ? res : undefined);
       if (found !== undefined) return getFound(task, found, backend, signal, usage, used);
       return get(task, backend, signal, usage, used, true);
@@ -163,7 +164,10 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     throw tooLarge(res.size, maxBytes, ` (runtime.max_buffered_bytes): read ${task.key} with getStream`);
   }
   // -1 means the backend announced no length: then there is nothing to check the body against.
-  const body = await collectBody(res.body, res.size >= 0 ? { signal, expectedSize: res.size, ...(maxBytes === undefined ? {} : { maxBytes }) } : { signal, ...(maxBytes === undefined ? {} : { maxBytes }) });
+  const opts2: CollectBodyOptions = { signal, received: { bytes: 0 } };
+  if (res.size >= 0) opts2.expectedSize = res.size;
+  if (maxBytes !== undefined) opts2.maxBytes = maxBytes;
+  const body = await billedRead(collectBody(res.body, opts2), opts2, used);
   used.egress += body.byteLength;
   const verify = task.verify ?? true;
   const etag = (task.verifyEtag ?? true) ? res.etag : undefined;
@@ -194,11 +198,9 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
 function startWatch(task: ProbeTask, zstd: boolean): (onBytes: (b: Uint8Array) => void) => (b: Uint8Array) => void {
   const encrypted = new EncryptedStartSniffer();
   const compressed = zstd ? new ZstdStartSniffer() : undefined;
-  let seen = 0;
   return (onBytes) => (b) => {
     if (encrypted.feed(b)) throw encryptedWithoutRow(task);
-    seen += b.byteLength;
-    if (compressed?.feed(b) === true) throw new ZstdStart(seen);
+    if (compressed?.feed(b) === true) throw new ZstdStart();
     onBytes(b);
   };
 }

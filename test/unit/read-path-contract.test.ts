@@ -5,6 +5,10 @@
  * calls after close. Memory backends and store.
  */
 import { describe, it, mock } from 'node:test';
+import { Readable } from 'node:stream';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 import { ReadPathError, hasCode } from '../../src/errors.js';
@@ -197,6 +201,32 @@ describe('the library contract at its edges (memory backends)', () => {
       mock.timers.reset();
       b1.get = get;
     }
+    await rp.close();
+  });
+
+  it('a body cut midway is billed for the bytes that came, buffered or into a file, as a stream bills them', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(2);
+    const bytes = new Uint8Array(1000).fill(7);
+    seed('k', bytes);
+    const b1 = backend('b1');
+    const get = b1.get.bind(b1);
+    // b1 announces the whole object and sends 600 bytes of it.
+    b1.get = async (key, opts) => {
+      const res = await get(key, opts);
+      async function* cut(): AsyncGenerator<Buffer> {
+        yield Buffer.alloc(600, 7);
+        throw new ReadPathError('BACKEND_ERROR', 'connection reset');
+      }
+      return { ...res, body: Readable.from(cut()) };
+    };
+    const o = await rp.get('k');
+    assert.deepEqual([o.backend, o.failover], ['b2', true]);
+    assert.deepEqual([rp.recorder.usage.usage('b1').apiRequests, rp.recorder.usage.usage('b1').egressBytes], [1, 600]);
+    const dir = mkdtempSync(join(tmpdir(), 'rp-cut-'));
+    const outcomes: BatchOutcome[] = [];
+    for await (const w of rp.readMany(['k'], { out: dir })) outcomes.push(w);
+    assert.equal(outcomes[0]?.ok, true);
+    assert.deepEqual([rp.recorder.usage.usage('b1').apiRequests, rp.recorder.usage.usage('b1').egressBytes], [2, 1200], 'into a file too');
     await rp.close();
   });
 
