@@ -1,6 +1,6 @@
 /**
  * Usage limits applied at dispatch: reservations of in-flight probes against backends with
- * monthly limits. A probe is admitted by reserving its API request, may reserve its body's
+ * monthly limits. A probe is admitted by reserving its API requests (see callsOf), may reserve its body's
  * announced size once the headers are in, and is settled exactly once with what it used — so N
  * concurrent probes against a backend with R requests left never make more than R calls.
  * Backends without limits cost one Map lookup and reserve nothing.
@@ -18,12 +18,34 @@ interface Pending {
   egress: number;
 }
 
+/**
+ * The requests a probe makes, all reserved when it is admitted (what it did not make is given
+ * back when it settles): one, plus a degraded probe's listing of the key's storage keys, plus the
+ * read a range of an encrypted or compressed copy plans from (its header, its seek table).
+ * Requests only some copies need are not reserved: a degraded copy found to be compressed (its
+ * seek table) or a server whose ranged answer gives no size (a HEAD).
+ */
+function callsOf(task: ProbeTask): number {
+  const l = task.location;
+  if (l === null) return task.storedAt === undefined ? 2 : 1;
+  if (task.op === 'get' && task.range !== undefined && (l.encrypted || l.compression !== undefined)) return 2;
+  return 1;
+}
+
 /** Reservations of in-flight probes, per backend. */
 export class UsageLedger implements UsagePort {
   readonly #acct: Recorder;
   readonly #pending = new Map<string, Pending>();
   /** Egress reserved by each probe (by usage id). */
   readonly #egressById = new Map<number, number>();
+  /**
+   * Of that, what was reserved at admission from the row's size (a whole GET): replaced by the
+   * answer's own size when the probe reserves it, so concurrent probes see each other's bodies
+   * before any of them is answered.
+   */
+  readonly #rowSized = new Map<number, number>();
+  /** API calls reserved by probes that may make more than one (by usage id). */
+  readonly #apiById = new Map<number, number>();
   #nextId = 0;
 
   constructor(acct: Recorder) {
@@ -56,11 +78,21 @@ export class UsageLedger implements UsagePort {
     // egress is skipped now, before a request it would be billed for (the bytes themselves are
     // reserved once the answer's headers say how many).
     const known = task.op === 'get' && task.range === undefined ? (task.location?.sizeBytes ?? 0) : 0;
-    const limit = this.#acct.exceededLimit(name, p.api + 1, p.egress + known, 0);
+    const calls = callsOf(task);
+    const limit = this.#acct.exceededLimit(name, p.api + calls, p.egress + known, 0);
     if (limit !== undefined) throw new UsageLimitSkipError(name, { limit });
-    p.api++;
-    task.usageId = ++this.#nextId;
-    if (task.op === 'get' && usage.limitsOf(name).egressBytes > 0) task.egressLimited = true;
+    p.api += calls;
+    const id = ++this.#nextId;
+    task.usageId = id;
+    if (calls > 1) this.#apiById.set(id, calls);
+    if (task.op === 'get' && usage.limitsOf(name).egressBytes > 0) {
+      task.egressLimited = true;
+      if (known > 0) {
+        p.egress += known;
+        this.#egressById.set(id, known);
+        this.#rowSized.set(id, known);
+      }
+    }
   }
 
   /** Reserve `bytes` of egress for an admitted probe; the limit it would exceed, or null when reserved. */
@@ -68,6 +100,15 @@ export class UsageLedger implements UsagePort {
     const id = task.usageId ?? 0;
     if (id === 0) return null;
     const p = this.#of(task.backend);
+    const rowSized = this.#rowSized.get(id);
+    if (rowSized !== undefined) {
+      // The answer's size replaces the row's, reserved at admission.
+      this.#rowSized.delete(id);
+      p.egress -= rowSized;
+      const left = (this.#egressById.get(id) ?? 0) - rowSized;
+      if (left > 0) this.#egressById.set(id, left);
+      else this.#egressById.delete(id);
+    }
     const limit = this.#acct.exceededLimit(task.backend, p.api, p.egress + bytes, 0);
     if (limit !== undefined) return limit;
     p.egress += bytes;
@@ -81,12 +122,18 @@ export class UsageLedger implements UsagePort {
     if (id !== 0) {
       task.usageId = 0;
       const p = this.#of(task.backend);
-      p.api--;
+      const calls = this.#apiById.get(id);
+      if (calls === undefined) p.api--;
+      else {
+        this.#apiById.delete(id);
+        p.api -= calls;
+      }
       const e = this.#egressById.get(id);
       if (e !== undefined) {
         this.#egressById.delete(id);
         p.egress -= e;
       }
+      this.#rowSized.delete(id);
     }
     if (used.api !== 0 || used.egress !== 0) this.#acct.record(task.backend, used.api, used.egress, 0);
   }

@@ -25,6 +25,14 @@ function req(w: ExecutorWorld, backendName: string, location: ObjectLocation | n
   return { backendName, signal: new AbortController().signal, location, backend: w.backends.get(backendName)! };
 }
 
+/**
+ * The row of `k` ('payload') on `backendName`: a located probe makes exactly one request, where a
+ * degraded one reserves a listing of storage keys too (which these list-less backends never make).
+ */
+function row(backendName: string): ObjectLocation {
+  return { objectKey: 'k', backendName, sizeBytes: 7, createdAt: new Date(0), encrypted: false, contentHash: sha256Hex(new TextEncoder().encode('payload')) };
+}
+
 /** Reservations still held on a backend (both executors reserve on the recorder's ledger). */
 function assertNothingReserved(w: ExecutorWorld, backend: string): void {
   assert.deepEqual(w.recorder.reservations.pending(backend), { api: 0, egress: 0 });
@@ -36,7 +44,7 @@ const settle = (p: Promise<unknown>): Promise<Settled> => p.then(() => ({ ok: tr
 for (const [kind, w] of Object.entries(worlds)) {
   test(`${kind}: 40 concurrent HEADs against 10 remaining API requests make exactly 10 calls; the rest are skipped before the call`, async () => {
     w.recorder.usage.setLimits('api', { apiRequests: 10 });
-    const results = Array.from({ length: 40 }, () => settle(w.executor.head('k')(req(w, 'api'))));
+    const results = Array.from({ length: 40 }, () => settle(w.executor.head('k')(req(w, 'api', row('api')))));
     assert.deepEqual(w.recorder.reservations.pending('api'), { api: 10, egress: 0 });
     try {
       await until(() => w.fleet.calls('api') >= 10, 'the admitted probes to reach the backend');
@@ -57,7 +65,7 @@ for (const [kind, w] of Object.entries(worlds)) {
     assertNothingReserved(w, 'api');
     // The reservations are gone: raising the limit by 2 admits exactly 2 more.
     w.recorder.usage.setLimits('api', { apiRequests: 12 });
-    const more = Array.from({ length: 4 }, () => settle(w.executor.head('k')(req(w, 'api'))));
+    const more = Array.from({ length: 4 }, () => settle(w.executor.head('k')(req(w, 'api', row('api')))));
     try {
       await until(() => w.fleet.calls('api') >= 12, 'the two admitted probes to reach the backend');
     } finally {
@@ -93,9 +101,9 @@ for (const [kind, w] of Object.entries(worlds)) {
 
   test(`${kind}: a failed call releases its reservation and is billed once (a 503 was a request)`, async () => {
     w.recorder.usage.setLimits('flaky', { apiRequests: 3 });
-    for (let i = 0; i < 3; i++) await assert.rejects(w.executor.get('k')(req(w, 'flaky')), { code: 'BACKEND_ERROR' });
+    for (let i = 0; i < 3; i++) await assert.rejects(w.executor.get('k')(req(w, 'flaky', row('flaky'))), { code: 'BACKEND_ERROR' });
     assert.equal(w.recorder.usage.usage('flaky').apiRequests, 3);
-    await assert.rejects(w.executor.get('k')(req(w, 'flaky')), { code: 'USAGE_LIMIT_SKIP' });
+    await assert.rejects(w.executor.get('k')(req(w, 'flaky', row('flaky'))), { code: 'USAGE_LIMIT_SKIP' });
     assert.equal(w.fleet.calls('flaky'), 3, 'the fourth was skipped before the call');
   });
 }

@@ -243,6 +243,41 @@ describe('the library contract at its edges (memory backends)', () => {
     await rp.close();
   });
 
+  it('concurrent whole GETs see each other\'s row sizes against an egress limit: no request is sent that the limit cannot cover', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(2, {
+      backends: ['b1', 'b2'].map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', egress_byte_limit: name === 'b1' ? 2500 : 0 })),
+    });
+    const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+    for (const k of keys) seed(k, new Uint8Array(1000).fill(1));
+    const served: Record<string, number> = {};
+    for await (const o of rp.readMany(keys, { concurrency: 8 })) {
+      assert.ok(o.ok, o.key);
+      if (o.ok) served[o.backend] = (served[o.backend] ?? 0) + 1;
+    }
+    assert.deepEqual(served, { b1: 2, b2: 10 });
+    assert.equal(backend('b1').calls.get, 2, 'b1 was asked only for what its limit covers');
+    assert.deepEqual([rp.recorder.usage.usage('b1').apiRequests, rp.recorder.usage.usage('b1').egressBytes], [2, 2000]);
+    await rp.close();
+  });
+
+  it('degraded probes, which list a backend before they GET, never make more requests than its api_request_limit, however many run at once', async () => {
+    for (const concurrency of [1, 8]) {
+      const { rp, seed, store, backend } = await openMemoryReadPath(1, {
+        backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', api_request_limit: 5 }],
+      });
+      const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
+      for (const k of keys) seed(k, 'body', ['b1']);
+      store.setAvailable(false);
+      const outcomes: BatchOutcome[] = [];
+      for await (const o of rp.readMany(keys, { concurrency })) outcomes.push(o);
+      const b1 = backend('b1').calls;
+      assert.ok(b1.get + b1.list + b1.head <= 5, `concurrency ${concurrency}: ${JSON.stringify(b1)} against a limit of 5`);
+      assert.equal(rp.recorder.usage.usage('b1').apiRequests, b1.get + b1.list + b1.head, 'every request counted');
+      assert.ok(outcomes.some((o) => o.ok) && outcomes.some((o) => !o.ok && hasCode(o.error, 'USAGE_LIMIT_EXCEEDED')), 'some read, the rest declined');
+      await rp.close();
+    }
+  });
+
   it('a HEAD of a copy whose stored size is not its row\'s is refused for that copy; the next copy answers, as a GET would', async () => {
     const { rp, seed, backend } = await openMemoryReadPath();
     seed('k', 'ten bytes!');
