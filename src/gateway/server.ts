@@ -249,6 +249,9 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       }
       const e = err instanceof S3Refusal ? err.s3 : s3ErrorOf(err);
       if (err instanceof S3Refusal || err instanceof ObjectRequestError) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+      // A refused request's body is never wanted: the connection goes with the answer rather
+      // than being kept alive by reading (and discarding) whatever a client sends.
+      if (!req.complete && hasBody(req)) res.setHeader('Connection', 'close');
       if (e.status >= 500) log?.warn({ reqId, code: e.code, err: e.message }, 'request failed');
       const body = req.method === 'HEAD' ? '' : errorXml(e.code, e.message, rawPath, reqId, e.extra);
       res.writeHead(e.status, { 'Content-Type': XML, 'Content-Length': Buffer.byteLength(body) });
@@ -482,21 +485,28 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     });
   };
 
+  // Node checks the header timeout on this interval (30 s by default): often enough that
+  // server.read_header_timeout is what a connection gets, not up to 30 s more.
+  const checking = { connectionsCheckingInterval: Math.max(MIN_CHECK_MS, Math.min(DEFAULT_CHECK_MS, Math.floor(s.readHeaderTimeoutMs / 4))) };
   const server = s.tls === null
-    ? http.createServer({ maxHeaderSize: s.maxHeaderBytes, requestTimeout: 0 }, handle)
+    ? http.createServer({ maxHeaderSize: s.maxHeaderBytes, requestTimeout: 0, ...checking }, handle)
     : https.createServer({
-      maxHeaderSize: s.maxHeaderBytes, requestTimeout: 0, cert: s.tls.cert, key: s.tls.key, minVersion: s.tls.minVersion,
+      maxHeaderSize: s.maxHeaderBytes, requestTimeout: 0, ...checking, cert: s.tls.cert, key: s.tls.key, minVersion: s.tls.minVersion,
       ...(s.tls.clientCa === null ? {} : { ca: s.tls.clientCa, requestCert: true, rejectUnauthorized: true }),
     }, handle);
   server.headersTimeout = s.readHeaderTimeoutMs;
   server.keepAliveTimeout = s.idleTimeoutMs;
+  // A connection on which nothing moves for idle_timeout — a client that stopped reading a body,
+  // one that sent part of a request — is closed: it would hold its admission slot, its socket and
+  // its paused copy for as long as it liked.
+  server.timeout = s.idleTimeoutMs;
   server.on('connection', (sock: Socket) => {
     sockets.add(sock);
     sock.once('close', () => sockets.delete(sock));
   });
-  // A malformed request line or headers: answer 400 and drop the connection, never crash.
-  server.on('clientError', (_err, sock: Socket) => {
-    if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  // A malformed request line or headers: answer 400 as S3 does and drop the connection, never crash.
+  server.on('clientError', (err: NodeJS.ErrnoException, sock: Socket) => {
+    if (sock.writable) sock.end(clientErrorAnswer(err));
     else sock.destroy();
   });
   const host = opts.host ?? s.host;
@@ -527,6 +537,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     }
     server.headersTimeout = next.readHeaderTimeoutMs;
     server.keepAliveTimeout = next.idleTimeoutMs;
+    server.timeout = next.idleTimeoutMs;
     verifier = newVerifier(next);
     bodyBuffers.keep = next.bodyBuffers;
     if (JSON.stringify(next.rateLimit) !== JSON.stringify(s.rateLimit)) {
@@ -567,6 +578,31 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       return closed;
     },
   };
+}
+
+/** Node's interval for checking header timeouts, and the shortest we ask for. */
+const DEFAULT_CHECK_MS = 30_000;
+const MIN_CHECK_MS = 250;
+
+/** Whether a request announces a body (an upload): a length above 0, or chunked. */
+function hasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}
+
+/**
+ * The raw answer to a request Node could not parse, as S3 words it: headers too large
+ * (RequestHeaderSectionTooLarge), headers not in within read_header_timeout (RequestTimeout),
+ * anything else malformed (BadRequest); the connection is closed.
+ */
+export function clientErrorAnswer(err: NodeJS.ErrnoException): string {
+  const [code, message] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? ['RequestHeaderSectionTooLarge', 'Your request header section exceeds the maximum allowed size.']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? ['RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.']
+      : ['BadRequest', 'The request could not be parsed.'];
+  const body = errorXml(code, message, '/', '', undefined);
+  return `HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: ${XML}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
 /** A 200 with an XML document (no body for HEAD). */
