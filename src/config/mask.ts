@@ -232,6 +232,7 @@ export function toConfigDocument(config: ResolvedConfig | MaskedConfig): Record<
       readHeaderTimeoutMs: gateway.readHeaderTimeoutMs,
       idleTimeoutMs: gateway.idleTimeoutMs,
       shutdownDelayMs: gateway.shutdownDelayMs,
+      shutdownTimeoutMs: gateway.shutdownTimeoutMs,
       maxHeaderBytes: gateway.maxHeaderBytes,
       processes: gateway.processes,
       bodyBuffers: gateway.bodyBuffers,

@@ -52,6 +52,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
   readHeaderTimeoutMs: 10_000,
   idleTimeoutMs: 120_000,
   shutdownDelayMs: 0,
+  shutdownTimeoutMs: 60_000,
   /**
    * 64 KiB: Node's own default (16 KiB) counts the request line too, and a presigned GET — a
    * 1024-byte key percent-encoded to up to 3 KiB, an STS session token of several KiB, the other
@@ -274,6 +275,7 @@ function resolveGateway(c: ParsedConfig, files: GatewayFiles): ResolvedGatewayCo
     readHeaderTimeoutMs: s.read_header_timeout ?? D.readHeaderTimeoutMs,
     idleTimeoutMs: s.idle_timeout ?? D.idleTimeoutMs,
     shutdownDelayMs: s.shutdown_delay ?? D.shutdownDelayMs,
+    shutdownTimeoutMs: s.shutdown_timeout ?? D.shutdownTimeoutMs,
     maxHeaderBytes: s.max_header_bytes ?? D.maxHeaderBytes,
     processes: processCount(s.processes),
     bodyBuffers: s.body_buffers ?? D.bodyBuffers,

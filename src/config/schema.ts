@@ -360,6 +360,8 @@ export const serverSchema = z.strictObject({
   read_header_timeout: durationOrDefault(),
   idle_timeout: durationOrDefault(),
   shutdown_delay: durationMs('nonnegative'),
+  /** readpath's own. */
+  shutdown_timeout: durationMs('positive'),
   max_header_bytes: maxHeaderBytes(),
   /** readpath's own: gateway processes sharing the port; 0 = one per core. */
   processes: z.preprocess(coerceNumber, z.number().int().min(0, 'must be 0 (one per core) or a count of processes').max(MAX_PROCESSES, `at most ${MAX_PROCESSES}`)).optional(),

@@ -137,6 +137,11 @@ export interface ServerConfigInput {
   idle_timeout?: DurationInput | undefined;
   /** How long the gateway waits after SIGTERM/SIGINT before it stops accepting and drains (time for a load balancer to deregister it). Default 0. */
   shutdown_delay?: DurationInput | undefined;
+  /**
+   * readpath's own: after the shutdown delay, how long requests in flight may take to finish
+   * before their connections are closed. Default 60s.
+   */
+  shutdown_timeout?: DurationInput | undefined;
   /** Largest request line plus headers (bytes, or `64KiB`-style; 1KiB..16MiB). Default 64KiB. */
   max_header_bytes?: NumberInput | undefined;
   /**
@@ -601,6 +606,8 @@ export interface ResolvedGatewayConfig {
   idleTimeoutMs: number;
   /** After SIGTERM/SIGINT: wait this long (still serving) before it stops accepting and drains. */
   shutdownDelayMs: number;
+  /** After the delay: how long requests in flight may take to finish before they are cut. */
+  shutdownTimeoutMs: number;
   /** Node's `maxHeaderSize` (request line plus headers). */
   maxHeaderBytes: number;
   /** Gateway processes serving the port (`server.processes`, 0 resolved to the core count). */

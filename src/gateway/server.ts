@@ -79,8 +79,11 @@ export interface Gateway {
   readonly port: number;
   /** Requests being served. */
   inFlight(): number;
-  /** Stop accepting, drain requests in flight for up to `drainMs` (default 10 s), close. Idempotent. */
-  close(drainMs?: number): Promise<void>;
+  /**
+   * Stop accepting, drain requests in flight for up to `drainMs` (default 60 s), close; resolves
+   * with the number of requests still in flight then, whose connections were cut. Idempotent.
+   */
+  close(drainMs?: number): Promise<number>;
   /**
    * Take new settings without a restart (`readpath serve` on SIGHUP): buckets and their
    * credentials, the TLS certificate and key, the admission limit, timeouts, region, paths and
@@ -521,7 +524,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${s.tls === null ? 'http' : 'https'}://${shownHost}:${addr.port}`;
-  let closed: Promise<void> | undefined;
+  let closed: Promise<number> | undefined;
   const reload = (next: GatewaySettings): string[] => {
     const kept: string[] = [];
     if (next.listenAddr !== s.listenAddr) kept.push('server.listen_addr');
@@ -557,7 +560,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       ready = false;
     },
     inFlight: () => inFlight,
-    close: (drainMs = 10_000) => {
+    close: (drainMs = DEFAULT_DRAIN_MS) => {
       closed ??= (async () => {
         closing = true;
         limiter?.close();
@@ -570,15 +573,20 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
             t.unref();
           });
         }
+        const cut = inFlight;
         server.closeAllConnections();
         for (const sock of sockets) sock.destroy();
         await stopped;
         await digests.close();
+        return cut;
       })();
       return closed;
     },
   };
 }
+
+/** How long close() lets requests in flight finish by default (server.shutdown_timeout's default). */
+const DEFAULT_DRAIN_MS = 60_000;
 
 /** Node's interval for checking header timeouts, and the shortest we ask for. */
 const DEFAULT_CHECK_MS = 30_000;

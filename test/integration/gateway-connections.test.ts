@@ -74,4 +74,17 @@ describe('gateway connections: clients that misbehave', () => {
     assert.ok(served, 'the stalled connection was closed and its slot given back');
     (stalled.Body as NodeJS.ReadableStream & { destroy(): void }).destroy();
   });
+
+  it('close() lets a request in flight finish for its drain time, then cuts it and says so', async () => {
+    const own = await startMemoryGateway('conn', CRED, { server: { listen_addr: '127.0.0.1:0' } });
+    own.m.seed('conn/big.bin', new Uint8Array(16 * 1024 * 1024).fill(3));
+    const held = await own.s3.send(new GetObjectCommand({ Bucket: 'conn', Key: 'big.bin' }));
+    // Never read: it cannot finish, and close() must not wait past its drain time for it.
+    assert.equal(await own.gw.close(300), 1);
+    (held.Body as NodeJS.ReadableStream & { destroy(): void }).destroy();
+    await own.close();
+    const idle = await startMemoryGateway('conn', CRED, { server: { listen_addr: '127.0.0.1:0' } });
+    assert.equal(await idle.gw.close(300), 0, 'nothing in flight: nothing cut');
+    await idle.close();
+  });
 });

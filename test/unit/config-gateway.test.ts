@@ -55,7 +55,7 @@ const PHOTOS = { name: 'photos', credentials: [{ access_key_id: 'AKPHOTOS', secr
 
 const DEFAULTS: ResolvedGatewayConfig = {
   listenAddr: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, tls: null, maxConcurrentReads: 0, maxConcurrentRequests: 0, admissionWaitMs: 0, loadShedThreshold: 0,
-  readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536, processes: 1, bodyBuffers: 64,
+  readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, shutdownTimeoutMs: 60_000, maxHeaderBytes: 65_536, processes: 1, bodyBuffers: 64,
   region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [], buckets: [],
         rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },
 };
@@ -157,7 +157,7 @@ describe('config gateway: server keys', () => {
     const g = await load({
       server: {
         listen_addr: '0.0.0.0:8443', max_concurrent_reads: 64, read_header_timeout: '5s', idle_timeout: '1m',
-        shutdown_delay: '15s', max_header_bytes: '1MiB', region: 'eu-central-1', metrics_path: '/_readpath/metrics',
+        shutdown_delay: '15s', shutdown_timeout: '90s', max_header_bytes: '1MiB', region: 'eu-central-1', metrics_path: '/_readpath/metrics',
         health_path: '/_readpath/health', virtual_host_domains: ['S3.Example.com', 'gw.internal.', 's3.example.com'],
         max_concurrent_requests: 500, admission_wait: '250ms', load_shed_threshold: 0.8, processes: 3, body_buffers: 16,
         // upstream's keys readpath still ignores:
@@ -167,7 +167,7 @@ describe('config gateway: server keys', () => {
     });
     assert.deepEqual(g, {
       listenAddr: '0.0.0.0:8443', host: '0.0.0.0', port: 8443, tls: null, maxConcurrentReads: 64, maxConcurrentRequests: 500, admissionWaitMs: 250, loadShedThreshold: 0.8,
-      readHeaderTimeoutMs: 5000, idleTimeoutMs: 60_000, shutdownDelayMs: 15_000, maxHeaderBytes: 2 ** 20, processes: 3, bodyBuffers: 16,
+      readHeaderTimeoutMs: 5000, idleTimeoutMs: 60_000, shutdownDelayMs: 15_000, shutdownTimeoutMs: 90_000, maxHeaderBytes: 2 ** 20, processes: 3, bodyBuffers: 16,
       region: 'eu-central-1', metricsPath: '/_readpath/metrics', healthPath: '/_readpath/health',
       virtualHostDomains: ['s3.example.com', 'gw.internal'],
       buckets: [{ name: 'photos', credentials: [{ accessKeyId: 'AKPHOTOS', secretAccessKey: SECRET }] }],
@@ -199,6 +199,7 @@ describe('config gateway: server keys', () => {
     assert.equal((await load({ server: { max_header_bytes: 1024 } })).maxHeaderBytes, 1024);
     assert.equal((await load({ server: { max_header_bytes: '16MiB' } })).maxHeaderBytes, 16 * 2 ** 20);
     assert.equal((await load({ server: { shutdown_delay: 0 } })).shutdownDelayMs, 0);
+    await assert.rejects(load({ server: { shutdown_timeout: '0s' } }), /server\.shutdown_timeout/);
   });
 
   it('processes: a count, 0 = one per core, and refused when negative, fractional or over the cap', async () => {
@@ -237,7 +238,7 @@ describe('config gateway: server keys', () => {
     );
     assert.deepEqual(g, {
       listenAddr: '[::1]:0', host: '::1', port: 0, tls: { cert: SERVER_CERT, key: SERVER_KEY, minVersion: 'TLSv1.3', clientCa: null },
-      maxConcurrentReads: 12, maxConcurrentRequests: 0, admissionWaitMs: 0, loadShedThreshold: 0, readHeaderTimeoutMs: 3000, idleTimeoutMs: 30_000, shutdownDelayMs: 2000, maxHeaderBytes: 32 * 1024, processes: 4, bodyBuffers: 32,
+      maxConcurrentReads: 12, maxConcurrentRequests: 0, admissionWaitMs: 0, loadShedThreshold: 0, readHeaderTimeoutMs: 3000, idleTimeoutMs: 30_000, shutdownDelayMs: 2000, shutdownTimeoutMs: 60_000, maxHeaderBytes: 32 * 1024, processes: 4, bodyBuffers: 32,
       region: 'ap-south-1', metricsPath: '/prom', healthPath: '/healthz', virtualHostDomains: [], buckets: [],
       rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },
     });

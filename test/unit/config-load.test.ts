@@ -42,7 +42,7 @@ describe('config defaults', () => {
       encryption: null,
       gateway: {
         listenAddr: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, tls: null, maxConcurrentReads: 0, maxConcurrentRequests: 0, admissionWaitMs: 0, loadShedThreshold: 0,
-        readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536, processes: 1, bodyBuffers: 64,
+        readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, shutdownTimeoutMs: 60_000, maxHeaderBytes: 65_536, processes: 1, bodyBuffers: 64,
         region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [], buckets: [],
         rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },
       },
@@ -376,7 +376,7 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     assert.equal(r.usage.flushIntervalMs, 10_000);
     assert.deepEqual(r.gateway, {
       listenAddr: '0.0.0.0:9000', host: '0.0.0.0', port: 9000, tls: null, maxConcurrentReads: 200, maxConcurrentRequests: 0, admissionWaitMs: 0, loadShedThreshold: 0,
-      readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, maxHeaderBytes: 65_536, processes: 1, bodyBuffers: 64,
+      readHeaderTimeoutMs: 10_000, idleTimeoutMs: 120_000, shutdownDelayMs: 0, shutdownTimeoutMs: 60_000, maxHeaderBytes: 65_536, processes: 1, bodyBuffers: 64,
       region: 'us-east-1', metricsPath: '/metrics', healthPath: '/health', virtualHostDomains: [],
       buckets: [{ name: 'app', credentials: [{ accessKeyId: 'ak', secretAccessKey: 'as' }] }],
       rateLimit: { enabled: false, requestsPerSec: 100, burst: 200, trustedProxies: [], cleanupIntervalMs: 60_000, cleanupMaxAgeMs: 300_000 },

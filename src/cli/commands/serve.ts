@@ -35,8 +35,8 @@ export interface ServeCommandOptions {
   processes?: number | undefined;
 }
 
-/** How long the primary waits for its processes to drain after SIGTERM, beyond the shutdown delay. */
-const PROCESS_DRAIN_MS = 60_000;
+/** How long the primary waits for its processes to drain after SIGTERM, beyond their own shutdown timeout. */
+const PROCESS_DRAIN_MS = 10_000;
 /**
  * How long access-log lines (and other stderr lines) may wait to be written with the next ones.
  * One write per turn of the loop still cost a write per request or two under load (~15 µs of a
@@ -99,7 +99,8 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
     // server.shutdown_delay (as last reloaded): keep serving while a load balancer notices the instance is leaving.
     const shutdownDelayMs = reloader.current.gateway.shutdownDelayMs;
     if (shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, shutdownDelayMs));
-    await gw.close();
+    const cut = await gw.close(reloader.current.gateway.shutdownTimeoutMs);
+    if (cut > 0) ctx.reporter.warn(`${cut} request(s) still in flight after server.shutdown_timeout (${reloader.current.gateway.shutdownTimeoutMs} ms) were cut`);
     return EXIT.OK;
   } finally {
     uncoalesce?.();
@@ -210,7 +211,7 @@ async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config
     process.off('SIGHUP', onHup);
   }
   await reloading;
-  const code = await primary.stop(current.gateway.shutdownDelayMs + PROCESS_DRAIN_MS);
+  const code = await primary.stop(current.gateway.shutdownDelayMs + current.gateway.shutdownTimeoutMs + PROCESS_DRAIN_MS);
   await metrics?.close();
   return gaveUp ? EXIT.FAILED : code;
 }
