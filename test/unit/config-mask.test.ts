@@ -222,7 +222,7 @@ describe('maskConfig: gateway', () => {
           client_ca_file: `(PEM, 1 certificate, ${Buffer.byteLength(TLS.ca)} bytes, read at load)`,
         },
         max_concurrent_reads: 8, max_concurrent_requests: 0, admission_wait: '0s', load_shed_threshold: 0,
-        read_header_timeout: '10s', idle_timeout: '1m', shutdown_delay: '5s', max_header_bytes: 32 * 1024, processes: 1, body_buffers: 64,
+        read_header_timeout: '10s', idle_timeout: '1m', shutdown_delay: '5s', shutdown_timeout: '1m', max_header_bytes: 32 * 1024, processes: 1, body_buffers: 64,
         region: 'eu-west-3', metrics_path: '/metrics', health_path: '/health', virtual_host_domains: [],
       });
       assert.deepEqual(doc['buckets'], [
