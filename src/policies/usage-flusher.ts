@@ -149,7 +149,10 @@ export class UsageFlusher {
     // A load after the flush already holds the flushed deltas; without one they are folded
     // into the baseline by hand so limits keep counting them.
     const loaded = reload ? await this.#load() : false;
-    if (written.length > 0 && !loaded) this.#tracker.restoreDeltas(written, true);
+    if (written.length > 0) {
+      if (loaded) this.#tracker.flushed(written);
+      else this.#tracker.restoreDeltas(written, true);
+    }
     if (flushFailed) throw flushError;
   }
 

@@ -36,6 +36,23 @@ export function usagePeriod(d: Date): string {
   return `${d.getUTCFullYear()}-${m < 10 ? '0' : ''}${m}`;
 }
 
+/** Add `sign` × `s` to the stat of `backend` in `period`; a stat back at zero is dropped. */
+function addTo(m: Map<string, Map<string, UsageStat>>, period: string, backend: string, s: UsageStat, sign: 1 | -1): void {
+  let byBackend = m.get(period);
+  if (byBackend === undefined) {
+    byBackend = new Map();
+    m.set(period, byBackend);
+  }
+  const cur = byBackend.get(backend) ?? zero();
+  cur.apiRequests += sign * s.apiRequests;
+  cur.egressBytes += sign * s.egressBytes;
+  cur.ingressBytes += sign * s.ingressBytes;
+  if (cur.apiRequests === 0 && cur.egressBytes === 0 && cur.ingressBytes === 0) {
+    byBackend.delete(backend);
+    if (byBackend.size === 0) m.delete(period);
+  } else byBackend.set(backend, cur);
+}
+
 /** Options for {@link UsageTracker}. */
 export interface UsageTrackerOptions {
   limits?: Record<string, Partial<UsageLimits>>;
@@ -51,6 +68,11 @@ export class UsageTracker {
   #baselinePeriod: string;
   /** Unflushed deltas keyed by period, then backend. */
   readonly #deltas = new Map<string, Map<string, UsageStat>>();
+  /**
+   * Deltas taken by a flush still in flight (keyed as {@link #deltas}): counted against limits
+   * until the flush has put them back, into the baseline, or into a baseline load.
+   */
+  readonly #flushing = new Map<string, Map<string, UsageStat>>();
   readonly #now: () => Date;
 
   constructor(opts: UsageTrackerOptions = {}) {
@@ -95,7 +117,12 @@ export class UsageTracker {
     const p = this.#current();
     const b = this.#baseline.get(backendName) ?? zero();
     const d = this.#deltas.get(p)?.get(backendName) ?? zero();
-    return { apiRequests: b.apiRequests + d.apiRequests, egressBytes: b.egressBytes + d.egressBytes, ingressBytes: b.ingressBytes + d.ingressBytes };
+    const f = this.#flushing.get(p)?.get(backendName) ?? zero();
+    return {
+      apiRequests: b.apiRequests + d.apiRequests + f.apiRequests,
+      egressBytes: b.egressBytes + d.egressBytes + f.egressBytes,
+      ingressBytes: b.ingressBytes + d.ingressBytes + f.ingressBytes,
+    };
   }
 
   /**
@@ -105,7 +132,12 @@ export class UsageTracker {
    */
   usageParts(backendName: string): { baseline: UsageStat; unflushed: UsageStat } {
     const p = this.#current();
-    return { baseline: { ...(this.#baseline.get(backendName) ?? zero()) }, unflushed: { ...(this.#deltas.get(p)?.get(backendName) ?? zero()) } };
+    const d = this.#deltas.get(p)?.get(backendName) ?? zero();
+    const f = this.#flushing.get(p)?.get(backendName) ?? zero();
+    return {
+      baseline: { ...(this.#baseline.get(backendName) ?? zero()) },
+      unflushed: { apiRequests: d.apiRequests + f.apiRequests, egressBytes: d.egressBytes + f.egressBytes, ingressBytes: d.ingressBytes + f.ingressBytes },
+    };
   }
 
   /** The limit a call of this size would exceed, or undefined when it fits. */
@@ -158,10 +190,16 @@ export class UsageTracker {
       for (const [backendName, d] of byBackend) {
         if (d.apiRequests === 0 && d.egressBytes === 0 && d.ingressBytes === 0) continue;
         out.push({ backendName, period, ...d });
+        addTo(this.#flushing, period, backendName, d, 1);
       }
     }
     this.#deltas.clear();
     return out;
+  }
+
+  /** Taken deltas a baseline load now holds: no longer counted as in flight. */
+  flushed(deltas: readonly UsageDelta[]): void {
+    for (const d of deltas) addTo(this.#flushing, d.period, d.backendName, d, -1);
   }
 
   /**
@@ -170,6 +208,7 @@ export class UsageTracker {
    */
   restoreDeltas(deltas: readonly UsageDelta[], intoBaseline = false): void {
     const p = this.#current();
+    this.flushed(deltas);
     for (const d of deltas) {
       if (intoBaseline) {
         if (d.period !== p) continue;

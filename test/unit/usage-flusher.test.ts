@@ -160,6 +160,38 @@ describe('UsageFlusher', () => {
     await flusher.close();
   });
 
+  it('usage being flushed still counts against limits until the flush ends, whether it succeeds (with or without a reload) or fails', async () => {
+    for (const outcome of ['written, reloaded', 'written, folded', 'failed'] as const) {
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => (release = r));
+      let entered: () => void = () => {};
+      const inFlight = new Promise<void>((r) => (entered = r));
+      const inner = new MemoryUsageStore();
+      const store: UsageStore = {
+        loadUsage: (p) => inner.loadUsage(p),
+        flushUsage: async (d) => {
+          entered();
+          await gate;
+          if (outcome === 'failed') throw new ReadPathError('DB_UNAVAILABLE', 'down');
+          await inner.flushUsage(d);
+        },
+      };
+      const tracker = new UsageTracker({ now: () => MARCH, limits: { b1: { apiRequests: 5 } } });
+      const flusher = new UsageFlusher({ tracker, store, reloadBaseline: outcome === 'written, reloaded', onError: () => {} });
+      tracker.record('b1', 5, 0, 0);
+      assert.equal(tracker.withinLimits('b1', 1, 0, 0), false);
+      const flushing = flusher.flush().catch(() => {});
+      await inFlight;
+      assert.equal(tracker.usage('b1').apiRequests, 5, `${outcome}: in flight, still counted`);
+      assert.equal(tracker.withinLimits('b1', 1, 0, 0), false, `${outcome}: the limit still holds`);
+      release();
+      await flushing;
+      assert.equal(tracker.usage('b1').apiRequests, 5, `${outcome}: counted once after the flush`);
+      assert.equal(tracker.usageParts('b1').baseline.apiRequests + tracker.usageParts('b1').unflushed.apiRequests, 5);
+      await flusher.close().catch(() => {});
+    }
+  });
+
   it('lands each delta in its own month across a rollover', async () => {
     let now = new Date('2024-03-31T23:59:59Z');
     const store = new MemoryUsageStore();
