@@ -59,8 +59,12 @@ export function classifyBackendError(err: unknown, callerAborted = false): Verdi
   // The backend answered: a missing copy, an unsatisfiable range, or bytes damaged at rest
   // (which say nothing about whether the backend can be reached).
   if (hasCode(err, 'INTEGRITY_MISMATCH') || hasCode(err, 'OBJECT_TOO_LARGE') || hasCode(err, 'RANGE_NOT_SATISFIABLE')) return 'success';
+  // A 4xx is the backend answering about this request (a missing copy, a range, a precondition
+  // the copy does not meet — striping's If-Match — a request it refuses), except what says the
+  // backend will not serve us at all: 401/403 (credentials) and 429 (throttling). As upstream's
+  // breaker counts them; 5xx and network errors are failures.
   const status = backendStatusOf(err);
-  if (status === 404 || status === 416) return 'success';
+  if (status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 403 && status !== 429) return 'success';
   return 'failure';
 }
 
