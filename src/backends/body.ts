@@ -22,10 +22,11 @@ export interface CollectBodyOptions {
   /** Refuse bodies larger than this (`OBJECT_TOO_LARGE`); default unlimited. */
   maxBytes?: number;
   /**
-   * Set to the bytes that came from the backend when the read ends, failed or not: a body that
-   * fails midway was still sent, and is billed for what arrived.
+   * When the read fails, the bytes that came before (the chunk refused included) are added to its
+   * `egress`: a body that fails midway was still sent, and is billed for what arrived. A read that
+   * succeeds adds nothing: its caller counts the body.
    */
-  received?: { bytes: number };
+  billFailureTo?: { egress: number };
 }
 
 /**
@@ -101,7 +102,7 @@ export function readChunks(stream: Readable, onChunk: (bytes: Uint8Array, offset
     const fail = (err: Error): void => {
       if (settled) return;
       settled = true;
-      if (opts.received !== undefined) opts.received.bytes = wire;
+      if (opts.billFailureTo !== undefined) opts.billFailureTo.egress += wire;
       cleanup();
       // destroy(err) re-emits err once our listener is gone: it must not go unhandled.
       destroyQuietly(stream, err);
@@ -135,7 +136,6 @@ export function readChunks(stream: Readable, onChunk: (bytes: Uint8Array, offset
       }
       settled = true;
       cleanup();
-      if (opts.received !== undefined) opts.received.bytes = received;
       resolve(received);
     };
     const onError = (err: unknown): void => fail(bodyError(err, signal));

@@ -285,11 +285,6 @@ async function degraded<T>(s: Settings, operation: string, key: string, probe: P
     s.events.broadcastEnded(operation, 'success', start);
     return outcome(o.backendName, o.result.value, o.result.size, false, true, false);
   }
-  const ended = o.failures.at(-1);
-  if (ended !== undefined && tooLargeForAll(ended.error)) {
-    s.events.broadcastEnded(operation, 'error', start);
-    throw ended.error;
-  }
   const verdict = classifyBroadcastFailure(key, o.failures);
   if (verdict.mixed) s.events.mixedOutcomes(operation);
   if (verdict.usageExceeded) s.events.usageExceeded(operation);

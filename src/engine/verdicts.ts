@@ -43,9 +43,10 @@ export function classifyBroadcastFailure(key: string, failures: readonly ProbeFa
     return { error: e, notFound: false, usageExceeded: false, mixed: false };
   }
   const tooLarge = failures.find((f) => hasCode(f.error, 'OBJECT_TOO_LARGE'))?.error;
-  if (tooLarge !== undefined && failures.every((f) => hasCode(f.error, 'OBJECT_TOO_LARGE') || backendStatusOf(f.error) === 404)) {
-    // The holders answered with a size over runtime.max_buffered_bytes: the object is too large
-    // to buffer (413, read it with getStream), not a failure of the backends.
+  if (tooLarge !== undefined) {
+    // A holder answered with a size over runtime.max_buffered_bytes, which ends the broadcast
+    // (failover's endsRun): the object is too large to buffer (413, read it with getStream),
+    // whatever the backends asked before it said — not a failure of the backends.
     return { error: tooLarge as ReadPathError, notFound: false, usageExceeded: false, mixed: false };
   }
   if (n > 0 && notFound === n) {

@@ -33,17 +33,3 @@ export function isBilledFailure(err: unknown): boolean {
   if (hasCode(err, 'BACKEND_UNAVAILABLE') || hasCode(err, 'USAGE_LIMIT_SKIP') || hasCode(err, 'INVALID_KEY') || hasCode(err, 'SERVICE_UNAVAILABLE')) return false;
   return !hasErrno(err, NEVER_CONNECTED);
 }
-
-/**
- * A body read whose bytes are billed even when it fails midway (cut, stalled, aborted, refused):
- * what arrived before the failure (`opts.received`, set by readChunks/collectBody) is added to the
- * probe's egress, as a stream settles what it read. A read that succeeds is counted by its caller.
- */
-export async function billedRead<T>(read: Promise<T>, opts: { received?: { bytes: number } }, used: { egress: number }): Promise<T> {
-  try {
-    return await read;
-  } catch (err) {
-    used.egress += opts.received?.bytes ?? 0;
-    throw err;
-  }
-}

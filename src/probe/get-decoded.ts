@@ -9,7 +9,7 @@ import { ReadPathError, backendStatusOf } from '../errors.js';
 import { discardBody, readChunks } from '../backends/body.js';
 import type { StoredDecoder } from '../compression/compressed-read.js';
 import type { GetResult, ObjectBackend } from '../types.js';
-import { billedRead, type UsagePort } from './billing.js';
+import type { UsagePort } from './billing.js';
 import { backendKey, type OkVerdict, type ProbeTally, type ProbeTask, type Verdict, type VerdictHead } from './task.js';
 import { billed, differsFromRow, egressSkip, finishGet, ok } from './answer.js';
 import { toFile } from './to-file.js';
@@ -59,8 +59,7 @@ export async function getDecoded(task: ProbeTask, plan: DecodedRead, backend: Ob
   const verifier = verify ? new BodyVerifier({ backendName: task.backend, location: task.location }, task.key) : undefined;
   const dec = plan.decoder;
   const read = async (onBytes: (b: Uint8Array) => void): Promise<number> => {
-    const opts = { signal, expectedSize: plan.storedBytes, received: { bytes: 0 } };
-    const n = await billedRead(readChunks(res.body, (chunk) => dec.push(chunk, onBytes), opts), opts, used);
+    const n = await readChunks(res.body, (chunk) => dec.push(chunk, onBytes), { signal, expectedSize: plan.storedBytes, billFailureTo: used });
     try {
       dec.end(onBytes);
     } catch (err) {

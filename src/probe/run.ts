@@ -9,7 +9,6 @@
  */
 import { ReadPathError, abortedError, backendStatusOf } from '../errors.js';
 import { collectBody, discardBody, readChunks, tooLarge, type CollectBodyOptions } from '../backends/body.js';
-import { billedRead } from './billing.js';
 import { EncryptedStartSniffer, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
 import { noPlaintextSize } from '../encryption/cipher-read.js';
 import { lacksPlaintextSize } from '../stores/row-mapping.js';
@@ -140,7 +139,7 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   const checkStart = degraded && !inspected;
   if (task.out !== undefined) {
     const verify = task.verify ?? true;
-    const sized: CollectBodyOptions = { signal, received: { bytes: 0 } };
+    const sized: CollectBodyOptions = { signal, billFailureTo: used };
     if (res.size >= 0) sized.expectedSize = res.size;
     const watch = checkStart ? startWatch(task, !plain) : undefined;
     try {
@@ -148,12 +147,12 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
         head: objectHead(headFields(res), task.location),
         objectSize: res.size,
         verifier: verify ? new BodyVerifier({ backendName: task.backend, location: task.location }, task.key, (task.verifyEtag ?? true) ? res.etag : undefined) : undefined,
-        read: (onBytes) => billedRead(readChunks(res.body, watch === undefined ? onBytes : watch(onBytes), sized), sized, used),
+        read: (onBytes) => readChunks(res.body, watch === undefined ? onBytes : watch(onBytes), sized),
         discard: () => discardBody(res),
       }, used);
     } catch (err) {
       if (!(err instanceof ZstdStart)) throw err;
-      // Nothing was written (what came was billed by billedRead): find out what the copy is, then read it as that.
+      // Nothing was written (what came is billed: billFailureTo): find out what the copy is, then read it as that.
       const found = await compressedEnd(task, backend, signal, used, range === undefined && res.size >= 0 ? res : undefined);
       if (found !== undefined) return getFound(task, found, backend, signal, usage, used);
       return get(task, backend, signal, usage, used, true);
@@ -164,10 +163,10 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     throw tooLarge(res.size, maxBytes, ` (runtime.max_buffered_bytes): read ${task.key} with getStream`);
   }
   // -1 means the backend announced no length: then there is nothing to check the body against.
-  const opts2: CollectBodyOptions = { signal, received: { bytes: 0 } };
-  if (res.size >= 0) opts2.expectedSize = res.size;
-  if (maxBytes !== undefined) opts2.maxBytes = maxBytes;
-  const body = await billedRead(collectBody(res.body, opts2), opts2, used);
+  const collect: CollectBodyOptions = { signal, billFailureTo: used };
+  if (res.size >= 0) collect.expectedSize = res.size;
+  if (maxBytes !== undefined) collect.maxBytes = maxBytes;
+  const body = await collectBody(res.body, collect);
   used.egress += body.byteLength;
   const verify = task.verify ?? true;
   const etag = (task.verifyEtag ?? true) ? res.etag : undefined;
