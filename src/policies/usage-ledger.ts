@@ -32,20 +32,23 @@ function callsOf(task: ProbeTask): number {
   return 1;
 }
 
+/**
+ * What one admitted probe holds: its API requests, its egress — of which `rowSized` was reserved
+ * at admission from the row's size (a whole GET), so concurrent probes see each other's bodies
+ * before any is answered, and is replaced by the answer's own size when the probe reserves it.
+ */
+interface Held {
+  api: number;
+  egress: number;
+  rowSized: number;
+}
+
 /** Reservations of in-flight probes, per backend. */
 export class UsageLedger implements UsagePort {
   readonly #acct: Recorder;
   readonly #pending = new Map<string, Pending>();
-  /** Egress reserved by each probe (by usage id). */
-  readonly #egressById = new Map<number, number>();
-  /**
-   * Of that, what was reserved at admission from the row's size (a whole GET): replaced by the
-   * answer's own size when the probe reserves it, so concurrent probes see each other's bodies
-   * before any of them is answered.
-   */
-  readonly #rowSized = new Map<number, number>();
-  /** API calls reserved by probes that may make more than one (by usage id). */
-  readonly #apiById = new Map<number, number>();
+  /** What each admitted probe holds (by usage id). */
+  readonly #held = new Map<number, Held>();
   #nextId = 0;
 
   constructor(acct: Recorder) {
@@ -84,35 +87,30 @@ export class UsageLedger implements UsagePort {
     p.api += calls;
     const id = ++this.#nextId;
     task.usageId = id;
-    if (calls > 1) this.#apiById.set(id, calls);
+    const held: Held = { api: calls, egress: 0, rowSized: 0 };
     if (task.op === 'get' && usage.limitsOf(name).egressBytes > 0) {
       task.egressLimited = true;
-      if (known > 0) {
-        p.egress += known;
-        this.#egressById.set(id, known);
-        this.#rowSized.set(id, known);
-      }
+      p.egress += known;
+      held.egress = held.rowSized = known;
     }
+    this.#held.set(id, held);
   }
 
   /** Reserve `bytes` of egress for an admitted probe; the limit it would exceed, or null when reserved. */
   reserveEgress(task: ProbeTask, bytes: number): UsageLimitKind | null {
     const id = task.usageId ?? 0;
     if (id === 0) return null;
+    const held = this.#held.get(id);
+    if (held === undefined) return null;
     const p = this.#of(task.backend);
-    const rowSized = this.#rowSized.get(id);
-    if (rowSized !== undefined) {
-      // The answer's size replaces the row's, reserved at admission.
-      this.#rowSized.delete(id);
-      p.egress -= rowSized;
-      const left = (this.#egressById.get(id) ?? 0) - rowSized;
-      if (left > 0) this.#egressById.set(id, left);
-      else this.#egressById.delete(id);
-    }
+    // The answer's size replaces the row's, reserved at admission.
+    p.egress -= held.rowSized;
+    held.egress -= held.rowSized;
+    held.rowSized = 0;
     const limit = this.#acct.exceededLimit(task.backend, p.api, p.egress + bytes, 0);
     if (limit !== undefined) return limit;
     p.egress += bytes;
-    this.#egressById.set(id, (this.#egressById.get(id) ?? 0) + bytes);
+    held.egress += bytes;
     return null;
   }
 
@@ -121,19 +119,13 @@ export class UsageLedger implements UsagePort {
     const id = task.usageId ?? 0;
     if (id !== 0) {
       task.usageId = 0;
-      const p = this.#of(task.backend);
-      const calls = this.#apiById.get(id);
-      if (calls === undefined) p.api--;
-      else {
-        this.#apiById.delete(id);
-        p.api -= calls;
+      const held = this.#held.get(id);
+      if (held !== undefined) {
+        this.#held.delete(id);
+        const p = this.#of(task.backend);
+        p.api -= held.api;
+        p.egress -= held.egress;
       }
-      const e = this.#egressById.get(id);
-      if (e !== undefined) {
-        this.#egressById.delete(id);
-        p.egress -= e;
-      }
-      this.#rowSized.delete(id);
     }
     if (used.api !== 0 || used.egress !== 0) this.#acct.record(task.backend, used.api, used.egress, 0);
   }
