@@ -5,8 +5,6 @@
  */
 import { ReadPathError } from '../errors.js';
 import type { ObjectBackend } from '../types.js';
-import type { ProbeTask, Verdict } from '../probe/task.js';
-import { describeKey } from './keys.js';
 
 /**
  * Run `call` under `ms` (0: unbounded) unless `backend` bounds its own calls. Past the time the
@@ -50,17 +48,4 @@ export function boundCall<T>(
       },
     );
   });
-}
-
-/**
- * A probe (`run`, which never rejects) under `ms` on a backend that does not bound its own calls:
- * past it the verdict is TIMEOUT whether or not the backend heeds the abort it is then sent (its
- * late answer is dropped). The request it was waiting on is billed; bytes it may have sent are
- * not known.
- */
-export function boundProbe(task: ProbeTask, backend: ObjectBackend, ms: number, signal: AbortSignal, run: (signal: AbortSignal) => Promise<Verdict>): Promise<Verdict> {
-  if (!(ms > 0) || backend.boundsCalls === true) return run(signal);
-  const describe = (): string => `${task.backend}: ${task.op.toUpperCase()} ${describeKey(task.key)}`;
-  return boundCall(backend, ms, signal, describe, (s) => run(s as AbortSignal))
-    .catch((error: unknown): Verdict => ({ kind: 'error', error, api: 1, egress: 0 }));
 }

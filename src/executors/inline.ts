@@ -3,14 +3,13 @@
  * usage port being the recorder's own ledger.
  */
 import { threadId } from 'node:worker_threads';
-import { runProbe } from '../probe/run.js';
 import type { ProbeTask, Verdict } from '../probe/task.js';
-import type { ObjectBackend, ProbeRequest } from '../types.js';
+import type { ProbeRequest } from '../types.js';
 import { onCancel, type CancellableRequest } from '../engine/probe-request.js';
 import { SpareControllers } from './spare-controllers.js';
 import { DispatchingExecutor, type DispatchOptions, type ExecutorStats } from './executor.js';
 import { KeyRing } from '../encryption/key-ring.js';
-import { boundProbe } from '../engine/bounded-call.js';
+import { runProbeWithin } from './probe-within.js';
 
 /** Options of {@link InlineExecutor}. */
 export interface InlineExecutorOptions extends DispatchOptions {
@@ -18,7 +17,7 @@ export interface InlineExecutorOptions extends DispatchOptions {
   keys?: KeyRing | undefined;
   /**
    * `server.backend_timeout` in ms (0: none): the bound of a probe on a backend that does not
-   * bound its own calls ({@link ObjectBackend.boundsCalls}) — backend objects given in code.
+   * bound its own calls (`ObjectBackend.boundsCalls`) — backend objects given in code.
    */
   probeTimeoutMs?: number;
 }
@@ -69,24 +68,17 @@ export class InlineExecutor extends DispatchingExecutor {
 
   protected carry(task: ProbeTask, req: ProbeRequest): Promise<Verdict> {
     const c = req as Partial<CancellableRequest>;
-    if (typeof c[onCancel] !== 'function') return this.#run(task, req.backend, req.signal);
+    if (typeof c[onCancel] !== 'function') return runProbeWithin(this.#probeTimeoutMs, task, req.backend, req.signal, this.recorder.reservations, this.#keys);
     // The race's request tells of a cancel without building its own AbortSignal: the probe runs
     // under a spare controller, linked to the request for as long as the probe runs.
     const ac = this.#spare.take();
     const link = new CancelLink(ac, req as CancellableRequest);
     if (!(req as CancellableRequest)[onCancel](link)) ac.abort(c.cancelReason);
-    return this.#run(task, req.backend, ac.signal).then((v) => {
+    return runProbeWithin(this.#probeTimeoutMs, task, req.backend, ac.signal, this.recorder.reservations, this.#keys).then((v) => {
       link.done = true;
       this.#spare.give(ac);
       return v;
     });
-  }
-
-  #run(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal): Promise<Verdict> {
-    if (this.#probeTimeoutMs > 0 && backend.boundsCalls !== true) {
-      return boundProbe(task, backend, this.#probeTimeoutMs, signal, (s) => runProbe(task, backend, s, this.recorder.reservations, this.#keys));
-    }
-    return runProbe(task, backend, signal, this.recorder.reservations, this.#keys);
   }
 
   saturated(): boolean {

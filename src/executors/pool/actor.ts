@@ -17,8 +17,7 @@ import { getPriority, setPriority } from 'node:os';
 import v8 from 'node:v8';
 import { ReadPathError, abortedError, messageOf, serializeError, type UsageLimitKind } from '../../errors.js';
 import type { UsagePort } from '../../probe/billing.js';
-import { runProbe } from '../../probe/run.js';
-import { boundProbe } from '../../engine/bounded-call.js';
+import { runProbeWithin } from '../probe-within.js';
 import { SpareControllers } from '../spare-controllers.js';
 import type { ProbeTask, Verdict } from '../../probe/task.js';
 import { buildBackends } from '../../backends/build.js';
@@ -173,9 +172,7 @@ export class ProbeActor implements UsagePort {
       if (backend === undefined) {
         throw new ReadPathError('BACKEND_NOT_FOUND', `backend ${task.backend} is not configured in the probe worker`);
       }
-      v = this.#probeTimeoutMs > 0 && backend.boundsCalls !== true
-        ? await boundProbe(task, backend, this.#probeTimeoutMs, ac.signal, (signal) => runProbe(task, backend, signal, this, this.#keys))
-        : await runProbe(task, backend, ac.signal, this, this.#keys);
+      v = await runProbeWithin(this.#probeTimeoutMs, task, backend, ac.signal, this, this.#keys);
     } catch (err) {
       v = { kind: 'error', error: err, api: 0, egress: 0 };
     } finally {
