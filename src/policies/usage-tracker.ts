@@ -36,6 +36,11 @@ export function usagePeriod(d: Date): string {
   return `${d.getUTCFullYear()}-${m < 10 ? '0' : ''}${m}`;
 }
 
+/** `a` + `b`, a new stat. */
+function sum(a: UsageStat, b: UsageStat): UsageStat {
+  return { apiRequests: a.apiRequests + b.apiRequests, egressBytes: a.egressBytes + b.egressBytes, ingressBytes: a.ingressBytes + b.ingressBytes };
+}
+
 /** Add `sign` × `s` to the stat of `backend` in `period`; a stat back at zero is dropped. */
 function addTo(m: Map<string, Map<string, UsageStat>>, period: string, backend: string, s: UsageStat, sign: 1 | -1): void {
   let byBackend = m.get(period);
@@ -115,14 +120,7 @@ export class UsageTracker {
   /** This month's total for a backend: stored baseline plus unflushed deltas. */
   usage(backendName: string): UsageStat {
     const p = this.#current();
-    const b = this.#baseline.get(backendName) ?? zero();
-    const d = this.#deltas.get(p)?.get(backendName) ?? zero();
-    const f = this.#flushing.get(p)?.get(backendName) ?? zero();
-    return {
-      apiRequests: b.apiRequests + d.apiRequests + f.apiRequests,
-      egressBytes: b.egressBytes + d.egressBytes + f.egressBytes,
-      ingressBytes: b.ingressBytes + d.ingressBytes + f.ingressBytes,
-    };
+    return sum(this.#baseline.get(backendName) ?? zero(), this.#unflushed(p, backendName));
   }
 
   /**
@@ -132,12 +130,12 @@ export class UsageTracker {
    */
   usageParts(backendName: string): { baseline: UsageStat; unflushed: UsageStat } {
     const p = this.#current();
-    const d = this.#deltas.get(p)?.get(backendName) ?? zero();
-    const f = this.#flushing.get(p)?.get(backendName) ?? zero();
-    return {
-      baseline: { ...(this.#baseline.get(backendName) ?? zero()) },
-      unflushed: { apiRequests: d.apiRequests + f.apiRequests, egressBytes: d.egressBytes + f.egressBytes, ingressBytes: d.ingressBytes + f.ingressBytes },
-    };
+    return { baseline: { ...(this.#baseline.get(backendName) ?? zero()) }, unflushed: this.#unflushed(p, backendName) };
+  }
+
+  /** A backend's deltas in `period` not yet in the baseline: recorded, and taken by a flush in flight. */
+  #unflushed(period: string, backendName: string): UsageStat {
+    return sum(this.#deltas.get(period)?.get(backendName) ?? zero(), this.#flushing.get(period)?.get(backendName) ?? zero());
   }
 
   /** The limit a call of this size would exceed, or undefined when it fits. */
@@ -219,16 +217,7 @@ export class UsageTracker {
         this.#baseline.set(d.backendName, b);
         continue;
       }
-      let byBackend = this.#deltas.get(d.period);
-      if (byBackend === undefined) {
-        byBackend = new Map();
-        this.#deltas.set(d.period, byBackend);
-      }
-      const cur = byBackend.get(d.backendName) ?? zero();
-      cur.apiRequests += d.apiRequests;
-      cur.egressBytes += d.egressBytes;
-      cur.ingressBytes += d.ingressBytes;
-      byBackend.set(d.backendName, cur);
+      addTo(this.#deltas, d.period, d.backendName, d, 1);
     }
   }
 
