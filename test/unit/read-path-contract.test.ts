@@ -16,6 +16,16 @@ import type { BatchOutcome } from '../../src/read-path.js';
 
 const is = (code: string) => (err: unknown) => hasCode(err, code as never);
 
+/** Let the event loop turn until `done()` holds, at most `turns` times (no clock involved). */
+async function turnsUntil(done: () => boolean, turns = 50): Promise<void> {
+  for (let i = 0; i < turns && !done(); i++) await new Promise((r) => setImmediate(r));
+}
+
+/** Backends b1, b2… for `openMemoryReadPath`, with the monthly limits given (by name). */
+function limitedBackends(limits: Record<string, { egress_byte_limit?: number; api_request_limit?: number }>) {
+  return Object.entries(limits).map(([name, l]) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', ...l }));
+}
+
 /** Every outcome a readMany yields, and how it ended. */
 async function drain(it: AsyncIterable<BatchOutcome>): Promise<{ outcomes: BatchOutcome[]; error: unknown }> {
   const outcomes: BatchOutcome[] = [];
@@ -134,13 +144,13 @@ describe('the library contract at its edges (memory backends)', () => {
     const b1 = backend('b1');
     const get = b1.get.bind(b1);
     b1.get = async (key, opts) => {
-      for (let i = 0; i < 200 && started.size < 2; i++) await new Promise((r) => setImmediate(r));
+      await turnsUntil(() => started.size >= 2, 200);
       return get(key, opts);
     };
     let settled = false;
     const read = rp.get('big');
     read.then(() => { settled = true; }, () => { settled = true; });
-    for (let i = 0; i < 200 && !settled; i++) await new Promise((r) => setImmediate(r));
+    await turnsUntil(() => settled, 200);
     if (!settled) for (const r of release) r();
     assert.ok(settled, 'the read ended without waiting for the holders in flight');
     await assert.rejects(read, is('OBJECT_TOO_LARGE'));
@@ -166,7 +176,7 @@ describe('the library contract at its edges (memory backends)', () => {
     mock.timers.enable({ apis: ['setTimeout'] });
     try {
       const read = rp.get('k');
-      for (let i = 0; i < 50 && calls === 0; i++) await new Promise((r) => setImmediate(r));
+      await turnsUntil(() => calls > 0);
       assert.equal(calls, 1, 'b1 was asked');
       mock.timers.tick(5000);
       const o = await read;
@@ -176,7 +186,7 @@ describe('the library contract at its edges (memory backends)', () => {
       assert.match((heard as Error).message, /b1: GET "?k"? had no complete answer within 5000 ms \(server\.backend_timeout\)/);
       // A stream's open is bounded the same way; the next copy serves it.
       const stream = rp.getStream('k');
-      for (let i = 0; i < 50 && calls === 1; i++) await new Promise((r) => setImmediate(r));
+      await turnsUntil(() => calls > 1);
       assert.equal(calls, 2, 'b1 was asked to open the stream');
       mock.timers.tick(5000);
       const opened = await stream;
@@ -188,12 +198,12 @@ describe('the library contract at its edges (memory backends)', () => {
       Object.defineProperty(b1, 'boundsCalls', { value: true });
       const ac = new AbortController();
       const own = rp.get('k', { signal: ac.signal });
-      for (let i = 0; i < 50 && calls === 2; i++) await new Promise((r) => setImmediate(r));
+      await turnsUntil(() => calls > 2);
       assert.equal(calls, 3);
       mock.timers.tick(60_000);
       let settled = false;
       own.then(() => { settled = true; }, () => { settled = true; });
-      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      await turnsUntil(() => false, 20);
       assert.equal(settled, false, 'no runtime timeout for a backend that bounds its own calls');
       ac.abort();
       await assert.rejects(own, is('ABORTED'));
@@ -232,7 +242,7 @@ describe('the library contract at its edges (memory backends)', () => {
 
   it('a backend that cannot serve a copy\'s known size within its egress limit is skipped before a request', async () => {
     const { rp, seed, backend } = await openMemoryReadPath(2, {
-      backends: ['b1', 'b2'].map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', egress_byte_limit: name === 'b1' ? 12 : 0 })),
+      backends: limitedBackends({ b1: { egress_byte_limit: 12 }, b2: {} }),
     });
     seed('k', 'hello');
     const served: string[] = [];
@@ -245,7 +255,7 @@ describe('the library contract at its edges (memory backends)', () => {
 
   it('concurrent whole GETs see each other\'s row sizes against an egress limit: no request is sent that the limit cannot cover', async () => {
     const { rp, seed, backend } = await openMemoryReadPath(2, {
-      backends: ['b1', 'b2'].map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', egress_byte_limit: name === 'b1' ? 2500 : 0 })),
+      backends: limitedBackends({ b1: { egress_byte_limit: 2500 }, b2: {} }),
     });
     const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
     for (const k of keys) seed(k, new Uint8Array(1000).fill(1));
@@ -263,7 +273,7 @@ describe('the library contract at its edges (memory backends)', () => {
   it('degraded probes, which list a backend before they GET, never make more requests than its api_request_limit, however many run at once', async () => {
     for (const concurrency of [1, 8]) {
       const { rp, seed, store, backend } = await openMemoryReadPath(1, {
-        backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', api_request_limit: 5 }],
+        backends: limitedBackends({ b1: { api_request_limit: 5 } }),
       });
       const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
       for (const k of keys) seed(k, 'body', ['b1']);
