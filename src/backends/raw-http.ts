@@ -208,8 +208,13 @@ export class RawHttpPool {
 
   /** A connection finished its answer (reusable) or died. */
   #released(conn: RawConnection, reusable: boolean): void {
-    if (!reusable) this.#all.delete(conn);
-    else if (this.#closed) {
+    if (!reusable) {
+      this.#all.delete(conn);
+      // A connection can die while idle (the server's keep-alive timeout, bytes out of step):
+      // left in the idle list it would be counted free while no longer connected.
+      const i = this.#idle.indexOf(conn);
+      if (i >= 0) this.#idle.splice(i, 1);
+    } else if (this.#closed) {
       this.#all.delete(conn);
       void conn.destroy();
       return;

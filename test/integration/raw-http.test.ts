@@ -317,6 +317,17 @@ describe('RawHttpPool: the protocol edges', () => {
     });
   });
 
+  it('a kept connection the server closed while idle is no longer counted, connected or free', async () => {
+    await withPool((s) => onRequests(s, () => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', () => setTimeout(() => s.end(), 5));
+    }), 2, async (pool) => {
+      await chunksOf((await pool.request(GET())).body);
+      assert.deepEqual(pool.stats, { connected: 1, free: 1, queued: 0 });
+      assert.ok(await eventually(() => pool.stats.connected === 0), 'the closed connection left the pool');
+      assert.deepEqual(pool.stats, { connected: 0, free: 0, queued: 0 });
+    });
+  });
+
   it('a send the server drops at once on a kept connection is retried once; on a new connection it fails', async () => {
     await withPool((s, n) => onRequests(s, (_h, i) => {
       if (n === 1 && i === 0) s.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1');
