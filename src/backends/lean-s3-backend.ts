@@ -11,7 +11,8 @@
  * caller's signal, {@link CallDeadline}) covers the body until it is read or destroyed, and
  * ends the call with `TIMEOUT`/`ABORTED`. A destroyed body aborts its request, which frees the
  * socket. A body that ends short of its Content-Length errors (both clients report the early close),
- * so readBody/collectBody see a `BACKEND_ERROR`.
+ * so readBody/collectBody see a `BACKEND_ERROR`. A ranged GET's answer is held to the range
+ * asked for (range-answer.ts), as S3Backend's is.
  */
 import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -35,6 +36,7 @@ import { CredentialCache, defaultChainProvider } from './s3-credentials.js';
 import { S3ResponseError, locationOf, parseS3ErrorXml, readErrorBody } from './s3-error-xml.js';
 import { S3Signer, UNSIGNED_PAYLOAD, canonicalQuery } from './s3-signer.js';
 import { parseListObjectsV2 } from './s3-list-xml.js';
+import { holdToRange } from './range-answer.js';
 import { RawHttpPool } from './raw-http.js';
 
 type Operation = 'HEAD' | 'GET' | 'LIST';
@@ -259,9 +261,11 @@ export class LeanS3Backend implements ObjectBackend {
       if (res.statusCode < 200 || res.statusCode >= 300) throw await this.#answerError(res);
       const result = headFromHeaders(res.headers) as GetResult;
       result.body = body;
-      const total = res.statusCode === 206 ? contentRangeTotal(header(res.headers, 'content-range')) : undefined;
+      const contentRange = header(res.headers, 'content-range');
+      const total = res.statusCode === 206 ? contentRangeTotal(contentRange) : undefined;
       if (total !== undefined) result.totalSize = total;
-      call.handOver(body, opts?.timeoutCoversBody ?? this.#coversBody);
+      if (opts?.range !== undefined) holdToRange(opts.range, res.statusCode, contentRange, result, `${this.name}: GET ${JSON.stringify(key)}`);
+      call.handOver(result.body, opts?.timeoutCoversBody ?? this.#coversBody);
       return result;
     } catch (err) {
       call.release();

@@ -20,6 +20,7 @@ import { ReadPathError, abortedError, isReadPathErrorLike, messageOf } from '../
 import type { BackendGetOptions, BackendHeadOptions, BackendListOptions, BackendListPage, BackendListedObject, ConditionalOptions, GetResult, HeadResult, ObjectBackend } from '../types.js';
 import { CallDeadline, destroyQuietly } from './call-deadline.js';
 import { contentRangeTotal } from './body.js';
+import { holdToRange } from './range-answer.js';
 import { withoutSdkNodeVersionWarning } from './sdk-warning.js';
 import { s3Sdk, type S3Sdk } from './s3-sdk.js';
 import { StaleAwareHttpAgent, StaleAwareHttpsAgent, retryStale } from './stale-socket.js';
@@ -327,7 +328,8 @@ export class S3Backend implements ObjectBackend {
       const result: GetResult = { ...toHead(out), body };
       const total = contentRangeTotal(out.ContentRange);
       if (total !== undefined) result.totalSize = total;
-      call.handOver(body, opts?.timeoutCoversBody ?? this.#coversBody);
+      if (opts?.range !== undefined) holdToRange(opts.range, out.$metadata.httpStatusCode ?? 200, out.ContentRange, result, `${this.name}: GET ${JSON.stringify(key)}`);
+      call.handOver(result.body, opts?.timeoutCoversBody ?? this.#coversBody);
       return result;
     } catch (err) {
       call.release();

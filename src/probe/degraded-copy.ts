@@ -87,9 +87,9 @@ const START = 5;
 
 /**
  * A degraded copy's first {@link START} bytes, by a ranged GET, and what its answer says of the
- * object when it says its size: `Content-Range`'s total, or a whole answer's length from a server
- * that ignored the range (its body then released after the first bytes). Undefined for a 416 (an
- * empty object).
+ * object when it says its size: `Content-Range`'s total, which the S3 transports also give for a
+ * whole answer from a server that ignored the range (cut to the range: range-answer.ts). Undefined
+ * for a 416 (an empty object).
  */
 async function startOf(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, used: ProbeTally): Promise<{ bytes: Uint8Array; described: HeadResult | undefined } | undefined> {
   let res: GetResult;

@@ -50,7 +50,12 @@ export type Fault =
   /** Forward the body unchanged with another ETag header (default: the MD5 of different bytes). */
   | { kind: 'etag'; etag?: string }
   /** Forward the body chunked, without a Content-Length header. */
-  | { kind: 'chunked' };
+  | { kind: 'chunked' }
+  /**
+   * Answer `status` with `headers` and `body` instead of forwarding (Content-Length is the
+   * body's): e.g. a 200 with the whole object to a ranged GET, as a server that ignores Range.
+   */
+  | { kind: 'answer'; status: number; headers?: Record<string, string>; body: string | Uint8Array };
 
 /** Which requests a rule applies to. */
 export interface FaultMatch {
@@ -323,6 +328,10 @@ export class FaultProxy {
         }
         return;
       }
+      case 'answer':
+        res.writeHead(fault.status, { ...fault.headers, 'content-length': typeof fault.body === 'string' ? Buffer.byteLength(fault.body) : fault.body.byteLength });
+        res.end(fault.body);
+        return;
       case 'truncate':
       case 'stallBody':
       case 'corrupt':

@@ -292,6 +292,65 @@ export function s3TransportConformance(label: string, factory: ConformanceFactor
         await assert.rejects(s3rver().get(SMALL, { range: 'bytes=100-200' }), isCode('BACKEND_ERROR', 416));
       });
 
+      describe('an answer that is not the range asked for', () => {
+        /** Run `fn` with a backend of the transport on a server that answers every request with `answer`. */
+        const answering = async (answer: string, fn: (b: ConformanceBackend, srv: ScriptedServer) => Promise<void>): Promise<void> => {
+          const srv = await scriptedServer((s) => s.write(answer));
+          try {
+            await fn(track(factory({
+              name: 'scripted', endpoint: srv.url, region: REGION, bucket: BUCKET, forcePathStyle: true,
+              accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY, timeoutMs: 5_000, maxSockets: 1,
+            })), srv);
+          } finally {
+            await srv.close();
+          }
+        };
+        /** The whole 20-byte object, as a server that ignores Range answers. */
+        const WHOLE = `HTTP/1.1 200 OK\r\nContent-Length: 20\r\nConnection: keep-alive\r\n\r\n${SMALL_BODY}`;
+        const notTheRange = (err: unknown): boolean => {
+          isCode('BACKEND_ERROR')(err);
+          assert.equal((err as { backendStatus?: number }).backendStatus, undefined, (err as Error).message);
+          return true;
+        };
+
+        it('a 200 (the server ignored Range) to a range not from byte 0 is BACKEND_ERROR, not the whole object', () =>
+          answering(WHOLE, async (b) => {
+            for (const range of ['bytes=5-9', 'bytes=-5', 'bytes=15-']) await assert.rejects(b.get(SMALL, { range }), notTheRange, range);
+          }));
+
+        it('a 200 to a range from byte 0 is cut to the range, and says the object\'s size', () =>
+          answering(WHOLE, async (b) => {
+            const r = await b.get(SMALL, { range: 'bytes=0-4' });
+            assert.equal(r.size, 5);
+            assert.equal(r.totalSize, 20);
+            assert.equal(text(await readBody(r)), '01234');
+            const whole = await b.get(SMALL, { range: 'bytes=0-99' });
+            assert.equal(whole.size, 20);
+            assert.equal(whole.totalSize, 20);
+            assert.equal(text(await readBody(whole)), SMALL_BODY);
+            const suffix = await b.get(SMALL, { range: 'bytes=-30' });
+            assert.equal(text(await readBody(suffix)), SMALL_BODY);
+          }));
+
+        it('a 200 to a range past the object\'s end is the 416 a server honouring Range answers', () =>
+          answering(WHOLE, async (b) => {
+            await assert.rejects(b.get(SMALL, { range: 'bytes=20-' }), isCode('BACKEND_ERROR', 416));
+          }));
+
+        it('a 206 for other bytes than the range asked, or without a Content-Range, is BACKEND_ERROR', async () => {
+          const partial = (contentRange: string | undefined, body: string): string =>
+            `HTTP/1.1 206 Partial Content\r\n${contentRange === undefined ? '' : `Content-Range: ${contentRange}\r\n`}Content-Length: ${body.length}\r\n\r\n${body}`;
+          await answering(partial('bytes 0-4/20', '01234'), (b) => assert.rejects(b.get(SMALL, { range: 'bytes=5-9' }), notTheRange));
+          await answering(partial('bytes 5-8/20', '5678'), (b) => assert.rejects(b.get(SMALL, { range: 'bytes=5-9' }), notTheRange));
+          await answering(partial('bytes 10-19/20', 'abcdefghij'), (b) => assert.rejects(b.get(SMALL, { range: 'bytes=-5' }), notTheRange));
+          await answering(partial('bytes 5-9/20', '56789abc'), (b) => assert.rejects(b.get(SMALL, { range: 'bytes=5-9' }), notTheRange));
+          await answering(partial(undefined, '56789'), (b) => assert.rejects(b.get(SMALL, { range: 'bytes=5-9' }), notTheRange));
+          await answering(partial('bytes 5-9/20', '56789'), async (b) => {
+            assert.equal(text(await readBody(await b.get(SMALL, { range: 'bytes=5-9' }))), '56789', 'the range asked for reads');
+          });
+        });
+      });
+
       it('a middle range from s3rver', async () => {
         const r = await s3rver().get(SMALL, { range: 'bytes=6-10' });
         assert.equal(r.size, 5);

@@ -111,6 +111,26 @@ test('a truncated body and a reset connection → next copy', async () => {
   assert.equal((await rp.get('trunc')).backend, 'b2');
 });
 
+test('a copy answering other bytes than the range asked (a 200 with the whole object, a 206 for another range) → the range from the next copy', async () => {
+  const body = '0123456789abcdefghij';
+  await seed('ranged', body, ['b1', 'b2']);
+  const b1 = fleet.backend('b1').proxy;
+  b1.failNext(1, { kind: 'answer', status: 200, body }, { key: 'ranged' });
+  let g = await rp.get('ranged', { range: 'bytes=5-9' });
+  assert.equal(new TextDecoder().decode(g.body), '56789');
+  assert.equal(g.backend, 'b2');
+  b1.failNext(1, { kind: 'answer', status: 206, headers: { 'content-range': 'bytes 0-4/20' }, body: '01234' }, { key: 'ranged' });
+  g = await rp.get('ranged', { range: 'bytes=5-9' });
+  assert.equal(new TextDecoder().decode(g.body), '56789');
+  assert.equal(g.backend, 'b2');
+  b1.failNext(1, { kind: 'answer', status: 206, headers: { 'content-range': 'bytes 0-4/20' }, body: '01234' }, { key: 'ranged' });
+  const s = await rp.getStream('ranged', { range: 'bytes=5-9' });
+  const chunks: Buffer[] = [];
+  for await (const c of s.body) chunks.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks).toString(), '56789');
+  assert.equal(s.backend, 'b2');
+});
+
 test('first backend refusing connections → next copy', async () => {
   await seed('refused', 'eps', ['b3', 'b2']);
   await fleet.stop('b3');
