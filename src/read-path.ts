@@ -31,7 +31,7 @@ import { hedgingFromConfig } from './policies/hedging.js';
 import { SingleFlight } from './engine/single-flight.js';
 import { checkRangeSyntax, resolveRange, spanLength, type ByteSpan } from './streams/byte-range.js';
 import type { OffloadedDigest } from './streams/digest-thread.js';
-import { openObjectStream, type StreamCopy, type StreamSource } from './streams/object-stream.js';
+import { openObjectStream, type ServingCopy, type StreamCopy, type StreamSource } from './streams/object-stream.js';
 import { openStripedStream, shouldStripe, stripeCopies } from './streams/striped-stream.js';
 import { objectSizeOf } from './streams/segment.js';
 import { LiveStreams } from './streams/live-streams.js';
@@ -90,9 +90,14 @@ export interface StreamOutcome extends HeadOutcome {
   /** Settles when the body ends: true when the whole body matched content_hash; false otherwise. */
   verified: Promise<boolean>;
   /**
-   * Backends that served the body, in order: more than one after a mid-body failover, or when
-   * the body was {@link striped} (then in the order of the first part each served, `backend`
-   * first; it grows as the body is read).
+   * Backends that served the body, in order, `backend` first — only copies some of whose bytes
+   * the consumer got: more than one after a mid-body failover, or when the body was
+   * {@link striped} (then in the order of the first part each served). It grows as the body is
+   * read. A plain stream resolves once a copy has answered, before its bytes: when that copy
+   * sends none of the bytes handed on (its body fails before its first byte, or a body held for
+   * its check is found damaged and read again from another copy), `backend`, `failover`, the
+   * head fields and `backends` are corrected, in place, to the copy that does, before the first
+   * byte is handed on.
    */
   backends: readonly string[];
   /**
@@ -472,14 +477,17 @@ export class ReadPath {
       : await openObjectStream(src, policies, signal);
     const { backend, body, verified, head } = s;
     const served = src.copies.find((c) => c.backendName === backend)?.location;
+    // Read when the body is whole: by then the outcome names the copy that served it.
     const keep = cache !== undefined && sha !== undefined && size !== undefined && src.whole && cache.fits(size)
-      ? (bytes: Buffer): void => cache.set(key, { sha256: sha, body: bytes, head: cachedHeadOf(head), backend })
+      ? (bytes: Buffer): void => cache.set(key, { sha256: sha, body: bytes, head: cachedHeadOf(out), backend: out.backend })
       : undefined;
     // Spreads after the first property: a literal that begins with one takes V8's slow path.
-    return {
+    const out: StreamOutcome = {
       key, backend, degraded: src.degraded, failover: s.failover, ...rowFields(served), size: spanLength(src.span), ...head,
       body: keep === undefined ? body : keeping(body, verified, size as number, keep), verified, backends: s.backends, striped, range: src.span,
     };
+    s.onServing = (c) => describeServing(out, c);
+    return out;
   }
 
   /** The copies a stream may read, and the span it reads: from the rows, or by broadcast while the store is down. */
@@ -784,6 +792,23 @@ function keeping(body: Readable, verified: Promise<boolean>, size: number, keep:
     if (at === size && (await verified)) keep(copy);
   }
   return Readable.from(pass(), { objectMode: false, highWaterMark: 64 * 1024 });
+}
+
+/**
+ * A stream's first copy to answer sent none of the bytes handed on (cut before its first byte, or
+ * damaged and left): the outcome describes the copy that did instead — its name, failover, row
+ * fields and head, the fields the other had and it has not removed.
+ */
+function describeServing(out: StreamOutcome, c: ServingCopy): void {
+  out.backend = c.backend;
+  out.failover = c.failover;
+  delete out.contentSha256;
+  delete out.tagCount;
+  delete out.etag;
+  delete out.contentType;
+  delete out.lastModified;
+  delete out.metadata;
+  Object.assign(out, rowFields(c.location), c.head);
 }
 
 /** A cached entry's head fields, those it has (absent ones stay absent, as in a backend's answer). */

@@ -68,6 +68,19 @@ export interface StreamSource {
   digest?: OffloadedDigest | undefined;
 }
 
+/**
+ * The copy whose bytes a stream's consumer gets first, when it is not the one the opened stream
+ * named (see {@link OpenedStream.onServing}).
+ */
+export interface ServingCopy {
+  backend: string;
+  /** It is not the first stored copy. */
+  failover: boolean;
+  /** What it said about the object, as its row corrects it. */
+  head: VerdictHead;
+  location: StreamCopy['location'];
+}
+
 /** An opened stream. */
 export interface OpenedStream {
   /**
@@ -77,20 +90,35 @@ export interface OpenedStream {
    * measured on Node 20), which is felt at thousands of small reads a second.
    */
   head: VerdictHead;
-  /** The backend that answered first. */
+  /**
+   * The backend whose bytes the consumer gets first: the first to answer until then (see
+   * {@link onServing}).
+   */
   backend: string;
-  /** The first copy to answer is not the first stored one. */
+  /** That copy is not the first stored one. */
   failover: boolean;
   body: Readable;
   /** Settles when the body ends: true when the whole body matched content_hash; false otherwise. */
   verified: Promise<boolean>;
-  /** Backends that served the body, in order; grows when the read moves to another copy. */
+  /**
+   * Backends that served the body, in order — only copies some of whose bytes the consumer got;
+   * grows when the read moves to another copy that sends some.
+   */
   backends: string[];
+  /**
+   * Set by whoever describes the stream to its consumer: called once, before the first byte is
+   * handed on, when the copy sending it is not the one `backend` names — the first to answer
+   * failed, or was found damaged, before any of its bytes were handed on. (`backends` is already
+   * corrected in place.)
+   */
+  onServing?: ((c: ServingCopy) => void) | undefined;
 }
 
 /** A segment and where it sits in the copy list. */
 interface Placed extends Segment {
   index: number;
+  /** Some of its bytes are among those the consumer gets (or it sent the whole, empty, span). */
+  served: boolean;
 }
 
 /**
@@ -230,6 +258,14 @@ class StreamRun implements CuttableStream {
    */
   #abortError: ReadPathError | undefined;
   #out: Readable | undefined;
+  /** The stream as handed out, and the copy it named (the first to answer). */
+  #opened: OpenedStream | undefined;
+  #answered: Placed | undefined;
+  /**
+   * Until the first byte is handed on: the copies that sent the bytes to be handed on, in order.
+   * A held body's damaged copy is dropped from it when the read starts over.
+   */
+  #early: Placed[] | undefined = [];
 
   constructor(src: StreamSource, p: StreamPolicies, caller: AbortSignal | undefined) {
     this.#src = src;
@@ -291,7 +327,7 @@ class StreamRun implements CuttableStream {
           // controller of our own to forward it; an AbortController costs ~4 µs to make).
           signal: this.#caller,
         }, this.#p);
-        const placed: Placed = Object.assign(seg, { index: i });
+        const placed: Placed = Object.assign(seg, { index: i, served: false });
         this.#current = placed;
         // Cut while it was opening (the reader closed: the request itself was not aborted).
         const cut = this.#aborted();
@@ -355,6 +391,8 @@ class StreamRun implements CuttableStream {
     this.#verifier = verifierFor(src, this.#p, first.copy, first.res.etag);
     this.#first = first.copy;
     this.#firstEtag = first.res.etag;
+    this.#answered = first;
+    // Provisional, as `backend` is: corrected once the first byte is handed on (#announce).
     this.backends.push(first.copy.backendName);
     // A consumer that destroys the body must free the socket now, not when the next chunk lands.
     const onClose = (): void => {
@@ -370,7 +408,38 @@ class StreamRun implements CuttableStream {
     const { body, verified } = windowed ? heldBody(() => this.#fillWindow(), onClose) : streamBody((settle) => this.#pump(settle), onClose);
     this.#out = body;
     if (this.#abortError !== undefined) body.destroy(this.#abortError);
-    return { head: objectHead(headFields(first.res), loc), backend: first.copy.backendName, failover: first.index !== 0, body, verified, backends: this.backends };
+    const opened: OpenedStream = { head: objectHead(headFields(first.res), loc), backend: first.copy.backendName, failover: first.index !== 0, body, verified, backends: this.backends, onServing: undefined };
+    this.#opened = opened;
+    return opened;
+  }
+
+  /** Some of `seg`'s bytes are among those the consumer gets. */
+  #served(seg: Placed): void {
+    if (seg.served) return;
+    seg.served = true;
+    if (this.#early !== undefined) this.#early.push(seg);
+    else this.backends.push(seg.copy.backendName);
+  }
+
+  /**
+   * The first byte is about to be handed on: from now on the copies that sent it are known.
+   * `backends` becomes them, and a first copy that sent none of them (cut before its first byte,
+   * or damaged and left) is replaced in the outcome by the one that did — as a striped read
+   * names the copy its first part came from.
+   */
+  #announce(): void {
+    const early = this.#early;
+    if (early === undefined) return;
+    this.#early = undefined;
+    const first = early[0];
+    if (first === undefined) return;
+    this.backends.splice(0, this.backends.length, ...early.map((s) => s.copy.backendName));
+    if (first === this.#answered) return;
+    const opened = this.#opened as OpenedStream;
+    opened.backend = first.copy.backendName;
+    opened.failover = first.index !== 0;
+    opened.head = objectHead(headFields(first.res), first.copy.location);
+    opened.onServing?.({ backend: opened.backend, failover: opened.failover, head: opened.head, location: first.copy.location });
   }
 
   /** A body handed on as it passes, checked at its end (its last chunk held back until then). */
@@ -383,13 +452,22 @@ class StreamRun implements CuttableStream {
           for await (const chunk of segmentChunks(seg, this.#idle)) {
             this.#verifier?.update(chunk);
             this.#offset += chunk.byteLength;
+            if (!seg.served && chunk.byteLength > 0) {
+              this.#served(seg);
+              this.#announce();
+            }
             yield chunk;
           }
         } catch (err) {
           failure = err;
         }
         finishSegment(seg, failure, this.#p, this.#abortError !== undefined);
-        if (failure === undefined) break;
+        if (failure === undefined) {
+          // An empty span: the copy that answered it served it.
+          this.#served(seg);
+          this.#announce();
+          break;
+        }
         await this.#moveOn(seg, failure);
       }
       settle(this.#verifier?.finish() ?? false);
@@ -409,6 +487,7 @@ class StreamRun implements CuttableStream {
     const take = (chunk: Buffer): void => {
       if (offload === undefined) this.#verifier?.update(chunk);
       this.#offset += chunk.byteLength;
+      if (chunk.byteLength > 0) this.#served(this.#current as Placed);
       held.push(chunk);
     };
     try {
@@ -423,10 +502,15 @@ class StreamRun implements CuttableStream {
           failure = err;
         }
         finishSegment(seg, failure, this.#p, this.#abortError !== undefined);
-        if (failure === undefined) return { chunks: held, ok };
+        if (failure === undefined) {
+          this.#served(seg);
+          this.#announce();
+          return { chunks: held, ok };
+        }
         if (hasCode(failure, 'INTEGRITY_MISMATCH')) {
-          // This copy's bytes are wrong: start over, whole, on the next.
+          // This copy's bytes are wrong: start over, whole, on the next. None of them is handed on.
           held = [];
+          this.#early = [];
           this.#offset = 0;
           this.#verifier = verifierFor(this.#src, this.#p, this.#first as StreamCopy, this.#firstEtag);
         }
@@ -448,8 +532,7 @@ class StreamRun implements CuttableStream {
     this.#failed.add(seg.index);
     this.#failures.push({ index: seg.index, backendName: seg.copy.backendName, error: failure });
     this.#p.recorder.inc(METRIC.streamResumes, { backend: seg.copy.backendName });
-    const next = await this.open(this.#offset);
-    this.backends.push(next.copy.backendName);
+    await this.open(this.#offset);
   }
 
   /**

@@ -28,6 +28,15 @@ function withoutEtags(b: MemoryBackend): void {
   };
 }
 
+/** A body that fails with `err` before sending a byte (a copy that answered, then broke). */
+function failingBody(err: Error): Readable {
+  return new Readable({
+    read() {
+      setImmediate(() => this.destroy(err));
+    },
+  });
+}
+
 describe('getStream (memory backends)', () => {
   it('streams a whole object, verified, with its head fields', async () => {
     const { rp, seed } = await openMemoryReadPath();
@@ -84,10 +93,76 @@ describe('getStream (memory backends)', () => {
     const one = await rp.getStream('k');
     assert.equal(await text(one.body), 'good bytes');
     assert.equal(await one.verified, true);
-    assert.deepEqual(one.backends, ['b1', 'b2']);
+    // None of b1's bytes was handed on: the outcome names b2, whose were.
+    assert.deepEqual(one.backends, ['b2']);
+    assert.equal(one.backend, 'b2');
+    assert.equal(one.failover, true);
     backend('b2').put('k', new TextEncoder().encode('evil bytes'));
     const o = await rp.getStream('k');
     await assertMismatchBeforeEnd(o);
+    await rp.close();
+  });
+
+  it('a first copy whose body fails before its first byte: the outcome names the copy that served the bytes', async () => {
+    const { rp, seed, backend, store } = await openMemoryReadPath(3);
+    // Past the verify window: handed on as it passes (the pump), and small enough to be quick.
+    const bytes = Buffer.alloc(3 * 1024 * 1024, 7);
+    seed('big', bytes, ['b1', 'b2', 'b3']);
+    seed('small', 'small body', ['b1', 'b2', 'b3']);
+    // b1 answers with headers, then its body fails before sending a byte.
+    const b1 = backend('b1');
+    const get = b1.get.bind(b1);
+    let cut = 0;
+    b1.get = async (key, opts) => {
+      const r = await get(key, opts);
+      cut++;
+      r.body.destroy();
+      return { ...r, body: failingBody(new ReadPathError('BACKEND_ERROR', 'connection reset')) };
+    };
+    for (const key of ['big', 'small']) {
+      const o = await rp.getStream(key);
+      const body = await readAll(o.body);
+      assert.equal(body.byteLength, key === 'big' ? bytes.byteLength : 10);
+      assert.equal(await o.verified, true);
+      assert.equal(o.backend, 'b2', `${key}: b1 served none of the bytes`);
+      assert.equal(o.failover, true, `${key}: the bytes came from a copy after the first stored one`);
+      assert.deepEqual(o.backends, ['b2'], `${key}: only copies that served bytes`);
+      const row = (await store.getAllObjectLocations(key)).find((l) => l.backendName === 'b2');
+      assert.deepEqual(o.lastModified, row?.createdAt, `${key}: Last-Modified is the serving copy's row's`);
+    }
+    assert.equal(cut, 2, "b1's bodies were cut");
+    await rp.close();
+  });
+
+  it('a resumed stream lists only the copies that served bytes: one that failed before its first byte is not among them', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(3);
+    const bytes = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) & 0xff;
+    seed('big', bytes, ['b1', 'b2', 'b3']);
+    const cutAfter = (name: string, keep: number): void => {
+      const b = backend(name);
+      const get = b.get.bind(b);
+      b.get = async (key, opts) => {
+        const r = await get(key, opts);
+        const whole = await readAll(r.body);
+        async function* cutShort(): AsyncGenerator<Buffer> {
+          if (keep > 0) yield whole.subarray(0, keep);
+          await new Promise((resolve) => setImmediate(resolve));
+          throw new ReadPathError('BACKEND_ERROR', 'connection reset');
+        }
+        return { ...r, body: Readable.from(cutShort()) };
+      };
+    };
+    // b1 sends 1000 bytes and is cut; b2 resumes and is cut before its first byte; b3 finishes.
+    cutAfter('b1', 1000);
+    cutAfter('b2', 0);
+    const o = await rp.getStream('big');
+    assert.ok((await readAll(o.body)).equals(bytes));
+    assert.equal(await o.verified, true);
+    assert.equal(backend('b2').calls.get, 1, 'b2 was asked to resume');
+    assert.equal(o.backend, 'b1', 'the first bytes came from b1');
+    assert.equal(o.failover, false);
+    assert.deepEqual(o.backends, ['b1', 'b3']);
     await rp.close();
   });
 
