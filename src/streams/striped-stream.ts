@@ -76,6 +76,11 @@ interface FirstAnswer {
   head: VerdictHead;
 }
 
+/** A copy's failure, and the part it failed. */
+interface PartFailure extends ProbeFailure {
+  part: number;
+}
+
 interface Part {
   index: number;
   start: number;
@@ -139,7 +144,7 @@ class StripedRun implements CuttableStream {
   readonly #caller: AbortSignal | undefined;
   readonly #copies: CopyState[];
   readonly #parts: Part[] = [];
-  readonly #failures: ProbeFailure[] = [];
+  readonly #failures: PartFailure[] = [];
   readonly backends: string[] = [];
   #etag: string | undefined;
   #nextLaunch = 0;
@@ -211,7 +216,7 @@ class StripedRun implements CuttableStream {
         // A method call, not the field: the narrowing from the loop's top does not survive the await.
         const stopped = this.#stopped();
         if (stopped !== undefined) throw stopped;
-        this.#failures.push({ index: this.#copies.indexOf(c), backendName: c.copy.backendName, error: err });
+        this.#failures.push({ index: this.#copies.indexOf(c), backendName: c.copy.backendName, error: err, part: 0 });
         c.failures++;
         if (backendStatusOf(err) === 404 || backendStatusOf(err) === 412) c.dead = true;
         continue;
@@ -234,6 +239,23 @@ class StripedRun implements CuttableStream {
     }
     this.#stop();
     throw openFailure(this.#src, this.#failures, this.#copies.length);
+  }
+
+  /**
+   * One failure per copy, in the order they came: why it could not serve part 0, or, for a copy
+   * dropped before it was asked for part 0, why it was dropped — what a plain read that never
+   * started judges (one failure per copy tried).
+   */
+  #startFailures(): PartFailure[] {
+    const byCopy = new Map<number, PartFailure>();
+    for (const f of this.#failures) {
+      const had = byCopy.get(f.index);
+      if (had?.part === 0) continue;
+      // Deleted first: a Map keeps the order keys were first set in.
+      byCopy.delete(f.index);
+      byCopy.set(f.index, f);
+    }
+    return [...byCopy.values()];
   }
 
   /** Part 0 answered: the body is made, and the other parts are launched. */
@@ -453,7 +475,7 @@ class StripedRun implements CuttableStream {
     c.failures++;
     // 404 (gone) and 412 (other bytes) say the copy cannot serve any part.
     if (c.failures >= MAX_COPY_FAILURES || backendStatusOf(err) === 404 || backendStatusOf(err) === 412 || hasCode(err, 'USAGE_LIMIT_SKIP')) c.dead = true;
-    this.#failures.push({ index: this.#copies.indexOf(c), backendName: c.copy.backendName, error: err });
+    this.#failures.push({ index: this.#copies.indexOf(c), backendName: c.copy.backendName, error: err, part: part.index });
     this.#p.recorder.inc(METRIC.streamResumes, { backend: c.copy.backendName });
     if (part.fetches.length > 0) return;
     const next = this.#pick(part);
@@ -507,7 +529,15 @@ class StripedRun implements CuttableStream {
     }
   }
 
-  #noCopyLeft(part: Part): ReadPathError {
+  /**
+   * The read's error when no copy is left to serve `part`. Part 0 unserved, the consumer has no
+   * byte: the read failed as one that never started does — the plain read's verdict on the
+   * copies' own failures (the last copy's error, USAGE_LIMIT_EXCEEDED, or in degraded mode the
+   * broadcast's: OBJECT_NOT_FOUND when every copy answered 404, ALL_BACKENDS_FAILED with the last
+   * error). Later, ALL_BACKENDS_FAILED naming the bytes no copy could serve.
+   */
+  #noCopyLeft(part: Part): unknown {
+    if (part.index === 0) return openFailure(this.#src, this.#startFailures(), this.#copies.length);
     const last = this.#failures[this.#failures.length - 1]?.error;
     return new ReadPathError('ALL_BACKENDS_FAILED', `${this.#src.key}: no copy could serve bytes ${part.start}-${part.end} of the striped read${last === undefined ? '' : `; last error: ${messageOf(last)}`}`, { cause: last });
   }

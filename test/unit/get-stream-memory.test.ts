@@ -368,6 +368,81 @@ describe('striped getStream (memory backends)', () => {
     await rp.close();
   });
 
+  /**
+   * Make every GET of `key` that `hit` picks fail as `fail` says: its body fails before its first
+   * byte with the error `fail` gives (a copy that answered, then broke), or — `fail` returning
+   * undefined — the request is answered 404 (a copy that is not there).
+   */
+  const faulty = (b: MemoryBackend, hit: (range: string | undefined) => boolean, fail: () => ReadPathError | undefined): void => {
+    const get = b.get.bind(b);
+    b.get = async (key, opts) => {
+      if (!hit(opts?.range)) return get(key, opts);
+      const err = fail();
+      if (err === undefined) throw new ReadPathError('BACKEND_ERROR', `${b.name}: ${key}: NoSuchKey`, { backendStatus: 404 });
+      const r = await get(key, opts);
+      r.body.destroy();
+      return { ...r, body: failingBody(err) };
+    };
+  };
+  /** The error a read of `key` ends with: getStream's rejection, or its body's. */
+  const failureOf = async (rp: ReadPath, key: string): Promise<ReadPathError> => {
+    try {
+      const o = await rp.getStream(key);
+      await readAll(o.body);
+    } catch (err) {
+      return err as ReadPathError;
+    }
+    throw new assert.AssertionError({ message: `${key} was read` });
+  };
+
+  it('part 0 failing on every copy ends the read as a plain read of the same failures does: the copies\' own errors', async () => {
+    const bytes = object(1024 * 1024 + 123);
+    const part0 = (range: string | undefined): boolean => range === undefined || range === 'bytes=0-65535';
+    for (const stripe of [true, false]) {
+      const { rp, seed, backend } = await openMemoryReadPath(3, { runtime: { mode: 'inline' }, striping: stripe ? striping : { enabled: false } });
+      seed('big', bytes, ['b1', 'b2', 'b3']);
+      // Every copy answers part 0 (a plain read: byte 0 on), then stalls before its first byte.
+      for (const name of ['b1', 'b2', 'b3']) faulty(backend(name), part0, () => new ReadPathError('TIMEOUT', `${name}: big: no bytes for 30000 ms`));
+      const err = await failureOf(rp, 'big');
+      assert.equal(err.code, 'TIMEOUT', `striped ${stripe}: the last copy's own error, as a located read reports it: ${err.message}`);
+      assert.equal(err.httpStatus, 504);
+      assert.match(err.message, /^b\d: big: no bytes/);
+      await rp.close();
+    }
+  });
+
+  it('degraded: part 0 cut on the first copy and missing on the others is the broadcast\'s verdict, as a plain degraded read gives it', async () => {
+    const bytes = object(1024 * 1024 + 123);
+    const part0 = (range: string | undefined): boolean => range === undefined || range === 'bytes=0-65535';
+    const errors: ReadPathError[] = [];
+    for (const stripe of [true, false]) {
+      const { rp, seed, backend, store } = await openMemoryReadPath(3, { runtime: { mode: 'inline' }, striping: stripe ? striping : { enabled: false } });
+      seed('big', bytes, ['b1', 'b2', 'b3']);
+      store.setAvailable(false);
+      faulty(backend('b1'), part0, () => new ReadPathError('BACKEND_ERROR', 'b1: big: connection reset'));
+      faulty(backend('b2'), part0, () => undefined);
+      faulty(backend('b3'), part0, () => undefined);
+      const err = await failureOf(rp, 'big');
+      errors.push(err);
+      assert.equal(err.code, 'ALL_BACKENDS_FAILED', `striped ${stripe}: ${err.message}`);
+      assert.match(err.message, /^all backends failed for big; last error: /, `striped ${stripe}`);
+      await rp.close();
+    }
+    const [striped, plain] = errors;
+    assert.equal(striped?.httpStatus, plain?.httpStatus);
+
+    // Every copy gone since the HEAD found it: not found, striped or not.
+    for (const stripe of [true, false]) {
+      const { rp, seed, backend, store } = await openMemoryReadPath(3, { runtime: { mode: 'inline' }, striping: stripe ? striping : { enabled: false } });
+      seed('big', bytes, ['b1', 'b2', 'b3']);
+      store.setAvailable(false);
+      for (const name of ['b1', 'b2', 'b3']) faulty(backend(name), part0, () => undefined);
+      const err = await failureOf(rp, 'big');
+      assert.equal(err.code, 'OBJECT_NOT_FOUND', `striped ${stripe}: every backend answered 404: ${err.message}`);
+      await rp.close();
+    }
+  });
+
   it('a missing copy is dropped and its parts are fetched elsewhere', async () => {
     const { rp, seed, backend } = await openMemoryReadPath(3, { runtime: { mode: 'inline' }, striping });
     const bytes = object(1600 * 1024);
