@@ -200,7 +200,11 @@ export interface ListedObject {
   size: number;
   /** That copy's createdAt. */
   lastModified: Date;
-  /** That copy's row ETag (s3-orchestrator's `etag`, where the table has it and the row is not NULL). */
+  /**
+   * The ETag reads of it report: that copy's row ETag (s3-orchestrator's `etag`, where the table
+   * has it and the row is not NULL), else one derived from its content_hash (`"…-1"`). Absent
+   * when the row has neither: reads then report the backend's.
+   */
   etag?: string;
 }
 

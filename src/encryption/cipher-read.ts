@@ -31,23 +31,6 @@ export interface CipherRead {
   decryptor: ChunkDecryptor;
 }
 
-/**
- * The ETag an encrypted object is reported with. The backend's is the ciphertext's MD5, which a
- * client checking ETags against the body it got would find wrong; this one is derived from the
- * plaintext's SHA-256 in the multipart form (`"…-1"`), which no client takes for an MD5 — or
- * none at all without a content hash.
- */
-export function plaintextEtag(contentHash: string | null | undefined): string | undefined {
-  return contentHash === null || contentHash === undefined || contentHash.length < 32 ? undefined : `"${contentHash.slice(0, 32).toLowerCase()}-1"`;
-}
-
-/** An encrypted copy's ETag replaced by {@link plaintextEtag} (removed when there is none). */
-export function setPlaintextEtag(head: { etag?: string }, contentHash: string | null | undefined): void {
-  const etag = plaintextEtag(contentHash);
-  if (etag === undefined) delete head.etag;
-  else head.etag = etag;
-}
-
 /** The copy `backend` holds of `key`, as its row (or the probe's view of it) describes it. */
 export function encryptedCopy(backend: string, key: string, l: {
   sizeBytes: number; plaintextSize?: number | null; encryptionKey?: Uint8Array | null; keyId?: string | null;

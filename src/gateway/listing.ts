@@ -29,7 +29,15 @@ export interface ListRequest {
   afterPrefix: boolean;
   encodeUrl: boolean;
   signal?: AbortSignal | undefined;
+  /**
+   * The ETag a HEAD of a listed key (bucket-relative) reports, for entries whose rows give none
+   * (neither upstream's `etag` nor a content_hash): S3 lists an ETag for every object.
+   */
+  headEtag?: ((key: string) => Promise<string | undefined>) | undefined;
 }
+
+/** HEADs in flight at once for one listing page's entries without an ETag. */
+const HEAD_CONCURRENCY = 8;
 
 /**
  * `marker` is one of this listing's common prefixes — past `prefix`, it holds the delimiter
@@ -51,12 +59,41 @@ export interface ListResult {
   next: { after: string; prefix: boolean } | undefined;
 }
 
-/** Walk the store for one page of a listing. */
+/** One page of a listing: the store's walk, then the ETags only a backend can give (see {@link ListRequest.headEtag}). */
 export async function listPage(list: ListKeys, r: ListRequest): Promise<ListResult> {
   const root = `${r.bucket}/`;
   const full = root + r.prefix;
   const contents: ListEntry[] = [];
   const commonPrefixes: string[] = [];
+  const res = await walk(list, r);
+  if (r.headEtag !== undefined) await fillEtags(res.contents, r.headEtag, r.signal);
+  return res;
+}
+
+/**
+ * Give each entry without an ETag the one a HEAD of it reports, a few at a time. A HEAD that
+ * fails (every copy unreachable, the object gone since the row was read) leaves its entry
+ * without one: a listing is not failed for one object a GET could not read either.
+ */
+async function fillEtags(contents: ListEntry[], head: (key: string) => Promise<string | undefined>, signal: AbortSignal | undefined): Promise<void> {
+  const missing = contents.filter((e) => e.etag === undefined);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < missing.length) {
+      const e = missing[next++] as ListEntry;
+      try {
+        const etag = await head(e.key);
+        if (etag !== undefined) e.etag = etag;
+      } catch (err) {
+        if (signal?.aborted === true) throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HEAD_CONCURRENCY, missing.length) }, worker));
+}
+
+/** Walk the store for one page of a listing. */
+async function walk(list: ListKeys, r: ListRequest): Promise<ListResult> {
   let cursor: string | undefined = r.after === undefined ? undefined : root + r.after + (r.afterPrefix ? PAST_PREFIX : '');
   if (r.maxKeys === 0) return { contents, commonPrefixes, truncated: false, next: undefined };
   let last: { after: string; prefix: boolean } | undefined;

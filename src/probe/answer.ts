@@ -9,9 +9,14 @@ import type { UsagePort } from './billing.js';
 import { isBilledFailure } from './billing.js';
 import type { OkVerdict, ProbeTally, ProbeTask, ProbeUsage, SkipVerdict, Verdict, VerdictHead } from './task.js';
 import { runTransform } from './transform.js';
-import { setPlaintextEtag } from '../encryption/cipher-read.js';
-import { lacksPlaintextSize, nonEmpty, objectSizeOf, storedDiffers } from '../stores/row-mapping.js';
+import { decodedEtag } from '../compression/degraded.js';
+import { lacksPlaintextSize, nonEmpty, objectSizeOf, rowEtag, storedDiffers } from '../stores/row-mapping.js';
 import type { ObjectLocation } from '../types.js';
+
+function setEtag(h: { etag?: string }, etag: string | undefined): void {
+  if (etag === undefined) delete h.etag;
+  else h.etag = etag;
+}
 
 /** The HEAD fields of an answer, without `size` (that travels apart). */
 export function headFields(r: HeadResult): VerdictHead {
@@ -37,17 +42,21 @@ export interface IdentityRow {
 /**
  * What a client is told about copy `l`'s object, over what its backend answered (`h`, changed in
  * place and returned): the row's ETag and Content-Type where upstream recorded them (its clients
- * were given those, whatever form the copy is stored in); else, for a copy stored encrypted or
- * compressed, an ETag derived from content_hash (see plaintextEtag) instead of the stored bytes'
- * MD5. Last-Modified is the serving copy's row created_at, as upstream answers since it stopped
+ * were given those, whatever form the copy is stored in); else an ETag derived from content_hash
+ * (see rowEtag: what a listing gives too, for every copy and stored form); without either, the
+ * backend's ETag, in the multipart form (`"…-1"`) for a copy stored encrypted or compressed,
+ * whose stored bytes' MD5 is not the body's. Last-Modified is the serving copy's row created_at, as upstream answers since it stopped
  * taking the backend's (which a rebalance or repair rewrites, so a revalidating client would see
  * the object change when it did not). Degraded mode (no row): the backend's, as they are.
  */
 export function objectHead<T extends { etag?: string; contentType?: string; lastModified?: Date }>(h: T, l: IdentityRow | null | undefined): T {
   if (l === null || l === undefined) return h;
   if (l.createdAt !== undefined) h.lastModified = new Date(typeof l.createdAt === 'number' ? l.createdAt : l.createdAt.getTime());
-  if (nonEmpty(l.etag)) h.etag = l.etag;
-  else if (storedDiffers(l)) setPlaintextEtag(h, l.contentHash);
+  const etag = rowEtag(l);
+  if (etag !== undefined) h.etag = etag;
+  // Only a backend knows an ETag now; the stored bytes' MD5 of a copy stored in another form
+  // would fail a client's check of the body, in the multipart form it is still a validator.
+  else if (storedDiffers(l)) setEtag(h, decodedEtag(h.etag));
   if (nonEmpty(l.contentType)) h.contentType = l.contentType;
   return h;
 }

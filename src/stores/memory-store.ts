@@ -4,7 +4,7 @@
 import { ReadPathError, abortedError } from '../errors.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, ObjectTag } from '../types.js';
 import { checkListKeysOptions, compareKeys, keyRange } from './key-listing.js';
-import { nonEmpty, objectSizeOf } from './row-mapping.js';
+import { objectSizeOf, rowEtag } from './row-mapping.js';
 
 /** One shared instance: an outage fails every lookup, and building an Error per call costs µs. */
 const UNAVAILABLE = new ReadPathError('DB_UNAVAILABLE', 'metadata store unavailable (simulated outage)');
@@ -105,7 +105,8 @@ export class MemoryMetadataStore implements MetadataStore {
       // Keys with one prefix are contiguous in this order: the first that lacks it ends the page.
       if (!key.startsWith(prefix)) break;
       const first = (this.#rows.get(key) as ObjectLocation[])[0] as ObjectLocation;
-      out.push({ key, size: objectSizeOf(first), ...(nonEmpty(first.etag) ? { etag: first.etag } : {}), lastModified: new Date(first.createdAt.getTime()) });
+      const etag = rowEtag(first);
+      out.push({ key, size: objectSizeOf(first), ...(etag === undefined ? {} : { etag }), lastModified: new Date(first.createdAt.getTime()) });
     }
     return out;
   }

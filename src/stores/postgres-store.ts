@@ -160,7 +160,7 @@ ON CONFLICT (object_key, backend_name) DO UPDATE SET
  * variants: `>=` prefix or `>` start-after, with or without the prefix's upper bound.
  * Parameters: $1 the lower bound, $2 the limit, $3 the upper bound when `bounded`. `compressed`:
  * the table has upstream's compression columns (a compressed copy is listed at its logical size);
- * `identity`: it has upstream's `etag` (listed with its ETag). With
+ * `identity`: it has upstream's `etag` (listed with its ETag; content_hash gives one without it). With
  * `managed` (upstream's column exists) unmanaged rows are skipped, in choosing the page's keys
  * too, so a key with none but those is not listed and takes no place in the page. Exported for
  * the query-plan tests.
@@ -168,14 +168,14 @@ ON CONFLICT (object_key, backend_name) DO UPDATE SET
 export function postgresListKeysSql(collateC: boolean, inclusive: boolean, bounded: boolean, managed = false, compressed = false, identity = false): string {
   const k = collateC ? 'object_key COLLATE "C"' : 'object_key';
   return `
-SELECT k.object_key, f.backend_name, f.size_bytes, f.encrypted, f.plaintext_size, f.created_at${compressed ? ', f.compression_algorithm, f.logical_size' : ''}${identity ? ', f.etag' : ''}
+SELECT k.object_key, f.backend_name, f.size_bytes, f.encrypted, f.plaintext_size, f.created_at, f.content_hash${compressed ? ', f.compression_algorithm, f.logical_size' : ''}${identity ? ', f.etag' : ''}
 FROM (SELECT DISTINCT ON (${k}) object_key
       FROM object_locations
       WHERE ${k} ${inclusive ? '>=' : '>'} $1${bounded ? ` AND ${k} < $3` : ''}${managed ? ' AND managed IS NOT FALSE' : ''}
       ORDER BY ${k}
       LIMIT $2) k
 CROSS JOIN LATERAL (
-    SELECT o.backend_name, o.size_bytes, o.encrypted, o.plaintext_size, o.created_at${compressed ? ', o.compression_algorithm, o.logical_size' : ''}${identity ? ', o.etag' : ''}
+    SELECT o.backend_name, o.size_bytes, o.encrypted, o.plaintext_size, o.created_at, o.content_hash${compressed ? ', o.compression_algorithm, o.logical_size' : ''}${identity ? ', o.etag' : ''}
     FROM object_locations o
     WHERE o.object_key = k.object_key${managed ? ' AND o.managed IS NOT FALSE' : ''}
     ORDER BY ${copyOrder('o')}

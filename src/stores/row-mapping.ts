@@ -262,18 +262,7 @@ export function toObjectLocation(key: string, row: RawLocationRow, createdAt: Pa
     throw badColumn(key, backend, 'encryption_key', `not binary: ${show(k)}`);
   }
 
-  let contentHash: string | null = null;
-  const h = row.content_hash;
-  if (typeof h === 'string') {
-    // Upstream writes '' for "no hash" in some versions: nothing to verify.
-    if (h !== '') {
-      if (!HASH_RE.test(h)) throw badColumn(key, backend, 'content_hash', `not a hex SHA-256: ${show(h)}`);
-      contentHash = h.toLowerCase();
-    }
-  } else if (h !== null && h !== undefined) {
-    throw badColumn(key, backend, 'content_hash', `not text: ${show(h)}`);
-  }
-
+  const contentHash = contentHashOf(key, backend, row.content_hash);
   const storageKey = storageKeyOf(key, backend, row.storage_key);
   const compression = optionalString(key, backend, 'compression_algorithm', row.compression_algorithm);
   return {
@@ -297,6 +286,32 @@ export function toObjectLocation(key: string, row: RawLocationRow, createdAt: Pa
     ...identityOf(key, backend, row),
     ...tagCountOf(key, backend, row.tag_count),
   };
+}
+
+/** The row's content_hash, checked: lowercase hex SHA-256, or null for none. */
+function contentHashOf(key: string, backend: string, h: unknown): string | null {
+  if (typeof h === 'string') {
+    // Upstream writes '' for "no hash" in some versions: nothing to verify.
+    if (h === '') return null;
+    if (!HASH_RE.test(h)) throw badColumn(key, backend, 'content_hash', `not a hex SHA-256: ${show(h)}`);
+    return h.toLowerCase();
+  }
+  if (h !== null && h !== undefined) throw badColumn(key, backend, 'content_hash', `not text: ${show(h)}`);
+  return null;
+}
+
+/**
+ * The ETag every answer about an object gives — GET, HEAD and listings alike — when a database
+ * row describes it: the row's `etag` (what upstream gave its clients); else one derived from
+ * content_hash in the multipart form (`"…-1"`, which no client checks as an MD5), whatever form
+ * the copies are stored in. Derived from the database, it is the same for every copy and costs
+ * no backend request, so a listing can give it. Undefined when the row has neither: only a
+ * backend can say then.
+ */
+export function rowEtag(l: { etag?: string | null | undefined; contentHash?: string | null | undefined }): string | undefined {
+  if (nonEmpty(l.etag)) return l.etag;
+  const h = l.contentHash;
+  return h === null || h === undefined || h.length < 32 ? undefined : `"${h.slice(0, 32).toLowerCase()}-1"`;
 }
 
 /** `{ tagCount }` when the object has tags (a count from the lookup), else nothing. */
@@ -474,7 +489,7 @@ export function sortCopies<T extends OrderedCopy>(rows: T[]): T[] {
 }
 
 /** The columns of one `object_locations` row a key listing reads. */
-export type RawListedRow = Pick<RawLocationRow, 'object_key' | 'backend_name' | 'size_bytes' | 'encrypted' | 'plaintext_size' | 'created_at' | 'compression_algorithm' | 'logical_size' | 'etag'>;
+export type RawListedRow = Pick<RawLocationRow, 'object_key' | 'backend_name' | 'size_bytes' | 'encrypted' | 'plaintext_size' | 'created_at' | 'compression_algorithm' | 'logical_size' | 'etag' | 'content_hash'>;
 
 /** The object_key of a listed row, checked: a key that is not text is a METADATA_ERROR. */
 export function listedKey(row: RawListedRow): string {
@@ -487,7 +502,8 @@ export function listedKey(row: RawListedRow): string {
 /**
  * One listed object from its first copy's row (`key` already checked with {@link listedKey}):
  * the size a client reads (the plaintext size of an encrypted copy that records one, as reads
- * report it) and the copy's created_at. The columns read are checked as lookups check them.
+ * report it), the copy's created_at, and the ETag reads report ({@link rowEtag}). The columns
+ * read are checked as lookups check them.
  */
 export function toListedObject(key: string, row: RawListedRow, createdAt: ParsedTimestamp): ListedObject {
   const backend = row.backend_name;
@@ -498,7 +514,7 @@ export function toListedObject(key: string, row: RawListedRow, createdAt: Parsed
   const compression = optionalString(key, backend, 'compression_algorithm', row.compression_algorithm);
   const logicalSize = nonEmpty(compression) ? integer(key, backend, 'logical_size', row.logical_size, false) : null;
   const size = objectSizeOf({ sizeBytes, encrypted, plaintextSize, compression, logicalSize });
-  const { etag } = identityOf(key, backend, { etag: row.etag, content_type: null });
+  const etag = rowEtag({ ...identityOf(key, backend, { etag: row.etag, content_type: null }), contentHash: contentHashOf(key, backend, row.content_hash) });
   return { key, size, lastModified: createdAt.date, ...(etag === undefined ? {} : { etag }) };
 }
 

@@ -140,7 +140,7 @@ ON CONFLICT (backend_name, period) DO UPDATE SET
  * variants: `>=` prefix or `>` start-after, with or without the prefix's upper bound.
  * Parameters: the lower bound, the upper bound when `bounded`, the limit. `compressed`: the
  * table has upstream's compression columns (a compressed copy is listed at its logical size);
- * `identity`: it has upstream's `etag` (listed with its ETag). With `managed`
+ * `identity`: it has upstream's `etag` (listed with its ETag; content_hash gives one without it). With `managed`
  * (upstream's column exists) unmanaged rows are skipped, in choosing the page's keys too, so a
  * key with none but those is not listed and takes no place in the page. Exported for the
  * query-plan tests.
@@ -150,7 +150,7 @@ export function sqliteListKeysSql(inclusive: boolean, bounded: boolean, managed 
   const m = managed ? ' AND coalesce(managed, 1) <> 0' : '';
   return `
 SELECT object_key, backend_name, size_bytes, encrypted, plaintext_size, created_at,
-       ${compressed ? 'compression_algorithm, logical_size' : 'NULL, NULL'}, ${identity ? 'etag' : 'NULL'}
+       ${compressed ? 'compression_algorithm, logical_size' : 'NULL, NULL'}, ${identity ? 'etag' : 'NULL'}, content_hash
 FROM object_locations
 WHERE object_key IN (
     SELECT DISTINCT ${k} FROM object_locations
@@ -605,7 +605,7 @@ function fromArray(a: unknown[]): RawLocationRow {
 }
 
 function listedRow(a: unknown[]): RawListedRow {
-  return { object_key: a[0], backend_name: a[1], size_bytes: a[2], encrypted: a[3], plaintext_size: a[4], created_at: a[5], compression_algorithm: a[6], logical_size: a[7], etag: a[8] };
+  return { object_key: a[0], backend_name: a[1], size_bytes: a[2], encrypted: a[3], plaintext_size: a[4], created_at: a[5], compression_algorithm: a[6], logical_size: a[7], etag: a[8], content_hash: a[9] };
 }
 
 function sqliteCode(err: unknown): string | undefined {

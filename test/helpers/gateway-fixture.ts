@@ -19,6 +19,8 @@ export interface FixtureBucket {
   name: string;
   creds: readonly ClientCred[];
   objects?: ReadonlyMap<string, Buffer>;
+  /** Keys of `objects` whose rows record no content_hash (as rows written before upstream kept one). */
+  noHash?: ReadonlySet<string>;
 }
 
 /** A running fixture; `close()` stops the gateway and the fleet and removes `tmp`. */
@@ -53,7 +55,7 @@ export async function startGatewayFixture(o: {
       for (const [k, v] of b.objects ?? []) {
         const key = `${b.name}/${k}`;
         await fleet.seed(key, v, ['b1', 'b2']);
-        for (const name of ['b1', 'b2']) rows.push({ objectKey: key, backendName: name, sizeBytes: v.length, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(v) });
+        for (const name of ['b1', 'b2']) rows.push({ objectKey: key, backendName: name, sizeBytes: v.length, createdAt: new Date(t++), encrypted: false, contentHash: b.noHash?.has(k) === true ? null : sha256Hex(v) });
       }
     }
     const store = await SqliteMetadataStore.open({ path: path.join(tmp, 'meta.db') });

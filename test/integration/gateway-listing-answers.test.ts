@@ -1,0 +1,79 @@
+/**
+ * What `readpath serve`'s listings say about each object, driven by the AWS SDK and s3cmd over an
+ * s3rver fleet: every listed object has the ETag a GET or HEAD of it returns (derived from the
+ * row's content_hash, or the backend's for a row without one); a start key inside a common
+ * prefix continues after that prefix in ListObjects and ListObjectsV2 alike; a GET naming a
+ * subresource only writes have (`?delete`) is an S3 error, not a listing.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  GetObjectCommand, HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, type S3Client,
+} from '@aws-sdk/client-s3';
+import { gatewaySdk } from '../helpers/gateway-sdk.js';
+import { S3Clients, ok, type ClientCred } from '../helpers/s3-clients.js';
+import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
+
+const CRED: ClientCred = { id: 'AKIALISTINGANSWERS01', secret: 'listing-answers-secret-0123456789' };
+const BUCKET = 'media';
+const OBJECTS: ReadonlyMap<string, Buffer> = new Map([
+  ['x1.txt', randomBytes(40)],
+  ['x2.txt', randomBytes(60)],
+  ['a/1.bin', randomBytes(10)],
+  ['a/2.bin', randomBytes(20)],
+  ['b/3.bin', randomBytes(30)],
+  ['c.txt', randomBytes(5)],
+]);
+/** Rows written before upstream kept a content hash: only a backend knows these objects' ETags. */
+const NO_HASH = new Set(['x2.txt', 'a/2.bin']);
+
+const md5Etag = (b: Buffer): string => `"${createHash('md5').update(b).digest('hex')}"`;
+const derivedEtag = (b: Buffer): string => `"${createHash('sha256').update(b).digest('hex').slice(0, 32)}-1"`;
+
+describe('readpath serve: listings', () => {
+  let fx: GatewayFixture;
+  let clients: S3Clients;
+  let s3: S3Client;
+
+  before(async () => {
+    fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-listing-', buckets: [{ name: BUCKET, creds: [CRED], objects: OBJECTS, noHash: NO_HASH }] });
+    clients = await S3Clients.create(fx.tmp);
+    s3 = gatewaySdk(fx.serve.url, CRED);
+  });
+
+  after(async () => {
+    s3?.destroy();
+    await fx?.close();
+  });
+
+  it('every listed object has the ETag its GET and HEAD return: derived from content_hash, else the backend\'s (ListObjectsV2 and ListObjects)', async () => {
+    const v2 = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+    const v1 = await s3.send(new ListObjectsCommand({ Bucket: BUCKET }));
+    for (const contents of [v2.Contents ?? [], v1.Contents ?? []]) {
+      assert.deepEqual(contents.map((c) => c.Key).sort(), [...OBJECTS.keys()].sort());
+      for (const c of contents) {
+        const bytes = OBJECTS.get(c.Key ?? '') as Buffer;
+        assert.equal(c.ETag, NO_HASH.has(c.Key ?? '') ? md5Etag(bytes) : derivedEtag(bytes), c.Key);
+        const h = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: c.Key }));
+        assert.equal(h.ETag, c.ETag, `HEAD ${c.Key}`);
+        const g = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: c.Key }));
+        assert.deepEqual(Buffer.from(await g.Body?.transformToByteArray() ?? []), bytes);
+        assert.equal(g.ETag, c.ETag, `GET ${c.Key}`);
+      }
+    }
+  });
+
+  it('s3cmd ls shows every object; s3cmd get with a ? wildcard fetches the objects it matches, with and without a content hash', async () => {
+    const ls = ok(await clients.s3cmdRun(fx.serve.url, CRED, ['ls', '--recursive', `s3://${BUCKET}`]), 's3cmd ls');
+    for (const k of OBJECTS.keys()) assert.match(ls.stdout, new RegExp(`s3://${BUCKET}/${k.replace('.', '\\.')}\\n`), k);
+    const dir = path.join(fx.tmp, 'got');
+    await mkdir(dir);
+    const get = ok(await clients.s3cmdRun(fx.serve.url, CRED, ['get', `s3://${BUCKET}/x?.txt`, `${dir}/`]), 's3cmd get x?.txt');
+    assert.doesNotMatch(get.stderr, /WARNING|ERROR/, get.stderr);
+    for (const k of ['x1.txt', 'x2.txt']) assert.deepEqual(await readFile(path.join(dir, k)), OBJECTS.get(k), k);
+  });
+
+});
