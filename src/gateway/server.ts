@@ -358,7 +358,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
           return;
         }
         checkVersionId(query);
-        const sub = query.size === 0 ? undefined : objectSubresource(query);
+        const sub = query.size === 0 ? undefined : objectSubresource(query, method);
         op = sub?.op ?? (method === 'HEAD' ? 'HeadObject' : 'GetObject');
         checkKeyLength(bucket, key);
         if (sub !== undefined) {

@@ -12,9 +12,18 @@ import { aclXml, emptyConfigXml, requestPaymentXml } from './s3-xml.js';
 
 /** Subresources S3 has that the gateway answers with 501 NotImplemented. */
 const NOT_IMPLEMENTED = new Set([
-  'torrent', 'select', 'restore', 'analytics', 'inventory', 'metrics', 'intelligent-tiering',
-  'policyStatus', 'replication-metrics', 'session', 'renameObject',
+  'torrent', 'analytics', 'inventory', 'metrics', 'intelligent-tiering',
+  'policyStatus', 'replication-metrics', 'session',
 ]);
+
+/**
+ * Subresources S3 has only for writes (DeleteObjects is `POST ?delete`, RestoreObject and
+ * SelectObjectContent are POSTs, RenameObject a PUT). A GET naming one is no read of anything:
+ * S3 answers such a method with 405 MethodNotAllowed, and so does the gateway, as it answers
+ * every write — never a listing or an object the client did not ask for.
+ */
+const BUCKET_WRITE_ONLY = new Set(['delete']);
+const OBJECT_WRITE_ONLY = new Set(['restore', 'select', 'renameObject']);
 
 /** A bucket's or object's subresource and the S3 operation reading it. */
 export interface Subresource {
@@ -88,23 +97,34 @@ function unsupported(name: string): never {
 }
 
 /**
+ * 405 for a subresource only writes have. `Allow` is empty: the resource allows no method
+ * through a read-only gateway (RFC 9110 §10.2.1 provides for an empty list in a 405).
+ */
+function writeOnly(name: string, method: string): never {
+  throw new ObjectRequestError(405, 'MethodNotAllowed', `readpath serve is read-only: the specified method is not allowed against this resource (?${name} is only written).`, { Method: method }, { Allow: '' });
+}
+
+/**
  * The bucket subresource a GET's query names (the first one, as S3 takes it), or undefined for
- * a listing. Throws 501 NotImplemented for one the gateway does not serve.
+ * a listing. Throws 501 NotImplemented for one the gateway does not serve, 405
+ * MethodNotAllowed for one only writes have.
  */
 export function bucketSubresource(query: ReadonlyMap<string, string>): Subresource | undefined {
   for (const name of query.keys()) {
+    if (BUCKET_WRITE_ONLY.has(name)) writeOnly(name, 'GET');
     const a = BUCKET.get(name);
     if (a !== undefined) return { name, op: a.op };
     const op = BUCKET_LISTINGS.get(name);
     if (op !== undefined) return { name, op };
-    if (NOT_IMPLEMENTED.has(name) || OBJECT.has(name)) unsupported(name);
+    if (NOT_IMPLEMENTED.has(name) || OBJECT.has(name) || OBJECT_WRITE_ONLY.has(name)) unsupported(name);
   }
   return undefined;
 }
 
-/** The object subresource a GET's query names, or undefined for the object itself. Throws 501 for one the gateway does not serve. */
-export function objectSubresource(query: ReadonlyMap<string, string>): Subresource | undefined {
+/** The object subresource a GET's query names, or undefined for the object itself. Throws 501 for one the gateway does not serve, 405 for one only writes have. */
+export function objectSubresource(query: ReadonlyMap<string, string>, method: 'GET' | 'HEAD'): Subresource | undefined {
   for (const name of query.keys()) {
+    if (OBJECT_WRITE_ONLY.has(name)) writeOnly(name, method);
     const op = OBJECT.get(name);
     if (op !== undefined) return { name, op };
     if (NOT_IMPLEMENTED.has(name) || BUCKET.has(name) || BUCKET_LISTINGS.has(name)) unsupported(name);

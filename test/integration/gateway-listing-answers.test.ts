@@ -76,4 +76,27 @@ describe('readpath serve: listings', () => {
     for (const k of ['x1.txt', 'x2.txt']) assert.deepEqual(await readFile(path.join(dir, k)), OBJECTS.get(k), k);
   });
 
+  it('GET ?delete of a bucket (DeleteObjects is a POST) and ?select or ?restore of an object (POSTs) are 405 MethodNotAllowed, not a listing or the object', async () => {
+    const cases: [string, ListObjectsCommand | GetObjectCommand][] = [
+      ['delete', new ListObjectsCommand({ Bucket: BUCKET })],
+      ['select', new GetObjectCommand({ Bucket: BUCKET, Key: 'c.txt' })],
+      ['restore', new GetObjectCommand({ Bucket: BUCKET, Key: 'c.txt' })],
+    ];
+    for (const [sub, command] of cases) {
+      // Added to the request before it is signed, as a client asking for it would send it.
+      const ask = (request: unknown): void => {
+        (request as { query: Record<string, string> }).query[sub] = '';
+      };
+      if (command instanceof ListObjectsCommand) {
+        command.middlewareStack.add((next) => async (args) => (ask(args.request), next(args)), { step: 'build' });
+      } else {
+        command.middlewareStack.add((next) => async (args) => (ask(args.request), next(args)), { step: 'build' });
+      }
+      await assert.rejects(command instanceof ListObjectsCommand ? s3.send(command) : s3.send(command), (err: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
+        assert.equal(err.name, 'MethodNotAllowed', sub);
+        assert.equal(err.$metadata?.httpStatusCode, 405, sub);
+        return true;
+      });
+    }
+  });
 });
