@@ -40,14 +40,18 @@ export interface ListRequest {
 const HEAD_CONCURRENCY = 8;
 
 /**
- * `marker` is one of this listing's common prefixes — past `prefix`, it holds the delimiter
- * once, at its end — so a listing after it skips every key under it, as NextMarker means. A
- * marker equal to the prefix, or one that only ends in the delimiter, is an ordinary key.
+ * Where a listing asked to start after `start` (ListObjects' `marker`, ListObjectsV2's
+ * `start-after`, ListObjectVersions' `key-marker`) begins. S3 lists entries — keys and common
+ * prefixes — in one order and gives those after the start. With a delimiter, a start at or
+ * inside a common prefix (`a/` or `a/1` for keys under `a/`) is past that prefix's own entry
+ * (`a/` sorts before both), and every key under it rolls up into that entry: the listing goes
+ * on after the whole prefix, for every listing alike. S3-compatible servers do the same (Scality's
+ * listing cuts such a marker back to its common prefix; MinIO skips entries not after it).
  */
-export function isCommonPrefix(marker: string, prefix: string, delimiter: string | undefined): boolean {
-  if (delimiter === undefined || delimiter === '' || marker.length <= prefix.length || !marker.startsWith(prefix)) return false;
-  const at = marker.indexOf(delimiter, prefix.length);
-  return at >= 0 && at + delimiter.length === marker.length;
+export function listStart(start: string, prefix: string, delimiter: string | undefined): { after: string; afterPrefix: boolean } {
+  if (delimiter === undefined || delimiter === '' || !start.startsWith(prefix)) return { after: start, afterPrefix: false };
+  const at = start.indexOf(delimiter, prefix.length);
+  return at < 0 ? { after: start, afterPrefix: false } : { after: start.slice(0, at + delimiter.length), afterPrefix: true };
 }
 
 /** A page of a listing, and where the next one starts. */
@@ -61,10 +65,6 @@ export interface ListResult {
 
 /** One page of a listing: the store's walk, then the ETags only a backend can give (see {@link ListRequest.headEtag}). */
 export async function listPage(list: ListKeys, r: ListRequest): Promise<ListResult> {
-  const root = `${r.bucket}/`;
-  const full = root + r.prefix;
-  const contents: ListEntry[] = [];
-  const commonPrefixes: string[] = [];
   const res = await walk(list, r);
   if (r.headEtag !== undefined) await fillEtags(res.contents, r.headEtag, r.signal);
   return res;
@@ -94,6 +94,10 @@ async function fillEtags(contents: ListEntry[], head: (key: string) => Promise<s
 
 /** Walk the store for one page of a listing. */
 async function walk(list: ListKeys, r: ListRequest): Promise<ListResult> {
+  const root = `${r.bucket}/`;
+  const full = root + r.prefix;
+  const contents: ListEntry[] = [];
+  const commonPrefixes: string[] = [];
   let cursor: string | undefined = r.after === undefined ? undefined : root + r.after + (r.afterPrefix ? PAST_PREFIX : '');
   if (r.maxKeys === 0) return { contents, commonPrefixes, truncated: false, next: undefined };
   let last: { after: string; prefix: boolean } | undefined;

@@ -22,7 +22,7 @@ import type { ResolvedConfig } from '../config/types.js';
 import { bucketsXml, errorXml, listXml, locationXml, objectAttributesXml, taggingXml, uploadsXml, versionsXml, type ListPage } from './s3-xml.js';
 import { s3ErrorOf, type S3Error } from './s3-errors.js';
 import { ObjectRequestError, responseOverrides, serveObject } from './objects.js';
-import { continuationToken, isCommonPrefix, listPage, parseContinuationToken, toListPage, type ListKeys, type ListRequest } from './listing.js';
+import { continuationToken, listPage, listStart, parseContinuationToken, toListPage, type ListKeys, type ListRequest } from './listing.js';
 import { SigV4Verifier, type GatewayCredential } from './sigv4-verify.js';
 import { decodePathComponent, decodeQueryComponent } from './canonical.js';
 import { addressOf, maxS3KeyBytes, requestTarget, virtualHostBucket } from './addressing.js';
@@ -442,7 +442,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
         r.after = t.after;
         r.afterPrefix = t.prefix;
       } else if (startAfter !== undefined && startAfter !== '') {
-        r.after = startAfter;
+        ({ after: r.after, afterPrefix: r.afterPrefix } = listStart(startAfter, r.prefix, r.delimiter));
       }
       const res2 = await listPage(listKeys, r);
       page = toListPage(r, res2);
@@ -453,11 +453,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
       if (q.get('fetch-owner') === 'true') page.owner = owner;
     } else {
       const marker = q.get('marker') ?? '';
-      if (marker !== '') {
-        r.after = marker;
-        // A marker that is a common prefix (what NextMarker gives with a delimiter) skips its keys.
-        r.afterPrefix = isCommonPrefix(marker, r.prefix, r.delimiter);
-      }
+      if (marker !== '') ({ after: r.after, afterPrefix: r.afterPrefix } = listStart(marker, r.prefix, r.delimiter));
       const res1 = await listPage(listKeys, r);
       page = toListPage(r, res1);
       page.marker = marker;
@@ -477,10 +473,7 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     const versionIdMarker = q.get('version-id-marker') ?? '';
     if (versionIdMarker !== '' && keyMarker === '') refuse(400, 'InvalidArgument', 'A version-id marker cannot be specified without a key marker.');
     if (versionIdMarker !== '' && versionIdMarker !== 'null') refuse(400, 'InvalidArgument', 'Invalid version id specified');
-    if (keyMarker !== '') {
-      r.after = keyMarker;
-      r.afterPrefix = isCommonPrefix(keyMarker, r.prefix, r.delimiter);
-    }
+    if (keyMarker !== '') ({ after: r.after, afterPrefix: r.afterPrefix } = listStart(keyMarker, r.prefix, r.delimiter));
     const res = await listPage(listKeys, r);
     const next = res.truncated ? res.next : undefined;
     return versionsXml({

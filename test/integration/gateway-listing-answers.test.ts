@@ -76,6 +76,23 @@ describe('readpath serve: listings', () => {
     for (const k of ['x1.txt', 'x2.txt']) assert.deepEqual(await readFile(path.join(dir, k)), OBJECTS.get(k), k);
   });
 
+  it('a start key at or inside a common prefix continues after that prefix, in ListObjectsV2 (start-after) and ListObjects (marker) alike', async () => {
+    for (const start of ['a/', 'a/1.bin', 'a/0']) {
+      const v2 = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Delimiter: '/', StartAfter: start }));
+      const v1 = await s3.send(new ListObjectsCommand({ Bucket: BUCKET, Delimiter: '/', Marker: start }));
+      for (const [name, page] of [['v2', v2], ['v1', v1]] as const) {
+        assert.deepEqual((page.CommonPrefixes ?? []).map((p) => p.Prefix), ['b/'], `${name} after ${start}`);
+        assert.deepEqual((page.Contents ?? []).map((c) => c.Key), ['c.txt', 'x1.txt', 'x2.txt'], `${name} after ${start}`);
+      }
+    }
+    // Before the prefix's own entry (`a` sorts before `a/`), the prefix is listed.
+    const before = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Delimiter: '/', StartAfter: 'a' }));
+    assert.deepEqual((before.CommonPrefixes ?? []).map((p) => p.Prefix), ['a/', 'b/']);
+    // Without a delimiter there are no common prefixes: the keys after the start.
+    const flat = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, StartAfter: 'a/1.bin' }));
+    assert.deepEqual((flat.Contents ?? []).map((c) => c.Key), ['a/2.bin', 'b/3.bin', 'c.txt', 'x1.txt', 'x2.txt']);
+  });
+
   it('GET ?delete of a bucket (DeleteObjects is a POST) and ?select or ?restore of an object (POSTs) are 405 MethodNotAllowed, not a listing or the object', async () => {
     const cases: [string, ListObjectsCommand | GetObjectCommand][] = [
       ['delete', new ListObjectsCommand({ Bucket: BUCKET })],
