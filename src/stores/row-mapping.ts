@@ -514,8 +514,21 @@ export function toListedObject(key: string, row: RawListedRow, createdAt: Parsed
   const compression = optionalString(key, backend, 'compression_algorithm', row.compression_algorithm);
   const logicalSize = nonEmpty(compression) ? integer(key, backend, 'logical_size', row.logical_size, false) : null;
   const size = objectSizeOf({ sizeBytes, encrypted, plaintextSize, compression, logicalSize });
-  const etag = rowEtag({ ...identityOf(key, backend, { etag: row.etag, content_type: null }), contentHash: contentHashOf(key, backend, row.content_hash) });
+  const etag = rowEtag({ ...identityOf(key, backend, { etag: row.etag, content_type: null }), contentHash: listedHashOf(key, backend, row.content_hash) });
   return { key, size, lastModified: createdAt.date, ...(etag === undefined ? {} : { etag }) };
+}
+
+/**
+ * A listed row's content hash, or null when it is malformed: one key's bad hash only keeps an
+ * ETag from that key's entry (its reads answer the METADATA_ERROR naming the column), rather
+ * than failing the page the other keys are on.
+ */
+function listedHashOf(key: string, backend: string, h: unknown): string | null {
+  try {
+    return contentHashOf(key, backend, h);
+  } catch {
+    return null;
+  }
 }
 
 /**

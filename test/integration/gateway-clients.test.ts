@@ -36,6 +36,7 @@ import { rawRequest as raw, type RawAnswer } from '../helpers/raw-request.js';
 import { logLines, seekableZstd } from '../helpers/seekable-zstd.js';
 import { S3Clients, assertSameFiles, filesUnder, killServe, ok, run, s3Order, startServe, tool, type Run, type Serve } from '../helpers/s3-clients.js';
 import { within } from '../helpers/within.js';
+import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
 
 const REGION = 'us-east-1';
 
@@ -190,11 +191,11 @@ describe('readpath serve with real S3 clients (s3rver fleet, SQLite)', () => {
     let t = Date.UTC(2026, 0, 1);
     const seeds: (() => Promise<void>)[] = [];
     /** `bytes` under `{bucket}/{key}`; `stored` overrides what a backend holds (a damaged copy). */
-    const put = (bucket: string, key: string, bytes: Buffer, on: string[], stored: Record<string, Buffer> = {}): void => {
+    const put = (bucket: string, key: string, bytes: Buffer, on: string[], stored: Record<string, Buffer> = {}, identity: { etag?: string } = {}): void => {
       const storeKey = `${bucket}/${key}`;
       for (const b of on) {
         seeds.push(() => fleet.seed(storeKey, stored[b] ?? bytes, [b]));
-        rows.push({ objectKey: storeKey, backendName: b, sizeBytes: bytes.byteLength, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(bytes) });
+        rows.push({ objectKey: storeKey, backendName: b, sizeBytes: bytes.byteLength, createdAt: new Date(t++), encrypted: false, contentHash: sha256Hex(bytes), ...identity });
       }
     };
     put('photos', 'hello.txt', HELLO, ['b1', 'b2']);
@@ -211,7 +212,10 @@ describe('readpath serve with real S3 clients (s3rver fleet, SQLite)', () => {
     for (const [k, v] of TREE) put('photos', k, v, ['b1', 'b3']);
     let i = 0;
     const pairs = [['b1', 'b2'], ['b2', 'b3'], ['b3', 'b1']];
-    for (const [k, v] of RC_OBJECTS) put('rc', k, v, pairs[i++ % 3] as string[]);
+    // As s3-orchestrator now writes rows: with the ETag its clients were given (the MD5 of a
+    // single-part upload), which rclone checks against what it downloaded. Rows without one (the
+    // photos bucket's, as older upstream versions wrote) list an ETag derived from the hash instead.
+    for (const [k, v] of RC_OBJECTS) put('rc', k, v, pairs[i++ % 3] as string[], {}, { etag: `"${md5(v)}"` });
     put('logs', 'app.log', Buffer.from('log line\n'), ['b1']);
     // Written as s3-orchestrator now writes: each copy at a path of its own, nothing at the key.
     for (const [b, id] of [['b1', V2_IDS[0]], ['b2', V2_IDS[1]]] as const) {
@@ -228,9 +232,10 @@ describe('readpath serve with real S3 clients (s3rver fleet, SQLite)', () => {
     // s3rver takes a few dozen PUTs at once without trouble.
     for (let j = 0; j < seeds.length; j += 24) await Promise.all(seeds.slice(j, j + 24).map((f) => f()));
     dbPath = path.join(tmp, 'meta.db');
-    const store = await SqliteMetadataStore.open({ path: dbPath });
-    await store.addLocations(rows);
-    await store.close();
+    // Upstream's schema, so the rc bucket's rows can carry its etag column.
+    const db = upstreamSqlite(dbPath);
+    for (const r of rows) db.insert(r);
+    db.close();
 
     const backends = stringify({ backends: fleet.backends.map((b) => fleet.backendConfig(b.name)) });
     const buckets = CREDS.map((c) => `  - name: ${c.bucket}

@@ -543,8 +543,9 @@ describe('PostgresMetadataStore', () => {
       });
       await assert.rejects(store.getAllObjectLocations('inf'), /column created_at/);
       assert.equal((await store.getAllObjectLocations('good')).length, 1);
-      // A listing reads no content_hash; an 'infinity' created_at fails its page, naming it.
-      assert.deepEqual((await store.listKeys({ prefix: 'bad', limit: 10 })).map((o) => o.key), ['bad']);
+      // A malformed content_hash gives its listed entry no derived ETag and fails no page; an
+      // 'infinity' created_at fails its page, naming it.
+      assert.deepEqual((await store.listKeys({ prefix: 'bad', limit: 10 })).map((o) => [o.key, o.etag]), [['bad', undefined]]);
       await assert.rejects(store.listKeys({ prefix: 'inf', limit: 10 }), (err: unknown) => {
         assert.ok(hasCode(err, 'METADATA_ERROR'), String(err));
         assert.match((err as Error).message, /key "inf" on backend "b1": column created_at/);
