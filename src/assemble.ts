@@ -217,6 +217,8 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
         }
         if (own !== undefined) await closeBackends((await own.catch(() => new Map<string, ObjectBackend>())).values());
         await keyRing?.close();
+        // An outage's worth of entries (up to cache_max_entries) is not kept by a closed reader.
+        cache.clear();
       })();
       return closed;
     },

@@ -673,6 +673,8 @@ export class ReadPath {
     this.#closing ??= (async () => {
       this.#streams.cutAll(closedError());
       await this.#flights.settled();
+      // After the reads that could still fill it: what the cache holds is released with the reader.
+      this.#objects?.close();
       await this.#executor.close().catch((err: unknown) => this.#logger.warn({ err: messageOf(err) }, 'executor close failed'));
       await this.#parts.close();
       this.#logger.debug('readpath closed');

@@ -53,6 +53,7 @@ export class ObjectCache {
   // Insertion order is recency order: an entry read again moves to the end.
   readonly #entries = new Map<string, Entry>();
   #bytes = 0;
+  #closed = false;
 
   constructor(settings: ObjectCacheSettings, opts: { now?: () => number } = {}) {
     this.#s = settings;
@@ -93,7 +94,7 @@ export class ObjectCache {
 
   /** Keep a verified body (copied), evicting the least recently used entries to make room. */
   set(key: string, o: CachedObject): void {
-    if (!this.fits(o.body.length)) return;
+    if (this.#closed || !this.fits(o.body.length)) return;
     const old = this.#entries.get(key);
     if (old !== undefined) this.#drop(key, old);
     while (this.#bytes + o.body.length > this.#s.maxSize) {
@@ -105,6 +106,16 @@ export class ObjectCache {
     o.body.copy(body);
     this.#entries.set(key, { sha256: o.sha256, body, head: { ...o.head }, backend: o.backend, expires: this.#now() + this.#s.ttlMs });
     this.#bytes += body.length;
+  }
+
+  /**
+   * Drop every entry and keep nothing from now on (`ReadPath.close()`: a closed reader must not
+   * hold up to `max_size` of bodies, nor gain more from a stream finishing after it closed).
+   */
+  close(): void {
+    this.#closed = true;
+    this.#entries.clear();
+    this.#bytes = 0;
   }
 
   #drop(key: string, e: Entry): void {

@@ -6,6 +6,8 @@ import { MemoryLocationCache } from '../../src/cache/memory-location-cache.js';
 import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
 import type { ReadPathError } from '../../src/errors.js';
 import { loc } from '../helpers/core-world.js';
+import { assemble } from '../../src/assemble.js';
+import { loadConfig } from '../../src/config/load.js';
 
 test('MemoryBackend: put/get/head/delete, range, 404 as BACKEND_ERROR with backendStatus', async () => {
   const b = new MemoryBackend('m');
@@ -89,4 +91,18 @@ test('MemoryLocationCache: TTL with ±20% jitter; set replaces value and TTL', (
   now = 1199 + 1100;
   assert.equal(hi.get('k'), 'b2', 'set replaced the TTL too');
   assert.throws(() => new MemoryLocationCache({ maxEntries: 0 }), RangeError);
+});
+
+test('assemble: close() empties the location cache (a closed reader keeps no outage\'s worth of entries)', async () => {
+  const config = await loadConfig({
+    backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'x', access_key_id: 'k', secret_access_key: 's' }],
+    database: { driver: 'memory' },
+    runtime: { mode: 'inline' },
+  }, { env: {} });
+  const parts = await assemble(config, { backends: [new MemoryBackend('b1')], store: new MemoryMetadataStore() });
+  for (let i = 0; i < 2000; i++) parts.cache.set(`key-${i}`, 'b1');
+  assert.equal(parts.cache.size, 2000);
+  await parts.close();
+  assert.equal(parts.cache.size, 0);
+  assert.equal(parts.cache.get('key-1'), undefined);
 });

@@ -45,6 +45,15 @@ describe('ObjectCache', () => {
     assert.equal(c.bytes, 0);
   });
 
+  it('close() drops every entry and keeps nothing afterwards', () => {
+    const c = new ObjectCache(S, { now: () => 0 });
+    c.set('k', { sha256: 'h', body: Buffer.alloc(30), head: {}, backend: 'b1' });
+    c.close();
+    assert.deepEqual([c.size, c.bytes, c.get('k', 'h')], [0, 0, undefined]);
+    c.set('late', { sha256: 'h', body: Buffer.alloc(30), head: {}, backend: 'b1' });
+    assert.deepEqual([c.size, c.bytes], [0, 0], 'a read finishing after close keeps nothing');
+  });
+
   it('keeps a copy: the caller changing its buffer afterwards changes nothing cached', () => {
     const c = new ObjectCache(S);
     const body = Buffer.from('original');
@@ -217,6 +226,21 @@ describe('getStream with cache: enabled', () => {
     } finally {
       await m.rp.close();
     }
+  });
+
+  it('close() releases what the cache holds (the gauges read 0 after it)', async () => {
+    const m = await open();
+    const v = randomBytes(700);
+    m.seed('a', v);
+    m.seed('b', 'streamed');
+    await m.rp.get('a');
+    await read(m.rp, 'b');
+    assert.match(await m.rp.metrics(), /^readpath_object_cache_bytes 708$/m);
+    assert.match(await m.rp.metrics(), /^readpath_object_cache_objects 2$/m);
+    await m.rp.close();
+    const text = await m.rp.metrics();
+    assert.match(text, /^readpath_object_cache_bytes 0$/m);
+    assert.match(text, /^readpath_object_cache_objects 0$/m);
   });
 
   it('config: upstream\'s keys and defaults; sizes and the TTL are checked', async () => {
