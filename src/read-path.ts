@@ -439,7 +439,7 @@ export class ReadPath {
     // The span covers finding a copy and its answer (as upstream's GetObject span does), not the
     // body's transfer, which the consumer paces.
     return this.#guard(key, signal, () => this.#traced('GetObject', key, () => this.#openStream(key, opts.range, signal, opts.into, opts.digest), (o) => ({
-      backend: FROM_CACHE.has(o) ? 'cache' : o.backend, failover: o.failover, degraded: o.degraded, cacheHit: false, size: o.size,
+      backend: FROM_CACHE.has(o) ? 'cache' : o.backend, failover: o.failover, degraded: o.degraded, cacheHit: LOCATION_CACHE_HITS.has(o), size: o.size,
     })));
   }
 
@@ -487,6 +487,7 @@ export class ReadPath {
       body: keep === undefined ? body : keeping(body, verified, size as number, keep), verified, backends: s.backends, striped, range: src.span,
     };
     s.onServing = (c) => describeServing(out, c);
+    if (src.cacheHit === true) LOCATION_CACHE_HITS.add(out);
     return out;
   }
 
@@ -501,7 +502,7 @@ export class ReadPath {
       if (hasCode(err, 'OBJECT_NOT_FOUND')) throw err;
       if (!hasCode(err, 'DB_UNAVAILABLE')) throw new ReadPathError('METADATA_ERROR', `metadata lookup failed for ${key}: ${messageOf(err)}`, { cause: err });
       // Degraded: the failover's HEAD (location cache, then broadcast) finds a holder and its size.
-      const h = await this.#head(key, signal, undefined);
+      const h = await this.#locate(key, signal);
       const span = resolveRange(range, h.size, key);
       const others = this.#parts.order.filter((name) => name !== h.backend);
       const stored = h.storedAs;
@@ -513,7 +514,7 @@ export class ReadPath {
         for (const name of others) {
           copies.push({ backendName: name, backend: backends.get(name), location: { ...row, backendName: name, storageKey: null }, findStorageKey: true });
         }
-        return { key, copies, span, whole: readsWhole(range, span), degraded: true, etag: stored.etag };
+        return { key, copies, span, whole: readsWhole(range, span), degraded: true, etag: stored.etag, cacheHit: h.cacheHit };
       }
       // The HEAD found where the copy is: its segment need not list the backend again.
       const copies: StreamCopy[] = [{ backendName: h.backend, backend: backends.get(h.backend), location: null, ...(stored === undefined ? {} : { storedAt: stored.storageKey }) }];
@@ -536,13 +537,24 @@ export class ReadPath {
       } else {
         for (const name of others) copies.push({ backendName: name, backend: backends.get(name), location: null });
       }
-      return { key, copies, span, whole: readsWhole(range, span), degraded: true, etag: h.etag };
+      return { key, copies, span, whole: readsWhole(range, span), degraded: true, etag: h.etag, cacheHit: h.cacheHit };
     }
     const first = rows[0];
     if (first === undefined) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
     const copies = rows.map((r): StreamCopy => ({ backendName: r.backendName, backend: backends.get(r.backendName), location: r }));
     const span = resolveRange(range, objectSizeOf(first), key);
     return { key, copies, span, whole: readsWhole(range, span), degraded: false };
+  }
+
+  /**
+   * Degraded mode: the copy a stream starts from and the object's size, found as the failover
+   * finds any copy (the location cache, then the broadcast) with a HEAD. It is the stream's read,
+   * not a HEAD of the caller's: counted under GetObject, inside the stream's own span (no span of
+   * its own), and shared only with other streams of the key.
+   */
+  #locate(key: string, signal: AbortSignal | undefined): Promise<HeadOutcome & { cacheHit: boolean }> {
+    return this.#flights.run(`s\u0000${key}`, signal, (shared) => this.#failover.read<HeadResult>('GetObject', key, this.#executor.head(key), { signal: shared })
+      .then((o) => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, cacheHit: o.cacheHit, ...rowFields(o.location), ...o.value })), ownCopy);
   }
 
   /** HEAD an object. */
@@ -761,6 +773,8 @@ const NO_ENTRY: CacheLookup = Object.freeze({ hit: undefined, sha: undefined, si
 
 /** Stream outcomes the object cache answered, for their span's `s3o.backend.name`. */
 const FROM_CACHE = new WeakSet<StreamOutcome>();
+/** Degraded stream outcomes whose copy the location cache named, for their span's `s3o.cache_hit`. */
+const LOCATION_CACHE_HITS = new WeakSet<StreamOutcome>();
 
 /** A stream outcome answered from the object cache: a copy of the cached bytes in the span asked for. */
 function fromCache(key: string, hit: CachedObject, src: StreamSource): StreamOutcome {

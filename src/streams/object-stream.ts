@@ -56,6 +56,8 @@ export interface StreamSource {
   degraded: boolean;
   /** Degraded mode: the ETag the copies answered HEAD with (resumes must match it). */
   etag?: string | undefined;
+  /** Degraded mode: the first copy is the one the location cache named (not found by broadcast). */
+  cacheHit?: boolean | undefined;
   /**
    * Memory the span's bytes may be read into (no smaller than the span): byte `i` of the span
    * at `into[i]`, whichever copy sends it (see `BackendGetOptions.into`).

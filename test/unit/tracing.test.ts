@@ -126,6 +126,27 @@ describe('tracing (in-memory OpenTelemetry provider)', () => {
     }
   });
 
+  it('a degraded getStream (the gateway\'s GET) is one GetObject read: one span, cache_hit from the location cache, GetObject metrics', async () => {
+    const { rp, seed, store } = await openMemoryReadPath(3);
+    try {
+      seed('k', 'streamed bytes', ['b2']);
+      store.setAvailable(false);
+      exporter.reset();
+      await finished((await rp.getStream('k')).body.resume());
+      await finished((await rp.getStream('k')).body.resume());
+      const spans = exporter.getFinishedSpans();
+      assert.deepEqual(spans.map((s) => s.name), ['Manager GetObject', 'Manager GetObject'], 'one span per read, no HEAD span of its own');
+      assert.deepEqual(spans.map((s) => [s.attributes['s3o.degraded_mode'], s.attributes['s3o.cache_hit'], s.attributes['s3o.backend.name']]), [[true, false, 'b2'], [true, true, 'b2']]);
+      const r = rp.recorder;
+      assert.deepEqual(
+        [r.count('degraded_reads_total', { operation: 'GetObject' }), r.count('degraded_cache_hits_total', { operation: 'GetObject' }), r.count('degraded_reads_total', { operation: 'HeadObject' })],
+        [2, 1, 0],
+      );
+    } finally {
+      await rp.close();
+    }
+  });
+
   it('degraded mode: broadcast, then a location cache hit; parallel_broadcast follows the config', async () => {
     for (const parallel of [false, true]) {
       const { rp, seed, store } = await openMemoryReadPath(3, { circuit_breaker: { parallel_broadcast: parallel } });
