@@ -444,6 +444,7 @@ export class ReadPath {
   }
 
   async #openStream(key: string, range: string | undefined, signal: AbortSignal | undefined, into: StreamInto | undefined, digest: OffloadedDigest | undefined): Promise<StreamOutcome> {
+    const start = performance.now();
     const src = await this.#streamSource(key, range, signal);
     // Closed while the copies were looked up: no copy is opened on closing backends.
     if (this.#closing !== undefined) throw closedError();
@@ -477,6 +478,9 @@ export class ReadPath {
       : await openObjectStream(src, policies, signal);
     const { backend, body, verified, head } = s;
     const served = src.copies.find((c) => c.backendName === backend)?.location;
+    // A located stream's read is not the failover's, which samples the reads it wins (a degraded
+    // stream's included: its copy was found by one): sampled here, up to the answer, as its span.
+    if (!src.degraded) this.#parts.recorder.observe(METRIC.operationDuration, { operation: 'GetObject', backend }, (performance.now() - start) / 1000);
     // Read when the body is whole: by then the outcome names the copy that served it.
     const keep = cache !== undefined && sha !== undefined && size !== undefined && src.whole && cache.fits(size)
       ? (bytes: Buffer): void => cache.set(key, { sha256: sha, body: bytes, head: cachedHeadOf(out), backend: out.backend })

@@ -197,6 +197,28 @@ test('degraded reads through the facade: store down, broadcast, then cache', asy
   }
 });
 
+test('getStream reads are sampled in operation_duration_seconds once each, by the copy that answered, located or degraded', async () => {
+  const w = await openMemoryReadPath(3);
+  try {
+    w.seed('a', 'first copy answers', ['b1', 'b2']);
+    w.seed('b', 'second copy answers', ['b1', 'b2']);
+    w.backend('b1').delete('b');
+    const drain = async (key: string): Promise<void> => {
+      for await (const _ of (await w.rp.getStream(key)).body) { /* consume */ }
+    };
+    await drain('a');
+    await drain('b');
+    const r = w.rp.recorder;
+    assert.deepEqual([r.count('operation_duration_seconds', { operation: 'GetObject', backend: 'b1' }), r.count('operation_duration_seconds', { operation: 'GetObject', backend: 'b2' })], [1, 1]);
+    w.store.setAvailable(false);
+    await drain('a');
+    assert.equal(r.count('operation_duration_seconds', { operation: 'GetObject' }), 3, 'a degraded stream: one sample too');
+    assert.equal(r.count('operation_duration_seconds'), 3, 'and none under another operation');
+  } finally {
+    await w.rp.close();
+  }
+});
+
 test('close is idempotent and later calls reject', async () => {
   const w = await openMemoryReadPath();
   await w.rp.close();
