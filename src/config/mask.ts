@@ -20,10 +20,16 @@ function redact(secret: string | null): string | null {
   return secret === null || secret === '' ? secret : REDACTED;
 }
 
-const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):([^@/?#]*)@/i;
-const QUERY_PASSWORD = /([?&](?:password|pass|pwd)=)[^&#]*/gi;
+// Anywhere in the text, not only at its start: a driver's error message quotes the URL it used.
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):([^@/?#\s]*)@/gi;
+// A presigned URL's signature and session token are credentials too (SigV4's, and SigV2's
+// `Signature`); its X-Amz-Credential names only the access key id, which is no secret.
+const QUERY_PASSWORD = /([?&](?:password|pass|pwd|x-amz-signature|x-amz-security-token|signature)=)[^&#\s]*/gi;
 
-/** A URL with any password (userinfo or `password=` query parameter) replaced. */
+/**
+ * A URL with any password (userinfo or `password=` query parameter) replaced, and a presigned
+ * URL's signature and session token.
+ */
 export function maskUrl(url: string): string {
   return url.replace(URL_PASSWORD, (_m, head: string) => `${head}:${REDACTED}@`).replace(QUERY_PASSWORD, `$1${REDACTED}`);
 }

@@ -10,7 +10,7 @@
  * it (30–50 ms of a CLI start on the 2-core dev machine, Node 20.20.2, pino 10).
  */
 import { createRequire } from 'node:module';
-import type { DestinationStream, Logger, LoggerOptions, pino as PinoFn } from 'pino';
+import type { DestinationStream, LogFn, Logger, LoggerOptions, pino as PinoFn } from 'pino';
 import { REDACTED, maskUrl } from '../config/mask.js';
 
 /** What masked values are replaced with (the same text `readpath validate` prints). */
@@ -33,9 +33,12 @@ function isSecretKey(key: string): boolean {
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
 /** What any string {@link maskString} changes contains (one test for the common case: none). */
-const MAYBE_SECRET = /-----BEGIN|:\/\/|pass|pwd/i;
+const MAYBE_SECRET = /-----BEGIN|:\/\/|pass|pwd|signature|security-token/i;
 
-/** A string as {@link maskSecrets} logs it: a PEM private key masked whole, URL passwords removed. */
+/**
+ * A string as {@link maskSecrets} logs it: a PEM private key masked whole, URL passwords and
+ * presigned URLs' signatures and session tokens removed.
+ */
 export function maskString(value: string): string {
   if (!MAYBE_SECRET.test(value)) return value;
   return PEM_PRIVATE_KEY.test(value) ? MASK : maskUrl(value);
@@ -51,13 +54,30 @@ export function maskSecrets(value: unknown, depth = 0, seen = new WeakSet<object
   if (depth > 12 || seen.has(value)) return '[…]';
   seen.add(value);
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, depth + 1, seen));
-  if (value instanceof Error) return value;
+  if (value instanceof Error) return maskError(value, depth, seen);
   // Raw bytes are never worth a log line, and may be key material: only their length is shown.
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `(${value.byteLength} bytes)`;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     out[k] = isSecretKey(k) && v !== '' && v !== null && v !== undefined ? MASK : maskSecrets(v, depth + 1, seen);
   }
+  return out;
+}
+
+/**
+ * An error as pino's serializer should see it, with its message, stack, fields and cause chain
+ * masked: a driver's message or a cause can quote a connection URL. Built on the error's own
+ * prototype, so the serializer still names its type (`ReadPathError`, …).
+ */
+function maskError(err: Error, depth: number, seen: WeakSet<object>): Error {
+  const out = Object.create(Object.getPrototypeOf(err) as object) as Error & Record<string, unknown>;
+  for (const [k, v] of Object.entries(err)) {
+    out[k] = isSecretKey(k) && v !== '' && v !== null && v !== undefined ? MASK : maskSecrets(v, depth + 1, seen);
+  }
+  // Own but not enumerable on most errors: copied by hand.
+  out.message = maskString(err.message);
+  if (err.stack !== undefined) out.stack = maskString(err.stack);
+  if (err.cause !== undefined) out.cause = maskSecrets(err.cause, depth + 1, seen);
   return out;
 }
 
@@ -144,6 +164,8 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
       name: 'readpath',
       level: chosen,
       formatters: { log: (obj) => maskSecrets(obj) as Record<string, unknown> },
+      // The message (and its format arguments) never reach formatters.log: masked on the way in.
+      hooks: { logMethod(args, method) { method.apply(this, args.map((a) => (typeof a === 'string' ? maskString(a) : a)) as Parameters<LogFn>); } },
     },
     destination,
   );

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { createLogger, MASK, maskSecrets, maskString } from '../../src/telemetry/logger.js';
 import { maskUrl } from '../../src/config/mask.js';
 import { loadConfig } from '../../src/config/load.js';
+import { ReadPathError } from '../../src/errors.js';
 
 test('secrets are masked at any depth, in config objects and URLs', async () => {
   const lines: string[] = [];
@@ -36,12 +37,36 @@ test('maskString answers a string as the full check does, its one-test shortcut 
     '', '/docs/a.bin', 'https://user:pw@example.test/x', 'HTTPS://U:P@EXAMPLE.TEST', 'postgres://u:secret@db/x',
     '/docs/a&password=hunter2', '/x?PWD=1&b=2', '?Pass=abc', '-----BEGIN RSA PRIVATE KEY-----\nabc', '-----BEGIN CERTIFICATE-----',
     'passing through', 'a://b', '://:@',
+    'connect to postgres://u:pw@db/x failed', '/b/k?X-Amz-Signature=abc&X-Amz-Security-Token=tok&X-Amz-Credential=AKID', '?Signature=s&Expires=1',
   ];
   for (const v of crafted) assert.equal(maskString(v), full(v), v);
   assert.equal(maskString('/docs/a&password=hunter2'), `/docs/a&password=${MASK}`);
-  const pieces = fc.constantFrom('://', ':', '@', '/', '?', '&', '=', 'pass', 'PWD', 'password', 'Password', '-----BEGIN ', 'PRIVATE KEY-----', 'x', ' ', 'https');
+  const pieces = fc.constantFrom('://', ':', '@', '/', '?', '&', '=', 'pass', 'PWD', 'password', 'Password', '-----BEGIN ', 'PRIVATE KEY-----', 'x', ' ', 'https', 'X-Amz-Signature', 'x-amz-security-token', 'Signature');
   fc.assert(fc.property(fc.array(pieces, { maxLength: 12 }).map((a) => a.join('')), fc.string(), (crafted2, any) => {
     assert.equal(maskString(crafted2), full(crafted2));
     assert.equal(maskString(any), full(any));
   }), { numRuns: 2000 });
+});
+
+test('errors are masked too: message, stack, fields and the cause chain; the message string; presigned URLs', async () => {
+  const lines: string[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (d: Buffer) => lines.push(d.toString()));
+  const log = createLogger('info', sink);
+  const cause = Object.assign(new Error('dial postgres://reader:TOPSECRET-4@db.internal:5432/meta refused'), { password: 'TOPSECRET-5' });
+  const err = new ReadPathError('DB_UNAVAILABLE', 'lookup via postgres://reader:TOPSECRET-6@db.internal/meta failed', { cause });
+  log.warn({ err }, 'store down');
+  log.warn(`usage flush to postgres://reader:TOPSECRET-7@db.internal/meta failed`);
+  log.info({ url: 'https://gw.test/data/k?X-Amz-Credential=AKIDVISIBLE%2F20260101&X-Amz-Signature=TOPSECRET-8&X-Amz-Security-Token=TOPSECRET-9' }, 'presigned');
+  await new Promise((r) => setImmediate(r));
+  const all = lines.join('');
+  for (const n of [4, 5, 6, 7, 8, 9]) assert.equal(all.includes(`TOPSECRET-${n}`), false, `TOPSECRET-${n} leaked: ${all}`);
+  const [first] = lines.map((l) => JSON.parse(l) as { err: { type: string; code: string; message: string; stack: string } });
+  assert.ok(first !== undefined);
+  assert.equal(first.err.type, 'ReadPathError', 'the error keeps its type');
+  assert.equal(first.err.code, 'DB_UNAVAILABLE');
+  assert.match(first.err.message, /postgres:\/\/reader:\(redacted\)@db\.internal\/meta/);
+  assert.match(first.err.stack, /caused by: Error: dial postgres:\/\/reader:\(redacted\)@db\.internal/);
+  assert.match(all, /usage flush to postgres:\/\/reader:\(redacted\)@db\.internal/);
+  assert.match(all, /X-Amz-Credential=AKIDVISIBLE%2F20260101&X-Amz-Signature=\(redacted\)&X-Amz-Security-Token=\(redacted\)/, 'the access key id is no secret');
 });
