@@ -767,7 +767,7 @@ export class ReadPath {
   }
 
   #readFailed(operation: string, key: string, e: SerializedError): void {
-    if (e.code !== 'ABORTED' && e.code !== 'OBJECT_NOT_FOUND') this.#logger.debug({ key, code: e.code, msg: e.message }, `${operation} failed`);
+    if (e.code !== 'ABORTED' && e.code !== 'OBJECT_NOT_FOUND') this.#logger.debug({ key, code: e.code, err: e.message }, `${operation} failed`);
   }
 }
 

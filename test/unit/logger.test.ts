@@ -6,6 +6,8 @@ import { createLogger, MASK, maskSecrets, maskString } from '../../src/telemetry
 import { maskUrl } from '../../src/config/mask.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ReadPathError } from '../../src/errors.js';
+import { ReadPath } from '../../src/read-path.js';
+import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 
 test('secrets are masked at any depth, in config objects and URLs', async () => {
   const lines: string[] = [];
@@ -69,4 +71,28 @@ test('errors are masked too: message, stack, fields and the cause chain; the mes
   assert.match(first.err.stack, /caused by: Error: dial postgres:\/\/reader:\(redacted\)@db\.internal/);
   assert.match(all, /usage flush to postgres:\/\/reader:\(redacted\)@db\.internal/);
   assert.match(all, /X-Amz-Credential=AKIDVISIBLE%2F20260101&X-Amz-Signature=\(redacted\)&X-Amz-Security-Token=\(redacted\)/, 'the access key id is no secret');
+});
+
+test('a failed read\'s debug line keeps the error\'s message beside its own', async () => {
+  const lines: string[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (d: Buffer) => lines.push(d.toString()));
+  const m = await openMemoryReadPath(1);
+  const rp = await ReadPath.open({
+    backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'x', access_key_id: 'k', secret_access_key: 's' }],
+    database: { driver: 'memory' }, runtime: { mode: 'inline' },
+  }, { logger: createLogger('debug', sink), backends: m.backends, store: m.store });
+  try {
+    m.seed('k', 'v', ['b1']);
+    m.backend('b1').delete('k');
+    await assert.rejects(rp.get('k'), { code: 'BACKEND_ERROR' });
+  } finally {
+    await rp.close();
+    await m.rp.close();
+  }
+  await new Promise((r) => setImmediate(r));
+  const failed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r['msg'] === 'GetObject failed');
+  assert.ok(failed !== undefined, lines.join(''));
+  assert.equal(failed['key'], 'k');
+  assert.match(JSON.stringify(failed), /b1: k: NoSuchKey/, 'the error\'s message is in the parsed line');
 });
