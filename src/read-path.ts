@@ -385,13 +385,14 @@ export class ReadPath {
    * straight to the failover's degraded path, as without the cache.
    */
   async #cachedGet(cache: ObjectCache, key: string, signal: AbortSignal, probe: () => Probe<FetchedObject>): Promise<GetOutcome> {
-    const { hit, sha, size, rows } = await this.#cachedEntry(cache, key, signal);
+    const { hit, sha, size, ahead } = await this.#cachedEntry(cache, key, signal);
+    const rows = ahead.rows;
     if (hit !== undefined && sha !== undefined && size !== undefined) {
       // A copy: the caller may do what it likes with its bytes, the cache's stay as they were.
       this.#answeredLocally('GetObject', key, 'cache', size);
       return { key, backend: hit.backend, degraded: false, failover: false, ...rowFields(rows?.[0]), contentSha256: sha, size, ...definedHead(hit.head), body: new Uint8Array(hit.body), verified: true };
     }
-    const o = await this.#read<FetchedObject>('GetObject', key, probe(), signal, rows);
+    const o = await this.#read<FetchedObject>('GetObject', key, probe(), signal, ahead);
     const out: GetOutcome = { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...rowFields(o.location), ...o.value };
     const v = o.value;
     // Kept only when the body read is the one the looked-up row describes, and verified against it.
@@ -506,7 +507,7 @@ export class ReadPath {
       if (hasCode(err, 'OBJECT_NOT_FOUND')) throw err;
       if (!hasCode(err, 'DB_UNAVAILABLE')) throw new ReadPathError('METADATA_ERROR', `metadata lookup failed for ${key}: ${messageOf(err)}`, { cause: err });
       // Degraded: the failover's HEAD (location cache, then broadcast) finds a holder and its size.
-      const h = await this.#locate(key, signal);
+      const h = await this.#locate(key, signal, err);
       const span = resolveRange(range, h.size, key);
       const others = this.#parts.order.filter((name) => name !== h.backend);
       const stored = h.storedAs;
@@ -556,8 +557,9 @@ export class ReadPath {
    * not a HEAD of the caller's: counted under GetObject, inside the stream's own span (no span of
    * its own), and shared only with other streams of the key.
    */
-  #locate(key: string, signal: AbortSignal | undefined): Promise<HeadOutcome & { cacheHit: boolean }> {
-    return this.#flights.run(`s\u0000${key}`, signal, (shared) => this.#failover.read<HeadResult>('GetObject', key, this.#executor.head(key), { signal: shared })
+  #locate(key: string, signal: AbortSignal | undefined, lookupError: unknown): Promise<HeadOutcome & { cacheHit: boolean }> {
+    // The store's failure is the stream's own lookup's: not asked again (see Failover.read).
+    return this.#flights.run(`s\u0000${key}`, signal, (shared) => this.#failover.read<HeadResult>('GetObject', key, this.#executor.head(key), { signal: shared, lookupFailed: { error: lookupError } })
       .then((o) => ({ key, backend: o.backend, degraded: o.degraded, failover: o.failover, cacheHit: o.cacheHit, ...rowFields(o.location), ...o.value })), ownCopy);
   }
 
@@ -569,7 +571,8 @@ export class ReadPath {
   #head(key: string, signal: AbortSignal | undefined, batch: string | undefined): Promise<HeadOutcome> {
     return this.#guard(key, signal, () => this.#join(`h\u0000${key}`, signal, batch, async (shared) => {
       const fromMetadata = this.#config.head.fromMetadata;
-      const rows = this.#objects !== undefined || fromMetadata ? await this.#rowsAhead(key, shared) : undefined;
+      const ahead = this.#objects !== undefined || fromMetadata ? await this.#rowsAhead(key, shared) : NOT_LOOKED_UP;
+      const rows = ahead.rows;
       // An object the cache holds for the row's hash is described by its entry: no backend HEAD.
       if (this.#objects !== undefined) {
         const { hit, size } = this.#cacheEntryFor(this.#objects, key, rows?.[0]);
@@ -586,7 +589,7 @@ export class ReadPath {
         this.#answeredLocally('HeadObject', key, 'metadata', described.size);
         return { key, backend: first.backendName, degraded: false, failover: false, fromMetadata: true, ...rowFields(first), ...described };
       }
-      const o = await this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared, rows);
+      const o = await this.#read<HeadResult>('HeadObject', key, this.#executor.head(key), shared, ahead);
       return { key, backend: o.backend, degraded: o.degraded, failover: o.failover, ...rowFields(o.location), ...o.value };
     }));
   }
@@ -596,19 +599,23 @@ export class ReadPath {
    * still gives its hash and size; with the row's hash and size either way, for a fill, and the
    * rows looked up, for the read a miss makes (the store is not asked again).
    */
-  async #cachedEntry(cache: ObjectCache, key: string, signal: AbortSignal): Promise<CacheLookup & { rows?: ObjectLocation[] }> {
-    const rows = await this.#rowsAhead(key, signal);
-    return { ...this.#cacheEntryFor(cache, key, rows?.[0]), ...(rows === undefined ? {} : { rows }) };
+  async #cachedEntry(cache: ObjectCache, key: string, signal: AbortSignal): Promise<CacheLookup & { ahead: RowsAhead }> {
+    const ahead = await this.#rowsAhead(key, signal);
+    return { ...this.#cacheEntryFor(cache, key, ahead.rows?.[0]), ahead };
   }
 
   /**
-   * `key`'s rows, looked up before a read when the store's breaker is closed; undefined when it
-   * is not or the lookup failed (the failover's to report, or to read around degraded: it asks
-   * again). No rows is `[]`: the failover reports OBJECT_NOT_FOUND from those without asking again.
+   * `key`'s rows, looked up before a read when the store's breaker is closed (not looked up
+   * otherwise: the failover asks the breaker). No rows is `[]`: the failover reports
+   * OBJECT_NOT_FOUND from those; a failed lookup is handed to the failover to report, or to read
+   * around degraded, without asking the store again.
    */
-  async #rowsAhead(key: string, signal: AbortSignal): Promise<ObjectLocation[] | undefined> {
-    if (this.#parts.breakerStates().store !== 'closed') return undefined;
-    return this.#parts.store.getAllObjectLocations(key, { signal }).catch((err: unknown): ObjectLocation[] | undefined => (hasCode(err, 'OBJECT_NOT_FOUND') ? [] : undefined));
+  async #rowsAhead(key: string, signal: AbortSignal): Promise<RowsAhead> {
+    if (this.#parts.breakerStates().store !== 'closed') return NOT_LOOKED_UP;
+    return this.#parts.store.getAllObjectLocations(key, { signal }).then(
+      (rows): RowsAhead => ({ rows }),
+      (err: unknown): RowsAhead => (hasCode(err, 'OBJECT_NOT_FOUND') ? { rows: [] } : { failed: { error: err } }),
+    );
   }
 
   /** The cache's entry for `key` if `row` gives its hash and size (counted as a hit or a miss); the row's hash and size either way. */
@@ -710,8 +717,8 @@ export class ReadPath {
     }
   }
 
-  #read<T>(operation: string, key: string, probe: Probe<T>, signal: AbortSignal, rows?: ObjectLocation[]) {
-    return this.#traced(operation, key, () => this.#failover.read(operation, key, probe, { signal, rows }), (o) => o);
+  #read<T>(operation: string, key: string, probe: Probe<T>, signal: AbortSignal, ahead: RowsAhead = NOT_LOOKED_UP) {
+    return this.#traced(operation, key, () => this.#failover.read(operation, key, probe, { signal, rows: ahead.rows, lookupFailed: ahead.failed }), (o) => o);
   }
 
   /**
@@ -770,6 +777,10 @@ export class ReadPath {
     if (e.code !== 'ABORTED' && e.code !== 'OBJECT_NOT_FOUND') this.#logger.debug({ key, code: e.code, err: e.message }, `${operation} failed`);
   }
 }
+
+/** A lookup of a key's rows ahead of its read: the rows, or how it failed; neither when none was made. */
+interface RowsAhead { rows?: ObjectLocation[] | undefined; failed?: { error: unknown } | undefined }
+const NOT_LOOKED_UP: RowsAhead = Object.freeze({});
 
 /** What the object cache gave for a key, and the row's hash and size it was looked up with. */
 interface CacheLookup { hit: CachedObject | undefined; sha: string | undefined; size: number | undefined }

@@ -119,12 +119,15 @@ export class Failover {
    * Read `key` with `probe`, trying copies in stored order, or broadcasting when the metadata
    * store is down. Rejects with a ReadPathError (API.md §1); never throws synchronously.
    * `rows`: the key's rows, when the caller has just looked them up itself (the object cache
-   * does, to compare its entry's hash): the store is not asked twice.
+   * does, to compare its entry's hash): the store is not asked twice. `lookupFailed`: that
+   * lookup failed, with this error: the read goes on as after its own failed lookup (degraded,
+   * or the error reported), without asking the store again — a second failure would count twice
+   * toward the store breaker's threshold, and a hung store would be waited for twice.
    */
-  read<T>(operation: string, key: string, probe: Probe<T>, opts?: { signal?: AbortSignal; rows?: ObjectLocation[] | undefined }): Promise<ReadOutcome<T>> {
+  read<T>(operation: string, key: string, probe: Probe<T>, opts?: { signal?: AbortSignal; rows?: ObjectLocation[] | undefined; lookupFailed?: { error: unknown } | undefined }): Promise<ReadOutcome<T>> {
     const signal = opts?.signal;
     if (signal?.aborted) return Promise.reject(abortedError(signal));
-    return readKey(this.#s, operation, key, probe, signal === undefined ? undefined : new ReadScope(signal), opts?.rows);
+    return readKey(this.#s, operation, key, probe, signal === undefined ? undefined : new ReadScope(signal), opts?.rows, opts?.lookupFailed);
   }
 
   /** The learned backend latencies behind the `fastest` launch order (undefined with `config`). */
@@ -212,12 +215,12 @@ function outcome<T>(backend: string, value: T, size: number, failover: boolean, 
   return { backend, value, size, failover, degraded, cacheHit, location };
 }
 
-async function readKey<T>(s: Settings, operation: string, key: string, probe: Probe<T>, scope: ReadScope | undefined, known: ObjectLocation[] | undefined): Promise<ReadOutcome<T>> {
+async function readKey<T>(s: Settings, operation: string, key: string, probe: Probe<T>, scope: ReadScope | undefined, known: ObjectLocation[] | undefined, failed: { error: unknown } | undefined): Promise<ReadOutcome<T>> {
   const start = performance.now();
   try {
     let rows = known;
-    let lookupError: unknown;
-    if (rows === undefined) {
+    let lookupError: unknown = failed?.error;
+    if (rows === undefined && failed === undefined) {
       try {
         const lookup = s.store.getAllObjectLocations(key, scope === undefined ? undefined : { signal: scope.signal });
         rows = await (scope === undefined ? lookup : scope.guard(lookup));

@@ -219,6 +219,33 @@ test('getStream reads are sampled in operation_duration_seconds once each, by th
   }
 });
 
+test('a read in an outage asks the store once (head from the row, the object cache, a stream): one failure toward the breaker', async () => {
+  const w = await openMemoryReadPath(2, { cache: { enabled: true }, circuit_breaker: { failure_threshold: 4 } });
+  try {
+    w.seed('k', 'v', ['b1']);
+    let lookups = 0;
+    const lookup = w.store.getAllObjectLocations.bind(w.store);
+    w.store.getAllObjectLocations = (key, opts) => {
+      lookups++;
+      return lookup(key, opts);
+    };
+    w.store.setAvailable(false);
+    assert.equal((await w.rp.head('k')).degraded, true);
+    assert.equal(lookups, 1, 'head');
+    assert.equal((await w.rp.get('k')).degraded, true);
+    assert.equal(lookups, 2, 'get');
+    const o = await w.rp.getStream('k');
+    for await (const _ of o.body) { /* consume */ }
+    assert.equal(o.degraded, true);
+    assert.equal(lookups, 3, 'getStream');
+    assert.equal(w.rp.breakerStates().store, 'closed', 'three reads, three failures: under failure_threshold 4');
+    await w.rp.head('k');
+    assert.equal(w.rp.breakerStates().store, 'open', 'the fourth opens it');
+  } finally {
+    await w.rp.close();
+  }
+});
+
 test('close is idempotent and later calls reject', async () => {
   const w = await openMemoryReadPath();
   await w.rp.close();
