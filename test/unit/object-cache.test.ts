@@ -187,6 +187,10 @@ describe('getStream with cache: enabled', () => {
       const h = await m.rp.head('g');
       assert.deepEqual([h.size, h.etag, h.contentSha256, h.degraded], [300, first.etag, sha(v), false]);
       assert.equal(m.backend('b1').calls.head + m.backend('b2').calls.head, heads);
+      // The counters' help says what they count: get and head use the cache, not only streams.
+      const text = await m.rp.metrics();
+      assert.match(text, /^# HELP readpath_object_cache_hits_total Reads \(whole gets, getStream, head\) answered/m);
+      assert.match(text, /^# HELP readpath_object_cache_misses_total Reads \(whole gets, getStream, head\)/m);
       m.seed('uncached', 'not read yet');
       await m.rp.head('uncached');
       assert.equal(m.backend('b1').calls.head + m.backend('b2').calls.head, heads + 1, 'an object not cached is HEADed');
