@@ -7,19 +7,22 @@
  * microseconds of blocking.
  *
  * A key maps to a path only when that mapping is one-to-one and stays inside DIR: its `/`
- * separated segments must all be non-empty and not `.` or `..` (so no leading `/`, no `//`, no
- * trailing `/`); on Windows `\` and `:` are refused too (INVALID_KEY). Beyond the name, the
- * writer never follows a symbolic link: directories are created one level at a time and must be
- * real directories, an existing entry at the file's path must be a regular file, and the body is
- * written to a temporary file (O_CREAT|O_EXCL|O_NOFOLLOW) beside it, then renamed over it — so a
- * reader never sees a partial file, and a failed write leaves none. DIR itself is resolved once
- * (it may be a symlink). Someone else writing into DIR meanwhile is outside this guarantee.
+ * separated segments must all be non-empty, not `.` or `..` (so no leading `/`, no `//`, no
+ * trailing `/`) and at most 255 UTF-8 bytes (the longest file name); on Windows `\` and `:` are
+ * refused too (INVALID_KEY). Beyond the name, the writer never follows a symbolic link:
+ * directories are created one level at a time and must be real directories, an existing entry at
+ * the file's path must be a regular file, and the body is written to a temporary file
+ * (O_CREAT|O_EXCL|O_NOFOLLOW, its name short enough whatever the key's, see temp-name.ts) beside
+ * it, then renamed over it — so a reader never sees a partial file, and a failed write leaves
+ * none. DIR itself is resolved once (it may be a symlink). Someone else writing into DIR meanwhile
+ * is outside this guarantee.
  */
 import { closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { ReadPathError } from '../errors.js';
 import { describeKey, keyProblem } from '../engine/keys.js';
+import { NAME_MAX_BYTES, tempNameFor } from './temp-name.js';
 
 /** Why `key` cannot be written under an output directory, or undefined when it can. */
 export function outPathProblem(key: string, sep: string = path.sep): string | undefined {
@@ -31,6 +34,8 @@ export function outPathProblem(key: string, sep: string = path.sep): string | un
   for (const s of segments) {
     if (s === '') return 'it has an empty path segment ("//" or a trailing "/")';
     if (s === '.' || s === '..') return `it has a "${s}" path segment`;
+    // No file system takes a longer name: refused before the read rather than after it.
+    if (s.length * 3 > NAME_MAX_BYTES && Buffer.byteLength(s, 'utf8') > NAME_MAX_BYTES) return `it has a path segment over ${NAME_MAX_BYTES} bytes, the longest file name`;
   }
   return undefined;
 }
@@ -115,7 +120,7 @@ export class FileSink {
       throw fsError(`${key}: not a regular file`, 'EEXIST');
     }
     const dir = path.dirname(target);
-    const temp = path.join(dir, `.${path.basename(target)}.readpath-${process.pid}-${threadId}-${++tempSeq}.tmp`);
+    const temp = path.join(dir, tempNameFor(path.basename(target), `${process.pid}-${threadId}-${++tempSeq}`));
     return new FileWrite(key, openSync(temp, TEMP_FLAGS, 0o644), temp, target);
   }
 

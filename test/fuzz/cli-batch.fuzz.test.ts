@@ -136,7 +136,9 @@ test('random key files through `readpath batch`: one outcome per non-empty line,
         assert.ok(['INVALID_KEY', 'OBJECT_NOT_FOUND'].includes(x.error?.code ?? ''), `${JSON.stringify(x.key)}: ${x.error?.code} ${x.error?.message}`);
         if (useOut && /(^|\/)\.{1,2}(\/|$)|^\/|\/\/|\/$/.test(x.key)) assert.equal(x.error?.code, 'INVALID_KEY', `${x.key} cannot map under --out`);
         // Up to MAX_KEY_BYTES a key is read (and, never stored here, not found); past it, refused.
-        if (/^(x{1089}|z{1088})$/.test(x.key)) assert.equal(x.error?.code, x.key.length > MAX_KEY_BYTES ? 'INVALID_KEY' : 'OBJECT_NOT_FOUND', `${x.key.length}-byte key`);
+        // Under --out a name over 255 bytes is refused too: no file can have it.
+        if (/^(x{1089}|z{1088})$/.test(x.key)) assert.equal(x.error?.code, x.key.length > MAX_KEY_BYTES || useOut ? 'INVALID_KEY' : 'OBJECT_NOT_FOUND', `${x.key.length}-byte key`);
+        if (useOut && x.key.split('/').some((s) => Buffer.byteLength(s) > 255)) assert.equal(x.error?.code, 'INVALID_KEY', `${x.key} has a name over 255 bytes`);
       }
     }
     // Nothing anywhere but the key file, the output directory and the untouched sentinel.

@@ -4,6 +4,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from
 import os from 'node:os';
 import path from 'node:path';
 import { FileSink, outPathProblem } from '../../src/sinks/file-sink.js';
+import { NAME_MAX_BYTES, tempNameFor } from '../../src/sinks/temp-name.js';
 
 describe('--out DIR containment', () => {
   let base: string;
@@ -11,10 +12,12 @@ describe('--out DIR containment', () => {
   after(async () => { await rm(base, { recursive: true, force: true }); });
 
   it('keys that cannot map one-to-one inside DIR are refused', () => {
-    for (const key of ['../../etc/passwd', '/abs', 'a/../../b', '..', '.', './x', 'a/./b', 'a//b', 'dir/', '', 'nul\u0000', 'x'.repeat(1089)]) {
+    // A segment over 255 bytes can be no file's name: refused before any read.
+    const overlongNames = ['x'.repeat(256), `a/${'x'.repeat(256)}/b`, 'é'.repeat(128)];
+    for (const key of ['../../etc/passwd', '/abs', 'a/../../b', '..', '.', './x', 'a/./b', 'a//b', 'dir/', '', 'nul\u0000', 'x'.repeat(1089), ...overlongNames]) {
       assert.ok(outPathProblem(key) !== undefined, JSON.stringify(key));
     }
-    for (const key of ['a', 'a/b/c.txt', '...', '..a', 'a..', ' space /x', 'ünï', 'back\\slash', `${'d/'.repeat(32)}${'x'.repeat(1024)}`]) {
+    for (const key of ['a', 'a/b/c.txt', '...', '..a', 'a..', ' space /x', 'ünï', 'back\\slash', `${'d/'.repeat(400)}${'x'.repeat(255)}`, 'é'.repeat(127)]) {
       assert.equal(outPathProblem(key), undefined, JSON.stringify(key));
     }
     assert.ok(outPathProblem('back\\slash', '\\') !== undefined, 'Windows path syntax');
@@ -44,6 +47,32 @@ describe('--out DIR containment', () => {
     // Nothing half-written or temporary is left behind, whatever failed.
     assert.deepEqual((await readdir(path.join(dir, 'a/b'))).sort(), ['c.txt']);
     assert.ok((await readdir(dir)).every((n) => !n.endsWith('.tmp')));
+  });
+
+  it('a name of up to 255 bytes is written, whatever room that leaves for its temporary name', async () => {
+    const dir = path.join(base, 'long');
+    const out = FileSink.open(dir);
+    // 255 bytes: ASCII, two-byte and four-byte characters (the temporary name must not split them).
+    const names = ['L'.repeat(255), `${'é'.repeat(127)}x`, `${'🎉'.repeat(63)}abc`];
+    for (const name of names) {
+      assert.equal(Buffer.byteLength(name), 255);
+      assert.equal(out.write(`x/${name}`, Uint8Array.of(5)), `x/${name}`);
+      assert.deepEqual([...await readFile(path.join(dir, 'x', name))], [5]);
+    }
+    assert.deepEqual((await readdir(path.join(dir, 'x'))).sort(), [...names].sort(), 'no temporary file left');
+    // Beyond that no file system has room for the name: INVALID_KEY, nothing created.
+    assert.throws(() => out.write(`y/${'L'.repeat(256)}`, Uint8Array.of(5)), { code: 'INVALID_KEY' });
+    assert.deepEqual((await readdir(dir)).sort(), ['x']);
+  });
+
+  it('temporary names (batch --out, get -o) keep the target\'s name when it fits and always fit in 255 bytes', () => {
+    assert.equal(tempNameFor('cat.jpg', '12-0-1'), '.cat.jpg.readpath-12-0-1.tmp');
+    for (const name of ['x'.repeat(200), 'x'.repeat(255), '🎉'.repeat(63), `a${'🎉'.repeat(63)}`]) {
+      const temp = tempNameFor(name, '4194304-255-9007199254740991');
+      assert.ok(Buffer.byteLength(temp) <= NAME_MAX_BYTES, temp);
+      assert.ok(temp.startsWith('.') && temp.endsWith('.tmp') && !temp.includes('\ufffd'), temp);
+      assert.ok(!/[\ud800-\udfff]/.test(temp.replace(/🎉/g, '')), 'no half of a surrogate pair');
+    }
   });
 
   it('DIR given through a symlink is resolved once and used', async () => {

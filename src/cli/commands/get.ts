@@ -17,6 +17,7 @@ import { openReader } from '../reader.js';
 import { formatMs } from '../summary.js';
 import { createByteProgress } from '../byte-progress.js';
 import { checkRangeSyntax } from '../../streams/byte-range.js';
+import { tempNameFor } from '../../sinks/temp-name.js';
 import type { CommandContext } from './context.js';
 
 /** Options of `get`. */
@@ -91,7 +92,7 @@ async function checkOutputFile(file: string): Promise<void> {
  * stream does only after its hash matched. A failed or damaged read leaves no file.
  */
 async function streamToFile(file: string, body: Readable): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.readpath-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = path.join(path.dirname(file), tempNameFor(path.basename(file), `${process.pid}-${randomBytes(4).toString('hex')}`));
   try {
     await pipeline(body, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
     await rename(tmp, file);
