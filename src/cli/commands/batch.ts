@@ -187,6 +187,10 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   } catch (err) {
     fatal = err;
   } finally {
+    // A batch that ended before its input did (Ctrl-C, stdout closed, a fatal error) leaves the
+    // key reader waiting on stdin for a line that may never come, and that read alone would keep
+    // the process alive: the input is not needed any more.
+    if (keysArg === '-') releaseInput(io.stdin);
     await stdout.flush();
     ctx.signal.removeEventListener('abort', onInterrupt);
     counting.abort();
@@ -211,6 +215,11 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
 
 function failure(key: string, code: string, message: string): CliFailure {
   return { key, ok: false, error: { code, message, httpStatus: code === 'INVALID_KEY' ? 400 : 500 } };
+}
+
+function releaseInput(stdin: NodeJS.ReadableStream): void {
+  const stream = stdin as NodeJS.ReadableStream & { destroy?: () => void };
+  if (typeof stream.destroy === 'function') stream.destroy();
 }
 
 function fsReason(err: unknown): string {

@@ -1,0 +1,45 @@
+/**
+ * `readpath batch --keys -` (in-process, through runCli): a batch that ends before its input does
+ * lets go of stdin, whose pending read would otherwise keep the process alive.
+ */
+import { after, before, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { runCli } from '../../src/cli/program.js';
+import { EXIT } from '../../src/cli/errors.js';
+
+let tmp: string;
+let config: string;
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-batch-input-'));
+  config = path.join(tmp, 'readpath.yaml');
+  // No key is stored, so no backend is ever asked: every read is OBJECT_NOT_FOUND from the store.
+  await writeFile(config, `backends:
+  - { name: b1, endpoint: "http://127.0.0.1:9", region: us-east-1, bucket: data, access_key_id: k, secret_access_key: s }
+database: { driver: memory }
+runtime: { mode: inline }
+`);
+});
+after(async () => { await rm(tmp, { recursive: true, force: true }); });
+
+it('interrupted while stdin is still open and idle, batch prints its summary, exits 130 and releases stdin', async () => {
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let err = '';
+  stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  const interrupt = new AbortController();
+  const run = runCli(['batch', '-c', config, '--keys', '-', '--ndjson'], { stdin, stdout, stderr, env: {} }, { signal: interrupt.signal });
+  // One key, then nothing: the producer is alive but has nothing more to say.
+  stdin.write('no-such-key\n');
+  const [line] = await once(stdout, 'data') as [Buffer];
+  assert.equal((JSON.parse(line.toString()) as { key: string }).key, 'no-such-key');
+  interrupt.abort(new Error('interrupted (SIGINT)'));
+  assert.equal(await run, EXIT.INTERRUPTED, err);
+  assert.match(err, /^readpath: interrupted: 1 reads?, 0 ok, 1 failed/m);
+  assert.equal(stdin.destroyed, true, 'stdin is let go: its pending read no longer holds the process');
+});
