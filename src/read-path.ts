@@ -150,7 +150,9 @@ export interface ReadManyOptions {
    * GET only: write each verified body to this directory at the key's path (created when absent;
    * never outside it, whatever the key: see sinks/file-sink.ts), where it was read — in the
    * probe's worker with the pool — instead of returning it. Outcomes carry `path`; a body that
-   * cannot be written is a WRITE_FAILED outcome (INVALID_KEY for a key that cannot map to a path).
+   * cannot be written is a WRITE_FAILED outcome (INVALID_KEY for a key that cannot map to a path);
+   * a directory that is not one, or that this process cannot write, fails the batch with
+   * INVALID_CONFIG before any read.
    */
   out?: string | undefined;
 }

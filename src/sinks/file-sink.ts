@@ -17,7 +17,7 @@
  * none. DIR itself is resolved once (it may be a symlink). Someone else writing into DIR meanwhile
  * is outside this guarantee.
  */
-import { closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { ReadPathError } from '../errors.js';
@@ -76,11 +76,16 @@ export class FileSink {
     this.root = root;
   }
 
-  /** Create `dir` when absent, resolve it once, and check it is a directory. */
-  static open(dir: string): FileSink {
+  /**
+   * Create `dir` when absent, resolve it once, and check it is a directory — and, unless
+   * `writable` is false, one this process may create files in (EACCES/EPERM/EROFS otherwise).
+   */
+  static open(dir: string, opts: { writable?: boolean } = {}): FileSink {
     mkdirSync(dir, { recursive: true });
     const root = realpathSync(dir);
     if (!lstatSync(root).isDirectory()) throw fsError(`--out ${dir}: not a directory`, 'ENOTDIR');
+    // Found now rather than once per key, after each key's GET was already sent.
+    if (opts.writable !== false) accessSync(root, constants.W_OK | constants.X_OK);
     return new FileSink(root);
   }
 

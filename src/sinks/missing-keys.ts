@@ -18,7 +18,8 @@ export async function* keysMissingFrom(
   keys: Iterable<string> | AsyncIterable<string>,
   onSkip?: (key: string) => void,
 ): AsyncGenerator<string, void, undefined> {
-  const sink = FileSink.open(dir);
+  // Only looks: whether the directory can be written is readMany's question.
+  const sink = FileSink.open(dir, { writable: false });
   for await (const key of keys) {
     if (typeof key === 'string' && sink.hasFile(key)) {
       onSkip?.(key);

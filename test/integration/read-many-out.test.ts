@@ -15,6 +15,7 @@ import type { ReadPathConfig } from '../../src/config/types.js';
 import type { BatchOutcome } from '../../src/read-path.js';
 import { keysMissingFrom } from '../../src/sinks/missing-keys.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
+import { unwritableDir } from '../helpers/unwritable-dir.js';
 
 let fleet: S3Fleet;
 let dir: string;
@@ -160,15 +161,22 @@ for (const mode of ['pool', 'inline'] as const) {
   });
 }
 
-it('readMany with out refuses a range, a transform or HEAD, and an unusable directory, with INVALID_CONFIG', async () => {
+it('readMany with out refuses a range, a transform or HEAD, and an unusable directory (a file, one it cannot write), with INVALID_CONFIG', async () => {
   const rp = await ReadPath.open({ backends: [fleet.backendConfig('b1')], database: { driver: 'memory' }, runtime: { mode: 'inline' }, logging: { level: 'silent' } });
+  const readOnly = join(dir, 'read-only');
+  const restore = unwritableDir(readOnly);
   try {
     const file = join(dir, 'plain-file');
     writeFileSync(file, 'not a directory');
-    for (const opts of [{ out: dir, range: 'bytes=0-1' }, { out: dir, op: 'head' as const }, { out: dir, transform: 'x.mjs' }, { out: file }]) {
+    for (const opts of [{ out: dir, range: 'bytes=0-1' }, { out: dir, op: 'head' as const }, { out: dir, transform: 'x.mjs' }, { out: file }, { out: readOnly }]) {
       await assert.rejects(collect(rp.readMany(['k'], opts)), { code: 'INVALID_CONFIG' });
     }
+    // keysMissingFrom only looks: a directory it cannot write is no problem to it.
+    const missing: string[] = [];
+    for await (const k of keysMissingFrom(readOnly, ['k'])) missing.push(k);
+    assert.deepEqual(missing, ['k']);
   } finally {
+    restore();
     await rp.close();
   }
 });

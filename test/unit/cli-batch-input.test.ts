@@ -1,6 +1,7 @@
 /**
- * `readpath batch --keys -` (in-process, through runCli): a batch that ends before its input does
- * lets go of stdin, whose pending read would otherwise keep the process alive.
+ * `readpath batch` in-process, through runCli: a batch that ends before its input does lets go
+ * of stdin, whose pending read would otherwise keep the process alive; an --out directory that
+ * cannot be written is a usage error before any key is read.
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/program.js';
 import { EXIT } from '../../src/cli/errors.js';
+import { unwritableDir } from '../helpers/unwritable-dir.js';
 
 let tmp: string;
 let config: string;
@@ -42,4 +44,25 @@ it('interrupted while stdin is still open and idle, batch prints its summary, ex
   assert.equal(await run, EXIT.INTERRUPTED, err);
   assert.match(err, /^readpath: interrupted: 1 reads?, 0 ok, 1 failed/m);
   assert.equal(stdin.destroyed, true, 'stdin is let go: its pending read no longer holds the process');
+});
+
+it('an --out directory that cannot be written is a usage error (exit 2) before any key is read', async () => {
+  const dir = path.join(tmp, 'read-only');
+  const restore = unwritableDir(dir);
+  try {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    stderr.on('data', (b: Buffer) => { err += b.toString(); });
+    const stdin = new PassThrough();
+    stdin.end('a\nb\n');
+    const code = await runCli(['batch', '-c', config, '--keys', '-', '--out', dir], { stdin, stdout, stderr, env: {} });
+    assert.equal(code, EXIT.USAGE, err);
+    assert.equal(err, `readpath: error: --out ${dir}: permission denied\n`);
+    assert.equal(out, '', 'no key was read: no outcome line');
+  } finally {
+    restore();
+  }
 });

@@ -228,6 +228,7 @@ function fsReason(err: unknown): string {
     case 'ENOENT': return 'file not found';
     case 'EACCES':
     case 'EPERM': return 'permission denied';
+    case 'EROFS': return 'read-only file system';
     case 'EISDIR': return 'is a directory';
     case 'ENOTDIR': return 'a parent of the path is not a directory';
     case 'EEXIST': return 'exists and is not a directory';
