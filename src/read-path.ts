@@ -3,6 +3,7 @@
  * `readMany` out. A thin public class over a private engine: validation at the edge, every
  * async method rejects rather than throws, `close()` drains then destroys and is idempotent.
  */
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { storedKeyOf } from './probe/stored-copy.js';
@@ -404,11 +405,14 @@ export class ReadPath {
     return out;
   }
 
-  /** Read `key` and have the probe write its verified body under `root` (readMany's `out`). */
-  #getTo(key: string, root: string, signal: AbortSignal, batch: string): Promise<WrittenOutcome> {
+  /**
+   * Read `key` and have the probe write its verified body under `root` (readMany's `out`);
+   * `outScope` names the batch (see ProbeGetOptions.outScope).
+   */
+  #getTo(key: string, root: string, outScope: string, signal: AbortSignal, batch: string): Promise<WrittenOutcome> {
     return this.#guard(key, signal, () => this.#join(`w\u0000${root}\u0000${key}`, signal, batch, (shared) => {
       const integrity = this.#config.integrity;
-      const probe = this.#executor.get(key, { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, out: root });
+      const probe = this.#executor.get(key, { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, out: root, outScope });
       return this.#read<WrittenObject>('GetObject', key, probe, shared).then((o): WrittenOutcome => {
         const { writeError, path, ...head } = o.value;
         // The copy was read and verified; only putting it on disk failed: no other copy would help.
@@ -672,10 +676,13 @@ export class ReadPath {
     }
     // The batch's reads share flights among themselves only, under the batch's one signal.
     const scope = `b${++this.#batches}\u0001`;
+    // Unique in the process (several ReadPaths share a thread's file sinks): what the writers
+    // learned of the directory's tree is trusted within this batch only.
+    const outScope = randomUUID();
     const readOne = op === 'head'
       ? (key: string, signal: AbortSignal): Promise<HeadOutcome> => this.#head(key, signal, scope)
       : root !== undefined
-        ? (key: string, signal: AbortSignal): Promise<WrittenOutcome> => this.#getTo(key, root, signal, scope)
+        ? (key: string, signal: AbortSignal): Promise<WrittenOutcome> => this.#getTo(key, root, outScope, signal, scope)
         : (key: string, signal: AbortSignal): Promise<GetOutcome | TransformedOutcome> => this.#get(key, { range, transform }, signal, scope);
     const batch = runBatch<{ key: string; ok: true } & (GetOutcome | HeadOutcome | TransformedOutcome | WrittenOutcome)>(keys, (key, signal) => readOne(key, signal).then(stripKey), {
       concurrency,

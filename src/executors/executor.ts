@@ -38,6 +38,11 @@ export interface ProbeGetOptions {
    * was read (see sinks/file-sink.ts), instead of being returned. Not with `transform`.
    */
   out?: string;
+  /**
+   * With `out`: the batch writing (unique in the process). What a thread learned about the
+   * directory's tree (which directories are real) holds only within one batch.
+   */
+  outScope?: string;
 }
 
 /** Load and capacity of an executor. */
@@ -165,7 +170,7 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
     } catch (err) {
       return rejectingProbe(err);
     }
-    const { range, verify, verifyEtag, out, maxBytes } = opts;
+    const { range, verify, verifyEtag, out, outScope, maxBytes } = opts;
     return (req) => {
       const task = this.#task('get', req, key);
       if (range !== undefined) task.range = range;
@@ -174,6 +179,7 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
       if (maxBytes !== undefined && out === undefined) task.maxBytes = maxBytes;
       if (transform !== undefined) task.transform = transform;
       if (out !== undefined) task.out = out;
+      if (out !== undefined && outScope !== undefined) task.outScope = outScope;
       return this.#dispatch(task, req) as Promise<ProbeResult<FetchedObject | TransformedValue | WrittenObject>>;
     };
   }

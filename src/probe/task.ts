@@ -57,6 +57,8 @@ export interface ProbeTask {
    * sinks/file-sink.ts), instead of being returned.
    */
   out?: string;
+  /** With `out`: the batch writing, within which the thread's knowledge of the tree holds. */
+  outScope?: string;
   /**
    * The backend has an egress limit: after the headers the probe asks its usage port to
    * reserve the body's announced size before reading it.

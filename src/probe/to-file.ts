@@ -29,7 +29,7 @@ export async function toFile(task: ProbeTask, root: string, body: FileBody, used
   const head = body.head;
   let file: FileWrite;
   try {
-    file = sinkFor(root).begin(task.key);
+    file = sinkFor(root, task.outScope).begin(task.key);
   } catch (err) {
     // Nowhere to put it: the body is not worth reading.
     body.discard();

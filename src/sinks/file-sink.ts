@@ -239,15 +239,20 @@ function unlinkQuietly(file: string): void {
   }
 }
 
-// One sink per directory and thread: the directories it created are remembered across probes.
-const sinks = new Map<string, FileSink>();
+// One sink per directory and thread: the directories it found real or created are remembered
+// across the probes of one batch. Not beyond it: between two batches the tree may change (a
+// directory removed, or replaced by a symlink out of DIR), and a remembered directory is one the
+// writer no longer checks.
+const sinks = new Map<string, { scope: string | undefined; sink: FileSink }>();
 
-/** The sink of a resolved output directory, shared by every probe on this thread. */
-export function sinkFor(root: string): FileSink {
-  let s = sinks.get(root);
-  if (s === undefined) {
-    s = new FileSink(root);
-    sinks.set(root, s);
-  }
-  return s;
+/**
+ * The sink of a resolved output directory, shared by the probes of the batch `scope` on this
+ * thread (a scope other than the last one seen for `root` starts afresh).
+ */
+export function sinkFor(root: string, scope?: string): FileSink {
+  const held = sinks.get(root);
+  if (held !== undefined && held.scope === scope) return held.sink;
+  const sink = new FileSink(root);
+  sinks.set(root, { scope, sink });
+  return sink;
 }

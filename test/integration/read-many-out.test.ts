@@ -158,6 +158,34 @@ for (const mode of ['pool', 'inline'] as const) {
         await rp.close();
       }
     });
+
+    it('each batch checks the directory tree afresh: a directory removed since is made again, one replaced by a symlink is not followed', async () => {
+      const rp = await ReadPath.open(config());
+      const out = join(dir, `between-${mode}`);
+      const outside = join(dir, `between-outside-${mode}`);
+      mkdirSync(outside);
+      try {
+        // Enough keys under sub/ that every worker writes there (and learns it is a real directory).
+        const first = Array.from({ length: 8 }, (_, i) => `sub/a${i}`);
+        for (const k of [...first, 'sub/b', 'sub/c']) await seed(rp, `${k}`, `body of ${k}`, ['b1']);
+        assert.ok([...(await collect(rp.readMany(first, { out }))).values()].every((o) => o.ok));
+        // Between batches, someone clears the directory...
+        rmSync(join(out, 'sub'), { recursive: true });
+        const b = (await collect(rp.readMany(['sub/b'], { out }))).get('sub/b');
+        assert.ok(b?.ok === true, JSON.stringify(b));
+        assert.equal(readFileSync(join(out, 'sub/b'), 'utf8'), 'body of sub/b');
+        // ...or puts a symlink out of DIR where it was.
+        rmSync(join(out, 'sub'), { recursive: true });
+        symlinkSync(outside, join(out, 'sub'));
+        const c = (await collect(rp.readMany(['sub/c'], { out }))).get('sub/c') as { ok: boolean; error?: { code: string; message: string } };
+        assert.equal(c.ok, false);
+        assert.equal(c.error?.code, 'WRITE_FAILED');
+        assert.match(c.error?.message ?? '', /symbolic link/);
+        assert.deepEqual(readdirSync(outside), [], 'nothing written outside DIR');
+      } finally {
+        await rp.close();
+      }
+    });
   });
 }
 
