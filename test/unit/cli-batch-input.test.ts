@@ -1,7 +1,8 @@
 /**
  * `readpath batch` in-process, through runCli: a batch that ends before its input does lets go
- * of stdin, whose pending read would otherwise keep the process alive; an --out directory that
- * cannot be written is a usage error before any key is read.
+ * of stdin, whose pending read would otherwise keep the process alive; a Ctrl-C that came while
+ * it started still stops it; an --out directory that cannot be written is a usage error before
+ * any key is read.
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,4 +66,22 @@ it('an --out directory that cannot be written is a usage error (exit 2) before a
   } finally {
     restore();
   }
+});
+
+it('a Ctrl-C that came while batch was starting (config, workers) stops it before any read: summary, exit 130', async () => {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  const stdin = new PassThrough();
+  stdin.end('a\nb\nc\n');
+  // Aborted before the command could listen: as when SIGINT arrives while the reader opens.
+  const interrupt = new AbortController();
+  interrupt.abort(new Error('interrupted (SIGINT)'));
+  const code = await runCli(['batch', '-c', config, '--keys', '-', '--ndjson'], { stdin, stdout, stderr, env: {} }, { signal: interrupt.signal });
+  assert.equal(code, EXIT.INTERRUPTED, err);
+  assert.equal(out, '', 'no key was read after the interrupt');
+  assert.match(err, /^readpath: interrupted: 0 reads, 0 ok, 0 failed/m);
 });

@@ -86,6 +86,8 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   const stop = new AbortController();
   const onInterrupt = (): void => stop.abort(ctx.signal.reason);
   ctx.signal.addEventListener('abort', onInterrupt, { once: true });
+  // A Ctrl-C while the configuration loaded and the workers started came before that listener.
+  if (ctx.signal.aborted) onInterrupt();
   let outputClosed = false;
   stdout.onClosed(() => {
     outputClosed = true;
