@@ -1,6 +1,7 @@
 /**
- * `batch --shard I/N`: the hash (FNV-1a 64 over UTF-8, checked against published vectors and a
- * BigInt reference), parsing, the shard-aware key count, and usage errors through runCli.
+ * `batch --shard I/N`: the hash (the first 8 bytes of SHA-256 over UTF-8, checked against fixed
+ * values and a BigInt reference), parsing, the shard-aware key count, and usage errors through
+ * runCli.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
