@@ -14,6 +14,11 @@ export const EXIT = Object.freeze({
   USAGE: 2,
   /** Interrupted (Ctrl-C), as shells report SIGINT. */
   INTERRUPTED: 130,
+  /**
+   * stdout's reader went away (`| head`) before every outcome was written: the batch stopped
+   * with keys unread, as shells report a writer ended by SIGPIPE (`set -o pipefail` sees it).
+   */
+  OUTPUT_CLOSED: 141,
 });
 
 /** A problem with the command line itself: exit code 2. */

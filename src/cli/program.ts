@@ -1,7 +1,7 @@
 /**
  * The `readpath` command line (API.md §4), on commander. {@link runCli} parses, runs one
  * command and resolves to the exit code: 0 every read succeeded, 1 at least one read failed,
- * 2 usage or configuration error (130 when interrupted). It never throws and never calls
+ * 2 usage or configuration error (130 when interrupted, 141 when a batch's stdout reader went away). It never throws and never calls
  * `process.exit`: main.ts owns the process.
  */
 import { readFileSync } from 'node:fs';
@@ -74,7 +74,8 @@ export function scanGlobalFlags(argv: readonly string[]): GlobalOptions {
 }
 
 const COMMON_HELP = `
-Exit codes: 0 every read succeeded, 1 at least one read failed, 2 usage or configuration error.
+Exit codes: 0 every read succeeded, 1 at least one read failed, 2 usage or configuration error,
+130 interrupted (Ctrl-C), 141 a batch whose output's reader went away with keys left unread.
 The configuration defaults to ${DEFAULT_CONFIG_PATH}; \${VAR} in it expands from the environment.`;
 
 /** Parse `argv` (the arguments after `readpath`), run the command, resolve to the exit code. */

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { runCli } from '../../src/cli/program.js';
 import { EXIT } from '../../src/cli/errors.js';
 import { unwritableDir } from '../helpers/unwritable-dir.js';
@@ -84,4 +84,29 @@ it('a Ctrl-C that came while batch was starting (config, workers) stops it befor
   assert.equal(code, EXIT.INTERRUPTED, err);
   assert.equal(out, '', 'no key was read after the interrupt');
   assert.match(err, /^readpath: interrupted: 0 reads, 0 ok, 0 failed/m);
+});
+
+it('a batch whose stdout reader goes away (| head) stops reading and exits 141, printing nothing more', async () => {
+  let writes = 0;
+  // A pipe whose reader closed after the first line: each later write fails with EPIPE.
+  const stdout = new Writable({
+    write(_chunk, _enc, cb) {
+      writes++;
+      cb(writes === 1 ? null : Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    },
+  });
+  const stderr = new PassThrough();
+  let err = '';
+  stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  const stdin = new PassThrough();
+  const run = runCli(['batch', '-c', config, '--keys', '-', '--ndjson'], { stdin, stdout, stderr, env: {} });
+  // Keys keep coming: the batch must stop on its own once its output is gone.
+  const feeding = setInterval(() => stdin.write('no-such-key\n'), 5);
+  try {
+    assert.equal(await run, EXIT.OUTPUT_CLOSED, err);
+  } finally {
+    clearInterval(feeding);
+  }
+  assert.equal(err, '', 'no summary: the output went away, as `cat` into `head` says nothing');
+  assert.equal(stdin.destroyed, true, 'stdin is let go');
 });

@@ -203,7 +203,8 @@ export async function runBatchCommand(ctx: CommandContext, opts: BatchCommandOpt
   const cacheHits = rp.recorder.count('degraded_cache_hits_total');
   await reader.close();
 
-  if (outputClosed) return stats.failed > 0 ? EXIT.FAILED : EXIT.OK;
+  // Quietly, as `cat` piped into `head` ends; but not as a success: keys may be left unread.
+  if (outputClosed) return EXIT.OUTPUT_CLOSED;
   const totals = stats.totals();
   const interrupted = ctx.signal.aborted;
   if (fatal !== undefined && !interrupted) reporter.error(fatal, `batch stopped after ${totals.reads} key${totals.reads === 1 ? '' : 's'}`);
