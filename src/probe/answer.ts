@@ -105,6 +105,37 @@ export function differsFromRow(task: ProbeTask, res: GetResult): void {
   throw new ReadPathError('BACKEND_ERROR', `${task.backend}: ${task.key}: holds ${res.totalSize} stored bytes where the row says ${stored} (the copy differs from its row)`);
 }
 
+/**
+ * The stored size a whole GET of copy `task` must answer: its row's `size_bytes`. Undefined when
+ * there is nothing to hold the answer to: degraded mode (no row), a range (differsFromRow checks
+ * its Content-Range total), a copy stored encrypted or compressed (their readers check the lengths
+ * their plans ask for), or a row whose size is not a byte count. Upstream's column is NOT NULL and
+ * it records the bytes it stored (its PUT requires a Content-Length), so 0 is an empty object, not
+ * an unknown size; only a row from a store of one's own can lack it.
+ */
+export function wholeRowSize(task: ProbeTask): number | undefined {
+  const l = task.location;
+  if (l === null || task.range !== undefined || storedDiffers(l)) return undefined;
+  return rowStoredSize(l);
+}
+
+/** The stored size row `l` gives, when it gives a byte count (a store of one's own may not). */
+export function rowStoredSize(l: { sizeBytes: number }): number | undefined {
+  const stored = l.sizeBytes as unknown;
+  return typeof stored === 'number' && Number.isSafeInteger(stored) && stored >= 0 ? stored : undefined;
+}
+
+/**
+ * A whole GET that announces another size than its row's (`stored`, from {@link wholeRowSize}) is
+ * another object than the row describes: without a content_hash nothing else would catch it, so
+ * it is refused here, before its body is read or its egress reserved, as a stream refuses it.
+ */
+export function wholeDiffersFromRow(task: ProbeTask, res: GetResult, stored: number | undefined): void {
+  if (stored === undefined || res.size < 0 || res.size === stored) return;
+  discardBody(res);
+  throw new ReadPathError('BACKEND_ERROR', `${task.backend}: ${task.key}: answered ${res.size} stored bytes where the row says ${stored} (the copy differs from its row)`);
+}
+
 /** A failed backend call: record whether it cost a request, then rethrow. */
 export function billed(used: ProbeUsage, err: unknown): never {
   if (isBilledFailure(err)) used.api += 1;

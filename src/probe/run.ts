@@ -17,7 +17,7 @@ import type { BackendGetOptions, GetResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
 import { backendKey, type ErrorVerdict, type ProbeTally, type ProbeTask, type Verdict } from './task.js';
 import { BodyVerifier, verifyBody } from './verify.js';
-import { billed, differsFromRow, egressSkip, finishGet, headBilled, headFields, objectHead, ok, unsatisfiable } from './answer.js';
+import { billed, differsFromRow, egressSkip, finishGet, headBilled, headFields, objectHead, ok, rowStoredSize, unsatisfiable, wholeDiffersFromRow, wholeRowSize } from './answer.js';
 import { toFile } from './to-file.js';
 import { storedKeyOf } from './stored-copy.js';
 import { getCompressed, getEncrypted, getFound } from './get-encrypted.js';
@@ -87,8 +87,9 @@ async function head(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal
   const h = await headBilled(backend, backendKey(task), signal, used);
   // A copy whose stored size is not its row's is another object than the row describes: a GET of
   // it is refused (its hash or length check fails), and so is its HEAD — the next copy answers.
-  if (h.size >= 0 && h.size !== l.sizeBytes) {
-    throw new ReadPathError('BACKEND_ERROR', `${task.backend}: ${task.key}: HEAD answered ${h.size} stored bytes where the row says ${l.sizeBytes} (the copy differs from its row)`);
+  const stored = rowStoredSize(l);
+  if (stored !== undefined && h.size >= 0 && h.size !== stored) {
+    throw new ReadPathError('BACKEND_ERROR', `${task.backend}: ${task.key}: HEAD answered ${h.size} stored bytes where the row says ${stored} (the copy differs from its row)`);
   }
   // An encrypted or compressed copy's stored size is not the object's; callers want its own.
   const size = l.compression !== undefined ? (l.logicalSize ?? h.size) : l.encrypted ? (l.plaintextSize as number) : h.size;
@@ -134,13 +135,17 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
   }
   used.api += 1;
   differsFromRow(task, res);
+  const rowSize = wholeRowSize(task);
+  wholeDiffersFromRow(task, res, rowSize);
+  // The length the body must have: the one announced, else (no Content-Length) the row's.
+  const expectedSize = res.size >= 0 ? res.size : rowSize;
   const skip = await egressSkip(task, usage, res, res.size < 0 ? 0 : res.size, signal, used);
   if (skip !== undefined) return skip;
   const checkStart = degraded && !inspected;
   if (task.out !== undefined) {
     const verify = task.verify ?? true;
     const sized: CollectBodyOptions = { signal, billFailureTo: used };
-    if (res.size >= 0) sized.expectedSize = res.size;
+    if (expectedSize !== undefined) sized.expectedSize = expectedSize;
     const watch = checkStart ? startWatch(task, !plain) : undefined;
     try {
       return await toFile(task, task.out, {
@@ -162,9 +167,9 @@ async function get(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal,
     discardBody(res);
     throw tooLarge(res.size, maxBytes, ` (runtime.max_buffered_bytes): read ${task.key} with getStream`);
   }
-  // -1 means the backend announced no length: then there is nothing to check the body against.
+  // -1 means the backend announced no length: then only a row's size can check the body.
   const collect: CollectBodyOptions = { signal, billFailureTo: used };
-  if (res.size >= 0) collect.expectedSize = res.size;
+  if (expectedSize !== undefined) collect.expectedSize = expectedSize;
   if (maxBytes !== undefined) collect.maxBytes = maxBytes;
   const body = await collectBody(res.body, collect);
   used.egress += body.byteLength;

@@ -22,7 +22,11 @@ export function makeCore(names: readonly string[], recorder = new Recorder()): C
   };
 }
 
-/** A location row. */
+/**
+ * A location row. `sizeBytes` is 1 unless given: the failover tests' probes make up their bodies;
+ * a test whose probe reads a stored body gives that body's size, as upstream records it (a whole
+ * GET answering another size than its row's is refused).
+ */
 export function loc(key: string, backendName: string, createdAtMs: number, extra: Partial<ObjectLocation> = {}): ObjectLocation {
   return { objectKey: key, backendName, sizeBytes: 1, createdAt: new Date(createdAtMs), encrypted: false, ...extra };
 }

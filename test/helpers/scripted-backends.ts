@@ -83,6 +83,16 @@ function bytesOf(b: string | Uint8Array): Uint8Array {
   return typeof b === 'string' ? new TextEncoder().encode(b) : b;
 }
 
+/**
+ * The byte count of what `backend` holds at `key` in `specs` (undefined: it holds nothing there):
+ * the `size_bytes` a row describing that copy gives, as s3-orchestrator records it.
+ */
+export function storedSize(specs: readonly ScriptedBackendSpec[], backend: string, key: string): number | undefined {
+  const o = specs.find((s) => s.name === backend)?.objects?.[key];
+  if (o === undefined) return undefined;
+  return bytesOf(typeof o === 'string' || o instanceof Uint8Array ? o : o.body).byteLength;
+}
+
 class ScriptedBackend implements ObjectBackend {
   readonly name: string;
   readonly #spec: ScriptedBackendSpec;

@@ -12,6 +12,7 @@ import { ReadPath } from '../../src/read-path.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/verify.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
+import type { ObjectLocation } from '../../src/types.js';
 import type { BatchOutcome } from '../../src/read-path.js';
 import { keysMissingFrom } from '../../src/sinks/missing-keys.js';
 import { startS3Fleet, type S3Fleet } from '../helpers/s3-fleet.js';
@@ -81,6 +82,45 @@ for (const mode of ['pool', 'inline'] as const) {
         assert.equal((got.get(`${mode}/bad`) as { error: { code: string } }).error.code, 'INTEGRITY_MISMATCH');
         assert.equal((got.get(`${mode}/missing`) as { error: { code: string } }).error.code, 'OBJECT_NOT_FOUND');
         assert.deepEqual(readdirSync(join(out, mode)).sort(), ['a.txt', 'c', 'deep'], 'nothing for the damaged or missing keys, no temporary file');
+      } finally {
+        await rp.close();
+      }
+    });
+
+    it('a copy without a content_hash whose whole GET answers another size than its row is refused, and the next copy is read: get, readMany, out', async () => {
+      const rp = await ReadPath.open(config());
+      const out = join(dir, `sized-${mode}`);
+      try {
+        const key = `${mode}/sized`;
+        const only = `${mode}/sized-only`;
+        const body = 'the object the rows describe';
+        // b1 holds another object under both keys (a stale write, say): no hash to check, only its size tells.
+        await fleet.seed(key, 'an older, shorter one', ['b1']);
+        await fleet.seed(key, body, ['b2']);
+        await fleet.seed(only, 'an older, shorter one', ['b1']);
+        const row = (k: string, backendName: string): ObjectLocation => ({ objectKey: k, backendName, sizeBytes: body.length, createdAt: new Date(t++), encrypted: false, contentHash: null });
+        await (rp.store as SqliteMetadataStore).addLocations([row(key, 'b1'), row(key, 'b2'), row(only, 'b1')]);
+        const refused = (o: BatchOutcome | undefined): void => {
+          assert.ok(o?.ok === false, JSON.stringify(o));
+          assert.equal(o.error.code, 'BACKEND_ERROR');
+          assert.match(o.error.message, /b1: .*answered 21 stored bytes where the row says 28 \(the copy differs from its row\)/);
+        };
+        const g = await rp.get(key);
+        assert.equal(g.backend, 'b2');
+        assert.equal(g.failover, true);
+        assert.equal(new TextDecoder().decode(g.body), body);
+        await assert.rejects(rp.get(only), { code: 'BACKEND_ERROR' });
+        const buffered = await collect(rp.readMany([key, only]));
+        const b = buffered.get(key);
+        assert.ok(b?.ok === true && 'body' in b && b.backend === 'b2', JSON.stringify(b));
+        assert.equal(new TextDecoder().decode(b.body), body);
+        refused(buffered.get(only));
+        const written = await collect(rp.readMany([key, only], { out }));
+        const w = written.get(key);
+        assert.ok(w?.ok === true && 'path' in w && w.backend === 'b2', JSON.stringify(w));
+        assert.equal(readFileSync(join(out, key), 'utf8'), body);
+        refused(written.get(only));
+        assert.deepEqual(readdirSync(join(out, mode)), ['sized'], 'no file for the refused copy');
       } finally {
         await rp.close();
       }

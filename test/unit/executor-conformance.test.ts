@@ -12,7 +12,7 @@ import { sha256Hex, type FetchedObject } from '../../src/probe/probes.js';
 import type { ObjectLocation } from '../../src/types.js';
 import { backendBreaker } from '../../src/policies/backend-breaker.js';
 import { executorWorld, until, type ExecutorKind, type ExecutorWorld } from '../helpers/executor-world.js';
-import type { ScriptedBackendSpec } from '../helpers/scripted-backends.js';
+import { storedSize, type ScriptedBackendSpec } from '../helpers/scripted-backends.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -39,8 +39,17 @@ function specs(): ScriptedBackendSpec[] {
   ];
 }
 
+/** The one-backend fleet the breaker test reads from. */
+const Z: ScriptedBackendSpec[] = [{ name: 'z', objects: { k: 'v', bad: 'v', fail: 'v' }, keys: { bad: { kind: 'corrupt' }, fail: { kind: 'fail', status: 503 } } }];
+const FLEET = [...specs(), ...Z];
+
+/**
+ * A row for the copy `backendName` holds at `key`: its size is the stored body's, as upstream
+ * records it (a whole GET answering another size is refused); 1 for a copy the fleet lacks.
+ */
 function loc(key: string, backendName: string, createdAtMs: number, extra: Partial<ObjectLocation> = {}): ObjectLocation {
-  return { objectKey: key, backendName, sizeBytes: 7, createdAt: new Date(createdAtMs), encrypted: false, ...extra };
+  const sizeBytes = storedSize(FLEET, backendName, key) ?? 1;
+  return { objectKey: key, backendName, sizeBytes, createdAt: new Date(createdAtMs), encrypted: false, ...extra };
 }
 
 function conformance(kind: ExecutorKind): void {
@@ -316,8 +325,7 @@ function conformance(kind: ExecutorKind): void {
 
     test('a backend breaker applies at dispatch: 404s and damaged bytes are answers, failures open it, then nothing is dispatched', async () => {
       const breaker = backendBreaker('z', { failureThreshold: 2, openTimeoutMs: 3_600_000 });
-      const bw = executorWorld(kind, [{ name: 'z', objects: { k: 'v', bad: 'v', fail: 'v' }, keys: { bad: { kind: 'corrupt' }, fail: { kind: 'fail', status: 503 } } }],
-        { threads: 1, breakers: new Map([['z', breaker]]) });
+      const bw = executorWorld(kind, Z, { threads: 1, breakers: new Map([['z', breaker]]) });
       try {
         const { failover, store } = bw.failover();
         store.add(loc('nope', 'z', 1));

@@ -39,12 +39,12 @@ test('getProbe reads and verifies the body, records API request and egress', asy
   const acct = new Recorder();
   const b = new MemoryBackend('b1');
   b.put('k', 'payload');
-  const good = loc('k', 'b1', 1, { contentHash: sha256Hex(new TextEncoder().encode('payload')) });
+  const good = loc('k', 'b1', 1, { sizeBytes: 7, contentHash: sha256Hex(new TextEncoder().encode('payload')) });
   const r = await getProbe(acct, 'k')(req(b, good));
   assert.equal(new TextDecoder().decode(r.value.body), 'payload');
   assert.equal(r.value.verified, true);
   assert.deepEqual(acct.usage.usage('b1'), { apiRequests: 1, egressBytes: 7, ingressBytes: 0 });
-  const noHash = await getProbe(acct, 'k')(req(b, loc('k', 'b1', 1)));
+  const noHash = await getProbe(acct, 'k')(req(b, loc('k', 'b1', 1, { sizeBytes: 7 })));
   assert.equal(noHash.value.verified, false, 'nothing to check');
   const degraded = await getProbe(acct, 'k')(req(b, null));
   assert.equal(degraded.value.verified, false);
@@ -52,8 +52,9 @@ test('getProbe reads and verifies the body, records API request and egress', asy
 
 test('getProbe never returns a body that fails its hash', async () => {
   const b = new MemoryBackend('b1');
-  b.put('k', 'corrupted');
-  const bad = loc('k', 'b1', 1, { contentHash: sha256Hex(new TextEncoder().encode('original')) });
+  // As long as what was written: only its hash tells them apart.
+  b.put('k', 'damaged!');
+  const bad = loc('k', 'b1', 1, { sizeBytes: 8, contentHash: sha256Hex(new TextEncoder().encode('original')) });
   await assert.rejects(getProbe(new Recorder(), 'k')(req(b, bad)), { code: 'INTEGRITY_MISMATCH' });
   const unchecked = await getProbe(new Recorder(), 'k', { verify: false })(req(b, bad));
   assert.equal(unchecked.value.verified, false);
@@ -80,6 +81,34 @@ test('getProbe declines for egress after the GET and destroys the body', async (
   assert.equal(destroyed, true);
   assert.equal(acct.usage.usage('b1').apiRequests, 1, 'the request itself was billed');
   assert.equal(acct.usage.usage('b1').egressBytes, 0);
+});
+
+test("getProbe: a whole GET of a plain copy is held to its row's size_bytes, announced or not; a row without a byte count is not", async () => {
+  const acct = new Recorder();
+  const b = new MemoryBackend('b1');
+  b.put('k', 'payload');
+  // No content_hash: nothing but its size says this is not the object the row describes.
+  await assert.rejects(getProbe(acct, 'k')(req(b, loc('k', 'b1', 1, { sizeBytes: 5 }))), (e: unknown) => {
+    assert.equal((e as { code?: string }).code, 'BACKEND_ERROR');
+    assert.match((e as Error).message, /b1: k: answered 7 stored bytes where the row says 5 \(the copy differs from its row\)/);
+    return true;
+  });
+  assert.deepEqual(acct.usage.usage('b1'), { apiRequests: 1, egressBytes: 0, ingressBytes: 0 }, 'refused on its headers: the body was not read');
+  // An empty object's row says 0 (upstream records what it stored): a body there is another object.
+  await assert.rejects(getProbe(new Recorder(), 'k')(req(b, loc('k', 'b1', 1, { sizeBytes: 0 }))), { code: 'BACKEND_ERROR' });
+  // A backend that announces no length: the body itself is counted against the row.
+  const unsized = (text: string): ObjectBackend => ({
+    name: 'b1', head: async () => ({ size: -1 }),
+    get: async () => ({ size: -1, body: Readable.from([Buffer.from(text)]) }),
+  });
+  const row = loc('k', 'b1', 1, { sizeBytes: 7 });
+  await assert.rejects(getProbe(new Recorder(), 'k')(req(unsized('payload, and more'), row)), { code: 'BACKEND_ERROR' });
+  await assert.rejects(getProbe(new Recorder(), 'k')(req(unsized('pay'), row)), { code: 'BACKEND_ERROR' });
+  assert.equal(new TextDecoder().decode((await getProbe(new Recorder(), 'k')(req(unsized('payload'), row))).value.body), 'payload');
+  // A row from a store of one's own that gives no byte count: nothing to hold the copy to.
+  const unknown = { ...loc('k', 'b1', 1), sizeBytes: undefined as unknown as number };
+  assert.equal(new TextDecoder().decode((await getProbe(new Recorder(), 'k')(req(b, unknown))).value.body), 'payload');
+  assert.equal((await headProbe(new Recorder(), 'k')(req(b, unknown))).size, 7);
 });
 
 test('getProbe passes the range through and does not claim verification for a part', async () => {
