@@ -10,17 +10,20 @@ import type { ReadPathError } from '../../src/errors.js';
 import type { PoolExecutor } from '../../src/executors/pool/executor.js';
 import type { ObjectLocation, ProbeRequest } from '../../src/types.js';
 import { executorWorld, until } from '../helpers/executor-world.js';
+import { storedSize, type ScriptedBackendSpec } from '../helpers/scripted-backends.js';
 
-const w = executorWorld('pool', [
+const specs: ScriptedBackendSpec[] = [
   { name: 'b1', objects: { exit: 'x', uncaught: 'x', k: 'v1' }, keys: { exit: { kind: 'exit', code: 7 }, uncaught: { kind: 'uncaught' } }, default: { kind: 'gate' } },
   { name: 'b3', objects: { once: 'survived' }, keys: { once: { kind: 'exit', code: 9, once: true } } },
   { name: 'b2', objects: { exit: 'from-b2', uncaught: 'from-b2', k: 'v2' } },
-]);
+];
+const w = executorWorld('pool', specs);
 const pool = w.executor as PoolExecutor;
 after(() => w.close());
 
+/** The row of the copy `backendName` holds at `key`, with its body's size (as upstream records it). */
 const loc = (key: string, backendName: string, t: number): ObjectLocation =>
-  ({ objectKey: key, backendName, sizeBytes: 1, createdAt: new Date(t), encrypted: false });
+  ({ objectKey: key, backendName, sizeBytes: storedSize(specs, backendName, key) ?? 0, createdAt: new Date(t), encrypted: false });
 
 // First, while both initial workers are ready (a replacement takes the balancer's tasks only once
 // it has loaded): piscina's least-busy balancer spreads the gated probes over both.
