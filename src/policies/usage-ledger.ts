@@ -1,12 +1,13 @@
 /**
  * Usage limits applied at dispatch: reservations of in-flight probes against backends with
  * monthly limits. A probe is admitted by reserving its API requests (see callsOf), may reserve its body's
- * announced size once the headers are in, and is settled exactly once with what it used — so N
+ * announced size once the headers are in and any request admission did not reserve before it
+ * sends it (probe/request-budget.ts), and is settled exactly once with what it used — so N
  * concurrent probes against a backend with R requests left never make more than R calls.
  * Backends without limits cost one Map lookup and reserve nothing.
  *
  * One ledger per Recorder ({@link Recorder.reservations}): the inline executor and the pool
- * (whose workers ask for egress by message) reserve against the same counts.
+ * (whose workers ask for egress and requests by message) reserve against the same counts.
  */
 import { UsageLimitSkipError, type UsageLimitKind } from '../errors.js';
 import type { UsagePort } from '../probe/billing.js';
@@ -19,11 +20,12 @@ interface Pending {
 }
 
 /**
- * The requests a probe makes, all reserved when it is admitted (what it did not make is given
- * back when it settles): one, plus a degraded probe's listing of the key's storage keys, plus the
- * read a range of an encrypted or compressed copy plans from (its header, its seek table).
- * Requests only some copies need are not reserved: a degraded copy found to be compressed (its
- * seek table) or a server whose ranged answer gives no size (a HEAD).
+ * The requests every probe of its kind makes, reserved when it is admitted (what it did not make
+ * is given back when it settles): one, plus a degraded probe's listing of the key's storage keys,
+ * plus the read a range of an encrypted or compressed copy plans from (its header, its seek
+ * table). Requests only some copies need — a degraded copy found to be compressed (its seek
+ * table), a server whose ranged answer gives no size (a HEAD), a listing's further pages — are
+ * reserved by the probe as it decides to send them ({@link UsageLedger.reserveApi}).
  */
 function callsOf(task: ProbeTask): number {
   const l = task.location;
@@ -87,6 +89,7 @@ export class UsageLedger implements UsagePort {
     p.api += calls;
     const id = ++this.#nextId;
     task.usageId = id;
+    task.reservedApi = calls;
     const held: Held = { api: calls, egress: 0, rowSized: 0 };
     if (task.op === 'get' && usage.limitsOf(name).egressBytes > 0) {
       task.egressLimited = true;
@@ -111,6 +114,24 @@ export class UsageLedger implements UsagePort {
     if (limit !== undefined) return limit;
     p.egress += bytes;
     held.egress += bytes;
+    return null;
+  }
+
+  /**
+   * Reserve `calls` more API requests for an admitted probe, about to send a request admission did
+   * not reserve; the limit they would exceed, or null when reserved. A probe that was settled
+   * already (one its executor stopped waiting for) holds nothing to add to: refused.
+   */
+  reserveApi(task: ProbeTask, calls: number): UsageLimitKind | null {
+    const id = task.usageId ?? 0;
+    if (id === 0) return null;
+    const held = this.#held.get(id);
+    if (held === undefined) return 'api_requests';
+    const p = this.#of(task.backend);
+    const limit = this.#acct.exceededLimit(task.backend, p.api + calls, p.egress, 0);
+    if (limit !== undefined) return limit;
+    p.api += calls;
+    held.api += calls;
     return null;
   }
 

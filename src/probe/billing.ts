@@ -1,8 +1,8 @@
 /**
  * What a probe costs against a backend's monthly limits. Admission and settlement happen where
  * probes are dispatched (the main thread, for both executors: see policies/usage-ledger.ts);
- * the probe itself only reports what it used and, on a backend with an egress limit, asks its
- * {@link UsagePort} before reading a body.
+ * the probe itself only reports what it used and, on a backend with limits, asks its
+ * {@link UsagePort} before reading a body (egress) and before a request admission did not reserve.
  */
 import { backendStatusOf, hasCode, type UsageLimitKind } from '../errors.js';
 import { NEVER_CONNECTED, hasErrno } from '../net-errors.js';
@@ -18,6 +18,12 @@ export interface UsagePort {
    * admitted). Resolves with the limit the bytes would exceed (nothing reserved then) or null.
    */
   reserveEgress(task: ProbeTask, bytes: number, signal: AbortSignal): UsageLimitKind | null | Promise<UsageLimitKind | null>;
+  /**
+   * Reserve `calls` more API requests for `task`, beyond those reserved when it was admitted
+   * (see probe/request-budget.ts), before they are sent. Resolves with the limit they would
+   * exceed (nothing reserved then) or null.
+   */
+  reserveApi(task: ProbeTask, calls: number, signal: AbortSignal): UsageLimitKind | null | Promise<UsageLimitKind | null>;
 }
 
 /**

@@ -7,7 +7,7 @@
  * outcome, failures included, is a verdict carrying what the probe used, so whoever admitted
  * the probe can settle its usage.
  */
-import { ReadPathError, abortedError, backendStatusOf } from '../errors.js';
+import { ReadPathError, UsageLimitSkipError, abortedError, backendStatusOf } from '../errors.js';
 import { collectBody, discardBody, readChunks, tooLarge, type CollectBodyOptions } from '../backends/body.js';
 import { EncryptedStartSniffer, decryptFailureKind, looksEncrypted } from '../encryption/format.js';
 import { noPlaintextSize } from '../encryption/cipher-read.js';
@@ -19,6 +19,7 @@ import { backendKey, type ErrorVerdict, type ProbeTally, type ProbeTask, type Ve
 import { BodyVerifier, verifyBody } from './verify.js';
 import { billed, differsFromRow, egressSkip, finishGet, headBilled, headFields, objectHead, ok, rowStoredSize, unsatisfiable, wholeDiffersFromRow, wholeRowSize } from './answer.js';
 import { toFile } from './to-file.js';
+import { withinReservation } from './request-budget.js';
 import { storedKeyOf } from './stored-copy.js';
 import { getCompressed, getEncrypted, getFound } from './get-encrypted.js';
 import { ZstdStartSniffer, endsLikeSeekable, startsLikeZstd, type StoredAs } from '../compression/degraded.js';
@@ -48,6 +49,7 @@ export function refusal(task: ProbeTask, decrypts: boolean): ReadPathError | und
  */
 export async function runProbe(task: ProbeTask, backend: ObjectBackend, signal: AbortSignal, usage: UsagePort, keys?: KeyRing): Promise<Verdict> {
   const used: ProbeTally = { api: 0, egress: 0, since: performance.now() };
+  backend = withinReservation(backend, task, usage, signal);
   try {
     const refused = refusal(task, keys !== undefined);
     if (refused !== undefined) throw refused;
@@ -61,6 +63,9 @@ export async function runProbe(task: ProbeTask, backend: ObjectBackend, signal: 
     if (task.location?.encrypted === true && keys !== undefined) return await getEncrypted(task, task.location, backend, signal, usage, used, keys);
     return await get(task, backend, signal, usage, used);
   } catch (err) {
+    // A request its reservation had no room for: the copy is declined for usage, as one whose
+    // body the egress limit declines.
+    if (err instanceof UsageLimitSkipError && err.limit !== undefined) return { kind: 'skip', limit: err.limit, api: used.api, egress: used.egress };
     const v: ErrorVerdict = { kind: 'error', error: err, api: used.api, egress: used.egress };
     const kind = decryptFailureKind(err);
     if (kind !== undefined) v.decryptFailure = kind;

@@ -67,6 +67,11 @@ export interface ProbeTask {
   /** Names this probe's usage reservation to the usage port. */
   usageId?: number;
   /**
+   * API requests reserved when the probe was admitted (set with `usageId` on a backend with
+   * limits): the probe reserves any request past them before sending it (probe/request-budget.ts).
+   */
+  reservedApi?: number;
+  /**
    * Degraded mode: the key this backend holds the object's latest write at, once a listing
    * found it (see probe/stored-copy.ts).
    */

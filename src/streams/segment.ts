@@ -26,6 +26,7 @@ import { EncryptedStartSniffer, decryptFailureKind } from '../encryption/format.
 import type { KeyRing } from '../encryption/key-ring.js';
 import { backendKey, probeLocation, type ProbeTask } from '../probe/task.js';
 import { storedKeyOf } from '../probe/stored-copy.js';
+import { withinReservation } from '../probe/request-budget.js';
 import { isCompressed } from '../stores/row-mapping.js';
 import { METRIC, type Recorder } from '../telemetry/recorder.js';
 import type { LiveStreams } from './live-streams.js';
@@ -126,8 +127,8 @@ export interface SegmentRequest {
 /** Open one copy: resolves once it answered with headers that fit; throws the copy's failure. */
 export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise<Segment> {
   const { key, copy } = r;
-  const backend = copy.backend;
-  if (backend === undefined) throw new ReadPathError('BACKEND_NOT_FOUND', `backend ${copy.backendName} is not configured`);
+  const given = copy.backend;
+  if (given === undefined) throw new ReadPathError('BACKEND_NOT_FOUND', `backend ${copy.backendName} is not configured`);
   const task: ProbeTask = { op: 'get', backend: copy.backendName, key, location: probeLocation(copy.location) };
   const refused = refusal(task, p.keys !== undefined);
   if (refused !== undefined) throw refused;
@@ -138,6 +139,9 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   if (r.ifMatch !== undefined) opts.ifMatch = r.ifMatch;
   const ledger = p.recorder.reservations;
   ledger.admit(task);
+  // Requests admission did not reserve (a listing's further pages, a second seek-table read) are
+  // reserved as the segment decides on them.
+  const backend = withinReservation(given, task, ledger, r.signal);
   const breaker = p.breakers.get(copy.backendName);
   let generation = 0;
   let res: GetResult;

@@ -28,13 +28,16 @@ export interface ExecutorWorld {
   close(): Promise<void>;
 }
 
-/** Build a world; `pool` options override the small test defaults (2 threads × 16 tasks). */
+/**
+ * Build a world; `pool` options override the small test defaults (2 threads × 16 tasks); its
+ * `breakers` and `storageKeys` apply to an inline executor too.
+ */
 export function executorWorld(kind: ExecutorKind, specs: ScriptedBackendSpec[], pool: Partial<PoolExecutorOptions> = {}): ExecutorWorld {
   const fleet = new ScriptedFleet(specs);
   const recorder = new Recorder();
   const backends = fleet.createBackends();
   const executor: ProbeExecutor = kind === 'inline'
-    ? new InlineExecutor({ recorder, ...(pool.breakers === undefined ? {} : { breakers: pool.breakers }) })
+    ? new InlineExecutor({ recorder, ...(pool.breakers === undefined ? {} : { breakers: pool.breakers }), ...(pool.storageKeys === undefined ? {} : { storageKeys: pool.storageKeys }) })
     : new PoolExecutor({
       recorder,
       backendModule: SCRIPTED_BACKENDS_MODULE,

@@ -54,6 +54,8 @@ export interface ScriptedBackendSpec {
   keys?: Record<string, Behaviour>;
   /** Behaviour for keys without one. Default `ok`. */
   default?: Behaviour;
+  /** Answer ranges without the object's size (no Content-Range total), as some servers do. */
+  noTotal?: boolean;
 }
 
 /** What the pool ships to each worker (structured-cloneable; the counters are shared). */
@@ -215,7 +217,7 @@ class ScriptedBackend implements ObjectBackend {
       }
       if (corrupt && bytes.length > 0) bytes[0] = (bytes[0] as number) ^ 0xff;
       // As S3 answers a range: the object's size in Content-Range.
-      return { ...this.#head(o, bytes.byteLength), body: Readable.from([bytes]), ...(opts?.range === undefined ? {} : { totalSize: total }) };
+      return { ...this.#head(o, bytes.byteLength), body: Readable.from([bytes]), ...(opts?.range === undefined || this.#spec.noTotal === true ? {} : { totalSize: total }) };
     });
   }
 }

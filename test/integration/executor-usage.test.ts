@@ -11,6 +11,7 @@ import type { UsageLimitSkipError } from '../../src/errors.js';
 import type { ObjectLocation, ProbeRequest } from '../../src/types.js';
 import type { ScriptedBackendSpec } from '../helpers/scripted-backends.js';
 import { executorWorld, until, type ExecutorWorld } from '../helpers/executor-world.js';
+import { seekableZstd } from '../helpers/seekable-zstd.js';
 
 const specs: ScriptedBackendSpec[] = [
   { name: 'api', objects: { k: 'payload' }, default: { kind: 'gate' } },
@@ -20,6 +21,21 @@ const specs: ScriptedBackendSpec[] = [
 ];
 const worlds = { inline: executorWorld('inline', specs), pool: executorWorld('pool', specs) };
 after(() => Promise.all([worlds.inline.close(), worlds.pool.close()]));
+
+/** The object a degraded copy holds in s3-orchestrator's compressed layout: three frames. */
+const text = new TextEncoder().encode('0123456789'.repeat(30));
+const zst = seekableZstd(text, { chunkSize: 100 }).body;
+/**
+ * Backends whose degraded probes need requests admission does not reserve (storage keys off, so a
+ * degraded probe reserves one request): `nosize` answers a range without the object's size (a HEAD
+ * then asks for it), `zst` holds copies in the compressed layout (a range reads their seek table).
+ */
+const extraSpecs: ScriptedBackendSpec[] = [
+  { name: 'nosize', objects: { k: 'payload' }, noTotal: true, default: { kind: 'gate' } },
+  { name: 'zst', objects: { inline: new Uint8Array(zst), pool: new Uint8Array(zst) } },
+];
+const extraWorlds = { inline: executorWorld('inline', extraSpecs, { storageKeys: false }), pool: executorWorld('pool', extraSpecs, { storageKeys: false }) };
+after(() => Promise.all([extraWorlds.inline.close(), extraWorlds.pool.close()]));
 
 function req(w: ExecutorWorld, backendName: string, location: ObjectLocation | null = null): ProbeRequest {
   return { backendName, signal: new AbortController().signal, location, backend: w.backends.get(backendName)! };
@@ -105,6 +121,59 @@ for (const [kind, w] of Object.entries(worlds)) {
     assert.equal(w.recorder.usage.usage('flaky').apiRequests, 3);
     await assert.rejects(w.executor.get('k')(req(w, 'flaky', row('flaky'))), { code: 'USAGE_LIMIT_SKIP' });
     assert.equal(w.fleet.calls('flaky'), 3, 'the fourth was skipped before the call');
+  });
+}
+
+for (const [kind, w] of Object.entries(extraWorlds)) {
+  test(`${kind}: concurrent probes that each decide on a HEAD after a ranged answer with no size make no more requests than the limit`, async () => {
+    w.recorder.usage.setLimits('nosize', { apiRequests: 5 });
+    const results = Array.from({ length: 8 }, () => settle(w.executor.head('k')(req(w, 'nosize'))));
+    try {
+      // Five admitted (their first bytes reserved), three skipped at admission.
+      await until(() => w.fleet.calls('nosize') === 5, 'the admitted probes to send their ranged GETs');
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    } finally {
+      // The gate stays open from here on.
+      w.fleet.open('nosize');
+    }
+    const all = await Promise.all(results);
+    for (const r of all) assert.ok(!r.ok && r.e.limit === 'api_requests', JSON.stringify(r));
+    // The limit's every request went to a probe's first bytes: no HEAD had room, none was sent.
+    assert.equal(w.fleet.calls('nosize'), 5, 'no request beyond the limit');
+    assert.equal(w.recorder.usage.usage('nosize').apiRequests, 5);
+    assertNothingReserved(w, 'nosize');
+  });
+
+  test(`${kind}: a HEAD after a ranged answer with no size is reserved before it is sent, or not sent`, async () => {
+    w.recorder.usage.setLimits('nosize', { apiRequests: 5 + 3 });
+    // Its first bytes (reserved at admission), then a HEAD for the size: 2 of the 3.
+    const h = await w.executor.head('k')(req(w, 'nosize'));
+    assert.equal(h.size, 7);
+    assert.equal(w.fleet.calls('nosize'), 5 + 2);
+    // Admitted on the last request left; its HEAD finds none, and is not sent.
+    await assert.rejects(w.executor.head('k')(req(w, 'nosize')), (e: UsageLimitSkipError) => e.code === 'USAGE_LIMIT_SKIP' && e.limit === 'api_requests');
+    assert.equal(w.fleet.calls('nosize'), 5 + 3, 'no request beyond the limit');
+    assert.equal(w.recorder.usage.usage('nosize').apiRequests, 5 + 3);
+    assertNothingReserved(w, 'nosize');
+  });
+
+  test(`${kind}: a degraded copy found compressed reserves its seek-table read and its frames' GET as it decides on them`, async () => {
+    // The key is the executor's own: a seek table read once is remembered per thread.
+    const key = kind;
+    const used = (): number => w.recorder.usage.usage('zst').apiRequests;
+    w.recorder.usage.setLimits('zst', { apiRequests: 2 });
+    // Its first bytes (reserved at admission) begin like zstd; the seek table takes the second
+    // request; the frames' GET would be a third.
+    await assert.rejects(w.executor.get(key, { range: 'bytes=150-159' })(req(w, 'zst')), (e: UsageLimitSkipError) => e.code === 'USAGE_LIMIT_SKIP' && e.limit === 'api_requests');
+    assert.equal(w.fleet.calls('zst'), 2, 'no request beyond the limit');
+    assert.equal(used(), 2);
+    assertNothingReserved(w, 'zst');
+    w.recorder.usage.setLimits('zst', { apiRequests: 2 + 3 });
+    const r = await w.executor.get(key, { range: 'bytes=150-159' })(req(w, 'zst'));
+    assert.equal(new TextDecoder().decode(r.value.body), '0123456789');
+    assert.ok(w.fleet.calls('zst') <= 5, `${w.fleet.calls('zst')} requests`);
+    assert.equal(used(), w.fleet.calls('zst'));
+    assertNothingReserved(w, 'zst');
   });
 }
 

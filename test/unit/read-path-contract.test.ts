@@ -11,6 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
+import { seekableZstd } from '../helpers/seekable-zstd.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
+import { MemoryMetadataStore } from '../../src/stores/memory-store.js';
+import { ReadPath } from '../../src/read-path.js';
+import type { ObjectBackend } from '../../src/types.js';
 import { ReadPathError, hasCode } from '../../src/errors.js';
 import type { BatchOutcome } from '../../src/read-path.js';
 
@@ -284,6 +289,66 @@ describe('the library contract at its edges (memory backends)', () => {
       assert.ok(b1.get + b1.list + b1.head <= 5, `concurrency ${concurrency}: ${JSON.stringify(b1)} against a limit of 5`);
       assert.equal(rp.recorder.usage.usage('b1').apiRequests, b1.get + b1.list + b1.head, 'every request counted');
       assert.ok(outcomes.some((o) => o.ok) && outcomes.some((o) => !o.ok && hasCode(o.error, 'USAGE_LIMIT_EXCEEDED')), 'some read, the rest declined');
+      await rp.close();
+    }
+  });
+
+  it('a degraded storage-key listing that runs to a second page reserves the request it takes: get and getStream send none past the api_request_limit', async () => {
+    const { rp, store, backend } = await openMemoryReadPath(1, {
+      backends: limitedBackends({ b1: { api_request_limit: 2 } }),
+    });
+    const b1 = backend('b1');
+    b1.put('k', 'body');
+    // Namesakes that sort before its copies (a space sorts before '!'): a first page of 100 holds none.
+    for (let i = 0; i < 150; i++) b1.put(`k ${String(i).padStart(3, '0')}`, 'other');
+    store.setAvailable(false);
+    const sent = (): number => b1.calls.list + b1.calls.get + b1.calls.head;
+    // Admitted with a listing and a GET reserved: two pages use both, and the GET would be a third.
+    await assert.rejects(rp.get('k'), (e: ReadPathError) => e.code === 'USAGE_LIMIT_EXCEEDED');
+    assert.deepEqual([b1.calls.list, b1.calls.get], [2, 0], 'the GET past the limit was not sent');
+    rp.recorder.usage.setLimits('b1', { apiRequests: 2 + 2 });
+    await assert.rejects(rp.getStream('k'), (e: ReadPathError) => e.code === 'USAGE_LIMIT_EXCEEDED');
+    assert.deepEqual([b1.calls.list, b1.calls.get], [4, 0], 'a stream holds to its reservation too');
+    rp.recorder.usage.setLimits('b1', { apiRequests: 4 + 3 });
+    assert.equal(new TextDecoder().decode((await rp.get('k')).body), 'body');
+    assert.deepEqual([b1.calls.list, b1.calls.get, sent()], [6, 1, 7]);
+    assert.equal(rp.recorder.usage.usage('b1').apiRequests, 7, 'every request counted, none past the limit');
+    await rp.close();
+  });
+
+  it('a degraded stream of a copy found compressed lists the next backend for its storage key within that backend\'s reservation', async () => {
+    const mems = [new MemoryBackend('b1'), new MemoryBackend('b2')];
+    const [m1, m2] = mems as [MemoryBackend, MemoryBackend];
+    const zst = seekableZstd(new TextEncoder().encode('0123456789'.repeat(30)), { chunkSize: 100 }).body;
+    m1.put('z', zst);
+    m2.put('z', zst);
+    // b1 answers the HEAD (ranged reads) but not the stream's whole GET: the stream goes on to b2.
+    const b1: ObjectBackend = {
+      name: 'b1',
+      head: (k, o) => m1.head(k, o),
+      get: (k, o) => (o?.range === undefined ? Promise.reject(new ReadPathError('BACKEND_ERROR', 'b1: unavailable', { backendStatus: 503 })) : m1.get(k, o)),
+      list: (o) => m1.list(o),
+    };
+    const store = new MemoryMetadataStore();
+    store.setAvailable(false);
+    const rp = await ReadPath.open({
+      backends: limitedBackends({ b1: {}, b2: { api_request_limit: 1 } }),
+      database: { driver: 'memory' }, runtime: { mode: 'inline' }, logging: { level: 'silent' },
+    }, { backends: [b1, m2], store });
+    try {
+      // b2's copy is read as the layout b1's was found in, at its own storage key: a listing, then
+      // the GET — a second request its one-request limit has no room for, so it is not sent.
+      await assert.rejects(rp.getStream('z'), (e: ReadPathError) => e.code === 'ALL_BACKENDS_FAILED' && hasCode(e, 'USAGE_LIMIT_SKIP'));
+      assert.equal(m2.calls.list + m2.calls.get + m2.calls.head, 1, JSON.stringify(m2.calls));
+      assert.equal(rp.recorder.usage.usage('b2').apiRequests, 1);
+      rp.recorder.usage.setLimits('b2', { apiRequests: 1 + 2 });
+      const o = await rp.getStream('z');
+      const chunks: Buffer[] = [];
+      for await (const c of o.body) chunks.push(c as Buffer);
+      assert.equal(Buffer.concat(chunks).toString(), '0123456789'.repeat(30));
+      assert.equal(o.backend, 'b2');
+      assert.equal(rp.recorder.usage.usage('b2').apiRequests, 3);
+    } finally {
       await rp.close();
     }
   });

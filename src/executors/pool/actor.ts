@@ -202,6 +202,16 @@ export class ProbeActor implements UsagePort {
 
   /** The usage port: ask the main thread, which owns the ledger, to reserve egress. */
   reserveEgress(task: ProbeTask, bytes: number, signal: AbortSignal): Promise<UsageLimitKind | null> {
+    return this.#reserve(task, { bytes }, signal);
+  }
+
+  /** The usage port: ask the main thread to reserve API requests admission did not. */
+  reserveApi(task: ProbeTask, calls: number, signal: AbortSignal): Promise<UsageLimitKind | null> {
+    return this.#reserve(task, { bytes: 0, api: calls }, signal);
+  }
+
+  /** Ask the main thread for a reservation; a probe waits for at most one at a time (its grants go by id). */
+  #reserve(task: ProbeTask, what: Pick<ReserveMessage, 'bytes' | 'api'>, signal: AbortSignal): Promise<UsageLimitKind | null> {
     const id = (task as PooledTask).id;
     if (signal.aborted) return Promise.reject(abortedError(signal));
     if (this.#port === null) return Promise.resolve(null);
@@ -215,7 +225,7 @@ export class ProbeActor implements UsagePort {
         signal.removeEventListener('abort', onAbort);
         resolve(limit);
       });
-      const msg: ReserveMessage = { readpathReserve: true, id, backend: task.backend, bytes };
+      const msg: ReserveMessage = { readpathReserve: true, id, backend: task.backend, ...what };
       this.#port?.postMessage(msg);
     });
   }

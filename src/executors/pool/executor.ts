@@ -182,7 +182,8 @@ export class PoolExecutor extends DispatchingExecutor {
       // worker stopped waiting on an abort). Reserving then would never be released.
       const job = this.#running.get(m.id);
       if (job === undefined || job.task.backend !== m.backend) return;
-      this.#post({ t: 'grant', id: m.id, limit: this.recorder.reservations.reserveEgress(job.task, m.bytes) });
+      const ledger = this.recorder.reservations;
+      this.#post({ t: 'grant', id: m.id, limit: m.api === undefined ? ledger.reserveEgress(job.task, m.bytes) : ledger.reserveApi(job.task, m.api) });
     });
     // Workers of a prestarted pool may have said they were ready before we listened.
     if (adopted !== undefined) this.#post(this.#init);

@@ -63,12 +63,17 @@ export function isReadyMessage(m: unknown): m is ReadyMessage {
   return typeof m === 'object' && m !== null && (m as { readpathReady?: unknown }).readpathReady === true;
 }
 
-/** Worker → main, on the worker's parent port: reserve egress before reading a body. */
+/**
+ * Worker → main, on the worker's parent port: reserve egress before reading a body, or (`api`)
+ * API requests before sending one admission did not reserve. Answered by a `grant`.
+ */
 export interface ReserveMessage {
   readpathReserve: true;
   id: number;
   backend: string;
   bytes: number;
+  /** Reserve this many API requests instead of egress. */
+  api?: number;
 }
 
 /** True when `m` is a {@link ReserveMessage}. */
@@ -82,7 +87,7 @@ export function isReserveMessage(m: unknown): m is ReserveMessage {
  */
 export interface ProbeWorkerStart {
   protocol: number;
-  /** Name of the pool's BroadcastChannel (init, cancels, egress grants). */
+  /** Name of the pool's BroadcastChannel (init, cancels, usage grants). */
   channel: string;
   /** Load the default S3 transport while waiting for the init (workers started ahead of it). */
   warm?: boolean;
