@@ -4,6 +4,7 @@
  * (common prefixes), max-keys, start-after, continuation tokens and markers. One store query per
  * page of the store; a common prefix is skipped over in the store, not key by key.
  */
+import { createHash } from 'node:crypto';
 import { ReadPathError } from '../errors.js';
 import { MAX_KEY_BYTES } from '../engine/keys.js';
 import type { ListPage, ListEntry } from './s3-xml.js';
@@ -29,15 +30,7 @@ export interface ListRequest {
   afterPrefix: boolean;
   encodeUrl: boolean;
   signal?: AbortSignal | undefined;
-  /**
-   * The ETag a HEAD of a listed key (bucket-relative) reports, for entries whose rows give none
-   * (neither upstream's `etag` nor a content_hash): S3 lists an ETag for every object.
-   */
-  headEtag?: ((key: string) => Promise<string | undefined>) | undefined;
 }
-
-/** HEADs in flight at once for one listing page's entries without an ETag. */
-const HEAD_CONCURRENCY = 8;
 
 /**
  * Where a listing asked to start after `start` (ListObjects' `marker`, ListObjectsV2's
@@ -63,33 +56,24 @@ export interface ListResult {
   next: { after: string; prefix: boolean } | undefined;
 }
 
-/** One page of a listing: the store's walk, then the ETags only a backend can give (see {@link ListRequest.headEtag}). */
+/** One page of a listing: the store's walk, every object with an ETag (see {@link listedEtag}). */
 export async function listPage(list: ListKeys, r: ListRequest): Promise<ListResult> {
   const res = await walk(list, r);
-  if (r.headEtag !== undefined) await fillEtags(res.contents, r.headEtag, r.signal);
+  for (const e of res.contents) e.etag ??= listedEtag(r.bucket, e);
   return res;
 }
 
 /**
- * Give each entry without an ETag the one a HEAD of it reports, a few at a time. A HEAD that
- * fails (every copy unreachable, the object gone since the row was read) leaves its entry
- * without one: a listing is not failed for one object a GET could not read either.
+ * The ETag listed for an object whose rows give none (neither upstream's `etag` nor a usable
+ * content_hash: rows from before upstream recorded ETags, of multipart uploads, which have no
+ * hash). S3 lists an ETag for every object (s3cmd's wildcards fail without one), and only a
+ * backend knows this one: rather than a billed HEAD per such entry on every listing, it is
+ * derived from what the row says of the object (key, size, Last-Modified), in multipart form, so
+ * no client checks it as an MD5, and it changes when the object does. A GET or HEAD of the object
+ * gives the backend's.
  */
-async function fillEtags(contents: ListEntry[], head: (key: string) => Promise<string | undefined>, signal: AbortSignal | undefined): Promise<void> {
-  const missing = contents.filter((e) => e.etag === undefined);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < missing.length) {
-      const e = missing[next++] as ListEntry;
-      try {
-        const etag = await head(e.key);
-        if (etag !== undefined) e.etag = etag;
-      } catch (err) {
-        if (signal?.aborted === true) throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(HEAD_CONCURRENCY, missing.length) }, worker));
+export function listedEtag(bucket: string, e: ListEntry): string {
+  return `"${createHash('sha256').update(`${bucket}/${e.key}\0${e.size}\0${e.lastModified.toISOString()}`).digest('hex').slice(0, 32)}-1"`;
 }
 
 /** Walk the store for one page of a listing. */

@@ -421,7 +421,6 @@ export async function startGateway(rp: ReadPath, opts: GatewayOptions): Promise<
     const r: ListRequest = {
       bucket, prefix: q.get('prefix') ?? '', delimiter: delimiter === '' ? undefined : delimiter,
       maxKeys: intParam(q, 'max-keys', 1000, 1000), after: undefined, afterPrefix: false, encodeUrl: enc === 'url', signal,
-      headEtag: async (key) => (await rp.head(`${bucket}/${key}`, { signal })).etag,
     };
     if (sub !== undefined) {
       sendXml(res, method, await versionsPage(r, q, owner));
