@@ -138,6 +138,18 @@ export function s3TransportConformance(label: string, factory: ConformanceFactor
         name: 'stub', endpoint: stubProxy.url, region: REGION, bucket: BUCKET, forcePathStyle: true,
         accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY, timeoutMs: 5_000, ...extra,
       }));
+    /** Run `fn` with a backend of the transport (one socket) on a scripted server. */
+    const onScripted = async (onRequest: Parameters<typeof scriptedServer>[0], fn: (b: ConformanceBackend, srv: ScriptedServer) => Promise<void>): Promise<void> => {
+      const srv = await scriptedServer(onRequest);
+      try {
+        await fn(track(factory({
+          name: 'scripted', endpoint: srv.url, region: REGION, bucket: BUCKET, forcePathStyle: true,
+          accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY, timeoutMs: 5_000, maxSockets: 1,
+        })), srv);
+      } finally {
+        await srv.close();
+      }
+    };
     const proxyOf = (world: 's3rver' | 'stub'): FaultProxy => (world === 's3rver' ? fleet.backend('b1').proxy : stubProxy);
     const backendOf = (world: 's3rver' | 'stub', extra: Partial<S3BackendOptions> = {}): ConformanceBackend =>
       world === 's3rver' ? s3rver(extra) : strict(extra);
@@ -294,17 +306,7 @@ export function s3TransportConformance(label: string, factory: ConformanceFactor
 
       describe('an answer that is not the range asked for', () => {
         /** Run `fn` with a backend of the transport on a server that answers every request with `answer`. */
-        const answering = async (answer: string, fn: (b: ConformanceBackend, srv: ScriptedServer) => Promise<void>): Promise<void> => {
-          const srv = await scriptedServer((s) => s.write(answer));
-          try {
-            await fn(track(factory({
-              name: 'scripted', endpoint: srv.url, region: REGION, bucket: BUCKET, forcePathStyle: true,
-              accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY, timeoutMs: 5_000, maxSockets: 1,
-            })), srv);
-          } finally {
-            await srv.close();
-          }
-        };
+        const answering = (answer: string, fn: (b: ConformanceBackend, srv: ScriptedServer) => Promise<void>): Promise<void> => onScripted((sock) => sock.write(answer), fn);
         /** The whole 20-byte object, as a server that ignores Range answers. */
         const WHOLE = `HTTP/1.1 200 OK\r\nContent-Length: 20\r\nConnection: keep-alive\r\n\r\n${SMALL_BODY}`;
         const notTheRange = (err: unknown): boolean => {
@@ -542,17 +544,6 @@ export function s3TransportConformance(label: string, factory: ConformanceFactor
          * Run `fn` with a backend of the transport on a {@link scriptedServer}, with one
          * connection, so that a second GET goes out on the first one's kept connection.
          */
-        const onScripted = async (onRequest: Parameters<typeof scriptedServer>[0], fn: (b: ConformanceBackend, srv: ScriptedServer) => Promise<void>): Promise<void> => {
-          const srv = await scriptedServer(onRequest);
-          try {
-            await fn(track(factory({
-              name: 'scripted', endpoint: srv.url, region: REGION, bucket: BUCKET, forcePathStyle: true,
-              accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_SECRET_KEY, timeoutMs: 5_000, maxSockets: 1,
-            })), srv);
-          } finally {
-            await srv.close();
-          }
-        };
 
         it('is sent once more, on a new connection, and reads', () =>
           onScripted((s, connection, request) => {

@@ -29,6 +29,17 @@ runtime: { mode: inline }
 });
 after(async () => { await rm(tmp, { recursive: true, force: true }); });
 
+/** Streams for runCli's stdout and stderr, and what was written to each so far. */
+function captured(): { stdout: PassThrough; stderr: PassThrough; out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  return { stdout, stderr, out: () => out, err: () => err };
+}
+
 it('interrupted while stdin is still open and idle, batch prints its summary, exits 130 and releases stdin', async () => {
   const stdin = new PassThrough();
   const stdout = new PassThrough();
@@ -51,39 +62,29 @@ it('an --out directory that cannot be written is a usage error (exit 2) before a
   const dir = path.join(tmp, 'read-only');
   const restore = unwritableDir(dir);
   try {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    stderr.on('data', (b: Buffer) => { err += b.toString(); });
+    const { stdout, stderr, out, err } = captured();
     const stdin = new PassThrough();
     stdin.end('a\nb\n');
     const code = await runCli(['batch', '-c', config, '--keys', '-', '--out', dir], { stdin, stdout, stderr, env: {} });
-    assert.equal(code, EXIT.USAGE, err);
-    assert.equal(err, `readpath: error: --out ${dir}: permission denied\n`);
-    assert.equal(out, '', 'no key was read: no outcome line');
+    assert.equal(code, EXIT.USAGE, err());
+    assert.equal(err(), `readpath: error: --out ${dir}: permission denied\n`);
+    assert.equal(out(), '', 'no key was read: no outcome line');
   } finally {
     restore();
   }
 });
 
 it('a Ctrl-C that came while batch was starting (config, workers) stops it before any read: summary, exit 130', async () => {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (b: Buffer) => { out += b.toString(); });
-  stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  const { stdout, stderr, out, err } = captured();
   const stdin = new PassThrough();
   stdin.end('a\nb\nc\n');
   // Aborted before the command could listen: as when SIGINT arrives while the reader opens.
   const interrupt = new AbortController();
   interrupt.abort(new Error('interrupted (SIGINT)'));
   const code = await runCli(['batch', '-c', config, '--keys', '-', '--ndjson'], { stdin, stdout, stderr, env: {} }, { signal: interrupt.signal });
-  assert.equal(code, EXIT.INTERRUPTED, err);
-  assert.equal(out, '', 'no key was read after the interrupt');
-  assert.match(err, /^readpath: interrupted: 0 reads, 0 ok, 0 failed/m);
+  assert.equal(code, EXIT.INTERRUPTED, err());
+  assert.equal(out(), '', 'no key was read after the interrupt');
+  assert.match(err(), /^readpath: interrupted: 0 reads, 0 ok, 0 failed/m);
 });
 
 it('a batch whose stdout reader goes away (| head) stops reading and exits 141, printing nothing more', async () => {
