@@ -171,9 +171,13 @@ test('random configuration objects open or fail with INVALID_CONFIG naming a fie
   assert.ok(seen.opened > 0 && seen.invalid > 0, `opened ${seen.opened}, invalid ${seen.invalid}`);
 });
 
-/** Text-level damage to a YAML document. */
+/**
+ * Text-level damage to a YAML document. The undamaged document is weighted up: of the generated
+ * configurations about one in five opens, and the property below must see some open (with the
+ * eleven forms equally likely, a run of 150 saw none about once in a few hundred runs).
+ */
 const mutationArb = fc.oneof(
-  fc.constant((t: string) => t),
+  { arbitrary: fc.constant((t: string) => t), weight: 5 },
   fc.nat().map((n) => (t: string) => t.slice(0, n % (t.length + 1))),
   fc.nat().map((n) => (t: string) => `${t.slice(0, n % (t.length + 1))}\t${t.slice(n % (t.length + 1))}`),
   fc.nat().map((n) => (t: string) => {
