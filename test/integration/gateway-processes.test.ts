@@ -201,6 +201,24 @@ describe('readpath serve: server.processes, started other ways', () => {
     });
   }
 
+  for (const processes of [1, 2]) {
+    it(`SIGHUP while a gateway of ${processes} process${processes === 1 ? '' : 'es'} shuts down is refused with a warning; it still drains and exits 0`, async () => {
+      // The delay only keeps the shutdown going while the SIGHUP is sent: nothing measures it.
+      const fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-hup-stop-', buckets: [{ name: 'data', creds: [CRED], objects: OBJECTS }], server: { processes, shutdown_delay: '8s' } });
+      try {
+        assert.ok(fx.serve.child.kill('SIGTERM'));
+        // Readiness fails once the stop is under way (in every process: the primary has sent it on).
+        await until('readiness to fail', async () => (await rawRequest(`${fx.serve.url}/health/ready`, { timeoutMs: 5_000 })).status === 503);
+        assert.ok(fx.serve.child.kill('SIGHUP'));
+        await until('the SIGHUP to be answered', () => Promise.resolve(/SIGHUP: ignored, the gateway is shutting down/.test(fx.serve.stderr()) || fx.serve.child.exitCode !== null || fx.serve.child.signalCode !== null));
+        assert.equal(await within(fx.serve.exit, 60_000, 'the gateway to exit after SIGTERM'), 0, fx.serve.stderr());
+        assert.match(fx.serve.stderr(), /^readpath: warning: SIGHUP: ignored, the gateway is shutting down$/m);
+      } finally {
+        await fx.close();
+      }
+    });
+  }
+
   it('--processes 2 --metrics-port 0: the primary serves the whole gateway\'s metrics on its own port', async () => {
     const fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-processes-mp-', buckets: [{ name: 'data', creds: [CRED], objects: OBJECTS }] });
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '-c', fx.configPath, '--listen', '127.0.0.1:0', '--processes', '2', '--metrics-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });

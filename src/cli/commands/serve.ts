@@ -54,10 +54,64 @@ export function parseListen(s: string): { host: string; port: number } {
 
 /** Run `serve` until the process is told to stop; resolves to the exit code. */
 export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): Promise<number> {
+  const hup = holdSighup(ctx.reporter);
+  try {
+    return await serve(ctx, opts, hup);
+  } finally {
+    hup.release();
+  }
+}
+
+/**
+ * SIGHUP held for the whole of `serve`. Node's default for a SIGHUP nobody listens to is to end
+ * the process at once, so one sent while the gateway starts or drains (a `systemctl reload`
+ * racing a stop) killed it with its requests in flight, and a primary left its processes
+ * without it. Held, a SIGHUP goes to the reload once there is one, is kept for it while
+ * starting (the file may have changed after it was read), and is refused with a warning once
+ * shutting down.
+ */
+interface SighupHold {
+  /** From now on SIGHUP runs `reload`; runs it at once if one came while starting. */
+  serving(reload: () => void): void;
+  /** From now on SIGHUP only says that it is ignored. */
+  stopping(): void;
+  release(): void;
+}
+
+function holdSighup(r: Reporter): SighupHold {
+  let phase: 'starting' | 'serving' | 'stopping' = 'starting';
+  let reload: (() => void) | undefined;
+  let pending = false;
+  const onHup = (): void => {
+    if (phase === 'serving') reload?.();
+    else if (phase === 'starting') pending = true;
+    else r.warn('SIGHUP: ignored, the gateway is shutting down');
+  };
+  process.on('SIGHUP', onHup);
+  return {
+    serving(f) {
+      phase = 'serving';
+      reload = f;
+      if (pending) {
+        pending = false;
+        f();
+      }
+    },
+    stopping() {
+      phase = 'stopping';
+      reload = undefined;
+    },
+    release() {
+      process.off('SIGHUP', onHup);
+    },
+  };
+}
+
+async function serve(ctx: CommandContext, opts: ServeCommandOptions, hup: SighupHold): Promise<number> {
   const listen = opts.listen === undefined ? undefined : parseListen(opts.listen);
   if (cluster.isPrimary) {
     const primary = await primaryConfig(opts);
-    if (primary !== undefined) return runPrimary(ctx, opts, primary.config, primary.count);
+    if (primary !== undefined) return runPrimary(ctx, opts, primary.config, primary.count, hup);
   }
   // One of a primary's processes: its place, and the link that shares limits and metrics.
   const place = cluster.isWorker ? processPlace(process.env[PROCESS_ENV]) : undefined;
@@ -86,12 +140,12 @@ export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): 
     uncoalesce = ctx.reporter.coalesce({ holdMs: ACCESS_LOG_HOLD_MS });
     const reloader = new Reloader(ctx, opts.config ?? DEFAULT_CONFIG_PATH, reader.rp.config, gw, [logger, reader.logger]);
     const onHup = (): void => reloader.request();
-    process.on('SIGHUP', onHup);
+    hup.serving(onHup);
     link?.onReload(onHup);
     try {
       await Promise.race([stopSignal(ctx.signal), ...(link === undefined ? [] : [link.stopped])]);
     } finally {
-      process.off('SIGHUP', onHup);
+      hup.stopping();
     }
     // Leaving: readiness fails at once, so a load balancer stops sending new requests during the delay.
     gw.notReady();
@@ -160,7 +214,7 @@ async function primaryConfig(opts: ServeCommandOptions): Promise<{ config: Resol
 }
 
 /** The primary of `count` gateway processes: starts them, relays SIGHUP, drains them on SIGTERM. */
-async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config: ResolvedConfig, count: number): Promise<number> {
+async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config: ResolvedConfig, count: number, hup: SighupHold): Promise<number> {
   // Probe workers started ahead (main.ts) serve no one here: each gateway process has its own.
   await discardPrestartedPool();
   const r = ctx.reporter;
@@ -201,14 +255,14 @@ async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config
       primary.reload(current.gateway);
     });
   };
-  process.on('SIGHUP', onHup);
+  hup.serving(onHup);
   let gaveUp = false;
   try {
     await Promise.race([stopSignal(ctx.signal), primary.gaveUp.then(() => {
       gaveUp = true;
     })]);
   } finally {
-    process.off('SIGHUP', onHup);
+    hup.stopping();
   }
   await reloading;
   const code = await primary.stop(current.gateway.shutdownDelayMs + current.gateway.shutdownTimeoutMs + PROCESS_DRAIN_MS);
