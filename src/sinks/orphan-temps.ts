@@ -1,0 +1,90 @@
+/**
+ * Removing the temporary files a dead pool worker left under an output directory. A worker that
+ * dies mid-write (process.exit, an uncaught exception, a resource limit) never reaches its
+ * FileWrite's abort, so its `.<name>.readpath-<pid>-<threadId>-<seq>.tmp` would stay in DIR for
+ * good, while the probe's retry on another worker writes the real file. The coordinator knows
+ * which keys the dead worker held and which thread it was; thread ids are never reused within a
+ * process, so a temporary file named with this process's pid and a dead thread's id has no
+ * writer left and can go.
+ *
+ * Only on a worker's death, never on the hot path; asynchronous, so the main thread's loop keeps
+ * serving while a large directory is listed. Nothing is followed through a symbolic link, and
+ * only names that are exactly what {@link tempNameFor} gives for one of the keys' names are
+ * removed.
+ */
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { outPathProblem } from './file-sink.js';
+import { tempNameFor } from './temp-name.js';
+
+/** What a temporary name is made of (see {@link tempNameFor}): the unique part is pid-thread-seq. */
+const TEMP_NAME = /^\.(.*)\.readpath-(\d+)-(\d+)-(\d+)\.tmp$/s;
+
+/**
+ * The keys' names grouped by their parent directory (relative to root), for the keys that map
+ * into root at all.
+ */
+function namesByDir(keys: Iterable<string>): Map<string, Set<string>> {
+  const dirs = new Map<string, Set<string>>();
+  for (const key of keys) {
+    if (outPathProblem(key) !== undefined) continue;
+    const slash = key.lastIndexOf('/');
+    const dir = slash < 0 ? '' : key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    let names = dirs.get(dir);
+    if (names === undefined) dirs.set(dir, names = new Set());
+    names.add(name);
+  }
+  return dirs;
+}
+
+/** Whether root/rel is reached through real directories only (no symbolic link on the way). */
+async function realDirectory(root: string, rel: string): Promise<boolean> {
+  if (rel === '') return true;
+  let at = root;
+  for (const segment of rel.split('/')) {
+    at = path.join(at, segment);
+    const st = await lstat(at).catch(() => undefined);
+    if (st === undefined || !st.isDirectory()) return false;
+  }
+  return true;
+}
+
+/** Whether `name` is the temporary name of one of `names`, written by one of `threads` of process `pid`. */
+function isOrphan(name: string, names: ReadonlySet<string>, pid: number, threads: ReadonlySet<number>): boolean {
+  const m = TEMP_NAME.exec(name);
+  if (m === null || Number(m[2]) !== pid || !threads.has(Number(m[3]))) return false;
+  const unique = `${m[2] as string}-${m[3] as string}-${m[4] as string}`;
+  // The name part may be the whole target name or its shortened form: rebuild, compare exactly.
+  for (const base of names) if (tempNameFor(base, unique) === name) return true;
+  return false;
+}
+
+/**
+ * Remove, beside each of `keys` under the resolved directory `root`, the temporary files that
+ * threads `deadThreads` of process `pid` left there. Resolves with how many were removed; never
+ * rejects (a directory that cannot be listed, or a file gone meanwhile, is skipped).
+ */
+export async function removeOrphanTemps(root: string, keys: Iterable<string>, deadThreads: ReadonlySet<number>, pid: number = process.pid): Promise<number> {
+  if (deadThreads.size === 0) return 0;
+  let removed = 0;
+  for (const [rel, names] of namesByDir(keys)) {
+    try {
+      if (!(await realDirectory(root, rel))) continue;
+      const dir = path.join(root, rel);
+      // withFileTypes reports a symbolic link as one (lstat semantics): it is never unlinked as a file.
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        if (!entry.isFile() || !isOrphan(entry.name, names, pid, deadThreads)) continue;
+        try {
+          await unlink(path.join(dir, entry.name));
+          removed++;
+        } catch {
+          // Gone already, or not ours to remove after all.
+        }
+      }
+    } catch {
+      // The directory went away or cannot be listed: nothing to clean there.
+    }
+  }
+  return removed;
+}
