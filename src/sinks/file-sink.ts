@@ -14,7 +14,7 @@
  * the file's path must be a regular file, and the body is written to a temporary file
  * (O_CREAT|O_EXCL|O_NOFOLLOW, its name short enough whatever the key's, see temp-name.ts) beside
  * it, then renamed over it — so a reader never sees a partial file, and a failed write leaves
- * none. DIR itself is resolved once (it may be a symlink). Someone else writing into DIR meanwhile
+ * none (a pool worker that dies mid-write cannot clean up: its coordinator does, orphan-temps.ts). DIR itself is resolved once (it may be a symlink). Someone else writing into DIR meanwhile
  * is outside this guarantee.
  */
 import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';

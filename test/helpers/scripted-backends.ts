@@ -35,7 +35,14 @@ export type Behaviour =
    */
   | { kind: 'exit'; code?: number; once?: boolean }
   /** In a worker: an uncaught exception mid-probe (the worker dies). On the main thread: a BACKEND_ERROR. */
-  | { kind: 'uncaught' };
+  | { kind: 'uncaught' }
+  /**
+   * In a worker, the first time any key of this backend does it: answer, send the first half of
+   * the body, wait until the test opens the gate, then end the thread with process.exit(code) —
+   * a worker that dies mid-body, whatever it was doing with the half it had. Later calls answer.
+   * On the main thread: a BACKEND_ERROR.
+   */
+  | { kind: 'exitMidBody'; code?: number };
 
 /** A stored object. */
 export interface ScriptedObject {
@@ -116,7 +123,7 @@ class ScriptedBackend implements ObjectBackend {
     return typeof o === 'string' || o instanceof Uint8Array ? { body: o } : o;
   }
 
-  async #call<T>(key: string, signal: AbortSignal | undefined, answer: (o: ScriptedObject, corrupt: boolean) => T): Promise<T> {
+  async #call<T>(key: string, signal: AbortSignal | undefined, answer: (o: ScriptedObject, corrupt: boolean, cut?: () => Promise<never>) => T): Promise<T> {
     const c = this.#c;
     const b = this.#base;
     Atomics.add(c, b + CALLS, 1);
@@ -153,6 +160,18 @@ class ScriptedBackend implements ObjectBackend {
           setImmediate(() => process.exit(beh.code ?? 3));
           await this.#wait(signal, () => false);
           break;
+        case 'exitMidBody': {
+          if (isMainThread) throw new ReadPathError('BACKEND_ERROR', `${this.name}: simulated crash`);
+          if (Atomics.compareExchange(c, b + CRASHED, 0, 1) !== 0) break;
+          const o = this.#object(key);
+          if (o === undefined) throw new ReadPathError('BACKEND_ERROR', `${this.name}: ${key}: NoSuchKey`, { backendStatus: 404 });
+          // What the body does after its first half: wait for the test, then take the thread down.
+          return answer(o, false, async () => {
+            await this.#wait(undefined, () => Atomics.load(c, b + GATE) !== 0);
+            setImmediate(() => process.exit(beh.code ?? 3));
+            return new Promise<never>(() => {});
+          });
+        }
         case 'uncaught':
           if (isMainThread) throw new ReadPathError('BACKEND_ERROR', `${this.name}: simulated crash`);
           setImmediate(() => {
@@ -207,7 +226,7 @@ class ScriptedBackend implements ObjectBackend {
   }
 
   get(key: string, opts?: { signal?: AbortSignal; range?: string }): Promise<GetResult> {
-    return this.#call(key, opts?.signal, (o, corrupt) => {
+    return this.#call(key, opts?.signal, (o, corrupt, cut) => {
       let bytes = Buffer.from(bytesOf(o.body));
       const total = bytes.byteLength;
       if (opts?.range !== undefined) {
@@ -216,8 +235,12 @@ class ScriptedBackend implements ObjectBackend {
         bytes = bytes.subarray(Number(m[1]), Number(m[2]) + 1);
       }
       if (corrupt && bytes.length > 0) bytes[0] = (bytes[0] as number) ^ 0xff;
+      const body = cut === undefined ? Readable.from([bytes]) : Readable.from((async function* halfThenCut() {
+        yield bytes.subarray(0, bytes.byteLength >> 1);
+        yield await cut();
+      })());
       // As S3 answers a range: the object's size in Content-Range.
-      return { ...this.#head(o, bytes.byteLength), body: Readable.from([bytes]), ...(opts?.range === undefined || this.#spec.noTotal === true ? {} : { totalSize: total }) };
+      return { ...this.#head(o, bytes.byteLength), body, ...(opts?.range === undefined || this.#spec.noTotal === true ? {} : { totalSize: total }) };
     });
   }
 }

@@ -18,7 +18,7 @@
  *   every outstanding probe itself before destroying the pool.
  */
 import { randomUUID } from 'node:crypto';
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { ReadPathError, abortedError, messageOf, requirePositiveInt } from '../../errors.js';
 import { s3OptionsFromConfig } from '../../backends/s3-options.js';
@@ -36,6 +36,7 @@ import {
   PROBE_PROTOCOL, isReadyMessage, isReserveMessage, isVerdictBatch, type ControlMessage, type PooledTask, type ProbeWorkerData, type TaskBatch,
 } from './protocol.js';
 import { newProbePiscina, takePrestartedPool, type PoolShape } from './prestart.js';
+import { removeOrphanTemps } from '../../sinks/orphan-temps.js';
 
 export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_TASKS_PER_THREAD, defaultPoolThreads, defaultWorkerFilename } from './options.js';
 export type { PoolExecutorOptions, PoolFromConfigOptions } from './options.js';
@@ -115,6 +116,15 @@ export class PoolExecutor extends DispatchingExecutor {
   #closed = false;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
+  /**
+   * The thread id of each live worker, taken while it runs: a worker that has exited reports -1,
+   * and the names of the temporary files it left carry the real one.
+   */
+  readonly #threadIds = new Map<Worker, number>();
+  /** Threads of this pool that died (ids are never reused within a process). */
+  readonly #deadThreads = new Set<number>();
+  /** Removals of dead workers' temporary files under way: close() waits for them. */
+  readonly #sweeps = new Set<Promise<unknown>>();
 
   constructor(opts: PoolExecutorOptions) {
     super(opts, 'PoolExecutor');
@@ -164,6 +174,9 @@ export class PoolExecutor extends DispatchingExecutor {
     this.#channel = new BroadcastChannel(channel);
     this.#channel.unref();
     this.#pool = adopted?.pool ?? newProbePiscina(shape, { protocol: PROBE_PROTOCOL, channel });
+    // Workers of a prestarted pool exist already; later ones are noted as they start.
+    this.#noteThreads();
+    this.#pool.on('workerCreate', () => this.#noteThreads());
     this.#pool.on('message', (m: unknown) => {
       if (isReadyMessage(m)) {
         // A worker listens on the channel now: (re)send the configuration, which it takes once.
@@ -333,25 +346,67 @@ export class PoolExecutor extends DispatchingExecutor {
     this.#pump();
   }
 
+  /** Note the thread ids of the pool's workers (once a worker starts: its id is -1 after it exits). */
+  #noteThreads(): void {
+    for (const worker of this.#pool.threads) {
+      if (!this.#threadIds.has(worker) && worker.threadId >= 0) this.#threadIds.set(worker, worker.threadId);
+    }
+  }
+
   /** A batch's worker died: its unanswered probes go once more to a live worker, or fail. */
   #onBatchLost(jobs: Job[], err: unknown): void {
     // Verdicts the worker posted before it died may still be queued on its port: let them land.
     setImmediate(() => {
-      for (const job of jobs) {
-        if (job.settled) continue;
-        if (!job.retried && !this.#closed && !job.aborted) {
-          // Its worker died (its own fault or a neighbour's): once more, on a live worker.
-          job.retried = true;
-          this.#send(job);
-          continue;
-        }
-        // What the probe used before its worker died is unknown; nothing is recorded for it.
-        const error = job.aborted
-          ? job.abortedError()
-          : new ReadPathError('WORKER_LOST', `${job.task.backend}: probe worker died twice: ${messageOf(err)}`, { cause: err });
-        this.#settle(job, failed(error));
-      }
+      const sweep = this.#sweepDeadTemps(jobs);
+      if (sweep === undefined) this.#retryLost(jobs, err);
+      // Its temporary files go before the retries run: once a key has its outcome, none is left.
+      else void sweep.then(() => this.#retryLost(jobs, err));
     });
+  }
+
+  /**
+   * Remove the temporary files dead workers left beside the `out` targets of `jobs` (a worker that
+   * dies mid-write never cleans up after itself). Undefined when there is nothing to look for.
+   */
+  #sweepDeadTemps(jobs: readonly Job[]): Promise<unknown> | undefined {
+    // piscina removed the dead worker from its threads before failing its batch.
+    const live = new Set(this.#pool.threads);
+    for (const [worker, id] of this.#threadIds) {
+      if (live.has(worker)) continue;
+      this.#threadIds.delete(worker);
+      this.#deadThreads.add(id);
+    }
+    const byRoot = new Map<string, string[]>();
+    for (const { task } of jobs) {
+      if (task.op !== 'get' || task.out === undefined) continue;
+      const keys = byRoot.get(task.out);
+      if (keys === undefined) byRoot.set(task.out, [task.key]);
+      else keys.push(task.key);
+    }
+    if (byRoot.size === 0 || this.#deadThreads.size === 0) return undefined;
+    const dead = new Set(this.#deadThreads);
+    const sweep = Promise.all([...byRoot].map(([root, keys]) => removeOrphanTemps(root, keys, dead)));
+    this.#sweeps.add(sweep);
+    void sweep.then(() => this.#sweeps.delete(sweep));
+    return sweep;
+  }
+
+  /** Send the lost batch's unanswered probes once more, or fail them. */
+  #retryLost(jobs: readonly Job[], err: unknown): void {
+    for (const job of jobs) {
+      if (job.settled) continue;
+      if (!job.retried && !this.#closed && !job.aborted) {
+        // Its worker died (its own fault or a neighbour's): once more, on a live worker.
+        job.retried = true;
+        this.#send(job);
+        continue;
+      }
+      // What the probe used before its worker died is unknown; nothing is recorded for it.
+      const error = job.aborted
+        ? job.abortedError()
+        : new ReadPathError('WORKER_LOST', `${job.task.backend}: probe worker died twice: ${messageOf(err)}`, { cause: err });
+      this.#settle(job, failed(error));
+    }
   }
 
   /** Start waiting probes while there is room, and wake capacity waiters. */
@@ -401,6 +456,8 @@ export class PoolExecutor extends DispatchingExecutor {
     }
     try {
       await this.#pool.destroy();
+      // Leftovers of workers that died are removed before close() resolves, not after.
+      await Promise.all(this.#sweeps);
     } finally {
       this.#channel.close();
     }
