@@ -50,6 +50,8 @@ export class GatewayStartError extends Error {
 }
 
 const COLLECT_TIMEOUT_MS = 5_000;
+/** The longest wait before a place whose processes keep dying young is started again. */
+const MAX_RESTART_DELAY_MS = 5_000;
 /** The exit code of a `readpath` interrupted by SIGINT/SIGTERM (EXIT.INTERRUPTED). */
 const INTERRUPTED = 130;
 
@@ -214,17 +216,24 @@ export class GatewayPrimary {
     const quick = !wasListening || performance.now() - slot.startedAt < this.#o.healthyMs;
     slot.quickExits = quick ? slot.quickExits + 1 : 0;
     const fields = { process: slot.index, pid: worker.process.pid, code, signal };
+    // Back off while it keeps dying young: 0.1 s, 0.2 s, ... up to 5 s.
+    const delay = slot.quickExits === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (slot.quickExits - 1));
+    let message = `gateway process ${slot.index} (pid ${worker.process.pid ?? '?'}) exited (${how}); starting another${delay > 0 ? ` in ${delay} ms` : ''}`;
     if (slot.quickExits > this.#o.maxQuickRestarts) {
-      const why = `gateway process ${slot.index} exited ${slot.quickExits} times in a row soon after starting (last: ${how}); giving up`;
-      this.#o.warn(why, fields);
-      this.#exitCode = 1;
-      this.#gaveUp(why);
-      return;
+      // While another process serves, the gateway is up: giving up would end it too, for one
+      // place that cannot start (a configuration file broken on disk since the gateway read it,
+      // say). That place keeps trying at the longest delay instead.
+      if (!this.#slots.some((s) => s !== slot && s.listening)) {
+        const why = `gateway process ${slot.index} exited ${slot.quickExits} times in a row soon after starting (last: ${how}); giving up`;
+        this.#o.warn(why, fields);
+        this.#exitCode = 1;
+        this.#gaveUp(why);
+        return;
+      }
+      message = `gateway process ${slot.index} exited ${slot.quickExits} times in a row soon after starting (last: ${how}); the other processes serve, starting another in ${delay} ms`;
     }
     this.#restarts++;
-    // Back off while it keeps dying young: 0.1 s, 0.2 s, ... up to 5 s.
-    const delay = slot.quickExits === 0 ? 0 : Math.min(5_000, 100 * 2 ** (slot.quickExits - 1));
-    this.#o.warn(`gateway process ${slot.index} (pid ${worker.process.pid ?? '?'}) exited (${how}); starting another${delay > 0 ? ` in ${delay} ms` : ''}`, fields);
+    this.#o.warn(message, fields);
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
       if (!this.#stopping) this.#fork(slot);

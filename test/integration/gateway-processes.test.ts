@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { GetObjectCommand, HeadObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -269,5 +269,37 @@ describe('readpath serve: server.processes, started other ways', () => {
       await fx.close();
       holder.close();
     }
+  });
+});
+
+describe('readpath serve: server.processes, a place that cannot start again', () => {
+  let fx: GatewayFixture;
+
+  before(async () => {
+    fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-processes-broken-', buckets: [{ name: 'data', creds: [CRED], objects: OBJECTS }], server: { processes: 2 } });
+  });
+
+  after(async () => {
+    await fx?.close();
+  });
+
+  it('a replacement that keeps failing (its configuration broken on disk) leaves the other process serving; fixed, the place serves again', async () => {
+    const good = await readFile(fx.configPath, 'utf8');
+    const victim = (await healthOf(fx.serve.url, 6)).find((h) => h.process === 1)?.pid;
+    assert.ok(victim !== undefined);
+    // Broken after the gateway read it, with no SIGHUP: each replacement reads it as it starts.
+    await writeFile(fx.configPath, 'backends: [\n');
+    process.kill(victim, 'SIGKILL');
+    // More failures in a row than the 5 after which a gateway with no process left gives up.
+    await until('six failed replacements of process 1', () => Promise.resolve((fx.serve.stderr().match(/gateway process 1 .*exit code 2/g) ?? []).length >= 6), 600);
+    assert.match(fx.serve.stderr(), /gateway process 1 exited 6 times in a row soon after starting \(last: exit code 2\); the other processes serve, starting another in \d+ ms/);
+    assert.doesNotMatch(fx.serve.stderr(), /giving up/);
+    // Still up: process 0 answers every new connection, and reads.
+    assert.deepEqual(new Set((await healthOf(fx.serve.url, 4)).map((h) => h.process)), new Set([0]));
+    assert.equal(await outcome(sdk(fx.serve.url, CRED).send(new GetObjectCommand({ Bucket: 'data', Key: 'obj-1.bin' }))), 'ok');
+    await writeFile(fx.configPath, good);
+    await until('a new process 1', async () => (await healthOf(fx.serve.url, 4).catch(() => [])).some((h) => h.process === 1), 600);
+    fx.serve.child.kill('SIGTERM');
+    assert.equal(await within(fx.serve.exit, 60_000, 'the gateway to exit after SIGTERM'), 0, fx.serve.stderr());
   });
 });
