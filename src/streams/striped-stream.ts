@@ -406,7 +406,7 @@ class StripedRun implements CuttableStream {
     if (hedge) this.#p.recorder.inc(METRIC.stripeHedges, { backend: c.copy.backendName });
     this.#open(f).then((seg) => {
       f.seg = seg;
-      if (part.buf !== undefined || this.#fatal !== undefined || f.controller.signal.aborted) {
+      if (part.servedBy !== undefined || this.#fatal !== undefined || f.controller.signal.aborted) {
         this.#forget(f, undefined);
         return;
       }
@@ -452,9 +452,12 @@ class StripedRun implements CuttableStream {
     }
     idle.stop();
     this.#forget(f, undefined);
+    // A duplicate that completed after the part was served lost, even in the same turn: the
+    // winner may already have handed its bytes to the waiting consumer (part.buf stays empty
+    // then, and #nextEmit moves only when the consumer resumes).
+    if (part.servedBy !== undefined || this.#fatal !== undefined || this.#nextEmit > part.index) return;
     this.#partMs.push(performance.now() - f.started);
     if (this.#partMs.length > 16) this.#partMs.shift();
-    if (part.buf !== undefined || this.#fatal !== undefined || this.#nextEmit > part.index) return;
     this.#p.recorder.inc(METRIC.stripeParts, { backend: f.copy.copy.backendName });
     part.servedBy = f.copy;
     if (part.index === 0) this.#settleFirst.resolve({ copy: f.copy, head: objectHead(headFields(seg.res), f.copy.copy.location) });
@@ -470,7 +473,7 @@ class StripedRun implements CuttableStream {
     const cancelled = f.controller.signal.aborted;
     this.#forget(f, err);
     const part = f.part;
-    if (this.#fatal !== undefined || cancelled || part.buf !== undefined || this.#nextEmit > part.index) return;
+    if (this.#fatal !== undefined || cancelled || part.servedBy !== undefined || this.#nextEmit > part.index) return;
     const c = f.copy;
     c.failures++;
     // 404 (gone) and 412 (other bytes) say the copy cannot serve any part.
@@ -495,7 +498,7 @@ class StripedRun implements CuttableStream {
   #maybeHedge(): void {
     if (this.#fatal !== undefined) return;
     const head = this.#parts[this.#nextEmit];
-    if (head !== undefined && head.buf === undefined && head.fetches.length === 1 && this.#partMs.length > 0) {
+    if (head !== undefined && head.servedBy === undefined && head.fetches.length === 1 && this.#partMs.length > 0) {
       const sorted = [...this.#partMs].sort((a, b) => a - b);
       const median = sorted[Math.floor(sorted.length / 2)] as number;
       const f = head.fetches[0] as Fetch;
@@ -514,7 +517,7 @@ class StripedRun implements CuttableStream {
       let worstLeft = 0;
       for (let i = this.#nextEmit; i < this.#parts.length; i++) {
         const part = this.#parts[i] as Part;
-        if (part.buf !== undefined || part.fetches.length !== 1 || part.tried.has(idle)) continue;
+        if (part.servedBy !== undefined || part.fetches.length !== 1 || part.tried.has(idle)) continue;
         const f = part.fetches[0] as Fetch;
         const rate = this.#rate(f.copy, now);
         if (rate === undefined) continue;
