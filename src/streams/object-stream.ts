@@ -160,8 +160,9 @@ export async function* holdLast(chunks: AsyncIterable<Buffer>): AsyncGenerator<B
 
 /**
  * A stream's body: a Readable over `pump`, which settles `verified` when the body ends; a body
- * closed before then (an error, or a consumer that destroyed it) settles it false after
- * `onClose` ran. The last chunk waits for the end of `pump` ({@link holdLast}).
+ * closed before then (an error, or a consumer that destroyed it) settles it false. `onClose`
+ * runs once, as the body's destruction starts (after its end, too). The last chunk waits for
+ * the end of `pump` ({@link holdLast}).
  */
 export function streamBody(pump: (settle: (v: boolean) => void) => AsyncGenerator<Buffer>, onClose: () => void): { body: Readable; verified: Promise<boolean> } {
   let settle: (v: boolean) => void = () => {};
@@ -169,8 +170,22 @@ export function streamBody(pump: (settle: (v: boolean) => void) => AsyncGenerato
     settle = resolve;
   });
   const body = Readable.from(holdLast(pump(settle)), { objectMode: false, highWaterMark: 64 * 1024 });
-  body.once('close', () => {
+  // Readable.from closes only once the generator's return() settled, and a generator waiting for
+  // bytes (a stalled copy, a striped part not yet whole) returns only when they come: the read is
+  // told as destruction starts, so it cancels what it waits on and the body closes at once.
+  let told = false;
+  const tell = (): void => {
+    if (told) return;
+    told = true;
     onClose();
+  };
+  const destroy = body._destroy.bind(body);
+  body._destroy = (err, cb) => {
+    tell();
+    destroy(err, cb);
+  };
+  body.once('close', () => {
+    tell();
     settle(false);
   });
   return { body, verified };

@@ -267,6 +267,42 @@ describe('getStream and close()', () => {
     assert.deepEqual(['b1', 'b2', 'b3'].map((n) => rp.recorder.reservations.pending(n)), ['b1', 'b2', 'b3'].map(() => ({ api: 0, egress: 0 })), 'nothing held');
   });
 
+  it('a consumer destroying a plain body while its copy stalls mid-body frees the copy at once, not when its next chunk lands', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping: { enabled: false } });
+    seed('big', 'b'.repeat(1536 * 1024), ['b1', 'b2']);
+    const b1 = backend('b1');
+    const get = b1.get.bind(b1);
+    const stalled = new PassThrough();
+    b1.get = async (key, opts) => {
+      const r = await get(key, opts);
+      r.body.destroy();
+      stalled.write(Buffer.alloc(15_000, 'b'));
+      return { ...r, body: stalled };
+    };
+    let o: { verified: Promise<boolean> } | undefined;
+    const alive = setInterval(() => {}, 1000);
+    try {
+      const o0 = await rp.getStream('big');
+      o = o0;
+      // A second chunk, once the first was taken (a chunk is handed on once the next one came):
+      // the pump then waits on the stalled copy for more.
+      const readable = new Promise((resolve) => o0.body.once('readable', resolve));
+      for (let i = 0; i < 5 && stalled.readableLength > 0; i++) await new Promise((r) => setImmediate(r));
+      stalled.write(Buffer.alloc(15_000, 'b'));
+      await readable;
+      o0.body.destroy();
+      // A few turns of the loop, no more: the stalled copy never sends its next chunk.
+      for (let i = 0; i < 20 && !(stalled.destroyed && o0.body.closed); i++) await new Promise((r) => setImmediate(r));
+      assert.ok(stalled.destroyed, 'the stalled copy was let go');
+      assert.ok(o0.body.closed, 'the body closed');
+    } finally {
+      clearInterval(alive);
+    }
+    assert.equal(await o?.verified, false);
+    assert.equal(backend('b2').calls.get, 0, 'no other copy was opened');
+    await rp.close();
+  });
+
   it('a stream whose copy is still answering when the reader closes is refused with SERVICE_UNAVAILABLE', async () => {
     for (const striping of [{ enabled: false }, { min_size: '128KiB', part_size: '64KiB' }]) {
       const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping });

@@ -264,4 +264,28 @@ describe('striped reads under faults (memory backends)', () => {
     }
     await rp.close();
   });
+
+  it('the consumer destroying the body mid-stream cancels every part in flight', async () => {
+    const { rp, seed, backends } = await openMemoryReadPath(3, { runtime: { mode: 'inline' }, striping: { ...striping, parts_in_flight: 4 } });
+    const size = 8 * PART;
+    seed('big', object(size), ['b1', 'b2', 'b3']);
+    const { held } = holdPart(backends, rangeOf(1, size), 1);
+    const bodies = trackBodies(backends);
+    const o = await rp.getStream('big');
+    const reading = (async () => {
+      for await (const c of o.body) void c;
+    })();
+    reading.catch(() => {});
+    const [stalled] = (await waitFor(held.promise)) as [HeldGet];
+    await waitFor(new Promise((r) => setImmediate(r)));
+    o.body.destroy();
+    // A few turns of the loop, no more: the stalled part never comes.
+    for (let i = 0; i < 20 && !(stalled.body.destroyed && o.body.closed); i++) await new Promise((r) => setImmediate(r));
+    assert.ok(stalled.body.destroyed, 'the stalled part\'s body was released');
+    assert.ok(allClosed(bodies), 'every body ended or released');
+    assert.ok(o.body.closed, 'the body closed');
+    await assert.rejects(reading);
+    assert.equal(await o.verified, false);
+    await rp.close();
+  });
 });
