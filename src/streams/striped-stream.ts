@@ -266,6 +266,9 @@ class StripedRun implements CuttableStream {
     });
     this.#out = body;
     this.#verified = verified;
+    // Failed (aborted, cut) between part 0's answer and now: #fail stopped what there was, and
+    // nothing would stop a timer armed after it.
+    if (this.#fatal !== undefined) return;
     this.#launch();
     const check = this.#st.hedgeCheckMs ?? 25;
     this.#hedgeTimer = setInterval(() => this.#maybeHedge(), check);

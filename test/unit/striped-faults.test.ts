@@ -288,4 +288,50 @@ describe('striped reads under faults (memory backends)', () => {
     assert.equal(await o.verified, false);
     await rp.close();
   });
+
+  it('a caller aborting as part 0 answers leaves no hedge timer running, at whatever turn the abort lands', async () => {
+    // The striped read checks for hedges on an unref'd interval: one left running would not keep
+    // the process up, only the read's state alive and the check ticking. Intervals are counted.
+    const live = new Set<unknown>();
+    const realSet = globalThis.setInterval;
+    const realClear = globalThis.clearInterval;
+    globalThis.setInterval = (...args: Parameters<typeof setInterval>) => {
+      const t = realSet(...args);
+      live.add(t);
+      return t;
+    };
+    globalThis.clearInterval = (t: Parameters<typeof clearInterval>[0]) => {
+      live.delete(t);
+      realClear(t);
+    };
+    try {
+      // The abort lands `depth` microtasks after b1 answers part 0: a sweep covers every turn of
+      // the opening, among them the one between the answer and the read's start.
+      for (let depth = 0; depth < 60; depth++) {
+        const { rp, seed, backends } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping });
+        seed('big', object(4 * PART), ['b1', 'b2']);
+        const ac = new AbortController();
+        const b1 = backends[0] as MemoryBackend;
+        const get = b1.get.bind(b1);
+        b1.get = async (key, opts) => {
+          const r = await get(key, opts);
+          let later = Promise.resolve();
+          for (let i = 0; i < depth; i++) later = later.then(() => {});
+          void later.then(() => ac.abort());
+          return r;
+        };
+        await assert.rejects(async () => {
+          const o = await rp.getStream('big', { signal: ac.signal });
+          for await (const c of o.body) void c;
+        }, (err: unknown) => hasCode(err, 'ABORTED'), `depth ${depth}`);
+        await new Promise((r) => setImmediate(r));
+        assert.equal(live.size, 0, `depth ${depth}: every hedge timer cleared`);
+        await rp.close();
+      }
+    } finally {
+      for (const t of live) realClear(t as NodeJS.Timeout);
+      globalThis.setInterval = realSet;
+      globalThis.clearInterval = realClear;
+    }
+  });
 });
