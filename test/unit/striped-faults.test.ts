@@ -64,7 +64,7 @@ async function waitFor<T>(p: Promise<T>): Promise<T> {
 }
 
 describe('striped reads under faults (memory backends)', () => {
-  it('a hedged part whose two copies complete together is served and counted once, by the copy that completed first', async () => {
+  it('a hedged part whose two copies complete in the same turn is served and counted once', async () => {
     const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping });
     const size = 3 * PART;
     const bytes = object(size);
@@ -75,7 +75,8 @@ describe('striped reads under faults (memory backends)', () => {
     const reading = readAll(o.body);
     const [first, second] = (await waitFor(held.promise)) as [HeldGet, HeldGet];
     assert.notEqual(first.backend, second.backend, 'the hedge went to the other copy');
-    // Both copies deliver the whole part, and end, in the same turn: whichever completes first wins.
+    // Both copies deliver the whole part, and end, in the same turn: the first to complete wins,
+    // the other's bytes are dropped uncounted.
     first.body.push(first.bytes);
     second.body.push(second.bytes);
     first.body.push(null);
