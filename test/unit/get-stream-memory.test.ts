@@ -38,6 +38,20 @@ function failingBody(err: Error): Readable {
   });
 }
 
+
+/** Make `b`'s GETs answer `first` and then nothing more: the body returned, held open. */
+function stallAfter(b: MemoryBackend, first: Buffer): PassThrough {
+  const get = b.get.bind(b);
+  const stalled = new PassThrough();
+  b.get = async (key, opts) => {
+    const r = await get(key, opts);
+    r.body.destroy();
+    stalled.write(first);
+    return { ...r, body: stalled };
+  };
+  return stalled;
+}
+
 describe('getStream (memory backends)', () => {
   it('streams a whole object, verified, with its head fields', async () => {
     const { rp, seed } = await openMemoryReadPath();
@@ -170,16 +184,8 @@ describe('getStream (memory backends)', () => {
   it('a consumer that leaves a body held for its check frees the copy and opens no other', async () => {
     const { rp, seed, backend } = await openMemoryReadPath();
     seed('k', 'x'.repeat(1000));
-    const b1 = backend('b1');
-    const get = b1.get.bind(b1);
-    const stalled = new PassThrough();
     // b1 sends half the body, then nothing: the read is waiting for the rest when the consumer leaves.
-    b1.get = async (key, opts) => {
-      const r = await get(key, opts);
-      r.body.destroy();
-      stalled.write(Buffer.alloc(500, 'x'));
-      return { ...r, body: stalled };
-    };
+    const stalled = stallAfter(backend('b1'), Buffer.alloc(500, 'x'));
     const o = await rp.getStream('k');
     o.body.resume();
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
@@ -270,15 +276,7 @@ describe('getStream and close()', () => {
   it('a consumer destroying a plain body while its copy stalls mid-body frees the copy at once, not when its next chunk lands', async () => {
     const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping: { enabled: false } });
     seed('big', 'b'.repeat(1536 * 1024), ['b1', 'b2']);
-    const b1 = backend('b1');
-    const get = b1.get.bind(b1);
-    const stalled = new PassThrough();
-    b1.get = async (key, opts) => {
-      const r = await get(key, opts);
-      r.body.destroy();
-      stalled.write(Buffer.alloc(15_000, 'b'));
-      return { ...r, body: stalled };
-    };
+    const stalled = stallAfter(backend('b1'), Buffer.alloc(15_000, 'b'));
     let o: { verified: Promise<boolean> } | undefined;
     const alive = setInterval(() => {}, 1000);
     try {

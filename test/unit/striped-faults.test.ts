@@ -63,6 +63,23 @@ async function waitFor<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+
+/** Run `fn`, then fail if it left a rejection nobody handled (checked a turn after it ends). */
+async function withoutUnhandled(fn: () => Promise<void>): Promise<void> {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown): void => {
+    unhandled.push(e);
+  };
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await fn();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+}
+
 describe('striped reads under faults (memory backends)', () => {
   it('a hedged part whose two copies complete in the same turn is served and counted once', async () => {
     const { rp, seed, backend } = await openMemoryReadPath(2, { runtime: { mode: 'inline' }, striping });
@@ -193,12 +210,7 @@ describe('striped reads under faults (memory backends)', () => {
       };
     }
     const bodies = trackBodies(backends);
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => {
-      unhandled.push(e);
-    };
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandled(async () => {
       const o = await rp.getStream('big');
       let got = 0;
       await assert.rejects(waitFor((async () => {
@@ -209,10 +221,7 @@ describe('striped reads under faults (memory backends)', () => {
       await waitFor(new Promise((r) => setImmediate(r)));
       assert.ok(allClosed(bodies), 'every body ended or released');
       assert.equal(rp.recorder.count('stream_resumes_total'), 3, 'one failure per copy');
-      assert.deepEqual(unhandled, []);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
     await rp.close();
   });
 
@@ -234,12 +243,7 @@ describe('striped reads under faults (memory backends)', () => {
       };
     }
     const bodies = trackBodies(backends);
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => {
-      unhandled.push(e);
-    };
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandled(async () => {
       const ac = new AbortController();
       const o = await rp.getStream('big', { signal: ac.signal });
       let got = 0;
@@ -259,10 +263,7 @@ describe('striped reads under faults (memory backends)', () => {
       assert.ok(opens.every((s) => s.aborted), 'every open request was cancelled');
       assert.ok(allClosed(bodies), 'every body ended or released');
       assert.equal(rp.recorder.count('stream_resumes_total'), 0, 'a cancelled part is no copy\'s failure');
-      assert.deepEqual(unhandled, []);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
     await rp.close();
   });
 
