@@ -22,7 +22,7 @@ import { eventually } from '../helpers/handles.js';
 import { assertMismatchBeforeEnd, readAll } from '../helpers/streams.js';
 import { encryptForRow } from '../helpers/senc-encoder.js';
 import { compressedRow, logLines, seekableZstd } from '../helpers/seekable-zstd.js';
-import { deferred } from '../helpers/gate.js';
+import { deferred, type Deferred } from '../helpers/gate.js';
 
 let fleet: S3Fleet;
 let dir: string;
@@ -364,12 +364,18 @@ describe('close() while streams are read', () => {
     });
   }
 
-  it('a stream still opening when close() is called is refused with SERVICE_UNAVAILABLE', async () => {
-    const rp = await ReadPath.open(config({ runtime: { mode: 'inline' } }));
+  /** Hold b1's next GET of big.bin at its proxy, start `read`, and wait until that GET is held. */
+  const heldAtB1 = async <T>(read: () => Promise<T>): Promise<{ pending: Promise<T>; gate: Deferred<void> }> => {
     const gate = deferred();
     fleet.backend('b1').proxy.inject({ kind: 'gate', until: gate.promise }, { times: 1, match: { method: 'GET', key: 'big.bin' } });
-    const opening = rp.getStream('big.bin');
+    const pending = read();
     assert.ok(await eventually(() => fleet.backend('b1').proxy.requests().some((r) => r.key === 'big.bin' && r.fault === 'gate')), 'the GET reached b1');
+    return { pending, gate };
+  };
+
+  it('a stream still opening when close() is called is refused with SERVICE_UNAVAILABLE', async () => {
+    const rp = await ReadPath.open(config({ runtime: { mode: 'inline' } }));
+    const { pending: opening, gate } = await heldAtB1(() => rp.getStream('big.bin'));
     const closing = rp.close();
     await assert.rejects(opening, (err: unknown) => hasCode(err, 'SERVICE_UNAVAILABLE') && /readpath is closed/.test((err as Error).message));
     gate.resolve();
@@ -378,10 +384,7 @@ describe('close() while streams are read', () => {
 
   it('a get() in flight when close() is called is drained: it gets its whole body', async () => {
     const rp = await ReadPath.open(config({ runtime: { mode: 'inline' } }));
-    const gate = deferred();
-    fleet.backend('b1').proxy.inject({ kind: 'gate', until: gate.promise }, { times: 1, match: { method: 'GET', key: 'big.bin' } });
-    const reading = rp.get('big.bin');
-    assert.ok(await eventually(() => fleet.backend('b1').proxy.requests().some((r) => r.key === 'big.bin' && r.fault === 'gate')), 'the GET reached b1');
+    const { pending: reading, gate } = await heldAtB1(() => rp.get('big.bin'));
     const closing = rp.close();
     gate.resolve();
     const g = await reading;

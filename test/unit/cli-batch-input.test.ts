@@ -14,6 +14,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { runCli } from '../../src/cli/program.js';
 import { EXIT } from '../../src/cli/errors.js';
 import { unwritableDir } from '../helpers/unwritable-dir.js';
+import { captured } from '../helpers/captured-io.js';
 
 let tmp: string;
 let config: string;
@@ -29,23 +30,11 @@ runtime: { mode: inline }
 });
 after(async () => { await rm(tmp, { recursive: true, force: true }); });
 
-/** Streams for runCli's stdout and stderr, and what was written to each so far. */
-function captured(): { stdout: PassThrough; stderr: PassThrough; out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (b: Buffer) => { out += b.toString(); });
-  stderr.on('data', (b: Buffer) => { err += b.toString(); });
-  return { stdout, stderr, out: () => out, err: () => err };
-}
-
 it('interrupted while stdin is still open and idle, batch prints its summary, exits 130 and releases stdin', async () => {
   const stdin = new PassThrough();
+  // Read by the test itself, line by line: not captured.
   const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let err = '';
-  stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  const { stderr, err } = captured();
   const interrupt = new AbortController();
   const run = runCli(['batch', '-c', config, '--keys', '-', '--ndjson'], { stdin, stdout, stderr, env: {} }, { signal: interrupt.signal });
   // One key, then nothing: the producer is alive but has nothing more to say.
@@ -53,8 +42,8 @@ it('interrupted while stdin is still open and idle, batch prints its summary, ex
   const [line] = await once(stdout, 'data') as [Buffer];
   assert.equal((JSON.parse(line.toString()) as { key: string }).key, 'no-such-key');
   interrupt.abort(new Error('interrupted (SIGINT)'));
-  assert.equal(await run, EXIT.INTERRUPTED, err);
-  assert.match(err, /^readpath: interrupted: 1 reads?, 0 ok, 1 failed/m);
+  assert.equal(await run, EXIT.INTERRUPTED, err());
+  assert.match(err(), /^readpath: interrupted: 1 reads?, 0 ok, 1 failed/m);
   assert.equal(stdin.destroyed, true, 'stdin is let go: its pending read no longer holds the process');
 });
 
@@ -96,18 +85,16 @@ it('a batch whose stdout reader goes away (| head) stops reading and exits 141, 
       cb(writes === 1 ? null : Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
     },
   });
-  const stderr = new PassThrough();
-  let err = '';
-  stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  const { stderr, err } = captured();
   const stdin = new PassThrough();
   const run = runCli(['batch', '-c', config, '--keys', '-', '--ndjson'], { stdin, stdout, stderr, env: {} });
   // Keys keep coming: the batch must stop on its own once its output is gone.
   const feeding = setInterval(() => stdin.write('no-such-key\n'), 5);
   try {
-    assert.equal(await run, EXIT.OUTPUT_CLOSED, err);
+    assert.equal(await run, EXIT.OUTPUT_CLOSED, err());
   } finally {
     clearInterval(feeding);
   }
-  assert.equal(err, '', 'no summary: the output went away, as `cat` into `head` says nothing');
+  assert.equal(err(), '', 'no summary: the output went away, as `cat` into `head` says nothing');
   assert.equal(stdin.destroyed, true, 'stdin is let go');
 });

@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { runCli } from '../../src/cli/program.js';
 import { countKeys, isOverlong, openKeyFile } from '../../src/cli/key-source.js';
 import { MAX_SHARDS, parseShard, shardHashHex, shardOf } from '../../src/cli/shard.js';
+import { captured } from '../helpers/captured-io.js';
 
 function reference(key: string): bigint {
   return createHash('sha256').update(Buffer.from(key, 'utf8')).digest().readBigUInt64BE(0);
@@ -84,18 +85,13 @@ describe('--shard I/N', () => {
 
   it('an invalid --shard is a usage error naming the flag (exit 2), before any config is read', async () => {
     for (const bad of ['4/4', 'x', '-1/2', '1/0', '1/2/3', '']) {
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      let out = '';
-      let err = '';
-      stdout.on('data', (b: Buffer) => { out += b.toString(); });
-      stderr.on('data', (b: Buffer) => { err += b.toString(); });
+      const { stdout, stderr, out, err } = captured();
       const code = await runCli(['batch', '-c', path.join(tmp, 'no-such.yaml'), '--keys', '-', '--shard', bad], { stdin: new PassThrough(), stdout, stderr, env: {} });
-      assert.equal(code, 2, `${bad}: ${err}`);
-      assert.match(err, /--shard/, bad);
-      assert.doesNotMatch(err, /INVALID_CONFIG|no-such/, `${bad}: rejected before the configuration is read`);
-      assert.equal(err.trim().split('\n').length, 1, err);
-      assert.equal(out, '');
+      assert.equal(code, 2, `${bad}: ${err()}`);
+      assert.match(err(), /--shard/, bad);
+      assert.doesNotMatch(err(), /INVALID_CONFIG|no-such/, `${bad}: rejected before the configuration is read`);
+      assert.equal(err().trim().split('\n').length, 1, err());
+      assert.equal(out(), '');
     }
   });
 });
