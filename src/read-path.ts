@@ -27,7 +27,8 @@ import { FileSink } from './sinks/file-sink.js';
 import { listAllKeys } from './stores/key-listing.js';
 import { createLogger } from './telemetry/logger.js';
 import { MetricsExporter, type Family } from './telemetry/metrics.js';
-import { activeTracing } from './telemetry/tracing.js';
+import { activeTracing, failSpan, maskSpanText } from './telemetry/tracing.js';
+import { configSecrets } from './config/mask.js';
 import { hedgingFromConfig } from './policies/hedging.js';
 import { SingleFlight } from './engine/single-flight.js';
 import { checkRangeSyntax, resolveRange, spanLength, type ByteSpan } from './streams/byte-range.js';
@@ -202,6 +203,7 @@ function readsWhole(range: string | undefined, span: ByteSpan): boolean {
 /** Reads replicated objects with failover, verification and degraded-mode broadcast. */
 export class ReadPath {
   readonly #config: ResolvedConfig;
+  #secrets: readonly string[] | undefined;
   readonly #parts: Parts;
   readonly #failover: Failover;
   readonly #executor: ProbeExecutor;
@@ -744,7 +746,7 @@ export class ReadPath {
       });
     }
     const cb = this.#config.circuitBreaker;
-    return tracing.tracer.startActiveSpan(`Manager ${operation}`, { attributes: { 's3o.key': key } }, (span) =>
+    return tracing.tracer.startActiveSpan(`Manager ${operation}`, { attributes: { 's3o.key': maskSpanText(key) } }, (span) =>
       run().then((o) => {
         const d = describe(o);
         span.setAttributes({
@@ -759,8 +761,7 @@ export class ReadPath {
         return o;
       }, (err: unknown) => {
         const e: SerializedError = serializeError(err);
-        span.setAttribute('s3o.error.code', e.code);
-        span.setStatus({ code: tracing.api.SpanStatusCode.ERROR, message: e.message });
+        failSpan(tracing.api, span, e.code, e.message, this.#spanSecrets());
         span.end();
         this.#readFailed(operation, key, e);
         throw err;
@@ -776,10 +777,16 @@ export class ReadPath {
     if (tracing === undefined) return;
     tracing.tracer.startSpan(`Manager ${operation}`, {
       attributes: {
-        's3o.key': key, 's3o.backend.name': from, 's3o.failover': false, 's3o.degraded_mode': false,
+        's3o.key': maskSpanText(key), 's3o.backend.name': from, 's3o.failover': false, 's3o.degraded_mode': false,
         's3o.cache_hit': false, 's3o.parallel_broadcast': false, 's3o.object.size': size,
       },
     }).end();
+  }
+
+  /** The configured secrets a failed read's span message is scrubbed of: listed at the first failure traced. */
+  #spanSecrets(): readonly string[] {
+    this.#secrets ??= configSecrets(this.#config);
+    return this.#secrets;
   }
 
   #readFailed(operation: string, key: string, e: SerializedError): void {

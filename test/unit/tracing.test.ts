@@ -10,6 +10,7 @@ import type { ObjectLocation } from '../../src/types.js';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 import { finished } from 'node:stream/promises';
+import { ReadPathError } from '../../src/errors.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -168,6 +169,43 @@ describe('tracing (in-memory OpenTelemetry provider)', () => {
       } finally {
         await rp.close();
       }
+    }
+  });
+
+  it('a failed read\'s status message and attributes are masked as logs are, and scrubbed of the configured secrets', async () => {
+    const secretKey = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    const { rp, seed, backend } = await openMemoryReadPath(2, {
+      backends: ['b1', 'b2'].map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'AKIDEXAMPLE', secret_access_key: secretKey })),
+    });
+    try {
+      // A key that quotes a URL with its password, as a log line of it would be masked.
+      const key = 'imports/postgres://reader:keypass9@db/x';
+      seed('k', 'bytes', ['b1', 'b2']);
+      seed(key, 'bytes', ['b1', 'b2']);
+      // What a driver's or an SDK's message can quote: a presigned URL, a connection URL, a credential.
+      const quoting = (name: string) => async (): Promise<never> => {
+        throw new ReadPathError('BACKEND_ERROR', `${name}: GET https://s3.example.com/data/k?X-Amz-Credential=AKIDEXAMPLE&X-Amz-Signature=sig0123456789abcdef&X-Amz-Security-Token=tok0123456789 failed; store postgres://reader:hunter2pw@db:5432/s3o; signing key ${secretKey}`);
+      };
+      for (const b of ['b1', 'b2']) Object.assign(backend(b), { get: quoting(b), head: quoting(b) });
+      exporter.reset();
+      await assert.rejects(rp.get('k'), /hunter2pw/, 'the error the caller gets is unchanged');
+      await assert.rejects(rp.head(key));
+      const spans = exporter.getFinishedSpans();
+      assert.equal(spans.length, 2);
+      for (const span of spans) {
+        assert.equal(span.status.code, SpanStatusCode.ERROR);
+        assert.equal(span.attributes['s3o.error.code'], 'BACKEND_ERROR');
+        const exported = JSON.stringify({ status: span.status, attributes: span.attributes, events: span.events });
+        for (const secret of ['sig0123456789abcdef', 'tok0123456789', 'hunter2pw', secretKey, 'keypass9']) {
+          assert.ok(!exported.includes(secret), `${secret} reaches the exporter: ${exported}`);
+        }
+      }
+      const message = spans[0]?.status.message ?? '';
+      assert.match(message, /^b2: GET https:\/\/s3\.example\.com\/data\/k\?X-Amz-Credential=AKIDEXAMPLE&X-Amz-Signature=\(redacted\)&X-Amz-Security-Token=\(redacted\) failed/, 'the rest of the message is kept');
+      assert.match(message, /postgres:\/\/reader:\(redacted\)@db:5432\/s3o; signing key \(redacted\)$/);
+      assert.equal(spans[1]?.attributes['s3o.key'], 'imports/postgres://reader:(redacted)@db/x');
+    } finally {
+      await rp.close();
     }
   });
 });
