@@ -10,7 +10,7 @@
  * it (30–50 ms of a CLI start on the 2-core dev machine, Node 20.20.2, pino 10).
  */
 import { createRequire } from 'node:module';
-import type { DestinationStream, LogFn, Logger, LoggerOptions, pino as PinoFn } from 'pino';
+import type { Bindings, DestinationStream, LogFn, Logger, LoggerOptions, pino as PinoFn } from 'pino';
 import { REDACTED, maskUrl } from '../config/mask.js';
 
 /** What masked values are replaced with (the same text `readpath validate` prints). */
@@ -20,6 +20,8 @@ const SECRET_KEYS = new Set([
   'secret_access_key', 'secretaccesskey', 'password', 'session_token', 'sessiontoken',
   // encryption: (as written, and as resolved) — master keys and the Vault token.
   'token', 'master_key', 'masterkey', 'previous_keys', 'previouskeys', 'localkeys',
+  // Request headers (a SigV4 signature, an STS session token) and TLS and libpq key passphrases.
+  'authorization', 'x-amz-security-token', 'passphrase', 'sslpassword',
 ]);
 
 function isSecretKey(key: string): boolean {
@@ -102,7 +104,7 @@ export const PINO_MATERIALIZED: unique symbol = Symbol('readpath.pinoMaterialize
  * `flush` and the log methods of disabled levels (no-ops) by itself; a log call at an enabled
  * level, or anything else (`child`, `bindings`, events …), builds the pino logger — with the
  * level as it stands — and forwards to it from then on. Options must use pino's standard
- * levels (no `customLevels`).
+ * levels (no `customLevels`). A `formatters.bindings` formats children's bindings too.
  */
 export function lazyPino(options: LoggerOptions & { level: string }, destination: DestinationStream): Logger {
   if (!LEVELS.has(options.level)) throw Error(`unknown level ${options.level}`);
@@ -110,7 +112,21 @@ export function lazyPino(options: LoggerOptions & { level: string }, destination
   let real: Logger | undefined;
   const bound = new Map<PropertyKey, unknown>();
   const materialize = (): Logger => {
-    real ??= loadPino()({ ...options, level }, destination);
+    if (real === undefined) {
+      real = loadPino()({ ...options, level }, destination);
+      const format = options.formatters?.bindings;
+      if (format !== undefined) {
+        // pino applies a bindings formatter to the root's bindings only (children reset it):
+        // every child's bindings are formatted on the way in instead. Children inherit this
+        // `child` from the root (each is an Object.create of its parent).
+        type ChildFn = (this: unknown, bindings: Bindings, opts?: unknown) => unknown;
+        const child = Reflect.get(real, 'child') as ChildFn;
+        const formatted: ChildFn = function (bindings, opts) {
+          return child.call(this, format(bindings), opts);
+        };
+        real.child = formatted as unknown as Logger['child'];
+      }
+    }
     return real;
   };
   const forward = (logger: Logger, prop: PropertyKey): unknown => {
@@ -155,6 +171,15 @@ export function lazyPino(options: LoggerOptions & { level: string }, destination
   }) as Logger;
 }
 
+/**
+ * A log call's arguments with what formatters.log never sees masked: the message and its format
+ * arguments (`%j`/`%o` print objects into the message), and an error logged alone, whose message
+ * pino takes as the line's. A first argument that is a plain object is left to formatters.log.
+ */
+function maskedArgs(args: readonly unknown[]): unknown[] {
+  return args.map((a, i) => (typeof a === 'string' ? maskString(a) : i > 0 || a instanceof Error ? maskSecrets(a) : a));
+}
+
 /** Build the readpath logger (see {@link lazyPino}). READPATH_LOG_LEVEL overrides the configured level. */
 export function createLogger(level: string, destination: NodeJS.WritableStream = process.stderr): Logger {
   const env = process.env['READPATH_LOG_LEVEL'];
@@ -163,9 +188,9 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
     {
       name: 'readpath',
       level: chosen,
-      formatters: { log: (obj) => maskSecrets(obj) as Record<string, unknown> },
-      // The message (and its format arguments) never reach formatters.log: masked on the way in.
-      hooks: { logMethod(args, method) { method.apply(this, args.map((a) => (typeof a === 'string' ? maskString(a) : a)) as Parameters<LogFn>); } },
+      // A child's bindings are written as they were bound, past formatters.log.
+      formatters: { log: (obj) => maskSecrets(obj) as Record<string, unknown>, bindings: (b) => maskSecrets(b) as Record<string, unknown> },
+      hooks: { logMethod(args, method) { method.apply(this, maskedArgs(args) as Parameters<LogFn>); } },
     },
     destination,
   );

@@ -96,3 +96,60 @@ test('a failed read\'s debug line keeps the error\'s message beside its own', as
   assert.equal(failed['key'], 'k');
   assert.match(JSON.stringify(failed), /b1: k: NoSuchKey/, 'the error\'s message is in the parsed line');
 });
+
+/** A logger at `info` writing into an array of parsed lines (read them after a turn). */
+function capturedLogger(): { log: ReturnType<typeof createLogger>; lines: () => Promise<Record<string, unknown>[]> } {
+  const raw: string[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (d: Buffer) => raw.push(d.toString()));
+  return {
+    log: createLogger('info', sink),
+    async lines() {
+      await new Promise((r) => setImmediate(r));
+      return raw.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+  };
+}
+
+test('what pino writes into the message is masked: objects printed by %j/%o, and an error logged alone', async () => {
+  const { log, lines } = capturedLogger();
+  log.info('store %j, backend %o', { password: 'TOPSECRET-10' }, { secret_access_key: 'TOPSECRET-11' });
+  log.warn({ op: 'flush' }, 'vault %j', { token: 'TOPSECRET-12' });
+  log.error(new Error('dial postgres://reader:TOPSECRET-13@db.internal/meta refused'));
+  const all = await lines();
+  assert.equal(all.length, 3);
+  const text = JSON.stringify(all);
+  for (const n of [10, 11, 12, 13]) assert.equal(text.includes(`TOPSECRET-${n}`), false, `TOPSECRET-${n} leaked: ${text}`);
+  assert.equal(all[0]?.['msg'], 'store {"password":"(redacted)"}, backend {"secret_access_key":"(redacted)"}');
+  assert.equal(all[2]?.['msg'], 'dial postgres://reader:(redacted)@db.internal/meta refused');
+  assert.equal((all[2]?.['err'] as { type?: string } | undefined)?.type, 'Error', 'the error is still serialized as one');
+});
+
+test('a child logger\'s bindings are masked, its own children\'s too', async () => {
+  const { log, lines } = capturedLogger();
+  const child = log.child({ database: { password: 'TOPSECRET-14', host: 'db.internal' }, url: 'postgres://reader:TOPSECRET-15@db.internal/meta' });
+  child.info('from the child');
+  child.child({ vault: { token: 'TOPSECRET-16' } }).info('from the grandchild');
+  const all = await lines();
+  assert.equal(all.length, 2);
+  const text = JSON.stringify(all);
+  for (const n of [14, 15, 16]) assert.equal(text.includes(`TOPSECRET-${n}`), false, `TOPSECRET-${n} leaked: ${text}`);
+  assert.deepEqual(all[1]?.['database'], { password: MASK, host: 'db.internal' }, 'the grandchild keeps its parent\'s bindings, masked');
+  assert.deepEqual(all[1]?.['vault'], { token: MASK });
+  assert.equal(all[0]?.['url'], 'postgres://reader:(redacted)@db.internal/meta');
+});
+
+test('request headers and key passphrases are masked by name: Authorization, X-Amz-Security-Token, passphrase, sslpassword', async () => {
+  const { log, lines } = capturedLogger();
+  log.info({
+    headers: {
+      authorization: 'AWS4-HMAC-SHA256 Credential=AKIDVISIBLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=TOPSECRET-17',
+      'X-Amz-Security-Token': 'TOPSECRET-18', host: 'gw.test',
+    },
+    tls: { passphrase: 'TOPSECRET-19' }, pg: { sslpassword: 'TOPSECRET-20' },
+  }, 'request');
+  const [line] = await lines();
+  const text = JSON.stringify(line);
+  for (const n of [17, 18, 19, 20]) assert.equal(text.includes(`TOPSECRET-${n}`), false, `TOPSECRET-${n} leaked: ${text}`);
+  assert.deepEqual(line?.['headers'], { authorization: MASK, 'X-Amz-Security-Token': MASK, host: 'gw.test' });
+});
