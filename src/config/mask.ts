@@ -24,7 +24,9 @@ function redact(secret: string | null): string | null {
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):([^@/?#\s]*)@/gi;
 // A presigned URL's signature and session token are credentials too (SigV4's, and SigV2's
 // `Signature`); its X-Amz-Credential names only the access key id, which is no secret.
-const QUERY_PASSWORD = /([?&](?:password|pass|pwd|x-amz-signature|x-amz-security-token|signature)=)[^&#\s]*/gi;
+// libpq's `sslpassword` (a client key's passphrase) too: node-postgres ignores it, but a URL shared
+// with upstream's Go driver may carry one.
+const QUERY_PASSWORD = /([?&](?:password|pass|pwd|sslpassword|x-amz-signature|x-amz-security-token|signature)=)[^&#\s]*/gi;
 
 /**
  * A URL with any password (userinfo or `password=` query parameter) replaced, and a presigned

@@ -71,6 +71,10 @@ describe('maskConfig', () => {
     assert.equal(m.database.driver === 'postgres' && m.database.url, `postgres://rp:${REDACTED}@db:5432/meta?sslmode=disable&password=${REDACTED}`);
   });
 
+  it('maskUrl masks libpq\'s sslpassword query parameter', () => {
+    assert.equal(maskUrl(`postgres://rp@db/meta?sslmode=verify-full&sslpassword=${SECRET}&x=1`), `postgres://rp@db/meta?sslmode=verify-full&sslpassword=${REDACTED}&x=1`);
+  });
+
   it('maskUrl leaves URLs without passwords alone', () => {
     assert.equal(maskUrl('postgres://rp@db/meta'), 'postgres://rp@db/meta');
     assert.equal(maskUrl('http://127.0.0.1:9000'), 'http://127.0.0.1:9000');
