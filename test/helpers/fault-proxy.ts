@@ -123,6 +123,7 @@ export class FaultProxy {
   #waiters: { n: number; resolve: () => void }[] = [];
   #closed = false;
   #closedCount = 0;
+  #pending = 0;
 
   private constructor(opts: FaultProxyOptions) {
     this.#upstreamHost = opts.upstreamHost ?? HOST;
@@ -170,6 +171,14 @@ export class FaultProxy {
   /** Client connections currently open. */
   get openConnections(): number {
     return this.#sockets.size;
+  }
+
+  /**
+   * Requests whose response has not closed yet: answered in full, or given up by the client
+   * (its socket destroyed). A hung request a client cancelled stops counting here at once.
+   */
+  get pendingRequests(): number {
+    return this.#pending;
   }
 
   /** Client connections closed so far (by either side). */
@@ -279,6 +288,8 @@ export class FaultProxy {
       this.#waiters = this.#waiters.filter((w) => this.#seen.length < w.n);
       for (const w of ready) w.resolve();
     }
+    this.#pending++;
+    res.once('close', () => this.#pending--);
     // Swallow client-side errors (resets we cause, clients giving up): not the test's business.
     req.on('error', () => {});
     res.on('error', () => {});
