@@ -57,13 +57,35 @@ export function classifyBroadcastFailure(key: string, failures: readonly ProbeFa
   }
   // A backend that holds the object encrypted refused it (no key data without the database):
   // that, not whichever 404 or mismatch came last, is why the read cannot be served — a 503.
-  const refused = failures.find((f) => hasCode(f.error, 'SERVICE_UNAVAILABLE'))?.error;
-  const cause = refused ?? last;
+  const refused = failures.find((f) => hasCode(f.error, 'SERVICE_UNAVAILABLE'));
+  const cause = refused ?? failures[n - 1];
   return {
-    // The cause's message goes in too: batch outcomes and logs keep only the outer message.
-    error: new ReadPathError('ALL_BACKENDS_FAILED', `all backends failed for ${key}${cause === undefined ? '' : `; ${refused === undefined ? 'last error' : 'refused'}: ${messageOf(cause)}`}`, { cause }),
+    error: new ReadPathError('ALL_BACKENDS_FAILED', `all backends failed for ${key}${cause === undefined ? '' : failureList(failures, cause, refused === undefined ? 'last error' : 'refused')}`, { cause: cause?.error }),
     notFound: false, usageExceeded: false, mixed: notFound > 0,
   };
+}
+
+/** Most failures besides the cause an ALL_BACKENDS_FAILED message lists by name. */
+const LISTED_FAILURES = 10;
+
+/** `b2: its message`, unless the message already starts with the backend's name. */
+function named(f: ProbeFailure): string {
+  const m = messageOf(f.error);
+  return m.startsWith(`${f.backendName}:`) ? m : `${f.backendName}: ${m}`;
+}
+
+/**
+ * What each backend answered, the cause first: batch outcomes and logs keep only the outer
+ * message, and the last error alone does not say which backend it came from (a cut body's
+ * message names none) nor what the others answered.
+ */
+function failureList(failures: readonly ProbeFailure[], cause: ProbeFailure, label: string): string {
+  const others = failures.filter((f) => f !== cause);
+  let s = `; ${label}: ${named(cause)}`;
+  if (others.length === 0) return s;
+  s += `; other failures: ${others.slice(0, LISTED_FAILURES).map(named).join('; ')}`;
+  if (others.length > LISTED_FAILURES) s += `; and ${others.length - LISTED_FAILURES} more`;
+  return s;
 }
 
 /** The error of a located read in which every stored copy failed (`copies` rows). */

@@ -5,7 +5,8 @@
  * never answered, latency) on one and on two backends. The first verified success is what the
  * caller gets; cancelled losers leave no request open at a backend; the window holds (requests
  * counted while every answer is held at a gate); hedges stay within their budget and skip what
- * usage limits and open breakers refuse; a caller's abort ends a read at once wherever it is; a
+ * usage limits and open breakers refuse; a read where every backend fails names each
+ * backend and what it answered; a caller's abort ends a read at once wherever it is; a
  * batch while the database is down pulls keys only as slots free.
  */
 import { after, before, describe, it } from 'node:test';
@@ -272,6 +273,36 @@ describe('hedges, budgets, usage limits and breakers', () => {
       await rp.close();
     }
   });
+});
+
+describe('every backend failing', () => {
+  for (const s of STRATEGIES) {
+    it(`${s}: ALL_BACKENDS_FAILED names each backend and what it answered`, async () => {
+      const rp = await open(s, '60s');
+      try {
+        const key = await freshKey();
+        fleet.backend('b1').proxy.inject(FAULTS.slowdown as Fault, { match: { key } });
+        fleet.backend('b2').proxy.inject(FAULTS.status500 as Fault, { match: { key } });
+        fleet.backend('b3').proxy.inject(FAULTS.truncate as Fault, { match: { key } });
+        const err = await rp.get(key).then(() => assert.fail('served'), (e: unknown) => e as ReadPathError);
+        assert.equal(err.code, 'ALL_BACKENDS_FAILED');
+        assert.equal(err.httpStatus, 502);
+        assert.match(err.message, /b1: [^;]*SlowDown/, err.message);
+        assert.match(err.message, /b2: [^;]*InternalError/, err.message);
+        assert.match(err.message, /b3: [^;]*(closed|aborted|terminated|ended|length)/i, err.message);
+        // The cause is still the last error to arrive (API.md §1).
+        assert.ok(err.cause instanceof Error && err.message.includes(`last error: `));
+        const outcomes = [];
+        for await (const o of rp.readMany([key])) outcomes.push(o);
+        const o = outcomes[0];
+        assert.ok(o !== undefined && !o.ok);
+        for (const b of ['b1', 'b2', 'b3']) assert.ok(o.error.message.includes(`${b}: `), `the batch outcome names ${b}: ${o.error.message}`);
+      } finally {
+        clearFaults();
+        await rp.close();
+      }
+    });
+  }
 });
 
 describe("the caller's abort", () => {

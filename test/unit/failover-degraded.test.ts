@@ -4,6 +4,7 @@ import { ReadPathError, UsageLimitSkipError } from '../../src/errors.js';
 import type { ProbeResult } from '../../src/types.js';
 import { makeWorld, scriptedProbe } from '../helpers/core-world.js';
 import { flush } from '../helpers/gate.js';
+import { classifyBroadcastFailure } from '../../src/engine/verdicts.js';
 
 const ok = (v: string) => async () => ({ size: v.length, value: v });
 const err = (code: ConstructorParameters<typeof ReadPathError>[0], status?: number) => async (): Promise<ProbeResult<string>> => {
@@ -235,6 +236,8 @@ test('every probe failing is ALL_BACKENDS_FAILED (502) with the last error to ar
     assert.equal(err.code, 'ALL_BACKENDS_FAILED');
     assert.equal(err.httpStatus, 502);
     assert.equal(err.cause, lastToArrive);
+    // Every backend by name, the cause first, the others in arrival order.
+    assert.equal(err.message, 'all backends failed for k; last error: b1: b1 timed out; other failures: b3: b3; b2: b2');
     return true;
   });
   assert.equal(w.recorder.count('degraded_broadcast_duration_seconds', { outcome: 'error' }), 1);
@@ -262,7 +265,8 @@ test('a copy refused as encrypted (SERVICE_UNAVAILABLE) is the cause, and the st
     assert.equal(err.code, 'ALL_BACKENDS_FAILED');
     assert.equal(err.httpStatus, 503);
     assert.equal(err.cause, refused);
-    assert.match(err.message, /refused: b1: encrypted copy without its row$/);
+    // The refusal is named first, then what every other backend answered.
+    assert.equal(err.message, 'all backends failed for k; refused: b1: encrypted copy without its row; other failures: b2: HTTP 500');
     return true;
   });
 });
@@ -280,4 +284,13 @@ test('every probed backend answering 404 is OBJECT_NOT_FOUND; a 404/other mix is
   assert.equal(w.recorder.count('degraded_broadcast_mixed_outcomes_total'), 0);
   await assert.rejects(w.failover.read('GetObject', 'k', scriptedProbe({ b1: notFound, b2: err('BACKEND_ERROR', 503) }).probe), { code: 'ALL_BACKENDS_FAILED' });
   assert.equal(w.recorder.count('degraded_broadcast_mixed_outcomes_total', { operation: 'GetObject' }), 1);
+});
+
+test('ALL_BACKENDS_FAILED lists at most ten other failures by name, then how many more', () => {
+  const failures = Array.from({ length: 13 }, (_, i) => ({ index: i, backendName: `b${i + 1}`, error: new ReadPathError('BACKEND_ERROR', i === 4 ? 'b5: HTTP 503' : `failure ${i + 1}`) }));
+  const v = classifyBroadcastFailure('k', failures);
+  assert.equal(v.error.code, 'ALL_BACKENDS_FAILED');
+  assert.equal(v.error.cause, failures[12]?.error);
+  // A message that already starts with its backend's name is not prefixed twice.
+  assert.equal(v.error.message, 'all backends failed for k; last error: b13: failure 13; other failures: b1: failure 1; b2: failure 2; b3: failure 3; b4: failure 4; b5: HTTP 503; b6: failure 6; b7: failure 7; b8: failure 8; b9: failure 9; b10: failure 10; and 2 more');
 });
