@@ -263,9 +263,15 @@ async function degraded<T>(s: Settings, operation: string, key: string, probe: P
   s.events.degraded(operation);
   const start = performance.now();
   const backends = s.core.backends();
+  // A race rejects only on the caller's abort: the broadcast ended all the same, in an error, and
+  // its duration is a sample of that outcome (as upstream observes every broadcast it starts).
+  const aborted = (err: unknown): never => {
+    s.events.broadcastEnded(operation, 'error', start);
+    throw err;
+  };
   const hit = planCacheHit(s.cache.get(key), backends);
   if (hit !== undefined) {
-    const o = await race(s, operation, hit, probe, scope);
+    const o = await race(s, operation, hit, probe, scope).catch(aborted);
     if (o.ok) {
       s.events.broadcastEnded(operation, 'cache_hit', start);
       return outcome(o.backendName, o.result.value, o.result.size, false, true, true);
@@ -282,7 +288,7 @@ async function degraded<T>(s: Settings, operation: string, key: string, probe: P
     s.events.broadcastEnded(operation, 'not_found', start);
     throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key} (no eligible backend in degraded mode)`);
   }
-  const o = await race(s, operation, plan, probe, scope, tooLargeForAll);
+  const o = await race(s, operation, plan, probe, scope, tooLargeForAll).catch(aborted);
   if (o.ok) {
     s.cache.set(key, o.backendName);
     s.events.broadcastEnded(operation, 'success', start);

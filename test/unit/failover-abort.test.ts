@@ -70,6 +70,9 @@ test('aborting a parallel broadcast aborts every in-flight probe and launches no
   assert.deepEqual(p.started(), ['b1', 'b2'], 'no new probe after the abort');
   assert.equal(listeners(ac.signal), 0);
   assert.equal(w.cache.get('k'), undefined);
+  // The broadcast ended, in an error: one duration sample, as for any other broadcast.
+  assert.equal(w.recorder.count('degraded_broadcast_duration_seconds', { operation: 'GetObject', outcome: 'error' }), 1);
+  assert.equal(w.recorder.count('degraded_broadcast_duration_seconds'), 1);
 });
 
 test('aborting during a degraded cache-hit probe ends the read and never starts the broadcast', async () => {
@@ -85,6 +88,9 @@ test('aborting during a degraded cache-hit probe ends the read and never starts 
   p.calls[0]?.gate.reject(new Error('late'));
   await flush();
   assert.deepEqual(p.started(), ['b2']);
+  assert.equal(w.recorder.count('degraded_broadcast_duration_seconds', { operation: 'GetObject', outcome: 'error' }), 1);
+  assert.equal(w.recorder.count('degraded_broadcast_duration_seconds'), 1);
+  assert.equal(w.recorder.count('degraded_reads_total'), 1);
 });
 
 test('successful and failed reads leave no listener on the caller signal', async () => {
