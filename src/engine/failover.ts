@@ -193,14 +193,18 @@ class ReadScope {
  */
 const tooLargeForAll = (e: unknown): boolean => hasCode(e, 'OBJECT_TOO_LARGE');
 
-function race<T>(s: Settings, operation: string, plan: Plan, probe: Probe<T>, scope: ReadScope | undefined, endsRun?: (e: unknown) => boolean): Promise<RunOutcome<T>> {
+/**
+ * `broadcast`: a degraded broadcast's run, whose losers that outlive the drain timeout are counted
+ * in degraded_broadcast_drain_timeout_total (a located read's hedged losers are not broadcasts).
+ */
+function race<T>(s: Settings, operation: string, plan: Plan, probe: Probe<T>, scope: ReadScope | undefined, broadcast: boolean, endsRun?: (e: unknown) => boolean): Promise<RunOutcome<T>> {
   const run = new ProbeRun<T>({
     candidates: plan.candidates,
     window: plan.window,
     hedge: plan.hedge,
     probe,
     drainTimeoutMs: s.drainMs,
-    onDrainTimeout: () => s.events.drainTimedOut(operation),
+    onDrainTimeout: broadcast ? () => s.events.drainTimedOut(operation) : undefined,
     timers: s.timers,
     now: s.now,
     stagger: s.stagger,
@@ -243,7 +247,7 @@ async function readKey<T>(s: Settings, operation: string, key: string, probe: Pr
 async function located<T>(s: Settings, operation: string, key: string, probe: Probe<T>, scope: ReadScope | undefined, rows: ObjectLocation[]): Promise<ReadOutcome<T>> {
   if (rows.length === 0) throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key}`);
   const plan = planLocated(s, operation, rows, s.core.backends());
-  const o = await race(s, operation, plan, probe, scope);
+  const o = await race(s, operation, plan, probe, scope, false);
   if (o.ok) return outcome(o.backendName, o.result.value, o.result.size, o.index !== 0, false, false, plan.candidates[o.index]?.location ?? null);
   const f = locatedFailure(key, o.failures, rows.length);
   if (f.usageExceeded) s.events.usageExceeded(operation);
@@ -271,7 +275,7 @@ async function degraded<T>(s: Settings, operation: string, key: string, probe: P
   };
   const hit = planCacheHit(s.cache.get(key), backends);
   if (hit !== undefined) {
-    const o = await race(s, operation, hit, probe, scope).catch(aborted);
+    const o = await race(s, operation, hit, probe, scope, true).catch(aborted);
     if (o.ok) {
       s.events.broadcastEnded(operation, 'cache_hit', start);
       return outcome(o.backendName, o.result.value, o.result.size, false, true, true);
@@ -288,7 +292,7 @@ async function degraded<T>(s: Settings, operation: string, key: string, probe: P
     s.events.broadcastEnded(operation, 'not_found', start);
     throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key} (no eligible backend in degraded mode)`);
   }
-  const o = await race(s, operation, plan, probe, scope, tooLargeForAll).catch(aborted);
+  const o = await race(s, operation, plan, probe, scope, true, tooLargeForAll).catch(aborted);
   if (o.ok) {
     s.cache.set(key, o.backendName);
     s.events.broadcastEnded(operation, 'success', start);

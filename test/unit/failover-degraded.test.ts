@@ -2,7 +2,8 @@ import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadPathError, UsageLimitSkipError } from '../../src/errors.js';
 import type { ProbeResult } from '../../src/types.js';
-import { makeWorld, scriptedProbe } from '../helpers/core-world.js';
+import { loc, makeWorld, scriptedProbe } from '../helpers/core-world.js';
+import { createHedging } from '../../src/policies/hedging.js';
 import { flush } from '../helpers/gate.js';
 import { classifyBroadcastFailure } from '../../src/engine/verdicts.js';
 
@@ -198,6 +199,31 @@ test('a hung loser makes the drain time out; it is counted, and a success after 
     p.calls[1]?.gate.resolve({ size: 1, value: 'late', cleanup: () => { cleaned++; } });
     await flush();
     assert.equal(cleaned, 0);
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('a located read\'s hedged loser that outlives the drain is not counted as a degraded broadcast\'s', async () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const hedging = createHedging({ enabled: true, delayMs: 10, locatedReads: true });
+    const w = makeWorld(['b1', 'b2'], { drainTimeoutMs: 500, hedgePolicy: (op, path) => hedging(op, path) });
+    w.store.add(loc('k', 'b1', 1));
+    w.store.add(loc('k', 'b2', 2));
+    const p = scriptedProbe();
+    const r = w.failover.read('GetObject', 'k', p.probe);
+    await flush();
+    mock.timers.tick(10);
+    await flush();
+    assert.deepEqual(p.started(), ['b1', 'b2'], 'the hedge went out');
+    p.calls[1]?.gate.resolve({ size: 1, value: 'two' });
+    assert.equal((await r).degraded, false);
+    assert.equal(p.calls[0]?.signal.aborted, true, 'the primary is the loser');
+    mock.timers.tick(500);
+    await flush();
+    assert.equal(w.recorder.count('degraded_broadcast_drain_timeout_total'), 0, 'no broadcast ran');
+    p.calls[0]?.gate.reject(new ReadPathError('ABORTED', 'cancelled'));
   } finally {
     mock.timers.reset();
   }
