@@ -421,8 +421,8 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
 
   async #askColumns(): Promise<UpstreamColumns> {
     const [rows, tagRows] = await Promise.all([
-      this.#query<{ attname: string }>(UPSTREAM_COLUMNS, []),
-      this.#query<{ tags: boolean }>(HAS_TAGS, []),
+      this.#readQuery<{ attname: string }>(UPSTREAM_COLUMNS, []),
+      this.#readQuery<{ tags: boolean }>(HAS_TAGS, []),
     ]);
     const has = (name: string): boolean => rows.some((r) => r.attname === name);
     const unknown = unknownLocationColumns(rows.map((r) => r.attname));
@@ -446,7 +446,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   async getObjectTags(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectTag[]> {
     let rows: { tag_key: unknown; tag_value: unknown }[];
     try {
-      rows = await this.#query<{ tag_key: unknown; tag_value: unknown }>(SELECT_TAGS, [key], opts?.signal, 'readpath_get_object_tags');
+      rows = await this.#readQuery<{ tag_key: unknown; tag_value: unknown }>(SELECT_TAGS, [key], opts?.signal, 'readpath_get_object_tags');
     } catch (err) {
       // 42P01 undefined_table: a database from before upstream's tags has none.
       if ((err as { code?: unknown } | null)?.code === '42P01') return [];
@@ -495,13 +495,19 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
    */
   async #lookupQuery<R extends object>(sql: (c: UpstreamColumns) => string, values: unknown[], name: string): Promise<R[]> {
     const columns = await this.#upstreamColumns(undefined);
-    const text = sql(columns);
-    const statement = lookupStatementName(name, columns);
+    return this.#readQuery<R>(sql(columns), values, undefined, lookupStatementName(name, columns));
+  }
+
+  /**
+   * A read-only statement, sent once more when the connection it went on broke under it (see
+   * isBrokenConnection): reading again is harmless, and a fresh connection usually serves it.
+   */
+  async #readQuery<R extends object>(text: string, values: unknown[], signal?: AbortSignal, name?: string): Promise<R[]> {
     try {
-      return await this.#query<R>(text, values, undefined, statement);
+      return await this.#query<R>(text, values, signal, name);
     } catch (err) {
-      if (!isBrokenConnection(err) || this.#closed) throw err;
-      return this.#query<R>(text, values, undefined, statement);
+      if (!isBrokenConnection(err) || this.#closed || signal?.aborted === true) throw err;
+      return this.#query<R>(text, values, signal, name);
     }
   }
 
@@ -556,11 +562,11 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     try {
       const collateC = await this.#keyCollation();
       if (checked.limit === 0) return [];
-      const { managed, compressed, identity } = await this.#upstreamColumns(opts.signal);
       const values: unknown[] = [from, checked.limit];
       if (to !== undefined) values.push(to);
+      const { managed, compressed, identity } = await this.#upstreamColumns(opts.signal);
       const name = `readpath_list_keys_${collateC ? 'c' : 'n'}${inclusive ? 'ge' : 'gt'}${to === undefined ? '' : 'lt'}${managed ? '_m' : ''}${compressed ? '_z' : ''}${identity ? '_i' : ''}`;
-      raw = await this.#query<RawListedRow>(postgresListKeysSql(collateC, inclusive, to !== undefined, managed, compressed, identity), values, opts.signal, name);
+      raw = await this.#readQuery<RawListedRow>(postgresListKeysSql(collateC, inclusive, to !== undefined, managed, compressed, identity), values, opts.signal, name);
     } catch (err) {
       throw this.#wrap(err, `key listing after ${JSON.stringify(from)}`);
     }
@@ -577,7 +583,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
    * caller's signal aborts it; the listing's own statement watches the signal.
    */
   #keyCollation(): Promise<boolean> {
-    this.#listCollateC ??= this.#query<CollationRow>(SELECT_KEY_COLLATION, []).then(
+    this.#listCollateC ??= this.#readQuery<CollationRow>(SELECT_KEY_COLLATION, []).then(
       (rows) => {
         const r = rows[0];
         if (r === undefined) throw new ReadPathError('METADATA_ERROR', 'PostgreSQL key listing: table object_locations (column object_key) not found');
@@ -626,7 +632,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     checkPeriod(period);
     let rows: Record<string, unknown>[];
     try {
-      rows = await this.#query<Record<string, unknown>>(SELECT_USAGE, [period]);
+      rows = await this.#readQuery<Record<string, unknown>>(SELECT_USAGE, [period]);
     } catch (err) {
       throw this.#wrap(err, `usage load for ${period}`);
     }

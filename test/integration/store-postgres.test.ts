@@ -697,6 +697,38 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
+  it('sends a listing and a usage load once more when the session they went on is ended under them', async () => {
+    const url = await cluster.createDatabase('ended_listing');
+    const store = await PostgresMetadataStore.open({ url, max_conns: 4 });
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    try {
+      await store.addLocation({ objectKey: 'k1', backendName: 'b1', sizeBytes: 1, createdAt: new Date(), encrypted: false });
+      await store.flushUsage([{ backendName: 'b1', period: '2024-01', apiRequests: 3, egressBytes: 0, ingressBytes: 0 }]);
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE object_locations, backend_usage IN ACCESS EXCLUSIVE MODE');
+      const settled = (p: Promise<unknown>): Promise<unknown> => p.then((v) => v, (err: unknown) => `${String((err as { code?: string }).code)}: ${(err as Error).message}`);
+      const listing = settled(store.listKeys({ limit: 10 }).then((page) => page.map((o) => o.key)));
+      const usage = settled(store.loadUsage('2024-01').then((m) => m.get('b1')?.apiRequests));
+      await waitFor(async () => (await lockWaiters(locker)).length === 2);
+      // Both sessions ended under their statements (gone before the lock is): each goes again
+      // on a new connection.
+      const ended = await lockWaiters(locker);
+      for (const pid of ended) await locker.query('SELECT pg_terminate_backend($1)', [pid]);
+      await waitFor(async () => {
+        await locker.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await locker.query('SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1::int[])', [ended]);
+        return rows.length === 0;
+      });
+      await locker.query('ROLLBACK');
+      assert.deepEqual(await listing, ['k1']);
+      assert.equal(await usage, 3);
+    } finally {
+      await locker.end();
+      await store.close();
+    }
+  });
+
   it('answers DB_UNAVAILABLE while PostgreSQL is stopped mid-run, and works again once it is back', async () => {
     const url = await cluster.createDatabase('outage');
     const store = await PostgresMetadataStore.open({ url, max_conns: 3, connectTimeoutMs: 2000 });
