@@ -104,6 +104,18 @@ export function isBrokenConnection(err: unknown): boolean {
   return /Connection terminated unexpectedly/i.test(messageOf(err));
 }
 
+/**
+ * True when a statement failed because the tables it names changed since readpath looked at
+ * them: a column gone (42703), a table gone (42P01), or a prepared statement whose result
+ * columns changed type (0A000, "cached plan must not change result type").
+ */
+export function isSchemaChange(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const code = (err as { code?: unknown }).code;
+  if (code === '42703' || code === '42P01') return true;
+  return code === '0A000' && /cached plan must not change result type/i.test(messageOf(err));
+}
+
 function positiveInt(value: unknown, field: string, fallback: number): number {
   return value === undefined ? fallback : requirePositiveInt(value, field);
 }

@@ -20,7 +20,7 @@ import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usa
 import { lazyModule } from '../lazy-module.js';
 import { checkRecheckMs } from './schema-recheck.js';
 import { TurnBatch, type Pending } from './turn-batch.js';
-import { isBrokenConnection, isPostgresUnavailable, postgresPoolConfig, type PostgresMetadataStoreOptions } from './postgres-connection.js';
+import { isBrokenConnection, isPostgresUnavailable, isSchemaChange, postgresPoolConfig, type PostgresMetadataStoreOptions } from './postgres-connection.js';
 
 export { isPostgresUnavailable, postgresPoolConfig } from './postgres-connection.js';
 export type { PostgresConnectionOptions, PostgresMetadataStoreOptions, PostgresSslMode } from './postgres-connection.js';
@@ -400,8 +400,9 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
    * it is upgraded: a new column must not go unread until readpath restarts). A first answer
    * that failed is asked again at the next call; a later one that fails keeps the last answer
    * (a catalog query's hiccup must not fail the lookups waiting for it) until the next recheck.
+   * `force`: ask again now (a statement found the table changed).
    */
-  #upstreamColumns(signal: AbortSignal | undefined): Promise<UpstreamColumns> {
+  #upstreamColumns(signal: AbortSignal | undefined, force = false): Promise<UpstreamColumns> {
     const now = performance.now();
     if (this.#columns === undefined) {
       this.#columnsAt = now;
@@ -409,7 +410,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
         this.#columns = undefined;
         throw err;
       });
-    } else if (now - this.#columnsAt >= this.#schemaRecheckMs) {
+    } else if (force || now - this.#columnsAt >= this.#schemaRecheckMs) {
       this.#columnsAt = now;
       const last = this.#columns;
       this.#columns = this.#askColumns().catch(() => last);
@@ -493,9 +494,8 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
    * failures in a row — on what a fresh connection serves. Timeouts and unreachable servers are
    * not retried: those are the outages the breaker is for.
    */
-  async #lookupQuery<R extends object>(sql: (c: UpstreamColumns) => string, values: unknown[], name: string): Promise<R[]> {
-    const columns = await this.#upstreamColumns(undefined);
-    return this.#readQuery<R>(sql(columns), values, undefined, lookupStatementName(name, columns));
+  #lookupQuery<R extends object>(sql: (c: UpstreamColumns) => string, values: unknown[], name: string): Promise<R[]> {
+    return this.#columnsQuery<R>((c) => ({ text: sql(c), name: lookupStatementName(name, c) }), values, undefined);
   }
 
   /**
@@ -508,6 +508,27 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     } catch (err) {
       if (!isBrokenConnection(err) || this.#closed || signal?.aborted === true) throw err;
       return this.#query<R>(text, values, signal, name);
+    }
+  }
+
+  /**
+   * A read of object_locations whose statement depends on the columns the table has. When the
+   * table changed under it — a column dropped or retyped, object_tags dropped — the columns are
+   * asked again at once (not at the next recheck, up to schemaRecheckMs later) and the statement
+   * sent once more, unprepared: a prepared statement whose result type changed fails on its
+   * connection ("cached plan must not change result type") until that connection is gone. What
+   * still fails (object_locations itself gone) is the METADATA_ERROR naming it.
+   */
+  async #columnsQuery<R extends object>(build: (c: UpstreamColumns) => { text: string; name: string }, values: unknown[], signal: AbortSignal | undefined): Promise<R[]> {
+    const askedAt = this.#columnsAt;
+    const first = build(await this.#upstreamColumns(signal));
+    try {
+      return await this.#readQuery<R>(first.text, values, signal, first.name);
+    } catch (err) {
+      if (!isSchemaChange(err) || this.#closed || signal?.aborted === true) throw err;
+      // Concurrent statements that failed alike share one new look at the columns.
+      const columns = await this.#upstreamColumns(signal, this.#columnsAt === askedAt);
+      return this.#readQuery<R>(build(columns).text, values, signal);
     }
   }
 
@@ -564,9 +585,10 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
       if (checked.limit === 0) return [];
       const values: unknown[] = [from, checked.limit];
       if (to !== undefined) values.push(to);
-      const { managed, compressed, identity } = await this.#upstreamColumns(opts.signal);
-      const name = `readpath_list_keys_${collateC ? 'c' : 'n'}${inclusive ? 'ge' : 'gt'}${to === undefined ? '' : 'lt'}${managed ? '_m' : ''}${compressed ? '_z' : ''}${identity ? '_i' : ''}`;
-      raw = await this.#readQuery<RawListedRow>(postgresListKeysSql(collateC, inclusive, to !== undefined, managed, compressed, identity), values, opts.signal, name);
+      raw = await this.#columnsQuery<RawListedRow>(({ managed, compressed, identity }) => ({
+        text: postgresListKeysSql(collateC, inclusive, to !== undefined, managed, compressed, identity),
+        name: `readpath_list_keys_${collateC ? 'c' : 'n'}${inclusive ? 'ge' : 'gt'}${to === undefined ? '' : 'lt'}${managed ? '_m' : ''}${compressed ? '_z' : ''}${identity ? '_i' : ''}`,
+      }), values, opts.signal);
     } catch (err) {
       throw this.#wrap(err, `key listing after ${JSON.stringify(from)}`);
     }

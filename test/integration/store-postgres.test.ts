@@ -729,6 +729,48 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
+  it('reads on when the table changes under it: a column retyped or dropped, object_tags dropped; a renamed table is a METADATA_ERROR naming it', async () => {
+    const url = await cluster.createDatabase('schema_change');
+    await withClient(url, (c) => c.query(`${UPSTREAM_SCHEMA}
+      ALTER TABLE object_locations ADD COLUMN storage_key TEXT;
+      CREATE TABLE object_tags (object_key TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (object_key, tag_key));
+      INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at, storage_key) VALUES ('k', 'b1', 5, now(), 'k!1'), ('j', 'b2', 7, now(), NULL);
+      INSERT INTO object_tags VALUES ('k', 'a', '1')`));
+    // One connection (its statements prepared) and no recheck due in the test's time: what the
+    // store reads after each change, it reads because it looked again when a statement failed.
+    const store = await PostgresMetadataStore.open({ url, max_conns: 1 });
+    try {
+      const lookup = async (): Promise<unknown> => (await store.getAllObjectLocations('k')).map((l) => [l.backendName, l.sizeBytes, l.storageKey ?? null, l.tagCount ?? null]);
+      const lookups = async (): Promise<unknown> => Promise.all(['k', 'j'].map(async (k) => (await store.getAllObjectLocations(k)).map((l) => [l.objectKey, l.sizeBytes])));
+      const listing = async (): Promise<unknown> => (await store.listKeys({ limit: 10 })).map((o) => [o.key, o.size]);
+      assert.deepEqual(await lookup(), [['b1', 5, 'k!1', 1]]);
+      assert.deepEqual(await lookups(), [[['k', 5]], [['j', 7]]]);
+      assert.deepEqual(await listing(), [['j', 7], ['k', 5]]);
+      await withClient(url, (c) => c.query('ALTER TABLE object_locations ALTER COLUMN size_bytes TYPE numeric'));
+      assert.deepEqual(await lookup(), [['b1', 5, 'k!1', 1]]);
+      assert.deepEqual(await lookups(), [[['k', 5]], [['j', 7]]]);
+      assert.deepEqual(await listing(), [['j', 7], ['k', 5]]);
+      await withClient(url, (c) => c.query('ALTER TABLE object_locations DROP COLUMN storage_key'));
+      assert.deepEqual(await lookup(), [['b1', 5, null, 1]]);
+      await withClient(url, (c) => c.query('DROP TABLE object_tags'));
+      assert.deepEqual(await lookup(), [['b1', 5, null, null]]);
+      assert.deepEqual(await lookups(), [[['k', 5]], [['j', 7]]]);
+      await withClient(url, (c) => c.query('ALTER TABLE object_locations RENAME TO object_locations_old'));
+      for (const read of [lookup, listing]) {
+        await assert.rejects(read(), (err: unknown) => {
+          assert.ok(hasCode(err, 'METADATA_ERROR'), String(err));
+          assert.match((err as Error).message, /42P01.*relation "object_locations" does not exist/);
+          return true;
+        });
+      }
+      await withClient(url, (c) => c.query('ALTER TABLE object_locations_old RENAME TO object_locations'));
+      assert.deepEqual(await lookup(), [['b1', 5, null, null]]);
+      assert.deepEqual(await listing(), [['j', 7], ['k', 5]]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('answers DB_UNAVAILABLE while PostgreSQL is stopped mid-run, and works again once it is back', async () => {
     const url = await cluster.createDatabase('outage');
     const store = await PostgresMetadataStore.open({ url, max_conns: 3, connectTimeoutMs: 2000 });
