@@ -116,6 +116,38 @@ export function isSchemaChange(err: unknown): boolean {
   return code === '0A000' && /cached plan must not change result type/i.test(messageOf(err));
 }
 
+/**
+ * The settings to check when the server refused the session itself: a role or password it does
+ * not accept (class 28), a database it does not have (3D000). Undefined for any other SQLSTATE.
+ * Those stay DB_UNAVAILABLE (a database may be created, a password rotated, while readpath runs
+ * degraded), but the message says which setting to look at.
+ */
+export function connectionHint(code: string, byUrl: boolean): string | undefined {
+  if (code === '3D000') return byUrl ? 'the database name in database.url' : 'database.database';
+  if (/^28[0-9A-Z]{3}$/.test(code)) return byUrl ? 'the user and password in database.url' : 'database.user and database.password';
+  return undefined;
+}
+
+/**
+ * Whether pg can read a connection URL: pg-connection-string's own parse (a URL against a
+ * `postgres://base`, again with a placeholder host when it has none; a leading `/` is a socket
+ * directory), so that a malformed URL is a configuration error when the store is built, not a
+ * METADATA_ERROR from every read.
+ */
+function isConnectionUrl(url: string): boolean {
+  if (url.startsWith('/')) return true;
+  const s = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(url) ? encodeURI(url).replace(/%25(\d\d)/g, '%$1') : url;
+  for (const candidate of [s, s.replace('@/', '@___DUMMY___/')]) {
+    try {
+      new URL(candidate, 'postgres://base');
+      return true;
+    } catch {
+      // The next form, as pg tries it.
+    }
+  }
+  return false;
+}
+
 function positiveInt(value: unknown, field: string, fallback: number): number {
   return value === undefined ? fallback : requirePositiveInt(value, field);
 }
@@ -163,6 +195,8 @@ export function postgresPoolConfig(opts: PostgresMetadataStoreOptions): Postgres
   if (ssl !== undefined) cfg.ssl = ssl;
   if ('url' in opts) {
     if (typeof opts.url !== 'string' || opts.url === '') throw new ReadPathError('INVALID_CONFIG', 'database.url: must be a non-empty connection URL');
+    // The URL itself is never quoted: it may hold the password.
+    if (!isConnectionUrl(opts.url)) throw new ReadPathError('INVALID_CONFIG', 'database.url: not a connection URL pg can read (postgres://user:password@host:port/database)');
     cfg.connectionString = opts.url;
     return cfg;
   }

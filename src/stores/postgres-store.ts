@@ -20,7 +20,7 @@ import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usa
 import { lazyModule } from '../lazy-module.js';
 import { checkRecheckMs } from './schema-recheck.js';
 import { TurnBatch, type Pending } from './turn-batch.js';
-import { isBrokenConnection, isPostgresUnavailable, isSchemaChange, postgresPoolConfig, type PostgresMetadataStoreOptions } from './postgres-connection.js';
+import { connectionHint, isBrokenConnection, isPostgresUnavailable, isSchemaChange, postgresPoolConfig, type PostgresMetadataStoreOptions } from './postgres-connection.js';
 
 export { isPostgresUnavailable, postgresPoolConfig } from './postgres-connection.js';
 export type { PostgresConnectionOptions, PostgresMetadataStoreOptions, PostgresSslMode } from './postgres-connection.js';
@@ -257,6 +257,8 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   #pool: Pool | undefined;
   #poolLoading: Promise<Pool> | undefined;
   readonly #createTables: boolean;
+  /** Connected by `url` rather than by host, database, user and password: what a refusal's hint names. */
+  readonly #byUrl: boolean;
   #schema: Promise<void> | undefined;
   #schemaReady = false;
   #columns: Promise<UpstreamColumns> | undefined;
@@ -274,6 +276,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
 
   constructor(opts: PostgresMetadataStoreOptions) {
     this.#cfg = postgresPoolConfig(opts);
+    this.#byUrl = this.#cfg.connectionString !== undefined;
     this.#createTables = opts.createTables ?? true;
     this.#onUnknownColumns = opts.onUnknownColumns;
     this.#schemaRecheckMs = checkRecheckMs(opts.schemaRecheckMs, 30_000);
@@ -317,7 +320,8 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   #wrap(err: unknown, what: string): ReadPathError {
     if (err instanceof ReadPathError) return err;
     const code = (err as { code?: unknown } | null)?.code;
-    const detail = `PostgreSQL ${what} failed${typeof code === 'string' ? ` (${code})` : ''}: ${messageOf(err)}`;
+    const hint = typeof code === 'string' ? connectionHint(code, this.#byUrl) : undefined;
+    const detail = `PostgreSQL ${what} failed${typeof code === 'string' ? ` (${code})` : ''}: ${messageOf(err)}${hint === undefined ? '' : ` (check ${hint})`}`;
     return new ReadPathError(isPostgresUnavailable(err) ? 'DB_UNAVAILABLE' : 'METADATA_ERROR', detail, { cause: err });
   }
 

@@ -771,6 +771,30 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
+  it('a session the server refuses names the setting to check, never the password; a URL pg cannot read is INVALID_CONFIG', async () => {
+    const refused = async (opts: ConstructorParameters<typeof PostgresMetadataStore>[0], code: string, hint: RegExp): Promise<void> => {
+      await assert.rejects(PostgresMetadataStore.open(opts), (err: unknown) => {
+        assert.ok(hasCode(err, 'DB_UNAVAILABLE'), String(err));
+        assert.match((err as Error).message, new RegExp(`\\(${code}\\)`));
+        assert.match((err as Error).message, hint);
+        assert.doesNotMatch((err as Error).message, /hunter2/);
+        return true;
+      });
+    };
+    await refused({ url: cluster.url('no_such_db') }, '3D000', /database "no_such_db" does not exist \(check the database name in database\.url\)/);
+    await refused({ host: '127.0.0.1', port: cluster.port, user: 'postgres', database: 'no_such_db' }, '3D000', /\(check database\.database\)/);
+    await refused({ host: '127.0.0.1', port: cluster.port, user: 'ghost', password: 'hunter2', database: 'postgres' }, '28000', /role "ghost" does not exist \(check database\.user and database\.password\)/);
+    await refused({ url: `postgres://ghost:hunter2@127.0.0.1:${cluster.port}/postgres` }, '28000', /\(check the user and password in database\.url\)/);
+    for (const url of [`postgres://postgres:hunter2@127.0.0.1:99999/postgres`, 'postgres://postgres:hunter2@[::1/postgres']) {
+      assert.throws(() => new PostgresMetadataStore({ url }), (err: unknown) => {
+        assert.ok(hasCode(err, 'INVALID_CONFIG'), String(err));
+        assert.match((err as Error).message, /^database\.url: /);
+        assert.doesNotMatch((err as Error).message, /hunter2/);
+        return true;
+      });
+    }
+  });
+
   it('answers DB_UNAVAILABLE while PostgreSQL is stopped mid-run, and works again once it is back', async () => {
     const url = await cluster.createDatabase('outage');
     const store = await PostgresMetadataStore.open({ url, max_conns: 3, connectTimeoutMs: 2000 });
