@@ -75,13 +75,26 @@ const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '5300
 const UNAVAILABLE_MESSAGES =
   /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Cannot use a pool after calling end|Client was closed/i;
 
+// TLS that ssl_mode asks for and the server cannot give: no TLS at all (pg's own message), or a
+// certificate node:tls does not accept.
+const TLS_REFUSED_MESSAGE = /The server does not support SSL connections/i;
+const TLS_REFUSED_CODE = /^(ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(GET_ISSUER_CERT|GET_ISSUER_CERT_LOCALLY|VERIFY_LEAF_SIGNATURE)|CERT_(HAS_EXPIRED|NOT_YET_VALID|UNTRUSTED|REJECTED|SIGNATURE_FAILURE))$/;
+
+/** True when the TLS that the connection settings ask for could not be set up with this server. */
+function isTlsRefused(err: object): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && TLS_REFUSED_CODE.test(code)) || TLS_REFUSED_MESSAGE.test(messageOf(err));
+}
+
 /**
  * True when a pg error means the database is unreachable or unusable right now (as opposed
- * to a bad query or bad data).
+ * to a bad query or bad data). A session the server refuses (authentication, a missing
+ * database, TLS it cannot give as configured) counts: reads go degraded, as in an outage.
  */
 export function isPostgresUnavailable(err: unknown): boolean {
   if (err === null || typeof err !== 'object') return false;
   if (err instanceof AggregateError && err.errors.some(isPostgresUnavailable)) return true;
+  if (isTlsRefused(err)) return true;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') {
     // ENOENT: a unix socket that is gone.
@@ -118,13 +131,17 @@ export function isSchemaChange(err: unknown): boolean {
 
 /**
  * The settings to check when the server refused the session itself: a role or password it does
- * not accept (class 28), a database it does not have (3D000). Undefined for any other SQLSTATE.
+ * not accept (class 28), a database it does not have (3D000), TLS it cannot give as configured
+ * (no TLS at all, a certificate not trusted). Undefined for any other error.
  * Those stay DB_UNAVAILABLE (a database may be created, a password rotated, while readpath runs
  * degraded), but the message says which setting to look at.
  */
-export function connectionHint(code: string, byUrl: boolean): string | undefined {
+export function connectionHint(err: unknown, byUrl: boolean): string | undefined {
+  if (err === null || typeof err !== 'object') return undefined;
+  const code = (err as { code?: unknown }).code;
   if (code === '3D000') return byUrl ? 'the database name in database.url' : 'database.database';
-  if (/^28[0-9A-Z]{3}$/.test(code)) return byUrl ? 'the user and password in database.url' : 'database.user and database.password';
+  if (typeof code === 'string' && /^28[0-9A-Z]{3}$/.test(code)) return byUrl ? 'the user and password in database.url' : 'database.user and database.password';
+  if (isTlsRefused(err)) return byUrl ? 'database.ssl_mode, or sslmode in database.url' : 'database.ssl_mode';
   return undefined;
 }
 

@@ -320,7 +320,7 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   #wrap(err: unknown, what: string): ReadPathError {
     if (err instanceof ReadPathError) return err;
     const code = (err as { code?: unknown } | null)?.code;
-    const hint = typeof code === 'string' ? connectionHint(code, this.#byUrl) : undefined;
+    const hint = connectionHint(err, this.#byUrl);
     const detail = `PostgreSQL ${what} failed${typeof code === 'string' ? ` (${code})` : ''}: ${messageOf(err)}${hint === undefined ? '' : ` (check ${hint})`}`;
     return new ReadPathError(isPostgresUnavailable(err) ? 'DB_UNAVAILABLE' : 'METADATA_ERROR', detail, { cause: err });
   }

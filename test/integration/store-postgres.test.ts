@@ -795,6 +795,29 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
+  it('TLS that ssl_mode asks for and the server cannot give is DB_UNAVAILABLE naming database.ssl_mode, as a refused session is', async () => {
+    // The test cluster has no TLS; upstream's (and readpath's) default ssl_mode is require.
+    for (const [opts, hint] of [
+      [{ host: '127.0.0.1', port: cluster.port, user: 'postgres', password: 'hunter2', database: 'postgres', ssl_mode: 'require' }, /\(check database\.ssl_mode\)/],
+      [{ url: `postgres://postgres:hunter2@127.0.0.1:${cluster.port}/postgres?sslmode=require` }, /\(check database\.ssl_mode, or sslmode in database\.url\)/],
+    ] as const) {
+      const store = new PostgresMetadataStore(opts);
+      try {
+        for (const read of [() => store.getAllObjectLocations('k'), () => store.listKeys({ limit: 1 })]) {
+          await assert.rejects(read(), (err: unknown) => {
+            assert.ok(hasCode(err, 'DB_UNAVAILABLE'), String(err));
+            assert.match((err as Error).message, /does not support SSL connections/);
+            assert.match((err as Error).message, hint);
+            assert.doesNotMatch((err as Error).message, /hunter2/);
+            return true;
+          });
+        }
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
   it('answers DB_UNAVAILABLE while PostgreSQL is stopped mid-run, and works again once it is back', async () => {
     const url = await cluster.createDatabase('outage');
     const store = await PostgresMetadataStore.open({ url, max_conns: 3, connectTimeoutMs: 2000 });
@@ -868,6 +891,9 @@ describe('postgres configuration', () => {
       new Error('Connection terminated unexpectedly'),
       new Error('timeout exceeded when trying to connect'),
       new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]),
+      new Error('The server does not support SSL connections'),
+      Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }),
+      Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }),
     ]) {
       assert.ok(isPostgresUnavailable(e), String(e));
     }
