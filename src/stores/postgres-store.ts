@@ -403,7 +403,8 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
    * asked again every `schemaRecheckMs` (upstream migrates a database readpath is reading when
    * it is upgraded: a new column must not go unread until readpath restarts). A first answer
    * that failed is asked again at the next call; a later one that fails keeps the last answer
-   * (a catalog query's hiccup must not fail the lookups waiting for it) until the next recheck.
+   * (a catalog query's hiccup must not fail the lookups waiting for it; a table renamed away is
+   * not a table without upstream's columns) until the next recheck.
    * `force`: ask again now (a statement found the table changed).
    */
   #upstreamColumns(signal: AbortSignal | undefined, force = false): Promise<UpstreamColumns> {
@@ -429,6 +430,9 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
       this.#readQuery<{ attname: string }>(UPSTREAM_COLUMNS, []),
       this.#readQuery<{ tags: boolean }>(HAS_TAGS, []),
     ]);
+    // No table, no columns to take for its columns: a table renamed away and back must not be
+    // read without upstream's columns (its unmanaged rows served) until the next recheck.
+    if (rows.length === 0) throw new ReadPathError('METADATA_ERROR', 'PostgreSQL metadata: table object_locations not found');
     const has = (name: string): boolean => rows.some((r) => r.attname === name);
     const unknown = unknownLocationColumns(rows.map((r) => r.attname));
     if (unknown.length > 0 && !this.#warnedUnknown) {
@@ -524,8 +528,8 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
    * still fails (object_locations itself gone) is the METADATA_ERROR naming it.
    */
   async #columnsQuery<R extends object>(build: (c: UpstreamColumns) => { text: string; name: string }, values: unknown[], signal: AbortSignal | undefined): Promise<R[]> {
-    const askedAt = this.#columnsAt;
     const first = build(await this.#upstreamColumns(signal));
+    const askedAt = this.#columnsAt;
     try {
       return await this.#readQuery<R>(first.text, values, signal, first.name);
     } catch (err) {

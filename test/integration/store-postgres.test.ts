@@ -771,6 +771,29 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
+  it('keeps reading upstream\'s columns when object_locations is renamed away and back', async () => {
+    const url = await cluster.createDatabase('renamed_away');
+    await withClient(url, (c) => c.query(`${UPSTREAM_SCHEMA}
+      ALTER TABLE object_locations ADD COLUMN storage_key TEXT, ADD COLUMN managed BOOLEAN NOT NULL DEFAULT TRUE;
+      INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at, storage_key) VALUES ('k', 'b1', 5, now(), 'k!1');
+      INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at, managed) VALUES ('k', 'b2', 5, now(), false)`));
+    const store = await PostgresMetadataStore.open({ url, max_conns: 1 });
+    try {
+      const lookup = async (): Promise<unknown> => (await store.getAllObjectLocations('k')).map((l) => [l.backendName, l.storageKey ?? null]);
+      assert.deepEqual(await lookup(), [['b1', 'k!1']]);
+      await withClient(url, (c) => c.query('ALTER TABLE object_locations RENAME TO object_locations_away'));
+      await assert.rejects(lookup(), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /42P01/.test((err as Error).message));
+      await assert.rejects(store.listKeys({ limit: 10 }), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /object_locations/.test((err as Error).message));
+      await withClient(url, (c) => c.query('ALTER TABLE object_locations_away RENAME TO object_locations'));
+      // Read at its storage key, the unmanaged copy left out: the columns seen while the table
+      // was away (none) were not taken for its columns.
+      assert.deepEqual(await lookup(), [['b1', 'k!1']]);
+      assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => o.key), ['k']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a session the server refuses names the setting to check, never the password; a URL pg cannot read is INVALID_CONFIG', async () => {
     const refused = async (opts: ConstructorParameters<typeof PostgresMetadataStore>[0], code: string, hint: RegExp): Promise<void> => {
       await assert.rejects(PostgresMetadataStore.open(opts), (err: unknown) => {
