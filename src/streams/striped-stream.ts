@@ -290,6 +290,14 @@ class StripedRun implements CuttableStream {
       this.#out?.destroy();
       throw err;
     }
+    // Failed (the caller aborted, the reader closed) after part 0 was whole but before this
+    // resumed: #fail could no longer reject #firstPart, and did not tell a body not handed out.
+    // Rejected as a failure a moment earlier is, rather than handing out a body already dead.
+    const failed = this.#fatal;
+    if (failed !== undefined) {
+      this.#out?.destroy();
+      throw failed;
+    }
     this.#handedOut = true;
     const backend = first.copy.copy.backendName;
     this.backends.push(backend);

@@ -11,7 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { ReadPath } from '../../src/read-path.js';
+import type { Readable } from 'node:stream';
+import { ReadPath, type StreamOutcome } from '../../src/read-path.js';
+import { LeanS3Backend } from '../../src/backends/lean-s3-backend.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/probes.js';
 import { DigestThread } from '../../src/streams/digest-thread.js';
@@ -393,5 +395,86 @@ describe('close() while streams are read', () => {
     assert.equal(g.backend, 'b1');
     await closing;
     await assert.rejects(rp.get('big.bin'), (err: unknown) => hasCode(err, 'SERVICE_UNAVAILABLE'));
+  });
+});
+
+describe('aborts at every turn of a stream\'s opening (lean transport over s3rver)', () => {
+  const REASON = new Error('the caller gave up');
+  const PART = 256 * 1024;
+  const striping = { enabled: true, min_size: '1MiB', part_size: '256KiB', parts_in_flight: 2 };
+  /** When the armed abort fires: `depth` microtasks after a GET's answer, or after its body ended. */
+  interface Armed { ac: AbortController; depth: number; range: string | undefined; after: 'answer' | 'end' }
+
+  /**
+   * A reader (inline) over the fleet through backends of the test's own, which abort the armed
+   * controller, once, at the moment it names on the first GET whose Range is `range`
+   * (undefined: a whole-object GET), and keep every body they hand out.
+   */
+  async function abortingReader(extra: Partial<ReadPathConfig>): Promise<{ rp: ReadPath; bodies: Readable[]; arm: (a: Armed) => void; close: () => Promise<void> }> {
+    const backends = fleet.backends.map((b) => new LeanS3Backend(fleet.backendOptions(b.name)));
+    const bodies: Readable[] = [];
+    let armed: Armed | undefined;
+    for (const b of backends) {
+      const get = b.get.bind(b);
+      b.get = async (key, opts) => {
+        const r = await get(key, opts);
+        bodies.push(r.body);
+        const a = armed;
+        if (a !== undefined && opts?.range === a.range) {
+          armed = undefined;
+          const fire = (): void => {
+            let later = Promise.resolve();
+            for (let i = 0; i < a.depth; i++) later = later.then(() => {});
+            void later.then(() => a.ac.abort(REASON));
+          };
+          if (a.after === 'end') r.body.once('end', fire);
+          else fire();
+        }
+        return r;
+      };
+    }
+    const rp = await ReadPath.open(config({ runtime: { mode: 'inline' }, ...extra }), { backends });
+    const close = async (): Promise<void> => {
+      await rp.close();
+      await Promise.all(backends.map((b) => b.close()));
+    };
+    return { rp, bodies, arm: (a) => { armed = a; }, close };
+  }
+
+  const isAbort = (err: unknown): boolean => hasCode(err, 'ABORTED') && (err as Error).cause === REASON;
+  const released = (bodies: Readable[]): boolean => bodies.every((b) => b.destroyed || b.readableEnded);
+  /** `p`'s value if it settles within a bounded number of event-loop turns, else undefined. */
+  async function settledSoon<T>(p: Promise<T>): Promise<{ value: T } | undefined> {
+    let out: { value: T } | undefined;
+    void p.then((value) => {
+      out = { value };
+    });
+    await eventually(() => out !== undefined, 200);
+    return out;
+  }
+
+  it('striped: an abort at any turn around part 0\'s completion rejects the read or fails its body with it; verified settles unread, every body released', async () => {
+    const { rp, bodies, arm, close } = await abortingReader({ striping });
+    try {
+      for (let depth = 0; depth < 30; depth++) {
+        const ac = new AbortController();
+        arm({ ac, depth, range: `bytes=0-${PART - 1}`, after: 'end' });
+        let o: StreamOutcome;
+        try {
+          o = await rp.getStream('big.bin', { signal: ac.signal });
+        } catch (err) {
+          assert.ok(isAbort(err), `depth ${depth}: ${String(err)}`);
+          assert.ok(await eventually(() => released(bodies)), `depth ${depth}: every body released`);
+          continue;
+        }
+        const failed = new Promise<unknown>((resolve) => o.body.once('error', resolve));
+        // Nobody reads the body: an aborted read must still say it was not verified.
+        assert.deepEqual(await settledSoon(o.verified), { value: false }, `depth ${depth}: verified settled without a read`);
+        assert.ok(isAbort(await failed), `depth ${depth}: the body failed with the abort`);
+        assert.ok(await eventually(() => released(bodies)), `depth ${depth}: every body released`);
+      }
+    } finally {
+      await close();
+    }
   });
 });
