@@ -192,6 +192,20 @@ export function streamBody(pump: (settle: (v: boolean) => void) => AsyncGenerato
 }
 
 /**
+ * End a handed-out body with `err` as Node's IncomingMessage ends one: its listeners get the
+ * error, and a body nobody listens to yet keeps it for whoever reads it (`for await`, `pipeline`)
+ * rather than raising an uncaught 'error' event — a caller aborting between getting the outcome
+ * and reading its body must not crash the process. `verified` settles false as it closes.
+ */
+export function failBody(body: Readable, err: Error): void {
+  if (body.destroyed) return;
+  if (body.listenerCount('error') === 0) body.once('error', noop);
+  body.destroy(err);
+}
+
+function noop(): void {}
+
+/**
  * A body checked whole before any of it is handed on: `fill` runs once the consumer first wants
  * bytes, and its chunks are handed on once it resolved (its rejection destroys the body).
  * `verified` settles as with {@link streamBody}. No generator or iterator per body: at
@@ -302,7 +316,7 @@ class StreamRun implements CuttableStream {
   handleEvent(): void {
     const err = abortedError(this.#caller);
     this.cut(err);
-    this.#out?.destroy(err);
+    if (this.#out !== undefined) failBody(this.#out, err);
   }
 
   /**
@@ -399,6 +413,9 @@ class StreamRun implements CuttableStream {
 
   /** The stream, from its first open segment. */
   start(first: Placed): OpenedStream {
+    // Stopped (aborted, closed) after the copy answered but before the body was made: rejected as
+    // a stop during the opening is (cut() released the copy), not handed out dead.
+    if (this.#abortError !== undefined) throw this.#abortError;
     const src = this.#src;
     const loc = first.copy.location;
     this.#hash = storedHash(loc);
@@ -424,7 +441,6 @@ class StreamRun implements CuttableStream {
     const windowed = this.#verifier !== undefined && spanLength(src.span) <= VERIFY_WINDOW;
     const { body, verified } = windowed ? heldBody(() => this.#fillWindow(), onClose) : streamBody((settle) => this.#pump(settle), onClose);
     this.#out = body;
-    if (this.#abortError !== undefined) body.destroy(this.#abortError);
     const opened: OpenedStream = { head: objectHead(headFields(first.res), loc), backend: first.copy.backendName, failover: first.index !== 0, body, verified, backends: this.backends, onServing: undefined };
     this.#opened = opened;
     return opened;

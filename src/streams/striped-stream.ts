@@ -22,7 +22,7 @@ import { METRIC } from '../telemetry/recorder.js';
 import { spanLength } from './byte-range.js';
 import { headFields, objectHead } from '../probe/answer.js';
 import type { VerdictHead } from '../probe/task.js';
-import { openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
+import { failBody, openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';
 import { storedDiffers } from '../stores/row-mapping.js';
 import type { CuttableStream } from './live-streams.js';
 import { IdleWatch, finishSegment, objectSizeOf, openSegment, segmentChunks, type Segment, type StreamCopy, type StreamPolicies } from './segment.js';
@@ -186,7 +186,7 @@ class StripedRun implements CuttableStream {
     const err = abortedError(this.#caller);
     this.#fail(err);
     // A body not handed out yet has no consumer to tell: served() rejects instead.
-    if (this.#handedOut) this.#out?.destroy(err);
+    if (this.#handedOut && this.#out !== undefined) failBody(this.#out, err);
   }
 
   /** Stop reading (the reader closed): every fetch cancelled now; the body ends with `err` when it is next read. */

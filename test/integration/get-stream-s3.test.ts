@@ -477,4 +477,42 @@ describe('aborts at every turn of a stream\'s opening (lean transport over s3rve
       await close();
     }
   });
+
+  const late = [
+    { name: 'plain, the abort after the copy\'s answer', extra: {}, range: undefined, after: 'answer' as const },
+    { name: 'striped, the abort after part 0\'s answer', extra: { striping }, range: `bytes=0-${PART - 1}`, after: 'answer' as const },
+    { name: 'striped, the abort after part 0\'s end', extra: { striping }, range: `bytes=0-${PART - 1}`, after: 'end' as const },
+  ];
+  for (const c of late) {
+    it(`${c.name}: a body read only a turn after getStream resolved fails with the abort, never an uncaught 'error'`, async () => {
+      const { rp, bodies, arm, close } = await abortingReader(c.extra);
+      const uncaught: unknown[] = [];
+      const onUncaught = (err: unknown): void => {
+        uncaught.push(err);
+      };
+      process.prependListener('uncaughtException', onUncaught);
+      try {
+        for (let depth = 0; depth < 30; depth++) {
+          const ac = new AbortController();
+          arm({ ac, depth, range: c.range, after: c.after });
+          let o: StreamOutcome;
+          try {
+            o = await rp.getStream('big.bin', { signal: ac.signal });
+          } catch (err) {
+            assert.ok(isAbort(err), `depth ${depth}: ${String(err)}`);
+            continue;
+          }
+          // The consumer gets to the body later (it awaited something else first).
+          await new Promise((r) => setImmediate(r));
+          await assert.rejects(readAll(o.body), (err: unknown) => isAbort(err), `depth ${depth}`);
+          assert.equal(await o.verified, false);
+          assert.ok(await eventually(() => released(bodies)), `depth ${depth}: every body released`);
+          assert.deepEqual(uncaught, [], `depth ${depth}: no uncaught error`);
+        }
+      } finally {
+        process.off('uncaughtException', onUncaught);
+        await close();
+      }
+    });
+  }
 });
