@@ -41,7 +41,7 @@ export type { TransformFn, TransformInfo } from './probe/transform.js';
 export { ReadPath } from './read-path.js';
 export type { GetOutcome, HeadOutcome, StreamOutcome, StreamInto, WrittenOutcome, TransformedOutcome, BatchOutcome, ReadManyOptions, OpenOptions } from './read-path.js';
 export type { StoredAs } from './compression/degraded.js';
-export type { ByteSpan } from './streams/byte-range.js';
+export type { ByteSpan } from './ranges/byte-range.js';
 export { DigestThread, lazyDigestThread } from './streams/digest-thread.js';
 export type { DigestAlgorithm, OffloadedDigest, LazyDigestThread } from './streams/digest-thread.js';
 export { keyProblem, MAX_KEY_BYTES } from './engine/keys.js';

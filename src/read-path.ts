@@ -31,7 +31,7 @@ import { activeTracing, failSpan, maskSpanText } from './telemetry/tracing.js';
 import { configSecrets } from './config/mask.js';
 import { hedgingFromConfig } from './policies/hedging.js';
 import { SingleFlight } from './engine/single-flight.js';
-import { checkRangeSyntax, resolveRange, spanLength, type ByteSpan } from './streams/byte-range.js';
+import { checkRangeSyntax, resolveRange, spanLength, type ByteSpan } from './ranges/byte-range.js';
 import type { OffloadedDigest } from './streams/digest-thread.js';
 import { openObjectStream, type ServingCopy, type StreamCopy, type StreamSource } from './streams/object-stream.js';
 import { openStripedStream, shouldStripe, stripeCopies } from './streams/striped-stream.js';

@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { ReadPath, HeadOutcome, StreamOutcome } from '../read-path.js';
-import { RangeNotSatisfiableError, resolveRange, type ByteSpan } from '../streams/byte-range.js';
+import { RangeNotSatisfiableError, resolveRange, type ByteSpan } from '../ranges/byte-range.js';
 import { hasCode } from '../errors.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { checksumSha256 } from './s3-xml.js';

@@ -13,7 +13,7 @@ import { encryptedCopy, planCipherRead, plainSizeOf, type CipherRead } from '../
 import { HEADER_SIZE } from '../encryption/format.js';
 import { compressedCopy, planCompressedRead } from '../compression/compressed-read.js';
 import type { KeyRing } from '../encryption/key-ring.js';
-import { resolveRange } from '../streams/byte-range.js';
+import { resolveRange } from '../ranges/byte-range.js';
 import type { GetResult, ObjectBackend } from '../types.js';
 import type { UsagePort } from './billing.js';
 import { backendKey, type ProbeLocation, type ProbeTask, type ProbeTally, type Verdict } from './task.js';

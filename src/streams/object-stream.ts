@@ -26,7 +26,7 @@ import { BodyVerifier, storedHash } from '../probe/verify.js';
 import { classifyBroadcastFailure, locatedFailure } from '../engine/verdicts.js';
 import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
-import { spanLength, type ByteSpan } from './byte-range.js';
+import { spanLength, type ByteSpan } from '../ranges/byte-range.js';
 import type { OffloadedDigest } from './digest-thread.js';
 import { headFields, objectHead } from '../probe/answer.js';
 import type { VerdictHead } from '../probe/task.js';

@@ -19,7 +19,7 @@ import { refusal } from '../probe/run.js';
 import { probeLocation } from '../probe/task.js';
 import type { ProbeFailure } from '../engine/race.js';
 import { METRIC } from '../telemetry/recorder.js';
-import { spanLength } from './byte-range.js';
+import { spanLength } from '../ranges/byte-range.js';
 import { headFields, objectHead } from '../probe/answer.js';
 import type { VerdictHead } from '../probe/task.js';
 import { failBody, openFailure, streamBody, verifierFor, type OpenedStream, type StreamSource } from './object-stream.js';

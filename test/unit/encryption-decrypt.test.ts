@@ -14,7 +14,7 @@ import {
 } from '../../src/encryption/format.js';
 import { KeyRing } from '../../src/encryption/key-ring.js';
 import type { EncryptionSettings } from '../../src/encryption/settings.js';
-import { resolveRange } from '../../src/streams/byte-range.js';
+import { resolveRange } from '../../src/ranges/byte-range.js';
 import { hasCode } from '../../src/errors.js';
 import {
   encryptForRow, encryptObject, fixturePlaintext, flipByte, loadVectors, swapChunks, truncate, chunkOffset,

@@ -16,7 +16,7 @@ import { Output } from '../output.js';
 import { openReader } from '../reader.js';
 import { formatMs } from '../summary.js';
 import { createByteProgress } from '../byte-progress.js';
-import { checkRangeSyntax } from '../../streams/byte-range.js';
+import { checkRangeSyntax } from '../../ranges/byte-range.js';
 import { tempNameFor } from '../../sinks/temp-name.js';
 import type { CommandContext } from './context.js';
 
