@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { digestHex } from '../probe/digest.js';
 import { ReadPathError, abortedError } from '../errors.js';
 import type { BackendGetOptions, BackendListOptions, BackendListPage, GetResult, HeadResult, ObjectBackend } from '../types.js';
+import { endsBeforeStart, parseRange, selectRange } from '../ranges/byte-range.js';
 
 interface StoredObject {
   bytes: Uint8Array;
@@ -28,25 +29,13 @@ function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-/** Parse an HTTP `Range: bytes=a-b` header against a size; undefined when unsatisfiable. */
+/**
+ * The bytes an HTTP `Range` header selects of an object of `size` bytes, as S3 reads it
+ * (ranges/byte-range.ts); undefined when it is unsatisfiable or not one range.
+ */
 export function parseByteRange(range: string, size: number): { start: number; end: number } | undefined {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-  if (m === null) return undefined;
-  const [, a = '', b = ''] = m;
-  if (a === '' && b === '') return undefined;
-  let start: number;
-  let end: number;
-  if (a === '') {
-    const suffix = Number(b);
-    if (suffix === 0) return undefined;
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(a);
-    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  }
-  if (start >= size || end < start) return undefined;
-  return { start, end };
+  const r = parseRange(range);
+  return r === undefined || endsBeforeStart(r) ? undefined : selectRange(r, size);
 }
 
 /** An S3-like backend that keeps objects in memory. */

@@ -14,30 +14,7 @@ import { Readable } from 'node:stream';
 import { ReadPathError } from '../errors.js';
 import type { GetResult } from '../types.js';
 import { destroyQuietly } from './call-deadline.js';
-
-/** A single `bytes=` range: `first-last`, `first-`, or the last `suffix` bytes. */
-interface ByteRange {
-  first: number | undefined;
-  last: number | undefined;
-  suffix: number | undefined;
-}
-
-function parseRange(range: string): ByteRange | undefined {
-  const m = /^\s*bytes=(\d*)-(\d*)\s*$/.exec(range);
-  if (m === null) return undefined;
-  const a = m[1] as string;
-  const b = m[2] as string;
-  if (a === '') return b === '' ? undefined : { first: undefined, last: undefined, suffix: Number(b) };
-  return { first: Number(a), last: b === '' ? undefined : Number(b), suffix: undefined };
-}
-
-/** The first and last byte `r` selects of an object of `size` bytes; undefined when it selects none. */
-function span(r: ByteRange, size: number): { start: number; end: number } | undefined {
-  if (r.suffix !== undefined) return r.suffix === 0 || size === 0 ? undefined : { start: Math.max(0, size - r.suffix), end: size - 1 };
-  const start = r.first as number;
-  if (start >= size) return undefined;
-  return { start, end: Math.min(r.last ?? size - 1, size - 1) };
-}
+import { endsBeforeStart, parseRange, selectRange, type RangeSpec } from '../ranges/byte-range.js';
 
 /**
  * Check, and where needed cut, the answer `result` (status `status`, Content-Range
@@ -48,7 +25,8 @@ function span(r: ByteRange, size: number): { start: number; end: number } | unde
  */
 export function holdToRange(range: string, status: number, contentRange: string | undefined, result: GetResult, what: string): void {
   const r = parseRange(range);
-  if (r === undefined) return;
+  // Not a range S3 honours (it ignores those and answers the whole object): nothing to hold to.
+  if (r === undefined || endsBeforeStart(r)) return;
   if (status === 206) {
     checkPartial(r, range, contentRange, result.size, what);
     return;
@@ -56,7 +34,7 @@ export function holdToRange(range: string, status: number, contentRange: string 
   const size = result.size;
   if (size < 0) throw new ReadPathError('BACKEND_ERROR', `${what}: answered ${status} without a length to Range ${range} (the server ignored the range)`);
   result.totalSize = size;
-  const s = span(r, size);
+  const s = selectRange(r, size);
   if (s === undefined) {
     throw new ReadPathError('BACKEND_ERROR', `${what}: Range ${range} is past the end of the ${size}-byte object (the server ignored the range and answered ${status})`, { backendStatus: 416 });
   }
@@ -70,7 +48,7 @@ export function holdToRange(range: string, status: number, contentRange: string 
   }
 }
 
-function checkPartial(r: ByteRange, range: string, contentRange: string | undefined, size: number, what: string): void {
+function checkPartial(r: RangeSpec, range: string, contentRange: string | undefined, size: number, what: string): void {
   const m = contentRange === undefined ? null : /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(contentRange);
   if (m === null) throw new ReadPathError('BACKEND_ERROR', `${what}: answered 206 to Range ${range} with ${contentRange === undefined ? 'no Content-Range' : `Content-Range ${JSON.stringify(contentRange)}`}`);
   const start = Number(m[1]);
@@ -78,7 +56,7 @@ function checkPartial(r: ByteRange, range: string, contentRange: string | undefi
   const total = m[3] === '*' ? undefined : Number(m[3]);
   let right: boolean;
   if (total !== undefined) {
-    const s = span(r, total);
+    const s = selectRange(r, total);
     right = s !== undefined && s.start === start && s.end === end;
   } else if (r.suffix !== undefined) {
     right = end >= start && end - start + 1 <= r.suffix;

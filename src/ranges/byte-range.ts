@@ -1,7 +1,14 @@
 /**
- * HTTP byte ranges (RFC 9110 §14.1.2), single range only: what S3 GET accepts. Resolved against
- * the object's size before any request, so every request a stream sends — the first and each
- * resume — names absolute offsets.
+ * HTTP byte ranges (RFC 9110 §14.1.2), single range only: what S3 GET accepts. One reading of a
+ * `Range` for both sides of a read: the read path resolves the caller's range against the
+ * object's size before any request (so every request a stream sends — the first and each resume —
+ * names absolute offsets), and the S3 transports hold a backend's answer to the range they asked
+ * for (backends/range-answer.ts).
+ *
+ * Where S3 and the RFC could be read apart, this follows S3: a suffix of an empty object
+ * (`bytes=-N`, N > 0) is satisfiable and selects nothing — AWS answers it with the whole, empty
+ * object in a 200 (and RFC 9110 §14.1.1 makes it the only satisfiable range of an empty
+ * representation) — while every other range of an empty object, `bytes=-0` included, is 416.
  */
 import { ReadPathError } from '../errors.js';
 
@@ -13,36 +20,61 @@ export interface ByteSpan {
   total: number;
 }
 
+/**
+ * One `bytes=` range as written: from `first` to `last` (absent: to the end), or the last
+ * `suffix` bytes. A position too long for an exact number is past every object: `first` is then
+ * Infinity (nothing from there on), `last` absent (clipped like any other end past the object).
+ */
+export type RangeSpec =
+  | { first: number; last: number | undefined; suffix?: undefined }
+  | { suffix: number; first?: undefined; last?: undefined };
+
 const RANGE = /^bytes=(\d*)-(\d*)$/;
 
-/**
- * Resolve `range` (`bytes=a-b`, `bytes=a-`, `bytes=-n`) against an object of `total` bytes;
- * no range is the whole object. An end past the object is clipped, as servers do. Throws
- * INVALID_CONFIG naming the range for a malformed one, RANGE_NOT_SATISFIABLE when it starts
- * at or past the end (or asks for the last 0 bytes).
- */
-export function resolveRange(range: string | undefined, total: number, key: string): ByteSpan {
-  if (range === undefined) return { start: 0, end: total - 1, total };
+/** `range` read as one `bytes=` range; undefined when it is not one (other units, several ranges, garbage). */
+export function parseRange(range: string): RangeSpec | undefined {
   const m = RANGE.exec(range.trim());
   const a = m?.[1] ?? '';
   const b = m?.[2] ?? '';
-  if (m === null || (a === '' && b === '')) {
+  if (m === null || (a === '' && b === '')) return undefined;
+  if (a === '') return { suffix: Number(b) };
+  // An end past what a number holds exactly: the AWS SDK for Java v1 asks for
+  // `bytes=N-9223372036854775806` to mean "from N on".
+  return { first: beyondSafe(a) ? Infinity : Number(a), last: b === '' || beyondSafe(b) ? undefined : Number(b) };
+}
+
+/** The range ends before it starts (`bytes=7-3`): no range of any object, and S3 ignores it. */
+export function endsBeforeStart(r: RangeSpec): boolean {
+  return r.first !== undefined && Number.isFinite(r.first) && r.last !== undefined && r.last < r.first;
+}
+
+/**
+ * The first and last byte `r` selects of an object of `total` bytes (an end past the object is
+ * clipped, as servers do; `end = start - 1` for the empty suffix of an empty object); undefined
+ * when it is not satisfiable there: it starts at or past the end, or asks for the last 0 bytes.
+ */
+export function selectRange(r: RangeSpec, total: number): { start: number; end: number } | undefined {
+  if (r.suffix !== undefined) return r.suffix === 0 ? undefined : { start: Math.max(0, total - r.suffix), end: total - 1 };
+  if (r.first >= total) return undefined;
+  return { start: r.first, end: Math.min(r.last ?? Infinity, total - 1) };
+}
+
+/**
+ * Resolve `range` (`bytes=a-b`, `bytes=a-`, `bytes=-n`) against an object of `total` bytes;
+ * no range is the whole object. Throws INVALID_CONFIG naming the range for a malformed one (or
+ * one that ends before it starts), RANGE_NOT_SATISFIABLE when {@link selectRange} finds it
+ * unsatisfiable.
+ */
+export function resolveRange(range: string | undefined, total: number, key: string): ByteSpan {
+  if (range === undefined) return { start: 0, end: total - 1, total };
+  const r = parseRange(range);
+  if (r === undefined) {
     throw new ReadPathError('INVALID_CONFIG', `range: expected bytes=START-END, bytes=START- or bytes=-SUFFIX, got ${JSON.stringify(range)}`);
   }
-  if (a === '') {
-    const n = Number(b);
-    if (n === 0) throw unsatisfiable(range, total, key);
-    // The last n bytes of nothing are nothing: satisfiable (RFC 9110 §14.1.1), and S3 serves it.
-    return { start: Math.max(0, total - n), end: total - 1, total };
-  }
-  if (beyondSafe(a)) throw unsatisfiable(range, total, key);
-  const start = Number(a);
-  // An end past what a number holds exactly is past every object: clipped like any other (the AWS
-  // SDK for Java v1 asks for `bytes=N-9223372036854775806` to mean "from N on").
-  const end = b === '' || beyondSafe(b) ? Number.MAX_SAFE_INTEGER : Number(b);
-  if (end < start) throw new ReadPathError('INVALID_CONFIG', `range: ${JSON.stringify(range)} ends before it starts`);
-  if (start >= total) throw unsatisfiable(range, total, key);
-  return { start, end: Math.min(end, total - 1), total };
+  if (endsBeforeStart(r)) throw new ReadPathError('INVALID_CONFIG', `range: ${JSON.stringify(range)} ends before it starts`);
+  const s = selectRange(r, total);
+  if (s === undefined) throw new RangeNotSatisfiableError(`${key}: range ${range} is not satisfiable for an object of ${total} bytes`, total);
+  return { start: s.start, end: s.end, total };
 }
 
 /**
@@ -68,10 +100,6 @@ export class RangeNotSatisfiableError extends ReadPathError {
   constructor(message: string, readonly objectSize: number) {
     super('RANGE_NOT_SATISFIABLE', message, { backendStatus: 416 });
   }
-}
-
-function unsatisfiable(range: string, total: number, key: string): ReadPathError {
-  return new RangeNotSatisfiableError(`${key}: range ${range} is not satisfiable for an object of ${total} bytes`, total);
 }
 
 /** Bytes in a span. */

@@ -334,6 +334,16 @@ export function s3TransportConformance(label: string, factory: ConformanceFactor
             assert.equal(text(await readBody(suffix)), SMALL_BODY);
           }));
 
+        it('a 200 with an empty object to a suffix range is S3\'s answer for an empty object: the empty range, not a 416', () =>
+          answering('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n', async (b) => {
+            const r = await b.get(SMALL, { range: 'bytes=-5' });
+            assert.equal(r.size, 0);
+            assert.equal(r.totalSize, 0);
+            assert.equal((await readBody(r)).byteLength, 0);
+            // Any other range of an empty object is past its end.
+            for (const range of ['bytes=0-', 'bytes=0-0', 'bytes=-0']) await assert.rejects(b.get(SMALL, { range }), isCode('BACKEND_ERROR', 416), range);
+          }));
+
         it('a 200 to a range past the object\'s end is the 416 a server honouring Range answers', () =>
           answering(WHOLE, async (b) => {
             await assert.rejects(b.get(SMALL, { range: 'bytes=20-' }), isCode('BACKEND_ERROR', 416));

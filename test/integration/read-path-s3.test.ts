@@ -131,6 +131,25 @@ test('a copy answering other bytes than the range asked (a 200 with the whole ob
   assert.equal(s.backend, 'b2');
 });
 
+test('a suffix of an empty object, answered as S3 answers it (a 200 with the empty object): get and getStream both read the empty object', async () => {
+  await seed('empty', '', ['b1', 'b2']);
+  // s3rver knows no suffix ranges (it resets a ranged GET of an empty object): the proxies answer
+  // as AWS does.
+  for (const name of ['b1', 'b2']) fleet.backend(name).proxy.inject({ kind: 'answer', status: 200, body: '' }, { match: { key: 'empty', range: 'bytes=-5' } });
+  try {
+    const g = await rp.get('empty', { range: 'bytes=-5' });
+    assert.equal(g.body.byteLength, 0);
+    assert.equal(g.backend, 'b1');
+    const s = await rp.getStream('empty', { range: 'bytes=-5' });
+    const chunks: Buffer[] = [];
+    for await (const c of s.body) chunks.push(c as Buffer);
+    assert.equal(Buffer.concat(chunks).byteLength, 0);
+    assert.equal(s.size, 0);
+  } finally {
+    for (const name of ['b1', 'b2']) fleet.backend(name).proxy.clear();
+  }
+});
+
 test('first backend refusing connections → next copy', async () => {
   await seed('refused', 'eps', ['b3', 'b2']);
   await fleet.stop('b3');

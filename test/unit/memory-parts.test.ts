@@ -40,6 +40,21 @@ test('parseByteRange', () => {
   assert.equal(parseByteRange('bytes=-0', 10), undefined);
   assert.equal(parseByteRange('items=1-2', 10), undefined);
   assert.equal(parseByteRange('bytes=7-3', 10), undefined);
+  // An empty object: its suffix is the empty range (S3 answers the empty object), any other range is past its end.
+  assert.deepEqual(parseByteRange('bytes=-5', 0), { start: 0, end: -1 });
+  assert.equal(parseByteRange('bytes=0-', 0), undefined);
+});
+
+test('MemoryBackend: a suffix of an empty object reads empty, as S3 answers it; another range of it is 416', async () => {
+  const b = new MemoryBackend('b1');
+  b.put('empty', new Uint8Array(0));
+  const r = await b.get('empty', { range: 'bytes=-5' });
+  assert.equal(r.size, 0);
+  assert.equal(r.totalSize, 0);
+  let n = 0;
+  for await (const c of r.body) n += (c as Buffer).byteLength;
+  assert.equal(n, 0);
+  await assert.rejects(b.get('empty', { range: 'bytes=0-0' }), (err: unknown) => (err as { backendStatus?: number }).backendStatus === 416);
 });
 
 test('MemoryMetadataStore: add replaces (objectKey, backendName); outage switch; not found', async () => {

@@ -1,0 +1,42 @@
+// One reading of an HTTP Range for the read path and the transports (src/ranges/byte-range.ts).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkRangeSyntax, parseRange, resolveRange, selectRange } from '../../src/ranges/byte-range.js';
+import { hasCode } from '../../src/errors.js';
+
+const select = (range: string, total: number): { start: number; end: number } | undefined => {
+  const r = parseRange(range);
+  assert.ok(r !== undefined, range);
+  return selectRange(r, total);
+};
+
+test('parseRange: one bytes= range, else undefined', () => {
+  assert.deepEqual(parseRange(' bytes=5-9 '), { first: 5, last: 9 });
+  assert.deepEqual(parseRange('bytes=5-'), { first: 5, last: undefined });
+  assert.deepEqual(parseRange('bytes=-5'), { suffix: 5 });
+  // Past what a number holds exactly: from N on (the AWS SDK for Java v1's open end), or past every object.
+  assert.deepEqual(parseRange('bytes=5-9223372036854775806'), { first: 5, last: undefined });
+  assert.deepEqual(parseRange('bytes=9223372036854775806-'), { first: Infinity, last: undefined });
+  for (const bad of ['bytes=-', 'bytes=1-2,4-5', 'items=1-2', 'bytes=a-b', '']) assert.equal(parseRange(bad), undefined, bad);
+});
+
+test('selectRange: clipped ends, unsatisfiable starts, and the empty object', () => {
+  assert.deepEqual(select('bytes=5-100', 10), { start: 5, end: 9 });
+  assert.deepEqual(select('bytes=-30', 10), { start: 0, end: 9 });
+  assert.equal(select('bytes=10-', 10), undefined);
+  assert.equal(select('bytes=-0', 10), undefined);
+  assert.equal(select('bytes=9223372036854775806-', 10), undefined);
+  // An empty object: a suffix selects nothing (S3 answers the empty object); any other range is past its end.
+  assert.deepEqual(select('bytes=-5', 0), { start: 0, end: -1 });
+  for (const r of ['bytes=0-', 'bytes=0-0', 'bytes=-0']) assert.equal(select(r, 0), undefined, r);
+});
+
+test('resolveRange: INVALID_CONFIG for what is no range, RANGE_NOT_SATISFIABLE for what this object cannot give', () => {
+  assert.deepEqual(resolveRange(undefined, 10, 'k'), { start: 0, end: 9, total: 10 });
+  assert.deepEqual(resolveRange('bytes=-5', 0, 'k'), { start: 0, end: -1, total: 0 });
+  assert.throws(() => resolveRange('bytes=0-', 0, 'k'), (e: unknown) => hasCode(e, 'RANGE_NOT_SATISFIABLE'));
+  assert.throws(() => resolveRange('bytes=7-3', 10, 'k'), (e: unknown) => hasCode(e, 'INVALID_CONFIG') && /ends before it starts/.test((e as Error).message));
+  assert.throws(() => resolveRange('items=1-2', 10, 'k'), (e: unknown) => hasCode(e, 'INVALID_CONFIG'));
+  assert.throws(() => checkRangeSyntax('bytes=7-3'), (e: unknown) => hasCode(e, 'INVALID_CONFIG'));
+  checkRangeSyntax('bytes=100-');
+});
