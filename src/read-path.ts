@@ -200,6 +200,16 @@ function readsWhole(range: string | undefined, span: ByteSpan): boolean {
   return range === undefined || span.total === 0;
 }
 
+/**
+ * Not part of the contract (index.ts does not export it): a reader from a configuration already
+ * resolved, no file read again. `readpath serve`'s gateway processes open the one their primary
+ * loaded, so a replacement serves what the others serve, not whatever the file says by then.
+ */
+export function openResolved(config: ResolvedConfig, opts: OpenOptions = {}): Promise<ReadPath> {
+  return openResolvedReadPath(config, opts);
+}
+let openResolvedReadPath: (config: ResolvedConfig, opts: OpenOptions) => Promise<ReadPath>;
+
 /** Reads replicated objects with failover, verification and degraded-mode broadcast. */
 export class ReadPath {
   readonly #config: ResolvedConfig;
@@ -245,7 +255,14 @@ export class ReadPath {
    * keys). Rejects with INVALID_CONFIG naming the field at fault.
    */
   static async open(config: ReadPathConfig | string, opts: OpenOptions = {}): Promise<ReadPath> {
-    const loaded = await loadConfig(config, opts);
+    return ReadPath.#openResolved(await loadConfig(config, opts), opts);
+  }
+
+  static {
+    openResolvedReadPath = (loaded, opts) => ReadPath.#openResolved(loaded, opts);
+  }
+
+  static async #openResolved(loaded: ResolvedConfig, opts: OpenOptions): Promise<ReadPath> {
     const resolved = opts.mode === undefined || opts.mode === loaded.runtime.mode ? loaded : { ...loaded, runtime: { ...loaded.runtime, mode: opts.mode } };
     const logger = opts.logger ?? createLogger(resolved.logging.level);
     const parts = await assemble(resolved, { ...opts, warn: opts.warn ?? ((m) => logger.warn(m)) });

@@ -5,7 +5,8 @@
  */
 import { configSecrets } from '../config/mask.js';
 import { InvalidConfigError } from '../config/issues.js';
-import { ReadPath } from '../read-path.js';
+import { openResolved, ReadPath } from '../read-path.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { discardPrestartedPool } from '../executors/pool/prestart.js';
 import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-server.js';
 import { DEFAULT_CONFIG_PATH } from './config-path.js';
@@ -29,6 +30,11 @@ export interface OpenReader {
 export interface OpenReaderOptions {
   /** `-c CONFIG`; undefined means {@link DEFAULT_CONFIG_PATH}. */
   config: string | undefined;
+  /**
+   * The configuration already loaded, instead of reading `config` (a gateway process: its
+   * primary's). `config` then only names the file in messages.
+   */
+  resolved?: ResolvedConfig | undefined;
   /** `--metrics-port N`. */
   metricsPort?: number | undefined;
   /** Run probes on the main thread whatever the configuration says (commands that make one read). */
@@ -45,12 +51,13 @@ export async function openReader(reporter: Reporter, opts: OpenReaderOptions): P
   const logger = reporter.readerLogger();
   let rp: ReadPath;
   try {
-    rp = await ReadPath.open(path, {
+    const openOpts = {
       logger,
-      ...(opts.inline === true ? { mode: 'inline' } : {}),
+      ...(opts.inline === true ? { mode: 'inline' as const } : {}),
       ...(opts.defaultThreads === undefined ? {} : { defaultThreads: opts.defaultThreads }),
       ...(opts.threads === undefined ? {} : { threads: opts.threads }),
-    });
+    };
+    rp = await (opts.resolved === undefined ? ReadPath.open(path, openOpts) : openResolved(opts.resolved, openOpts));
     // Workers started ahead (main.ts) that the configuration did not want: don't keep them.
     await discardPrestartedPool();
   } catch (err) {
