@@ -1,11 +1,14 @@
 /**
  * A gateway process's side of the channel to `readpath serve`'s primary (see
- * ./cluster-protocol.ts): it reports listening, asks the primary's shared token buckets whether a
- * client may go on, asks for the whole gateway's metrics, answers the primary's collection of its
- * own metric families, and hears `reload` and `stop`.
+ * ./cluster-protocol.ts): it asks for the configuration to serve, reports listening, asks the
+ * primary's shared token buckets whether a client may go on, asks for the whole gateway's
+ * metrics, answers the primary's collection of its own metric families, applies the
+ * configurations `reload` hands it and says how that went, and hears `stop`.
  */
+import type { ResolvedConfig } from '../config/types.js';
 import type { Family } from '../telemetry/metrics.js';
-import { AwaitedReplies, isReadpathMessage, type ToPrimary, type ToWorker } from './cluster-protocol.js';
+import { messageOf } from '../errors.js';
+import { AwaitedReplies, decodeConfig, isReadpathMessage, type ReloadAnswer, type ToPrimary, type ToWorker } from './cluster-protocol.js';
 
 /** The channel, as a cluster worker's `process` offers it (injectable for tests). */
 export interface Channel {
@@ -18,13 +21,23 @@ export interface Channel {
 const METRICS_TIMEOUT_MS = 10_000;
 /** The rate limit fails open: a primary too busy to answer within this does not stop reads. */
 const ALLOW_TIMEOUT_MS = 1_000;
+/** The primary answers at once; this only bounds a process whose primary is wedged. */
+const CONFIG_TIMEOUT_MS = 30_000;
+
+/** The configuration a starting process was handed, decoded. */
+export interface StartingConfig {
+  /** What the gateway started with. */
+  initial: ResolvedConfig;
+  /** What was last reloaded since (SIGHUP), to apply as every other process did; undefined: none. */
+  latest: ResolvedConfig | undefined;
+}
 
 /** The worker's link to the primary. */
 export class PrimaryLink {
   readonly #channel: Channel;
   readonly #families: () => Family[];
   readonly #replies = new AwaitedReplies<ToWorker>();
-  #onReload: (() => void) | undefined;
+  #onReload: ((config: ResolvedConfig) => ReloadAnswer) | undefined;
   readonly #stopped: Promise<void>;
   #stop!: () => void;
   readonly #listener = (m: unknown): void => this.#receive(m);
@@ -44,9 +57,20 @@ export class PrimaryLink {
     return this.#stopped;
   }
 
-  /** Call `f` whenever the primary says reload (SIGHUP). */
-  onReload(f: () => void): void {
+  /**
+   * Apply with `f` each configuration the primary hands on after a SIGHUP; what `f` returns (or
+   * throws) is the answer the primary reports. Until `f` is set, a reload is answered as refused.
+   */
+  onReload(f: (config: ResolvedConfig) => ReloadAnswer): void {
     this.#onReload = f;
+  }
+
+  /** The configuration to serve, from the primary (it is never read from the file here). */
+  async config(): Promise<StartingConfig> {
+    const answer = await this.#replies.ask((id) => this.#send({ rp: 'config', id }), CONFIG_TIMEOUT_MS);
+    if (answer === undefined || answer.rp !== 'config') throw new Error('the primary did not hand this gateway process its configuration');
+    const { initial, latest } = answer.config;
+    return { initial: decodeConfig(initial), latest: latest === undefined ? undefined : decodeConfig(latest.config) };
   }
 
   /** Tell the primary this process listens at `url`. */
@@ -86,6 +110,16 @@ export class PrimaryLink {
     }
   }
 
+  #apply(encoded: string): ReloadAnswer {
+    const apply = this.#onReload;
+    if (apply === undefined) return { error: 'the process is not serving yet', restartNeeded: [] };
+    try {
+      return apply(decodeConfig(encoded));
+    } catch (err) {
+      return { error: messageOf(err), restartNeeded: [] };
+    }
+  }
+
   #receive(m: unknown): void {
     if (!isReadpathMessage<ToWorker>(m)) return;
     switch (m.rp) {
@@ -93,7 +127,7 @@ export class PrimaryLink {
         this.#send({ rp: 'families', id: m.id, families: this.#families() });
         return;
       case 'reload':
-        this.#onReload?.();
+        this.#send({ rp: 'reloaded', id: m.id, ...this.#apply(m.config) });
         return;
       case 'stop':
         this.#stop();

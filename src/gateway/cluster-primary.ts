@@ -7,39 +7,73 @@
  * The primary serves no request itself. It keeps what must be one for the whole gateway: the
  * rate limit's token buckets (each process asks it per request, so a client's allowance does not
  * multiply with the processes its connections land on), the combined `/metrics` (any process's
- * scrape answers for all), SIGHUP (read the file, then tell every process to reload) and
- * SIGTERM (every process drains). A process that exits unexpectedly is replaced; one that keeps
- * failing to come up ends the gateway rather than looping.
+ * scrape answers for all), the configuration (every process is handed the one the primary last
+ * loaded, as it starts and on SIGHUP; none reads the file) and SIGTERM (every process drains). A
+ * process that exits unexpectedly is replaced; while none is left serving, one that keeps failing
+ * to come up ends the gateway rather than looping.
  */
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
+import type { ResolvedConfig } from '../config/types.js';
 import type { GatewaySettings } from './server.js';
 import { RateLimiter } from './rate-limit.js';
-import { AwaitedReplies, isReadpathMessage, PROCESS_ENV, type ToPrimary, type ToWorker } from './cluster-protocol.js';
+import {
+  AwaitedReplies, encodeConfig, isReadpathMessage, PROCESS_ENV, type EncodedConfig, type ReloadAnswer, type ToPrimary, type ToWorker,
+} from './cluster-protocol.js';
 import { renderAggregated } from '../telemetry/metrics-aggregate.js';
 import type { Family } from '../telemetry/metrics.js';
+
+/** A gateway process as the primary sees it: node:cluster's Worker, or a test's stand-in. */
+export interface GatewayWorker {
+  readonly process: { readonly pid?: number | undefined; kill(signal?: NodeJS.Signals): boolean };
+  isConnected(): boolean;
+  send(message: ToWorker): boolean;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  once(event: 'exit', listener: (code: number | null, signal: string | null) => void): unknown;
+}
 
 /** Options of {@link GatewayPrimary}. */
 export interface GatewayPrimaryOptions {
   /** How many gateway processes. */
   count: number;
-  /** The settings as loaded: the rate limit is applied here. */
-  settings: GatewaySettings;
+  /** The configuration as loaded: every process is handed it; its rate limit is applied here. */
+  config: ResolvedConfig;
   /** A process exited and was replaced (or could not be). */
   warn: (message: string, fields: Record<string, unknown>) => void;
   /** Replacements in a row that die before they have served `healthyMs` before the gateway gives up. Default 5. */
   maxQuickRestarts?: number;
   /** A process up this long before it exits counts as healthy. Default 10 s. */
   healthyMs?: number;
+  /** How long a process may take to answer a reload. Default 10 s. */
+  reloadTimeoutMs?: number;
+  /** Starts a process with these environment variables. Default: node:cluster's fork (tests pass their own). */
+  fork?: (env: Record<string, string>) => GatewayWorker;
 }
 
 interface Slot {
   index: number;
-  worker: Worker | undefined;
+  worker: GatewayWorker | undefined;
   startedAt: number;
   listening: boolean;
   /** Quick deaths in a row at this place. */
   quickExits: number;
   restartTimer: NodeJS.Timeout | undefined;
+  /** The reload generation its process was handed (0: the configuration the gateway started with). */
+  generation: number;
+  /** The reload question it has yet to answer. */
+  reloadAsked: number | undefined;
+}
+
+/** A process that was asked to reload and exited first: its replacement starts with that configuration. */
+const EXITED = 'exited';
+
+/** How a reload went, process by process. */
+export interface ReloadReport {
+  /** Processes that were serving and applied it. */
+  applied: number;
+  /** Processes that were serving and did not apply it: they serve the previous configuration. */
+  failed: { process: number; pid: number | undefined; error: string }[];
+  /** Settings that changed but apply only after a restart, as configuration keys (every process's, once). */
+  restartNeeded: string[];
 }
 
 /** An error starting the gateway: a process exited before it listened (its own stderr says why). */
@@ -70,12 +104,20 @@ export class GatewayPrimary {
   #gaveUp!: (why: string) => void;
   readonly #gaveUpPromise: Promise<string>;
   readonly #families = new AwaitedReplies<Family[]>();
+  readonly #reloads = new AwaitedReplies<ReloadAnswer | typeof EXITED>();
+  /** What the gateway started with: a replacement's sections that only a restart applies come from it. */
+  readonly #initial: EncodedConfig;
+  /** The configuration last reloaded, and its generation (counted from 1). */
+  #latest: { generation: number; config: EncodedConfig } | undefined;
 
   constructor(opts: GatewayPrimaryOptions) {
-    this.#o = { maxQuickRestarts: 5, healthyMs: 10_000, ...opts };
-    this.#slots = Array.from({ length: opts.count }, (_, index): Slot => ({ index, worker: undefined, startedAt: 0, listening: false, quickExits: 0, restartTimer: undefined }));
-    this.#limiter = newLimiter(opts.settings);
-    this.#rateLimit = JSON.stringify(opts.settings.rateLimit);
+    this.#o = { maxQuickRestarts: 5, healthyMs: 10_000, reloadTimeoutMs: 10_000, fork: (env) => cluster.fork(env), ...opts };
+    this.#slots = Array.from({ length: opts.count }, (_, index): Slot => ({
+      index, worker: undefined, startedAt: 0, listening: false, quickExits: 0, restartTimer: undefined, generation: 0, reloadAsked: undefined,
+    }));
+    this.#initial = encodeConfig(opts.config);
+    this.#limiter = newLimiter(opts.config.gateway);
+    this.#rateLimit = JSON.stringify(opts.config.gateway.rateLimit);
     this.#gaveUpPromise = new Promise((resolve) => {
       this.#gaveUp = resolve;
     });
@@ -104,16 +146,35 @@ export class GatewayPrimary {
     return this.#restarts;
   }
 
-  /** SIGHUP: apply the new rate limit here, then have every process read the file again. */
-  reload(settings: GatewaySettings): void {
-    const next = JSON.stringify(settings.rateLimit);
+  /**
+   * SIGHUP, once the primary has loaded `config`: apply its rate limit here and hand it to every
+   * process, each applying it as a one-process gateway does; resolves with how that went once
+   * every serving process has answered. A process still starting is handed it when it listens,
+   * and every one started from now on starts with it.
+   */
+  async reload(config: ResolvedConfig): Promise<ReloadReport> {
+    const next = JSON.stringify(config.gateway.rateLimit);
     if (next !== this.#rateLimit) {
       // New limits start every client afresh, as a one-process gateway's reload does.
       this.#limiter?.close();
-      this.#limiter = newLimiter(settings);
+      this.#limiter = newLimiter(config.gateway);
       this.#rateLimit = next;
     }
-    this.#broadcast({ rp: 'reload' });
+    const generation = (this.#latest?.generation ?? 0) + 1;
+    this.#latest = { generation, config: encodeConfig(config) };
+    const serving = this.#slots.filter((s) => s.listening && s.worker !== undefined);
+    const answers = await Promise.all(serving.map(async (s) => ({ slot: s, pid: s.worker?.process.pid, answer: await this.#handLatest(s) })));
+    const report: ReloadReport = { applied: 0, failed: [], restartNeeded: [] };
+    for (const { slot, pid, answer } of answers) {
+      if (answer === EXITED) continue;
+      if (answer === undefined || answer.error !== undefined) {
+        report.failed.push({ process: slot.index, pid, error: answer?.error ?? `no answer within ${this.#o.reloadTimeoutMs} ms` });
+        continue;
+      }
+      report.applied++;
+      for (const k of answer.restartNeeded) if (!report.restartNeeded.includes(k)) report.restartNeeded.push(k);
+    }
+    return report;
   }
 
   /**
@@ -145,7 +206,7 @@ export class GatewayPrimary {
   /** The whole gateway's metrics: every process's families combined, with the primary's own. */
   async metrics(): Promise<string> {
     const live = this.#slots.filter((s) => s.listening && s.worker !== undefined);
-    const perProcess = await Promise.all(live.map((s) => this.#families.ask((id) => send(s.worker as Worker, { rp: 'families', id }), COLLECT_TIMEOUT_MS)));
+    const perProcess = await Promise.all(live.map((s) => this.#families.ask((id) => send(s.worker, { rp: 'families', id }), COLLECT_TIMEOUT_MS)));
     const own: Family[] = [
       { name: 'readpath_gateway_processes', help: 'Gateway processes running (server.processes).', type: 'gauge', aggregator: 'first', values: [{ labels: {}, value: live.length }] },
       { name: 'readpath_gateway_process_restarts_total', help: 'Gateway processes that exited unexpectedly and were replaced.', type: 'counter', aggregator: 'sum', values: [{ labels: {}, value: this.#restarts }] },
@@ -157,26 +218,52 @@ export class GatewayPrimary {
     for (const s of this.#slots) if (s.worker !== undefined && s.listening) send(s.worker, m);
   }
 
+  /**
+   * Hand `slot`'s process the configuration last reloaded; resolves with its answer (undefined:
+   * none in time, {@link EXITED}: it exited first).
+   */
+  #handLatest(slot: Slot): Promise<ReloadAnswer | typeof EXITED | undefined> {
+    const latest = this.#latest;
+    if (latest === undefined) return Promise.resolve({ restartNeeded: [] });
+    slot.generation = latest.generation;
+    return this.#reloads.ask((id) => {
+      slot.reloadAsked = id;
+      return send(slot.worker, { rp: 'reload', id, generation: latest.generation, config: latest.config });
+    }, this.#o.reloadTimeoutMs);
+  }
+
   #fork(slot: Slot): void {
     slot.listening = false;
     slot.startedAt = performance.now();
-    const worker = cluster.fork({ [PROCESS_ENV]: `${slot.index}/${this.#slots.length}` });
+    const worker = this.#o.fork({ [PROCESS_ENV]: `${slot.index}/${this.#slots.length}` });
     slot.worker = worker;
     worker.on('message', (m: unknown) => this.#receive(slot, worker, m));
     worker.once('exit', (code, signal) => this.#exited(slot, worker, code, signal));
   }
 
-  #receive(slot: Slot, worker: Worker, m: unknown): void {
-    if (!isReadpathMessage<ToPrimary>(m)) return;
+  #receive(slot: Slot, worker: GatewayWorker, m: unknown): void {
+    if (!isReadpathMessage<ToPrimary>(m) || slot.worker !== worker) return;
     switch (m.rp) {
+      case 'config':
+        // What it is handed now is what it serves: a reload from here on reaches it when it listens.
+        slot.generation = this.#latest?.generation ?? 0;
+        send(worker, { rp: 'config', id: m.id, config: { initial: this.#initial, latest: this.#latest } });
+        return;
       case 'listening':
         slot.listening = true;
         this.#url ??= m.url;
         if (this.#stopping) send(worker, { rp: 'stop' });
-        else if (this.#started !== undefined && this.#slots.every((s) => s.listening)) {
-          this.#started.resolve(this.#url);
-          this.#started = undefined;
+        else {
+          if (this.#latest !== undefined && slot.generation < this.#latest.generation) this.#catchUp(slot, worker);
+          if (this.#started !== undefined && this.#slots.every((s) => s.listening)) {
+            this.#started.resolve(this.#url);
+            this.#started = undefined;
+          }
         }
+        return;
+      case 'reloaded':
+        if (slot.reloadAsked === m.id) slot.reloadAsked = undefined;
+        this.#reloads.answer(m.id, { error: m.error, restartNeeded: m.restartNeeded });
         return;
       case 'allow':
         send(worker, { rp: 'allow', id: m.id, ok: this.#limiter?.allow(m.client) ?? true });
@@ -193,9 +280,26 @@ export class GatewayPrimary {
     }
   }
 
-  #exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+  /**
+   * A process that was handed its configuration before the last SIGHUP came and has just started
+   * listening: it gets the reload now. Its answer has no report to join; a refusal is warned of.
+   */
+  #catchUp(slot: Slot, worker: GatewayWorker): void {
+    void this.#handLatest(slot).then((answer) => {
+      if (answer === EXITED || slot.worker !== worker) return;
+      const error = answer === undefined ? `no answer within ${this.#o.reloadTimeoutMs} ms` : answer.error;
+      if (error === undefined) return;
+      this.#o.warn(`SIGHUP: gateway process ${slot.index} (pid ${worker.process.pid ?? '?'}), started before the configuration was reloaded, could not apply it and serves the previous one: ${error}`, { process: slot.index, pid: worker.process.pid });
+    });
+  }
+
+  #exited(slot: Slot, worker: GatewayWorker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     slot.worker = undefined;
+    if (slot.reloadAsked !== undefined) {
+      this.#reloads.answer(slot.reloadAsked, EXITED);
+      slot.reloadAsked = undefined;
+    }
     const wasListening = slot.listening;
     slot.listening = false;
     const how = signal === null ? `exit code ${code ?? '?'}` : `signal ${signal}`;
@@ -245,9 +349,9 @@ function newLimiter(s: GatewaySettings): RateLimiter | undefined {
   return s.rateLimit.enabled ? new RateLimiter(s.rateLimit) : undefined;
 }
 
-function send(worker: Worker, m: ToWorker): boolean {
+function send(worker: GatewayWorker | undefined, m: ToWorker): boolean {
   try {
-    return worker.isConnected() && worker.send(m);
+    return worker !== undefined && worker.isConnected() && worker.send(m);
   } catch {
     // Gone between the check and the send: its exit is handled where it is reported.
     return false;

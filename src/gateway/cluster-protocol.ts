@@ -4,27 +4,71 @@
  * kind, so nothing else on the channel is mistaken for one. Requests carry an `id` their answer
  * repeats.
  *
- * Worker → primary: `listening` (once, with its URL), `allow` (the shared rate limit's decision
- * for a client), `metrics` (the whole gateway's exposition), `families` (the answer to the
- * primary's `families`). Primary → worker: the answers, `families` (collect yours), `reload`
- * (SIGHUP: read the configuration again) and `stop` (drain and exit).
+ * Worker → primary: `config` (once, as it starts: the configuration to serve), `listening` (once,
+ * with its URL), `allow` (the shared rate limit's decision for a client), `metrics` (the whole
+ * gateway's exposition), `families` (the answer to the primary's `families`), `reloaded` (the
+ * answer to `reload`). Primary → worker: the answers, `families` (collect yours), `reload`
+ * (SIGHUP: apply this configuration) and `stop` (drain and exit).
+ *
+ * The configuration travels here, never through a file the process reads itself: every process
+ * serves what the primary last loaded, whenever it started, and secrets stay off argv and env.
  */
+import { deserialize, serialize } from 'node:v8';
+import type { ResolvedConfig } from '../config/types.js';
 import type { Family } from '../telemetry/metrics.js';
+
+/** A {@link ResolvedConfig} as it crosses the channel (see {@link encodeConfig}). */
+export type EncodedConfig = string;
+
+/**
+ * What a starting process serves: the configuration the gateway started with — the sections only
+ * a restart applies stay as the other processes have them — and the one last reloaded (SIGHUP)
+ * since, which it applies as they did.
+ */
+export interface HandedConfig {
+  initial: EncodedConfig;
+  latest?: { generation: number; config: EncodedConfig } | undefined;
+}
+
+/** What a process says of a configuration it was told to apply. */
+export interface ReloadAnswer {
+  /** Why it could not (it serves the previous one); absent when applied. */
+  error?: string | undefined;
+  /** Settings that changed but apply only after a restart, as configuration keys. */
+  restartNeeded: string[];
+}
 
 /** What a gateway process sends the primary. */
 export type ToPrimary =
+  | { rp: 'config'; id: number }
   | { rp: 'listening'; url: string }
   | { rp: 'allow'; id: number; client: string }
   | { rp: 'metrics'; id: number }
-  | { rp: 'families'; id: number; families: Family[] };
+  | { rp: 'families'; id: number; families: Family[] }
+  | ({ rp: 'reloaded'; id: number } & ReloadAnswer);
 
 /** What the primary sends a gateway process. */
 export type ToWorker =
+  | { rp: 'config'; id: number; config: HandedConfig }
   | { rp: 'allow'; id: number; ok: boolean }
   | { rp: 'metrics'; id: number; text?: string; error?: string }
   | { rp: 'families'; id: number }
-  | { rp: 'reload' }
+  | { rp: 'reload'; id: number; generation: number; config: EncodedConfig }
   | { rp: 'stop' };
+
+/**
+ * A configuration for the channel. node:cluster's JSON would turn the encryption keys'
+ * Uint8Arrays into objects (and an Infinity into null); V8's own serialization keeps plain data
+ * exactly, and as a string it rides the JSON channel the per-request messages use.
+ */
+export function encodeConfig(config: ResolvedConfig): EncodedConfig {
+  return serialize(config).toString('base64');
+}
+
+/** The configuration {@link encodeConfig} encoded. */
+export function decodeConfig(encoded: EncodedConfig): ResolvedConfig {
+  return deserialize(Buffer.from(encoded, 'base64')) as ResolvedConfig;
+}
 
 /** The environment variable that tells a gateway process its place: `INDEX/COUNT`. */
 export const PROCESS_ENV = 'READPATH_GATEWAY_PROCESS';

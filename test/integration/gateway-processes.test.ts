@@ -2,15 +2,16 @@
  * `readpath serve` with `server.processes: 2`: a primary and two gateway processes on one port,
  * spawned as users run it over an s3rver fleet. New connections land on both processes; any
  * process's `/metrics` answers for the whole gateway; the rate limit is the gateway's, not each
- * process's; SIGHUP reaches every process; a process killed is replaced; SIGTERM drains them all
- * and exits 0; a port in use ends the start with the process's own error.
+ * process's; SIGHUP reaches every process, reported once; a process killed is replaced by one
+ * serving what the gateway loaded (not the file as edited or broken since); SIGTERM drains them
+ * all and exits 0; a port in use ends the start with the process's own error.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { GetObjectCommand, HeadObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -154,6 +155,8 @@ describe('readpath serve: server.processes', () => {
     fx.serve.child.kill('SIGTERM');
     assert.equal(await within(fx.serve.exit, 60_000, 'the gateway to exit after SIGTERM'), 0, fx.serve.stderr());
     for (const pid of pids) await until(`process ${pid} to exit`, () => Promise.resolve(!alive(pid)));
+    // Everything written now: the SIGHUP above was reported once for the gateway, not once per process.
+    assert.equal(fx.serve.stderr().match(/^readpath: configuration reloaded: /gm)?.length, 1, fx.serve.stderr());
   });
 });
 
@@ -272,34 +275,76 @@ describe('readpath serve: server.processes, started other ways', () => {
   });
 });
 
-describe('readpath serve: server.processes, a place that cannot start again', () => {
+describe('readpath serve: server.processes, the configuration every process serves', () => {
   let fx: GatewayFixture;
 
   before(async () => {
-    fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-processes-broken-', buckets: [{ name: 'data', creds: [CRED], objects: OBJECTS }], server: { processes: 2 } });
+    fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-processes-config-', buckets: [{ name: 'data', creds: [CRED], objects: OBJECTS }], server: { processes: 2 } });
   });
 
   after(async () => {
     await fx?.close();
   });
 
-  it('a replacement that keeps failing (its configuration broken on disk) leaves the other process serving; fixed, the place serves again', async () => {
-    const good = await readFile(fx.configPath, 'utf8');
-    const victim = (await healthOf(fx.serve.url, 6)).find((h) => h.process === 1)?.pid;
-    assert.ok(victim !== undefined);
-    // Broken after the gateway read it, with no SIGHUP: each replacement reads it as it starts.
-    await writeFile(fx.configPath, 'backends: [\n');
+  /** The configuration file with `cred` as the bucket's only credential. */
+  const withCred = (cred: ClientCred): string => stringify({ ...fx.configDoc, buckets: [{ name: 'data', credentials: [{ access_key_id: cred.id, secret_access_key: cred.secret }] }] });
+
+  /** Kill gateway process `index` and wait until another serves in its place. */
+  async function replace(index: number): Promise<void> {
+    const victim = (await healthOf(fx.serve.url, 6)).find((h) => h.process === index)?.pid;
+    assert.ok(victim !== undefined, `process ${index} seen`);
     process.kill(victim, 'SIGKILL');
-    // More failures in a row than the 5 after which a gateway with no process left gives up.
-    await until('six failed replacements of process 1', () => Promise.resolve((fx.serve.stderr().match(/gateway process 1 .*exit code 2/g) ?? []).length >= 6), 600);
-    assert.match(fx.serve.stderr(), /gateway process 1 exited 6 times in a row soon after starting \(last: exit code 2\); the other processes serve, starting another in \d+ ms/);
-    assert.doesNotMatch(fx.serve.stderr(), /giving up/);
-    // Still up: process 0 answers every new connection, and reads.
-    assert.deepEqual(new Set((await healthOf(fx.serve.url, 4)).map((h) => h.process)), new Set([0]));
-    assert.equal(await outcome(sdk(fx.serve.url, CRED).send(new GetObjectCommand({ Bucket: 'data', Key: 'obj-1.bin' }))), 'ok');
-    await writeFile(fx.configPath, good);
-    await until('a new process 1', async () => (await healthOf(fx.serve.url, 4).catch(() => [])).some((h) => h.process === 1), 600);
+    await until(`a new process ${index}`, async () => {
+      const now = await healthOf(fx.serve.url, 4).catch(() => []);
+      return now.some((h) => h.process === index && h.pid !== victim) && new Set(now.map((h) => h.process)).size === 2;
+    }, 600);
+  }
+
+  /** What `cred` gets on 6 new connections in a row (so on both processes). */
+  async function outcomes(cred: ClientCred): Promise<string[]> {
+    const c = sdk(fx.serve.url, cred);
+    const out: string[] = [];
+    // GET, not HEAD: a refused HEAD has no body to name its error code.
+    for (let i = 0; i < 6; i++) out.push(await outcome(c.send(new GetObjectCommand({ Bucket: 'data', Key: 'obj-0.bin' })).then((g) => g.Body?.transformToByteArray())));
+    return out;
+  }
+
+  const lines = (re: RegExp): number => fx.serve.stderr().split('\n').filter((l) => re.test(l)).length;
+  const OK6 = Array<string>(6).fill('ok');
+  const REFUSED6 = Array<string>(6).fill('InvalidAccessKeyId');
+
+  it('a replacement serves what the gateway loaded, not the file as edited or broken since; a SIGHUP reloads every process with one line', async () => {
+    // Edited without a SIGHUP: the replacement still serves what the others serve.
+    await writeFile(fx.configPath, withCred(NEXT));
+    await replace(1);
+    assert.deepEqual(await outcomes(CRED), OK6);
+    assert.deepEqual(await outcomes(NEXT), REFUSED6);
+    // Broken since: the replacement comes up all the same (it never reads the file).
+    await writeFile(fx.configPath, 'backends: [\n');
+    await replace(1);
+    assert.doesNotMatch(fx.serve.stderr(), /exit code 2/);
+    assert.deepEqual(await outcomes(CRED), OK6);
+    // A SIGHUP with the file broken: refused once, every process serving on.
+    fx.serve.child.kill('SIGHUP');
+    await until('the refusal', () => Promise.resolve(lines(/SIGHUP: configuration reload failed/) > 0));
+    assert.deepEqual(await outcomes(CRED), OK6);
+    // Fixed: one SIGHUP, one line for the gateway, and every process serves the new key at once.
+    await writeFile(fx.configPath, withCred(NEXT));
+    fx.serve.child.kill('SIGHUP');
+    await until('the reload', () => Promise.resolve(lines(/configuration reloaded/) > 0));
+    assert.deepEqual(await outcomes(NEXT), OK6);
+    assert.deepEqual(await outcomes(CRED), REFUSED6);
+    // Edited again, and a SIGHUP only to the gateway processes themselves (as a terminal's
+    // hangup reaches the whole process group): the primary's reload is the only one.
+    await writeFile(fx.configPath, withCred(CRED));
+    for (const pid of new Set((await healthOf(fx.serve.url, 6)).map((h) => h.pid))) process.kill(pid, 'SIGHUP');
+    // And a replacement starts with the configuration last reloaded, not the file.
+    await replace(0);
+    assert.deepEqual(await outcomes(NEXT), OK6);
+    assert.deepEqual(await outcomes(CRED), REFUSED6);
     fx.serve.child.kill('SIGTERM');
     assert.equal(await within(fx.serve.exit, 60_000, 'the gateway to exit after SIGTERM'), 0, fx.serve.stderr());
+    assert.equal(lines(/^readpath: configuration reloaded: 1 buckets, 1 credentials$/), 1, fx.serve.stderr());
+    assert.equal(lines(/SIGHUP: configuration reload failed/), 1, fx.serve.stderr());
   });
 });

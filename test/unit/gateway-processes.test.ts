@@ -7,7 +7,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { shareOf } from '../../src/gateway/server.js';
-import { AwaitedReplies, processPlace, type ToPrimary } from '../../src/gateway/cluster-protocol.js';
+import { AwaitedReplies, decodeConfig, encodeConfig, processPlace, type ToPrimary } from '../../src/gateway/cluster-protocol.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { ResolvedConfig } from '../../src/config/types.js';
 import { PrimaryLink } from '../../src/gateway/cluster-link.js';
 import { aggregateFamilies, combinedUsage } from '../../src/telemetry/metrics-aggregate.js';
 import { MetricsExporter, type Family } from '../../src/telemetry/metrics.js';
@@ -71,6 +73,28 @@ describe('gateway processes: metrics combined', () => {
   });
 });
 
+const MASTER_KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) % 256);
+
+/** A configuration with what JSON would not carry as it is: key bytes. */
+function config(secret = 'gateway-secret-0123456789'): Promise<ResolvedConfig> {
+  return loadConfig({
+    backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'd', access_key_id: 'AKID', secret_access_key: 'backend-secret' }],
+    database: { driver: 'memory' },
+    encryption: { enabled: true, master_key: Buffer.from(MASTER_KEY).toString('base64') },
+    buckets: [{ name: 'data', credentials: [{ access_key_id: 'AKIAGATEWAY000000001', secret_access_key: secret }] }],
+  });
+}
+
+describe('gateway processes: the configuration on the channel', () => {
+  it('crosses as it was loaded: encryption keys stay bytes, every value the same', async () => {
+    const c = await config();
+    const back = decodeConfig(encodeConfig(c));
+    assert.deepEqual(back, c);
+    assert.ok(back.encryption?.localKeys[0]?.key instanceof Uint8Array);
+    assert.equal(typeof encodeConfig(c), 'string', 'a string: it rides the JSON channel');
+  });
+});
+
 /** A cluster worker's channel, played by the test: what the link sends, and messages to deliver. */
 class FakeChannel extends EventEmitter {
   readonly sent: ToPrimary[] = [];
@@ -110,12 +134,24 @@ describe('gateway processes: the link to the primary', () => {
     ch.emit('message', { rp: 'families', id: 41 });
     assert.deepEqual(ch.sent[4], { rp: 'families', id: 41, families });
 
-    let reloads = 0;
-    link.onReload(() => reloads++);
-    ch.emit('message', { rp: 'reload' });
+    const handed = await config();
+    ch.emit('message', { rp: 'reload', id: 8, generation: 1, config: encodeConfig(handed) });
+    assert.deepEqual(ch.sent[5], { rp: 'reloaded', id: 8, error: 'the process is not serving yet', restartNeeded: [] }, 'not serving yet: refused');
+    const applied: ResolvedConfig[] = [];
+    link.onReload((c) => {
+      applied.push(c);
+      return { restartNeeded: ['backends'] };
+    });
+    ch.emit('message', { rp: 'reload', id: 9, generation: 1, config: encodeConfig(handed) });
     ch.emit('message', { cmd: 'NODE_CLUSTER', rp: undefined });
     ch.emit('message', 'not ours');
-    assert.equal(reloads, 1);
+    assert.deepEqual(applied, [handed]);
+    assert.deepEqual(ch.sent[6], { rp: 'reloaded', id: 9, restartNeeded: ['backends'] });
+    link.onReload(() => {
+      throw new Error('the key does not match the certificate');
+    });
+    ch.emit('message', { rp: 'reload', id: 10, generation: 2, config: encodeConfig(handed) });
+    assert.deepEqual(ch.sent[7], { rp: 'reloaded', id: 10, error: 'the key does not match the certificate', restartNeeded: [] });
     let stopped = false;
     void link.stopped.then(() => {
       stopped = true;
@@ -140,6 +176,27 @@ describe('gateway processes: the link to the primary', () => {
     assert.equal(await b, 'for b');
     replies.answer(sent[0] as number, 'too late');
     assert.equal(await replies.ask(() => false, 1000), undefined, 'not sent: undefined at once');
+  });
+
+  it('asks the primary for its configuration: the one the gateway started with, and the one last reloaded', async () => {
+    const ch = new FakeChannel();
+    const link = new PrimaryLink(() => families, ch);
+    const [initial, latest] = [await config(), await config('reloaded-secret-0123456789')];
+    const first = link.config();
+    const ask = ch.sent[0] as Extract<ToPrimary, { rp: 'config' }>;
+    assert.equal(ask.rp, 'config');
+    ch.emit('message', { rp: 'config', id: ask.id, config: { initial: encodeConfig(initial) } });
+    assert.deepEqual(await first, { initial, latest: undefined });
+    const second = link.config();
+    const ask2 = ch.sent[1] as Extract<ToPrimary, { rp: 'config' }>;
+    ch.emit('message', { rp: 'config', id: ask2.id, config: { initial: encodeConfig(initial), latest: { generation: 3, config: encodeConfig(latest) } } });
+    assert.deepEqual(await second, { initial, latest });
+    link.close();
+    const gone = new FakeChannel();
+    gone.connected = false;
+    const orphan = new PrimaryLink(() => families, gone);
+    await assert.rejects(orphan.config(), /did not hand this gateway process its configuration/);
+    orphan.close();
   });
 
   it('the rate limit fails open when the primary cannot be asked; metrics then fail', async () => {

@@ -5,14 +5,15 @@
  * reloads the configuration file, as s3-orchestrator does: credentials rotate and certificates
  * renew without a restart or a dropped connection. With `server.processes` (or `--processes`)
  * above 1 this process becomes the primary of that many gateway processes on one port
- * (src/gateway/cluster-primary.ts), each of them this same command.
+ * (src/gateway/cluster-primary.ts), each of them this same command serving the configuration
+ * the primary hands it: only the primary reads the file, and only it answers SIGHUP.
  */
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import { UsageError, EXIT } from '../errors.js';
-import { DEFAULT_CONFIG_PATH, openReader } from '../reader.js';
+import { DEFAULT_CONFIG_PATH, openReader, type OpenReader } from '../reader.js';
 import { loadConfig } from '../../config/load.js';
-import { PROMETHEUS_CONTENT_TYPE } from '../../telemetry/metrics.js';
+import { PROMETHEUS_CONTENT_TYPE, type Family } from '../../telemetry/metrics.js';
 import { configSecrets } from '../../config/mask.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { messageOf } from '../../errors.js';
@@ -21,6 +22,7 @@ import { parseListenAddr } from '../../config/listen-addr.js';
 import type { CommandContext } from './context.js';
 import { PROCESS_ENV, processPlace } from '../../gateway/cluster-protocol.js';
 import type { PrimaryLink } from '../../gateway/cluster-link.js';
+import type { ReloadReport } from '../../gateway/cluster-primary.js';
 import { discardPrestartedPool } from '../../executors/pool/prestart.js';
 import { startMetricsServer } from '../../telemetry/metrics-server.js';
 import { processCount } from '../../config/runtime-defaults.js';
@@ -54,7 +56,9 @@ export function parseListen(s: string): { host: string; port: number } {
 
 /** Run `serve` until the process is told to stop; resolves to the exit code. */
 export async function runServe(ctx: CommandContext, opts: ServeCommandOptions): Promise<number> {
-  const hup = holdSighup(ctx.reporter);
+  // A gateway process leaves SIGHUP to its primary, which hands it the configuration to apply:
+  // one sent to the whole process group (a terminal's hangup) reloads the gateway once.
+  const hup = holdSighup(ctx.reporter, cluster.isWorker && processPlace(process.env[PROCESS_ENV]) !== undefined);
   try {
     return await serve(ctx, opts, hup);
   } finally {
@@ -78,11 +82,12 @@ interface SighupHold {
   release(): void;
 }
 
-function holdSighup(r: Reporter): SighupHold {
+function holdSighup(r: Reporter, relayed: boolean): SighupHold {
   let phase: 'starting' | 'serving' | 'stopping' = 'starting';
   let reload: (() => void) | undefined;
   let pending = false;
   const onHup = (): void => {
+    if (relayed) return;
     if (phase === 'serving') reload?.();
     else if (phase === 'starting') pending = true;
     else r.warn('SIGHUP: ignored, the gateway is shutting down');
@@ -113,35 +118,76 @@ async function serve(ctx: CommandContext, opts: ServeCommandOptions, hup: Sighup
     const primary = await primaryConfig(opts);
     if (primary !== undefined) return runPrimary(ctx, opts, primary.config, primary.count, hup);
   }
-  // One of a primary's processes: its place, and the link that shares limits and metrics.
+  // One of a primary's processes: its place, and the link that hands it the configuration and
+  // shares limits and metrics.
   const place = cluster.isWorker ? processPlace(process.env[PROCESS_ENV]) : undefined;
-  const reader = await openReader(ctx.reporter, { config: opts.config, metricsPort: place === undefined ? opts.metricsPort : undefined });
-  let link: PrimaryLink | undefined;
+  if (place !== undefined) {
+    const { PrimaryLink: Link } = await import('../../gateway/cluster-link.js');
+    let families = (): Family[] => [];
+    const link = new Link(() => families());
+    try {
+      const answer = await Promise.race([link.config(), stopSignal(ctx.signal)]);
+      // Stopped while starting (the primary's SIGTERM): nothing opened yet, nothing to drain.
+      if (answer === undefined) return EXIT.INTERRUPTED;
+      ctx.reporter.scrubber.add(configSecrets(answer.initial));
+      if (answer.latest !== undefined) ctx.reporter.scrubber.add(configSecrets(answer.latest));
+      const reader = await openReader(ctx.reporter, { config: opts.config, resolved: answer.initial });
+      families = () => reader.rp.metricFamilies();
+      return await serveWith(ctx, opts, hup, listen, reader, { link, place, latest: answer.latest });
+    } finally {
+      link.close();
+      // The channel to the primary would keep this process alive: leave it (as planned, so no
+      // forced exit). Only ours: a serve some other cluster forked keeps its channel.
+      cluster.worker?.disconnect();
+    }
+  }
+  const reader = await openReader(ctx.reporter, { config: opts.config, metricsPort: opts.metricsPort });
+  return serveWith(ctx, opts, hup, listen, reader, undefined);
+}
+
+/** A gateway process's link to its primary, its place, and the configuration reloaded before it started. */
+interface Relayed {
+  link: PrimaryLink;
+  place: { index: number; count: number };
+  latest: ResolvedConfig | undefined;
+}
+
+/** Serve `reader` until told to stop, then drain; `relayed` for one of a primary's processes. */
+async function serveWith(ctx: CommandContext, opts: ServeCommandOptions, hup: SighupHold, listen: { host: string; port: number } | undefined, reader: OpenReader, relayed: Relayed | undefined): Promise<number> {
+  const link = relayed?.link;
   let uncoalesce: (() => void) | undefined;
   try {
-    if (place !== undefined) {
-      const { PrimaryLink: Link } = await import('../../gateway/cluster-link.js');
-      const rp = reader.rp;
-      link = new Link(() => rp.metricFamilies());
-    }
     const settings = reader.rp.config.gateway;
     requireBuckets(settings);
     const { startGateway } = await import('../../gateway/server.js');
     const logger = ctx.reporter.readerLogger(reader.rp.config.logging.level);
-    const shared = link === undefined ? {} : { process: place, sharedRateLimit: link.allow.bind(link), metrics: link.metrics.bind(link) };
+    const shared = link === undefined ? {} : { process: relayed?.place, sharedRateLimit: link.allow.bind(link), metrics: link.metrics.bind(link) };
     const gw = await startGateway(reader.rp, { settings, logger, ...(listen ?? {}), ...shared }).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       throw new UsageError(`serve: cannot listen on ${listen === undefined ? settings.listenAddr : opts.listen ?? ''} (${code})`, { cause: err });
     });
+    const reloader = new Reloader(ctx, opts.config ?? DEFAULT_CONFIG_PATH, reader.rp.config, gw, [logger, reader.logger]);
+    if (relayed?.latest !== undefined) {
+      // Reloaded since the gateway started: applied before this turn ends, so no request is
+      // served with the settings the others no longer have, and as they applied it (the
+      // sections only a restart applies stay as theirs are).
+      try {
+        reloader.apply(relayed.latest);
+      } catch (err) {
+        ctx.reporter.warn(`gateway process ${relayed.place.index} could not apply the configuration last reloaded, serving the one the gateway started with: ${messageOf(err)}`);
+      }
+    }
     // The primary says it once, when every process listens.
     if (link === undefined) ctx.io.stderr.write(`readpath: serving S3 on ${gw.url}\n`);
     else link.listening(gw.url);
     // An access-log line per request: the lines of ACCESS_LOG_HOLD_MS go out as one write.
     uncoalesce = ctx.reporter.coalesce({ holdMs: ACCESS_LOG_HOLD_MS });
-    const reloader = new Reloader(ctx, opts.config ?? DEFAULT_CONFIG_PATH, reader.rp.config, gw, [logger, reader.logger]);
-    const onHup = (): void => reloader.request();
-    hup.serving(onHup);
-    link?.onReload(onHup);
+    hup.serving(() => reloader.request());
+    // The primary has loaded it and reports for the whole gateway: this process applies and answers.
+    link?.onReload((next) => {
+      ctx.reporter.scrubber.add(configSecrets(next));
+      return { restartNeeded: reloader.apply(next) };
+    });
     try {
       await Promise.race([stopSignal(ctx.signal), ...(link === undefined ? [] : [link.stopped])]);
     } finally {
@@ -158,11 +204,7 @@ async function serve(ctx: CommandContext, opts: ServeCommandOptions, hup: Sighup
     return EXIT.OK;
   } finally {
     uncoalesce?.();
-    link?.close();
     await reader.close();
-    // The channel to the primary would keep this process alive: leave it (as planned, so no
-    // forced exit). Only ours: a serve some other cluster forked keeps its channel.
-    if (place !== undefined) cluster.worker?.disconnect();
   }
 }
 
@@ -221,7 +263,7 @@ async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config
   r.scrubber.add(configSecrets(config));
   requireBuckets(config.gateway);
   const { GatewayPrimary, GatewayStartError } = await import('../../gateway/cluster-primary.js');
-  const primary = new GatewayPrimary({ count, settings: config.gateway, warn: (msg, fields) => r.warn(msg, fields) });
+  const primary = new GatewayPrimary({ count, config, warn: (msg, fields) => r.warn(msg, fields) });
   let url: string;
   try {
     url = await primary.start();
@@ -245,14 +287,16 @@ async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config
   let reloading = Promise.resolve();
   const onHup = (): void => {
     reloading = reloading.then(async () => {
+      let next: ResolvedConfig;
       try {
-        current = await reloadedConfig(path, r);
+        next = await reloadedConfig(path, r);
       } catch (err) {
         // Nothing is sent on: every process keeps serving what it has.
         reloadFailed(r, path, err);
         return;
       }
-      primary.reload(current.gateway);
+      current = next;
+      reportReload(r, next, await primary.reload(next));
     });
   };
   hup.serving(onHup);
@@ -317,19 +361,15 @@ class Reloader {
     await this.#running;
   }
 
-  async #reload(): Promise<void> {
-    const r = this.ctx.reporter;
-    let next: ResolvedConfig;
-    let kept: string[];
-    try {
-      next = await reloadedConfig(this.path, r);
-      // Throws, changing nothing, when the new certificate and key do not go together.
-      kept = this.gw.reload(next.gateway);
-    } catch (err) {
-      reloadFailed(r, this.path, err);
-      return;
-    }
-    for (const l of this.loggers) r.applyConfiguredLevel(l, next.logging.level);
+  /**
+   * Apply a configuration already loaded (read here, or handed on by the primary); returns the
+   * settings that changed but apply only after a restart. Throws, changing nothing, when the
+   * gateway cannot take it.
+   */
+  apply(next: ResolvedConfig): string[] {
+    // Throws, changing nothing, when the new certificate and key do not go together.
+    const kept = this.gw.reload(next.gateway);
+    for (const l of this.loggers) this.ctx.reporter.applyConfiguredLevel(l, next.logging.level);
     const cur = this.current;
     const applied: Record<string, unknown> = { ...next };
     for (const [k, name] of RESTART_SECTIONS) {
@@ -338,8 +378,42 @@ class Reloader {
       applied[k] = cur[k];
     }
     this.current = applied as unknown as ResolvedConfig;
-    const creds = next.gateway.buckets.reduce((n, b) => n + b.credentials.length, 0);
-    r.info('configuration reloaded', { buckets: next.gateway.buckets.length, credentials: creds }, `configuration reloaded: ${next.gateway.buckets.length} buckets, ${creds} credentials`);
-    if (kept.length > 0) r.warn(`SIGHUP: changed but applied only after a restart: ${kept.join(', ')}`, { restartNeeded: kept });
+    return kept;
   }
+
+  async #reload(): Promise<void> {
+    const r = this.ctx.reporter;
+    let next: ResolvedConfig;
+    let kept: string[];
+    try {
+      next = await reloadedConfig(this.path, r);
+      kept = this.apply(next);
+    } catch (err) {
+      reloadFailed(r, this.path, err);
+      return;
+    }
+    reloaded(r, next, kept);
+  }
+}
+
+/** SIGHUP's report of a configuration applied. */
+function reloaded(r: Reporter, next: ResolvedConfig, restartNeeded: readonly string[]): void {
+  const creds = next.gateway.buckets.reduce((n, b) => n + b.credentials.length, 0);
+  r.info('configuration reloaded', { buckets: next.gateway.buckets.length, credentials: creds }, `configuration reloaded: ${next.gateway.buckets.length} buckets, ${creds} credentials`);
+  if (restartNeeded.length > 0) r.warn(`SIGHUP: changed but applied only after a restart: ${restartNeeded.join(', ')}`, { restartNeeded });
+}
+
+/**
+ * The primary's one report of a reload for the whole gateway: as a one-process gateway's when
+ * every process applied it; otherwise a warning naming those that serve the previous one.
+ */
+function reportReload(r: Reporter, next: ResolvedConfig, report: ReloadReport): void {
+  if (report.failed.length === 0) {
+    reloaded(r, next, report.restartNeeded);
+    return;
+  }
+  const total = report.applied + report.failed.length;
+  const which = report.failed.map((f) => `process ${f.process} (pid ${f.pid ?? '?'}): ${f.error}`).join('; ');
+  r.warn(`SIGHUP: configuration reloaded by ${report.applied} of ${total} gateway processes; still serving the previous one: ${which}`, { applied: report.applied, failed: report.failed });
+  if (report.restartNeeded.length > 0) r.warn(`SIGHUP: changed but applied only after a restart: ${report.restartNeeded.join(', ')}`, { restartNeeded: report.restartNeeded });
 }
