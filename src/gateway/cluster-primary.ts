@@ -59,6 +59,8 @@ interface Slot {
   restartTimer: NodeJS.Timeout | undefined;
   /** The reload generation its process was handed (0: the configuration the gateway started with). */
   generation: number;
+  /** The primary sent it SIGTERM (it was still starting when the gateway stopped): dying of it is no failure. */
+  terminated: boolean;
   /** The reload question it has yet to answer. */
   reloadAsked: number | undefined;
 }
@@ -113,7 +115,7 @@ export class GatewayPrimary {
   constructor(opts: GatewayPrimaryOptions) {
     this.#o = { maxQuickRestarts: 5, healthyMs: 10_000, reloadTimeoutMs: 10_000, fork: (env) => cluster.fork(env), ...opts };
     this.#slots = Array.from({ length: opts.count }, (_, index): Slot => ({
-      index, worker: undefined, startedAt: 0, listening: false, quickExits: 0, restartTimer: undefined, generation: 0, reloadAsked: undefined,
+      index, worker: undefined, startedAt: 0, listening: false, quickExits: 0, restartTimer: undefined, generation: 0, terminated: false, reloadAsked: undefined,
     }));
     this.#initial = encodeConfig(opts.config);
     this.#limiter = newLimiter(opts.config.gateway);
@@ -188,7 +190,10 @@ export class GatewayPrimary {
       clearTimeout(slot.restartTimer);
       slot.restartTimer = undefined;
       // A process still starting has no link to hear `stop` yet: it is told by signal.
-      if (slot.worker !== undefined && !slot.listening) slot.worker.process.kill('SIGTERM');
+      if (slot.worker !== undefined && !slot.listening) {
+        slot.terminated = true;
+        slot.worker.process.kill('SIGTERM');
+      }
     }
     this.#broadcast({ rp: 'stop' });
     if (this.#slots.every((s) => s.worker === undefined)) return Promise.resolve(this.#exitCode);
@@ -234,6 +239,7 @@ export class GatewayPrimary {
 
   #fork(slot: Slot): void {
     slot.listening = false;
+    slot.terminated = false;
     slot.startedAt = performance.now();
     const worker = this.#o.fork({ [PROCESS_ENV]: `${slot.index}/${this.#slots.length}` });
     slot.worker = worker;
@@ -304,8 +310,10 @@ export class GatewayPrimary {
     slot.listening = false;
     const how = signal === null ? `exit code ${code ?? '?'}` : `signal ${signal}`;
     if (this.#stopping) {
-      // 130 is "interrupted": what a process still starting answers the SIGTERM it was sent.
-      if (code !== 0 && code !== INTERRUPTED) this.#exitCode = Math.max(this.#exitCode, code ?? 1);
+      // 130 is "interrupted": what a process still starting answers the SIGTERM it was sent. One
+      // not yet far enough to have a handler for it dies of it, which is no failure either.
+      const told = slot.terminated && signal === 'SIGTERM';
+      if (code !== 0 && code !== INTERRUPTED && !told) this.#exitCode = Math.max(this.#exitCode, code ?? 1);
       if (this.#slots.every((s) => s.worker === undefined)) this.#stopped?.();
       return;
     }

@@ -191,6 +191,22 @@ describe('gateway primary: the configuration every process serves', () => {
 });
 
 describe('gateway primary: stopping and exit codes', () => {
+  it('SIGTERM while a replacement starts: it is told by signal, and dying of that signal is no failure (exit 0)', async (t: TestContext) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { primary, forked } = await started(await config('initial-secret-0123456789'));
+    forked[1]?.exit(null, 'SIGKILL');
+    t.mock.timers.tick(MAX_RESTART_DELAY_MS);
+    const replacement = forked[2];
+    assert.ok(replacement !== undefined);
+    const stopping = primary.stop(60_000);
+    assert.deepEqual(replacement.signals, ['SIGTERM']);
+    assert.ok(forked[0]?.sent.some((m) => m.rp === 'stop'));
+    // Too early in its start to have a handler for SIGTERM: Node's default ends it.
+    replacement.exit(null, 'SIGTERM');
+    forked[0]?.exit(0);
+    assert.equal(await stopping, 0);
+  });
+
   it('a process that fails while the gateway stops still makes the exit code', async () => {
     const { primary, forked } = await started(await config('initial-secret-0123456789'));
     const stopping = primary.stop(60_000);
