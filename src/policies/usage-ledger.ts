@@ -1,16 +1,19 @@
 /**
  * Usage limits applied at dispatch: reservations of in-flight probes against backends with
- * monthly limits. A probe is admitted by reserving its API requests (see callsOf), may reserve its body's
- * announced size once the headers are in and any request admission did not reserve before it
- * sends it (probe/request-budget.ts), and is settled exactly once with what it used — so N
- * concurrent probes against a backend with R requests left never make more than R calls.
- * Backends without limits cost one Map lookup and reserve nothing.
- *
+ * monthly limits. A probe is admitted by reserving its API requests (see callsOf) and, on a
+ * backend with an egress limit, the bytes its first request can take when the task says (see
+ * admittedEgress). Every further request is reserved just before it is sent — the API call
+ * admission did not count, and the bytes it can take, from its range or the row's size
+ * (probe/request-budget.ts) — and a request's reservation is replaced by the size its answer
+ * announces before its body is read. The probe is settled exactly once with what it really
+ * used, which replaces everything it held — so N concurrent probes against a backend with R
+ * requests or B bytes left never send more than R requests or ask for more than B bytes.
+ * Backends without limits cost one Map lookup and reserve nothing. *
  * One ledger per Recorder ({@link Recorder.reservations}): the inline executor and the pool
  * (whose workers ask for egress and requests by message) reserve against the same counts.
  */
 import { UsageLimitSkipError, type UsageLimitKind } from '../errors.js';
-import type { UsagePort } from '../probe/billing.js';
+import { admittedEgress, type UsagePort } from '../probe/billing.js';
 import type { ProbeTask, ProbeUsage } from '../probe/task.js';
 import type { Recorder } from '../telemetry/recorder.js';
 
@@ -35,14 +38,17 @@ function callsOf(task: ProbeTask): number {
 }
 
 /**
- * What one admitted probe holds: its API requests, its egress — of which `rowSized` was reserved
- * at admission from the row's size (a whole GET), so concurrent probes see each other's bodies
- * before any is answered, and is replaced by the answer's own size when the probe reserves it.
+ * What one admitted probe holds: its API requests, and its egress — the bytes each request it
+ * sent may take, of which `current` is the request it is on: reserved before it is sent (at
+ * admission for a whole GET, from the row's size, so concurrent probes see each other's bodies
+ * before any is answered; else just before it is sent, from its range), and replaced by the
+ * size its answer announces once that is known. The requests before it keep theirs until the
+ * probe settles with what it really transferred.
  */
 interface Held {
   api: number;
   egress: number;
-  rowSized: number;
+  current: number;
 }
 
 /** Reservations of in-flight probes, per backend. */
@@ -79,10 +85,10 @@ export class UsageLedger implements UsagePort {
       return;
     }
     const p = this.#of(name);
-    // A whole GET of a copy whose row gives its size: a backend that cannot serve that much more
-    // egress is skipped now, before a request it would be billed for (the bytes themselves are
-    // reserved once the answer's headers say how many).
-    const known = task.op === 'get' && task.range === undefined ? (task.location?.sizeBytes ?? 0) : 0;
+    // A first request whose size the task gives (a whole copy, a range of a plain one): a backend
+    // that cannot serve that much more egress is skipped now, before a request it would be billed
+    // for; the answer's announced size replaces it once the headers are in.
+    const known = admittedEgress(task);
     const calls = callsOf(task);
     const limit = this.#acct.exceededLimit(name, p.api + calls, p.egress + known, 0);
     if (limit !== undefined) throw new UsageLimitSkipError(name, { limit });
@@ -90,43 +96,53 @@ export class UsageLedger implements UsagePort {
     const id = ++this.#nextId;
     task.usageId = id;
     task.reservedApi = calls;
-    const held: Held = { api: calls, egress: 0, rowSized: 0 };
+    const held: Held = { api: calls, egress: 0, current: 0 };
     if (task.op === 'get' && usage.limitsOf(name).egressBytes > 0) {
       task.egressLimited = true;
       p.egress += known;
-      held.egress = held.rowSized = known;
+      held.egress = held.current = known;
     }
     this.#held.set(id, held);
   }
 
-  /** Reserve `bytes` of egress for an admitted probe; the limit it would exceed, or null when reserved. */
+  /**
+   * The request `task` is on (about to be sent, or answered and about to be read) may take
+   * `bytes` of egress: that replaces what was reserved for it so far (the row's size at
+   * admission, its range before it was sent). The limit it would exceed (nothing reserved for
+   * the request then), or null when reserved. A probe that was settled already (one its executor
+   * stopped waiting for) holds no reservation to read under: refused.
+   */
   reserveEgress(task: ProbeTask, bytes: number): UsageLimitKind | null {
     const id = task.usageId ?? 0;
     if (id === 0) return null;
     const held = this.#held.get(id);
-    if (held === undefined) return null;
+    if (held === undefined) return 'egress_bytes';
     const p = this.#of(task.backend);
-    // The answer's size replaces the row's, reserved at admission.
-    p.egress -= held.rowSized;
-    held.egress -= held.rowSized;
-    held.rowSized = 0;
+    p.egress -= held.current;
+    held.egress -= held.current;
+    held.current = 0;
     const limit = this.#acct.exceededLimit(task.backend, p.api, p.egress + bytes, 0);
     if (limit !== undefined) return limit;
     p.egress += bytes;
     held.egress += bytes;
+    held.current = bytes;
     return null;
   }
 
   /**
-   * Reserve `calls` more API requests for an admitted probe, about to send a request admission did
-   * not reserve; the limit they would exceed, or null when reserved. A probe that was settled
-   * already (one its executor stopped waiting for) holds nothing to add to: refused.
+   * `task` is about to send another request: what the previous one reserved stays held (until
+   * the probe settles with what it really transferred), and `calls` more API requests are
+   * reserved for it — 0 when admission reserved it already, 1 for a request admission did not
+   * count. The limit they would exceed, or null when reserved. A probe that was settled already
+   * holds nothing to add to: refused.
    */
   reserveApi(task: ProbeTask, calls: number): UsageLimitKind | null {
     const id = task.usageId ?? 0;
     if (id === 0) return null;
     const held = this.#held.get(id);
     if (held === undefined) return 'api_requests';
+    held.current = 0;
+    if (calls <= 0) return null;
     const p = this.#of(task.backend);
     const limit = this.#acct.exceededLimit(task.backend, p.api + calls, p.egress, 0);
     if (limit !== undefined) return limit;

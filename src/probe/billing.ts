@@ -14,14 +14,17 @@ import type { ProbeTask } from './task.js';
  */
 export interface UsagePort {
   /**
-   * Reserve `bytes` of egress for `task` (whose API request was reserved when it was
-   * admitted). Resolves with the limit the bytes would exceed (nothing reserved then) or null.
+   * The request `task` is on (admitted with it, or announced by {@link reserveApi}) may take
+   * `bytes` of egress: before it is sent, its range's length or the row's size; once answered,
+   * the size the answer announces, which replaces that. Resolves with the limit the bytes would
+   * exceed (nothing reserved for the request then) or null.
    */
   reserveEgress(task: ProbeTask, bytes: number, signal: AbortSignal): UsageLimitKind | null | Promise<UsageLimitKind | null>;
   /**
-   * Reserve `calls` more API requests for `task`, beyond those reserved when it was admitted
-   * (see probe/request-budget.ts), before they are sent. Resolves with the limit they would
-   * exceed (nothing reserved then) or null.
+   * `task` is about to send another request (see probe/request-budget.ts): what the previous one
+   * reserved stays held, and `calls` more API requests are reserved — 1 for a request admission
+   * did not count, 0 for one it did. Resolves with the limit they would exceed (nothing reserved
+   * then) or null.
    */
   reserveApi(task: ProbeTask, calls: number, signal: AbortSignal): UsageLimitKind | null | Promise<UsageLimitKind | null>;
 }
@@ -38,4 +41,50 @@ export function isBilledFailure(err: unknown): boolean {
   if (backendStatusOf(err) !== undefined) return true;
   if (hasCode(err, 'BACKEND_UNAVAILABLE') || hasCode(err, 'USAGE_LIMIT_SKIP') || hasCode(err, 'INVALID_KEY') || hasCode(err, 'SERVICE_UNAVAILABLE')) return false;
   return !hasErrno(err, NEVER_CONNECTED);
+}
+
+/** The stored size a probe's row gives, when it is a byte count (degraded mode has no row). */
+function storedSizeOf(task: ProbeTask): number | undefined {
+  const stored = task.location?.sizeBytes as unknown;
+  return typeof stored === 'number' && Number.isSafeInteger(stored) && stored >= 0 ? stored : undefined;
+}
+
+/**
+ * The most egress one GET of `task`'s copy can take: the length of its `range` (a range of the
+ * stored bytes, cut to the stored size the row gives), or without one the row's stored size.
+ * Undefined when neither says (degraded mode without a closed range): then only the answer's
+ * announced size can be reserved, once it is in.
+ */
+export function egressBound(task: ProbeTask, range: string | undefined): number | undefined {
+  const stored = storedSizeOf(task);
+  if (range === undefined) return stored;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+  if (m === null) return undefined;
+  const [, a = '', b = ''] = m;
+  if (a === '') {
+    // A suffix: its last b bytes.
+    if (b === '') return undefined;
+    const n = Number(b);
+    return stored === undefined ? n : Math.min(n, stored);
+  }
+  const start = Number(a);
+  const left = stored === undefined ? undefined : Math.max(0, stored - start);
+  if (b === '') return left;
+  const n = Number(b) - start + 1;
+  if (!(n >= 0)) return undefined;
+  return left === undefined ? n : Math.min(n, left);
+}
+
+/**
+ * The egress admission reserves for a probe's first request, before it is dispatched: a GET
+ * whose first request is the object's own bytes as the task gives them — a whole copy (its
+ * stored size) or a range of a copy stored as it is (the range's length). 0 for the rest: a
+ * range of an encrypted or compressed copy plans its request from a header or seek table first,
+ * and reserves each request as it sends it (see probe/request-budget.ts).
+ */
+export function admittedEgress(task: ProbeTask): number {
+  if (task.op !== 'get') return 0;
+  const l = task.location;
+  if (task.range !== undefined && (l === null || l.encrypted || l.compression !== undefined)) return 0;
+  return egressBound(task, task.range) ?? 0;
 }

@@ -12,6 +12,7 @@ import type { ObjectLocation, ProbeRequest } from '../../src/types.js';
 import type { ScriptedBackendSpec } from '../helpers/scripted-backends.js';
 import { executorWorld, until, type ExecutorWorld } from '../helpers/executor-world.js';
 import { seekableZstd } from '../helpers/seekable-zstd.js';
+import { randomBytes } from 'node:crypto';
 
 const specs: ScriptedBackendSpec[] = [
   { name: 'api', objects: { k: 'payload' }, default: { kind: 'gate' } },
@@ -25,6 +26,9 @@ after(() => Promise.all([worlds.inline.close(), worlds.pool.close()]));
 /** The object a degraded copy holds in s3-orchestrator's compressed layout: three frames. */
 const text = new TextEncoder().encode('0123456789'.repeat(30));
 const zst = seekableZstd(text, { chunkSize: 100 }).body;
+/** 40 incompressible frames of 1000 bytes: a range of one reads the last 8 KiB (its seek table), then the frame. */
+const bigText = randomBytes(40_000);
+const big = seekableZstd(bigText, { chunkSize: 1000 });
 /**
  * Backends whose degraded probes need requests admission does not reserve (storage keys off, so a
  * degraded probe reserves one request): `nosize` answers a range without the object's size (a HEAD
@@ -33,6 +37,7 @@ const zst = seekableZstd(text, { chunkSize: 100 }).body;
 const extraSpecs: ScriptedBackendSpec[] = [
   { name: 'nosize', objects: { k: 'payload' }, noTotal: true, default: { kind: 'gate' } },
   { name: 'zst', objects: { inline: new Uint8Array(zst), pool: new Uint8Array(zst) } },
+  { name: 'zstg', objects: { inline: new Uint8Array(big.body), pool: new Uint8Array(big.body) }, default: { kind: 'gate' } },
 ];
 const extraWorlds = { inline: executorWorld('inline', extraSpecs, { storageKeys: false }), pool: executorWorld('pool', extraSpecs, { storageKeys: false }) };
 after(() => Promise.all([extraWorlds.inline.close(), extraWorlds.pool.close()]));
@@ -174,6 +179,32 @@ for (const [kind, w] of Object.entries(extraWorlds)) {
     assert.ok(w.fleet.calls('zst') <= 5, `${w.fleet.calls('zst')} requests`);
     assert.equal(used(), w.fleet.calls('zst'));
     assertNothingReserved(w, 'zst');
+  });
+
+  test(`${kind}: the seek-table and frame GETs of located compressed copies reserve their bytes before they are sent: concurrent ranges never ask past the egress limit`, async () => {
+    // The key is the executor's own: a seek table read once is remembered per thread.
+    const key = kind;
+    const loc: ObjectLocation = {
+      objectKey: key, backendName: 'zstg', sizeBytes: big.body.byteLength, createdAt: new Date(0), encrypted: false,
+      contentHash: sha256Hex(bigText), compression: 'zstd', logicalSize: bigText.byteLength, compressionVersion: 1,
+    };
+    // One read's seek table (8 KiB) and frame (~1 KB) fit; a second seek table does not.
+    w.recorder.usage.setLimits('zstg', { egressBytes: 12_000 });
+    const results = [0, 5000].map((at) => settle(w.executor.get(key, { range: `bytes=${at}-${at + 999}` })(req(w, 'zstg', loc))));
+    try {
+      await until(() => w.fleet.calls('zstg') >= 1, 'the first seek-table read to reach the backend');
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    } finally {
+      w.fleet.open('zstg');
+    }
+    const all = await Promise.all(results);
+    assert.equal(all.filter((r) => r.ok).length, 1);
+    for (const r of all) if (!r.ok) assert.equal(r.e.limit, 'egress_bytes');
+    assert.equal(w.fleet.calls('zstg'), 2, 'the seek table and the frame of one read; the other read sent nothing');
+    const used = w.recorder.usage.usage('zstg');
+    assert.equal(used.apiRequests, 2);
+    assert.ok(used.egressBytes <= 12_000, `${used.egressBytes} bytes`);
+    assertNothingReserved(w, 'zstg');
   });
 }
 
