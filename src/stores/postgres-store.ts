@@ -673,8 +673,12 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     checkDeltas(deltas);
     if (deltas.length === 0) return;
     await this.#ensureSchema();
+    // Rows are locked in one order whatever order a tracker lists them in: two processes
+    // flushing the same backends in opposite orders would otherwise deadlock, and PostgreSQL
+    // would refuse one flush.
+    const ordered = [...deltas].sort((a, b) => byText(a.backendName, b.backendName) || byText(a.period, b.period));
     await this.#transaction('usage flush', async (c) => {
-      for (const d of deltas) await c.query(UPSERT_USAGE, [d.backendName, d.period, d.apiRequests, d.egressBytes, d.ingressBytes]);
+      for (const d of ordered) await c.query(UPSERT_USAGE, [d.backendName, d.period, d.apiRequests, d.egressBytes, d.ingressBytes]);
     });
   }
 
@@ -688,6 +692,11 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     }
     return this.#closing;
   }
+}
+
+/** Code-unit order: the same in every process, whatever its locale. */
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

@@ -118,6 +118,41 @@ test('two readers sharing one PostgreSQL count usage into one exact total', asyn
   }
 });
 
+test('two readers flushing on a timer share one api_request_limit through PostgreSQL: each counts the other\'s flushed usage once, and the stored total is exact', async () => {
+  const period = new Date().toISOString().slice(0, 7);
+  const probe = await PostgresMetadataStore.open({ url: `${url}?sslmode=disable` });
+  const stored = async (): Promise<number> => (await probe.loadUsage(period)).get('b2')?.apiRequests ?? 0;
+  const base = await stored();
+  // b2's monthly limit leaves 10 requests; b3 is unlimited.
+  const limited = (): ReadPathConfig => config({
+    backends: fleet.backends.map((b) => ({ ...fleet.backendConfig(b.name), ...(b.name === 'b2' ? { api_request_limit: base + 10 } : {}) })),
+    usage: { flush_interval: '50ms' },
+  });
+  const a = await ReadPath.open(limited());
+  const b = await ReadPath.open(limited());
+  try {
+    await seed(a.store as PostgresMetadataStore, 'pg/shared-limit', 'shared', ['b2', 'b3']);
+    for (let i = 0; i < 6; i++) assert.equal((await a.get('pg/shared-limit')).backend, 'b2');
+    // B learns of A's six from the database alone, on its own timer.
+    assert.ok(await until(async () => b.recorder.usage.usageParts('b2').baseline.apiRequests === base + 6), 'B loaded A\'s flushed usage');
+    const served: string[] = [];
+    for (let i = 0; i < 6; i++) served.push((await b.get('pg/shared-limit')).backend);
+    assert.deepEqual(served, ['b2', 'b2', 'b2', 'b2', 'b3', 'b3'], 'B had the 4 requests A left');
+    // Once both timers have run again, each counts the 10 requests exactly once.
+    assert.ok(await until(async () => (await stored()) === base + 10 && [a, b].every((r) => r.recorder.usage.usage('b2').apiRequests === base + 10)),
+      `stored ${await stored() - base}, A ${a.recorder.usage.usage('b2').apiRequests - base}, B ${b.recorder.usage.usage('b2').apiRequests - base}`);
+    assert.equal((await a.get('pg/shared-limit')).backend, 'b3', 'A sees the limit B used up');
+  } finally {
+    await a.close();
+    await b.close();
+  }
+  try {
+    assert.equal(await stored() - base, 10, 'no request lost or counted twice');
+  } finally {
+    await probe.close();
+  }
+});
+
 test('a database that is down at startup does not stop open(): reads are degraded until it returns', async () => {
   const seeded = await ReadPath.open(config());
   await seed(seeded.store as PostgresMetadataStore, 'pg/startup', 'boot', ['b1']);

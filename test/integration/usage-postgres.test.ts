@@ -42,6 +42,28 @@ describe('usage persistence on PostgreSQL', () => {
     }
   });
 
+  it('processes whose flushes hold the same rows in opposite orders never deadlock: every flush is written whole', async () => {
+    const url = await cluster.createDatabase('crossed_usage');
+    const stores = [new PostgresMetadataStore({ url, max_conns: 2 }), new PostgresMetadataStore({ url, max_conns: 2 })] as const;
+    const delta = (backendName: string) => ({ backendName, period: '2024-03', apiRequests: 1, egressBytes: 0, ingressBytes: 0 });
+    try {
+      await stores[0].loadUsage('2024-03'); // tables created once, up front
+      await stores[0].flushUsage([delta('b1'), delta('b2')]);
+      // Each process's tracker lists backends in the order it first used them: here, opposite ones.
+      const rounds = 15;
+      const outcomes = await Promise.allSettled(Array.from({ length: rounds }, () => [
+        stores[0].flushUsage([delta('b1'), delta('b2')]),
+        stores[1].flushUsage([delta('b2'), delta('b1')]),
+      ]).flat());
+      const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => String((o.reason as Error).message));
+      assert.deepEqual(failed, [], 'no flush refused');
+      const stored = await stores[0].loadUsage('2024-03');
+      assert.deepEqual([stored.get('b1')?.apiRequests, stored.get('b2')?.apiRequests], [1 + 2 * rounds, 1 + 2 * rounds]);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
   it('keeps the deltas while PostgreSQL is down and writes them once it is back', async () => {
     const url = await cluster.createDatabase('outage_usage');
     const store = await PostgresMetadataStore.open({ url, connectTimeoutMs: 2000 });
