@@ -97,7 +97,9 @@ export class UsageLedger implements UsagePort {
     task.usageId = id;
     task.reservedApi = calls;
     const held: Held = { api: calls, egress: 0, current: 0 };
-    if (task.op === 'get' && usage.limitsOf(name).egressBytes > 0) {
+    // A HEAD too: a degraded one reads the copy's first bytes, and its seek table when they
+    // begin like zstd, by ranged GETs.
+    if (usage.limitsOf(name).egressBytes > 0) {
       task.egressLimited = true;
       p.egress += known;
       held.egress = held.current = known;

@@ -20,6 +20,7 @@ import type { ProbeTask } from '../../src/probe/task.js';
 import type { BackendGetOptions, GetResult, ObjectBackend } from '../../src/types.js';
 import { deferred, flush } from '../helpers/gate.js';
 import { seekableZstd } from '../helpers/seekable-zstd.js';
+import { openMemoryReadPath } from '../helpers/memory-readpath.js';
 
 /** The bytes a `bytes=a-b` range asks for. */
 function asked(range: string | undefined, size: number): number {
@@ -87,6 +88,23 @@ describe('egress reserved before a request is sent', () => {
       assert.ok(rp.recorder.usage.usage('b1').egressBytes <= limit);
       assert.equal(rp.recorder.usage.usage('b1').egressBytes, sum, 'billed what was sent');
       assert.deepEqual(rp.recorder.reservations.pending('b1'), { api: 0, egress: 0 }, 'nothing held');
+    } finally {
+      await rp.close();
+    }
+  });
+
+  it('a degraded HEAD\'s ranged GET of the copy\'s first bytes is reserved too: without room it is not sent, and the next backend answers', async () => {
+    const { rp, seed, store, backend } = await openMemoryReadPath(2, {
+      backends: ['b1', 'b2'].map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', ...(name === 'b1' ? { egress_byte_limit: 4 } : {}) })),
+    });
+    try {
+      seed('k', 'payload');
+      store.setAvailable(false);
+      const h = await rp.head('k');
+      assert.deepEqual([h.backend, h.size], ['b2', 7]);
+      assert.equal(backend('b1').calls.get, 0, 'b1 has 4 bytes left: its first 5 were not asked for');
+      assert.equal(rp.recorder.usage.usage('b1').egressBytes, 0);
+      assert.deepEqual(rp.recorder.reservations.pending('b1'), { api: 0, egress: 0 });
     } finally {
       await rp.close();
     }
