@@ -93,6 +93,39 @@ describe('egress reserved before a request is sent', () => {
     }
   });
 
+  it('a striped read: each part in flight holds its own span, not its copy\'s whole size, so copies whose limits hold the object serve it', async () => {
+    const data = randomBytes(1 << 20);
+    const store = new MemoryMetadataStore();
+    const copies = ['b1', 'b2'].map((name, i) => {
+      const m = new MemoryBackend(name);
+      m.put('k', data);
+      store.add({ objectKey: 'k', backendName: name, sizeBytes: data.byteLength, createdAt: new Date(i + 1), encrypted: false, contentHash: sha256Hex(data) });
+      return gated(m, () => data.byteLength);
+    });
+    // 1.5 MiB each: the object fits in either, but two 1 MiB rows held at once by two parts do not.
+    const rp = await ReadPath.open({
+      ...config({ b1: 1.5 * 2 ** 20, b2: 1.5 * 2 ** 20 }),
+      striping: { enabled: true, min_size: 65_536, part_size: 131_072, parts_in_flight: 8 },
+    }, { backends: copies.map((c) => c.backend), store });
+    try {
+      const body = (async () => {
+        const s = await rp.getStream('k');
+        const chunks: Buffer[] = [];
+        for await (const c of s.body) chunks.push(c as Buffer);
+        return Buffer.concat(chunks);
+      })();
+      await flush(20);
+      for (const c of copies) c.open();
+      assert.ok((await body).equals(data));
+      const sent = copies.map((c) => c.gets.reduce((a, b) => a + b, 0));
+      assert.equal(sent[0]! + sent[1]!, data.byteLength, `parts asked of b1 and b2: ${sent.join(', ')}`);
+      assert.ok(copies.every((c) => c.gets.length > 0), 'both copies served parts');
+      for (const name of ['b1', 'b2']) assert.deepEqual(rp.recorder.reservations.pending(name), { api: 0, egress: 0 });
+    } finally {
+      await rp.close();
+    }
+  });
+
   it('a degraded HEAD\'s ranged GET of the copy\'s first bytes is reserved too: without room it is not sent, and the next backend answers', async () => {
     const { rp, seed, store, backend } = await openMemoryReadPath(2, {
       backends: ['b1', 'b2'].map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', ...(name === 'b1' ? { egress_byte_limit: 4 } : {}) })),
