@@ -8,7 +8,8 @@
  * announces before its body is read. The probe is settled exactly once with what it really
  * used, which replaces everything it held — so N concurrent probes against a backend with R
  * requests or B bytes left never send more than R requests or ask for more than B bytes.
- * Backends without limits cost one Map lookup and reserve nothing. *
+ * Backends without limits cost one Map lookup and reserve nothing.
+ *
  * One ledger per Recorder ({@link Recorder.reservations}): the inline executor and the pool
  * (whose workers ask for egress and requests by message) reserve against the same counts.
  */
