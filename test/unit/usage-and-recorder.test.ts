@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Recorder } from '../../src/telemetry/recorder.js';
 import { UsageTracker, usagePeriod } from '../../src/policies/usage-tracker.js';
+import type { ProbeTask } from '../../src/probe/task.js';
 
 test('usage tracker: limits per kind, 0 = unlimited, baseline + deltas', () => {
   const t = new UsageTracker({ limits: { b1: { apiRequests: 2, egressBytes: 100 } } });
@@ -54,4 +55,37 @@ test('recorder: count sums over labels not given; histograms count samples', () 
   assert.equal(fam.series.length, 2);
   r.record('b1', 1, 10, 0);
   assert.equal(r.usage.usage('b1').egressBytes, 10);
+});
+
+test('reads in flight across the month\'s end (UTC): their reservations count against the new month, and what they used lands in it', () => {
+  let now = new Date('2026-11-30T23:59:59Z');
+  const acct = new Recorder({ limits: { b1: { apiRequests: 3, egressBytes: 100 } }, now: () => now });
+  acct.usage.record('b1', 3, 100, 0);
+  const ledger = acct.reservations;
+  const task = (): ProbeTask => ({ op: 'get', backend: 'b1', key: 'k', location: null, storedAt: 'k' });
+  assert.throws(() => ledger.admit(task()), { code: 'USAGE_LIMIT_SKIP' }, 'November is used up');
+  now = new Date('2026-12-01T00:00:00Z');
+  const a = task();
+  ledger.admit(a);
+  assert.equal(ledger.reserveEgress(a, 60), null);
+  // A second read: its request fits December's 3, its 60 bytes do not fit beside the first's 60.
+  const b = task();
+  ledger.admit(b);
+  assert.equal(ledger.reserveEgress(b, 60), 'egress_bytes');
+  ledger.settle(b, { api: 1, egress: 0 });
+  ledger.settle(a, { api: 1, egress: 60 });
+  assert.deepEqual(acct.usage.usage('b1'), { apiRequests: 2, egressBytes: 60, ingressBytes: 0 });
+  assert.deepEqual(acct.usage.takeDeltas().map((d) => [d.period, d.apiRequests, d.egressBytes]), [['2026-11', 3, 100], ['2026-12', 2, 60]]);
+  assert.deepEqual(ledger.pending('b1'), { api: 0, egress: 0 });
+});
+
+test('limits of 0 are no limits: nothing is reserved, everything is recorded', () => {
+  const acct = new Recorder({ limits: { b1: { apiRequests: 0, egressBytes: 0, ingressBytes: 0 } } });
+  const t: ProbeTask = { op: 'get', backend: 'b1', key: 'k', location: null, storedAt: 'k' };
+  acct.reservations.admit(t);
+  assert.equal(t.usageId, 0);
+  assert.equal(acct.reservations.reserveEgress(t, 1e12), null);
+  acct.reservations.settle(t, { api: 1, egress: 1e12 });
+  assert.deepEqual(acct.usage.usage('b1'), { apiRequests: 1, egressBytes: 1e12, ingressBytes: 0 });
+  assert.equal(acct.withinLimits('b1', 1e9, 1e15, 1e15), true);
 });
