@@ -60,8 +60,9 @@ export interface ProbeTask {
   /** With `out`: the batch writing, within which the thread's knowledge of the tree holds. */
   outScope?: string;
   /**
-   * The backend has an egress limit: after the headers the probe asks its usage port to
-   * reserve the body's announced size before reading it.
+   * The backend has an egress limit: each GET the probe sends (a HEAD probe's ranged reads of a
+   * degraded copy included) reserves the bytes it can take before it is sent, and after the
+   * headers the body's announced size replaces that reservation before the body is read.
    */
   egressLimited?: boolean;
   /** Names this probe's usage reservation to the usage port. */

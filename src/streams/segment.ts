@@ -137,6 +137,8 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   let expected = r.end - r.start + 1;
   if (!(r.whole && r.start === 0)) opts.range = `bytes=${r.start}-${r.end}`;
   if (r.ifMatch !== undefined) opts.ifMatch = r.ifMatch;
+  // Admission holds what the first request can take: a plain copy's range, not its whole size.
+  if (opts.range !== undefined) task.range = opts.range;
   const ledger = p.recorder.reservations;
   ledger.admit(task);
   // Requests admission did not reserve (a listing's further pages, a second seek-table read) are

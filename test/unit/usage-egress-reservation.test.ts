@@ -144,6 +144,28 @@ describe('egress reserved before a request is sent', () => {
   });
 });
 
+describe('a stream\'s admission', () => {
+  it('holds the range a plain copy is asked for, not its whole size: a copy with room for the range serves it', async () => {
+    const { rp, seed, backend } = await openMemoryReadPath(2, {
+      backends: ['b1', 'b2'].map((name) => ({ name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's', ...(name === 'b1' ? { egress_byte_limit: 500 } : {}) })),
+    });
+    try {
+      const data = randomBytes(1000);
+      seed('k', data);
+      const s = await rp.getStream('k', { range: 'bytes=0-99' });
+      const chunks: Buffer[] = [];
+      for await (const c of s.body) chunks.push(c as Buffer);
+      assert.ok(Buffer.concat(chunks).equals(data.subarray(0, 100)));
+      assert.equal(s.backend, 'b1', 'b1 has room for 100 bytes, though not for the whole 1000');
+      assert.equal(backend('b2').calls.get, 0);
+      assert.equal(rp.recorder.usage.usage('b1').egressBytes, 100);
+      assert.deepEqual(rp.recorder.reservations.pending('b1'), { api: 0, egress: 0 });
+    } finally {
+      await rp.close();
+    }
+  });
+});
+
 describe('withinReservation on a backend with an egress limit', () => {
   const hung: ObjectBackend = {
     name: 'b1',
