@@ -19,10 +19,9 @@
  */
 import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { threadId } from 'node:worker_threads';
 import { ReadPathError } from '../errors.js';
 import { describeKey, keyProblem } from '../engine/keys.js';
-import { NAME_MAX_BYTES, tempNameFor } from './temp-name.js';
+import { NAME_MAX_BYTES, nextTempName } from './temp-name.js';
 
 /** Why `key` cannot be written under an output directory, or undefined when it can. */
 export function outPathProblem(key: string, sep: string = path.sep): string | undefined {
@@ -55,7 +54,6 @@ function* parentDirs(key: string, lastSlash: number): Generator<string, void, un
 }
 
 const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-let tempSeq = 0;
 
 /** Writes files under one resolved directory. */
 export class FileSink {
@@ -125,7 +123,7 @@ export class FileSink {
       throw fsError(`${key}: not a regular file`, 'EEXIST');
     }
     const dir = path.dirname(target);
-    const temp = path.join(dir, tempNameFor(path.basename(target), `${process.pid}-${threadId}-${++tempSeq}`));
+    const temp = path.join(dir, nextTempName(path.basename(target)));
     return new FileWrite(key, openSync(temp, TEMP_FLAGS, 0o644), temp, target);
   }
 

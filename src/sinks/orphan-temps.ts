@@ -9,16 +9,13 @@
  *
  * Only on a worker's death, never on the hot path; asynchronous, so the main thread's loop keeps
  * serving while a large directory is listed. Nothing is followed through a symbolic link, and
- * only names that are exactly what {@link tempNameFor} gives for one of the keys' names are
+ * only names that are exactly what temp-name.ts gives for one of the keys' names are
  * removed.
  */
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { outPathProblem } from './file-sink.js';
-import { tempNameFor } from './temp-name.js';
-
-/** What a temporary name is made of (see {@link tempNameFor}): the unique part is pid-thread-seq. */
-const TEMP_NAME = /^\.(.*)\.readpath-(\d+)-(\d+)-(\d+)\.tmp$/s;
+import { tempWriterOf } from './temp-name.js';
 
 /**
  * The keys' names grouped by their parent directory (relative to root), for the keys that map
@@ -52,12 +49,8 @@ async function realDirectory(root: string, rel: string): Promise<boolean> {
 
 /** Whether `name` is the temporary name of one of `names`, written by one of `threads` of process `pid`. */
 function isOrphan(name: string, names: ReadonlySet<string>, pid: number, threads: ReadonlySet<number>): boolean {
-  const m = TEMP_NAME.exec(name);
-  if (m === null || Number(m[2]) !== pid || !threads.has(Number(m[3]))) return false;
-  const unique = `${m[2] as string}-${m[3] as string}-${m[4] as string}`;
-  // The name part may be the whole target name or its shortened form: rebuild, compare exactly.
-  for (const base of names) if (tempNameFor(base, unique) === name) return true;
-  return false;
+  const w = tempWriterOf(name, names);
+  return w !== undefined && w.pid === pid && threads.has(w.thread);
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
- * `readpath get -o FILE` interrupted once (SIGINT) mid-body: it stops, exits 130, and leaves
- * neither FILE nor its temporary file. A child process (the CLI as users run it, under tsx) over
+ * `readpath get -o FILE` interrupted mid-body (SIGINT or SIGTERM): it stops, exits
+ * 130, and leaves neither FILE nor its temporary file, which is named as the sweeps of leftovers
+ * recognize. A child process (the CLI as users run it, under tsx) over
  * a big-object server that stalls the body until the test has seen the temporary file grow.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { generatedSha256, startBigObjectServer, type BigObjectServer } from '../../bench/large/big-object-server.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { tempWriterOf, type TempWriter } from '../../src/sinks/temp-name.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
@@ -37,7 +39,12 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-test('get -o interrupted once mid-body exits 130 and leaves no file, temporary or not', async () => {
+/**
+ * Run `get -o outDir/clip.bin` in a child, wait until its body stalled mid-way with bytes in its
+ * temporary file, then hand the child and that file's name to `interrupt`; resolves with the
+ * child's exit and stderr.
+ */
+async function interruptedMidBody(dir: string, interrupt: (child: ChildProcess, temp: string) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; outDir: string }> {
   const cfg = path.join(tmp, 'readpath.json');
   await writeFile(cfg, JSON.stringify({
     backends: [{ name: 'b1', endpoint: server.url, bucket: 'data', access_key_id: 'k', secret_access_key: 's', force_path_style: true }],
@@ -45,36 +52,56 @@ test('get -o interrupted once mid-body exits 130 and leaves no file, temporary o
     // Far beyond the test: the interrupt, not the idle timeout, ends the stalled read.
     runtime: { stream_idle_timeout: '10m' },
   }));
-  const outDir = path.join(tmp, 'out');
+  const outDir = path.join(tmp, dir);
   await mkdir(outDir);
   server.setFaults({ stallAtByte: STALL_AT });
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'get', OBJECT.key, '-c', cfg, '-o', path.join(outDir, 'clip.bin')],
     { cwd: ROOT, env: { ...process.env, READPATH_LOG_LEVEL: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   try {
     // Mid-body: the body stalled, and bytes before the stall are in the temporary file.
-    const written = async (): Promise<boolean> => {
-      if (server.stats().stalled === 0) return false;
+    const written = async (): Promise<string | undefined> => {
+      if (server.stats().stalled === 0) return undefined;
       for (const name of await readdir(outDir)) {
-        if (name.includes('.readpath-') && (await stat(path.join(outDir, name))).size > 0) return true;
+        if (name.includes('.readpath-') && (await stat(path.join(outDir, name))).size > 0) return name;
       }
-      return false;
+      return undefined;
     };
+    let temp: string | undefined;
     // Bounded by the child's own life: a child that ended first fails the wait, not the runner's timeout.
-    while (!(await written())) {
+    while ((temp = await written()) === undefined) {
       assert.ok(child.exitCode === null, `the child ended before the stall: ${stderr}`);
       await sleep(5);
     }
-    child.kill('SIGINT');
+    interrupt(child, temp);
     const [code, signal] = await exited;
-    assert.equal(signal, null, stderr);
-    assert.equal(code, 130, stderr);
-    assert.deepEqual(await readdir(outDir), [], 'neither the file nor its temporary file');
+    return { code, signal, stderr, outDir };
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     server.releaseStalls();
     server.setFaults({});
   }
+}
+
+test('get -o interrupted once mid-body exits 130 and leaves no file, temporary or not', async () => {
+  const r = await interruptedMidBody('out', (child) => child.kill('SIGINT'));
+  assert.equal(r.signal, null, r.stderr);
+  assert.equal(r.code, 130, r.stderr);
+  assert.deepEqual(await readdir(r.outDir), [], 'neither the file nor its temporary file');
+});
+
+test('get -o writes through a temporary name the sweeps recognize (this process and thread); SIGTERM removes it too', async () => {
+  let writer: TempWriter | undefined;
+  let pid: number | undefined;
+  const r = await interruptedMidBody('out-term', (child, temp) => {
+    writer = tempWriterOf(temp, ['clip.bin']);
+    pid = child.pid;
+    child.kill('SIGTERM');
+  });
+  assert.ok(writer !== undefined, 'the name is one temp-name.ts makes for clip.bin');
+  assert.equal(writer.pid, pid);
+  assert.equal(r.code, 130, r.stderr);
+  assert.deepEqual(await readdir(r.outDir), [], 'neither the file nor its temporary file');
 });

@@ -4,7 +4,8 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from
 import os from 'node:os';
 import path from 'node:path';
 import { FileSink, outPathProblem } from '../../src/sinks/file-sink.js';
-import { NAME_MAX_BYTES, tempNameFor } from '../../src/sinks/temp-name.js';
+import { threadId } from 'node:worker_threads';
+import { NAME_MAX_BYTES, nextTempName, tempNameFor, tempWriterOf } from '../../src/sinks/temp-name.js';
 
 describe('--out DIR containment', () => {
   let base: string;
@@ -66,13 +67,30 @@ describe('--out DIR containment', () => {
   });
 
   it('temporary names (batch --out, get -o) keep the target\'s name when it fits and always fit in 255 bytes', () => {
-    assert.equal(tempNameFor('cat.jpg', '12-0-1'), '.cat.jpg.readpath-12-0-1.tmp');
+    assert.equal(tempNameFor('cat.jpg', { pid: 12, thread: 0, seq: 1 }), '.cat.jpg.readpath-12-0-1.tmp');
     for (const name of ['x'.repeat(200), 'x'.repeat(255), '🎉'.repeat(63), `a${'🎉'.repeat(63)}`]) {
-      const temp = tempNameFor(name, '4194304-255-9007199254740991');
+      const temp = tempNameFor(name, { pid: 4194304, thread: 255, seq: Number.MAX_SAFE_INTEGER });
       assert.ok(Buffer.byteLength(temp) <= NAME_MAX_BYTES, temp);
       assert.ok(temp.startsWith('.') && temp.endsWith('.tmp') && !temp.includes('\ufffd'), temp);
       assert.ok(!/[\ud800-\udfff]/.test(temp.replace(/🎉/g, '')), 'no half of a surrogate pair');
     }
+  });
+
+  it('temporary names are recognized by the module that makes them: exactly its names, with their writer', () => {
+    const made = nextTempName('cat.jpg');
+    const w = tempWriterOf(made, ['dog.jpg', 'cat.jpg']);
+    assert.ok(w !== undefined, made);
+    assert.equal(w.pid, process.pid);
+    assert.equal(w.thread, threadId);
+    assert.ok(Number(tempWriterOf(nextTempName('cat.jpg'), ['cat.jpg'])?.seq) > w.seq, 'a new name per file');
+    const long = '🎉'.repeat(63);
+    const shortened = tempNameFor(long, { pid: 7, thread: 3, seq: 9 });
+    assert.deepEqual(tempWriterOf(shortened, [long]), { pid: 7, thread: 3, seq: 9 });
+    assert.equal(tempWriterOf(shortened, ['🎉'.repeat(40)]), undefined, 'another name of the same first characters');
+    for (const lookalike of ['.cat.jpg.readpath-7-3-9.tmp.keep', '.cat.jpg.readpath-07-3-9.tmp', '.cat.jpg.readpath-7-3-x.tmp', 'cat.jpg.readpath-7-3-9.tmp', '.cat.jpg.readpath-7-3.tmp']) {
+      assert.equal(tempWriterOf(lookalike, ['cat.jpg']), undefined, lookalike);
+    }
+    assert.equal(tempWriterOf('.cat.jpg.readpath-7-3-9.tmp', ['dog.jpg']), undefined, 'another target\'s');
   });
 
   it('DIR given through a symlink is resolved once and used', async () => {

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeOrphanTemps } from '../../src/sinks/orphan-temps.js';
-import { tempNameFor } from '../../src/sinks/temp-name.js';
+import { tempNameFor, type TempWriter } from '../../src/sinks/temp-name.js';
 
 let root: string;
 before(() => {
@@ -20,25 +20,29 @@ after(() => {
 
 const PID = 4242;
 
+function at(pid: number, thread: number, seq: number): TempWriter {
+  return { pid, thread, seq };
+}
+
 test('removes exactly the dead threads\' temporary files beside the keys, long names included', async () => {
   const dir = join(root, 'exact');
   mkdirSync(join(dir, 'a'), { recursive: true });
   const long = 'L'.repeat(250);
   const gone = [
-    join('a', tempNameFor('f.bin', `${PID}-5-1`)),
-    join('a', tempNameFor('f.bin', `${PID}-5-12`)),
-    join('a', tempNameFor('f.bin', `${PID}-9-3`)),
-    tempNameFor(long, `${PID}-5-7`),
+    join('a', tempNameFor('f.bin', at(PID, 5, 1))),
+    join('a', tempNameFor('f.bin', at(PID, 5, 12))),
+    join('a', tempNameFor('f.bin', at(PID, 9, 3))),
+    tempNameFor(long, at(PID, 5, 7)),
   ];
   const kept = [
     join('a', 'f.bin'),
-    join('a', tempNameFor('f.bin', `${PID}-6-1`)), // a live thread's
-    join('a', tempNameFor('f.bin', `${PID + 1}-5-1`)), // another process's
-    join('a', tempNameFor('g.bin', `${PID}-5-1`)), // a key not given
+    join('a', tempNameFor('f.bin', at(PID, 6, 1))), // a live thread's
+    join('a', tempNameFor('f.bin', at(PID + 1, 5, 1))), // another process's
+    join('a', tempNameFor('g.bin', at(PID, 5, 1))), // a key not given
     join('a', `.f.bin.readpath-${PID}-5-x.tmp`), // not a name the writer gives
     join('a', `.f.bin.readpath-${PID}-5-1.tmp.keep`),
-    tempNameFor('f.bin', `${PID}-5-1`), // beside another path's file of that name
-    tempNameFor('L'.repeat(200), `${PID}-5-7`), // shares the long name's first characters only
+    tempNameFor('f.bin', at(PID, 5, 1)), // beside another path's file of that name
+    tempNameFor('L'.repeat(200), at(PID, 5, 7)), // shares the long name's first characters only
   ];
   for (const f of [...gone, ...kept]) writeFileSync(join(dir, f), 'x');
   const removed = await removeOrphanTemps(dir, ['a/f.bin', long, 'a/missing-dir/x', '../escape'], new Set([5, 9]), PID);
@@ -52,7 +56,7 @@ test('never follows a symbolic link: neither a linked directory on the way nor a
   const elsewhere = join(root, 'elsewhere');
   mkdirSync(dir, { recursive: true });
   mkdirSync(elsewhere, { recursive: true });
-  const name = tempNameFor('f', `${PID}-5-1`);
+  const name = tempNameFor('f', at(PID, 5, 1));
   writeFileSync(join(elsewhere, name), 'not under DIR');
   symlinkSync(elsewhere, join(dir, 'via'));
   symlinkSync(join(elsewhere, name), join(dir, name));

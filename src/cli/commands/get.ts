@@ -2,7 +2,6 @@
  * `readpath get KEY [-c CONFIG] [-o FILE|-]`: the body streamed to FILE (or stdout) in
  * bounded memory whatever its size, one outcome line on stderr, a progress bar on a TTY.
  */
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,7 +16,7 @@ import { openReader } from '../reader.js';
 import { formatMs } from '../summary.js';
 import { createByteProgress } from '../byte-progress.js';
 import { checkRangeSyntax } from '../../ranges/byte-range.js';
-import { tempNameFor } from '../../sinks/temp-name.js';
+import { nextTempName } from '../../sinks/temp-name.js';
 import type { CommandContext } from './context.js';
 
 /** Options of `get`. */
@@ -88,11 +87,12 @@ async function checkOutputFile(file: string): Promise<void> {
 
 /**
  * Stream the body into a temporary file beside `file` (created exclusively, so nothing else is
- * overwritten through it), renamed into place only once the body ended — which a verified
- * stream does only after its hash matched. A failed or damaged read leaves no file.
+ * overwritten through it, and named as every readpath temporary file is: temp-name.ts), renamed
+ * into place only once the body ended — which a verified stream does only after its hash matched.
+ * A failed or damaged read leaves no file.
  */
 async function streamToFile(file: string, body: Readable): Promise<void> {
-  const tmp = path.join(path.dirname(file), tempNameFor(path.basename(file), `${process.pid}-${randomBytes(4).toString('hex')}`));
+  const tmp = path.join(path.dirname(file), nextTempName(path.basename(file)));
   try {
     await pipeline(body, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
     await rename(tmp, file);
