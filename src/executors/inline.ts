@@ -7,9 +7,11 @@ import type { ProbeTask, Verdict } from '../probe/task.js';
 import type { ProbeRequest } from '../types.js';
 import { onCancel, type CancellableRequest } from '../engine/probe-request.js';
 import { SpareControllers } from './spare-controllers.js';
-import { DispatchingExecutor, type DispatchOptions, type ExecutorStats } from './executor.js';
+import { DispatchingExecutor, executorClosed, type DispatchOptions, type ExecutorCloseOptions, type ExecutorStats } from './executor.js';
+import { DEFAULT_CLOSE_TIMEOUT_MS } from './pool/options.js';
 import { KeyRing } from '../encryption/key-ring.js';
 import { runProbeWithin } from './probe-within.js';
+import { abandonWrite } from '../probe/to-file.js';
 
 /** Options of {@link InlineExecutor}. */
 export interface InlineExecutorOptions extends DispatchOptions {
@@ -53,6 +55,12 @@ export class InlineExecutor extends DispatchingExecutor {
   readonly #ownKeys: boolean;
   readonly #probeTimeoutMs: number;
   readonly #spare = new SpareControllers(SPARE_CONTROLLERS);
+  /**
+   * Probes writing a body under `out`, each with the controller it runs under: close() waits for
+   * them, and aborts those it gives up on, so that no temporary file outlives it.
+   */
+  readonly #writing = new Map<Promise<Verdict>, { task: ProbeTask; ac: AbortController }>();
+  #closing: Promise<void> | undefined;
 
   constructor(opts: InlineExecutorOptions) {
     super(opts, 'InlineExecutor');
@@ -67,6 +75,7 @@ export class InlineExecutor extends DispatchingExecutor {
   }
 
   protected carry(task: ProbeTask, req: ProbeRequest): Promise<Verdict> {
+    if (task.out !== undefined) return this.#carryWriting(task, req);
     const c = req as Partial<CancellableRequest>;
     if (typeof c[onCancel] !== 'function') return runProbeWithin(this.#probeTimeoutMs, task, req.backend, req.signal, this.recorder.reservations, this.#keys);
     // The race's request tells of a cancel without building its own AbortSignal: the probe runs
@@ -79,6 +88,31 @@ export class InlineExecutor extends DispatchingExecutor {
       this.#spare.give(ac);
       return v;
     });
+  }
+
+  /** A probe writing under `out`: run under a controller of its own, which close() can abort. */
+  #carryWriting(task: ProbeTask, req: ProbeRequest): Promise<Verdict> {
+    const ac = new AbortController();
+    const c = req as Partial<CancellableRequest>;
+    let link: CancelLink | undefined;
+    let onAbort: (() => void) | undefined;
+    if (typeof c[onCancel] === 'function') {
+      link = new CancelLink(ac, req as CancellableRequest);
+      if (!(req as CancellableRequest)[onCancel](link)) ac.abort(c.cancelReason);
+    } else if (req.signal.aborted) {
+      ac.abort(req.signal.reason);
+    } else {
+      const signal = req.signal;
+      onAbort = () => ac.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    const probe = runProbeWithin(this.#probeTimeoutMs, task, req.backend, ac.signal, this.recorder.reservations, this.#keys).finally(() => {
+      if (link !== undefined) link.done = true;
+      if (onAbort !== undefined) req.signal.removeEventListener('abort', onAbort);
+      this.#writing.delete(probe);
+    });
+    this.#writing.set(probe, { task, ac });
+    return probe;
   }
 
   saturated(): boolean {
@@ -97,8 +131,31 @@ export class InlineExecutor extends DispatchingExecutor {
     return [threadId];
   }
 
-  async close(): Promise<void> {
+  /**
+   * Refuse new probes; let probes writing under `out` finish for up to `timeoutMs`, then abort the
+   * rest and drop their temporary files at once — whether or not their body read has heard the
+   * abort yet — so that none outlives the returned promise, and none of them renames a file into
+   * place later. Other probes are not waited for: nothing of theirs outlives them. Idempotent.
+   */
+  close(opts: ExecutorCloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(opts.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+    return this.#closing;
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
     this.#closed = true;
+    if (this.#writing.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(this.#writing.keys()),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
+      ]);
+      clearTimeout(timer);
+      for (const { task, ac } of this.#writing.values()) {
+        ac.abort(executorClosed(this.kind, 'closed before the probe finished writing'));
+        abandonWrite(task);
+      }
+    }
     if (this.#ownKeys) await this.#keys?.close();
   }
 }

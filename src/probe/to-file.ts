@@ -7,6 +7,22 @@ import { sinkFor, type FileWrite } from '../sinks/file-sink.js';
 import type { ProbeTask, ProbeUsage, Verdict, VerdictHead } from './task.js';
 import { ok, writeFailure } from './answer.js';
 import type { BodyVerifier } from './verify.js';
+import { ReadPathError } from '../errors.js';
+
+/** This thread's files being written, by the task writing each. */
+const writing = new Map<ProbeTask, FileWrite>();
+/** Tasks whose write was given up on: they may not start one any more. */
+const abandoned = new WeakSet<ProbeTask>();
+
+/**
+ * Give up on `task`'s write, now: its temporary file is removed at once, whatever its body read is
+ * doing, and it never renames a file into place nor starts one later. For an executor's close(),
+ * which must leave no file behind even when a probe it gave up on has not heard its abort yet.
+ */
+export function abandonWrite(task: ProbeTask): void {
+  abandoned.add(task);
+  writing.get(task)?.abort();
+}
 
 /** What the body's bytes are, to the file writer. */
 export interface FileBody {
@@ -29,6 +45,7 @@ export async function toFile(task: ProbeTask, root: string, body: FileBody, used
   const head = body.head;
   let file: FileWrite;
   try {
+    if (abandoned.has(task)) throw new ReadPathError('ABORTED', `${task.key}: the write was given up on before it started`);
     file = sinkFor(root, task.outScope).begin(task.key);
   } catch (err) {
     // Nowhere to put it: the body is not worth reading.
@@ -38,6 +55,17 @@ export async function toFile(task: ProbeTask, root: string, body: FileBody, used
     v.writeError = writeFailure(task, err);
     return v;
   }
+  writing.set(task, file);
+  try {
+    return await feed(task, file, body, used);
+  } finally {
+    writing.delete(task);
+  }
+}
+
+/** Feed `file` with the body, then commit or drop it. */
+async function feed(task: ProbeTask, file: FileWrite, body: FileBody, used: ProbeUsage): Promise<Verdict> {
+  const head = body.head;
   const verifier = body.verifier;
   let writeError: unknown;
   let written = 0;

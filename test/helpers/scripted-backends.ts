@@ -42,7 +42,14 @@ export type Behaviour =
    * a worker that dies mid-body, whatever it was doing with the half it had. Later calls answer.
    * On the main thread: a BACKEND_ERROR.
    */
-  | { kind: 'exitMidBody'; code?: number };
+  | { kind: 'exitMidBody'; code?: number }
+  /**
+   * On any thread: answer, send the first half of the body, then send the rest only once the test
+   * opens the gate — deaf to the probe's abort meanwhile, as a stalled socket can be. `block` (in
+   * a worker): the thread itself is held until then (spinning, at most 60 s), so it hears no cancel
+   * either — a thread stuck in a system call.
+   */
+  | { kind: 'stallMidBody'; block?: boolean };
 
 /** A stored object. */
 export interface ScriptedObject {
@@ -123,7 +130,7 @@ class ScriptedBackend implements ObjectBackend {
     return typeof o === 'string' || o instanceof Uint8Array ? { body: o } : o;
   }
 
-  async #call<T>(key: string, signal: AbortSignal | undefined, answer: (o: ScriptedObject, corrupt: boolean, cut?: () => Promise<never>) => T): Promise<T> {
+  async #call<T>(key: string, signal: AbortSignal | undefined, answer: (o: ScriptedObject, corrupt: boolean, cut?: () => Promise<void>) => T): Promise<T> {
     const c = this.#c;
     const b = this.#base;
     Atomics.add(c, b + CALLS, 1);
@@ -171,6 +178,17 @@ class ScriptedBackend implements ObjectBackend {
             setImmediate(() => process.exit(beh.code ?? 3));
             return new Promise<never>(() => {});
           });
+        }
+        case 'stallMidBody': {
+          const o = this.#object(key);
+          if (o === undefined) throw new ReadPathError('BACKEND_ERROR', `${this.name}: ${key}: NoSuchKey`, { backendStatus: 404 });
+          const open = (): boolean => Atomics.load(c, b + GATE) !== 0;
+          if (beh.block === true && !isMainThread) {
+            return answer(o, false, async () => {
+              for (const until = Date.now() + 60_000; !open() && Date.now() < until;);
+            });
+          }
+          return answer(o, false, () => this.#wait(undefined, open));
         }
         case 'uncaught':
           if (isMainThread) throw new ReadPathError('BACKEND_ERROR', `${this.name}: simulated crash`);
@@ -235,9 +253,11 @@ class ScriptedBackend implements ObjectBackend {
         bytes = bytes.subarray(Number(m[1]), Number(m[2]) + 1);
       }
       if (corrupt && bytes.length > 0) bytes[0] = (bytes[0] as number) ^ 0xff;
-      const body = cut === undefined ? Readable.from([bytes]) : Readable.from((async function* halfThenCut() {
+      const body = cut === undefined ? Readable.from([bytes]) : Readable.from((async function* halfThenRest() {
         yield bytes.subarray(0, bytes.byteLength >> 1);
-        yield await cut();
+        // The rest only once cut() lets it go (exitMidBody's never does).
+        await cut();
+        yield bytes.subarray(bytes.byteLength >> 1);
       })());
       // As S3 answers a range: the object's size in Content-Range.
       return { ...this.#head(o, bytes.byteLength), body, ...(opts?.range === undefined || this.#spec.noTotal === true ? {} : { totalSize: total }) };

@@ -5,6 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ReadPathError } from '../../src/errors.js';
 import type { ProbeRequest } from '../../src/types.js';
@@ -96,3 +99,33 @@ test('a process that used a pool exits by itself after close(): no thread, port 
   assert.equal(out.left, 'EXECUTOR_CLOSED');
   assert.deepEqual([...out.after].sort(), [...out.before].sort(), 'no resource left after close');
 });
+
+for (const kind of ['pool', 'inline'] as const) {
+  test(`${kind}: close() that gives up on a probe writing under out leaves no temporary file once it resolved, and nothing lands later`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), `readpath-close-out-${kind}-`));
+    try {
+      const body = new Uint8Array(256 << 10).fill(7);
+      const w = executorWorld(kind, [{ name: 'b', objects: { 'd/big': body }, keys: { 'd/big': { kind: 'stallMidBody', block: true } } }], { threads: 1 });
+      const req: ProbeRequest = { backendName: 'b', signal: new AbortController().signal, location: null, backend: w.backends.get('b')! };
+      const writing = caught(w.executor.get('d/big', { out: dir })(req));
+      const temps = (): string[] => {
+        try {
+          return readdirSync(join(dir, 'd')).filter((n) => n.includes('.readpath-'));
+        } catch {
+          return [];
+        }
+      };
+      // The body stalled with its first half in the temporary file: close() comes mid-write.
+      await until(() => temps().some((n) => statSync(join(dir, 'd', n)).size === body.byteLength >> 1), 'half the body in a temporary file');
+      await w.executor.close({ timeoutMs: 20 });
+      assert.deepEqual(temps(), [], 'no temporary file once close() resolved');
+      // The stalled body resumes: it must not put a file in place after close() gave up on it.
+      w.fleet.open('b');
+      await writing.catch(() => {});
+      await until(() => w.fleet.finished('b') === 1 || kind === 'pool', 'the backend call to end');
+      assert.deepEqual(readdirSync(join(dir, 'd')), [], 'neither the file nor its temporary file');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
