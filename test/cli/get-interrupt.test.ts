@@ -1,5 +1,5 @@
 /**
- * `readpath get -o FILE` interrupted mid-body (SIGINT or SIGTERM): it stops, exits
+ * `readpath get -o FILE` interrupted mid-body (SIGINT, SIGTERM, or two at once): it stops, exits
  * 130, and leaves neither FILE nor its temporary file, which is named as the sweeps of leftovers
  * recognize. A child process (the CLI as users run it, under tsx) over
  * a big-object server that stalls the body until the test has seen the temporary file grow.
@@ -102,6 +102,14 @@ test('get -o writes through a temporary name the sweeps recognize (this process 
   });
   assert.ok(writer !== undefined, 'the name is one temp-name.ts makes for clip.bin');
   assert.equal(writer.pid, pid);
+  assert.equal(r.code, 130, r.stderr);
+  assert.deepEqual(await readdir(r.outDir), [], 'neither the file nor its temporary file');
+});
+test('get -o interrupted twice at once (the second exits without waiting) still leaves no temporary file', async () => {
+  const r = await interruptedMidBody('out-twice', (child) => {
+    child.kill('SIGINT');
+    child.kill('SIGTERM');
+  });
   assert.equal(r.code, 130, r.stderr);
   assert.deepEqual(await readdir(r.outDir), [], 'neither the file nor its temporary file');
 });

@@ -2,8 +2,8 @@
  * `readpath get KEY [-c CONFIG] [-o FILE|-]`: the body streamed to FILE (or stdout) in
  * bounded memory whatever its size, one outcome line on stderr, a progress bar on a TTY.
  */
-import { createWriteStream } from 'node:fs';
-import { rename, stat, unlink } from 'node:fs/promises';
+import { constants, unlinkSync } from 'node:fs';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -89,16 +89,52 @@ async function checkOutputFile(file: string): Promise<void> {
  * Stream the body into a temporary file beside `file` (created exclusively, so nothing else is
  * overwritten through it, and named as every readpath temporary file is: temp-name.ts), renamed
  * into place only once the body ended — which a verified stream does only after its hash matched.
- * A failed or damaged read leaves no file.
+ * A failed, damaged or interrupted read leaves no file: the temporary file is removed when the
+ * read fails, and on the process's exit should it come first (a second Ctrl-C exits at once).
+ * A regular file that is replaced keeps its permission bits (a 0600 file stays private; not
+ * set-user-ID and the like).
+ *
+ * FILE that exists and is neither a regular file nor a directory — a FIFO, `/dev/null`, a
+ * terminal — is written in place as the bytes arrive, like stdout: renaming over it would replace
+ * the device or pipe with a regular file.
  */
 async function streamToFile(file: string, body: Readable): Promise<void> {
+  const st = await stat(file).catch(() => undefined);
+  if (st !== undefined && !st.isFile()) {
+    // No O_CREAT: should it vanish meanwhile, no regular file is made in its place.
+    const out = await open(file, constants.O_WRONLY).catch((err: unknown) => { body.destroy(); throw err; });
+    await pipeline(body, out.createWriteStream());
+    return;
+  }
   const tmp = path.join(path.dirname(file), nextTempName(path.basename(file)));
+  let left = true;
+  const removeLeftover = (): void => {
+    if (!left) return;
+    left = false;
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Never created, or gone already.
+    }
+  };
+  process.once('exit', removeLeftover);
   try {
-    await pipeline(body, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+    const out = await open(tmp, 'wx', 0o644);
+    // Only the permission bits: a set-user-ID bit must not come to new contents.
+    if (st !== undefined) await out.chmod(st.mode & 0o777).catch(async (err: unknown) => { await out.close(); throw err; });
+    await pipeline(body, out.createWriteStream());
     await rename(tmp, file);
+    left = false;
   } catch (err) {
-    await unlink(tmp).catch(() => {});
+    // Nowhere to write (the temporary file could not be made): the body is not read further.
+    body.destroy();
+    if (left) {
+      left = false;
+      await unlink(tmp).catch(() => {});
+    }
     throw err;
+  } finally {
+    process.off('exit', removeLeftover);
   }
 }
 
