@@ -2,7 +2,7 @@
  * `readpath get KEY [-c CONFIG] [-o FILE|-]`: the body streamed to FILE (or stdout) in
  * bounded memory whatever its size, one outcome line on stderr, a progress bar on a TTY.
  */
-import { constants, unlinkSync } from 'node:fs';
+import { closeSync, constants, createWriteStream, fchmodSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -99,9 +99,11 @@ async function checkOutputFile(file: string): Promise<void> {
  * the device or pipe with a regular file.
  */
 async function streamToFile(file: string, body: Readable): Promise<void> {
-  const st = await stat(file).catch(() => undefined);
+  // Synchronous up to the pipeline: the body starts flowing at once, as it would to stdout.
+  const st = statSync(file, { throwIfNoEntry: false });
   if (st !== undefined && !st.isFile()) {
-    // No O_CREAT: should it vanish meanwhile, no regular file is made in its place.
+    // No O_CREAT: should it vanish meanwhile, no regular file is made in its place. Asynchronous:
+    // a FIFO's open waits for its reader, and Ctrl-C must still be heard meanwhile.
     const out = await open(file, constants.O_WRONLY).catch((err: unknown) => { body.destroy(); throw err; });
     await pipeline(body, out.createWriteStream());
     return;
@@ -119,10 +121,15 @@ async function streamToFile(file: string, body: Readable): Promise<void> {
   };
   process.once('exit', removeLeftover);
   try {
-    const out = await open(tmp, 'wx', 0o644);
-    // Only the permission bits: a set-user-ID bit must not come to new contents.
-    if (st !== undefined) await out.chmod(st.mode & 0o777).catch(async (err: unknown) => { await out.close(); throw err; });
-    await pipeline(body, out.createWriteStream());
+    const fd = openSync(tmp, 'wx', 0o644);
+    try {
+      // Only the permission bits: a set-user-ID bit must not come to new contents.
+      if (st !== undefined) fchmodSync(fd, st.mode & 0o777);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    await pipeline(body, createWriteStream('', { fd }));
     await rename(tmp, file);
     left = false;
   } catch (err) {
