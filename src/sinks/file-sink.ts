@@ -17,7 +17,7 @@
  * none (a pool worker that dies mid-write cannot clean up: its coordinator does, orphan-temps.ts). DIR itself is resolved once (it may be a symlink). Someone else writing into DIR meanwhile
  * is outside this guarantee.
  */
-import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fchmodSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ReadPathError } from '../errors.js';
 import { describeKey, keyProblem } from '../engine/keys.js';
@@ -124,7 +124,18 @@ export class FileSink {
     }
     const dir = path.dirname(target);
     const temp = path.join(dir, nextTempName(path.basename(target)));
-    return new FileWrite(key, openSync(temp, TEMP_FLAGS, 0o644), temp, target);
+    const fd = openSync(temp, TEMP_FLAGS, 0o644);
+    // A file replaced keeps its permission bits (a 0600 file stays private); never set-user-ID.
+    if (existing !== undefined) {
+      try {
+        fchmodSync(fd, existing.mode & 0o777);
+      } catch (err) {
+        closeSync(fd);
+        unlinkQuietly(temp);
+        throw err;
+      }
+    }
+    return new FileWrite(key, fd, temp, target);
   }
 
   /**

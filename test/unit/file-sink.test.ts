@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FileSink, outPathProblem } from '../../src/sinks/file-sink.js';
@@ -91,6 +91,18 @@ describe('--out DIR containment', () => {
       assert.equal(tempWriterOf(lookalike, ['cat.jpg']), undefined, lookalike);
     }
     assert.equal(tempWriterOf('.cat.jpg.readpath-7-3-9.tmp', ['dog.jpg']), undefined, 'another target\'s');
+  });
+
+  it('a file replaced keeps its permission bits; a new one is not group- or other-writable', async () => {
+    const dir = path.join(base, 'modes');
+    const out = FileSink.open(dir);
+    out.write('new', Uint8Array.of(1));
+    await writeFile(path.join(dir, 'private'), 'old');
+    await chmod(path.join(dir, 'private'), 0o600);
+    out.write('private', Uint8Array.of(2));
+    assert.deepEqual([...await readFile(path.join(dir, 'private'))], [2]);
+    assert.equal((await stat(path.join(dir, 'private'))).mode & 0o777, 0o600, 'still private');
+    assert.equal((await stat(path.join(dir, 'new'))).mode & 0o022, 0, 'new files are not group/other-writable');
   });
 
   it('DIR given through a symlink is resolved once and used', async () => {
