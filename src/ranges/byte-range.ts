@@ -23,7 +23,9 @@ export interface ByteSpan {
 /**
  * One `bytes=` range as written: from `first` to `last` (absent: to the end), or the last
  * `suffix` bytes. A position too long for an exact number is past every object: `first` is then
- * Infinity (nothing from there on), `last` absent (clipped like any other end past the object).
+ * Infinity (nothing from there on), `last` absent (clipped like any other end past the object),
+ * and a suffix that long is every object whole. A range whose digits end before they start is
+ * kept ending before it starts, however long the digits ({@link endsBeforeStart}).
  */
 export type RangeSpec =
   | { first: number; last: number | undefined; suffix?: undefined }
@@ -37,15 +39,19 @@ export function parseRange(range: string): RangeSpec | undefined {
   const a = m?.[1] ?? '';
   const b = m?.[2] ?? '';
   if (m === null || (a === '' && b === '')) return undefined;
-  if (a === '') return { suffix: Number(b) };
+  if (a === '') return { suffix: beyondSafe(b) ? Infinity : Number(b) };
+  const first = beyondSafe(a) ? Infinity : Number(a);
+  // Ordered on the digits: numbers this long have lost the difference (9007199254740993 and
+  // ...992 are one number), and a backwards range is ignored, not read from a start past the end.
+  if (b !== '' && digitsBelow(b, a)) return { first, last: beyondSafe(b) ? Number.MAX_SAFE_INTEGER : Number(b) };
   // An end past what a number holds exactly: the AWS SDK for Java v1 asks for
   // `bytes=N-9223372036854775806` to mean "from N on".
-  return { first: beyondSafe(a) ? Infinity : Number(a), last: b === '' || beyondSafe(b) ? undefined : Number(b) };
+  return { first, last: b === '' || beyondSafe(b) ? undefined : Number(b) };
 }
 
 /** The range ends before it starts (`bytes=7-3`): no range of any object, and S3 ignores it. */
 export function endsBeforeStart(r: RangeSpec): boolean {
-  return r.first !== undefined && Number.isFinite(r.first) && r.last !== undefined && r.last < r.first;
+  return r.first !== undefined && r.last !== undefined && r.last < r.first;
 }
 
 /**
@@ -93,6 +99,13 @@ export function checkRangeSyntax(range: string): void {
 function beyondSafe(digits: string): boolean {
   const d = digits.replace(/^0+/, '');
   return d.length > 16 || !Number.isSafeInteger(Number(d));
+}
+
+/** Runs of digits compared as the numbers they write, whatever their length. */
+function digitsBelow(x: string, y: string): boolean {
+  const a = x.replace(/^0+/, '');
+  const b = y.replace(/^0+/, '');
+  return a.length !== b.length ? a.length < b.length : a < b;
 }
 
 /** RANGE_NOT_SATISFIABLE from a range resolved against the object's size, which it carries. */

@@ -1,7 +1,7 @@
 // One reading of an HTTP Range for the read path and the transports (src/ranges/byte-range.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkRangeSyntax, parseRange, resolveRange, selectRange } from '../../src/ranges/byte-range.js';
+import { checkRangeSyntax, endsBeforeStart, parseRange, resolveRange, selectRange } from '../../src/ranges/byte-range.js';
 import { hasCode } from '../../src/errors.js';
 
 const select = (range: string, total: number): { start: number; end: number } | undefined => {
@@ -39,4 +39,22 @@ test('resolveRange: INVALID_CONFIG for what is no range, RANGE_NOT_SATISFIABLE f
   assert.throws(() => resolveRange('items=1-2', 10, 'k'), (e: unknown) => hasCode(e, 'INVALID_CONFIG'));
   assert.throws(() => checkRangeSyntax('bytes=7-3'), (e: unknown) => hasCode(e, 'INVALID_CONFIG'));
   checkRangeSyntax('bytes=100-');
+});
+
+test('a range ends before it starts by its digits, however many: numbers past 2^53 have lost the difference', () => {
+  const r = (range: string) => {
+    const p = parseRange(range);
+    assert.ok(p !== undefined, range);
+    return p;
+  };
+  for (const backwards of ['bytes=9007199254740993-9007199254740992', 'bytes=99999999999999999999-5', 'bytes=99999999999999999999-99999999999999999998', 'bytes=0010-09']) {
+    assert.equal(endsBeforeStart(r(backwards)), true, backwards);
+    assert.throws(() => resolveRange(backwards, 10, 'k'), (e: unknown) => hasCode(e, 'INVALID_CONFIG') && /ends before it starts/.test((e as Error).message), backwards);
+  }
+  for (const forwards of ['bytes=9007199254740992-9007199254740993', 'bytes=99999999999999999998-99999999999999999999', 'bytes=5-99999999999999999999', 'bytes=09-0010', 'bytes=7-7']) {
+    assert.equal(endsBeforeStart(r(forwards)), false, forwards);
+  }
+  // A suffix past every number is every object whole.
+  assert.deepEqual(r('bytes=-99999999999999999999'), { suffix: Infinity });
+  assert.deepEqual(resolveRange('bytes=-99999999999999999999', 10, 'k'), { start: 0, end: 9, total: 10 });
 });
