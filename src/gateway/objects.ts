@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { ReadPath, HeadOutcome, StreamOutcome } from '../read-path.js';
-import { RangeNotSatisfiableError, resolveRange, type ByteSpan } from '../ranges/byte-range.js';
+import { RangeNotSatisfiableError, endsBeforeStart, parseRange, resolveRange, type ByteSpan } from '../ranges/byte-range.js';
 import { hasCode } from '../errors.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { checksumSha256 } from './s3-xml.js';
@@ -87,19 +87,16 @@ export function responseOverrides(query: ReadonlyMap<string, string>): Map<strin
   return out;
 }
 
-const SINGLE_RANGE = /^\s*bytes=(\d*)-(\d*)\s*$/;
-
 /**
- * The Range header when it is one S3 honours: a single `bytes=` range. Anything else (several
- * ranges, other units, garbage) is ignored and the whole object served, as RFC 9110 lets a
- * server do and S3 does.
+ * The Range header when it is one S3 honours: a single `bytes=` range read as the read path reads
+ * it (ranges/byte-range.ts). Anything else (several ranges, other units, garbage, an end before
+ * its start — by its digits, past 2^53 too) is ignored and the whole object served, as RFC 9110
+ * lets a server do and S3 does.
  */
 export function usableRange(h: string | undefined): string | undefined {
   if (h === undefined) return undefined;
-  const m = SINGLE_RANGE.exec(h);
-  if (m === null || (m[1] === '' && m[2] === '')) return undefined;
-  if (m[1] !== '' && m[2] !== '' && Number(m[2]) < Number(m[1])) return undefined;
-  return h.trim();
+  const r = parseRange(h);
+  return r === undefined || endsBeforeStart(r) ? undefined : h.trim();
 }
 
 function header(h: IncomingHttpHeaders, name: string): string | undefined {
