@@ -7,6 +7,7 @@
 import { backendStatusOf, hasCode, type UsageLimitKind } from '../errors.js';
 import { NEVER_CONNECTED, hasErrno } from '../net-errors.js';
 import type { ProbeTask } from './task.js';
+import { endsBeforeStart, parseRange, selectRange } from '../ranges/byte-range.js';
 
 /**
  * How a running probe reserves egress: on the calling thread the usage ledger itself; in a pool
@@ -51,28 +52,25 @@ function storedSizeOf(task: ProbeTask): number | undefined {
 
 /**
  * The most egress one GET of `task`'s copy can take: the length of its `range` (a range of the
- * stored bytes, cut to the stored size the row gives), or without one the row's stored size.
- * Undefined when neither says (degraded mode without a closed range): then only the answer's
- * announced size can be reserved, once it is in.
+ * stored bytes, resolved against the stored size the row gives, as ranges/byte-range.ts reads it
+ * everywhere), or without one the row's stored size. Undefined when neither says (degraded mode
+ * without a closed range or a suffix): then only the answer's announced size can be reserved,
+ * once it is in. An end or a suffix past what a number holds (the AWS SDK for Java v1's
+ * `bytes=N-9223372036854775806`, "from N on") is open: it bounds nothing, and reserving it would
+ * decline every copy of a small object.
  */
 export function egressBound(task: ProbeTask, range: string | undefined): number | undefined {
   const stored = storedSizeOf(task);
   if (range === undefined) return stored;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-  if (m === null) return undefined;
-  const [, a = '', b = ''] = m;
-  if (a === '') {
-    // A suffix: its last b bytes.
-    if (b === '') return undefined;
-    const n = Number(b);
-    return stored === undefined ? n : Math.min(n, stored);
+  const r = parseRange(range);
+  // Not a range S3 honours: it answers the whole object.
+  if (r === undefined || endsBeforeStart(r)) return stored;
+  if (stored !== undefined) {
+    const s = selectRange(r, stored);
+    return s === undefined ? 0 : s.end - s.start + 1;
   }
-  const start = Number(a);
-  const left = stored === undefined ? undefined : Math.max(0, stored - start);
-  if (b === '') return left;
-  const n = Number(b) - start + 1;
-  if (!(n >= 0)) return undefined;
-  return left === undefined ? n : Math.min(n, left);
+  const n = r.suffix ?? (r.last === undefined ? undefined : r.last - r.first + 1);
+  return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
 }
 
 /**

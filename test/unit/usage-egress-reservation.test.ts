@@ -142,6 +142,31 @@ describe('egress reserved before a request is sent', () => {
       await rp.close();
     }
   });
+
+  it('a degraded get of a range ending past 2^53 (the AWS SDK for Java v1\'s "from N on") reserves no more than the answer announces: a small object is served, not declined', async () => {
+    const body = randomBytes(100);
+    const m1 = new MemoryBackend('b1');
+    const m2 = new MemoryBackend('b2');
+    m1.put('k', body);
+    m2.put('k', body);
+    const store = new MemoryMetadataStore();
+    store.setAvailable(false);
+    const rp = await ReadPath.open(config({ b1: 1_000_000, b2: 1_000_000 }), { backends: [m1, m2], store });
+    try {
+      for (const [range, want] of [['bytes=0-9223372036854775806', body], ['bytes=10-99999999999999999999', body.subarray(10)], ['bytes=-99999999999999999999', body]] as const) {
+        const o = await rp.get('k', { range });
+        assert.equal(o.degraded, true);
+        assert.deepEqual(Buffer.from(o.body), want, range);
+      }
+      // Billed for what came (the bytes served, and a degraded range's look at the copy's first
+      // bytes), nothing left held.
+      const u = rp.recorder.usage;
+      assert.ok(u.usage('b1').egressBytes + u.usage('b2').egressBytes >= 290);
+      for (const b of ['b1', 'b2']) assert.deepEqual(rp.recorder.reservations.pending(b), { api: 0, egress: 0 }, b);
+    } finally {
+      await rp.close();
+    }
+  });
 });
 
 describe('a stream\'s admission', () => {
@@ -233,5 +258,14 @@ describe('withinReservation on a backend with an egress limit', () => {
     assert.equal(egressBound(degraded, undefined), undefined);
     assert.equal(egressBound(degraded, 'bytes=0-15'), 16);
     assert.equal(egressBound(degraded, 'bytes=5-'), undefined);
+    // Ends and suffixes past what a number holds are open ("from N on"): they bound nothing unsized.
+    assert.equal(egressBound(degraded, 'bytes=0-9223372036854775806'), undefined);
+    assert.equal(egressBound(degraded, 'bytes=-99999999999999999999'), undefined);
+    assert.equal(egressBound(degraded, 'bytes=-8192'), 8192);
+    assert.equal(egressBound(t, 'bytes=10-9223372036854775806'), 9990);
+    assert.equal(egressBound(t, 'bytes=-99999999999999999999'), 10_000);
+    assert.equal(egressBound(t, 'bytes=99999999999999999999-'), 0);
+    // Read as byte-range.ts reads a Range: leading zeros and surrounding spaces are the same range.
+    assert.equal(egressBound(t, ' bytes=0010-0019 '), 10);
   });
 });
