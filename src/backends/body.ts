@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { ReadPathError, abortedError, isReadPathErrorLike, messageOf } from '../errors.js';
 import type { GetResult, ObjectBackend } from '../types.js';
 import { destroyQuietly } from './call-deadline.js';
+import { endsBeforeStart, parseRange } from '../ranges/byte-range.js';
 
 /** Options for {@link collectBody}. */
 export interface CollectBodyOptions {
@@ -206,16 +207,23 @@ export function contentRangeTotal(value: string | undefined): number | undefined
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-/** The length of a `bytes=a-b` range (0 for any other form). */
+/**
+ * The most bytes `range` can select, read as ranges/byte-range.ts reads every Range: a closed
+ * range's length, a suffix's, unbounded for an open end (or an end past 2^53, "from N on"); 0
+ * for what is no range (several, other units, an end before its start), which a server answers
+ * with the whole object.
+ */
 export function rangeLength(range: string): number {
-  const m = /^bytes=(\d+)-(\d+)$/.exec(range);
-  return m === null ? 0 : Number(m[2]) - Number(m[1]) + 1;
+  const r = parseRange(range);
+  if (r === undefined || endsBeforeStart(r)) return 0;
+  if (r.suffix !== undefined) return r.suffix;
+  return r.last === undefined ? Number.POSITIVE_INFINITY : r.last - r.first + 1;
 }
 
 /**
- * GET `range` (`bytes=a-b`) of `key` and return its bytes — never more than the range holds: the
- * small extra reads a plan makes (an encrypted copy's header, a compressed copy's seek table).
- * The caller accounts for the request.
+ * GET `range` (`bytes=a-b`, `bytes=a-` or `bytes=-n`) of `key` and return its bytes — never more
+ * than the range holds ({@link rangeLength}): the small extra reads a plan makes (an encrypted
+ * copy's header, a compressed copy's seek table). The caller accounts for the request.
  */
 export async function readRange(backend: ObjectBackend, key: string, range: string, signal?: AbortSignal): Promise<Uint8Array> {
   const res = await backend.get(key, signal === undefined ? { range } : { signal, range });

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
-import { collectBody, contentRangeTotal, discardBody, readBody } from '../../src/backends/body.js';
+import { collectBody, contentRangeTotal, discardBody, rangeLength, readBody, readRange } from '../../src/backends/body.js';
 import { MemoryBackend } from '../../src/backends/memory-backend.js';
 import { ReadPathError, hasCode } from '../../src/errors.js';
 
@@ -101,5 +101,41 @@ describe('contentRangeTotal', () => {
     const whole = await m.get('k');
     assert.equal(whole.totalSize, undefined);
     await readBody(whole);
+  });
+});
+
+describe('readRange', () => {
+  const digits = new TextEncoder().encode('0123456789');
+  const text = (b: Uint8Array): string => Buffer.from(b).toString();
+
+  it('reads any one range as the read path reads it — a suffix, an open end, spaces, leading zeros — not only bytes=a-b', async () => {
+    const m = new MemoryBackend('m');
+    m.put('k', digits);
+    // Each of these was refused as OBJECT_TOO_LARGE: a bound of 0 bytes for any form but bytes=a-b.
+    assert.equal(text(await readRange(m, 'k', 'bytes=-4')), '6789');
+    assert.equal(text(await readRange(m, 'k', 'bytes=7-')), '789');
+    assert.equal(text(await readRange(m, 'k', 'bytes=2-9223372036854775806')), '23456789');
+    assert.equal(text(await readRange(m, 'k', ' bytes=2-4 ')), '234');
+    assert.equal(text(await readRange(m, 'k', 'bytes=002-04')), '234');
+    assert.equal(text(await readRange(m, 'k', 'bytes=0-1')), '01');
+  });
+
+  it('still refuses an answer longer than the range can be: a backend ignoring Range', async () => {
+    const m = new MemoryBackend('m');
+    m.put('k', digits);
+    const ignoring: Pick<MemoryBackend, 'name' | 'head' | 'get'> = { name: 'ignoring', head: (k, o) => m.head(k, o), get: (k) => m.get(k) };
+    for (const range of ['bytes=0-3', 'bytes=-4', 'bytes=0-1,3-4', 'bytes=7-3']) {
+      await assert.rejects(readRange(ignoring, 'k', range), is('OBJECT_TOO_LARGE'), range);
+    }
+  });
+});
+
+describe('rangeLength', () => {
+  it('the most bytes a range can select', () => {
+    assert.equal(rangeLength('bytes=5-9'), 5);
+    assert.equal(rangeLength('bytes=-8'), 8);
+    assert.equal(rangeLength('bytes=5-'), Infinity);
+    assert.equal(rangeLength('bytes=5-99999999999999999999'), Infinity);
+    for (const none of ['bytes=9-5', 'bytes=99999999999999999999-5', 'bytes=0-1,3-4', 'items=0-4', 'bytes=']) assert.equal(rangeLength(none), 0, none);
   });
 });
