@@ -6,7 +6,8 @@
  * The rules follow the SDK's S3 endpoint rules for a custom endpoint, so both transports send
  * the same request line for the same options (test/unit/s3-address.test.ts compares them):
  * virtual-host style unless `forcePathStyle`, the endpoint's host is an IP address, or the
- * bucket is not a DNS-compatible name (dotted names only over http).
+ * bucket is not a DNS-compatible name (dotted names only over http, where no wildcard
+ * certificate has to cover them, and only when every label is 3 to 63 characters).
  */
 import { isIP } from 'node:net';
 
@@ -35,12 +36,14 @@ export function bareHost(hostname: string): string {
   return hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
 }
 
-/** True when `bucket` can be a host name label (S3's virtual-hostable bucket rule). */
+/**
+ * True when `bucket` can go in the host name (the SDKs' `isVirtualHostableS3Bucket`): with
+ * `allowDots`, every dot-separated label must pass the single-label rule, 3 to 63 characters
+ * included — so `my.data` goes path-style, as the AWS SDKs (and s3-orchestrator) send it.
+ */
 export function isVirtualHostableBucket(bucket: string, allowDots: boolean): boolean {
-  if (bucket.length < 3 || bucket.length > 63) return false;
   if (isIP(bucket) !== 0) return false;
-  if (!allowDots) return DNS_LABEL.test(bucket);
-  return bucket.split('.').every((label) => DNS_LABEL.test(label));
+  return (allowDots ? bucket.split('.') : [bucket]).every((label) => label.length >= 3 && label.length <= 63 && DNS_LABEL.test(label));
 }
 
 /**

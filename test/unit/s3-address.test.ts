@@ -46,6 +46,12 @@ const TARGETS: [endpoint: string, bucket: string, forcePathStyle: boolean][] = [
   ['https://s3.example.com:8443', 'my-bucket', false],
   ['https://s3.example.com', 'dotted.bucket.name', false],
   ['http://s3.example.com', 'dotted.bucket.name', false],
+  // A label under 3 characters: the SDKs address such a bucket path-style even over http.
+  ['http://s3.example.com', 'my.data', false],
+  ['http://localhost:9000', 'logs.eu.backup', false],
+  ['http://s3.example.com', 'a.b.c', false],
+  ['https://localhost:9000/s3/', 'data', true],
+  ['http://[::1]:9000/prefix', 'data', true],
   ['https://s3.example.com', 'Upper_Case', false],
   ['http://minio.internal:9000/base/path', 'data', true],
   ['http://[::1]:9000', 'data', false],
@@ -90,5 +96,8 @@ describe('S3 request targets', () => {
     assert.equal(isVirtualHostableBucket('UPPER', true), false);
     assert.equal(isVirtualHostableBucket('192.168.1.1', true), false);
     assert.equal(isVirtualHostableBucket('ab', false), false);
+    assert.equal(isVirtualHostableBucket('my.data', true), false, 'every label needs 3 characters');
+    assert.equal(isVirtualHostableBucket('abc.de', true), false);
+    assert.equal(isVirtualHostableBucket('abc.def.ghi', true), true);
   });
 });
