@@ -130,7 +130,8 @@ export class LeanS3Backend implements ObjectBackend {
       const fixed = Promise.resolve(creds);
       this.#credentials = () => fixed;
     } else {
-      cache = new CredentialCache(async () => (await defaultChainProvider())(), { name: this.name });
+      const region = this.#region;
+      cache = new CredentialCache(async () => (await defaultChainProvider(region))(), { name: this.name });
     }
     this.credentialCache = cache;
     if (cache !== undefined) this.#credentials = () => cache.get();

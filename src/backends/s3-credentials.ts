@@ -101,22 +101,29 @@ export class CredentialCache {
  * program that compiles against readpath; the import below checks the SDK still fits.
  */
 export interface SdkCredentialProviders {
-  fromNodeProviderChain(): S3CredentialProvider;
+  fromNodeProviderChain(init?: { parentClientConfig?: { region?: string } }): S3CredentialProvider;
 }
 
 /** The AWS SDK's credential providers, imported only for backends without static keys. */
 export const credentialProviders: LazyModule<SdkCredentialProviders> = lazyModule<SdkCredentialProviders>(() => import('@aws-sdk/credential-providers'));
 
-let defaultChain: S3CredentialProvider | undefined;
+/** The default chains built on this thread, by the region their STS calls go to. */
+const defaultChains = new Map<string, S3CredentialProvider>();
 
 /**
- * The SDK's default Node credential chain, built once per thread and shared by every backend
- * without static keys (so the instance-metadata or STS call is made once, not per backend).
+ * The SDK's default Node credential chain for backends in `region`, built once per thread and
+ * region and shared by every backend without static keys there (so the instance-metadata or STS
+ * call is made once, not per backend). The region is the one the chain's STS calls go to (web
+ * identity, a profile's role), as the SDK transport's client hands its own region to its chain
+ * and s3-orchestrator loads its chain with the backend's region: without it they went to
+ * us-east-1 (or AWS_REGION) whatever the backend's region was.
  */
-export async function defaultChainProvider(): Promise<S3CredentialProvider> {
-  if (defaultChain === undefined) {
+export async function defaultChainProvider(region: string): Promise<S3CredentialProvider> {
+  let chain = defaultChains.get(region);
+  if (chain === undefined) {
     const mod = await credentialProviders.load();
-    defaultChain ??= mod.fromNodeProviderChain();
+    chain = defaultChains.get(region) ?? mod.fromNodeProviderChain({ parentClientConfig: { region } });
+    defaultChains.set(region, chain);
   }
-  return defaultChain;
+  return chain;
 }
