@@ -4,6 +4,7 @@
  * so both build the same client with the same credential rule and the same transport
  * (`backends[].client`: `lean`, SigV4 over undici, or `sdk`, @aws-sdk/client-s3).
  */
+import { BlockList, isIP } from 'node:net';
 import type { ResolvedConfig } from '../config/types.js';
 import { LeanS3Backend } from './lean-s3-backend.js';
 import { S3Backend, type S3BackendOptions, type S3ClientKind } from './s3-backend.js';
@@ -16,10 +17,12 @@ export const DEFAULT_S3_CLIENT: S3ClientKind = 'lean';
 /**
  * The S3 backend options of a resolved configuration. Static keys are passed only when both
  * are set; otherwise the client uses its default credential chain (`credential_source:
- * default_chain`; the config checks make static keys required with `static`).
+ * default_chain`; the config checks make static keys required with `static`). The first time
+ * it meets backends that proxy variables name, it emits a process warning that they are not
+ * used ({@link proxyEnvironmentWarning}).
  */
 export function s3OptionsFromConfig(config: ResolvedConfig): S3BackendOptions[] {
-  return config.backends.map((b) => {
+  const options = config.backends.map((b) => {
     const o: S3BackendOptions = {
       name: b.name,
       endpoint: b.endpoint,
@@ -36,6 +39,81 @@ export function s3OptionsFromConfig(config: ResolvedConfig): S3BackendOptions[] 
     }
     return o;
   });
+  // Here because this runs on the main thread whatever the runtime (workers get the options).
+  if (!proxyWarned) {
+    const warning = proxyEnvironmentWarning(options);
+    if (warning !== undefined) {
+      proxyWarned = true;
+      process.emitWarning(warning, { code: 'READPATH_PROXY_ENV_IGNORED' });
+    }
+  }
+  return options;
+}
+
+let proxyWarned = false;
+
+/**
+ * What to tell an operator whose environment names an HTTP(S) proxy for some of these backends:
+ * neither S3 transport uses one (the AWS SDK for JavaScript's handler does not read the
+ * variables, and readpath's lean clients follow it, as s3-orchestrator's own backend transports
+ * do), so their requests go straight to the endpoint. Undefined when no backend is concerned:
+ * no proxy variable for its scheme (`https_proxy`/`HTTPS_PROXY`, `http_proxy`/`HTTP_PROXY`), a
+ * loopback host, or a host `NO_PROXY` exempts (`*`, a host or domain suffix, with an optional
+ * port, an IP address or CIDR block).
+ */
+export function proxyEnvironmentWarning(backends: readonly Pick<S3BackendOptions, 'name' | 'endpoint'>[], env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const noProxy = (env.no_proxy ?? env.NO_PROXY ?? '').split(',').map((e) => e.trim().toLowerCase()).filter((e) => e !== '');
+  const concerned: string[] = [];
+  const variables = new Set<string>();
+  for (const b of backends) {
+    let url: URL;
+    try {
+      url = new URL(b.endpoint);
+    } catch {
+      continue;
+    }
+    const scheme = url.protocol === 'https:' ? 'https' : 'http';
+    const variable = env[`${scheme}_proxy`] ? `${scheme}_proxy` : env[`${scheme.toUpperCase()}_PROXY`] ? `${scheme.toUpperCase()}_PROXY` : undefined;
+    if (variable === undefined) continue;
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const port = url.port === '' ? (scheme === 'https' ? '443' : '80') : url.port;
+    if (isLoopback(host) || exempt(host, port, noProxy)) continue;
+    concerned.push(`${b.name} (${url.host})`);
+    variables.add(variable);
+  }
+  if (concerned.length === 0) return undefined;
+  return `${[...variables].join(' and ')} ${variables.size > 1 ? 'are' : 'is'} set, but readpath connects to S3 backends directly, never through a proxy (neither the lean nor the sdk transport reads proxy variables, as s3-orchestrator's backends do not): ${concerned.join(', ')}. Add their hosts to NO_PROXY to say that is intended.`;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+/** Whether a NO_PROXY list exempts `host:port`. */
+function exempt(host: string, port: string, entries: readonly string[]): boolean {
+  for (const entry of entries) {
+    if (entry === '*') return true;
+    const cidr = /^([0-9a-f.:]+)\/(\d{1,3})$/.exec(entry);
+    if (cidr !== null) {
+      const family = isIP(cidr[1] as string);
+      if (family === 0 || isIP(host) !== family) continue;
+      const list = new BlockList();
+      try {
+        list.addSubnet(cidr[1] as string, Number(cidr[2]), family === 4 ? 'ipv4' : 'ipv6');
+      } catch {
+        continue;
+      }
+      if (list.check(host, family === 4 ? 'ipv4' : 'ipv6')) return true;
+      continue;
+    }
+    // host, .domain, *.domain, [v6], each with an optional :port.
+    const m = /^(?:\*\.|\.)?(\[[^\]]+\]|[^:]+|[0-9a-f:]+)(?::(\d+))?$/.exec(entry);
+    if (m === null) continue;
+    const name = (m[1] as string).replace(/^\[|\]$/g, '');
+    if (m[2] !== undefined && m[2] !== port) continue;
+    if (host === name || host.endsWith(`.${name}`)) return true;
+  }
+  return false;
 }
 
 /**
