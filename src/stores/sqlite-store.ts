@@ -9,7 +9,7 @@
  * decoding side by side; row validation itself is shared with PostgreSQL in row-mapping.ts.
  */
 import Database from 'better-sqlite3';
-import { ReadPathError, abortedError, messageOf } from '../errors.js';
+import { ReadPathError, abortedError, hasCode, messageOf } from '../errors.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, ObjectTag } from '../types.js';
 import type { UsageDelta, UsageStat } from '../policies/usage-tracker.js';
 import {
@@ -303,11 +303,20 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     const select = db.prepare<[string], unknown[]>(selectLocationsSql(columns, tags)).raw(true);
     const selectUsage = db.prepare<[string], Record<string, unknown>>(SELECT_USAGE);
     const selectMany = db.transaction((lookups: readonly Lookup[]) => {
-      for (const l of lookups) {
+      for (let i = 0; i < lookups.length; i++) {
+        const l = lookups[i] as Lookup;
         try {
           l.resolve(select.all(l.key));
         } catch (err) {
-          l.reject(this.#wrap(err, `lookup of ${JSON.stringify(l.key)}`));
+          const e = this.#wrap(err, `lookup of ${JSON.stringify(l.key)}`);
+          l.reject(e);
+          // An outage is the file's, not the key's: the rest would meet it too, each after
+          // waiting the whole busy timeout on this thread (a rollback-journal file whose writer
+          // holds its lock: 20 keys, 20 waits), so they fail with it now.
+          if (hasCode(e, 'DB_UNAVAILABLE')) {
+            for (const rest of lookups.slice(i + 1)) rest.reject(e);
+            return;
+          }
         }
       }
     });
