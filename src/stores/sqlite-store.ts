@@ -8,6 +8,7 @@
  * Over 300 lines on purpose: one class per database, its prepared statements and their row
  * decoding side by side; row validation itself is shared with PostgreSQL in row-mapping.ts.
  */
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ReadPathError, abortedError, hasCode, messageOf } from '../errors.js';
 import type { ListKeysOptions, ListedObject, MetadataStore, ObjectLocation, ObjectTag } from '../types.js';
@@ -34,7 +35,8 @@ export interface SqliteMetadataStoreOptions {
   /**
    * How often, at most, lookups, listings and tag reads check whether the file's schema changed
    * (SQLite's schema cookie: upstream adds columns and tables when it migrates, which may be
-   * while readpath reads the file), in ms. Default 1000.
+   * while readpath reads the file) and whether the path still names the file that is open (a
+   * backup restored by renaming it into place, the file deleted), in ms. Default 1000.
    */
   schemaRecheckMs?: number;
 }
@@ -96,9 +98,14 @@ FROM object_locations
 WHERE object_key = ?${columns.has('managed') ? ' AND coalesce(managed, 1) <> 0' : ''}`;
 }
 
+/** Whether the file has the table `name`. */
+function hasTable(db: Database.Database, name: string): boolean {
+  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
+}
+
 /** Whether the file has upstream's `object_tags` table. */
 function hasObjectTags(db: Database.Database): boolean {
-  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'object_tags'`).get() !== undefined;
+  return hasTable(db, 'object_tags');
 }
 
 /** An object's tags, as upstream reads them: by tag key (BINARY: byte order, S3's). */
@@ -213,6 +220,20 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
   #warnedUnknown = false;
   readonly #lookups = new TurnBatch<unknown[][]>((lookups) => this.#runLookups(lookups));
   #conn: Connection | undefined;
+  /**
+   * The file the connection reads (device and inode, from before it was opened), to notice the
+   * path naming another file; undefined when the path names none (`:memory:`).
+   */
+  #file: FileId | undefined;
+  /** The connection's write-ahead log (`-wal`), when it has one. */
+  #wal: FileId | undefined;
+  /**
+   * The write-ahead log of a file the path no longer names, while it may still lie beside the
+   * file that does (see #leaveReplaced).
+   */
+  #staleWal: FileId | undefined;
+  /** The database was opened once: it is never created again (see #connection). */
+  #opened = false;
   #closed = false;
 
   constructor(opts: SqliteMetadataStoreOptions) {
@@ -242,8 +263,20 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     if (this.#closed) throw new ReadPathError('DB_UNAVAILABLE', 'SQLite metadata store is closed');
     if (this.#conn !== undefined) return this.#conn;
     let db: Database.Database | undefined;
+    // Once opened, a file that is missing or has no object_locations is the database gone (being
+    // restored, deleted, emptied), not a new one to start: creating it would answer every key
+    // OBJECT_NOT_FOUND instead of reading degraded, and leave an empty database (and its -wal)
+    // where the restore puts upstream's.
+    const reopen = this.#opened;
     try {
-      db = new Database(this.#opts.path, { readonly: this.#opts.readonly, fileMustExist: this.#opts.readonly, timeout: this.#opts.busyTimeoutMs });
+      this.#refuseStaleWal();
+      // Before opening: a file put in its place meanwhile is noticed at the next check.
+      let file = fileId(this.#opts.path);
+      db = new Database(this.#opts.path, { readonly: this.#opts.readonly, fileMustExist: this.#opts.readonly || reopen, timeout: this.#opts.busyTimeoutMs });
+      file ??= fileId(this.#opts.path);
+      if (reopen && !hasTable(db, 'object_locations')) {
+        throw new ReadPathError('DB_UNAVAILABLE', `SQLite database ${this.#opts.path} no longer holds object_locations (emptied or being replaced?)`);
+      }
       if (!this.#opts.readonly) {
         db.pragma('journal_mode = WAL');
         // As upstream runs it: durable at checkpoints, no fsync per usage flush.
@@ -256,6 +289,10 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
         if (!have.has('backend_usage')) db.exec(CREATE_BACKEND_USAGE);
       }
       this.#conn = this.#prepare(db);
+      this.#file = file;
+      this.#wal = fileId(`${this.#opts.path}-wal`);
+      this.#staleWal = undefined;
+      this.#opened = true;
       return this.#conn;
     } catch (err) {
       try {
@@ -263,6 +300,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       } catch {
         // Already failing: the open error is the one to report.
       }
+      if (err instanceof ReadPathError) throw err;
       const code = sqliteCode(err);
       // Anything that stops the file from opening is an outage, not a bad query; a missing
       // table in a read-only database is a wrong database, reported as such.
@@ -272,14 +310,21 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
   }
 
   /**
-   * The connection, its statements prepared again when the file's schema changed since (checked
-   * at most every `schemaRecheckMs`: reading the cookie takes the WAL read lock, ~2 µs).
+   * The connection, its statements prepared again when the file's schema changed since, opened
+   * again when the path names another file or none (checked at most every `schemaRecheckMs`:
+   * reading the cookie takes the WAL read lock, ~2 µs; a stat ~2 µs more).
    */
   #current(): Connection {
     const conn = this.#connection();
     const now = performance.now();
     if (now - conn.checkedAt < this.#opts.schemaRecheckMs) return conn;
     conn.checkedAt = now;
+    if (!this.#sameFile()) {
+      // An open handle reads the file it opened for as long as it is open, whatever the path
+      // names since: a backup renamed into place would never be read, a deleted file read on.
+      this.#leaveReplaced(conn);
+      return this.#connection();
+    }
     try {
       if (conn.readSchemaVersion.get() === conn.schemaVersion) return conn;
       this.#conn = this.#prepare(conn.db);
@@ -375,6 +420,55 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       return new ReadPathError('DB_UNAVAILABLE', `SQLite ${what} failed (${code}): ${messageOf(err)}`, { cause: err });
     }
     return new ReadPathError('METADATA_ERROR', `SQLite ${what} failed${code === undefined ? '' : ` (${code})`}: ${messageOf(err)}`, { cause: err });
+  }
+
+  /** Whether the path still names the file the connection opened (true when that cannot be told). */
+  #sameFile(): boolean {
+    const was = this.#file;
+    if (was === undefined) return true;
+    let now: FileId | undefined;
+    try {
+      now = fileId(this.#opts.path);
+    } catch {
+      // Not a file any more (a path component replaced): gone, as far as this path goes.
+      return false;
+    }
+    return now !== undefined && now.dev === was.dev && now.ino === was.ino;
+  }
+
+  /**
+   * Let go of a file the path no longer names. Its `-wal` stays beside the path (SQLite deletes a
+   * log on close only when the file was not moved), and SQLite pairs a database with the `-wal`
+   * next to it, whatever file wrote it: the file put in its place would be read through the old
+   * file's pages, by this store and by s3-orchestrator once it starts. While this store is open,
+   * s3-orchestrator's own close cannot checkpoint that log either (this connection's lock stops
+   * it). So a writable connection checkpoints its log into the old file and empties it first.
+   */
+  #leaveReplaced(conn: Connection): void {
+    if (!this.#opts.readonly) {
+      try {
+        conn.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // Then the log is left as it is, and #refuseStaleWal keeps it from being read.
+      }
+    }
+    this.#staleWal = this.#wal;
+    this.#dropConnection();
+  }
+
+  /**
+   * DB_UNAVAILABLE while the `-wal` beside the path is a replaced file's and holds pages: opening
+   * the file there would read them as its own.
+   */
+  #refuseStaleWal(): void {
+    const stale = this.#staleWal;
+    if (stale === undefined) return;
+    const wal = statSync(`${this.#opts.path}-wal`, { bigint: true, throwIfNoEntry: false });
+    if (wal === undefined || wal.dev !== stale.dev || wal.ino !== stale.ino || wal.size === 0n) return;
+    throw new ReadPathError(
+      'DB_UNAVAILABLE',
+      `SQLite database ${this.#opts.path} was replaced, and ${this.#opts.path}-wal beside it is the replaced file's write-ahead log: opened with it, the new file would read as the old one; delete ${this.#opts.path}-wal and ${this.#opts.path}-shm (with s3-orchestrator stopped) to read it`,
+    );
   }
 
   #dropConnection(): void {
@@ -536,7 +630,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
   async addLocations(locations: Iterable<ObjectLocation>): Promise<void> {
     const locs = [...locations];
     locs.forEach(checkLocationForWrite);
-    const conn = this.#connection();
+    const conn = this.#current();
     try {
       conn.upsertLocations(locs);
     } catch (err) {
@@ -546,7 +640,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
 
   async loadUsage(period: string): Promise<Map<string, UsageStat>> {
     checkPeriod(period);
-    const conn = this.#connection();
+    const conn = this.#current();
     let rows: Record<string, unknown>[];
     try {
       rows = conn.selectUsage.all(period);
@@ -559,7 +653,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
   async flushUsage(deltas: readonly UsageDelta[], opts?: { final?: boolean }): Promise<void> {
     checkDeltas(deltas);
     if (deltas.length === 0) return;
-    const conn = this.#connection();
+    const conn = this.#current();
     // better-sqlite3 waits for a lock on the calling thread: while upstream holds the write lock,
     // a flush waiting the whole busy timeout would stop every read for that long. A periodic
     // flush waits briefly and is retried at the next interval; the last one may wait it all.
@@ -615,6 +709,18 @@ function fromArray(a: unknown[]): RawLocationRow {
 
 function listedRow(a: unknown[]): RawListedRow {
   return { object_key: a[0], backend_name: a[1], size_bytes: a[2], encrypted: a[3], plaintext_size: a[4], created_at: a[5], compression_algorithm: a[6], logical_size: a[7], etag: a[8], content_hash: a[9] };
+}
+
+/** Which file a path names: its device and inode. */
+interface FileId {
+  dev: bigint;
+  ino: bigint;
+}
+
+/** The file `path` names; undefined when it names none (missing, `:memory:`). */
+function fileId(path: string): FileId | undefined {
+  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return st === undefined ? undefined : { dev: st.dev, ino: st.ino };
 }
 
 function sqliteCode(err: unknown): string | undefined {

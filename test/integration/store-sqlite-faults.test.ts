@@ -6,13 +6,16 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { hasCode } from '../../src/errors.js';
+import { ReadPath } from '../../src/read-path.js';
+import { MemoryBackend } from '../../src/backends/memory-backend.js';
+import type { BatchOutcome } from '../../src/read-path.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'readpath-sqlite-faults-'));
 /** The repository, where better-sqlite3 is installed (for a child that locks a database). */
@@ -100,6 +103,140 @@ describe('SqliteMetadataStore under faults', () => {
       assert.deepEqual(await lookups(store, ks), ks.map(() => 'b1'));
     } finally {
       await store.close();
+    }
+  });
+
+  /**
+   * s3-orchestrator writing while the store reads: its pages wait in the -wal (the store's
+   * connection keeps s3-orchestrator's close from checkpointing them), as they do in production.
+   */
+  const writeUpstream = (path: string, sql: string): void => {
+    const db = new Database(path);
+    try {
+      db.exec(sql);
+    } finally {
+      db.close();
+    }
+    assert.ok(statSync(`${path}-wal`).size > 0, 'the write is in the -wal');
+  };
+
+  it('reads a backup renamed into place (not the replaced file for ever), and never through the replaced file\'s -wal', async () => {
+    const path = join(dir, 'restored.db');
+    const ks = keys(3000);
+    seed(path, ks, 'old');
+    const store = await SqliteMetadataStore.open({ path, schemaRecheckMs: 0 });
+    try {
+      assert.deepEqual(await lookups(store, ks.slice(0, 3)), ['old', 'old', 'old']);
+      writeUpstream(path, `UPDATE object_locations SET backend_name = 'old2'; INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES ('only-old', 'old2', 1, '2026-01-01T00:00:00Z')`);
+      assert.deepEqual(await lookups(store, ['k00000', 'only-old']), ['old2', 'old2']);
+      seed(`${path}.restore`, ks, 'new');
+      renameSync(`${path}.restore`, path);
+      // A turn of thousands of lookups, then a listing: the restored file, not a mix.
+      const all = await lookups(store, [...ks, 'only-old']);
+      assert.deepEqual(all, [...ks.map(() => 'new'), 'OBJECT_NOT_FOUND']);
+      assert.deepEqual((await store.listKeys({ startAfter: 'k02998', limit: 5 })).map((o) => o.key), ['k02999']);
+    } finally {
+      await store.close();
+    }
+    // s3-orchestrator, starting on the restored file once readpath closed, reads it too.
+    const check = new Database(path, { readonly: true });
+    try {
+      assert.equal(check.prepare(`SELECT count(*) FROM object_locations WHERE backend_name = 'new'`).pluck().get(), ks.length);
+    } finally {
+      check.close();
+    }
+  });
+
+  it('read-only, it reads a backup renamed into place once the replaced file\'s -wal is gone, and is DB_UNAVAILABLE until then', async () => {
+    const path = join(dir, 'restored-ro.db');
+    const ks = keys(50);
+    seed(path, ks, 'old');
+    const store = await SqliteMetadataStore.open({ path, readonly: true, schemaRecheckMs: 0 });
+    try {
+      assert.deepEqual(await lookups(store, ks.slice(0, 1)), ['old']);
+      writeUpstream(path, `UPDATE object_locations SET backend_name = 'old2'`);
+      seed(`${path}.restore`, ks, 'new');
+      renameSync(`${path}.restore`, path);
+      // A read-only connection cannot empty that log: reading the new file through it would
+      // answer old2, the replaced file's rows.
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(store.getAllObjectLocations('k00000'), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE') && /restored-ro\.db-wal beside it is the replaced file's/.test((err as Error).message));
+        await assert.rejects(store.listKeys({ limit: 5 }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+      }
+      rmSync(`${path}-wal`);
+      rmSync(`${path}-shm`);
+      assert.deepEqual(await lookups(store, ks), ks.map(() => 'new'));
+    } finally {
+      await store.close();
+    }
+  });
+
+  for (const readonly of [false, true]) {
+    it(`${readonly ? 'read-only' : 'writable'}: a deleted or emptied file is DB_UNAVAILABLE, never created again as an empty database; reads come back with the file`, async () => {
+      const path = join(dir, `deleted-${String(readonly)}.db`);
+      const ks = keys(100);
+      seed(path, ks, 'b1');
+      const store = await SqliteMetadataStore.open({ path, readonly, schemaRecheckMs: 0 });
+      const down = async (): Promise<void> => {
+        for (const r of await lookups(store, ks)) assert.equal(r, 'DB_UNAVAILABLE');
+        await assert.rejects(store.listKeys({ limit: 10 }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+      };
+      try {
+        assert.deepEqual(await lookups(store, ks.slice(0, 1)), ['b1']);
+        for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+        await down();
+        await down();
+        assert.equal(existsSync(path), false, 'no database created in its place');
+        seed(`${path}.back`, ks, 'b2');
+        renameSync(`${path}.back`, path);
+        assert.deepEqual(await lookups(store, ks), ks.map(() => 'b2'));
+        // Emptied in place (same file, no pages): down too, not a database of no keys.
+        truncateSync(path, 0);
+        await down();
+        await down();
+        assert.equal(statSync(path).size, 0, 'nothing written into it');
+        rmSync(path);
+        seed(`${path}.back`, ks, 'b3');
+        renameSync(`${path}.back`, path);
+        assert.deepEqual(await lookups(store, ks), ks.map(() => 'b3'));
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
+  it('readMany and listings through ReadPath: a replaced file is read at once, a deleted one reads degraded', async () => {
+    const path = join(dir, 'read-path.db');
+    const ks = keys(2000);
+    seed(path, ks, 'b1');
+    // b1 has none of the keys, b2 all of them: the restored file says so.
+    const backends = [new MemoryBackend('b1'), new MemoryBackend('b2')];
+    for (const k of ks) backends[1]?.put(k, new Uint8Array([0x78])); // the rows' size_bytes: 1
+    const rp = await ReadPath.open({
+      backends: backends.map((b) => ({ name: b.name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
+      database: { driver: 'memory' },
+      runtime: { mode: 'inline' },
+      logging: { level: 'silent' },
+    }, { backends, store: new SqliteMetadataStore({ path, schemaRecheckMs: 0 }) });
+    const readAll = async (): Promise<BatchOutcome[]> => {
+      const out: BatchOutcome[] = [];
+      for await (const o of rp.readMany(ks, { op: 'head' })) out.push(o);
+      return out;
+    };
+    try {
+      assert.ok((await readAll()).every((o) => !o.ok), 'located on b1, which has none');
+      seed(`${path}.restore`, ks, 'b2');
+      renameSync(`${path}.restore`, path);
+      const restored = await readAll();
+      assert.deepEqual(restored.filter((o) => !o.ok || o.degraded || o.backend !== 'b2'), [], 'every key located on b2');
+      assert.deepEqual((await rp.listKeys({ prefix: 'k0199', limit: 3 })).map((o) => o.key), ['k01990', 'k01991', 'k01992']);
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+      const degraded = await readAll();
+      assert.deepEqual(degraded.filter((o) => !o.ok || !o.degraded || o.backend !== 'b2'), [], 'every key read degraded from b2');
+      await assert.rejects(rp.listKeys({ limit: 3 }), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE'));
+      assert.equal(existsSync(path), false);
+    } finally {
+      await rp.close();
     }
   });
 });
