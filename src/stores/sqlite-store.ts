@@ -180,7 +180,11 @@ interface Connection {
   db: Database.Database;
   /** Raw mode: rows as arrays in selectLocationsSql's column order, ~40% cheaper than objects. */
   select: Database.Statement<[string], unknown[]>;
-  selectUsage: Database.Statement<[string], Record<string, unknown>>;
+  /**
+   * The usage load, prepared on first use: lookups and listings must not depend on
+   * backend_usage (a read-only file without it, a migration recreating it).
+   */
+  selectUsage: () => Database.Statement<[string], Record<string, unknown>>;
   /** Listing statements by variant (see sqliteListKeysSql), prepared on first use. */
   list: Map<string, Database.Statement<unknown[], unknown[]>>;
   /** True when the database's text encoding is UTF-8: BINARY order is then byte order. */
@@ -346,7 +350,8 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     const identity = columns.has('etag');
     const tags = hasObjectTags(db);
     const select = db.prepare<[string], unknown[]>(selectLocationsSql(columns, tags)).raw(true);
-    const selectUsage = db.prepare<[string], Record<string, unknown>>(SELECT_USAGE);
+    let usage: Database.Statement<[string], Record<string, unknown>> | undefined;
+    const selectUsage = (): Database.Statement<[string], Record<string, unknown>> => (usage ??= db.prepare<[string], Record<string, unknown>>(SELECT_USAGE));
     const selectMany = db.transaction((lookups: readonly Lookup[]) => {
       for (let i = 0; i < lookups.length; i++) {
         const l = lookups[i] as Lookup;
@@ -374,7 +379,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       return { db, select, selectUsage, selectMany, list, utf8, managed, compressed, identity, schemaVersion, readSchemaVersion, checkedAt, upsertLocations: readOnly, flushUsage: readOnly };
     }
     const upsertLocation = db.prepare(UPSERT_LOCATION);
-    const upsertUsage = db.prepare(UPSERT_USAGE);
+    let upsertUsage: Database.Statement | undefined;
     return {
       db,
       select,
@@ -406,6 +411,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
         }
       }),
       flushUsage: db.transaction((deltas: readonly UsageDelta[]) => {
+        upsertUsage ??= db.prepare(UPSERT_USAGE);
         for (const d of deltas) upsertUsage.run(d.backendName, d.period, d.apiRequests, d.egressBytes, d.ingressBytes);
       }),
     };
@@ -415,6 +421,9 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
   #wrap(err: unknown, what: string): ReadPathError {
     if (err instanceof ReadPathError) return err;
     const code = sqliteCode(err);
+    // A statement the schema changed under (a column or table it reads dropped or renamed):
+    // the next call looks at the schema at once rather than failing until the recheck is due.
+    if (code === 'SQLITE_ERROR' && this.#conn !== undefined) this.#conn.checkedAt = -Infinity;
     if (code !== undefined && UNAVAILABLE_CODES.test(code)) {
       if (REOPEN_CODES.test(code)) this.#dropConnection();
       return new ReadPathError('DB_UNAVAILABLE', `SQLite ${what} failed (${code}): ${messageOf(err)}`, { cause: err });
@@ -643,7 +652,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     const conn = this.#current();
     let rows: Record<string, unknown>[];
     try {
-      rows = conn.selectUsage.all(period);
+      rows = conn.selectUsage().all(period);
     } catch (err) {
       throw this.#wrap(err, `usage load for ${period}`);
     }

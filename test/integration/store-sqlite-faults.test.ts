@@ -239,4 +239,46 @@ describe('SqliteMetadataStore under faults', () => {
       await rp.close();
     }
   });
+
+  it('a column dropped, a table renamed away and back, backend_usage gone: the next read looks at the schema at once, and lookups never need backend_usage', async () => {
+    const path = join(dir, 'schema-changes.db');
+    seed(path, ['k'], 'b1');
+    const w = new Database(path);
+    w.exec(`ALTER TABLE object_locations ADD COLUMN storage_key TEXT; UPDATE object_locations SET storage_key = 'k!1';
+      INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at, managed) VALUES ('k', 'b2', 1, '2026-01-01T00:00:00Z', 0)`);
+    // No periodic recheck within the test: only what a failed statement asks for.
+    const store = await SqliteMetadataStore.open({ path, schemaRecheckMs: 3_600_000 });
+    const lookup = async (): Promise<unknown> => (await store.getAllObjectLocations('k')).map((l) => [l.backendName, l.storageKey ?? null]);
+    try {
+      assert.deepEqual(await lookup(), [['b1', 'k!1']]);
+      w.exec('ALTER TABLE object_locations DROP COLUMN storage_key');
+      await assert.rejects(lookup(), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /no such column: storage_key/.test((err as Error).message));
+      assert.deepEqual(await lookup(), [['b1', null]], 'read with the columns the table has now');
+      w.exec(`ALTER TABLE object_locations ADD COLUMN storage_key TEXT; UPDATE object_locations SET storage_key = 'k!2'`);
+      w.exec('ALTER TABLE object_locations RENAME TO object_locations_away');
+      await assert.rejects(lookup(), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /no such table: object_locations/.test((err as Error).message));
+      await assert.rejects(store.listKeys({ limit: 5 }), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /object_locations/.test((err as Error).message));
+      w.exec('ALTER TABLE object_locations_away RENAME TO object_locations');
+      // Its storage key read, its unmanaged copy still left out.
+      assert.deepEqual(await lookup(), [['b1', 'k!2']]);
+      assert.deepEqual((await store.listKeys({ limit: 5 })).map((o) => o.key), ['k']);
+      // backend_usage is the usage load's, not the lookups': they go on without it.
+      w.exec('DROP TABLE backend_usage');
+      w.exec(`UPDATE object_locations SET storage_key = 'k!3'`);
+      await assert.rejects(store.loadUsage('2026-01'), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /backend_usage/.test((err as Error).message));
+      assert.deepEqual(await lookup(), [['b1', 'k!3']]);
+      assert.deepEqual(await lookup(), [['b1', 'k!3']]);
+      assert.deepEqual((await store.listKeys({ limit: 5 })).map((o) => o.key), ['k']);
+    } finally {
+      w.close();
+      await store.close();
+    }
+    // Nor does a read-only store's opening of a file without it.
+    const ro = await SqliteMetadataStore.open({ path, readonly: true });
+    try {
+      assert.deepEqual((await ro.getAllObjectLocations('k')).map((l) => l.backendName), ['b1']);
+    } finally {
+      await ro.close();
+    }
+  });
 });
