@@ -205,9 +205,10 @@ Examples:
     .description('check a configuration and print it resolved, secrets masked')
     .option('-c, --config <file>', `configuration file (default ${DEFAULT_CONFIG_PATH})`)
     .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .option('--connect', 'also connect to the metadata database once (nothing written): exit 2 naming the setting it refuses, 1 when it cannot be reached')
     .option('--json', 'JSON log lines on stderr, for machines')
     .option('--verbose', 'add stack traces to errors')
-    .action(async (o: { config?: string; format: 'yaml' | 'json' }) => {
+    .action(async (o: { config?: string; format: 'yaml' | 'json'; connect?: boolean }) => {
       const { runValidate } = await import('./commands/validate.js');
       await run(() => runValidate(ctx, o))();
     });
