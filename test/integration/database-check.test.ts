@@ -21,6 +21,8 @@ import { PostgresMetadataStore } from '../../src/stores/postgres-store.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import type { ObjectLocation } from '../../src/types.js';
 import { PgCluster, freePort } from '../helpers/pg-cluster.js';
+import { until } from '../helpers/executor-world.js';
+import { within } from '../helpers/within.js';
 
 const PASSWORD = 'S3CR3T-right-password';
 const WRONG = 'S3CR3T-wrong-password';
@@ -194,4 +196,43 @@ describe('database settings checked at start', () => {
     });
   });
 
+  describe('serve', () => {
+    /** Run serve until its database check has said what it found (`done`), then stop it. */
+    async function serveUntil(config: string, done: (err: string) => boolean): Promise<string> {
+      const stderr = new PassThrough();
+      let err = '';
+      stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const stop = new AbortController();
+      const exit = runCli(['serve', '-c', config, '--listen', '127.0.0.1:0'], { stdin: new PassThrough(), stdout: new PassThrough(), stderr, env: {} }, { signal: stop.signal });
+      try {
+        await until(() => done(err), 'the database check', 60_000);
+      } finally {
+        stop.abort();
+        assert.equal(await within(exit, 60_000, 'serve to exit'), 0, err);
+      }
+      return err;
+    }
+
+    it('a refused session: after listening, one warning naming the setting to check; the gateway serves on (exit 0 on SIGTERM)', async () => {
+      for (const [database, field] of [
+        [pgAt({ database: 'meta', user: 'reader', password: WRONG }), 'database.password'],
+        [pgAt({ database: 'no_such_db', user: 'postgres' }), 'database.database'],
+        [pgAt({ database: 'meta', user: 'postgres', ssl_mode: 'require' }), 'database.ssl_mode'],
+      ] as const) {
+        const err = await serveUntil(await configWith(database), (e) => complaints(e).length > 0);
+        const warnings = complaints(err);
+        assert.equal(warnings.length, 1, err);
+        assert.match(warnings[0] ?? '', new RegExp(`^readpath: warning: ${field.replace('.', '\\.')}: PostgreSQL .* refused readpath's session \\(.*; check [^)]*\\): reads go degraded \\(every backend asked\\) until it is fixed$`));
+        assert.ok(err.indexOf('serving S3 on') < err.indexOf('readpath: warning:'), 'listening came first');
+        assert.ok(!err.includes(WRONG));
+      }
+    });
+
+    it('a server that is merely down, or the right settings: no warning (the check\'s finding is an info log line)', async () => {
+      const down = await serveUntil(await configWith(pgAt({ port: await freePort(), database: 'meta', user: 'postgres' }), ['logging: { level: info }']), (e) => /database check: .*cannot be reached/.test(e));
+      assert.deepEqual(complaints(down), [], down);
+      const fine = await serveUntil(await configWith(pgAt({ database: 'meta', user: 'reader', password: PASSWORD }), ['logging: { level: info }']), (e) => /database check: .* answered/.test(e));
+      assert.deepEqual(complaints(fine), [], fine);
+    });
+  });
 });

@@ -27,6 +27,7 @@ import { discardPrestartedPool } from '../../executors/pool/prestart.js';
 import { startMetricsServer } from '../../telemetry/metrics-server.js';
 import { processCount } from '../../config/runtime-defaults.js';
 import type { Reporter } from '../reporter.js';
+import { checkDatabase } from '../database-check.js';
 
 /** Options of `serve`. */
 export interface ServeCommandOptions {
@@ -156,6 +157,7 @@ interface Relayed {
 async function serveWith(ctx: CommandContext, opts: ServeCommandOptions, hup: SighupHold, listen: { host: string; port: number } | undefined, reader: OpenReader, relayed: Relayed | undefined): Promise<number> {
   const link = relayed?.link;
   let uncoalesce: (() => void) | undefined;
+  let dbCheck: Promise<void> | undefined;
   try {
     const settings = reader.rp.config.gateway;
     requireBuckets(settings);
@@ -177,9 +179,11 @@ async function serveWith(ctx: CommandContext, opts: ServeCommandOptions, hup: Si
         ctx.reporter.warn(`gateway process ${relayed.place.index} could not apply the configuration last reloaded, serving the one the gateway started with: ${messageOf(err)}`);
       }
     }
-    // The primary says it once, when every process listens.
-    if (link === undefined) ctx.io.stderr.write(`readpath: serving S3 on ${gw.url}\n`);
-    else link.listening(gw.url);
+    // The primary says it once, when every process listens, and looks at the database itself.
+    if (link === undefined) {
+      ctx.io.stderr.write(`readpath: serving S3 on ${gw.url}\n`);
+      dbCheck = lookAtDatabase(ctx.reporter, logger, reader.rp.config.database);
+    } else link.listening(gw.url);
     // An access-log line per request: the lines of ACCESS_LOG_HOLD_MS go out as one write.
     uncoalesce = ctx.reporter.coalesce({ holdMs: ACCESS_LOG_HOLD_MS });
     hup.serving(() => reloader.request());
@@ -203,9 +207,31 @@ async function serveWith(ctx: CommandContext, opts: ServeCommandOptions, hup: Si
     if (cut > 0) ctx.reporter.warn(`${cut} request(s) still in flight after server.shutdown_timeout (${reloader.current.gateway.shutdownTimeoutMs} ms) were cut`);
     return EXIT.OK;
   } finally {
+    // It never rejects; waited for so that its connection does not outlive the command.
+    await dbCheck;
     uncoalesce?.();
     await reader.close();
   }
+}
+
+/**
+ * The database looked at once (database-check.ts), in the background of a gateway that already
+ * listens: readpath connects on first use, so that a database down at start does not stop it, and
+ * a session the server refuses (a wrong password, a missing database or role, TLS it cannot
+ * give) would otherwise show only as degraded reads. That gets one warning naming the setting to
+ * check; a server that is merely down is the degraded mode the gateway is built for, logged at
+ * info only. SQLite needs no look: the file was opened at start, which fails when it cannot be.
+ */
+function lookAtDatabase(r: Reporter, logger: Logger, db: ResolvedConfig['database']): Promise<void> {
+  if (db.driver !== 'postgres') return Promise.resolve();
+  return checkDatabase(db).then(
+    (check) => {
+      if (check.ok) logger.info({ target: check.target }, `database check: ${check.target} answered`);
+      else if (check.fault === 'settings') r.warn(`${messageOf(check.error)}: reads go degraded (every backend asked) until it is fixed`, { target: check.target });
+      else logger.info({ target: check.target }, `database check: ${messageOf(check.error)}`);
+    },
+    (err: unknown) => logger.info(`database check failed: ${messageOf(err)}`),
+  );
 }
 
 /** A gateway serves buckets: without any, `serve` is a usage error. */
@@ -281,6 +307,7 @@ async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config
   });
   if (metrics !== undefined) r.info('metrics endpoint listening', { url: metrics.url }, `metrics on ${metrics.url}`);
   ctx.io.stderr.write(`readpath: serving S3 on ${url}\n`);
+  const dbCheck = lookAtDatabase(r, r.readerLogger(config.logging.level), config.database);
   r.info('gateway processes started', { processes: count, pids: primary.pids() }, `${count} gateway processes (pids ${primary.pids().join(', ')})`);
   let current = config;
   const path = opts.config ?? DEFAULT_CONFIG_PATH;
@@ -311,6 +338,7 @@ async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config
   await reloading;
   const code = await primary.stop(current.gateway.shutdownDelayMs + current.gateway.shutdownTimeoutMs + PROCESS_DRAIN_MS);
   await metrics?.close();
+  await dbCheck;
   return gaveUp ? EXIT.FAILED : code;
 }
 
