@@ -292,7 +292,15 @@ async function runPrimary(ctx: CommandContext, opts: ServeCommandOptions, config
   const primary = new GatewayPrimary({ count, config, warn: (msg, fields) => r.warn(msg, fields) });
   let url: string;
   try {
-    url = await primary.start();
+    // SIGTERM while the processes are first starting stops them at once (the ones listening
+    // drain, the others are signalled), rather than after every one listens: one slow to start
+    // would hold the stop for as long as it takes.
+    const started = await Promise.race([primary.start(), stopSignal(ctx.signal).then(() => undefined)]);
+    if (started === undefined) {
+      hup.stopping();
+      return await primary.stop(config.gateway.shutdownDelayMs + config.gateway.shutdownTimeoutMs + PROCESS_DRAIN_MS);
+    }
+    url = started;
   } catch (err) {
     // The process that failed has said why on stderr.
     if (err instanceof GatewayStartError) {
