@@ -87,7 +87,10 @@ export async function openStore(config: ResolvedConfig, warn?: (message: string)
       return new MemoryMetadataStore();
     case 'sqlite':
       try {
-        return await SqliteMetadataStore.open({ path: db.path, ...(onUnknownColumns === undefined ? {} : { onUnknownColumns }) });
+        const store = await SqliteMetadataStore.open({ path: db.path, ...(onUnknownColumns === undefined ? {} : { onUnknownColumns }) });
+        // Reads of an empty new file all answer 404, not degraded: a wrong path must be visible.
+        if (store.createdFile) warn?.(`database.path: ${JSON.stringify(db.path)} did not exist and was created empty; every key reads as not found until s3-orchestrator writes to it (check database.path)`);
+        return store;
       } catch (err) {
         // A local file that cannot be opened at startup is a wrong path or permission, not an
         // outage to ride out in degraded mode: say which setting to fix.

@@ -238,6 +238,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
   #staleWal: FileId | undefined;
   /** The database was opened once: it is never created again (see #connection). */
   #opened = false;
+  #createdFile = false;
   #closed = false;
 
   constructor(opts: SqliteMetadataStoreOptions) {
@@ -258,6 +259,14 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     return store;
   }
 
+  /**
+   * The file did not exist when the store was first opened, so it was created empty: every key
+   * reads OBJECT_NOT_FOUND until s3-orchestrator writes it (a mistyped `database.path`?).
+   */
+  get createdFile(): boolean {
+    return this.#createdFile;
+  }
+
   /** The database file this store reads. */
   get path(): string {
     return this.#opts.path;
@@ -276,6 +285,7 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
       this.#refuseStaleWal();
       // Before opening: a file put in its place meanwhile is noticed at the next check.
       let file = fileId(this.#opts.path);
+      if (!reopen && file === undefined && this.#opts.path !== ':memory:') this.#createdFile = true;
       db = new Database(this.#opts.path, { readonly: this.#opts.readonly, fileMustExist: this.#opts.readonly || reopen, timeout: this.#opts.busyTimeoutMs });
       file ??= fileId(this.#opts.path);
       if (reopen && !hasTable(db, 'object_locations')) {

@@ -88,6 +88,23 @@ describe('SqliteMetadataStore', () => {
     }
   });
 
+  it('warns when the configured file did not exist and was created empty (a mistyped database.path), and only then', async () => {
+    const missing = join(dir, 'no-such-upstream.db');
+    const open = async (): Promise<string[]> => {
+      const warnings: string[] = [];
+      const rp = await ReadPath.open({
+        backends: [{ name: 'b1', endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' }],
+        database: { driver: 'sqlite', path: missing }, runtime: { mode: 'inline' }, logging: { level: 'silent' },
+      }, { warn: (m) => warnings.push(m) });
+      await rp.close();
+      return warnings;
+    };
+    const first = await open();
+    assert.equal(first.length, 1, first.join('\n'));
+    assert.match(first[0] ?? '', /^database\.path: ".*no-such-upstream\.db" did not exist and was created empty; every key reads as not found/);
+    assert.deepEqual(await open(), [], 'the file exists now: no warning');
+  });
+
   it('reads an s3-orchestrator database unchanged, ordering RFC3339Nano timestamps by time, not text', async () => {
     const { path, db } = upstreamDb('upstream.db');
     const key = 'photos/2024/cat.jpg';
