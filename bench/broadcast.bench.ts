@@ -6,5 +6,9 @@
  *   node --import tsx bench/broadcast.bench.ts --help
  */
 import { benchMain } from './harness/index.js';
+import { guardBenchProcess } from './process-guard.js';
+
+// benchMain answers --help itself, with the flag list; the guard handles signals only.
+guardBenchProcess(import.meta.url, []);
 
 process.exitCode = await benchMain(process.argv.slice(2));

@@ -23,7 +23,7 @@
  *   (= npm run build && node dist/bench/compression.bench.js ...)
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Bench } from 'tinybench';
@@ -37,6 +37,9 @@ import { encryptForRow } from './encryption/encode.js';
 import { fmt, log, mean, measureRound, numArg, rotated, strArg, type MeasuredCell } from './encryption/bench-args.js';
 import { BUCKET, startEncryptionServer } from './encryption/server-process.js';
 import { encodeSeekable, logText } from './compression/encode.js';
+import { benchTempDir, guardBenchProcess } from './process-guard.js';
+
+guardBenchProcess(import.meta.url);
 
 const MiB = 1024 * 1024;
 
@@ -57,7 +60,7 @@ log(`encoding ${SIZE / MiB} MiB of log lines in upstream's layout…`);
 const logical = logText(SIZE);
 const stored = await encodeSeekable(logical);
 const sealed = encryptForRow(stored, { masterKey, chunkSize: 65536 });
-const tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-compression-bench-'));
+const tmp = await benchTempDir('readpath-compression-bench-');
 const files = path.join(tmp, 'objects');
 await mkdir(files);
 /** `down:` keys are read with the database down: the copy recognised from its bytes (degraded mode). */

@@ -15,6 +15,9 @@ import { MemoryLocationCache } from '../src/cache/memory-location-cache.js';
 import { MemoryMetadataStore } from '../src/stores/memory-store.js';
 import { Failover } from '../src/engine/failover.js';
 import type { Core, ObjectBackend, Probe } from '../src/types.js';
+import { guardBenchProcess } from './process-guard.js';
+
+guardBenchProcess(import.meta.url);
 
 function world(parallel: boolean) {
   const names = ['b1', 'b2', 'b3'];

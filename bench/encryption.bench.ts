@@ -28,7 +28,7 @@
  *   (= npm run build && node dist/bench/encryption.bench.js ...)
  */
 import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Bench } from 'tinybench';
@@ -39,6 +39,9 @@ import type { ReadPathConfig } from '../src/config/types.js';
 import { SENC_CHUNK_OVERHEAD, SENC_HEADER_SIZE, encryptForRow } from './encryption/encode.js';
 import { fmt, log, mean, measureRound, numArg, rotated, strArg, type MeasuredCell } from './encryption/bench-args.js';
 import { BUCKET, ENC_KEY, PLAIN_KEY, startEncryptionServer } from './encryption/server-process.js';
+import { benchTempDir, guardBenchProcess } from './process-guard.js';
+
+guardBenchProcess(import.meta.url);
 
 const MiB = 1024 * 1024;
 
@@ -62,7 +65,7 @@ const TARGET = 1.3;
 const masterKey = randomBytes(32);
 log(`starting the server: ${SIZE / MiB} MiB plaintext and its encryption (chunk ${CHUNK})…`);
 const server = await startEncryptionServer(SIZE, masterKey, CHUNK);
-const tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-encryption-bench-'));
+const tmp = await benchTempDir('readpath-encryption-bench-');
 const db = path.join(tmp, 'meta.db');
 {
   const store = await SqliteMetadataStore.open({ path: db });

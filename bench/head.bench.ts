@@ -11,8 +11,7 @@
  *   npm run bench:head [-- --count 20000 --rounds 3 --json FILE]
  *   (= npm run build && node dist/bench/head.bench.js ...)
  */
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
@@ -22,6 +21,9 @@ import { startStubFleet } from './peers/stub-fleet.js';
 import { median } from './peers/run.js';
 import { configYaml, writeReadpathSetup } from './peers/readpath-setup.js';
 import { cpuMs, fmt, log, numArg, rotated, strArg } from './encryption/bench-args.js';
+import { benchTempDir, guardBenchProcess } from './process-guard.js';
+
+guardBenchProcess(import.meta.url);
 
 const VARIANTS = ['backend HEAD', 'from metadata'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -39,7 +41,7 @@ export interface HeadRow {
 const count = numArg('--count', 20_000);
 const rounds = numArg('--rounds', 3);
 const json = strArg('--json');
-const dir = await mkdtemp(path.join(os.tmpdir(), 'readpath-head-bench-'));
+const dir = await benchTempDir('readpath-head-bench-');
 const fleet = await startStubFleet({ set: 'head', count, size: 1024, buckets: ['h1', 'h2', 'h3'] });
 try {
   const setup = await writeReadpathSetup(fleet, dir);

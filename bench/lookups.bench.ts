@@ -20,8 +20,7 @@
  *   npm run bench:lookups [-- --count 20000 --rounds 3 --size 4096 --compare NAME=MODULE --json FILE]
  *   (= npm run build && node dist/bench/lookups.bench.js ...)
  */
-import { mkdtemp, rm, writeFile, mkdir, readFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, writeFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -34,6 +33,9 @@ import { median } from './peers/run.js';
 import { backendNames, configYaml, writeReadpathSetup } from './peers/readpath-setup.js';
 import { cpuMs, fmt, log, numArg, rotated, strArg } from './encryption/bench-args.js';
 import { PgCluster } from '../test/helpers/pg-cluster.js';
+import { benchTempDir, guardBenchProcess } from './process-guard.js';
+
+guardBenchProcess(import.meta.url);
 
 /** One variant's figures over the rounds. */
 export interface LookupsRow {
@@ -70,7 +72,7 @@ const rounds = numArg('--rounds', 3);
 const size = numArg('--size', 4096);
 const json = strArg('--json');
 const compares = compareArgs();
-const dir = await mkdtemp(path.join(os.tmpdir(), 'readpath-lookups-bench-'));
+const dir = await benchTempDir('readpath-lookups-bench-');
 const fleet = await startStubFleet({ set: 'lookups', count, size, buckets: ['l1', 'l2', 'l3'] });
 let cluster: PgCluster | undefined;
 try {

@@ -18,6 +18,9 @@ import { MemoryMetadataStore } from '../src/stores/memory-store.js';
 import { runBatch } from '../src/engine/batch.js';
 import type { Core, ObjectBackend } from '../src/types.js';
 import { createBackends } from './pool-mailbox-backends.js';
+import { guardBenchProcess } from './process-guard.js';
+
+guardBenchProcess(import.meta.url);
 
 function numArg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);

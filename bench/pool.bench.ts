@@ -28,6 +28,9 @@ import { MemoryMetadataStore } from '../src/stores/memory-store.js';
 import type { Core, ObjectBackend } from '../src/types.js';
 import { createBackends as instantBackends } from './pool-noop-backends.js';
 import type { ChildReply, StartRequest } from './pool-s3-child.js';
+import { guardBenchProcess } from './process-guard.js';
+
+guardBenchProcess(import.meta.url);
 
 const quick = process.argv.includes('--quick');
 function numArg(name: string, dflt: number): number {

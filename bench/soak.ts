@@ -33,6 +33,7 @@ import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { ReadPath } from '../src/read-path.js';
 import { ReadPathError } from '../src/errors.js';
 import type { GetResult, HeadResult, MetadataStore, ObjectBackend, ObjectLocation } from '../src/types.js';
+import { guardBenchProcess } from './process-guard.js';
 
 const NAMES = ['b1', 'b2', 'b3'];
 const BODY_BYTES = 256;
@@ -362,6 +363,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  guardBenchProcess(import.meta.url);
   main().catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;

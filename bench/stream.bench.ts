@@ -18,8 +18,7 @@
  *   npm run bench:stream [-- --huge-mib 1024 --rss-mib 64,1024 --striped-mib 96 --cap-mib 24 --rounds 3 --base /tmp/base/dist]
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +29,9 @@ import type { ObjectLocation } from '../src/types.js';
 import { generatedSha256 } from './large/big-object-server.js';
 import { startRemoteServers, type RemoteObject } from './large/server-process.js';
 import { runWithPeakRss } from './large/peak-rss.js';
+import { benchTempDir, guardBenchProcess } from './process-guard.js';
+
+guardBenchProcess(import.meta.url);
 
 const MiB = 1024 * 1024;
 
@@ -76,7 +78,7 @@ const smallKeys = Array.from({ length: SMALL }, (_, k) => `small/${String(k).pad
 const all: RemoteObject[] = [...new Set([...Object.values(objects), ...rssObjects]), ...smallKeys.map((key) => ({ key, size: MiB, seed: key }))];
 // The servers run in a process of their own: generating GiBs in this one would be measured as this loop's delay.
 const servers = await startRemoteServers(3, all);
-const tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-stream-bench-'));
+const tmp = await benchTempDir('readpath-stream-bench-');
 const db = path.join(tmp, 'meta.db');
 const store = await SqliteMetadataStore.open({ path: db });
 let t = Date.UTC(2026, 0, 1);

@@ -39,6 +39,7 @@ import { LeanS3Backend } from '../src/backends/lean-s3-backend.js';
 import { S3Backend, type S3BackendOptions } from '../src/backends/s3-backend.js';
 import { readBody } from '../src/backends/body.js';
 import type { ObjectBackend } from '../src/types.js';
+import { guardBenchProcess } from './process-guard.js';
 
 const BUCKET = 'bench';
 const IN_FLIGHT = 64;
@@ -367,4 +368,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--stub') await runStub(process.argv.slice(3).map(Number));
-else await main();
+else {
+  guardBenchProcess(import.meta.url);
+  await main();
+}

@@ -6,6 +6,7 @@
  * loop-monitor; close() sends SIGTERM (serve drains and exits 0) and waits for the exit.
  * Its stderr (the access log at the default `info` level) is drained, the tail kept for errors.
  */
+import { killAtExit } from '../process-guard.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loaderExecArgv, waitForStart } from '../../src/cli/child-start.js';
@@ -66,6 +67,8 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
     main, 'serve', '-c', opts.config, '--listen', '127.0.0.1:0',
   ];
   const child: ChildProcess = spawn(process.execPath, argv, { env: toolEnv(opts.env ?? {}), stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  // serve does not stop when its IPC channel closes: a bench stopped part-way must stop it.
+  killAtExit(child);
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (s: string) => { stderr = (stderr + s).slice(-20_000); });

@@ -19,9 +19,10 @@
  * median of the per-round ratios (each round's pair ran back to back, so drift in the
  * machine's load cancels better than in a ratio of medians).
  */
+import { benchTempDir } from '../process-guard.js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DownloadDirs, type DownloadDestination } from '../peers/download-dirs.js';
@@ -302,7 +303,7 @@ async function runSets(opts: GatewayBenchOptions, downloads: DownloadDirs, t0: n
   };
   // The stub (forked) and every rclone (spawned) inherit this process's CPUs.
   if (opts.cpus !== undefined) pinProcess(process.pid, opts.cpus.client);
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'readpath-gateway-bench-'));
+  const scratch = await benchTempDir('readpath-gateway-bench-');
   try {
     for (const set of sets) {
       progress(`${set.name}: starting the stub (${set.count} x ${set.size} bytes, ${backendCount} backends) and ${1 + Object.keys(compare).length} gateway(s)`);

@@ -117,6 +117,10 @@ process.on('message', (msg: FleetRequest) => {
   run().catch((err: unknown) => reply({ type: 'error', message: (err as Error)?.message ?? String(err) }));
 });
 
+// Ctrl-C reaches the whole foreground process group: dying of it here would leave the s3rver
+// directories behind. The bench's own exit closes the channel, and then the fleet cleans up.
+process.on('SIGINT', () => {});
+
 // An orphaned fleet must not outlive the bench.
 process.on('disconnect', () => {
   void close().finally(() => process.exit(0));

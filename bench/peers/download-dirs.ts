@@ -10,7 +10,8 @@
  * bench went on. Which tool ran after which deletion then moved its figure more than the tools
  * differed (bench/RESULTS.md, "Downloads kept until the end").
  */
-import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
+import { benchTempDir } from '../process-guard.js';
+import { mkdir, rm, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -51,7 +52,7 @@ export class DownloadDirs {
    * must exist: it is where the user chose the downloads to go (a tmpfs, a disk under test).
    */
   static async open(dest: string | undefined, prefix: string): Promise<DownloadDirs> {
-    const root = await mkdtemp(path.join(dest ?? os.tmpdir(), prefix));
+    const root = await benchTempDir(prefix, dest ?? os.tmpdir());
     const { type } = await statfs(root);
     return new DownloadDirs({ path: root, fs: fileSystemName(type) });
   }

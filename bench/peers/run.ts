@@ -4,7 +4,8 @@
  * machine's load hits them alike), every download is checked file by file; then, on the 4 KiB
  * set, the library rows. Medians over `repeat` rounds.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { benchTempDir } from '../process-guard.js';
+import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DownloadDirs, type DownloadDestination } from './download-dirs.js';
@@ -164,7 +165,7 @@ async function runSets(opts: PeerBenchOptions, downloads: DownloadDirs, t0: numb
     destination: downloads.destination,
     quick, repeat, backends: backendCount, transfers: 64, downloads: [], library: [], seconds: 0,
   };
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'readpath-peers-'));
+  const scratch = await benchTempDir('readpath-peers-');
   try {
     for (const set of sets) {
       progress(`${set.name}: starting the stub (${set.count} x ${set.size} bytes, ${backendCount} backends)`);
