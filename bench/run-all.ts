@@ -7,10 +7,20 @@
  *   npm run bench                         # = npm run build && node dist/bench/run-all.js
  *   node dist/bench/run-all.js --only heavy-tail --quick --out /tmp/bench
  *   node dist/bench/run-all.js --threads 1          # pool cells with 1 worker (default 2)
+ *
+ * Flags (after `npm run bench --`): --quick (a tenth of the reads, one s3 round: a smoke run),
+ * --only NAMES (comma list of fastest, first-down, heavy-tail, s3, s3-first), --out DIR
+ * (default bench/out), --executor inline|pool|inline,pool (default both), --threads N (pool
+ * workers, default 2). A missed target is reported (MISS), not an exit code; exit 2 for an
+ * unknown flag or scenario, before anything runs.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBenchTable, runBroadcastBench, toBenchJson, type BenchOptions, type BenchReport, type BenchResult } from './harness/index.js';
+import { formatBenchTable, parseExecutors, runBroadcastBench, toBenchJson, type BenchOptions, type BenchReport, type BenchResult } from './harness/index.js';
+import { messageOf } from '../src/errors.js';
+import { guardBenchProcess } from './process-guard.js';
+
+guardBenchProcess(import.meta.url);
 
 interface Scenario {
   name: string;
@@ -21,6 +31,20 @@ interface Scenario {
 }
 
 const args = process.argv.slice(2);
+/** Exit 2 with `message`: a mistyped flag must not start (or silently skip) a run of minutes. */
+function usageError(message: string): never {
+  process.stderr.write(`run-all: ${message} (see --help)\n`);
+  process.exit(2);
+}
+const VALUE_FLAGS = new Set(['--only', '--out', '--executor', '--threads']);
+for (let i = 0; i < args.length; i++) {
+  const a = args[i] as string;
+  if (a === '--quick') continue;
+  if (!VALUE_FLAGS.has(a)) usageError(`unknown argument ${JSON.stringify(a)}`);
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--')) usageError(`${a} needs a value`);
+  i++;
+}
 const flag = (name: string): string | undefined => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
@@ -28,10 +52,17 @@ const flag = (name: string): string | undefined => {
 const quick = args.includes('--quick');
 const only = flag('--only')?.split(',');
 const outDir = flag('--out') ?? path.join('bench', 'out');
-const executors = (flag('--executor') ?? 'inline,pool').split(',') as Array<'inline' | 'pool'>;
+let executors: Array<'inline' | 'pool'>;
+try {
+  executors = parseExecutors(flag('--executor') ?? 'inline,pool');
+} catch (err) {
+  usageError(messageOf(err));
+}
 // Two workers by default, whatever the machine: the pool cells of one RESULTS table are then
 // comparable across machines. At ~4,000 sim probes/s one worker saturates on its own.
-const threads = Number(flag('--threads') ?? 2);
+const threadsText = flag('--threads') ?? '2';
+if (!/^\d+$/.test(threadsText) || Number(threadsText) < 1 || Number(threadsText) > 64) usageError(`--threads: expected an integer in [1, 64], got ${JSON.stringify(threadsText)}`);
+const threads = Number(threadsText);
 const scale = (n: number): number => (quick ? Math.max(20, Math.round(n / 10)) : n);
 
 const SCENARIOS: Scenario[] = [
@@ -90,6 +121,9 @@ const SCENARIOS: Scenario[] = [
     },
   },
 ];
+
+const unknown = only?.filter((name) => !SCENARIOS.some((s) => s.name === name)) ?? [];
+if (unknown.length > 0) usageError(`--only: no scenario ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the scenarios are ${SCENARIOS.map((s) => s.name).join(', ')}`);
 
 function cell(r: BenchReport | undefined, strategy: string, executor = 'inline'): BenchResult | undefined {
   return r?.results.find((x) => x.strategy === strategy && x.executor === executor);
