@@ -28,13 +28,18 @@
  * the stub, row `gateway@floor`, not judged: forwarding with no SigV4 check, lookup,
  * verification or log, what any Node gateway costs here; bench/gateway/floor-proxy.ts).
  * Exit code 1 when a download failed or did not match the data set; the targets are reported,
- * not enforced (`--strict`: exit 2 when one is missed).
+ * not enforced (`--strict`: exit 2 when one is missed). Exit code 2, before anything is started,
+ * when rclone is not installed.
  */
 import path from 'node:path';
 import { formatGatewayTable } from './gateway/report.js';
 import { FULL_SETS, QUICK_SETS, parseCpuSplit, runGatewayBench, type GatewayBenchOptions } from './gateway/run.js';
 import { floorProxyEntry } from './gateway/gateway-process.js';
 import { BenchArgs } from './peers/args.js';
+import { missingTools, missingToolsMessage } from './peers/tools.js';
+import { guardBenchProcess } from './process-guard.js';
+
+guardBenchProcess(import.meta.url);
 
 const args = new BenchArgs();
 const quick = args.has('--quick');
@@ -51,6 +56,11 @@ const cpus = args.value('--cpus');
 const processesVariant = args.count('--processes-variant');
 const warmup = args.count('--warmup');
 const dest = args.value('--dest');
+const missing = missingTools(['rclone']);
+if (missing.length > 0) {
+  process.stderr.write(missingToolsMessage('bench:gateway', missing));
+  process.exit(2);
+}
 const opts: GatewayBenchOptions = {
   quick, sets, compare: { ...args.compare(), ...(args.has('--floor-variant') ? { floor: floorProxyEntry() } : {}) }, cacheVariant: args.has('--cache-variant'),
   ...(args.has('--no-warmup') ? { warmupObjects: 0 } : warmup === undefined ? {} : { warmupObjects: warmup }),

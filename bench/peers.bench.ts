@@ -14,12 +14,16 @@
  * --compare LABEL=PATH (also run another build's CLI, PATH = its dist/src/cli/main.js; repeatable),
  * --dest DIR (download under DIR, e.g. a tmpfs, instead of the OS's temporary directory; every
  * download is kept until the end, see bench/peers/download-dirs.ts).
- * Exit code 1 when a tool failed or a download did not match the data set.
+ * Exit code 1 when a tool failed or a download did not match the data set; 2 when rclone (or,
+ * with --aws, the aws CLI) is not installed, before anything is started.
  */
 import { BenchArgs } from './peers/args.js';
 import { formatPeerTable } from './peers/report.js';
 import { FULL_SETS, QUICK_SETS, runPeerBench, type PeerBenchOptions } from './peers/run.js';
-import type { Tool } from './peers/tools.js';
+import { awsBinary, missingTools, missingToolsMessage, type Tool } from './peers/tools.js';
+import { guardBenchProcess } from './process-guard.js';
+
+guardBenchProcess(import.meta.url);
 
 const args = new BenchArgs();
 const quick = args.has('--quick');
@@ -32,6 +36,11 @@ const repeat = args.count('--repeat');
 const backends = args.count('--backends');
 const stubNice = args.count('--stub-nice');
 const dest = args.value('--dest');
+const missing = missingTools(tools.flatMap((t) => (t === 'rclone' ? ['rclone'] : t === 'aws' ? [awsBinary()] : [])));
+if (missing.length > 0) {
+  process.stderr.write(missingToolsMessage('bench:peers', missing));
+  process.exit(2);
+}
 const opts: PeerBenchOptions = {
   quick, sets, tools,
   library: !args.has('--no-library'),

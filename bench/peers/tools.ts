@@ -13,12 +13,13 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
 import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StubFleet, StubListedObject } from './stub-fleet.js';
 import { loaderExecArgv } from '../../src/cli/child-start.js';
+import { killAtExit } from '../process-guard.js';
 import { STUB_ACCESS_KEY, STUB_SECRET_KEY, type ReadpathSetup } from './readpath-setup.js';
 import { siblingModule } from '../../src/sibling-module.js';
 
@@ -73,7 +74,10 @@ export async function runCommand(cmd: string, args: readonly string[], opts: { e
   try {
     return await new Promise<CommandRun>((resolve, reject) => {
       const t0 = performance.now();
-      const child = spawn(file, argv, { env: opts.env, stdio: ['ignore', out === undefined ? 'ignore' : out.fd, 'pipe', 'pipe'] });
+      // A process group of its own: a bench stopped part-way stops the tool (and, under
+      // `bash -c`, the tool the shell runs) instead of leaving it downloading.
+      const child = spawn(file, argv, { env: opts.env, detached: true, stdio: ['ignore', out === undefined ? 'ignore' : out.fd, 'pipe', 'pipe'] });
+      killAtExit(child, true);
       let stderr = '';
       let times = '';
       child.stderr?.setEncoding('utf8');
@@ -105,6 +109,29 @@ export function childCpuMs(times: string): number | undefined {
 /** `sync(1)`: write back the previous run's dirty pages before the next run starts. */
 export async function syncDisks(): Promise<void> {
   await runCommand('sync', [], { env: process.env });
+}
+
+/**
+ * The commands of `names` that cannot be run here: not an executable file on `PATH` (a name
+ * with a `/` is checked as it is). A bench checks its peer tools before it starts anything:
+ * run without one, it used to time the failed spawn as a download and report it as the
+ * fastest row and the baseline of every ratio.
+ */
+export function missingTools(names: readonly string[], envPath: string = process.env['PATH'] ?? ''): string[] {
+  const runnable = (file: string): boolean => {
+    try {
+      accessSync(file, fsConstants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  return names.filter((name) => (name.includes('/') ? !runnable(name) : !envPath.split(path.delimiter).some((dir) => dir !== '' && runnable(path.join(dir, name)))));
+}
+
+/** What a bench prints when {@link missingTools} found some, and exits 2 with. */
+export function missingToolsMessage(bench: string, missing: readonly string[]): string {
+  return `${bench}: ${missing.join(', ')} not found on PATH; install ${missing.length === 1 ? 'it' : 'them'} (Debian: apt-get install ${missing.map((m) => path.basename(m) === 'aws' ? 'awscli' : path.basename(m)).join(' ')}) and run again\n`;
 }
 
 /** The aws CLI: Debian's v2 at /usr/bin/aws when present, else the first on PATH. */

@@ -1,0 +1,175 @@
+/**
+ * What every `npm run bench*` entry does before and after its measurement, as a user meets it:
+ * `--help` prints the entry's usage and starts nothing; a mistyped argument or a missing peer
+ * tool is exit 2 with a message, before anything is started; a run stopped by SIGINT removes
+ * its temporary directories and stops what it started (here the lookups bench: an S3 stub
+ * process and a PostgreSQL cluster). Each child gets a TMPDIR of its own, so "nothing left"
+ * is an empty directory. No timing is asserted.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runTsScript } from '../helpers/run-ts-child.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const base = await mkdtemp(path.join(os.tmpdir(), 'readpath-bench-entries-test-'));
+// PostgreSQL runs as its own user and must reach its cluster under the child's TMPDIR.
+await chmod(base, 0o755);
+let n = 0;
+async function privateTmp(): Promise<string> {
+  const dir = path.join(base, `t${n++}`);
+  await mkdir(dir);
+  await chmod(dir, 0o755);
+  return dir;
+}
+
+/** Processes whose command line mentions `text` (a PostgreSQL server started under a TMPDIR). */
+function processesMentioning(text: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) out.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+/** Descendants of `pid` (children, theirs...), from /proc. */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const [child, pp] of parent) if (pp === p) { out.push(child); walk(child); }
+  };
+  walk(pid);
+  return out;
+}
+
+/** What a child left in its TMPDIR, without tsx's own compile cache. */
+async function leftIn(tmp: string): Promise<string[]> {
+  return (await readdir(tmp)).filter((e) => !e.startsWith('tsx-'));
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+after(async () => {
+  // A run that did not clean up (the bug this file guards against) must not outlive the test.
+  for (const pid of processesMentioning(base)) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  await rm(base, { recursive: true, force: true });
+});
+
+/** `npm run bench*` scripts' entries, from package.json: dist/bench/X.js -> bench/X.ts. */
+async function benchEntries(): Promise<string[]> {
+  const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const out: string[] = [];
+  for (const [name, script] of Object.entries(pkg.scripts)) {
+    if (name !== 'bench' && !name.startsWith('bench:')) continue;
+    const m = /node dist\/(bench\/[\w.-]+)\.js/.exec(script);
+    assert.ok(m !== null, `${name}: ${script}`);
+    out.push(`${m[1] as string}.ts`);
+  }
+  return out;
+}
+
+test('--help: every npm bench entry prints its usage, exits 0 and starts nothing', async () => {
+  const entries = await benchEntries();
+  assert.ok(entries.length >= 10, entries.join(' '));
+  for (const entry of entries) {
+    const tmp = await privateTmp();
+    const r = await runTsScript(path.join(ROOT, entry), ['--help'], { env: { ...process.env, TMPDIR: tmp }, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, `${entry}: ${r.stderr}`);
+    const header = /^\/\*\*\n \* (.+)$/m.exec(await readFile(path.join(ROOT, entry), 'utf8'));
+    assert.ok(header !== null, entry);
+    assert.equal(r.stdout.split('\n')[0], header[1], `${entry} printed:\n${r.stdout.slice(0, 500)}`);
+    assert.deepEqual(await leftIn(tmp), [], `${entry} --help left files in its TMPDIR`);
+  }
+});
+
+test('npm run bench: unknown flags, scenarios and values are exit 2 before anything runs', async () => {
+  const out = path.join(base, 'run-all-out');
+  for (const [args, message] of [
+    [['--only', 'heavy-tial'], /--only: no scenario "heavy-tial"; the scenarios are fastest, first-down, heavy-tail, s3, s3-first/],
+    [['--quik'], /unknown argument "--quik"/],
+    [['--threads', 'two'], /--threads: expected an integer/],
+    [['--executor', 'workers'], /--executor: "workers"/],
+    [['--only'], /--only needs a value/],
+  ] as const) {
+    const r = await runTsScript(path.join(ROOT, 'bench/run-all.ts'), [...args, '--out', out, '--quick'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.deepEqual(await readdir(base).then((x) => x.includes('run-all-out')), false, `${args.join(' ')} wrote ${out}`);
+  }
+});
+
+test('a missing peer tool is exit 2 naming it, before any stub is started', async () => {
+  const tmp = await privateTmp();
+  const emptyPath = path.join(base, 'empty-path');
+  await mkdir(emptyPath);
+  for (const [entry, args, tool] of [
+    ['bench/peers.bench.ts', ['--quick', '--no-library'], 'rclone'],
+    ['bench/peers.bench.ts', ['--quick', '--no-library', '--aws'], 'rclone, aws'],
+    ['bench/gateway.bench.ts', ['--quick'], 'rclone'],
+  ] as const) {
+    const r = await runTsScript(path.join(ROOT, entry), args, { env: { ...process.env, PATH: emptyPath, TMPDIR: tmp }, timeoutMs: 120_000 });
+    assert.equal(r.code, 2, `${entry}: ${r.stdout}\n${r.stderr}`);
+    assert.ok(r.stderr.includes(`${tool} not found on PATH`), r.stderr);
+    assert.equal(r.stdout, '', 'no table of a run that did not happen');
+    assert.deepEqual(await leftIn(tmp), [], `${entry} left files in its TMPDIR`);
+  }
+});
+
+test('SIGINT part-way: the lookups bench removes its temporary files and stops its stub and PostgreSQL', async () => {
+  const tmp = await privateTmp();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/lookups.bench.ts'), '--count', '200000', '--rounds', '1'], {
+    cwd: ROOT, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  child.stdout.resume();
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  // Wait until the bench has created its database in the cluster (template0, template1,
+  // postgres, lookups): the cluster is then up and the bench is seeding it.
+  let started: number[] = [];
+  for (let i = 0; i < 1200 && started.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const pg = (await readdir(tmp).catch(() => [] as string[])).find((e) => e.startsWith('readpath-pg-'));
+    if (pg !== undefined && (await readdir(path.join(tmp, pg, 'data', 'base')).catch(() => [] as string[])).length >= 4) started = processesMentioning(tmp);
+    if (child.exitCode !== null) break;
+  }
+  assert.ok(started.length > 0, `no PostgreSQL server started under ${tmp}:\n${stderr}`);
+  const kids = descendants(child.pid as number);
+  assert.ok(kids.length > 0, 'the stub process runs');
+  child.kill('SIGINT');
+  const end = await exited;
+  assert.deepEqual(end, { code: 130, signal: null }, stderr);
+  // What it started goes with it: its IPC children on their own, PostgreSQL from its exit.
+  for (let i = 0; i < 100 && [...kids, ...processesMentioning(tmp)].some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual([...kids, ...processesMentioning(tmp)].filter(alive), [], 'processes left running');
+  assert.deepEqual(await leftIn(tmp), [], 'files left in TMPDIR');
+});
