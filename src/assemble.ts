@@ -130,6 +130,21 @@ export function probesRunInline(config: ResolvedConfig, overrides: PartOverrides
   return config.runtime.mode === 'inline' || overrides.backends !== undefined;
 }
 
+/**
+ * Before a reader's last usage flush: wait up to `timeoutMs` (`circuit_breaker.drain_timeout`,
+ * the time cancelled losers are given anyway) for every admitted probe to settle and record what
+ * it used; bill those still out then as reserved — the safe side of a limit, since their real
+ * usage would be recorded after the flush and never stored — and say so.
+ */
+async function settleUsage(recorder: Recorder, timeoutMs: number, warn: ((message: string) => void) | undefined): Promise<void> {
+  const ledger = recorder.reservations;
+  if (await ledger.whenSettled(timeoutMs)) return;
+  const { probes, byBackend } = ledger.writeOff();
+  if (probes === 0 || warn === undefined) return;
+  const billed = [...byBackend].map(([name, u]) => `${name}: ${u.api} request${u.api === 1 ? '' : 's'}, ${u.egress} bytes`).join('; ');
+  warn(`usage: ${probes} probe${probes === 1 ? ' was' : 's were'} still running ${timeoutMs} ms (circuit_breaker.drain_timeout) into close(); billed as reserved, not as used: ${billed}`);
+}
+
 /** Build every part from the configuration (and overrides). */
 export async function assemble(config: ResolvedConfig, overrides: PartOverrides = {}): Promise<Parts> {
   const recorder = overrides.recorder ?? new Recorder();
@@ -212,8 +227,13 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
     }),
     close: () => {
       closed ??= (async () => {
-        // Usage first, while the store is still open: a final flush must not be lost.
-        if (flusher !== undefined) await flusher.close().catch(() => {});
+        // Usage first, while the store is still open: a final flush must not be lost, nor what
+        // probes still out will use (a loser on a backend that ignores its abort, a body being
+        // drained), which is recorded only when they settle.
+        if (flusher !== undefined) {
+          await settleUsage(recorder, cb.drainTimeoutMs, overrides.warn);
+          await flusher.close().catch(() => {});
+        }
         if (overrides.store === undefined) await rawStore.close?.().catch(() => {});
         if (buildS3) {
           await closeBackends(raw);

@@ -12,6 +12,11 @@
  *
  * One ledger per Recorder ({@link Recorder.reservations}): the inline executor and the pool
  * (whose workers ask for egress and requests by message) reserve against the same counts.
+ *
+ * It also knows which probes have not settled yet, on every backend (limits or not), because
+ * what they use is recorded only when they settle: a reader's close() waits for them before its
+ * last usage flush ({@link UsageLedger.whenSettled}), and bills those still out at its bound as
+ * reserved ({@link UsageLedger.writeOff}).
  */
 import { UsageLimitSkipError, type UsageLimitKind } from '../errors.js';
 import { admittedEgress, type UsagePort } from '../probe/billing.js';
@@ -47,9 +52,20 @@ function callsOf(task: ProbeTask): number {
  * probe settles with what it really transferred.
  */
 interface Held {
+  /** The probe (its backend and what admission reserved for it, should its outcome be lost). */
+  task: ProbeTask;
   api: number;
   egress: number;
   current: number;
+  /** Already recorded for it by {@link UsageLedger.writeOff}: its settlement records only what it used past that. */
+  billed: ProbeUsage | undefined;
+}
+
+/** Usage billed for probes that had not settled: how many, and what they were billed. */
+export interface WrittenOff {
+  probes: number;
+  /** By backend: the requests and bytes billed. */
+  byBackend: Map<string, ProbeUsage>;
 }
 
 /** Reservations of in-flight probes, per backend. */
@@ -58,6 +74,15 @@ export class UsageLedger implements UsagePort {
   readonly #pending = new Map<string, Pending>();
   /** What each admitted probe holds (by usage id). */
   readonly #held = new Map<number, Held>();
+  /**
+   * Admitted probes on backends without limits (they hold no reservation, so no usage id), until
+   * they settle: a Set add and delete each, so close() can tell they are still out.
+   */
+  readonly #unreserved = new Set<ProbeTask>();
+  /** Probes of {@link #unreserved} billed by {@link writeOff} before they settled. */
+  readonly #billedUnreserved = new Map<ProbeTask, ProbeUsage>();
+  /** Called when the last unsettled probe settles ({@link whenSettled}). */
+  #onSettled: (() => void)[] = [];
   #nextId = 0;
 
   constructor(acct: Recorder) {
@@ -83,6 +108,7 @@ export class UsageLedger implements UsagePort {
     const usage = this.#acct.usage;
     if (!usage.hasLimits(name)) {
       task.usageId = 0;
+      this.#unreserved.add(task);
       return;
     }
     const p = this.#of(name);
@@ -97,7 +123,7 @@ export class UsageLedger implements UsagePort {
     const id = ++this.#nextId;
     task.usageId = id;
     task.reservedApi = calls;
-    const held: Held = { api: calls, egress: 0, current: 0 };
+    const held: Held = { task, api: calls, egress: 0, current: 0, billed: undefined };
     // A HEAD too: a degraded one reads the copy's first bytes, and its seek table when they
     // begin like zstd, by ranged GETs.
     if (usage.limitsOf(name).egressBytes > 0) {
@@ -154,9 +180,12 @@ export class UsageLedger implements UsagePort {
     return null;
   }
 
-  /** The probe ended: drop its reservations and record what it used. Call once per admitted probe. */
+  /**
+   * The probe ended: drop its reservations and record what it used. Call once per admitted probe.
+   */
   settle(task: ProbeTask, used: ProbeUsage): void {
     const id = task.usageId ?? 0;
+    let billed: ProbeUsage | undefined;
     if (id !== 0) {
       task.usageId = 0;
       const held = this.#held.get(id);
@@ -165,9 +194,96 @@ export class UsageLedger implements UsagePort {
         const p = this.#of(task.backend);
         p.api -= held.api;
         p.egress -= held.egress;
+        billed = held.billed;
       }
+    } else if (this.#unreserved.delete(task) && this.#billedUnreserved.size > 0) {
+      billed = this.#billedUnreserved.get(task);
+      this.#billedUnreserved.delete(task);
     }
-    if (used.api !== 0 || used.egress !== 0) this.#acct.record(task.backend, used.api, used.egress, 0);
+    // Billed as reserved already (and flushed, if its reader closed): only what it used past that.
+    this.#record(task.backend, used, billed);
+    if (this.#onSettled.length > 0 && this.unsettled === 0) {
+      const waiters = this.#onSettled;
+      this.#onSettled = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Probes admitted and not yet settled, on every backend. */
+  get unsettled(): number {
+    return this.#held.size + this.#unreserved.size;
+  }
+
+  /**
+   * Resolves true once no admitted probe is left unsettled, or false after `timeoutMs` with some
+   * still out. Its timer is not unref'd: a reader closing must not let the process exit before
+   * its last flush.
+   */
+  whenSettled(timeoutMs: number): Promise<boolean> {
+    if (this.unsettled === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#onSettled = this.#onSettled.filter((w) => w !== done);
+        resolve(this.unsettled === 0);
+      }, Math.max(0, timeoutMs));
+      this.#onSettled.push(done);
+    });
+  }
+
+  /**
+   * Bill every probe not yet settled as reserved (see #reservedBy), now: a reader closing
+   * records them before its last flush instead of losing what they use. They go on running and
+   * holding their reservations; when one settles, only what it used past its bill is recorded.
+   * A probe billed before is not billed again.
+   */
+  writeOff(): WrittenOff {
+    const byBackend = new Map<string, ProbeUsage>();
+    let probes = 0;
+    const bill = (task: ProbeTask, u: ProbeUsage): void => {
+      probes++;
+      this.#record(task.backend, u, undefined);
+      const b = byBackend.get(task.backend);
+      if (b === undefined) byBackend.set(task.backend, { ...u });
+      else {
+        b.api += u.api;
+        b.egress += u.egress;
+      }
+    };
+    for (const held of this.#held.values()) {
+      if (held.billed !== undefined) continue;
+      const u = this.#reservedBy(held.task, held);
+      held.billed = u;
+      bill(held.task, u);
+    }
+    for (const task of this.#unreserved) {
+      if (this.#billedUnreserved.has(task)) continue;
+      const u = this.#reservedBy(task, undefined);
+      this.#billedUnreserved.set(task, u);
+      bill(task, u);
+    }
+    return { probes, byBackend };
+  }
+
+  /** Record `u` less what was billed for it already. */
+  #record(backend: string, u: ProbeUsage, billed: ProbeUsage | undefined): void {
+    const api = Math.max(0, u.api - (billed?.api ?? 0));
+    const egress = Math.max(0, u.egress - (billed?.egress ?? 0));
+    if (api !== 0 || egress !== 0) this.#acct.record(backend, api, egress, 0);
+  }
+
+  /**
+   * What a probe whose outcome is unknown is billed: the API requests it holds (admission's, and
+   * those it reserved as it went) and the bytes it holds on a backend with an egress limit (the
+   * answer's announced size once it had one); elsewhere what admission would reserve — its
+   * requests, and the bytes of a first request the task describes.
+   */
+  #reservedBy(task: ProbeTask, held: Held | undefined): ProbeUsage {
+    if (held === undefined) return { api: callsOf(task), egress: admittedEgress(task) };
+    return { api: held.api, egress: task.egressLimited === true ? held.egress : admittedEgress(task) };
   }
 
   /** Usage reserved by probes in flight on a backend. */

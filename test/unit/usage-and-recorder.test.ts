@@ -89,3 +89,29 @@ test('limits of 0 are no limits: nothing is reserved, everything is recorded', (
   assert.deepEqual(acct.usage.usage('b1'), { apiRequests: 1, egressBytes: 1e12, ingressBytes: 0 });
   assert.equal(acct.withinLimits('b1', 1e9, 1e15, 1e15), true);
 });
+
+test('ledger write-off: probes still out are billed as reserved once; they run on, and settling records only what they used past that', async () => {
+  const acct = new Recorder({ limits: { lim: { apiRequests: 10, egressBytes: 1000 } } });
+  const ledger = acct.reservations;
+  const row = (backend: string): ProbeTask => ({ op: 'get', backend, key: 'k', location: { contentHash: null, sizeBytes: 100, encrypted: false, plaintextSize: null } });
+  const limited = row('lim');
+  const free = row('free');
+  ledger.admit(limited);
+  ledger.admit(free);
+  assert.equal(ledger.unsettled, 2, 'a probe on a backend without limits is counted out too');
+  assert.equal(await ledger.whenSettled(0), false);
+  const off = ledger.writeOff();
+  assert.equal(off.probes, 2);
+  assert.deepEqual([...off.byBackend], [['lim', { api: 1, egress: 100 }], ['free', { api: 1, egress: 100 }]]);
+  assert.equal(ledger.writeOff().probes, 0, 'billed once');
+  // Still running: it may still read under its reservation (the answer announces 150 bytes).
+  assert.equal(ledger.reserveEgress(limited, 150), null);
+  const settled = ledger.whenSettled(60_000);
+  ledger.settle(limited, { api: 1, egress: 150 });
+  ledger.settle(free, { api: 1, egress: 0 });
+  assert.equal(await settled, true);
+  assert.deepEqual(acct.usage.usage('lim'), { apiRequests: 1, egressBytes: 150, ingressBytes: 0 }, 'the bill, then the 50 bytes past it');
+  assert.deepEqual(acct.usage.usage('free'), { apiRequests: 1, egressBytes: 100, ingressBytes: 0 }, 'the bill, never less');
+  assert.deepEqual(ledger.pending('lim'), { api: 0, egress: 0 });
+  assert.equal(ledger.unsettled, 0);
+});
