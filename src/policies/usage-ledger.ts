@@ -16,7 +16,9 @@
  * It also knows which probes have not settled yet, on every backend (limits or not), because
  * what they use is recorded only when they settle: a reader's close() waits for them before its
  * last usage flush ({@link UsageLedger.whenSettled}), and bills those still out at its bound as
- * reserved ({@link UsageLedger.writeOff}).
+ * reserved ({@link UsageLedger.writeOff}). A probe whose outcome is lost (its pool worker died,
+ * or the pool gave up on it) is billed as reserved too ({@link UsageLedger.settleLost}): what
+ * it sent is unknown, and the reservation is the most it was allowed to send.
  */
 import { UsageLimitSkipError, type UsageLimitKind } from '../errors.js';
 import { admittedEgress, type UsagePort } from '../probe/billing.js';
@@ -181,7 +183,8 @@ export class UsageLedger implements UsagePort {
   }
 
   /**
-   * The probe ended: drop its reservations and record what it used. Call once per admitted probe.
+   * The probe ended: drop its reservations and record what it used. Call once per admitted probe
+   * (a probe settled already, by {@link settleLost}, holds nothing more: only `used` is recorded).
    */
   settle(task: ProbeTask, used: ProbeUsage): void {
     const id = task.usageId ?? 0;
@@ -207,6 +210,54 @@ export class UsageLedger implements UsagePort {
       this.#onSettled = [];
       for (const w of waiters) w();
     }
+  }
+
+  /**
+   * The probe's outcome is lost — its pool worker died, or the pool gave up on it at close: what
+   * it sent and read is unknown. It is settled as having used what it holds (see #reservedBy),
+   * the most it was allowed to send, so a limit is never passed by usage nobody saw.
+   */
+  settleLost(task: ProbeTask): void {
+    const id = task.usageId ?? 0;
+    const held = id === 0 ? undefined : this.#held.get(id);
+    if (held === undefined && !this.#unreserved.has(task)) return;
+    this.settle(task, this.#reservedBy(task, held));
+  }
+
+  /**
+   * The probe's attempt was lost (its pool worker died) and it is about to be sent again: the lost
+   * attempt is billed as reserved, as {@link settleLost} would, and the probe holds what
+   * admission gave it once more, for the new attempt. The limit that leaves no room for the new
+   * attempt (the probe then holds nothing: settle it with nothing used), or null.
+   */
+  retry(task: ProbeTask): UsageLimitKind | null {
+    const id = task.usageId ?? 0;
+    if (id === 0) {
+      if (!this.#unreserved.has(task)) return null;
+      const lost = this.#reservedBy(task, undefined);
+      const billed = this.#billedUnreserved.get(task);
+      this.#billedUnreserved.delete(task);
+      this.#record(task.backend, lost, billed);
+      return null;
+    }
+    const held = this.#held.get(id);
+    if (held === undefined) return null;
+    this.#record(task.backend, this.#reservedBy(task, held), held.billed);
+    held.billed = undefined;
+    // The new attempt holds what admission reserved (the lost one may have reserved more).
+    const p = this.#of(task.backend);
+    const calls = callsOf(task);
+    const known = task.egressLimited === true ? admittedEgress(task) : 0;
+    p.api += calls - held.api;
+    p.egress += known - held.egress;
+    held.api = calls;
+    held.egress = held.current = known;
+    const limit = this.#acct.exceededLimit(task.backend, p.api, p.egress, 0);
+    if (limit !== undefined) {
+      this.settle(task, { api: 0, egress: 0 });
+      return limit;
+    }
+    return null;
   }
 
   /** Probes admitted and not yet settled, on every backend. */

@@ -60,6 +60,21 @@ test('close() gives up on probes still running after the timeout: they fail with
   });
 });
 
+test('a probe close() gives up on is billed as reserved: what it sent is never reported', async () => {
+  const { w } = world();
+  // Limits make the ledger hold the probe's request and the row's 1 byte; without the bill the
+  // backend would have that much more room than it has.
+  w.recorder.usage.setLimits('b', { apiRequests: 100, egressBytes: 1000 });
+  const location = { objectKey: 'h', backendName: 'b', sizeBytes: 1, createdAt: new Date(0), encrypted: false };
+  const stuck = caught(w.executor.get('h')({ backendName: 'b', signal: new AbortController().signal, location, backend: w.backends.get('b')! }));
+  await until(() => w.fleet.calls('b') === 1, 'the hanging probe to start');
+  await w.executor.close({ timeoutMs: 0 });
+  await assert.rejects(stuck, { code: 'EXECUTOR_CLOSED' });
+  assert.deepEqual(w.recorder.usage.usage('b'), { apiRequests: 1, egressBytes: 1, ingressBytes: 0 });
+  assert.deepEqual(w.recorder.reservations.pending('b'), { api: 0, egress: 0 }, 'its reservation released, once');
+  assert.equal(w.recorder.reservations.unsettled, 0);
+});
+
 test('a probe its caller cancelled ends ABORTED even when close() gives up on it before its verdict arrives', async () => {
   const { w, req } = world();
   const ac = new AbortController();

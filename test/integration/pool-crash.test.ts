@@ -78,3 +78,18 @@ for (const key of ['exit', 'uncaught']) {
     assert.equal(after.filter((id) => before.includes(id)).length, 0, 'the probe was dispatched once more and took a second worker with it');
   });
 }
+
+test('a lost attempt is billed as reserved: a retry the API limit has no room for is not sent (USAGE_LIMIT_SKIP)', async () => {
+  const lone = executorWorld('pool', [{ name: 'b', objects: { k: 'v' }, keys: { k: { kind: 'exit', code: 5, once: true } } }]);
+  try {
+    lone.recorder.usage.setLimits('b', { apiRequests: 1 });
+    const location = { objectKey: 'k', backendName: 'b', sizeBytes: 1, createdAt: new Date(0), encrypted: false };
+    const probe = lone.executor.get('k')({ backendName: 'b', signal: new AbortController().signal, location, backend: lone.backends.get('b')! });
+    await assert.rejects(probe, { code: 'USAGE_LIMIT_SKIP' });
+    assert.equal(lone.fleet.calls('b'), 1, 'the request the dead worker may have sent was the last the limit allowed');
+    assert.deepEqual(lone.recorder.usage.usage('b'), { apiRequests: 1, egressBytes: 1, ingressBytes: 0 });
+    assert.deepEqual(lone.recorder.reservations.pending('b'), { api: 0, egress: 0 });
+  } finally {
+    await lone.close();
+  }
+});

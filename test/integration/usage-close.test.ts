@@ -2,7 +2,8 @@
  * What close() does with usage still being recorded, read back from a real SQLite usage store
  * (upstream's `backend_usage`): probes still out when a reader closes (a caller's abandoned read
  * on a backend that ignores its abort) are waited for, up to `circuit_breaker.drain_timeout`,
- * before the last flush; those still out then are stored as reserved, with a warning.
+ * before the last flush; those still out then are stored as reserved, with a warning. A pool
+ * probe whose worker died is billed as reserved for each lost attempt.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import Database from 'better-sqlite3';
 import { ReadPath } from '../../src/read-path.js';
 import { sha256Hex } from '../../src/probe/probes.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
-import { ScriptedFleet, storedSize, type ScriptedBackendSpec } from '../helpers/scripted-backends.js';
+import { SCRIPTED_BACKENDS_MODULE, ScriptedFleet, storedSize, type ScriptedBackendSpec } from '../helpers/scripted-backends.js';
 import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
 import { until } from '../helpers/executor-world.js';
 import { flush } from '../helpers/gate.js';
@@ -102,4 +103,30 @@ test('inline: a probe still running at drain_timeout is stored as reserved, with
   }
   await until(() => rp.recorder.reservations.unsettled === 0, 'the probe to end');
   assert.deepEqual(rp.recorder.usage.usageParts('b1').unflushed, { apiRequests: 0, egressBytes: 0, ingressBytes: 0 }, 'billed once: it used no more than it was billed');
+});
+
+test('pool: a probe whose worker died is billed as reserved for each lost attempt, and stored at close', async () => {
+  const specs: ScriptedBackendSpec[] = [
+    { name: 'b1', objects: { dies: 'payload', once: 'payload' }, keys: { dies: { kind: 'exit', code: 7 }, once: { kind: 'exit', code: 9, once: true } } },
+    { name: 'b2', objects: { dies: 'payload' } },
+  ];
+  const fleet = new ScriptedFleet(specs);
+  const path = database(specs, [['dies', 'b1'], ['dies', 'b2'], ['once', 'b1']]);
+  const rp = await ReadPath.open(config(path, ['b1', 'b2'], { runtime: { mode: 'pool', threads: 1 } }), { backendModule: SCRIPTED_BACKENDS_MODULE, backendData: fleet.data });
+  try {
+    // b1's worker dies under the probe, and again under its retry: WORKER_LOST, b2 serves.
+    const g = await rp.get('dies');
+    assert.equal(g.backend, 'b2');
+    assert.equal(fleet.calls('b1'), 2);
+    // b1's worker dies once more; the retry answers.
+    const o = await rp.get('once');
+    assert.equal(o.backend, 'b1');
+    assert.equal(fleet.calls('b1'), 4);
+  } finally {
+    await rp.close();
+  }
+  // Four requests reached b1: three lost attempts, each billed its request and the 7 bytes it
+  // could take, and the retry that answered.
+  assert.deepEqual(stored(path, 'b1'), { api: 4, egress: 28 });
+  assert.deepEqual(stored(path, 'b2'), { api: 1, egress: 7 });
 });

@@ -115,3 +115,17 @@ test('ledger write-off: probes still out are billed as reserved once; they run o
   assert.deepEqual(ledger.pending('lim'), { api: 0, egress: 0 });
   assert.equal(ledger.unsettled, 0);
 });
+
+test('ledger: a probe whose outcome is lost is settled as reserved, and once', () => {
+  const acct = new Recorder({ limits: { lim: { apiRequests: 10, egressBytes: 1000 } } });
+  const ledger = acct.reservations;
+  const t: ProbeTask = { op: 'get', backend: 'lim', key: 'k', location: null };
+  ledger.admit(t);
+  // A degraded probe: a listing and a GET reserved; the answer announced 40 bytes.
+  assert.equal(ledger.reserveEgress(t, 40), null);
+  ledger.settleLost(t);
+  ledger.settleLost(t);
+  ledger.settle(t, { api: 0, egress: 0 });
+  assert.deepEqual(acct.usage.usage('lim'), { apiRequests: 2, egressBytes: 40, ingressBytes: 0 });
+  assert.deepEqual(ledger.pending('lim'), { api: 0, egress: 0 });
+});

@@ -15,7 +15,7 @@
  *   the flag and channel cost nothing until a probe is actually cancelled.
  * - bodies are transferred (one unpooled ArrayBuffer each), never copied.
  * - piscina does not fail tasks of workers it terminates in destroy(): the executor settles
- *   every outstanding probe itself before destroying the pool.
+ *   every outstanding probe itself before destroying the pool, billed as reserved.
  */
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
@@ -391,20 +391,29 @@ export class PoolExecutor extends DispatchingExecutor {
     return sweep;
   }
 
-  /** Send the lost batch's unanswered probes once more, or fail them. */
+  /**
+   * Send the lost batch's unanswered probes once more, or fail them. What a probe used on the
+   * worker that died is unknown: each lost attempt is billed as reserved (see
+   * UsageLedger.settleLost), the most it was allowed to send — never less than it may have used.
+   */
   #retryLost(jobs: readonly Job[], err: unknown): void {
+    const ledger = this.recorder.reservations;
     for (const job of jobs) {
       if (job.settled) continue;
       if (!job.retried && !this.#closed && !job.aborted) {
-        // Its worker died (its own fault or a neighbour's): once more, on a live worker.
+        // Its worker died (its own fault or a neighbour's): once more, on a live worker, if the
+        // lost attempt's bill leaves the backend room for another.
         job.retried = true;
-        this.#send(job);
+        const limit = ledger.retry(job.task);
+        if (limit === null) this.#send(job);
+        else this.#settle(job, { kind: 'skip', limit, api: 0, egress: 0 });
         continue;
       }
-      // What the probe used before its worker died is unknown; nothing is recorded for it.
       const error = job.aborted
         ? job.abortedError()
         : new ReadPathError('WORKER_LOST', `${job.task.backend}: probe worker died twice: ${messageOf(err)}`, { cause: err });
+      // Billed here; the verdict's settlement then finds nothing held and records its zero usage.
+      ledger.settleLost(job.task);
       this.#settle(job, failed(error));
     }
   }
@@ -424,8 +433,9 @@ export class PoolExecutor extends DispatchingExecutor {
 
   /**
    * Refuse new probes, fail the waiting ones, let running probes finish for up to `timeoutMs`,
-   * then fail what is left with `EXECUTOR_CLOSED` and destroy the pool: no thread, port or
-   * timer outlives the returned promise. Idempotent.
+   * then fail what is left with `EXECUTOR_CLOSED` (each billed as reserved: its usage is never
+   * reported) and destroy the pool: no thread, port or timer outlives the returned promise.
+   * Idempotent.
    */
   close(opts: ExecutorCloseOptions = {}): Promise<void> {
     this.#closing ??= this.#close(opts.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
@@ -450,6 +460,8 @@ export class PoolExecutor extends DispatchingExecutor {
     for (const job of [...this.#running.values()]) {
       // Tell the worker too, in case destroying it takes a while; the probe fails now.
       Atomics.store(this.#flags, job.task.slot, 1);
+      // Its verdict will never arrive: what it sent is unknown, so it is billed as reserved.
+      this.recorder.reservations.settleLost(job.task);
       // A probe its caller had already cancelled ends as the cancel said, as on a worker's death:
       // whether its verdict beat close() is a race the caller must not see.
       this.#settle(job, failed(job.aborted ? job.abortedError() : executorClosed(this.kind, `closed before the probe on ${job.task.backend} finished`)));
