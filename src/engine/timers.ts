@@ -42,14 +42,32 @@ function runAfterDrain(): void {
   afterDrainQueued = false;
   const fns = [...afterDrain];
   afterDrain.clear();
-  for (const fn of fns) fn();
+  // Each callback runs on its own: the others queued in this tick belong to other runs (a hedge
+  // launch, a pool flush), and one that throws must not drop them. What it threw is rethrown
+  // once they have run, each on a tick of its own, so it still reaches 'uncaughtException' as
+  // it did when it was thrown straight out of this tick.
+  for (const fn of fns) {
+    try {
+      fn();
+    } catch (err) {
+      process.nextTick(rethrow, err);
+    }
+  }
+}
+
+function rethrow(err: unknown): never {
+  throw err;
 }
 
 const queueAfterDrainTick = (): void => {
   process.nextTick(runAfterDrain);
 };
 
-/** Run `fn` once the microtask queue has drained (before any timer or I/O callback). */
+/**
+ * Run `fn` once the microtask queue has drained (before any timer or I/O callback). A `fn` that
+ * throws does not keep the other callbacks of its tick from running; its error is rethrown
+ * afterwards, on a tick of its own (an uncaught exception, as a throwing callback is a bug).
+ */
 export function deferUntilDrained(fn: () => void): void {
   afterDrain.add(fn);
   if (!afterDrainQueued) {
