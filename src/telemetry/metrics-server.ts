@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { maskString } from './logger.js';
 
 /** Options of {@link startMetricsServer}. */
 export interface MetricsServerOptions {
@@ -47,7 +48,9 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
         res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
         res.end(req.method === 'HEAD' ? undefined : text);
       }, (err: unknown) => {
-        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`metrics unavailable: ${err instanceof Error ? err.message : String(err)}\n`);
+        // Masked as a log line would be: a store's error can quote its connection URL.
+        const why = maskString(err instanceof Error ? err.message : String(err));
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`metrics unavailable: ${why}\n`);
       });
   });
   // A scrape in progress must not keep the command alive after it finished.

@@ -44,6 +44,24 @@ describe('metrics endpoint (--metrics-port)', () => {
     assert.equal((await get(server.url, 'POST')).status, 405);
   });
 
+  it('a render that fails is a 500 whose message is masked as logs mask it', async () => {
+    const failing = await startMetricsServer({
+      port: 0,
+      render: () => {
+        throw new Error('store down: connect postgres://reader:hunter2secret@db.internal:5432/meta failed; presigned https://b.example/k?X-Amz-Signature=abcdef0123&x=1');
+      },
+    });
+    try {
+      const r = await get(failing.url);
+      assert.equal(r.status, 500);
+      assert.match(r.body, /^metrics unavailable: store down: connect postgres:\/\/reader:\(redacted\)@db\.internal:5432\/meta failed/);
+      assert.match(r.body, /X-Amz-Signature=\(redacted\)&x=1/);
+      assert.doesNotMatch(r.body, /hunter2secret|abcdef0123/);
+    } finally {
+      await failing.close();
+    }
+  });
+
   it('a taken port is an error; close() releases every socket', async () => {
     await assert.rejects(startMetricsServer({ port: server.port, render: () => '' }), { code: 'EADDRINUSE' });
     const extra = await startMetricsServer({ port: 0, render: () => 'x 1\n' });
