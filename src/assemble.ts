@@ -9,7 +9,7 @@ import { ReadPathError, hasCode, messageOf } from './errors.js';
 import { UsageFlusher } from './policies/usage-flusher.js';
 import { backendBreaker } from './policies/backend-breaker.js';
 import type { CircuitBreaker } from './policies/circuit-breaker.js';
-import { createS3Backend, preloadS3, s3OptionsFromConfig } from './backends/s3-options.js';
+import { createS3Backend, preloadS3, s3OptionsFromConfig, warnProxyEnvironmentOnce } from './backends/s3-options.js';
 import { MemoryLocationCache } from './cache/memory-location-cache.js';
 import type { ResolvedConfig } from './config/types.js';
 import { MemoryMetadataStore } from './stores/memory-store.js';
@@ -37,7 +37,10 @@ export interface PartOverrides {
   /** Pool mode: the module that builds the workers' backends (the main thread's streams use it too). */
   backendModule?: string | URL | undefined;
   backendData?: unknown;
-  /** Where the parts' warnings go (the configured database's unknown columns). */
+  /**
+   * Where the parts' warnings go (the configured database's unknown columns, proxy variables
+   * naming backends that ignore them).
+   */
   warn?: ((message: string) => void) | undefined;
 }
 
@@ -155,6 +158,10 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   // The main thread builds S3 clients only when it makes the calls itself.
   const buildS3 = inline && overrides.backends === undefined;
   const s3 = buildS3 ? s3OptionsFromConfig(config) : [];
+  // S3 clients built from `backends[]`, here or in the pool's workers: the warning that they
+  // ignore proxy variables is the reader's, told through its hook like its other warnings.
+  if (buildS3) warnProxyEnvironmentOnce(s3, overrides.warn);
+  else if (!inline && overrides.backendModule === undefined) warnProxyEnvironmentOnce(config.backends, overrides.warn);
   // Only the transports these backends use, loaded before they are built.
   if (s3.length > 0) await preloadS3(s3);
   const raw: ObjectBackend[] = overrides.backends !== undefined

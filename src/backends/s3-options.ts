@@ -17,9 +17,9 @@ export const DEFAULT_S3_CLIENT: S3ClientKind = 'lean';
 /**
  * The S3 backend options of a resolved configuration. Static keys are passed only when both
  * are set; otherwise the client uses its default credential chain (`credential_source:
- * default_chain`; the config checks make static keys required with `static`). The first time
- * it meets backends that proxy variables name, it emits a process warning that they are not
- * used ({@link proxyEnvironmentWarning}).
+ * default_chain`; the config checks make static keys required with `static`). Whether proxy
+ * variables name these backends is told by {@link warnProxyEnvironmentOnce}, not here: this runs
+ * in several places per reader (the main thread's clients, the pool's workers' recipe).
  */
 export function s3OptionsFromConfig(config: ResolvedConfig): S3BackendOptions[] {
   const options = config.backends.map((b) => {
@@ -39,18 +39,26 @@ export function s3OptionsFromConfig(config: ResolvedConfig): S3BackendOptions[] 
     }
     return o;
   });
-  // Here because this runs on the main thread whatever the runtime (workers get the options).
-  if (!proxyWarned) {
-    const warning = proxyEnvironmentWarning(options);
-    if (warning !== undefined) {
-      proxyWarned = true;
-      process.emitWarning(warning, { code: 'READPATH_PROXY_ENV_IGNORED' });
-    }
-  }
   return options;
 }
 
 let proxyWarned = false;
+
+/**
+ * Tell `warn` (readpath's own warning hook: the reader's logger, so a CLI user sees a `readpath:
+ * warn:` line) that proxy variables name some of `backends` but are not used
+ * ({@link proxyEnvironmentWarning}) — the first time in the process that they do; every reader
+ * opened later in it is built from the same environment, and one warning is enough. Without a
+ * hook, a process warning (`READPATH_PROXY_ENV_IGNORED`) says it instead.
+ */
+export function warnProxyEnvironmentOnce(backends: readonly Pick<S3BackendOptions, 'name' | 'endpoint'>[], warn: ((message: string) => void) | undefined): void {
+  if (proxyWarned) return;
+  const warning = proxyEnvironmentWarning(backends);
+  if (warning === undefined) return;
+  proxyWarned = true;
+  if (warn !== undefined) warn(warning);
+  else process.emitWarning(warning, { code: 'READPATH_PROXY_ENV_IGNORED' });
+}
 
 /**
  * What to tell an operator whose environment names an HTTP(S) proxy for some of these backends:

@@ -1,14 +1,21 @@
 /**
  * Proxy environment variables: neither S3 transport uses them (test/integration/s3-tls-endpoints
  * shows requests going straight to the endpoint), so a process whose environment names a proxy
- * for a backend is told once, by a process warning, which backends are reached directly — unless
- * NO_PROXY exempts them or they are on loopback.
+ * for a backend is told once, through the reader's warning hook (its logger: a `readpath: warn:`
+ * line in the CLI), which backends are reached directly — unless NO_PROXY exempts them or they
+ * are on loopback.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig } from '../../src/config/load.js';
-import { proxyEnvironmentWarning, s3OptionsFromConfig } from '../../src/backends/s3-options.js';
+import { proxyEnvironmentWarning } from '../../src/backends/s3-options.js';
 import { baseConfig } from './config-helpers.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { runCli } from '../../src/cli/program.js';
+import { ReadPath } from '../../src/read-path.js';
+import { captured } from '../helpers/captured-io.js';
 
 const b = (name: string, endpoint: string): { name: string; endpoint: string } => ({ name, endpoint });
 const S3 = b('b1', 'https://s3.eu.example.com');
@@ -52,28 +59,41 @@ describe('proxy environment variables', () => {
     assert.equal(proxyEnvironmentWarning([S3], { ...env('example.com'), no_proxy: 'other.org' }) !== undefined, true, 'no_proxy before NO_PROXY');
   });
 
-  it('building the backend options warns once per process, with a code', async () => {
-    const warnings: Error[] = [];
+  it("the warning is the reader's own: a CLI run prints a `readpath: warn:` line, once per process, and no process warning", async () => {
+    const processWarnings: Error[] = [];
     const onWarning = (w: Error): void => {
-      if ((w as { code?: string }).code === 'READPATH_PROXY_ENV_IGNORED') warnings.push(w);
+      if ((w as { code?: string }).code === 'READPATH_PROXY_ENV_IGNORED') processWarnings.push(w);
     };
     process.on('warning', onWarning);
-    const saved = process.env.HTTP_PROXY;
+    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, http_proxy: process.env.http_proxy, NO_PROXY: process.env.NO_PROXY, no_proxy: process.env.no_proxy };
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'readpath-proxy-env-'));
     try {
-      const c = baseConfig();
-      (c.backends[0] as Record<string, unknown>)['endpoint'] = 'http://minio.internal:9000';
-      const r = await loadConfig(c as never, { env: {} });
+      for (const k of Object.keys(saved)) delete process.env[k];
       process.env.HTTP_PROXY = 'http://proxy.internal:3128';
-      s3OptionsFromConfig(r);
-      s3OptionsFromConfig(r);
-      // Warnings are emitted on the next tick.
+      const c = { ...baseConfig(), database: { driver: 'memory' }, runtime: { mode: 'inline' } };
+      (c.backends[0] as Record<string, unknown>)['endpoint'] = 'http://minio.internal:9000';
+      const file = path.join(tmp, 'readpath.yaml');
+      await writeFile(file, JSON.stringify(c));
+      const io = captured();
+      await runCli(['head', 'k', '-c', file], { stdin: new PassThrough(), stdout: io.stdout, stderr: io.stderr, env: {} });
+      const lines = io.err().split('\n').filter((l) => l.includes('HTTP_PROXY'));
+      assert.equal(lines.length, 1, io.err());
+      assert.match(lines[0] ?? '', /^readpath: warn: HTTP_PROXY is set, but readpath connects to S3 backends directly.*\(minio\.internal:9000\)/);
+      // Another reader in the same process (a library user's, with its own hook) is not told again.
+      const told: string[] = [];
+      const rp = await ReadPath.open(c as never, { warn: (m) => told.push(m) });
+      await rp.close();
+      assert.deepEqual(told, []);
+      // Process warnings are emitted on the next tick.
       await new Promise((resolve) => setImmediate(resolve));
-      assert.equal(warnings.length, 1);
-      assert.match(warnings[0]?.message ?? '', /HTTP_PROXY is set, but readpath connects to S3 backends directly.*\(minio\.internal:9000\)/);
+      assert.deepEqual(processWarnings, [], 'no process warning besides the logged line');
     } finally {
       process.off('warning', onWarning);
-      if (saved === undefined) delete process.env.HTTP_PROXY;
-      else process.env.HTTP_PROXY = saved;
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      await rm(tmp, { recursive: true, force: true });
     }
   });
 });
