@@ -23,9 +23,18 @@ export interface HedgePolicy {
   allowHedge(): boolean;
   /** Notified of a successful probe's latency (ms), for adaptive delays. */
   observe?(latencyMs: number): void;
+  /** A hedge left: dispatch did not refuse it (see {@link refusedAtDispatch}). */
   onHedgeSent?(): void;
   onHedgeWon?(): void;
   onBudgetExhausted?(): void;
+  /**
+   * True when a probe's `error` is dispatch refusing it before it sent anything (an open
+   * breaker, a usage limit). A hedge refused so was never sent: the next copy is launched in its
+   * place, as the hedge, on the budget `allowHedge` granted it.
+   */
+  refusedAtDispatch?(error: unknown): boolean;
+  /** What `allowHedge` granted went unused (every copy left was refused or not configured). */
+  onHedgeNotSent?(): void;
 }
 
 /** Which path a hedge policy is asked for. */

@@ -97,6 +97,12 @@ export class ProbeRun<T> {
   #controllers: (LazyProbeRequest | undefined)[];
   #started: number[] | undefined;
   #hedgedIdx: Set<number> | undefined;
+  /**
+   * Hedges launched that dispatch may still refuse. Dispatch decides before any request leaves,
+   * and its refusal arrives within the microtask chain of the launch; a hedge still here once
+   * the microtask queue has drained was sent ({@link #confirmHedges}).
+   */
+  #unconfirmed: Set<number> | undefined;
   #failures: ProbeFailure[] = [];
   #resolve!: (o: RunOutcome<T>) => void;
   #reject!: (e: unknown) => void;
@@ -145,8 +151,10 @@ export class ProbeRun<T> {
     return this.#done;
   }
 
-  #fill(hedge: boolean, together = false): void {
+  /** Launch probes up to the target; true when `hedge` was set and a probe took it. */
+  #fill(hedge: boolean, together = false): boolean {
     const o = this.#o;
+    const asked = hedge;
     let launched = false;
     while (!this.#done && this.#inflight < this.#target && this.#next < this.#n) {
       if (launched && !together && o.stagger === true) {
@@ -154,7 +162,7 @@ export class ProbeRun<T> {
           this.#staggered = true;
           deferUntilDrained(this.#launchStaggered);
         }
-        return;
+        return asked;
       }
       const i = this.#next++;
       const c = o.candidates[i] as Candidate;
@@ -166,13 +174,15 @@ export class ProbeRun<T> {
       hedge = false;
       launched = true;
     }
-    if (this.#done) return;
+    const took = asked && launched;
+    if (this.#done) return took;
     if (this.#inflight === 0 && this.#next >= this.#n) {
       this.#finish();
       this.#resolve({ ok: false, failures: this.#failures });
-      return;
+      return took;
     }
     this.#armHedge();
+    return took;
   }
 
   // Runs once the microtask queue has drained: after the first probe's promise chain has built
@@ -191,7 +201,11 @@ export class ProbeRun<T> {
     this.#inflight++;
     if (this.#started !== undefined) {
       this.#started[i] = this.#now();
-      if (hedged) this.#hedgedIdx?.add(i);
+      if (hedged) {
+        this.#hedgedIdx?.add(i);
+        (this.#unconfirmed ??= new Set()).add(i);
+        deferUntilDrained(this.#confirmHedges);
+      }
     }
     let p: Promise<ProbeResult<T>>;
     try {
@@ -219,10 +233,33 @@ export class ProbeRun<T> {
         h.onBudgetExhausted?.();
         return;
       }
-      h.onHedgeSent?.();
+      // Counted as sent only once dispatch has not refused it (see #unconfirmed).
       this.#target++;
-      this.#fill(true);
+      if (!this.#fill(true)) h.onHedgeNotSent?.();
     }, delay);
+  }
+
+  // Runs once the microtask queue has drained after a hedge's launch: a hedge dispatch had
+  // refused would have failed by now, so those still unconfirmed were sent. Also after the run
+  // ended: a hedge launched and then cancelled was sent all the same.
+  readonly #confirmHedges = (): void => {
+    const u = this.#unconfirmed;
+    if (u === undefined || u.size === 0) return;
+    const h = this.#o.hedge;
+    for (let k = u.size; k > 0; k--) h?.onHedgeSent?.();
+    u.clear();
+  };
+
+  /**
+   * Settle the bookkeeping of probe `i` if it is a hedge not yet confirmed; true when dispatch
+   * refused it, so that it was never sent and the budget it was granted is still unspent.
+   */
+  #refusedHedge(i: number, error: unknown): boolean {
+    if (this.#unconfirmed?.delete(i) !== true) return false;
+    const h = this.#o.hedge as HedgePolicy;
+    if (error !== undefined && h.refusedAtDispatch?.(error) === true) return true;
+    h.onHedgeSent?.();
+    return false;
   }
 
   #clearHedge(): void {
@@ -235,6 +272,7 @@ export class ProbeRun<T> {
   #onSuccess(i: number, r: ProbeResult<T>): void {
     this.#inflight--;
     this.#controllers[i] = undefined;
+    this.#refusedHedge(i, undefined);
     const o = this.#o;
     const c = o.candidates[i] as Candidate;
     // Latency samples: a late winner's too, it beat the cancel.
@@ -268,13 +306,19 @@ export class ProbeRun<T> {
   #onFailure(i: number, e: unknown): void {
     this.#inflight--;
     this.#controllers[i] = undefined;
+    // A hedge dispatch refused was never sent: the next copy goes in its place as the hedge
+    // (it is launched because of the delay, not because a sent probe failed), on the same
+    // budget; with no copy left to take it, the budget is given back.
+    const refused = this.#refusedHedge(i, e);
     if (this.#done) {
+      if (refused) this.#o.hedge?.onHedgeNotSent?.();
       this.#late(undefined);
       return;
     }
     const c = this.#o.candidates[i] as Candidate;
     this.#failures.push({ index: i, backendName: c.backendName, error: e });
     if (this.#o.endsRun?.(e) === true) {
+      if (refused) this.#o.hedge?.onHedgeNotSent?.();
       this.#finish();
       this.#cancelOthers(-1, RUN_ENDED);
       this.#resolve({ ok: false, failures: this.#failures });
@@ -282,7 +326,7 @@ export class ProbeRun<T> {
     }
     // A failure launches the next candidate at once, hedge delay or not.
     this.#clearHedge();
-    this.#fill(false);
+    if (!this.#fill(refused) && refused) this.#o.hedge?.onHedgeNotSent?.();
   }
 
   #finish(): void {

@@ -42,6 +42,12 @@ export class HedgeBudget {
     return true;
   }
 
+  /** Give back a token taken for a hedge that was not sent after all. */
+  refund(): void {
+    const t = this.#tokens + 1;
+    this.#tokens = t > this.capacity ? this.capacity : t;
+  }
+
   /** Tokens available now. */
   get tokens(): number {
     return this.#tokens;

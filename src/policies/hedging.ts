@@ -6,7 +6,8 @@
  * delay (fixed, or a percentile of recent successful latencies per operation), the budget
  * (a token bucket shared by every operation) and the metrics.
  */
-import { ReadPathError } from '../errors.js';
+import { ReadPathError, hasCode } from '../errors.js';
+import { isBreakerRejection } from './backend-breaker.js';
 import { METRIC, type Labels, type Recorder } from '../telemetry/recorder.js';
 import type { HedgePolicy } from '../engine/plan.js';
 import type { ReadPathKind } from '../engine/plan.js';
@@ -135,6 +136,16 @@ class OperationHedge implements HedgePolicy {
 
   onBudgetExhausted(): void {
     this.#s.recorder?.inc(METRIC.hedgeBudgetExhausted, this.#labels);
+  }
+
+  // The refusals dispatch makes before a request leaves: the backend's open (or probing)
+  // breaker, and usage admission over a monthly limit.
+  refusedAtDispatch(error: unknown): boolean {
+    return isBreakerRejection(error) || hasCode(error, 'USAGE_LIMIT_SKIP');
+  }
+
+  onHedgeNotSent(): void {
+    this.#s.budget.refund();
   }
 
   get samples(): number {

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReadPathError } from '../../src/errors.js';
+import { ReadPathError, UsageLimitSkipError } from '../../src/errors.js';
+import { backendBreaker } from '../../src/policies/backend-breaker.js';
 import { createHedging, type HedgingOptions } from '../../src/policies/hedging.js';
 import { makeWorld, scriptedProbe, loc } from '../helpers/core-world.js';
 import { flush } from '../helpers/gate.js';
@@ -151,6 +152,78 @@ test('no hedge when the budget is spent: the read waits for its probe and exhaus
   await r3;
   p3.calls[1]?.gate.reject(boom());
   assert.equal(sent(w), 2);
+});
+
+const won = (w: { recorder: { count(n: string, l?: Record<string, string>): number } }) => w.recorder.count('hedges_won_total', { operation: 'GetObject' });
+
+/** What dispatch answers for a backend over its usage limit: a skip, before anything is sent. */
+const usageRefusal = () => Promise.reject(new UsageLimitSkipError('b2', { limit: 'api_requests' }));
+
+/** What dispatch answers for a backend whose breaker is open: the breaker's own rejection. */
+async function openBreakerRefusal(): Promise<() => Promise<never>> {
+  const breaker = backendBreaker('b2', { failureThreshold: 1, openTimeoutMs: 3_600_000 });
+  await breaker.execute(() => Promise.reject(boom())).catch(() => undefined);
+  assert.equal(breaker.state(), 'open');
+  return () => breaker.execute(() => Promise.reject(new Error('an open breaker never calls through')));
+}
+
+for (const [why, refusal] of [['a usage limit', async () => usageRefusal], ['an open breaker', openBreakerRefusal]] as const) {
+  test(`a hedge ${why} refuses at dispatch is not sent: the next copy goes as the hedge, counted and paid once`, async () => {
+    const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 50, budgetCapacity: 2 });
+    const p = scriptedProbe({ b2: await refusal() });
+    const read = w.failover.read('GetObject', 'k', p.probe);
+    await w.clock.advance(49);
+    assert.deepEqual(p.started(), ['b1']);
+    await w.clock.advance(1);
+    assert.deepEqual(p.started(), ['b1', 'b2', 'b3'], 'b2 refused the hedge; b3 took its place at once');
+    assert.equal(sent(w), 1, 'one hedge sent (b3), none for the refusal');
+    assert.equal(w.hedging.snapshot().budgetTokens, 1, 'one token spent, for the one hedge sent');
+    p.calls[2]?.gate.resolve(ok('three'));
+    assert.equal((await read).backend, 'b3');
+    assert.equal(won(w), 1, 'the copy launched in the refused hedge\'s place won as a hedge');
+    p.calls[0]?.gate.reject(new ReadPathError('ABORTED', 'cancelled'));
+    await w.clock.advance(1000);
+    assert.deepEqual(w.clock.pendingDue(), []);
+  });
+}
+
+test('a refused hedge with no copy left to replace it spends no budget and is not counted', async () => {
+  // One token: were it spent on the refusal, the next read could not hedge.
+  const w = hedgedWorld(['b1', 'b2'], { delayMs: 20, budgetCapacity: 1 });
+  const p1 = scriptedProbe({ b2: usageRefusal });
+  const r1 = w.failover.read('GetObject', 'k1', p1.probe);
+  await w.clock.advance(20);
+  assert.deepEqual(p1.started(), ['b1', 'b2']);
+  assert.equal(sent(w), 0, 'the refused hedge was never sent');
+  assert.equal(w.hedging.snapshot().budgetTokens, 1, 'its token is back');
+  p1.calls[0]?.gate.resolve(ok('one'));
+  assert.equal((await r1).backend, 'b1');
+  assert.equal(won(w), 0);
+
+  const p2 = scriptedProbe();
+  const r2 = w.failover.read('GetObject', 'k2', p2.probe);
+  await w.clock.advance(20);
+  assert.deepEqual(p2.started(), ['b1', 'b2'], 'the token still buys the next read\'s hedge');
+  assert.equal(w.recorder.count('hedge_budget_exhausted_total'), 0);
+  assert.equal(sent(w), 1);
+  p2.calls[1]?.gate.resolve(ok('two'));
+  assert.equal((await r2).backend, 'b2');
+  assert.equal(won(w), 1);
+  p2.calls[0]?.gate.reject(new ReadPathError('ABORTED', 'cancelled'));
+});
+
+test('a hedge that was sent and failed fast is counted as sent; the copy after it is a failover, not a hedge', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 50, budgetCapacity: 2 });
+  const p = scriptedProbe({ b2: () => Promise.reject(boom()) });
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(50);
+  assert.deepEqual(p.started(), ['b1', 'b2', 'b3']);
+  assert.equal(sent(w), 1);
+  assert.equal(w.hedging.snapshot().budgetTokens, 1);
+  p.calls[2]?.gate.resolve(ok('three'));
+  assert.equal((await read).backend, 'b3');
+  assert.equal(won(w), 0, 'b3 replaced a failure');
+  p.calls[0]?.gate.reject(new ReadPathError('ABORTED', 'cancelled'));
 });
 
 test('max_extra_load 0 never hedges, and every due hedge counts as budget exhaustion', async () => {

@@ -56,6 +56,20 @@ test('HedgeBudget: each primary deposits the ratio, each hedge takes one token, 
   assert.equal(b.tryWithdraw(), false, 'the burst is bounded by the capacity');
 });
 
+test('HedgeBudget.refund gives back a token taken for a hedge not sent, never above the capacity', () => {
+  const b = new HedgeBudget({ ratio: 0.05, capacity: 1 });
+  assert.equal(b.tryWithdraw(), true);
+  assert.equal(b.tryWithdraw(), false);
+  b.refund();
+  assert.equal(b.tokens, 1);
+  b.refund();
+  assert.equal(b.tokens, 1, 'capped');
+  assert.equal(b.tryWithdraw(), true);
+  const none = new HedgeBudget({ ratio: 0 });
+  none.refund();
+  assert.equal(none.tryWithdraw(), false, 'a zero ratio still allows nothing');
+});
+
 test('HedgeBudget starts full by default, and a zero ratio allows nothing ever', () => {
   const full = new HedgeBudget({ ratio: 0.1, capacity: 3 });
   assert.equal(full.tokens, 3);
