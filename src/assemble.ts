@@ -90,7 +90,7 @@ export async function openStore(config: ResolvedConfig, warn?: (message: string)
       return new MemoryMetadataStore();
     case 'sqlite':
       try {
-        const store = await SqliteMetadataStore.open({ path: db.path, ...(onUnknownColumns === undefined ? {} : { onUnknownColumns }) });
+        const store = await SqliteMetadataStore.open({ path: db.path, busyTimeoutMs: db.busyTimeoutMs, ...(onUnknownColumns === undefined ? {} : { onUnknownColumns }) });
         // Reads of an empty new file all answer 404, not degraded: a wrong path must be visible.
         if (store.createdFile) warn?.(`database.path: ${JSON.stringify(db.path)} did not exist and was created empty; every key reads as not found until s3-orchestrator writes to it (check database.path)`);
         return store;

@@ -82,6 +82,9 @@ function databaseIssues(db: unknown): RawIssue[] {
   } else if ((driver === 'sqlite' || driver === 'memory') && db['url'] !== undefined) {
     issues.push({ path: ['database', 'url'], message: 'only valid with driver postgres' });
   }
+  if (driver !== 'sqlite' && db['busy_timeout'] !== undefined) {
+    issues.push({ path: ['database', 'busy_timeout'], message: 'only valid with driver sqlite' });
+  }
   return issues;
 }
 

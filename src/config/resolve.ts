@@ -15,6 +15,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
   region: 'us-east-1',
   maxSockets: 50,
   sqlitePath: 'readpath.db',
+  /** The SQLite store's own default (DEFAULT_SQLITE_BUSY_TIMEOUT_MS), kept here to not load the driver. */
+  sqliteBusyTimeoutMs: 50,
   pgPort: 5432,
   pgSslMode: 'require' as const,
   pgMaxConns: 10,
@@ -183,7 +185,7 @@ function resolveDatabase(db: NonNullable<ParsedConfig['database']>, ctx: Resolve
     case 'sqlite': {
       const p = db.path ?? D.sqlitePath;
       const keep = p === ':memory:' || p.startsWith('file:') || isAbsolute(p);
-      return { driver, path: keep ? p : resolvePath(ctx.baseDir, p), statementTimeoutMs };
+      return { driver, path: keep ? p : resolvePath(ctx.baseDir, p), statementTimeoutMs, busyTimeoutMs: db.busy_timeout ?? D.sqliteBusyTimeoutMs };
     }
     case 'postgres': {
       const maxConns = db.max_conns ?? D.pgMaxConns;

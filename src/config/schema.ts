@@ -234,6 +234,8 @@ export const databaseSchema = z.strictObject({
   /** 0 = the default, as upstream. */
   max_conns: countOrDefault(),
   statement_timeout: durationMs('positive'),
+  /** readpath's own (SQLite): how long one statement waits for another process's lock. */
+  busy_timeout: durationMs('nonnegative'),
   ...ignoredKeys(UPSTREAM_ONLY_KEYS.database),
 });
 

@@ -69,6 +69,11 @@ export interface DatabaseConfigInput {
   max_conns?: NumberInput | undefined;
   /** readpath's own: bound on one metadata query. Default 10s. */
   statement_timeout?: DurationInput | undefined;
+  /**
+   * readpath's own, SQLite only: how long one statement waits for a lock another process holds
+   * (on the event loop's thread: the loop stops that long). Default 50ms.
+   */
+  busy_timeout?: DurationInput | undefined;
   // s3-orchestrator keys readpath accepts and ignores:
   min_conns?: unknown; max_conn_lifetime?: unknown;
 }
@@ -459,6 +464,8 @@ export interface ResolvedSqliteDatabase {
   /** Absolute path (or `:memory:` / a `file:` URI, kept as written). */
   path: string;
   statementTimeoutMs: number;
+  /** `database.busy_timeout` in ms. */
+  busyTimeoutMs: number;
 }
 /** A resolved PostgreSQL metadata store: either `url`, or the separate fields (then `url` is null). */
 export interface ResolvedPostgresDatabase {

@@ -23,7 +23,7 @@ describe('config defaults', () => {
         accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI-K7MDENG', forcePathStyle: false,
         apiRequestLimit: 0, egressByteLimit: 0, ingressByteLimit: 0, maxSockets: 50,
       }],
-      database: { driver: 'sqlite', path: '/srv/rp/readpath.db', statementTimeoutMs: 10_000 },
+      database: { driver: 'sqlite', path: '/srv/rp/readpath.db', statementTimeoutMs: 10_000, busyTimeoutMs: 50 },
       circuitBreaker: {
         failureThreshold: 3, openTimeoutMs: 15_000, cacheTtlMs: 60_000, parallelBroadcast: false,
         degradedBroadcastParallelism: 0, degradedReadsEnabled: true, cacheMaxEntries: 100_000, drainTimeoutMs: 30_000,
@@ -356,7 +356,7 @@ describe('config: upstream s3-orchestrator compatibility', () => {
     const file = join(FIXTURES, 'shared-with-upstream.yaml');
     const r = await loadConfig(file, { env });
     assert.deepEqual(r.source, { file, baseDir: FIXTURES });
-    assert.deepEqual(r.database, { driver: 'sqlite', path: join(FIXTURES, 'data', 'meta.db'), statementTimeoutMs: 10_000 });
+    assert.deepEqual(r.database, { driver: 'sqlite', path: join(FIXTURES, 'data', 'meta.db'), statementTimeoutMs: 10_000, busyTimeoutMs: 50 });
     assert.equal(r.encryption, null, 'encryption: enabled: false, and its ${MASTER_KEY} (unset) is not expanded');
     assert.deepEqual(r.backends.map((b) => [b.name, b.region, b.forcePathStyle, b.apiRequestLimit, b.egressByteLimit]), [
       ['oci', 'us-ashburn-1', true, 50000, 10737418240],
@@ -393,6 +393,13 @@ describe('config database drivers', () => {
       driver: 'postgres', url: null, host: 'db', port: 5432, database: 'meta', user: 'rp', password: 'pw',
       sslMode: 'require', maxConns: 10, statementTimeoutMs: 10_000,
     });
+  });
+
+  it('reads database.busy_timeout for SQLite (0: a locked file fails at once)', async () => {
+    const r = await loadConfig(withDb({ path: '/srv/m.db', busy_timeout: '250ms' }) as never, { env: {} });
+    assert.deepEqual(r.database, { driver: 'sqlite', path: '/srv/m.db', statementTimeoutMs: 10_000, busyTimeoutMs: 250 });
+    const zero = await loadConfig(withDb({ path: '/srv/m.db', busy_timeout: '0s' }) as never, { env: {} });
+    assert.equal(zero.database.driver === 'sqlite' && zero.database.busyTimeoutMs, 0);
   });
 
   it('infers postgres from url and keeps it whole', async () => {

@@ -63,6 +63,8 @@ const cases: Case[] = [
   { set: 'database.max_conns', value: -1, path: 'database.max_conns', message: /^must not be negative \(0 = the default\)$/ },
   { set: 'database.statement_timeout', value: '0s', path: 'database.statement_timeout', message: /greater than 0/ },
   { set: 'database.statement_timeout', value: '10', path: 'database.statement_timeout', message: /missing unit/ },
+  { set: 'database.busy_timeout', value: '-1s', path: 'database.busy_timeout', message: /negative/ },
+  { set: 'database.busy_timeout', value: '50ms', path: 'database.busy_timeout', message: /^only valid with driver sqlite$/, with: { 'database.url': 'postgres://u@h/db' } },
   { set: 'database.url', value: 'mysql://u:p@h/db', path: 'database.url', message: /^expected a postgres:\/\/ or postgresql:\/\/ URL$/ },
   { set: 'database.url', value: 'postgres://u@h/db', path: 'database.url', message: /^only valid with driver postgres$/, with: { 'database.driver': 'sqlite' } },
   { set: 'database.host', value: 'db', path: 'database.host', message: /^not allowed together with database\.url$/, with: { 'database.url': 'postgres://u@h/db' } },
