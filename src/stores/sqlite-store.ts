@@ -28,8 +28,20 @@ export interface SqliteMetadataStoreOptions {
   path: string;
   /** Open read-only: tables are neither created nor written. Default false. */
   readonly?: boolean;
-  /** How long a write waits for another process's write lock, in ms. Default 5000. */
+  /**
+   * How long one statement may wait for a lock another process holds (s3-orchestrator committing
+   * to a rollback-journal file, a checkpoint), in ms (`database.busy_timeout`). better-sqlite3
+   * waits on the calling thread, so this is how long the event loop can stop per wait; a read
+   * still locked out after it fails DB_UNAVAILABLE (reads go degraded). Default 50.
+   */
   busyTimeoutMs?: number;
+  /**
+   * How long a write that may wait (the last usage flush, on close; addLocations) keeps trying
+   * for the write lock, in ms: each attempt waits at most `busyTimeoutMs`, and the time between
+   * attempts is spent off the thread. A periodic usage flush makes one attempt and is retried at
+   * the next interval. Default 5000.
+   */
+  writeWaitMs?: number;
   /** Called once when `object_locations` has columns readpath does not know (see unknownLocationColumns). */
   onUnknownColumns?: (columns: string[]) => void;
   /**
@@ -208,8 +220,14 @@ interface Connection {
   flushUsage: (deltas: readonly UsageDelta[]) => void;
 }
 
-/** How long a periodic usage flush waits for upstream's write lock, in ms (see flushUsage). */
-const FLUSH_BUSY_MS = 50;
+/** Default `busyTimeoutMs`: a few of SQLite's busy-handler retries, never a frozen event loop. */
+export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 50;
+
+/** The pause between two attempts of a write that waits for the lock (see #write), in ms. */
+const WRITE_RETRY_MS = 25;
+
+/** SQLite codes after which a write is worth trying again: another connection holds the lock. */
+const LOCKED_CODES = /^SQLITE_(BUSY|LOCKED)/;
 
 /**
  * Reads s3-orchestrator's `object_locations` from a SQLite file, and keeps `backend_usage`.
@@ -245,11 +263,15 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     if (opts === null || typeof opts !== 'object' || typeof opts.path !== 'string' || opts.path === '') {
       throw new ReadPathError('INVALID_CONFIG', 'database.path: a SQLite file path is required');
     }
-    const busy = opts.busyTimeoutMs ?? 5000;
+    const busy = opts.busyTimeoutMs ?? DEFAULT_SQLITE_BUSY_TIMEOUT_MS;
     if (!Number.isInteger(busy) || busy < 0) {
       throw new ReadPathError('INVALID_CONFIG', `database.busy_timeout: must be a non-negative integer of ms, got ${String(opts.busyTimeoutMs)}`);
     }
-    this.#opts = { path: opts.path, readonly: opts.readonly ?? false, busyTimeoutMs: busy, schemaRecheckMs: checkRecheckMs(opts.schemaRecheckMs, 1000), ...(opts.onUnknownColumns === undefined ? {} : { onUnknownColumns: opts.onUnknownColumns }) };
+    const writeWait = opts.writeWaitMs ?? 5000;
+    if (!Number.isInteger(writeWait) || writeWait < 0) {
+      throw new ReadPathError('INVALID_CONFIG', `writeWaitMs: must be a non-negative integer of ms, got ${String(opts.writeWaitMs)}`);
+    }
+    this.#opts = { path: opts.path, readonly: opts.readonly ?? false, busyTimeoutMs: busy, writeWaitMs: writeWait, schemaRecheckMs: checkRecheckMs(opts.schemaRecheckMs, 1000), ...(opts.onUnknownColumns === undefined ? {} : { onUnknownColumns: opts.onUnknownColumns }) };
   }
 
   /** Open the database now (creating the tables when absent); rejects DB_UNAVAILABLE when it cannot. */
@@ -645,16 +667,11 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
     await this.addLocations([location]);
   }
 
-  /** Insert or replace location rows in one transaction: all or none are written. */
+  /** Insert or replace location rows in one transaction: all or none are written (waiting up to `writeWaitMs` for the lock). */
   async addLocations(locations: Iterable<ObjectLocation>): Promise<void> {
     const locs = [...locations];
     locs.forEach(checkLocationForWrite);
-    const conn = this.#current();
-    try {
-      conn.upsertLocations(locs);
-    } catch (err) {
-      throw this.#wrap(err, 'location upsert');
-    }
+    await this.#write((conn) => conn.upsertLocations(locs), 'location upsert', this.#opts.writeWaitMs);
   }
 
   async loadUsage(period: string): Promise<Map<string, UsageStat>> {
@@ -672,18 +689,30 @@ export class SqliteMetadataStore implements MetadataStore, UsageStore {
   async flushUsage(deltas: readonly UsageDelta[], opts?: { final?: boolean }): Promise<void> {
     checkDeltas(deltas);
     if (deltas.length === 0) return;
-    const conn = this.#current();
-    // better-sqlite3 waits for a lock on the calling thread: while upstream holds the write lock,
-    // a flush waiting the whole busy timeout would stop every read for that long. A periodic
-    // flush waits briefly and is retried at the next interval; the last one may wait it all.
-    const brief = opts?.final !== true && this.#opts.busyTimeoutMs > FLUSH_BUSY_MS;
-    try {
-      if (brief) conn.db.pragma(`busy_timeout = ${FLUSH_BUSY_MS}`);
-      conn.flushUsage(deltas);
-    } catch (err) {
-      throw this.#wrap(err, 'usage flush');
-    } finally {
-      if (brief) conn.db.pragma(`busy_timeout = ${this.#opts.busyTimeoutMs}`);
+    // A periodic flush is tried again at the next interval anyway: one attempt. The last one
+    // (on close) has no next time, so it keeps trying, between waits that leave the thread free.
+    await this.#write((conn) => conn.flushUsage(deltas), 'usage flush', opts?.final === true ? this.#opts.writeWaitMs : 0);
+  }
+
+  /**
+   * Run a write transaction, trying again while another connection holds the lock for up to
+   * `waitMs` in all. better-sqlite3 waits for a lock on the calling thread, so one attempt waits
+   * at most the busy timeout and the pause between attempts is a timer: a long wait for
+   * s3-orchestrator's lock never stops the reads sharing this thread. A failed attempt is rolled
+   * back whole (db.transaction), so trying again adds nothing twice.
+   */
+  async #write(run: (conn: Connection) => void, what: string, waitMs: number): Promise<void> {
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      const conn = this.#current();
+      try {
+        run(conn);
+        return;
+      } catch (err) {
+        const code = sqliteCode(err);
+        if (code === undefined || !LOCKED_CODES.test(code) || performance.now() + WRITE_RETRY_MS > deadline) throw this.#wrap(err, what);
+      }
+      await new Promise((resolve) => setTimeout(resolve, WRITE_RETRY_MS));
     }
   }
 

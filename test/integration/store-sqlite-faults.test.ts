@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
@@ -16,6 +17,7 @@ import { hasCode } from '../../src/errors.js';
 import { ReadPath } from '../../src/read-path.js';
 import { MemoryBackend } from '../../src/backends/memory-backend.js';
 import type { BatchOutcome } from '../../src/read-path.js';
+import { watchLoopStalls } from '../helpers/loop-stalls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'readpath-sqlite-faults-'));
 /** The repository, where better-sqlite3 is installed (for a child that locks a database). */
@@ -103,6 +105,58 @@ describe('SqliteMetadataStore under faults', () => {
       assert.deepEqual(await lookups(store, ks), ks.map(() => 'b1'));
     } finally {
       await store.close();
+    }
+  });
+
+  it('a lock held for 10 s on a rollback-journal file never stops the event loop for long: reads go degraded, the breaker probes, reads are located again once it is let go', async () => {
+    // Each lookup (and each half-open probe of the store breaker) waits for the lock on this
+    // thread: at most the default busy timeout, not the 5 s it was.
+    const path = join(dir, 'rollback-loop.db');
+    const ks = keys(8);
+    seed(path, ks, 'b1', 'DELETE');
+    const backends = [new MemoryBackend('b1'), new MemoryBackend('b2')];
+    for (const k of ks) backends[0]?.put(k, new Uint8Array([0x78]));
+    const rp = await ReadPath.open({
+      backends: backends.map((b) => ({ name: b.name, endpoint: 'http://127.0.0.1:9', bucket: 'data', access_key_id: 'k', secret_access_key: 's' })),
+      database: { driver: 'memory' },
+      // A short open period: the breaker probes the locked file several times while it is held.
+      circuit_breaker: { open_timeout: '500ms', cache_ttl: '1ms' },
+      runtime: { mode: 'inline' },
+      logging: { level: 'silent' },
+    }, { backends, store: new SqliteMetadataStore({ path, readonly: true, schemaRecheckMs: 3_600_000 }) });
+    const readAll = async (): Promise<BatchOutcome[]> => {
+      const out: BatchOutcome[] = [];
+      for await (const o of rp.readMany(ks, { op: 'head' })) out.push(o);
+      return out;
+    };
+    try {
+      assert.deepEqual((await readAll()).filter((o) => !o.ok || o.degraded), [], 'located before the lock');
+      const lock = await holdLock(path, 'BEGIN EXCLUSIVE');
+      const heldUntil = performance.now() + 10_000;
+      const during: BatchOutcome[] = [];
+      const loop = watchLoopStalls();
+      let stalledMs: number;
+      try {
+        while (performance.now() < heldUntil) {
+          during.push(...await readAll());
+          await sleep(20);
+        }
+      } finally {
+        stalledMs = loop.stop();
+        await lock.release();
+      }
+      assert.deepEqual(during.filter((o) => !o.ok), [], 'every read served while the lock is held');
+      assert.ok(during.some((o) => o.ok && o.degraded), 'reads went degraded');
+      assert.ok(stalledMs < 1000, `the event loop stopped for ${Math.round(stalledMs)} ms while the lock was held`);
+      // Located again once the breaker's next probe finds the file readable.
+      let located = false;
+      for (let i = 0; i < 200 && !located; i++) {
+        located = (await readAll()).every((o) => o.ok && !o.degraded && o.backend === 'b1');
+        if (!located) await sleep(50);
+      }
+      assert.ok(located, 'reads located again after the lock was let go');
+    } finally {
+      await rp.close();
     }
   });
 

@@ -14,6 +14,7 @@ import { ReadPath } from '../../src/read-path.js';
 import { UsageFlusher } from '../../src/policies/usage-flusher.js';
 import { UsageTracker } from '../../src/policies/usage-tracker.js';
 import { assertUndatedCopies } from '../helpers/undated-copies.js';
+import { watchLoopStalls } from '../helpers/loop-stalls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'readpath-sqlite-'));
 /** The repository, where better-sqlite3 is installed (for a child that locks a database). */
@@ -512,11 +513,11 @@ describe('SqliteMetadataStore usage', () => {
     }
   });
 
-  it('a periodic usage flush waits only briefly for the write lock upstream holds (the thread would stop for the whole busy timeout); the final flush waits for it', async () => {
+  it('a periodic usage flush waits only briefly for the write lock upstream holds (the thread would stop for the whole wait); the final flush waits for it off the thread', async () => {
     const { path: up, db } = upstreamDb('upstream-busy.db');
     db.pragma('journal_mode = WAL');
     db.close();
-    const store = await SqliteMetadataStore.open({ path: up, busyTimeoutMs: 20_000 });
+    const store = await SqliteMetadataStore.open({ path: up });
     // Upstream, in another process, holds the write lock for 3 s once it says so.
     const holder = spawn(process.execPath, ['-e', `
       const Database = require('better-sqlite3');
@@ -532,8 +533,21 @@ describe('SqliteMetadataStore usage', () => {
       });
       const delta = { backendName: 'b1', period: '2024-03', apiRequests: 2, egressBytes: 0, ingressBytes: 0 };
       await assert.rejects(store.flushUsage([delta]), (err: unknown) => hasCode(err, 'DB_UNAVAILABLE') && /SQLITE_BUSY/.test((err as Error).message), 'gave up while the lock is held');
-      await store.flushUsage([delta], { final: true });
+      // The final flush (and a location upsert, which may wait too) waits out the rest of the 3 s,
+      // and the event loop keeps turning meanwhile (waited on the thread, it stopped for all of it).
+      const loop = watchLoopStalls();
+      let stalledMs: number;
+      try {
+        await Promise.all([
+          store.flushUsage([delta], { final: true }),
+          store.addLocation({ objectKey: 'after-lock', backendName: 'b1', sizeBytes: 1, createdAt: new Date(), encrypted: false }),
+        ]);
+      } finally {
+        stalledMs = loop.stop();
+      }
+      assert.ok(stalledMs < 1000, `the event loop stopped for ${Math.round(stalledMs)} ms`);
       assert.equal((await store.loadUsage('2024-03')).get('b1')?.apiRequests, 2, 'written once the lock was released');
+      assert.deepEqual((await store.getAllObjectLocations('after-lock')).map((l) => l.backendName), ['b1']);
     } finally {
       holder.kill();
       await store.close();
