@@ -1,13 +1,14 @@
 /**
  * `readpath get -o FILE` in-process (runCli) over a local big-object server and a SQLite store:
  * what stands at FILE already. A FIFO (or a device such as /dev/null) is written in place, not
- * replaced by a regular file; a regular file replaced keeps its permission bits.
+ * replaced by a regular file; a regular file replaced keeps its permission bits; a symbolic link is
+ * written through (as curl -o and wget -O do), never replaced, and its target never holds a damaged body.
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, lstat, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -81,4 +82,51 @@ it('a regular file at FILE is replaced whole and keeps its permission bits', asy
   assert.ok((await readFile(file)).equals(BODY));
   assert.equal((await stat(file)).mode & 0o777, 0o600, 'still private');
   assert.deepEqual(await readdir(dir), ['secret.bin']);
+});
+
+it('a symbolic link at FILE stays a link: the file it points to gets the body, its temporary file beside that file', async () => {
+  const dir = await mkdtemp(path.join(tmp, 'link-'));
+  await mkdir(path.join(dir, 'store'));
+  const real = path.join(dir, 'store', 'report.bin');
+  await writeFile(real, 'previous contents');
+  await chmod(real, 0o600);
+  const link = path.join(dir, 'current');
+  await symlink('store/report.bin', link);
+  const r = await get(link);
+  assert.equal(r.code, EXIT.OK, r.err);
+  assert.equal((await lstat(link)).isSymbolicLink(), true, 'still a link');
+  assert.equal(await readlink(link), 'store/report.bin');
+  assert.ok((await readFile(real)).equals(BODY), 'the target has the body');
+  assert.equal((await stat(real)).mode & 0o777, 0o600, 'the target keeps its permission bits');
+  assert.deepEqual((await readdir(dir)).sort(), ['current', 'store']);
+  assert.deepEqual(await readdir(path.join(dir, 'store')), ['report.bin']);
+});
+
+it('a dangling symbolic link at FILE stays a link, and the file it names is created', async () => {
+  const dir = await mkdtemp(path.join(tmp, 'dangling-'));
+  const link = path.join(dir, 'latest');
+  await symlink('made.bin', link);
+  const r = await get(link);
+  assert.equal(r.code, EXIT.OK, r.err);
+  assert.equal((await lstat(link)).isSymbolicLink(), true, 'still a link');
+  assert.ok((await readFile(path.join(dir, 'made.bin'))).equals(BODY));
+  assert.deepEqual((await readdir(dir)).sort(), ['latest', 'made.bin']);
+});
+
+it('a damaged body through a symbolic link leaves the link and its target as they were', async () => {
+  const dir = await mkdtemp(path.join(tmp, 'link-bad-'));
+  const real = path.join(dir, 'real.bin');
+  await writeFile(real, 'previous contents');
+  const link = path.join(dir, 'link');
+  await symlink('real.bin', link);
+  server.setFaults({ flipByteAt: 1000 });
+  try {
+    const r = await get(link);
+    assert.equal(r.code, EXIT.FAILED, r.err);
+  } finally {
+    server.setFaults({});
+  }
+  assert.equal((await lstat(link)).isSymbolicLink(), true, 'still a link');
+  assert.equal(await readFile(real, 'utf8'), 'previous contents');
+  assert.deepEqual((await readdir(dir)).sort(), ['link', 'real.bin']);
 });

@@ -2,7 +2,7 @@
  * `readpath get KEY [-c CONFIG] [-o FILE|-]`: the body streamed to FILE (or stdout) in
  * bounded memory whatever its size, one outcome line on stderr, a progress bar on a TTY.
  */
-import { closeSync, constants, createWriteStream, fchmodSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, createWriteStream, fchmodSync, lstatSync, openSync, readlinkSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -94,6 +94,11 @@ async function checkOutputFile(file: string): Promise<void> {
  * A regular file that is replaced keeps its permission bits (a 0600 file stays private; not
  * set-user-ID and the like).
  *
+ * FILE that is a symbolic link is written through, as curl -o, wget -O and a shell's `>` do: the
+ * link stays, and the file it points to (created when the link dangles) gets the new contents —
+ * still through a temporary file beside that file, renamed over it, so it never holds unverified
+ * bytes. Renaming over the link itself would silently turn it into a regular file.
+ *
  * FILE that exists and is neither a regular file nor a directory — a FIFO, `/dev/null`, a
  * terminal — is written in place as the bytes arrive, like stdout: renaming over it would replace
  * the device or pipe with a regular file.
@@ -108,7 +113,8 @@ async function streamToFile(file: string, body: Readable): Promise<void> {
     await pipeline(body, out.createWriteStream());
     return;
   }
-  const tmp = path.join(path.dirname(file), nextTempName(path.basename(file)));
+  const target = st === undefined ? danglingTarget(file) : realpathSync(file);
+  const tmp = path.join(path.dirname(target), nextTempName(path.basename(target)));
   let left = true;
   const removeLeftover = (): void => {
     if (!left) return;
@@ -130,7 +136,7 @@ async function streamToFile(file: string, body: Readable): Promise<void> {
       throw err;
     }
     await pipeline(body, createWriteStream('', { fd }));
-    await rename(tmp, file);
+    await rename(tmp, target);
     left = false;
   } catch (err) {
     // Nowhere to write (the temporary file could not be made): the body is not read further.
@@ -143,6 +149,22 @@ async function streamToFile(file: string, body: Readable): Promise<void> {
   } finally {
     process.off('exit', removeLeftover);
   }
+}
+
+/** Symbolic links followed at most, as the kernel's own limit (ELOOP beyond it). */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * Where a write to `file`, which does not resolve to anything, lands: `file` itself, or the path at
+ * the end of its chain of symbolic links (a dangling link), as open(O_CREAT) would create it.
+ */
+function danglingTarget(file: string): string {
+  let at = path.resolve(file);
+  for (let hops = 0; hops < MAX_LINK_HOPS; hops++) {
+    if (lstatSync(at, { throwIfNoEntry: false })?.isSymbolicLink() !== true) return at;
+    at = path.resolve(path.dirname(at), readlinkSync(at));
+  }
+  throw Object.assign(new Error(`${file}: too many levels of symbolic links`), { code: 'ELOOP' });
 }
 
 /** Stream the body to stdout; a reader that goes away (`| head`) ends the read quietly. */
