@@ -12,6 +12,7 @@ import { DEFAULT_CLOSE_TIMEOUT_MS } from './pool/options.js';
 import { KeyRing } from '../encryption/key-ring.js';
 import { runProbeWithin } from './probe-within.js';
 import { abandonWrite } from '../probe/to-file.js';
+import { removeOnExit } from '../sinks/exit-sweep.js';
 
 /** Options of {@link InlineExecutor}. */
 export interface InlineExecutorOptions extends DispatchOptions {
@@ -61,6 +62,11 @@ export class InlineExecutor extends DispatchingExecutor {
    */
   readonly #writing = new Map<Promise<Verdict>, { task: ProbeTask; ac: AbortController }>();
   #closing: Promise<void> | undefined;
+  /**
+   * Unregisters the exit sweep, once a probe wrote under `out`: a process exiting at once (a
+   * second Ctrl-C) never lets these writes see their abort, so their temporary files go then.
+   */
+  #unregisterExitSweep: (() => void) | undefined;
 
   constructor(opts: InlineExecutorOptions) {
     super(opts, 'InlineExecutor');
@@ -112,6 +118,9 @@ export class InlineExecutor extends DispatchingExecutor {
       this.#writing.delete(probe);
     });
     this.#writing.set(probe, { task, ac });
+    this.#unregisterExitSweep ??= removeOnExit(() => {
+      for (const w of this.#writing.values()) abandonWrite(w.task);
+    });
     return probe;
   }
 
@@ -156,6 +165,7 @@ export class InlineExecutor extends DispatchingExecutor {
         abandonWrite(task);
       }
     }
+    this.#unregisterExitSweep?.();
     if (this.#ownKeys) await this.#keys?.close();
   }
 }

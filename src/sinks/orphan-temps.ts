@@ -12,6 +12,7 @@
  * only names that are exactly what temp-name.ts gives for one of the keys' names are
  * removed.
  */
+import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { outPathProblem } from './file-sink.js';
@@ -73,6 +74,47 @@ export async function removeOrphanTemps(root: string, keys: Iterable<string>, de
           removed++;
         } catch {
           // Gone already, or not ours to remove after all.
+        }
+      }
+    } catch {
+      // The directory went away or cannot be listed: nothing to clean there.
+    }
+  }
+  return removed;
+}
+
+/** {@link realDirectory}, synchronously. */
+function realDirectorySync(root: string, rel: string): boolean {
+  if (rel === '') return true;
+  let at = root;
+  for (const segment of rel.split('/')) {
+    at = path.join(at, segment);
+    if (lstatSync(at, { throwIfNoEntry: false })?.isDirectory() !== true) return false;
+  }
+  return true;
+}
+
+/**
+ * Remove, beside each of `keys` under the resolved directory `root`, the temporary files any
+ * thread of process `pid` made there; returns how many. Synchronous, for a process about to exit
+ * at once (a second Ctrl-C) without waiting for its workers: the caller passes only the keys
+ * being written right now, so this lists a few directories, not the whole tree. Never throws;
+ * follows no symbolic link; touches no name that is not exactly one temp-name.ts gives one of the
+ * keys' names.
+ */
+export function removeOwnTempsSync(root: string, keys: Iterable<string>, pid: number = process.pid): number {
+  let removed = 0;
+  for (const [rel, names] of namesByDir(keys)) {
+    try {
+      if (!realDirectorySync(root, rel)) continue;
+      const dir = path.join(root, rel);
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (!entry.isFile() || tempWriterOf(entry.name, names)?.pid !== pid) continue;
+        try {
+          unlinkSync(path.join(dir, entry.name));
+          removed++;
+        } catch {
+          // Gone already.
         }
       }
     } catch {

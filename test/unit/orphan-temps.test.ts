@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { removeOrphanTemps } from '../../src/sinks/orphan-temps.js';
+import { removeOrphanTemps, removeOwnTempsSync } from '../../src/sinks/orphan-temps.js';
 import { tempNameFor, type TempWriter } from '../../src/sinks/temp-name.js';
 
 let root: string;
@@ -64,4 +64,20 @@ test('never follows a symbolic link: neither a linked directory on the way nor a
   assert.equal(removed, 0);
   assert.deepEqual(readdirSync(elsewhere), [name]);
   assert.deepEqual(readdirSync(dir).sort(), [name, 'via'].sort());
+});
+
+test('removeOwnTempsSync removes every thread\'s temporary files of this process beside the keys, nothing else', () => {
+  const dir = join(root, 'own-sync');
+  mkdirSync(join(dir, 'a'), { recursive: true });
+  const gone = [join('a', tempNameFor('f.bin', at(PID, 2, 1))), join('a', tempNameFor('f.bin', at(PID, 7, 4))), tempNameFor('g', at(PID, 0, 9))];
+  const kept = [
+    join('a', 'f.bin'),
+    join('a', tempNameFor('f.bin', at(PID + 1, 2, 1))), // another process's
+    join('a', tempNameFor('h.bin', at(PID, 2, 1))), // a key not being written
+    join('a', `.f.bin.readpath-${PID}-2-1.tmp.keep`),
+  ];
+  for (const f of [...gone, ...kept]) writeFileSync(join(dir, f), 'x');
+  assert.equal(removeOwnTempsSync(dir, ['a/f.bin', 'g', '../escape'], PID), gone.length);
+  const left = (readdirSync(dir, { recursive: true }) as string[]).filter((n) => n !== 'a').sort();
+  assert.deepEqual(left, [...kept].sort());
 });

@@ -36,7 +36,8 @@ import {
   PROBE_PROTOCOL, isReadyMessage, isReserveMessage, isVerdictBatch, type ControlMessage, type PooledTask, type ProbeWorkerData, type TaskBatch,
 } from './protocol.js';
 import { newProbePiscina, takePrestartedPool, type PoolShape } from './prestart.js';
-import { removeOrphanTemps } from '../../sinks/orphan-temps.js';
+import { removeOrphanTemps, removeOwnTempsSync } from '../../sinks/orphan-temps.js';
+import { removeOnExit } from '../../sinks/exit-sweep.js';
 
 export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_TASKS_PER_THREAD, defaultPoolThreads, defaultWorkerFilename } from './options.js';
 export type { PoolExecutorOptions, PoolFromConfigOptions } from './options.js';
@@ -125,6 +126,10 @@ export class PoolExecutor extends DispatchingExecutor {
   readonly #deadThreads = new Set<number>();
   /** Removals of dead workers' temporary files under way: close() waits for them. */
   readonly #sweeps = new Set<Promise<unknown>>();
+  /** Probes close() gave up on: their workers may write until the pool is destroyed. */
+  #givenUp: Job[] = [];
+  /** Unregisters {@link PoolExecutor.#removeTempsNow} from the process's exit, once a probe wrote under `out`. */
+  #unregisterExitSweep: (() => void) | undefined;
 
   constructor(opts: PoolExecutorOptions) {
     super(opts, 'PoolExecutor');
@@ -285,6 +290,7 @@ export class PoolExecutor extends DispatchingExecutor {
     job.task.id = this.#nextId++;
     job.started = true;
     this.#running.set(job.task.id, job);
+    if (job.task.out !== undefined && this.#unregisterExitSweep === undefined) this.#unregisterExitSweep = removeOnExit(this.#removeTempsNow);
     this.#send(job);
   }
 
@@ -457,7 +463,8 @@ export class PoolExecutor extends DispatchingExecutor {
       clearTimeout(timer);
       this.#drained = undefined;
     }
-    for (const job of [...this.#running.values()]) {
+    this.#givenUp = [...this.#running.values()];
+    for (const job of this.#givenUp) {
       // Tell the worker too, in case destroying it takes a while; the probe fails now.
       Atomics.store(this.#flags, job.task.slot, 1);
       // Its verdict will never arrive: what it sent is unknown, so it is billed as reserved.
@@ -472,6 +479,25 @@ export class PoolExecutor extends DispatchingExecutor {
       await Promise.all(this.#sweeps);
     } finally {
       this.#channel.close();
+      this.#givenUp = [];
+      this.#unregisterExitSweep?.();
     }
   }
+
+  /**
+   * On the process's exit (a second Ctrl-C exits without waiting): the workers stop mid-write and
+   * never remove their temporary files, so this thread does, beside the target of every probe a
+   * worker may still be writing — a job stays in `#running` until its worker's verdict, which comes
+   * only after the write was committed or dropped.
+   */
+  readonly #removeTempsNow = (): void => {
+    const byRoot = new Map<string, string[]>();
+    for (const { task } of [...this.#running.values(), ...this.#givenUp]) {
+      if (task.op !== 'get' || task.out === undefined) continue;
+      const keys = byRoot.get(task.out);
+      if (keys === undefined) byRoot.set(task.out, [task.key]);
+      else keys.push(task.key);
+    }
+    for (const [root, keys] of byRoot) removeOwnTempsSync(root, keys);
+  };
 }
