@@ -11,25 +11,23 @@
  * loaded, as it starts and on SIGHUP; none reads the file) and SIGTERM (every process drains). A
  * process that exits unexpectedly is replaced; while none is left serving, one that keeps failing
  * to come up ends the gateway rather than looping.
+ *
+ * Its parts: the rate limit (cluster-rate-limit.ts), the reloads (cluster-reloads.ts), what to do
+ * about a process that exited (cluster-replacement.ts); the link to it, in each process, is
+ * cluster-link.ts, over cluster-protocol.ts.
  */
 import cluster from 'node:cluster';
 import type { ResolvedConfig } from '../config/types.js';
-import type { GatewaySettings } from './server.js';
-import { RateLimiter } from './rate-limit.js';
-import {
-  AwaitedReplies, encodeConfig, isReadpathMessage, PROCESS_ENV, type EncodedConfig, type ReloadAnswer, type ToPrimary, type ToWorker,
-} from './cluster-protocol.js';
+import { AwaitedReplies, isReadpathMessage, PROCESS_ENV, type ToPrimary, type ToWorker } from './cluster-protocol.js';
 import { renderAggregated } from '../telemetry/metrics-aggregate.js';
 import type { Family } from '../telemetry/metrics.js';
+import { send, type GatewayWorker } from './cluster-worker.js';
+import { SharedRateLimit } from './cluster-rate-limit.js';
+import { ReloadRelay, type ReloadPlace, type ReloadReport } from './cluster-reloads.js';
+import { quickExitsAfter, replacementFor } from './cluster-replacement.js';
 
-/** A gateway process as the primary sees it: node:cluster's Worker, or a test's stand-in. */
-export interface GatewayWorker {
-  readonly process: { readonly pid?: number | undefined; kill(signal?: NodeJS.Signals): boolean };
-  isConnected(): boolean;
-  send(message: ToWorker): boolean;
-  on(event: 'message', listener: (message: unknown) => void): unknown;
-  once(event: 'exit', listener: (code: number | null, signal: string | null) => void): unknown;
-}
+export type { GatewayWorker } from './cluster-worker.js';
+export type { ReloadReport } from './cluster-reloads.js';
 
 /** Options of {@link GatewayPrimary}. */
 export interface GatewayPrimaryOptions {
@@ -49,33 +47,15 @@ export interface GatewayPrimaryOptions {
   fork?: (env: Record<string, string>) => GatewayWorker;
 }
 
-interface Slot {
-  index: number;
+interface Slot extends ReloadPlace {
   worker: GatewayWorker | undefined;
   startedAt: number;
   listening: boolean;
   /** Quick deaths in a row at this place. */
   quickExits: number;
   restartTimer: NodeJS.Timeout | undefined;
-  /** The reload generation its process was handed (0: the configuration the gateway started with). */
-  generation: number;
   /** The primary sent it SIGTERM (it was still starting when the gateway stopped): dying of it is no failure. */
   terminated: boolean;
-  /** The reload question it has yet to answer. */
-  reloadAsked: number | undefined;
-}
-
-/** A process that was asked to reload and exited first: its replacement starts with that configuration. */
-const EXITED = 'exited';
-
-/** How a reload went, process by process. */
-export interface ReloadReport {
-  /** Processes that were serving and applied it. */
-  applied: number;
-  /** Processes that were serving and did not apply it: they serve the previous configuration. */
-  failed: { process: number; pid: number | undefined; error: string }[];
-  /** Settings that changed but apply only after a restart, as configuration keys (every process's, once). */
-  restartNeeded: string[];
 }
 
 /** An error starting the gateway: a process exited before it listened (its own stderr says why). */
@@ -86,8 +66,6 @@ export class GatewayStartError extends Error {
 }
 
 const COLLECT_TIMEOUT_MS = 5_000;
-/** The longest wait before a place whose processes keep dying young is started again. */
-const MAX_RESTART_DELAY_MS = 5_000;
 /** The exit code of a `readpath` interrupted by SIGINT/SIGTERM (EXIT.INTERRUPTED). */
 const INTERRUPTED = 130;
 
@@ -95,8 +73,8 @@ const INTERRUPTED = 130;
 export class GatewayPrimary {
   readonly #o: Required<GatewayPrimaryOptions>;
   readonly #slots: Slot[];
-  #limiter: RateLimiter | undefined;
-  #rateLimit: string;
+  readonly #rateLimit: SharedRateLimit;
+  readonly #reloads: ReloadRelay;
   #restarts = 0;
   #stopping = false;
   #url: string | undefined;
@@ -106,20 +84,14 @@ export class GatewayPrimary {
   #gaveUp!: (why: string) => void;
   readonly #gaveUpPromise: Promise<string>;
   readonly #families = new AwaitedReplies<Family[]>();
-  readonly #reloads = new AwaitedReplies<ReloadAnswer | typeof EXITED>();
-  /** What the gateway started with: a replacement's sections that only a restart applies come from it. */
-  readonly #initial: EncodedConfig;
-  /** The configuration last reloaded, and its generation (counted from 1). */
-  #latest: { generation: number; config: EncodedConfig } | undefined;
 
   constructor(opts: GatewayPrimaryOptions) {
     this.#o = { maxQuickRestarts: 5, healthyMs: 10_000, reloadTimeoutMs: 10_000, fork: (env) => cluster.fork(env), ...opts };
     this.#slots = Array.from({ length: opts.count }, (_, index): Slot => ({
       index, worker: undefined, startedAt: 0, listening: false, quickExits: 0, restartTimer: undefined, generation: 0, terminated: false, reloadAsked: undefined,
     }));
-    this.#initial = encodeConfig(opts.config);
-    this.#limiter = newLimiter(opts.config.gateway);
-    this.#rateLimit = JSON.stringify(opts.config.gateway.rateLimit);
+    this.#reloads = new ReloadRelay(opts.config, this.#o.reloadTimeoutMs, this.#o.warn);
+    this.#rateLimit = new SharedRateLimit(opts.config.gateway);
     this.#gaveUpPromise = new Promise((resolve) => {
       this.#gaveUp = resolve;
     });
@@ -155,28 +127,8 @@ export class GatewayPrimary {
    * and every one started from now on starts with it.
    */
   async reload(config: ResolvedConfig): Promise<ReloadReport> {
-    const next = JSON.stringify(config.gateway.rateLimit);
-    if (next !== this.#rateLimit) {
-      // New limits start every client afresh, as a one-process gateway's reload does.
-      this.#limiter?.close();
-      this.#limiter = newLimiter(config.gateway);
-      this.#rateLimit = next;
-    }
-    const generation = (this.#latest?.generation ?? 0) + 1;
-    this.#latest = { generation, config: encodeConfig(config) };
-    const serving = this.#slots.filter((s) => s.listening && s.worker !== undefined);
-    const answers = await Promise.all(serving.map(async (s) => ({ slot: s, pid: s.worker?.process.pid, answer: await this.#handLatest(s) })));
-    const report: ReloadReport = { applied: 0, failed: [], restartNeeded: [] };
-    for (const { slot, pid, answer } of answers) {
-      if (answer === EXITED) continue;
-      if (answer === undefined || answer.error !== undefined) {
-        report.failed.push({ process: slot.index, pid, error: answer?.error ?? `no answer within ${this.#o.reloadTimeoutMs} ms` });
-        continue;
-      }
-      report.applied++;
-      for (const k of answer.restartNeeded) if (!report.restartNeeded.includes(k)) report.restartNeeded.push(k);
-    }
-    return report;
+    this.#rateLimit.update(config.gateway);
+    return await this.#reloads.reload(config, this.#slots.filter((s) => s.listening && s.worker !== undefined));
   }
 
   /**
@@ -185,7 +137,7 @@ export class GatewayPrimary {
    */
   stop(timeoutMs: number): Promise<number> {
     this.#stopping = true;
-    this.#limiter?.close();
+    this.#rateLimit.close();
     for (const slot of this.#slots) {
       clearTimeout(slot.restartTimer);
       slot.restartTimer = undefined;
@@ -223,20 +175,6 @@ export class GatewayPrimary {
     for (const s of this.#slots) if (s.worker !== undefined && s.listening) send(s.worker, m);
   }
 
-  /**
-   * Hand `slot`'s process the configuration last reloaded; resolves with its answer (undefined:
-   * none in time, {@link EXITED}: it exited first).
-   */
-  #handLatest(slot: Slot): Promise<ReloadAnswer | typeof EXITED | undefined> {
-    const latest = this.#latest;
-    if (latest === undefined) return Promise.resolve({ restartNeeded: [] });
-    slot.generation = latest.generation;
-    return this.#reloads.ask((id) => {
-      slot.reloadAsked = id;
-      return send(slot.worker, { rp: 'reload', id, generation: latest.generation, config: latest.config });
-    }, this.#o.reloadTimeoutMs);
-  }
-
   #fork(slot: Slot): void {
     slot.listening = false;
     slot.terminated = false;
@@ -251,16 +189,14 @@ export class GatewayPrimary {
     if (!isReadpathMessage<ToPrimary>(m) || slot.worker !== worker) return;
     switch (m.rp) {
       case 'config':
-        // What it is handed now is what it serves: a reload from here on reaches it when it listens.
-        slot.generation = this.#latest?.generation ?? 0;
-        send(worker, { rp: 'config', id: m.id, config: { initial: this.#initial, latest: this.#latest } });
+        send(worker, { rp: 'config', id: m.id, config: this.#reloads.configFor(slot) });
         return;
       case 'listening':
         slot.listening = true;
         this.#url ??= m.url;
         if (this.#stopping) send(worker, { rp: 'stop' });
         else {
-          if (this.#latest !== undefined && slot.generation < this.#latest.generation) this.#catchUp(slot, worker);
+          if (this.#reloads.behind(slot)) this.#reloads.catchUp(slot, worker);
           if (this.#started !== undefined && this.#slots.every((s) => s.listening)) {
             this.#started.resolve(this.#url);
             this.#started = undefined;
@@ -268,11 +204,10 @@ export class GatewayPrimary {
         }
         return;
       case 'reloaded':
-        if (slot.reloadAsked === m.id) slot.reloadAsked = undefined;
-        this.#reloads.answer(m.id, { error: m.error, restartNeeded: m.restartNeeded });
+        this.#reloads.answered(slot, m.id, { error: m.error, restartNeeded: m.restartNeeded });
         return;
       case 'allow':
-        send(worker, { rp: 'allow', id: m.id, ok: this.#limiter?.allow(m.client) ?? true });
+        send(worker, { rp: 'allow', id: m.id, ok: this.#rateLimit.allow(m.client) });
         return;
       case 'metrics':
         this.metrics().then(
@@ -286,26 +221,10 @@ export class GatewayPrimary {
     }
   }
 
-  /**
-   * A process that was handed its configuration before the last SIGHUP came and has just started
-   * listening: it gets the reload now. Its answer has no report to join; a refusal is warned of.
-   */
-  #catchUp(slot: Slot, worker: GatewayWorker): void {
-    void this.#handLatest(slot).then((answer) => {
-      if (answer === EXITED || slot.worker !== worker) return;
-      const error = answer === undefined ? `no answer within ${this.#o.reloadTimeoutMs} ms` : answer.error;
-      if (error === undefined) return;
-      this.#o.warn(`SIGHUP: gateway process ${slot.index} (pid ${worker.process.pid ?? '?'}), started before the configuration was reloaded, could not apply it and serves the previous one: ${error}`, { process: slot.index, pid: worker.process.pid });
-    });
-  }
-
   #exited(slot: Slot, worker: GatewayWorker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     slot.worker = undefined;
-    if (slot.reloadAsked !== undefined) {
-      this.#reloads.answer(slot.reloadAsked, EXITED);
-      slot.reloadAsked = undefined;
-    }
+    this.#reloads.exited(slot);
     const wasListening = slot.listening;
     slot.listening = false;
     const how = signal === null ? `exit code ${code ?? '?'}` : `signal ${signal}`;
@@ -325,43 +244,22 @@ export class GatewayPrimary {
       void this.stop(10_000).then(() => started.reject(new GatewayStartError(`gateway process ${slot.index} (pid ${worker.process.pid ?? '?'}) exited before it listened (${how})`, this.#exitCode)));
       return;
     }
-    const quick = !wasListening || performance.now() - slot.startedAt < this.#o.healthyMs;
-    slot.quickExits = quick ? slot.quickExits + 1 : 0;
+    slot.quickExits = quickExitsAfter(slot.quickExits, wasListening, performance.now() - slot.startedAt, this.#o.healthyMs);
     const fields = { process: slot.index, pid: worker.process.pid, code, signal };
-    // Back off while it keeps dying young: 0.1 s, 0.2 s, ... up to 5 s.
-    const delay = slot.quickExits === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (slot.quickExits - 1));
-    let message = `gateway process ${slot.index} (pid ${worker.process.pid ?? '?'}) exited (${how}); starting another${delay > 0 ? ` in ${delay} ms` : ''}`;
-    if (slot.quickExits > this.#o.maxQuickRestarts) {
-      // While another process serves, the gateway is up: giving up would end it too, for one
-      // place that cannot start (a configuration file broken on disk since the gateway read it,
-      // say). That place keeps trying at the longest delay instead.
-      if (!this.#slots.some((s) => s !== slot && s.listening)) {
-        const why = `gateway process ${slot.index} exited ${slot.quickExits} times in a row soon after starting (last: ${how}); giving up`;
-        this.#o.warn(why, fields);
-        this.#exitCode = 1;
-        this.#gaveUp(why);
-        return;
-      }
-      message = `gateway process ${slot.index} exited ${slot.quickExits} times in a row soon after starting (last: ${how}); the other processes serve, starting another in ${delay} ms`;
+    const next = replacementFor({
+      index: slot.index, pid: worker.process.pid, how, quickExits: slot.quickExits, othersServing: this.#slots.some((s) => s !== slot && s.listening), maxQuickRestarts: this.#o.maxQuickRestarts,
+    });
+    if (next.giveUp) {
+      this.#o.warn(next.why, fields);
+      this.#exitCode = 1;
+      this.#gaveUp(next.why);
+      return;
     }
     this.#restarts++;
-    this.#o.warn(message, fields);
+    this.#o.warn(next.message, fields);
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
       if (!this.#stopping) this.#fork(slot);
-    }, delay);
-  }
-}
-
-function newLimiter(s: GatewaySettings): RateLimiter | undefined {
-  return s.rateLimit.enabled ? new RateLimiter(s.rateLimit) : undefined;
-}
-
-function send(worker: GatewayWorker | undefined, m: ToWorker): boolean {
-  try {
-    return worker !== undefined && worker.isConnected() && worker.send(m);
-  } catch {
-    // Gone between the check and the send: its exit is handled where it is reported.
-    return false;
+    }, next.delayMs);
   }
 }
