@@ -4,11 +4,14 @@
  * behind scram-sha-256, a role that may not read, a database without s3-orchestrator's tables, a
  * port where nothing listens, TLS the server does not have) and real SQLite files; and `readpath
  * serve`, which listens first and then says once, on stderr, which setting to check when the
- * server refuses its session, but stays quiet about a server that is merely down. The CLI runs in
- * this process (runCli), as users run it.
+ * server refuses its session, but stays quiet about a server that is merely down; with
+ * `--processes 2`, says so once for the whole gateway (the primary looks, not each process). The
+ * CLI runs in this process (runCli), as users run it, except with `--processes`, which node:cluster
+ * forks: that one is spawned.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -233,6 +236,43 @@ describe('database settings checked at start', () => {
       assert.deepEqual(complaints(down), [], down);
       const fine = await serveUntil(await configWith(pgAt({ database: 'meta', user: 'reader', password: PASSWORD }), ['logging: { level: info }']), (e) => /database check: .* answered/.test(e));
       assert.deepEqual(complaints(fine), [], fine);
+    });
+
+    /**
+     * Run `serve --processes 2` as users do (node:cluster forks this same CLI) until `done`, then
+     * SIGTERM it. Its stderr once it has exited: every process has drained by then, and a process
+     * waits for any look at the database it started before it exits, so nothing is still to come.
+     */
+    async function serveProcessesUntil(config: string, done: (err: string) => boolean): Promise<string> {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '-c', config, '--listen', '127.0.0.1:0', '--processes', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (t: string) => (err += t));
+      const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        await until(() => done(err) || child.exitCode !== null, 'the primary\'s database check', 120_000);
+        child.kill('SIGTERM');
+        assert.equal(await within(exit, 60_000, 'serve --processes 2 to exit'), 0, err);
+      } finally {
+        child.kill('SIGKILL');
+      }
+      return err;
+    }
+
+    it('--processes 2, a refused session: one warning for the whole gateway, from the primary once every process listens, not one per process', async () => {
+      const err = await serveProcessesUntil(await configWith(pgAt({ database: 'meta', user: 'reader', password: WRONG })), (e) => complaints(e).length > 0);
+      assert.equal(err.match(/^readpath: serving S3 on /gm)?.length, 1, err);
+      const warnings = complaints(err);
+      assert.equal(warnings.length, 1, err);
+      assert.match(warnings[0] ?? '', /^readpath: warning: database\.password: PostgreSQL .* refused readpath's session \(28P01: .*; check database\.user and database\.password\): reads go degraded \(every backend asked\) until it is fixed$/);
+      assert.ok(err.indexOf('serving S3 on') < err.indexOf('readpath: warning:'), 'listening came first');
+      assert.ok(!err.includes(WRONG));
+    });
+
+    it('--processes 2, a server that is merely down: no warning (the primary logs its finding at info)', async () => {
+      const err = await serveProcessesUntil(await configWith(pgAt({ port: await freePort(), database: 'meta', user: 'postgres' }), ['logging: { level: info }']), (e) => /database check: .*cannot be reached/.test(e));
+      assert.match(err, /^readpath: serving S3 on /m, err);
+      assert.match(err, /database check: .*cannot be reached/, err);
+      assert.deepEqual(complaints(err), [], err);
     });
   });
 });
