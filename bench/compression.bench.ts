@@ -34,22 +34,26 @@ import { FrameDecoder } from '../src/compression/frame-decoder.js';
 import { loadZstd } from '../src/compression/zstd.js';
 import type { ReadPathConfig } from '../src/config/types.js';
 import { encryptForRow } from './encryption/encode.js';
-import { fmt, log, mean, measureRound, numArg, rotated, strArg, type MeasuredCell } from './encryption/bench-args.js';
+import { fmt, log, mean, measureRound, rotated, type MeasuredCell } from './encryption/bench-args.js';
+import { readFlags } from './flags.js';
 import { BUCKET, startEncryptionServer } from './encryption/server-process.js';
 import { encodeSeekable, logText } from './compression/encode.js';
 import { benchTempDir, guardBenchProcess } from './process-guard.js';
 
 guardBenchProcess(import.meta.url);
+const flags = readFlags('bench:compression', {
+  mib: 'positive', rounds: 'whole', warmup: 'count', iterations: 'whole', 'range-mib': 'positive', 'micro-ms': 'positive', json: 'text',
+});
 
 const MiB = 1024 * 1024;
 
-const JSON_OUT = strArg('--json');
-const SIZE = Math.round(numArg('--mib', 64) * MiB);
-const ROUNDS = numArg('--rounds', 6);
-const WARMUP = numArg('--warmup', 1);
-const ITERATIONS = numArg('--iterations', 1);
-const RANGE = Math.min(SIZE, Math.round(numArg('--range-mib', 1) * MiB));
-const MICRO_MS = numArg('--micro-ms', 300);
+const JSON_OUT = flags.text('json');
+const SIZE = Math.round(flags.num('mib', 64) * MiB);
+const ROUNDS = flags.num('rounds', 6);
+const WARMUP = flags.num('warmup', 1);
+const ITERATIONS = flags.num('iterations', 1);
+const RANGE = Math.min(SIZE, Math.round(flags.num('range-mib', 1) * MiB));
+const MICRO_MS = flags.num('micro-ms', 300);
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 

@@ -15,9 +15,11 @@ import { MemoryLocationCache } from '../src/cache/memory-location-cache.js';
 import { MemoryMetadataStore } from '../src/stores/memory-store.js';
 import { Failover } from '../src/engine/failover.js';
 import type { Core, ObjectBackend, Probe } from '../src/types.js';
+import { readFlags } from './flags.js';
 import { guardBenchProcess } from './process-guard.js';
 
 guardBenchProcess(import.meta.url);
+const flags = readFlags('bench:core', { json: 'text' });
 
 function world(parallel: boolean) {
   const names = ['b1', 'b2', 'b3'];
@@ -59,5 +61,5 @@ const rows = bench.tasks.map((t) => {
   return { task: t.name, meanUs: +((r.latency?.mean ?? NaN) * 1000).toFixed(2), p99Us: +((r.latency?.p99 ?? NaN) * 1000).toFixed(2), opsPerSec: Math.round(r.throughput?.mean ?? NaN) };
 });
 console.table(rows);
-const jsonAt = process.argv.indexOf('--json');
-if (jsonAt > 0 && process.argv[jsonAt + 1]) writeFileSync(process.argv[jsonAt + 1] as string, JSON.stringify({ results: rows }, null, 2));
+const json = flags.text('json');
+if (json !== undefined) writeFileSync(json, JSON.stringify({ results: rows }, null, 2));

@@ -37,26 +37,32 @@ import { SqliteMetadataStore } from '../src/stores/sqlite-store.js';
 import { ChunkDecryptor } from '../src/encryption/chunk-decryptor.js';
 import type { ReadPathConfig } from '../src/config/types.js';
 import { SENC_CHUNK_OVERHEAD, SENC_HEADER_SIZE, encryptForRow } from './encryption/encode.js';
-import { fmt, log, mean, measureRound, numArg, rotated, strArg, type MeasuredCell } from './encryption/bench-args.js';
+import { fmt, log, mean, measureRound, rotated, type MeasuredCell } from './encryption/bench-args.js';
+import { readFlags, refuseFlags } from './flags.js';
 import { BUCKET, ENC_KEY, PLAIN_KEY, startEncryptionServer } from './encryption/server-process.js';
 import { benchTempDir, guardBenchProcess } from './process-guard.js';
 
 guardBenchProcess(import.meta.url);
+const flags = readFlags('bench:encryption', {
+  mib: 'positive', chunk: 'whole', rounds: 'whole', iterations: 'whole', warmup: 'count', 'micro-ms': 'positive', 'micro-passes': 'whole',
+  pools: 'text', json: 'text', 'no-what-if': 'flag',
+});
 
 const MiB = 1024 * 1024;
 
 
-const SIZE = numArg('--mib', 64) * MiB;
-const CHUNK = numArg('--chunk', 65536);
-const ROUNDS = numArg('--rounds', 8);
-const ITERATIONS = numArg('--iterations', 1);
-const WARMUP = numArg('--warmup', 2);
-const MICRO_MS = numArg('--micro-ms', 400);
-const MICRO_PASSES = numArg('--micro-passes', 3);
-const POOLS = (strArg('--pools') ?? 'default,2').split(',').filter((s) => s !== '');
-const JSON_OUT = strArg('--json');
+const SIZE = flags.num('mib', 64) * MiB;
+const CHUNK = flags.num('chunk', 65536);
+const ROUNDS = flags.num('rounds', 8);
+const ITERATIONS = flags.num('iterations', 1);
+const WARMUP = flags.num('warmup', 2);
+const MICRO_MS = flags.num('micro-ms', 400);
+const MICRO_PASSES = flags.num('micro-passes', 3);
+const POOLS = (flags.text('pools') ?? 'default,2').split(',').filter((s) => s !== '');
+if (POOLS.some((p) => p !== 'default' && !/^[1-9]\d*$/.test(p))) refuseFlags('bench:encryption', `--pools: expected a comma list of default and thread counts, got ${JSON.stringify(flags.text('pools'))}`);
+const JSON_OUT = flags.text('json');
 /** Add the what-if row (`--no-what-if` leaves it out). */
-const WHAT_IF = !process.argv.includes('--no-what-if');
+const WHAT_IF = !flags.has('no-what-if');
 const TARGET = 1.3;
 
 

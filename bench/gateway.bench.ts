@@ -37,11 +37,15 @@ import { FULL_SETS, QUICK_SETS, parseCpuSplit, runGatewayBench, type GatewayBenc
 import { floorProxyEntry } from './gateway/gateway-process.js';
 import { BenchArgs } from './peers/args.js';
 import { missingTools, missingToolsMessage } from './peers/tools.js';
+import { refuseFlags } from './flags.js';
 import { guardBenchProcess } from './process-guard.js';
 
 guardBenchProcess(import.meta.url);
 
-const args = new BenchArgs();
+const args = new BenchArgs({
+  warmup: 'count', 'no-warmup': 'flag', 'gateway-nice': 'int', 'gateway-node-args': 'words', 'log-level': 'text', 'gateway-main': 'text',
+  cpus: 'text', 'cache-variant': 'flag', 'processes-variant': 'count', 'floor-variant': 'flag', strict: 'flag',
+}, process.argv.slice(2), 'bench:gateway');
 const quick = args.has('--quick');
 const sets = args.sets(QUICK_SETS, FULL_SETS);
 const repeat = args.count('--repeat');
@@ -52,7 +56,13 @@ const rcloneFlags = args.words('--rclone-flags');
 const gatewayNodeArgs = args.words('--gateway-node-args');
 const logLevel = args.value('--log-level');
 const gatewayMain = args.value('--gateway-main');
-const cpus = args.value('--cpus');
+const cpusText = args.value('--cpus');
+let cpus: ReturnType<typeof parseCpuSplit> | undefined;
+try {
+  cpus = cpusText === undefined ? undefined : parseCpuSplit(cpusText);
+} catch (err) {
+  refuseFlags('bench:gateway', err instanceof Error ? err.message : String(err));
+}
 const processesVariant = args.count('--processes-variant');
 const warmup = args.count('--warmup');
 const dest = args.value('--dest');
@@ -73,7 +83,7 @@ const opts: GatewayBenchOptions = {
   ...(gatewayNodeArgs === undefined ? {} : { gatewayNodeArgs }),
   ...(logLevel === undefined ? {} : { gatewayLogLevel: logLevel }),
   ...(gatewayMain === undefined ? {} : { gatewayMain: path.resolve(gatewayMain) }),
-  ...(cpus === undefined ? {} : { cpus: parseCpuSplit(cpus) }),
+  ...(cpus === undefined ? {} : { cpus }),
   ...(processesVariant === undefined ? {} : { processesVariant }),
   ...(dest === undefined ? {} : { dest }),
 };

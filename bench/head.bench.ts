@@ -20,10 +20,12 @@ import { ReadPath } from '../src/read-path.js';
 import { startStubFleet } from './peers/stub-fleet.js';
 import { median } from './peers/run.js';
 import { configYaml, writeReadpathSetup } from './peers/readpath-setup.js';
-import { cpuMs, fmt, log, numArg, rotated, strArg } from './encryption/bench-args.js';
+import { cpuMs, fmt, log, rotated } from './encryption/bench-args.js';
+import { readFlags } from './flags.js';
 import { benchTempDir, guardBenchProcess } from './process-guard.js';
 
 guardBenchProcess(import.meta.url);
+const flags = readFlags('bench:head', { count: 'whole', rounds: 'whole', json: 'text' });
 
 const VARIANTS = ['backend HEAD', 'from metadata'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -38,9 +40,9 @@ export interface HeadRow {
   fromMetadata: number[];
 }
 
-const count = numArg('--count', 20_000);
-const rounds = numArg('--rounds', 3);
-const json = strArg('--json');
+const count = flags.num('count', 20_000);
+const rounds = flags.num('rounds', 3);
+const json = flags.text('json');
 const dir = await benchTempDir('readpath-head-bench-');
 const fleet = await startStubFleet({ set: 'head', count, size: 1024, buckets: ['h1', 'h2', 'h3'] });
 try {

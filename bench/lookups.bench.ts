@@ -31,11 +31,13 @@ import type { MetadataStore, ObjectLocation } from '../src/types.js';
 import { startStubFleet } from './peers/stub-fleet.js';
 import { median } from './peers/run.js';
 import { backendNames, configYaml, writeReadpathSetup } from './peers/readpath-setup.js';
-import { cpuMs, fmt, log, numArg, rotated, strArg } from './encryption/bench-args.js';
+import { cpuMs, fmt, log, rotated } from './encryption/bench-args.js';
+import { readFlags, refuseFlags } from './flags.js';
 import { PgCluster } from '../test/helpers/pg-cluster.js';
 import { benchTempDir, guardBenchProcess } from './process-guard.js';
 
 guardBenchProcess(import.meta.url);
+const flags = readFlags('bench:lookups', { count: 'whole', rounds: 'whole', size: 'whole', json: 'text', compare: 'texts' });
 
 /** One variant's figures over the rounds. */
 export interface LookupsRow {
@@ -57,20 +59,18 @@ async function machineJiffies(): Promise<{ idle: number; total: number }> {
 /** `--compare NAME=MODULE` flags, in order. */
 function compareArgs(): { name: string; module: string }[] {
   const out: { name: string; module: string }[] = [];
-  process.argv.forEach((a, i) => {
-    if (a !== '--compare') return;
-    const v = process.argv[i + 1] ?? '';
+  for (const v of flags.texts('compare')) {
     const eq = v.indexOf('=');
-    if (eq <= 0) throw new Error(`--compare NAME=MODULE, got ${JSON.stringify(v)}`);
+    if (eq <= 0) refuseFlags('bench:lookups', `--compare: expected NAME=MODULE, got ${JSON.stringify(v)}`);
     out.push({ name: v.slice(0, eq), module: path.resolve(v.slice(eq + 1)) });
-  });
+  }
   return out;
 }
 
-const count = numArg('--count', 20_000);
-const rounds = numArg('--rounds', 3);
-const size = numArg('--size', 4096);
-const json = strArg('--json');
+const count = flags.num('count', 20_000);
+const rounds = flags.num('rounds', 3);
+const size = flags.num('size', 4096);
+const json = flags.text('json');
 const compares = compareArgs();
 const dir = await benchTempDir('readpath-lookups-bench-');
 const fleet = await startStubFleet({ set: 'lookups', count, size, buckets: ['l1', 'l2', 'l3'] });

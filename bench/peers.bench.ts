@@ -25,7 +25,7 @@ import { guardBenchProcess } from './process-guard.js';
 
 guardBenchProcess(import.meta.url);
 
-const args = new BenchArgs();
+const args = new BenchArgs({ aws: 'flag', 'no-library': 'flag', 'readpath-args': 'words' }, process.argv.slice(2), 'bench:peers');
 const quick = args.has('--quick');
 const sets = args.sets(QUICK_SETS, FULL_SETS);
 const tools: Tool[] = args.has('--aws') ? ['rclone', 'aws', 'readpath'] : ['rclone', 'readpath'];

@@ -18,18 +18,16 @@ import { MemoryMetadataStore } from '../src/stores/memory-store.js';
 import { runBatch } from '../src/engine/batch.js';
 import type { Core, ObjectBackend } from '../src/types.js';
 import { createBackends } from './pool-mailbox-backends.js';
+import { readFlags } from './flags.js';
 import { guardBenchProcess } from './process-guard.js';
 
 guardBenchProcess(import.meta.url);
 
-function numArg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : dflt;
-}
-const READS = numArg('--reads', 20_000);
-const ROUNDS = numArg('--rounds', 3);
-const SIZE = numArg('--size', 4096);
-const THREADS = numArg('--threads', 1);
+const flags = readFlags('pool-mailbox.bench', { reads: 'whole', rounds: 'whole', size: 'whole', threads: 'whole' });
+const READS = flags.num('reads', 20_000);
+const ROUNDS = flags.num('rounds', 3);
+const SIZE = flags.num('size', 4096);
+const THREADS = flags.num('threads', 1);
 const NAMES = ['b1', 'b2'];
 const KEYS = 1000;
 

@@ -28,19 +28,17 @@ import { MemoryMetadataStore } from '../src/stores/memory-store.js';
 import type { Core, ObjectBackend } from '../src/types.js';
 import { createBackends as instantBackends } from './pool-noop-backends.js';
 import type { ChildReply, StartRequest } from './pool-s3-child.js';
+import { readFlags } from './flags.js';
 import { guardBenchProcess } from './process-guard.js';
 
 guardBenchProcess(import.meta.url);
 
-const quick = process.argv.includes('--quick');
-function numArg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : dflt;
-}
+const flags = readFlags('pool.bench', { quick: 'flag', json: 'text', 'worker-nice': 'int', 'server-nice': 'int' });
+const quick = flags.has('quick');
 /** Niceness of the pool's worker threads (`--worker-nice N`). */
-const WORKER_NICE = numArg('--worker-nice', 0);
+const WORKER_NICE = flags.num('worker-nice', 0);
 /** Niceness of the S3 server process (`--server-nice N`): it stands in for remote machines. */
-const SERVER_NICE = numArg('--server-nice', 10);
+const SERVER_NICE = flags.num('server-nice', 10);
 /** s3rver bounds throughput at a few hundred GETs/s: fewer reads keep the run short. */
 const S3RVER_SCALE = 0.4;
 const CONCURRENCY = 64;
@@ -240,14 +238,13 @@ console.table(overhead);
 const cells = [...(await s3Batches('stub', 1)), ...(await s3Batches('s3rver', S3RVER_SCALE))];
 console.table(cells);
 console.log(`load average (1 min): ${loadBefore.toFixed(2)} before, ${loadavg()[0]?.toFixed(2)} after, on ${availableParallelism()} cores`);
-const jsonAt = process.argv.indexOf('--json');
 const out = {
   // Other processes on the machine skew every figure: the 1-minute load average says how much.
   machine: { node: process.version, cpus: availableParallelism(), loadBefore, loadAfter: loadavg()[0] },
   concurrency: CONCURRENCY, rounds: ROUNDS, workerNice: WORKER_NICE, serverNice: SERVER_NICE, overhead, s3: cells,
 };
-if (jsonAt > 0 && process.argv[jsonAt + 1]) {
-  const file = process.argv[jsonAt + 1] as string;
+const file = flags.text('json');
+if (file !== undefined) {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(out, null, 2));
 }

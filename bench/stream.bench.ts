@@ -29,29 +29,24 @@ import type { ObjectLocation } from '../src/types.js';
 import { generatedSha256 } from './large/big-object-server.js';
 import { startRemoteServers, type RemoteObject } from './large/server-process.js';
 import { runWithPeakRss } from './large/peak-rss.js';
+import { readFlags, refuseFlags } from './flags.js';
 import { benchTempDir, guardBenchProcess } from './process-guard.js';
 
 guardBenchProcess(import.meta.url);
 
 const MiB = 1024 * 1024;
 
-function numArg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : dflt;
-}
-function strArg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
-
-const HUGE_MIB = numArg('--huge-mib', 1024);
-const STRIPED_MIB = numArg('--striped-mib', 96);
-const CAP_MIB = numArg('--cap-mib', 24);
-const ROUNDS = numArg('--rounds', 3);
-const SMALL = numArg('--small', 200);
-const BASE = strArg('--base');
-const RSS_MIB = (strArg('--rss-mib') ?? `64,${HUGE_MIB}`).split(',').map(Number);
-if (RSS_MIB.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--rss-mib: expected a comma-separated list of whole MiB counts');
+const flags = readFlags('bench:stream', {
+  'huge-mib': 'whole', 'striped-mib': 'whole', 'cap-mib': 'positive', rounds: 'whole', small: 'whole', base: 'text', 'rss-mib': 'text',
+});
+const HUGE_MIB = flags.num('huge-mib', 1024);
+const STRIPED_MIB = flags.num('striped-mib', 96);
+const CAP_MIB = flags.num('cap-mib', 24);
+const ROUNDS = flags.num('rounds', 3);
+const SMALL = flags.num('small', 200);
+const BASE = flags.text('base');
+const RSS_MIB = (flags.text('rss-mib') ?? `64,${HUGE_MIB}`).split(',').map((s) => (/^\d+$/.test(s) ? Number(s) : Number.NaN));
+if (RSS_MIB.some((n) => !Number.isInteger(n) || n < 1)) refuseFlags('bench:stream', `--rss-mib: expected a comma list of whole MiB counts, got ${JSON.stringify(flags.text('rss-mib'))}`);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(HERE, '../src/cli/main.js');
 const LIB = path.join(HERE, '../src/index.js');

@@ -26,6 +26,7 @@
  *   (= npm run build && node dist/bench/transport.bench.js ...)
  */
 import { messageOf } from '../src/errors.js';
+import { readFlags, type Flags } from './flags.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -302,17 +303,15 @@ const median = (xs: number[]): number => {
 };
 const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 
+/** The command line, read before {@link main} (the stub child has its own). */
+let flags: Flags;
+
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const arg = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const quick = argv.includes('--quick');
-  const seconds = Number(arg('--seconds') ?? (quick ? 0.5 : 3));
-  const rounds = Number(arg('--rounds') ?? (quick ? 1 : 3));
-  const jsonFile = arg('--json');
-  const sizeFilter = arg('--sizes')?.split(',');
+  const quick = flags.has('quick');
+  const seconds = flags.num('seconds', quick ? 0.5 : 3);
+  const rounds = flags.num('rounds', quick ? 1 : 3);
+  const jsonFile = flags.text('json');
+  const sizeFilter = flags.list('sizes');
   const sizes = [{ label: '4 KiB', size: 4 * 1024 }, { label: '1 MiB', size: 1024 * 1024 }]
     .filter((s) => sizeFilter === undefined || sizeFilter.includes(s.label.replace(' ', '')));
 
@@ -326,7 +325,7 @@ async function main(): Promise<void> {
     accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench-secret', forcePathStyle: true, maxSockets: IN_FLIGHT, timeoutMs: 30_000,
   };
   await Promise.all([LeanS3Backend.preload(), S3Backend.preload()]);
-  const only = arg('--only')?.split(',');
+  const only = flags.list('only');
   const variants: Variant[] = [rawHttp(ready.port), rawUndici(ready.port), rawOnread(ready.port), backendVariant('lean', new LeanS3Backend(opts)), leanIntoVariant(new LeanS3Backend(opts), Math.max(...sizes.map((s) => s.size))), backendVariant('sdk', new S3Backend(opts))]
     .filter((v) => only === undefined || only.includes(v.name.replace('raw ', '')) || only.includes(v.name));
 
@@ -370,5 +369,9 @@ async function main(): Promise<void> {
 if (process.argv[2] === '--stub') await runStub(process.argv.slice(3).map(Number));
 else {
   guardBenchProcess(import.meta.url);
+  flags = readFlags('bench:transport', {
+    quick: 'flag', seconds: 'positive', rounds: 'whole', json: 'text', sizes: { oneOf: ['4KiB', '1MiB'] },
+    only: { oneOf: ['node:http', 'undici', 'onread', 'lean', 'lean into', 'sdk', 'raw node:http', 'raw undici', 'raw onread'] },
+  });
   await main();
 }

@@ -1,20 +1,8 @@
 /**
- * The few helpers the encryption and compression benches share: flags, means, number
+ * The few helpers the encryption and compression benches share: means, number
  * formatting, this process's CPU time, and one round of variants measured side by side.
  */
 import { Bench } from 'tinybench';
-
-/** `--name N` from the command line, else `dflt`. */
-export function numArg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : dflt;
-}
-
-/** `--name TEXT` from the command line. */
-export function strArg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
 
 /** A line on stderr (stdout carries the report). */
 export function log(s: string): void {

@@ -1,57 +1,68 @@
 /**
- * The command-line flags `bench/peers.bench.ts` and `bench/gateway.bench.ts` share: values,
+ * The command-line flags `bench/peers.bench.ts` and `bench/gateway.bench.ts` share, read with
+ * bench/flags.ts (an unknown flag or a bad value is exit 2 before anything starts): values,
  * non-negative integers, word lists, repeatable `--compare LABEL=PATH`, the data-set choice
  * (`--quick`, `--sets`, `--small`, `--large`) and `--json FILE`.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { FlagError, parseFlags, readFlags, refuseFlags, type FlagTable, type Flags } from '../flags.js';
 import type { DataSet } from './run.js';
+
+/** The flags both benches take; each adds its own. */
+export const SHARED_FLAGS: FlagTable = {
+  quick: 'flag', repeat: 'count', json: 'text', sets: { oneOf: ['4k', '1m'] }, small: 'count', large: 'count',
+  backends: 'count', 'stub-nice': 'count', 'rclone-flags': 'words', compare: 'texts', dest: 'text',
+};
 
 /** Flags read from an argument list. */
 export class BenchArgs {
-  readonly #args: readonly string[];
+  readonly #flags: Flags;
 
-  constructor(args: readonly string[] = process.argv.slice(2)) {
-    this.#args = args;
+  /**
+   * Read `args` against {@link SHARED_FLAGS} and `own` (the bench's own flags). With `bench`
+   * (the name in messages), a refused command line is exit 2; without, a {@link FlagError}.
+   */
+  constructor(own: FlagTable, args: readonly string[] = process.argv.slice(2), bench?: string) {
+    const table = { ...SHARED_FLAGS, ...own };
+    this.#flags = bench === undefined ? parseFlags(table, args) : readFlags(bench, table, args);
+    // Checked here, with the rest, so a bad one is refused before anything starts.
+    try {
+      this.compare();
+    } catch (err) {
+      if (bench === undefined || !(err instanceof FlagError)) throw err;
+      refuseFlags(bench, err.message);
+    }
   }
 
   /** `name` is present (a flag without a value). */
   has(name: string): boolean {
-    return this.#args.includes(name);
+    return this.#flags.has(name.replace(/^--/, ''));
   }
 
-  /** The value after `name`, or undefined when absent; throws when `name` ends the list. */
+  /** The value of `name`, or undefined when absent. */
   value(name: string): string | undefined {
-    const i = this.#args.indexOf(name);
-    if (i < 0) return undefined;
-    const v = this.#args[i + 1];
-    if (v === undefined) throw new Error(`${name} needs a value`);
-    return v;
+    return this.#flags.text(name.replace(/^--/, ''));
   }
 
-  /** The value after `name` as a non-negative integer. */
+  /** The value of `name` as a number (its kind checked when read). */
   count(name: string): number | undefined {
-    const v = this.value(name);
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected a non-negative integer, got ${v}`);
-    return n;
+    return this.#flags.num(name.replace(/^--/, ''));
   }
 
-  /** The value after `name` split on whitespace ("--rclone-flags '--a --b'"). */
+  /** The value of `name` split on whitespace ("--rclone-flags '--a --b'"). */
   words(name: string): string[] | undefined {
-    return this.value(name)?.split(/\s+/).filter((x) => x !== '');
+    return this.#flags.words(name.replace(/^--/, ''));
   }
 
   /** Every `--compare LABEL=PATH`: LABEL -> PATH resolved. */
   compare(): Record<string, string> {
     const out: Record<string, string> = {};
-    this.#args.forEach((a, i) => {
-      if (a !== '--compare') return;
-      const m = /^([\w.-]+)=(.+)$/.exec(this.#args[i + 1] ?? '');
-      if (m === null) throw new Error('--compare: expected LABEL=PATH');
+    for (const v of this.#flags.texts('compare')) {
+      const m = /^([\w.-]+)=(.+)$/.exec(v);
+      if (m === null) throw new FlagError(`--compare: expected LABEL=PATH, got ${JSON.stringify(v)}`);
       out[m[1] as string] = path.resolve(m[2] as string);
-    });
+    }
     return out;
   }
 

@@ -127,6 +127,38 @@ test('npm run bench: unknown flags, scenarios and values are exit 2 before anyth
   }
 });
 
+test('every bench entry refuses an unknown flag and a bad value: exit 2 naming the flag, nothing started', async () => {
+  // A value each entry must refuse; run-all has a test of its own above.
+  const bad: Record<string, readonly string[]> = {
+    'bench/core.bench.ts': ['--json'],
+    'bench/transport.bench.ts': ['--sizes', '4KB'],
+    'bench/peers.bench.ts': ['--repeat', 'x'],
+    'bench/gateway.bench.ts': ['--gateway-nice', 'high'],
+    'bench/stream.bench.ts': ['--rss-mib', '64,huge'],
+    'bench/encryption.bench.ts': ['--pools', 'default,two'],
+    'bench/compression.bench.ts': ['--mib', '0'],
+    'bench/head.bench.ts': ['--rounds', '0'],
+    'bench/lookups.bench.ts': ['--compare', 'before'],
+    'bench/broadcast.bench.ts': ['--reads', 'x'],
+    'bench/pool.bench.ts': ['--worker-nice', 'x'],
+    'bench/pool-mailbox.bench.ts': ['--threads', '0'],
+  };
+  const entries = [...new Set([...(await benchEntries()).filter((e) => e !== 'bench/run-all.ts'), ...Object.keys(bad)])];
+  for (const entry of entries) {
+    const value = bad[entry];
+    assert.ok(value !== undefined, `${entry}: add a bad value for it here`);
+    for (const args of [['--quik'], value]) {
+      const tmp = await privateTmp();
+      // A refused command line ends at once; the timeout only bounds an entry that (wrongly) starts its run.
+      const r = await runTsScript(path.join(ROOT, entry), args, { env: { ...process.env, TMPDIR: tmp }, timeoutMs: 90_000 });
+      assert.equal(r.code, 2, `${entry} ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
+      assert.ok(r.stderr.includes(args[0] as string), `${entry} ${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, '', `${entry} ${args.join(' ')} printed a report`);
+      assert.deepEqual(await leftIn(tmp), [], `${entry} ${args.join(' ')} left files in its TMPDIR`);
+    }
+  }
+});
+
 test('a missing peer tool is exit 2 naming it, before any stub is started', async () => {
   const tmp = await privateTmp();
   const emptyPath = path.join(base, 'empty-path');
