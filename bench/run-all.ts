@@ -16,7 +16,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBenchTable, parseExecutors, runBroadcastBench, toBenchJson, type BenchOptions, type BenchReport, type BenchResult } from './harness/index.js';
+import { formatBenchTable, parseExecutors, runBroadcastBench, toBenchJson, type BenchOptions, type BenchReport } from './harness/index.js';
+import { targets } from './targets.js';
 import { messageOf } from '../src/errors.js';
 import { guardBenchProcess } from './process-guard.js';
 
@@ -125,56 +126,6 @@ const SCENARIOS: Scenario[] = [
 const unknown = only?.filter((name) => !SCENARIOS.some((s) => s.name === name)) ?? [];
 if (unknown.length > 0) usageError(`--only: no scenario ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the scenarios are ${SCENARIOS.map((s) => s.name).join(', ')}`);
 
-function cell(r: BenchReport | undefined, strategy: string, executor = 'inline'): BenchResult | undefined {
-  return r?.results.find((x) => x.strategy === strategy && x.executor === executor);
-}
-
-interface TargetRow {
-  target: string;
-  executor: string;
-  measured: string;
-  limit: string;
-  ok: boolean;
-}
-
-function targets(reports: Map<string, BenchReport>): TargetRow[] {
-  const rows: TargetRow[] = [];
-  const fmt = (n: number): string => n.toFixed(2);
-  for (const ex of executors) {
-    const fastest = reports.get('fastest');
-    const direct = cell(fastest, 'direct:b2');
-    const par = cell(fastest, 'parallel', ex);
-    if (direct && par) {
-      const limit = 1.1 * direct.p50Ms + 0.5;
-      rows.push({ target: 'parallel p50 ≤ 1.1 × fastest backend alone (+0.5 ms)', executor: ex, measured: `${fmt(par.p50Ms)} ms (fastest alone ${fmt(direct.p50Ms)} ms)`, limit: `${fmt(limit)} ms`, ok: par.p50Ms <= limit });
-    }
-    const down = reports.get('first-down');
-    const fail = cell(down, 'direct:b1');
-    const win = cell(down, 'direct:b2');
-    const seq = cell(down, 'sequential', ex);
-    if (fail && win && seq) {
-      const base = fail.p50Ms + win.p50Ms;
-      rows.push({ target: 'sequential, first down: p50 ≤ 1.02 × (failure time + winner latency)', executor: ex, measured: `${fmt(seq.p50Ms)} ms (${fmt(fail.p50Ms)} + ${fmt(win.p50Ms)} = ${fmt(base)} ms)`, limit: `${fmt(1.02 * base)} ms`, ok: seq.p50Ms <= 1.02 * base });
-    }
-    const tail = reports.get('heavy-tail');
-    const tseq = cell(tail, 'sequential', ex);
-    const hedged = cell(tail, 'hedged:auto', ex);
-    if (tseq && hedged) {
-      rows.push({ target: 'heavy tail: hedged:auto p99 ≤ 0.35 × sequential p99', executor: ex, measured: `${fmt(hedged.p99Ms)} ms vs ${fmt(tseq.p99Ms)} ms (${fmt(hedged.p99Ms / tseq.p99Ms)}×)`, limit: `${fmt(0.35 * tseq.p99Ms)} ms`, ok: hedged.p99Ms <= 0.35 * tseq.p99Ms });
-      rows.push({ target: 'heavy tail: hedged:auto ≤ 1.06 backend requests per read', executor: ex, measured: `${hedged.requestsPerRead.toFixed(3)}`, limit: '1.06', ok: hedged.requestsPerRead <= 1.06 });
-    }
-    for (const [name, fastest, where] of [['s3', 'direct:b2', 'fastest 2nd of 3'], ['s3-first', 'direct:b1', 'fastest 1st of 3']] as const) {
-      const s3 = reports.get(name);
-      const sdirect = cell(s3, fastest);
-      const spar = cell(s3, 'parallel', ex);
-      if (sdirect && spar) {
-        rows.push({ target: `s3 (${where}): parallel p50 ≤ 1.15 × direct SDK GET against the fastest`, executor: ex, measured: `${fmt(spar.p50Ms)} ms vs ${fmt(sdirect.p50Ms)} ms (${fmt(spar.p50Ms / sdirect.p50Ms)}×)`, limit: `${fmt(1.15 * sdirect.p50Ms)} ms`, ok: spar.p50Ms <= 1.15 * sdirect.p50Ms });
-      }
-    }
-  }
-  return rows;
-}
-
 await mkdir(outDir, { recursive: true });
 const reports = new Map<string, BenchReport>();
 const t0 = performance.now();
@@ -195,7 +146,7 @@ for (const s of SCENARIOS) {
 }
 const all = [...reports.values()];
 await writeFile(path.join(outDir, 'broadcast.json'), JSON.stringify({ results: all.flatMap((r) => r.results), scenarios: all.map((r) => ({ ...toBenchJson(r), results: undefined })) }, null, 2) + '\n');
-const rows = targets(reports);
+const rows = targets(reports, executors);
 await writeFile(path.join(outDir, 'targets.json'), JSON.stringify({ targets: rows }, null, 2) + '\n');
 process.stdout.write('\nTargets (issue 6)\n');
 for (const r of rows) process.stdout.write(`${r.ok ? 'PASS' : 'MISS'}  [${r.executor}] ${r.target}: ${r.measured}; limit ${r.limit}\n`);
