@@ -27,8 +27,8 @@
  * the end, see bench/peers/download-dirs.ts), --floor-variant (also a bare Node proxy in front of
  * the stub, row `gateway@floor`, not judged: forwarding with no SigV4 check, lookup,
  * verification or log, what any Node gateway costs here; bench/gateway/floor-proxy.ts).
- * Exit code 1 when a download failed or did not match the data set; the targets are reported,
- * not enforced (`--strict`: exit 2 when one is missed). Exit code 2, before anything is started,
+ * A download that failed or did not match the data set has no rate (FAILED) and no ratio; exit
+ * code 1 then. The targets are reported, not enforced (`--strict`: exit 2 when one is missed). Exit code 2, before anything is started,
  * when rclone is not installed.
  */
 import path from 'node:path';

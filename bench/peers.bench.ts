@@ -14,8 +14,9 @@
  * --compare LABEL=PATH (also run another build's CLI, PATH = its dist/src/cli/main.js; repeatable),
  * --dest DIR (download under DIR, e.g. a tmpfs, instead of the OS's temporary directory; every
  * download is kept until the end, see bench/peers/download-dirs.ts).
- * Exit code 1 when a tool failed or a download did not match the data set; 2 when rclone (or,
- * with --aws, the aws CLI) is not installed, before anything is started.
+ * A tool that failed (exit non-zero) or whose download did not match the data set has no rate or
+ * ratio: FAILED in their place and its stderr tail under the table. Exit code 1 then; 2 when
+ * rclone (or, with --aws, the aws CLI) is not installed, before anything is started.
  */
 import { BenchArgs } from './peers/args.js';
 import { formatPeerTable } from './peers/report.js';

@@ -40,9 +40,9 @@ export function formatGatewayTable(r: GatewayBenchReport): string {
       rows.push([
         `${s.objects.toLocaleString('en-US')} x ${size(s.objectSize)}`,
         label(v),
-        int(v.objectsPerSec),
-        v.mibPerSec.toFixed(1),
-        v.seconds.toFixed(2),
+        v.objectsPerSec === undefined ? 'FAILED' : int(v.objectsPerSec),
+        v.mibPerSec === undefined ? 'FAILED' : v.mibPerSec.toFixed(1),
+        v.seconds === undefined ? 'FAILED' : v.seconds.toFixed(2),
         ms(v.cpuMsPerObject),
         ms(v.stubCpuMsPerObject),
         v.variant === 'direct' ? '-' : ms(s.gatewayCpuMsPerObject),

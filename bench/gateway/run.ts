@@ -135,9 +135,10 @@ export interface VariantRun extends DownloadRun {
 /** A variant over every round (medians). */
 export interface VariantRow {
   variant: Variant;
-  seconds: number;
-  objectsPerSec: number;
-  mibPerSec: number;
+  /** Medians over the rounds; absent when a round failed (a failed download has no rates). */
+  seconds?: number;
+  objectsPerSec?: number;
+  mibPerSec?: number;
   /** rclone's CPU (all threads, user + system) per object, ms. */
   cpuMsPerObject?: number;
   stubCpuMsPerObject?: number;
@@ -227,13 +228,14 @@ export function procCpuMs(pid: number | undefined): number | undefined {
 
 /** A variant's row from its runs. */
 export function variantRow(variant: Variant, runs: VariantRun[]): VariantRow {
+  const verified = runs.length > 0 && runs.every((r) => r.ok);
   const row: VariantRow = {
     variant,
-    ...medianRow(runs, ['seconds', 'objectsPerSec', 'mibPerSec']),
-    verified: runs.length > 0 && runs.every((r) => r.verification.ok && r.exitCode === 0),
+    ...(verified ? medianRow(runs, ['seconds', 'objectsPerSec', 'mibPerSec']) : {}),
+    verified,
     runs,
   };
-  if (runs.length > 0 && runs.every((r) => r.cpuMsPerObject !== undefined)) row.cpuMsPerObject = median(runs.map((r) => r.cpuMsPerObject as number));
+  if (verified && runs.every((r) => r.cpuMsPerObject !== undefined)) row.cpuMsPerObject = median(runs.map((r) => r.cpuMsPerObject as number));
   if (runs.length > 0 && runs.every((r) => r.stubCpuMsPerObject !== undefined)) row.stubCpuMsPerObject = median(runs.map((r) => r.stubCpuMsPerObject as number));
   return row;
 }
@@ -244,7 +246,7 @@ export function judgeSet(set: GatewayDataSet, direct: VariantRun[], gateway: Var
   const g = variantRow(variant, gateway);
   const roundRatios = gateway.map((gr) => {
     const dr = direct.find((x) => x.round === gr.round);
-    return dr === undefined ? Number.NaN : gr[set.target.metric] / dr[set.target.metric];
+    return (gr[set.target.metric] ?? Number.NaN) / (dr?.[set.target.metric] ?? Number.NaN);
   }).filter((x) => Number.isFinite(x));
   const windows = gateway.map((r) => r.gateway).filter((w): w is NonNullable<VariantRun['gateway']> => w !== undefined);
   const loop = {
@@ -381,8 +383,8 @@ async function runSets(opts: GatewayBenchOptions, downloads: DownloadDirs, t0: n
               if (w !== undefined) r.gateway = { ...w, cpuMsPerObject: w.cpuMs / set.count };
               if (r.exitCode !== 0 && gw !== undefined) r.stderr = `${r.stderr ?? ''}\n--- gateway stderr ---\n${gatewayLog(variant)}`;
               runs.get(variant)?.push(r);
-              const ok = r.verification.ok && r.exitCode === 0;
-              progress(`${set.name} round ${round + 1}/${repeat}: ${variant} ${r.objectsPerSec.toFixed(0)} objects/s, ${r.mibPerSec.toFixed(1)} MiB/s`
+              const ok = r.ok;
+              progress(`${set.name} round ${round + 1}/${repeat}: ${variant} ${ok ? `${(r.objectsPerSec ?? 0).toFixed(0)} objects/s, ${(r.mibPerSec ?? 0).toFixed(1)} MiB/s` : 'FAILED'}`
                 + `${w === undefined ? '' : `, gateway loop p99 ${w.p99Ms.toFixed(1)} ms, ${(w.cpuMs / set.count).toFixed(3)} ms CPU/object`}`
                 + `${ok ? '' : ` FAILED (exit ${String(r.exitCode)}, ${JSON.stringify(r.verification)})`}`);
             }

@@ -23,20 +23,29 @@ export function formatPeerTable(r: PeerBenchReport): string {
   lines.push(destinationLine(r.destination));
   lines.push('');
   const dl: string[][] = [['objects', 'tool', 'objects/s', 'MiB/s', 'x rclone', 'seconds', 'cpu ms/object', 'check']];
+  const failures: string[] = [];
   for (const d of r.downloads) {
-    const bad = d.runs.find((x) => !x.verification.ok || x.exitCode !== 0);
+    const bad = d.runs.find((x) => !x.ok);
+    // A failed tool's row has no figures (run.ts keeps none): FAILED in their place.
+    const fig = (n: number | undefined, text: (n: number) => string): string => (n === undefined ? 'FAILED' : text(n));
     dl.push([
       `${d.objects.toLocaleString('en-US')} x ${size(d.objectSize)}`,
       d.tool,
-      int(d.objectsPerSec),
-      d.mibPerSec.toFixed(1),
+      fig(d.objectsPerSec, int),
+      fig(d.mibPerSec, (n) => n.toFixed(1)),
       d.ratioToRclone === undefined ? '-' : `${d.ratioToRclone.toFixed(2)}x`,
-      d.seconds.toFixed(2),
+      fig(d.seconds, (n) => n.toFixed(2)),
       d.cpuMsPerObject === undefined ? '-' : d.cpuMsPerObject.toFixed(3),
       bad === undefined ? `ok ${d.objects} files` : `FAILED ${JSON.stringify(bad.verification)} exit ${String(bad.exitCode)}`,
     ]);
+    d.runs.forEach((x, i) => {
+      if (x.ok) return;
+      const tail = (x.stderr ?? '').trimEnd().split('\n').slice(-10).join('\n');
+      failures.push(`${d.tool} on ${d.set}, round ${i + 1}: FAILED, exit ${String(x.exitCode)}, ${JSON.stringify(x.verification)}; stderr tail:\n${tail === '' ? '(empty)' : tail.replace(/^/gm, '  ')}`);
+    });
   }
   lines.push(pad(dl));
+  if (failures.length > 0) lines.push('', ...failures);
   if (r.library.length > 0) {
     lines.push('');
     lines.push(`Library: verified 4 KiB reads, 64 in flight, ${r.library[0]?.reads ?? 0} keys`);

@@ -48,13 +48,21 @@ export interface PeerBenchOptions {
   onProgress?: (line: string) => void;
 }
 
-/** One timed download. */
+/**
+ * One timed download. A failed one (the tool exited non-zero, or the files do not match the data
+ * set) has no rates: timing a tool that did not do the job measures nothing (an rclone that
+ * exits at once would be the fastest row and every ratio's baseline).
+ */
 export interface DownloadRun {
   seconds: number;
-  /** CPU the tool used (all threads, user + system) per object, ms; not the stub's. */
+  /** The tool exited 0 and every file matched the data set. */
+  ok: boolean;
+  /** CPU the tool used (all threads, user + system) per object, ms; not the stub's. Absent when failed. */
   cpuMsPerObject?: number;
-  objectsPerSec: number;
-  mibPerSec: number;
+  /** Absent when failed. */
+  objectsPerSec?: number;
+  /** Absent when failed. */
+  mibPerSec?: number;
   exitCode: number | null;
   verification: Verification;
   /** The tail of the tool's stderr when it failed. */
@@ -70,13 +78,13 @@ export interface DownloadRow {
   objects: number;
   objectSize: number;
   bytes: number;
-  /** Medians over the rounds. */
-  seconds: number;
-  objectsPerSec: number;
-  mibPerSec: number;
-  /** Median CPU per object, ms (undefined when not measured). */
+  /** Medians over the rounds; absent when a round failed (see {@link DownloadRun}). */
+  seconds?: number;
+  objectsPerSec?: number;
+  mibPerSec?: number;
+  /** Median CPU per object, ms (undefined when not measured or a round failed). */
   cpuMsPerObject?: number;
-  /** objectsPerSec / rclone's on the same set (undefined without an rclone row). */
+  /** objectsPerSec / rclone's on the same set (undefined without an rclone row, or when either failed). */
   ratioToRclone?: number;
   /** Every round downloaded every object with the right bytes, and exited 0. */
   verified: boolean;
@@ -128,15 +136,15 @@ export async function download(tool: Tool, run: () => Promise<CommandRun>, dest:
   const r = await run();
   const verification = await verifyDownload(dest, objects).catch((): Verification => ({ files: 0, bytes: 0, missing: objects.length, wrong: 0, unexpected: 0, ok: false }));
   const seconds = r.ms / 1000;
-  const out: DownloadRun = {
-    seconds,
-    objectsPerSec: set.count / seconds,
-    mibPerSec: (set.count * set.size) / (1 << 20) / seconds,
-    exitCode: r.code,
-    verification,
-  };
-  if (r.cpuMs !== undefined) out.cpuMsPerObject = r.cpuMs / set.count;
-  if (r.code !== 0) out.stderr = r.stderr.slice(-2000);
+  const ok = r.code === 0 && verification.ok;
+  const out: DownloadRun = { seconds, ok, exitCode: r.code, verification };
+  if (ok) {
+    out.objectsPerSec = set.count / seconds;
+    out.mibPerSec = (set.count * set.size) / (1 << 20) / seconds;
+    if (r.cpuMs !== undefined) out.cpuMsPerObject = r.cpuMs / set.count;
+  } else {
+    out.stderr = r.stderr.slice(-2000);
+  }
   if (tool.startsWith('readpath')) {
     const line = r.stderr.trim().split('\n').pop();
     if (line !== undefined) out.summary = line;
@@ -183,21 +191,24 @@ async function runSets(opts: PeerBenchOptions, downloads: DownloadDirs, t0: numb
               : () => runReadpath(setup, dest, setDir, opts.readpathArgs, tool === 'readpath' ? undefined : compare[tool.slice('readpath@'.length)]);
             const r = await download(tool, start, dest, set, fleet.objects);
             (runs.get(tool) as DownloadRun[]).push(r);
-            progress(`${set.name} round ${round + 1}/${repeat}: ${tool} ${r.objectsPerSec.toFixed(0)} objects/s, ${r.mibPerSec.toFixed(1)} MiB/s${r.verification.ok && r.exitCode === 0 ? '' : ` FAILED (exit ${String(r.exitCode)}, ${JSON.stringify(r.verification)})`}`);
+            progress(`${set.name} round ${round + 1}/${repeat}: ${tool} ${r.ok ? `${(r.objectsPerSec ?? 0).toFixed(0)} objects/s, ${(r.mibPerSec ?? 0).toFixed(1)} MiB/s` : `FAILED (exit ${String(r.exitCode)}, ${JSON.stringify(r.verification)})`}`);
           }
         }
         const rows: DownloadRow[] = tools.map((tool) => {
           const rs = runs.get(tool) as DownloadRun[];
+          const verified = rs.every((r) => r.ok);
           return {
             set: set.name, tool, objects: set.count, objectSize: set.size, bytes: set.count * set.size,
-            ...medianRow(rs, ['seconds', 'objectsPerSec', 'mibPerSec']),
-            ...(rs.every((r) => r.cpuMsPerObject !== undefined) ? { cpuMsPerObject: median(rs.map((r) => r.cpuMsPerObject as number)) } : {}),
-            verified: rs.every((r) => r.verification.ok && r.exitCode === 0),
+            ...(verified ? medianRow(rs, ['seconds', 'objectsPerSec', 'mibPerSec']) : {}),
+            ...(verified && rs.every((r) => r.cpuMsPerObject !== undefined) ? { cpuMsPerObject: median(rs.map((r) => r.cpuMsPerObject as number)) } : {}),
+            verified,
             runs: rs,
           };
         });
         const rclone = rows.find((r) => r.tool === 'rclone');
-        if (rclone !== undefined) for (const r of rows) r.ratioToRclone = r.objectsPerSec / rclone.objectsPerSec;
+        if (rclone?.objectsPerSec !== undefined) {
+          for (const r of rows) if (r.objectsPerSec !== undefined) r.ratioToRclone = r.objectsPerSec / rclone.objectsPerSec;
+        }
         report.downloads.push(...rows);
 
         if (opts.library !== false && set.name === '4k') {

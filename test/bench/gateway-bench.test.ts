@@ -45,7 +45,7 @@ test('the quick gateway bench: rclone direct and through readpath serve download
   assert.deepEqual(report.sets.map((s) => [s.set, s.objectSize, s.target.metric]), [['4k', 4096, 'objectsPerSec'], ['1m', 1 << 20, 'mibPerSec']]);
   for (const s of report.sets) {
     for (const v of [s.direct, s.gateway]) {
-      assert.ok(v.objectsPerSec > 0 && v.mibPerSec > 0 && v.seconds > 0, JSON.stringify(v));
+      assert.ok((v.objectsPerSec ?? 0) > 0 && (v.mibPerSec ?? 0) > 0 && (v.seconds ?? 0) > 0, JSON.stringify(v));
       assert.equal(v.verified, true, JSON.stringify(v.runs));
       assert.ok((v.cpuMsPerObject ?? 0) > 0, 'rclone CPU is measured');
       for (const run of v.runs) {
@@ -90,7 +90,7 @@ test('--cpus: client and gateway CPU lists, or a clear error', () => {
 test('judgeSet: per-round ratios, their median, the loop figures and pass/fail', () => {
   const verification = { files: 1, bytes: 1, missing: 0, wrong: 0, unexpected: 0, ok: true };
   const run = (round: number, objectsPerSec: number, p99Ms?: number): VariantRun => ({
-    round, seconds: 100 / objectsPerSec, objectsPerSec, mibPerSec: objectsPerSec / 256, exitCode: 0, verification,
+    round, ok: true, seconds: 100 / objectsPerSec, objectsPerSec, mibPerSec: objectsPerSec / 256, exitCode: 0, verification,
     ...(p99Ms === undefined ? {} : { gateway: { type: 'window', p50Ms: 1, p99Ms, maxMs: p99Ms * 2, cpuMs: 50, elu: 0.5, seconds: 1, cpuMsPerObject: 0.5 } }),
   });
   const set = { name: '4k', count: 100, size: 4096, target: { metric: 'objectsPerSec', min: 0.6 } } as const;
@@ -102,7 +102,12 @@ test('judgeSet: per-round ratios, their median, the loop figures and pass/fail',
   assert.equal(ok.pass, true);
   assert.equal(judgeSet(set, direct, [run(0, 500, 4), run(1, 1000, 4), run(2, 500, 4)]).pass, false, 'ratio 0.5 < 0.6');
   assert.equal(judgeSet(set, direct, [run(0, 900, 11), run(1, 1900, 12), run(2, 900, 4)]).pass, false, 'loop p99 median 11 > 10');
-  const bad = judgeSet(set, direct, [run(0, 900, 4), { ...run(1, 1900, 4), exitCode: 1 }, run(2, 900, 4)]);
+  // As download() gives a failed run: no rates.
+  const { objectsPerSec: _o, mibPerSec: _m, ...failed } = { ...run(1, 1900, 4), ok: false, exitCode: 1 };
+  const bad = judgeSet(set, direct, [run(0, 900, 4), failed, run(2, 900, 4)]);
   assert.equal(bad.gateway.verified, false);
   assert.equal(bad.pass, false, 'a failed download fails the set');
+  // A failed round gives the row no rate, and itself no ratio.
+  assert.deepEqual([bad.gateway.objectsPerSec, bad.gateway.mibPerSec, bad.gateway.seconds], [undefined, undefined, undefined]);
+  assert.deepEqual(bad.roundRatios, [0.9, 0.9]);
 });
