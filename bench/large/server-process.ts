@@ -70,6 +70,11 @@ if (process.send !== undefined && process.argv[1] === fileURLToPath(import.meta.
   const reply = (r: Reply): void => {
     process.send?.(r);
   };
+  // The bench gone (its end, or a signal: guardBenchProcess exits without a close call), the
+  // channel closes; the listening servers would otherwise keep this process running for ever.
+  process.on('disconnect', () => {
+    void Promise.all(servers.map((s) => s.close())).finally(() => process.exit(0));
+  });
   process.on('message', (req: Request) => {
     void (async () => {
       try {

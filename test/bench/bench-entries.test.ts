@@ -10,7 +10,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -205,3 +205,79 @@ test('SIGINT part-way: the lookups bench removes its temporary files and stops i
   assert.deepEqual([...kids, ...processesMentioning(tmp)].filter(alive), [], 'processes left running');
   assert.deepEqual(await leftIn(tmp), [], 'files left in TMPDIR');
 });
+
+/** Sockets `pid` holds open (its /proc fd links), 0 when it is gone. */
+function socketsOf(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether `pid`'s command line has the argument `arg` (or an argument ending with it). */
+function hasArg(pid: number, arg: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a === arg || a.endsWith(arg));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Run `entry args` with a TMPDIR of its own, SIGINT it (the process alone, as `kill -INT` or a
+ * CI timeout does; a terminal's Ctrl-C also signals the children, which then die on their own)
+ * once `ready` holds for its descendants and output so far, and check it exits 130 leaving no process of its and
+ * no file behind. `ready` sees descendant pids without tsx's esbuild service.
+ */
+async function sigintPartWay(entry: string, args: readonly string[], ready: (kids: number[], output: string) => boolean, what: string): Promise<void> {
+  const tmp = await privateTmp();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
+    cwd: ROOT, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { output += s; });
+  child.stdout.setEncoding('utf8').on('data', (s: string) => { output += s; });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let kids: number[] = [];
+  let isReady = false;
+  for (let i = 0; i < 2400 && child.exitCode === null && !isReady; i++) {
+    kids = descendants(child.pid as number).filter((pid) => !hasArg(pid, 'esbuild'));
+    isReady = kids.length > 0 && ready(kids, output);
+    if (!isReady) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(isReady, `${entry}: never ${what}:\n${output}`);
+  child.kill('SIGINT');
+  try {
+    assert.deepEqual(await exited, { code: 130, signal: null }, output);
+    for (let i = 0; i < 100 && kids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(kids.filter(alive).map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')), [], `${entry}: processes left running:\n${output}`);
+    assert.deepEqual(await leftIn(tmp), [], `${entry}: files left in TMPDIR`);
+  } finally {
+    // What a failing run left must not outlive the test (nor hold its output pipes open).
+    for (const pid of kids.filter(alive)) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+}
+
+// Long windows: each run is stopped long before its end.
+const TRANSPORT_ARGS = ['--sizes', '4KiB', '--only', 'node:http', '--seconds', '600', '--rounds', '1'];
+// The stub is the bench's forked child (`transport.bench.ts --stub`); measuring, it holds the
+// 64 client connections.
+test('SIGINT while its stub starts: the transport bench exits 130 and its stub process goes with it', () =>
+  sigintPartWay('bench/transport.bench.ts', TRANSPORT_ARGS, (kids) => kids.some((k) => hasArg(k, '--stub')), 'started its stub'));
+test('SIGINT while it measures: the transport bench exits 130 and its stub process goes with it', () =>
+  sigintPartWay('bench/transport.bench.ts', TRANSPORT_ARGS, (kids) => kids.some((k) => hasArg(k, '--stub') && socketsOf(k) >= 32), 'served the clients'));
+
+test('SIGINT once its object servers run: the stream bench exits 130 and its server process goes with it', () =>
+  // Small objects: the servers start first, then the bench hashes its objects ('hashing …' on
+  // stderr: the servers have answered) and runs readpath.
+  sigintPartWay('bench/stream.bench.ts', ['--huge-mib', '64', '--rss-mib', '64', '--striped-mib', '8', '--rounds', '1', '--small', '10'],
+    (kids, output) => kids.some((k) => hasArg(k, 'server-process.ts')) && output.includes('hashing'), 'started its object servers'));
