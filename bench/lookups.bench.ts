@@ -61,7 +61,7 @@ function compareArgs(): { name: string; module: string }[] {
   const out: { name: string; module: string }[] = [];
   for (const v of flags.texts('compare')) {
     const eq = v.indexOf('=');
-    if (eq <= 0) refuseFlags('bench:lookups', `--compare: expected NAME=MODULE, got ${JSON.stringify(v)}`);
+    if (eq <= 0) refuseFlags('bench:lookups', `--compare: expected --compare NAME=MODULE, got ${JSON.stringify(v)}`);
     out.push({ name: v.slice(0, eq), module: path.resolve(v.slice(eq + 1)) });
   }
   return out;

@@ -32,6 +32,6 @@ test('the lookups bench reads through SQLite, PostgreSQL and a compared store mo
   }
   // A bad flag is an error, not a silent run without the variant.
   const bad = await runTsScript(path.join(ROOT, 'bench/lookups.bench.ts'), ['--count', '10', '--rounds', '1', '--compare', 'no-module-given']);
-  assert.notEqual(bad.code, 0);
+  assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /--compare NAME=MODULE/);
 });
