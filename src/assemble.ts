@@ -13,8 +13,9 @@ import { createS3Backend, preloadS3, s3OptionsFromConfig, warnProxyEnvironmentOn
 import { MemoryLocationCache } from './cache/memory-location-cache.js';
 import type { ResolvedConfig } from './config/types.js';
 import { MemoryMetadataStore } from './stores/memory-store.js';
-import { PostgresMetadataStore, type PostgresMetadataStoreOptions } from './stores/postgres-store.js';
+import { PostgresMetadataStore } from './stores/postgres-store.js';
 import { SqliteMetadataStore } from './stores/sqlite-store.js';
+import { postgresStoreOptions } from './stores/postgres-options.js';
 import { unknownColumnsWarning } from './stores/row-mapping.js';
 import { CircuitBreakerStore, type StoreBreakerState } from './policies/store-breaker.js';
 import type { UsageStore } from './stores/usage-store.js';
@@ -100,22 +101,7 @@ export async function openStore(config: ResolvedConfig, warn?: (message: string)
         throw new ReadPathError('INVALID_CONFIG', `database.path: cannot open SQLite database ${JSON.stringify(db.path)}: ${messageOf(err)}`, { cause: err });
       }
     case 'postgres': {
-      const common = { statementTimeoutMs: db.statementTimeoutMs, max_conns: db.maxConns, ...(onUnknownColumns === undefined ? {} : { onUnknownColumns }) };
-      const ssl = db.sslMode ?? undefined;
-      let opts: PostgresMetadataStoreOptions;
-      if (db.url !== null) {
-        opts = { url: db.url, ...common, ...(ssl === undefined ? {} : { ssl_mode: ssl }) };
-      } else {
-        opts = {
-          ...common,
-          ...(db.host === null ? {} : { host: db.host }),
-          ...(db.port === null ? {} : { port: db.port }),
-          ...(db.database === null ? {} : { database: db.database }),
-          ...(db.user === null ? {} : { user: db.user }),
-          ...(db.password === null ? {} : { password: db.password }),
-          ...(ssl === undefined ? {} : { ssl_mode: ssl }),
-        };
-      }
+      const opts = postgresStoreOptions(db, onUnknownColumns === undefined ? {} : { onUnknownColumns });
       // Connects on first use: a database that is down at startup must not stop readpath from
       // opening, since degraded reads exist for exactly that.
       await PostgresMetadataStore.preload();

@@ -17,6 +17,7 @@ import type { ResolvedDatabaseConfig, ResolvedPostgresDatabase } from '../config
 import type { MetadataStore } from '../types.js';
 import { connectionHint } from '../stores/postgres-connection.js';
 import type { PostgresMetadataStoreOptions } from '../stores/postgres-store.js';
+import { postgresStoreOptions } from '../stores/postgres-options.js';
 
 /** What the look found. */
 export type DatabaseCheck =
@@ -79,16 +80,7 @@ async function checkSqlite(path: string): Promise<DatabaseCheck> {
 
 /** The store's options for `db`, as assemble.ts builds them, but creating nothing and holding one connection. */
 function postgresOptions(db: ResolvedPostgresDatabase): PostgresMetadataStoreOptions {
-  const common = { statementTimeoutMs: db.statementTimeoutMs, max_conns: 1, connectTimeoutMs: CONNECT_TIMEOUT_MS, createTables: false, ...(db.sslMode === null ? {} : { ssl_mode: db.sslMode }) };
-  if (db.url !== null) return { url: db.url, ...common };
-  return {
-    ...common,
-    ...(db.host === null ? {} : { host: db.host }),
-    ...(db.port === null ? {} : { port: db.port }),
-    ...(db.database === null ? {} : { database: db.database }),
-    ...(db.user === null ? {} : { user: db.user }),
-    ...(db.password === null ? {} : { password: db.password }),
-  };
+  return postgresStoreOptions(db, { max_conns: 1, connectTimeoutMs: CONNECT_TIMEOUT_MS, createTables: false });
 }
 
 /** Where the look connects, as an operator wrote it (pg's defaults for what is unset), never the password. */
