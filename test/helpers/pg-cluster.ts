@@ -224,3 +224,14 @@ export class PgCluster {
     }
   }
 }
+
+/** `fn` with a client connected to `url`, ended afterwards whatever `fn` did. */
+export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}

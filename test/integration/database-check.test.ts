@@ -17,29 +17,18 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import pg from 'pg';
 import Database from 'better-sqlite3';
 import { runCli } from '../../src/cli/program.js';
 import { PostgresMetadataStore } from '../../src/stores/postgres-store.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import type { ObjectLocation } from '../../src/types.js';
-import { PgCluster, freePort } from '../helpers/pg-cluster.js';
+import { PgCluster, freePort, withClient } from '../helpers/pg-cluster.js';
 import { until } from '../helpers/executor-world.js';
 import { within } from '../helpers/within.js';
 
 const PASSWORD = 'S3CR3T-right-password';
 const WRONG = 'S3CR3T-wrong-password';
 const ROW: ObjectLocation = { objectKey: 'docs/a.txt', backendName: 'b1', sizeBytes: 3, createdAt: new Date(Date.UTC(2025, 0, 1)), encrypted: false };
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** A run of the CLI in this process: exit code, stdout, stderr. */
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { PostgresMetadataStore, isPostgresUnavailable, postgresListKeysSql, postgresLookupManySql, postgresPoolConfig } from '../../src/stores/postgres-store.js';
 import { hasCode } from '../../src/errors.js';
-import { freePort, PgCluster } from '../helpers/pg-cluster.js';
+import { freePort, PgCluster, withClient } from '../helpers/pg-cluster.js';
 import { metadataStoreSuite } from '../helpers/store-conformance.js';
 import { assertUndatedCopies } from '../helpers/undated-copies.js';
 
@@ -56,16 +56,6 @@ INSERT INTO backend_quotas (backend_name, bytes_limit) VALUES ('b1', 0), ('b2', 
  * straight from the index, equal timestamps in heap order.
  */
 const UPSTREAM_KEY_CREATED_INDEX = `CREATE INDEX idx_object_locations_key_created ON object_locations(object_key, created_at)`;
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** Seed `n` keys of two copies each, and let the planner know the table's size. */
 async function seedForPlans(c: pg.Client, n: number): Promise<void> {
