@@ -9,6 +9,7 @@
  * look at the first bytes, and at the end only when those begin like zstd.
  */
 import { ReadPathError, backendStatusOf } from '../errors.js';
+import { parseRange } from '../ranges/byte-range.js';
 import { readChunks, tooLarge } from '../backends/body.js';
 import { looksEncrypted } from '../encryption/format.js';
 import { decodedEtag, endsLikeSeekable, startsLikeZstd, type StoredAs } from '../compression/degraded.js';
@@ -48,10 +49,9 @@ type Described = Pick<HeadResult, 'size' | 'etag' | 'lastModified'>;
  */
 export function inspectsFirst(range: string | undefined): boolean {
   if (range === undefined) return false;
-  const m = /^\s*bytes=0-(\d*)\s*$/.exec(range);
-  if (m === null) return true;
-  const end = m[1] as string;
-  return end !== '' && Number(end) < START - 1;
+  const r = parseRange(range);
+  if (r === undefined || r.first !== 0) return true;
+  return r.last !== undefined && r.last < START - 1;
 }
 
 /**
