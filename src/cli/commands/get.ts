@@ -17,6 +17,7 @@ import { formatMs } from '../summary.js';
 import { createByteProgress } from '../byte-progress.js';
 import { checkRangeSyntax } from '../../ranges/byte-range.js';
 import { nextTempName } from '../../sinks/temp-name.js';
+import { removeOnExit } from '../../sinks/exit-sweep.js';
 import type { CommandContext } from './context.js';
 
 /** Options of `get`. */
@@ -125,7 +126,7 @@ async function streamToFile(file: string, body: Readable): Promise<void> {
       // Never created, or gone already.
     }
   };
-  process.once('exit', removeLeftover);
+  const unregister = removeOnExit(removeLeftover);
   try {
     const fd = openSync(tmp, 'wx', 0o644);
     try {
@@ -147,7 +148,7 @@ async function streamToFile(file: string, body: Readable): Promise<void> {
     }
     throw err;
   } finally {
-    process.off('exit', removeLeftover);
+    unregister();
   }
 }
 
