@@ -13,7 +13,10 @@
  * --readpath-args "ARGS" (extra `readpath batch` arguments), --rclone-flags "FLAGS",
  * --compare LABEL=PATH (also run another build's CLI, PATH = its dist/src/cli/main.js; repeatable),
  * --dest DIR (download under DIR, e.g. a tmpfs, instead of the OS's temporary directory; every
- * download is kept until the end, see bench/peers/download-dirs.ts).
+ * download is kept until the end, see bench/peers/download-dirs.ts), --floor-variant (add the
+ * rows of a bare Node client: `floor:contract` does only what readpath's contract needs — lookup,
+ * signed GET, SHA-256 check, atomic file write — and `floor:receive` only receives the bytes; see
+ * bench/peers/floor-client.ts).
  * A tool that failed (exit non-zero) or whose download did not match the data set has no rate or
  * ratio: FAILED in their place and its stderr tail under the table. Exit code 1 then; 2 when
  * rclone (or, with --aws, the aws CLI) is not installed, before anything is started.
@@ -26,10 +29,10 @@ import { guardBenchProcess } from './process-guard.js';
 
 guardBenchProcess(import.meta.url);
 
-const args = new BenchArgs({ aws: 'flag', 'no-library': 'flag', 'readpath-args': 'words' }, process.argv.slice(2), 'bench:peers');
+const args = new BenchArgs({ aws: 'flag', 'no-library': 'flag', 'readpath-args': 'words', 'floor-variant': 'flag' }, process.argv.slice(2), 'bench:peers');
 const quick = args.has('--quick');
 const sets = args.sets(QUICK_SETS, FULL_SETS);
-const tools: Tool[] = args.has('--aws') ? ['rclone', 'aws', 'readpath'] : ['rclone', 'readpath'];
+const tools: Tool[] = [...(args.has('--aws') ? ['rclone', 'aws', 'readpath'] as const : ['rclone', 'readpath'] as const), ...(args.has('--floor-variant') ? ['floor:contract', 'floor:receive'] as const : [])];
 const readpathArgs = args.words('--readpath-args');
 const rcloneFlags = args.words('--rclone-flags');
 const compare = args.compare();

@@ -36,7 +36,7 @@ export function formatPeerTable(r: PeerBenchReport): string {
       d.ratioToRclone === undefined ? '-' : `${d.ratioToRclone.toFixed(2)}x`,
       fig(d.seconds, (n) => n.toFixed(2)),
       d.cpuMsPerObject === undefined ? '-' : d.cpuMsPerObject.toFixed(3),
-      bad === undefined ? `ok ${d.objects} files` : `FAILED ${JSON.stringify(bad.verification)} exit ${String(bad.exitCode)}`,
+      bad === undefined ? `ok ${d.objects} ${d.tool === 'floor:receive' ? 'bodies' : 'files'}` : `FAILED ${JSON.stringify(bad.verification)} exit ${String(bad.exitCode)}`,
     ]);
     d.runs.forEach((x, i) => {
       if (x.ok) return;
@@ -45,6 +45,9 @@ export function formatPeerTable(r: PeerBenchReport): string {
     });
   }
   lines.push(pad(dl));
+  if (r.downloads.some((d) => d.tool.startsWith('floor:'))) {
+    lines.push('floor:contract = a bare Node client doing only the contract (lookup, signed GET, SHA-256 check, atomic write); floor:receive = its GETs alone, bodies dropped');
+  }
   if (failures.length > 0) lines.push('', ...failures);
   if (r.library.length > 0) {
     lines.push('');

@@ -12,7 +12,7 @@ import { DownloadDirs, type DownloadDestination } from './download-dirs.js';
 import { runCeiling, runReadMany, type LibraryRow } from './library.js';
 import { writeReadpathSetup } from './readpath-setup.js';
 import { startSetStub } from './stub-fleet.js';
-import { runAws, runRclone, runReadpath, syncDisks, verifyDownload, type CommandRun, type Tool, type Verification } from './tools.js';
+import { receivedCount, runAws, runFloor, runRclone, runReadpath, syncDisks, verifyDownload, type CommandRun, type Tool, type Verification } from './tools.js';
 
 /** A data set: `count` random objects of `size` bytes. */
 export interface DataSet {
@@ -29,7 +29,7 @@ export interface PeerBenchOptions {
   repeat?: number;
   /** Default 20,000 × 4 KiB and 400 × 1 MiB (quick: 300 × 4 KiB and 8 × 1 MiB). */
   sets?: DataSet[];
-  /** Default rclone and readpath. */
+  /** Default rclone and readpath. `floor:contract` and `floor:receive` are the bare Node floors (floor-client.ts). */
   tools?: Tool[];
   /** The library rows (on the set named `4k`). Default true. */
   library?: boolean;
@@ -130,11 +130,14 @@ export function medianRow<T extends object, K extends keyof T>(rows: readonly T[
   return out;
 }
 
-/** One timed download of `set` into `dest` (after a `sync`), then checked file by file. */
-export async function download(tool: Tool, run: () => Promise<CommandRun>, dest: string, set: DataSet, objects: Parameters<typeof verifyDownload>[1]): Promise<DownloadRun> {
+/**
+ * One timed download of `set` into `dest` (after a `sync`), then checked file by file (or by
+ * `check`, for a tool that writes no files).
+ */
+export async function download(tool: Tool, run: () => Promise<CommandRun>, dest: string, set: DataSet, objects: Parameters<typeof verifyDownload>[1], check: () => Promise<Verification> = () => verifyDownload(dest, objects)): Promise<DownloadRun> {
   await syncDisks();
   const r = await run();
-  const verification = await verifyDownload(dest, objects).catch((): Verification => ({ files: 0, bytes: 0, missing: objects.length, wrong: 0, unexpected: 0, ok: false }));
+  const verification = await check().catch((): Verification => ({ files: 0, bytes: 0, missing: objects.length, wrong: 0, unexpected: 0, ok: false }));
   const seconds = r.ms / 1000;
   const ok = r.code === 0 && verification.ok;
   const out: DownloadRun = { seconds, ok, exitCode: r.code, verification };
@@ -188,8 +191,11 @@ async function runSets(opts: PeerBenchOptions, downloads: DownloadDirs, t0: numb
             const dest = await downloads.dir(`${set.name}/${tool}-${round}`);
             const start = tool === 'rclone' ? () => runRclone(fleet, dest, setDir, opts.rcloneFlags)
               : tool === 'aws' ? () => runAws(fleet, dest, setDir)
+              : tool === 'floor:contract' || tool === 'floor:receive' ? () => runFloor(tool === 'floor:contract' ? 'contract' : 'receive', fleet, setup, dest, setDir)
               : () => runReadpath(setup, dest, setDir, opts.readpathArgs, tool === 'readpath' ? undefined : compare[tool.slice('readpath@'.length)]);
-            const r = await download(tool, start, dest, set, fleet.objects);
+            const r = tool === 'floor:receive'
+              ? await download(tool, start, dest, set, fleet.objects, () => receivedCount(setDir, fleet.objects))
+              : await download(tool, start, dest, set, fleet.objects);
             (runs.get(tool) as DownloadRun[]).push(r);
             progress(`${set.name} round ${round + 1}/${repeat}: ${tool} ${r.ok ? `${(r.objectsPerSec ?? 0).toFixed(0)} objects/s, ${(r.mibPerSec ?? 0).toFixed(1)} MiB/s` : `FAILED (exit ${String(r.exitCode)}, ${JSON.stringify(r.verification)})`}`);
           }

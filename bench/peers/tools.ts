@@ -20,14 +20,18 @@ import { fileURLToPath } from 'node:url';
 import type { StubFleet, StubListedObject } from './stub-fleet.js';
 import { loaderExecArgv } from '../../src/cli/child-start.js';
 import { killAtExit } from '../process-guard.js';
-import { STUB_ACCESS_KEY, STUB_SECRET_KEY, type ReadpathSetup } from './readpath-setup.js';
+import { STUB_ACCESS_KEY, STUB_SECRET_KEY, backendNames, type ReadpathSetup } from './readpath-setup.js';
+import type { FloorPlan } from './floor-client.js';
 import { siblingModule } from '../../src/sibling-module.js';
 
 /** Transfers / requests in flight for every tool. */
 export const TRANSFERS = 64;
 
-/** The download tools; `readpath@LABEL` is another build of the readpath CLI (see `--compare`). */
-export type Tool = 'rclone' | 'aws' | 'readpath' | `readpath@${string}`;
+/**
+ * The download tools; `readpath@LABEL` is another build of the readpath CLI (see `--compare`),
+ * `floor:MODE` a bare Node client (see floor-client.ts).
+ */
+export type Tool = 'rclone' | 'aws' | 'readpath' | `readpath@${string}` | `floor:${FloorPlan['mode']}`;
 
 /** A finished command. */
 export interface CommandRun {
@@ -182,6 +186,47 @@ export async function runAws(fleet: StubFleet, dest: string, scratch: string): P
 export async function runReadpath(setup: ReadpathSetup, dest: string, scratch: string, extraArgs: readonly string[] = [], main = readpathMain()): Promise<CommandRun> {
   const args = [...(main.endsWith('.ts') ? loaderExecArgv() : []), main, 'batch', '-c', setup.config, '--keys', setup.keys, '--out', dest, ...extraArgs];
   return runCommand(process.execPath, args, { env: toolEnv({ READPATH_LOG_LEVEL: '' }), stdoutFile: path.join(scratch, 'outcomes.txt'), cpu: true });
+}
+
+/** The floor client's entry next to this bench (source under tsx, dist when built). */
+export function floorClientMain(): string {
+  return fileURLToPath(siblingModule(import.meta.url, './floor-client'));
+}
+
+/**
+ * Download the set with the bare floor client in `mode` (see floor-client.ts), as readpath's
+ * default runtime would: two threads, {@link TRANSFERS} in flight. Its stdout (the objects and
+ * bytes it read) goes to `scratch/floor-MODE.txt`, which {@link receivedCount} reads.
+ */
+export async function runFloor(mode: FloorPlan['mode'], fleet: StubFleet, setup: ReadpathSetup, dest: string, scratch: string): Promise<CommandRun> {
+  const names = backendNames(fleet);
+  const plan: FloorPlan = {
+    mode, keys: setup.keys, db: setup.db, out: dest, threads: 2, inflight: TRANSFERS,
+    backends: fleet.endpoints.map((endpoint, i) => ({ name: names[i] as string, endpoint, bucket: fleet.buckets[i] as string })),
+    accessKeyId: STUB_ACCESS_KEY, secretAccessKey: STUB_SECRET_KEY,
+  };
+  const planFile = path.join(scratch, `floor-${mode}.json`);
+  await writeFile(planFile, JSON.stringify(plan));
+  const main = floorClientMain();
+  // From source, the child needs tsx: this process's loader flags, or tsx's own when run without
+  // them (a test calling this directly).
+  const loader = main.endsWith('.ts') ? loaderExecArgv() : [];
+  const args = [...(main.endsWith('.ts') && loader.length === 0 ? ['--import', 'tsx'] : loader), main, planFile];
+  return runCommand(process.execPath, args, { env: toolEnv(), stdoutFile: path.join(scratch, `floor-${mode}.txt`), cpu: true });
+}
+
+/**
+ * What the `receive` floor client said it read (`N objects, B bytes`), as a {@link Verification}
+ * against the data set: it writes no files, so its count and bytes are what can be checked.
+ */
+export async function receivedCount(scratch: string, objects: readonly StubListedObject[]): Promise<Verification> {
+  const text = await readFile(path.join(scratch, 'floor-receive.txt'), 'utf8').catch(() => '');
+  const m = /^(\d+) objects, (\d+) bytes$/m.exec(text);
+  const files = m === null ? 0 : Number(m[1]);
+  const bytes = m === null ? 0 : Number(m[2]);
+  const total = objects.reduce((n, o) => n + o.size, 0);
+  const missing = Math.max(0, objects.length - files);
+  return { files, bytes, missing, wrong: 0, unexpected: 0, ok: files === objects.length && bytes === total };
 }
 
 /** Compare `dir` with the data set, file by file (size and SHA-256). */
