@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Pool } from 'undici';
-import { objectPath, s3Address, type S3Address } from '../../src/backends/s3-address.js';
+import { RawHttpPool } from '../../src/backends/raw-http.js';
+import { bareHost, objectPath, s3Address, type S3Address } from '../../src/backends/s3-address.js';
 import { S3Signer, UNSIGNED_PAYLOAD } from '../../src/backends/s3-signer.js';
 import type { FloorPlan } from './floor-client.js';
 
@@ -26,7 +26,7 @@ export interface Done {
 
 interface Target {
   address: S3Address;
-  pool: Pool;
+  pool: RawHttpPool;
   signer: S3Signer;
 }
 
@@ -38,7 +38,7 @@ export default async function runThread({ plan, keys }: ThreadData): Promise<Don
     const creds = { accessKeyId: plan.accessKeyId, secretAccessKey: plan.secretAccessKey };
     targets.set(b.name, {
       address,
-      pool: new Pool(address.origin, { connections: perThread, pipelining: 1 }),
+      pool: new RawHttpPool(bareHost(new URL(address.origin).hostname), address.port ?? 80, { connections: perThread }),
       signer: new S3Signer(address, 'us-east-1', () => Promise.resolve(creds)),
     });
   }
@@ -53,7 +53,7 @@ export default async function runThread({ plan, keys }: ThreadData): Promise<Don
   const readOne = async (key: string, i: number): Promise<void> => {
     if (select === undefined) {
       const t = inTurn[i % inTurn.length] as Target;
-      const { statusCode, body } = await t.pool.request({ path: objectPath(t.address, key), method: 'GET' });
+      const { statusCode, body } = await t.pool.request({ path: objectPath(t.address, key), method: 'GET', headers: { host: t.address.host } });
       let n = 0;
       for await (const chunk of body) n += (chunk as Buffer).byteLength;
       if (statusCode !== 200) throw new Error(`${key}: HTTP ${statusCode}`);
@@ -69,7 +69,8 @@ export default async function runThread({ plan, keys }: ThreadData): Promise<Don
     if (target === undefined) throw new Error(`${key}: unknown backend ${row[0]}`);
     const p = objectPath(target.address, key);
     const headers = await target.signer.sign('GET', p, { host: target.address.host, 'x-amz-content-sha256': UNSIGNED_PAYLOAD });
-    const { statusCode, body } = await target.pool.request({ path: p, method: 'GET', headers });
+    // The body straight into a buffer of the row's size, as readpath's lean transport reads it.
+    const { statusCode, body } = await target.pool.request({ path: p, method: 'GET', headers, into: Buffer.allocUnsafe(row[1]) });
     const chunks: Buffer[] = [];
     for await (const chunk of body) chunks.push(chunk as Buffer);
     if (statusCode !== 200) throw new Error(`${key}: HTTP ${statusCode}`);
@@ -109,7 +110,7 @@ export default async function runThread({ plan, keys }: ThreadData): Promise<Don
     return { objects, bytes, error: err instanceof Error ? err.message : String(err) };
   } finally {
     db?.close();
-    await Promise.all([...targets.values()].map((t) => t.pool.destroy()));
+    await Promise.all([...targets.values()].map((t) => t.pool.close()));
   }
 }
 
