@@ -5,6 +5,14 @@
  * names absolute offsets), and the S3 transports hold a backend's answer to the range they asked
  * for (backends/range-answer.ts).
  *
+ * The header is read as RFC 9110 writes it where S3 says nothing: the unit is case-insensitive
+ * (§14.1: `Bytes=0-4` is `bytes=0-4`), and the range set is a `#` list whose empty elements and
+ * optional whitespace around elements a recipient must accept (§5.6.1.2: `bytes=0-4,`,
+ * `bytes=,0-4`, `bytes= 0-4 , `). S3 documents its Range by RFC 9110 and nothing narrower (a
+ * server that would not read these forms, MinIO or s3rver, ignores them and sends the whole
+ * object), so {@link canonicalRange} is what goes to a backend: `bytes=FIRST-LAST` as written.
+ * Two ranges or more stay what S3 makes of them: no range, the whole object.
+ *
  * Where S3 and the RFC could be read apart, this follows S3: a suffix of an empty object
  * (`bytes=-N`, N > 0) is satisfiable and selects nothing — AWS answers it with the whole, empty
  * object in a 200 (and RFC 9110 §14.1.1 makes it the only satisfiable range of an empty
@@ -31,14 +39,45 @@ export type RangeSpec =
   | { first: number; last: number | undefined; suffix?: undefined }
   | { suffix: number; first?: undefined; last?: undefined };
 
-const RANGE = /^bytes=(\d*)-(\d*)$/;
+const UNIT = /^bytes=/i;
+const SPEC = /^(\d*)-(\d*)$/;
+/** Optional whitespace at an element's ends (RFC 9110 §5.6.3: spaces and tabs). */
+const OWS = /^[ \t]+|[ \t]+$/g;
+
+/** The one range `range` names, its positions as written; undefined when it names no single range. */
+function soleRange(range: string): { a: string; b: string } | undefined {
+  const v = range.trim();
+  if (!UNIT.test(v)) return undefined;
+  let sole: { a: string; b: string } | undefined;
+  for (const element of v.slice('bytes='.length).split(',')) {
+    const e = element.replace(OWS, '');
+    // An empty element is no element (`bytes=0-4,` is one range), not a malformed one.
+    if (e === '') continue;
+    const m = SPEC.exec(e);
+    const a = m?.[1] ?? '';
+    const b = m?.[2] ?? '';
+    // A second range: S3 serves no part of several, it ignores them all.
+    if (m === null || (a === '' && b === '') || sole !== undefined) return undefined;
+    sole = { a, b };
+  }
+  return sole;
+}
+
+/**
+ * `range` as the one backends read alike: `bytes=FIRST-LAST` (either side empty as written, its
+ * digits unchanged), without another case of the unit, empty list elements or whitespace;
+ * undefined when it is not one `bytes=` range ({@link parseRange}).
+ */
+export function canonicalRange(range: string): string | undefined {
+  const r = soleRange(range);
+  return r === undefined ? undefined : `bytes=${r.a}-${r.b}`;
+}
 
 /** `range` read as one `bytes=` range; undefined when it is not one (other units, several ranges, garbage). */
 export function parseRange(range: string): RangeSpec | undefined {
-  const m = RANGE.exec(range.trim());
-  const a = m?.[1] ?? '';
-  const b = m?.[2] ?? '';
-  if (m === null || (a === '' && b === '')) return undefined;
+  const r = soleRange(range);
+  if (r === undefined) return undefined;
+  const { a, b } = r;
   if (a === '') return { suffix: beyondSafe(b) ? Infinity : Number(b) };
   const first = beyondSafe(a) ? Infinity : Number(a);
   // Ordered on the digits: numbers this long have lost the difference (9007199254740993 and

@@ -1,7 +1,7 @@
 // One reading of an HTTP Range for the read path and the transports (src/ranges/byte-range.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkRangeSyntax, endsBeforeStart, parseRange, resolveRange, selectRange } from '../../src/ranges/byte-range.js';
+import { canonicalRange, checkRangeSyntax, endsBeforeStart, parseRange, resolveRange, selectRange } from '../../src/ranges/byte-range.js';
 import { hasCode } from '../../src/errors.js';
 
 const select = (range: string, total: number): { start: number; end: number } | undefined => {
@@ -57,4 +57,30 @@ test('a range ends before it starts by its digits, however many: numbers past 2^
   // A suffix past every number is every object whole.
   assert.deepEqual(r('bytes=-99999999999999999999'), { suffix: Infinity });
   assert.deepEqual(resolveRange('bytes=-99999999999999999999', 10, 'k'), { start: 0, end: 9, total: 10 });
+});
+
+test('RFC 9110 forms of one range: the unit in any case (§14.1), empty list elements and whitespace around elements (§5.6.1.2)', () => {
+  for (const written of ['Bytes=0-4', 'BYTES=0-4', 'bytes=0-4,', 'bytes=,0-4', 'bytes=, ,0-4,,', 'bytes= 0-4', 'bytes=0-4 , ', 'bytes=\t0-4\t', 'ByTeS= ,0-4 ,']) {
+    assert.deepEqual(parseRange(written), { first: 0, last: 4 }, written);
+    assert.equal(canonicalRange(written), 'bytes=0-4', written);
+    assert.deepEqual(resolveRange(written, 10, 'k'), { start: 0, end: 4, total: 10 }, written);
+    checkRangeSyntax(written);
+  }
+  assert.deepEqual(parseRange('Bytes=-3,'), { suffix: 3 });
+  assert.equal(canonicalRange('Bytes=-3,'), 'bytes=-3');
+  assert.deepEqual(parseRange('bytes= 5- ,'), { first: 5, last: undefined });
+  assert.equal(canonicalRange('bytes= 5- ,'), 'bytes=5-');
+  // The digits go to a backend as written: long ones keep what they mean there ("from N on"), and
+  // a backwards range stays backwards.
+  assert.equal(canonicalRange('Bytes=05-9223372036854775806,'), 'bytes=05-9223372036854775806');
+  assert.equal(endsBeforeStart(parseRange('Bytes=7-3,') ?? { suffix: 0 }), true);
+  assert.equal(canonicalRange('bytes=7-3'), 'bytes=7-3');
+  // Still no range: two real ranges (S3 serves the whole object), no range at all, whitespace
+  // inside a range or between the unit and `=`, another unit, a unit only a case-folding beyond
+  // ASCII would make `bytes`.
+  for (const bad of ['bytes=0-4,6-9', 'Bytes=0-4, 0-4', 'bytes=0-4,-', 'bytes=', 'bytes=,', 'bytes= , ', 'bytes=0 -4', 'bytes=0- 4x', 'bytes =0-4', 'items=0-4', 'byteſ=0-4', '=0-4']) {
+    assert.equal(parseRange(bad), undefined, bad);
+    assert.equal(canonicalRange(bad), undefined, bad);
+    assert.throws(() => resolveRange(bad, 10, 'k'), (e: unknown) => hasCode(e, 'INVALID_CONFIG'), bad);
+  }
 });
