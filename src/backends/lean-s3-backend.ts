@@ -37,6 +37,7 @@ import { S3ResponseError, locationOf, parseS3ErrorXml, readErrorBody } from './s
 import { S3Signer, UNSIGNED_PAYLOAD, canonicalQuery } from './s3-signer.js';
 import { parseListObjectsV2 } from './s3-list-xml.js';
 import { holdToRange } from './range-answer.js';
+import { canonicalRange } from '../ranges/byte-range.js';
 import { RawHttpPool } from './raw-http.js';
 
 type Operation = 'HEAD' | 'GET' | 'LIST';
@@ -176,7 +177,8 @@ export class LeanS3Backend implements ObjectBackend {
   #headers(opts: BackendGetOptions | undefined): Record<string, string> {
     const h: Record<string, string> = { host: this.#address.host, 'x-amz-content-sha256': UNSIGNED_PAYLOAD };
     if (opts === undefined) return h;
-    if (opts.range !== undefined) h['range'] = opts.range;
+    // The range as every server reads it (`Bytes=0-4,` is `bytes=0-4`: s3rver and MinIO ignore the first).
+    if (opts.range !== undefined) h['range'] = canonicalRange(opts.range) ?? opts.range;
     addConditions(h, opts);
     return h;
   }

@@ -21,6 +21,7 @@ import type { BackendGetOptions, BackendHeadOptions, BackendListOptions, Backend
 import { CallDeadline, destroyQuietly } from './call-deadline.js';
 import { contentRangeTotal } from './body.js';
 import { holdToRange } from './range-answer.js';
+import { canonicalRange } from '../ranges/byte-range.js';
 import { withoutSdkNodeVersionWarning } from './sdk-warning.js';
 import { s3Sdk, type S3Sdk } from './s3-sdk.js';
 import { StaleAwareHttpAgent, StaleAwareHttpsAgent, retryStale } from './stale-socket.js';
@@ -319,7 +320,8 @@ export class S3Backend implements ObjectBackend {
     const call = this.#begin('GET', key, opts?.signal, opts?.since);
     let body: Readable | undefined;
     try {
-      const input = withConditions(opts?.range !== undefined ? { Bucket: this.bucket, Key: key, Range: opts.range } : { Bucket: this.bucket, Key: key }, opts);
+      // The range as every server reads it (`Bytes=0-4,` is `bytes=0-4`: s3rver and MinIO ignore the first).
+      const input = withConditions(opts?.range !== undefined ? { Bucket: this.bucket, Key: key, Range: canonicalRange(opts.range) ?? opts.range } : { Bucket: this.bucket, Key: key }, opts);
       const client = this.#client ?? (await this.#lazyClient());
       // Loaded: a client exists only once the SDK has.
       const sdk = s3Sdk.loaded() as S3Sdk;
