@@ -31,7 +31,7 @@ import { activeTracing, failSpan, maskSpanText } from './telemetry/tracing.js';
 import { configSecrets } from './config/mask.js';
 import { hedgingFromConfig } from './policies/hedging.js';
 import { SingleFlight } from './engine/single-flight.js';
-import { checkRangeSyntax, resolveRange, spanLength, type ByteSpan } from './ranges/byte-range.js';
+import { canonicalRange, checkRangeSyntax, resolveRange, spanLength, type ByteSpan } from './ranges/byte-range.js';
 import type { OffloadedDigest } from './streams/digest-thread.js';
 import { openObjectStream, type ServingCopy, type StreamCopy, type StreamSource } from './streams/object-stream.js';
 import { openStripedStream, shouldStripe, stripeCopies } from './streams/striped-stream.js';
@@ -382,9 +382,12 @@ export class ReadPath {
 
   #get(key: string, opts: { range?: string | undefined; transform?: string | URL | undefined }, signal: AbortSignal | undefined, batch: string | undefined): Promise<GetOutcome | TransformedOutcome> {
     return this.#guard(key, signal, () => {
-      const { range, transform } = opts;
+      const { transform } = opts;
       // As getStream refuses it: a range no object has is not sent to the copies to interpret.
-      if (range !== undefined) checkRangeSyntax(range);
+      if (opts.range !== undefined) checkRangeSyntax(opts.range);
+      // What the copies are sent (and what shares a flight): `bytes=a-b`, which every backend
+      // reads, not `Bytes=a-b` or a list with empty elements, which some ignore.
+      const range = opts.range === undefined ? undefined : (canonicalRange(opts.range) ?? opts.range);
       const sfKey = `g\u0000${range ?? ''}\u0000${transform === undefined ? '' : String(transform)}\u0000${key}`;
       const integrity = this.#config.integrity;
       const probeOpts = { verify: integrity.verifyOnRead, verifyEtag: integrity.verifyEtag, maxBytes: this.#config.runtime.maxBufferedBytes, ...(range === undefined ? {} : { range }) };

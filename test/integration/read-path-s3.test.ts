@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadPath } from '../../src/read-path.js';
+import { hasCode } from '../../src/errors.js';
 import { SqliteMetadataStore } from '../../src/stores/sqlite-store.js';
 import { sha256Hex } from '../../src/probe/probes.js';
 import type { ReadPathConfig } from '../../src/config/types.js';
@@ -129,6 +130,24 @@ test('a copy answering other bytes than the range asked (a 200 with the whole ob
   for await (const c of s.body) chunks.push(c as Buffer);
   assert.equal(Buffer.concat(chunks).toString(), '56789');
   assert.equal(s.backend, 'b2');
+});
+
+test('get(key, { range }) reads RFC 9110\'s other forms of one range (Bytes=, empty list elements, whitespace) as bytes=FIRST-LAST, and s3rver is sent that', async () => {
+  await seed('forms', '0123456789abcdefghij', ['b1', 'b2']);
+  const proxy = fleet.backend('b1').proxy;
+  for (const [range, want, sent] of [['Bytes=2-4', '234', 'bytes=2-4'], ['bytes=2-4,', '234', 'bytes=2-4'], ['bytes=, 2-4 , ', '234', 'bytes=2-4'], ['BYTES=17- ,', 'hij', 'bytes=17-']] as const) {
+    const seen = proxy.requestHeaders().length;
+    const g = await rp.get('forms', { range });
+    assert.equal(new TextDecoder().decode(g.body), want, range);
+    assert.equal(g.backend, 'b1', range);
+    assert.deepEqual(proxy.requestHeaders().slice(seen).map((h) => h.range), [sent], range);
+    const s = await rp.getStream('forms', { range });
+    const chunks: Buffer[] = [];
+    for await (const c of s.body) chunks.push(c as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), want, `getStream ${range}`);
+  }
+  // Two real ranges are still no range a GET can take (S3 answers them with the whole object).
+  await assert.rejects(rp.get('forms', { range: 'Bytes=0-1,3-4' }), (e: unknown) => hasCode(e, 'INVALID_CONFIG'));
 });
 
 test('a suffix of an empty object, answered as S3 answers it (a 200 with the empty object): get and getStream both read the empty object', async () => {
