@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { ReadPath, HeadOutcome, StreamOutcome } from '../read-path.js';
-import { RangeNotSatisfiableError, endsBeforeStart, parseRange, resolveRange, type ByteSpan } from '../ranges/byte-range.js';
+import { RangeNotSatisfiableError, canonicalRange, endsBeforeStart, parseRange, resolveRange, type ByteSpan } from '../ranges/byte-range.js';
 import { hasCode } from '../errors.js';
 import { VERIFY_WINDOW } from '../streams/object-stream.js';
 import { checksumSha256 } from './s3-xml.js';
@@ -89,14 +89,15 @@ export function responseOverrides(query: ReadonlyMap<string, string>): Map<strin
 
 /**
  * The Range header when it is one S3 honours: a single `bytes=` range read as the read path reads
- * it (ranges/byte-range.ts). Anything else (several ranges, other units, garbage, an end before
- * its start — by its digits, past 2^53 too) is ignored and the whole object served, as RFC 9110
- * lets a server do and S3 does.
+ * it (ranges/byte-range.ts: any case of the unit, empty list elements and whitespace accepted as
+ * RFC 9110 has them), in its canonical `bytes=FIRST-LAST` form. Anything else (several ranges,
+ * other units, garbage, an end before its start — by its digits, past 2^53 too) is ignored and
+ * the whole object served, as RFC 9110 lets a server do and S3 does.
  */
 export function usableRange(h: string | undefined): string | undefined {
   if (h === undefined) return undefined;
   const r = parseRange(h);
-  return r === undefined || endsBeforeStart(r) ? undefined : h.trim();
+  return r === undefined || endsBeforeStart(r) ? undefined : canonicalRange(h);
 }
 
 function header(h: IncomingHttpHeaders, name: string): string | undefined {
@@ -220,7 +221,9 @@ export async function serveObject(rp: ReadPath, r: ObjectRequest, res: ServerRes
   try {
     return await serve(rp, r, res, buffers, digest);
   } catch (err) {
-    throw res.headersSent ? err : asS3Failure(err, r.key, usableRange(header(r.headers, 'range')));
+    // InvalidRange names the range as the client wrote it, as S3's RangeRequested does.
+    const h = header(r.headers, 'range');
+    throw res.headersSent ? err : asS3Failure(err, r.key, usableRange(h) === undefined ? undefined : h?.trim());
   }
 }
 

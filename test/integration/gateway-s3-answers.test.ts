@@ -81,6 +81,37 @@ describe('readpath serve: answers as S3 gives them', () => {
     }
   });
 
+  it('RFC 9110\'s other forms of one range (the unit in any case, empty list elements, whitespace around them) are that range: 206, or 416 past the end; two ranges stay ignored', async () => {
+    for (const method of ['GET', 'HEAD'] as const) {
+      for (const range of ['Bytes=0-4', 'BYTES=0-4', 'bytes=0-4,', 'bytes=,0-4', 'bytes= 0-4', 'bytes=0-4 , ', 'bytes=, ,0-4,,']) {
+        const r = await raw('obj', { range }, method);
+        assert.equal(r.status, 206, `${method} ${range}: ${r.body.toString()}`);
+        assert.equal(r.headers['content-range'], `bytes 0-4/${BODY.length}`, `${method} ${range}`);
+        assert.equal(r.headers['content-length'], '5', `${method} ${range}`);
+        if (method === 'GET') assert.equal(r.body.toString(), BODY.subarray(0, 5).toString(), range);
+      }
+      const suffix = await raw('obj', { range: 'Bytes= -5,' }, method);
+      assert.equal(suffix.status, 206, method);
+      assert.equal(suffix.headers['content-range'], `bytes 18-22/${BODY.length}`, method);
+      const past = await raw('obj', { range: 'Bytes=100-,' }, method);
+      assert.equal(past.status, 416, method);
+      assert.equal(past.headers['content-range'], `bytes */${BODY.length}`, method);
+      // The InvalidRange document names the range as the client wrote it.
+      if (method === 'GET') assert.match(past.body.toString(), /<RangeRequested>Bytes=100-,<\/RangeRequested>/);
+      // Two real ranges, however written: S3 serves no part of several, it answers the whole object.
+      for (const range of ['bytes=0-4,6-9', 'Bytes=0-4, ,6-9', 'bytes=0-4, 0-4']) {
+        const r = await raw('obj', { range }, method);
+        assert.equal(r.status, 200, `${method} ${range}`);
+        assert.equal(r.headers['content-range'], undefined, `${method} ${range}`);
+        assert.equal(r.headers['content-length'], String(BODY.length), `${method} ${range}`);
+      }
+    }
+    // The SDK sends what it is given: the same range through it.
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'web', Key: 'obj', Range: 'Bytes=5-9,' }));
+    assert.equal(got.ContentRange, `bytes 5-9/${BODY.length}`);
+    assert.equal(await got.Body?.transformToString(), BODY.subarray(5, 10).toString());
+  });
+
   it('a suffix range of an empty object is the whole, empty object (200, no Content-Range); bytes=0-0 of it is 416', async () => {
     for (const method of ['GET', 'HEAD'] as const) {
       const r = await raw('empty', { range: 'bytes=-5' }, method);
