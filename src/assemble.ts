@@ -5,6 +5,7 @@
  * limits, and the usage flusher. Each part is released by {@link Parts.close} in reverse order.
  */
 import { Recorder } from './telemetry/recorder.js';
+import { ProbeOwner } from './policies/probe-owner.js';
 import { ReadPathError, hasCode, messageOf } from './errors.js';
 import { UsageFlusher } from './policies/usage-flusher.js';
 import { backendBreaker } from './policies/backend-breaker.js';
@@ -48,6 +49,11 @@ export interface PartOverrides {
 /** The assembled parts. */
 export interface Parts {
   recorder: Recorder;
+  /**
+   * This reader's probes in the recorder's ledger (its executor's and its streams'): close()
+   * waits for these, not for those of other readers sharing the recorder.
+   */
+  probes: ProbeOwner;
   /**
    * Backends by name, in the failover's view. With inline probes the real backends; with the
    * pool, placeholders naming backends that live in the workers (see PooledBackend).
@@ -121,14 +127,15 @@ export function probesRunInline(config: ResolvedConfig, overrides: PartOverrides
 
 /**
  * Before a reader's last usage flush: wait up to `timeoutMs` (`circuit_breaker.drain_timeout`,
- * the time cancelled losers are given anyway) for every admitted probe to settle and record what
- * it used; bill those still out then as reserved — the safe side of a limit, since their real
- * usage would be recorded after the flush and never stored — and say so.
+ * the time cancelled losers are given anyway) for every probe this reader admitted to settle and
+ * record what it used; bill those still out then as reserved — the safe side of a limit, since
+ * their real usage would be recorded after the flush and never stored — and say so. Probes of
+ * other readers sharing the recorder are theirs to wait for and bill.
  */
-async function settleUsage(recorder: Recorder, timeoutMs: number, warn: ((message: string) => void) | undefined): Promise<void> {
+async function settleUsage(recorder: Recorder, own: ProbeOwner, timeoutMs: number, warn: ((message: string) => void) | undefined): Promise<void> {
   const ledger = recorder.reservations;
-  if (await ledger.whenSettled(timeoutMs)) return;
-  const { probes, byBackend } = ledger.writeOff();
+  if (await ledger.whenSettled(timeoutMs, own)) return;
+  const { probes, byBackend } = ledger.writeOff(own);
   if (probes === 0 || warn === undefined) return;
   const billed = [...byBackend].map(([name, u]) => `${name}: ${u.api} request${u.api === 1 ? '' : 's'}, ${u.egress} bytes`).join('; ');
   warn(`usage: ${probes} probe${probes === 1 ? ' was' : 's were'} still running ${timeoutMs} ms (circuit_breaker.drain_timeout) into close(); billed as reserved, not as used: ${billed}`);
@@ -137,6 +144,7 @@ async function settleUsage(recorder: Recorder, timeoutMs: number, warn: ((messag
 /** Build every part from the configuration (and overrides). */
 export async function assemble(config: ResolvedConfig, overrides: PartOverrides = {}): Promise<Parts> {
   const recorder = overrides.recorder ?? new Recorder();
+  const probes = new ProbeOwner();
   for (const b of config.backends) {
     recorder.usage.setLimits(b.name, { apiRequests: b.apiRequestLimit, egressBytes: b.egressByteLimit, ingressBytes: b.ingressByteLimit });
   }
@@ -213,7 +221,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
   return {
     streamBackends,
     keys,
-    recorder, backends, inline, breakers, order, rawStore, store, cache, flusher,
+    recorder, probes, backends, inline, breakers, order, rawStore, store, cache, flusher,
     breakerStates: () => ({
       store: store.state(),
       backends: Object.fromEntries([...backends.keys()].map((n) => [n, breakers.get(n)?.state() ?? 'closed'])),
@@ -224,7 +232,7 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
         // probes still out will use (a loser on a backend that ignores its abort, a body being
         // drained), which is recorded only when they settle.
         if (flusher !== undefined) {
-          await settleUsage(recorder, cb.drainTimeoutMs, overrides.warn);
+          await settleUsage(recorder, probes, cb.drainTimeoutMs, overrides.warn);
           await flusher.close().catch(() => {});
         }
         if (overrides.store === undefined) await rawStore.close?.().catch(() => {});

@@ -498,6 +498,7 @@ export class ReadPath {
       keys: this.#parts.keys(),
       storageKeys: this.#config.broadcast.storageKeys,
       live: this.#streams,
+      owner: this.#parts.probes,
     };
     const striping = this.#config.striping;
     const stripeOver = striping.enabled ? stripeCopies(src, policies.keys !== undefined) : [];

@@ -8,6 +8,7 @@
  */
 import { ReadPathError, hasCode } from '../errors.js';
 import { METRIC, type Recorder } from '../telemetry/recorder.js';
+import { ProbeOwner } from '../policies/probe-owner.js';
 import type { EncryptionSettings } from '../encryption/settings.js';
 import { decode, type FetchedObject, type ProbeValue, type TransformedValue, type WrittenObject } from '../probe/decode.js';
 import { refusal } from '../probe/run.js';
@@ -96,6 +97,12 @@ export interface DispatchBreaker {
 export interface DispatchOptions {
   /** Owns usage limits (its reservations) and metrics; only the main thread touches it. */
   recorder: Recorder;
+  /**
+   * The reader whose probes these are, in the recorder's ledger: what its close() waits for and
+   * bills, apart from the probes of other readers sharing the recorder. Default: the executor's
+   * own. A ReadPath passes the one its streams' reads count under too.
+   */
+  probeOwner?: ProbeOwner;
   /** Circuit breakers by backend name, applied to every probe of that backend. */
   breakers?: ReadonlyMap<string, DispatchBreaker>;
   /**
@@ -131,6 +138,8 @@ export function rejectingProbe<T>(err: unknown): Probe<T> {
 export abstract class DispatchingExecutor implements ProbeExecutor {
   abstract readonly kind: 'inline' | 'pool';
   protected readonly recorder: Recorder;
+  /** This executor's probes in the recorder's ledger (see DispatchOptions.probeOwner). */
+  readonly #probeOwner: ProbeOwner;
   readonly #breakers: ReadonlyMap<string, DispatchBreaker> | undefined;
   /** Encryption is configured: encrypted copies are read and decrypted. */
   protected readonly decrypts: boolean;
@@ -139,6 +148,7 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
   constructor(opts: DispatchOptions, name: string) {
     if (opts?.recorder === undefined) throw new ReadPathError('INVALID_CONFIG', `${name}: recorder is required`);
     this.recorder = opts.recorder;
+    this.#probeOwner = opts.probeOwner ?? new ProbeOwner();
     this.decrypts = opts.encryption !== undefined && opts.encryption !== null;
     this.#storageKeys = opts.storageKeys ?? true;
     this.#breakers = opts.breakers !== undefined && opts.breakers.size > 0 ? opts.breakers : undefined;
@@ -203,7 +213,7 @@ export abstract class DispatchingExecutor implements ProbeExecutor {
   #admitted(task: ProbeTask, req: ProbeRequest): Promise<ProbeResult<ProbeValue>> {
     const ledger = this.recorder.reservations;
     try {
-      ledger.admit(task);
+      ledger.admit(task, this.#probeOwner);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -19,7 +19,7 @@ export interface ExecutorChoice {
 
 /** Build the executor the parts were assembled for (see probesRunInline). */
 export function createExecutor(config: ResolvedConfig, parts: Parts, opts: ExecutorChoice = {}): ProbeExecutor {
-  const common = { recorder: parts.recorder, breakers: parts.breakers, encryption: config.encryption, storageKeys: config.broadcast.storageKeys };
+  const common = { recorder: parts.recorder, probeOwner: parts.probes, breakers: parts.breakers, encryption: config.encryption, storageKeys: config.broadcast.storageKeys };
   if (parts.inline) {
     if (config.runtime.mode === 'pool') opts.logger?.debug('runtime.mode pool with backend objects given in code: probes run inline');
     return new InlineExecutor({ ...common, keys: parts.keys(), probeTimeoutMs: config.server.backendTimeoutMs });

@@ -1,6 +1,6 @@
 /**
  * Usage limits applied at dispatch: reservations of in-flight probes against backends with
- * monthly limits. A probe is admitted by reserving its API requests (see callsOf) and, on a
+ * monthly limits. A probe is admitted by reserving its API requests (see admittedCalls) and, on a
  * backend with an egress limit, the bytes its first request can take when the task says (see
  * admittedEgress). Every further request is reserved just before it is sent — the API call
  * admission did not count, and the bytes it can take, from its range or the row's size
@@ -13,36 +13,23 @@
  * One ledger per Recorder ({@link Recorder.reservations}): the inline executor and the pool
  * (whose workers ask for egress and requests by message) reserve against the same counts.
  *
- * It also knows which probes have not settled yet, on every backend (limits or not), because
- * what they use is recorded only when they settle: a reader's close() waits for them before its
- * last usage flush ({@link UsageLedger.whenSettled}), and bills those still out at its bound as
- * reserved ({@link UsageLedger.writeOff}). A probe whose outcome is lost (its pool worker died,
+ * It also knows which probes have not settled yet, on every backend (limits or not), and which
+ * reader admitted each ({@link ProbeOwner}), because what they use is recorded only when they
+ * settle: a reader's close() waits for its own before its last usage flush
+ * ({@link UsageLedger.whenSettled}), and bills those still out at its bound as reserved
+ * ({@link UsageLedger.writeOff}) — not those of another reader sharing the Recorder. A probe whose outcome is lost (its pool worker died,
  * or the pool gave up on it) is billed as reserved too ({@link UsageLedger.settleLost}): what
  * it sent is unknown, and the reservation is the most it was allowed to send.
  */
 import { UsageLimitSkipError, type UsageLimitKind } from '../errors.js';
-import { admittedEgress, type UsagePort } from '../probe/billing.js';
+import { admittedCalls, admittedEgress, type UsagePort } from '../probe/billing.js';
 import type { ProbeTask, ProbeUsage } from '../probe/task.js';
 import type { Recorder } from '../telemetry/recorder.js';
+import { ProbeOwner } from './probe-owner.js';
 
 interface Pending {
   api: number;
   egress: number;
-}
-
-/**
- * The requests every probe of its kind makes, reserved when it is admitted (what it did not make
- * is given back when it settles): one, plus a degraded probe's listing of the key's storage keys,
- * plus the read a range of an encrypted or compressed copy plans from (its header, its seek
- * table). Requests only some copies need — a degraded copy found to be compressed (its seek
- * table), a server whose ranged answer gives no size (a HEAD), a listing's further pages — are
- * reserved by the probe as it decides to send them ({@link UsageLedger.reserveApi}).
- */
-function callsOf(task: ProbeTask): number {
-  const l = task.location;
-  if (l === null) return task.storedAt === undefined ? 2 : 1;
-  if (task.op === 'get' && task.range !== undefined && (l.encrypted || l.compression !== undefined)) return 2;
-  return 1;
 }
 
 /**
@@ -61,6 +48,8 @@ interface Held {
   current: number;
   /** Already recorded for it by {@link UsageLedger.writeOff}: its settlement records only what it used past that. */
   billed: ProbeUsage | undefined;
+  /** The reader that admitted it. */
+  owner: ProbeOwner | undefined;
 }
 
 /** Usage billed for probes that had not settled: how many, and what they were billed. */
@@ -78,13 +67,14 @@ export class UsageLedger implements UsagePort {
   readonly #held = new Map<number, Held>();
   /**
    * Admitted probes on backends without limits (they hold no reservation, so no usage id), until
-   * they settle: a Set add and delete each, so close() can tell they are still out.
+   * they settle, with the reader that admitted each: a Map set and delete each, so close() can
+   * tell they are still out.
    */
-  readonly #unreserved = new Set<ProbeTask>();
+  readonly #unreserved = new Map<ProbeTask, ProbeOwner | undefined>();
   /** Probes of {@link #unreserved} billed by {@link writeOff} before they settled. */
   readonly #billedUnreserved = new Map<ProbeTask, ProbeUsage>();
-  /** Called when the last unsettled probe settles ({@link whenSettled}). */
-  #onSettled: (() => void)[] = [];
+  /** Every unsettled probe, whoever admitted it ({@link whenSettled} without an owner). */
+  readonly #all = new ProbeOwner();
   #nextId = 0;
 
   constructor(acct: Recorder) {
@@ -101,16 +91,19 @@ export class UsageLedger implements UsagePort {
   }
 
   /**
-   * Admit a probe: on a backend with limits, reserve its API request (throwing
-   * USAGE_LIMIT_SKIP when that would exceed a limit) and give the task its usage id (0 = no
-   * reservation) and, when the backend limits egress, `egressLimited`.
+   * Admit a probe for `owner` (the reader whose close() waits for it and bills it): on a backend
+   * with limits, reserve its API request (throwing USAGE_LIMIT_SKIP when that would exceed a
+   * limit) and give the task its usage id (0 = no reservation) and, when the backend limits
+   * egress, `egressLimited`.
    */
-  admit(task: ProbeTask): void {
+  admit(task: ProbeTask, owner?: ProbeOwner): void {
     const name = task.backend;
     const usage = this.#acct.usage;
     if (!usage.hasLimits(name)) {
       task.usageId = 0;
-      this.#unreserved.add(task);
+      this.#unreserved.set(task, owner);
+      this.#all.admitted();
+      owner?.admitted();
       return;
     }
     const p = this.#of(name);
@@ -118,14 +111,14 @@ export class UsageLedger implements UsagePort {
     // that cannot serve that much more egress is skipped now, before a request it would be billed
     // for; the answer's announced size replaces it once the headers are in.
     const known = admittedEgress(task);
-    const calls = callsOf(task);
+    const calls = admittedCalls(task);
     const limit = this.#acct.exceededLimit(name, p.api + calls, p.egress + known, 0);
     if (limit !== undefined) throw new UsageLimitSkipError(name, { limit });
     p.api += calls;
     const id = ++this.#nextId;
     task.usageId = id;
     task.reservedApi = calls;
-    const held: Held = { task, api: calls, egress: 0, current: 0, billed: undefined };
+    const held: Held = { task, api: calls, egress: 0, current: 0, billed: undefined, owner };
     // A HEAD too: a degraded one reads the copy's first bytes, and its seek table when they
     // begin like zstd, by ranged GETs.
     if (usage.limitsOf(name).egressBytes > 0) {
@@ -134,6 +127,8 @@ export class UsageLedger implements UsagePort {
       held.egress = held.current = known;
     }
     this.#held.set(id, held);
+    this.#all.admitted();
+    owner?.admitted();
   }
 
   /**
@@ -189,6 +184,8 @@ export class UsageLedger implements UsagePort {
   settle(task: ProbeTask, used: ProbeUsage): void {
     const id = task.usageId ?? 0;
     let billed: ProbeUsage | undefined;
+    let owner: ProbeOwner | undefined;
+    let out = false;
     if (id !== 0) {
       task.usageId = 0;
       const held = this.#held.get(id);
@@ -198,18 +195,23 @@ export class UsageLedger implements UsagePort {
         p.api -= held.api;
         p.egress -= held.egress;
         billed = held.billed;
+        owner = held.owner;
+        out = true;
       }
-    } else if (this.#unreserved.delete(task) && this.#billedUnreserved.size > 0) {
-      billed = this.#billedUnreserved.get(task);
-      this.#billedUnreserved.delete(task);
+    } else {
+      owner = this.#unreserved.get(task);
+      out = this.#unreserved.delete(task);
+      if (out && this.#billedUnreserved.size > 0) {
+        billed = this.#billedUnreserved.get(task);
+        this.#billedUnreserved.delete(task);
+      }
     }
     // Billed as reserved already (and flushed, if its reader closed): only what it used past that.
     this.#record(task.backend, used, billed);
-    if (this.#onSettled.length > 0 && this.unsettled === 0) {
-      const waiters = this.#onSettled;
-      this.#onSettled = [];
-      for (const w of waiters) w();
-    }
+    if (!out) return;
+    // After the record: a reader woken by its last probe flushes what that probe used.
+    this.#all.settled();
+    owner?.settled();
   }
 
   /**
@@ -246,7 +248,7 @@ export class UsageLedger implements UsagePort {
     held.billed = undefined;
     // The new attempt holds what admission reserved (the lost one may have reserved more).
     const p = this.#of(task.backend);
-    const calls = callsOf(task);
+    const calls = admittedCalls(task);
     const known = task.egressLimited === true ? admittedEgress(task) : 0;
     p.api += calls - held.api;
     p.egress += known - held.egress;
@@ -266,32 +268,21 @@ export class UsageLedger implements UsagePort {
   }
 
   /**
-   * Resolves true once no admitted probe is left unsettled, or false after `timeoutMs` with some
-   * still out. Its timer is not unref'd: a reader closing must not let the process exit before
-   * its last flush.
+   * Resolves true once none of `owner`'s admitted probes (without one, no admitted probe at all)
+   * is left unsettled, or false after `timeoutMs` with some still out (see
+   * {@link ProbeOwner.whenSettled}).
    */
-  whenSettled(timeoutMs: number): Promise<boolean> {
-    if (this.unsettled === 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.#onSettled = this.#onSettled.filter((w) => w !== done);
-        resolve(this.unsettled === 0);
-      }, Math.max(0, timeoutMs));
-      this.#onSettled.push(done);
-    });
+  whenSettled(timeoutMs: number, owner: ProbeOwner = this.#all): Promise<boolean> {
+    return owner.whenSettled(timeoutMs);
   }
 
   /**
-   * Bill every probe not yet settled as reserved (see #reservedBy), now: a reader closing
-   * records them before its last flush instead of losing what they use. They go on running and
-   * holding their reservations; when one settles, only what it used past its bill is recorded.
-   * A probe billed before is not billed again.
+   * Bill every probe of `owner` (without one, every probe) not yet settled as reserved (see
+   * #reservedBy), now: a reader closing records them before its last flush instead of losing
+   * what they use. They go on running and holding their reservations; when one settles, only
+   * what it used past its bill is recorded. A probe billed before is not billed again.
    */
-  writeOff(): WrittenOff {
+  writeOff(owner?: ProbeOwner): WrittenOff {
     const byBackend = new Map<string, ProbeUsage>();
     let probes = 0;
     const bill = (task: ProbeTask, u: ProbeUsage): void => {
@@ -305,13 +296,13 @@ export class UsageLedger implements UsagePort {
       }
     };
     for (const held of this.#held.values()) {
-      if (held.billed !== undefined) continue;
+      if (held.billed !== undefined || (owner !== undefined && held.owner !== owner)) continue;
       const u = this.#reservedBy(held.task, held);
       held.billed = u;
       bill(held.task, u);
     }
-    for (const task of this.#unreserved) {
-      if (this.#billedUnreserved.has(task)) continue;
+    for (const [task, by] of this.#unreserved) {
+      if (this.#billedUnreserved.has(task) || (owner !== undefined && by !== owner)) continue;
       const u = this.#reservedBy(task, undefined);
       this.#billedUnreserved.set(task, u);
       bill(task, u);
@@ -333,7 +324,7 @@ export class UsageLedger implements UsagePort {
    * requests, and the bytes of a first request the task describes.
    */
   #reservedBy(task: ProbeTask, held: Held | undefined): ProbeUsage {
-    if (held === undefined) return { api: callsOf(task), egress: admittedEgress(task) };
+    if (held === undefined) return { api: admittedCalls(task), egress: admittedEgress(task) };
     return { api: held.api, egress: task.egressLimited === true ? held.egress : admittedEgress(task) };
   }
 

@@ -86,3 +86,18 @@ export function admittedEgress(task: ProbeTask): number {
   if (task.range !== undefined && (l === null || l.encrypted || l.compression !== undefined)) return 0;
   return egressBound(task, task.range) ?? 0;
 }
+
+/**
+ * The requests every probe of its kind makes, reserved when it is admitted (what it did not make
+ * is given back when it settles): one, plus a degraded probe's listing of the key's storage keys,
+ * plus the read a range of an encrypted or compressed copy plans from (its header, its seek
+ * table). Requests only some copies need — a degraded copy found to be compressed (its seek
+ * table), a server whose ranged answer gives no size (a HEAD), a listing's further pages — are
+ * reserved by the probe as it decides to send them (UsageLedger.reserveApi).
+ */
+export function admittedCalls(task: ProbeTask): number {
+  const l = task.location;
+  if (l === null) return task.storedAt === undefined ? 2 : 1;
+  if (task.op === 'get' && task.range !== undefined && (l.encrypted || l.compression !== undefined)) return 2;
+  return 1;
+}

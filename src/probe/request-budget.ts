@@ -1,6 +1,6 @@
 /**
  * A probe's backend calls held to its usage reservation. Admission reserves the requests every
- * probe of its kind makes (see callsOf in policies/usage-ledger.ts) and the bytes of a first
+ * probe of its kind makes (see admittedCalls in probe/billing.ts) and the bytes of a first
  * request the task describes; the rest are reserved here, as the probe is about to send them: a
  * degraded copy's seek table once its first bytes begin like zstd, a HEAD after a ranged answer
  * that gave no size, a listing's further pages, a second read of a seek table longer than the

@@ -30,6 +30,7 @@ import { withinReservation } from '../probe/request-budget.js';
 import { isCompressed } from '../stores/row-mapping.js';
 import { METRIC, type Recorder } from '../telemetry/recorder.js';
 import type { LiveStreams } from './live-streams.js';
+import type { ProbeOwner } from '../policies/probe-owner.js';
 import type { BackendGetOptions, GetResult, ObjectBackend, ObjectLocation } from '../types.js';
 
 /** One copy a stream may read from. */
@@ -72,6 +73,8 @@ export interface StreamPolicies {
   storageKeys?: boolean;
   /** The reader's open streams: a stream joins while it reads, so that closing the reader ends it. */
   live?: LiveStreams | undefined;
+  /** The reader whose probes the copies' reads count as, in the recorder's ledger (its close() waits for them). */
+  owner?: ProbeOwner | undefined;
 }
 
 /** An opened copy. */
@@ -140,7 +143,7 @@ export async function openSegment(r: SegmentRequest, p: StreamPolicies): Promise
   // Admission holds what the first request can take: a plain copy's range, not its whole size.
   if (opts.range !== undefined) task.range = opts.range;
   const ledger = p.recorder.reservations;
-  ledger.admit(task);
+  ledger.admit(task, p.owner);
   // Requests admission did not reserve (a listing's further pages, a second seek-table read) are
   // reserved as the segment decides on them.
   const backend = withinReservation(given, task, ledger, r.signal);

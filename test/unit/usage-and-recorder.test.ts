@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Recorder } from '../../src/telemetry/recorder.js';
 import { UsageTracker, usagePeriod } from '../../src/policies/usage-tracker.js';
 import type { ProbeTask } from '../../src/probe/task.js';
+import { ProbeOwner } from '../../src/policies/probe-owner.js';
 
 test('usage tracker: limits per kind, 0 = unlimited, baseline + deltas', () => {
   const t = new UsageTracker({ limits: { b1: { apiRequests: 2, egressBytes: 100 } } });
@@ -114,6 +115,33 @@ test('ledger write-off: probes still out are billed as reserved once; they run o
   assert.deepEqual(acct.usage.usage('free'), { apiRequests: 1, egressBytes: 100, ingressBytes: 0 }, 'the bill, never less');
   assert.deepEqual(ledger.pending('lim'), { api: 0, egress: 0 });
   assert.equal(ledger.unsettled, 0);
+});
+
+test('ledger owners: a reader waits for and writes off only the probes it admitted; the totals stay the ledger\'s', async () => {
+  const acct = new Recorder({ limits: { lim: { apiRequests: 10, egressBytes: 1000 } } });
+  const ledger = acct.reservations;
+  const row = (backend: string): ProbeTask => ({ op: 'get', backend, key: 'k', location: { contentHash: null, sizeBytes: 100, encrypted: false, plaintextSize: null } });
+  const [mine, theirs] = [new ProbeOwner(), new ProbeOwner()];
+  const [myLimited, myFree, theirLimited, theirFree] = [row('lim'), row('free'), row('lim'), row('free')];
+  ledger.admit(myLimited, mine);
+  ledger.admit(myFree, mine);
+  ledger.admit(theirLimited, theirs);
+  ledger.admit(theirFree, theirs);
+  assert.deepEqual([ledger.unsettled, mine.unsettled, theirs.unsettled], [4, 2, 2]);
+  assert.deepEqual(ledger.pending('lim'), { api: 2, egress: 200 }, 'both readers reserve against one count');
+  const mineSettled = ledger.whenSettled(60_000, mine);
+  ledger.settle(myLimited, { api: 1, egress: 100 });
+  ledger.settle(myFree, { api: 1, egress: 100 });
+  assert.equal(await mineSettled, true, 'the other reader\'s probes do not hold it');
+  assert.equal(await ledger.whenSettled(0), false, 'without an owner: every probe');
+  assert.equal(ledger.writeOff(mine).probes, 0, 'nothing of its own left to bill');
+  const off = ledger.writeOff(theirs);
+  assert.equal(off.probes, 2);
+  ledger.settle(theirLimited, { api: 1, egress: 100 });
+  ledger.settle(theirFree, { api: 1, egress: 100 });
+  assert.deepEqual(acct.usage.usage('lim'), { apiRequests: 2, egressBytes: 200, ingressBytes: 0 }, 'each probe billed once');
+  assert.deepEqual(acct.usage.usage('free'), { apiRequests: 2, egressBytes: 200, ingressBytes: 0 });
+  assert.deepEqual([ledger.unsettled, mine.unsettled, theirs.unsettled], [0, 0, 0]);
 });
 
 test('ledger: a probe whose outcome is lost is settled as reserved, and once', () => {
