@@ -81,7 +81,12 @@ export interface Parts {
    * streams decrypt with them; pool workers hold their own.
    */
   keys(): KeyRing | undefined;
-  close(): Promise<void>;
+  /**
+   * Release every part, after waiting for this reader's probes still running (see settleUsage)
+   * for up to `drainLeftMs`: what is left of `circuit_breaker.drain_timeout` once the executor's
+   * own close took its share (default: all of it). Idempotent.
+   */
+  close(opts?: { drainLeftMs?: number }): Promise<void>;
 }
 
 function isUsageStore(s: unknown): s is UsageStore {
@@ -126,15 +131,15 @@ export function probesRunInline(config: ResolvedConfig, overrides: PartOverrides
 }
 
 /**
- * Before a reader's last usage flush: wait up to `timeoutMs` (`circuit_breaker.drain_timeout`,
- * the time cancelled losers are given anyway) for every probe this reader admitted to settle and
- * record what it used; bill those still out then as reserved — the safe side of a limit, since
- * their real usage would be recorded after the flush and never stored — and say so. Probes of
- * other readers sharing the recorder are theirs to wait for and bill.
+ * Before a reader's last usage flush: wait up to `waitMs` (what is left of `timeoutMs`,
+ * `circuit_breaker.drain_timeout`, the time cancelled losers are given anyway) for every probe
+ * this reader admitted to settle and record what it used; bill those still out then as reserved
+ * — the safe side of a limit, since their real usage would be recorded after the flush and never
+ * stored — and say so. Probes of other readers sharing the recorder are theirs to wait for and bill.
  */
-async function settleUsage(recorder: Recorder, own: ProbeOwner, timeoutMs: number, warn: ((message: string) => void) | undefined): Promise<void> {
+async function settleUsage(recorder: Recorder, own: ProbeOwner, waitMs: number, timeoutMs: number, warn: ((message: string) => void) | undefined): Promise<void> {
   const ledger = recorder.reservations;
-  if (await ledger.whenSettled(timeoutMs, own)) return;
+  if (await ledger.whenSettled(waitMs, own)) return;
   const { probes, byBackend } = ledger.writeOff(own);
   if (probes === 0 || warn === undefined) return;
   const billed = [...byBackend].map(([name, u]) => `${name}: ${u.api} request${u.api === 1 ? '' : 's'}, ${u.egress} bytes`).join('; ');
@@ -226,13 +231,13 @@ export async function assemble(config: ResolvedConfig, overrides: PartOverrides 
       store: store.state(),
       backends: Object.fromEntries([...backends.keys()].map((n) => [n, breakers.get(n)?.state() ?? 'closed'])),
     }),
-    close: () => {
+    close: (opts = {}) => {
       closed ??= (async () => {
         // Usage first, while the store is still open: a final flush must not be lost, nor what
         // probes still out will use (a loser on a backend that ignores its abort, a body being
         // drained), which is recorded only when they settle.
         if (flusher !== undefined) {
-          await settleUsage(recorder, probes, cb.drainTimeoutMs, overrides.warn);
+          await settleUsage(recorder, probes, opts.drainLeftMs ?? cb.drainTimeoutMs, cb.drainTimeoutMs, overrides.warn);
           await flusher.close().catch(() => {});
         }
         if (overrides.store === undefined) await rawStore.close?.().catch(() => {});

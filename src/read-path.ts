@@ -730,8 +730,13 @@ export class ReadPath {
       await this.#flights.settled();
       // After the reads that could still fill it: what the cache holds is released with the reader.
       this.#objects?.close();
-      await this.#executor.close().catch((err: unknown) => this.#logger.warn({ err: messageOf(err) }, 'executor close failed'));
-      await this.#parts.close();
+      // One circuit_breaker.drain_timeout for the probes still running, not the executor's own
+      // default: the executor's close takes what it needs of it (the pool's running probes, the
+      // bodies being written under `out`), the wait before the last usage flush the rest.
+      const drainMs = this.#config.circuitBreaker.drainTimeoutMs;
+      const start = performance.now();
+      await this.#executor.close({ timeoutMs: drainMs }).catch((err: unknown) => this.#logger.warn({ err: messageOf(err) }, 'executor close failed'));
+      await this.#parts.close({ drainLeftMs: Math.max(0, drainMs - (performance.now() - start)) });
       this.#logger.debug('readpath closed');
       this.#logger.flush?.();
     })();

@@ -61,7 +61,11 @@ export interface ExecutorStats {
 
 /** Options of {@link ProbeExecutor.close}. */
 export interface ExecutorCloseOptions {
-  /** How long in-flight probes may take to finish before the pool is destroyed. Default 5000. */
+  /**
+   * How long in-flight probes may take to finish before the pool is destroyed (inline: before
+   * bodies being written under `out` are abandoned). Default 5000; a ReadPath closing its
+   * executor passes `circuit_breaker.drain_timeout`.
+   */
   timeoutMs?: number;
 }
 

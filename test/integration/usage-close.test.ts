@@ -5,7 +5,7 @@
  * before the last flush; those still out then are stored as reserved, with a warning. A pool
  * probe whose worker died is billed as reserved for each lost attempt.
  */
-import { test, after } from 'node:test';
+import { test, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,8 @@ import { SCRIPTED_BACKENDS_MODULE, ScriptedFleet, storedSize, type ScriptedBacke
 import { upstreamSqlite } from '../helpers/upstream-sqlite.js';
 import { until } from '../helpers/executor-world.js';
 import { flush } from '../helpers/gate.js';
+import { DEFAULT_CLOSE_TIMEOUT_MS } from '../../src/executors/pool/options.js';
+import { InlineExecutor } from '../../src/executors/inline.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'readpath-usage-close-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -129,4 +131,45 @@ test('pool: a probe whose worker died is billed as reserved for each lost attemp
   // could take, and the retry that answered.
   assert.deepEqual(stored(path, 'b1'), { api: 4, egress: 28 });
   assert.deepEqual(stored(path, 'b2'), { api: 1, egress: 7 });
+});
+
+test('pool: close() gives a probe still running its drain_timeout, not the executor\'s 5 s default, and stores what it used', async (t: TestContext) => {
+  const fleet = new ScriptedFleet(deafSpecs);
+  const path = database(deafSpecs, [['k', 'b1']]);
+  const warnings: string[] = [];
+  const rp = await ReadPath.open(config(path, ['b1'], { runtime: { mode: 'pool', threads: 1 }, circuit_breaker: { drain_timeout: '10m' } }), {
+    backendModule: SCRIPTED_BACKENDS_MODULE, backendData: fleet.data, warn: (m) => warnings.push(m),
+  });
+  const ac = new AbortController();
+  const read = rp.get('k', { signal: ac.signal });
+  await until(() => fleet.calls('b1') === 1, 'the probe to reach b1');
+  ac.abort();
+  await assert.rejects(read, { code: 'ABORTED' });
+  assert.equal(rp.recorder.reservations.unsettled, 1, 'the probe runs on in its worker: b1 ignores its abort');
+  // From here the executor's bound and the wait before the last flush are timers the test moves.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let closed = false;
+  const closing = rp.close().then(() => { closed = true; });
+  await flush(20);
+  t.mock.timers.tick(DEFAULT_CLOSE_TIMEOUT_MS);
+  await flush(20);
+  assert.equal(closed, false, 'close() still waits');
+  assert.equal(rp.recorder.reservations.unsettled, 1, 'not given up on (and billed as reserved) at the executor\'s default');
+  assert.deepEqual(stored(path, 'b1'), { api: 0, egress: 0 });
+  fleet.open('b1');
+  await closing;
+  // Answered after its read was abandoned, the body is not read: the GET alone was used.
+  assert.deepEqual(stored(path, 'b1'), { api: 1, egress: 0 }, 'what it used, not its reservation');
+  assert.deepEqual(warnings, []);
+});
+
+test('inline: close() hands its executor the drain_timeout as its bound, not the executor\'s 5 s default', async (t: TestContext) => {
+  // The inline executor waits only for bodies being written under out whose probe has not heard
+  // its abort; what bounds that wait is what this checks.
+  const fleet = new ScriptedFleet(deafSpecs);
+  const path = database(deafSpecs, [['k', 'b1']]);
+  const rp = await ReadPath.open(config(path, ['b1'], { circuit_breaker: { drain_timeout: '10m' } }), { backends: [...fleet.createBackends().values()] });
+  const close = t.mock.method(InlineExecutor.prototype, 'close');
+  await rp.close();
+  assert.deepEqual(close.mock.calls.map((c) => c.arguments), [[{ timeoutMs: 600_000 }]]);
 });

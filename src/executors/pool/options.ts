@@ -8,7 +8,10 @@ import type { DispatchOptions } from '../executor.js';
 import { siblingModule } from '../../sibling-module.js';
 
 export { DEFAULT_TASKS_PER_THREAD };
-/** Default drain bound of {@link PoolExecutor.close}. */
+/**
+ * Drain bound of {@link PoolExecutor.close} (and of the inline executor's writes under `out`)
+ * for an executor closed without one; a ReadPath passes its `circuit_breaker.drain_timeout`.
+ */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5000;
 
 /** Worker threads when none are configured: the same default as `runtime.threads`. */
