@@ -17,9 +17,10 @@
  * reader admitted each ({@link ProbeOwner}), because what they use is recorded only when they
  * settle: a reader's close() waits for its own before its last usage flush
  * ({@link UsageLedger.whenSettled}), and bills those still out at its bound as reserved
- * ({@link UsageLedger.writeOff}) — not those of another reader sharing the Recorder. A probe whose outcome is lost (its pool worker died,
- * or the pool gave up on it) is billed as reserved too ({@link UsageLedger.settleLost}): what
- * it sent is unknown, and the reservation is the most it was allowed to send.
+ * ({@link UsageLedger.writeOff}) — not those of another reader sharing the Recorder. A probe
+ * whose outcome is lost (its pool worker died, or the pool gave up on it) is billed as reserved
+ * too ({@link UsageLedger.settleLost}): what it sent is unknown, and the reservation is the most
+ * it was allowed to send.
  */
 import { UsageLimitSkipError, type UsageLimitKind } from '../errors.js';
 import { admittedCalls, admittedEgress, type UsagePort } from '../probe/billing.js';
