@@ -19,7 +19,9 @@
  * --outage F (the fraction of the batch during which the store is down, default 0.1), --json
  * FILE, --max-ratio R (exit 1 when the largest size's peak RSS exceeds R times the smallest's;
  * default 1.2), --diag (also report V8's heap spaces, external memory, array buffers and resident
- * mappings at the sampled peak and after the batch).
+ * mappings at the sampled peak and after the batch). `--child --keys N` is one run (what the
+ * parent starts for each size; it takes the flags the parent hands on, not the parent's own).
+ * An unknown flag, a missing or a bad value is exit 2 naming the flag, before any child starts.
  *
  * Over 300 lines on purpose: the parent and the child of one measurement, kept in one file so the
  * child's protocol and the parent's reading of it cannot drift apart.
@@ -33,6 +35,7 @@ import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { ReadPath } from '../src/read-path.js';
 import { ReadPathError } from '../src/errors.js';
 import type { GetResult, HeadResult, MetadataStore, ObjectBackend, ObjectLocation } from '../src/types.js';
+import { readFlags, refuseFlags, type FlagTable, type Flags } from './flags.js';
 import { guardBenchProcess } from './process-guard.js';
 
 const NAMES = ['b1', 'b2', 'b3'];
@@ -272,11 +275,6 @@ export async function soakRun(keys: number, opts: { concurrency?: number; op?: '
   };
 }
 
-function arg(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
 /** Run one size in a fresh child process (this file, `--child`), with the same node flags. */
 export function soakInChild(keys: number, extra: string[] = [], execArgv: string[] = process.execArgv): Promise<SoakRun> {
   return new Promise((resolve, reject) => {
@@ -309,30 +307,61 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const common: string[] = [];
-  for (const f of ['--concurrency', '--op', '--cache-max', '--outage']) {
-    const v = arg(args, f);
-    if (v !== undefined) common.push(f, v);
+/** The command line: parent flags, `--child` flags, and those the parent hands each child. */
+const FLAGS: FlagTable = {
+  child: 'flag', keys: 'whole',
+  sizes: 'text', repeat: 'whole', 'heap-limit': 'whole', json: 'text', 'max-ratio': 'positive',
+  concurrency: 'whole', op: 'text', 'cache-max': 'whole', outage: 'text', diag: 'flag',
+};
+/** Read by the parent only; a child given one would ignore it. */
+const PARENT_ONLY = ['sizes', 'repeat', 'heap-limit', 'json', 'max-ratio'];
+
+/** What soak.ts was asked to do, checked: a refused command line is exit 2 before any child starts. */
+interface SoakArgs {
+  flags: Flags;
+  /** The flags each child gets, as given. */
+  common: string[];
+  op: 'get' | 'head';
+  outage: number;
+}
+
+function readSoakArgs(argv: readonly string[]): SoakArgs {
+  const flags = readFlags('soak', FLAGS, argv);
+  const op = flags.text('op') ?? 'get';
+  if (op !== 'get' && op !== 'head') refuseFlags('soak', `--op: expected get or head, got ${JSON.stringify(op)}`);
+  const outageText = flags.text('outage');
+  const outage = outageText === undefined ? 0.1 : outageText.trim() === '' ? Number.NaN : Number(outageText);
+  if (!(outage >= 0 && outage <= 1)) refuseFlags('soak', `--outage: expected a fraction from 0 to 1, got ${JSON.stringify(outageText)}`);
+  const sizes = flags.list('sizes');
+  if (sizes !== undefined && !sizes.every((n) => /^[1-9]\d*$/.test(n))) refuseFlags('soak', `--sizes: expected a comma list of key counts ≥ 1, got ${JSON.stringify(flags.text('sizes'))}`);
+  if (flags.has('child')) {
+    const parentOnly = PARENT_ONLY.find((name) => flags.has(name));
+    if (parentOnly !== undefined) refuseFlags('soak', `--${parentOnly} is the parent's; a --child run is one size (--keys N)`);
+  } else if (flags.has('keys')) {
+    refuseFlags('soak', '--keys is a --child run\'s key count; the sizes compared are --sizes LIST');
   }
-  if (args.includes('--diag')) common.push('--diag');
-  if (args.includes('--child')) {
-    const cacheMax = arg(args, '--cache-max');
-    const r = await soakRun(Number(arg(args, '--keys') ?? 10_000), {
-      concurrency: Number(arg(args, '--concurrency') ?? 64),
-      op: (arg(args, '--op') ?? 'get') as 'get' | 'head',
-      outage: Number(arg(args, '--outage') ?? 0.1),
-      diag: args.includes('--diag'),
-      ...(cacheMax === undefined ? {} : { cacheMax: Number(cacheMax) }),
+  const common: string[] = [];
+  for (const f of ['concurrency', 'op', 'cache-max', 'outage']) {
+    const v = flags.text(f);
+    if (v !== undefined) common.push(`--${f}`, v);
+  }
+  if (flags.has('diag')) common.push('--diag');
+  return { flags, common, op, outage };
+}
+
+async function main({ flags, common, op, outage }: SoakArgs): Promise<void> {
+  if (flags.has('child')) {
+    const cacheMax = flags.num('cache-max');
+    const r = await soakRun(flags.num('keys', 10_000), {
+      concurrency: flags.num('concurrency', 64), op, outage, diag: flags.has('diag'),
+      ...(cacheMax === undefined ? {} : { cacheMax }),
     });
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return;
   }
-  const sizes = (arg(args, '--sizes') ?? '10000,1000000').split(',').map(Number);
-  const repeat = Number(arg(args, '--repeat') ?? 1);
-  if (!Number.isInteger(repeat) || repeat < 1) throw new Error('--repeat: expected an integer >= 1');
-  const heapLimit = arg(args, '--heap-limit');
+  const sizes = (flags.list('sizes') ?? ['10000', '1000000']).map(Number);
+  const repeat = flags.num('repeat', 1);
+  const heapLimit = flags.text('heap-limit');
   // V8 sizes the old generation by a growing factor that depends on the heap limit (up to 4x
   // the live heap at Node's default limit on a large machine, ~1.3-2x below ~1 GiB): the same
   // batch peaks ~40 MiB lower with a cap. See bench/RESULTS.md, Soak.
@@ -355,16 +384,16 @@ async function main(): Promise<void> {
   const medians = sizes.map((n) => median(peaks.get(n) ?? []));
   if (repeat > 1) console.log(`median peak RSS: ${sizes.map((n, i) => `${n} keys ${(medians[i] as number).toFixed(1)} MiB`).join(', ')}`);
   const ratio = (medians[medians.length - 1] as number) / (medians[0] as number);
-  const maxRatio = Number(arg(args, '--max-ratio') ?? 1.2);
+  const maxRatio = flags.num('max-ratio', 1.2);
   console.log(`peak RSS ratio ${largest}/${smallest} keys${repeat > 1 ? ' (medians)' : ''}: ${ratio.toFixed(3)} (limit ${maxRatio})`);
-  const json = arg(args, '--json');
+  const json = flags.text('json');
   if (json !== undefined) writeFileSync(json, `${JSON.stringify({ heapLimitMiB: heapLimit === undefined ? null : Number(heapLimit), repeat, runs, medians, ratio, maxRatio }, null, 2)}\n`);
   if (ratio > maxRatio) process.exitCode = 1;
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   guardBenchProcess(import.meta.url);
-  main().catch((err: unknown) => {
+  main(readSoakArgs(process.argv.slice(2))).catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;
   });

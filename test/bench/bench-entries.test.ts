@@ -159,6 +159,38 @@ test('every bench entry refuses an unknown flag and a bad value: exit 2 naming t
   }
 });
 
+test('bench/soak.ts reads its flags strictly: an unknown flag or a bad value is exit 2 before any child starts; good ones run', async () => {
+  const soak = path.join(ROOT, 'bench/soak.ts');
+  // Small sizes: a command line wrongly accepted runs to its end in seconds and fails the exit code.
+  const small = ['--sizes', '200,400', '--max-ratio', '100'];
+  for (const [args, flag] of [
+    [['--quik', ...small], '--quik'],
+    [['--sizes', '10k,100'], '--sizes'],
+    [['--repeat', 'x', ...small], '--repeat'],
+    [['--op', 'put', ...small], '--op'],
+    [['--outage', '2', ...small], '--outage'],
+    [['--concurrency', ...small], '--concurrency'],
+    [['--keys', '100', ...small], '--keys'],
+    [['--child', '--keys', '100', '--json', path.join(base, 'soak.json')], '--json'],
+  ] as const) {
+    const tmp = await privateTmp();
+    const r = await runTsScript(soak, args, { env: { ...process.env, TMPDIR: tmp }, timeoutMs: 120_000 });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
+    assert.ok(r.stderr.includes(flag), `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '', `${args.join(' ')} printed a report`);
+    assert.deepEqual(await leftIn(tmp), [], `${args.join(' ')} left files in its TMPDIR`);
+  }
+  const help = await runTsScript(soak, ['--help']);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^Soak: does resident memory stay flat/);
+  // The flags the parent hands its children still reach them.
+  const json = path.join(base, 'soak-ok.json');
+  const ok = await runTsScript(soak, [...small, '--op', 'head', '--cache-max', '50', '--outage', '0', '--json', json], { timeoutMs: 120_000 });
+  assert.equal(ok.code, 0, `${ok.stdout}\n${ok.stderr}`);
+  const report = JSON.parse(await readFile(json, 'utf8')) as { runs: { keys: number; ok: number; degraded: number }[] };
+  assert.deepEqual(report.runs.map((x) => [x.keys, x.ok, x.degraded]), [[200, 200, 0], [400, 400, 0]], 'both sizes read whole, no outage');
+});
+
 test('a missing peer tool is exit 2 naming it, before any stub is started', async () => {
   const tmp = await privateTmp();
   const emptyPath = path.join(base, 'empty-path');
