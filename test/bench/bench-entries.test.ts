@@ -10,11 +10,11 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTsScript } from '../helpers/run-ts-child.js';
+import { alive, descendants, hasArg, leftIn, processesMentioning, sigintPartWay, socketsOf } from '../helpers/bench-processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const base = await mkdtemp(path.join(os.tmpdir(), 'readpath-bench-entries-test-'));
@@ -27,54 +27,6 @@ async function privateTmp(): Promise<string> {
   await chmod(dir, 0o755);
   return dir;
 }
-
-/** Processes whose command line mentions `text` (a PostgreSQL server started under a TMPDIR). */
-function processesMentioning(text: string): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) out.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return out;
-}
-
-/** Descendants of `pid` (children, theirs...), from /proc. */
-function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    for (const [child, pp] of parent) if (pp === p) { out.push(child); walk(child); }
-  };
-  walk(pid);
-  return out;
-}
-
-/** What a child left in its TMPDIR, without tsx's own compile cache. */
-async function leftIn(tmp: string): Promise<string[]> {
-  return (await readdir(tmp)).filter((e) => !e.startsWith('tsx-'));
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 after(async () => {
   // A run that did not clean up (the bug this file guards against) must not outlive the test.
@@ -238,78 +190,19 @@ test('SIGINT part-way: the lookups bench removes its temporary files and stops i
   assert.deepEqual(await leftIn(tmp), [], 'files left in TMPDIR');
 });
 
-/** Sockets `pid` holds open (its /proc fd links), 0 when it is gone. */
-function socketsOf(pid: number): number {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
-      } catch {
-        return false;
-      }
-    }).length;
-  } catch {
-    return 0;
-  }
-}
-
-/** Whether `pid`'s command line has the argument `arg` (or an argument ending with it). */
-function hasArg(pid: number, arg: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a === arg || a.endsWith(arg));
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Run `entry args` with a TMPDIR of its own, SIGINT it (the process alone, as `kill -INT` or a
- * CI timeout does; a terminal's Ctrl-C also signals the children, which then die on their own)
- * once `ready` holds for its descendants and output so far, and check it exits 130 leaving no process of its and
- * no file behind. `ready` sees descendant pids without tsx's esbuild service.
- */
-async function sigintPartWay(entry: string, args: readonly string[], ready: (kids: number[], output: string) => boolean, what: string): Promise<void> {
-  const tmp = await privateTmp();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
-    cwd: ROOT, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { output += s; });
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { output += s; });
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  let kids: number[] = [];
-  let isReady = false;
-  for (let i = 0; i < 2400 && child.exitCode === null && !isReady; i++) {
-    kids = descendants(child.pid as number).filter((pid) => !hasArg(pid, 'esbuild'));
-    isReady = kids.length > 0 && ready(kids, output);
-    if (!isReady) await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.ok(isReady, `${entry}: never ${what}:\n${output}`);
-  child.kill('SIGINT');
-  try {
-    assert.deepEqual(await exited, { code: 130, signal: null }, output);
-    for (let i = 0; i < 100 && kids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(kids.filter(alive).map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')), [], `${entry}: processes left running:\n${output}`);
-    assert.deepEqual(await leftIn(tmp), [], `${entry}: files left in TMPDIR`);
-  } finally {
-    // What a failing run left must not outlive the test (nor hold its output pipes open).
-    for (const pid of kids.filter(alive)) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    }
-  }
-}
-
 // Long windows: each run is stopped long before its end.
 const TRANSPORT_ARGS = ['--sizes', '4KiB', '--only', 'node:http', '--seconds', '600', '--rounds', '1'];
 // The stub is the bench's forked child (`transport.bench.ts --stub`); measuring, it holds the
 // 64 client connections.
-test('SIGINT while its stub starts: the transport bench exits 130 and its stub process goes with it', () =>
-  sigintPartWay('bench/transport.bench.ts', TRANSPORT_ARGS, (kids) => kids.some((k) => hasArg(k, '--stub')), 'started its stub'));
-test('SIGINT while it measures: the transport bench exits 130 and its stub process goes with it', () =>
-  sigintPartWay('bench/transport.bench.ts', TRANSPORT_ARGS, (kids) => kids.some((k) => hasArg(k, '--stub') && socketsOf(k) >= 32), 'served the clients'));
+test('SIGINT while its stub starts: the transport bench exits 130 and its stub process goes with it', async () =>
+  sigintPartWay({ argv: [path.join(ROOT, 'bench/transport.bench.ts'), ...TRANSPORT_ARGS], tmp: await privateTmp(), ready: (kids) => kids.some((k) => hasArg(k, '--stub')), what: 'started its stub' }));
+test('SIGINT while it measures: the transport bench exits 130 and its stub process goes with it', async () =>
+  sigintPartWay({ argv: [path.join(ROOT, 'bench/transport.bench.ts'), ...TRANSPORT_ARGS], tmp: await privateTmp(), ready: (kids) => kids.some((k) => hasArg(k, '--stub') && socketsOf(k) >= 32), what: 'served the clients' }));
 
-test('SIGINT once its object servers run: the stream bench exits 130 and its server process goes with it', () =>
+test('SIGINT once its object servers run: the stream bench exits 130 and its server process goes with it', async () =>
   // Small objects: the servers start first, then the bench hashes its objects ('hashing …' on
   // stderr: the servers have answered) and runs readpath.
-  sigintPartWay('bench/stream.bench.ts', ['--huge-mib', '64', '--rss-mib', '64', '--striped-mib', '8', '--rounds', '1', '--small', '10'],
-    (kids, output) => kids.some((k) => hasArg(k, 'server-process.ts')) && output.includes('hashing'), 'started its object servers'));
+  sigintPartWay({
+    argv: [path.join(ROOT, 'bench/stream.bench.ts'), '--huge-mib', '64', '--rss-mib', '64', '--striped-mib', '8', '--rounds', '1', '--small', '10'], tmp: await privateTmp(),
+    ready: (kids, output) => kids.some((k) => hasArg(k, 'server-process.ts')) && output.includes('hashing'), what: 'started its object servers',
+  }));
