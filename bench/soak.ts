@@ -36,7 +36,7 @@ import { ReadPath } from '../src/read-path.js';
 import { ReadPathError } from '../src/errors.js';
 import type { GetResult, HeadResult, MetadataStore, ObjectBackend, ObjectLocation } from '../src/types.js';
 import { readFlags, refuseFlags, type FlagTable, type Flags } from './flags.js';
-import { guardBenchProcess } from './process-guard.js';
+import { guardBenchProcess, killAtExit } from './process-guard.js';
 
 const NAMES = ['b1', 'b2', 'b3'];
 const BODY_BYTES = 256;
@@ -281,6 +281,9 @@ export function soakInChild(keys: number, extra: string[] = [], execArgv: string
     const child = spawn(process.execPath, [...execArgv, '--expose-gc', fileURLToPath(import.meta.url), '--child', '--keys', String(keys), ...extra], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    // No IPC channel to notice the parent's end by: a soak stopped part-way must stop its child,
+    // or the child runs its batch (a minute at 1,000,000 keys) to the end unseen.
+    killAtExit(child);
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => {

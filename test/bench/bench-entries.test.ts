@@ -206,3 +206,10 @@ test('SIGINT once its object servers run: the stream bench exits 130 and its ser
     argv: [path.join(ROOT, 'bench/stream.bench.ts'), '--huge-mib', '64', '--rss-mib', '64', '--striped-mib', '8', '--rounds', '1', '--small', '10'], tmp: await privateTmp(),
     ready: (kids, output) => kids.some((k) => hasArg(k, 'server-process.ts')) && output.includes('hashing'), what: 'started its object servers',
   }));
+
+test('SIGINT while a child measures: bench/soak.ts exits 130 and its child process goes with it', async () =>
+  // A batch far longer than the wait: the child (`soak.ts --child`) has no IPC channel to see its parent go by.
+  sigintPartWay({
+    argv: [path.join(ROOT, 'bench/soak.ts'), '--sizes', '50000000'], tmp: await privateTmp(),
+    ready: (kids) => kids.some((k) => hasArg(k, '--child')), what: 'started a child',
+  }));
