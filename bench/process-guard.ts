@@ -63,7 +63,7 @@ function releaseAll(): void {
   }
   children.clear();
   const remover = stoppingOn === undefined ? undefined : removeInBackground();
-  if (stoppingOn !== undefined) {
+  if (stoppingOn !== undefined && dirs.size > 0) {
     process.stderr.write(remover === undefined ? 'removing its temporary files\n' : `its temporary files are being removed in the background (pid ${remover})\n`);
   }
   if (remover === undefined) for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
