@@ -143,14 +143,25 @@ async function serve(size: number, masterKey: Buffer, chunkSize: number, filesDi
     const u = process.cpuUsage();
     process.send?.({ cpuMs: (u.user + u.system) / 1000 });
   });
-  process.on('disconnect', () => {
-    server.closeAllConnections();
-    server.close(() => process.exit(0));
+  listening = server;
+  // The bench may have gone while the objects were made (stopped part-way) without this process
+  // having read the channel's end yet: the send then fails with EPIPE, which unhandled was a
+  // crash whose stack landed on the terminal the bench had left. Stop quietly instead.
+  process.send?.(served, (err: Error | null) => {
+    if (err !== null) process.exit(0);
   });
-  process.send?.(served);
 }
 
+/** The server, once it listens: the bench going away closes it. */
+let listening: http.Server | undefined;
+
 if (process.send !== undefined && process.argv[1] === fileURLToPath(import.meta.url)) {
+  // Before the objects are made (seconds for large ones), so a bench stopped meanwhile is seen.
+  process.on('disconnect', () => {
+    if (listening === undefined) process.exit(0);
+    listening.closeAllConnections();
+    listening.close(() => process.exit(0));
+  });
   const [size, key, cs, dir] = process.argv.slice(2);
   await serve(Number(size), Buffer.from(key ?? '', 'base64'), Number(cs), dir);
 }

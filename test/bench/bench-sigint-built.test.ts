@@ -59,6 +59,16 @@ test('SIGINT during its rounds: the encryption bench exits 130 and its S3 stand-
   });
 });
 
+test('SIGINT while its S3 stand-in makes the objects: the encryption bench exits 130 and the stand-in ends quietly', async () => {
+  await sigintPartWay({
+    // 128 MiB: seconds of random bytes and encryption in the stand-in, which then finds the bench gone.
+    argv: [built('encryption'), '--mib', '128', '--rounds', '100000', '--warmup', '0', '--pools', 'default'],
+    tmp: await privateTmp(),
+    ready: (kids, output) => output.includes('starting the server') && kids.some((k) => hasArg(k, 'server-process.js')),
+    what: 'started its S3 stand-in',
+  });
+});
+
 test('SIGINT during its rounds: the compression bench exits 130 and its S3 stand-in goes with it', async () => {
   await sigintPartWay({
     argv: [built('compression'), '--mib', '1', '--rounds', '100000', '--warmup', '0'],

@@ -111,8 +111,9 @@ export interface SigintRun {
  * Run a bench with its own TMPDIR, SIGINT it (the process alone, as `kill -INT` or a CI timeout
  * does; a terminal's Ctrl-C also signals the children, which then die on their own) once
  * `ready` holds, and check that it exits 130 without a report, that every process it started
- * (each descendant seen until the signal, and any process naming its TMPDIR) is gone, and that
- * its TMPDIR is empty. Whatever a failing run left is killed.
+ * (each descendant seen until the signal, and any process naming its TMPDIR) is gone without a
+ * stack trace on the output they shared, and that its TMPDIR is empty. Whatever a failing run
+ * left is killed.
  */
 export async function sigintPartWay({ argv, tmp, ready, what }: SigintRun): Promise<void> {
   const entry = argv[0] ?? '';
@@ -124,6 +125,8 @@ export async function sigintPartWay({ argv, tmp, ready, what }: SigintRun): Prom
   child.stderr.setEncoding('utf8').on('data', (s: string) => { output += s; });
   child.stdout.setEncoding('utf8').on('data', (s: string) => { output += s; stdout += s; });
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  // Every writer of its output gone, the children that inherited it included.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const seen = new Set<number>();
   let isReady = false;
   for (let i = 0; i < 2400 && child.exitCode === null && !isReady; i++) {
@@ -136,11 +139,15 @@ export async function sigintPartWay({ argv, tmp, ready, what }: SigintRun): Prom
   try {
     assert.ok(isReady, `${entry}: never ${what}:\n${output}`);
     const before = stdout;
+    const signalledAt = output.length;
     child.kill('SIGINT');
     assert.deepEqual(await exited, { code: 130, signal: null }, output);
     assert.equal(stdout, before, `${entry}: printed after the SIGINT (a report of a run not stopped?):\n${stdout}`);
     for (let i = 0; i < 100 && started().some(alive); i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(started().filter(alive).map(commandLine), [], `${entry}: processes left running:\n${output}`);
+    await closed;
+    // A child that crashed on its way out (an unhandled error) prints its stack on the terminal.
+    assert.doesNotMatch(output.slice(signalledAt), /^\s+at /m, `${entry}: a stack trace after the SIGINT:\n${output.slice(signalledAt)}`);
     assert.deepEqual(await leftIn(tmp), [], `${entry}: files left in TMPDIR`);
   } finally {
     // What a failing run left must not outlive the test (nor hold its output pipes open).
