@@ -51,6 +51,8 @@ const KEYS = 64;
 interface StubReady { port: number; sizes: Record<string, string[]> }
 
 async function runStub(sizes: number[]): Promise<void> {
+  // Before the objects are made: a bench stopped meanwhile is seen, not missed.
+  process.on('disconnect', () => process.exit(0));
   const objects = new Map<string, { body: Buffer; etag: string }>();
   const hashes: Record<string, string[]> = {};
   for (const size of sizes) {
@@ -80,8 +82,11 @@ async function runStub(sizes: number[]): Promise<void> {
   } catch {
     // Not allowed here: the stub competes at equal priority.
   }
-  process.send?.({ port: (server.address() as AddressInfo).port, sizes: hashes } satisfies StubReady);
-  process.on('disconnect', () => process.exit(0));
+  // The bench may be gone already (stopped part-way): unhandled, the failed send was a crash
+  // whose stack landed on the terminal the bench had left.
+  process.send?.({ port: (server.address() as AddressInfo).port, sizes: hashes } satisfies StubReady, (err: Error | null) => {
+    if (err !== null) process.exit(0);
+  });
 }
 
 // --- the clients ----------------------------------------------------------------------------
