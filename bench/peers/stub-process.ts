@@ -13,7 +13,13 @@ import type { StubReply, StubRequest } from './stub-fleet.js';
 const servers: http.Server[] = [];
 
 const send = (msg: StubReply): void => {
-  if (process.connected) process.send?.(msg);
+  // The bench may have gone between this check and the write (stopped while the set was being
+  // made): unhandled, the failed send was a crash whose stack landed on the user's terminal.
+  if (process.connected) {
+    process.send?.(msg, (err: Error | null) => {
+      if (err !== null) process.exit(0);
+    });
+  }
 };
 
 /** Key of object `i` of a data set: 100 directories, so every tool creates a few. */
