@@ -1,14 +1,15 @@
 /**
  * The read-failover protocol (the seed's `readpath` package) as one async function over a plan:
  * resolve a key's locations and race the stored copies in order; when the metadata store is down,
- * try the location cache's backend, then broadcast to every configured backend. Planning is in
+ * try the location cache's backend, then broadcast to every configured backend (hedged: the
+ * broadcast does not wait past the hedge delay for the cached backend). Planning is in
  * plan.ts, the race in race.ts, what a failure tells the caller in verdicts.ts, metrics in
  * read-events.ts; this module only walks one read through them.
  */
 import { ReadPathError, abortedError, hasCode, messageOf } from '../errors.js';
 import type { Core, LocationCache, MetadataStore, ObjectLocation, Probe } from '../types.js';
 import { BackendSpeed } from '../policies/backend-speed.js';
-import { planBroadcast, planCacheHit, planLocated, type HedgePolicy, type Plan, type PlanSettings, type ReadPathKind } from './plan.js';
+import { planBroadcast, planCacheHit, planLocated, type Candidate, type HedgePolicy, type Plan, type PlanSettings, type ReadPathKind } from './plan.js';
 import { ProbeRun, type RunOutcome } from './race.js';
 import { RecorderEvents, type ReadEvents } from './read-events.js';
 import type { Timers } from './timers.js';
@@ -33,7 +34,9 @@ export interface FailoverOptions {
    * Hedging: asked once per probe run over two or more copies; a policy makes the run launch
    * the next copy when the current one is slower than its delay. A hedged degraded broadcast
    * starts with one probe whatever `parallelBroadcast` says and grows up to the parallelism cap;
-   * a hedged located read may grow to every stored copy. Undefined (default) = no hedging.
+   * a hedged located read may grow to every stored copy. A hedged degraded read's cache hit
+   * is probed alone only until the hedge delay; then the broadcast starts without waiting for
+   * it, and it races with the broadcast's probes. Undefined (default) = no hedging.
    * See `createHedging`.
    */
   hedgePolicy?: (operation: string, path: ReadPathKind) => HedgePolicy | undefined;
@@ -197,7 +200,7 @@ const tooLargeForAll = (e: unknown): boolean => hasCode(e, 'OBJECT_TOO_LARGE');
  * `broadcast`: a degraded broadcast's run, whose losers that outlive the drain timeout are counted
  * in degraded_broadcast_drain_timeout_total (a located read's hedged losers are not broadcasts).
  */
-function race<T>(s: Settings, operation: string, plan: Plan, probe: Probe<T>, scope: ReadScope | undefined, broadcast: boolean, endsRun?: (e: unknown) => boolean): Promise<RunOutcome<T>> {
+function race<T>(s: Settings, operation: string, plan: Plan, probe: Probe<T>, scope: ReadScope | undefined, broadcast: boolean, endsRun?: (e: unknown) => boolean, lead?: Candidate): Promise<RunOutcome<T>> {
   const run = new ProbeRun<T>({
     candidates: plan.candidates,
     window: plan.window,
@@ -211,6 +214,7 @@ function race<T>(s: Settings, operation: string, plan: Plan, probe: Probe<T>, sc
     speed: s.speed,
     operation,
     endsRun,
+    lead,
   });
   return scope === undefined ? run.start() : scope.start(run);
 }
@@ -274,7 +278,12 @@ async function degraded<T>(s: Settings, operation: string, key: string, probe: P
     throw err;
   };
   const hit = planCacheHit(s.cache.get(key), backends);
-  if (hit !== undefined) {
+  // Planned before the hit is probed: a hedged broadcast takes the cached probe in as its lead.
+  // The hedge policy is asked once per read either way (each ask is a primary request for the
+  // budget), so a failed hit does not ask it again.
+  const plan = hit === undefined || s.hedgePolicy !== undefined ? planBroadcast(s, operation, s.core.backendOrder(), backends) : undefined;
+  const lead = plan?.hedge === undefined ? undefined : hit?.candidates[0];
+  if (hit !== undefined && lead === undefined) {
     const o = await race(s, operation, hit, probe, scope, true).catch(aborted);
     if (o.ok) {
       s.events.broadcastEnded(operation, 'cache_hit', start);
@@ -287,13 +296,19 @@ async function degraded<T>(s: Settings, operation: string, key: string, probe: P
     }
     // A failed or stale hit is not part of the broadcast's tally: start it afresh.
   }
-  const plan = planBroadcast(s, operation, s.core.backendOrder(), backends);
-  if (plan === undefined) {
+  const broadcast = plan ?? planBroadcast(s, operation, s.core.backendOrder(), backends);
+  if (broadcast === undefined) {
     s.events.broadcastEnded(operation, 'not_found', start);
     throw new ReadPathError('OBJECT_NOT_FOUND', `object not found: ${key} (no eligible backend in degraded mode)`);
   }
-  const o = await race(s, operation, plan, probe, scope, true, tooLargeForAll).catch(aborted);
+  // Hedged, the cached probe is the run's lead: alone until the hedge delay, then one of the
+  // racers (its failure still outside the tally, its backend probed again once it failed).
+  const o = await race(s, operation, broadcast, probe, scope, true, tooLargeForAll, lead).catch(aborted);
   if (o.ok) {
+    if (o.lead) {
+      s.events.broadcastEnded(operation, 'cache_hit', start);
+      return outcome(o.backendName, o.result.value, o.result.size, false, true, true);
+    }
     s.cache.set(key, o.backendName);
     s.events.broadcastEnded(operation, 'success', start);
     return outcome(o.backendName, o.result.value, o.result.size, false, true, false);

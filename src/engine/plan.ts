@@ -93,7 +93,10 @@ export function planLocated(s: PlanSettings, operation: string, rows: readonly O
   return { candidates, window: hedge === undefined ? 1 : candidates.length, hedge };
 }
 
-/** Degraded mode, first step: the backend that served the key last, if the cache knows one. */
+/**
+ * Degraded mode, first step: the backend that served the key last, if the cache knows one.
+ * Probed as a run of its own, or, when the broadcast is hedged, as that run's lead.
+ */
 export function planCacheHit(cached: string | undefined, backends: ReadonlyMap<string, ObjectBackend>): Plan | undefined {
   const backend = cached === undefined ? undefined : backends.get(cached);
   if (cached === undefined || backend === undefined) return undefined;

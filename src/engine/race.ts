@@ -24,9 +24,12 @@ export interface ProbeFailure {
   error: unknown;
 }
 
-/** How a run ended when it was not aborted. */
+/**
+ * How a run ended when it was not aborted. `lead`: the winner is the run's lead probe
+ * ({@link ProbeRunOptions.lead}); its `index` is then `candidates.length`.
+ */
 export type RunOutcome<T> =
-  | { ok: true; index: number; backendName: string; result: ProbeResult<T>; failures: ProbeFailure[] }
+  | { ok: true; index: number; backendName: string; result: ProbeResult<T>; failures: ProbeFailure[]; lead: boolean }
   | { ok: false; failures: ProbeFailure[] };
 
 /**
@@ -73,6 +76,15 @@ export interface ProbeRunOptions<T> {
    * candidate is launched.
    */
   endsRun?: (error: unknown) => boolean;
+  /**
+   * A probe launched alone before the candidates (a degraded read's location-cache backend).
+   * Its failure is not one of the run's `failures` (unless `endsRun` says it answers for every
+   * candidate), and the candidates are then launched as if it had never run, its own backend
+   * included. Only a hedge launches a candidate while it is still in flight: it then races with
+   * them, and its backend's candidate is passed over while it runs — that probe is the
+   * backend's attempt — and launched next if the lead fails after its turn came.
+   */
+  lead?: Candidate | undefined;
 }
 
 /** The abort reason of a cancelled loser; one shared instance, since building an Error costs µs. */
@@ -92,6 +104,12 @@ export class ProbeRun<T> {
   readonly #o: ProbeRunOptions<T>;
   readonly #n: number;
   #next = 0;
+  /** The lead's index (`#n`), or -1 without a lead. */
+  readonly #leadIdx: number;
+  /** The candidate passed over while the lead is in flight (the lead's backend); -1 once it settled. */
+  #leadAt = -1;
+  /** A candidate passed over for the lead, to launch before `#next` once the lead failed. */
+  #retry = -1;
   #inflight = 0;
   #done = false;
   #controllers: (LazyProbeRequest | undefined)[];
@@ -120,12 +138,18 @@ export class ProbeRun<T> {
 
   constructor(opts: ProbeRunOptions<T>) {
     this.#o = opts;
-    this.#n = opts.candidates.length;
-    this.#controllers = new Array<LazyProbeRequest | undefined>(this.#n);
+    const n = opts.candidates.length;
+    this.#n = n;
+    const lead = opts.lead?.backend === undefined ? undefined : opts.lead;
+    this.#leadIdx = lead === undefined ? -1 : n;
+    if (lead !== undefined) this.#leadAt = opts.candidates.findIndex((c) => c.backendName === lead.backendName);
+    // The lead, when there is one, has the slot after the candidates'.
+    const slots = lead === undefined ? n : n + 1;
+    this.#controllers = new Array<LazyProbeRequest | undefined>(slots);
     this.#target = opts.hedge === undefined ? opts.window : 1;
     this.#now = opts.now ?? monotonicNow;
     this.#op = opts.operation ?? '';
-    if (opts.hedge !== undefined || opts.speed !== undefined) this.#started = new Array<number>(this.#n);
+    if (opts.hedge !== undefined || opts.speed !== undefined) this.#started = new Array<number>(slots);
     if (opts.hedge !== undefined) this.#hedgedIdx = new Set();
   }
 
@@ -134,7 +158,13 @@ export class ProbeRun<T> {
     return new Promise<RunOutcome<T>>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
-      this.#fill(false);
+      const lead = this.#o.lead;
+      if (this.#leadIdx >= 0 && lead?.backend !== undefined) {
+        this.#launch(this.#leadIdx, lead, lead.backend, false);
+        this.#armHedge();
+      } else {
+        this.#fill(false);
+      }
     });
   }
 
@@ -156,7 +186,7 @@ export class ProbeRun<T> {
     const o = this.#o;
     const asked = hedge;
     let launched = false;
-    while (!this.#done && this.#inflight < this.#target && this.#next < this.#n) {
+    while (!this.#done && this.#inflight < this.#target && this.#hasNext()) {
       if (launched && !together && o.stagger === true) {
         if (!this.#staggered) {
           this.#staggered = true;
@@ -164,7 +194,7 @@ export class ProbeRun<T> {
         }
         return asked;
       }
-      const i = this.#next++;
+      const i = this.#take();
       const c = o.candidates[i] as Candidate;
       if (c.backend === undefined) {
         this.#failures.push({ index: i, backendName: c.backendName, error: notConfigured(c.backendName) });
@@ -176,13 +206,37 @@ export class ProbeRun<T> {
     }
     const took = asked && launched;
     if (this.#done) return took;
-    if (this.#inflight === 0 && this.#next >= this.#n) {
+    if (this.#inflight === 0 && !this.#hasNext()) {
       this.#finish();
       this.#resolve({ ok: false, failures: this.#failures });
       return took;
     }
     this.#armHedge();
     return took;
+  }
+
+  /** True when a candidate is left to launch. */
+  #hasNext(): boolean {
+    if (this.#retry >= 0) return true;
+    // The lead's own candidate does not count while the lead runs: it is passed over.
+    const k = this.#next === this.#leadAt ? this.#next + 1 : this.#next;
+    return k < this.#n;
+  }
+
+  /** The next candidate to launch (call only when {@link #hasNext}). */
+  #take(): number {
+    const r = this.#retry;
+    if (r >= 0) {
+      this.#retry = -1;
+      return r;
+    }
+    if (this.#next === this.#leadAt) this.#next++;
+    return this.#next++;
+  }
+
+  /** Probe `i`'s candidate: one of the plan's, or the lead. */
+  #candidate(i: number): Candidate {
+    return (i === this.#leadIdx ? this.#o.lead : this.#o.candidates[i]) as Candidate;
   }
 
   // Runs once the microtask queue has drained: after the first probe's promise chain has built
@@ -222,7 +276,7 @@ export class ProbeRun<T> {
   #armHedge(): void {
     const h = this.#o.hedge;
     if (h === undefined || this.#hedgeTimer !== undefined) return;
-    if (this.#inflight === 0 || this.#target >= this.#o.window || this.#next >= this.#n) return;
+    if (this.#inflight === 0 || this.#target >= this.#o.window || !this.#hasNext()) return;
     const delay = h.delayMs();
     if (delay === undefined) return;
     const timers = this.#o.timers ?? realTimers;
@@ -274,7 +328,7 @@ export class ProbeRun<T> {
     this.#controllers[i] = undefined;
     this.#refusedHedge(i, undefined);
     const o = this.#o;
-    const c = o.candidates[i] as Candidate;
+    const c = this.#candidate(i);
     // Latency samples: a late winner's too, it beat the cancel.
     const ms = this.#started === undefined ? 0 : this.#now() - (this.#started[i] as number);
     if (this.#started !== undefined) o.speed?.succeeded(this.#op, c.backendName, ms);
@@ -300,7 +354,7 @@ export class ProbeRun<T> {
       }
     }
     this.#cancelOthers(i, undefined);
-    this.#resolve({ ok: true, index: i, backendName: c.backendName, result: r, failures: this.#failures });
+    this.#resolve({ ok: true, index: i, backendName: c.backendName, result: r, failures: this.#failures, lead: i === this.#leadIdx });
   }
 
   #onFailure(i: number, e: unknown): void {
@@ -315,9 +369,17 @@ export class ProbeRun<T> {
       this.#late(undefined);
       return;
     }
-    const c = this.#o.candidates[i] as Candidate;
-    this.#failures.push({ index: i, backendName: c.backendName, error: e });
-    if (this.#o.endsRun?.(e) === true) {
+    const c = this.#candidate(i);
+    const ends = this.#o.endsRun?.(e) === true;
+    if (i === this.#leadIdx) {
+      // Its backend's candidate, passed over while it ran, goes next: the candidates are
+      // launched as if the lead had never run.
+      if (this.#leadAt >= 0 && this.#leadAt < this.#next) this.#retry = this.#leadAt;
+      this.#leadAt = -1;
+    }
+    // The lead's failure is not the run's, unless it answers for every candidate.
+    if (i !== this.#leadIdx || ends) this.#failures.push({ index: i, backendName: c.backendName, error: e });
+    if (ends) {
       if (refused) this.#o.hedge?.onHedgeNotSent?.();
       this.#finish();
       this.#cancelOthers(-1, RUN_ENDED);

@@ -107,12 +107,18 @@ export interface ProbeEntry {
   backend: string;
   call: number;
   behaviour: Behaviour;
-  /** The degraded path's probe of the cached backend. */
+  /**
+   * The degraded path's probe of the cached backend. Hedged, it is the broadcast's lead: alone
+   * until the hedge delay, then one of its racers.
+   */
   cacheProbe: boolean;
   launchTick: number;
   launchSeq: number;
   req: ProbeRequest;
-  /** In flight (launched, not settled) in the same run when this one launched, itself included. */
+  /**
+   * In flight (launched, not settled) for the read when this one launched, itself included. A
+   * cache probe not hedged has settled before the broadcast starts; a hedged one may still run.
+   */
   inflightAtLaunch: number;
   dueTick: number | undefined;
   settled: { tick: number; seq: number; how: 'ok' | 'fail' | 'abort'; error?: unknown } | undefined;
@@ -236,7 +242,7 @@ export async function runScenario(s: Scenario): Promise<Recording> {
     calls.set(name, call + 1);
     const behaviour = s.behaviours[name]?.[call] ?? { kind: 'ok', at: 1 };
     const isCache = cacheProbeExpected && entries.length === 0;
-    const sameRun = entries.filter((x) => x.cacheProbe === isCache && x.settled === undefined).length;
+    const sameRun = entries.filter((x) => x.settled === undefined).length;
     const e: ProbeEntry = {
       id: entries.length, backend: name, call, behaviour, cacheProbe: isCache, launchTick: tick, launchSeq: ++seq, req,
       inflightAtLaunch: sameRun + 1, dueTick: undefined, settled: undefined, cleanups: 0, gate: undefined, afterRead: rec.read !== undefined,
@@ -317,9 +323,34 @@ export function checkScenario(s: Scenario, r: Recording): void {
   for (const e of cache) assert.ok(e.inflightAtLaunch <= 1, `cache probe ${describe(e)} overlapped another`);
   for (const e of main) assert.ok(e.inflightAtLaunch <= r.window, `${describe(e)}: ${e.inflightAtLaunch} in flight > window ${r.window}`);
   assert.ok(cache.length <= 1, 'at most one cache probe');
-  if (cache.length === 1) {
-    const c = cache[0] as ProbeEntry;
-    for (const e of main) assert.ok(e.launchSeq > (c.settled?.seq ?? Number.POSITIVE_INFINITY), 'the broadcast starts after the cache probe failed');
+  const c = cache[0];
+  if (c !== undefined) {
+    const cacheSettled = c.settled?.seq ?? Number.POSITIVE_INFINITY;
+    if (!r.hedged) {
+      for (const e of main) assert.ok(e.launchSeq > cacheSettled, 'the broadcast starts after the cache probe failed');
+    } else {
+      // Hedged: the broadcast may start while the cache probe runs, but not before the delay,
+      // and never with a second probe of the cached backend while the first still runs.
+      const overlap = main.filter((e) => e.launchSeq < cacheSettled);
+      const st = s.strategy;
+      const delay = st.kind === 'hedged' && st.delay !== 'auto' ? st.delay : 0;
+      for (const e of overlap) {
+        assert.notEqual(e.backend, c.backend, `${describe(e)}: the cached backend probed again while its cache probe ran`);
+        assert.ok(e.launchTick >= c.launchTick + delay, `${describe(e)} launched before the hedge delay`);
+      }
+    }
+    // The cached backend's broadcast probe comes in its place in BackendOrder, or, if its turn
+    // came while the cache probe still ran (passed over), right after the cache probe failed.
+    const m = main.find((e) => e.backend === c.backend);
+    if (m !== undefined) {
+      assert.ok(m.launchSeq > cacheSettled, `${describe(m)}: the cached backend probed again before its cache probe failed`);
+      const before = main.filter((e) => e.launchSeq < m.launchSeq);
+      const turn = r.eligible.indexOf(c.backend);
+      assert.ok(before.length >= turn, `${describe(m)} launched before its turn`);
+      if (before.length > turn) {
+        for (const e of before.slice(turn)) assert.ok(e.launchSeq < cacheSettled, `${describe(m)} passed over, yet ${describe(e)} launched after the cache probe failed`);
+      }
+    }
   }
 
   // No probe launches once the read has settled; nothing is probed twice in one run.
@@ -335,7 +366,11 @@ export function checkScenario(s: Scenario, r: Recording): void {
     assert.deepEqual(mainNames, order, 'located probes follow the stored order');
   } else {
     for (const n of mainNames) assert.ok(r.eligible.includes(n), `broadcast probed ${n}, not eligible`);
-    assert.deepEqual(mainNames, r.eligible.slice(0, mainNames.length), 'broadcast probes follow backendOrder');
+    // In BackendOrder, but for the cached backend when it was passed over (checked above).
+    const passed = c === undefined ? undefined : c.backend;
+    const others = mainNames.filter((n) => n !== passed);
+    assert.deepEqual(others, r.eligible.filter((n) => n !== passed).slice(0, others.length), 'broadcast probes follow backendOrder');
+    if (!r.hedged) assert.deepEqual(mainNames, r.eligible.slice(0, mainNames.length), 'broadcast probes follow backendOrder');
   }
 
   const abortedPending = r.abort !== undefined && r.abort.readPending;

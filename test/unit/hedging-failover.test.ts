@@ -2,7 +2,7 @@
  * Hedged reads through the Failover, on a fake clock: probes are gates the test settles, time
  * moves only when the test advances it, so "exactly at the delay" is checked to the millisecond.
  */
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadPathError, UsageLimitSkipError } from '../../src/errors.js';
 import { backendBreaker } from '../../src/policies/backend-breaker.js';
@@ -343,7 +343,7 @@ test('without located_reads the located path never hedges and does not spend bud
   assert.equal(inner.snapshot().budgetTokens, tokens, 'no deposit for a path that is not hedged');
 });
 
-test('single-candidate runs (one stored copy, a degraded cache hit) do not ask the policy', async () => {
+test('single-candidate runs (one stored copy, a cache hit on the only backend) do not ask the policy', async () => {
   const paths: string[] = [];
   const clock = new FakeClock();
   const w = makeWorld(['b1', 'b2'], { timers: clock, hedgePolicy: (_op, path) => { paths.push(path); return undefined; } });
@@ -351,10 +351,191 @@ test('single-candidate runs (one stored copy, a degraded cache hit) do not ask t
   const p = scriptedProbe({ b1: async () => ok('one'), b2: async () => ok('two') });
   assert.equal((await w.failover.read('GetObject', 'one', p.probe)).backend, 'b1');
   w.store.setAvailable(false);
+  w.core.map.delete('b1');
   w.cache.set('k', 'b2');
   const out = await w.failover.read('GetObject', 'k', p.probe);
   assert.equal(out.cacheHit, true);
   assert.deepEqual(paths, [], 'a run that cannot hedge spends no budget');
+});
+
+test('a degraded cache hit that could be hedged asks the policy once, and a failed hit does not ask it again', async () => {
+  const paths: string[] = [];
+  const clock = new FakeClock();
+  const w = makeWorld(['b1', 'b2'], { timers: clock, hedgePolicy: (_op, path) => { paths.push(path); return undefined; } });
+  w.store.setAvailable(false);
+  w.cache.set('k', 'b2');
+  const p = scriptedProbe({ b1: async () => ok('one'), b2: async () => ok('two') });
+  assert.equal((await w.failover.read('GetObject', 'k', p.probe)).cacheHit, true);
+  assert.deepEqual(paths, ['degraded'], 'one primary request');
+  const f = scriptedProbe({ b1: async () => ok('one'), b2: () => Promise.reject(boom()) });
+  const out = await w.failover.read('GetObject', 'k', f.probe);
+  assert.deepEqual([out.backend, out.cacheHit], ['b1', false]);
+  assert.deepEqual(f.started(), ['b2', 'b1'], 'unhedged: the hit alone, then the broadcast');
+  assert.deepEqual(paths, ['degraded', 'degraded'], 'one ask per read, not one for the hit and one for the broadcast');
+});
+
+test('a slow cached backend under hedging: at exactly the delay the broadcast starts without it; another backend wins and replaces it in the cache', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 50 });
+  w.cache.set('k', 'b1');
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(49);
+  assert.deepEqual(p.started(), ['b1'], 'the cached backend alone until the delay');
+  await w.clock.advance(1);
+  assert.deepEqual(p.started(), ['b1', 'b2'], 'at the delay the broadcast starts, passing over the cached b1 still in flight');
+  assert.equal(sent(w), 1, 'the overlap\'s request is a hedge');
+  p.calls[1]?.gate.resolve(ok('two'));
+  const out = await read;
+  assert.deepEqual([out.backend, out.cacheHit, out.degraded], ['b2', false, true]);
+  assert.equal(w.cache.get('k'), 'b2', 'the winner is cached in the slow one\'s place');
+  assert.equal(won(w), 1);
+  assert.equal(w.recorder.count('degraded_cache_hits_total'), 0);
+  assert.equal(w.recorder.count('degraded_broadcast_duration_seconds', { outcome: 'success' }), 1);
+  assert.equal(w.recorder.count('degraded_broadcast_duration_seconds'), 1, 'one broadcast');
+  await flush();
+  assert.equal(p.calls[0]?.signal.aborted, true, 'the held cached probe is cancelled');
+  assert.equal(p.calls[1]?.signal.aborted, false);
+  p.calls[0]?.gate.reject(new ReadPathError('ABORTED', 'cancelled'));
+  await w.clock.advance(1000);
+  assert.deepEqual(p.started(), ['b1', 'b2'], 'b3 never asked, b1 never asked twice');
+  assert.deepEqual(w.clock.pendingDue(), []);
+});
+
+test('a hedged cache hit that answers before the delay costs one request: a cache hit, no hedge, no timer left', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 50 });
+  w.cache.set('k', 'b2');
+  const setSpy = mock.method(w.cache, 'set');
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(49);
+  p.calls[0]?.gate.resolve(ok('two'));
+  const out = await read;
+  assert.deepEqual([out.backend, out.cacheHit, out.degraded], ['b2', true, true]);
+  assert.deepEqual(p.started(), ['b2']);
+  assert.equal(sent(w), 0);
+  assert.equal(setSpy.mock.callCount(), 0, 'a hit does not re-set the cache');
+  assert.equal(w.recorder.count('degraded_cache_hits_total', { operation: 'GetObject' }), 1);
+  assert.equal(w.recorder.count('degraded_broadcast_duration_seconds', { outcome: 'cache_hit' }), 1);
+  await w.clock.advance(1000);
+  assert.deepEqual(p.started(), ['b2']);
+  assert.deepEqual(w.clock.pendingDue(), [], 'the hedge timer is cleared');
+});
+
+test('the held cached probe winning the overlap is still the cache hit; the hedge is cancelled', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 50 });
+  w.cache.set('k', 'b2');
+  const setSpy = mock.method(w.cache, 'set');
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(50);
+  assert.deepEqual(p.started(), ['b2', 'b1']);
+  p.calls[0]?.gate.resolve(ok('two'));
+  const out = await read;
+  assert.deepEqual([out.backend, out.cacheHit], ['b2', true]);
+  assert.equal(setSpy.mock.callCount(), 0);
+  assert.equal(w.recorder.count('degraded_cache_hits_total', { operation: 'GetObject' }), 1);
+  assert.equal(w.recorder.count('degraded_broadcast_duration_seconds', { outcome: 'cache_hit' }), 1);
+  assert.equal(sent(w), 1);
+  assert.equal(won(w), 0, 'the cached probe is not a hedge');
+  await flush();
+  assert.equal(p.calls[1]?.signal.aborted, true, 'the losing hedge is cancelled');
+  p.calls[1]?.gate.reject(new ReadPathError('ABORTED', 'cancelled'));
+  await w.clock.advance(1000);
+  assert.deepEqual(w.clock.pendingDue(), []);
+});
+
+test('a cached probe failing in the overlap after its turn passed: its backend is probed again next, and its failure is not counted', async () => {
+  // Cap 2: the held cached b1 and one hedge. b2 and b3 answer 404; so does b1 when asked again.
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 50 }, { degradedBroadcastParallelism: 2 });
+  w.cache.set('k', 'b1');
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(50);
+  assert.deepEqual(p.started(), ['b1', 'b2'], 'b1 is passed over: its first probe is its attempt');
+  p.calls[1]?.gate.reject(new ReadPathError('BACKEND_ERROR', 'b2 404', { backendStatus: 404 }));
+  await flush();
+  assert.deepEqual(p.started(), ['b1', 'b2', 'b3'], 'b2\'s failure launches b3, not b1 (still in flight)');
+  p.calls[0]?.gate.reject(boom());
+  await flush();
+  assert.deepEqual(p.started(), ['b1', 'b2', 'b3', 'b1'], 'the cached probe failed: b1\'s turn had passed, so it goes next');
+  p.calls[2]?.gate.reject(new ReadPathError('BACKEND_ERROR', 'b3 404', { backendStatus: 404 }));
+  p.calls[3]?.gate.reject(new ReadPathError('BACKEND_ERROR', 'b1 404', { backendStatus: 404 }));
+  // Were the cached probe's 500 counted, this would be a mixed ALL_BACKENDS_FAILED.
+  await assert.rejects(read, { code: 'OBJECT_NOT_FOUND' });
+  assert.equal(w.recorder.count('degraded_broadcast_mixed_outcomes_total'), 0);
+  assert.equal(w.recorder.count('degraded_broadcast_duration_seconds', { outcome: 'not_found' }), 1);
+  await w.clock.advance(1000);
+  assert.deepEqual(w.clock.pendingDue(), []);
+});
+
+test('a cached probe failing in the overlap before its turn: its backend is probed again in its place in BackendOrder', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 50 });
+  w.cache.set('k', 'b3');
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(50);
+  assert.deepEqual(p.started(), ['b3', 'b1']);
+  p.calls[0]?.gate.reject(boom());
+  await flush();
+  assert.deepEqual(p.started(), ['b3', 'b1', 'b2'], 'the failure launches the next in order, b2');
+  await w.clock.advance(50);
+  assert.deepEqual(p.started(), ['b3', 'b1', 'b2', 'b3'], 'then b3 in its own place, as a hedge');
+  p.calls[3]?.gate.resolve(ok('three'));
+  const out = await read;
+  assert.deepEqual([out.backend, out.cacheHit], ['b3', false], 'the broadcast\'s probe of b3 won: not the cache hit');
+  assert.equal(w.recorder.count('degraded_cache_hits_total'), 0);
+  assert.equal(w.recorder.count('degraded_broadcast_duration_seconds', { outcome: 'success' }), 1);
+  for (const c of p.calls.slice(1, 3)) c.gate.reject(new ReadPathError('ABORTED', 'cancelled'));
+});
+
+test('a hedged cached probe failing before the delay: the broadcast probes every backend, the cached one included, and the failure is not counted', async () => {
+  const w = hedgedWorld(['b1', 'b2'], { delayMs: 50 });
+  w.cache.set('k', 'b2');
+  const p = scriptedProbe({ b1: async () => { throw new ReadPathError('BACKEND_ERROR', 'b1 404', { backendStatus: 404 }); } });
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(10);
+  p.calls[0]?.gate.reject(boom());
+  await flush();
+  assert.deepEqual(p.started(), ['b2', 'b1', 'b2'], 'b1 at once on the failure, b2 again after b1\'s 404');
+  assert.equal(sent(w), 0, 'no hedge: each launch replaced a failure');
+  p.calls[2]?.gate.reject(new ReadPathError('BACKEND_ERROR', 'b2 404', { backendStatus: 404 }));
+  await assert.rejects(read, { code: 'OBJECT_NOT_FOUND' });
+  assert.equal(w.recorder.count('degraded_broadcast_mixed_outcomes_total'), 0);
+  assert.deepEqual(w.clock.pendingDue(), []);
+});
+
+test('no budget for the overlap: the read waits for the cached probe as before, and exhaustion is counted', async () => {
+  const w = hedgedWorld(['b1', 'b2'], { delayMs: 20, maxExtraLoad: 0 });
+  w.cache.set('k', 'b2');
+  const p = scriptedProbe();
+  const read = w.failover.read('GetObject', 'k', p.probe);
+  await w.clock.advance(1000);
+  assert.deepEqual(p.started(), ['b2'], 'no hedge without budget');
+  assert.equal(w.recorder.count('hedge_budget_exhausted_total', { operation: 'GetObject' }), 1);
+  assert.deepEqual(w.clock.pendingDue(), []);
+  p.calls[0]?.gate.resolve(ok('two'));
+  const out = await read;
+  assert.deepEqual([out.backend, out.cacheHit], ['b2', true]);
+  assert.equal(sent(w), 0);
+});
+
+test('a caller abort during the overlap cancels the held cached probe and the hedge', async () => {
+  const w = hedgedWorld(['b1', 'b2', 'b3'], { delayMs: 10 });
+  w.cache.set('k', 'b2');
+  const p = scriptedProbe();
+  const ac = new AbortController();
+  const read = w.failover.read('GetObject', 'k', p.probe, { signal: ac.signal });
+  await w.clock.advance(10);
+  assert.deepEqual(p.started(), ['b2', 'b1']);
+  ac.abort();
+  await assert.rejects(read, { code: 'ABORTED' });
+  await flush();
+  assert.ok(p.calls.every((c) => c.signal.aborted));
+  for (const c of p.calls) c.gate.reject(new ReadPathError('ABORTED', 'x'));
+  await w.clock.advance(1000);
+  assert.deepEqual(p.started(), ['b2', 'b1']);
+  assert.deepEqual(w.clock.pendingDue(), []);
+  assert.equal(w.recorder.count('degraded_broadcast_duration_seconds', { outcome: 'error' }), 1);
 });
 
 test('a caller abort during a hedged read cancels every probe and leaves no timer', async () => {
