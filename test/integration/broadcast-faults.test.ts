@@ -4,8 +4,9 @@
  * fault the proxy injects (a reset, a 5xx, SlowDown, a body cut, stalled or corrupted, a request
  * never answered, latency) on one and on two backends. The first verified success is what the
  * caller gets; cancelled losers leave no request open at a backend; the window holds (requests
- * counted while every answer is held at a gate); hedges stay within their budget and skip what
- * usage limits and open breakers refuse; a read where every backend fails names each
+ * counted while every answer is held at a gate); hedged, a location-cache backend held at a gate
+ * is passed by the broadcast at the hedge delay and asked again once it failed; hedges stay
+ * within their budget and skip what usage limits and open breakers refuse; a read where every backend fails names each
  * backend and what it answered; a caller's abort ends a read at once wherever it is; a
  * batch while the database is down pulls keys only as slots free.
  */
@@ -211,6 +212,134 @@ describe('the window', () => {
       assert.ok(Buffer.from(g.body).equals(BODY));
       assert.equal(since(base)[2], 0, 'b3 never asked');
     } finally {
+      clearFaults();
+      await rp.close();
+    }
+  });
+});
+
+/**
+ * The order in which backends get their first request from now on (each backend's first only):
+ * a log filled as the proxies see them, across backends.
+ */
+function firstRequestOrder(base: number[]): string[] {
+  const log: string[] = [];
+  fleet.backends.forEach((b, i) => {
+    void b.proxy.waitForRequests((base[i] as number) + 1).then(() => log.push(b.name));
+  });
+  return log;
+}
+
+/**
+ * A key only b2 holds, read once so that the location cache names b2; then every backend holds
+ * it, so any of them can serve the next read.
+ */
+async function cachedOnB2(rp: ReadPath): Promise<string> {
+  const key = `bf/${keyNo++}`;
+  await fleet.seed(key, BODY, ['b2']);
+  const first = await rp.get(key);
+  assert.equal(first.backend, 'b2', 'the seeding read is won by the only holder');
+  await fleet.seed(key, BODY, ['b1', 'b3']);
+  return key;
+}
+
+describe("hedged: a slow location-cache backend does not hold the broadcast past the hedge delay", () => {
+  for (const mode of ['inline', 'pool'] as const) {
+    it(`${mode}: the cached backend held at a gate — another backend serves while it is still held, and the held request is cancelled`, async () => {
+      // The backend timeout only bounds a read that would wait for the held copy (so a regression
+      // fails in seconds); nothing here depends on it passing. A cap of 2: the held cached probe
+      // and one hedge, b1's.
+      const rp = await open('hedged', '5s', { circuit_breaker: { degraded_broadcast_parallelism: 2 } }, mode);
+      const held = deferred();
+      try {
+        const key = await cachedOnB2(rp);
+        fleet.backend('b2').proxy.inject({ kind: 'gate', until: held.promise }, { match: { key } });
+        const hits = rp.recorder.count('degraded_cache_hits_total');
+        const won = rp.recorder.count('hedges_won_total');
+        const base = counts();
+        const order = firstRequestOrder(base);
+        const p = rp.get(key);
+        await fleet.backend('b1').proxy.waitForRequests((base[0] as number) + 1);
+        assert.equal(fleet.backend('b2').proxy.pendingRequests, 1, 'b1 is asked while the cached b2 is still held');
+        const g = await p;
+        assert.equal(held.settled, false, 'served before the held copy was let go');
+        assert.equal(g.backend, 'b1');
+        assert.ok(Buffer.from(g.body).equals(BODY));
+        assert.deepEqual(order, ['b2', 'b1'], 'the cached backend first, then the hedge');
+        assert.deepEqual(since(base), [1, 1, 0], 'the cached backend asked once, b3 never');
+        assert.equal(rp.recorder.count('hedges_won_total') - won, 1, 'b1 won as the hedge of the cached probe');
+        assert.equal(rp.recorder.count('degraded_cache_hits_total'), hits);
+        // The held request was cancelled by the win, not left waiting for its gate.
+        assert.ok(await nothingPending(), 'the held cached request is still open');
+        held.resolve();
+        clearFaults();
+        // The winner replaced b2 in the cache: the next read is b1's cache hit. b2 and b3 are
+        // held, so only b1, as the cached backend's probe, can serve it.
+        const others = deferred();
+        for (const b of ['b2', 'b3']) fleet.backend(b).proxy.inject({ kind: 'gate', until: others.promise }, { match: { key } });
+        try {
+          const again = await rp.get(key);
+          assert.equal(again.backend, 'b1');
+          assert.ok(Buffer.from(again.body).equals(BODY));
+          assert.equal(rp.recorder.count('degraded_cache_hits_total'), hits + 1, 'b1 served as the cache hit');
+        } finally {
+          others.resolve();
+        }
+        assert.ok(await nothingPending());
+      } finally {
+        held.resolve();
+        clearFaults();
+        await rp.close();
+      }
+    });
+  }
+
+  it('a cached backend that answers before the delay costs one request, even with every backend allowed at once', async () => {
+    // A delay far longer than a loopback answer: the cached b2 answers first.
+    const rp = await open('hedged', '60s', { hedging: { enabled: true, delay: '10s' }, circuit_breaker: { parallel_broadcast: true } });
+    try {
+      const key = await cachedOnB2(rp);
+      const hits = rp.recorder.count('degraded_cache_hits_total');
+      const base = counts();
+      const g = await rp.get(key);
+      assert.equal(g.backend, 'b2');
+      assert.ok(Buffer.from(g.body).equals(BODY));
+      assert.deepEqual(since(base), [0, 1, 0], 'one request, to the cached backend');
+      assert.equal(rp.recorder.count('degraded_cache_hits_total') - hits, 1);
+      assert.equal(rp.recorder.count('hedges_sent_total'), 0);
+    } finally {
+      await rp.close();
+    }
+  });
+
+  it('a held cached backend that fails after the broadcast passed it over is asked again: every backend is probed, the cached one included', async () => {
+    // Cap 2. Every copy is gone: b1 answers 404 at once, which launches b3 (404 too) while b2's
+    // probe is still held; once let go, b2's 404 is outside the tally and b2 is asked again.
+    // The backend timeout bounds a read that would wait for the held copy, as above.
+    const rp = await open('hedged', '5s', { circuit_breaker: { degraded_broadcast_parallelism: 2 } });
+    const held = deferred();
+    try {
+      const key = await cachedOnB2(rp);
+      await fleet.remove(key, ['b1', 'b2', 'b3']);
+      fleet.backend('b2').proxy.inject({ kind: 'gate', until: held.promise }, { match: { key }, times: 1 });
+      const base = counts();
+      const order = firstRequestOrder(base);
+      const p = rp.get(key);
+      p.catch(() => undefined); // Awaited below; not unhandled should an assertion fail first.
+      await fleet.backend('b3').proxy.waitForRequests((base[2] as number) + 1);
+      assert.equal(fleet.backend('b2').proxy.pendingRequests, 1, 'b2 still held');
+      assert.deepEqual(order, ['b2', 'b1', 'b3'], 'b1 at the delay, b3 after b1\'s 404');
+      assert.deepEqual(since(base), [1, 1, 1], 'b2 not asked twice while its first probe is held');
+      held.resolve();
+      await assert.rejects(p, (e: unknown) => {
+        assert.equal((e as ReadPathError).code, 'OBJECT_NOT_FOUND');
+        return true;
+      });
+      assert.deepEqual(since(base), [1, 2, 1], 'b2 asked again once its held probe failed');
+      assert.equal(rp.recorder.count('degraded_broadcast_mixed_outcomes_total'), 0);
+      assert.ok(await nothingPending());
+    } finally {
+      held.resolve();
       clearFaults();
       await rp.close();
     }
