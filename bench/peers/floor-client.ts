@@ -11,7 +11,7 @@
  *   renamed over it. No failover, breakers, usage limits, deadlines, metrics, outcome lines or
  *   coordinator: work split round-robin over `threads` worker threads, each with its own
  *   connections per backend (readpath's own HTTP/1.1 client, src/backends/raw-http.ts, the
- *   body read straight into a buffer of the row's size: cheaper than undici here),
+ *   body read straight into a buffer each lane reuses: cheaper than undici here),
  *   `inflight / threads` reads in flight each.
  * - `receive`: per key, an unsigned GET from the backends in turn, the body counted and
  *   dropped: what receiving the bytes alone costs Node here, with no lookup, signature, hash or

@@ -50,7 +50,10 @@ export default async function runThread({ plan, keys }: ThreadData): Promise<Don
   let bytes = 0;
   let next = 0;
 
-  const readOne = async (key: string, i: number): Promise<void> => {
+  /** Each lane's body buffer, reused from read to read and grown to the largest row. */
+  const buffers: Buffer[] = [];
+
+  const readOne = async (key: string, i: number, laneNo: number): Promise<void> => {
     if (select === undefined) {
       const t = inTurn[i % inTurn.length] as Target;
       const { statusCode, body } = await t.pool.request({ path: objectPath(t.address, key), method: 'GET', headers: { host: t.address.host } });
@@ -69,12 +72,20 @@ export default async function runThread({ plan, keys }: ThreadData): Promise<Don
     if (target === undefined) throw new Error(`${key}: unknown backend ${row[0]}`);
     const p = objectPath(target.address, key);
     const headers = await target.signer.sign('GET', p, { host: target.address.host, 'x-amz-content-sha256': UNSIGNED_PAYLOAD });
-    // The body straight into a buffer of the row's size, as readpath's lean transport reads it.
-    const { statusCode, body } = await target.pool.request({ path: p, method: 'GET', headers, into: Buffer.allocUnsafe(row[1]) });
+    // The body straight into the lane's buffer, as readpath's lean transport reads a file body
+    // into one reused per connection: no allocation per body.
+    let into = buffers[laneNo];
+    if (into === undefined || into.byteLength < row[1]) buffers[laneNo] = into = Buffer.allocUnsafeSlow(row[1]);
+    const { statusCode, body } = await target.pool.request({ path: p, method: 'GET', headers, into });
     const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(chunk as Buffer);
+    let n = 0;
+    for await (const chunk of body) {
+      chunks.push(chunk as Buffer);
+      n += (chunk as Buffer).byteLength;
+    }
     if (statusCode !== 200) throw new Error(`${key}: HTTP ${statusCode}`);
-    const data = chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks);
+    // Chunks read into the buffer are its consecutive views from byte 0.
+    const data = chunks.length === 1 ? chunks[0] as Buffer : chunks[0]?.buffer === into.buffer ? into.subarray(0, n) : Buffer.concat(chunks);
     if (data.byteLength !== row[1] || createHash('sha256').update(data).digest('hex') !== row[2]) throw new Error(`${key}: body does not match its row`);
     const file = path.join(plan.out, key);
     const dir = path.dirname(file);
@@ -97,14 +108,14 @@ export default async function runThread({ plan, keys }: ThreadData): Promise<Don
     bytes += data.byteLength;
   };
 
-  const lane = async (): Promise<void> => {
+  const lane = async (laneNo: number): Promise<void> => {
     while (next < keys.length) {
       const i = next++;
-      await readOne(keys[i] as string, i);
+      await readOne(keys[i] as string, i, laneNo);
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(perThread, keys.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(perThread, keys.length) }, (_, laneNo) => lane(laneNo)));
     return { objects, bytes };
   } catch (err) {
     return { objects, bytes, error: err instanceof Error ? err.message : String(err) };
