@@ -11,9 +11,15 @@ const NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 // eslint-disable-next-line no-control-regex
 const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
 
-/** Text escaped for an XML element or attribute. */
+const XML_ENTITY: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
+
+/**
+ * Text escaped for an XML element or attribute. A CR goes as a character reference, as S3 writes
+ * it: parsers turn a literal CR (or CRLF) into LF, so a key `a\rb` listed raw reached rclone and
+ * s3cmd as `a\nb`, a key that does not exist. A literal LF is read back as itself.
+ */
 export function xmlEscape(s: string): string {
-  return s.replace(NOT_XML, '\ufffd').replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&apos;'));
+  return s.replace(NOT_XML, '\ufffd').replace(/[&<>"'\r]/g, (c) => XML_ENTITY[c] ?? c);
 }
 
 function el(name: string, value: string | number | boolean): string {

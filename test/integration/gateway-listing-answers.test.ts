@@ -3,8 +3,9 @@
  * s3rver fleet: every listed object has an ETag, the one a GET or HEAD of it returns (derived from
  * the row's content_hash), or for a row without a hash one derived from the row, with no backend
  * asked; a start key inside a common
- * prefix continues after that prefix in ListObjects and ListObjectsV2 alike; a GET naming a
- * subresource only writes have (`?delete`) is an S3 error, not a listing.
+ * prefix continues after that prefix in ListObjects and ListObjectsV2 alike; keys with line
+ * breaks list as themselves to rclone, s3cmd and the SDK, which ask without `encoding-type=url`;
+ * a GET naming a subresource only writes have (`?delete`) is an S3 error, not a listing.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import {
   GetObjectCommand, HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, type S3Client,
 } from '@aws-sdk/client-s3';
 import { gatewaySdk } from '../helpers/gateway-sdk.js';
-import { S3Clients, ok, type ClientCred } from '../helpers/s3-clients.js';
+import { S3Clients, assertSameFiles, filesUnder, ok, type ClientCred } from '../helpers/s3-clients.js';
 import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 
 const CRED: ClientCred = { id: 'AKIALISTINGANSWERS01', secret: 'listing-answers-secret-0123456789' };
@@ -30,6 +31,12 @@ const OBJECTS: ReadonlyMap<string, Buffer> = new Map([
 ]);
 /** Rows written before upstream kept a content hash: only a backend knows these objects' ETags. */
 const NO_HASH = new Set(['x2.txt', 'a/2.bin']);
+/** Keys with line breaks, in a bucket of their own: an XML parser reads a literal CR (or CRLF) as LF. */
+const LINES_CRED: ClientCred = { id: 'AKIALISTINGLINES0001', secret: 'listing-lines-secret-0123456789' };
+const LINES = 'lines';
+const LINE_OBJECTS: ReadonlyMap<string, Buffer> = new Map([
+  ['cr\rkey.txt', randomBytes(11)], ['crlf\r\nkey.txt', randomBytes(12)], ['lf\nkey.txt', randomBytes(13)], ['d\r/in.txt', randomBytes(14)], ['plain.txt', randomBytes(15)],
+]);
 
 const md5Etag = (b: Buffer): string => `"${createHash('md5').update(b).digest('hex')}"`;
 const derivedEtag = (b: Buffer): string => `"${createHash('sha256').update(b).digest('hex').slice(0, 32)}-1"`;
@@ -40,7 +47,9 @@ describe('readpath serve: listings', () => {
   let s3: S3Client;
 
   before(async () => {
-    fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-listing-', buckets: [{ name: BUCKET, creds: [CRED], objects: OBJECTS, noHash: NO_HASH }] });
+    fx = await startGatewayFixture({ tmpPrefix: 'readpath-gw-listing-', buckets: [
+      { name: BUCKET, creds: [CRED], objects: OBJECTS, noHash: NO_HASH }, { name: LINES, creds: [LINES_CRED], objects: LINE_OBJECTS },
+    ] });
     clients = await S3Clients.create(fx.tmp);
     s3 = gatewaySdk(fx.serve.url, CRED);
   });
@@ -115,6 +124,25 @@ describe('readpath serve: listings', () => {
     // Without a delimiter there are no common prefixes: the keys after the start.
     const flat = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, StartAfter: 'a/1.bin' }));
     assert.deepEqual((flat.Contents ?? []).map((c) => c.Key), ['a/2.bin', 'b/3.bin', 'c.txt', 'x1.txt', 'x2.txt']);
+  });
+
+  it('keys with a CR (alone or in CRLF) list as themselves without encoding-type=url: rclone copies them (ListObjects v1, its default for provider Other), s3cmd lists them, the SDK reads them back', async () => {
+    const dir = path.join(fx.tmp, 'lines');
+    const remote = { gw: { url: fx.serve.url, cred: LINES_CRED } };
+    ok(await clients.rcloneRun(remote, ['copy', `gw:${LINES}`, dir]), 'rclone copy');
+    assertSameFiles(await filesUnder(dir), LINE_OBJECTS, 'rclone copy');
+    const ls = ok(await clients.s3cmdRun(fx.serve.url, LINES_CRED, ['ls', '--recursive', `s3://${LINES}`]), 's3cmd ls');
+    const listed = ls.stdout.split(/ {2}s3:\/\/lines\//).slice(1).map((l) => l.replace(/\n(\d{4}-\d\d-\d\d \d\d:\d\d +\d+)?$/, ''));
+    assert.deepEqual(listed.sort(), [...LINE_OBJECTS.keys()].sort(), 's3cmd ls');
+    const lines = gatewaySdk(fx.serve.url, LINES_CRED);
+    try {
+      const v2 = await lines.send(new ListObjectsV2Command({ Bucket: LINES }));
+      const v1 = await lines.send(new ListObjectsCommand({ Bucket: LINES, Delimiter: '/' }));
+      assert.deepEqual((v2.Contents ?? []).map((c) => c.Key).sort(), [...LINE_OBJECTS.keys()].sort(), 'ListObjectsV2');
+      assert.deepEqual((v1.CommonPrefixes ?? []).map((c) => c.Prefix), ['d\r/'], 'ListObjects: the common prefix');
+    } finally {
+      lines.destroy();
+    }
   });
 
   it('GET ?delete of a bucket (DeleteObjects is a POST) and ?select or ?restore of an object (POSTs) are 405 MethodNotAllowed, not a listing or the object', async () => {
