@@ -21,6 +21,7 @@ import { accessSync, closeSync, constants, fchmodSync, lstatSync, mkdirSync, ope
 import path from 'node:path';
 import { ReadPathError } from '../errors.js';
 import { describeKey, keyProblem } from '../engine/keys.js';
+import { makeDirs } from './make-dirs.js';
 import { NAME_MAX_BYTES, nextTempName } from './temp-name.js';
 
 /** Why `key` cannot be written under an output directory, or undefined when it can. */
@@ -79,7 +80,7 @@ export class FileSink {
    * `writable` is false, one this process may create files in (EACCES/EPERM/EROFS otherwise).
    */
   static open(dir: string, opts: { writable?: boolean } = {}): FileSink {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     const root = realpathSync(dir);
     if (!lstatSync(root).isDirectory()) throw fsError(`--out ${dir}: not a directory`, 'ENOTDIR');
     // Found now rather than once per key, after each key's GET was already sent.

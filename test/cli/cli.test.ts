@@ -452,6 +452,15 @@ database:
     assertClean(verbose);
   });
 
+  it('batch --out DIR under /proc, where mkdir answers ENOENT under a parent that exists, is a usage error, not an endless loop', async () => {
+    // Node's own recursive mkdir retries such a DIR forever on the main thread (Ctrl-C cannot end it).
+    const r = await cli(['batch', '-c', config, '--keys', '-', '--out', `/proc/readpath-no-such-${process.pid}/out`], { input: 'hello.txt\n', env: SECRET_ENV });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(lines(r.stderr).length, 1, r.stderr);
+    assert.match(r.stderr, /^readpath: error: --out \/proc\/readpath-no-such-\d+\/out: file not found$/m);
+    assert.equal(r.stdout.length, 0);
+  });
+
   it('the database down: head, get -o and batch --out read degraded, a compressed copy decoded; the outcome says where it was found', async () => {
     // A PostgreSQL address nothing listens on: every lookup is DB_UNAVAILABLE.
     const closed = await new Promise<number>((resolve) => {
