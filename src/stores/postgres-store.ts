@@ -261,6 +261,8 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
   readonly #byUrl: boolean;
   #schema: Promise<void> | undefined;
   #schemaReady = false;
+  /** A table creation was refused (read-only session, no CREATE privilege): reads go on without it. */
+  #schemaRefused = false;
   #columns: Promise<UpstreamColumns> | undefined;
   /** When #columns was asked (performance.now()). */
   #columnsAt = 0;
@@ -355,10 +357,28 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     return this.#schema;
   }
 
+  /**
+   * The tables created, as far as this session may: a read-only database (a hot standby, a
+   * database with `default_transaction_read_only`) or a role without CREATE cannot make a table
+   * it lacks, and reads must not fail for that — lookups and listings need only
+   * object_locations, and backend_usage is read only by usage loads and flushes. Once refused,
+   * reads stop asking (a refused creation costs a transaction); writes still ask every time, so a
+   * replica promoted meanwhile gets its tables at the next flush.
+   */
+  async #ensureSchemaForRead(): Promise<void> {
+    if (this.#schemaRefused) return;
+    try {
+      await this.#ensureSchema();
+    } catch (err) {
+      if (!isWriteRefused(err)) throw err;
+      this.#schemaRefused = true;
+    }
+  }
+
   async #query<R extends object>(text: string, values: unknown[], signal?: AbortSignal, name?: string): Promise<R[]> {
     if (this.#closed) throw new ReadPathError('DB_UNAVAILABLE', 'PostgreSQL metadata store is closed');
     if (signal?.aborted) throw abortedError(signal);
-    await this.#ensureSchema();
+    await this.#ensureSchemaForRead();
     const pool = this.#pool ?? (await this.#lazyPool());
     if (this.#closed) throw new ReadPathError('DB_UNAVAILABLE', 'PostgreSQL metadata store is closed');
     const pending = pool.query<R>(name === undefined ? { text, values } : { name, text, values });
@@ -692,6 +712,16 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
     }
     return this.#closing;
   }
+}
+
+/**
+ * True when the server refused a write because this session may not write: a read-only
+ * transaction (25006: a hot standby, `default_transaction_read_only`) or a missing privilege
+ * (42501: no CREATE on the schema).
+ */
+function isWriteRefused(err: unknown): boolean {
+  const code = (err instanceof ReadPathError ? err.cause : err) as { code?: unknown } | null | undefined;
+  return code?.code === '25006' || code?.code === '42501';
 }
 
 /** Code-unit order: the same in every process, whatever its locale. */

@@ -868,6 +868,45 @@ describe('PostgresMetadataStore', () => {
     }
   });
 
+  // A logical-replication subscriber or a reporting copy may carry object_locations alone, and a
+  // session there may not create backend_usage: reads must not depend on it.
+  for (const refusal of ['read-only database', 'role without CREATE'] as const) {
+    it(`reads a database without backend_usage that it may not create (${refusal}); usage loads and flushes are refused`, async () => {
+      const name = refusal === 'read-only database' ? 'no_usage_ro' : 'no_usage_role';
+      const admin = await cluster.createDatabase(name);
+      await withClient(admin, async (c) => {
+        await c.query(UPSTREAM_SCHEMA);
+        await c.query(`DROP TABLE backend_usage`);
+        await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES ('k', 'b1', 5, '2024-01-01 00:00:01+00'), ('k', 'b2', 5, '2024-01-01 00:00:02+00'), ('j', 'b1', 3, '2024-01-01 00:00:03+00')`);
+        if (refusal === 'read-only database') await c.query(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);
+        else {
+          // PostgreSQL 15 and later grant no CREATE on schema public to other roles.
+          await c.query(`CREATE ROLE reader LOGIN`);
+          await c.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
+          await c.query(`GRANT SELECT ON object_locations TO reader`);
+        }
+      });
+      const url = refusal === 'read-only database' ? admin : admin.replace('postgres@', 'reader@');
+      const store = new PostgresMetadataStore({ url, max_conns: 2 });
+      try {
+        assert.deepEqual((await store.getAllObjectLocations('k')).map((r) => r.backendName), ['b1', 'b2']);
+        const together = await Promise.all(['k', 'j'].map((k) => store.getAllObjectLocations(k)));
+        assert.deepEqual(together.map((rows) => rows.length), [2, 1]);
+        assert.deepEqual((await store.listKeys({ limit: 10 })).map((o) => o.key), ['j', 'k']);
+        await assert.rejects(store.loadUsage('2024-01'), (err: unknown) => hasCode(err, 'METADATA_ERROR') && /backend_usage/.test((err as Error).message));
+        const code = refusal === 'read-only database' ? '25006' : '42501';
+        await assert.rejects(
+          store.flushUsage([{ backendName: 'b1', period: '2024-01', apiRequests: 1, egressBytes: 0, ingressBytes: 0 }]),
+          (err: unknown) => hasCode(err, 'METADATA_ERROR') && (err as Error).message.includes(`(${code})`),
+        );
+        // Reads go on after the refused flush.
+        assert.deepEqual((await store.getAllObjectLocations('j')).map((r) => r.sizeBytes), [3]);
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
   it('close is idempotent and later calls answer DB_UNAVAILABLE', async () => {
     const store = new PostgresMetadataStore({ url: cluster.url() });
     await Promise.all([store.close(), store.close()]);
