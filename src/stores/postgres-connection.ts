@@ -69,8 +69,10 @@ export interface PostgresPoolSettings {
 }
 
 // SQLSTATEs of a server that cannot serve now: admin/crash shutdown, starting up, too many
-// connections, out of resources, statement timeout (57014), auth or database-missing at connect.
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53000', '53100', '53200', '53300', '53400', '3D000']);
+// connections, out of resources, statement timeout (57014), auth or database-missing at connect,
+// and a hot standby cancelling a statement in conflict with what it replays (see
+// isRecoveryConflict): a read readpath sent again and still cancelled goes degraded.
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53000', '53100', '53200', '53300', '53400', '3D000', '40001', '40P01']);
 // pg and pg-pool report their own connection failures as plain Errors without a code.
 const UNAVAILABLE_MESSAGES =
   /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Cannot use a pool after calling end|Client was closed/i;
@@ -115,6 +117,19 @@ export function isBrokenConnection(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   if (code === '57P01' || code === '57P02' || code === 'ECONNRESET' || code === 'EPIPE') return true;
   return /Connection terminated unexpectedly/i.test(messageOf(err));
+}
+
+/**
+ * True when a hot standby cancelled the statement because it held what the standby had to replay
+ * (a lock the primary took, rows the primary's vacuum removed): 40001 "canceling statement due to
+ * conflict with recovery", or 40P01 for a deadlock with the replay. readpath's reads run outside
+ * serializable transactions, where nothing else answers these, and are harmless to send again;
+ * the conflict ends with the replay, so the statement sent again usually succeeds.
+ */
+export function isRecoveryConflict(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const code = (err as { code?: unknown }).code;
+  return code === '40001' || code === '40P01';
 }
 
 /**

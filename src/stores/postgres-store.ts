@@ -20,7 +20,7 @@ import { checkDeltas, checkPeriod, usageRowsToMap, type UsageStore } from './usa
 import { lazyModule } from '../lazy-module.js';
 import { checkRecheckMs } from './schema-recheck.js';
 import { TurnBatch, type Pending } from './turn-batch.js';
-import { connectionHint, isBrokenConnection, isPostgresUnavailable, isSchemaChange, postgresPoolConfig, type PostgresMetadataStoreOptions } from './postgres-connection.js';
+import { connectionHint, isBrokenConnection, isPostgresUnavailable, isRecoveryConflict, isSchemaChange, postgresPoolConfig, type PostgresMetadataStoreOptions } from './postgres-connection.js';
 
 export { isPostgresUnavailable, postgresPoolConfig } from './postgres-connection.js';
 export type { PostgresConnectionOptions, PostgresMetadataStoreOptions, PostgresSslMode } from './postgres-connection.js';
@@ -528,13 +528,16 @@ export class PostgresMetadataStore implements MetadataStore, UsageStore {
 
   /**
    * A read-only statement, sent once more when the connection it went on broke under it (see
-   * isBrokenConnection): reading again is harmless, and a fresh connection usually serves it.
+   * isBrokenConnection) or a hot standby cancelled it in conflict with its replay (see
+   * isRecoveryConflict): reading again is harmless, and a fresh connection, or the replay done,
+   * usually serves it. A turn's lookups share one statement: without this one conflict would fail
+   * them all.
    */
   async #readQuery<R extends object>(text: string, values: unknown[], signal?: AbortSignal, name?: string): Promise<R[]> {
     try {
       return await this.#query<R>(text, values, signal, name);
     } catch (err) {
-      if (!isBrokenConnection(err) || this.#closed || signal?.aborted === true) throw err;
+      if (!(isBrokenConnection(err) || isRecoveryConflict(err)) || this.#closed || signal?.aborted === true) throw err;
       return this.#query<R>(text, values, signal, name);
     }
   }

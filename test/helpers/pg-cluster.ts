@@ -110,6 +110,26 @@ export class PgCluster {
     return cluster;
   }
 
+  /**
+   * A hot standby of `primary`, started: a base backup of it (pg_basebackup, which initdb's trust
+   * rules allow from 127.0.0.1; a fast checkpoint, where the default spread one can take
+   * minutes) streaming its changes, read-only, replaying the locks the primary takes as well as
+   * its rows. `settings` as for create (e.g. `max_standby_streaming_delay`).
+   */
+  static async createStandby(primary: PgCluster, opts: PgClusterOptions = {}): Promise<PgCluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'readpath-pg-standby-'));
+    const cluster = new PgCluster(primary.binDir, dir, await freePort(), { hot_standby: 'on', ...opts.settings });
+    try {
+      if (cluster.#asRoot) chownSync(dir, idOf('-u', 'postgres'), idOf('-g', 'postgres'));
+      await cluster.#exec('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', cluster.dataDir, '-R', '-X', 'stream', '--checkpoint=fast', '--no-sync']);
+      await cluster.start();
+    } catch (err) {
+      await cluster.destroy();
+      throw err;
+    }
+    return cluster;
+  }
+
   /** Run a PostgreSQL binary, as the `postgres` user when we are root. */
   async #exec(bin: string, args: string[]): Promise<void> {
     const path = join(this.binDir, bin);

@@ -907,6 +907,85 @@ describe('PostgresMetadataStore', () => {
     });
   }
 
+  it('reads from a hot standby through recovery conflicts: a lookup the standby cancels is sent again, and one cancelled twice goes degraded', async () => {
+    const primaryUrl = await cluster.createDatabase('recovery_conflict');
+    await withClient(primaryUrl, async (c) => {
+      await c.query(UPSTREAM_SCHEMA);
+      await c.query(`CREATE TABLE object_tags (object_key TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (object_key, tag_key))`);
+      await c.query(`INSERT INTO object_locations (object_key, backend_name, size_bytes, created_at) VALUES ('k', 'b1', 5, '2024-01-01 00:00:01+00'), ('k', 'b2', 5, '2024-01-01 00:00:02+00'), ('j', 'b1', 3, '2024-01-01 00:00:03+00')`);
+    });
+    // No delay: a replayed lock that a standby statement holds cancels that statement at once.
+    const standby = await PgCluster.createStandby(cluster, { settings: { max_standby_streaming_delay: 0 } });
+    const url = standby.url('recovery_conflict');
+    const store = new PostgresMetadataStore({ url, max_conns: 2 });
+    const watcher = new pg.Client({ connectionString: url });
+    const [tagsLocker, rowsLocker] = [new pg.Client({ connectionString: primaryUrl }), new pg.Client({ connectionString: primaryUrl })];
+    const locksOnStandby = async (table: string, where: string): Promise<number> =>
+      (await watcher.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE relation = $1::regclass AND ${where}`, [table])).rows[0]?.n ?? 0;
+    const until = async (what: string, cond: () => Promise<boolean>, tries = 400): Promise<void> => {
+      for (let i = 0; i < tries; i++) {
+        if (await cond()) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.fail(`standby: ${what} never happened`);
+    };
+    const conflicts = async (): Promise<number> =>
+      Number((await watcher.query<{ n: string }>(`SELECT confl_lock AS n FROM pg_stat_database_conflicts WHERE datname = current_database()`)).rows[0]?.n ?? 0);
+    // The primary locks object_tags; once the standby replays that, a lookup (which locks
+    // object_locations, then object_tags for its tag count) waits there holding object_locations.
+    const lockTags = async (): Promise<void> => {
+      await tagsLocker.query('BEGIN');
+      await tagsLocker.query('LOCK TABLE object_tags IN ACCESS EXCLUSIVE MODE');
+      // The standby is sent only flushed WAL, and nothing flushes a lock's record before its
+      // transaction ends: a WAL switch does.
+      await tagsLocker.query('SELECT pg_switch_wal()');
+      await until('the replayed lock on object_tags', async () => (await locksOnStandby('object_tags', `mode = 'AccessExclusiveLock' AND granted`)) > 0);
+    };
+    // The primary's lock on object_locations, replayed, conflicts with the lookup waiting there.
+    const conflict = async (): Promise<void> => {
+      await until('the lookup waiting for object_tags', async () => (await locksOnStandby('object_tags', 'NOT granted')) > 0);
+      await rowsLocker.query('BEGIN');
+      await rowsLocker.query('LOCK TABLE object_locations IN ACCESS EXCLUSIVE MODE');
+      await rowsLocker.query('SELECT pg_switch_wal()');
+    };
+    try {
+      await Promise.all([watcher, tagsLocker, rowsLocker].map((c) => c.connect()));
+      // Seen by the standby, and the tag count read with each lookup.
+      assert.deepEqual((await store.getAllObjectLocations('k')).map((r) => r.backendName), ['b1', 'b2']);
+      for (const keys of [['k'], ['k', 'j']]) {
+        await lockTags();
+        const before = await conflicts();
+        const lookups = Promise.allSettled(keys.map((k) => store.getAllObjectLocations(k)));
+        await conflict();
+        await rowsLocker.query('COMMIT');
+        await tagsLocker.query('COMMIT');
+        const results = await lookups;
+        for (const r of results) assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String(r.reason) : '');
+        assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? r.value.length : -1)), keys.map((k) => (k === 'k' ? 2 : 1)));
+        // The standby did cancel it (a session writes its statistics within seconds of going idle).
+        await until('the recovery conflict counted', async () => (await conflicts()) > before, 1200);
+      }
+      // Cancelled again when sent again: the standby cannot serve it now, and the read goes
+      // degraded (DB_UNAVAILABLE) as in an outage, rather than failing as bad metadata.
+      await lockTags();
+      const lookup = store.getAllObjectLocations('k');
+      lookup.catch(() => {});
+      await conflict();
+      // Sent again, it waits for the replayed lock on object_locations, then for object_tags.
+      await until('the lookup sent again', async () => (await locksOnStandby('object_locations', 'NOT granted')) > 0);
+      await rowsLocker.query('COMMIT');
+      await conflict();
+      await rowsLocker.query('COMMIT');
+      await tagsLocker.query('COMMIT');
+      await assert.rejects(lookup, (err: unknown) => hasCode(err, 'DB_UNAVAILABLE') && /40001/.test((err as Error).message));
+      assert.deepEqual((await store.getAllObjectLocations('k')).map((r) => r.backendName), ['b1', 'b2']);
+    } finally {
+      await Promise.all([watcher, tagsLocker, rowsLocker].map((c) => c.end().catch(() => {})));
+      await store.close();
+      await standby.destroy();
+    }
+  });
+
   it('close is idempotent and later calls answer DB_UNAVAILABLE', async () => {
     const store = new PostgresMetadataStore({ url: cluster.url() });
     await Promise.all([store.close(), store.close()]);
@@ -940,6 +1019,7 @@ describe('postgres configuration', () => {
       Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
       Object.assign(new Error('x'), { code: '08006' }),
       Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }),
+      Object.assign(new Error('canceling statement due to conflict with recovery'), { code: '40001' }),
       new Error('Connection terminated unexpectedly'),
       new Error('timeout exceeded when trying to connect'),
       new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]),
