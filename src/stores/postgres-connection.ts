@@ -72,7 +72,7 @@ export interface PostgresPoolSettings {
 // connections, out of resources, statement timeout (57014), auth or database-missing at connect,
 // and a hot standby cancelling a statement in conflict with what it replays (see
 // isRecoveryConflict): a read readpath sent again and still cancelled goes degraded.
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53000', '53100', '53200', '53300', '53400', '3D000', '40001', '40P01']);
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '57014', '53000', '53100', '53200', '53300', '53400', '3D000', '40001', '40P01']);
 // pg and pg-pool report their own connection failures as plain Errors without a code.
 const UNAVAILABLE_MESSAGES =
   /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Cannot use a pool after calling end|Client was closed/i;
@@ -110,12 +110,14 @@ export function isPostgresUnavailable(err: unknown): boolean {
 /**
  * True when a statement failed because the connection it was sent on broke under it (the server
  * ended that session, the socket was reset), not because the server is unreachable or slow: a
- * new connection may well serve it at once.
+ * new connection may well serve it at once. 57P05: the server's `idle_session_timeout` ended the
+ * session as the statement was on its way (sent on a connection the pool still held as idle, it
+ * gets the session's end as its answer).
  */
 export function isBrokenConnection(err: unknown): boolean {
   if (err === null || typeof err !== 'object') return false;
   const code = (err as { code?: unknown }).code;
-  if (code === '57P01' || code === '57P02' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  if (code === '57P01' || code === '57P02' || code === '57P05' || code === 'ECONNRESET' || code === 'EPIPE') return true;
   return /Connection terminated unexpectedly/i.test(messageOf(err));
 }
 

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import pg from 'pg';
 import { PostgresMetadataStore, isPostgresUnavailable, postgresListKeysSql, postgresLookupManySql, postgresPoolConfig } from '../../src/stores/postgres-store.js';
 import { hasCode } from '../../src/errors.js';
@@ -684,6 +685,60 @@ describe('PostgresMetadataStore', () => {
     } finally {
       await locker.end();
       await store.close();
+    }
+  });
+
+  it('sends a turn\'s lookups once more when the server\'s idle_session_timeout ends their session as they are on their way', async () => {
+    const url = await cluster.createDatabase('idle_ended');
+    const seeding = await PostgresMetadataStore.open({ url });
+    try {
+      await seeding.addLocations(['k1', 'k2'].map((k) => ({ objectKey: k, backendName: 'b1', sizeBytes: 1, createdAt: new Date(), encrypted: false })));
+    } finally {
+      await seeding.close();
+    }
+    await withClient(url, (c) => c.query(`ALTER DATABASE idle_ended SET idle_session_timeout = '300ms'`));
+    // A TCP relay that can hold back what the client sends on the connections it has: a network
+    // slow enough that a statement sent on a pooled connection reaches the server after the
+    // server ended it as idle. Connections made afterwards pass.
+    const held = new Set<Socket>();
+    const clients = new Set<Socket>();
+    const sockets = new Set<Socket>();
+    const relay = createServer((client) => {
+      const server = connect(cluster.port, '127.0.0.1');
+      clients.add(client);
+      for (const s of [client, server]) {
+        sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => sockets.delete(s));
+      }
+      server.pipe(client);
+      client.on('data', (d) => {
+        if (!held.has(client) && server.writable) server.write(d);
+      });
+      client.on('end', () => server.end());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const store = new PostgresMetadataStore({ url: `postgres://postgres@127.0.0.1:${(relay.address() as AddressInfo).port}/idle_ended`, max_conns: 1 });
+    try {
+      assert.deepEqual((await store.getAllObjectLocations('k1')).map((r) => r.backendName), ['b1']);
+      for (const c of clients) held.add(c);
+      const turn = Promise.allSettled(['k1', 'k2'].map((k) => store.getAllObjectLocations(k)));
+      // The server ends the idle session (its FATAL 57P05 reaches the client, whose statement it
+      // never got); later statements pass.
+      await withClient(url, async (c) => {
+        for (let i = 0; ; i++) {
+          if ((await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'idle_ended' AND application_name = 'readpath'`)).rows[0]?.n === 0) break;
+          if (i === 400) assert.fail('the server never ended the idle session');
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      });
+      const answers = await turn;
+      for (const r of answers) assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String(r.reason) : '');
+      assert.deepEqual(answers.map((r) => (r.status === 'fulfilled' ? r.value.map((l) => l.objectKey) : [])), [['k1'], ['k2']]);
+    } finally {
+      await store.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => relay.close(resolve));
     }
   });
 
