@@ -182,9 +182,14 @@ export async function runAws(fleet: StubFleet, dest: string, scratch: string): P
   return runCommand(awsBinary(), ['--endpoint-url', fleet.endpoints[0] as string, 's3', 'cp', '--recursive', '--only-show-errors', '--no-progress', `s3://${fleet.buckets[0] as string}/`, dest], { env, cpu: true });
 }
 
+/** Node's arguments to run the entry `main`: this process's loader flags (tsx) first when it is source. */
+function nodeArgs(main: string, ...args: string[]): string[] {
+  return [...(main.endsWith('.ts') ? loaderExecArgv() : []), main, ...args];
+}
+
 /** Download every key of the key file with `readpath batch --out` (`main`: another build's CLI entry). */
 export async function runReadpath(setup: ReadpathSetup, dest: string, scratch: string, extraArgs: readonly string[] = [], main = readpathMain()): Promise<CommandRun> {
-  const args = [...(main.endsWith('.ts') ? loaderExecArgv() : []), main, 'batch', '-c', setup.config, '--keys', setup.keys, '--out', dest, ...extraArgs];
+  const args = nodeArgs(main, 'batch', '-c', setup.config, '--keys', setup.keys, '--out', dest, ...extraArgs);
   return runCommand(process.execPath, args, { env: toolEnv({ READPATH_LOG_LEVEL: '' }), stdoutFile: path.join(scratch, 'outcomes.txt'), cpu: true });
 }
 
@@ -207,12 +212,7 @@ export async function runFloor(mode: FloorPlan['mode'], fleet: StubFleet, setup:
   };
   const planFile = path.join(scratch, `floor-${mode}.json`);
   await writeFile(planFile, JSON.stringify(plan));
-  const main = floorClientMain();
-  // From source, the child needs tsx: this process's loader flags, or tsx's own when run without
-  // them (a test calling this directly).
-  const loader = main.endsWith('.ts') ? loaderExecArgv() : [];
-  const args = [...(main.endsWith('.ts') && loader.length === 0 ? ['--import', 'tsx'] : loader), main, planFile];
-  return runCommand(process.execPath, args, { env: toolEnv(), stdoutFile: path.join(scratch, `floor-${mode}.txt`), cpu: true });
+  return runCommand(process.execPath, nodeArgs(floorClientMain(), planFile), { env: toolEnv(), stdoutFile: path.join(scratch, `floor-${mode}.txt`), cpu: true });
 }
 
 /**
