@@ -16,6 +16,7 @@ import S3rver from 's3rver';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { withoutSdkNodeVersionWarning } from '../src/backends/sdk-warning.js';
+import { reportToBench } from './child-report.js';
 
 /** Parent → child. */
 export interface StartRequest { type: 'start'; kind: 's3rver' | 'stub'; backends: string[]; bucket: string; objects: { key: string; size: number }[] }
@@ -53,7 +54,7 @@ async function start(req: StartRequest): Promise<void> {
   if (req.kind === 'stub') {
     const map = new Map(bodies.map((b) => [b.key, { body: b.body, etag: `"${(hashes[b.key] as string).slice(0, 32)}"` }]));
     for (const _ of req.backends) endpoints.push(await startStub(req.bucket, map));
-    process.send?.({ type: 'ready', endpoints, hashes } satisfies ChildReply);
+    reportToBench({ type: 'ready', endpoints, hashes } satisfies ChildReply);
     return;
   }
   for (const name of req.backends) {
@@ -81,7 +82,7 @@ async function start(req: StartRequest): Promise<void> {
     client.destroy();
     agent.destroy();
   }
-  process.send?.({ type: 'ready', endpoints, hashes } satisfies ChildReply);
+  reportToBench({ type: 'ready', endpoints, hashes } satisfies ChildReply);
 }
 
 async function close(): Promise<void> {
@@ -98,7 +99,7 @@ async function close(): Promise<void> {
 }
 
 process.on('message', (m: StartRequest) => {
-  start(m).catch((err: unknown) => process.send?.({ type: 'error', message: String((err as Error)?.stack ?? err) } satisfies ChildReply));
+  start(m).catch((err: unknown) => reportToBench({ type: 'error', message: String((err as Error)?.stack ?? err) } satisfies ChildReply));
 });
 process.on('disconnect', () => {
   void close().finally(() => process.exit(0));

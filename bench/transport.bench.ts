@@ -41,6 +41,7 @@ import { S3Backend, type S3BackendOptions } from '../src/backends/s3-backend.js'
 import { readBody } from '../src/backends/body.js';
 import type { ObjectBackend } from '../src/types.js';
 import { guardBenchProcess } from './process-guard.js';
+import { reportToBench } from './child-report.js';
 
 const BUCKET = 'bench';
 const IN_FLIGHT = 64;
@@ -82,11 +83,7 @@ async function runStub(sizes: number[]): Promise<void> {
   } catch {
     // Not allowed here: the stub competes at equal priority.
   }
-  // The bench may be gone already (stopped part-way): unhandled, the failed send was a crash
-  // whose stack landed on the terminal the bench had left.
-  process.send?.({ port: (server.address() as AddressInfo).port, sizes: hashes } satisfies StubReady, (err: Error | null) => {
-    if (err !== null) process.exit(0);
-  });
+  reportToBench({ port: (server.address() as AddressInfo).port, sizes: hashes } satisfies StubReady);
 }
 
 // --- the clients ----------------------------------------------------------------------------

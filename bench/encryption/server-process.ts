@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { encryptForRow } from './encode.js';
+import { reportToBench } from '../child-report.js';
 
 export const BUCKET = 'data';
 export const PLAIN_KEY = 'plain.bin';
@@ -144,12 +145,7 @@ async function serve(size: number, masterKey: Buffer, chunkSize: number, filesDi
     process.send?.({ cpuMs: (u.user + u.system) / 1000 });
   });
   listening = server;
-  // The bench may have gone while the objects were made (stopped part-way) without this process
-  // having read the channel's end yet: the send then fails with EPIPE, which unhandled was a
-  // crash whose stack landed on the terminal the bench had left. Stop quietly instead.
-  process.send?.(served, (err: Error | null) => {
-    if (err !== null) process.exit(0);
-  });
+  reportToBench(served);
 }
 
 /** The server, once it listens: the bench going away closes it. */

@@ -13,6 +13,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { withoutSdkNodeVersionWarning } from '../../src/backends/sdk-warning.js';
 import { LatencyProxy } from './latency-proxy.js';
 import type { BackendModel } from './latency-spec.js';
+import { reportToBench } from '../child-report.js';
 
 /** Messages from the parent. */
 export type FleetRequest =
@@ -36,7 +37,7 @@ interface Member {
 const members: Member[] = [];
 
 function reply(m: FleetReply): void {
-  process.send?.(m);
+  reportToBench(m);
 }
 
 async function start(req: Extract<FleetRequest, { type: 'start' }>): Promise<void> {

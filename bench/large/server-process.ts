@@ -7,6 +7,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startBigObjectServer, type BigObjectServer, type BigObjectStats, type Faults } from './big-object-server.js';
+import { reportToBench } from '../child-report.js';
 
 /** An object every server holds. */
 export interface RemoteObject {
@@ -67,9 +68,7 @@ export async function startRemoteServers(count: number, objects: RemoteObject[])
 // The child side.
 if (process.send !== undefined && process.argv[1] === fileURLToPath(import.meta.url)) {
   let servers: BigObjectServer[] = [];
-  const reply = (r: Reply): void => {
-    process.send?.(r);
-  };
+  const reply = (r: Reply): void => reportToBench(r);
   // The bench gone (its end, or a signal: guardBenchProcess exits without a close call), the
   // channel closes; the listening servers would otherwise keep this process running for ever.
   process.on('disconnect', () => {

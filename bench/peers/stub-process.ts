@@ -9,18 +9,11 @@ import http from 'node:http';
 import os from 'node:os';
 import { createS3Stub, type StubObject } from './s3-stub.js';
 import type { StubReply, StubRequest } from './stub-fleet.js';
+import { reportToBench } from '../child-report.js';
 
 const servers: http.Server[] = [];
 
-const send = (msg: StubReply): void => {
-  // The bench may have gone between this check and the write (stopped while the set was being
-  // made): unhandled, the failed send was a crash whose stack landed on the user's terminal.
-  if (process.connected) {
-    process.send?.(msg, (err: Error | null) => {
-      if (err !== null) process.exit(0);
-    });
-  }
-};
+const send = (msg: StubReply): void => reportToBench(msg);
 
 /** Key of object `i` of a data set: 100 directories, so every tool creates a few. */
 function objectKey(set: string, i: number): string {
